@@ -1,0 +1,310 @@
+/**
+ * Throwaway database servers for tests, benchmarks and the demo: each runs as an unprivileged
+ * user (servers refuse root), on a free loopback port, with its data in a temp dir that is
+ * removed when it stops. `scripts/install.sh` installs the packages and creates the user.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, chownSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+
+const RUN_AS = 'tributary';
+
+export interface Server {
+  readonly kind: 'mariadb' | 'postgres' | 'etcd';
+  readonly port: number;
+  readonly dir: string;
+  readonly pid: number;
+  /** A connection URL for the given database (created on demand by the caller). */
+  url(database?: string): string;
+  /** Stops the process (SIGTERM, then SIGKILL) and removes its data dir. */
+  stop(): Promise<void>;
+  /** Kills the process at once, keeping its data dir (for crash tests). */
+  kill(): void;
+}
+
+/** Finds a port that is free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => {
+        if (addr && typeof addr === 'object') resolve(addr.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+function userIds(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = Number(execFileSync('id', ['-u', RUN_AS]).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', RUN_AS]).toString().trim());
+  return { uid, gid };
+}
+
+function makeDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const ids = userIds();
+  if (ids) chownSync(dir, ids.uid, ids.gid);
+  return dir;
+}
+
+function run(cmd: string, args: string[], opts: { cwd?: string } = {}): void {
+  const ids = userIds();
+  execFileSync(cmd, args, { stdio: 'pipe', cwd: opts.cwd ?? '/', ...(ids ?? {}) });
+}
+
+function launch(cmd: string, args: string[], logFile: string): ChildProcess {
+  const ids = userIds();
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: '/',
+    detached: false,
+    ...(ids ?? {}),
+  });
+  const chunks: Buffer[] = [];
+  child.stderr?.on('data', (b: Buffer) => {
+    chunks.push(b);
+    if (chunks.length > 200) chunks.shift();
+  });
+  child.on('exit', () => {
+    try {
+      writeFileSync(logFile, Buffer.concat(chunks));
+    } catch {
+      /* dir may be gone */
+    }
+  });
+  return child;
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, child: ChildProcess, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before it was ready`);
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not ready after ${ms} ms: ${String(lastErr)}`);
+}
+
+function stopper(child: ChildProcess, dir: string, keepDir = false): { stop: () => Promise<void>; kill: () => void } {
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (!keepDir) rmSync(dir, { recursive: true, force: true });
+    },
+    kill() {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+export interface MariaDbOptions {
+  /** Extra mariadbd flags, e.g. `--binlog-format=MIXED` to test preflight refusals. */
+  readonly args?: readonly string[];
+  readonly serverId?: number;
+  /** Reuse an existing data dir (a restart after kill()). */
+  readonly dir?: string;
+  readonly port?: number;
+}
+
+/**
+ * Starts MariaDB with the binlog settings tributary requires. The `root` user has no password
+ * and may connect over TCP from 127.0.0.1.
+ */
+export async function startMariaDb(opts: MariaDbOptions = {}): Promise<Server> {
+  const dir = opts.dir ?? makeDir('trib-maria-');
+  const data = join(dir, 'data');
+  const fresh = !existsSync(data);
+  if (fresh) {
+    run('mariadb-install-db', [
+      '--no-defaults',
+      `--datadir=${data}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+    ]);
+  }
+  const port = opts.port ?? (await freePort());
+  const socket = join(dir, 'sock');
+  const child = launch(
+    'mariadbd',
+    [
+      '--no-defaults',
+      `--datadir=${data}`,
+      `--socket=${socket}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      '--skip-name-resolve',
+      `--log-bin=${join(data, 'binlog')}`,
+      '--binlog-format=ROW',
+      '--binlog-row-image=FULL',
+      '--binlog-row-metadata=FULL',
+      `--server-id=${opts.serverId ?? 1}`,
+      '--gtid-strict-mode=1',
+      '--local-infile=1',
+      '--character-set-server=utf8mb4',
+      '--collation-server=utf8mb4_general_ci',
+      '--innodb-buffer-pool-size=256M',
+      '--innodb-log-file-size=256M',
+      '--innodb-flush-log-at-trx-commit=2',
+      '--sync-binlog=0',
+      '--skip-log-error',
+      `--pid-file=${join(dir, 'mariadb.pid')}`,
+      '--max-connections=500',
+      ...(opts.args ?? []),
+    ],
+    join(dir, 'mariadb.log'),
+  );
+  await waitFor(
+    'mariadbd',
+    async () => {
+      const conn = await mysql.createConnection({ socketPath: socket, user: 'root' });
+      try {
+        if (fresh) {
+          await conn.query("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''");
+          await conn.query("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
+        }
+      } finally {
+        await conn.end();
+      }
+      return true;
+    },
+    child,
+  );
+  const { stop, kill } = stopper(child, dir);
+  return {
+    kind: 'mariadb',
+    port,
+    dir,
+    pid: child.pid ?? 0,
+    url: (db = '') => `mysql://root@127.0.0.1:${port}/${db}`,
+    stop,
+    kill,
+  };
+}
+
+function pgBin(name: string): string {
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) {
+    const p = join(base, v, 'bin', name);
+    if (existsSync(p)) return p;
+  }
+  return name;
+}
+
+/** Starts PostgreSQL with `wal_level=logical`; user `postgres`, trust authentication. */
+export async function startPostgres(opts: { args?: readonly string[] } = {}): Promise<Server> {
+  const dir = makeDir('trib-pg-');
+  const data = join(dir, 'data');
+  run(pgBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+  const port = await freePort();
+  const child = launch(
+    pgBin('postgres'),
+    [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'wal_level=logical',
+      '-c',
+      'max_replication_slots=10',
+      '-c',
+      'max_wal_senders=10',
+      '-c',
+      'fsync=off',
+      ...(opts.args ?? []),
+    ],
+    join(dir, 'postgres.log'),
+  );
+  await waitFor(
+    'postgres',
+    async () => {
+      execFileSync(pgBin('pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-q']);
+      return true;
+    },
+    child,
+  );
+  const { stop, kill } = stopper(child, dir);
+  return {
+    kind: 'postgres',
+    port,
+    dir,
+    pid: child.pid ?? 0,
+    url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${db}`,
+    stop,
+    kill,
+  };
+}
+
+/** Starts a single-member etcd cluster. */
+export async function startEtcd(): Promise<Server> {
+  const dir = makeDir('trib-etcd-');
+  const port = await freePort();
+  const peer = await freePort();
+  const child = launch(
+    'etcd',
+    [
+      '--data-dir',
+      join(dir, 'data'),
+      '--name',
+      'trib',
+      '--listen-client-urls',
+      `http://127.0.0.1:${port}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${port}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-cluster',
+      `trib=http://127.0.0.1:${peer}`,
+      '--heartbeat-interval=10',
+      '--election-timeout=100',
+    ],
+    join(dir, 'etcd.log'),
+  );
+  await waitFor(
+    'etcd',
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      return res.ok;
+    },
+    child,
+  );
+  const { stop, kill } = stopper(child, dir);
+  return {
+    kind: 'etcd',
+    port,
+    dir,
+    pid: child.pid ?? 0,
+    url: (prefix = 'tributary') => `etcd://127.0.0.1:${port}/${prefix}`,
+    stop,
+    kill,
+  };
+}
