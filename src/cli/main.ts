@@ -1,0 +1,30 @@
+import { Command, CommanderError } from 'commander';
+import { TributaryError } from '../core/errors.js';
+import { redactUrl } from '../config/dsn.js';
+import { registerSync } from './sync.js';
+
+/** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const program = new Command();
+  program
+    .name('tributary')
+    .description('Keep a target database continuously in step with a source database: copy, then stream every change.')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+  registerSync(program, { env });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof TributaryError) {
+      process.stderr.write(`tributary: error ${err.code}: ${redactUrl(err.message)}\n`);
+      return err.code === 'TRIB_CONFIG_INVALID' || err.code === 'TRIB_DSN_INVALID' ? 2 : 1;
+    }
+    process.stderr.write(`tributary: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}

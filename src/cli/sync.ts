@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../core/logger.js';
+import { Runner } from '../runner/runner.js';
+import { renderProgress } from '../runner/progress.js';
+import { collectFlags, type CliContext } from './context.js';
+
+/** `tributary sync`: copy, then stream until SIGINT/SIGTERM (a second signal exits at once). */
+export function registerSync(program: Command, ctx: CliContext): void {
+  program
+    .command('sync')
+    .description('copy the source tables into the target, then stream every change until stopped')
+    .option('--source <url>', 'source database URL, e.g. mysql://user:pass@host:3306/db')
+    .option('--target <url>', 'target database URL, e.g. mysql://user:pass@host:3306/db')
+    .option('--tables <names>', 'comma-separated table names or globs (default: all tables)')
+    .option('--threads <n>', 'parallel copy workers (default 4)')
+    .option('--flush-interval <duration>', 'longest wait before buffered changes are committed, e.g. 1s, 500ms (default 1s)')
+    .option('--copy-only', 'copy, checkpoint and exit without streaming')
+    .option('--force', 'drop and recreate target tables when no checkpoint can resume')
+    .option('--id <id>', 'sync id naming the checkpoint and lock (default: derived from source and target)')
+    .option('--server-id <n>', 'binlog client server_id (default: derived from the sync id)')
+    .option('--position-mode <mode>', 'resume the binlog by auto | gtid | file (default auto)')
+    .option('--chunk-time <duration>', 'target duration of one copy chunk (default 500ms)')
+    .option('--chunk-size <n>', 'initial rows per copy chunk (default 5000)')
+    .option('--batch-size <n>', 'most changes per target transaction (default 20000)')
+    .option('--buffer-mb <n>', 'bound on buffered stream data in MiB (default 64)')
+    .option('--progress <mode>', 'auto | plain | json | none (default auto)')
+    .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
+    .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)')
+    .action(async (opts: Record<string, unknown>) => {
+      const config = loadConfig({ flags: collectFlags(opts), configFile: opts.config as string | undefined, env: ctx.env });
+      const logger = createLogger({ level: config.logLevel });
+      const runner = new Runner(config, { logger });
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        signals++;
+        if (signals === 1) {
+          logger.info({ signal: sig }, 'stopping: finishing work in flight and writing a checkpoint (signal again to exit at once)');
+          runner.cancel();
+        } else {
+          logger.warn({ signal: sig }, 'exiting at once; the next run resumes from the last checkpoint');
+          process.exit(130);
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const mode = config.progress === 'auto' ? (process.stderr.isTTY ? 'tty' : 'plain') : config.progress;
+      let lastLines = 0;
+      const print = () => {
+        const p = runner.progress();
+        if (mode === 'json') process.stderr.write(JSON.stringify({ progress: p }) + '\n');
+        else if (mode === 'tty') {
+          const text = renderProgress(p, true);
+          if (lastLines) process.stderr.write(`\x1b[${lastLines}A\x1b[J`);
+          process.stderr.write(text + '\n');
+          lastLines = text.split('\n').length;
+        } else if (mode === 'plain') process.stderr.write(renderProgress(p, false) + '\n');
+      };
+      const timer = mode === 'none' ? undefined : setInterval(print, mode === 'tty' ? 1000 : 10_000);
+      timer?.unref();
+      try {
+        await runner.run();
+        if (mode !== 'none' && mode !== 'tty') print();
+      } finally {
+        if (timer) clearInterval(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      logger.info({ phase: runner.phase }, 'stopped cleanly');
+    });
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import { SyncConfigSchema, type SyncConfig } from './schema.js';
+
+/** Config keys as they appear in YAML (kebab-case), in env (TRIBUTARY_FLUSH_INTERVAL) and flags. */
+const KEYS = Object.keys(SyncConfigSchema.shape) as (keyof typeof SyncConfigSchema.shape)[];
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+function camel(key: string): string {
+  return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb']);
+const BOOLEAN = new Set(['copyOnly', 'force']);
+
+function coerce(key: string, raw: unknown, origin: string): unknown {
+  if (typeof raw !== 'string') return raw;
+  if (NUMERIC.has(key)) {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || raw.trim() === '') {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} ${kebab(key)}='${raw}' is not a number; give an integer`);
+    }
+    return n;
+  }
+  if (BOOLEAN.has(key)) {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} ${kebab(key)}='${raw}' is not a boolean; use true or false`);
+  }
+  if (key === 'tables') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw;
+}
+
+function fromObject(obj: Record<string, unknown>, origin: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    const key = camel(k);
+    if (!(KEYS as string[]).includes(key)) {
+      throw new TributaryError(
+        ErrorCode.CONFIG_INVALID,
+        `${origin}: unknown key '${k}'; allowed keys: ${KEYS.map(kebab).join(', ')}`,
+      );
+    }
+    out[key] = coerce(key, v, origin);
+  }
+  return out;
+}
+
+/** Reads `TRIBUTARY_<KEY>` variables, e.g. TRIBUTARY_SOURCE, TRIBUTARY_FLUSH_INTERVAL. */
+export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const name = 'TRIBUTARY_' + kebab(key).replace(/-/g, '_').toUpperCase();
+    const v = env[name];
+    if (v !== undefined && v !== '') out[key] = coerce(key, v, `environment variable ${name}`);
+  }
+  return out;
+}
+
+export function fromFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, `config file ${path} cannot be read (${(err as Error).message}); check the path`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, `config file ${path} is not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, `config file ${path} must be a mapping of keys to values`);
+  }
+  return fromObject(doc as Record<string, unknown>, `config file ${path}`);
+}
+
+/** Validates a merged config, turning zod's issues into one message naming key and allowed values. */
+export function validateConfig(input: Record<string, unknown>): SyncConfig {
+  const result = SyncConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new TributaryError(ErrorCode.CONFIG_INVALID, describeIssues(result.error, input));
+}
+
+function describeIssues(error: z.ZodError, input: Record<string, unknown>): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path.map(String).join('.');
+      const shown = key === 'source' || key === 'target' ? '' : ` (got ${JSON.stringify(input[String(issue.path[0])])})`;
+      if (issue.code === 'unrecognized_keys') {
+        return `unknown key(s) ${issue.keys.map(kebab).join(', ')}; allowed keys: ${KEYS.map(kebab).join(', ')}`;
+      }
+      if (issue.code === 'invalid_type' && input[String(issue.path[0])] === undefined) {
+        return `${kebab(key)} is required; pass --${kebab(key)} or set it in the config file`;
+      }
+      return `${kebab(key)}: ${issue.message}${shown}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Merges configuration with one precedence: flags > environment > config file > defaults.
+ * `flags` holds only the flags the user gave.
+ */
+export function loadConfig(opts: {
+  flags: Record<string, unknown>;
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+}): SyncConfig {
+  const file = opts.configFile ? fromFile(opts.configFile) : {};
+  const env = fromEnv(opts.env ?? process.env);
+  const flags = fromObject(opts.flags, 'flag');
+  return validateConfig({ ...file, ...env, ...flags });
+}

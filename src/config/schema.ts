@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m)?$/)]);
+
+/** Parses '500ms', '2s', '1m' or a number of milliseconds. */
+export function toMs(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
+  if (!m) throw new Error(`bad duration ${v}`);
+  const n = Number(m[1]);
+  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+}
+
+/** The configuration of a sync: the CLI, the config file and library callers share this type. */
+export const SyncConfigSchema = z
+  .object({
+    source: z.string().min(1),
+    target: z.string().min(1),
+    /** Table names or globs (`orders`, `shop_*`); default all base tables of the source database. */
+    tables: z.array(z.string().min(1)).default([]),
+    /** Parallel copy workers. */
+    threads: z.number().int().min(1).max(64).default(4),
+    /** How often buffered stream changes are committed to the target at most. */
+    flushInterval: duration.default('1s'),
+    /** Copy, checkpoint and exit without streaming. */
+    copyOnly: z.boolean().default(false),
+    /** Recreate target tables when no checkpoint can resume. */
+    force: z.boolean().default(false),
+    /** Identifies this sync's checkpoint and lock; default derived from source and target. */
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    /** Binlog client server_id; default derived from the sync id. */
+    serverId: z.number().int().min(1).max(4294967295).optional(),
+    /** How to resume the binlog: GTID where the server offers it, or file+position. */
+    positionMode: z.enum(['auto', 'gtid', 'file']).default('auto'),
+    /** Target duration of one copy chunk; the chunk size adapts to it. */
+    chunkTime: duration.default('500ms'),
+    /** Initial rows per copy chunk. */
+    chunkSize: z.number().int().min(10).max(1_000_000).default(5000),
+    /** Maximum changes per target transaction in the stream. */
+    batchSize: z.number().int().min(1).max(1_000_000).default(20_000),
+    /** Bound on buffered stream data, in MiB. */
+    bufferMb: z.number().int().min(1).max(4096).default(64),
+    /** Progress output: auto (bars on a TTY), plain lines, json lines, or none. */
+    progress: z.enum(['auto', 'plain', 'json', 'none']).default('auto'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  })
+  .strict();
+
+export type SyncConfigInput = z.input<typeof SyncConfigSchema>;
+export type SyncConfig = z.output<typeof SyncConfigSchema>;

@@ -1,0 +1,218 @@
+import type { Logger } from 'pino';
+import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
+import type { TableSchema } from '../core/schema.js';
+import type { ChangeSource } from '../core/source.js';
+import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
+import type { Value } from '../core/values.js';
+import type { Convergence, StreamOp } from './gate.js';
+import { Mutex } from './mutex.js';
+
+export interface CopierOptions {
+  readonly source: ChangeSource;
+  readonly target: Target;
+  readonly tables: readonly TableSchema[];
+  /** Saved copy progress per table (absent: copy from the start). */
+  readonly resume: ReadonlyMap<string, TableCheckpoint>;
+  readonly threads: number;
+  /** Target wall time of one chunk (read + write), in ms; chunk sizes adapt to it. */
+  readonly chunkTimeMs: number;
+  readonly initialChunkSize: number;
+  readonly convergence: Convergence;
+  /** Receives stream ops a finished chunk releases; they must be applied in the order given. */
+  readonly release: (ops: StreamOp[]) => void;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+}
+
+/** Progress of one table's copy. */
+export interface TableCopyProgress {
+  readonly table: string;
+  readonly rowsCopied: number;
+  readonly rowsTotal: number;
+  readonly done: boolean;
+}
+
+const MIN_CHUNK = 100;
+const MAX_CHUNK = 200_000;
+const CHUNK_ATTEMPTS = 5;
+
+class TableCopy {
+  readonly schema: TableSchema;
+  /** Upper bound of the last chunk handed out; null = from the start. */
+  after: Value[] | null;
+  /** True once the open-ended last chunk has been handed out. */
+  exhausted = false;
+  size: number;
+  rowsCopied: number;
+  rowsTotal = 0;
+  done: boolean;
+  readonly claim = new Mutex();
+  readonly commit = new Mutex();
+  /** Upper bound (null = end of table) of each issued chunk not yet counted in the watermark. */
+  private readonly bounds = new Map<number, Value[] | null>();
+  private readonly committedSeqs = new Set<number>();
+  private nextLocal = 1;
+  private watermarkSeq = 0;
+  watermark: Value[] | null;
+  private chunkSeqs = new Map<number, number>();
+
+  constructor(schema: TableSchema, resume: TableCheckpoint | undefined, size: number) {
+    this.schema = schema;
+    this.after = resume?.watermark ?? null;
+    this.watermark = this.after;
+    this.rowsCopied = resume?.rowsCopied ?? 0;
+    this.done = resume?.done ?? false;
+    this.exhausted = this.done;
+    this.size = size;
+  }
+
+  /** Registers an issued chunk; local sequence numbers order chunks by key. */
+  issue(upTo: Value[] | null, gateSeq: number): number {
+    const local = this.nextLocal++;
+    this.bounds.set(local, upTo);
+    this.chunkSeqs.set(local, gateSeq);
+    return local;
+  }
+
+  /** The checkpoint if chunk `local` commits now (chunks commit one at a time per table). */
+  checkpointWith(local: number, rows: number): TableCheckpoint {
+    let seq = this.watermarkSeq;
+    let wm = this.watermark;
+    const counted = new Set(this.committedSeqs);
+    counted.add(local);
+    while (counted.has(seq + 1)) {
+      seq++;
+      wm = this.bounds.get(seq) ?? null;
+    }
+    const allIn = this.exhausted && seq === this.nextLocal - 1;
+    return { watermark: allIn ? null : wm, done: allIn, rowsCopied: this.rowsCopied + rows };
+  }
+
+  markCommitted(local: number, rows: number): void {
+    this.committedSeqs.add(local);
+    this.rowsCopied += rows;
+    while (this.committedSeqs.has(this.watermarkSeq + 1)) {
+      this.watermarkSeq++;
+      this.committedSeqs.delete(this.watermarkSeq);
+      this.watermark = this.bounds.get(this.watermarkSeq) ?? null;
+      this.bounds.delete(this.watermarkSeq);
+    }
+    if (this.exhausted && this.watermarkSeq === this.nextLocal - 1) this.done = true;
+  }
+
+  gateSeq(local: number): number {
+    return this.chunkSeqs.get(local) ?? 0;
+  }
+}
+
+/**
+ * The initial copy: keyset chunks on the primary key, read without locks and written with
+ * REPLACE semantics, `threads` at a time across all tables, each chunk's size adapting to
+ * `chunkTimeMs`. Every chunk commits together with its table's watermark, so a restart resumes
+ * after the last contiguous committed chunk. Works with the Convergence gates so that the
+ * stream running alongside converges with it.
+ */
+export class Copier {
+  private readonly opts: CopierOptions;
+  private readonly tables: TableCopy[];
+
+  constructor(opts: CopierOptions) {
+    this.opts = opts;
+    this.tables = opts.tables.map((t) => new TableCopy(t, opts.resume.get(t.name), opts.initialChunkSize));
+  }
+
+  progress(): TableCopyProgress[] {
+    return this.tables.map((t) => ({
+      table: t.schema.name,
+      rowsCopied: t.rowsCopied,
+      rowsTotal: Math.max(t.rowsTotal, t.rowsCopied),
+      done: t.done,
+    }));
+  }
+
+  async run(): Promise<void> {
+    for (const t of this.tables) {
+      t.rowsTotal = t.done ? t.rowsCopied : await this.opts.source.estimateRows(t.schema.name);
+      if (t.after && !t.done) this.opts.logger.info({ table: t.schema.name, rowsCopied: t.rowsCopied }, 'resuming copy after the last checkpointed chunk');
+    }
+    const pending = this.tables.filter((t) => !t.done);
+    if (pending.length === 0) return;
+    let cursor = 0;
+    const pick = (): TableCopy | undefined => {
+      for (let i = 0; i < pending.length; i++) {
+        const t = pending[(cursor + i) % pending.length] as TableCopy;
+        if (!t.exhausted) {
+          cursor = (cursor + i) % pending.length;
+          return t;
+        }
+      }
+      return undefined;
+    };
+    const worker = async () => {
+      for (;;) {
+        if (this.opts.signal.aborted) return;
+        const t = pick();
+        if (!t) return;
+        await this.copyOne(t);
+      }
+    };
+    await Promise.all(Array.from({ length: this.opts.threads }, () => worker()));
+    if (this.opts.signal.aborted) throw new AbortedError('copy interrupted');
+  }
+
+  private async copyOne(t: TableCopy): Promise<void> {
+    const { source, target, convergence, logger } = this.opts;
+    const gate = convergence.gate(t.schema.name);
+    // Claim the next range under the table's lock so ranges are handed out in key order.
+    const claimed = await t.claim.run(async () => {
+      if (t.exhausted || this.opts.signal.aborted) return undefined;
+      const after = t.after;
+      const upTo = await source.chunkBoundary(t.schema, after, t.size);
+      // The gate must know the chunk is in flight before its rows are read.
+      const gateSeq = gate.startChunk();
+      const local = t.issue(upTo, gateSeq);
+      t.after = upTo;
+      if (upTo === null) t.exhausted = true;
+      return { after, upTo, local, size: t.size };
+    });
+    if (!claimed) return;
+    const started = Date.now();
+    let committed = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const rows = await source.readChunk(t.schema, { after: claimed.after, upTo: claimed.upTo });
+          let release: (() => void) | undefined;
+          const commit: ChunkCommit = {
+            checkpoint: async () => {
+              release = await t.commit.acquire();
+              return t.checkpointWith(claimed.local, rows.length);
+            },
+            committed: () => {
+              t.markCommitted(claimed.local, rows.length);
+              committed = true;
+              release?.();
+            },
+            failed: () => release?.(),
+          };
+          await target.writeChunk(t.schema, rows, commit);
+          break;
+        } catch (err) {
+          const retryable = err instanceof TributaryError ? !err.fatal : false;
+          if (!retryable || attempt >= CHUNK_ATTEMPTS || this.opts.signal.aborted) throw err;
+          const wait = Math.min(5000, 100 * 2 ** attempt);
+          logger.warn({ table: t.schema.name, attempt, err: (err as Error).message }, `chunk write failed, retrying in ${wait} ms`);
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+    } finally {
+      const released = gate.finishChunk(t.gateSeq(claimed.local));
+      if (released.length) this.opts.release(released);
+    }
+    if (!committed) throw new TributaryError(ErrorCode.INTERNAL, `chunk of ${t.schema.name} neither committed nor failed`);
+    const elapsed = Math.max(1, Date.now() - started);
+    const factor = Math.min(2, Math.max(0.5, this.opts.chunkTimeMs / elapsed));
+    t.size = Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, claimed.size * factor)));
+    if (t.done) logger.info({ table: t.schema.name, rows: t.rowsCopied }, 'table copied');
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Every failure tributary reports is a TributaryError with a stable code. The message names the
+ * thing, its value and the fix; `fatal` errors end the run, the others may be retried.
+ */
+export const ErrorCode = {
+  /** A configuration key or value is invalid. */
+  CONFIG_INVALID: 'TRIB_CONFIG_INVALID',
+  /** A connection URL cannot be parsed or names an unsupported engine. */
+  DSN_INVALID: 'TRIB_DSN_INVALID',
+  /** The host cannot be reached (refused, unknown host, timeout). */
+  CONNECT_FAILED: 'TRIB_CONNECT_FAILED',
+  /** The server rejected the credentials. */
+  AUTH_FAILED: 'TRIB_AUTH_FAILED',
+  /** The user lacks a privilege tributary needs. */
+  PRIVILEGE_MISSING: 'TRIB_PRIVILEGE_MISSING',
+  /** A server setting does not meet a requirement (binlog_format, …). */
+  SOURCE_SETTING: 'TRIB_SOURCE_SETTING',
+  /** The database named in the URL does not exist. */
+  DATABASE_MISSING: 'TRIB_DATABASE_MISSING',
+  /** A table cannot be synced (no primary key, not found, …). */
+  TABLE_UNSUPPORTED: 'TRIB_TABLE_UNSUPPORTED',
+  /** No source table matched --tables. */
+  NO_TABLES: 'TRIB_NO_TABLES',
+  /** A target table holds rows and no checkpoint explains them. */
+  TARGET_NOT_EMPTY: 'TRIB_TARGET_NOT_EMPTY',
+  /** Another instance holds this sync's lock on the target. */
+  ALREADY_RUNNING: 'TRIB_ALREADY_RUNNING',
+  /** The checkpoint's resume position is no longer on the source (purged binlog, lost slot). */
+  POSITION_LOST: 'TRIB_POSITION_LOST',
+  /** The source is not the server the checkpoint was taken from. */
+  SOURCE_CHANGED: 'TRIB_SOURCE_CHANGED',
+  /** The checkpoint on the target cannot be read or is of an unknown format. */
+  CHECKPOINT_INVALID: 'TRIB_CHECKPOINT_INVALID',
+  /** A DDL statement touched a synced table. */
+  DDL_UNSUPPORTED: 'TRIB_DDL_UNSUPPORTED',
+  /** The change stream broke and retries were exhausted. */
+  STREAM_FAILED: 'TRIB_STREAM_FAILED',
+  /** Writing to the target failed. */
+  TARGET_WRITE_FAILED: 'TRIB_TARGET_WRITE_FAILED',
+  /** The run was cancelled (signal or caller). Not a failure. */
+  ABORTED: 'TRIB_ABORTED',
+  /** A bug: an invariant did not hold. */
+  INTERNAL: 'TRIB_INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface TributaryErrorOptions {
+  readonly cause?: unknown;
+  /** Fatal errors end the run; others may be retried with backoff. Default true. */
+  readonly fatal?: boolean;
+}
+
+export class TributaryError extends Error {
+  readonly code: ErrorCode;
+  readonly fatal: boolean;
+  constructor(code: ErrorCode, message: string, opts: TributaryErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'TributaryError';
+    this.code = code;
+    this.fatal = opts.fatal ?? true;
+  }
+}
+
+/** Thrown when a job's AbortSignal fires; callers treat it as a clean stop. */
+export class AbortedError extends TributaryError {
+  constructor(reason = 'cancelled') {
+    super(ErrorCode.ABORTED, `stopped: ${reason}`);
+    this.name = 'AbortedError';
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError();
+}
+
+export function isAborted(err: unknown): boolean {
+  return err instanceof AbortedError;
+}

@@ -1,0 +1,42 @@
+/**
+ * The engine-neutral description of a table. Sources produce it from their catalogues; targets
+ * render DDL from it. Rows are arrays aligned with `columns`, which hold only the columns that
+ * are written (generated columns are computed by the target and live in `generated`).
+ */
+export interface Column {
+  readonly name: string;
+  /** The engine's data type, lower case: 'bigint', 'varchar', 'datetime', 'numeric', … */
+  readonly dataType: string;
+  /** The full declaration as the engine prints it: 'bigint(20) unsigned', 'varchar(10)', … */
+  readonly columnType: string;
+  readonly nullable: boolean;
+  readonly unsigned: boolean;
+  /** Character set for character columns; 'binary' for byte strings; undefined otherwise. */
+  readonly charset?: string;
+  readonly collation?: string;
+  /** Fractional seconds precision for temporal columns, or scale for decimals. */
+  readonly scale?: number;
+  readonly precision?: number;
+}
+
+export interface TableSchema {
+  /** Unqualified name as the source spells it. */
+  readonly name: string;
+  readonly columns: readonly Column[];
+  /** Indexes into `columns` of the primary key, in key order. */
+  readonly primaryKey: readonly number[];
+  /** Generated (computed) columns, not written by tributary. */
+  readonly generated: readonly string[];
+  /** The source's own CREATE statement, for a target of the same engine. */
+  readonly createStatement?: string;
+  /** Engine of the source that described the table ('mysql', 'postgres'). */
+  readonly engine: string;
+}
+
+export function keyColumns(table: TableSchema): Column[] {
+  return table.primaryKey.map((i) => {
+    const c = table.columns[i];
+    if (!c) throw new Error(`primary key index ${i} out of range for ${table.name}`);
+    return c;
+  });
+}

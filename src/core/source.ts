@@ -1,0 +1,58 @@
+import type { StreamEvent } from './change.js';
+import type { TableSchema } from './schema.js';
+import type { Row, Value } from './values.js';
+
+/** A half-open key range for a chunk: keys > `after` (or from the start) and ≤ `upTo` (or to the end). */
+export interface KeyRange {
+  readonly after: Value[] | null;
+  readonly upTo: Value[] | null;
+}
+
+/** Who the source is: a checkpoint taken from one source must not be resumed against another. */
+export interface SourceIdentity {
+  /** A stable, printable identity, e.g. 'mariadb server_id=1 domain=0' or a server UUID. */
+  readonly id: string;
+  readonly version: string;
+}
+
+/**
+ * A database whose tables can be copied and whose changes can be streamed.
+ *
+ * Lifecycle: `connect()` once, then any of the other methods, then `close()`. Positions are opaque
+ * strings outside the source: only the source encodes, parses and compares them.
+ */
+export interface ChangeSource {
+  readonly engine: string;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /** Throws a TributaryError naming each unmet requirement (setting, value, fix). */
+  preflight(): Promise<void>;
+  identity(): Promise<SourceIdentity>;
+  /** Names of the base tables of the source database. */
+  listTables(): Promise<string[]>;
+  describe(table: string): Promise<TableSchema>;
+  /** An estimate of the table's row count, for progress. */
+  estimateRows(table: string): Promise<number>;
+  /** The position a stream started now would begin at. */
+  currentPosition(): Promise<string>;
+  /**
+   * Throws POSITION_LOST when a stream can no longer start at `position` (purged binlog, lost slot).
+   */
+  checkPosition(position: string): Promise<void>;
+  /**
+   * The upper bound of the chunk of at most `size` rows that starts after `after`, in primary-key
+   * order; null when fewer than `size` rows remain (the chunk runs to the end of the table).
+   */
+  chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null>;
+  /** Rows in `range`, in primary-key order, read without locks, as canonical values. */
+  readChunk(table: TableSchema, range: KeyRange): Promise<Row[]>;
+  /**
+   * Changes from `from` on, for the given tables, in source order, until `signal` aborts. The
+   * iterator applies backpressure: the source stops reading while the consumer does not pull.
+   */
+  stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent>;
+  /** Negative, zero or positive as `a` is before, at or after `b`. */
+  comparePositions(a: string, b: string): number;
+  /** A short human form of a position for logs and status. */
+  describePosition(position: string): string;
+}

@@ -1,0 +1,93 @@
+import type { Change } from './change.js';
+import type { TableSchema } from './schema.js';
+import type { Row, Value } from './values.js';
+
+/** What a target can do; callers branch on these, never on engine names. */
+export interface TargetCapabilities {
+  /** Data and checkpoint commit atomically together. */
+  readonly transactions: boolean;
+  readonly upsert: boolean;
+  readonly bulkLoad: boolean;
+}
+
+/** Per-table copy progress saved with the data it covers. */
+export interface TableCheckpoint {
+  /** Every row with a key ≤ watermark has been copied; null when nothing has been. */
+  readonly watermark: Value[] | null;
+  readonly done: boolean;
+  readonly rowsCopied: number;
+}
+
+/**
+ * The copier's side of a chunk commit. The target calls `checkpoint()` right before it saves the
+ * table checkpoint, then `committed()` once the transaction holding data and checkpoint committed,
+ * or `failed()` if it did not. The copier serialises these per table so a watermark never counts
+ * a chunk that has not committed.
+ */
+export interface ChunkCommit {
+  checkpoint(): Promise<TableCheckpoint>;
+  committed(): void;
+  failed(): void;
+}
+
+/** The stream-level checkpoint. */
+export interface StreamCheckpoint {
+  readonly version: number;
+  /** Opaque source position to resume the stream from. */
+  readonly position: string;
+  /** Printable source identity the checkpoint was taken from. */
+  readonly sourceId: string;
+  readonly phase: 'copy' | 'stream';
+  readonly updatedAt?: string;
+}
+
+export interface Checkpoint {
+  readonly stream: StreamCheckpoint | null;
+  readonly tables: ReadonlyMap<string, TableCheckpoint>;
+}
+
+/**
+ * An open unit of work on the target. Changes may be written in several calls (a large source
+ * transaction is spilled this way, bounding memory); nothing is visible until `commit`, which
+ * saves `checkpoint` in the same transaction as the data. A checkpoint therefore advances only
+ * after the target has applied the data it covers, and only at a source transaction boundary.
+ */
+export interface TargetTransaction {
+  /** Applies changes in order; every key appears at most once per call (the caller coalesces). */
+  write(tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]): Promise<void>;
+  /** Removes every row of `table` inside this transaction. */
+  truncate(table: TableSchema): Promise<void>;
+  commit(checkpoint: StreamCheckpoint | null): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/**
+ * A database that receives the copy and the stream.
+ *
+ * Lifecycle: `connect()`, `lock()`, then the rest, then `close()` (which releases the lock).
+ */
+export interface Target {
+  readonly engine: string;
+  readonly capabilities: TargetCapabilities;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /** Takes the sync's exclusive lock; throws ALREADY_RUNNING when another instance holds it. */
+  lock(): Promise<void>;
+  loadCheckpoint(): Promise<Checkpoint>;
+  /** Removes this sync's checkpoint (used by --force when nothing can resume). */
+  clearCheckpoint(): Promise<void>;
+  /** Names of the given tables that exist on the target and hold at least one row. */
+  nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]>;
+  /** Creates missing tables; with `recreate`, drops and recreates them. */
+  ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void>;
+  /**
+   * Writes a chunk of copied rows (replacing any rows with the same keys) and the table's new
+   * copy checkpoint, atomically.
+   */
+  writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void>;
+  /** Saves the stream checkpoint on its own, outside any batch (the start position P0). */
+  saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void>;
+  begin(): Promise<TargetTransaction>;
+  /** Rows in the target's own copy of a table in `range` (for checksums and tests). */
+  countRows(table: TableSchema): Promise<number>;
+}

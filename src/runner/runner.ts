@@ -1,0 +1,349 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { parseDsn, describeDsn, type Dsn } from '../config/dsn.js';
+import { SyncConfigSchema, toMs, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
+import { assertResumable, CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
+import { Copier } from '../copier/copier.js';
+import { Convergence } from '../copier/gate.js';
+import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import type { TableSchema } from '../core/schema.js';
+import type { ChangeSource } from '../core/source.js';
+import type { Checkpoint, Target } from '../core/target.js';
+import { MysqlSource, deriveServerId } from '../sources/mysql/source.js';
+import { StreamApplier } from '../stream/applier.js';
+import { MysqlTarget } from '../targets/mysql/target.js';
+import { formatDuration, Rate, type Phase, type Progress } from './progress.js';
+import { selectTables } from './tables.js';
+
+export interface RunnerOptions {
+  readonly logger?: Logger;
+  /** A change source to use instead of one built from `config.source`. */
+  readonly source?: ChangeSource;
+  /** A target to use instead of one built from `config.target`. */
+  readonly target?: Target;
+}
+
+const MAX_ATTEMPTS = 8;
+
+/**
+ * A sync: the initial copy, then the change stream, until cancelled. The CLI's `sync` command is a
+ * thin layer over this class; programs embed it the same way.
+ *
+ * Events: 'phase' (Phase), 'copied' (the initial copy finished), 'retry' (error, attempt).
+ */
+export class Runner extends EventEmitter {
+  readonly config: SyncConfig;
+  readonly syncId: string;
+  private readonly logger: Logger;
+  private readonly injected: RunnerOptions;
+  private readonly abort = new AbortController();
+  private currentPhase: Phase = 'starting';
+  private copier: Copier | undefined;
+  private applier: StreamApplier | undefined;
+  private target: Target | undefined;
+  private source: ChangeSource | undefined;
+  private readonly copyRate = new Rate();
+  private readonly applyRate = new Rate();
+  private lastError: Error | undefined;
+  private readonly copiedPromise: Promise<void>;
+  private resolveCopied!: () => void;
+
+  constructor(config: SyncConfigInput | SyncConfig, opts: RunnerOptions = {}) {
+    super();
+    const parsed = SyncConfigSchema.safeParse(config);
+    if (!parsed.success) {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    }
+    this.config = parsed.data;
+    this.logger = opts.logger ?? createLogger({ level: this.config.logLevel });
+    this.injected = opts;
+    const src = parseDsn(this.config.source, 'source');
+    const dst = parseDsn(this.config.target, 'target');
+    this.syncId = this.config.id ?? deriveSyncId(src, dst);
+    this.copiedPromise = new Promise((r) => (this.resolveCopied = r));
+  }
+
+  /** Resolves once the initial copy has finished (or immediately when resuming a finished copy). */
+  get copied(): Promise<void> {
+    return this.copiedPromise;
+  }
+
+  get phase(): Phase {
+    return this.currentPhase;
+  }
+
+  private setPhase(p: Phase): void {
+    if (this.currentPhase === p) return;
+    this.currentPhase = p;
+    this.emit('phase', p);
+  }
+
+  /** Stops the run: the copy finishes its chunks in flight, the stream stops at a transaction boundary. */
+  cancel(): void {
+    if (this.abort.signal.aborted) return;
+    this.setPhase('stopping');
+    this.abort.abort();
+    this.applier?.stop();
+  }
+
+  /**
+   * Runs until cancelled (resolves) or a fatal error (rejects with a TributaryError). Retryable
+   * failures after a successful start restart from the checkpoint with backoff, a bounded number
+   * of times.
+   */
+  async run(signal?: AbortSignal): Promise<void> {
+    if (signal) {
+      if (signal.aborted) this.cancel();
+      signal.addEventListener('abort', () => this.cancel(), { once: true });
+    }
+    let attempt = 0;
+    for (;;) {
+      let progressed = false;
+      try {
+        await this.runOnce(() => (progressed = true));
+        this.setPhase('stopped');
+        return;
+      } catch (err) {
+        if (this.abort.signal.aborted && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal)) {
+          this.setPhase('stopped');
+          return;
+        }
+        this.lastError = err as Error;
+        const retryable = err instanceof TributaryError && !err.fatal && progressed;
+        attempt = progressed ? 1 : attempt + 1;
+        if (!retryable || attempt > MAX_ATTEMPTS) {
+          this.setPhase('failed');
+          throw err;
+        }
+        const wait = Math.min(30_000, 500 * 2 ** attempt);
+        this.logger.warn({ err: (err as Error).message, attempt, waitMs: wait }, 'sync interrupted; resuming from the checkpoint');
+        this.emit('retry', err, attempt);
+        await sleep(wait, this.abort.signal);
+        if (this.abort.signal.aborted) {
+          this.setPhase('stopped');
+          return;
+        }
+      }
+    }
+  }
+
+  private buildSource(dsn: Dsn): ChangeSource {
+    if (this.injected.source) return this.injected.source;
+    return new MysqlSource({
+      dsn,
+      logger: this.logger.child({ component: 'source' }),
+      poolSize: this.config.threads + 1,
+      serverId: this.config.serverId ?? deriveServerId(this.syncId),
+      positionMode: this.config.positionMode,
+      maxBufferBytes: this.config.bufferMb * 1024 * 1024,
+    });
+  }
+
+  private buildTarget(dsn: Dsn): Target {
+    if (this.injected.target) return this.injected.target;
+    if (dsn.engine !== 'mysql') {
+      throw new TributaryError(ErrorCode.DSN_INVALID, `target engine '${dsn.engine}' is not supported yet; use a mysql:// target`);
+    }
+    return new MysqlTarget({ dsn, syncId: this.syncId, logger: this.logger.child({ component: 'target' }), poolSize: this.config.threads });
+  }
+
+  private async runOnce(onProgress: () => void): Promise<void> {
+    const cfg = this.config;
+    const srcDsn = parseDsn(cfg.source, 'source');
+    const dstDsn = parseDsn(cfg.target, 'target');
+    if (!this.injected.source && srcDsn.engine !== 'mysql') {
+      throw new TributaryError(ErrorCode.DSN_INVALID, `source engine '${srcDsn.engine}' is not supported yet; use a mysql:// source`);
+    }
+    const source = this.buildSource(srcDsn);
+    const target = this.buildTarget(dstDsn);
+    this.source = source;
+    this.target = target;
+    const log = this.logger.child({ component: 'runner' });
+    try {
+      await source.connect();
+      await target.connect();
+      await source.preflight();
+      await target.lock();
+      const names = selectTables(await source.listTables(), cfg.tables, srcDsn.database);
+      const schemas: TableSchema[] = [];
+      for (const n of names) schemas.push(await source.describe(n));
+      const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
+      if (noKey.length) {
+        throw new TributaryError(
+          ErrorCode.TABLE_UNSUPPORTED,
+          `table${noKey.length > 1 ? 's' : ''} without a primary key cannot be synced yet: ${noKey.join(', ')}; add a primary key or leave ${noKey.length > 1 ? 'them' : 'it'} out with --tables`,
+        );
+      }
+      const identity = await source.identity();
+      let cp: Checkpoint = await target.loadCheckpoint();
+      if (cp.stream) {
+        try {
+          await assertResumable(cp, source, identity);
+        } catch (err) {
+          if (cfg.force && err instanceof TributaryError && (err.code === ErrorCode.POSITION_LOST || err.code === ErrorCode.SOURCE_CHANGED)) {
+            log.warn({ reason: err.message }, '--force: the checkpoint cannot resume; starting over');
+            await target.clearCheckpoint();
+            cp = { stream: null, tables: new Map() };
+          } else throw err;
+        }
+      }
+      let from: string;
+      if (cp.stream) {
+        from = cp.stream.position;
+        await target.ensureSchema(schemas, { recreate: false });
+        log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
+      } else {
+        const nonEmpty = await target.nonEmptyTables(schemas);
+        if (nonEmpty.length && !cfg.force) {
+          throw new TributaryError(
+            ErrorCode.TARGET_NOT_EMPTY,
+            `target table${nonEmpty.length > 1 ? 's' : ''} ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty ${nonEmpty.length > 1 ? 'them' : 'it'}, pick another target database, or pass --force to drop and recreate ${nonEmpty.length > 1 ? 'them' : 'it'}`,
+          );
+        }
+        await target.ensureSchema(schemas, { recreate: cfg.force });
+        from = await source.currentPosition();
+        await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy' });
+        log.info({ tables: names.length, position: source.describePosition(from) }, 'starting a new sync');
+      }
+      onProgress();
+
+      const job = new AbortController();
+      const stopJob = () => job.abort();
+      this.abort.signal.addEventListener('abort', stopJob, { once: true });
+      const convergence = new Convergence();
+      const applier = cfg.copyOnly
+        ? undefined
+        : new StreamApplier({
+            source,
+            target,
+            tables: schemas,
+            from,
+            sourceId: identity.id,
+            convergence,
+            batchSize: cfg.batchSize,
+            flushIntervalMs: toMs(cfg.flushInterval),
+            spillBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
+            logger: this.logger.child({ component: 'stream' }),
+          });
+      this.applier = applier;
+      if (this.abort.signal.aborted) applier?.stop();
+      const copier = new Copier({
+        source,
+        target,
+        tables: schemas,
+        resume: cp.tables,
+        threads: cfg.threads,
+        chunkTimeMs: toMs(cfg.chunkTime),
+        initialChunkSize: cfg.chunkSize,
+        convergence,
+        release: (ops) => applier?.release(ops),
+        logger: this.logger.child({ component: 'copier' }),
+        signal: job.signal,
+      });
+      this.copier = copier;
+      this.setPhase('copy');
+      let streamError: unknown;
+      const streaming = applier?.run().catch((err: unknown) => {
+        streamError = err;
+        job.abort();
+      });
+      try {
+        await copier.run();
+      } catch (err) {
+        if (streamError) throw streamError;
+        if (!(err instanceof AbortedError)) {
+          applier?.stop();
+          await streaming;
+          throw err;
+        }
+      }
+      if (streamError) throw streamError;
+      if (!job.signal.aborted) {
+        this.setPhase(applier ? 'stream' : 'stopping');
+        applier?.setPhase('stream');
+        this.resolveCopied();
+        this.emit('copied');
+        log.info(applier ? 'initial copy done; streaming changes' : 'copy done (--copy-only)');
+        onProgress();
+      }
+      if (this.abort.signal.aborted) applier?.stop();
+      await streaming;
+      if (streamError) throw streamError;
+      this.abort.signal.removeEventListener('abort', stopJob);
+    } finally {
+      await source.close().catch(() => undefined);
+      await target.close().catch(() => undefined);
+    }
+  }
+
+  /** A structured snapshot of where the sync stands. */
+  progress(): Progress {
+    const tables = this.copier?.progress() ?? [];
+    const rowsCopied = tables.reduce((a, t) => a + t.rowsCopied, 0);
+    const rowsTotal = tables.reduce((a, t) => a + t.rowsTotal, 0);
+    const copyRps = this.copyRate.add(rowsCopied);
+    const st = this.applier?.snapshot();
+    const changesApplied = st?.changesApplied ?? 0;
+    const cps = this.applyRate.add(changesApplied);
+    const left = rowsTotal - rowsCopied;
+    const eta = this.currentPhase === 'copy' && copyRps > 0 ? left / copyRps : undefined;
+    const lag = st?.lagSeconds ?? 0;
+    const appliedPosition = st?.appliedPosition ? (this.source?.describePosition(st.appliedPosition) ?? '') : '';
+    let summary: string;
+    if (this.currentPhase === 'copy') {
+      const pct = rowsTotal ? Math.min(99.9, (100 * rowsCopied) / rowsTotal) : 0;
+      summary = `copy ${pct.toFixed(1)}% ${rowsCopied}/${rowsTotal} rows ${Math.round(copyRps)} rows/s ETA ${eta === undefined ? '?' : formatDuration(eta)} | stream ${Math.round(cps)} changes/s lag ${lag.toFixed(1)}s`;
+    } else if (this.currentPhase === 'stream') {
+      summary = `stream ${changesApplied} changes applied ${Math.round(cps)} changes/s lag ${lag.toFixed(1)}s at ${appliedPosition}`;
+    } else {
+      summary = this.currentPhase + (this.lastError ? `: ${this.lastError.message}` : '');
+    }
+    return {
+      phase: this.currentPhase,
+      summary,
+      tables,
+      rowsCopied,
+      rowsTotal,
+      copyRowsPerSecond: copyRps,
+      changesApplied,
+      changesPerSecond: cps,
+      lagSeconds: lag,
+      appliedPosition,
+      etaSeconds: eta,
+    };
+  }
+
+  /** One line for logs. */
+  status(): string {
+    return this.progress().summary;
+  }
+
+  /** Reads this sync's checkpoint from the target (as saved, with every committed batch and chunk). */
+  async dumpCheckpoint(): Promise<Checkpoint> {
+    const target = this.target ?? this.buildTarget(parseDsn(this.config.target, 'target'));
+    const own = target !== this.target;
+    if (own) await target.connect();
+    try {
+      return await target.loadCheckpoint();
+    } finally {
+      if (own) await target.close();
+    }
+  }
+}
+
+/** The default sync id: stable for one source database and one target database. */
+export function deriveSyncId(src: Dsn, dst: Dsn): string {
+  const h = createHash('sha256').update(`${src.host}:${src.port}/${src.database}|${dst.host}:${dst.port}/${dst.database}`).digest('hex');
+  return `${src.database}-${h.slice(0, 12)}`.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

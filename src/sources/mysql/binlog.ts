@@ -1,0 +1,252 @@
+import ZongJi from '@vlasky/zongji';
+import type { AnyBinlogEvent, RowsEvent, TableMapEntry } from '@vlasky/zongji';
+import type { Logger } from 'pino';
+import type { Dsn } from '../../config/dsn.js';
+import type { Change, StreamEvent } from '../../core/change.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { TableSchema } from '../../core/schema.js';
+import type { Value } from '../../core/values.js';
+import { rowBytes } from '../../core/values.js';
+import { connectionOptions } from './connection.js';
+import { encodePosition, type BinlogPosition } from './position.js';
+import { codecFor, type ColumnCodec } from './values.js';
+import { quoteId } from './connection.js';
+
+export interface BinlogOptions {
+  readonly dsn: Dsn;
+  readonly serverId: number;
+  readonly from: BinlogPosition;
+  /** Resume by GTID (when the position has one) instead of file+position. */
+  readonly useGtid: boolean;
+  readonly tables: readonly TableSchema[];
+  /** Pause reading the binlog when this many bytes of events wait for the consumer. */
+  readonly maxBufferBytes: number;
+  readonly logger: Logger;
+}
+
+interface TableDecoder {
+  readonly schema: TableSchema;
+  readonly codecs: ColumnCodec[];
+}
+
+const DDL = /^\s*(?:\/\*.*?\*\/\s*)*(ALTER|CREATE|DROP|RENAME|TRUNCATE)\b/is;
+const TRUNCATE = /^\s*TRUNCATE\s+(?:TABLE\s+)?((?:`(?:[^`]|``)+`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)+`|[\w$]+))?)\s*;?\s*$/is;
+
+/** Identifiers (bare or back-quoted) that a statement names, with their qualifier if any. */
+function identifiers(sql: string): { schema?: string; name: string }[] {
+  const out: { schema?: string; name: string }[] = [];
+  const re = /(`(?:[^`]|``)+`|[A-Za-z_$][\w$]*)(?:\s*\.\s*(`(?:[^`]|``)+`|[A-Za-z_$][\w$]*))?/g;
+  const unq = (s: string) => (s.startsWith('`') ? s.slice(1, -1).replace(/``/g, '`') : s);
+  for (const m of sql.matchAll(re)) {
+    if (m[2] !== undefined) out.push({ schema: unq(m[1] ?? ''), name: unq(m[2]) });
+    else out.push({ name: unq(m[1] ?? '') });
+  }
+  return out;
+}
+
+/**
+ * Streams a MySQL/MariaDB binlog as StreamEvents through zongji, with backpressure: when the
+ * buffered events exceed `maxBufferBytes` the binlog connection is paused until the consumer
+ * catches up. Errors end the iteration by throwing; the caller resumes from its checkpoint.
+ */
+export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  const db = opts.dsn.database;
+  const decoders = new Map<string, TableDecoder>();
+  const lower = new Map<string, string>();
+  for (const t of opts.tables) {
+    decoders.set(t.name, { schema: t, codecs: t.columns.map((c) => codecFor(c, quoteId(c.name))) });
+    lower.set(t.name.toLowerCase(), t.name);
+  }
+
+  const queue: { ev: StreamEvent; bytes: number }[] = [];
+  let queued = 0;
+  let paused = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const zongji = new ZongJi(connectionOptions(opts.dsn, { database: undefined }));
+  let file = opts.from.file;
+  const push = (ev: StreamEvent, bytes = 64) => {
+    queue.push({ ev, bytes });
+    queued += bytes;
+    if (!paused && queued > opts.maxBufferBytes && zongji.connection) {
+      paused = true;
+      zongji.connection.pause();
+    }
+    notify();
+  };
+  const position = (pos: number): string =>
+    encodePosition({ file, pos, ...(zongji.gtidSet ? { gtid: zongji.gtidSet } : {}) });
+
+  const rowsEvent = (evt: RowsEvent & { rows: unknown[] }, kind: 'write' | 'update' | 'delete') => {
+    const entry: TableMapEntry | undefined = evt.tableMap[evt.tableId];
+    if (!entry || entry.parentSchema !== db) return;
+    const dec = decoders.get(entry.tableName);
+    if (!dec) return;
+    const { schema, codecs } = dec;
+    const toRow = (obj: Record<string, unknown>): Value[] => {
+      const row = new Array<Value>(codecs.length);
+      for (let i = 0; i < codecs.length; i++) {
+        const col = schema.columns[i];
+        if (!col || !(col.name in obj)) {
+          throw new TributaryError(ErrorCode.DDL_UNSUPPORTED, `binlog row of table ${schema.name} has no column '${col?.name}'; the table changed while tributary ran. Restart to pick up the new definition`);
+        }
+        row[i] = (codecs[i] as ColumnCodec).fromBinlog(obj[col.name]);
+      }
+      return row;
+    };
+    const keyOf = (row: Value[]) => schema.primaryKey.map((i) => row[i] ?? null);
+    for (const r of evt.rows) {
+      if (kind === 'update') {
+        const u = r as { before: Record<string, unknown>; after: Record<string, unknown> };
+        const before = toRow(u.before);
+        const after = toRow(u.after);
+        const oldKey = keyOf(before);
+        const newKey = keyOf(after);
+        const bytes = rowBytes(after);
+        if (!sameKey(oldKey, newKey)) push({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
+        push({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after } }, bytes);
+      } else {
+        const row = toRow(r as Record<string, unknown>);
+        const change: Change =
+          kind === 'write'
+            ? { kind: 'upsert', table: schema.name, key: keyOf(row), row }
+            : { kind: 'delete', table: schema.name, key: keyOf(row) };
+        push({ type: 'change', change }, rowBytes(row));
+      }
+    }
+  };
+
+  const onQuery = (evt: AnyBinlogEvent & { query: string; schema: string }) => {
+    const sql = evt.query;
+    if (/^\s*BEGIN\b/i.test(sql)) {
+      push({ type: 'begin' });
+      return;
+    }
+    if (/^\s*(COMMIT|XA\s+COMMIT)\b/i.test(sql)) {
+      push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
+      return;
+    }
+    if (!DDL.test(sql)) return;
+    const touched = new Set<string>();
+    for (const id of identifiers(sql)) {
+      const schema = id.schema ?? evt.schema;
+      if (schema !== db) continue;
+      const name = lower.get(id.name.toLowerCase());
+      if (name) touched.add(name);
+    }
+    const pos = position(evt.nextPosition);
+    const trunc = TRUNCATE.exec(sql);
+    if (trunc && touched.size === 1) {
+      push({ type: 'truncate', table: [...touched][0] as string, position: pos, timestamp: evt.timestamp });
+    } else if (touched.size > 0) {
+      push({ type: 'ddl', tables: [...touched], statement: sql, position: pos });
+    } else {
+      push({ type: 'heartbeat', position: pos, timestamp: evt.timestamp });
+    }
+  };
+
+  zongji.on('binlog', (evt: AnyBinlogEvent) => {
+    try {
+      switch (evt.getEventName()) {
+        case 'rotate':
+          file = (evt as { binlogName: string }).binlogName;
+          break;
+        case 'mariadbgtid':
+          if (!(evt as { standalone: boolean }).standalone) push({ type: 'begin' });
+          break;
+        case 'query':
+          onQuery(evt as AnyBinlogEvent & { query: string; schema: string });
+          break;
+        case 'xid':
+          push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
+          break;
+        case 'writerows':
+          rowsEvent(evt as RowsEvent & { rows: unknown[] }, 'write');
+          break;
+        case 'updaterows':
+          rowsEvent(evt as RowsEvent & { rows: unknown[] }, 'update');
+          break;
+        case 'deleterows':
+          rowsEvent(evt as RowsEvent & { rows: unknown[] }, 'delete');
+          break;
+        default:
+          break;
+      }
+    } catch (err) {
+      failure = err as Error;
+      notify();
+    }
+  });
+  zongji.on('error', (err: Error) => {
+    failure ??= mapBinlogError(err, opts.from);
+    notify();
+  });
+
+  const onAbort = () => notify();
+  signal.addEventListener('abort', onAbort);
+  const start: Record<string, unknown> = {
+    serverId: opts.serverId,
+    includeEvents: ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'tablemap', 'writerows', 'updaterows', 'deleterows'],
+    includeSchema: { [db]: opts.tables.map((t) => t.name) },
+  };
+  if (opts.useGtid && opts.from.gtid !== undefined) start.gtidSet = opts.from.gtid;
+  else {
+    start.filename = opts.from.file;
+    start.position = opts.from.pos;
+  }
+  opts.logger.debug({ from: opts.from, serverId: opts.serverId }, 'binlog stream starting');
+  zongji.start(start);
+
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      const item = queue.shift();
+      if (item) {
+        queued -= item.bytes;
+        if (paused && queued < opts.maxBufferBytes / 2) {
+          paused = false;
+          zongji.connection?.resume();
+        }
+        yield item.ev;
+        continue;
+      }
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    zongji.removeAllListeners('binlog');
+    zongji.on('error', () => undefined);
+    zongji.stop();
+  }
+}
+
+function sameKey(a: readonly Value[], b: readonly Value[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) {
+      if (!x.equals(y)) return false;
+    } else if (x !== y) return false;
+  }
+  return true;
+}
+
+function mapBinlogError(err: Error, from: BinlogPosition): TributaryError {
+  const e = err as Error & { code?: string; errno?: number };
+  if (e.errno === 1236 || /Could not find first log file|could not find next log|Could not find GTID state|binlog truncated|purged/i.test(e.message)) {
+    return new TributaryError(
+      ErrorCode.POSITION_LOST,
+      `binlog position ${from.file}:${from.pos}${from.gtid ? ` (gtid ${from.gtid})` : ''} is no longer on the source (${e.message}); the binlog was purged. Raise binlog retention (binlog_expire_logs_seconds / expire_logs_days) and start over with --force`,
+      { cause: err },
+    );
+  }
+  return new TributaryError(ErrorCode.STREAM_FAILED, `binlog stream failed: ${e.message}`, { cause: err, fatal: false });
+}

@@ -1,0 +1,96 @@
+import mysql from 'mysql2/promise';
+import type { ConnectionOptions, Pool, Connection } from 'mysql2/promise';
+import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+
+/**
+ * Session settings every tributary connection to MySQL/MariaDB uses: UTC so TIMESTAMP values are
+ * read and written unshifted, utf8mb4 so every character survives, and a permissive-but-strict
+ * sql_mode that accepts zero dates (they exist in sources) yet refuses truncation.
+ */
+export const SESSION_SQL = [
+  "SET time_zone = '+00:00'",
+  "SET sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'",
+  'SET foreign_key_checks = 0',
+  'SET unique_checks = 1',
+];
+
+export function connectionOptions(dsn: Dsn, extra: ConnectionOptions = {}): ConnectionOptions {
+  return {
+    host: dsn.host,
+    port: dsn.port,
+    user: dsn.user,
+    password: dsn.password,
+    database: dsn.database,
+    charset: 'UTF8MB4_GENERAL_CI',
+    timezone: 'Z',
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    jsonStrings: true,
+    connectTimeout: 10_000,
+    multipleStatements: false,
+    ...extra,
+  };
+}
+
+/** Maps a driver error to a TributaryError that names the server and the fix. */
+export function connectError(err: unknown, dsn: Dsn, role: string): TributaryError {
+  const e = err as { code?: string; errno?: number; message?: string };
+  const where = `${role} ${describeDsn(dsn)}`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: connection refused; check that the server runs and listens on ${dsn.host}:${dsn.port}`, { cause: err, fatal: false });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: host '${dsn.host}' not found; check the host name in the URL`, { cause: err, fatal: false });
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: ${dsn.host}:${dsn.port} unreachable (${e.code}); check the host, port and firewall`, { cause: err, fatal: false });
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_NOT_SUPPORTED_AUTH_MODE':
+      return new TributaryError(ErrorCode.AUTH_FAILED, `${where}: access denied for user '${dsn.user}'; check the user and password in the URL`, { cause: err });
+    case 'ER_BAD_DB_ERROR':
+      return new TributaryError(ErrorCode.DATABASE_MISSING, `${where}: database '${dsn.database}' does not exist; create it or fix the URL's path`, { cause: err });
+    case 'ER_DBACCESS_DENIED_ERROR':
+      return new TributaryError(ErrorCode.PRIVILEGE_MISSING, `${where}: user '${dsn.user}' may not use database '${dsn.database}'; GRANT it the privileges in the README`, { cause: err });
+    default:
+      if (err instanceof TributaryError) return err;
+      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: ${e.message ?? String(err)}`, { cause: err, fatal: false });
+  }
+}
+
+async function initSession(conn: { query: (sql: string) => Promise<unknown> }): Promise<void> {
+  for (const sql of SESSION_SQL) await conn.query(sql);
+}
+
+/** Opens one connection with tributary's session settings. */
+export async function openConnection(dsn: Dsn, role: string, extra: ConnectionOptions = {}): Promise<Connection> {
+  let conn: Connection;
+  try {
+    conn = await mysql.createConnection(connectionOptions(dsn, extra));
+  } catch (err) {
+    throw connectError(err, dsn, role);
+  }
+  conn.on('error', () => undefined);
+  await initSession(conn);
+  return conn;
+}
+
+/** A pool whose every connection carries tributary's session settings. */
+export async function openPool(dsn: Dsn, role: string, size: number, extra: ConnectionOptions = {}): Promise<Pool> {
+  // Fail fast with a clear message before the pool hides connection errors.
+  const probe = await openConnection(dsn, role, extra);
+  await probe.end();
+  const pool = mysql.createPool({ ...connectionOptions(dsn, extra), connectionLimit: size, maxIdle: size, enableKeepAlive: true });
+  pool.on('connection', (c) => {
+    for (const sql of SESSION_SQL) c.query(sql);
+  });
+  return pool;
+}
+
+export function quoteId(name: string): string {
+  return '`' + name.replace(/`/g, '``') + '`';
+}

@@ -1,0 +1,64 @@
+import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import { quoteId } from './connection.js';
+
+type Queryable = Pick<Connection | Pool, 'query'>;
+
+/** Base tables of `database`, in name order. */
+export async function listTables(conn: Queryable, database: string): Promise<string[]> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+    [database],
+  );
+  return rows.map((r) => String(r.name)).filter((n) => !n.startsWith('_tributary_'));
+}
+
+/** Reads a table's columns, primary key and CREATE statement from the catalogue. */
+export async function describeTable(conn: Queryable, database: string, table: string): Promise<TableSchema> {
+  const [cols] = await conn.query<RowDataPacket[]>(
+    `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME, COLLATION_NAME,
+            NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, EXTRA, GENERATION_EXPRESSION
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [database, table],
+  );
+  if (cols.length === 0) {
+    throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${database}.${table} not found on the source; check --tables`);
+  }
+  const columns: Column[] = [];
+  const generated: string[] = [];
+  for (const c of cols) {
+    const extra = String(c.EXTRA ?? '').toUpperCase();
+    if (extra.includes('GENERATED') && !extra.includes('DEFAULT_GENERATED')) {
+      generated.push(String(c.COLUMN_NAME));
+      continue;
+    }
+    const dataType = String(c.DATA_TYPE).toLowerCase();
+    const columnType = String(c.COLUMN_TYPE).toLowerCase();
+    const temporal = ['datetime', 'timestamp', 'time'].includes(dataType);
+    columns.push({
+      name: String(c.COLUMN_NAME),
+      dataType,
+      columnType,
+      nullable: c.IS_NULLABLE === 'YES',
+      unsigned: /\bunsigned\b/.test(columnType),
+      ...(c.CHARACTER_SET_NAME ? { charset: String(c.CHARACTER_SET_NAME) } : /binary|blob/.test(dataType) ? { charset: 'binary' } : {}),
+      ...(c.COLLATION_NAME ? { collation: String(c.COLLATION_NAME) } : {}),
+      ...(temporal ? { scale: Number(c.DATETIME_PRECISION ?? 0) } : c.NUMERIC_SCALE !== null ? { scale: Number(c.NUMERIC_SCALE) } : {}),
+      ...(c.NUMERIC_PRECISION !== null ? { precision: Number(c.NUMERIC_PRECISION) } : {}),
+    });
+  }
+  const [keys] = await conn.query<RowDataPacket[]>(
+    `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
+    [database, table],
+  );
+  const primaryKey = keys.map((k) => {
+    const i = columns.findIndex((c) => c.name === k.COLUMN_NAME);
+    if (i < 0) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${table}: primary key column ${String(k.COLUMN_NAME)} is generated; tributary cannot key on it`);
+    return i;
+  });
+  const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
+  const createStatement = String(create[0]?.['Create Table'] ?? '');
+  return { name: table, columns, primaryKey, generated, createStatement, engine: 'mysql' };
+}

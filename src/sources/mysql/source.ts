@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
+import type { Logger } from 'pino';
+import { describeDsn, type Dsn } from '../../config/dsn.js';
+import type { StreamEvent } from '../../core/change.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { TableSchema } from '../../core/schema.js';
+import type { ChangeSource, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { Row, Value } from '../../core/values.js';
+import { streamBinlog } from './binlog.js';
+import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
+import { openConnection, openPool, quoteId, connectError } from './connection.js';
+import * as positions from './position.js';
+import { assertRequirements, sourceRequirements } from './preflight.js';
+import { describeTable, listTables } from './schema.js';
+
+export interface MysqlSourceOptions {
+  readonly dsn: Dsn;
+  readonly logger: Logger;
+  /** Connections for parallel chunk reads. */
+  readonly poolSize: number;
+  /** server_id the binlog client registers with; must differ from every real replica's. */
+  readonly serverId: number;
+  readonly positionMode: 'auto' | 'gtid' | 'file';
+  readonly maxBufferBytes: number;
+}
+
+/**
+ * MySQL 8 / MariaDB 10.11 as a change source: schema from information_schema, chunks by keyset
+ * pagination without locks, changes from the binlog (file+position or GTID).
+ */
+export class MysqlSource implements ChangeSource {
+  readonly engine = 'mysql';
+  private readonly opts: MysqlSourceOptions;
+  private conn: Connection | undefined;
+  private pool: Pool | undefined;
+  private mariadb = false;
+  private versionText = '';
+  private readonly sql = new Map<string, ChunkSql>();
+
+  constructor(opts: MysqlSourceOptions) {
+    this.opts = opts;
+  }
+
+  private get c(): Connection {
+    if (!this.conn) throw new TributaryError(ErrorCode.INTERNAL, 'MysqlSource used before connect()');
+    return this.conn;
+  }
+
+  async connect(): Promise<void> {
+    this.conn = await openConnection(this.opts.dsn, 'source');
+    this.pool = await openPool(this.opts.dsn, 'source', this.opts.poolSize);
+    const [rows] = await this.conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+    this.versionText = String(rows[0]?.v ?? '');
+    this.mariadb = /mariadb/i.test(this.versionText);
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.end().catch(() => undefined);
+    await this.conn?.end().catch(() => undefined);
+    this.pool = undefined;
+    this.conn = undefined;
+  }
+
+  async preflight(): Promise<void> {
+    assertRequirements(await sourceRequirements(this.c), `source ${describeDsn(this.opts.dsn)}`);
+  }
+
+  async identity(): Promise<SourceIdentity> {
+    if (this.mariadb) {
+      const [rows] = await this.c.query<RowDataPacket[]>('SELECT @@server_id AS sid, @@gtid_domain_id AS dom');
+      return { id: `mariadb server_id=${rows[0]?.sid} gtid_domain_id=${rows[0]?.dom}`, version: this.versionText };
+    }
+    const [rows] = await this.c.query<RowDataPacket[]>('SELECT @@server_uuid AS uuid');
+    return { id: `mysql server_uuid=${rows[0]?.uuid}`, version: this.versionText };
+  }
+
+  listTables(): Promise<string[]> {
+    return listTables(this.c, this.opts.dsn.database);
+  }
+
+  describe(table: string): Promise<TableSchema> {
+    return describeTable(this.c, this.opts.dsn.database, table);
+  }
+
+  async estimateRows(table: string): Promise<number> {
+    const [rows] = await this.c.query<RowDataPacket[]>(
+      'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [this.opts.dsn.database, table],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  private async useGtid(): Promise<boolean> {
+    if (this.opts.positionMode === 'file') return false;
+    if (this.mariadb) return true;
+    const [rows] = await this.c.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES LIKE 'gtid_mode'");
+    const on = String(rows[0]?.Value ?? 'OFF') === 'ON';
+    if (!on && this.opts.positionMode === 'gtid') {
+      throw new TributaryError(ErrorCode.SOURCE_SETTING, `source gtid_mode is ${String(rows[0]?.Value ?? 'OFF')} but position-mode=gtid was asked; SET GLOBAL gtid_mode=ON (with enforce_gtid_consistency=ON) or use --position-mode file`);
+    }
+    return on;
+  }
+
+  async currentPosition(): Promise<string> {
+    const [rows] = await this.c.query<RowDataPacket[]>('SHOW MASTER STATUS');
+    const r = rows[0];
+    if (!r) {
+      throw new TributaryError(ErrorCode.SOURCE_SETTING, `source ${describeDsn(this.opts.dsn)} reports no binlog (SHOW MASTER STATUS is empty); start it with --log-bin`);
+    }
+    let gtid: string | undefined;
+    if (await this.useGtid()) {
+      if (this.mariadb) {
+        const [g] = await this.c.query<RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS pos', [r.File, r.Position]);
+        gtid = String(g[0]?.pos ?? '');
+      } else {
+        gtid = String(r.Executed_Gtid_Set ?? '').replace(/\s+/g, '');
+      }
+    }
+    return positions.encodePosition({ file: String(r.File), pos: Number(r.Position), ...(gtid !== undefined ? { gtid } : {}) });
+  }
+
+  async checkPosition(position: string): Promise<void> {
+    const p = positions.decodePosition(position);
+    const [logs] = await this.c.query<RowDataPacket[]>('SHOW BINARY LOGS');
+    const files = logs.map((l) => String(l.Log_name));
+    if (!files.includes(p.file)) {
+      throw new TributaryError(
+        ErrorCode.POSITION_LOST,
+        `the checkpoint's binlog position ${positions.describePosition(position)} is no longer on the source: binlog file ${p.file} was purged (oldest is ${files[0] ?? 'none'}). Nothing was written. Keep binlogs longer (binlog_expire_logs_seconds) and start over with --force`,
+      );
+    }
+    if (p.gtid && this.mariadb) {
+      const [g] = await this.c.query<RowDataPacket[]>('SELECT @@gtid_binlog_state AS s');
+      const state = String(g[0]?.s ?? '');
+      for (const part of p.gtid.split(',').filter(Boolean)) {
+        const dom = part.split('-')[0];
+        if (!state.split(',').some((s) => s.split('-')[0] === dom)) {
+          throw new TributaryError(ErrorCode.SOURCE_CHANGED, `the checkpoint's GTID ${part} names replication domain ${dom}, which the source's binlog does not have (gtid_binlog_state=${state}); this is not the server the sync started from. Point --source at it, or start over with --force`);
+        }
+      }
+    }
+  }
+
+  private sqlFor(table: TableSchema): ChunkSql {
+    let s = this.sql.get(table.name);
+    if (!s) {
+      s = chunkSql(table);
+      this.sql.set(table.name, s);
+    }
+    return s;
+  }
+
+  async chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null> {
+    const s = this.sqlFor(table);
+    const where = rangeWhere(table, { after, upTo: null });
+    const keySelect = s.keyCodecs.map((c) => c.select).join(', ');
+    const [rows] = await this.poolOrFail().query<RowDataPacket[]>({
+      sql: `SELECT ${keySelect} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList} LIMIT 1 OFFSET ${size - 1}`,
+      values: where.params,
+      rowsAsArray: true,
+      typeCast: false,
+    });
+    const r = rows[0] as unknown as (Buffer | null)[] | undefined;
+    if (!r) return null;
+    return s.keyCodecs.map((c, i) => c.fromText(r[i] ?? null));
+  }
+
+  async readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
+    const s = this.sqlFor(table);
+    const where = rangeWhere(table, range);
+    const [rows] = await this.poolOrFail().query<RowDataPacket[]>({
+      sql: `SELECT ${s.selectList} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`,
+      values: where.params,
+      rowsAsArray: true,
+      typeCast: false,
+    });
+    const codecs = s.codecs;
+    const n = codecs.length;
+    const out: Row[] = new Array(rows.length);
+    for (let r = 0; r < rows.length; r++) {
+      const raw = rows[r] as unknown as (Buffer | null)[];
+      const row: Value[] = new Array(n);
+      for (let i = 0; i < n; i++) row[i] = codecs[i]!.fromText(raw[i] ?? null);
+      out[r] = row;
+    }
+    return out;
+  }
+
+  private poolOrFail(): Pool {
+    if (!this.pool) throw new TributaryError(ErrorCode.INTERNAL, 'MysqlSource used before connect()');
+    return this.pool;
+  }
+
+  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
+    const useGtid = await this.useGtid();
+    try {
+      yield* streamBinlog(
+        {
+          dsn: this.opts.dsn,
+          serverId: this.opts.serverId,
+          from: positions.decodePosition(from),
+          useGtid,
+          tables,
+          maxBufferBytes: this.opts.maxBufferBytes,
+          logger: this.opts.logger,
+        },
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof TributaryError) throw err;
+      throw connectError(err, this.opts.dsn, 'source binlog');
+    }
+  }
+
+  comparePositions(a: string, b: string): number {
+    return positions.comparePositions(a, b);
+  }
+
+  describePosition(position: string): string {
+    return positions.describePosition(position);
+  }
+}
+
+/** A stable binlog client server_id for a sync id, away from the small ids real servers use. */
+export function deriveServerId(syncId: string): number {
+  const h = createHash('sha256').update(syncId).digest().readUInt32BE(0);
+  return 1_000_000_000 + (h % 1_000_000_000);
+}
+
+export { quoteId };

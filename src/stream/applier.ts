@@ -1,0 +1,266 @@
+import type { Logger } from 'pino';
+import type { StreamEvent } from '../core/change.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { TableSchema } from '../core/schema.js';
+import type { ChangeSource } from '../core/source.js';
+import type { Target, TargetTransaction } from '../core/target.js';
+import type { Convergence, StreamOp } from '../copier/gate.js';
+import { CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
+import { Batch } from './batch.js';
+
+export interface ApplierOptions {
+  readonly source: ChangeSource;
+  readonly target: Target;
+  readonly tables: readonly TableSchema[];
+  /** Position to stream from (the checkpoint's, or P0 on a fresh start). */
+  readonly from: string;
+  readonly sourceId: string;
+  readonly convergence: Convergence;
+  /** Commit once this many changes are pending at a transaction boundary. */
+  readonly batchSize: number;
+  /** Commit pending changes at the first boundary after they have waited this long. */
+  readonly flushIntervalMs: number;
+  /** Write (but do not commit) pending changes once they take this many bytes. */
+  readonly spillBytes: number;
+  readonly logger: Logger;
+}
+
+export interface ApplierStats {
+  readonly changesApplied: number;
+  readonly transactionsApplied: number;
+  readonly commits: number;
+  readonly appliedPosition: string;
+  readonly held: number;
+  readonly lagSeconds: number;
+}
+
+const STOP_GRACE_MS = 30_000;
+
+/**
+ * Applies the change stream to the target: changes are coalesced per key, written in batches that
+ * end on source transaction boundaries, and committed in one target transaction together with the
+ * checkpoint of the position they reach. A source transaction bigger than `spillBytes` is written
+ * in pieces into one open target transaction, so memory stays bounded. During the copy, changes
+ * pass through the Convergence gates, and the checkpoint never moves past a held change.
+ */
+export class StreamApplier {
+  private readonly opts: ApplierOptions;
+  private readonly schemas: Map<string, TableSchema>;
+  private batch: Batch;
+  private tx: TargetTransaction | undefined;
+  private inTxn = false;
+  /** Index of the last source transaction boundary seen; positions[i] is its resume position. */
+  private boundary = 0;
+  private readonly positions = new Map<number, string>();
+  private pendingSince = 0;
+  private dirty = false;
+  private phase: 'copy' | 'stream' = 'copy';
+  private idle = true;
+  private lastAppliedTs = 0;
+  private stopRequested = false;
+  private readonly stats = { changesApplied: 0, transactionsApplied: 0, commits: 0, appliedPosition: '', txnsPending: 0 };
+
+  constructor(opts: ApplierOptions) {
+    this.opts = opts;
+    this.schemas = new Map(opts.tables.map((t) => [t.name, t]));
+    this.batch = new Batch(this.schemas);
+    this.positions.set(0, opts.from);
+    this.stats.appliedPosition = opts.from;
+  }
+
+  /** Ops released by the copier after a chunk was written, in stream order. */
+  release(ops: StreamOp[]): void {
+    for (const op of ops) this.batch.add(op);
+    this.markPending();
+  }
+
+  /** The copy has finished: the next commit records phase 'stream'. */
+  setPhase(phase: 'copy' | 'stream'): void {
+    if (this.phase !== phase) {
+      this.phase = phase;
+      this.dirty = true;
+      this.markPending();
+    }
+  }
+
+  /** Ask the applier to stop at the next source transaction boundary. */
+  stop(): void {
+    this.stopRequested = true;
+    this.wake?.();
+  }
+
+  snapshot(): ApplierStats {
+    const behind = !this.idle || !this.batch.empty || this.tx !== undefined || this.opts.convergence.heldCount > 0;
+    return {
+      changesApplied: this.stats.changesApplied,
+      transactionsApplied: this.stats.transactionsApplied,
+      commits: this.stats.commits,
+      appliedPosition: this.stats.appliedPosition,
+      held: this.opts.convergence.heldCount,
+      lagSeconds: behind && this.lastAppliedTs ? Math.max(0, (Date.now() - this.lastAppliedTs) / 1000) : 0,
+    };
+  }
+
+  private wake: (() => void) | undefined;
+
+  private markPending(): void {
+    if (this.pendingSince === 0) this.pendingSince = Date.now();
+  }
+
+  /** Runs until stop() (at a boundary) or an error. */
+  async run(): Promise<void> {
+    const streamAbort = new AbortController();
+    const it = this.opts.source.stream(this.opts.from, this.opts.tables, streamAbort.signal)[Symbol.asyncIterator]();
+    let next: Promise<IteratorResult<StreamEvent>> | undefined;
+    let stopDeadline = 0;
+    try {
+      for (;;) {
+        if (this.stopRequested) {
+          if (!this.inTxn) break;
+          stopDeadline ||= Date.now() + STOP_GRACE_MS;
+          if (Date.now() > stopDeadline) {
+            this.opts.logger.warn('stopping inside a source transaction that did not end in time; its changes will be re-read on resume');
+            await this.abandon();
+            return;
+          }
+        }
+        next ??= it.next();
+        const waitMs = this.pendingSince ? Math.max(0, this.pendingSince + this.opts.flushIntervalMs - Date.now()) : 1000;
+        this.idle = this.batch.empty && !this.inTxn;
+        const r = await raceTimeout(next, waitMs, (w) => (this.wake = w));
+        this.wake = undefined;
+        if (r === undefined) {
+          if (!this.inTxn && this.pendingSince && Date.now() >= this.pendingSince + this.opts.flushIntervalMs) await this.commit();
+          continue;
+        }
+        next = undefined;
+        if (r.done) break;
+        this.idle = false;
+        await this.handle(r.value);
+      }
+      if (!this.inTxn && (!this.batch.empty || this.tx || this.dirty || this.stats.txnsPending > 0)) await this.commit();
+    } catch (err) {
+      await this.abandon();
+      throw err;
+    } finally {
+      streamAbort.abort();
+      // Let the generator run its cleanup (it stops the binlog client).
+      void it.return?.(undefined).catch(() => undefined);
+    }
+  }
+
+  private async handle(ev: StreamEvent): Promise<void> {
+    switch (ev.type) {
+      case 'begin':
+        this.inTxn = true;
+        return;
+      case 'change': {
+        this.inTxn = true;
+        if (!this.opts.convergence.offer(ev.change, this.boundary)) {
+          this.batch.add(ev.change);
+          this.markPending();
+          if (this.batch.bytes >= this.opts.spillBytes) await this.spill();
+        }
+        return;
+      }
+      case 'truncate': {
+        const op: StreamOp = { kind: 'truncate', table: ev.table };
+        if (!this.opts.convergence.offer(op, this.boundary)) this.batch.add(op);
+        this.markPending();
+        await this.atBoundary(ev.position, ev.timestamp);
+        return;
+      }
+      case 'commit':
+        await this.atBoundary(ev.position, ev.timestamp);
+        return;
+      case 'heartbeat':
+        if (this.inTxn) return;
+        await this.atBoundary(ev.position, ev.timestamp);
+        return;
+      case 'ddl': {
+        this.inTxn = false;
+        await this.commit();
+        throw new TributaryError(
+          ErrorCode.DDL_UNSUPPORTED,
+          `DDL on synced table${ev.tables.length > 1 ? 's' : ''} ${ev.tables.join(', ')} stopped the sync: "${ev.statement.trim().slice(0, 500)}". ` +
+            'tributary does not propagate schema changes yet: apply the same change to the target, then restart (the checkpoint is just before this statement)',
+        );
+      }
+    }
+  }
+
+  private async atBoundary(position: string, timestamp: number): Promise<void> {
+    this.inTxn = false;
+    this.boundary++;
+    this.positions.set(this.boundary, position);
+    this.stats.txnsPending++;
+    this.lastSeenTs = timestamp;
+    this.markPending();
+    const due = this.batch.changes >= this.opts.batchSize || Date.now() >= this.pendingSince + this.opts.flushIntervalMs;
+    if (due || this.stopRequested) await this.commit();
+  }
+
+  private lastSeenTs = 0;
+
+  /** Writes pending changes into the open transaction without committing (large transactions). */
+  private async spill(): Promise<void> {
+    const { truncates, changes } = this.batch.drain();
+    this.tx ??= await this.opts.target.begin();
+    for (const t of truncates) await this.tx.truncate(this.schema(t));
+    if (changes.length) await this.tx.write(this.schemas, changes);
+    this.stats.changesApplied += changes.length;
+  }
+
+  private schema(name: string): TableSchema {
+    const s = this.schemas.get(name);
+    if (!s) throw new TributaryError(ErrorCode.INTERNAL, `no schema for table ${name}`);
+    return s;
+  }
+
+  /** Commits everything up to the last boundary, with the checkpoint. Only called between transactions. */
+  private async commit(): Promise<void> {
+    const held = this.opts.convergence.oldestBoundary();
+    const idx = held === undefined ? this.boundary : Math.min(held, this.boundary);
+    const position = this.positions.get(idx) ?? this.opts.from;
+    const ts = this.lastSeenTs;
+    const txns = this.stats.txnsPending;
+    await this.spill();
+    const tx = this.tx as TargetTransaction;
+    this.tx = undefined;
+    await tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
+    for (const k of this.positions.keys()) if (k < idx) this.positions.delete(k);
+    this.stats.commits++;
+    this.stats.transactionsApplied += txns;
+    this.stats.txnsPending = 0;
+    this.stats.appliedPosition = position;
+    if (ts) this.lastAppliedTs = ts;
+    this.pendingSince = this.batch.empty ? 0 : Date.now();
+    this.dirty = false;
+  }
+
+  private async abandon(): Promise<void> {
+    const tx = this.tx;
+    this.tx = undefined;
+    await tx?.rollback().catch(() => undefined);
+  }
+}
+
+function raceTimeout<T>(p: Promise<T>, ms: number, onWake: (wake: () => void) => void): Promise<T | undefined> {
+  return new Promise<T | undefined>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    onWake(() => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,76 @@
+import type { Connection, PoolConnection } from 'mysql2/promise';
+import type { Change } from '../../core/change.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import type { Value } from '../../core/values.js';
+import { literal, quoteId } from './sql.js';
+
+/** Keeps statements well under max_allowed_packet (16 MiB by default). */
+const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
+
+type Conn = Connection | PoolConnection;
+
+/** Multi-row `INSERT … ON DUPLICATE KEY UPDATE` of full row images. */
+export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void> {
+  if (rows.length === 0) return;
+  const cols = table.columns.map((c) => quoteId(c.name));
+  const keySet = new Set(table.primaryKey);
+  const updates = table.columns
+    .map((c, i) => (keySet.has(i) && table.columns.length > table.primaryKey.length ? null : `${quoteId(c.name)} = VALUES(${quoteId(c.name)})`))
+    .filter((s): s is string => s !== null);
+  const head = `INSERT INTO ${quoteId(table.name)} (${cols.join(', ')}) VALUES `;
+  const tail = ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
+  let parts: string[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (parts.length === 0) return;
+    await conn.query(head + parts.join(',') + tail);
+    parts = [];
+    bytes = 0;
+  };
+  for (const row of rows) {
+    const tuple = '(' + row.map(literal).join(',') + ')';
+    parts.push(tuple);
+    bytes += tuple.length;
+    if (bytes >= MAX_STATEMENT_BYTES) await flush();
+  }
+  await flush();
+}
+
+/** `DELETE … WHERE (k1, k2) IN (…)` by primary key. */
+export async function deleteKeys(conn: Conn, table: TableSchema, keys: readonly (readonly Value[])[]): Promise<void> {
+  if (keys.length === 0) return;
+  const names = table.primaryKey.map((i) => quoteId((table.columns[i] as Column).name));
+  const lhs = names.length === 1 ? (names[0] as string) : `(${names.join(', ')})`;
+  let parts: string[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (parts.length === 0) return;
+    await conn.query(`DELETE FROM ${quoteId(table.name)} WHERE ${lhs} IN (${parts.join(',')})`);
+    parts = [];
+    bytes = 0;
+  };
+  for (const key of keys) {
+    const t = key.length === 1 ? literal(key[0] ?? null) : '(' + key.map(literal).join(',') + ')';
+    parts.push(t);
+    bytes += t.length;
+    if (bytes >= MAX_STATEMENT_BYTES) await flush();
+  }
+  await flush();
+}
+
+/** Applies coalesced changes of several tables: per table, deletes first, then upserts. */
+export async function applyChanges(conn: Conn, tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]): Promise<void> {
+  const byTable = new Map<string, { del: Value[][]; up: Value[][] }>();
+  for (const ch of changes) {
+    let g = byTable.get(ch.table);
+    if (!g) byTable.set(ch.table, (g = { del: [], up: [] }));
+    if (ch.kind === 'delete') g.del.push(ch.key);
+    else g.up.push(ch.row);
+  }
+  for (const [name, g] of byTable) {
+    const table = tables.get(name);
+    if (!table) continue;
+    await deleteKeys(conn, table, g.del);
+    await upsertRows(conn, table, g.up);
+  }
+}

@@ -1,0 +1,73 @@
+import { Readable } from 'node:stream';
+import type { Connection, PoolConnection } from 'mysql2/promise';
+import type { Column, TableSchema } from '../../core/schema.js';
+import type { Row, Value } from '../../core/values.js';
+import { quoteId } from './sql.js';
+
+/**
+ * Bulk loading with LOAD DATA LOCAL INFILE … REPLACE: the fastest way into MySQL/MariaDB measured
+ * here (about 2× multi-row INSERT), and REPLACE makes a re-copied chunk overwrite what the stream
+ * or an earlier attempt wrote. Binary columns travel as hex and BIT as numbers, so the file is
+ * plain utf8mb4 text whatever the bytes.
+ */
+export interface LoadPlan {
+  readonly sql: string;
+  readonly kinds: ('text' | 'hex' | 'num')[];
+}
+
+function kindOf(c: Column): 'text' | 'hex' | 'num' {
+  if (c.charset === 'binary' || /binary|blob/.test(c.dataType)) return 'hex';
+  if (c.dataType === 'bit') return 'num';
+  return 'text';
+}
+
+export function loadPlan(table: TableSchema): LoadPlan {
+  const kinds = table.columns.map(kindOf);
+  const targets: string[] = [];
+  const sets: string[] = [];
+  table.columns.forEach((c, i) => {
+    const k = kinds[i];
+    if (k === 'text') targets.push(quoteId(c.name));
+    else {
+      targets.push(`@v${i}`);
+      sets.push(k === 'hex' ? `${quoteId(c.name)} = UNHEX(@v${i})` : `${quoteId(c.name)} = CAST(@v${i} AS UNSIGNED)`);
+    }
+  });
+  const sql =
+    `LOAD DATA LOCAL INFILE 'tributary.tsv' REPLACE INTO TABLE ${quoteId(table.name)} CHARACTER SET utf8mb4 ` +
+    `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${targets.join(', ')})` +
+    (sets.length ? ` SET ${sets.join(', ')}` : '');
+  return { sql, kinds };
+}
+
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+
+function field(v: Value, kind: 'text' | 'hex' | 'num'): string {
+  if (v === null) return '\\N';
+  if (kind === 'hex') return Buffer.isBuffer(v) ? v.toString('hex') : Buffer.from(String(v)).toString('hex');
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+  if (typeof v === 'bigint') return v.toString();
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  return /[\\\t\n\r\0]/.test(v) ? v.replace(/[\\\t\n\r\0]/g, (c) => ESCAPES[c] as string) : v;
+}
+
+export function serialise(rows: readonly Row[], plan: LoadPlan): Buffer {
+  const lines: string[] = new Array(rows.length);
+  const kinds = plan.kinds;
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Row;
+    let line = '';
+    for (let i = 0; i < kinds.length; i++) {
+      if (i) line += '\t';
+      line += field(row[i] ?? null, kinds[i] as 'text');
+    }
+    lines[r] = line;
+  }
+  return Buffer.from(lines.join('\n') + '\n', 'utf8');
+}
+
+export async function loadRows(conn: Connection | PoolConnection, plan: LoadPlan, rows: readonly Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  const data = serialise(rows, plan);
+  await conn.query({ sql: plan.sql, infileStreamFactory: () => Readable.from([data]) });
+}
