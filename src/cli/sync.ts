@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../core/logger.js';
 import { Runner } from '../runner/runner.js';
-import { renderProgress } from '../runner/progress.js';
 import { collectFlags, type CliContext } from './context.js';
+import { ProgressPrinter, resolveProgressMode } from './progress-printer.js';
 
 /** `tributary sync`: copy, then stream until SIGINT/SIGTERM (a second signal exits at once). */
 export function registerSync(program: Command, ctx: CliContext): void {
@@ -44,25 +44,13 @@ export function registerSync(program: Command, ctx: CliContext): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const mode = config.progress === 'auto' ? (process.stderr.isTTY ? 'tty' : 'plain') : config.progress;
-      let lastLines = 0;
-      const print = () => {
-        const p = runner.progress();
-        if (mode === 'json') process.stderr.write(JSON.stringify({ progress: p }) + '\n');
-        else if (mode === 'tty') {
-          const text = renderProgress(p, true);
-          if (lastLines) process.stderr.write(`\x1b[${lastLines}A\x1b[J`);
-          process.stderr.write(text + '\n');
-          lastLines = text.split('\n').length;
-        } else if (mode === 'plain') process.stderr.write(renderProgress(p, false) + '\n');
-      };
-      const timer = mode === 'none' ? undefined : setInterval(print, mode === 'tty' ? 1000 : 10_000);
-      timer?.unref();
+      const printer = new ProgressPrinter({ mode: resolveProgressMode(config.progress), progress: () => runner.progress() });
+      printer.start();
       try {
         await runner.run();
-        if (mode !== 'none' && mode !== 'tty') print();
+        printer.finish();
       } finally {
-        if (timer) clearInterval(timer);
+        printer.stop();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }

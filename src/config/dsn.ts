@@ -30,7 +30,7 @@ export function parseDsn(url: string, what: string): Dsn {
   if (engine !== 'mysql' && engine !== 'postgres' && engine !== 'etcd') {
     throw new TributaryError(
       ErrorCode.DSN_INVALID,
-      `${what} URL scheme '${scheme}:' is not supported; use mysql://, postgres:// or etcd://`,
+      `${what} URL ${redactUrl(url)}: scheme '${scheme}:' is not supported; use mysql://, postgres:// or etcd://`,
     );
   }
   if (!u.hostname) {

@@ -65,6 +65,8 @@ export interface TargetTransaction {
  * A database that receives the copy and the stream.
  *
  * Lifecycle: `connect()`, `lock()`, then the rest, then `close()` (which releases the lock).
+ * Everything before `ensureSchema()` only reads: a run refused by a preflight check (settings,
+ * privileges, tables, a non-empty target) must leave the target exactly as it was.
  */
 export interface Target {
   readonly engine: string;
@@ -73,12 +75,13 @@ export interface Target {
   close(): Promise<void>;
   /** Takes the sync's exclusive lock; throws ALREADY_RUNNING when another instance holds it. */
   lock(): Promise<void>;
+  /** This sync's checkpoint; empty (never an error, never a write) on a target no sync has used. */
   loadCheckpoint(): Promise<Checkpoint>;
   /** Removes this sync's checkpoint (used by --force when nothing can resume). */
   clearCheckpoint(): Promise<void>;
   /** Names of the given tables that exist on the target and hold at least one row. */
   nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]>;
-  /** Creates missing tables; with `recreate`, drops and recreates them. */
+  /** The first write: creates the checkpoint store and missing tables; with `recreate`, drops and recreates them. */
   ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void>;
   /**
    * Writes a chunk of copied rows (replacing any rows with the same keys) and the table's new

@@ -48,6 +48,22 @@ function fixFraction(s: string, fsp: number): string {
   return `${base}.${frac.padEnd(fsp, '0').slice(0, fsp)}`;
 }
 
+/**
+ * zongji 0.9.0 decodes a negative TIME2 with no fraction from |v|−1 and then adds one to the
+ * seconds field alone, so a whole minute comes out as '-11:63:64' for '-12:00:00'. Redo the
+ * increment on the packed hour/minute/second value, with its carries.
+ */
+export function fixNegativeTime(s: string): string {
+  const m = /^-(\d+):(\d\d):(\d\d)(\.\d+)?$/.exec(s);
+  if (!m || Number(m[3]) < 60) return s;
+  const packed = ((Number(m[1]) << 12) | (Number(m[2]) << 6) | (Number(m[3]) - 1)) + 1;
+  const h = packed >> 12;
+  const min = (packed >> 6) & 63;
+  const sec = packed & 63;
+  const pad = (n: number, w: number) => String(n).padStart(w, '0');
+  return `-${pad(h, h > 99 ? 3 : 2)}:${pad(min, 2)}:${pad(sec, 2)}${m[4] ?? ''}`;
+}
+
 function asBuffer(raw: unknown): Buffer {
   if (Buffer.isBuffer(raw)) return raw;
   if (typeof raw === 'string') return Buffer.from(raw, 'latin1');
@@ -83,9 +99,9 @@ export function codecFor(col: Column, quotedName: string): ColumnCodec {
   if (t === 'year') {
     return {
       select: quotedName,
-      fromText: (raw) => (raw === null ? null : Number(raw.toString('latin1'))),
+      fromText: (raw) => (raw === null ? null : BigInt(raw.toString('latin1'))),
       // zongji decodes YEAR 0000 as 1900, a value YEAR cannot hold (1901–2155 or 0).
-      fromBinlog: (raw) => (raw === null || raw === undefined ? null : Number(raw) === 1900 ? 0 : Number(raw)),
+      fromBinlog: (raw) => (raw === null || raw === undefined ? null : Number(raw) === 1900 ? 0n : BigInt(Number(raw))),
     };
   }
   if (TEMPORAL.has(t)) {
@@ -96,7 +112,8 @@ export function codecFor(col: Column, quotedName: string): ColumnCodec {
       fromBinlog: (raw) => {
         if (raw === null || raw === undefined) return null;
         const s = String(raw);
-        return t === 'date' ? s : fixFraction(s, fsp);
+        if (t === 'date') return s;
+        return fixFraction(t === 'time' ? fixNegativeTime(s) : s, fsp);
       },
     };
   }

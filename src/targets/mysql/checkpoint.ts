@@ -37,15 +37,30 @@ export async function saveTable(conn: Conn, syncId: string, table: string, cp: T
   await conn.query(`REPLACE INTO ${quoteId(CHECKPOINT_TABLE)} (sync_id, name, body) VALUES (?, ?, ?)`, [syncId, `t:${table}`, body]);
 }
 
+/** The checkpoint table is created by the first write (ensureSchema); until then no sync has run here. */
+function isMissingTable(err: unknown): boolean {
+  return (err as { code?: string }).code === 'ER_NO_SUCH_TABLE';
+}
+
 export async function clear(conn: Conn, syncId: string): Promise<void> {
-  await conn.query(`DELETE FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ?`, [syncId]);
+  try {
+    await conn.query(`DELETE FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ?`, [syncId]);
+  } catch (err) {
+    if (!isMissingTable(err)) throw err;
+  }
 }
 
 export async function load(conn: Conn, syncId: string): Promise<Checkpoint> {
-  const [rows] = await conn.query<RowDataPacket[]>(
-    `SELECT name, body, updated_at FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ?`,
-    [syncId],
-  );
+  let rows: RowDataPacket[];
+  try {
+    [rows] = await conn.query<RowDataPacket[]>(
+      `SELECT name, body, updated_at FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ?`,
+      [syncId],
+    );
+  } catch (err) {
+    if (isMissingTable(err)) return { stream: null, tables: new Map() };
+    throw err;
+  }
   let stream: StreamCheckpoint | null = null;
   const tables = new Map<string, TableCheckpoint>();
   for (const r of rows) {

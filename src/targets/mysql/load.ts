@@ -12,12 +12,16 @@ import { quoteId } from './sql.js';
  */
 export interface LoadPlan {
   readonly sql: string;
-  readonly kinds: ('text' | 'hex' | 'num')[];
+  readonly kinds: Kind[];
 }
 
-function kindOf(c: Column): 'text' | 'hex' | 'num' {
+type Kind = 'text' | 'hex' | 'num' | 'year';
+
+function kindOf(c: Column): Kind {
   if (c.charset === 'binary' || /binary|blob/.test(c.dataType)) return 'hex';
   if (c.dataType === 'bit') return 'num';
+  // LOAD DATA reads '0' into YEAR as 2000 (two-digit years); '0000' is the zero year.
+  if (c.dataType === 'year') return 'year';
   return 'text';
 }
 
@@ -27,7 +31,7 @@ export function loadPlan(table: TableSchema): LoadPlan {
   const sets: string[] = [];
   table.columns.forEach((c, i) => {
     const k = kinds[i];
-    if (k === 'text') targets.push(quoteId(c.name));
+    if (k === 'text' || k === 'year') targets.push(quoteId(c.name));
     else {
       targets.push(`@v${i}`);
       sets.push(k === 'hex' ? `${quoteId(c.name)} = UNHEX(@v${i})` : `${quoteId(c.name)} = CAST(@v${i} AS UNSIGNED)`);
@@ -42,8 +46,9 @@ export function loadPlan(table: TableSchema): LoadPlan {
 
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
 
-function field(v: Value, kind: 'text' | 'hex' | 'num'): string {
+function field(v: Value, kind: Kind): string {
   if (v === null) return '\\N';
+  if (kind === 'year') return v === 0n || v === 0 ? '0000' : String(v);
   if (kind === 'hex') return Buffer.isBuffer(v) ? v.toString('hex') : Buffer.from(String(v)).toString('hex');
   if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
   if (typeof v === 'bigint') return v.toString();
@@ -59,7 +64,7 @@ export function serialise(rows: readonly Row[], plan: LoadPlan): Buffer {
     let line = '';
     for (let i = 0; i < kinds.length; i++) {
       if (i) line += '\t';
-      line += field(row[i] ?? null, kinds[i] as 'text');
+      line += field(row[i] ?? null, kinds[i] as Kind);
     }
     lines[r] = line;
   }

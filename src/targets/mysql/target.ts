@@ -48,15 +48,6 @@ export class MysqlTarget implements Target {
     const extra = { flags: ['+LOCAL_FILES'] as string[] };
     this.control = await openConnection(this.opts.dsn, 'target', extra);
     this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, extra);
-    try {
-      await checkpoint.ensureCheckpointTable(this.control);
-    } catch (err) {
-      const e = err as { code?: string };
-      if (e.code === 'ER_TABLEACCESS_DENIED_ERROR' || e.code === 'ER_DBACCESS_DENIED_ERROR') {
-        throw new TributaryError(ErrorCode.PRIVILEGE_MISSING, `target ${describeDsn(this.opts.dsn)}: user '${this.opts.dsn.user}' may not create tables; GRANT CREATE, DROP, SELECT, INSERT, UPDATE, DELETE ON ${this.opts.dsn.database}.* to it`, { cause: err });
-      }
-      throw err;
-    }
   }
 
   async close(): Promise<void> {
@@ -100,7 +91,21 @@ export class MysqlTarget implements Target {
     return out;
   }
 
+  /**
+   * The first write a sync makes to the target: everything before it (connect, lock, checkpoint
+   * and emptiness checks) only reads, so a run refused by a preflight check leaves the target as
+   * it was. The checkpoint table is therefore created here, not in connect().
+   */
   async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
+    try {
+      await checkpoint.ensureCheckpointTable(this.c);
+    } catch (err) {
+      const e = err as { code?: string };
+      if (e.code === 'ER_TABLEACCESS_DENIED_ERROR' || e.code === 'ER_DBACCESS_DENIED_ERROR') {
+        throw new TributaryError(ErrorCode.PRIVILEGE_MISSING, `target ${describeDsn(this.opts.dsn)}: user '${this.opts.dsn.user}' may not create tables; GRANT CREATE, DROP, SELECT, INSERT, UPDATE, DELETE ON ${this.opts.dsn.database}.* to it`, { cause: err });
+      }
+      throw err;
+    }
     for (const t of tables) {
       if (opts.recreate) await this.c.query(`DROP TABLE IF EXISTS ${quoteId(t.name)}`);
       await this.c.query(createTableSql(t));
