@@ -126,6 +126,6 @@ export async function waitEqual(pair: Pair, srcDb: string, dstDb: string, table:
   try {
     await waitUntil(`${table} to converge`, async () => (last = await diffTables(pair, srcDb, dstDb, table)) === '', timeoutMs, 500);
   } catch (err) {
-    throw new Error(`${(err as Error).message}: ${last}`);
+    throw new Error(`${(err as Error).message}: ${last}`, { cause: err });
   }
 }

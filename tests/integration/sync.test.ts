@@ -138,4 +138,27 @@ describe('sync MariaDB → MariaDB', () => {
     expect(Number(count?.n)).toBe(1000);
     expect(await diffTables(pair, 'purged', 'purged', 't')).not.toBe('');
   });
+
+  it('refuses a checkpoint taken from another source server, naming both', async () => {
+    const { startMariaDb } = await import('../../src/testing/servers.js');
+    const other = await startMariaDb({ serverId: 77 });
+    try {
+      for (const url of [pair.srcUrl(''), other.url('')]) {
+        const { connect } = await import('../helpers/mysql.js');
+        const c = await connect(url);
+        await c.query('CREATE DATABASE ident; CREATE TABLE ident.t (id INT PRIMARY KEY); INSERT INTO ident.t VALUES (1), (2)');
+        await c.end();
+      }
+      await pair.dst.query('CREATE DATABASE ident');
+      const first = startCli(['sync', '--id', 'ident', '--source', pair.srcUrl('ident'), '--target', pair.dstUrl('ident'), '--copy-only']);
+      expect(await first.exited).toBe(0);
+      const second = startCli(['sync', '--id', 'ident', '--source', other.url('ident'), '--target', pair.dstUrl('ident')]);
+      expect(await second.exited).not.toBe(0);
+      expect(second.stderr()).toContain('TRIB_SOURCE_CHANGED');
+      expect(second.stderr()).toContain('server_id=1');
+      expect(second.stderr()).toContain('server_id=77');
+    } finally {
+      await other.stop();
+    }
+  });
 });

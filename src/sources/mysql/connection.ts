@@ -85,8 +85,11 @@ export async function openPool(dsn: Dsn, role: string, size: number, extra: Conn
   const probe = await openConnection(dsn, role, extra);
   await probe.end();
   const pool = mysql.createPool({ ...connectionOptions(dsn, extra), connectionLimit: size, maxIdle: size, enableKeepAlive: true });
+  // The event hands over the callback-style connection (whatever the promise types say); queries
+  // queued here run before any query the pool's user sends on it.
   pool.on('connection', (c) => {
-    for (const sql of SESSION_SQL) c.query(sql);
+    const core = c as unknown as { query(sql: string, cb: (err: Error | null) => void): void; destroy(): void };
+    for (const sql of SESSION_SQL) core.query(sql, (err) => err && core.destroy());
   });
   return pool;
 }

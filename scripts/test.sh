@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README and CI run it: installs what is missing, then lint, type
+# check, unit and integration tests (against throwaway MariaDB servers). Ends with the line
+# "N passed, N failed" (lint and type check count as one check each).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+step() {
+  local name=$1; shift
+  echo "== $name"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "!! $name failed"; fi
+}
+
+step lint npx eslint .
+step typecheck npx tsc -p tsconfig.json --noEmit
+
+mkdir -p tests/artifacts
+report=tests/artifacts/vitest.json
+rm -f "$report"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+vitest_rc=$?
+if [ -f "$report" ]; then
+  read -r tp tf < <(node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const failedSuites = (r.testResults || []).filter((s) => s.status === "failed" && (s.assertionResults || []).length === 0).length;
+    console.log(r.numPassedTests, r.numFailedTests + failedSuites);' "$report")
+  passed=$((passed + tp))
+  failed=$((failed + tf))
+  if [ "$vitest_rc" != 0 ] && [ "$tf" = 0 ]; then failed=$((failed + 1)); fi
+else
+  failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

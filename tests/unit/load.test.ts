@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { TableSchema } from '../../src/core/schema.js';
+import { loadPlan, serialise } from '../../src/targets/mysql/load.js';
+import { literal } from '../../src/targets/mysql/sql.js';
+
+const t: TableSchema = {
+  name: 'we`ird',
+  engine: 'mysql',
+  generated: [],
+  primaryKey: [0],
+  columns: [
+    { name: 'id', dataType: 'bigint', columnType: 'bigint(20)', nullable: false, unsigned: false },
+    { name: 's', dataType: 'varchar', columnType: 'varchar(9)', nullable: true, unsigned: false, charset: 'utf8mb4' },
+    { name: 'b', dataType: 'varbinary', columnType: 'varbinary(9)', nullable: true, unsigned: false, charset: 'binary' },
+    { name: 'bits', dataType: 'bit', columnType: 'bit(64)', nullable: true, unsigned: false },
+    { name: 'y', dataType: 'year', columnType: 'year(4)', nullable: true, unsigned: false },
+    { name: 'f', dataType: 'double', columnType: 'double', nullable: true, unsigned: false },
+  ],
+};
+
+describe('LOAD DATA serialisation', () => {
+  it('escapes text, hex-encodes binary, keeps NULL apart from the string "\\N"', () => {
+    const plan = loadPlan(t);
+    expect(plan.sql).toContain('REPLACE INTO TABLE `we``ird`');
+    expect(plan.sql).toContain('`b` = UNHEX(@v2)');
+    expect(plan.sql).toContain('`bits` = CAST(@v3 AS UNSIGNED)');
+    const out = serialise(
+      [
+        [1n, 'a\tb\nc\\d\0', Buffer.from([0, 255]), 18446744073709551615n, 0n, -0],
+        [2n, null, null, null, null, 1e-7],
+        [3n, '\\N', Buffer.alloc(0), 0n, 2155n, 0.1],
+      ],
+      plan,
+    ).toString('utf8');
+    expect(out).toBe(
+      '1\ta\\tb\\nc\\\\d\\0\t00ff\t18446744073709551615\t0000\t-0\n' + '2\t\\N\t\\N\t\\N\t\\N\t1e-7\n' + '3\t\\\\N\t\t0\t2155\t0.1\n',
+    );
+  });
+});
+
+describe('SQL literals', () => {
+  it('keep doubles doubles, −0 negative, binary as hex', () => {
+    expect(literal(1)).toBe('1e0');
+    expect(literal(-0)).toBe('-0e0');
+    expect(literal(0.1)).toBe('0.1');
+    expect(literal(12345678901234567890n)).toBe('12345678901234567890');
+    expect(literal(Buffer.from([0, 1]))).toBe("X'0001'");
+    expect(literal(Buffer.alloc(0))).toBe("''");
+    expect(literal("it's")).toBe("'it\\'s'");
+    expect(literal(null)).toBe('NULL');
+  });
+});
