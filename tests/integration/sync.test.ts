@@ -161,4 +161,24 @@ describe('sync MariaDB → MariaDB', () => {
       await other.stop();
     }
   });
+
+  it('keeps secondary unique keys consistent when a value moves between rows inside one batch', async () => {
+    await pair.src.query(`CREATE DATABASE uniq; CREATE TABLE uniq.users (id INT PRIMARY KEY, email VARCHAR(50) NOT NULL, v INT NOT NULL, UNIQUE KEY (email));
+      INSERT INTO uniq.users VALUES (1, 'x', 0), (2, 'y', 0), (3, 'z', 0)`);
+    await pair.dst.query('CREATE DATABASE uniq');
+    const run = sync('uniq', 'uniq', ['--flush-interval', '2s']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    // Within one flush interval: 1 gives up 'x', 2 takes it, then 1 changes again (so 1's last change
+    // comes after 2's in the batch); 3 and 2 swap through a temporary value.
+    await pair.src.query(`UPDATE uniq.users SET email = 't' WHERE id = 1;
+      UPDATE uniq.users SET email = 'x' WHERE id = 2;
+      UPDATE uniq.users SET v = v + 1 WHERE id = 1;
+      UPDATE uniq.users SET email = 'tmp' WHERE id = 3;
+      UPDATE uniq.users SET email = 'z2' WHERE id = 1;
+      UPDATE uniq.users SET email = 'z' WHERE id = 1;
+      UPDATE uniq.users SET email = 'q' WHERE id = 3;
+      INSERT INTO uniq.users VALUES (4, 'y', 9);`);
+    await waitEqual(pair, 'uniq', 'uniq', 'users', 30_000);
+    expect(await stopCli(run)).toBe(0);
+  });
 });

@@ -9,21 +9,22 @@ const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 
 type Conn = Connection | PoolConnection;
 
-/** Multi-row `INSERT … ON DUPLICATE KEY UPDATE` of full row images. */
+/**
+ * Multi-row `REPLACE` of full row images. Not `INSERT … ON DUPLICATE KEY UPDATE`: when a secondary
+ * unique value moves between rows inside one batch, the row that takes it may be applied before the
+ * row that gave it up, and ON DUPLICATE KEY would then overwrite the *other* row and drop this one.
+ * REPLACE removes the stale holder instead, and that row's own later image (it changed after, or it
+ * would not still hold the value) re-inserts it. Rows are applied in the order of their last change.
+ */
 export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void> {
   if (rows.length === 0) return;
   const cols = table.columns.map((c) => quoteId(c.name));
-  const keySet = new Set(table.primaryKey);
-  const updates = table.columns
-    .map((c, i) => (keySet.has(i) && table.columns.length > table.primaryKey.length ? null : `${quoteId(c.name)} = VALUES(${quoteId(c.name)})`))
-    .filter((s): s is string => s !== null);
-  const head = `INSERT INTO ${quoteId(table.name)} (${cols.join(', ')}) VALUES `;
-  const tail = ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
+  const head = `REPLACE INTO ${quoteId(table.name)} (${cols.join(', ')}) VALUES `;
   let parts: string[] = [];
   let bytes = 0;
   const flush = async () => {
     if (parts.length === 0) return;
-    await conn.query(head + parts.join(',') + tail);
+    await conn.query(head + parts.join(','));
     parts = [];
     bytes = 0;
   };
