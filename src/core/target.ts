@@ -91,6 +91,8 @@ export interface Target {
   /** Saves the stream checkpoint on its own, outside any batch (the start position P0). */
   saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void>;
   begin(): Promise<TargetTransaction>;
-  /** Rows in the target's own copy of a table in `range` (for checksums and tests). */
+  /** The target's own table count of rows. */
   countRows(table: TableSchema): Promise<number>;
+  /** The target's definition of a table, or null when it does not exist. */
+  describe(table: string): Promise<TableSchema | null>;
 }

@@ -224,6 +224,7 @@ export class Runner extends EventEmitter {
             batchSize: cfg.batchSize,
             flushIntervalMs: toMs(cfg.flushInterval),
             spillBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
+            onDdl: (tables) => ddlAlreadyApplied(source, target, schemas, tables),
             logger: this.logger.child({ component: 'stream' }),
           });
       this.applier = applier;
@@ -330,6 +331,33 @@ export class Runner extends EventEmitter {
       if (own) await target.close();
     }
   }
+}
+
+/** CREATE TABLE text without what does not matter for rows (name, AUTO_INCREMENT counter). */
+function normalisedDefinition(t: TableSchema | null): string {
+  return (t?.createStatement ?? '').replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, 'CREATE TABLE').replace(/\s+AUTO_INCREMENT=\d+/i, '');
+}
+
+/**
+ * A DDL statement may be passed only when it changes nothing the sync relies on any more: the
+ * definitions this run decodes with are the source's current ones (the statement ran before this
+ * run started, so it is being replayed) and the target's tables match them.
+ */
+async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: readonly TableSchema[], tables: readonly string[]): Promise<boolean> {
+  for (const name of tables) {
+    const inUse = schemas.find((s) => s.name === name);
+    if (!inUse) return false;
+    let current: TableSchema;
+    try {
+      current = await source.describe(name);
+    } catch {
+      return false;
+    }
+    const onTarget = await target.describe(name);
+    const want = normalisedDefinition(current);
+    if (normalisedDefinition(inUse) !== want || normalisedDefinition(onTarget) !== want) return false;
+  }
+  return true;
 }
 
 /** The default sync id: stable for one source database and one target database. */

@@ -22,6 +22,12 @@ export interface ApplierOptions {
   readonly flushIntervalMs: number;
   /** Write (but do not commit) pending changes once they take this many bytes. */
   readonly spillBytes: number;
+  /**
+   * Called at a DDL statement on a synced table, after everything before it is committed. Returns
+   * true when the sync may go on past it (the target already has the definition the statement
+   * produced); false stops the sync with an error quoting the statement.
+   */
+  readonly onDdl?: (tables: readonly string[], statement: string) => Promise<boolean>;
   readonly logger: Logger;
 }
 
@@ -180,10 +186,15 @@ export class StreamApplier {
       case 'ddl': {
         this.inTxn = false;
         await this.commit();
+        if (await this.opts.onDdl?.(ev.tables, ev.statement)) {
+          this.opts.logger.warn({ statement: ev.statement.trim().slice(0, 200) }, 'DDL on a synced table: the target already has the resulting definition; continuing');
+          await this.atBoundary(ev.position, Date.now());
+          return;
+        }
         throw new TributaryError(
           ErrorCode.DDL_UNSUPPORTED,
           `DDL on synced table${ev.tables.length > 1 ? 's' : ''} ${ev.tables.join(', ')} stopped the sync: "${ev.statement.trim().slice(0, 500)}". ` +
-            'tributary does not propagate schema changes yet: apply the same change to the target, then restart (the checkpoint is just before this statement)',
+            'tributary does not propagate schema changes yet: apply the same change to the target table, then restart; the checkpoint is just before this statement, and the restarted sync goes on past it once the target definition matches the source',
         );
       }
     }

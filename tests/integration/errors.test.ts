@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startMariaDb, type Server } from '../../src/testing/servers.js';
-import { connect, diffTables, runCli, startCli, startPair, tableRows, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
+import { connect, diffTables,
+  waitEqual, runCli, startCli, startPair, tableRows, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
 
 let pair: Pair;
 let tmp: string;
@@ -316,6 +317,21 @@ describe('DDL while streaming', () => {
         [db, 't'],
       );
       expect(cols.map((c) => String(c.c))).not.toContain('extra_col');
+
+      // Restarting without changing the target stops again at the same statement.
+      const again = await runCli(sync(pair.srcUrl(db), pair.dstUrl(db)), {}, 30_000);
+      expectError(again, 'TRIB_DDL_UNSUPPORTED');
+      // Once the target has the same definition, the restarted sync goes on past the statement.
+      await pair.dst.query(`ALTER TABLE \`${db}\`.t ADD COLUMN extra_col INT NULL`);
+      const resumed = startCli(sync(pair.srcUrl(db), pair.dstUrl(db), '--flush-interval', '100ms'));
+      try {
+        await waitEqual(pair, db, db, 't', 30_000);
+        resumed.child.kill('SIGTERM');
+        expect(await resumed.exited).toBe(0);
+        expect(resumed.stderr()).toContain('already has the resulting definition');
+      } finally {
+        if (resumed.child.exitCode === null) resumed.child.kill('SIGKILL');
+      }
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }

@@ -1,4 +1,4 @@
-import ZongJi from '@vlasky/zongji';
+import ZongJi, { GtidSet, MariadbGtidPosition } from '@vlasky/zongji';
 import type { AnyBinlogEvent, RowsEvent, TableMapEntry } from '@vlasky/zongji';
 import type { Logger } from 'pino';
 import type { Dsn } from '../../config/dsn.js';
@@ -82,6 +82,27 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   };
   const position = (pos: number): string =>
     encodePosition({ file, pos, ...(zongji.gtidSet ? { gtid: zongji.gtidSet } : {}) });
+  // zongji adds a DDL's GTID to its set only when the next transaction begins, so a position taken
+  // right after a DDL would replay it on resume; add the group's GTID ourselves.
+  let groupGtid: { mariadb?: { domainId: number; serverId: number; seqNo: number | string }; mysql?: string } = {};
+  const positionAfterDdl = (pos: number): string => {
+    const base = zongji.gtidSet;
+    let gtid = base;
+    try {
+      if (groupGtid.mariadb && base !== undefined) {
+        const p = MariadbGtidPosition.parse(base);
+        p.add(groupGtid.mariadb);
+        gtid = p.toString();
+      } else if (groupGtid.mysql && base !== undefined) {
+        const set = GtidSet.parse(base);
+        set.add(groupGtid.mysql);
+        gtid = set.toString();
+      }
+    } catch {
+      gtid = base;
+    }
+    return encodePosition({ file, pos, ...(gtid ? { gtid } : {}) });
+  };
 
   const rowsEvent = (evt: RowsEvent & { rows: unknown[] }, kind: 'write' | 'update' | 'delete') => {
     const entry: TableMapEntry | undefined = evt.tableMap[evt.tableId];
@@ -140,7 +161,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       const name = lower.get(id.name.toLowerCase());
       if (name) touched.add(name);
     }
-    const pos = position(evt.nextPosition);
+    const pos = positionAfterDdl(evt.nextPosition);
     const trunc = TRUNCATE.exec(sql);
     if (trunc && touched.size === 1) {
       push({ type: 'truncate', table: [...touched][0] as string, position: pos, timestamp: evt.timestamp });
@@ -157,8 +178,14 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         case 'rotate':
           file = (evt as { binlogName: string }).binlogName;
           break;
-        case 'mariadbgtid':
-          if (!(evt as { standalone: boolean }).standalone) push({ type: 'begin' });
+        case 'mariadbgtid': {
+          const g = evt as unknown as { standalone: boolean; domainId: number; serverId: number; seqNo: number | string };
+          groupGtid = { mariadb: { domainId: g.domainId, serverId: g.serverId, seqNo: g.seqNo } };
+          if (!g.standalone) push({ type: 'begin' });
+          break;
+        }
+        case 'gtid':
+          groupGtid = { mysql: (evt as { gtid: string }).gtid };
           break;
         case 'query':
           onQuery(evt as AnyBinlogEvent & { query: string; schema: string });

@@ -8,6 +8,7 @@ import type { TableSchema } from '../../core/schema.js';
 import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row } from '../../core/values.js';
 import { openConnection, openPool } from '../../sources/mysql/connection.js';
+import { describeTable } from '../../sources/mysql/schema.js';
 import { applyChanges } from './apply.js';
 import * as checkpoint from './checkpoint.js';
 import { createTableSql } from './ddl.js';
@@ -181,6 +182,15 @@ export class MysqlTarget implements Target {
         }
       },
     };
+  }
+
+  async describe(table: string): Promise<TableSchema | null> {
+    try {
+      return await describeTable(this.c, this.opts.dsn.database, table);
+    } catch (err) {
+      if (err instanceof TributaryError && err.code === ErrorCode.TABLE_UNSUPPORTED) return null;
+      throw err;
+    }
   }
 
   async countRows(table: TableSchema): Promise<number> {
