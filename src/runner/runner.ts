@@ -98,10 +98,14 @@ export class Runner extends EventEmitter {
       signal.addEventListener('abort', () => this.cancel(), { once: true });
     }
     let attempt = 0;
+    let started = false;
     for (;;) {
       let progressed = false;
       try {
-        await this.runOnce(() => (progressed = true));
+        await this.runOnce(() => {
+          progressed = true;
+          started = true;
+        });
         this.setPhase('stopped');
         return;
       } catch (err) {
@@ -110,7 +114,9 @@ export class Runner extends EventEmitter {
           return;
         }
         this.lastError = err as Error;
-        const retryable = err instanceof TributaryError && !err.fatal && progressed;
+        // Retry only once a run has started for real: a bad URL or an unreachable host at start
+        // is the user's to fix, and fails at once.
+        const retryable = err instanceof TributaryError && !err.fatal && started;
         attempt = progressed ? 1 : attempt + 1;
         if (!retryable || attempt > MAX_ATTEMPTS) {
           this.setPhase('failed');

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startMariaDb, type Server } from '../../src/testing/servers.js';
-import { connect, diffTables,
-  waitEqual, runCli, startCli, startPair, tableRows, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
+import { connect, diffTables, runCli, startCli, startPair, tableRows, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
 
 let pair: Pair;
 let tmp: string;

@@ -181,4 +181,34 @@ describe('sync MariaDB → MariaDB', () => {
     await waitEqual(pair, 'uniq', 'uniq', 'users', 30_000);
     expect(await stopCli(run)).toBe(0);
   });
+
+  it('rides out a source restart while streaming: reconnects with backoff and resumes from the checkpoint', async () => {
+    const { startMariaDb } = await import('../../src/testing/servers.js');
+    const { connect } = await import('../helpers/mysql.js');
+    const src = await startMariaDb({ serverId: 5 });
+    let restarted: Awaited<ReturnType<typeof startMariaDb>> | undefined;
+    try {
+      const c = await connect(src.url());
+      await c.query('CREATE DATABASE rs; CREATE TABLE rs.t (id INT PRIMARY KEY, v INT); INSERT INTO rs.t SELECT seq, seq FROM rs.seq_1_to_1000');
+      await c.end();
+      await pair.dst.query('CREATE DATABASE rs');
+      const run = startCli(['sync', '--source', src.url('rs'), '--target', pair.dstUrl('rs'), '--flush-interval', '100ms']);
+      running.push(run);
+      await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+      src.kill();
+      await new Promise((r) => setTimeout(r, 2000));
+      restarted = await startMariaDb({ serverId: 5, dir: src.dir, port: src.port });
+      const c2 = await connect(restarted.url());
+      await c2.query('INSERT INTO rs.t VALUES (5000, 1); UPDATE rs.t SET v = 0 WHERE id <= 10; DELETE FROM rs.t WHERE id = 20');
+      await waitUntil('the change after the restart', async () => {
+        const [rows] = await pair.dst.query<RowDataPacket[]>('SELECT COUNT(*) AS n, SUM(v = 0) AS z FROM rs.t');
+        return Number(rows[0]?.n) === 1000 && Number(rows[0]?.z) === 10;
+      }, 90_000, 500);
+      await c2.end();
+      expect(run.stderr()).toContain('sync interrupted; resuming from the checkpoint');
+      expect(await stopCli(run)).toBe(0);
+    } finally {
+      await (restarted ?? src).stop();
+    }
+  });
 });
