@@ -3,7 +3,7 @@ import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
-import type { Value } from '../core/values.js';
+import { rowBytes, type Value } from '../core/values.js';
 import type { Convergence, StreamOp } from './gate.js';
 import { Mutex } from './mutex.js';
 
@@ -17,6 +17,8 @@ export interface CopierOptions {
   /** Target wall time of one chunk (read + write), in ms; chunk sizes adapt to it. */
   readonly chunkTimeMs: number;
   readonly initialChunkSize: number;
+  /** Bound on the bytes of one chunk in memory; sizes shrink to stay under it (wide rows, blobs). */
+  readonly chunkBytes: number;
   readonly convergence: Convergence;
   /** Receives stream ops a finished chunk releases; they must be applied in the order given. */
   readonly release: (ops: StreamOp[]) => void;
@@ -132,7 +134,14 @@ export class Copier {
 
   async run(): Promise<void> {
     for (const t of this.tables) {
-      t.rowsTotal = t.done ? t.rowsCopied : await this.opts.source.estimateRows(t.schema.name);
+      if (t.done) {
+        t.rowsTotal = t.rowsCopied;
+        continue;
+      }
+      const stats = await this.opts.source.tableStats(t.schema.name);
+      t.rowsTotal = stats.rows;
+      // Start no bigger than the byte bound allows, judging by the catalogue's average row size.
+      if (stats.avgRowBytes > 0) t.size = Math.max(1, Math.min(t.size, Math.floor(this.opts.chunkBytes / stats.avgRowBytes)));
       if (t.after && !t.done) this.opts.logger.info({ table: t.schema.name, rowsCopied: t.rowsCopied }, 'resuming copy after the last checkpointed chunk');
     }
     const pending = this.tables.filter((t) => !t.done);
@@ -178,10 +187,13 @@ export class Copier {
     if (!claimed) return;
     const started = Date.now();
     let committed = false;
+    let bytes = 0;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
           const rows = await source.readChunk(t.schema, { after: claimed.after, upTo: claimed.upTo });
+          bytes = 0;
+          for (const r of rows) bytes += rowBytes(r);
           let release: (() => void) | undefined;
           const commit: ChunkCommit = {
             checkpoint: async () => {
@@ -210,9 +222,12 @@ export class Copier {
       if (released.length) this.opts.release(released);
     }
     if (!committed) throw new TributaryError(ErrorCode.INTERNAL, `chunk of ${t.schema.name} neither committed nor failed`);
+    // Adapt to the time target, and never beyond the byte bound.
     const elapsed = Math.max(1, Date.now() - started);
     const factor = Math.min(2, Math.max(0.5, this.opts.chunkTimeMs / elapsed));
-    t.size = Math.round(Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, claimed.size * factor)));
+    let size = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, claimed.size * factor));
+    if (bytes > 0) size = Math.min(size, Math.max(1, Math.floor((claimed.size * this.opts.chunkBytes) / bytes)));
+    t.size = Math.max(1, Math.round(size));
     if (t.done) logger.info({ table: t.schema.name, rows: t.rowsCopied }, 'table copied');
   }
 }

@@ -31,8 +31,8 @@ export interface ChangeSource {
   /** Names of the base tables of the source database. */
   listTables(): Promise<string[]>;
   describe(table: string): Promise<TableSchema>;
-  /** An estimate of the table's row count, for progress. */
-  estimateRows(table: string): Promise<number>;
+  /** Estimates of the table's row count (for progress) and average row size (for chunk sizing). */
+  tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }>;
   /** The position a stream started now would begin at. */
   currentPosition(): Promise<string>;
   /**

@@ -243,6 +243,7 @@ export class Runner extends EventEmitter {
         threads: cfg.threads,
         chunkTimeMs: toMs(cfg.chunkTime),
         initialChunkSize: cfg.chunkSize,
+        chunkBytes: Math.max(1024 * 1024, Math.floor((cfg.bufferMb * 1024 * 1024) / (2 * cfg.threads))),
         convergence,
         release: (ops) => applier?.release(ops),
         logger: this.logger.child({ component: 'copier' }),

@@ -83,12 +83,12 @@ export class MysqlSource implements ChangeSource {
     return describeTable(this.c, this.opts.dsn.database, table);
   }
 
-  async estimateRows(table: string): Promise<number> {
+  async tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }> {
     const [rows] = await this.c.query<RowDataPacket[]>(
-      'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      'SELECT TABLE_ROWS AS n, AVG_ROW_LENGTH AS avg FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
       [this.opts.dsn.database, table],
     );
-    return Number(rows[0]?.n ?? 0);
+    return { rows: Number(rows[0]?.n ?? 0), avgRowBytes: Number(rows[0]?.avg ?? 0) };
   }
 
   private async useGtid(): Promise<boolean> {
