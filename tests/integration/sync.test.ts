@@ -211,4 +211,52 @@ describe('sync MariaDB → MariaDB', () => {
       await (restarted ?? src).stop();
     }
   });
+
+  it('first signal drains and checkpoints (exit 0, copy resumes later); a second signal exits at once', async () => {
+    await createWriterTable(pair.src, 'sig', 'items', 150_000);
+    await pair.dst.query('CREATE DATABASE sig');
+    const args = ['--threads', '2', '--chunk-size', '1000', '--chunk-time', '20ms'];
+    const first = sync('sig', 'sig', args);
+    await waitUntil('copy progress', async () => {
+      const cp = await checkpointRows('sig').catch(() => new Map<string, Record<string, unknown>>());
+      return Number(cp.get('t:items')?.rowsCopied ?? 0) > 5000;
+    }, 60_000, 50);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.stderr()).toContain('stopping: finishing work in flight');
+    const cp = (await checkpointRows('sig')).get('t:items');
+    expect(cp?.done).toBe(false);
+    const [[count]] = await pair.dst.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM sig.items');
+    expect(Number(count?.n)).toBeGreaterThanOrEqual(Number(cp?.rowsCopied));
+
+    // Big chunks, so the drain after the first signal takes a while; the second cuts it short.
+    const second = sync('sig', 'sig', ['--threads', '1', '--chunk-size', '140000', '--chunk-time', '60s']);
+    await waitUntil('the resumed copy', () => second.stderr().includes('resuming copy'), 60_000);
+    second.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(130);
+
+    const third = sync('sig', 'sig');
+    await waitUntil('the copy', () => third.stderr().includes('initial copy done'), 120_000);
+    await waitEqual(pair, 'sig', 'sig', 'items', 60_000);
+    expect(await stopCli(third)).toBe(0);
+  });
+
+  it('resumes by binlog file and position with --position-mode file', async () => {
+    await pair.src.query('CREATE DATABASE fpos; CREATE TABLE fpos.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO fpos.t SELECT seq, seq FROM fpos.seq_1_to_500');
+    await pair.dst.query('CREATE DATABASE fpos');
+    const run = sync('fpos', 'fpos', ['--position-mode', 'file']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await pair.src.query("UPDATE fpos.t SET v = 'a' WHERE id < 50");
+    await waitEqual(pair, 'fpos', 'fpos', 't');
+    expect(await stopCli(run)).toBe(0);
+    const pos = JSON.parse(String((await checkpointRows('fpos')).get('')?.position)) as Record<string, unknown>;
+    expect(pos.file).toMatch(/^binlog\.\d+$/);
+    expect(pos.gtid).toBeUndefined();
+    await pair.src.query("FLUSH BINARY LOGS; UPDATE fpos.t SET v = 'b' WHERE id > 450; DELETE FROM fpos.t WHERE id = 1");
+    const again = sync('fpos', 'fpos', ['--position-mode', 'file']);
+    await waitEqual(pair, 'fpos', 'fpos', 't');
+    expect(await stopCli(again)).toBe(0);
+  });
 });
