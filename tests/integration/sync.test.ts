@@ -259,4 +259,16 @@ describe('sync MariaDB → MariaDB', () => {
     await waitEqual(pair, 'fpos', 'fpos', 't');
     expect(await stopCli(again)).toBe(0);
   });
+
+  it('applies TRUNCATE in stream order with the changes around it', async () => {
+    await pair.src.query('CREATE DATABASE trunc; CREATE TABLE trunc.t (id INT PRIMARY KEY, v INT); INSERT INTO trunc.t SELECT seq, seq FROM trunc.seq_1_to_2000');
+    await pair.dst.query('CREATE DATABASE trunc');
+    const run = sync('trunc', 'trunc', ['--flush-interval', '1s']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await pair.src.query('UPDATE trunc.t SET v = 0 WHERE id < 10; TRUNCATE TABLE trunc.t; INSERT INTO trunc.t VALUES (1, 1), (7, 7); USE trunc; TRUNCATE t; INSERT INTO t VALUES (3, 3)');
+    await waitEqual(pair, 'trunc', 'trunc', 't');
+    const [[count]] = await pair.dst.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM trunc.t');
+    expect(Number(count?.n)).toBe(1);
+    expect(await stopCli(run)).toBe(0);
+  });
 });
