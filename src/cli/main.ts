@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { TributaryError } from '../core/errors.js';
 import { redactUrl } from '../config/dsn.js';
 import { registerSync } from './sync.js';
+import { registerDemo } from './demo.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -13,6 +14,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .exitOverride()
     .showHelpAfterError();
   registerSync(program, { env });
+  registerDemo(program, { env });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

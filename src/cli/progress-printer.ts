@@ -46,10 +46,15 @@ export class ProgressPrinter {
     this.timer.unref();
   }
 
-  /** Stops the periodic printing; the last block stays on screen. */
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Stops the periodic printing; the last block stays on screen, above whatever is written next. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.lastLines = 0;
   }
 
   /** The last word when the work ends: one more line in plain and json modes (the tty block is already current). */

@@ -29,7 +29,9 @@ export function registerSync(program: Command, ctx: CliContext): void {
     .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)')
     .action(async (opts: Record<string, unknown>) => {
       const config = loadConfig({ flags: collectFlags(opts), configFile: opts.config as string | undefined, env: ctx.env });
-      const logger = createLogger({ level: config.logLevel });
+      const printer = new ProgressPrinter({ mode: resolveProgressMode(config.progress), progress: () => runner.progress() });
+      // Log lines go through the printer so a progress redraw on a terminal never wipes them.
+      const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY), destination: printer.logStream() });
       const runner = new Runner(config, { logger });
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
@@ -44,7 +46,6 @@ export function registerSync(program: Command, ctx: CliContext): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const printer = new ProgressPrinter({ mode: resolveProgressMode(config.progress), progress: () => runner.progress() });
       printer.start();
       try {
         await runner.run();

@@ -187,7 +187,7 @@ export class Copier {
     if (!claimed) return;
     const started = Date.now();
     let committed = false;
-    let bytes = 0;
+    let bytes: number;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -226,7 +226,7 @@ export class Copier {
     const elapsed = Math.max(1, Date.now() - started);
     const factor = Math.min(2, Math.max(0.5, this.opts.chunkTimeMs / elapsed));
     let size = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, claimed.size * factor));
-    if (bytes > 0) size = Math.min(size, Math.max(1, Math.floor((claimed.size * this.opts.chunkBytes) / bytes)));
+    if (bytes! > 0) size = Math.min(size, Math.max(1, Math.floor((claimed.size * this.opts.chunkBytes) / bytes)));
     t.size = Math.max(1, Math.round(size));
     if (t.done) logger.info({ table: t.schema.name, rows: t.rowsCopied }, 'table copied');
   }

@@ -174,7 +174,7 @@ export async function createShop(conn: Connection, sizes: SeedSizes = DEFAULT_SE
     rows[table] = (rows[table] ?? 0) + values.length;
   };
 
-  let batch: unknown[][] = [];
+  const batch: unknown[][] = [];
   for (let id = 1; id <= sizes.customers; id++) {
     batch.push(customerRow(rng, id, since + rng.int(0, span)));
     if (batch.length === 1000) await insert('customers', CUSTOMER_COLUMNS, batch.splice(0));

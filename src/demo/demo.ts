@@ -1,0 +1,267 @@
+/**
+ * `tributary demo`: two throwaway MariaDB servers, a shop on the source with a live workload, and
+ * a sync into the target through the library's Runner — the same code path as `tributary sync`.
+ * Stopping is the interesting part: the workload stops, the sync applies everything up to the
+ * source's last binlog position and checkpoints, and only then are the tables compared, so the
+ * final "equal" is a real check and not a race.
+ */
+import { rmSync } from 'node:fs';
+import type { Connection } from 'mysql2/promise';
+import { parseDsn } from '../config/dsn.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { Runner } from '../runner/runner.js';
+import { formatDuration } from '../runner/progress.js';
+import { MysqlSource } from '../sources/mysql/source.js';
+import { startMariaDb, type Server } from '../testing/servers.js';
+import { compareTables, countRows, formatComparison, formatCounts, openDemoConnection, type TableComparison } from './compare.js';
+import { createShop, DEFAULT_SEED, SHOP_DATABASE, SHOP_TABLES, type SeedSizes } from './shop.js';
+import { Workload } from './workload.js';
+
+/** Where the demo's words and the sync's progress go (the CLI draws them on the terminal). */
+export interface DemoOutput {
+  /** A message for the user: the banner, the periodic comparison, the final table. */
+  say(text: string): void;
+  /** The sync runs: show its progress. */
+  follow(runner: Runner): void;
+  /** The sync stopped: stop showing its progress. */
+  unfollow(): void;
+}
+
+export interface DemoOptions {
+  /** Workload transactions per second. */
+  readonly rate: number;
+  readonly logger: Logger;
+  readonly output: DemoOutput;
+  /** Stops by itself this many seconds after the sync and the workload started; undefined runs until stopped. */
+  readonly durationSeconds?: number;
+  readonly compareEveryMs?: number;
+  readonly sizes?: SeedSizes;
+  /** Longest wait for the sync to apply the source's last change after the workload stopped. */
+  readonly catchUpTimeoutMs?: number;
+}
+
+export interface DemoResult {
+  readonly tables: readonly TableComparison[];
+  /** Every table has the same rows and checksum on both sides. */
+  readonly equal: boolean;
+  /** The sync reached the source's final binlog position before it was cancelled. */
+  readonly caughtUp: boolean;
+}
+
+export class Demo {
+  private readonly opts: DemoOptions;
+  private readonly servers: Server[] = [];
+
+  constructor(opts: DemoOptions) {
+    this.opts = opts;
+  }
+
+  /**
+   * Runs the demo until `stop` fires, then stops it in order and compares. Resolves undefined when
+   * stopped before the sync started. The servers are stopped and their data removed in every case.
+   */
+  async run(stop: AbortSignal): Promise<DemoResult | undefined> {
+    const { output: out, logger } = this.opts;
+    const conns: Connection[] = [];
+    try {
+      out.say('tributary demo: starting two throwaway MariaDB servers (source and target)…');
+      await this.startServers();
+      const [source, target] = this.servers as [Server, Server];
+      if (stop.aborted) return this.stoppedEarly();
+
+      const srcUrl = source.url(SHOP_DATABASE);
+      const dstUrl = target.url(SHOP_DATABASE);
+      for (const s of this.servers) {
+        const c = await openDemoConnection(s.url());
+        await c.query(`CREATE DATABASE ${SHOP_DATABASE} CHARACTER SET utf8mb4`);
+        await c.end();
+      }
+      const src = await openDemoConnection(srcUrl);
+      conns.push(src);
+      const dst = await openDemoConnection(dstUrl);
+      conns.push(dst);
+      const sizes = this.opts.sizes ?? DEFAULT_SEED;
+      const seeded = await createShop(src, sizes);
+      if (stop.aborted) return this.stoppedEarly();
+
+      out.say(this.banner(srcUrl, dstUrl, source, target, seeded.total));
+
+      const runner = new Runner({ source: srcUrl, target: dstUrl }, { logger });
+      const workload = new Workload({ url: srcUrl, rate: this.opts.rate, sizes, logger: logger.child({ component: 'workload' }) });
+      // The writes start with the sync, so the initial copy runs against a changing source.
+      workload.start();
+      const started = Date.now();
+      out.follow(runner);
+      const running = runner.run();
+      let ended = false;
+      const settled = running.then(
+        () => (ended = true),
+        () => (ended = true),
+      );
+
+      let comparing = false;
+      let stopping = false;
+      const every = this.opts.compareEveryMs ?? 10_000;
+      const timer = setInterval(() => {
+        if (comparing || ended || stopping) return;
+        comparing = true;
+        void Promise.all([countRows(src, SHOP_TABLES), countRows(dst, SHOP_TABLES)])
+          .then(([s, d]) => {
+            const w = workload.stats();
+            const p = runner.progress();
+            out.say(`${formatDuration((Date.now() - started) / 1000).padStart(6)}  ${formatCounts(SHOP_TABLES, s, d)}  (source/target rows; ${w.committed} transactions written, sync ${p.phase} lag ${p.lagSeconds.toFixed(1)}s)`);
+          })
+          .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'demo: could not count rows'))
+          .finally(() => (comparing = false));
+      }, every);
+
+      const duration = this.opts.durationSeconds;
+      // A timer of our own, not AbortSignal.any(): on Node 20 a combined signal can be garbage
+      // collected with its listeners, and then it never fires.
+      let stopAt: NodeJS.Timeout | undefined;
+      const timeUp = new Promise<void>((resolve) => {
+        if (duration !== undefined) {
+          stopAt = setTimeout(() => {
+            out.say(`${duration} s are up: stopping`);
+            resolve();
+          }, duration * 1000);
+        }
+      });
+      try {
+        await Promise.race([aborted(stop), timeUp, running]);
+        if (ended) {
+          // The sync ended on its own: a fatal error (rethrown here) or a cancel nobody asked for.
+          await running;
+          throw new TributaryError(ErrorCode.INTERNAL, 'the sync stopped on its own before the demo was asked to stop');
+        }
+        stopping = true;
+        await workload.stop();
+        const w = workload.stats();
+        out.say(
+          `stopping: the workload stopped after ${w.committed} transactions (${w.repriced} rows repriced${w.failed ? `, ${w.failed} failed` : ''}${w.skipped ? `, ${w.skipped} not started because the source was at its limit` : ''}); waiting for the sync to apply the source's last change…`,
+        );
+        const waitFrom = Date.now();
+        const caughtUp = await this.catchUp(runner, srcUrl, running);
+        if (caughtUp) out.say(`the sync applied the source's last change ${((Date.now() - waitFrom) / 1000).toFixed(1)} s later; stopping it (it checkpoints)`);
+        runner.cancel();
+        await running;
+        clearInterval(timer);
+        out.unfollow();
+        if (!caughtUp) out.say(`the sync did not reach the source's last position within ${formatDuration((this.opts.catchUpTimeoutMs ?? 60_000) / 1000)}; comparing anyway`);
+
+        const tables = await compareTables(src, dst, SHOP_TABLES);
+        const equal = tables.every((t) => t.equal);
+        out.say(`final comparison, source vs target (the sync stopped and checkpointed):\n${formatComparison(tables)}`);
+        out.say(equal ? `all ${tables.length} tables equal` : `tables differ: ${tables.filter((t) => !t.equal).map((t) => t.table).join(', ')}`);
+        return { tables, equal, caughtUp };
+      } finally {
+        clearInterval(timer);
+        clearTimeout(stopAt);
+        await workload.stop();
+        runner.cancel();
+        await settled;
+        out.unfollow();
+      }
+    } finally {
+      for (const c of conns) await c.end().catch(() => undefined);
+      await this.stopServers();
+    }
+  }
+
+  private stoppedEarly(): undefined {
+    this.opts.output.say('stopped before the sync started; stopping the servers');
+    return undefined;
+  }
+
+  /** Kills the servers at once and removes their data (the second Ctrl-C). */
+  kill(): void {
+    for (const s of this.servers.splice(0)) {
+      s.kill();
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  }
+
+  private async startServers(): Promise<void> {
+    const started = await Promise.allSettled([startMariaDb({ serverId: 1 }), startMariaDb({ serverId: 2 })]);
+    for (const r of started) if (r.status === 'fulfilled') this.servers.push(r.value);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      const err = failed.reason as Error;
+      throw new TributaryError(
+        ErrorCode.CONNECT_FAILED,
+        `could not start a throwaway MariaDB (${err.message}); run 'bash scripts/install.sh' (as root) to install mariadb-server and create the 'tributary' user`,
+        { cause: err },
+      );
+    }
+  }
+
+  private async stopServers(): Promise<void> {
+    const servers = this.servers.splice(0);
+    await Promise.all(servers.map((s) => s.stop().catch(() => undefined)));
+  }
+
+  /**
+   * Waits until the checkpoint on the target has reached the source's current binlog position:
+   * with the workload stopped, that is every change there will be. False on timeout or when the
+   * sync ended first.
+   */
+  private async catchUp(runner: Runner, srcUrl: string, running: Promise<void>): Promise<boolean> {
+    let ended = false;
+    void running.then(
+      () => (ended = true),
+      () => (ended = true),
+    );
+    const probe = new MysqlSource({
+      dsn: parseDsn(srcUrl, 'source'),
+      logger: this.opts.logger.child({ component: 'demo' }),
+      poolSize: 1,
+      serverId: 1, // never registers as a replica: it only reads SHOW MASTER STATUS
+      positionMode: 'auto',
+      maxBufferBytes: 1,
+    });
+    await probe.connect();
+    try {
+      const goal = await probe.currentPosition();
+      const deadline = Date.now() + (this.opts.catchUpTimeoutMs ?? 60_000);
+      while (!ended && Date.now() < deadline) {
+        const cp = await runner.dumpCheckpoint().catch(() => undefined);
+        if (cp?.stream && cp.stream.phase === 'stream' && probe.comparePositions(cp.stream.position, goal) >= 0) return true;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return false;
+    } finally {
+      await probe.close();
+    }
+  }
+
+  private banner(srcUrl: string, dstUrl: string, source: Server, target: Server, rows: number): string {
+    const stopHow = this.opts.durationSeconds ? `Stops by itself after ${this.opts.durationSeconds} s, or Ctrl-C to stop:` : 'Ctrl-C to stop:';
+    return [
+      '',
+      'tributary demo — a live shop database kept in step with a copy of it',
+      '',
+      `  source  ${srcUrl}   mariadb -h 127.0.0.1 -P ${source.port} -u root ${SHOP_DATABASE}`,
+      `  target  ${dstUrl}   mariadb -h 127.0.0.1 -P ${target.port} -u root ${SHOP_DATABASE}`,
+      '',
+      `  The source holds a shop: ${SHOP_TABLES.join(', ')} (${rows} rows).`,
+      `  A workload writes about ${this.opts.rate} transactions/s to it: new orders, status changes, edits,`,
+      '  deletes, and every 10 s a price change across a whole category. tributary copies the tables',
+      "  to the target, then applies every change from the source's binlog. Every 10 s a line compares",
+      '  row counts, source/target (the target trails by about a second). Both servers are throwaway:',
+      '  they and their data go when the demo stops.',
+      '',
+      `  ${stopHow}`,
+      '  the workload stops, the sync catches up and checkpoints, and each table is compared',
+      '  with CHECKSUM TABLE. A second Ctrl-C exits at once.',
+      '',
+    ].join('\n');
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
