@@ -36,6 +36,7 @@ import {
   writeResult,
   type ProfileSummary,
   type TributaryExit,
+  warnIfBusy,
 } from './lib/harness.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -62,8 +63,9 @@ interface Measured {
 
 async function main(): Promise<void> {
   buildTributary();
+  const loadBefore = warnIfBusy();
   log(`starting source and target MariaDB`);
-  const [source, target]: Server[] = await Promise.all([startMariaDb({ serverId: 1 }), startMariaDb({ serverId: 2 })]);
+  const [source, target] = await Promise.all([startMariaDb({ serverId: 1 }), startMariaDb({ serverId: 2 })]);
   const src = await connect(source.url());
   const dst = await connect(target.url());
   const results: Measured[] = [];
@@ -183,7 +185,7 @@ async function main(): Promise<void> {
     const file = writeResult('copy', {
       benchmark: 'copy',
       date: new Date().toISOString(),
-      machine: machine(),
+      machine: { ...machine(), loadAverageBefore1m: loadBefore },
       server: version,
       rows: ROWS,
       columns: 10,

@@ -7,7 +7,7 @@
  * a benchmark would silently change what the tests run.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
@@ -15,7 +15,8 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const RESULTS = join(ROOT, 'bench', 'results');
 export const BUILD = join(RESULTS, 'build');
-const ENTRY = join(BUILD, 'tributary.mjs');
+/** BENCH_ENTRY=path/to/entry.mjs runs another build (e.g. a patched one, to compare) instead of this one. */
+const ENTRY = process.env.BENCH_ENTRY ?? join(BUILD, 'tributary.mjs');
 
 /** True when BENCH_PROFILE=1: tributary runs under `node --cpu-prof` and the top self-time functions are printed. */
 export const PROFILE = process.env.BENCH_PROFILE === '1';
@@ -32,6 +33,7 @@ function newest(dir: string): number {
 
 /** Compiles src/ with tsconfig.build.json into bench/results/build unless it is up to date. */
 export function buildTributary(): void {
+  if (process.env.BENCH_ENTRY) return;
   const built = existsSync(ENTRY) ? statSync(ENTRY).mtimeMs : 0;
   if (built > newest(join(ROOT, 'src')) && built > statSync(join(ROOT, 'package-lock.json')).mtimeMs) return;
   mkdirSync(BUILD, { recursive: true });
@@ -86,7 +88,23 @@ export function writeResult(name: string, result: unknown): string {
 }
 
 export function machine(): Record<string, unknown> {
-  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', node: process.version, platform: `${process.platform}-${process.arch}` };
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '',
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    loadAverage1m: loadavg()[0],
+  };
+}
+
+/**
+ * Other processes competing for the CPUs skew every figure (anchors and tributary alike, but not
+ * equally). Warns when the machine was not idle before the benchmark started.
+ */
+export function warnIfBusy(): number {
+  const load = loadavg()[0] ?? 0;
+  if (load > 0.7) log(`warning: 1-minute load average is ${load.toFixed(2)} on ${cpus().length} cores before the benchmark; other processes will skew the figures`);
+  return load;
 }
 
 export async function connect(url: string): Promise<Connection> {
@@ -154,8 +172,10 @@ export function startTributary(label: string, args: readonly string[], env: Node
   const profDir = join(RESULTS, 'profiles', label);
   const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   if (PROFILE) mkdirSync(profDir, { recursive: true });
+  // For experiments: BENCH_TRIBUTARY_ARGS='--chunk-time 200ms' adds CLI flags to every run.
+  const extra = (process.env.BENCH_TRIBUTARY_ARGS ?? '').split(/\s+/).filter(Boolean);
   const startedAt = performance.now();
-  const child: ChildProcess = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, ...nodeArgs, ENTRY, ...args], {
+  const child: ChildProcess = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, ...nodeArgs, ENTRY, ...args, ...extra], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
