@@ -33,13 +33,13 @@ export const SyncConfigSchema = z
     /** How to resume the binlog: GTID where the server offers it, or file+position. */
     positionMode: z.enum(['auto', 'gtid', 'file']).default('auto'),
     /** Target duration of one copy chunk; the chunk size adapts to it. */
-    chunkTime: duration.default('500ms'),
+    chunkTime: duration.default('200ms'),
     /** Initial rows per copy chunk. */
     chunkSize: z.number().int().min(10).max(1_000_000).default(5000),
     /** Maximum changes per target transaction in the stream. */
     batchSize: z.number().int().min(1).max(1_000_000).default(20_000),
     /** Bound on buffered stream data, in MiB. */
-    bufferMb: z.number().int().min(1).max(4096).default(64),
+    bufferMb: z.number().int().min(1).max(4096).default(32),
     /** Progress output: auto (bars on a TTY), plain lines, json lines, or none. */
     progress: z.enum(['auto', 'plain', 'json', 'none']).default('auto'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),

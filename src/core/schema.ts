@@ -25,6 +25,8 @@ export interface TableSchema {
   readonly columns: readonly Column[];
   /** Indexes into `columns` of the primary key, in key order. */
   readonly primaryKey: readonly number[];
+  /** Secondary unique indexes, as indexes into `columns` (absent or empty: none). */
+  readonly uniqueKeys?: readonly (readonly number[])[];
   /** Generated (computed) columns, not written by tributary. */
   readonly generated: readonly string[];
   /** The source's own CREATE statement, for a target of the same engine. */

@@ -58,7 +58,10 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     lower.set(t.name.toLowerCase(), t.name);
   }
 
-  const queue: { ev: StreamEvent; bytes: number }[] = [];
+  // A FIFO with a moving head: Array.shift() copies the whole array, which made a backlog replay
+  // quadratic in the number of queued events (measured: 8k changes/s instead of 40k).
+  let queue: ({ ev: StreamEvent; bytes: number } | undefined)[] = [];
+  let head = 0;
   let queued = 0;
   let paused = false;
   let failure: Error | undefined;
@@ -233,8 +236,13 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   try {
     for (;;) {
       if (signal.aborted) return;
-      const item = queue.shift();
+      const item = head < queue.length ? queue[head] : undefined;
       if (item) {
+        queue[head++] = undefined;
+        if (head > 4096 && head * 2 > queue.length) {
+          queue = queue.slice(head);
+          head = 0;
+        }
         queued -= item.bytes;
         if (paused && queued < opts.maxBufferBytes / 2) {
           paused = false;

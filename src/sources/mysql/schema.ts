@@ -58,7 +58,19 @@ export async function describeTable(conn: Queryable, database: string, table: st
     if (i < 0) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${table}: primary key column ${String(k.COLUMN_NAME)} is generated; tributary cannot key on it`);
     return i;
   });
+  const [uniq] = await conn.query<RowDataPacket[]>(
+    `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+    [database, table],
+  );
+  const byIndex = new Map<string, number[]>();
+  for (const u of uniq) {
+    const cols = byIndex.get(String(u.INDEX_NAME)) ?? [];
+    cols.push(columns.findIndex((c) => c.name === u.COLUMN_NAME));
+    byIndex.set(String(u.INDEX_NAME), cols);
+  }
+  const uniqueKeys = [...byIndex.values()];
   const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
   const createStatement = String(create[0]?.['Create Table'] ?? '');
-  return { name: table, columns, primaryKey, generated, createStatement, engine: 'mysql' };
+  return { name: table, columns, primaryKey, uniqueKeys, generated, createStatement, engine: 'mysql' };
 }

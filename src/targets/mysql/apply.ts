@@ -10,21 +10,29 @@ const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 type Conn = Connection | PoolConnection;
 
 /**
- * Multi-row `REPLACE` of full row images. Not `INSERT … ON DUPLICATE KEY UPDATE`: when a secondary
- * unique value moves between rows inside one batch, the row that takes it may be applied before the
- * row that gave it up, and ON DUPLICATE KEY would then overwrite the *other* row and drop this one.
- * REPLACE removes the stale holder instead, and that row's own later image (it changed after, or it
- * would not still hold the value) re-inserts it. Rows are applied in the order of their last change.
+ * Multi-row upsert of full row images, in the order of each key's last change.
+ *
+ * Tables with a secondary unique key get `REPLACE`, not `INSERT … ON DUPLICATE KEY UPDATE`: when a
+ * unique value moves between rows inside one batch, the row taking it may be applied before the
+ * row that gave it up, and ON DUPLICATE KEY would then overwrite the *other* row and drop this
+ * one. REPLACE removes the stale holder instead, and that row's own later image (it changed after,
+ * or it would not still hold the value) re-inserts it. Tables whose only unique key is the primary
+ * key get ON DUPLICATE KEY UPDATE, which updates in place and is cheaper.
  */
 export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void> {
   if (rows.length === 0) return;
   const cols = table.columns.map((c) => quoteId(c.name));
-  const head = `REPLACE INTO ${quoteId(table.name)} (${cols.join(', ')}) VALUES `;
+  const replace = (table.uniqueKeys?.length ?? 0) > 0;
+  const keySet = new Set(table.primaryKey);
+  const nonKey = table.columns.filter((_, i) => !keySet.has(i));
+  const updates = (nonKey.length ? nonKey : table.columns).map((c) => `${quoteId(c.name)} = VALUES(${quoteId(c.name)})`);
+  const head = `${replace ? 'REPLACE' : 'INSERT'} INTO ${quoteId(table.name)} (${cols.join(', ')}) VALUES `;
+  const tail = replace ? '' : ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
   let parts: string[] = [];
   let bytes = 0;
   const flush = async () => {
     if (parts.length === 0) return;
-    await conn.query(head + parts.join(','));
+    await conn.query(head + parts.join(',') + tail);
     parts = [];
     bytes = 0;
   };
