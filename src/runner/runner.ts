@@ -142,7 +142,9 @@ export class Runner extends EventEmitter {
       poolSize: this.config.threads + 1,
       serverId: this.config.serverId ?? deriveServerId(this.syncId),
       positionMode: this.config.positionMode,
-      maxBufferBytes: this.config.bufferMb * 1024 * 1024,
+      // A quarter for events waiting to be applied, a quarter for the batch being built (spillBytes),
+      // the rest for what the estimates miss (object overhead, garbage not yet collected).
+      maxBufferBytes: Math.floor((this.config.bufferMb * 1024 * 1024) / 4),
     });
   }
 
