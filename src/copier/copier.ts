@@ -3,7 +3,7 @@ import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
-import { rowBytes, type Value } from '../core/values.js';
+import { rowBytes, type Row, type Value } from '../core/values.js';
 import type { Convergence, StreamOp } from './gate.js';
 import { Mutex } from './mutex.js';
 
@@ -191,23 +191,29 @@ export class Copier {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          const rows = await source.readChunk(t.schema, { after: claimed.after, upTo: claimed.upTo });
-          bytes = 0;
-          for (const r of rows) bytes += rowBytes(r);
+          const range = { after: claimed.after, upTo: claimed.upTo };
+          // Same-format fast path: the source renders the target's bulk format itself.
+          const format = target.capabilities.chunkFormat;
+          const encoded = format && target.writeEncodedChunk && source.readChunkEncoded ? await source.readChunkEncoded(t.schema, range, format) : undefined;
+          const rows = encoded ? undefined : await source.readChunk(t.schema, range);
+          const count = encoded ? encoded.rows : (rows as Row[]).length;
+          bytes = encoded ? encoded.data.length * 2 : 0;
+          for (const r of rows ?? []) bytes += rowBytes(r);
           let release: (() => void) | undefined;
           const commit: ChunkCommit = {
             checkpoint: async () => {
               release = await t.commit.acquire();
-              return t.checkpointWith(claimed.local, rows.length);
+              return t.checkpointWith(claimed.local, count);
             },
             committed: () => {
-              t.markCommitted(claimed.local, rows.length);
+              t.markCommitted(claimed.local, count);
               committed = true;
               release?.();
             },
             failed: () => release?.(),
           };
-          await target.writeChunk(t.schema, rows, commit);
+          if (encoded) await target.writeEncodedChunk!(t.schema, encoded, commit);
+          else await target.writeChunk(t.schema, rows as Row[], commit);
           break;
         } catch (err) {
           const retryable = err instanceof TributaryError ? !err.fatal : false;

@@ -8,6 +8,13 @@ export interface KeyRange {
   readonly upTo: Value[] | null;
 }
 
+/** A chunk already encoded in a bulk-load format a target reads directly (see TargetCapabilities.chunkFormat). */
+export interface EncodedChunk {
+  readonly format: string;
+  readonly data: Buffer;
+  readonly rows: number;
+}
+
 /** Who the source is: a checkpoint taken from one source must not be resumed against another. */
 export interface SourceIdentity {
   /** A stable, printable identity, e.g. 'mariadb server_id=1 domain=0' or a server UUID. */
@@ -46,6 +53,12 @@ export interface ChangeSource {
   chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null>;
   /** Rows in `range`, in primary-key order, read without locks, as canonical values. */
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]>;
+  /**
+   * The same rows as `readChunk`, rendered by the source in `format`, or undefined when the source
+   * cannot produce that format (the copier then falls back to `readChunk`). The values must be the
+   * ones `readChunk` gives, exactly.
+   */
+  readChunkEncoded?(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined>;
   /**
    * Changes from `from` on, for the given tables, in source order, until `signal` aborts. The
    * iterator applies backpressure: the source stops reading while the consumer does not pull.

@@ -1,5 +1,6 @@
 import type { Change } from './change.js';
 import type { TableSchema } from './schema.js';
+import type { EncodedChunk } from './source.js';
 import type { Row, Value } from './values.js';
 
 /** What a target can do; callers branch on these, never on engine names. */
@@ -8,6 +9,8 @@ export interface TargetCapabilities {
   readonly transactions: boolean;
   readonly upsert: boolean;
   readonly bulkLoad: boolean;
+  /** An encoded chunk format `writeEncodedChunk` accepts, when a source can produce it. */
+  readonly chunkFormat?: string;
 }
 
 /** Per-table copy progress saved with the data it covers. */
@@ -88,6 +91,8 @@ export interface Target {
    * copy checkpoint, atomically.
    */
   writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void>;
+  /** As `writeChunk`, for a chunk in `capabilities.chunkFormat`. */
+  writeEncodedChunk?(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void>;
   /** Saves the stream checkpoint on its own, outside any batch (the start position P0). */
   saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void>;
   begin(): Promise<TargetTransaction>;

@@ -127,4 +127,26 @@ describe('type round trip MariaDB → MariaDB', () => {
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
   });
+
+  it('copies every type exactly through the canonical-value path too (a target without the same-format fast path)', async () => {
+    const { MysqlTarget } = await import('../../src/targets/mysql/target.js');
+    const { parseDsn } = await import('../../src/config/dsn.js');
+    const { Runner } = await import('../../src/runner/runner.js');
+    const { createLogger } = await import('../../src/core/logger.js');
+    class CanonicalOnlyTarget extends MysqlTarget {
+      override readonly capabilities = { transactions: true, upsert: true, bulkLoad: true };
+    }
+    await pair.dst.query('CREATE DATABASE types_canonical');
+    const logger = createLogger({ level: 'warn', pretty: false });
+    const target = new CanonicalOnlyTarget({ dsn: parseDsn(pair.dstUrl('types_canonical'), 'target'), syncId: 'canonical', logger, poolSize: 2 });
+    const runner = new Runner(
+      { source: pair.srcUrl('types'), target: pair.dstUrl('types_canonical'), id: 'canonical', copyOnly: true, threads: 2 },
+      { logger, target },
+    );
+    await runner.run();
+    expect(runner.phase).toBe('stopped');
+    for (const t of ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec']) {
+      expect(await diffTables(pair, 'types', 'types_canonical', t), `canonical copy of ${t}`).toBe('');
+    }
+  });
 });

@@ -5,7 +5,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChangeSource, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { ChangeSource, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { streamBinlog } from './binlog.js';
 import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
@@ -13,6 +13,7 @@ import { openConnection, openPool, quoteId, connectError } from './connection.js
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements } from './preflight.js';
 import { describeTable, listTables } from './schema.js';
+import { MYSQL_TSV, tsvSelect } from './tsv.js';
 
 export interface MysqlSourceOptions {
   readonly dsn: Dsn;
@@ -37,6 +38,7 @@ export class MysqlSource implements ChangeSource {
   private mariadb = false;
   private versionText = '';
   private readonly sql = new Map<string, ChunkSql>();
+  private readonly tsv = new Map<string, string>();
 
   constructor(opts: MysqlSourceOptions) {
     this.opts = opts;
@@ -185,6 +187,29 @@ export class MysqlSource implements ChangeSource {
       out[r] = row;
     }
     return out;
+  }
+
+  async readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined> {
+    if (format !== MYSQL_TSV) return undefined;
+    let sql = this.tsv.get(table.name);
+    if (!sql) this.tsv.set(table.name, (sql = tsvSelect(table)));
+    const s = this.sqlFor(table);
+    const where = rangeWhere(table, range);
+    const [rows] = await this.poolOrFail().query<RowDataPacket[]>({
+      sql: `SELECT ${sql} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`,
+      values: where.params,
+      rowsAsArray: true,
+      typeCast: false,
+    });
+    let size = 0;
+    for (const r of rows) size += ((r as unknown as Buffer[])[0] as Buffer).length + 1;
+    const data = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const r of rows) {
+      at += ((r as unknown as Buffer[])[0] as Buffer).copy(data, at);
+      data[at++] = 0x0a;
+    }
+    return { format, data, rows: rows.length };
   }
 
   private poolOrFail(): Pool {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
+import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
+import type { EncodedChunk } from '../../core/source.js';
 import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row } from '../../core/values.js';
 import { openConnection, openPool } from '../../sources/mysql/connection.js';
@@ -12,7 +13,8 @@ import { describeTable } from '../../sources/mysql/schema.js';
 import { applyChanges } from './apply.js';
 import * as checkpoint from './checkpoint.js';
 import { createTableSql } from './ddl.js';
-import { loadPlan, loadRows, type LoadPlan } from './load.js';
+import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
+import { MYSQL_TSV } from '../../sources/mysql/tsv.js';
 import { quoteId } from './sql.js';
 
 export interface MysqlTargetOptions {
@@ -26,7 +28,7 @@ export interface MysqlTargetOptions {
 /** MySQL/MariaDB as a target: LOAD DATA for the copy, multi-row upserts for the stream. */
 export class MysqlTarget implements Target {
   readonly engine = 'mysql';
-  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true };
+  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true, chunkFormat: MYSQL_TSV };
   private readonly opts: MysqlTargetOptions;
   private control: Connection | undefined;
   private pool: Pool | undefined;
@@ -119,12 +121,24 @@ export class MysqlTarget implements Target {
     return plan;
   }
 
-  async writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
+  writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
+    return this.chunkTransaction(table, commit, (conn) => loadRows(conn, this.planFor(table), rows));
+  }
+
+  writeEncodedChunk(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void> {
+    if (chunk.format !== MYSQL_TSV) {
+      throw new TributaryError(ErrorCode.INTERNAL, `MySQL target cannot load chunk format ${chunk.format}`);
+    }
+    return this.chunkTransaction(table, commit, (conn) => loadText(conn, this.planFor(table), chunk.data));
+  }
+
+  /** Loads a chunk and saves the table checkpoint in one transaction. */
+  private async chunkTransaction(table: TableSchema, commit: ChunkCommit, load: (conn: PoolConnection) => Promise<void>): Promise<void> {
     const conn = await this.p.getConnection();
     let inSection = false;
     try {
       await conn.beginTransaction();
-      await loadRows(conn, this.planFor(table), rows);
+      await load(conn);
       const cp = await commit.checkpoint();
       inSection = true;
       await checkpoint.saveTable(conn, this.opts.syncId, table.name, cp);

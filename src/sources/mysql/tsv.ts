@@ -1,0 +1,54 @@
+import type { Column, TableSchema } from '../../core/schema.js';
+import { quoteId } from './connection.js';
+
+/**
+ * The text format of LOAD DATA chunks, shared by the MySQL source (which can render it in SQL) and
+ * the MySQL target (which loads it): one line per row, fields in `TableSchema.columns` order,
+ * separated by tab, `\N` for NULL, backslash escapes for `\ tab newline CR NUL`; binary columns as
+ * hex, BIT as an unsigned number, YEAR with four digits (LOAD DATA reads '0' as 2000).
+ */
+export const MYSQL_TSV = 'mysql-load-data-tsv';
+
+export type TsvKind = 'text' | 'hex' | 'num' | 'year';
+
+export function tsvKind(c: Column): TsvKind {
+  if (c.charset === 'binary' || /binary|blob/.test(c.dataType)) return 'hex';
+  if (c.dataType === 'bit') return 'num';
+  if (c.dataType === 'year') return 'year';
+  return 'text';
+}
+
+function isCharacter(c: Column): boolean {
+  return c.charset !== undefined && c.charset !== 'binary';
+}
+
+/**
+ * A select expression that renders one row as its LOAD DATA line on the source server, so a
+ * MySQL → MySQL copy moves each row as one string, without decoding and re-encoding ten values
+ * in JavaScript. The values are the ones the canonical path produces: FLOAT as its exact double,
+ * TIMESTAMP in the session's UTC, YEAR 0000 as '0000'.
+ */
+export function tsvSelect(table: TableSchema): string {
+  const fields = table.columns.map((c) => {
+    const q = quoteId(c.name);
+    let e: string;
+    switch (tsvKind(c)) {
+      case 'hex':
+        e = `HEX(${q})`;
+        break;
+      case 'num':
+        e = `CAST(${q} AS UNSIGNED)`;
+        break;
+      case 'year':
+        e = `LPAD(${q} + 0, 4, '0')`;
+        break;
+      default:
+        if (c.dataType === 'float') e = `CAST(${q} AS DOUBLE)`;
+        else if (isCharacter(c)) {
+          e = `REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(CONVERT(${q} USING utf8mb4), '\\\\', '\\\\\\\\'), '\\t', '\\\\t'), '\\n', '\\\\n'), '\\r', '\\\\r'), CHAR(0 USING utf8mb4), '\\\\0')`;
+        } else e = q;
+    }
+    return `IFNULL(${e}, '\\\\N')`;
+  });
+  return fields.length === 1 ? `CONCAT(${fields[0]})` : `CONCAT_WS('\\t', ${fields.join(', ')})`;
+}
