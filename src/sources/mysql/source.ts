@@ -105,7 +105,14 @@ export class MysqlSource implements ChangeSource {
   }
 
   async currentPosition(): Promise<string> {
-    const [rows] = await this.c.query<RowDataPacket[]>('SHOW MASTER STATUS');
+    let rows: RowDataPacket[];
+    try {
+      [rows] = await this.c.query<RowDataPacket[]>('SHOW MASTER STATUS');
+    } catch (err) {
+      // MySQL 8.4 removed SHOW MASTER STATUS in favour of SHOW BINARY LOG STATUS (untested here).
+      if ((err as { code?: string }).code !== 'ER_PARSE_ERROR') throw err;
+      [rows] = await this.c.query<RowDataPacket[]>('SHOW BINARY LOG STATUS');
+    }
     const r = rows[0];
     if (!r) {
       throw new TributaryError(ErrorCode.SOURCE_SETTING, `source ${describeDsn(this.opts.dsn)} reports no binlog (SHOW MASTER STATUS is empty); start it with --log-bin`);
