@@ -35,7 +35,7 @@ export const SyncConfigSchema = z
     /** Target duration of one copy chunk; the chunk size adapts to it. */
     chunkTime: duration.default('200ms'),
     /** Initial rows per copy chunk. */
-    chunkSize: z.number().int().min(10).max(1_000_000).default(5000),
+    chunkSize: z.number().int().min(1).max(1_000_000).default(5000),
     /** Maximum changes per target transaction in the stream. */
     batchSize: z.number().int().min(1).max(1_000_000).default(20_000),
     /** Bound on buffered stream data, in MiB. */

@@ -231,7 +231,7 @@ export class Copier {
     // Adapt to the time target, and never beyond the byte bound.
     const elapsed = Math.max(1, Date.now() - started);
     const factor = Math.min(2, Math.max(0.5, this.opts.chunkTimeMs / elapsed));
-    let size = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, claimed.size * factor));
+    let size = Math.min(MAX_CHUNK, Math.max(Math.min(MIN_CHUNK, this.opts.initialChunkSize), claimed.size * factor));
     if (bytes! > 0) size = Math.min(size, Math.max(1, Math.floor((claimed.size * this.opts.chunkBytes) / bytes)));
     t.size = Math.max(1, Math.round(size));
     if (t.done) logger.info({ table: t.schema.name, rows: t.rowsCopied }, 'table copied');

@@ -82,7 +82,12 @@ describe('type round trip MariaDB → MariaDB', () => {
       INSERT INTO k_bin VALUES (0x00, 1), (0xff, 2), (0x0000, 3), (0x80, 4);
       INSERT INTO k_comp VALUES (1, 'a', '2024-01-01 00:00:00.000001', 'x'), (1, 'b', '2024-01-01 00:00:00', 'y'), (2, 'a', '0000-00-00 00:00:00', 'z');
       INSERT INTO k_big VALUES (18446744073709551615, 1), (0, 2), (9223372036854775808, 3);
-      INSERT INTO k_dec VALUES (-99999999999999999999.9999999999, 1), (0.0000000001, 2), (1, 3);`);
+      INSERT INTO k_dec VALUES (-99999999999999999999.9999999999, 1), (0.0000000001, 2), (1, 3);
+      INSERT INTO k_dec SELECT 12345678901234567890.1234567000 + seq * 0.0000000001, seq FROM types.seq_1_to_45;
+      CREATE TABLE k_enum (e ENUM('z','b','a') NOT NULL, n INT NOT NULL, PRIMARY KEY (e, n));
+      INSERT INTO k_enum SELECT ELT(1 + seq % 3, 'z', 'b', 'a'), seq FROM types.seq_1_to_40;
+      CREATE TABLE k_set (s SET('z','b','a') NOT NULL PRIMARY KEY, n INT);
+      INSERT INTO k_set VALUES ('', 0), ('z', 1), ('b', 2), ('z,b', 3), ('a', 4), ('z,a', 5), ('b,a', 6), ('z,b,a', 7);`);
     await pair.dst.query('CREATE DATABASE types');
   });
 
@@ -92,9 +97,10 @@ describe('type round trip MariaDB → MariaDB', () => {
   });
 
   it('copies and streams every type exactly', async () => {
-    cli = startCli(['sync', '--source', pair.srcUrl('types'), '--target', pair.dstUrl('types'), '--flush-interval', '100ms'], { TZ: 'Asia/Kolkata' });
+    // Chunks of 10 rows, so keyset pagination crosses decimal keys that are equal as doubles and ENUM keys.
+    cli = startCli(['sync', '--source', pair.srcUrl('types'), '--target', pair.dstUrl('types'), '--flush-interval', '100ms', '--chunk-size', '3', '--threads', '2'], { TZ: 'Asia/Kolkata' });
     await waitUntil('the initial copy', () => cli!.stderr().includes('initial copy done'), 60_000);
-    for (const t of ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec']) {
+    for (const t of ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec', 'k_enum', 'k_set']) {
       expect(await diffTables(pair, 'types', 'types', t), `copy of ${t}`).toBe('');
     }
 
@@ -108,8 +114,10 @@ describe('type round trip MariaDB → MariaDB', () => {
       INSERT INTO k_bin VALUES (0x000000, 5); UPDATE k_bin SET v = 9 WHERE k = 0x00; DELETE FROM k_bin WHERE k = 0xff;
       UPDATE k_comp SET b = 'c' WHERE a = 1 AND b = 'a'; INSERT INTO k_comp VALUES (3, '', '2024-01-01 00:00:00.5', NULL);
       UPDATE k_big SET v = 10 WHERE k = 18446744073709551615; INSERT INTO k_big VALUES (18446744073709551614, 4);
-      UPDATE k_dec SET k = 2.5 WHERE k = 1;`);
-    for (const t of ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec']) {
+      UPDATE k_dec SET k = 2.5 WHERE k = 1;
+      DELETE FROM k_dec WHERE k = 12345678901234567890.1234567003; UPDATE k_dec SET v = -1 WHERE k = 12345678901234567890.1234567004;
+      DELETE FROM k_enum WHERE e = 'b' AND n < 20; UPDATE k_enum SET n = n + 100 WHERE e = 'a' AND n > 30;`);
+    for (const t of ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec', 'k_enum', 'k_set']) {
       await waitEqual(pair, 'types', 'types', t, 30_000).catch((err: Error) => {
         throw new Error(`${err.message}\n--- tributary stderr ---\n${cli?.stderr().slice(-3000)}`);
       });
@@ -145,7 +153,7 @@ describe('type round trip MariaDB → MariaDB', () => {
     );
     await runner.run();
     expect(runner.phase).toBe('stopped');
-    for (const t of ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec']) {
+    for (const t of ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec', 'k_enum', 'k_set']) {
       expect(await diffTables(pair, 'types', 'types_canonical', t), `canonical copy of ${t}`).toBe('');
     }
   });

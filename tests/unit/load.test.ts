@@ -50,3 +50,10 @@ describe('SQL literals', () => {
     expect(literal(null)).toBe('NULL');
   });
 });
+
+describe('ENUM members from the catalogue', () => {
+  it('parses quotes and commas', async () => {
+    const { enumMembers } = await import('../../src/sources/mysql/chunks.js');
+    expect(enumMembers("enum('z','b,c','it''s','')")).toEqual(['z', 'b,c', "it's", '']);
+  });
+});

@@ -25,24 +25,78 @@ export function chunkSql(table: TableSchema): ChunkSql {
   };
 }
 
+/** The members of `enum('a','b''c',…)` as the catalogue prints them. */
+export function enumMembers(columnType: string): string[] {
+  const out: string[] = [];
+  let i = columnType.indexOf('(') + 1;
+  while (i > 0 && i < columnType.length && columnType[i] === "'") {
+    let v = '';
+    i++;
+    for (;;) {
+      const ch = columnType[i];
+      if (ch === undefined) return out;
+      if (ch === "'" && columnType[i + 1] === "'") {
+        v += "'";
+        i += 2;
+      } else if (ch === "'") {
+        i++;
+        break;
+      } else {
+        v += ch;
+        i++;
+      }
+    }
+    out.push(v);
+    if (columnType[i] === ',') i++;
+  }
+  return out;
+}
+
+/**
+ * A key comparison that the server evaluates exactly as it orders the key, with the column bare so
+ * the primary key's range access applies: MySQL compares a DECIMAL with a string parameter as
+ * doubles (losing digits past the 17th), so the parameter is cast; an ENUM sorts by its index but
+ * compares with a string by collation (MariaDB's range access happens to use the index, a full
+ * scan does not), so the parameter is the member's index (and a SET's, its bit mask). MariaDB does
+ * not use range access for an ENUM compared with an integer, so chunks of an ENUM-keyed table each
+ * scan the key from its start: correct, slower, and rare.
+ */
+function comparable(col: Column): { rhs: string; param: (v: Value) => Value } {
+  if (col.dataType === 'decimal') return { rhs: `CAST(? AS DECIMAL(${col.precision ?? 65}, ${col.scale ?? 0}))`, param: (v) => v };
+  if (col.dataType === 'enum') {
+    const members = enumMembers(col.columnType);
+    return { rhs: '?', param: (v) => (typeof v === 'string' ? BigInt(members.indexOf(v) + 1) : v) };
+  }
+  if (col.dataType === 'set') {
+    // A SET sorts by its bit mask.
+    const members = enumMembers(col.columnType);
+    const mask = (v: string) => v.split(',').filter(Boolean).reduce((m, x) => m | (1n << BigInt(members.indexOf(x))), 0n);
+    return { rhs: '?', param: (v) => (typeof v === 'string' ? mask(v) : v) };
+  }
+  return { rhs: '?', param: (v) => v };
+}
+
 /**
  * `(k1, k2, …) > (v1, v2, …)` expanded so that every server uses the primary key's range access:
- * k1 > v1 OR (k1 = v1 AND k2 > v2) OR …; `inclusive` makes the last comparison ≥/≤.
+ * k1 > v1 OR (k1 = v1 AND k2 > v2) OR …; with '<=' the last comparison is ≤.
  */
 export function keyCompare(table: TableSchema, op: '>' | '<=', values: readonly Value[]): { sql: string; params: Value[] } {
-  const names = table.primaryKey.map((i) => quoteId((table.columns[i] as Column).name));
+  const cols = table.primaryKey.map((i) => table.columns[i] as Column);
+  const sides = cols.map((c) => ({ name: quoteId(c.name), ...comparable(c) }));
   const strict = op === '>' ? '>' : '<';
   const ors: string[] = [];
   const params: Value[] = [];
-  for (let i = 0; i < names.length; i++) {
+  for (let i = 0; i < sides.length; i++) {
     const ands: string[] = [];
     for (let j = 0; j < i; j++) {
-      ands.push(`${names[j]} = ?`);
-      params.push(values[j] ?? null);
+      const side = sides[j]!;
+      ands.push(`${side.name} = ${side.rhs}`);
+      params.push(side.param(values[j] ?? null));
     }
-    const last = i === names.length - 1 && op === '<=' ? '<=' : strict;
-    ands.push(`${names[i]} ${last} ?`);
-    params.push(values[i] ?? null);
+    const last = i === sides.length - 1 && op === '<=' ? '<=' : strict;
+    const side = sides[i]!;
+    ands.push(`${side.name} ${last} ${side.rhs}`);
+    params.push(side.param(values[i] ?? null));
     ors.push(ands.length === 1 ? (ands[0] as string) : `(${ands.join(' AND ')})`);
   }
   return { sql: ors.length === 1 ? (ors[0] as string) : `(${ors.join(' OR ')})`, params };

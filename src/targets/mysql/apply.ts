@@ -58,13 +58,24 @@ export async function deleteKeys(conn: Conn, table: TableSchema, keys: readonly 
     parts = [];
     bytes = 0;
   };
+  const cols = table.primaryKey.map((i) => table.columns[i] as Column);
+  const lit = (v: Value, i: number) => keyLiteral(cols[i] as Column, v);
   for (const key of keys) {
-    const t = key.length === 1 ? literal(key[0] ?? null) : '(' + key.map(literal).join(',') + ')';
+    const t = key.length === 1 ? lit(key[0] ?? null, 0) : '(' + key.map(lit).join(',') + ')';
     parts.push(t);
     bytes += t.length;
     if (bytes >= MAX_STATEMENT_BYTES) await flush();
   }
   await flush();
+}
+
+/**
+ * A key value as a literal the server compares exactly: a DECIMAL key as a bare decimal literal
+ * (a quoted one would be compared with the column as a double).
+ */
+function keyLiteral(col: Column, v: Value): string {
+  if (col.dataType === 'decimal' && typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) return v;
+  return literal(v);
 }
 
 /** Applies coalesced changes of several tables: per table, deletes first, then upserts. */
