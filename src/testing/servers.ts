@@ -4,7 +4,7 @@
  * removed when it stops. `scripts/install.sh` installs the packages and creates the user.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, chownSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, chownSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,13 +136,29 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<Server> {
   const dir = opts.dir ?? makeDir('trib-maria-');
   const data = join(dir, 'data');
   const fresh = !existsSync(data);
+  // A private tmpdir: the bootstrap's temporary tables otherwise share /tmp with every other server.
+  const tmp = join(dir, 'tmp');
+  if (!existsSync(tmp)) {
+    mkdirSync(tmp);
+    const ids = userIds();
+    if (ids) chownSync(tmp, ids.uid, ids.gid);
+  }
   if (fresh) {
-    run('mariadb-install-db', [
-      '--no-defaults',
-      `--datadir=${data}`,
-      '--auth-root-authentication-method=normal',
-      '--skip-test-db',
-    ]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        run('mariadb-install-db', [
+          '--no-defaults',
+          `--datadir=${data}`,
+          `--tmpdir=${tmp}`,
+          '--auth-root-authentication-method=normal',
+          '--skip-test-db',
+        ]);
+        break;
+      } catch (err) {
+        rmSync(data, { recursive: true, force: true });
+        if (attempt >= 3) throw err;
+      }
+    }
   }
   const port = opts.port ?? (await freePort());
   const socket = join(dir, 'sock');
@@ -152,6 +168,7 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<Server> {
       '--no-defaults',
       `--datadir=${data}`,
       `--socket=${socket}`,
+      `--tmpdir=${tmp}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       '--skip-name-resolve',
