@@ -1,10 +1,28 @@
 /**
- * Canonical values, produced identically by the copy path and the stream path of every source:
- * integers as bigint, DECIMAL as exact strings, floats as numbers (a FLOAT's float32 widened exactly),
- * temporal values as strings with full precision (UTC for zone-aware types), binary as Buffer,
- * JSON as text, ENUM/SET as their strings, BIT as a bigint. NULL is null, never ''.
+ * Canonical values: every source produces them, identically on its copy path and its stream path,
+ * and every target consumes them. One representation per kind of value, whatever the engine:
+ *
+ * | kind | canonical value | examples |
+ * |---|---|---|
+ * | integers (any width, signed or not; MySQL YEAR) | bigint | 18446744073709551615n |
+ * | exact decimals (DECIMAL, NUMERIC) | string, as the source prints it (scale kept) | '-1.50', 'NaN', 'Infinity' (PostgreSQL) |
+ * | binary floats (FLOAT, REAL, DOUBLE) | number (a float32 widened exactly) | 3.1415927410125732, NaN, Infinity |
+ * | booleans (PostgreSQL boolean) | boolean | true |
+ * | dates | string 'YYYY-MM-DD' (MySQL zero dates '0000-00-00' kept as they are) | '2024-02-29' |
+ * | timestamps without zone (DATETIME, timestamp) | string 'YYYY-MM-DD HH:MM:SS[.ffffff]' with the column's fraction digits | '2024-01-01 00:00:00.500000' |
+ * | timestamps with zone (MySQL TIMESTAMP, timestamptz) | the same form, in UTC, suffixed 'Z' only by sources whose type carries a zone (PostgreSQL); MySQL TIMESTAMP is read in a +00:00 session | '2024-01-01 00:00:00.5+00' |
+ * | times (TIME, time, timetz, interval) | string as the source prints it | '-838:59:59.000000', '1 day 02:00:00' |
+ * | text (CHAR, VARCHAR, TEXT, ENUM, SET, citext, uuid, inet, …) | string | 'x,z' |
+ * | bytes (BINARY, BLOB, bytea) | Buffer | <Buffer 00 ff> |
+ * | JSON (json, jsonb, MySQL JSON) | string, the exact text the source stores | '{"a": 1.0}' |
+ * | bit strings (BIT(n), bit(n), varbit) | MySQL BIT: bigint; PostgreSQL bit/varbit: string of '0'/'1' | 5n, '0101' |
+ * | arrays and other composite PostgreSQL values | string, PostgreSQL's text form | '{1,2,NULL}' |
+ *
+ * NULL is null, never ''. Never a JS Date: it drops microseconds and applies the process time zone.
+ * A target maps each column through src/typemap and renders these values for its engine; a value a
+ * target cannot hold exactly is refused by name (see docs/type-mapping.md), never altered.
  */
-export type Value = null | bigint | number | string | Buffer;
+export type Value = null | boolean | bigint | number | string | Buffer;
 export type Row = Value[];
 
 /** Encodes values to JSON that keeps bigint and Buffer apart from numbers and strings. */
@@ -35,6 +53,7 @@ export function keyString(values: readonly Value[]): string {
   let s = '';
   for (const v of values) {
     if (v === null) s += 'n|';
+    else if (typeof v === 'boolean') s += v ? 'T|' : 'F|';
     else if (typeof v === 'bigint') s += `i${v}|`;
     else if (typeof v === 'number') s += `f${v}|`;
     else if (Buffer.isBuffer(v)) s += `x${v.toString('hex')}|`;

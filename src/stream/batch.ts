@@ -25,6 +25,7 @@ function keyFolder(table: TableSchema): (key: readonly Value[]) => string {
         if (f.ci) v = v.toLowerCase();
       }
       if (v === null) s += 'n|';
+      else if (typeof v === 'boolean') s += v ? 'T|' : 'F|';
       else if (typeof v === 'bigint') s += `i${v}|`;
       else if (typeof v === 'number') s += `f${v}|`;
       else if (Buffer.isBuffer(v)) s += `x${v.toString('hex')}|`;

@@ -5,6 +5,7 @@ import type { Value } from '../../core/values.js';
 export function literal(v: Value): string {
   if (v === null) return 'NULL';
   if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
   if (typeof v === 'number') {
     if (Object.is(v, -0)) return '-0e0';
     const s = String(v);
