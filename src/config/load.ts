@@ -32,6 +32,16 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} ${kebab(key)}='${raw}' is not a boolean; use true or false`);
   }
   if (key === 'tables') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (key === 'columnTypes') {
+    // table.column=TYPE[,table.column=TYPE…]
+    const out: Record<string, string> = {};
+    for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const eq = part.indexOf('=');
+      if (eq < 1) throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} column-types entry '${part}' is not table.column=TYPE`);
+      out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+    }
+    return out;
+  }
   return raw;
 }
 

@@ -40,6 +40,14 @@ export const SyncConfigSchema = z
     batchSize: z.number().int().min(1).max(1_000_000).default(20_000),
     /** Bound on buffered stream data, in MiB. */
     bufferMb: z.number().int().min(1).max(4096).default(32),
+    /** MySQL zero dates ('0000-00-00') bound for a target that has none: refuse (error) or write NULL. */
+    zeroDates: z.enum(['error', 'null']).default('error'),
+    /** PostgreSQL source: replication slot to use (created and owned by the sync when absent). */
+    slot: z.string().regex(/^[a-z0-9_]{1,63}$/).optional(),
+    /** PostgreSQL source: publication to use (created and owned by the sync when absent). */
+    publication: z.string().regex(/^[A-Za-z0-9_]{1,63}$/).optional(),
+    /** Per-column target type overrides: { "table.column": "TYPE" }. */
+    columnTypes: z.record(z.string().regex(/^[^.]+\.[^.]+$/), z.string().min(1)).default({}),
     /** Progress output: auto (bars on a TTY), plain lines, json lines, or none. */
     progress: z.enum(['auto', 'plain', 'json', 'none']).default('auto'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
