@@ -117,6 +117,8 @@ class TableCopy {
 export class Copier {
   private readonly opts: CopierOptions;
   private readonly tables: TableCopy[];
+  /** Set by the first failed worker: no new chunks are claimed after it. */
+  private stopped = false;
 
   constructor(opts: CopierOptions) {
     this.opts = opts;
@@ -157,15 +159,26 @@ export class Copier {
       }
       return undefined;
     };
+    // The first failure stops the other workers from claiming chunks; their chunks in flight
+    // finish (or fail) before run() settles, so nothing writes after it returns.
     const worker = async () => {
       for (;;) {
-        if (this.opts.signal.aborted) return;
+        if (this.opts.signal.aborted || this.stopped) return;
         const t = pick();
         if (!t) return;
         await this.copyOne(t);
       }
     };
-    await Promise.all(Array.from({ length: this.opts.threads }, () => worker()));
+    const results = await Promise.allSettled(
+      Array.from({ length: this.opts.threads }, () =>
+        worker().catch((err: unknown) => {
+          this.stopped = true;
+          throw err;
+        }),
+      ),
+    );
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
     if (this.opts.signal.aborted) throw new AbortedError('copy interrupted');
   }
 
@@ -174,7 +187,7 @@ export class Copier {
     const gate = convergence.gate(t.schema.name);
     // Claim the next range under the table's lock so ranges are handed out in key order.
     const claimed = await t.claim.run(async () => {
-      if (t.exhausted || this.opts.signal.aborted) return undefined;
+      if (t.exhausted || this.opts.signal.aborted || this.stopped) return undefined;
       const after = t.after;
       const upTo = await source.chunkBoundary(t.schema, after, t.size);
       // The gate must know the chunk is in flight before its rows are read.

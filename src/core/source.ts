@@ -64,6 +64,25 @@ export interface ChangeSource {
    * iterator applies backpressure: the source stops reading while the consumer does not pull.
    */
   stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent>;
+  /**
+   * The target committed everything up to `position` (a position this source produced: from
+   * currentPosition() or a commit, truncate, ddl or heartbeat event). Called by the applier right
+   * after the target transaction holding that checkpoint committed, never before: a source that
+   * retains history for its consumer (a PostgreSQL replication slot) may then discard what lies
+   * before it, so acknowledging anything the target has not committed loses it on a crash.
+   * Positions only move forward; an older one is ignored. Optional: sources that keep nothing
+   * for their consumer (a MySQL binlog) need not implement it.
+   */
+  acknowledge?(position: string): Promise<void>;
+  /**
+   * Ends the consistent snapshot that currentPosition() opened for the initial copy (PostgreSQL:
+   * the replication slot's exported snapshot, read by every chunk read). Called once the initial
+   * copy is done. While a snapshot is held, readChunk/chunkBoundary read it and stream() waits
+   * before reading anything: the copy is exact at the position, and a change applied before the
+   * chunk holding its key was written would be overwritten by the chunk's older image. Idempotent;
+   * close() releases the snapshot too. Optional: sources without snapshots ignore it.
+   */
+  releaseSnapshot?(): Promise<void>;
   /** Negative, zero or positive as `a` is before, at or after `b`. */
   comparePositions(a: string, b: string): number;
   /** A short human form of a position for logs and status. */

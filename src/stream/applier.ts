@@ -82,6 +82,9 @@ export class StreamApplier {
 
   /** The copy has finished: the next commit records phase 'stream'. */
   setPhase(phase: 'copy' | 'stream'): void {
+    // The copy is done: a snapshot it read (PostgreSQL's exported snapshot) can go, and the
+    // source's stream, which waits for that, begins.
+    if (phase === 'stream') void this.opts.source.releaseSnapshot?.().catch(() => undefined);
     if (this.phase !== phase) {
       this.phase = phase;
       this.dirty = true;
@@ -117,7 +120,25 @@ export class StreamApplier {
   async run(): Promise<void> {
     const streamAbort = new AbortController();
     const it = this.opts.source.stream(this.opts.from, this.opts.tables, streamAbort.signal)[Symbol.asyncIterator]();
-    let next: Promise<IteratorResult<StreamEvent>> | undefined;
+    // One read in flight at a time, with one settlement handler; the loop sleeps until it settles
+    // or a timer fires (a flush is due, a stop was asked).
+    let pending: { settled: boolean; result?: IteratorResult<StreamEvent>; error?: unknown } | undefined;
+    const pull = () => {
+      const slot: NonNullable<typeof pending> = { settled: false };
+      pending = slot;
+      it.next().then(
+        (r) => {
+          slot.result = r;
+          slot.settled = true;
+          this.wake?.();
+        },
+        (e: unknown) => {
+          slot.error = e;
+          slot.settled = true;
+          this.wake?.();
+        },
+      );
+    };
     let stopDeadline = 0;
     try {
       for (;;) {
@@ -130,16 +151,23 @@ export class StreamApplier {
             return;
           }
         }
-        next ??= it.next();
-        const waitMs = this.pendingSince ? Math.max(0, this.pendingSince + this.opts.flushIntervalMs - Date.now()) : 1000;
-        this.idle = this.batch.empty && !this.inTxn;
-        const r = await raceTimeout(next, waitMs, (w) => (this.wake = w));
-        this.wake = undefined;
-        if (r === undefined) {
+        if (!pending) pull();
+        const slot = pending as NonNullable<typeof pending>;
+        if (!slot.settled) {
+          // Inside a source transaction nothing can commit before its end: wait a full interval.
+          const due = this.pendingSince + this.opts.flushIntervalMs - Date.now();
+          const waitMs = this.pendingSince && !this.inTxn ? Math.max(0, due) : this.opts.flushIntervalMs;
+          this.idle = this.batch.empty && !this.inTxn;
+          await sleepUntilWoken(waitMs, (w) => (this.wake = w));
+          this.wake = undefined;
+        }
+        if (!slot.settled) {
           if (!this.inTxn && this.pendingSince && Date.now() >= this.pendingSince + this.opts.flushIntervalMs) await this.commit();
           continue;
         }
-        next = undefined;
+        pending = undefined;
+        if (slot.error !== undefined) throw slot.error;
+        const r = slot.result as IteratorResult<StreamEvent>;
         if (r.done) break;
         this.idle = false;
         await this.handle(r.value);
@@ -239,6 +267,8 @@ export class StreamApplier {
     const tx = this.tx as TargetTransaction;
     this.tx = undefined;
     await tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
+    // Only now may the source forget what lies before `position` (a PostgreSQL slot's flush position).
+    await this.opts.source.acknowledge?.(position);
     for (const k of this.positions.keys()) if (k < idx) this.positions.delete(k);
     this.stats.commits++;
     this.stats.transactionsApplied += txns;
@@ -256,22 +286,13 @@ export class StreamApplier {
   }
 }
 
-function raceTimeout<T>(p: Promise<T>, ms: number, onWake: (wake: () => void) => void): Promise<T | undefined> {
-  return new Promise<T | undefined>((resolve, reject) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
+/** Resolves after `ms`, or earlier when the function handed to `onWake` is called. */
+function sleepUntilWoken(ms: number, onWake: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
     onWake(() => {
       clearTimeout(timer);
-      resolve(undefined);
+      resolve();
     });
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
   });
 }

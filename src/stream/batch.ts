@@ -1,39 +1,7 @@
 import type { Change } from '../core/change.js';
-import type { Column, TableSchema } from '../core/schema.js';
-import { rowBytes, type Value } from '../core/values.js';
+import type { TableSchema } from '../core/schema.js';
+import { keyString, rowBytes } from '../core/values.js';
 import type { StreamOp } from '../copier/gate.js';
-
-/**
- * A key string that collides exactly when the target would consider two keys equal, for the
- * common collations: case-insensitive (_ci) text keys fold case, PAD SPACE collations ignore
- * trailing spaces. Binary and _bin keys compare byte for byte.
- */
-function keyFolder(table: TableSchema): (key: readonly Value[]) => string {
-  const folds = table.primaryKey.map((i) => {
-    const c = table.columns[i] as Column;
-    const coll = (c.collation ?? '').toLowerCase();
-    const text = c.charset !== undefined && c.charset !== 'binary';
-    return { ci: text && /_ci$|_ai_ci$/.test(coll), pad: text && !/_nopad_/.test(coll) && c.dataType !== 'varbinary' };
-  });
-  return (key) => {
-    let s = '';
-    for (let i = 0; i < key.length; i++) {
-      let v = key[i] ?? null;
-      const f = folds[i];
-      if (typeof v === 'string' && f) {
-        if (f.pad) v = v.replace(/ +$/, '');
-        if (f.ci) v = v.toLowerCase();
-      }
-      if (v === null) s += 'n|';
-      else if (typeof v === 'boolean') s += v ? 'T|' : 'F|';
-      else if (typeof v === 'bigint') s += `i${v}|`;
-      else if (typeof v === 'number') s += `f${v}|`;
-      else if (Buffer.isBuffer(v)) s += `x${v.toString('hex')}|`;
-      else s += `s${v.length}:${v}|`;
-    }
-    return s;
-  };
-}
 
 interface TableBatch {
   truncate: boolean;
@@ -46,7 +14,6 @@ interface TableBatch {
  */
 export class Batch {
   private readonly tables = new Map<string, TableBatch>();
-  private readonly folders = new Map<string, (key: readonly Value[]) => string>();
   private readonly schemas: ReadonlyMap<string, TableSchema>;
   /** Changes added (before coalescing) since the batch was emptied. */
   changes = 0;
@@ -69,13 +36,10 @@ export class Batch {
       tb.ops.clear();
       return;
     }
-    let fold = this.folders.get(op.table);
-    if (!fold) {
-      const schema = this.schemas.get(op.table);
-      if (!schema) return;
-      this.folders.set(op.table, (fold = keyFolder(schema)));
-    }
-    const k = fold(op.key);
+    if (!this.schemas.has(op.table)) return;
+    // Exact keys, never folded by collation: row images carry the key as stored, and a key change
+    // (even of case only) arrives as a delete plus an upsert, which apply() runs deletes first.
+    const k = keyString(op.key);
     tb.ops.delete(k);
     tb.ops.set(k, op);
     this.bytes += op.kind === 'upsert' ? rowBytes(op.row) : 64;

@@ -271,4 +271,74 @@ describe('sync MariaDB → MariaDB', () => {
     expect(Number(count?.n)).toBe(1);
     expect(await stopCli(run)).toBe(0);
   });
+
+  it('keeps keys exact: case-only and trailing-space key changes, and keys JavaScript would fold together', async () => {
+    await pair.src.query(`CREATE DATABASE ckeys; CREATE TABLE ckeys.t (k VARCHAR(20) NOT NULL PRIMARY KEY, v INT) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+      INSERT INTO ckeys.t VALUES ('abc', 1), ('pad', 2)`);
+    await pair.dst.query('CREATE DATABASE ckeys');
+    const run = sync('ckeys', 'ckeys', ['--flush-interval', '1s']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await pair.src.query(`BEGIN; INSERT INTO ckeys.t VALUES ('k', 3), ('\u212a', 4); UPDATE ckeys.t SET k = 'ABC' WHERE k = 'abc'; UPDATE ckeys.t SET k = 'pad ' WHERE k = 'pad'; COMMIT`);
+    await waitEqual(pair, 'ckeys', 'ckeys', 't');
+    expect(await stopCli(run)).toBe(0);
+  });
+
+  it('stops on a two-phase XA transaction touching a synced table, without applying it; XA elsewhere is fine', async () => {
+    await pair.src.query('CREATE DATABASE xa; CREATE TABLE xa.t (id INT PRIMARY KEY, v INT); INSERT INTO xa.t VALUES (1, 1); CREATE DATABASE xa_other; CREATE TABLE xa_other.t (id INT PRIMARY KEY)');
+    await pair.dst.query('CREATE DATABASE xa');
+    const run = sync('xa', 'xa');
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await pair.src.query("XA START 'other'; INSERT INTO xa_other.t VALUES (1); XA END 'other'; XA PREPARE 'other'; XA COMMIT 'other'");
+    await pair.src.query('UPDATE xa.t SET v = 2 WHERE id = 1');
+    await waitEqual(pair, 'xa', 'xa', 't');
+    await pair.src.query("XA START 'x1'; INSERT INTO xa.t VALUES (2, 2); UPDATE xa.t SET v = 99 WHERE id = 1; XA END 'x1'; XA PREPARE 'x1'; XA ROLLBACK 'x1'");
+    const code = await run.exited;
+    expect(code).not.toBe(0);
+    expect(run.stderr()).toContain('two-phase XA transaction');
+    const [rows] = await pair.dst.query<RowDataPacket[]>('SELECT id, v FROM xa.t ORDER BY id');
+    expect(rows.map((r) => [Number(r.id), Number(r.v)])).toEqual([[1, 2]]);
+  });
+
+  it('rides out a target restart while streaming', async () => {
+    const { startMariaDb } = await import('../../src/testing/servers.js');
+    const { connect } = await import('../helpers/mysql.js');
+    const dst = await startMariaDb({ serverId: 9 });
+    let restarted: Awaited<ReturnType<typeof startMariaDb>> | undefined;
+    try {
+      await pair.src.query('CREATE DATABASE tr; CREATE TABLE tr.t (id INT PRIMARY KEY, v INT); INSERT INTO tr.t SELECT seq, seq FROM tr.seq_1_to_1000');
+      const c = await connect(dst.url());
+      await c.query('CREATE DATABASE tr');
+      await c.end();
+      const run = startCli(['sync', '--source', pair.srcUrl('tr'), '--target', dst.url('tr'), '--flush-interval', '100ms']);
+      running.push(run);
+      await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+      dst.kill();
+      await pair.src.query('UPDATE tr.t SET v = 0 WHERE id <= 10');
+      await new Promise((r) => setTimeout(r, 1500));
+      restarted = await startMariaDb({ serverId: 9, dir: dst.dir, port: dst.port });
+      await pair.src.query('DELETE FROM tr.t WHERE id = 20');
+      const c2 = await connect(restarted.url());
+      await waitUntil('the changes after the restart', async () => {
+        const [rows] = await c2.query<RowDataPacket[]>('SELECT COUNT(*) AS n, SUM(v = 0) AS z FROM tr.t');
+        return Number(rows[0]?.n) === 999 && Number(rows[0]?.z) === 10;
+      }, 90_000, 500);
+      await c2.end();
+      expect(await stopCli(run)).toBe(0);
+    } finally {
+      await (restarted ?? dst).stop();
+    }
+  });
+
+  it('a Runner cancelled before the copy starts copies nothing and returns', async () => {
+    const { Runner } = await import('../../src/runner/runner.js');
+    const { createLogger } = await import('../../src/core/logger.js');
+    await createWriterTable(pair.src, 'precancel', 'items', 50_000);
+    await pair.dst.query('CREATE DATABASE precancel');
+    const ac = new AbortController();
+    ac.abort();
+    const runner = new Runner({ source: pair.srcUrl('precancel'), target: pair.dstUrl('precancel') }, { logger: createLogger({ level: 'silent', pretty: false }) });
+    await runner.run(ac.signal);
+    expect(runner.phase).toBe('stopped');
+    expect(runner.progress().rowsCopied).toBe(0);
+  });
 });

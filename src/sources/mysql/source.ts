@@ -164,11 +164,9 @@ export class MysqlSource implements ChangeSource {
     const s = this.sqlFor(table);
     const where = rangeWhere(table, { after, upTo: null });
     const keySelect = s.keyCodecs.map((c) => c.select).join(', ');
-    const [rows] = await this.poolOrFail().query<RowDataPacket[]>({
+    const rows = await this.read({
       sql: `SELECT ${keySelect} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList} LIMIT 1 OFFSET ${size - 1}`,
       values: where.params,
-      rowsAsArray: true,
-      typeCast: false,
     });
     const r = rows[0] as unknown as (Buffer | null)[] | undefined;
     if (!r) return null;
@@ -178,12 +176,7 @@ export class MysqlSource implements ChangeSource {
   async readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
     const s = this.sqlFor(table);
     const where = rangeWhere(table, range);
-    const [rows] = await this.poolOrFail().query<RowDataPacket[]>({
-      sql: `SELECT ${s.selectList} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`,
-      values: where.params,
-      rowsAsArray: true,
-      typeCast: false,
-    });
+    const rows = await this.read({ sql: `SELECT ${s.selectList} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, values: where.params });
     const codecs = s.codecs;
     const n = codecs.length;
     const out: Row[] = new Array(rows.length);
@@ -202,12 +195,7 @@ export class MysqlSource implements ChangeSource {
     if (!sql) this.tsv.set(table.name, (sql = tsvSelect(table)));
     const s = this.sqlFor(table);
     const where = rangeWhere(table, range);
-    const [rows] = await this.poolOrFail().query<RowDataPacket[]>({
-      sql: `SELECT ${sql} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`,
-      values: where.params,
-      rowsAsArray: true,
-      typeCast: false,
-    });
+    const rows = await this.read({ sql: `SELECT ${sql} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, values: where.params });
     let size = 0;
     for (const r of rows) size += ((r as unknown as Buffer[])[0] as Buffer).length + 1;
     const data = Buffer.allocUnsafe(size);
@@ -217,6 +205,16 @@ export class MysqlSource implements ChangeSource {
       data[at++] = 0x0a;
     }
     return { format, data, rows: rows.length };
+  }
+
+  /** A raw read through the pool; driver errors become retryable TributaryErrors naming the source. */
+  private async read(q: { sql: string; values: Value[] }): Promise<RowDataPacket[]> {
+    try {
+      const [rows] = await this.poolOrFail().query<RowDataPacket[]>({ ...q, rowsAsArray: true, typeCast: false });
+      return rows;
+    } catch (err) {
+      throw connectError(err, this.opts.dsn, 'source');
+    }
   }
 
   private poolOrFail(): Pool {
