@@ -35,7 +35,8 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
   if (key === 'columnTypes') {
     // table.column=TYPE[,table.column=TYPE…]
     const out: Record<string, string> = {};
-    for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    // Commas inside parentheses belong to the type: orders.total=DECIMAL(65,30),orders.note=TEXT
+    for (const part of raw.split(/,(?![^(]*\))/).map((s) => s.trim()).filter(Boolean)) {
       const eq = part.indexOf('=');
       if (eq < 1) throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} column-types entry '${part}' is not table.column=TYPE`);
       out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();

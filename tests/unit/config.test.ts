@@ -46,3 +46,10 @@ describe('table selection', () => {
     expect(() => selectTables(['a'], ['b*'], 'db')).toThrow(/matches no table/);
   });
 });
+
+describe('column type overrides', () => {
+  it('keep commas inside a type', () => {
+    const c = loadConfig({ flags: { source: 'mysql://a@h/d', target: 'mysql://a@h/e', columnTypes: 'orders.total=DECIMAL(65,30), orders.note=TEXT' }, env: {} });
+    expect(c.columnTypes).toEqual({ 'orders.total': 'DECIMAL(65,30)', 'orders.note': 'TEXT' });
+  });
+});

@@ -10,6 +10,12 @@ const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 type Conn = Connection | PoolConnection;
 
 /**
+ * The literal of the value of column `index` of a table; tables from another engine render
+ * through their type map (sql.ts columnLiteral), MySQL tables through `literal`.
+ */
+export type ColumnLiterals = (value: Value, index: number) => string;
+
+/**
  * Multi-row upsert of full row images, in the order of each key's last change.
  *
  * Tables with a secondary unique key get `REPLACE`, not `INSERT … ON DUPLICATE KEY UPDATE`: when a
@@ -19,13 +25,13 @@ type Conn = Connection | PoolConnection;
  * or it would not still hold the value) re-inserts it. Tables whose only unique key is the primary
  * key get ON DUPLICATE KEY UPDATE, which updates in place and is cheaper.
  */
-export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly (readonly Value[])[]): Promise<void> {
+export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly (readonly Value[])[], lit?: ColumnLiterals): Promise<void> {
   if (rows.length === 0) return;
   const cols = table.columns.map((c) => quoteId(c.name));
   const replace = (table.uniqueKeys?.length ?? 0) > 0;
-  const keySet = new Set(table.primaryKey);
-  const nonKey = table.columns.filter((_, i) => !keySet.has(i));
-  const updates = (nonKey.length ? nonKey : table.columns).map((c) => `${quoteId(c.name)} = VALUES(${quoteId(c.name)})`);
+  // Key columns too: a row whose stored key differs only in case or trailing spaces from the new
+  // image (equal under the collation) must take the new bytes.
+  const updates = table.columns.map((c) => `${quoteId(c.name)} = VALUES(${quoteId(c.name)})`);
   const head = `${replace ? 'REPLACE' : 'INSERT'} INTO ${quoteId(table.name)} (${cols.join(', ')}) VALUES `;
   const tail = replace ? '' : ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
   let parts: string[] = [];
@@ -37,7 +43,7 @@ export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly 
     bytes = 0;
   };
   for (const row of rows) {
-    const tuple = '(' + row.map(literal).join(',') + ')';
+    const tuple = '(' + (lit ? row.map((v, i) => lit(v, i)) : row.map(literal)).join(',') + ')';
     parts.push(tuple);
     bytes += tuple.length;
     if (bytes >= MAX_STATEMENT_BYTES) await flush();
@@ -46,7 +52,7 @@ export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly 
 }
 
 /** `DELETE … WHERE (k1, k2) IN (…)` by primary key. */
-export async function deleteKeys(conn: Conn, table: TableSchema, keys: readonly (readonly Value[])[]): Promise<void> {
+export async function deleteKeys(conn: Conn, table: TableSchema, keys: readonly (readonly Value[])[], colLit?: ColumnLiterals): Promise<void> {
   if (keys.length === 0) return;
   const names = table.primaryKey.map((i) => quoteId((table.columns[i] as Column).name));
   const lhs = names.length === 1 ? (names[0] as string) : `(${names.join(', ')})`;
@@ -59,7 +65,7 @@ export async function deleteKeys(conn: Conn, table: TableSchema, keys: readonly 
     bytes = 0;
   };
   const cols = table.primaryKey.map((i) => table.columns[i] as Column);
-  const lit = (v: Value, i: number) => keyLiteral(cols[i] as Column, v);
+  const lit = colLit ? (v: Value, i: number) => colLit(v, table.primaryKey[i] as number) : (v: Value, i: number) => keyLiteral(cols[i] as Column, v);
   for (const key of keys) {
     const t = key.length === 1 ? lit(key[0] ?? null, 0) : '(' + key.map(lit).join(',') + ')';
     parts.push(t);
@@ -78,8 +84,16 @@ function keyLiteral(col: Column, v: Value): string {
   return literal(v);
 }
 
-/** Applies coalesced changes of several tables: per table, deletes first, then upserts. */
-export async function applyChanges(conn: Conn, tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]): Promise<void> {
+/**
+ * Applies coalesced changes of several tables: per table, deletes first, then upserts. `literals`
+ * gives the column-aware literals of a table from another engine (undefined: plain `literal`).
+ */
+export async function applyChanges(
+  conn: Conn,
+  tables: ReadonlyMap<string, TableSchema>,
+  changes: readonly Change[],
+  literals?: (table: TableSchema) => ColumnLiterals | undefined,
+): Promise<void> {
   const byTable = new Map<string, { del: Value[][]; up: Value[][] }>();
   for (const ch of changes) {
     let g = byTable.get(ch.table);
@@ -90,7 +104,8 @@ export async function applyChanges(conn: Conn, tables: ReadonlyMap<string, Table
   for (const [name, g] of byTable) {
     const table = tables.get(name);
     if (!table) continue;
-    await deleteKeys(conn, table, g.del);
-    await upsertRows(conn, table, g.up);
+    const lit = literals?.(table);
+    await deleteKeys(conn, table, g.del, lit);
+    await upsertRows(conn, table, g.up, lit);
   }
 }

@@ -1,5 +1,6 @@
 import { escape } from 'mysql2';
 import type { Value } from '../../core/values.js';
+import { mysqlValue, type MappedColumn } from '../../typemap/postgres-to-mysql.js';
 
 /** A value as a MySQL literal that reads back exactly (−0 and binary included). */
 export function literal(v: Value): string {
@@ -14,6 +15,29 @@ export function literal(v: Value): string {
   }
   if (Buffer.isBuffer(v)) return v.length === 0 ? "''" : `X'${v.toString('hex')}'`;
   return escape(v);
+}
+
+/**
+ * A canonical value as the literal of a column mapped from another engine (see typemap/): numbers
+ * bare (a quoted DECIMAL would be compared with the column as a double), booleans 1/0, bit
+ * strings as their integer, timestamptz in UTC without the zone. Throws, naming table and column,
+ * for a value the column cannot hold exactly.
+ */
+export function columnLiteral(table: string, m: MappedColumn, v: Value): string {
+  const r = mysqlValue(table, m, v);
+  if (r === null) return 'NULL';
+  if (Buffer.isBuffer(r)) return literal(r);
+  switch (m.kind) {
+    case 'int':
+    case 'bits':
+      return /^-?\d+$/.test(r) ? r : escape(r);
+    case 'decimal':
+      return /^-?\d+(\.\d+)?$/.test(r) ? r : escape(r);
+    case 'float':
+      return typeof v === 'number' ? literal(v) : /^-?\d+(\.\d+)?$/.test(r) ? r : escape(r);
+    default:
+      return escape(r);
+  }
 }
 
 export function quoteId(name: string): string {

@@ -10,12 +10,13 @@ import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilit
 import type { Row } from '../../core/values.js';
 import { openConnection, openPool } from '../../sources/mysql/connection.js';
 import { describeTable } from '../../sources/mysql/schema.js';
-import { applyChanges } from './apply.js';
+import { assertMappable, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
+import { applyChanges, type ColumnLiterals } from './apply.js';
 import * as checkpoint from './checkpoint.js';
 import { createTableSql } from './ddl.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../sources/mysql/tsv.js';
-import { quoteId } from './sql.js';
+import { columnLiteral, quoteId } from './sql.js';
 
 export interface MysqlTargetOptions {
   readonly dsn: Dsn;
@@ -23,6 +24,14 @@ export interface MysqlTargetOptions {
   readonly logger: Logger;
   /** Connections for parallel chunk writes. */
   readonly poolSize: number;
+  /**
+   * Per-column target types for tables from another engine, {"table.column": "TYPE"}
+   * (config.columnTypes); see typemap/postgres-to-mysql.ts. Ignored for MySQL sources, whose own
+   * CREATE TABLE is used.
+   */
+  readonly columnTypes?: Readonly<Record<string, string>>;
+  /** Labels of PostgreSQL enum types by type name, when the source read them: such columns become ENUM. */
+  readonly enumLabels?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** MySQL/MariaDB as a target: LOAD DATA for the copy, multi-row upserts for the stream. */
@@ -33,6 +42,9 @@ export class MysqlTarget implements Target {
   private control: Connection | undefined;
   private pool: Pool | undefined;
   private readonly plans = new Map<string, LoadPlan>();
+  /** Type maps of tables from another engine, by table name. */
+  private readonly mappings = new Map<string, { schema: TableSchema; mapping: TableMapping; literals: ColumnLiterals }>();
+  private flavour: MysqlFlavour = 'mariadb';
 
   constructor(opts: MysqlTargetOptions) {
     this.opts = opts;
@@ -51,6 +63,39 @@ export class MysqlTarget implements Target {
     const extra = { flags: ['+LOCAL_FILES'] as string[] };
     this.control = await openConnection(this.opts.dsn, 'target', extra);
     this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, extra);
+    const [v] = await this.control.query<RowDataPacket[]>('SELECT VERSION() AS v');
+    this.flavour = /mariadb/i.test(String(v[0]?.v ?? '')) ? 'mariadb' : 'mysql';
+  }
+
+  /** Options of the type map for tables from another engine. */
+  private get mapOptions(): PgToMysqlOptions {
+    return {
+      flavour: this.flavour,
+      ...(this.opts.columnTypes ? { columnTypes: this.opts.columnTypes } : {}),
+      ...(this.opts.enumLabels ? { enumLabels: this.opts.enumLabels } : {}),
+    };
+  }
+
+  /**
+   * Refuses, before anything is written, every column of a table from another engine that has no
+   * MySQL type (TABLE_UNSUPPORTED listing each column, the reason and the override). Reads nothing.
+   */
+  checkTypes(tables: readonly TableSchema[]): void {
+    assertMappable(tables.filter((t) => t.engine === 'postgres'), this.mapOptions);
+  }
+
+  /** The type map of a table from another engine, or undefined for a MySQL table. */
+  private mappingFor(table: TableSchema): { mapping: TableMapping; literals: ColumnLiterals } | undefined {
+    if (table.engine !== 'postgres') return undefined;
+    let m = this.mappings.get(table.name);
+    if (!m || m.schema !== table) {
+      const [mapping] = assertMappable([table], this.mapOptions);
+      const cols = mapping!.columns;
+      const literals: ColumnLiterals = (v, i) => columnLiteral(table.name, cols[i]!, v);
+      this.mappings.set(table.name, (m = { schema: table, mapping: mapping!, literals }));
+      this.plans.delete(table.name);
+    }
+    return m;
   }
 
   async close(): Promise<void> {
@@ -100,6 +145,8 @@ export class MysqlTarget implements Target {
    * it was. The checkpoint table is therefore created here, not in connect().
    */
   async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
+    // Every type refusal before the first write.
+    this.checkTypes(tables);
     try {
       await checkpoint.ensureCheckpointTable(this.c);
     } catch (err) {
@@ -111,13 +158,14 @@ export class MysqlTarget implements Target {
     }
     for (const t of tables) {
       if (opts.recreate) await this.c.query(`DROP TABLE IF EXISTS ${quoteId(t.name)}`);
-      await this.c.query(createTableSql(t));
+      await this.c.query(createTableSql(t, this.mapOptions));
     }
   }
 
   private planFor(table: TableSchema): LoadPlan {
+    const mapped = this.mappingFor(table);
     let plan = this.plans.get(table.name);
-    if (!plan) this.plans.set(table.name, (plan = loadPlan(table)));
+    if (!plan) this.plans.set(table.name, (plan = loadPlan(table, mapped?.mapping)));
     return plan;
   }
 
@@ -134,7 +182,12 @@ export class MysqlTarget implements Target {
 
   /** Loads a chunk and saves the table checkpoint in one transaction. */
   private async chunkTransaction(table: TableSchema, commit: ChunkCommit, load: (conn: PoolConnection) => Promise<void>): Promise<void> {
-    const conn = await this.p.getConnection();
+    let conn: PoolConnection;
+    try {
+      conn = await this.p.getConnection();
+    } catch (err) {
+      throw writeError(err, `copying a chunk of ${table.name}`);
+    }
     let inSection = false;
     try {
       await conn.beginTransaction();
@@ -155,9 +208,16 @@ export class MysqlTarget implements Target {
   }
 
   async begin(): Promise<TargetTransaction> {
-    const conn = await this.p.getConnection();
-    await conn.beginTransaction();
+    let conn: PoolConnection | undefined;
+    try {
+      conn = await this.p.getConnection();
+      await conn.beginTransaction();
+    } catch (err) {
+      conn?.release();
+      throw writeError(err, 'starting a batch');
+    }
     const syncId = this.opts.syncId;
+    const literals = (t: TableSchema) => this.mappingFor(t)?.literals;
     let open = true;
     const end = () => {
       if (open) {
@@ -168,14 +228,18 @@ export class MysqlTarget implements Target {
     return {
       async write(tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]) {
         try {
-          await applyChanges(conn, tables, changes);
+          await applyChanges(conn, tables, changes, literals);
         } catch (err) {
           throw writeError(err, 'applying changes');
         }
       },
       async truncate(table: TableSchema) {
         // DELETE, not TRUNCATE: TRUNCATE commits implicitly and would split data from checkpoint.
-        await conn.query(`DELETE FROM ${quoteId(table.name)}`);
+        try {
+          await conn.query(`DELETE FROM ${quoteId(table.name)}`);
+        } catch (err) {
+          throw writeError(err, `emptying ${table.name} (TRUNCATE on the source)`);
+        }
       },
       async commit(cp: StreamCheckpoint | null) {
         try {
@@ -220,6 +284,18 @@ export class MysqlTarget implements Target {
 function writeError(err: unknown, what: string): TributaryError {
   if (err instanceof TributaryError) return err;
   const e = err as { code?: string; message?: string };
-  const transient = ['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST', 'EPIPE'].includes(e.code ?? '');
+  // Connection-class failures and lock conflicts: the run restarts from the checkpoint.
+  const transient = [
+    'ER_LOCK_DEADLOCK',
+    'ER_LOCK_WAIT_TIMEOUT',
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'ETIMEDOUT',
+    'EPIPE',
+    'PROTOCOL_CONNECTION_LOST',
+    'ER_CONNECTION_KILLED',
+    'ER_SERVER_SHUTDOWN',
+    'ER_QUERY_INTERRUPTED',
+  ].includes(e.code ?? '');
   return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `target write failed while ${what}: ${e.message ?? String(err)}`, { cause: err, fatal: !transient });
 }

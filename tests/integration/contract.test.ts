@@ -1,0 +1,145 @@
+/**
+ * The contract suite: the same promises, run for every source/target pair — copy and stream converge
+ * under concurrent writes; kill -9 during the copy and during streaming loses and doubles nothing;
+ * a big transaction applies; bad input is refused. Per-direction type exactness lives in
+ * types.test.ts (MySQL → MySQL), mysql-to-postgres.test.ts and the PostgreSQL source/target tests.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import {
+  contractTableSql,
+  diffContract,
+  fillContractTable,
+  startContractWriter,
+  startEngine,
+  type Engine,
+  type EngineName,
+} from '../helpers/engines.js';
+
+const PAIRS: [EngineName, EngineName][] = [
+  ['mysql', 'mysql'],
+  ['mysql', 'postgres'],
+  ['postgres', 'postgres'],
+  ['postgres', 'mysql'],
+];
+
+const engines = new Map<string, Engine>();
+const running: CliRun[] = [];
+let dbSeq = 0;
+
+async function engine(role: 'source' | 'target', name: EngineName): Promise<Engine> {
+  const key = `${role}:${name}`;
+  let e = engines.get(key);
+  if (!e) {
+    e = await startEngine(name, role === 'source' ? 1 : 2);
+    engines.set(key, e);
+  }
+  return e;
+}
+
+afterAll(async () => {
+  for (const r of running) r.child.kill('SIGKILL');
+  for (const e of engines.values()) await e.stop().catch(() => undefined);
+});
+
+async function waitConverged(src: Engine, srcDb: string, dst: Engine, dstDb: string, table: string, run: CliRun, ms = 90_000): Promise<void> {
+  let last = '';
+  try {
+    await waitUntil(`${table} to converge`, async () => (last = await diffContract(src, srcDb, dst, dstDb, table)) === '', ms, 500);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${last}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
+  }
+}
+
+describe.each(PAIRS)('contract %s → %s', (srcName, dstName) => {
+  let src: Engine;
+  let dst: Engine;
+  let db: string;
+
+  beforeAll(async () => {
+    src = await engine('source', srcName);
+    dst = await engine('target', dstName);
+  });
+
+  const fresh = async (rows: number): Promise<string> => {
+    db = `c${++dbSeq}_${srcName.slice(0, 2)}${dstName.slice(0, 2)}`;
+    await src.createDatabase(db);
+    await src.exec(db, contractTableSql(srcName, 'items'));
+    if (rows > 0) await fillContractTable(src, db, 'items', rows);
+    await dst.createDatabase(db);
+    return db;
+  };
+
+  const sync = (database: string, extra: string[] = []): CliRun => {
+    const run = startCli(['sync', '--source', src.url(database), '--target', dst.url(database), '--flush-interval', '200ms', ...extra]);
+    running.push(run);
+    return run;
+  };
+
+  it('converges with inserts, updates, deletes and key updates during and after the copy', async () => {
+    const d = await fresh(60_000);
+    const writer = await startContractWriter(src, d, 'items', 70_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const run = sync(d, ['--threads', '3', '--chunk-size', '1000', '--chunk-time', '50ms']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 120_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    await writer.stop();
+    expect(writer.ops()).toBeGreaterThan(50);
+    await waitConverged(src, d, dst, d, 'items', run);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('resumes after kill -9 during the copy and during streaming', async () => {
+    const d = await fresh(80_000);
+    const writer = await startContractWriter(src, d, 'items', 90_000, 2);
+    const slow = ['--threads', '1', '--chunk-size', '500', '--chunk-time', '10ms'];
+    const first = sync(d, slow);
+    await waitUntil('a few chunks on the target', async () => (await dst.count(d, 'items').catch(() => 0)) >= 5000, 60_000, 50);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(first.stderr()).not.toContain('initial copy done');
+    const second = sync(d, slow);
+    await waitUntil('the resumed copy', () => second.stderr().includes('initial copy done'), 120_000);
+    expect(second.stderr()).toContain('resuming copy after the last checkpointed chunk');
+    await new Promise((r) => setTimeout(r, 1000));
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const third = sync(d);
+    await waitUntil('the resumed stream', () => third.stderr().includes('resuming from checkpoint'), 60_000);
+    await new Promise((r) => setTimeout(r, 800));
+    await writer.stop();
+    await waitConverged(src, d, dst, d, 'items', third);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  });
+
+  it('applies a 50k-row transaction', async () => {
+    const d = await fresh(0);
+    const run = sync(d, ['--buffer-mb', '8']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    if (srcName === 'mysql') {
+      await src.exec(d, "BEGIN; INSERT INTO items SELECT seq, CONCAT('k', seq), seq, seq / 4, 'big' FROM seq_1_to_50000; UPDATE items SET v = v + 1 WHERE id % 2 = 0; COMMIT");
+    } else {
+      await src.exec(d, "BEGIN; INSERT INTO items SELECT s, 'k' || s, s, s / 4.0, 'big' FROM generate_series(1, 50000) s; UPDATE items SET v = v + 1 WHERE id % 2 = 0; COMMIT");
+    }
+    await waitConverged(src, d, dst, d, 'items', run, 120_000);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('refuses a non-empty target without a checkpoint, and a wrong source password, changing nothing', async () => {
+    const d = await fresh(100);
+    await dst.exec(d, contractTableSql(dstName, 'items'));
+    await dst.exec(d, "INSERT INTO items (id, k, v) VALUES (1, 'mine', 1)");
+    const refused = startCli(['sync', '--source', src.url(d), '--target', dst.url(d)]);
+    expect(await refused.exited).not.toBe(0);
+    expect(refused.stderr()).toContain('TRIB_TARGET_NOT_EMPTY');
+    expect(await dst.count(d, 'items')).toBe(1);
+    const badUrl = src.url(d).replace(/^(\w+:\/\/)(\w+)@/, '$1$2:wrong-secret@');
+    const denied = startCli(['sync', '--source', badUrl, '--target', dst.url(d)]);
+    expect(await denied.exited).not.toBe(0);
+    if (srcName === 'mysql') expect(denied.stderr()).toContain('TRIB_AUTH_FAILED');
+    expect(denied.stderr()).not.toContain('wrong-secret');
+  });
+});
