@@ -3,10 +3,42 @@ import type { Row, Value } from './values.js';
 /**
  * One row change, as the stream delivers it. An UPDATE becomes an upsert of the new image; an
  * UPDATE that changes the primary key becomes a delete of the old key followed by an upsert.
+ *
+ * `unchanged` (upserts only) lists indexes into `row` (and the table's columns) whose new value
+ * the source does not know because the UPDATE did not change them: PostgreSQL sends no value for
+ * an unchanged TOASTed column under REPLICA IDENTITY DEFAULT. Their `row` slots hold null as a
+ * placeholder that must never be written. A target applies such a change as an UPDATE of the
+ * other columns of the row with that key; when no row has the key it writes nothing (that only
+ * happens while the copy has not reached the key yet, and the copy then brings the whole row).
+ * Absent or empty: `row` is the full image.
  */
 export type Change =
-  | { readonly kind: 'upsert'; readonly table: string; readonly key: Value[]; readonly row: Row }
+  | {
+      readonly kind: 'upsert';
+      readonly table: string;
+      readonly key: Value[];
+      readonly row: Row;
+      readonly unchanged?: readonly number[];
+    }
   | { readonly kind: 'delete'; readonly table: string; readonly key: Value[] };
+
+/**
+ * Coalesces two changes of the same key, `next` after `prev`: the last image wins, except that
+ * columns `next` leaves unchanged keep `prev`'s value when `prev` is an upsert (the result is a
+ * full image when `prev` was one). Whoever coalesces changes per key (src/stream/batch.ts) must
+ * use this rather than drop `prev`: dropping it would lose the values of unchanged columns.
+ */
+export function coalesce(prev: Change | undefined, next: Change): Change {
+  if (next.kind !== 'upsert' || !next.unchanged?.length || prev?.kind !== 'upsert') return next;
+  const row = next.row.slice();
+  const still: number[] = [];
+  const prevUnchanged = new Set(prev.unchanged ?? []);
+  for (const i of next.unchanged) {
+    if (prevUnchanged.has(i)) still.push(i);
+    else row[i] = prev.row[i] ?? null;
+  }
+  return still.length ? { ...next, row, unchanged: still } : { kind: 'upsert', table: next.table, key: next.key, row };
+}
 
 /**
  * What a ChangeSource's stream yields, in source order. Row changes of one source transaction

@@ -1,4 +1,4 @@
-import type { Change } from '../core/change.js';
+import { coalesce, type Change } from '../core/change.js';
 import type { TableSchema } from '../core/schema.js';
 import { keyString, rowBytes } from '../core/values.js';
 import type { StreamOp } from '../copier/gate.js';
@@ -40,8 +40,11 @@ export class Batch {
     // Exact keys, never folded by collation: row images carry the key as stored, and a key change
     // (even of case only) arrives as a delete plus an upsert, which apply() runs deletes first.
     const k = keyString(op.key);
+    // coalesce(): an upsert that leaves columns unchanged (PostgreSQL TOAST) keeps the earlier
+    // image's values for them.
+    const prev = tb.ops.get(k);
     tb.ops.delete(k);
-    tb.ops.set(k, op);
+    tb.ops.set(k, coalesce(prev, op));
     this.bytes += op.kind === 'upsert' ? rowBytes(op.row) : 64;
   }
 

@@ -55,3 +55,17 @@ describe('Batch coalescing', () => {
     expect(out.changes).toEqual([{ kind: 'upsert', table: 't', key: ['b'], row: ['b', 1n] }]);
   });
 });
+
+describe('Batch with partial images (PostgreSQL unchanged TOAST columns)', () => {
+  it('fills unchanged columns from an earlier image of the same key, and keeps them unchanged otherwise', () => {
+    const b = new Batch(new Map([['t', ci]]));
+    b.add({ kind: 'upsert', table: 't', key: ['a'], row: ['a', 1n] });
+    b.add({ kind: 'upsert', table: 't', key: ['a'], row: ['a', null], unchanged: [1] });
+    b.add({ kind: 'upsert', table: 't', key: ['b'], row: ['b', null], unchanged: [1] });
+    const { changes } = b.drain();
+    expect(changes).toEqual([
+      { kind: 'upsert', table: 't', key: ['a'], row: ['a', 1n] },
+      { kind: 'upsert', table: 't', key: ['b'], row: ['b', null], unchanged: [1] },
+    ]);
+  });
+});

@@ -94,11 +94,12 @@ export async function applyChanges(
   changes: readonly Change[],
   literals?: (table: TableSchema) => ColumnLiterals | undefined,
 ): Promise<void> {
-  const byTable = new Map<string, { del: Value[][]; up: Value[][] }>();
+  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: Change[] }>();
   for (const ch of changes) {
     let g = byTable.get(ch.table);
-    if (!g) byTable.set(ch.table, (g = { del: [], up: [] }));
+    if (!g) byTable.set(ch.table, (g = { del: [], up: [], partial: [] }));
     if (ch.kind === 'delete') g.del.push(ch.key);
+    else if (ch.unchanged?.length) g.partial.push(ch);
     else g.up.push(ch.row);
   }
   for (const [name, g] of byTable) {
@@ -107,5 +108,22 @@ export async function applyChanges(
     const lit = literals?.(table);
     await deleteKeys(conn, table, g.del, lit);
     await upsertRows(conn, table, g.up, lit);
+    for (const ch of g.partial) if (ch.kind === 'upsert') await updateKnownColumns(conn, table, ch, lit);
   }
+}
+
+/**
+ * An upsert whose image lacks some columns (Change.unchanged): update the columns it knows on the
+ * row with its key, and write nothing when no row has the key (see Change).
+ */
+async function updateKnownColumns(conn: Conn, table: TableSchema, ch: Extract<Change, { kind: 'upsert' }>, colLit?: ColumnLiterals): Promise<void> {
+  const skip = new Set(ch.unchanged ?? []);
+  const key = new Set(table.primaryKey);
+  const lit = colLit ?? ((v: Value, i: number) => (key.has(i) ? keyLiteral(table.columns[i] as Column, v) : literal(v)));
+  const sets = table.columns
+    .map((c, i) => (skip.has(i) || key.has(i) ? null : `${quoteId(c.name)} = ${lit(ch.row[i] ?? null, i)}`))
+    .filter((x): x is string => x !== null);
+  if (sets.length === 0) return;
+  const where = table.primaryKey.map((i) => `${quoteId((table.columns[i] as Column).name)} = ${lit(ch.row[i] ?? null, i)}`).join(' AND ');
+  await conn.query(`UPDATE ${quoteId(table.name)} SET ${sets.join(', ')} WHERE ${where}`);
 }

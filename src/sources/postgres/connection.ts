@@ -1,0 +1,110 @@
+import pg from 'pg';
+import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+
+/**
+ * Session settings of every tributary connection to a PostgreSQL source, sent in the startup
+ * packet so they hold on replication connections too (pgoutput prints values with the walsender
+ * session's settings): timestamptz in UTC, ISO dates, the default interval style, shortest exact
+ * floats (extra_float_digits=1 since PostgreSQL 12; 0 would round), hex bytea, UTF-8.
+ */
+export const SESSION_OPTIONS = [
+  'TimeZone=UTC',
+  'DateStyle=ISO,YMD',
+  'IntervalStyle=postgres',
+  'extra_float_digits=1',
+  'bytea_output=hex',
+  'client_encoding=UTF8',
+]
+  .map((s) => `-c ${s}`)
+  .join(' ');
+
+/**
+ * Every value comes back as PostgreSQL's text: the codecs in values.ts turn it into canonical
+ * values. Installed per client, never on pg's global `types` (other code in the process, and the
+ * PostgreSQL target, must keep theirs).
+ */
+export const RAW_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: (() => (value: string) => value) as unknown as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export function clientConfig(dsn: Dsn, extra: pg.ClientConfig = {}): pg.ClientConfig {
+  return {
+    host: dsn.host,
+    port: dsn.port,
+    user: dsn.user,
+    password: dsn.password,
+    database: dsn.database,
+    options: SESSION_OPTIONS,
+    types: RAW_TYPES,
+    application_name: 'tributary',
+    connectionTimeoutMillis: 10_000,
+    ...extra,
+  };
+}
+
+/** Maps a driver or server error to a TributaryError that names the server and the fix. */
+export function connectError(err: unknown, dsn: Dsn, role: string): TributaryError {
+  if (err instanceof TributaryError) return err;
+  const e = err as { code?: string; message?: string };
+  const where = `${role} ${describeDsn(dsn)}`;
+  const msg = e.message ?? String(err);
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: connection refused; check that the server runs and listens on ${dsn.host}:${dsn.port}`, { cause: err, fatal: false });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: host '${dsn.host}' not found; check the host name in the URL`, { cause: err, fatal: false });
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: ${dsn.host}:${dsn.port} unreachable (${e.code}); check the host, port and firewall`, { cause: err, fatal: false });
+    case '28P01':
+      return new TributaryError(ErrorCode.AUTH_FAILED, `${where}: password authentication failed for user '${dsn.user}'; check the user and password in the URL`, { cause: err });
+    case '28000':
+      if (/superuser or replication role|replication/i.test(msg)) {
+        return new TributaryError(ErrorCode.PRIVILEGE_MISSING, `${where}: role '${dsn.user}' may not open a replication connection (${msg}); ALTER ROLE "${dsn.user}" WITH REPLICATION (and allow it in pg_hba.conf)`, { cause: err });
+      }
+      return new TributaryError(ErrorCode.AUTH_FAILED, `${where}: ${msg}; check the user in the URL and pg_hba.conf`, { cause: err });
+    case '3D000':
+      return new TributaryError(ErrorCode.DATABASE_MISSING, `${where}: database '${dsn.database}' does not exist; create it or fix the URL's path`, { cause: err });
+    case '42501':
+      return new TributaryError(ErrorCode.PRIVILEGE_MISSING, `${where}: role '${dsn.user}' lacks a privilege: ${msg}`, { cause: err });
+    default:
+      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: ${msg}`, { cause: err, fatal: false });
+  }
+}
+
+/** Opens one client with tributary's session settings (`replication: 'database'` for a walsender). */
+export async function openClient(dsn: Dsn, role: string, extra: pg.ClientConfig = {}): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(dsn, extra));
+  // An idle client whose server goes away emits 'error'; the next query reports it.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw connectError(err, dsn, role);
+  }
+  return client;
+}
+
+/** A pool for parallel chunk reads, with the same settings. */
+export async function openPool(dsn: Dsn, role: string, size: number): Promise<pg.Pool> {
+  // Fail fast with a clear message before the pool hides connection errors.
+  const probe = await openClient(dsn, role);
+  await probe.end();
+  const pool = new pg.Pool({ ...clientConfig(dsn), max: size, idleTimeoutMillis: 30_000 });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** A quoted identifier: "name" with inner quotes doubled. */
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
+/** A quoted string literal, for the replication protocol's commands (which take no parameters). */
+export function quoteLiteral(text: string): string {
+  return "'" + text.replace(/'/g, "''") + "'";
+}

@@ -1,0 +1,137 @@
+import type pg from 'pg';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { quoteIdent } from './connection.js';
+import type { DescribedTable } from './schema.js';
+import { assertCovers, publicationState, setting, slotInfo } from './slot.js';
+
+/** One requirement on the source, its current value and the fix. */
+export interface Requirement {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly value: string;
+  readonly fix: string;
+  readonly code: (typeof ErrorCode)[keyof typeof ErrorCode];
+}
+
+type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
+
+export interface PreflightContext {
+  readonly user: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly namespace: string;
+  readonly syncId: string;
+  readonly tables: readonly DescribedTable[];
+}
+
+/**
+ * What a PostgreSQL source must offer: logical WAL, a role that may replicate, a free slot and
+ * WAL sender (unless the sync's slot exists already), tables that can be keyed, and a
+ * publication that covers them (or one tributary will create). Reads only; creates nothing.
+ */
+export async function sourceRequirements(conn: Queryable, ctx: PreflightContext): Promise<Requirement[]> {
+  const out: Requirement[] = [];
+  const wal = await setting(conn, 'wal_level');
+  out.push({
+    name: 'wal_level',
+    ok: wal === 'logical',
+    value: wal,
+    fix: 'ALTER SYSTEM SET wal_level = logical, then restart the server',
+    code: ErrorCode.SOURCE_SETTING,
+  });
+  const role = await conn.query<{ super: string; repl: string }>('SELECT rolsuper AS super, rolreplication AS repl FROM pg_roles WHERE rolname = current_user');
+  const r = role.rows[0];
+  const canReplicate = r?.super === 't' || r?.repl === 't';
+  out.push({
+    name: `role ${ctx.user} REPLICATION attribute`,
+    ok: canReplicate,
+    value: canReplicate ? (r?.super === 't' ? 'superuser' : 'REPLICATION') : 'NOREPLICATION',
+    fix: `ALTER ROLE ${quoteIdent(ctx.user)} WITH REPLICATION`,
+    code: ErrorCode.PRIVILEGE_MISSING,
+  });
+  const ownSlot = await slotInfo(conn, ctx.slot);
+  const slots = await conn.query<{ used: string; max: string; senders: string; maxsenders: string }>(
+    `SELECT (SELECT count(*) FROM pg_replication_slots) AS used, current_setting('max_replication_slots') AS max,
+            (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender') AS senders, current_setting('max_wal_senders') AS maxsenders`,
+  );
+  const s = slots.rows[0];
+  const freeSlots = Number(s?.max ?? 0) - Number(s?.used ?? 0);
+  out.push({
+    name: 'max_replication_slots',
+    ok: ownSlot !== undefined || freeSlots >= 1,
+    value: `${s?.max ?? '?'} (${s?.used ?? '?'} in use${ownSlot ? `, including this sync's ${ctx.slot}` : ''})`,
+    fix: 'raise max_replication_slots (ALTER SYSTEM SET max_replication_slots = …, then restart) or drop unused slots (pg_drop_replication_slot)',
+    code: ErrorCode.SOURCE_SETTING,
+  });
+  const freeSenders = Number(s?.maxsenders ?? 0) - Number(s?.senders ?? 0);
+  out.push({
+    name: 'max_wal_senders',
+    ok: freeSenders >= 1,
+    value: `${s?.maxsenders ?? '?'} (${s?.senders ?? '?'} in use)`,
+    fix: 'raise max_wal_senders (ALTER SYSTEM SET max_wal_senders = …, then restart)',
+    code: ErrorCode.SOURCE_SETTING,
+  });
+  for (const t of ctx.tables) {
+    const req = tableRequirement(t);
+    if (req) out.push(req);
+  }
+  const pub = await publicationState(conn, ctx.publication, ctx.namespace, ctx.syncId);
+  if (pub.exists && !pub.owned) {
+    let problem = '';
+    try {
+      assertCovers(ctx.publication, pub, ctx.tables.map((t) => t.schema.name));
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    out.push({
+      name: `publication ${ctx.publication}`,
+      ok: problem === '',
+      value: problem === '' ? 'covers the synced tables' : problem.replace(/;.*$/, ''),
+      fix: problem.replace(/^[^;]*;\s*/, ''),
+      code: ErrorCode.SOURCE_SETTING,
+    });
+  }
+  return out;
+}
+
+/**
+ * A table can be synced when it has a primary key and its replica identity delivers that key
+ * for UPDATE and DELETE: DEFAULT (the primary key), FULL (the whole old row), or USING INDEX on
+ * an index that contains the primary key. REPLICA IDENTITY FULL without a primary key gives rows
+ * but nothing to key them on; such tables are refused for now, like tables without a primary key
+ * on MySQL.
+ */
+export function tableRequirement(t: DescribedTable): Requirement | undefined {
+  const name = t.schema.name;
+  if (t.schema.primaryKey.length === 0) {
+    return {
+      name: `table ${name} primary key`,
+      ok: false,
+      value: `none (replica identity ${t.replicaIdentity})`,
+      fix: `ALTER TABLE ${quoteIdent(name)} ADD PRIMARY KEY (…), or leave it out with --tables`,
+      code: ErrorCode.TABLE_UNSUPPORTED,
+    };
+  }
+  const pk = t.schema.primaryKey.map((i) => t.schema.columns[i]?.name ?? '?');
+  const usable =
+    t.replicaIdentity === 'default' || t.replicaIdentity === 'full' || (t.replicaIdentity === 'index' && pk.every((c) => t.identityColumns.includes(c)));
+  if (usable) return undefined;
+  return {
+    name: `table ${name} replica identity`,
+    ok: false,
+    value: t.replicaIdentity === 'index' ? `USING INDEX on (${t.identityColumns.join(', ')}), which lacks primary key column(s)` : t.replicaIdentity.toUpperCase(),
+    fix: `ALTER TABLE ${quoteIdent(name)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
+    code: ErrorCode.TABLE_UNSUPPORTED,
+  };
+}
+
+/** Throws one error naming every unmet requirement (the code of the first). */
+export function assertRequirements(reqs: readonly Requirement[], where: string): void {
+  const bad = reqs.filter((r) => !r.ok);
+  if (bad.length === 0) return;
+  const first = bad[0] as Requirement;
+  throw new TributaryError(
+    first.code,
+    `${where} does not meet ${bad.length === 1 ? 'a requirement' : `${bad.length} requirements`}: ` + bad.map((r) => `${r.name} is ${r.value}; fix: ${r.fix}`).join('; '),
+  );
+}

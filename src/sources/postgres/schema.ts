@@ -1,0 +1,159 @@
+import type pg from 'pg';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import { quoteIdent } from './connection.js';
+
+type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
+
+/** A column's type as the catalogue has it: pgoutput's Relation messages carry the same pair. */
+export interface ColumnType {
+  readonly oid: number;
+  readonly typmod: number;
+}
+
+/** A described table with what the stream needs to notice a changed definition. */
+export interface DescribedTable {
+  readonly schema: TableSchema;
+  readonly oid: number;
+  /** Type of each column of `schema.columns`, in the same order. */
+  readonly types: readonly ColumnType[];
+  readonly replicaIdentity: 'default' | 'nothing' | 'full' | 'index';
+  /** Columns of the replica identity index (REPLICA IDENTITY USING INDEX), as column names. */
+  readonly identityColumns: readonly string[];
+}
+
+/** `"schema"."table"`. */
+export function qualified(namespace: string, table: string): string {
+  return `${quoteIdent(namespace)}.${quoteIdent(table)}`;
+}
+
+/** Base tables of `namespace` (partitions and tributary's own tables left out), in name order. */
+export async function listTables(conn: Queryable, namespace: string): Promise<string[]> {
+  const r = await conn.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition ORDER BY c.relname COLLATE "C"`,
+    [namespace],
+  );
+  return r.rows.map((x) => x.name).filter((n) => !n.startsWith('_tributary_'));
+}
+
+/** numeric(p,s) from its typmod; PostgreSQL 15 allows a negative scale (11 signed bits). */
+function numericTypmod(typmod: number): { precision?: number; scale?: number } {
+  if (typmod < 4) return {};
+  const t = typmod - 4;
+  return { precision: (t >> 16) & 0xffff, scale: ((t & 0x7ff) ^ 1024) - 1024 };
+}
+
+const TEMPORAL = new Set(['time', 'timetz', 'timestamp', 'timestamptz', 'interval']);
+
+interface AttrRow {
+  name: string;
+  udt: string;
+  coltype: string;
+  notnull: string;
+  typid: string;
+  typmod: string;
+  generated: string;
+  collation: string | null;
+  attnum: string;
+}
+
+/**
+ * A table's columns, primary key and unique keys from the catalogue. Column.dataType is the
+ * type's udt_name ('int4', 'timestamptz', '_int4' for int4[]; a domain's base type), columnType
+ * is format_type(). Generated columns are listed in `generated` and never read.
+ */
+export async function describeTable(conn: Queryable, namespace: string, table: string): Promise<DescribedTable> {
+  const rel = await conn.query<{ oid: string; ident: string }>(
+    `SELECT c.oid, c.relreplident AS ident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
+    [namespace, table],
+  );
+  const r0 = rel.rows[0];
+  if (!r0) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${namespace}.${table} not found on the source; check --tables`);
+  const oid = Number(r0.oid);
+  const attrs = await conn.query<AttrRow>(
+    `SELECT a.attname AS name, COALESCE(bt.typname, t.typname) AS udt,
+            format_type(a.atttypid, a.atttypmod) AS coltype, a.attnotnull AS notnull,
+            a.atttypid AS typid, a.atttypmod AS typmod, a.attgenerated AS generated,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END AS collation,
+            a.attnum
+       FROM pg_attribute a
+       JOIN pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [oid],
+  );
+  const columns: Column[] = [];
+  const types: ColumnType[] = [];
+  const generated: string[] = [];
+  const byAttnum = new Map<number, number>();
+  for (const a of attrs.rows) {
+    if (a.generated !== '') {
+      generated.push(a.name);
+      continue;
+    }
+    const typmod = Number(a.typmod);
+    const udt = a.udt;
+    const col: Column = {
+      name: a.name,
+      dataType: udt,
+      columnType: a.coltype,
+      nullable: a.notnull !== 't',
+      unsigned: false,
+      ...(udt === 'bytea' ? { charset: 'binary' } : {}),
+      ...(a.collation ? { collation: a.collation } : {}),
+      ...(udt === 'numeric' ? numericTypmod(typmod) : {}),
+      ...(TEMPORAL.has(udt) ? { scale: typmod < 0 || (typmod & 0xffff) === 0xffff ? 6 : typmod & 0xffff } : {}),
+      ...((udt === 'bit' || udt === 'varbit') && typmod >= 0 ? { precision: typmod } : {}),
+    };
+    byAttnum.set(Number(a.attnum), columns.length);
+    columns.push(col);
+    types.push({ oid: Number(a.typid), typmod });
+  }
+  const idx = await conn.query<{ keys: string; primary: string; ident: string }>(
+    `SELECT array_to_string(i.indkey, ' ') AS keys, i.indisprimary AS primary, i.indisreplident AS ident
+       FROM pg_index i
+      WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+      ORDER BY i.indisprimary DESC, i.indexrelid`,
+    [oid],
+  );
+  let primaryKey: number[] = [];
+  const uniqueKeys: number[][] = [];
+  let identityColumns: string[] = [];
+  for (const row of idx.rows) {
+    const attnums = row.keys.split(' ').map(Number);
+    const cols = attnums.map((n) => byAttnum.get(n));
+    if (row.ident === 't') identityColumns = cols.map((i) => (i === undefined ? '?' : (columns[i] as Column).name));
+    if (cols.some((i) => i === undefined)) {
+      if (row.primary === 't') {
+        throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${table}: a primary key column is generated; tributary cannot key on it`);
+      }
+      continue;
+    }
+    if (row.primary === 't') primaryKey = cols as number[];
+    else uniqueKeys.push(cols as number[]);
+  }
+  const replicaIdentity = ({ d: 'default', n: 'nothing', f: 'full', i: 'index' } as const)[r0.ident as 'd' | 'n' | 'f' | 'i'] ?? 'default';
+  return {
+    schema: { name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' },
+    oid,
+    types,
+    replicaIdentity,
+    identityColumns,
+  };
+}
+
+/** Row estimate and average row size from the planner's statistics (reltuples is -1 before the first ANALYZE). */
+export async function tableStats(conn: Queryable, namespace: string, table: string): Promise<{ rows: number; avgRowBytes: number }> {
+  const r = await conn.query<{ tuples: string; bytes: string }>(
+    `SELECT c.reltuples AS tuples, pg_relation_size(c.oid) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [namespace, table],
+  );
+  const tuples = Math.max(0, Number(r.rows[0]?.tuples ?? 0));
+  const bytes = Number(r.rows[0]?.bytes ?? 0);
+  return { rows: Math.round(tuples), avgRowBytes: tuples > 0 ? Math.round(bytes / tuples) : 0 };
+}
+

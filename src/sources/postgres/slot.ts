@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Dsn } from '../../config/dsn.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { openClient, quoteIdent, quoteLiteral } from './connection.js';
+import { formatLsn, parseLsn } from './position.js';
+import { qualified } from './schema.js';
+
+type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
+
+/**
+ * The replication slot and publication of a sync. Both are named after the sync id
+ * (tributary_<id>) unless the configuration names them, and both are owned by the sync: created
+ * by it, and the publication kept covering exactly the synced tables. A slot is never re-created
+ * behind a checkpoint's back: losing it loses changes, which is an error (see checkSlot).
+ */
+
+/** tributary_<sync id> lower-cased to [a-z0-9_], at most 63 bytes (NAMEDATALEN-1), a hash keeping long ids apart. */
+export function deriveName(syncId: string): string {
+  const clean = syncId.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const name = `tributary_${clean}`;
+  if (name.length <= 63) return name;
+  const hash = createHash('sha256').update(syncId).digest('hex').slice(0, 8);
+  return `${name.slice(0, 54)}_${hash}`;
+}
+
+/** A comment marks a publication tributary created, so it may alter it later. */
+export function ownerComment(syncId: string): string {
+  return `owned by tributary sync ${syncId}`;
+}
+
+export interface SlotInfo {
+  readonly name: string;
+  readonly plugin: string | null;
+  readonly slotType: string;
+  readonly database: string | null;
+  readonly active: boolean;
+  readonly restartLsn: bigint | null;
+  readonly confirmedFlushLsn: bigint | null;
+  /** 'reserved', 'extended', 'unreserved' or 'lost' (PostgreSQL 13+). */
+  readonly walStatus: string | null;
+}
+
+export async function slotInfo(conn: Queryable, slot: string): Promise<SlotInfo | undefined> {
+  const r = await conn.query<{
+    slot_name: string;
+    plugin: string | null;
+    slot_type: string;
+    database: string | null;
+    active: string;
+    restart_lsn: string | null;
+    confirmed_flush_lsn: string | null;
+    wal_status: string | null;
+  }>(
+    `SELECT slot_name, plugin, slot_type, database, active, restart_lsn::text, confirmed_flush_lsn::text, wal_status
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  const s = r.rows[0];
+  if (!s) return undefined;
+  return {
+    name: s.slot_name,
+    plugin: s.plugin,
+    slotType: s.slot_type,
+    database: s.database,
+    active: s.active === 't',
+    restartLsn: s.restart_lsn ? parseLsn(s.restart_lsn) : null,
+    confirmedFlushLsn: s.confirmed_flush_lsn ? parseLsn(s.confirmed_flush_lsn) : null,
+    walStatus: s.wal_status,
+  };
+}
+
+export async function setting(conn: Queryable, name: string): Promise<string> {
+  const r = await conn.query<{ v: string }>('SELECT current_setting($1, true) AS v', [name]);
+  return r.rows[0]?.v ?? '(not set)';
+}
+
+/**
+ * Whether a stream may resume at `lsn` from this slot. Throws POSITION_LOST (fatal) when it may
+ * not, naming the slot and max_slot_wal_keep_size:
+ * - the slot is gone (dropped): its changes are gone with it;
+ * - the slot was invalidated (wal_status 'lost', restart_lsn NULL): the server removed WAL it
+ *   still needed because it exceeded max_slot_wal_keep_size;
+ * - its confirmed_flush_lsn is after `lsn`. tributary acknowledges a position only after the
+ *   target committed the checkpoint holding it (commit, then acknowledge), so on its own the
+ *   slot's confirmed_flush_lsn is at or before the checkpoint. A later one means something else
+ *   consumed or advanced the slot (another client, pg_replication_slot_advance): the server starts
+ *   decoding at max(requested, confirmed_flush_lsn), so every transaction committed in between
+ *   would be skipped without a trace. Equal is fine: a transaction whose commit ends at the
+ *   checkpoint's LSN is already applied, and the server skips exactly those.
+ */
+export async function checkSlot(conn: Queryable, slot: string, lsn: bigint, database: string): Promise<SlotInfo> {
+  const info = await slotInfo(conn, slot);
+  const keep = await setting(conn, 'max_slot_wal_keep_size');
+  const fix = `Nothing was written. Start over with --force (a new slot and a full copy)`;
+  if (!info) {
+    throw new TributaryError(
+      ErrorCode.POSITION_LOST,
+      `replication slot ${slot} no longer exists (it was dropped), so the changes after the checkpoint's LSN ${formatLsn(lsn)} are gone; tributary never re-creates a slot behind a checkpoint. Do not drop a sync's slot while it is stopped, and keep max_slot_wal_keep_size (now ${keep}) large enough that the server does not invalidate it. ${fix}`,
+    );
+  }
+  if (info.walStatus === 'lost' || info.restartLsn === null) {
+    throw new TributaryError(
+      ErrorCode.POSITION_LOST,
+      `replication slot ${slot} was invalidated (wal_status=${info.walStatus ?? 'unknown'}): the server removed WAL the sync still needed because the slot fell more than max_slot_wal_keep_size (now ${keep}) behind. Raise max_slot_wal_keep_size (or -1 for no limit) and keep the sync running. ${fix}`,
+    );
+  }
+  if (info.slotType !== 'logical' || info.plugin !== 'pgoutput') {
+    throw new TributaryError(ErrorCode.SOURCE_SETTING, `replication slot ${slot} is a ${info.slotType} slot with plugin ${info.plugin ?? 'none'}; tributary needs a logical slot with plugin pgoutput. Name another slot (slot: …) or drop this one`);
+  }
+  if (info.database !== database) {
+    throw new TributaryError(ErrorCode.SOURCE_CHANGED, `replication slot ${slot} belongs to database ${info.database ?? '?'}, not ${database}; point --source at that database or name another slot`);
+  }
+  if (info.confirmedFlushLsn !== null && info.confirmedFlushLsn > lsn) {
+    throw new TributaryError(
+      ErrorCode.POSITION_LOST,
+      `replication slot ${slot} has confirmed_flush_lsn ${formatLsn(info.confirmedFlushLsn)}, after the checkpoint's LSN ${formatLsn(lsn)}: something other than this sync consumed or advanced the slot, and the server would skip every change in between. Give each consumer its own slot (max_slot_wal_keep_size is ${keep}). ${fix}`,
+    );
+  }
+  return info;
+}
+
+/**
+ * A slot created with an exported snapshot. The creating replication connection is kept open and
+ * idle: the snapshot lives until that connection runs another command or closes, so it runs
+ * nothing else, and `release()` closes it.
+ */
+export interface ExportedSlot {
+  readonly consistentPoint: bigint;
+  /** The snapshot's name for SET TRANSACTION SNAPSHOT. */
+  readonly snapshot: string;
+  release(): Promise<void>;
+}
+
+export async function createSlotWithSnapshot(dsn: Dsn, slot: string): Promise<ExportedSlot> {
+  const client = await openClient(dsn, 'source replication', { replication: 'database' } as pg.ClientConfig);
+  try {
+    const r = await client.query<{ consistent_point: string; snapshot_name: string }>(
+      `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`,
+    );
+    const row = r.rows[0];
+    if (!row?.snapshot_name) throw new Error('CREATE_REPLICATION_SLOT returned no snapshot');
+    let released = false;
+    return {
+      consistentPoint: parseLsn(row.consistent_point),
+      snapshot: row.snapshot_name,
+      async release() {
+        if (released) return;
+        released = true;
+        await client.end().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function dropSlot(conn: Queryable, slot: string): Promise<void> {
+  await conn.query('SELECT pg_drop_replication_slot($1)', [slot]);
+}
+
+export interface PublicationState {
+  readonly exists: boolean;
+  readonly owned: boolean;
+  /** Tables of `namespace` the publication covers (all of them for FOR ALL TABLES). */
+  readonly tables: readonly string[];
+  readonly allTables: boolean;
+  /** Which of insert/update/delete/truncate it does not publish. */
+  readonly missingActions: readonly string[];
+}
+
+export async function publicationState(conn: Queryable, publication: string, namespace: string, syncId: string): Promise<PublicationState> {
+  const p = await conn.query<{ alltables: string; pubinsert: string; pubupdate: string; pubdelete: string; pubtruncate: string; comment: string | null }>(
+    `SELECT puballtables AS alltables, pubinsert, pubupdate, pubdelete, pubtruncate, obj_description(oid, 'pg_publication') AS comment
+       FROM pg_publication WHERE pubname = $1`,
+    [publication],
+  );
+  const row = p.rows[0];
+  if (!row) return { exists: false, owned: false, tables: [], allTables: false, missingActions: [] };
+  const t = await conn.query<{ tablename: string }>('SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 ORDER BY tablename', [publication, namespace]);
+  const missingActions = (['insert', 'update', 'delete', 'truncate'] as const).filter((a) => row[`pub${a}`] !== 't');
+  return {
+    exists: true,
+    owned: row.comment === ownerComment(syncId),
+    tables: t.rows.map((x) => x.tablename),
+    allTables: row.alltables === 't',
+    missingActions,
+  };
+}
+
+/**
+ * Makes the sync's publication cover exactly `tables`: creates it (FOR TABLE …) when absent, sets
+ * its table list when tributary owns it, and only checks one it does not own. Must run before the
+ * slot is created (pgoutput reads the publication as of each decoded change, and errors on one
+ * that did not exist yet) and before a table is copied (a change made before the table joined
+ * the publication is not streamed; the copy must read after it).
+ */
+export async function ensurePublication(conn: Queryable, publication: string, namespace: string, tables: readonly string[], syncId: string, logger: Logger): Promise<void> {
+  const state = await publicationState(conn, publication, namespace, syncId);
+  const list = tables.map((t) => qualified(namespace, t)).join(', ');
+  const want = [...tables].sort();
+  const same = want.length === state.tables.length && want.every((t, i) => t === [...state.tables].sort()[i]);
+  try {
+    if (!state.exists) {
+      await conn.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list} WITH (publish = 'insert, update, delete, truncate')`);
+      await conn.query(`COMMENT ON PUBLICATION ${quoteIdent(publication)} IS ${quoteLiteral(ownerComment(syncId))}`);
+      logger.info({ publication, tables: tables.length }, 'publication created');
+      return;
+    }
+    if (state.owned) {
+      if (!same) {
+        await conn.query(`ALTER PUBLICATION ${quoteIdent(publication)} SET TABLE ${list}`);
+        logger.info({ publication, tables: tables.length }, 'publication now covers the synced tables');
+      }
+      return;
+    }
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    throw new TributaryError(
+      e.code === '42501' ? ErrorCode.PRIVILEGE_MISSING : ErrorCode.SOURCE_SETTING,
+      `cannot create or alter publication ${publication} for the synced tables: ${e.message ?? String(err)}; the source role needs CREATE on the database and ownership of the tables, or create the publication yourself (CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list}) and name it with publication: …`,
+      { cause: err },
+    );
+  }
+  assertCovers(publication, state, tables);
+}
+
+/** A publication tributary does not own must already publish every synced table and every action. */
+export function assertCovers(publication: string, state: PublicationState, tables: readonly string[]): void {
+  const missing = state.allTables ? [] : tables.filter((t) => !state.tables.includes(t));
+  if (missing.length) {
+    throw new TributaryError(
+      ErrorCode.SOURCE_SETTING,
+      `publication ${publication} does not cover synced table${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${missing.map(quoteIdent).join(', ')}, or leave ${missing.length > 1 ? 'them' : 'it'} out with --tables`,
+    );
+  }
+  if (state.missingActions.length) {
+    throw new TributaryError(
+      ErrorCode.SOURCE_SETTING,
+      `publication ${publication} does not publish ${state.missingActions.join(', ')}; ALTER PUBLICATION ${quoteIdent(publication)} SET (publish = 'insert, update, delete, truncate')`,
+    );
+  }
+}

@@ -1,0 +1,433 @@
+import type pg from 'pg';
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { Logger } from 'pino';
+import type { Dsn } from '../../config/dsn.js';
+import type { StreamEvent } from '../../core/change.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import { rowBytes, type Value } from '../../core/values.js';
+import { clientConfig, connectError } from './connection.js';
+import { encodePosition, formatLsn, parseLsn } from './position.js';
+import type { ColumnType } from './schema.js';
+import { codecFor, type TextCodec } from './values.js';
+
+/** What the source and its running stream share about acknowledgements. */
+export interface AckState {
+  /** The highest position the target committed (sent as flush position in every status update). */
+  acked: bigint;
+  /** Sends a standby status update now, when a stream runs. */
+  send?: (ping: boolean) => void;
+}
+
+export interface PgStreamOptions {
+  readonly dsn: Dsn;
+  readonly slot: string;
+  readonly publication: string;
+  readonly namespace: string;
+  readonly from: bigint;
+  readonly tables: readonly TableSchema[];
+  /** Catalogue types of the described tables' columns, to notice a changed definition. */
+  readonly types: ReadonlyMap<string, readonly ColumnType[]>;
+  /** Stop reading the slot while this many bytes of events wait for the consumer. */
+  readonly maxBufferBytes: number;
+  /** How often to send a status update asking for a keepalive (which becomes a heartbeat when idle). */
+  readonly statusIntervalMs: number;
+  readonly ack: AckState;
+  /**
+   * Reads the current values of `columns` of the row with `key` (a plain read), or undefined when
+   * no row has it. Used for the one case pgoutput leaves no way to know an unchanged TOAST value:
+   * an UPDATE of the primary key under REPLICA IDENTITY DEFAULT.
+   */
+  readonly readColumns: (table: TableSchema, key: readonly Value[], columns: readonly number[]) => Promise<Value[] | undefined>;
+  readonly logger: Logger;
+}
+
+interface Decoder {
+  readonly schema: TableSchema;
+  readonly codecs: TextCodec[];
+  /** Schema columns the current Relation lacks: never written by upserts. */
+  readonly missing: ReadonlySet<number>;
+}
+
+interface Item {
+  ev: StreamEvent;
+  bytes: number;
+  /** Unchanged TOAST columns of a primary-key update, to read from the source before yielding. */
+  fetch?: { readonly schema: TableSchema };
+}
+
+/** The Relation's column list as the catalogue would print it, for messages. */
+function describeColumn(c: Pgoutput.RelationColumn): string {
+  return `"${c.name}" (type oid ${c.typeOid}${c.typeMod >= 0 ? `, typmod ${c.typeMod}` : ''})`;
+}
+
+/**
+ * pgoutput decoding with pg-logical-replication's parser, values left as PostgreSQL's text: the
+ * parser installs pg's *global* type parsers on every Relation column, so this plugin replaces
+ * them on the relation it just parsed (the following row messages use them). Parse failures are
+ * returned as values so they end the stream instead of throwing inside the socket's handler.
+ */
+class RawPgoutputPlugin extends PgoutputPlugin {
+  override parse(buffer: Buffer): Pgoutput.Message {
+    try {
+      const msg = super.parse(buffer);
+      if (msg.tag === 'relation') for (const c of msg.columns) c.parser = raw;
+      return msg;
+    } catch (err) {
+      return { tag: 'error', error: err } as unknown as Pgoutput.Message;
+    }
+  }
+}
+
+const raw = (text: unknown) => text;
+
+/** The socket of the library's replication connection (pinned 2.5.0 keeps it there), for backpressure. */
+function socketOf(service: LogicalReplicationService): { pause(): void; resume(): void } | undefined {
+  return (service as unknown as { _connection?: { stream?: { pause(): void; resume(): void } } })._connection?.stream;
+}
+
+export function mapStreamError(err: unknown, opts: Pick<PgStreamOptions, 'dsn' | 'slot' | 'publication' | 'from'>): TributaryError {
+  if (err instanceof TributaryError) return err;
+  const e = err as { code?: string; message?: string };
+  const msg = e.message ?? String(err);
+  if (/replication slot .* does not exist/i.test(msg)) {
+    return new TributaryError(
+      ErrorCode.POSITION_LOST,
+      `replication slot ${opts.slot} no longer exists (it was dropped): the changes after LSN ${formatLsn(opts.from)} are gone, and tributary never re-creates a slot silently. Start over with --force; keep max_slot_wal_keep_size large enough that the server does not invalidate the slot`,
+      { cause: err },
+    );
+  }
+  if (/can no longer get changes|has been invalidated|cannot read from logical replication slot|requested WAL segment .* has already been removed/i.test(msg)) {
+    return new TributaryError(
+      ErrorCode.POSITION_LOST,
+      `replication slot ${opts.slot} was invalidated (${msg}): it fell further behind than max_slot_wal_keep_size allows and the server removed WAL it needed. Raise max_slot_wal_keep_size and start over with --force`,
+      { cause: err },
+    );
+  }
+  if (/publication .* does not exist/i.test(msg)) {
+    return new TributaryError(ErrorCode.SOURCE_SETTING, `publication ${opts.publication} does not exist at the stream's position (${msg}); it must exist before the slot's position: start over with --force`, { cause: err });
+  }
+  if (e.code === '55006' || /is active for PID/i.test(msg)) {
+    return new TributaryError(ErrorCode.STREAM_FAILED, `replication slot ${opts.slot} is in use by another connection (${msg}); stop the other consumer (tributary retries)`, { cause: err, fatal: false });
+  }
+  if (e.code === '28000' || e.code === '28P01' || e.code === '3D000' || e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND') {
+    const c = connectError(err, opts.dsn, 'source replication');
+    return new TributaryError(c.code, c.message, { cause: err, fatal: c.code === ErrorCode.CONNECT_FAILED ? false : c.fatal });
+  }
+  return new TributaryError(ErrorCode.STREAM_FAILED, `PostgreSQL replication stream of slot ${opts.slot} failed: ${msg}`, { cause: err, fatal: false });
+}
+
+/**
+ * Streams a replication slot through pgoutput as StreamEvents.
+ *
+ * Acknowledgement: the library's own timer and automatic acknowledgement are off; the slot's
+ * flush position is only ever `ack.acked`, which the source raises when the target committed a
+ * checkpoint. Status updates carry it on every acknowledgement, when the server asks, and every
+ * `statusIntervalMs` (so wal_sender_timeout never fires, even while reading is paused).
+ *
+ * Idle slots: the walsender decodes all of the cluster's WAL, and while nothing it decodes is
+ * published it sends keepalives carrying how far it has read. Between transactions such a
+ * keepalive is a safe resume point (every transaction that committed before it has been
+ * delivered), so it becomes a 'heartbeat' event; the applier checkpoints it and acknowledges
+ * it, and the slot's confirmed_flush_lsn, then its restart_lsn (at the next running-transactions
+ * record, which the server logs at least every 15 s and at checkpoints), follow the WAL end
+ * instead of holding WAL for the unpublished writes. The periodic status update asks for a
+ * keepalive, so one comes even when the server would not send it by itself.
+ */
+export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  const byName = new Map(opts.tables.map((t) => [t.name, t]));
+  const decoders = new Map<number, Decoder | null>();
+
+  let queue: (Item | undefined)[] = [];
+  let head = 0;
+  let queued = 0;
+  let paused = false;
+  let failure: TributaryError | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const service = new LogicalReplicationService(clientConfig(opts.dsn) as pg.ClientConfig, {
+    acknowledge: { auto: false, timeoutSeconds: 0 },
+  });
+  const plugin = new RawPgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication] });
+
+  const push = (item: Item) => {
+    queue.push(item);
+    queued += item.bytes;
+    if (!paused && queued > opts.maxBufferBytes) {
+      const s = socketOf(service);
+      if (s) {
+        paused = true;
+        s.pause();
+      }
+    }
+    notify();
+  };
+
+  let inTxn = false;
+  /** Every transaction that commits at or before it has been queued. */
+  let lastPos = opts.from;
+  let lastEmitted = opts.from;
+  let txnTime = Date.now();
+
+  const decoderFor = (rel: Pgoutput.MessageRelation): Decoder | null => {
+    const known = decoders.get(rel.relationOid);
+    if (known !== undefined) return known;
+    return relation(rel);
+  };
+
+  /** A Relation message: (re)builds the table's decoder and reports a definition the sync cannot follow. */
+  const relation = (rel: Pgoutput.MessageRelation): Decoder | null => {
+    const schema = rel.schema === opts.namespace ? byName.get(rel.name) : undefined;
+    if (!schema) {
+      decoders.set(rel.relationOid, null);
+      return null;
+    }
+    const types = opts.types.get(schema.name);
+    const relCols = new Map(rel.columns.map((c) => [c.name, c]));
+    const names = new Set(schema.columns.map((c) => c.name));
+    const changes: string[] = [];
+    for (const c of rel.columns) if (!names.has(c.name)) changes.push(`column ${describeColumn(c)} added`);
+    const missing = new Set<number>();
+    schema.columns.forEach((c, i) => {
+      const rc = relCols.get(c.name);
+      if (!rc) {
+        missing.add(i);
+        changes.push(`column "${c.name}" (${c.columnType}) dropped or renamed`);
+        return;
+      }
+      const t = types?.[i];
+      if (t && (t.oid !== rc.typeOid || t.typmod !== rc.typeMod)) changes.push(`column "${c.name}" changed type from ${c.columnType} to ${describeColumn(rc)}`);
+    });
+    const dec: Decoder = { schema, codecs: schema.columns.map((c) => codecFor(c)), missing };
+    decoders.set(rel.relationOid, dec);
+    if (changes.length) {
+      // Positioned before the transaction holding the first row with the new definition, so a
+      // restarted sync (with the table re-described) decodes that transaction again.
+      push({
+        ev: { type: 'ddl', tables: [schema.name], statement: `ALTER TABLE "${schema.name}": ${changes.join('; ')} (seen in pgoutput's Relation message)`, position: encodePosition({ slot: opts.slot, lsn: lastPos }) },
+        bytes: 256,
+      });
+    }
+    return dec;
+  };
+
+  /** Decodes a tuple into the schema's columns; `unchanged` collects columns the tuple has no value for. */
+  const decodeTuple = (dec: Decoder, tuple: Record<string, unknown>, unchanged?: number[]): Value[] => {
+    const cols = dec.schema.columns;
+    const row = new Array<Value>(cols.length);
+    for (let i = 0; i < cols.length; i++) {
+      const v = dec.missing.has(i) ? undefined : tuple[(cols[i] as Column).name];
+      if (v === undefined) {
+        if (!unchanged) throw new Error(`no value for column ${(cols[i] as Column).name} of ${dec.schema.name}`);
+        unchanged.push(i);
+        row[i] = null;
+      } else row[i] = (dec.codecs[i] as TextCodec)(v as string | null);
+    }
+    return row;
+  };
+
+  const keyFrom = (dec: Decoder, tuple: Record<string, unknown>): Value[] =>
+    dec.schema.primaryKey.map((i) => {
+      const c = dec.schema.columns[i] as Column;
+      const v = tuple[c.name];
+      if (v === undefined) throw new Error(`the replica identity of ${dec.schema.name} carries no value for primary key column ${c.name}`);
+      return (dec.codecs[i] as TextCodec)(v as string | null);
+    });
+
+  const onMessage = (msg: Pgoutput.Message | { tag: 'error'; error: unknown }) => {
+    switch (msg.tag) {
+      case 'begin':
+        inTxn = true;
+        txnTime = Number((msg.commitTime as bigint) / 1000n);
+        push({ ev: { type: 'begin' }, bytes: 32 });
+        return;
+      case 'commit': {
+        inTxn = false;
+        const end = parseLsn(msg.commitEndLsn ?? formatLsn(lastPos));
+        if (end > lastPos) lastPos = end;
+        lastEmitted = lastPos;
+        push({ ev: { type: 'commit', position: encodePosition({ slot: opts.slot, lsn: lastPos }), timestamp: Number((msg.commitTime as bigint) / 1000n) }, bytes: 64 });
+        return;
+      }
+      case 'relation':
+        relation(msg);
+        return;
+      case 'insert': {
+        const dec = decoderFor(msg.relation);
+        if (!dec) return;
+        const unchanged: number[] = [];
+        const row = decodeTuple(dec, msg.new, unchanged);
+        const key = dec.schema.primaryKey.map((i) => row[i] ?? null);
+        push({ ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) } }, bytes: rowBytes(row) });
+        return;
+      }
+      case 'update': {
+        const dec = decoderFor(msg.relation);
+        if (!dec) return;
+        const unchanged: number[] = [];
+        const row = decodeTuple(dec, msg.new, unchanged);
+        const oldTuple = msg.old ?? msg.key;
+        const oldKey = oldTuple ? keyFrom(dec, oldTuple) : undefined;
+        // An unchanged (TOASTed) key column keeps the old key's value.
+        for (const [j, i] of dec.schema.primaryKey.entries()) {
+          if (unchanged.includes(i)) {
+            if (!oldKey) throw new Error(`UPDATE of ${dec.schema.name} carries no value for primary key column ${dec.schema.columns[i]?.name}`);
+            row[i] = oldKey[j] ?? null;
+            unchanged.splice(unchanged.indexOf(i), 1);
+          }
+        }
+        const key = dec.schema.primaryKey.map((i) => row[i] ?? null);
+        const moved = oldKey !== undefined && !sameKey(oldKey, key);
+        if (moved) push({ ev: { type: 'change', change: { kind: 'delete', table: dec.schema.name, key: oldKey } }, bytes: 64 });
+        push({
+          ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) } },
+          bytes: rowBytes(row),
+          // The row left its old key, so no row on the target holds the unchanged values.
+          ...(moved && unchanged.length ? { fetch: { schema: dec.schema } } : {}),
+        });
+        return;
+      }
+      case 'delete': {
+        const dec = decoderFor(msg.relation);
+        if (!dec) return;
+        const tuple = msg.old ?? msg.key;
+        if (!tuple) throw new Error(`DELETE on ${dec.schema.name} carries no replica identity`);
+        push({ ev: { type: 'change', change: { kind: 'delete', table: dec.schema.name, key: keyFrom(dec, tuple) } }, bytes: 64 });
+        return;
+      }
+      case 'truncate':
+        for (const rel of msg.relations) {
+          const dec = rel ? decoderFor(rel) : null;
+          // Positioned before the transaction: replaying it from there truncates again, which
+          // erases whatever else of the table the transaction's replay wrote before.
+          if (dec) push({ ev: { type: 'truncate', table: dec.schema.name, position: encodePosition({ slot: opts.slot, lsn: lastPos }), timestamp: txnTime }, bytes: 64 });
+        }
+        return;
+      case 'error':
+        throw msg.error instanceof Error ? msg.error : new Error(String(msg.error));
+      default:
+        return;
+    }
+  };
+
+  service.on('data', (_lsn: string, msg: Pgoutput.Message) => {
+    if (failure) return;
+    try {
+      onMessage(msg);
+    } catch (err) {
+      failure = new TributaryError(ErrorCode.STREAM_FAILED, `cannot decode the replication stream of slot ${opts.slot}: ${(err as Error).message}`, { cause: err, fatal: false });
+      notify();
+    }
+  });
+  service.on('heartbeat', (lsn: string, timestamp: number, shouldRespond: boolean) => {
+    const at = parseLsn(lsn);
+    if (!inTxn && at > lastPos) lastPos = at;
+    if (!inTxn && lastPos > lastEmitted) {
+      lastEmitted = lastPos;
+      push({ ev: { type: 'heartbeat', position: encodePosition({ slot: opts.slot, lsn: lastPos }), timestamp }, bytes: 64 });
+    }
+    if (shouldRespond) sendStatus(false);
+  });
+  service.on('error', (err: Error) => {
+    failure ??= mapStreamError(err, opts);
+    notify();
+  });
+
+  // The library sends write = flush = apply = its argument + 1; the argument is therefore the
+  // acknowledged LSN - 1, so the server receives exactly the acknowledged LSN (a transaction whose
+  // commit record starts right there must not be skipped on resume).
+  const sendStatus = (ping: boolean) => {
+    if (opts.ack.acked <= 0n) return;
+    service.acknowledge(formatLsn(opts.ack.acked - 1n), ping).catch(() => undefined);
+  };
+  if (opts.ack.acked < opts.from) opts.ack.acked = opts.from;
+  opts.ack.send = sendStatus;
+  const timer = setInterval(() => sendStatus(true), opts.statusIntervalMs);
+  const onAbort = () => notify();
+  signal.addEventListener('abort', onAbort);
+
+  opts.logger.debug({ slot: opts.slot, from: formatLsn(opts.from), publication: opts.publication }, 'replication stream starting');
+  service.once('start', () => sendStatus(true));
+  service.subscribe(plugin, opts.slot, formatLsn(opts.from)).then(
+    () => {
+      failure ??= new TributaryError(ErrorCode.STREAM_FAILED, `the replication stream of slot ${opts.slot} ended`, { fatal: false });
+      notify();
+    },
+    (err: unknown) => {
+      failure ??= mapStreamError(err, opts);
+      notify();
+    },
+  );
+
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      const item = head < queue.length ? queue[head] : undefined;
+      if (item) {
+        queue[head++] = undefined;
+        if (head > 4096 && head * 2 > queue.length) {
+          queue = queue.slice(head);
+          head = 0;
+        }
+        queued -= item.bytes;
+        if (paused && queued < opts.maxBufferBytes / 2) {
+          paused = false;
+          socketOf(service)?.resume();
+        }
+        if (item.fetch && item.ev.type === 'change' && item.ev.change.kind === 'upsert') {
+          item.ev = { type: 'change', change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
+        }
+        yield item.ev;
+        continue;
+      }
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    clearInterval(timer);
+    if (opts.ack.send === sendStatus) delete opts.ack.send;
+    service.removeAllListeners('data');
+    service.removeAllListeners('heartbeat');
+    service.removeAllListeners('error');
+    service.on('error', () => undefined);
+    await service.destroy().catch(() => undefined);
+  }
+}
+
+/**
+ * The values of an upsert's unchanged columns read from the source now. Reading the current row
+ * is safe: every later change of this key follows in the stream and is applied after this one.
+ * When the row is gone, a later change removed it, and the change stays partial (writes nothing).
+ */
+async function fillUnchanged(
+  opts: PgStreamOptions,
+  schema: TableSchema,
+  change: Extract<StreamEvent, { type: 'change' }>['change'] & { kind: 'upsert' },
+): Promise<typeof change> {
+  const cols = change.unchanged ?? [];
+  const values = await opts.readColumns(schema, change.key, cols);
+  if (!values) return change;
+  const row = change.row.slice();
+  cols.forEach((c, j) => (row[c] = values[j] ?? null));
+  return { kind: 'upsert', table: change.table, key: change.key, row };
+}
+
+function sameKey(a: readonly Value[], b: readonly Value[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) {
+      if (!x.equals(y)) return false;
+    } else if (typeof x === 'number' && typeof y === 'number') {
+      if (!(x === y || (Number.isNaN(x) && Number.isNaN(y)))) return false;
+    } else if (x !== y) return false;
+  }
+  return true;
+}
