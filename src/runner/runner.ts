@@ -11,8 +11,10 @@ import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
 import { MysqlSource, deriveServerId } from '../sources/mysql/source.js';
+import { PostgresSource } from '../sources/postgres/source.js';
 import { StreamApplier } from '../stream/applier.js';
 import { MysqlTarget } from '../targets/mysql/target.js';
+import { PostgresTarget } from '../targets/postgres/target.js';
 import { formatDuration, Rate, type Phase, type Progress } from './progress.js';
 import { selectTables } from './tables.js';
 
@@ -93,10 +95,19 @@ export class Runner extends EventEmitter {
    * of times.
    */
   async run(signal?: AbortSignal): Promise<void> {
+    const onAbort = () => this.cancel();
     if (signal) {
       if (signal.aborted) this.cancel();
-      signal.addEventListener('abort', () => this.cancel(), { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
     }
+    try {
+      await this.runAttempts();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async runAttempts(): Promise<void> {
     let attempt = 0;
     let started = false;
     for (;;) {
@@ -136,6 +147,18 @@ export class Runner extends EventEmitter {
 
   private buildSource(dsn: Dsn): ChangeSource {
     if (this.injected.source) return this.injected.source;
+    if (dsn.engine === 'postgres') {
+      return new PostgresSource({
+        dsn,
+        logger: this.logger.child({ component: 'source' }),
+        poolSize: this.config.threads + 1,
+        syncId: this.syncId,
+        slot: this.config.slot,
+        publication: this.config.publication,
+        tables: this.config.tables,
+        maxBufferBytes: Math.floor((this.config.bufferMb * 1024 * 1024) / 4),
+      });
+    }
     return new MysqlSource({
       dsn,
       logger: this.logger.child({ component: 'source' }),
@@ -150,24 +173,41 @@ export class Runner extends EventEmitter {
 
   private buildTarget(dsn: Dsn): Target {
     if (this.injected.target) return this.injected.target;
-    if (dsn.engine !== 'mysql') {
-      throw new TributaryError(ErrorCode.DSN_INVALID, `target engine '${dsn.engine}' is not supported yet; use a mysql:// target`);
+    if (dsn.engine === 'postgres') {
+      return new PostgresTarget({
+        dsn,
+        syncId: this.syncId,
+        logger: this.logger.child({ component: 'target' }),
+        poolSize: this.config.threads,
+        zeroDates: this.config.zeroDates,
+        columnTypes: this.config.columnTypes,
+      });
     }
-    return new MysqlTarget({ dsn, syncId: this.syncId, logger: this.logger.child({ component: 'target' }), poolSize: this.config.threads });
+    if (dsn.engine !== 'mysql') {
+      throw new TributaryError(ErrorCode.DSN_INVALID, `target engine '${dsn.engine}' is not supported yet; use a mysql:// or postgres:// target`);
+    }
+    return new MysqlTarget({
+      dsn,
+      syncId: this.syncId,
+      logger: this.logger.child({ component: 'target' }),
+      poolSize: this.config.threads,
+      columnTypes: this.config.columnTypes,
+    });
   }
 
   private async runOnce(onProgress: () => void): Promise<void> {
     const cfg = this.config;
     const srcDsn = parseDsn(cfg.source, 'source');
     const dstDsn = parseDsn(cfg.target, 'target');
-    if (!this.injected.source && srcDsn.engine !== 'mysql') {
-      throw new TributaryError(ErrorCode.DSN_INVALID, `source engine '${srcDsn.engine}' is not supported yet; use a mysql:// source`);
+    if (!this.injected.source && srcDsn.engine !== 'mysql' && srcDsn.engine !== 'postgres') {
+      throw new TributaryError(ErrorCode.DSN_INVALID, `source engine '${srcDsn.engine}' is not supported as a source; use a mysql:// or postgres:// source`);
     }
     const source = this.buildSource(srcDsn);
     const target = this.buildTarget(dstDsn);
     this.source = source;
     this.target = target;
     const log = this.logger.child({ component: 'runner' });
+    let stopJob: (() => void) | undefined;
     try {
       await source.connect();
       await target.connect();
@@ -217,8 +257,10 @@ export class Runner extends EventEmitter {
       onProgress();
 
       const job = new AbortController();
-      const stopJob = () => job.abort();
+      stopJob = () => job.abort();
       this.abort.signal.addEventListener('abort', stopJob, { once: true });
+      // A cancel that came before this point fired no listener.
+      if (this.abort.signal.aborted) job.abort();
       const convergence = new Convergence();
       const applier = cfg.copyOnly
         ? undefined
@@ -280,8 +322,8 @@ export class Runner extends EventEmitter {
       if (this.abort.signal.aborted) applier?.stop();
       await streaming;
       if (streamError) throw streamError;
-      this.abort.signal.removeEventListener('abort', stopJob);
     } finally {
+      if (stopJob) this.abort.signal.removeEventListener('abort', stopJob);
       await source.close().catch(() => undefined);
       await target.close().catch(() => undefined);
     }
@@ -342,6 +384,10 @@ export class Runner extends EventEmitter {
   }
 }
 
+function columnsSignature(t: TableSchema | null): string {
+  return JSON.stringify((t?.columns ?? []).map((c) => [c.name, c.columnType, c.nullable]).concat([t?.primaryKey.map(String) ?? []]));
+}
+
 /** CREATE TABLE text without what does not matter for rows (name, AUTO_INCREMENT counter). */
 function normalisedDefinition(t: TableSchema | null): string {
   return (t?.createStatement ?? '').replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, 'CREATE TABLE').replace(/\s+AUTO_INCREMENT=\d+/i, '');
@@ -363,8 +409,17 @@ async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: 
       return false;
     }
     const onTarget = await target.describe(name);
-    const want = normalisedDefinition(current);
-    if (normalisedDefinition(inUse) !== want || normalisedDefinition(onTarget) !== want) return false;
+    if (inUse.createStatement && current.createStatement && onTarget?.engine === current.engine) {
+      const want = normalisedDefinition(current);
+      if (normalisedDefinition(inUse) !== want || normalisedDefinition(onTarget) !== want) return false;
+    } else if (onTarget?.engine === current.engine) {
+      // No CREATE text (PostgreSQL): compare the columns themselves.
+      const want = columnsSignature(current);
+      if (columnsSignature(inUse) !== want || columnsSignature(onTarget) !== want) return false;
+    } else {
+      // Across engines a matching target definition cannot be judged here: stop.
+      return false;
+    }
   }
   return true;
 }
@@ -377,10 +432,12 @@ export function deriveSyncId(src: Dsn, dst: Dsn): string {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(t);
+      signal.removeEventListener('abort', done);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }

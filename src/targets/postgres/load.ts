@@ -1,0 +1,121 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Column, TableSchema } from '../../core/schema.js';
+import type { Row } from '../../core/values.js';
+import { copyField, qualified, quoteIdent, renderRow, type TargetColumn } from './sql.js';
+
+/**
+ * How rows of one table are written: the target's own column types (read from the catalogue
+ * after ensureSchema, so overrides and tables the user created are honoured) and the statements
+ * shared by the copy (load.ts) and the stream (apply.ts).
+ */
+export interface TablePlan {
+  readonly table: TableSchema;
+  /** Schema-qualified, quoted target table. */
+  readonly target: string;
+  /** Target columns aligned with `table.columns`. */
+  readonly columns: readonly TargetColumn[];
+  /** Quoted column list in `table.columns` order. */
+  readonly columnList: string;
+  /** Secondary unique keys (indexes into columns), each a REPLACE-like holder deletion. */
+  readonly uniqueKeys: readonly (readonly number[])[];
+  /**
+   * `ORDER BY` the primary key, quoted. Every writer (chunk loads and stream batches) takes its
+   * row locks in this one order, so two transactions touching the same keys queue instead of
+   * deadlocking (PostgreSQL would abort one after deadlock_timeout).
+   */
+  readonly orderByKey: string;
+  /** `ON CONFLICT (pk) DO UPDATE SET …` (or DO NOTHING when every column is in the key). */
+  readonly onConflict: string;
+  /** Quoted name of this table's session-local load table. */
+  readonly temp: string;
+  readonly zeroDates: 'error' | 'null';
+}
+
+export function buildPlan(schema: string, table: TableSchema, columns: readonly TargetColumn[], tempIndex: number, zeroDates: 'error' | 'null'): TablePlan {
+  const q = (i: number) => quoteIdent((table.columns[i] as Column).name);
+  const pk = new Set(table.primaryKey);
+  const nonKey = table.columns.map((_, i) => i).filter((i) => !pk.has(i));
+  const onConflict =
+    `ON CONFLICT (${table.primaryKey.map(q).join(', ')}) ` +
+    (nonKey.length ? `DO UPDATE SET ${nonKey.map((i) => `${q(i)} = EXCLUDED.${q(i)}`).join(', ')}` : 'DO NOTHING');
+  return {
+    table,
+    target: qualified(schema, table.name),
+    columns,
+    columnList: table.columns.map((_, i) => q(i)).join(', '),
+    uniqueKeys: (table.uniqueKeys ?? []).filter((u) => u.length > 0 && u.every((i) => i >= 0)),
+    onConflict,
+    orderByKey: `ORDER BY ${table.primaryKey.map(q).join(', ')}`,
+    temp: quoteIdent(`_tributary_load_${tempIndex}`),
+    zeroDates,
+  };
+}
+
+/**
+ * `DELETE` of the rows that hold a secondary unique value an incoming row (in `source`, aliased n)
+ * carries under another primary key. This is MySQL's REPLACE semantics, and it is what makes a
+ * copied chunk converge: a chunk is read at a later moment than the stream has reached, so a row
+ * the stream wrote earlier may still hold a value the chunk's row has taken since; that row's own
+ * newer image is further on in the stream (held by the copy gate or not yet read), and restores it.
+ */
+export function holderDeletes(plan: TablePlan, source: string): string[] {
+  const t = plan.table;
+  const q = (i: number) => quoteIdent((t.columns[i] as Column).name);
+  const pkCols = t.primaryKey;
+  const pkDiffers =
+    pkCols.length === 1
+      ? `d.${q(pkCols[0] as number)} <> n.${q(pkCols[0] as number)}`
+      : `(${pkCols.map((i) => `d.${q(i)}`).join(', ')}) <> (${pkCols.map((i) => `n.${q(i)}`).join(', ')})`;
+  return plan.uniqueKeys.map((u) => `DELETE FROM ${plan.target} AS d USING ${source} WHERE ${u.map((i) => `d.${q(i)} = n.${q(i)}`).join(' AND ')} AND ${pkDiffers}`);
+}
+
+const tempsByClient = new WeakMap<pg.ClientBase, Set<string>>();
+
+/**
+ * The session's load table for `plan`, created once per connection outside any transaction. ON
+ * COMMIT DELETE ROWS empties it at every commit (and a rollback discards its rows anyway).
+ */
+async function ensureTemp(client: pg.ClientBase, plan: TablePlan): Promise<void> {
+  let temps = tempsByClient.get(client);
+  if (!temps) tempsByClient.set(client, (temps = new Set()));
+  if (temps.has(plan.temp)) return;
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${plan.temp} (LIKE ${plan.target}) ON COMMIT DELETE ROWS`);
+  temps.add(plan.temp);
+}
+
+/** The rows in COPY's text format, every value checked and rendered for its target column. */
+export function copyText(plan: TablePlan, rows: readonly Row[]): Buffer {
+  const lines: string[] = new Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const fields = renderRow(plan.table, plan.columns, rows[r] as Row, plan.zeroDates);
+    let line = '';
+    for (let i = 0; i < fields.length; i++) {
+      if (i) line += '\t';
+      line += copyField(fields[i] ?? null);
+    }
+    lines[r] = line;
+  }
+  return Buffer.from(lines.join('\n') + '\n', 'utf8');
+}
+
+/** Must run before BEGIN: creating the load table is not part of the chunk's transaction. */
+export function prepareLoad(client: pg.ClientBase, plan: TablePlan): Promise<void> {
+  return ensureTemp(client, plan);
+}
+
+/**
+ * Writes a chunk inside the caller's transaction: COPY … FROM STDIN (text format) into the load
+ * table, then INSERT … SELECT … ON CONFLICT (pk) DO UPDATE, so a re-copied chunk overwrites what
+ * the stream or an earlier attempt wrote.
+ */
+export async function loadRows(client: pg.ClientBase, plan: TablePlan, rows: readonly Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  const data = copyText(plan, rows);
+  const stream = client.query(copyFrom(`COPY ${plan.temp} (${plan.columnList}) FROM STDIN`));
+  await pipeline(Readable.from([data]), stream);
+  for (const sql of holderDeletes(plan, `${plan.temp} AS n`)) await client.query(sql);
+  await client.query(`INSERT INTO ${plan.target} (${plan.columnList}) SELECT ${plan.columnList} FROM ${plan.temp} ${plan.orderByKey} ${plan.onConflict}`);
+}

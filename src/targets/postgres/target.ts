@@ -1,0 +1,390 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { describeDsn, type Dsn } from '../../config/dsn.js';
+import type { Change } from '../../core/change.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
+import type { Row } from '../../core/values.js';
+import { applyChanges } from './apply.js';
+import * as checkpoint from './checkpoint.js';
+import { openClient, openPool } from './connection.js';
+import type { PostgresColumnType } from '../../typemap/index.js';
+import { createTableSql, planTypes } from './ddl.js';
+import { buildPlan, loadRows, prepareLoad, type TablePlan } from './load.js';
+import { kindOf, qualified, quoteIdent, type TargetColumn } from './sql.js';
+
+export interface PostgresTargetOptions {
+  readonly dsn: Dsn;
+  readonly syncId: string;
+  readonly logger: Logger;
+  /** Connections for parallel chunk writes (one more is kept for the stream). */
+  readonly poolSize: number;
+  /** MySQL zero dates: refuse them by name (default) or write NULL. */
+  readonly zeroDates?: 'error' | 'null';
+  /** Target type overrides by 'table.column'. */
+  readonly columnTypes?: Readonly<Record<string, string>>;
+}
+
+/** SQLSTATEs and socket errors after which the same write may succeed on a retry. */
+const TRANSIENT = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '57P03', '53300', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED']);
+
+/**
+ * PostgreSQL as a target: COPY … FROM STDIN into a session-local table and INSERT … ON CONFLICT
+ * for the copy, batched unnest() upserts and deletes for the stream, each in one transaction
+ * with the checkpoint row it covers. Tables live in the URL's `?schema=` (default public).
+ */
+export class PostgresTarget implements Target {
+  readonly engine = 'postgres';
+  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true };
+  private readonly opts: PostgresTargetOptions;
+  private readonly schema: string;
+  private readonly zeroDates: 'error' | 'null';
+  private control: pg.Client | undefined;
+  private lockSession: pg.Client | undefined;
+  private pool: pg.Pool | undefined;
+  private readonly plans = new Map<string, TablePlan>();
+
+  constructor(opts: PostgresTargetOptions) {
+    this.opts = opts;
+    this.schema = opts.dsn.params.schema ?? 'public';
+    this.zeroDates = opts.zeroDates ?? 'error';
+  }
+
+  private get c(): pg.Client {
+    if (!this.control) throw new TributaryError(ErrorCode.INTERNAL, 'PostgresTarget used before connect()');
+    return this.control;
+  }
+  private get p(): pg.Pool {
+    if (!this.pool) throw new TributaryError(ErrorCode.INTERNAL, 'PostgresTarget used before connect()');
+    return this.pool;
+  }
+
+  async connect(): Promise<void> {
+    this.control = await openClient(this.opts.dsn, 'target');
+    this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1);
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.end().catch(() => undefined);
+    await this.control?.end().catch(() => undefined);
+    // Ending the session releases the advisory lock.
+    await this.lockSession?.end().catch(() => undefined);
+    this.pool = undefined;
+    this.control = undefined;
+    this.lockSession = undefined;
+  }
+
+  /**
+   * A session-level advisory lock, on a session of its own that runs nothing else, so no pool
+   * recycling or failed transaction can drop it while the sync runs.
+   */
+  async lock(): Promise<void> {
+    const digest = createHash('sha256').update(`${this.opts.dsn.database}/${this.schema}/${this.opts.syncId}`).digest();
+    const key = BigInt.asIntN(64, digest.readBigUInt64BE(0)).toString();
+    this.lockSession ??= await openClient(this.opts.dsn, 'target');
+    const r = await this.lockSession.query<{ got: string }>('SELECT pg_try_advisory_lock($1::bigint) AS got', [key]);
+    if (r.rows[0]?.got !== 't') {
+      throw new TributaryError(
+        ErrorCode.ALREADY_RUNNING,
+        `another tributary instance is running sync '${this.opts.syncId}' against target ${describeDsn(this.opts.dsn)} (it holds advisory lock ${key}); stop it first, or give this one a different --id`,
+      );
+    }
+  }
+
+  loadCheckpoint(): Promise<Checkpoint> {
+    return checkpoint.load(this.c, this.schema, this.opts.syncId);
+  }
+
+  clearCheckpoint(): Promise<void> {
+    return checkpoint.clear(this.c, this.schema, this.opts.syncId);
+  }
+
+  private async existingTables(names: readonly string[]): Promise<Set<string>> {
+    const r = await this.c.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
+      [this.schema, names],
+    );
+    return new Set(r.rows.map((x) => x.name));
+  }
+
+  async nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]> {
+    const names = await this.existingTables(tables.map((t) => t.name));
+    const out: string[] = [];
+    for (const t of tables) {
+      if (!names.has(t.name)) continue;
+      const r = await this.c.query(`SELECT 1 FROM ${qualified(this.schema, t.name)} LIMIT 1`);
+      if (r.rows.length > 0) out.push(t.name);
+    }
+    return out;
+  }
+
+  /**
+   * The first write a sync makes to the target. Every table's types are mapped before anything is
+   * created, so an unmappable column refuses the run with the target untouched; the DDL then runs
+   * in one transaction (PostgreSQL DDL is transactional): all of it or none.
+   */
+  async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
+    const typeOpts = { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {} };
+    const types = tables.map((t) => planTypes(t, typeOpts));
+    const statements = tables.map((t, i) => createTableSql(this.schema, t, types[i] ?? []));
+    const c = this.c;
+    try {
+      await c.query('BEGIN');
+      if (this.schema !== 'public') await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+      await checkpoint.ensureCheckpointTable(c, this.schema);
+      for (let i = 0; i < tables.length; i++) {
+        const t = tables[i] as TableSchema;
+        if (opts.recreate) await c.query(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
+        await c.query(statements[i] as string);
+        await this.relaxNotNull(t, types[i] ?? []);
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      const e = err as { code?: string; message?: string };
+      if (e.code === '42501') {
+        throw new TributaryError(
+          ErrorCode.PRIVILEGE_MISSING,
+          `target ${describeDsn(this.opts.dsn)}: user '${this.opts.dsn.user}' may not create tables in schema ${this.schema} (${e.message}); GRANT CREATE, USAGE ON SCHEMA ${this.schema} TO ${this.opts.dsn.user}`,
+          { cause: err },
+        );
+      }
+      if (err instanceof TributaryError) throw err;
+      throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `target ${describeDsn(this.opts.dsn)}: creating tables failed: ${e.message ?? String(err)}`, { cause: err });
+    }
+    this.plans.clear();
+    for (let i = 0; i < tables.length; i++) {
+      const t = tables[i] as TableSchema;
+      this.plans.set(t.name, buildPlan(this.schema, t, await this.targetColumns(t), i, this.zeroDates));
+    }
+  }
+
+  /**
+   * Under zeroDates 'null' a temporal column must accept NULL. A table created by an earlier run
+   * under the 'error' policy has it NOT NULL; the policy the user chose now wins.
+   */
+  private async relaxNotNull(t: TableSchema, types: readonly PostgresColumnType[]): Promise<void> {
+    const pk = new Set(t.primaryKey);
+    const relax = t.columns.filter((c, i) => types[i]?.forceNullable && !pk.has(i)).map((c) => c.name);
+    if (relax.length === 0) return;
+    const r = await this.c.query<{ name: string }>(
+      `SELECT a.attname AS name FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnotnull AND a.attname = ANY($2::text[])`,
+      [qualified(this.schema, t.name), relax],
+    );
+    for (const { name } of r.rows) {
+      this.opts.logger.warn({ table: t.name, column: name }, 'zeroDates is null: dropping NOT NULL so zero dates can be written as NULL');
+      await this.c.query(`ALTER TABLE ${qualified(this.schema, t.name)} ALTER COLUMN ${quoteIdent(name)} DROP NOT NULL`);
+    }
+  }
+
+  /** The target table's own column types for each source column; a missing column or key is refused. */
+  private async targetColumns(t: TableSchema): Promise<TargetColumn[]> {
+    const onTarget = await this.describe(t.name);
+    if (!onTarget) throw new TributaryError(ErrorCode.INTERNAL, `table ${t.name} missing on the target right after CREATE TABLE`);
+    const byName = new Map(onTarget.columns.map((c) => [c.name, c]));
+    const want = t.primaryKey.map((i) => (t.columns[i] as Column).name).join(', ');
+    const have = onTarget.primaryKey.map((i) => (onTarget.columns[i] as Column).name).join(', ');
+    if (want !== have) {
+      throw new TributaryError(
+        ErrorCode.TABLE_UNSUPPORTED,
+        `target table ${this.schema}.${t.name} has primary key (${have}) but the source has (${want}); make them match, or recreate the table with --force`,
+      );
+    }
+    return t.columns.map((sc) => {
+      const tc = byName.get(sc.name);
+      if (!tc) {
+        throw new TributaryError(
+          ErrorCode.TABLE_UNSUPPORTED,
+          `target table ${this.schema}.${t.name} has no column ${sc.name}; add it (ALTER TABLE … ADD COLUMN), or recreate the table with --force`,
+        );
+      }
+      const bits = tc.dataType === 'bit' ? /^bit\((\d+)\)$/.exec(tc.columnType)?.[1] : undefined;
+      return { name: sc.name, sqlType: tc.columnType, kind: kindOf(tc.dataType), ...(bits ? { bits: Number(bits) } : {}) };
+    });
+  }
+
+  private plan(table: TableSchema): TablePlan {
+    const p = this.plans.get(table.name);
+    if (!p) throw new TributaryError(ErrorCode.INTERNAL, `PostgresTarget: no plan for ${table.name}; ensureSchema() must run first`);
+    return p;
+  }
+
+  /**
+   * Loads a chunk and saves the table checkpoint in one transaction, honouring the ChunkCommit
+   * protocol exactly as MysqlTarget does: checkpoint() right before the checkpoint row is written,
+   * then committed() after COMMIT, or failed() if the transaction did not commit.
+   */
+  async writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
+    const plan = this.plan(table);
+    const client = await this.p.connect();
+    let inSection = false;
+    let broken: Error | undefined;
+    try {
+      await prepareLoad(client, plan);
+      await client.query('BEGIN');
+      await loadRows(client, plan, rows);
+      const cp = await commit.checkpoint();
+      inSection = true;
+      await checkpoint.saveTable(client, this.schema, this.opts.syncId, table.name, cp);
+      await client.query('COMMIT');
+      inSection = false;
+      commit.committed();
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: unknown) => (broken = e as Error));
+      if (inSection) commit.failed();
+      broken ??= isConnectionError(err) ? (err as Error) : undefined;
+      throw writeError(err, `copying a chunk of ${table.name}`);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async begin(): Promise<TargetTransaction> {
+    const client = await this.p.connect();
+    try {
+      await client.query('BEGIN');
+    } catch (err) {
+      client.release(err as Error);
+      throw writeError(err, 'starting a batch');
+    }
+    const { schema } = this;
+    const syncId = this.opts.syncId;
+    const plans = (name: string) => this.plans.get(name);
+    let open = true;
+    const end = (err?: Error) => {
+      if (open) {
+        open = false;
+        client.release(err);
+      }
+    };
+    return {
+      async write(_tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]) {
+        try {
+          await applyChanges(client, plans, changes);
+        } catch (err) {
+          throw writeError(err, 'applying changes');
+        }
+      },
+      async truncate(table: TableSchema) {
+        // DELETE, not TRUNCATE: TRUNCATE takes an ACCESS EXCLUSIVE lock that would stall chunk writes.
+        try {
+          await client.query(`DELETE FROM ${qualified(schema, table.name)}`);
+        } catch (err) {
+          throw writeError(err, `emptying ${table.name}`);
+        }
+      },
+      async commit(cp: StreamCheckpoint | null) {
+        let failure: Error | undefined;
+        try {
+          if (cp) await checkpoint.saveStream(client, schema, syncId, cp);
+          await client.query('COMMIT');
+        } catch (err) {
+          failure = err as Error;
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw writeError(err, 'committing a batch');
+        } finally {
+          end(failure && isConnectionError(failure) ? failure : undefined);
+        }
+      },
+      async rollback() {
+        try {
+          await client.query('ROLLBACK');
+          end();
+        } catch (err) {
+          end(err as Error);
+        }
+      },
+    };
+  }
+
+  async describe(table: string): Promise<TableSchema | null> {
+    const cols = await this.c.query<{
+      name: string;
+      udt: string;
+      sql_type: string;
+      nullable: string;
+      generated: string;
+      collation: string | null;
+      precision: string | null;
+      scale: string | null;
+      dt_precision: string | null;
+    }>(
+      `SELECT a.attname AS name, t.typname AS udt, format_type(a.atttypid, a.atttypmod) AS sql_type,
+              (NOT a.attnotnull)::text AS nullable, a.attgenerated::text AS generated, co.collname AS collation,
+              ic.numeric_precision AS precision, ic.numeric_scale AS scale, ic.datetime_precision AS dt_precision
+         FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
+         LEFT JOIN information_schema.columns ic ON ic.table_schema = n.nspname AND ic.table_name = c.relname AND ic.column_name = a.attname
+        WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum`,
+      [this.schema, table],
+    );
+    if (cols.rows.length === 0) return null;
+    const columns: Column[] = [];
+    const generated: string[] = [];
+    for (const r of cols.rows) {
+      if (r.generated !== '') {
+        generated.push(r.name);
+        continue;
+      }
+      const scale = r.dt_precision ?? r.scale;
+      columns.push({
+        name: r.name,
+        dataType: r.udt,
+        columnType: r.sql_type,
+        nullable: r.nullable === 'true',
+        unsigned: false,
+        ...(r.collation ? { collation: r.collation } : {}),
+        ...(scale !== null ? { scale: Number(scale) } : {}),
+        ...(r.precision !== null ? { precision: Number(r.precision) } : {}),
+      });
+    }
+    const idx = await this.c.query<{ pk: string; cols: string }>(
+      `SELECT i.indisprimary::text AS pk,
+              (SELECT json_agg(a.attname ORDER BY k.o) FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o)
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n)::text AS cols
+         FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+        ORDER BY i.indisprimary DESC, i.indexrelid`,
+      [this.schema, table],
+    );
+    let primaryKey: number[] = [];
+    const uniqueKeys: number[][] = [];
+    for (const r of idx.rows) {
+      const positions = (JSON.parse(r.cols) as string[]).map((n) => columns.findIndex((c) => c.name === n));
+      if (r.pk === 'true') primaryKey = positions;
+      else uniqueKeys.push(positions);
+    }
+    return { name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' };
+  }
+
+  async countRows(table: TableSchema): Promise<number> {
+    const r = await this.c.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(this.schema, table.name)}`);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async saveStreamCheckpoint(cp: StreamCheckpoint): Promise<void> {
+    await checkpoint.saveStream(this.c, this.schema, this.opts.syncId, cp);
+  }
+}
+
+function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02'].includes(e.code ?? '') || /^08/.test(e.code ?? '') || /Connection terminated|not queryable/i.test(e.message ?? '');
+}
+
+function writeError(err: unknown, what: string): TributaryError {
+  if (err instanceof TributaryError) return err;
+  const e = err as { code?: string; message?: string; detail?: string };
+  const transient = TRANSIENT.has(e.code ?? '') || isConnectionError(err);
+  const detail = e.detail ? ` (${e.detail})` : '';
+  return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `target write failed while ${what}: ${e.message ?? String(err)}${detail}`, { cause: err, fatal: !transient });
+}
