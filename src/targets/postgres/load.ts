@@ -113,7 +113,18 @@ export function prepareLoad(client: pg.ClientBase, plan: TablePlan): Promise<voi
  */
 export async function loadRows(client: pg.ClientBase, plan: TablePlan, rows: readonly Row[]): Promise<void> {
   if (rows.length === 0) return;
-  const data = copyText(plan, rows);
+  await loadCopyText(client, plan, copyText(plan, rows));
+}
+
+/**
+ * The COPY text format of a chunk produced by a source itself (PG_COPY_TEXT): columns in
+ * TableSchema.columns order, each value in the input syntax of its target column, escaped for
+ * COPY's text format. Loaded like rendered rows: into the load table, then upserted.
+ */
+export const PG_COPY_TEXT = 'postgres-copy-text';
+
+export async function loadCopyText(client: pg.ClientBase, plan: TablePlan, data: Buffer): Promise<void> {
+  if (data.length === 0) return;
   const stream = client.query(copyFrom(`COPY ${plan.temp} (${plan.columnList}) FROM STDIN`));
   await pipeline(Readable.from([data]), stream);
   for (const sql of holderDeletes(plan, `${plan.temp} AS n`)) await client.query(sql);

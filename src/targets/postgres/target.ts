@@ -6,13 +6,14 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
+import type { EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
 import { applyChanges } from './apply.js';
 import * as checkpoint from './checkpoint.js';
 import { openClient, openPool } from './connection.js';
 import type { PostgresColumnType } from '../../typemap/index.js';
 import { createTableSql, planTypes } from './ddl.js';
-import { buildPlan, loadRows, prepareLoad, type TablePlan } from './load.js';
+import { buildPlan, loadCopyText, loadRows, PG_COPY_TEXT, prepareLoad, type TablePlan } from './load.js';
 import { kindOf, qualified, quoteIdent, type TargetColumn } from './sql.js';
 
 export interface PostgresTargetOptions {
@@ -37,7 +38,7 @@ const TRANSIENT = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '57P03',
  */
 export class PostgresTarget implements Target {
   readonly engine = 'postgres';
-  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true };
+  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true, chunkFormat: PG_COPY_TEXT };
   private readonly opts: PostgresTargetOptions;
   private readonly schema: string;
   private readonly zeroDates: 'error' | 'null';
@@ -217,15 +218,31 @@ export class PostgresTarget implements Target {
    * protocol exactly as MysqlTarget does: checkpoint() right before the checkpoint row is written,
    * then committed() after COMMIT, or failed() if the transaction did not commit.
    */
-  async writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
+  writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
+    return this.chunkTransaction(table, commit, (client, plan) => loadRows(client, plan, rows));
+  }
+
+  writeEncodedChunk(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void> {
+    if (chunk.format !== PG_COPY_TEXT) {
+      throw new TributaryError(ErrorCode.INTERNAL, `PostgreSQL target cannot load chunk format ${chunk.format}`);
+    }
+    return this.chunkTransaction(table, commit, (client, plan) => loadCopyText(client, plan, chunk.data));
+  }
+
+  private async chunkTransaction(table: TableSchema, commit: ChunkCommit, load: (client: pg.PoolClient, plan: TablePlan) => Promise<void>): Promise<void> {
     const plan = this.plan(table);
-    const client = await this.p.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.p.connect();
+    } catch (err) {
+      throw writeError(err, `copying a chunk of ${table.name}`);
+    }
     let inSection = false;
     let broken: Error | undefined;
     try {
       await prepareLoad(client, plan);
       await client.query('BEGIN');
-      await loadRows(client, plan, rows);
+      await load(client, plan);
       const cp = await commit.checkpoint();
       inSection = true;
       await checkpoint.saveTable(client, this.schema, this.opts.syncId, table.name, cp);
