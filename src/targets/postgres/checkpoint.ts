@@ -1,20 +1,15 @@
 import type pg from 'pg';
-import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { CHECKPOINT_TABLE, decodeRows, STREAM_ROW, streamBody, tableBody, tableRowName } from '../../checkpoint/rows.js';
 import type { Checkpoint, StreamCheckpoint, TableCheckpoint } from '../../core/target.js';
-import { decodeValues, encodeValues } from '../../core/values.js';
 import { qualified } from './sql.js';
 
 type Conn = pg.Client | pg.PoolClient;
 
-export const CHECKPOINT_TABLE = '_tributary_checkpoint';
-export const CHECKPOINT_VERSION = 1;
-const STREAM_ROW = '';
+export { CHECKPOINT_TABLE };
 
 /**
- * The same rows as the MySQL target's checkpoint table (targets/mysql/checkpoint.ts): one row per
- * sync for the stream position (name '') and one per table for its copy watermark ('t:<table>'),
- * so the copier and the stream never contend for one row. Every write happens inside the caller's
- * transaction, together with the data it covers.
+ * The checkpoint rows (src/checkpoint/rows.ts) in a PostgreSQL table. Every write happens inside
+ * the caller's transaction, together with the data it covers.
  */
 export async function ensureCheckpointTable(conn: Conn, schema: string): Promise<void> {
   await conn.query(
@@ -37,13 +32,11 @@ async function put(conn: Conn, schema: string, syncId: string, name: string, bod
 }
 
 export function saveStream(conn: Conn, schema: string, syncId: string, cp: StreamCheckpoint): Promise<void> {
-  const body = JSON.stringify({ version: cp.version, position: cp.position, sourceId: cp.sourceId, phase: cp.phase });
-  return put(conn, schema, syncId, STREAM_ROW, body);
+  return put(conn, schema, syncId, STREAM_ROW, streamBody(cp));
 }
 
 export function saveTable(conn: Conn, schema: string, syncId: string, table: string, cp: TableCheckpoint): Promise<void> {
-  const body = JSON.stringify({ watermark: cp.watermark ? encodeValues(cp.watermark) : null, done: cp.done, rowsCopied: cp.rowsCopied });
-  return put(conn, schema, syncId, `t:${table}`, body);
+  return put(conn, schema, syncId, tableRowName(table), tableBody(cp));
 }
 
 /** The checkpoint table is created by the first write (ensureSchema); until then no sync has run here. */
@@ -63,34 +56,8 @@ export async function load(conn: Conn, schema: string, syncId: string): Promise<
     `SELECT name, body, updated_at FROM ${qualified(schema, CHECKPOINT_TABLE)} WHERE sync_id = $1`,
     [syncId],
   );
-  let stream: StreamCheckpoint | null = null;
-  const tables = new Map<string, TableCheckpoint>();
-  for (const r of res.rows) {
-    const name = String(r.name);
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(String(r.body)) as Record<string, unknown>;
-    } catch (err) {
-      throw new TributaryError(ErrorCode.CHECKPOINT_INVALID, `checkpoint row ${syncId}/${name} in ${CHECKPOINT_TABLE} is not JSON; delete it or use --force`, { cause: err });
-    }
-    if (name === STREAM_ROW) {
-      if (body.version !== CHECKPOINT_VERSION) {
-        throw new TributaryError(ErrorCode.CHECKPOINT_INVALID, `checkpoint of sync ${syncId} has format version ${String(body.version)}, this tributary reads version ${CHECKPOINT_VERSION}; upgrade tributary or start over with --force`);
-      }
-      stream = {
-        version: CHECKPOINT_VERSION,
-        position: String(body.position),
-        sourceId: String(body.sourceId),
-        phase: body.phase === 'stream' ? 'stream' : 'copy',
-        updatedAt: String(r.updated_at),
-      };
-    } else if (name.startsWith('t:')) {
-      tables.set(name.slice(2), {
-        watermark: typeof body.watermark === 'string' ? decodeValues(body.watermark) : null,
-        done: body.done === true,
-        rowsCopied: Number(body.rowsCopied ?? 0),
-      });
-    }
-  }
-  return { stream, tables };
+  return decodeRows(
+    syncId,
+    res.rows.map((r) => ({ name: String(r.name), body: String(r.body), updatedAt: String(r.updated_at) })),
+  );
 }
