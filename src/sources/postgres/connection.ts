@@ -32,13 +32,14 @@ export function clientConfig(dsn: Dsn, extra: pg.ClientConfig = {}): pg.ClientCo
   return {
     host: dsn.host,
     port: dsn.port,
-    user: dsn.user,
-    password: dsn.password,
+    user: dsn.user || undefined,
+    password: dsn.password || undefined,
     database: dsn.database,
     options: SESSION_OPTIONS,
     types: RAW_TYPES,
     application_name: 'tributary',
     connectionTimeoutMillis: 10_000,
+    keepAlive: true,
     ...extra,
   };
 }
@@ -67,7 +68,7 @@ export function connectError(err: unknown, dsn: Dsn, role: string): TributaryErr
       }
       return new TributaryError(ErrorCode.AUTH_FAILED, `${where}: ${msg}; check the user in the URL and pg_hba.conf`, { cause: err });
     case '3D000':
-      return new TributaryError(ErrorCode.DATABASE_MISSING, `${where}: database '${dsn.database}' does not exist; create it or fix the URL's path`, { cause: err });
+      return new TributaryError(ErrorCode.DATABASE_MISSING, `${where}: database '${dsn.database}' does not exist; create it (CREATE DATABASE ${dsn.database}) or fix the URL's path`, { cause: err });
     case '42501':
       return new TributaryError(ErrorCode.PRIVILEGE_MISSING, `${where}: role '${dsn.user}' lacks a privilege: ${msg}`, { cause: err });
     default:
