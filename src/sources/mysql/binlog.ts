@@ -7,6 +7,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { rowBytes } from '../../core/values.js';
+import { EventQueue } from '../../stream/queue.js';
 import { connectionOptions } from './connection.js';
 import { encodePosition, type BinlogPosition } from './position.js';
 import { codecFor, type ColumnCodec } from './values.js';
@@ -58,38 +59,24 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     lower.set(t.name.toLowerCase(), t.name);
   }
 
-  // A FIFO with a moving head: Array.shift() copies the whole array, which made a backlog replay
-  // quadratic in the number of queued events (measured: 8k changes/s instead of 40k).
-  let queue: ({ ev: StreamEvent; bytes: number } | undefined)[] = [];
-  let head = 0;
-  let queued = 0;
-  let paused = false;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-
-  const zongji = new ZongJi(connectionOptions(opts.dsn, { database: undefined }));
+  const client = new ZongJi(connectionOptions(opts.dsn, { database: undefined }));
+  const queue = new EventQueue<StreamEvent>({
+    maxBytes: opts.maxBufferBytes,
+    pause: () => {
+      client.connection?.pause();
+      return Boolean(client.connection);
+    },
+    resume: () => client.connection?.resume(),
+  });
   let file = opts.from.file;
-  const push = (ev: StreamEvent, bytes = 64) => {
-    queue.push({ ev, bytes });
-    queued += bytes;
-    if (!paused && queued > opts.maxBufferBytes && zongji.connection) {
-      paused = true;
-      zongji.connection.pause();
-    }
-    notify();
-  };
+  const push = (ev: StreamEvent, bytes = 64) => queue.push(ev, bytes);
   const position = (pos: number): string =>
-    encodePosition({ file, pos, ...(zongji.gtidSet ? { gtid: zongji.gtidSet } : {}) });
+    encodePosition({ file, pos, ...(client.gtidSet ? { gtid: client.gtidSet } : {}) });
   // zongji adds a DDL's GTID to its set only when the next transaction begins, so a position taken
   // right after a DDL would replay it on resume; add the group's GTID ourselves.
   let groupGtid: { mariadb?: { domainId: number; serverId: number; seqNo: number | string }; mysql?: string } = {};
   const positionAfterDdl = (pos: number): string => {
-    const base = zongji.gtidSet;
+    const base = client.gtidSet;
     let gtid = base;
     try {
       if (groupGtid.mariadb && base !== undefined) {
@@ -189,7 +176,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     }
   };
 
-  zongji.on('binlog', (evt: AnyBinlogEvent) => {
+  client.on('binlog', (evt: AnyBinlogEvent) => {
     try {
       switch (evt.getEventName()) {
         case 'rotate':
@@ -230,16 +217,12 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
           break;
       }
     } catch (err) {
-      failure = err as Error;
-      notify();
+      queue.fail(err as Error);
     }
   });
-  zongji.on('error', (err: Error) => {
-    failure ??= mapBinlogError(err, opts.from);
-    notify();
-  });
+  client.on('error', (err: Error) => queue.fail(mapBinlogError(err, opts.from)));
 
-  const onAbort = () => notify();
+  const onAbort = () => queue.notify();
   signal.addEventListener('abort', onAbort);
   const start: Record<string, unknown> = {
     serverId: opts.serverId,
@@ -252,34 +235,19 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     start.position = opts.from.pos;
   }
   opts.logger.debug({ from: opts.from, serverId: opts.serverId }, 'binlog stream starting');
-  zongji.start(start);
+  client.start(start);
 
   try {
     for (;;) {
-      if (signal.aborted) return;
-      const item = head < queue.length ? queue[head] : undefined;
-      if (item) {
-        queue[head++] = undefined;
-        if (head > 4096 && head * 2 > queue.length) {
-          queue = queue.slice(head);
-          head = 0;
-        }
-        queued -= item.bytes;
-        if (paused && queued < opts.maxBufferBytes / 2) {
-          paused = false;
-          zongji.connection?.resume();
-        }
-        yield item.ev;
-        continue;
-      }
-      if (failure) throw failure;
-      await new Promise<void>((resolve) => (wake = resolve));
+      const ev = await queue.take(() => signal.aborted);
+      if (ev === undefined) return;
+      yield ev;
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
-    zongji.removeAllListeners('binlog');
-    zongji.on('error', () => undefined);
-    zongji.stop();
+    client.removeAllListeners('binlog');
+    client.on('error', () => undefined);
+    client.stop();
   }
 }
 

@@ -5,6 +5,7 @@ import type { Dsn } from '../../config/dsn.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
+import { EventQueue } from '../../stream/queue.js';
 import { rowBytes, type Value } from '../../core/values.js';
 import { clientConfig, connectError } from './connection.js';
 import { encodePosition, formatLsn, parseLsn } from './position.js';
@@ -138,35 +139,21 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   const byName = new Map(opts.tables.map((t) => [t.name, t]));
   const decoders = new Map<number, Decoder | null>();
 
-  let queue: (Item | undefined)[] = [];
-  let head = 0;
-  let queued = 0;
-  let paused = false;
-  let failure: TributaryError | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-
   const service = new LogicalReplicationService(clientConfig(opts.dsn) as pg.ClientConfig, {
     acknowledge: { auto: false, timeoutSeconds: 0 },
   });
   const plugin = new RawPgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication] });
 
-  const push = (item: Item) => {
-    queue.push(item);
-    queued += item.bytes;
-    if (!paused && queued > opts.maxBufferBytes) {
-      const s = socketOf(service);
-      if (s) {
-        paused = true;
-        s.pause();
-      }
-    }
-    notify();
-  };
+  const queue = new EventQueue<Item>({
+    maxBytes: opts.maxBufferBytes,
+    pause: () => {
+      const sock = socketOf(service);
+      sock?.pause();
+      return sock !== undefined;
+    },
+    resume: () => socketOf(service)?.resume(),
+  });
+  const push = (item: Item) => queue.push(item, item.bytes);
 
   let inTxn = false;
   /** Every transaction that commits at or before it has been queued. */
@@ -316,12 +303,11 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   };
 
   service.on('data', (_lsn: string, msg: Pgoutput.Message) => {
-    if (failure) return;
+    if (queue.failed) return;
     try {
       onMessage(msg);
     } catch (err) {
-      failure = new TributaryError(ErrorCode.STREAM_FAILED, `cannot decode the replication stream of slot ${opts.slot}: ${(err as Error).message}`, { cause: err, fatal: false });
-      notify();
+      queue.fail(new TributaryError(ErrorCode.STREAM_FAILED, `cannot decode the replication stream of slot ${opts.slot}: ${(err as Error).message}`, { cause: err, fatal: false }));
     }
   });
   service.on('heartbeat', (lsn: string, timestamp: number, shouldRespond: boolean) => {
@@ -334,8 +320,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     if (shouldRespond) sendStatus(false);
   });
   service.on('error', (err: Error) => {
-    failure ??= mapStreamError(err, opts);
-    notify();
+    queue.fail(mapStreamError(err, opts));
   });
 
   // The library sends write = flush = apply = its argument + 1; the argument is therefore the
@@ -348,45 +333,28 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   if (opts.ack.acked < opts.from) opts.ack.acked = opts.from;
   opts.ack.send = sendStatus;
   const timer = setInterval(() => sendStatus(true), opts.statusIntervalMs);
-  const onAbort = () => notify();
+  const onAbort = () => queue.notify();
   signal.addEventListener('abort', onAbort);
 
   opts.logger.debug({ slot: opts.slot, from: formatLsn(opts.from), publication: opts.publication }, 'replication stream starting');
   service.once('start', () => sendStatus(true));
   service.subscribe(plugin, opts.slot, formatLsn(opts.from)).then(
     () => {
-      failure ??= new TributaryError(ErrorCode.STREAM_FAILED, `the replication stream of slot ${opts.slot} ended`, { fatal: false });
-      notify();
+      queue.fail(new TributaryError(ErrorCode.STREAM_FAILED, `the replication stream of slot ${opts.slot} ended`, { fatal: false }));
     },
     (err: unknown) => {
-      failure ??= mapStreamError(err, opts);
-      notify();
+      queue.fail(mapStreamError(err, opts));
     },
   );
 
   try {
     for (;;) {
-      if (signal.aborted) return;
-      const item = head < queue.length ? queue[head] : undefined;
-      if (item) {
-        queue[head++] = undefined;
-        if (head > 4096 && head * 2 > queue.length) {
-          queue = queue.slice(head);
-          head = 0;
-        }
-        queued -= item.bytes;
-        if (paused && queued < opts.maxBufferBytes / 2) {
-          paused = false;
-          socketOf(service)?.resume();
-        }
-        if (item.fetch && item.ev.type === 'change' && item.ev.change.kind === 'upsert') {
-          item.ev = { type: 'change', change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
-        }
-        yield item.ev;
-        continue;
+      const item = await queue.take(() => signal.aborted);
+      if (item === undefined) return;
+      if (item.fetch && item.ev.type === 'change' && item.ev.change.kind === 'upsert') {
+        item.ev = { type: 'change', change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
       }
-      if (failure) throw failure;
-      await new Promise<void>((resolve) => (wake = resolve));
+      yield item.ev;
     }
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -1,0 +1,64 @@
+/**
+ * The bounded hand-off between a replication client that pushes events (zongji, pgoutput) and the
+ * async iterator the applier pulls from. Above `maxBytes` of queued events it calls `pause()` (stop
+ * reading the socket); once the consumer has drained it to half, `resume()`. The first failure is
+ * kept and thrown once the events queued before it have been taken.
+ */
+export class EventQueue<T> {
+  private items: ({ value: T; bytes: number } | undefined)[] = [];
+  private head = 0;
+  private queued = 0;
+  private paused = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly opts: { readonly maxBytes: number; pause(): boolean; resume(): void }) {}
+
+  push(value: T, bytes: number): void {
+    this.items.push({ value, bytes });
+    this.queued += bytes;
+    if (!this.paused && this.queued > this.opts.maxBytes) this.paused = this.opts.pause();
+    this.notify();
+  }
+
+  /** Records a failure (the first one wins) and wakes the consumer. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.notify();
+  }
+
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Wakes a waiting consumer (e.g. on abort). */
+  notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** The next event, waiting for one; undefined once `stop()` says so; throws a recorded failure. */
+  async take(stop: () => boolean): Promise<T | undefined> {
+    for (;;) {
+      if (stop()) return undefined;
+      const item = this.head < this.items.length ? this.items[this.head] : undefined;
+      if (item) {
+        // A moving head: Array.shift() copies the whole array and made a backlog replay quadratic.
+        this.items[this.head++] = undefined;
+        if (this.head > 4096 && this.head * 2 > this.items.length) {
+          this.items = this.items.slice(this.head);
+          this.head = 0;
+        }
+        this.queued -= item.bytes;
+        if (this.paused && this.queued < this.opts.maxBytes / 2) {
+          this.paused = false;
+          this.opts.resume();
+        }
+        return item.value;
+      }
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
