@@ -57,6 +57,8 @@ class TableCopy {
   private watermarkSeq = 0;
   watermark: Value[] | null;
   private chunkSeqs = new Map<number, number>();
+  /** Whether the log said yet which path (encoded by the source, or canonical rows) the copy takes. */
+  pathLogged = false;
 
   constructor(schema: TableSchema, resume: TableCheckpoint | undefined, size: number) {
     this.schema = schema;
@@ -205,13 +207,22 @@ export class Copier {
       for (let attempt = 1; ; attempt++) {
         try {
           const range = { after: claimed.after, upTo: claimed.upTo };
-          // Same-format fast path: the source renders the target's bulk format itself.
+          const readAt = Date.now();
+          // Same-format fast path: the source renders the target's bulk format itself, when the
+          // target says the rendering is exact for this table (same column types).
           const format = target.capabilities.chunkFormat;
-          const encoded = format && target.writeEncodedChunk && source.readChunkEncoded ? await source.readChunkEncoded(t.schema, range, format) : undefined;
+          const fast = format && target.writeEncodedChunk && source.readChunkEncoded && (target.acceptsEncoded?.(t.schema, format) ?? true);
+          const encoded = fast ? await source.readChunkEncoded!(t.schema, range, format) : undefined;
           const rows = encoded ? undefined : await source.readChunk(t.schema, range);
+          if (!t.pathLogged) {
+            t.pathLogged = true;
+            if (encoded) logger.info({ table: t.schema.name, format: encoded.format }, 'copying in the target\'s bulk format, rendered by the source');
+            else logger.debug({ table: t.schema.name }, 'copying as canonical rows');
+          }
           const count = encoded ? encoded.rows : (rows as Row[]).length;
           bytes = encoded ? encoded.data.length * 2 : 0;
           for (const r of rows ?? []) bytes += rowBytes(r);
+          const writeAt = Date.now();
           let release: (() => void) | undefined;
           const commit: ChunkCommit = {
             checkpoint: async () => {
@@ -227,6 +238,7 @@ export class Copier {
           };
           if (encoded) await target.writeEncodedChunk!(t.schema, encoded, commit);
           else await target.writeChunk(t.schema, rows as Row[], commit);
+          logger.trace({ table: t.schema.name, rows: count, bytes, readMs: writeAt - readAt, writeMs: Date.now() - writeAt }, 'chunk copied');
           break;
         } catch (err) {
           const retryable = err instanceof TributaryError ? !err.fatal : false;

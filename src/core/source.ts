@@ -55,8 +55,10 @@ export interface ChangeSource {
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]>;
   /**
    * The same rows as `readChunk`, rendered by the source in `format`, or undefined when the source
-   * cannot produce that format (the copier then falls back to `readChunk`). The values must be the
-   * ones `readChunk` gives, exactly.
+   * cannot produce that format for this table, or for this chunk (a value the format cannot carry,
+   * such as a MySQL zero date bound for PostgreSQL, which only the canonical path can refuse by name
+   * or write by the target's policy); the copier then falls back to `readChunk`. The values must be
+   * the ones `readChunk` gives, exactly, as the target reads them.
    */
   readChunkEncoded?(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined>;
   /**

@@ -91,7 +91,16 @@ export interface Target {
    * copy checkpoint, atomically.
    */
   writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void>;
-  /** As `writeChunk`, for a chunk in `capabilities.chunkFormat`. */
+  /**
+   * Whether `writeEncodedChunk` may load chunks of `table` in `format`: a source renders a chunk
+   * from its own schema (`table`), so the format is only exact when the target columns are the ones
+   * the source assumes (e.g. the same declared types, no user override of a column type). Asked by
+   * the copier before every encoded read, after `ensureSchema()`; false makes the copier read
+   * canonical rows (`readChunk`) and call `writeChunk` instead. Absent: every chunk in
+   * `capabilities.chunkFormat` is accepted.
+   */
+  acceptsEncoded?(table: TableSchema, format: string): boolean;
+  /** As `writeChunk`, for a chunk in `capabilities.chunkFormat` that `acceptsEncoded` accepted. */
   writeEncodedChunk?(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void>;
   /** Saves the stream checkpoint on its own, outside any batch (the start position P0). */
   saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void>;

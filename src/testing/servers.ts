@@ -220,7 +220,8 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<Server> {
   };
 }
 
-function pgBin(name: string): string {
+/** A PostgreSQL program (newest installed version), or its bare name to find on PATH. */
+export function pgBin(name: string): string {
   const base = '/usr/lib/postgresql';
   const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
   for (const v of versions) {

@@ -83,6 +83,25 @@ async function stopCli(run: CliRun): Promise<number> {
   return run.exited;
 }
 
+/**
+ * What the MySQL source logged (at debug) about the COPY text fast path, per table: `renders` when
+ * it renders the table's chunks itself, and one `canonical` per chunk it handed to the canonical
+ * path (a zero date or NUL inside).
+ */
+function fastPath(stderr: string): Map<string, { renders: boolean; canonical: number }> {
+  const out = new Map<string, { renders: boolean; canonical: number }>();
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const o = JSON.parse(line) as { table?: string; format?: string; msg?: string };
+    if (o.format !== 'postgres-copy-text' || !o.table) continue;
+    const e = out.get(o.table) ?? { renders: false, canonical: 0 };
+    if (o.msg === 'the source renders chunks in the target format') e.renders = true;
+    if (o.msg?.startsWith('chunk holds a zero date or a NUL')) e.canonical++;
+    out.set(o.table, e);
+  }
+  return out;
+}
+
 async function pgValue(db: string, sql: string): Promise<unknown> {
   const c = await pair.pg(db);
   const r = await c.query<Record<string, unknown>>(sql);
@@ -122,10 +141,16 @@ describe('sync MariaDB → PostgreSQL', () => {
       INSERT INTO k_set VALUES ('', 0), ('z', 1), ('b', 2), ('z,b', 3), ('a', 4), ('z,a', 5), ('b,a', 6), ('z,b,a', 7);
       INSERT INTO \`Mixed Case\` VALUES (1, 'x', 2, 'ü'); INSERT INTO \`order\` VALUES (1, 9), (2, 0);`);
     await pair.createDb('types');
-    const cli = sync('types', 'types', ['--chunk-size', '3', '--threads', '2', '--zero-dates', 'null'], { TZ: 'Asia/Kolkata' });
+    // One row per chunk (--chunk-time 1ms keeps the size at 1), so rows 1 and 3 of t take the COPY
+    // text fast path and row 2 (zero dates) alone is handed to the canonical path.
+    const cli = sync('types', 'types', ['--chunk-size', '1', '--chunk-time', '1ms', '--threads', '2', '--zero-dates', 'null', '--log-level', 'debug'], { TZ: 'Asia/Kolkata' });
     await waitUntil('the initial copy', () => cli.stderr().includes('initial copy done') || cli.child.exitCode !== null, 60_000);
     expect(cli.stderr()).toContain('initial copy done');
     for (const t of TABLES) expect(await diffMysqlPg(pair, 'types', 'types', t), `copy of ${t}`).toBe('');
+    const fast = fastPath(cli.stderr());
+    for (const t of TABLES) expect(fast.get(t)?.renders, `fast path for ${t}`).toBe(true);
+    expect(fast.get('t')?.canonical).toBe(1);
+    expect([...fast].filter(([name, e]) => name !== 't' && e.canonical > 0)).toEqual([]);
 
     // The schema the type map produced.
     const types = await (await pair.pg('types')).query<{ c: string; t: string }>(
@@ -202,16 +227,22 @@ describe('sync MariaDB → PostgreSQL', () => {
       CREATE DATABASE nul; CREATE TABLE nul.s (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO nul.s VALUES (1, 'ok'), (42, CONCAT('a', CHAR(0), 'b'));`);
     await pair.createDb('zd');
     await pair.createDb('nul');
-    const zd = sync('zd', 'zd', ['--copy-only']);
+    // The COPY text fast path is active and finds each refused value, which the canonical path names.
+    const debug = ['--copy-only', '--log-level', 'debug'];
+    const zd = sync('zd', 'zd', debug);
     expect(await zd.exited).not.toBe(0);
     expect(zd.stderr()).toContain('TRIB_TARGET_WRITE_FAILED');
     expect(zd.stderr()).toMatch(/table ev, column at, row id=7: MySQL zero date '0000-00-00 00:00:00'.*--zero-dates null/);
-    const nul = sync('nul', 'nul', ['--copy-only']);
+    expect(fastPath(zd.stderr()).get('ev')?.renders).toBe(true);
+    expect(fastPath(zd.stderr()).get('ev')?.canonical).toBeGreaterThan(0);
+    const nul = sync('nul', 'nul', debug);
     expect(await nul.exited).not.toBe(0);
     expect(nul.stderr()).toMatch(/table s, column name, row id=42: the value contains a NUL character/);
+    expect(fastPath(nul.stderr()).get('s')?.canonical).toBeGreaterThan(0);
     // The same data with --zero-dates null: NULL stands in for the zero date.
-    const again = sync('zd', 'zd', ['--copy-only', '--zero-dates', 'null']);
+    const again = sync('zd', 'zd', [...debug, '--zero-dates', 'null']);
     expect(await again.exited).toBe(0);
+    expect(fastPath(again.stderr()).get('ev')?.canonical).toBeGreaterThan(0);
     expect(await pgValue('zd', "SELECT string_agg(id || '=' || coalesce(at::text, 'NULL'), ',' ORDER BY id) FROM ev")).toBe('1=2024-01-01 00:00:00,7=NULL');
   });
 
@@ -223,9 +254,15 @@ describe('sync MariaDB → PostgreSQL', () => {
     expect(run.stderr()).toContain('TRIB_TABLE_UNSUPPORTED');
     expect(run.stderr()).toContain('column p.g: MySQL type point has no PostgreSQL mapping');
     expect(await pgValue('geo', "SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public'")).toBe(0);
-    const ok = sync('geo', 'geo', ['--copy-only', '--column-types', 'p.g=bytea']);
+    // Neither a table with an override nor one the user created with other kinds of columns (text
+    // for a DATETIME) takes the COPY text fast path: the target declines it, the source is not asked.
+    await pair.src.query("CREATE TABLE geo.pre (id INT PRIMARY KEY, at DATETIME, n INT); INSERT INTO geo.pre VALUES (1, '2024-01-01 00:00:00', 5)");
+    await (await pair.pg('geo')).query('CREATE TABLE pre (id integer PRIMARY KEY, at text, n integer)');
+    const ok = sync('geo', 'geo', ['--copy-only', '--column-types', 'p.g=bytea', '--log-level', 'debug']);
     expect(await ok.exited).toBe(0);
     expect(await pgValue('geo', "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'p'::regclass AND attname = 'g'")).toBe('bytea');
+    expect(await pgValue('geo', "SELECT at || '/' || n FROM pre")).toBe('2024-01-01 00:00:00/5');
+    expect([...fastPath(ok.stderr()).keys()]).toEqual([]);
   });
 
   it('converges with inserts, updates, deletes and key updates running before, during and after the copy', async () => {

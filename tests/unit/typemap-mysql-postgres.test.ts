@@ -124,6 +124,10 @@ describe('values rendered for PostgreSQL', () => {
     expect(pgText(Buffer.from([0, 0xff, 0x80]), tc('bytea'), 'error')).toBe('\\x00ff80');
     expect(pgText('2038-01-19 03:14:07.999999', tc('timestamptz'), 'error')).toBe('2038-01-19 03:14:07.999999+00');
     expect(pgText('2038-01-19 03:14:07+05:30', tc('timestamptz'), 'error')).toBe('2038-01-19 03:14:07+05:30');
+    // A PostgreSQL source's special and era values are written as they are.
+    expect(pgText('0001-01-01 00:00:00+00 BC', tc('timestamptz'), 'error')).toBe('0001-01-01 00:00:00+00 BC');
+    expect(pgText('infinity', tc('timestamptz'), 'error')).toBe('infinity');
+    expect(pgText('-infinity', tc('timestamptz'), 'error')).toBe('-infinity');
     expect(pgText('2024-02-29 23:59:59.123456', tc('timestamp'), 'error')).toBe('2024-02-29 23:59:59.123456');
     expect(pgText('-838:59:59.000000', tc('text', 'interval'), 'error')).toBe('-838:59:59.000000');
     expect(pgText('', tc('text'), 'error')).toBe('');

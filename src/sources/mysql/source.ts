@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChangeSource, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
@@ -14,6 +15,7 @@ import * as positions from './position.js';
 import { assertRequirements, sourceRequirements } from './preflight.js';
 import { describeTable, listTables } from './schema.js';
 import { MYSQL_TSV, tsvSelect } from './tsv.js';
+import { pgCopySelect } from './pgcopy.js';
 
 export interface MysqlSourceOptions {
   readonly dsn: Dsn;
@@ -39,6 +41,8 @@ export class MysqlSource implements ChangeSource {
   private versionText = '';
   private readonly sql = new Map<string, ChunkSql>();
   private readonly tsv = new Map<string, string>();
+  /** The PG_COPY_TEXT select expression per table; null when the table has no exact rendering. */
+  private readonly pgCopy = new Map<string, string | null>();
 
   constructor(opts: MysqlSourceOptions) {
     this.opts = opts;
@@ -189,13 +193,33 @@ export class MysqlSource implements ChangeSource {
     return out;
   }
 
+  /**
+   * The chunk rendered by the server in `format`: MYSQL_TSV (LOAD DATA lines, tsv.ts) or
+   * PG_COPY_TEXT (COPY text for the mapped PostgreSQL types, pgcopy.ts). Undefined for other
+   * formats, for a table with a column PG_COPY_TEXT cannot render exactly, and for a PG_COPY_TEXT
+   * chunk holding a zero date or a NUL in text: those values need the canonical path, which applies
+   * the zero-date policy and refuses NUL by name.
+   */
   async readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined> {
-    if (format !== MYSQL_TSV) return undefined;
-    let sql = this.tsv.get(table.name);
-    if (!sql) this.tsv.set(table.name, (sql = tsvSelect(table)));
+    let select: string | undefined;
+    if (format === MYSQL_TSV) {
+      select = this.tsv.get(table.name);
+      if (!select) this.tsv.set(table.name, (select = tsvSelect(table)));
+    } else if (format === PG_COPY_TEXT) {
+      let cached = this.pgCopy.get(table.name);
+      if (cached === undefined) {
+        this.pgCopy.set(table.name, (cached = pgCopySelect(table) ?? null));
+        if (cached === null) this.opts.logger.debug({ table: table.name, format }, 'a column has no exact rendering in this format; copying canonical values');
+        else this.opts.logger.debug({ table: table.name, format }, 'the source renders chunks in the target format');
+      }
+      if (cached === null) return undefined;
+      select = cached;
+    } else {
+      return undefined;
+    }
     const s = this.sqlFor(table);
     const where = rangeWhere(table, range);
-    const rows = await this.read({ sql: `SELECT ${sql} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, values: where.params });
+    const rows = await this.read({ sql: `SELECT ${select} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, values: where.params });
     let size = 0;
     for (const r of rows) size += ((r as unknown as Buffer[])[0] as Buffer).length + 1;
     const data = Buffer.allocUnsafe(size);
@@ -203,6 +227,11 @@ export class MysqlSource implements ChangeSource {
     for (const r of rows) {
       at += ((r as unknown as Buffer[])[0] as Buffer).copy(data, at);
       data[at++] = 0x0a;
+    }
+    // pgcopy.ts marks zero dates with NUL, and text keeps its own: NUL is in no other COPY field.
+    if (format === PG_COPY_TEXT && data.indexOf(0) !== -1) {
+      this.opts.logger.debug({ table: table.name, format }, 'chunk holds a zero date or a NUL character; copying it as canonical values');
+      return undefined;
     }
     return { format, data, rows: rows.length };
   }

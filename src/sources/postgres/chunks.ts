@@ -1,3 +1,5 @@
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
@@ -33,18 +35,65 @@ export function chunkSql(namespace: string, table: TableSchema): ChunkSql {
  * its column's type (a bigint's decimal text, a Buffer as bytea, a float's shortest text).
  */
 export function rangeWhere(table: TableSchema, range: KeyRange, firstParam = 1): { sql: string; params: Value[] } {
+  const params: Value[] = [];
+  const sql = rangeSql(table, range, (v) => {
+    params.push(v);
+    return `$${firstParam + params.length - 1}`;
+  });
+  return { sql, params };
+}
+
+/** The WHERE clause of a range, each key value written by `bind` (a placeholder or a literal). */
+function rangeSql(table: TableSchema, range: KeyRange, bind: (v: Value) => string): string {
   const names = table.primaryKey.map((i) => quoteIdent((table.columns[i] as Column).name));
   const lhs = names.length === 1 ? (names[0] as string) : `(${names.join(', ')})`;
   const parts: string[] = [];
-  const params: Value[] = [];
   const rhs = (values: readonly Value[]) => {
-    const ps = names.map((_, i) => {
-      params.push(values[i] ?? null);
-      return `$${firstParam + params.length - 1}`;
-    });
+    const ps = names.map((_, i) => bind(values[i] ?? null));
     return ps.length === 1 ? (ps[0] as string) : `(${ps.join(', ')})`;
   };
   if (range.after) parts.push(`${lhs} > ${rhs(range.after)}`);
   if (range.upTo) parts.push(`${lhs} <= ${rhs(range.upTo)}`);
-  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+  return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+}
+
+/**
+ * An untyped literal read exactly as the same value sent as an untyped parameter (what pg sends:
+ * a bigint's or float's toString(), 'true'/'false', a Buffer as bytea hex, a string as is), so
+ * the server resolves it to its column's type as it does in rangeWhere. Undefined for a value
+ * with no such form.
+ */
+export function untypedLiteral(v: Value): string | undefined {
+  let text: string;
+  if (v === null) return 'NULL';
+  if (Buffer.isBuffer(v)) text = '\\x' + v.toString('hex');
+  else if (typeof v === 'string') text = v;
+  else if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean') text = String(v);
+  else return undefined;
+  // A NUL cannot be in a PostgreSQL string; the parameterised read would fail the same way.
+  if (text.includes('\0')) return undefined;
+  // E'' keeps backslashes meaning the same whatever standard_conforming_strings says.
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/**
+ * `COPY (SELECT … WHERE range ORDER BY pk) TO STDOUT`: the chunk of readChunk in COPY's text
+ * format. COPY takes no parameters, so the range is inlined; undefined when a key value cannot be.
+ */
+export function copyChunkSql(s: ChunkSql, table: TableSchema, range: KeyRange): string | undefined {
+  let inlinable = true;
+  const where = rangeSql(table, range, (v) => {
+    const l = untypedLiteral(v);
+    if (l === undefined) inlinable = false;
+    return l ?? 'NULL';
+  });
+  if (!inlinable) return undefined;
+  return `COPY (SELECT ${s.selectList} FROM ${s.from} ${where} ORDER BY ${s.keyList}) TO STDOUT`;
+}
+
+/** Runs a COPY … TO STDOUT and returns everything it printed. */
+export async function readCopy(client: pg.ClientBase, sql: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of client.query(copyTo(sql))) parts.push(part as Buffer);
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }

@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { StreamEvent } from '../../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
+import { PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChangeSource, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { ChangeSource, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectTables } from '../../runner/tables.js';
-import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
+import { chunkSql, copyChunkSql, rangeWhere, readCopy, type ChunkSql } from './chunks.js';
 import { connectError, openClient, openPool, quoteIdent } from './connection.js';
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
@@ -234,21 +235,36 @@ export class PostgresSource implements ChangeSource {
    * snapshot while one is held, else as a plain statement (its own consistent snapshot).
    */
   private async read(text: string, values: Value[]): Promise<(string | null)[][]> {
-    const snapshot = this.exported?.snapshot;
     const query = { text, values, rowMode: 'array' as const };
-    if (!snapshot) return (await this.p.query<(string | null)[]>(query)).rows;
-    const client = await this.p.connect();
+    if (!this.exported) return (await this.p.query<(string | null)[]>(query)).rows;
+    return this.inSnapshot(async (client) => (await client.query<(string | null)[]>(query)).rows);
+  }
+
+  /**
+   * Runs `fn` on a pooled connection that reads what every other chunk read of this copy reads:
+   * in a REPEATABLE READ READ ONLY transaction on the slot's exported snapshot while one is held,
+   * else in a transaction of its own (one consistent snapshot for everything `fn` runs).
+   */
+  private async inSnapshot<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const snapshot = this.exported?.snapshot;
+    let client: pg.PoolClient;
+    try {
+      client = await this.p.connect();
+    } catch (err) {
+      throw connectError(err, this.opts.dsn, 'source');
+    }
     let ok = false;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
-      const r = await client.query<(string | null)[]>(query);
+      if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+      const r = await fn(client);
       await client.query('COMMIT');
       ok = true;
-      return r.rows;
+      return r;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw new TributaryError(ErrorCode.STREAM_FAILED, `reading ${this.where} through exported snapshot ${snapshot} failed: ${(err as Error).message}`, { cause: err, fatal: false });
+      const through = snapshot ? ` through exported snapshot ${snapshot}` : '';
+      throw new TributaryError(ErrorCode.STREAM_FAILED, `reading ${this.where}${through} failed: ${(err as Error).message}`, { cause: err, fatal: false });
     } finally {
       client.release(ok ? undefined : true);
     }
@@ -277,6 +293,23 @@ export class PostgresSource implements ChangeSource {
       out[r] = row;
     }
     return out;
+  }
+
+  /**
+   * The chunk as PostgreSQL's own COPY text (PG_COPY_TEXT), read by `COPY (SELECT …) TO STDOUT`
+   * in the same snapshot discipline as readChunk, so a PostgreSQL → PostgreSQL copy moves bytes the
+   * server printed straight into the target's COPY FROM, without decoding a value in JavaScript.
+   * The session settings (UTC, ISO dates, shortest exact floats, hex bytea) are readChunk's, and
+   * the output functions are the ones behind readChunk's text: the values are the same. COPY takes
+   * no parameters, so the range's key values are inlined as literals; a key value with no exact
+   * literal form returns undefined (the copier then reads canonical rows).
+   */
+  async readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined> {
+    if (format !== PG_COPY_TEXT) return undefined;
+    const sql = copyChunkSql(this.sqlFor(table), table, range);
+    if (sql === undefined) return undefined;
+    const data = await this.inSnapshot((client) => readCopy(client, sql));
+    return { format, data, rows: countLines(data) };
   }
 
   /** Current values of some columns of one row (plain read), for the stream. */
@@ -360,4 +393,11 @@ export class PostgresSource implements ChangeSource {
   describePosition(position: string): string {
     return positions.describePosition(position);
   }
+}
+
+/** Rows in COPY text: one line each (COPY writes a newline inside a value as backslash-n). */
+function countLines(data: Buffer): number {
+  let n = 0;
+  for (let at = data.indexOf(0x0a); at !== -1; at = data.indexOf(0x0a, at + 1)) n++;
+  return n;
 }

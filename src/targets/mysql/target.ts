@@ -173,6 +173,11 @@ export class MysqlTarget implements Target {
     return this.chunkTransaction(table, commit, (conn) => loadRows(conn, this.planFor(table), rows));
   }
 
+  /** LOAD DATA lines are rendered by a MySQL source for its own columns, which a MySQL → MySQL sync recreates as they are. */
+  acceptsEncoded(table: TableSchema, format: string): boolean {
+    return format === MYSQL_TSV && table.engine === 'mysql';
+  }
+
   writeEncodedChunk(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void> {
     if (chunk.format !== MYSQL_TSV) {
       throw new TributaryError(ErrorCode.INTERNAL, `MySQL target cannot load chunk format ${chunk.format}`);

@@ -6,6 +6,9 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import type { Row } from '../../core/values.js';
 import { copyField, qualified, quoteIdent, renderRow, type TargetColumn } from './sql.js';
 
+/** The format writeEncodedChunk loads (defined in core/formats.ts, where sources find it too). */
+export { PG_COPY_TEXT } from '../../core/formats.js';
+
 /**
  * How rows of one table are written: the target's own column types (read from the catalogue
  * after ensureSchema, so overrides and tables the user created are honoured) and the statements
@@ -117,16 +120,41 @@ export async function loadRows(client: pg.ClientBase, plan: TablePlan, rows: rea
 }
 
 /**
- * The COPY text format of a chunk produced by a source itself (PG_COPY_TEXT): columns in
- * TableSchema.columns order, each value in the input syntax of its target column, escaped for
- * COPY's text format. Loaded like rendered rows: into the load table, then upserted.
+ * Loads a chunk in PG_COPY_TEXT (core/formats.ts), rendered by a source itself or by copyText,
+ * inside the caller's transaction: COPY straight into the table when none of its keys is there yet
+ * (copyDirect), else into the load table, then upserted.
  */
-export const PG_COPY_TEXT = 'postgres-copy-text';
-
 export async function loadCopyText(client: pg.ClientBase, plan: TablePlan, data: Buffer): Promise<void> {
   if (data.length === 0) return;
-  const stream = client.query(copyFrom(`COPY ${plan.temp} (${plan.columnList}) FROM STDIN`));
-  await pipeline(Readable.from([data]), stream);
+  if (plan.uniqueKeys.length === 0 && (await copyDirect(client, plan, data))) return;
+  await copyInto(client, plan.temp, plan.columnList, data);
   for (const sql of holderDeletes(plan, `${plan.temp} AS n`)) await client.query(sql);
   await client.query(`INSERT INTO ${plan.target} (${plan.columnList}) SELECT ${plan.columnList} FROM ${plan.temp} ${plan.orderByKey} ${plan.onConflict}`);
+}
+
+async function copyInto(client: pg.ClientBase, table: string, columnList: string, data: Buffer): Promise<void> {
+  const stream = client.query(copyFrom(`COPY ${table} (${columnList}) FROM STDIN`));
+  await pipeline(Readable.from([data]), stream);
+}
+
+/**
+ * The common case, at the cost of one COPY: no row of the chunk is on the target yet (a fresh
+ * copy writes each key range once, and the stream writes no key of a chunk before it), so COPY
+ * straight into the table does what the upsert would, without writing every row twice. Under a
+ * savepoint: when a key is there already (a resumed copy, a retried chunk, a row the stream wrote)
+ * the primary key refuses the COPY (23505), nothing of it remains, and the caller upserts instead.
+ * Only for tables without secondary unique keys: theirs are deferred to COMMIT, too late to fall
+ * back, and a chunk may have to take a unique value from a row the stream wrote (holderDeletes).
+ */
+async function copyDirect(client: pg.ClientBase, plan: TablePlan, data: Buffer): Promise<boolean> {
+  await client.query('SAVEPOINT tributary_copy');
+  try {
+    await copyInto(client, plan.target, plan.columnList, data);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT tributary_copy');
+    return false;
+  }
+  await client.query('RELEASE SAVEPOINT tributary_copy');
+  return true;
 }

@@ -52,6 +52,38 @@ export function kindOf(udtName: string): ValueKind {
   }
 }
 
+/** Names a CREATE TABLE may spell a type with, as pg_type.typname. */
+const TYPNAME: Record<string, string> = {
+  smallint: 'int2',
+  integer: 'int4',
+  int: 'int4',
+  bigint: 'int8',
+  decimal: 'numeric',
+  real: 'float4',
+  'double precision': 'float8',
+  boolean: 'bool',
+  'timestamp without time zone': 'timestamp',
+  'timestamp with time zone': 'timestamptz',
+  character: 'bpchar',
+  char: 'bpchar',
+  'character varying': 'varchar',
+};
+
+/**
+ * The kind (and bit(n) length) of a type as written in CREATE TABLE — 'numeric(20,0)',
+ * 'timestamptz(6)', 'double precision', 'bit(5)' — as `kindOf` gives it for the catalogue's type
+ * once the table exists. Lets a writer know, before the table is read back, how values of a
+ * mapped column will be rendered.
+ */
+export function declaredKind(sqlType: string): { kind: ValueKind; bits?: number } {
+  const m = /^\s*([a-z ]*[a-z])\s*(?:\(\s*(\d+)[^)]*\))?\s*(with(?:out)? time zone)?\s*$/i.exec(sqlType);
+  if (!m) return { kind: 'text' };
+  let name = (m[1] as string).toLowerCase();
+  if (m[3]) name = `${name} ${m[3].toLowerCase()}`;
+  const kind = kindOf(TYPNAME[name] ?? name);
+  return kind === 'bit' && name === 'bit' ? { kind, bits: m[2] === undefined ? 1 : Number(m[2]) } : { kind };
+}
+
 /** A target column as the writer needs it: name, catalogue type and how values are rendered. */
 export interface TargetColumn {
   readonly name: string;
@@ -110,8 +142,11 @@ export function float8Text(v: number): string {
   return String(v);
 }
 
-/** A zone suffix such as '+00', '-05:30', 'Z'. */
-const HAS_ZONE = /(?:[+-]\d\d(?::?\d\d){0,2}|Z)$/;
+/**
+ * A zone suffix such as '+00', '-05:30', 'Z' (before PostgreSQL's ' BC' on an era date), or a
+ * special value that takes none: a PostgreSQL source's timestamptz is written as it is.
+ */
+const HAS_ZONE = /(?:[+-]\d\d(?::?\d\d){0,2}|Z)(?: BC)?$|^[+-]?infinity$/i;
 
 export class ValueError extends Error {}
 

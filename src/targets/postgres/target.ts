@@ -14,7 +14,7 @@ import { openClient, openPool } from './connection.js';
 import type { PostgresColumnType } from '../../typemap/index.js';
 import { createTableSql, planTypes } from './ddl.js';
 import { buildPlan, loadCopyText, loadRows, PG_COPY_TEXT, prepareLoad, type TablePlan } from './load.js';
-import { kindOf, qualified, quoteIdent, type TargetColumn } from './sql.js';
+import { declaredKind, kindOf, qualified, quoteIdent, type TargetColumn } from './sql.js';
 
 export interface PostgresTargetOptions {
   readonly dsn: Dsn;
@@ -46,6 +46,8 @@ export class PostgresTarget implements Target {
   private lockSession: pg.Client | undefined;
   private pool: pg.Pool | undefined;
   private readonly plans = new Map<string, TablePlan>();
+  /** Tables whose chunks may arrive in PG_COPY_TEXT rendered by the source (see acceptsEncoded). */
+  private readonly copyTextTables = new Set<string>();
 
   constructor(opts: PostgresTargetOptions) {
     this.opts = opts;
@@ -157,10 +159,47 @@ export class PostgresTarget implements Target {
       throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `target ${describeDsn(this.opts.dsn)}: creating tables failed: ${e.message ?? String(err)}`, { cause: err });
     }
     this.plans.clear();
+    this.copyTextTables.clear();
     for (let i = 0; i < tables.length; i++) {
       const t = tables[i] as TableSchema;
-      this.plans.set(t.name, buildPlan(this.schema, t, await this.targetColumns(t), i, this.zeroDates));
+      const columns = await this.targetColumns(t);
+      this.plans.set(t.name, buildPlan(this.schema, t, columns, i, this.zeroDates));
+      if (this.sameTypes(t, columns) || this.mappedKinds(t, columns, types[i] ?? [])) this.copyTextTables.add(t.name);
     }
+  }
+
+  /**
+   * Whether a PostgreSQL source's own COPY text of `t` is the input syntax of the target's columns:
+   * only when each target column has exactly the source's declared type (format_type on both
+   * servers) and no --column-types override names the table. A table the user created with other
+   * types, or an override (text for a jsonb, say), takes the canonical path, which checks and
+   * renders every value for the column it lands in. money is left out: its text depends on each
+   * server's lc_monetary.
+   */
+  private sameTypes(t: TableSchema, columns: readonly TargetColumn[]): boolean {
+    if (t.engine !== 'postgres') return false;
+    const prefix = `${t.name}.`;
+    if (Object.keys(this.opts.columnTypes ?? {}).some((k) => k.startsWith(prefix))) return false;
+    return t.columns.every((c, i) => c.dataType !== 'money' && c.dataType !== '_money' && columns[i]?.sqlType === c.columnType);
+  }
+
+  /**
+   * Whether a MySQL source's COPY text of `t` (sources/mysql/pgcopy.ts, rendered for the type map's
+   * types without overrides) is what the canonical path would write into the target's columns:
+   * only when no --column-types override names the table and each target column is of the kind
+   * (and bit length) its mapped type declares, which is how pgText renders a value. A table the
+   * user created with other kinds (text for a DATETIME, say) takes the canonical path.
+   */
+  private mappedKinds(t: TableSchema, columns: readonly TargetColumn[], types: readonly PostgresColumnType[]): boolean {
+    if (t.engine !== 'mysql' || types.length !== t.columns.length || types.some((x) => x.overridden)) return false;
+    return types.every((x, i) => {
+      const want = declaredKind(x.sql);
+      return columns[i]?.kind === want.kind && columns[i]?.bits === want.bits;
+    });
+  }
+
+  acceptsEncoded(table: TableSchema, format: string): boolean {
+    return format === PG_COPY_TEXT && this.copyTextTables.has(table.name);
   }
 
   /**
@@ -223,8 +262,11 @@ export class PostgresTarget implements Target {
   }
 
   writeEncodedChunk(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void> {
-    if (chunk.format !== PG_COPY_TEXT) {
-      throw new TributaryError(ErrorCode.INTERNAL, `PostgreSQL target cannot load chunk format ${chunk.format}`);
+    if (!this.acceptsEncoded(table, chunk.format)) {
+      throw new TributaryError(
+        ErrorCode.INTERNAL,
+        `PostgreSQL target cannot load a chunk of ${table.name} in format ${chunk.format}: only ${PG_COPY_TEXT} rendered for the target table's column types (ask acceptsEncoded() first)`,
+      );
     }
     return this.chunkTransaction(table, commit, (client, plan) => loadCopyText(client, plan, chunk.data));
   }
