@@ -3,7 +3,7 @@
 # tributary beside its anchors in the same run, prints a table and writes bench/results/<name>.json.
 #
 #   bash scripts/bench.sh              all benchmarks
-#   bash scripts/bench.sh stream       only bench/stream.ts
+#   bash scripts/bench.sh stream       only bench/stream.ts (names: copy mysql-pg-copy pg-copy stream)
 #   BENCH_PROFILE=1 bash scripts/bench.sh   also profile tributary (node --cpu-prof) and print its top self time
 #
 # The figures are only meaningful on an otherwise idle machine: each benchmark warns when the load
@@ -23,12 +23,22 @@ if [ ! -x /usr/bin/time ]; then
     { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 fi
 
+# bench/mysql-pg-copy.ts measures pgloader (MySQL → PostgreSQL) beside tributary.
+if ! command -v pgloader >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "bench: pgloader missing; run: sudo apt-get install -y pgloader" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgloader >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgloader >/dev/null; }
+fi
+
 mkdir -p bench/results
 # Build once (into bench/results/build, never dist/); each benchmark then finds it up to date.
 node --import tsx -e "import('./bench/lib/harness.ts').then((h) => h.buildTributary())"
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(copy stream)
+[ ${#names[@]} -gt 0 ] || names=(copy mysql-pg-copy pg-copy stream)
 failed=()
 for name in "${names[@]}"; do
   echo

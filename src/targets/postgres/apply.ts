@@ -2,8 +2,8 @@ import type pg from 'pg';
 import type { Change } from '../../core/change.js';
 import type { Column } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
-import { holderDeletes, type TablePlan } from './load.js';
-import { quoteIdent, renderRow, type TargetColumn } from './sql.js';
+import { holderDeletes, loadCopyText, type TablePlan } from './load.js';
+import { copyField, quoteIdent, renderRow, type TargetColumn, type ValueKind } from './sql.js';
 
 /** Bounds one statement's parameters (PostgreSQL accepts up to 1 GiB; smaller keeps memory flat). */
 const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;
@@ -15,7 +15,14 @@ const MAX_STATEMENT_ROWS = 20_000;
  * bound parameters in PostgreSQL's text input forms).
  */
 function unnestOf(cols: readonly TargetColumn[], first = 1): string {
-  return `unnest(${cols.map((c, i) => `$${first + i}::${c.sqlType}[]`).join(', ')})`;
+  // An array column's parameter would be a 2-D array, which unnest() flattens: its values travel as
+  // text (PostgreSQL's array literal) and are cast back in a derived table.
+  const isArray = (c: TargetColumn) => /\[\]$/.test(c.sqlType);
+  const args = cols.map((c, i) => `$${first + i}::${isArray(c) ? 'text' : c.sqlType}[]`).join(', ');
+  if (!cols.some(isArray)) return `unnest(${args})`;
+  const names = cols.map((_, i) => `x${i}`);
+  const list = cols.map((c, i) => (isArray(c) ? `x${i}::${c.sqlType}` : `x${i}`)).join(', ');
+  return `(SELECT ${list} FROM unnest(${args}) AS u(${names.join(', ')}))`;
 }
 
 function columnsOf(plan: TablePlan, idx: readonly number[]): TargetColumn[] {
@@ -64,16 +71,68 @@ export async function deleteKeys(client: pg.ClientBase, plan: TablePlan, keys: r
   const sql =
     pk.length === 1
       ? `DELETE FROM ${plan.target} WHERE ${names[0]} = ANY($1::${(cols[0] as TargetColumn).sqlType}[])`
-      : `DELETE FROM ${plan.target} WHERE (${names.join(', ')}) IN (SELECT * FROM ${unnestOf(cols)})`;
+      : `DELETE FROM ${plan.target} WHERE (${names.join(', ')}) IN (SELECT * FROM ${unnestOf(cols)} AS k)`;
   for (const b of batches(rendered)) await client.query(sql, columnArrays(b, pk.length));
 }
 
+/** Kinds whose PostgreSQL input text never holds a tab, newline, CR or backslash (nothing to escape for COPY; bytea's '\\x' does). */
+const PLAIN: ReadonlySet<ValueKind> = new Set(['int', 'numeric', 'float4', 'float8', 'bool', 'bit', 'date', 'timestamp', 'timestamptz']);
+
+/**
+ * rows[from, to) in COPY's text format, written straight into one buffer: building a string per
+ * line (and joining them) left enough garbage behind to cost more in GC than COPY saved PostgreSQL.
+ */
+function copyRows(plan: TablePlan, rows: readonly (readonly Value[])[], from: number, to: number): Buffer {
+  const plain = plan.columns.map((c) => PLAIN.has(c.kind));
+  let buf = Buffer.allocUnsafe(Math.max(4096, (to - from) * 256));
+  let off = 0;
+  for (let r = from; r < to; r++) {
+    const fields = renderRow(plan.table, plan.columns, rows[r] as readonly Value[], plan.zeroDates);
+    for (let i = 0; i < fields.length; i++) {
+      let s = fields[i] ?? null;
+      s = s === null ? '\\N' : plain[i] ? s : copyField(s);
+      // UTF-8 takes at most 3 bytes per UTF-16 unit; +2 for the separator and a newline.
+      if (off + s.length * 3 + 2 > buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, off + s.length * 3 + 2));
+        buf.copy(bigger, 0, 0, off);
+        buf = bigger;
+      }
+      if (i) buf[off++] = 9;
+      off += buf.write(s, off, 'utf8');
+    }
+    buf[off++] = 10;
+  }
+  return buf.subarray(0, off);
+}
+
+/**
+ * From this many rows on, upserts go through COPY into the session's load table, then one
+ * INSERT … SELECT … ON CONFLICT, as chunk loads do: COPY's text format costs less to produce in
+ * Node and to parse in PostgreSQL than one text array parameter per column. Fewer rows keep the
+ * unnest() statement, which needs one round trip instead of three. (TRIBUTARY_PG_COPY_MIN_ROWS
+ * overrides it, for benchmarks comparing the two paths.)
+ */
+const COPY_MIN_ROWS = Number(process.env.TRIBUTARY_PG_COPY_MIN_ROWS ?? 1000);
+
 /**
  * Upserts full row images: first the REPLACE-like deletion of rows holding one of their secondary
- * unique values under another key (see holderDeletes), then INSERT … ON CONFLICT (pk) DO UPDATE.
+ * unique values under another key (see holderDeletes), then INSERT … ON CONFLICT (pk) DO UPDATE,
+ * in primary key order (TablePlan.orderByKey).
  */
 export async function upsertRows(client: pg.ClientBase, plan: TablePlan, rows: readonly (readonly Value[])[]): Promise<void> {
   if (rows.length === 0) return;
+  if (rows.length >= COPY_MIN_ROWS) {
+    // Inside the batch's transaction: the load table may not exist on this session yet (created
+    // here, it goes with a rollback and is created again next time), and it may hold the rows of
+    // an earlier write of the same open transaction (ON COMMIT DELETE ROWS empties it only at
+    // commit), so it is emptied first. Both in one round trip.
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${plan.temp} (LIKE ${plan.target}) ON COMMIT DELETE ROWS; TRUNCATE ${plan.temp}`);
+    for (let i = 0; i < rows.length; i += MAX_STATEMENT_ROWS) {
+      await loadCopyText(client, plan, copyRows(plan, rows, i, Math.min(rows.length, i + MAX_STATEMENT_ROWS)));
+      if (i + MAX_STATEMENT_ROWS < rows.length) await client.query(`TRUNCATE ${plan.temp}`);
+    }
+    return;
+  }
   const t = plan.table;
   const rendered = rows.map((r) => renderRow(t, plan.columns, r, plan.zeroDates));
   const aliases = t.columns.map((c) => quoteIdent(c.name)).join(', ');
