@@ -15,6 +15,27 @@ export interface EncodedChunk {
   readonly rows: number;
 }
 
+/**
+ * Facts about the values of one column that decide whether a target of another engine can hold
+ * them (PostgreSQL numeric NaN and infinities, digits beyond DECIMAL(65,30), infinite dates).
+ */
+export interface ColumnValueStats {
+  readonly table: string;
+  readonly column: string;
+  /** The column's type as the source prints it. */
+  readonly sourceType: string;
+  readonly nan: number;
+  readonly posInfinity: number;
+  readonly negInfinity: number;
+  /** Most integer and fraction digits among finite exact numbers (null: no rows or not numeric). */
+  readonly maxIntegerDigits: number | null;
+  readonly maxScale: number | null;
+  /** Dates and timestamps outside year 1–9999 (infinity, BC). */
+  readonly outOfRange: number;
+  /** The smallest DECIMAL(p,s) holding every finite value, when one within DECIMAL(65,30) does. */
+  readonly fitsDecimal: string | null;
+}
+
 /** Who the source is: a checkpoint taken from one source must not be resumed against another. */
 export interface SourceIdentity {
   /** A stable, printable identity, e.g. 'mariadb server_id=1 domain=0' or a server UUID. */
@@ -85,6 +106,11 @@ export interface ChangeSource {
    * close() releases the snapshot too. Optional: sources without snapshots ignore it.
    */
   releaseSnapshot?(): Promise<void>;
+  /**
+   * Scans a table's values for what a target of another engine may not hold (one query per table;
+   * run at preflight, before anything is written). Sources whose values every target holds omit it.
+   */
+  valueStats?(table: TableSchema): Promise<ColumnValueStats[]>;
   /** Negative, zero or positive as `a` is before, at or after `b`. */
   comparePositions(a: string, b: string): number;
   /** A short human form of a position for logs and status. */

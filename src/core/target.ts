@@ -1,6 +1,6 @@
 import type { Change } from './change.js';
 import type { TableSchema } from './schema.js';
-import type { EncodedChunk } from './source.js';
+import type { ColumnValueStats, EncodedChunk } from './source.js';
 import type { Row, Value } from './values.js';
 
 /** What a target can do; callers branch on these, never on engine names. */
@@ -84,6 +84,11 @@ export interface Target {
   clearCheckpoint(): Promise<void>;
   /** Names of the given tables that exist on the target and hold at least one row. */
   nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]>;
+  /**
+   * Refuses (TABLE_UNSUPPORTED, one entry per column with the reason and the override) values a
+   * source reported that this target cannot hold exactly. Reads and writes nothing.
+   */
+  checkValues?(table: TableSchema, stats: readonly ColumnValueStats[]): void;
   /** The first write: creates the checkpoint store and missing tables; with `recreate`, drops and recreates them. */
   ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void>;
   /**

@@ -242,6 +242,10 @@ export class Runner extends EventEmitter {
         await target.ensureSchema(schemas, { recreate: false });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
       } else {
+        // Values a target of another engine cannot hold are refused now, before anything is written.
+        if (source.valueStats && target.checkValues) {
+          for (const s of schemas) target.checkValues(s, await source.valueStats(s));
+        }
         const nonEmpty = await target.nonEmptyTables(schemas);
         if (nonEmpty.length && !cfg.force) {
           throw new TributaryError(

@@ -12,6 +12,7 @@
  */
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Column, TableSchema } from '../core/schema.js';
+import type { ColumnValueStats } from '../core/source.js';
 import type { Value } from '../core/values.js';
 
 /** The two server families differ in JSON storage and in the binary NO PAD collation. */
@@ -644,22 +645,8 @@ export function mysqlValue(table: string, m: MappedColumn, v: Value): string | B
 // Data preflight
 
 /** What a scan of the source data found in one column: everything that decides whether it fits. */
-export interface ColumnDataReport {
-  readonly table: string;
-  readonly column: string;
-  readonly pgType: string;
-  /** numeric/float: NaN, +Infinity and -Infinity values. */
-  readonly nan: number;
-  readonly posInfinity: number;
-  readonly negInfinity: number;
-  /** numeric: most integer digits and most fraction digits among finite values (null: no rows). */
-  readonly maxIntegerDigits: number | null;
-  readonly maxScale: number | null;
-  /** date/timestamp/timestamptz: values MySQL cannot hold (infinity, BC, past 9999). */
-  readonly outOfRange: number;
-  /** The smallest DECIMAL(p,s) holding every finite value, when within DECIMAL(65,30). */
-  readonly fitsDecimal: string | null;
-}
+/** What scanPostgresData reports per column (the engine-neutral ColumnValueStats). */
+export type ColumnDataReport = ColumnValueStats;
 
 /** Runs SQL on the PostgreSQL source and returns the rows as objects. */
 export type PgQuery = (sql: string) => Promise<Record<string, unknown>[]>;
@@ -717,7 +704,7 @@ export async function scanPostgresData(query: PgQuery, table: TableSchema, schem
     return {
       table: table.name,
       column: c.name,
-      pgType: c.columnType,
+      sourceType: c.columnType,
       nan: num(`n${i}`) ?? 0,
       posInfinity: num(`p${i}`) ?? 0,
       negInfinity: num(`m${i}`) ?? 0,
@@ -738,7 +725,7 @@ export function dataProblems(mapping: TableMapping, reports: readonly ColumnData
   for (const r of reports) {
     const m = mapping.columns.find((c) => c.column.name === r.column);
     if (!m || m.kind === 'text') continue;
-    const base = { table: r.table, column: r.column, pgType: r.pgType };
+    const base = { table: r.table, column: r.column, pgType: r.sourceType };
     const bad = r.nan + r.posInfinity + r.negInfinity;
     if (bad > 0 && (m.kind === 'decimal' || m.kind === 'float' || m.kind === 'int')) {
       out.push({ ...base, reason: `${r.nan} NaN, ${r.posInfinity} Infinity and ${r.negInfinity} -Infinity values cannot be stored in MySQL ${m.sql}`, fix: `correct those rows, or ${overrideFix(r.table, r.column, 'VARCHAR(100)')} to keep the text` });

@@ -176,3 +176,23 @@ describe.each([
     expect(await run.exited).toBe(0);
   });
 });
+
+describe('PostgreSQL → MySQL preflight of values', () => {
+  it('refuses NaN and digits MySQL cannot hold, per column, before writing anything', async () => {
+    const src = await engine('source', 'postgres');
+    const dst = await engine('target', 'mysql');
+    const d = `pfv${++dbSeq}`;
+    await src.createDatabase(d);
+    await src.exec(d, `CREATE TABLE m (id INT PRIMARY KEY, f DOUBLE PRECISION, n NUMERIC(40,2));
+      INSERT INTO m VALUES (1, 'NaN', 1.5), (2, 1.0, 12345678901234567890123456789012345678.25)`);
+    await dst.createDatabase(d);
+    const run = startCli(['sync', '--source', src.url(d), '--target', dst.url(d), '--column-types', 'm.n=DECIMAL(65,30)']);
+    running.push(run);
+    expect(await run.exited).not.toBe(0);
+    const err = run.stderr();
+    expect(err).toContain('TRIB_TABLE_UNSUPPORTED');
+    expect(err).toMatch(/m\.f \(double precision\): 1 NaN/);
+    expect(err).toMatch(/m\.n \(numeric\(40,2\)\): values with 38 integer and 2 fraction digits do not fit/);
+    expect(await dst.count(d, 'm').catch(() => -1)).toBe(-1);
+  });
+});

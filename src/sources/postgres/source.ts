@@ -5,9 +5,10 @@ import type { StreamEvent } from '../../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
 import { PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChangeSource, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { ChangeSource, ColumnValueStats, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectTables } from '../../runner/tables.js';
+import { scanPostgresData } from '../../typemap/postgres-to-mysql.js';
 import { chunkSql, copyChunkSql, rangeWhere, readCopy, type ChunkSql } from './chunks.js';
 import { connectError, openClient, openPool, quoteIdent } from './connection.js';
 import * as positions from './position.js';
@@ -154,6 +155,11 @@ export class PostgresSource implements ChangeSource {
 
   tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }> {
     return tableStats(this.c, this.namespace, table);
+  }
+
+  /** NaN, infinities, digits and out-of-range dates per column: one scan of the table. */
+  valueStats(table: TableSchema): Promise<ColumnValueStats[]> {
+    return scanPostgresData(async (sql) => (await this.c.query<Record<string, unknown>>(sql)).rows, table, this.namespace);
   }
 
   /**

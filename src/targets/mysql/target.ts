@@ -5,12 +5,12 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { EncodedChunk } from '../../core/source.js';
+import type { ColumnValueStats, EncodedChunk } from '../../core/source.js';
 import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row } from '../../core/values.js';
 import { openConnection, openPool } from '../../sources/mysql/connection.js';
 import { describeTable } from '../../sources/mysql/schema.js';
-import { assertMappable, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
+import { assertMappable, dataProblems, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 import { applyChanges, type ColumnLiterals } from './apply.js';
 import * as checkpoint from './checkpoint.js';
 import { createTableSql } from './ddl.js';
@@ -82,6 +82,22 @@ export class MysqlTarget implements Target {
    */
   checkTypes(tables: readonly TableSchema[]): void {
     assertMappable(tables.filter((t) => t.engine === 'postgres'), this.mapOptions);
+  }
+
+  /**
+   * Refuses, before anything is written, values a PostgreSQL source reported that the mapped MySQL
+   * columns cannot hold (NaN, infinities, digits beyond the DECIMAL, infinite or BC dates).
+   */
+  checkValues(table: TableSchema, stats: readonly ColumnValueStats[]): void {
+    if (table.engine !== 'postgres') return;
+    const [mapping] = assertMappable([table], this.mapOptions);
+    const problems = dataProblems(mapping!, stats);
+    if (problems.length === 0) return;
+    throw new TributaryError(
+      ErrorCode.TABLE_UNSUPPORTED,
+      `values of ${problems.length === 1 ? 'a column' : `${problems.length} columns`} cannot be stored exactly in MySQL: ` +
+        problems.map((p) => `${p.table}.${p.column} (${p.pgType}): ${p.reason}; ${p.fix}`).join('; '),
+    );
   }
 
   /** The type map of a table from another engine, or undefined for a MySQL table. */
