@@ -33,6 +33,7 @@ import {
   seconds,
   startTributary,
   TABLE_DDL,
+  targetsMet,
   writeResult,
   type ProfileSummary,
   type TributaryExit,
@@ -197,9 +198,7 @@ async function main(): Promise<void> {
       targets: {
         vsDump: DUMP_RATIO_TARGET,
         peakRssMb: RSS_LIMIT_MB,
-        met: Object.fromEntries(
-          tribs.map((t) => [`threads${t.threads}`, t.rowsPerSecond / dump.rowsPerSecond >= DUMP_RATIO_TARGET && (t.peakRssMb ?? Infinity) <= RSS_LIMIT_MB]),
-        ),
+        met: targetsMet(tribs, dump.rowsPerSecond, DUMP_RATIO_TARGET, RSS_LIMIT_MB),
       },
       ...(Object.keys(profiles).length ? { profiles } : {}),
     });

@@ -38,6 +38,7 @@ import {
   seconds,
   startTributary,
   TABLE_DDL,
+  targetsMet,
   writeResult,
   type ProfileSummary,
   type TributaryExit,
@@ -266,9 +267,7 @@ async function main(): Promise<void> {
       targets: {
         vsPgloader: PGLOADER_RATIO_TARGET,
         peakRssMb: RSS_LIMIT_MB,
-        met: Object.fromEntries(
-          tribs.map((t) => [`threads${t.threads}`, t.rowsPerSecond / anchor.rowsPerSecond >= PGLOADER_RATIO_TARGET && (t.peakRssMb ?? Infinity) <= RSS_LIMIT_MB]),
-        ),
+        met: targetsMet(tribs, anchor.rowsPerSecond, PGLOADER_RATIO_TARGET, RSS_LIMIT_MB),
       },
       ...(Object.keys(profiles).length ? { profiles } : {}),
     });

@@ -28,6 +28,9 @@ import {
   ratio,
   seconds,
   startTributary,
+  PG_ROW_SELECT,
+  PG_TABLE_DDL,
+  targetsMet,
   writeResult,
   type ProfileSummary,
   type TributaryExit,
@@ -39,31 +42,6 @@ const THREADS = (process.env.BENCH_THREADS ?? '2,4').split(',').map(Number);
 const RSS_LIMIT_MB = 300;
 const DUMP_RATIO_TARGET = 1.0;
 
-/** The same ten kinds of columns as bench/copy.ts, in PostgreSQL's types. */
-const TABLE_DDL = `CREATE TABLE t (
-  id bigint NOT NULL PRIMARY KEY,
-  qty integer NOT NULL,
-  name varchar(64) NOT NULL,
-  price numeric(12,2) NOT NULL,
-  created timestamp(6) NOT NULL,
-  score double precision,
-  note text,
-  flag smallint NOT NULL,
-  code char(8) NOT NULL,
-  day date
-)`;
-
-/** Row `s` of the table, a deterministic function of the key (as bench/lib/harness.ts ROW_SELECT). */
-const ROW_SELECT = `s,
-  (s * 7919) % 1000003,
-  'customer-' || s || '-' || left(md5(s::text), 20),
-  ((s * 7927) % 100000000) / 100.0,
-  timestamp '2020-01-01 00:00:00' + s * interval '1 second' + ((s * 37) % 1000000) * interval '1 microsecond',
-  CASE WHEN s % 11 = 0 THEN NULL ELSE s / 7e0 END,
-  CASE WHEN s % 13 = 0 THEN NULL ELSE 'note ' || s % 997 || ' for ' || s END,
-  s % 2,
-  left(encode(sha256(s::text::bytea), 'hex'), 8),
-  CASE WHEN s % 17 = 0 THEN NULL ELSE date '2000-01-01' + (s % 9000)::int END`;
 
 function sh(script: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -128,9 +106,9 @@ async function main(): Promise<void> {
     const version = (await src.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
     log(`generating ${ROWS} rows on the source (PostgreSQL ${version})`);
     let t0 = performance.now();
-    await src.query(TABLE_DDL);
+    await src.query(PG_TABLE_DDL);
     for (let a = 1; a <= ROWS; a += 250_000) {
-      await src.query(`INSERT INTO t SELECT ${ROW_SELECT} FROM generate_series(${a}::bigint, ${Math.min(ROWS, a + 249_999)}::bigint) s`);
+      await src.query(`INSERT INTO t SELECT ${PG_ROW_SELECT} FROM generate_series(${a}::bigint, ${Math.min(ROWS, a + 249_999)}::bigint) s`);
     }
     await src.query('VACUUM ANALYZE t');
     log(`generated in ${seconds(performance.now() - t0)} s`);
@@ -150,7 +128,7 @@ async function main(): Promise<void> {
       await admin.query(`CREATE DATABASE ${db}`);
       if (!withTable) return;
       const c = await client(target, db);
-      await c.query(TABLE_DDL);
+      await c.query(PG_TABLE_DDL);
       await c.end();
     };
     const drop = (db: string) => admin.query(`DROP DATABASE ${db}`);
@@ -247,7 +225,7 @@ async function main(): Promise<void> {
       targets: {
         vsDump: DUMP_RATIO_TARGET,
         peakRssMb: RSS_LIMIT_MB,
-        met: Object.fromEntries(tribs.map((t) => [`threads${t.threads}`, t.rowsPerSecond / dump.rowsPerSecond >= DUMP_RATIO_TARGET && (t.peakRssMb ?? Infinity) <= RSS_LIMIT_MB])),
+        met: targetsMet(tribs, dump.rowsPerSecond, DUMP_RATIO_TARGET, RSS_LIMIT_MB),
       },
       ...(Object.keys(profiles).length ? { profiles } : {}),
     });
