@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { createLogger } from '../core/logger.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import { Demo } from '../demo/demo.js';
 import type { Runner } from '../runner/runner.js';
 import type { CliContext } from './context.js';
 import { ProgressPrinter, resolveProgressMode } from './progress-printer.js';
@@ -40,6 +39,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       let runner: Runner | undefined;
       const printer = new ProgressPrinter({ mode: resolveProgressMode(flags.progress), progress: () => runner?.progress() });
       const logger = createLogger({ level: flags.logLevel, pretty: Boolean(process.stderr.isTTY), destination: printer.logStream() });
+      // Imported here: the demo's workload and servers are not loaded by every other command.
+      const { Demo } = await import('../demo/demo.js');
       const demo = new Demo({
         rate: flags.rate,
         logger,

@@ -3,6 +3,8 @@ import { TributaryError } from '../core/errors.js';
 import { redactUrl } from '../config/dsn.js';
 import { registerSync } from './sync.js';
 import { registerDemo } from './demo.js';
+import { registerVerify } from './verify.js';
+import { registerMove } from './move.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -15,6 +17,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .showHelpAfterError();
   registerSync(program, { env });
   registerDemo(program, { env });
+  registerVerify(program, { env });
+  registerMove(program, { env });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

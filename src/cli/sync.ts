@@ -5,11 +5,9 @@ import { Runner } from '../runner/runner.js';
 import { collectFlags, type CliContext } from './context.js';
 import { ProgressPrinter, resolveProgressMode } from './progress-printer.js';
 
-/** `tributary sync`: copy, then stream until SIGINT/SIGTERM (a second signal exits at once). */
-export function registerSync(program: Command, ctx: CliContext): void {
-  program
-    .command('sync')
-    .description('copy the source tables into the target, then stream every change until stopped')
+/** The options of a sync (config keys), shared by the commands that run one (sync, move). */
+export function addSyncOptions(cmd: Command): Command {
+  return cmd
     .option('--source <url>', 'source database URL, e.g. mysql://user:pass@host:3306/db')
     .option('--target <url>', 'target database URL, e.g. mysql://user:pass@host:3306/db')
     .option('--tables <names>', 'comma-separated table names or globs (default: all tables)')
@@ -28,9 +26,16 @@ export function registerSync(program: Command, ctx: CliContext): void {
     .option('--slot <name>', 'PostgreSQL source: replication slot (default: created for this sync)')
     .option('--publication <name>', 'PostgreSQL source: publication (default: created for this sync)')
     .option('--column-types <list>', 'target type overrides, table.column=TYPE[,…]')
+    .option('--checksum <on|off>', 'checksum every table again and again while streaming, repairing what differs (default on)')
+    .option('--checksum-interval <duration>', 'rest between two checksum passes, e.g. 30s, 5m (default 30s)')
     .option('--progress <mode>', 'auto | plain | json | none (default auto)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
-    .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)')
+    .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)');
+}
+
+/** `tributary sync`: copy, then stream until SIGINT/SIGTERM (a second signal exits at once). */
+export function registerSync(program: Command, ctx: CliContext): void {
+  addSyncOptions(program.command('sync').description('copy the source tables into the target, then stream every change until stopped'))
     .action(async (opts: Record<string, unknown>) => {
       const config = loadConfig({ flags: collectFlags(opts), configFile: opts.config as string | undefined, env: ctx.env });
       const printer = new ProgressPrinter({ mode: resolveProgressMode(config.progress), progress: () => runner.progress() });

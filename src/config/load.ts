@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import { SyncConfigSchema, type SyncConfig } from './schema.js';
+import { SyncConfigSchema, toMs, type SyncConfig } from './schema.js';
 
 /** Config keys as they appear in YAML (kebab-case), in env (TRIBUTARY_FLUSH_INTERVAL) and flags. */
 const KEYS = Object.keys(SyncConfigSchema.shape) as (keyof typeof SyncConfigSchema.shape)[];
@@ -15,7 +15,7 @@ function camel(key: string): string {
 }
 
 const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb']);
-const BOOLEAN = new Set(['copyOnly', 'force']);
+const BOOLEAN = new Set(['copyOnly', 'force', 'checksum']);
 
 function coerce(key: string, raw: unknown, origin: string): unknown {
   if (typeof raw !== 'string') return raw;
@@ -81,7 +81,9 @@ export function fromFile(path: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // Required here, not imported at the top: only a run with a config file pays for loading it.
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    doc = parse(text);
   } catch (err) {
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `config file ${path} is not valid YAML: ${(err as Error).message}`, { cause: err });
   }
@@ -128,4 +130,13 @@ export function loadConfig(opts: {
   const env = fromEnv(opts.env ?? process.env);
   const flags = fromObject(opts.flags, 'flag');
   return validateConfig({ ...file, ...env, ...flags });
+}
+
+/** A duration flag ('500ms', '2s', '5m' or milliseconds) in milliseconds, or CONFIG_INVALID naming the flag. */
+export function parseDuration(flag: string, raw: unknown): number {
+  const text = String(raw);
+  if (!/^\d+(\.\d+)?(ms|s|m)?$/.test(text)) {
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, `${flag} '${text}' is not a duration; give e.g. 500ms, 30s or 5m`);
+  }
+  return toMs(text);
 }

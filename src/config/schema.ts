@@ -48,6 +48,10 @@ export const SyncConfigSchema = z
     publication: z.string().regex(/^[A-Za-z0-9_]{1,63}$/).optional(),
     /** Per-column target type overrides: { "table.column": "TYPE" }. */
     columnTypes: z.record(z.string().regex(/^[^.]+\.[^.]+$/), z.string().min(1)).default({}),
+    /** After the copy, checksum every table again and again while streaming, and repair what differs. */
+    checksum: z.boolean().default(true),
+    /** Rest between two checksum passes. */
+    checksumInterval: duration.default('30s'),
     /** Progress output: auto (bars on a TTY), plain lines, json lines, or none. */
     progress: z.enum(['auto', 'plain', 'json', 'none']).default('auto'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
-import type { ChangeSource } from '../core/source.js';
+import type { ChangeSource, EncodedChunk, KeyRange } from '../core/source.js';
 import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
 import { rowBytes, type Row, type Value } from '../core/values.js';
 import type { Convergence, StreamOp } from './gate.js';
@@ -208,29 +208,27 @@ export class Copier {
         try {
           const range = { after: claimed.after, upTo: claimed.upTo };
           const readAt = Date.now();
-          // Same-format fast path: the source renders the target's bulk format itself, when the
-          // target says the rendering is exact for this table (same column types).
-          const format = target.capabilities.chunkFormat;
-          const fast = format && target.writeEncodedChunk && source.readChunkEncoded && (target.acceptsEncoded?.(t.schema, format) ?? true);
-          const encoded = fast ? await source.readChunkEncoded!(t.schema, range, format) : undefined;
+          const encoded = await readEncoded(source, target, t.schema, range);
           const rows = encoded ? undefined : await source.readChunk(t.schema, range);
           if (!t.pathLogged) {
             t.pathLogged = true;
             if (encoded) logger.info({ table: t.schema.name, format: encoded.format }, 'copying in the target\'s bulk format, rendered by the source');
             else logger.debug({ table: t.schema.name }, 'copying as canonical rows');
           }
-          const count = encoded ? encoded.rows : (rows as Row[]).length;
-          bytes = encoded ? encoded.data.length * 2 : 0;
+          // A streamed chunk's row count is known once the target has loaded it, which is before
+          // it asks for the checkpoint.
+          const count = () => (encoded ? encoded.rows() : (rows as Row[]).length);
+          bytes = encoded ? encoded.heldBytes * 2 : 0;
           for (const r of rows ?? []) bytes += rowBytes(r);
           const writeAt = Date.now();
           let release: (() => void) | undefined;
           const commit: ChunkCommit = {
             checkpoint: async () => {
               release = await t.commit.acquire();
-              return t.checkpointWith(claimed.local, count);
+              return t.checkpointWith(claimed.local, count());
             },
             committed: () => {
-              t.markCommitted(claimed.local, count);
+              t.markCommitted(claimed.local, count());
               committed = true;
               release?.();
             },
@@ -238,7 +236,7 @@ export class Copier {
           };
           if (encoded) await target.writeEncodedChunk!(t.schema, encoded, commit);
           else await target.writeChunk(t.schema, rows as Row[], commit);
-          logger.trace({ table: t.schema.name, rows: count, bytes, readMs: writeAt - readAt, writeMs: Date.now() - writeAt }, 'chunk copied');
+          logger.trace({ table: t.schema.name, rows: count(), bytes, readMs: writeAt - readAt, writeMs: Date.now() - writeAt }, 'chunk copied');
           break;
         } catch (err) {
           const retryable = err instanceof TributaryError ? !err.fatal : false;
@@ -261,4 +259,20 @@ export class Copier {
     t.size = Math.max(1, Math.round(size));
     if (t.done) logger.info({ table: t.schema.name, rows: t.rowsCopied }, 'table copied');
   }
+}
+
+/**
+ * The fast path: the chunk rendered by the source in a bulk format of the target, the first of the
+ * target's formats (most preferred first) that the target accepts for this table (its rendering
+ * is exact for the target's column types) and the source can render for this chunk. Undefined
+ * when there is none: the copier then reads canonical rows.
+ */
+async function readEncoded(source: ChangeSource, target: Target, table: TableSchema, range: KeyRange): Promise<EncodedChunk | undefined> {
+  if (!target.writeEncodedChunk || !source.readChunkEncoded) return undefined;
+  for (const format of target.capabilities.chunkFormats ?? []) {
+    if (!(target.acceptsEncoded?.(table, format) ?? true)) continue;
+    const chunk = await source.readChunkEncoded(table, range, format);
+    if (chunk) return chunk;
+  }
+  return undefined;
 }

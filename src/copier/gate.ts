@@ -1,4 +1,5 @@
 import type { Change } from '../core/change.js';
+import { keyString } from '../core/values.js';
 
 /** A stream operation held back by the copy: a row change, or a table truncation. */
 export type StreamOp = Change | { readonly kind: 'truncate'; readonly table: string };
@@ -59,6 +60,21 @@ export class TableGate {
     let n = 0;
     while (n < this.held.length && (this.held[n] as Held).tag <= this.completedUpTo) n++;
     return n === 0 ? [] : this.held.splice(0, n).map((h) => h.op);
+  }
+
+  /**
+   * Keys (keyString of the source's key values) of the row changes held now, and whether a
+   * truncation is among them: rows the stream is about to change, which a comparison made while
+   * they are held must not call different.
+   */
+  heldKeys(): { keys: Set<string>; truncate: boolean } {
+    const keys = new Set<string>();
+    let truncate = false;
+    for (const h of this.held) {
+      if (h.op.kind === 'truncate') truncate = true;
+      else keys.add(keyString(h.op.key));
+    }
+    return { keys, truncate };
   }
 
   /** Boundary index of the oldest held op, or undefined when nothing is held. */

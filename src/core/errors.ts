@@ -37,6 +37,10 @@ export const ErrorCode = {
   STREAM_FAILED: 'TRIB_STREAM_FAILED',
   /** Writing to the target failed. */
   TARGET_WRITE_FAILED: 'TRIB_TARGET_WRITE_FAILED',
+  /** `tributary verify` found rows that differ between source and target (and did not repair them all). */
+  VERIFY_MISMATCH: 'TRIB_VERIFY_MISMATCH',
+  /** `tributary move` aborted its cutover (a step failed); what it set on the source was lifted. */
+  CUTOVER_ABORTED: 'TRIB_CUTOVER_ABORTED',
   /** The run was cancelled (signal or caller). Not a failure. */
   ABORTED: 'TRIB_ABORTED',
   /** A bug: an invariant did not hold. */

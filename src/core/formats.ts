@@ -1,6 +1,6 @@
 /**
  * Names of the encoded chunk formats a source may render and a target may load directly
- * (TargetCapabilities.chunkFormat, ChangeSource.readChunkEncoded). Defined here, apart from either
+ * (TargetCapabilities.chunkFormats, ChangeSource.readChunkEncoded). Defined here, apart from either
  * engine, because a source of one engine renders the format of a target of another.
  */
 
@@ -12,3 +12,13 @@
  * (sources/mysql/pgcopy.ts).
  */
 export const PG_COPY_TEXT = 'postgres-copy-text';
+
+/**
+ * PostgreSQL's binary COPY format (loaded by the PostgreSQL target): the signature header, one
+ * tuple per row with columns in TableSchema.columns order, each value in its type's binary send
+ * form, then the trailer. Rendered only by a PostgreSQL source, for tables whose columns are all
+ * built-in types (a user type's binary form carries its server-local OID, in arrays and records),
+ * and loaded only into target columns of exactly the source's declared types. It spares both
+ * servers the text output and input functions (timestamps and numerics above all).
+ */
+export const PG_COPY_BINARY = 'postgres-copy-binary';

@@ -17,6 +17,15 @@ export interface Column {
   /** Fractional seconds precision for temporal columns, or scale for decimals. */
   readonly scale?: number;
   readonly precision?: number;
+  /**
+   * A PostgreSQL column of a user enum type (directly, through a domain, or as an array of it):
+   * the type's labels in its sort order (pg_enum.enumsortorder), exactly as PostgreSQL spells
+   * them. Targets create the same enum (PostgreSQL) or an ENUM in the same order (MySQL), so
+   * values and their ordering stay the source's. Undefined for every other column.
+   */
+  readonly enumLabels?: readonly string[];
+  /** The enum type's own name (pg_type.typname, unqualified) when `enumLabels` is set. */
+  readonly enumType?: string;
 }
 
 export interface TableSchema {

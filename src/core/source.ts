@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { StreamEvent } from './change.js';
 import type { TableSchema } from './schema.js';
 import type { Row, Value } from './values.js';
@@ -8,11 +9,26 @@ export interface KeyRange {
   readonly upTo: Value[] | null;
 }
 
-/** A chunk already encoded in a bulk-load format a target reads directly (see TargetCapabilities.chunkFormat). */
+/**
+ * A chunk already encoded in a bulk-load format a target reads directly (see
+ * TargetCapabilities.chunkFormats), either buffered or streamed from the source as the target
+ * loads it (see core/encoded.ts for both kinds).
+ */
 export interface EncodedChunk {
   readonly format: string;
-  readonly data: Buffer;
-  readonly rows: number;
+  /**
+   * The chunk's bytes, read from the start. May be called again (a target that must load the
+   * chunk another way after a first attempt failed): each stream reads the whole chunk, the same
+   * rows (a source reading a snapshot reads it again) or, outside a snapshot, their current
+   * images, which the copy's convergence rule allows while the chunk is in flight. A stream ends
+   * only once the read is complete; a failed read is the stream's error. A consumer that stops
+   * early destroys the stream, which ends the read.
+   */
+  open(): Readable;
+  /** Rows in the chunk: exact once a stream from open() has ended. */
+  rows(): number;
+  /** Bytes the chunk holds in memory while it is loaded: its size when buffered, 0 when streamed. */
+  readonly heldBytes: number;
 }
 
 /**
@@ -64,6 +80,13 @@ export interface ChangeSource {
   /** The position a stream started now would begin at. */
   currentPosition(): Promise<string>;
   /**
+   * The position of the latest change the source has logged (binlog end, WAL insert position), read
+   * without side effects: no slot, no snapshot. A stream that has applied up to it has applied
+   * every change a read made before this call saw. Optional: the continuous checksum waits for
+   * an idle stream instead where a source cannot tell.
+   */
+  headPosition?(): Promise<string>;
+  /**
    * Throws POSITION_LOST when a stream can no longer start at `position` (purged binlog, lost slot).
    */
   checkPosition(position: string): Promise<void>;
@@ -74,6 +97,17 @@ export interface ChangeSource {
   chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null>;
   /** Rows in `range`, in primary-key order, read without locks, as canonical values. */
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]>;
+  /**
+   * The rows with the given primary keys (canonical values), in no particular order, read without
+   * locks; keys the source lacks are left out. Used by checksums (src/checksum) to look keys up.
+   */
+  readRowsByKeys?(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]>;
+  /**
+   * Every row of `table` (a table without a primary key), in no particular order, handed to
+   * `onRows` in batches as they arrive, read without locks in one statement (one consistent
+   * snapshot). Used by checksums, which compare such tables as multisets.
+   */
+  scanRows?(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void>;
   /**
    * The same rows as `readChunk`, rendered by the source in `format`, or undefined when the source
    * cannot produce that format for this table, or for this chunk (a value the format cannot carry,
@@ -111,6 +145,14 @@ export interface ChangeSource {
    * run at preflight, before anything is written). Sources whose values every target holds omit it.
    */
   valueStats?(table: TableSchema): Promise<ColumnValueStats[]>;
+  /**
+   * Makes the source refuse writes, for a cutover (`tributary move --cutover read-only`), and
+   * returns what it set and how to restore it. Sessions with the privilege to write anyway (MySQL
+   * READ ONLY ADMIN or SUPER, a PostgreSQL session that set its own default) are not stopped: the
+   * final checksum of a move finds what they wrote. Optional: a source without it offers only the
+   * user's own cutover command.
+   */
+  stopWrites?(): Promise<{ readonly description: string; restore(): Promise<void> }>;
   /** Negative, zero or positive as `a` is before, at or after `b`. */
   comparePositions(a: string, b: string): number;
   /** A short human form of a position for logs and status. */

@@ -1,6 +1,6 @@
 import type { Change } from './change.js';
 import type { TableSchema } from './schema.js';
-import type { ColumnValueStats, EncodedChunk } from './source.js';
+import type { ColumnValueStats, EncodedChunk, KeyRange } from './source.js';
 import type { Row, Value } from './values.js';
 
 /** What a target can do; callers branch on these, never on engine names. */
@@ -9,8 +9,11 @@ export interface TargetCapabilities {
   readonly transactions: boolean;
   readonly upsert: boolean;
   readonly bulkLoad: boolean;
-  /** An encoded chunk format `writeEncodedChunk` accepts, when a source can produce it. */
-  readonly chunkFormat?: string;
+  /**
+   * The encoded chunk formats `writeEncodedChunk` accepts, most preferred first (the cheapest to
+   * load); the copier uses the first one the target accepts for a table and the source renders.
+   */
+  readonly chunkFormats?: readonly string[];
 }
 
 /** Per-table copy progress saved with the data it covers. */
@@ -102,16 +105,49 @@ export interface Target {
    * the source assumes (e.g. the same declared types, no user override of a column type). Asked by
    * the copier before every encoded read, after `ensureSchema()`; false makes the copier read
    * canonical rows (`readChunk`) and call `writeChunk` instead. Absent: every chunk in
-   * `capabilities.chunkFormat` is accepted.
+   * `capabilities.chunkFormats` is accepted.
    */
   acceptsEncoded?(table: TableSchema, format: string): boolean;
-  /** As `writeChunk`, for a chunk in `capabilities.chunkFormat` that `acceptsEncoded` accepted. */
+  /** As `writeChunk`, for a chunk in one of `capabilities.chunkFormats` that `acceptsEncoded` accepted. */
   writeEncodedChunk?(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void>;
   /** Saves the stream checkpoint on its own, outside any batch (the start position P0). */
   saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void>;
   begin(): Promise<TargetTransaction>;
   /** The target's own table count of rows. */
   countRows(table: TableSchema): Promise<number>;
+  /**
+   * Reading the target back, for checksums (src/checksum). `table` is the source's schema: rows
+   * come back aligned with `table.columns` (matched by name with the target's columns), as
+   * canonical values of the target's own engine (core/values.ts: a PostgreSQL target gives its
+   * numeric(20,0) as a string where a MySQL source gave a bigint); comparing them with the
+   * source's is the caller's business. Key values passed in (`range`, `keys`) are the source's
+   * canonical values, which the target renders for its key columns as its write path renders
+   * them. Plain reads, no locks. A target without these cannot be verified.
+   *
+   * `readChunk`: the rows whose keys lie in `range`, in the target's key order. The same range
+   * selects the same rows on both sides only when both order the key alike (see
+   * src/checksum/plan.ts for the rule the checker follows).
+   */
+  readChunk?(table: TableSchema, range: KeyRange): Promise<Row[]>;
+  /** The rows with the given primary keys, in no particular order; keys the target lacks are left out. */
+  readRowsByKeys?(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]>;
+  /**
+   * Up to `limit` primary keys of the target's copy of `table`, in the target's key order, after
+   * `after` (a key this method returned before, in the target's values; null: from the start).
+   */
+  readKeys?(table: TableSchema, after: readonly Value[] | null, limit: number): Promise<Value[][]>;
+  /**
+   * Every row of the target's copy of `table` (a table without a primary key), in no particular
+   * order, handed to `onRows` in batches as they arrive (memory stays bounded by a batch), read in
+   * one statement (one consistent snapshot where the engine has them).
+   */
+  scanRows?(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void>;
+  /**
+   * Readies existing tables for `begin()` writes without creating or altering anything, for a
+   * writer that did not run `ensureSchema()` in this process (`tributary verify --repair`). Throws
+   * TABLE_UNSUPPORTED when a table is missing or its key differs from the source's.
+   */
+  prepareWrites?(tables: readonly TableSchema[]): Promise<void>;
   /** The target's definition of a table, or null when it does not exist. */
   describe(table: string): Promise<TableSchema | null>;
 }

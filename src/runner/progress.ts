@@ -1,3 +1,5 @@
+import type { CheckerStatus } from '../checksum/continuous.js';
+
 /** Phases of a sync, in order. */
 export type Phase = 'starting' | 'copy' | 'stream' | 'stopping' | 'stopped' | 'failed';
 
@@ -22,6 +24,8 @@ export interface Progress {
   readonly lagSeconds: number;
   readonly appliedPosition: string;
   readonly etaSeconds: number | undefined;
+  /** The continuous checksum after the copy; null while copying or when turned off. */
+  readonly checksum: CheckerStatus | null;
 }
 
 export function formatDuration(s: number): string {

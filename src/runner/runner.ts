@@ -10,12 +10,11 @@ import { createLogger, type Logger } from '../core/logger.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
-import { MysqlSource, deriveServerId } from '../sources/mysql/source.js';
-import { PostgresSource } from '../sources/postgres/source.js';
 import { StreamApplier } from '../stream/applier.js';
-import { MysqlTarget } from '../targets/mysql/target.js';
-import { PostgresTarget } from '../targets/postgres/target.js';
+import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
+import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress } from './progress.js';
+import { createSource, createTarget } from './engines.js';
 import { selectTables } from './tables.js';
 
 export interface RunnerOptions {
@@ -32,7 +31,8 @@ const MAX_ATTEMPTS = 8;
  * A sync: the initial copy, then the change stream, until cancelled. The CLI's `sync` command is a
  * thin layer over this class; programs embed it the same way.
  *
- * Events: 'phase' (Phase), 'copied' (the initial copy finished), 'retry' (error, attempt).
+ * Events: 'phase' (Phase), 'copied' (the initial copy finished), 'retry' (error, attempt),
+ * 'checksumPass' (pass, repairs in it), 'repair' (RepairEvent), 'firstCleanPass' (ISO time).
  */
 export class Runner extends EventEmitter {
   readonly config: SyncConfig;
@@ -50,6 +50,9 @@ export class Runner extends EventEmitter {
   private lastError: Error | undefined;
   private readonly copiedPromise: Promise<void>;
   private resolveCopied!: () => void;
+  private checker: ContinuousChecker | undefined;
+  private readonly cleanPassPromise: Promise<void>;
+  private resolveCleanPass!: () => void;
 
   constructor(config: SyncConfigInput | SyncConfig, opts: RunnerOptions = {}) {
     super();
@@ -64,6 +67,25 @@ export class Runner extends EventEmitter {
     const dst = parseDsn(this.config.target, 'target');
     this.syncId = this.config.id ?? deriveSyncId(src, dst);
     this.copiedPromise = new Promise((r) => (this.resolveCopied = r));
+    this.cleanPassPromise = new Promise((r) => (this.resolveCleanPass = r));
+  }
+
+  /**
+   * Resolves at the end of the first complete checksum pass, after the copy, that found nothing to
+   * repair: from then on the target is known equal to the source, up to the stream's lag.
+   */
+  get firstCleanPass(): Promise<void> {
+    return this.cleanPassPromise;
+  }
+
+  /** The source position the target has committed (opaque; compare with the source's own positions), or undefined before streaming. */
+  appliedPosition(): string | undefined {
+    return this.applier?.snapshot().appliedPosition;
+  }
+
+  /** Starts a checksum pass now instead of at the end of the rest between passes. */
+  checksumNow(): void {
+    this.checker?.checkNow();
   }
 
   /** Resolves once the initial copy has finished (or immediately when resuming a finished copy). */
@@ -145,54 +167,12 @@ export class Runner extends EventEmitter {
     }
   }
 
-  private buildSource(dsn: Dsn): ChangeSource {
-    if (this.injected.source) return this.injected.source;
-    if (dsn.engine === 'postgres') {
-      return new PostgresSource({
-        dsn,
-        logger: this.logger.child({ component: 'source' }),
-        poolSize: this.config.threads + 1,
-        syncId: this.syncId,
-        slot: this.config.slot,
-        publication: this.config.publication,
-        tables: this.config.tables,
-        maxBufferBytes: Math.floor((this.config.bufferMb * 1024 * 1024) / 4),
-      });
-    }
-    return new MysqlSource({
-      dsn,
-      logger: this.logger.child({ component: 'source' }),
-      poolSize: this.config.threads + 1,
-      serverId: this.config.serverId ?? deriveServerId(this.syncId),
-      positionMode: this.config.positionMode,
-      // A quarter for events waiting to be applied, a quarter for the batch being built (spillBytes),
-      // the rest for what the estimates miss (object overhead, garbage not yet collected).
-      maxBufferBytes: Math.floor((this.config.bufferMb * 1024 * 1024) / 4),
-    });
+  private async buildSource(dsn: Dsn): Promise<ChangeSource> {
+    return this.injected.source ?? createSource(this.config, dsn, this.syncId, this.logger.child({ component: 'source' }));
   }
 
-  private buildTarget(dsn: Dsn): Target {
-    if (this.injected.target) return this.injected.target;
-    if (dsn.engine === 'postgres') {
-      return new PostgresTarget({
-        dsn,
-        syncId: this.syncId,
-        logger: this.logger.child({ component: 'target' }),
-        poolSize: this.config.threads,
-        zeroDates: this.config.zeroDates,
-        columnTypes: this.config.columnTypes,
-      });
-    }
-    if (dsn.engine !== 'mysql') {
-      throw new TributaryError(ErrorCode.DSN_INVALID, `target engine '${dsn.engine}' is not supported yet; use a mysql:// or postgres:// target`);
-    }
-    return new MysqlTarget({
-      dsn,
-      syncId: this.syncId,
-      logger: this.logger.child({ component: 'target' }),
-      poolSize: this.config.threads,
-      columnTypes: this.config.columnTypes,
-    });
+  private async buildTarget(dsn: Dsn): Promise<Target> {
+    return this.injected.target ?? createTarget(this.config, dsn, this.syncId, this.logger.child({ component: 'target' }));
   }
 
   private async runOnce(onProgress: () => void): Promise<void> {
@@ -202,20 +182,18 @@ export class Runner extends EventEmitter {
     if (!this.injected.source && srcDsn.engine !== 'mysql' && srcDsn.engine !== 'postgres') {
       throw new TributaryError(ErrorCode.DSN_INVALID, `source engine '${srcDsn.engine}' is not supported as a source; use a mysql:// or postgres:// source`);
     }
-    const source = this.buildSource(srcDsn);
-    const target = this.buildTarget(dstDsn);
+    const source = await this.buildSource(srcDsn);
+    const target = await this.buildTarget(dstDsn);
     this.source = source;
     this.target = target;
     const log = this.logger.child({ component: 'runner' });
     let stopJob: (() => void) | undefined;
     try {
-      await source.connect();
-      await target.connect();
-      await source.preflight();
-      await target.lock();
+      // Source and target are independent until the copy: their round trips overlap.
+      await allInOrder([source.connect(), target.connect()]);
+      await allInOrder([source.preflight(), target.lock()]);
       const names = selectTables(await source.listTables(), cfg.tables, srcDsn.database);
-      const schemas: TableSchema[] = [];
-      for (const n of names) schemas.push(await source.describe(n));
+      const schemas: TableSchema[] = await allInOrder(names.map((n) => source.describe(n)));
       const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
       if (noKey.length) {
         throw new TributaryError(
@@ -323,14 +301,63 @@ export class Runner extends EventEmitter {
         log.info(applier ? 'initial copy done; streaming changes' : 'copy done (--copy-only)');
         onProgress();
       }
+      let checkError: unknown;
+      const checking =
+        applier && cfg.checksum && !job.signal.aborted
+          ? this.startChecker(source, target, schemas, convergence, applier, job.signal).catch((err: unknown) => {
+              checkError = err;
+              applier.stop();
+            })
+          : undefined;
       if (this.abort.signal.aborted) applier?.stop();
       await streaming;
+      // The stream has stopped: so does the checker.
+      job.abort();
+      await checking;
       if (streamError) throw streamError;
+      if (checkError && !this.abort.signal.aborted) throw checkError;
     } finally {
       if (stopJob) this.abort.signal.removeEventListener('abort', stopJob);
       await source.close().catch(() => undefined);
       await target.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * The continuous checksum (checksum/continuous.ts) beside the stream, until `signal` aborts. Its
+   * repairs pass through the copy's convergence gates and their held changes go to the applier.
+   */
+  private async startChecker(source: ChangeSource, target: Target, schemas: readonly TableSchema[], convergence: Convergence, applier: StreamApplier, signal: AbortSignal): Promise<void> {
+    const cfg = this.config;
+    const plans: TablePlan[] = [];
+    for (const s of schemas) {
+      const onTarget = await target.describe(s.name);
+      if (!onTarget) throw new TributaryError(ErrorCode.INTERNAL, `table ${s.name} missing on the target after the copy`);
+      plans.push(planTable(s, onTarget, { zeroDates: cfg.zeroDates }));
+    }
+    const checker = new ContinuousChecker({
+      source,
+      target,
+      plans,
+      convergence,
+      release: (ops) => applier.release(ops),
+      appliedPosition: () => applier.snapshot().appliedPosition,
+      receivedPosition: () => applier.receivedPosition(),
+      streamIdle: () => applier.waitingIdle(),
+      barrier: () => applier.barrier(),
+      chunkSize: cfg.chunkSize,
+      chunkBytes: Math.max(1024 * 1024, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
+      intervalMs: toMs(cfg.checksumInterval),
+      logger: this.logger.child({ component: 'checksum' }),
+    });
+    checker.on('pass', (pass: number, repairs: number) => this.emit('checksumPass', pass, repairs));
+    checker.on('repair', (event: RepairEvent) => this.emit('repair', event));
+    checker.on('firstCleanPass', (at: string) => {
+      this.resolveCleanPass();
+      this.emit('firstCleanPass', at);
+    });
+    this.checker = checker;
+    await checker.run(signal);
   }
 
   /** A structured snapshot of where the sync stands. */
@@ -347,11 +374,13 @@ export class Runner extends EventEmitter {
     const lag = st?.lagSeconds ?? 0;
     const appliedPosition = st?.appliedPosition ? (this.source?.describePosition(st.appliedPosition) ?? '') : '';
     let summary: string;
+    const checksum = this.checker?.status() ?? null;
     if (this.currentPhase === 'copy') {
       const pct = rowsTotal ? Math.min(99.9, (100 * rowsCopied) / rowsTotal) : 0;
       summary = `copy ${pct.toFixed(1)}% ${rowsCopied}/${rowsTotal} rows ${Math.round(copyRps)} rows/s ETA ${eta === undefined ? '?' : formatDuration(eta)} | stream ${Math.round(cps)} changes/s lag ${lag.toFixed(1)}s`;
     } else if (this.currentPhase === 'stream') {
       summary = `stream ${changesApplied} changes applied ${Math.round(cps)} changes/s lag ${lag.toFixed(1)}s at ${appliedPosition}`;
+      if (checksum && checksum.pass > 0) summary += ` | checksum pass ${checksum.pass} ${checksum.state}, ${checksum.repairs} repaired`;
     } else {
       summary = this.currentPhase + (this.lastError ? `: ${this.lastError.message}` : '');
     }
@@ -367,6 +396,7 @@ export class Runner extends EventEmitter {
       lagSeconds: lag,
       appliedPosition,
       etaSeconds: eta,
+      checksum,
     };
   }
 
@@ -377,7 +407,7 @@ export class Runner extends EventEmitter {
 
   /** Reads this sync's checkpoint from the target (as saved, with every committed batch and chunk). */
   async dumpCheckpoint(): Promise<Checkpoint> {
-    const target = this.target ?? this.buildTarget(parseDsn(this.config.target, 'target'));
+    const target = this.target ?? (await this.buildTarget(parseDsn(this.config.target, 'target')));
     const own = target !== this.target;
     if (own) await target.connect();
     try {
@@ -444,4 +474,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * Every promise's value once all have settled, or the first failure in argument order (not in
+ * time), so a run with two problems always reports the same one.
+ */
+async function allInOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }

@@ -110,6 +110,34 @@ export class StreamApplier {
     };
   }
 
+  /**
+   * The position of the last source transaction boundary the applier has read (not necessarily
+   * committed): every change before it has been applied, put in the pending batch, or held.
+   */
+  receivedPosition(): string {
+    return this.positions.get(this.boundary) ?? this.opts.from;
+  }
+
+  /**
+   * Resolves once every change the applier had taken (not held) when called is committed on the
+   * target: at once when nothing is pending, else after the next commit. A change inside a source
+   * transaction still open waits for that transaction's end.
+   */
+  barrier(): Promise<void> {
+    // Nothing pending: done, or done once the commit under way (which took it all) has committed.
+    if (this.batch.empty && this.tx === undefined) return this.committing ?? Promise.resolve();
+    return new Promise((resolve) => this.barriers.push(resolve));
+  }
+
+  /** The commit under way, which holds everything taken before it (settles, never rejects). */
+  private committing: Promise<void> | undefined;
+
+  /** True while waiting for the source with nothing pending to commit (held changes aside). */
+  waitingIdle(): boolean {
+    return this.idle && this.batch.empty && this.tx === undefined;
+  }
+
+  private readonly barriers: (() => void)[] = [];
   private wake: (() => void) | undefined;
 
   private markPending(): void {
@@ -258,11 +286,25 @@ export class StreamApplier {
 
   /** Commits everything up to the last boundary, with the checkpoint. Only called between transactions. */
   private async commit(): Promise<void> {
+    const done = this.commitOnce();
+    this.committing = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await done;
+    } finally {
+      this.committing = undefined;
+    }
+  }
+
+  private async commitOnce(): Promise<void> {
     const held = this.opts.convergence.oldestBoundary();
     const idx = held === undefined ? this.boundary : Math.min(held, this.boundary);
     const position = this.positions.get(idx) ?? this.opts.from;
     const ts = this.lastSeenTs;
     const txns = this.stats.txnsPending;
+    const barriers = this.barriers.splice(0);
     await this.spill();
     const tx = this.tx as TargetTransaction;
     this.tx = undefined;
@@ -277,6 +319,7 @@ export class StreamApplier {
     if (ts) this.lastAppliedTs = ts;
     this.pendingSince = this.batch.empty ? 0 : Date.now();
     this.dirty = false;
+    for (const b of barriers) b();
   }
 
   private async abandon(): Promise<void> {

@@ -94,6 +94,9 @@ export const LIMITS = {
   varcharLength: 16383,
   /** BIT(n) holds at most 64 bits. */
   bitLength: 64,
+  /** An ENUM has at most 65535 members, each at most 255 characters. */
+  enumMembers: 65535,
+  enumMemberLength: 255,
 } as const;
 
 /** Binary, NO PAD: equal exactly when PostgreSQL's deterministic collations say equal (bytes). */
@@ -273,14 +276,34 @@ function baseType(c: Column, flavour: MysqlFlavour, enumLabels?: ReadonlyMap<str
   if (refused !== undefined) {
     return { sql: 'LONGTEXT', problem: { reason: `${c.columnType} is ${refused} with no MySQL counterpart`, example: 'LONGTEXT' } };
   }
-  // Any other name is a user type; the source reports enums by their type name.
-  const labels = enumLabels?.get(t);
-  // MySQL strips trailing spaces from ENUM members: such labels stay text.
-  if (labels && labels.length > 0 && labels.every((l) => !/ $/.test(l))) {
-    return { sql: `ENUM(${labels.map((l) => "'" + l.replace(/\\/g, '\\\\').replace(/'/g, "''") + "'").join(',')}) COLLATE ${binaryCollation(flavour)}` };
-  }
-  // An enum label is at most 63 bytes (NAMEDATALEN - 1), so at most 63 characters.
-  return { sql: 'VARCHAR(63)', string: { binary: false, length: 63 } };
+  // Any other name is a user type; an enum's labels come with the column (or by type name).
+  const labels = c.enumLabels ?? enumLabels?.get(t);
+  if (labels && labels.length > 0) return enumTarget(labels, flavour);
+  return { sql: 'VARCHAR(63)', string: { binary: false, length: PG_ENUM_LABEL_CHARS } };
+}
+
+/** A PostgreSQL enum label is at most 63 bytes (NAMEDATALEN - 1), so at most 63 characters. */
+const PG_ENUM_LABEL_CHARS = 63;
+
+/** A MySQL string literal for the target session's sql_mode, which keeps backslash escapes. */
+function mysqlStringLiteral(s: string): string {
+  return "'" + s.replace(/\\/g, '\\\\').replace(/'/g, "''") + "'";
+}
+
+/**
+ * A PostgreSQL enum as MySQL ENUM('l1','l2',…) in the enum's sort order, so values and ORDER BY
+ * agree with the source, in the binary collation so members compare by bytes as PostgreSQL's
+ * labels do. Kept as text instead — VARCHAR(n), n the longest label in characters, at least 63
+ * so a label added to the type later fits too — when MySQL cannot hold the labels as members: a
+ * label longer than 255 characters, more than 65535 labels, or a label with trailing spaces
+ * (MySQL strips them from ENUM members, which would change the value).
+ */
+function enumTarget(labels: readonly string[], flavour: MysqlFlavour): BaseType {
+  const chars = labels.map((l) => [...l].length);
+  const fits = labels.length <= LIMITS.enumMembers && chars.every((n) => n <= LIMITS.enumMemberLength) && labels.every((l) => !/ $/.test(l));
+  if (fits) return { sql: `ENUM(${labels.map(mysqlStringLiteral).join(',')}) COLLATE ${binaryCollation(flavour)}` };
+  const length = chars.reduce((a, n) => Math.max(a, n), PG_ENUM_LABEL_CHARS);
+  return { sql: `VARCHAR(${length})`, string: { binary: false, length } };
 }
 
 /**

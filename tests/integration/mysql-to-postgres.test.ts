@@ -67,7 +67,7 @@ function edgeRows(base: number): string[] {
   ];
 }
 
-const TABLES = ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec', 'k_enum', 'k_set', 'Mixed Case', 'order'];
+const TABLES = ['t', 'k_str', 'k_bin', 'k_comp', 'k_big', 'k_dec', 'k_enum', 'k_set', 'Mixed Case', 'order', 'k_uuid'];
 
 let pair: PgPair;
 const running: CliRun[] = [];
@@ -139,7 +139,10 @@ describe('sync MariaDB → PostgreSQL', () => {
       INSERT INTO k_enum SELECT ELT(1 + seq % 3, 'z', 'b', 'a'), seq FROM types.seq_1_to_40;
       CREATE TABLE k_set (s SET('z','b','a') NOT NULL PRIMARY KEY, n INT);
       INSERT INTO k_set VALUES ('', 0), ('z', 1), ('b', 2), ('z,b', 3), ('a', 4), ('z,a', 5), ('b,a', 6), ('z,b,a', 7);
-      INSERT INTO \`Mixed Case\` VALUES (1, 'x', 2, 'ü'); INSERT INTO \`order\` VALUES (1, 9), (2, 0);`);
+      INSERT INTO \`Mixed Case\` VALUES (1, 'x', 2, 'ü'); INSERT INTO \`order\` VALUES (1, 9), (2, 0);
+      -- NULL in a UUID or INET6 column: the COPY text keeps its \\N marker (a type-aware IFNULL once lost it).
+      CREATE TABLE k_uuid (id INT NOT NULL PRIMARY KEY, u UUID, i6 INET6, v INT);
+      INSERT INTO k_uuid VALUES (1, NULL, NULL, 1), (2, '123e4567-e89b-12d3-a456-426614174000', '::ffff:10.0.0.1', 2), (3, NULL, '2001:db8::1', NULL);`);
     await pair.createDb('types');
     // One row per chunk (--chunk-time 1ms keeps the size at 1), so rows 1 and 3 of t take the COPY
     // text fast path and row 2 (zero dates) alone is handed to the canonical path.

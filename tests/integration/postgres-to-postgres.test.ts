@@ -4,6 +4,8 @@
  * TOASTed value survives an UPDATE of another column, and a table whose target types the user
  * overrode is copied through canonical values instead.
  */
+import { Readable } from 'node:stream';
+import { streamedChunk } from '../../src/core/encoded.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type Server } from '../../src/testing/servers.js';
@@ -115,7 +117,7 @@ afterAll(async () => {
 });
 
 describe('sync PostgreSQL → PostgreSQL', () => {
-  it('copies edge values through the COPY text fast path exactly, then streams inserts, updates and deletes', async () => {
+  it('copies edge values through the binary COPY fast path (and the text one for a table with a user type) exactly, then streams inserts, updates and deletes', async () => {
     const src = await createDb(source, 'edge');
     await src.query(`CREATE TABLE t (${EDGE});
       INSERT INTO t VALUES ${edgeValues(1)}, ${maxValues(2)};
@@ -130,16 +132,21 @@ describe('sync PostgreSQL → PostgreSQL', () => {
       CREATE TABLE k_float (k double precision PRIMARY KEY, v int);
       INSERT INTO k_float VALUES ('-Infinity', 1), (-1.5e300, 2), (0.1, 3), (1e-320, 4), (0.30000000000000004, 5), ('Infinity', 6), ('NaN', 7);
       CREATE TABLE arr (${ARRAYS});
-      INSERT INTO arr VALUES ${ARRAY_ROWS};`);
+      INSERT INTO arr VALUES ${ARRAY_ROWS};
+      -- A user type's binary form carries its server-local OID: this table takes the COPY text path.
+      CREATE TYPE mood AS ENUM ('calm', 'x y');
+      CREATE TABLE t_text (${EDGE}, e mood);
+      INSERT INTO t_text SELECT *, 'x y' FROM t;`);
     const dst = await createDb(target, 'edge');
     const run = sync('edge', 'edge', ['--chunk-size', '2', '--threads', '2']);
     await waitUntil('the initial copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
     expect(run.stderr()).toContain('initial copy done');
     // Every table went through the fast path.
     for (const t of ['t', 'k_text', 'k_comp', 'k_float', 'arr']) {
-      expect(run.stderr()).toMatch(new RegExp(`"table":"${t}","format":"postgres-copy-text".*rendered by the source`));
+      expect(run.stderr()).toMatch(new RegExp(`"table":"${t}","format":"postgres-copy-binary".*rendered by the source`));
     }
-    for (const t of ['t', 'k_text', 'k_comp', 'k_float', 'arr']) expect(await diff(src, dst, t), `copy of ${t}`).toBe('');
+    expect(run.stderr()).toMatch(/"table":"t_text","format":"postgres-copy-text".*rendered by the source/);
+    for (const t of ['t', 'k_text', 'k_comp', 'k_float', 'arr', 't_text']) expect(await diff(src, dst, t), `copy of ${t}`).toBe('');
     // A few values checked by name, as the target prints them.
     const v = async (sql: string) => Object.values((await dst.query<Record<string, string>>(sql)).rows[0] ?? {})[0];
     expect(await v('SELECT n40::text FROM t WHERE id = 1')).toBe('1234567890123456789012345678901234567890');
@@ -172,7 +179,7 @@ describe('sync PostgreSQL → PostgreSQL', () => {
     const dst = await createDb(target, 'toast');
     const run = sync('toast', 'toast', ['--chunk-size', '7']);
     await waitUntil('the initial copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
-    expect(run.stderr()).toMatch(/"table":"docs","format":"postgres-copy-text"/);
+    expect(run.stderr()).toMatch(/"table":"docs","format":"postgres-copy-binary"/);
     expect(await diff(src, dst, 'docs')).toBe('');
     await src.query('UPDATE docs SET v = v + 1000 WHERE id <= 30');
     await src.query('UPDATE docs SET v = -1 WHERE id = 60; UPDATE docs SET big = big || \'!\' WHERE id = 59');
@@ -192,7 +199,7 @@ describe('sync PostgreSQL → PostgreSQL', () => {
     const run = sync('override', 'override', ['--copy-only', '--column-types', 'o.j=text', '--log-level', 'debug']);
     expect(await run.exited).toBe(0);
     expect(run.stderr()).toMatch(/"table":"o".*copying as canonical rows/);
-    expect(run.stderr()).toMatch(/"table":"same","format":"postgres-copy-text"/);
+    expect(run.stderr()).toMatch(/"table":"same","format":"postgres-copy-binary"/);
     const r = await dst.query<{ j: string; t: string }>("SELECT j, format_type(atttypid, atttypmod) AS t FROM o, pg_attribute WHERE attrelid = 'o'::regclass AND attname = 'j' AND id = 1");
     expect(r.rows[0]).toEqual({ j: '{"a": [1.50], "b": 1}', t: 'text' });
     expect(await diff(src, dst, 'same')).toBe('');
@@ -224,10 +231,20 @@ describe('sync PostgreSQL → PostgreSQL', () => {
       expect(t.acceptsEncoded(table, 'mysql-load-data-tsv')).toBe(false);
       let commits = 0;
       const commit = { checkpoint: () => Promise.resolve({ watermark: null, done: false, rowsCopied: 0 }), committed: () => void commits++, failed: () => undefined };
-      const chunk = (text: string) => ({ format: 'postgres-copy-text', data: Buffer.from(text), rows: text.split('\n').length - 1 });
+      expect(t.acceptsEncoded(table, 'postgres-copy-binary')).toBe(true);
+      let opens = 0;
+      // A streamed chunk, in two pieces split inside a row, as a source's COPY output arrives.
+      const chunk = (text: string) =>
+        streamedChunk('postgres-copy-text', () => {
+          opens++;
+          const b = Buffer.from(text);
+          return { pieces: Readable.from([b.subarray(0, 3), b.subarray(3)]), rows: () => text.split('\n').length - 1 };
+        });
       await t.writeEncodedChunk(table, chunk('1\ta\n2\tb\n'), commit);
-      // Keys 2 and 3: 2 is there, so COPY into the table fails and the chunk is upserted instead.
+      expect(opens).toBe(1);
+      // Keys 2 and 3: 2 is there, so COPY into the table fails and the chunk is read again and upserted.
       await t.writeEncodedChunk(table, chunk('2\tB\\tx\n3\t\\N\n'), commit);
+      expect(opens).toBe(3);
       expect(commits).toBe(2);
       const r = await dst.query<{ s: string }>("SELECT string_agg(id || '=' || coalesce(v, 'NULL'), ',' ORDER BY id) AS s FROM r");
       expect(r.rows[0]?.s).toBe('1=a,2=B\tx,3=NULL');

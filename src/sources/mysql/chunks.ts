@@ -117,3 +117,22 @@ export function rangeWhere(table: TableSchema, range: KeyRange): { sql: string; 
   }
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
+
+/**
+ * `k IN (?, …)` / `(k1, k2) IN ((?, ?), …)` for a list of primary keys, each value compared as
+ * `keyCompare` compares it (a DECIMAL cast, an ENUM's index), so the primary key's access applies.
+ */
+export function keysWhere(table: TableSchema, keys: readonly (readonly Value[])[]): { sql: string; params: Value[] } {
+  const cols = table.primaryKey.map((i) => table.columns[i] as Column);
+  const sides = cols.map((c) => comparable(c));
+  const params: Value[] = [];
+  const tuples = keys.map((key) => {
+    const parts = sides.map((side, j) => {
+      params.push(side.param(key[j] ?? null));
+      return side.rhs;
+    });
+    return parts.length === 1 ? (parts[0] as string) : `(${parts.join(', ')})`;
+  });
+  const lhs = cols.length === 1 ? quoteId((cols[0] as Column).name) : `(${cols.map((c) => quoteId(c.name)).join(', ')})`;
+  return { sql: tuples.length ? `WHERE ${lhs} IN (${tuples.join(', ')})` : 'WHERE FALSE', params };
+}

@@ -73,7 +73,8 @@ function field(c: Column, kind: ValueKind, bits: number | undefined): string | u
   if (t === 'time') return kind === 'text' ? q : undefined;
   if (BINARY.has(t) || c.charset === 'binary') return kind === 'bytea' ? `CONCAT(${lit('\\\\x')}, HEX(${q}))` : undefined;
   if (TEXT.has(t)) return kind === 'text' ? escapedText(q) : undefined;
-  if (PRINTED.has(t)) return kind === 'text' ? q : undefined;
+  // As text: IFNULL(uuid, '\N') would take the column's type and turn the marker into NULL.
+  if (PRINTED.has(t)) return kind === 'text' ? `CAST(${q} AS CHAR)` : undefined;
   return undefined;
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { bufferedChunk } from '../../core/encoded.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { PG_COPY_TEXT } from '../../core/formats.js';
@@ -15,6 +16,7 @@ import * as positions from './position.js';
 import { assertRequirements, sourceRequirements } from './preflight.js';
 import { describeTable, listTables } from './schema.js';
 import { MYSQL_TSV, tsvSelect } from './tsv.js';
+import * as read from './read.js';
 import { pgCopySelect } from './pgcopy.js';
 
 export interface MysqlSourceOptions {
@@ -108,6 +110,36 @@ export class MysqlSource implements ChangeSource {
     return on;
   }
 
+  /**
+   * `SET GLOBAL read_only = ON` (needs SUPER, or READ_ONLY ADMIN on MariaDB); restore() sets the
+   * value it found back. MySQL 8 would also take super_read_only to stop privileged users
+   * (untested here).
+   */
+  async stopWrites(): Promise<{ description: string; restore(): Promise<void> }> {
+    const [rows] = await this.c.query<RowDataPacket[]>('SELECT @@GLOBAL.read_only AS ro');
+    const before = Number(rows[0]?.ro ?? 0);
+    try {
+      await this.c.query('SET GLOBAL read_only = ON');
+    } catch (err) {
+      throw new TributaryError(
+        ErrorCode.PRIVILEGE_MISSING,
+        `source ${describeDsn(this.opts.dsn)}: cannot set read_only for the cutover (${(err as Error).message}); grant the user SUPER (MariaDB: READ_ONLY ADMIN), or stop writes yourself with --cutover-command`,
+        { cause: err },
+      );
+    }
+    return {
+      description: `read_only=ON on ${describeDsn(this.opts.dsn)} (was ${before ? 'ON' : 'OFF'})`,
+      restore: async () => {
+        if (!before) await this.c.query('SET GLOBAL read_only = OFF');
+      },
+    };
+  }
+
+  /** The binlog's end: currentPosition() reads it without side effects. */
+  headPosition(): Promise<string> {
+    return this.currentPosition();
+  }
+
   async currentPosition(): Promise<string> {
     let rows: RowDataPacket[];
     try {
@@ -193,6 +225,22 @@ export class MysqlSource implements ChangeSource {
     return out;
   }
 
+  async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
+    try {
+      return await read.readByKeys(this.poolOrFail(), this.sqlFor(table), table, keys);
+    } catch (err) {
+      throw connectError(err, this.opts.dsn, 'source');
+    }
+  }
+
+  async scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    try {
+      await read.scanRows(this.poolOrFail(), this.sqlFor(table), onRows);
+    } catch (err) {
+      throw connectError(err, this.opts.dsn, 'source');
+    }
+  }
+
   /**
    * The chunk rendered by the server in `format`: MYSQL_TSV (LOAD DATA lines, tsv.ts) or
    * PG_COPY_TEXT (COPY text for the mapped PostgreSQL types, pgcopy.ts). Undefined for other
@@ -233,7 +281,7 @@ export class MysqlSource implements ChangeSource {
       this.opts.logger.debug({ table: table.name, format }, 'chunk holds a zero date or a NUL character; copying it as canonical values');
       return undefined;
     }
-    return { format, data, rows: rows.length };
+    return bufferedChunk(format, data, rows.length);
   }
 
   /** A raw read through the pool; driver errors become retryable TributaryErrors naming the source. */

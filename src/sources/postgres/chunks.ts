@@ -1,5 +1,3 @@
-import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
@@ -78,9 +76,10 @@ export function untypedLiteral(v: Value): string | undefined {
 
 /**
  * `COPY (SELECT … WHERE range ORDER BY pk) TO STDOUT`: the chunk of readChunk in COPY's text
- * format. COPY takes no parameters, so the range is inlined; undefined when a key value cannot be.
+ * format, or in its binary format with `binary`. COPY takes no parameters, so the range is
+ * inlined; undefined when a key value cannot be.
  */
-export function copyChunkSql(s: ChunkSql, table: TableSchema, range: KeyRange): string | undefined {
+export function copyChunkSql(s: ChunkSql, table: TableSchema, range: KeyRange, binary = false): string | undefined {
   let inlinable = true;
   const where = rangeSql(table, range, (v) => {
     const l = untypedLiteral(v);
@@ -88,12 +87,5 @@ export function copyChunkSql(s: ChunkSql, table: TableSchema, range: KeyRange): 
     return l ?? 'NULL';
   });
   if (!inlinable) return undefined;
-  return `COPY (SELECT ${s.selectList} FROM ${s.from} ${where} ORDER BY ${s.keyList}) TO STDOUT`;
-}
-
-/** Runs a COPY … TO STDOUT and returns everything it printed. */
-export async function readCopy(client: pg.ClientBase, sql: string): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of client.query(copyTo(sql))) parts.push(part as Buffer);
-  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  return `COPY (SELECT ${s.selectList} FROM ${s.from} ${where} ORDER BY ${s.keyList}) TO STDOUT${binary ? ' (FORMAT binary)' : ''}`;
 }

@@ -79,7 +79,8 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
   if (pub.exists && !pub.owned) {
     let problem = '';
     try {
-      assertCovers(ctx.publication, pub, ctx.tables.map((t) => t.schema.name));
+      const partitioned = ctx.tables.filter((t) => t.partitioned).map((t) => t.schema.name);
+      assertCovers(ctx.publication, pub, ctx.tables.map((t) => t.schema.name), partitioned);
     } catch (err) {
       problem = (err as Error).message;
     }
@@ -99,7 +100,9 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
  * for UPDATE and DELETE: DEFAULT (the primary key), FULL (the whole old row), or USING INDEX on
  * an index that contains the primary key. REPLICA IDENTITY FULL without a primary key gives rows
  * but nothing to key them on; such tables are refused for now, like tables without a primary key
- * on MySQL.
+ * on MySQL. A partitioned table's key is its own primary key (its partitions' key indexes are
+ * attached to it), but UPDATE and DELETE on a partition carry the partition's replica identity,
+ * so every leaf partition must deliver the key too.
  */
 export function tableRequirement(t: DescribedTable): Requirement | undefined {
   const name = t.schema.name;
@@ -113,14 +116,29 @@ export function tableRequirement(t: DescribedTable): Requirement | undefined {
     };
   }
   const pk = t.schema.primaryKey.map((i) => t.schema.columns[i]?.name ?? '?');
-  const usable =
-    t.replicaIdentity === 'default' || t.replicaIdentity === 'full' || (t.replicaIdentity === 'index' && pk.every((c) => t.identityColumns.includes(c)));
+  const own = identityRequirement(name, `table ${name}`, pk, t);
+  if (own) return own;
+  for (const p of t.partitions) {
+    const bad = identityRequirement(p.name, `partition ${p.name} of table ${name}`, pk, p);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
+/** The requirement a relation's replica identity fails to meet, or undefined when it delivers the key `pk`. */
+function identityRequirement(
+  relation: string,
+  what: string,
+  pk: readonly string[],
+  r: Pick<DescribedTable, 'replicaIdentity' | 'identityColumns'>,
+): Requirement | undefined {
+  const usable = r.replicaIdentity === 'default' || r.replicaIdentity === 'full' || (r.replicaIdentity === 'index' && pk.every((c) => r.identityColumns.includes(c)));
   if (usable) return undefined;
   return {
-    name: `table ${name} replica identity`,
+    name: `${what} replica identity`,
     ok: false,
-    value: t.replicaIdentity === 'index' ? `USING INDEX on (${t.identityColumns.join(', ')}), which lacks primary key column(s)` : t.replicaIdentity.toUpperCase(),
-    fix: `ALTER TABLE ${quoteIdent(name)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
+    value: r.replicaIdentity === 'index' ? `USING INDEX on (${r.identityColumns.join(', ')}), which lacks primary key column(s)` : r.replicaIdentity.toUpperCase(),
+    fix: `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
     code: ErrorCode.TABLE_UNSUPPORTED,
   };
 }

@@ -17,9 +17,33 @@ export interface DescribedTable {
   readonly oid: number;
   /** Type of each column of `schema.columns`, in the same order. */
   readonly types: readonly ColumnType[];
-  readonly replicaIdentity: 'default' | 'nothing' | 'full' | 'index';
+  readonly replicaIdentity: ReplicaIdentity;
   /** Columns of the replica identity index (REPLICA IDENTITY USING INDEX), as column names. */
   readonly identityColumns: readonly string[];
+  /**
+   * True for a partitioned table (relkind 'p'). It is synced as one table: read through the parent
+   * (which reads every partition), published through it (publish_via_partition_root), and created
+   * on the target as one ordinary table. Its partitions are never listed on their own.
+   */
+  readonly partitioned: boolean;
+  /** The leaf partitions of a partitioned table (empty otherwise), each with its own replica identity. */
+  readonly partitions: readonly PartitionIdentity[];
+}
+
+/**
+ * A leaf partition's replica identity. UPDATE and DELETE on a partition carry the old row as the
+ * partition's replica identity says, whatever the parent's says, so each must deliver the key.
+ */
+export interface PartitionIdentity {
+  readonly name: string;
+  readonly replicaIdentity: ReplicaIdentity;
+  readonly identityColumns: readonly string[];
+}
+
+type ReplicaIdentity = 'default' | 'nothing' | 'full' | 'index';
+
+function replicaIdentity(code: string): ReplicaIdentity {
+  return ({ d: 'default', n: 'nothing', f: 'full', i: 'index' } as const)[code as 'd' | 'n' | 'f' | 'i'] ?? 'default';
 }
 
 /** `"schema"."table"`. */
@@ -27,11 +51,15 @@ export function qualified(namespace: string, table: string): string {
   return `${quoteIdent(namespace)}.${quoteIdent(table)}`;
 }
 
-/** Base tables of `namespace` (partitions and tributary's own tables left out), in name order. */
+/**
+ * Base tables of `namespace`, in name order: ordinary tables and partitioned tables (relkind 'p'),
+ * each partitioned table standing for all its partitions. Partitions themselves (relispartition,
+ * sub-partitioned ones included) and tributary's own tables are left out, so no row is read twice.
+ */
 export async function listTables(conn: Queryable, namespace: string): Promise<string[]> {
   const r = await conn.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition ORDER BY c.relname COLLATE "C"`,
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname COLLATE "C"`,
     [namespace],
   );
   return r.rows.map((x) => x.name).filter((n) => !n.startsWith('_tributary_'));
@@ -56,6 +84,9 @@ interface AttrRow {
   generated: string;
   collation: string | null;
   attnum: string;
+  /** The enum type of the column, its domain's base type or its array's element type. */
+  enumoid: string | null;
+  enumname: string | null;
 }
 
 /**
@@ -64,8 +95,8 @@ interface AttrRow {
  * is format_type(). Generated columns are listed in `generated` and never read.
  */
 export async function describeTable(conn: Queryable, namespace: string, table: string): Promise<DescribedTable> {
-  const rel = await conn.query<{ oid: string; ident: string }>(
-    `SELECT c.oid, c.relreplident AS ident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  const rel = await conn.query<{ oid: string; ident: string; kind: string }>(
+    `SELECT c.oid, c.relreplident AS ident, c.relkind AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
     [namespace, table],
   );
@@ -77,14 +108,17 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
             format_type(a.atttypid, a.atttypmod) AS coltype, a.attnotnull AS notnull,
             a.atttypid AS typid, a.atttypmod AS typmod, a.attgenerated AS generated,
             CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END AS collation,
-            a.attnum
+            a.attnum, et.oid AS enumoid, et.typname AS enumname
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+       LEFT JOIN pg_type et ON et.typtype = 'e'
+             AND et.oid = CASE WHEN t.typtype = 'e' THEN t.oid WHEN bt.typtype = 'e' THEN bt.oid WHEN t.typcategory = 'A' THEN t.typelem END
        LEFT JOIN pg_collation co ON co.oid = a.attcollation
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [oid],
   );
+  const labels = await enumLabels(conn, attrs.rows.flatMap((a) => (a.enumoid ? [a.enumoid] : [])));
   const columns: Column[] = [];
   const types: ColumnType[] = [];
   const generated: string[] = [];
@@ -107,6 +141,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
       ...(udt === 'numeric' ? numericTypmod(typmod) : {}),
       ...(TEMPORAL.has(udt) ? { scale: typmod < 0 || (typmod & 0xffff) === 0xffff ? 6 : typmod & 0xffff } : {}),
       ...((udt === 'bit' || udt === 'varbit') && typmod >= 0 ? { precision: typmod } : {}),
+      ...(a.enumoid && a.enumname ? { enumType: a.enumname, enumLabels: labels.get(a.enumoid) ?? [] } : {}),
     };
     byAttnum.set(Number(a.attnum), columns.length);
     columns.push(col);
@@ -135,20 +170,59 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
     if (row.primary === 't') primaryKey = cols as number[];
     else uniqueKeys.push(cols as number[]);
   }
-  const replicaIdentity = ({ d: 'default', n: 'nothing', f: 'full', i: 'index' } as const)[r0.ident as 'd' | 'n' | 'f' | 'i'] ?? 'default';
+  const partitioned = r0.kind === 'p';
   return {
     schema: { name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' },
     oid,
     types,
-    replicaIdentity,
+    replicaIdentity: replicaIdentity(r0.ident),
     identityColumns,
+    partitioned,
+    partitions: partitioned ? await leafPartitions(conn, oid) : [],
   };
 }
 
-/** Row estimate and average row size from the planner's statistics (reltuples is -1 before the first ANALYZE). */
+/** The labels of each enum type, by type oid, in the type's sort order (enumsortorder). */
+async function enumLabels(conn: Queryable, oids: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (oids.length === 0) return out;
+  const r = await conn.query<{ oid: string; label: string }>(
+    'SELECT enumtypid AS oid, enumlabel AS label FROM pg_enum WHERE enumtypid = ANY($1::oid[]) ORDER BY enumtypid, enumsortorder',
+    [[...new Set(oids)]],
+  );
+  for (const row of r.rows) {
+    let list = out.get(row.oid);
+    if (!list) out.set(row.oid, (list = []));
+    list.push(row.label);
+  }
+  return out;
+}
+
+/** Every leaf partition of a partitioned table (at any depth) with its replica identity. */
+async function leafPartitions(conn: Queryable, oid: number): Promise<PartitionIdentity[]> {
+  const r = await conn.query<{ name: string; ident: string; cols: string | null }>(
+    `SELECT c.relname AS name, c.relreplident AS ident,
+            (SELECT json_agg(a.attname ORDER BY k.o) FROM pg_index i
+               CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(n, o)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
+              WHERE i.indrelid = c.oid AND i.indisreplident)::text AS cols
+       FROM pg_partition_tree($1::oid) p JOIN pg_class c ON c.oid = p.relid
+      WHERE p.isleaf AND c.oid <> $1::oid ORDER BY c.relname COLLATE "C"`,
+    [oid],
+  );
+  return r.rows.map((p) => ({ name: p.name, replicaIdentity: replicaIdentity(p.ident), identityColumns: p.cols ? (JSON.parse(p.cols) as string[]) : [] }));
+}
+
+/**
+ * Row estimate and average row size from the planner's statistics (reltuples is -1 before the
+ * first ANALYZE). A partitioned table stores nothing itself: its figures are its leaf partitions'.
+ */
 export async function tableStats(conn: Queryable, namespace: string, table: string): Promise<{ rows: number; avgRowBytes: number }> {
-  const r = await conn.query<{ tuples: string; bytes: string }>(
-    `SELECT c.reltuples AS tuples, pg_relation_size(c.oid) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  const r = await conn.query<{ tuples: string | null; bytes: string | null }>(
+    `SELECT sum(GREATEST(s.reltuples, 0)) AS tuples, sum(pg_relation_size(s.oid)) AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_class s ON (c.relkind <> 'p' AND s.oid = c.oid)
+                       OR (c.relkind = 'p' AND s.oid IN (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf))
       WHERE n.nspname = $1 AND c.relname = $2`,
     [namespace, table],
   );

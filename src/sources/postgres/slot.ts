@@ -77,6 +77,47 @@ export async function setting(conn: Queryable, name: string): Promise<string> {
 }
 
 /**
+ * What a sync whose slot is gone, invalidated or consumed by another client can do: start over.
+ * `streaming`: the loss ended a running stream (the target keeps what it applied), rather than
+ * being found before this run wrote anything.
+ */
+function startOverFix(slot: string, streaming = false): string {
+  const written = streaming ? 'The target keeps what was applied up to the checkpoint, but cannot follow the source any more.' : 'Nothing was written.';
+  return `${written} Start over with --force (tributary drops its own slot and makes a new one with a full copy; a slot named in the configuration, drop it first: SELECT pg_drop_replication_slot(${quoteLiteral(slot)}))`;
+}
+
+/** How a lost slot was found: before a run wrote anything (default), or by a stream it ended. */
+export interface SlotLossContext {
+  readonly streaming?: boolean;
+  readonly cause?: unknown;
+}
+
+/**
+ * POSITION_LOST (fatal) for a slot that no longer exists or that the server invalidated, naming
+ * the slot, its wal_status, max_slot_wal_keep_size (`keep`) and the fix; undefined for a slot
+ * that can still be read. `lsn` is the position the sync needed to resume from.
+ */
+export function slotLostError(slot: string, info: SlotInfo | undefined, keep: string, lsn: bigint, ctx: SlotLossContext = {}): TributaryError | undefined {
+  const opts = ctx.cause === undefined ? {} : { cause: ctx.cause };
+  const fix = startOverFix(slot, ctx.streaming);
+  if (!info) {
+    return new TributaryError(
+      ErrorCode.POSITION_LOST,
+      `replication slot ${slot} no longer exists (it was dropped), so the changes after the checkpoint's LSN ${formatLsn(lsn)} are gone; tributary never re-creates a slot behind a checkpoint. Do not drop a sync's slot while it is stopped, and keep max_slot_wal_keep_size (now ${keep}) large enough that the server does not invalidate it. ${fix}`,
+      opts,
+    );
+  }
+  if (info.walStatus === 'lost' || info.restartLsn === null) {
+    return new TributaryError(
+      ErrorCode.POSITION_LOST,
+      `replication slot ${slot} was invalidated (wal_status=${info.walStatus ?? 'unknown'}): it held more WAL than max_slot_wal_keep_size (now ${keep}) allows, so the server removed WAL the sync still needed after LSN ${formatLsn(lsn)}, and those changes are gone. Raise max_slot_wal_keep_size (ALTER SYSTEM SET max_slot_wal_keep_size = '…', or -1 for no limit, then SELECT pg_reload_conf()) and keep the sync running so the slot does not fall that far behind. ${fix}`,
+      opts,
+    );
+  }
+  return undefined;
+}
+
+/**
  * Whether a stream may resume at `lsn` from this slot. Throws POSITION_LOST (fatal) when it may
  * not, naming the slot and max_slot_wal_keep_size:
  * - the slot is gone (dropped): its changes are gone with it;
@@ -93,19 +134,10 @@ export async function setting(conn: Queryable, name: string): Promise<string> {
 export async function checkSlot(conn: Queryable, slot: string, lsn: bigint, database: string): Promise<SlotInfo> {
   const info = await slotInfo(conn, slot);
   const keep = await setting(conn, 'max_slot_wal_keep_size');
-  const fix = `Nothing was written. Start over with --force (a new slot and a full copy)`;
-  if (!info) {
-    throw new TributaryError(
-      ErrorCode.POSITION_LOST,
-      `replication slot ${slot} no longer exists (it was dropped), so the changes after the checkpoint's LSN ${formatLsn(lsn)} are gone; tributary never re-creates a slot behind a checkpoint. Do not drop a sync's slot while it is stopped, and keep max_slot_wal_keep_size (now ${keep}) large enough that the server does not invalidate it. ${fix}`,
-    );
-  }
-  if (info.walStatus === 'lost' || info.restartLsn === null) {
-    throw new TributaryError(
-      ErrorCode.POSITION_LOST,
-      `replication slot ${slot} was invalidated (wal_status=${info.walStatus ?? 'unknown'}): the server removed WAL the sync still needed because the slot fell more than max_slot_wal_keep_size (now ${keep}) behind. Raise max_slot_wal_keep_size (or -1 for no limit) and keep the sync running. ${fix}`,
-    );
-  }
+  const lost = slotLostError(slot, info, keep, lsn);
+  if (lost) throw lost;
+  // slotLostError reports every missing slot; this only narrows the type.
+  if (!info) throw new TributaryError(ErrorCode.INTERNAL, `replication slot ${slot} vanished while being checked`);
   if (info.slotType !== 'logical' || info.plugin !== 'pgoutput') {
     throw new TributaryError(ErrorCode.SOURCE_SETTING, `replication slot ${slot} is a ${info.slotType} slot with plugin ${info.plugin ?? 'none'}; tributary needs a logical slot with plugin pgoutput. Name another slot (slot: …) or drop this one`);
   }
@@ -115,7 +147,7 @@ export async function checkSlot(conn: Queryable, slot: string, lsn: bigint, data
   if (info.confirmedFlushLsn !== null && info.confirmedFlushLsn > lsn) {
     throw new TributaryError(
       ErrorCode.POSITION_LOST,
-      `replication slot ${slot} has confirmed_flush_lsn ${formatLsn(info.confirmedFlushLsn)}, after the checkpoint's LSN ${formatLsn(lsn)}: something other than this sync consumed or advanced the slot, and the server would skip every change in between. Give each consumer its own slot (max_slot_wal_keep_size is ${keep}). ${fix}`,
+      `replication slot ${slot} has confirmed_flush_lsn ${formatLsn(info.confirmedFlushLsn)}, after the checkpoint's LSN ${formatLsn(lsn)}: something other than this sync consumed or advanced the slot, and the server would skip every change in between. Give each consumer its own slot (max_slot_wal_keep_size is ${keep}). ${startOverFix(slot)}`,
     );
   }
   return info;
@@ -169,16 +201,23 @@ export interface PublicationState {
   readonly allTables: boolean;
   /** Which of insert/update/delete/truncate it does not publish. */
   readonly missingActions: readonly string[];
+  /**
+   * publish_via_partition_root: changes to a partition are published as changes to its
+   * partitioned root table. tributary syncs a partitioned table under the root's name, so it needs
+   * this whenever a synced table is partitioned; without it the changes arrive under partition
+   * names the sync does not know, and would be lost.
+   */
+  readonly viaRoot: boolean;
 }
 
 export async function publicationState(conn: Queryable, publication: string, namespace: string, syncId: string): Promise<PublicationState> {
-  const p = await conn.query<{ alltables: string; pubinsert: string; pubupdate: string; pubdelete: string; pubtruncate: string; comment: string | null }>(
-    `SELECT puballtables AS alltables, pubinsert, pubupdate, pubdelete, pubtruncate, obj_description(oid, 'pg_publication') AS comment
+  const p = await conn.query<{ alltables: string; pubinsert: string; pubupdate: string; pubdelete: string; pubtruncate: string; viaroot: string; comment: string | null }>(
+    `SELECT puballtables AS alltables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot AS viaroot, obj_description(oid, 'pg_publication') AS comment
        FROM pg_publication WHERE pubname = $1`,
     [publication],
   );
   const row = p.rows[0];
-  if (!row) return { exists: false, owned: false, tables: [], allTables: false, missingActions: [] };
+  if (!row) return { exists: false, owned: false, tables: [], allTables: false, missingActions: [], viaRoot: false };
   const t = await conn.query<{ tablename: string }>('SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 ORDER BY tablename', [publication, namespace]);
   const missingActions = (['insert', 'update', 'delete', 'truncate'] as const).filter((a) => row[`pub${a}`] !== 't');
   return {
@@ -187,7 +226,19 @@ export async function publicationState(conn: Queryable, publication: string, nam
     tables: t.rows.map((x) => x.tablename),
     allTables: row.alltables === 't',
     missingActions,
+    viaRoot: row.viaroot === 't',
   };
+}
+
+/** The partitioned tables (relkind 'p') among `tables` of `namespace`. */
+export async function partitionedTables(conn: Queryable, namespace: string, tables: readonly string[]): Promise<string[]> {
+  if (tables.length === 0) return [];
+  const r = await conn.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind = 'p' ORDER BY c.relname COLLATE "C"`,
+    [namespace, [...tables]],
+  );
+  return r.rows.map((x) => x.name);
 }
 
 /**
@@ -196,22 +247,30 @@ export async function publicationState(conn: Queryable, publication: string, nam
  * slot is created (pgoutput reads the publication as of each decoded change, and errors on one
  * that did not exist yet) and before a table is copied (a change made before the table joined
  * the publication is not streamed; the copy must read after it).
+ *
+ * A publication tributary creates or owns publishes via the partition root, so the changes of a
+ * partitioned table's partitions arrive under the table's own name (see PublicationState.viaRoot).
  */
 export async function ensurePublication(conn: Queryable, publication: string, namespace: string, tables: readonly string[], syncId: string, logger: Logger): Promise<void> {
   const state = await publicationState(conn, publication, namespace, syncId);
   const list = tables.map((t) => qualified(namespace, t)).join(', ');
   const want = [...tables].sort();
   const same = want.length === state.tables.length && want.every((t, i) => t === [...state.tables].sort()[i]);
+  const pub = quoteIdent(publication);
   try {
     if (!state.exists) {
-      await conn.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list} WITH (publish = 'insert, update, delete, truncate')`);
-      await conn.query(`COMMENT ON PUBLICATION ${quoteIdent(publication)} IS ${quoteLiteral(ownerComment(syncId))}`);
+      await conn.query(`CREATE PUBLICATION ${pub} FOR TABLE ${list} WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`);
+      await conn.query(`COMMENT ON PUBLICATION ${pub} IS ${quoteLiteral(ownerComment(syncId))}`);
       logger.info({ publication, tables: tables.length }, 'publication created');
       return;
     }
     if (state.owned) {
+      if (!state.viaRoot) {
+        await conn.query(`ALTER PUBLICATION ${pub} SET (publish_via_partition_root = true)`);
+        logger.info({ publication }, 'publication now publishes partitions via their partitioned table');
+      }
       if (!same) {
-        await conn.query(`ALTER PUBLICATION ${quoteIdent(publication)} SET TABLE ${list}`);
+        await conn.query(`ALTER PUBLICATION ${pub} SET TABLE ${list}`);
         logger.info({ publication, tables: tables.length }, 'publication now covers the synced tables');
       }
       return;
@@ -220,15 +279,24 @@ export async function ensurePublication(conn: Queryable, publication: string, na
     const e = err as { code?: string; message?: string };
     throw new TributaryError(
       e.code === '42501' ? ErrorCode.PRIVILEGE_MISSING : ErrorCode.SOURCE_SETTING,
-      `cannot create or alter publication ${publication} for the synced tables: ${e.message ?? String(err)}; the source role needs CREATE on the database and ownership of the tables, or create the publication yourself (CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list}) and name it with publication: …`,
+      `cannot create or alter publication ${publication} for the synced tables: ${e.message ?? String(err)}; the source role needs CREATE on the database and ownership of the tables, or create the publication yourself (CREATE PUBLICATION ${pub} FOR TABLE ${list} WITH (publish_via_partition_root = true)) and name it with publication: …`,
       { cause: err },
     );
   }
-  assertCovers(publication, state, tables);
+  assertCovers(publication, state, tables, state.viaRoot ? [] : await partitionedTables(conn, namespace, tables));
 }
 
-/** A publication tributary does not own must already publish every synced table and every action. */
-export function assertCovers(publication: string, state: PublicationState, tables: readonly string[]): void {
+/**
+ * A publication tributary does not own must already publish every synced table and every action,
+ * and publish via the partition root when a synced table (`partitioned`) is partitioned.
+ */
+export function assertCovers(publication: string, state: PublicationState, tables: readonly string[], partitioned: readonly string[] = []): void {
+  if (!state.viaRoot && partitioned.length) {
+    throw new TributaryError(
+      ErrorCode.SOURCE_SETTING,
+      `publication ${publication} has publish_via_partition_root = false, but synced table${partitioned.length > 1 ? 's' : ''} ${partitioned.join(', ')} ${partitioned.length > 1 ? 'are' : 'is'} partitioned: changes to ${partitioned.length > 1 ? 'their' : 'its'} partitions would arrive under the partitions' names and be lost; ALTER PUBLICATION ${quoteIdent(publication)} SET (publish_via_partition_root = true), or leave ${partitioned.length > 1 ? 'them' : 'it'} out with --tables`,
+    );
+  }
   const missing = state.allTables ? [] : tables.filter((t) => !state.tables.includes(t));
   if (missing.length) {
     throw new TributaryError(

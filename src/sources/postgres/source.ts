@@ -1,22 +1,25 @@
 import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { StreamEvent } from '../../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
-import { PG_COPY_TEXT } from '../../core/formats.js';
+import { streamedChunk, type ChunkRead } from '../../core/encoded.js';
+import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ColumnValueStats, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectTables } from '../../runner/tables.js';
 import { scanPostgresData } from '../../typemap/postgres-to-mysql.js';
-import { chunkSql, copyChunkSql, rangeWhere, readCopy, type ChunkSql } from './chunks.js';
+import { chunkSql, copyChunkSql, rangeWhere, type ChunkSql } from './chunks.js';
 import { connectError, openClient, openPool, quoteIdent } from './connection.js';
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
 import { describeTable, listTables, tableStats, type ColumnType, type DescribedTable } from './schema.js';
-import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, setting, slotInfo, type ExportedSlot } from './slot.js';
+import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
 import { streamPgoutput, type AckState } from './stream.js';
 import type { TextCodec } from './values.js';
+import * as read from './read.js';
 
 export interface PostgresSourceOptions {
   readonly dsn: Dsn;
@@ -56,6 +59,8 @@ export class PostgresSource implements ChangeSource {
   private pool: pg.Pool | undefined;
   private versionText = '';
   private readonly sql = new Map<string, ChunkSql>();
+  /** Per table: whether every column is of a built-in type, so its binary COPY form is portable. */
+  private readonly builtinTypes = new Map<string, Promise<boolean>>();
   private readonly described = new Map<string, DescribedTable>();
   private exported: ExportedSlot | undefined;
   private snapshotReleased: Promise<void> = Promise.resolve();
@@ -105,8 +110,16 @@ export class PostgresSource implements ChangeSource {
 
   /** Every requirement with its value and fix (for `tributary check`). */
   async requirements(): Promise<Requirement[]> {
+    return this.requirementsOf(await this.describeSynced());
+  }
+
+  private async describeSynced(): Promise<DescribedTable[]> {
     const tables: DescribedTable[] = [];
     for (const t of await this.syncedTables()) tables.push(await describeTable(this.c, this.namespace, t));
+    return tables;
+  }
+
+  private requirementsOf(tables: readonly DescribedTable[]): Promise<Requirement[]> {
     return sourceRequirements(this.c, {
       user: this.opts.dsn.user,
       slot: this.slot,
@@ -118,11 +131,23 @@ export class PostgresSource implements ChangeSource {
   }
 
   async preflight(): Promise<void> {
-    assertRequirements(await this.requirements(), this.where);
+    const tables = await this.describeSynced();
+    assertRequirements(await this.requirementsOf(tables), this.where);
     const keep = await setting(this.c, 'max_slot_wal_keep_size');
     const log = { slot: this.slot, max_slot_wal_keep_size: keep };
     if (keep === '-1') this.opts.logger.warn(log, 'max_slot_wal_keep_size is -1: a stopped or stalled sync makes the server keep WAL without limit (disk space)');
     else this.opts.logger.info(log, `max_slot_wal_keep_size is ${keep}: a sync that falls further behind loses its slot and must start over`);
+    const slot = await slotInfo(this.c, this.slot);
+    if (slot?.walStatus === 'unreserved') {
+      this.opts.logger.warn({ ...log, wal_status: slot.walStatus }, 'the replication slot holds more WAL than max_slot_wal_keep_size: the next checkpoint may invalidate it; raise max_slot_wal_keep_size now');
+    }
+    for (const t of tables.filter((x) => x.partitioned)) {
+      // PostgreSQL does not publish a TRUNCATE of one partition when publishing via the root.
+      this.opts.logger.warn(
+        { table: t.schema.name, partitions: t.partitions.map((x) => x.name) },
+        'partitioned table synced through its root: TRUNCATE of a single partition is not replicated by PostgreSQL (publish_via_partition_root); truncate the partitioned table, or DELETE from the partition',
+      );
+    }
   }
 
   async identity(): Promise<SourceIdentity> {
@@ -173,6 +198,51 @@ export class PostgresSource implements ChangeSource {
    * without a snapshot: the stream starts at its confirmed_flush_lsn and the copy reads plainly,
    * converging by the rule of DESIGN.md.
    */
+  /**
+   * `ALTER SYSTEM SET default_transaction_read_only = on` and a configuration reload (needs
+   * superuser): every new transaction of every session is read-only, unless a session set its own
+   * value. Waits until a new session sees it. restore() resets the setting when it was off.
+   */
+  async stopWrites(): Promise<{ description: string; restore(): Promise<void> }> {
+    const r = await this.c.query<{ v: string }>("SELECT current_setting('default_transaction_read_only') AS v");
+    const before = r.rows[0]?.v ?? 'off';
+    try {
+      await this.c.query('ALTER SYSTEM SET default_transaction_read_only = on');
+      await this.c.query('SELECT pg_reload_conf()');
+    } catch (err) {
+      throw new TributaryError(
+        ErrorCode.PRIVILEGE_MISSING,
+        `source ${describeDsn(this.opts.dsn)}: cannot set default_transaction_read_only for the cutover (${(err as Error).message}); run the move as a superuser, or stop writes yourself with --cutover-command`,
+        { cause: err },
+      );
+    }
+    // The reload reaches the other backends asynchronously: wait until a fresh session has it.
+    for (let i = 0; i < 50; i++) {
+      const probe = await openClient(this.opts.dsn, 'source');
+      try {
+        const v = await probe.query<{ v: string }>("SELECT current_setting('default_transaction_read_only') AS v");
+        if (v.rows[0]?.v === 'on') break;
+      } finally {
+        await probe.end().catch(() => undefined);
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return {
+      description: `default_transaction_read_only=on on ${describeDsn(this.opts.dsn)} (was ${before})`,
+      restore: async () => {
+        if (before === 'on') return;
+        await this.c.query('ALTER SYSTEM RESET default_transaction_read_only');
+        await this.c.query('SELECT pg_reload_conf()');
+      },
+    };
+  }
+
+  /** The WAL insert position, as a position of this sync's slot. */
+  async headPosition(): Promise<string> {
+    const r = await this.c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    return positions.encodePosition({ slot: this.slot, lsn: positions.parseLsn(r.rows[0]?.lsn ?? '0/0') });
+  }
+
   async currentPosition(): Promise<string> {
     await ensurePublication(this.c, this.publication, this.namespace, await this.syncedTables(), this.opts.syncId, this.opts.logger);
     const existing = await slotInfo(this.c, this.slot);
@@ -276,6 +346,18 @@ export class PostgresSource implements ChangeSource {
     }
   }
 
+  /** By key list, in the snapshot discipline of readChunk (checksums: src/checksum). */
+  async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
+    const s = this.sqlFor(table);
+    if (this.exported) return this.inSnapshot((client) => read.readByKeys(client, s, table, keys));
+    return read.readByKeys(this.p, s, table, keys).catch((err: unknown) => Promise.reject(connectError(err, this.opts.dsn, 'source')));
+  }
+
+  /** Every row through a cursor in a transaction of its own (checksums of tables without a key). */
+  scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    return read.scanRows(this.p, this.sqlFor(table), onRows).catch((err: unknown) => Promise.reject(connectError(err, this.opts.dsn, 'source')));
+  }
+
   async chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null> {
     const s = this.sqlFor(table);
     const where = rangeWhere(table, { after, upTo: null });
@@ -302,20 +384,83 @@ export class PostgresSource implements ChangeSource {
   }
 
   /**
-   * The chunk as PostgreSQL's own COPY text (PG_COPY_TEXT), read by `COPY (SELECT …) TO STDOUT`
-   * in the same snapshot discipline as readChunk, so a PostgreSQL → PostgreSQL copy moves bytes the
-   * server printed straight into the target's COPY FROM, without decoding a value in JavaScript.
-   * The session settings (UTC, ISO dates, shortest exact floats, hex bytea) are readChunk's, and
-   * the output functions are the ones behind readChunk's text: the values are the same. COPY takes
-   * no parameters, so the range's key values are inlined as literals; a key value with no exact
-   * literal form returns undefined (the copier then reads canonical rows).
+   * The chunk as PostgreSQL's own COPY output, read by `COPY (SELECT …) TO STDOUT` in the same
+   * snapshot discipline as readChunk, so a PostgreSQL → PostgreSQL copy moves bytes the server
+   * printed straight into the target's COPY FROM, without decoding a value in JavaScript.
+   *
+   * PG_COPY_TEXT: the session settings (UTC, ISO dates, shortest exact floats, hex bytea) are
+   * readChunk's, and the output functions are the ones behind readChunk's text: the values are the
+   * same. PG_COPY_BINARY: each value's binary send form, exact by construction (a double's bits, a
+   * timestamp's microseconds); only for a table whose columns are all built-in types, since the
+   * binary form of a user type (an enum array, a record) carries its OID, which differs between
+   * servers. COPY takes no parameters, so the range's key values are inlined as literals; a key
+   * value with no exact literal form returns undefined (the copier then reads canonical rows).
    */
   async readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined> {
-    if (format !== PG_COPY_TEXT) return undefined;
-    const sql = copyChunkSql(this.sqlFor(table), table, range);
+    if (format !== PG_COPY_TEXT && format !== PG_COPY_BINARY) return undefined;
+    const binary = format === PG_COPY_BINARY;
+    if (binary && !(await this.onlyBuiltinTypes(table))) return undefined;
+    const sql = copyChunkSql(this.sqlFor(table), table, range, binary);
     if (sql === undefined) return undefined;
-    const data = await this.inSnapshot((client) => readCopy(client, sql));
-    return { format, data, rows: countLines(data) };
+    return streamedChunk(format, () => this.copyRead(sql));
+  }
+
+  /**
+   * A COPY … TO STDOUT read in the snapshot discipline of inSnapshot, piece by piece as the
+   * consumer pulls (the target's COPY FROM), so neither side waits for the other and no chunk is
+   * held whole in memory. A consumer that stops early ends the read: the connection is dropped
+   * rather than returned mid-COPY.
+   */
+  private copyRead(sql: string): ChunkRead {
+    let rows = 0;
+    const pieces = async function* (this: PostgresSource): AsyncGenerator<Buffer> {
+      const snapshot = this.exported?.snapshot;
+      let client: pg.PoolClient;
+      try {
+        client = await this.p.connect();
+      } catch (err) {
+        throw connectError(err, this.opts.dsn, 'source');
+      }
+      let ok = false;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+        const stream = client.query(copyTo(sql));
+        // The iterator below reports the stream's errors; this keeps one arriving after an early
+        // stop (the dropped connection) from being thrown as an unhandled 'error' event.
+        stream.on('error', () => undefined);
+        for await (const piece of stream) yield piece as Buffer;
+        // The COPY's row count arrives in its CommandComplete, handled before the COMMIT completes.
+        await client.query('COMMIT');
+        rows = stream.rowCount;
+        ok = true;
+      } catch (err) {
+        const through = snapshot ? ` through exported snapshot ${snapshot}` : '';
+        throw new TributaryError(ErrorCode.STREAM_FAILED, `reading ${this.where}${through} failed: ${(err as Error).message}`, { cause: err, fatal: false });
+      } finally {
+        client.release(ok ? undefined : true);
+      }
+    };
+    return { pieces: pieces.call(this), rows: () => rows };
+  }
+
+  /** Whether every column of `table` has a built-in type (an OID below FirstNormalObjectId). */
+  private onlyBuiltinTypes(table: TableSchema): Promise<boolean> {
+    let known = this.builtinTypes.get(table.name);
+    if (!known) {
+      const s = this.sqlFor(table);
+      // The pool reads every value as text (raw type parsers): compare the count as a number.
+      known = this.p
+        .query<{ builtin: string | number }>(
+          `SELECT count(*) AS builtin FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[]) AND a.atttypid < 16384`,
+          [s.from, table.columns.map((c) => c.name)],
+        )
+        .then((r) => Number(r.rows[0]?.builtin) === table.columns.length);
+      // A failed lookup is not remembered: the next chunk asks again.
+      known.catch(() => this.builtinTypes.delete(table.name));
+      this.builtinTypes.set(table.name, known);
+    }
+    return known;
   }
 
   /** Current values of some columns of one row (plain read), for the stream. */
@@ -360,7 +505,15 @@ export class PostgresSource implements ChangeSource {
       if (d && d.schema.columns.length === t.columns.length && d.schema.columns.every((c, i) => c.name === t.columns[i]?.name)) types.set(t.name, d.types);
     }
     if (signal.aborted) throw new AbortedError();
-    yield* streamPgoutput(
+    try {
+      yield* this.pgoutput(p, tables, types, signal);
+    } catch (err) {
+      throw await this.lostSlotError(err, p.lsn);
+    }
+  }
+
+  private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    return streamPgoutput(
       {
         dsn: this.opts.dsn,
         slot: p.slot,
@@ -377,6 +530,37 @@ export class PostgresSource implements ChangeSource {
       },
       signal,
     );
+  }
+
+  /**
+   * The error a broken stream ends with. A retryable failure may hide a slot the server just
+   * invalidated: when a slot retains more WAL than max_slot_wal_keep_size, the checkpointer
+   * terminates its walsender ('terminating connection due to administrator command', which alone
+   * reads as retryable) and then marks it lost. Retrying cannot bring the changes back, so that is
+   * POSITION_LOST at once, naming the slot, its wal_status and the setting. After a termination
+   * the slot is looked at for up to about two seconds, while the checkpointer finishes.
+   */
+  private async lostSlotError(err: unknown, from: bigint): Promise<unknown> {
+    if (!(err instanceof TributaryError) || err.fatal) return err;
+    const conn = await openClient(this.opts.dsn, 'source').catch(() => undefined);
+    if (!conn) return err;
+    const terminated = (err.cause as { code?: string } | undefined)?.code === '57P01';
+    const lsn = this.ack.acked > from ? this.ack.acked : from;
+    try {
+      for (let attempt = 0; attempt < (terminated ? 10 : 1); attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+        const lost = slotLostError(this.slot, await slotInfo(conn, this.slot), await setting(conn, 'max_slot_wal_keep_size'), lsn, { streaming: true, cause: err });
+        if (lost) {
+          this.opts.logger.error({ slot: this.slot, lsn: positions.formatLsn(lsn) }, 'the replication slot was lost while streaming');
+          return lost;
+        }
+      }
+    } catch {
+      // The source is unreachable: the retry will tell.
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+    return err;
   }
 
   /**
@@ -399,11 +583,4 @@ export class PostgresSource implements ChangeSource {
   describePosition(position: string): string {
     return positions.describePosition(position);
   }
-}
-
-/** Rows in COPY text: one line each (COPY writes a newline inside a value as backslash-n). */
-function countLines(data: Buffer): number {
-  let n = 0;
-  for (let at = data.indexOf(0x0a); at !== -1; at = data.indexOf(0x0a, at + 1)) n++;
-  return n;
 }

@@ -101,7 +101,7 @@ export function mapStreamError(err: unknown, opts: Pick<PgStreamOptions, 'dsn' |
   if (/can no longer get changes|has been invalidated|cannot read from logical replication slot|requested WAL segment .* has already been removed/i.test(msg)) {
     return new TributaryError(
       ErrorCode.POSITION_LOST,
-      `replication slot ${opts.slot} was invalidated (${msg}): it fell further behind than max_slot_wal_keep_size allows and the server removed WAL it needed. Raise max_slot_wal_keep_size and start over with --force`,
+      `replication slot ${opts.slot} was invalidated (wal_status=lost; the server said: ${msg}): it held more WAL than max_slot_wal_keep_size allows, so the server removed WAL the sync still needed after LSN ${formatLsn(opts.from)}. Raise max_slot_wal_keep_size (or -1 for no limit) and keep the sync running; start over with --force`,
       { cause: err },
     );
   }

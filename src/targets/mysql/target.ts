@@ -5,10 +5,11 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
+import { readAll } from '../../core/encoded.js';
 import type { ColumnValueStats, EncodedChunk } from '../../core/source.js';
 import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row } from '../../core/values.js';
-import { openConnection, openPool } from '../../sources/mysql/connection.js';
+import { connectError, openConnection, openPool } from '../../sources/mysql/connection.js';
 import { describeTable } from '../../sources/mysql/schema.js';
 import { assertMappable, dataProblems, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 import { applyChanges, type ColumnLiterals } from './apply.js';
@@ -17,6 +18,9 @@ import { createTableSql } from './ddl.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../sources/mysql/tsv.js';
 import { columnLiteral, quoteId } from './sql.js';
+import { MysqlReadBack } from './read.js';
+import type { KeyRange } from '../../core/source.js';
+import type { Value } from '../../core/values.js';
 
 export interface MysqlTargetOptions {
   readonly dsn: Dsn;
@@ -37,7 +41,7 @@ export interface MysqlTargetOptions {
 /** MySQL/MariaDB as a target: LOAD DATA for the copy, multi-row upserts for the stream. */
 export class MysqlTarget implements Target {
   readonly engine = 'mysql';
-  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true, chunkFormat: MYSQL_TSV };
+  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true, chunkFormats: [MYSQL_TSV] };
   private readonly opts: MysqlTargetOptions;
   private control: Connection | undefined;
   private pool: Pool | undefined;
@@ -45,9 +49,18 @@ export class MysqlTarget implements Target {
   /** Type maps of tables from another engine, by table name. */
   private readonly mappings = new Map<string, { schema: TableSchema; mapping: TableMapping; literals: ColumnLiterals }>();
   private flavour: MysqlFlavour = 'mariadb';
+  /** Reads this target's copy of tables back, for checksums. */
+  private readonly readBack: MysqlReadBack;
 
   constructor(opts: MysqlTargetOptions) {
     this.opts = opts;
+    this.readBack = new MysqlReadBack({
+      pool: () => this.p,
+      describe: (name) => this.describe(name),
+      mapping: (table) => this.mappingFor(table)?.mapping,
+      where: `target ${describeDsn(this.opts.dsn)}`,
+      error: (err) => connectError(err, this.opts.dsn, 'target'),
+    });
   }
 
   private get c(): Connection {
@@ -198,7 +211,7 @@ export class MysqlTarget implements Target {
     if (chunk.format !== MYSQL_TSV) {
       throw new TributaryError(ErrorCode.INTERNAL, `MySQL target cannot load chunk format ${chunk.format}`);
     }
-    return this.chunkTransaction(table, commit, (conn) => loadText(conn, this.planFor(table), chunk.data));
+    return this.chunkTransaction(table, commit, async (conn) => loadText(conn, this.planFor(table), await readAll(chunk.open())));
   }
 
   /** Loads a chunk and saves the table checkpoint in one transaction. */
@@ -289,6 +302,32 @@ export class MysqlTarget implements Target {
     } catch (err) {
       if (err instanceof TributaryError && err.code === ErrorCode.TABLE_UNSUPPORTED) return null;
       throw err;
+    }
+  }
+
+  readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
+    return this.readBack.readChunk(table, range);
+  }
+
+  readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
+    return this.readBack.readRowsByKeys(table, keys);
+  }
+
+  readKeys(table: TableSchema, after: readonly Value[] | null, limit: number): Promise<Value[][]> {
+    return this.readBack.readKeys(table, after, limit);
+  }
+
+  scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    return this.readBack.scanRows(table, onRows);
+  }
+
+  /** Writes need no per-table state here (tables from another engine are mapped on first use): checks the tables exist. */
+  async prepareWrites(tables: readonly TableSchema[]): Promise<void> {
+    for (const t of tables) {
+      if (!(await this.describe(t.name))) {
+        throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: table ${t.name} does not exist; run tributary sync to create and copy it`);
+      }
+      this.mappingFor(t);
     }
   }
 

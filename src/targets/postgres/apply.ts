@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Change } from '../../core/change.js';
 import type { Column } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
-import { holderDeletes, loadCopyText, type TablePlan } from './load.js';
+import { holderDeletes, loadCopy, type TablePlan } from './load.js';
 import { copyField, quoteIdent, renderRow, type TargetColumn, type ValueKind } from './sql.js';
 
 /** Bounds one statement's parameters (PostgreSQL accepts up to 1 GiB; smaller keeps memory flat). */
@@ -128,7 +128,7 @@ export async function upsertRows(client: pg.ClientBase, plan: TablePlan, rows: r
     // commit), so it is emptied first. Both in one round trip.
     await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${plan.temp} (LIKE ${plan.target}) ON COMMIT DELETE ROWS; TRUNCATE ${plan.temp}`);
     for (let i = 0; i < rows.length; i += MAX_STATEMENT_ROWS) {
-      await loadCopyText(client, plan, copyRows(plan, rows, i, Math.min(rows.length, i + MAX_STATEMENT_ROWS)));
+      await loadCopy(client, plan, copyRows(plan, rows, i, Math.min(rows.length, i + MAX_STATEMENT_ROWS)));
       if (i + MAX_STATEMENT_ROWS < rows.length) await client.query(`TRUNCATE ${plan.temp}`);
     }
     return;

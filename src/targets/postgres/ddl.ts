@@ -1,6 +1,7 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../typemap/index.js';
+import { pgStringLiteral } from '../../typemap/mysql-to-postgres.js';
 import { MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './sql.js';
 
 function checkIdentifier(what: string, name: string): void {
@@ -16,12 +17,103 @@ function checkIdentifier(what: string, name: string): void {
  * Every column's target type, or the first error naming an unmappable column or a name PostgreSQL
  * cannot hold. Run for all tables before anything is created, so a refused run writes nothing.
  */
-export function planTypes(table: TableSchema, opts: PostgresTypeOptions): PostgresColumnType[] {
+export function planTypes(table: TableSchema, opts: PostgresTypeOptions, schema = 'public'): PostgresColumnType[] {
   checkIdentifier('table name', table.name);
   return table.columns.map((c: Column) => {
     checkIdentifier(`column name ${table.name}.`, c.name);
-    return postgresTypeFor(table, c, opts);
+    return postgresTypeFor(table, c, opts, schema);
   });
+}
+
+/** A user enum type the target schema must hold before the tables using it are created. */
+export interface EnumTypePlan {
+  /** The type's name (the source's pg_type.typname), created in the target schema. */
+  readonly name: string;
+  /** Labels in the source's sort order. */
+  readonly labels: readonly string[];
+  /** 'table.column' of each column declared with it, for messages. */
+  readonly columns: readonly string[];
+}
+
+/**
+ * The enum types the tables' columns are declared with (see postgresTypeFor), one per name. Two
+ * source types of one name (from two source schemas) with different labels cannot share the
+ * target schema: refused, naming both columns.
+ */
+export function planEnumTypes(tables: readonly TableSchema[], types: readonly (readonly PostgresColumnType[])[]): EnumTypePlan[] {
+  const byName = new Map<string, { labels: readonly string[]; columns: string[] }>();
+  tables.forEach((t, ti) =>
+    t.columns.forEach((c, ci) => {
+      if (c.enumType === undefined || c.enumLabels === undefined || types[ti]?.[ci]?.overridden) return;
+      const where = `${t.name}.${c.name}`;
+      const known = byName.get(c.enumType);
+      if (!known) {
+        byName.set(c.enumType, { labels: c.enumLabels, columns: [where] });
+        return;
+      }
+      if (!sameLabels(known.labels, c.enumLabels)) {
+        throw new TributaryError(
+          ErrorCode.TABLE_UNSUPPORTED,
+          `columns ${known.columns[0] ?? '?'} and ${where} use two different source enum types named ${c.enumType} (labels ${labelList(known.labels)} and ${labelList(c.enumLabels)}), which cannot both be created in the target schema; map one of them to text with --column-types ${where}=text, or leave one table out with --tables`,
+        );
+      }
+      known.columns.push(where);
+    }),
+  );
+  return [...byName].map(([name, e]) => ({ name, labels: e.labels, columns: e.columns }));
+}
+
+export function createEnumTypeSql(schema: string, e: EnumTypePlan): string {
+  return `CREATE TYPE ${qualified(schema, e.name)} AS ENUM (${e.labels.map(pgStringLiteral).join(', ')})`;
+}
+
+function sameLabels(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i]);
+}
+
+function labelList(labels: readonly string[]): string {
+  return `(${labels.map(pgStringLiteral).join(', ')})`;
+}
+
+/**
+ * Whether the target's existing type `e.name` serves the source's enum: undefined when it is an
+ * enum with the same labels in the same order (values and their order are then the source's),
+ * else the error naming the type, both label lists and the fix. `existing` is the target type's
+ * labels, or null when the name belongs to a type that is not an enum.
+ */
+export function enumTypeMismatch(schema: string, e: EnumTypePlan, existing: readonly string[] | null): TributaryError | undefined {
+  if (existing !== null && sameLabels(existing, e.labels)) return undefined;
+  const type = qualified(schema, e.name);
+  const has = existing === null ? 'is not an enum type' : `has labels ${labelList(existing)}`;
+  const additions = existing === null ? undefined : addValueStatements(type, existing, e.labels);
+  const fix = additions?.length
+    ? `add the missing labels in the source's order (${additions.join('; ')})`
+    : `make its labels the source's (ALTER TYPE ${type} RENAME VALUE / ADD VALUE), or drop it (DROP TYPE ${type}, after the columns that use it) so tributary creates it`;
+  return new TributaryError(
+    ErrorCode.TABLE_UNSUPPORTED,
+    `target type ${type} ${has}, but source enum ${e.name} (used by ${e.columns.join(', ')}) has labels ${labelList(e.labels)}, and values must keep their labels and order; ${fix}, or sync the column${e.columns.length > 1 ? 's' : ''} as text with --column-types ${e.columns.map((c) => `${c}=text`).join(',')}`,
+  );
+}
+
+/**
+ * ALTER TYPE … ADD VALUE statements that turn `existing` into `want` when `existing` is `want`
+ * with labels missing (same order); undefined when it is not.
+ */
+function addValueStatements(type: string, existing: readonly string[], want: readonly string[]): string[] | undefined {
+  let at = 0;
+  for (const l of want) if (l === existing[at]) at++;
+  if (at !== existing.length) return undefined;
+  const have = new Set(existing);
+  const out: string[] = [];
+  // In order, so the label each statement places itself after exists by then.
+  want.forEach((l, i) => {
+    if (have.has(l)) return;
+    const after = want[i - 1];
+    const first = existing[0];
+    const place = after !== undefined ? ` AFTER ${pgStringLiteral(after)}` : first !== undefined ? ` BEFORE ${pgStringLiteral(first)}` : '';
+    out.push(`ALTER TYPE ${type} ADD VALUE ${pgStringLiteral(l)}${place}`);
+  });
+  return out;
 }
 
 /**

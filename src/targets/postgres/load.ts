@@ -6,9 +6,6 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import type { Row } from '../../core/values.js';
 import { copyField, qualified, quoteIdent, renderRow, type TargetColumn } from './sql.js';
 
-/** The format writeEncodedChunk loads (defined in core/formats.ts, where sources find it too). */
-export { PG_COPY_TEXT } from '../../core/formats.js';
-
 /**
  * How rows of one table are written: the target's own column types (read from the catalogue
  * after ensureSchema, so overrides and tables the user created are honoured) and the statements
@@ -116,25 +113,28 @@ export function prepareLoad(client: pg.ClientBase, plan: TablePlan): Promise<voi
  */
 export async function loadRows(client: pg.ClientBase, plan: TablePlan, rows: readonly Row[]): Promise<void> {
   if (rows.length === 0) return;
-  await loadCopyText(client, plan, copyText(plan, rows));
+  await loadCopy(client, plan, copyText(plan, rows));
 }
 
 /**
- * Loads a chunk in PG_COPY_TEXT (core/formats.ts), rendered by a source itself or by copyText,
- * inside the caller's transaction: COPY straight into the table when none of its keys is there yet
- * (copyDirect), else into the load table, then upserted.
+ * Loads a chunk in PG_COPY_TEXT, or PG_COPY_BINARY with `binary` (core/formats.ts), inside the
+ * caller's transaction: COPY straight into the table when none of its keys is there yet
+ * (copyDirect), else into the load table, then upserted. `data` is the chunk rendered by copyText,
+ * or an opener of its bytes (EncodedChunk.open, called again to read the chunk afresh when the
+ * direct COPY is refused).
  */
-export async function loadCopyText(client: pg.ClientBase, plan: TablePlan, data: Buffer): Promise<void> {
-  if (data.length === 0) return;
-  if (plan.uniqueKeys.length === 0 && (await copyDirect(client, plan, data))) return;
-  await copyInto(client, plan.temp, plan.columnList, data);
+export async function loadCopy(client: pg.ClientBase, plan: TablePlan, data: Buffer | (() => Readable), binary = false): Promise<void> {
+  if (Buffer.isBuffer(data) && data.length === 0) return;
+  const open = Buffer.isBuffer(data) ? () => Readable.from([data]) : data;
+  if (plan.uniqueKeys.length === 0 && (await copyDirect(client, plan, open, binary))) return;
+  await copyInto(client, plan.temp, plan.columnList, open, binary);
   for (const sql of holderDeletes(plan, `${plan.temp} AS n`)) await client.query(sql);
   await client.query(`INSERT INTO ${plan.target} (${plan.columnList}) SELECT ${plan.columnList} FROM ${plan.temp} ${plan.orderByKey} ${plan.onConflict}`);
 }
 
-async function copyInto(client: pg.ClientBase, table: string, columnList: string, data: Buffer): Promise<void> {
-  const stream = client.query(copyFrom(`COPY ${table} (${columnList}) FROM STDIN`));
-  await pipeline(Readable.from([data]), stream);
+async function copyInto(client: pg.ClientBase, table: string, columnList: string, open: () => Readable, binary: boolean): Promise<void> {
+  const stream = client.query(copyFrom(`COPY ${table} (${columnList}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`));
+  await pipeline(open(), stream);
 }
 
 /**
@@ -146,10 +146,10 @@ async function copyInto(client: pg.ClientBase, table: string, columnList: string
  * Only for tables without secondary unique keys: theirs are deferred to COMMIT, too late to fall
  * back, and a chunk may have to take a unique value from a row the stream wrote (holderDeletes).
  */
-async function copyDirect(client: pg.ClientBase, plan: TablePlan, data: Buffer): Promise<boolean> {
+async function copyDirect(client: pg.ClientBase, plan: TablePlan, open: () => Readable, binary: boolean): Promise<boolean> {
   await client.query('SAVEPOINT tributary_copy');
   try {
-    await copyInto(client, plan.target, plan.columnList, data);
+    await copyInto(client, plan.target, plan.columnList, open, binary);
   } catch (err) {
     if ((err as { code?: string }).code !== '23505') throw err;
     await client.query('ROLLBACK TO SAVEPOINT tributary_copy');

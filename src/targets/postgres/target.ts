@@ -10,11 +10,15 @@ import type { EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
 import { applyChanges } from './apply.js';
 import * as checkpoint from './checkpoint.js';
-import { openClient, openPool } from './connection.js';
+import { connectError, openClient, openPool } from './connection.js';
 import type { PostgresColumnType } from '../../typemap/index.js';
-import { createTableSql, planTypes } from './ddl.js';
-import { buildPlan, loadCopyText, loadRows, PG_COPY_TEXT, prepareLoad, type TablePlan } from './load.js';
+import { createEnumTypeSql, createTableSql, enumTypeMismatch, planEnumTypes, planTypes, type EnumTypePlan } from './ddl.js';
+import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
+import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
 import { declaredKind, kindOf, qualified, quoteIdent, type TargetColumn } from './sql.js';
+import { PostgresReadBack } from './read.js';
+import type { KeyRange } from '../../core/source.js';
+import type { Value } from '../../core/values.js';
 
 export interface PostgresTargetOptions {
   readonly dsn: Dsn;
@@ -38,7 +42,7 @@ const TRANSIENT = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '57P03',
  */
 export class PostgresTarget implements Target {
   readonly engine = 'postgres';
-  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true, chunkFormat: PG_COPY_TEXT };
+  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true, chunkFormats: [PG_COPY_BINARY, PG_COPY_TEXT] };
   private readonly opts: PostgresTargetOptions;
   private readonly schema: string;
   private readonly zeroDates: 'error' | 'null';
@@ -48,11 +52,23 @@ export class PostgresTarget implements Target {
   private readonly plans = new Map<string, TablePlan>();
   /** Tables whose chunks may arrive in PG_COPY_TEXT rendered by the source (see acceptsEncoded). */
   private readonly copyTextTables = new Set<string>();
+  /** Reads this target's copy of tables back, for checksums. */
+  private readonly readBack: PostgresReadBack;
+  /** Tables whose target columns have exactly a PostgreSQL source's types: PG_COPY_BINARY loads as well. */
+  private readonly copyBinaryTables = new Set<string>();
 
   constructor(opts: PostgresTargetOptions) {
     this.opts = opts;
     this.schema = opts.dsn.params.schema ?? 'public';
     this.zeroDates = opts.zeroDates ?? 'error';
+    this.readBack = new PostgresReadBack({
+      pool: () => this.p,
+      namespace: this.schema,
+      describe: (name) => this.describe(name),
+      zeroDates: this.zeroDates,
+      where: `target ${describeDsn(this.opts.dsn)}`,
+      error: (err) => connectError(err, this.opts.dsn, 'target'),
+    });
   }
 
   private get c(): pg.Client {
@@ -131,13 +147,15 @@ export class PostgresTarget implements Target {
    */
   async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
     const typeOpts = { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {} };
-    const types = tables.map((t) => planTypes(t, typeOpts));
+    const types = tables.map((t) => planTypes(t, typeOpts, this.schema));
+    const enums = planEnumTypes(tables, types);
     const statements = tables.map((t, i) => createTableSql(this.schema, t, types[i] ?? []));
     const c = this.c;
     try {
       await c.query('BEGIN');
       if (this.schema !== 'public') await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
       await checkpoint.ensureCheckpointTable(c, this.schema);
+      for (const e of enums) await this.ensureEnumType(e);
       for (let i = 0; i < tables.length; i++) {
         const t = tables[i] as TableSchema;
         if (opts.recreate) await c.query(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
@@ -160,12 +178,38 @@ export class PostgresTarget implements Target {
     }
     this.plans.clear();
     this.copyTextTables.clear();
+    this.copyBinaryTables.clear();
     for (let i = 0; i < tables.length; i++) {
       const t = tables[i] as TableSchema;
       const columns = await this.targetColumns(t);
       this.plans.set(t.name, buildPlan(this.schema, t, columns, i, this.zeroDates));
-      if (this.sameTypes(t, columns) || this.mappedKinds(t, columns, types[i] ?? [])) this.copyTextTables.add(t.name);
+      const same = this.sameTypes(t, columns);
+      if (same) this.copyBinaryTables.add(t.name);
+      if (same || this.mappedKinds(t, columns, types[i] ?? [])) this.copyTextTables.add(t.name);
     }
+  }
+
+  /**
+   * Creates a source enum type in the target schema before the tables that use it, or checks that
+   * the one there has the same labels in the same order (TABLE_UNSUPPORTED naming both lists and
+   * the fix otherwise). Runs inside ensureSchema's transaction.
+   */
+  private async ensureEnumType(e: EnumTypePlan): Promise<void> {
+    // Text only: this client parses no types (connection.ts).
+    const r = await this.c.query<{ kind: string; labels: string | null }>(
+      `SELECT t.typtype::text AS kind, (SELECT json_agg(l.enumlabel ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = t.oid)::text AS labels
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2`,
+      [this.schema, e.name],
+    );
+    const found = r.rows[0];
+    if (!found) {
+      await this.c.query(createEnumTypeSql(this.schema, e));
+      this.opts.logger.info({ type: e.name, labels: e.labels.length }, 'enum type created');
+      return;
+    }
+    const labels = found.kind === 'e' ? (JSON.parse(found.labels ?? '[]') as string[]) : null;
+    const mismatch = enumTypeMismatch(this.schema, e, labels);
+    if (mismatch) throw mismatch;
   }
 
   /**
@@ -199,6 +243,7 @@ export class PostgresTarget implements Target {
   }
 
   acceptsEncoded(table: TableSchema, format: string): boolean {
+    if (format === PG_COPY_BINARY) return this.copyBinaryTables.has(table.name);
     return format === PG_COPY_TEXT && this.copyTextTables.has(table.name);
   }
 
@@ -265,10 +310,11 @@ export class PostgresTarget implements Target {
     if (!this.acceptsEncoded(table, chunk.format)) {
       throw new TributaryError(
         ErrorCode.INTERNAL,
-        `PostgreSQL target cannot load a chunk of ${table.name} in format ${chunk.format}: only ${PG_COPY_TEXT} rendered for the target table's column types (ask acceptsEncoded() first)`,
+        `PostgreSQL target cannot load a chunk of ${table.name} in format ${chunk.format}: only ${PG_COPY_BINARY} or ${PG_COPY_TEXT} rendered for the target table's column types (ask acceptsEncoded() first)`,
       );
     }
-    return this.chunkTransaction(table, commit, (client, plan) => loadCopyText(client, plan, chunk.data));
+    const binary = chunk.format === PG_COPY_BINARY;
+    return this.chunkTransaction(table, commit, (client, plan) => loadCopy(client, plan, () => chunk.open(), binary));
   }
 
   private async chunkTransaction(table: TableSchema, commit: ChunkCommit, load: (client: pg.PoolClient, plan: TablePlan) => Promise<void>): Promise<void> {
@@ -423,6 +469,36 @@ export class PostgresTarget implements Target {
       else uniqueKeys.push(positions);
     }
     return { name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' };
+  }
+
+  readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
+    return this.readBack.readChunk(table, range);
+  }
+
+  readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
+    return this.readBack.readRowsByKeys(table, keys);
+  }
+
+  readKeys(table: TableSchema, after: readonly Value[] | null, limit: number): Promise<Value[][]> {
+    return this.readBack.readKeys(table, after, limit);
+  }
+
+  scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    return this.readBack.scanRows(table, onRows);
+  }
+
+  /**
+   * The write plans ensureSchema() builds, built from the tables as they are (nothing created or
+   * altered), for a writer that did not run ensureSchema() in this process (verify --repair).
+   */
+  async prepareWrites(tables: readonly TableSchema[]): Promise<void> {
+    for (const t of tables) {
+      if (this.plans.has(t.name)) continue;
+      if (!(await this.describe(t.name))) {
+        throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: table ${this.schema}.${t.name} does not exist; run tributary sync to create and copy it`);
+      }
+      this.plans.set(t.name, buildPlan(this.schema, t, await this.targetColumns(t), this.plans.size, this.zeroDates));
+    }
   }
 
   async countRows(table: TableSchema): Promise<number> {

@@ -1,0 +1,358 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Convergence, StreamOp } from '../copier/gate.js';
+import { AbortedError, TributaryError } from '../core/errors.js';
+import type { ChangeSource, KeyRange } from '../core/source.js';
+import type { Target } from '../core/target.js';
+import { keyString, type Row, type Value } from '../core/values.js';
+import { readChunkPair, repairDifferences, sleep, type ChunkContext } from './chunk.js';
+import { compareRows, stillDiffering, type KeyDifference } from './compare.js';
+import { findExtraRows } from './extras.js';
+import { RowHasher } from './hash.js';
+import type { TablePlan } from './plan.js';
+import { keyJson, MAX_KEYS_PER_RANGE } from './report.js';
+
+/**
+ * The checksum inside a running sync: once the copy is done, every table is walked chunk by
+ * chunk, again and again, while the stream runs, and what differs is repaired.
+ *
+ * Source and target are read at slightly different moments, and the target is behind the source
+ * by the stream's lag, so a chunk that differs at its first read is not yet a difference. The
+ * checker then reads the source's head position (after the chunk read, so every change the read
+ * saw lies at or before it), waits until the stream has applied past it, and reads the chunk
+ * again. Keys that still differ are then checked exactly, through the copy's convergence gate:
+ * the gate holds the table's stream changes from that moment; the source is read; the stream is
+ * let read past the source's head position and commit everything it had taken before the gate;
+ * the target is read. Now every change the source read reflects is either on the target or held,
+ * so a key that differs and has no held change is drift (written on the target by someone else,
+ * or lost), and is repaired with the source's image before the gate releases the held changes to
+ * the applier: a change newer than the repair's read is applied after it, and the checkpoint
+ * never passes a held change (DESIGN.md, copy and stream converge). A key with a held change is
+ * left to the next pass.
+ */
+export interface CheckerOptions {
+  readonly source: ChangeSource;
+  readonly target: Target;
+  /** One plan per synced table (plan.ts), built once the target's tables exist. */
+  readonly plans: readonly TablePlan[];
+  readonly convergence: Convergence;
+  /** Hands stream ops a repair held back to the applier, in the order given. */
+  readonly release: (ops: StreamOp[]) => void;
+  /** The position the stream has applied and committed on the target. */
+  readonly appliedPosition: () => string;
+  /** The position of the last source transaction boundary the stream has read. */
+  readonly receivedPosition: () => string;
+  /** True while the stream waits for the source with nothing read and not yet committed (held changes aside). */
+  readonly streamIdle: () => boolean;
+  /** Resolves once every change the stream had taken (and not held) is committed on the target. */
+  readonly barrier: () => Promise<void>;
+  readonly chunkSize: number;
+  /** Bound on both sides of a chunk in memory; chunks shrink to stay under it. */
+  readonly chunkBytes: number;
+  /** Rest between two passes, in ms. */
+  readonly intervalMs: number;
+  /** Longest wait for the stream to pass a differing chunk's read before re-checking anyway. */
+  readonly streamWaitMs?: number;
+  readonly logger: Logger;
+}
+
+export type CheckerState = 'waiting' | 'checking' | 'resting' | 'stopped' | 'failed';
+
+/** What the checker has done so far: part of the sync's status. */
+export interface CheckerStatus {
+  readonly state: CheckerState;
+  /** The pass under way (1-based), or the last one while resting; 0 before the first. */
+  readonly pass: number;
+  readonly passesCompleted: number;
+  readonly chunksChecked: number;
+  readonly rowsChecked: number;
+  /** Chunks that differed at their first read (most are only the stream's lag). */
+  readonly chunksDiffering: number;
+  /** Keys that still differed once the stream had passed their read: drift. */
+  readonly mismatches: number;
+  readonly repairs: number;
+  /** When the first complete pass with no repair ended (ISO 8601), or null. */
+  readonly firstCleanPassAt: string | null;
+  readonly lastPassAt: string | null;
+  readonly lastError: string | null;
+}
+
+/** One repair, as logged and emitted: the table, the chunk's key range and the keys written. */
+export interface RepairEvent {
+  readonly table: string;
+  readonly pass: number;
+  readonly after: Record<string, unknown> | null;
+  readonly upTo: Record<string, unknown> | null;
+  readonly keys: readonly { kind: string; key: Record<string, unknown>; columns?: readonly string[] }[];
+  readonly count: number;
+}
+
+const MIN_CHUNK = 100;
+const POLL_MS = 100;
+
+/**
+ * Events: 'repair' (RepairEvent), 'pass' (pass number, repairs in it), 'firstCleanPass' (ISO time).
+ * `firstCleanPass` resolves at the end of the first pass that repaired nothing.
+ */
+export class ContinuousChecker extends EventEmitter {
+  private readonly opts: CheckerOptions;
+  private readonly log: Logger;
+  private state: CheckerState = 'waiting';
+  private pass = 0;
+  private passesCompleted = 0;
+  private chunksChecked = 0;
+  private rowsChecked = 0;
+  private chunksDiffering = 0;
+  private mismatches = 0;
+  private repairs = 0;
+  private firstCleanPassAt: string | null = null;
+  private lastPassAt: string | null = null;
+  private lastError: string | null = null;
+  private resolveClean!: () => void;
+  readonly firstCleanPass: Promise<void>;
+  /** A pass asked for now (POST /checksum): the rest between passes ends early. */
+  private wakeRest: (() => void) | undefined;
+
+  constructor(opts: CheckerOptions) {
+    super();
+    this.opts = opts;
+    this.log = opts.logger;
+    this.firstCleanPass = new Promise((r) => (this.resolveClean = r));
+  }
+
+  status(): CheckerStatus {
+    return {
+      state: this.state,
+      pass: this.pass,
+      passesCompleted: this.passesCompleted,
+      chunksChecked: this.chunksChecked,
+      rowsChecked: this.rowsChecked,
+      chunksDiffering: this.chunksDiffering,
+      mismatches: this.mismatches,
+      repairs: this.repairs,
+      firstCleanPassAt: this.firstCleanPassAt,
+      lastPassAt: this.lastPassAt,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Ends the rest between passes: the next pass starts now. */
+  checkNow(): void {
+    this.wakeRest?.();
+  }
+
+  /** Passes until `signal` aborts; a failure (a lost connection) ends it with the error. */
+  async run(signal: AbortSignal): Promise<void> {
+    try {
+      while (!signal.aborted) {
+        this.pass++;
+        this.state = 'checking';
+        const repairsBefore = this.repairs;
+        for (const plan of this.opts.plans) {
+          if (signal.aborted) break;
+          await this.checkTable(plan, signal);
+        }
+        if (signal.aborted) break;
+        const repaired = this.repairs - repairsBefore;
+        this.passesCompleted++;
+        this.lastPassAt = new Date().toISOString();
+        this.log.info({ pass: this.pass, repairs: repaired, chunks: this.chunksChecked }, repaired ? 'checksum pass done: repaired what differed' : 'checksum pass clean');
+        this.emit('pass', this.pass, repaired);
+        if (repaired === 0 && this.firstCleanPassAt === null) {
+          this.firstCleanPassAt = this.lastPassAt;
+          this.emit('firstCleanPass', this.firstCleanPassAt);
+          this.resolveClean();
+        }
+        this.state = 'resting';
+        await this.rest(signal);
+      }
+      this.state = 'stopped';
+    } catch (err) {
+      if (signal.aborted && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal)) {
+        this.state = 'stopped';
+        return;
+      }
+      this.state = 'failed';
+      this.lastError = (err as Error).message;
+      throw err;
+    }
+  }
+
+  private async rest(signal: AbortSignal): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wakeRest = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.opts.intervalMs);
+      signal.addEventListener('abort', done, { once: true });
+      this.wakeRest = done;
+    });
+  }
+
+  private async checkTable(plan: TablePlan, signal: AbortSignal): Promise<void> {
+    const ctx: ChunkContext = { source: this.opts.source, target: this.opts.target, recheck: { attempts: 0, delayMs: 0, maxDelayMs: 0 }, signal };
+    const hasher = new RowHasher();
+    let after: Value[] | null = null;
+    let size = this.opts.chunkSize;
+    for (;;) {
+      if (signal.aborted) return;
+      const upTo = await this.opts.source.chunkBoundary(plan.table, after, size);
+      const range: KeyRange = { after, upTo };
+      const bytes = await this.checkChunk(ctx, plan, range, hasher, signal);
+      if (bytes > this.opts.chunkBytes) size = Math.max(MIN_CHUNK, Math.floor((size * this.opts.chunkBytes) / bytes));
+      else if (size < this.opts.chunkSize) size = Math.min(this.opts.chunkSize, size * 2);
+      if (upTo === null) break;
+      after = upTo;
+    }
+    if (plan.mode === 'keys') await this.checkTargetOnlyRows(ctx, plan, signal);
+  }
+
+  /** One chunk: read, and when it differs, wait for the stream, re-read, repair. Returns its bytes. */
+  private async checkChunk(ctx: ChunkContext, plan: TablePlan, range: KeyRange, hasher: RowHasher, signal: AbortSignal): Promise<number> {
+    const read = async () => {
+      const { source, target } = await readChunkPair(ctx, plan, range);
+      return compareRows(plan, source, target, hasher);
+    };
+    const first = await read();
+    this.chunksChecked++;
+    this.rowsChecked += first.sourceRows;
+    if (first.equal) return first.bytes;
+    this.chunksDiffering++;
+    await this.waitForStream(signal);
+    const persisting = stillDiffering(first.differences, (await read()).differences);
+    if (persisting.length === 0) return first.bytes;
+    const readTarget = (sourceRows: Row[]): Promise<Row[]> => {
+      if (plan.mode === 'range') return ctx.target.readChunk!(plan.table, range);
+      const keys = sourceRows.map((row) => plan.table.primaryKey.map((i) => row[i] ?? null));
+      return keys.length ? ctx.target.readRowsByKeys!(plan.table, keys) : Promise.resolve([]);
+    };
+    await this.exactRepair(plan, range, persisting, () => ctx.source.readChunk(plan.table, range), readTarget, hasher, signal);
+    return first.bytes;
+  }
+
+  /**
+   * Keys mode: rows only the target has are invisible to a walk by the source's keys, so the
+   * target's keys are walked too, each candidate confirmed after the stream has passed its read.
+   */
+  private async checkTargetOnlyRows(ctx: ChunkContext, plan: TablePlan, signal: AbortSignal): Promise<void> {
+    const { source, target } = ctx;
+    if (!target.readKeys || !target.readRowsByKeys || !source.readRowsByKeys) return;
+    await findExtraRows(ctx, plan, Math.max(MIN_CHUNK, this.opts.chunkSize), async (candidates) => {
+      const keys = candidates.map((d) => d.key);
+      await this.exactRepair(
+        plan,
+        null,
+        candidates,
+        () => source.readRowsByKeys!(plan.table, keys),
+        () => target.readRowsByKeys!(plan.table, keys),
+        new RowHasher(),
+        signal,
+      );
+    });
+  }
+
+  /**
+   * The exact check of `candidates` (keys that differed at two reads) and their repair, under the
+   * table's gate (see the class comment): keys that still differ with no held change are drift,
+   * repaired with the source's image read under the gate.
+   */
+  private async exactRepair(
+    plan: TablePlan,
+    range: KeyRange | null,
+    candidates: readonly KeyDifference[],
+    readSource: () => Promise<Row[]>,
+    readTarget: (sourceRows: Row[]) => Promise<Row[]>,
+    hasher: RowHasher,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const gate = this.opts.convergence.gate(plan.table.name);
+    const seq = gate.startChunk();
+    let drift: KeyDifference[];
+    try {
+      const sourceRows = await readSource();
+      const head = this.opts.source.headPosition ? await this.opts.source.headPosition() : undefined;
+      if (!(await this.streamCaughtUp(head, signal))) {
+        this.log.debug({ table: plan.table.name }, 'the stream did not reach the source\'s head in time: the chunk is left to the next pass');
+        return;
+      }
+      const targetRows = await readTarget(sourceRows);
+      const held = gate.heldKeys();
+      if (held.truncate) return;
+      const differing = stillDiffering(candidates, compareRows(plan, sourceRows, targetRows, hasher).differences);
+      drift = differing.filter((d) => !held.keys.has(keyString(d.key)));
+      this.mismatches += drift.length;
+      await repairDifferences(this.opts.target, plan, drift);
+    } finally {
+      const released = gate.finishChunk(seq);
+      if (released.length) this.opts.release(released);
+    }
+    if (drift.length === 0) return;
+    this.repairs += drift.length;
+    const t = plan.table;
+    const event: RepairEvent = {
+      table: t.name,
+      pass: this.pass,
+      after: range?.after ? keyJson(t, range.after) : null,
+      upTo: range?.upTo ? keyJson(t, range.upTo) : null,
+      keys: drift.slice(0, MAX_KEYS_PER_RANGE).map((d) => ({ kind: d.kind, key: keyJson(t, d.key), ...(d.columns ? { columns: d.columns } : {}) })),
+      count: drift.length,
+    };
+    this.log.warn(event, `checksum repaired ${drift.length} row${drift.length > 1 ? 's' : ''} of ${t.name} that differed from the source`);
+    this.emit('repair', event);
+  }
+
+  /**
+   * Under a gate: waits until the stream has read past `head` (every change up to it is then on
+   * the target, pending, or held) and has committed what it had taken. False when that does not
+   * happen within streamWaitMs (a long source transaction, a stalled stream).
+   */
+  private async streamCaughtUp(head: string | undefined, signal: AbortSignal): Promise<boolean> {
+    const { source } = this.opts;
+    const deadline = Date.now() + (this.opts.streamWaitMs ?? 30_000);
+    let idleSince = 0;
+    while (head !== undefined && source.comparePositions(this.opts.receivedPosition(), head) < 0) {
+      // A source whose head only a later event would carry past (nothing more was written): an
+      // idle stream for a moment has read what there is.
+      if (this.opts.streamIdle()) {
+        idleSince ||= Date.now();
+        if (Date.now() - idleSince >= 1000) break;
+      } else idleSince = 0;
+      if (Date.now() > deadline) return false;
+      await sleep(POLL_MS, signal);
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      this.opts.barrier().then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), left))),
+    ]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  /**
+   * Waits until the stream has applied everything the source had logged when this was called (its
+   * head position), or has nothing left to apply, bounded by streamWaitMs.
+   */
+  private async waitForStream(signal: AbortSignal): Promise<void> {
+    const { source } = this.opts;
+    const head = source.headPosition ? await source.headPosition() : undefined;
+    const deadline = Date.now() + (this.opts.streamWaitMs ?? 30_000);
+    let idleSince = 0;
+    while (Date.now() < deadline) {
+      if (head !== undefined && source.comparePositions(this.opts.appliedPosition(), head) >= 0) return;
+      // An idle stream has applied what it has read; give the source's reader a moment to deliver
+      // what it has not (a head position only a later event would carry past).
+      if (this.opts.streamIdle()) {
+        idleSince ||= Date.now();
+        if (Date.now() - idleSince >= 1000) return;
+      } else idleSince = 0;
+      await sleep(POLL_MS, signal);
+    }
+    this.log.debug({ head }, 'the stream did not pass a differing chunk\'s read in time; re-checking anyway');
+  }
+}

@@ -1,0 +1,337 @@
+import type { Column } from '../core/schema.js';
+import type { Value } from '../core/values.js';
+import { isZeroDate } from '../typemap/index.js';
+
+/**
+ * Comparable forms of canonical values across engines.
+ *
+ * A source and a target of different engines give the same logical value different canonical
+ * values (core/values.ts): MySQL's BIGINT UNSIGNED is a bigint, its PostgreSQL numeric(20,0) copy
+ * a string; a timestamptz reads '…+00' where its MySQL DATETIME(6) copy reads '….000000'. Each
+ * column pair (the source column's type, the target column's type) gets one rule that maps both
+ * sides to one comparable form, so that equal values hash equal.
+ *
+ * What must hold: a rule never maps two source values the target's column can tell apart to the
+ * same form (VARCHAR '1.50' and '1.5' stay different; DECIMAL(10,2) '1.50' and numeric(10,2)
+ * '1.50' are the same value). The rules only drop what the target type cannot carry by design and
+ * the type map documents (docs/type-mapping.md): trailing zeros of a fixed-scale decimal or of
+ * fractional seconds, the zone of a UTC instant, CHAR padding, a zero date written as NULL under
+ * `zeroDates: null`. A pair no rule knows compares canonical values exactly (each JS type hashes
+ * apart from the others), which can report a difference that is not one, never the reverse.
+ */
+
+/** How each engine's types compare: the family of a column, by engine and data type. */
+export type Family =
+  | 'int'
+  | 'decimal'
+  | 'float'
+  | 'bool'
+  /** MySQL BIT (bigint), PostgreSQL bit(n) ('0101') */
+  | 'bits'
+  | 'date'
+  /** a timestamp without zone */
+  | 'datetime'
+  /** an instant: MySQL TIMESTAMP (read in UTC, no zone), PostgreSQL timestamptz ('…+00') */
+  | 'instant'
+  /** MySQL TIME (±838:59:59), PostgreSQL time */
+  | 'time'
+  | 'interval'
+  /** fixed-length character types: trailing spaces are padding (MySQL CHAR strips them, PostgreSQL bpchar pads) */
+  | 'char'
+  | 'text'
+  | 'bytes';
+
+const MYSQL_FAMILY: Record<string, Family> = {
+  tinyint: 'int',
+  smallint: 'int',
+  mediumint: 'int',
+  int: 'int',
+  integer: 'int',
+  bigint: 'int',
+  year: 'int',
+  decimal: 'decimal',
+  numeric: 'decimal',
+  float: 'float',
+  double: 'float',
+  real: 'float',
+  bit: 'bits',
+  date: 'date',
+  datetime: 'datetime',
+  timestamp: 'instant',
+  time: 'time',
+  char: 'char',
+  binary: 'bytes',
+  varbinary: 'bytes',
+  tinyblob: 'bytes',
+  blob: 'bytes',
+  mediumblob: 'bytes',
+  longblob: 'bytes',
+};
+
+const POSTGRES_FAMILY: Record<string, Family> = {
+  int2: 'int',
+  int4: 'int',
+  int8: 'int',
+  oid: 'int',
+  numeric: 'decimal',
+  float4: 'float',
+  float8: 'float',
+  bool: 'bool',
+  bit: 'bits',
+  date: 'date',
+  timestamp: 'datetime',
+  timestamptz: 'instant',
+  time: 'time',
+  interval: 'interval',
+  bpchar: 'char',
+  bytea: 'bytes',
+};
+
+export function familyOf(col: Pick<Column, 'dataType' | 'charset'>, engine: string): Family {
+  const table = engine === 'postgres' ? POSTGRES_FAMILY : MYSQL_FAMILY;
+  const f = table[col.dataType];
+  if (f) return f;
+  // A MySQL character column in the binary charset holds bytes.
+  if (engine !== 'postgres' && col.charset === 'binary') return 'bytes';
+  return 'text';
+}
+
+export interface ColumnSide {
+  readonly column: Column;
+  readonly engine: string;
+}
+
+export interface NormaliseOptions {
+  /** The sync's policy for MySQL zero dates bound for a target without them (config zeroDates). */
+  readonly zeroDates: 'error' | 'null';
+}
+
+/** The comparable forms of one column's values, on each side, and back to a source key value. */
+export interface ColumnRule {
+  /** For reports and tests: 'exact', 'int', 'decimal', 'duration', … */
+  readonly name: string;
+  source(v: Value): Value;
+  target(v: Value): Value;
+  /**
+   * A comparable form back to a value the source reads as a key (to look up, or delete, a key
+   * only the target has). Identity for every rule whose comparable form is such a value.
+   */
+  toSource(v: Value): Value;
+}
+
+const identity = (v: Value): Value => v;
+
+function rule(name: string, both: (v: Value) => Value, toSource: (v: Value) => Value = identity): ColumnRule {
+  return { name, source: both, target: both, toSource };
+}
+
+const EXACT: ColumnRule = rule('exact', identity);
+
+/** Integers as bigint, whatever the side gives: a bigint, numeric(20,0)'s digits, a boolean. */
+export function toInt(v: Value): Value {
+  if (typeof v === 'bigint' || v === null) return v;
+  if (typeof v === 'boolean') return v ? 1n : 0n;
+  if (typeof v === 'string' && /^[+-]?\d+$/.test(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  return v;
+}
+
+/** An exact decimal as its shortest text: no '+', no leading zeros, no trailing fraction zeros, no '-0'. */
+export function toDecimal(v: Value): Value {
+  if (v === null) return v;
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v !== 'string') return v;
+  const m = /^([+-])?(\d*)(?:\.(\d*))?$/.exec(v);
+  if (!m || (m[2] === '' && !m[3])) return v;
+  const int = (m[2] ?? '').replace(/^0+/, '') || '0';
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  const body = frac ? `${int}.${frac}` : int;
+  return m[1] === '-' && body !== '0' ? `-${body}` : body;
+}
+
+/** A float as a number (PostgreSQL's text forms of the specials included). */
+export function toFloat(v: Value): Value {
+  if (typeof v !== 'string') return v;
+  if (v === 'NaN') return NaN;
+  if (v === 'Infinity') return Infinity;
+  if (v === '-Infinity') return -Infinity;
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v) ? Number(v) : v;
+}
+
+/** A bit string as its unsigned integer: MySQL BIT is one already, PostgreSQL bit(n) is '0101'. */
+export function toBits(v: Value): Value {
+  if (typeof v === 'string' && /^[01]*$/.test(v)) return v === '' ? 0n : BigInt('0b' + v);
+  return toInt(v);
+}
+
+/** Fractional seconds without trailing zeros (MySQL prints the column's digits, PostgreSQL the fewest). */
+export function trimFraction(v: Value): Value {
+  if (typeof v !== 'string') return v;
+  // The usual value needs no regex: no fraction, or a fraction of digits to the end that ends in 1–9.
+  const dot = v.indexOf('.');
+  if (dot < 0) return v;
+  let digits = true;
+  for (let i = dot + 1; i < v.length && digits; i++) digits = v.charCodeAt(i) >= 48 && v.charCodeAt(i) <= 57;
+  if (digits && v.charCodeAt(v.length - 1) !== 48 && dot < v.length - 1) return v;
+  return v.replace(/(\d\d:\d\d:\d\d)\.(\d*?)0*(?=$|[+-]\d|Z| BC)/, (_, hms: string, f: string) => (f ? `${hms}.${f}` : hms));
+}
+
+const TS = /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d+)?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?$/;
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function civilFromDays(z: number): [number, number, number] {
+  z += 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp + (mp < 10 ? 3 : -9);
+  return [era * 400 + yoe + (m <= 2 ? 1 : 0), m, d];
+}
+
+const p2 = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * An instant as UTC text without zone and without trailing fraction zeros: '2024-01-01
+ * 05:30:00.5+05:30' and MySQL's '2024-01-01 00:00:00.500000' (a TIMESTAMP read in UTC, or a
+ * DATETIME holding UTC) both become '2024-01-01 00:00:00.5'. Infinity and BC values stay as they are.
+ */
+export function toUtc(v: Value): Value {
+  if (typeof v !== 'string') return v;
+  const x = TS.exec(v);
+  if (!x) return trimFraction(v);
+  let [y, mo, d, h, mi, se] = [Number(x[1]), Number(x[2]), Number(x[3]), Number(x[4]), Number(x[5]), Number(x[6])];
+  const off = x[9] ? (Number(x[10]) * 3600 + Number(x[11] ?? 0) * 60 + Number(x[12] ?? 0)) * (x[9] === '-' ? -1 : 1) : 0;
+  if (off !== 0) {
+    const t = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+    const days = Math.floor(t / 86400);
+    const sec = t - days * 86400;
+    [y, mo, d] = civilFromDays(days);
+    [h, mi, se] = [Math.floor(sec / 3600), Math.floor((sec % 3600) / 60), sec % 60];
+  }
+  const frac = (x[7] ?? '').replace(/0+$/, '');
+  return `${String(y).padStart(4, '0')}-${p2(mo)}-${p2(d)} ${p2(h)}:${p2(mi)}:${p2(se)}${frac === '.' ? '' : frac}`;
+}
+
+const DURATION = /^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/;
+
+/**
+ * A time of day or a MySQL TIME as signed microseconds: MySQL '-838:59:59.000000', PostgreSQL
+ * interval '-838:59:59', PostgreSQL time '12:00:00.5' and MySQL '12:00:00.500000'. Any other text
+ * (an interval with days or months) stays as it is.
+ */
+export function toMicros(v: Value): Value {
+  if (typeof v !== 'string') return v;
+  const m = DURATION.exec(v);
+  if (!m) return v;
+  const us = ((BigInt(m[2]!) * 60n + BigInt(m[3]!)) * 60n + BigInt(m[4]!)) * 1_000_000n + BigInt((m[5] ?? '').padEnd(6, '0'));
+  return m[1] ? -us : us;
+}
+
+/** Signed microseconds back to 'H:MM:SS[.ffffff]', which both engines read as a TIME / interval / time. */
+export function fromMicros(v: Value): Value {
+  if (typeof v !== 'bigint') return v;
+  const neg = v < 0n;
+  let us = neg ? -v : v;
+  const frac = us % 1_000_000n;
+  us /= 1_000_000n;
+  const s = us % 60n;
+  const m = (us / 60n) % 60n;
+  const h = us / 3600n;
+  const f = frac ? '.' + frac.toString().padStart(6, '0') : '';
+  return `${neg ? '-' : ''}${h.toString().padStart(2, '0')}:${m.toString().padStart(2, '0')}:${s.toString().padStart(2, '0')}${f}`;
+}
+
+/** Trailing spaces of a CHAR value are padding: MySQL returns CHAR without them, PostgreSQL bpchar with them. */
+export function stripPadding(v: Value): Value {
+  return typeof v === 'string' ? v.replace(/ +$/, '') : v;
+}
+
+/**
+ * A source value as the text a target text column holds for it, as the target's write path
+ * renders it (typemap/postgres-to-mysql.ts mysqlValue for MySQL, targets/postgres/sql.ts pgText for
+ * PostgreSQL): for a column a `--column-types` override made text.
+ */
+function textFor(targetEngine: string): (v: Value) => Value {
+  return (v) => {
+    if (v === null || typeof v === 'string') return v;
+    if (typeof v === 'bigint') return v.toString();
+    if (Buffer.isBuffer(v)) return targetEngine === 'postgres' ? v.toString('utf8') : '\\x' + v.toString('hex');
+    if (typeof v === 'boolean') return targetEngine === 'postgres' ? (v ? 't' : 'f') : v ? 'true' : 'false';
+    return Object.is(v, -0) ? '-0' : String(v);
+  };
+}
+
+/**
+ * The rule for a pair of columns. Same engine and same declared type: exact. Otherwise by the two
+ * families (see Family), as the type maps pair them; `toSource` inverts the forms a source cannot
+ * read as they are (microseconds, a bool's 1/0, bit(n) text).
+ */
+export function columnRule(source: ColumnSide, target: ColumnSide, opts: NormaliseOptions): ColumnRule {
+  const a = familyOf(source.column, source.engine);
+  const b = familyOf(target.column, target.engine);
+  const sameEngine = source.engine === target.engine;
+  if (sameEngine && source.column.columnType === target.column.columnType) return EXACT;
+  // A MySQL zero date has no value in another engine; under zeroDates 'null' the target holds NULL.
+  const zeroToNull = source.engine === 'mysql' && target.engine !== 'mysql' && opts.zeroDates === 'null';
+  const withZero = (r: ColumnRule): ColumnRule =>
+    zeroToNull ? { ...r, source: (v) => (typeof v === 'string' && isZeroDate(v) ? null : r.source(v)) } : r;
+  const pair = new Set([a, b]);
+  const is = (...fs: Family[]) => pair.size === fs.length && fs.every((f) => pair.has(f));
+  if (a === 'text' || b === 'text') {
+    if (a === 'text' && b === 'text') return EXACT;
+    // A column made text on one side (an override, or a type the map sends to text): the text the
+    // writer renders. CHAR padding is still padding.
+    const text = textFor(target.engine);
+    if (a === 'char' || b === 'char') return { name: 'char', source: (v) => stripPadding(text(v)), target: stripPadding, toSource: identity };
+    return { name: 'text', source: text, target: identity, toSource: identity };
+  }
+  if (a === b) {
+    switch (a) {
+      case 'int':
+        return rule('int', toInt);
+      case 'decimal':
+        return rule('decimal', toDecimal);
+      case 'float':
+        return rule('float', toFloat);
+      case 'bits':
+        return { ...rule('bits', toBits), toSource: bitsToSource(source) };
+      case 'date':
+        return withZero(rule('date', identity));
+      case 'datetime':
+        return withZero(rule('datetime', trimFraction));
+      case 'instant':
+        return withZero(rule('instant', toUtc));
+      case 'time':
+        return rule('duration', toMicros, fromMicros);
+      case 'char':
+        return rule('char', stripPadding);
+      default:
+        return EXACT;
+    }
+  }
+  if (is('int', 'decimal')) return rule('decimal', toDecimal, a === 'int' ? toInt : identity);
+  if (is('int', 'bool')) return rule('int', toInt, a === 'bool' ? (v) => (typeof v === 'bigint' ? v !== 0n : v) : identity);
+  if (is('int', 'bits')) return { ...rule('bits', toBits), toSource: bitsToSource(source) };
+  if (is('instant', 'datetime')) return withZero(rule('instant', toUtc));
+  if (is('time', 'interval')) return rule('duration', toMicros, fromMicros);
+  return EXACT;
+}
+
+/** An unsigned integer back to a PostgreSQL bit(n) source's '0101' text; a MySQL BIT reads the integer. */
+function bitsToSource(source: ColumnSide): (v: Value) => Value {
+  if (source.engine !== 'postgres' || source.column.dataType !== 'bit') return identity;
+  const n = source.column.precision ?? Number(/\((\d+)\)/.exec(source.column.columnType)?.[1] ?? 1);
+  return (v) => (typeof v === 'bigint' ? v.toString(2).padStart(n, '0') : v);
+}

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { loadConfig, parseDuration } from '../config/load.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { move, type MoveReport } from '../runner/move.js';
+import { collectFlags, type CliContext } from './context.js';
+import { addSyncOptions } from './sync.js';
+
+/** Flags of `move` that are not config keys. */
+const OWN_FLAGS = ['cutover', 'cutoverCommand', 'cutoverUndoCommand', 'maxLag', 'readyTimeout', 'drainTimeout', 'json'];
+
+function formatMoveReport(r: MoveReport): string {
+  const lines = [
+    `tributary move ${r.source} → ${r.target}: ${r.result === 'moved' ? 'MOVED' : `ABORTED at ${r.failedStep ?? '?'}`}`,
+    ...(r.reason ? [`  reason:            ${r.reason}`] : []),
+    ...(r.writesStopped ? [`  writes stopped:    ${r.writesStopped}${r.writesRestored === true ? ' (lifted again)' : r.writesRestored === false ? ' (NOT lifted: allow writes by hand)' : ''}`] : []),
+    ...(r.finalPosition ? [`  final position:    ${r.finalPosition}`] : []),
+    ...(r.appliedPosition ? [`  applied position:  ${r.appliedPosition}`] : []),
+    `  rows copied:       ${r.rowsCopied}`,
+    `  changes applied:   ${r.changesApplied}`,
+    ...(r.checksum ? [`  final checksum:    ${r.checksum.equal ? 'clean' : 'DIFFERS'}: ${r.checksum.tables} tables, ${r.checksum.rowsChecked} rows, ${r.checksum.chunks} chunks`] : []),
+    `  steps:             ${r.steps.map((s) => `${s.step} ${(s.ms / 1000).toFixed(1)}s`).join(', ')}`,
+    `  duration:          ${(r.durationMs / 1000).toFixed(1)} s`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * `tributary move`: sync, then cut over (runner/move.ts). Exit 0 when moved, 1 when the cutover
+ * aborted (TRIB_CUTOVER_ABORTED; the source is writable again), 2 for bad usage or configuration.
+ */
+export function registerMove(program: Command, ctx: CliContext): void {
+  addSyncOptions(program.command('move').description('sync, then cut over: wait until caught up and a checksum pass is clean, stop writes on the source, drain, verify'))
+    .option('--cutover <method>', 'how writes stop on the source: read-only | command (default read-only)')
+    .option('--cutover-command <cmd>', 'with --cutover command: shell command that stops writes on the source (exit 0 when stopped)')
+    .option('--cutover-undo-command <cmd>', 'with --cutover command: shell command that allows writes again if the cutover aborts')
+    .option('--max-lag <seconds>', 'lag under which the cutover may begin (default 1)')
+    .option('--ready-timeout <duration>', 'longest wait for copy, clean checksum and lag, e.g. 30m (default: no bound)')
+    .option('--drain-timeout <duration>', 'longest wait for the stream to reach the final position (default 5m)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: Record<string, unknown>) => {
+      const flags = collectFlags(opts);
+      for (const k of OWN_FLAGS) delete flags[k];
+      const config = loadConfig({ flags, configFile: opts.config as string | undefined, env: ctx.env });
+      const cutover = (opts.cutover as string | undefined) ?? 'read-only';
+      if (cutover !== 'read-only' && cutover !== 'command') {
+        throw new TributaryError(ErrorCode.CONFIG_INVALID, `--cutover '${cutover}' is not a cutover method; use read-only or command`);
+      }
+      const maxLag = opts.maxLag === undefined ? 1 : Number(opts.maxLag);
+      if (!Number.isFinite(maxLag) || maxLag < 0) throw new TributaryError(ErrorCode.CONFIG_INVALID, `--max-lag '${String(opts.maxLag)}' is not a number of seconds; give e.g. 1 or 0.5`);
+      const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY) });
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const report = await move(config, {
+          cutover,
+          ...(opts.cutoverCommand !== undefined ? { command: String(opts.cutoverCommand) } : {}),
+          ...(opts.cutoverUndoCommand !== undefined ? { undoCommand: String(opts.cutoverUndoCommand) } : {}),
+          maxLagSeconds: maxLag,
+          ...(opts.readyTimeout !== undefined ? { readyTimeoutMs: parseDuration('--ready-timeout', opts.readyTimeout) } : {}),
+          ...(opts.drainTimeout !== undefined ? { drainTimeoutMs: parseDuration('--drain-timeout', opts.drainTimeout) } : {}),
+          logger,
+          signal: abort.signal,
+          onStep: (step, detail) => process.stderr.write(`[move] ${step}: ${detail}\n`),
+        });
+        process.stdout.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatMoveReport(report));
+        if (report.result !== 'moved') {
+          throw new TributaryError(ErrorCode.CUTOVER_ABORTED, `cutover aborted at ${report.failedStep ?? '?'}: ${report.reason ?? 'unknown'}${report.writesRestored === false ? '; writes on the source were NOT allowed again: do it by hand' : ''}`);
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { fromEnv, fromFile, loadConfig } from '../config/load.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { verify, VERIFY_CHUNK_SIZE } from '../checksum/verify.js';
+import { formatReport } from '../checksum/report.js';
+import { collectFlags, type CliContext } from './context.js';
+
+/** Flags of `verify` that are not config keys (the rest load as `sync`'s do: flags > env > file). */
+const OWN_FLAGS = ['repair', 'json', 'rechecks'];
+
+/**
+ * `tributary verify`: one-shot chunked checksum of source against target. Exit 0 when equal (or
+ * when everything that differed was repaired and re-read equal), 1 when differences remain (error
+ * TRIB_VERIFY_MISMATCH), 2 for bad usage or configuration.
+ */
+export function registerVerify(program: Command, ctx: CliContext): void {
+  program
+    .command('verify')
+    .description('compare every synced table of the source with the target, chunk by chunk; --repair recopies what differs')
+    .option('--source <url>', 'source database URL, e.g. mysql://user:pass@host:3306/db')
+    .option('--target <url>', 'target database URL, e.g. postgres://user:pass@host:5432/db')
+    .option('--tables <names>', 'comma-separated table names or globs (default: all tables)')
+    .option('--threads <n>', 'chunks compared in parallel (default 4)')
+    .option('--chunk-size <n>', 'rows per chunk at most (default 1000)')
+    .option('--repair', 'recopy the rows that differ (takes the sync\'s lock: refused while a sync runs)')
+    .option('--json', 'print one JSON document instead of the report')
+    .option('--rechecks <n>', 're-reads of a differing chunk, with growing waits, before it counts as differing (default 4; 0 when nothing writes to the source)')
+    .option('--id <id>', 'sync id whose lock --repair takes (default: derived from source and target, as sync does)')
+    .option('--zero-dates <policy>', 'the sync\'s policy for MySQL zero dates: error | null (default error)')
+    .option('--column-types <list>', 'the sync\'s target type overrides, table.column=TYPE[,…]')
+    .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info; logs go to stderr)')
+    .option('--config <file>', 'YAML config file with the same keys as sync (flags > TRIBUTARY_* env > file)')
+    .action(async (opts: Record<string, unknown>) => {
+      const flags = collectFlags(opts);
+      for (const k of OWN_FLAGS) delete flags[k];
+      // verify's own default chunk size (VERIFY_CHUNK_SIZE) unless a flag, the environment or the
+      // config file names one (then it is the sync's, and means the same).
+      const configFile = opts.config as string | undefined;
+      const named = flags.chunkSize !== undefined || fromEnv(ctx.env).chunkSize !== undefined || (configFile !== undefined && fromFile(configFile).chunkSize !== undefined);
+      if (!named) flags.chunkSize = String(VERIFY_CHUNK_SIZE);
+      const config = loadConfig({ flags, configFile, env: ctx.env });
+      const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY) });
+      const json = opts.json === true;
+      const rechecks = opts.rechecks === undefined ? undefined : Number(opts.rechecks);
+      if (rechecks !== undefined && (!Number.isInteger(rechecks) || rechecks < 0 || rechecks > 20)) {
+        throw new TributaryError(ErrorCode.CONFIG_INVALID, `--rechecks '${String(opts.rechecks)}' is not an integer from 0 to 20`);
+      }
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const result = await verify(config, {
+          repair: opts.repair === true,
+          logger,
+          signal: abort.signal,
+          ...(rechecks !== undefined ? { recheck: { attempts: rechecks } } : {}),
+        });
+        process.stdout.write(json ? JSON.stringify(result, null, 2) + '\n' : formatReport(result));
+        if (!result.equal) {
+          const t = result.totals;
+          const broken = result.tables.filter((x) => x.error).map((x) => x.table);
+          throw new TributaryError(
+            ErrorCode.VERIFY_MISMATCH,
+            `${t.tablesDiffering} of ${t.tables} tables differ: ${t.remaining} differences remain` +
+              (broken.length ? `; not compared: ${broken.join(', ')}` : '') +
+              (opts.repair === true ? '' : '; run again with --repair to recopy them'),
+          );
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

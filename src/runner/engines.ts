@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+import type { SyncConfig } from '../config/schema.js';
+import type { Dsn } from '../config/dsn.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { ChangeSource } from '../core/source.js';
+import type { Target } from '../core/target.js';
+
+/**
+ * The source and target of a configuration, by the URL's engine. Engine modules are imported when
+ * first needed, so a run loads only the drivers of its own engines (a PostgreSQL → PostgreSQL sync
+ * never loads mysql2 or zongji). Shared by sync, verify and move.
+ */
+export async function createSource(config: SyncConfig, dsn: Dsn, syncId: string, logger: Logger): Promise<ChangeSource> {
+  // A quarter of the buffer for events waiting to be applied, a quarter for the batch being built
+  // (spillBytes), the rest for what the estimates miss (object overhead, garbage not yet collected).
+  const maxBufferBytes = Math.floor((config.bufferMb * 1024 * 1024) / 4);
+  if (dsn.engine === 'postgres') {
+    const { PostgresSource } = await import('../sources/postgres/source.js');
+    return new PostgresSource({ dsn, logger, poolSize: config.threads + 1, syncId, slot: config.slot, publication: config.publication, tables: config.tables, maxBufferBytes });
+  }
+  if (dsn.engine !== 'mysql') {
+    throw new TributaryError(ErrorCode.DSN_INVALID, `source engine '${dsn.engine}' is not supported as a source; use a mysql:// or postgres:// source`);
+  }
+  const { MysqlSource, deriveServerId } = await import('../sources/mysql/source.js');
+  return new MysqlSource({ dsn, logger, poolSize: config.threads + 1, serverId: config.serverId ?? deriveServerId(syncId), positionMode: config.positionMode, maxBufferBytes });
+}
+
+/** The target of a configuration (see createSource). */
+export async function createTarget(config: SyncConfig, dsn: Dsn, syncId: string, logger: Logger): Promise<Target> {
+  if (dsn.engine === 'postgres') {
+    const { PostgresTarget } = await import('../targets/postgres/target.js');
+    return new PostgresTarget({ dsn, syncId, logger, poolSize: config.threads, zeroDates: config.zeroDates, columnTypes: config.columnTypes });
+  }
+  if (dsn.engine !== 'mysql') {
+    throw new TributaryError(ErrorCode.DSN_INVALID, `target engine '${dsn.engine}' is not supported yet; use a mysql:// or postgres:// target`);
+  }
+  const { MysqlTarget } = await import('../targets/mysql/target.js');
+  return new MysqlTarget({ dsn, syncId, logger, poolSize: config.threads, columnTypes: config.columnTypes });
+}
