@@ -216,3 +216,30 @@ export async function diffContract(src: Engine, srcDb: string, dst: Engine, dstD
   const sb = new Set(b);
   return `${table}: source ${a.length} rows, target ${b.length}; only in source: ${a.filter((r) => !sb.has(r)).slice(0, 3).join(' ; ')}; only in target: ${b.filter((r) => !sa.has(r)).slice(0, 3).join(' ; ')}`;
 }
+
+/** Every source/target pair the suites run for. */
+export const ENGINE_PAIRS: [EngineName, EngineName][] = [
+  ['mysql', 'mysql'],
+  ['mysql', 'postgres'],
+  ['postgres', 'postgres'],
+  ['postgres', 'mysql'],
+];
+
+/**
+ * The servers of one test file: one per role and engine, started on first use and shared by the
+ * file's pairs (a source MariaDB has server_id 1, a target 2).
+ */
+export class EnginePool {
+  private readonly engines = new Map<string, Promise<Engine>>();
+
+  get(role: 'source' | 'target', name: EngineName): Promise<Engine> {
+    const key = `${role}:${name}`;
+    let e = this.engines.get(key);
+    if (!e) this.engines.set(key, (e = startEngine(name, role === 'source' ? 1 : 2)));
+    return e;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const e of this.engines.values()) await (await e.catch(() => undefined))?.stop().catch(() => undefined);
+  }
+}

@@ -7,39 +7,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import {
+  ENGINE_PAIRS,
+  EnginePool,
   contractTableSql,
   diffContract,
   fillContractTable,
   startContractWriter,
-  startEngine,
   type Engine,
   type EngineName,
 } from '../helpers/engines.js';
 
-const PAIRS: [EngineName, EngineName][] = [
-  ['mysql', 'mysql'],
-  ['mysql', 'postgres'],
-  ['postgres', 'postgres'],
-  ['postgres', 'mysql'],
-];
+const PAIRS = ENGINE_PAIRS;
 
-const engines = new Map<string, Engine>();
+const pool = new EnginePool();
 const running: CliRun[] = [];
 let dbSeq = 0;
 
-async function engine(role: 'source' | 'target', name: EngineName): Promise<Engine> {
-  const key = `${role}:${name}`;
-  let e = engines.get(key);
-  if (!e) {
-    e = await startEngine(name, role === 'source' ? 1 : 2);
-    engines.set(key, e);
-  }
-  return e;
-}
+const engine = (role: 'source' | 'target', name: EngineName): Promise<Engine> => pool.get(role, name);
 
 afterAll(async () => {
   for (const r of running) r.child.kill('SIGKILL');
-  for (const e of engines.values()) await e.stop().catch(() => undefined);
+  await pool.stopAll();
 });
 
 async function waitConverged(src: Engine, srcDb: string, dst: Engine, dstDb: string, table: string, run: CliRun, ms = 90_000): Promise<void> {

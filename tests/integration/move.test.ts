@@ -9,38 +9,26 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/mysql.js';
 import {
+  ENGINE_PAIRS,
+  EnginePool,
   contractTableSql,
   diffContract,
   fillContractTable,
   startContractWriter,
-  startEngine,
   type Engine,
   type EngineClient,
   type EngineName,
   type Writer,
 } from '../helpers/engines.js';
 
-const PAIRS: [EngineName, EngineName][] = [
-  ['mysql', 'mysql'],
-  ['mysql', 'postgres'],
-  ['postgres', 'postgres'],
-  ['postgres', 'mysql'],
-];
+const PAIRS = ENGINE_PAIRS;
 
-const engines = new Map<string, Engine>();
+const pool = new EnginePool();
 
-async function engine(role: 'source' | 'target', name: EngineName): Promise<Engine> {
-  const key = `${role}:${name}`;
-  let e = engines.get(key);
-  if (!e) {
-    e = await startEngine(name, role === 'source' ? 1 : 2);
-    engines.set(key, e);
-  }
-  return e;
-}
+const engine = (role: 'source' | 'target', name: EngineName): Promise<Engine> => pool.get(role, name);
 
 afterAll(async () => {
-  for (const e of engines.values()) await e.stop().catch(() => undefined);
+  await pool.stopAll();
 });
 
 /** A client of the source as `user` (the application), for the contract writer. */
