@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tributary's tests, benchmarks and demo need, and only what is missing:
-# Debian packages for the throwaway servers, an unprivileged user to run them, npm packages.
+# Debian packages for the throwaway servers and the headless browser, an unprivileged user to run
+# the servers, npm packages.
 # Idempotent: a second run on a ready machine does nothing but check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# Headless browser for the dashboard test (driven by playwright-core, which downloads none).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install: Debian packages missing: ${need[*]}" >&2

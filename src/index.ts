@@ -22,3 +22,7 @@ export type { VerifyResult, VerifyTotals, TableReport, RangeReport, KeyReport, K
 export { checkChunk, repairChunk, repairDifferences, readChunkPair, DEFAULT_RECHECK, type ChunkCheck, type ChunkContext, type RecheckPolicy } from './checksum/chunk.js';
 export { compareRows, type Comparison, type KeyDifference, type DifferenceKind } from './checksum/compare.js';
 export { planTable, type TablePlan, type Mode as ChecksumMode } from './checksum/plan.js';
+export { HttpApi, type HttpApiOptions } from './server/server.js';
+export { buildStatus, readiness, type StatusJson, type Readiness, type StatusSource } from './server/status.js';
+export { renderMetrics } from './server/metrics.js';
+export type { RunnerHealth } from './runner/progress.js';

@@ -1,6 +1,6 @@
 import type { Change } from '../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
-import type { ChangeSource, KeyRange } from '../core/source.js';
+import type { ChangeSource, ChunkDigest, KeyRange } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import type { Row } from '../core/values.js';
 import { compareRows, stillDiffering, type Comparison, type KeyDifference } from './compare.js';
@@ -44,6 +44,11 @@ export interface ChunkCheck {
   readonly differences: KeyDifference[];
   /** Re-reads made before deciding. */
   readonly rechecks: number;
+  /**
+   * True when digests computed inside both databases settled the chunk as equal (no rows read:
+   * `first.bytes` is 0, and says nothing about the chunk's size).
+   */
+  readonly byDigest?: boolean;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -85,8 +90,60 @@ export async function readChunkPair(ctx: ChunkContext, plan: TablePlan, range: K
   return { source: s, target: t };
 }
 
-/** Reads and compares a chunk, re-reading it while it differs (RecheckPolicy). */
+/** Plans whose digest failed once (a type the server cannot render so): rows from then on. */
+const digestFailed = new WeakSet<TablePlan>();
+
+/**
+ * Whether a chunk of `plan` may be settled by digests computed inside the databases
+ * (ChangeSource.chunkDigest, Target.chunkDigest) instead of reading its rows. Only when equal
+ * digests mean the row comparison would find the chunk equal, by construction:
+ * - range mode: both sides digest the same key range, the rows readChunk would return;
+ * - every column rule exact (plan.exact: same engine, same declared types), so both sides decode
+ *   the same text to the same value and the comparison hashes values as they are read;
+ * - the same engine, and both digests of the same format (the recipe and the session settings
+ *   the rendering depends on), checked per chunk in digestChunk.
+ * Digests that differ prove nothing (a value may render two ways and read back alike): the rows
+ * are then read and compared as before, which alone lists differences.
+ */
+export function digestApplies(ctx: ChunkContext, plan: TablePlan): boolean {
+  return (
+    plan.mode === 'range' &&
+    plan.exact &&
+    plan.table.engine === plan.onTarget.engine &&
+    ctx.source.chunkDigest !== undefined &&
+    ctx.target.chunkDigest !== undefined &&
+    !digestFailed.has(plan)
+  );
+}
+
+/**
+ * The chunk's comparison when both databases' digests say it is equal; undefined when they differ,
+ * do not compare (formats), or cannot be had (see digestApplies). A digest that fails for a reason
+ * other than an abort turns digests off for the plan: the row comparison, which decides anyway,
+ * then reports a lost connection as it always has.
+ */
+export async function digestChunk(ctx: ChunkContext, plan: TablePlan, range: KeyRange): Promise<Comparison | undefined> {
+  if (!digestApplies(ctx, plan)) return undefined;
+  let pair: [ChunkDigest | undefined, ChunkDigest | undefined];
+  try {
+    pair = await Promise.all([ctx.source.chunkDigest!(plan.table, range), ctx.target.chunkDigest!(plan.table, range)]);
+  } catch (err) {
+    if (err instanceof AbortedError || ctx.signal?.aborted) throw err;
+    digestFailed.add(plan);
+    return undefined;
+  }
+  const [s, t] = pair;
+  if (!s || !t || s.format !== t.format || s.rows !== t.rows || s.digest !== t.digest) return undefined;
+  return { sourceRows: s.rows, targetRows: t.rows, equal: true, differences: [], bytes: 0 };
+}
+
+/**
+ * Reads and compares a chunk, re-reading it while it differs (RecheckPolicy). The first look is
+ * by digest where digestApplies; a chunk whose digests differ is read as rows.
+ */
 export async function checkChunk(ctx: ChunkContext, plan: TablePlan, range: KeyRange, hasher = new RowHasher()): Promise<ChunkCheck> {
+  const settled = await digestChunk(ctx, plan, range);
+  if (settled) return { range, first: settled, differences: [], rechecks: 0, byDigest: true };
   const read = async () => {
     const { source, target } = await readChunkPair(ctx, plan, range);
     return compareRows(plan, source, target, hasher);

@@ -5,7 +5,7 @@ import { AbortedError, TributaryError } from '../core/errors.js';
 import type { ChangeSource, KeyRange } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import { keyString, type Row, type Value } from '../core/values.js';
-import { readChunkPair, repairDifferences, sleep, type ChunkContext } from './chunk.js';
+import { digestChunk, readChunkPair, repairDifferences, sleep, type ChunkContext } from './chunk.js';
 import { compareRows, stillDiffering, type KeyDifference } from './compare.js';
 import { findExtraRows } from './extras.js';
 import { RowHasher } from './hash.js';
@@ -68,6 +68,8 @@ export interface CheckerStatus {
   readonly rowsChecked: number;
   /** Chunks that differed at their first read (most are only the stream's lag). */
   readonly chunksDiffering: number;
+  /** Chunks found equal by digests computed inside both databases, no rows read (checksum/chunk.ts). */
+  readonly chunksByDigest: number;
   /** Keys that still differed once the stream had passed their read: drift. */
   readonly mismatches: number;
   readonly repairs: number;
@@ -103,6 +105,7 @@ export class ContinuousChecker extends EventEmitter {
   private chunksChecked = 0;
   private rowsChecked = 0;
   private chunksDiffering = 0;
+  private chunksByDigest = 0;
   private mismatches = 0;
   private repairs = 0;
   private firstCleanPassAt: string | null = null;
@@ -128,6 +131,7 @@ export class ContinuousChecker extends EventEmitter {
       chunksChecked: this.chunksChecked,
       rowsChecked: this.rowsChecked,
       chunksDiffering: this.chunksDiffering,
+      chunksByDigest: this.chunksByDigest,
       mismatches: this.mismatches,
       repairs: this.repairs,
       firstCleanPassAt: this.firstCleanPassAt,
@@ -202,7 +206,9 @@ export class ContinuousChecker extends EventEmitter {
       const upTo = await this.opts.source.chunkBoundary(plan.table, after, size);
       const range: KeyRange = { after, upTo };
       const bytes = await this.checkChunk(ctx, plan, range, hasher, signal);
-      if (bytes > this.opts.chunkBytes) size = Math.max(MIN_CHUNK, Math.floor((size * this.opts.chunkBytes) / bytes));
+      if (bytes === undefined) {
+        // Settled by digest: no rows read, nothing learnt about the chunk's size.
+      } else if (bytes > this.opts.chunkBytes) size = Math.max(MIN_CHUNK, Math.floor((size * this.opts.chunkBytes) / bytes));
       else if (size < this.opts.chunkSize) size = Math.min(this.opts.chunkSize, size * 2);
       if (upTo === null) break;
       after = upTo;
@@ -210,12 +216,22 @@ export class ContinuousChecker extends EventEmitter {
     if (plan.mode === 'keys') await this.checkTargetOnlyRows(ctx, plan, signal);
   }
 
-  /** One chunk: read, and when it differs, wait for the stream, re-read, repair. Returns its bytes. */
-  private async checkChunk(ctx: ChunkContext, plan: TablePlan, range: KeyRange, hasher: RowHasher, signal: AbortSignal): Promise<number> {
+  /**
+   * One chunk: digests where they apply (equal: done), else read, and when it differs, wait for
+   * the stream, re-read, repair. Returns its bytes (undefined when settled by digest).
+   */
+  private async checkChunk(ctx: ChunkContext, plan: TablePlan, range: KeyRange, hasher: RowHasher, signal: AbortSignal): Promise<number | undefined> {
     const read = async () => {
       const { source, target } = await readChunkPair(ctx, plan, range);
       return compareRows(plan, source, target, hasher);
     };
+    const settled = await digestChunk(ctx, plan, range);
+    if (settled) {
+      this.chunksChecked++;
+      this.chunksByDigest++;
+      this.rowsChecked += settled.sourceRows;
+      return undefined;
+    }
     const first = await read();
     this.chunksChecked++;
     this.rowsChecked += first.sourceRows;

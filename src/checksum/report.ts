@@ -57,6 +57,12 @@ export interface TableReport {
   readonly chunks: number;
   /** Chunks that still differed after their re-checks. */
   readonly chunksDiffering: number;
+  /**
+   * Chunks settled as equal by digests computed inside both databases, without reading their rows
+   * (same engine, identical column types: checksum/chunk.ts digestApplies). Absent in reports
+   * written before digests existed.
+   */
+  readonly chunksByDigest?: number;
   /** Re-reads of differing chunks (mostly rows in flight while the source takes writes). */
   readonly rechecks: number;
   readonly missing: number;

@@ -5,6 +5,8 @@ import { registerSync } from './sync.js';
 import { registerDemo } from './demo.js';
 import { registerVerify } from './verify.js';
 import { registerMove } from './move.js';
+import { registerStatus } from './status.js';
+import { registerCheck } from './check.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -19,6 +21,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   registerDemo(program, { env });
   registerVerify(program, { env });
   registerMove(program, { env });
+  registerStatus(program, { env });
+  registerCheck(program, { env });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -3,6 +3,9 @@ import { loadConfig, parseDuration } from '../config/load.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { move, type MoveReport } from '../runner/move.js';
+import type { Runner } from '../runner/runner.js';
+import { assertBindAllowed, parseListen } from '../server/address.js';
+import { HttpApi } from '../server/server.js';
 import { collectFlags, type CliContext } from './context.js';
 import { addSyncOptions } from './sync.js';
 
@@ -48,8 +51,24 @@ export function registerMove(program: Command, ctx: CliContext): void {
       }
       const maxLag = opts.maxLag === undefined ? 1 : Number(opts.maxLag);
       if (!Number.isFinite(maxLag) || maxLag < 0) throw new TributaryError(ErrorCode.CONFIG_INVALID, `--max-lag '${String(opts.maxLag)}' is not a number of seconds; give e.g. 1 or 0.5`);
+      if (config.http) assertBindAllowed(parseListen(config.http), config.httpToken);
       const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY) });
       const abort = new AbortController();
+      // The sync's HTTP API, served while the move runs; a port that cannot be bound aborts the move.
+      let api: HttpApi | undefined;
+      let apiStarted: Promise<void> | undefined;
+      let apiError: unknown;
+      const serve = (runner: Runner) => {
+        if (!config.http) return;
+        api = new HttpApi({ runner, listen: config.http, token: config.httpToken, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) });
+        apiStarted = api.start().then(
+          () => undefined,
+          (err: unknown) => {
+            apiError = err;
+            abort.abort();
+          },
+        );
+      };
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
@@ -64,7 +83,10 @@ export function registerMove(program: Command, ctx: CliContext): void {
           logger,
           signal: abort.signal,
           onStep: (step, detail) => process.stderr.write(`[move] ${step}: ${detail}\n`),
+          onRunner: serve,
         });
+        await apiStarted;
+        if (apiError) throw apiError;
         process.stdout.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatMoveReport(report));
         if (report.result !== 'moved') {
           throw new TributaryError(ErrorCode.CUTOVER_ABORTED, `cutover aborted at ${report.failedStep ?? '?'}: ${report.reason ?? 'unknown'}${report.writesRestored === false ? '; writes on the source were NOT allowed again: do it by hand' : ''}`);
@@ -72,6 +94,8 @@ export function registerMove(program: Command, ctx: CliContext): void {
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        await apiStarted;
+        await api?.close();
       }
     });
 }

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
+import { formatPlan, planSync } from '../runner/plan.js';
 import { Runner } from '../runner/runner.js';
+import { HttpApi } from '../server/server.js';
 import { collectFlags, type CliContext } from './context.js';
 import { ProgressPrinter, resolveProgressMode } from './progress-printer.js';
 
@@ -28,20 +31,47 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--column-types <list>', 'target type overrides, table.column=TYPE[,…]')
     .option('--checksum <on|off>', 'checksum every table again and again while streaming, repairing what differs (default on)')
     .option('--checksum-interval <duration>', 'rest between two checksum passes, e.g. 30s, 5m (default 30s)')
+    .option('--http <host:port>', 'serve the HTTP API (status, health, metrics, control) here, e.g. 127.0.0.1:8080 (default: off)')
+    .option('--http-token <token>', 'bearer token the HTTP API requires (needed off loopback; prefer TRIBUTARY_HTTP_TOKEN)')
+    .option('--ready-max-lag <seconds>', 'GET /readyz answers 503 beyond this lag (default 60)')
+    .option('--copy-rate-limit <rows/s>', 'most rows per second the copy reads, all threads together; 0 = no limit (default 0)')
+    .option('--replica <url>', 'a replica (MySQL/MariaDB) or standby (PostgreSQL) of the source: the copy waits while its lag is too high')
+    .option('--replica-max-lag <duration>', 'the copy waits while the replica lags more than this, e.g. 10s (default 10s)')
     .option('--progress <mode>', 'auto | plain | json | none (default auto)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
     .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)');
 }
 
+/** Flags of `sync` that are not config keys. */
+const OWN_FLAGS = ['dryRun', 'json'];
+
 /** `tributary sync`: copy, then stream until SIGINT/SIGTERM (a second signal exits at once). */
 export function registerSync(program: Command, ctx: CliContext): void {
   addSyncOptions(program.command('sync').description('copy the source tables into the target, then stream every change until stopped'))
+    .option('--dry-run', 'print the plan (tables, row estimates, target DDL, start position) and exit, changing nothing')
+    .option('--json', 'with --dry-run: print the plan as one JSON document')
     .action(async (opts: Record<string, unknown>) => {
-      const config = loadConfig({ flags: collectFlags(opts), configFile: opts.config as string | undefined, env: ctx.env });
+      const flags = collectFlags(opts);
+      for (const k of OWN_FLAGS) delete flags[k];
+      const config = loadConfig({ flags, configFile: opts.config as string | undefined, env: ctx.env });
+      if (opts.dryRun === true) {
+        // Logs would interleave with the plan: only warnings and worse, on stderr.
+        const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: Boolean(process.stderr.isTTY) });
+        const plan = await planSync(config, { logger });
+        process.stdout.write(opts.json === true ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
+        if (plan.problems.length) {
+          throw new TributaryError(ErrorCode.CHECK_FAILED, `the sync would refuse to start: ${plan.problems.length} problem${plan.problems.length > 1 ? 's' : ''}; fix each as the plan says, or run tributary check for details`);
+        }
+        return;
+      }
       const printer = new ProgressPrinter({ mode: resolveProgressMode(config.progress), progress: () => runner.progress() });
       // Log lines go through the printer so a progress redraw on a terminal never wipes them.
       const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY), destination: printer.logStream() });
       const runner = new Runner(config, { logger });
+      const api = config.http
+        ? new HttpApi({ runner, listen: config.http, token: config.httpToken, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) })
+        : undefined;
+      await api?.start();
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
         signals++;
@@ -63,6 +93,7 @@ export function registerSync(program: Command, ctx: CliContext): void {
         printer.stop();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        await api?.close();
       }
       logger.info({ phase: runner.phase }, 'stopped cleanly');
     });

@@ -14,7 +14,7 @@ function camel(key: string): string {
   return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb']);
+const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb', 'readyMaxLag', 'copyRateLimit']);
 const BOOLEAN = new Set(['copyOnly', 'force', 'checksum']);
 
 function coerce(key: string, raw: unknown, origin: string): unknown {
@@ -105,7 +105,7 @@ function describeIssues(error: z.ZodError, input: Record<string, unknown>): stri
   return error.issues
     .map((issue) => {
       const key = issue.path.map(String).join('.');
-      const shown = key === 'source' || key === 'target' ? '' : ` (got ${JSON.stringify(input[String(issue.path[0])])})`;
+      const shown = key === 'source' || key === 'target' || key === 'replica' || key === 'httpToken' ? '' : ` (got ${JSON.stringify(input[String(issue.path[0])])})`;
       if (issue.code === 'unrecognized_keys') {
         return `unknown key(s) ${issue.keys.map(kebab).join(', ')}; allowed keys: ${KEYS.map(kebab).join(', ')}`;
       }

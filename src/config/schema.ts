@@ -55,6 +55,24 @@ export const SyncConfigSchema = z
     /** Progress output: auto (bars on a TTY), plain lines, json lines, or none. */
     progress: z.enum(['auto', 'plain', 'json', 'none']).default('auto'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    /**
+     * Serve the HTTP API (status, health, readiness, metrics, control) on HOST:PORT, e.g.
+     * 127.0.0.1:8080. Off when absent. A host other than loopback requires `httpToken`.
+     */
+    http: z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]*:)?\d{1,5}$/, 'give HOST:PORT, e.g. 127.0.0.1:8080').optional(),
+    /** Bearer token the HTTP API requires on every call but /healthz and /readyz (required off loopback). */
+    httpToken: z.string().min(16, 'use a token of at least 16 characters').optional(),
+    /** /readyz answers 503 once the stream's lag exceeds this many seconds. */
+    readyMaxLag: z.number().positive().default(60),
+    /** Most rows per second the initial copy reads, across all threads; 0 = no limit. The stream is not limited. */
+    copyRateLimit: z.number().int().min(0).default(0),
+    /**
+     * URL of a MySQL/MariaDB replica or a PostgreSQL standby of the source: the copy starts no new
+     * chunk while its lag is above `replicaMaxLag` or cannot be read. The stream is not throttled.
+     */
+    replica: z.string().min(1).optional(),
+    /** The replica lag above which the copy waits. */
+    replicaMaxLag: duration.default('10s'),
   })
   .strict();
 

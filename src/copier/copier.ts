@@ -4,7 +4,9 @@ import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource, EncodedChunk, KeyRange } from '../core/source.js';
 import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
 import { rowBytes, type Row, type Value } from '../core/values.js';
-import type { Convergence, StreamOp } from './gate.js';
+import type { PauseGate } from '../core/pause.js';
+import type { RowRateLimiter } from './rate-limit.js';
+import type { Convergence, StreamOp, TableGate } from './gate.js';
 import { Mutex } from './mutex.js';
 
 export interface CopierOptions {
@@ -24,6 +26,15 @@ export interface CopierOptions {
   readonly release: (ops: StreamOp[]) => void;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** While paused, no new chunk starts; chunks in flight finish and commit. */
+  readonly pause?: PauseGate;
+  /**
+   * A throttle's own gate (the replica's lag, copier/throttle.ts), checked like `pause` but apart
+   * from it, so that resuming one does not lift the other.
+   */
+  readonly throttle?: PauseGate;
+  /** Rows per second shared by every worker (`copyRateLimit`); chunks plan at most one second of it. */
+  readonly rateLimit?: RowRateLimiter;
 }
 
 /** Progress of one table's copy. */
@@ -44,6 +55,8 @@ class TableCopy {
   after: Value[] | null;
   /** True once the open-ended last chunk has been handed out. */
   exhausted = false;
+  /** Aborts once the table is exhausted: a worker waiting under the rate limit to copy more of it stops waiting. */
+  readonly ended = new AbortController();
   size: number;
   rowsCopied: number;
   rowsTotal = 0;
@@ -165,6 +178,7 @@ export class Copier {
     // finish (or fail) before run() settles, so nothing writes after it returns.
     const worker = async () => {
       for (;;) {
+        await this.waitGates();
         if (this.opts.signal.aborted || this.stopped) return;
         const t = pick();
         if (!t) return;
@@ -184,20 +198,65 @@ export class Copier {
     if (this.opts.signal.aborted) throw new AbortedError('copy interrupted');
   }
 
+  /** Until neither the pause nor the throttle holds the copy (or the job aborts). */
+  private async waitGates(): Promise<void> {
+    const { pause, throttle, signal } = this.opts;
+    while (!signal.aborted && (pause?.paused || throttle?.paused)) {
+      await pause?.wait(signal);
+      await throttle?.wait(signal);
+    }
+  }
+
   private async copyOne(t: TableCopy): Promise<void> {
-    const { source, target, convergence, logger } = this.opts;
+    const { convergence, rateLimit } = this.opts;
     const gate = convergence.gate(t.schema.name);
+    // Under a rate limit the chunk's rows are paid for before it is claimed, so the convergence
+    // gate never holds stream changes for a chunk that is only waiting for its turn. The waiting
+    // may outlast a pause or a throttle that began meanwhile: look at the gates again after it.
+    let planned = t.size;
+    if (rateLimit) {
+      planned = Math.min(planned, rateLimit.maxChunk);
+      const waiting = new AbortController();
+      const stop = () => waiting.abort();
+      this.opts.signal.addEventListener('abort', stop, { once: true });
+      t.ended.signal.addEventListener('abort', stop, { once: true });
+      try {
+        await rateLimit.take(planned, waiting.signal);
+      } finally {
+        this.opts.signal.removeEventListener('abort', stop);
+        t.ended.signal.removeEventListener('abort', stop);
+      }
+      // Another worker handed out the table's last chunk meanwhile: nothing is left to pay for.
+      if (t.exhausted) {
+        rateLimit.refund(planned);
+        return;
+      }
+      await this.waitGates();
+    }
+    let paidFor = rateLimit ? planned : 0;
+    try {
+      await this.copyClaimed(t, gate, planned, (rows) => (paidFor -= rows));
+    } finally {
+      rateLimit?.refund(paidFor);
+    }
+  }
+
+  private async copyClaimed(t: TableCopy, gate: TableGate, planned: number, used: (rows: number) => void): Promise<void> {
+    const { source, target, logger } = this.opts;
     // Claim the next range under the table's lock so ranges are handed out in key order.
     const claimed = await t.claim.run(async () => {
       if (t.exhausted || this.opts.signal.aborted || this.stopped) return undefined;
       const after = t.after;
-      const upTo = await source.chunkBoundary(t.schema, after, t.size);
+      const upTo = await source.chunkBoundary(t.schema, after, planned);
       // The gate must know the chunk is in flight before its rows are read.
       const gateSeq = gate.startChunk();
       const local = t.issue(upTo, gateSeq);
       t.after = upTo;
-      if (upTo === null) t.exhausted = true;
-      return { after, upTo, local, size: t.size };
+      if (upTo === null) {
+        t.exhausted = true;
+        t.ended.abort();
+      }
+      return { after, upTo, local, size: planned };
     });
     if (!claimed) return;
     const started = Date.now();
@@ -228,6 +287,7 @@ export class Copier {
               return t.checkpointWith(claimed.local, count());
             },
             committed: () => {
+              used(count());
               t.markCommitted(claimed.local, count());
               committed = true;
               release?.();
@@ -256,6 +316,7 @@ export class Copier {
     const factor = Math.min(2, Math.max(0.5, this.opts.chunkTimeMs / elapsed));
     let size = Math.min(MAX_CHUNK, Math.max(Math.min(MIN_CHUNK, this.opts.initialChunkSize), claimed.size * factor));
     if (bytes! > 0) size = Math.min(size, Math.max(1, Math.floor((claimed.size * this.opts.chunkBytes) / bytes)));
+    if (this.opts.rateLimit) size = Math.min(size, this.opts.rateLimit.maxChunk);
     t.size = Math.max(1, Math.round(size));
     if (t.done) logger.info({ table: t.schema.name, rows: t.rowsCopied }, 'table copied');
   }

@@ -46,7 +46,12 @@ export function coalesce(prev: Change | undefined, next: Change): Change {
  */
 export type StreamEvent =
   | { readonly type: 'begin' }
-  | { readonly type: 'change'; readonly change: Change }
+  | {
+      readonly type: 'change';
+      readonly change: Change;
+      /** The source statement behind the change, where the source tells (metrics only: an upsert applies the same either way). */
+      readonly op?: 'insert' | 'update' | 'delete';
+    }
   | {
       readonly type: 'commit';
       /** Opaque resume position after this transaction. */

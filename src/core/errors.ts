@@ -39,6 +39,8 @@ export const ErrorCode = {
   TARGET_WRITE_FAILED: 'TRIB_TARGET_WRITE_FAILED',
   /** `tributary verify` found rows that differ between source and target (and did not repair them all). */
   VERIFY_MISMATCH: 'TRIB_VERIFY_MISMATCH',
+  /** `tributary check` found at least one unmet requirement (each printed with its value and fix). */
+  CHECK_FAILED: 'TRIB_CHECK_FAILED',
   /** `tributary move` aborted its cutover (a step failed); what it set on the source was lifted. */
   CUTOVER_ABORTED: 'TRIB_CUTOVER_ABORTED',
   /** The run was cancelled (signal or caller). Not a failure. */

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { StreamEvent } from './change.js';
+import type { Requirement } from './check.js';
 import type { TableSchema } from './schema.js';
 import type { Row, Value } from './values.js';
 
@@ -52,6 +53,22 @@ export interface ColumnValueStats {
   readonly fitsDecimal: string | null;
 }
 
+/**
+ * A digest of one chunk computed inside the database (ChangeSource.chunkDigest,
+ * Target.chunkDigest): the row count and an order-independent sum of per-row hashes over the
+ * exact text the side's readChunk decodes, rendered unambiguously (NULL, '' and 'N' apart).
+ */
+export interface ChunkDigest {
+  readonly rows: number;
+  /** Opaque; equal only for the same multiset of rendered rows (up to hash collisions). */
+  readonly digest: string;
+  /**
+   * The digest's recipe and everything its rendering depends on (e.g. 'mysql-md5-v2
+   * time_zone=+00:00'). Two digests compare only when their formats are equal.
+   */
+  readonly format: string;
+}
+
 /** Who the source is: a checkpoint taken from one source must not be resumed against another. */
 export interface SourceIdentity {
   /** A stable, printable identity, e.g. 'mariadb server_id=1 domain=0' or a server UUID. */
@@ -71,6 +88,13 @@ export interface ChangeSource {
   close(): Promise<void>;
   /** Throws a TributaryError naming each unmet requirement (setting, value, fix). */
   preflight(): Promise<void>;
+  /**
+   * Every requirement preflight() checks, met or not, with its value and fix, plus warnings and
+   * information (version, retention, GTID mode) that do not refuse a run; preflight() throws for
+   * exactly the failing errors of this list. Reads only: creates no slot, publication or table.
+   * Optional: a source without it is checked by preflight() alone.
+   */
+  check?(): Promise<Requirement[]>;
   identity(): Promise<SourceIdentity>;
   /** Names of the base tables of the source database. */
   listTables(): Promise<string[]>;
@@ -86,6 +110,13 @@ export interface ChangeSource {
    * an idle stream instead where a source cannot tell.
    */
   headPosition?(): Promise<string>;
+  /**
+   * Bytes of log the source server retains for this sync and would free once the sync
+   * acknowledged them (PostgreSQL: WAL from the slot's restart_lsn to the current WAL position),
+   * for monitoring; undefined when nothing is retained yet (no slot). Read-only, no side effects.
+   * Optional: sources that retain nothing for their reader (a MySQL binlog) omit it.
+   */
+  retainedBytes?(): Promise<number | undefined>;
   /**
    * Throws POSITION_LOST when a stream can no longer start at `position` (purged binlog, lost slot).
    */
@@ -108,6 +139,16 @@ export interface ChangeSource {
    * snapshot). Used by checksums, which compare such tables as multisets.
    */
   scanRows?(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void>;
+  /**
+   * The digest (ChunkDigest) of the rows `readChunk(table, range)` would return, in one query on
+   * the server, as readChunk reads (same session settings, same snapshot discipline), without
+   * sending the rows. The contract checksums rely on: two digests of the same `format` are equal
+   * only when both sides' readChunk would return the same texts for the same rows, so that, for
+   * columns of the same declared types (the same decoding), the row comparison would find them
+   * equal too. Undefined when the source cannot digest this table. Optional: checksums then read
+   * rows (src/checksum/chunk.ts).
+   */
+  chunkDigest?(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined>;
   /**
    * The same rows as `readChunk`, rendered by the source in `format`, or undefined when the source
    * cannot produce that format for this table, or for this chunk (a value the format cannot carry,

@@ -1,6 +1,7 @@
 import type { Change } from './change.js';
+import type { Requirement } from './check.js';
 import type { TableSchema } from './schema.js';
-import type { ColumnValueStats, EncodedChunk, KeyRange } from './source.js';
+import type { ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange } from './source.js';
 import type { Row, Value } from './values.js';
 
 /** What a target can do; callers branch on these, never on engine names. */
@@ -92,8 +93,22 @@ export interface Target {
    * source reported that this target cannot hold exactly. Reads and writes nothing.
    */
   checkValues?(table: TableSchema, stats: readonly ColumnValueStats[]): void;
+  /**
+   * What the target requires and offers for `tables` (the source's schemas): version, the
+   * privileges to create tables and write, free space where it can be read, every column that
+   * cannot be mapped (`table` set, severity error, the override as fix) and the mapping of each
+   * column that needs a policy (`mapping` set). Reads only: creates nothing, not even the
+   * checkpoint table. Optional: a target without it is checked when the sync writes.
+   */
+  check?(tables: readonly TableSchema[]): Promise<Requirement[]>;
   /** The first write: creates the checkpoint store and missing tables; with `recreate`, drops and recreates them. */
   ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void>;
+  /**
+   * The statements `ensureSchema(tables, opts)` would run, rendered and not run (`sync --dry-run`).
+   * Reads only; refuses what ensureSchema would refuse (a type that cannot be mapped). Lines that
+   * start with `--` are notes, not statements. Optional: a target without it prints no DDL.
+   */
+  plannedDdl?(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<string[]>;
   /**
    * Writes a chunk of copied rows (replacing any rows with the same keys) and the table's new
    * copy checkpoint, atomically.
@@ -129,6 +144,14 @@ export interface Target {
    * src/checksum/plan.ts for the rule the checker follows).
    */
   readChunk?(table: TableSchema, range: KeyRange): Promise<Row[]>;
+  /**
+   * As ChangeSource.chunkDigest, over the target's own copy of the table: the rows `readChunk(table,
+   * range)` would return (columns aligned by name with `table.columns`, key values rendered as
+   * readChunk renders them), digested in one query in the session readChunk reads in. Undefined
+   * when the target cannot digest this table; its digests and a source's compare only when their
+   * formats are equal.
+   */
+  chunkDigest?(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined>;
   /** The rows with the given primary keys, in no particular order; keys the target lacks are left out. */
   readRowsByKeys?(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]>;
   /**

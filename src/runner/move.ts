@@ -41,6 +41,8 @@ export interface MoveOptions {
   readonly signal?: AbortSignal;
   /** Called as each step starts, for progress output. */
   readonly onStep?: (step: MoveStep, detail: string) => void;
+  /** Called once with the sync's Runner, before it runs (e.g. to serve its HTTP API). */
+  readonly onRunner?: (runner: Runner) => void;
 }
 
 export type MoveStep = 'sync' | 'ready' | 'stop-writes' | 'drain' | 'final-checksum' | 'done' | 'abort';
@@ -113,6 +115,7 @@ export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptio
   if (opts.signal?.aborted) abort.abort();
 
   const runner = new Runner(cfg, { logger });
+  opts.onRunner?.(runner);
   let runError: unknown;
   const running = runner.run(abort.signal).catch((err: unknown) => {
     runError = err;

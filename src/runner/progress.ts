@@ -28,6 +28,23 @@ export interface Progress {
   readonly checksum: CheckerStatus | null;
 }
 
+/** Operational state beside Progress (Runner.health()): for the HTTP API and health checks. */
+export interface RunnerHealth {
+  readonly paused: boolean;
+  /** True from a retryable failure (a lost connection) until the next attempt has reconnected. */
+  readonly retrying: boolean;
+  /** Restarts after retryable failures since the run began. */
+  readonly reconnects: number;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  /** The last failure, retried or fatal; its message never holds a password. */
+  readonly lastError: { readonly message: string; readonly code: string; readonly fatal: boolean; readonly at: string | null } | null;
+  /** Bytes of stream changes read and not yet written to the target. */
+  readonly bufferBytes: number;
+  /** Committed row changes per table and kind (one per source row change, before coalescing). */
+  readonly changesByTable: Readonly<Record<string, { readonly insert: number; readonly update: number; readonly delete: number; readonly upsert: number; readonly truncate: number }>>;
+}
+
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s)) return '?';
   s = Math.round(s);

@@ -1,19 +1,22 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { parseDsn, describeDsn, type Dsn } from '../config/dsn.js';
+import { parseDsn, describeDsn, redactUrl, type Dsn } from '../config/dsn.js';
 import { SyncConfigSchema, toMs, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
 import { assertResumable, CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import { Copier } from '../copier/copier.js';
 import { Convergence } from '../copier/gate.js';
+import { RowRateLimiter } from '../copier/rate-limit.js';
+import { ReplicaThrottle, type ThrottleStatus } from '../copier/throttle.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import { PauseGate } from '../core/pause.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
 import { StreamApplier } from '../stream/applier.js';
 import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
-import { formatDuration, Rate, type Phase, type Progress } from './progress.js';
+import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
 import { createSource, createTarget } from './engines.js';
 import { selectTables } from './tables.js';
 
@@ -32,7 +35,8 @@ const MAX_ATTEMPTS = 8;
  * thin layer over this class; programs embed it the same way.
  *
  * Events: 'phase' (Phase), 'copied' (the initial copy finished), 'retry' (error, attempt),
- * 'checksumPass' (pass, repairs in it), 'repair' (RepairEvent), 'firstCleanPass' (ISO time).
+ * 'checksumPass' (pass, repairs in it), 'repair' (RepairEvent), 'firstCleanPass' (ISO time),
+ * 'paused', 'resumed'.
  */
 export class Runner extends EventEmitter {
   readonly config: SyncConfig;
@@ -53,6 +57,18 @@ export class Runner extends EventEmitter {
   private checker: ContinuousChecker | undefined;
   private readonly cleanPassPromise: Promise<void>;
   private resolveCleanPass!: () => void;
+  private readonly pauseGate = new PauseGate();
+  /** When the run began (ms since epoch), for uptime. */
+  readonly startedAt = Date.now();
+  private lastErrorAt: string | undefined;
+  /** Restarts after a retryable failure (lost connection, …) since the run began. */
+  private reconnects = 0;
+  /** True from a retryable failure until the next attempt has connected and loaded the checkpoint. */
+  private retrying = false;
+  /** The replica lag watch of the current attempt's copy (`replica`), while it runs. */
+  private throttle: ReplicaThrottle | undefined;
+  /** The last lag reading, kept for progress() once the copy (and its throttle) is over. */
+  private lastThrottle: ThrottleStatus | undefined;
 
   constructor(config: SyncConfigInput | SyncConfig, opts: RunnerOptions = {}) {
     super();
@@ -65,6 +81,8 @@ export class Runner extends EventEmitter {
     this.injected = opts;
     const src = parseDsn(this.config.source, 'source');
     const dst = parseDsn(this.config.target, 'target');
+    // A bad replica URL is refused now, not when the copy starts.
+    if (this.config.replica !== undefined) parseDsn(this.config.replica, 'replica');
     this.syncId = this.config.id ?? deriveSyncId(src, dst);
     this.copiedPromise = new Promise((r) => (this.resolveCopied = r));
     this.cleanPassPromise = new Promise((r) => (this.resolveCleanPass = r));
@@ -103,6 +121,32 @@ export class Runner extends EventEmitter {
     this.emit('phase', p);
   }
 
+  /**
+   * Pauses the sync: the copy starts no new chunk (chunks in flight finish and commit), the stream
+   * commits what it has read up to the last transaction boundary and then applies nothing. The
+   * source connection stays open and reads until its bounded buffer is full. The continuous
+   * checksum waits for the stream, so it stalls too. cancel() still stops a paused sync cleanly.
+   */
+  pause(): void {
+    if (this.pauseGate.pause()) {
+      this.logger.info({ component: 'runner' }, 'paused: no new copy chunks, no changes applied until resumed');
+      this.emit('paused');
+    }
+  }
+
+  /** Ends a pause(): the copy and the stream go on from where they stopped. */
+  resume(): void {
+    if (this.pauseGate.resume()) {
+      this.logger.info({ component: 'runner' }, 'resumed');
+      this.emit('resumed');
+    }
+  }
+
+  /** Whether pause() is in effect. */
+  get paused(): boolean {
+    return this.pauseGate.paused;
+  }
+
   /** Stops the run: the copy finishes its chunks in flight, the stream stops at a transaction boundary. */
   cancel(): void {
     if (this.abort.signal.aborted) return;
@@ -138,28 +182,35 @@ export class Runner extends EventEmitter {
         await this.runOnce(() => {
           progressed = true;
           started = true;
+          this.retrying = false;
         });
         this.setPhase('stopped');
         return;
       } catch (err) {
         if (this.abort.signal.aborted && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal)) {
+          this.retrying = false;
           this.setPhase('stopped');
           return;
         }
         this.lastError = err as Error;
+        this.lastErrorAt = new Date().toISOString();
         // Retry only once a run has started for real: a bad URL or an unreachable host at start
         // is the user's to fix, and fails at once.
         const retryable = err instanceof TributaryError && !err.fatal && started;
         attempt = progressed ? 1 : attempt + 1;
         if (!retryable || attempt > MAX_ATTEMPTS) {
+          this.retrying = false;
           this.setPhase('failed');
           throw err;
         }
+        this.retrying = true;
+        this.reconnects++;
         const wait = Math.min(30_000, 500 * 2 ** attempt);
         this.logger.warn({ err: (err as Error).message, attempt, waitMs: wait }, 'sync interrupted; resuming from the checkpoint');
         this.emit('retry', err, attempt);
         await sleep(wait, this.abort.signal);
         if (this.abort.signal.aborted) {
+          this.retrying = false;
           this.setPhase('stopped');
           return;
         }
@@ -244,6 +295,12 @@ export class Runner extends EventEmitter {
       // A cancel that came before this point fired no listener.
       if (this.abort.signal.aborted) job.abort();
       const convergence = new Convergence();
+      const copyLeft = schemas.some((s) => !cp.tables.get(s.name)?.done);
+      const throttle =
+        cfg.replica !== undefined && copyLeft
+          ? new ReplicaThrottle({ url: cfg.replica, maxLagSeconds: toMs(cfg.replicaMaxLag) / 1000, logger: this.logger.child({ component: 'throttle' }) })
+          : undefined;
+      this.throttle = throttle;
       const applier = cfg.copyOnly
         ? undefined
         : new StreamApplier({
@@ -258,6 +315,7 @@ export class Runner extends EventEmitter {
             spillBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
             onDdl: (tables) => ddlAlreadyApplied(source, target, schemas, tables),
             logger: this.logger.child({ component: 'stream' }),
+            pause: this.pauseGate,
           });
       this.applier = applier;
       if (this.abort.signal.aborted) applier?.stop();
@@ -274,8 +332,13 @@ export class Runner extends EventEmitter {
         release: (ops) => applier?.release(ops),
         logger: this.logger.child({ component: 'copier' }),
         signal: job.signal,
+        pause: this.pauseGate,
+        rateLimit: cfg.copyRateLimit > 0 ? new RowRateLimiter(cfg.copyRateLimit) : undefined,
+        throttle: throttle?.gate,
       });
       this.copier = copier;
+      // The first lag reading comes before the first chunk: a copy that must wait never starts one.
+      await throttle?.start();
       this.setPhase('copy');
       let streamError: unknown;
       const streaming = applier?.run().catch((err: unknown) => {
@@ -284,6 +347,7 @@ export class Runner extends EventEmitter {
       });
       try {
         await copier.run();
+        await this.stopThrottle();
       } catch (err) {
         if (streamError) throw streamError;
         if (!(err instanceof AbortedError)) {
@@ -318,9 +382,27 @@ export class Runner extends EventEmitter {
       if (checkError && !this.abort.signal.aborted) throw checkError;
     } finally {
       if (stopJob) this.abort.signal.removeEventListener('abort', stopJob);
+      await this.stopThrottle();
       await source.close().catch(() => undefined);
       await target.close().catch(() => undefined);
     }
+  }
+
+  /** Ends the replica watch, keeping its last reading for progress(). */
+  private async stopThrottle(): Promise<void> {
+    const throttle = this.throttle;
+    if (!throttle) return;
+    this.throttle = undefined;
+    await throttle.stop();
+    this.lastThrottle = { ...throttle.status(this.config.copyRateLimit), waiting: false, reason: null };
+  }
+
+  /** Where the copy's throttles stand: the rate limit and the replica's lag. */
+  throttleStatus(): ThrottleStatus {
+    return (
+      this.throttle?.status(this.config.copyRateLimit) ??
+      this.lastThrottle ?? { copyRateLimit: this.config.copyRateLimit, replica: null, replicaLagSeconds: null, waiting: false, reason: null }
+    );
   }
 
   /**
@@ -360,8 +442,8 @@ export class Runner extends EventEmitter {
     await checker.run(signal);
   }
 
-  /** A structured snapshot of where the sync stands. */
-  progress(): Progress {
+  /** A structured snapshot of where the sync stands, with the copy's throttles. */
+  progress(): Progress & { readonly throttle: ThrottleStatus } {
     const tables = this.copier?.progress() ?? [];
     const rowsCopied = tables.reduce((a, t) => a + t.rowsCopied, 0);
     const rowsTotal = tables.reduce((a, t) => a + t.rowsTotal, 0);
@@ -375,9 +457,11 @@ export class Runner extends EventEmitter {
     const appliedPosition = st?.appliedPosition ? (this.source?.describePosition(st.appliedPosition) ?? '') : '';
     let summary: string;
     const checksum = this.checker?.status() ?? null;
+    const throttle = this.throttleStatus();
     if (this.currentPhase === 'copy') {
       const pct = rowsTotal ? Math.min(99.9, (100 * rowsCopied) / rowsTotal) : 0;
       summary = `copy ${pct.toFixed(1)}% ${rowsCopied}/${rowsTotal} rows ${Math.round(copyRps)} rows/s ETA ${eta === undefined ? '?' : formatDuration(eta)} | stream ${Math.round(cps)} changes/s lag ${lag.toFixed(1)}s`;
+      if (throttle.waiting) summary += ` | copy waiting: ${throttle.reason ?? 'replica'}`;
     } else if (this.currentPhase === 'stream') {
       summary = `stream ${changesApplied} changes applied ${Math.round(cps)} changes/s lag ${lag.toFixed(1)}s at ${appliedPosition}`;
       if (checksum && checksum.pass > 0) summary += ` | checksum pass ${checksum.pass} ${checksum.state}, ${checksum.repairs} repaired`;
@@ -397,7 +481,57 @@ export class Runner extends EventEmitter {
       appliedPosition,
       etaSeconds: eta,
       checksum,
+      throttle,
     };
+  }
+
+  /**
+   * What progress() leaves out and an operator or a health check needs: pause and retry state,
+   * the last error (password-free), committed changes per table and kind, buffered bytes.
+   */
+  health(): RunnerHealth {
+    const st = this.applier?.snapshot();
+    const err = this.lastError;
+    const byTable: Record<string, RunnerHealth['changesByTable'][string]> = {};
+    for (const [table, c] of st?.changesByTable ?? []) byTable[table] = { ...c };
+    return {
+      paused: this.paused,
+      retrying: this.retrying,
+      reconnects: this.reconnects,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+      lastError: err
+        ? {
+            message: redactUrl(err.message),
+            code: err instanceof TributaryError ? err.code : ErrorCode.INTERNAL,
+            fatal: err instanceof TributaryError ? err.fatal : true,
+            at: this.lastErrorAt ?? null,
+          }
+        : null,
+      bufferBytes: st?.bufferBytes ?? 0,
+      changesByTable: byTable,
+    };
+  }
+
+  /**
+   * The source's head position (what it has logged), described for people; undefined when the
+   * source cannot tell (no headPosition), is not connected, or does not answer within `timeoutMs`.
+   */
+  async sourceHead(timeoutMs = 2000): Promise<string | undefined> {
+    const source = this.source;
+    if (!source?.headPosition) return undefined;
+    const head = await withTimeout(source.headPosition(), timeoutMs).catch(() => undefined);
+    return head === undefined ? undefined : source.describePosition(head);
+  }
+
+  /**
+   * Bytes of log the source keeps for this sync (a PostgreSQL slot's WAL from its restart_lsn to
+   * the current WAL position); undefined when the source keeps nothing for it or cannot tell.
+   */
+  async sourceRetainedBytes(timeoutMs = 2000): Promise<number | undefined> {
+    const source = this.source;
+    if (!source?.retainedBytes) return undefined;
+    return withTimeout(source.retainedBytes(), timeoutMs).catch(() => undefined);
   }
 
   /** One line for logs. */
@@ -462,6 +596,16 @@ async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: 
 export function deriveSyncId(src: Dsn, dst: Dsn): string {
   const h = createHash('sha256').update(`${src.host}:${src.port}/${src.database}|${dst.host}:${dst.port}/${dst.database}`).digest('hex');
   return `${src.database}-${h.slice(0, 12)}`.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+/** `p`, or undefined after `ms` (the promise's own failure is left to its caller to catch). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -6,6 +6,7 @@ import type { ChangeSource } from '../core/source.js';
 import type { Target, TargetTransaction } from '../core/target.js';
 import type { Convergence, StreamOp } from '../copier/gate.js';
 import { CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
+import type { PauseGate } from '../core/pause.js';
 import { Batch } from './batch.js';
 
 export interface ApplierOptions {
@@ -29,6 +30,25 @@ export interface ApplierOptions {
    */
   readonly onDdl?: (tables: readonly string[], statement: string) => Promise<boolean>;
   readonly logger: Logger;
+  /**
+   * While paused the applier reads and applies nothing: it commits what it has up to the last
+   * transaction boundary, then waits (the source stops reading once its bounded buffer is full).
+   * A stop() ends the pause.
+   */
+  readonly pause?: PauseGate;
+}
+
+/**
+ * Row changes the applier has committed, per kind, counted one per source row change before
+ * coalescing. A primary-key update counts as a delete and an update; `upsert` counts changes whose
+ * source did not say whether they came from an INSERT or an UPDATE.
+ */
+export interface ChangeCounts {
+  insert: number;
+  update: number;
+  delete: number;
+  upsert: number;
+  truncate: number;
 }
 
 export interface ApplierStats {
@@ -38,6 +58,10 @@ export interface ApplierStats {
   readonly appliedPosition: string;
   readonly held: number;
   readonly lagSeconds: number;
+  /** Bytes of changes read and not yet written to the target (the pending batch). */
+  readonly bufferBytes: number;
+  /** Committed row changes per table and kind (see ChangeCounts). */
+  readonly changesByTable: ReadonlyMap<string, Readonly<ChangeCounts>>;
 }
 
 const STOP_GRACE_MS = 30_000;
@@ -65,6 +89,9 @@ export class StreamApplier {
   private lastAppliedTs = 0;
   private stopRequested = false;
   private readonly stats = { changesApplied: 0, transactionsApplied: 0, commits: 0, appliedPosition: '', txnsPending: 0 };
+  /** Row changes taken since the last commit, and those committed, per table (metrics). */
+  private pendingCounts = new Map<string, ChangeCounts>();
+  private readonly appliedCounts = new Map<string, ChangeCounts>();
 
   constructor(opts: ApplierOptions) {
     this.opts = opts;
@@ -107,6 +134,8 @@ export class StreamApplier {
       appliedPosition: this.stats.appliedPosition,
       held: this.opts.convergence.heldCount,
       lagSeconds: behind && this.lastAppliedTs ? Math.max(0, (Date.now() - this.lastAppliedTs) / 1000) : 0,
+      bufferBytes: this.batch.bytes,
+      changesByTable: this.appliedCounts,
     };
   }
 
@@ -179,6 +208,23 @@ export class StreamApplier {
             return;
           }
         }
+        if (this.opts.pause?.paused && !this.stopRequested) {
+          // Paused: first commit what was read up to the last boundary, so the target holds every
+          // transaction taken before the pause; then take nothing until resume() or stop().
+          if (!this.inTxn && (!this.batch.empty || this.tx || this.dirty || this.stats.txnsPending > 0)) {
+            await this.commit();
+            continue;
+          }
+          // Behind while an event waits to be taken (or a transaction is open): the lag then grows.
+          this.idle = !pending?.settled && this.batch.empty && !this.inTxn;
+          const gate = this.opts.pause;
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            void gate.wait().then(resolve);
+          });
+          this.wake = undefined;
+          continue;
+        }
         if (!pending) pull();
         const slot = pending as NonNullable<typeof pending>;
         if (!slot.settled) {
@@ -218,6 +264,7 @@ export class StreamApplier {
         return;
       case 'change': {
         this.inTxn = true;
+        this.count(ev.change.table, ev.op ?? (ev.change.kind === 'delete' ? 'delete' : 'upsert'));
         if (!this.opts.convergence.offer(ev.change, this.boundary)) {
           this.batch.add(ev.change);
           this.markPending();
@@ -227,6 +274,7 @@ export class StreamApplier {
       }
       case 'truncate': {
         const op: StreamOp = { kind: 'truncate', table: ev.table };
+        this.count(ev.table, 'truncate');
         if (!this.opts.convergence.offer(op, this.boundary)) this.batch.add(op);
         this.markPending();
         await this.atBoundary(ev.position, ev.timestamp);
@@ -268,6 +316,12 @@ export class StreamApplier {
   }
 
   private lastSeenTs = 0;
+
+  private count(table: string, kind: keyof ChangeCounts): void {
+    let c = this.pendingCounts.get(table);
+    if (!c) this.pendingCounts.set(table, (c = { insert: 0, update: 0, delete: 0, upsert: 0, truncate: 0 }));
+    c[kind]++;
+  }
 
   /** Writes pending changes into the open transaction without committing (large transactions). */
   private async spill(): Promise<void> {
@@ -316,6 +370,12 @@ export class StreamApplier {
     this.stats.transactionsApplied += txns;
     this.stats.txnsPending = 0;
     this.stats.appliedPosition = position;
+    for (const [table, c] of this.pendingCounts) {
+      const into = this.appliedCounts.get(table);
+      if (!into) this.appliedCounts.set(table, c);
+      else for (const k of Object.keys(c) as (keyof ChangeCounts)[]) into[k] += c[k];
+    }
+    this.pendingCounts = new Map();
     if (ts) this.lastAppliedTs = ts;
     this.pendingSince = this.batch.empty ? 0 : Date.now();
     this.dirty = false;
@@ -325,6 +385,7 @@ export class StreamApplier {
   private async abandon(): Promise<void> {
     const tx = this.tx;
     this.tx = undefined;
+    this.pendingCounts = new Map();
     await tx?.rollback().catch(() => undefined);
   }
 }

@@ -108,7 +108,7 @@ const ASCII = 'CHARACTER SET ascii COLLATE ascii_bin';
 
 /** Built-in types with no faithful MySQL counterpart: refused unless overridden. */
 const REFUSED: Record<string, string> = {
-  money: "its text depends on lc_monetary ('$1,000.00')",
+  money: "a currency type whose text depends on lc_monetary ('$1,000.00'),",
   point: 'a geometric type',
   line: 'a geometric type',
   lseg: 'a geometric type',

@@ -124,14 +124,14 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         const newKey = keyOf(after);
         const bytes = rowBytes(after);
         if (!sameKey(oldKey, newKey)) push({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
-        push({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after } }, bytes);
+        push({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after }, op: 'update' }, bytes);
       } else {
         const row = toRow(r as Record<string, unknown>);
         const change: Change =
           kind === 'write'
             ? { kind: 'upsert', table: schema.name, key: keyOf(row), row }
             : { kind: 'delete', table: schema.name, key: keyOf(row) };
-        push({ type: 'change', change }, rowBytes(row));
+        push({ type: 'change', change, op: kind === 'write' ? 'insert' : 'delete' }, rowBytes(row));
       }
     }
   };

@@ -1,14 +1,8 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { assertRequirements, type Requirement } from '../../core/check.js';
+import { ErrorCode } from '../../core/errors.js';
 
-/** One requirement on the source, its current value and the fix. */
-export interface Requirement {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly value: string;
-  readonly fix: string;
-  readonly code: (typeof ErrorCode)[keyof typeof ErrorCode];
-}
+export { assertRequirements, type Requirement };
 
 async function variable(conn: Connection, name: string): Promise<string | undefined> {
   const [rows] = await conn.query<RowDataPacket[]>('SHOW GLOBAL VARIABLES LIKE ?', [name]);
@@ -16,18 +10,36 @@ async function variable(conn: Connection, name: string): Promise<string | undefi
   return v === undefined ? undefined : String(v);
 }
 
+/** Binlogs kept for less than this make a sync stopped over a weekend unable to resume. */
+const SHORT_RETENTION_SECONDS = 3 * 86400;
+
 /**
- * The binlog settings and privileges a MySQL/MariaDB source must have. FULL row metadata is a hard
- * requirement: with MINIMAL, a binlog replayed after an ALTER decodes into the wrong columns.
+ * The binlog settings and privileges a MySQL/MariaDB source must have, and what it is good to know
+ * (version, binlog retention, GTID mode). FULL row metadata is a hard requirement: with MINIMAL, a
+ * binlog replayed after an ALTER decodes into the wrong columns. Reads only.
  */
 export async function sourceRequirements(conn: Connection): Promise<Requirement[]> {
   const out: Requirement[] = [];
+  const [ver] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+  const version = String(ver[0]?.v ?? '');
+  const mariadb = /mariadb/i.test(version);
+  const [major = 0, minor = 0] = version.split(/[.-]/).map(Number);
+  const tested = mariadb ? major > 10 || (major === 10 && minor >= 5) : major >= 8;
+  out.push({
+    name: 'version',
+    ok: tested,
+    value: `${mariadb ? 'MariaDB' : 'MySQL'} ${version}`,
+    fix: tested ? '' : 'tributary needs MySQL 8.0+ or MariaDB 10.5+ (binlog_row_metadata); upgrade the server',
+    severity: 'warning',
+    code: ErrorCode.SOURCE_SETTING,
+  });
   const logBin = (await variable(conn, 'log_bin')) ?? 'OFF';
   out.push({
     name: 'log_bin',
     ok: logBin === 'ON' || logBin === '1',
     value: logBin,
     fix: 'start the server with --log-bin (binary logging on)',
+    severity: 'error',
     code: ErrorCode.SOURCE_SETTING,
   });
   const settings: [string, string, string][] = [
@@ -37,7 +49,30 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
   ];
   for (const [name, want, fix] of settings) {
     const v = (await variable(conn, name)) ?? '(not set)';
-    out.push({ name, ok: v.toUpperCase() === want, value: v, fix, code: ErrorCode.SOURCE_SETTING });
+    out.push({ name, ok: v.toUpperCase() === want, value: v, fix, severity: 'error', code: ErrorCode.SOURCE_SETTING });
+  }
+  out.push(await retention(conn));
+  if (mariadb) {
+    const strict = (await variable(conn, 'gtid_strict_mode')) ?? 'OFF';
+    const domain = (await variable(conn, 'gtid_domain_id')) ?? '?';
+    out.push({
+      name: 'GTID (gtid_strict_mode, gtid_domain_id)',
+      ok: true,
+      value: `gtid_strict_mode=${strict}, gtid_domain_id=${domain}`,
+      fix: 'the stream resumes by GTID; gtid_strict_mode=ON is recommended',
+      severity: 'info',
+      code: ErrorCode.SOURCE_SETTING,
+    });
+  } else {
+    const mode = (await variable(conn, 'gtid_mode')) ?? 'OFF';
+    out.push({
+      name: 'gtid_mode',
+      ok: true,
+      value: mode,
+      fix: mode === 'ON' ? 'the stream resumes by GTID' : 'the stream resumes by binlog file and position (SET GLOBAL gtid_mode=ON with enforce_gtid_consistency=ON to resume by GTID)',
+      severity: 'info',
+      code: ErrorCode.SOURCE_SETTING,
+    });
   }
   const [grants] = await conn.query<RowDataPacket[]>('SHOW GRANTS FOR CURRENT_USER()');
   const text = grants.map((g) => String(Object.values(g)[0])).join('\n').toUpperCase();
@@ -48,6 +83,7 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     ok: has(/REPLICATION SLAVE|BINLOG REPLAY|REPLICATION REPLICA/),
     value: has(/REPLICATION SLAVE|REPLICATION REPLICA/) ? 'granted' : 'missing',
     fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '<user>'@'<host>'",
+    severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
   out.push({
@@ -55,19 +91,40 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     ok: has(/REPLICATION CLIENT|BINLOG MONITOR/),
     value: has(/REPLICATION CLIENT|BINLOG MONITOR/) ? 'granted' : 'missing',
     fix: "GRANT REPLICATION CLIENT ON *.* TO '<user>'@'<host>' (MariaDB: BINLOG MONITOR)",
+    severity: 'error',
+    code: ErrorCode.PRIVILEGE_MISSING,
+  });
+  // SELECT may be granted per database or per table; a table the user cannot read fails when it
+  // is described, so this line only reports what SHOW GRANTS says.
+  const select = has(/^GRANT [^\n]*?\b(SELECT|ALL PRIVILEGES)\b[^\n]* ON /m);
+  out.push({
+    name: 'privilege SELECT',
+    ok: select,
+    value: select ? 'granted' : 'missing',
+    fix: "GRANT SELECT ON <database>.* TO '<user>'@'<host>'",
+    severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
   return out;
 }
 
-/** Throws one error naming every unmet requirement. */
-export function assertRequirements(reqs: readonly Requirement[], where: string): void {
-  const bad = reqs.filter((r) => !r.ok);
-  if (bad.length === 0) return;
-  const first = bad[0] as Requirement;
-  throw new TributaryError(
-    first.code,
-    `${where} does not meet ${bad.length === 1 ? 'a requirement' : `${bad.length} requirements`}: ` +
-      bad.map((r) => `${r.name} is ${r.value}; fix: ${r.fix}`).join('; '),
-  );
+/**
+ * How long binlogs are kept (binlog_expire_logs_seconds, else expire_logs_days): a sync stopped
+ * longer than that cannot resume. Never purged (0) is safe for tributary but fills the disk.
+ */
+async function retention(conn: Connection): Promise<Requirement> {
+  const secs = Number((await variable(conn, 'binlog_expire_logs_seconds')) ?? 0);
+  const days = Number((await variable(conn, 'expire_logs_days')) ?? 0);
+  const seconds = secs > 0 ? secs : days * 86400;
+  const base = { name: 'binlog retention', severity: 'warning', code: ErrorCode.SOURCE_SETTING } as const;
+  if (seconds === 0) {
+    return { ...base, ok: false, value: '0 (binlogs are never purged)', fix: 'the disk fills unless binlogs are purged; set binlog_expire_logs_seconds = 604800 (longer than any planned stop of the sync)' };
+  }
+  const shown = seconds % 86400 === 0 ? `${seconds / 86400} days` : `${seconds} s`;
+  return {
+    ...base,
+    ok: seconds >= SHORT_RETENTION_SECONDS,
+    value: shown,
+    fix: 'a sync stopped longer than this cannot resume; raise binlog_expire_logs_seconds (e.g. 604800)',
+  };
 }

@@ -7,13 +7,14 @@ import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChangeSource, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { ChangeSource, ChunkDigest, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { streamBinlog } from './binlog.js';
 import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
+import { digestRange } from './digest.js';
 import { openConnection, openPool, quoteId, connectError } from './connection.js';
 import * as positions from './position.js';
-import { assertRequirements, sourceRequirements } from './preflight.js';
+import { assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
 import { describeTable, listTables } from './schema.js';
 import { MYSQL_TSV, tsvSelect } from './tsv.js';
 import * as read from './read.js';
@@ -71,7 +72,11 @@ export class MysqlSource implements ChangeSource {
   }
 
   async preflight(): Promise<void> {
-    assertRequirements(await sourceRequirements(this.c), `source ${describeDsn(this.opts.dsn)}`);
+    assertRequirements(await this.check(), `source ${describeDsn(this.opts.dsn)}`);
+  }
+
+  check(): Promise<Requirement[]> {
+    return sourceRequirements(this.c);
   }
 
   async identity(): Promise<SourceIdentity> {
@@ -223,6 +228,15 @@ export class MysqlSource implements ChangeSource {
       out[r] = row;
     }
     return out;
+  }
+
+  /** readChunk's rows digested by the server (digest.ts), for checksums of MySQL → MySQL. */
+  async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest> {
+    try {
+      return await digestRange(this.poolOrFail(), this.sqlFor(table), table, range);
+    } catch (err) {
+      throw connectError(err, this.opts.dsn, 'source');
+    }
   }
 
   async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {

@@ -1,17 +1,11 @@
 import type pg from 'pg';
-import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { assertRequirements, type Requirement } from '../../core/check.js';
+import { ErrorCode } from '../../core/errors.js';
 import { quoteIdent } from './connection.js';
 import type { DescribedTable } from './schema.js';
 import { assertCovers, publicationState, setting, slotInfo } from './slot.js';
 
-/** One requirement on the source, its current value and the fix. */
-export interface Requirement {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly value: string;
-  readonly fix: string;
-  readonly code: (typeof ErrorCode)[keyof typeof ErrorCode];
-}
+export { assertRequirements, type Requirement };
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
@@ -31,12 +25,23 @@ export interface PreflightContext {
  */
 export async function sourceRequirements(conn: Queryable, ctx: PreflightContext): Promise<Requirement[]> {
   const out: Requirement[] = [];
+  const version = await setting(conn, 'server_version');
+  const supported = Number(/^(\d+)/.exec(version)?.[1] ?? 0) >= 10;
+  out.push({
+    name: 'version',
+    ok: supported,
+    value: `PostgreSQL ${version}`,
+    fix: supported ? '' : 'logical replication with pgoutput needs PostgreSQL 10+ (tested on 15 and later); upgrade the server',
+    severity: 'warning',
+    code: ErrorCode.SOURCE_SETTING,
+  });
   const wal = await setting(conn, 'wal_level');
   out.push({
     name: 'wal_level',
     ok: wal === 'logical',
     value: wal,
     fix: 'ALTER SYSTEM SET wal_level = logical, then restart the server',
+    severity: 'error',
     code: ErrorCode.SOURCE_SETTING,
   });
   const role = await conn.query<{ super: string; repl: string }>('SELECT rolsuper AS super, rolreplication AS repl FROM pg_roles WHERE rolname = current_user');
@@ -47,6 +52,7 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
     ok: canReplicate,
     value: canReplicate ? (r?.super === 't' ? 'superuser' : 'REPLICATION') : 'NOREPLICATION',
     fix: `ALTER ROLE ${quoteIdent(ctx.user)} WITH REPLICATION`,
+    severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
   const ownSlot = await slotInfo(conn, ctx.slot);
@@ -61,6 +67,7 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
     ok: ownSlot !== undefined || freeSlots >= 1,
     value: `${s?.max ?? '?'} (${s?.used ?? '?'} in use${ownSlot ? `, including this sync's ${ctx.slot}` : ''})`,
     fix: 'raise max_replication_slots (ALTER SYSTEM SET max_replication_slots = …, then restart) or drop unused slots (pg_drop_replication_slot)',
+    severity: 'error',
     code: ErrorCode.SOURCE_SETTING,
   });
   const freeSenders = Number(s?.maxsenders ?? 0) - Number(s?.senders ?? 0);
@@ -69,11 +76,46 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
     ok: freeSenders >= 1,
     value: `${s?.maxsenders ?? '?'} (${s?.senders ?? '?'} in use)`,
     fix: 'raise max_wal_senders (ALTER SYSTEM SET max_wal_senders = …, then restart)',
+    severity: 'error',
     code: ErrorCode.SOURCE_SETTING,
   });
+  const keep = await setting(conn, 'max_slot_wal_keep_size');
+  out.push({
+    name: 'max_slot_wal_keep_size',
+    ok: keep !== '-1',
+    value: keep === '-1' ? '-1 (unlimited)' : keep,
+    fix:
+      keep === '-1'
+        ? 'a stopped or stalled sync makes the server keep WAL without limit (disk space); ALTER SYSTEM SET max_slot_wal_keep_size = \'10GB\', then SELECT pg_reload_conf()'
+        : 'a sync that falls further behind loses its slot and must start over',
+    severity: 'warning',
+    code: ErrorCode.SOURCE_SETTING,
+  });
+  if (ownSlot?.walStatus === 'unreserved') {
+    out.push({
+      name: `slot ${ctx.slot} wal_status`,
+      ok: false,
+      value: 'unreserved',
+      fix: 'the slot holds more WAL than max_slot_wal_keep_size: the next checkpoint may invalidate it; raise max_slot_wal_keep_size now',
+      severity: 'warning',
+      code: ErrorCode.SOURCE_SETTING,
+    });
+  }
   for (const t of ctx.tables) {
     const req = tableRequirement(t);
     if (req) out.push(req);
+    if (t.partitioned) {
+      // PostgreSQL does not publish a TRUNCATE of one partition when publishing via the root.
+      out.push({
+        name: `table ${t.schema.name} partitions`,
+        ok: false,
+        value: `partitioned (${t.partitions.map((x) => x.name).join(', ')}), synced through its root`,
+        fix: 'TRUNCATE of a single partition is not replicated by PostgreSQL (publish_via_partition_root); truncate the partitioned table, or DELETE from the partition',
+        severity: 'warning',
+        code: ErrorCode.TABLE_UNSUPPORTED,
+        table: t.schema.name,
+      });
+    }
   }
   const pub = await publicationState(conn, ctx.publication, ctx.namespace, ctx.syncId);
   if (pub.exists && !pub.owned) {
@@ -89,6 +131,7 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
       ok: problem === '',
       value: problem === '' ? 'covers the synced tables' : problem.replace(/;.*$/, ''),
       fix: problem.replace(/^[^;]*;\s*/, ''),
+      severity: 'error',
       code: ErrorCode.SOURCE_SETTING,
     });
   }
@@ -112,15 +155,17 @@ export function tableRequirement(t: DescribedTable): Requirement | undefined {
       ok: false,
       value: `none (replica identity ${t.replicaIdentity})`,
       fix: `ALTER TABLE ${quoteIdent(name)} ADD PRIMARY KEY (…), or leave it out with --tables`,
+      severity: 'error',
       code: ErrorCode.TABLE_UNSUPPORTED,
+      table: name,
     };
   }
   const pk = t.schema.primaryKey.map((i) => t.schema.columns[i]?.name ?? '?');
   const own = identityRequirement(name, `table ${name}`, pk, t);
-  if (own) return own;
+  if (own) return { ...own, table: name };
   for (const p of t.partitions) {
     const bad = identityRequirement(p.name, `partition ${p.name} of table ${name}`, pk, p);
-    if (bad) return bad;
+    if (bad) return { ...bad, table: name };
   }
   return undefined;
 }
@@ -139,17 +184,7 @@ function identityRequirement(
     ok: false,
     value: r.replicaIdentity === 'index' ? `USING INDEX on (${r.identityColumns.join(', ')}), which lacks primary key column(s)` : r.replicaIdentity.toUpperCase(),
     fix: `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
+    severity: 'error',
     code: ErrorCode.TABLE_UNSUPPORTED,
   };
-}
-
-/** Throws one error naming every unmet requirement (the code of the first). */
-export function assertRequirements(reqs: readonly Requirement[], where: string): void {
-  const bad = reqs.filter((r) => !r.ok);
-  if (bad.length === 0) return;
-  const first = bad[0] as Requirement;
-  throw new TributaryError(
-    first.code,
-    `${where} does not meet ${bad.length === 1 ? 'a requirement' : `${bad.length} requirements`}: ` + bad.map((r) => `${r.name} is ${r.value}; fix: ${r.fix}`).join('; '),
-  );
 }

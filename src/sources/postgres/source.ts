@@ -7,11 +7,12 @@ import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
 import { streamedChunk, type ChunkRead } from '../../core/encoded.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChangeSource, ColumnValueStats, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { ChangeSource, ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectTables } from '../../runner/tables.js';
 import { scanPostgresData } from '../../typemap/postgres-to-mysql.js';
 import { chunkSql, copyChunkSql, rangeWhere, type ChunkSql } from './chunks.js';
+import { digestRange } from './digest.js';
 import { connectError, openClient, openPool, quoteIdent } from './connection.js';
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
@@ -113,6 +114,10 @@ export class PostgresSource implements ChangeSource {
     return this.requirementsOf(await this.describeSynced());
   }
 
+  check(): Promise<Requirement[]> {
+    return this.requirements();
+  }
+
   private async describeSynced(): Promise<DescribedTable[]> {
     const tables: DescribedTable[] = [];
     for (const t of await this.syncedTables()) tables.push(await describeTable(this.c, this.namespace, t));
@@ -130,23 +135,13 @@ export class PostgresSource implements ChangeSource {
     });
   }
 
+  /** Throws for the failing errors of check(); logs its warnings (WAL retention, partitioned tables). */
   async preflight(): Promise<void> {
-    const tables = await this.describeSynced();
-    assertRequirements(await this.requirementsOf(tables), this.where);
-    const keep = await setting(this.c, 'max_slot_wal_keep_size');
-    const log = { slot: this.slot, max_slot_wal_keep_size: keep };
-    if (keep === '-1') this.opts.logger.warn(log, 'max_slot_wal_keep_size is -1: a stopped or stalled sync makes the server keep WAL without limit (disk space)');
-    else this.opts.logger.info(log, `max_slot_wal_keep_size is ${keep}: a sync that falls further behind loses its slot and must start over`);
-    const slot = await slotInfo(this.c, this.slot);
-    if (slot?.walStatus === 'unreserved') {
-      this.opts.logger.warn({ ...log, wal_status: slot.walStatus }, 'the replication slot holds more WAL than max_slot_wal_keep_size: the next checkpoint may invalidate it; raise max_slot_wal_keep_size now');
-    }
-    for (const t of tables.filter((x) => x.partitioned)) {
-      // PostgreSQL does not publish a TRUNCATE of one partition when publishing via the root.
-      this.opts.logger.warn(
-        { table: t.schema.name, partitions: t.partitions.map((x) => x.name) },
-        'partitioned table synced through its root: TRUNCATE of a single partition is not replicated by PostgreSQL (publish_via_partition_root); truncate the partitioned table, or DELETE from the partition',
-      );
+    const reqs = await this.requirements();
+    assertRequirements(reqs, this.where);
+    for (const r of reqs) {
+      if (!r.ok && r.severity === 'warning') this.opts.logger.warn({ slot: this.slot, requirement: r.name, value: r.value }, `${r.name} is ${r.value}: ${r.fix}`);
+      else if (r.name === 'max_slot_wal_keep_size') this.opts.logger.info({ slot: this.slot, max_slot_wal_keep_size: r.value }, `max_slot_wal_keep_size is ${r.value}: ${r.fix}`);
     }
   }
 
@@ -243,6 +238,16 @@ export class PostgresSource implements ChangeSource {
     return positions.encodePosition({ slot: this.slot, lsn: positions.parseLsn(r.rows[0]?.lsn ?? '0/0') });
   }
 
+  /** WAL the slot keeps on the server: from its restart_lsn to the current WAL position. */
+  async retainedBytes(): Promise<number | undefined> {
+    const r = await this.c.query<{ bytes: string | null }>(
+      'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS bytes FROM pg_replication_slots WHERE slot_name = $1',
+      [this.slot],
+    );
+    const bytes = r.rows[0]?.bytes;
+    return bytes === undefined || bytes === null ? undefined : Number(bytes);
+  }
+
   async currentPosition(): Promise<string> {
     await ensurePublication(this.c, this.publication, this.namespace, await this.syncedTables(), this.opts.syncId, this.opts.logger);
     const existing = await slotInfo(this.c, this.slot);
@@ -322,6 +327,23 @@ export class PostgresSource implements ChangeSource {
    * else in a transaction of its own (one consistent snapshot for everything `fn` runs).
    */
   private async inSnapshot<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const { client, snapshot } = await this.beginSnapshotRead();
+    let ok = false;
+    try {
+      const r = await fn(client);
+      await client.query('COMMIT');
+      ok = true;
+      return r;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw this.readFailed(err, snapshot);
+    } finally {
+      client.release(ok ? undefined : true);
+    }
+  }
+
+  /** A pooled connection inside the transaction inSnapshot describes (the caller ends it). */
+  private async beginSnapshotRead(): Promise<{ client: pg.PoolClient; snapshot: string | undefined }> {
     const snapshot = this.exported?.snapshot;
     let client: pg.PoolClient;
     try {
@@ -329,21 +351,28 @@ export class PostgresSource implements ChangeSource {
     } catch (err) {
       throw connectError(err, this.opts.dsn, 'source');
     }
-    let ok = false;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
-      const r = await fn(client);
-      await client.query('COMMIT');
-      ok = true;
-      return r;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      const through = snapshot ? ` through exported snapshot ${snapshot}` : '';
-      throw new TributaryError(ErrorCode.STREAM_FAILED, `reading ${this.where}${through} failed: ${(err as Error).message}`, { cause: err, fatal: false });
-    } finally {
-      client.release(ok ? undefined : true);
+      client.release(true);
+      throw this.readFailed(err, snapshot);
     }
+    return { client, snapshot };
+  }
+
+  /** A failed chunk read: retryable, naming the source and the snapshot. */
+  private readFailed(err: unknown, snapshot: string | undefined): TributaryError {
+    if (err instanceof TributaryError) return err;
+    const through = snapshot ? ` through exported snapshot ${snapshot}` : '';
+    return new TributaryError(ErrorCode.STREAM_FAILED, `reading ${this.where}${through} failed: ${(err as Error).message}`, { cause: err, fatal: false });
+  }
+
+  /** readChunk's rows digested by the server (digest.ts), in readChunk's snapshot discipline. */
+  async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest> {
+    const s = this.sqlFor(table);
+    if (this.exported) return this.inSnapshot((client) => digestRange(client, s, table, range));
+    return digestRange(this.p, s, table, range).catch((err: unknown) => Promise.reject(connectError(err, this.opts.dsn, 'source')));
   }
 
   /** By key list, in the snapshot discipline of readChunk (checksums: src/checksum). */
@@ -414,17 +443,9 @@ export class PostgresSource implements ChangeSource {
   private copyRead(sql: string): ChunkRead {
     let rows = 0;
     const pieces = async function* (this: PostgresSource): AsyncGenerator<Buffer> {
-      const snapshot = this.exported?.snapshot;
-      let client: pg.PoolClient;
-      try {
-        client = await this.p.connect();
-      } catch (err) {
-        throw connectError(err, this.opts.dsn, 'source');
-      }
+      const { client, snapshot } = await this.beginSnapshotRead();
       let ok = false;
       try {
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
         const stream = client.query(copyTo(sql));
         // The iterator below reports the stream's errors; this keeps one arriving after an early
         // stop (the dropped connection) from being thrown as an unhandled 'error' event.
@@ -435,8 +456,7 @@ export class PostgresSource implements ChangeSource {
         rows = stream.rowCount;
         ok = true;
       } catch (err) {
-        const through = snapshot ? ` through exported snapshot ${snapshot}` : '';
-        throw new TributaryError(ErrorCode.STREAM_FAILED, `reading ${this.where}${through} failed: ${(err as Error).message}`, { cause: err, fatal: false });
+        throw this.readFailed(err, snapshot);
       } finally {
         client.release(ok ? undefined : true);
       }

@@ -250,7 +250,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         const unchanged: number[] = [];
         const row = decodeTuple(dec, msg.new, unchanged);
         const key = dec.schema.primaryKey.map((i) => row[i] ?? null);
-        push({ ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) } }, bytes: rowBytes(row) });
+        push({ ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'insert' }, bytes: rowBytes(row) });
         return;
       }
       case 'update': {
@@ -272,7 +272,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         const moved = oldKey !== undefined && !sameKey(oldKey, key);
         if (moved) push({ ev: { type: 'change', change: { kind: 'delete', table: dec.schema.name, key: oldKey } }, bytes: 64 });
         push({
-          ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) } },
+          ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'update' },
           bytes: rowBytes(row),
           // The row left its old key, so no row on the target holds the unchanged values.
           ...(moved && unchanged.length ? { fetch: { schema: dec.schema } } : {}),
@@ -284,7 +284,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         if (!dec) return;
         const tuple = msg.old ?? msg.key;
         if (!tuple) throw new Error(`DELETE on ${dec.schema.name} carries no replica identity`);
-        push({ ev: { type: 'change', change: { kind: 'delete', table: dec.schema.name, key: keyFrom(dec, tuple) } }, bytes: 64 });
+        push({ ev: { type: 'change', change: { kind: 'delete', table: dec.schema.name, key: keyFrom(dec, tuple) }, op: 'delete' }, bytes: 64 });
         return;
       }
       case 'truncate':
@@ -352,7 +352,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       const item = await queue.take(() => signal.aborted);
       if (item === undefined) return;
       if (item.fetch && item.ev.type === 'change' && item.ev.change.kind === 'upsert') {
-        item.ev = { type: 'change', change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
+        item.ev = { ...item.ev, change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
       }
       yield item.ev;
     }

@@ -2,9 +2,10 @@ import type { Pool } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { alignTable } from '../../core/aligned.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { KeyRange } from '../../core/source.js';
+import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { chunkSql, type ChunkSql } from '../../sources/mysql/chunks.js';
+import { digestRange } from '../../sources/mysql/digest.js';
 import * as read from '../../sources/mysql/read.js';
 import { mysqlValue, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 
@@ -82,6 +83,17 @@ export class MysqlReadBack {
     const p = await this.prepare(table);
     const r = { after: range.after && p.key(range.after), upTo: range.upTo && p.key(range.upTo) };
     return this.run(() => read.readRange(this.opts.pool(), p.sql, p.view, r));
+  }
+
+  /**
+   * readChunk's rows digested by the server (sources/mysql/digest.ts over the aligned view). A
+   * table from another engine is left to the row comparison: undefined.
+   */
+  async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
+    if (this.opts.mapping(table)) return undefined;
+    const p = await this.prepare(table);
+    const r = { after: range.after && p.key(range.after), upTo: range.upTo && p.key(range.upTo) };
+    return this.run(() => digestRange(this.opts.pool(), p.sql, p.view, r));
   }
 
   async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {

@@ -13,13 +13,15 @@ import { connectError, openConnection, openPool } from '../../sources/mysql/conn
 import { describeTable } from '../../sources/mysql/schema.js';
 import { assertMappable, dataProblems, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 import { applyChanges, type ColumnLiterals } from './apply.js';
+import type { Requirement } from '../../core/check.js';
+import { mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { createTableSql } from './ddl.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../sources/mysql/tsv.js';
 import { columnLiteral, quoteId } from './sql.js';
 import { MysqlReadBack } from './read.js';
-import type { KeyRange } from '../../core/source.js';
+import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
 
 export interface MysqlTargetOptions {
@@ -113,6 +115,11 @@ export class MysqlTarget implements Target {
     );
   }
 
+  /** Privileges, local_infile, free space and the type map of `tables`; reads only, creates nothing. */
+  async check(tables: readonly TableSchema[]): Promise<Requirement[]> {
+    return [...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user)), ...mappingRequirements(tables, this.mapOptions)];
+  }
+
   /** The type map of a table from another engine, or undefined for a MySQL table. */
   private mappingFor(table: TableSchema): { mapping: TableMapping; literals: ColumnLiterals } | undefined {
     if (table.engine !== 'postgres') return undefined;
@@ -166,6 +173,16 @@ export class MysqlTarget implements Target {
       if (rows.length > 0) out.push(t.name);
     }
     return out;
+  }
+
+  plannedDdl(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<string[]> {
+    this.checkTypes(tables);
+    const out = [`-- the checkpoint table ${quoteId(checkpoint.CHECKPOINT_TABLE)}, if absent`];
+    for (const t of tables) {
+      if (opts.recreate) out.push(`DROP TABLE IF EXISTS ${quoteId(t.name)}`);
+      out.push(createTableSql(t, this.mapOptions));
+    }
+    return Promise.resolve(out);
   }
 
   /**
@@ -307,6 +324,10 @@ export class MysqlTarget implements Target {
 
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
     return this.readBack.readChunk(table, range);
+  }
+
+  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
+    return this.readBack.chunkDigest(table, range);
   }
 
   readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {

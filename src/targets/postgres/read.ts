@@ -2,9 +2,10 @@ import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { alignTable } from '../../core/aligned.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import type { KeyRange } from '../../core/source.js';
+import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { chunkSql, type ChunkSql } from '../../sources/postgres/chunks.js';
+import { digestRange } from '../../sources/postgres/digest.js';
 import * as read from '../../sources/postgres/read.js';
 import { kindOf, pgText, ValueError, type TargetColumn } from './sql.js';
 
@@ -89,6 +90,16 @@ export class PostgresReadBack {
     const p = await this.prepare(table);
     const r = { after: range.after && p.key(range.after), upTo: range.upTo && p.key(range.upTo) };
     return this.run(() => read.readRange(this.opts.pool(), p.sql, p.view, r));
+  }
+
+  /**
+   * readChunk's rows digested by the server (sources/postgres/digest.ts over the aligned view). A
+   * table from another engine is left to the row comparison: undefined.
+   */
+  async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
+    if (table.engine !== 'postgres') return undefined;
+    const p = await this.prepare(table);
+    return this.run(() => digestRange(this.opts.pool(), p.sql, p.view, range));
   }
 
   async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {

@@ -9,6 +9,8 @@ import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilit
 import type { EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
 import { applyChanges } from './apply.js';
+import type { Requirement } from '../../core/check.js';
+import { mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import type { PostgresColumnType } from '../../typemap/index.js';
@@ -17,7 +19,7 @@ import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
 import { declaredKind, kindOf, qualified, quoteIdent, type TargetColumn } from './sql.js';
 import { PostgresReadBack } from './read.js';
-import type { KeyRange } from '../../core/source.js';
+import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
 
 export interface PostgresTargetOptions {
@@ -140,6 +142,12 @@ export class PostgresTarget implements Target {
     return out;
   }
 
+  /** Privileges, free space and the type map of `tables`; reads only, creates nothing. */
+  async check(tables: readonly TableSchema[]): Promise<Requirement[]> {
+    const typeOpts = { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {} };
+    return [...(await targetRequirements(this.c, this.schema, tables)), ...mappingRequirements(tables, typeOpts, this.schema)];
+  }
+
   /**
    * The first write a sync makes to the target. Every table's types are mapped before anything is
    * created, so an unmappable column refuses the run with the target untouched; the DDL then runs
@@ -187,6 +195,33 @@ export class PostgresTarget implements Target {
       if (same) this.copyBinaryTables.add(t.name);
       if (same || this.mappedKinds(t, columns, types[i] ?? [])) this.copyTextTables.add(t.name);
     }
+  }
+
+  async plannedDdl(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<string[]> {
+    const typeOpts = { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {} };
+    const types = tables.map((t) => planTypes(t, typeOpts, this.schema));
+    const out: string[] = [];
+    if (this.schema !== 'public') out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+    out.push(`-- the checkpoint table ${qualified(this.schema, checkpoint.CHECKPOINT_TABLE)}, if absent`);
+    for (const e of planEnumTypes(tables, types)) {
+      const r = await this.c.query<{ kind: string; labels: string | null }>(
+        `SELECT t.typtype::text AS kind, (SELECT json_agg(l.enumlabel ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = t.oid)::text AS labels
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2`,
+        [this.schema, e.name],
+      );
+      const found = r.rows[0];
+      if (!found) {
+        out.push(createEnumTypeSql(this.schema, e));
+        continue;
+      }
+      const mismatch = enumTypeMismatch(this.schema, e, found.kind === 'e' ? (JSON.parse(found.labels ?? '[]') as string[]) : null);
+      if (mismatch) throw mismatch;
+    }
+    tables.forEach((t, i) => {
+      if (opts.recreate) out.push(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
+      out.push(createTableSql(this.schema, t, types[i] ?? []));
+    });
+    return out;
   }
 
   /**
@@ -473,6 +508,10 @@ export class PostgresTarget implements Target {
 
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
     return this.readBack.readChunk(table, range);
+  }
+
+  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
+    return this.readBack.chunkDigest(table, range);
   }
 
   readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {

@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import { formatDuration } from '../runner/progress.js';
+import { baseUrl, parseListen } from '../server/address.js';
+import type { StatusJson } from '../server/status.js';
+import type { CliContext } from './context.js';
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** The status of a running sync for a terminal. */
+export function formatStatus(s: StatusJson): string {
+  const lines = [
+    `tributary ${s.syncId}: ${s.phase}${s.paused ? ' (PAUSED)' : ''}, ${s.readiness.ready ? 'ready' : `NOT READY: ${s.readiness.reason ?? '?'}`}`,
+    `  source            ${s.source}${s.stream.sourcePosition ? ` at ${s.stream.sourcePosition}` : ''}`,
+    `  target            ${s.target}${s.stream.appliedPosition ? ` applied ${s.stream.appliedPosition}` : ''}`,
+    `  lag               ${s.stream.lagSeconds.toFixed(1)} s`,
+    `  changes applied   ${s.stream.changesApplied} (${Math.round(s.stream.changesPerSecond)}/s), buffer ${bytes(s.stream.bufferBytes)}${s.stream.retainedBytes !== null ? `, source retains ${bytes(s.stream.retainedBytes)}` : ''}`,
+    `  copy              ${s.copy.rowsCopied}/${s.copy.rowsTotal} rows${s.phase === 'copy' ? ` (${Math.round(s.copy.rowsPerSecond)} rows/s, ETA ${s.copy.etaSeconds === null ? '?' : formatDuration(s.copy.etaSeconds)})` : ''}`,
+  ];
+  const w = Math.max(5, ...s.copy.tables.map((t) => t.table.length));
+  for (const t of s.copy.tables.slice(0, 30)) lines.push(`    ${t.table.padEnd(w)} ${t.state.padEnd(7)} ${t.rowsCopied}/${t.rowsTotal}`);
+  if (s.copy.tables.length > 30) lines.push(`    … ${s.copy.tables.length - 30} more tables`);
+  const c = s.checksum;
+  if (c) {
+    lines.push(
+      `  checksum          pass ${c.pass} ${c.state}, ${c.passesCompleted} complete, ${c.chunksChecked} chunks, ${c.mismatches} mismatches, ${c.repairs} repairs${c.firstCleanPassAt ? `, first clean pass ${c.firstCleanPassAt}` : ''}`,
+    );
+  }
+  lines.push(`  reconnects        ${s.stream.reconnects}${s.stream.retrying ? ' (retrying now)' : ''}`);
+  if (s.lastError) lines.push(`  last error        ${s.lastError.code}: ${s.lastError.message}${s.lastError.at ? ` (${s.lastError.at})` : ''}`);
+  lines.push(`  up                ${formatDuration(s.uptimeSeconds)} since ${s.startedAt}`);
+  return lines.join('\n') + '\n';
+}
+
+/** `tributary status`: reads GET /status of a running sync's HTTP API and prints it. */
+export function registerStatus(program: Command, ctx: CliContext): void {
+  program
+    .command('status')
+    .description("print the status of a running sync, read from its HTTP API (sync --http)")
+    .option('--http <host:port>', 'where the sync serves its HTTP API (default: TRIBUTARY_HTTP)')
+    .option('--token <token>', 'bearer token of the API (default: TRIBUTARY_HTTP_TOKEN)')
+    .option('--json', 'print the status as JSON')
+    .action(async (opts: { http?: string; token?: string; json?: boolean }) => {
+      const http = opts.http ?? ctx.env.TRIBUTARY_HTTP;
+      if (!http) throw new TributaryError(ErrorCode.CONFIG_INVALID, 'status needs the address of the HTTP API: pass --http HOST:PORT (as given to sync --http) or set TRIBUTARY_HTTP');
+      const token = opts.token ?? ctx.env.TRIBUTARY_HTTP_TOKEN;
+      const url = `${baseUrl(parseListen(http))}/status`;
+      let res: Response;
+      try {
+        res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+        throw new TributaryError(ErrorCode.CONNECT_FAILED, `no tributary HTTP API answers at ${url} (${cause}); is a sync running with --http ${http}?`, { cause: err });
+      }
+      if (res.status === 401) {
+        throw new TributaryError(ErrorCode.AUTH_FAILED, `${url} refused the ${token ? 'token given' : 'call without a token'}; pass --token (or TRIBUTARY_HTTP_TOKEN) with the sync's http-token`);
+      }
+      if (!res.ok) throw new TributaryError(ErrorCode.CONNECT_FAILED, `${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      const status = (await res.json()) as StatusJson;
+      process.stdout.write(opts.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+    });
+}

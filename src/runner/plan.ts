@@ -1,0 +1,179 @@
+import type { Logger } from 'pino';
+import { assertResumable } from '../checkpoint/checkpoint.js';
+import { describeDsn, parseDsn, redactUrl } from '../config/dsn.js';
+import { toMs, type SyncConfig } from '../config/schema.js';
+import { TributaryError } from '../core/errors.js';
+import type { TableSchema } from '../core/schema.js';
+import type { ChangeSource } from '../core/source.js';
+import type { Target } from '../core/target.js';
+import { createSource, createTarget } from './engines.js';
+import { deriveSyncId } from './runner.js';
+import { selectTables } from './tables.js';
+
+export interface PlannedTable {
+  readonly table: string;
+  /** The source's estimate of its rows (catalogue statistics, not a count). */
+  readonly rowsEstimate: number;
+  /** Rows a checkpoint says are copied already (resuming), else 0. */
+  readonly rowsCopied: number;
+  /** The checkpoint says the table's copy is finished. */
+  readonly copied: boolean;
+}
+
+/** What `tributary sync --dry-run` prints: what a sync would do, found by reading only. */
+export interface SyncPlan {
+  readonly source: string;
+  readonly target: string;
+  readonly syncId: string;
+  /** 'resume' from the target's checkpoint, or 'start' a new sync (copy, then stream). */
+  readonly mode: 'resume' | 'start';
+  readonly tables: readonly PlannedTable[];
+  /** Statements the target would run before the copy (lines starting with `--` are notes). */
+  readonly ddl: readonly string[];
+  /**
+   * Where the stream would begin, described for people: the checkpoint's position when resuming,
+   * else the source's head now (the real start is taken when the sync starts); null when the
+   * source cannot say without side effects.
+   */
+  readonly startPosition: string | null;
+  readonly streaming: boolean;
+  readonly throttle: { readonly copyRateLimit: number; readonly replica: string | null; readonly replicaMaxLagSeconds: number };
+  /** Why the sync would refuse to start (empty: it would start). */
+  readonly problems: readonly string[];
+  /** What else the sync would do or find, for the reader. */
+  readonly notes: readonly string[];
+}
+
+export interface PlanOptions {
+  readonly logger: Logger;
+  readonly source?: ChangeSource;
+  readonly target?: Target;
+}
+
+/**
+ * The plan of a sync without running it: tables with their row estimates, the target DDL, the
+ * start position. Changes nothing on either side: no slot, no publication, no table, no
+ * checkpoint, and the sync's lock is not taken (a running sync of the same id is not disturbed).
+ * What would make the sync refuse to start is collected in `problems`, not thrown.
+ */
+export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<SyncPlan> {
+  const srcDsn = parseDsn(config.source, 'source');
+  const dstDsn = parseDsn(config.target, 'target');
+  const syncId = config.id ?? deriveSyncId(srcDsn, dstDsn);
+  const source = opts.source ?? (await createSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  const target = opts.target ?? (await createTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const problem = (err: unknown) => problems.push(redactUrl(err instanceof Error ? err.message : String(err)));
+  const tables: PlannedTable[] = [];
+  let ddl: string[] = [];
+  let startPosition: string | null = null;
+  let mode: SyncPlan['mode'] = 'start';
+  try {
+    await Promise.all([source.connect(), target.connect()]);
+    try {
+      await source.preflight();
+    } catch (err) {
+      problem(err);
+    }
+    const names = selectTables(await source.listTables(), config.tables, srcDsn.database);
+    const schemas: TableSchema[] = [];
+    for (const n of names) schemas.push(await source.describe(n));
+    const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
+    if (noKey.length) problems.push(`tables without a primary key cannot be synced yet: ${noKey.join(', ')}; add a primary key or leave them out with --tables`);
+
+    let cp = await target.loadCheckpoint();
+    if (cp.stream) {
+      try {
+        await assertResumable(cp, source, await source.identity());
+        mode = 'resume';
+        startPosition = source.describePosition(cp.stream.position);
+        notes.push(`a checkpoint (phase ${cp.stream.phase}, updated ${cp.stream.updatedAt ?? '?'}) is found: the sync resumes from it`);
+      } catch (err) {
+        if (!config.force) problem(err);
+        else notes.push(`--force: the checkpoint cannot resume (${redactUrl((err as Error).message)}); the sync would clear it and start over`);
+        cp = { stream: null, tables: new Map() };
+      }
+    }
+    for (const s of schemas) {
+      const saved = mode === 'resume' ? cp.tables.get(s.name) : undefined;
+      const stats = await source.tableStats(s.name);
+      tables.push({ table: s.name, rowsEstimate: stats.rows, rowsCopied: saved?.rowsCopied ?? 0, copied: saved?.done ?? false });
+    }
+    if (mode === 'start') {
+      const nonEmpty = await target.nonEmptyTables(schemas);
+      if (nonEmpty.length && !config.force) {
+        problems.push(`target tables ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty them, pick another target database, or pass --force to drop and recreate them`);
+      } else if (nonEmpty.length) {
+        notes.push(`--force: target tables ${nonEmpty.join(', ')} hold rows and would be dropped and recreated`);
+      }
+      if (source.valueStats && target.checkValues) {
+        for (const s of schemas) {
+          try {
+            target.checkValues(s, await source.valueStats(s));
+          } catch (err) {
+            problem(err);
+          }
+        }
+      }
+      if (source.headPosition) {
+        startPosition = source.describePosition(await source.headPosition());
+        notes.push('the start position is the source\'s head now; a sync takes its own when it starts');
+      }
+    }
+    if (target.plannedDdl) {
+      try {
+        ddl = await target.plannedDdl(schemas, { recreate: mode === 'start' && config.force });
+      } catch (err) {
+        problem(err);
+      }
+    } else {
+      notes.push(`the ${target.engine} target cannot render its DDL without running it`);
+    }
+  } catch (err) {
+    if (!(err instanceof TributaryError)) throw err;
+    problem(err);
+  } finally {
+    await Promise.all([source.close().catch(() => undefined), target.close().catch(() => undefined)]);
+  }
+  return {
+    source: describeDsn(srcDsn),
+    target: describeDsn(dstDsn),
+    syncId,
+    mode,
+    tables,
+    ddl,
+    startPosition,
+    streaming: !config.copyOnly,
+    throttle: {
+      copyRateLimit: config.copyRateLimit,
+      replica: config.replica !== undefined ? describeDsn(parseDsn(config.replica, 'replica')) : null,
+      replicaMaxLagSeconds: toMs(config.replicaMaxLag) / 1000,
+    },
+    problems,
+    notes,
+  };
+}
+
+/** The plan as text for a terminal. */
+export function formatPlan(p: SyncPlan): string {
+  const out = [`tributary sync --dry-run ${p.source} → ${p.target} (sync id ${p.syncId})`, ''];
+  out.push(p.mode === 'resume' ? 'would resume from the checkpoint' : `would start a new sync: copy${p.streaming ? ', then stream changes' : ' only (--copy-only)'}`);
+  out.push('', `tables (${p.tables.length}):`);
+  for (const t of p.tables) {
+    const state = t.copied ? ' (copied)' : t.rowsCopied ? ` (${t.rowsCopied} copied)` : '';
+    out.push(`  ${t.table}: ~${t.rowsEstimate} rows${state}`);
+  }
+  out.push('', 'target DDL:');
+  out.push(...(p.ddl.length ? p.ddl.map((s) => s.split('\n').map((l) => '  ' + l).join('\n') + (s.startsWith('--') ? '' : ';')) : ['  (none)']));
+  out.push('', `stream start position: ${p.startPosition ?? 'unknown until the sync starts'}`);
+  const { copyRateLimit, replica, replicaMaxLagSeconds } = p.throttle;
+  out.push(`copy throttle: ${copyRateLimit ? `${copyRateLimit} rows/s` : 'no rate limit'}${replica ? `, waits while ${replica} lags over ${replicaMaxLagSeconds}s` : ''}`);
+  for (const n of p.notes) out.push(`note: ${n}`);
+  if (p.problems.length) {
+    out.push('', 'the sync would refuse to start:');
+    for (const x of p.problems) out.push(`  ✘ ${x}`);
+  }
+  out.push('', 'nothing was changed (dry run)');
+  return out.join('\n') + '\n';
+}

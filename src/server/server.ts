@@ -1,0 +1,246 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { redactUrl } from '../config/dsn.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { Runner } from '../runner/runner.js';
+import { assertBindAllowed, parseListen, type ListenAddress } from './address.js';
+import { renderDashboard } from './dashboard.js';
+import { History, type HistoryJson } from './history.js';
+import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
+import { buildStatus, readiness } from './status.js';
+
+export interface HttpApiOptions {
+  /** The sync to serve; the API only reads it and calls pause/resume/cancel/checksumNow. */
+  readonly runner: Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow'>;
+  /** HOST:PORT (see parseListen); port 0 picks a free port. */
+  readonly listen: string;
+  /**
+   * Bearer token required on /status, /history, /metrics and every control call; /healthz, /readyz
+   * and the dashboard page (GET /, which holds no data) stay open. Required when `listen` is not a loopback address.
+   */
+  readonly token?: string | undefined;
+  /** /readyz answers 503 beyond this lag (default 60 s). */
+  readonly readyMaxLagSeconds?: number;
+  /** Samples GET /history keeps, one a second (default 300: five minutes). */
+  readonly historySize?: number;
+  readonly logger?: Logger;
+}
+
+const DEFAULT_READY_MAX_LAG = 60;
+const DEFAULT_HISTORY_SIZE = 300;
+const HISTORY_INTERVAL_MS = 1000;
+
+/**
+ * The HTTP API of a running sync, on node:http: a web dashboard (GET /, see dashboard.ts),
+ * read-only endpoints for people and monitoring (GET /status, /history, /healthz, /readyz,
+ * /metrics) and control calls (POST /pause, /resume, /stop, /checksum). Nothing it answers holds a password: URLs are described without theirs and error
+ * messages are redacted.
+ *
+ * Lifecycle: construct (validates the address: a non-loopback host without a token is refused
+ * with CONFIG_INVALID), start(), close(). The Runner does not depend on it: start it around a
+ * Runner when wanted.
+ */
+export class HttpApi {
+  private readonly opts: HttpApiOptions;
+  private readonly requested: ListenAddress;
+  private readonly tokenDigest: Buffer | undefined;
+  private readonly history: History;
+  private server: Server | undefined;
+  private bound: ListenAddress | undefined;
+  private sampler: NodeJS.Timeout | undefined;
+
+  constructor(opts: HttpApiOptions) {
+    this.opts = opts;
+    this.requested = parseListen(opts.listen);
+    assertBindAllowed(this.requested, opts.token);
+    this.tokenDigest = opts.token ? digest(opts.token) : undefined;
+    this.history = new History(opts.historySize ?? DEFAULT_HISTORY_SIZE);
+  }
+
+  /** The address listened on (with the actual port when 0 was asked); undefined before start(). */
+  get address(): ListenAddress | undefined {
+    return this.bound;
+  }
+
+  /** Starts listening; CONFIG_INVALID when the address cannot be bound (in use, not local). */
+  async start(): Promise<ListenAddress> {
+    if (this.bound) return this.bound;
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => this.fail(res, err));
+    });
+    // A status call must not keep a stopping process waiting.
+    server.keepAliveTimeout = 2000;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(
+          new TributaryError(
+            ErrorCode.CONFIG_INVALID,
+            `http '${this.opts.listen}' cannot be listened on (${err.code ?? err.message}); ${err.code === 'EADDRINUSE' ? 'pick a free port' : 'give an address of this machine'} in --http`,
+            { cause: err },
+          ),
+        );
+      };
+      server.once('error', onError);
+      server.listen(this.requested.port, this.requested.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.opts.logger?.warn({ err: err.message }, 'HTTP API error'));
+    this.server = server;
+    // The dashboard's charts over the last minutes, for a page opened late; unref'd so the
+    // sampler never keeps a stopping process alive.
+    this.sample();
+    this.sampler = setInterval(() => this.sample(), HISTORY_INTERVAL_MS);
+    this.sampler.unref();
+    const a = server.address() as AddressInfo;
+    this.bound = { host: this.requested.host, port: a.port };
+    this.opts.logger?.info({ address: `${this.bound.host}:${this.bound.port}`, auth: this.tokenDigest ? 'bearer token' : 'none (loopback)' }, 'HTTP API listening');
+    return this.bound;
+  }
+
+  /** Stops listening and closes open connections. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    clearInterval(this.sampler);
+    this.sampler = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private sample(): void {
+    try {
+      this.history.add(this.opts.runner.progress());
+    } catch (err) {
+      this.opts.logger?.debug({ err: err instanceof Error ? err.message : String(err) }, 'history sample failed');
+    }
+  }
+
+  private get maxLag(): number {
+    return this.opts.readyMaxLagSeconds ?? DEFAULT_READY_MAX_LAG;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const route = ROUTES[path];
+    this.opts.logger?.debug({ method, path }, 'HTTP request');
+    // Bodies are not used; drain them so the connection can be reused.
+    req.resume();
+    if (!route) return send(res, 404, { error: `no endpoint ${path}; try GET / (the dashboard), /status, /history, /healthz, /readyz, /metrics or POST /pause, /resume, /stop, /checksum` });
+    if (method !== route.method && !(route.method === 'GET' && method === 'HEAD')) {
+      res.setHeader('Allow', route.method === 'GET' ? 'GET, HEAD' : 'POST');
+      return send(res, 405, { error: `${path} takes ${route.method}` });
+    }
+    if (route.auth && !this.authorised(req)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="tributary"');
+      return send(res, 401, { error: 'missing or wrong bearer token: send Authorization: Bearer <http-token>' });
+    }
+    // A web page the operator has open may POST to a loopback port: refuse control calls that a
+    // browser sends from another origin.
+    if (route.method === 'POST' && !sameOrigin(req)) return send(res, 403, { error: 'control calls from another origin are refused' });
+    const runner = this.opts.runner;
+    switch (path) {
+      case '/': {
+        const page = renderDashboard();
+        res.writeHead(200, page.headers);
+        res.end(method === 'HEAD' ? undefined : page.html);
+        return;
+      }
+      case '/history': {
+        const body: HistoryJson = { now: Date.now(), intervalSeconds: HISTORY_INTERVAL_MS / 1000, samples: this.history.list() };
+        return send(res, 200, body);
+      }
+      case '/healthz':
+        return send(res, 200, { status: 'ok', phase: runner.phase });
+      case '/readyz': {
+        const r = readiness(runner.phase, runner.progress(), runner.health(), this.maxLag);
+        return send(res, r.ready ? 200 : 503, { ready: r.ready, phase: runner.phase, ...(r.reason ? { reason: r.reason } : {}) });
+      }
+      case '/status':
+        return send(res, 200, await buildStatus(runner, this.maxLag));
+      case '/metrics': {
+        const text = renderMetrics(await buildStatus(runner, this.maxLag));
+        res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Cache-Control': 'no-store' });
+        res.end(text);
+        return;
+      }
+      case '/pause':
+        runner.pause();
+        return send(res, 202, { paused: true, phase: runner.phase });
+      case '/resume':
+        runner.resume();
+        return send(res, 202, { paused: false, phase: runner.phase });
+      case '/stop':
+        this.opts.logger?.info('stop asked over HTTP: finishing work in flight and writing a checkpoint');
+        runner.cancel();
+        return send(res, 202, { stopping: true });
+      case '/checksum': {
+        const before = runner.progress().checksum;
+        if (!before) {
+          return send(res, 409, { error: 'no continuous checksum runs now: it starts once the copy is done, unless checksum is off (--checksum off)', phase: runner.phase });
+        }
+        runner.checksumNow();
+        return send(res, 202, { checksum: 'starting', pass: before.pass, state: before.state });
+      }
+    }
+  }
+
+  /** Constant-time comparison of the bearer token (digests first, so lengths leak nothing). */
+  private authorised(req: IncomingMessage): boolean {
+    if (!this.tokenDigest) return true;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    return timingSafeEqual(digest(m?.[1] ?? ''), this.tokenDigest) && m !== null;
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const message = redactUrl(err instanceof Error ? err.message : String(err));
+    this.opts.logger?.warn({ err: message }, 'HTTP API request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    send(res, 500, { error: message, ...(err instanceof TributaryError ? { code: err.code } : {}) });
+  }
+}
+
+const ROUTES: Readonly<Record<string, { readonly method: 'GET' | 'POST'; readonly auth: boolean }>> = {
+  // The page holds no data (it asks /status with the token it is given), so it needs none.
+  '/': { method: 'GET', auth: false },
+  '/history': { method: 'GET', auth: true },
+  '/healthz': { method: 'GET', auth: false },
+  '/readyz': { method: 'GET', auth: false },
+  '/status': { method: 'GET', auth: true },
+  '/metrics': { method: 'GET', auth: true },
+  '/pause': { method: 'POST', auth: true },
+  '/resume': { method: 'POST', auth: true },
+  '/stop': { method: 'POST', auth: true },
+  '/checksum': { method: 'POST', auth: true },
+};
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** No Origin header (curl, programs), or one naming the host the request was sent to. */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) });
+  res.end(res.req.method === 'HEAD' ? undefined : text);
+}

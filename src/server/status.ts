@@ -1,0 +1,125 @@
+import { describeDsn, parseDsn, redactUrl } from '../config/dsn.js';
+import type { CheckerStatus } from '../checksum/continuous.js';
+import { ErrorCode } from '../core/errors.js';
+import type { Runner } from '../runner/runner.js';
+import type { Phase, Progress, RunnerHealth } from '../runner/progress.js';
+
+/** What the status and metrics read from a running sync (a Runner has all of it). */
+export type StatusSource = Pick<Runner, 'syncId' | 'config' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes'>;
+
+/** Whether the sync does its job now, and if not, why (GET /readyz). */
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not ready; null when ready. */
+  readonly reason: string | null;
+}
+
+/** The JSON of GET /status. Positions are the source's own descriptions; no field holds a password. */
+export interface StatusJson {
+  readonly syncId: string;
+  readonly source: string;
+  readonly target: string;
+  readonly phase: Phase;
+  readonly summary: string;
+  readonly paused: boolean;
+  readonly readiness: Readiness;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly copy: {
+    readonly rowsCopied: number;
+    readonly rowsTotal: number;
+    readonly rowsPerSecond: number;
+    readonly etaSeconds: number | null;
+    readonly tables: readonly { readonly table: string; readonly rowsCopied: number; readonly rowsTotal: number; readonly state: 'pending' | 'copying' | 'done' }[];
+  };
+  readonly stream: {
+    /** The source's head (the latest change it has logged), when the source can tell. */
+    readonly sourcePosition: string | null;
+    /** The position the target has committed. */
+    readonly appliedPosition: string | null;
+    /** Seconds behind the source's commit time; 0 when idle and caught up. */
+    readonly lagSeconds: number;
+    readonly changesApplied: number;
+    readonly changesPerSecond: number;
+    readonly changesByTable: RunnerHealth['changesByTable'];
+    readonly bufferBytes: number;
+    /** Log the source retains for this sync (PostgreSQL slot WAL), when it can tell. */
+    readonly retainedBytes: number | null;
+    readonly reconnects: number;
+    readonly retrying: boolean;
+  };
+  readonly checksum: CheckerStatus | null;
+  readonly lastError: RunnerHealth['lastError'];
+}
+
+/** A printable form of a URL setting: the DSN without its password (or the URL redacted when it does not parse). */
+function describeUrl(url: string, what: string): string {
+  try {
+    return describeDsn(parseDsn(url, what));
+  } catch {
+    return redactUrl(url);
+  }
+}
+
+/**
+ * Readiness: not ready when the run failed or is stopping, when it is retrying after a lost
+ * connection, when the checkpoint's position is gone from the source, or when the stream's lag
+ * exceeds `maxLagSeconds`. Ready during the copy (the stream runs beside it) and while streaming.
+ */
+export function readiness(phase: Phase, progress: Pick<Progress, 'lagSeconds'>, health: Pick<RunnerHealth, 'retrying' | 'lastError'>, maxLagSeconds: number): Readiness {
+  const err = health.lastError;
+  if (phase === 'failed') {
+    if (err?.code === ErrorCode.POSITION_LOST) return { ready: false, reason: `the stream's position is lost on the source (${err.code}): ${err.message}` };
+    return { ready: false, reason: `the sync failed${err ? ` (${err.code}): ${err.message}` : ''}` };
+  }
+  if (health.retrying) return { ready: false, reason: `retrying after a failure${err ? ` (${err.code}): ${err.message}` : ''}` };
+  if (phase === 'starting') return { ready: false, reason: 'starting: connecting and checking the source and target' };
+  if (phase === 'stopping' || phase === 'stopped') return { ready: false, reason: `the sync is ${phase}` };
+  if (progress.lagSeconds > maxLagSeconds) {
+    return { ready: false, reason: `the stream is ${progress.lagSeconds.toFixed(1)} s behind the source, over the ${maxLagSeconds} s bound (ready-max-lag)` };
+  }
+  return { ready: true, reason: null };
+}
+
+/** Builds the status of a running sync; asks the source for its head position (bounded wait). */
+export async function buildStatus(runner: StatusSource, maxLagSeconds: number): Promise<StatusJson> {
+  const [head, retained] = await Promise.all([runner.sourceHead(), runner.sourceRetainedBytes()]);
+  const p = runner.progress();
+  const h = runner.health();
+  return {
+    syncId: runner.syncId,
+    source: describeUrl(runner.config.source, 'source'),
+    target: describeUrl(runner.config.target, 'target'),
+    phase: p.phase,
+    summary: redactUrl(p.summary),
+    paused: h.paused,
+    readiness: readiness(p.phase, p, h, maxLagSeconds),
+    startedAt: h.startedAt,
+    uptimeSeconds: round(h.uptimeSeconds),
+    copy: {
+      rowsCopied: p.rowsCopied,
+      rowsTotal: p.rowsTotal,
+      rowsPerSecond: round(p.copyRowsPerSecond),
+      etaSeconds: p.etaSeconds === undefined ? null : round(p.etaSeconds),
+      tables: p.tables.map((t) => ({ table: t.table, rowsCopied: t.rowsCopied, rowsTotal: t.rowsTotal, state: t.done ? 'done' : t.rowsCopied > 0 ? 'copying' : 'pending' })),
+    },
+    stream: {
+      sourcePosition: head ?? null,
+      appliedPosition: p.appliedPosition || null,
+      lagSeconds: round(p.lagSeconds),
+      changesApplied: p.changesApplied,
+      changesPerSecond: round(p.changesPerSecond),
+      changesByTable: h.changesByTable,
+      bufferBytes: h.bufferBytes,
+      retainedBytes: retained ?? null,
+      reconnects: h.reconnects,
+      retrying: h.retrying,
+    },
+    checksum: p.checksum ? { ...p.checksum, lastError: p.checksum.lastError === null ? null : redactUrl(p.checksum.lastError) } : null,
+    lastError: h.lastError,
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
