@@ -27,6 +27,8 @@ export interface WalkOptions {
 
 const MIN_CHUNK = 100;
 const READ_ATTEMPTS = 4;
+/** Rows per chunk when both databases digest it (a chunk that differs is then read as rows). */
+const DIGEST_CHUNK = 20_000;
 
 /** Counts and bounded lists of one table, built up as chunks finish (in any order). */
 class Tally {
@@ -139,7 +141,10 @@ async function walkChunks(ctx: ChunkContext, plan: TablePlan, opts: WalkOptions,
   const claim = new Mutex();
   let after: Value[] | null = null;
   let exhausted = false;
-  let size = opts.chunkSize;
+  // A chunk the databases digest moves no rows, so it may be larger (fewer round trips); the byte
+  // bound below still holds for the row-level compare of a chunk whose digests differ.
+  const maxSize = digestApplies(ctx, plan) ? Math.max(opts.chunkSize, DIGEST_CHUNK) : opts.chunkSize;
+  let size = maxSize;
   const stats = await source.tableStats(plan.table.name).catch(() => ({ rows: 0, avgRowBytes: 0 }));
   // Both sides of a chunk are in memory at once: half the budget each.
   if (stats.avgRowBytes > 0) size = Math.max(1, Math.min(size, Math.floor(opts.chunkBytes / 2 / stats.avgRowBytes)));
@@ -175,7 +180,7 @@ async function walkChunks(ctx: ChunkContext, plan: TablePlan, opts: WalkOptions,
       // uses less than half of it (so the size settles instead of swinging across the bound).
       const bytes = check.first.bytes;
       if (bytes > opts.chunkBytes) size = Math.max(MIN_CHUNK, Math.floor((c.size * opts.chunkBytes) / bytes));
-      else if (bytes * 2 <= opts.chunkBytes && size < opts.chunkSize) size = Math.min(opts.chunkSize, size * 2);
+      else if (bytes * 2 <= opts.chunkBytes && size < maxSize) size = Math.min(maxSize, size * 2);
     }
   };
   const results = await Promise.allSettled(

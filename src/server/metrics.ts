@@ -61,6 +61,12 @@ export function renderMetrics(s: StatusJson): string {
   m.family('tributary_checksum_chunks_total', 'counter', 'Chunks the continuous checksum compared.', [[none, c?.chunksChecked ?? 0]]);
   m.family('tributary_checksum_mismatches_total', 'counter', 'Keys that still differed once the stream had passed their read (drift).', [[none, c?.mismatches ?? 0]]);
   m.family('tributary_checksum_repairs_total', 'counter', 'Rows the continuous checksum repaired.', [[none, c?.repairs ?? 0]]);
+  const t = s.throttle;
+  m.family('tributary_copy_rate_limit_rows', 'gauge', 'Rows per second the copy may read at most (0: no limit).', [[none, t.copyRateLimit]]);
+  m.family('tributary_copy_throttled', 'gauge', 'Whether the copy waits for the watched replica (1) or not (0).', [[none, t.waiting ? 1 : 0]]);
+  if (t.replicaLagSeconds !== null) {
+    m.family('tributary_replica_lag_seconds', 'gauge', 'The watched replica\'s lag behind the source, as it last read.', [[none, t.replicaLagSeconds]]);
+  }
   if (s.stream.retainedBytes !== null) {
     m.family('tributary_source_retained_bytes', 'gauge', 'Log the source retains for this sync (PostgreSQL: WAL from the slot restart_lsn to the current WAL position).', [[none, s.stream.retainedBytes]]);
   }

@@ -1,5 +1,6 @@
 import { describeDsn, parseDsn, redactUrl } from '../config/dsn.js';
 import type { CheckerStatus } from '../checksum/continuous.js';
+import type { ThrottleStatus } from '../copier/throttle.js';
 import { ErrorCode } from '../core/errors.js';
 import type { Runner } from '../runner/runner.js';
 import type { Phase, Progress, RunnerHealth } from '../runner/progress.js';
@@ -49,6 +50,8 @@ export interface StatusJson {
     readonly retrying: boolean;
   };
   readonly checksum: CheckerStatus | null;
+  /** Copy throttling: the rate limit, the watched replica's lag, and whether the copy waits for it. */
+  readonly throttle: ThrottleStatus;
   readonly lastError: RunnerHealth['lastError'];
 }
 
@@ -116,6 +119,7 @@ export async function buildStatus(runner: StatusSource, maxLagSeconds: number): 
       retrying: h.retrying,
     },
     checksum: p.checksum ? { ...p.checksum, lastError: p.checksum.lastError === null ? null : redactUrl(p.checksum.lastError) } : null,
+    throttle: { ...p.throttle, reason: p.throttle.reason === null ? null : redactUrl(p.throttle.reason) },
     lastError: h.lastError,
   };
 }
