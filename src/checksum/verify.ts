@@ -73,6 +73,9 @@ function failedTable(name: string, err: unknown): TableReport {
  */
 export const VERIFY_CHUNK_SIZE = 1000;
 
+/** Rows per chunk when both databases digest it (a chunk whose digests differ is then read as rows). */
+const VERIFY_DIGEST_CHUNK_SIZE = 20_000;
+
 function chunkSizeOf(input: SyncConfigInput | SyncConfig, cfg: SyncConfig): number {
   return (input as { chunkSize?: number }).chunkSize === undefined ? VERIFY_CHUNK_SIZE : cfg.chunkSize;
 }
@@ -113,6 +116,8 @@ export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyO
     const walk = {
       threads: cfg.threads,
       chunkSize: chunkSizeOf(config, cfg),
+      // Chunks the databases digest move no rows: larger ones, unless the user chose a size.
+      digestChunkSize: (config as { chunkSize?: number }).chunkSize === undefined ? VERIFY_DIGEST_CHUNK_SIZE : cfg.chunkSize,
       // As the copier bounds a chunk: the stream buffer's budget shared among the workers.
       chunkBytes: Math.max(1024 * 1024, Math.floor((cfg.bufferMb * 1024 * 1024) / (2 * cfg.threads))),
       repair,

@@ -20,6 +20,11 @@ import { keyJson, MAX_KEYS_PER_RANGE, MAX_RANGES, rowJson, type KeyReport, type 
 export interface WalkOptions {
   readonly threads: number;
   readonly chunkSize: number;
+  /**
+   * Rows per chunk when both databases digest it (src/checksum/chunk.ts digestApplies): such a
+   * chunk moves no rows, so it may be larger than `chunkSize`. Absent: `chunkSize`.
+   */
+  readonly digestChunkSize?: number;
   readonly chunkBytes: number;
   readonly repair: boolean;
   readonly logger: Logger;
@@ -27,8 +32,6 @@ export interface WalkOptions {
 
 const MIN_CHUNK = 100;
 const READ_ATTEMPTS = 4;
-/** Rows per chunk when both databases digest it (a chunk that differs is then read as rows). */
-const DIGEST_CHUNK = 20_000;
 
 /** Counts and bounded lists of one table, built up as chunks finish (in any order). */
 class Tally {
@@ -143,7 +146,7 @@ async function walkChunks(ctx: ChunkContext, plan: TablePlan, opts: WalkOptions,
   let exhausted = false;
   // A chunk the databases digest moves no rows, so it may be larger (fewer round trips); the byte
   // bound below still holds for the row-level compare of a chunk whose digests differ.
-  const maxSize = digestApplies(ctx, plan) ? Math.max(opts.chunkSize, DIGEST_CHUNK) : opts.chunkSize;
+  const maxSize = digestApplies(ctx, plan) ? (opts.digestChunkSize ?? opts.chunkSize) : opts.chunkSize;
   let size = maxSize;
   const stats = await source.tableStats(plan.table.name).catch(() => ({ rows: 0, avgRowBytes: 0 }));
   // Both sides of a chunk are in memory at once: half the budget each.

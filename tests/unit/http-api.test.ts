@@ -47,8 +47,12 @@ describe('metrics', () => {
       copy: { rowsPerSecond: 0, tables: [{ table: 'a"b\\c', rowsCopied: 3, rowsTotal: 3, state: 'done' }] },
       stream: { lagSeconds: 0.5, changesPerSecond: 0, bufferBytes: 0, reconnects: 2, retrying: false, retainedBytes: null, changesByTable: { t: { insert: 1, update: 0, delete: 0, upsert: 0, truncate: 0 } } },
       checksum: null,
+      throttle: { copyRateLimit: 5000, replica: null, replicaLagSeconds: null, waiting: true, reason: 'replica lag cannot be read' },
     } as unknown as StatusJson;
     const text = renderMetrics(s);
+    expect(text).toContain('tributary_copy_rate_limit_rows 5000');
+    expect(text).toContain('tributary_copy_throttled 1');
+    expect(text).not.toContain('tributary_replica_lag_seconds');
     expect(text).toContain('tributary_rows_copied_total{table="a\\"b\\\\c"} 3');
     expect(text).toContain('tributary_changes_applied_total{table="t",kind="insert"} 1');
     expect(text).toContain('# TYPE tributary_reconnects_total counter\ntributary_reconnects_total 2');
