@@ -106,6 +106,41 @@ describe('copy throttling', () => {
       await rep.end();
     }
   }, 60_000);
+  it('--replica: the copy waits while the replica lags more than --replica-max-lag, and goes on once it caught up', async () => {
+    const rep = await connect(replica.url());
+    try {
+      // Delayed replication: every event the replica receives from now on is applied an hour late,
+      // so its Seconds_Behind_Master grows with the time since the source wrote it.
+      await rep.query('STOP SLAVE');
+      await rep.query('CHANGE MASTER TO MASTER_DELAY = 3600');
+      await rep.query('START SLAVE');
+      await createWriterTable(pair.src, 'behind', 'items', 3000);
+      await pair.dst.query('CREATE DATABASE behind');
+      const lag = async () => {
+        const [rows] = await rep.query<RowDataPacket[]>('SHOW SLAVE STATUS');
+        const v = rows[0]?.Seconds_Behind_Master as number | null | undefined;
+        return v === null || v === undefined ? -1 : Number(v);
+      };
+      await waitUntil('the replica to lag more than 2 s', async () => (await lag()) > 2, 30_000, 250);
+      const run = startCli(['sync', '--source', pair.srcUrl('behind'), '--target', pair.dstUrl('behind'), '--copy-only', '--replica', `mysql://root@127.0.0.1:${replica.port}/mysql`, '--replica-max-lag', '1s']);
+      running.push(run);
+      await waitUntil('the copy to wait for the lagging replica', () => run.stderr().includes('copy waiting'), 30_000);
+      expect(run.stderr()).toMatch(/copy waiting: replica lag \d+(\.\d+)?s is above the maximum 1s/);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await countRows('behind', 'items')).toBe(0);
+      // The replica catches up: the copy goes on by itself.
+      await rep.query('STOP SLAVE');
+      await rep.query('CHANGE MASTER TO MASTER_DELAY = 0');
+      await rep.query('START SLAVE');
+      expect(await run.exited).toBe(0);
+      expect(run.stderr()).toContain('copy going on');
+      expect(await diffTables(pair, 'behind', 'behind', 'items')).toBe('');
+    } finally {
+      await rep.query('STOP SLAVE').catch(() => undefined);
+      await rep.query('CHANGE MASTER TO MASTER_DELAY = 0').catch(() => undefined);
+      await rep.end();
+    }
+  }, 90_000);
 });
 
 async function mysqlTables(conn: Pair['src'], db: string): Promise<string[]> {
