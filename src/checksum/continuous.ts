@@ -51,8 +51,16 @@ export interface CheckerOptions {
   readonly chunkBytes: number;
   /** Rest between two passes, in ms. */
   readonly intervalMs: number;
-  /** Longest wait for the stream to pass a differing chunk's read before re-checking anyway. */
+  /** Longest wait for the stream to pass a differing chunk's read; past it the chunk is left to the next pass. */
   readonly streamWaitMs?: number;
+  /** The stream's lag in seconds (Runner.progress().lagSeconds). */
+  readonly lagSeconds?: () => number;
+  /**
+   * The checker yields to a stream that lags more than this many seconds: it starts no chunk until
+   * the lag is back under it (reading chunks would compete with the catch-up, and every chunk would
+   * differ only by the lag). Default 10.
+   */
+  readonly maxLagSeconds?: number;
   readonly logger: Logger;
 }
 
@@ -91,6 +99,8 @@ export interface RepairEvent {
 
 const MIN_CHUNK = 100;
 const POLL_MS = 100;
+/** Longest hold of a table's stream changes while a differing chunk is checked exactly. */
+const GATED_WAIT_MS = 5000;
 
 /**
  * Events: 'repair' (RepairEvent), 'pass' (pass number, repairs in it), 'firstCleanPass' (ISO time).
@@ -203,6 +213,7 @@ export class ContinuousChecker extends EventEmitter {
     let size = this.opts.chunkSize;
     for (;;) {
       if (signal.aborted) return;
+      await this.yieldToLaggingStream(signal);
       const upTo = await this.opts.source.chunkBoundary(plan.table, after, size);
       const range: KeyRange = { after, upTo };
       const bytes = await this.checkChunk(ctx, plan, range, hasher, signal);
@@ -237,7 +248,9 @@ export class ContinuousChecker extends EventEmitter {
     this.rowsChecked += first.sourceRows;
     if (first.equal) return first.bytes;
     this.chunksDiffering++;
-    await this.waitForStream(signal);
+    // A stream that cannot pass the read in time: the chunk is left to the next pass, rather than
+    // held under the gate while the stream catches up.
+    if (!(await this.waitForStream(signal))) return first.bytes;
     const persisting = stillDiffering(first.differences, (await read()).differences);
     if (persisting.length === 0) return first.bytes;
     const readTarget = (sourceRows: Row[]): Promise<Row[]> => {
@@ -327,7 +340,9 @@ export class ContinuousChecker extends EventEmitter {
    */
   private async streamCaughtUp(head: string | undefined, signal: AbortSignal): Promise<boolean> {
     const { source } = this.opts;
-    const deadline = Date.now() + (this.opts.streamWaitMs ?? 30_000);
+    // Under the gate the table's changes are held in memory: wait briefly. The stream passed a
+    // head read a moment earlier (waitForStream), so this one is only what came since.
+    const deadline = Date.now() + Math.min(GATED_WAIT_MS, this.opts.streamWaitMs ?? GATED_WAIT_MS);
     let idleSince = 0;
     while (head !== undefined && source.comparePositions(this.opts.receivedPosition(), head) < 0) {
       // A source whose head only a later event would carry past (nothing more was written): an
@@ -354,21 +369,35 @@ export class ContinuousChecker extends EventEmitter {
    * Waits until the stream has applied everything the source had logged when this was called (its
    * head position), or has nothing left to apply, bounded by streamWaitMs.
    */
-  private async waitForStream(signal: AbortSignal): Promise<void> {
+  private async waitForStream(signal: AbortSignal): Promise<boolean> {
     const { source } = this.opts;
     const head = source.headPosition ? await source.headPosition() : undefined;
     const deadline = Date.now() + (this.opts.streamWaitMs ?? 30_000);
     let idleSince = 0;
     while (Date.now() < deadline) {
-      if (head !== undefined && source.comparePositions(this.opts.appliedPosition(), head) >= 0) return;
+      if (head !== undefined && source.comparePositions(this.opts.appliedPosition(), head) >= 0) return true;
       // An idle stream has applied what it has read; give the source's reader a moment to deliver
       // what it has not (a head position only a later event would carry past).
       if (this.opts.streamIdle()) {
         idleSince ||= Date.now();
-        if (Date.now() - idleSince >= 1000) return;
+        if (Date.now() - idleSince >= 1000) return true;
       } else idleSince = 0;
       await sleep(POLL_MS, signal);
     }
-    this.log.debug({ head }, 'the stream did not pass a differing chunk\'s read in time; re-checking anyway');
+    this.log.debug({ head }, 'the stream did not pass a differing chunk\'s read in time; the chunk is left to the next pass');
+    return false;
+  }
+
+  /** Waits while the stream lags more than maxLagSeconds (see CheckerOptions). */
+  private async yieldToLaggingStream(signal: AbortSignal): Promise<void> {
+    const lag = this.opts.lagSeconds;
+    if (!lag) return;
+    const max = this.opts.maxLagSeconds ?? 10;
+    let logged = false;
+    while (lag() > max) {
+      if (!logged) this.log.info({ lagSeconds: lag(), maxLagSeconds: max }, 'checksum waits: the stream is catching up');
+      logged = true;
+      await sleep(500, signal);
+    }
   }
 }

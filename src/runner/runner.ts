@@ -427,6 +427,7 @@ export class Runner extends EventEmitter {
       receivedPosition: () => applier.receivedPosition(),
       streamIdle: () => applier.waitingIdle(),
       barrier: () => applier.barrier(),
+      lagSeconds: () => applier.snapshot().lagSeconds,
       chunkSize: cfg.chunkSize,
       chunkBytes: Math.max(1024 * 1024, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
       intervalMs: toMs(cfg.checksumInterval),
