@@ -158,6 +158,9 @@ export class ContinuousChecker extends EventEmitter {
   /** Passes until `signal` aborts; a failure (a lost connection) ends it with the error. */
   async run(signal: AbortSignal): Promise<void> {
     try {
+      // The first pass waits for the stream to catch up with what piled up before it (the copy's
+      // changes, a backlog after a restart).
+      await this.waitForBacklog(signal);
       while (!signal.aborted) {
         this.pass++;
         this.state = 'checking';
@@ -388,11 +391,35 @@ export class ContinuousChecker extends EventEmitter {
     return false;
   }
 
+  /**
+   * Waits until the stream has read everything the source had logged when the checker started
+   * (its head then), or has been idle for a few seconds: a backlog is applied first.
+   */
+  private async waitForBacklog(signal: AbortSignal): Promise<void> {
+    const { source } = this.opts;
+    const head = source.headPosition ? await source.headPosition() : undefined;
+    let idleSince = 0;
+    let logged = false;
+    for (;;) {
+      if (head !== undefined && source.comparePositions(this.opts.receivedPosition(), head) >= 0) return;
+      if (this.opts.streamIdle()) {
+        idleSince ||= Date.now();
+        if (Date.now() - idleSince >= 3000) return;
+      } else idleSince = 0;
+      if (!logged) this.log.info({ head }, 'checksum waits for the stream to catch up before its first pass');
+      logged = true;
+      await sleep(250, signal);
+    }
+  }
+
   /** Waits while the stream lags more than maxLagSeconds (see CheckerOptions). */
-  private async yieldToLaggingStream(signal: AbortSignal): Promise<void> {
+  private yieldToLaggingStream(signal: AbortSignal): Promise<void> {
+    return this.waitForLagUnder(this.opts.maxLagSeconds ?? 10, signal);
+  }
+
+  private async waitForLagUnder(max: number, signal: AbortSignal): Promise<void> {
     const lag = this.opts.lagSeconds;
     if (!lag) return;
-    const max = this.opts.maxLagSeconds ?? 10;
     let logged = false;
     while (lag() > max) {
       if (!logged) this.log.info({ lagSeconds: lag(), maxLagSeconds: max }, 'checksum waits: the stream is catching up');
