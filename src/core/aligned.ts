@@ -27,3 +27,30 @@ export function alignTable(source: TableSchema, onTarget: TableSchema, where: st
   }
   return { ...onTarget, name: source.name, columns, primaryKey: [...source.primaryKey], uniqueKeys: [] };
 }
+
+/**
+ * The target's definition of `table` (through `describe`, Target.describe) aligned with the
+ * source's (alignTable); TABLE_UNSUPPORTED naming `where` when the target has no such table.
+ */
+export async function describeAligned(describe: (name: string) => Promise<TableSchema | null>, table: TableSchema, where: string): Promise<TableSchema> {
+  const onTarget = await describe(table.name);
+  if (!onTarget) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `${where}: table ${table.name} does not exist; run tributary sync to create and copy it`);
+  return alignTable(table, onTarget, where);
+}
+
+/**
+ * `build` memoised per source schema object: built once, shared by concurrent callers; a failed
+ * build is forgotten, so the next call tries again.
+ */
+export function perTable<T>(build: (table: TableSchema) => Promise<T>): (table: TableSchema) => Promise<T> {
+  const built = new WeakMap<TableSchema, Promise<T>>();
+  return (table) => {
+    let p = built.get(table);
+    if (!p) {
+      p = build(table);
+      built.set(table, p);
+      p.catch(() => built.delete(table));
+    }
+    return p;
+  };
+}

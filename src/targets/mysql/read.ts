@@ -1,6 +1,6 @@
 import type { Pool } from 'mysql2/promise';
-import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { alignTable } from '../../core/aligned.js';
+import type { TributaryError } from '../../core/errors.js';
+import { describeAligned, perTable } from '../../core/aligned.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
@@ -36,26 +36,14 @@ interface Prepared {
 
 export class MysqlReadBack {
   private readonly opts: ReadBackOptions;
-  private readonly prepared = new WeakMap<TableSchema, Promise<Prepared>>();
+  private readonly prepare = perTable((table) => this.build(table));
 
   constructor(opts: ReadBackOptions) {
     this.opts = opts;
   }
 
-  private prepare(table: TableSchema): Promise<Prepared> {
-    let p = this.prepared.get(table);
-    if (!p) {
-      p = this.build(table);
-      this.prepared.set(table, p);
-      p.catch(() => this.prepared.delete(table));
-    }
-    return p;
-  }
-
   private async build(table: TableSchema): Promise<Prepared> {
-    const onTarget = await this.opts.describe(table.name);
-    if (!onTarget) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `${this.opts.where}: table ${table.name} does not exist; run tributary sync to create and copy it`);
-    const view = alignTable(table, onTarget, this.opts.where);
+    const view = await describeAligned(this.opts.describe, table, this.opts.where);
     const mapping = this.opts.mapping(table);
     let key = (values: readonly Value[]): Value[] => [...values];
     if (mapping) {
