@@ -14,6 +14,7 @@ import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
 import { StreamApplier } from '../stream/applier.js';
+import { failing } from '../core/check.js';
 import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
@@ -245,6 +246,7 @@ export class Runner extends EventEmitter {
       await allInOrder([source.preflight(), target.lock()]);
       const names = selectTables(await source.listTables(), cfg.tables, srcDsn.database);
       const schemas: TableSchema[] = await allInOrder(names.map((n) => source.describe(n)));
+      await this.warnTargetRequirements(target, schemas);
       const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
       if (noKey.length) {
         throw new TributaryError(
@@ -403,6 +405,25 @@ export class Runner extends EventEmitter {
       this.throttle?.status(this.config.copyRateLimit) ??
       this.lastThrottle ?? { copyRateLimit: this.config.copyRateLimit, replica: null, replicaLagSeconds: null, waiting: false, reason: null }
     );
+  }
+
+  /**
+   * The target's own requirements (those of `tributary check`: privileges, settings), logged as
+   * warnings when unmet: the writes themselves are the authority (a grant through a pattern the
+   * check cannot read still works), so they warn early rather than refuse. Per-table refusals
+   * (unmappable columns) are enforced where the tables are created, with their own messages.
+   */
+  private async warnTargetRequirements(target: Target, schemas: readonly TableSchema[]): Promise<void> {
+    if (!target.check) return;
+    const log = this.logger.child({ component: 'target' });
+    try {
+      for (const r of failing(await target.check(schemas))) {
+        if (r.table !== undefined || r.mapping !== undefined) continue;
+        log.warn({ requirement: r.name, value: r.value, fix: r.fix }, `the target may refuse writes: ${r.name} is ${r.value}; fix: ${r.fix}`);
+      }
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'the target\'s requirements could not be read; the writes will tell');
+    }
   }
 
   /**
