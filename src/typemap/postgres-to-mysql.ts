@@ -14,6 +14,7 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { ColumnValueStats } from '../core/source.js';
 import type { Value } from '../core/values.js';
+import { civilFromDays, daysFromCivil, p2 } from '../core/calendar.js';
 
 /** The two server families differ in JSON storage and in the binary NO PAD collation. */
 export type MysqlFlavour = 'mariadb' | 'mysql';
@@ -540,30 +541,6 @@ function checkDecimal(table: string, m: MappedColumn, s: string): void {
 }
 
 const TS = /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(\.\d+)?)?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/;
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  y -= m <= 2 ? 1 : 0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-function civilFromDays(z: number): [number, number, number] {
-  z += 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp + (mp < 10 ? 3 : -9);
-  return [era * 400 + yoe + (m <= 2 ? 1 : 0), m, d];
-}
-
-const p2 = (n: number) => String(n).padStart(2, '0');
 
 /** MySQL rounds fractional seconds beyond the column's digits, silently: refuse instead. */
 function checkFraction(table: string, m: MappedColumn, s: string, frac: string): void {
