@@ -3,6 +3,11 @@
  * async iterator the applier pulls from. Above `maxBytes` of queued events it calls `pause()` (stop
  * reading the socket); once the consumer has drained it to half, `resume()`. The first failure is
  * kept and thrown once the events queued before it have been taken.
+ *
+ * A failure ends delivery at the failed event: whatever a producer pushes after `fail()` is dropped,
+ * never handed out. A replication client goes on emitting events after one of them failed to decode;
+ * handing those out would let a later commit be applied and checkpointed past the failed change,
+ * which a restart from that checkpoint would then skip.
  */
 export class EventQueue<T> {
   private items: ({ value: T; bytes: number } | undefined)[] = [];
@@ -15,6 +20,7 @@ export class EventQueue<T> {
   constructor(private readonly opts: { readonly maxBytes: number; pause(): boolean; resume(): void }) {}
 
   push(value: T, bytes: number): void {
+    if (this.failure) return;
     this.items.push({ value, bytes });
     this.queued += bytes;
     if (!this.paused && this.queued > this.opts.maxBytes) this.paused = this.opts.pause();

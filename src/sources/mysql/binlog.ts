@@ -8,6 +8,8 @@ import type { TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { rowBytes } from '../../core/values.js';
 import { EventQueue } from '../../stream/queue.js';
+import { EventSpool, SpoolBudget } from '../../stream/spool.js';
+import { binlogStreamError } from './binlog-errors.js';
 import { connectionOptions } from './connection.js';
 import { encodePosition, type BinlogPosition } from './position.js';
 import { codecFor, type ColumnCodec } from './values.js';
@@ -32,6 +34,24 @@ interface TableDecoder {
 
 const DDL = /^\s*(?:\/\*.*?\*\/\s*)*(ALTER|CREATE|DROP|RENAME|TRUNCATE)\b/is;
 const TRUNCATE = /^\s*TRUNCATE\s+(?:TABLE\s+)?((?:`(?:[^`]|``)+`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)+`|[\w$]+))?)\s*;?\s*$/is;
+
+// XA statements as the server binlogs them: XA START X'gtrid',X'bqual',formatID.
+const XA_STATEMENT = /^\s*XA\s+(START|BEGIN|END|COMMIT|ROLLBACK)\s+X'([0-9a-f]*)'\s*,\s*X'([0-9a-f]*)'\s*,\s*(\d+)/i;
+const SAVEPOINT = /^\s*SAVEPOINT\s+(`(?:[^`]|``)+`|\S+)\s*$/i;
+const ROLLBACK_TO = /^\s*ROLLBACK\s+(?:WORK\s+)?TO\s+(?:SAVEPOINT\s+)?(`(?:[^`]|``)+`|\S+)\s*$/i;
+
+function unquote(id: string): string {
+  return id.startsWith('`') ? id.slice(1, -1).replace(/``/g, '`') : id;
+}
+
+/** One key per XA transaction id, the same from a GTID event, an XA_PREPARE event or a query. */
+function xidKey(formatId: string, gtrid: Buffer, bqual: Buffer): string {
+  return `${formatId}:${gtrid.toString('hex')}:${bqual.toString('hex')}`;
+}
+
+function describeAt(file: string, pos: number): string {
+  return `${file}:${pos}`;
+}
 
 /** Identifiers (bare or back-quoted) that a statement names, with their qualifier if any. */
 function identifiers(sql: string): { schema?: string; name: string }[] {
@@ -60,7 +80,9 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   }
 
   const client = new ZongJi(connectionOptions(opts.dsn, { database: undefined }));
-  const queue = new EventQueue<StreamEvent>({
+  // A queued item is an event, or a spool of row changes released at their transaction's end
+  // (replayed lazily by the consumer below, so a big one never sits in memory whole).
+  const queue = new EventQueue<StreamEvent | EventSpool>({
     maxBytes: opts.maxBufferBytes,
     pause: () => {
       client.connection?.pause();
@@ -70,12 +92,12 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   });
   let file = opts.from.file;
   const push = (ev: StreamEvent, bytes = 64) => queue.push(ev, bytes);
-  const position = (pos: number): string =>
+  const realPosition = (pos: number): string =>
     encodePosition({ file, pos, ...(client.gtidSet ? { gtid: client.gtidSet } : {}) });
   // zongji adds a DDL's GTID to its set only when the next transaction begins, so a position taken
   // right after a DDL would replay it on resume; add the group's GTID ourselves.
   let groupGtid: { mariadb?: { domainId: number; serverId: number; seqNo: number | string }; mysql?: string } = {};
-  const positionAfterDdl = (pos: number): string => {
+  const realPositionAfterDdl = (pos: number): string => {
     const base = client.gtidSet;
     let gtid = base;
     try {
@@ -94,14 +116,46 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     return encodePosition({ file, pos, ...(gtid ? { gtid } : {}) });
   };
 
-  // Inside an XA group (XA START … XA PREPARE): its rows reach the binlog before it is decided.
-  let xaOpen = false;
+  // Where each event group ends, and the position a boundary may carry. An XA transaction that is
+  // prepared but not yet decided holds its rows back; a checkpoint must never pass its start (a
+  // restart re-reads it and holds it again), so while one is undecided every boundary carries the
+  // position where the oldest undecided one began.
+  let groupEnd = encodePosition(opts.from);
+  const prepared = new Map<string, { spool: EventSpool; start: string }>();
+  const boundary = (real: string): string => {
+    groupEnd = real;
+    for (const p of prepared.values()) if (p.spool.count > 0) return p.start;
+    return real;
+  };
+  const position = (pos: number): string => boundary(realPosition(pos));
+  const positionAfterDdl = (pos: number): string => boundary(realPositionAfterDdl(pos));
+
+  // The open event group: its rows go straight to the queue until a SAVEPOINT (the rows after it
+  // may be undone by a ROLLBACK TO, which MariaDB/MySQL binlog instead of removing them when the
+  // transaction also changed a non-transactional table) or, for an XA transaction, from its start
+  // (its XA PREPARE ends the group before the outcome is known).
+  const budget = new SpoolBudget(Math.max(1, Math.floor(opts.maxBufferBytes / 2)));
+  let group: { spool?: EventSpool; xid?: string; start: string } = { start: groupEnd };
+  const beginGroup = (xid?: string) => {
+    group.spool?.discard();
+    group = { start: groupEnd, ...(xid !== undefined ? { xid, spool: new EventSpool(budget) } : {}) };
+  };
+  const emitChange = (ev: Extract<StreamEvent, { type: 'change' }>, bytes: number) => {
+    if (group.spool) group.spool.append(ev, bytes);
+    else push(ev, bytes);
+  };
+  /** The group ends and everything it held is applied: its rows, then the boundary. */
+  const commitGroup = (spool: EventSpool | undefined, pos: string, timestamp: number) => {
+    if (spool && spool.count > 0) queue.push(spool, spool.bytesInMemory);
+    else spool?.discard();
+    push({ type: 'commit', position: pos, timestamp });
+  };
+
   const rowsEvent = (evt: RowsEvent & { rows: unknown[] }, kind: 'write' | 'update' | 'delete') => {
     const entry: TableMapEntry | undefined = evt.tableMap[evt.tableId];
     if (!entry || entry.parentSchema !== db) return;
     const dec = decoders.get(entry.tableName);
     if (!dec) return;
-    if (xaOpen) throw xaUnsupported(evt.gtid);
     const { schema, codecs } = dec;
     const toRow = (obj: Record<string, unknown>): Value[] => {
       const row = new Array<Value>(codecs.length);
@@ -123,15 +177,15 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         const oldKey = keyOf(before);
         const newKey = keyOf(after);
         const bytes = rowBytes(after);
-        if (!sameKey(oldKey, newKey)) push({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
-        push({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after }, op: 'update' }, bytes);
+        if (!sameKey(oldKey, newKey)) emitChange({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
+        emitChange({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after }, op: 'update' }, bytes);
       } else {
         const row = toRow(r as Record<string, unknown>);
         const change: Change =
           kind === 'write'
             ? { kind: 'upsert', table: schema.name, key: keyOf(row), row }
             : { kind: 'delete', table: schema.name, key: keyOf(row) };
-        push({ type: 'change', change, op: kind === 'write' ? 'insert' : 'delete' }, rowBytes(row));
+        emitChange({ type: 'change', change, op: kind === 'write' ? 'insert' : 'delete' }, rowBytes(row));
       }
     }
   };
@@ -139,22 +193,63 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const onQuery = (evt: AnyBinlogEvent & { query: string; schema: string }) => {
     const sql = evt.query;
     if (/^\s*BEGIN\b/i.test(sql)) {
-      xaOpen = false;
+      beginGroup();
       push({ type: 'begin' });
       return;
     }
-    if (/^\s*XA\s+START\b/i.test(sql)) {
-      xaOpen = true;
-      push({ type: 'begin' });
+    const xa = XA_STATEMENT.exec(sql);
+    if (xa) {
+      const verb = (xa[1] as string).toUpperCase();
+      const xid = xidKey(xa[4] ?? '1', Buffer.from(xa[2] ?? '', 'hex'), Buffer.from(xa[3] ?? '', 'hex'));
+      if (verb === 'START' || verb === 'BEGIN') {
+        // MySQL: XA START is a query event; MariaDB announces the XA in its GTID event instead.
+        if (group.xid !== xid) {
+          beginGroup(xid);
+          push({ type: 'begin' });
+        }
+      } else if (verb === 'COMMIT') {
+        if (/\bONE\s+PHASE\b/i.test(sql) && group.xid === xid) {
+          // XA COMMIT … ONE PHASE: the group ends committed, like a COMMIT.
+          const spool = group.spool;
+          group = { start: groupEnd };
+          commitGroup(spool, position(evt.nextPosition), evt.timestamp);
+          return;
+        }
+        const p = prepared.get(xid);
+        prepared.delete(xid);
+        if (!p) opts.logger.warn({ xid: xa[0] }, 'XA COMMIT of a transaction prepared before the stream began: its rows were not read here (they are in the copy only if a chunk read them after this commit); run tributary verify --repair to be sure');
+        group = { start: groupEnd };
+        commitGroup(p?.spool, position(evt.nextPosition), evt.timestamp);
+      } else if (verb === 'ROLLBACK') {
+        prepared.get(xid)?.spool.discard();
+        prepared.delete(xid);
+        group = { start: groupEnd };
+        push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
+      }
+      // XA END only closes the statement list; XA PREPARE ends the group (its own event).
       return;
     }
-    if (/^\s*XA\s+(COMMIT|ROLLBACK)\b/i.test(sql)) {
-      push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
+    const savepoint = SAVEPOINT.exec(sql);
+    if (savepoint) {
+      group.spool ??= new EventSpool(budget);
+      group.spool.mark(unquote(savepoint[1] as string));
+      return;
+    }
+    const rollbackTo = ROLLBACK_TO.exec(sql);
+    if (rollbackTo) {
+      // Only a real transaction end is a boundary: ROLLBACK TO undoes the rows after the savepoint
+      // and the transaction goes on.
+      const name = unquote(rollbackTo[1] as string);
+      if (!group.spool?.truncate(name)) {
+        throw new TributaryError(ErrorCode.STREAM_FAILED, `the binlog has ROLLBACK TO SAVEPOINT ${name} without its SAVEPOINT in the same transaction (${describeAt(file, evt.nextPosition)}); tributary cannot tell which rows it undoes and stopped before applying them. Report this binlog`);
+      }
       return;
     }
     // ROLLBACK is binlogged only after changes to non-transactional tables, which stay done.
     if (/^\s*(COMMIT|ROLLBACK)\b/i.test(sql)) {
-      push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
+      const spool = group.spool;
+      group = { start: groupEnd };
+      commitGroup(spool, position(evt.nextPosition), evt.timestamp);
       return;
     }
     if (!DDL.test(sql)) return;
@@ -177,21 +272,35 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   };
 
   client.on('binlog', (evt: AnyBinlogEvent) => {
+    // After a failure nothing more is read: delivery stops at the failed event.
+    if (queue.failed) return;
     try {
       switch (evt.getEventName()) {
         case 'rotate':
           file = (evt as { binlogName: string }).binlogName;
           break;
-        case 'xaprepare':
-          // The end of an XA group: one phase commits; a prepared group held no synced rows (else
-          // it stopped the stream), so it is a boundary with nothing to apply.
-          xaOpen = false;
+        case 'xaprepare': {
+          const x = evt as unknown as { onePhase: boolean; xidFormatId: number; xidGtrid: Buffer; xidBqual: Buffer };
+          const xid = xidKey(String(x.xidFormatId), x.xidGtrid, x.xidBqual);
+          const spool = group.spool;
+          const start = group.start;
+          group = { start: groupEnd };
+          if (x.onePhase) {
+            commitGroup(spool, position(evt.nextPosition), evt.timestamp);
+            break;
+          }
+          // Prepared, not decided: hold its rows until XA COMMIT (apply) or XA ROLLBACK (discard).
+          if (spool && spool.count > 0) {
+            prepared.get(xid)?.spool.discard();
+            prepared.set(xid, { spool, start });
+          } else spool?.discard();
           push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
           break;
+        }
         case 'mariadbgtid': {
-          const g = evt as unknown as { standalone: boolean; domainId: number; serverId: number; seqNo: number | string; preparedXa?: boolean };
-          xaOpen = g.preparedXa === true;
+          const g = evt as unknown as { standalone: boolean; domainId: number; serverId: number; seqNo: number | string; preparedXa?: boolean; xidFormatId?: number; xidGtrid?: Buffer; xidBqual?: Buffer };
           groupGtid = { mariadb: { domainId: g.domainId, serverId: g.serverId, seqNo: g.seqNo } };
+          beginGroup(g.preparedXa === true && g.xidGtrid ? xidKey(String(g.xidFormatId), g.xidGtrid, g.xidBqual ?? Buffer.alloc(0)) : undefined);
           if (!g.standalone) push({ type: 'begin' });
           break;
         }
@@ -201,9 +310,12 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         case 'query':
           onQuery(evt as AnyBinlogEvent & { query: string; schema: string });
           break;
-        case 'xid':
-          push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
+        case 'xid': {
+          const spool = group.spool;
+          group = { start: groupEnd };
+          commitGroup(spool, position(evt.nextPosition), evt.timestamp);
           break;
+        }
         case 'writerows':
           rowsEvent(evt as RowsEvent & { rows: unknown[] }, 'write');
           break;
@@ -217,10 +329,17 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
           break;
       }
     } catch (err) {
-      queue.fail(err as Error);
+      fail(err as Error);
     }
   });
-  client.on('error', (err: Error) => queue.fail(mapBinlogError(err, opts.from)));
+  // The first failure ends reading: the client stops, so no later event (a commit after the failed
+  // change) can be queued, and the queue hands out nothing past it (EventQueue.fail).
+  const fail = (err: Error) => {
+    if (queue.failed) return;
+    queue.fail(err);
+    client.removeAllListeners('binlog');
+  };
+  client.on('error', (err: Error) => fail(binlogStreamError(err, opts.from, opts.serverId)));
 
   const onAbort = () => queue.notify();
   signal.addEventListener('abort', onAbort);
@@ -239,28 +358,23 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
 
   try {
     for (;;) {
-      const ev = await queue.take(() => signal.aborted);
-      if (ev === undefined) return;
-      yield ev;
+      const item = await queue.take(() => signal.aborted);
+      if (item === undefined) return;
+      if (item instanceof EventSpool) {
+        for (const ev of item.replay()) {
+          if (signal.aborted) return;
+          yield ev;
+        }
+      } else yield item;
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
+    group.spool?.discard();
+    for (const p of prepared.values()) p.spool.discard();
     client.removeAllListeners('binlog');
     client.on('error', () => undefined);
     client.stop();
   }
-}
-
-/**
- * Two-phase XA: the rows of a prepared transaction reach the binlog before it is committed or
- * rolled back. Applying them could apply a rollback's changes; holding them needs state that
- * survives restarts. Until that exists, stop rather than guess.
- */
-function xaUnsupported(gtid: string | undefined): TributaryError {
-  return new TributaryError(
-    ErrorCode.STREAM_FAILED,
-    `the source binlog holds a two-phase XA transaction${gtid ? ` (GTID ${gtid})` : ''}; tributary does not follow XA PREPARE / XA COMMIT yet and stopped rather than apply changes that may be rolled back. Avoid XA on synced tables (XA COMMIT … ONE PHASE is fine)`,
-  );
 }
 
 function sameKey(a: readonly Value[], b: readonly Value[]): boolean {
@@ -273,16 +387,4 @@ function sameKey(a: readonly Value[], b: readonly Value[]): boolean {
     } else if (x !== y) return false;
   }
   return true;
-}
-
-function mapBinlogError(err: Error, from: BinlogPosition): TributaryError {
-  const e = err as Error & { code?: string; errno?: number };
-  if (e.errno === 1236 || /Could not find first log file|could not find next log|Could not find GTID state|binlog truncated|purged/i.test(e.message)) {
-    return new TributaryError(
-      ErrorCode.POSITION_LOST,
-      `binlog position ${from.file}:${from.pos}${from.gtid ? ` (gtid ${from.gtid})` : ''} is no longer on the source (${e.message}); the binlog was purged. Raise binlog retention (binlog_expire_logs_seconds / expire_logs_days) and start over with --force`,
-      { cause: err },
-    );
-  }
-  return new TributaryError(ErrorCode.STREAM_FAILED, `binlog stream failed: ${e.message}`, { cause: err, fatal: false });
 }
