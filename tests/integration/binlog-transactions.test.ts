@@ -8,7 +8,7 @@
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, diffTables, startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
+import { connect, diffTables, runCli, startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
 
 let pair: Pair;
 const running: CliRun[] = [];
@@ -182,6 +182,10 @@ describe('XA transactions', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(prepared[0]).toBeGreaterThan(0);
     expect(seqOf((await streamPosition('xa')).gtid)).toBeLessThan(prepared[0] as number);
+
+    // `check` warns that a sync starting now would not see them.
+    const check = await runCli(['check', '--source', pair.srcUrl('xa'), '--target', pair.dstUrl('xa')]);
+    expect(check.stdout + check.stderr).toMatch(/prepared XA transactions.*2 prepared \('drop', 'keep'\)/);
 
     // kill -9 while undecided: the restart reads the prepared transactions again.
     run.child.kill('SIGKILL');

@@ -52,6 +52,7 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     out.push({ name, ok: v.toUpperCase() === want, value: v, fix, severity: 'error', code: ErrorCode.SOURCE_SETTING });
   }
   out.push(await retention(conn));
+  out.push(await preparedXa(conn));
   if (mariadb) {
     const strict = (await variable(conn, 'gtid_strict_mode')) ?? 'OFF';
     const domain = (await variable(conn, 'gtid_domain_id')) ?? '?';
@@ -106,6 +107,30 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     code: ErrorCode.PRIVILEGE_MISSING,
   });
   return out;
+}
+
+/**
+ * XA transactions prepared on the source now. Their rows were binlogged at XA PREPARE, before a
+ * sync starting now begins to read: the stream never sees them, and the copy has them only if it
+ * reads their rows after XA COMMIT. A sync already running holds such rows itself (the binlog
+ * reader keeps a prepared transaction's rows until its outcome), so this is a warning for a start.
+ */
+async function preparedXa(conn: Connection): Promise<Requirement> {
+  const base = { name: 'prepared XA transactions', severity: 'warning', code: ErrorCode.SOURCE_SETTING } as const;
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>('XA RECOVER');
+    const xids = rows.map((r) => String(r.data ?? '')).sort();
+    if (xids.length === 0) return { ...base, ok: true, value: 'none', fix: '' };
+    const shown = xids.slice(0, 5).map((x) => `'${x}'`).join(', ') + (xids.length > 5 ? ` and ${xids.length - 5} more` : '');
+    return {
+      ...base,
+      ok: false,
+      value: `${xids.length} prepared (${shown})`,
+      fix: 'a sync starting now does not see their rows; decide them first (XA COMMIT / XA ROLLBACK), or run tributary verify --repair once they are committed. A sync resuming from a checkpoint is not affected',
+    };
+  } catch (err) {
+    return { ...base, ok: true, value: `unknown (XA RECOVER: ${(err as Error).message})`, fix: 'grant XA_RECOVER_ADMIN (MySQL 8) to see prepared XA transactions' };
+  }
 }
 
 /**
