@@ -33,6 +33,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--checksum-interval <duration>', 'rest between two checksum passes, e.g. 30s, 5m (default 30s)')
     .option('--http <host:port>', 'serve the HTTP API (status, health, metrics, control) here, e.g. 127.0.0.1:8080 (default: off)')
     .option('--http-token <token>', 'bearer token the HTTP API requires (needed off loopback; prefer TRIBUTARY_HTTP_TOKEN)')
+    .option('--http-allowed-hosts <names>', 'comma-separated names besides its address under which the HTTP API is reached (a proxy\'s or DNS name; .example.com admits subdomains); other Host headers get 421')
     .option('--ready-max-lag <seconds>', 'GET /readyz answers 503 beyond this lag (default 60)')
     .option('--copy-rate-limit <rows/s>', 'most rows per second the copy reads, all threads together; 0 = no limit (default 0)')
     .option('--replica <url>', 'a replica (MySQL/MariaDB) or standby (PostgreSQL) of the source: the copy waits while its lag is too high')
@@ -69,7 +70,7 @@ export function registerSync(program: Command, ctx: CliContext): void {
       const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY), destination: printer.logStream() });
       const runner = new Runner(config, { logger });
       const api = config.http
-        ? new HttpApi({ runner, listen: config.http, token: config.httpToken, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) })
+        ? new HttpApi({ runner, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) })
         : undefined;
       await api?.start();
       let signals = 0;

@@ -31,7 +31,7 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} ${kebab(key)}='${raw}' is not a boolean; use true or false`);
   }
-  if (key === 'tables') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (key === 'tables' || key === 'httpAllowedHosts') return raw.split(',').map((s) => s.trim()).filter(Boolean);
   if (key === 'columnTypes') {
     // table.column=TYPE[,table.column=TYPE…]
     const out: Record<string, string> = {};
