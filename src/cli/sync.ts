@@ -13,6 +13,8 @@ export function addSyncOptions(cmd: Command): Command {
   return cmd
     .option('--source <url>', 'source database URL, e.g. mysql://user:pass@host:3306/db')
     .option('--target <url>', 'target database URL, e.g. mysql://user:pass@host:3306/db')
+    .option('--source-password-file <file>', 'file holding the source password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_SOURCE_PASSWORD')
+    .option('--target-password-file <file>', 'file holding the target password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_TARGET_PASSWORD')
     .option('--tables <names>', 'comma-separated table names or globs (default: all tables)')
     .option('--threads <n>', 'parallel copy workers (default 4)')
     .option('--flush-interval <duration>', 'longest wait before buffered changes are committed, e.g. 1s, 500ms (default 1s)')
@@ -37,6 +39,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--ready-max-lag <seconds>', 'GET /readyz answers 503 beyond this lag (default 60)')
     .option('--copy-rate-limit <rows/s>', 'most rows per second the copy reads, all threads together; 0 = no limit (default 0)')
     .option('--replica <url>', 'a replica (MySQL/MariaDB) or standby (PostgreSQL) of the source: the copy waits while its lag is too high')
+    .option('--replica-password-file <file>', 'file holding the replica password, instead of one in its URL; or TRIBUTARY_REPLICA_PASSWORD')
     .option('--replica-max-lag <duration>', 'the copy waits while the replica lags more than this, e.g. 10s (default 10s)')
     .option('--progress <mode>', 'auto | plain | json | none (default auto)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')

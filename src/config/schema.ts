@@ -16,6 +16,17 @@ export const SyncConfigSchema = z
   .object({
     source: z.string().min(1),
     target: z.string().min(1),
+    /**
+     * Passwords outside the URLs (connection.ts): the value itself (env TRIBUTARY_SOURCE_PASSWORD)
+     * or a file holding it (trailing newlines stripped). A role's password may be given in one place
+     * only: in its URL, as `<role>Password` or as `<role>PasswordFile`; two are refused.
+     */
+    sourcePassword: z.string().min(1).optional(),
+    sourcePasswordFile: z.string().min(1).optional(),
+    targetPassword: z.string().min(1).optional(),
+    targetPasswordFile: z.string().min(1).optional(),
+    replicaPassword: z.string().min(1).optional(),
+    replicaPasswordFile: z.string().min(1).optional(),
     /** Table names or globs (`orders`, `shop_*`); default all base tables of the source database. */
     tables: z.array(z.string().min(1)).default([]),
     /** Parallel copy workers. */
