@@ -1,4 +1,5 @@
-import { describeDsn, parseDsn } from '../config/dsn.js';
+import { describeDsn } from '../config/dsn.js';
+import { connectionDsn } from '../config/connection.js';
 import { SyncConfigSchema, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
 import { alignTable } from '../core/aligned.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
@@ -89,8 +90,8 @@ export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyO
   const cfg = parsed.data;
   const started = Date.now();
   const logger = opts.logger ?? createLogger({ level: cfg.logLevel });
-  const srcDsn = parseDsn(cfg.source, 'source');
-  const dstDsn = parseDsn(cfg.target, 'target');
+  const srcDsn = connectionDsn(cfg, 'source');
+  const dstDsn = connectionDsn(cfg, 'target');
   const syncId = cfg.id ?? deriveSyncId(srcDsn, dstDsn);
   const source = opts.source ?? (await createSource(cfg, srcDsn, syncId, logger.child({ component: 'source' })));
   const target = opts.target ?? (await createTarget(cfg, dstDsn, syncId, logger.child({ component: 'target' })));

@@ -16,7 +16,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .description('Keep a target database continuously in step with a source database: copy, then stream every change.')
     .version('0.1.0')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander's own errors may quote an argument (a URL given without --source): scrubbed too.
+    // Subcommands copy this setting when they are created, below.
+    .configureOutput({ outputError: (text, write) => write(redactUrl(text)) });
   registerSync(program, { env });
   registerDemo(program, { env });
   registerVerify(program, { env });
@@ -34,7 +37,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stderr.write(`tributary: error ${err.code}: ${redactUrl(err.message)}\n`);
       return err.code === 'TRIB_CONFIG_INVALID' || err.code === 'TRIB_DSN_INVALID' ? 2 : 1;
     }
-    process.stderr.write(`tributary: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(`tributary: unexpected error: ${redactUrl((err as Error)?.stack ?? String(err))}\n`);
     return 1;
   }
 }

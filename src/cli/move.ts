@@ -5,6 +5,7 @@ import { createLogger } from '../core/logger.js';
 import { move, type MoveReport } from '../runner/move.js';
 import type { Runner } from '../runner/runner.js';
 import { assertBindAllowed, parseListen } from '../server/address.js';
+import { parseAllowedHosts } from '../server/host.js';
 import { HttpApi } from '../server/server.js';
 import { collectFlags, type CliContext } from './context.js';
 import { addSyncOptions } from './sync.js';
@@ -51,7 +52,10 @@ export function registerMove(program: Command, ctx: CliContext): void {
       }
       const maxLag = opts.maxLag === undefined ? 1 : Number(opts.maxLag);
       if (!Number.isFinite(maxLag) || maxLag < 0) throw new TributaryError(ErrorCode.CONFIG_INVALID, `--max-lag '${String(opts.maxLag)}' is not a number of seconds; give e.g. 1 or 0.5`);
-      if (config.http) assertBindAllowed(parseListen(config.http), config.httpToken);
+      if (config.http) {
+        assertBindAllowed(parseListen(config.http), config.httpToken);
+        parseAllowedHosts(config.httpAllowedHosts);
+      }
       const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY) });
       const abort = new AbortController();
       // The sync's HTTP API, served while the move runs; a port that cannot be bound aborts the move.
@@ -60,7 +64,7 @@ export function registerMove(program: Command, ctx: CliContext): void {
       let apiError: unknown;
       const serve = (runner: Runner) => {
         if (!config.http) return;
-        api = new HttpApi({ runner, listen: config.http, token: config.httpToken, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) });
+        api = new HttpApi({ runner, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) });
         apiStarted = api.start().then(
           () => undefined,
           (err: unknown) => {

@@ -13,6 +13,8 @@ export function addSyncOptions(cmd: Command): Command {
   return cmd
     .option('--source <url>', 'source database URL, e.g. mysql://user:pass@host:3306/db')
     .option('--target <url>', 'target database URL, e.g. mysql://user:pass@host:3306/db')
+    .option('--source-password-file <file>', 'file holding the source password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_SOURCE_PASSWORD')
+    .option('--target-password-file <file>', 'file holding the target password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_TARGET_PASSWORD')
     .option('--tables <names>', 'comma-separated table names or globs (default: all tables)')
     .option('--threads <n>', 'parallel copy workers (default 4)')
     .option('--flush-interval <duration>', 'longest wait before buffered changes are committed, e.g. 1s, 500ms (default 1s)')
@@ -33,9 +35,11 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--checksum-interval <duration>', 'rest between two checksum passes, e.g. 30s, 5m (default 30s)')
     .option('--http <host:port>', 'serve the HTTP API (status, health, metrics, control) here, e.g. 127.0.0.1:8080 (default: off)')
     .option('--http-token <token>', 'bearer token the HTTP API requires (needed off loopback; prefer TRIBUTARY_HTTP_TOKEN)')
+    .option('--http-allowed-hosts <names>', 'comma-separated names besides its address under which the HTTP API is reached (a proxy\'s or DNS name; .example.com admits subdomains); other Host headers get 421')
     .option('--ready-max-lag <seconds>', 'GET /readyz answers 503 beyond this lag (default 60)')
     .option('--copy-rate-limit <rows/s>', 'most rows per second the copy reads, all threads together; 0 = no limit (default 0)')
     .option('--replica <url>', 'a replica (MySQL/MariaDB) or standby (PostgreSQL) of the source: the copy waits while its lag is too high')
+    .option('--replica-password-file <file>', 'file holding the replica password, instead of one in its URL; or TRIBUTARY_REPLICA_PASSWORD')
     .option('--replica-max-lag <duration>', 'the copy waits while the replica lags more than this, e.g. 10s (default 10s)')
     .option('--progress <mode>', 'auto | plain | json | none (default auto)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
@@ -69,7 +73,7 @@ export function registerSync(program: Command, ctx: CliContext): void {
       const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY), destination: printer.logStream() });
       const runner = new Runner(config, { logger });
       const api = config.http
-        ? new HttpApi({ runner, listen: config.http, token: config.httpToken, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) })
+        ? new HttpApi({ runner, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) })
         : undefined;
       await api?.start();
       let signals = 0;

@@ -20,6 +20,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .description('compare every synced table of the source with the target, chunk by chunk; --repair recopies what differs')
     .option('--source <url>', 'source database URL, e.g. mysql://user:pass@host:3306/db')
     .option('--target <url>', 'target database URL, e.g. postgres://user:pass@host:5432/db')
+    .option('--source-password-file <file>', 'file holding the source password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_SOURCE_PASSWORD')
+    .option('--target-password-file <file>', 'file holding the target password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_TARGET_PASSWORD')
     .option('--tables <names>', 'comma-separated table names or globs (default: all tables)')
     .option('--threads <n>', 'chunks compared in parallel (default 4)')
     .option('--chunk-size <n>', 'rows per chunk at most (default 1000)')

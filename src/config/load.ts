@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import { resolvePasswords } from './connection.js';
 import { SyncConfigSchema, toMs, type SyncConfig } from './schema.js';
 
 /** Config keys as they appear in YAML (kebab-case), in env (TRIBUTARY_FLUSH_INTERVAL) and flags. */
@@ -31,7 +32,7 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} ${kebab(key)}='${raw}' is not a boolean; use true or false`);
   }
-  if (key === 'tables') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (key === 'tables' || key === 'httpAllowedHosts') return raw.split(',').map((s) => s.trim()).filter(Boolean);
   if (key === 'columnTypes') {
     // table.column=TYPE[,table.column=TYPE…]
     const out: Record<string, string> = {};
@@ -101,11 +102,14 @@ export function validateConfig(input: Record<string, unknown>): SyncConfig {
   throw new TributaryError(ErrorCode.CONFIG_INVALID, describeIssues(result.error, input));
 }
 
+/** Keys whose values are never repeated in a message: URLs (which may hold passwords), passwords, the token. */
+const SECRET_KEYS = new Set(['source', 'target', 'replica', 'sourcePassword', 'targetPassword', 'replicaPassword', 'httpToken']);
+
 function describeIssues(error: z.ZodError, input: Record<string, unknown>): string {
   return error.issues
     .map((issue) => {
       const key = issue.path.map(String).join('.');
-      const shown = key === 'source' || key === 'target' || key === 'replica' || key === 'httpToken' ? '' : ` (got ${JSON.stringify(input[String(issue.path[0])])})`;
+      const shown = SECRET_KEYS.has(String(issue.path[0])) ? '' : ` (got ${JSON.stringify(input[String(issue.path[0])])})`;
       if (issue.code === 'unrecognized_keys') {
         return `unknown key(s) ${issue.keys.map(kebab).join(', ')}; allowed keys: ${KEYS.map(kebab).join(', ')}`;
       }
@@ -119,7 +123,8 @@ function describeIssues(error: z.ZodError, input: Record<string, unknown>): stri
 
 /**
  * Merges configuration with one precedence: flags > environment > config file > defaults.
- * `flags` holds only the flags the user gave.
+ * `flags` holds only the flags the user gave. Password files are read here, once
+ * (resolvePasswords), and a role's password given in two places is refused.
  */
 export function loadConfig(opts: {
   flags: Record<string, unknown>;
@@ -129,7 +134,7 @@ export function loadConfig(opts: {
   const file = opts.configFile ? fromFile(opts.configFile) : {};
   const env = fromEnv(opts.env ?? process.env);
   const flags = fromObject(opts.flags, 'flag');
-  return validateConfig({ ...file, ...env, ...flags });
+  return resolvePasswords(validateConfig({ ...file, ...env, ...flags }));
 }
 
 /** A duration flag ('500ms', '2s', '5m' or milliseconds) in milliseconds, or CONFIG_INVALID naming the flag. */

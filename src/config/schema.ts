@@ -16,6 +16,17 @@ export const SyncConfigSchema = z
   .object({
     source: z.string().min(1),
     target: z.string().min(1),
+    /**
+     * Passwords outside the URLs (connection.ts): the value itself (env TRIBUTARY_SOURCE_PASSWORD)
+     * or a file holding it (trailing newlines stripped). A role's password may be given in one place
+     * only: in its URL, as `<role>Password` or as `<role>PasswordFile`; two are refused.
+     */
+    sourcePassword: z.string().min(1).optional(),
+    sourcePasswordFile: z.string().min(1).optional(),
+    targetPassword: z.string().min(1).optional(),
+    targetPasswordFile: z.string().min(1).optional(),
+    replicaPassword: z.string().min(1).optional(),
+    replicaPasswordFile: z.string().min(1).optional(),
     /** Table names or globs (`orders`, `shop_*`); default all base tables of the source database. */
     tables: z.array(z.string().min(1)).default([]),
     /** Parallel copy workers. */
@@ -62,6 +73,12 @@ export const SyncConfigSchema = z
     http: z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]*:)?\d{1,5}$/, 'give HOST:PORT, e.g. 127.0.0.1:8080').optional(),
     /** Bearer token the HTTP API requires on every call but /healthz and /readyz (required off loopback). */
     httpToken: z.string().min(16, 'use a token of at least 16 characters').optional(),
+    /**
+     * Names besides the bound address under which clients reach the HTTP API (a reverse proxy's or
+     * a DNS name; `.example.com` admits its subdomains). Requests whose Host header names anything
+     * else are refused (421), against DNS rebinding.
+     */
+    httpAllowedHosts: z.array(z.string().min(1)).default([]),
     /** /readyz answers 503 once the stream's lag exceeds this many seconds. */
     readyMaxLag: z.number().positive().default(60),
     /** Most rows per second the initial copy reads, across all threads; 0 = no limit. The stream is not limited. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { describeDsn, parseDsn, redactUrl, type Dsn } from '../config/dsn.js';
+import { describeDsn, redactUrl, type Dsn } from '../config/dsn.js';
 import { PauseGate } from '../core/pause.js';
 
 /** Where the copy's throttles stand, for Runner.progress() and the HTTP status. */
@@ -26,8 +26,8 @@ interface LagProbe {
 }
 
 export interface ReplicaThrottleOptions {
-  /** URL of a MySQL/MariaDB replica or a PostgreSQL standby. */
-  readonly url: string;
+  /** A MySQL/MariaDB replica or a PostgreSQL standby (connectionDsn: with its password). */
+  readonly dsn: Dsn;
   /** The copy waits while the lag is above this many seconds (or cannot be read). */
   readonly maxLagSeconds: number;
   readonly intervalMs?: number;
@@ -58,7 +58,7 @@ export class ReplicaThrottle {
 
   constructor(opts: ReplicaThrottleOptions) {
     this.opts = opts;
-    this.dsn = parseDsn(opts.url, 'replica');
+    this.dsn = opts.dsn;
   }
 
   /** The replica without its password. */
@@ -129,7 +129,7 @@ export class ReplicaThrottle {
   }
 
   private redact(text: string): string {
-    let out = redactUrl(text).replace(this.opts.url, this.where);
+    let out = redactUrl(text);
     if (this.dsn.password) out = out.split(this.dsn.password).join('***');
     return out;
   }

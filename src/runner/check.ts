@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { describeDsn, parseDsn, redactUrl } from '../config/dsn.js';
+import { describeDsn, redactUrl } from '../config/dsn.js';
+import { connectionDsn } from '../config/connection.js';
 import type { SyncConfig } from '../config/schema.js';
 import type { Requirement } from '../core/check.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
@@ -59,8 +60,8 @@ function failedStep(group: CheckGroup, name: string, err: unknown, table?: strin
  * cannot run (a server that refuses the connection) becomes a ✘ line and skips what depends on it.
  */
 export async function check(config: SyncConfig, opts: CheckOptions): Promise<CheckReport> {
-  const srcDsn = parseDsn(config.source, 'source');
-  const dstDsn = parseDsn(config.target, 'target');
+  const srcDsn = connectionDsn(config, 'source');
+  const dstDsn = connectionDsn(config, 'target');
   const syncId = config.id ?? deriveSyncId(srcDsn, dstDsn);
   const lines: CheckLine[] = [];
   const add = (group: CheckGroup, reqs: readonly Requirement[]) => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { describeDsn, parseDsn } from '../config/dsn.js';
+import { describeDsn } from '../config/dsn.js';
+import { connectionDsn } from '../config/connection.js';
 import { SyncConfigSchema, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
 import { verify } from '../checksum/verify.js';
 import type { VerifyTotals } from '../checksum/report.js';
@@ -107,8 +108,8 @@ export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptio
   const started = Date.now();
   const logger = opts.logger ?? createLogger({ level: cfg.logLevel });
   const log = logger.child({ component: 'move' });
-  const srcDsn = parseDsn(cfg.source, 'source');
-  const dstDsn = parseDsn(cfg.target, 'target');
+  const srcDsn = connectionDsn(cfg, 'source');
+  const dstDsn = connectionDsn(cfg, 'target');
   const abort = new AbortController();
   const onAbort = () => abort.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { assertResumable } from '../checkpoint/checkpoint.js';
-import { describeDsn, parseDsn, redactUrl } from '../config/dsn.js';
+import { describeDsn, redactUrl } from '../config/dsn.js';
+import { connectionDsn } from '../config/connection.js';
 import { toMs, type SyncConfig } from '../config/schema.js';
 import { TributaryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
@@ -57,8 +58,8 @@ export interface PlanOptions {
  * What would make the sync refuse to start is collected in `problems`, not thrown.
  */
 export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<SyncPlan> {
-  const srcDsn = parseDsn(config.source, 'source');
-  const dstDsn = parseDsn(config.target, 'target');
+  const srcDsn = connectionDsn(config, 'source');
+  const dstDsn = connectionDsn(config, 'target');
   const syncId = config.id ?? deriveSyncId(srcDsn, dstDsn);
   const source = opts.source ?? (await createSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
   const target = opts.target ?? (await createTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
@@ -147,7 +148,7 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     streaming: !config.copyOnly,
     throttle: {
       copyRateLimit: config.copyRateLimit,
-      replica: config.replica !== undefined ? describeDsn(parseDsn(config.replica, 'replica')) : null,
+      replica: config.replica !== undefined ? describeDsn(connectionDsn(config, 'replica')) : null,
       replicaMaxLagSeconds: toMs(config.replicaMaxLag) / 1000,
     },
     problems,

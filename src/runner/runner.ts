@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { parseDsn, describeDsn, redactUrl, type Dsn } from '../config/dsn.js';
+import { describeDsn, redactUrl, type Dsn } from '../config/dsn.js';
+import { connectionDsn, resolvePasswords } from '../config/connection.js';
 import { SyncConfigSchema, toMs, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
 import { assertResumable, CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import { Copier } from '../copier/copier.js';
@@ -77,13 +78,14 @@ export class Runner extends EventEmitter {
     if (!parsed.success) {
       throw new TributaryError(ErrorCode.CONFIG_INVALID, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     }
-    this.config = parsed.data;
+    // Password files are read once, here, not again at every reconnect (a pipe can be read once).
+    this.config = resolvePasswords(parsed.data);
     this.logger = opts.logger ?? createLogger({ level: this.config.logLevel });
     this.injected = opts;
-    const src = parseDsn(this.config.source, 'source');
-    const dst = parseDsn(this.config.target, 'target');
+    const src = connectionDsn(this.config, 'source');
+    const dst = connectionDsn(this.config, 'target');
     // A bad replica URL is refused now, not when the copy starts.
-    if (this.config.replica !== undefined) parseDsn(this.config.replica, 'replica');
+    if (this.config.replica !== undefined) connectionDsn(this.config, 'replica');
     this.syncId = this.config.id ?? deriveSyncId(src, dst);
     this.copiedPromise = new Promise((r) => (this.resolveCopied = r));
     this.cleanPassPromise = new Promise((r) => (this.resolveCleanPass = r));
@@ -229,8 +231,8 @@ export class Runner extends EventEmitter {
 
   private async runOnce(onProgress: () => void): Promise<void> {
     const cfg = this.config;
-    const srcDsn = parseDsn(cfg.source, 'source');
-    const dstDsn = parseDsn(cfg.target, 'target');
+    const srcDsn = connectionDsn(cfg, 'source');
+    const dstDsn = connectionDsn(cfg, 'target');
     if (!this.injected.source && srcDsn.engine !== 'mysql' && srcDsn.engine !== 'postgres') {
       throw new TributaryError(ErrorCode.DSN_INVALID, `source engine '${srcDsn.engine}' is not supported as a source; use a mysql:// or postgres:// source`);
     }
@@ -300,7 +302,7 @@ export class Runner extends EventEmitter {
       const copyLeft = schemas.some((s) => !cp.tables.get(s.name)?.done);
       const throttle =
         cfg.replica !== undefined && copyLeft
-          ? new ReplicaThrottle({ url: cfg.replica, maxLagSeconds: toMs(cfg.replicaMaxLag) / 1000, logger: this.logger.child({ component: 'throttle' }) })
+          ? new ReplicaThrottle({ dsn: connectionDsn(cfg, 'replica'), maxLagSeconds: toMs(cfg.replicaMaxLag) / 1000, logger: this.logger.child({ component: 'throttle' }) })
           : undefined;
       this.throttle = throttle;
       const applier = cfg.copyOnly
@@ -563,7 +565,7 @@ export class Runner extends EventEmitter {
 
   /** Reads this sync's checkpoint from the target (as saved, with every committed batch and chunk). */
   async dumpCheckpoint(): Promise<Checkpoint> {
-    const target = this.target ?? (await this.buildTarget(parseDsn(this.config.target, 'target')));
+    const target = this.target ?? (await this.buildTarget(connectionDsn(this.config, 'target')));
     const own = target !== this.target;
     if (own) await target.connect();
     try {

@@ -5,9 +5,10 @@ import type { Logger } from 'pino';
 import { redactUrl } from '../config/dsn.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Runner } from '../runner/runner.js';
-import { assertBindAllowed, parseListen, type ListenAddress } from './address.js';
+import { assertBindAllowed, isLoopback, parseListen, type ListenAddress } from './address.js';
 import { renderDashboard } from './dashboard.js';
 import { History, type HistoryJson } from './history.js';
+import { hostPolicy, type HostPolicy } from './host.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { buildStatus, readiness } from './status.js';
 
@@ -21,6 +22,11 @@ export interface HttpApiOptions {
    * and the dashboard page (GET /, which holds no data) stay open. Required when `listen` is not a loopback address.
    */
   readonly token?: string | undefined;
+  /**
+   * Names besides the bound address under which the API may be reached (a reverse proxy's or a DNS
+   * name), as they appear in the Host header; `.example.com` admits its subdomains. See host.ts.
+   */
+  readonly allowedHosts?: readonly string[];
   /** /readyz answers 503 beyond this lag (default 60 s). */
   readonly readyMaxLagSeconds?: number;
   /** Samples GET /history keeps, one a second (default 300: five minutes). */
@@ -38,8 +44,11 @@ const HISTORY_INTERVAL_MS = 1000;
  * /metrics) and control calls (POST /pause, /resume, /stop, /checksum). Nothing it answers holds a password: URLs are described without theirs and error
  * messages are redacted.
  *
+ * Every request whose Host header names anything but an address of the API is refused with 421
+ * before it is routed, whatever its path or method: the defence against DNS rebinding (host.ts).
+ *
  * Lifecycle: construct (validates the address: a non-loopback host without a token is refused
- * with CONFIG_INVALID), start(), close(). The Runner does not depend on it: start it around a
+ * with CONFIG_INVALID, as is a malformed allowed host), start(), close(). The Runner does not depend on it: start it around a
  * Runner when wanted.
  */
 export class HttpApi {
@@ -47,6 +56,9 @@ export class HttpApi {
   private readonly requested: ListenAddress;
   private readonly tokenDigest: Buffer | undefined;
   private readonly history: History;
+  private readonly hosts: HostPolicy;
+  /** Refused Host values already logged (bounded), so a page retrying in a loop cannot flood the log. */
+  private readonly refusedLogged = new Set<string>();
   private server: Server | undefined;
   private bound: ListenAddress | undefined;
   private sampler: NodeJS.Timeout | undefined;
@@ -55,6 +67,7 @@ export class HttpApi {
     this.opts = opts;
     this.requested = parseListen(opts.listen);
     assertBindAllowed(this.requested, opts.token);
+    this.hosts = hostPolicy(this.requested, opts.allowedHosts);
     this.tokenDigest = opts.token ? digest(opts.token) : undefined;
     this.history = new History(opts.historySize ?? DEFAULT_HISTORY_SIZE);
   }
@@ -133,6 +146,8 @@ export class HttpApi {
     this.opts.logger?.debug({ method, path }, 'HTTP request');
     // Bodies are not used; drain them so the connection can be reused.
     req.resume();
+    // First, before any route, auth or 404: a request for another name is none of this API's.
+    if (!this.hosts.allows(req.headers.host)) return this.refuseHost(res, req.headers.host ?? '');
     if (!route) return send(res, 404, { error: `no endpoint ${path}; try GET / (the dashboard), /status, /history, /healthz, /readyz, /metrics or POST /pause, /resume, /stop, /checksum` });
     if (method !== route.method && !(route.method === 'GET' && method === 'HEAD')) {
       res.setHeader('Allow', route.method === 'GET' ? 'GET, HEAD' : 'POST');
@@ -190,6 +205,23 @@ export class HttpApi {
         return send(res, 202, { checksum: 'starting', pass: before.pass, state: before.state });
       }
     }
+  }
+
+  /**
+   * 421 Misdirected Request: the request was meant for another name (DNS rebinding, or a proxy
+   * whose name is not in --http-allowed-hosts). Says which names are accepted and how to add one.
+   */
+  private refuseHost(res: ServerResponse, host: string): void {
+    const shown = host.length > 100 ? host.slice(0, 100) + '…' : host;
+    if (this.refusedLogged.size < 20 && !this.refusedLogged.has(shown)) {
+      this.refusedLogged.add(shown);
+      this.opts.logger?.warn({ host: shown, accepted: this.hosts.accepted }, 'HTTP request for another host name refused (421); add the name to --http-allowed-hosts if a proxy or DNS name fronts the API');
+    }
+    // The accepted names go to the log, not to a caller that may not hold the token.
+    const listening = this.opts.listen;
+    send(res, 421, {
+      error: `Host '${shown}' is not a name of this API (--http ${listening}); reach it by the address it listens on${isLoopback(this.requested.host) ? ' or localhost' : ''}, or add the name a proxy or DNS record gives it to --http-allowed-hosts (TRIBUTARY_HTTP_ALLOWED_HOSTS)`,
+    });
   }
 
   /** Constant-time comparison of the bearer token (digests first, so lengths leak nothing). */

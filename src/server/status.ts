@@ -1,4 +1,4 @@
-import { describeDsn, parseDsn, redactUrl } from '../config/dsn.js';
+import { describeDsn, parseDsn, redactConnectionUrl, redactUrl } from '../config/dsn.js';
 import type { CheckerStatus } from '../checksum/continuous.js';
 import type { ThrottleStatus } from '../copier/throttle.js';
 import { ErrorCode } from '../core/errors.js';
@@ -60,7 +60,7 @@ function describeUrl(url: string, what: string): string {
   try {
     return describeDsn(parseDsn(url, what));
   } catch {
-    return redactUrl(url);
+    return redactConnectionUrl(url);
   }
 }
 

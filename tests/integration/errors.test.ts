@@ -75,7 +75,8 @@ describe('bad connection URLs', () => {
     const res = await runCli(sync('mysql://someone:Hunter2-secret@[not-an-ip/db', dst));
     const line = expectError(res, 'TRIB_DSN_INVALID', 2);
     expect(line).toContain('mysql://someone:***@[not-an-ip/db');
-    expect(line).toMatch(/mysql:\/\/user:password@host:3306\/database/);
+    // The form in words (a URL with a password in a message would itself be scrubbed to ***).
+    expect(line).toMatch(/mysql:\/\/user@host:3306\/database.*user:password@/);
     expect(res.stdout + res.stderr).not.toContain('Hunter2-secret');
   });
 

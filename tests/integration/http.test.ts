@@ -4,6 +4,7 @@
  * source restart; the refusal of a non-loopback bind without a token and the 401s with one; and no
  * password in anything it answers (the source URL carries one).
  */
+import { request } from 'node:http';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
@@ -50,6 +51,27 @@ async function call(port: number, path: string, opts: { method?: string; token?:
   const text = await res.text();
   return { status: res.status, text, json: () => JSON.parse(text) as Record<string, unknown> };
 }
+
+/** A raw request with a chosen Host header (fetch does not let a caller set Host), as a rebound page's would be. */
+function rawCall(port: number, method: string, path: string, host: string, token?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { host, origin: `http://${host}` };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      let text = '';
+      res.on('data', (b: Buffer) => (text += b.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Every endpoint of the API, plus an unknown path and wrong methods. */
+const EVERY_ENDPOINT: [string, string][] = [
+  ['GET', '/'], ['HEAD', '/'], ['GET', '/status'], ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics'], ['GET', '/history'],
+  ['POST', '/pause'], ['POST', '/resume'], ['POST', '/checksum'], ['POST', '/stop'], ['GET', '/no-such-path'], ['GET', '/stop'],
+];
 
 async function status(port: number, token?: string): Promise<StatusJson> {
   const r = await call(port, '/status', token ? { token } : {});
@@ -211,11 +233,50 @@ describe('HTTP API of a running sync', () => {
     for (const path of ['/pause', '/resume', '/stop', '/checksum']) expect((await call(port, path, { method: 'POST' })).status).toBe(401);
     expect((await call(port, '/readyz')).status).toBeLessThan(600);
     await waitUntil('streaming', async () => (await status(port, TOKEN)).phase === 'stream', 30_000);
+    // On a wildcard bind a rebound name is refused even with the token; an IP (any) is answered.
+    expect((await rawCall(port, 'GET', '/status', `evil.example:${port}`, TOKEN)).status).toBe(421);
+    expect((await rawCall(port, 'GET', '/status', `192.0.2.10:${port}`, TOKEN)).status).toBe(200);
     expect((await runCli(['status', '--http', `127.0.0.1:${port}`])).stderr).toContain('TRIB_AUTH_FAILED');
     expect((await runCli(['status', '--http', `127.0.0.1:${port}`], { TRIBUTARY_HTTP_TOKEN: TOKEN })).code).toBe(0);
     expect((await call(port, '/stop', { method: 'POST', token: TOKEN })).status).toBe(202);
     expect(await run.exited).toBe(0);
   }, 60_000);
+
+  it('refuses a request for another Host name (DNS rebinding) on every endpoint with 421, and answers its own names', async () => {
+    await src.query('CREATE DATABASE h4; CREATE TABLE h4.t (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO h4.t VALUES (1, 1), (2, 2)');
+    await dst.query('CREATE DATABASE h4');
+    const port = await freePort();
+    const run = sync(['--source', srcUrl('h4'), '--target', target.url('h4'), '--http', `127.0.0.1:${port}`, '--http-allowed-hosts', 'sync.example.test']);
+    await waitUntil('streaming', async () => (await call(port, '/readyz').catch(() => undefined))?.json().phase === 'stream', 60_000, 200);
+
+    // A page on evil.example whose name now resolves to 127.0.0.1: its requests carry its own name
+    // in Host (and Origin), with or without the port. Nothing is answered and nothing is done.
+    for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1.evil.example:${port}`, `localhost.evil.example:${port}`]) {
+      for (const [method, path] of EVERY_ENDPOINT) {
+        const r = await rawCall(port, method, path, host);
+        expect(r.status, `${method} ${path} with Host ${host}`).toBe(421);
+        if (method !== 'HEAD') {
+          expect((JSON.parse(r.text) as { error: string }).error).toMatch(/is not a name of this API.*--http-allowed-hosts/);
+          expect(r.text).not.toContain(PASSWORD);
+          expect(r.text).not.toContain('"phase"');
+        }
+      }
+    }
+    // The refused POST /pause and /stop did nothing: the sync streams on and applies a change.
+    await src.query('INSERT INTO h4.t VALUES (3, 3)');
+    await waitUntil('the insert', async () => (await count('h4', 't')) === 3, 30_000);
+    expect(run.child.exitCode).toBeNull();
+    expect((await status(port)).paused).toBe(false);
+    expect(run.stderr()).toMatch(/another host name refused \(421\)/);
+
+    // Its own names, with and without the port, and the allowed name of a proxy.
+    for (const host of [`127.0.0.1:${port}`, '127.0.0.1', `localhost:${port}`, 'localhost', `[::1]:${port}`, 'sync.example.test', 'sync.example.test:443']) {
+      expect((await rawCall(port, 'GET', '/healthz', host)).status, `Host ${host}`).toBe(200);
+    }
+    expect((await rawCall(port, 'GET', '/status', `localhost:${port}`)).status).toBe(200);
+    expect((await rawCall(port, 'POST', '/stop', `127.0.0.1:${port}`)).status).toBe(202);
+    expect(await run.exited).toBe(0);
+  }, 90_000);
 
   it('reports the WAL a PostgreSQL source retains for the slot', async () => {
     const pg = await startPostgres();

@@ -1,9 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { parseDsn, redactUrl } from '../../src/config/dsn.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { connectionDsn, resolvePasswords, type ConnectionSettings } from '../../src/config/connection.js';
+import { describeDsn, parseDsn, redactConnectionUrl, redactUrl } from '../../src/config/dsn.js';
 import { loadConfig } from '../../src/config/load.js';
+import { TributaryError } from '../../src/core/errors.js';
 import { selectTables } from '../../src/runner/tables.js';
 
 describe('config precedence: flags > env > file > defaults', () => {
@@ -51,5 +54,176 @@ describe('column type overrides', () => {
   it('keep commas inside a type', () => {
     const c = loadConfig({ flags: { source: 'mysql://a@h/d', target: 'mysql://a@h/e', columnTypes: 'orders.total=DECIMAL(65,30), orders.note=TEXT' }, env: {} });
     expect(c.columnTypes).toEqual({ 'orders.total': 'DECIMAL(65,30)', 'orders.note': 'TEXT' });
+  });
+});
+
+/**
+ * Malformed connection URLs holding a password. `secret` lists the pieces of the password that must
+ * not appear in any output (a password cut by an unencoded '/', '#' or '?' leaks its halves).
+ */
+const MALFORMED: { readonly name: string; readonly url: string; readonly secret: readonly string[]; readonly says: RegExp }[] = [
+  { name: 'missing colon after the scheme', url: 'mysql//root:MyPw123xyz@db.example/shop', secret: ['MyPw123xyz'], says: /does not begin with a scheme and ':\/\/'/ },
+  { name: 'one slash after the scheme', url: 'mysql:/root:MyPw123xyz@db.example/shop', secret: ['MyPw123xyz'], says: /does not begin with a scheme/ },
+  { name: 'no slashes after the scheme', url: 'mysql:root:MyPw123xyz@db.example/shop', secret: ['MyPw123xyz'], says: /does not begin with a scheme/ },
+  { name: 'no scheme at all', url: 'root:MyPw123xyz@db.example/shop', secret: ['MyPw123xyz'], says: /does not begin with a scheme/ },
+  { name: "'%' not encoded", url: 'mysql://root:50%offMyPw@db.example/shop', secret: ['50%offMyPw', 'offMyPw'], says: /write a literal % as %25/ },
+  { name: "'%' before non-hex", url: 'postgres://root:MyPw%zz99@db.example/shop', secret: ['MyPw%zz99', 'zz99'], says: /%25/ },
+  { name: "'%xx' not UTF-8", url: 'mysql://root:MyPwAbc%C3%28@db.example/shop', secret: ['MyPwAbc'], says: /%25/ },
+  { name: "'#' in the password", url: 'mysql://root:MyPw#Tail99@db.example/shop', secret: ['MyPw#Tail99', 'Tail99'], says: /# as %23/ },
+  { name: "'#' after digits (parses as host:port#fragment)", url: 'mysql://root:1234#Tail99@db.example/shop', secret: ['Tail99'], says: /# as %23/ },
+  { name: "'/' after digits (parses as a path)", url: 'mysql://root:1234/Tail99@db.example/shop', secret: ['Tail99'], says: /%2F/ },
+  { name: "'/' in the password", url: 'mysql://root:Head99/Tail99@db.example/shop', secret: ['Head99', 'Tail99'], says: /%2F/ },
+  { name: "'?' after digits (parses as a query)", url: 'mysql://root:1234?Tail99@db.example/shop', secret: ['Tail99'], says: /%3F/ },
+  { name: "'?' in the password", url: 'mysql://root:Head99?Tail99@db.example/shop', secret: ['Head99', 'Tail99'], says: /%3F|%2F/ },
+  { name: 'a space in the host', url: 'mysql://root:MyPw123xyz@db example/shop', secret: ['MyPw123xyz'], says: /cannot be parsed/ },
+  { name: 'unknown scheme', url: 'mssql://root:MyPw123xyz@db.example/shop', secret: ['MyPw123xyz'], says: /scheme 'mssql:'.*not supported/ },
+  { name: 'empty host', url: 'mysql://root:MyPw123xyz@/shop', secret: ['MyPw123xyz'], says: /no host/ },
+  { name: 'empty host with a port', url: 'mysql://root:MyPw123xyz@:3306/shop', secret: ['MyPw123xyz'], says: /cannot be parsed/ },
+  { name: 'port not a number', url: 'mysql://root:MyPw123xyz@db.example:port/shop', secret: ['MyPw123xyz'], says: /cannot be parsed/ },
+  { name: 'port out of range', url: 'postgres://root:MyPw123xyz@db.example:99999/shop', secret: ['MyPw123xyz'], says: /cannot be parsed/ },
+  { name: "'@host' forgotten", url: 'mysql://root:MyPw123xyz', secret: ['MyPw123xyz'], says: /cannot be parsed/ },
+  { name: "'@host' forgotten, a path after", url: 'mysql://root:MyPw123xyz/shop', secret: ['MyPw123xyz'], says: /cannot be parsed/ },
+  { name: 'no database', url: 'mysql://root:MyPw123xyz@db.example', secret: ['MyPw123xyz'], says: /names no database/ },
+];
+
+describe('malformed URLs with passwords', () => {
+  const hides = (text: string, secret: readonly string[]) => {
+    for (const piece of secret) expect(text.includes(piece), `'${piece}' appears in: ${text}`).toBe(false);
+  };
+
+  it.each(MALFORMED)('$name: DSN_INVALID with the fix, and no piece of the password', ({ url, secret, says }) => {
+    let err: unknown;
+    try {
+      parseDsn(url, 'source');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TributaryError);
+    const e = err as TributaryError;
+    expect(e.code).toBe('TRIB_DSN_INVALID');
+    expect(e.message).toMatch(says);
+    expect(e.message).toMatch(/TRIBUTARY_SOURCE_PASSWORD|mysql:\/\/user@host/);
+    hides(e.message, secret);
+    hides(redactConnectionUrl(url), secret);
+  });
+
+  describe('through the CLI (exit 2, stdout and stderr)', () => {
+    let out = '';
+    afterEach(() => {
+      vi.restoreAllMocks();
+      out = '';
+    });
+    const capture = () => {
+      const grab = (chunk: unknown) => {
+        out += String(chunk);
+        return true;
+      };
+      vi.spyOn(process.stderr, 'write').mockImplementation(grab);
+      vi.spyOn(process.stdout, 'write').mockImplementation(grab);
+    };
+
+    it.each(MALFORMED)('$name', async ({ url, secret }) => {
+      capture();
+      const ok = 'mysql://u@127.0.0.1:1/db';
+      const runs: [string[], NodeJS.ProcessEnv][] = [
+        [['sync', '--source', url, '--target', ok], {}],
+        [['check', '--source', ok, '--target', url], {}],
+        [['verify', '--source', url, '--target', ok], {}],
+        [['move', '--source', ok, '--target', ok, '--replica', url], {}],
+        [['sync', '--dry-run'], { TRIBUTARY_SOURCE: url, TRIBUTARY_TARGET: ok }],
+      ];
+      for (const [argv, env] of runs) {
+        out = '';
+        expect(await main(argv, env), `${argv.join(' ')}: ${out}`).toBe(2);
+        expect(out).toMatch(/TRIB_DSN_INVALID/);
+        expect(out).not.toMatch(/unexpected error|URIError|at .*\.ts:\d+/);
+        hides(out, secret);
+      }
+    });
+  });
+
+  it('accepts what parses unambiguously: spaces, an unencoded @ and percent-encodings', () => {
+    const cases: [string, string][] = [
+      ['mysql://root:My Pw 1@db.example/shop', 'My Pw 1'],
+      ['mysql://root:My@Pw@db.example/shop', 'My@Pw'],
+      ['mysql://root:a:b@db.example/shop', 'a:b'],
+      ['mysql://root:50%25off%23%40%2F%3A%3F%20x@db.example/shop', '50%off#@/:? x'],
+    ];
+    for (const [url, password] of cases) {
+      const d = parseDsn(url, 'source');
+      expect(d.password).toBe(password);
+      expect(d.host).toBe('db.example');
+      expect(describeDsn(d)).toBe('mysql://root@db.example:3306/shop');
+      expect(redactConnectionUrl(url)).toBe('mysql://root:***@db.example/shop');
+    }
+  });
+
+  it('redacts every URL in free text, and keeps what holds no password', () => {
+    expect(redactUrl('failed: mysql://u:p@ss@h/db and postgres://v:x/y@h2/db2 (retry)')).toBe('failed: mysql://u:***@h/db and postgres://v:***@h2/db2 (retry)');
+    expect(redactUrl('source mysql://root@h:3306/db: user \'root\'@\'%\' denied')).toBe('source mysql://root@h:3306/db: user \'root\'@\'%\' denied');
+    for (const url of ['mysql://h:3306/db', 'mysql://[::1]:3306/db', 'mysql://u@[::1]/db', 'mysql://h/db?x=1']) expect(redactConnectionUrl(url)).toBe(url);
+  });
+});
+
+describe('passwords outside the URL', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-pw-'));
+  const file = (name: string, content: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, content);
+    return p;
+  };
+  const base: ConnectionSettings = { source: 'mysql://app@db1/shop', target: 'postgres://app@db2/shop' };
+
+  it('takes them from the environment, a file (trailing newlines stripped) or the config file', () => {
+    const c = loadConfig({
+      flags: { ...base, targetPasswordFile: file('t', 'Tgt Pw\r\n\n') },
+      env: { TRIBUTARY_SOURCE_PASSWORD: 'Src#Pw%1' },
+    });
+    expect(connectionDsn(c, 'source').password).toBe('Src#Pw%1');
+    expect(connectionDsn(c, 'target').password).toBe('Tgt Pw');
+    // Read once by loadConfig: the config no longer names the file.
+    expect(c.targetPasswordFile).toBeUndefined();
+    const yaml = file('c.yaml', `source: ${base.source}\ntarget: ${base.target}\nsource-password-file: ${file('s', 'FromFile\n')}\ntarget-password: FromYaml\n`);
+    const y = loadConfig({ flags: {}, configFile: yaml, env: { TRIBUTARY_REPLICA_PASSWORD_FILE: file('r', 'Rep\n'), TRIBUTARY_REPLICA: 'mysql://ro@db3/shop' } });
+    expect([connectionDsn(y, 'source').password, connectionDsn(y, 'target').password, connectionDsn(y, 'replica').password]).toEqual(['FromFile', 'FromYaml', 'Rep']);
+    // A library caller may hand the file to the Runner's config directly.
+    expect(connectionDsn({ ...base, sourcePasswordFile: file('s2', 'Direct\n') }, 'source').password).toBe('Direct');
+    expect(resolvePasswords({ ...base, sourcePasswordFile: file('s3', 'Once') }).sourcePassword).toBe('Once');
+  });
+
+  it('refuses a password given twice, naming where, never the values', () => {
+    const cases: [Record<string, unknown>, NodeJS.ProcessEnv, RegExp][] = [
+      [{ ...base, source: 'mysql://app:InUrl99@db1/shop' }, { TRIBUTARY_SOURCE_PASSWORD: 'InEnv99' }, /source password is given in 2 places: the source URL.*source-password \(TRIBUTARY_SOURCE_PASSWORD/],
+      [{ ...base, targetPasswordFile: file('t2', 'InFile99') }, { TRIBUTARY_TARGET_PASSWORD: 'InEnv99' }, /target password is given in 2 places: target-password .* and target-password-file/],
+      [{ ...base, target: 'postgres://app:InUrl99@db2/shop', targetPasswordFile: file('t3', 'InFile99') }, {}, /target password is given in 2 places/],
+    ];
+    for (const [flags, env, says] of cases) {
+      let message = '';
+      try {
+        loadConfig({ flags, env });
+      } catch (e) {
+        expect((e as TributaryError).code).toBe('TRIB_CONFIG_INVALID');
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(says);
+      for (const v of ['InUrl99', 'InEnv99', 'InFile99']) expect(message).not.toContain(v);
+    }
+  });
+
+  it('names a missing, unreadable or empty file (never its content), and a password for no replica', () => {
+    const missing = join(dir, 'nope');
+    expect(() => loadConfig({ flags: { ...base, sourcePasswordFile: missing }, env: {} })).toThrow(new RegExp(`source-password-file ${missing} cannot be read \\(ENOENT\\)`));
+    expect(() => loadConfig({ flags: { ...base, targetPasswordFile: dir }, env: {} })).toThrow(/target-password-file .* cannot be read \(EISDIR\)/);
+    expect(() => loadConfig({ flags: { ...base, sourcePasswordFile: file('empty', '\n') }, env: {} })).toThrow(/source-password-file .* is empty/);
+    expect(() => loadConfig({ flags: base, env: { TRIBUTARY_REPLICA_PASSWORD: 'x' } })).toThrow(/replica password is given but no replica URL/);
+  });
+
+  it('never repeats a password value in a validation message', () => {
+    expect(() => loadConfig({ flags: { ...base, sourcePassword: '' }, env: {} })).toThrow(/source-password/);
+    try {
+      loadConfig({ flags: { ...base, sourcePassword: 'SecretValue42', threads: 'x' }, env: {} });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('SecretValue42');
+    }
   });
 });

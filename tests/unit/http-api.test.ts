@@ -1,6 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { request } from 'node:http';
+import { hostname } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PauseGate } from '../../src/core/pause.js';
+import type { Runner } from '../../src/runner/runner.js';
 import { assertBindAllowed, baseUrl, isLoopback, parseListen } from '../../src/server/address.js';
+import { hostOfHeader, hostPolicy, parseAllowedHosts } from '../../src/server/host.js';
+import { HttpApi } from '../../src/server/server.js';
 import { renderMetrics } from '../../src/server/metrics.js';
 import { readiness, type StatusJson } from '../../src/server/status.js';
 
@@ -78,5 +83,132 @@ describe('PauseGate', () => {
     ac.abort();
     await aborted;
     expect(g.paused).toBe(true);
+  });
+});
+
+describe('Host header policy (DNS rebinding)', () => {
+  it('on loopback answers the bound address, localhost, 127.0.0.1 and [::1], with or without a port', () => {
+    const p = hostPolicy({ host: '127.0.0.1', port: 8080 });
+    for (const h of ['127.0.0.1', '127.0.0.1:8080', 'localhost', 'localhost:8080', 'LOCALHOST:9999', '[::1]', '[::1]:8080', '127.1:8080', '[0:0:0:0:0:0:0:1]']) {
+      expect(p.allows(h), h).toBe(true);
+    }
+    for (const h of ['evil.example', 'evil.example:8080', '127.0.0.1.nip.io:8080', 'localhost.', 'sub.localhost', '10.0.0.1', '', ' ', 'a b', '127.0.0.1:80:80', 'user@127.0.0.1', '[::1', hostname()]) {
+      expect(p.allows(h), h).toBe(false);
+    }
+    // HTTP/1.0 health checkers send no Host; a browser always does.
+    expect(p.allows(undefined)).toBe(true);
+    expect(hostPolicy({ host: '::1', port: 1 }).allows('[::1]:1')).toBe(true);
+    expect(hostPolicy({ host: 'localhost', port: 1 }).allows('127.0.0.1')).toBe(true);
+  });
+
+  it('on a specific address answers that address only; on a wildcard, IPs, loopback names and the host name', () => {
+    const lan = hostPolicy({ host: '10.1.2.3', port: 8080 });
+    expect(lan.allows('10.1.2.3:8080')).toBe(true);
+    for (const h of ['localhost', '127.0.0.1', '10.1.2.4', 'evil.example']) expect(lan.allows(h), h).toBe(false);
+    for (const bound of ['0.0.0.0', '::']) {
+      const any = hostPolicy({ host: bound, port: 8080 });
+      for (const h of ['localhost:8080', '127.0.0.1', '[::1]', '192.168.7.9:18080', '[2001:db8::1]:8080', hostname(), `${hostname().split('.')[0]}:8080`]) {
+        expect(any.allows(h), `${bound} ${h}`).toBe(true);
+      }
+      for (const h of ['evil.example', '192.168.7.9.nip.io', 'tributary.example.com']) expect(any.allows(h), `${bound} ${h}`).toBe(false);
+    }
+  });
+
+  it('adds --http-allowed-hosts names; a leading dot admits subdomains; malformed entries are refused', () => {
+    const p = hostPolicy({ host: '127.0.0.1', port: 8080 }, ['Tributary.Example.com', '.internal.example', '[2001:DB8::1]', '192.0.2.1']);
+    for (const h of ['tributary.example.com', 'tributary.example.com:443', 'a.internal.example', 'b.a.internal.example:1', 'internal.example', '[2001:db8::1]:8080', '192.0.2.1']) {
+      expect(p.allows(h), h).toBe(true);
+    }
+    for (const h of ['example.com', 'xinternal.example', 'tributary.example.com.evil.example']) expect(p.allows(h), h).toBe(false);
+    for (const bad of ['http://x.example', 'x.example:8080', '*', '*.example.com', 'a b', '.192.0.2.1', '']) {
+      expect(() => parseAllowedHosts([bad]), bad).toThrow(/http-allowed-hosts entry/);
+    }
+    expect(hostOfHeader('Example.COM:80')).toBe('example.com');
+  });
+});
+
+describe('HTTP API refuses other Host names on every endpoint', () => {
+  let api: HttpApi | undefined;
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+  });
+
+  /** A runner that fails the test if any refused request reaches it. */
+  function fakeRunner(calls: string[]) {
+    const touch = (what: string) => () => {
+      calls.push(what);
+    };
+    return {
+      syncId: 's',
+      config: { source: 'mysql://u:pw@127.0.0.1/db', target: 'mysql://u:pw@127.0.0.1/db2' },
+      get phase() {
+        calls.push('phase');
+        return 'stream';
+      },
+      progress: () => {
+        calls.push('progress');
+        throw new Error('not in this test');
+      },
+      health: touch('health'),
+      sourceHead: touch('sourceHead'),
+      sourceRetainedBytes: touch('sourceRetainedBytes'),
+      pause: touch('pause'),
+      resume: touch('resume'),
+      cancel: touch('cancel'),
+      checksumNow: touch('checksumNow'),
+    } as unknown as Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow'>;
+  }
+
+  /** A raw request with the Host header given (fetch would not let a test set it). */
+  function raw(port: number, method: string, path: string, host: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method, path, headers: { host, origin: `http://${host}` } }, (res) => {
+        let body = '';
+        res.on('data', (b: Buffer) => (body += b.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  const ENDPOINTS: [string, string][] = [
+    ['GET', '/'], ['HEAD', '/'], ['GET', '/status'], ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics'], ['GET', '/history'],
+    ['POST', '/pause'], ['POST', '/resume'], ['POST', '/stop'], ['POST', '/checksum'], ['GET', '/nope'], ['POST', '/status'], ['DELETE', '/stop'],
+  ];
+
+  it('answers 421 with a JSON error naming the fix before routing, auth or any call into the sync', async () => {
+    const calls: string[] = [];
+    api = new HttpApi({ runner: fakeRunner(calls), listen: '127.0.0.1:0', historySize: 1 });
+    const { port } = await api.start();
+    calls.length = 0;
+    for (const [method, path] of ENDPOINTS) {
+      for (const host of ['evil.example', `evil.example:${port}`, '127.0.0.1.evil.example']) {
+        const r = await raw(port, method, path, host);
+        expect(r.status, `${method} ${path} Host ${host}`).toBe(421);
+        if (method !== 'HEAD') {
+          const body = JSON.parse(r.body) as { error: string };
+          expect(body.error).toContain(`Host '${host}' is not a name of this API`);
+          expect(body.error).toContain('--http-allowed-hosts');
+          expect(r.body).not.toContain('pw@');
+        }
+      }
+    }
+    expect(calls).toEqual([]);
+    // The same requests under the bound address go through (here: health, and a stop that reaches the sync).
+    expect((await raw(port, 'GET', '/healthz', `127.0.0.1:${port}`)).status).toBe(200);
+    expect((await raw(port, 'GET', '/healthz', `localhost:${port}`)).status).toBe(200);
+    expect((await raw(port, 'POST', '/stop', `localhost:${port}`)).status).toBe(202);
+    expect(calls).toContain('cancel');
+  });
+
+  it('answers a name given in allowedHosts, and refuses a malformed entry at construction', async () => {
+    const calls: string[] = [];
+    api = new HttpApi({ runner: fakeRunner(calls), listen: '127.0.0.1:0', allowedHosts: ['sync.example.com'], historySize: 1 });
+    const { port } = await api.start();
+    expect((await raw(port, 'GET', '/healthz', 'sync.example.com')).status).toBe(200);
+    expect((await raw(port, 'GET', '/healthz', 'other.example.com')).status).toBe(421);
+    expect(() => new HttpApi({ runner: fakeRunner(calls), listen: '127.0.0.1:0', allowedHosts: ['https://x.example'] })).toThrow(/TRIB_CONFIG_INVALID|http-allowed-hosts entry/);
   });
 });
