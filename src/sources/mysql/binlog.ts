@@ -10,7 +10,7 @@ import { rowBytes } from '../../core/values.js';
 import { EventQueue } from '../../stream/queue.js';
 import { connectionOptions } from './connection.js';
 import { encodePosition, type BinlogPosition } from './position.js';
-import { codecFor, type ColumnCodec } from './values.js';
+import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
 import { quoteId } from './connection.js';
 
 export interface BinlogOptions {
@@ -182,6 +182,11 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         case 'rotate':
           file = (evt as { binlogName: string }).binlogName;
           break;
+        case 'tablemap': {
+          const tm = evt as unknown as { tableMap: Record<number, ZongjiTableMapEntry>; tableId: number };
+          keepSpatialBytes(tm.tableMap[tm.tableId]);
+          break;
+        }
         case 'xaprepare':
           // The end of an XA group: one phase commits; a prepared group held no synced rows (else
           // it stopped the stream), so it is a boundary with nothing to apply.
