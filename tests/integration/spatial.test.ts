@@ -4,7 +4,8 @@
  * streamed (insert, update, delete, key move) MariaDB → MariaDB byte for byte, and MariaDB →
  * PostgreSQL as PostGIS geometry (same WKB and SRID, same EWKT) or, without PostGIS, as bytea
  * holding the EWKB under the policy `tributary check` shows; `tributary verify` is clean on each
- * and finds a point changed on the target.
+ * and finds a point changed on the target. A table with a secondary unique key takes the REPLACE
+ * path; a value whose SRID its PostGIS column refuses is refused by name.
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
@@ -153,16 +154,21 @@ afterAll(async () => {
 
 describe('spatial columns MariaDB → MariaDB', () => {
   it('copies and streams every spatial type byte for byte, SRIDs kept; verify is clean and finds a changed point', async () => {
-    await pair.src.query('CREATE DATABASE geo_mm; USE geo_mm; CREATE TABLE geo LIKE geo.geo; INSERT INTO geo SELECT * FROM geo.geo;');
+    // geo_u has a secondary unique key: the stream writes it with REPLACE instead of ON DUPLICATE KEY UPDATE.
+    await pair.src.query(`CREATE DATABASE geo_mm; USE geo_mm; CREATE TABLE geo LIKE geo.geo; INSERT INTO geo SELECT * FROM geo.geo;
+      CREATE TABLE geo_u (id INT PRIMARY KEY, name VARCHAR(10) UNIQUE, p POINT); INSERT INTO geo_u VALUES (1, 'a', ${geom('POINT(1 1)', 4326)});`);
     await pair.dst.query('CREATE DATABASE geo_mm');
     const run = sync(pair.srcUrl('geo_mm'), pair.dstUrl('geo_mm'));
     await waitUntil('the initial copy', () => run.stderr().includes('initial copy done'), 60_000);
     expect(await diffTables(pair, 'geo_mm', 'geo_mm', 'geo'), 'copy').toBe('');
 
     await streamChanges(pair.src, 'geo_mm');
-    await waitEqual(pair, 'geo_mm', 'geo_mm', 'geo', 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`);
-    });
+    await pair.src.query(`USE geo_mm; INSERT INTO geo_u VALUES (2, 'b', ${geom('POINT(2 2)')}); UPDATE geo_u SET p = ${geom('POINT(3 3)', 3857)}, name = 'c' WHERE id = 1;`);
+    for (const t of ['geo', 'geo_u']) {
+      await waitEqual(pair, 'geo_mm', 'geo_mm', t, 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`);
+      });
+    }
     // The stream wrote what the copy wrote: row 101 (streamed) holds row 1's values as copied.
     const [rows] = await pair.dst.query<RowDataPacket[]>(`SELECT id, ${SPATIAL.map((c) => `HEX(${c}) AS ${c}`).join(', ')} FROM geo_mm.geo WHERE id IN (101, 2, 102) ORDER BY id`);
     const [src] = await pair.src.query<RowDataPacket[]>(`SELECT id, ${SPATIAL.map((c) => `HEX(${c}) AS ${c}`).join(', ')} FROM geo.geo WHERE id IN (1, 2) ORDER BY id`);
@@ -232,6 +238,16 @@ describe('spatial columns MariaDB → PostgreSQL', () => {
     const found = await verify(pair.srcUrl('geo_mp'), target, true);
     expect(found.code, found.stderr.slice(-2000)).toBe(1);
     expect(changed(found.result!)).toEqual([{ key: 101, columns: ['pt'] }]);
+  });
+
+  it('refuses by name a value whose SRID is not the one its MariaDB column declares (REF_SYSTEM_ID is not enforced there)', async () => {
+    await pair.src.query(`CREATE DATABASE geo_srid; CREATE TABLE geo_srid.places (id INT PRIMARY KEY, p POINT REF_SYSTEM_ID=4326);
+      INSERT INTO geo_srid.places VALUES (1, ${geom('POINT(1 1)', 4326)}), (2, ${geom('POINT(2 2)')});`);
+    await pgDb('geo_srid', true);
+    const r = await runCli(['sync', '--copy-only', '--source', pair.srcUrl('geo_srid'), '--target', postgres.url('geo_srid')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('TRIB_TARGET_WRITE_FAILED');
+    expect(r.stderr).toMatch(/table places, column p, row id=2: the value's SRID 0 is not the SRID 4326 of the column geometry\(Point,4326\)/);
   });
 
   it('without PostGIS: bytea holding the EWKB, under the policy check shows; verify is clean', async () => {
