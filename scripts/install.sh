@@ -11,6 +11,8 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(maria
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 command -v mariadb-dump >/dev/null 2>&1 || need+=(mariadb-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# PostGIS for the default PostgreSQL (postgresql-15-postgis-3 on Debian 12): spatial columns' tests.
+ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-postgis)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)

@@ -2,6 +2,7 @@ import type { Column } from '../core/schema.js';
 import type { Value } from '../core/values.js';
 import { isZeroDate } from '../typemap/index.js';
 import { civilFromDays, daysFromCivil, p2 } from '../core/calendar.js';
+import { ewkbToSpatial, normaliseSpatial, SpatialError } from '../core/spatial.js';
 
 /**
  * Comparable forms of canonical values across engines.
@@ -40,7 +41,9 @@ export type Family =
   /** fixed-length character types: trailing spaces are padding (MySQL CHAR strips them, PostgreSQL bpchar pads) */
   | 'char'
   | 'text'
-  | 'bytes';
+  | 'bytes'
+  /** MySQL spatial types (SRID + WKB bytes), PostGIS geometry (hex EWKB) */
+  | 'spatial';
 
 const MYSQL_FAMILY: Record<string, Family> = {
   tinyint: 'int',
@@ -67,6 +70,14 @@ const MYSQL_FAMILY: Record<string, Family> = {
   blob: 'bytes',
   mediumblob: 'bytes',
   longblob: 'bytes',
+  geometry: 'spatial',
+  point: 'spatial',
+  linestring: 'spatial',
+  polygon: 'spatial',
+  multipoint: 'spatial',
+  multilinestring: 'spatial',
+  multipolygon: 'spatial',
+  geometrycollection: 'spatial',
 };
 
 const POSTGRES_FAMILY: Record<string, Family> = {
@@ -86,6 +97,7 @@ const POSTGRES_FAMILY: Record<string, Family> = {
   interval: 'interval',
   bpchar: 'char',
   bytea: 'bytes',
+  geometry: 'spatial',
 };
 
 export function familyOf(col: Pick<Column, 'dataType' | 'charset'>, engine: string): Family {
@@ -266,6 +278,9 @@ export function columnRule(source: ColumnSide, target: ColumnSide, opts: Normali
     zeroToNull ? { ...r, source: (v) => (typeof v === 'string' && isZeroDate(v) ? null : r.source(v)) } : r;
   const pair = new Set([a, b]);
   const is = (...fs: Family[]) => pair.size === fs.length && fs.every((f) => pair.has(f));
+  // A MySQL spatial column and its PostgreSQL copy (geometry, or bytea / text under the spatial
+  // policy): both sides as SRID + WKB.
+  if (a === 'spatial' || b === 'spatial') return { name: 'spatial', source: spatialForm(source.engine), target: spatialForm(target.engine), toSource: identity };
   if (a === 'text' || b === 'text') {
     if (a === 'text' && b === 'text') return EXACT;
     // A column made text on one side (an override, or a type the map sends to text): the text the
@@ -304,6 +319,25 @@ export function columnRule(source: ColumnSide, target: ColumnSide, opts: Normali
   if (is('instant', 'datetime')) return withZero(rule('instant', toUtc));
   if (is('time', 'interval')) return rule('duration', toMicros, fromMicros);
   return EXACT;
+}
+
+/**
+ * A spatial value as SRID + little-endian WKB (core/spatial.ts): a MySQL side's bytes are that
+ * already (re-read, so a big-endian WKB would compare with its twin); a PostgreSQL side's bytes
+ * are EWKB (bytea); text on either side is EWKB in hex (PostGIS geometry's text form, which a text
+ * column holds too). Anything that does not parse as one geometry stays as it is, and differs.
+ */
+function spatialForm(engine: string): (v: Value) => Value {
+  return (v) => {
+    try {
+      if (typeof v === 'string' && /^(?:[0-9a-f]{2})+$/i.test(v)) return ewkbToSpatial(Buffer.from(v, 'hex'));
+      if (!Buffer.isBuffer(v)) return v;
+      return engine === 'mysql' ? normaliseSpatial(v) : ewkbToSpatial(v);
+    } catch (err) {
+      if (err instanceof SpatialError) return v;
+      throw err;
+    }
+  };
 }
 
 /** An unsigned integer back to a PostgreSQL bit(n) source's '0101' text; a MySQL BIT reads the integer. */

@@ -26,6 +26,12 @@ export interface Column {
   readonly enumLabels?: readonly string[];
   /** The enum type's own name (pg_type.typname, unqualified) when `enumLabels` is set. */
   readonly enumType?: string;
+  /**
+   * A spatial column's declared SRID (MySQL 8 `SRID n`, MariaDB `REF_SYSTEM_ID=n`), when it
+   * declares one other than 0. MySQL enforces it; MariaDB records it only, so values with other
+   * SRIDs may be there.
+   */
+  readonly srid?: number;
 }
 
 export interface TableSchema {

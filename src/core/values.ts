@@ -17,6 +17,7 @@
  * | JSON (json, jsonb, MySQL JSON) | string, the exact text the source stores | '{"a": 1.0}' |
  * | bit strings (BIT(n), bit(n), varbit) | MySQL BIT: bigint; PostgreSQL bit/varbit: string of '0'/'1' | 5n, '0101' |
  * | arrays and other composite PostgreSQL values | string, PostgreSQL's text form | '{1,2,NULL}' |
+ * | spatial (MySQL GEOMETRY, POINT, …, GEOMETRYCOLLECTION) | Buffer: MySQL's storage format, the 4-byte little-endian SRID then the little-endian WKB (core/spatial.ts) | <Buffer e6 10 00 00 01 01 00 00 00 …> |
  *
  * NULL is null, never ''. Never a JS Date: it drops microseconds and applies the process time zone.
  * A target maps each column through src/typemap and renders these values for its engine; a value a

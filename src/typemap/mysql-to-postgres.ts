@@ -1,5 +1,6 @@
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Column, TableSchema } from '../core/schema.js';
+import { isMysqlSpatial } from '../core/spatial.js';
 
 /**
  * MySQL/MariaDB → PostgreSQL column types, one rule per MySQL type (docs/type-mapping.md is the
@@ -29,8 +30,9 @@ import type { Column, TableSchema } from '../core/schema.js';
  * | ENUM | text + CHECK (member list) | |
  * | SET | text | |
  * | UUID, INET4, INET6 (MariaDB) | uuid, inet, inet | |
+ * | GEOMETRY, POINT, …, GEOMETRYCOLLECTION | PostGIS geometry(Point[,srid]) …, or bytea | by the target: see spatialType |
  *
- * Anything else (spatial types, …) is refused by name unless `columnTypes` overrides it.
+ * Anything else is refused by name unless `columnTypes` overrides it.
  */
 
 export interface PostgresTypeOptions {
@@ -38,7 +40,25 @@ export interface PostgresTypeOptions {
   readonly zeroDates: 'error' | 'null';
   /** Target type overrides by 'table.column'. */
   readonly columnTypes: Readonly<Record<string, string>>;
+  /**
+   * The schema holding the target database's PostGIS extension, when it has one: spatial columns
+   * become PostGIS geometry there, else bytea holding the EWKB (the spatial policy, SPATIAL_POLICY).
+   */
+  readonly postgis?: string;
 }
+
+/** The names `tributary check` gives the two ways spatial columns are written. */
+export const SPATIAL_POLICY = { postgis: 'spatial as PostGIS geometry', bytea: 'spatial as bytea (EWKB)' } as const;
+
+/** PostGIS's names of the MySQL spatial types that constrain a column to one geometry type. */
+const POSTGIS_SUBTYPE: Record<string, string> = {
+  point: 'Point',
+  linestring: 'LineString',
+  polygon: 'Polygon',
+  multipoint: 'MultiPoint',
+  multilinestring: 'MultiLineString',
+  multipolygon: 'MultiPolygon',
+};
 
 export interface PostgresColumnType {
   /** The type as written in CREATE TABLE. */
@@ -124,10 +144,30 @@ export function mysqlToPostgresType(table: TableSchema, col: Column, opts: Postg
   if (t === 'set') return plain('text');
   if (t === 'uuid') return plain('uuid');
   if (t === 'inet4' || t === 'inet6') return plain('inet');
+  if (isMysqlSpatial(t)) return plain(spatialType(col, opts.postgis));
   throw new TributaryError(
     ErrorCode.TABLE_UNSUPPORTED,
     `column ${table.name}.${col.name}: MySQL type ${col.columnType} has no PostgreSQL mapping; choose one with --column-types ${table.name}.${col.name}=TYPE (config columnTypes {"${table.name}.${col.name}": "TYPE"}), or leave the table out with --tables`,
   );
+}
+
+/**
+ * A MySQL spatial column's PostgreSQL type. With PostGIS: geometry constrained as the MySQL type
+ * constrains its values (POINT → geometry(Point)), with the SRID the column declares (a
+ * geometry(Point) takes any SRID, as a MySQL POINT without one does); GEOMETRY and
+ * GEOMETRYCOLLECTION stay plain geometry, since a MySQL GEOMETRYCOLLECTION column also holds
+ * MULTIPOINTs and the like. Without PostGIS: bytea holding each value's EWKB.
+ */
+function spatialType(col: Column, postgis: string | undefined): string {
+  if (postgis === undefined) return 'bytea';
+  const type = `${pgQuoteIdent(postgis)}.geometry`;
+  const sub = POSTGIS_SUBTYPE[col.dataType];
+  if (col.srid !== undefined && col.srid > 0) return `${type}(${sub ?? 'Geometry'},${col.srid})`;
+  return sub ? `${type}(${sub})` : type;
+}
+
+function pgQuoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
 }
 
 /**

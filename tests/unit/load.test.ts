@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TableSchema } from '../../src/core/schema.js';
 import { loadPlan, serialise } from '../../src/targets/mysql/load.js';
 import { literal } from '../../src/targets/mysql/sql.js';
+import { tsvSelect } from '../../src/sources/mysql/tsv.js';
 
 const t: TableSchema = {
   name: 'we`ird',
@@ -55,5 +56,29 @@ describe('ENUM members from the catalogue', () => {
   it('parses quotes and commas', async () => {
     const { enumMembers } = await import('../../src/sources/mysql/chunks.js');
     expect(enumMembers("enum('z','b,c','it''s','')")).toEqual(['z', 'b,c', "it's", '']);
+  });
+});
+
+describe('LOAD DATA lines rendered on a MySQL source (tsvSelect)', () => {
+  const table = (c: TableSchema['columns'][number]): TableSchema => ({
+    name: 't',
+    engine: 'mysql',
+    generated: [],
+    primaryKey: [0],
+    columns: [{ name: 'id', dataType: 'int', columnType: 'int(11)', nullable: false, unsigned: false }, c],
+  });
+
+  it("escapes a MySQL 8 JSON column (no charset in the catalogue) as it escapes MariaDB's JSON (utf8mb4 LONGTEXT)", () => {
+    // MySQL 8 prints a JSON string holding a newline as "a\nb": the backslash must reach LOAD DATA as '\\'.
+    const mysql8 = tsvSelect(table({ name: 'j', dataType: 'json', columnType: 'json', nullable: true, unsigned: false }));
+    const mariadb = tsvSelect(table({ name: 'j', dataType: 'longtext', columnType: 'longtext', nullable: true, unsigned: false, charset: 'utf8mb4', collation: 'utf8mb4_bin' }));
+    expect(mysql8).toBe(mariadb);
+    expect(mysql8).toContain("REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(CONVERT(`j` USING utf8mb4), '\\\\', '\\\\\\\\')");
+  });
+
+  it('renders spatial columns as the hex of their stored bytes, loaded through UNHEX', () => {
+    const t = table({ name: 'g', dataType: 'point', columnType: 'point', nullable: true, unsigned: false });
+    expect(tsvSelect(t)).toBe("CONCAT_WS('\\t', IFNULL(`id`, '\\\\N'), IFNULL(HEX(`g`), '\\\\N'))");
+    expect(loadPlan(t).sql).toContain('`g` = UNHEX(@v1)');
   });
 });

@@ -107,9 +107,10 @@ describe('PostgreSQL → MySQL type map', () => {
   });
 
   it('refuses unconstrained and oversized numeric, and types without a counterpart, naming the column and the override', () => {
-    const t = table([ID, col('n', 'numeric', 'numeric'), col('big', 'numeric', 'numeric(70,2)'), col('fine', 'numeric', 'numeric(40,31)'), col('m', 'money'), col('p', 'point')]);
+    const t = table([ID, col('n', 'numeric', 'numeric'), col('big', 'numeric', 'numeric(70,2)'), col('fine', 'numeric', 'numeric(40,31)'), col('m', 'money'), col('p', 'point'), col('g', 'geometry', 'geometry(Point,4326)')]);
     const msg = refusal(() => assertMappable([t]));
-    expect(msg).toContain('5 columns cannot be mapped to MySQL');
+    expect(msg).toContain('6 columns cannot be mapped to MySQL');
+    expect(msg).toContain('t.g (geometry(Point,4326)): geometry(Point,4326) is an extension type (PostGIS) with no MySQL counterpart');
     expect(msg).toContain('t.n (numeric): numeric without precision');
     expect(msg).toContain('set columnTypes {"t.n": "DECIMAL(65,30)"}');
     expect(msg).toContain('t.big (numeric(70,2)): numeric(70,2) is beyond DECIMAL(65,30)');

@@ -12,7 +12,7 @@ import { EventSpool, SpoolBudget } from '../../stream/spool.js';
 import { binlogStreamError } from './binlog-errors.js';
 import { connectionOptions } from './connection.js';
 import { encodePosition, type BinlogPosition } from './position.js';
-import { codecFor, type ColumnCodec } from './values.js';
+import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
 import { quoteId } from './connection.js';
 
 export interface BinlogOptions {
@@ -279,6 +279,11 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         case 'rotate':
           file = (evt as { binlogName: string }).binlogName;
           break;
+        case 'tablemap': {
+          const tm = evt as unknown as { tableMap: Record<number, ZongjiTableMapEntry>; tableId: number };
+          keepSpatialBytes(tm.tableMap[tm.tableId]);
+          break;
+        }
         case 'xaprepare': {
           const x = evt as unknown as { onePhase: boolean; xidFormatId: number; xidGtrid: Buffer; xidBqual: Buffer };
           const xid = xidKey(String(x.xidFormatId), x.xidGtrid, x.xidBqual);

@@ -1,6 +1,7 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
+import { isMysqlSpatial } from '../../core/spatial.js';
 import { quoteId } from './connection.js';
 
 type Queryable = Pick<Connection | Pool, 'query'>;
@@ -48,6 +49,14 @@ export async function describeTable(conn: Queryable, database: string, table: st
       ...(c.NUMERIC_PRECISION !== null ? { precision: Number(c.NUMERIC_PRECISION) } : {}),
     });
   }
+  if (columns.some((c) => isMysqlSpatial(c.dataType))) {
+    const srids = await declaredSrids(conn, database, table);
+    for (let i = 0; i < columns.length; i++) {
+      const c = columns[i] as Column;
+      const srid = srids.get(c.name);
+      if (srid !== undefined && srid > 0 && isMysqlSpatial(c.dataType)) columns[i] = { ...c, srid };
+    }
+  }
   const [keys] = await conn.query<RowDataPacket[]>(
     `SELECT COLUMN_NAME FROM information_schema.STATISTICS
       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`,
@@ -73,4 +82,26 @@ export async function describeTable(conn: Queryable, database: string, table: st
   const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
   const createStatement = String(create[0]?.['Create Table'] ?? '');
   return { name: table, columns, primaryKey, uniqueKeys, generated, createStatement, engine: 'mysql' };
+}
+
+/**
+ * The SRIDs spatial columns of a table declare: MySQL 8 lists them in COLUMNS.SRS_ID (NULL when
+ * none); MariaDB has no such column and keeps its REF_SYSTEM_ID in GEOMETRY_COLUMNS.SRID (0 when
+ * none). SHOW CREATE TABLE on MariaDB 10.11 leaves REF_SYSTEM_ID out.
+ */
+async function declaredSrids(conn: Queryable, database: string, table: string): Promise<Map<string, number>> {
+  let rows: RowDataPacket[];
+  try {
+    [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT COLUMN_NAME AS name, SRS_ID AS srid FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND SRS_ID IS NOT NULL',
+      [database, table],
+    );
+  } catch (err) {
+    if ((err as { errno?: number }).errno !== 1054) throw err; // ER_BAD_FIELD_ERROR: not MySQL 8
+    [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT G_GEOMETRY_COLUMN AS name, SRID AS srid FROM information_schema.GEOMETRY_COLUMNS WHERE G_TABLE_SCHEMA = ? AND G_TABLE_NAME = ?',
+      [database, table],
+    );
+  }
+  return new Map(rows.map((r) => [String(r.name), Number(r.srid)]));
 }

@@ -1,25 +1,34 @@
 import type { Column, TableSchema } from '../../core/schema.js';
+import { isMysqlSpatial } from '../../core/spatial.js';
 import { quoteId } from './connection.js';
 
 /**
  * The text format of LOAD DATA chunks, shared by the MySQL source (which can render it in SQL) and
  * the MySQL target (which loads it): one line per row, fields in `TableSchema.columns` order,
  * separated by tab, `\N` for NULL, backslash escapes for `\ tab newline CR NUL`; binary columns as
- * hex, BIT as an unsigned number, YEAR with four digits (LOAD DATA reads '0' as 2000).
+ * hex (spatial values too: their stored SRID + WKB), BIT as an unsigned number, YEAR with four
+ * digits (LOAD DATA reads '0' as 2000).
  */
 export const MYSQL_TSV = 'mysql-load-data-tsv';
 
 export type TsvKind = 'text' | 'hex' | 'num' | 'year';
 
 export function tsvKind(c: Column): TsvKind {
-  if (c.charset === 'binary' || /binary|blob/.test(c.dataType)) return 'hex';
+  // Spatial values travel as their stored bytes (SRID + WKB), which both servers take back as the
+  // column's value (UNHEX gives a binary string in that format).
+  if (c.charset === 'binary' || /binary|blob/.test(c.dataType) || isMysqlSpatial(c.dataType)) return 'hex';
   if (c.dataType === 'bit') return 'num';
   if (c.dataType === 'year') return 'year';
   return 'text';
 }
 
+/**
+ * Whether a column's value is text whose LOAD DATA escapes the select must write. MySQL 8's JSON
+ * has no charset in the catalogue (MariaDB's JSON is a utf8mb4 LONGTEXT), yet its text holds
+ * backslashes (every escape inside a JSON string), tabs and newlines like any other text.
+ */
 function isCharacter(c: Column): boolean {
-  return c.charset !== undefined && c.charset !== 'binary';
+  return (c.charset !== undefined && c.charset !== 'binary') || c.dataType === 'json';
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Column } from '../../core/schema.js';
+import { isMysqlSpatial } from '../../core/spatial.js';
 import type { Value } from '../../core/values.js';
 
 /**
@@ -135,6 +136,19 @@ export function codecFor(col: Column, quotedName: string): ColumnCodec {
       fromBinlog: (raw) => (raw === null || raw === undefined ? null : asBuffer(raw)),
     };
   }
+  if (isMysqlSpatial(t)) {
+    // The storage format, SRID + WKB (core/spatial.ts), from both paths: the text protocol sends
+    // a spatial column's stored bytes, and keepSpatialBytes has zongji hand over the row image's.
+    return {
+      select: quotedName,
+      fromText: (raw) => raw,
+      fromBinlog: (raw) => {
+        if (raw === null || raw === undefined) return null;
+        if (Buffer.isBuffer(raw)) return raw;
+        throw new Error(`spatial column ${col.name} arrived from the binlog decoded (${JSON.stringify(raw).slice(0, 60)}), not as its stored bytes; keepSpatialBytes must see the table map first`);
+      },
+    };
+  }
   if (t === 'json' || t === 'longtext' && col.columnType === 'json') {
     return {
       select: quotedName,
@@ -165,4 +179,32 @@ function normaliseInt(v: bigint, col: Column): bigint {
   if (!col.unsigned || v >= 0n) return v;
   const bits = { tinyint: 8n, smallint: 16n, mediumint: 24n, int: 32n, integer: 32n, bigint: 64n }[col.dataType] ?? 64n;
   return v + (1n << bits);
+}
+
+/** Column type codes of a binlog TABLE_MAP event (MySQL's enum_field_types). */
+const MYSQL_TYPE_BLOB = 252;
+const MYSQL_TYPE_GEOMETRY = 255;
+
+/** The part of a zongji table-map entry keepSpatialBytes changes. */
+export interface ZongjiTableMapEntry {
+  columns?: { type: number; charset?: string | null }[];
+}
+
+/**
+ * zongji 0.9.0 decodes a spatial value into coordinates ({x, y} objects and arrays): the SRID
+ * is skipped and a LINESTRING comes out like a MULTIPOINT, so the value cannot be rebuilt. The
+ * row image holds the stored format (SRID + WKB) behind a BLOB's length prefix, with the same
+ * table-map metadata as a BLOB (the prefix's size), so re-typing the table map's spatial
+ * columns as BLOBs without a charset makes zongji hand over the value's bytes, exactly what the
+ * copy reads. Must run on each TABLE_MAP event before its row events are decoded: zongji emits
+ * the table map first (at once, or after fetching column metadata with the connection paused)
+ * and decodes a row event only when its packet is read, after that.
+ */
+export function keepSpatialBytes(entry: ZongjiTableMapEntry | undefined): void {
+  for (const col of entry?.columns ?? []) {
+    if (col.type === MYSQL_TYPE_GEOMETRY) {
+      col.type = MYSQL_TYPE_BLOB;
+      col.charset = null;
+    }
+  }
 }

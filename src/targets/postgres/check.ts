@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Requirement } from '../../core/check.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../typemap/index.js';
+import { isMysqlSpatial } from '../../core/spatial.js';
+import { postgresTypeFor, SPATIAL_POLICY, type PostgresColumnType, type PostgresTypeOptions } from '../../typemap/index.js';
 import { planTypes } from './ddl.js';
 
 type Queryable = Pick<pg.Client, 'query'>;
@@ -165,5 +166,15 @@ function policyOf(table: TableSchema, c: Column, type: PostgresColumnType, opts:
       return /^tinyint\(1\)/i.test(c.columnType) ? 'a number, not boolean (TINYINT(1) may hold any value)' : undefined;
   }
   if (type.sql === 'json') return 'json keeps the exact text (jsonb would rewrite it)';
+  if (isMysqlSpatial(c.dataType)) return spatialPolicy(c, opts);
   return undefined;
+}
+
+/** The spatial policy line: PostGIS geometry when the target database has PostGIS, else bytea. */
+function spatialPolicy(c: Column, opts: PostgresTypeOptions): string {
+  if (opts.postgis === undefined) {
+    return `${SPATIAL_POLICY.bytea}: PostGIS is not installed in the target database, so each value is written as its EWKB (the WKB itself when the SRID is 0; ST_GeomFromEWKB reads it). For geometry columns, CREATE EXTENSION postgis in the target database before the first sync`;
+  }
+  const srid = c.srid !== undefined ? `; the column declares SRID ${c.srid}, and a value with another SRID (MariaDB does not enforce it) is refused by name` : '';
+  return `${SPATIAL_POLICY.postgis} (PostGIS in schema ${opts.postgis}): SRID and coordinates kept exactly${srid}`;
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
+import { POSTGIS_MAX_SRID, SpatialError, spatialSrid, spatialToEwkb } from '../../core/spatial.js';
 import type { Value } from '../../core/values.js';
 import { isZeroDate } from '../../typemap/index.js';
 
@@ -92,6 +93,14 @@ export interface TargetColumn {
   readonly kind: ValueKind;
   /** Declared length of a bit(n) column (undefined for varbit without a limit). */
   readonly bits?: number;
+  /** The source column is a MySQL spatial column: its values are spatial values (core/spatial.ts). */
+  readonly spatial?: boolean;
+  /**
+   * The type's array literal does not separate elements with a comma (pg_type.typdelim; PostGIS
+   * geometry uses ':', box ';'): its values travel to a statement as text[] and are cast one by
+   * one, since '{a,b}' cast to geometry[] would be one element.
+   */
+  readonly castFromText?: boolean;
 }
 
 const F32 = new Float32Array(1);
@@ -156,6 +165,7 @@ export class ValueError extends Error {}
  */
 export function pgText(v: Value, col: TargetColumn, zeroDates: 'error' | 'null'): string | null {
   if (v === null) return null;
+  if (col.spatial) return spatialText(v, col);
   let s: string;
   switch (col.kind) {
     case 'bytea':
@@ -217,6 +227,38 @@ export function pgText(v: Value, col: TargetColumn, zeroDates: 'error' | 'null')
     );
   }
   return s;
+}
+
+/**
+ * A spatial value (core/spatial.ts) as the input of its column: its EWKB, as bytes in a bytea
+ * column (the spatial policy without PostGIS), and in hex otherwise, which is PostGIS geometry's
+ * own text form (and what a text column overriding the mapping gets). PostGIS would change an
+ * SRID above its largest and refuses one its column does not declare: both refused here by name.
+ */
+function spatialText(v: Value, col: TargetColumn): string {
+  if (!Buffer.isBuffer(v)) throw new ValueError(`a ${typeof v} value is not a spatial value (SRID + WKB bytes)`);
+  let srid: number;
+  let ewkb: Buffer;
+  try {
+    srid = spatialSrid(v);
+    ewkb = spatialToEwkb(v);
+  } catch (err) {
+    if (err instanceof SpatialError) throw new ValueError(`0x${v.subarray(0, 16).toString('hex')}… is not a spatial value: ${err.message}`);
+    throw err;
+  }
+  if (col.kind === 'bytea') return '\\x' + ewkb.toString('hex');
+  if (/\bgeometry\b/i.test(col.sqlType)) {
+    if (srid > POSTGIS_MAX_SRID) {
+      throw new ValueError(`SRID ${srid} is above PostGIS's largest (${POSTGIS_MAX_SRID}), which PostGIS would change; give the value another SRID on the source, or write the column as bytea with --column-types`);
+    }
+    const declared = /,\s*(\d+)\s*\)\s*$/.exec(col.sqlType)?.[1];
+    if (declared !== undefined && Number(declared) !== srid) {
+      throw new ValueError(
+        `the value's SRID ${srid} is not the SRID ${declared} of the column ${col.sqlType} (MariaDB records a column's REF_SYSTEM_ID without enforcing it); set the value's SRID on the source (ST_SRID / ST_GeomFromWKB(…, ${declared})), or declare the target column plain geometry with --column-types`,
+      );
+    }
+  }
+  return ewkb.toString('hex');
 }
 
 /** A key for error messages: `id=2, name='x'`. */

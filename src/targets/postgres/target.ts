@@ -13,7 +13,8 @@ import type { Requirement } from '../../core/check.js';
 import { mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
-import type { PostgresColumnType } from '../../typemap/index.js';
+import type { PostgresColumnType, PostgresTypeOptions } from '../../typemap/index.js';
+import { isMysqlSpatial } from '../../core/spatial.js';
 import { createEnumTypeSql, createTableSql, enumTypeMismatch, planEnumTypes, planTypes, type EnumTypePlan } from './ddl.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
@@ -122,6 +123,18 @@ export class PostgresTarget implements Target {
     return checkpoint.clear(this.c, this.schema, this.opts.syncId);
   }
 
+  /**
+   * The type map's options for this target: the sync's policies, and where PostGIS is installed
+   * in the target database, if it is (spatial columns become geometry there, else bytea).
+   */
+  private async typeOptions(): Promise<PostgresTypeOptions> {
+    const r = await this.c.query<{ schema: string }>(
+      "SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'postgis'",
+    );
+    const postgis = r.rows[0]?.schema;
+    return { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {}, ...(postgis !== undefined ? { postgis } : {}) };
+  }
+
   private async existingTables(names: readonly string[]): Promise<Set<string>> {
     const r = await this.c.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -144,7 +157,7 @@ export class PostgresTarget implements Target {
 
   /** Privileges, free space and the type map of `tables`; reads only, creates nothing. */
   async check(tables: readonly TableSchema[]): Promise<Requirement[]> {
-    const typeOpts = { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {} };
+    const typeOpts = await this.typeOptions();
     return [...(await targetRequirements(this.c, this.schema, tables)), ...mappingRequirements(tables, typeOpts, this.schema)];
   }
 
@@ -154,7 +167,7 @@ export class PostgresTarget implements Target {
    * in one transaction (PostgreSQL DDL is transactional): all of it or none.
    */
   async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
-    const typeOpts = { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {} };
+    const typeOpts = await this.typeOptions();
     const types = tables.map((t) => planTypes(t, typeOpts, this.schema));
     const enums = planEnumTypes(tables, types);
     const statements = tables.map((t, i) => createTableSql(this.schema, t, types[i] ?? []));
@@ -198,7 +211,7 @@ export class PostgresTarget implements Target {
   }
 
   async plannedDdl(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<string[]> {
-    const typeOpts = { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {} };
+    const typeOpts = await this.typeOptions();
     const types = tables.map((t) => planTypes(t, typeOpts, this.schema));
     const out: string[] = [];
     if (this.schema !== 'public') out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
@@ -313,6 +326,12 @@ export class PostgresTarget implements Target {
         `target table ${this.schema}.${t.name} has primary key (${have}) but the source has (${want}); make them match, or recreate the table with --force`,
       );
     }
+    const delimited = await this.c.query<{ name: string }>(
+      `SELECT a.attname AS name FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND ty.typdelim <> ','`,
+      [qualified(this.schema, t.name)],
+    );
+    const castFromText = new Set(delimited.rows.map((r) => r.name));
     return t.columns.map((sc) => {
       const tc = byName.get(sc.name);
       if (!tc) {
@@ -322,7 +341,8 @@ export class PostgresTarget implements Target {
         );
       }
       const bits = tc.dataType === 'bit' ? /^bit\((\d+)\)$/.exec(tc.columnType)?.[1] : undefined;
-      return { name: sc.name, sqlType: tc.columnType, kind: kindOf(tc.dataType), ...(bits ? { bits: Number(bits) } : {}) };
+      const spatial = t.engine === 'mysql' && isMysqlSpatial(sc.dataType);
+      return { name: sc.name, sqlType: tc.columnType, kind: kindOf(tc.dataType), ...(bits ? { bits: Number(bits) } : {}), ...(spatial ? { spatial } : {}), ...(castFromText.has(sc.name) ? { castFromText: true } : {}) };
     });
   }
 
