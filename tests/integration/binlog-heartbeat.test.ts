@@ -77,15 +77,21 @@ async function startSync(db: string, sourceUrl: string, extra: string[] = []): P
 
 describe('binlog connection liveness', () => {
   it('notices a half-open binlog connection within the bound, shows it in the lag and /readyz, and converges after', async () => {
-    await src.query('CREATE DATABASE hb1; CREATE TABLE hb1.t (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO hb1.t SELECT seq, seq FROM hb1.seq_1_to_100');
+    await src.query(
+      'CREATE DATABASE hb1; CREATE TABLE hb1.t (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO hb1.t SELECT seq, seq FROM hb1.seq_1_to_100; ' +
+        "CREATE TABLE hb1.big (id INT PRIMARY KEY, v VARCHAR(100) NOT NULL); INSERT INTO hb1.big SELECT seq, REPEAT('b', 100) FROM hb1.seq_1_to_200000",
+    );
     await dst.query('CREATE DATABASE hb1');
     const proxy = await startProxy(source.port);
     proxies.push(proxy);
-    const { run, port } = await startSync('hb1', `mysql://root@127.0.0.1:${proxy.port}/hb1`);
+    // Every connection to the source goes through the proxy, and checksum passes run back to back
+    // (small chunks): when the path goes silent a checksum read hangs as the stream does.
+    const { run, port } = await startSync('hb1', `mysql://root@127.0.0.1:${proxy.port}/hb1`, ['--checksum-interval', '0', '--chunk-size', '2000']);
     await waitUntil('the copy on the target', async () => (await count(dst, 'hb1')) === 100, 30_000);
     await src.query('INSERT INTO hb1.t VALUES (101, 1)');
     await waitUntil('a streamed change', async () => (await count(dst, 'hb1')) === 101, 30_000);
     expect((await status(port)).stream.reconnects).toBe(0);
+    await waitUntil('a checksum pass reading', async () => (await status(port)).checksum?.state === 'checking', 60_000, 50);
 
     // The path goes silent; the source goes on taking writes (over its own connection).
     proxy.blackhole();
@@ -99,10 +105,10 @@ describe('binlog connection liveness', () => {
     while (Date.now() < deadline && (notReady === undefined || noticedAfter === undefined)) {
       const ready = await get(port, '/readyz');
       if (ready.status === 503) notReady ??= ready.body;
-      if (noticedAfter === undefined && run.stderr().includes('resuming from the checkpoint')) noticedAfter = (Date.now() - cutAt) / 1000;
+      if (noticedAfter === undefined && run.stderr().includes('binlog connection lost')) noticedAfter = (Date.now() - cutAt) / 1000;
       await new Promise((r) => setTimeout(r, 250));
     }
-    expect(noticedAfter, 'a reconnect while the path is silent').toBeDefined();
+    expect(noticedAfter, 'the lost connection noticed while the path is silent').toBeDefined();
     // Noticed within the bound (plus a tick, the poll and a loaded machine's slack).
     expect(noticedAfter as number).toBeLessThan(TIMEOUT_S + 8);
     expect(notReady, '/readyz 503 while the path is silent').toBeDefined();
@@ -115,6 +121,7 @@ describe('binlog connection liveness', () => {
     expect(silent[silent.length - 1] as number).toBeGreaterThan(silent[0] as number);
 
     proxy.restore();
+    await waitUntil('the reconnect', () => run.stderr().includes('resuming from the checkpoint'), 60_000, 250);
     await waitUntil('convergence after the path is back', async () => (await count(dst, 'hb1')) === 201, 90_000, 500);
     await waitUntil('ready after the path is back', async () => (await get(port, '/readyz')).status === 200, 60_000, 250);
     await src.query('INSERT INTO hb1.t VALUES (1000, 1)');

@@ -245,7 +245,14 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     includeEvents: ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'xaprepare', 'tablemap', 'writerows', 'updaterows', 'deleterows'],
     includeSchema: { [db]: opts.tables.map((t) => t.name) },
   };
-  const watch = watchDump(client, start as { includeEvents: string[] }, { timeoutMs: opts.timeoutMs, where: describeDsn(opts.dsn), onLost: (err) => queue.fail(err) });
+  const watch = watchDump(client, start as { includeEvents: string[] }, {
+    timeoutMs: opts.timeoutMs,
+    where: describeDsn(opts.dsn),
+    onLost: (err) => {
+      opts.logger.warn({ err: err.message }, 'binlog connection lost');
+      queue.fail(err);
+    },
+  });
   // The server answered the dump's preamble, or sent a heartbeat (it has nothing after the last
   // boundary): no new position, only a sign of life and the promise of the next one within two
   // heartbeat periods (one may come late). From 'ready' on, silence shows in the lag.
