@@ -348,7 +348,9 @@ export class Runner extends EventEmitter {
         // Not ready from the failure on, not only once the teardown below ends: it waits for work
         // in flight, and a checksum read on a connection as dead as the stream's waits as long.
         if (err instanceof TributaryError && !err.fatal && !this.abort.signal.aborted) {
-          [this.retrying, this.lastError, this.lastErrorAt] = [true, err, new Date().toISOString()];
+          this.retrying = true;
+          this.lastError = err;
+          this.lastErrorAt = new Date().toISOString();
         }
         job.abort();
       });
