@@ -27,6 +27,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--chunk-size <n>', 'initial rows per copy chunk (default 5000)')
     .option('--batch-size <n>', 'most changes per target transaction (default 20000)')
     .option('--buffer-mb <n>', 'bound on buffered stream data in MiB (default 32)')
+    .option('--binlog-timeout <duration>', 'MySQL source: reconnect when the binlog connection is silent this long, heartbeats included (default 30s)')
     .option('--zero-dates <policy>', "MySQL zero dates for a target without them: error | null (default error)")
     .option('--slot <name>', 'PostgreSQL source: replication slot (default: created for this sync)')
     .option('--publication <name>', 'PostgreSQL source: publication (default: created for this sync)')

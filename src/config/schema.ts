@@ -49,6 +49,12 @@ export const SyncConfigSchema = z
     chunkSize: z.number().int().min(1).max(1_000_000).default(5000),
     /** Maximum changes per target transaction in the stream. */
     batchSize: z.number().int().min(1).max(1_000_000).default(20_000),
+    /**
+     * MySQL/MariaDB source: silence on the binlog connection (no event, no heartbeat) after which
+     * it counts as lost and is reopened from the checkpoint; the server is asked for a heartbeat
+     * ten times as often.
+     */
+    binlogTimeout: duration.default('30s').refine((v) => toMs(v) >= 1000, 'give at least 1s'),
     /** Bound on buffered stream data, in MiB. */
     bufferMb: z.number().int().min(1).max(4096).default(32),
     /** MySQL zero dates ('0000-00-00') bound for a target that has none: refuse (error) or write NULL. */

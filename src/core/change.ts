@@ -63,5 +63,10 @@ export type StreamEvent =
   | { readonly type: 'truncate'; readonly table: string; readonly position: string; readonly timestamp: number }
   /** A DDL statement on a synced table. */
   | { readonly type: 'ddl'; readonly tables: string[]; readonly statement: string; readonly position: string }
-  /** The source is idle and caught up at `position`. */
-  | { readonly type: 'heartbeat'; readonly position: string; readonly timestamp: number };
+  /**
+   * The source is idle and caught up at `position`. A heartbeat at a position already received
+   * adds no boundary: it only shows the source alive. `nextWithinMs`: while its connection lives,
+   * the source sends some event at least this often (a binlog heartbeat when idle); after a longer
+   * silence it is not known to be caught up, and the lag counts from the last event taken.
+   */
+  | { readonly type: 'heartbeat'; readonly position: string; readonly timestamp: number; readonly nextWithinMs?: number };

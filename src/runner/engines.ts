@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SyncConfig } from '../config/schema.js';
+import { toMs, type SyncConfig } from '../config/schema.js';
 import type { Dsn } from '../config/dsn.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { ChangeSource } from '../core/source.js';
@@ -22,7 +22,7 @@ export async function createSource(config: SyncConfig, dsn: Dsn, syncId: string,
     throw new TributaryError(ErrorCode.DSN_INVALID, `source engine '${dsn.engine}' is not supported as a source; use a mysql:// or postgres:// source`);
   }
   const { MysqlSource, deriveServerId } = await import('../sources/mysql/source.js');
-  return new MysqlSource({ dsn, logger, poolSize: config.threads + 1, serverId: config.serverId ?? deriveServerId(syncId), positionMode: config.positionMode, maxBufferBytes });
+  return new MysqlSource({ dsn, logger, poolSize: config.threads + 1, serverId: config.serverId ?? deriveServerId(syncId), positionMode: config.positionMode, maxBufferBytes, binlogTimeoutMs: toMs(config.binlogTimeout) });
 }
 
 /** The target of a configuration (see createSource). */

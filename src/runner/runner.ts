@@ -347,6 +347,13 @@ export class Runner extends EventEmitter {
       let streamError: unknown;
       const streaming = applier?.run().catch((err: unknown) => {
         streamError = err;
+        // Not ready from the failure on, not only once the teardown below ends: it waits for work
+        // in flight, and a checksum read on a connection as dead as the stream's waits as long.
+        if (err instanceof TributaryError && !err.fatal && !this.abort.signal.aborted) {
+          this.retrying = true;
+          this.lastError = err;
+          this.lastErrorAt = new Date().toISOString();
+        }
         job.abort();
       });
       try {

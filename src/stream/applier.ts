@@ -133,11 +133,27 @@ export class StreamApplier {
       commits: this.stats.commits,
       appliedPosition: this.stats.appliedPosition,
       held: this.opts.convergence.heldCount,
-      lagSeconds: behind && this.lastAppliedTs ? Math.max(0, (Date.now() - this.lastAppliedTs) / 1000) : 0,
+      lagSeconds: this.lag(behind),
       bufferBytes: this.batch.bytes,
       changesByTable: this.appliedCounts,
     };
   }
+
+  /**
+   * Behind: seconds since the commit time of the last transaction applied. Idle and caught up: 0,
+   * unless the source promised an event within `silenceMs` (a binlog heartbeat's nextWithinMs) and
+   * has been silent longer; then seconds since its last event, for a stalled or cut connection
+   * must not read as caught up.
+   */
+  private lag(behind: boolean): number {
+    const now = Date.now();
+    if (behind) return this.lastAppliedTs ? Math.max(0, (now - this.lastAppliedTs) / 1000) : 0;
+    return this.silenceMs && now - this.lastEventAt > this.silenceMs ? (now - this.lastEventAt) / 1000 : 0;
+  }
+
+  /** When the last event was taken from the source, and the silence it promised at most (0: none). */
+  private lastEventAt = Date.now();
+  private silenceMs = 0;
 
   /**
    * The position of the last source transaction boundary the applier has read (not necessarily
@@ -244,6 +260,7 @@ export class StreamApplier {
         const r = slot.result as IteratorResult<StreamEvent>;
         if (r.done) break;
         this.idle = false;
+        this.lastEventAt = Date.now();
         await this.handle(r.value);
       }
       if (!this.inTxn && (!this.batch.empty || this.tx || this.dirty || this.stats.txnsPending > 0)) await this.commit();
@@ -284,7 +301,8 @@ export class StreamApplier {
         await this.atBoundary(ev.position, ev.timestamp);
         return;
       case 'heartbeat':
-        if (this.inTxn) return;
+        this.silenceMs = ev.nextWithinMs ?? this.silenceMs;
+        if (this.inTxn || this.opts.source.comparePositions(ev.position, this.receivedPosition()) <= 0) return;
         await this.atBoundary(ev.position, ev.timestamp);
         return;
       case 'ddl': {

@@ -13,6 +13,8 @@ import { binlogStreamError } from './binlog-errors.js';
 import { connectionOptions } from './connection.js';
 import { encodePosition, type BinlogPosition } from './position.js';
 import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
+import { watchDump } from './heartbeat.js';
+import { describeDsn } from '../../config/dsn.js';
 import { quoteId } from './connection.js';
 
 export interface BinlogOptions {
@@ -24,6 +26,11 @@ export interface BinlogOptions {
   readonly tables: readonly TableSchema[];
   /** Pause reading the binlog when this many bytes of events wait for the consumer. */
   readonly maxBufferBytes: number;
+  /**
+   * Silence on the dump connection (no event, no heartbeat) after which it counts as lost and the
+   * stream fails (retryable). The server is asked for a heartbeat ten times as often.
+   */
+  readonly timeoutMs: number;
   readonly logger: Logger;
 }
 
@@ -85,13 +92,22 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const queue = new EventQueue<StreamEvent | EventSpool>({
     maxBytes: opts.maxBufferBytes,
     pause: () => {
+      watch.hold();
       client.connection?.pause();
       return Boolean(client.connection);
     },
-    resume: () => client.connection?.resume(),
+    resume: () => {
+      watch.release();
+      client.connection?.resume();
+    },
   });
   let file = opts.from.file;
-  const push = (ev: StreamEvent, bytes = 64) => queue.push(ev, bytes);
+  // The position of the last boundary pushed: a server heartbeat is caught up there.
+  let lastPosition = encodePosition(opts.from);
+  const push = (ev: StreamEvent, bytes = 64) => {
+    if ('position' in ev) lastPosition = ev.position;
+    queue.push(ev, bytes);
+  };
   const realPosition = (pos: number): string =>
     encodePosition({ file, pos, ...(client.gtidSet ? { gtid: client.gtidSet } : {}) });
   // zongji adds a DDL's GTID to its set only when the next transaction begins, so a position taken
@@ -353,6 +369,22 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     includeEvents: ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'xaprepare', 'tablemap', 'writerows', 'updaterows', 'deleterows'],
     includeSchema: { [db]: opts.tables.map((t) => t.name) },
   };
+  const watch = watchDump(client, start as { includeEvents: string[] }, {
+    timeoutMs: opts.timeoutMs,
+    where: describeDsn(opts.dsn),
+    onLost: (err) => {
+      opts.logger.warn({ err: err.message }, 'binlog connection lost');
+      queue.fail(err);
+    },
+  });
+  // The server answered the dump's preamble, or sent a heartbeat (it has nothing after the last
+  // boundary): no new position, only a sign of life and the promise of the next one within two
+  // heartbeat periods (one may come late). From 'ready' on, silence shows in the lag.
+  const alive = () => push({ type: 'heartbeat', position: lastPosition, timestamp: Date.now(), nextWithinMs: 2 * watch.heartbeatMs });
+  client.on('ready', alive);
+  client.on('binlog', (evt: AnyBinlogEvent) => {
+    if (evt.getEventName() === 'heartbeat') alive();
+  });
   if (opts.useGtid && opts.from.gtid !== undefined) start.gtidSet = opts.from.gtid;
   else {
     start.filename = opts.from.file;
@@ -376,6 +408,8 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     signal.removeEventListener('abort', onAbort);
     group.spool?.discard();
     for (const p of prepared.values()) p.spool.discard();
+    watch.stop();
+    client.off('ready', alive);
     client.removeAllListeners('binlog');
     client.on('error', () => undefined);
     client.stop();

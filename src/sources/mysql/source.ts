@@ -29,6 +29,8 @@ export interface MysqlSourceOptions {
   readonly serverId: number;
   readonly positionMode: 'auto' | 'gtid' | 'file';
   readonly maxBufferBytes: number;
+  /** Silence on the binlog connection after which it counts as lost (see BinlogOptions.timeoutMs; default 30 s). */
+  readonly binlogTimeoutMs?: number;
 }
 
 /**
@@ -324,6 +326,7 @@ export class MysqlSource implements ChangeSource {
           useGtid,
           tables,
           maxBufferBytes: this.opts.maxBufferBytes,
+          timeoutMs: this.opts.binlogTimeoutMs ?? 30_000,
           logger: this.opts.logger,
         },
         signal,
