@@ -112,7 +112,56 @@ async function mysqlTargetState(c: Connection, db: string): Promise<string> {
   return `${String(n?.n)} rows; checkpoint ${String(cp?.body)}`;
 }
 
+/**
+ * Takes `target`'s lock while another session has an uncommitted checkpoint write of the same sync
+ * (a writer of a previous holder that verified the lock just before losing it): lock() must wait
+ * for that commit, and the checkpoint read after it must show the write.
+ */
+async function expectLockWaitsForWriter(
+  target: import('../../src/core/target.js').Target,
+  write: { begin(): Promise<void>; commit(): Promise<void> },
+): Promise<void> {
+  await write.begin();
+  let locked = false;
+  const locking = target.lock().then(() => (locked = true));
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(locked).toBe(false);
+  await write.commit();
+  await locking;
+  expect((await target.loadCheckpoint()).stream?.position).toBe('written-by-the-previous-holder');
+}
+
 describe('the sync lock on a MariaDB target', () => {
+  it('a new holder waits for a checkpoint write in flight before it reads the checkpoint', async () => {
+    const { MysqlTarget } = await import('../../src/targets/mysql/target.js');
+    const { parseDsn } = await import('../../src/config/dsn.js');
+    const { createLogger } = await import('../../src/core/logger.js');
+    const { streamBody } = await import('../../src/checkpoint/rows.js');
+    await pair.dst.query('CREATE DATABASE lock_drain');
+    const make = () => new MysqlTarget({ dsn: parseDsn(pair.dstUrl('lock_drain'), 'target'), syncId: 'drain', logger: createLogger({ level: 'silent', pretty: false }), poolSize: 1 });
+    const setup = make();
+    await setup.connect();
+    await setup.ensureSchema([], { recreate: false });
+    await setup.close();
+    const w = await connect(pair.dstUrl('lock_drain'));
+    const target = make();
+    await target.connect();
+    try {
+      await expectLockWaitsForWriter(target, {
+        begin: async () => {
+          await w.query('START TRANSACTION');
+          await w.query("REPLACE INTO _tributary_checkpoint (sync_id, name, body) VALUES ('drain', '', ?)", [
+            streamBody({ version: 1, position: 'written-by-the-previous-holder', sourceId: 's', phase: 'stream' }),
+          ]);
+        },
+        commit: async () => void (await w.query('COMMIT')),
+      });
+    } finally {
+      await target.close();
+      await w.end();
+    }
+  });
+
   it('KILL of the lock connection stops the sync with TRIB_LOCK_LOST, nothing is committed after, and a second sync takes the lock', async () => {
     const db = 'lock_kill';
     await sourceTable(db, 1000);
@@ -230,8 +279,44 @@ describe('the sync lock on a MariaDB target', () => {
 });
 
 describe('the sync lock on a PostgreSQL target', () => {
+  it('a new holder waits for a checkpoint write in flight before it reads the checkpoint', async () => {
+    const { PostgresTarget } = await import('../../src/targets/postgres/target.js');
+    const { parseDsn } = await import('../../src/config/dsn.js');
+    const { createLogger } = await import('../../src/core/logger.js');
+    const { streamBody } = await import('../../src/checkpoint/rows.js');
+    pgServer ??= await startPostgres();
+    const server = pgServer;
+    const admin = new pg.Client({ connectionString: server.url('postgres') });
+    await admin.connect();
+    await admin.query('CREATE DATABASE lock_drain');
+    await admin.end();
+    const make = () => new PostgresTarget({ dsn: parseDsn(server.url('lock_drain'), 'target'), syncId: 'drain', logger: createLogger({ level: 'silent', pretty: false }), poolSize: 1 });
+    const setup = make();
+    await setup.connect();
+    await setup.ensureSchema([], { recreate: false });
+    await setup.close();
+    const w = new pg.Client({ connectionString: server.url('lock_drain') });
+    await w.connect();
+    const target = make();
+    await target.connect();
+    try {
+      await expectLockWaitsForWriter(target, {
+        begin: async () => {
+          await w.query('BEGIN');
+          await w.query("INSERT INTO _tributary_checkpoint (sync_id, name, body) VALUES ('drain', '', $1)", [
+            streamBody({ version: 1, position: 'written-by-the-previous-holder', sourceId: 's', phase: 'stream' }),
+          ]);
+        },
+        commit: async () => void (await w.query('COMMIT')),
+      });
+    } finally {
+      await target.close();
+      await w.end();
+    }
+  });
+
   it('pg_terminate_backend of the lock session stops the sync with TRIB_LOCK_LOST, nothing is committed after, and a second sync takes the lock', async () => {
-    pgServer = await startPostgres();
+    pgServer ??= await startPostgres();
     const db = 'lock_term';
     const admin = new pg.Client({ connectionString: pgServer.url('postgres') });
     await admin.connect();
