@@ -8,8 +8,8 @@ export { SyncConfigSchema, type SyncConfig, type SyncConfigInput } from './confi
 export { loadConfig } from './config/load.js';
 export { parseDsn, redactUrl, type Dsn } from './config/dsn.js';
 export { TributaryError, AbortedError, ErrorCode } from './core/errors.js';
-export type { ChangeSource, KeyRange, SourceIdentity } from './core/source.js';
-export type { Target, TargetCapabilities, TargetTransaction, Checkpoint, StreamCheckpoint, TableCheckpoint, ChunkCommit } from './core/target.js';
+export type { ChangeSource, DatabaseDefaults, KeyRange, SourceIdentity } from './core/source.js';
+export type { Target, TargetCapabilities, TargetTransaction, Checkpoint, StreamCheckpoint, TableCheckpoint, ChunkCommit, LockWatch, SchemaOptions } from './core/target.js';
 export type { Change, StreamEvent } from './core/change.js';
 export type { Column, TableSchema } from './core/schema.js';
 export type { Value, Row } from './core/values.js';

@@ -25,6 +25,12 @@ export const ErrorCode = {
   TARGET_NOT_EMPTY: 'TRIB_TARGET_NOT_EMPTY',
   /** Another instance holds this sync's lock on the target. */
   ALREADY_RUNNING: 'TRIB_ALREADY_RUNNING',
+  /**
+   * The sync's lock on the target was lost while it ran (its connection was killed or timed out):
+   * nothing is written after the loss. Fatal while the target server stayed up (another instance
+   * may be writing); retried, taking the lock anew, when the server restarted or cannot be reached.
+   */
+  LOCK_LOST: 'TRIB_LOCK_LOST',
   /** The checkpoint's resume position is no longer on the source (purged binlog, lost slot). */
   POSITION_LOST: 'TRIB_POSITION_LOST',
   /** The source is not the server the checkpoint was taken from. */

@@ -69,6 +69,17 @@ export interface ChunkDigest {
   readonly format: string;
 }
 
+/**
+ * The source database's default character set and collation (ChangeSource.databaseDefaults), which
+ * a target database the sync creates takes when it is of the same engine.
+ */
+export interface DatabaseDefaults {
+  /** The engine whose names these are ('mysql'): a target of another engine picks its own. */
+  readonly engine: string;
+  readonly charset: string;
+  readonly collation: string;
+}
+
 /** Who the source is: a checkpoint taken from one source must not be resumed against another. */
 export interface SourceIdentity {
   /** A stable, printable identity, e.g. 'mariadb server_id=1 domain=0' or a server UUID. */
@@ -96,6 +107,11 @@ export interface ChangeSource {
    */
   check?(): Promise<Requirement[]>;
   identity(): Promise<SourceIdentity>;
+  /**
+   * The source database's defaults, for a target database the sync creates. Optional: without it
+   * (a PostgreSQL source, whose encoding and locale have no MySQL names) the target chooses.
+   */
+  databaseDefaults?(): Promise<DatabaseDefaults>;
   /** Names of the base tables of the source database. */
   listTables(): Promise<string[]>;
   describe(table: string): Promise<TableSchema>;

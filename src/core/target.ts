@@ -1,7 +1,8 @@
 import type { Change } from './change.js';
 import type { Requirement } from './check.js';
+import type { TributaryError } from './errors.js';
 import type { TableSchema } from './schema.js';
-import type { ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange } from './source.js';
+import type { ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange } from './source.js';
 import type { Row, Value } from './values.js';
 
 /** What a target can do; callers branch on these, never on engine names. */
@@ -68,6 +69,28 @@ export interface TargetTransaction {
   rollback(): Promise<void>;
 }
 
+/** How `Target.lock()` reports a lock lost after it was taken. */
+export interface LockWatch {
+  /**
+   * Called once, from outside any write, when the target notices the lock is gone (its connection
+   * ended or was killed, a ping found it released). The error is TRIB_LOCK_LOST; it is fatal unless
+   * the target server restarted or cannot be reached (then every session ended, and a new attempt
+   * that takes the lock again and reloads the checkpoint is as safe as a restart).
+   */
+  readonly onLost?: (err: TributaryError) => void;
+}
+
+/** What `ensureSchema` and `plannedDdl` create or recreate. */
+export interface SchemaOptions {
+  /**
+   * --force with no checkpoint that can resume: drop and recreate what `recreateScope()` names
+   * (the target database, schema or tables), then create the tables.
+   */
+  readonly recreate: boolean;
+  /** The source database's defaults, for a target database the sync creates (see ChangeSource.databaseDefaults). */
+  readonly database?: DatabaseDefaults;
+}
+
 /**
  * A database that receives the copy and the stream.
  *
@@ -80,8 +103,15 @@ export interface Target {
   readonly capabilities: TargetCapabilities;
   connect(): Promise<void>;
   close(): Promise<void>;
-  /** Takes the sync's exclusive lock; throws ALREADY_RUNNING when another instance holds it. */
-  lock(): Promise<void>;
+  /**
+   * Takes the sync's exclusive lock; throws ALREADY_RUNNING when another instance holds it. Then
+   * waits for writes still in flight from a previous holder, and keeps the lock alive and watched
+   * until `close()`. Once the lock is lost (`watch.onLost` tells when noticed) no write commits:
+   * every commit (a batch, a chunk, a checkpoint) verifies inside its own transaction, after its
+   * checkpoint row is written, that this instance still holds the lock, and throws TRIB_LOCK_LOST
+   * otherwise. A target on which lock() was not called writes without that check.
+   */
+  lock(watch?: LockWatch): Promise<void>;
   /** This sync's checkpoint; empty (never an error, never a write) on a target no sync has used. */
   loadCheckpoint(): Promise<Checkpoint>;
   /** Removes this sync's checkpoint (used by --force when nothing can resume). */
@@ -100,15 +130,26 @@ export interface Target {
    * column that needs a policy (`mapping` set). Reads only: creates nothing, not even the
    * checkpoint table. Optional: a target without it is checked when the sync writes.
    */
-  check?(tables: readonly TableSchema[]): Promise<Requirement[]>;
-  /** The first write: creates the checkpoint store and missing tables; with `recreate`, drops and recreates them. */
-  ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void>;
+  check?(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]>;
+  /**
+   * The first write: creates the target database (or schema) when it does not exist yet (with
+   * `opts.database`'s defaults where the engine has them), the checkpoint store and missing tables;
+   * with `recreate`, first drops what `recreateScope()` names. Refuses (DATABASE_MISSING,
+   * PRIVILEGE_MISSING naming the statement to run) before anything is created when the user may not
+   * create the database.
+   */
+  ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void>;
+  /**
+   * What `ensureSchema` with `recreate` drops, for people (messages, `check`, `--dry-run`), e.g.
+   * "database shop_copy (every table in it)". Reads nothing.
+   */
+  recreateScope(): string;
   /**
    * The statements `ensureSchema(tables, opts)` would run, rendered and not run (`sync --dry-run`).
    * Reads only; refuses what ensureSchema would refuse (a type that cannot be mapped). Lines that
    * start with `--` are notes, not statements. Optional: a target without it prints no DDL.
    */
-  plannedDdl?(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<string[]>;
+  plannedDdl?(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]>;
   /**
    * Writes a chunk of copied rows (replacing any rows with the same keys) and the table's new
    * copy checkpoint, atomically.

@@ -5,7 +5,7 @@ import type { SyncConfig } from '../config/schema.js';
 import type { Requirement } from '../core/check.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
-import type { ChangeSource } from '../core/source.js';
+import type { ChangeSource, DatabaseDefaults } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import { createSource, createTarget } from './engines.js';
 import { deriveSyncId } from './runner.js';
@@ -74,6 +74,7 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
     const [srcUp, dstUp] = await Promise.all([connected(source, 'source', describeDsn(srcDsn), lines), connected(target, 'target', describeDsn(dstDsn), lines)]);
 
     const schemas: TableSchema[] = [];
+    let database: DatabaseDefaults | undefined;
     if (srcUp) {
       try {
         add('source', source.check ? await source.check() : []);
@@ -93,6 +94,8 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
           lines.push(failedStep('tables', `table ${n}`, err, n));
         }
       }
+      // What a target database the sync creates would take from the source (charset, collation).
+      database = await source.databaseDefaults?.().catch(() => undefined);
     }
     for (const s of schemas) {
       const reported = lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error');
@@ -103,7 +106,7 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
 
     if (dstUp) {
       try {
-        add('target', target.check ? await target.check(schemas) : []);
+        add('target', target.check ? await target.check(schemas, database) : []);
       } catch (err) {
         lines.push(failedStep('target', 'requirements', err));
       }
@@ -166,7 +169,7 @@ async function targetState(config: SyncConfig, target: Target, schemas: readonly
       name: 'target tables',
       ok: nonEmpty.length === 0,
       value: nonEmpty.length === 0 ? 'absent or empty (no checkpoint: the sync starts fresh)' : `${nonEmpty.join(', ')} already hold rows and there is no checkpoint`,
-      fix: config.force ? '--force drops and recreates them' : 'empty them, pick another target database, or pass --force to drop and recreate them',
+      fix: config.force ? `--force drops and recreates ${target.recreateScope()}` : `empty them, pick another target database, or pass --force to drop and recreate ${target.recreateScope()}`,
       severity: config.force ? 'warning' : 'error',
       code: ErrorCode.TARGET_NOT_EMPTY,
     });

@@ -29,11 +29,11 @@ export async function createSource(config: SyncConfig, dsn: Dsn, syncId: string,
 export async function createTarget(config: SyncConfig, dsn: Dsn, syncId: string, logger: Logger): Promise<Target> {
   if (dsn.engine === 'postgres') {
     const { PostgresTarget } = await import('../targets/postgres/target.js');
-    return new PostgresTarget({ dsn, syncId, logger, poolSize: config.threads, zeroDates: config.zeroDates, columnTypes: config.columnTypes });
+    return new PostgresTarget({ dsn, syncId, logger, poolSize: config.threads, zeroDates: config.zeroDates, columnTypes: config.columnTypes, force: config.force });
   }
   if (dsn.engine !== 'mysql') {
     throw new TributaryError(ErrorCode.DSN_INVALID, `target engine '${dsn.engine}' is not supported yet; use a mysql:// or postgres:// target`);
   }
   const { MysqlTarget } = await import('../targets/mysql/target.js');
-  return new MysqlTarget({ dsn, syncId, logger, poolSize: config.threads, columnTypes: config.columnTypes });
+  return new MysqlTarget({ dsn, syncId, logger, poolSize: config.threads, columnTypes: config.columnTypes, force: config.force });
 }

@@ -104,9 +104,11 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     if (mode === 'start') {
       const nonEmpty = await target.nonEmptyTables(schemas);
       if (nonEmpty.length && !config.force) {
-        problems.push(`target tables ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty them, pick another target database, or pass --force to drop and recreate them`);
+        problems.push(`target tables ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty them, pick another target database, or pass --force to drop and recreate ${target.recreateScope()}`);
       } else if (nonEmpty.length) {
-        notes.push(`--force: target tables ${nonEmpty.join(', ')} hold rows and would be dropped and recreated`);
+        notes.push(`--force: target tables ${nonEmpty.join(', ')} hold rows; ${target.recreateScope()} would be dropped and recreated`);
+      } else if (config.force) {
+        notes.push(`--force: ${target.recreateScope()} would be dropped and recreated`);
       }
       if (source.valueStats && target.checkValues) {
         for (const s of schemas) {
@@ -124,7 +126,8 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     }
     if (target.plannedDdl) {
       try {
-        ddl = await target.plannedDdl(schemas, { recreate: mode === 'start' && config.force });
+        const database = await source.databaseDefaults?.();
+        ddl = await target.plannedDdl(schemas, { recreate: mode === 'start' && config.force, database });
       } catch (err) {
         problem(err);
       }

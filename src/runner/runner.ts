@@ -12,7 +12,7 @@ import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { PauseGate } from '../core/pause.js';
 import type { TableSchema } from '../core/schema.js';
-import type { ChangeSource } from '../core/source.js';
+import type { ChangeSource, DatabaseDefaults } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
 import { StreamApplier } from '../stream/applier.js';
 import { failing } from '../core/check.js';
@@ -242,13 +242,26 @@ export class Runner extends EventEmitter {
     this.target = target;
     const log = this.logger.child({ component: 'runner' });
     let stopJob: (() => void) | undefined;
+    // The target's lock lost while this attempt runs: no write commits any more (the target sees
+    // to that), and the attempt ends with this error, whatever else it was doing.
+    let lockLost: TributaryError | undefined;
+    let onLockLost = (): void => undefined;
+    const watch = {
+      onLost: (err: TributaryError) => {
+        lockLost = err;
+        log.error({ err: err.message, fatal: err.fatal }, 'the sync lock on the target is lost; stopping');
+        onLockLost();
+      },
+    };
     try {
       // Source and target are independent until the copy: their round trips overlap.
       await allInOrder([source.connect(), target.connect()]);
-      await allInOrder([source.preflight(), target.lock()]);
+      await allInOrder([source.preflight(), target.lock(watch)]);
       const names = selectTables(await source.listTables(), cfg.tables, srcDsn.database);
       const schemas: TableSchema[] = await allInOrder(names.map((n) => source.describe(n)));
-      await this.warnTargetRequirements(target, schemas);
+      // What a target database the sync creates takes from the source's (charset, collation).
+      const database = await source.databaseDefaults?.();
+      await this.warnTargetRequirements(target, schemas, database);
       const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
       if (noKey.length) {
         throw new TributaryError(
@@ -272,7 +285,7 @@ export class Runner extends EventEmitter {
       let from: string;
       if (cp.stream) {
         from = cp.stream.position;
-        await target.ensureSchema(schemas, { recreate: false });
+        await target.ensureSchema(schemas, { recreate: false, database });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
       } else {
         // Values a target of another engine cannot hold are refused now, before anything is written.
@@ -283,10 +296,10 @@ export class Runner extends EventEmitter {
         if (nonEmpty.length && !cfg.force) {
           throw new TributaryError(
             ErrorCode.TARGET_NOT_EMPTY,
-            `target table${nonEmpty.length > 1 ? 's' : ''} ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty ${nonEmpty.length > 1 ? 'them' : 'it'}, pick another target database, or pass --force to drop and recreate ${nonEmpty.length > 1 ? 'them' : 'it'}`,
+            `target table${nonEmpty.length > 1 ? 's' : ''} ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty ${nonEmpty.length > 1 ? 'them' : 'it'}, pick another target database, or pass --force to drop and recreate ${target.recreateScope()}`,
           );
         }
-        await target.ensureSchema(schemas, { recreate: cfg.force });
+        await target.ensureSchema(schemas, { recreate: cfg.force, database });
         from = await source.currentPosition();
         await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy' });
         log.info({ tables: names.length, position: source.describePosition(from) }, 'starting a new sync');
@@ -298,6 +311,13 @@ export class Runner extends EventEmitter {
       this.abort.signal.addEventListener('abort', stopJob, { once: true });
       // A cancel that came before this point fired no listener.
       if (this.abort.signal.aborted) job.abort();
+      // A lost lock stops the copy (no new chunk; those in flight cannot commit) and the stream
+      // (its next commit fails: the target verifies the lock inside each commit's transaction).
+      onLockLost = () => {
+        job.abort();
+        this.applier?.stop();
+      };
+      if (lockLost) throw lockLost;
       const convergence = new Convergence();
       const copyLeft = schemas.some((s) => !cp.tables.get(s.name)?.done);
       const throttle =
@@ -360,6 +380,11 @@ export class Runner extends EventEmitter {
         await copier.run();
         await this.stopThrottle();
       } catch (err) {
+        if (lockLost) {
+          applier?.stop();
+          await streaming;
+          throw lockLost;
+        }
         if (streamError) throw streamError;
         if (!(err instanceof AbortedError)) {
           applier?.stop();
@@ -367,7 +392,11 @@ export class Runner extends EventEmitter {
           throw err;
         }
       }
-      if (streamError) throw streamError;
+      if (lockLost || streamError) {
+        applier?.stop();
+        await streaming;
+        throw lockLost ?? streamError;
+      }
       if (!job.signal.aborted) {
         this.setPhase(applier ? 'stream' : 'stopping');
         applier?.setPhase('stream');
@@ -389,6 +418,7 @@ export class Runner extends EventEmitter {
       // The stream has stopped: so does the checker.
       job.abort();
       await checking;
+      if (lockLost) throw lockLost;
       if (streamError) throw streamError;
       if (checkError && !this.abort.signal.aborted) throw checkError;
     } finally {
@@ -422,11 +452,11 @@ export class Runner extends EventEmitter {
    * check cannot read still works), so they warn early rather than refuse. Per-table refusals
    * (unmappable columns) are enforced where the tables are created, with their own messages.
    */
-  private async warnTargetRequirements(target: Target, schemas: readonly TableSchema[]): Promise<void> {
+  private async warnTargetRequirements(target: Target, schemas: readonly TableSchema[], database: DatabaseDefaults | undefined): Promise<void> {
     if (!target.check) return;
     const log = this.logger.child({ component: 'target' });
     try {
-      for (const r of failing(await target.check(schemas))) {
+      for (const r of failing(await target.check(schemas, database))) {
         if (r.table !== undefined || r.mapping !== undefined) continue;
         log.warn({ requirement: r.name, value: r.value, fix: r.fix }, `the target may refuse writes: ${r.name} is ${r.value}; fix: ${r.fix}`);
       }

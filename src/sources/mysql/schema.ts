@@ -2,6 +2,7 @@ import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
+import type { DatabaseDefaults } from '../../core/source.js';
 import { quoteId } from './connection.js';
 
 type Queryable = Pick<Connection | Pool, 'query'>;
@@ -13,6 +14,17 @@ export async function listTables(conn: Queryable, database: string): Promise<str
     [database],
   );
   return rows.map((r) => String(r.name)).filter((n) => !n.startsWith('_tributary_'));
+}
+
+/** The default character set and collation of `database` (information_schema.SCHEMATA). */
+export async function databaseDefaults(conn: Queryable, database: string): Promise<DatabaseDefaults> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+    [database],
+  );
+  const r = rows[0];
+  if (!r) throw new TributaryError(ErrorCode.DATABASE_MISSING, `source database '${database}' does not exist; fix the URL's path`);
+  return { engine: 'mysql', charset: String(r.cs), collation: String(r.co) };
 }
 
 /** Reads a table's columns, primary key and CREATE statement from the catalogue. */

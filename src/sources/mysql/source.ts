@@ -7,7 +7,7 @@ import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChangeSource, ChunkDigest, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { ChangeSource, ChunkDigest, DatabaseDefaults, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { streamBinlog } from './binlog.js';
 import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
@@ -15,7 +15,7 @@ import { digestRange } from './digest.js';
 import { openConnection, openPool, quoteId, connectError } from './connection.js';
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
-import { describeTable, listTables } from './schema.js';
+import { databaseDefaults, describeTable, listTables } from './schema.js';
 import { MYSQL_TSV, tsvSelect } from './tsv.js';
 import * as read from './read.js';
 import { pgCopySelect } from './pgcopy.js';
@@ -88,6 +88,10 @@ export class MysqlSource implements ChangeSource {
     }
     const [rows] = await this.c.query<RowDataPacket[]>('SELECT @@server_uuid AS uuid');
     return { id: `mysql server_uuid=${rows[0]?.uuid}`, version: this.versionText };
+  }
+
+  databaseDefaults(): Promise<DatabaseDefaults> {
+    return databaseDefaults(this.c, this.opts.dsn.database);
   }
 
   listTables(): Promise<string[]> {

@@ -3,6 +3,7 @@ import type { Requirement } from '../../core/check.js';
 import { ErrorCode } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { mapPostgresTable, type MappedColumn, type PgToMysqlOptions } from '../../typemap/postgres-to-mysql.js';
+import type { DatabasePlan } from './database.js';
 
 /** What a sync does on the target database: create and drop its tables, load and change rows. */
 const NEEDED = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'INDEX'];
@@ -28,13 +29,28 @@ async function grantedOn(conn: Connection, database: string): Promise<Set<string
   return out;
 }
 
-/** Version, privileges, LOAD DATA LOCAL and free space of a MySQL/MariaDB target. Reads only. */
-export async function targetRequirements(conn: Connection, database: string, user: string): Promise<Requirement[]> {
+/**
+ * Version, privileges, LOAD DATA LOCAL and free space of a MySQL/MariaDB target, and, when the
+ * database does not exist (`create`: how the sync would create it), whether the user may create it.
+ * Reads only.
+ */
+export async function targetRequirements(conn: Connection, database: string, user: string, create?: DatabasePlan): Promise<Requirement[]> {
   const out: Requirement[] = [];
   const [v] = await conn.query<RowDataPacket[]>("SELECT VERSION() AS v, @@GLOBAL.local_infile AS li");
   const version = String(v[0]?.v ?? '');
   out.push({ name: 'version', ok: true, value: `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version}`, fix: '', severity: 'info', code: ErrorCode.CONNECT_FAILED });
   const granted = await grantedOn(conn, database);
+  if (create) {
+    const may = granted.has('CREATE');
+    out.push({
+      name: `target database ${database}`,
+      ok: may,
+      value: may ? `does not exist: sync will create it${create.note ? ` (${create.note})` : ''}` : `does not exist, and user '${user}' may not create it`,
+      fix: may ? create.sql : `${create.sql} as a user that may, or GRANT CREATE ON \`${database}\`.* TO '${user}'@'<host>'`,
+      severity: may ? 'info' : 'error',
+      code: ErrorCode.DATABASE_MISSING,
+    });
+  }
   const missing = NEEDED.filter((p) => !granted.has(p));
   out.push({
     name: `privileges on ${database}`,

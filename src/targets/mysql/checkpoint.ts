@@ -64,3 +64,32 @@ export async function load(conn: Conn, syncId: string): Promise<Checkpoint> {
     rows.map((r) => ({ name: String(r.name), body: String(r.body), updatedAt: String(r.updated_at) })),
   );
 }
+
+/**
+ * Waits until no transaction holds a lock on this sync's checkpoint rows: a lock holder that took
+ * the sync's lock over calls it before reading the checkpoint. Every writer locks a checkpoint row
+ * (writes it, or reads it LOCK IN SHARE MODE) before it verifies the lock and commits, so a writer
+ * of the previous holder that verified just before the loss has committed once this returns.
+ */
+export async function waitForWriters(conn: Conn, syncId: string): Promise<void> {
+  await conn.query('START TRANSACTION');
+  try {
+    await conn.query(`SELECT COUNT(*) AS n FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ? FOR UPDATE`, [syncId]);
+  } catch (err) {
+    if (!isMissingTable(err)) throw err;
+  } finally {
+    await conn.query('COMMIT').catch(() => undefined);
+  }
+}
+
+/**
+ * For a writer that saves no checkpoint (a repair): a shared lock on the stream row, in the
+ * writer's transaction, which waitForWriters waits for as it waits for a checkpoint write.
+ */
+export async function lockStreamRow(conn: Conn, syncId: string): Promise<void> {
+  try {
+    await conn.query(`SELECT 1 FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ? AND name = ? LOCK IN SHARE MODE`, [syncId, STREAM_ROW]);
+  } catch (err) {
+    if (!isMissingTable(err)) throw err;
+  }
+}

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
@@ -6,8 +5,8 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { readAll } from '../../core/encoded.js';
-import type { ColumnValueStats, EncodedChunk } from '../../core/source.js';
-import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
+import type { ColumnValueStats, DatabaseDefaults, EncodedChunk } from '../../core/source.js';
+import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row } from '../../core/values.js';
 import { connectError, openConnection, openPool } from '../../sources/mysql/connection.js';
 import { describeTable } from '../../sources/mysql/schema.js';
@@ -16,7 +15,9 @@ import { applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
 import { mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
+import { databaseExists, databasePlan, refuseForceOnSystemDatabase } from './database.js';
 import { createTableSql } from './ddl.js';
+import { LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../sources/mysql/tsv.js';
 import { columnLiteral, quoteId } from './sql.js';
@@ -38,7 +39,12 @@ export interface MysqlTargetOptions {
   readonly columnTypes?: Readonly<Record<string, string>>;
   /** Labels of PostgreSQL enum types by type name, when the source read them: such columns become ENUM. */
   readonly enumLabels?: ReadonlyMap<string, readonly string[]>;
+  /** --force: refused at once for a URL naming one of the server's own databases, which it would drop. */
+  readonly force?: boolean;
 }
+
+/** Options of every connection this target opens to its database. */
+const CONNECTION_EXTRA = { flags: ['+LOCAL_FILES'] as string[] };
 
 /** MySQL/MariaDB as a target: LOAD DATA for the copy, multi-row upserts for the stream. */
 export class MysqlTarget implements Target {
@@ -53,8 +59,13 @@ export class MysqlTarget implements Target {
   private flavour: MysqlFlavour = 'mariadb';
   /** Reads this target's copy of tables back, for checksums. */
   private readonly readBack: MysqlReadBack;
+  /** The database named in the URL did not exist at connect(): ensureSchema() creates it, until then nothing is read from it. */
+  private missing = false;
+  /** The sync's lock, once lock() took it: every commit verifies it (see MysqlSyncLock). */
+  private syncLock: MysqlSyncLock | undefined;
 
   constructor(opts: MysqlTargetOptions) {
+    if (opts.force) refuseForceOnSystemDatabase(opts.dsn);
     this.opts = opts;
     this.readBack = new MysqlReadBack({
       pool: () => this.p,
@@ -75,9 +86,17 @@ export class MysqlTarget implements Target {
   }
 
   async connect(): Promise<void> {
-    const extra = { flags: ['+LOCAL_FILES'] as string[] };
-    this.control = await openConnection(this.opts.dsn, 'target', extra);
-    this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, extra);
+    try {
+      this.control = await openConnection(this.opts.dsn, 'target', CONNECTION_EXTRA);
+    } catch (err) {
+      if (!(err instanceof TributaryError) || err.code !== ErrorCode.DATABASE_MISSING) throw err;
+      // The sync creates it (ensureSchema, the first write); until then the server is read without one.
+      this.control = await openConnection(this.opts.dsn, 'target', { ...CONNECTION_EXTRA, database: undefined });
+      this.missing = true;
+    }
+    // The control connection idles while the stream runs; a short global wait_timeout must not end it.
+    await this.control.query(`SET SESSION wait_timeout = ${LONG_WAIT_TIMEOUT_S}`);
+    if (!this.missing) this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, CONNECTION_EXTRA);
     const [v] = await this.control.query<RowDataPacket[]>('SELECT VERSION() AS v');
     this.flavour = /mariadb/i.test(String(v[0]?.v ?? '')) ? 'mariadb' : 'mysql';
   }
@@ -115,9 +134,13 @@ export class MysqlTarget implements Target {
     );
   }
 
-  /** Privileges, local_infile, free space and the type map of `tables`; reads only, creates nothing. */
-  async check(tables: readonly TableSchema[]): Promise<Requirement[]> {
-    return [...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user)), ...mappingRequirements(tables, this.mapOptions)];
+  /**
+   * Privileges, local_infile, free space and the type map of `tables`, and the CREATE DATABASE the
+   * sync would run when the database does not exist; reads only, creates nothing.
+   */
+  async check(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]> {
+    const create = this.missing ? await databasePlan(this.c, this.opts.dsn.database, database, this.flavour) : undefined;
+    return [...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user, create)), ...mappingRequirements(tables, this.mapOptions)];
   }
 
   /** The type map of a table from another engine, or undefined for a MySQL table. */
@@ -137,30 +160,49 @@ export class MysqlTarget implements Target {
   async close(): Promise<void> {
     await this.pool?.end().catch(() => undefined);
     await this.control?.end().catch(() => undefined);
+    // Last: no writer of this target is left to commit once the lock is free.
+    await this.syncLock?.release();
     this.pool = undefined;
     this.control = undefined;
+    this.syncLock = undefined;
   }
 
-  async lock(): Promise<void> {
-    const name = 'tributary:' + createHash('sha256').update(`${this.opts.dsn.database}/${this.opts.syncId}`).digest('hex').slice(0, 40);
-    const [rows] = await this.c.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS got', [name]);
-    if (Number(rows[0]?.got) !== 1) {
-      throw new TributaryError(
-        ErrorCode.ALREADY_RUNNING,
-        `another tributary instance is running sync '${this.opts.syncId}' against target ${describeDsn(this.opts.dsn)} (it holds lock ${name}); stop it first, or give this one a different --id`,
-      );
-    }
+  /** GET_LOCK on a connection of its own, kept alive and watched (lock.ts); then waits for a previous holder's writers. */
+  async lock(watch?: LockWatch): Promise<void> {
+    const lock = new MysqlSyncLock({ dsn: this.opts.dsn, syncId: this.opts.syncId, logger: this.opts.logger });
+    await lock.acquire(watch);
+    this.syncLock = lock;
+    if (!this.missing) await checkpoint.waitForWriters(this.c, this.opts.syncId);
   }
 
   loadCheckpoint(): Promise<Checkpoint> {
+    if (this.missing) return Promise.resolve({ stream: null, tables: new Map() });
     return checkpoint.load(this.c, this.opts.syncId);
   }
 
-  clearCheckpoint(): Promise<void> {
-    return checkpoint.clear(this.c, this.opts.syncId);
+  async clearCheckpoint(): Promise<void> {
+    if (this.missing) return;
+    await this.controlTransaction(() => checkpoint.clear(this.c, this.opts.syncId));
+  }
+
+  /**
+   * Runs `fn` in a transaction on the control connection and commits it once the sync's lock is
+   * verified inside it (`fn` must lock a checkpoint row; see MysqlSyncLock.verify).
+   */
+  private async controlTransaction(fn: () => Promise<void>): Promise<void> {
+    await this.c.query('START TRANSACTION');
+    try {
+      await fn();
+      await this.syncLock?.verify(this.c);
+      await this.c.query('COMMIT');
+    } catch (err) {
+      await this.c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
   }
 
   async nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]> {
+    if (this.missing) return [];
     const [existing] = await this.c.query<RowDataPacket[]>(
       "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
       [this.opts.dsn.database],
@@ -175,24 +217,76 @@ export class MysqlTarget implements Target {
     return out;
   }
 
-  plannedDdl(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<string[]> {
+  recreateScope(): string {
+    return `database ${this.opts.dsn.database} (every table in it, the checkpoints of other syncs into it included)`;
+  }
+
+  async plannedDdl(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]> {
     this.checkTypes(tables);
-    const out = [`-- the checkpoint table ${quoteId(checkpoint.CHECKPOINT_TABLE)}, if absent`];
-    for (const t of tables) {
-      if (opts.recreate) out.push(`DROP TABLE IF EXISTS ${quoteId(t.name)}`);
-      out.push(createTableSql(t, this.mapOptions));
+    const out: string[] = [];
+    if (this.missing || opts.recreate) {
+      const plan = await databasePlan(this.c, this.opts.dsn.database, opts.database, this.flavour);
+      if (this.missing) out.push(`-- the target database ${this.opts.dsn.database} does not exist: the sync creates it`);
+      else out.push(`-- --force: the target database is dropped with ${this.recreateScope()}`, `DROP DATABASE IF EXISTS ${quoteId(this.opts.dsn.database)}`);
+      out.push(plan.sql);
+      if (plan.note) out.push(`-- ${plan.note}`);
     }
-    return Promise.resolve(out);
+    out.push(`-- the checkpoint table ${quoteId(checkpoint.CHECKPOINT_TABLE)}, if absent`);
+    for (const t of tables) out.push(createTableSql(t, this.mapOptions));
+    return out;
+  }
+
+  /**
+   * Creates the target database (with `opts.database`'s defaults, see database.ts), first dropping
+   * it under --force; then selects it on the control connection and opens the pool on it (a pool
+   * connection opened before a DROP would name a database that is gone). MySQL DDL commits at
+   * once: the lock is verified right before it.
+   */
+  private async createDatabase(opts: SchemaOptions): Promise<void> {
+    const db = this.opts.dsn.database;
+    const plan = await databasePlan(this.c, db, opts.database, this.flavour);
+    await this.syncLock?.verify(this.c);
+    const where = `target ${describeDsn(this.opts.dsn)}`;
+    try {
+      if (opts.recreate && !this.missing) {
+        refuseForceOnSystemDatabase(this.opts.dsn);
+        this.opts.logger.warn({ database: db }, `--force: dropping ${this.recreateScope()}`);
+        await this.c.query(`DROP DATABASE IF EXISTS ${quoteId(db)}`);
+      }
+      // Another sync may have created it since connect(): then it is used as it is.
+      if (!(await databaseExists(this.c, db))) await this.c.query(plan.sql);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      if (e.code === 'ER_DBACCESS_DENIED_ERROR' || e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR') {
+        throw new TributaryError(
+          ErrorCode.PRIVILEGE_MISSING,
+          `${where}: user '${this.opts.dsn.user}' may not ${opts.recreate && !this.missing ? 'drop and create' : 'create'} database ${db} (${e.message}); run ${plan.sql} as a user that may, or GRANT CREATE, DROP ON ${quoteId(db)}.* TO '${this.opts.dsn.user}'@'<host>'`,
+          { cause: err },
+        );
+      }
+      if (err instanceof TributaryError) throw err;
+      throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${where}: creating database ${db} failed: ${e.message ?? String(err)}`, { cause: err });
+    }
+    this.opts.logger.info({ database: db, statement: plan.sql, ...(plan.note ? { note: plan.note } : {}) }, 'target database created');
+    await this.c.query(`USE ${quoteId(db)}`);
+    this.missing = false;
+    const old = this.pool;
+    this.pool = undefined;
+    await old?.end().catch(() => undefined);
+    this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, CONNECTION_EXTRA);
   }
 
   /**
    * The first write a sync makes to the target: everything before it (connect, lock, checkpoint
    * and emptiness checks) only reads, so a run refused by a preflight check leaves the target as
-   * it was. The checkpoint table is therefore created here, not in connect().
+   * it was. The database (when missing, or under --force) and the checkpoint table are therefore
+   * created here, not in connect().
    */
-  async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
+  async ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void> {
     // Every type refusal before the first write.
     this.checkTypes(tables);
+    await this.syncLock?.check();
+    if (this.missing || opts.recreate) await this.createDatabase(opts);
     try {
       await checkpoint.ensureCheckpointTable(this.c);
     } catch (err) {
@@ -202,10 +296,7 @@ export class MysqlTarget implements Target {
       }
       throw err;
     }
-    for (const t of tables) {
-      if (opts.recreate) await this.c.query(`DROP TABLE IF EXISTS ${quoteId(t.name)}`);
-      await this.c.query(createTableSql(t, this.mapOptions));
-    }
+    for (const t of tables) await this.c.query(createTableSql(t, this.mapOptions));
   }
 
   private planFor(table: TableSchema): LoadPlan {
@@ -246,6 +337,7 @@ export class MysqlTarget implements Target {
       const cp = await commit.checkpoint();
       inSection = true;
       await checkpoint.saveTable(conn, this.opts.syncId, table.name, cp);
+      await this.syncLock?.verify(conn);
       await conn.commit();
       inSection = false;
       commit.committed();
@@ -259,6 +351,8 @@ export class MysqlTarget implements Target {
   }
 
   async begin(): Promise<TargetTransaction> {
+    const lock = this.syncLock;
+    await lock?.check();
     let conn: PoolConnection | undefined;
     try {
       conn = await this.p.getConnection();
@@ -295,6 +389,8 @@ export class MysqlTarget implements Target {
       async commit(cp: StreamCheckpoint | null) {
         try {
           if (cp) await checkpoint.saveStream(conn, syncId, cp);
+          else if (lock) await checkpoint.lockStreamRow(conn, syncId);
+          await lock?.verify(conn);
           await conn.commit();
         } catch (err) {
           await conn.rollback().catch(() => undefined);
@@ -314,6 +410,7 @@ export class MysqlTarget implements Target {
   }
 
   async describe(table: string): Promise<TableSchema | null> {
+    if (this.missing) return null;
     try {
       return await describeTable(this.c, this.opts.dsn.database, table);
     } catch (err) {
@@ -358,7 +455,7 @@ export class MysqlTarget implements Target {
   }
 
   async saveStreamCheckpoint(cp: StreamCheckpoint): Promise<void> {
-    await checkpoint.saveStream(this.c, this.opts.syncId, cp);
+    await this.controlTransaction(() => checkpoint.saveStream(this.c, this.opts.syncId, cp));
   }
 }
 

@@ -5,6 +5,8 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
 import { postgresTypeFor, SPATIAL_POLICY, type PostgresColumnType, type PostgresTypeOptions } from '../../typemap/index.js';
 import { planTypes } from './ddl.js';
+import { cannotCreate, type MissingDatabase } from './database.js';
+import type { Dsn } from '../../config/dsn.js';
 
 type Queryable = Pick<pg.Client, 'query'>;
 
@@ -60,7 +62,7 @@ export async function targetRequirements(conn: Queryable, schema: string, tables
     out.push({
       name: `schema ${schema}`,
       ok: x.dbcreate,
-      value: x.dbcreate ? 'absent (the sync creates it)' : 'absent, and the user may not create schemas',
+      value: x.dbcreate ? `does not exist: sync will create it (CREATE SCHEMA ${quoted})` : 'does not exist, and the user may not create schemas',
       fix: `CREATE SCHEMA ${quoted}, or GRANT CREATE ON DATABASE ${dbq} TO "${user}"`,
       severity: 'error',
       code: ErrorCode.PRIVILEGE_MISSING,
@@ -103,6 +105,27 @@ export async function targetRequirements(conn: Queryable, schema: string, tables
     severity: 'info',
     code: ErrorCode.TARGET_WRITE_FAILED,
   });
+  return out;
+}
+
+/**
+ * A target database that does not exist, read from a maintenance database: whether the sync will
+ * create it (the role has CREATEDB or is a superuser) with the statement, and the schema it creates
+ * in it. The new database's owner has every privilege in it, so no other line is needed. Reads only.
+ */
+export function missingDatabaseRequirements(dsn: Dsn, schema: string, missing: MissingDatabase): Requirement[] {
+  const out: Requirement[] = [{ name: 'version', ok: true, value: `PostgreSQL ${missing.version}`, fix: '', severity: 'info', code: ErrorCode.CONNECT_FAILED }];
+  out.push({
+    name: `target database ${dsn.database}`,
+    ok: missing.mayCreate,
+    value: missing.mayCreate ? 'does not exist: sync will create it' : `does not exist, and role '${dsn.user}' may not create it (neither CREATEDB nor SUPERUSER)`,
+    fix: missing.mayCreate ? missing.sql : cannotCreate(dsn, missing).message.replace(/^.*?; run /, 'run '),
+    severity: missing.mayCreate ? 'info' : 'error',
+    code: ErrorCode.DATABASE_MISSING,
+  });
+  if (schema !== 'public' && missing.mayCreate) {
+    out.push({ name: `schema ${schema}`, ok: true, value: 'does not exist: sync will create it in the new database', fix: `CREATE SCHEMA "${schema.replace(/"/g, '""')}"`, severity: 'info', code: ErrorCode.PRIVILEGE_MISSING });
+  }
   return out;
 }
 

@@ -61,3 +61,31 @@ export async function load(conn: Conn, schema: string, syncId: string): Promise<
     res.rows.map((r) => ({ name: String(r.name), body: String(r.body), updatedAt: String(r.updated_at) })),
   );
 }
+
+/**
+ * Waits until no transaction is writing the checkpoint table: a lock holder that took the sync's
+ * lock over calls it before reading the checkpoint. Every writer takes ROW EXCLUSIVE on the table
+ * (writing a checkpoint row, or lockForWriter) before it verifies the lock and commits, which SHARE
+ * waits for: a writer of the previous holder that verified just before the loss has committed once
+ * this returns. Bounded: a writer stuck for a minute makes it fail (TRIB_TARGET_WRITE_FAILED).
+ */
+export async function waitForWriters(conn: Conn, schema: string): Promise<void> {
+  if (!(await exists(conn, schema))) return;
+  await conn.query('BEGIN');
+  try {
+    await conn.query("SET LOCAL lock_timeout = '60s'");
+    await conn.query(`LOCK TABLE ${qualified(schema, CHECKPOINT_TABLE)} IN SHARE MODE`);
+    await conn.query('COMMIT');
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    // A user who may not lock the table (a repair run by another role) may not write it either.
+    if ((err as { code?: string }).code === '42501') return;
+    throw err;
+  }
+}
+
+/** For a writer that saves no checkpoint (a repair): the table lock a checkpoint write takes, which waitForWriters waits for. */
+export async function lockForWriter(conn: Conn, schema: string): Promise<void> {
+  if (!(await exists(conn, schema))) return;
+  await conn.query(`LOCK TABLE ${qualified(schema, CHECKPOINT_TABLE)} IN ROW EXCLUSIVE MODE`);
+}

@@ -1,20 +1,21 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import type { Checkpoint, ChunkCommit, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
-import type { EncodedChunk } from '../../core/source.js';
+import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
+import type { DatabaseDefaults, EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
 import { applyChanges } from './apply.js';
 import type { Requirement } from '../../core/check.js';
-import { mappingRequirements, targetRequirements } from './check.js';
+import { mappingRequirements, missingDatabaseRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import type { PostgresColumnType, PostgresTypeOptions } from '../../typemap/index.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
+import { cannotCreate, inspectMissingDatabase, refuseForceOnSystemDatabase, type MissingDatabase } from './database.js';
+import { lockKey, PostgresSyncLock } from './lock.js';
 import { createEnumTypeSql, createTableSql, enumTypeMismatch, planEnumTypes, planTypes, type EnumTypePlan } from './ddl.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
@@ -33,6 +34,8 @@ export interface PostgresTargetOptions {
   readonly zeroDates?: 'error' | 'null';
   /** Target type overrides by 'table.column'. */
   readonly columnTypes?: Readonly<Record<string, string>>;
+  /** --force: refused at once for a template database or a system schema, where it would drop. */
+  readonly force?: boolean;
 }
 
 /** SQLSTATEs and socket errors after which the same write may succeed on a retry. */
@@ -50,8 +53,12 @@ export class PostgresTarget implements Target {
   private readonly schema: string;
   private readonly zeroDates: 'error' | 'null';
   private control: pg.Client | undefined;
-  private lockSession: pg.Client | undefined;
   private pool: pg.Pool | undefined;
+  /** The database named in the URL did not exist at connect(): ensureSchema() creates it; until then nothing is read from it. */
+  private missing: MissingDatabase | undefined;
+  /** The sync's lock, once lock() took it: every commit verifies it (see PostgresSyncLock). */
+  private syncLock: PostgresSyncLock | undefined;
+  private lockWatch: LockWatch = {};
   private readonly plans = new Map<string, TablePlan>();
   /** Tables whose chunks may arrive in PG_COPY_TEXT rendered by the source (see acceptsEncoded). */
   private readonly copyTextTables = new Set<string>();
@@ -63,6 +70,7 @@ export class PostgresTarget implements Target {
   constructor(opts: PostgresTargetOptions) {
     this.opts = opts;
     this.schema = opts.dsn.params.schema ?? 'public';
+    if (opts.force) refuseForceOnSystemDatabase(opts.dsn, this.schema);
     this.zeroDates = opts.zeroDates ?? 'error';
     this.readBack = new PostgresReadBack({
       pool: () => this.p,
@@ -84,43 +92,79 @@ export class PostgresTarget implements Target {
   }
 
   async connect(): Promise<void> {
-    this.control = await openClient(this.opts.dsn, 'target');
+    try {
+      this.control = await openClient(this.opts.dsn, 'target');
+    } catch (err) {
+      if (!(err instanceof TributaryError) || err.code !== ErrorCode.DATABASE_MISSING) throw err;
+      // The sync creates it (ensureSchema, the first write) when the role may; a maintenance
+      // database tells whether it may, and runs the CREATE DATABASE.
+      this.missing = await inspectMissingDatabase(this.opts.dsn);
+      if (!this.missing) throw err;
+      return;
+    }
     this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1);
   }
 
   async close(): Promise<void> {
     await this.pool?.end().catch(() => undefined);
     await this.control?.end().catch(() => undefined);
-    // Ending the session releases the advisory lock.
-    await this.lockSession?.end().catch(() => undefined);
+    await this.missing?.admin.end().catch(() => undefined);
+    // Last (ending its session releases the advisory lock): no writer of this target is left to commit.
+    await this.syncLock?.release();
     this.pool = undefined;
     this.control = undefined;
-    this.lockSession = undefined;
+    this.missing = undefined;
+    this.syncLock = undefined;
   }
 
   /**
-   * A session-level advisory lock, on a session of its own that runs nothing else, so no pool
-   * recycling or failed transaction can drop it while the sync runs.
+   * A session-level advisory lock on a session of its own, kept alive and watched (lock.ts); then
+   * waits for a previous holder's writers. While the database does not exist the lock is taken in
+   * the maintenance database (advisory locks belong to a database) and moves into the new database
+   * when ensureSchema() creates it.
    */
-  async lock(): Promise<void> {
-    const digest = createHash('sha256').update(`${this.opts.dsn.database}/${this.schema}/${this.opts.syncId}`).digest();
-    const key = BigInt.asIntN(64, digest.readBigUInt64BE(0)).toString();
-    this.lockSession ??= await openClient(this.opts.dsn, 'target');
-    const r = await this.lockSession.query<{ got: string }>('SELECT pg_try_advisory_lock($1::bigint) AS got', [key]);
-    if (r.rows[0]?.got !== 't') {
-      throw new TributaryError(
-        ErrorCode.ALREADY_RUNNING,
-        `another tributary instance is running sync '${this.opts.syncId}' against target ${describeDsn(this.opts.dsn)} (it holds advisory lock ${key}); stop it first, or give this one a different --id`,
-      );
-    }
+  async lock(watch: LockWatch = {}): Promise<void> {
+    this.lockWatch = watch;
+    this.syncLock = await this.takeLock(this.missing?.adminDsn ?? this.opts.dsn);
+    if (!this.missing) await checkpoint.waitForWriters(this.c, this.schema);
+  }
+
+  private async takeLock(where: Dsn): Promise<PostgresSyncLock> {
+    const lock = new PostgresSyncLock({
+      dsn: where,
+      target: this.opts.dsn,
+      key: lockKey(this.opts.dsn.database, this.schema, this.opts.syncId),
+      syncId: this.opts.syncId,
+      logger: this.opts.logger,
+    });
+    await lock.acquire(this.lockWatch);
+    return lock;
   }
 
   loadCheckpoint(): Promise<Checkpoint> {
+    if (this.missing) return Promise.resolve({ stream: null, tables: new Map() });
     return checkpoint.load(this.c, this.schema, this.opts.syncId);
   }
 
-  clearCheckpoint(): Promise<void> {
-    return checkpoint.clear(this.c, this.schema, this.opts.syncId);
+  async clearCheckpoint(): Promise<void> {
+    if (this.missing) return;
+    await this.controlTransaction(() => checkpoint.clear(this.c, this.schema, this.opts.syncId));
+  }
+
+  /**
+   * Runs `fn` in a transaction on the control session and commits it once the sync's lock is
+   * verified inside it (`fn` must write the checkpoint table; see PostgresSyncLock.verify).
+   */
+  private async controlTransaction(fn: () => Promise<void>): Promise<void> {
+    await this.c.query('BEGIN');
+    try {
+      await fn();
+      await this.syncLock?.verify(this.c);
+      await this.c.query('COMMIT');
+    } catch (err) {
+      await this.c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -145,6 +189,7 @@ export class PostgresTarget implements Target {
   }
 
   async nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]> {
+    if (this.missing) return [];
     const names = await this.existingTables(tables.map((t) => t.name));
     const out: string[] = [];
     for (const t of tables) {
@@ -155,10 +200,56 @@ export class PostgresTarget implements Target {
     return out;
   }
 
-  /** Privileges, free space and the type map of `tables`; reads only, creates nothing. */
-  async check(tables: readonly TableSchema[]): Promise<Requirement[]> {
+  /**
+   * Privileges, free space and the type map of `tables`, and what the sync would create (the
+   * database, the schema) when it does not exist; reads only, creates nothing. A PostgreSQL database
+   * takes nothing from the source's defaults (`_database`): it is created in UTF8 (database.ts).
+   */
+  async check(tables: readonly TableSchema[], _database?: DatabaseDefaults): Promise<Requirement[]> {
     const typeOpts = await this.typeOptions();
-    return [...(await targetRequirements(this.c, this.schema, tables)), ...mappingRequirements(tables, typeOpts, this.schema)];
+    const own = this.missing
+      ? missingDatabaseRequirements(this.opts.dsn, this.schema, this.missing)
+      : await targetRequirements(this.c, this.schema, tables);
+    return [...own, ...mappingRequirements(tables, typeOpts, this.schema)];
+  }
+
+  recreateScope(): string {
+    return this.schema === 'public'
+      ? `the synced tables in schema public of database ${this.opts.dsn.database} (other tables, types and the checkpoints are kept)`
+      : `schema ${this.schema} of database ${this.opts.dsn.database} (every table and type in it, the checkpoints of other syncs into it included)`;
+  }
+
+  /**
+   * Creates the missing target database on the maintenance session (refused, naming the statement
+   * to run, when the role may not), then connects to it and moves the sync's lock into it. A sync
+   * that took the lock in the new database meanwhile wins: this one stops with ALREADY_RUNNING
+   * having created nothing but the empty database.
+   */
+  private async createDatabase(): Promise<void> {
+    const missing = this.missing;
+    if (!missing) return;
+    if (!missing.mayCreate) throw cannotCreate(this.opts.dsn, missing);
+    await this.syncLock?.verify(missing.admin);
+    try {
+      await missing.admin.query(missing.sql);
+      this.opts.logger.info({ database: this.opts.dsn.database, statement: missing.sql }, 'target database created');
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      if (e.code === '42501') throw cannotCreate(this.opts.dsn, missing);
+      // 42P04: created by another sync since connect(); it is used as it is.
+      if (e.code !== '42P04') {
+        throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `target ${describeDsn(this.opts.dsn)}: ${missing.sql} failed: ${e.message ?? String(err)}`, { cause: err });
+      }
+    }
+    this.control = await openClient(this.opts.dsn, 'target');
+    this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1);
+    if (this.syncLock) {
+      const old = this.syncLock;
+      this.syncLock = await this.takeLock(this.opts.dsn);
+      await old.release();
+    }
+    this.missing = undefined;
+    await missing.admin.end().catch(() => undefined);
   }
 
   /**
@@ -166,23 +257,26 @@ export class PostgresTarget implements Target {
    * created, so an unmappable column refuses the run with the target untouched; the DDL then runs
    * in one transaction (PostgreSQL DDL is transactional): all of it or none.
    */
-  async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
+  async ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void> {
     const typeOpts = await this.typeOptions();
     const types = tables.map((t) => planTypes(t, typeOpts, this.schema));
     const enums = planEnumTypes(tables, types);
     const statements = tables.map((t, i) => createTableSql(this.schema, t, types[i] ?? []));
+    await this.syncLock?.check();
+    await this.createDatabase();
     const c = this.c;
     try {
       await c.query('BEGIN');
-      if (this.schema !== 'public') await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+      for (const sql of this.schemaDdl(opts.recreate)) await c.query(sql);
       await checkpoint.ensureCheckpointTable(c, this.schema);
       for (const e of enums) await this.ensureEnumType(e);
       for (let i = 0; i < tables.length; i++) {
         const t = tables[i] as TableSchema;
-        if (opts.recreate) await c.query(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
+        if (opts.recreate && this.schema === 'public') await c.query(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
         await c.query(statements[i] as string);
         await this.relaxNotNull(t, types[i] ?? []);
       }
+      await this.syncLock?.verify(c);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -210,13 +304,34 @@ export class PostgresTarget implements Target {
     }
   }
 
-  async plannedDdl(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<string[]> {
+  /**
+   * The schema's own statements, run first in ensureSchema's transaction: a schema named with
+   * ?schema= is created when missing, and dropped first under --force (the public schema is kept:
+   * --force drops only the synced tables there).
+   */
+  private schemaDdl(recreate: boolean): string[] {
+    if (this.schema === 'public') return [];
+    const out = recreate ? [`DROP SCHEMA IF EXISTS ${quoteIdent(this.schema)} CASCADE`] : [];
+    out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+    return out;
+  }
+
+  async plannedDdl(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]> {
     const typeOpts = await this.typeOptions();
     const types = tables.map((t) => planTypes(t, typeOpts, this.schema));
     const out: string[] = [];
-    if (this.schema !== 'public') out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+    if (this.missing) {
+      if (!this.missing.mayCreate) throw cannotCreate(this.opts.dsn, this.missing);
+      out.push(`-- the target database ${this.opts.dsn.database} does not exist: the sync creates it (from database ${this.missing.adminDsn.database})`, this.missing.sql);
+    }
+    if (opts.recreate) out.push(`-- --force drops ${this.recreateScope()}`);
+    out.push(...this.schemaDdl(opts.recreate));
     out.push(`-- the checkpoint table ${qualified(this.schema, checkpoint.CHECKPOINT_TABLE)}, if absent`);
     for (const e of planEnumTypes(tables, types)) {
+      if (this.missing || (opts.recreate && this.schema !== 'public')) {
+        out.push(createEnumTypeSql(this.schema, e));
+        continue;
+      }
       const r = await this.c.query<{ kind: string; labels: string | null }>(
         `SELECT t.typtype::text AS kind, (SELECT json_agg(l.enumlabel ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = t.oid)::text AS labels
            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2`,
@@ -231,7 +346,7 @@ export class PostgresTarget implements Target {
       if (mismatch) throw mismatch;
     }
     tables.forEach((t, i) => {
-      if (opts.recreate) out.push(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
+      if (opts.recreate && this.schema === 'public') out.push(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
       out.push(createTableSql(this.schema, t, types[i] ?? []));
     });
     return out;
@@ -389,6 +504,7 @@ export class PostgresTarget implements Target {
       const cp = await commit.checkpoint();
       inSection = true;
       await checkpoint.saveTable(client, this.schema, this.opts.syncId, table.name, cp);
+      await this.syncLock?.verify(client);
       await client.query('COMMIT');
       inSection = false;
       commit.committed();
@@ -403,6 +519,8 @@ export class PostgresTarget implements Target {
   }
 
   async begin(): Promise<TargetTransaction> {
+    const lock = this.syncLock;
+    await lock?.check();
     const client = await this.p.connect();
     try {
       await client.query('BEGIN');
@@ -440,6 +558,8 @@ export class PostgresTarget implements Target {
         let failure: Error | undefined;
         try {
           if (cp) await checkpoint.saveStream(client, schema, syncId, cp);
+          else if (lock) await checkpoint.lockForWriter(client, schema);
+          await lock?.verify(client);
           await client.query('COMMIT');
         } catch (err) {
           failure = err as Error;
@@ -461,6 +581,7 @@ export class PostgresTarget implements Target {
   }
 
   async describe(table: string): Promise<TableSchema | null> {
+    if (this.missing) return null;
     const cols = await this.c.query<{
       name: string;
       udt: string;
@@ -566,7 +687,7 @@ export class PostgresTarget implements Target {
   }
 
   async saveStreamCheckpoint(cp: StreamCheckpoint): Promise<void> {
-    await checkpoint.saveStream(this.c, this.schema, this.opts.syncId, cp);
+    await this.controlTransaction(() => checkpoint.saveStream(this.c, this.schema, this.opts.syncId, cp));
   }
 }
 
