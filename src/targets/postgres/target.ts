@@ -172,6 +172,8 @@ export class PostgresTarget implements Target {
    * in the target database, if it is (spatial columns become geometry there, else bytea).
    */
   private async typeOptions(): Promise<PostgresTypeOptions> {
+    // A database the sync is about to create has no extension yet: spatial columns become bytea.
+    if (this.missing) return { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {} };
     const r = await this.c.query<{ schema: string }>(
       "SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'postgis'",
     );
