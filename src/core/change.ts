@@ -25,11 +25,16 @@ export type Change =
 /**
  * Coalesces two changes of the same key, `next` after `prev`: the last image wins, except that
  * columns `next` leaves unchanged keep `prev`'s value when `prev` is an upsert (the result is a
- * full image when `prev` was one). Whoever coalesces changes per key (src/stream/batch.ts) must
- * use this rather than drop `prev`: dropping it would lose the values of unchanged columns.
+ * full image when `prev` was one), and a partial image after a delete leaves the delete (it
+ * updates the row with its key, and there is none). Whoever coalesces changes per key
+ * (src/stream/batch.ts) must use this rather than drop `prev`: dropping it would lose the values
+ * of unchanged columns, or the delete.
  */
 export function coalesce(prev: Change | undefined, next: Change): Change {
-  if (next.kind !== 'upsert' || !next.unchanged?.length || prev?.kind !== 'upsert') return next;
+  if (next.kind !== 'upsert' || !next.unchanged?.length || prev === undefined) return next;
+  // Only a primary-key update whose unchanged values the source could no longer read follows a
+  // delete of its new key without an insert in between (sources/postgres/stream.ts fillUnchanged).
+  if (prev.kind === 'delete') return prev;
   const row = next.row.slice();
   const still: number[] = [];
   const prevUnchanged = new Set(prev.unchanged ?? []);

@@ -275,7 +275,7 @@ export class Runner extends EventEmitter {
         try {
           await assertResumable(cp, source, identity);
         } catch (err) {
-          if (cfg.force && err instanceof TributaryError && (err.code === ErrorCode.POSITION_LOST || err.code === ErrorCode.SOURCE_CHANGED)) {
+          if (cfg.force && err instanceof TributaryError && (err.code === ErrorCode.POSITION_LOST || err.code === ErrorCode.SOURCE_CHANGED || err.code === ErrorCode.DDL_UNSUPPORTED)) {
             log.warn({ reason: err.message }, '--force: the checkpoint cannot resume; starting over');
             await target.clearCheckpoint();
             cp = { stream: null, tables: new Map() };
@@ -645,12 +645,21 @@ async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: 
       // No CREATE text (PostgreSQL): compare the columns themselves.
       const want = columnsSignature(current);
       if (columnsSignature(inUse) !== want || columnsSignature(onTarget) !== want) return false;
+    } else if (onTarget) {
+      // Across engines the types cannot be compared, the columns' names and the key can: the
+      // statement is being replayed (the source's definition is the one in use) and the target
+      // table has the source's columns now (the user applied the change there too).
+      if (columnsSignature(inUse) !== columnsSignature(current) || columnNames(onTarget) !== columnNames(current)) return false;
     } else {
-      // Across engines a matching target definition cannot be judged here: stop.
       return false;
     }
   }
   return true;
+}
+
+/** A table's column names in order, and its key's, for definitions from different engines. */
+function columnNames(t: TableSchema): string {
+  return JSON.stringify([t.columns.map((c) => c.name), t.primaryKey.map((i) => t.columns[i]?.name)]);
 }
 
 /** The default sync id: stable for one source database and one target database. */

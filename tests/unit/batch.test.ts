@@ -68,4 +68,18 @@ describe('Batch with partial images (PostgreSQL unchanged TOAST columns)', () =>
       { kind: 'upsert', table: 't', key: ['b'], row: ['b', null], unchanged: [1] },
     ]);
   });
+
+  it('leaves a delete when a partial image of the same key follows it (no row for it to update)', () => {
+    const b = new Batch(new Map([['t', ci]]));
+    b.add({ kind: 'delete', table: 't', key: ['a'] });
+    b.add({ kind: 'upsert', table: 't', key: ['a'], row: ['a', null], unchanged: [1] });
+    b.add({ kind: 'delete', table: 't', key: ['b'] });
+    b.add({ kind: 'upsert', table: 't', key: ['b'], row: ['b', 2n] });
+    b.add({ kind: 'upsert', table: 't', key: ['b'], row: ['b', null], unchanged: [1] });
+    const { changes } = b.drain();
+    expect(changes).toEqual([
+      { kind: 'delete', table: 't', key: ['a'] },
+      { kind: 'upsert', table: 't', key: ['b'], row: ['b', 2n] },
+    ]);
+  });
 });

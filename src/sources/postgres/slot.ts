@@ -5,6 +5,7 @@ import type { Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { openClient, quoteIdent, quoteLiteral } from './connection.js';
 import { formatLsn, parseLsn } from './position.js';
+import type { RelationRecord } from './relations.js';
 import { qualified } from './schema.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
@@ -25,9 +26,32 @@ export function deriveName(syncId: string): string {
   return `${name.slice(0, 54)}_${hash}`;
 }
 
-/** A comment marks a publication tributary created, so it may alter it later. */
+/** A comment marks a publication tributary created, so it may alter it later (its first line). */
 export function ownerComment(syncId: string): string {
   return `owned by tributary sync ${syncId}`;
+}
+
+/**
+ * The comment of a publication tributary owns: the owner line, then the synced tables' relations
+ * as JSON (relations.ts RelationRecord: the relation OID and columns the sync follows each table
+ * by), so a restarted sync can tell a table renamed, replaced or changed while it was stopped.
+ */
+export function publicationComment(syncId: string, record: ReadonlyMap<string, RelationRecord>): string {
+  return record.size ? `${ownerComment(syncId)}\n${JSON.stringify(Object.fromEntries(record))}` : ownerComment(syncId);
+}
+
+function parseComment(comment: string | null, syncId: string): { owned: boolean; recorded?: Map<string, RelationRecord> } {
+  if (comment === null) return { owned: false };
+  const [first, ...rest] = comment.split('\n');
+  if (first !== ownerComment(syncId)) return { owned: false };
+  if (rest.length === 0) return { owned: true };
+  try {
+    const obj = JSON.parse(rest.join('\n')) as Record<string, RelationRecord>;
+    return { owned: true, recorded: new Map(Object.entries(obj).filter(([, r]) => typeof r?.oid === 'number' && Array.isArray(r.columns))) };
+  } catch {
+    // Not ours to read (edited by hand): owned, with nothing recorded.
+    return { owned: true };
+  }
 }
 
 export interface SlotInfo {
@@ -208,6 +232,10 @@ export interface PublicationState {
    * names the sync does not know, and would be lost.
    */
   readonly viaRoot: boolean;
+  /** The relations recorded in the comment of a publication tributary owns (publicationComment). */
+  readonly recorded?: ReadonlyMap<string, RelationRecord>;
+  /** The comment as it is. */
+  readonly comment: string | null;
 }
 
 export async function publicationState(conn: Queryable, publication: string, namespace: string, syncId: string): Promise<PublicationState> {
@@ -217,12 +245,15 @@ export async function publicationState(conn: Queryable, publication: string, nam
     [publication],
   );
   const row = p.rows[0];
-  if (!row) return { exists: false, owned: false, tables: [], allTables: false, missingActions: [], viaRoot: false };
+  if (!row) return { exists: false, owned: false, tables: [], allTables: false, missingActions: [], viaRoot: false, comment: null };
   const t = await conn.query<{ tablename: string }>('SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 ORDER BY tablename', [publication, namespace]);
   const missingActions = (['insert', 'update', 'delete', 'truncate'] as const).filter((a) => row[`pub${a}`] !== 't');
+  const { owned, recorded } = parseComment(row.comment, syncId);
   return {
     exists: true,
-    owned: row.comment === ownerComment(syncId),
+    owned,
+    ...(recorded ? { recorded } : {}),
+    comment: row.comment,
     tables: t.rows.map((x) => x.tablename),
     allTables: row.alltables === 't',
     missingActions,
@@ -251,7 +282,16 @@ export async function partitionedTables(conn: Queryable, namespace: string, tabl
  * A publication tributary creates or owns publishes via the partition root, so the changes of a
  * partitioned table's partitions arrive under the table's own name (see PublicationState.viaRoot).
  */
-export async function ensurePublication(conn: Queryable, publication: string, namespace: string, tables: readonly string[], syncId: string, logger: Logger): Promise<void> {
+export async function ensurePublication(
+  conn: Queryable,
+  publication: string,
+  namespace: string,
+  tables: readonly string[],
+  syncId: string,
+  logger: Logger,
+  /** The relations to record in an owned publication's comment (publicationComment); undefined: leave it. */
+  record?: ReadonlyMap<string, RelationRecord>,
+): Promise<void> {
   const state = await publicationState(conn, publication, namespace, syncId);
   const list = tables.map((t) => qualified(namespace, t)).join(', ');
   const want = [...tables].sort();
@@ -260,7 +300,7 @@ export async function ensurePublication(conn: Queryable, publication: string, na
   try {
     if (!state.exists) {
       await conn.query(`CREATE PUBLICATION ${pub} FOR TABLE ${list} WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`);
-      await conn.query(`COMMENT ON PUBLICATION ${pub} IS ${quoteLiteral(ownerComment(syncId))}`);
+      await conn.query(`COMMENT ON PUBLICATION ${pub} IS ${quoteLiteral(publicationComment(syncId, record ?? new Map()))}`);
       logger.info({ publication, tables: tables.length }, 'publication created');
       return;
     }
@@ -273,6 +313,7 @@ export async function ensurePublication(conn: Queryable, publication: string, na
         await conn.query(`ALTER PUBLICATION ${pub} SET TABLE ${list}`);
         logger.info({ publication, tables: tables.length }, 'publication now covers the synced tables');
       }
+      if (record) await recordRelations(conn, publication, syncId, record, state.comment);
       return;
     }
   } catch (err) {
@@ -284,6 +325,16 @@ export async function ensurePublication(conn: Queryable, publication: string, na
     );
   }
   assertCovers(publication, state, tables, state.viaRoot ? [] : await partitionedTables(conn, namespace, tables));
+}
+
+/**
+ * Writes `record` into the comment of the publication tributary owns (publicationComment), unless
+ * it says that already (`current`: the comment as read, when the caller has it).
+ */
+export async function recordRelations(conn: Queryable, publication: string, syncId: string, record: ReadonlyMap<string, RelationRecord>, current?: string | null): Promise<void> {
+  const comment = publicationComment(syncId, record);
+  if (comment === current) return;
+  await conn.query(`COMMENT ON PUBLICATION ${quoteIdent(publication)} IS ${quoteLiteral(comment)}`);
 }
 
 /**

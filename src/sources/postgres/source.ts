@@ -17,7 +17,8 @@ import { connectError, openClient, openPool, quoteIdent } from './connection.js'
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
 import { describeTable, listTables, tableStats, type ColumnType, type DescribedTable } from './schema.js';
-import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
+import { columnChange, movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
+import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
 import { streamPgoutput, type AckState } from './stream.js';
 import type { TextCodec } from './values.js';
 import * as read from './read.js';
@@ -249,7 +250,10 @@ export class PostgresSource implements ChangeSource {
   }
 
   async currentPosition(): Promise<string> {
-    await ensurePublication(this.c, this.publication, this.namespace, await this.syncedTables(), this.opts.syncId, this.opts.logger);
+    // A fresh start follows every table as it is now.
+    const current = await this.describedSynced();
+    const record = new Map([...current].map(([n, d]) => [n, recordOf(d)] as const));
+    await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
     const existing = await slotInfo(this.c, this.slot);
     if (existing && this.opts.slot !== undefined) {
       const info = await checkSlot(this.c, this.slot, existing.confirmedFlushLsn ?? 0n, this.opts.dsn.database);
@@ -300,9 +304,97 @@ export class PostgresSource implements ChangeSource {
       throw new TributaryError(ErrorCode.SOURCE_CHANGED, `the checkpoint streams from replication slot ${p.slot}, but this sync is configured with slot ${this.slot}; configure slot: ${p.slot}, or start over with --force`);
     }
     await checkSlot(this.c, this.slot, p.lsn, this.opts.dsn.database);
+    const current = await this.describedSynced();
+    const record = await this.followedRelations(current, position);
     // The table set may have changed since the checkpoint: the publication must cover it before
     // any new table is copied.
-    await ensurePublication(this.c, this.publication, this.namespace, await this.syncedTables(), this.opts.syncId, this.opts.logger);
+    await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
+  }
+
+  /** The synced tables as described (this run's descriptions, else the catalogue's now). */
+  private async describedSynced(): Promise<Map<string, DescribedTable>> {
+    const out = new Map<string, DescribedTable>();
+    for (const n of await this.syncedTables()) out.set(n, this.described.get(n) ?? (await describeTable(this.c, this.namespace, n)));
+    return out;
+  }
+
+  /**
+   * On resume: compares the relations the owned publication recorded (relations.ts) with the
+   * synced tables now. A recorded table whose relation was renamed, moved, dropped or replaced
+   * throws RelationChangedError, unless --tables leaves it out now; a table whose columns changed
+   * becomes a 'ddl' event at the start of the stream (pendingDdl), so the sync stops there unless
+   * the target has the new definition. Returns what to record now: the recorded columns for
+   * those (until the stream went on past their 'ddl'), the current relation for the others.
+   */
+  private async followedRelations(current: ReadonlyMap<string, DescribedTable>, position: string): Promise<Map<string, RelationRecord>> {
+    const state = await publicationState(this.c, this.publication, this.namespace, this.opts.syncId);
+    const record = new Map<string, RelationRecord>();
+    this.pendingDdl = [];
+    const recorded = state.owned ? state.recorded : undefined;
+    if (recorded?.size) {
+      const { byOid } = await relationPlaces(this.c, this.namespace, [...recorded.values()].map((r) => r.oid), []);
+      const patterns = this.opts.tables ?? [];
+      const all = await this.listTables();
+      for (const [name, rec] of recorded) {
+        const cur = current.get(name);
+        const now = byOid.get(rec.oid);
+        const selected = cur !== undefined || selectTables([...all, name], patterns, this.opts.dsn.database).includes(name);
+        const inPlace = now !== undefined && now.schema === this.namespace && now.name === name;
+        if (selected && (!inPlace || cur?.oid !== rec.oid)) {
+          throw new RelationChangedError({
+            namespace: this.namespace,
+            table: name,
+            oid: rec.oid,
+            now,
+            replacedBy: cur && cur.oid !== rec.oid ? cur.oid : undefined,
+            seen: 'in the catalogue when the sync started: it happened while the sync was stopped, or after the position the stream stopped at',
+            position: `nothing after the checkpoint (${positions.describePosition(position)}) is applied`,
+          });
+        }
+      }
+    }
+    for (const [name, d] of current) {
+      const before = recorded?.get(name);
+      const now = recordOf(d);
+      if (before && before.oid === now.oid && !sameColumns(before, now)) {
+        this.pendingDdl.push({ table: name, statement: columnChange(name, before, now), record: now });
+        record.set(name, before);
+      } else record.set(name, now);
+    }
+    return record;
+  }
+
+  /** Column changes found by checkPosition, delivered at the start of the next stream. */
+  private pendingDdl: { table: string; statement: string; record: RelationRecord }[] = [];
+
+  /**
+   * The stream went on past a 'ddl' of `table`: the target has the table's definition as the
+   * source has it now (the runner described it again to judge that), so the owned publication
+   * records the table's columns as they are now (`seen`, the 'ddl' event's own, when not described).
+   */
+  private async ddlPassed(table: string, seen: RelationRecord): Promise<void> {
+    const state = await publicationState(this.p, this.publication, this.namespace, this.opts.syncId);
+    if (!state.owned || !state.recorded) return;
+    const record = new Map(state.recorded);
+    const d = this.described.get(table);
+    record.set(table, d && d.oid === seen.oid ? recordOf(d) : seen);
+    await recordRelations(this.p, this.publication, this.opts.syncId, record, state.comment);
+  }
+
+  /** A RelationChangedError seen in the stream, completed with where the relations are now. */
+  private async explainRelation(err: RelationChangedError): Promise<RelationChangedError> {
+    try {
+      const d = err.details;
+      const { byOid, byName } = await relationPlaces(this.p, this.namespace, [d.oid], [d.table]);
+      const holder = byName.get(d.table);
+      return new RelationChangedError({
+        ...d,
+        now: d.now ?? byOid.get(d.oid),
+        replacedBy: d.replacedBy ?? (holder && holder.oid !== d.oid ? holder.oid : undefined),
+      });
+    } catch {
+      return err;
+    }
   }
 
   private sqlFor(table: TableSchema): ChunkSql {
@@ -528,11 +620,20 @@ export class PostgresSource implements ChangeSource {
     try {
       yield* this.pgoutput(p, tables, types, signal);
     } catch (err) {
+      if (err instanceof RelationChangedError) throw await this.explainRelation(err);
       throw await this.lostSlotError(err, p.lsn);
     }
   }
 
   private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    // Each synced table is followed by the relation this run described under its name.
+    const relations = new Map<string, number>();
+    for (const t of tables) {
+      const d = this.described.get(t.name);
+      if (d) relations.set(t.name, d.oid);
+    }
+    const startDdl = this.pendingDdl.filter((d) => relations.has(d.table));
+    this.pendingDdl = [];
     return streamPgoutput(
       {
         dsn: this.opts.dsn,
@@ -546,6 +647,19 @@ export class PostgresSource implements ChangeSource {
         statusIntervalMs: this.opts.statusIntervalMs ?? 10_000,
         ack: this.ack,
         readColumns: (t, key, cols) => this.readColumns(t, key, cols),
+        relations,
+        startDdl,
+        onDdlPassed: (table, rec) => this.ddlPassed(table, rec),
+        checkRelations: async (position) => {
+          const moved = await movedRelation(this.p, this.namespace, relations);
+          if (!moved) return undefined;
+          return new RelationChangedError({
+            namespace: this.namespace,
+            ...moved,
+            seen: 'in the catalogue while streaming',
+            position: `it was noticed with the stream at ${positions.describePosition(position)}; changes made to it since never reach the stream, nothing of them is applied, and the checkpoint is at or before that position`,
+          });
+        },
         logger: this.opts.logger,
       },
       signal,

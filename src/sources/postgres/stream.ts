@@ -9,6 +9,7 @@ import { EventQueue } from '../../stream/queue.js';
 import { rowBytes, type Value } from '../../core/values.js';
 import { clientConfig, connectError } from './connection.js';
 import { encodePosition, formatLsn, parseLsn } from './position.js';
+import { RelationChangedError, type RelationRecord } from './relations.js';
 import type { ColumnType } from './schema.js';
 import { codecFor, type TextCodec } from './values.js';
 
@@ -40,6 +41,29 @@ export interface PgStreamOptions {
    * an UPDATE of the primary key under REPLICA IDENTITY DEFAULT.
    */
   readonly readColumns: (table: TableSchema, key: readonly Value[], columns: readonly number[]) => Promise<Value[] | undefined>;
+  /**
+   * The relation OID each synced table is followed by (relations.ts). A Relation message for one
+   * of them under another name or schema, or for another OID under a synced name, stops the
+   * stream with RelationChangedError before the change it precedes.
+   */
+  readonly relations: ReadonlyMap<string, number>;
+  /**
+   * Column changes found at start (a table whose columns differ from those the sync followed it
+   * with when it last ran): delivered as 'ddl' events at `from`, before anything else.
+   */
+  readonly startDdl?: readonly { readonly table: string; readonly statement: string; readonly record: RelationRecord }[];
+  /**
+   * Called once the consumer went on past a 'ddl' event (it did not stop there): the table is now
+   * followed with `record`'s columns.
+   */
+  readonly onDdlPassed?: (table: string, record: RelationRecord) => Promise<void>;
+  /**
+   * Looks in the catalogue for a synced table renamed, moved, dropped or replaced: changes that
+   * may never reach the stream (a table created in a synced table's place is not in the
+   * publication). Run every `relationCheckMs` while streaming; a result ends the stream with it.
+   */
+  readonly checkRelations?: (position: string) => Promise<TributaryError | undefined>;
+  readonly relationCheckMs?: number;
   readonly logger: Logger;
 }
 
@@ -55,6 +79,8 @@ interface Item {
   bytes: number;
   /** Unchanged TOAST columns of a primary-key update, to read from the source before yielding. */
   fetch?: { readonly schema: TableSchema };
+  /** A 'ddl' event's table and its new columns, recorded once the consumer goes on past it. */
+  passed?: { readonly table: string; readonly record: RelationRecord };
 }
 
 /** The Relation's column list as the catalogue would print it, for messages. */
@@ -167,12 +193,41 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     return relation(rel);
   };
 
+  const followedBy = new Map([...opts.relations].map(([name, oid]) => [oid, name]));
+  /** Where the stream stands, for errors. */
+  const standing = () =>
+    `nothing of the transaction after LSN ${formatLsn(lastPos)} (slot ${opts.slot}) is applied, and the checkpoint is at or before that position`;
+
   /** A Relation message: (re)builds the table's decoder and reports a definition the sync cannot follow. */
   const relation = (rel: Pgoutput.MessageRelation): Decoder | null => {
+    // The relation a synced table is followed by, under another name or schema (renamed, moved).
+    const was = followedBy.get(rel.relationOid);
+    if (was !== undefined && (rel.schema !== opts.namespace || rel.name !== was)) {
+      throw new RelationChangedError({
+        namespace: opts.namespace,
+        table: was,
+        oid: rel.relationOid,
+        now: { oid: rel.relationOid, schema: rel.schema, name: rel.name },
+        seen: "in the replication stream (pgoutput's Relation message)",
+        position: standing(),
+      });
+    }
     const schema = rel.schema === opts.namespace ? byName.get(rel.name) : undefined;
     if (!schema) {
       decoders.set(rel.relationOid, null);
       return null;
+    }
+    // Another relation under a synced name (dropped and created again, or renamed into it).
+    const followed = opts.relations.get(schema.name);
+    if (followed !== undefined && followed !== rel.relationOid) {
+      throw new RelationChangedError({
+        namespace: opts.namespace,
+        table: schema.name,
+        oid: followed,
+        replacedBy: rel.relationOid,
+        seen: "in the replication stream (pgoutput's Relation message)",
+        position: standing(),
+      });
     }
     const types = opts.types.get(schema.name);
     const relCols = new Map(rel.columns.map((c) => [c.name, c]));
@@ -198,6 +253,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       push({
         ev: { type: 'ddl', tables: [schema.name], statement: `ALTER TABLE "${schema.name}": ${changes.join('; ')} (seen in pgoutput's Relation message)`, position: encodePosition({ slot: opts.slot, lsn: lastPos }) },
         bytes: 256,
+        passed: { table: schema.name, record: { oid: rel.relationOid, columns: rel.columns.map((c) => [c.name, c.typeOid, c.typeMod] as const) } },
       });
     }
     return dec;
@@ -307,7 +363,9 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     try {
       onMessage(msg);
     } catch (err) {
-      queue.fail(new TributaryError(ErrorCode.STREAM_FAILED, `cannot decode the replication stream of slot ${opts.slot}: ${(err as Error).message}`, { cause: err, fatal: false }));
+      queue.fail(
+        err instanceof TributaryError ? err : new TributaryError(ErrorCode.STREAM_FAILED, `cannot decode the replication stream of slot ${opts.slot}: ${(err as Error).message}`, { cause: err, fatal: false }),
+      );
     }
   });
   service.on('heartbeat', (lsn: string, timestamp: number, shouldRespond: boolean) => {
@@ -333,6 +391,25 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   if (opts.ack.acked < opts.from) opts.ack.acked = opts.from;
   opts.ack.send = sendStatus;
   const timer = setInterval(() => sendStatus(true), opts.statusIntervalMs);
+  // Column changes found at start come first, at the stream's start position.
+  for (const d of opts.startDdl ?? []) {
+    push({ ev: { type: 'ddl', tables: [d.table], statement: `${d.statement} (while the sync was stopped, or after its checkpoint)`, position: encodePosition({ slot: opts.slot, lsn: opts.from }) }, bytes: 256, passed: { table: d.table, record: d.record } });
+  }
+  let checking = false;
+  const checkRelations = opts.checkRelations;
+  const relationTimer = checkRelations
+    ? setInterval(() => {
+        if (checking || queue.failed) return;
+        checking = true;
+        checkRelations(encodePosition({ slot: opts.slot, lsn: lastPos }))
+          .then((err) => {
+            if (err) queue.fail(err);
+          })
+          // A failed look (the source unreachable) is the stream's business: it fails on its own.
+          .catch(() => undefined)
+          .finally(() => (checking = false));
+      }, opts.relationCheckMs ?? 5000)
+    : undefined;
   const onAbort = () => queue.notify();
   signal.addEventListener('abort', onAbort);
 
@@ -355,10 +432,14 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         item.ev = { ...item.ev, change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
       }
       yield item.ev;
+      // The consumer asks for the next event only once it has dealt with this one: past a 'ddl'
+      // event, it went on (the target had the new definition), so the table is followed so now.
+      if (item.passed) await opts.onDdlPassed?.(item.passed.table, item.passed.record);
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
     clearInterval(timer);
+    if (relationTimer) clearInterval(relationTimer);
     if (opts.ack.send === sendStatus) delete opts.ack.send;
     service.removeAllListeners('data');
     service.removeAllListeners('heartbeat');

@@ -85,8 +85,10 @@ function keyLiteral(col: Column, v: Value): string {
 }
 
 /**
- * Applies coalesced changes of several tables: per table, deletes first, then upserts. `literals`
- * gives the column-aware literals of a table from another engine (undefined: plain `literal`).
+ * Applies coalesced changes of several tables: per table, deletes first, then full images, then
+ * partial images (on a table with secondary unique keys completed from the rows they update, kept
+ * before anything was written: keepRows). `literals` gives the column-aware literals of a table
+ * from another engine (undefined: plain `literal`).
  */
 export async function applyChanges(
   conn: Conn,
@@ -94,7 +96,7 @@ export async function applyChanges(
   changes: readonly Change[],
   literals?: (table: TableSchema) => ColumnLiterals | undefined,
 ): Promise<void> {
-  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: Change[] }>();
+  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: Upsert[] }>();
   for (const ch of changes) {
     let g = byTable.get(ch.table);
     if (!g) byTable.set(ch.table, (g = { del: [], up: [], partial: [] }));
@@ -106,24 +108,97 @@ export async function applyChanges(
     const table = tables.get(name);
     if (!table) continue;
     const lit = literals?.(table);
+    const kept = g.partial.length > 0 && (table.uniqueKeys?.length ?? 0) > 0;
+    if (kept) await keepRows(conn, table, g.partial, lit);
     await deleteKeys(conn, table, g.del, lit);
     await upsertRows(conn, table, g.up, lit);
-    for (const ch of g.partial) if (ch.kind === 'upsert') await updateKnownColumns(conn, table, ch, lit);
+    if (kept) {
+      for (const ch of g.partial) await replaceKept(conn, table, ch, lit);
+      await conn.query(`DROP TEMPORARY TABLE IF EXISTS ${KEEP}`);
+    } else {
+      for (const ch of g.partial) await updateKnownColumns(conn, table, ch, lit);
+    }
   }
 }
 
+type Upsert = Extract<Change, { kind: 'upsert' }>;
+
+/** The session's table of kept rows (keepRows), one table at a time. */
+const KEEP = quoteId('_tributary_keep');
+
+/** A literal per column of `table`: `colLit`, else plain literals (exact ones for key columns). */
+function literalsOf(table: TableSchema, colLit?: ColumnLiterals): ColumnLiterals {
+  const key = new Set(table.primaryKey);
+  return colLit ?? ((v: Value, i: number) => (key.has(i) ? keyLiteral(table.columns[i] as Column, v) : literal(v)));
+}
+
+function keyWhere(table: TableSchema, ch: Upsert, lit: ColumnLiterals, alias = ''): string {
+  return table.primaryKey.map((i) => `${alias}${quoteId((table.columns[i] as Column).name)} = ${lit(ch.row[i] ?? null, i)}`).join(' AND ');
+}
+
 /**
- * An upsert whose image lacks some columns (Change.unchanged): update the columns it knows on the
- * row with its key, and write nothing when no row has the key (see Change).
+ * An upsert whose image lacks some columns (Change.unchanged) on a table without secondary unique
+ * keys: update the columns it knows on the row with its key, and write nothing when no row has
+ * the key (see Change). Nothing else in a batch can remove that row (one change per key).
  */
-async function updateKnownColumns(conn: Conn, table: TableSchema, ch: Extract<Change, { kind: 'upsert' }>, colLit?: ColumnLiterals): Promise<void> {
+async function updateKnownColumns(conn: Conn, table: TableSchema, ch: Upsert, colLit?: ColumnLiterals): Promise<void> {
   const skip = new Set(ch.unchanged ?? []);
   const key = new Set(table.primaryKey);
-  const lit = colLit ?? ((v: Value, i: number) => (key.has(i) ? keyLiteral(table.columns[i] as Column, v) : literal(v)));
+  const lit = literalsOf(table, colLit);
   const sets = table.columns
     .map((c, i) => (skip.has(i) || key.has(i) ? null : `${quoteId(c.name)} = ${lit(ch.row[i] ?? null, i)}`))
     .filter((x): x is string => x !== null);
   if (sets.length === 0) return;
-  const where = table.primaryKey.map((i) => `${quoteId((table.columns[i] as Column).name)} = ${lit(ch.row[i] ?? null, i)}`).join(' AND ');
-  await conn.query(`UPDATE ${quoteId(table.name)} SET ${sets.join(', ')} WHERE ${where}`);
+  await conn.query(`UPDATE ${quoteId(table.name)} SET ${sets.join(', ')} WHERE ${keyWhere(table, ch, lit)}`);
+}
+
+/**
+ * First half of partial images on a table with secondary unique keys: copies the target's rows
+ * with their keys into a temporary table of the session, before the batch writes anything to the
+ * table.
+ *
+ * Why: REPLACE (upsertRows) removes a row still holding a unique value an incoming row takes; that
+ * row's own image in the batch puts it back, which a full image does and an UPDATE of the known
+ * columns cannot (it matches nothing: the row and its unchanged TOAST values were gone). Partial
+ * images also move values among themselves (a swap through a third value, which an UPDATE would
+ * refuse as a duplicate). So they are completed from the rows kept here, whose unchanged columns
+ * no change of the batch touched (the batch holds one change per key), and REPLACEd as full images
+ * after the others (replaceKept). CREATE/DROP TEMPORARY TABLE do not commit the transaction.
+ */
+async function keepRows(conn: Conn, table: TableSchema, partial: readonly Upsert[], colLit?: ColumnLiterals): Promise<void> {
+  const lit = literalsOf(table, colLit);
+  const cols = table.columns.map((c) => quoteId(c.name)).join(', ');
+  const names = table.primaryKey.map((i) => quoteId((table.columns[i] as Column).name));
+  const lhs = names.length === 1 ? (names[0] as string) : `(${names.join(', ')})`;
+  const keys = partial.map((ch) => {
+    const k = table.primaryKey.map((i) => lit(ch.row[i] ?? null, i));
+    return k.length === 1 ? (k[0] as string) : `(${k.join(',')})`;
+  });
+  // Dropped first: a failed batch may have left it behind on this pooled connection. Created
+  // from the first keys' rows (with the table's own column types), the rest inserted.
+  await conn.query(`DROP TEMPORARY TABLE IF EXISTS ${KEEP}`);
+  let head = `CREATE TEMPORARY TABLE ${KEEP} SELECT ${cols} FROM ${quoteId(table.name)} WHERE ${lhs} IN `;
+  for (let i = 0; i < keys.length; ) {
+    const part: string[] = [];
+    let bytes = 0;
+    while (i < keys.length && (part.length === 0 || bytes < MAX_STATEMENT_BYTES)) {
+      const k = keys[i++] as string;
+      part.push(k);
+      bytes += k.length + 1;
+    }
+    await conn.query(`${head}(${part.join(',')})`);
+    head = `INSERT INTO ${KEEP} (${cols}) SELECT ${cols} FROM ${quoteId(table.name)} WHERE ${lhs} IN `;
+  }
+}
+
+/**
+ * Second half (see keepRows): a partial image, its unchanged columns taken from the kept row,
+ * REPLACEd as a full image is. Writes nothing when no row with its key was kept.
+ */
+async function replaceKept(conn: Conn, table: TableSchema, ch: Upsert, colLit?: ColumnLiterals): Promise<void> {
+  const skip = new Set(ch.unchanged ?? []);
+  const lit = literalsOf(table, colLit);
+  const cols = table.columns.map((c) => quoteId(c.name));
+  const values = table.columns.map((c, i) => (skip.has(i) ? `k.${quoteId(c.name)}` : lit(ch.row[i] ?? null, i)));
+  await conn.query(`REPLACE INTO ${quoteId(table.name)} (${cols.join(', ')}) SELECT ${values.join(', ')} FROM ${KEEP} AS k WHERE ${keyWhere(table, ch, lit, 'k.')}`);
 }

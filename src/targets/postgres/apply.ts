@@ -55,9 +55,11 @@ function columnArrays(rows: readonly (readonly (string | null)[])[], width: numb
   return arrays;
 }
 
-/** `DELETE … WHERE pk = ANY($1)` / `WHERE (k1, k2) IN (SELECT * FROM unnest(…))` by primary key. */
-export async function deleteKeys(client: pg.ClientBase, plan: TablePlan, keys: readonly (readonly Value[])[]): Promise<void> {
-  if (keys.length === 0) return;
+/**
+ * The condition selecting rows by primary key, `pk = ANY($1)` / `(k1, k2) IN (SELECT * FROM
+ * unnest(…))`, over unqualified column names, and the keys rendered as its parameters' rows.
+ */
+function byKeys(plan: TablePlan, keys: readonly (readonly Value[])[]): { where: string; rendered: (string | null)[][] } {
   const t = plan.table;
   const pk = t.primaryKey;
   const cols = columnsOf(plan, pk);
@@ -69,11 +71,16 @@ export async function deleteKeys(client: pg.ClientBase, plan: TablePlan, keys: r
     return pk.map((ci) => all[ci] ?? null);
   });
   const names = pk.map((i) => quoteIdent((t.columns[i] as Column).name));
-  const sql =
-    pk.length === 1
-      ? `DELETE FROM ${plan.target} WHERE ${names[0]} = ANY($1::${(cols[0] as TargetColumn).sqlType}[])`
-      : `DELETE FROM ${plan.target} WHERE (${names.join(', ')}) IN (SELECT * FROM ${unnestOf(cols)} AS k)`;
-  for (const b of batches(rendered)) await client.query(sql, columnArrays(b, pk.length));
+  const where = pk.length === 1 ? `${names[0]} = ANY($1::${(cols[0] as TargetColumn).sqlType}[])` : `(${names.join(', ')}) IN (SELECT * FROM ${unnestOf(cols)} AS k)`;
+  return { where, rendered };
+}
+
+/** `DELETE … WHERE pk = ANY($1)` / `WHERE (k1, k2) IN (SELECT * FROM unnest(…))` by primary key. */
+export async function deleteKeys(client: pg.ClientBase, plan: TablePlan, keys: readonly (readonly Value[])[]): Promise<void> {
+  if (keys.length === 0) return;
+  const { where, rendered } = byKeys(plan, keys);
+  const sql = `DELETE FROM ${plan.target} WHERE ${where}`;
+  for (const b of batches(rendered)) await client.query(sql, columnArrays(b, plan.table.primaryKey.length));
 }
 
 /** Kinds whose PostgreSQL input text never holds a tab, newline, CR or backslash (nothing to escape for COPY; bytea's '\\x' does). */
@@ -146,12 +153,17 @@ export async function upsertRows(client: pg.ClientBase, plan: TablePlan, rows: r
   }
 }
 
+/** A row image whose `unchanged` columns the source did not send (Change.unchanged). */
+interface PartialImage {
+  readonly row: readonly Value[];
+  readonly unchanged: readonly number[];
+}
+
 /**
- * Row images whose `unchanged` columns the source did not send (PostgreSQL's unchanged TOAST
- * values): an UPDATE of the other columns of the row with that key, which writes nothing when the
- * row is not there yet (the copy brings it whole). Grouped by the set of columns present.
+ * Partial images grouped by the set of columns they carry (`present`, indexes into the table's
+ * columns), each row rendered for those columns only.
  */
-export async function updatePartial(client: pg.ClientBase, plan: TablePlan, rows: readonly { row: readonly Value[]; unchanged: readonly number[] }[]): Promise<void> {
+function presentGroups(plan: TablePlan, rows: readonly PartialImage[]): { present: number[]; rendered: (string | null)[][] }[] {
   const t = plan.table;
   const groups = new Map<string, { present: number[]; rows: (readonly Value[])[] }>();
   for (const r of rows) {
@@ -162,33 +174,91 @@ export async function updatePartial(client: pg.ClientBase, plan: TablePlan, rows
     if (!g) groups.set(sig, (g = { present, rows: [] }));
     g.rows.push(r.row);
   }
-  const pk = new Set(t.primaryKey);
-  for (const { present, rows: group } of groups.values()) {
-    const cols = columnsOf(plan, present);
-    const name = (i: number) => quoteIdent((t.columns[i] as Column).name);
-    const source = `${unnestOf(cols)} AS n(${present.map(name).join(', ')})`;
-    const sets = present.filter((i) => !pk.has(i));
-    if (sets.length === 0) continue;
-    const where = t.primaryKey.map((i) => `d.${name(i)} = n.${name(i)}`).join(' AND ');
-    const sql = `UPDATE ${plan.target} AS d SET ${sets.map((i) => `${name(i)} = n.${name(i)}`).join(', ')} FROM ${source} WHERE ${where}`;
-    // Unique keys whose columns are all sent may move a value: the same REPLACE-like deletion as upserts.
-    const deletes = holderDeletes({ ...plan, uniqueKeys: plan.uniqueKeys.filter((u) => u.every((i) => present.includes(i))) }, source);
-    const rendered = group.map((r) => {
+  return [...groups.values()].map(({ present, rows: group }) => ({
+    present,
+    rendered: group.map((r) => {
       const all = renderRow(t, plan.columns.map((c, i) => (present.includes(i) ? c : { ...c, kind: 'text' as const })), r.map((v, i) => (present.includes(i) ? v : null)), plan.zeroDates, r);
       return present.map((i) => all[i] ?? null);
-    });
+    }),
+  }));
+}
+
+/**
+ * Partial images of a table without secondary unique keys: an UPDATE of the columns they carry on
+ * the row with their key, which writes nothing when the row is not there yet (the copy brings it
+ * whole). Nothing else in a batch can remove that row (one change per key), so the UPDATE finds it.
+ */
+export async function updatePartial(client: pg.ClientBase, plan: TablePlan, rows: readonly PartialImage[]): Promise<void> {
+  const t = plan.table;
+  const name = (i: number) => quoteIdent((t.columns[i] as Column).name);
+  const pk = new Set(t.primaryKey);
+  for (const { present, rendered } of presentGroups(plan, rows)) {
+    const sets = present.filter((i) => !pk.has(i));
+    if (sets.length === 0) continue;
+    const source = `${unnestOf(columnsOf(plan, present))} AS n(${present.map(name).join(', ')})`;
+    const where = t.primaryKey.map((i) => `d.${name(i)} = n.${name(i)}`).join(' AND ');
+    const sql = `UPDATE ${plan.target} AS d SET ${sets.map((i) => `${name(i)} = n.${name(i)}`).join(', ')} FROM ${source} WHERE ${where}`;
+    for (const b of batches(rendered)) await client.query(sql, columnArrays(b, present.length));
+  }
+}
+
+/**
+ * First half of partial images on a table with secondary unique keys: copies the target's rows
+ * with their keys into the session's keep table, before the batch writes anything to the table.
+ *
+ * Why: a batch applies each key's last image, full images through REPLACE-like holder deletion
+ * (upsertRows), which removes a row still holding a unique value an incoming row takes; that
+ * row's own image in the batch puts it back, which a full image does and a partial UPDATE cannot
+ * (it matches nothing: the row and its unchanged TOAST values were gone). Partial images also move
+ * values among themselves (a swap through a third value). So they are completed from the rows
+ * kept here, whose unchanged columns no change of the batch touched (the batch holds one change
+ * per key), and written as full images after the others (upsertKept).
+ */
+async function keepRows(client: pg.ClientBase, plan: TablePlan, rows: readonly PartialImage[]): Promise<void> {
+  // Created once per session with the synced columns only, no constraints (ON COMMIT DELETE ROWS
+  // empties it at every commit); emptied here too, for a transaction written in several pieces (a
+  // spilled source transaction). Created inside the batch's transaction, it goes with a rollback.
+  await client.query(
+    `CREATE TEMP TABLE IF NOT EXISTS ${plan.keep} ON COMMIT DELETE ROWS AS SELECT ${plan.columnList} FROM ${plan.target} WITH NO DATA; TRUNCATE ${plan.keep}`,
+  );
+  const { where, rendered } = byKeys(
+    plan,
+    rows.map((r) => plan.table.primaryKey.map((i) => r.row[i] ?? null)),
+  );
+  const sql = `INSERT INTO ${plan.keep} (${plan.columnList}) SELECT ${plan.columnList} FROM ${plan.target} WHERE ${where}`;
+  for (const b of batches(rendered)) await client.query(sql, columnArrays(b, plan.table.primaryKey.length));
+}
+
+/**
+ * Second half (see keepRows): the partial images, their unchanged columns taken from the kept
+ * rows, upserted as full images are (holder deletion, then INSERT … ON CONFLICT). A partial image
+ * whose key no kept row has writes nothing, as an UPDATE would not.
+ */
+async function upsertKept(client: pg.ClientBase, plan: TablePlan, rows: readonly PartialImage[]): Promise<void> {
+  const t = plan.table;
+  const name = (i: number) => quoteIdent((t.columns[i] as Column).name);
+  for (const { present, rendered } of presentGroups(plan, rows)) {
+    const has = new Set(present);
+    const list = t.columns.map((_, i) => `${has.has(i) ? 'p' : 'k'}.${name(i)}`).join(', ');
+    const on = t.primaryKey.map((i) => `k.${name(i)} = p.${name(i)}`).join(' AND ');
+    const source = `(SELECT ${list} FROM ${unnestOf(columnsOf(plan, present))} AS p(${present.map(name).join(', ')}) JOIN ${plan.keep} AS k ON ${on}) AS n`;
+    const deletes = holderDeletes(plan, source);
+    const insert = `INSERT INTO ${plan.target} (${plan.columnList}) SELECT * FROM ${source} ${plan.orderByKey} ${plan.onConflict}`;
     for (const b of batches(rendered)) {
       const params = columnArrays(b, present.length);
       for (const d of deletes) await client.query(d, params);
-      await client.query(sql, params);
+      await client.query(insert, params);
     }
   }
 }
 
-/** Applies coalesced changes of several tables: per table, deletes first, then upserts. */
+/**
+ * Applies coalesced changes of several tables: per table, deletes first, then full images, then
+ * partial images (on a table with secondary unique keys completed from the rows they update, kept
+ * before anything was written: keepRows).
+ */
 export async function applyChanges(client: pg.ClientBase, plans: (table: string) => TablePlan | undefined, changes: readonly Change[]): Promise<void> {
-  type Partial = { row: readonly Value[]; unchanged: readonly number[] };
-  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: Partial[] }>();
+  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: PartialImage[] }>();
   for (const ch of changes) {
     let g = byTable.get(ch.table);
     if (!g) byTable.set(ch.table, (g = { del: [], up: [], partial: [] }));
@@ -199,8 +269,11 @@ export async function applyChanges(client: pg.ClientBase, plans: (table: string)
   for (const [name, g] of byTable) {
     const plan = plans(name);
     if (!plan) continue;
+    const kept = g.partial.length > 0 && plan.uniqueKeys.length > 0;
+    if (kept) await keepRows(client, plan, g.partial);
     await deleteKeys(client, plan, g.del);
     await upsertRows(client, plan, g.up);
-    if (g.partial.length) await updatePartial(client, plan, g.partial);
+    if (kept) await upsertKept(client, plan, g.partial);
+    else if (g.partial.length) await updatePartial(client, plan, g.partial);
   }
 }

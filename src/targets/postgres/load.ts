@@ -31,6 +31,11 @@ export interface TablePlan {
   readonly onConflict: string;
   /** Quoted name of this table's session-local load table. */
   readonly temp: string;
+  /**
+   * Quoted name of this table's session-local table of kept rows: the target's rows that a batch's
+   * partial images (Change.unchanged) complete, read before the batch writes anything (apply.ts).
+   */
+  readonly keep: string;
   readonly zeroDates: 'error' | 'null';
 }
 
@@ -50,6 +55,7 @@ export function buildPlan(schema: string, table: TableSchema, columns: readonly 
     onConflict,
     orderByKey: `ORDER BY ${table.primaryKey.map(q).join(', ')}`,
     temp: quoteIdent(`_tributary_load_${tempIndex}`),
+    keep: quoteIdent(`_tributary_keep_${tempIndex}`),
     zeroDates,
   };
 }
