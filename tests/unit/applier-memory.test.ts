@@ -59,6 +59,7 @@ describe('StreamApplier buffer bound with held changes', () => {
     const ids = Array.from({ length: 200 }, (_, i) => i + 1);
     source.push(...transaction(ids, 'b', 1));
     const running = applier.run();
+    await until('the held changes to fill the buffer', () => convergence.heldBytes >= budget);
     await settle();
     // Held changes alone reached the bound: the applier stopped taking events, wrote nothing.
     expect(source.taken).toBeLessThanOrEqual(22);
@@ -91,9 +92,10 @@ describe('StreamApplier buffer bound with held changes', () => {
     // More changes of t: held behind the chunk, over the bound. The pending ones may not be
     // written while the chunk is in flight, and no new chunk of t may start.
     source.push(...Array.from({ length: 100 }, (_, i): StreamEvent => ({ type: 'change', change: up(i + 11, 'b') })));
+    await until('the stream to ask for t', () => !gate.mayStartChunk());
     await settle();
     expect(target.streamWrites).toBe(0);
-    expect(gate.mayStartChunk()).toBe(false);
+    expect(source.taken).toBeLessThan(111);
     // The chunk is written: the stream writes t into its open transaction, and t stays closed to
     // chunks until that transaction commits.
     applier.release(gate.finishChunk(seq));
