@@ -7,9 +7,11 @@ import { registerVerify } from './verify.js';
 import { registerMove } from './move.js';
 import { registerStatus } from './status.js';
 import { registerCheck } from './check.js';
+import { tuneHeap } from './heap.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  tuneHeap();
   const program = new Command();
   program
     .name('tributary')

@@ -134,6 +134,8 @@ export class Copier {
   private readonly tables: TableCopy[];
   /** Set by the first failed worker: no new chunks are claimed after it. */
   private stopped = false;
+  /** Aborts when the job does or a worker failed: ends a worker's wait for the stream. */
+  private readonly halted = new AbortController();
 
   constructor(opts: CopierOptions) {
     this.opts = opts;
@@ -163,16 +165,26 @@ export class Copier {
     }
     const pending = this.tables.filter((t) => !t.done);
     if (pending.length === 0) return;
+    const halt = () => this.halted.abort();
+    this.opts.signal.addEventListener('abort', halt, { once: true });
+    if (this.opts.signal.aborted) halt();
     let cursor = 0;
+    // Round robin over the tables left, passing over those whose chunks must wait for the stream's
+    // open transaction (Convergence) while another table can go on; when all must wait, the
+    // worker waits in copyClaimed.
     const pick = (): TableCopy | undefined => {
+      let waiting: TableCopy | undefined;
       for (let i = 0; i < pending.length; i++) {
         const t = pending[(cursor + i) % pending.length] as TableCopy;
-        if (!t.exhausted) {
-          cursor = (cursor + i) % pending.length;
-          return t;
+        if (t.exhausted) continue;
+        if (!this.opts.convergence.gate(t.schema.name).mayStartChunk()) {
+          waiting ??= t;
+          continue;
         }
+        cursor = (cursor + i) % pending.length;
+        return t;
       }
-      return undefined;
+      return waiting;
     };
     // The first failure stops the other workers from claiming chunks; their chunks in flight
     // finish (or fail) before run() settles, so nothing writes after it returns.
@@ -189,10 +201,12 @@ export class Copier {
       Array.from({ length: this.opts.threads }, () =>
         worker().catch((err: unknown) => {
           this.stopped = true;
+          this.halted.abort();
           throw err;
         }),
       ),
     );
+    this.opts.signal.removeEventListener('abort', halt);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
     if (this.opts.signal.aborted) throw new AbortedError('copy interrupted');
@@ -248,6 +262,15 @@ export class Copier {
       if (t.exhausted || this.opts.signal.aborted || this.stopped) return undefined;
       const after = t.after;
       const upTo = await source.chunkBoundary(t.schema, after, planned);
+      // Not while the stream's open transaction has written rows of the table (or is about to):
+      // the chunk's write would wait on their locks until that transaction commits, and the
+      // stream may be waiting for this very chunk (Convergence). The check and startChunk() must
+      // run in one turn of the event loop, with no await between.
+      if (!gate.mayStartChunk()) logger.debug({ table: t.schema.name }, 'next chunk waits for the stream to commit the source transaction it is writing into the table');
+      while (!gate.mayStartChunk()) {
+        if (this.opts.signal.aborted || this.stopped) return undefined;
+        await this.opts.convergence.chunkMayStart(t.schema.name, this.halted.signal);
+      }
       // The gate must know the chunk is in flight before its rows are read.
       const gateSeq = gate.startChunk();
       const local = t.issue(upTo, gateSeq);

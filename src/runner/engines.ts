@@ -12,7 +12,8 @@ import type { Target } from '../core/target.js';
  */
 export async function createSource(config: SyncConfig, dsn: Dsn, syncId: string, logger: Logger): Promise<ChangeSource> {
   // A quarter of the buffer for events waiting to be applied, a quarter for the batch being built
-  // (spillBytes), the rest for what the estimates miss (object overhead, garbage not yet collected).
+  // and the changes the copy holds (the applier's bufferBytes), the rest for the copy's chunks
+  // and what the estimates miss (object overhead, garbage not yet collected).
   const maxBufferBytes = Math.floor((config.bufferMb * 1024 * 1024) / 4);
   if (dsn.engine === 'postgres') {
     const { PostgresSource } = await import('../sources/postgres/source.js');

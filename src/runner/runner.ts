@@ -336,7 +336,8 @@ export class Runner extends EventEmitter {
             convergence,
             batchSize: cfg.batchSize,
             flushIntervalMs: toMs(cfg.flushInterval),
-            spillBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
+            // The batch and the copy's held changes together: a quarter of --buffer-mb (runner/engines.ts).
+            bufferBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
             onDdl: (tables) => ddlAlreadyApplied(source, target, schemas, tables),
             logger: this.logger.child({ component: 'stream' }),
             pause: this.pauseGate,

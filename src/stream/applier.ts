@@ -21,8 +21,11 @@ export interface ApplierOptions {
   readonly batchSize: number;
   /** Commit pending changes at the first boundary after they have waited this long. */
   readonly flushIntervalMs: number;
-  /** Write (but do not commit) pending changes once they take this many bytes. */
-  readonly spillBytes: number;
+  /**
+   * Bound on the bytes of changes read and not yet written to the target: those pending in the
+   * batch and those the copy's gates hold, together (see `relieve()`).
+   */
+  readonly bufferBytes: number;
   /**
    * Called at a DDL statement on a synced table, after everything before it is committed. Returns
    * true when the sync may go on past it (the target already has the definition the statement
@@ -58,7 +61,7 @@ export interface ApplierStats {
   readonly appliedPosition: string;
   readonly held: number;
   readonly lagSeconds: number;
-  /** Bytes of changes read and not yet written to the target (the pending batch). */
+  /** Bytes of changes read and not yet written to the target: the pending batch and the held changes. */
   readonly bufferBytes: number;
   /** Committed row changes per table and kind (see ChangeCounts). */
   readonly changesByTable: ReadonlyMap<string, Readonly<ChangeCounts>>;
@@ -69,9 +72,16 @@ const STOP_GRACE_MS = 30_000;
 /**
  * Applies the change stream to the target: changes are coalesced per key, written in batches that
  * end on source transaction boundaries, and committed in one target transaction together with the
- * checkpoint of the position they reach. A source transaction bigger than `spillBytes` is written
- * in pieces into one open target transaction, so memory stays bounded. During the copy, changes
- * pass through the Convergence gates, and the checkpoint never moves past a held change.
+ * checkpoint of the position they reach. During the copy, changes pass through the Convergence
+ * gates, and the checkpoint never moves past a held change.
+ *
+ * Memory: pending and held changes together stay within `bufferBytes`. Beyond it the applier
+ * writes what it may (a source transaction bigger than that is written in pieces into one open
+ * target transaction, a *spill*), and when what is left is held by chunks in flight, or pending
+ * for tables with chunks in flight, it takes no event until those chunks are written: the
+ * source's bounded queue then stops reading. Held changes are not moved to disk instead: a chunk
+ * is bounded by --chunk-time, so the wait is short, and the rules of Convergence make sure it
+ * ends (the copy never waits on a row lock of the stream's open transaction).
  */
 export class StreamApplier {
   private readonly opts: ApplierOptions;
@@ -101,10 +111,14 @@ export class StreamApplier {
     this.stats.appliedPosition = opts.from;
   }
 
-  /** Ops released by the copier after a chunk was written, in stream order. */
+  /**
+   * Ops released by the copier after a chunk was written, in stream order. Their bytes move from
+   * the gate to the batch; the run loop writes them when the batch is over its bound.
+   */
   release(ops: StreamOp[]): void {
     for (const op of ops) this.batch.add(op);
     this.markPending();
+    this.wake?.();
   }
 
   /** The copy has finished: the next commit records phase 'stream'. */
@@ -134,7 +148,7 @@ export class StreamApplier {
       appliedPosition: this.stats.appliedPosition,
       held: this.opts.convergence.heldCount,
       lagSeconds: this.lag(behind),
-      bufferBytes: this.batch.bytes,
+      bufferBytes: this.batch.bytes + this.opts.convergence.heldBytes,
       changesByTable: this.appliedCounts,
     };
   }
@@ -241,6 +255,21 @@ export class StreamApplier {
           this.wake = undefined;
           continue;
         }
+        if (this.overBudget()) {
+          await this.relieve();
+          if (this.overBudget()) {
+            // What is left waits for chunks in flight: take nothing until one is written (its
+            // held changes are then released, or its table may be written). A stop or a release
+            // wakes the loop early; the timer only re-checks the stop deadline.
+            this.idle = false;
+            this.opts.logger.trace({ pendingBytes: this.batch.bytes, heldBytes: this.opts.convergence.heldBytes }, 'stream buffer full: waiting for copy chunks in flight');
+            const chunkEnd = new AbortController();
+            await Promise.race([this.opts.convergence.nextChunkEnd(chunkEnd.signal), sleepUntilWoken(this.opts.flushIntervalMs, (w) => (this.wake = w))]);
+            chunkEnd.abort();
+            this.wake = undefined;
+            continue;
+          }
+        }
         if (!pending) pull();
         const slot = pending as NonNullable<typeof pending>;
         if (!slot.settled) {
@@ -285,8 +314,8 @@ export class StreamApplier {
         if (!this.opts.convergence.offer(ev.change, this.boundary)) {
           this.batch.add(ev.change);
           this.markPending();
-          if (this.batch.bytes >= this.opts.spillBytes) await this.spill();
         }
+        if (this.overBudget()) await this.relieve();
         return;
       }
       case 'truncate': {
@@ -341,9 +370,53 @@ export class StreamApplier {
     c[kind]++;
   }
 
-  /** Writes pending changes into the open transaction without committing (large transactions). */
-  private async spill(): Promise<void> {
-    const { truncates, changes } = this.batch.drain();
+  private overBudget(): boolean {
+    return this.batch.bytes + this.opts.convergence.heldBytes >= this.opts.bufferBytes;
+  }
+
+  /**
+   * Brings pending and held changes back under `bufferBytes` where it can without waiting. At a
+   * source transaction boundary it commits. Inside one it spills: the tables its open transaction
+   * has written already, then, until at most half the bound is left, the tables no chunk is
+   * copying now (most bytes first), then it insists on the others, which stops new chunks of them
+   * so that a later pass can write them. A table it writes stays locked by the open transaction,
+   * and its copy waits, until the source transaction ends: so it claims a table only when needed.
+   * Held changes it cannot touch: they wait for their chunks.
+   */
+  private async relieve(): Promise<void> {
+    if (!this.inTxn) {
+      if (!this.batch.empty || this.tx) await this.commit();
+      return;
+    }
+    const conv = this.opts.convergence;
+    const low = this.opts.bufferBytes / 2;
+    let left = this.batch.bytes + conv.heldBytes;
+    const claimed = new Set<string>();
+    const tables = this.batch.tableBytes();
+    for (const { table, bytes } of tables) {
+      if (!conv.claimedByStream(table)) continue;
+      claimed.add(table);
+      left -= bytes;
+    }
+    for (const insist of [false, true]) {
+      for (const { table, bytes } of tables) {
+        if (left <= low) break;
+        if (claimed.has(table) || !conv.claimForStream(table, insist)) continue;
+        claimed.add(table);
+        left -= bytes;
+      }
+    }
+    if (claimed.size) await this.spill((t) => claimed.has(t));
+  }
+
+  /**
+   * Writes pending changes (of the tables `only` accepts) into the open transaction without
+   * committing. Inside a source transaction only tables claimed from the Convergence may be
+   * written (see relieve()); a commit's final write needs no claim.
+   */
+  private async spill(only?: (table: string) => boolean): Promise<void> {
+    const { truncates, changes } = this.batch.drain(only);
+    if (truncates.length === 0 && changes.length === 0) return;
     this.tx ??= await this.opts.target.begin();
     for (const t of truncates) await this.tx.truncate(this.schema(t));
     if (changes.length) await this.tx.write(this.schemas, changes);
@@ -378,9 +451,11 @@ export class StreamApplier {
     const txns = this.stats.txnsPending;
     const barriers = this.barriers.splice(0);
     await this.spill();
-    const tx = this.tx as TargetTransaction;
+    const tx = this.tx ?? (await this.opts.target.begin());
     this.tx = undefined;
     await tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
+    // The transaction's row locks are gone: chunks of the tables it wrote may start.
+    this.opts.convergence.streamEnded();
     // Only now may the source forget what lies before `position` (a PostgreSQL slot's flush position).
     await this.opts.source.acknowledge?.(position);
     for (const k of this.positions.keys()) if (k < idx) this.positions.delete(k);
@@ -405,6 +480,7 @@ export class StreamApplier {
     this.tx = undefined;
     this.pendingCounts = new Map();
     await tx?.rollback().catch(() => undefined);
+    this.opts.convergence.streamEnded();
   }
 }
 

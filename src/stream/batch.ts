@@ -1,11 +1,12 @@
 import { coalesce, type Change } from '../core/change.js';
 import type { TableSchema } from '../core/schema.js';
-import { keyString, rowBytes } from '../core/values.js';
-import type { StreamOp } from '../copier/gate.js';
+import { keyString } from '../core/values.js';
+import { opBytes, type StreamOp } from '../copier/gate.js';
 
 interface TableBatch {
   truncate: boolean;
   readonly ops: Map<string, Change>;
+  bytes: number;
 }
 
 /**
@@ -17,6 +18,7 @@ export class Batch {
   private readonly schemas: ReadonlyMap<string, TableSchema>;
   /** Changes added (before coalescing) since the batch was emptied. */
   changes = 0;
+  /** Bytes added (opBytes, before coalescing: a bound on what the batch holds) since the tables now in it were emptied. */
   bytes = 0;
 
   constructor(schemas: ReadonlyMap<string, TableSchema>) {
@@ -27,13 +29,20 @@ export class Batch {
     return this.tables.size === 0;
   }
 
+  /** The tables with something pending and the bytes of each, most bytes first. */
+  tableBytes(): { table: string; bytes: number }[] {
+    return [...this.tables].map(([table, tb]) => ({ table, bytes: tb.bytes })).sort((a, b) => b.bytes - a.bytes);
+  }
+
   add(op: StreamOp): void {
     let tb = this.tables.get(op.table);
-    if (!tb) this.tables.set(op.table, (tb = { truncate: false, ops: new Map() }));
+    if (!tb) this.tables.set(op.table, (tb = { truncate: false, ops: new Map(), bytes: 0 }));
     this.changes++;
     if (op.kind === 'truncate') {
       tb.truncate = true;
       tb.ops.clear();
+      this.bytes -= tb.bytes;
+      tb.bytes = 0;
       return;
     }
     if (!this.schemas.has(op.table)) return;
@@ -45,20 +54,29 @@ export class Batch {
     const prev = tb.ops.get(k);
     tb.ops.delete(k);
     tb.ops.set(k, coalesce(prev, op));
-    this.bytes += op.kind === 'upsert' ? rowBytes(op.row) : 64;
+    const bytes = opBytes(op);
+    tb.bytes += bytes;
+    this.bytes += bytes;
   }
 
-  /** Takes everything out, leaving the batch empty. */
-  drain(): { truncates: string[]; changes: Change[] } {
+  /**
+   * Takes everything out, or only the tables `only` accepts, leaving those empty. The counters
+   * restart at zero only when the batch is left empty.
+   */
+  drain(only?: (table: string) => boolean): { truncates: string[]; changes: Change[] } {
     const truncates: string[] = [];
     const changes: Change[] = [];
     for (const [name, tb] of this.tables) {
+      if (only && !only(name)) continue;
       if (tb.truncate) truncates.push(name);
       for (const c of tb.ops.values()) changes.push(c);
+      this.tables.delete(name);
+      this.bytes -= tb.bytes;
     }
-    this.tables.clear();
-    this.changes = 0;
-    this.bytes = 0;
+    if (this.tables.size === 0) {
+      this.changes = 0;
+      this.bytes = 0;
+    }
     return { truncates, changes };
   }
 }

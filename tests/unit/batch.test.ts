@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Change } from '../../src/core/change.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import { Batch } from '../../src/stream/batch.js';
+import { opBytes } from '../../src/copier/gate.js';
 
 const ci: TableSchema = {
   name: 't',
@@ -81,5 +83,28 @@ describe('Batch with partial images (PostgreSQL unchanged TOAST columns)', () =>
       { kind: 'delete', table: 't', key: ['a'] },
       { kind: 'upsert', table: 't', key: ['b'], row: ['b', 2n] },
     ]);
+  });
+});
+
+describe('Batch bytes', () => {
+  it('counts bytes per table, drains some tables only, and keeps the rest counted', () => {
+    const b = new Batch(new Map([['t', ci], ['b', bin]]));
+    const t1: Change = { kind: 'upsert', table: 't', key: ['a'], row: ['a', 1n] };
+    const b1: Change = { kind: 'upsert', table: 'b', key: ['a'], row: ['a', 'x'.repeat(50)] };
+    b.add(t1);
+    b.add(b1);
+    b.add(b1);
+    expect(b.bytes).toBe(opBytes(t1) + 2 * opBytes(b1));
+    expect(b.tableBytes()).toEqual([
+      { table: 'b', bytes: 2 * opBytes(b1) },
+      { table: 't', bytes: opBytes(t1) },
+    ]);
+    expect(b.drain((name) => name === 'b').changes).toEqual([b1]);
+    expect(b.bytes).toBe(opBytes(t1));
+    expect(b.empty).toBe(false);
+    b.add({ kind: 'truncate', table: 't' });
+    expect(b.bytes).toBe(0);
+    expect(b.drain().truncates).toEqual(['t']);
+    expect(b.empty).toBe(true);
   });
 });

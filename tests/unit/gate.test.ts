@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Convergence, TableGate } from '../../src/copier/gate.js';
+import { Convergence, opBytes, TableGate } from '../../src/copier/gate.js';
 import type { Change } from '../../src/core/change.js';
 
 const up = (id: number): Change => ({ kind: 'upsert', table: 't', key: [BigInt(id)], row: [BigInt(id)] });
@@ -52,5 +52,65 @@ describe('TableGate (the convergence rule)', () => {
     expect(c.oldestBoundary()).toBe(7);
     expect(c.heldCount).toBe(2);
     expect(c.offer({ kind: 'delete', table: 'untracked', key: [1n] }, 10)).toBe(false);
+  });
+
+  it('counts held bytes per gate and in total, and gives them back on release', () => {
+    const c = new Convergence();
+    const a = c.gate('a');
+    const b = c.gate('b');
+    const ca = a.startChunk();
+    const cb = b.startChunk();
+    const ua: Change = { kind: 'upsert', table: 'a', key: [1n], row: [1n, 'x'.repeat(100)] };
+    const db: Change = { kind: 'delete', table: 'b', key: [2n] };
+    c.offer(ua, 0);
+    c.offer(db, 0);
+    c.offer(ua, 1);
+    expect(a.heldBytes).toBe(2 * opBytes(ua));
+    expect(c.heldBytes).toBe(2 * opBytes(ua) + opBytes(db));
+    expect(a.finishChunk(ca)).toHaveLength(2);
+    expect(c.heldBytes).toBe(opBytes(db));
+    b.abandonChunk(cb);
+    expect(c.heldBytes).toBe(0);
+  });
+
+  it('keeps chunks and the stream\'s open transaction apart', async () => {
+    const c = new Convergence();
+    const g = c.gate('t');
+    // No chunk in flight: the stream may write; then no chunk may start until its transaction ends.
+    expect(c.claimForStream('t')).toBe(true);
+    expect(g.mayStartChunk()).toBe(false);
+    let started = false;
+    const waiting = c.chunkMayStart('t', new AbortController().signal).then(() => (started = true));
+    await Promise.resolve();
+    expect(started).toBe(false);
+    c.streamEnded();
+    await waiting;
+    expect(g.mayStartChunk()).toBe(true);
+    // A chunk in flight: the stream may not write; insisting stops new chunks until it has.
+    const seq = g.startChunk();
+    expect(c.claimForStream('t', false)).toBe(false);
+    expect(g.mayStartChunk()).toBe(true);
+    expect(c.claimForStream('t')).toBe(false);
+    expect(g.mayStartChunk()).toBe(false);
+    const ended = c.nextChunkEnd();
+    g.finishChunk(seq);
+    await ended;
+    expect(c.claimForStream('t')).toBe(true);
+    expect(g.claimedByStream).toBe(true);
+    c.streamEnded();
+    expect(g.mayStartChunk()).toBe(true);
+    // A table no chunk has touched gets its gate from the claim, so its copy waits too.
+    expect(c.claimForStream('later')).toBe(true);
+    expect(c.gate('later').mayStartChunk()).toBe(false);
+  });
+
+  it('ends a wait for the stream when the signal aborts', async () => {
+    const c = new Convergence();
+    c.claimForStream('t');
+    const stop = new AbortController();
+    const waiting = c.chunkMayStart('t', stop.signal);
+    stop.abort();
+    await waiting;
+    expect(c.gate('t').mayStartChunk()).toBe(false);
   });
 });
