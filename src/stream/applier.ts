@@ -335,11 +335,16 @@ export class StreamApplier {
         await this.atBoundary(ev.position, ev.timestamp);
         return;
       case 'ddl': {
-        this.inTxn = false;
-        await this.commit();
+        // A schema change can arrive inside a source transaction (a PostgreSQL Relation message
+        // before a row with the new definition): then nothing is committed here, for that would
+        // commit the transaction's earlier rows without its end. Stopping abandons them with the
+        // open target transaction (the checkpoint stays before the transaction); going on keeps
+        // them in it. Between transactions, what came before commits first.
+        const midTransaction = this.inTxn;
+        if (!midTransaction) await this.commit();
         if (await this.opts.onDdl?.(ev.tables, ev.statement)) {
           this.opts.logger.warn({ statement: ev.statement.trim().slice(0, 200) }, 'DDL on a synced table: the target already has the resulting definition; continuing');
-          await this.atBoundary(ev.position, Date.now());
+          if (!midTransaction) await this.atBoundary(ev.position, Date.now());
           return;
         }
         throw new TributaryError(

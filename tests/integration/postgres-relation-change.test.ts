@@ -119,34 +119,34 @@ const CASES: Case[] = [
     writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO other.t VALUES (101, 'moved'); COMMIT",
     says: /moved to another schema: it is now "?other"?\."?t"?/,
   },
-  // Column changes stop through the 'ddl' event (the applier commits what it holds first, so the
-  // changed table's row comes first in the transaction), and a restart stops at the start of the
+  // Column changes stop through the 'ddl' event, which arrives inside the transaction after the row
+  // of u (the applier must not commit that row without the transaction's end), and a restart stops at the start of the
   // stream (the publication recorded the columns followed), or earlier on a target missing a
   // column the source now has.
   {
     name: 'with a column renamed',
     change: 'ALTER TABLE t RENAME COLUMN v TO w',
-    writes: "BEGIN; INSERT INTO t VALUES (101, 'renamed column'); INSERT INTO u VALUES (100, 'after'); COMMIT",
+    writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO t VALUES (101, 'renamed column'); COMMIT",
     says: /column "?v"?.*(dropped or renamed)|column "?w"?.*added/,
     restartCode: /TRIB_DDL_UNSUPPORTED|TRIB_TABLE_UNSUPPORTED/,
   },
   {
     name: 'with a column added',
     change: 'ALTER TABLE t ADD COLUMN extra int',
-    writes: "BEGIN; INSERT INTO t VALUES (101, 'added column', 7); INSERT INTO u VALUES (100, 'after'); COMMIT",
+    writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO t VALUES (101, 'added column', 7); COMMIT",
     says: /column "?extra"?.*added/,
     restartCode: /TRIB_DDL_UNSUPPORTED|TRIB_TABLE_UNSUPPORTED/,
   },
   {
     name: 'with a column dropped',
     change: 'ALTER TABLE t DROP COLUMN v',
-    writes: "BEGIN; INSERT INTO t VALUES (101); INSERT INTO u VALUES (100, 'after'); COMMIT",
+    writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO t VALUES (101); COMMIT",
     says: /column "?v"?.*dropped/,
   },
   {
     name: 'with a column changing type',
     change: 'ALTER TABLE t ALTER COLUMN v TYPE varchar(40)',
-    writes: "BEGIN; INSERT INTO t VALUES (101, 'retyped'); INSERT INTO u VALUES (100, 'after'); COMMIT",
+    writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO t VALUES (101, 'retyped'); COMMIT",
     says: /column "?v"? changed type/,
   },
 ];
