@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { WatchedLock, type LockProbe } from '../../coordination/watched-lock.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { LockWatch } from '../../core/target.js';
 import { openConnection } from '../../sources/mysql/connection.js';
@@ -14,9 +15,6 @@ type Queryable = Pick<Connection, 'query'>;
  * and the lock with it; the pings below keep it busy anyway.
  */
 export const LONG_WAIT_TIMEOUT_S = 31_536_000;
-const PING_MS = 5_000;
-/** A ping unanswered this long counts as a lost connection (a half-open TCP connection, a partition). */
-const PING_TIMEOUT_MS = 30_000;
 /** Uptime is whole seconds: server start times that differ by more than this are two runs of the server. */
 const RESTART_SLACK_MS = 2_500;
 
@@ -35,38 +33,21 @@ export interface MysqlSyncLockOptions {
 /**
  * The sync's exclusive lock on a MySQL/MariaDB target: a GET_LOCK held by a connection of its own
  * that runs nothing but pings, so no query, pool recycling or failed transaction can drop it.
- *
- * What must hold: once the lock is lost, nothing commits. The connection can end without a word
- * (KILL, wait_timeout, a network failure), so the lock is watched three ways: the connection's
- * 'error' and 'end' events, a periodic `IS_USED_LOCK` ping, and `verify()`, which every commit runs
- * inside its own transaction after writing its checkpoint row. The last one is the guarantee; the
- * other two only notice a loss sooner when nothing is being written.
- *
- * A loss is judged once: when the server restarted or cannot be reached, every session ended with
- * it and a new attempt (which takes the lock again, waits for writers and reloads the checkpoint)
- * is as safe as a restart, so the error is retryable; when the server kept running, the connection
- * alone was ended and another instance may hold the lock by now, so the error is fatal.
+ * Watched, and a loss judged, as WatchedLock says; here: the GET_LOCK, the IS_USED_LOCK tests and
+ * the server's start time (from Uptime) that tells a restart from a killed connection.
  */
-export class MysqlSyncLock {
+export class MysqlSyncLock extends WatchedLock {
   readonly name: string;
   private readonly opts: MysqlSyncLockOptions;
   private conn: Connection | undefined;
   private connId = 0;
   /** When the server started (ms since epoch, from its Uptime), to tell a restart from a killed connection. */
   private serverStart = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private pinging = false;
-  private closing = false;
-  private verdict: Promise<TributaryError> | undefined;
-  private watch: LockWatch = {};
 
   constructor(opts: MysqlSyncLockOptions) {
+    super({ where: `target ${describeDsn(opts.dsn)}`, syncId: opts.syncId, logger: opts.logger, ...(opts.pingMs !== undefined ? { pingMs: opts.pingMs } : {}) });
     this.opts = opts;
     this.name = lockName(opts.dsn.database, opts.syncId);
-  }
-
-  private get where(): string {
-    return `target ${describeDsn(this.opts.dsn)}`;
   }
 
   /** Takes the lock (ALREADY_RUNNING when another session holds it) and starts watching it. */
@@ -79,7 +60,7 @@ export class MysqlSyncLock {
       if (Number(rows[0]?.got) !== 1) {
         throw new TributaryError(
           ErrorCode.ALREADY_RUNNING,
-          `another tributary instance is running sync '${this.opts.syncId}' against ${this.where} (it holds lock ${this.name}); stop it first, or give this one a different --id`,
+          `another tributary instance is running sync '${this.opts.syncId}' against target ${describeDsn(this.opts.dsn)} (it holds lock ${this.name}); stop it first, or give this one a different --id`,
         );
       }
       this.connId = Number(rows[0]?.id);
@@ -89,16 +70,7 @@ export class MysqlSyncLock {
       throw err;
     }
     this.conn = conn;
-    this.watch = watch;
-    conn.on('error', (err: Error) => this.lose(`its connection failed (${err.message})`));
-    conn.on('end', () => this.lose('its connection was closed by the server or the network'));
-    this.timer = setInterval(() => void this.ping(), this.opts.pingMs ?? PING_MS);
-    this.timer.unref();
-  }
-
-  /** Throws the loss once one was noticed (awaiting its judgement); resolves while the lock is held as far as known. */
-  async check(): Promise<void> {
-    if (this.verdict) throw await this.verdict;
+    this.watchSession(conn, watch);
   }
 
   /**
@@ -109,17 +81,30 @@ export class MysqlSyncLock {
    */
   async verify(conn: Queryable): Promise<void> {
     await this.check();
-    const [rows] = await conn.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS holder', [this.name]);
-    const holder = rows[0]?.holder as unknown;
-    if (holder !== null && holder !== undefined && Number(holder) === this.connId) return;
-    this.lose(holder === null || holder === undefined ? 'a commit found it free' : `a commit found connection ${String(holder)} holding it`);
-    throw (await this.verdict) ?? this.lostError('the lock was being released', true);
+    const holder = await usedBy(conn, this.name);
+    if (holder !== undefined && holder === this.connId) return;
+    await this.lostAtCommit(holder === undefined ? 'a commit found it free' : `a commit found connection ${holder} holding it`);
   }
 
-  /** Releases the lock and ends its connection; a loss noticed from now on is not reported. */
-  async release(): Promise<void> {
-    this.closing = true;
-    clearInterval(this.timer);
+  protected describeLock(): string {
+    return `lock ${this.name} (held by connection ${this.connId})`;
+  }
+
+  protected async pingHolder(): Promise<string | undefined> {
+    const conn = this.conn;
+    if (!conn) return undefined;
+    const holder = await usedBy(conn, this.name);
+    if (holder === undefined) return 'the server says it is free';
+    return holder === this.connId ? undefined : `the server says connection ${holder} holds it`;
+  }
+
+  protected dropSession(): void {
+    const conn = this.conn;
+    this.conn = undefined;
+    conn?.destroy();
+  }
+
+  protected async endSession(): Promise<void> {
     const conn = this.conn;
     this.conn = undefined;
     if (!conn) return;
@@ -127,73 +112,23 @@ export class MysqlSyncLock {
     await conn.end().catch(() => conn.destroy());
   }
 
-  private async ping(): Promise<void> {
-    const conn = this.conn;
-    if (!conn || this.pinging || this.verdict) return;
-    this.pinging = true;
-    let timer: NodeJS.Timeout | undefined;
+  protected async probe(): Promise<LockProbe> {
+    const probe = await openConnection(this.opts.dsn, 'target', { database: undefined, connectTimeout: 5_000 });
     try {
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), PING_TIMEOUT_MS)));
-      const answer = await Promise.race([conn.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS holder', [this.name]), late]);
-      if (answer === 'late') {
-        this.lose(`its connection did not answer a ping for ${PING_TIMEOUT_MS / 1000} s`);
-        return;
-      }
-      const holder = answer[0][0]?.holder as unknown;
-      if (holder === null || holder === undefined) this.lose('the server says it is free');
-      else if (Number(holder) !== this.connId) this.lose(`the server says connection ${String(holder)} holds it`);
-    } catch (err) {
-      this.lose(`a ping failed (${(err as Error).message})`);
-    } finally {
-      clearTimeout(timer);
-      this.pinging = false;
-    }
-  }
-
-  /** Notes the loss once: stops watching, drops the connection, judges, then tells the watcher. */
-  private lose(reason: string): void {
-    if (this.closing || this.verdict) return;
-    clearInterval(this.timer);
-    const conn = this.conn;
-    this.conn = undefined;
-    conn?.destroy();
-    this.opts.logger.warn({ lock: this.name, connection: this.connId, reason }, 'the sync lock on the target is lost; nothing more is written');
-    this.verdict = this.judge(reason);
-    void this.verdict.then((err) => this.watch.onLost?.(err));
-  }
-
-  private lostError(detail: string, fatal: boolean): TributaryError {
-    const what = `sync '${this.opts.syncId}' lost its lock ${this.name} (held by connection ${this.connId})`;
-    return new TributaryError(
-      ErrorCode.LOCK_LOST,
-      fatal
-        ? `${this.where}: ${what}: ${detail}. Nothing was written after the loss; another instance may be writing to this target: make sure no other instance of this sync runs, then start it again (it resumes from the checkpoint)`
-        : `${this.where}: ${what}: ${detail}. Nothing was written after the loss; resuming from the checkpoint once the lock is taken again`,
-      { fatal },
-    );
-  }
-
-  /** Retryable when the server restarted or cannot be reached; fatal when it kept running. */
-  private async judge(reason: string): Promise<TributaryError> {
-    let probe: Connection;
-    try {
-      probe = await openConnection(this.opts.dsn, 'target', { database: undefined, connectTimeout: 5_000 });
-    } catch (err) {
-      return this.lostError(`${reason}, and the server cannot be reached (${(err as Error).message})`, false);
-    }
-    try {
-      const start = await serverStart(probe);
-      if (start - this.serverStart > RESTART_SLACK_MS) return this.lostError(`${reason}: the server restarted`, false);
-      const [rows] = await probe.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS holder', [this.name]);
-      const holder = rows[0]?.holder as unknown;
-      const now = holder === null || holder === undefined ? 'free' : `held by connection ${String(holder)}`;
-      return this.lostError(`${reason}; the server kept running (the connection was killed or timed out) and the lock is now ${now}`, true);
-    } catch (err) {
-      return this.lostError(`${reason}, and the server cannot be read (${(err as Error).message})`, false);
+      const restarted = (await serverStart(probe)) - this.serverStart > RESTART_SLACK_MS;
+      const holder = await usedBy(probe, this.name);
+      return { restarted, holder: holder === undefined ? 'free' : `held by connection ${holder}` };
     } finally {
       await probe.end().catch(() => probe.destroy());
     }
   }
+}
+
+/** The connection holding a named lock now, or undefined when it is free. */
+async function usedBy(conn: Queryable, name: string): Promise<number | undefined> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS holder', [name]);
+  const holder = rows[0]?.holder as unknown;
+  return holder === null || holder === undefined ? undefined : Number(holder);
 }
 
 /** When the server started, in ms since the epoch (by this machine's clock, whole seconds of Uptime). */

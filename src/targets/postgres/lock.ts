@@ -2,15 +2,12 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { WatchedLock, type LockProbe } from '../../coordination/watched-lock.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { LockWatch } from '../../core/target.js';
 import { openClient } from './connection.js';
 
 type Queryable = Pick<pg.Client, 'query'>;
-
-const PING_MS = 5_000;
-/** A ping unanswered this long counts as a lost connection (a half-open TCP connection, a partition). */
-const PING_TIMEOUT_MS = 30_000;
 
 /** The advisory lock key of a sync: a signed 64-bit integer, as pg_advisory_lock(bigint) takes it. */
 export function lockKey(database: string, schema: string, syncId: string): bigint {
@@ -41,34 +38,23 @@ const HELD_SQL = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'adviso
 /**
  * The sync's exclusive lock on a PostgreSQL target: a session-level advisory lock held by a session
  * of its own that runs nothing but pings, so no pool recycling or failed transaction can drop it.
- * It is watched as the MySQL target's lock is (see targets/mysql/lock.ts for the reasoning): the
- * session's 'error' and 'end' events (pg_terminate_backend, a restart), a periodic ping, and
- * verify(), which every commit runs inside its transaction, after its checkpoint row, so that no
- * commit lands once the lock is gone. A loss is retryable when the server restarted
- * (pg_postmaster_start_time changed) or cannot be reached, fatal when it kept running.
+ * Watched, and a loss judged, as WatchedLock says; here: the advisory lock, the pg_locks tests, and
+ * pg_postmaster_start_time, which tells a restart from a terminated session.
  */
-export class PostgresSyncLock {
+export class PostgresSyncLock extends WatchedLock {
   private readonly opts: PostgresSyncLockOptions;
   private client: pg.Client | undefined;
   private pid = 0;
   private serverStart = '';
-  private timer: NodeJS.Timeout | undefined;
-  private pinging = false;
-  private closing = false;
-  private verdict: Promise<TributaryError> | undefined;
-  private watch: LockWatch = {};
   private readonly hi: string;
   private readonly lo: string;
 
   constructor(opts: PostgresSyncLockOptions) {
+    super({ where: `target ${describeDsn(opts.target)}`, syncId: opts.syncId, logger: opts.logger, ...(opts.pingMs !== undefined ? { pingMs: opts.pingMs } : {}) });
     this.opts = opts;
     const u = BigInt.asUintN(64, opts.key);
     this.hi = (u >> 32n).toString();
     this.lo = (u & 0xffffffffn).toString();
-  }
-
-  private get where(): string {
-    return `target ${describeDsn(this.opts.target)}`;
   }
 
   /** Takes the lock (ALREADY_RUNNING when another session holds it) and starts watching it. */
@@ -85,7 +71,7 @@ export class PostgresSyncLock {
       if (row?.got !== 't') {
         throw new TributaryError(
           ErrorCode.ALREADY_RUNNING,
-          `another tributary instance is running sync '${this.opts.syncId}' against ${this.where} (it holds advisory lock ${this.opts.key}); stop it first, or give this one a different --id`,
+          `another tributary instance is running sync '${this.opts.syncId}' against target ${describeDsn(this.opts.target)} (it holds advisory lock ${this.opts.key}); stop it first, or give this one a different --id`,
         );
       }
       this.pid = Number(row.pid);
@@ -95,16 +81,7 @@ export class PostgresSyncLock {
       throw err;
     }
     this.client = client;
-    this.watch = watch;
-    client.on('error', (err: Error) => this.lose(`its session failed (${err.message})`));
-    client.on('end', () => this.lose('its session was closed by the server or the network'));
-    this.timer = setInterval(() => void this.ping(), this.opts.pingMs ?? PING_MS);
-    this.timer.unref();
-  }
-
-  /** Throws the loss once one was noticed (awaiting its judgement). */
-  async check(): Promise<void> {
-    if (this.verdict) throw await this.verdict;
+    this.watchSession(client, watch);
   }
 
   /**
@@ -116,67 +93,36 @@ export class PostgresSyncLock {
     await this.check();
     const r = await conn.query<{ held: string }>(HELD_SQL, [this.pid, this.hi, this.lo]);
     if (r.rows[0]?.held === 't') return;
-    this.lose(`a commit found that session ${this.pid} no longer holds it`);
-    throw (await this.verdict) ?? this.lostError('the lock was being released', true);
+    await this.lostAtCommit(`a commit found that session ${this.pid} no longer holds it`);
   }
 
-  /** Releases the lock by ending its session; a loss noticed from now on is not reported. */
-  async release(): Promise<void> {
-    this.closing = true;
-    clearInterval(this.timer);
+  protected describeLock(): string {
+    return `advisory lock ${this.opts.key} (held by session ${this.pid})`;
+  }
+
+  protected async pingHolder(): Promise<string | undefined> {
+    const client = this.client;
+    if (!client) return undefined;
+    const r = await client.query<{ held: string }>(HELD_SQL, [this.pid, this.hi, this.lo]);
+    return r.rows[0]?.held === 't' ? undefined : 'the server says its session no longer holds it';
+  }
+
+  protected dropSession(): void {
+    const client = this.client;
+    this.client = undefined;
+    // Not awaited: on a half-open connection end() waits for a reply that never comes.
+    void client?.end().catch(() => undefined);
+  }
+
+  /** Ending the session releases a session-level advisory lock. */
+  protected async endSession(): Promise<void> {
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => undefined);
   }
 
-  private async ping(): Promise<void> {
-    const client = this.client;
-    if (!client || this.pinging || this.verdict) return;
-    this.pinging = true;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), PING_TIMEOUT_MS)));
-      const answer = await Promise.race([client.query<{ held: string }>(HELD_SQL, [this.pid, this.hi, this.lo]), late]);
-      if (answer === 'late') this.lose(`its session did not answer a ping for ${PING_TIMEOUT_MS / 1000} s`);
-      else if (answer.rows[0]?.held !== 't') this.lose('the server says its session no longer holds it');
-    } catch (err) {
-      this.lose(`a ping failed (${(err as Error).message})`);
-    } finally {
-      clearTimeout(timer);
-      this.pinging = false;
-    }
-  }
-
-  private lose(reason: string): void {
-    if (this.closing || this.verdict) return;
-    clearInterval(this.timer);
-    const client = this.client;
-    this.client = undefined;
-    // Not awaited: on a half-open connection end() waits for a reply that never comes.
-    void client?.end().catch(() => undefined);
-    this.opts.logger.warn({ lock: this.opts.key.toString(), pid: this.pid, reason }, 'the sync lock on the target is lost; nothing more is written');
-    this.verdict = this.judge(reason);
-    void this.verdict.then((err) => this.watch.onLost?.(err));
-  }
-
-  private lostError(detail: string, fatal: boolean): TributaryError {
-    const what = `sync '${this.opts.syncId}' lost its advisory lock ${this.opts.key} (held by session ${this.pid})`;
-    return new TributaryError(
-      ErrorCode.LOCK_LOST,
-      fatal
-        ? `${this.where}: ${what}: ${detail}. Nothing was written after the loss; another instance may be writing to this target: make sure no other instance of this sync runs, then start it again (it resumes from the checkpoint)`
-        : `${this.where}: ${what}: ${detail}. Nothing was written after the loss; resuming from the checkpoint once the lock is taken again`,
-      { fatal },
-    );
-  }
-
-  private async judge(reason: string): Promise<TributaryError> {
-    let probe: pg.Client;
-    try {
-      probe = await openClient(this.opts.dsn, 'target', { connectionTimeoutMillis: 5_000 });
-    } catch (err) {
-      return this.lostError(`${reason}, and the server cannot be reached (${(err as Error).message})`, false);
-    }
+  protected async probe(): Promise<LockProbe> {
+    const probe = await openClient(this.opts.dsn, 'target', { connectionTimeoutMillis: 5_000 });
     try {
       const r = await probe.query<{ started: string; holder: string | null }>(
         `SELECT pg_postmaster_start_time()::text AS started,
@@ -185,11 +131,7 @@ export class PostgresSyncLock {
         [this.hi, this.lo],
       );
       const row = r.rows[0];
-      if (row?.started !== this.serverStart) return this.lostError(`${reason}: the server restarted`, false);
-      const now = row.holder === null ? 'free' : `held by session ${row.holder}`;
-      return this.lostError(`${reason}; the server kept running (the session was terminated or timed out) and the lock is now ${now}`, true);
-    } catch (err) {
-      return this.lostError(`${reason}, and the server cannot be read (${(err as Error).message})`, false);
+      return { restarted: row?.started !== this.serverStart, holder: row?.holder == null ? 'free' : `held by session ${row.holder}` };
     } finally {
       await probe.end().catch(() => undefined);
     }
