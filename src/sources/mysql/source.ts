@@ -74,7 +74,13 @@ export class MysqlSource implements ChangeSource {
   }
 
   async preflight(): Promise<void> {
-    assertRequirements(await this.check(), `source ${describeDsn(this.opts.dsn)}`);
+    const reqs = await this.check();
+    assertRequirements(reqs, `source ${describeDsn(this.opts.dsn)}`);
+    // Warnings let the sync run, and are said once at its start (short binlog retention, XA
+    // transactions prepared now), as the PostgreSQL source does.
+    for (const r of reqs) {
+      if (!r.ok && r.severity === 'warning') this.opts.logger.warn({ requirement: r.name, value: r.value }, `${r.name} is ${r.value}: ${r.fix}`);
+    }
   }
 
   check(): Promise<Requirement[]> {
