@@ -183,7 +183,9 @@ export class Demo {
   }
 
   private async startServers(): Promise<void> {
-    const started = await Promise.allSettled([startMariaDb({ serverId: 1 }), startMariaDb({ serverId: 2 })]);
+    // The source keeps its binlogs a week, as a production source should: the sync's start then has
+    // no retention warning to show a new user.
+    const started = await Promise.allSettled([startMariaDb({ serverId: 1, args: ['--binlog-expire-logs-seconds=604800'] }), startMariaDb({ serverId: 2 })]);
     for (const r of started) if (r.status === 'fulfilled') this.servers.push(r.value);
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
