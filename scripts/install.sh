@@ -18,6 +18,8 @@ command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # Headless browser for the dashboard test (driven by playwright-core, which downloads none).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# promtool (from the prometheus package) checks the alert rules in deploy/ in the tests.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install: Debian packages missing: ${need[*]}" >&2
