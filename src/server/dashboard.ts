@@ -96,8 +96,10 @@ section h2 .now { text-transform: none; letter-spacing: 0; font-size: 13px; colo
   #stream, .chart, #bytable, #checksum { grid-column: span 6; }
   #copy { grid-column: span 12; }
 }
-#tables { max-height: 340px; overflow-y: auto; }
-.row { display: grid; grid-template-columns: minmax(80px, 170px) minmax(60px, 1fr) 52px minmax(120px, auto); gap: 10px; align-items: center; padding: 4px 0; }
+/* One grid for every table's row (each row's cells are its items), so the bars line up. */
+#tables { display: grid; grid-template-columns: fit-content(220px) minmax(80px, 1fr) max-content max-content; gap: 8px 12px; align-items: center; max-height: 340px; overflow-y: auto; }
+#tables .empty { grid-column: 1 / -1; }
+.row { display: contents; }
 .row .name { font-family: ui-monospace, Menlo, monospace; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .row .pct { text-align: right; font-weight: 600; font-variant-numeric: tabular-nums; }
 .row .count { text-align: right; color: var(--mute); font-variant-numeric: tabular-nums; white-space: nowrap; font-size: 13px; }
@@ -174,7 +176,7 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
     <h2>Changes applied by table <span class="now" id="bytable-now"></span></h2>
     <div class="scroll">
       <table class="changes" id="changes-table">
-        <thead><tr><th>table</th><th>insert</th><th>update</th><th>delete</th><th>upsert</th><th>truncate</th><th>total</th></tr></thead>
+        <thead><tr><th>table</th><th data-kind="insert">insert</th><th data-kind="update">update</th><th data-kind="delete">delete</th><th data-kind="upsert">upsert</th><th data-kind="truncate">truncate</th><th>total</th></tr></thead>
         <tbody></tbody>
       </table>
       <div class="empty" id="bytable-empty">no changes applied yet</div>
@@ -273,7 +275,7 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
     var box = $('tables');
     var copying = copy.tables.some(function (t) { return t.state !== 'done'; });
     // A finished copy shows its final count and 100%, never the estimate it started from.
-    set('copy-total', copy.tables.length && !copying
+    set('copy-total', !copy.tables.length ? 'no copy yet' : !copying
       ? num(copy.rowsCopied) + ' rows copied (100%), ' + copy.tables.length + ' table' + (copy.tables.length > 1 ? 's' : '') + ' done'
       : num(copy.rowsCopied) + ' / ≈' + num(copy.rowsTotal) + ' rows (' + pct(copy.percent) + ')' + (copy.etaSeconds !== null ? ', ETA ' + dur(copy.etaSeconds) : ''));
     set('copy-now', copying && copy.rowsPerSecond > 0 ? rate(copy.rowsPerSecond) + ' rows/s' : '');
@@ -317,6 +319,12 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
     var body = $('changes-table').tBodies[0];
     $('bytable-empty').hidden = list.length > 0;
     $('changes-table').hidden = list.length === 0;
+    // upsert (a source that does not tell insert from update) and truncate are rare: their
+    // columns show only once a table has one, so the table fits a narrow card.
+    var used = { insert: true, update: true, 'delete': true, upsert: false, truncate: false };
+    for (var u = 0; u < list.length; u++) { used.upsert = used.upsert || list[u].c.upsert > 0; used.truncate = used.truncate || list[u].c.truncate > 0; }
+    var ths = $('changes-table').tHead.rows[0].cells;
+    for (var h = 1; h <= KINDS.length; h++) ths[h].hidden = !used[KINDS[h - 1]];
     var sum = 0;
     for (var i = 0; i < list.length; i++) {
       var e = list[i];
@@ -335,6 +343,7 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
         tr.cells[k + 1].textContent = num(v);
         tr.cells[k + 1].className = v ? '' : 'zero';
         tr.cells[k + 1].dataset.kind = KINDS[k];
+        tr.cells[k + 1].hidden = !used[KINDS[k]];
       }
       tr.cells[KINDS.length + 1].textContent = num(e.total);
     }
@@ -367,17 +376,19 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
     var ph = $('phase');
     set('phase', s.phase);
     ph.className = 'badge phase-' + s.phase;
+    var live = s.phase !== 'stopping' && s.phase !== 'stopped' && s.phase !== 'failed' && !s.exit;
     set('paused', s.paused ? 'paused' : 'running');
     $('paused').className = 'badge ' + (s.paused ? 'paused' : 'running');
+    $('paused').hidden = !live;
     set('ready', s.readiness.ready ? 'ready' : 'not ready');
     $('ready').className = 'badge ' + (s.readiness.ready ? 'running' : 'notready');
     $('ready').title = s.readiness.reason || '';
     set('uptime', dur(s.uptimeSeconds));
     set('ends', s.source + '  →  ' + s.target);
     $('ends').title = s.source + ' → ' + s.target;
-    set('summary', s.summary);
+    // A failed run's summary is its error, which the banner shows already.
+    set('summary', s.exit || s.phase === 'failed' ? '' : s.summary);
     document.title = (s.exit || s.phase === 'failed' ? '✖ ' : '') + 'tributary · ' + s.phase + (s.paused ? ' (paused)' : '');
-    var live = s.phase !== 'stopping' && s.phase !== 'stopped' && s.phase !== 'failed' && !s.exit;
     $('pause').disabled = !live || s.paused;
     $('resume').disabled = !live || !s.paused;
 
