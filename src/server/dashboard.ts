@@ -96,6 +96,10 @@ section h2 .now { text-transform: none; letter-spacing: 0; font-size: 13px; colo
   #stream, .chart, #bytable, #checksum { grid-column: span 6; }
   #copy { grid-column: span 12; }
 }
+/* Narrow: the source and target get a line of their own rather than a sliver. */
+@media (max-width: 899px) {
+  .ends { order: 10; flex-basis: 100%; }
+}
 /* One grid for every table's row (each row's cells are its items), so the bars line up. */
 #tables { display: grid; grid-template-columns: fit-content(220px) minmax(80px, 1fr) max-content max-content; gap: 8px 12px; align-items: center; max-height: 340px; overflow-y: auto; }
 #tables .empty { grid-column: 1 / -1; }
