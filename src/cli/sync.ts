@@ -122,6 +122,9 @@ export function registerSync(program: Command, ctx: CliContext): void {
         printer.finish();
       } catch (err) {
         printer.stop();
+        // While lingering a signal only ends the wait (lingerAfter's own handler): the run is over.
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
         await lingerAfter(api, config, err, logger);
         throw err;
       } finally {

@@ -367,7 +367,7 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
       set('error-message', exit.message);
       var left = Math.max(0, (Date.parse(exit.at) - Date.now()) / 1000);
       $('error-exit').hidden = false;
-      set('error-exit', 'The process exits in ' + dur(left) + ' (at ' + new Date(exit.at).toLocaleTimeString() + ', --http-linger); this page then stops updating. Fix the cause and start the sync again: it resumes from its checkpoint.');
+      set('error-exit', 'The process exits in ' + dur(left) + ' (at ' + new Date(exit.at).toLocaleTimeString() + ', --http-linger); this page then stops updating. What this code means and what to do: docs/errors.md.');
     } else {
       set('error-title', (fatal ? 'The sync failed: ' : 'Last error (retried): ') + err.code + (err.at ? ' at ' + when(err.at) : ''));
       set('error-message', err.message);
