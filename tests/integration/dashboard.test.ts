@@ -355,5 +355,33 @@ describe('web dashboard', () => {
     expect(await short.exited).toBe(plain.code);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
     expect(short.stderr() + short.stdout()).toContain('--http-linger');
+
+    // Ctrl-C (SIGINT) while lingering exits at once, with the error's code.
+    const port3 = await freePort();
+    const interrupted = startCli(['sync', '--source', source.url('dashfail'), '--target', target.url('dashfail'), '--progress', 'none', '--http', `127.0.0.1:${port3}`, '--http-linger', '2m']);
+    running.push(interrupted);
+    await waitUntil('the linger', async () => {
+      const r = await fetch(`http://127.0.0.1:${port3}/status`).catch(() => undefined);
+      return r?.status === 200 && ((await r.json()) as StatusJson).exit !== null;
+    }, 30_000, 100);
+    const t1 = Date.now();
+    interrupted.child.kill('SIGINT');
+    expect(await interrupted.exited).toBe(plain.code);
+    expect(Date.now() - t1).toBeLessThan(10_000);
+
+    // move lingers too: its sync failed, so the cutover aborted, and the page shows why.
+    const port4 = await freePort();
+    const mv = startCli(['move', '--source', source.url('dashfail'), '--target', target.url('dashfail'), '--http', `127.0.0.1:${port4}`, '--http-linger', '2m']);
+    running.push(mv);
+    let moveStatus: StatusJson | undefined;
+    await waitUntil('the move lingering', async () => {
+      const r = await fetch(`http://127.0.0.1:${port4}/status`).catch(() => undefined);
+      moveStatus = r?.status === 200 ? ((await r.json()) as StatusJson) : undefined;
+      return moveStatus?.exit !== null && moveStatus?.exit !== undefined;
+    }, 60_000, 100);
+    expect(moveStatus?.exit?.code).toBe('TRIB_CUTOVER_ABORTED');
+    expect(moveStatus?.exit?.message).toContain('already hold rows');
+    expect((await fetch(`http://127.0.0.1:${port4}/stop`, { method: 'POST' })).status).toBe(202);
+    expect(await mv.exited).not.toBe(0);
   }, 120_000);
 });
