@@ -13,6 +13,7 @@ import { ROOT } from './mysql.js';
 export const DASHBOARD = join(ROOT, 'deploy', 'grafana', 'tributary.json');
 export const ALERTS = join(ROOT, 'deploy', 'prometheus', 'alerts.yml');
 export const ALERT_TESTS = join(ROOT, 'deploy', 'prometheus', 'alerts.test.yml');
+export const EXAMPLE_CONFIG = join(ROOT, 'deploy', 'prometheus', 'prometheus.yml');
 
 /** Series Prometheus makes itself, never in an exposition: `up` (the scrape's own). */
 export const SYNTHETIC_SERIES = new Set(['up']);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ALERT_TESTS, ALERTS, alertRules, DASHBOARD, dashboardExprs, promtool, runPromtool, seriesNames } from '../helpers/promql.js';
+import { ALERT_TESTS, ALERTS, EXAMPLE_CONFIG, alertRules, DASHBOARD, dashboardExprs, promtool, runPromtool, seriesNames } from '../helpers/promql.js';
 
 const HAVE_PROMTOOL = promtool() !== undefined;
 if (!HAVE_PROMTOOL) console.warn('promtool is not installed (scripts/install.sh installs it, Debian package prometheus): the promtool checks are skipped');
@@ -37,6 +37,12 @@ describe('Prometheus alert rules (deploy/prometheus/alerts.yml)', () => {
   it.skipIf(!HAVE_PROMTOOL)('fire when they must and stay quiet otherwise: promtool test rules', () => {
     const r = runPromtool(['test', 'rules', ALERT_TESTS]);
     expect(r.status, r.output).toBe(0);
+  });
+
+  it.skipIf(!HAVE_PROMTOOL)('load from the example Prometheus configuration: promtool check config', () => {
+    const r = runPromtool(['check', 'config', EXAMPLE_CONFIG]);
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain('SUCCESS: 1 rule files found');
   });
 
   it('cover the situations an operator must wake up for, each with a summary and a description', () => {
