@@ -103,6 +103,9 @@ describe('npm pack, installed with npm, run with npx', () => {
       expect(r.stdout).toMatch(/Usage: tributary/);
       expect(r.stdout).toMatch(/^\s+sync \[options\]/m);
     }
+    const completion = await npxTributary(['completion', 'bash']);
+    expect(completion.code).toBe(0);
+    expect(completion.stdout).toMatch(/^complete -F _tributary tributary$/m);
   });
 
   it('exits 2 on a usage error through npx', async () => {

@@ -1,12 +1,13 @@
 /**
  * `tributary completion bash|zsh|fish`: each script, printed by the CLI itself, loaded into the real
  * shell and driven as the shell's completion machinery drives it — bash through COMP_WORDS and the
- * function `complete -p` names, fish through `complete -C`, zsh through the function that computes
- * the candidates for $words/$CURRENT — completes commands, options, listed values and files, and
+ * function `complete -p` names, fish through `complete -C`, zsh interactively in a pseudo-terminal
+ * and through the function that computes the candidates for $words/$CURRENT — completes commands,
+ * options, listed values and files, and
  * knows every option the commander program has.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -137,6 +138,43 @@ describe('fish', () => {
 });
 
 describe('zsh', () => {
+  /**
+   * Real zsh completion: an interactive `zsh -f` in a pseudo-terminal (zsh/zpty) runs compinit,
+   * sources the script, types LINE and Tab; compadd is wrapped to record what it adds (after zsh
+   * filtered it by the prefix typed). Returns the distinct matches, in order.
+   */
+  async function zshTab(line: string): Promise<string[]> {
+    const out = join(dir, `zsh-${Math.random().toString(36).slice(2)}.out`);
+    const driver = `zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z 'PROMPT="" RPROMPT=""'
+zpty -w z 'autoload -U compinit && compinit -u -D'
+zpty -w z ${JSON.stringify(`source ${scripts.zsh}`)}
+zpty -w z 'compadd() { local -a hits; builtin compadd -O hits "$@"; print -rl -- $hits >> ${out}; builtin compadd "$@"; }'
+zpty -w z 'bindkey "^I" complete-word'
+zpty -n -w z ${JSON.stringify(line)}$'\t'
+for i in {1..100}; do [[ -s ${out} ]] && break; sleep 0.1; done
+sleep 0.5
+zpty -d z
+`;
+    await shell('zsh', ['-f', '-c', driver]);
+    let text = '';
+    try {
+      text = readFileSync(out, 'utf8');
+    } catch {
+      /* nothing was offered */
+    }
+    return [...new Set(text.split('\n').filter(Boolean))];
+  }
+
+  it('completes in a real interactive zsh: commands, options, listed values', async () => {
+    expect(await zshTab('tributary sy')).toEqual(['sync']);
+    expect(await zshTab('tributary sync --thr')).toEqual(['--threads']);
+    expect(await zshTab('tributary sync --progress p')).toEqual(['plain']);
+    expect(await zshTab('tributary completion f')).toEqual(['fish']);
+  });
+
+
   /** The script sourced in `zsh -f` (compdef stubbed: no compinit), candidates for each line. */
   async function zshCandidates(lines: string[]): Promise<string[][]> {
     const driver = `compdef() { :; }
