@@ -55,7 +55,14 @@ describe('deploy/docker/Dockerfile', () => {
     }
   });
 
-  it('builds in one stage and runs on node:20-slim with production dependencies only, as a non-root user', () => {
+  it('installs without install scripts because no production dependency has one', () => {
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }> };
+    const withScripts = Object.entries(lock.packages).filter(([name, p]) => name !== '' && p.hasInstallScript && !p.dev).map(([name]) => name);
+    expect(withScripts).toEqual([]);
+    expect(ops('RUN').filter((r) => /npm ci\b/.test(r)).every((r) => r.includes('--ignore-scripts'))).toBe(true);
+  });
+
+  it('builds in a first stage and runs on node:20-slim with production dependencies only, as a non-root user', () => {
     const froms = ops('FROM');
     expect(froms.length).toBeGreaterThanOrEqual(2);
     expect(froms.at(-1)).toMatch(/^node:20-slim\b/);
