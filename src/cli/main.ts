@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { TributaryError } from '../core/errors.js';
+import { exitCodeOf, TributaryError } from '../core/errors.js';
 import { redactUrl } from '../config/dsn.js';
 import { registerSync } from './sync.js';
 import { registerDemo } from './demo.js';
@@ -9,7 +9,11 @@ import { registerStatus } from './status.js';
 import { registerCheck } from './check.js';
 import { tuneHeap } from './heap.js';
 
-/** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
+/**
+ * Exit codes (README, docs): 0 clean stop; 1 a runtime failure (a server refused, a requirement is
+ * not met, the stream failed); 2 bad usage or configuration (commander's errors: unknown flag,
+ * missing argument; and TRIB_CONFIG_INVALID, TRIB_DSN_INVALID, TRIB_NO_TABLES: USAGE_CODES).
+ */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   tuneHeap();
   const program = new Command();
@@ -18,7 +22,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .description('Keep a target database continuously in step with a source database: copy, then stream every change.')
     .version('0.1.0')
     .exitOverride()
-    .showHelpAfterError()
+    // An unknown flag gets commander's suggestion ("Did you mean --threads?") and this one line,
+    // not the whole help, which would push the error off the screen. Subcommands copy it.
+    .showHelpAfterError("(run 'tributary --help', or 'tributary <command> --help', for the usage)")
     // Commander's own errors may quote an argument (a URL given without --source): scrubbed too.
     // Subcommands copy this setting when they are created, below.
     .configureOutput({ outputError: (text, write) => write(redactUrl(text)) });
@@ -37,7 +43,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     if (err instanceof TributaryError) {
       process.stderr.write(`tributary: error ${err.code}: ${redactUrl(err.message)}\n`);
-      return err.code === 'TRIB_CONFIG_INVALID' || err.code === 'TRIB_DSN_INVALID' ? 2 : 1;
+      return exitCodeOf(err);
     }
     process.stderr.write(`tributary: unexpected error: ${redactUrl((err as Error)?.stack ?? String(err))}\n`);
     return 1;

@@ -10,6 +10,26 @@ async function variable(conn: Connection, name: string): Promise<string | undefi
   return v === undefined ? undefined : String(v);
 }
 
+/**
+ * The account the server authenticated this connection as, quoted for a GRANT: CURRENT_USER()
+ * ('repl@127.0.0.1' or 'repl@%'), which is the account privileges attach to, not the URL's user.
+ */
+export async function currentAccount(conn: Connection): Promise<string> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+  const u = String(rows[0]?.u ?? '');
+  const at = u.lastIndexOf('@');
+  const quote = (x: string) => `'${x.replace(/'/g, "''")}'`;
+  return at < 0 ? quote(u) : `${quote(u.slice(0, at))}@${quote(u.slice(at + 1))}`;
+}
+
+/** What a source's requirements depend on besides the server. */
+export interface SourceContext {
+  /** The source database (the URL's path), for the GRANT SELECT. */
+  readonly database: string;
+  /** --position-mode: 'gtid' refuses a MySQL server whose gtid_mode is not ON. */
+  readonly positionMode?: 'auto' | 'gtid' | 'file';
+}
+
 /** Binlogs kept for less than this make a sync stopped over a weekend unable to resume. */
 const SHORT_RETENTION_SECONDS = 3 * 86400;
 
@@ -18,8 +38,9 @@ const SHORT_RETENTION_SECONDS = 3 * 86400;
  * (version, binlog retention, GTID mode). FULL row metadata is a hard requirement: with MINIMAL, a
  * binlog replayed after an ALTER decodes into the wrong columns. Reads only.
  */
-export async function sourceRequirements(conn: Connection): Promise<Requirement[]> {
+export async function sourceRequirements(conn: Connection, ctx: SourceContext): Promise<Requirement[]> {
   const out: Requirement[] = [];
+  const account = await currentAccount(conn);
   const [ver] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
   const version = String(ver[0]?.v ?? '');
   const mariadb = /mariadb/i.test(version);
@@ -66,12 +87,16 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     });
   } else {
     const mode = (await variable(conn, 'gtid_mode')) ?? 'OFF';
+    // --position-mode gtid on a server without GTIDs is refused when the sync takes its position.
+    const required = ctx.positionMode === 'gtid';
     out.push({
       name: 'gtid_mode',
-      ok: true,
+      ok: required ? mode === 'ON' : true,
       value: mode,
-      fix: mode === 'ON' ? 'the stream resumes by GTID' : 'the stream resumes by binlog file and position (SET GLOBAL gtid_mode=ON with enforce_gtid_consistency=ON to resume by GTID)',
-      severity: 'info',
+      fix: required
+        ? 'SET GLOBAL gtid_mode=ON (with enforce_gtid_consistency=ON), or resume by file and position: --position-mode file'
+        : mode === 'ON' ? 'the stream resumes by GTID' : 'the stream resumes by binlog file and position (SET GLOBAL gtid_mode=ON with enforce_gtid_consistency=ON to resume by GTID)',
+      severity: required ? 'error' : 'info',
       code: ErrorCode.SOURCE_SETTING,
     });
   }
@@ -83,7 +108,7 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     name: 'privilege REPLICATION SLAVE',
     ok: has(/REPLICATION SLAVE|BINLOG REPLAY|REPLICATION REPLICA/),
     value: has(/REPLICATION SLAVE|REPLICATION REPLICA/) ? 'granted' : 'missing',
-    fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '<user>'@'<host>'",
+    fix: `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO ${account}`,
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
@@ -91,7 +116,7 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     name: 'privilege REPLICATION CLIENT',
     ok: has(/REPLICATION CLIENT|BINLOG MONITOR/),
     value: has(/REPLICATION CLIENT|BINLOG MONITOR/) ? 'granted' : 'missing',
-    fix: "GRANT REPLICATION CLIENT ON *.* TO '<user>'@'<host>' (MariaDB: BINLOG MONITOR)",
+    fix: `GRANT REPLICATION CLIENT ON *.* TO ${account} (MariaDB: BINLOG MONITOR)`,
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
@@ -102,7 +127,7 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     name: 'privilege SELECT',
     ok: select,
     value: select ? 'granted' : 'missing',
-    fix: "GRANT SELECT ON <database>.* TO '<user>'@'<host>'",
+    fix: `GRANT SELECT ON \`${ctx.database.replace(/`/g, '``')}\`.* TO ${account}`,
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });

@@ -84,7 +84,7 @@ export class MysqlSource implements ChangeSource {
   }
 
   check(): Promise<Requirement[]> {
-    return sourceRequirements(this.c);
+    return sourceRequirements(this.c, { database: this.opts.dsn.database, positionMode: this.opts.positionMode });
   }
 
   async identity(): Promise<SourceIdentity> {

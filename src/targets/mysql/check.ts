@@ -1,5 +1,6 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Requirement } from '../../core/check.js';
+import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { mapPostgresTable, type MappedColumn, type PgToMysqlOptions } from '../../typemap/postgres-to-mysql.js';
@@ -34,19 +35,25 @@ async function grantedOn(conn: Connection, database: string): Promise<Set<string
  * database does not exist (`create`: how the sync would create it), whether the user may create it.
  * Reads only.
  */
-export async function targetRequirements(conn: Connection, database: string, user: string, create?: DatabasePlan): Promise<Requirement[]> {
+export async function targetRequirements(conn: Connection, database: string, user: string, host: string, create?: DatabasePlan): Promise<Requirement[]> {
   const out: Requirement[] = [];
   const [v] = await conn.query<RowDataPacket[]>("SELECT VERSION() AS v, @@GLOBAL.local_infile AS li");
   const version = String(v[0]?.v ?? '');
   out.push({ name: 'version', ok: true, value: `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version}`, fix: '', severity: 'info', code: ErrorCode.CONNECT_FAILED });
   const granted = await grantedOn(conn, database);
+  // The account privileges attach to (CURRENT_USER(): 'user'@'host' as the server matched it).
+  const [cu] = await conn.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+  const cur = String(cu[0]?.u ?? `${user}@%`);
+  const at = cur.lastIndexOf('@');
+  const q = (x: string) => `'${x.replace(/'/g, "''")}'`;
+  const account = at < 0 ? q(cur) : `${q(cur.slice(0, at))}@${q(cur.slice(at + 1))}`;
   if (create) {
     const may = granted.has('CREATE');
     out.push({
       name: `target database ${database}`,
       ok: may,
       value: may ? `does not exist: sync will create it${create.note ? ` (${create.note})` : ''}` : `does not exist, and user '${user}' may not create it`,
-      fix: may ? create.sql : `${create.sql} as a user that may, or GRANT CREATE ON \`${database}\`.* TO '${user}'@'<host>'`,
+      fix: may ? create.sql : `${create.sql} as a user that may, or GRANT CREATE ON \`${database}\`.* TO ${account}`,
       severity: may ? 'info' : 'error',
       code: ErrorCode.DATABASE_MISSING,
     });
@@ -56,7 +63,7 @@ export async function targetRequirements(conn: Connection, database: string, use
     name: `privileges on ${database}`,
     ok: missing.length === 0,
     value: missing.length === 0 ? NEEDED.join(', ') : `missing ${missing.join(', ')}`,
-    fix: `GRANT ${NEEDED.join(', ')} ON \`${database}\`.* TO '${user}'@'<host>'`,
+    fix: `GRANT ${NEEDED.join(', ')} ON \`${database}\`.* TO ${account}`,
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
@@ -69,14 +76,8 @@ export async function targetRequirements(conn: Connection, database: string, use
     severity: 'error',
     code: ErrorCode.SOURCE_SETTING,
   });
-  out.push({
-    name: 'free space',
-    ok: true,
-    value: 'unknown (MySQL does not report free disk space over SQL)',
-    fix: 'make sure the data directory has room for the source tables and their indexes',
-    severity: 'info',
-    code: ErrorCode.TARGET_WRITE_FAILED,
-  });
+  const [dd] = await conn.query<RowDataPacket[]>('SELECT @@datadir AS d');
+  out.push(await freeSpaceRequirement(host, dd[0]?.d === undefined ? undefined : String(dd[0].d), 'MySQL'));
   return out;
 }
 

@@ -140,7 +140,7 @@ export class MysqlTarget implements Target {
    */
   async check(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]> {
     const create = this.missing ? await databasePlan(this.c, this.opts.dsn.database, database, this.flavour) : undefined;
-    return [...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user, create)), ...mappingRequirements(tables, this.mapOptions)];
+    return [...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user, this.opts.dsn.host, create)), ...mappingRequirements(tables, this.mapOptions)];
   }
 
   /** The type map of a table from another engine, or undefined for a MySQL table. */

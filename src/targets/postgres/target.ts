@@ -211,7 +211,7 @@ export class PostgresTarget implements Target {
     const typeOpts = await this.typeOptions();
     const own = this.missing
       ? missingDatabaseRequirements(this.opts.dsn, this.schema, this.missing)
-      : await targetRequirements(this.c, this.schema, tables);
+      : await targetRequirements(this.c, this.schema, tables, this.opts.dsn.host);
     return [...own, ...mappingRequirements(tables, typeOpts, this.schema)];
   }
 
