@@ -146,3 +146,20 @@ function policyOf(m: MappedColumn): string | undefined {
   if (c.enumLabels || c.enumType) return /^ENUM/i.test(m.sql) ? 'enum labels in the source order' : 'enum kept as text (labels MySQL ENUM cannot hold)';
   return undefined;
 }
+
+/**
+ * Whether another instance holds this sync's GET_LOCK (`name`, lock.ts): the sync would refuse to
+ * start (ALREADY_RUNNING). IS_USED_LOCK reads; it takes nothing.
+ */
+export async function lockRequirement(conn: Connection, name: string, syncId: string): Promise<Requirement> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS holder', [name]);
+  const holder = rows[0]?.holder ?? null;
+  return {
+    name: 'sync lock',
+    ok: holder === null,
+    value: holder === null ? 'free (no other instance runs this sync)' : `held by connection ${String(holder)}: another tributary instance runs sync '${syncId}'`,
+    fix: 'stop the other instance first, or give this one a different --id',
+    severity: 'error',
+    code: ErrorCode.ALREADY_RUNNING,
+  };
+}

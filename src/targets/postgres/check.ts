@@ -198,3 +198,25 @@ function spatialPolicy(c: Column, opts: PostgresTypeOptions): string {
   const srid = c.srid !== undefined ? `; the column declares SRID ${c.srid}, and a value with another SRID (MariaDB does not enforce it) is refused by name` : '';
   return `${SPATIAL_POLICY.postgis} (PostGIS in schema ${opts.postgis}): SRID and coordinates kept exactly${srid}`;
 }
+
+/**
+ * Whether another instance holds this sync's advisory lock (`key`, lock.ts) in the target database:
+ * the sync would refuse to start (ALREADY_RUNNING). Reads pg_locks; takes nothing.
+ */
+export async function lockRequirement(conn: Queryable, key: bigint, syncId: string): Promise<Requirement> {
+  const u = BigInt.asUintN(64, key);
+  const r = await conn.query<{ holder: string | null }>(
+    `SELECT (SELECT pid::text FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1) AS holder`,
+    [(u >> 32n).toString(), (u & 0xffffffffn).toString()],
+  );
+  const holder = r.rows[0]?.holder ?? null;
+  return {
+    name: 'sync lock',
+    ok: holder === null,
+    value: holder === null ? 'free (no other instance runs this sync)' : `held by session ${holder}: another tributary instance runs sync '${syncId}'`,
+    fix: 'stop the other instance first, or give this one a different --id',
+    severity: 'error',
+    code: ErrorCode.ALREADY_RUNNING,
+  };
+}
