@@ -8,6 +8,8 @@ import { describeDsn, parseDsn, redactConnectionUrl, redactUrl } from '../../src
 import { loadConfig, validateConfig } from '../../src/config/load.js';
 import { exitCodeOf, TributaryError } from '../../src/core/errors.js';
 import { selectTables } from '../../src/runner/tables.js';
+import { freeSpaceRequirement } from '../../src/core/disk.js';
+import { formatCheckReport } from '../../src/cli/check.js';
 
 describe('config precedence: flags > env > file > defaults', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trib-cfg-'));
@@ -286,7 +288,7 @@ describe('messages say what the user types', () => {
     writeFileSync(file, 'treads: 2\n');
     const unknown = message(() => loadConfig({ flags: base, configFile: file, env: {} }));
     expect(unknown).toMatch(/allowed keys: .*flush-interval.*http-token/);
-    expect(unknown).not.toMatch(/[a-z][A-Z]/);
+    expect(unknown.slice(unknown.indexOf('allowed keys:'))).not.toMatch(/[a-z][A-Z]/);
   });
 
   it('a --column-types entry without = shows the form to type', () => {
@@ -349,5 +351,28 @@ describe('messages say what the user types', () => {
         "tributary: error TRIB_CONFIG_INVALID: --flush-interval '5x' is not a duration; give e.g. 500ms, 2s, 5m (a bare number is milliseconds)",
       ]);
     });
+  });
+});
+
+describe('check: free space is measured or a warning, never an unmeasured ✔', () => {
+  it('measures a local data directory, and warns for a remote server or a directory not on this machine', async () => {
+    const local = await freeSpaceRequirement('127.0.0.1', tmpdir(), 'MySQL');
+    expect(local).toMatchObject({ ok: true, severity: 'info' });
+    expect(local.value).toMatch(/^\d+\.\d GiB free in /);
+    for (const r of [await freeSpaceRequirement('db.example', tmpdir(), 'MySQL'), await freeSpaceRequirement('127.0.0.1', '/nonexistent/trib-data', 'PostgreSQL'), await freeSpaceRequirement('::1', undefined, 'PostgreSQL')]) {
+      expect(r).toMatchObject({ ok: false, severity: 'warning' });
+      expect(r.value).toMatch(/^unknown/);
+    }
+    const report = formatCheckReport({
+      source: 's',
+      target: 't',
+      tables: [],
+      lines: [{ ...(await freeSpaceRequirement('db.example', undefined, 'MySQL')), group: 'target' }],
+      errors: 0,
+      warnings: 1,
+      ok: true,
+    });
+    expect(report).toMatch(/^ {2}⚠ free space: unknown/m);
+    expect(report).toMatch(/ready: every requirement is met, 1 warning/);
   });
 });

@@ -1,4 +1,5 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { currentAccount } from '../../sources/mysql/preflight.js';
 import type { Requirement } from '../../core/check.js';
 import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode } from '../../core/errors.js';
@@ -41,12 +42,7 @@ export async function targetRequirements(conn: Connection, database: string, use
   const version = String(v[0]?.v ?? '');
   out.push({ name: 'version', ok: true, value: `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version}`, fix: '', severity: 'info', code: ErrorCode.CONNECT_FAILED });
   const granted = await grantedOn(conn, database);
-  // The account privileges attach to (CURRENT_USER(): 'user'@'host' as the server matched it).
-  const [cu] = await conn.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
-  const cur = String(cu[0]?.u ?? `${user}@%`);
-  const at = cur.lastIndexOf('@');
-  const q = (x: string) => `'${x.replace(/'/g, "''")}'`;
-  const account = at < 0 ? q(cur) : `${q(cur.slice(0, at))}@${q(cur.slice(at + 1))}`;
+  const account = await currentAccount(conn);
   if (create) {
     const may = granted.has('CREATE');
     out.push({

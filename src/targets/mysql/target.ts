@@ -14,6 +14,7 @@ import { assertMappable, dataProblems, type MysqlFlavour, type PgToMysqlOptions,
 import { applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
 import { lockRequirement, mappingRequirements, targetRequirements } from './check.js';
+import { currentAccount } from '../../sources/mysql/preflight.js';
 import * as checkpoint from './checkpoint.js';
 import { databaseExists, databasePlan, refuseForceOnSystemDatabase } from './database.js';
 import { createTableSql } from './ddl.js';
@@ -263,9 +264,11 @@ export class MysqlTarget implements Target {
     } catch (err) {
       const e = err as { code?: string; message?: string };
       if (e.code === 'ER_DBACCESS_DENIED_ERROR' || e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR') {
+        // The account the GRANT names: the one the server matched (CURRENT_USER()), not a placeholder.
+        const account = await currentAccount(this.c).catch(() => `'${this.opts.dsn.user}'@'%'`);
         throw new TributaryError(
           ErrorCode.PRIVILEGE_MISSING,
-          `${where}: user '${this.opts.dsn.user}' may not ${opts.recreate && !this.missing ? 'drop and create' : 'create'} database ${db} (${e.message}); run ${plan.sql} as a user that may, or GRANT CREATE, DROP ON ${quoteId(db)}.* TO '${this.opts.dsn.user}'@'<host>'`,
+          `${where}: user '${this.opts.dsn.user}' may not ${opts.recreate && !this.missing ? 'drop and create' : 'create'} database ${db} (${e.message}); run ${plan.sql} as a user that may, or GRANT CREATE, DROP ON ${quoteId(db)}.* TO ${account}`,
           { cause: err },
         );
       }
