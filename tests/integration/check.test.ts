@@ -362,6 +362,19 @@ describe('tributary check refuses what sync refuses', () => {
         args: async () => ['--source', postgres.url(psrc).replace('postgres@', 'chk_nosel@'), '--target', maria.url(await mysqlDb('ref_d5'))],
       },
       {
+        what: 'a MySQL table the user sees but may not read',
+        code: 'TRIB_PRIVILEGE_MISSING',
+        line: /^table hidden$/,
+        args: async () => {
+          const db = await mysqlDb('ref_hidden', 'CREATE TABLE shown (id INT PRIMARY KEY); CREATE TABLE hidden (id INT PRIMARY KEY);');
+          await my.query(`CREATE USER IF NOT EXISTS 'chk_tsel'@'127.0.0.1' IDENTIFIED BY 'Tsel-pw-42'`);
+          await my.query(`GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'chk_tsel'@'127.0.0.1'`);
+          await my.query(`GRANT SELECT ON \`${db}\`.shown TO 'chk_tsel'@'127.0.0.1'`);
+          await my.query(`GRANT INSERT ON \`${db}\`.hidden TO 'chk_tsel'@'127.0.0.1'`);
+          return ['--source', maria.url(db).replace('root@', 'chk_tsel:Tsel-pw-42@'), '--target', postgres.url((await pgDb('ref_d11')).db)];
+        },
+      },
+      {
         what: 'binlog_format=MIXED',
         code: 'TRIB_SOURCE_SETTING',
         line: /^binlog_format$/,
@@ -431,7 +444,8 @@ describe('tributary check refuses what sync refuses', () => {
         const sync = await syncRefusal(args);
         expect({ exit: sync.exit, code: sync.code }, `${k.what}: ${sync.stderr}`).toEqual({ exit: k.exit ?? 1, code: k.code });
         if (k.code === 'TRIB_PRIVILEGE_MISSING' && /REPLICATION/.test(k.what)) expect(hit?.fix).toBe("GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'chk_norep'@'127.0.0.1'");
-        if (/may not read/.test(k.what)) expect(hit?.fix).toBe('GRANT SELECT ON "public"."secret" TO "chk_nosel"');
+        if (/PostgreSQL table the role may not read/.test(k.what)) expect(hit?.fix).toBe('GRANT SELECT ON "public"."secret" TO "chk_nosel"');
+        if (/MySQL table/.test(k.what)) expect(hit?.fix).toMatch(/^GRANT SELECT ON `chk_ref_hidden_\w+`\.`hidden` TO 'chk_tsel'@'127\.0\.0\.1'$/);
         if (k.code === 'TRIB_NO_TABLES') expect(hit?.value).toMatch(/--tables pattern 'nope\*' matches no table/);
         seen.add(k.code);
       } finally {

@@ -1,6 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { assertRequirements, type Requirement } from '../../core/check.js';
-import { ErrorCode } from '../../core/errors.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { quoteId } from './connection.js';
 
 export { assertRequirements, type Requirement };
 
@@ -177,4 +178,25 @@ async function retention(conn: Connection): Promise<Requirement> {
     value: shown,
     fix: 'a sync stopped longer than this cannot resume; raise binlog_expire_logs_seconds (e.g. 604800)',
   };
+}
+
+/**
+ * Refuses a table the user can see but not read (a grant of another privilege makes it visible in
+ * information_schema; SHOW GRANTS' SELECT may be another database's): the copy would fail on it
+ * after the target was created. PRIVILEGE_MISSING with the exact GRANT for that table.
+ */
+export async function assertReadable(conn: Connection, database: string, table: string): Promise<void> {
+  try {
+    await conn.query(`SELECT 1 FROM ${quoteId(database)}.${quoteId(table)} LIMIT 0`);
+  } catch (err) {
+    const e = err as { errno?: number; message?: string };
+    // ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR
+    if (e.errno !== 1142 && e.errno !== 1143) throw err;
+    const account = await currentAccount(conn);
+    throw new TributaryError(
+      ErrorCode.PRIVILEGE_MISSING,
+      `table ${table}: ${account} may not read it (${e.message ?? 'SELECT denied'}); GRANT SELECT ON ${quoteId(database)}.${quoteId(table)} TO ${account}`,
+      { cause: err },
+    );
+  }
 }
