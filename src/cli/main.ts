@@ -23,8 +23,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .version('0.1.0')
     .exitOverride()
     // An unknown flag gets commander's suggestion ("Did you mean --threads?") and this one line,
-    // not the whole help, which would push the error off the screen. Subcommands copy it.
-    .showHelpAfterError("(run 'tributary --help', or 'tributary <command> --help', for the usage)")
+    // not the whole help, which would push the error off the screen.
+    .showHelpAfterError("(run 'tributary --help' for the commands)")
     // Commander's own errors may quote an argument (a URL given without --source): scrubbed too.
     // Subcommands copy this setting when they are created, below.
     .configureOutput({ outputError: (text, write) => write(redactUrl(text)) });
@@ -34,6 +34,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   registerMove(program, { env });
   registerStatus(program, { env });
   registerCheck(program, { env });
+  // Each command points at its own help.
+  for (const cmd of program.commands) cmd.showHelpAfterError(`(run 'tributary ${cmd.name()} --help' for its options)`);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
