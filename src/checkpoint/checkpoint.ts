@@ -9,7 +9,7 @@ export const CHECKPOINT_VERSION = 1;
  * The resume rules: a checkpoint taken from another source is refused, and so is one whose
  * position the source no longer has. Neither case ever falls back to a silent restart.
  */
-export async function assertResumable(cp: Checkpoint, source: ChangeSource, identity: SourceIdentity): Promise<void> {
+export async function assertResumable(cp: Checkpoint, source: ChangeSource, identity: SourceIdentity, opts: { readonly readOnly?: boolean } = {}): Promise<void> {
   const stream = cp.stream;
   if (!stream) return;
   if (stream.sourceId !== identity.id) {
@@ -18,5 +18,5 @@ export async function assertResumable(cp: Checkpoint, source: ChangeSource, iden
       `the checkpoint was taken from source '${stream.sourceId}' but the source is now '${identity.id}'; resuming would skip or repeat changes. Point --source at the original server, or start over with --force`,
     );
   }
-  await source.checkPosition(stream.position);
+  await source.checkPosition(stream.position, opts);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { ErrorCode, TributaryError } from '../core/errors.js';
+import { ErrorCode, TributaryError, USAGE_CODES } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { check, type CheckGroup, type CheckLine, type CheckReport } from '../runner/check.js';
 import { collectFlags, type CliContext } from './context.js';
@@ -38,7 +38,8 @@ export function formatCheckReport(r: CheckReport): string {
 /**
  * `tributary check`: preflight of source and target, one ✔/✘ line per requirement with its value
  * and fix, creating nothing. Exit 0 when nothing fails (warnings allowed), 1 when a requirement is
- * not met (TRIB_CHECK_FAILED), 2 for bad usage or configuration. Takes sync's options (one
+ * not met (TRIB_CHECK_FAILED), 2 for bad usage or configuration (a --tables pattern matching
+ * nothing included: TRIB_NO_TABLES, as sync says it). Takes sync's options (one
  * definition, addSyncOptions), so a check and the sync it precedes read the same configuration.
  */
 export function registerCheck(program: Command, ctx: CliContext): void {
@@ -53,6 +54,9 @@ export function registerCheck(program: Command, ctx: CliContext): void {
       const report = await check(config, { logger });
       process.stdout.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatCheckReport(report));
       if (!report.ok) {
+        // A --tables pattern that matches nothing is the command line's fault, as in sync: exit 2.
+        const usage = report.lines.find((l) => !l.ok && l.severity === 'error' && USAGE_CODES.has(l.code));
+        if (usage) throw new TributaryError(usage.code, usage.fix ? `${usage.value}; ${usage.fix}` : usage.value);
         const bad = report.lines.filter((l) => !l.ok && l.severity === 'error').map((l) => l.name);
         throw new TributaryError(ErrorCode.CHECK_FAILED, `${bad.length} requirement${bad.length > 1 ? 's' : ''} not met: ${bad.join(', ')}; fix each as its line says, then run tributary check again`);
       }

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { resolvePasswords } from './connection.js';
-import { SyncConfigSchema, toMs, type SyncConfig } from './schema.js';
+import { DURATION_RE, SyncConfigSchema, toMs, type SyncConfig } from './schema.js';
 
 /** Config keys as they appear in YAML (kebab-case), in env (TRIBUTARY_FLUSH_INTERVAL) and flags. */
 const KEYS = Object.keys(SyncConfigSchema.shape) as (keyof typeof SyncConfigSchema.shape)[];
@@ -17,20 +17,60 @@ function camel(key: string): string {
 
 const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb', 'readyMaxLag', 'copyRateLimit']);
 const BOOLEAN = new Set(['copyOnly', 'force', 'checksum']);
+const DURATION = new Set(['flushInterval', 'chunkTime', 'binlogTimeout', 'checksumInterval', 'replicaMaxLag']);
+
+/** What a duration must look like, in every message about one (never the regular expression). */
+export const DURATION_HINT = 'give e.g. 500ms, 2s, 5m (a bare number is milliseconds)';
+
+/** The key as the user wrote it where it came from: `--threads`, `TRIBUTARY_THREADS`, or `threads` in a file. */
+function shownKey(key: string, origin: string): string {
+  if (origin === 'flag') return `--${kebab(key)}`;
+  if (origin.startsWith('environment variable ')) return origin.slice('environment variable '.length);
+  return origin.startsWith('config file ') ? `${kebab(key)} in ${origin}` : kebab(key);
+}
+
+/** The schema's number type of a numeric key, without its default/optional wrappers. */
+function numberType(key: string): z.ZodNumber {
+  let t = (SyncConfigSchema.shape as Record<string, z.ZodType>)[key] as unknown as { unwrap?: () => unknown; _def?: { innerType?: unknown } };
+  while (!(t instanceof z.ZodNumber)) t = (t._def?.innerType ?? t.unwrap?.()) as typeof t;
+  return t;
+}
+
+/**
+ * The numbers a key takes, read from the schema ("an integer from 1 to 64", "a number above 0"),
+ * so the message for '-1' and for 'abc' is one sentence.
+ */
+export function numberRange(key: string): string {
+  const t = numberType(key);
+  const min = t.minValue ?? -Infinity;
+  const max = t.maxValue ?? Infinity;
+  const kind = t.isInt ? 'an integer' : 'a number';
+  const from = Number.isFinite(min) ? (t.safeParse(min).success ? `from ${min}` : `above ${min}`) : '';
+  if (Number.isFinite(max) && max < Number.MAX_SAFE_INTEGER) return `${kind} ${from.replace(/^above/, 'over')} to ${max}`.replace(/\s+/g, ' ');
+  return from.startsWith('from') ? `${kind} of ${min} or more` : `${kind} ${from}`.trim();
+}
+
+function invalidNumber(key: string, raw: unknown, origin: string): TributaryError {
+  return new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} '${String(raw)}' is not ${numberRange(key)}`);
+}
 
 function coerce(key: string, raw: unknown, origin: string): unknown {
-  if (typeof raw !== 'string') return raw;
-  if (NUMERIC.has(key)) {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || raw.trim() === '') {
-      throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} ${kebab(key)}='${raw}' is not a number; give an integer`);
-    }
+  if (NUMERIC.has(key) && (typeof raw === 'string' || typeof raw === 'number')) {
+    const n = typeof raw === 'number' ? raw : raw.trim() === '' ? NaN : Number(raw);
+    if (!numberType(key).safeParse(n).success) throw invalidNumber(key, raw, origin);
     return n;
   }
+  if (DURATION.has(key) && (typeof raw === 'string' || typeof raw === 'number')) {
+    if (typeof raw === 'string' ? !DURATION_RE.test(raw) : !(Number.isFinite(raw) && raw >= 0)) {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} '${String(raw)}' is not a duration; ${DURATION_HINT}`);
+    }
+    return raw;
+  }
+  if (typeof raw !== 'string') return raw;
   if (BOOLEAN.has(key)) {
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
     if (/^(0|false|no|off)$/i.test(raw)) return false;
-    throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} ${kebab(key)}='${raw}' is not a boolean; use true or false`);
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} '${raw}' is not a boolean; use true or false`);
   }
   if (key === 'tables' || key === 'httpAllowedHosts') return raw.split(',').map((s) => s.trim()).filter(Boolean);
   if (key === 'columnTypes') {
@@ -39,7 +79,7 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
     // Commas inside parentheses belong to the type: orders.total=DECIMAL(65,30),orders.note=TEXT
     for (const part of raw.split(/,(?![^(]*\))/).map((s) => s.trim()).filter(Boolean)) {
       const eq = part.indexOf('=');
-      if (eq < 1) throw new TributaryError(ErrorCode.CONFIG_INVALID, `${origin} column-types entry '${part}' is not table.column=TYPE`);
+      if (eq < 1) throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} entry '${part}' is not table.column=TYPE, e.g. --column-types items.price=DECIMAL(65,30)`);
       out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
     }
     return out;
@@ -116,6 +156,14 @@ function describeIssues(error: z.ZodError, input: Record<string, unknown>): stri
       if (issue.code === 'invalid_type' && input[String(issue.path[0])] === undefined) {
         return `${kebab(key)} is required; pass --${kebab(key)} or set it in the config file`;
       }
+      // Library callers reach here with values the CLI's coerce() never lets through: same words.
+      if (NUMERIC.has(key)) return `${kebab(key)} '${String(input[key])}' is not ${numberRange(key)}`;
+      // A duration that parses but breaks a bound (binlog-timeout under 1s) says the bound, not the syntax.
+      if (DURATION.has(key)) {
+        return issue.message.startsWith('is not a duration')
+          ? `${kebab(key)} '${String(input[key])}' is not a duration; ${DURATION_HINT}`
+          : `${kebab(key)} '${String(input[key])}': ${issue.message}`;
+      }
       return `${kebab(key)}: ${issue.message}${shown}`;
     })
     .join('; ');
@@ -140,8 +188,8 @@ export function loadConfig(opts: {
 /** A duration flag ('500ms', '2s', '5m' or milliseconds) in milliseconds, or CONFIG_INVALID naming the flag. */
 export function parseDuration(flag: string, raw: unknown): number {
   const text = String(raw);
-  if (!/^\d+(\.\d+)?(ms|s|m)?$/.test(text)) {
-    throw new TributaryError(ErrorCode.CONFIG_INVALID, `${flag} '${text}' is not a duration; give e.g. 500ms, 30s or 5m`);
+  if (!DURATION_RE.test(text)) {
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, `${flag} '${text}' is not a duration; ${DURATION_HINT}`);
   }
   return toMs(text);
 }

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
-const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m)?$/)]);
+/** '500ms', '2s', '5m', or a number of milliseconds ('250'). */
+export const DURATION_RE = /^\d+(\.\d+)?(ms|s|m)?$/;
+
+/** A duration: milliseconds as a number, or text DURATION_RE accepts. The message never shows the expression. */
+const duration = z.custom<number | string>(
+  (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0) || (typeof v === 'string' && DURATION_RE.test(v)),
+  'is not a duration; give e.g. 500ms, 2s, 5m',
+);
 
 /** Parses '500ms', '2s', '1m' or a number of milliseconds. */
 export function toMs(v: number | string): number {

@@ -19,7 +19,7 @@ export const ErrorCode = {
   DATABASE_MISSING: 'TRIB_DATABASE_MISSING',
   /** A table cannot be synced (no primary key, not found, …). */
   TABLE_UNSUPPORTED: 'TRIB_TABLE_UNSUPPORTED',
-  /** No source table matched --tables. */
+  /** No source table matched --tables, or a --tables pattern matched none (a usage error: exit 2). */
   NO_TABLES: 'TRIB_NO_TABLES',
   /** A target table holds rows and no checkpoint explains them. */
   TARGET_NOT_EMPTY: 'TRIB_TARGET_NOT_EMPTY',
@@ -55,6 +55,17 @@ export const ErrorCode = {
   INTERNAL: 'TRIB_INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Codes that mean the command line or configuration is wrong, not the servers: the CLI exits 2 for
+ * them (as for commander's own usage errors), and 1 for every other failure.
+ */
+export const USAGE_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.CONFIG_INVALID, ErrorCode.DSN_INVALID, ErrorCode.NO_TABLES]);
+
+/** The process exit code of a failure: 2 for usage and configuration errors, 1 for runtime ones. */
+export function exitCodeOf(err: unknown): 1 | 2 {
+  return err instanceof TributaryError && USAGE_CODES.has(err.code) ? 2 : 1;
+}
 
 export interface TributaryErrorOptions {
   readonly cause?: unknown;

@@ -135,8 +135,10 @@ export interface ChangeSource {
   retainedBytes?(): Promise<number | undefined>;
   /**
    * Throws POSITION_LOST when a stream can no longer start at `position` (purged binlog, lost slot).
+   * A resuming sync may also prepare the source here (PostgreSQL: the publication follows the
+   * synced tables); `readOnly` (check, dry run) decides only and changes nothing.
    */
-  checkPosition(position: string): Promise<void>;
+  checkPosition(position: string, opts?: { readonly readOnly?: boolean }): Promise<void>;
   /**
    * The upper bound of the chunk of at most `size` rows that starts after `after`, in primary-key
    * order; null when fewer than `size` rows remain (the chunk runs to the end of the table).

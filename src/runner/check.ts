@@ -10,6 +10,10 @@ import type { Target } from '../core/target.js';
 import { createSource, createTarget } from './engines.js';
 import { deriveSyncId } from './runner.js';
 import { selectTables } from './tables.js';
+import { assertResumable } from '../checkpoint/checkpoint.js';
+
+/** Checkpoint refusals that --force answers by starting over (runner.ts runOnce). */
+const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED]);
 
 /** Where a line is printed: the source, the target, the tables, the type mapping. */
 export type CheckGroup = 'source' | 'target' | 'tables' | 'types';
@@ -110,7 +114,7 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
       } catch (err) {
         lines.push(failedStep('target', 'requirements', err));
       }
-      await targetState(config, target, schemas, lines);
+      await targetState(config, target, srcUp ? source : undefined, schemas, lines);
     }
 
     // Values a target of another engine cannot hold: a scan of each table whose columns all map.
@@ -153,14 +157,29 @@ async function connected(engine: ChangeSource | Target, group: CheckGroup, where
 }
 
 /**
- * What the sync finds on the target: a checkpoint it resumes from, or target tables that already
- * hold rows without one (refused unless --force, which drops them). Reads only.
+ * What the sync finds on the target: a checkpoint it resumes from (and whether the source can
+ * still serve it: the same server, its position not purged or its slot not lost, as
+ * assertResumable decides for the sync), or target tables that already hold rows without one
+ * (refused unless --force, which drops them). Reads only.
  */
-async function targetState(config: SyncConfig, target: Target, schemas: readonly TableSchema[], lines: CheckLine[]): Promise<void> {
+async function targetState(config: SyncConfig, target: Target, source: ChangeSource | undefined, schemas: readonly TableSchema[], lines: CheckLine[]): Promise<void> {
   try {
     const cp = await target.loadCheckpoint();
     if (cp.stream) {
-      lines.push({ group: 'target', name: 'checkpoint', ok: true, value: `found (phase ${cp.stream.phase}, updated ${cp.stream.updatedAt ?? '?'})`, fix: 'the sync resumes from it', severity: 'info', code: ErrorCode.CHECKPOINT_INVALID });
+      const found = `found (phase ${cp.stream.phase}, updated ${cp.stream.updatedAt ?? '?'})`;
+      if (!source) {
+        lines.push({ group: 'target', name: 'checkpoint', ok: true, value: found, fix: 'the sync resumes from it', severity: 'info', code: ErrorCode.CHECKPOINT_INVALID });
+        return;
+      }
+      try {
+        await assertResumable(cp, source, await source.identity(), { readOnly: true });
+        lines.push({ group: 'target', name: 'checkpoint', ok: true, value: `${found}, its position is still on the source`, fix: 'the sync resumes from it', severity: 'info', code: ErrorCode.CHECKPOINT_INVALID });
+      } catch (err) {
+        const line = failedStep('target', 'checkpoint', err);
+        // --force starts over from such a checkpoint (runner.ts): the sync runs, so a warning.
+        const forced = config.force && err instanceof TributaryError && FORCE_RESTARTS.has(err.code);
+        lines.push(forced ? { ...line, severity: 'warning', fix: '--force starts over: the target tables are dropped and copied again' } : line);
+      }
       return;
     }
     const nonEmpty = await target.nonEmptyTables(schemas);

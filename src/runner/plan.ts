@@ -86,7 +86,7 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     let cp = await target.loadCheckpoint();
     if (cp.stream) {
       try {
-        await assertResumable(cp, source, await source.identity());
+        await assertResumable(cp, source, await source.identity(), { readOnly: true });
         mode = 'resume';
         startPosition = source.describePosition(cp.stream.position);
         notes.push(`a checkpoint (phase ${cp.stream.phase}, updated ${cp.stream.updatedAt ?? '?'}) is found: the sync resumes from it`);

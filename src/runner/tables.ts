@@ -7,7 +7,8 @@ function globToRegExp(glob: string): RegExp {
 
 /**
  * The source tables a sync covers: all of them when `patterns` is empty, else those matching a
- * name or glob. A pattern that matches nothing is an error, so a typo never syncs less than asked.
+ * name or glob. A pattern that matches nothing is an error (NO_TABLES, a usage error) naming every
+ * such pattern, so a typo never syncs less than asked.
  */
 export function selectTables(all: readonly string[], patterns: readonly string[], database: string): string[] {
   if (patterns.length === 0) {
@@ -17,16 +18,20 @@ export function selectTables(all: readonly string[], patterns: readonly string[]
     return [...all];
   }
   const chosen = new Set<string>();
+  const unmatched: string[] = [];
   for (const p of patterns) {
     const re = globToRegExp(p);
     const hits = all.filter((t) => re.test(t));
-    if (hits.length === 0) {
-      throw new TributaryError(
-        ErrorCode.NO_TABLES,
-        `--tables pattern '${p}' matches no table of source database '${database}' (it has: ${all.slice(0, 20).join(', ') || 'none'}${all.length > 20 ? ', …' : ''}); fix the name or glob`,
-      );
-    }
+    if (hits.length === 0) unmatched.push(p);
     hits.forEach((h) => chosen.add(h));
+  }
+  // Every pattern that matched nothing is named, even when others matched: a typo never syncs less.
+  if (unmatched.length) {
+    const shown = unmatched.map((p) => `'${p}'`).join(', ');
+    throw new TributaryError(
+      ErrorCode.NO_TABLES,
+      `--tables pattern${unmatched.length > 1 ? 's' : ''} ${shown} match${unmatched.length > 1 ? '' : 'es'} no table of source database '${database}' (it has: ${all.slice(0, 20).join(', ') || 'none'}${all.length > 20 ? ', …' : ''}); fix the name or glob, or drop ${unmatched.length > 1 ? 'them' : 'it'} from --tables`,
+    );
   }
   return all.filter((t) => chosen.has(t));
 }

@@ -37,7 +37,7 @@ export function assertBindAllowed(addr: ListenAddress, token: string | undefined
   if (isLoopback(addr.host) || token) return;
   throw new TributaryError(
     ErrorCode.CONFIG_INVALID,
-    `http '${addr.host}:${addr.port}' listens beyond loopback without a token: set http-token (--http-token, TRIBUTARY_HTTP_TOKEN or httpToken in the config file; at least 16 characters), or listen on 127.0.0.1`,
+    `http '${addr.host}:${addr.port}' listens beyond loopback without a token: set http-token (--http-token, TRIBUTARY_HTTP_TOKEN or http-token in the config file; at least 16 characters), or listen on 127.0.0.1`,
   );
 }
 

@@ -1,3 +1,4 @@
+import { columnTypesHint } from '../config/hints.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import { isMysqlSpatial } from '../core/spatial.js';
@@ -147,7 +148,7 @@ export function mysqlToPostgresType(table: TableSchema, col: Column, opts: Postg
   if (isMysqlSpatial(t)) return plain(spatialType(col, opts.postgis));
   throw new TributaryError(
     ErrorCode.TABLE_UNSUPPORTED,
-    `column ${table.name}.${col.name}: MySQL type ${col.columnType} has no PostgreSQL mapping; choose one with --column-types ${table.name}.${col.name}=TYPE (config columnTypes {"${table.name}.${col.name}": "TYPE"}), or leave the table out with --tables`,
+    `column ${table.name}.${col.name}: MySQL type ${col.columnType} has no PostgreSQL mapping; choose one with ${columnTypesHint(table.name, col.name, 'TYPE')}, or leave the table out with --tables`,
   );
 }
 

@@ -10,6 +10,7 @@
  * data errors into warnings (the server cannot stop a client's file half way) and MySQL rounds
  * DECIMAL fractions and TIME/DATETIME fractions silently even in strict mode.
  */
+import { columnTypesHint } from '../config/hints.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { ColumnValueStats } from '../core/source.js';
@@ -151,7 +152,7 @@ const REFUSED: Record<string, string> = {
 };
 
 function overrideFix(table: string, column: string, example: string): string {
-  return `set columnTypes {"${table}.${column}": "${example}"} in the config file`;
+  return `set its type with ${columnTypesHint(table, column, example)}`;
 }
 
 /** The MySQL type of one column before key and row-size limits are applied. */
@@ -408,7 +409,7 @@ export function mapPostgresTable(table: TableSchema, opts: PgToMysqlOptions = {}
   for (const key of Object.keys(overrides)) {
     const dot = key.indexOf('.');
     if (key.slice(0, dot) === table.name && !table.columns.some((c) => c.name === key.slice(dot + 1))) {
-      problems.push({ table: table.name, column: key.slice(dot + 1), pgType: '-', reason: `columnTypes names ${key}, which ${table.name} does not have`, fix: 'correct or remove the entry' });
+      problems.push({ table: table.name, column: key.slice(dot + 1), pgType: '-', reason: `--column-types names ${key}, which ${table.name} does not have`, fix: 'correct or remove the entry' });
     }
   }
 

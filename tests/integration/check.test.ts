@@ -9,6 +9,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
+import { lockName } from '../../src/targets/mysql/lock.js';
 import { connect, runCli } from '../helpers/mysql.js';
 import { pgClient } from '../helpers/postgres.js';
 
@@ -114,7 +115,9 @@ describe('tributary check: healthy pairs', () => {
     expect(line(res.stdout, 'orders.placed')).toMatch(/timestamp\(3\) → timestamptz\(3\) \(the instant, in UTC; zero dates .* refused by name \(--zero-dates error/);
     expect(line(res.stdout, 'orders.id')).toContain('bigint(20) unsigned → numeric(20,0)');
     expect(line(res.stdout, 'orders.t')).toContain('time → interval');
-    expect(line(res.stdout, 'free space')).toMatch(/unknown/);
+    // Local servers: the target's data directory is measured, not 'unknown' with a ✔.
+    expect(line(res.stdout, 'free space')).toMatch(/✔ free space: \d+\.\d GiB free in \//);
+    expect(line(res.stdout, 'sync lock')).toMatch(/✔ sync lock: free/);
     expect(res.stdout).toMatch(/^source mysql:\/\/chk@127\.0\.0\.1:/m);
     expect(res.stdout + res.stderr).not.toContain('Sekrit-pw-42');
     expect(await pgState(c)).toEqual(before);
@@ -214,8 +217,10 @@ describe('tributary check: misconfigured servers', () => {
     const dst = await mysqlDb('money_dst');
     const res = await check(postgres.url(src), maria.url(dst));
     expectFailed(res);
-    expect(line(res.stdout, 'column prices.p')).toMatch(/✘ column prices\.p: money .*lc_monetary .*; fix: set columnTypes \{"prices\.p": "LONGTEXT"\}/);
-    expect(line(res.stdout, 'column prices.n')).toMatch(/✘ column prices\.n: numeric without precision .*; fix: set columnTypes \{"prices\.n": "DECIMAL\(65,30\)"\}/);
+    // The fix is typed as the user types it: the flag, and the config file's kebab-case key.
+    expect(line(res.stdout, 'column prices.p')).toMatch(/✘ column prices\.p: money .*lc_monetary .*; fix: set its type with --column-types prices\.p=LONGTEXT \(in the config file: column-types: \{prices\.p: "LONGTEXT"\}\)/);
+    expect(line(res.stdout, 'column prices.n')).toMatch(/✘ column prices\.n: numeric without precision .*; fix: set its type with --column-types prices\.n=DECIMAL\(65,30\) \(in the config file: column-types: \{prices\.n: "DECIMAL\(65,30\)"\}\)/);
+    expect(res.stdout + res.stderr).not.toMatch(/columnTypes/);
     expect(line(res.stdout, 'prices.p')).toBe('');
 
     const fixed = await check(postgres.url(src), maria.url(dst), '--column-types', 'prices.p=VARCHAR(40),prices.n=DECIMAL(65,30)');
@@ -237,5 +242,216 @@ describe('tributary check: misconfigured servers', () => {
     expectFailed(res);
     expect(line(res.stdout, 'table m values')).toMatch(/✘ table m values: .*m\.x \(numeric\(10,2\)\): 1 NaN/);
     expect(line(res.stdout, 'table m values')).toMatch(/m\.f \(double precision\)/);
+  });
+});
+
+/** One CLI run's refusal: the exit code and the TRIB_ code it printed on stderr. */
+interface Refusal {
+  readonly exit: number;
+  readonly code: string;
+}
+
+/** What `check --json` refuses: its exit code, and the code and text of each failing line. */
+async function checkRefusals(args: readonly string[]): Promise<Refusal & { lines: { name: string; code: string; value: string; fix: string }[] }> {
+  const res = await runCli(['check', ...args, '--json']);
+  const report = JSON.parse(res.stdout || '{"lines":[]}') as { lines: { name: string; ok: boolean; severity: string; code: string; value: string; fix: string }[] };
+  const lines = report.lines.filter((l) => !l.ok && l.severity === 'error');
+  return { exit: res.code, code: /error (TRIB_[A-Z_]+):/.exec(res.stderr)?.[1] ?? '', lines };
+}
+
+/** What `sync --copy-only` refuses (every step before the stream runs in a copy-only sync too). */
+async function syncRefusal(args: readonly string[]): Promise<Refusal & { stderr: string }> {
+  const res = await runCli(['sync', '--copy-only', '--progress', 'none', ...args]);
+  return { exit: res.code, code: /error (TRIB_[A-Z_]+):/.exec(res.stderr)?.[1] ?? '', stderr: res.stderr };
+}
+
+/**
+ * The codes with which a sync refuses to start (the runner's steps before it streams: connect,
+ * preflight, lock, table selection and description, checkpoint resumability, emptiness, the
+ * publication and slot). Each must be a ✘ line of check; the cases below show each on real servers.
+ * CONFIG_INVALID and DSN_INVALID are refused by both while the configuration loads (the same
+ * loadConfig; tests/unit/config.test.ts), CHECKPOINT_INVALID by the same checkpoint read, and the
+ * MySQL-only gtid_mode for --position-mode gtid cannot be set on MariaDB (its line is in preflight.ts).
+ */
+const SYNC_REFUSALS = [
+  'TRIB_CONNECT_FAILED',
+  'TRIB_AUTH_FAILED',
+  'TRIB_DATABASE_MISSING',
+  'TRIB_PRIVILEGE_MISSING',
+  'TRIB_SOURCE_SETTING',
+  'TRIB_TABLE_UNSUPPORTED',
+  'TRIB_NO_TABLES',
+  'TRIB_TARGET_NOT_EMPTY',
+  'TRIB_ALREADY_RUNNING',
+  'TRIB_POSITION_LOST',
+  'TRIB_SOURCE_CHANGED',
+] as const;
+
+describe('tributary check refuses what sync refuses', () => {
+  it('a PostgreSQL role that may not create the publication: ✘ in check, the same code from sync, and the fix makes both pass', async () => {
+    const { db: src, c } = await pgDb(
+      'pubpriv',
+      `CREATE TABLE items (id int PRIMARY KEY, price numeric(10,2)); INSERT INTO items VALUES (1, 9.99);
+       DO $$ BEGIN CREATE ROLE chk_pub LOGIN REPLICATION; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+       GRANT SELECT ON items TO chk_pub;`,
+    );
+    const dst = await mysqlDb('pubpriv_dst');
+    const url = postgres.url(src).replace('postgres@', 'chk_pub@');
+    const before = await pgState(c);
+    const chk = await check(url, maria.url(dst));
+    expectFailed(chk);
+    const pubLine = chk.stdout.split('\n').find((l) => /^ {2}✘ publication tributary_/.test(l)) ?? '';
+    expect(pubLine).toMatch(/does not exist, and role chk_pub may not create it: no CREATE privilege on database chk_pubpriv_\w+; not the owner of table items \(owner postgres\)/);
+    expect(pubLine).toMatch(/fix: GRANT CREATE ON DATABASE "chk_pubpriv_\w+" TO "chk_pub"; ALTER TABLE "public"\."items" OWNER TO "chk_pub"; or have a role that may create it/);
+    expect(await pgState(c)).toEqual(before);
+    const sync = await syncRefusal(['--source', url, '--target', maria.url(dst)]);
+    expect(sync, sync.stderr).toMatchObject({ exit: 1, code: 'TRIB_PRIVILEGE_MISSING' });
+
+    // The fix check names: then check is ready, and the sync copies.
+    await c.query(`GRANT CREATE ON DATABASE "${src}" TO chk_pub; ALTER TABLE items OWNER TO chk_pub`);
+    const ok = await check(url, maria.url(dst));
+    expectHealthy(ok);
+    expect(ok.stdout).toMatch(/✔ publication tributary_\w+: does not exist: the sync creates it for the 1 synced table/);
+    const copied = await runCli(['sync', '--copy-only', '--progress', 'none', '--source', url, '--target', maria.url(dst)]);
+    expect(copied.code, copied.stderr).toBe(0);
+  });
+
+  it('each code a sync refuses with is a ✘ line of check with the same code (a table of cases)', async () => {
+    // Shared fixtures: a healthy MariaDB source table and PostgreSQL ones.
+    const msrc = await mysqlDb('ref', 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1);');
+    const { db: psrc, c: pc } = await pgDb(
+      'ref_pg',
+      `CREATE TABLE secret (id int PRIMARY KEY); CREATE TABLE open (id int PRIMARY KEY); INSERT INTO open VALUES (1);
+       DO $$ BEGIN CREATE ROLE chk_nosel LOGIN REPLICATION; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+       GRANT SELECT ON open TO chk_nosel;`,
+    );
+    await pc.query(`GRANT CREATE ON DATABASE "${psrc}" TO chk_nosel; ALTER TABLE secret OWNER TO chk_nosel; ALTER TABLE open OWNER TO chk_nosel; REVOKE SELECT ON secret FROM chk_nosel`);
+    await my.query(`CREATE USER IF NOT EXISTS 'chk_norep'@'127.0.0.1' IDENTIFIED BY 'Norep-pw-42'`);
+    await my.query(`GRANT SELECT ON *.* TO 'chk_norep'@'127.0.0.1'`);
+    const closed = maria.url(msrc).replace(/:(\d+)\//, ':1/');
+
+    interface Case {
+      readonly what: string;
+      readonly code: (typeof SYNC_REFUSALS)[number];
+      /** The failing line of check that carries the code. */
+      readonly line: RegExp;
+      readonly args: () => Promise<string[]>;
+      readonly after?: () => Promise<void>;
+      /** Exit code of both (2 for usage errors). */
+      readonly exit?: number;
+    }
+    const cases: Case[] = [
+      { what: 'source port closed', code: 'TRIB_CONNECT_FAILED', line: /^connection$/, args: async () => ['--source', closed, '--target', postgres.url((await pgDb('ref_d1')).db)] },
+      {
+        what: 'wrong password',
+        code: 'TRIB_AUTH_FAILED',
+        line: /^connection$/,
+        args: async () => ['--source', maria.url(msrc).replace('root@', 'chk_norep:wrong@'), '--target', postgres.url((await pgDb('ref_d2')).db)],
+      },
+      { what: 'source database missing', code: 'TRIB_DATABASE_MISSING', line: /^connection$/, args: async () => ['--source', maria.url('chk_nosuchdb'), '--target', postgres.url((await pgDb('ref_d3')).db)] },
+      {
+        what: 'MySQL user without REPLICATION SLAVE (the fix names the real account)',
+        code: 'TRIB_PRIVILEGE_MISSING',
+        line: /^privilege REPLICATION SLAVE$/,
+        args: async () => ['--source', maria.url(msrc).replace('root@', 'chk_norep:Norep-pw-42@'), '--target', postgres.url((await pgDb('ref_d4')).db)],
+      },
+      {
+        what: 'a PostgreSQL table the role may not read',
+        code: 'TRIB_PRIVILEGE_MISSING',
+        line: /^table secret SELECT privilege$/,
+        args: async () => ['--source', postgres.url(psrc).replace('postgres@', 'chk_nosel@'), '--target', maria.url(await mysqlDb('ref_d5'))],
+      },
+      {
+        what: 'a MySQL table the user sees but may not read',
+        code: 'TRIB_PRIVILEGE_MISSING',
+        line: /^table hidden$/,
+        args: async () => {
+          const db = await mysqlDb('ref_hidden', 'CREATE TABLE shown (id INT PRIMARY KEY); CREATE TABLE hidden (id INT PRIMARY KEY);');
+          await my.query(`CREATE USER IF NOT EXISTS 'chk_tsel'@'127.0.0.1' IDENTIFIED BY 'Tsel-pw-42'`);
+          await my.query(`GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'chk_tsel'@'127.0.0.1'`);
+          await my.query(`GRANT SELECT ON \`${db}\`.shown TO 'chk_tsel'@'127.0.0.1'`);
+          await my.query(`GRANT INSERT ON \`${db}\`.hidden TO 'chk_tsel'@'127.0.0.1'`);
+          return ['--source', maria.url(db).replace('root@', 'chk_tsel:Tsel-pw-42@'), '--target', postgres.url((await pgDb('ref_d11')).db)];
+        },
+      },
+      {
+        what: 'binlog_format=MIXED',
+        code: 'TRIB_SOURCE_SETTING',
+        line: /^binlog_format$/,
+        args: async () => {
+          await my.query("SET GLOBAL binlog_format = 'MIXED'");
+          return ['--source', maria.url(msrc), '--target', postgres.url((await pgDb('ref_d6')).db)];
+        },
+        after: async () => void (await my.query("SET GLOBAL binlog_format = 'ROW'")),
+      },
+      {
+        what: 'a table without a primary key',
+        code: 'TRIB_TABLE_UNSUPPORTED',
+        line: /^table logs primary key$/,
+        args: async () => ['--source', maria.url(await mysqlDb('ref_nopk', 'CREATE TABLE logs (m TEXT);')), '--target', postgres.url((await pgDb('ref_d7')).db)],
+      },
+      {
+        what: 'a --tables pattern that matches nothing, beside one that matches',
+        code: 'TRIB_NO_TABLES',
+        line: /^tables$/,
+        exit: 2,
+        args: async () => ['--source', maria.url(msrc), '--target', postgres.url((await pgDb('ref_d8')).db), '--tables', 't,nope*'],
+      },
+      {
+        what: 'target tables with rows and no checkpoint',
+        code: 'TRIB_TARGET_NOT_EMPTY',
+        line: /^target tables$/,
+        args: async () => ['--source', maria.url(msrc), '--target', postgres.url((await pgDb('ref_d9', 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (7);')).db)],
+      },
+      {
+        what: 'another instance holds the sync lock',
+        code: 'TRIB_ALREADY_RUNNING',
+        line: /^sync lock$/,
+        args: async () => {
+          const dst = await mysqlDb('ref_d10');
+          await my.query('SELECT GET_LOCK(?, 0)', [lockName(dst, 'chk-locked')]);
+          return ['--source', postgres.url((await pgDb('ref_s10', 'CREATE TABLE x (id int PRIMARY KEY);')).db), '--target', maria.url(dst), '--id', 'chk-locked'];
+        },
+        after: async () => void (await my.query('SELECT RELEASE_ALL_LOCKS()')),
+      },
+    ];
+    // A checkpoint whose slot was dropped (POSITION_LOST), and one read with another --slot (SOURCE_CHANGED).
+    const { db: cpsrc, c: cpc } = await pgDb('ref_cp', 'CREATE TABLE k (id int PRIMARY KEY); INSERT INTO k VALUES (1);');
+    const cpdst = await mysqlDb('ref_cp_dst');
+    const cpargs = ['--source', postgres.url(cpsrc), '--target', maria.url(cpdst)];
+    const first = await runCli(['sync', '--copy-only', '--progress', 'none', ...cpargs]);
+    expect(first.code, first.stderr).toBe(0);
+    cases.push({ what: 'a checkpoint read with another --slot', code: 'TRIB_SOURCE_CHANGED', line: /^checkpoint$/, args: async () => [...cpargs, '--slot', 'chk_other_slot'] });
+    cases.push({
+      what: "a checkpoint whose slot was dropped",
+      code: 'TRIB_POSITION_LOST',
+      line: /^checkpoint$/,
+      args: async () => {
+        await cpc.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1', [cpsrc]);
+        return cpargs;
+      },
+    });
+
+    const seen = new Set<string>();
+    for (const k of cases) {
+      const args = await k.args();
+      try {
+        const chk = await checkRefusals(args);
+        const hit = chk.lines.find((l) => k.line.test(l.name));
+        expect(hit, `${k.what}: check lines ${JSON.stringify(chk.lines)}`).toBeDefined();
+        expect(hit?.code, k.what).toBe(k.code);
+        expect(chk.exit, k.what).toBe(k.exit ?? 1);
+        const sync = await syncRefusal(args);
+        expect({ exit: sync.exit, code: sync.code }, `${k.what}: ${sync.stderr}`).toEqual({ exit: k.exit ?? 1, code: k.code });
+        if (k.code === 'TRIB_PRIVILEGE_MISSING' && /REPLICATION/.test(k.what)) expect(hit?.fix).toBe("GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'chk_norep'@'127.0.0.1'");
+        if (/PostgreSQL table the role may not read/.test(k.what)) expect(hit?.fix).toBe('GRANT SELECT ON "public"."secret" TO "chk_nosel"');
+        if (/MySQL table/.test(k.what)) expect(hit?.fix).toMatch(/^GRANT SELECT ON `chk_ref_hidden_\w+`\.`hidden` TO 'chk_tsel'@'127\.0\.0\.1'$/);
+        if (k.code === 'TRIB_NO_TABLES') expect(hit?.value).toMatch(/--tables pattern 'nope\*' matches no table/);
+        seen.add(k.code);
+      } finally {
+        await k.after?.();
+      }
+    }
+    expect([...seen].sort()).toEqual([...SYNC_REFUSALS].sort());
   });
 });

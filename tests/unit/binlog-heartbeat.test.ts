@@ -9,7 +9,7 @@ describe('binlog heartbeat settings', () => {
   it('defaults --binlog-timeout to 30s, reads it from the environment, and refuses less than 1s by name', () => {
     expect(toMs(loadConfig({ flags: urls, env: {} }).binlogTimeout)).toBe(30_000);
     expect(loadConfig({ flags: urls, env: { TRIBUTARY_BINLOG_TIMEOUT: '5s' } }).binlogTimeout).toBe('5s');
-    expect(() => loadConfig({ flags: { ...urls, binlogTimeout: '500ms' }, env: {} })).toThrow(/binlog-timeout: give at least 1s/);
+    expect(() => loadConfig({ flags: { ...urls, binlogTimeout: '500ms' }, env: {} })).toThrow(/binlog-timeout '500ms': give at least 1s/);
   });
 
   it('asks for a heartbeat ten times per timeout, in nanoseconds, and raises the dump session net_write_timeout', () => {

@@ -5,9 +5,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { connectionDsn, resolvePasswords, type ConnectionSettings } from '../../src/config/connection.js';
 import { describeDsn, parseDsn, redactConnectionUrl, redactUrl } from '../../src/config/dsn.js';
-import { loadConfig } from '../../src/config/load.js';
-import { TributaryError } from '../../src/core/errors.js';
+import { loadConfig, validateConfig } from '../../src/config/load.js';
+import { exitCodeOf, TributaryError } from '../../src/core/errors.js';
 import { selectTables } from '../../src/runner/tables.js';
+import { freeSpaceRequirement } from '../../src/core/disk.js';
+import { formatCheckReport } from '../../src/cli/check.js';
 
 describe('config precedence: flags > env > file > defaults', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trib-cfg-'));
@@ -225,5 +227,152 @@ describe('passwords outside the URL', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain('SecretValue42');
     }
+  });
+});
+
+describe('messages say what the user types', () => {
+  const base = { source: 'mysql://a@h/d', target: 'mysql://a@h/e' };
+  const dir = mkdtempSync(join(tmpdir(), 'trib-msg-'));
+  const message = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      expect(err).toBeInstanceOf(TributaryError);
+      return (err as TributaryError).message;
+    }
+    throw new Error('no error');
+  };
+
+  it('a bad duration gives examples, never the regular expression, from a flag, the environment, a file or a library call', () => {
+    const file = join(dir, 'd.yaml');
+    writeFileSync(file, 'flush-interval: 5x\n');
+    const msgs = [
+      message(() => loadConfig({ flags: { ...base, flushInterval: '5x' }, env: {} })),
+      message(() => loadConfig({ flags: base, env: { TRIBUTARY_FLUSH_INTERVAL: '5x' } })),
+      message(() => loadConfig({ flags: base, configFile: file, env: {} })),
+      message(() => validateConfig({ ...base, flushInterval: '5x' })),
+    ];
+    for (const m of msgs) {
+      expect(m).toMatch(/'5x' is not a duration; give e\.g\. 500ms, 2s, 5m/);
+      expect(m).not.toMatch(/[\\^$]|regex|pattern|Invalid/);
+    }
+    expect(msgs[0]).toMatch(/^--flush-interval '5x'/);
+    expect(msgs[1]).toMatch(/^TRIBUTARY_FLUSH_INTERVAL '5x'/);
+    expect(msgs[2]).toMatch(/^flush-interval in config file /);
+  });
+
+  it('number errors read the same for -1 and abc, wherever they come from', () => {
+    const file = join(dir, 'n.yaml');
+    for (const [key, flag, range] of [
+      ['threads', '--threads', 'an integer from 1 to 64'],
+      ['chunkSize', '--chunk-size', 'an integer from 1 to 1000000'],
+      ['copyRateLimit', '--copy-rate-limit', 'an integer of 0 or more'],
+      ['readyMaxLag', '--ready-max-lag', 'a number above 0'],
+    ] as const) {
+      for (const bad of ['-1', 'abc', '']) {
+        expect(message(() => loadConfig({ flags: { ...base, [key]: bad }, env: {} }))).toBe(`${flag} '${bad}' is not ${range}`);
+      }
+      writeFileSync(file, `${flag.slice(2)}: -1\n`);
+      expect(message(() => loadConfig({ flags: base, configFile: file, env: {} }))).toBe(`${flag.slice(2)} in config file ${file} '-1' is not ${range}`);
+      expect(message(() => validateConfig({ ...base, [key]: -1 }))).toBe(`${flag.slice(2)} '-1' is not ${range}`);
+    }
+  });
+
+  it('config keys are kebab-case as the flags; camelCase is still read', () => {
+    const file = join(dir, 'k.yaml');
+    writeFileSync(file, 'flush-interval: 2s\nhttp-token: abcdefghijklmnopq\ncolumn-types: {items.price: "DECIMAL(65,30)"}\ncopyRateLimit: 5\n');
+    const c = loadConfig({ flags: base, configFile: file, env: {} });
+    expect(c).toMatchObject({ flushInterval: '2s', httpToken: 'abcdefghijklmnopq', columnTypes: { 'items.price': 'DECIMAL(65,30)' }, copyRateLimit: 5 });
+    writeFileSync(file, 'flushInterval: 5x\n');
+    expect(message(() => loadConfig({ flags: base, configFile: file, env: {} }))).toMatch(/^flush-interval in config file/);
+    writeFileSync(file, 'treads: 2\n');
+    const unknown = message(() => loadConfig({ flags: base, configFile: file, env: {} }));
+    expect(unknown).toMatch(/allowed keys: .*flush-interval.*http-token/);
+    expect(unknown.slice(unknown.indexOf('allowed keys:'))).not.toMatch(/[a-z][A-Z]/);
+  });
+
+  it('a --column-types entry without = shows the form to type', () => {
+    expect(message(() => loadConfig({ flags: { ...base, columnTypes: 'items.price' }, env: {} }))).toMatch(/--column-types entry 'items\.price' is not table\.column=TYPE, e\.g\. --column-types items\.price=DECIMAL\(65,30\)/);
+  });
+
+  it('every --tables pattern that matches nothing is named, also when others match; the code is a usage error (exit 2)', () => {
+    let err: unknown;
+    try {
+      selectTables(['orders', 'items'], ['orders', 'itemz', 'shop_*'], 'db');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TributaryError);
+    expect((err as TributaryError).code).toBe('TRIB_NO_TABLES');
+    expect((err as TributaryError).message).toMatch(/^--tables patterns 'itemz', 'shop_\*' match no table of source database 'db' \(it has: orders, items\)/);
+    expect(exitCodeOf(err)).toBe(2);
+    expect(exitCodeOf(new TributaryError('TRIB_CONFIG_INVALID', 'x'))).toBe(2);
+    expect(exitCodeOf(new TributaryError('TRIB_DSN_INVALID', 'x'))).toBe(2);
+    expect(exitCodeOf(new TributaryError('TRIB_CONNECT_FAILED', 'x'))).toBe(1);
+    expect(exitCodeOf(new TributaryError('TRIB_CHECK_FAILED', 'x'))).toBe(1);
+    expect(exitCodeOf(new Error('x'))).toBe(1);
+  });
+
+  describe('through the CLI', () => {
+    let out = '';
+    afterEach(() => {
+      vi.restoreAllMocks();
+      out = '';
+    });
+    const capture = () => {
+      const grab = (chunk: unknown) => {
+        out += String(chunk);
+        return true;
+      };
+      vi.spyOn(process.stderr, 'write').mockImplementation(grab);
+      vi.spyOn(process.stdout, 'write').mockImplementation(grab);
+    };
+
+    it('an unknown flag prints the suggestion and one line pointing at --help, not the help (exit 2)', async () => {
+      capture();
+      expect(await main(['check', '--treads', '2'])).toBe(2);
+      expect(out).toMatch(/unknown option '--treads'/);
+      expect(out).toMatch(/Did you mean --threads\?/);
+      expect(out).toMatch(/^\(run 'tributary check --help' for its options\)$/m);
+      expect(out).not.toMatch(/Usage:|Options:/);
+      expect(out.trim().split('\n').length).toBeLessThanOrEqual(3);
+    });
+
+    it('bad numbers and durations exit 2 with the same words as the library', async () => {
+      capture();
+      const ok = ['--source', 'mysql://u@127.0.0.1:1/db', '--target', 'mysql://u@127.0.0.1:1/db2'];
+      expect(await main(['check', ...ok, '--threads', 'abc'])).toBe(2);
+      expect(await main(['check', ...ok, '--threads', '-1'])).toBe(2);
+      expect(await main(['sync', ...ok, '--flush-interval', '5x'])).toBe(2);
+      const lines = out.trim().split('\n');
+      expect(lines).toEqual([
+        "tributary: error TRIB_CONFIG_INVALID: --threads 'abc' is not an integer from 1 to 64",
+        "tributary: error TRIB_CONFIG_INVALID: --threads '-1' is not an integer from 1 to 64",
+        "tributary: error TRIB_CONFIG_INVALID: --flush-interval '5x' is not a duration; give e.g. 500ms, 2s, 5m (a bare number is milliseconds)",
+      ]);
+    });
+  });
+});
+
+describe('check: free space is measured or a warning, never an unmeasured ✔', () => {
+  it('measures a local data directory, and warns for a remote server or a directory not on this machine', async () => {
+    const local = await freeSpaceRequirement('127.0.0.1', tmpdir(), 'MySQL');
+    expect(local).toMatchObject({ ok: true, severity: 'info' });
+    expect(local.value).toMatch(/^\d+\.\d GiB free in /);
+    for (const r of [await freeSpaceRequirement('db.example', tmpdir(), 'MySQL'), await freeSpaceRequirement('127.0.0.1', '/nonexistent/trib-data', 'PostgreSQL'), await freeSpaceRequirement('::1', undefined, 'PostgreSQL')]) {
+      expect(r).toMatchObject({ ok: false, severity: 'warning' });
+      expect(r.value).toMatch(/^unknown/);
+    }
+    const report = formatCheckReport({
+      source: 's',
+      target: 't',
+      tables: [],
+      lines: [{ ...(await freeSpaceRequirement('db.example', undefined, 'MySQL')), group: 'target' }],
+      errors: 0,
+      warnings: 1,
+      ok: true,
+    });
+    expect(report).toMatch(/^ {2}⚠ free space: unknown/m);
+    expect(report).toMatch(/ready: every requirement is met, 1 warning/);
   });
 });

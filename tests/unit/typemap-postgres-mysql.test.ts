@@ -112,7 +112,7 @@ describe('PostgreSQL → MySQL type map', () => {
     expect(msg).toContain('6 columns cannot be mapped to MySQL');
     expect(msg).toContain('t.g (geometry(Point,4326)): geometry(Point,4326) is an extension type (PostGIS) with no MySQL counterpart');
     expect(msg).toContain('t.n (numeric): numeric without precision');
-    expect(msg).toContain('set columnTypes {"t.n": "DECIMAL(65,30)"}');
+    expect(msg).toContain('--column-types t.n=DECIMAL(65,30) (in the config file: column-types: {t.n: "DECIMAL(65,30)"})');
     expect(msg).toContain('t.big (numeric(70,2)): numeric(70,2) is beyond DECIMAL(65,30)');
     expect(msg).toContain('t.fine (numeric(40,31))');
     expect(msg).toContain('t.m (money)');
@@ -126,7 +126,7 @@ describe('PostgreSQL → MySQL type map', () => {
     expect(maps[0]!.columns[1]).toMatchObject({ sql: 'DECIMAL(65,30)', kind: 'decimal', decimal: { precision: 65, scale: 30 }, overridden: true });
     expect(maps[0]!.columns[2]).toMatchObject({ sql: 'VARCHAR(100)', kind: 'text' });
     expect(refusal(() => assertMappable([t], { columnTypes: { 't.n': 'DECIMAL(65,30)', 't.r': 'TEXT', 't.nope': 'INT' } }))).toContain(
-      'columnTypes names t.nope, which t does not have',
+      '--column-types names t.nope, which t does not have',
     );
     expect(refusal(() => assertMappable([table([col('k', 'text', 'text', { nullable: false })])], { columnTypes: { 't.k': 'LONGTEXT' } }))).toContain('cannot be part of a key');
   });

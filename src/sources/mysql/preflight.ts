@@ -1,6 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { assertRequirements, type Requirement } from '../../core/check.js';
-import { ErrorCode } from '../../core/errors.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { quoteId } from './connection.js';
 
 export { assertRequirements, type Requirement };
 
@@ -8,6 +9,26 @@ async function variable(conn: Connection, name: string): Promise<string | undefi
   const [rows] = await conn.query<RowDataPacket[]>('SHOW GLOBAL VARIABLES LIKE ?', [name]);
   const v = rows[0]?.Value;
   return v === undefined ? undefined : String(v);
+}
+
+/**
+ * The account the server authenticated this connection as, quoted for a GRANT: CURRENT_USER()
+ * ('repl@127.0.0.1' or 'repl@%'), which is the account privileges attach to, not the URL's user.
+ */
+export async function currentAccount(conn: Connection): Promise<string> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+  const u = String(rows[0]?.u ?? '');
+  const at = u.lastIndexOf('@');
+  const quote = (x: string) => `'${x.replace(/'/g, "''")}'`;
+  return at < 0 ? quote(u) : `${quote(u.slice(0, at))}@${quote(u.slice(at + 1))}`;
+}
+
+/** What a source's requirements depend on besides the server. */
+export interface SourceContext {
+  /** The source database (the URL's path), for the GRANT SELECT. */
+  readonly database: string;
+  /** --position-mode: 'gtid' refuses a MySQL server whose gtid_mode is not ON. */
+  readonly positionMode?: 'auto' | 'gtid' | 'file';
 }
 
 /** Binlogs kept for less than this make a sync stopped over a weekend unable to resume. */
@@ -18,8 +39,9 @@ const SHORT_RETENTION_SECONDS = 3 * 86400;
  * (version, binlog retention, GTID mode). FULL row metadata is a hard requirement: with MINIMAL, a
  * binlog replayed after an ALTER decodes into the wrong columns. Reads only.
  */
-export async function sourceRequirements(conn: Connection): Promise<Requirement[]> {
+export async function sourceRequirements(conn: Connection, ctx: SourceContext): Promise<Requirement[]> {
   const out: Requirement[] = [];
+  const account = await currentAccount(conn);
   const [ver] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
   const version = String(ver[0]?.v ?? '');
   const mariadb = /mariadb/i.test(version);
@@ -66,12 +88,16 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     });
   } else {
     const mode = (await variable(conn, 'gtid_mode')) ?? 'OFF';
+    // --position-mode gtid on a server without GTIDs is refused when the sync takes its position.
+    const required = ctx.positionMode === 'gtid';
     out.push({
       name: 'gtid_mode',
-      ok: true,
+      ok: required ? mode === 'ON' : true,
       value: mode,
-      fix: mode === 'ON' ? 'the stream resumes by GTID' : 'the stream resumes by binlog file and position (SET GLOBAL gtid_mode=ON with enforce_gtid_consistency=ON to resume by GTID)',
-      severity: 'info',
+      fix: required
+        ? 'SET GLOBAL gtid_mode=ON (with enforce_gtid_consistency=ON), or resume by file and position: --position-mode file'
+        : mode === 'ON' ? 'the stream resumes by GTID' : 'the stream resumes by binlog file and position (SET GLOBAL gtid_mode=ON with enforce_gtid_consistency=ON to resume by GTID)',
+      severity: required ? 'error' : 'info',
       code: ErrorCode.SOURCE_SETTING,
     });
   }
@@ -83,7 +109,7 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     name: 'privilege REPLICATION SLAVE',
     ok: has(/REPLICATION SLAVE|BINLOG REPLAY|REPLICATION REPLICA/),
     value: has(/REPLICATION SLAVE|REPLICATION REPLICA/) ? 'granted' : 'missing',
-    fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '<user>'@'<host>'",
+    fix: `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO ${account}`,
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
@@ -91,7 +117,7 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     name: 'privilege REPLICATION CLIENT',
     ok: has(/REPLICATION CLIENT|BINLOG MONITOR/),
     value: has(/REPLICATION CLIENT|BINLOG MONITOR/) ? 'granted' : 'missing',
-    fix: "GRANT REPLICATION CLIENT ON *.* TO '<user>'@'<host>' (MariaDB: BINLOG MONITOR)",
+    fix: `GRANT REPLICATION CLIENT ON *.* TO ${account} (MariaDB: BINLOG MONITOR)`,
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
@@ -102,7 +128,7 @@ export async function sourceRequirements(conn: Connection): Promise<Requirement[
     name: 'privilege SELECT',
     ok: select,
     value: select ? 'granted' : 'missing',
-    fix: "GRANT SELECT ON <database>.* TO '<user>'@'<host>'",
+    fix: `GRANT SELECT ON \`${ctx.database.replace(/`/g, '``')}\`.* TO ${account}`,
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
@@ -152,4 +178,25 @@ async function retention(conn: Connection): Promise<Requirement> {
     value: shown,
     fix: 'a sync stopped longer than this cannot resume; raise binlog_expire_logs_seconds (e.g. 604800)',
   };
+}
+
+/**
+ * Refuses a table the user can see but not read (a grant of another privilege makes it visible in
+ * information_schema; SHOW GRANTS' SELECT may be another database's): the copy would fail on it
+ * after the target was created. PRIVILEGE_MISSING with the exact GRANT for that table.
+ */
+export async function assertReadable(conn: Connection, database: string, table: string): Promise<void> {
+  try {
+    await conn.query(`SELECT 1 FROM ${quoteId(database)}.${quoteId(table)} LIMIT 0`);
+  } catch (err) {
+    const e = err as { errno?: number; message?: string };
+    // ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR
+    if (e.errno !== 1142 && e.errno !== 1143) throw err;
+    const account = await currentAccount(conn);
+    throw new TributaryError(
+      ErrorCode.PRIVILEGE_MISSING,
+      `table ${table}: ${account} may not read it (${e.message ?? 'SELECT denied'}); GRANT SELECT ON ${quoteId(database)}.${quoteId(table)} TO ${account}`,
+      { cause: err },
+    );
+  }
 }

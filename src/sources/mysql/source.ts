@@ -14,7 +14,7 @@ import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { openConnection, openPool, quoteId, connectError } from './connection.js';
 import * as positions from './position.js';
-import { assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
+import { assertReadable, assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
 import { databaseDefaults, describeTable, listTables } from './schema.js';
 import { MYSQL_TSV, tsvSelect } from './tsv.js';
 import * as read from './read.js';
@@ -84,7 +84,7 @@ export class MysqlSource implements ChangeSource {
   }
 
   check(): Promise<Requirement[]> {
-    return sourceRequirements(this.c);
+    return sourceRequirements(this.c, { database: this.opts.dsn.database, positionMode: this.opts.positionMode });
   }
 
   async identity(): Promise<SourceIdentity> {
@@ -104,8 +104,11 @@ export class MysqlSource implements ChangeSource {
     return listTables(this.c, this.opts.dsn.database);
   }
 
-  describe(table: string): Promise<TableSchema> {
-    return describeTable(this.c, this.opts.dsn.database, table);
+  /** The table's schema; refuses one the user may not read (assertReadable), as sync and check both describe. */
+  async describe(table: string): Promise<TableSchema> {
+    const schema = await describeTable(this.c, this.opts.dsn.database, table);
+    await assertReadable(this.c, this.opts.dsn.database, table);
+    return schema;
   }
 
   async tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }> {

@@ -3,7 +3,8 @@ import { assertRequirements, type Requirement } from '../../core/check.js';
 import { ErrorCode } from '../../core/errors.js';
 import { quoteIdent } from './connection.js';
 import type { DescribedTable } from './schema.js';
-import { assertCovers, publicationState, setting, slotInfo } from './slot.js';
+import { assertCovers, publicationState, setting, slotInfo, type PublicationState } from './slot.js';
+import { qualified } from './schema.js';
 
 export { assertRequirements, type Requirement };
 
@@ -117,7 +118,10 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
       });
     }
   }
+  out.push(...(await selectRequirements(conn, ctx)));
   const pub = await publicationState(conn, ctx.publication, ctx.namespace, ctx.syncId);
+  const mayWrite = await publicationRights(conn, ctx, pub);
+  if (mayWrite) out.push(mayWrite);
   if (pub.exists && !pub.owned) {
     let problem = '';
     try {
@@ -186,5 +190,96 @@ function identityRequirement(
     fix: `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
     severity: 'error',
     code: ErrorCode.TABLE_UNSUPPORTED,
+  };
+}
+
+/**
+ * SELECT on each synced table: the copy reads every row, and a table the role may not read fails
+ * only then, after the target was created. Reading the catalogue (describe) needs no privilege,
+ * so this is the only place that finds it first.
+ */
+async function selectRequirements(conn: Queryable, ctx: PreflightContext): Promise<Requirement[]> {
+  if (ctx.tables.length === 0) return [];
+  const r = await conn.query<{ name: string; ok: string }>(
+    `SELECT c.relname AS name, has_table_privilege(c.oid, 'SELECT') AS ok
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) ORDER BY c.relname COLLATE "C"`,
+    [ctx.namespace, ctx.tables.map((t) => t.schema.name)],
+  );
+  return r.rows
+    .filter((x) => x.ok !== 't')
+    .map((x) => ({
+      name: `table ${x.name} SELECT privilege`,
+      ok: false,
+      value: `role ${ctx.user} may not read it`,
+      fix: `GRANT SELECT ON ${qualified(ctx.namespace, x.name)} TO ${quoteIdent(ctx.user)}`,
+      severity: 'error',
+      code: ErrorCode.PRIVILEGE_MISSING,
+      table: x.name,
+    }));
+}
+
+/**
+ * Whether the sync may do to its publication what ensurePublication will: create it (CREATE on the
+ * database, and ownership of every synced table: PostgreSQL adds only tables one owns), or, for
+ * one tributary owns, alter and comment on it (ownership of the publication, and of the tables
+ * when the table list changes). A publication tributary does not own is only read (assertCovers);
+ * undefined then. Superusers pass every test (pg_has_role and has_database_privilege say so).
+ */
+async function publicationRights(conn: Queryable, ctx: PreflightContext, pub: PublicationState): Promise<Requirement | undefined> {
+  if (pub.exists && !pub.owned) return undefined;
+  const names = ctx.tables.map((t) => t.schema.name);
+  const same = names.length === pub.tables.length && names.every((n) => pub.tables.includes(n));
+  const needTables = !pub.exists || !same || !pub.viaRoot ? names : [];
+  const r = await conn.query<{ dbcreate: string; db: string; pubowner: string | null; ownspub: string | null }>(
+    `SELECT has_database_privilege(current_database(), 'CREATE') AS dbcreate, current_database() AS db,
+            (SELECT pg_get_userbyid(pubowner) FROM pg_publication WHERE pubname = $1) AS pubowner,
+            (SELECT pg_has_role(pubowner, 'USAGE') FROM pg_publication WHERE pubname = $1) AS ownspub`,
+    [ctx.publication],
+  );
+  const row = r.rows[0];
+  const t = needTables.length
+    ? await conn.query<{ name: string; owner: string }>(
+        `SELECT c.relname AS name, pg_get_userbyid(c.relowner) AS owner
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname COLLATE "C"`,
+        [ctx.namespace, needTables],
+      )
+    : { rows: [] };
+  const notOwned = t.rows;
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  const role = quoteIdent(ctx.user);
+  if (!pub.exists && row?.dbcreate !== 't') {
+    problems.push(`no CREATE privilege on database ${row?.db ?? '?'}`);
+    fixes.push(`GRANT CREATE ON DATABASE ${quoteIdent(row?.db ?? '?')} TO ${role}`);
+  }
+  if (pub.exists && row?.ownspub !== 't') {
+    problems.push(`not the owner of the publication (${row?.pubowner ?? '?'} is)`);
+    fixes.push(`ALTER PUBLICATION ${quoteIdent(ctx.publication)} OWNER TO ${role}`);
+  }
+  if (notOwned.length) {
+    problems.push(`not the owner of table${notOwned.length > 1 ? 's' : ''} ${notOwned.map((x) => `${x.name} (owner ${x.owner})`).join(', ')}`);
+    fixes.push(notOwned.map((x) => `ALTER TABLE ${qualified(ctx.namespace, x.name)} OWNER TO ${role}`).join('; '));
+  }
+  const what = pub.exists ? 'alter' : 'create';
+  const list = names.map((n) => qualified(ctx.namespace, n)).join(', ');
+  if (problems.length === 0) {
+    return {
+      name: `publication ${ctx.publication}`,
+      ok: true,
+      value: pub.exists ? `owned by this sync; role ${ctx.user} may alter it` : `does not exist: the sync creates it for the ${names.length} synced table${names.length === 1 ? '' : 's'}`,
+      fix: '',
+      severity: 'error',
+      code: ErrorCode.PRIVILEGE_MISSING,
+    };
+  }
+  return {
+    name: `publication ${ctx.publication}`,
+    ok: false,
+    value: `${pub.exists ? 'exists' : 'does not exist'}, and role ${ctx.user} may not ${what} it: ${problems.join('; ')}`,
+    fix: `${fixes.join('; ')}; or have a role that may create it (a table owner) run CREATE PUBLICATION ${quoteIdent(ctx.publication)} FOR TABLE ${list} WITH (publish_via_partition_root = true), which the sync then uses as it is`,
+    severity: 'error',
+    code: ErrorCode.PRIVILEGE_MISSING,
   };
 }

@@ -298,7 +298,7 @@ export class PostgresSource implements ChangeSource {
     this.resolveReleased = undefined;
   }
 
-  async checkPosition(position: string): Promise<void> {
+  async checkPosition(position: string, opts: { readonly readOnly?: boolean } = {}): Promise<void> {
     const p = positions.decodePosition(position);
     if (p.slot !== this.slot) {
       throw new TributaryError(ErrorCode.SOURCE_CHANGED, `the checkpoint streams from replication slot ${p.slot}, but this sync is configured with slot ${this.slot}; configure slot: ${p.slot}, or start over with --force`);
@@ -306,6 +306,8 @@ export class PostgresSource implements ChangeSource {
     await checkSlot(this.c, this.slot, p.lsn, this.opts.dsn.database);
     const current = await this.describedSynced();
     const record = await this.followedRelations(current, position);
+    // check and dry runs create nothing; the preflight's publication line says whether this may.
+    if (opts.readOnly) return;
     // The table set may have changed since the checkpoint: the publication must cover it before
     // any new table is copied.
     await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);

@@ -1,5 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { currentAccount } from '../../sources/mysql/preflight.js';
 import type { Requirement } from '../../core/check.js';
+import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { mapPostgresTable, type MappedColumn, type PgToMysqlOptions } from '../../typemap/postgres-to-mysql.js';
@@ -34,19 +36,20 @@ async function grantedOn(conn: Connection, database: string): Promise<Set<string
  * database does not exist (`create`: how the sync would create it), whether the user may create it.
  * Reads only.
  */
-export async function targetRequirements(conn: Connection, database: string, user: string, create?: DatabasePlan): Promise<Requirement[]> {
+export async function targetRequirements(conn: Connection, database: string, user: string, host: string, create?: DatabasePlan): Promise<Requirement[]> {
   const out: Requirement[] = [];
   const [v] = await conn.query<RowDataPacket[]>("SELECT VERSION() AS v, @@GLOBAL.local_infile AS li");
   const version = String(v[0]?.v ?? '');
   out.push({ name: 'version', ok: true, value: `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version}`, fix: '', severity: 'info', code: ErrorCode.CONNECT_FAILED });
   const granted = await grantedOn(conn, database);
+  const account = await currentAccount(conn);
   if (create) {
     const may = granted.has('CREATE');
     out.push({
       name: `target database ${database}`,
       ok: may,
       value: may ? `does not exist: sync will create it${create.note ? ` (${create.note})` : ''}` : `does not exist, and user '${user}' may not create it`,
-      fix: may ? create.sql : `${create.sql} as a user that may, or GRANT CREATE ON \`${database}\`.* TO '${user}'@'<host>'`,
+      fix: may ? create.sql : `${create.sql} as a user that may, or GRANT CREATE ON \`${database}\`.* TO ${account}`,
       severity: may ? 'info' : 'error',
       code: ErrorCode.DATABASE_MISSING,
     });
@@ -56,7 +59,7 @@ export async function targetRequirements(conn: Connection, database: string, use
     name: `privileges on ${database}`,
     ok: missing.length === 0,
     value: missing.length === 0 ? NEEDED.join(', ') : `missing ${missing.join(', ')}`,
-    fix: `GRANT ${NEEDED.join(', ')} ON \`${database}\`.* TO '${user}'@'<host>'`,
+    fix: `GRANT ${NEEDED.join(', ')} ON \`${database}\`.* TO ${account}`,
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
@@ -69,14 +72,8 @@ export async function targetRequirements(conn: Connection, database: string, use
     severity: 'error',
     code: ErrorCode.SOURCE_SETTING,
   });
-  out.push({
-    name: 'free space',
-    ok: true,
-    value: 'unknown (MySQL does not report free disk space over SQL)',
-    fix: 'make sure the data directory has room for the source tables and their indexes',
-    severity: 'info',
-    code: ErrorCode.TARGET_WRITE_FAILED,
-  });
+  const [dd] = await conn.query<RowDataPacket[]>('SELECT @@datadir AS d');
+  out.push(await freeSpaceRequirement(host, dd[0]?.d === undefined ? undefined : String(dd[0].d), 'MySQL'));
   return out;
 }
 
@@ -144,4 +141,21 @@ function policyOf(m: MappedColumn): string | undefined {
   }
   if (c.enumLabels || c.enumType) return /^ENUM/i.test(m.sql) ? 'enum labels in the source order' : 'enum kept as text (labels MySQL ENUM cannot hold)';
   return undefined;
+}
+
+/**
+ * Whether another instance holds this sync's GET_LOCK (`name`, lock.ts): the sync would refuse to
+ * start (ALREADY_RUNNING). IS_USED_LOCK reads; it takes nothing.
+ */
+export async function lockRequirement(conn: Connection, name: string, syncId: string): Promise<Requirement> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS holder', [name]);
+  const holder = rows[0]?.holder ?? null;
+  return {
+    name: 'sync lock',
+    ok: holder === null,
+    value: holder === null ? 'free (no other instance runs this sync)' : `held by connection ${String(holder)}: another tributary instance runs sync '${syncId}'`,
+    fix: 'stop the other instance first, or give this one a different --id',
+    severity: 'error',
+    code: ErrorCode.ALREADY_RUNNING,
+  };
 }

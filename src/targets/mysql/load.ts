@@ -1,3 +1,4 @@
+import { columnTypesHint } from '../../config/hints.js';
 import { Readable } from 'node:stream';
 import type { Connection, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
@@ -123,6 +124,6 @@ async function refuseWarnings(conn: Connection | PoolConnection, table: string):
   const what = warnings.map((w) => `${String(w.Level)} ${String(w.Code)}: ${String(w.Message)}`).join('; ');
   throw new TributaryError(
     ErrorCode.TARGET_WRITE_FAILED,
-    `table ${table}: the server changed values while loading them (${what}); nothing was written. Widen the column with columnTypes {"${table}.column": "TYPE"}, or fix the rows on the source`,
+    `table ${table}: the server changed values while loading them (${what}); nothing was written. Widen the column with ${columnTypesHint(table, 'COLUMN', 'TYPE')}, or fix the rows on the source`,
   );
 }

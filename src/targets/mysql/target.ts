@@ -13,11 +13,12 @@ import { describeTable } from '../../sources/mysql/schema.js';
 import { assertMappable, dataProblems, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 import { applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
-import { mappingRequirements, targetRequirements } from './check.js';
+import { lockRequirement, mappingRequirements, targetRequirements } from './check.js';
+import { currentAccount } from '../../sources/mysql/preflight.js';
 import * as checkpoint from './checkpoint.js';
 import { databaseExists, databasePlan, refuseForceOnSystemDatabase } from './database.js';
 import { createTableSql } from './ddl.js';
-import { LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
+import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../sources/mysql/tsv.js';
 import { columnLiteral, quoteId } from './sql.js';
@@ -140,7 +141,12 @@ export class MysqlTarget implements Target {
    */
   async check(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]> {
     const create = this.missing ? await databasePlan(this.c, this.opts.dsn.database, database, this.flavour) : undefined;
-    return [...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user, create)), ...mappingRequirements(tables, this.mapOptions)];
+    return [
+      ...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user, this.opts.dsn.host, create)),
+      // Whether another instance holds the lock: only asked before this target took it (check).
+      ...(this.syncLock ? [] : [await lockRequirement(this.c, lockName(this.opts.dsn.database, this.opts.syncId), this.opts.syncId)]),
+      ...mappingRequirements(tables, this.mapOptions),
+    ];
   }
 
   /** The type map of a table from another engine, or undefined for a MySQL table. */
@@ -258,9 +264,11 @@ export class MysqlTarget implements Target {
     } catch (err) {
       const e = err as { code?: string; message?: string };
       if (e.code === 'ER_DBACCESS_DENIED_ERROR' || e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR') {
+        // The account the GRANT names: the one the server matched (CURRENT_USER()), not a placeholder.
+        const account = await currentAccount(this.c).catch(() => `'${this.opts.dsn.user}'@'%'`);
         throw new TributaryError(
           ErrorCode.PRIVILEGE_MISSING,
-          `${where}: user '${this.opts.dsn.user}' may not ${opts.recreate && !this.missing ? 'drop and create' : 'create'} database ${db} (${e.message}); run ${plan.sql} as a user that may, or GRANT CREATE, DROP ON ${quoteId(db)}.* TO '${this.opts.dsn.user}'@'<host>'`,
+          `${where}: user '${this.opts.dsn.user}' may not ${opts.recreate && !this.missing ? 'drop and create' : 'create'} database ${db} (${e.message}); run ${plan.sql} as a user that may, or GRANT CREATE, DROP ON ${quoteId(db)}.* TO ${account}`,
           { cause: err },
         );
       }

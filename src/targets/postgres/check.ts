@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Requirement } from '../../core/check.js';
+import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
@@ -15,7 +16,7 @@ type Queryable = Pick<pg.Client, 'query'>;
  * read over SQL (pg_database_size is what the database uses, not what is left), so it is reported
  * as unknown, with the current size for scale.
  */
-export async function targetRequirements(conn: Queryable, schema: string, tables: readonly TableSchema[]): Promise<Requirement[]> {
+export async function targetRequirements(conn: Queryable, schema: string, tables: readonly TableSchema[], host: string): Promise<Requirement[]> {
   const out: Requirement[] = [];
   // The target's clients read every value as text: booleans are 't' / 'f'.
   const r = await conn.query<Record<'version' | 'db' | 'usr' | 'connect' | 'temp' | 'dbcreate' | 'schema_exists' | 'schema_create' | 'schema_usage' | 'size', string | null>>(
@@ -97,14 +98,10 @@ export async function targetRequirements(conn: Queryable, schema: string, tables
       });
     }
   }
-  out.push({
-    name: 'free space',
-    ok: true,
-    value: `unknown (PostgreSQL does not report free disk space over SQL; the database uses ${x.size} now)`,
-    fix: 'make sure the data directory has room for the source tables and their indexes',
-    severity: 'info',
-    code: ErrorCode.TARGET_WRITE_FAILED,
-  });
+  // data_directory is visible to superusers and pg_read_all_settings only: otherwise unknown.
+  const dd = await conn.query<{ d: string | null }>("SELECT current_setting('data_directory', true) AS d").catch(() => ({ rows: [] as { d: string | null }[] }));
+  const free = await freeSpaceRequirement(host, dd.rows[0]?.d ?? undefined, 'PostgreSQL');
+  out.push(free.ok ? free : { ...free, value: `${free.value}; the database uses ${x.size} now` });
   return out;
 }
 
@@ -200,4 +197,26 @@ function spatialPolicy(c: Column, opts: PostgresTypeOptions): string {
   }
   const srid = c.srid !== undefined ? `; the column declares SRID ${c.srid}, and a value with another SRID (MariaDB does not enforce it) is refused by name` : '';
   return `${SPATIAL_POLICY.postgis} (PostGIS in schema ${opts.postgis}): SRID and coordinates kept exactly${srid}`;
+}
+
+/**
+ * Whether another instance holds this sync's advisory lock (`key`, lock.ts) in the target database:
+ * the sync would refuse to start (ALREADY_RUNNING). Reads pg_locks; takes nothing.
+ */
+export async function lockRequirement(conn: Queryable, key: bigint, syncId: string): Promise<Requirement> {
+  const u = BigInt.asUintN(64, key);
+  const r = await conn.query<{ holder: string | null }>(
+    `SELECT (SELECT pid::text FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1) AS holder`,
+    [(u >> 32n).toString(), (u & 0xffffffffn).toString()],
+  );
+  const holder = r.rows[0]?.holder ?? null;
+  return {
+    name: 'sync lock',
+    ok: holder === null,
+    value: holder === null ? 'free (no other instance runs this sync)' : `held by session ${holder}: another tributary instance runs sync '${syncId}'`,
+    fix: 'stop the other instance first, or give this one a different --id',
+    severity: 'error',
+    code: ErrorCode.ALREADY_RUNNING,
+  };
 }

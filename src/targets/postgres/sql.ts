@@ -203,7 +203,7 @@ export function pgText(v: Value, col: TargetColumn, zeroDates: 'error' | 'null')
       if (typeof v === 'string' && isZeroDate(v)) {
         if (zeroDates === 'null') return null;
         throw new ValueError(
-          `MySQL zero date '${v}' has no PostgreSQL equivalent; write it as NULL with --zero-dates null (config zeroDates: null), or correct the row on the source`,
+          `MySQL zero date '${v}' has no PostgreSQL equivalent; write it as NULL with --zero-dates null (in the config file: zero-dates: null), or correct the row on the source`,
         );
       }
       if (col.kind === 'timestamptz' && typeof v === 'string' && !HAS_ZONE.test(v)) return v + '+00';

@@ -9,7 +9,7 @@ import type { DatabaseDefaults, EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
 import { applyChanges } from './apply.js';
 import type { Requirement } from '../../core/check.js';
-import { mappingRequirements, missingDatabaseRequirements, targetRequirements } from './check.js';
+import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import type { PostgresColumnType, PostgresTypeOptions } from '../../typemap/index.js';
@@ -211,7 +211,11 @@ export class PostgresTarget implements Target {
     const typeOpts = await this.typeOptions();
     const own = this.missing
       ? missingDatabaseRequirements(this.opts.dsn, this.schema, this.missing)
-      : await targetRequirements(this.c, this.schema, tables);
+      : [
+          ...(await targetRequirements(this.c, this.schema, tables, this.opts.dsn.host)),
+          // Whether another instance holds the lock: only asked before this target took it (check).
+          ...(this.syncLock ? [] : [await lockRequirement(this.c, lockKey(this.opts.dsn.database, this.schema, this.opts.syncId), this.opts.syncId)]),
+        ];
     return [...own, ...mappingRequirements(tables, typeOpts, this.schema)];
   }
 
