@@ -1,0 +1,111 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/config/load.js';
+import { ErrorCode } from '../../src/core/errors.js';
+
+/**
+ * The documentation is part of the product: these tests keep the reference pages complete (every
+ * option a command accepts, every error code) and their examples and links working.
+ */
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
+const DOC_PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+/** The long options a command's --help lists, as the user types them. */
+async function helpOptions(command: string): Promise<string[]> {
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += chunk.toString();
+    return true;
+  });
+  try {
+    expect(await main([command, '--help'], {})).toBe(0);
+  } finally {
+    spy.mockRestore();
+  }
+  const opts = [...out.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z-]*)/gm)].map((m) => m[1] as string);
+  return opts.filter((o) => o !== '--help');
+}
+
+describe('docs/options.md', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const options = read('docs/options.md');
+
+  for (const command of ['sync', 'check', 'verify', 'move', 'status', 'demo']) {
+    it(`documents every option of ${command}`, async () => {
+      const flags = await helpOptions(command);
+      expect(flags.length).toBeGreaterThan(2);
+      const missing = flags.filter((f) => !new RegExp('`' + f + '(?![a-z-])').test(options));
+      expect(missing, `options of ${command} missing from docs/options.md`).toEqual([]);
+    });
+  }
+});
+
+describe('docs/errors.md', () => {
+  const errors = read('docs/errors.md');
+  it('has a section with cause and remedy for every error code', () => {
+    for (const code of Object.values(ErrorCode)) {
+      const at = errors.indexOf('### `' + code + '`');
+      expect(at, `${code} has no section`).toBeGreaterThan(0);
+    }
+    // Every section but the two that are not failures says what causes it and what to do.
+    const sections = errors.split(/^### /m).slice(1);
+    for (const s of sections) {
+      if (/^`TRIB_(ABORTED|INTERNAL)`/.test(s)) continue;
+      expect(s, s.slice(0, 40)).toMatch(/\*\*Cause:\*\*/);
+      expect(s, s.slice(0, 40)).toMatch(/\*\*Do[:,]/);
+    }
+  });
+});
+
+describe('YAML examples', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-docs-'));
+  const secret = join(dir, 'secret');
+  writeFileSync(secret, 'pw\n');
+  for (const page of DOC_PAGES) {
+    const blocks = [...read(page).matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    blocks.forEach((yaml, i) => {
+      it(`${page} example ${i + 1} is a valid config file`, () => {
+        const file = join(dir, `example-${i}.yml`);
+        writeFileSync(file, yaml.replace(/\/run\/secrets\/[\w-]+/g, secret));
+        expect(() => loadConfig({ flags: {}, configFile: file, env: {} })).not.toThrow();
+      });
+    });
+  }
+});
+
+describe('links between the pages', () => {
+  /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
+  const anchor = (heading: string) =>
+    heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
+  const anchors = (page: string) => {
+    const text = read(page).replace(/```[\s\S]*?```/g, '');
+    return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchor(m[1] as string)));
+  };
+
+  for (const page of DOC_PAGES) {
+    it(`${page}: every relative link reaches a file and heading`, () => {
+      const broken: string[] = [];
+      for (const m of read(page).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const link = m[1] as string;
+        if (/^[a-z]+:/.test(link)) continue;
+        const [path, hash] = link.split('#') as [string, string | undefined];
+        const target = path ? join(dirname(page), path) : page;
+        if (!existsSync(join(ROOT, target))) {
+          broken.push(link);
+          continue;
+        }
+        if (hash && target.endsWith('.md') && !anchors(target).has(hash)) broken.push(link);
+      }
+      expect(broken).toEqual([]);
+    });
+  }
+});
