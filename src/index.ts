@@ -24,5 +24,6 @@ export { compareRows, type Comparison, type KeyDifference, type DifferenceKind }
 export { planTable, type TablePlan, type Mode as ChecksumMode } from './checksum/plan.js';
 export { HttpApi, type HttpApiOptions } from './server/server.js';
 export { buildStatus, readiness, type StatusJson, type Readiness, type StatusSource } from './server/status.js';
-export { renderMetrics } from './server/metrics.js';
+export { renderMetrics, SyncMetrics, type SyncMetricsOptions } from './server/metrics.js';
+export { NO_OBSERVER, type SyncObserver } from './core/observer.js';
 export type { RunnerHealth } from './runner/progress.js';

@@ -6,6 +6,7 @@ import { move, type MoveReport } from '../runner/move.js';
 import type { Runner } from '../runner/runner.js';
 import { assertBindAllowed, parseListen } from '../server/address.js';
 import { parseAllowedHosts } from '../server/host.js';
+import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
 import { collectFlags, type CliContext } from './context.js';
 import { addSyncOptions } from './sync.js';
@@ -63,9 +64,10 @@ export function registerMove(program: Command, ctx: CliContext): void {
       let api: HttpApi | undefined;
       let apiStarted: Promise<void> | undefined;
       let apiError: unknown;
+      const metrics = config.http ? new SyncMetrics() : undefined;
       const serve = (runner: Runner) => {
         if (!config.http) return;
-        api = new HttpApi({ runner, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) });
+        api = new HttpApi({ runner, metrics, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) });
         apiStarted = api.start().then(
           () => undefined,
           (err: unknown) => {
@@ -90,6 +92,7 @@ export function registerMove(program: Command, ctx: CliContext): void {
           // stderr carries one format: with JSON logs a step is a log record, not a text line among them.
           onStep: (step, detail) => (logFormat === 'json' ? logger.info({ step }, `move ${step}: ${detail}`) : process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}[move] ${step}: ${detail}\n`)),
           onRunner: serve,
+          observer: metrics,
         });
         await apiStarted;
         if (apiError) throw apiError;

@@ -4,6 +4,7 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, resolveLogFormat } from '../core/logger.js';
 import { formatPlan, planSync } from '../runner/plan.js';
 import { Runner } from '../runner/runner.js';
+import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
 import { collectFlags, type CliContext } from './context.js';
 import { ProgressPrinter, resolveProgress } from './progress-printer.js';
@@ -74,9 +75,11 @@ export function registerSync(program: Command, ctx: CliContext): void {
       const printer = new ProgressPrinter({ ...resolveProgress(config.progress, logFormat), progress: () => runner.progress() });
       // Log lines go through the printer so a progress redraw on a terminal never wipes them.
       const logger = createLogger({ level: config.logLevel, format: logFormat, destination: printer.logStream() });
-      const runner = new Runner(config, { logger });
+      // One registry for the runner's histograms and the API's /metrics.
+      const metrics = config.http ? new SyncMetrics() : undefined;
+      const runner = new Runner(config, { logger, observer: metrics });
       const api = config.http
-        ? new HttpApi({ runner, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) })
+        ? new HttpApi({ runner, metrics, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) })
         : undefined;
       await api?.start();
       let signals = 0;

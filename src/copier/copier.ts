@@ -5,6 +5,7 @@ import type { ChangeSource, EncodedChunk, KeyRange } from '../core/source.js';
 import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
 import { rowBytes, type Row, type Value } from '../core/values.js';
 import type { PauseGate } from '../core/pause.js';
+import { NO_OBSERVER, type SyncObserver } from '../core/observer.js';
 import type { RowRateLimiter } from './rate-limit.js';
 import type { Convergence, StreamOp, TableGate } from './gate.js';
 import { Mutex } from './mutex.js';
@@ -35,6 +36,8 @@ export interface CopierOptions {
   readonly throttle?: PauseGate;
   /** Rows per second shared by every worker (`copyRateLimit`); chunks plan at most one second of it. */
   readonly rateLimit?: RowRateLimiter;
+  /** Told of each chunk committed (its rows and duration); default: nothing. */
+  readonly observer?: SyncObserver;
 }
 
 /** Progress of one table's copy. */
@@ -319,7 +322,9 @@ export class Copier {
           };
           if (encoded) await target.writeEncodedChunk!(t.schema, encoded, commit);
           else await target.writeChunk(t.schema, rows as Row[], commit);
-          logger.trace({ table: t.schema.name, rows: count(), bytes, readMs: writeAt - readAt, writeMs: Date.now() - writeAt }, 'chunk copied');
+          const doneAt = Date.now();
+          logger.trace({ table: t.schema.name, rows: count(), bytes, readMs: writeAt - readAt, writeMs: doneAt - writeAt }, 'chunk copied');
+          (this.opts.observer ?? NO_OBSERVER).chunkCopied({ table: t.schema.name, rows: count(), seconds: (doneAt - readAt) / 1000 });
           break;
         } catch (err) {
           const retryable = err instanceof TributaryError ? !err.fatal : false;

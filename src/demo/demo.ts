@@ -12,6 +12,7 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { Runner } from '../runner/runner.js';
 import { baseUrl } from '../server/address.js';
+import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
 import { formatDuration } from '../runner/progress.js';
 import { MysqlSource } from '../sources/mysql/source.js';
@@ -93,10 +94,12 @@ export class Demo {
       const seeded = await createShop(src, sizes);
       if (stop.aborted) return this.stoppedEarly();
 
-      const runner = new Runner({ source: srcUrl, target: dstUrl }, { logger });
+      // One registry for the runner's histograms and the API's /metrics, as `sync --http` has.
+      const metrics = new SyncMetrics();
+      const runner = new Runner({ source: srcUrl, target: dstUrl }, { logger, observer: metrics });
       // The dashboard is served from before the sync starts, so its address heads the banner and
       // a user can open it while the copy runs.
-      api = new HttpApi({ runner, listen: this.opts.http ?? '127.0.0.1:0', logger: logger.child({ component: 'http' }) });
+      api = new HttpApi({ runner, metrics, listen: this.opts.http ?? '127.0.0.1:0', logger: logger.child({ component: 'http' }) });
       const dashboard = `${baseUrl(await api.start())}/`;
       out.say(this.banner(dashboard, srcUrl, dstUrl, source, target, seeded.total));
       const workload = new Workload({ url: srcUrl, rate: this.opts.rate, sizes, logger: logger.child({ component: 'workload' }) });

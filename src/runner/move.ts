@@ -6,6 +6,7 @@ import { verify } from '../checksum/verify.js';
 import type { VerifyTotals } from '../checksum/report.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import type { SyncObserver } from '../core/observer.js';
 import type { ChangeSource } from '../core/source.js';
 import { createSource } from './engines.js';
 import { Runner } from './runner.js';
@@ -44,6 +45,8 @@ export interface MoveOptions {
   readonly onStep?: (step: MoveStep, detail: string) => void;
   /** Called once with the sync's Runner, before it runs (e.g. to serve its HTTP API). */
   readonly onRunner?: (runner: Runner) => void;
+  /** Passed to the sync's Runner (RunnerOptions.observer): e.g. the SyncMetrics its HTTP API serves. */
+  readonly observer?: SyncObserver;
 }
 
 export type MoveStep = 'sync' | 'ready' | 'stop-writes' | 'drain' | 'final-checksum' | 'done' | 'abort';
@@ -115,7 +118,7 @@ export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptio
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) abort.abort();
 
-  const runner = new Runner(cfg, { logger });
+  const runner = new Runner(cfg, { logger, observer: opts.observer });
   opts.onRunner?.(runner);
   let runError: unknown;
   const running = runner.run(abort.signal).catch((err: unknown) => {

@@ -10,6 +10,7 @@ import { RowRateLimiter } from '../copier/rate-limit.js';
 import { ReplicaThrottle, type ThrottleStatus } from '../copier/throttle.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import type { SyncObserver } from '../core/observer.js';
 import { PauseGate } from '../core/pause.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource, DatabaseDefaults } from '../core/source.js';
@@ -28,6 +29,8 @@ export interface RunnerOptions {
   readonly source?: ChangeSource;
   /** A target to use instead of one built from `config.target`. */
   readonly target?: Target;
+  /** Told of copy chunks, stream commits and end-to-end latencies, e.g. a SyncMetrics (server/metrics.ts) for /metrics. */
+  readonly observer?: SyncObserver;
 }
 
 const MAX_ATTEMPTS = 8;
@@ -341,6 +344,7 @@ export class Runner extends EventEmitter {
             onDdl: (tables) => ddlAlreadyApplied(source, target, schemas, tables),
             logger: this.logger.child({ component: 'stream' }),
             pause: this.pauseGate,
+            observer: this.injected.observer,
           });
       this.applier = applier;
       if (this.abort.signal.aborted) applier?.stop();
@@ -360,6 +364,7 @@ export class Runner extends EventEmitter {
         pause: this.pauseGate,
         rateLimit: cfg.copyRateLimit > 0 ? new RowRateLimiter(cfg.copyRateLimit) : undefined,
         throttle: throttle?.gate,
+        observer: this.injected.observer,
       });
       this.copier = copier;
       // The first lag reading comes before the first chunk: a copy that must wait never starts one.

@@ -9,7 +9,7 @@ import { assertBindAllowed, isLoopback, parseListen, type ListenAddress } from '
 import { renderDashboard } from './dashboard.js';
 import { History, type HistoryJson } from './history.js';
 import { hostPolicy, type HostPolicy } from './host.js';
-import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
+import { METRICS_CONTENT_TYPE, SyncMetrics } from './metrics.js';
 import { buildStatus, readiness } from './status.js';
 
 export interface HttpApiOptions {
@@ -31,6 +31,12 @@ export interface HttpApiOptions {
   readonly readyMaxLagSeconds?: number;
   /** Samples GET /history keeps, one a second (default 300: five minutes). */
   readonly historySize?: number;
+  /**
+   * The sync's metrics, served on GET /metrics: the same object given to the Runner as its
+   * `observer`, so the histograms fill as it works. Default: a SyncMetrics of this API's own
+   * (status families and process metrics; histograms stay at zero).
+   */
+  readonly metrics?: SyncMetrics;
   readonly logger?: Logger;
 }
 
@@ -57,6 +63,7 @@ export class HttpApi {
   private readonly tokenDigest: Buffer | undefined;
   private readonly history: History;
   private readonly hosts: HostPolicy;
+  private readonly metrics: SyncMetrics;
   /** Refused Host values already logged (bounded), so a page retrying in a loop cannot flood the log. */
   private readonly refusedLogged = new Set<string>();
   private server: Server | undefined;
@@ -70,6 +77,7 @@ export class HttpApi {
     this.hosts = hostPolicy(this.requested, opts.allowedHosts);
     this.tokenDigest = opts.token ? digest(opts.token) : undefined;
     this.history = new History(opts.historySize ?? DEFAULT_HISTORY_SIZE);
+    this.metrics = opts.metrics ?? new SyncMetrics();
   }
 
   /** The address listened on (with the actual port when 0 was asked); undefined before start(). */
@@ -181,7 +189,7 @@ export class HttpApi {
       case '/status':
         return send(res, 200, await buildStatus(runner, this.maxLag));
       case '/metrics': {
-        const text = renderMetrics(await buildStatus(runner, this.maxLag));
+        const text = await this.metrics.render(await buildStatus(runner, this.maxLag));
         res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Cache-Control': 'no-store' });
         res.end(text);
         return;

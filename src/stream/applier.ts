@@ -7,6 +7,7 @@ import type { Target, TargetTransaction } from '../core/target.js';
 import type { Convergence, StreamOp } from '../copier/gate.js';
 import { CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import type { PauseGate } from '../core/pause.js';
+import { NO_OBSERVER, type SyncObserver } from '../core/observer.js';
 import { Batch } from './batch.js';
 
 export interface ApplierOptions {
@@ -39,6 +40,8 @@ export interface ApplierOptions {
    * A stop() ends the pause.
    */
   readonly pause?: PauseGate;
+  /** Told of every commit (its changes and timings) and of each source transaction's end-to-end latency; default: nothing. */
+  readonly observer?: SyncObserver;
 }
 
 /**
@@ -68,6 +71,11 @@ export interface ApplierStats {
 }
 
 const STOP_GRACE_MS = 30_000;
+/**
+ * Source commit times kept for the end-to-end latency until the next commit. Memory stays bounded
+ * when a flush interval takes in many small transactions; those beyond go unmeasured.
+ */
+const MAX_LATENCY_SAMPLES = 10_000;
 
 /**
  * Applies the change stream to the target: changes are coalesced per key, written in batches that
@@ -102,6 +110,15 @@ export class StreamApplier {
   /** Row changes taken since the last commit, and those committed, per table (metrics). */
   private pendingCounts = new Map<string, ChangeCounts>();
   private readonly appliedCounts = new Map<string, ChangeCounts>();
+  private readonly observer: SyncObserver;
+  /** When the open target transaction began (ms), for the batch's apply time. */
+  private txBegunAt = 0;
+  /** stats.changesApplied at the last commit: the next commit's batch size is the difference. */
+  private changesAtCommit = 0;
+  /** Whether a change or truncate came since the last boundary (heartbeats and empty transactions have no latency to report). */
+  private changedSinceBoundary = false;
+  /** Source commit times (ms) of the transactions with changes read since the last commit. */
+  private sourceCommitTimes: number[] = [];
 
   constructor(opts: ApplierOptions) {
     this.opts = opts;
@@ -109,6 +126,7 @@ export class StreamApplier {
     this.batch = new Batch(this.schemas);
     this.positions.set(0, opts.from);
     this.stats.appliedPosition = opts.from;
+    this.observer = opts.observer ?? NO_OBSERVER;
   }
 
   /**
@@ -310,6 +328,7 @@ export class StreamApplier {
         return;
       case 'change': {
         this.inTxn = true;
+        this.changedSinceBoundary = true;
         this.count(ev.change.table, ev.op ?? (ev.change.kind === 'delete' ? 'delete' : 'upsert'));
         if (!this.opts.convergence.offer(ev.change, this.boundary)) {
           this.batch.add(ev.change);
@@ -321,6 +340,7 @@ export class StreamApplier {
       case 'truncate': {
         const op: StreamOp = { kind: 'truncate', table: ev.table };
         this.count(ev.table, 'truncate');
+        this.changedSinceBoundary = true;
         if (!this.opts.convergence.offer(op, this.boundary)) this.batch.add(op);
         this.markPending();
         await this.atBoundary(ev.position, ev.timestamp);
@@ -362,6 +382,8 @@ export class StreamApplier {
     this.positions.set(this.boundary, position);
     this.stats.txnsPending++;
     this.lastSeenTs = timestamp;
+    if (this.changedSinceBoundary && timestamp > 0 && this.sourceCommitTimes.length < MAX_LATENCY_SAMPLES) this.sourceCommitTimes.push(timestamp);
+    this.changedSinceBoundary = false;
     this.markPending();
     const due = this.batch.changes >= this.opts.batchSize || Date.now() >= this.pendingSince + this.opts.flushIntervalMs;
     if (due || this.stopRequested) await this.commit();
@@ -422,10 +444,18 @@ export class StreamApplier {
   private async spill(only?: (table: string) => boolean): Promise<void> {
     const { truncates, changes } = this.batch.drain(only);
     if (truncates.length === 0 && changes.length === 0) return;
-    this.tx ??= await this.opts.target.begin();
-    for (const t of truncates) await this.tx.truncate(this.schema(t));
-    if (changes.length) await this.tx.write(this.schemas, changes);
+    const tx = await this.beginIfNone();
+    for (const t of truncates) await tx.truncate(this.schema(t));
+    if (changes.length) await tx.write(this.schemas, changes);
     this.stats.changesApplied += changes.length;
+  }
+
+  /** The open target transaction, begun now if there is none (noting when, for the batch's apply time). */
+  private async beginIfNone(): Promise<TargetTransaction> {
+    if (this.tx) return this.tx;
+    this.txBegunAt = Date.now();
+    this.tx = await this.opts.target.begin();
+    return this.tx;
   }
 
   private schema(name: string): TableSchema {
@@ -455,10 +485,16 @@ export class StreamApplier {
     const ts = this.lastSeenTs;
     const txns = this.stats.txnsPending;
     const barriers = this.barriers.splice(0);
+    // Changes held for a chunk in flight are not in this commit, though their transaction's time
+    // is: during the copy the latency of those few reads short.
+    const sourceTimes = this.sourceCommitTimes;
+    this.sourceCommitTimes = [];
     await this.spill();
-    const tx = this.tx ?? (await this.opts.target.begin());
+    const tx = await this.beginIfNone();
     this.tx = undefined;
+    const commitAt = Date.now();
     await tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
+    const committedAt = Date.now();
     // The transaction's row locks are gone: chunks of the tables it wrote may start.
     this.opts.convergence.streamEnded();
     // Only now may the source forget what lies before `position` (a PostgreSQL slot's flush position).
@@ -475,6 +511,9 @@ export class StreamApplier {
     }
     this.pendingCounts = new Map();
     if (ts) this.lastAppliedTs = ts;
+    this.observer.streamCommitted({ changes: this.stats.changesApplied - this.changesAtCommit, applySeconds: (committedAt - this.txBegunAt) / 1000, commitSeconds: (committedAt - commitAt) / 1000 });
+    this.changesAtCommit = this.stats.changesApplied;
+    for (const sourceTs of sourceTimes) this.observer.changeCommitted(Math.max(0, committedAt - sourceTs) / 1000);
     this.pendingSince = this.batch.empty ? 0 : Date.now();
     this.dirty = false;
     for (const b of barriers) b();
@@ -484,6 +523,8 @@ export class StreamApplier {
     const tx = this.tx;
     this.tx = undefined;
     this.pendingCounts = new Map();
+    this.sourceCommitTimes = [];
+    this.changesAtCommit = this.stats.changesApplied;
     await tx?.rollback().catch(() => undefined);
     this.opts.convergence.streamEnded();
   }

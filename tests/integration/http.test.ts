@@ -80,23 +80,29 @@ async function status(port: number, token?: string): Promise<StatusJson> {
   return r.json() as unknown as StatusJson;
 }
 
-/** Parses the Prometheus text format strictly: every sample's family has HELP and TYPE first. */
+/**
+ * Parses the Prometheus text format strictly: every sample's family has HELP and TYPE first (a
+ * histogram's samples are its family's name with _bucket, _sum or _count).
+ */
 function parseMetrics(text: string): Map<string, number> {
   const samples = new Map<string, number>();
   const help = new Set<string>();
-  const type = new Set<string>();
+  const type = new Map<string, string>();
   for (const line of text.split('\n')) {
     if (line === '') continue;
-    let m = /^# (HELP|TYPE) (tributary_[a-z_]+) (.+)$/.exec(line);
+    let m = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line);
     if (m) {
-      (m[1] === 'HELP' ? help : type).add(m[2] as string);
-      if (m[1] === 'TYPE') expect(['gauge', 'counter']).toContain(m[3]);
+      if (m[1] === 'HELP') help.add(m[2] as string);
+      else type.set(m[2] as string, m[3] as string);
+      if (m[1] === 'TYPE') expect(['gauge', 'counter', 'histogram']).toContain(m[3]);
       continue;
     }
-    m = /^(tributary_[a-z_]+)(\{(?:[a-z_]+="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+]+|NaN|[+-]Inf)$/.exec(line);
+    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_]+="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
     expect(m, `metrics line: ${line}`).not.toBeNull();
     const name = (m as RegExpExecArray)[1] as string;
-    expect(help.has(name) && type.has(name), `HELP and TYPE before ${name}`).toBe(true);
+    const base = name.replace(/_(bucket|sum|count)$/, '');
+    const family = type.has(name) ? name : type.get(base) === 'histogram' ? base : name;
+    expect(help.has(family) && type.has(family), `HELP and TYPE before ${name}`).toBe(true);
     samples.set(name + ((m as RegExpExecArray)[2] ?? ''), Number((m as RegExpExecArray)[3]));
   }
   return samples;
@@ -159,6 +165,11 @@ describe('HTTP API of a running sync', () => {
       expect(m.has(name), name).toBe(true);
     }
     expect(m.get('tributary_phase{phase="stream"}')).toBe(1);
+    // The stream's histograms counted those transactions (MySQL source: whole-second commit times).
+    expect(m.get('tributary_change_latency_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(m.get('tributary_stream_batch_changes_sum')).toBeGreaterThanOrEqual(4);
+    expect(m.get('tributary_copy_chunk_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(m.get('process_cpu_seconds_total')).toBeGreaterThan(0);
 
     // pause: changes on the source wait; resume: they arrive
     expect((await call(port, '/pause', { method: 'POST' })).status).toBe(202);

@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ErrorCode } from '../../src/core/errors.js';
+import { SyncMetrics } from '../../src/server/metrics.js';
+import type { StatusJson } from '../../src/server/status.js';
 
 /**
  * The documentation is part of the product: these tests keep the reference pages complete (every
@@ -59,6 +61,24 @@ describe('docs/errors.md', () => {
       expect(s, s.slice(0, 40)).toMatch(/\*\*Cause:\*\*/);
       expect(s, s.slice(0, 40)).toMatch(/\*\*Do[:,]/);
     }
+  });
+});
+
+describe('docs/metrics.md', () => {
+  it('documents every tributary_* series /metrics can expose', async () => {
+    // Every optional series present: a PostgreSQL source's retained WAL, a watched replica, the checksum.
+    const status = {
+      phase: 'stream', paused: false, readiness: { ready: true, reason: null }, uptimeSeconds: 1,
+      copy: { rowsPerSecond: 0, tables: [{ table: 't', rowsCopied: 3, rowsTotal: 3, state: 'done' }] },
+      stream: { lagSeconds: 0, changesPerSecond: 0, bufferBytes: 0, reconnects: 0, retrying: false, retainedBytes: 4096, changesByTable: { t: { insert: 1, update: 0, delete: 0, upsert: 0, truncate: 0 } } },
+      checksum: { state: 'resting', pass: 1, passesCompleted: 1, chunksChecked: 2, mismatches: 0, repairs: 0, firstCleanPassAt: null },
+      throttle: { copyRateLimit: 10, replica: 'mysql://r@h/db', replicaLagSeconds: 1, waiting: false, reason: null },
+    } as unknown as StatusJson;
+    const text = await new SyncMetrics({ defaultMetrics: false }).render(status);
+    const families = [...text.matchAll(/^# TYPE (tributary_\w+) /gm)].map((m) => m[1] as string);
+    expect(families.length).toBeGreaterThan(20);
+    const doc = read('docs/metrics.md');
+    expect(families.filter((f) => !doc.includes('`' + f)), 'series missing from docs/metrics.md').toEqual([]);
   });
 });
 

@@ -46,7 +46,7 @@ describe('readiness', () => {
 });
 
 describe('metrics', () => {
-  it('renders HELP and TYPE per family and escapes label values', () => {
+  it('renders HELP and TYPE per family and escapes label values', async () => {
     const s = {
       phase: 'stream', paused: false, readiness: { ready: true, reason: null }, uptimeSeconds: 1,
       copy: { rowsPerSecond: 0, tables: [{ table: 'a"b\\c', rowsCopied: 3, rowsTotal: 3, state: 'done' }] },
@@ -54,7 +54,7 @@ describe('metrics', () => {
       checksum: null,
       throttle: { copyRateLimit: 5000, replica: null, replicaLagSeconds: null, waiting: true, reason: 'replica lag cannot be read' },
     } as unknown as StatusJson;
-    const text = renderMetrics(s);
+    const text = await renderMetrics(s);
     expect(text).toContain('tributary_copy_rate_limit_rows 5000');
     expect(text).toContain('tributary_copy_throttled 1');
     expect(text).not.toContain('tributary_replica_lag_seconds');
