@@ -20,6 +20,9 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # promtool (from the prometheus package) checks the alert rules in deploy/ in the tests.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# zsh and fish load the completion scripts `tributary completion zsh|fish` prints, in the tests.
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install: Debian packages missing: ${need[*]}" >&2

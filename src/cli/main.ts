@@ -8,6 +8,7 @@ import { registerMove } from './move.js';
 import { registerStatus } from './status.js';
 import { registerCheck } from './check.js';
 import { tuneHeap } from './heap.js';
+import { registerCompletion } from './completion.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -28,6 +29,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   registerMove(program, { env });
   registerStatus(program, { env });
   registerCheck(program, { env });
+  registerCompletion(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
