@@ -7,14 +7,17 @@
  * Starts MariaDB servers: run under the lock (see the common brief).
  */
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { displayWidth } from '../../src/runner/width.js';
 import { ROOT, runCli, startPair, waitUntil, type Pair } from '../helpers/mysql.js';
 
 /** A tmux server of our own, so nothing else running tmux on this machine is touched. */
-const SOCKET = `tributary-terminal-test-${process.pid}`;
+const SOCKET = join(tmpdir(), `tributary-terminal-test-${process.pid}.sock`);
 function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
+  return execFileSync('tmux', ['-S', SOCKET, ...args], { encoding: 'utf8' });
 }
 
 /** Runs `command` in a detached pane of `columns`×`rows`; the pane stays after it ends, showing `EXIT=<code>`. */
@@ -79,6 +82,7 @@ afterAll(() => {
   } catch {
     // no server was started
   }
+  rmSync(SOCKET, { force: true });
 });
 
 describe('the terminal', () => {
