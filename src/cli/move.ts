@@ -9,7 +9,7 @@ import { parseAllowedHosts } from '../server/host.js';
 import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
 import { collectFlags, type CliContext } from './context.js';
-import { addSyncOptions } from './sync.js';
+import { addSyncOptions, lingerAfter } from './sync.js';
 
 /** Flags of `move` that are not config keys. */
 const OWN_FLAGS = ['cutover', 'cutoverCommand', 'cutoverUndoCommand', 'maxLag', 'readyTimeout', 'drainTimeout', 'json'];
@@ -100,6 +100,10 @@ export function registerMove(program: Command, ctx: CliContext): void {
         if (report.result !== 'moved') {
           throw new TributaryError(ErrorCode.CUTOVER_ABORTED, `cutover aborted at ${report.failedStep ?? '?'}: ${report.reason ?? 'unknown'}${report.writesRestored === false ? '; writes on the source were NOT allowed again: do it by hand' : ''}`);
         }
+      } catch (err) {
+        // A move stopped by a signal exits at once; one that failed shows why for --http-linger.
+        if (!abort.signal.aborted) await lingerAfter(api, config, err, logger);
+        throw err;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

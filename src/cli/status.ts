@@ -17,19 +17,50 @@ function bytes(n: number): string {
   return `${v.toFixed(1)} ${units[u]}`;
 }
 
+function n(v: number): string {
+  return v.toLocaleString('en-US');
+}
+
+/** The copy's throttles, when one is set: the rate limit, the replica's lag, whether the copy waits. */
+export function formatThrottle(t: StatusJson['throttle']): string | undefined {
+  const parts: string[] = [];
+  if (t.copyRateLimit > 0) parts.push(`rate limit ${n(t.copyRateLimit)} rows/s`);
+  if (t.replica !== null) parts.push(`replica ${t.replica} lag ${t.replicaLagSeconds === null ? 'unknown' : `${t.replicaLagSeconds.toFixed(1)} s`}`);
+  if (t.waiting) parts.push(`WAITING: ${t.reason ?? 'replica lag'}`);
+  return parts.length ? parts.join(', ') : undefined;
+}
+
 /** The status of a running sync for a terminal. */
 export function formatStatus(s: StatusJson): string {
+  const copying = s.copy.tables.some((t) => t.state !== 'done');
   const lines = [
     `tributary ${s.syncId}: ${s.phase}${s.paused ? ' (PAUSED)' : ''}, ${s.readiness.ready ? 'ready' : `NOT READY: ${s.readiness.reason ?? '?'}`}`,
+  ];
+  if (s.exit) lines.push(`  FAILED            ${s.exit.code}: ${s.exit.message}`, `  exits at          ${s.exit.at} (--http-linger)`);
+  lines.push(
     `  source            ${s.source}${s.stream.sourcePosition ? ` at ${s.stream.sourcePosition}` : ''}`,
     `  target            ${s.target}${s.stream.appliedPosition ? ` applied ${s.stream.appliedPosition}` : ''}`,
     `  lag               ${s.stream.lagSeconds.toFixed(1)} s`,
-    `  changes applied   ${s.stream.changesApplied} (${Math.round(s.stream.changesPerSecond)}/s), buffer ${bytes(s.stream.bufferBytes)}${s.stream.retainedBytes !== null ? `, source retains ${bytes(s.stream.retainedBytes)}` : ''}`,
-    `  copy              ${s.copy.rowsCopied}/${s.copy.rowsTotal} rows${s.phase === 'copy' ? ` (${Math.round(s.copy.rowsPerSecond)} rows/s, ETA ${s.copy.etaSeconds === null ? '?' : formatDuration(s.copy.etaSeconds)})` : ''}`,
-  ];
+    `  changes applied   ${n(s.stream.changesApplied)} (${Math.round(s.stream.changesPerSecond)}/s), buffer ${bytes(s.stream.bufferBytes)}${s.stream.retainedBytes !== null ? `, source retains ${bytes(s.stream.retainedBytes)}` : ''}`,
+    `  copy              ${n(s.copy.rowsCopied)}/${n(s.copy.rowsTotal)} rows (${s.copy.percent.toFixed(s.copy.percent === 100 ? 0 : 1)}%)${copying ? `, ${Math.round(s.copy.rowsPerSecond)} rows/s, ETA ${s.copy.etaSeconds === null ? '?' : formatDuration(s.copy.etaSeconds)}` : s.copy.tables.length ? ', done' : ''}`,
+  );
   const w = Math.max(5, ...s.copy.tables.map((t) => t.table.length));
-  for (const t of s.copy.tables.slice(0, 30)) lines.push(`    ${t.table.padEnd(w)} ${t.state.padEnd(7)} ${t.rowsCopied}/${t.rowsTotal}`);
+  for (const t of s.copy.tables.slice(0, 30)) {
+    lines.push(`    ${t.table.padEnd(w)} ${t.state.padEnd(7)} ${`${t.percent.toFixed(t.percent === 100 ? 0 : 1)}%`.padStart(6)}  ${n(t.rowsCopied)}/${n(t.rowsTotal)}`);
+  }
   if (s.copy.tables.length > 30) lines.push(`    … ${s.copy.tables.length - 30} more tables`);
+  const throttle = formatThrottle(s.throttle);
+  if (throttle) lines.push(`  copy throttle     ${throttle}`);
+  const byTable = Object.entries(s.stream.changesByTable).sort(([a], [b]) => a.localeCompare(b));
+  if (byTable.length) {
+    lines.push('  changes by table');
+    const tw = Math.max(5, ...byTable.map(([t]) => t.length));
+    for (const [table, c] of byTable.slice(0, 30)) {
+      const kinds = (['insert', 'update', 'delete', 'upsert', 'truncate'] as const).filter((k) => c[k] > 0).map((k) => `${k} ${n(c[k])}`);
+      lines.push(`    ${table.padEnd(tw)} ${kinds.join(', ') || '0'}`);
+    }
+    if (byTable.length > 30) lines.push(`    … ${byTable.length - 30} more tables`);
+  }
   const c = s.checksum;
   if (c) {
     lines.push(
@@ -37,7 +68,7 @@ export function formatStatus(s: StatusJson): string {
     );
   }
   lines.push(`  reconnects        ${s.stream.reconnects}${s.stream.retrying ? ' (retrying now)' : ''}`);
-  if (s.lastError) lines.push(`  last error        ${s.lastError.code}: ${s.lastError.message}${s.lastError.at ? ` (${s.lastError.at})` : ''}`);
+  if (s.lastError && s.lastError.message !== s.exit?.message) lines.push(`  last error        ${s.lastError.code}: ${s.lastError.message}${s.lastError.at ? ` (${s.lastError.at})` : ''}`);
   lines.push(`  up                ${formatDuration(s.uptimeSeconds)} since ${s.startedAt}`);
   return lines.join('\n') + '\n';
 }

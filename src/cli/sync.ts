@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
+import { toMs, type SyncConfig } from '../config/schema.js';
+import { formatDuration } from '../runner/progress.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import { createLogger, resolveLogFormat } from '../core/logger.js';
+import { createLogger, resolveLogFormat, type Logger } from '../core/logger.js';
 import { formatPlan, planSync } from '../runner/plan.js';
 import { Runner } from '../runner/runner.js';
 import { SyncMetrics } from '../server/metrics.js';
@@ -38,6 +40,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--http <host:port>', 'serve the HTTP API (status, health, metrics, control) here, e.g. 127.0.0.1:8080 (default: off)')
     .option('--http-token <token>', 'bearer token the HTTP API requires (needed off loopback; prefer TRIBUTARY_HTTP_TOKEN)')
     .option('--http-allowed-hosts <names>', 'comma-separated names besides its address under which the HTTP API is reached (a proxy\'s or DNS name; .example.com admits subdomains); other Host headers get 421')
+    .option('--http-linger <duration>', 'after a fatal error, keep serving the dashboard and /status this long before exiting, e.g. 30s, 5m; 0 = exit at once (default 30s; a signal or POST /stop ends it)')
     .option('--ready-max-lag <seconds>', 'GET /readyz answers 503 beyond this lag (default 60)')
     .option('--copy-rate-limit <rows/s>', 'most rows per second the copy reads, all threads together; 0 = no limit (default 0)')
     .option('--replica <url>', 'a replica (MySQL/MariaDB) or standby (PostgreSQL) of the source: the copy waits while its lag is too high')
@@ -47,6 +50,29 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
     .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json); stderr carries one format: with json logs, plain progress goes to stdout')
     .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)');
+}
+
+/**
+ * After a run that ended with `err`, keeps the HTTP API up for --http-linger so that the page and
+ * GET /status go on showing the error (a process that exits at once takes them with it). A
+ * signal ends the wait; the caller then closes the API and exits as it would have.
+ */
+export async function lingerAfter(api: HttpApi | undefined, config: SyncConfig, err: unknown, logger: Logger): Promise<void> {
+  const ms = toMs(config.httpLinger);
+  if (!api?.address || ms <= 0) return;
+  logger.error(
+    { err: err instanceof Error ? err.message : String(err), lingerMs: ms },
+    `the sync failed; the dashboard and /status stay up ${formatDuration(ms / 1000)} to show it (--http-linger), then the process exits; Ctrl-C to exit now`,
+  );
+  const end = () => api.endLinger();
+  process.once('SIGINT', end);
+  process.once('SIGTERM', end);
+  try {
+    await api.linger(ms, err);
+  } finally {
+    process.off('SIGINT', end);
+    process.off('SIGTERM', end);
+  }
 }
 
 /** Flags of `sync` that are not config keys. */
@@ -99,6 +125,13 @@ export function registerSync(program: Command, ctx: CliContext): void {
       try {
         await runner.run();
         printer.finish();
+      } catch (err) {
+        printer.stop();
+        // While lingering a signal only ends the wait (lingerAfter's own handler): the run is over.
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await lingerAfter(api, config, err, logger);
+        throw err;
       } finally {
         printer.stop();
         process.off('SIGINT', onSignal);

@@ -90,6 +90,12 @@ export const SyncConfigSchema = z
      * else are refused (421), against DNS rebinding.
      */
     httpAllowedHosts: z.array(z.string().min(1)).default([]),
+    /**
+     * With `http`: how long the HTTP API stays up after the run ended with an error, so the
+     * dashboard and GET /status go on showing it, before the process exits (0 = exit at once). A
+     * signal or POST /stop ends the wait. A clean stop never lingers.
+     */
+    httpLinger: duration.default('30s'),
     /** /readyz answers 503 once the stream's lag exceeds this many seconds. */
     readyMaxLag: z.number().positive().default(60),
     /** Most rows per second the initial copy reads, across all threads; 0 = no limit. The stream is not limited. */

@@ -10,7 +10,7 @@ import { renderDashboard } from './dashboard.js';
 import { History, type HistoryJson } from './history.js';
 import { hostPolicy, type HostPolicy } from './host.js';
 import { METRICS_CONTENT_TYPE, SyncMetrics } from './metrics.js';
-import { buildStatus, readiness } from './status.js';
+import { buildStatus, readiness, type ExitStatus } from './status.js';
 
 export interface HttpApiOptions {
   /** The sync to serve; the API only reads it and calls pause/resume/cancel/checksumNow. */
@@ -69,6 +69,10 @@ export class HttpApi {
   private server: Server | undefined;
   private bound: ListenAddress | undefined;
   private sampler: NodeJS.Timeout | undefined;
+  /** Set by linger(): the run is over and the API stays up only to show how it ended. */
+  private exit: ExitStatus | undefined;
+  /** Ends linger() early (POST /stop, or endLinger()). */
+  private lingerDone: (() => void) | undefined;
 
   constructor(opts: HttpApiOptions) {
     this.opts = opts;
@@ -135,6 +139,36 @@ export class HttpApi {
     });
   }
 
+  /**
+   * Keeps serving for `ms` after the run ended with `error`, so the dashboard and GET /status go
+   * on showing it (`--http-linger`): /status gains `exit` (when the process exits, the error's code
+   * and message), /readyz answers 503. Resolves after `ms`, at POST /stop, or at endLinger() (a
+   * signal), whichever comes first; the caller then closes the API and exits. Resolves at once for
+   * `ms` <= 0 or an API not started.
+   */
+  async linger(ms: number, error: unknown): Promise<void> {
+    if (!this.server || !(ms > 0)) return;
+    this.exit = {
+      at: new Date(Date.now() + ms).toISOString(),
+      code: error instanceof TributaryError ? error.code : ErrorCode.INTERNAL,
+      message: redactUrl(error instanceof Error ? error.message : String(error)),
+    };
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.lingerDone = done;
+    });
+    this.lingerDone = undefined;
+  }
+
+  /** Ends a linger() now (a signal while lingering). */
+  endLinger(): void {
+    this.lingerDone?.();
+  }
+
   private sample(): void {
     try {
       this.history.add(this.opts.runner.progress());
@@ -187,9 +221,9 @@ export class HttpApi {
         return send(res, r.ready ? 200 : 503, { ready: r.ready, phase: runner.phase, ...(r.reason ? { reason: r.reason } : {}) });
       }
       case '/status':
-        return send(res, 200, await buildStatus(runner, this.maxLag));
+        return send(res, 200, await buildStatus(runner, this.maxLag, this.exit ?? null));
       case '/metrics': {
-        const text = await this.metrics.render(await buildStatus(runner, this.maxLag));
+        const text = await this.metrics.render(await buildStatus(runner, this.maxLag, this.exit ?? null));
         res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Cache-Control': 'no-store' });
         res.end(text);
         return;
@@ -201,6 +235,11 @@ export class HttpApi {
         runner.resume();
         return send(res, 202, { paused: false, phase: runner.phase });
       case '/stop':
+        if (this.lingerDone) {
+          this.opts.logger?.info('stop asked over HTTP while lingering after the error: exiting now');
+          this.lingerDone();
+          return send(res, 202, { stopping: true });
+        }
         this.opts.logger?.info('stop asked over HTTP: finishing work in flight and writing a checkpoint');
         runner.cancel();
         return send(res, 202, { stopping: true });

@@ -31,7 +31,13 @@ export interface StatusJson {
     readonly rowsTotal: number;
     readonly rowsPerSecond: number;
     readonly etaSeconds: number | null;
-    readonly tables: readonly { readonly table: string; readonly rowsCopied: number; readonly rowsTotal: number; readonly state: 'pending' | 'copying' | 'done' }[];
+    /** Percent of the copy done over all tables: 100 once every table is done. */
+    readonly percent: number;
+    /**
+     * Per table. `rowsTotal` is the catalogue's estimate while the table copies and its final count
+     * (= rowsCopied) once done; `percent` is 100 once done and below 100 until then.
+     */
+    readonly tables: readonly TableStatus[];
   };
   readonly stream: {
     /** The source's head (the latest change it has logged), when the source can tell. */
@@ -53,6 +59,35 @@ export interface StatusJson {
   /** Copy throttling: the rate limit, the watched replica's lag, and whether the copy waits for it. */
   readonly throttle: ThrottleStatus;
   readonly lastError: RunnerHealth['lastError'];
+  /**
+   * Set once the run has ended with an error and the process only lingers to show it
+   * (--http-linger): when it exits, and the error. null while the sync runs.
+   */
+  readonly exit: ExitStatus | null;
+}
+
+/** One table's copy in GET /status. */
+export interface TableStatus {
+  readonly table: string;
+  readonly rowsCopied: number;
+  readonly rowsTotal: number;
+  readonly percent: number;
+  readonly state: 'pending' | 'copying' | 'done';
+}
+
+/** The end of a run that failed, while the HTTP API lingers to show it. */
+export interface ExitStatus {
+  /** When the process exits (ISO time). */
+  readonly at: string;
+  readonly code: string;
+  /** Redacted: never a password. */
+  readonly message: string;
+}
+
+/** Percent done: 100 only when done; a copy under way shows at most 99.9 (estimates are estimates). */
+export function percentDone(rowsCopied: number, rowsTotal: number, done: boolean): number {
+  if (done) return 100;
+  return rowsTotal > 0 ? Math.min(99.9, Math.round((1000 * rowsCopied) / rowsTotal) / 10) : 0;
 }
 
 /** A printable form of a URL setting: the DSN without its password (or the URL redacted when it does not parse). */
@@ -85,7 +120,7 @@ export function readiness(phase: Phase, progress: Pick<Progress, 'lagSeconds'>, 
 }
 
 /** Builds the status of a running sync; asks the source for its head position (bounded wait). */
-export async function buildStatus(runner: StatusSource, maxLagSeconds: number): Promise<StatusJson> {
+export async function buildStatus(runner: StatusSource, maxLagSeconds: number, exit: ExitStatus | null = null): Promise<StatusJson> {
   const [head, retained] = await Promise.all([runner.sourceHead(), runner.sourceRetainedBytes()]);
   const p = runner.progress();
   const h = runner.health();
@@ -104,7 +139,14 @@ export async function buildStatus(runner: StatusSource, maxLagSeconds: number): 
       rowsTotal: p.rowsTotal,
       rowsPerSecond: round(p.copyRowsPerSecond),
       etaSeconds: p.etaSeconds === undefined ? null : round(p.etaSeconds),
-      tables: p.tables.map((t) => ({ table: t.table, rowsCopied: t.rowsCopied, rowsTotal: t.rowsTotal, state: t.done ? 'done' : t.rowsCopied > 0 ? 'copying' : 'pending' })),
+      percent: percentDone(p.rowsCopied, p.rowsTotal, p.tables.length > 0 && p.tables.every((t) => t.done)),
+      tables: p.tables.map((t) => ({
+        table: t.table,
+        rowsCopied: t.rowsCopied,
+        rowsTotal: t.rowsTotal,
+        percent: percentDone(t.rowsCopied, t.rowsTotal, t.done),
+        state: t.done ? 'done' : t.rowsCopied > 0 ? 'copying' : 'pending',
+      })),
     },
     stream: {
       sourcePosition: head ?? null,
@@ -121,6 +163,7 @@ export async function buildStatus(runner: StatusSource, maxLagSeconds: number): 
     checksum: p.checksum ? { ...p.checksum, lastError: p.checksum.lastError === null ? null : redactUrl(p.checksum.lastError) } : null,
     throttle: { ...p.throttle, reason: p.throttle.reason === null ? null : redactUrl(p.throttle.reason) },
     lastError: h.lastError,
+    exit: exit ? { ...exit, message: redactUrl(exit.message) } : null,
   };
 }
 

@@ -124,7 +124,7 @@ describe('HTTP API of a running sync', () => {
     await src.query('CREATE DATABASE h1; CREATE TABLE h1.t (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO h1.t SELECT seq, seq FROM h1.seq_1_to_1000');
     await dst.query('CREATE DATABASE h1');
     const port = await freePort();
-    const run = sync(['--source', srcUrl('h1'), '--target', target.url('h1'), '--http', `127.0.0.1:${port}`, '--checksum-interval', '10m']);
+    const run = sync(['--source', srcUrl('h1'), '--target', target.url('h1'), '--http', `127.0.0.1:${port}`, '--checksum-interval', '10m', '--copy-rate-limit', '100000']);
     await waitUntil('the API', async () => (await call(port, '/healthz').catch(() => undefined))?.status === 200, 30_000, 100);
     await waitUntil('readiness while streaming', async () => {
       const r = await call(port, '/readyz');
@@ -137,10 +137,11 @@ describe('HTTP API of a running sync', () => {
     expect(s.paused).toBe(false);
     expect(s.readiness).toEqual({ ready: true, reason: null });
     expect(s.source).toBe(`mysql://trib@127.0.0.1:${source.port}/h1`);
-    // rowsTotal is the source's estimate (at least the rows copied)
-    expect(s.copy.tables).toEqual([{ table: 't', rowsCopied: 1000, rowsTotal: expect.any(Number) as number, state: 'done' }]);
-    expect(s.copy.tables[0]?.rowsTotal).toBeGreaterThanOrEqual(1000);
-    expect(s.copy.rowsCopied).toBe(1000);
+    // a table whose copy is done has its final count, not the catalogue's estimate, and 100%
+    expect(s.copy.tables).toEqual([{ table: 't', rowsCopied: 1000, rowsTotal: 1000, percent: 100, state: 'done' }]);
+    expect(s.copy).toMatchObject({ rowsCopied: 1000, rowsTotal: 1000, percent: 100 });
+    expect(s.throttle).toMatchObject({ copyRateLimit: 100_000, replica: null, waiting: false });
+    expect(s.exit).toBeNull();
     expect(typeof s.stream.sourcePosition).toBe('string');
     expect(typeof s.stream.appliedPosition).toBe('string');
     expect(s.stream.lagSeconds).toBeGreaterThanOrEqual(0);
@@ -195,7 +196,10 @@ describe('HTTP API of a running sync', () => {
     const printed = await runCli(['status', '--http', `127.0.0.1:${port}`]);
     expect(printed.code).toBe(0);
     expect(printed.stdout).toContain('stream');
-    expect(printed.stdout).toMatch(/t +done +1000\/\d+/);
+    expect(printed.stdout).toMatch(/^ {4}t +done +100% +1,000\/1,000$/m);
+    expect(printed.stdout).toMatch(/^ {2}copy throttle +rate limit 100,000 rows\/s$/m);
+    // changes per table and kind (2 inserts and 3 updates and 1 delete above, 100 inserts after the pause)
+    expect(printed.stdout).toMatch(/^ {4}t +insert 102, update 3, delete 1$/m);
     const asJson = await runCli(['status', '--http', `127.0.0.1:${port}`, '--json']);
     expect((JSON.parse(asJson.stdout) as { phase: string }).phase).toBe('stream');
 
