@@ -1,16 +1,19 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { createLogger } from '../core/logger.js';
+import { createLogger, resolveLogFormat } from '../core/logger.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Runner } from '../runner/runner.js';
 import type { CliContext } from './context.js';
-import { ProgressPrinter, resolveProgressMode } from './progress-printer.js';
+import { isLoopback, parseListen } from '../server/address.js';
+import { ProgressPrinter, resolveProgress } from './progress-printer.js';
 
 const DemoFlags = z.object({
   duration: z.coerce.number().positive().optional(),
   rate: z.coerce.number().positive().max(5000).default(200),
   progress: z.enum(['auto', 'plain', 'json', 'none']).default('auto'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  logFormat: z.enum(['auto', 'pretty', 'json']).default('auto'),
+  http: z.string().default('127.0.0.1:0'),
 });
 
 /**
@@ -25,25 +28,36 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .option('--rate <tx/s>', 'workload transactions per second (default 200)')
     .option('--progress <mode>', 'auto | plain | json | none (default auto; env TRIBUTARY_PROGRESS)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info; env TRIBUTARY_LOG_LEVEL)')
+    .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json; env TRIBUTARY_LOG_FORMAT); with json logs, plain progress goes to stdout')
+    .option('--http <host:port>', 'where the dashboard and HTTP API listen, a loopback address (default 127.0.0.1:0, a free port)')
     .action(async (opts: Record<string, unknown>) => {
       const parsed = DemoFlags.safeParse({
         duration: opts.duration,
         rate: opts.rate,
         progress: opts.progress ?? (ctx.env.TRIBUTARY_PROGRESS || undefined),
         logLevel: opts.logLevel ?? (ctx.env.TRIBUTARY_LOG_LEVEL || undefined),
+        logFormat: opts.logFormat ?? (ctx.env.TRIBUTARY_LOG_FORMAT || undefined),
+        http: opts.http,
       });
       if (!parsed.success) {
         throw new TributaryError(ErrorCode.CONFIG_INVALID, parsed.error.issues.map((i) => `--${kebab(String(i.path[0]))}: ${i.message}`).join('; '));
       }
       const flags = parsed.data;
+      // The demo sets no token, so its API may only listen where nobody else can reach it.
+      const listen = parseListen(flags.http);
+      if (!isLoopback(listen.host)) {
+        throw new TributaryError(ErrorCode.CONFIG_INVALID, `--http '${flags.http}': the demo serves its dashboard without a token, so on a loopback address only; give e.g. --http 127.0.0.1:8080`);
+      }
       let runner: Runner | undefined;
-      const printer = new ProgressPrinter({ mode: resolveProgressMode(flags.progress), progress: () => runner?.progress() });
-      const logger = createLogger({ level: flags.logLevel, pretty: Boolean(process.stderr.isTTY), destination: printer.logStream() });
+      const logFormat = resolveLogFormat(flags.logFormat);
+      const printer = new ProgressPrinter({ ...resolveProgress(flags.progress, logFormat), progress: () => runner?.progress() });
+      const logger = createLogger({ level: flags.logLevel, format: logFormat, destination: printer.logStream() });
       // Imported here: the demo's workload and servers are not loaded by every other command.
       const { Demo } = await import('../demo/demo.js');
       const demo = new Demo({
         rate: flags.rate,
         logger,
+        http: flags.http,
         ...(flags.duration !== undefined ? { durationSeconds: flags.duration } : {}),
         output: {
           say: (text) => printer.above(text),
@@ -68,7 +82,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           stop.abort();
         } else {
           demo.kill();
-          process.stderr.write(`\n${sig}: exiting at once; the servers were killed\n`);
+          printer.above(`${sig}: exiting at once; the servers were killed`, process.stderr);
+          printer.stop();
           process.exit(130);
         }
       };

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, parseDuration } from '../config/load.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, resolveLogFormat } from '../core/logger.js';
 import { move, type MoveReport } from '../runner/move.js';
 import type { Runner } from '../runner/runner.js';
 import { assertBindAllowed, parseListen } from '../server/address.js';
@@ -57,7 +57,8 @@ export function registerMove(program: Command, ctx: CliContext): void {
         assertBindAllowed(parseListen(config.http), config.httpToken);
         parseAllowedHosts(config.httpAllowedHosts);
       }
-      const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY) });
+      const logFormat = resolveLogFormat(config.logFormat);
+      const logger = createLogger({ level: config.logLevel, format: logFormat });
       const abort = new AbortController();
       // The sync's HTTP API, served while the move runs; a port that cannot be bound aborts the move.
       let api: HttpApi | undefined;
@@ -88,7 +89,8 @@ export function registerMove(program: Command, ctx: CliContext): void {
           ...(opts.drainTimeout !== undefined ? { drainTimeoutMs: parseDuration('--drain-timeout', opts.drainTimeout) } : {}),
           logger,
           signal: abort.signal,
-          onStep: (step, detail) => process.stderr.write(`[move] ${step}: ${detail}\n`),
+          // stderr carries one format: with JSON logs a step is a log record, not a text line among them.
+          onStep: (step, detail) => (logFormat === 'json' ? logger.info({ step }, `move ${step}: ${detail}`) : process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}[move] ${step}: ${detail}\n`)),
           onRunner: serve,
           observer: metrics,
         });

@@ -3,13 +3,13 @@ import { loadConfig } from '../config/load.js';
 import { toMs, type SyncConfig } from '../config/schema.js';
 import { formatDuration } from '../runner/progress.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import { createLogger, type Logger } from '../core/logger.js';
+import { createLogger, resolveLogFormat, type Logger } from '../core/logger.js';
 import { formatPlan, planSync } from '../runner/plan.js';
 import { Runner } from '../runner/runner.js';
 import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
 import { collectFlags, type CliContext } from './context.js';
-import { ProgressPrinter, resolveProgressMode } from './progress-printer.js';
+import { ProgressPrinter, resolveProgress } from './progress-printer.js';
 
 /** The options of a sync (config keys), shared by the commands that run one (sync, move). */
 export function addSyncOptions(cmd: Command): Command {
@@ -46,8 +46,9 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--replica <url>', 'a replica (MySQL/MariaDB) or standby (PostgreSQL) of the source: the copy waits while its lag is too high')
     .option('--replica-password-file <file>', 'file holding the replica password, instead of one in its URL; or TRIBUTARY_REPLICA_PASSWORD')
     .option('--replica-max-lag <duration>', 'the copy waits while the replica lags more than this, e.g. 10s (default 10s)')
-    .option('--progress <mode>', 'auto | plain | json | none (default auto)')
+    .option('--progress <mode>', 'auto | plain | json | none (default auto: bars on a terminal; piped, a plain line every 10 s, or a JSON record with JSON logs)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
+    .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json); stderr carries one format: with json logs, plain progress goes to stdout')
     .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)');
 }
 
@@ -88,7 +89,7 @@ export function registerSync(program: Command, ctx: CliContext): void {
       const config = loadConfig({ flags, configFile: opts.config as string | undefined, env: ctx.env });
       if (opts.dryRun === true) {
         // Logs would interleave with the plan: only warnings and worse, on stderr.
-        const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: Boolean(process.stderr.isTTY) });
+        const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, format: resolveLogFormat(config.logFormat) });
         const plan = await planSync(config, { logger });
         process.stdout.write(opts.json === true ? JSON.stringify(plan, null, 2) + '\n' : formatPlan(plan));
         if (plan.problems.length) {
@@ -96,9 +97,10 @@ export function registerSync(program: Command, ctx: CliContext): void {
         }
         return;
       }
-      const printer = new ProgressPrinter({ mode: resolveProgressMode(config.progress), progress: () => runner.progress() });
+      const logFormat = resolveLogFormat(config.logFormat);
+      const printer = new ProgressPrinter({ ...resolveProgress(config.progress, logFormat), progress: () => runner.progress() });
       // Log lines go through the printer so a progress redraw on a terminal never wipes them.
-      const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY), destination: printer.logStream() });
+      const logger = createLogger({ level: config.logLevel, format: logFormat, destination: printer.logStream() });
       // One registry for the runner's histograms and the API's /metrics.
       const metrics = config.http ? new SyncMetrics() : undefined;
       const runner = new Runner(config, { logger, observer: metrics });

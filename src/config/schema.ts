@@ -80,6 +80,11 @@ export const SyncConfigSchema = z
     progress: z.enum(['auto', 'plain', 'json', 'none']).default('auto'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
     /**
+     * Log lines as compact text (pretty) or JSON lines; auto: pretty when stderr is a terminal, else
+     * json. With json logs, progress that shares stderr is JSON too (cli/progress-printer.ts).
+     */
+    logFormat: z.enum(['auto', 'pretty', 'json']).default('auto'),
+    /**
      * Serve the HTTP API (status, health, readiness, metrics, control) on HOST:PORT, e.g.
      * 127.0.0.1:8080. Off when absent. A host other than loopback requires `httpToken`.
      */

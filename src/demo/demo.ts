@@ -11,6 +11,9 @@ import { parseDsn } from '../config/dsn.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { Runner } from '../runner/runner.js';
+import { baseUrl } from '../server/address.js';
+import { SyncMetrics } from '../server/metrics.js';
+import { HttpApi } from '../server/server.js';
 import { formatDuration } from '../runner/progress.js';
 import { MysqlSource } from '../sources/mysql/source.js';
 import { startMariaDb, type Server } from '../testing/servers.js';
@@ -39,6 +42,11 @@ export interface DemoOptions {
   readonly sizes?: SeedSizes;
   /** Longest wait for the sync to apply the source's last change after the workload stopped. */
   readonly catchUpTimeoutMs?: number;
+  /**
+   * HOST:PORT of the sync's HTTP API and dashboard (a loopback address: the demo sets no token);
+   * port 0 picks a free one. Default 127.0.0.1:0.
+   */
+  readonly http?: string;
 }
 
 export interface DemoResult {
@@ -64,6 +72,7 @@ export class Demo {
   async run(stop: AbortSignal): Promise<DemoResult | undefined> {
     const { output: out, logger } = this.opts;
     const conns: Connection[] = [];
+    let api: HttpApi | undefined;
     try {
       out.say('tributary demo: starting two throwaway MariaDB servers (source and target)…');
       await this.startServers();
@@ -85,9 +94,14 @@ export class Demo {
       const seeded = await createShop(src, sizes);
       if (stop.aborted) return this.stoppedEarly();
 
-      out.say(this.banner(srcUrl, dstUrl, source, target, seeded.total));
-
-      const runner = new Runner({ source: srcUrl, target: dstUrl }, { logger });
+      // One registry for the runner's histograms and the API's /metrics, as `sync --http` has.
+      const metrics = new SyncMetrics();
+      const runner = new Runner({ source: srcUrl, target: dstUrl }, { logger, observer: metrics });
+      // The dashboard is served from before the sync starts, so its address heads the banner and
+      // a user can open it while the copy runs.
+      api = new HttpApi({ runner, metrics, listen: this.opts.http ?? '127.0.0.1:0', logger: logger.child({ component: 'http' }) });
+      const dashboard = `${baseUrl(await api.start())}/`;
+      out.say(this.banner(dashboard, srcUrl, dstUrl, source, target, seeded.total));
       const workload = new Workload({ url: srcUrl, rate: this.opts.rate, sizes, logger: logger.child({ component: 'workload' }) });
       // The writes start with the sync, so the initial copy runs against a changing source.
       workload.start();
@@ -110,7 +124,10 @@ export class Demo {
           .then(([s, d]) => {
             const w = workload.stats();
             const p = runner.progress();
-            out.say(`${formatDuration((Date.now() - started) / 1000).padStart(6)}  ${formatCounts(SHOP_TABLES, s, d)}  (source/target rows; ${w.committed} transactions written, sync ${p.phase} lag ${p.lagSeconds.toFixed(1)}s)`);
+            // Two lines, each within 80 columns for the shop's four tables.
+            out.say(
+              `${formatDuration((Date.now() - started) / 1000).padStart(6)}  ${formatCounts(SHOP_TABLES, s, d)}\n        (source/target rows; ${w.committed} transactions written, sync ${p.phase} lag ${p.lagSeconds.toFixed(1)}s)`,
+            );
           })
           .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'demo: could not count rows'))
           .finally(() => (comparing = false));
@@ -164,6 +181,7 @@ export class Demo {
         out.unfollow();
       }
     } finally {
+      await api?.close().catch(() => undefined);
       for (const c of conns) await c.end().catch(() => undefined);
       await this.stopServers();
     }
@@ -237,25 +255,30 @@ export class Demo {
     }
   }
 
-  private banner(srcUrl: string, dstUrl: string, source: Server, target: Server, rows: number): string {
+  private banner(dashboard: string, srcUrl: string, dstUrl: string, source: Server, target: Server, rows: number): string {
     const stopHow = this.opts.durationSeconds ? `Stops by itself after ${this.opts.durationSeconds} s, or Ctrl-C to stop:` : 'Ctrl-C to stop:';
+    // Lines within 80 columns: the demo's first screen is often a default-sized terminal.
     return [
+      `dashboard: ${dashboard}`,
       '',
       'tributary demo — a live shop database kept in step with a copy of it',
       '',
-      `  source  ${srcUrl}   mariadb -h 127.0.0.1 -P ${source.port} -u root ${SHOP_DATABASE}`,
-      `  target  ${dstUrl}   mariadb -h 127.0.0.1 -P ${target.port} -u root ${SHOP_DATABASE}`,
+      `  source  ${srcUrl}`,
+      `          mariadb -h 127.0.0.1 -P ${source.port} -u root ${SHOP_DATABASE}`,
+      `  target  ${dstUrl}`,
+      `          mariadb -h 127.0.0.1 -P ${target.port} -u root ${SHOP_DATABASE}`,
       '',
-      `  The source holds a shop: ${SHOP_TABLES.join(', ')} (${rows} rows).`,
-      `  A workload writes about ${this.opts.rate} transactions/s to it: new orders, status changes, edits,`,
-      '  deletes, and every 10 s a price change across a whole category. tributary copies the tables',
-      "  to the target, then applies every change from the source's binlog. Every 10 s a line compares",
-      '  row counts, source/target (the target trails by about a second). Both servers are throwaway:',
-      '  they and their data go when the demo stops.',
+      `  The source holds a shop: ${SHOP_TABLES.join(', ')}`,
+      `  (${rows} rows). A workload writes about ${this.opts.rate} transactions/s to it: new orders,`,
+      '  status changes, edits, deletes, and every 10 s a price change across a whole',
+      '  category. tributary copies the tables to the target, then applies every change',
+      "  from the source's binlog. Every 10 s a line compares row counts, source/target",
+      '  (the target trails by about a second). Both servers are throwaway: they and',
+      '  their data go when the demo stops.',
       '',
       `  ${stopHow}`,
-      '  the workload stops, the sync catches up and checkpoints, and each table is compared',
-      '  with CHECKSUM TABLE. A second Ctrl-C exits at once.',
+      '  the workload stops, the sync catches up and checkpoints, and each table is',
+      '  compared with CHECKSUM TABLE. A second Ctrl-C exits at once.',
       '',
     ].join('\n');
   }

@@ -1,4 +1,5 @@
 import type { CheckerStatus } from '../checksum/continuous.js';
+import { displayWidth, padToWidth, truncateToWidth } from './width.js';
 
 /** Phases of a sync, in order. */
 export type Phase = 'starting' | 'copy' | 'stream' | 'stopping' | 'stopped' | 'failed';
@@ -66,27 +67,108 @@ export class Rate {
   }
 }
 
+/** The space a terminal progress block may take (the printer passes the terminal's size). */
+export interface BlockSize {
+  /** Most columns any line may take (display width, see width.ts). */
+  readonly width: number;
+  /** Most lines the block may take. */
+  readonly height: number;
+}
+
+/** Below this width the block is laid out compactly: abbreviated numbers, shorter words and bars. */
+const COMPACT_BELOW = 100;
+
 function bar(frac: number, width: number): string {
   const n = Math.round(Math.min(1, Math.max(0, frac)) * width);
   return '█'.repeat(n) + '░'.repeat(width - n);
 }
 
-/** Renders progress for a terminal (bars) or as one plain line. */
-export function renderProgress(p: Progress, tty: boolean): string {
+/** 6984 → "6984" (wide) or "6.98k" (compact): at most 5 characters compact, so columns line up. */
+function num(n: number, compact: boolean): string {
+  n = Math.round(n);
+  if (!compact || Math.abs(n) < 1000) return String(n);
+  for (const [div, unit] of [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']] as const) {
+    if (Math.abs(n) >= div) {
+      const v = n / div;
+      return (Math.abs(v) < 10 ? v.toFixed(2) : Math.abs(v) < 100 ? v.toFixed(1) : v.toFixed(0)) + unit;
+    }
+  }
+  return String(n);
+}
+
+/** The copy's throttle, when the snapshot carries one (Runner.progress() does). */
+function throttleOf(p: Progress): { readonly waiting: boolean; readonly reason: string | null } | undefined {
+  const t = (p as { throttle?: { waiting?: unknown; reason?: unknown } }).throttle;
+  return t && typeof t.waiting === 'boolean' ? { waiting: t.waiting, reason: typeof t.reason === 'string' ? t.reason : null } : undefined;
+}
+
+/** The block's first line, from the snapshot's fields (not `summary`, so it can be laid out per width). */
+function statusLine(p: Progress, compact: boolean): string {
+  const lag = `lag ${p.lagSeconds.toFixed(1)}s`;
+  if (p.phase === 'copy') {
+    const pct = (p.rowsTotal ? Math.min(99.9, (100 * p.rowsCopied) / p.rowsTotal) : 0).toFixed(1);
+    const eta = p.etaSeconds === undefined ? '?' : formatDuration(p.etaSeconds);
+    const rows = `${num(p.rowsCopied, compact)}/${num(p.rowsTotal, compact)}`;
+    let s = compact
+      ? `copy ${pct}% ${rows} ${num(p.copyRowsPerSecond, true)} rows/s ETA ${eta} | ${num(p.changesPerSecond, true)} chg/s ${lag}`
+      : `copy ${pct}% ${rows} rows ${num(p.copyRowsPerSecond, false)} rows/s ETA ${eta} | stream ${num(p.changesPerSecond, false)} changes/s ${lag}`;
+    const throttle = throttleOf(p);
+    if (throttle?.waiting) s += ` | copy waiting: ${throttle.reason ?? 'replica'}`;
+    return `tributary ${s}`;
+  }
+  if (p.phase === 'stream') {
+    let s = compact
+      ? `stream ${num(p.changesApplied, true)} applied ${num(p.changesPerSecond, true)}/s ${lag}`
+      : `stream ${p.changesApplied} changes applied ${num(p.changesPerSecond, false)} changes/s ${lag}${p.appliedPosition ? ` at ${p.appliedPosition}` : ''}`;
+    const c = p.checksum;
+    if (c && c.pass > 0) s += compact ? ` | checksum #${c.pass} ${c.state}${c.repairs ? ` ${c.repairs} fixed` : ''}` : ` | checksum pass ${c.pass} ${c.state}, ${c.repairs} repaired`;
+    return `tributary ${s}`;
+  }
+  // A clean stop: what was done, not the last retried error (which the summary would name).
+  if (p.phase === 'stopped') return `tributary stopped: ${num(p.rowsCopied, compact)} rows copied, ${num(p.changesApplied, compact)} changes applied`;
+  return `tributary ${p.summary}`;
+}
+
+/**
+ * Renders progress for a terminal (a block: a status line and a bar per table) or as one plain line.
+ * On a terminal every line fits `size.width` columns by display width, and the block has at most
+ * `size.height` lines: a redraw in place counts on both (cli/progress-printer.ts). Below 100 columns
+ * the layout is compact (abbreviated numbers, shorter bars); tables that do not fit are summed up in
+ * one last line, those still copying shown first.
+ */
+export function renderProgress(p: Progress, tty: boolean, size: BlockSize = { width: 120, height: 40 }): string {
   if (!tty) {
     const tables = p.phase === 'copy' ? ' ' + p.tables.map((t) => `${t.table}=${pct(t)}`).join(' ') : '';
     return `[tributary] ${p.summary}${tables}`;
   }
-  const lines = [`tributary ${p.summary}`];
-  if (p.phase === 'copy' || p.tables.some((t) => !t.done)) {
-    const w = Math.max(...p.tables.map((t) => t.table.length), 5);
-    for (const t of p.tables.slice(0, 20)) {
-      lines.push(`  ${t.table.padEnd(w)} ${bar(t.rowsTotal ? t.rowsCopied / t.rowsTotal : t.done ? 1 : 0, 30)} ${pct(t).padStart(6)} ${t.rowsCopied}/${t.rowsTotal}`);
+  const width = Math.max(1, Math.floor(size.width));
+  const height = Math.max(1, Math.floor(size.height));
+  const compact = width < COMPACT_BELOW;
+  const lines = [statusLine(p, compact)];
+  if ((p.phase === 'copy' || p.tables.some((t) => !t.done)) && height > 1) {
+    // Tables still copying first, so the ones that matter stay in view when the block is cut.
+    const ordered = [...p.tables.filter((t) => !t.done), ...p.tables.filter((t) => t.done)];
+    const room = height - 1;
+    const shown = ordered.length <= room ? p.tables : ordered.slice(0, room - 1);
+    const counts = shown.map((t) => `${num(t.rowsCopied, compact)}/${num(t.rowsTotal, compact)}`);
+    const countW = Math.max(0, ...counts.map((c) => c.length));
+    const nameW = Math.min(Math.max(5, ...shown.map((t) => displayWidth(t.table))), compact ? 16 : 32);
+    // "  name bar pct counts": what is left for the bar, within 8..30 columns (none when too narrow).
+    const left = width - (2 + nameW + 1 + 1 + 6 + 1 + countW);
+    const barW = left >= 8 ? Math.min(left, compact ? 20 : 30) : 0;
+    shown.forEach((t, i) => {
+      const frac = t.rowsTotal ? t.rowsCopied / t.rowsTotal : t.done ? 1 : 0;
+      const name = padToWidth(truncateToWidth(t.table, nameW), nameW);
+      lines.push(`  ${name} ${barW ? bar(t.done ? 1 : frac, barW) + ' ' : ''}${pct(t).padStart(6)} ${(counts[i] ?? '').padStart(countW)}`);
+    });
+    if (shown.length < ordered.length) {
+      const hidden = ordered.slice(shown.length);
+      const done = hidden.filter((t) => t.done).length;
+      lines.push(`  … ${hidden.length} more table${hidden.length > 1 ? 's' : ''} (${done} done)`);
     }
   }
-  return lines.join('\n');
+  return lines.map((l) => truncateToWidth(l, width)).join('\n');
 }
-
 function pct(t: TableProgress): string {
   if (t.done) return '100%';
   return `${(t.rowsTotal ? Math.min(99.9, (100 * t.rowsCopied) / t.rowsTotal) : 0).toFixed(1)}%`;

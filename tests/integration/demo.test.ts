@@ -20,6 +20,16 @@ describe('tributary demo', () => {
     expect(out).toMatch(/source\s+mysql:\/\/root@127\.0\.0\.1:\d+\/shop/);
     expect(out).toMatch(/target\s+mysql:\/\/root@127\.0\.0\.1:\d+\/shop/);
     expect(out).toContain('Ctrl-C to stop');
+    // The dashboard's address heads the banner.
+    expect(out).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/m);
+    // Piped, stderr carries JSON logs only; the demo's words and its plain progress are text on stdout.
+    const notJson = run
+      .stderr()
+      .split('\n')
+      .filter((l) => l && !l.startsWith('{'));
+    expect(notJson, context).toEqual([]);
+    expect(out.split('\n').filter((l) => l.startsWith('{')), context).toEqual([]);
+    expect(out).toMatch(/^\[tributary\] /m);
     // At least one periodic source/target row-count line while it ran.
     expect(out, context).toMatch(/customers \d+\/\d+/);
 
