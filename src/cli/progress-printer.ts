@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { LogFormat } from '../core/logger.js';
 import { renderProgress, type Progress } from '../runner/progress.js';
-import { physicalRows } from '../runner/width.js';
+import { physicalRows, wrapToWidth } from '../runner/width.js';
 
 /** How progress is shown: redrawn bars on a terminal, plain lines, JSON lines, or not at all. */
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'none';
@@ -137,6 +137,8 @@ export class ProgressPrinter {
    */
   above(text: string, out: NodeJS.WritableStream = process.stdout): void {
     this.erase();
+    // On a terminal, human text wraps at word boundaries within the width the block uses.
+    if (this.opts.mode === 'tty' && (out as MaybeTerminal).isTTY) text = wrapToWidth(text.replace(/\n$/, ''), this.size().columns - 1);
     out.write(text.endsWith('\n') ? text : text + '\n');
     if (this.timer && this.opts.mode === 'tty') this.print();
   }

@@ -87,3 +87,40 @@ export function physicalRows(lines: readonly string[], columns: number): number 
   const cols = Math.max(1, columns);
   return lines.reduce((n, l) => n + Math.max(1, Math.ceil(displayWidth(l) / cols)), 0);
 }
+
+/**
+ * `text` word-wrapped to `width` columns, line by line: a line too wide breaks at its last space
+ * that fits, and its continuation rows are indented like the line (plus two columns), so a
+ * terminal never breaks a word or a number in two. A word wider than a whole row is cut where the
+ * row ends, as the terminal would.
+ */
+export function wrapToWidth(text: string, width: number): string {
+  if (width < 8) return text;
+  return text
+    .split('\n')
+    .map((line) => {
+      if (displayWidth(line) <= width) return line;
+      const indent = ' '.repeat(Math.min((/^ */.exec(line)?.[0].length ?? 0) + 2, Math.floor(width / 2)));
+      const rows: string[] = [];
+      let row = '';
+      for (const word of line.split(/(?<= )/)) {
+        if (row.trim() !== '' && displayWidth(row + word.trimEnd()) > width) {
+          rows.push(row.trimEnd());
+          row = indent + word.trimStart();
+        } else row += word;
+        // A trailing space may reach past the width: only a word wider than the row is cut.
+        while (displayWidth(row.trimEnd()) > width) {
+          let cut = '';
+          for (const ch of row) {
+            if (displayWidth(cut + ch) > width) break;
+            cut += ch;
+          }
+          rows.push(cut);
+          row = indent + row.slice(cut.length);
+        }
+      }
+      if (row.trim() !== '') rows.push(row.trimEnd());
+      return rows.join('\n');
+    })
+    .join('\n');
+}

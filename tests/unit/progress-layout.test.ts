@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ProgressPrinter, resolveProgress } from '../../src/cli/progress-printer.js';
 import { renderProgress, type Progress } from '../../src/runner/progress.js';
-import { charWidth, displayWidth, physicalRows, truncateToWidth } from '../../src/runner/width.js';
+import { charWidth, displayWidth, physicalRows, truncateToWidth, wrapToWidth } from '../../src/runner/width.js';
 
 function progress(over: Partial<Progress> = {}): Progress {
   return {
@@ -176,5 +176,40 @@ describe('where progress goes (stderr carries one format)', () => {
     const rec = JSON.parse(out.out) as Record<string, unknown>;
     expect(rec).toMatchObject({ level: 30, msg: 'progress', progress: { phase: 'copy' } });
     expect(typeof rec.time).toBe('number');
+  });
+});
+
+describe('text printed above the progress on a terminal', () => {
+  it('wraps at word boundaries within the width, continuation rows indented, no word or number split', () => {
+    const line = '   10s  customers 5124/5125  products 2056/2055  orders 10443/10430  order_items 26129/26102';
+    const out = wrapToWidth(line, 79).split('\n');
+    expect(out).toEqual(['   10s  customers 5124/5125  products 2056/2055  orders 10443/10430', '     order_items 26129/26102']);
+    const prose = "stopping: the workload stopped after 4870 transactions (512 rows repriced, 129 not started because the source was at its limit); waiting for the sync to apply the source's last change…";
+    const rows = wrapToWidth(prose, 79).split('\n');
+    expect(rows.length).toBe(3);
+    for (const r of rows) expect(displayWidth(r)).toBeLessThanOrEqual(79);
+    expect(rows.map((r) => r.trim()).join(' ')).toBe(prose);
+  });
+
+  it('leaves lines that fit alone, and cuts a word wider than a row where the row ends', () => {
+    expect(wrapToWidth('short\n  also short', 20)).toBe('short\n  also short');
+    const rows = wrapToWidth('x'.repeat(50), 20).split('\n');
+    expect(rows.every((r) => displayWidth(r) <= 20)).toBe(true);
+    expect(rows.join('').replace(/ /g, '')).toBe('x'.repeat(50));
+    // Wide characters count two columns.
+    for (const r of wrapToWidth('表 '.repeat(30), 21).split('\n')) expect(displayWidth(r)).toBeLessThanOrEqual(21);
+  });
+
+  it('the printer wraps what it writes above the bars on a terminal, and not in a pipe', () => {
+    const chunks: string[] = [];
+    const tty = Object.assign(new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c.toString()), cb()) }), { isTTY: true, columns: 40, rows: 24 });
+    const printer = new ProgressPrinter({ mode: 'tty', progress: () => undefined, stream: tty });
+    printer.above('alpha beta gamma delta epsilon zeta eta theta iota kappa', tty);
+    // eslint-disable-next-line no-control-regex
+    expect(chunks.join('').replace(/\r|\x1b\[[0-9;]*[A-Za-z]/g, '')).toBe('alpha beta gamma delta epsilon zeta eta\n  theta iota kappa\n');
+    const piped: string[] = [];
+    const pipe = new Writable({ write: (c: Buffer, _e, cb) => (piped.push(c.toString()), cb()) });
+    new ProgressPrinter({ mode: 'plain', progress: () => undefined, stream: pipe }).above('alpha beta gamma delta epsilon zeta eta theta iota kappa', pipe);
+    expect(piped.join('')).toBe('alpha beta gamma delta epsilon zeta eta theta iota kappa\n');
   });
 });
