@@ -1,0 +1,250 @@
+import { readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The house's layout rules (issue 11, docs: DESIGN.md "Rules of the house"), as a ratchet over src/:
+ *
+ * 1. `cross-engine import`: no engine folder imports another engine's folder. An engine folder is
+ *    `src/engines/<e>/` or, until issue 11 moves them there, `src/sources/<e>/` and `src/targets/<e>/`
+ *    (both count as engine <e>, so a target importing its own engine's source folder is fine).
+ * 2. `engine test`: no `engine ===` / `engine !==` comparison (`dsn.engine === 'mysql'`,
+ *    `sEngine === tEngine`, …) outside engine folders and `src/engines/registry.ts`: callers branch
+ *    on capabilities, never on engine names.
+ * 3. `presence test`: no caller decides a policy by whether an optional member of a seam
+ *    (ChangeSource, Target and the role-sized interfaces that replace them) exists:
+ *    `source.valueStats && …`, `!target.check`, `x.chunkDigest !== undefined`, `target.prepareWrites?.(…)`.
+ *    Found with the type checker: a reference counts only when it resolves to an optional member
+ *    declared on one of those interfaces in src/core/ (a status field of the same name does not).
+ *
+ * ALLOWED lists today's violations by file and code snippet (no line numbers, so edits elsewhere do
+ * not matter). The test fails on any violation not listed AND on any listed entry that no longer
+ * occurs: a step that removes a violation deletes its entry, so the list only shrinks. Issue 11 is
+ * done when ALLOWED is empty.
+ */
+const ALLOWED: readonly string[] = [
+  // cross-engine imports
+  "src/sources/mysql/pgcopy.ts | cross-engine import | '../../targets/postgres/sql.js'",
+  // engine tests outside engine folders
+  "src/checksum/chunk.ts | engine test | plan.table.engine === plan.onTarget.engine",
+  "src/checksum/normalise.ts | engine test | engine === 'postgres'",
+  "src/checksum/normalise.ts | engine test | engine !== 'postgres'",
+  "src/checksum/normalise.ts | engine test | targetEngine === 'postgres'",
+  "src/checksum/normalise.ts | engine test | targetEngine === 'postgres'",
+  "src/checksum/normalise.ts | engine test | source.engine === target.engine",
+  "src/checksum/normalise.ts | engine test | source.engine === 'mysql'",
+  "src/checksum/normalise.ts | engine test | target.engine !== 'mysql'",
+  "src/checksum/normalise.ts | engine test | engine === 'mysql'",
+  "src/checksum/normalise.ts | engine test | source.engine !== 'postgres'",
+  "src/checksum/plan.ts | engine test | sEngine === tEngine",
+  "src/config/dsn.ts | engine test | engine !== 'mysql'",
+  "src/config/dsn.ts | engine test | engine !== 'postgres'",
+  "src/config/dsn.ts | engine test | engine !== 'etcd'",
+  "src/config/dsn.ts | engine test | engine !== 'etcd'",
+  "src/copier/throttle.ts | engine test | dsn.engine === 'postgres'",
+  "src/runner/engines.ts | engine test | dsn.engine === 'postgres'",
+  "src/runner/engines.ts | engine test | dsn.engine !== 'mysql'",
+  "src/runner/engines.ts | engine test | dsn.engine === 'postgres'",
+  "src/runner/engines.ts | engine test | dsn.engine !== 'mysql'",
+  "src/runner/runner.ts | engine test | srcDsn.engine !== 'mysql'",
+  "src/runner/runner.ts | engine test | srcDsn.engine !== 'postgres'",
+  "src/runner/runner.ts | engine test | onTarget?.engine === current.engine",
+  "src/runner/runner.ts | engine test | onTarget?.engine === current.engine",
+  "src/typemap/index.ts | engine test | table.engine === 'mysql'",
+  // presence tests of optional seam members
+  "src/checksum/chunk.ts | presence test | !target.readChunk",
+  "src/checksum/chunk.ts | presence test | !target.readRowsByKeys",
+  "src/checksum/chunk.ts | presence test | ctx.source.chunkDigest !== undefined",
+  "src/checksum/chunk.ts | presence test | ctx.target.chunkDigest !== undefined",
+  "src/checksum/continuous.ts | presence test | !target.readKeys",
+  "src/checksum/continuous.ts | presence test | !target.readRowsByKeys",
+  "src/checksum/continuous.ts | presence test | !source.readRowsByKeys",
+  "src/checksum/continuous.ts | presence test | this.opts.source.headPosition ?",
+  "src/checksum/continuous.ts | presence test | source.headPosition ?",
+  "src/checksum/continuous.ts | presence test | source.headPosition ?",
+  "src/checksum/extras.ts | presence test | !target.readKeys",
+  "src/checksum/extras.ts | presence test | !target.readRowsByKeys",
+  "src/checksum/extras.ts | presence test | !source.readRowsByKeys",
+  "src/checksum/multiset.ts | presence test | !source.scanRows",
+  "src/checksum/multiset.ts | presence test | !target.scanRows",
+  "src/checksum/verify.ts | presence test | target.prepareWrites?.(",
+  "src/copier/copier.ts | presence test | !target.writeEncodedChunk",
+  "src/copier/copier.ts | presence test | !source.readChunkEncoded",
+  "src/copier/copier.ts | presence test | target.acceptsEncoded?.(",
+  "src/runner/check.ts | presence test | source.check ?",
+  "src/runner/check.ts | presence test | !source.check",
+  "src/runner/check.ts | presence test | source.databaseDefaults?.(",
+  "src/runner/check.ts | presence test | target.check ?",
+  "src/runner/check.ts | presence test | && source.valueStats",
+  "src/runner/check.ts | presence test | && target.checkValues",
+  "src/runner/move.ts | presence test | !control.stopWrites",
+  "src/runner/move.ts | presence test | !control.headPosition",
+  "src/runner/plan.ts | presence test | source.valueStats &&",
+  "src/runner/plan.ts | presence test | && target.checkValues",
+  "src/runner/plan.ts | presence test | if (source.headPosition)",
+  "src/runner/plan.ts | presence test | if (target.plannedDdl)",
+  "src/runner/plan.ts | presence test | source.databaseDefaults?.(",
+  "src/runner/runner.ts | presence test | source.databaseDefaults?.(",
+  "src/runner/runner.ts | presence test | source.valueStats &&",
+  "src/runner/runner.ts | presence test | && target.checkValues",
+  "src/runner/runner.ts | presence test | !target.check",
+  "src/runner/runner.ts | presence test | !source?.headPosition",
+  "src/runner/runner.ts | presence test | !source?.retainedBytes",
+  "src/stream/applier.ts | presence test | this.opts.source.releaseSnapshot?.(",
+  "src/stream/applier.ts | presence test | this.opts.source.acknowledge?.(",
+];
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SRC = join(ROOT, 'src');
+
+/** The seam interfaces whose optional members must not be used as policies. */
+const SEAMS = new Set([
+  'ChangeSource',
+  'Target',
+  'SourceAdmin',
+  'SnapshotReader',
+  'ChangeLog',
+  'TargetWriter',
+  'CheckpointStore',
+  'TargetReader',
+]);
+
+const ENGINE_FOLDER = /^src\/(?:engines|sources|targets)\/([^/]+)\//;
+/** The engine a file belongs to, or undefined outside engine folders. */
+const engineOf = (file: string): string | undefined => ENGINE_FOLDER.exec(file)?.[1];
+const ENGINE_TEST_EXEMPT = new Set(['src/engines/registry.ts']);
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [p] : [];
+  });
+}
+
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/** Every violation in src/, as "file | rule | snippet" (the same form as ALLOWED). */
+function violations(): string[] {
+  const files = sourceFiles(SRC);
+  const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), (p) => ts.sys.readFile(p));
+  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
+  const program = ts.createProgram(files, { ...options, noEmit: true });
+  const checker = program.getTypeChecker();
+  const found: string[] = [];
+
+  /** True when `node` names an optional member declared on a seam interface in src/core/. */
+  const isOptionalSeamMember = (node: ts.PropertyAccessExpression): boolean => {
+    const symbol = checker.getSymbolAtLocation(node.name);
+    return (symbol?.declarations ?? []).some(
+      (d) =>
+        (ts.isMethodSignature(d) || ts.isPropertySignature(d)) &&
+        d.questionToken !== undefined &&
+        ts.isInterfaceDeclaration(d.parent) &&
+        SEAMS.has(d.parent.name.text) &&
+        relative(ROOT, d.getSourceFile().fileName).startsWith('src/core/'),
+    );
+  };
+
+  /** The snippet for a presence test: the member access with the operator that tests it. */
+  const presenceSnippet = (node: ts.PropertyAccessExpression): string | undefined => {
+    const text = oneLine(node.getText());
+    let at: ts.Node = node;
+    while (ts.isParenthesizedExpression(at.parent) || ts.isNonNullExpression(at.parent)) at = at.parent;
+    const p = at.parent;
+    if (ts.isCallExpression(p) && p.expression === at) return p.questionDotToken ? `${text}?.(` : undefined;
+    if (ts.isPrefixUnaryExpression(p) && p.operator === ts.SyntaxKind.ExclamationToken) return `!${text}`;
+    if (ts.isTypeOfExpression(p)) return `typeof ${text}`;
+    if (ts.isConditionalExpression(p) && p.condition === at) return `${text} ?`;
+    if (ts.isIfStatement(p) && p.expression === at) return `if (${text})`;
+    if (ts.isWhileStatement(p) && p.expression === at) return `while (${text})`;
+    if (ts.isBinaryExpression(p)) {
+      const op = p.operatorToken.kind;
+      const opText = p.operatorToken.getText();
+      if (op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken || op === ts.SyntaxKind.QuestionQuestionToken) {
+        return p.left === at ? `${text} ${opText}` : `${opText} ${text}`;
+      }
+      const eq = [
+        ts.SyntaxKind.EqualsEqualsEqualsToken,
+        ts.SyntaxKind.ExclamationEqualsEqualsToken,
+        ts.SyntaxKind.EqualsEqualsToken,
+        ts.SyntaxKind.ExclamationEqualsToken,
+      ];
+      if (eq.includes(op)) return oneLine(p.getText());
+    }
+    return undefined;
+  };
+
+  const namesEngine = (e: ts.Expression): boolean => {
+    while (ts.isParenthesizedExpression(e) || ts.isNonNullExpression(e)) e = e.expression;
+    if (ts.isIdentifier(e)) return /engine$/i.test(e.text);
+    if (ts.isPropertyAccessExpression(e)) return /engine$/i.test(e.name.text);
+    return false;
+  };
+
+  for (const sf of program.getSourceFiles()) {
+    const file = relative(ROOT, sf.fileName);
+    if (!file.startsWith('src/')) continue;
+    const engine = engineOf(file);
+    const report = (rule: string, snippet: string) => found.push(`${file} | ${rule} | ${snippet}`);
+
+    const checkImport = (spec: ts.Expression | undefined) => {
+      if (!spec || !ts.isStringLiteralLike(spec) || !spec.text.startsWith('.') || engine === undefined) return;
+      const into = engineOf(relative(ROOT, resolve(dirname(sf.fileName), spec.text)));
+      if (into !== undefined && into !== engine) report('cross-engine import', `'${spec.text}'`);
+    };
+
+    const visit = (node: ts.Node): void => {
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) checkImport(node.moduleSpecifier);
+      else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) checkImport(node.arguments[0]);
+      else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
+        checkImport(node.moduleReference.expression);
+      } else if (ts.isBinaryExpression(node)) {
+        const op = node.operatorToken.kind;
+        const equality =
+          op === ts.SyntaxKind.EqualsEqualsEqualsToken ||
+          op === ts.SyntaxKind.ExclamationEqualsEqualsToken ||
+          op === ts.SyntaxKind.EqualsEqualsToken ||
+          op === ts.SyntaxKind.ExclamationEqualsToken;
+        if (equality && engine === undefined && !ENGINE_TEST_EXEMPT.has(file) && (namesEngine(node.left) || namesEngine(node.right))) {
+          report('engine test', oneLine(node.getText()));
+        }
+      } else if (ts.isPropertyAccessExpression(node) && isOptionalSeamMember(node)) {
+        const snippet = presenceSnippet(node);
+        if (snippet !== undefined) report('presence test', snippet);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
+  return found;
+}
+
+/** a minus b, as multisets. */
+function minus(a: readonly string[], b: readonly string[]): string[] {
+  const left = [...b];
+  return a.filter((x) => {
+    const i = left.indexOf(x);
+    if (i < 0) return true;
+    left.splice(i, 1);
+    return false;
+  });
+}
+
+describe('layout ratchet (issue 11)', () => {
+  const found = violations();
+
+  it('finds the violations it knows of (the scanner still works)', () => {
+    // A scanner that silently finds nothing would pass the two tests below only while ALLOWED is empty.
+    if (ALLOWED.length > 0) expect(found.length).toBeGreaterThan(0);
+  });
+
+  it('has no violation that is not on the allow-list', () => {
+    expect(minus(found, ALLOWED), 'new layout violations: fix them (see the rules at the top of this file)').toEqual([]);
+  });
+
+  it('has no allow-list entry that no longer occurs (delete it: the list only shrinks)', () => {
+    expect(minus(ALLOWED, found), 'fixed violations still on the allow-list: delete these entries').toEqual([]);
+  });
+});
