@@ -2,7 +2,8 @@
  * tributary as a library: construct a Runner from the same config the CLI validates, then
  * `run(signal)` until cancelled. Sources and targets may be injected through the seams below.
  */
-export { Runner, deriveSyncId, type RunnerOptions } from './runner/runner.js';
+export { Runner, type RunnerOptions } from './runner/runner.js';
+export { deriveSyncId } from './config/sync-id.js';
 export type { Progress, TableProgress, Phase } from './runner/progress.js';
 export { SyncConfigSchema, type SyncConfig, type SyncConfigInput } from './config/schema.js';
 export { loadConfig } from './config/load.js';

@@ -8,8 +8,8 @@ import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import { createSource, createTarget } from './engines.js';
-import { deriveSyncId } from './runner.js';
-import { selectTables } from './tables.js';
+import { deriveSyncId } from '../config/sync-id.js';
+import { selectTables } from '../config/tables.js';
 
 export interface PlannedTable {
   readonly table: string;

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { describeDsn, redactUrl, type Dsn } from '../config/dsn.js';
 import { connectionDsn, resolvePasswords } from '../config/connection.js';
 import { SyncConfigSchema, toMs, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
+import { deriveSyncId } from '../config/sync-id.js';
+import { selectTables } from '../config/tables.js';
 import { assertResumable, CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import { Copier } from '../copier/copier.js';
 import { Convergence } from '../copier/gate.js';
@@ -21,7 +22,9 @@ import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
 import { createSource, createTarget } from './engines.js';
-import { selectTables } from './tables.js';
+
+/** Still exported from here, its old home, for code that imports it from this path; config/sync-id.ts owns it. */
+export { deriveSyncId };
 
 export interface RunnerOptions {
   readonly logger?: Logger;
@@ -669,12 +672,6 @@ async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: 
 /** A table's column names in order, and its key's, for definitions from different engines. */
 function columnNames(t: TableSchema): string {
   return JSON.stringify([t.columns.map((c) => c.name), t.primaryKey.map((i) => t.columns[i]?.name)]);
-}
-
-/** The default sync id: stable for one source database and one target database. */
-export function deriveSyncId(src: Dsn, dst: Dsn): string {
-  const h = createHash('sha256').update(`${src.host}:${src.port}/${src.database}|${dst.host}:${dst.port}/${dst.database}`).digest('hex');
-  return `${src.database}-${h.slice(0, 12)}`.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
 /** `p`, or undefined after `ms` (the promise's own failure is left to its caller to catch). */

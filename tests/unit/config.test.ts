@@ -7,7 +7,7 @@ import { connectionDsn, resolvePasswords, type ConnectionSettings } from '../../
 import { describeDsn, parseDsn, redactConnectionUrl, redactUrl } from '../../src/config/dsn.js';
 import { loadConfig, validateConfig } from '../../src/config/load.js';
 import { exitCodeOf, TributaryError } from '../../src/core/errors.js';
-import { selectTables } from '../../src/runner/tables.js';
+import { selectTables } from '../../src/config/tables.js';
 import { freeSpaceRequirement } from '../../src/core/disk.js';
 import { formatCheckReport } from '../../src/cli/check.js';
 

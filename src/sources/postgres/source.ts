@@ -9,7 +9,7 @@ import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { selectTables } from '../../runner/tables.js';
+import { selectTables } from '../../config/tables.js';
 import { scanPostgresData } from '../../typemap/postgres-to-mysql.js';
 import { chunkSql, copyChunkSql, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
