@@ -16,7 +16,7 @@ export type { Column, TableSchema } from './core/schema.js';
 export type { Value, Row } from './core/values.js';
 export { MysqlSource } from './sources/mysql/source.js';
 export { MysqlTarget } from './targets/mysql/target.js';
-export { verify, type VerifyOptions } from './checksum/verify.js';
+export { verify, type VerifyOptions } from './runner/verify.js';
 export { move, type MoveOptions, type MoveReport, type MoveStep } from './runner/move.js';
 export { ContinuousChecker, type CheckerOptions, type CheckerStatus, type CheckerState, type RepairEvent } from './checksum/continuous.js';
 export type { VerifyResult, VerifyTotals, TableReport, RangeReport, KeyReport, KeyJson, JsonValue } from './checksum/report.js';

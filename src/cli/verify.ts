@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { fromEnv, fromFile, loadConfig } from '../config/load.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
-import { verify, VERIFY_CHUNK_SIZE } from '../checksum/verify.js';
+import { verify, VERIFY_CHUNK_SIZE } from '../runner/verify.js';
 import { formatReport } from '../checksum/report.js';
 import { collectFlags, type CliContext } from './context.js';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { describeDsn } from '../config/dsn.js';
 import { connectionDsn } from '../config/connection.js';
 import { SyncConfigSchema, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
-import { verify } from '../checksum/verify.js';
+import { verify } from './verify.js';
 import type { VerifyTotals } from '../checksum/report.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';

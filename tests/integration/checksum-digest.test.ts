@@ -15,7 +15,7 @@ import { SyncConfigSchema } from '../../src/config/schema.js';
 import { ContinuousChecker } from '../../src/checksum/continuous.js';
 import { planTable } from '../../src/checksum/plan.js';
 import type { TableReport } from '../../src/checksum/report.js';
-import { verify } from '../../src/checksum/verify.js';
+import { verify } from '../../src/runner/verify.js';
 import { createLogger } from '../../src/core/logger.js';
 import { createSource, createTarget } from '../../src/runner/engines.js';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';

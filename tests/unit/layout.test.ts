@@ -68,7 +68,7 @@ const ALLOWED: readonly string[] = [
   "src/checksum/extras.ts | presence test | !source.readRowsByKeys",
   "src/checksum/multiset.ts | presence test | !source.scanRows",
   "src/checksum/multiset.ts | presence test | !target.scanRows",
-  "src/checksum/verify.ts | presence test | target.prepareWrites?.(",
+  "src/runner/verify.ts | presence test | target.prepareWrites?.(",
   "src/copier/copier.ts | presence test | !target.writeEncodedChunk",
   "src/copier/copier.ts | presence test | !source.readChunkEncoded",
   "src/copier/copier.ts | presence test | target.acceptsEncoded?.(",

@@ -8,12 +8,12 @@ import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import { deriveSyncId } from '../config/sync-id.js';
-import { createSource, createTarget } from '../runner/engines.js';
+import { createSource, createTarget } from './engines.js';
 import { selectTables } from '../config/tables.js';
-import { DEFAULT_RECHECK, type ChunkContext, type RecheckPolicy } from './chunk.js';
-import { planTable } from './plan.js';
-import { totalsOf, type TableReport, type VerifyResult } from './report.js';
-import { walkTable } from './walk.js';
+import { DEFAULT_RECHECK, type ChunkContext, type RecheckPolicy } from '../checksum/chunk.js';
+import { planTable } from '../checksum/plan.js';
+import { totalsOf, type TableReport, type VerifyResult } from '../checksum/report.js';
+import { walkTable } from '../checksum/walk.js';
 
 /**
  * `tributary verify` as a library function: a one-shot chunked checksum of every synced table,
