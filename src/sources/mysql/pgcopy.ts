@@ -1,5 +1,5 @@
 import type { Column, TableSchema } from '../../core/schema.js';
-import { declaredKind, type ValueKind } from '../../targets/postgres/sql.js';
+import { declaredKind, type ValueKind } from '../../typemap/postgres-kinds.js';
 import { mysqlToPostgresType } from '../../typemap/index.js';
 import { quoteId } from './connection.js';
 import { isIntegerType } from './values.js';
