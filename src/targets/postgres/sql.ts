@@ -2,7 +2,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { POSTGIS_MAX_SRID, SpatialError, spatialSrid, spatialToEwkb } from '../../core/spatial.js';
 import type { Value } from '../../core/values.js';
-import { isZeroDate } from '../../typemap/index.js';
+import { isZeroDate } from '../../core/calendar.js';
 import type { ValueKind } from '../../typemap/postgres-kinds.js';
 
 /**
