@@ -1,6 +1,6 @@
 import type { Column } from '../core/schema.js';
 import type { Value } from '../core/values.js';
-import { isZeroDate } from '../typemap/index.js';
+import { isZeroDate } from '../core/calendar.js';
 import { civilFromDays, daysFromCivil, p2 } from '../core/calendar.js';
 import { ewkbToSpatial, normaliseSpatial, SpatialError } from '../core/spatial.js';
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { describeDsn, redactUrl, type Dsn } from '../config/dsn.js';
+import type { LagProbe, LagReading } from '../core/lag.js';
 import { PauseGate } from '../core/pause.js';
 
 /** Where the copy's throttles stand, for Runner.progress() and the HTTP status. */
@@ -16,18 +17,14 @@ export interface ThrottleStatus {
   readonly reason: string | null;
 }
 
-/** One reading of the replica: its lag, or why it could not be read. */
-export type LagReading = { readonly lagSeconds: number } | { readonly unreadable: string };
-
-/** Reads a replica's lag; one implementation per engine, over one connection of its own. */
-interface LagProbe {
-  read(): Promise<LagReading>;
-  close(): Promise<void>;
-}
-
 export interface ReplicaThrottleOptions {
-  /** A MySQL/MariaDB replica or a PostgreSQL standby (connectionDsn: with its password). */
+  /** A MySQL/MariaDB replica or a PostgreSQL standby (connectionDsn: with its password), named in logs and status without it. */
   readonly dsn: Dsn;
+  /**
+   * Opens a probe of `dsn`'s engine (runner/engines.ts openLagProbe). Called at the first reading
+   * and again after a reading fails; its errors are readings too (`unreadable`).
+   */
+  readonly openProbe: () => Promise<LagProbe>;
   /** The copy waits while the lag is above this many seconds (or cannot be read). */
   readonly maxLagSeconds: number;
   readonly intervalMs?: number;
@@ -118,7 +115,7 @@ export class ReplicaThrottle {
 
   private async read(): Promise<LagReading> {
     try {
-      this.probe ??= await openProbe(this.dsn);
+      this.probe ??= await this.opts.openProbe();
       return await this.probe.read();
     } catch (err) {
       // A lost connection is opened again at the next poll.
@@ -133,61 +130,4 @@ export class ReplicaThrottle {
     if (this.dsn.password) out = out.split(this.dsn.password).join('***');
     return out;
   }
-}
-
-async function openProbe(dsn: Dsn): Promise<LagProbe> {
-  return dsn.engine === 'postgres' ? openPostgresProbe(dsn) : openMysqlProbe(dsn);
-}
-
-/**
- * SHOW REPLICA STATUS (MySQL 8.0.22+, MariaDB 10.5.1+), else SHOW SLAVE STATUS. No row: the server
- * is not a replica. Seconds_Behind_Source (MySQL) or Seconds_Behind_Master (MariaDB) NULL: its
- * SQL thread is not running. A multi-source replica's lag is its largest.
- */
-async function openMysqlProbe(dsn: Dsn): Promise<LagProbe> {
-  const { openConnection } = await import('../sources/mysql/connection.js');
-  const conn = await openConnection(dsn, 'replica');
-  const status = async (): Promise<Record<string, unknown>[]> => {
-    try {
-      const [rows] = await conn.query('SHOW REPLICA STATUS');
-      return rows as Record<string, unknown>[];
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ER_PARSE_ERROR') throw err;
-      const [rows] = await conn.query('SHOW SLAVE STATUS');
-      return rows as Record<string, unknown>[];
-    }
-  };
-  return {
-    async read() {
-      const rows = await status();
-      if (rows.length === 0) return { unreadable: 'SHOW REPLICA STATUS returns no row (the server is not a replica)' };
-      let lag = 0;
-      for (const r of rows) {
-        const v = r.Seconds_Behind_Source ?? r.Seconds_Behind_Master;
-        if (v === null || v === undefined) return { unreadable: 'Seconds_Behind_Master is NULL (the replication SQL thread is not running)' };
-        lag = Math.max(lag, Number(v));
-      }
-      return { lagSeconds: lag };
-    },
-    close: () => conn.end(),
-  };
-}
-
-/**
- * The standby's replay delay: now() minus the commit time of the last transaction it replayed.
- * NULL on a server that is not a standby or has replayed nothing yet. On a standby whose primary
- * is idle this grows though nothing is behind; a heartbeat on the primary keeps it honest.
- */
-async function openPostgresProbe(dsn: Dsn): Promise<LagProbe> {
-  const { openClient } = await import('../sources/postgres/connection.js');
-  const client = await openClient(dsn, 'replica');
-  return {
-    async read() {
-      const r = await client.query<{ lag: string | null }>('SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::text AS lag');
-      const lag = r.rows[0]?.lag;
-      if (lag === null || lag === undefined) return { unreadable: 'pg_last_xact_replay_timestamp() is NULL (not a standby, or nothing replayed yet)' };
-      return { lagSeconds: Math.max(0, Math.round(Number(lag) * 10) / 10) };
-    },
-    close: () => client.end(),
-  };
 }

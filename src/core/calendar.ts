@@ -29,3 +29,12 @@ export function civilFromDays(z: number): [number, number, number] {
 
 /** Two digits, zero-padded. */
 export const p2 = (n: number): string => String(n).padStart(2, '0');
+
+/**
+ * A MySQL date or datetime (as MySQL prints it) with no place in a proleptic calendar: the zero
+ * date '0000-00-00' and dates with a zero month or day ('2024-00-15'), which MySQL accepts outside
+ * NO_ZERO_IN_DATE. Other engines cannot hold them: `--zero-dates` says what a target makes of them.
+ */
+export function isZeroDate(s: string): boolean {
+  return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(s);
+}

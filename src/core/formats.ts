@@ -22,3 +22,12 @@ export const PG_COPY_TEXT = 'postgres-copy-text';
  * servers the text output and input functions (timestamps and numerics above all).
  */
 export const PG_COPY_BINARY = 'postgres-copy-binary';
+
+/**
+ * The text format of LOAD DATA chunks (loaded by the MySQL target with LOAD DATA LOCAL INFILE,
+ * targets/mysql/load.ts): one line per row, fields in `TableSchema.columns` order, separated by
+ * tab, `\N` for NULL, backslash escapes for `\ tab newline CR NUL`; binary columns as hex (spatial
+ * values too: their stored SRID + WKB), BIT as an unsigned number, YEAR with four digits (LOAD
+ * DATA reads '0' as 2000). Rendered in SQL by a MySQL source (sources/mysql/tsv.ts).
+ */
+export const MYSQL_TSV = 'mysql-load-data-tsv';

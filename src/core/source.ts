@@ -34,7 +34,8 @@ export interface EncodedChunk {
 
 /**
  * Facts about the values of one column that decide whether a target of another engine can hold
- * them (PostgreSQL numeric NaN and infinities, digits beyond DECIMAL(65,30), infinite dates).
+ * them (PostgreSQL numeric NaN and infinities, digits, infinite dates). The target judges them
+ * against its own types (the MySQL target: beyond DECIMAL(65,30), the smallest DECIMAL that fits).
  */
 export interface ColumnValueStats {
   readonly table: string;
@@ -49,8 +50,6 @@ export interface ColumnValueStats {
   readonly maxScale: number | null;
   /** Dates and timestamps outside year 1–9999 (infinity, BC). */
   readonly outOfRange: number;
-  /** The smallest DECIMAL(p,s) holding every finite value, when one within DECIMAL(65,30) does. */
-  readonly fitsDecimal: string | null;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { toMs, type SyncConfig } from '../config/schema.js';
 import type { Dsn } from '../config/dsn.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { LagProbe } from '../core/lag.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 
@@ -37,4 +38,17 @@ export async function createTarget(config: SyncConfig, dsn: Dsn, syncId: string,
   }
   const { MysqlTarget } = await import('../targets/mysql/target.js');
   return new MysqlTarget({ dsn, syncId, logger, poolSize: config.threads, columnTypes: config.columnTypes, force: config.force });
+}
+
+/**
+ * A lag probe of a replica (`--replica`) of the URL's engine, for the copy's ReplicaThrottle. Any
+ * URL that is not postgres:// is read as a MySQL/MariaDB replica.
+ */
+export async function openLagProbe(dsn: Dsn): Promise<LagProbe> {
+  if (dsn.engine === 'postgres') {
+    const { openLagProbe: openPostgres } = await import('../sources/postgres/lag.js');
+    return openPostgres(dsn);
+  }
+  const { openLagProbe: openMysql } = await import('../sources/mysql/lag.js');
+  return openMysql(dsn);
 }

@@ -21,7 +21,7 @@ import { failing } from '../core/check.js';
 import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
-import { createSource, createTarget } from './engines.js';
+import { createSource, createTarget, openLagProbe } from './engines.js';
 
 /** Still exported from here, its old home, for code that imports it from this path; config/sync-id.ts owns it. */
 export { deriveSyncId };
@@ -326,9 +326,10 @@ export class Runner extends EventEmitter {
       if (lockLost) throw lockLost;
       const convergence = new Convergence();
       const copyLeft = schemas.some((s) => !cp.tables.get(s.name)?.done);
+      const replica = cfg.replica !== undefined && copyLeft ? connectionDsn(cfg, 'replica') : undefined;
       const throttle =
-        cfg.replica !== undefined && copyLeft
-          ? new ReplicaThrottle({ dsn: connectionDsn(cfg, 'replica'), maxLagSeconds: toMs(cfg.replicaMaxLag) / 1000, logger: this.logger.child({ component: 'throttle' }) })
+        replica !== undefined
+          ? new ReplicaThrottle({ dsn: replica, openProbe: () => openLagProbe(replica), maxLagSeconds: toMs(cfg.replicaMaxLag) / 1000, logger: this.logger.child({ component: 'throttle' }) })
           : undefined;
       this.throttle = throttle;
       const applier = cfg.copyOnly

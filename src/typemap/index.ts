@@ -1,7 +1,7 @@
 import type { Column, TableSchema } from '../core/schema.js';
 import { mysqlToPostgresType, type PostgresColumnType, type PostgresTypeOptions } from './mysql-to-postgres.js';
 
-export { isZeroDate, mysqlToPostgresType, SPATIAL_POLICY, type PostgresColumnType, type PostgresTypeOptions } from './mysql-to-postgres.js';
+export { mysqlToPostgresType, SPATIAL_POLICY, type PostgresColumnType, type PostgresTypeOptions } from './mysql-to-postgres.js';
 
 /**
  * The PostgreSQL type of a source column, whatever the source engine. A PostgreSQL source keeps

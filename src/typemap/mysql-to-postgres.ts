@@ -170,11 +170,3 @@ function spatialType(col: Column, postgis: string | undefined): string {
 function pgQuoteIdent(name: string): string {
   return '"' + name.replace(/"/g, '""') + '"';
 }
-
-/**
- * A MySQL date or datetime PostgreSQL cannot hold: the zero date '0000-00-00' and dates with a
- * zero month or day ('2024-00-15'), which MySQL accepts outside NO_ZERO_IN_DATE.
- */
-export function isZeroDate(s: string): boolean {
-  return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(s);
-}

@@ -645,83 +645,21 @@ export function mysqlValue(table: string, m: MappedColumn, v: Value): string | B
 // ---------------------------------------------------------------------------------------------
 // Data preflight
 
-/** What a scan of the source data found in one column: everything that decides whether it fits. */
-/** What scanPostgresData reports per column (the engine-neutral ColumnValueStats). */
-export type ColumnDataReport = ColumnValueStats;
-
-/** Runs SQL on the PostgreSQL source and returns the rows as objects. */
-export type PgQuery = (sql: string) => Promise<Record<string, unknown>[]>;
-
-const pgId = (s: string) => '"' + s.replace(/"/g, '""') + '"';
-
 /**
- * The columns of a table whose values can be refused at write time (numeric, float, date,
- * timestamp, timestamptz) and one query on the PostgreSQL source that counts what would be:
- * NaN/±Infinity, digits beyond DECIMAL(65,30), infinite, BC and out-of-range dates. A full scan:
- * an optional preflight (`tributary check`) that turns a failure in the middle of a copy into a
- * report before it; the write-time checks hold whether or not it ran.
+ * The smallest DECIMAL(p,s) that holds values of at most `maxIntegerDigits` integer and `maxScale`
+ * fraction digits, or null when none within MySQL's DECIMAL(65,30) does (or nothing was counted).
  */
-export function dataScanSql(table: TableSchema, schema = 'public'): { sql: string; columns: Column[] } | undefined {
-  const parts: string[] = [];
-  const columns: Column[] = [];
-  table.columns.forEach((c, i) => {
-    const q = pgId(c.name);
-    if (c.dataType === 'numeric') {
-      const finite = `${q}::text NOT IN ('NaN','Infinity','-Infinity')`;
-      parts.push(
-        `count(*) FILTER (WHERE ${q}::text = 'NaN') AS n${i}`,
-        `count(*) FILTER (WHERE ${q}::text = 'Infinity') AS p${i}`,
-        `count(*) FILTER (WHERE ${q}::text = '-Infinity') AS m${i}`,
-        `max(length(ltrim(split_part(ltrim(${q}::text, '-'), '.', 1), '0'))) FILTER (WHERE ${finite}) AS d${i}`,
-        `max(length(rtrim(split_part(${q}::text, '.', 2), '0'))) FILTER (WHERE ${finite}) AS s${i}`,
-      );
-    } else if (c.dataType === 'float4' || c.dataType === 'float8') {
-      parts.push(
-        `count(*) FILTER (WHERE ${q} = 'NaN') AS n${i}`,
-        `count(*) FILTER (WHERE ${q} = 'Infinity') AS p${i}`,
-        `count(*) FILTER (WHERE ${q} = '-Infinity') AS m${i}`,
-      );
-    } else if (c.dataType === 'date' || c.dataType === 'timestamp' || c.dataType === 'timestamptz') {
-      const v = c.dataType === 'timestamptz' ? `(${q} AT TIME ZONE 'UTC')` : q;
-      parts.push(`count(*) FILTER (WHERE NOT isfinite(${q}) OR ${v} < '0001-01-01' OR ${v} >= '10000-01-01') AS o${i}`);
-    } else return;
-    columns.push(c);
-  });
-  if (!parts.length) return undefined;
-  return { sql: `SELECT ${parts.join(', ')} FROM ${pgId(schema)}.${pgId(table.name)}`, columns };
-}
-
-/** Scans a table's data (see `dataScanSql`) and reports per column. */
-export async function scanPostgresData(query: PgQuery, table: TableSchema, schema = 'public'): Promise<ColumnDataReport[]> {
-  const scan = dataScanSql(table, schema);
-  if (!scan) return [];
-  const [row = {}] = await query(scan.sql);
-  const num = (k: string) => (row[k] === null || row[k] === undefined ? null : Number(row[k]));
-  return scan.columns.map((c) => {
-    const i = table.columns.indexOf(c);
-    const d = num(`d${i}`);
-    const s = num(`s${i}`);
-    const fits = d !== null && s !== null && d <= LIMITS.decimalPrecision - LIMITS.decimalScale && s <= LIMITS.decimalScale ? `DECIMAL(${Math.max(1, d + s)},${s})` : null;
-    return {
-      table: table.name,
-      column: c.name,
-      sourceType: c.columnType,
-      nan: num(`n${i}`) ?? 0,
-      posInfinity: num(`p${i}`) ?? 0,
-      negInfinity: num(`m${i}`) ?? 0,
-      maxIntegerDigits: d,
-      maxScale: s,
-      outOfRange: num(`o${i}`) ?? 0,
-      fitsDecimal: c.dataType === 'numeric' ? fits : null,
-    };
-  });
+export function fitsDecimal(maxIntegerDigits: number | null, maxScale: number | null): string | null {
+  const [d, s] = [maxIntegerDigits, maxScale];
+  return d !== null && s !== null && d <= LIMITS.decimalPrecision - LIMITS.decimalScale && s <= LIMITS.decimalScale ? `DECIMAL(${Math.max(1, d + s)},${s})` : null;
 }
 
 /**
- * Problems a data scan found for the mapped columns: each names the column, the counts and the
- * fix (an override that holds the data, or correcting the rows).
+ * Problems a data scan of a PostgreSQL source (ChangeSource.valueStats) found for the mapped
+ * columns: each names the column, the counts and the fix (an override that holds the data, or
+ * correcting the rows).
  */
-export function dataProblems(mapping: TableMapping, reports: readonly ColumnDataReport[]): TypeProblem[] {
+export function dataProblems(mapping: TableMapping, reports: readonly ColumnValueStats[]): TypeProblem[] {
   const out: TypeProblem[] = [];
   for (const r of reports) {
     const m = mapping.columns.find((c) => c.column.name === r.column);
@@ -733,7 +671,7 @@ export function dataProblems(mapping: TableMapping, reports: readonly ColumnData
     }
     if (m.kind === 'decimal' && m.decimal && r.maxIntegerDigits !== null && r.maxScale !== null) {
       if (r.maxIntegerDigits > m.decimal.precision - m.decimal.scale || r.maxScale > m.decimal.scale) {
-        out.push({ ...base, reason: `values with ${r.maxIntegerDigits} integer and ${r.maxScale} fraction digits do not fit ${m.sql}`, fix: overrideFix(r.table, r.column, r.fitsDecimal ?? 'VARCHAR(200)') });
+        out.push({ ...base, reason: `values with ${r.maxIntegerDigits} integer and ${r.maxScale} fraction digits do not fit ${m.sql}`, fix: overrideFix(r.table, r.column, fitsDecimal(r.maxIntegerDigits, r.maxScale) ?? 'VARCHAR(200)') });
       }
     }
     if (r.outOfRange > 0 && (m.kind === 'date' || m.kind === 'timestamp' || m.kind === 'timestamptz')) {

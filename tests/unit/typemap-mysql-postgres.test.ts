@@ -3,7 +3,8 @@ import { TributaryError } from '../../src/core/errors.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { createTableSql, planTypes } from '../../src/targets/postgres/ddl.js';
 import { copyField, float4Text, pgText, quoteIdent, renderRow, type TargetColumn } from '../../src/targets/postgres/sql.js';
-import { enumMembers, isZeroDate, mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
+import { isZeroDate } from '../../src/core/calendar.js';
+import { enumMembers, mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
 
 function col(name: string, dataType: string, columnType: string, extra: Partial<Column> = {}): Column {
   return { name, dataType, columnType, nullable: true, unsigned: /unsigned/.test(columnType), ...extra };

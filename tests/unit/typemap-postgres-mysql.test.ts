@@ -5,13 +5,13 @@ import type { Value } from '../../src/core/values.js';
 import { createTableSql } from '../../src/targets/mysql/ddl.js';
 import { loadPlan, serialise } from '../../src/targets/mysql/load.js';
 import { columnLiteral } from '../../src/targets/mysql/sql.js';
+import { scanPostgresData } from '../../src/sources/postgres/schema.js';
 import {
   assertMappable,
   dataProblems,
-  dataScanSql,
+  fitsDecimal,
   mapPostgresTable,
   mysqlValue,
-  scanPostgresData,
   type MappedColumn,
   type PgToMysqlOptions,
 } from '../../src/typemap/postgres-to-mysql.js';
@@ -286,15 +286,9 @@ describe('PostgreSQL canonical values in MySQL', () => {
 describe('PostgreSQL data preflight', () => {
   const t = table([ID, col('n', 'numeric', 'numeric'), col('f', 'float8'), col('d', 'timestamptz', 'timestamp with time zone'), col('s', 'text')]);
 
-  it('builds one scan query for the columns whose values can be refused', () => {
-    const scan = dataScanSql(t)!;
-    expect(scan.columns.map((c) => c.name)).toEqual(['n', 'f', 'd']);
-    expect(scan.sql).toMatch(/^SELECT count\(\*\) FILTER \(WHERE "n"::text = 'NaN'\) AS n1, .* FROM "public"\."t"$/);
-  });
-
   it('reports NaN/Infinity, digits beyond the target and out-of-range dates, with the fix', async () => {
     const reports = await scanPostgresData(async () => [{ n1: '2', p1: '0', m1: '1', d1: 40, s1: 2, n2: 0, p2: 1, m2: 0, o3: '3' }], t);
-    expect(reports[0]).toMatchObject({ column: 'n', nan: 2, negInfinity: 1, maxIntegerDigits: 40, maxScale: 2, fitsDecimal: null });
+    expect(fitsDecimal(reports[0]!.maxIntegerDigits, reports[0]!.maxScale)).toBeNull();
     const m = mapPostgresTable(t, { columnTypes: { 't.n': 'DECIMAL(65,30)' } });
     const problems = dataProblems(m, reports);
     expect(problems.map((p) => `${p.column}: ${p.reason}`)).toEqual([
@@ -303,7 +297,10 @@ describe('PostgreSQL data preflight', () => {
       'f: 0 NaN, 1 Infinity and 0 -Infinity values cannot be stored in MySQL DOUBLE',
       'd: 3 infinite, BC or post-9999 values cannot be stored in MySQL DATETIME(6)',
     ]);
+    expect(problems[1]!.fix).toContain('VARCHAR(200)');
     const ok = await scanPostgresData(async () => [{ n1: 0, p1: 0, m1: 0, d1: 12, s1: 4 }], t);
-    expect(ok[0]!.fitsDecimal).toBe('DECIMAL(16,4)');
+    expect(fitsDecimal(ok[0]!.maxIntegerDigits, ok[0]!.maxScale)).toBe('DECIMAL(16,4)');
+    const narrow = mapPostgresTable(t, { columnTypes: { 't.n': 'DECIMAL(10,2)' } });
+    expect(dataProblems(narrow, ok).map((p) => p.fix)).toEqual([expect.stringContaining('DECIMAL(16,4)')]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Column, TableSchema } from '../../core/schema.js';
-import { declaredKind, type ValueKind } from '../../targets/postgres/sql.js';
+import { declaredKind, type ValueKind } from '../../typemap/postgres-kinds.js';
 import { mysqlToPostgresType } from '../../typemap/index.js';
 import { quoteId } from './connection.js';
 import { isIntegerType } from './values.js';
@@ -52,7 +52,7 @@ function escapedText(q: string): string {
   return e;
 }
 
-/** A zero date (as typemap's isZeroDate reads the printed value) becomes the NUL marker. */
+/** A zero date (as core/calendar.ts isZeroDate reads the printed value) becomes the NUL marker. */
 function unlessZeroDate(q: string, rendered: string): string {
   return `IF(LEAST(YEAR(${q}), MONTH(${q}), DAYOFMONTH(${q})) = 0, ${NUL}, ${rendered})`;
 }

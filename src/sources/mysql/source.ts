@@ -5,7 +5,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { bufferedChunk } from '../../core/encoded.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { PG_COPY_TEXT } from '../../core/formats.js';
+import { MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, DatabaseDefaults, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
@@ -16,7 +16,7 @@ import { openConnection, openPool, quoteId, connectError } from './connection.js
 import * as positions from './position.js';
 import { assertReadable, assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
 import { databaseDefaults, describeTable, listTables } from './schema.js';
-import { MYSQL_TSV, tsvSelect } from './tsv.js';
+import { tsvSelect } from './tsv.js';
 import * as read from './read.js';
 import { pgCopySelect } from './pgcopy.js';
 

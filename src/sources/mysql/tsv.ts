@@ -2,15 +2,7 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
 import { quoteId } from './connection.js';
 
-/**
- * The text format of LOAD DATA chunks, shared by the MySQL source (which can render it in SQL) and
- * the MySQL target (which loads it): one line per row, fields in `TableSchema.columns` order,
- * separated by tab, `\N` for NULL, backslash escapes for `\ tab newline CR NUL`; binary columns as
- * hex (spatial values too: their stored SRID + WKB), BIT as an unsigned number, YEAR with four
- * digits (LOAD DATA reads '0' as 2000).
- */
-export const MYSQL_TSV = 'mysql-load-data-tsv';
-
+/** How a column's value is written in a MYSQL_TSV line (core/formats.ts), as the server renders it. */
 export type TsvKind = 'text' | 'hex' | 'num' | 'year';
 
 export function tsvKind(c: Column): TsvKind {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
+import type { ColumnValueStats } from '../../core/source.js';
 import { quoteIdent } from './connection.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
@@ -231,3 +232,67 @@ export async function tableStats(conn: Queryable, namespace: string, table: stri
   return { rows: Math.round(tuples), avgRowBytes: tuples > 0 ? Math.round(bytes / tuples) : 0 };
 }
 
+/** Runs SQL on the PostgreSQL source and returns the rows as objects. */
+export type PgQuery = (sql: string) => Promise<Record<string, unknown>[]>;
+
+/**
+ * The columns of a table whose values another engine's target may refuse at write time (numeric,
+ * float, date, timestamp, timestamptz) and one query that counts what it would refuse: NaN and
+ * ±Infinity, the most integer and fraction digits of a numeric, infinite, BC and post-9999 dates.
+ * A full scan: an optional preflight (`tributary check`) that turns a failure in the middle of a
+ * copy into a report before it; the write-time checks hold whether or not it ran.
+ */
+export function dataScanSql(table: TableSchema, schema = 'public'): { sql: string; columns: Column[] } | undefined {
+  const parts: string[] = [];
+  const columns: Column[] = [];
+  table.columns.forEach((c, i) => {
+    const q = quoteIdent(c.name);
+    if (c.dataType === 'numeric') {
+      const finite = `${q}::text NOT IN ('NaN','Infinity','-Infinity')`;
+      parts.push(
+        `count(*) FILTER (WHERE ${q}::text = 'NaN') AS n${i}`,
+        `count(*) FILTER (WHERE ${q}::text = 'Infinity') AS p${i}`,
+        `count(*) FILTER (WHERE ${q}::text = '-Infinity') AS m${i}`,
+        `max(length(ltrim(split_part(ltrim(${q}::text, '-'), '.', 1), '0'))) FILTER (WHERE ${finite}) AS d${i}`,
+        `max(length(rtrim(split_part(${q}::text, '.', 2), '0'))) FILTER (WHERE ${finite}) AS s${i}`,
+      );
+    } else if (c.dataType === 'float4' || c.dataType === 'float8') {
+      parts.push(
+        `count(*) FILTER (WHERE ${q} = 'NaN') AS n${i}`,
+        `count(*) FILTER (WHERE ${q} = 'Infinity') AS p${i}`,
+        `count(*) FILTER (WHERE ${q} = '-Infinity') AS m${i}`,
+      );
+    } else if (c.dataType === 'date' || c.dataType === 'timestamp' || c.dataType === 'timestamptz') {
+      const v = c.dataType === 'timestamptz' ? `(${q} AT TIME ZONE 'UTC')` : q;
+      parts.push(`count(*) FILTER (WHERE NOT isfinite(${q}) OR ${v} < '0001-01-01' OR ${v} >= '10000-01-01') AS o${i}`);
+    } else return;
+    columns.push(c);
+  });
+  if (!parts.length) return undefined;
+  return { sql: `SELECT ${parts.join(', ')} FROM ${qualified(schema, table.name)}`, columns };
+}
+
+/**
+ * Scans a table's data (see `dataScanSql`) and reports per column. Whether the values fit is the
+ * target's to decide (the MySQL target's dataProblems, typemap/postgres-to-mysql.ts).
+ */
+export async function scanPostgresData(query: PgQuery, table: TableSchema, schema = 'public'): Promise<ColumnValueStats[]> {
+  const scan = dataScanSql(table, schema);
+  if (!scan) return [];
+  const [row = {}] = await query(scan.sql);
+  const num = (k: string) => (row[k] === null || row[k] === undefined ? null : Number(row[k]));
+  return scan.columns.map((c) => {
+    const i = table.columns.indexOf(c);
+    return {
+      table: table.name,
+      column: c.name,
+      sourceType: c.columnType,
+      nan: num(`n${i}`) ?? 0,
+      posInfinity: num(`p${i}`) ?? 0,
+      negInfinity: num(`m${i}`) ?? 0,
+      maxIntegerDigits: num(`d${i}`),
+      maxScale: num(`s${i}`),
+      outOfRange: num(`o${i}`) ?? 0,
+    };
+  });
+}

@@ -9,7 +9,7 @@ import { mysqlValue, type MappedColumn, type TableMapping } from '../../typemap/
 import { quoteId } from './sql.js';
 
 /**
- * Bulk loading with LOAD DATA LOCAL INFILE … REPLACE, in the MYSQL_TSV format (sources/mysql/tsv.ts): the fastest way into MySQL/MariaDB measured
+ * Bulk loading with LOAD DATA LOCAL INFILE … REPLACE, in the MYSQL_TSV format (core/formats.ts): the fastest way into MySQL/MariaDB measured
  * here (about 2× multi-row INSERT), and REPLACE makes a re-copied chunk overwrite what the stream
  * or an earlier attempt wrote. Binary columns travel as hex and BIT as numbers, so the file is
  * plain utf8mb4 text whatever the bytes.

@@ -20,7 +20,7 @@ import { databaseExists, databasePlan, refuseForceOnSystemDatabase } from './dat
 import { createTableSql } from './ddl.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
-import { MYSQL_TSV } from '../../sources/mysql/tsv.js';
+import { MYSQL_TSV } from '../../core/formats.js';
 import { columnLiteral, quoteId } from './sql.js';
 import { MysqlReadBack } from './read.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';

@@ -3,7 +3,8 @@ import type { Change } from '../../core/change.js';
 import type { Column } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { holderDeletes, loadCopy, type TablePlan } from './load.js';
-import { copyField, quoteIdent, renderRow, type TargetColumn, type ValueKind } from './sql.js';
+import { copyField, quoteIdent, renderRow, type TargetColumn } from './sql.js';
+import type { ValueKind } from '../../typemap/postgres-kinds.js';
 
 /** Bounds one statement's parameters (PostgreSQL accepts up to 1 GiB; smaller keeps memory flat). */
 const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;

@@ -7,7 +7,8 @@ import type { Row, Value } from '../../core/values.js';
 import { chunkSql, type ChunkSql } from '../../sources/postgres/chunks.js';
 import { digestRange } from '../../sources/postgres/digest.js';
 import * as read from '../../sources/postgres/read.js';
-import { kindOf, pgText, ValueError, type TargetColumn } from './sql.js';
+import { pgText, ValueError, type TargetColumn } from './sql.js';
+import { kindOf } from '../../typemap/postgres-kinds.js';
 
 /**
  * The PostgreSQL target reading its own copy of a table back (Target.readChunk and friends, for
