@@ -1,0 +1,53 @@
+import type { StreamEvent } from './change.js';
+import type { TableSchema } from './schema.js';
+
+/**
+ * The change log of a source (part of ChangeSource): positions, the stream of changes from a
+ * position, and the acknowledgements that let the source discard what the target committed.
+ *
+ * Positions are opaque strings outside the source: only the source encodes, parses and compares
+ * them. Lifecycle: used between the source's `connect()` and `close()` (SourceAdmin).
+ */
+export interface ChangeLog {
+  /** The position a stream started now would begin at. */
+  currentPosition(): Promise<string>;
+  /**
+   * The position of the latest change the source has logged (binlog end, WAL insert position), read
+   * without side effects: no slot, no snapshot. A stream that has applied up to it has applied
+   * every change a read made before this call saw. Optional: the continuous checksum waits for
+   * an idle stream instead where a source cannot tell.
+   */
+  headPosition?(): Promise<string>;
+  /**
+   * Bytes of log the source server retains for this sync and would free once the sync
+   * acknowledged them (PostgreSQL: WAL from the slot's restart_lsn to the current WAL position),
+   * for monitoring; undefined when nothing is retained yet (no slot). Read-only, no side effects.
+   * Optional: sources that retain nothing for their reader (a MySQL binlog) omit it.
+   */
+  retainedBytes?(): Promise<number | undefined>;
+  /**
+   * Throws POSITION_LOST when a stream can no longer start at `position` (purged binlog, lost slot).
+   * A resuming sync may also prepare the source here (PostgreSQL: the publication follows the
+   * synced tables); `readOnly` (check, dry run) decides only and changes nothing.
+   */
+  checkPosition(position: string, opts?: { readonly readOnly?: boolean }): Promise<void>;
+  /**
+   * Changes from `from` on, for the given tables, in source order, until `signal` aborts. The
+   * iterator applies backpressure: the source stops reading while the consumer does not pull.
+   */
+  stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent>;
+  /**
+   * The target committed everything up to `position` (a position this source produced: from
+   * currentPosition() or a commit, truncate, ddl or heartbeat event). Called by the applier right
+   * after the target transaction holding that checkpoint committed, never before: a source that
+   * retains history for its consumer (a PostgreSQL replication slot) may then discard what lies
+   * before it, so acknowledging anything the target has not committed loses it on a crash.
+   * Positions only move forward; an older one is ignored. Optional: sources that keep nothing
+   * for their consumer (a MySQL binlog) need not implement it.
+   */
+  acknowledge?(position: string): Promise<void>;
+  /** Negative, zero or positive as `a` is before, at or after `b`. */
+  comparePositions(a: string, b: string): number;
+  /** A short human form of a position for logs and status. */
+  describePosition(position: string): string;
+}

@@ -1,0 +1,103 @@
+import type { Readable } from 'node:stream';
+import type { TableSchema } from './schema.js';
+import type { Row, Value } from './values.js';
+
+/** A half-open key range for a chunk: keys > `after` (or from the start) and ≤ `upTo` (or to the end). */
+export interface KeyRange {
+  readonly after: Value[] | null;
+  readonly upTo: Value[] | null;
+}
+
+/**
+ * A chunk already encoded in a bulk-load format a target reads directly (see
+ * TargetCapabilities.chunkFormats), either buffered or streamed from the source as the target
+ * loads it (see core/encoded.ts for both kinds).
+ */
+export interface EncodedChunk {
+  readonly format: string;
+  /**
+   * The chunk's bytes, read from the start. May be called again (a target that must load the
+   * chunk another way after a first attempt failed): each stream reads the whole chunk, the same
+   * rows (a source reading a snapshot reads it again) or, outside a snapshot, their current
+   * images, which the copy's convergence rule allows while the chunk is in flight. A stream ends
+   * only once the read is complete; a failed read is the stream's error. A consumer that stops
+   * early destroys the stream, which ends the read.
+   */
+  open(): Readable;
+  /** Rows in the chunk: exact once a stream from open() has ended. */
+  rows(): number;
+  /** Bytes the chunk holds in memory while it is loaded: its size when buffered, 0 when streamed. */
+  readonly heldBytes: number;
+}
+
+/**
+ * A digest of one chunk computed inside the database (ChangeSource.chunkDigest,
+ * Target.chunkDigest): the row count and an order-independent sum of per-row hashes over the
+ * exact text the side's readChunk decodes, rendered unambiguously (NULL, '' and 'N' apart).
+ */
+export interface ChunkDigest {
+  readonly rows: number;
+  /** Opaque; equal only for the same multiset of rendered rows (up to hash collisions). */
+  readonly digest: string;
+  /**
+   * The digest's recipe and everything its rendering depends on (e.g. 'mysql-md5-v2
+   * time_zone=+00:00'). Two digests compare only when their formats are equal.
+   */
+  readonly format: string;
+}
+
+/**
+ * The snapshot reader of a source (part of ChangeSource): reads the tables' rows, in chunks by
+ * primary key, for the initial copy and for checksums. Reads take no locks.
+ *
+ * Lifecycle: used between the source's `connect()` and `close()` (SourceAdmin).
+ */
+export interface SnapshotReader {
+  /** Estimates of the table's row count (for progress) and average row size (for chunk sizing). */
+  tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }>;
+  /**
+   * The upper bound of the chunk of at most `size` rows that starts after `after`, in primary-key
+   * order; null when fewer than `size` rows remain (the chunk runs to the end of the table).
+   */
+  chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null>;
+  /** Rows in `range`, in primary-key order, read without locks, as canonical values. */
+  readChunk(table: TableSchema, range: KeyRange): Promise<Row[]>;
+  /**
+   * The rows with the given primary keys (canonical values), in no particular order, read without
+   * locks; keys the source lacks are left out. Used by checksums (src/checksum) to look keys up.
+   */
+  readRowsByKeys?(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]>;
+  /**
+   * Every row of `table` (a table without a primary key), in no particular order, handed to
+   * `onRows` in batches as they arrive, read without locks in one statement (one consistent
+   * snapshot). Used by checksums, which compare such tables as multisets.
+   */
+  scanRows?(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void>;
+  /**
+   * The digest (ChunkDigest) of the rows `readChunk(table, range)` would return, in one query on
+   * the server, as readChunk reads (same session settings, same snapshot discipline), without
+   * sending the rows. The contract checksums rely on: two digests of the same `format` are equal
+   * only when both sides' readChunk would return the same texts for the same rows, so that, for
+   * columns of the same declared types (the same decoding), the row comparison would find them
+   * equal too. Undefined when the source cannot digest this table. Optional: checksums then read
+   * rows (src/checksum/chunk.ts).
+   */
+  chunkDigest?(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined>;
+  /**
+   * The same rows as `readChunk`, rendered by the source in `format`, or undefined when the source
+   * cannot produce that format for this table, or for this chunk (a value the format cannot carry,
+   * such as a MySQL zero date bound for PostgreSQL, which only the canonical path can refuse by name
+   * or write by the target's policy); the copier then falls back to `readChunk`. The values must be
+   * the ones `readChunk` gives, exactly, as the target reads them.
+   */
+  readChunkEncoded?(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined>;
+  /**
+   * Ends the consistent snapshot that currentPosition() opened for the initial copy (PostgreSQL:
+   * the replication slot's exported snapshot, read by every chunk read). Called once the initial
+   * copy is done. While a snapshot is held, readChunk/chunkBoundary read it and stream() waits
+   * before reading anything: the copy is exact at the position, and a change applied before the
+   * chunk holding its key was written would be overwritten by the chunk's older image. Idempotent;
+   * close() releases the snapshot too. Optional: sources without snapshots ignore it.
+   */
+  releaseSnapshot?(): Promise<void>;
+}

@@ -1,0 +1,153 @@
+import type { Change } from './change.js';
+import type { Requirement } from './check.js';
+import type { StreamCheckpoint, TableCheckpoint } from './checkpoint-store.js';
+import type { TributaryError } from './errors.js';
+import type { TableSchema } from './schema.js';
+import type { EncodedChunk } from './snapshot.js';
+import type { ColumnValueStats, DatabaseDefaults } from './source-admin.js';
+import type { Row } from './values.js';
+
+/** What a target can do; callers branch on these, never on engine names. */
+export interface TargetCapabilities {
+  /** Data and checkpoint commit atomically together. */
+  readonly transactions: boolean;
+  readonly upsert: boolean;
+  readonly bulkLoad: boolean;
+  /**
+   * The encoded chunk formats `writeEncodedChunk` accepts, most preferred first (the cheapest to
+   * load); the copier uses the first one the target accepts for a table and the source renders.
+   */
+  readonly chunkFormats?: readonly string[];
+}
+
+/**
+ * The copier's side of a chunk commit. The target calls `checkpoint()` right before it saves the
+ * table checkpoint, then `committed()` once the transaction holding data and checkpoint committed,
+ * or `failed()` if it did not. The copier serialises these per table so a watermark never counts
+ * a chunk that has not committed.
+ */
+export interface ChunkCommit {
+  checkpoint(): Promise<TableCheckpoint>;
+  committed(): void;
+  failed(): void;
+}
+
+/**
+ * An open unit of work on the target. Changes may be written in several calls (a large source
+ * transaction is spilled this way, bounding memory); nothing is visible until `commit`, which
+ * saves `checkpoint` in the same transaction as the data. A checkpoint therefore advances only
+ * after the target has applied the data it covers, and only at a source transaction boundary.
+ */
+export interface TargetTransaction {
+  /** Applies changes in order; every key appears at most once per call (the caller coalesces). */
+  write(tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]): Promise<void>;
+  /** Removes every row of `table` inside this transaction. */
+  truncate(table: TableSchema): Promise<void>;
+  commit(checkpoint: StreamCheckpoint | null): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/** How `Target.lock()` reports a lock lost after it was taken. */
+export interface LockWatch {
+  /**
+   * Called once, from outside any write, when the target notices the lock is gone (its connection
+   * ended or was killed, a ping found it released). The error is TRIB_LOCK_LOST; it is fatal unless
+   * the target server restarted or cannot be reached (then every session ended, and a new attempt
+   * that takes the lock again and reloads the checkpoint is as safe as a restart).
+   */
+  readonly onLost?: (err: TributaryError) => void;
+}
+
+/** What `ensureSchema` and `plannedDdl` create or recreate. */
+export interface SchemaOptions {
+  /**
+   * --force with no checkpoint that can resume: drop and recreate what `recreateScope()` names
+   * (the target database, schema or tables), then create the tables.
+   */
+  readonly recreate: boolean;
+  /** The source database's defaults, for a target database the sync creates (see ChangeSource.databaseDefaults). */
+  readonly database?: DatabaseDefaults;
+}
+
+/**
+ * The writer of a target (part of Target): what it can do and requires, its schema, the copy's
+ * chunks and the stream's transactions.
+ *
+ * Lifecycle: `connect()`, `lock()`, then the rest, then `close()` (which releases the lock).
+ * Everything before `ensureSchema()` only reads: a run refused by a preflight check (settings,
+ * privileges, tables, a non-empty target) must leave the target exactly as it was.
+ */
+export interface TargetWriter {
+  readonly engine: string;
+  readonly capabilities: TargetCapabilities;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /**
+   * Takes the sync's exclusive lock; throws ALREADY_RUNNING when another instance holds it. Then
+   * waits for writes still in flight from a previous holder, and keeps the lock alive and watched
+   * until `close()`. Once the lock is lost (`watch.onLost` tells when noticed) no write commits:
+   * every commit (a batch, a chunk, a checkpoint) verifies inside its own transaction, after its
+   * checkpoint row is written, that this instance still holds the lock, and throws TRIB_LOCK_LOST
+   * otherwise. A target on which lock() was not called writes without that check.
+   */
+  lock(watch?: LockWatch): Promise<void>;
+  /** Names of the given tables that exist on the target and hold at least one row. */
+  nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]>;
+  /**
+   * Refuses (TABLE_UNSUPPORTED, one entry per column with the reason and the override) values a
+   * source reported that this target cannot hold exactly. Reads and writes nothing.
+   */
+  checkValues?(table: TableSchema, stats: readonly ColumnValueStats[]): void;
+  /**
+   * What the target requires and offers for `tables` (the source's schemas): version, the
+   * privileges to create tables and write, free space where it can be read, every column that
+   * cannot be mapped (`table` set, severity error, the override as fix) and the mapping of each
+   * column that needs a policy (`mapping` set). Reads only: creates nothing, not even the
+   * checkpoint table. Optional: a target without it is checked when the sync writes.
+   */
+  check?(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]>;
+  /**
+   * The first write: creates the target database (or schema) when it does not exist yet (with
+   * `opts.database`'s defaults where the engine has them), the checkpoint store and missing tables;
+   * with `recreate`, first drops what `recreateScope()` names. Refuses (DATABASE_MISSING,
+   * PRIVILEGE_MISSING naming the statement to run) before anything is created when the user may not
+   * create the database.
+   */
+  ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void>;
+  /**
+   * What `ensureSchema` with `recreate` drops, for people (messages, `check`, `--dry-run`), e.g.
+   * "database shop_copy (every table in it)". Reads nothing.
+   */
+  recreateScope(): string;
+  /**
+   * The statements `ensureSchema(tables, opts)` would run, rendered and not run (`sync --dry-run`).
+   * Reads only; refuses what ensureSchema would refuse (a type that cannot be mapped). Lines that
+   * start with `--` are notes, not statements. Optional: a target without it prints no DDL.
+   */
+  plannedDdl?(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]>;
+  /**
+   * Readies existing tables for `begin()` writes without creating or altering anything, for a
+   * writer that did not run `ensureSchema()` in this process (`tributary verify --repair`). Throws
+   * TABLE_UNSUPPORTED when a table is missing or its key differs from the source's.
+   */
+  prepareWrites?(tables: readonly TableSchema[]): Promise<void>;
+  /** The target's definition of a table, or null when it does not exist. */
+  describe(table: string): Promise<TableSchema | null>;
+  /**
+   * Writes a chunk of copied rows (replacing any rows with the same keys) and the table's new
+   * copy checkpoint, atomically.
+   */
+  writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void>;
+  /**
+   * Whether `writeEncodedChunk` may load chunks of `table` in `format`: a source renders a chunk
+   * from its own schema (`table`), so the format is only exact when the target columns are the ones
+   * the source assumes (e.g. the same declared types, no user override of a column type). Asked by
+   * the copier before every encoded read, after `ensureSchema()`; false makes the copier read
+   * canonical rows (`readChunk`) and call `writeChunk` instead. Absent: every chunk in
+   * `capabilities.chunkFormats` is accepted.
+   */
+  acceptsEncoded?(table: TableSchema, format: string): boolean;
+  /** As `writeChunk`, for a chunk in one of `capabilities.chunkFormats` that `acceptsEncoded` accepted. */
+  writeEncodedChunk?(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void>;
+  begin(): Promise<TargetTransaction>;
+}
