@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startPostgres, type Server } from '../../src/testing/servers.js';
 import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { alertRules, dashboardExprs, exposedNames, promtool, runPromtool, seriesNames, SYNTHETIC_SERIES } from '../helpers/promql.js';
+import { metricSamples } from '../helpers/metrics.js';
 
 let server: Server;
 const clients: pg.Client[] = [];
@@ -41,16 +42,6 @@ async function scrape(port: number): Promise<string> {
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
   return res.text();
-}
-
-/** name{labels} -> value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (m) out.set(m[1] as string, Number(m[2]));
-  }
-  return out;
 }
 
 /** Every series name the dashboard and the alert rules select, and where each is used. */
@@ -109,7 +100,7 @@ describe('GET /metrics of a running sync', () => {
       text = await scrape(port);
       const names = exposedNames(text);
       missing = [...used.keys()].filter((n) => !SYNTHETIC_SERIES.has(n) && !names.has(n));
-      return missing.length === 0 && (samples(text).get('tributary_changes_applied_total{table="t",kind="delete"}') ?? 0) === 5;
+      return missing.length === 0 && (metricSamples(text).get('tributary_changes_applied_total{table="t",kind="delete"}') ?? 0) === 5;
     }, 60_000, 500).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}; missing: ${missing.map((n) => `${n} (${(used.get(n) ?? []).join(', ')})`).join('; ')}`);
     });
@@ -125,7 +116,7 @@ describe('GET /metrics of a running sync', () => {
       console.warn('promtool is not installed (scripts/install.sh installs it): promtool check metrics skipped');
     }
 
-    const s = samples(text);
+    const s = metricSamples(text);
     expect(s.get('tributary_rows_copied_total{table="t"}')).toBe(3000);
     expect(s.get('tributary_changes_applied_total{table="t",kind="insert"}')).toBe(250);
     expect(s.get('tributary_changes_applied_total{table="t",kind="update"}')).toBe(50);

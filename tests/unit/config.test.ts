@@ -11,6 +11,34 @@ import { selectTables } from '../../src/config/tables.js';
 import { freeSpaceRequirement } from '../../src/core/disk.js';
 import { formatCheckReport } from '../../src/cli/check.js';
 
+/**
+ * What the CLI writes to stdout and stderr while a test runs (after `start()`), for the describe
+ * block that calls this; the writes are restored and the text cleared after each test.
+ */
+function captureCli(): { readonly out: string; start(): void; reset(): void } {
+  let text = '';
+  afterEach(() => {
+    vi.restoreAllMocks();
+    text = '';
+  });
+  return {
+    get out() {
+      return text;
+    },
+    start() {
+      const grab = (chunk: unknown) => {
+        text += String(chunk);
+        return true;
+      };
+      vi.spyOn(process.stderr, 'write').mockImplementation(grab);
+      vi.spyOn(process.stdout, 'write').mockImplementation(grab);
+    },
+    reset() {
+      text = '';
+    },
+  };
+}
+
 describe('config precedence: flags > env > file > defaults', () => {
   const dir = mkdtempSync(join(tmpdir(), 'trib-cfg-'));
   const file = join(dir, 'c.yaml');
@@ -110,22 +138,10 @@ describe('malformed URLs with passwords', () => {
   });
 
   describe('through the CLI (exit 2, stdout and stderr)', () => {
-    let out = '';
-    afterEach(() => {
-      vi.restoreAllMocks();
-      out = '';
-    });
-    const capture = () => {
-      const grab = (chunk: unknown) => {
-        out += String(chunk);
-        return true;
-      };
-      vi.spyOn(process.stderr, 'write').mockImplementation(grab);
-      vi.spyOn(process.stdout, 'write').mockImplementation(grab);
-    };
+    const cli = captureCli();
 
     it.each(MALFORMED)('$name', async ({ url, secret }) => {
-      capture();
+      cli.start();
       const ok = 'mysql://u@127.0.0.1:1/db';
       const runs: [string[], NodeJS.ProcessEnv][] = [
         [['sync', '--source', url, '--target', ok], {}],
@@ -135,11 +151,11 @@ describe('malformed URLs with passwords', () => {
         [['sync', '--dry-run'], { TRIBUTARY_SOURCE: url, TRIBUTARY_TARGET: ok }],
       ];
       for (const [argv, env] of runs) {
-        out = '';
-        expect(await main(argv, env), `${argv.join(' ')}: ${out}`).toBe(2);
-        expect(out).toMatch(/TRIB_DSN_INVALID/);
-        expect(out).not.toMatch(/unexpected error|URIError|at .*\.ts:\d+/);
-        hides(out, secret);
+        cli.reset();
+        expect(await main(argv, env), `${argv.join(' ')}: ${cli.out}`).toBe(2);
+        expect(cli.out).toMatch(/TRIB_DSN_INVALID/);
+        expect(cli.out).not.toMatch(/unexpected error|URIError|at .*\.ts:\d+/);
+        hides(cli.out, secret);
       }
     });
   });
@@ -314,37 +330,25 @@ describe('messages say what the user types', () => {
   });
 
   describe('through the CLI', () => {
-    let out = '';
-    afterEach(() => {
-      vi.restoreAllMocks();
-      out = '';
-    });
-    const capture = () => {
-      const grab = (chunk: unknown) => {
-        out += String(chunk);
-        return true;
-      };
-      vi.spyOn(process.stderr, 'write').mockImplementation(grab);
-      vi.spyOn(process.stdout, 'write').mockImplementation(grab);
-    };
+    const cli = captureCli();
 
     it('an unknown flag prints the suggestion and one line pointing at --help, not the help (exit 2)', async () => {
-      capture();
+      cli.start();
       expect(await main(['check', '--treads', '2'])).toBe(2);
-      expect(out).toMatch(/unknown option '--treads'/);
-      expect(out).toMatch(/Did you mean --threads\?/);
-      expect(out).toMatch(/^\(run 'tributary check --help' for its options\)$/m);
-      expect(out).not.toMatch(/Usage:|Options:/);
-      expect(out.trim().split('\n').length).toBeLessThanOrEqual(3);
+      expect(cli.out).toMatch(/unknown option '--treads'/);
+      expect(cli.out).toMatch(/Did you mean --threads\?/);
+      expect(cli.out).toMatch(/^\(run 'tributary check --help' for its options\)$/m);
+      expect(cli.out).not.toMatch(/Usage:|Options:/);
+      expect(cli.out.trim().split('\n').length).toBeLessThanOrEqual(3);
     });
 
     it('bad numbers and durations exit 2 with the same words as the library', async () => {
-      capture();
+      cli.start();
       const ok = ['--source', 'mysql://u@127.0.0.1:1/db', '--target', 'mysql://u@127.0.0.1:1/db2'];
       expect(await main(['check', ...ok, '--threads', 'abc'])).toBe(2);
       expect(await main(['check', ...ok, '--threads', '-1'])).toBe(2);
       expect(await main(['sync', ...ok, '--flush-interval', '5x'])).toBe(2);
-      const lines = out.trim().split('\n');
+      const lines = cli.out.trim().split('\n');
       expect(lines).toEqual([
         "tributary: error TRIB_CONFIG_INVALID: --threads 'abc' is not an integer from 1 to 64",
         "tributary: error TRIB_CONFIG_INVALID: --threads '-1' is not an integer from 1 to 64",

@@ -16,6 +16,7 @@ import { HttpApi } from '../../src/server/server.js';
 import type { StatusJson } from '../../src/server/status.js';
 import { FakeSource, FakeTarget, TABLE } from '../helpers/fakes.js';
 import { exposedNames, promtool, runPromtool } from '../helpers/promql.js';
+import { metricSamples } from '../helpers/metrics.js';
 
 const logger = pino({ level: 'silent' });
 const up = (id: number, v: string): Change => ({ kind: 'upsert', table: 't', key: [BigInt(id)], row: [BigInt(id), v] });
@@ -50,16 +51,6 @@ const STATUS = {
   checksum: null,
   throttle: { copyRateLimit: 0, replica: null, replicaLagSeconds: null, waiting: false, reason: null },
 } as unknown as StatusJson;
-
-/** name{labels} -> value of an exposition. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (m) out.set(m[1] as string, Number(m[2]));
-  }
-  return out;
-}
 
 describe('StreamApplier observer', () => {
   it('reports each commit with its coalesced changes and timings, and one latency per source transaction with changes', async () => {
@@ -130,8 +121,8 @@ describe('SyncMetrics', () => {
     a.streamCommitted({ changes: 0, applySeconds: 0.001, commitSeconds: 0.001 });
     a.changeCommitted(1.5);
     a.chunkCopied({ table: 't', rows: 1000, seconds: 0.4 });
-    const sa = samples(await a.render(STATUS));
-    const sb = samples(await b.render(STATUS));
+    const sa = metricSamples(await a.render(STATUS));
+    const sb = metricSamples(await b.render(STATUS));
     expect(sa.get('tributary_target_commit_seconds_count')).toBe(2);
     // The checkpoint-only commit is no batch.
     expect(sa.get('tributary_stream_batch_changes_count')).toBe(1);
@@ -149,7 +140,7 @@ describe('SyncMetrics', () => {
 
   it('follows the status: a table gone leaves the exposition, optional gauges only while known, counters set to totals', async () => {
     const m = new SyncMetrics({ defaultMetrics: false });
-    let s = samples(await m.render(STATUS));
+    let s = metricSamples(await m.render(STATUS));
     expect(s.get('tributary_rows_copied_total{table="t"}')).toBe(3);
     expect(s.get('tributary_source_retained_bytes')).toBe(4096);
     expect(s.has('tributary_replica_lag_seconds')).toBe(false);
@@ -160,14 +151,14 @@ describe('SyncMetrics', () => {
       throttle: { ...STATUS.throttle, replicaLagSeconds: 2.5 },
     } as unknown as StatusJson;
     const text = await m.render(next);
-    s = samples(text);
+    s = metricSamples(text);
     expect(s.has('tributary_rows_copied_total{table="t"}')).toBe(false);
     expect(s.get('tributary_rows_copied_total{table="u"}')).toBe(7);
     expect(s.get('tributary_rows_estimated{table="u"}')).toBe(9);
     expect(s.get('tributary_reconnects_total')).toBe(4);
     expect(s.get('tributary_replica_lag_seconds')).toBe(2.5);
     expect(text).not.toContain('tributary_source_retained_bytes');
-    s = samples(await m.render(STATUS));
+    s = metricSamples(await m.render(STATUS));
     expect(s.get('tributary_source_retained_bytes')).toBe(4096);
     expect(s.get('tributary_reconnects_total')).toBe(0);
   });
