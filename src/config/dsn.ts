@@ -1,8 +1,10 @@
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import { ENGINES, engineOfScheme } from '../engines/registry.js';
 
 /** A parsed connection URL. The password is kept out of every printable form. */
 export interface Dsn {
-  readonly engine: 'mysql' | 'postgres' | 'etcd';
+  /** The engine's name in the registry (src/engines/registry.ts): `mariadb://` reads as `mysql`. */
+  readonly engine: string;
   readonly host: string;
   readonly port: number;
   readonly user: string;
@@ -11,8 +13,6 @@ export interface Dsn {
   readonly database: string;
   readonly params: Readonly<Record<string, string>>;
 }
-
-const DEFAULT_PORTS = { mysql: 3306, postgres: 5432, etcd: 2379 } as const;
 
 /** The percent-encodings a user must write for the characters a URL's password cannot hold. */
 export const PERCENT_ENCODINGS = '%25 for %, %23 for #, %40 for @, %2F for /, %3A for :, %3F for ?, %20 for a space';
@@ -71,10 +71,11 @@ export function parseDsn(url: string, what: string): Dsn {
     throw invalid(what, shown, `cannot be parsed${NO_SCHEME}`, `${FORM}; ${encodeHint(what)}`);
   }
   const scheme = u.protocol.replace(/:$/, '');
-  const engine = scheme === 'mariadb' ? 'mysql' : scheme === 'postgresql' ? 'postgres' : scheme;
-  if (engine !== 'mysql' && engine !== 'postgres' && engine !== 'etcd') {
-    throw invalid(what, shown, `has scheme '${scheme}:', which is not supported`, `use mysql://, postgres:// or etcd://; ${FORM}`);
+  const entry = engineOfScheme(scheme);
+  if (!entry) {
+    throw invalid(what, shown, `has scheme '${scheme}:', which is not supported`, `use ${ENGINES.map((e) => `${e.name}://`).join(', ').replace(/, ([^,]*)$/, ' or $1')}; ${FORM}`);
   }
+  const engine = entry.name;
   if (u.hash !== '' || url.includes('#')) {
     throw invalid(what, shown, "holds a '#', which ends a URL's address (a '#' in a password cuts it there)", `write # as %23; ${encodeHint(what)}`);
   }
@@ -84,9 +85,9 @@ export function parseDsn(url: string, what: string): Dsn {
   if (!u.hostname) {
     throw invalid(what, shown, 'has no host', 'add one, e.g. @127.0.0.1:3306');
   }
-  const port = u.port ? Number(u.port) : DEFAULT_PORTS[engine];
+  const port = u.port ? Number(u.port) : entry.defaultPort;
   const database = decode(u.pathname.replace(/^\//, ''), 'database', what, shown);
-  if (engine !== 'etcd' && !database) {
+  if (entry.needsDatabase && !database) {
     throw invalid(what, shown, 'names no database', `add it as the path, e.g. ${engine}://user@host/mydb`);
   }
   const params: Record<string, string> = {};

@@ -21,7 +21,7 @@ export interface ReplicaThrottleOptions {
   /** A MySQL/MariaDB replica or a PostgreSQL standby (connectionDsn: with its password), named in logs and status without it. */
   readonly dsn: Dsn;
   /**
-   * Opens a probe of `dsn`'s engine (runner/engines.ts openLagProbe). Called at the first reading
+   * Opens a probe of `dsn`'s engine (engines/registry.ts openLagProbe). Called at the first reading
    * and again after a reading fails; its errors are readings too (`unreadable`).
    */
   readonly openProbe: () => Promise<LagProbe>;

@@ -7,7 +7,7 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource, DatabaseDefaults } from '../core/source.js';
 import type { Target } from '../core/target.js';
-import { createSource, createTarget } from './engines.js';
+import { openSource, openTarget } from '../engines/registry.js';
 import { deriveSyncId } from '../config/sync-id.js';
 import { selectTables } from '../config/tables.js';
 import { assertResumable } from '../checkpoint/checkpoint.js';
@@ -71,8 +71,8 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
   const add = (group: CheckGroup, reqs: readonly Requirement[]) => {
     for (const r of reqs) lines.push({ ...r, group: r.mapping ? 'types' : r.table !== undefined ? 'tables' : group });
   };
-  const source = opts.source ?? (await createSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
-  const target = opts.target ?? (await createTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  const source = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
   let names: string[] = [];
   try {
     const [srcUp, dstUp] = await Promise.all([connected(source, 'source', describeDsn(srcDsn), lines), connected(target, 'target', describeDsn(dstDsn), lines)]);

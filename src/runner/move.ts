@@ -8,7 +8,7 @@ import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import type { SyncObserver } from '../core/observer.js';
 import type { ChangeSource } from '../core/source.js';
-import { createSource } from './engines.js';
+import { openSource } from '../engines/registry.js';
 import { Runner } from './runner.js';
 
 /**
@@ -163,7 +163,7 @@ export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptio
     await waitFor('the copy, a clean checksum pass and a lag under the bound', () => clean && runner.phase === 'stream' && runner.progress().lagSeconds <= maxLag, opts.readyTimeoutMs ?? 0);
     step('ready', `copy done, a checksum pass clean, lag ${runner.progress().lagSeconds.toFixed(1)} s ≤ ${maxLag} s: cutting over`);
 
-    control = await createSource(cfg, srcDsn, runner.syncId, logger.child({ component: 'source-control' }));
+    control = await openSource(cfg, srcDsn, runner.syncId, logger.child({ component: 'source-control' }));
     await control.connect();
     step('stop-writes', opts.cutover === 'read-only' ? 'stopping writes on the source (read-only)' : `stopping writes on the source: ${opts.command}`);
     try {

@@ -7,7 +7,7 @@ import { TributaryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
-import { createSource, createTarget } from './engines.js';
+import { openSource, openTarget } from '../engines/registry.js';
 import { deriveSyncId } from '../config/sync-id.js';
 import { selectTables } from '../config/tables.js';
 
@@ -61,8 +61,8 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
   const srcDsn = connectionDsn(config, 'source');
   const dstDsn = connectionDsn(config, 'target');
   const syncId = config.id ?? deriveSyncId(srcDsn, dstDsn);
-  const source = opts.source ?? (await createSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
-  const target = opts.target ?? (await createTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  const source = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
   const problems: string[] = [];
   const notes: string[] = [];
   const problem = (err: unknown) => problems.push(redactUrl(err instanceof Error ? err.message : String(err)));

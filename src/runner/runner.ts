@@ -21,7 +21,7 @@ import { failing } from '../core/check.js';
 import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
-import { createSource, createTarget, openLagProbe } from './engines.js';
+import { openLagProbe, openSource, openTarget } from '../engines/registry.js';
 
 /** Still exported from here, its old home, for code that imports it from this path; config/sync-id.ts owns it. */
 export { deriveSyncId };
@@ -228,20 +228,17 @@ export class Runner extends EventEmitter {
   }
 
   private async buildSource(dsn: Dsn): Promise<ChangeSource> {
-    return this.injected.source ?? createSource(this.config, dsn, this.syncId, this.logger.child({ component: 'source' }));
+    return this.injected.source ?? openSource(this.config, dsn, this.syncId, this.logger.child({ component: 'source' }));
   }
 
   private async buildTarget(dsn: Dsn): Promise<Target> {
-    return this.injected.target ?? createTarget(this.config, dsn, this.syncId, this.logger.child({ component: 'target' }));
+    return this.injected.target ?? openTarget(this.config, dsn, this.syncId, this.logger.child({ component: 'target' }));
   }
 
   private async runOnce(onProgress: () => void): Promise<void> {
     const cfg = this.config;
     const srcDsn = connectionDsn(cfg, 'source');
     const dstDsn = connectionDsn(cfg, 'target');
-    if (!this.injected.source && srcDsn.engine !== 'mysql' && srcDsn.engine !== 'postgres') {
-      throw new TributaryError(ErrorCode.DSN_INVALID, `source engine '${srcDsn.engine}' is not supported as a source; use a mysql:// or postgres:// source`);
-    }
     const source = await this.buildSource(srcDsn);
     const target = await this.buildTarget(dstDsn);
     this.source = source;
@@ -343,7 +340,7 @@ export class Runner extends EventEmitter {
             convergence,
             batchSize: cfg.batchSize,
             flushIntervalMs: toMs(cfg.flushInterval),
-            // The batch and the copy's held changes together: a quarter of --buffer-mb (runner/engines.ts).
+            // The batch and the copy's held changes together: a quarter of --buffer-mb (engines/registry.ts).
             bufferBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
             onDdl: (tables) => ddlAlreadyApplied(source, target, schemas, tables),
             logger: this.logger.child({ component: 'stream' }),

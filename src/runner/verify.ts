@@ -8,7 +8,7 @@ import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import { deriveSyncId } from '../config/sync-id.js';
-import { createSource, createTarget } from './engines.js';
+import { openSource, openTarget } from '../engines/registry.js';
 import { selectTables } from '../config/tables.js';
 import { DEFAULT_RECHECK, type ChunkContext, type RecheckPolicy } from '../checksum/chunk.js';
 import { planTable } from '../checksum/plan.js';
@@ -93,8 +93,8 @@ export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyO
   const srcDsn = connectionDsn(cfg, 'source');
   const dstDsn = connectionDsn(cfg, 'target');
   const syncId = cfg.id ?? deriveSyncId(srcDsn, dstDsn);
-  const source = opts.source ?? (await createSource(cfg, srcDsn, syncId, logger.child({ component: 'source' })));
-  const target = opts.target ?? (await createTarget(cfg, dstDsn, syncId, logger.child({ component: 'target' })));
+  const source = opts.source ?? (await openSource(cfg, srcDsn, syncId, logger.child({ component: 'source' })));
+  const target = opts.target ?? (await openTarget(cfg, dstDsn, syncId, logger.child({ component: 'target' })));
   const repair = opts.repair ?? false;
   const tables: TableReport[] = [];
   try {

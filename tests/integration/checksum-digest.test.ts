@@ -17,7 +17,7 @@ import { planTable } from '../../src/checksum/plan.js';
 import type { TableReport } from '../../src/checksum/report.js';
 import { verify } from '../../src/runner/verify.js';
 import { createLogger } from '../../src/core/logger.js';
-import { createSource, createTarget } from '../../src/runner/engines.js';
+import { openSource, openTarget } from '../../src/engines/registry.js';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
 
 const ROWS = 120;
@@ -235,8 +235,8 @@ describe.each([MYSQL, POSTGRES])('chunk digests $name → $name', (c) => {
 
   it('is taken by the continuous checker too', async () => {
     const cfg = SyncConfigSchema.parse(config(['wide']));
-    const source = await createSource(cfg, parseDsn(cfg.source, 'source'), 'digest-test', quiet);
-    const target = await createTarget(cfg, parseDsn(cfg.target, 'target'), 'digest-test', quiet);
+    const source = await openSource(cfg, parseDsn(cfg.source, 'source'), 'digest-test', quiet);
+    const target = await openTarget(cfg, parseDsn(cfg.target, 'target'), 'digest-test', quiet);
     await source.connect();
     await target.connect();
     try {

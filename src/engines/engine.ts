@@ -1,0 +1,58 @@
+import type { Logger } from 'pino';
+import type { SyncConfig } from '../config/schema.js';
+import type { Dsn } from '../config/dsn.js';
+import type { LagProbe } from '../core/lag.js';
+import type { ChangeSource } from '../core/source.js';
+import type { Target } from '../core/target.js';
+
+/** What a sync hands an engine to open one side: the validated config, the side's URL, the sync's id. */
+export interface OpenContext {
+  readonly config: SyncConfig;
+  readonly dsn: Dsn;
+  readonly syncId: string;
+  readonly logger: Logger;
+  /** The share of `--buffer-mb` a source may hold in events waiting to be applied. */
+  readonly maxBufferBytes: number;
+}
+
+/**
+ * One engine's code, as its folder's `index.ts` exports it (`src/engines/<name>/index.ts`). The
+ * registry loads it only when a URL of one of its schemes is used, so a run loads only the drivers
+ * of its own engines.
+ *
+ * Contract: each `open*` returns an object that has not connected yet (the caller calls `connect()`);
+ * it is called only for a role the registry entry declares (`roles`).
+ */
+export interface Engine {
+  readonly name: string;
+  /** A change source over `ctx.dsn` (a `source` role). */
+  openSource(ctx: OpenContext): Promise<ChangeSource>;
+  /** A target over `ctx.dsn` (a `target` role). */
+  openTarget(ctx: OpenContext): Promise<Target>;
+  /** A probe of a replica's lag behind its primary, for the copy's throttle (a `replica` role). */
+  openLagProbe(dsn: Dsn): Promise<LagProbe>;
+}
+
+/** The roles an engine can play in a sync: the capability callers branch on before opening a side. */
+export interface EngineRoles {
+  readonly source: boolean;
+  readonly target: boolean;
+  /** `--replica`: its lag can be read to throttle the copy. */
+  readonly replica: boolean;
+}
+
+/**
+ * A registry line: what is known about an engine without loading it (URL schemes, default port,
+ * roles) and how to load it.
+ */
+export interface EngineEntry {
+  readonly name: string;
+  /** URL schemes, the first is the engine's name as URLs and messages show it (`mariadb:` reads as mysql). */
+  readonly schemes: readonly string[];
+  readonly defaultPort: number;
+  /** Whether a URL must name a database (its path); etcd's path is an optional key prefix. */
+  readonly needsDatabase: boolean;
+  readonly roles: EngineRoles;
+  /** Imports the engine's folder; called only for a declared role. */
+  load(): Promise<Engine>;
+}
