@@ -1,19 +1,11 @@
 import type { Logger } from 'pino';
 import { describeDsn, redactUrl } from '../config/dsn.js';
-import { connectionDsn } from '../config/connection.js';
 import type { SyncConfig } from '../config/schema.js';
 import type { Requirement } from '../core/check.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import type { TableSchema } from '../core/schema.js';
-import type { ChangeSource, DatabaseDefaults } from '../core/source.js';
+import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
-import { openSource, openTarget } from '../engines/registry.js';
-import { deriveSyncId } from '../config/sync-id.js';
-import { selectTables } from '../config/tables.js';
-import { assertResumable } from '../checkpoint/checkpoint.js';
-
-/** Checkpoint refusals that --force answers by starting over (runner.ts runOnce). */
-const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED]);
+import { createSession, FORCE_RESTARTS, type Session } from './session.js';
 
 /** Where a line is printed: the source, the target, the tables, the type mapping. */
 export type CheckGroup = 'source' | 'target' | 'tables' | 'types';
@@ -64,43 +56,44 @@ function failedStep(group: CheckGroup, name: string, err: unknown, table?: strin
  * cannot run (a server that refuses the connection) becomes a ✘ line and skips what depends on it.
  */
 export async function check(config: SyncConfig, opts: CheckOptions): Promise<CheckReport> {
-  const srcDsn = connectionDsn(config, 'source');
-  const dstDsn = connectionDsn(config, 'target');
-  const syncId = config.id ?? deriveSyncId(srcDsn, dstDsn);
   const lines: CheckLine[] = [];
   const add = (group: CheckGroup, reqs: readonly Requirement[]) => {
     for (const r of reqs) lines.push({ ...r, group: r.mapping ? 'types' : r.table !== undefined ? 'tables' : group });
   };
-  const source = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
-  const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
-  let names: string[] = [];
+  // Every failed step becomes a ✘ line, in the order a sync meets them: each side's connection
+  // first, then the source's requirements, then the tables; the checkpoint's after the target's
+  // requirements.
+  const connections: CheckLine[] = [];
+  const tableFailures: CheckLine[] = [];
+  let requirementsError: CheckLine | undefined;
+  let checkpointError: unknown;
+  const session = await createSession(config, {
+    logger: opts.logger,
+    source: opts.source,
+    target: opts.target,
+    requirements: 'report',
+    parallel: false,
+    checkpoint: 'inspect',
+    onStepError: (step, err, { side, table }) => {
+      if (step === 'connect') connections.push(failedStep(side ?? 'source', 'connection', err));
+      else if (step === 'requirements') requirementsError = failedStep('source', 'requirements', err);
+      else if (step === 'tables') tableFailures.push(failedStep('tables', 'tables', err));
+      else if (step === 'describe') tableFailures.push(failedStep('tables', `table ${table ?? '?'}`, err, table));
+      else if (step === 'checkpoint') checkpointError = err;
+      // 'database': a target database the sync creates then takes the server's defaults.
+    },
+  });
+  const { source, target, srcDsn, dstDsn } = session;
   try {
-    const [srcUp, dstUp] = await Promise.all([connected(source, 'source', describeDsn(srcDsn), lines), connected(target, 'target', describeDsn(dstDsn), lines)]);
-
-    const schemas: TableSchema[] = [];
-    let database: DatabaseDefaults | undefined;
-    if (srcUp) {
-      try {
-        add('source', source.check ? await source.check() : []);
-        if (!source.check) await source.preflight();
-      } catch (err) {
-        lines.push(failedStep('source', 'requirements', err));
-      }
-      try {
-        names = selectTables(await source.listTables(), config.tables, srcDsn.database);
-      } catch (err) {
-        lines.push(failedStep('tables', 'tables', err));
-      }
-      for (const n of names) {
-        try {
-          schemas.push(await source.describe(n));
-        } catch (err) {
-          lines.push(failedStep('tables', `table ${n}`, err, n));
-        }
-      }
-      // What a target database the sync creates would take from the source (charset, collation).
-      database = await source.databaseDefaults?.().catch(() => undefined);
-    }
+    await session.open();
+    const { sourceUp, targetUp } = session;
+    if (sourceUp) lines.push(connectedLine('source', describeDsn(srcDsn), source.engine));
+    if (targetUp) lines.push(connectedLine('target', describeDsn(dstDsn), target.engine));
+    lines.push(...connections);
+    if (requirementsError) lines.push(requirementsError);
+    add('source', session.requirements);
+    lines.push(...tableFailures);
+    const schemas = session.tables;
     for (const s of schemas) {
       const reported = lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error');
       if (s.primaryKey.length === 0 && !reported) {
@@ -108,17 +101,18 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
       }
     }
 
-    if (dstUp) {
+    if (targetUp) {
       try {
-        add('target', target.check ? await target.check(schemas, database) : []);
+        add('target', target.check ? await target.check(schemas, session.database) : []);
       } catch (err) {
         lines.push(failedStep('target', 'requirements', err));
       }
-      await targetState(config, target, srcUp ? source : undefined, schemas, lines);
+      if (checkpointError !== undefined) lines.push(failedStep('target', 'checkpoint', checkpointError));
+      else await targetState(config, session, lines);
     }
 
     // Values a target of another engine cannot hold: a scan of each table whose columns all map.
-    if (srcUp && dstUp && source.valueStats && target.checkValues) {
+    if (sourceUp && targetUp && source.valueStats && target.checkValues) {
       for (const s of schemas) {
         if (lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error')) continue;
         try {
@@ -135,8 +129,9 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
       lines.push({ group: 'tables', name: `table ${s.name}`, ok: true, value: `can be synced (primary key ${key}, ${s.columns.length} columns)`, fix: '', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
     }
   } finally {
-    await Promise.all([source.close().catch(() => undefined), target.close().catch(() => undefined)]);
+    await session.close();
   }
+  const names = session.names;
   const order: CheckGroup[] = ['source', 'target', 'tables', 'types'];
   const sorted = order.flatMap((g) => lines.filter((l) => l.group === g));
   const errors = sorted.filter((l) => !l.ok && l.severity === 'error').length;
@@ -144,16 +139,9 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
   return { source: describeDsn(srcDsn), target: describeDsn(dstDsn), tables: names, lines: sorted, errors, warnings, ok: errors === 0 };
 }
 
-/** Connects, reporting the outcome as the group's first line. */
-async function connected(engine: ChangeSource | Target, group: CheckGroup, where: string, lines: CheckLine[]): Promise<boolean> {
-  try {
-    await engine.connect();
-    lines.push({ group, name: 'connection', ok: true, value: `${where} (${engine.engine})`, fix: '', severity: 'error', code: ErrorCode.CONNECT_FAILED });
-    return true;
-  } catch (err) {
-    lines.push(failedStep(group, 'connection', err));
-    return false;
-  }
+/** A side that connected, as its group's first line. */
+function connectedLine(group: CheckGroup, where: string, engine: string): CheckLine {
+  return { group, name: 'connection', ok: true, value: `${where} (${engine})`, fix: '', severity: 'error', code: ErrorCode.CONNECT_FAILED };
 }
 
 /**
@@ -162,27 +150,24 @@ async function connected(engine: ChangeSource | Target, group: CheckGroup, where
  * assertResumable decides for the sync), or target tables that already hold rows without one
  * (refused unless --force, which drops them). Reads only.
  */
-async function targetState(config: SyncConfig, target: Target, source: ChangeSource | undefined, schemas: readonly TableSchema[], lines: CheckLine[]): Promise<void> {
+async function targetState(config: SyncConfig, session: Session, lines: CheckLine[]): Promise<void> {
+  const { target, checkpoint: cp, resume } = session;
   try {
-    const cp = await target.loadCheckpoint();
-    if (cp.stream) {
+    if (cp?.stream) {
       const found = `found (phase ${cp.stream.phase}, updated ${cp.stream.updatedAt ?? '?'})`;
-      if (!source) {
-        lines.push({ group: 'target', name: 'checkpoint', ok: true, value: found, fix: 'the sync resumes from it', severity: 'info', code: ErrorCode.CHECKPOINT_INVALID });
-        return;
-      }
-      try {
-        await assertResumable(cp, source, await source.identity(), { readOnly: true });
-        lines.push({ group: 'target', name: 'checkpoint', ok: true, value: `${found}, its position is still on the source`, fix: 'the sync resumes from it', severity: 'info', code: ErrorCode.CHECKPOINT_INVALID });
-      } catch (err) {
+      if (resume.kind === 'refused') {
+        const err = resume.error;
         const line = failedStep('target', 'checkpoint', err);
         // --force starts over from such a checkpoint (runner.ts): the sync runs, so a warning.
         const forced = config.force && err instanceof TributaryError && FORCE_RESTARTS.has(err.code);
         lines.push(forced ? { ...line, severity: 'warning', fix: '--force starts over: the target tables are dropped and copied again' } : line);
+      } else {
+        const value = resume.kind === 'resume' ? `${found}, its position is still on the source` : found;
+        lines.push({ group: 'target', name: 'checkpoint', ok: true, value, fix: 'the sync resumes from it', severity: 'info', code: ErrorCode.CHECKPOINT_INVALID });
       }
       return;
     }
-    const nonEmpty = await target.nonEmptyTables(schemas);
+    const nonEmpty = await target.nonEmptyTables(session.tables);
     lines.push({
       group: 'target',
       name: 'target tables',

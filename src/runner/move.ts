@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { describeDsn } from '../config/dsn.js';
 import { connectionDsn } from '../config/connection.js';
-import { SyncConfigSchema, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
+import { parseConfig } from '../config/parse.js';
+import type { SyncConfig, SyncConfigInput } from '../config/schema.js';
 import { verify } from './verify.js';
 import type { VerifyTotals } from '../checksum/report.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
@@ -100,11 +101,7 @@ function runCommand(command: string, signal: AbortSignal): Promise<void> {
 
 /** Sync and cut over; see MoveOptions. Resolves with the report, whether moved or aborted. */
 export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptions): Promise<MoveReport> {
-  const parsed = SyncConfigSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new TributaryError(ErrorCode.CONFIG_INVALID, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-  }
-  const cfg: SyncConfig = { ...parsed.data, copyOnly: false, checksum: true };
+  const cfg: SyncConfig = { ...parseConfig(config), copyOnly: false, checksum: true };
   if (opts.cutover === 'command' && !opts.command) {
     throw new TributaryError(ErrorCode.CONFIG_INVALID, '--cutover command needs --cutover-command "…", the shell command that stops writes on the source');
   }

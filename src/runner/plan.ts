@@ -1,15 +1,11 @@
 import type { Logger } from 'pino';
-import { assertResumable } from '../checkpoint/checkpoint.js';
 import { describeDsn, redactUrl } from '../config/dsn.js';
 import { connectionDsn } from '../config/connection.js';
 import { toMs, type SyncConfig } from '../config/schema.js';
 import { TributaryError } from '../core/errors.js';
-import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
-import { openSource, openTarget } from '../engines/registry.js';
-import { deriveSyncId } from '../config/sync-id.js';
-import { selectTables } from '../config/tables.js';
+import { createSession } from './session.js';
 
 export interface PlannedTable {
   readonly table: string;
@@ -58,11 +54,6 @@ export interface PlanOptions {
  * What would make the sync refuse to start is collected in `problems`, not thrown.
  */
 export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<SyncPlan> {
-  const srcDsn = connectionDsn(config, 'source');
-  const dstDsn = connectionDsn(config, 'target');
-  const syncId = config.id ?? deriveSyncId(srcDsn, dstDsn);
-  const source = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
-  const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
   const problems: string[] = [];
   const notes: string[] = [];
   const problem = (err: unknown) => problems.push(redactUrl(err instanceof Error ? err.message : String(err)));
@@ -70,34 +61,39 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
   let ddl: string[] = [];
   let startPosition: string | null = null;
   let mode: SyncPlan['mode'] = 'start';
-  try {
-    await Promise.all([source.connect(), target.connect()]);
-    try {
-      await source.preflight();
-    } catch (err) {
+  const session = await createSession(config, {
+    logger: opts.logger,
+    source: opts.source,
+    target: opts.target,
+    requirements: 'enforce',
+    parallel: false,
+    checkpoint: 'inspect',
+    // An unmet requirement (or unreadable database defaults) is a problem and the plan goes on;
+    // any other failure ends it.
+    onStepError: (step, err) => {
+      if (step !== 'requirements' && step !== 'database') throw err;
       problem(err);
-    }
-    const names = selectTables(await source.listTables(), config.tables, srcDsn.database);
-    const schemas: TableSchema[] = [];
-    for (const n of names) schemas.push(await source.describe(n));
+    },
+  });
+  const { source, target, srcDsn, dstDsn, syncId } = session;
+  try {
+    await session.open();
+    const schemas = session.tables;
     const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
     if (noKey.length) problems.push(`tables without a primary key cannot be synced yet: ${noKey.join(', ')}; add a primary key or leave them out with --tables`);
 
-    let cp = await target.loadCheckpoint();
-    if (cp.stream) {
-      try {
-        await assertResumable(cp, source, await source.identity(), { readOnly: true });
-        mode = 'resume';
-        startPosition = source.describePosition(cp.stream.position);
-        notes.push(`a checkpoint (phase ${cp.stream.phase}, updated ${cp.stream.updatedAt ?? '?'}) is found: the sync resumes from it`);
-      } catch (err) {
-        if (!config.force) problem(err);
-        else notes.push(`--force: the checkpoint cannot resume (${redactUrl((err as Error).message)}); the sync would clear it and start over`);
-        cp = { stream: null, tables: new Map() };
-      }
+    const cp = session.checkpoint;
+    const resume = session.resume;
+    if (cp?.stream && resume.kind === 'resume') {
+      mode = 'resume';
+      startPosition = source.describePosition(cp.stream.position);
+      notes.push(`a checkpoint (phase ${cp.stream.phase}, updated ${cp.stream.updatedAt ?? '?'}) is found: the sync resumes from it`);
+    } else if (resume.kind === 'refused') {
+      if (!config.force) problem(resume.error);
+      else notes.push(`--force: the checkpoint cannot resume (${redactUrl((resume.error as Error).message)}); the sync would clear it and start over`);
     }
     for (const s of schemas) {
-      const saved = mode === 'resume' ? cp.tables.get(s.name) : undefined;
+      const saved = mode === 'resume' ? cp?.tables.get(s.name) : undefined;
       const stats = await source.tableStats(s.name);
       tables.push({ table: s.name, rowsEstimate: stats.rows, rowsCopied: saved?.rowsCopied ?? 0, copied: saved?.done ?? false });
     }
@@ -126,8 +122,7 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     }
     if (target.plannedDdl) {
       try {
-        const database = await source.databaseDefaults?.();
-        ddl = await target.plannedDdl(schemas, { recreate: mode === 'start' && config.force, database });
+        ddl = await target.plannedDdl(schemas, { recreate: mode === 'start' && config.force, database: session.database });
       } catch (err) {
         problem(err);
       }
@@ -138,7 +133,7 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     if (!(err instanceof TributaryError)) throw err;
     problem(err);
   } finally {
-    await Promise.all([source.close().catch(() => undefined), target.close().catch(() => undefined)]);
+    await session.close();
   }
   return {
     source: describeDsn(srcDsn),

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { describeDsn, redactUrl, type Dsn } from '../config/dsn.js';
+import { describeDsn, redactUrl } from '../config/dsn.js';
 import { connectionDsn, resolvePasswords } from '../config/connection.js';
-import { SyncConfigSchema, toMs, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
+import { parseConfig } from '../config/parse.js';
+import { toMs, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
 import { deriveSyncId } from '../config/sync-id.js';
-import { selectTables } from '../config/tables.js';
-import { assertResumable, CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
+import { CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import { Copier } from '../copier/copier.js';
 import { Convergence } from '../copier/gate.js';
 import { RowRateLimiter } from '../copier/rate-limit.js';
@@ -14,14 +14,15 @@ import { createLogger, type Logger } from '../core/logger.js';
 import type { SyncObserver } from '../core/observer.js';
 import { PauseGate } from '../core/pause.js';
 import type { TableSchema } from '../core/schema.js';
-import type { ChangeSource, DatabaseDefaults } from '../core/source.js';
+import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
 import { StreamApplier } from '../stream/applier.js';
 import { failing } from '../core/check.js';
 import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
-import { openLagProbe, openSource, openTarget } from '../engines/registry.js';
+import { openLagProbe, openTarget } from '../engines/registry.js';
+import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
 
 /** Still exported from here, its old home, for code that imports it from this path; config/sync-id.ts owns it. */
 export { deriveSyncId };
@@ -80,19 +81,13 @@ export class Runner extends EventEmitter {
 
   constructor(config: SyncConfigInput | SyncConfig, opts: RunnerOptions = {}) {
     super();
-    const parsed = SyncConfigSchema.safeParse(config);
-    if (!parsed.success) {
-      throw new TributaryError(ErrorCode.CONFIG_INVALID, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    }
     // Password files are read once, here, not again at every reconnect (a pipe can be read once).
-    this.config = resolvePasswords(parsed.data);
+    this.config = resolvePasswords(parseConfig(config));
     this.logger = opts.logger ?? createLogger({ level: this.config.logLevel });
     this.injected = opts;
-    const src = connectionDsn(this.config, 'source');
-    const dst = connectionDsn(this.config, 'target');
+    this.syncId = endpoints(this.config).syncId;
     // A bad replica URL is refused now, not when the copy starts.
     if (this.config.replica !== undefined) connectionDsn(this.config, 'replica');
-    this.syncId = this.config.id ?? deriveSyncId(src, dst);
     this.copiedPromise = new Promise((r) => (this.resolveCopied = r));
     this.cleanPassPromise = new Promise((r) => (this.resolveCleanPass = r));
   }
@@ -227,22 +222,8 @@ export class Runner extends EventEmitter {
     }
   }
 
-  private async buildSource(dsn: Dsn): Promise<ChangeSource> {
-    return this.injected.source ?? openSource(this.config, dsn, this.syncId, this.logger.child({ component: 'source' }));
-  }
-
-  private async buildTarget(dsn: Dsn): Promise<Target> {
-    return this.injected.target ?? openTarget(this.config, dsn, this.syncId, this.logger.child({ component: 'target' }));
-  }
-
   private async runOnce(onProgress: () => void): Promise<void> {
     const cfg = this.config;
-    const srcDsn = connectionDsn(cfg, 'source');
-    const dstDsn = connectionDsn(cfg, 'target');
-    const source = await this.buildSource(srcDsn);
-    const target = await this.buildTarget(dstDsn);
-    this.source = source;
-    this.target = target;
     const log = this.logger.child({ component: 'runner' });
     let stopJob: (() => void) | undefined;
     // The target's lock lost while this attempt runs: no write commits any more (the target sees
@@ -256,14 +237,23 @@ export class Runner extends EventEmitter {
         onLockLost();
       },
     };
+    const session = await createSession(cfg, {
+      logger: this.logger,
+      source: this.injected.source,
+      target: this.injected.target,
+      requirements: 'enforce',
+      lock: { watch },
+      parallel: true,
+      checkpoint: 'resume',
+    });
+    const { source, target, dstDsn } = session;
+    this.source = source;
+    this.target = target;
     try {
-      // Source and target are independent until the copy: their round trips overlap.
-      await allInOrder([source.connect(), target.connect()]);
-      await allInOrder([source.preflight(), target.lock(watch)]);
-      const names = selectTables(await source.listTables(), cfg.tables, srcDsn.database);
-      const schemas: TableSchema[] = await allInOrder(names.map((n) => source.describe(n)));
-      // What a target database the sync creates takes from the source's (charset, collation).
-      const database = await source.databaseDefaults?.();
+      await session.open();
+      const schemas = session.tables;
+      const names = session.names;
+      const database = session.database;
       await this.warnTargetRequirements(target, schemas, database);
       const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
       if (noKey.length) {
@@ -272,18 +262,16 @@ export class Runner extends EventEmitter {
           `table${noKey.length > 1 ? 's' : ''} without a primary key cannot be synced yet: ${noKey.join(', ')}; add a primary key or leave ${noKey.length > 1 ? 'them' : 'it'} out with --tables`,
         );
       }
-      const identity = await source.identity();
-      let cp: Checkpoint = await target.loadCheckpoint();
-      if (cp.stream) {
-        try {
-          await assertResumable(cp, source, identity);
-        } catch (err) {
-          if (cfg.force && err instanceof TributaryError && (err.code === ErrorCode.POSITION_LOST || err.code === ErrorCode.SOURCE_CHANGED || err.code === ErrorCode.DDL_UNSUPPORTED)) {
-            log.warn({ reason: err.message }, '--force: the checkpoint cannot resume; starting over');
-            await target.clearCheckpoint();
-            cp = { stream: null, tables: new Map() };
-          } else throw err;
-        }
+      const identity = session.identity as SourceIdentity;
+      let cp: Checkpoint = session.checkpoint ?? { stream: null, tables: new Map() };
+      const resume = session.resume;
+      if (resume.kind === 'refused') {
+        const err = resume.error;
+        if (cfg.force && err instanceof TributaryError && FORCE_RESTARTS.has(err.code)) {
+          log.warn({ reason: err.message }, '--force: the checkpoint cannot resume; starting over');
+          await target.clearCheckpoint();
+          cp = { stream: null, tables: new Map() };
+        } else throw err;
       }
       let from: string;
       if (cp.stream) {
@@ -431,8 +419,7 @@ export class Runner extends EventEmitter {
     } finally {
       if (stopJob) this.abort.signal.removeEventListener('abort', stopJob);
       await this.stopThrottle();
-      await source.close().catch(() => undefined);
-      await target.close().catch(() => undefined);
+      await session.close();
     }
   }
 
@@ -612,7 +599,7 @@ export class Runner extends EventEmitter {
 
   /** Reads this sync's checkpoint from the target (as saved, with every committed batch and chunk). */
   async dumpCheckpoint(): Promise<Checkpoint> {
-    const target = this.target ?? (await this.buildTarget(connectionDsn(this.config, 'target')));
+    const target = this.target ?? this.injected.target ?? (await openTarget(this.config, connectionDsn(this.config, 'target'), this.syncId, this.logger.child({ component: 'target' })));
     const own = target !== this.target;
     if (own) await target.connect();
     try {
@@ -694,13 +681,3 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/**
- * Every promise's value once all have settled, or the first failure in argument order (not in
- * time), so a run with two problems always reports the same one.
- */
-async function allInOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
-  const settled = await Promise.allSettled(promises);
-  const failed = settled.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
-}

@@ -1,15 +1,13 @@
 import { describeDsn } from '../config/dsn.js';
-import { connectionDsn } from '../config/connection.js';
-import { SyncConfigSchema, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
+import { parseConfig } from '../config/parse.js';
+import type { SyncConfig, SyncConfigInput } from '../config/schema.js';
 import { alignTable } from '../core/aligned.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
-import { deriveSyncId } from '../config/sync-id.js';
-import { openSource, openTarget } from '../engines/registry.js';
-import { selectTables } from '../config/tables.js';
+import { targetLock } from '../coordination/lock.js';
+import { createSession } from './session.js';
 import { DEFAULT_RECHECK, type ChunkContext, type RecheckPolicy } from '../checksum/chunk.js';
 import { planTable } from '../checksum/plan.js';
 import { totalsOf, type TableReport, type VerifyResult } from '../checksum/report.js';
@@ -83,26 +81,32 @@ function chunkSizeOf(input: SyncConfigInput | SyncConfig, cfg: SyncConfig): numb
 
 /** Compares (and with `repair`, repairs) the configured tables; see VerifyOptions. */
 export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyOptions = {}): Promise<VerifyResult> {
-  const parsed = SyncConfigSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new TributaryError(ErrorCode.CONFIG_INVALID, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-  }
-  const cfg = parsed.data;
+  const cfg = parseConfig(config);
   const started = Date.now();
   const logger = opts.logger ?? createLogger({ level: cfg.logLevel });
-  const srcDsn = connectionDsn(cfg, 'source');
-  const dstDsn = connectionDsn(cfg, 'target');
-  const syncId = cfg.id ?? deriveSyncId(srcDsn, dstDsn);
-  const source = opts.source ?? (await openSource(cfg, srcDsn, syncId, logger.child({ component: 'source' })));
-  const target = opts.target ?? (await openTarget(cfg, dstDsn, syncId, logger.child({ component: 'target' })));
   const repair = opts.repair ?? false;
   const tables: TableReport[] = [];
+  // A table that cannot be described is reported, and the others are still compared; any other
+  // failure (a lost connection) ends the run.
+  const undescribed = new Map<string, unknown>();
+  const session = await createSession(cfg, {
+    logger,
+    source: opts.source,
+    target: opts.target,
+    requirements: 'skip',
+    parallel: false,
+    checkpoint: 'skip',
+    onStepError: (step, err, { table }) => {
+      if (step !== 'describe' || table === undefined || !(err instanceof TributaryError) || err.code !== ErrorCode.TABLE_UNSUPPORTED) throw err;
+      undescribed.set(table, err);
+    },
+  });
+  const { source, target, srcDsn, dstDsn, syncId } = session;
   try {
-    await source.connect();
-    await target.connect();
+    await session.open();
     if (repair) {
       try {
-        await target.lock();
+        await targetLock(target).acquire();
       } catch (err) {
         if (!(err instanceof TributaryError) || err.code !== ErrorCode.ALREADY_RUNNING) throw err;
         throw new TributaryError(
@@ -112,7 +116,6 @@ export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyO
         );
       }
     }
-    const names = selectTables(await source.listTables(), cfg.tables, srcDsn.database);
     const ctx: ChunkContext = { source, target, recheck: { ...DEFAULT_RECHECK, ...opts.recheck }, signal: opts.signal };
     const walk = {
       threads: cfg.threads,
@@ -124,10 +127,12 @@ export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyO
       repair,
       logger: logger.child({ component: 'verify' }),
     };
-    for (const name of names) {
+    const described = new Map(session.tables.map((t) => [t.name, t]));
+    for (const name of session.names) {
       let report: TableReport;
       try {
-        const schema: TableSchema = await source.describe(name);
+        const schema = described.get(name);
+        if (!schema) throw undescribed.get(name);
         const onTarget = await target.describe(name);
         if (!onTarget) {
           throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${name} does not exist on target ${describeDsn(dstDsn)}; run tributary sync to create and copy it`);
@@ -146,8 +151,7 @@ export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyO
       opts.onTable?.(report);
     }
   } finally {
-    await source.close().catch(() => undefined);
-    await target.close().catch(() => undefined);
+    await session.close();
   }
   return {
     equal: tables.every((t) => t.equal),

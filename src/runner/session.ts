@@ -1,0 +1,246 @@
+import type { Logger } from 'pino';
+import { assertResumable } from '../checkpoint/checkpoint.js';
+import { connectionDsn } from '../config/connection.js';
+import type { Dsn } from '../config/dsn.js';
+import type { SyncConfig } from '../config/schema.js';
+import { deriveSyncId } from '../config/sync-id.js';
+import { selectTables } from '../config/tables.js';
+import type { Requirement } from '../core/check.js';
+import { ErrorCode } from '../core/errors.js';
+import type { TableSchema } from '../core/schema.js';
+import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/source.js';
+import type { Checkpoint, LockWatch, Target } from '../core/target.js';
+import { targetLock, type SyncLock } from '../coordination/lock.js';
+import { openSource, openTarget } from '../engines/registry.js';
+
+/** Checkpoint refusals that --force answers by starting over (the sync clears the checkpoint). */
+export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED]);
+
+/** A step of opening a session, as `onStepError` names it. */
+export type SessionStep = 'connect' | 'requirements' | 'tables' | 'describe' | 'database' | 'checkpoint';
+
+/** Which side a `connect` or `requirements` step failed on. */
+export type SessionSide = 'source' | 'target';
+
+/** What a failed step is about: the side (connect, requirements) or the table (describe). */
+export interface StepSubject {
+  readonly side?: SessionSide;
+  readonly table?: string;
+}
+
+export interface SessionOptions {
+  readonly logger: Logger;
+  /** Injected sides (tests, embedding programs); opened from the URLs through the registry otherwise. */
+  readonly source?: ChangeSource;
+  readonly target?: Target;
+  /**
+   * The source's requirements: `enforce` runs `preflight()`, which throws at the first unmet one
+   * (sync, --dry-run); `report` collects every one as a Requirement (check); `skip` (verify).
+   */
+  readonly requirements: 'enforce' | 'report' | 'skip';
+  /**
+   * The sync's exclusive lock, taken beside the preflight (sync only): `lock` (the target's own
+   * lock by default, coordination/lock.ts), whose `watch` hears of a loss later. Commands that
+   * write nothing take none.
+   */
+  readonly lock?: { readonly watch: LockWatch; readonly lock?: SyncLock };
+  /** Describe the selected tables all at once (sync) or one after another (the read-only commands). */
+  readonly parallel: boolean;
+  /**
+   * The checkpoint: `resume` reads the source's identity and the checkpoint and asks the source
+   * whether it can resume from it (sync); `inspect` does the same without side effects, reading the
+   * identity only when there is a checkpoint (check, --dry-run); `skip` reads neither (verify).
+   */
+  readonly checkpoint: 'resume' | 'inspect' | 'skip';
+  /**
+   * A step that failed. Without it every failure ends the opening (sync). With it, the failure is
+   * the caller's to report, and only what depends on the step is skipped: a side that does not
+   * connect skips that side's steps, a table that cannot be described is left out of `tables`. It
+   * may rethrow to end the opening (--dry-run ends at any failure but a preflight's).
+   */
+  readonly onStepError?: (step: SessionStep, err: unknown, subject: StepSubject) => void;
+}
+
+/** Whether the source can resume from the target's checkpoint. */
+export type ResumeState =
+  /** No checkpoint (or the checkpoint was not read): the sync starts anew. */
+  | { readonly kind: 'start' }
+  /** The checkpoint's source is this one and its position is still there. */
+  | { readonly kind: 'resume'; readonly from: string }
+  /** A checkpoint the source cannot serve (another source, a purged position, a lost slot): why. */
+  | { readonly kind: 'refused'; readonly error: unknown }
+  /** A checkpoint, but the source did not connect: whether it can resume is not known. */
+  | { readonly kind: 'unchecked' };
+
+/**
+ * The two sides of one sync and what every command reads before its own work, read once: the
+ * source's requirements, the selected tables and their definitions, the database defaults a
+ * created target database takes, the checkpoint and whether it can resume. sync, check,
+ * --dry-run, verify and move (through Runner) all start here.
+ *
+ * Lifecycle: `createSession` (URLs parsed, sides built, nothing connected), `open()` once,
+ * `close()` always (also after a failed `open()`); `openSession` does the first two and closes
+ * on failure.
+ */
+export interface Session {
+  readonly config: SyncConfig;
+  readonly syncId: string;
+  readonly srcDsn: Dsn;
+  readonly dstDsn: Dsn;
+  readonly source: ChangeSource;
+  readonly target: Target;
+  /** Whether each side connected (always both after an `open()` without `onStepError`). */
+  readonly sourceUp: boolean;
+  readonly targetUp: boolean;
+  /** The source's requirements, met or not (`requirements: 'report'`). */
+  readonly requirements: readonly Requirement[];
+  /** The tables `--tables` selects on the source, in its order. */
+  readonly names: readonly string[];
+  /** Their definitions, in the same order (without those whose describe failed). */
+  readonly tables: readonly TableSchema[];
+  /** What a target database the sync creates takes from the source's (charset, collation). */
+  readonly database: DatabaseDefaults | undefined;
+  /** The target's checkpoint, when read. */
+  readonly checkpoint: Checkpoint | undefined;
+  /** The source's identity, when read (always with `checkpoint: 'resume'`). */
+  readonly identity: SourceIdentity | undefined;
+  readonly resume: ResumeState;
+  open(): Promise<void>;
+  /** Closes both sides (releasing the lock), never throwing. */
+  close(): Promise<void>;
+}
+
+/** The URLs and the sync id of a configuration: what a command shows even when nothing connects. */
+export function endpoints(config: SyncConfig): { readonly srcDsn: Dsn; readonly dstDsn: Dsn; readonly syncId: string } {
+  const srcDsn = connectionDsn(config, 'source');
+  const dstDsn = connectionDsn(config, 'target');
+  return { srcDsn, dstDsn, syncId: config.id ?? deriveSyncId(srcDsn, dstDsn) };
+}
+
+/** The sides of a configuration, built but not connected (see Session). */
+export async function createSession(config: SyncConfig, opts: SessionOptions): Promise<Session> {
+  const { srcDsn, dstDsn, syncId } = endpoints(config);
+  const source = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  return new OpenedSession(config, opts, srcDsn, dstDsn, syncId, source, target);
+}
+
+/** createSession, then open(); closes both sides when open() fails. */
+export async function openSession(config: SyncConfig, opts: SessionOptions): Promise<Session> {
+  const session = await createSession(config, opts);
+  try {
+    await session.open();
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
+  return session;
+}
+
+class OpenedSession implements Session {
+  sourceUp = false;
+  targetUp = false;
+  requirements: Requirement[] = [];
+  names: string[] = [];
+  tables: TableSchema[] = [];
+  database: DatabaseDefaults | undefined;
+  checkpoint: Checkpoint | undefined;
+  identity: SourceIdentity | undefined;
+  resume: ResumeState = { kind: 'start' };
+
+  constructor(
+    readonly config: SyncConfig,
+    private readonly opts: SessionOptions,
+    readonly srcDsn: Dsn,
+    readonly dstDsn: Dsn,
+    readonly syncId: string,
+    readonly source: ChangeSource,
+    readonly target: Target,
+  ) {}
+
+  /** Runs `fn`; a failure goes to onStepError (the step is skipped) or, without it, ends the opening. */
+  private async step<T>(step: SessionStep, subject: StepSubject, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+    try {
+      return { ok: true, value: await fn() };
+    } catch (err) {
+      if (!this.opts.onStepError) throw err;
+      this.opts.onStepError(step, err, subject);
+      return { ok: false };
+    }
+  }
+
+  async open(): Promise<void> {
+    const { opts, source, target, config } = this;
+    // Source and target are independent until the copy: their round trips overlap. Without
+    // onStepError the first failure in argument order ends the opening, so a run with two
+    // problems always reports the same one.
+    const [src, dst] = await allInOrder([this.step('connect', { side: 'source' }, () => source.connect()), this.step('connect', { side: 'target' }, () => target.connect())]);
+    this.sourceUp = src?.ok === true;
+    this.targetUp = dst?.ok === true;
+
+    if (this.sourceUp) {
+      const requirements = async (): Promise<void> => {
+        if (opts.requirements === 'enforce') await source.preflight();
+        else if (opts.requirements === 'report') this.requirements = source.check ? await source.check() : (await source.preflight(), []);
+      };
+      await allInOrder<unknown>([this.step('requirements', { side: 'source' }, requirements), this.takeLock()]);
+      const listed = await this.step('tables', {}, async () => selectTables(await source.listTables(), config.tables, this.srcDsn.database));
+      if (listed.ok) this.names = listed.value;
+      const describe = (name: string) => this.step('describe', { table: name }, () => source.describe(name));
+      const described = opts.parallel ? await allInOrder(this.names.map(describe)) : await sequentially(this.names, describe);
+      this.tables = described.flatMap((d) => (d.ok ? [d.value] : []));
+      const database = await this.step('database', {}, async () => source.databaseDefaults?.());
+      if (database.ok) this.database = database.value;
+    }
+
+    if (opts.checkpoint === 'skip' || !this.targetUp) return;
+    if (opts.checkpoint === 'resume') this.identity = await source.identity();
+    const loaded = await this.step('checkpoint', { side: 'target' }, () => target.loadCheckpoint());
+    if (!loaded.ok) return;
+    const cp = loaded.value;
+    this.checkpoint = cp;
+    if (!cp.stream) return;
+    if (!this.sourceUp) {
+      this.resume = { kind: 'unchecked' };
+      return;
+    }
+    try {
+      this.identity ??= await source.identity();
+      await assertResumable(cp, source, this.identity, { readOnly: opts.checkpoint === 'inspect' });
+      this.resume = { kind: 'resume', from: cp.stream.position };
+    } catch (err) {
+      this.resume = { kind: 'refused', error: err };
+    }
+  }
+
+  private held: SyncLock | undefined;
+
+  private async takeLock(): Promise<void> {
+    if (!this.opts.lock) return;
+    const lock = this.opts.lock.lock ?? targetLock(this.target);
+    await lock.acquire(this.opts.lock.watch);
+    this.held = lock;
+  }
+
+  async close(): Promise<void> {
+    await this.held?.release();
+    await Promise.all([this.source.close().catch(() => undefined), this.target.close().catch(() => undefined)]);
+  }
+}
+
+async function sequentially<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const item of items) out.push(await fn(item));
+  return out;
+}
+
+/**
+ * Every promise's value once all have settled, or the first failure in argument order (not in
+ * time), so a run with two problems always reports the same one.
+ */
+export async function allInOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
