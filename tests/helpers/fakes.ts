@@ -346,8 +346,12 @@ export class FakeSource implements ChangeSource {
   }
 }
 
-/** Where the FakeTarget can fail on purpose: a chunk's write, a transaction's write, a commit. */
-export type FailurePoint = 'chunk' | 'write' | 'commit';
+/**
+ * Where the FakeTarget can fail on purpose: a chunk's load (before it asks for its checkpoint), a
+ * chunk's commit (after it asked: ChunkCommit.failed() follows), a transaction's write, a
+ * transaction's commit.
+ */
+export type FailurePoint = 'chunk' | 'chunkCommit' | 'write' | 'commit';
 
 /** One commit of a stream transaction, as the target recorded it. */
 export interface CommitRecord {
@@ -360,8 +364,8 @@ export interface CommitRecord {
  * A target database: rows per table keyed by primary key, and this sync's checkpoint. A chunk
  * write and a stream transaction each commit their data and their checkpoint in one step, or
  * nothing of either (a failure before the commit leaves both as they were). A failure can be
- * injected at the Nth chunk write, transaction write or commit from now on (`failAt`): it throws a
- * retryable TARGET_WRITE_FAILED, as a lost connection does.
+ * injected at the Nth chunk load or commit, transaction write or commit from now on (`failAt`): it
+ * throws TARGET_WRITE_FAILED, retryable as a lost connection is, or fatal.
  *
  * It also models row locks per table, coarsely: a writer of a table waits while another open
  * transaction has written the table, as a chunk's rows wait on an open transaction that wrote
@@ -377,8 +381,8 @@ export class FakeTarget implements Target {
   /** Chunks being written per table (their row locks, disjoint from each other's). */
   private readonly chunkWriters = new Map<string, number>();
   private lockWaiters: (() => void)[] = [];
-  private readonly calls: Record<FailurePoint, number> = { chunk: 0, write: 0, commit: 0 };
-  private readonly failures: { point: FailurePoint; at: number }[] = [];
+  private readonly calls: Record<FailurePoint, number> = { chunk: 0, chunkCommit: 0, write: 0, commit: 0 };
+  private readonly failures: { point: FailurePoint; at: number; fatal: boolean }[] = [];
   /** Times a chunk write had to wait for a lock an open stream transaction held. */
   chunkWaitsOnStream = 0;
   /** Row changes written by stream transactions (committed or not), and the commits. */
@@ -411,17 +415,20 @@ export class FakeTarget implements Target {
     return t;
   }
 
-  /** The `n`th call (1-based, counted from now) at `point` fails. */
-  failAt(point: FailurePoint, n: number): void {
-    this.failures.push({ point, at: this.calls[point] + n });
+  /**
+   * The `n`th call (1-based, counted from now) at `point` fails: retryable, as a lost connection,
+   * or with `fatal`, as a value the target refuses.
+   */
+  failAt(point: FailurePoint, n: number, opts: { readonly fatal?: boolean } = {}): void {
+    this.failures.push({ point, at: this.calls[point] + n, fatal: opts.fatal ?? false });
   }
 
   private maybeFail(point: FailurePoint): void {
     const n = ++this.calls[point];
     const i = this.failures.findIndex((f) => f.point === point && f.at === n);
     if (i < 0) return;
-    this.failures.splice(i, 1);
-    throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `fake target: injected failure at ${point} #${n}`, { fatal: false });
+    const [f] = this.failures.splice(i, 1);
+    throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `fake target: injected failure at ${point} #${n}`, { fatal: f?.fatal ?? false });
   }
 
   private async lockWait(): Promise<void> {
@@ -469,6 +476,7 @@ export class FakeTarget implements Target {
       this.maybeFail('chunk');
       const cp = await commit.checkpoint();
       inSection = true;
+      this.maybeFail('chunkCommit');
       const t = this.table(table.name);
       for (const r of rows) t.put(r);
       this.stored.tables.set(table.name, cp);
@@ -617,5 +625,26 @@ export class FakeTarget implements Target {
   async scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
     const rows = this.table(table.name).all();
     for (let i = 0; i < rows.length; i += 100) await onRows(rows.slice(i, i + 100));
+  }
+}
+
+/** A seeded PRNG (mulberry32): the same seed gives the same sequence in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Polls `pred` every 1 ms until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(what: string, pred: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
