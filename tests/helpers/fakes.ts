@@ -318,8 +318,12 @@ export class FakeSource implements ChangeSource {
       const ev = this.log[i];
       if (!ev) {
         await new Promise<void>((resolve) => {
-          this.waiters.push(resolve);
-          signal.addEventListener('abort', () => resolve(), { once: true });
+          const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          this.waiters.push(done);
+          signal.addEventListener('abort', done, { once: true });
         });
         continue;
       }
