@@ -183,7 +183,7 @@ describe('copy and stream converge: each rule', () => {
   });
 });
 
-/** Random source transactions on t (integer key) and c (composite key), with unique values. */
+/** Random source transactions on t (integer key) and c (composite key), with unique values, and now and then a TRUNCATE. */
 function randomWorkload(source: FakeSource, random: () => number): () => void {
   let version = 0;
   const pick = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(random() * xs.length)];
@@ -213,6 +213,7 @@ function randomWorkload(source: FakeSource, random: () => number): () => void {
       }
     }
     if (writes.length) source.transaction(writes);
+    if (random() < 0.02) source.truncate(random() < 0.5 ? 't' : 'c');
   };
 }
 
@@ -260,6 +261,8 @@ function randomOptions(random: () => number): StartOptions {
     chunk: 1 + Math.floor(random() * 12),
     chunkTimeMs: random() < 0.5 ? 1 : 1_000_000,
     batchSize: 1 + Math.floor(random() * 8),
+    // From a few changes (spills, and a stream that waits for chunks in flight) to a few dozen.
+    bufferBytes: (4 + Math.floor(random() * 30)) * 100,
   };
 }
 
