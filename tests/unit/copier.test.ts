@@ -13,7 +13,7 @@ import type { TableSchema } from '../../src/core/schema.js';
 import type { KeyRange } from '../../src/core/source.js';
 import type { ChunkCommit, TableCheckpoint } from '../../src/core/target.js';
 import type { Row, Value } from '../../src/core/values.js';
-import { compareKeys, FakeSource, FakeTarget, prng, TABLE } from '../helpers/fakes.js';
+import { compareKeys, FakeSource, FakeTarget, prng, TABLE, until } from '../helpers/fakes.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -209,5 +209,33 @@ describe('Copier on the fakes', () => {
     await copierOf(source, target, { threads: 2, initialChunkSize: 20, resume: new Map([['t', saved]]) }).run();
     expect(target.table('t').all()).toEqual(source.table('t').all());
     expect((await target.loadCheckpoint()).tables.get('t')).toMatchObject({ done: true });
+  });
+
+  // Known defect (not fixed here, issue 11 changes no behaviour): a table checkpoint's rowsCopied
+  // counts chunks committed beyond the watermark (src/copier/copier.ts:108), a resume starts from
+  // that count (copier.ts:83) and copies those chunks again, so they are counted twice: progress
+  // then shows more rows copied than the table has. `it.fails` passes while the defect is there;
+  // once fixed, it fails: make it `it`.
+  it.fails('after a resume, counts each row once in rowsCopied even when chunks had committed out of order', async () => {
+    const source = seeded(30);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    const write = target.writeChunk.bind(target);
+    target.writeChunk = async (table, rows, commit) => {
+      // The first chunk waits until another has committed, then fails: the watermark stays null.
+      if (rows[0]?.[0] === 1n) {
+        await until('another chunk', () => target.chunkLog.length >= 1);
+        target.failAt('chunk', 1, { fatal: true });
+      }
+      await write(table, rows, commit);
+    };
+    await expect(copierOf(source, target, { threads: 2, initialChunkSize: 10 }).run()).rejects.toThrow(/injected/);
+    const saved = (await target.loadCheckpoint()).tables.get('t') as TableCheckpoint;
+    expect(saved.watermark).toBeNull();
+    expect(saved.rowsCopied).toBeGreaterThan(0);
+    target.writeChunk = write;
+    const again = copierOf(source, target, { threads: 2, initialChunkSize: 10, resume: new Map([['t', saved]]) });
+    await again.run();
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+    expect(again.progress()[0]).toMatchObject({ done: true, rowsCopied: 30 });
   });
 });
