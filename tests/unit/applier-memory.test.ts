@@ -69,7 +69,7 @@ describe('StreamApplier buffer bound with held changes', () => {
     // The chunk is written: the held changes are released, then the stream goes on to the commit.
     applier.release(gate.finishChunk(seq));
     await until('the transaction to commit', () => target.commits > 0 && applier.snapshot().appliedPosition === '1');
-    expect(target.rows.size).toBe(200);
+    expect(target.table('t').size).toBe(200);
     expect(maxBuffered).toBeLessThan(budget + OP);
     applier.stop();
     await running;
@@ -110,7 +110,7 @@ describe('StreamApplier buffer bound with held changes', () => {
     await chunkMayStart;
     expect(target.commits).toBeGreaterThan(0);
     expect(gate.mayStartChunk()).toBe(true);
-    expect(target.rows.size).toBe(110);
+    expect(target.table('t').size).toBe(110);
     expect(writesDuringChunk).toBe(0);
     applier.stop();
     await running;
@@ -120,11 +120,11 @@ describe('StreamApplier buffer bound with held changes', () => {
 describe('copy and stream together (fakes with per-table locks)', () => {
   it.each([1, 2])('a big source transaction on the table being copied converges, within the buffer, without a lock wait cycle (%i threads)', async (threads) => {
     const source = new FakeSource();
-    const target = new FakeTarget(5);
+    const target = new FakeTarget({ chunkDelayMs: 5 });
     const convergence = new Convergence();
     const budget = 25 * OP;
     const N = 5000;
-    for (let id = 1; id <= N; id++) source.rows.set(BigInt(id), [BigInt(id), 'a']);
+    for (let id = 1; id <= N; id++) source.table('t').put([BigInt(id), 'a']);
     const applier = applierOf(source, target, convergence, budget);
     let maxBuffered = 0;
     source.onTake = () => (maxBuffered = Math.max(maxBuffered, applier.snapshot().bufferBytes));
@@ -146,16 +146,16 @@ describe('copy and stream together (fakes with per-table locks)', () => {
     const streaming = applier.run();
     const copying = copier.run();
     // The transaction lands mid-copy: the source's rows change, then its events arrive.
-    await until('copy progress', () => target.rows.size >= 300);
+    await until('copy progress', () => target.table('t').size >= 300);
     const ids = Array.from({ length: N }, (_, i) => i + 1);
-    for (const id of ids) source.rows.set(BigInt(id), [BigInt(id), 'b']);
+    for (const id of ids) source.table('t').put([BigInt(id), 'b']);
     source.push(...transaction(ids, 'b', 1));
     await Promise.race([copying, new Promise((_, reject) => setTimeout(() => reject(new Error('the copy hung (lock wait cycle with the stream)')), 20_000))]);
     await until('the stream to commit the transaction', () => applier.snapshot().appliedPosition === '1', 20_000);
     applier.stop();
     await streaming;
-    expect(target.rows.size).toBe(N);
-    expect([...target.rows.values()].every((r) => r[1] === 'b')).toBe(true);
+    expect(target.table('t').size).toBe(N);
+    expect(target.table('t').all().every((r) => r[1] === 'b')).toBe(true);
     expect(maxBuffered).toBeLessThan(budget + OP);
     expect(convergence.heldCount).toBe(0);
     // The rule the run relies on: no chunk ever waited on the stream's open transaction.

@@ -96,7 +96,7 @@ describe('Copier observer', () => {
   it('reports every chunk committed with its rows', async () => {
     const source = new FakeSource();
     const target = new FakeTarget();
-    for (let i = 1; i <= 250; i++) source.rows.set(BigInt(i), [BigInt(i), 'v']);
+    for (let i = 1; i <= 250; i++) source.table('t').put([BigInt(i), 'v']);
     const obs = new Recorder();
     const copier = new Copier({
       source: source.asSource(), target: target.asTarget(), tables: [TABLE], resume: new Map(), threads: 2, chunkTimeMs: 1000,

@@ -1,0 +1,241 @@
+/**
+ * The initial copy (src/copier/copier.ts) on the in-memory fakes of the seams: every row copied
+ * once, keyset chunks in key order (composite keys too), a table watermark that advances with each
+ * committed chunk and never past a row the target lacks, a resume that copies only what is left,
+ * and failed writes that surface or are retried without losing a row.
+ */
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Copier, type CopierOptions } from '../../src/copier/copier.js';
+import { Convergence } from '../../src/copier/gate.js';
+import { AbortedError, TributaryError } from '../../src/core/errors.js';
+import type { TableSchema } from '../../src/core/schema.js';
+import type { KeyRange } from '../../src/core/source.js';
+import type { ChunkCommit, TableCheckpoint } from '../../src/core/target.js';
+import type { Row, Value } from '../../src/core/values.js';
+import { compareKeys, FakeSource, FakeTarget, prng, TABLE, until } from '../helpers/fakes.js';
+
+const logger = pino({ level: 'silent' });
+
+/** A composite key (tenant, name): an integer then a string in binary order, multi-byte names included. */
+const COMPOSITE: TableSchema = {
+  name: 'c',
+  engine: 'fake',
+  generated: [],
+  primaryKey: [0, 1],
+  columns: [
+    { name: 'tenant', dataType: 'bigint', columnType: 'bigint', nullable: false, unsigned: false },
+    { name: 'name', dataType: 'varchar', columnType: 'varchar(20)', nullable: false, unsigned: false, collation: 'utf8mb4_bin' },
+    { name: 'n', dataType: 'int', columnType: 'int', nullable: true, unsigned: false },
+  ],
+};
+
+function copierOf(source: FakeSource, target: FakeTarget, over: Partial<CopierOptions> = {}): Copier {
+  return new Copier({
+    source,
+    target,
+    tables: [TABLE],
+    resume: new Map(),
+    threads: 1,
+    chunkTimeMs: 1_000_000,
+    initialChunkSize: 10,
+    chunkBytes: 1 << 20,
+    convergence: new Convergence(),
+    release: () => undefined,
+    logger,
+    signal: new AbortController().signal,
+    ...over,
+  });
+}
+
+function seeded(n: number): FakeSource {
+  const source = new FakeSource();
+  source.seed('t', Array.from({ length: n }, (_, i): Row => [BigInt(i + 1), `v${i + 1}`]));
+  return source;
+}
+
+/** Every row of the source that lies at or below `watermark` is on the target. */
+function coveredBy(source: FakeSource, target: FakeTarget, table: string, watermark: Value[] | null): boolean {
+  const rows = source.table(table).range({ after: null, upTo: watermark });
+  return rows.every((r) => target.table(table).get(source.table(table).schema.primaryKey.map((i) => r[i] ?? null)) !== undefined);
+}
+
+describe('Copier on the fakes', () => {
+  it('copies every row exactly once, in chunks of at most the planned size, across threads', async () => {
+    const source = seeded(1000);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    const copier = copierOf(source, target, { threads: 3, initialChunkSize: 37 });
+    await copier.run();
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+    // The chunks' rows add up to the table: no row was written by two chunks.
+    expect(target.chunkLog.reduce((n, c) => n + c.rows, 0)).toBe(1000);
+    expect(target.chunkLog.length).toBeGreaterThan(3);
+    expect(copier.progress()).toEqual([{ table: 't', rowsCopied: 1000, rowsTotal: 1000, done: true }]);
+    const last = (await target.loadCheckpoint()).tables.get('t');
+    expect(last).toEqual({ watermark: null, done: true, rowsCopied: 1000 });
+  });
+
+  it('chunks a composite key in key order, splitting inside a group of the first column', async () => {
+    const source = new FakeSource([COMPOSITE]);
+    const names = ['a', 'B', 'b', 'é', 'z', 'ä', 'aa', '😀', 'Z', ''];
+    const rows: Row[] = [];
+    for (let tenant = 1; tenant <= 7; tenant++) for (const [i, name] of names.entries()) rows.push([BigInt(tenant), name, BigInt(tenant * 100 + i)]);
+    source.seed('c', rows);
+    const target = new FakeTarget({ chunkDelayMs: 0, tables: [COMPOSITE] });
+    const ranges: KeyRange[] = [];
+    const read = source.readChunk.bind(source);
+    source.readChunk = (t, range) => {
+      ranges.push(range);
+      return read(t, range);
+    };
+    // Chunks of 7 rows never line up with groups of 10: boundaries fall inside a tenant.
+    await copierOf(source, target, { tables: [COMPOSITE], initialChunkSize: 7, chunkTimeMs: 1 }).run();
+    expect(target.table('c').all()).toEqual(source.table('c').all());
+    expect(target.chunkLog.reduce((n, c) => n + c.rows, 0)).toBe(70);
+    // Ranges follow each other without gap or overlap, in key order, and end open.
+    expect(ranges[0]?.after).toBeNull();
+    for (let i = 1; i < ranges.length; i++) {
+      expect(ranges[i]?.after).toEqual(ranges[i - 1]?.upTo);
+      expect(compareKeys(ranges[i]!.after!, ranges[i - 1]!.after ?? [0n, ''])).toBeGreaterThan(0);
+    }
+    expect(ranges.at(-1)?.upTo).toBeNull();
+    expect(ranges.some((r) => r.upTo !== null && r.upTo[1] !== '😀')).toBe(true);
+    // The source's binary order: '' < 'B' < 'Z' < 'a' < 'aa' < 'b' < 'z' < 'ä' < 'é' < '😀'.
+    expect(source.table('c').all().slice(0, 10).map((r) => r[1])).toEqual(['', 'B', 'Z', 'a', 'aa', 'b', 'z', 'ä', 'é', '😀']);
+  });
+
+  it('advances the table checkpoint with each committed chunk, never past a row the target lacks', async () => {
+    const source = seeded(600);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    const random = prng(7);
+    const write = target.writeChunk.bind(target);
+    const seen: TableCheckpoint[] = [];
+    let violations = 0;
+    // Chunks commit out of order: each waits a random moment first.
+    target.writeChunk = async (table: TableSchema, rows: readonly Row[], commit: ChunkCommit) => {
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 4)));
+      await write(table, rows, commit);
+      const cp = (await target.loadCheckpoint()).tables.get('t') as TableCheckpoint;
+      seen.push(cp);
+      if (!coveredBy(source, target, 't', cp.watermark)) violations++;
+    };
+    await copierOf(source, target, { threads: 4, initialChunkSize: 25 }).run();
+    expect(violations).toBe(0);
+    expect(seen.length).toBe(target.chunkLog.length);
+    // The watermark only moves forward, and the row count grows by each chunk's rows.
+    for (let i = 1; i < seen.length; i++) {
+      const [a, b] = [seen[i - 1]!, seen[i]!];
+      if (a.watermark && b.watermark) expect(compareKeys(b.watermark, a.watermark)).toBeGreaterThanOrEqual(0);
+      expect(b.rowsCopied).toBe(a.rowsCopied + target.chunkLog[i]!.rows);
+    }
+    expect(seen.filter((c) => c.done)).toHaveLength(1);
+    expect(seen.at(-1)).toEqual({ watermark: null, done: true, rowsCopied: 600 });
+  });
+
+  it('with one thread, each chunk checkpoints its own upper bound', async () => {
+    const source = seeded(95);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    await copierOf(source, target, { initialChunkSize: 20, chunkTimeMs: 1_000_000 }).run();
+    // Sizes double up to the time target: 20, 40, then the rest (35 < 80: the open-ended last chunk).
+    expect(target.chunkLog.map((c) => c.rows)).toEqual([20, 40, 35]);
+    expect(target.chunkLog.map((c) => c.checkpoint)).toEqual([
+      { watermark: [20n], done: false, rowsCopied: 20 },
+      { watermark: [60n], done: false, rowsCopied: 60 },
+      { watermark: null, done: true, rowsCopied: 95 },
+    ]);
+  });
+
+  it('resumes from a stored watermark and copies only the rows after it', async () => {
+    const source = seeded(500);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    const stop = new AbortController();
+    const write = target.writeChunk.bind(target);
+    target.writeChunk = async (table, rows, commit) => {
+      await write(table, rows, commit);
+      if (target.chunkLog.length === 4) stop.abort();
+    };
+    await expect(copierOf(source, target, { threads: 2, initialChunkSize: 30, signal: stop.signal }).run()).rejects.toBeInstanceOf(AbortedError);
+    target.writeChunk = write;
+    const saved = (await target.loadCheckpoint()).tables.get('t') as TableCheckpoint;
+    expect(saved.done).toBe(false);
+    expect(saved.watermark).not.toBeNull();
+    const firstRun = target.chunkLog.length;
+    const reads: KeyRange[] = [];
+    const read = source.readChunk.bind(source);
+    source.readChunk = (t, range) => {
+      reads.push(range);
+      return read(t, range);
+    };
+    const again = copierOf(source, target, { threads: 2, initialChunkSize: 30, resume: new Map([['t', saved]]) });
+    await again.run();
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+    // The second run read nothing at or below the watermark, and wrote only what was left.
+    expect(reads.every((r) => r.after !== null && compareKeys(r.after, saved.watermark!) >= 0)).toBe(true);
+    const resumedRows = target.chunkLog.slice(firstRun).reduce((n, c) => n + c.rows, 0);
+    expect(resumedRows).toBe(500 - Number(saved.watermark![0]));
+    expect(again.progress()[0]).toMatchObject({ done: true, rowsCopied: saved.rowsCopied + resumedRows });
+  });
+
+  it('skips a table whose checkpoint says done', async () => {
+    const source = seeded(50);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    const copier = copierOf(source, target, { resume: new Map([['t', { watermark: null, done: true, rowsCopied: 50 }]]) });
+    await copier.run();
+    expect(target.chunkLog).toHaveLength(0);
+    expect(copier.progress()[0]).toMatchObject({ done: true, rowsCopied: 50 });
+  });
+
+  it.each(['chunk', 'chunkCommit'] as const)('retries a chunk whose write failed (%s) and loses nothing', async (point) => {
+    const source = seeded(200);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    target.failAt(point, 3);
+    await copierOf(source, target, { threads: 2, initialChunkSize: 25 }).run();
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+    expect(target.chunkLog.reduce((n, c) => n + c.rows, 0)).toBe(200);
+    expect((await target.loadCheckpoint()).tables.get('t')).toEqual({ watermark: null, done: true, rowsCopied: 200 });
+  });
+
+  it('surfaces a fatal write error, keeps a checkpoint that covers only what committed, and a rerun completes the copy', async () => {
+    const source = seeded(300);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    target.failAt('chunkCommit', 4, { fatal: true });
+    const failed = copierOf(source, target, { threads: 2, initialChunkSize: 20 }).run();
+    await expect(failed).rejects.toThrow(/injected failure at chunkCommit #4/);
+    await expect(failed).rejects.toBeInstanceOf(TributaryError);
+    const saved = (await target.loadCheckpoint()).tables.get('t') as TableCheckpoint;
+    expect(saved.done).toBe(false);
+    expect(coveredBy(source, target, 't', saved.watermark)).toBe(true);
+    expect(target.table('t').size).toBeLessThan(300);
+    await copierOf(source, target, { threads: 2, initialChunkSize: 20, resume: new Map([['t', saved]]) }).run();
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+    expect((await target.loadCheckpoint()).tables.get('t')).toMatchObject({ done: true });
+  });
+
+  // Known defect (not fixed here, issue 11 changes no behaviour): a table checkpoint's rowsCopied
+  // counts chunks committed beyond the watermark (src/copier/copier.ts:108), a resume starts from
+  // that count (copier.ts:83) and copies those chunks again, so they are counted twice: progress
+  // then shows more rows copied than the table has. `it.fails` passes while the defect is there;
+  // once fixed, it fails: make it `it`.
+  it.fails('after a resume, counts each row once in rowsCopied even when chunks had committed out of order', async () => {
+    const source = seeded(30);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    const write = target.writeChunk.bind(target);
+    target.writeChunk = async (table, rows, commit) => {
+      // The first chunk waits until another has committed, then fails: the watermark stays null.
+      if (rows[0]?.[0] === 1n) {
+        await until('another chunk', () => target.chunkLog.length >= 1);
+        target.failAt('chunk', 1, { fatal: true });
+      }
+      await write(table, rows, commit);
+    };
+    await expect(copierOf(source, target, { threads: 2, initialChunkSize: 10 }).run()).rejects.toThrow(/injected/);
+    const saved = (await target.loadCheckpoint()).tables.get('t') as TableCheckpoint;
+    expect(saved.watermark).toBeNull();
+    expect(saved.rowsCopied).toBeGreaterThan(0);
+    target.writeChunk = write;
+    const again = copierOf(source, target, { threads: 2, initialChunkSize: 10, resume: new Map([['t', saved]]) });
+    await again.run();
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+    expect(again.progress()[0]).toMatchObject({ done: true, rowsCopied: 30 });
+  });
+});
