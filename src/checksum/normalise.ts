@@ -249,7 +249,7 @@ export function stripPadding(v: Value): Value {
 
 /**
  * A source value as the text a target text column holds for it, as the target's write path
- * renders it (typemap/postgres-to-mysql.ts mysqlValue for MySQL, targets/postgres/sql.ts pgText for
+ * renders it (typemap/postgres-to-mysql.ts mysqlValue for MySQL, engines/postgres/sql.ts pgText for
  * PostgreSQL): for a column a `--column-types` override made text.
  */
 function textFor(targetEngine: string): (v: Value) => Value {

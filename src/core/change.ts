@@ -33,7 +33,7 @@ export type Change =
 export function coalesce(prev: Change | undefined, next: Change): Change {
   if (next.kind !== 'upsert' || !next.unchanged?.length || prev === undefined) return next;
   // Only a primary-key update whose unchanged values the source could no longer read follows a
-  // delete of its new key without an insert in between (sources/postgres/stream.ts fillUnchanged).
+  // delete of its new key without an insert in between (engines/postgres/stream.ts fillUnchanged).
   if (prev.kind === 'delete') return prev;
   const row = next.row.slice();
   const still: number[] = [];

@@ -280,7 +280,7 @@ describe('the sync lock on a MariaDB target', () => {
 
 describe('the sync lock on a PostgreSQL target', () => {
   it('a new holder waits for a checkpoint write in flight before it reads the checkpoint', async () => {
-    const { PostgresTarget } = await import('../../src/targets/postgres/target.js');
+    const { PostgresTarget } = await import('../../src/engines/postgres/target.js');
     const { parseDsn } = await import('../../src/config/dsn.js');
     const { createLogger } = await import('../../src/core/logger.js');
     const { streamBody } = await import('../../src/checkpoint/rows.js');

@@ -333,7 +333,7 @@ describe('sync MariaDB → PostgreSQL', () => {
   });
 
   it('as a library Target: reads only before ensureSchema, locks, keeps unchanged (TOAST) columns, describes from the catalogue', async () => {
-    const { PostgresTarget } = await import('../../src/targets/postgres/target.js');
+    const { PostgresTarget } = await import('../../src/engines/postgres/target.js');
     const { parseDsn } = await import('../../src/config/dsn.js');
     const { createLogger } = await import('../../src/core/logger.js');
     await pair.createDb('lib');

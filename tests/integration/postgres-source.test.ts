@@ -10,7 +10,7 @@ import { coalesce, type Change, type StreamEvent } from '../../src/core/change.j
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Row, Value } from '../../src/core/values.js';
-import { PostgresSource, type PostgresSourceOptions } from '../../src/sources/postgres/source.js';
+import { PostgresSource, type PostgresSourceOptions } from '../../src/engines/postgres/source.js';
 import { startPostgres, type Server } from '../../src/testing/servers.js';
 
 const logger = pino({ level: 'silent' });

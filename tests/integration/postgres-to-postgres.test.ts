@@ -206,7 +206,7 @@ describe('sync PostgreSQL → PostgreSQL', () => {
   });
 
   it('writes a chunk whose keys are on the target already as an upsert (the direct COPY refused, nothing of it kept)', async () => {
-    const { PostgresTarget } = await import('../../src/targets/postgres/target.js');
+    const { PostgresTarget } = await import('../../src/engines/postgres/target.js');
     const { parseDsn } = await import('../../src/config/dsn.js');
     const { createLogger } = await import('../../src/core/logger.js');
     const dst = await createDb(target, 'rewrite');
@@ -255,7 +255,7 @@ describe('sync PostgreSQL → PostgreSQL', () => {
 
   // The stream's upserts send each column as one element of a typed array parameter
   // (unnest($n::int[][])), and unnest flattens an array of arrays: array columns fail to stream
-  // (src/targets/postgres/apply.ts). Expected to fail until the applier sends them another way.
+  // (src/engines/postgres/apply.ts). Expected to fail until the applier sends them another way.
   it('streams changes to array columns', async () => {
     const src = await createDb(source, 'arrays');
     await src.query(`CREATE TABLE arr (${ARRAYS}); INSERT INTO arr VALUES ${ARRAY_ROWS};`);

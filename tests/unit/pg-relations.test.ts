@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { columnChange, RelationChangedError, sameColumns, type RelationRecord } from '../../src/sources/postgres/relations.js';
-import { ownerComment, publicationComment, publicationState } from '../../src/sources/postgres/slot.js';
+import { columnChange, RelationChangedError, sameColumns, type RelationRecord } from '../../src/engines/postgres/relations.js';
+import { ownerComment, publicationComment, publicationState } from '../../src/engines/postgres/slot.js';
 
 const before: RelationRecord = { oid: 100, columns: [['id', 23, -1], ['v', 25, -1], ['n', 1700, 655366]] };
 

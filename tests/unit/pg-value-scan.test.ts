@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, TableSchema } from '../../src/core/schema.js';
-import { dataScanSql, scanPostgresData } from '../../src/sources/postgres/schema.js';
+import { dataScanSql, scanPostgresData } from '../../src/engines/postgres/schema.js';
 
 function col(name: string, dataType: string, columnType = dataType, extra: Partial<Column> = {}): Column {
   return { name, dataType, columnType, nullable: true, unsigned: false, ...extra };

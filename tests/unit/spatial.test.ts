@@ -9,7 +9,7 @@ import type { Column, TableSchema } from '../../src/core/schema.js';
 import { ewkbToSpatial, normaliseSpatial, SpatialError, spatialSrid, spatialToEwkb } from '../../src/core/spatial.js';
 import { tsvKind } from '../../src/sources/mysql/tsv.js';
 import { codecFor, keepSpatialBytes } from '../../src/sources/mysql/values.js';
-import { pgText, ValueError, type TargetColumn } from '../../src/targets/postgres/sql.js';
+import { pgText, ValueError, type TargetColumn } from '../../src/engines/postgres/sql.js';
 import { mysqlToPostgresType } from '../../src/typemap/index.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../../src/core/errors.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
-import { createTableSql, planTypes } from '../../src/targets/postgres/ddl.js';
-import { copyField, float4Text, pgText, quoteIdent, renderRow, type TargetColumn } from '../../src/targets/postgres/sql.js';
+import { createTableSql, planTypes } from '../../src/engines/postgres/ddl.js';
+import { copyField, float4Text, pgText, quoteIdent, renderRow, type TargetColumn } from '../../src/engines/postgres/sql.js';
 import { isZeroDate } from '../../src/core/calendar.js';
 import { enumMembers, mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
 

@@ -5,7 +5,7 @@ import type { Value } from '../../src/core/values.js';
 import { createTableSql } from '../../src/targets/mysql/ddl.js';
 import { loadPlan, serialise } from '../../src/targets/mysql/load.js';
 import { columnLiteral } from '../../src/targets/mysql/sql.js';
-import { scanPostgresData } from '../../src/sources/postgres/schema.js';
+import { scanPostgresData } from '../../src/engines/postgres/schema.js';
 import {
   assertMappable,
   dataProblems,

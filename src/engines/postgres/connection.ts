@@ -99,13 +99,3 @@ export async function openPool(dsn: Dsn, role: string, size: number): Promise<pg
   pool.on('error', () => undefined);
   return pool;
 }
-
-/** A quoted identifier: "name" with inner quotes doubled. */
-export function quoteIdent(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
-}
-
-/** A quoted string literal, for the replication protocol's commands (which take no parameters). */
-export function quoteLiteral(text: string): string {
-  return "'" + text.replace(/'/g, "''") + "'";
-}

@@ -1,7 +1,7 @@
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
-import { quoteIdent } from './connection.js';
+import { quoteIdent } from './sql.js';
 import { qualified } from './schema.js';
 import { codecFor, type TextCodec } from './values.js';
 

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import { rangeWhere, type ChunkSql } from './chunks.js';
-import { quoteIdent } from './connection.js';
+import { quoteIdent } from './sql.js';
 
 /**
  * A chunk's digest computed by the server (ChangeSource.chunkDigest, Target.chunkDigest): shared

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { ColumnValueStats } from '../../core/source.js';
-import { quoteIdent } from './connection.js';
+import { quoteIdent } from './sql.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 

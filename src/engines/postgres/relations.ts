@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { quoteIdent } from './connection.js';
+import { quoteIdent } from './sql.js';
 import type { DescribedTable } from './schema.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;

@@ -14,9 +14,8 @@ import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import type { PostgresColumnType, PostgresTypeOptions } from '../../typemap/index.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
-import { cannotCreate, inspectMissingDatabase, refuseForceOnSystemDatabase, type MissingDatabase } from './database.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
-import { createEnumTypeSql, createTableSql, enumTypeMismatch, planEnumTypes, planTypes, type EnumTypePlan } from './ddl.js';
+import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, type EnumTypePlan, type MissingDatabase } from './ddl.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
 import { qualified, quoteIdent, type TargetColumn } from './sql.js';
@@ -206,7 +205,7 @@ export class PostgresTarget implements Target {
   /**
    * Privileges, free space and the type map of `tables`, and what the sync would create (the
    * database, the schema) when it does not exist; reads only, creates nothing. A PostgreSQL database
-   * takes nothing from the source's defaults (`_database`): it is created in UTF8 (database.ts).
+   * takes nothing from the source's defaults (`_database`): it is created in UTF8 (ddl.ts inspectMissingDatabase).
    */
   async check(tables: readonly TableSchema[], _database?: DatabaseDefaults): Promise<Requirement[]> {
     const typeOpts = await this.typeOptions();
