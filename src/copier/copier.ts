@@ -61,7 +61,15 @@ class TableCopy {
   /** Aborts once the table is exhausted: a worker waiting under the rate limit to copy more of it stops waiting. */
   readonly ended = new AbortController();
   size: number;
+  /** Rows of every committed chunk (progress), those beyond the watermark included. */
   rowsCopied: number;
+  /**
+   * Rows of the chunks at or below the watermark: what a checkpoint stores, since a resume copies
+   * again every chunk beyond the watermark (counting them twice otherwise).
+   */
+  private rowsAtWatermark: number;
+  /** Rows of each committed chunk not yet counted in the watermark. */
+  private readonly committedRows = new Map<number, number>();
   rowsTotal = 0;
   done: boolean;
   readonly claim = new Mutex();
@@ -81,6 +89,7 @@ class TableCopy {
     this.after = resume?.watermark ?? null;
     this.watermark = this.after;
     this.rowsCopied = resume?.rowsCopied ?? 0;
+    this.rowsAtWatermark = this.rowsCopied;
     this.done = resume?.done ?? false;
     this.exhausted = this.done;
     this.size = size;
@@ -98,22 +107,26 @@ class TableCopy {
   checkpointWith(local: number, rows: number): TableCheckpoint {
     let seq = this.watermarkSeq;
     let wm = this.watermark;
-    const counted = new Set(this.committedSeqs);
-    counted.add(local);
-    while (counted.has(seq + 1)) {
+    let counted = this.rowsAtWatermark;
+    const rowsOf = new Map(this.committedRows).set(local, rows);
+    while (rowsOf.has(seq + 1)) {
       seq++;
       wm = this.bounds.get(seq) ?? null;
+      counted += rowsOf.get(seq) ?? 0;
     }
     const allIn = this.exhausted && seq === this.nextLocal - 1;
-    return { watermark: allIn ? null : wm, done: allIn, rowsCopied: this.rowsCopied + rows };
+    return { watermark: allIn ? null : wm, done: allIn, rowsCopied: counted };
   }
 
   markCommitted(local: number, rows: number): void {
     this.committedSeqs.add(local);
+    this.committedRows.set(local, rows);
     this.rowsCopied += rows;
     while (this.committedSeqs.has(this.watermarkSeq + 1)) {
       this.watermarkSeq++;
       this.committedSeqs.delete(this.watermarkSeq);
+      this.rowsAtWatermark += this.committedRows.get(this.watermarkSeq) ?? 0;
+      this.committedRows.delete(this.watermarkSeq);
       this.watermark = this.bounds.get(this.watermarkSeq) ?? null;
       this.bounds.delete(this.watermarkSeq);
     }
