@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Convergence, StreamOp } from '../copier/gate.js';
+import type { Convergence, StreamOp } from '../copier/convergence.js';
 import { AbortedError, TributaryError } from '../core/errors.js';
 import type { ChangeSource, KeyRange } from '../core/source.js';
 import type { Target } from '../core/target.js';

@@ -7,7 +7,7 @@ import { rowBytes, type Row, type Value } from '../core/values.js';
 import type { PauseGate } from '../core/pause.js';
 import { NO_OBSERVER, type SyncObserver } from '../core/observer.js';
 import type { RowRateLimiter } from './rate-limit.js';
-import type { Convergence, StreamOp, TableGate } from './gate.js';
+import type { Convergence, StreamOp, TableGate } from './convergence.js';
 import { Mutex } from './mutex.js';
 
 export interface CopierOptions {

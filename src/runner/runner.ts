@@ -6,7 +6,7 @@ import { toMs, type SyncConfig, type SyncConfigInput } from '../config/schema.js
 import { deriveSyncId } from '../config/sync-id.js';
 import { CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import { Copier } from '../copier/copier.js';
-import { Convergence } from '../copier/gate.js';
+import { Convergence } from '../copier/convergence.js';
 import { RowRateLimiter } from '../copier/rate-limit.js';
 import { ReplicaThrottle, type ThrottleStatus } from '../copier/throttle.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';

@@ -4,7 +4,7 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target, TargetTransaction } from '../core/target.js';
-import type { Convergence, StreamOp } from '../copier/gate.js';
+import type { Convergence, StreamOp } from '../copier/convergence.js';
 import { CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import type { PauseGate } from '../core/pause.js';
 import { NO_OBSERVER, type SyncObserver } from '../core/observer.js';

@@ -1,7 +1,7 @@
 import { coalesce, type Change } from '../core/change.js';
 import type { TableSchema } from '../core/schema.js';
 import { keyString } from '../core/values.js';
-import { opBytes, type StreamOp } from '../copier/gate.js';
+import { opBytes, type StreamOp } from '../copier/convergence.js';
 
 interface TableBatch {
   truncate: boolean;

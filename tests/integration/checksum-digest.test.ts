@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
-import type { Convergence } from '../../src/copier/gate.js';
+import type { Convergence } from '../../src/copier/convergence.js';
 import { parseDsn } from '../../src/config/dsn.js';
 import { SyncConfigSchema } from '../../src/config/schema.js';
 import { ContinuousChecker } from '../../src/checksum/continuous.js';

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Change, StreamEvent } from '../../src/core/change.js';
 import { Copier } from '../../src/copier/copier.js';
-import { Convergence, opBytes } from '../../src/copier/gate.js';
+import { Convergence, opBytes } from '../../src/copier/convergence.js';
 import { StreamApplier } from '../../src/stream/applier.js';
 import { FakeSource, FakeTarget, TABLE } from '../helpers/fakes.js';
 

@@ -7,7 +7,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Convergence, opBytes } from '../../src/copier/gate.js';
+import { Convergence, opBytes } from '../../src/copier/convergence.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Row } from '../../src/core/values.js';
 import { StreamApplier, type ApplierOptions } from '../../src/stream/applier.js';

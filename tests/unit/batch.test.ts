@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Change } from '../../src/core/change.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import { Batch } from '../../src/stream/batch.js';
-import { opBytes } from '../../src/copier/gate.js';
+import { opBytes } from '../../src/copier/convergence.js';
 
 const ci: TableSchema = {
   name: 't',

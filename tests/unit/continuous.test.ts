@@ -10,7 +10,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ContinuousChecker, type RepairEvent } from '../../src/checksum/continuous.js';
 import { planTable } from '../../src/checksum/plan.js';
-import { Convergence } from '../../src/copier/gate.js';
+import { Convergence } from '../../src/copier/convergence.js';
 import { PauseGate } from '../../src/core/pause.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Row } from '../../src/core/values.js';

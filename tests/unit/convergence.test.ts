@@ -1,5 +1,5 @@
 /**
- * Copy and stream converge (DESIGN.md, the core algorithm; src/copier/gate.ts with the copier and
+ * Copy and stream converge (DESIGN.md, the core algorithm; src/copier/convergence.ts with the copier and
  * the applier) on the in-memory fakes of the seams. While a table copies, a change for a key in a
  * chunk being read or written is held and applied once the chunk is written; with no chunk in
  * flight it is applied at once. The gate never drops (dropping is only an optimisation): a change
@@ -11,7 +11,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Copier } from '../../src/copier/copier.js';
-import { Convergence } from '../../src/copier/gate.js';
+import { Convergence } from '../../src/copier/convergence.js';
 import { PauseGate } from '../../src/core/pause.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { TableCheckpoint } from '../../src/core/target.js';

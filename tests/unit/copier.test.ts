@@ -7,7 +7,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Copier, type CopierOptions } from '../../src/copier/copier.js';
-import { Convergence } from '../../src/copier/gate.js';
+import { Convergence } from '../../src/copier/convergence.js';
 import { AbortedError, TributaryError } from '../../src/core/errors.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { KeyRange } from '../../src/core/source.js';

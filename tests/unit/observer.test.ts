@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Change, StreamEvent } from '../../src/core/change.js';
 import type { SyncObserver } from '../../src/core/observer.js';
 import { Copier } from '../../src/copier/copier.js';
-import { Convergence } from '../../src/copier/gate.js';
+import { Convergence } from '../../src/copier/convergence.js';
 import { StreamApplier } from '../../src/stream/applier.js';
 import { SyncMetrics } from '../../src/server/metrics.js';
 import { HttpApi } from '../../src/server/server.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Convergence, opBytes, TableGate } from '../../src/copier/gate.js';
+import { Convergence, opBytes, TableGate } from '../../src/copier/convergence.js';
 import type { Change } from '../../src/core/change.js';
 
 const up = (id: number): Change => ({ kind: 'upsert', table: 't', key: [BigInt(id)], row: [BigInt(id)] });
