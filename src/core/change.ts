@@ -1,3 +1,4 @@
+import type { SchemaOperation } from './schema-change.js';
 import type { Row, Value } from './values.js';
 
 /**
@@ -66,8 +67,13 @@ export type StreamEvent =
     }
   /** All rows of a table were removed; applied at this point of the stream. */
   | { readonly type: 'truncate'; readonly table: string; readonly position: string; readonly timestamp: number }
-  /** A DDL statement on a synced table. */
-  | { readonly type: 'ddl'; readonly tables: string[]; readonly statement: string; readonly position: string }
+  /**
+   * A schema change of a synced table: its statement as the source wrote it (or described it) and,
+   * once a source parses its DDL, the typed operations (core/schema-change.ts). Carried to the
+   * applier, which stops the sync on it (TRIB_DDL_UNSUPPORTED) unless it is a replay of a change
+   * already in effect; `operations` is never set yet.
+   */
+  | { readonly type: 'ddl'; readonly tables: string[]; readonly statement: string; readonly position: string; readonly operations?: readonly SchemaOperation[] }
   /**
    * The source is idle and caught up at `position`. A heartbeat at a position already received
    * adds no boundary: it only shows the source alive. `nextWithinMs`: while its connection lives,

@@ -12,6 +12,7 @@ import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/sou
 import type { Checkpoint, LockWatch, Target } from '../core/target.js';
 import { targetLock, type SyncLock } from '../coordination/lock.js';
 import { openSource, openTarget } from '../engines/registry.js';
+import { NO_TRANSFORM, transformSource } from '../transform/transform.js';
 
 /** Checkpoint refusals that --force answers by starting over (the sync clears the checkpoint). */
 export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED]);
@@ -120,7 +121,8 @@ export function endpoints(config: SyncConfig): { readonly srcDsn: Dsn; readonly 
 /** The sides of a configuration, built but not connected (see Session). */
 export async function createSession(config: SyncConfig, opts: SessionOptions): Promise<Session> {
   const { srcDsn, dstDsn, syncId } = endpoints(config);
-  const source = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  // Every consumer (copier, applier, checksum) reads the source through the transform stage.
+  const source = transformSource(opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' }))), NO_TRANSFORM);
   const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
   return new OpenedSession(config, opts, srcDsn, dstDsn, syncId, source, target);
 }
