@@ -9,7 +9,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
-import { lockName } from '../../src/targets/mysql/lock.js';
+import { lockName } from '../../src/engines/mysql/lock.js';
 import { connect, runCli } from '../helpers/mysql.js';
 import { pgClient } from '../helpers/postgres.js';
 

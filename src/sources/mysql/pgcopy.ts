@@ -1,8 +1,8 @@
 import type { Column, TableSchema } from '../../core/schema.js';
 import { declaredKind, type ValueKind } from '../../typemap/postgres-kinds.js';
 import { mysqlToPostgresType } from '../../typemap/index.js';
-import { quoteId } from './connection.js';
-import { isIntegerType } from './values.js';
+import { quoteId } from '../../engines/mysql/connection.js';
+import { isIntegerType } from '../../engines/mysql/values.js';
 
 /**
  * The MySQL → PostgreSQL copy fast path: a select expression that renders each row, on the source

@@ -2,8 +2,8 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { keysWhere, rangeWhere, type ChunkSql } from './chunks.js';
-import type { ColumnCodec } from './values.js';
+import { keysWhere, rangeWhere, type ChunkSql } from '../../engines/mysql/chunks.js';
+import type { ColumnCodec } from '../../engines/mysql/values.js';
 
 /**
  * Reading rows of a table as canonical values, beyond the copier's chunk reads: by key list, key

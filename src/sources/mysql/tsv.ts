@@ -1,6 +1,6 @@
 import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
-import { quoteId } from './connection.js';
+import { quoteId } from '../../engines/mysql/connection.js';
 
 /** How a column's value is written in a MYSQL_TSV line (core/formats.ts), as the server renders it. */
 export type TsvKind = 'text' | 'hex' | 'num' | 'year';

@@ -1,11 +1,11 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { currentAccount } from '../../sources/mysql/preflight.js';
+import { currentAccount } from '../../engines/mysql/check.js';
 import type { Requirement } from '../../core/check.js';
 import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { mapPostgresTable, type MappedColumn, type PgToMysqlOptions } from '../../typemap/postgres-to-mysql.js';
-import type { DatabasePlan } from './database.js';
+import type { DatabasePlan } from '../../engines/mysql/ddl.js';
 
 /** What a sync does on the target database: create and drop its tables, load and change rows. */
 const NEEDED = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'INDEX'];

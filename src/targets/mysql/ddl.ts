@@ -1,7 +1,7 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { binaryCollation, mapPostgresTable, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
-import { quoteId } from './sql.js';
+import { quoteId } from '../../engines/mysql/sql.js';
 
 /**
  * The CREATE TABLE for a target table. From a MySQL/MariaDB source the source's own statement is

@@ -9,16 +9,16 @@ import { MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, DatabaseDefaults, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { streamBinlog } from './binlog.js';
+import { streamBinlog } from './stream.js';
 import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { openConnection, openPool, quoteId, connectError } from './connection.js';
 import * as positions from './position.js';
-import { assertReadable, assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
+import { assertReadable, assertRequirements, sourceRequirements, type Requirement } from './check.js';
 import { databaseDefaults, describeTable, listTables } from './schema.js';
-import { tsvSelect } from './tsv.js';
-import * as read from './read.js';
-import { pgCopySelect } from './pgcopy.js';
+import { tsvSelect } from '../../sources/mysql/tsv.js';
+import * as read from '../../sources/mysql/read.js';
+import { pgCopySelect } from '../../sources/mysql/pgcopy.js';
 
 export interface MysqlSourceOptions {
   readonly dsn: Dsn;

@@ -4,8 +4,8 @@ import { describeAligned, perTable } from '../../core/aligned.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { chunkSql, type ChunkSql } from '../../sources/mysql/chunks.js';
-import { digestRange } from '../../sources/mysql/digest.js';
+import { chunkSql, type ChunkSql } from './chunks.js';
+import { digestRange } from './digest.js';
 import * as read from '../../sources/mysql/read.js';
 import { mysqlValue, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 
