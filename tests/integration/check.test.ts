@@ -271,7 +271,7 @@ async function syncRefusal(args: readonly string[]): Promise<Refusal & { stderr:
  * publication and slot). Each must be a ✘ line of check; the cases below show each on real servers.
  * CONFIG_INVALID and DSN_INVALID are refused by both while the configuration loads (the same
  * loadConfig; tests/unit/config.test.ts), CHECKPOINT_INVALID by the same checkpoint read, and the
- * MySQL-only gtid_mode for --position-mode gtid cannot be set on MariaDB (its line is in preflight.ts).
+ * MySQL-only gtid_mode for --position-mode gtid cannot be set on MariaDB (its line is in src/engines/mysql/check.ts).
  */
 const SYNC_REFUSALS = [
   'TRIB_CONNECT_FAILED',

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TableSchema } from '../../src/core/schema.js';
-import { loadPlan, serialise } from '../../src/engines/mysql/load.js';
+import { loadPlan, serialise, tsvSelect } from '../../src/engines/mysql/load.js';
 import { literal } from '../../src/engines/mysql/sql.js';
-import { tsvSelect } from '../../src/sources/mysql/tsv.js';
 
 const t: TableSchema = {
   name: 'we`ird',

@@ -15,7 +15,7 @@ import { encodePosition, type BinlogPosition } from './position.js';
 import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
 import { watchDump } from './heartbeat.js';
 import { describeDsn } from '../../config/dsn.js';
-import { quoteId } from './connection.js';
+import { quoteId } from './sql.js';
 
 export interface BinlogOptions {
   readonly dsn: Dsn;
