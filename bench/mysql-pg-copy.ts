@@ -7,7 +7,7 @@
  *       (schema, data, then indexes), timed end to end, with its peak RSS;
  *   (b) `tributary sync --copy-only`, timed end to end (process start to exit), with its peak RSS,
  *       at --threads 2 and 4. The source renders each row as its COPY text line
- *       (src/sources/mysql/pgcopy.ts); the log confirms the fast path was taken;
+ *       (src/engines/mysql/load.ts pgCopySelect); the log confirms the fast path was taken;
  *   (c) the same at the highest thread count through canonical values (a no-op --column-types
  *       override makes the target decline the fast path), to show what the fast path gains under
  *       the same machine load.

@@ -9,7 +9,7 @@
  * TableSchema.columns order separated by tab, each value in the input syntax of its target column,
  * backslash, tab, newline and CR escaped, NULL as \N. Rendered by a PostgreSQL source as its own
  * COPY output, and by a MySQL source for the types of typemap/mysql-to-postgres.ts
- * (sources/mysql/pgcopy.ts).
+ * (engines/mysql/load.ts pgCopySelect).
  */
 export const PG_COPY_TEXT = 'postgres-copy-text';
 
@@ -25,9 +25,9 @@ export const PG_COPY_BINARY = 'postgres-copy-binary';
 
 /**
  * The text format of LOAD DATA chunks (loaded by the MySQL target with LOAD DATA LOCAL INFILE,
- * targets/mysql/load.ts): one line per row, fields in `TableSchema.columns` order, separated by
+ * engines/mysql/load.ts): one line per row, fields in `TableSchema.columns` order, separated by
  * tab, `\N` for NULL, backslash escapes for `\ tab newline CR NUL`; binary columns as hex (spatial
  * values too: their stored SRID + WKB), BIT as an unsigned number, YEAR with four digits (LOAD
- * DATA reads '0' as 2000). Rendered in SQL by a MySQL source (sources/mysql/tsv.ts).
+ * DATA reads '0' as 2000). Rendered in SQL by a MySQL source (engines/mysql/load.ts tsvSelect).
  */
 export const MYSQL_TSV = 'mysql-load-data-tsv';

@@ -15,7 +15,7 @@ import { baseUrl } from '../server/address.js';
 import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
 import { formatDuration } from '../runner/progress.js';
-import { MysqlSource } from '../sources/mysql/source.js';
+import { MysqlSource } from '../engines/mysql/index.js';
 import { startMariaDb, type Server } from '../testing/servers.js';
 import { compareTables, countRows, formatComparison, formatCounts, openDemoConnection, type TableComparison } from './compare.js';
 import { createShop, DEFAULT_SEED, SHOP_DATABASE, SHOP_TABLES, type SeedSizes } from './shop.js';

@@ -1,7 +1,7 @@
 /**
  * How a canonical value is written into a PostgreSQL column, by the column's type: the PostgreSQL
  * target renders values by it (engines/postgres/sql.ts pgText), and a MySQL source renders its COPY
- * text by it (sources/mysql/pgcopy.ts). Kept apart from either engine so that neither imports the
+ * text by it (engines/mysql/load.ts pgCopySelect). Kept apart from either engine so that neither imports the
  * other's folder; phase B of issue 11 replaces it with the logical type.
  */
 

@@ -9,7 +9,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
-import { lockName } from '../../src/targets/mysql/lock.js';
+import { lockName } from '../../src/engines/mysql/lock.js';
 import { connect, runCli } from '../helpers/mysql.js';
 import { pgClient } from '../helpers/postgres.js';
 
@@ -271,7 +271,7 @@ async function syncRefusal(args: readonly string[]): Promise<Refusal & { stderr:
  * publication and slot). Each must be a ✘ line of check; the cases below show each on real servers.
  * CONFIG_INVALID and DSN_INVALID are refused by both while the configuration loads (the same
  * loadConfig; tests/unit/config.test.ts), CHECKPOINT_INVALID by the same checkpoint read, and the
- * MySQL-only gtid_mode for --position-mode gtid cannot be set on MariaDB (its line is in preflight.ts).
+ * MySQL-only gtid_mode for --position-mode gtid cannot be set on MariaDB (its line is in src/engines/mysql/check.ts).
  */
 const SYNC_REFUSALS = [
   'TRIB_CONNECT_FAILED',

@@ -1,5 +1,5 @@
 /**
- * Chunk digests computed inside the database (checksum/chunk.ts digestChunk, sources/<engine>/
+ * Chunk digests computed inside the database (checksum/chunk.ts digestChunk, engines/<engine>/
  * digest.ts), against real MariaDB and PostgreSQL servers: for a same-engine pair with identical
  * column types, equal chunks are settled by digest without reading rows, and a change of one value
  * in any column of a wide table makes that chunk's digests differ, so the row comparison reads it

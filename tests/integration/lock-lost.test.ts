@@ -133,7 +133,7 @@ async function expectLockWaitsForWriter(
 
 describe('the sync lock on a MariaDB target', () => {
   it('a new holder waits for a checkpoint write in flight before it reads the checkpoint', async () => {
-    const { MysqlTarget } = await import('../../src/targets/mysql/target.js');
+    const { MysqlTarget } = await import('../../src/engines/mysql/target.js');
     const { parseDsn } = await import('../../src/config/dsn.js');
     const { createLogger } = await import('../../src/core/logger.js');
     const { streamBody } = await import('../../src/checkpoint/rows.js');

@@ -10,7 +10,7 @@ import { parseDsn } from '../../src/config/dsn.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { ChunkCommit } from '../../src/core/target.js';
 import type { Row } from '../../src/core/values.js';
-import { MysqlTarget } from '../../src/targets/mysql/target.js';
+import { MysqlTarget } from '../../src/engines/mysql/target.js';
 import { startMariaDb, type Server } from '../../src/testing/servers.js';
 
 function col(name: string, dataType: string, columnType = dataType, extra: Partial<Column> = {}): Column {

@@ -4,7 +4,7 @@
  * between rows. The target's REPLACE-like conflict handling (holder deletion on PostgreSQL, REPLACE
  * on MySQL) removes the row that still holds the value on the target; when that row's own image in
  * the batch is partial it cannot re-insert the row, which was lost before the partial images were
- * resolved to full images on the target (src/targets/{postgres,mysql}/apply.ts).
+ * resolved to full images on the target (src/engines/{postgres,mysql}/apply.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';

@@ -188,7 +188,7 @@ describe('spatial columns MariaDB → MariaDB', () => {
   });
 
   it('copies every spatial type exactly through the canonical-value path too (LOAD DATA of values, no fast path)', async () => {
-    const { MysqlTarget } = await import('../../src/targets/mysql/target.js');
+    const { MysqlTarget } = await import('../../src/engines/mysql/target.js');
     const { parseDsn } = await import('../../src/config/dsn.js');
     const { Runner } = await import('../../src/runner/runner.js');
     const { createLogger } = await import('../../src/core/logger.js');

@@ -137,7 +137,7 @@ describe('type round trip MariaDB → MariaDB', () => {
   });
 
   it('copies every type exactly through the canonical-value path too (a target without the same-format fast path)', async () => {
-    const { MysqlTarget } = await import('../../src/targets/mysql/target.js');
+    const { MysqlTarget } = await import('../../src/engines/mysql/target.js');
     const { parseDsn } = await import('../../src/config/dsn.js');
     const { Runner } = await import('../../src/runner/runner.js');
     const { createLogger } = await import('../../src/core/logger.js');

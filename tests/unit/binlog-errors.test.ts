@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/core/errors.js';
-import { binlogStreamError } from '../../src/sources/mysql/binlog-errors.js';
+import { binlogStreamError } from '../../src/engines/mysql/stream-errors.js';
 
 const from = { file: 'binlog.000007', pos: 1234, gtid: '0-1-99' };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { toMs } from '../../src/config/schema.js';
-import { dumpSessionSql, heartbeatPeriodMs } from '../../src/sources/mysql/heartbeat.js';
+import { dumpSessionSql, heartbeatPeriodMs } from '../../src/engines/mysql/heartbeat.js';
 
 const urls = { source: 'mysql://a@h/d', target: 'mysql://a@h/e' };
 

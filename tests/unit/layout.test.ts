@@ -7,8 +7,7 @@ import { describe, expect, it } from 'vitest';
  * The house's layout rules (issue 11, docs: DESIGN.md "Rules of the house"), as a ratchet over src/:
  *
  * 1. `cross-engine import`: no engine folder imports another engine's folder. An engine folder is
- *    `src/engines/<e>/` or, until issue 11 moves them there, `src/sources/<e>/` and `src/targets/<e>/`
- *    (both count as engine <e>, so a target importing its own engine's source folder is fine).
+ *    `src/engines/<e>/` (its source and target sides alike).
  * 2. `engine test`: no `engine ===` / `engine !==` comparison (`dsn.engine === 'mysql'`,
  *    `sEngine === tEngine`, …) outside engine folders and `src/engines/registry.ts`: callers branch
  *    on capabilities, never on engine names.
@@ -98,7 +97,7 @@ const SEAMS = new Set([
   'TargetReader',
 ]);
 
-const ENGINE_FOLDER = /^src\/(?:engines|sources|targets)\/([^/]+)\//;
+const ENGINE_FOLDER = /^src\/engines\/([^/]+)\//;
 /** The engine a file belongs to, or undefined outside engine folders. */
 const engineOf = (file: string): string | undefined => ENGINE_FOLDER.exec(file)?.[1];
 const ENGINE_TEST_EXEMPT = new Set(['src/engines/registry.ts']);

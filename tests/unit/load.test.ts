@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TableSchema } from '../../src/core/schema.js';
-import { loadPlan, serialise } from '../../src/targets/mysql/load.js';
-import { literal } from '../../src/targets/mysql/sql.js';
-import { tsvSelect } from '../../src/sources/mysql/tsv.js';
+import { loadPlan, serialise, tsvSelect } from '../../src/engines/mysql/load.js';
+import { literal } from '../../src/engines/mysql/sql.js';
 
 const t: TableSchema = {
   name: 'we`ird',
@@ -54,7 +53,7 @@ describe('SQL literals', () => {
 
 describe('ENUM members from the catalogue', () => {
   it('parses quotes and commas', async () => {
-    const { enumMembers } = await import('../../src/sources/mysql/chunks.js');
+    const { enumMembers } = await import('../../src/engines/mysql/chunks.js');
     expect(enumMembers("enum('z','b,c','it''s','')")).toEqual(['z', 'b,c', "it's", '']);
   });
 });

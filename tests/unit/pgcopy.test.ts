@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, TableSchema } from '../../src/core/schema.js';
-import { pgCopySelect } from '../../src/sources/mysql/pgcopy.js';
+import { pgCopySelect } from '../../src/engines/mysql/load.js';
 import { declaredKind } from '../../src/typemap/postgres-kinds.js';
 
 function col(name: string, dataType: string, columnType: string, extra: Partial<Column> = {}): Column {

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { columnRule } from '../../src/checksum/normalise.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { ewkbToSpatial, normaliseSpatial, SpatialError, spatialSrid, spatialToEwkb } from '../../src/core/spatial.js';
-import { tsvKind } from '../../src/sources/mysql/tsv.js';
-import { codecFor, keepSpatialBytes } from '../../src/sources/mysql/values.js';
+import { tsvKind } from '../../src/engines/mysql/load.js';
+import { codecFor, keepSpatialBytes } from '../../src/engines/mysql/values.js';
 import { pgText, ValueError, type TargetColumn } from '../../src/engines/postgres/sql.js';
 import { mysqlToPostgresType } from '../../src/typemap/index.js';
 

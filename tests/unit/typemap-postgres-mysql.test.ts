@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../../src/core/errors.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
-import { createTableSql } from '../../src/targets/mysql/ddl.js';
-import { loadPlan, serialise } from '../../src/targets/mysql/load.js';
-import { columnLiteral } from '../../src/targets/mysql/sql.js';
+import { createTableSql } from '../../src/engines/mysql/ddl.js';
+import { loadPlan, serialise } from '../../src/engines/mysql/load.js';
+import { columnLiteral } from '../../src/engines/mysql/sql.js';
 import { scanPostgresData } from '../../src/engines/postgres/schema.js';
 import {
   assertMappable,

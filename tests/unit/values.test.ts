@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fixNegativeTime } from '../../src/sources/mysql/values.js';
+import { fixNegativeTime } from '../../src/engines/mysql/values.js';
 import { decodeValues, encodeValues } from '../../src/core/values.js';
 
 describe('fixNegativeTime (zongji negative TIME carry)', () => {

@@ -1,21 +1,24 @@
 import { toMs } from '../../config/schema.js';
 import type { Engine } from '../engine.js';
+import { openLagProbe } from './lag.js';
+import { deriveServerId, MysqlSource } from './source.js';
+import { MysqlTarget } from './target.js';
+
+export { MysqlSource, MysqlTarget };
 
 /**
- * MySQL and MariaDB: source (binlog), target and replica. Each role's module loads when first opened.
+ * MySQL and MariaDB: source (binlog), target and replica. The registry imports this folder only
+ * when a URL of this engine is used, so a run without one never loads mysql2 or zongji.
  */
 export const engine: Engine = {
   name: 'mysql',
   async openSource({ config, dsn, syncId, logger, maxBufferBytes }) {
-    const { MysqlSource, deriveServerId } = await import('../../sources/mysql/source.js');
     return new MysqlSource({ dsn, logger, poolSize: config.threads + 1, serverId: config.serverId ?? deriveServerId(syncId), positionMode: config.positionMode, maxBufferBytes, binlogTimeoutMs: toMs(config.binlogTimeout) });
   },
   async openTarget({ config, dsn, syncId, logger }) {
-    const { MysqlTarget } = await import('../../targets/mysql/target.js');
     return new MysqlTarget({ dsn, syncId, logger, poolSize: config.threads, columnTypes: config.columnTypes, force: config.force });
   },
   async openLagProbe(dsn) {
-    const { openLagProbe } = await import('../../sources/mysql/lag.js');
     return openLagProbe(dsn);
   },
 };

@@ -397,7 +397,7 @@ export class PostgresTarget implements Target {
   }
 
   /**
-   * Whether a MySQL source's COPY text of `t` (sources/mysql/pgcopy.ts, rendered for the type map's
+   * Whether a MySQL source's COPY text of `t` (engines/mysql/load.ts pgCopySelect, rendered for the type map's
    * types without overrides) is what the canonical path would write into the target's columns:
    * only when no --column-types override names the table and each target column is of the kind
    * (and bit length) its mapped type declares, which is how pgText renders a value. A table the

@@ -9,13 +9,13 @@ import type { Value } from '../../core/values.js';
 import { rowBytes } from '../../core/values.js';
 import { EventQueue } from '../../stream/queue.js';
 import { EventSpool, SpoolBudget } from '../../stream/spool.js';
-import { binlogStreamError } from './binlog-errors.js';
+import { binlogStreamError } from './stream-errors.js';
 import { connectionOptions } from './connection.js';
 import { encodePosition, type BinlogPosition } from './position.js';
 import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
 import { watchDump } from './heartbeat.js';
 import { describeDsn } from '../../config/dsn.js';
-import { quoteId } from './connection.js';
+import { quoteId } from './sql.js';
 
 export interface BinlogOptions {
   readonly dsn: Dsn;

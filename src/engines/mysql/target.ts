@@ -8,16 +8,14 @@ import { readAll } from '../../core/encoded.js';
 import type { ColumnValueStats, DatabaseDefaults, EncodedChunk } from '../../core/source.js';
 import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row } from '../../core/values.js';
-import { connectError, openConnection, openPool } from '../../sources/mysql/connection.js';
-import { describeTable } from '../../sources/mysql/schema.js';
+import { connectError, openConnection, openPool } from './connection.js';
+import { describeTable } from './schema.js';
 import { assertMappable, dataProblems, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 import { applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
-import { lockRequirement, mappingRequirements, targetRequirements } from './check.js';
-import { currentAccount } from '../../sources/mysql/preflight.js';
+import { currentAccount, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
-import { databaseExists, databasePlan, refuseForceOnSystemDatabase } from './database.js';
-import { createTableSql } from './ddl.js';
+import { createTableSql, databaseExists, databasePlan, refuseForceOnSystemDatabase } from './ddl.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../core/formats.js';
@@ -243,7 +241,7 @@ export class MysqlTarget implements Target {
   }
 
   /**
-   * Creates the target database (with `opts.database`'s defaults, see database.ts), first dropping
+   * Creates the target database (with `opts.database`'s defaults, see ddl.ts), first dropping
    * it under --force; then selects it on the control connection and opens the pool on it (a pool
    * connection opened before a DROP would name a database that is gone). MySQL DDL commits at
    * once: the lock is verified right before it.

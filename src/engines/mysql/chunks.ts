@@ -1,7 +1,7 @@
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
-import { quoteId } from './connection.js';
+import { quoteId } from './sql.js';
 import { codecFor, type ColumnCodec } from './values.js';
 
 /** The SQL pieces for keyset pagination over a table's primary key (any type, composite too). */

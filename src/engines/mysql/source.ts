@@ -9,16 +9,16 @@ import { MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, DatabaseDefaults, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { streamBinlog } from './binlog.js';
+import { streamBinlog } from './stream.js';
 import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
-import { openConnection, openPool, quoteId, connectError } from './connection.js';
+import { openConnection, openPool, connectError } from './connection.js';
+import { quoteId } from './sql.js';
 import * as positions from './position.js';
-import { assertReadable, assertRequirements, sourceRequirements, type Requirement } from './preflight.js';
+import { assertReadable, assertRequirements, sourceRequirements, type Requirement } from './check.js';
 import { databaseDefaults, describeTable, listTables } from './schema.js';
-import { tsvSelect } from './tsv.js';
+import { pgCopySelect, tsvSelect } from './load.js';
 import * as read from './read.js';
-import { pgCopySelect } from './pgcopy.js';
 
 export interface MysqlSourceOptions {
   readonly dsn: Dsn;
@@ -271,8 +271,8 @@ export class MysqlSource implements ChangeSource {
   }
 
   /**
-   * The chunk rendered by the server in `format`: MYSQL_TSV (LOAD DATA lines, tsv.ts) or
-   * PG_COPY_TEXT (COPY text for the mapped PostgreSQL types, pgcopy.ts). Undefined for other
+   * The chunk rendered by the server in `format`: MYSQL_TSV (LOAD DATA lines, load.ts tsvSelect) or
+   * PG_COPY_TEXT (COPY text for the mapped PostgreSQL types, load.ts pgCopySelect). Undefined for other
    * formats, for a table with a column PG_COPY_TEXT cannot render exactly, and for a PG_COPY_TEXT
    * chunk holding a zero date or a NUL in text: those values need the canonical path, which applies
    * the zero-date policy and refuses NUL by name.
@@ -305,7 +305,7 @@ export class MysqlSource implements ChangeSource {
       at += ((r as unknown as Buffer[])[0] as Buffer).copy(data, at);
       data[at++] = 0x0a;
     }
-    // pgcopy.ts marks zero dates with NUL, and text keeps its own: NUL is in no other COPY field.
+    // pgCopySelect marks zero dates with NUL, and text keeps its own: NUL is in no other COPY field.
     if (format === PG_COPY_TEXT && data.indexOf(0) !== -1) {
       this.opts.logger.debug({ table: table.name, format }, 'chunk holds a zero date or a NUL character; copying it as canonical values');
       return undefined;

@@ -93,7 +93,3 @@ export async function openPool(dsn: Dsn, role: string, size: number, extra: Conn
   });
   return pool;
 }
-
-export function quoteId(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
-}

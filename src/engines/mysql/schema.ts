@@ -3,7 +3,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
 import type { DatabaseDefaults } from '../../core/source.js';
-import { quoteId } from './connection.js';
+import { quoteId } from './sql.js';
 
 type Queryable = Pick<Connection | Pool, 'query'>;
 

@@ -5,7 +5,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { WatchedLock, type LockProbe } from '../../coordination/watched-lock.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { LockWatch } from '../../core/target.js';
-import { openConnection } from '../../sources/mysql/connection.js';
+import { openConnection } from './connection.js';
 
 type Queryable = Pick<Connection, 'query'>;
 

@@ -1,0 +1,281 @@
+import { columnTypesHint } from '../../config/hints.js';
+import { Readable } from 'node:stream';
+import type { Connection, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import { isMysqlSpatial } from '../../core/spatial.js';
+import type { Row, Value } from '../../core/values.js';
+import { mysqlToPostgresType } from '../../typemap/index.js';
+import { declaredKind, type ValueKind } from '../../typemap/postgres-kinds.js';
+import { mysqlValue, type MappedColumn, type TableMapping } from '../../typemap/postgres-to-mysql.js';
+import { quoteId } from './sql.js';
+import { isIntegerType } from './values.js';
+
+/**
+ * Bulk loading with LOAD DATA LOCAL INFILE … REPLACE, in the MYSQL_TSV format (core/formats.ts): the fastest way into MySQL/MariaDB measured
+ * here (about 2× multi-row INSERT), and REPLACE makes a re-copied chunk overwrite what the stream
+ * or an earlier attempt wrote. Binary columns travel as hex and BIT as numbers, so the file is
+ * plain utf8mb4 text whatever the bytes.
+ */
+export interface LoadPlan {
+  readonly sql: string;
+  readonly kinds: TsvKind[];
+  /**
+   * For a table from another engine: the mapped columns, whose values are converted and checked
+   * through the type map (typemap/postgres-to-mysql.ts) before they are written.
+   */
+  readonly mapping?: TableMapping;
+}
+
+/** The LOAD DATA kind of a column mapped from another engine: bytes as hex, BIT as a number, the rest text. */
+function mappedKind(m: MappedColumn): TsvKind {
+  return m.kind === 'bytes' ? 'hex' : m.kind === 'bits' ? 'num' : 'text';
+}
+
+export function loadPlan(table: TableSchema, mapping?: TableMapping): LoadPlan {
+  const kinds = mapping ? mapping.columns.map(mappedKind) : table.columns.map(tsvKind);
+  const targets: string[] = [];
+  const sets: string[] = [];
+  table.columns.forEach((c, i) => {
+    const k = kinds[i];
+    if (k === 'text' || k === 'year') targets.push(quoteId(c.name));
+    else {
+      targets.push(`@v${i}`);
+      sets.push(k === 'hex' ? `${quoteId(c.name)} = UNHEX(@v${i})` : `${quoteId(c.name)} = CAST(@v${i} AS UNSIGNED)`);
+    }
+  });
+  const sql =
+    `LOAD DATA LOCAL INFILE 'tributary.tsv' REPLACE INTO TABLE ${quoteId(table.name)} CHARACTER SET utf8mb4 ` +
+    `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${targets.join(', ')})` +
+    (sets.length ? ` SET ${sets.join(', ')}` : '');
+  return mapping ? { sql, kinds, mapping } : { sql, kinds };
+}
+
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+
+function field(v: Value, kind: TsvKind): string {
+  if (v === null) return '\\N';
+  if (kind === 'year') return v === 0n || v === 0 ? '0000' : String(v);
+  if (kind === 'hex') return Buffer.isBuffer(v) ? v.toString('hex') : Buffer.from(String(v)).toString('hex');
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  return /[\\\t\n\r\0]/.test(v) ? v.replace(/[\\\t\n\r\0]/g, (c) => ESCAPES[c] as string) : v;
+}
+
+/** A field of a column mapped from another engine; throws naming the column for a value it cannot hold. */
+function mappedField(table: string, m: MappedColumn, v: Value): string {
+  const r = mysqlValue(table, m, v);
+  if (r === null) return '\\N';
+  if (Buffer.isBuffer(r)) return r.toString('hex');
+  return /[\\\t\n\r\0]/.test(r) ? r.replace(/[\\\t\n\r\0]/g, (c) => ESCAPES[c] as string) : r;
+}
+
+export function serialise(rows: readonly Row[], plan: LoadPlan): Buffer {
+  if (plan.mapping) return serialiseMapped(rows, plan.mapping);
+  const lines: string[] = new Array(rows.length);
+  const kinds = plan.kinds;
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Row;
+    let line = '';
+    for (let i = 0; i < kinds.length; i++) {
+      if (i) line += '\t';
+      line += field(row[i] ?? null, kinds[i] as TsvKind);
+    }
+    lines[r] = line;
+  }
+  return Buffer.from(lines.join('\n') + '\n', 'utf8');
+}
+
+function serialiseMapped(rows: readonly Row[], mapping: TableMapping): Buffer {
+  const cols = mapping.columns;
+  const name = mapping.table.name;
+  const lines: string[] = new Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Row;
+    let line = '';
+    for (let i = 0; i < cols.length; i++) {
+      if (i) line += '\t';
+      line += mappedField(name, cols[i] as MappedColumn, row[i] ?? null);
+    }
+    lines[r] = line;
+  }
+  return Buffer.from(lines.join('\n') + '\n', 'utf8');
+}
+
+export async function loadRows(conn: Connection | PoolConnection, plan: LoadPlan, rows: readonly Row[]): Promise<void> {
+  if (rows.length === 0) return;
+  await loadText(conn, plan, serialise(rows, plan));
+}
+
+/** Loads lines already in the MYSQL_TSV format. */
+export async function loadText(conn: Connection | PoolConnection, plan: LoadPlan, data: Buffer): Promise<void> {
+  if (data.length === 0) return;
+  const [res] = await conn.query<ResultSetHeader>({ sql: plan.sql, infileStreamFactory: () => Readable.from([data]) });
+  if (plan.mapping && res.warningStatus > 0) await refuseWarnings(conn, plan.mapping.table.name);
+}
+
+/**
+ * LOAD DATA LOCAL reports data errors as warnings and goes on (the server cannot stop the client's
+ * file half way), so a value the type map let through and the server still changed (a string
+ * longer than a key column's VARCHAR, say) would land altered. For tables from another engine,
+ * any warning fails the chunk, naming what the server said.
+ */
+async function refuseWarnings(conn: Connection | PoolConnection, table: string): Promise<never> {
+  const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS LIMIT 5');
+  const what = warnings.map((w) => `${String(w.Level)} ${String(w.Code)}: ${String(w.Message)}`).join('; ');
+  throw new TributaryError(
+    ErrorCode.TARGET_WRITE_FAILED,
+    `table ${table}: the server changed values while loading them (${what}); nothing was written. Widen the column with ${columnTypesHint(table, 'COLUMN', 'TYPE')}, or fix the rows on the source`,
+  );
+}
+
+/** How a column's value is written in a MYSQL_TSV line (core/formats.ts), as the server renders it. */
+export type TsvKind = 'text' | 'hex' | 'num' | 'year';
+
+export function tsvKind(c: Column): TsvKind {
+  // Spatial values travel as their stored bytes (SRID + WKB), which both servers take back as the
+  // column's value (UNHEX gives a binary string in that format).
+  if (c.charset === 'binary' || /binary|blob/.test(c.dataType) || isMysqlSpatial(c.dataType)) return 'hex';
+  if (c.dataType === 'bit') return 'num';
+  if (c.dataType === 'year') return 'year';
+  return 'text';
+}
+
+/**
+ * Whether a column's value is text whose LOAD DATA escapes the select must write. MySQL 8's JSON
+ * has no charset in the catalogue (MariaDB's JSON is a utf8mb4 LONGTEXT), yet its text holds
+ * backslashes (every escape inside a JSON string), tabs and newlines like any other text.
+ */
+function isCharacter(c: Column): boolean {
+  return (c.charset !== undefined && c.charset !== 'binary') || c.dataType === 'json';
+}
+
+/**
+ * A select expression that renders one row as its LOAD DATA line on the source server, so a
+ * MySQL → MySQL copy moves each row as one string, without decoding and re-encoding ten values
+ * in JavaScript. The values are the ones the canonical path produces: FLOAT as its exact double,
+ * TIMESTAMP in the session's UTC, YEAR 0000 as '0000'.
+ */
+export function tsvSelect(table: TableSchema): string {
+  const fields = table.columns.map((c) => {
+    const q = quoteId(c.name);
+    let e: string;
+    switch (tsvKind(c)) {
+      case 'hex':
+        e = `HEX(${q})`;
+        break;
+      case 'num':
+        e = `CAST(${q} AS UNSIGNED)`;
+        break;
+      case 'year':
+        e = `LPAD(${q} + 0, 4, '0')`;
+        break;
+      default:
+        if (c.dataType === 'float') e = `CAST(${q} AS DOUBLE)`;
+        else if (isCharacter(c)) {
+          e = `REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(CONVERT(${q} USING utf8mb4), '\\\\', '\\\\\\\\'), '\\t', '\\\\t'), '\\n', '\\\\n'), '\\r', '\\\\r'), CHAR(0 USING utf8mb4), '\\\\0')`;
+        } else e = q;
+    }
+    return `IFNULL(${e}, '\\\\N')`;
+  });
+  return fields.length === 1 ? `CONCAT(${fields[0]})` : `CONCAT_WS('\\t', ${fields.join(', ')})`;
+}
+
+/**
+ * The MySQL → PostgreSQL copy fast path: a select expression that renders each row, on the source
+ * server, as its line of PostgreSQL's COPY text format (PG_COPY_TEXT) for the column types the
+ * type map gives (typemap/mysql-to-postgres.ts, without overrides). A row then crosses Node as one
+ * string instead of ten canonical values rendered again in JavaScript.
+ *
+ * Each value is what the canonical path (readChunk, then the PostgreSQL target's pgText and
+ * copyField) writes, as PostgreSQL reads it:
+ * - integers, DECIMAL, DATETIME, DATE and TIME as MySQL prints them; YEAR as a number (0000 → 0);
+ * - FLOAT widened to DOUBLE, printed exactly: real reads it back as the same float32 as the
+ *   canonical shortest form; DOUBLE as printed (1e38, 5e-324: float8in reads the same double);
+ * - TIMESTAMP + '+00' (the session is UTC); BIT(n) as n binary digits; BIGINT UNSIGNED as digits;
+ * - binary as bytea hex, `\\x…` (the backslash escaped for COPY);
+ * - text, ENUM, SET and JSON as their utf8mb4 text with COPY's escapes for \ tab newline CR;
+ * - NULL as \N.
+ *
+ * Values the canonical path refuses or rewrites are not rendered: a zero date ('0000-00-00',
+ * a zero month or day, year 0) is replaced by a NUL byte, and text keeps its own NUL bytes. NUL can
+ * appear nowhere else in a line, so the reader finds both with one scan, and hands such a chunk to
+ * the canonical path (readChunk), which applies the zero-date policy (NULL, or an error naming
+ * the table, column and row) and refuses NUL in text by name. COPY never sees them.
+ */
+
+/** A MySQL string literal (the session's sql_mode keeps backslash escapes). */
+function lit(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
+}
+
+const NUL = 'CHAR(0 USING utf8mb4)';
+const TEXT = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set', 'json']);
+const BINARY = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
+/** MariaDB types whose printed form is the PostgreSQL input of the mapped type, with nothing to escape. */
+const PRINTED = new Set(['uuid', 'inet4', 'inet6']);
+
+/** COPY text escapes of a character value, converted to utf8mb4 first (the result's charset). */
+function escapedText(q: string): string {
+  let e = `CONVERT(${q} USING utf8mb4)`;
+  for (const [from, to] of [
+    ['\\', '\\\\'],
+    ['\t', '\\t'],
+    ['\n', '\\n'],
+    ['\r', '\\r'],
+  ] as const) {
+    e = `REPLACE(${e}, ${lit(from)}, ${lit(to)})`;
+  }
+  return e;
+}
+
+/** A zero date (as core/calendar.ts isZeroDate reads the printed value) becomes the NUL marker. */
+function unlessZeroDate(q: string, rendered: string): string {
+  return `IF(LEAST(YEAR(${q}), MONTH(${q}), DAYOFMONTH(${q})) = 0, ${NUL}, ${rendered})`;
+}
+
+/** The rendering of one column for a target column of `kind`, or undefined when this path has none. */
+function pgCopyField(c: Column, kind: ValueKind, bits: number | undefined): string | undefined {
+  const q = quoteId(c.name);
+  const t = c.dataType;
+  if (isIntegerType(t)) return kind === 'int' || kind === 'numeric' ? q : undefined;
+  if (t === 'decimal') return kind === 'numeric' ? q : undefined;
+  if (t === 'float') return kind === 'float4' ? `CAST(${q} AS DOUBLE)` : undefined;
+  if (t === 'double') return kind === 'float8' ? q : undefined;
+  if (t === 'bit') return kind === 'bit' && bits !== undefined ? `LPAD(BIN(${q}), ${bits}, '0')` : undefined;
+  if (t === 'year') return kind === 'int' ? `(${q} + 0)` : undefined;
+  if (t === 'date') return kind === 'date' ? unlessZeroDate(q, q) : undefined;
+  if (t === 'datetime') return kind === 'timestamp' ? unlessZeroDate(q, q) : undefined;
+  if (t === 'timestamp') return kind === 'timestamptz' ? unlessZeroDate(q, `CONCAT(${q}, '+00')`) : undefined;
+  if (t === 'time') return kind === 'text' ? q : undefined;
+  if (BINARY.has(t) || c.charset === 'binary') return kind === 'bytea' ? `CONCAT(${lit('\\\\x')}, HEX(${q}))` : undefined;
+  if (TEXT.has(t)) return kind === 'text' ? escapedText(q) : undefined;
+  // As text: IFNULL(uuid, '\N') would take the column's type and turn the marker into NULL.
+  if (PRINTED.has(t)) return kind === 'text' ? `CAST(${q} AS CHAR)` : undefined;
+  return undefined;
+}
+
+/**
+ * The select expression rendering a row of `table` as its COPY text line (without the newline),
+ * or undefined when some column has no exact rendering here (a type the map refuses, or a
+ * mapping this file does not know): the copier then reads canonical rows.
+ */
+export function pgCopySelect(table: TableSchema): string | undefined {
+  const fields: string[] = [];
+  for (const c of table.columns) {
+    let sql: string;
+    try {
+      sql = mysqlToPostgresType(table, c, { zeroDates: 'error', columnTypes: {} }).sql;
+    } catch {
+      return undefined;
+    }
+    const { kind, bits } = declaredKind(sql);
+    const e = pgCopyField(c, kind, bits);
+    if (e === undefined) return undefined;
+    fields.push(`IFNULL(${e}, ${lit('\\N')})`);
+  }
+  if (fields.length === 0) return undefined;
+  return fields.length === 1 ? `CONCAT(${fields[0]})` : `CONCAT_WS(${lit('\t')}, ${fields.join(', ')})`;
+}
