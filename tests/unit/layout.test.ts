@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -237,5 +237,33 @@ describe('layout ratchet (issue 11)', () => {
 
   it('has no allow-list entry that no longer occurs (delete it: the list only shrinks)', () => {
     expect(minus(ALLOWED, found), 'fixed violations still on the allow-list: delete these entries').toEqual([]);
+  });
+
+  it('loads engines lazily: the CLI\'s static imports reach no engine folder and no database driver', () => {
+    // What `tributary --version` or a PostgreSQL → PostgreSQL sync loads before the registry picks
+    // an engine: an engine folder reached by a static import would load its drivers for every run.
+    const DRIVERS = new Set(['mysql2', 'mysql2/promise', '@vlasky/zongji', 'pg', 'pg-logical-replication', 'pg-copy-streams', 'etcd3']);
+    const seen = new Set<string>();
+    const drivers: string[] = [];
+    const stack = [join(SRC, 'cli/main.ts')];
+    while (stack.length) {
+      const file = stack.pop() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm)) {
+        const spec = m[1] as string;
+        if (!spec.startsWith('.')) {
+          if (DRIVERS.has(spec)) drivers.push(`${relative(ROOT, file)} → ${spec}`);
+          continue;
+        }
+        const next = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
+        if (existsSync(next)) stack.push(next);
+      }
+    }
+    const reached = [...seen].map((f) => relative(ROOT, f));
+    expect(reached).toContain('src/engines/registry.ts');
+    expect(reached.filter((f) => engineOf(f) !== undefined)).toEqual([]);
+    expect(drivers).toEqual([]);
   });
 });
