@@ -2,6 +2,7 @@ import mysql from 'mysql2/promise';
 import type { ConnectionOptions, Pool, Connection } from 'mysql2/promise';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { networkError } from '../network.js';
 
 /**
  * Session settings every tributary connection to MySQL/MariaDB uses: UTC so TIMESTAMP values are
@@ -38,17 +39,10 @@ export function connectionOptions(dsn: Dsn, extra: ConnectionOptions = {}): Conn
 /** Maps a driver error to a TributaryError that names the server and the fix. */
 export function connectError(err: unknown, dsn: Dsn, role: string): TributaryError {
   const e = err as { code?: string; errno?: number; message?: string };
+  const network = networkError(err, dsn, role);
+  if (network) return network;
   const where = `${role} ${describeDsn(dsn)}`;
   switch (e.code) {
-    case 'ECONNREFUSED':
-      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: connection refused; check that the server runs and listens on ${dsn.host}:${dsn.port}`, { cause: err, fatal: false });
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: host '${dsn.host}' not found; check the host name in the URL`, { cause: err, fatal: false });
-    case 'ETIMEDOUT':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: ${dsn.host}:${dsn.port} unreachable (${e.code}); check the host, port and firewall`, { cause: err, fatal: false });
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_NOT_SUPPORTED_AUTH_MODE':
       return new TributaryError(ErrorCode.AUTH_FAILED, `${where}: access denied for user '${dsn.user}'; check the user and password in the URL`, { cause: err });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { networkError } from '../network.js';
 
 /**
  * Session settings of every tributary connection to a PostgreSQL source, sent in the startup
@@ -47,19 +48,12 @@ export function clientConfig(dsn: Dsn, extra: pg.ClientConfig = {}): pg.ClientCo
 /** Maps a driver or server error to a TributaryError that names the server and the fix. */
 export function connectError(err: unknown, dsn: Dsn, role: string): TributaryError {
   if (err instanceof TributaryError) return err;
+  const network = networkError(err, dsn, role);
+  if (network) return network;
   const e = err as { code?: string; message?: string };
   const where = `${role} ${describeDsn(dsn)}`;
   const msg = e.message ?? String(err);
   switch (e.code) {
-    case 'ECONNREFUSED':
-      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: connection refused; check that the server runs and listens on ${dsn.host}:${dsn.port}`, { cause: err, fatal: false });
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: host '${dsn.host}' not found; check the host name in the URL`, { cause: err, fatal: false });
-    case 'ETIMEDOUT':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: ${dsn.host}:${dsn.port} unreachable (${e.code}); check the host, port and firewall`, { cause: err, fatal: false });
     case '28P01':
       return new TributaryError(ErrorCode.AUTH_FAILED, `${where}: password authentication failed for user '${dsn.user}'; check the user and password in the URL`, { cause: err });
     case '28000':
