@@ -113,6 +113,15 @@ export interface UuidType {
   readonly kind: 'uuid';
 }
 
+/**
+ * An IP address without a netmask: MariaDB INET4 (version 4) and INET6 (version 6, IPv4-mapped
+ * addresses included). PostgreSQL's inet may carry a netmask ('10.0.0.1/8') and stays `other`.
+ */
+export interface InetType {
+  readonly kind: 'inet';
+  readonly version: 4 | 6;
+}
+
 /** One label of a fixed list, ordered as the list is. */
 export interface EnumType {
   readonly kind: 'enum';
@@ -177,6 +186,7 @@ export type LogicalType =
   | IntervalType
   | JsonType
   | UuidType
+  | InetType
   | EnumType
   | SetType
   | BitType

@@ -24,6 +24,8 @@ import { planTable } from '../../src/checksum/plan.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { pgCopySelect } from '../../src/engines/mysql/load.js';
+import { toLogical as mysqlToLogical } from '../../src/engines/mysql/types.js';
+import { fromLogical as postgresFromLogical, toLogical as postgresToLogical, type PostgresType } from '../../src/engines/postgres/types.js';
 import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../src/typemap/index.js';
 import { mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
 import { mapPostgresTable, type PgToMysqlOptions, type TableMapping } from '../../src/typemap/postgres-to-mysql.js';
@@ -254,5 +256,50 @@ describe('golden type fixture', () => {
 
   it('rule behaviours are unchanged', () => {
     expect(actual.ruleBehaviours).toEqual(expected.ruleBehaviours);
+  });
+});
+
+/** A fromLogical result in the fixture's form of a PostgresColumnType (no override in play). */
+function viaLogical(t: PostgresType | undefined): Json {
+  if (!t) return 'unmapped';
+  return { sql: t.sql, forceNullable: t.forceNullable, overridden: false, ...(t.check ? { check: t.check('"c"') } : {}) };
+}
+
+/** The fixture's entry for a refusal becomes 'unmapped': the caller words the refusal. */
+function recorded(j: Json): Json {
+  return j !== null && typeof j === 'object' && !Array.isArray(j) && 'refused' in j ? 'unmapped' : j;
+}
+
+type Entry = { columns: Record<string, { mysqlToPostgresType?: Record<string, Json>; postgresTypeFor?: Record<string, Json> }> };
+
+describe('PostgreSQL types through logical types (issue 11, plan step 6c)', () => {
+  const expected = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { tables: Record<string, Entry> };
+  const tables = corpusTables();
+
+  it.each(tables.filter((t) => t.table.engine === 'mysql').map((t) => [t.table.name, t] as const))(
+    'postgres fromLogical(mysql toLogical(c)) is mysqlToPostgresType for every column of %s',
+    (_, { table }) => {
+      const entry = expected.tables[`mysql.${table.name}`] as Entry;
+      for (const c of table.columns) {
+        const logical = mysqlToLogical(c, table);
+        const want = entry.columns[c.name]?.mysqlToPostgresType ?? {};
+        expect(viaLogical(postgresFromLogical(logical, { zeroDates: 'error' })), `${table.name}.${c.name}`).toEqual(recorded(want.error ?? null));
+        expect(viaLogical(postgresFromLogical(logical, { zeroDates: 'null', postgis: 'public' })), `${table.name}.${c.name}`).toEqual(recorded(want.nullPostgis ?? null));
+      }
+    },
+  );
+
+  it('names a PostgreSQL enum column’s type in the target schema as postgresTypeFor does', () => {
+    let n = 0;
+    for (const { table } of tables.filter((t) => t.table.engine === 'postgres')) {
+      const entry = expected.tables[`postgres.${table.name}`] as Entry;
+      for (const c of table.columns.filter((x) => x.enumType !== undefined)) {
+        const want = entry.columns[c.name]?.postgresTypeFor ?? {};
+        expect(viaLogical(postgresFromLogical(postgresToLogical(c), { zeroDates: 'error', schema: 'tgt' })), `${table.name}.${c.name}`).toEqual(want.otherSchema);
+        expect(viaLogical(postgresFromLogical(postgresToLogical(c), { zeroDates: 'error' })), `${table.name}.${c.name}`).toEqual(want.error);
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(5);
   });
 });

@@ -22,9 +22,9 @@ import { enumMembers } from './chunks.js';
  * | BINARY(n), VARBINARY(n), TINYBLOB … LONGBLOB | binary (length n; fixed for BINARY) |
  * | JSON (MySQL 8: binary), LONGTEXT CHECK (json_valid(col)) (MariaDB: text kept) | json |
  * | ENUM(…), SET(…) | enum, set with their labels |
- * | UUID (MariaDB) | uuid |
+ * | UUID, INET4, INET6 (MariaDB) | uuid, inet version 4, 6 |
  * | GEOMETRY, POINT, …, GEOMETRYCOLLECTION | spatial, subtype = the type, with the declared SRID |
- * | anything else (INET4, INET6, VECTOR, …) | other, the COLUMN_TYPE |
+ * | anything else (VECTOR, …) | other, the COLUMN_TYPE |
  */
 
 const INTEGER_BYTES: Readonly<Record<string, 1 | 2 | 3 | 4 | 8>> = { tinyint: 1, smallint: 2, mediumint: 3, int: 4, integer: 4, bigint: 8 };
@@ -93,6 +93,10 @@ export function toLogical(c: Column, table?: Pick<TableSchema, 'createStatement'
       return { kind: 'set', labels: enumMembers(c.columnType) };
     case 'uuid':
       return { kind: 'uuid' };
+    case 'inet4':
+      return { kind: 'inet', version: 4 };
+    case 'inet6':
+      return { kind: 'inet', version: 6 };
     case 'binary':
       return { kind: 'binary', length: declaredLength(c.columnType) ?? 1, fixed: true };
     case 'varbinary': {
