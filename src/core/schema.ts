@@ -1,3 +1,5 @@
+import type { LogicalType } from './logical.js';
+
 /**
  * The engine-neutral description of a table. Sources produce it from their catalogues; targets
  * render DDL from it. Rows are arrays aligned with `columns`, which hold only the columns that
@@ -32,6 +34,12 @@ export interface Column {
    * SRIDs may be there.
    */
   readonly srid?: number;
+  /**
+   * What the column holds in no engine's words (core/logical.ts), from the engine that described
+   * it (its types.ts toLogical). Optional while issue 11 moves the type maps onto it: nothing
+   * reads it yet, and hand-built columns (tests, fakes) may leave it out.
+   */
+  readonly logical?: LogicalType;
 }
 
 export interface TableSchema {

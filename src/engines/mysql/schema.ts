@@ -4,6 +4,7 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { quoteId } from './sql.js';
+import { withLogical } from './types.js';
 
 type Queryable = Pick<Connection | Pool, 'query'>;
 
@@ -93,7 +94,7 @@ export async function describeTable(conn: Queryable, database: string, table: st
   const uniqueKeys = [...byIndex.values()];
   const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
   const createStatement = String(create[0]?.['Create Table'] ?? '');
-  return { name: table, columns, primaryKey, uniqueKeys, generated, createStatement, engine: 'mysql' };
+  return withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, createStatement, engine: 'mysql' });
 }
 
 /**

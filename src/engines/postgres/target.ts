@@ -21,6 +21,7 @@ import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './lo
 import { qualified, quoteIdent, type TargetColumn } from './sql.js';
 import { declaredKind, kindOf } from '../../typemap/postgres-kinds.js';
 import { PostgresReadBack } from './read.js';
+import { withLogical } from './types.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
 
@@ -650,7 +651,7 @@ export class PostgresTarget implements Target {
       if (r.pk === 'true') primaryKey = positions;
       else uniqueKeys.push(positions);
     }
-    return { name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' };
+    return withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' });
   }
 
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {

@@ -1,0 +1,197 @@
+/**
+ * Logical column types: what a column can hold, in no engine's words (issue 11; DESIGN.md
+ * "Types"). Each engine maps its native types to these (`toLogical` in engines/<e>/types.ts, run
+ * where it describes a table) and these to its native types (`fromLogical`), so N engines need N
+ * mappings, not N×N. The native declaration stays on the Column beside it: a same-engine sync
+ * keeps it exactly, and a type with no logical counterpart is `other`, keeping its native text.
+ *
+ * What must hold: a logical type never claims more than the native type guarantees. Where an
+ * engine's type is wider or narrower than any kind here (PostgreSQL's money, ranges and network
+ * types, MariaDB's INET6), it is `other`, never the nearest kind; a mapping refuses `other` by name
+ * unless it is to the same engine or an override names the target type.
+ */
+
+/** Binary integers. MySQL: TINYINT 1, SMALLINT 2, MEDIUMINT 3, INT 4, BIGINT 8, each signed or UNSIGNED. */
+export interface IntegerType {
+  readonly kind: 'integer';
+  /** Storage width in bytes: the range is that of a two's-complement (signed) or plain (unsigned) integer this wide. */
+  readonly bytes: 1 | 2 | 3 | 4 | 8;
+  readonly signed: boolean;
+}
+
+/** Exact decimals. Both undefined: unconstrained (PostgreSQL numeric, which holds NaN and ±Infinity too). */
+export interface DecimalType {
+  readonly kind: 'decimal';
+  /** Significant digits. */
+  readonly precision?: number;
+  /** Digits after the point; PostgreSQL 15 allows it negative (numeric(3,-2)) and above the precision (numeric(2,5)). */
+  readonly scale?: number;
+}
+
+/** IEEE 754 binary floating point: 32 (MySQL FLOAT, PostgreSQL real) or 64 bits (DOUBLE, double precision). */
+export interface FloatType {
+  readonly kind: 'float';
+  readonly bits: 32 | 64;
+}
+
+/** true/false (PostgreSQL boolean). MySQL's BOOL is TINYINT(1), a number: it is an `integer`. */
+export interface BooleanType {
+  readonly kind: 'boolean';
+}
+
+/** Character strings. */
+export interface TextType {
+  readonly kind: 'text';
+  /** Declared length in characters (CHAR(n), VARCHAR(n)); undefined when the declaration has none (TEXT types, PostgreSQL text). */
+  readonly length?: number;
+  /** Fixed length, padded with spaces (CHAR, PostgreSQL character(n)). */
+  readonly fixed: boolean;
+  /** The character set, where the engine declares one per column (MySQL). */
+  readonly charset?: string;
+  /** The collation, where the column names one (MySQL always; PostgreSQL only a non-default one). */
+  readonly collation?: string;
+}
+
+/** Byte strings (BINARY, VARBINARY, BLOB types, bytea). */
+export interface BinaryType {
+  readonly kind: 'binary';
+  /** Declared length in bytes; undefined when the declaration has none (BLOB types, bytea). */
+  readonly length?: number;
+  /** Fixed length, padded with zero bytes (BINARY(n)). */
+  readonly fixed: boolean;
+}
+
+/** A calendar date without time. MySQL's also holds zero dates ('0000-00-00'): core/calendar.ts. */
+export interface DateType {
+  readonly kind: 'date';
+}
+
+/** MySQL YEAR: 1901–2155 and 0000. */
+export interface YearType {
+  readonly kind: 'year';
+}
+
+/** A time of day, or MySQL's signed duration. */
+export interface TimeType {
+  readonly kind: 'time';
+  /** Fractional seconds digits, 0–6. */
+  readonly fsp: number;
+  /** 'day': 00:00:00–24:00:00 (PostgreSQL time). 'hours838': -838:59:59 to 838:59:59 (MySQL TIME, a duration). */
+  readonly range: 'day' | 'hours838';
+}
+
+/** A date and time. */
+export interface TimestampType {
+  readonly kind: 'timestamp';
+  /**
+   * True for an instant (PostgreSQL timestamptz; MySQL TIMESTAMP, stored in UTC and read in the
+   * session's UTC); false for a wall-clock time without zone (DATETIME, PostgreSQL timestamp).
+   */
+  readonly zone: boolean;
+  /** Fractional seconds digits, 0–6. */
+  readonly fsp: number;
+}
+
+/** PostgreSQL interval: months, days and microseconds, each signed. */
+export interface IntervalType {
+  readonly kind: 'interval';
+}
+
+/** JSON documents. */
+export interface JsonType {
+  readonly kind: 'json';
+  /**
+   * True when the engine stores a parsed form and prints it back re-serialised (PostgreSQL jsonb,
+   * MySQL 8 JSON: key order, spacing, duplicate keys and number spelling may change); false when
+   * it keeps the text as written (PostgreSQL json, MariaDB JSON = LONGTEXT with a json_valid check).
+   */
+  readonly binary: boolean;
+}
+
+/** A 128-bit UUID (PostgreSQL uuid, MariaDB UUID). */
+export interface UuidType {
+  readonly kind: 'uuid';
+}
+
+/**
+ * An IP address without a netmask: MariaDB INET4 (version 4) and INET6 (version 6, IPv4-mapped
+ * addresses included). PostgreSQL's inet may carry a netmask ('10.0.0.1/8') and stays `other`.
+ */
+export interface InetType {
+  readonly kind: 'inet';
+  readonly version: 4 | 6;
+}
+
+/** One label of a fixed list, ordered as the list is. */
+export interface EnumType {
+  readonly kind: 'enum';
+  /** The labels in sort order, exactly as the engine spells them. */
+  readonly labels: readonly string[];
+  /** The named type that declares them (PostgreSQL's CREATE TYPE … AS ENUM); undefined for MySQL's inline ENUM. */
+  readonly typeName?: string;
+}
+
+/** MySQL SET: any subset of a fixed list of labels. */
+export interface SetType {
+  readonly kind: 'set';
+  readonly labels: readonly string[];
+}
+
+/** Bit strings. */
+export interface BitType {
+  readonly kind: 'bit';
+  /** Declared length in bits (the maximum for a varying one); undefined when the declaration has none. */
+  readonly length?: number;
+  /** PostgreSQL bit varying. MySQL BIT(n) and PostgreSQL bit(n) are fixed. */
+  readonly varying: boolean;
+}
+
+/** A PostgreSQL array of an element type (any number of dimensions: PostgreSQL does not enforce them). */
+export interface ArrayType {
+  readonly kind: 'array';
+  readonly of: LogicalType;
+}
+
+/** Geometries (MySQL/MariaDB spatial types, PostGIS geometry). */
+export interface SpatialType {
+  readonly kind: 'spatial';
+  /**
+   * The geometry type the column constrains its values to, in MySQL's lower-case words: 'geometry'
+   * (any), 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon',
+   * 'geometrycollection'.
+   */
+  readonly subtype: string;
+  /** The SRID the column declares, when it declares one other than 0. */
+  readonly srid?: number;
+}
+
+/** Any type with no logical counterpart: only the same engine (or an override) can take it. */
+export interface OtherType {
+  readonly kind: 'other';
+  /** The native declaration, as the engine prints it ('money', 'int4range', 'inet6', 'vector(3)'). */
+  readonly native: string;
+}
+
+export type LogicalType =
+  | IntegerType
+  | DecimalType
+  | FloatType
+  | BooleanType
+  | TextType
+  | BinaryType
+  | DateType
+  | YearType
+  | TimeType
+  | TimestampType
+  | IntervalType
+  | JsonType
+  | UuidType
+  | InetType
+  | EnumType
+  | SetType
+  | BitType
+  | ArrayType
+  | SpatialType
+  | OtherType;
+
+export type LogicalKind = LogicalType['kind'];

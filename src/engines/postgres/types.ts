@@ -1,0 +1,255 @@
+import type { LogicalType } from '../../core/logical.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
+
+/**
+ * PostgreSQL native types → logical types (core/logical.ts), for every column describeTable
+ * (schema.ts) reads: `dataType` is the type's name (pg_type.typname; a domain's base type; '_x'
+ * for an array of x), `columnType` is format_type() ('numeric(10,2)', 'integer[]', a domain's own
+ * name), with the typmods describeTable decodes (precision/scale, fsp in `scale`, bit lengths in
+ * `precision`) and an enum's labels.
+ *
+ * | native | logical |
+ * |---|---|
+ * | smallint, integer, bigint | integer 2, 4, 8 bytes, signed |
+ * | oid | integer 4 bytes, unsigned |
+ * | numeric(p,s), numeric | decimal p, s; unconstrained when undeclared |
+ * | real, double precision | float 32, 64 |
+ * | boolean | boolean |
+ * | text, varchar(n), character(n) | text (length n; fixed for character), collation when not the default |
+ * | bytea | binary |
+ * | date | date |
+ * | time(n) | time, range one day, fsp n |
+ * | timestamp(n), timestamptz(n) | timestamp without, with zone, fsp n |
+ * | interval | interval |
+ * | json, jsonb | json (jsonb: binary) |
+ * | uuid | uuid |
+ * | bit(n), bit varying(n) | bit n, fixed / varying |
+ * | a user enum (directly, through a domain) | enum with its labels and type name |
+ * | x[] | array of x's logical type |
+ * | geometry(Subtype[,srid]) (PostGIS) | spatial |
+ * | anything else (timetz, money, inet, cidr, macaddr, xml, citext, name, "char", ranges, geography, …) | other, format_type() |
+ */
+
+const SIMPLE: Readonly<Record<string, LogicalType>> = {
+  int2: { kind: 'integer', bytes: 2, signed: true },
+  int4: { kind: 'integer', bytes: 4, signed: true },
+  int8: { kind: 'integer', bytes: 8, signed: true },
+  oid: { kind: 'integer', bytes: 4, signed: false },
+  float4: { kind: 'float', bits: 32 },
+  float8: { kind: 'float', bits: 64 },
+  bool: { kind: 'boolean' },
+  bytea: { kind: 'binary', fixed: false },
+  date: { kind: 'date' },
+  interval: { kind: 'interval' },
+  json: { kind: 'json', binary: false },
+  jsonb: { kind: 'json', binary: true },
+  uuid: { kind: 'uuid' },
+};
+
+/** The typmod numbers in format_type()'s parentheses: 'numeric(10,2)' → [10, 2]. */
+function typmod(columnType: string): number[] {
+  const m = /\(([-\d,\s]+)\)/.exec(columnType);
+  return m ? (m[1] as string).split(',').map((s) => Number(s.trim())) : [];
+}
+
+/** Fractional seconds digits: describeTable's (6 when undeclared), else the declaration, else PostgreSQL's 6. */
+function fsp(c: Column): number {
+  return c.scale ?? typmod(c.columnType)[0] ?? 6;
+}
+
+/** PostGIS's geometry subtypes, in core/logical.ts's words. */
+const SPATIAL_SUBTYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);
+
+/** 'geometry', 'geometry(Point)', 'geometry(Point,4326)' → spatial; a Z/M or unknown subtype → other. */
+function spatial(c: Column): LogicalType {
+  const m = /^(?:[^(]*\.)?"?geometry"?(?:\(([A-Za-z]+)(?:,\s*(\d+))?\))?$/.exec(c.columnType);
+  const subtype = (m?.[1] ?? 'geometry').toLowerCase();
+  if (!m || !SPATIAL_SUBTYPES.has(subtype)) return { kind: 'other', native: c.columnType };
+  const srid = m[2] !== undefined ? Number(m[2]) : 0;
+  return { kind: 'spatial', subtype, ...(srid > 0 ? { srid } : {}) };
+}
+
+function scalar(c: Column, dataType: string, columnType: string): LogicalType {
+  const simple = SIMPLE[dataType];
+  if (simple) return simple;
+  const declared = typmod(columnType);
+  const collation = c.collation !== undefined ? { collation: c.collation } : {};
+  switch (dataType) {
+    case 'numeric': {
+      const precision = c.precision ?? declared[0];
+      const scale = c.scale ?? (precision !== undefined ? (declared[1] ?? 0) : undefined);
+      return { kind: 'decimal', ...(precision !== undefined ? { precision } : {}), ...(scale !== undefined ? { scale } : {}) };
+    }
+    case 'text':
+      return { kind: 'text', fixed: false, ...collation };
+    case 'varchar': {
+      const length = declared[0];
+      return { kind: 'text', ...(length !== undefined ? { length } : {}), fixed: false, ...collation };
+    }
+    case 'bpchar': {
+      const length = declared[0];
+      return { kind: 'text', ...(length !== undefined ? { length } : {}), fixed: true, ...collation };
+    }
+    case 'time':
+      return { kind: 'time', fsp: fsp(c), range: 'day' };
+    case 'timestamp':
+      return { kind: 'timestamp', zone: false, fsp: fsp(c) };
+    case 'timestamptz':
+      return { kind: 'timestamp', zone: true, fsp: fsp(c) };
+    case 'bit':
+    case 'varbit': {
+      const length = c.precision ?? declared[0];
+      return { kind: 'bit', ...(length !== undefined ? { length } : {}), varying: dataType === 'varbit' };
+    }
+    case 'geometry':
+      return spatial(c);
+  }
+  if (c.enumLabels !== undefined && c.enumType !== undefined) return { kind: 'enum', labels: c.enumLabels, typeName: c.enumType };
+  return { kind: 'other', native: columnType };
+}
+
+/** The logical type of a column as describeTable reads it. */
+export function toLogical(c: Column): LogicalType {
+  if (c.dataType.startsWith('_')) {
+    // An array: its element's logical type. format_type prints 'integer[]' (never the dimensions);
+    // a typmod belongs to the element ('character varying(5)[]').
+    const element = c.columnType.replace(/\[\]$/, '');
+    return { kind: 'array', of: scalar(c, c.dataType.slice(1), element) };
+  }
+  return scalar(c, c.dataType, c.columnType);
+}
+
+/** The table with each column's logical type filled in (describeTable's last step). */
+export function withLogical(table: TableSchema): TableSchema {
+  return { ...table, columns: table.columns.map((c) => ({ ...c, logical: toLogical(c) })) };
+}
+
+/** Options of fromLogical: what the target database and the sync's policies decide. */
+export interface FromLogicalOptions {
+  /** 'null' creates date and timestamp columns nullable, so a MySQL zero date can be written as NULL. */
+  readonly zeroDates: 'error' | 'null';
+  /**
+   * The schema holding the target database's PostGIS extension, when it has one: spatial columns
+   * become PostGIS geometry there, else bytea holding the EWKB.
+   */
+  readonly postgis?: string | undefined;
+  /** The schema a named enum type is created in (default 'public'). */
+  readonly schema?: string;
+}
+
+/** A PostgreSQL column type for a logical type. */
+export interface PostgresType {
+  /** The type as written in CREATE TABLE. */
+  readonly sql: string;
+  /** A CHECK expression over the quoted column name, or undefined. */
+  readonly check?: (quotedColumn: string) => string;
+  /** Whether the column must be created nullable whatever the source says (zero dates → NULL). */
+  readonly forceNullable: boolean;
+}
+
+const SIGNED: Readonly<Record<number, string>> = { 1: 'smallint', 2: 'smallint', 3: 'integer', 4: 'integer', 8: 'bigint' };
+/** An unsigned integer takes the next wider signed type; BIGINT UNSIGNED's 18446744073709551615 fits only numeric(20,0). */
+const UNSIGNED: Readonly<Record<number, string>> = { 1: 'smallint', 2: 'integer', 3: 'integer', 4: 'bigint', 8: 'numeric(20,0)' };
+
+/** PostGIS's names of the geometry subtypes that constrain a column to one geometry type. */
+const POSTGIS_SUBTYPE: Readonly<Record<string, string>> = {
+  point: 'Point',
+  linestring: 'LineString',
+  polygon: 'Polygon',
+  multipoint: 'MultiPoint',
+  multilinestring: 'MultiLineString',
+  multipolygon: 'MultiPolygon',
+};
+
+/**
+ * The PostgreSQL type of a logical type from another engine's column, or undefined when
+ * PostgreSQL has none (`other`: the caller refuses the column by name, or takes an override). A
+ * PostgreSQL source keeps its own declaration instead (typemap's postgresTypeFor); this is the
+ * mapping for the other engines, and every rule keeps every value the logical type can hold:
+ *
+ * | logical | PostgreSQL | why |
+ * |---|---|---|
+ * | integer 1–2 bytes, 3–4, 8 (unsigned: 1, 2–3, 4, 8) | smallint, integer, bigint (unsigned: smallint, integer, bigint, numeric(20,0)) | the next type holding the whole range |
+ * | decimal p, s | numeric(p,s) (p, s default 10, 0: MySQL's DECIMAL) | |
+ * | float 32, 64 | real, double precision | |
+ * | bit n (fixed) | bit(n) | |
+ * | year | smallint | YEAR 0000 is 0 |
+ * | date | date | zero dates by policy |
+ * | timestamp without / with zone, fsp n | timestamp(n) / timestamptz(n) | zero dates by policy |
+ * | time ±838:59:59 | interval | PostgreSQL time cannot be negative or pass 24h |
+ * | text n fixed / n / unbounded | char(n) / varchar(n) / text | both count characters |
+ * | binary | bytea | |
+ * | json | json | json keeps the exact text; jsonb would rewrite it |
+ * | enum (inline labels) | text + CHECK (member list, and '') | MySQL stores '' for an invalid member outside strict mode |
+ * | enum of a named type | that type in the target schema | |
+ * | set | text | |
+ * | uuid, inet | uuid, inet | |
+ * | spatial | PostGIS geometry(Subtype[,srid]) with PostGIS, else bytea (EWKB) | |
+ */
+export function fromLogical(logical: LogicalType, opts: FromLogicalOptions): PostgresType | undefined {
+  const plain = (sql: string, forceNullable = false): PostgresType => ({ sql, forceNullable });
+  switch (logical.kind) {
+    case 'integer':
+      return plain((logical.signed ? SIGNED : UNSIGNED)[logical.bytes] as string);
+    case 'decimal':
+      return plain(`numeric(${logical.precision ?? 10},${logical.scale ?? 0})`);
+    case 'float':
+      return plain(logical.bits === 32 ? 'real' : 'double precision');
+    case 'boolean':
+      return plain('boolean');
+    case 'bit':
+      return plain(`${logical.varying ? 'bit varying' : 'bit'}(${logical.length ?? 1})`);
+    case 'year':
+      return plain('smallint');
+    case 'date':
+      return plain('date', opts.zeroDates === 'null');
+    case 'timestamp':
+      return plain(`${logical.zone ? 'timestamptz' : 'timestamp'}(${logical.fsp})`, opts.zeroDates === 'null');
+    case 'time':
+      return plain(logical.range === 'hours838' ? 'interval' : `time(${logical.fsp})`);
+    case 'interval':
+      return plain('interval');
+    case 'text':
+      if (logical.length === undefined) return plain('text');
+      return plain(`${logical.fixed ? 'char' : 'varchar'}(${logical.length})`);
+    case 'binary':
+      return plain('bytea');
+    case 'json':
+      return plain('json');
+    case 'enum': {
+      if (logical.typeName !== undefined) return plain(`${quoteIdent(opts.schema ?? 'public')}.${quoteIdent(logical.typeName)}`);
+      const members = ['', ...logical.labels];
+      return { sql: 'text', forceNullable: false, check: (q) => `${q} IN (${members.map(quoteLiteral).join(', ')})` };
+    }
+    case 'set':
+      return plain('text');
+    case 'uuid':
+      return plain('uuid');
+    case 'inet':
+      return plain('inet');
+    case 'spatial':
+      return plain(spatialType(logical.subtype, logical.srid, opts.postgis));
+    case 'array': {
+      const of = fromLogical(logical.of, opts);
+      return of && !of.check ? plain(`${of.sql}[]`, of.forceNullable) : undefined;
+    }
+    case 'other':
+      return undefined;
+  }
+}
+
+/**
+ * A spatial column's PostgreSQL type. With PostGIS: geometry constrained as the source constrains
+ * its values (point → geometry(Point)), with the SRID the column declares (a geometry(Point) takes
+ * any SRID, as a MySQL POINT without one does); 'geometry' and 'geometrycollection' stay plain
+ * geometry, since a MySQL GEOMETRYCOLLECTION column also holds MULTIPOINTs and the like. Without
+ * PostGIS: bytea holding each value's EWKB.
+ */
+function spatialType(subtype: string, srid: number | undefined, postgis: string | undefined): string {
+  if (postgis === undefined) return 'bytea';
+  const type = `${quoteIdent(postgis)}.geometry`;
+  const sub = POSTGIS_SUBTYPE[subtype];
+  if (srid !== undefined && srid > 0) return `${type}(${sub ?? 'Geometry'},${srid})`;
+  return sub ? `${type}(${sub})` : type;
+}

@@ -1,0 +1,305 @@
+/**
+ * The golden type fixture (issue 11, plan step 6a): for every table of the type corpus
+ * (tests/helpers/types-corpus.ts), what today's type functions give, recorded in
+ * tests/fixtures/types-golden.json:
+ *
+ * - MySQL columns: mysqlToPostgresType and postgresTypeFor (zero dates refused / as NULL with
+ *   PostGIS), pgCopySelect of the column alone and of the table;
+ * - PostgreSQL columns: mapPostgresTable of the table (MariaDB, MySQL, with the overrides its
+ *   refused columns need, and with enum labels by name) and of each column alone, postgresTypeFor
+ *   (into another schema too);
+ * - for each (source, target) engine pair: the checksum's columnRule (its name, and what its three
+ *   functions make of a fixed list of probe values) and planTable's mode, reason and exactness.
+ *
+ * Refusals are recorded by their message. By default the test compares; `UPDATE_GOLDEN=1 npx
+ * vitest run tests/unit/types-golden.test.ts` rewrites the fixture. Phase B of issue 11 (logical
+ * types) must leave it unchanged at every step: that is how "behaviour does not change" is proven.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { columnRule, type NormaliseOptions } from '../../src/checksum/normalise.js';
+import { planTable } from '../../src/checksum/plan.js';
+import type { Column, TableSchema } from '../../src/core/schema.js';
+import type { Value } from '../../src/core/values.js';
+import { pgCopySelect } from '../../src/engines/mysql/load.js';
+import { toLogical as mysqlToLogical } from '../../src/engines/mysql/types.js';
+import { fromLogical as postgresFromLogical, toLogical as postgresToLogical, type PostgresType } from '../../src/engines/postgres/types.js';
+import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../src/typemap/index.js';
+import { mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
+import { mapPostgresTable, type PgToMysqlOptions, type TableMapping } from '../../src/typemap/postgres-to-mysql.js';
+import { corpusTables, type CorpusTable } from '../helpers/types-corpus.js';
+
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'types-golden.json');
+
+/** Probe values for the checksum rules: one or more of each canonical form either engine gives. */
+const hex = (s: string) => Buffer.from(s, 'hex');
+const PROBES: readonly Value[] = [
+  null,
+  0n,
+  5n,
+  -1n,
+  18446744073709551615n,
+  '18446744073709551615',
+  '1.50',
+  '-0.0',
+  '00101',
+  '',
+  1.5,
+  -0,
+  NaN,
+  'NaN',
+  'Infinity',
+  true,
+  false,
+  Buffer.from([0, 1, 255]),
+  '2024-01-01 05:30:00.500+05:30',
+  '2024-01-01 00:00:00.500000',
+  '2024-01-01',
+  '0000-00-00',
+  '0000-00-00 00:00:00',
+  '-838:59:59.000000',
+  '12:00:00.5',
+  'ab  ',
+  'text',
+  // POINT(1 2) SRID 4326 as MySQL stores it, and as PostGIS's EWKB (bytes and hex text).
+  hex('E61000000101000000000000000000F03F0000000000000040'),
+  hex('0101000020E6100000000000000000F03F0000000000000040'),
+  '0101000020E6100000000000000000F03F0000000000000040',
+];
+
+type Json = null | boolean | string | number | Json[] | { [k: string]: Json };
+
+/** A value as JSON that keeps its JS type. */
+function tag(v: unknown): Json {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
+  if (v === undefined) return { undefined: true };
+  if (typeof v === 'bigint') return { bigint: v.toString() };
+  if (typeof v === 'number') return { number: Object.is(v, -0) ? '-0' : String(v) };
+  if (Buffer.isBuffer(v)) return { hex: v.toString('hex') };
+  if (Array.isArray(v)) return v.map(tag);
+  return { other: String(v) };
+}
+
+function attempt(fn: () => unknown): Json {
+  try {
+    return tag(fn());
+  } catch (err) {
+    return { refused: (err as Error).message };
+  }
+}
+
+/** Rule behaviours by a short hash of what they do, so equal rules are written once. */
+const behaviours = new Map<string, Json>();
+
+function ruleOf(source: Column, sEngine: string, target: Column | undefined, tEngine: string, opts: NormaliseOptions): Json {
+  if (!target) return { missing: true };
+  let r;
+  try {
+    r = columnRule({ column: source, engine: sEngine }, { column: target, engine: tEngine }, opts);
+  } catch (err) {
+    return { refused: (err as Error).message };
+  }
+  const rule = r;
+  const does = {
+    source: PROBES.map((v) => attempt(() => rule.source(v))),
+    target: PROBES.map((v) => attempt(() => rule.target(v))),
+    toSource: PROBES.map((v) => attempt(() => rule.toSource(v))),
+  };
+  const text = JSON.stringify(does);
+  const id = createHash('sha1').update(text).digest('hex').slice(0, 10);
+  behaviours.set(id, does);
+  return { name: r.name, does: id, target: target.columnType };
+}
+
+function pgType(fn: () => PostgresColumnType): Json {
+  try {
+    const t = fn();
+    return { sql: t.sql, forceNullable: t.forceNullable, overridden: t.overridden, ...(t.check ? { check: t.check('"c"') } : {}) };
+  } catch (err) {
+    return { refused: (err as Error).message };
+  }
+}
+
+function mapping(m: TableMapping): Json {
+  return {
+    columns: Object.fromEntries(
+      m.columns.map((c) => [c.column.name, { sql: c.sql, kind: c.kind, overridden: c.overridden, ...(c.decimal ? { decimal: [c.decimal.precision, c.decimal.scale] } : {}) }]),
+    ),
+    problems: m.problems.map((p) => `${p.column} (${p.pgType}): ${p.reason}; ${p.fix}`),
+  };
+}
+
+function mapTable(t: TableSchema, opts: PgToMysqlOptions): Json {
+  try {
+    return mapping(mapPostgresTable(t, opts));
+  } catch (err) {
+    return { refused: (err as Error).message };
+  }
+}
+
+function plan(source: TableSchema, onTarget: TableSchema | undefined, opts: NormaliseOptions): Json {
+  if (!onTarget) return { missing: true };
+  try {
+    const p = planTable(source, onTarget, opts);
+    return { mode: p.mode, reason: p.reason, exact: p.exact };
+  } catch (err) {
+    return { refused: (err as Error).message };
+  }
+}
+
+const ERROR: PostgresTypeOptions = { zeroDates: 'error', columnTypes: {} };
+const NULL_POSTGIS: PostgresTypeOptions = { zeroDates: 'null', columnTypes: {}, postgis: 'public' };
+const Z_ERROR: NormaliseOptions = { zeroDates: 'error' };
+const Z_NULL: NormaliseOptions = { zeroDates: 'null' };
+
+function byName(t: TableSchema | undefined, name: string): Column | undefined {
+  return t?.columns.find((c) => c.name === name);
+}
+
+function mysqlEntry(ct: CorpusTable): Json {
+  const t = ct.table;
+  const columns = Object.fromEntries(
+    t.columns.map((c) => [
+      c.name,
+      {
+        native: c.columnType,
+        mysqlToPostgresType: { error: pgType(() => mysqlToPostgresType(t, c, ERROR)), nullPostgis: pgType(() => mysqlToPostgresType(t, c, NULL_POSTGIS)) },
+        postgresTypeFor: { error: pgType(() => postgresTypeFor(t, c, ERROR)), nullPostgis: pgType(() => postgresTypeFor(t, c, NULL_POSTGIS, 'tgt')) },
+        pgCopySelect: attempt(() => pgCopySelect({ ...t, columns: [c], primaryKey: [0], uniqueKeys: [] })),
+        columnRule: {
+          'mysql→mysql': ruleOf(c, 'mysql', c, 'mysql', Z_ERROR),
+          'mysql→postgres': ruleOf(c, 'mysql', byName(ct.targets.postgres, c.name), 'postgres', Z_ERROR),
+          'mysql→postgres zeroDates null': ruleOf(c, 'mysql', byName(ct.targets.postgres, c.name), 'postgres', Z_NULL),
+          'mysql→postgis': ruleOf(c, 'mysql', byName(ct.targets.postgis, c.name), 'postgres', Z_NULL),
+        },
+      },
+    ]),
+  );
+  return {
+    engine: 'mysql',
+    origin: ct.origin,
+    pgCopySelect: attempt(() => pgCopySelect(t)),
+    planTable: {
+      'mysql→mysql': plan(t, t, Z_ERROR),
+      'mysql→postgres': plan(t, ct.targets.postgres, Z_NULL),
+      'mysql→postgis': plan(t, ct.targets.postgis, Z_NULL),
+    },
+    columns,
+  };
+}
+
+function postgresEntry(ct: CorpusTable): Json {
+  const t = ct.table;
+  const overrides = ct.mysqlOverrides ?? {};
+  const enumLabels = new Map([['mood', ['sad', "it's", 'happy']]]);
+  const columns = Object.fromEntries(
+    t.columns.map((c) => [
+      c.name,
+      {
+        native: c.columnType,
+        mapPostgresTableAlone: mapTable({ ...t, columns: [c], primaryKey: [], uniqueKeys: [] }, {}),
+        postgresTypeFor: { error: pgType(() => postgresTypeFor(t, c, ERROR)), otherSchema: pgType(() => postgresTypeFor(t, c, NULL_POSTGIS, 'tgt')) },
+        columnRule: {
+          'postgres→postgres': ruleOf(c, 'postgres', c, 'postgres', Z_ERROR),
+          'postgres→mysql': ruleOf(c, 'postgres', byName(ct.targets.mysql, c.name), 'mysql', Z_ERROR),
+        },
+      },
+    ]),
+  );
+  return {
+    engine: 'postgres',
+    origin: ct.origin,
+    mapPostgresTable: {
+      mariadb: mapTable(t, {}),
+      mysql: mapTable(t, { flavour: 'mysql' }),
+      ...(Object.keys(overrides).length ? { mariadbOverrides: mapTable(t, { columnTypes: overrides }) } : {}),
+      enumLabels: mapTable(t, { enumLabels }),
+    },
+    planTable: {
+      'postgres→postgres': plan(t, t, Z_ERROR),
+      'postgres→mysql': plan(t, ct.targets.mysql, Z_ERROR),
+    },
+    columns,
+  };
+}
+
+function golden(): { tables: Record<string, Json>; ruleBehaviours: Record<string, Json>; size: Json } {
+  behaviours.clear();
+  const tables: Record<string, Json> = {};
+  let columns = 0;
+  for (const ct of corpusTables()) {
+    tables[`${ct.table.engine}.${ct.table.name}`] = ct.table.engine === 'mysql' ? mysqlEntry(ct) : postgresEntry(ct);
+    columns += ct.table.columns.length;
+  }
+  const ruleBehaviours = Object.fromEntries([...behaviours].sort(([a], [b]) => a.localeCompare(b)));
+  return { size: { tables: Object.keys(tables).length, columns, ruleBehaviours: behaviours.size }, tables, ruleBehaviours };
+}
+
+describe('golden type fixture', () => {
+  const actual = golden();
+  if (process.env.UPDATE_GOLDEN === '1') {
+    writeFileSync(FIXTURE, JSON.stringify(actual, null, 1) + '\n');
+  }
+  if (!existsSync(FIXTURE)) throw new Error(`${FIXTURE} is missing: write it with UPDATE_GOLDEN=1`);
+  const expected = JSON.parse(readFileSync(FIXTURE, 'utf8')) as typeof actual;
+
+  it('covers the same tables and columns', () => {
+    expect(actual.size).toEqual(expected.size);
+    expect(Object.keys(actual.tables)).toEqual(Object.keys(expected.tables));
+  });
+
+  it.each(Object.keys(expected.tables))('%s: today’s types, COPY rendering, checksum rules and plans', (name) => {
+    expect(actual.tables[name]).toEqual(expected.tables[name]);
+  });
+
+  it('rule behaviours are unchanged', () => {
+    expect(actual.ruleBehaviours).toEqual(expected.ruleBehaviours);
+  });
+});
+
+/** A fromLogical result in the fixture's form of a PostgresColumnType (no override in play). */
+function viaLogical(t: PostgresType | undefined): Json {
+  if (!t) return 'unmapped';
+  return { sql: t.sql, forceNullable: t.forceNullable, overridden: false, ...(t.check ? { check: t.check('"c"') } : {}) };
+}
+
+/** The fixture's entry for a refusal becomes 'unmapped': the caller words the refusal. */
+function recorded(j: Json): Json {
+  return j !== null && typeof j === 'object' && !Array.isArray(j) && 'refused' in j ? 'unmapped' : j;
+}
+
+type Entry = { columns: Record<string, { mysqlToPostgresType?: Record<string, Json>; postgresTypeFor?: Record<string, Json> }> };
+
+describe('PostgreSQL types through logical types (issue 11, plan step 6c)', () => {
+  const expected = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { tables: Record<string, Entry> };
+  const tables = corpusTables();
+
+  it.each(tables.filter((t) => t.table.engine === 'mysql').map((t) => [t.table.name, t] as const))(
+    'postgres fromLogical(mysql toLogical(c)) is mysqlToPostgresType for every column of %s',
+    (_, { table }) => {
+      const entry = expected.tables[`mysql.${table.name}`] as Entry;
+      for (const c of table.columns) {
+        const logical = mysqlToLogical(c, table);
+        const want = entry.columns[c.name]?.mysqlToPostgresType ?? {};
+        expect(viaLogical(postgresFromLogical(logical, { zeroDates: 'error' })), `${table.name}.${c.name}`).toEqual(recorded(want.error ?? null));
+        expect(viaLogical(postgresFromLogical(logical, { zeroDates: 'null', postgis: 'public' })), `${table.name}.${c.name}`).toEqual(recorded(want.nullPostgis ?? null));
+      }
+    },
+  );
+
+  it('names a PostgreSQL enum column’s type in the target schema as postgresTypeFor does', () => {
+    let n = 0;
+    for (const { table } of tables.filter((t) => t.table.engine === 'postgres')) {
+      const entry = expected.tables[`postgres.${table.name}`] as Entry;
+      for (const c of table.columns.filter((x) => x.enumType !== undefined)) {
+        const want = entry.columns[c.name]?.postgresTypeFor ?? {};
+        expect(viaLogical(postgresFromLogical(postgresToLogical(c), { zeroDates: 'error', schema: 'tgt' })), `${table.name}.${c.name}`).toEqual(want.otherSchema);
+        expect(viaLogical(postgresFromLogical(postgresToLogical(c), { zeroDates: 'error' })), `${table.name}.${c.name}`).toEqual(want.error);
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(5);
+  });
+});
