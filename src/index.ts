@@ -11,6 +11,7 @@ export { parseDsn, redactUrl, type Dsn } from './config/dsn.js';
 export { TributaryError, AbortedError, ErrorCode } from './core/errors.js';
 export type { ChangeSource, DatabaseDefaults, KeyRange, SourceIdentity } from './core/source.js';
 export type { SourceAdmin, SourceCapabilities } from './core/source-admin.js';
+export { notSupported } from './core/source-admin.js';
 export type { SnapshotReader } from './core/snapshot.js';
 export type { ChangeLog } from './core/change-log.js';
 export type { Target, TargetCapabilities, TargetTransaction, Checkpoint, StreamCheckpoint, TableCheckpoint, ChunkCommit, LockWatch, SchemaOptions } from './core/target.js';
