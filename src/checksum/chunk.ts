@@ -79,11 +79,11 @@ function unsupported(what: string): TributaryError {
 export async function readChunkPair(ctx: ChunkContext, plan: TablePlan, range: KeyRange): Promise<{ source: Row[]; target: Row[] }> {
   const { source, target } = ctx;
   if (plan.mode === 'range') {
-    if (!target.readChunk) throw unsupported(`target engine ${target.engine} cannot read a key range back`);
+    if (!target.capabilities.readBack) throw unsupported(`target engine ${target.engine} cannot read a key range back`);
     const [s, t] = await Promise.all([source.readChunk(plan.table, range), target.readChunk(plan.table, range)]);
     return { source: s, target: t };
   }
-  if (!target.readRowsByKeys) throw unsupported(`target engine ${target.engine} cannot read rows by key`);
+  if (!target.capabilities.readBack) throw unsupported(`target engine ${target.engine} cannot read rows by key`);
   const s = await source.readChunk(plan.table, range);
   const keys = s.map((row) => plan.table.primaryKey.map((i) => row[i] ?? null));
   const t = keys.length ? await target.readRowsByKeys(plan.table, keys) : [];
@@ -110,8 +110,8 @@ export function digestApplies(ctx: ChunkContext, plan: TablePlan): boolean {
     plan.mode === 'range' &&
     plan.exact &&
     plan.table.engine === plan.onTarget.engine &&
-    ctx.source.chunkDigest !== undefined &&
-    ctx.target.chunkDigest !== undefined &&
+    ctx.source.capabilities.chunkDigest &&
+    ctx.target.capabilities.chunkDigest &&
     !digestFailed.has(plan)
   );
 }
@@ -126,7 +126,7 @@ export async function digestChunk(ctx: ChunkContext, plan: TablePlan, range: Key
   if (!digestApplies(ctx, plan)) return undefined;
   let pair: [ChunkDigest | undefined, ChunkDigest | undefined];
   try {
-    pair = await Promise.all([ctx.source.chunkDigest!(plan.table, range), ctx.target.chunkDigest!(plan.table, range)]);
+    pair = await Promise.all([ctx.source.chunkDigest(plan.table, range), ctx.target.chunkDigest(plan.table, range)]);
   } catch (err) {
     if (err instanceof AbortedError || ctx.signal?.aborted) throw err;
     digestFailed.add(plan);

@@ -257,9 +257,9 @@ export class ContinuousChecker extends EventEmitter {
     const persisting = stillDiffering(first.differences, (await read()).differences);
     if (persisting.length === 0) return first.bytes;
     const readTarget = (sourceRows: Row[]): Promise<Row[]> => {
-      if (plan.mode === 'range') return ctx.target.readChunk!(plan.table, range);
+      if (plan.mode === 'range') return ctx.target.readChunk(plan.table, range);
       const keys = sourceRows.map((row) => plan.table.primaryKey.map((i) => row[i] ?? null));
-      return keys.length ? ctx.target.readRowsByKeys!(plan.table, keys) : Promise.resolve([]);
+      return keys.length ? ctx.target.readRowsByKeys(plan.table, keys) : Promise.resolve([]);
     };
     await this.exactRepair(plan, range, persisting, () => ctx.source.readChunk(plan.table, range), readTarget, hasher, signal);
     return first.bytes;
@@ -271,15 +271,15 @@ export class ContinuousChecker extends EventEmitter {
    */
   private async checkTargetOnlyRows(ctx: ChunkContext, plan: TablePlan, signal: AbortSignal): Promise<void> {
     const { source, target } = ctx;
-    if (!target.readKeys || !target.readRowsByKeys || !source.readRowsByKeys) return;
+    if (!target.capabilities.readBack || !source.capabilities.checksumReads) return;
     await findExtraRows(ctx, plan, Math.max(MIN_CHUNK, this.opts.chunkSize), async (candidates) => {
       const keys = candidates.map((d) => d.key);
       await this.exactRepair(
         plan,
         null,
         candidates,
-        () => source.readRowsByKeys!(plan.table, keys),
-        () => target.readRowsByKeys!(plan.table, keys),
+        () => source.readRowsByKeys(plan.table, keys),
+        () => target.readRowsByKeys(plan.table, keys),
         new RowHasher(),
         signal,
       );
@@ -311,7 +311,7 @@ export class ContinuousChecker extends EventEmitter {
     let drift: KeyDifference[];
     try {
       const sourceRows = await readSource();
-      const head = this.opts.source.headPosition ? await this.opts.source.headPosition() : undefined;
+      const head = this.opts.source.capabilities.reportsHead ? await this.opts.source.headPosition() : undefined;
       if (!(await this.streamCaughtUp(head, signal))) {
         this.log.debug({ table: plan.table.name }, 'the stream did not reach the source\'s head in time: the chunk is left to the next pass');
         return;
@@ -380,7 +380,7 @@ export class ContinuousChecker extends EventEmitter {
    */
   private async waitForStream(signal: AbortSignal): Promise<boolean> {
     const { source } = this.opts;
-    const head = source.headPosition ? await source.headPosition() : undefined;
+    const head = source.capabilities.reportsHead ? await source.headPosition() : undefined;
     const deadline = Date.now() + (this.opts.streamWaitMs ?? 30_000);
     let idleSince = 0;
     while (Date.now() < deadline) {
@@ -403,7 +403,7 @@ export class ContinuousChecker extends EventEmitter {
    */
   private async waitForBacklog(signal: AbortSignal): Promise<void> {
     const { source } = this.opts;
-    const head = source.headPosition ? await source.headPosition() : undefined;
+    const head = source.capabilities.reportsHead ? await source.headPosition() : undefined;
     let idleSince = 0;
     let logged = false;
     for (;;) {

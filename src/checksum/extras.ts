@@ -22,7 +22,7 @@ export async function findExtraRows(
   onExtras: (extras: KeyDifference[]) => Promise<void>,
 ): Promise<number> {
   const { source, target } = ctx;
-  if (!target.readKeys || !target.readRowsByKeys || !source.readRowsByKeys) {
+  if (!target.capabilities.readBack || !source.capabilities.checksumReads) {
     throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${plan.table.name}: finding rows only the target has needs readKeys on the target and readRowsByKeys on both sides`);
   }
   const keyRules = plan.table.primaryKey.map((i) => plan.rules[i] as ColumnRule);
@@ -32,8 +32,8 @@ export async function findExtraRows(
   const extrasAmong = async (candidates: readonly KeyDifference[], onTarget: boolean): Promise<KeyDifference[]> => {
     if (candidates.length === 0) return [];
     const keys = candidates.map((d) => d.key);
-    const onSource = ids(await source.readRowsByKeys!(plan.table, keys), 'source');
-    const stillOnTarget = onTarget ? ids(await target.readRowsByKeys!(plan.table, keys), 'target') : undefined;
+    const onSource = ids(await source.readRowsByKeys(plan.table, keys), 'source');
+    const stillOnTarget = onTarget ? ids(await target.readRowsByKeys(plan.table, keys), 'target') : undefined;
     return candidates.filter((d) => !onSource.has(d.id) && (stillOnTarget?.has(d.id) ?? true));
   };
   let after: Value[] | null = null;

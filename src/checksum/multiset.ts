@@ -50,7 +50,7 @@ function buckets(): Digest[] {
 
 async function scanDigests(ctx: ChunkContext, plan: TablePlan): Promise<{ source: Digest[]; target: Digest[] }> {
   const { source, target } = ctx;
-  if (!source.scanRows || !target.scanRows) {
+  if (!source.capabilities.checksumReads || !target.capabilities.readBack) {
     throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${plan.table.name} has no primary key; comparing it needs scanRows on both sides`);
   }
   const sums = { source: buckets(), target: buckets() };
@@ -113,7 +113,7 @@ export async function compareMultiset(ctx: ChunkContext, plan: TablePlan, limit:
       }
     };
   };
-  await Promise.all([ctx.source.scanRows!(plan.table, collect('source')), ctx.target.scanRows!(plan.table, collect('target'))]);
+  await Promise.all([ctx.source.scanRows(plan.table, collect('source')), ctx.target.scanRows(plan.table, collect('target'))]);
   const differences: MultisetDifference[] = [];
   let missingRows = 0;
   let extraRows = 0;

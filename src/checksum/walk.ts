@@ -216,7 +216,7 @@ async function walkTargetKeys(ctx: ChunkContext, plan: TablePlan, opts: WalkOpti
       if (opts.repair) {
         await repairDifferences(ctx.target, plan, extras);
         // Deleted keys the target still has were not repaired.
-        const still = await ctx.target.readRowsByKeys!(plan.table, extras.map((d) => d.key));
+        const still = await ctx.target.readRowsByKeys(plan.table, extras.map((d) => d.key));
         const ids = new Set(still.map((r) => keyId(keyOf(plan, normaliseTarget(plan, r)))));
         left = extras.filter((d) => ids.has(d.id));
       }

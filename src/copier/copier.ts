@@ -154,6 +154,11 @@ export class Copier {
   private readonly halted = new AbortController();
 
   constructor(opts: CopierOptions) {
+    // A chunk commits with its table watermark or not at all: a restart resumes after the last
+    // committed chunk only because of it.
+    if (!opts.target.capabilities.atomicCheckpoint) {
+      throw new TributaryError(ErrorCode.INTERNAL, `target engine ${opts.target.engine} cannot commit a chunk with its checkpoint (capabilities.atomicCheckpoint is false); the copy could not resume exactly`);
+    }
     this.opts = opts;
     this.tables = opts.tables.map((t) => new TableCopy(t, opts.resume.get(t.name), opts.initialChunkSize));
   }
@@ -370,9 +375,8 @@ export class Copier {
  * when there is none: the copier then reads canonical rows.
  */
 async function readEncoded(source: ChangeSource, target: Target, table: TableSchema, range: KeyRange): Promise<EncodedChunk | undefined> {
-  if (!target.writeEncodedChunk || !source.readChunkEncoded) return undefined;
-  for (const format of target.capabilities.chunkFormats ?? []) {
-    if (!(target.acceptsEncoded?.(table, format) ?? true)) continue;
+  for (const format of target.capabilities.chunkFormats) {
+    if (!source.capabilities.encodedFormats.includes(format) || !target.acceptsEncoded(table, format)) continue;
     const chunk = await source.readChunkEncoded(table, range, format);
     if (chunk) return chunk;
   }

@@ -6,7 +6,8 @@ import type { TableSchema } from './schema.js';
  * position, and the acknowledgements that let the source discard what the target committed.
  *
  * Positions are opaque strings outside the source: only the source encodes, parses and compares
- * them. Lifecycle: used between the source's `connect()` and `close()` (SourceAdmin).
+ * them. Lifecycle: used between the source's `connect()` and `close()` (SourceAdmin). Every member
+ * is present; what the source lacks, its `capabilities` (SourceAdmin) say.
  */
 export interface ChangeLog {
   /** The position a stream started now would begin at. */
@@ -14,17 +15,19 @@ export interface ChangeLog {
   /**
    * The position of the latest change the source has logged (binlog end, WAL insert position), read
    * without side effects: no slot, no snapshot. A stream that has applied up to it has applied
-   * every change a read made before this call saw. Optional: the continuous checksum waits for
-   * an idle stream instead where a source cannot tell.
+   * every change a read made before this call saw. Throws `notSupported` when
+   * `capabilities.reportsHead` (SourceAdmin) is false: the continuous checksum then waits for an
+   * idle stream instead.
    */
-  headPosition?(): Promise<string>;
+  headPosition(): Promise<string>;
   /**
    * Bytes of log the source server retains for this sync and would free once the sync
    * acknowledged them (PostgreSQL: WAL from the slot's restart_lsn to the current WAL position),
    * for monitoring; undefined when nothing is retained yet (no slot). Read-only, no side effects.
-   * Optional: sources that retain nothing for their reader (a MySQL binlog) omit it.
+   * Sources that retain nothing for their reader (a MySQL binlog) return undefined and declare
+   * `capabilities.retainsLog` false.
    */
-  retainedBytes?(): Promise<number | undefined>;
+  retainedBytes(): Promise<number | undefined>;
   /**
    * Throws POSITION_LOST when a stream can no longer start at `position` (purged binlog, lost slot).
    * A resuming sync may also prepare the source here (PostgreSQL: the publication follows the
@@ -42,10 +45,10 @@ export interface ChangeLog {
    * after the target transaction holding that checkpoint committed, never before: a source that
    * retains history for its consumer (a PostgreSQL replication slot) may then discard what lies
    * before it, so acknowledging anything the target has not committed loses it on a crash.
-   * Positions only move forward; an older one is ignored. Optional: sources that keep nothing
-   * for their consumer (a MySQL binlog) need not implement it.
+   * Positions only move forward; an older one is ignored. Sources that keep nothing for their
+   * consumer (a MySQL binlog) do nothing. Called whatever `capabilities.retainsLog` says.
    */
-  acknowledge?(position: string): Promise<void>;
+  acknowledge(position: string): Promise<void>;
   /** Negative, zero or positive as `a` is before, at or after `b`. */
   comparePositions(a: string, b: string): number;
   /** A short human form of a position for logs and status. */

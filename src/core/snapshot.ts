@@ -50,7 +50,8 @@ export interface ChunkDigest {
  * The snapshot reader of a source (part of ChangeSource): reads the tables' rows, in chunks by
  * primary key, for the initial copy and for checksums. Reads take no locks.
  *
- * Lifecycle: used between the source's `connect()` and `close()` (SourceAdmin).
+ * Lifecycle: used between the source's `connect()` and `close()` (SourceAdmin). Every member is
+ * present; what the source lacks, its `capabilities` (SourceAdmin) say.
  */
 export interface SnapshotReader {
   /** Estimates of the table's row count (for progress) and average row size (for chunk sizing). */
@@ -65,39 +66,42 @@ export interface SnapshotReader {
   /**
    * The rows with the given primary keys (canonical values), in no particular order, read without
    * locks; keys the source lacks are left out. Used by checksums (src/checksum) to look keys up.
+   * Throws `notSupported` when `capabilities.checksumReads` is false.
    */
-  readRowsByKeys?(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]>;
+  readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]>;
   /**
    * Every row of `table` (a table without a primary key), in no particular order, handed to
    * `onRows` in batches as they arrive, read without locks in one statement (one consistent
-   * snapshot). Used by checksums, which compare such tables as multisets.
+   * snapshot). Used by checksums, which compare such tables as multisets. Throws `notSupported`
+   * when `capabilities.checksumReads` is false.
    */
-  scanRows?(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void>;
+  scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void>;
   /**
    * The digest (ChunkDigest) of the rows `readChunk(table, range)` would return, in one query on
    * the server, as readChunk reads (same session settings, same snapshot discipline), without
    * sending the rows. The contract checksums rely on: two digests of the same `format` are equal
    * only when both sides' readChunk would return the same texts for the same rows, so that, for
    * columns of the same declared types (the same decoding), the row comparison would find them
-   * equal too. Undefined when the source cannot digest this table. Optional: checksums then read
-   * rows (src/checksum/chunk.ts).
+   * equal too. Undefined when the source cannot digest this table. Throws `notSupported` when
+   * `capabilities.chunkDigest` is false: checksums then read rows (src/checksum/chunk.ts).
    */
-  chunkDigest?(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined>;
+  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined>;
   /**
    * The same rows as `readChunk`, rendered by the source in `format`, or undefined when the source
    * cannot produce that format for this table, or for this chunk (a value the format cannot carry,
    * such as a MySQL zero date bound for PostgreSQL, which only the canonical path can refuse by name
    * or write by the target's policy); the copier then falls back to `readChunk`. The values must be
-   * the ones `readChunk` gives, exactly, as the target reads them.
+   * the ones `readChunk` gives, exactly, as the target reads them. Undefined, too, for a format
+   * outside `capabilities.encodedFormats` (the copier never asks for one).
    */
-  readChunkEncoded?(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined>;
+  readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined>;
   /**
    * Ends the consistent snapshot that currentPosition() opened for the initial copy (PostgreSQL:
    * the replication slot's exported snapshot, read by every chunk read). Called once the initial
    * copy is done. While a snapshot is held, readChunk/chunkBoundary read it and stream() waits
    * before reading anything: the copy is exact at the position, and a change applied before the
    * chunk holding its key was written would be overwritten by the chunk's older image. Idempotent;
-   * close() releases the snapshot too. Optional: sources without snapshots ignore it.
+   * close() releases the snapshot too. A source without snapshots does nothing.
    */
-  releaseSnapshot?(): Promise<void>;
+  releaseSnapshot(): Promise<void>;
 }

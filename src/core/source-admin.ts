@@ -1,4 +1,5 @@
 import type { Requirement } from './check.js';
+import { ErrorCode, TributaryError } from './errors.js';
 import type { TableSchema } from './schema.js';
 
 /**
@@ -40,14 +41,75 @@ export interface SourceIdentity {
 }
 
 /**
+ * What a source can do; callers branch on these fields, never on engine names and never on whether
+ * a method exists. Every member of the source's roles is present: one whose capability is false
+ * throws `notSupported` (callers never reach it) or, where the docs of the member say so, has an
+ * honest empty result.
+ */
+export interface SourceCapabilities {
+  /**
+   * The formats (core/formats.ts) `readChunkEncoded` can render, for some tables at least; empty
+   * when it renders none. Read by the copier (copier/copier.ts readEncoded), which asks the source
+   * only for formats both this list and the target's `chunkFormats` name, and reads canonical rows
+   * otherwise.
+   */
+  readonly encodedFormats: readonly string[];
+  /**
+   * `chunkDigest` digests chunks on the server. Read by the checksum (checksum/chunk.ts
+   * digestApplies, with the target's `chunkDigest`): false compares every chunk by its rows.
+   */
+  readonly chunkDigest: boolean;
+  /**
+   * `readRowsByKeys` and `scanRows` work. Read by the checksum: finding rows only the target has
+   * (checksum/extras.ts, continuous.ts checkTargetOnlyRows) and comparing tables without a primary
+   * key (checksum/multiset.ts) need them; without them verify refuses such tables by name and the
+   * continuous checksum skips the extras walk.
+   */
+  readonly checksumReads: boolean;
+  /**
+   * `headPosition` reports what the source has logged. Read by the runner (status: sourceHead;
+   * `--dry-run`'s start position, runner/plan.ts), by move (the final position after writes stop:
+   * refused without it) and by the continuous checksum (checksum/continuous.ts), which waits for an
+   * idle stream instead.
+   */
+  readonly reportsHead: boolean;
+  /**
+   * The source server retains log for this sync until it is acknowledged (a PostgreSQL slot), and
+   * `retainedBytes` measures it. Read by the runner's status (Runner.sourceRetainedBytes: not
+   * asked when false). `acknowledge` is called either way; it does nothing when this is false.
+   */
+  readonly retainsLog: boolean;
+  /**
+   * `stopWrites` can make the source refuse writes. Read by move (`--cutover read-only`): false
+   * leaves only the user's own cutover command (`--cutover command`).
+   */
+  readonly stopWrites: boolean;
+  /**
+   * `valueStats` scans values a target of another engine may not hold. Read, together with the
+   * target's `checkValues`, by the runner (before the first write), `--dry-run` (runner/plan.ts)
+   * and `tributary check` (runner/check.ts): the scan runs only when both are true.
+   */
+  readonly valueStats: boolean;
+}
+
+/**
+ * The error a seam member throws when the capability that announces it is false. Callers branch on
+ * the capability first, so reaching it is a bug (INTERNAL).
+ */
+export function notSupported(member: string, side: 'source' | 'target', capability: string): TributaryError {
+  return new TributaryError(ErrorCode.INTERNAL, `${member} is not supported by this ${side}; capabilities.${capability} is false`);
+}
+
+/**
  * The admin side of a source (part of ChangeSource): who it is, what it holds, what it requires,
  * and the cutover's stop on writes. No rows and no changes pass through here.
  *
  * Lifecycle: `connect()` once, then any of the other methods (of this and the source's other
- * roles), then `close()`.
+ * roles), then `close()`. Every member is present; what a source lacks, its `capabilities` say.
  */
 export interface SourceAdmin {
   readonly engine: string;
+  readonly capabilities: SourceCapabilities;
   connect(): Promise<void>;
   close(): Promise<void>;
   /** Throws a TributaryError naming each unmet requirement (setting, value, fix). */
@@ -56,29 +118,32 @@ export interface SourceAdmin {
    * Every requirement preflight() checks, met or not, with its value and fix, plus warnings and
    * information (version, retention, GTID mode) that do not refuse a run; preflight() throws for
    * exactly the failing errors of this list. Reads only: creates no slot, publication or table.
-   * Optional: a source without it is checked by preflight() alone.
+   * A source that cannot list its requirements runs preflight() (which throws for the unmet ones)
+   * and returns [].
    */
-  check?(): Promise<Requirement[]>;
+  check(): Promise<Requirement[]>;
   identity(): Promise<SourceIdentity>;
   /**
-   * The source database's defaults, for a target database the sync creates. Optional: without it
-   * (a PostgreSQL source, whose encoding and locale have no MySQL names) the target chooses.
+   * The source database's defaults, for a target database the sync creates; undefined where the
+   * source has none a target could take (a PostgreSQL source, whose encoding and locale have no
+   * MySQL names): the target chooses.
    */
-  databaseDefaults?(): Promise<DatabaseDefaults>;
+  databaseDefaults(): Promise<DatabaseDefaults | undefined>;
   /** Names of the base tables of the source database. */
   listTables(): Promise<string[]>;
   describe(table: string): Promise<TableSchema>;
   /**
    * Scans a table's values for what a target of another engine may not hold (one query per table;
-   * run at preflight, before anything is written). Sources whose values every target holds omit it.
+   * run at preflight, before anything is written). Sources whose values every target holds return []
+   * and declare `capabilities.valueStats` false, so that callers skip the scan.
    */
-  valueStats?(table: TableSchema): Promise<ColumnValueStats[]>;
+  valueStats(table: TableSchema): Promise<ColumnValueStats[]>;
   /**
    * Makes the source refuse writes, for a cutover (`tributary move --cutover read-only`), and
    * returns what it set and how to restore it. Sessions with the privilege to write anyway (MySQL
    * READ ONLY ADMIN or SUPER, a PostgreSQL session that set its own default) are not stopped: the
-   * final checksum of a move finds what they wrote. Optional: a source without it offers only the
-   * user's own cutover command.
+   * final checksum of a move finds what they wrote. Throws `notSupported` when
+   * `capabilities.stopWrites` is false (the user's own cutover command is left).
    */
-  stopWrites?(): Promise<{ readonly description: string; restore(): Promise<void> }>;
+  stopWrites(): Promise<{ readonly description: string; restore(): Promise<void> }>;
 }

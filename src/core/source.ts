@@ -4,7 +4,8 @@ import type { SourceAdmin } from './source-admin.js';
 
 export type { ChangeLog } from './change-log.js';
 export type { ChunkDigest, EncodedChunk, KeyRange, SnapshotReader } from './snapshot.js';
-export type { ColumnValueStats, DatabaseDefaults, SourceAdmin, SourceIdentity } from './source-admin.js';
+export type { ColumnValueStats, DatabaseDefaults, SourceAdmin, SourceCapabilities, SourceIdentity } from './source-admin.js';
+export { notSupported } from './source-admin.js';
 
 /**
  * A database whose tables can be copied and whose changes can be streamed: its admin side

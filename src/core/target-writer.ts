@@ -7,17 +7,49 @@ import type { EncodedChunk } from './snapshot.js';
 import type { ColumnValueStats, DatabaseDefaults } from './source-admin.js';
 import type { Row } from './values.js';
 
-/** What a target can do; callers branch on these, never on engine names. */
+/**
+ * What a target can do; callers branch on these fields, never on engine names and never on whether
+ * a method exists. Every member of the target's roles is present: one whose capability is false
+ * throws `notSupported` (core/source-admin.ts; callers never reach it) or, where the docs of the
+ * member say so, has an honest empty result.
+ */
 export interface TargetCapabilities {
-  /** Data and checkpoint commit atomically together. */
-  readonly transactions: boolean;
-  readonly upsert: boolean;
-  readonly bulkLoad: boolean;
+  /**
+   * Data and checkpoint commit atomically, in one transaction (a chunk with its table checkpoint, a
+   * batch with its stream checkpoint): the exactly-once rule of DESIGN.md rests on it. Read by the
+   * copier (copier/copier.ts) and the applier (stream/applier.ts), which refuse a target without it
+   * (INTERNAL): no target tributary can drive today lacks it.
+   */
+  readonly atomicCheckpoint: boolean;
   /**
    * The encoded chunk formats `writeEncodedChunk` accepts, most preferred first (the cheapest to
-   * load); the copier uses the first one the target accepts for a table and the source renders.
+   * load); empty when it accepts none. Read by the copier (copier/copier.ts readEncoded), which uses
+   * the first one the target accepts for a table and the source renders.
    */
-  readonly chunkFormats?: readonly string[];
+  readonly chunkFormats: readonly string[];
+  /**
+   * `chunkDigest` digests chunks on the server. Read by the checksum (checksum/chunk.ts
+   * digestApplies, with the source's `chunkDigest`): false compares every chunk by its rows.
+   */
+  readonly chunkDigest: boolean;
+  /**
+   * The TargetReader reads the target back: `readChunk`, `readRowsByKeys`, `readKeys`, `scanRows`.
+   * Read by the checksum (checksum/chunk.ts readChunkPair, extras.ts, multiset.ts, continuous.ts):
+   * without it verify refuses each table by name and the continuous checksum skips the extras walk.
+   * `countRows` is always there.
+   */
+  readonly readBack: boolean;
+  /**
+   * `checkValues` judges the value stats of a source of another engine. Read, together with the
+   * source's `valueStats`, by the runner (before the first write), `--dry-run` (runner/plan.ts) and
+   * `tributary check` (runner/check.ts): the source's scan runs only when both are true.
+   */
+  readonly checkValues: boolean;
+  /**
+   * `plannedDdl` renders the statements `ensureSchema` would run. Read by `--dry-run`
+   * (runner/plan.ts): false prints no DDL.
+   */
+  readonly plannedDdl: boolean;
 }
 
 /**
@@ -75,7 +107,8 @@ export interface SchemaOptions {
  *
  * Lifecycle: `connect()`, `lock()`, then the rest, then `close()` (which releases the lock).
  * Everything before `ensureSchema()` only reads: a run refused by a preflight check (settings,
- * privileges, tables, a non-empty target) must leave the target exactly as it was.
+ * privileges, tables, a non-empty target) must leave the target exactly as it was. Every member is
+ * present; what the target lacks, its `capabilities` say.
  */
 export interface TargetWriter {
   readonly engine: string;
@@ -95,17 +128,18 @@ export interface TargetWriter {
   nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]>;
   /**
    * Refuses (TABLE_UNSUPPORTED, one entry per column with the reason and the override) values a
-   * source reported that this target cannot hold exactly. Reads and writes nothing.
+   * source reported that this target cannot hold exactly. Reads and writes nothing. Throws
+   * `notSupported` when `capabilities.checkValues` is false.
    */
-  checkValues?(table: TableSchema, stats: readonly ColumnValueStats[]): void;
+  checkValues(table: TableSchema, stats: readonly ColumnValueStats[]): void;
   /**
    * What the target requires and offers for `tables` (the source's schemas): version, the
    * privileges to create tables and write, free space where it can be read, every column that
    * cannot be mapped (`table` set, severity error, the override as fix) and the mapping of each
    * column that needs a policy (`mapping` set). Reads only: creates nothing, not even the
-   * checkpoint table. Optional: a target without it is checked when the sync writes.
+   * checkpoint table. A target that cannot tell returns [] (it is checked when the sync writes).
    */
-  check?(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]>;
+  check(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]>;
   /**
    * The first write: creates the target database (or schema) when it does not exist yet (with
    * `opts.database`'s defaults where the engine has them), the checkpoint store and missing tables;
@@ -122,15 +156,17 @@ export interface TargetWriter {
   /**
    * The statements `ensureSchema(tables, opts)` would run, rendered and not run (`sync --dry-run`).
    * Reads only; refuses what ensureSchema would refuse (a type that cannot be mapped). Lines that
-   * start with `--` are notes, not statements. Optional: a target without it prints no DDL.
+   * start with `--` are notes, not statements. Throws `notSupported` when `capabilities.plannedDdl`
+   * is false (a dry run then prints no DDL).
    */
-  plannedDdl?(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]>;
+  plannedDdl(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]>;
   /**
    * Readies existing tables for `begin()` writes without creating or altering anything, for a
    * writer that did not run `ensureSchema()` in this process (`tributary verify --repair`). Throws
-   * TABLE_UNSUPPORTED when a table is missing or its key differs from the source's.
+   * TABLE_UNSUPPORTED when a table is missing or its key differs from the source's. A target whose
+   * writes need no readying does nothing.
    */
-  prepareWrites?(tables: readonly TableSchema[]): Promise<void>;
+  prepareWrites(tables: readonly TableSchema[]): Promise<void>;
   /** The target's definition of a table, or null when it does not exist. */
   describe(table: string): Promise<TableSchema | null>;
   /**
@@ -143,11 +179,14 @@ export interface TargetWriter {
    * from its own schema (`table`), so the format is only exact when the target columns are the ones
    * the source assumes (e.g. the same declared types, no user override of a column type). Asked by
    * the copier before every encoded read, after `ensureSchema()`; false makes the copier read
-   * canonical rows (`readChunk`) and call `writeChunk` instead. Absent: every chunk in
-   * `capabilities.chunkFormats` is accepted.
+   * canonical rows (`readChunk`) and call `writeChunk` instead. Never asked for a format outside
+   * `capabilities.chunkFormats`.
    */
-  acceptsEncoded?(table: TableSchema, format: string): boolean;
-  /** As `writeChunk`, for a chunk in one of `capabilities.chunkFormats` that `acceptsEncoded` accepted. */
-  writeEncodedChunk?(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void>;
+  acceptsEncoded(table: TableSchema, format: string): boolean;
+  /**
+   * As `writeChunk`, for a chunk in one of `capabilities.chunkFormats` that `acceptsEncoded`
+   * accepted. Throws `notSupported` when `capabilities.chunkFormats` is empty.
+   */
+  writeEncodedChunk(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void>;
   begin(): Promise<TargetTransaction>;
 }

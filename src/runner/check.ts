@@ -103,7 +103,7 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
 
     if (targetUp) {
       try {
-        add('target', target.check ? await target.check(schemas, session.database) : []);
+        add('target', await target.check(schemas, session.database));
       } catch (err) {
         lines.push(failedStep('target', 'requirements', err));
       }
@@ -112,7 +112,7 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
     }
 
     // Values a target of another engine cannot hold: a scan of each table whose columns all map.
-    if (sourceUp && targetUp && source.valueStats && target.checkValues) {
+    if (sourceUp && targetUp && source.capabilities.valueStats && target.capabilities.checkValues) {
       for (const s of schemas) {
         if (lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error')) continue;
         try {

@@ -165,7 +165,7 @@ export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptio
     step('stop-writes', opts.cutover === 'read-only' ? 'stopping writes on the source (read-only)' : `stopping writes on the source: ${opts.command}`);
     try {
       if (opts.cutover === 'read-only') {
-        if (!control.stopWrites) throw new Error(`a ${control.engine} source cannot be made read-only by tributary; use --cutover command`);
+        if (!control.capabilities.stopWrites) throw new Error(`a ${control.engine} source cannot be made read-only by tributary; use --cutover command`);
         const set = await control.stopWrites();
         restore = () => set.restore();
         writesStopped = set.description;
@@ -177,7 +177,7 @@ export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptio
     } catch (err) {
       throw new StepFailed('stop-writes', `stopping writes failed: ${(err as Error).message}`, { cause: err });
     }
-    if (!control.headPosition) throw new StepFailed('stop-writes', `a ${control.engine} source cannot report its final position`);
+    if (!control.capabilities.reportsHead) throw new StepFailed('stop-writes', `a ${control.engine} source cannot report its final position`);
     const final = await control.headPosition();
     finalPosition = control.describePosition(final);
     step('drain', `draining the stream to the source's final position ${finalPosition}`);

@@ -106,7 +106,7 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
       } else if (config.force) {
         notes.push(`--force: ${target.recreateScope()} would be dropped and recreated`);
       }
-      if (source.valueStats && target.checkValues) {
+      if (source.capabilities.valueStats && target.capabilities.checkValues) {
         for (const s of schemas) {
           try {
             target.checkValues(s, await source.valueStats(s));
@@ -115,12 +115,12 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
           }
         }
       }
-      if (source.headPosition) {
+      if (source.capabilities.reportsHead) {
         startPosition = source.describePosition(await source.headPosition());
         notes.push('the start position is the source\'s head now; a sync takes its own when it starts');
       }
     }
-    if (target.plannedDdl) {
+    if (target.capabilities.plannedDdl) {
       try {
         ddl = await target.plannedDdl(schemas, { recreate: mode === 'start' && config.force, database: session.database });
       } catch (err) {

@@ -280,7 +280,7 @@ export class Runner extends EventEmitter {
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
       } else {
         // Values a target of another engine cannot hold are refused now, before anything is written.
-        if (source.valueStats && target.checkValues) {
+        if (source.capabilities.valueStats && target.capabilities.checkValues) {
           for (const s of schemas) target.checkValues(s, await source.valueStats(s));
         }
         const nonEmpty = await target.nonEmptyTables(schemas);
@@ -447,7 +447,6 @@ export class Runner extends EventEmitter {
    * (unmappable columns) are enforced where the tables are created, with their own messages.
    */
   private async warnTargetRequirements(target: Target, schemas: readonly TableSchema[], database: DatabaseDefaults | undefined): Promise<void> {
-    if (!target.check) return;
     const log = this.logger.child({ component: 'target' });
     try {
       for (const r of failing(await target.check(schemas, database))) {
@@ -573,11 +572,11 @@ export class Runner extends EventEmitter {
 
   /**
    * The source's head position (what it has logged), described for people; undefined when the
-   * source cannot tell (no headPosition), is not connected, or does not answer within `timeoutMs`.
+   * source cannot tell (capabilities.reportsHead), is not connected, or does not answer within `timeoutMs`.
    */
   async sourceHead(timeoutMs = 2000): Promise<string | undefined> {
     const source = this.source;
-    if (!source?.headPosition) return undefined;
+    if (!source?.capabilities.reportsHead) return undefined;
     const head = await withTimeout(source.headPosition(), timeoutMs).catch(() => undefined);
     return head === undefined ? undefined : source.describePosition(head);
   }
@@ -588,7 +587,7 @@ export class Runner extends EventEmitter {
    */
   async sourceRetainedBytes(timeoutMs = 2000): Promise<number | undefined> {
     const source = this.source;
-    if (!source?.retainedBytes) return undefined;
+    if (!source?.capabilities.retainsLog) return undefined;
     return withTimeout(source.retainedBytes(), timeoutMs).catch(() => undefined);
   }
 

@@ -183,7 +183,7 @@ class OpenedSession implements Session {
     if (this.sourceUp) {
       const requirements = async (): Promise<void> => {
         if (opts.requirements === 'enforce') await source.preflight();
-        else if (opts.requirements === 'report') this.requirements = source.check ? await source.check() : (await source.preflight(), []);
+        else if (opts.requirements === 'report') this.requirements = await source.check();
       };
       await allInOrder<unknown>([this.step('requirements', { side: 'source' }, requirements), this.takeLock()]);
       const listed = await this.step('tables', {}, async () => selectTables(await source.listTables(), config.tables, this.srcDsn.database));
@@ -191,7 +191,7 @@ class OpenedSession implements Session {
       const describe = (name: string) => this.step('describe', { table: name }, () => source.describe(name));
       const described = opts.parallel ? await allInOrder(this.names.map(describe)) : await sequentially(this.names, describe);
       this.tables = described.flatMap((d) => (d.ok ? [d.value] : []));
-      const database = await this.step('database', {}, async () => source.databaseDefaults?.());
+      const database = await this.step('database', {}, async () => source.databaseDefaults());
       if (database.ok) this.database = database.value;
     }
 

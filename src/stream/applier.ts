@@ -121,6 +121,11 @@ export class StreamApplier {
   private sourceCommitTimes: number[] = [];
 
   constructor(opts: ApplierOptions) {
+    // A batch commits with its stream checkpoint or not at all: a crash never loses or doubles a
+    // change only because of it (exactly-once, DESIGN.md).
+    if (!opts.target.capabilities.atomicCheckpoint) {
+      throw new TributaryError(ErrorCode.INTERNAL, `target engine ${opts.target.engine} cannot commit a batch with its checkpoint (capabilities.atomicCheckpoint is false); the stream could not resume exactly`);
+    }
     this.opts = opts;
     this.schemas = new Map(opts.tables.map((t) => [t.name, t]));
     this.batch = new Batch(this.schemas);
@@ -143,7 +148,7 @@ export class StreamApplier {
   setPhase(phase: 'copy' | 'stream'): void {
     // The copy is done: a snapshot it read (PostgreSQL's exported snapshot) can go, and the
     // source's stream, which waits for that, begins.
-    if (phase === 'stream') void this.opts.source.releaseSnapshot?.().catch(() => undefined);
+    if (phase === 'stream') void this.opts.source.releaseSnapshot().catch(() => undefined);
     if (this.phase !== phase) {
       this.phase = phase;
       this.dirty = true;
@@ -498,7 +503,7 @@ export class StreamApplier {
     // The transaction's row locks are gone: chunks of the tables it wrote may start.
     this.opts.convergence.streamEnded();
     // Only now may the source forget what lies before `position` (a PostgreSQL slot's flush position).
-    await this.opts.source.acknowledge?.(position);
+    await this.opts.source.acknowledge(position);
     for (const k of this.positions.keys()) if (k < idx) this.positions.delete(k);
     this.stats.commits++;
     this.stats.transactionsApplied += txns;

@@ -7,17 +7,31 @@
  * They model what the real engines do and nothing more: rows keyed by primary key (composite keys
  * included) in the order of a binary collation, a change log of source transactions at increasing
  * positions, and a target whose transactions commit data and checkpoint together. What they leave
- * out (bulk formats, snapshots, value stats, DDL, type mapping) is left out, not faked: the optional
- * members for those are absent, as they are on an engine that lacks them.
+ * out (bulk formats, snapshots, value stats, stopping writes, DDL, type mapping) is left out, not
+ * faked: their capabilities are false and their members throw `notSupported` or give the empty
+ * result the seam documents, as on an engine that lacks them. A test may turn off a capability the
+ * fakes have (`capabilities` is writable here): its members then throw as well.
  */
 import { createHash } from 'node:crypto';
 import type { Change, StreamEvent } from '../../src/core/change.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import type { TableSchema } from '../../src/core/schema.js';
-import type { ChangeSource, ChunkDigest, KeyRange, SourceIdentity } from '../../src/core/source.js';
+import type { Requirement } from '../../src/core/check.js';
+import {
+  notSupported,
+  type ChangeSource,
+  type ChunkDigest,
+  type ColumnValueStats,
+  type DatabaseDefaults,
+  type EncodedChunk,
+  type KeyRange,
+  type SourceCapabilities,
+  type SourceIdentity,
+} from '../../src/core/source.js';
 import type {
   Checkpoint,
   ChunkCommit,
+  SchemaOptions,
   StreamCheckpoint,
   TableCheckpoint,
   Target,
@@ -164,6 +178,15 @@ const isBoundary = (ev: StreamEvent): ev is Extract<StreamEvent, { position: str
  */
 export class FakeSource implements ChangeSource {
   readonly engine = 'fake';
+  capabilities: SourceCapabilities = {
+    encodedFormats: [],
+    chunkDigest: true,
+    checksumReads: true,
+    reportsHead: true,
+    retainsLog: false,
+    stopWrites: false,
+    valueStats: false,
+  };
   private readonly tables = new Map<string, FakeRows>();
   private readonly log: StreamEvent[] = [];
   private lastPosition = 0;
@@ -247,14 +270,28 @@ export class FakeSource implements ChangeSource {
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
   async preflight(): Promise<void> {}
+  /** No list of requirements: preflight() decides (it throws for an unmet one). */
+  async check(): Promise<Requirement[]> {
+    await this.preflight();
+    return [];
+  }
   async identity(): Promise<SourceIdentity> {
     return { id: 'fake-source', version: '1' };
+  }
+  async databaseDefaults(): Promise<DatabaseDefaults | undefined> {
+    return undefined;
   }
   async listTables(): Promise<string[]> {
     return [...this.tables.keys()];
   }
   async describe(table: string): Promise<TableSchema> {
     return this.table(table).schema;
+  }
+  async valueStats(_table: TableSchema): Promise<ColumnValueStats[]> {
+    return [];
+  }
+  async stopWrites(): Promise<{ description: string; restore(): Promise<void> }> {
+    throw notSupported('stopWrites', 'source', 'stopWrites');
   }
 
   // SnapshotReader
@@ -274,17 +311,28 @@ export class FakeSource implements ChangeSource {
   }
 
   async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
+    if (!this.capabilities.checksumReads) throw notSupported('readRowsByKeys', 'source', 'checksumReads');
     return this.table(table.name).byKeys(keys);
   }
 
   async scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    if (!this.capabilities.checksumReads) throw notSupported('scanRows', 'source', 'checksumReads');
     const rows = this.table(table.name).all();
     for (let i = 0; i < rows.length; i += 100) await onRows(rows.slice(i, i + 100));
   }
 
   async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
+    if (!this.capabilities.chunkDigest) throw notSupported('chunkDigest', 'source', 'chunkDigest');
     return digestOf(this.table(table.name).range(range));
   }
+
+  /** No bulk format (capabilities.encodedFormats is empty). */
+  async readChunkEncoded(_table: TableSchema, _range: KeyRange, _format: string): Promise<EncodedChunk | undefined> {
+    return undefined;
+  }
+
+  /** No snapshot: every read sees the rows as they are. */
+  async releaseSnapshot(): Promise<void> {}
 
   // ChangeLog
 
@@ -293,7 +341,13 @@ export class FakeSource implements ChangeSource {
   }
 
   async headPosition(): Promise<string> {
+    if (!this.capabilities.reportsHead) throw notSupported('headPosition', 'source', 'reportsHead');
     return String(this.lastPosition);
+  }
+
+  /** Nothing is retained for the reader (capabilities.retainsLog is false); acknowledgements are only recorded. */
+  async retainedBytes(): Promise<number | undefined> {
+    return undefined;
   }
 
   async checkPosition(position: string): Promise<void> {
@@ -377,7 +431,14 @@ export interface CommitRecord {
  */
 export class FakeTarget implements Target {
   readonly engine = 'fake';
-  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: false };
+  capabilities: TargetCapabilities = {
+    atomicCheckpoint: true,
+    chunkFormats: [],
+    chunkDigest: true,
+    readBack: true,
+    checkValues: false,
+    plannedDdl: false,
+  };
   private readonly tables = new Map<string, FakeRows>();
   private stored: { stream: StreamCheckpoint | null; tables: Map<string, TableCheckpoint> } = { stream: null, tables: new Map() };
   /** The open stream transaction that has written each table (its row locks). */
@@ -453,6 +514,22 @@ export class FakeTarget implements Target {
     return tables.filter((t) => (this.tables.get(t.name)?.size ?? 0) > 0).map((t) => t.name);
   }
 
+  /** Nothing to report: the fake is checked when it is written. */
+  async check(_tables: readonly TableSchema[], _database?: DatabaseDefaults): Promise<Requirement[]> {
+    return [];
+  }
+
+  checkValues(_table: TableSchema, _stats: readonly ColumnValueStats[]): void {
+    throw notSupported('checkValues', 'target', 'checkValues');
+  }
+
+  async plannedDdl(_tables: readonly TableSchema[], _opts: SchemaOptions): Promise<string[]> {
+    throw notSupported('plannedDdl', 'target', 'plannedDdl');
+  }
+
+  /** Its tables take writes as they are. */
+  async prepareWrites(_tables: readonly TableSchema[]): Promise<void> {}
+
   async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
     if (opts.recreate) {
       this.tables.clear();
@@ -467,6 +544,15 @@ export class FakeTarget implements Target {
 
   async describe(table: string): Promise<TableSchema | null> {
     return this.tables.get(table)?.schema ?? null;
+  }
+
+  /** No bulk format (capabilities.chunkFormats is empty). */
+  acceptsEncoded(_table: TableSchema, _format: string): boolean {
+    return false;
+  }
+
+  async writeEncodedChunk(_table: TableSchema, _chunk: EncodedChunk, _commit: ChunkCommit): Promise<void> {
+    throw notSupported('writeEncodedChunk', 'target', 'chunkFormats');
   }
 
   async writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
@@ -611,22 +697,27 @@ export class FakeTarget implements Target {
   }
 
   async readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
+    if (!this.capabilities.readBack) throw notSupported('readChunk', 'target', 'readBack');
     return this.table(table.name).range(range);
   }
 
   async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
+    if (!this.capabilities.chunkDigest) throw notSupported('chunkDigest', 'target', 'chunkDigest');
     return digestOf(this.table(table.name).range(range));
   }
 
   async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
+    if (!this.capabilities.readBack) throw notSupported('readRowsByKeys', 'target', 'readBack');
     return this.table(table.name).byKeys(keys);
   }
 
   async readKeys(table: TableSchema, after: readonly Value[] | null, limit: number): Promise<Value[][]> {
+    if (!this.capabilities.readBack) throw notSupported('readKeys', 'target', 'readBack');
     return this.table(table.name).keysAfter(after).slice(0, limit);
   }
 
   async scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    if (!this.capabilities.readBack) throw notSupported('scanRows', 'target', 'readBack');
     const rows = this.table(table.name).all();
     for (let i = 0; i < rows.length; i += 100) await onRows(rows.slice(i, i + 100));
   }

@@ -7,7 +7,7 @@ import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChangeSource, ChunkDigest, DatabaseDefaults, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { streamBinlog } from './stream.js';
 import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
@@ -39,6 +39,20 @@ export interface MysqlSourceOptions {
  */
 export class MysqlSource implements ChangeSource {
   readonly engine = 'mysql';
+  /**
+   * No value scan (every target holds MySQL's values, or refuses them by name on the canonical
+   * path) and no retained log (the binlog is kept by the server's own retention, not for this
+   * reader): valueStats, retainedBytes and acknowledge have empty results.
+   */
+  readonly capabilities: SourceCapabilities = {
+    encodedFormats: [MYSQL_TSV, PG_COPY_TEXT],
+    chunkDigest: true,
+    checksumReads: true,
+    reportsHead: true,
+    retainsLog: false,
+    stopWrites: true,
+    valueStats: false,
+  };
   private readonly opts: MysqlSourceOptions;
   private conn: Connection | undefined;
   private pool: Pool | undefined;
@@ -104,6 +118,11 @@ export class MysqlSource implements ChangeSource {
     return listTables(this.c, this.opts.dsn.database);
   }
 
+  /** Nothing to scan: capabilities.valueStats is false. */
+  async valueStats(_table: TableSchema): Promise<ColumnValueStats[]> {
+    return [];
+  }
+
   /** The table's schema; refuses one the user may not read (assertReadable), as sync and check both describe. */
   async describe(table: string): Promise<TableSchema> {
     const schema = await describeTable(this.c, this.opts.dsn.database, table);
@@ -159,6 +178,17 @@ export class MysqlSource implements ChangeSource {
   headPosition(): Promise<string> {
     return this.currentPosition();
   }
+
+  /** The binlog is not retained for this reader (capabilities.retainsLog is false). */
+  async retainedBytes(): Promise<number | undefined> {
+    return undefined;
+  }
+
+  /** Nothing to free: the binlog keeps nothing for its reader (capabilities.retainsLog is false). */
+  async acknowledge(_position: string): Promise<void> {}
+
+  /** Chunk reads take no snapshot here (each is a plain consistent read): nothing to release. */
+  async releaseSnapshot(): Promise<void> {}
 
   async currentPosition(): Promise<string> {
     let rows: RowDataPacket[];

@@ -48,7 +48,14 @@ const CONNECTION_EXTRA = { flags: ['+LOCAL_FILES'] as string[] };
 /** MySQL/MariaDB as a target: LOAD DATA for the copy, multi-row upserts for the stream. */
 export class MysqlTarget implements Target {
   readonly engine = 'mysql';
-  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true, chunkFormats: [MYSQL_TSV] };
+  readonly capabilities: TargetCapabilities = {
+    atomicCheckpoint: true,
+    chunkFormats: [MYSQL_TSV],
+    chunkDigest: true,
+    readBack: true,
+    checkValues: true,
+    plannedDdl: true,
+  };
   private readonly opts: MysqlTargetOptions;
   private control: Connection | undefined;
   private pool: Pool | undefined;

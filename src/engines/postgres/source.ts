@@ -7,7 +7,7 @@ import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
 import { streamedChunk, type ChunkRead } from '../../core/encoded.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import type { TableSchema } from '../../core/schema.js';
-import type { ChangeSource, ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange, SourceIdentity } from '../../core/source.js';
+import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectTables } from '../../config/tables.js';
 import { chunkSql, copyChunkSql, rangeWhere, type ChunkSql } from './chunks.js';
@@ -53,6 +53,16 @@ export interface PostgresSourceOptions {
  */
 export class PostgresSource implements ChangeSource {
   readonly engine = 'postgres';
+  /** Everything: a replication slot retains WAL until acknowledged, and numeric NaN or infinite dates need a scan. */
+  readonly capabilities: SourceCapabilities = {
+    encodedFormats: [PG_COPY_BINARY, PG_COPY_TEXT],
+    chunkDigest: true,
+    checksumReads: true,
+    reportsHead: true,
+    retainsLog: true,
+    stopWrites: true,
+    valueStats: true,
+  };
   readonly slot: string;
   readonly publication: string;
   private readonly opts: PostgresSourceOptions;
@@ -117,6 +127,11 @@ export class PostgresSource implements ChangeSource {
 
   check(): Promise<Requirement[]> {
     return this.requirements();
+  }
+
+  /** Undefined: a PostgreSQL encoding and locale have no MySQL names, so a target chooses its own. */
+  async databaseDefaults(): Promise<DatabaseDefaults | undefined> {
+    return undefined;
   }
 
   private async describeSynced(): Promise<DescribedTable[]> {

@@ -5,7 +5,7 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
-import type { DatabaseDefaults, EncodedChunk } from '../../core/source.js';
+import { notSupported, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
 import { applyChanges } from './apply.js';
 import type { Requirement } from '../../core/check.js';
@@ -49,7 +49,15 @@ const TRANSIENT = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '57P03',
  */
 export class PostgresTarget implements Target {
   readonly engine = 'postgres';
-  readonly capabilities: TargetCapabilities = { transactions: true, upsert: true, bulkLoad: true, chunkFormats: [PG_COPY_BINARY, PG_COPY_TEXT] };
+  /** No checkValues: value stats come only from a PostgreSQL source, whose values a PostgreSQL target holds as they are. */
+  readonly capabilities: TargetCapabilities = {
+    atomicCheckpoint: true,
+    chunkFormats: [PG_COPY_BINARY, PG_COPY_TEXT],
+    chunkDigest: true,
+    readBack: true,
+    checkValues: false,
+    plannedDdl: true,
+  };
   private readonly opts: PostgresTargetOptions;
   private readonly schema: string;
   private readonly zeroDates: 'error' | 'null';
@@ -410,6 +418,11 @@ export class PostgresTarget implements Target {
       const want = declaredKind(x.sql);
       return columns[i]?.kind === want.kind && columns[i]?.bits === want.bits;
     });
+  }
+
+  /** capabilities.checkValues is false: never called. */
+  checkValues(_table: TableSchema, _stats: readonly ColumnValueStats[]): void {
+    throw notSupported('checkValues', 'target', 'checkValues');
   }
 
   acceptsEncoded(table: TableSchema, format: string): boolean {
