@@ -488,6 +488,11 @@ export class FakeTarget implements Target {
     this.failures.push({ point, at: this.calls[point] + n, fatal: opts.fatal ?? false });
   }
 
+  /** Disarms every failure `failAt` armed that has not fired (a restart after a crash that came another way). */
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
   private maybeFail(point: FailurePoint): void {
     const n = ++this.calls[point];
     const i = this.failures.findIndex((f) => f.point === point && f.at === n);
