@@ -1,3 +1,4 @@
+import { sameDialect } from '../engines/registry.js';
 import type { Change } from '../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import type { ChangeSource, ChunkDigest, KeyRange } from '../core/source.js';
@@ -109,7 +110,7 @@ export function digestApplies(ctx: ChunkContext, plan: TablePlan): boolean {
   return (
     plan.mode === 'range' &&
     plan.exact &&
-    plan.table.engine === plan.onTarget.engine &&
+    sameDialect(plan.table.engine, plan.onTarget.engine) &&
     ctx.source.capabilities.chunkDigest &&
     ctx.target.capabilities.chunkDigest &&
     !digestFailed.has(plan)

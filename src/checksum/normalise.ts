@@ -1,3 +1,4 @@
+import { sameDialect } from '../engines/registry.js';
 import type { Column } from '../core/schema.js';
 import type { Value } from '../core/values.js';
 import { isZeroDate } from '../core/calendar.js';
@@ -270,7 +271,7 @@ function textFor(targetEngine: string): (v: Value) => Value {
 export function columnRule(source: ColumnSide, target: ColumnSide, opts: NormaliseOptions): ColumnRule {
   const a = familyOf(source.column, source.engine);
   const b = familyOf(target.column, target.engine);
-  const sameEngine = source.engine === target.engine;
+  const sameEngine = sameDialect(source.engine, target.engine);
   if (sameEngine && source.column.columnType === target.column.columnType) return EXACT;
   // A MySQL zero date has no value in another engine; under zeroDates 'null' the target holds NULL.
   const zeroToNull = source.engine === 'mysql' && target.engine !== 'mysql' && opts.zeroDates === 'null';

@@ -1,3 +1,4 @@
+import { sameDialect } from '../engines/registry.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { Row, Value } from '../core/values.js';
 import { keyString } from '../core/values.js';
@@ -49,7 +50,7 @@ function orderedAlike(sc: Column, sEngine: string, tc: Column, tEngine: string):
     return (pair.has('instant') && pair.has('datetime')) || (pair.has('time') && pair.has('interval'));
   }
   // Character keys: the same engine and the same named collation on both sides.
-  return sEngine === tEngine && sc.collation !== undefined && sc.collation === tc.collation;
+  return sameDialect(sEngine, tEngine) && sc.collation !== undefined && sc.collation === tc.collation;
 }
 
 /**

@@ -47,6 +47,13 @@ export interface EngineRoles {
  */
 export interface EngineEntry {
   readonly name: string;
+  /**
+   * The dialect of its native type names, definitions and collations: two sides of one dialect
+   * compare them as they are (a same-dialect sync keeps the native definition, digests and
+   * collation-ordered ranges compare directly); across dialects only logical types compare.
+   * MySQL and MariaDB share `mysql`; an engine speaking another's dialect (TiDB) would name it.
+   */
+  readonly dialect: string;
   /** URL schemes, the first is the engine's name as URLs and messages show it (`mariadb:` reads as mysql). */
   readonly schemes: readonly string[];
   readonly defaultPort: number;

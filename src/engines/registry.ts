@@ -15,10 +15,10 @@ const EVERY_ROLE: EngineRoles = { source: true, target: true, replica: true };
  * folders load lazily (a PostgreSQL → PostgreSQL sync never loads mysql2 or zongji).
  */
 export const ENGINES: readonly EngineEntry[] = [
-  { name: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, roles: EVERY_ROLE, load: async () => (await import('./mysql/index.js')).engine },
-  { name: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, roles: EVERY_ROLE, load: async () => (await import('./postgres/index.js')).engine },
+  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, roles: EVERY_ROLE, load: async () => (await import('./mysql/index.js')).engine },
+  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, roles: EVERY_ROLE, load: async () => (await import('./postgres/index.js')).engine },
   // etcd URLs parse (the etcd target is the next engine); no role yet, so none is ever loaded.
-  { name: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, roles: { source: false, target: false, replica: false }, load: () => Promise.reject(new Error('no etcd engine yet')) },
+  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, roles: { source: false, target: false, replica: false }, load: () => Promise.reject(new Error('no etcd engine yet')) },
 ];
 
 /** The engine of a URL scheme (`mariadb` → mysql), or undefined for a scheme no engine has. */
@@ -31,6 +31,16 @@ export function engineEntry(name: string): EngineEntry {
   const entry = ENGINES.find((e) => e.name === name);
   if (!entry) throw new TributaryError(ErrorCode.DSN_INVALID, `engine '${name}' is unknown; use ${schemesFor('source')}`);
   return entry;
+}
+
+/**
+ * Whether two engines (TableSchema.engine, by name) speak one dialect: their native definitions,
+ * type names and collations compare as they are. An engine the registry does not know (a library
+ * user's, a test's fake) is its own dialect.
+ */
+export function sameDialect(a: string, b: string): boolean {
+  const dialect = (name: string) => ENGINES.find((e) => e.name === name)?.dialect ?? name;
+  return dialect(a) === dialect(b);
 }
 
 /** `mysql:// or postgres://`: the schemes of the engines that can play `role`, for messages. */

@@ -21,7 +21,7 @@ import { failing } from '../core/check.js';
 import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
-import { openLagProbe, openTarget } from '../engines/registry.js';
+import { openLagProbe, openTarget, sameDialect } from '../engines/registry.js';
 import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
 
 /** Still exported from here, its old home, for code that imports it from this path; config/sync-id.ts owns it. */
@@ -634,10 +634,10 @@ async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: 
       return false;
     }
     const onTarget = await target.describe(name);
-    if (inUse.createStatement && current.createStatement && onTarget?.engine === current.engine) {
+    if (inUse.createStatement && current.createStatement && onTarget && sameDialect(onTarget.engine, current.engine)) {
       const want = normalisedDefinition(current);
       if (normalisedDefinition(inUse) !== want || normalisedDefinition(onTarget) !== want) return false;
-    } else if (onTarget?.engine === current.engine) {
+    } else if (onTarget && sameDialect(onTarget.engine, current.engine)) {
       // No CREATE text (PostgreSQL): compare the columns themselves.
       const want = columnsSignature(current);
       if (columnsSignature(inUse) !== want || columnsSignature(onTarget) !== want) return false;
