@@ -740,8 +740,12 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** Polls `pred` every 1 ms until it holds; fails naming `what` after `timeoutMs`. */
-export async function until(what: string, pred: () => boolean, timeoutMs = 5000): Promise<void> {
+/**
+ * Polls `pred` every 1 ms until it holds; fails naming `what` after `timeoutMs`: a liveness guard,
+ * generous because unit tests share the machine with the database suites (a wait of 5 s timed out
+ * once at a load of 4.5 on 2 cores).
+ */
+export async function until(what: string, pred: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
