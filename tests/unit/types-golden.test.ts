@@ -24,7 +24,7 @@ import { planTable } from '../../src/checksum/plan.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { pgCopySelect } from '../../src/engines/mysql/load.js';
-import { toLogical as mysqlToLogical } from '../../src/engines/mysql/types.js';
+import { mapLogicalTable, toLogical as mysqlToLogical, type MapTableOptions } from '../../src/engines/mysql/types.js';
 import { fromLogical as postgresFromLogical, toLogical as postgresToLogical, type PostgresType } from '../../src/engines/postgres/types.js';
 import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../src/typemap/index.js';
 import { mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
@@ -302,4 +302,52 @@ describe('PostgreSQL types through logical types (issue 11, plan step 6c)', () =
     }
     expect(n).toBeGreaterThan(5);
   });
+});
+
+type PgEntry = {
+  mapPostgresTable: Record<string, Json>;
+  columns: Record<string, { mapPostgresTableAlone: Json }>;
+};
+
+/** A PostgreSQL table as its describe gives it, with each column's logical type. */
+function pgLogical(t: TableSchema): TableSchema {
+  return { ...t, columns: t.columns.map((c) => ({ ...c, logical: postgresToLogical(c) })) };
+}
+
+/** mapLogicalTable in the fixture's form of a mapPostgresTable result. */
+function viaMysqlLogical(t: TableSchema, opts: MapTableOptions): Json {
+  try {
+    const m = mapLogicalTable(t, opts);
+    return mapping({ table: t, columns: m.columns, problems: m.problems });
+  } catch (err) {
+    return { refused: (err as Error).message };
+  }
+}
+
+describe('MySQL types through logical types (issue 11, plan step 6d)', () => {
+  const expected = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { tables: Record<string, PgEntry> };
+  const pgTables = corpusTables().filter((t) => t.table.engine === 'postgres');
+  const enumLabels = new Map([['mood', ['sad', "it's", 'happy']]]);
+
+  it.each(pgTables.map((t) => [t.table.name, t] as const))(
+    'mysql mapLogicalTable(postgres toLogical(c)) is mapPostgresTable for %s, under every recorded option set and column by column',
+    (_, ct) => {
+      const entry = expected.tables[`postgres.${ct.table.name}`] as PgEntry;
+      const t = pgLogical(ct.table);
+      const sets: Record<string, MapTableOptions> = {
+        mariadb: {},
+        mysql: { flavour: 'mysql' },
+        ...(ct.mysqlOverrides && Object.keys(ct.mysqlOverrides).length ? { mariadbOverrides: { columnTypes: ct.mysqlOverrides } } : {}),
+        enumLabels: { enumLabels },
+      };
+      expect(Object.keys(sets)).toEqual(Object.keys(entry.mapPostgresTable));
+      for (const [name, opts] of Object.entries(sets)) {
+        expect(viaMysqlLogical(t, opts), `${ct.table.name} ${name}`).toEqual(entry.mapPostgresTable[name]);
+      }
+      for (const c of t.columns) {
+        const alone = { ...t, columns: [c], primaryKey: [], uniqueKeys: [] };
+        expect(viaMysqlLogical(alone, {}), `${ct.table.name}.${c.name} alone`).toEqual(entry.columns[c.name]?.mapPostgresTableAlone);
+      }
+    },
+  );
 });
