@@ -8,7 +8,8 @@
  * What must hold: a logical type never claims more than the native type guarantees. Where an
  * engine's type is wider or narrower than any kind here (PostgreSQL's money, ranges and network
  * types, MariaDB's INET6), it is `other`, never the nearest kind; a mapping refuses `other` by name
- * unless it is to the same engine or an override names the target type.
+ * unless it is to the same engine, an override names the target type, or the engine gave it a
+ * text form another engine may keep (OtherType.text).
  */
 
 /** Binary integers. MySQL: TINYINT 1, SMALLINT 2, MEDIUMINT 3, INT 4, BIGINT 8, each signed or UNSIGNED. */
