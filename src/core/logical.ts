@@ -8,7 +8,8 @@
  * What must hold: a logical type never claims more than the native type guarantees. Where an
  * engine's type is wider or narrower than any kind here (PostgreSQL's money, ranges and network
  * types, MariaDB's INET6), it is `other`, never the nearest kind; a mapping refuses `other` by name
- * unless it is to the same engine or an override names the target type.
+ * unless it is to the same engine, an override names the target type, or the engine gave it a
+ * text form another engine may keep (OtherType.text).
  */
 
 /** Binary integers. MySQL: TINYINT 1, SMALLINT 2, MEDIUMINT 3, INT 4, BIGINT 8, each signed or UNSIGNED. */
@@ -163,6 +164,12 @@ export interface SpatialType {
   readonly subtype: string;
   /** The SRID the column declares, when it declares one other than 0. */
   readonly srid?: number;
+  /**
+   * True when the engine's values are PostGIS EWKB (hex text) rather than MySQL's SRID-prefixed
+   * WKB. No value writer converts one form into the other yet, so only the same form is taken
+   * (a MySQL target refuses PostGIS columns as an extension type).
+   */
+  readonly ewkb?: true;
 }
 
 /** Any type with no logical counterpart: only the same engine (or an override) can take it. */
@@ -170,6 +177,26 @@ export interface OtherType {
   readonly kind: 'other';
   /** The native declaration, as the engine prints it ('money', 'int4range', 'inet6', 'vector(3)'). */
   readonly native: string;
+  /** The type's own name without modifiers or schema (PostgreSQL pg_type.typname), where it differs from `native` or names a user type. */
+  readonly typeName?: string;
+  /**
+   * A text form that holds every value, for a target with no such type: its canonical value is
+   * text of at most `length` characters (unbounded when undefined), ASCII only when `ascii`, always
+   * exactly `length` long when `fixed`. `elastic`: the bound is a soft one (a declared or usual
+   * length, not the type's nature), so a target may widen it to an unbounded text type when a row
+   * would overflow. Undefined: the values have no text form a target may keep (a refusal).
+   */
+  readonly text?: TextForm;
+  /** What kind of type it is, in words for a refusal ('a range type', 'an extension type (pgvector)'). */
+  readonly what?: string;
+}
+
+/** OtherType.text. */
+export interface TextForm {
+  readonly length?: number;
+  readonly fixed: boolean;
+  readonly ascii: boolean;
+  readonly elastic: boolean;
 }
 
 export type LogicalType =

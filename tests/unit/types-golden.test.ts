@@ -24,7 +24,7 @@ import { planTable } from '../../src/checksum/plan.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { pgCopySelect } from '../../src/engines/mysql/load.js';
-import { toLogical as mysqlToLogical } from '../../src/engines/mysql/types.js';
+import { fromLogical as fromMysqlLogical, mapLogicalTable, toLogical as mysqlToLogical, type MapTableOptions } from '../../src/engines/mysql/types.js';
 import { fromLogical as postgresFromLogical, toLogical as postgresToLogical, type PostgresType } from '../../src/engines/postgres/types.js';
 import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../src/typemap/index.js';
 import { mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
@@ -301,5 +301,124 @@ describe('PostgreSQL types through logical types (issue 11, plan step 6c)', () =
       }
     }
     expect(n).toBeGreaterThan(5);
+  });
+});
+
+type PgEntry = {
+  mapPostgresTable: Record<string, Json>;
+  columns: Record<string, { mapPostgresTableAlone: Json }>;
+};
+
+/** A PostgreSQL table as its describe gives it, with each column's logical type. */
+function pgLogical(t: TableSchema): TableSchema {
+  return { ...t, columns: t.columns.map((c) => ({ ...c, logical: postgresToLogical(c) })) };
+}
+
+/** mapLogicalTable in the fixture's form of a mapPostgresTable result. */
+function viaMysqlLogical(t: TableSchema, opts: MapTableOptions): Json {
+  try {
+    const m = mapLogicalTable(t, opts);
+    return mapping({ table: t, columns: m.columns, problems: m.problems });
+  } catch (err) {
+    return { refused: (err as Error).message };
+  }
+}
+
+describe('MySQL types through logical types (issue 11, plan step 6d)', () => {
+  const expected = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { tables: Record<string, PgEntry> };
+  const pgTables = corpusTables().filter((t) => t.table.engine === 'postgres');
+  const enumLabels = new Map([['mood', ['sad', "it's", 'happy']]]);
+
+  it.each(pgTables.map((t) => [t.table.name, t] as const))(
+    'mysql mapLogicalTable(postgres toLogical(c)) is mapPostgresTable for %s, under every recorded option set and column by column',
+    (_, ct) => {
+      const entry = expected.tables[`postgres.${ct.table.name}`] as PgEntry;
+      const t = pgLogical(ct.table);
+      const sets: Record<string, MapTableOptions> = {
+        mariadb: {},
+        mysql: { flavour: 'mysql' },
+        ...(ct.mysqlOverrides && Object.keys(ct.mysqlOverrides).length ? { mariadbOverrides: { columnTypes: ct.mysqlOverrides } } : {}),
+        enumLabels: { enumLabels },
+      };
+      expect(Object.keys(sets)).toEqual(Object.keys(entry.mapPostgresTable));
+      for (const [name, opts] of Object.entries(sets)) {
+        expect(viaMysqlLogical(t, opts), `${ct.table.name} ${name}`).toEqual(entry.mapPostgresTable[name]);
+      }
+      for (const c of t.columns) {
+        const alone = { ...t, columns: [c], primaryKey: [], uniqueKeys: [] };
+        expect(viaMysqlLogical(alone, {}), `${ct.table.name}.${c.name} alone`).toEqual(entry.columns[c.name]?.mapPostgresTableAlone);
+      }
+    },
+  );
+});
+
+/**
+ * A MySQL column type as information_schema's COLUMN_TYPE spells it, with what only changes the
+ * spelling folded: integer display widths, aliases, the default length or precision written out,
+ * and character sets and collations (COLUMN_TYPE never shows them). A spatial type's SRID clause
+ * becomes ' srid n', which the source column holds in `srid`.
+ */
+function spelling(sql: string): string {
+  return sql
+    .toLowerCase()
+    .replace(/ (collate|character set) \w+/g, '')
+    .replace(/ ref_system_id=(\d+)| srid (\d+)/, (_, a: string | undefined, b: string | undefined) => ` srid ${a ?? b}`)
+    .replace(/^(tinyint|smallint|mediumint|int|bigint|year)\(\d+\)/, '$1')
+    .replace(/^integer\b/, 'int')
+    .replace(/^(real|double precision)$/, 'double')
+    .replace(/^numeric\b/, 'decimal')
+    .replace(/^decimal$/, 'decimal(10,0)')
+    .replace(/^(bit|char|binary)$/, '$1(1)')
+    .replace(/^(time|datetime|timestamp)$/, '$1(0)');
+}
+
+/**
+ * The MySQL columns of the corpus whose type does not survive toLogical then fromLogical, by
+ * COLUMN_TYPE, with what fromLogical gives instead. A same-engine sync never takes this path: it
+ * keeps the CREATE statement (engines/mysql/ddl.ts), so none of these changes what a MySQL → MySQL
+ * sync creates. Each is a fact the logical type does not carry, because no other engine needs it:
+ */
+const NOT_ROUND_TRIP = new Map<string, string>([
+  // The size class of an unbounded string: a logical text/binary without a length is LONGTEXT/LONGBLOB, which holds every value of the smaller ones.
+  ['tinytext', 'longtext'],
+  ['text', 'longtext'],
+  ['mediumtext', 'longtext'],
+  ['tinyblob', 'longblob'],
+  ['blob', 'longblob'],
+  ['mediumblob', 'longblob'],
+  // TIMESTAMP is a zone-aware timestamp; DATETIME holds every value of it (written in UTC), TIMESTAMP not every one of PostgreSQL's timestamptz.
+  ['timestamp(0)', 'datetime(0)'],
+  ['timestamp(3)', 'datetime(3)'],
+  ['timestamp(6)', 'datetime(6)'],
+  // MariaDB's UUID: a uuid from PostgreSQL is kept as CHAR(36) ascii today (its value writers and checksum rules expect that text).
+  ['uuid', 'char(36)'],
+  // ZEROFILL and FLOAT(M,D) are display/rounding attributes, not part of the logical type.
+  ['mediumint unsigned zerofill', 'mediumint unsigned'],
+  ['float(10,2)', 'float'],
+  // A type with no logical counterpart (MariaDB 11's VECTOR) has no text form another engine could keep: refused.
+  ['vector(3)', 'longtext'],
+]);
+
+describe('MySQL types through their own logical types (issue 11, plan step 6d)', () => {
+  const mysqlTables = corpusTables().filter((t) => t.table.engine === 'mysql');
+
+  it('mysql fromLogical(mysql toLogical(c)) keeps a MySQL column’s own type, but for the kinds listed', () => {
+    const used = new Set<string>();
+    let same = 0;
+    for (const { table } of mysqlTables) {
+      for (const c of table.columns) {
+        const got = fromMysqlLogical(mysqlToLogical(c, table), {}, { name: c.name, declared: c.columnType });
+        const native = spelling(c.columnType) + (c.srid ? ` srid ${c.srid}` : '');
+        // MariaDB's JSON is LONGTEXT with a json_valid check: COLUMN_TYPE says longtext.
+        const made = spelling(got.sql) === 'json' && c.dataType === 'longtext' ? 'longtext' : spelling(got.sql);
+        const want = NOT_ROUND_TRIP.get(native) ?? native;
+        if (NOT_ROUND_TRIP.has(native)) used.add(native);
+        else same++;
+        expect(made, `${table.name}.${c.name} (${c.columnType})`).toBe(want);
+        expect(got.refusal !== undefined, `${table.name}.${c.name} refused`).toBe(native === 'vector(3)');
+      }
+    }
+    expect([...NOT_ROUND_TRIP.keys()].filter((k) => !used.has(k))).toEqual([]);
+    expect(same).toBeGreaterThan(100);
   });
 });

@@ -1,4 +1,4 @@
-import type { LogicalType } from '../../core/logical.js';
+import type { LogicalType, TextForm } from '../../core/logical.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
@@ -27,8 +27,8 @@ import { quoteIdent, quoteLiteral } from './sql.js';
  * | bit(n), bit varying(n) | bit n, fixed / varying |
  * | a user enum (directly, through a domain) | enum with its labels and type name |
  * | x[] | array of x's logical type |
- * | geometry(Subtype[,srid]) (PostGIS) | spatial |
- * | anything else (timetz, money, inet, cidr, macaddr, xml, citext, name, "char", ranges, geography, …) | other, format_type() |
+ * | geometry(Subtype[,srid]) (PostGIS) | spatial, values in EWKB |
+ * | anything else (timetz, money, inet, cidr, macaddr, xml, citext, name, "char", ranges, geography, …) | other, format_type(), with the type name and either what it is (refused elsewhere) or its text form |
  */
 
 const SIMPLE: Readonly<Record<string, LogicalType>> = {
@@ -58,6 +58,87 @@ function fsp(c: Column): number {
   return c.scale ?? typmod(c.columnType)[0] ?? 6;
 }
 
+/**
+ * Types with no logical counterpart whose values another engine cannot keep even as text: what
+ * each is, for the refusal (core/logical.ts OtherType.what).
+ */
+const WHAT: Readonly<Record<string, string>> = {
+  money: "a currency type whose text depends on lc_monetary ('$1,000.00'),",
+  point: 'a geometric type',
+  line: 'a geometric type',
+  lseg: 'a geometric type',
+  box: 'a geometric type',
+  path: 'a geometric type',
+  polygon: 'a geometric type',
+  circle: 'a geometric type',
+  tsvector: 'a text-search type',
+  tsquery: 'a text-search type',
+  int4range: 'a range type',
+  int8range: 'a range type',
+  numrange: 'a range type',
+  tsrange: 'a range type',
+  tstzrange: 'a range type',
+  daterange: 'a range type',
+  int4multirange: 'a range type',
+  int8multirange: 'a range type',
+  nummultirange: 'a range type',
+  tsmultirange: 'a range type',
+  tstzmultirange: 'a range type',
+  datemultirange: 'a range type',
+  pg_lsn: 'a PostgreSQL-internal type',
+  pg_snapshot: 'a PostgreSQL-internal type',
+  txid_snapshot: 'a PostgreSQL-internal type',
+  xid: 'a PostgreSQL-internal type',
+  xid8: 'a PostgreSQL-internal type',
+  cid: 'a PostgreSQL-internal type',
+  tid: 'a PostgreSQL-internal type',
+  regclass: 'a PostgreSQL-internal type',
+  regtype: 'a PostgreSQL-internal type',
+  regproc: 'a PostgreSQL-internal type',
+  int2vector: 'a PostgreSQL-internal type',
+  oidvector: 'a PostgreSQL-internal type',
+  hstore: 'an extension type',
+  ltree: 'an extension type',
+  geometry: 'an extension type (PostGIS)',
+  geography: 'an extension type (PostGIS)',
+  vector: 'an extension type (pgvector)',
+};
+
+/**
+ * Types with no logical counterpart whose text another engine may keep (OtherType.text): the
+ * longest text each prints. citext and xml are unbounded.
+ */
+const TEXT_FORM: Readonly<Record<string, TextForm>> = {
+  citext: { fixed: false, ascii: false, elastic: true },
+  xml: { fixed: false, ascii: false, elastic: true },
+  // The one-byte "char"; a non-ASCII byte prints as \ooo.
+  char: { length: 4, fixed: false, ascii: false, elastic: false },
+  name: { length: 63, fixed: false, ascii: false, elastic: false },
+  timetz: { length: 32, fixed: false, ascii: true, elastic: false },
+  inet: { length: 50, fixed: false, ascii: true, elastic: false },
+  cidr: { length: 50, fixed: false, ascii: true, elastic: false },
+  macaddr: { length: 17, fixed: true, ascii: true, elastic: false },
+  macaddr8: { length: 23, fixed: true, ascii: true, elastic: false },
+};
+
+/**
+ * Any other user type (an enum whose labels were not read, a composite, an extension's type): its
+ * text, taken as an enum label's at most 63 characters (NAMEDATALEN - 1), widened when a row would
+ * overflow.
+ */
+const USER_TYPE_TEXT: TextForm = { length: 63, fixed: false, ascii: false, elastic: true };
+
+/** A type with no logical counterpart: its name, and either what it is (refused) or its text form. */
+function other(dataType: string, columnType: string): LogicalType {
+  const what = WHAT[dataType];
+  return {
+    kind: 'other',
+    native: columnType,
+    typeName: dataType,
+    ...(what !== undefined ? { what } : { text: TEXT_FORM[dataType] ?? USER_TYPE_TEXT }),
+  };
+}
+
 /** PostGIS's geometry subtypes, in core/logical.ts's words. */
 const SPATIAL_SUBTYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);
 
@@ -65,9 +146,9 @@ const SPATIAL_SUBTYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 
 function spatial(c: Column): LogicalType {
   const m = /^(?:[^(]*\.)?"?geometry"?(?:\(([A-Za-z]+)(?:,\s*(\d+))?\))?$/.exec(c.columnType);
   const subtype = (m?.[1] ?? 'geometry').toLowerCase();
-  if (!m || !SPATIAL_SUBTYPES.has(subtype)) return { kind: 'other', native: c.columnType };
+  if (!m || !SPATIAL_SUBTYPES.has(subtype)) return other('geometry', c.columnType);
   const srid = m[2] !== undefined ? Number(m[2]) : 0;
-  return { kind: 'spatial', subtype, ...(srid > 0 ? { srid } : {}) };
+  return { kind: 'spatial', subtype, ...(srid > 0 ? { srid } : {}), ewkb: true };
 }
 
 function scalar(c: Column, dataType: string, columnType: string): LogicalType {
@@ -106,7 +187,7 @@ function scalar(c: Column, dataType: string, columnType: string): LogicalType {
       return spatial(c);
   }
   if (c.enumLabels !== undefined && c.enumType !== undefined) return { kind: 'enum', labels: c.enumLabels, typeName: c.enumType };
-  return { kind: 'other', native: columnType };
+  return other(dataType, columnType);
 }
 
 /** The logical type of a column as describeTable reads it. */

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LogicalType } from '../../../src/core/logical.js';
-import type { Column } from '../../../src/core/schema.js';
-import { toLogical, withLogical } from '../../../src/engines/mysql/types.js';
+import type { Column, TableSchema } from '../../../src/core/schema.js';
+import { fromLogical, mapLogicalTable, toLogical, valueKind, withLogical, type FromLogicalOptions } from '../../../src/engines/mysql/types.js';
 import { corpusTables } from '../../helpers/types-corpus.js';
 
 /** By 'DATA_TYPE | COLUMN_TYPE'; a character type also carries the column's charset and collation (see below). */
@@ -144,5 +144,115 @@ describe('MySQL native → logical types', () => {
     expect(toLogical(js, { createStatement: 'CREATE TABLE `x` (`d``q` longtext CHECK (json_valid(`d``q`)))' })).toEqual({ kind: 'json', binary: false });
     const t = withLogical({ name: 'x', engine: 'mysql', primaryKey: [0], generated: [], columns: [{ ...js, name: 'id', dataType: 'int', columnType: 'int(11)', charset: undefined, collation: undefined } as Column, js] });
     expect(t.columns.map((c) => c.logical?.kind)).toEqual(['integer', 'text']);
+  });
+});
+
+describe('logical → MySQL types (fromLogical)', () => {
+  const col = { name: 'c', declared: 'x' };
+  const sql = (l: LogicalType, opts: FromLogicalOptions = {}) => fromLogical(l, opts, col).sql;
+
+  it('gives each kind the MySQL type that holds all its values', () => {
+    expect(sql({ kind: 'integer', bytes: 3, signed: true })).toBe('MEDIUMINT');
+    expect(sql({ kind: 'integer', bytes: 8, signed: false })).toBe('BIGINT UNSIGNED');
+    expect(sql({ kind: 'decimal', precision: 10, scale: 2 })).toBe('DECIMAL(10,2)');
+    expect(sql({ kind: 'decimal', precision: 3, scale: -2 })).toBe('DECIMAL(5,0)');
+    expect(sql({ kind: 'decimal', precision: 2, scale: 5 })).toBe('DECIMAL(5,5)');
+    expect(sql({ kind: 'float', bits: 32 })).toBe('FLOAT');
+    expect(sql({ kind: 'boolean' })).toBe('TINYINT(1)');
+    expect(sql({ kind: 'text', length: 255, fixed: true })).toBe('CHAR(255)');
+    expect(sql({ kind: 'text', length: 256, fixed: true })).toBe('VARCHAR(256)');
+    expect(sql({ kind: 'text', fixed: false, collation: 'C' })).toBe('LONGTEXT');
+    expect(sql({ kind: 'binary', length: 4, fixed: true })).toBe('BINARY(4)');
+    expect(sql({ kind: 'binary', fixed: false })).toBe('LONGBLOB');
+    expect(sql({ kind: 'time', fsp: 6, range: 'day' })).toBe('TIME(6)');
+    expect(sql({ kind: 'timestamp', zone: true, fsp: 3 })).toBe('DATETIME(3)');
+    expect(sql({ kind: 'interval' })).toBe('VARCHAR(100) CHARACTER SET ascii COLLATE ascii_bin');
+    expect(sql({ kind: 'uuid' })).toBe('CHAR(36) CHARACTER SET ascii COLLATE ascii_bin');
+    expect(sql({ kind: 'bit', length: 64, varying: false })).toBe('BIT(64)');
+    expect(sql({ kind: 'bit', length: 65, varying: false })).toBe('VARCHAR(65) CHARACTER SET ascii COLLATE ascii_bin');
+    expect(sql({ kind: 'bit', varying: true })).toBe('LONGTEXT');
+    expect(sql({ kind: 'array', of: { kind: 'integer', bytes: 4, signed: true } })).toBe('LONGTEXT');
+    expect(sql({ kind: 'set', labels: ['a', "b'c"] })).toBe("SET('a','b''c')");
+  });
+
+  it('follows the flavour: JSON, enum collation, INET, SRID', () => {
+    expect(sql({ kind: 'json', binary: true })).toBe('JSON');
+    expect(fromLogical({ kind: 'json', binary: false }, { flavour: 'mysql' }, { name: 'd`q', declared: 'json' }).sql).toBe(
+      'LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin CHECK (JSON_VALID(`d``q`))',
+    );
+    expect(sql({ kind: 'enum', labels: ['a', 'b\\c'] })).toBe("ENUM('a','b\\\\c') COLLATE utf8mb4_nopad_bin");
+    expect(sql({ kind: 'enum', labels: ['a'] }, { flavour: 'mysql' })).toBe("ENUM('a') COLLATE utf8mb4_0900_bin");
+    expect(sql({ kind: 'inet', version: 6 })).toBe('INET6');
+    expect(sql({ kind: 'inet', version: 4 }, { flavour: 'mysql' })).toBe('VARCHAR(45) CHARACTER SET ascii COLLATE ascii_bin');
+    expect(sql({ kind: 'spatial', subtype: 'point', srid: 4326 })).toBe('POINT REF_SYSTEM_ID=4326');
+    expect(sql({ kind: 'spatial', subtype: 'multipolygon', srid: 3857 }, { flavour: 'mysql' })).toBe('MULTIPOLYGON SRID 3857');
+  });
+
+  it('keeps an enum as text when MySQL cannot hold its labels, and takes labels by type name', () => {
+    expect(fromLogical({ kind: 'enum', labels: ['a ', 'b'] }, {}, col)).toEqual({ sql: 'VARCHAR(63)', string: { binary: false, length: 63 } });
+    expect(sql({ kind: 'enum', labels: ['x'.repeat(300)] })).toBe('VARCHAR(300)');
+    expect(sql({ kind: 'enum', labels: [] })).toBe('VARCHAR(63)');
+    const mood: LogicalType = { kind: 'other', native: 'mood', typeName: 'mood', text: { length: 63, fixed: false, ascii: false, elastic: true } };
+    expect(fromLogical(mood, {}, col)).toEqual({ sql: 'VARCHAR(63)', string: { binary: false, length: 63 } });
+    expect(sql(mood, { enumLabels: new Map([['mood', ['sad', 'happy']]]) })).toBe("ENUM('sad','happy') COLLATE utf8mb4_nopad_bin");
+  });
+
+  it('keeps another type’s text form, or refuses it in today’s words', () => {
+    const other = (text: LogicalType & { kind: 'other' }) => fromLogical(text, {}, { name: 'c', declared: text.native });
+    expect(other({ kind: 'other', native: 'macaddr', text: { length: 17, fixed: true, ascii: true, elastic: false } })).toEqual({ sql: 'CHAR(17) CHARACTER SET ascii COLLATE ascii_bin' });
+    expect(other({ kind: 'other', native: 'name', text: { length: 63, fixed: false, ascii: false, elastic: false } })).toEqual({ sql: 'VARCHAR(63)' });
+    expect(other({ kind: 'other', native: 'xml', text: { fixed: false, ascii: false, elastic: true } })).toEqual({ sql: 'LONGTEXT', string: { binary: false } });
+    expect(other({ kind: 'other', native: 'int4range', what: 'a range type' })).toEqual({
+      sql: 'LONGTEXT',
+      refusal: { reason: 'int4range is a range type with no MySQL counterpart', example: 'LONGTEXT' },
+    });
+    expect(fromLogical({ kind: 'spatial', subtype: 'point', srid: 4326, ewkb: true }, {}, { name: 'g', declared: 'geometry(Point,4326)' }).refusal?.reason).toBe(
+      'geometry(Point,4326) is an extension type (PostGIS) with no MySQL counterpart',
+    );
+    expect(fromLogical({ kind: 'decimal' }, {}, col).refusal?.example).toBe('DECIMAL(65,30)');
+    expect(fromLogical({ kind: 'decimal', precision: 70, scale: 2 }, {}, { name: 'n', declared: 'numeric(70,2)' }).refusal?.reason).toBe('numeric(70,2) is beyond DECIMAL(65,30)');
+  });
+
+  it('chooses the value kind from the target type and the logical type', () => {
+    expect(valueKind({ kind: 'bit', length: 3, varying: false }, 'BIT(3)')).toBe('bits');
+    expect(valueKind({ kind: 'bit', length: 3, varying: true }, 'BIGINT')).toBe('bits');
+    expect(valueKind({ kind: 'integer', bytes: 4, signed: true }, 'BIT(3)')).toBe('int');
+    expect(valueKind({ kind: 'timestamp', zone: true, fsp: 6 }, 'DATETIME(6)')).toBe('timestamptz');
+    expect(valueKind({ kind: 'timestamp', zone: false, fsp: 6 }, 'DATETIME(6)')).toBe('timestamp');
+    expect(valueKind({ kind: 'binary', fixed: false }, 'VARBINARY(10)')).toBe('bytes');
+    expect(valueKind({ kind: 'uuid' }, 'CHAR(36)')).toBe('text');
+  });
+});
+
+describe('a table mapped by logical types (mapLogicalTable)', () => {
+  const c = (name: string, logical: LogicalType, columnType = 'x'): Column => ({ name, dataType: 'x', columnType, nullable: true, unsigned: false, logical });
+  const text: LogicalType = { kind: 'text', fixed: false };
+  const t = (columns: Column[], extra: Partial<TableSchema> = {}): TableSchema => ({ name: 't', engine: 'postgres', columns, primaryKey: [0], generated: [], ...extra });
+
+  it('sizes unbounded key strings to share the 3072-byte key limit', () => {
+    expect(mapLogicalTable(t([c('k', text)])).columns.map((m) => m.sql)).toEqual(['VARCHAR(767)']);
+    expect(mapLogicalTable(t([c('a', text), c('b', { kind: 'binary', fixed: false })], { primaryKey: [0, 1] })).columns.map((m) => m.sql)).toEqual(['VARCHAR(383)', 'VARBINARY(1534)']);
+  });
+
+  it('turns character columns that would overflow the row into TEXT types', () => {
+    const wide = Array.from({ length: 5 }, (_, i) => c(`v${i}`, { kind: 'text', length: 4000, fixed: false }));
+    const sqls = mapLogicalTable(t([c('id', { kind: 'integer', bytes: 8, signed: true }), ...wide])).columns.map((m) => m.sql);
+    // 16002 bytes each: the fifth passes 65535 less 1024 for the row's other bytes.
+    expect(sqls).toEqual(['BIGINT', 'VARCHAR(4000)', 'VARCHAR(4000)', 'VARCHAR(4000)', 'VARCHAR(4000)', 'TEXT']);
+  });
+
+  it('takes overrides, lists refusals and bad overrides, and needs the logical types', () => {
+    const m = mapLogicalTable(t([c('id', { kind: 'integer', bytes: 4, signed: true }), c('r', { kind: 'other', native: 'int4range', what: 'a range type' }, 'int4range'), c('n', { kind: 'decimal' }, 'numeric')]), {
+      columnTypes: { 't.r': 'VARCHAR(100)', 't.n': 'DECIMAL(20,2); DROP', 't.gone': 'INT' },
+    });
+    expect(m.columns.map((x) => [x.sql, x.kind, x.overridden])).toEqual([
+      ['INT', 'int', false],
+      ['VARCHAR(100)', 'text', true],
+      ['DECIMAL(20,2); DROP', 'decimal', true],
+    ]);
+    expect(m.columns[2]?.decimal).toEqual({ precision: 20, scale: 2 });
+    expect(m.problems.map((p) => `${p.column}: ${p.reason}`)).toEqual(['gone: --column-types names t.gone, which t does not have', "n: the override 'DECIMAL(20,2); DROP' is not a plain column type"]);
+    expect(mapLogicalTable(t([c('r', { kind: 'other', native: 'int4range', what: 'a range type' }, 'int4range')])).problems[0]?.fix).toMatch(/^set its type with --column-types t\.r=LONGTEXT/);
+    expect(() => mapLogicalTable(t([{ name: 'x', dataType: 'int4', columnType: 'integer', nullable: true, unsigned: false }]))).toThrow(/t\.x has no logical type/);
   });
 });
