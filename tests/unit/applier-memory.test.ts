@@ -10,7 +10,7 @@ import type { Change, StreamEvent } from '../../src/core/change.js';
 import { Copier } from '../../src/copier/copier.js';
 import { Convergence, opBytes } from '../../src/copier/convergence.js';
 import { StreamApplier } from '../../src/stream/applier.js';
-import { FakeSource, FakeTarget, TABLE } from '../helpers/fakes.js';
+import { FakeSource, FakeTarget, TABLE, until } from '../helpers/fakes.js';
 
 const logger = pino({ level: 'silent' });
 const up = (id: number, v: string): Change => ({ kind: 'upsert', table: 't', key: [BigInt(id)], row: [BigInt(id), v] });
@@ -35,13 +35,6 @@ function applierOf(source: FakeSource, target: FakeTarget, convergence: Converge
   });
 }
 
-async function until(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
 

@@ -14,7 +14,7 @@ import { StreamApplier } from '../../src/stream/applier.js';
 import { SyncMetrics } from '../../src/server/metrics.js';
 import { HttpApi } from '../../src/server/server.js';
 import type { StatusJson } from '../../src/server/status.js';
-import { FakeSource, FakeTarget, TABLE } from '../helpers/fakes.js';
+import { FakeSource, FakeTarget, TABLE, until } from '../helpers/fakes.js';
 import { exposedNames, promtool, runPromtool } from '../helpers/promql.js';
 import { metricSamples } from '../helpers/metrics.js';
 
@@ -36,13 +36,6 @@ class Recorder implements SyncObserver {
   }
 }
 
-async function until(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 const STATUS = {
   phase: 'stream', paused: false, readiness: { ready: true, reason: null }, uptimeSeconds: 1,
