@@ -7,7 +7,7 @@
  *
  * What must hold: a logical type never claims more than the native type guarantees. Where an
  * engine's type is wider or narrower than any kind here (PostgreSQL's money, ranges and network
- * types, MariaDB's INET6), it is `other`, never the nearest kind; a mapping refuses `other` by name
+ * types, MySQL 9's VECTOR), it is `other`, never the nearest kind; a mapping refuses `other` by name
  * unless it is to the same engine, an override names the target type, or the engine gave it a
  * text form another engine may keep (OtherType.text).
  */
