@@ -11,6 +11,7 @@ import { findExtraRows } from './extras.js';
 import { RowHasher } from './hash.js';
 import type { TablePlan } from './plan.js';
 import { keyJson, MAX_KEYS_PER_RANGE } from './report.js';
+import type { StreamApplier } from '../stream/applier.js';
 
 /**
  * The checksum inside a running sync: once the copy is done, every table is walked chunk by
@@ -62,6 +63,17 @@ export interface CheckerOptions {
    */
   readonly maxLagSeconds?: number;
   readonly logger: Logger;
+}
+
+/** The stream's side of a checker (CheckerOptions' hooks), as the sync's applier serves it. */
+export function applierHooks(applier: StreamApplier): Pick<CheckerOptions, 'release' | 'appliedPosition' | 'receivedPosition' | 'streamIdle' | 'barrier'> {
+  return {
+    release: (ops) => applier.release(ops),
+    appliedPosition: () => applier.snapshot().appliedPosition,
+    receivedPosition: () => applier.receivedPosition(),
+    streamIdle: () => applier.waitingIdle(),
+    barrier: () => applier.barrier(),
+  };
 }
 
 export type CheckerState = 'waiting' | 'checking' | 'resting' | 'stopped' | 'failed';

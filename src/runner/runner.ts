@@ -18,7 +18,7 @@ import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/sou
 import type { Checkpoint, Target } from '../core/target.js';
 import { StreamApplier } from '../stream/applier.js';
 import { failing } from '../core/check.js';
-import { ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
+import { applierHooks, ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
 import { openLagProbe, openTarget, sameDialect } from '../engines/registry.js';
@@ -475,11 +475,7 @@ export class Runner extends EventEmitter {
       target,
       plans,
       convergence,
-      release: (ops) => applier.release(ops),
-      appliedPosition: () => applier.snapshot().appliedPosition,
-      receivedPosition: () => applier.receivedPosition(),
-      streamIdle: () => applier.waitingIdle(),
-      barrier: () => applier.barrier(),
+      ...applierHooks(applier),
       lagSeconds: () => applier.snapshot().lagSeconds,
       chunkSize: cfg.chunkSize,
       chunkBytes: Math.max(1024 * 1024, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),

@@ -11,18 +11,18 @@
  */
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
-import { ContinuousChecker } from '../../src/checksum/continuous.js';
+import { applierHooks, ContinuousChecker } from '../../src/checksum/continuous.js';
 import { planTable } from '../../src/checksum/plan.js';
 import { parseDsn } from '../../src/config/dsn.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { Convergence } from '../../src/copier/convergence.js';
-import { Copier } from '../../src/copier/copier.js';
 import type { ChangeSource, SourceCapabilities } from '../../src/core/source.js';
 import type { Target, TargetCapabilities } from '../../src/core/target.js';
 import type { Row } from '../../src/core/values.js';
 import { openSource, openTarget } from '../../src/engines/registry.js';
 import { planSync } from '../../src/runner/plan.js';
 import { StreamApplier } from '../../src/stream/applier.js';
+import { copierOf } from '../helpers/copier.js';
 import { FakeSource, FakeTarget, TABLE, until } from '../helpers/fakes.js';
 
 const logger = pino({ level: 'silent' });
@@ -106,22 +106,6 @@ function seeded(n: number, tables = [TABLE]): FakeSource {
   return source;
 }
 
-function copierOf(source: FakeSource, target: FakeTarget): Copier {
-  return new Copier({
-    source,
-    target,
-    tables: [TABLE],
-    resume: new Map(),
-    threads: 1,
-    chunkTimeMs: 1_000_000,
-    initialChunkSize: 10,
-    chunkBytes: 1 << 20,
-    convergence: new Convergence(),
-    release: () => undefined,
-    logger,
-    signal: new AbortController().signal,
-  });
-}
 
 describe('the copier branches on encodedFormats and chunkFormats', () => {
   /** A fake pair that both name format 'f' when asked to: readChunkEncoded then declines every chunk. */
@@ -165,11 +149,7 @@ async function checking(source: FakeSource, target: FakeTarget) {
     target,
     plans: [plan],
     convergence,
-    release: (ops) => applier.release(ops),
-    appliedPosition: () => applier.snapshot().appliedPosition,
-    receivedPosition: () => applier.receivedPosition(),
-    streamIdle: () => applier.waitingIdle(),
-    barrier: () => applier.barrier(),
+    ...applierHooks(applier),
     chunkSize: 10,
     chunkBytes: 1 << 20,
     intervalMs: 600_000,

@@ -8,7 +8,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ContinuousChecker, type RepairEvent } from '../../src/checksum/continuous.js';
+import { applierHooks, ContinuousChecker, type RepairEvent } from '../../src/checksum/continuous.js';
 import { planTable } from '../../src/checksum/plan.js';
 import { Convergence } from '../../src/copier/convergence.js';
 import { PauseGate } from '../../src/core/pause.js';
@@ -75,11 +75,7 @@ async function harness(table: TableSchema, rows: number, applierPause?: PauseGat
     target,
     plans: [plan],
     convergence,
-    release: (ops) => applier.release(ops),
-    appliedPosition: () => applier.snapshot().appliedPosition,
-    receivedPosition: () => applier.receivedPosition(),
-    streamIdle: () => applier.waitingIdle(),
-    barrier: () => applier.barrier(),
+    ...applierHooks(applier),
     chunkSize: 10,
     chunkBytes: 1 << 20,
     // Passes start only when asked (checkNow) after the first.

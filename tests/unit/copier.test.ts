@@ -4,18 +4,15 @@
  * committed chunk and never past a row the target lacks, a resume that copies only what is left,
  * and failed writes that surface or are retried without losing a row.
  */
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Copier, type CopierOptions } from '../../src/copier/copier.js';
-import { Convergence } from '../../src/copier/convergence.js';
 import { AbortedError, TributaryError } from '../../src/core/errors.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { KeyRange } from '../../src/core/source.js';
 import type { ChunkCommit, TableCheckpoint } from '../../src/core/target.js';
 import type { Row, Value } from '../../src/core/values.js';
-import { compareKeys, FakeSource, FakeTarget, prng, TABLE, until } from '../helpers/fakes.js';
+import { copierOf } from '../helpers/copier.js';
+import { compareKeys, FakeSource, FakeTarget, prng, until } from '../helpers/fakes.js';
 
-const logger = pino({ level: 'silent' });
 
 /** A composite key (tenant, name): an integer then a string in binary order, multi-byte names included. */
 const COMPOSITE: TableSchema = {
@@ -30,23 +27,6 @@ const COMPOSITE: TableSchema = {
   ],
 };
 
-function copierOf(source: FakeSource, target: FakeTarget, over: Partial<CopierOptions> = {}): Copier {
-  return new Copier({
-    source,
-    target,
-    tables: [TABLE],
-    resume: new Map(),
-    threads: 1,
-    chunkTimeMs: 1_000_000,
-    initialChunkSize: 10,
-    chunkBytes: 1 << 20,
-    convergence: new Convergence(),
-    release: () => undefined,
-    logger,
-    signal: new AbortController().signal,
-    ...over,
-  });
-}
 
 function seeded(n: number): FakeSource {
   const source = new FakeSource();

@@ -1,0 +1,28 @@
+import pino from 'pino';
+import { Convergence } from '../../src/copier/convergence.js';
+import { Copier, type CopierOptions } from '../../src/copier/copier.js';
+import type { ChangeSource } from '../../src/core/source.js';
+import type { Target } from '../../src/core/target.js';
+import { TABLE } from './fakes.js';
+
+/**
+ * A copier of the fakes' TABLE over `source` and `target`: one thread, chunks of 10 rows that do
+ * not adapt (chunkTimeMs is out of reach), nothing held; `over` replaces any option.
+ */
+export function copierOf(source: ChangeSource, target: Target, over: Partial<CopierOptions> = {}): Copier {
+  return new Copier({
+    source,
+    target,
+    tables: [TABLE],
+    resume: new Map(),
+    threads: 1,
+    chunkTimeMs: 1_000_000,
+    initialChunkSize: 10,
+    chunkBytes: 1 << 20,
+    convergence: new Convergence(),
+    release: () => undefined,
+    logger: pino({ level: 'silent' }),
+    signal: new AbortController().signal,
+    ...over,
+  });
+}
