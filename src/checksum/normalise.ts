@@ -1,4 +1,6 @@
-import { sameDialect } from '../engines/registry.js';
+import { sameDialect, valueConventions } from '../engines/registry.js';
+import type { ValueConventions } from '../engines/engine.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Column } from '../core/schema.js';
 import type { Value } from '../core/values.js';
 import { isZeroDate } from '../core/calendar.js';
@@ -23,7 +25,7 @@ import { ewkbToSpatial, normaliseSpatial, SpatialError } from '../core/spatial.j
  * apart from the others), which can report a difference that is not one, never the reverse.
  */
 
-/** How each engine's types compare: the family of a column, by engine and data type. */
+/** How columns compare across engines: the family of a column, by its logical type (familyOf). */
 export type Family =
   | 'int'
   | 'decimal'
@@ -46,72 +48,54 @@ export type Family =
   /** MySQL spatial types (SRID + WKB bytes), PostGIS geometry (hex EWKB) */
   | 'spatial';
 
-const MYSQL_FAMILY: Record<string, Family> = {
-  tinyint: 'int',
-  smallint: 'int',
-  mediumint: 'int',
-  int: 'int',
-  integer: 'int',
-  bigint: 'int',
-  year: 'int',
-  decimal: 'decimal',
-  numeric: 'decimal',
-  float: 'float',
-  double: 'float',
-  real: 'float',
-  bit: 'bits',
-  date: 'date',
-  datetime: 'datetime',
-  timestamp: 'instant',
-  time: 'time',
-  char: 'char',
-  binary: 'bytes',
-  varbinary: 'bytes',
-  tinyblob: 'bytes',
-  blob: 'bytes',
-  mediumblob: 'bytes',
-  longblob: 'bytes',
-  geometry: 'spatial',
-  point: 'spatial',
-  linestring: 'spatial',
-  polygon: 'spatial',
-  multipoint: 'spatial',
-  multilinestring: 'spatial',
-  multipolygon: 'spatial',
-  geometrycollection: 'spatial',
-};
-
-const POSTGRES_FAMILY: Record<string, Family> = {
-  int2: 'int',
-  int4: 'int',
-  int8: 'int',
-  oid: 'int',
-  numeric: 'decimal',
-  float4: 'float',
-  float8: 'float',
-  bool: 'bool',
-  bit: 'bits',
-  date: 'date',
-  timestamp: 'datetime',
-  timestamptz: 'instant',
-  time: 'time',
-  interval: 'interval',
-  bpchar: 'char',
-  bytea: 'bytes',
-  geometry: 'spatial',
-};
-
-export function familyOf(col: Pick<Column, 'dataType' | 'charset'>, engine: string): Family {
-  const table = engine === 'postgres' ? POSTGRES_FAMILY : MYSQL_FAMILY;
-  const f = table[col.dataType];
-  if (f) return f;
-  // A MySQL character column in the binary charset holds bytes.
-  if (engine !== 'postgres' && col.charset === 'binary') return 'bytes';
-  return 'text';
+/**
+ * The family of a column, by its logical type (core/logical.ts). A bit varying, whose '01' and
+ * '001' differ, compares as text; every kind with no ordering or form of its own (json, uuid, inet,
+ * enum, set, array, other) compares as the text its reader gives.
+ */
+export function familyOf(col: Pick<Column, 'name' | 'logical'>): Family {
+  const t = col.logical;
+  if (t === undefined) {
+    throw new TributaryError(
+      ErrorCode.TABLE_UNSUPPORTED,
+      `column ${col.name} has no logical type, so its values cannot be compared across engines; describe the table with its engine (Source.describe fills it) or set Column.logical`,
+    );
+  }
+  switch (t.kind) {
+    case 'integer':
+    case 'year':
+      return 'int';
+    case 'decimal':
+      return 'decimal';
+    case 'float':
+      return 'float';
+    case 'boolean':
+      return 'bool';
+    case 'bit':
+      return t.varying ? 'text' : 'bits';
+    case 'date':
+      return 'date';
+    case 'timestamp':
+      return t.zone ? 'instant' : 'datetime';
+    case 'time':
+      return 'time';
+    case 'interval':
+      return 'interval';
+    case 'text':
+      return t.fixed ? 'char' : 'text';
+    case 'binary':
+      return 'bytes';
+    case 'spatial':
+      return 'spatial';
+    default:
+      return 'text';
+  }
 }
 
+/** One side of a column pair: the column as its engine describes it (with its logical type), and that engine (TableSchema.engine). */
 export interface ColumnSide {
   readonly column: Column;
+  /** Its dialect decides whether native types compare as they are; its value conventions (engines/registry.ts) how values look. */
   readonly engine: string;
 }
 
@@ -250,15 +234,14 @@ export function stripPadding(v: Value): Value {
 
 /**
  * A source value as the text a target text column holds for it, as the target's write path
- * renders it (typemap/postgres-to-mysql.ts mysqlValue for MySQL, engines/postgres/sql.ts pgText for
- * PostgreSQL): for a column a `--column-types` override made text.
+ * renders it (its engine's ValueConventions): for a column a `--column-types` override made text.
  */
-function textFor(targetEngine: string): (v: Value) => Value {
+function textFor(target: ValueConventions): (v: Value) => Value {
   return (v) => {
     if (v === null || typeof v === 'string') return v;
     if (typeof v === 'bigint') return v.toString();
-    if (Buffer.isBuffer(v)) return targetEngine === 'postgres' ? v.toString('utf8') : '\\x' + v.toString('hex');
-    if (typeof v === 'boolean') return targetEngine === 'postgres' ? (v ? 't' : 'f') : v ? 'true' : 'false';
+    if (Buffer.isBuffer(v)) return target.bytesAsText === 'utf8' ? v.toString('utf8') : '\\x' + v.toString('hex');
+    if (typeof v === 'boolean') return target.booleanAsText[v ? 0 : 1] as string;
     return Object.is(v, -0) ? '-0' : String(v);
   };
 }
@@ -269,24 +252,24 @@ function textFor(targetEngine: string): (v: Value) => Value {
  * read as they are (microseconds, a bool's 1/0, bit(n) text).
  */
 export function columnRule(source: ColumnSide, target: ColumnSide, opts: NormaliseOptions): ColumnRule {
-  const a = familyOf(source.column, source.engine);
-  const b = familyOf(target.column, target.engine);
-  const sameEngine = sameDialect(source.engine, target.engine);
-  if (sameEngine && source.column.columnType === target.column.columnType) return EXACT;
-  // A MySQL zero date has no value in another engine; under zeroDates 'null' the target holds NULL.
-  const zeroToNull = source.engine === 'mysql' && target.engine !== 'mysql' && opts.zeroDates === 'null';
+  if (sameDialect(source.engine, target.engine) && source.column.columnType === target.column.columnType) return EXACT;
+  const a = familyOf(source.column);
+  const b = familyOf(target.column);
+  const [sourceValues, targetValues] = [valueConventions(source.engine), valueConventions(target.engine)];
+  // A zero date has no value in an engine without them; under zeroDates 'null' the target holds NULL.
+  const zeroToNull = sourceValues.zeroDates && !targetValues.zeroDates && opts.zeroDates === 'null';
   const withZero = (r: ColumnRule): ColumnRule =>
     zeroToNull ? { ...r, source: (v) => (typeof v === 'string' && isZeroDate(v) ? null : r.source(v)) } : r;
   const pair = new Set([a, b]);
   const is = (...fs: Family[]) => pair.size === fs.length && fs.every((f) => pair.has(f));
   // A MySQL spatial column and its PostgreSQL copy (geometry, or bytea / text under the spatial
   // policy): both sides as SRID + WKB.
-  if (a === 'spatial' || b === 'spatial') return { name: 'spatial', source: spatialForm(source.engine), target: spatialForm(target.engine), toSource: identity };
+  if (a === 'spatial' || b === 'spatial') return { name: 'spatial', source: spatialForm(sourceValues), target: spatialForm(targetValues), toSource: identity };
   if (a === 'text' || b === 'text') {
     if (a === 'text' && b === 'text') return EXACT;
     // A column made text on one side (an override, or a type the map sends to text): the text the
     // writer renders. CHAR padding is still padding.
-    const text = textFor(target.engine);
+    const text = textFor(targetValues);
     if (a === 'char' || b === 'char') return { name: 'char', source: (v) => stripPadding(text(v)), target: stripPadding, toSource: identity };
     return { name: 'text', source: text, target: identity, toSource: identity };
   }
@@ -299,7 +282,7 @@ export function columnRule(source: ColumnSide, target: ColumnSide, opts: Normali
       case 'float':
         return rule('float', toFloat);
       case 'bits':
-        return { ...rule('bits', toBits), toSource: bitsToSource(source) };
+        return { ...rule('bits', toBits), toSource: bitsToSource(source.column, sourceValues) };
       case 'date':
         return withZero(rule('date', identity));
       case 'datetime':
@@ -316,24 +299,25 @@ export function columnRule(source: ColumnSide, target: ColumnSide, opts: Normali
   }
   if (is('int', 'decimal')) return rule('decimal', toDecimal, a === 'int' ? toInt : identity);
   if (is('int', 'bool')) return rule('int', toInt, a === 'bool' ? (v) => (typeof v === 'bigint' ? v !== 0n : v) : identity);
-  if (is('int', 'bits')) return { ...rule('bits', toBits), toSource: bitsToSource(source) };
+  if (is('int', 'bits')) return { ...rule('bits', toBits), toSource: bitsToSource(source.column, sourceValues) };
   if (is('instant', 'datetime')) return withZero(rule('instant', toUtc));
   if (is('time', 'interval')) return rule('duration', toMicros, fromMicros);
   return EXACT;
 }
 
 /**
- * A spatial value as SRID + little-endian WKB (core/spatial.ts): a MySQL side's bytes are that
- * already (re-read, so a big-endian WKB would compare with its twin); a PostgreSQL side's bytes
- * are EWKB (bytea); text on either side is EWKB in hex (PostGIS geometry's text form, which a text
- * column holds too). Anything that does not parse as one geometry stays as it is, and differs.
+ * A spatial value as SRID + little-endian WKB (core/spatial.ts): bytes of an engine whose spatial
+ * bytes are SRID + WKB (MySQL) are that already (re-read, so a big-endian WKB would compare with
+ * its twin); bytes of an engine of EWKB (PostGIS, or its bytea under the spatial policy) are EWKB;
+ * text on either side is EWKB in hex (PostGIS geometry's text form, which a text column holds too).
+ * Anything that does not parse as one geometry stays as it is, and differs.
  */
-function spatialForm(engine: string): (v: Value) => Value {
+function spatialForm(side: ValueConventions): (v: Value) => Value {
   return (v) => {
     try {
       if (typeof v === 'string' && /^(?:[0-9a-f]{2})+$/i.test(v)) return ewkbToSpatial(Buffer.from(v, 'hex'));
       if (!Buffer.isBuffer(v)) return v;
-      return engine === 'mysql' ? normaliseSpatial(v) : ewkbToSpatial(v);
+      return side.spatialBytes === 'srid-wkb' ? normaliseSpatial(v) : ewkbToSpatial(v);
     } catch (err) {
       if (err instanceof SpatialError) return v;
       throw err;
@@ -341,9 +325,10 @@ function spatialForm(engine: string): (v: Value) => Value {
   };
 }
 
-/** An unsigned integer back to a PostgreSQL bit(n) source's '0101' text; a MySQL BIT reads the integer. */
-function bitsToSource(source: ColumnSide): (v: Value) => Value {
-  if (source.engine !== 'postgres' || source.column.dataType !== 'bit') return identity;
-  const n = source.column.precision ?? Number(/\((\d+)\)/.exec(source.column.columnType)?.[1] ?? 1);
+/** An unsigned integer back to a source's '0101' text, where its bit strings read as text (PostgreSQL bit(n)); MySQL's BIT reads the integer. */
+function bitsToSource(column: Column, source: ValueConventions): (v: Value) => Value {
+  const t = column.logical;
+  if (source.bits !== 'text' || t?.kind !== 'bit') return identity;
+  const n = t.length ?? 1;
   return (v) => (typeof v === 'bigint' ? v.toString(2).padStart(n, '0') : v);
 }

@@ -41,8 +41,8 @@ const NUMERIC: ReadonlySet<Family> = new Set(['int', 'decimal', 'bool', 'bits'])
 
 /** Whether ranges over this key column select the same rows on both sides (see Mode). */
 function orderedAlike(sc: Column, sEngine: string, tc: Column, tEngine: string): boolean {
-  const a = familyOf(sc, sEngine);
-  const b = familyOf(tc, tEngine);
+  const a = familyOf(sc);
+  const b = familyOf(tc);
   if (ORDERED.has(a) && ORDERED.has(b)) {
     if (a === b) return true;
     if (NUMERIC.has(a) && NUMERIC.has(b)) return true;

@@ -36,8 +36,10 @@ export interface Column {
   readonly srid?: number;
   /**
    * What the column holds in no engine's words (core/logical.ts), from the engine that described
-   * it (its types.ts toLogical). Optional while issue 11 moves the type maps onto it: nothing
-   * reads it yet, and hand-built columns (tests, fakes) may leave it out.
+   * it (its types.ts toLogical). Every engine's describe fills it, and a sync's session fills it for
+   * a table a caller built by hand when the registry knows its engine (engines/registry.ts
+   * withLogicalTypes). A target of another dialect maps the column by it, and the checksum compares
+   * values across dialects by it: both refuse a column without one by name.
    */
   readonly logical?: LogicalType;
 }

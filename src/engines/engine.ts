@@ -3,6 +3,7 @@ import type { SyncConfig } from '../config/schema.js';
 import type { Dsn } from '../config/dsn.js';
 import type { LagProbe } from '../core/lag.js';
 import type { ChangeSource } from '../core/source.js';
+import type { TableSchema } from '../core/schema.js';
 import type { Target } from '../core/target.js';
 
 /** What a sync hands an engine to open one side: the validated config, the side's URL, the sync's id. */
@@ -31,6 +32,30 @@ export interface Engine {
   openTarget(ctx: OpenContext): Promise<Target>;
   /** A probe of a replica's lag behind its primary, for the copy's throttle (a `replica` role). */
   openLagProbe(dsn: Dsn): Promise<LagProbe>;
+  /**
+   * The table with each column's logical type (core/logical.ts) filled in from its native type, as
+   * this engine's describe fills it: for tables a caller built by hand (TableSchema.engine names
+   * this engine). Pure; columns that have one are given a fresh one all the same.
+   */
+  withLogical(table: TableSchema): TableSchema;
+}
+
+/**
+ * How an engine's canonical values (core/values.ts) look where engines differ, and how its writer
+ * puts a value of another kind into a text column: what the checksum needs to compare values
+ * across dialects (checksum/normalise.ts) without naming engines.
+ */
+export interface ValueConventions {
+  /** Its date and timestamp types hold zero dates ('0000-00-00'), which an engine without them has no value for. */
+  readonly zeroDates: boolean;
+  /** A fixed bit string's canonical value: an unsigned integer (MySQL BIT) or its '0101' text (PostgreSQL bit(n)). */
+  readonly bits: 'integer' | 'text';
+  /** The bytes of a spatial value, in a spatial column or a byte string: SRID + WKB (MySQL) or EWKB (PostGIS). */
+  readonly spatialBytes: 'srid-wkb' | 'ewkb';
+  /** How its writer renders a byte string into a text column: the bytes as UTF-8, or '\x' and their hex. */
+  readonly bytesAsText: 'utf8' | 'hex';
+  /** How its writer renders true and false into a text column. */
+  readonly booleanAsText: readonly [string, string];
 }
 
 /** The roles an engine can play in a sync: the capability callers branch on before opening a side. */
@@ -60,6 +85,7 @@ export interface EngineEntry {
   /** Whether a URL must name a database (its path); etcd's path is an optional key prefix. */
   readonly needsDatabase: boolean;
   readonly roles: EngineRoles;
+  readonly values: ValueConventions;
   /** Imports the engine's folder; called only for a declared role. */
   load(): Promise<Engine>;
 }

@@ -5,9 +5,18 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { LagProbe } from '../core/lag.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
-import type { Engine, EngineEntry, EngineRoles } from './engine.js';
+import type { TableSchema } from '../core/schema.js';
+import type { Engine, EngineEntry, EngineRoles, ValueConventions } from './engine.js';
 
 const EVERY_ROLE: EngineRoles = { source: true, target: true, replica: true };
+
+const MYSQL_VALUES: ValueConventions = { zeroDates: true, bits: 'integer', spatialBytes: 'srid-wkb', bytesAsText: 'hex', booleanAsText: ['true', 'false'] };
+const POSTGRES_VALUES: ValueConventions = { zeroDates: false, bits: 'text', spatialBytes: 'ewkb', bytesAsText: 'utf8', booleanAsText: ['t', 'f'] };
+/**
+ * An engine the registry does not know (a library user's own source or target, a test's fake): no
+ * zero dates, bit strings as integers, spatial bytes as EWKB, and a text writer's forms as MySQL's.
+ */
+const OTHER_VALUES: ValueConventions = { zeroDates: false, bits: 'integer', spatialBytes: 'ewkb', bytesAsText: 'hex', booleanAsText: ['true', 'false'] };
 
 /**
  * Every engine tributary knows, by URL scheme: the one place that names them all. Adding an engine
@@ -15,10 +24,10 @@ const EVERY_ROLE: EngineRoles = { source: true, target: true, replica: true };
  * folders load lazily (a PostgreSQL → PostgreSQL sync never loads mysql2 or zongji).
  */
 export const ENGINES: readonly EngineEntry[] = [
-  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, roles: EVERY_ROLE, load: async () => (await import('./mysql/index.js')).engine },
-  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, roles: EVERY_ROLE, load: async () => (await import('./postgres/index.js')).engine },
+  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, roles: EVERY_ROLE, values: MYSQL_VALUES, load: async () => (await import('./mysql/index.js')).engine },
+  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, roles: EVERY_ROLE, values: POSTGRES_VALUES, load: async () => (await import('./postgres/index.js')).engine },
   // etcd URLs parse (the etcd target is the next engine); no role yet, so none is ever loaded.
-  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, roles: { source: false, target: false, replica: false }, load: () => Promise.reject(new Error('no etcd engine yet')) },
+  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, roles: { source: false, target: false, replica: false }, values: OTHER_VALUES, load: () => Promise.reject(new Error('no etcd engine yet')) },
 ];
 
 /** The engine of a URL scheme (`mariadb` → mysql), or undefined for a scheme no engine has. */
@@ -41,6 +50,26 @@ export function engineEntry(name: string): EngineEntry {
 export function sameDialect(a: string, b: string): boolean {
   const dialect = (name: string) => ENGINES.find((e) => e.name === name)?.dialect ?? name;
   return dialect(a) === dialect(b);
+}
+
+/** The value conventions of an engine by name (TableSchema.engine); an unknown engine's are OTHER_VALUES. */
+export function valueConventions(name: string): ValueConventions {
+  return ENGINES.find((e) => e.name === name)?.values ?? OTHER_VALUES;
+}
+
+/**
+ * The table with a logical type on every column: a table its engine's describe produced has them;
+ * one built by hand (a library caller's injected source, a test) gets them from its engine's
+ * native types, loading that engine. A table of an engine the registry cannot load is returned as
+ * it is: its columns' logical types are its maker's to give (a cross-dialect target or checksum
+ * refuses a column without one by name).
+ */
+export async function withLogicalTypes(table: TableSchema): Promise<TableSchema> {
+  if (table.columns.every((c) => c.logical !== undefined)) return table;
+  const entry = ENGINES.find((e) => e.name === table.engine);
+  if (!entry || !(entry.roles.source || entry.roles.target)) return table;
+  const filled = (await entry.load()).withLogical(table);
+  return { ...table, columns: table.columns.map((c, i) => (c.logical !== undefined ? c : (filled.columns[i] ?? c))) };
 }
 
 /** `mysql:// or postgres://`: the schemes of the engines that can play `role`, for messages. */

@@ -40,15 +40,15 @@ import type {
 } from '../../src/core/target.js';
 import { encodeValues, keyString, rowBytes, type Row, type Value } from '../../src/core/values.js';
 
-/** The default table: an integer key and a text column. */
+/** The default table: an integer key and a text column (with their logical types, as a real engine's describe gives them). */
 export const TABLE: TableSchema = {
   name: 't',
   engine: 'fake',
   generated: [],
   primaryKey: [0],
   columns: [
-    { name: 'id', dataType: 'int', columnType: 'int', nullable: false, unsigned: false },
-    { name: 'v', dataType: 'varchar', columnType: 'varchar(100)', nullable: true, unsigned: false },
+    { name: 'id', dataType: 'int', columnType: 'int', nullable: false, unsigned: false, logical: { kind: 'integer', bytes: 4, signed: true } },
+    { name: 'v', dataType: 'varchar', columnType: 'varchar(100)', nullable: true, unsigned: false, logical: { kind: 'text', length: 100, fixed: false } },
   ],
 };
 

@@ -11,6 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Column, TableSchema } from '../../src/core/schema.js';
+import { withLogical as mysqlWithLogical } from '../../src/engines/mysql/types.js';
+import { withLogical as postgresWithLogical } from '../../src/engines/postgres/types.js';
 
 export interface CorpusTable {
   /** Where the table comes from: 'server' (captured) or 'unit' (written here). */
@@ -98,8 +100,16 @@ export const UNIT_TABLES: readonly TableSchema[] = [
 export function corpusTables(): CorpusTable[] {
   const captured = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'types-corpus.json'), 'utf8')) as Captured;
   return [
-    ...captured.mysql.map((t): CorpusTable => ({ origin: 'server', table: t.table, targets: { postgres: t.onPostgres, postgis: t.onPostgis } })),
-    ...captured.postgres.map((t): CorpusTable => ({ origin: 'server', table: t.table, targets: { mysql: t.onMysql }, mysqlOverrides: t.mysqlOverrides })),
-    ...UNIT_TABLES.map((table): CorpusTable => ({ origin: 'unit', table, targets: {} })),
+    ...captured.mysql.map((t): CorpusTable => ({ origin: 'server', table: described(t.table), targets: { postgres: described(t.onPostgres), postgis: described(t.onPostgis) } })),
+    ...captured.postgres.map((t): CorpusTable => ({ origin: 'server', table: described(t.table), targets: { mysql: described(t.onMysql) }, mysqlOverrides: t.mysqlOverrides })),
+    ...UNIT_TABLES.map((table): CorpusTable => ({ origin: 'unit', table: described(table), targets: {} })),
   ];
+}
+
+/**
+ * A table as its engine's describe returns it: with each column's logical type, which the fixture
+ * (captured before logical types existed) does not hold.
+ */
+function described(t: TableSchema): TableSchema {
+  return t.engine === 'mysql' ? mysqlWithLogical(t) : postgresWithLogical(t);
 }

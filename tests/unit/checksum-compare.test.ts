@@ -5,11 +5,15 @@ import { planTable } from '../../src/checksum/plan.js';
 import { formatReport, jsonValue, type VerifyResult } from '../../src/checksum/report.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Row } from '../../src/core/values.js';
+import { withLogical as mysqlWithLogical } from '../../src/engines/mysql/types.js';
+import { withLogical as postgresWithLogical } from '../../src/engines/postgres/types.js';
 
 const col = (name: string, dataType: string, columnType: string, extra: Partial<Column> = {}): Column => ({ name, dataType, columnType, nullable: true, unsigned: false, ...extra });
 
-function table(engine: string, columns: Column[], primaryKey: number[]): TableSchema {
-  return { name: 't', columns, primaryKey, generated: [], engine };
+/** A table as its engine's describe gives it: with each column's logical type. */
+function table(engine: 'mysql' | 'postgres', columns: Column[], primaryKey: number[]): TableSchema {
+  const t: TableSchema = { name: 't', columns, primaryKey, generated: [], engine };
+  return engine === 'mysql' ? mysqlWithLogical(t) : postgresWithLogical(t);
 }
 
 describe('row hashes', () => {

@@ -3,6 +3,8 @@ import { columnRule, fromMicros, toDecimal, toMicros, toUtc, trimFraction, type 
 import { RowHasher } from '../../src/checksum/hash.js';
 import type { Column } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
+import { toLogical as mysqlToLogical } from '../../src/engines/mysql/types.js';
+import { toLogical as postgresToLogical } from '../../src/engines/postgres/types.js';
 
 /**
  * Every column pair the type maps produce (docs/type-mapping.md, both directions), with canonical
@@ -34,8 +36,9 @@ interface Case {
   readonly zeroDates?: 'error' | 'null';
 }
 
-const M = (column: Column) => ({ column, engine: 'mysql' });
-const P = (column: Column) => ({ column, engine: 'postgres' });
+// Columns as each engine's describe gives them: with their logical types.
+const M = (column: Column) => ({ column: { ...column, logical: mysqlToLogical(column) }, engine: 'mysql' });
+const P = (column: Column) => ({ column: { ...column, logical: postgresToLogical(column) }, engine: 'postgres' });
 
 const MYSQL_TO_POSTGRES: Case[] = [
   { name: 'TINYINT → smallint', source: M(my('tinyint', 'tinyint(4)')), target: P(pgc('int2', 'smallint')), equal: [[-128n, -128n], [9n, 9n]], distinct: [1n, 2n], rule: 'int' },

@@ -26,8 +26,8 @@ const NAMED: TableSchema = {
   generated: [],
   primaryKey: [0],
   columns: [
-    { name: 'name', dataType: 'varchar', columnType: 'varchar(20)', nullable: false, unsigned: false },
-    { name: 'v', dataType: 'varchar', columnType: 'varchar(20)', nullable: true, unsigned: false },
+    { name: 'name', dataType: 'varchar', columnType: 'varchar(20)', nullable: false, unsigned: false, logical: { kind: 'text', length: 20, fixed: false } },
+    { name: 'v', dataType: 'varchar', columnType: 'varchar(20)', nullable: true, unsigned: false, logical: { kind: 'text', length: 20, fixed: false } },
   ],
 };
 

@@ -28,14 +28,6 @@ import { describe, expect, it } from 'vitest';
 const ALLOWED: readonly string[] = [
   // cross-engine imports
   // engine tests outside engine folders
-  "src/checksum/normalise.ts | engine test | engine === 'postgres'",
-  "src/checksum/normalise.ts | engine test | engine !== 'postgres'",
-  "src/checksum/normalise.ts | engine test | targetEngine === 'postgres'",
-  "src/checksum/normalise.ts | engine test | targetEngine === 'postgres'",
-  "src/checksum/normalise.ts | engine test | source.engine === 'mysql'",
-  "src/checksum/normalise.ts | engine test | target.engine !== 'mysql'",
-  "src/checksum/normalise.ts | engine test | engine === 'mysql'",
-  "src/checksum/normalise.ts | engine test | source.engine !== 'postgres'",
   "src/typemap/index.ts | engine test | table.engine === 'mysql'",
   // presence tests of optional seam members
 ];

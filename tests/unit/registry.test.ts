@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/config/dsn.js';
-import { ENGINES, engineOfScheme, sameDialect, schemesFor } from '../../src/engines/registry.js';
+import { familyOf } from '../../src/checksum/normalise.js';
+import type { TableSchema } from '../../src/core/schema.js';
+import { ENGINES, engineOfScheme, sameDialect, schemesFor, valueConventions, withLogicalTypes } from '../../src/engines/registry.js';
 
 /** src/engines/registry.ts: the one table of engines, read by URLs, roles and dialect comparisons. */
 describe('engine registry', () => {
@@ -38,5 +40,29 @@ describe('engine registry', () => {
     await expect(openTarget(config, parseDsn(config.target, 'target'), 'id', pino({ level: 'silent' }))).rejects.toThrow(
       "target engine 'etcd' is not supported yet; use a mysql:// or postgres:// target",
     );
+  });
+
+  it('fills the logical types of a hand-built table from its engine, keeps given ones, and leaves an unknown engine’s alone', async () => {
+    const col = (name: string, dataType: string, columnType: string) => ({ name, dataType, columnType, nullable: true, unsigned: false });
+    const mine: TableSchema = { name: 't', engine: 'mysql', primaryKey: [0], generated: [], columns: [col('id', 'int', 'int(11)'), col('at', 'datetime', 'datetime(3)')] };
+    const filled = await withLogicalTypes(mine);
+    expect(filled.columns.map((c) => c.logical)).toEqual([
+      { kind: 'integer', bytes: 4, signed: true },
+      { kind: 'timestamp', zone: false, fsp: 3 },
+    ]);
+    const given = { ...mine.columns[0]!, logical: { kind: 'decimal', precision: 10, scale: 0 } as const };
+    expect((await withLogicalTypes({ ...mine, columns: [given] })).columns[0]?.logical).toBe(given.logical);
+    const pg = await withLogicalTypes({ ...mine, engine: 'postgres', columns: [col('b', 'bit', 'bit(3)')] });
+    expect(pg.columns[0]?.logical).toEqual({ kind: 'bit', length: 3, varying: false });
+    const fake: TableSchema = { ...mine, engine: 'fake' };
+    expect(await withLogicalTypes(fake)).toBe(fake);
+    // A column without one is refused by name where values are compared across dialects.
+    expect(() => familyOf(fake.columns[1]!)).toThrow(/column at has no logical type/);
+  });
+
+  it('gives every engine value conventions, and an unknown engine the defaults', () => {
+    expect(valueConventions('mysql')).toMatchObject({ zeroDates: true, bits: 'integer', spatialBytes: 'srid-wkb' });
+    expect(valueConventions('postgres')).toMatchObject({ zeroDates: false, bits: 'text', spatialBytes: 'ewkb' });
+    expect(valueConventions('fake')).toMatchObject({ zeroDates: false });
   });
 });

@@ -8,7 +8,9 @@ import { columnRule } from '../../src/checksum/normalise.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { ewkbToSpatial, normaliseSpatial, SpatialError, spatialSrid, spatialToEwkb } from '../../src/core/spatial.js';
 import { tsvKind } from '../../src/engines/mysql/load.js';
+import { toLogical as mysqlToLogical } from '../../src/engines/mysql/types.js';
 import { codecFor, keepSpatialBytes } from '../../src/engines/mysql/values.js';
+import { toLogical as postgresToLogical } from '../../src/engines/postgres/types.js';
 import { pgText, ValueError, type TargetColumn } from '../../src/engines/postgres/sql.js';
 import { mysqlToPostgresType } from '../../src/typemap/index.js';
 
@@ -61,7 +63,10 @@ describe('canonical spatial values and EWKB', () => {
 });
 
 describe('checksum rule for spatial columns', () => {
-  const rule = (target: Column) => columnRule({ column: col('point'), engine: 'mysql' }, { column: target, engine: 'postgres' }, { zeroDates: 'error' });
+  // Columns as each engine's describe gives them: with their logical types.
+  const source = col('point');
+  const rule = (target: Column) =>
+    columnRule({ column: { ...source, logical: mysqlToLogical(source) }, engine: 'mysql' }, { column: { ...target, logical: postgresToLogical(target) }, engine: 'postgres' }, { zeroDates: 'error' });
 
   it('compares a MySQL value with its PostGIS hex and its bytea EWKB as SRID + WKB', () => {
     const geometry = rule(col('geometry', { columnType: 'geometry(Point,4326)' }));

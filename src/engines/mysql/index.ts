@@ -3,6 +3,7 @@ import type { Engine } from '../engine.js';
 import { openLagProbe } from './lag.js';
 import { deriveServerId, MysqlSource } from './source.js';
 import { MysqlTarget } from './target.js';
+import { withLogical } from './types.js';
 
 export { MysqlSource, MysqlTarget };
 
@@ -21,4 +22,5 @@ export const engine: Engine = {
   async openLagProbe(dsn) {
     return openLagProbe(dsn);
   },
+  withLogical,
 };

@@ -2,6 +2,7 @@ import type { Engine } from '../engine.js';
 import { openLagProbe } from './lag.js';
 import { PostgresSource } from './source.js';
 import { PostgresTarget } from './target.js';
+import { withLogical } from './types.js';
 
 export { PostgresSource, PostgresTarget };
 
@@ -18,4 +19,5 @@ export const engine: Engine = {
     return new PostgresTarget({ dsn, syncId, logger, poolSize: config.threads, zeroDates: config.zeroDates, columnTypes: config.columnTypes, force: config.force });
   },
   openLagProbe: (dsn) => openLagProbe(dsn),
+  withLogical,
 };
