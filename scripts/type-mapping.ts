@@ -53,8 +53,8 @@ interface NativeRow {
   readonly native: string;
   readonly logical: LogicalType;
   readonly words: string;
-  /** Where the corpus has it: a server's describe, or a unit test's hand-written column. */
-  readonly from: 'server' | 'unit test';
+  /** Where the corpus has it: the server whose describe gave it, or a unit test's hand-written column. */
+  readonly from: string;
   readonly table: TableSchema;
   readonly column: Column;
 }
@@ -67,6 +67,9 @@ function mysqlNative(c: Column, logical: LogicalType): string {
   return s;
 }
 
+/** The servers tests/fixtures/capture-types-corpus.ts captures from. */
+const SERVER = { mysql: 'MariaDB', postgres: 'PostgreSQL' } as const;
+
 function rowsOf(engine: 'mysql' | 'postgres'): NativeRow[] {
   const rows = new Map<string, NativeRow>();
   const tables: CorpusTable[] = corpusTables().filter((ct) => ct.table.engine === engine);
@@ -76,9 +79,9 @@ function rowsOf(engine: 'mysql' | 'postgres'): NativeRow[] {
       const native = engine === 'mysql' ? mysqlNative(column, logical) : code(column.columnType);
       const words = describeLogical(logical);
       const key = `${native}\n${words}`;
-      const from = ct.origin === 'server' ? 'server' : 'unit test';
+      const from = ct.origin === 'server' ? SERVER[engine] : 'unit test';
       const seen = rows.get(key);
-      if (!seen || (seen.from !== 'server' && from === 'server')) rows.set(key, { native, logical, words, from, table: ct.table, column });
+      if (!seen || (seen.from === 'unit test' && from !== 'unit test')) rows.set(key, { native, logical, words, from, table: ct.table, column });
     }
   }
   return [...rows.values()].sort(
@@ -87,7 +90,7 @@ function rowsOf(engine: 'mysql' | 'postgres'): NativeRow[] {
 }
 
 function nativeToLogical(engine: 'mysql' | 'postgres'): string {
-  const head = [engine === 'mysql' ? 'MySQL / MariaDB' : 'PostgreSQL', 'logical', 'from'];
+  const head = [engine === 'mysql' ? 'MySQL / MariaDB' : 'PostgreSQL', 'logical', 'described by'];
   return table(
     head,
     rowsOf(engine).map((r) => [r.native, cell(r.words), r.from]),
