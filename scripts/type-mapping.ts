@@ -91,10 +91,7 @@ function rowsOf(engine: 'mysql' | 'postgres'): NativeRow[] {
 
 function nativeToLogical(engine: 'mysql' | 'postgres'): string {
   const head = [engine === 'mysql' ? 'MySQL / MariaDB' : 'PostgreSQL', 'logical', 'described by'];
-  return table(
-    head,
-    rowsOf(engine).map((r) => [r.native, cell(r.words), r.from]),
-  );
+  return table(head, rowsOf(engine).map((r) => [r.native, cell(r.words), r.from]));
 }
 
 // ---------------------------------------------------------------------------------------------
