@@ -8,9 +8,10 @@ import { columnRule } from '../../src/checksum/normalise.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { ewkbToSpatial, normaliseSpatial, SpatialError, spatialSrid, spatialToEwkb } from '../../src/core/spatial.js';
 import { tsvKind } from '../../src/engines/mysql/load.js';
+import { withLogical } from '../../src/engines/mysql/types.js';
 import { codecFor, keepSpatialBytes } from '../../src/engines/mysql/values.js';
 import { pgText, ValueError, type TargetColumn } from '../../src/engines/postgres/sql.js';
-import { mysqlToPostgresType } from '../../src/typemap/index.js';
+import { postgresColumnType } from '../../src/engines/postgres/types.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -107,7 +108,11 @@ describe('PostgreSQL rendering of spatial values', () => {
 });
 
 describe('type map of spatial columns into PostgreSQL', () => {
-  const map = (c: Column, postgis?: string) => mysqlToPostgresType(table(c), c, { zeroDates: 'error', columnTypes: {}, ...(postgis ? { postgis } : {}) }).sql;
+  /** The PostgreSQL target's type of `c`, described as the MySQL engine describes it (with its logical type). */
+  const map = (c: Column, postgis?: string) => {
+    const t = withLogical(table(c));
+    return postgresColumnType(t, t.columns[1] as Column, { zeroDates: 'error', columnTypes: {}, ...(postgis ? { postgis } : {}) }).sql;
+  };
 
   it('is PostGIS geometry, constrained like the MySQL type, with the declared SRID', () => {
     expect(map(col('point'), 'public')).toBe('"public".geometry(Point)');
