@@ -336,6 +336,7 @@ describe('sync MariaDB → PostgreSQL', () => {
     const { PostgresTarget } = await import('../../src/engines/postgres/target.js');
     const { parseDsn } = await import('../../src/config/dsn.js');
     const { createLogger } = await import('../../src/core/logger.js');
+    const { withLogical } = await import('../../src/engines/mysql/types.js');
     await pair.createDb('lib');
     const logger = createLogger({ level: 'silent', pretty: false });
     const make = () => new PostgresTarget({ dsn: parseDsn(pair.dstUrl('lib'), 'target'), syncId: 'lib', logger, poolSize: 2 });
@@ -348,7 +349,8 @@ describe('sync MariaDB → PostgreSQL', () => {
       await target.lock();
       await expect(rival.lock()).rejects.toThrow(/another tributary instance is running sync 'lib'/);
       expect(await pgValue('lib', "SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public'")).toBe(0);
-      const table = {
+      // A MySQL table built by hand, with the logical types the MySQL engine's describe would give it.
+      const table = withLogical({
         name: 'docs',
         engine: 'mysql',
         generated: [],
@@ -359,7 +361,7 @@ describe('sync MariaDB → PostgreSQL', () => {
           { name: 'slug', dataType: 'varchar', columnType: 'varchar(20)', nullable: false, unsigned: false },
           { name: 'body', dataType: 'longtext', columnType: 'longtext', nullable: true, unsigned: false },
         ],
-      };
+      });
       await target.ensureSchema([table], { recreate: false });
       const commit = { checkpoint: () => Promise.resolve({ watermark: null, done: true, rowsCopied: 2 }), committed: () => undefined, failed: () => undefined };
       await target.writeChunk(table, [[1n, 'a', 'big body'], [2n, 'b', 'other']], commit);

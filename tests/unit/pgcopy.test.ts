@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { pgCopySelect } from '../../src/engines/mysql/load.js';
-import { declaredKind } from '../../src/typemap/postgres-kinds.js';
+import { declaredKind } from '../../src/engines/postgres/values.js';
 
 function col(name: string, dataType: string, columnType: string, extra: Partial<Column> = {}): Column {
   return { name, dataType, columnType, nullable: true, unsigned: /unsigned/.test(columnType), ...extra };

@@ -8,11 +8,10 @@ import { columnRule } from '../../src/checksum/normalise.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { ewkbToSpatial, normaliseSpatial, SpatialError, spatialSrid, spatialToEwkb } from '../../src/core/spatial.js';
 import { tsvKind } from '../../src/engines/mysql/load.js';
-import { toLogical as mysqlToLogical } from '../../src/engines/mysql/types.js';
+import { toLogical as mysqlToLogical, withLogical } from '../../src/engines/mysql/types.js';
 import { codecFor, keepSpatialBytes } from '../../src/engines/mysql/values.js';
-import { toLogical as postgresToLogical } from '../../src/engines/postgres/types.js';
 import { pgText, ValueError, type TargetColumn } from '../../src/engines/postgres/sql.js';
-import { mysqlToPostgresType } from '../../src/typemap/index.js';
+import { postgresColumnType, toLogical as postgresToLogical } from '../../src/engines/postgres/types.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -112,7 +111,11 @@ describe('PostgreSQL rendering of spatial values', () => {
 });
 
 describe('type map of spatial columns into PostgreSQL', () => {
-  const map = (c: Column, postgis?: string) => mysqlToPostgresType(table(c), c, { zeroDates: 'error', columnTypes: {}, ...(postgis ? { postgis } : {}) }).sql;
+  /** The PostgreSQL target's type of `c`, described as the MySQL engine describes it (with its logical type). */
+  const map = (c: Column, postgis?: string) => {
+    const t = withLogical(table(c));
+    return postgresColumnType(t, t.columns[1] as Column, { zeroDates: 'error', columnTypes: {}, ...(postgis ? { postgis } : {}) }).sql;
+  };
 
   it('is PostGIS geometry, constrained like the MySQL type, with the declared SRID', () => {
     expect(map(col('point'), 'public')).toBe('"public".geometry(Point)');

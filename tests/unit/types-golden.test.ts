@@ -4,10 +4,11 @@
  * tests/fixtures/types-golden.json:
  *
  * - MySQL columns: mysqlToPostgresType and postgresTypeFor (zero dates refused / as NULL with
- *   PostGIS), pgCopySelect of the column alone and of the table;
+ *   PostGIS; both are the PostgreSQL target's postgresColumnType now, of the column as the MySQL
+ *   engine's describe gives it, with its logical type), pgCopySelect of the column alone and of the table;
  * - PostgreSQL columns: mapPostgresTable of the table (MariaDB, MySQL, with the overrides its
  *   refused columns need, and with enum labels by name) and of each column alone, postgresTypeFor
- *   (into another schema too);
+ *   (postgresColumnType now; into another schema too);
  * - for each (source, target) engine pair: the checksum's columnRule (its name, and what its three
  *   functions make of a fixed list of probe values) and planTable's mode, reason and exactness.
  *
@@ -24,10 +25,16 @@ import { planTable } from '../../src/checksum/plan.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { pgCopySelect } from '../../src/engines/mysql/load.js';
-import { fromLogical as fromMysqlLogical, mapLogicalTable, toLogical as mysqlToLogical, type MapTableOptions } from '../../src/engines/mysql/types.js';
-import { fromLogical as postgresFromLogical, toLogical as postgresToLogical, type PostgresType } from '../../src/engines/postgres/types.js';
-import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../src/typemap/index.js';
-import { mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
+import { fromLogical as fromMysqlLogical, mapLogicalTable, toLogical as mysqlToLogical, withLogical as mysqlWithLogical, type MapTableOptions } from '../../src/engines/mysql/types.js';
+import {
+  fromLogical as postgresFromLogical,
+  postgresColumnType,
+  toLogical as postgresToLogical,
+  withLogical as postgresWithLogical,
+  type PostgresColumnType,
+  type PostgresType,
+  type PostgresTypeOptions,
+} from '../../src/engines/postgres/types.js';
 import { mapPostgresTable, type PgToMysqlOptions, type TableMapping } from '../../src/typemap/postgres-to-mysql.js';
 import { corpusTables, type CorpusTable } from '../helpers/types-corpus.js';
 
@@ -160,13 +167,22 @@ function byName(t: TableSchema | undefined, name: string): Column | undefined {
 
 function mysqlEntry(ct: CorpusTable): Json {
   const t = ct.table;
+  // The table as the MySQL engine's describe gives it: each column with its logical type, which
+  // the PostgreSQL target's types come from.
+  const described = mysqlWithLogical(t);
   const columns = Object.fromEntries(
-    t.columns.map((c) => [
+    t.columns.map((c, i) => [
       c.name,
       {
         native: c.columnType,
-        mysqlToPostgresType: { error: pgType(() => mysqlToPostgresType(t, c, ERROR)), nullPostgis: pgType(() => mysqlToPostgresType(t, c, NULL_POSTGIS)) },
-        postgresTypeFor: { error: pgType(() => postgresTypeFor(t, c, ERROR)), nullPostgis: pgType(() => postgresTypeFor(t, c, NULL_POSTGIS, 'tgt')) },
+        mysqlToPostgresType: {
+          error: pgType(() => postgresColumnType(described, described.columns[i] as Column, ERROR)),
+          nullPostgis: pgType(() => postgresColumnType(described, described.columns[i] as Column, NULL_POSTGIS)),
+        },
+        postgresTypeFor: {
+          error: pgType(() => postgresColumnType(described, described.columns[i] as Column, ERROR)),
+          nullPostgis: pgType(() => postgresColumnType(described, described.columns[i] as Column, NULL_POSTGIS, 'tgt')),
+        },
         pgCopySelect: attempt(() => pgCopySelect({ ...t, columns: [c], primaryKey: [0], uniqueKeys: [] })),
         columnRule: {
           'mysql→mysql': ruleOf(c, 'mysql', c, 'mysql', Z_ERROR),
@@ -194,13 +210,17 @@ function postgresEntry(ct: CorpusTable): Json {
   const t = ct.table;
   const overrides = ct.mysqlOverrides ?? {};
   const enumLabels = new Map([['mood', ['sad', "it's", 'happy']]]);
+  const described = postgresWithLogical(t);
   const columns = Object.fromEntries(
-    t.columns.map((c) => [
+    t.columns.map((c, i) => [
       c.name,
       {
         native: c.columnType,
         mapPostgresTableAlone: mapTable({ ...t, columns: [c], primaryKey: [], uniqueKeys: [] }, {}),
-        postgresTypeFor: { error: pgType(() => postgresTypeFor(t, c, ERROR)), otherSchema: pgType(() => postgresTypeFor(t, c, NULL_POSTGIS, 'tgt')) },
+        postgresTypeFor: {
+          error: pgType(() => postgresColumnType(described, described.columns[i] as Column, ERROR)),
+          otherSchema: pgType(() => postgresColumnType(described, described.columns[i] as Column, NULL_POSTGIS, 'tgt')),
+        },
         columnRule: {
           'postgres→postgres': ruleOf(c, 'postgres', c, 'postgres', Z_ERROR),
           'postgres→mysql': ruleOf(c, 'postgres', byName(ct.targets.mysql, c.name), 'mysql', Z_ERROR),

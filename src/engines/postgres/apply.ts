@@ -4,7 +4,7 @@ import type { Column } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { holderDeletes, loadCopy, type TablePlan } from './load.js';
 import { copyField, quoteIdent, renderRow, type TargetColumn } from './sql.js';
-import type { ValueKind } from '../../typemap/postgres-kinds.js';
+import type { ValueKind } from './values.js';
 
 /** Bounds one statement's parameters (PostgreSQL accepts up to 1 GiB; smaller keeps memory flat). */
 const MAX_STATEMENT_BYTES = 8 * 1024 * 1024;

@@ -5,12 +5,12 @@ import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
-import { postgresTypeFor, SPATIAL_POLICY, type PostgresColumnType, type PostgresTypeOptions } from '../../typemap/index.js';
 import { cannotCreate, planTypes, type MissingDatabase } from './ddl.js';
 import type { DescribedTable } from './schema.js';
 import { assertCovers, publicationState, setting, slotInfo, type PublicationState } from './slot.js';
 import { qualified } from './schema.js';
 import { quoteIdent } from './sql.js';
+import { postgresColumnType, SPATIAL_POLICY, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
 
 export { assertRequirements, type Requirement };
 
@@ -420,7 +420,7 @@ export function mappingRequirements(tables: readonly TableSchema[], opts: Postgr
     for (const c of t.columns) {
       let type: PostgresColumnType;
       try {
-        type = postgresTypeFor(t, c, opts, schema);
+        type = postgresColumnType(t, c, opts, schema);
       } catch (err) {
         if (!(err instanceof TributaryError)) throw err;
         const [value = err.message, ...fix] = err.message.replace(/^column [^:]+: /, '').split('; ');

@@ -2,10 +2,9 @@ import type pg from 'pg';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../typemap/index.js';
-import { pgStringLiteral } from '../../typemap/mysql-to-postgres.js';
 import { openClient } from './connection.js';
-import { MAX_IDENTIFIER_BYTES, qualified, quoteIdent } from './sql.js';
+import { MAX_IDENTIFIER_BYTES, qualified, quoteIdent, quoteLiteral } from './sql.js';
+import { postgresColumnType, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
 
 function checkIdentifier(what: string, name: string): void {
   if (Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
@@ -24,7 +23,7 @@ export function planTypes(table: TableSchema, opts: PostgresTypeOptions, schema 
   checkIdentifier('table name', table.name);
   return table.columns.map((c: Column) => {
     checkIdentifier(`column name ${table.name}.`, c.name);
-    return postgresTypeFor(table, c, opts, schema);
+    return postgresColumnType(table, c, opts, schema);
   });
 }
 
@@ -39,7 +38,7 @@ export interface EnumTypePlan {
 }
 
 /**
- * The enum types the tables' columns are declared with (see postgresTypeFor), one per name. Two
+ * The enum types the tables' columns are declared with (see postgresColumnType), one per name. Two
  * source types of one name (from two source schemas) with different labels cannot share the
  * target schema: refused, naming both columns.
  */
@@ -67,7 +66,7 @@ export function planEnumTypes(tables: readonly TableSchema[], types: readonly (r
 }
 
 export function createEnumTypeSql(schema: string, e: EnumTypePlan): string {
-  return `CREATE TYPE ${qualified(schema, e.name)} AS ENUM (${e.labels.map(pgStringLiteral).join(', ')})`;
+  return `CREATE TYPE ${qualified(schema, e.name)} AS ENUM (${e.labels.map(quoteLiteral).join(', ')})`;
 }
 
 function sameLabels(a: readonly string[], b: readonly string[]): boolean {
@@ -75,7 +74,7 @@ function sameLabels(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function labelList(labels: readonly string[]): string {
-  return `(${labels.map(pgStringLiteral).join(', ')})`;
+  return `(${labels.map(quoteLiteral).join(', ')})`;
 }
 
 /**
@@ -113,14 +112,14 @@ function addValueStatements(type: string, existing: readonly string[], want: rea
     if (have.has(l)) return;
     const after = want[i - 1];
     const first = existing[0];
-    const place = after !== undefined ? ` AFTER ${pgStringLiteral(after)}` : first !== undefined ? ` BEFORE ${pgStringLiteral(first)}` : '';
-    out.push(`ALTER TYPE ${type} ADD VALUE ${pgStringLiteral(l)}${place}`);
+    const place = after !== undefined ? ` AFTER ${quoteLiteral(after)}` : first !== undefined ? ` BEFORE ${quoteLiteral(first)}` : '';
+    out.push(`ALTER TYPE ${type} ADD VALUE ${quoteLiteral(l)}${place}`);
   });
   return out;
 }
 
 /**
- * CREATE TABLE for a target table, rendered from the source's schema through the type map.
+ * CREATE TABLE for a target table, with the column types planTypes chose (types.ts postgresColumnType).
  *
  * Secondary unique keys become UNIQUE constraints DEFERRABLE INITIALLY DEFERRED: a batch applies
  * each key's last image, and when a unique value moves between rows inside one batch (row 1 gives

@@ -8,7 +8,7 @@ import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { pgText, quoteIdent, ValueError, type TargetColumn } from './sql.js';
 import type { TextCodec } from './values.js';
-import { kindOf } from '../../typemap/postgres-kinds.js';
+import { kindOf } from './values.js';
 
 /**
  * The PostgreSQL target reading its own copy of a table back (Target.readChunk and friends, for

@@ -3,7 +3,7 @@ import type { TableSchema } from '../../core/schema.js';
 import { POSTGIS_MAX_SRID, SpatialError, spatialSrid, spatialToEwkb } from '../../core/spatial.js';
 import type { Value } from '../../core/values.js';
 import { isZeroDate } from '../../core/calendar.js';
-import type { ValueKind } from '../../typemap/postgres-kinds.js';
+import type { ValueKind } from './values.js';
 
 /**
  * Identifiers are always quoted, so reserved words (`order`, `user`), mixed case and unicode
@@ -13,7 +13,10 @@ export function quoteIdent(name: string): string {
   return '"' + name.replace(/"/g, '""') + '"';
 }
 
-/** A quoted string literal, for the replication protocol's commands (which take no parameters). */
+/**
+ * A quoted string literal (standard_conforming_strings on, the default since 9.1): for the
+ * replication protocol's commands and DDL, neither of which takes parameters.
+ */
 export function quoteLiteral(text: string): string {
   return "'" + text.replace(/'/g, "''") + "'";
 }

@@ -12,16 +12,15 @@ import type { Requirement } from '../../core/check.js';
 import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
-import type { PostgresColumnType, PostgresTypeOptions } from '../../typemap/index.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
 import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, type EnumTypePlan, type MissingDatabase } from './ddl.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
 import { qualified, quoteIdent, type TargetColumn } from './sql.js';
-import { declaredKind, kindOf } from '../../typemap/postgres-kinds.js';
+import { declaredKind, kindOf } from './values.js';
 import { PostgresReadBack } from './read.js';
-import { withLogical } from './types.js';
+import { withLogical, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
 

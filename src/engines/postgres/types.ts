@@ -1,3 +1,5 @@
+import { columnTypesHint } from '../../config/hints.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { LogicalType, TextForm } from '../../core/logical.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
@@ -245,9 +247,9 @@ const POSTGIS_SUBTYPE: Readonly<Record<string, string>> = {
 
 /**
  * The PostgreSQL type of a logical type from another engine's column, or undefined when
- * PostgreSQL has none (`other`: the caller refuses the column by name, or takes an override). A
- * PostgreSQL source keeps its own declaration instead (typemap's postgresTypeFor); this is the
- * mapping for the other engines, and every rule keeps every value the logical type can hold:
+ * PostgreSQL has none (`other`: postgresColumnType refuses the column by name, or takes an
+ * override). A PostgreSQL source keeps its own declaration instead (postgresColumnType); this is
+ * the mapping for the other engines, and every rule keeps every value the logical type can hold:
  *
  * | logical | PostgreSQL | why |
  * |---|---|---|
@@ -333,4 +335,71 @@ function spatialType(subtype: string, srid: number | undefined, postgis: string 
   const sub = POSTGIS_SUBTYPE[subtype];
   if (srid !== undefined && srid > 0) return `${type}(${sub ?? 'Geometry'},${srid})`;
   return sub ? `${type}(${sub})` : type;
+}
+
+/** What the target's type choices depend on: the sync's policies and the target database. */
+export interface PostgresTypeOptions {
+  /** 'null' creates temporal columns nullable, so a zero date can be written as NULL. */
+  readonly zeroDates: 'error' | 'null';
+  /** Target type overrides by 'table.column'. */
+  readonly columnTypes: Readonly<Record<string, string>>;
+  /**
+   * The schema holding the target database's PostGIS extension, when it has one: spatial columns
+   * become PostGIS geometry there, else bytea holding the EWKB (the spatial policy, SPATIAL_POLICY).
+   */
+  readonly postgis?: string;
+}
+
+/** The names `tributary check` gives the two ways spatial columns are written. */
+export const SPATIAL_POLICY = { postgis: 'spatial as PostGIS geometry', bytea: 'spatial as bytea (EWKB)' } as const;
+
+/** A target column's type as CREATE TABLE declares it. */
+export interface PostgresColumnType extends PostgresType {
+  /** True when the type comes from a `columnTypes` override. */
+  readonly overridden: boolean;
+}
+
+/** How the refusal names a source engine's types ('MySQL type vector(3)'). */
+const ENGINE_NAMES: Readonly<Record<string, string>> = { mysql: 'MySQL' };
+
+/**
+ * The PostgreSQL type of a source column, whatever the source engine: the one function the target
+ * declares its columns with (ddl.ts planTypes, check.ts mappingRequirements).
+ *
+ * - A PostgreSQL source keeps its own declaration (format_type), so PostgreSQL → PostgreSQL is the
+ *   identity, except for a column of a user enum type (Column.enumType), whose type the target
+ *   creates in its own `schema`: the column is declared with that type ("schema"."type", with []
+ *   for an array of it). An override (--column-types) wins.
+ * - Any other engine's column: a non-empty override, else fromLogical of the column's logical type
+ *   (the engine's describe fills it). A type PostgreSQL has none for is refused (TABLE_UNSUPPORTED)
+ *   naming the column, its type and the override that fixes it; a column without a logical type
+ *   (built by hand, not described) is refused as a bug (INTERNAL), never mapped by guesswork.
+ */
+export function postgresColumnType(table: TableSchema, col: Column, opts: PostgresTypeOptions, schema = 'public'): PostgresColumnType {
+  const override = opts.columnTypes[`${table.name}.${col.name}`];
+  if (table.engine === 'postgres') {
+    if (override !== undefined) return { sql: override, forceNullable: false, overridden: true };
+    if (col.enumType !== undefined) return { sql: enumColumnType(schema, col.enumType, col), forceNullable: false, overridden: false };
+    return { sql: col.columnType, forceNullable: false, overridden: false };
+  }
+  // An empty override is no override here, as it was for a MySQL source before logical types.
+  if (override) return { sql: override, forceNullable: false, overridden: true };
+  if (col.logical === undefined) {
+    throw new TributaryError(
+      ErrorCode.INTERNAL,
+      `column ${table.name}.${col.name}: no logical type (Column.logical) to choose its PostgreSQL type from; the ${table.engine} engine's describe fills it (engines/<engine>/types.ts withLogical), so describe the table through the engine, or give the column a type with ${columnTypesHint(table.name, col.name, 'TYPE')}`,
+    );
+  }
+  const t = fromLogical(col.logical, { zeroDates: opts.zeroDates, postgis: opts.postgis, schema });
+  if (t) return { ...t, overridden: false };
+  throw new TributaryError(
+    ErrorCode.TABLE_UNSUPPORTED,
+    `column ${table.name}.${col.name}: ${ENGINE_NAMES[table.engine] ?? table.engine} type ${col.columnType} has no PostgreSQL mapping; choose one with ${columnTypesHint(table.name, col.name, 'TYPE')}, or leave the table out with --tables`,
+  );
+}
+
+/** A PostgreSQL source's enum column declared with its type in the target schema ([] for an array of it). */
+function enumColumnType(schema: string, enumType: string, col: Column): string {
+  const array = col.dataType.startsWith('_') || /\[\]$/.test(col.columnType);
+  return `${quoteIdent(schema)}.${quoteIdent(enumType)}${array ? '[]' : ''}`;
 }

@@ -1,21 +1,35 @@
+/**
+ * The PostgreSQL target's column types for MySQL columns (engines/postgres/types.ts
+ * postgresColumnType, through the logical types the MySQL engine's describe gives them), its
+ * CREATE TABLE, and the values it renders. Was typemap-mysql-postgres.test.ts (typemap's
+ * mysqlToPostgresType), with the same expectations.
+ */
 import { describe, expect, it } from 'vitest';
-import { TributaryError } from '../../src/core/errors.js';
+import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
+import { withLogical } from '../../src/engines/mysql/types.js';
 import { createTableSql, planTypes } from '../../src/engines/postgres/ddl.js';
 import { copyField, float4Text, pgText, quoteIdent, renderRow, type TargetColumn } from '../../src/engines/postgres/sql.js';
+import { postgresColumnType, type PostgresColumnType, type PostgresTypeOptions } from '../../src/engines/postgres/types.js';
 import { isZeroDate } from '../../src/core/calendar.js';
-import { enumMembers, mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
 
 function col(name: string, dataType: string, columnType: string, extra: Partial<Column> = {}): Column {
   return { name, dataType, columnType, nullable: true, unsigned: /unsigned/.test(columnType), ...extra };
 }
 
+/** A MySQL table as the MySQL engine's describe gives it: each column with its logical type. */
 function table(columns: Column[], extra: Partial<TableSchema> = {}): TableSchema {
-  return { name: 't', columns, primaryKey: [0], generated: [], engine: 'mysql', ...extra };
+  return withLogical({ name: 't', columns, primaryKey: [0], generated: [], engine: 'mysql', ...extra });
 }
 
 const opts = { zeroDates: 'error' as const, columnTypes: {} };
-const map = (c: Column, t = table([c])) => mysqlToPostgresType(t, c, opts).sql;
+
+/** The target's type of the column named like `c` in `t` (by default a table of `c` alone). */
+function typeOf(c: Column, t = table([c]), o: PostgresTypeOptions = opts): PostgresColumnType {
+  const described = t.columns.find((x) => x.name === c.name) as Column;
+  return postgresColumnType(t, described, o);
+}
+const map = (c: Column, t = table([c])) => typeOf(c, t).sql;
 
 describe('MySQL → PostgreSQL types', () => {
   it('maps every integer width, signed and unsigned, to a type that holds its whole range', () => {
@@ -57,10 +71,10 @@ describe('MySQL → PostgreSQL types', () => {
     expect(map(js, table([js], { createStatement: 'CREATE TABLE `t` (\n  `js` longtext DEFAULT NULL CHECK (json_valid(`js`))\n)' }))).toBe('json');
     expect(map(col('a', 'set', "set('x','y')"))).toBe('text');
     const en = col('en', 'enum', "enum('a','b,c','it''s')");
-    const t = mysqlToPostgresType(table([en]), en, opts);
+    const t = typeOf(en);
     expect(t.sql).toBe('text');
     expect(t.check?.('"en"')).toBe(`"en" IN ('', 'a', 'b,c', 'it''s')`);
-    expect(enumMembers("enum('a','b,c','it''s')")).toEqual(['a', 'b,c', "it's"]);
+    // enumMembers: tests/unit/enum-members.test.ts.
   });
 
   it('refuses an unmappable column by name, and takes a per-column override', () => {
@@ -68,7 +82,28 @@ describe('MySQL → PostgreSQL types', () => {
     const g = col('shape', 'vector', 'vector(3)');
     expect(() => map(g)).toThrow(TributaryError);
     expect(() => map(g)).toThrow(/column t\.shape: MySQL type vector\(3\) has no PostgreSQL mapping; choose one with --column-types t\.shape=TYPE/);
-    expect(mysqlToPostgresType(table([g]), g, { ...opts, columnTypes: { 't.shape': 'bytea' } })).toMatchObject({ sql: 'bytea', overridden: true });
+    expect(typeOf(g, table([g]), { ...opts, columnTypes: { 't.shape': 'bytea' } })).toMatchObject({ sql: 'bytea', overridden: true });
+  });
+
+  it('takes an override only when it names a type, as the MySQL map did (an empty one is none)', () => {
+    const a = col('a', 'int', 'int(11)');
+    expect(typeOf(a, table([a]), { ...opts, columnTypes: { 't.a': 'numeric' } })).toEqual({ sql: 'numeric', forceNullable: false, overridden: true });
+    expect(typeOf(a, table([a]), { ...opts, columnTypes: { 't.a': '' } })).toEqual({ sql: 'integer', forceNullable: false, overridden: false });
+  });
+
+  it('refuses a column without a logical type (not described by its engine) by name, never guessing from the native type', () => {
+    const bare: TableSchema = { name: 't', columns: [col('a', 'int', 'int(11)')], primaryKey: [0], generated: [], engine: 'mysql' };
+    let err: unknown;
+    try {
+      postgresColumnType(bare, bare.columns[0] as Column, opts);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TributaryError);
+    expect((err as TributaryError).code).toBe(ErrorCode.INTERNAL);
+    expect((err as TributaryError).message).toMatch(/^column t\.a: no logical type .*the mysql engine's describe fills it/);
+    // An override still gives the column its type.
+    expect(postgresColumnType(bare, bare.columns[0] as Column, { ...opts, columnTypes: { 't.a': 'bigint' } })).toMatchObject({ sql: 'bigint', overridden: true });
   });
 
   it('renders CREATE TABLE with quoted identifiers, NOT NULL, the key and deferred unique keys', () => {
