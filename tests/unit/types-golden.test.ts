@@ -7,7 +7,9 @@
  *   PostGIS), pgCopySelect of the column alone and of the table;
  * - PostgreSQL columns: mapPostgresTable of the table (MariaDB, MySQL, with the overrides its
  *   refused columns need, and with enum labels by name) and of each column alone, postgresTypeFor
- *   (into another schema too);
+ *   (into another schema too). Since plan step 6d the MySQL target maps another engine's table by
+ *   its logical types: the `mapPostgresTable` entries are computed by engines/mysql/types.ts
+ *   mapLogicalTable over the PostgreSQL engine's toLogical (the JSON keys keep their names);
  * - for each (source, target) engine pair: the checksum's columnRule (its name, and what its three
  *   functions make of a fixed list of probe values) and planTable's mode, reason and exactness.
  *
@@ -24,11 +26,16 @@ import { planTable } from '../../src/checksum/plan.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { pgCopySelect } from '../../src/engines/mysql/load.js';
-import { fromLogical as fromMysqlLogical, mapLogicalTable, toLogical as mysqlToLogical, type MapTableOptions } from '../../src/engines/mysql/types.js';
+import {
+  fromLogical as fromMysqlLogical,
+  mapLogicalTable,
+  toLogical as mysqlToLogical,
+  type MapTableOptions,
+  type TableMapping,
+} from '../../src/engines/mysql/types.js';
 import { fromLogical as postgresFromLogical, toLogical as postgresToLogical, type PostgresType } from '../../src/engines/postgres/types.js';
 import { postgresTypeFor, type PostgresColumnType, type PostgresTypeOptions } from '../../src/typemap/index.js';
 import { mysqlToPostgresType } from '../../src/typemap/mysql-to-postgres.js';
-import { mapPostgresTable, type PgToMysqlOptions, type TableMapping } from '../../src/typemap/postgres-to-mysql.js';
 import { corpusTables, type CorpusTable } from '../helpers/types-corpus.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'types-golden.json');
@@ -131,9 +138,10 @@ function mapping(m: TableMapping): Json {
   };
 }
 
-function mapTable(t: TableSchema, opts: PgToMysqlOptions): Json {
+/** mapPostgresTable's entry, now the MySQL engine's mapping of the table as the PostgreSQL describe gives it (with logical types). */
+function mapTable(t: TableSchema, opts: MapTableOptions): Json {
   try {
-    return mapping(mapPostgresTable(t, opts));
+    return mapping(mapLogicalTable(pgLogical(t), opts));
   } catch (err) {
     return { refused: (err as Error).message };
   }

@@ -7,9 +7,9 @@ import { isMysqlSpatial } from '../../core/spatial.js';
 import type { Row, Value } from '../../core/values.js';
 import { mysqlToPostgresType } from '../../typemap/index.js';
 import { declaredKind, type ValueKind } from '../../typemap/postgres-kinds.js';
-import { mysqlValue, type MappedColumn, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 import { quoteId } from './sql.js';
-import { isIntegerType } from './values.js';
+import type { MysqlColumnType, TableMapping } from './types.js';
+import { isIntegerType, mysqlValue } from './values.js';
 
 /**
  * Bulk loading with LOAD DATA LOCAL INFILE … REPLACE, in the MYSQL_TSV format (core/formats.ts): the fastest way into MySQL/MariaDB measured
@@ -21,14 +21,14 @@ export interface LoadPlan {
   readonly sql: string;
   readonly kinds: TsvKind[];
   /**
-   * For a table from another engine: the mapped columns, whose values are converted and checked
-   * through the type map (typemap/postgres-to-mysql.ts) before they are written.
+   * For a table from another engine: the mapped columns (types.ts mapLogicalTable), whose values
+   * are converted and checked (values.ts mysqlValue) before they are written.
    */
   readonly mapping?: TableMapping;
 }
 
 /** The LOAD DATA kind of a column mapped from another engine: bytes as hex, BIT as a number, the rest text. */
-function mappedKind(m: MappedColumn): TsvKind {
+function mappedKind(m: MysqlColumnType): TsvKind {
   return m.kind === 'bytes' ? 'hex' : m.kind === 'bits' ? 'num' : 'text';
 }
 
@@ -65,7 +65,7 @@ function field(v: Value, kind: TsvKind): string {
 }
 
 /** A field of a column mapped from another engine; throws naming the column for a value it cannot hold. */
-function mappedField(table: string, m: MappedColumn, v: Value): string {
+function mappedField(table: string, m: MysqlColumnType, v: Value): string {
   const r = mysqlValue(table, m, v);
   if (r === null) return '\\N';
   if (Buffer.isBuffer(r)) return r.toString('hex');
@@ -97,7 +97,7 @@ function serialiseMapped(rows: readonly Row[], mapping: TableMapping): Buffer {
     let line = '';
     for (let i = 0; i < cols.length; i++) {
       if (i) line += '\t';
-      line += mappedField(name, cols[i] as MappedColumn, row[i] ?? null);
+      line += mappedField(name, cols[i] as MysqlColumnType, row[i] ?? null);
     }
     lines[r] = line;
   }
