@@ -30,6 +30,7 @@ import {
   fromLogical as fromMysqlLogical,
   mapLogicalTable,
   toLogical as mysqlToLogical,
+  withLogical as mysqlWithLogical,
   type MapTableOptions,
   type TableMapping,
 } from '../../src/engines/mysql/types.js';
@@ -168,14 +169,16 @@ function byName(t: TableSchema | undefined, name: string): Column | undefined {
 
 function mysqlEntry(ct: CorpusTable): Json {
   const t = ct.table;
+  // pgCopySelect renders by logical type: the table as the MySQL describe gives it.
+  const described = mysqlWithLogical(t);
   const columns = Object.fromEntries(
-    t.columns.map((c) => [
+    t.columns.map((c, i) => [
       c.name,
       {
         native: c.columnType,
         mysqlToPostgresType: { error: pgType(() => mysqlToPostgresType(t, c, ERROR)), nullPostgis: pgType(() => mysqlToPostgresType(t, c, NULL_POSTGIS)) },
         postgresTypeFor: { error: pgType(() => postgresTypeFor(t, c, ERROR)), nullPostgis: pgType(() => postgresTypeFor(t, c, NULL_POSTGIS, 'tgt')) },
-        pgCopySelect: attempt(() => pgCopySelect({ ...t, columns: [c], primaryKey: [0], uniqueKeys: [] })),
+        pgCopySelect: attempt(() => pgCopySelect({ ...described, columns: [described.columns[i] as Column], primaryKey: [0], uniqueKeys: [] })),
         columnRule: {
           'mysql→mysql': ruleOf(c, 'mysql', c, 'mysql', Z_ERROR),
           'mysql→postgres': ruleOf(c, 'mysql', byName(ct.targets.postgres, c.name), 'postgres', Z_ERROR),
@@ -188,7 +191,7 @@ function mysqlEntry(ct: CorpusTable): Json {
   return {
     engine: 'mysql',
     origin: ct.origin,
-    pgCopySelect: attempt(() => pgCopySelect(t)),
+    pgCopySelect: attempt(() => pgCopySelect(described)),
     planTable: {
       'mysql→mysql': plan(t, t, Z_ERROR),
       'mysql→postgres': plan(t, ct.targets.postgres, Z_NULL),
