@@ -36,9 +36,8 @@ export interface Column {
   readonly srid?: number;
   /**
    * What the column holds in no engine's words (core/logical.ts), from the engine that described
-   * it (its types.ts toLogical). Optional while issue 11 moves the type maps onto it; a MySQL
-   * target maps another engine's columns by it and refuses a column without it by name
-   * (engines/mysql/types.ts logicalTypeOf), so hand-built columns headed there need it too.
+   * it (its types.ts toLogical). Optional while issue 11 moves the type maps onto it: nothing
+   * reads it yet, and hand-built columns (tests, fakes) may leave it out.
    */
   readonly logical?: LogicalType;
 }
