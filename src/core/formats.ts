@@ -8,8 +8,9 @@
  * PostgreSQL's COPY text format (loaded by the PostgreSQL target): one line per row, columns in
  * TableSchema.columns order separated by tab, each value in the input syntax of its target column,
  * backslash, tab, newline and CR escaped, NULL as \N. Rendered by a PostgreSQL source as its own
- * COPY output, and by a MySQL source for the types of typemap/mysql-to-postgres.ts
- * (engines/mysql/load.ts pgCopySelect).
+ * COPY output, and by a MySQL source by each column's logical type, as the input of the PostgreSQL
+ * type the PostgreSQL engine gives that logical type (engines/mysql/load.ts pgCopySelect, which
+ * lists the rendering per logical kind).
  */
 export const PG_COPY_TEXT = 'postgres-copy-text';
 

@@ -1,6 +1,6 @@
 /**
  * PostgreSQL canonical values written through MysqlTarget into a real MariaDB: a hand-built
- * PostgreSQL TableSchema, the copy path (writeChunk → LOAD DATA) and the stream path (begin /
+ * PostgreSQL TableSchema (with each column's logical type, as the PostgreSQL describe gives it), the copy path (writeChunk → LOAD DATA) and the stream path (begin /
  * write / commit → INSERT … ON DUPLICATE KEY UPDATE, DELETE), every value checked exactly.
  */
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
@@ -11,13 +11,14 @@ import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { ChunkCommit } from '../../src/core/target.js';
 import type { Row } from '../../src/core/values.js';
 import { MysqlTarget } from '../../src/engines/mysql/target.js';
+import { withLogical } from '../../src/engines/postgres/types.js';
 import { startMariaDb, type Server } from '../../src/testing/servers.js';
 
 function col(name: string, dataType: string, columnType = dataType, extra: Partial<Column> = {}): Column {
   return { name, dataType, columnType, nullable: true, unsigned: false, ...extra };
 }
 
-const T: TableSchema = {
+const T: TableSchema = withLogical({
   name: 'pg_values',
   engine: 'postgres',
   generated: [],
@@ -45,19 +46,19 @@ const T: TableSchema = {
     col('iv', 'interval'),
     col('wide', 'numeric', 'numeric'),
   ],
-};
+});
 
 /** Text keys: 'a', 'A' and 'a ' are three keys in PostgreSQL and must stay three. */
-const K: TableSchema = {
+const K: TableSchema = withLogical({
   name: 'pg_text_key',
   engine: 'postgres',
   generated: [],
   primaryKey: [0],
   columns: [col('k', 'text', 'text', { nullable: false }), col('v', 'int4', 'integer')],
-};
+});
 
 /** Wide varchar columns: those past MySQL's 65535-byte row become TEXT; a composite text key shares the 3072-byte key limit. */
-const W: TableSchema = {
+const W: TableSchema = withLogical({
   name: 'pg_wide',
   engine: 'postgres',
   generated: [],
@@ -67,7 +68,7 @@ const W: TableSchema = {
     col('b', '_text', 'text[]', { nullable: false }),
     ...Array.from({ length: 8 }, (_, i) => col(`v${i}`, 'varchar', 'character varying(4000)')),
   ],
-};
+});
 
 const ROW1: Row = [
   1n, -32768n, '-12345678.90', 3.1415927410125732, 0.1, true, 'tab\there\\ 😀', 'ünïcö', Buffer.from([0, 1, 0, 255]),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import { pgCopySelect } from '../../src/engines/mysql/load.js';
+import { withLogical } from '../../src/engines/mysql/types.js';
 import { declaredKind } from '../../src/engines/postgres/values.js';
 
 function col(name: string, dataType: string, columnType: string, extra: Partial<Column> = {}): Column {
@@ -56,5 +57,20 @@ describe('pgCopySelect (MySQL → PostgreSQL COPY text rendered in SQL)', () => 
     expect(pgCopySelect(table([col('id', 'int', 'int(11)'), col('g', 'point', 'point')]))).toBeUndefined();
     // A character column stored as bytes would map to char(n) (text) but reads as bytes.
     expect(pgCopySelect(table([col('id', 'int', 'int(11)'), col('c', 'char', 'char(4)', { charset: 'binary' })]))).toBeUndefined();
+  });
+
+  it('renders by each column’s logical type (Column.logical, as describe gives it)', () => {
+    const t = table([col('id', 'int', 'int(11)'), col('at', 'timestamp', 'timestamp(3)', { scale: 3 }), col('s', 'varchar', 'varchar(9)', { charset: 'utf8mb4' })]);
+    const described = withLogical(t);
+    expect(described.columns.every((c) => c.logical !== undefined)).toBe(true);
+    // Without a logical type (a table built by hand) a column gets its own engine's from its declaration: the same rendering.
+    expect(pgCopySelect(described)).toBe(pgCopySelect(t));
+    expect(pgCopySelect(described)).toContain("CONCAT(`at`, '+00')");
+    // The logical type decides, not the native name: a timestamp without zone is written without one …
+    const cols = described.columns;
+    const naive = { ...described, columns: [cols[0]!, { ...cols[1]!, logical: { kind: 'timestamp', zone: false, fsp: 3 } as const }, cols[2]!] };
+    expect(pgCopySelect(naive)).not.toContain("'+00'");
+    // … and a kind with no rendering here sends the table to the canonical path.
+    expect(pgCopySelect({ ...described, columns: [cols[0]!, cols[1]!, { ...cols[2]!, logical: { kind: 'other', native: 'varchar(9)' } }] })).toBeUndefined();
   });
 });

@@ -8,7 +8,10 @@
  *   engine's describe gives it, with its logical type), pgCopySelect of the column alone and of the table;
  * - PostgreSQL columns: mapPostgresTable of the table (MariaDB, MySQL, with the overrides its
  *   refused columns need, and with enum labels by name) and of each column alone, postgresTypeFor
- *   (postgresColumnType now; into another schema too);
+ *   (postgresColumnType now; into another schema too). Since plan step 6d the MySQL target maps
+ *   another engine's table by its logical types: the `mapPostgresTable` entries are computed by
+ *   engines/mysql/types.ts mapLogicalTable over the PostgreSQL engine's toLogical (the JSON keys
+ *   keep their names);
  * - for each (source, target) engine pair: the checksum's columnRule (its name, and what its three
  *   functions make of a fixed list of probe values) and planTable's mode, reason and exactness.
  *
@@ -25,7 +28,14 @@ import { planTable } from '../../src/checksum/plan.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { pgCopySelect } from '../../src/engines/mysql/load.js';
-import { fromLogical as fromMysqlLogical, mapLogicalTable, toLogical as mysqlToLogical, withLogical as mysqlWithLogical, type MapTableOptions } from '../../src/engines/mysql/types.js';
+import {
+  fromLogical as fromMysqlLogical,
+  mapLogicalTable,
+  toLogical as mysqlToLogical,
+  withLogical as mysqlWithLogical,
+  type MapTableOptions,
+  type TableMapping,
+} from '../../src/engines/mysql/types.js';
 import {
   fromLogical as postgresFromLogical,
   postgresColumnType,
@@ -35,7 +45,6 @@ import {
   type PostgresType,
   type PostgresTypeOptions,
 } from '../../src/engines/postgres/types.js';
-import { mapPostgresTable, type PgToMysqlOptions, type TableMapping } from '../../src/typemap/postgres-to-mysql.js';
 import { corpusTables, type CorpusTable } from '../helpers/types-corpus.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'types-golden.json');
@@ -138,9 +147,10 @@ function mapping(m: TableMapping): Json {
   };
 }
 
-function mapTable(t: TableSchema, opts: PgToMysqlOptions): Json {
+/** mapPostgresTable's entry, now the MySQL engine's mapping of the table as the PostgreSQL describe gives it (with logical types). */
+function mapTable(t: TableSchema, opts: MapTableOptions): Json {
   try {
-    return mapping(mapPostgresTable(t, opts));
+    return mapping(mapLogicalTable(pgLogical(t), opts));
   } catch (err) {
     return { refused: (err as Error).message };
   }
@@ -168,7 +178,7 @@ function byName(t: TableSchema | undefined, name: string): Column | undefined {
 function mysqlEntry(ct: CorpusTable): Json {
   const t = ct.table;
   // The table as the MySQL engine's describe gives it: each column with its logical type, which
-  // the PostgreSQL target's types come from.
+  // the PostgreSQL target's types and pgCopySelect's rendering come from.
   const described = mysqlWithLogical(t);
   const columns = Object.fromEntries(
     t.columns.map((c, i) => [
@@ -183,7 +193,7 @@ function mysqlEntry(ct: CorpusTable): Json {
           error: pgType(() => postgresColumnType(described, described.columns[i] as Column, ERROR)),
           nullPostgis: pgType(() => postgresColumnType(described, described.columns[i] as Column, NULL_POSTGIS, 'tgt')),
         },
-        pgCopySelect: attempt(() => pgCopySelect({ ...t, columns: [c], primaryKey: [0], uniqueKeys: [] })),
+        pgCopySelect: attempt(() => pgCopySelect({ ...described, columns: [described.columns[i] as Column], primaryKey: [0], uniqueKeys: [] })),
         columnRule: {
           'mysql→mysql': ruleOf(c, 'mysql', c, 'mysql', Z_ERROR),
           'mysql→postgres': ruleOf(c, 'mysql', byName(ct.targets.postgres, c.name), 'postgres', Z_ERROR),
@@ -196,7 +206,7 @@ function mysqlEntry(ct: CorpusTable): Json {
   return {
     engine: 'mysql',
     origin: ct.origin,
-    pgCopySelect: attempt(() => pgCopySelect(t)),
+    pgCopySelect: attempt(() => pgCopySelect(described)),
     planTable: {
       'mysql→mysql': plan(t, t, Z_ERROR),
       'mysql→postgres': plan(t, ct.targets.postgres, Z_NULL),

@@ -3,7 +3,8 @@ import { assertRequirements, type Requirement } from '../../core/check.js';
 import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
-import { mapPostgresTable, type MappedColumn, type PgToMysqlOptions } from '../../typemap/postgres-to-mysql.js';
+import type { ColumnValueStats } from '../../core/source.js';
+import { LIMITS, logicalTypeOf, mapLogicalTable, overrideFix, type MapTableOptions, type MappingProblem, type MysqlColumnType, type TableMapping } from './types.js';
 import { quoteId } from './sql.js';
 import type { DatabasePlan } from './ddl.js';
 
@@ -280,18 +281,18 @@ export async function targetRequirements(conn: Connection, database: string, use
  * (with the override that fixes it), and one line per column whose mapping follows a policy the
  * user should know of. MySQL → MySQL keeps the source's own CREATE TABLE: nothing to report.
  */
-export function mappingRequirements(tables: readonly TableSchema[], opts: PgToMysqlOptions): Requirement[] {
+export function mappingRequirements(tables: readonly TableSchema[], opts: MapTableOptions): Requirement[] {
   const out: Requirement[] = [];
   for (const t of tables) {
     if (t.engine !== 'postgres') continue;
-    const m = mapPostgresTable(t, opts);
+    const m = mapLogicalTable(t, opts);
     for (const p of m.problems) {
       out.push({ name: `column ${p.table}.${p.column}`, ok: false, value: p.reason.startsWith(p.pgType) ? p.reason : `${p.pgType}: ${p.reason}`, fix: p.fix, severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: p.table });
     }
     const refused = new Set(m.problems.map((p) => p.column));
     for (const c of m.columns) {
       if (refused.has(c.column.name)) continue;
-      const policy = policyOf(c);
+      const policy = policyOf(t, c);
       if (policy === undefined) continue;
       out.push({ name: `${t.name}.${c.column.name}`, ok: true, value: `${c.column.columnType} → ${c.sql}`, fix: policy, severity: 'info', code: ErrorCode.TABLE_UNSUPPORTED, table: t.name, mapping: true });
     }
@@ -299,46 +300,98 @@ export function mappingRequirements(tables: readonly TableSchema[], opts: PgToMy
   return out;
 }
 
-/** Why a PostgreSQL column's MySQL type is not simply the same type: undefined when it is. */
-function policyOf(m: MappedColumn): string | undefined {
+/**
+ * Why a column's MySQL type is not simply the same type, by its logical type: undefined when it
+ * is. An `other` type kept as its ASCII text form is a network or time type printed as text (inet,
+ * cidr, macaddr, timetz); one kept as any text (citext, xml, "char", name) needs no word.
+ */
+function policyOf(table: TableSchema, m: MysqlColumnType): string | undefined {
   const c = m.column;
-  const t = c.dataType;
+  const logical = logicalTypeOf(table, c);
   if (m.overridden) return 'override (--column-types); values are checked against it as they are written';
-  if (t.startsWith('_') || /\[\]$/.test(c.columnType)) return 'array kept as its PostgreSQL text form';
-  switch (t) {
-    case 'timestamptz':
-      return 'converted to UTC, zone dropped; infinity and BC dates refused';
+  switch (logical.kind) {
+    case 'array':
+      return 'array kept as its PostgreSQL text form';
     case 'timestamp':
+      return logical.zone ? 'converted to UTC, zone dropped; infinity and BC dates refused' : 'infinity, BC and post-9999 dates refused by name';
     case 'date':
       return 'infinity, BC and post-9999 dates refused by name';
-    case 'numeric':
+    case 'decimal':
       return 'exact; NaN and ±Infinity refused by name';
-    case 'float4':
-    case 'float8':
+    case 'float':
       return 'NaN and ±Infinity refused by name';
     case 'json':
-    case 'jsonb':
       return `JSON text kept as PostgreSQL prints it${/^LONGTEXT/i.test(m.sql) ? ' (MySQL JSON would re-serialise it)' : ''}`;
-    case 'bool':
+    case 'boolean':
       return 'true/false as 1/0';
     case 'uuid':
-    case 'inet':
-    case 'cidr':
-    case 'macaddr':
-    case 'macaddr8':
     case 'interval':
-    case 'timetz':
       return 'kept as its PostgreSQL text form';
     case 'time':
       return 'fractions beyond the column refused, never rounded';
     case 'text':
-    case 'varchar':
-    case 'bytea':
-    case 'bpchar':
+    case 'binary':
+      // An unbounded string in a key gets a length; a declaration spelled as a character type (CHAR, VARCHAR, character varying) is left unsaid.
       return /^(VAR)?(CHAR|BINARY)\(/i.test(m.sql) && !/^(VAR)?CHAR/i.test(c.columnType) ? 'key column sized to InnoDB\'s 3072-byte key limit; longer values are refused' : undefined;
+    case 'other':
+      if (logical.text?.ascii) return 'kept as its PostgreSQL text form';
+      break;
   }
-  if (c.enumLabels || c.enumType) return /^ENUM/i.test(m.sql) ? 'enum labels in the source order' : 'enum kept as text (labels MySQL ENUM cannot hold)';
+  if (logical.kind === 'enum' || c.enumLabels || c.enumType) return /^ENUM/i.test(m.sql) ? 'enum labels in the source order' : 'enum kept as text (labels MySQL ENUM cannot hold)';
   return undefined;
+}
+
+/**
+ * The preflight check: throws TABLE_UNSUPPORTED listing every column that cannot be mapped, each
+ * with the reason and the override that fixes it. Creates and reads nothing.
+ */
+export function assertMappable(tables: readonly TableSchema[], opts: MapTableOptions = {}): TableMapping[] {
+  const maps = tables.map((t) => mapLogicalTable(t, opts));
+  const problems = maps.flatMap((m) => m.problems);
+  if (problems.length) {
+    const lines = problems.map((p) => `${p.table}.${p.column} (${p.pgType}): ${p.reason}; ${p.fix}`);
+    throw new TributaryError(
+      ErrorCode.TABLE_UNSUPPORTED,
+      `${problems.length} column${problems.length > 1 ? 's' : ''} cannot be mapped to MySQL:\n  ${lines.join('\n  ')}`,
+    );
+  }
+  return maps;
+}
+
+/**
+ * The smallest DECIMAL(p,s) that holds values of at most `maxIntegerDigits` integer and `maxScale`
+ * fraction digits, or null when none within MySQL's DECIMAL(65,30) does (or nothing was counted).
+ */
+export function fitsDecimal(maxIntegerDigits: number | null, maxScale: number | null): string | null {
+  const [d, s] = [maxIntegerDigits, maxScale];
+  return d !== null && s !== null && d <= LIMITS.decimalPrecision - LIMITS.decimalScale && s <= LIMITS.decimalScale ? `DECIMAL(${Math.max(1, d + s)},${s})` : null;
+}
+
+/**
+ * Problems a data scan of another engine's source (ChangeSource.valueStats) found for the mapped
+ * columns: each names the column, the counts and the fix (an override that holds the data, or
+ * correcting the rows).
+ */
+export function dataProblems(mapping: TableMapping, reports: readonly ColumnValueStats[]): MappingProblem[] {
+  const out: MappingProblem[] = [];
+  for (const r of reports) {
+    const m = mapping.columns.find((c) => c.column.name === r.column);
+    if (!m || m.kind === 'text') continue;
+    const base = { table: r.table, column: r.column, pgType: r.sourceType };
+    const bad = r.nan + r.posInfinity + r.negInfinity;
+    if (bad > 0 && (m.kind === 'decimal' || m.kind === 'float' || m.kind === 'int')) {
+      out.push({ ...base, reason: `${r.nan} NaN, ${r.posInfinity} Infinity and ${r.negInfinity} -Infinity values cannot be stored in MySQL ${m.sql}`, fix: `correct those rows, or ${overrideFix(r.table, r.column, 'VARCHAR(100)')} to keep the text` });
+    }
+    if (m.kind === 'decimal' && m.decimal && r.maxIntegerDigits !== null && r.maxScale !== null) {
+      if (r.maxIntegerDigits > m.decimal.precision - m.decimal.scale || r.maxScale > m.decimal.scale) {
+        out.push({ ...base, reason: `values with ${r.maxIntegerDigits} integer and ${r.maxScale} fraction digits do not fit ${m.sql}`, fix: overrideFix(r.table, r.column, fitsDecimal(r.maxIntegerDigits, r.maxScale) ?? 'VARCHAR(200)') });
+      }
+    }
+    if (r.outOfRange > 0 && (m.kind === 'date' || m.kind === 'timestamp' || m.kind === 'timestamptz')) {
+      out.push({ ...base, reason: `${r.outOfRange} infinite, BC or post-9999 values cannot be stored in MySQL ${m.sql}`, fix: `correct those rows, or ${overrideFix(r.table, r.column, 'VARCHAR(64)')} to keep the text` });
+    }
+  }
+  return out;
 }
 
 /**

@@ -3,7 +3,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { DatabaseDefaults } from '../../core/source.js';
-import { binaryCollation, mapPostgresTable, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
+import { binaryCollation, mapLogicalTable, type MapTableOptions, type MysqlFlavour, type TableMapping } from './types.js';
 import { quoteId } from './sql.js';
 
 type Queryable = Pick<Connection, 'query'>;
@@ -59,16 +59,16 @@ export async function databaseExists(conn: Queryable, name: string): Promise<boo
 /**
  * The CREATE TABLE for a target table. From a MySQL/MariaDB source the source's own statement is
  * used, so every type, charset, collation, default and generated column stays as it was. From a
- * PostgreSQL source the statement is rendered from the type map (typemap/postgres-to-mysql.ts);
- * pass that map's options (overrides, server flavour).
+ * PostgreSQL source the statement is rendered from its columns' logical types (types.ts
+ * mapLogicalTable); pass that map's options (overrides, server flavour, enum labels).
  */
-export function createTableSql(table: TableSchema, opts: PgToMysqlOptions = {}): string {
+export function createTableSql(table: TableSchema, opts: MapTableOptions = {}): string {
   if (table.engine === 'mysql' && table.createStatement) {
     return table.createStatement
       .replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, `CREATE TABLE IF NOT EXISTS ${quoteId(table.name)}`)
       .replace(/\s+AUTO_INCREMENT=\d+/i, '');
   }
-  if (table.engine === 'postgres') return createTableFromMapping(mapPostgresTable(table, opts), opts);
+  if (table.engine === 'postgres') return createTableFromMapping(mapLogicalTable(table, opts), opts);
   throw new TributaryError(
     ErrorCode.TABLE_UNSUPPORTED,
     `table ${table.name}: creating a MySQL table from a ${table.engine} source is not supported yet; create it on the target first`,
@@ -82,7 +82,7 @@ export function createTableSql(table: TableSchema, opts: PgToMysqlOptions = {}):
  * two keys are equal on MySQL exactly when their bytes are, as under PostgreSQL's deterministic
  * collations ('a' ≠ 'A', 'a' ≠ 'a ').
  */
-export function createTableFromMapping(mapping: TableMapping, opts: PgToMysqlOptions = {}): string {
+export function createTableFromMapping(mapping: TableMapping, opts: MapTableOptions = {}): string {
   const { table } = mapping;
   if (mapping.problems.length) {
     const p = mapping.problems[0]!;

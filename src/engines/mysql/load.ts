@@ -4,12 +4,11 @@ import type { Connection, PoolConnection, ResultSetHeader, RowDataPacket } from 
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
+import type { LogicalType } from '../../core/logical.js';
 import type { Row, Value } from '../../core/values.js';
-import { mysqlToPostgresType } from '../../typemap/index.js';
-import { declaredKind, type ValueKind } from '../../typemap/postgres-kinds.js';
-import { mysqlValue, type MappedColumn, type TableMapping } from '../../typemap/postgres-to-mysql.js';
 import { quoteId } from './sql.js';
-import { isIntegerType } from './values.js';
+import { toLogical, type MysqlColumnType, type TableMapping } from './types.js';
+import { mysqlValue } from './values.js';
 
 /**
  * Bulk loading with LOAD DATA LOCAL INFILE … REPLACE, in the MYSQL_TSV format (core/formats.ts): the fastest way into MySQL/MariaDB measured
@@ -21,14 +20,14 @@ export interface LoadPlan {
   readonly sql: string;
   readonly kinds: TsvKind[];
   /**
-   * For a table from another engine: the mapped columns, whose values are converted and checked
-   * through the type map (typemap/postgres-to-mysql.ts) before they are written.
+   * For a table from another engine: the mapped columns (types.ts mapLogicalTable), whose values
+   * are converted and checked (values.ts mysqlValue) before they are written.
    */
   readonly mapping?: TableMapping;
 }
 
 /** The LOAD DATA kind of a column mapped from another engine: bytes as hex, BIT as a number, the rest text. */
-function mappedKind(m: MappedColumn): TsvKind {
+function mappedKind(m: MysqlColumnType): TsvKind {
   return m.kind === 'bytes' ? 'hex' : m.kind === 'bits' ? 'num' : 'text';
 }
 
@@ -65,7 +64,7 @@ function field(v: Value, kind: TsvKind): string {
 }
 
 /** A field of a column mapped from another engine; throws naming the column for a value it cannot hold. */
-function mappedField(table: string, m: MappedColumn, v: Value): string {
+function mappedField(table: string, m: MysqlColumnType, v: Value): string {
   const r = mysqlValue(table, m, v);
   if (r === null) return '\\N';
   if (Buffer.isBuffer(r)) return r.toString('hex');
@@ -97,7 +96,7 @@ function serialiseMapped(rows: readonly Row[], mapping: TableMapping): Buffer {
     let line = '';
     for (let i = 0; i < cols.length; i++) {
       if (i) line += '\t';
-      line += mappedField(name, cols[i] as MappedColumn, row[i] ?? null);
+      line += mappedField(name, cols[i] as MysqlColumnType, row[i] ?? null);
     }
     lines[r] = line;
   }
@@ -185,19 +184,32 @@ export function tsvSelect(table: TableSchema): string {
 
 /**
  * The MySQL → PostgreSQL copy fast path: a select expression that renders each row, on the source
- * server, as its line of PostgreSQL's COPY text format (PG_COPY_TEXT) for the column types the
- * type map gives (typemap/mysql-to-postgres.ts, without overrides). A row then crosses Node as one
- * string instead of ten canonical values rendered again in JavaScript.
+ * server, as its line of PostgreSQL's COPY text format (PG_COPY_TEXT, core/formats.ts). A row then
+ * crosses Node as one string instead of ten canonical values rendered again in JavaScript.
  *
- * Each value is what the canonical path (readChunk, then the PostgreSQL target's pgText and
- * copyField) writes, as PostgreSQL reads it:
- * - integers, DECIMAL, DATETIME, DATE and TIME as MySQL prints them; YEAR as a number (0000 → 0);
- * - FLOAT widened to DOUBLE, printed exactly: real reads it back as the same float32 as the
- *   canonical shortest form; DOUBLE as printed (1e38, 5e-324: float8in reads the same double);
- * - TIMESTAMP + '+00' (the session is UTC); BIT(n) as n binary digits; BIGINT UNSIGNED as digits;
- * - binary as bytea hex, `\\x…` (the backslash escaped for COPY);
- * - text, ENUM, SET and JSON as their utf8mb4 text with COPY's escapes for \ tab newline CR;
+ * The contract with the PostgreSQL target, in logical types: each column is rendered by its logical
+ * type (Column.logical) as the input syntax of the PostgreSQL type that engine gives that logical
+ * type (its fromLogical), which is also what the canonical path (readChunk, then the target's
+ * pgText and copyField) writes. The target takes these chunks only for a table whose columns are of
+ * those types' kinds, with no --column-types override (postgres/target.ts mappedKinds); any other
+ * table takes the canonical path. By logical type:
+ * - integer (any width, signed or not; a PostgreSQL smallint, integer, bigint or numeric(20,0)) and
+ *   decimal (numeric) as MySQL prints them;
+ * - float 32 (real) widened to DOUBLE and printed exactly: real reads it back as the same float32 as
+ *   the canonical shortest form; float 64 (double precision) as printed (1e38, 5e-324);
+ * - bit n, fixed (bit(n)): n binary digits;
+ * - year (smallint): a number, 0000 → 0;
+ * - date, timestamp without zone (date, timestamp(n)) as printed; timestamp with zone
+ *   (timestamptz(n), a MySQL TIMESTAMP read in the session's UTC) as printed + '+00';
+ * - time, MySQL's ±838:59:59 range (interval): as printed;
+ * - binary (bytea): hex, `\\x…` (the backslash escaped for COPY);
+ * - text, enum, set and json (char(n)/varchar(n)/text, text + CHECK, text, json): the utf8mb4 text
+ *   with COPY's escapes for \ tab newline CR;
+ * - uuid, inet (uuid, inet): as printed, nothing to escape;
  * - NULL as \N.
+ * Spatial values (stored as SRID + WKB, which the canonical path converts for the PostgreSQL
+ * column), `other` types and any kind not listed have no rendering here: the table takes the
+ * canonical path.
  *
  * Values the canonical path refuses or rewrites are not rendered: a zero date ('0000-00-00',
  * a zero month or day, year 0) is replaced by a NUL byte, and text keeps its own NUL bytes. NUL can
@@ -212,10 +224,16 @@ function lit(s: string): string {
 }
 
 const NUL = 'CHAR(0 USING utf8mb4)';
-const TEXT = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set', 'json']);
-const BINARY = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
-/** MariaDB types whose printed form is the PostgreSQL input of the mapped type, with nothing to escape. */
-const PRINTED = new Set(['uuid', 'inet4', 'inet6']);
+/** The byte-string types: their bytes are the value. */
+const BYTES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob']);
+/**
+ * The DATA_TYPEs information_schema reports that the expressions below are written for. An alias
+ * only a table built by hand carries (numeric, real, double precision) is left to the canonical path.
+ */
+const REPORTED = new Set([
+  'tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'float', 'double', 'bit', 'year', 'date', 'datetime', 'timestamp', 'time',
+  ...BYTES, 'char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set', 'json', 'uuid', 'inet4', 'inet6',
+]);
 
 /** COPY text escapes of a character value, converted to utf8mb4 first (the result's charset). */
 function escapedText(q: string): string {
@@ -236,43 +254,54 @@ function unlessZeroDate(q: string, rendered: string): string {
   return `IF(LEAST(YEAR(${q}), MONTH(${q}), DAYOFMONTH(${q})) = 0, ${NUL}, ${rendered})`;
 }
 
-/** The rendering of one column for a target column of `kind`, or undefined when this path has none. */
-function pgCopyField(c: Column, kind: ValueKind, bits: number | undefined): string | undefined {
+/** The rendering of one column by its logical type, or undefined when this path has none. */
+function pgCopyField(c: Column, logical: LogicalType): string | undefined {
+  if (!REPORTED.has(c.dataType)) return undefined;
   const q = quoteId(c.name);
-  const t = c.dataType;
-  if (isIntegerType(t)) return kind === 'int' || kind === 'numeric' ? q : undefined;
-  if (t === 'decimal') return kind === 'numeric' ? q : undefined;
-  if (t === 'float') return kind === 'float4' ? `CAST(${q} AS DOUBLE)` : undefined;
-  if (t === 'double') return kind === 'float8' ? q : undefined;
-  if (t === 'bit') return kind === 'bit' && bits !== undefined ? `LPAD(BIN(${q}), ${bits}, '0')` : undefined;
-  if (t === 'year') return kind === 'int' ? `(${q} + 0)` : undefined;
-  if (t === 'date') return kind === 'date' ? unlessZeroDate(q, q) : undefined;
-  if (t === 'datetime') return kind === 'timestamp' ? unlessZeroDate(q, q) : undefined;
-  if (t === 'timestamp') return kind === 'timestamptz' ? unlessZeroDate(q, `CONCAT(${q}, '+00')`) : undefined;
-  if (t === 'time') return kind === 'text' ? q : undefined;
-  if (BINARY.has(t) || c.charset === 'binary') return kind === 'bytea' ? `CONCAT(${lit('\\\\x')}, HEX(${q}))` : undefined;
-  if (TEXT.has(t)) return kind === 'text' ? escapedText(q) : undefined;
-  // As text: IFNULL(uuid, '\N') would take the column's type and turn the marker into NULL.
-  if (PRINTED.has(t)) return kind === 'text' ? `CAST(${q} AS CHAR)` : undefined;
-  return undefined;
+  switch (logical.kind) {
+    case 'integer':
+    case 'decimal':
+      return q;
+    case 'float':
+      return logical.bits === 32 ? `CAST(${q} AS DOUBLE)` : q;
+    case 'bit':
+      return logical.varying ? undefined : `LPAD(BIN(${q}), ${logical.length ?? 1}, '0')`;
+    case 'year':
+      return `(${q} + 0)`;
+    case 'date':
+      return unlessZeroDate(q, q);
+    case 'timestamp':
+      return unlessZeroDate(q, logical.zone ? `CONCAT(${q}, '+00')` : q);
+    case 'time':
+      return logical.range === 'hours838' ? q : undefined;
+    case 'binary':
+      // A character type reported with the binary charset (neither server's catalogue does: both say
+      // BINARY, VARBINARY or BLOB) is left to the canonical path, which reads it as bytes.
+      return BYTES.has(c.dataType) ? `CONCAT(${lit('\\\\x')}, HEX(${q}))` : undefined;
+    case 'text':
+    case 'enum':
+    case 'set':
+    case 'json':
+      return escapedText(q);
+    case 'uuid':
+    case 'inet':
+      // As text: IFNULL(uuid, '\N') would take the column's type and turn the marker into NULL.
+      return `CAST(${q} AS CHAR)`;
+    default:
+      return undefined;
+  }
 }
 
 /**
  * The select expression rendering a row of `table` as its COPY text line (without the newline),
- * or undefined when some column has no exact rendering here (a type the map refuses, or a
- * mapping this file does not know): the copier then reads canonical rows.
+ * or undefined when some column has no exact rendering here (see above): the copier then reads
+ * canonical rows. A column describe left without its logical type (a table built by hand) gets it
+ * here from its MySQL declaration.
  */
 export function pgCopySelect(table: TableSchema): string | undefined {
   const fields: string[] = [];
   for (const c of table.columns) {
-    let sql: string;
-    try {
-      sql = mysqlToPostgresType(table, c, { zeroDates: 'error', columnTypes: {} }).sql;
-    } catch {
-      return undefined;
-    }
-    const { kind, bits } = declaredKind(sql);
-    const e = pgCopyField(c, kind, bits);
+    const e = pgCopyField(c, c.logical ?? toLogical(c, table));
     if (e === undefined) return undefined;
     fields.push(`IFNULL(${e}, ${lit('\\N')})`);
   }

@@ -6,15 +6,15 @@ import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { chunkSql, keysWhere, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
-import type { ColumnCodec } from './values.js';
-import { mysqlValue, type TableMapping } from '../../typemap/postgres-to-mysql.js';
+import type { TableMapping } from './types.js';
+import { mysqlValue, type ColumnCodec } from './values.js';
 
 /**
  * The MySQL target reading its own copy of a table back (Target.readChunk and friends, for
  * checksums): the source-side reading code (chunks.ts, the functions below, values.ts) run over
  * the target's own definition of the table, aligned with the source's columns (core/aligned.ts).
  * Key values arrive as the source gives them and are rendered for the target's key columns as the
- * write path renders them (typemap/postgres-to-mysql.ts for a PostgreSQL source's table).
+ * write path renders them (values.ts mysqlValue for another engine's table).
  */
 export interface ReadBackOptions {
   readonly pool: () => Pool;

@@ -1,6 +1,7 @@
 import { escape } from 'mysql2';
 import type { Value } from '../../core/values.js';
-import { mysqlValue, type MappedColumn } from '../../typemap/postgres-to-mysql.js';
+import type { MysqlColumnType } from './types.js';
+import { mysqlValue } from './values.js';
 
 /** A value as a MySQL literal that reads back exactly (−0 and binary included). */
 export function literal(v: Value): string {
@@ -18,12 +19,12 @@ export function literal(v: Value): string {
 }
 
 /**
- * A canonical value as the literal of a column mapped from another engine (see typemap/): numbers
+ * A canonical value as the literal of a column mapped from another engine (types.ts mapLogicalTable): numbers
  * bare (a quoted DECIMAL would be compared with the column as a double), booleans 1/0, bit
  * strings as their integer, timestamptz in UTC without the zone. Throws, naming table and column,
  * for a value the column cannot hold exactly.
  */
-export function columnLiteral(table: string, m: MappedColumn, v: Value): string {
+export function columnLiteral(table: string, m: MysqlColumnType, v: Value): string {
   const r = mysqlValue(table, m, v);
   if (r === null) return 'NULL';
   if (Buffer.isBuffer(r)) return literal(r);

@@ -10,10 +10,10 @@ import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoin
 import type { Row } from '../../core/values.js';
 import { connectError, openConnection, openPool } from './connection.js';
 import { describeTable } from './schema.js';
-import { assertMappable, dataProblems, type MysqlFlavour, type PgToMysqlOptions, type TableMapping } from '../../typemap/postgres-to-mysql.js';
+import type { MapTableOptions, MysqlFlavour, TableMapping } from './types.js';
 import { applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
-import { currentAccount, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
+import { assertMappable, currentAccount, dataProblems, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { createTableSql, databaseExists, databasePlan, refuseForceOnSystemDatabase } from './ddl.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
@@ -32,7 +32,7 @@ export interface MysqlTargetOptions {
   readonly poolSize: number;
   /**
    * Per-column target types for tables from another engine, {"table.column": "TYPE"}
-   * (config.columnTypes); see typemap/postgres-to-mysql.ts. Ignored for MySQL sources, whose own
+   * (config.columnTypes); see types.ts mapLogicalTable. Ignored for MySQL sources, whose own
    * CREATE TABLE is used.
    */
   readonly columnTypes?: Readonly<Record<string, string>>;
@@ -108,7 +108,7 @@ export class MysqlTarget implements Target {
   }
 
   /** Options of the type map for tables from another engine. */
-  private get mapOptions(): PgToMysqlOptions {
+  private get mapOptions(): MapTableOptions {
     return {
       flavour: this.flavour,
       ...(this.opts.columnTypes ? { columnTypes: this.opts.columnTypes } : {}),

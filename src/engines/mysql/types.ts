@@ -1,5 +1,6 @@
 import type { LogicalType } from '../../core/logical.js';
 import { columnTypesHint } from '../../config/hints.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
 import { enumMembers } from './chunks.js';
@@ -45,7 +46,7 @@ function fsp(c: Column): number {
 
 /**
  * MariaDB stores JSON as LONGTEXT with CHECK (json_valid(`col`)), which only the table's CREATE
- * statement shows (the same test as typemap's isJsonColumn).
+ * statement shows.
  */
 function isMariadbJson(c: Column, table?: Pick<TableSchema, 'createStatement'>): boolean {
   if (c.dataType !== 'longtext' || !table?.createStatement) return false;
@@ -352,13 +353,35 @@ function refused(declared: string, what: string): MysqlType {
   return { sql: 'LONGTEXT', refusal: { reason: `${declared} is ${what} with no MySQL counterpart`, example: 'LONGTEXT' } };
 }
 
-/** How a canonical value becomes the MySQL value of a column (the PG→MySQL value writers' choice; typemap's ValueKind). */
-export type ValueKind = 'int' | 'decimal' | 'float' | 'bits' | 'bytes' | 'timestamptz' | 'timestamp' | 'date' | 'time' | 'text';
+/**
+ * How a canonical value becomes the MySQL value of a column (values.ts mysqlValue), chosen from the
+ * target type (so an override changes it) and the source column's logical type.
+ */
+export type ValueKind =
+  /** integers, booleans (1/0), bit strings as numbers: bare digits */
+  | 'int'
+  /** exact decimals, checked against DECIMAL(p,s); NaN/±Infinity refused */
+  | 'decimal'
+  /** FLOAT/DOUBLE; NaN/±Infinity refused */
+  | 'float'
+  /** BIT(n): a '0101' string sent as its unsigned integer */
+  | 'bits'
+  /** bytes: hex in LOAD DATA (UNHEX), X'…' literals */
+  | 'bytes'
+  /** DATETIME from a zone-aware timestamp: converted to UTC, zone dropped */
+  | 'timestamptz'
+  /** DATETIME/DATE from a timestamp without zone or a date: infinity, BC and years past 9999 refused */
+  | 'timestamp'
+  | 'date'
+  /** TIME: the text as the source prints it, fractions beyond the column refused */
+  | 'time'
+  /** everything else: the canonical value as text */
+  | 'text';
 
-/** One column of a table mapped to MySQL (typemap's MappedColumn). */
+/** One column of a table from another engine, mapped to MySQL. */
 export interface MysqlColumnType {
   readonly column: Column;
-  /** The column's type in CREATE TABLE. */
+  /** The column's type in CREATE TABLE, e.g. 'DECIMAL(10,2)', 'VARCHAR(20)', 'CHAR(36) CHARACTER SET ascii COLLATE ascii_bin'. */
   readonly sql: string;
   readonly kind: ValueKind;
   /** Precision and scale when the target is DECIMAL. */
@@ -371,9 +394,18 @@ export interface MysqlColumnType {
 export interface MappingProblem {
   readonly table: string;
   readonly column: string;
+  /** The source column's declaration as its engine prints it (Column.columnType; '-' for an override naming no column). */
   readonly pgType: string;
   readonly reason: string;
   readonly fix: string;
+}
+
+/** A table from another engine mapped to MySQL (mapLogicalTable). */
+export interface TableMapping {
+  readonly table: TableSchema;
+  /** Aligned with `table.columns`; a refused column still has an entry (type LONGTEXT), see `problems`. */
+  readonly columns: readonly MysqlColumnType[];
+  readonly problems: readonly MappingProblem[];
 }
 
 export interface MapTableOptions extends FromLogicalOptions {
@@ -381,7 +413,8 @@ export interface MapTableOptions extends FromLogicalOptions {
   readonly columnTypes?: Readonly<Record<string, string>>;
 }
 
-function overrideFix(table: string, column: string, example: string): string {
+/** The fix that sets a column's MySQL type: the --column-types entry (and its config-file form). */
+export function overrideFix(table: string, column: string, example: string): string {
   return `set its type with ${columnTypesHint(table, column, example)}`;
 }
 
@@ -466,17 +499,15 @@ function decimalOf(sql: string): { precision: number; scale: number } | undefine
  * InnoDB's 3072-byte key limit (a single text primary key: VARCHAR(768)); character columns that
  * would overflow the 65535-byte row limit as VARCHAR become TEXT types of the same capacity.
  * Problems (refused columns, keys beyond the limit, unusable overrides) are listed, not thrown:
- * the column keeps a LONGTEXT entry.
+ * the column keeps a LONGTEXT entry (check.ts assertMappable throws them). A column without its
+ * logical type throws (logicalTypeOf).
  */
-export function mapLogicalTable(table: TableSchema, opts: MapTableOptions = {}): { columns: MysqlColumnType[]; problems: MappingProblem[] } {
+export function mapLogicalTable(table: TableSchema, opts: MapTableOptions = {}): TableMapping {
   const overrides = opts.columnTypes ?? {};
   const problems: MappingProblem[] = [];
   const problem = (c: Column, reason: string, example: string) =>
     problems.push({ table: table.name, column: c.name, pgType: c.columnType, reason, fix: overrideFix(table.name, c.name, example) });
-  const logicalOf = (c: Column): LogicalType => {
-    if (!c.logical) throw new Error(`${table.name}.${c.name} has no logical type (describe fills it)`);
-    return c.logical;
-  };
+  const logicalOf = (c: Column): LogicalType => logicalTypeOf(table, c);
 
   for (const key of Object.keys(overrides)) {
     const dot = key.indexOf('.');
@@ -550,5 +581,20 @@ export function mapLogicalTable(table: TableSchema, opts: MapTableOptions = {}):
     const decimal = kind === 'decimal' ? decimalOf(s) : undefined;
     return { column: c, sql: s, kind, overridden: o !== undefined, ...(decimal ? { decimal } : {}) };
   });
-  return { columns, problems };
+  return { table, columns, problems };
+}
+
+/**
+ * A column's logical type, which a MySQL target maps another engine's columns by. Every engine's
+ * describe fills it (its types.ts toLogical); a column without one (a TableSchema built by hand, an
+ * injected source that left it out) cannot be mapped, and is refused before anything is written:
+ * TABLE_UNSUPPORTED naming table.column.
+ */
+export function logicalTypeOf(table: Pick<TableSchema, 'name'>, c: Column): LogicalType {
+  if (c.logical) return c.logical;
+  throw new TributaryError(
+    ErrorCode.TABLE_UNSUPPORTED,
+    `${table.name}.${c.name} has no logical type (Column.logical), by which a MySQL target maps another engine's column (${c.columnType}); ` +
+      "the source's describe fills it (each engine's toLogical): an injected source must fill it too",
+  );
 }

@@ -1,6 +1,9 @@
+import { civilFromDays, daysFromCivil, p2 } from '../../core/calendar.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column } from '../../core/schema.js';
 import { isMysqlSpatial } from '../../core/spatial.js';
 import type { Value } from '../../core/values.js';
+import { LIMITS, overrideFix, type MysqlColumnType } from './types.js';
 
 /**
  * Conversion of MySQL/MariaDB values to canonical values, one codec per column, used by both the
@@ -206,5 +209,151 @@ export function keepSpatialBytes(entry: ZongjiTableMapEntry | undefined): void {
       col.type = MYSQL_TYPE_BLOB;
       col.charset = null;
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical values → MySQL, for the columns of another engine's table (types.ts mapLogicalTable)
+
+/*
+ * What must hold: a value lands exactly or is refused by name (table.column, the value, the fix);
+ * never rounded, truncated, shifted or replaced. Values are checked as they are written, because
+ * LOAD DATA LOCAL turns data errors into warnings (the server cannot stop a client's file half
+ * way) and MySQL rounds DECIMAL fractions and TIME/DATETIME fractions silently even in strict mode.
+ */
+
+/** Refuses a value the MySQL column cannot hold exactly; the message names table, column and value. */
+export function refuseValue(table: string, m: MysqlColumnType, v: Value, why: string, fix: string): never {
+  const shown = typeof v === 'string' ? `'${v.length > 60 ? v.slice(0, 60) + '…' : v}'` : Buffer.isBuffer(v) ? `<${v.length} bytes>` : String(v);
+  throw new TributaryError(
+    ErrorCode.TARGET_WRITE_FAILED,
+    `${table}.${m.column.name} (${m.column.columnType} → MySQL ${m.sql}): value ${shown} ${why}; nothing was written. ${fix}`,
+  );
+}
+
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity', 'infinity', '-infinity', 'inf', '-inf']);
+
+function checkDecimal(table: string, m: MysqlColumnType, s: string): void {
+  const d = m.decimal;
+  const x = /^([-+])?(\d*)(?:\.(\d*))?$/.exec(s);
+  if (!x) {
+    if (NON_FINITE.has(s)) {
+      refuseValue(table, m, s, 'cannot be stored in a MySQL number column (MySQL has no NaN or Infinity)', `Fix the row on the source, or keep the text: ${overrideFix(table, m.column.name, 'VARCHAR(100)')}.`);
+    }
+    refuseValue(table, m, s, 'is not a plain decimal number', `${overrideFix(table, m.column.name, 'VARCHAR(100)')}.`);
+  }
+  if (!d) return;
+  const intDigits = (x[2] ?? '').replace(/^0+/, '').length;
+  const fracDigits = (x[3] ?? '').replace(/0+$/, '').length;
+  if (intDigits > d.precision - d.scale || fracDigits > d.scale) {
+    refuseValue(
+      table,
+      m,
+      s,
+      `has ${intDigits} integer and ${fracDigits} fraction digits, beyond DECIMAL(${d.precision},${d.scale}) (MySQL would round or refuse it)`,
+      `${overrideFix(table, m.column.name, fracDigits > LIMITS.decimalScale || intDigits > LIMITS.decimalPrecision - LIMITS.decimalScale ? 'VARCHAR(200)' : `DECIMAL(${Math.min(65, Math.max(intDigits, d.precision - d.scale) + Math.max(fracDigits, d.scale))},${Math.max(fracDigits, d.scale)})`)}.`,
+    );
+  }
+}
+
+const TS = /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(\.\d+)?)?(?:(Z)|([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/;
+
+/** MySQL rounds fractional seconds beyond the column's digits, silently: refuse instead. */
+function checkFraction(table: string, m: MysqlColumnType, s: string, frac: string): void {
+  const digits = Number(/^\s*[A-Za-z]+\s*\(\s*(\d+)\s*\)/.exec(m.sql)?.[1] ?? 0);
+  if (frac.replace(/0+$/, '').length - 1 > digits) {
+    refuseValue(table, m, s, `has more fraction digits than MySQL ${m.sql} keeps (it would round them)`, `${overrideFix(table, m.column.name, `${/^\s*([A-Za-z]+)/.exec(m.sql)?.[1] ?? 'DATETIME'}(6)`)}.`);
+  }
+}
+
+/**
+ * A canonical date or timestamp (core/values.ts; a zone-aware one with its offset, as PostgreSQL
+ * prints timestamptz) as MySQL DATE/DATETIME text: a zone-aware value shifted to UTC by its offset
+ * (exactly, to the second; the fraction kept digit for digit) and the zone dropped. Infinity, BC
+ * dates and years past 9999 are refused: MySQL has none of them.
+ */
+export function temporalValue(table: string, m: MysqlColumnType, s: string): string {
+  const x = TS.exec(s);
+  const fix = `Fix the row on the source, or keep the text: ${overrideFix(table, m.column.name, 'VARCHAR(64)')}.`;
+  if (!x) {
+    if (/^-?infinity$/.test(s)) refuseValue(table, m, s, 'cannot be stored in MySQL (no infinite dates)', fix);
+    refuseValue(table, m, s, 'is not a date/time MySQL can hold', fix);
+  }
+  if (x[13]) refuseValue(table, m, s, 'is a BC date; MySQL dates start at year 1', fix);
+  let [y, mo, d] = [Number(x[1]), Number(x[2]), Number(x[3])];
+  if (x[4] === undefined) {
+    if (y < 1 || y > 9999) refuseValue(table, m, s, 'is outside the years 0001–9999 MySQL holds', fix);
+    return s;
+  }
+  let [h, mi, se] = [Number(x[4]), Number(x[5]), Number(x[6])];
+  const frac = x[7] ?? '';
+  checkFraction(table, m, s, frac);
+  if (m.kind === 'timestamptz' && x[9]) {
+    const off = (Number(x[10]) * 3600 + Number(x[11] ?? 0) * 60 + Number(x[12] ?? 0)) * (x[9] === '-' ? -1 : 1);
+    if (off !== 0) {
+      const t = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+      const days = Math.floor(t / 86400);
+      const sec = t - days * 86400;
+      [y, mo, d] = civilFromDays(days);
+      [h, mi, se] = [Math.floor(sec / 3600), Math.floor((sec % 3600) / 60), sec % 60];
+    }
+  } else if (m.kind !== 'timestamptz' && (x[8] || x[9])) {
+    refuseValue(table, m, s, 'carries a time zone but the column is a timestamp without one', fix);
+  }
+  if (y < 1 || y > 9999) refuseValue(table, m, s, 'is outside the years 0001–9999 MySQL holds (in UTC)', fix);
+  return `${String(y).padStart(4, '0')}-${p2(mo)}-${p2(d)} ${p2(h)}:${p2(mi)}:${p2(se)}${frac}`;
+}
+
+/**
+ * One canonical value as the text MySQL reads into the column (not yet escaped or quoted), or a
+ * Buffer for byte columns; null stays null. Throws TARGET_WRITE_FAILED naming table, column and
+ * value when the column cannot hold it exactly.
+ */
+export function mysqlValue(table: string, m: MysqlColumnType, v: Value): string | Buffer | null {
+  if (v === null) return null;
+  switch (m.kind) {
+    case 'int':
+    case 'decimal':
+    case 'float': {
+      if (typeof v === 'boolean') return v ? '1' : '0';
+      if (typeof v === 'bigint') {
+        if (m.kind === 'decimal') checkDecimal(table, m, v.toString());
+        return v.toString();
+      }
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) {
+          refuseValue(table, m, v, 'cannot be stored in a MySQL number column (MySQL has no NaN or Infinity)', `Fix the row on the source, or keep the text: ${overrideFix(table, m.column.name, 'VARCHAR(32)')}.`);
+        }
+        return Object.is(v, -0) ? '-0' : String(v);
+      }
+      const s = Buffer.isBuffer(v) ? v.toString('utf8') : v;
+      if (m.kind === 'decimal') checkDecimal(table, m, s);
+      else if (NON_FINITE.has(s)) {
+        refuseValue(table, m, s, 'cannot be stored in a MySQL number column (MySQL has no NaN or Infinity)', `Fix the row on the source, or keep the text: ${overrideFix(table, m.column.name, 'VARCHAR(100)')}.`);
+      }
+      return s;
+    }
+    case 'bits': {
+      if (typeof v === 'bigint') return v.toString();
+      const s = String(v);
+      if (!/^[01]*$/.test(s)) refuseValue(table, m, v, 'is not a bit string', `${overrideFix(table, m.column.name, 'VARCHAR(64)')}.`);
+      return s === '' ? '0' : BigInt('0b' + s).toString();
+    }
+    case 'bytes':
+      return Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
+    case 'timestamptz':
+    case 'timestamp':
+    case 'date':
+      return temporalValue(table, m, String(v));
+    case 'time': {
+      const s = String(v);
+      checkFraction(table, m, s, /(\.\d+)$/.exec(s)?.[1] ?? '');
+      return s;
+    }
+    case 'text':
+      if (typeof v === 'string') return v;
+      if (typeof v === 'boolean') return v ? 'true' : 'false';
+      if (Buffer.isBuffer(v)) return '\\x' + v.toString('hex');
+      return String(v);
   }
 }

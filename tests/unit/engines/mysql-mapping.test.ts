@@ -1,40 +1,46 @@
+/**
+ * A PostgreSQL table on a MySQL/MariaDB target (issue 11, plan step 6d: moved from
+ * typemap-postgres-mysql.test.ts with the code it tests): the MySQL types of its columns by their
+ * logical types (engines/mysql/types.ts mapLogicalTable), CREATE TABLE (ddl.ts), the preflight
+ * (check.ts assertMappable, dataProblems) and the value writers (values.ts mysqlValue, load.ts,
+ * sql.ts). The tables are built by hand as the PostgreSQL describe reads them, and get their
+ * logical types from that engine's toLogical (withLogical), as describe's last step gives them.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TributaryError } from '../../src/core/errors.js';
-import type { Column, TableSchema } from '../../src/core/schema.js';
-import type { Value } from '../../src/core/values.js';
-import { createTableSql } from '../../src/engines/mysql/ddl.js';
-import { loadPlan, serialise } from '../../src/engines/mysql/load.js';
-import { columnLiteral } from '../../src/engines/mysql/sql.js';
-import { scanPostgresData } from '../../src/engines/postgres/schema.js';
-import {
-  assertMappable,
-  dataProblems,
-  fitsDecimal,
-  mapPostgresTable,
-  mysqlValue,
-  type MappedColumn,
-  type PgToMysqlOptions,
-} from '../../src/typemap/postgres-to-mysql.js';
+import { ErrorCode, TributaryError } from '../../../src/core/errors.js';
+import type { Column, TableSchema } from '../../../src/core/schema.js';
+import type { Value } from '../../../src/core/values.js';
+import { assertMappable, dataProblems, fitsDecimal, mappingRequirements } from '../../../src/engines/mysql/check.js';
+import { createTableSql } from '../../../src/engines/mysql/ddl.js';
+import { loadPlan, serialise } from '../../../src/engines/mysql/load.js';
+import { columnLiteral } from '../../../src/engines/mysql/sql.js';
+import { mapLogicalTable, type MapTableOptions, type MysqlColumnType } from '../../../src/engines/mysql/types.js';
+import { mysqlValue } from '../../../src/engines/mysql/values.js';
+import { scanPostgresData } from '../../../src/engines/postgres/schema.js';
+import { withLogical } from '../../../src/engines/postgres/types.js';
 
 function col(name: string, dataType: string, columnType = dataType, extra: Partial<Column> = {}): Column {
   return { name, dataType, columnType, nullable: true, unsigned: false, ...extra };
 }
 
+/** A PostgreSQL table as describe gives it: each column with its logical type. */
 function table(columns: Column[], extra: Partial<TableSchema> = {}): TableSchema {
-  return { name: 't', engine: 'postgres', generated: [], primaryKey: [0], columns, ...extra };
+  return withLogical({ name: 't', engine: 'postgres', generated: [], primaryKey: [0], columns, ...extra });
 }
 
 const ID = col('id', 'int8', 'bigint', { nullable: false });
 
 /** The MySQL type of one PostgreSQL column (as a non-key column of a table keyed on a bigint). */
-function typeOf(c: Column, opts: PgToMysqlOptions = {}): string {
-  const m = mapPostgresTable(table([ID, c]), opts);
+function typeOf(c: Column, opts: MapTableOptions = {}): string {
+  const m = mapLogicalTable(table([ID, c]), opts);
   expect(m.problems).toEqual([]);
   return m.columns[1]!.sql;
 }
 
-function mapped(c: Column, opts: PgToMysqlOptions = {}): MappedColumn {
-  return mapPostgresTable(table([ID, c]), opts).columns[1]!;
+function mapped(c: Column, opts: MapTableOptions = {}): MysqlColumnType {
+  return mapLogicalTable(table([ID, c]), opts).columns[1]!;
 }
 
 function refusal(fn: () => unknown): string {
@@ -132,19 +138,19 @@ describe('PostgreSQL → MySQL type map', () => {
   });
 
   it('sizes string key columns to InnoDB’s 3072-byte key limit', () => {
-    expect(mapPostgresTable(table([col('k', 'text', 'text', { nullable: false })])).columns[0]!.sql).toBe('VARCHAR(767)');
-    expect(mapPostgresTable(table([col('k', 'bytea', 'bytea', { charset: 'binary', nullable: false })])).columns[0]!.sql).toBe('VARBINARY(3070)');
-    const two = mapPostgresTable(table([col('a', 'text'), col('b', 'int8', 'bigint'), col('c', '_int4', 'integer[]')], { primaryKey: [0, 1, 2] }));
+    expect(mapLogicalTable(table([col('k', 'text', 'text', { nullable: false })])).columns[0]!.sql).toBe('VARCHAR(767)');
+    expect(mapLogicalTable(table([col('k', 'bytea', 'bytea', { charset: 'binary', nullable: false })])).columns[0]!.sql).toBe('VARBINARY(3070)');
+    const two = mapLogicalTable(table([col('a', 'text'), col('b', 'int8', 'bigint'), col('c', '_int4', 'integer[]')], { primaryKey: [0, 1, 2] }));
     expect(two.columns.map((c) => c.sql)).toEqual(['VARCHAR(382)', 'BIGINT', 'VARCHAR(382)']);
     // A text column in a secondary unique key, and a uuid (ascii) key.
-    const u = mapPostgresTable(table([col('id', 'uuid', 'uuid', { nullable: false }), col('email', 'text')], { uniqueKeys: [[1]] }));
+    const u = mapLogicalTable(table([col('id', 'uuid', 'uuid', { nullable: false }), col('email', 'text')], { uniqueKeys: [[1]] }));
     expect(u.columns.map((c) => c.sql)).toEqual(['CHAR(36) CHARACTER SET ascii COLLATE ascii_bin', 'VARCHAR(767)']);
     expect(refusal(() => assertMappable([table([col('k', 'varchar', 'character varying(1000)', { nullable: false })])]))).toContain('3072-byte index key limit');
   });
 
   it('turns VARCHAR columns that would overflow the 65535-byte row into TEXT types', () => {
     const cols = [ID, ...Array.from({ length: 6 }, (_, i) => col(`v${i}`, 'varchar', 'character varying(4000)'))];
-    const m = mapPostgresTable(table(cols));
+    const m = mapLogicalTable(table(cols));
     expect(m.columns.map((c) => c.sql)).toEqual(['BIGINT', 'VARCHAR(4000)', 'VARCHAR(4000)', 'VARCHAR(4000)', 'VARCHAR(4000)', 'TEXT', 'TEXT']);
     expect(typeOf(col('v', 'varchar', 'character varying(20000)'))).toBe('MEDIUMTEXT');
   });
@@ -152,7 +158,7 @@ describe('PostgreSQL → MySQL type map', () => {
 
 describe('CREATE TABLE from a PostgreSQL schema', () => {
   it('renders keys, NOT NULL, utf8mb4 with a binary NO PAD collation, quoted names', () => {
-    const t: TableSchema = {
+    const t: TableSchema = withLogical({
       name: 'Order`s',
       engine: 'postgres',
       generated: ['total'],
@@ -165,7 +171,7 @@ describe('CREATE TABLE from a PostgreSQL schema', () => {
         col('select', 'uuid'),
         col('amount', 'numeric', 'numeric(12,2)', { nullable: false }),
       ],
-    };
+    });
     expect(createTableSql(t)).toBe(
       'CREATE TABLE IF NOT EXISTS `Order``s` (\n' +
         '  `tenant` VARCHAR(765) NOT NULL,\n' +
@@ -189,7 +195,7 @@ describe('CREATE TABLE from a PostgreSQL schema', () => {
 });
 
 describe('PostgreSQL canonical values in MySQL', () => {
-  const v = (c: Column, value: Value, opts: PgToMysqlOptions = {}) => mysqlValue('t', mapped(c, opts), value);
+  const v = (c: Column, value: Value, opts: MapTableOptions = {}) => mysqlValue('t', mapped(c, opts), value);
 
   it('renders booleans, bit strings, bytes, floats and decimals exactly', () => {
     expect(v(col('b', 'bool'), true)).toBe('1');
@@ -255,7 +261,7 @@ describe('PostgreSQL canonical values in MySQL', () => {
       col('s', 'text'),
       col('blob', 'mood'), // a user type whose name looks like a MySQL binary type: still text
     ]);
-    const m = mapPostgresTable(t);
+    const m = mapLogicalTable(t);
     const plan = loadPlan(t, m);
     expect(plan.sql).toContain('(`id`, `ok`, @v2, @v3, `ts`, `s`, `blob`) SET `bits` = CAST(@v2 AS UNSIGNED), `raw` = UNHEX(@v3)');
     const out = serialise(
@@ -270,7 +276,7 @@ describe('PostgreSQL canonical values in MySQL', () => {
   });
 
   it('renders stream literals through the map', () => {
-    const lit = (c: Column, value: Value, opts: PgToMysqlOptions = {}) => columnLiteral('t', mapped(c, opts), value);
+    const lit = (c: Column, value: Value, opts: MapTableOptions = {}) => columnLiteral('t', mapped(c, opts), value);
     expect(lit(col('b', 'bool'), true)).toBe('1');
     expect(lit(col('b', 'bit', 'bit(4)'), '0101')).toBe('5');
     expect(lit(col('n', 'numeric', 'numeric(10,2)'), '-1.50')).toBe('-1.50');
@@ -289,7 +295,7 @@ describe('PostgreSQL data preflight', () => {
   it('reports NaN/Infinity, digits beyond the target and out-of-range dates, with the fix', async () => {
     const reports = await scanPostgresData(async () => [{ n1: '2', p1: '0', m1: '1', d1: 40, s1: 2, n2: 0, p2: 1, m2: 0, o3: '3' }], t);
     expect(fitsDecimal(reports[0]!.maxIntegerDigits, reports[0]!.maxScale)).toBeNull();
-    const m = mapPostgresTable(t, { columnTypes: { 't.n': 'DECIMAL(65,30)' } });
+    const m = mapLogicalTable(t, { columnTypes: { 't.n': 'DECIMAL(65,30)' } });
     const problems = dataProblems(m, reports);
     expect(problems.map((p) => `${p.column}: ${p.reason}`)).toEqual([
       'n: 2 NaN, 0 Infinity and 1 -Infinity values cannot be stored in MySQL DECIMAL(65,30)',
@@ -300,7 +306,88 @@ describe('PostgreSQL data preflight', () => {
     expect(problems[1]!.fix).toContain('VARCHAR(200)');
     const ok = await scanPostgresData(async () => [{ n1: 0, p1: 0, m1: 0, d1: 12, s1: 4 }], t);
     expect(fitsDecimal(ok[0]!.maxIntegerDigits, ok[0]!.maxScale)).toBe('DECIMAL(16,4)');
-    const narrow = mapPostgresTable(t, { columnTypes: { 't.n': 'DECIMAL(10,2)' } });
+    const narrow = mapLogicalTable(t, { columnTypes: { 't.n': 'DECIMAL(10,2)' } });
     expect(dataProblems(narrow, ok).map((p) => p.fix)).toEqual([expect.stringContaining('DECIMAL(16,4)')]);
+  });
+});
+
+describe('tributary check: the mapping of a PostgreSQL table, column by column', () => {
+  it('says which policy each column’s MySQL type follows, by its logical type', () => {
+    const t = table(
+      [
+        col('k', 'text', 'text', { nullable: false }),
+        col('ts', 'timestamptz', 'timestamp with time zone'),
+        col('lts', 'timestamp', 'timestamp without time zone'),
+        col('d', 'date'),
+        col('n', 'numeric', 'numeric(10,2)'),
+        col('f', 'float8', 'double precision'),
+        col('j', 'jsonb'),
+        col('b', 'bool', 'boolean'),
+        col('u', 'uuid'),
+        col('ip', 'inet'),
+        col('tz', 'timetz', 'time with time zone'),
+        col('tm', 'time', 'time without time zone'),
+        col('a', '_int4', 'integer[]'),
+        col('e', 'mood', 'mood', { enumType: 'mood', enumLabels: ['a', 'b'] }),
+        col('vc', 'varchar', 'character varying'),
+        col('i', 'int4', 'integer'),
+        col('ci', 'citext'),
+        col('bits', 'bit', 'bit(3)'),
+        col('r', 'int4range'),
+        col('tr', 'trail', 'trail', { enumType: 'trail', enumLabels: ['a ', 'b'] }),
+        col('raw', 'bytea'),
+      ],
+      { uniqueKeys: [[14], [20]] },
+    );
+    const lines = mappingRequirements([t], { columnTypes: { 't.r': 'VARCHAR(100)' } }).map((r) => `${r.ok ? '✔' : '✘'} ${r.name}: ${r.value} (${r.fix})`);
+    expect(lines).toEqual([
+      "✔ t.k: text → VARCHAR(767) (key column sized to InnoDB's 3072-byte key limit; longer values are refused)",
+      '✔ t.ts: timestamp with time zone → DATETIME(6) (converted to UTC, zone dropped; infinity and BC dates refused)',
+      '✔ t.lts: timestamp without time zone → DATETIME(6) (infinity, BC and post-9999 dates refused by name)',
+      '✔ t.d: date → DATE (infinity, BC and post-9999 dates refused by name)',
+      '✔ t.n: numeric(10,2) → DECIMAL(10,2) (exact; NaN and ±Infinity refused by name)',
+      '✔ t.f: double precision → DOUBLE (NaN and ±Infinity refused by name)',
+      '✔ t.j: jsonb → JSON (JSON text kept as PostgreSQL prints it)',
+      '✔ t.b: boolean → TINYINT(1) (true/false as 1/0)',
+      '✔ t.u: uuid → CHAR(36) CHARACTER SET ascii COLLATE ascii_bin (kept as its PostgreSQL text form)',
+      '✔ t.ip: inet → VARCHAR(50) CHARACTER SET ascii COLLATE ascii_bin (kept as its PostgreSQL text form)',
+      '✔ t.tz: time with time zone → VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin (kept as its PostgreSQL text form)',
+      '✔ t.tm: time without time zone → TIME(6) (fractions beyond the column refused, never rounded)',
+      '✔ t.a: integer[] → LONGTEXT (array kept as its PostgreSQL text form)',
+      "✔ t.e: mood → ENUM('a','b') COLLATE utf8mb4_nopad_bin (enum labels in the source order)",
+      '✔ t.r: int4range → VARCHAR(100) (override (--column-types); values are checked against it as they are written)',
+      '✔ t.tr: trail → VARCHAR(63) (enum kept as text (labels MySQL ENUM cannot hold))',
+      "✔ t.raw: bytea → VARBINARY(3070) (key column sized to InnoDB's 3072-byte key limit; longer values are refused)",
+    ]);
+    const mysql = mappingRequirements([t], { flavour: 'mysql' });
+    expect(mysql.find((r) => r.name === 't.j')?.fix).toBe('JSON text kept as PostgreSQL prints it (MySQL JSON would re-serialise it)');
+    expect(mysql.filter((r) => !r.ok).map((r) => `${r.name}: ${r.value}`)).toEqual(['column t.r: int4range is a range type with no MySQL counterpart']);
+  });
+});
+
+describe('a column without its logical type', () => {
+  it('is refused before anything is written, naming table.column (TABLE_UNSUPPORTED)', () => {
+    const bare: TableSchema = { name: 't', engine: 'postgres', generated: [], primaryKey: [0], columns: [ID, col('x', 'int4', 'integer')] };
+    for (const fn of [() => assertMappable([bare]), () => createTableSql(bare), () => mappingRequirements([bare], {}), () => mapLogicalTable(bare)]) {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(TributaryError);
+      expect((err as TributaryError).code).toBe(ErrorCode.TABLE_UNSUPPORTED);
+      expect((err as Error).message).toMatch(/^t\.id has no logical type \(Column\.logical\)/);
+    }
+  });
+});
+
+describe('the MySQL engine folder', () => {
+  it('imports nothing from src/typemap (issue 11: it maps other engines’ columns by their logical types)', () => {
+    const dir = join(import.meta.dirname, '..', '..', '..', 'src', 'engines', 'mysql');
+    const offending = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => /from '(\.\.\/)+typemap\//.test(readFileSync(join(dir, f), 'utf8')));
+    expect(offending).toEqual([]);
   });
 });
