@@ -20,7 +20,7 @@
  * | spatial (MySQL GEOMETRY, POINT, …, GEOMETRYCOLLECTION) | Buffer: MySQL's storage format, the 4-byte little-endian SRID then the little-endian WKB (core/spatial.ts) | <Buffer e6 10 00 00 01 01 00 00 00 …> |
  *
  * NULL is null, never ''. Never a JS Date: it drops microseconds and applies the process time zone.
- * A target maps each column through src/typemap and renders these values for its engine; a value a
+ * A target maps each column by its logical type (its engine's types.ts) and renders these values for its engine; a value a
  * target cannot hold exactly is refused by name (see docs/type-mapping.md), never altered.
  */
 export type Value = null | boolean | bigint | number | string | Buffer;

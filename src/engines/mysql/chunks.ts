@@ -25,7 +25,10 @@ export function chunkSql(table: TableSchema): ChunkSql {
   };
 }
 
-/** The members of `enum('a','b''c',…)` as the catalogue prints them. */
+/**
+ * The members of `enum('a','b''c',…)` / `set(…)` as the catalogue prints them: a quote doubled, a
+ * backslash escaped as two (MariaDB prints the label back\slash as 'back\\slash').
+ */
 export function enumMembers(columnType: string): string[] {
   const out: string[] = [];
   let i = columnType.indexOf('(') + 1;
@@ -37,6 +40,9 @@ export function enumMembers(columnType: string): string[] {
       if (ch === undefined) return out;
       if (ch === "'" && columnType[i + 1] === "'") {
         v += "'";
+        i += 2;
+      } else if (ch === '\\' && columnType[i + 1] === '\\') {
+        v += '\\';
         i += 2;
       } else if (ch === "'") {
         i++;

@@ -496,7 +496,7 @@ function decimalOf(sql: string): { precision: number; scale: number } | undefine
  * Maps every column of another engine's table by its logical type (Column.logical, filled at
  * describe): fromLogical per column, the `columnTypes` overrides, then MySQL's limits. Key columns
  * of unbounded string types (text, bytea, json, arrays, …) become VARCHAR/VARBINARY sized to share
- * InnoDB's 3072-byte key limit (a single text primary key: VARCHAR(768)); character columns that
+ * InnoDB's 3072-byte key limit (a single text primary key: VARCHAR(767)); character columns that
  * would overflow the 65535-byte row limit as VARCHAR become TEXT types of the same capacity.
  * Problems (refused columns, keys beyond the limit, unusable overrides) are listed, not thrown:
  * the column keeps a LONGTEXT entry (check.ts assertMappable throws them). A column without its

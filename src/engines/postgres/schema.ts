@@ -275,7 +275,7 @@ export function dataScanSql(table: TableSchema, schema = 'public'): { sql: strin
 
 /**
  * Scans a table's data (see `dataScanSql`) and reports per column. Whether the values fit is the
- * target's to decide (the MySQL target's dataProblems, typemap/postgres-to-mysql.ts).
+ * target's to decide (the MySQL target's dataProblems, engines/mysql/check.ts).
  */
 export async function scanPostgresData(query: PgQuery, table: TableSchema, schema = 'public'): Promise<ColumnValueStats[]> {
   const scan = dataScanSql(table, schema);

@@ -254,7 +254,7 @@ const POSTGIS_SUBTYPE: Readonly<Record<string, string>> = {
  * | logical | PostgreSQL | why |
  * |---|---|---|
  * | integer 1–2 bytes, 3–4, 8 (unsigned: 1, 2–3, 4, 8) | smallint, integer, bigint (unsigned: smallint, integer, bigint, numeric(20,0)) | the next type holding the whole range |
- * | decimal p, s | numeric(p,s) (p, s default 10, 0: MySQL's DECIMAL) | |
+ * | decimal p, s | numeric(p,s) (s default 0); numeric when unconstrained | |
  * | float 32, 64 | real, double precision | |
  * | bit n (fixed) | bit(n) | |
  * | year | smallint | YEAR 0000 is 0 |
@@ -276,12 +276,15 @@ export function fromLogical(logical: LogicalType, opts: FromLogicalOptions): Pos
     case 'integer':
       return plain((logical.signed ? SIGNED : UNSIGNED)[logical.bytes] as string);
     case 'decimal':
-      return plain(`numeric(${logical.precision ?? 10},${logical.scale ?? 0})`);
+      // Unconstrained (no precision): numeric itself, which holds every such value.
+      if (logical.precision === undefined) return plain('numeric');
+      return plain(`numeric(${logical.precision},${logical.scale ?? 0})`);
     case 'float':
       return plain(logical.bits === 32 ? 'real' : 'double precision');
     case 'boolean':
       return plain('boolean');
     case 'bit':
+      if (logical.varying && logical.length === undefined) return plain('bit varying');
       return plain(`${logical.varying ? 'bit varying' : 'bit'}(${logical.length ?? 1})`);
     case 'year':
       return plain('smallint');
