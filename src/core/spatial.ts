@@ -11,22 +11,6 @@
  * converts between the two and normalises either to one comparable form for checksums.
  */
 
-/** The MySQL/MariaDB data types whose values are spatial values. */
-export const MYSQL_SPATIAL_TYPES: ReadonlySet<string> = new Set([
-  'geometry',
-  'point',
-  'linestring',
-  'polygon',
-  'multipoint',
-  'multilinestring',
-  'multipolygon',
-  'geometrycollection',
-]);
-
-export function isMysqlSpatial(dataType: string): boolean {
-  return MYSQL_SPATIAL_TYPES.has(dataType);
-}
-
 /** EWKB's type-word flags (PostGIS liblwgeom): Z, M and "an SRID follows". */
 const EWKB_Z = 0x80000000;
 const EWKB_M = 0x40000000;

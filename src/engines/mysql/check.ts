@@ -284,7 +284,7 @@ export async function targetRequirements(conn: Connection, database: string, use
 export function mappingRequirements(tables: readonly TableSchema[], opts: MapTableOptions): Requirement[] {
   const out: Requirement[] = [];
   for (const t of tables) {
-    if (t.engine !== 'postgres') continue;
+    if (t.engine === 'mysql') continue;
     const m = mapLogicalTable(t, opts);
     for (const p of m.problems) {
       out.push({ name: `column ${p.table}.${p.column}`, ok: false, value: p.reason.startsWith(p.pgType) ? p.reason : `${p.pgType}: ${p.reason}`, fix: p.fix, severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: p.table });

@@ -68,7 +68,7 @@ export function createTableSql(table: TableSchema, opts: MapTableOptions = {}): 
       .replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, `CREATE TABLE IF NOT EXISTS ${quoteId(table.name)}`)
       .replace(/\s+AUTO_INCREMENT=\d+/i, '');
   }
-  if (table.engine === 'postgres') return createTableFromMapping(mapLogicalTable(table, opts), opts);
+  if (table.engine !== 'mysql') return createTableFromMapping(mapLogicalTable(table, opts), opts);
   throw new TributaryError(
     ErrorCode.TABLE_UNSUPPORTED,
     `table ${table.name}: creating a MySQL table from a ${table.engine} source is not supported yet; create it on the target first`,

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Connection, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import { isMysqlSpatial } from '../../core/spatial.js';
+import { isMysqlSpatial } from './types.js';
 import type { LogicalType } from '../../core/logical.js';
 import type { Row, Value } from '../../core/values.js';
 import { quoteId } from './sql.js';

@@ -1,7 +1,7 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import { isMysqlSpatial } from '../../core/spatial.js';
+import { isMysqlSpatial } from './types.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { quoteId } from './sql.js';
 import { withLogical } from './types.js';

@@ -121,7 +121,7 @@ export class MysqlTarget implements Target {
    * MySQL type (TABLE_UNSUPPORTED listing each column, the reason and the override). Reads nothing.
    */
   checkTypes(tables: readonly TableSchema[]): void {
-    assertMappable(tables.filter((t) => t.engine === 'postgres'), this.mapOptions);
+    assertMappable(tables.filter((t) => t.engine !== 'mysql'), this.mapOptions);
   }
 
   /**
@@ -129,7 +129,7 @@ export class MysqlTarget implements Target {
    * columns cannot hold (NaN, infinities, digits beyond the DECIMAL, infinite or BC dates).
    */
   checkValues(table: TableSchema, stats: readonly ColumnValueStats[]): void {
-    if (table.engine !== 'postgres') return;
+    if (table.engine === 'mysql') return;
     const [mapping] = assertMappable([table], this.mapOptions);
     const problems = dataProblems(mapping!, stats);
     if (problems.length === 0) return;
@@ -156,7 +156,7 @@ export class MysqlTarget implements Target {
 
   /** The type map of a table from another engine, or undefined for a MySQL table. */
   private mappingFor(table: TableSchema): { mapping: TableMapping; literals: ColumnLiterals } | undefined {
-    if (table.engine !== 'postgres') return undefined;
+    if (table.engine === 'mysql') return undefined;
     let m = this.mappings.get(table.name);
     if (!m || m.schema !== table) {
       const [mapping] = assertMappable([table], this.mapOptions);

@@ -2,7 +2,6 @@ import type { LogicalType } from '../../core/logical.js';
 import { columnTypesHint } from '../../config/hints.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import { isMysqlSpatial } from '../../core/spatial.js';
 import { enumMembers } from './chunks.js';
 
 /**
@@ -28,6 +27,23 @@ import { enumMembers } from './chunks.js';
  * | GEOMETRY, POINT, …, GEOMETRYCOLLECTION | spatial, subtype = the type, with the declared SRID |
  * | anything else (VECTOR, …) | other, the COLUMN_TYPE |
  */
+
+/** The MySQL/MariaDB data types whose values are spatial values. */
+const MYSQL_SPATIAL_TYPES: ReadonlySet<string> = new Set([
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
+]);
+
+/** Whether a DATA_TYPE is one of them. */
+export function isMysqlSpatial(dataType: string): boolean {
+  return MYSQL_SPATIAL_TYPES.has(dataType);
+}
 
 const INTEGER_BYTES: Readonly<Record<string, 1 | 2 | 3 | 4 | 8>> = { tinyint: 1, smallint: 2, mediumint: 3, int: 4, integer: 4, bigint: 8 };
 const TEXT = new Set(['tinytext', 'text', 'mediumtext', 'longtext']);

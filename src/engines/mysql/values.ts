@@ -1,7 +1,7 @@
 import { civilFromDays, daysFromCivil, p2 } from '../../core/calendar.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column } from '../../core/schema.js';
-import { isMysqlSpatial } from '../../core/spatial.js';
+import { isMysqlSpatial } from './types.js';
 import type { Value } from '../../core/values.js';
 import { LIMITS, overrideFix, type MysqlColumnType } from './types.js';
 

@@ -4,7 +4,6 @@ import { assertRequirements, type Requirement } from '../../core/check.js';
 import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import { isMysqlSpatial } from '../../core/spatial.js';
 import { cannotCreate, planTypes, type MissingDatabase } from './ddl.js';
 import type { DescribedTable } from './schema.js';
 import { assertCovers, publicationState, setting, slotInfo, type PublicationState } from './slot.js';
@@ -446,7 +445,7 @@ export function mappingRequirements(tables: readonly TableSchema[], opts: Postgr
 /** Why a column's PostgreSQL type is not simply the source's own type: undefined when it is. */
 function policyOf(table: TableSchema, c: Column, type: PostgresColumnType, opts: PostgresTypeOptions): string | undefined {
   if (type.overridden) return 'override (--column-types); values are checked against it as they are written';
-  if (table.engine !== 'mysql') return undefined;
+  if (table.engine === 'postgres') return undefined;
   const zero = opts.zeroDates === 'null' ? "zero dates ('0000-00-00') written as NULL (--zero-dates null; the column is created nullable)" : "zero dates ('0000-00-00') refused by name (--zero-dates error; --zero-dates null writes NULL)";
   switch (c.dataType) {
     case 'timestamp':
@@ -468,7 +467,7 @@ function policyOf(table: TableSchema, c: Column, type: PostgresColumnType, opts:
       return /^tinyint\(1\)/i.test(c.columnType) ? 'a number, not boolean (TINYINT(1) may hold any value)' : undefined;
   }
   if (type.sql === 'json') return 'json keeps the exact text (jsonb would rewrite it)';
-  if (isMysqlSpatial(c.dataType)) return spatialPolicy(c, opts);
+  if (c.logical?.kind === 'spatial') return spatialPolicy(c, opts);
   return undefined;
 }
 

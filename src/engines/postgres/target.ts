@@ -12,7 +12,6 @@ import type { Requirement } from '../../core/check.js';
 import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
-import { isMysqlSpatial } from '../../core/spatial.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
 import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, type EnumTypePlan, type MissingDatabase } from './ddl.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
@@ -412,7 +411,7 @@ export class PostgresTarget implements Target {
    * user created with other kinds (text for a DATETIME, say) takes the canonical path.
    */
   private mappedKinds(t: TableSchema, columns: readonly TargetColumn[], types: readonly PostgresColumnType[]): boolean {
-    if (t.engine !== 'mysql' || types.length !== t.columns.length || types.some((x) => x.overridden)) return false;
+    if (t.engine === 'postgres' || types.length !== t.columns.length || types.some((x) => x.overridden)) return false;
     return types.every((x, i) => {
       const want = declaredKind(x.sql);
       return columns[i]?.kind === want.kind && columns[i]?.bits === want.bits;
@@ -475,7 +474,8 @@ export class PostgresTarget implements Target {
         );
       }
       const bits = tc.dataType === 'bit' ? /^bit\((\d+)\)$/.exec(tc.columnType)?.[1] : undefined;
-      const spatial = t.engine === 'mysql' && isMysqlSpatial(sc.dataType);
+      // A spatial column of another engine whose values are not EWKB (MySQL's SRID + WKB): written as EWKB.
+      const spatial = sc.logical?.kind === 'spatial' && sc.logical.ewkb !== true;
       return { name: sc.name, sqlType: tc.columnType, kind: kindOf(tc.dataType), ...(bits ? { bits: Number(bits) } : {}), ...(spatial ? { spatial } : {}), ...(castFromText.has(sc.name) ? { castFromText: true } : {}) };
     });
   }
