@@ -3,8 +3,7 @@ import type { ValueConventions } from '../engines/engine.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Column } from '../core/schema.js';
 import type { Value } from '../core/values.js';
-import { isZeroDate } from '../core/calendar.js';
-import { civilFromDays, daysFromCivil, p2 } from '../core/calendar.js';
+import { addSeconds, isZeroDate, p2 } from '../core/calendar.js';
 import { ewkbToSpatial, normaliseSpatial, SpatialError } from '../core/spatial.js';
 
 /**
@@ -187,13 +186,7 @@ export function toUtc(v: Value): Value {
   if (!x) return trimFraction(v);
   let [y, mo, d, h, mi, se] = [Number(x[1]), Number(x[2]), Number(x[3]), Number(x[4]), Number(x[5]), Number(x[6])];
   const off = x[9] ? (Number(x[10]) * 3600 + Number(x[11] ?? 0) * 60 + Number(x[12] ?? 0)) * (x[9] === '-' ? -1 : 1) : 0;
-  if (off !== 0) {
-    const t = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
-    const days = Math.floor(t / 86400);
-    const sec = t - days * 86400;
-    [y, mo, d] = civilFromDays(days);
-    [h, mi, se] = [Math.floor(sec / 3600), Math.floor((sec % 3600) / 60), sec % 60];
-  }
+  if (off !== 0) [y, mo, d, h, mi, se] = addSeconds(y, mo, d, h, mi, se, -off);
   const frac = (x[7] ?? '').replace(/0+$/, '');
   return `${String(y).padStart(4, '0')}-${p2(mo)}-${p2(d)} ${p2(h)}:${p2(mi)}:${p2(se)}${frac === '.' ? '' : frac}`;
 }

@@ -31,6 +31,17 @@ export function civilFromDays(z: number): [number, number, number] {
 export const p2 = (n: number): string => String(n).padStart(2, '0');
 
 /**
+ * A proleptic Gregorian date and time `seconds` later (earlier when negative), whole seconds:
+ * [year, month, day, hour, minute, second]. Shifts a wall-clock time by a UTC offset.
+ */
+export function addSeconds(y: number, mo: number, d: number, h: number, mi: number, se: number, seconds: number): [number, number, number, number, number, number] {
+  const t = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se + seconds;
+  const days = Math.floor(t / 86400);
+  const sec = t - days * 86400;
+  return [...civilFromDays(days), Math.floor(sec / 3600), Math.floor((sec % 3600) / 60), sec % 60];
+}
+
+/**
  * A MySQL date or datetime (as MySQL prints it) with no place in a proleptic calendar: the zero
  * date '0000-00-00' and dates with a zero month or day ('2024-00-15'), which MySQL accepts outside
  * NO_ZERO_IN_DATE. Other engines cannot hold them: `--zero-dates` says what a target makes of them.

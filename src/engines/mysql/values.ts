@@ -1,4 +1,4 @@
-import { civilFromDays, daysFromCivil, p2 } from '../../core/calendar.js';
+import { addSeconds, p2 } from '../../core/calendar.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column } from '../../core/schema.js';
 import { isMysqlSpatial } from './types.js';
@@ -290,13 +290,7 @@ export function temporalValue(table: string, m: MysqlColumnType, s: string): str
   checkFraction(table, m, s, frac);
   if (m.kind === 'timestamptz' && x[9]) {
     const off = (Number(x[10]) * 3600 + Number(x[11] ?? 0) * 60 + Number(x[12] ?? 0)) * (x[9] === '-' ? -1 : 1);
-    if (off !== 0) {
-      const t = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
-      const days = Math.floor(t / 86400);
-      const sec = t - days * 86400;
-      [y, mo, d] = civilFromDays(days);
-      [h, mi, se] = [Math.floor(sec / 3600), Math.floor((sec % 3600) / 60), sec % 60];
-    }
+    if (off !== 0) [y, mo, d, h, mi, se] = addSeconds(y, mo, d, h, mi, se, -off);
   } else if (m.kind !== 'timestamptz' && (x[8] || x[9])) {
     refuseValue(table, m, s, 'carries a time zone but the column is a timestamp without one', fix);
   }
