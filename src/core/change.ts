@@ -1,4 +1,5 @@
 import type { SchemaOperation } from './schema-change.js';
+import type { TableSchema } from './schema.js';
 import type { Row, Value } from './values.js';
 
 /**
@@ -68,12 +69,25 @@ export type StreamEvent =
   /** All rows of a table were removed; applied at this point of the stream. */
   | { readonly type: 'truncate'; readonly table: string; readonly position: string; readonly timestamp: number }
   /**
-   * A schema change of a synced table: its statement as the source wrote it (or described it) and,
-   * once a source parses its DDL, the typed operations (core/schema-change.ts). Carried to the
-   * applier, which stops the sync on it (TRIB_DDL_UNSUPPORTED) unless it is a replay of a change
-   * already in effect; `operations` is never set yet.
+   * A schema change of synced tables: the statement as the source wrote it (or described it), at
+   * `position` (the position just after it). Once the source parsed it (MySQL), `operations` are its
+   * typed operations (core/schema-change.ts) and `before`/`after` the touched tables' definitions
+   * before and after it (the source decodes later rows with `after`): the applier then applies it
+   * to the target under the sync's DDL policy. Without `operations` the source could not parse it:
+   * the applier stops the sync on it (TRIB_DDL_UNSUPPORTED) unless it is a replay of a change
+   * already in effect.
    */
-  | { readonly type: 'ddl'; readonly tables: string[]; readonly statement: string; readonly position: string; readonly operations?: readonly SchemaOperation[] }
+  | {
+      readonly type: 'ddl';
+      readonly tables: string[];
+      readonly statement: string;
+      readonly position: string;
+      readonly operations?: readonly SchemaOperation[];
+      readonly before?: ReadonlyMap<string, TableSchema>;
+      readonly after?: ReadonlyMap<string, TableSchema>;
+      /** Why the statement cannot be followed, when the source parsed it and found that (the applier stops on it, naming this). */
+      readonly unsupported?: string;
+    }
   /**
    * The source is idle and caught up at `position`. A heartbeat at a position already received
    * adds no boundary: it only shows the source alive. `nextWithinMs`: while its connection lives,

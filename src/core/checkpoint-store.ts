@@ -1,3 +1,4 @@
+import type { TableSchema } from './schema.js';
 import type { Value } from './values.js';
 
 /** Per-table copy progress saved with the data it covers. */
@@ -22,6 +23,14 @@ export interface StreamCheckpoint {
 export interface Checkpoint {
   readonly stream: StreamCheckpoint | null;
   readonly tables: ReadonlyMap<string, TableCheckpoint>;
+  /**
+   * The versioned schema: each synced table's definition at the stream checkpoint's position, as
+   * the source described it when the stream started and as each schema change the stream applied
+   * left it (issue 12). A resumed stream decodes with these, not with the source's definitions of
+   * now, which may be later than the position. Absent or without a table: a checkpoint written
+   * before tributary stored them; the source's definition of now is used.
+   */
+  readonly schemas?: ReadonlyMap<string, TableSchema>;
 }
 
 /**
@@ -38,4 +47,10 @@ export interface CheckpointStore {
   clearCheckpoint(): Promise<void>;
   /** Saves the stream checkpoint on its own, outside any batch (the start position P0). */
   saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void>;
+  /**
+   * Saves the tables' definitions as the versioned schema at the stream checkpoint, replacing what
+   * was stored for them (called when a stream starts from a position no schema change has passed
+   * yet: a fresh sync's P0). Schema changes save theirs through `applySchemaChange`.
+   */
+  saveSchemas(tables: readonly TableSchema[]): Promise<void>;
 }

@@ -2,6 +2,7 @@ import type { Change } from './change.js';
 import type { Requirement } from './check.js';
 import type { StreamCheckpoint, TableCheckpoint } from './checkpoint-store.js';
 import type { TributaryError } from './errors.js';
+import type { SchemaChange } from './schema-change.js';
 import type { TableSchema } from './schema.js';
 import type { EncodedChunk } from './snapshot.js';
 import type { ColumnValueStats, DatabaseDefaults } from './source-admin.js';
@@ -50,6 +51,13 @@ export interface TargetCapabilities {
    * (runner/plan.ts): false prints no DDL.
    */
   readonly plannedDdl: boolean;
+  /**
+   * The target's DDL is transactional: `applySchemaChange` commits a schema change and its
+   * checkpoint in one transaction (PostgreSQL). False: DDL commits on its own (MySQL), and
+   * `applySchemaChange` makes its replay after a crash a no-op instead. Informational for callers:
+   * the applier's rules are the same either way.
+   */
+  readonly transactionalDdl: boolean;
 }
 
 /**
@@ -189,4 +197,25 @@ export interface TargetWriter {
    */
   writeEncodedChunk(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void>;
   begin(): Promise<TargetTransaction>;
+  /**
+   * Applies one schema change of the source (core/schema-change.ts) in stream order, between the
+   * batches before and after it (the caller committed everything before it), and saves `checkpoint`
+   * (the position just after the statement) with `change.after` as the tables' versioned schemas
+   * (checkpoint/rows.ts schemaRowName; rows of tables dropped or renamed away are removed, a renamed
+   * table's copy checkpoint row follows its name).
+   *
+   * Rendering: a target of the source's engine renders each operation from its `sourceText` under
+   * its own table names, so the definitions stay the source's exactly; another engine renders the
+   * operations through the logical types (core/logical.ts). An operation it cannot render (a default
+   * expression of another engine, a partition clause it has no counterpart for is skipped, not
+   * refused) throws DDL_UNSUPPORTED naming the statement, the operation and the fix, before
+   * anything runs.
+   *
+   * Atomicity: with `capabilities.transactionalDdl`, the DDL and the checkpoint commit in one
+   * transaction. Without it, the DDL runs first and the checkpoint commits after it; a crash between
+   * them replays the statement on restart, and the replay finds each operation in effect (a column
+   * already added, dropped, renamed; an index there; tables already swapped) and skips it, so a
+   * replay neither applies anything twice nor fails.
+   */
+  applySchemaChange(change: SchemaChange, checkpoint: StreamCheckpoint): Promise<void>;
 }

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { Change, StreamEvent } from '../../src/core/change.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
+import type { SchemaChange } from '../../src/core/schema-change.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Requirement } from '../../src/core/check.js';
 import {
@@ -438,9 +439,12 @@ export class FakeTarget implements Target {
     readBack: true,
     checkValues: false,
     plannedDdl: false,
+    transactionalDdl: true,
   };
   private readonly tables = new Map<string, FakeRows>();
-  private stored: { stream: StreamCheckpoint | null; tables: Map<string, TableCheckpoint> } = { stream: null, tables: new Map() };
+  private stored: { stream: StreamCheckpoint | null; tables: Map<string, TableCheckpoint>; schemas?: Map<string, TableSchema> } = { stream: null, tables: new Map() };
+  /** Every schema change applied, in order. */
+  readonly schemaChanges: SchemaChange[] = [];
   /** The open stream transaction that has written each table (its row locks). */
   private readonly streamOwners = new Map<string, object>();
   /** Chunks being written per table (their row locks, disjoint from each other's). */
@@ -683,7 +687,63 @@ export class FakeTarget implements Target {
   // CheckpointStore
 
   async loadCheckpoint(): Promise<Checkpoint> {
-    return { stream: this.stored.stream, tables: new Map(this.stored.tables) };
+    return { stream: this.stored.stream, tables: new Map(this.stored.tables), ...(this.stored.schemas ? { schemas: new Map(this.stored.schemas) } : {}) };
+  }
+
+  async saveSchemas(tables: readonly TableSchema[]): Promise<void> {
+    const schemas = (this.stored.schemas ??= new Map());
+    for (const t of tables) schemas.set(t.name, t);
+  }
+
+  /**
+   * Applies a schema change as a transactional target would, with its checkpoint: each table in
+   * `change.after` keeps the rows of its table in `change.before` (followed through table renames),
+   * column by column by name (followed through column renames); a new column takes its literal
+   * default as a string, or null.
+   */
+  async applySchemaChange(change: SchemaChange, checkpoint: StreamCheckpoint): Promise<void> {
+    const oldName = new Map<string, string>();
+    for (const name of change.before.keys()) oldName.set(name, name);
+    const renamedColumns = new Map<string, Map<string, string>>();
+    for (const op of change.operations) {
+      if (op.op === 'rename-tables') {
+        const next = new Map(oldName);
+        for (const { from, to } of op.pairs) {
+          next.set(to, oldName.get(from) ?? from);
+          if (!op.pairs.some((p) => p.to === from)) next.delete(from);
+        }
+        oldName.clear();
+        for (const [k, v] of next) oldName.set(k, v);
+      } else if (op.op === 'rename-column') {
+        let m = renamedColumns.get(op.table);
+        if (!m) renamedColumns.set(op.table, (m = new Map()));
+        m.set(op.to, m.get(op.from) ?? op.from);
+      }
+    }
+    const next = new Map<string, FakeRows>();
+    for (const [name, after] of change.after) {
+      const from = oldName.get(name);
+      const old = from !== undefined ? this.tables.get(from) : undefined;
+      const rows = new FakeRows(after);
+      if (old) {
+        const renames = renamedColumns.get(name) ?? renamedColumns.get(from ?? name);
+        const source = after.columns.map((c) => old.schema.columns.findIndex((o) => o.name === (renames?.get(c.name) ?? c.name)));
+        const defaults = after.columns.map((c) => {
+          const add = change.operations.find((op) => op.op === 'add-column' && op.column.name === c.name);
+          return add?.op === 'add-column' && add.default?.kind === 'literal' ? add.default.value : null;
+        });
+        for (const row of old.all()) rows.put(source.map((i, j) => (i >= 0 ? (row[i] ?? null) : (defaults[j] ?? null))));
+      }
+      next.set(name, rows);
+    }
+    for (const name of change.before.keys()) this.tables.delete(name);
+    for (const [name, rows] of next) this.tables.set(name, rows);
+    const schemas = (this.stored.schemas ??= new Map());
+    for (const name of change.before.keys()) schemas.delete(name);
+    for (const [name, after] of change.after) schemas.set(name, after);
+    this.stored.stream = checkpoint;
+    this.lastCheckpoint = checkpoint;
+    this.schemaChanges.push(change);
   }
 
   async clearCheckpoint(): Promise<void> {

@@ -37,7 +37,7 @@ const SOURCE_METHODS: Record<keyof SourceCapabilities, readonly string[]> = {
   stopWrites: ['stopWrites'],
   valueStats: ['valueStats'],
 };
-const TARGET_METHODS: Record<Exclude<keyof TargetCapabilities, 'atomicCheckpoint'>, readonly string[]> = {
+const TARGET_METHODS: Record<Exclude<keyof TargetCapabilities, 'atomicCheckpoint' | 'transactionalDdl'>, readonly string[]> = {
   chunkFormats: ['writeEncodedChunk', 'acceptsEncoded'],
   chunkDigest: ['chunkDigest'],
   readBack: ['readChunk', 'readRowsByKeys', 'readKeys', 'scanRows'],

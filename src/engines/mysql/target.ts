@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { SchemaChange } from '../../core/schema-change.js';
 import type { TableSchema } from '../../core/schema.js';
 import { readAll } from '../../core/encoded.js';
 import type { ColumnValueStats, DatabaseDefaults, EncodedChunk } from '../../core/source.js';
@@ -55,6 +56,7 @@ export class MysqlTarget implements Target {
     readBack: true,
     checkValues: true,
     plannedDdl: true,
+    transactionalDdl: false,
   };
   private readonly opts: MysqlTargetOptions;
   private control: Connection | undefined;
@@ -470,6 +472,15 @@ export class MysqlTarget implements Target {
   async saveStreamCheckpoint(cp: StreamCheckpoint): Promise<void> {
     await this.controlTransaction(() => checkpoint.saveStream(this.c, this.opts.syncId, cp));
   }
+  // Issue 12, in progress: the implementations of these two land with the target's schema-change rendering.
+  saveSchemas(_tables: readonly TableSchema[]): Promise<void> {
+    return Promise.resolve();
+  }
+
+  applySchemaChange(change: SchemaChange, _cp: StreamCheckpoint): Promise<void> {
+    return Promise.reject(new TributaryError(ErrorCode.DDL_UNSUPPORTED, `schema changes are not applied to this target yet: "${change.statement.slice(0, 200)}"`));
+  }
+
 }
 
 function writeError(err: unknown, what: string): TributaryError {

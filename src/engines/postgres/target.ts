@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { SchemaChange } from '../../core/schema-change.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import { notSupported, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk } from '../../core/source.js';
@@ -55,6 +56,7 @@ export class PostgresTarget implements Target {
     readBack: true,
     checkValues: false,
     plannedDdl: true,
+    transactionalDdl: true,
   };
   private readonly opts: PostgresTargetOptions;
   private readonly schema: string;
@@ -708,6 +710,15 @@ export class PostgresTarget implements Target {
   async saveStreamCheckpoint(cp: StreamCheckpoint): Promise<void> {
     await this.controlTransaction(() => checkpoint.saveStream(this.c, this.schema, this.opts.syncId, cp));
   }
+  // Issue 12, in progress: the implementations of these two land with the target's schema-change rendering.
+  saveSchemas(_tables: readonly TableSchema[]): Promise<void> {
+    return Promise.resolve();
+  }
+
+  applySchemaChange(change: SchemaChange, _cp: StreamCheckpoint): Promise<void> {
+    return Promise.reject(new TributaryError(ErrorCode.DDL_UNSUPPORTED, `schema changes are not applied to this target yet: "${change.statement.slice(0, 200)}"`));
+  }
+
 }
 
 function isConnectionError(err: unknown): boolean {
