@@ -137,11 +137,18 @@ export class ContinuousChecker extends EventEmitter {
   readonly firstCleanPass: Promise<void>;
   /** A pass asked for now (POST /checksum): the rest between passes ends early. */
   private wakeRest: (() => void) | undefined;
+  /** The plans in use: the sync's tables, as schema changes left them. */
+  private plans: TablePlan[];
+  /** Bumped for a table each time its plan is replaced: a check of it that began before is void. */
+  private readonly generations = new Map<string, number>();
+  /** True once the table being checked had its plan replaced: nothing read under the old plan is repaired. */
+  private voided: () => boolean = () => false;
 
   constructor(opts: CheckerOptions) {
     super();
     this.opts = opts;
     this.log = opts.logger;
+    this.plans = [...opts.plans];
     this.firstCleanPass = new Promise((r) => (this.resolveClean = r));
   }
 
@@ -167,6 +174,19 @@ export class ContinuousChecker extends EventEmitter {
     this.wakeRest?.();
   }
 
+  /**
+   * A schema change altered, renamed or dropped tables: their plans are replaced (`plans` holds the
+   * tables' plans after it; a table named in `gone` and not in `plans` is no longer checked). A
+   * check of such a table under way is void: it ends at its next chunk and starts again with the
+   * new plan, in the same pass, so a definition change never shows as a difference to repair.
+   */
+  replacePlans(plans: readonly TablePlan[], gone: readonly string[] = []): void {
+    const names = new Set([...plans.map((p) => p.table.name), ...gone]);
+    for (const n of names) this.generations.set(n, (this.generations.get(n) ?? 0) + 1);
+    const kept = this.plans.filter((p) => !names.has(p.table.name));
+    this.plans = [...kept, ...plans];
+  }
+
   /** Passes until `signal` aborts; a failure (a lost connection) ends it with the error. */
   async run(signal: AbortSignal): Promise<void> {
     try {
@@ -177,9 +197,10 @@ export class ContinuousChecker extends EventEmitter {
         this.pass++;
         this.state = 'checking';
         const repairsBefore = this.repairs;
-        for (const plan of this.opts.plans) {
+        const done = new Set<string>();
+        for (let plan = this.nextPlan(done); plan; plan = this.nextPlan(done)) {
           if (signal.aborted) break;
-          await this.checkTable(plan, signal);
+          if (await this.checkTableOnce(plan, signal)) done.add(plan.table.name);
         }
         if (signal.aborted) break;
         const repaired = this.repairs - repairsBefore;
@@ -221,13 +242,39 @@ export class ContinuousChecker extends EventEmitter {
     });
   }
 
-  private async checkTable(plan: TablePlan, signal: AbortSignal): Promise<void> {
+  /** The next table of this pass not checked yet, with its current plan. */
+  private nextPlan(done: ReadonlySet<string>): TablePlan | undefined {
+    return this.plans.find((p) => !done.has(p.table.name));
+  }
+
+  /**
+   * Checks one table. Returns false when a schema change replaced its plan during the check: what
+   * it read is void (an error it met too: a column the source dropped, a table it renamed), and
+   * the caller checks the table again with the new plan.
+   */
+  private async checkTableOnce(plan: TablePlan, signal: AbortSignal): Promise<boolean> {
+    const name = plan.table.name;
+    const generation = this.generations.get(name) ?? 0;
+    const changed = () => (this.generations.get(name) ?? 0) !== generation;
+    this.voided = changed;
+    try {
+      await this.checkTable(plan, signal, changed);
+    } catch (err) {
+      if (!changed()) throw err;
+      this.log.debug({ table: name, err: (err as Error).message }, 'checksum of a table whose definition changed meanwhile: starting it again');
+    }
+    if (!changed()) return true;
+    this.log.info({ table: name }, 'the table\'s definition changed during its checksum: checking it again with the new one');
+    return false;
+  }
+
+  private async checkTable(plan: TablePlan, signal: AbortSignal, changed: () => boolean = () => false): Promise<void> {
     const ctx: ChunkContext = { source: this.opts.source, target: this.opts.target, recheck: { attempts: 0, delayMs: 0, maxDelayMs: 0 }, signal };
     const hasher = new RowHasher();
     let after: Value[] | null = null;
     let size = this.opts.chunkSize;
     for (;;) {
-      if (signal.aborted) return;
+      if (signal.aborted || changed()) return;
       await this.yieldToLaggingStream(signal);
       const upTo = await this.opts.source.chunkBoundary(plan.table, after, size);
       const range: KeyRange = { after, upTo };
@@ -239,7 +286,7 @@ export class ContinuousChecker extends EventEmitter {
       if (upTo === null) break;
       after = upTo;
     }
-    if (plan.mode === 'keys') await this.checkTargetOnlyRows(ctx, plan, signal);
+    if (plan.mode === 'keys' && !changed()) await this.checkTargetOnlyRows(ctx, plan, signal);
   }
 
   /**
@@ -267,7 +314,7 @@ export class ContinuousChecker extends EventEmitter {
     // held under the gate while the stream catches up.
     if (!(await this.waitForStream(signal))) return first.bytes;
     const persisting = stillDiffering(first.differences, (await read()).differences);
-    if (persisting.length === 0) return first.bytes;
+    if (persisting.length === 0 || this.voided()) return first.bytes;
     const readTarget = (sourceRows: Row[]): Promise<Row[]> => {
       if (plan.mode === 'range') return ctx.target.readChunk(plan.table, range);
       const keys = sourceRows.map((row) => plan.table.primaryKey.map((i) => row[i] ?? null));
@@ -285,6 +332,7 @@ export class ContinuousChecker extends EventEmitter {
     const { source, target } = ctx;
     if (!target.capabilities.readBack || !source.capabilities.checksumReads) return;
     await findExtraRows(ctx, plan, Math.max(MIN_CHUNK, this.opts.chunkSize), async (candidates) => {
+      if (this.voided()) return;
       const keys = candidates.map((d) => d.key);
       await this.exactRepair(
         plan,

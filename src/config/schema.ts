@@ -66,6 +66,11 @@ export const SyncConfigSchema = z
     bufferMb: z.number().int().min(1).max(4096).default(32),
     /** MySQL zero dates ('0000-00-00') bound for a target that has none: refuse (error) or write NULL. */
     zeroDates: z.enum(['error', 'null']).default('error'),
+    /**
+     * A schema change of a synced table while streaming: follow (apply it to the target in stream
+     * order) or halt (stop the sync on it, for users who manage the target's schema themselves).
+     */
+    ddl: z.enum(['follow', 'halt']).default('follow'),
     /** PostgreSQL source: replication slot to use (created and owned by the sync when absent). */
     slot: z.string().regex(/^[a-z0-9_]{1,63}$/).optional(),
     /** PostgreSQL source: publication to use (created and owned by the sync when absent). */

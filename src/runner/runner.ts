@@ -13,6 +13,7 @@ import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import type { SyncObserver } from '../core/observer.js';
 import { PauseGate } from '../core/pause.js';
+import type { SchemaChange } from '../core/schema-change.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
@@ -274,8 +275,13 @@ export class Runner extends EventEmitter {
         } else throw err;
       }
       let from: string;
+      // The stream decodes and writes each table with its definition at the stream's position:
+      // the versioned schema stored with the checkpoint (schema changes it has not reached yet may
+      // already be in the source's catalogue); the source's definition of now where none is stored.
+      let streamTables: readonly TableSchema[] = schemas;
       if (cp.stream) {
         from = cp.stream.position;
+        streamTables = schemas.map((s) => cp.schemas?.get(s.name) ?? s);
         await target.ensureSchema(schemas, { recreate: false, database });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
       } else {
@@ -293,6 +299,7 @@ export class Runner extends EventEmitter {
         await target.ensureSchema(schemas, { recreate: cfg.force, database });
         from = await source.currentPosition();
         await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy' });
+        await target.saveSchemas(schemas);
         log.info({ tables: names.length, position: source.describePosition(from) }, 'starting a new sync');
       }
       onProgress();
@@ -322,7 +329,7 @@ export class Runner extends EventEmitter {
         : new StreamApplier({
             source,
             target,
-            tables: schemas,
+            tables: streamTables,
             from,
             sourceId: identity.id,
             convergence,
@@ -330,7 +337,10 @@ export class Runner extends EventEmitter {
             flushIntervalMs: toMs(cfg.flushInterval),
             // The batch and the copy's held changes together: a quarter of --buffer-mb (engines/registry.ts).
             bufferBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
-            onDdl: (tables) => ddlAlreadyApplied(source, target, schemas, tables),
+            onDdl: (tables) => ddlAlreadyApplied(source, target, streamTables, tables),
+            ddl: cfg.ddl,
+            copyDone: (table) => this.copier?.progress().find((t) => t.table === table)?.done ?? true,
+            onSchemaChange: (change) => void this.schemaChanged(target, change),
             logger: this.logger.child({ component: 'stream' }),
             pause: this.pauseGate,
             observer: this.injected.observer,
@@ -420,6 +430,25 @@ export class Runner extends EventEmitter {
       if (stopJob) this.abort.signal.removeEventListener('abort', stopJob);
       await this.stopThrottle();
       await session.close();
+    }
+  }
+
+  /**
+   * A schema change was applied to the target: the continuous checksum replans the tables it
+   * touched (a check under way of one of them starts again with its new definition).
+   */
+  private async schemaChanged(target: Target, change: SchemaChange): Promise<void> {
+    const checker = this.checker;
+    if (!checker) return;
+    try {
+      const plans: TablePlan[] = [];
+      for (const [name, table] of change.after) {
+        const onTarget = await target.describe(name);
+        if (onTarget) plans.push(planTable(table, onTarget, { zeroDates: this.config.zeroDates }));
+      }
+      checker.replacePlans(plans, [...change.before.keys()].filter((n) => !change.after.has(n)));
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'the checksum could not replan the tables of a schema change; it goes on with their old plans until the next restart');
     }
   }
 

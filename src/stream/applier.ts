@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { StreamEvent } from '../core/change.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { SchemaChange } from '../core/schema-change.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target, TargetTransaction } from '../core/target.js';
@@ -9,6 +10,9 @@ import { CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import type { PauseGate } from '../core/pause.js';
 import { NO_OBSERVER, type SyncObserver } from '../core/observer.js';
 import { Batch } from './batch.js';
+
+/** What the stream does with a parsed schema change of a synced table: apply it to the target, or stop on it. */
+export type DdlPolicy = 'follow' | 'halt';
 
 export interface ApplierOptions {
   readonly source: ChangeSource;
@@ -33,6 +37,21 @@ export interface ApplierOptions {
    * produced); false stops the sync with an error quoting the statement.
    */
   readonly onDdl?: (tables: readonly string[], statement: string) => Promise<boolean>;
+  /**
+   * What to do with a schema change the source parsed (a `ddl` event with operations): 'follow'
+   * applies it to the target in stream order (TargetWriter.applySchemaChange) and goes on; 'halt'
+   * stops the sync on it as on any DDL (for users who manage the target's schema themselves).
+   * Default 'follow'.
+   */
+  readonly ddl?: DdlPolicy;
+  /**
+   * Whether a table's initial copy is done. A schema change of a table whose copy is not done
+   * stops the sync (the copy's chunks are read with the definition of before). Default: every
+   * table is done.
+   */
+  readonly copyDone?: (table: string) => boolean;
+  /** Told after a schema change was applied and checkpointed, with the tables' definitions before and after it. */
+  readonly onSchemaChange?: (change: SchemaChange) => void;
   readonly logger: Logger;
   /**
    * While paused the applier reads and applies nothing: it commits what it has up to the last
@@ -367,18 +386,51 @@ export class StreamApplier {
         // them in it. Between transactions, what came before commits first.
         const midTransaction = this.inTxn;
         if (!midTransaction) await this.commit();
+        if (!midTransaction && ev.operations && ev.before && ev.after && ev.unsupported === undefined && (this.opts.ddl ?? 'follow') === 'follow') {
+          await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: ev.operations, before: ev.before, after: ev.after }, ev.position);
+          return;
+        }
         if (await this.opts.onDdl?.(ev.tables, ev.statement)) {
           this.opts.logger.warn({ statement: ev.statement.trim().slice(0, 200) }, 'DDL on a synced table: the target already has the resulting definition; continuing');
           if (!midTransaction) await this.atBoundary(ev.position, Date.now());
           return;
         }
-        throw new TributaryError(
-          ErrorCode.DDL_UNSUPPORTED,
-          `DDL on synced table${ev.tables.length > 1 ? 's' : ''} ${ev.tables.join(', ')} stopped the sync: "${ev.statement.trim().slice(0, 500)}". ` +
-            'tributary does not propagate schema changes yet: apply the same change to the target table, then restart; the checkpoint is just before this statement, and the restarted sync goes on past it once the target definition matches the source',
-        );
+        throw ddlStop(ev, this.opts.ddl ?? 'follow', this.opts.source.describePosition(ev.position));
       }
     }
+  }
+
+  /**
+   * Applies a parsed schema change to the target and checkpoints the position after it, once
+   * everything before it is committed: the changes of the batch (committed by the caller) and
+   * those the copy's gates hold (waited for here, for the checkpoint must not pass them). The
+   * tables' definitions then become those after it, for every later write.
+   */
+  private async followSchemaChange(change: SchemaChange, position: string): Promise<void> {
+    const copying = [...change.before.keys()].filter((t) => !(this.opts.copyDone?.(t) ?? true));
+    if (copying.length) {
+      throw new TributaryError(
+        ErrorCode.DDL_UNSUPPORTED,
+        `schema change of table${copying.length > 1 ? 's' : ''} ${copying.join(', ')} while ${copying.length > 1 ? 'their' : 'its'} initial copy runs: "${change.statement.trim().slice(0, 300)}" at ${this.opts.source.describePosition(position)}. ` +
+          'tributary follows schema changes once a table is copied; restart with --force to copy it again with its new definition',
+      );
+    }
+    // Changes held for chunks in flight lie before the statement: the checkpoint waits for them.
+    while (this.opts.convergence.oldestBoundary() !== undefined) {
+      await this.opts.convergence.nextChunkEnd();
+      await this.commit();
+    }
+    this.boundary++;
+    this.positions.set(this.boundary, position);
+    await this.opts.target.applySchemaChange(change, { version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
+    for (const name of change.before.keys()) this.schemas.delete(name);
+    for (const [name, table] of change.after) this.schemas.set(name, table);
+    await this.opts.source.acknowledge(position);
+    for (const k of this.positions.keys()) if (k < this.boundary) this.positions.delete(k);
+    this.stats.appliedPosition = position;
+    this.dirty = false;
+    this.opts.logger.info({ statement: change.statement.trim().slice(0, 200), tables: [...new Set([...change.before.keys(), ...change.after.keys()])], position: this.opts.source.describePosition(position) }, 'schema change applied to the target');
+    this.opts.onSchemaChange?.(change);
   }
 
   private async atBoundary(position: string, timestamp: number): Promise<void> {
@@ -544,4 +596,16 @@ function sleepUntilWoken(ms: number, onWake: (wake: () => void) => void): Promis
       resolve();
     });
   });
+}
+
+/** The error that stops the sync on a DDL statement it does not apply, naming why and what to do. */
+function ddlStop(ev: Extract<StreamEvent, { type: 'ddl' }>, policy: DdlPolicy, at: string): TributaryError {
+  const tables = `synced table${ev.tables.length > 1 ? 's' : ''} ${ev.tables.join(', ')}`;
+  const statement = `"${ev.statement.trim().slice(0, 500)}" at ${at}`;
+  const resume = 'the checkpoint is just before this statement, and the restarted sync goes on past it once the target definition matches the source';
+  if (ev.operations && ev.unsupported === undefined && policy === 'halt') {
+    return new TributaryError(ErrorCode.DDL_UNSUPPORTED, `DDL on ${tables} stopped the sync (--ddl halt): ${statement}. Apply the same change to the target table, then restart; ${resume}; or restart with --ddl follow to let tributary apply it`);
+  }
+  const why = ev.unsupported ?? 'tributary cannot follow this statement';
+  return new TributaryError(ErrorCode.DDL_UNSUPPORTED, `DDL on ${tables} stopped the sync: ${statement}: ${why}. Apply the same change to the target table, then restart; ${resume}`);
 }

@@ -707,13 +707,11 @@ export class FakeTarget implements Target {
     const renamedColumns = new Map<string, Map<string, string>>();
     for (const op of change.operations) {
       if (op.op === 'rename-tables') {
-        const next = new Map(oldName);
         for (const { from, to } of op.pairs) {
-          next.set(to, oldName.get(from) ?? from);
-          if (!op.pairs.some((p) => p.to === from)) next.delete(from);
+          const was = oldName.get(from) ?? from;
+          oldName.delete(from);
+          oldName.set(to, was);
         }
-        oldName.clear();
-        for (const [k, v] of next) oldName.set(k, v);
       } else if (op.op === 'rename-column') {
         let m = renamedColumns.get(op.table);
         if (!m) renamedColumns.set(op.table, (m = new Map()));

@@ -1,0 +1,150 @@
+/**
+ * Schema changes in the stream applier (src/stream/applier.ts), on the in-memory fakes: a parsed
+ * DDL event is applied to the target between the batch before it and the one after it, with the
+ * checkpoint of the position after it; later changes are written with the new definitions; the
+ * `halt` policy, a statement the source could not follow and a change during a table's copy stop
+ * the sync with the statement and its position named, and the checkpoint stays before it.
+ */
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Convergence } from '../../src/copier/convergence.js';
+import { ErrorCode, TributaryError } from '../../src/core/errors.js';
+import type { StreamEvent } from '../../src/core/change.js';
+import type { SchemaOperation } from '../../src/core/schema-change.js';
+import type { Column, TableSchema } from '../../src/core/schema.js';
+import { StreamApplier, type ApplierOptions } from '../../src/stream/applier.js';
+import { FakeSource, FakeTarget, TABLE, until, type SourceWrite } from '../helpers/fakes.js';
+
+const logger = pino({ level: 'silent' });
+const U: TableSchema = { ...TABLE, name: 'u' };
+const NOTE: Column = { name: 'note', dataType: 'varchar', columnType: 'varchar(20)', nullable: false, unsigned: false, logical: { kind: 'text', length: 20, fixed: false } };
+const T2: TableSchema = { ...TABLE, columns: [...TABLE.columns, NOTE] };
+
+function applierOf(source: FakeSource, target: FakeTarget, over: Partial<ApplierOptions> = {}): StreamApplier {
+  return new StreamApplier({
+    source,
+    target,
+    tables: [TABLE, U],
+    from: '0',
+    sourceId: 'fake-source',
+    convergence: new Convergence(),
+    batchSize: 1_000_000,
+    flushIntervalMs: 10_000,
+    bufferBytes: 1 << 20,
+    logger,
+    ...over,
+  });
+}
+
+const up = (table: string, id: number, ...v: string[]): SourceWrite => ({ kind: 'upsert', table, row: [BigInt(id), ...v] });
+
+/** A DDL event right after position `after`, at the next position. */
+function ddl(after: string, statement: string, operations: SchemaOperation[], before: TableSchema[], afterTables: TableSchema[], unsupported?: string): Extract<StreamEvent, { type: 'ddl' }> {
+  return {
+    type: 'ddl',
+    tables: [...new Set([...before, ...afterTables].map((t) => t.name))],
+    statement,
+    position: String(Number(after) + 1),
+    operations,
+    before: new Map(before.map((t) => [t.name, t])),
+    after: new Map(afterTables.map((t) => [t.name, t])),
+    ...(unsupported !== undefined ? { unsupported } : {}),
+  };
+}
+
+const ADD_NOTE: SchemaOperation = { op: 'add-column', table: 't', column: NOTE, default: { kind: 'literal', value: 'none' }, sourceText: "ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'" };
+
+describe('schema changes in the stream applier', () => {
+  it('applies a parsed ADD COLUMN between the batches around it, checkpoints its position, and writes later rows with the new definition', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const acknowledged: string[] = [];
+    source.onAcknowledge = (p) => acknowledged.push(p);
+    const changes: string[] = [];
+    const applier = applierOf(source, target, { onSchemaChange: (c) => changes.push(c.statement) });
+    const running = applier.run();
+    source.transaction([up('t', 1, 'a'), up('t', 2, 'b')]);
+    const p1 = source.transaction([up('u', 1, 'x')]);
+    const ev = ddl(p1, "ALTER TABLE t ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'", [ADD_NOTE], [TABLE], [T2]);
+    source.push(ev);
+    const p3 = source.transaction([up('t', 3, 'c', 'hello'), up('t', 1, 'a', 'changed')]);
+    await until('the statement to be applied', () => target.schemaChanges.length === 1);
+    // Everything before the statement was committed first, with its own checkpoint.
+    expect(target.commitLog.map((r) => r.checkpoint?.position)).toEqual([p1]);
+    expect(target.schemaChanges[0]).toMatchObject({ statement: ev.statement, sourceEngine: 'fake', operations: [ADD_NOTE] });
+    expect(target.lastCheckpoint?.position).toBe(ev.position);
+    expect(changes).toEqual([ev.statement]);
+    applier.stop();
+    await running;
+    expect(target.lastCheckpoint?.position).toBe(p3);
+    expect(target.table('t').all()).toEqual([
+      [1n, 'a', 'changed'],
+      [2n, 'b', 'none'],
+      [3n, 'c', 'hello'],
+    ]);
+    expect((await target.loadCheckpoint()).schemas?.get('t')).toEqual(T2);
+    // The source may forget the statement once it is applied and checkpointed.
+    expect(acknowledged).toContain(ev.position);
+  });
+
+  it('swaps two tables by RENAME TABLE and goes on writing each under its new name', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const applier = applierOf(source, target);
+    const running = applier.run();
+    const p1 = source.transaction([up('t', 1, 'from t'), up('u', 1, 'from u')]);
+    source.push(ddl(p1, 'RENAME TABLE t TO tmp, u TO t, tmp TO u', [{ op: 'rename-tables', pairs: [{ from: 't', to: 'tmp' }, { from: 'u', to: 't' }, { from: 'tmp', to: 'u' }] }], [TABLE, U], [TABLE, U]));
+    source.transaction([up('t', 2, 'new t')]);
+    await until('the swap', () => target.schemaChanges.length === 1);
+    applier.stop();
+    await running;
+    expect(target.table('t').all()).toEqual([
+      [1n, 'from u'],
+      [2n, 'new t'],
+    ]);
+    expect(target.table('u').all()).toEqual([[1n, 'from t']]);
+  });
+
+  it('stops on a parsed statement under --ddl halt, naming the statement, its position and the way on; the checkpoint stays before it', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const applier = applierOf(source, target, { ddl: 'halt' });
+    const running = applier.run();
+    const p1 = source.transaction([up('t', 1, 'a')]);
+    source.push(ddl(p1, "ALTER TABLE t ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'", [ADD_NOTE], [TABLE], [T2]));
+    const err = await running.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TributaryError);
+    expect((err as TributaryError).code).toBe(ErrorCode.DDL_UNSUPPORTED);
+    expect((err as Error).message).toMatch(/ALTER TABLE t ADD COLUMN note/);
+    expect((err as Error).message).toMatch(/--ddl halt/);
+    expect((err as Error).message).toMatch(/--ddl follow/);
+    expect(target.schemaChanges).toHaveLength(0);
+    expect(target.lastCheckpoint?.position).toBe(p1);
+  });
+
+  it('stops on a statement the source could not follow, naming why', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const applier = applierOf(source, target);
+    const running = applier.run();
+    const p1 = source.transaction([up('t', 1, 'a')]);
+    source.push(ddl(p1, 'ALTER TABLE t DROP PRIMARY KEY', [], [TABLE], [TABLE], 'a change of the primary key of a synced table is not followed'));
+    await expect(running).rejects.toThrow(/DROP PRIMARY KEY.*primary key of a synced table is not followed/);
+    expect(target.schemaChanges).toHaveLength(0);
+    expect(target.lastCheckpoint?.position).toBe(p1);
+  });
+
+  it('stops on a schema change of a table whose copy is not done', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const applier = applierOf(source, target, { copyDone: (t) => t !== 't' });
+    const running = applier.run();
+    const p1 = source.transaction([up('u', 1, 'a')]);
+    source.push(ddl(p1, "ALTER TABLE t ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'", [ADD_NOTE], [TABLE], [T2]));
+    await expect(running).rejects.toThrow(/table t while its initial copy runs.*--force/);
+    expect(target.schemaChanges).toHaveLength(0);
+  });
+});
