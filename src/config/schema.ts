@@ -71,6 +71,11 @@ export const SyncConfigSchema = z
      * order) or halt (stop the sync on it, for users who manage the target's schema themselves).
      */
     ddl: z.enum(['follow', 'halt']).default('follow'),
+    /**
+     * The position of one schema change to go on past without applying it, as the message that
+     * stopped the sync prints it (e.g. binlog.000003:1234): the target's tables are then the user's.
+     */
+    skipDdl: z.string().min(1).optional(),
     /** PostgreSQL source: replication slot to use (created and owned by the sync when absent). */
     slot: z.string().regex(/^[a-z0-9_]{1,63}$/).optional(),
     /** PostgreSQL source: publication to use (created and owned by the sync when absent). */

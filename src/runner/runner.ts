@@ -339,6 +339,7 @@ export class Runner extends EventEmitter {
             bufferBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
             onDdl: (tables) => ddlAlreadyApplied(source, target, streamTables, tables),
             ddl: cfg.ddl,
+            ...(cfg.skipDdl !== undefined ? { skipDdl: cfg.skipDdl } : {}),
             copyDone: (table) => this.copier?.progress().find((t) => t.table === table)?.done ?? true,
             onSchemaChange: (change) => void this.schemaChanged(target, change),
             logger: this.logger.child({ component: 'stream' }),

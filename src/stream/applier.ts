@@ -45,6 +45,13 @@ export interface ApplierOptions {
    */
   readonly ddl?: DdlPolicy;
   /**
+   * `--skip-ddl`: the position of one schema change to go on past without applying it, in the
+   * form the sync's messages print it (ChangeSource.describePosition, e.g. 'binlog.000003:1234'; a
+   * prefix of it up to a space matches too). The target's tables are then the user's to bring to
+   * the definitions after it; the stream writes later rows with those definitions.
+   */
+  readonly skipDdl?: string;
+  /**
    * Whether a table's initial copy is done. A schema change of a table whose copy is not done
    * stops the sync (the copy's chunks are read with the definition of before). Default: every
    * table is done.
@@ -386,6 +393,10 @@ export class StreamApplier {
         // them in it. Between transactions, what came before commits first.
         const midTransaction = this.inTxn;
         if (!midTransaction) await this.commit();
+        if (!midTransaction && this.skips(ev.position)) {
+          await this.skipSchemaChange(ev);
+          return;
+        }
         if (!midTransaction && ev.operations && ev.before && ev.after && ev.unsupported === undefined && (this.opts.ddl ?? 'follow') === 'follow') {
           await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: ev.operations, before: ev.before, after: ev.after }, ev.position);
           return;
@@ -397,6 +408,32 @@ export class StreamApplier {
         }
         throw ddlStop(ev, this.opts.ddl ?? 'follow', this.opts.source.describePosition(ev.position));
       }
+    }
+  }
+
+  /** Whether `--skip-ddl` names this position. */
+  private skips(position: string): boolean {
+    const skip = this.opts.skipDdl;
+    if (skip === undefined) return false;
+    const at = this.opts.source.describePosition(position);
+    return at === skip || at.startsWith(`${skip} `);
+  }
+
+  /**
+   * `--skip-ddl`: goes on past the statement without applying it. The checkpoint moves past it,
+   * with the definitions the source gives after it as the tables' versioned schemas when it
+   * parsed the statement.
+   */
+  private async skipSchemaChange(ev: Extract<StreamEvent, { type: 'ddl' }>): Promise<void> {
+    this.opts.logger.warn(
+      { statement: ev.statement.trim().slice(0, 300), tables: ev.tables, position: this.opts.source.describePosition(ev.position) },
+      `--skip-ddl: the schema change is not applied to the target; table${ev.tables.length > 1 ? 's' : ''} ${ev.tables.join(', ')} on the target ${ev.tables.length > 1 ? 'are' : 'is'} now yours to bring to the source's definition after it, and the rows after it are written with that definition`,
+    );
+    if (ev.before && ev.after) {
+      await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: [], before: ev.before, after: ev.after }, ev.position);
+    } else {
+      await this.atBoundary(ev.position, Date.now());
+      await this.commit();
     }
   }
 
@@ -602,7 +639,7 @@ function sleepUntilWoken(ms: number, onWake: (wake: () => void) => void): Promis
 function ddlStop(ev: Extract<StreamEvent, { type: 'ddl' }>, policy: DdlPolicy, at: string): TributaryError {
   const tables = `synced table${ev.tables.length > 1 ? 's' : ''} ${ev.tables.join(', ')}`;
   const statement = `"${ev.statement.trim().slice(0, 500)}" at ${at}`;
-  const resume = 'the checkpoint is just before this statement, and the restarted sync goes on past it once the target definition matches the source';
+  const resume = `the checkpoint is just before this statement, and the restarted sync goes on past it once the target definition matches the source; or restart with --skip-ddl '${at.split(' ')[0] ?? at}' to go on past it without applying it (the target's table is then yours to change)`;
   if (ev.operations && ev.unsupported === undefined && policy === 'halt') {
     return new TributaryError(ErrorCode.DDL_UNSUPPORTED, `DDL on ${tables} stopped the sync (--ddl halt): ${statement}. Apply the same change to the target table, then restart; ${resume}; or restart with --ddl follow to let tributary apply it`);
   }

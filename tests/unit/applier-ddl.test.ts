@@ -147,4 +147,33 @@ describe('schema changes in the stream applier', () => {
     await expect(running).rejects.toThrow(/table t while its initial copy runs.*--force/);
     expect(target.schemaChanges).toHaveLength(0);
   });
+
+  it('--skip-ddl goes on past the one statement at that position without applying it, storing the definitions after it', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const p1 = source.transaction([up('t', 1, 'a')]);
+    const ev = ddl(p1, 'ALTER TABLE t DROP PRIMARY KEY', [], [TABLE], [T2], 'a change of the primary key of a synced table is not followed');
+    const applier = applierOf(source, target, { skipDdl: source.describePosition(ev.position) });
+    const running = applier.run();
+    source.push(ev);
+    const p3 = source.transaction([up('t', 2, 'b', 'new shape')]);
+    await until('past the statement', () => target.lastCheckpoint?.position === p3 || applier.receivedPosition() === p3);
+    applier.stop();
+    await running;
+    // Nothing rendered for the target: the statement's change is the user's.
+    expect(target.schemaChanges.map((c) => c.operations)).toEqual([[]]);
+    expect((await target.loadCheckpoint()).schemas?.get('t')).toEqual(T2);
+    expect(target.lastCheckpoint?.position).toBe(p3);
+  });
+
+  it('names --skip-ddl with the statement\'s position in the message that stops the sync', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const applier = applierOf(source, target);
+    const running = applier.run();
+    const p1 = source.transaction([up('t', 1, 'a')]);
+    const ev = ddl(p1, 'ALTER TABLE t DROP PRIMARY KEY', [], [TABLE], [TABLE], 'not followed');
+    source.push(ev);
+    await expect(running).rejects.toThrow(`--skip-ddl '${source.describePosition(ev.position)}'`);
+  });
 });
