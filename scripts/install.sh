@@ -23,6 +23,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # zsh and fish load the completion scripts `tributary completion zsh|fish` prints, in the tests.
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
+# pt-online-schema-change (percona-toolkit) runs a real online schema change under a sync in the tests.
+command -v pt-online-schema-change >/dev/null 2>&1 || need+=(percona-toolkit)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install: Debian packages missing: ${need[*]}" >&2

@@ -6,6 +6,14 @@ function globToRegExp(glob: string): RegExp {
 }
 
 /**
+ * Whether a table of this name is one the sync covers under `patterns` (all tables when empty):
+ * what decides whether a table created or renamed while streaming starts being synced.
+ */
+export function tableSelected(name: string, patterns: readonly string[]): boolean {
+  return patterns.length === 0 || patterns.some((p) => globToRegExp(p).test(name));
+}
+
+/**
  * The source tables a sync covers: all of them when `patterns` is empty, else those matching a
  * name or glob. A pattern that matches nothing is an error (NO_TABLES, a usage error) naming every
  * such pattern, so a typo never syncs less than asked.

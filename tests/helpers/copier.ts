@@ -3,6 +3,7 @@ import { Convergence } from '../../src/copier/convergence.js';
 import { Copier, type CopierOptions } from '../../src/copier/copier.js';
 import type { ChangeSource } from '../../src/core/source.js';
 import type { Target } from '../../src/core/target.js';
+import { StreamApplier, type ApplierOptions } from '../../src/stream/applier.js';
 import { TABLE } from './fakes.js';
 
 /**
@@ -23,6 +24,27 @@ export function copierOf(source: ChangeSource, target: Target, over: Partial<Cop
     release: () => undefined,
     logger: pino({ level: 'silent' }),
     signal: new AbortController().signal,
+    ...over,
+  });
+}
+
+/**
+ * A stream applier of the fakes' TABLE over `source` and `target`, from position '0': batches that
+ * commit only when the stream stops or the buffer is full (no size or interval is reached), a 1 MiB
+ * buffer, nothing held; `over` replaces any option.
+ */
+export function applierOf(source: ChangeSource, target: Target, over: Partial<ApplierOptions> = {}): StreamApplier {
+  return new StreamApplier({
+    source,
+    target,
+    tables: [TABLE],
+    from: '0',
+    sourceId: 'fake-source',
+    convergence: new Convergence(),
+    batchSize: 1_000_000,
+    flushIntervalMs: 10_000,
+    bufferBytes: 1 << 20,
+    logger: pino({ level: 'silent' }),
     ...over,
   });
 }

@@ -5,36 +5,18 @@
  * `halt` policy, a statement the source could not follow and a change during a table's copy stop
  * the sync with the statement and its position named, and the checkpoint stays before it.
  */
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Convergence } from '../../src/copier/convergence.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import type { StreamEvent } from '../../src/core/change.js';
 import type { SchemaOperation } from '../../src/core/schema-change.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
-import { StreamApplier, type ApplierOptions } from '../../src/stream/applier.js';
+import { applierOf } from '../helpers/copier.js';
 import { FakeSource, FakeTarget, TABLE, until, type SourceWrite } from '../helpers/fakes.js';
 
-const logger = pino({ level: 'silent' });
 const U: TableSchema = { ...TABLE, name: 'u' };
 const NOTE: Column = { name: 'note', dataType: 'varchar', columnType: 'varchar(20)', nullable: false, unsigned: false, logical: { kind: 'text', length: 20, fixed: false } };
 const T2: TableSchema = { ...TABLE, columns: [...TABLE.columns, NOTE] };
 
-function applierOf(source: FakeSource, target: FakeTarget, over: Partial<ApplierOptions> = {}): StreamApplier {
-  return new StreamApplier({
-    source,
-    target,
-    tables: [TABLE, U],
-    from: '0',
-    sourceId: 'fake-source',
-    convergence: new Convergence(),
-    batchSize: 1_000_000,
-    flushIntervalMs: 10_000,
-    bufferBytes: 1 << 20,
-    logger,
-    ...over,
-  });
-}
 
 const up = (table: string, id: number, ...v: string[]): SourceWrite => ({ kind: 'upsert', table, row: [BigInt(id), ...v] });
 
@@ -61,7 +43,7 @@ describe('schema changes in the stream applier', () => {
     const acknowledged: string[] = [];
     source.onAcknowledge = (p) => acknowledged.push(p);
     const changes: string[] = [];
-    const applier = applierOf(source, target, { onSchemaChange: (c) => changes.push(c.statement) });
+    const applier = applierOf(source, target, { tables: [TABLE, U], onSchemaChange: (c) => changes.push(c.statement) });
     const running = applier.run();
     source.transaction([up('t', 1, 'a'), up('t', 2, 'b')]);
     const p1 = source.transaction([up('u', 1, 'x')]);
@@ -90,7 +72,7 @@ describe('schema changes in the stream applier', () => {
   it('swaps two tables by RENAME TABLE and goes on writing each under its new name', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE, U] });
-    const applier = applierOf(source, target);
+    const applier = applierOf(source, target, { tables: [TABLE, U] });
     const running = applier.run();
     const p1 = source.transaction([up('t', 1, 'from t'), up('u', 1, 'from u')]);
     source.push(ddl(p1, 'RENAME TABLE t TO tmp, u TO t, tmp TO u', [{ op: 'rename-tables', pairs: [{ from: 't', to: 'tmp' }, { from: 'u', to: 't' }, { from: 'tmp', to: 'u' }] }], [TABLE, U], [TABLE, U]));
@@ -108,7 +90,7 @@ describe('schema changes in the stream applier', () => {
   it('stops on a parsed statement under --ddl halt, naming the statement, its position and the way on; the checkpoint stays before it', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE, U] });
-    const applier = applierOf(source, target, { ddl: 'halt' });
+    const applier = applierOf(source, target, { tables: [TABLE, U], ddl: 'halt' });
     const running = applier.run();
     const p1 = source.transaction([up('t', 1, 'a')]);
     source.push(ddl(p1, "ALTER TABLE t ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'", [ADD_NOTE], [TABLE], [T2]));
@@ -128,7 +110,7 @@ describe('schema changes in the stream applier', () => {
   it('stops on a statement the source could not follow, naming why', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE, U] });
-    const applier = applierOf(source, target);
+    const applier = applierOf(source, target, { tables: [TABLE, U] });
     const running = applier.run();
     const p1 = source.transaction([up('t', 1, 'a')]);
     source.push(ddl(p1, 'ALTER TABLE t DROP PRIMARY KEY', [], [TABLE], [TABLE], 'a change of the primary key of a synced table is not followed'));
@@ -140,7 +122,7 @@ describe('schema changes in the stream applier', () => {
   it('stops on a schema change of a table whose copy is not done', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE, U] });
-    const applier = applierOf(source, target, { copyDone: (t) => t !== 't' });
+    const applier = applierOf(source, target, { tables: [TABLE, U], copyDone: (t) => t !== 't' });
     const running = applier.run();
     const p1 = source.transaction([up('u', 1, 'a')]);
     source.push(ddl(p1, "ALTER TABLE t ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'", [ADD_NOTE], [TABLE], [T2]));
@@ -153,7 +135,7 @@ describe('schema changes in the stream applier', () => {
     const target = new FakeTarget({ tables: [TABLE, U] });
     const p1 = source.transaction([up('t', 1, 'a')]);
     const ev = ddl(p1, 'ALTER TABLE t DROP PRIMARY KEY', [], [TABLE], [T2], 'a change of the primary key of a synced table is not followed');
-    const applier = applierOf(source, target, { skipDdl: source.describePosition(ev.position) });
+    const applier = applierOf(source, target, { tables: [TABLE, U], skipDdl: source.describePosition(ev.position) });
     const running = applier.run();
     source.push(ev);
     const p3 = source.transaction([up('t', 2, 'b', 'new shape')]);
@@ -169,7 +151,7 @@ describe('schema changes in the stream applier', () => {
   it('names --skip-ddl with the statement\'s position in the message that stops the sync', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE, U] });
-    const applier = applierOf(source, target);
+    const applier = applierOf(source, target, { tables: [TABLE, U] });
     const running = applier.run();
     const p1 = source.transaction([up('t', 1, 'a')]);
     const ev = ddl(p1, 'ALTER TABLE t DROP PRIMARY KEY', [], [TABLE], [TABLE], 'not followed');

@@ -5,33 +5,16 @@
  * checkpoint that neither loses nor doubles a change, acknowledgements only of committed positions,
  * and a checkpoint that never passes a change the copy holds.
  */
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Convergence, opBytes } from '../../src/copier/convergence.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Row } from '../../src/core/values.js';
-import { StreamApplier, type ApplierOptions } from '../../src/stream/applier.js';
+import { applierOf } from '../helpers/copier.js';
 import { FakeSource, FakeTarget, prng, TABLE, until, type CommitRecord, type SourceWrite } from '../helpers/fakes.js';
 
-const logger = pino({ level: 'silent' });
 const U: TableSchema = { ...TABLE, name: 'u' };
 const OP = opBytes({ kind: 'upsert', table: 't', key: [1n], row: [1n, 'v00001'] });
 
-function applierOf(source: FakeSource, target: FakeTarget, over: Partial<ApplierOptions> = {}): StreamApplier {
-  return new StreamApplier({
-    source,
-    target,
-    tables: [TABLE],
-    from: '0',
-    sourceId: 'fake-source',
-    convergence: new Convergence(),
-    batchSize: 1_000_000,
-    flushIntervalMs: 10_000,
-    bufferBytes: 1 << 20,
-    logger,
-    ...over,
-  });
-}
 
 const up = (id: number, v: string): SourceWrite => ({ kind: 'upsert', table: 't', row: [BigInt(id), v] });
 const del = (id: number): SourceWrite => ({ kind: 'delete', table: 't', key: [BigInt(id)] });

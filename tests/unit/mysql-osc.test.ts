@@ -1,0 +1,56 @@
+/**
+ * Online schema change tools' shadow tables (src/engines/mysql/osc.ts): gh-ost's and
+ * pt-online-schema-change's shadows are recognised by name, created like the real table, their
+ * ALTERs remembered, and the swap becomes one schema change of the real table.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SchemaOperation } from '../../src/core/schema-change.js';
+import type { Column, TableSchema } from '../../src/core/schema.js';
+import { ShadowTables } from '../../src/engines/mysql/osc.js';
+
+const ID: Column = { name: 'id', dataType: 'int', columnType: 'int(11)', nullable: false, unsigned: false, logical: { kind: 'integer', bytes: 4, signed: true } };
+const C: Column = { name: 'c', dataType: 'int', columnType: 'int(11)', nullable: true, unsigned: false, logical: { kind: 'integer', bytes: 4, signed: true } };
+const T: TableSchema = { name: 't', engine: 'mysql', columns: [ID], primaryKey: [0], generated: [] };
+const SYNCED = new Map([['t', T]]);
+
+describe('online schema change shadows', () => {
+  it.each([
+    ['pt-online-schema-change', 'CREATE TABLE `db`.`_t_new` LIKE `db`.`t`', '_t_new', 'RENAME TABLE `db`.`t` TO `db`.`_t_old`, `db`.`_t_new` TO `db`.`t`', '_t_old'],
+    ['gh-ost', 'create /* gh-ost */ table `db`.`_t_gho` like `db`.`t`', '_t_gho', 'rename /* gh-ost */ table `db`.`t` to `db`.`_t_del`, `db`.`_t_gho` to `db`.`t`', '_t_del'],
+  ])('%s: the shadow is followed from its CREATE … LIKE to the swap, which carries its ALTERs', (_tool, create, shadow, _rename, old) => {
+    const s = new ShadowTables();
+    expect(s.created(create, 'db', 'db', SYNCED)).toBe(true);
+    expect(s.has(shadow)).toBe(true);
+    expect(s.definitions().get(shadow)).toMatchObject({ name: shadow, columns: [ID] });
+    const add: SchemaOperation = { op: 'add-column', table: shadow, column: C, sourceText: 'ADD COLUMN c int' };
+    expect(s.record([shadow], [add], new Map([[shadow, { ...T, name: shadow, columns: [ID, C] }]]))).toBe(true);
+    const swap = s.swap([{ op: 'rename-tables', pairs: [{ from: 't', to: old }, { from: shadow, to: 't' }] }]);
+    expect(swap).toEqual({ table: 't', operations: [{ ...add, table: 't' }], after: { ...T, columns: [ID, C] } });
+    expect(s.has(shadow)).toBe(false);
+  });
+
+  it('ignores tables that are no shadow of a synced table, and other databases', () => {
+    const s = new ShadowTables();
+    expect(s.created('CREATE TABLE _u_new LIKE u', 'db', 'db', SYNCED)).toBe(false);
+    expect(s.created('CREATE TABLE other._t_new LIKE other.t', 'db', 'db', SYNCED)).toBe(false);
+    expect(s.created('CREATE TABLE _t_new (id int)', 'db', 'db', SYNCED)).toBe(false);
+    expect(s.created('CREATE TABLE copy_t LIKE t', 'db', 'db', SYNCED)).toBe(false);
+    expect(s.definitions().size).toBe(0);
+  });
+
+  it('forgets a shadow dropped before its swap (an aborted online schema change)', () => {
+    const s = new ShadowTables();
+    s.created('CREATE TABLE _t_new LIKE t', 'db', 'db', SYNCED);
+    expect(s.record(['_t_new'], [{ op: 'drop-table', table: '_t_new' }], new Map())).toBe(true);
+    expect(s.has('_t_new')).toBe(false);
+    expect(s.swap([{ op: 'rename-tables', pairs: [{ from: 't', to: '_t_old' }, { from: '_t_new', to: 't' }] }])).toBeUndefined();
+  });
+
+  it('is no swap when the statement renames another synced table too, or touches a synced table', () => {
+    const s = new ShadowTables();
+    s.created('CREATE TABLE _t_new LIKE t', 'db', 'db', SYNCED);
+    expect(s.record(['t'], [{ op: 'drop-column', table: 't', column: 'c' }], new Map([['t', T]]))).toBe(false);
+    expect(s.swap([{ op: 'rename-tables', pairs: [{ from: 'u', to: 'v' }, { from: '_t_new', to: 't' }] }])).toBeUndefined();
+    expect(s.has('_t_new')).toBe(true);
+  });
+});
