@@ -68,6 +68,8 @@ export function formatStatus(s: StatusJson): string {
     );
   }
   lines.push(`  reconnects        ${s.stream.reconnects}${s.stream.retrying ? ' (retrying now)' : ''}`);
+  const ddl = s.stream.lastSchemaChange;
+  if (s.stream.schemaChanges > 0 && ddl) lines.push(`  schema changes    ${s.stream.schemaChanges}, last ${ddl.tables.join(', ')} at ${ddl.position} (${ddl.at}): ${ddl.statement.slice(0, 120)}`);
   if (s.lastError && s.lastError.message !== s.exit?.message) lines.push(`  last error        ${s.lastError.code}: ${s.lastError.message}${s.lastError.at ? ` (${s.lastError.at})` : ''}`);
   lines.push(`  up                ${formatDuration(s.uptimeSeconds)} since ${s.startedAt}`);
   return lines.join('\n') + '\n';

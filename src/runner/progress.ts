@@ -29,6 +29,14 @@ export interface Progress {
   readonly checksum: CheckerStatus | null;
 }
 
+/** A schema change the stream applied, as the status shows it. */
+export interface SchemaChangeStatus {
+  readonly statement: string;
+  readonly tables: readonly string[];
+  readonly position: string;
+  readonly at: string;
+}
+
 /** Operational state beside Progress (Runner.health()): for the HTTP API and health checks. */
 export interface RunnerHealth {
   readonly paused: boolean;
@@ -42,6 +50,10 @@ export interface RunnerHealth {
   readonly lastError: { readonly message: string; readonly code: string; readonly fatal: boolean; readonly at: string | null } | null;
   /** Bytes of stream changes read and not yet written to the target. */
   readonly bufferBytes: number;
+  /** Schema changes the stream applied to the target (or went past by --skip-ddl) since the run began. */
+  readonly schemaChanges: number;
+  /** The last of them: its statement (at most 300 characters), tables, position after it, and when. */
+  readonly lastSchemaChange: SchemaChangeStatus | null;
   /** Committed row changes per table and kind (one per source row change, before coalescing). */
   readonly changesByTable: Readonly<Record<string, { readonly insert: number; readonly update: number; readonly delete: number; readonly upsert: number; readonly truncate: number }>>;
 }

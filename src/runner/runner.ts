@@ -21,7 +21,7 @@ import { StreamApplier } from '../stream/applier.js';
 import { failing } from '../core/check.js';
 import { applierHooks, ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
-import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth } from './progress.js';
+import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth, type SchemaChangeStatus } from './progress.js';
 import { openLagProbe, openTarget, sameDialect } from '../engines/registry.js';
 import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
 
@@ -73,6 +73,8 @@ export class Runner extends EventEmitter {
   private lastErrorAt: string | undefined;
   /** Restarts after a retryable failure (lost connection, …) since the run began. */
   private reconnects = 0;
+  private schemaChanges = 0;
+  private lastSchemaChange: SchemaChangeStatus | null = null;
   /** True from a retryable failure until the next attempt has connected and loaded the checkpoint. */
   private retrying = false;
   /** The replica lag watch of the current attempt's copy (`replica`), while it runs. */
@@ -341,7 +343,16 @@ export class Runner extends EventEmitter {
             ddl: cfg.ddl,
             ...(cfg.skipDdl !== undefined ? { skipDdl: cfg.skipDdl } : {}),
             copyDone: (table) => this.copier?.progress().find((t) => t.table === table)?.done ?? true,
-            onSchemaChange: (change) => void this.schemaChanged(target, change),
+            onSchemaChange: (change, position) => {
+              this.schemaChanges++;
+              this.lastSchemaChange = {
+                statement: redactUrl(change.statement.trim().slice(0, 300)),
+                tables: [...new Set([...change.before.keys(), ...change.after.keys()])],
+                position: source.describePosition(position),
+                at: new Date().toISOString(),
+              };
+              void this.schemaChanged(target, change);
+            },
             logger: this.logger.child({ component: 'stream' }),
             pause: this.pauseGate,
             observer: this.injected.observer,
@@ -581,6 +592,8 @@ export class Runner extends EventEmitter {
       paused: this.paused,
       retrying: this.retrying,
       reconnects: this.reconnects,
+      schemaChanges: this.schemaChanges,
+      lastSchemaChange: this.lastSchemaChange,
       startedAt: new Date(this.startedAt).toISOString(),
       uptimeSeconds: (Date.now() - this.startedAt) / 1000,
       lastError: err

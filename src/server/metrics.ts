@@ -66,6 +66,7 @@ export class SyncMetrics implements SyncObserver {
       rowsCopied: counter('tributary_rows_copied_total', 'Rows copied by the initial copy, per table.', ['table']),
       changes: counter('tributary_changes_applied_total', 'Source row changes committed to the target, per table and kind (insert, update, delete; upsert when the source did not tell; truncate).', ['table', 'kind']),
       reconnects: counter('tributary_reconnects_total', 'Restarts from the checkpoint after a retryable failure (lost connection).'),
+      schemaChanges: counter('tributary_schema_changes_total', 'Schema changes of synced tables the stream applied to the target (or went past by --skip-ddl).'),
       passes: counter('tributary_checksum_passes_total', 'Continuous checksum passes completed.'),
       chunks: counter('tributary_checksum_chunks_total', 'Chunks the continuous checksum compared.'),
       mismatches: counter('tributary_checksum_mismatches_total', 'Keys that still differed once the stream had passed their read (drift).'),
@@ -134,6 +135,7 @@ export class SyncMetrics implements SyncObserver {
     }
     setCounter(c.changes, changes);
     setCounter(c.reconnects, [[{}, s.stream.reconnects]]);
+    setCounter(c.schemaChanges, [[{}, s.stream.schemaChanges]]);
     const ck = s.checksum;
     setCounter(c.passes, [[{}, ck?.passesCompleted ?? 0]]);
     setCounter(c.chunks, [[{}, ck?.chunksChecked ?? 0]]);
@@ -155,7 +157,7 @@ export class SyncMetrics implements SyncObserver {
 }
 
 type GaugeName = 'phase' | 'ready' | 'paused' | 'uptime' | 'lag' | 'rowsEstimated' | 'copyRate' | 'changeRate' | 'buffer' | 'retrying' | 'rateLimit' | 'throttled';
-type CounterName = 'rowsCopied' | 'changes' | 'reconnects' | 'passes' | 'chunks' | 'mismatches' | 'repairs';
+type CounterName = 'rowsCopied' | 'changes' | 'reconnects' | 'schemaChanges' | 'passes' | 'chunks' | 'mismatches' | 'repairs';
 type OptionalName = 'replicaLag' | 'retained';
 
 /**

@@ -54,6 +54,9 @@ export interface StatusJson {
     readonly retainedBytes: number | null;
     readonly reconnects: number;
     readonly retrying: boolean;
+    /** Schema changes applied to the target since the run began, and the last one. */
+    readonly schemaChanges: number;
+    readonly lastSchemaChange: RunnerHealth['lastSchemaChange'];
   };
   readonly checksum: CheckerStatus | null;
   /** Copy throttling: the rate limit, the watched replica's lag, and whether the copy waits for it. */
@@ -159,6 +162,8 @@ export async function buildStatus(runner: StatusSource, maxLagSeconds: number, e
       retainedBytes: retained ?? null,
       reconnects: h.reconnects,
       retrying: h.retrying,
+      schemaChanges: h.schemaChanges,
+      lastSchemaChange: h.lastSchemaChange,
     },
     checksum: p.checksum ? { ...p.checksum, lastError: p.checksum.lastError === null ? null : redactUrl(p.checksum.lastError) } : null,
     throttle: { ...p.throttle, reason: p.throttle.reason === null ? null : redactUrl(p.throttle.reason) },

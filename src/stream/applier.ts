@@ -57,8 +57,8 @@ export interface ApplierOptions {
    * table is done.
    */
   readonly copyDone?: (table: string) => boolean;
-  /** Told after a schema change was applied and checkpointed, with the tables' definitions before and after it. */
-  readonly onSchemaChange?: (change: SchemaChange) => void;
+  /** Told after a schema change was applied (or skipped by --skip-ddl) and checkpointed, with the position just after it. */
+  readonly onSchemaChange?: (change: SchemaChange, position: string) => void;
   readonly logger: Logger;
   /**
    * While paused the applier reads and applies nothing: it commits what it has up to the last
@@ -467,7 +467,7 @@ export class StreamApplier {
     this.stats.appliedPosition = position;
     this.dirty = false;
     this.opts.logger.info({ statement: change.statement.trim().slice(0, 200), tables: [...new Set([...change.before.keys(), ...change.after.keys()])], position: this.opts.source.describePosition(position) }, 'schema change applied to the target');
-    this.opts.onSchemaChange?.(change);
+    this.opts.onSchemaChange?.(change, position);
   }
 
   private async atBoundary(position: string, timestamp: number): Promise<void> {
