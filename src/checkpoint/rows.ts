@@ -32,10 +32,11 @@ export function schemaBody(table: TableSchema): string {
 
 /**
  * The row a target whose DDL is not transactional (TargetCapabilities.transactionalDdl false) keeps
- * about the schema change it is applying: written before its DDL runs and removed in the transaction
- * that saves the checkpoint after it, so that a replay after a crash between the two can tell what
- * the DDL already did. Its body is that target's own (engines/mysql/replay.ts); decodeRows leaves
- * it out of the checkpoint.
+ * about the last schema change it applied that needs it: written before its DDL runs, so that a
+ * replay after a crash between the DDL and the checkpoint can tell what the DDL already did, and
+ * kept until the next such change replaces it, so that applying the same change again is a no-op
+ * too. Its body is that target's own (engines/mysql/replay.ts); decodeRows leaves it out of the
+ * checkpoint.
  */
 export const PENDING_DDL_ROW = 'd:';
 

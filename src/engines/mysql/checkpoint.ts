@@ -52,6 +52,12 @@ export async function applySchemaRows(conn: Conn, syncId: string, rows: SchemaCh
   for (const r of rows.put) await put(conn, syncId, r.name, r.body);
 }
 
+/** The saved stream position, read with a lock on its row in the caller's transaction; undefined when none is saved. */
+export async function lockedStreamPosition(conn: Conn, syncId: string): Promise<string | undefined> {
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT name, body FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ? AND name = ? FOR UPDATE`, [syncId, STREAM_ROW]);
+  return decodeRows(syncId, rows.map((r) => ({ name: String(r.name), body: String(r.body) }))).stream?.position;
+}
+
 /** Saves the pending schema change's row (checkpoint/rows.ts PENDING_DDL_ROW), in the caller's transaction. */
 export function savePendingDdl(conn: Conn, syncId: string, body: string): Promise<void> {
   return put(conn, syncId, PENDING_DDL_ROW, body);
@@ -66,11 +72,6 @@ export async function loadPendingDdl(conn: Conn, syncId: string): Promise<string
     if (isMissingTable(err)) return undefined;
     throw err;
   }
-}
-
-/** Removes the pending schema change's row, in the caller's transaction (with the checkpoint that follows the DDL). */
-export async function clearPendingDdl(conn: Conn, syncId: string): Promise<void> {
-  await conn.query(`DELETE FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ? AND name = ?`, [syncId, PENDING_DDL_ROW]);
 }
 
 /** The checkpoint table is created by the first write (ensureSchema); until then no sync has run here. */

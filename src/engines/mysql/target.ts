@@ -487,8 +487,9 @@ export class MysqlTarget implements Target {
    *    the pending row (checkpoint/rows.ts PENDING_DDL_ROW), by which a replay tells a swap that ran
    *    from one that did not;
    * 3. runs the statements, each after verifying the sync's lock;
-   * 4. in one transaction: the stream checkpoint, the versioned schema rows (schemaChangeRows), and
-   *    the pending row's removal;
+   * 4. in one transaction: the stream checkpoint and the versioned schema rows (schemaChangeRows);
+   *    the pending row stays until the next RENAME TABLE replaces it, so applying the same change
+   *    again finds the swap done;
    * 5. forgets the write plans and type maps of the tables it touched (built again on first use).
    */
   async applySchemaChange(change: SchemaChange, cp: StreamCheckpoint): Promise<void> {
@@ -516,9 +517,11 @@ export class MysqlTarget implements Target {
       }
     }
     await this.controlTransaction(async () => {
+      // The change applied again after its checkpoint committed: its row moves ran then (a swap's
+      // would swap back).
+      const done = (await checkpoint.lockedStreamPosition(this.c, syncId)) === cp.position;
       await checkpoint.saveStream(this.c, syncId, cp);
-      await checkpoint.applySchemaRows(this.c, syncId, schemaChangeRows(change));
-      await checkpoint.clearPendingDdl(this.c, syncId);
+      if (!done) await checkpoint.applySchemaRows(this.c, syncId, schemaChangeRows(change));
     });
     this.opts.logger.info({ statement: change.statement.slice(0, 200), statements: statements.length, inEffect: skip.size, position: cp.position }, 'schema change applied');
     for (const name of [...changeTables(change), ...change.before.keys(), ...change.after.keys()]) {
