@@ -146,6 +146,29 @@ describe('a MariaDB target applies schema changes', () => {
     );
     expect(await showCreate('t')).toBe((await describeSource('t')).createStatement);
 
+    // A crash after the DDL ran and before its checkpoint: the replay finds it in effect and only checkpoints.
+    const extra = 'ALTER TABLE t ADD COLUMN extra INT NULL, ADD KEY by_extra (extra)';
+    const d3b = await onSource(extra, ['t'], ['t']);
+    await root.query(`ALTER TABLE ${DST}.t ADD COLUMN extra INT NULL, ADD KEY by_extra (extra)`);
+    const ranAlready = await showCreate('t');
+    await target.applySchemaChange(
+      {
+        statement: extra,
+        sourceEngine: 'mysql',
+        operations: [
+          { op: 'add-column', table: 't', column: d3b.after.get('t')!.columns.find((c) => c.name === 'extra')!, sourceText: 'ADD COLUMN extra INT NULL' },
+          { op: 'add-index', table: 't', name: 'by_extra', columns: ['extra'], unique: false, sourceText: 'ADD KEY by_extra (extra)' },
+        ],
+        ...d3b,
+      },
+      cp('p3b'),
+    );
+    expect(await showCreate('t')).toBe(ranAlready);
+    expect((await target.loadCheckpoint()).schemas?.get('t')?.columns.map((c) => c.name)).toEqual(['id', 'label', 'extra']);
+    const undo = 'ALTER TABLE t DROP COLUMN extra';
+    const d3c = await onSource(undo, ['t'], ['t']);
+    await applyTwice({ statement: undo, sourceEngine: 'mysql', operations: [{ op: 'drop-column', table: 't', column: 'extra', sourceText: 'DROP COLUMN extra' }], ...d3c }, 'p3c', ['t']);
+
     // A swap of two tables with the same columns: decided by their InnoDB ids on the replay.
     const swap = 'RENAME TABLE a TO tmp, b TO a, tmp TO b';
     const d4 = await onSource(swap, ['a', 'b'], ['a', 'b']);
@@ -159,7 +182,7 @@ describe('a MariaDB target applies schema changes', () => {
     expect(loaded.tables.get('a')?.rowsCopied).toBe(2);
     expect(loaded.tables.get('b')?.rowsCopied).toBe(1);
     // A crash between the swap and its checkpoint: the checkpoint is still the one before it.
-    await target.saveStreamCheckpoint(cp('p3'));
+    await target.saveStreamCheckpoint(cp('p3c'));
     await target.applySchemaChange({ statement: swap, sourceEngine: 'mysql', operations: [{ op: 'rename-tables', pairs: [{ from: 'a', to: 'tmp' }, { from: 'b', to: 'a' }, { from: 'tmp', to: 'b' }] }], ...d4 }, cp('p4'));
     expect(await rows('a')).toEqual([JSON.stringify({ id: 1, v: 'B' }), JSON.stringify({ id: 2, v: 'B' })]);
     expect((await target.loadCheckpoint()).stream?.position).toBe('p4');
