@@ -99,10 +99,12 @@ describe('MySQL target: schema changes from a MySQL source', () => {
       [t0],
       [withCol(c)],
     );
+    // Each group is what one ALTER can hold: a column or index is named once per statement.
     expect(mysqlSql(ch)).toEqual([
       'ALTER TABLE `t` ADD COLUMN `at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) FIRST, DROP COLUMN `name`, RENAME COLUMN `a` TO `b`, ' +
-        "ALTER COLUMN `id` SET DEFAULT 'it\\'s', ALTER COLUMN `id` DROP DEFAULT, ADD UNIQUE KEY `u` (`at`, `id`), ADD PRIMARY KEY (`id`), DROP PRIMARY KEY, DROP INDEX `u`, " +
-        'CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, MODIFY COLUMN `at` datetime(3) NOT NULL DEFAULT (now() + interval 1 day)',
+        "ALTER COLUMN `id` SET DEFAULT 'it\\'s'",
+      'ALTER TABLE `t` ALTER COLUMN `id` DROP DEFAULT, ADD UNIQUE KEY `u` (`at`, `id`), ADD PRIMARY KEY (`id`)',
+      'ALTER TABLE `t` DROP PRIMARY KEY, DROP INDEX `u`, CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, MODIFY COLUMN `at` datetime(3) NOT NULL DEFAULT (now() + interval 1 day)',
     ]);
   });
 
@@ -129,6 +131,31 @@ describe('MySQL target: schema changes from a MySQL source', () => {
       'ALTER TABLE `b` ADD `name` varchar(20), RENAME TO `c`',
     ]);
     expect(schemaChangeGroups(ch).map((g) => g.kind)).toEqual(['rename', 'create', 'drop', 'truncate', 'alter']);
+  });
+
+  it('splits operations of several statements on one table where one ALTER could not hold them', () => {
+    const c = col('c', 'int', 'int(11)');
+    const wide = col('c', 'bigint', 'bigint(20)');
+    const ch = change(
+      [
+        { op: 'add-column', table: 't', column: c, sourceText: 'ADD c int' },
+        { op: 'add-index', table: 't', name: 'k', columns: ['c'], unique: false, sourceText: 'ADD KEY k (c)' },
+        { op: 'modify-column', table: 't', column: wide, sourceText: 'MODIFY c bigint' },
+        { op: 'drop-index', table: 't', name: 'k', sourceText: 'DROP KEY k' },
+        { op: 'add-index', table: 't', name: 'k', columns: ['c', 'id'], unique: false, sourceText: 'ADD KEY k (c, id)' },
+        { op: 'rename-column', table: 't', from: 'c', to: 'd', sourceText: 'CHANGE c d bigint' },
+        { op: 'modify-column', table: 't', column: { ...wide, name: 'd' } },
+        { op: 'drop-column', table: 't', column: 'd', sourceText: 'DROP d' },
+      ],
+      [t0],
+      [t0],
+    );
+    expect(mysqlSql(ch)).toEqual([
+      'ALTER TABLE `t` ADD c int, ADD KEY k (c)',
+      'ALTER TABLE `t` MODIFY c bigint, DROP KEY k, ADD KEY k (c, id)',
+      'ALTER TABLE `t` CHANGE c d bigint',
+      'ALTER TABLE `t` DROP d',
+    ]);
   });
 
   it('keeps table options from the source text, and renders nothing for them from another engine', () => {

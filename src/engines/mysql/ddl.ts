@@ -123,7 +123,7 @@ export function schemaChangeGroups(change: SchemaChange): SchemaChangeGroup[] {
   let alter: { kind: 'alter'; table: string; operations: number[]; renameTo?: { to: string; operation: number } } | undefined;
   change.operations.forEach((op, i) => {
     if (ALTER_OPS.has(op.op) && 'table' in op && typeof op.table === 'string') {
-      if (!alter || alter.table !== op.table || alter.renameTo) groups.push((alter = { kind: 'alter', table: op.table, operations: [] }));
+      if (!alter || alter.table !== op.table || alter.renameTo || !joins(change, alter.operations, i)) groups.push((alter = { kind: 'alter', table: op.table, operations: [] }));
       alter.operations.push(i);
       return;
     }
@@ -137,6 +137,48 @@ export function schemaChangeGroups(change: SchemaChange): SchemaChangeGroup[] {
     groups.push({ kind, operations: [i] });
   });
   return groups;
+}
+
+/**
+ * Whether operation `i` can join the ALTER TABLE of operations `group`: not when it names a
+ * column that one of them added, changed, dropped or renamed, nor an index one of them added. A change may hold several source statements on one table (the ALTERs an online schema
+ * change tool ran on its shadow table, osc.ts), and MySQL refuses `ADD c, MODIFY c` in one
+ * statement; what one statement says together (ADD c, ADD KEY (c); DROP KEY k, ADD KEY k; a CHANGE
+ * COLUMN's two halves) stays together.
+ */
+function joins(change: SchemaChange, group: readonly number[], i: number): boolean {
+  const op = change.operations[i] as SchemaOperation;
+  const columns = new Set<string>();
+  const indexes = new Set<string>();
+  let changed: string | undefined;
+  for (const j of group) {
+    const o = change.operations[j] as SchemaOperation;
+    if (o.op === 'add-column' || o.op === 'modify-column') columns.add(o.column.name.toLowerCase());
+    else if (o.op === 'drop-column' || o.op === 'set-default') columns.add(o.column.toLowerCase());
+    else if (o.op === 'rename-column') {
+      columns.add(o.from.toLowerCase()).add(o.to.toLowerCase());
+      if (o.sourceText !== undefined && j === group.at(-1)) changed = o.to.toLowerCase();
+    } else if (o.op === 'add-index') indexes.add(o.primary ? 'primary' : o.name.toLowerCase());
+  }
+  switch (op.op) {
+    case 'add-column':
+    case 'drop-column':
+    case 'set-default': {
+      const name = (op.op === 'add-column' ? op.column.name : op.column).toLowerCase();
+      return !columns.has(name);
+    }
+    case 'modify-column': {
+      const name = op.column.name.toLowerCase();
+      return !columns.has(name) || (op.sourceText === undefined && changed === name);
+    }
+    case 'rename-column':
+      return !columns.has(op.from.toLowerCase()) && !columns.has(op.to.toLowerCase());
+    case 'add-index':
+    case 'drop-index':
+      return !indexes.has(op.primary ? 'primary' : op.name.toLowerCase());
+    default:
+      return true;
+  }
 }
 
 /**
