@@ -185,5 +185,40 @@ describe('a PostgreSQL target applies schema changes of a MariaDB source', () =>
     await tx.commit(cp('p8'));
     expect(await rows('SELECT id, amount, name FROM t WHERE id = 4')).toEqual([JSON.stringify({ id: 4, amount: '9', name: 'four' })]);
     expect(await rows('SELECT * FROM n ORDER BY id')).toEqual([JSON.stringify({ id: 1, mood: 'happy' }), JSON.stringify({ id: 2, mood: 'ok' })]);
+
+    // A plain index and a default; then both dropped, with a column.
+    const indexes = async () => (await dst.query<{ d: string }>("SELECT indexdef AS d FROM pg_indexes WHERE tablename = 't' AND indexname NOT LIKE '%pkey' ORDER BY 1")).rows.map((r) => r.d);
+    const c8 = await onSource('ALTER TABLE t ADD KEY k_name (name), ALTER COLUMN amount SET DEFAULT 3', ['t'], ['t']);
+    await target.applySchemaChange(
+      {
+        ...c8,
+        operations: [
+          { op: 'add-index', table: 't', name: 'k_name', columns: ['name'], unique: false, sourceText: 'ADD KEY k_name (name)' },
+          { op: 'set-default', table: 't', column: 'amount', default: { kind: 'literal', value: '3' }, sourceText: 'ALTER COLUMN amount SET DEFAULT 3' },
+        ],
+      },
+      cp('p9'),
+    );
+    expect(await indexes()).toEqual(['CREATE INDEX t_name_idx ON public.t USING btree (name)']);
+    await dst.query("INSERT INTO t (id, name) VALUES (10, 'ten')");
+    expect(await rows('SELECT amount FROM t WHERE id = 10')).toEqual([JSON.stringify({ amount: '3' })]);
+    const c9 = await onSource('ALTER TABLE t DROP KEY k_name, DROP COLUMN at', ['t'], ['t']);
+    await target.applySchemaChange(
+      {
+        ...c9,
+        operations: [
+          { op: 'drop-index', table: 't', name: 'k_name', sourceText: 'DROP KEY k_name' },
+          { op: 'drop-column', table: 't', column: 'at', sourceText: 'DROP COLUMN at' },
+        ],
+      },
+      cp('p10'),
+    );
+    expect(await indexes()).toEqual([]);
+    expect(await columns('t')).toEqual(['id integer not null', 'name character varying(20)', 'amount bigint not null']);
+    tx = await target.begin();
+    await tx.write(new Map([['t', c9.after.get('t')!]]), [{ kind: 'upsert', table: 't', key: [5], row: [5, 11, 'five'] }]);
+    await tx.commit(cp('p11'));
+    expect(await rows('SELECT id, amount, name FROM t WHERE id = 5')).toEqual([JSON.stringify({ id: 5, amount: '11', name: 'five' })]);
+    expect((await target.loadCheckpoint()).schemas?.get('t')?.columns.map((c) => c.name)).toEqual(['id', 'amount', 'name']);
   });
 });
