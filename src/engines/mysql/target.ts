@@ -508,26 +508,30 @@ export class MysqlTarget implements Target {
       await this.controlTransaction(() => checkpoint.savePendingDdl(this.c, syncId, pendingDdlBody({ position: cp.position, statement: change.statement, tables })));
     }
     const statements = schemaChangeSql(change, opts, skip);
-    for (const sql of statements) {
-      await this.syncLock?.verify(this.c);
-      try {
-        await this.c.query(sql);
-      } catch (err) {
-        throw writeError(err, `applying schema change "${change.statement.slice(0, 200)}" (statement ${sql.slice(0, 300)})`);
+    try {
+      for (const sql of statements) {
+        await this.syncLock?.verify(this.c);
+        try {
+          await this.c.query(sql);
+        } catch (err) {
+          throw writeError(err, `applying schema change "${change.statement.slice(0, 200)}" (statement ${sql.slice(0, 300)})`);
+        }
+      }
+      await this.controlTransaction(async () => {
+        // The change applied again after its checkpoint committed: its row moves ran then (a swap's
+        // would swap back).
+        const done = (await checkpoint.lockedStreamPosition(this.c, syncId)) === cp.position;
+        await checkpoint.saveStream(this.c, syncId, cp);
+        if (!done) await checkpoint.applySchemaRows(this.c, syncId, schemaChangeRows(change));
+      });
+    } finally {
+      // Whatever ran of the DDL (all of it, or part before a failure): the tables' plans are stale.
+      for (const name of [...changeTables(change), ...change.before.keys(), ...change.after.keys()]) {
+        this.plans.delete(name);
+        this.mappings.delete(name);
       }
     }
-    await this.controlTransaction(async () => {
-      // The change applied again after its checkpoint committed: its row moves ran then (a swap's
-      // would swap back).
-      const done = (await checkpoint.lockedStreamPosition(this.c, syncId)) === cp.position;
-      await checkpoint.saveStream(this.c, syncId, cp);
-      if (!done) await checkpoint.applySchemaRows(this.c, syncId, schemaChangeRows(change));
-    });
     this.opts.logger.info({ statement: change.statement.slice(0, 200), statements: statements.length, inEffect: skip.size, position: cp.position }, 'schema change applied');
-    for (const name of [...changeTables(change), ...change.before.keys(), ...change.after.keys()]) {
-      this.plans.delete(name);
-      this.mappings.delete(name);
-    }
   }
 }
 
