@@ -1,4 +1,5 @@
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { SchemaChange } from '../core/schema-change.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Checkpoint, StreamCheckpoint, TableCheckpoint } from '../core/target.js';
 import { decodeValues, encodeValues } from '../core/values.js';
@@ -27,6 +28,57 @@ export function schemaRowName(table: string): string {
 /** A table's definition as stored (TableSchema is plain data: JSON keeps it whole). */
 export function schemaBody(table: TableSchema): string {
   return JSON.stringify(table);
+}
+
+/**
+ * The row a target whose DDL is not transactional (TargetCapabilities.transactionalDdl false) keeps
+ * about the last schema change it applied that needs it: written before its DDL runs, so that a
+ * replay after a crash between the DDL and the checkpoint can tell what the DDL already did, and
+ * kept until the next such change replaces it, so that applying the same change again is a no-op
+ * too. Its body is that target's own (engines/mysql/replay.ts); decodeRows leaves it out of the
+ * checkpoint.
+ */
+export const PENDING_DDL_ROW = 'd:';
+
+/**
+ * What the checkpoint rows become with a schema change (TargetWriter.applySchemaChange), in the
+ * order a target applies them, inside the transaction that saves the stream checkpoint:
+ * - `moves`: each table rename, in the statement's order, of the copy row ('t:'), so a renamed
+ *   table keeps its copy progress under its new name (a swap through a temporary name moves through
+ *   it too). A move first removes any row of the new name, then renames the old one.
+ * - `remove`: the schema rows of tables in `before` and not in `after` (dropped or renamed away), and
+ *   the copy rows of tables dropped (not renamed): a table created again later is copied afresh.
+ * - `put`: the schema row of every table in `after`.
+ */
+export interface SchemaChangeRows {
+  readonly moves: readonly { readonly from: string; readonly to: string }[];
+  readonly remove: readonly string[];
+  readonly put: readonly StoredRow[];
+}
+
+/** The checkpoint row edits of a schema change (see SchemaChangeRows). */
+export function schemaChangeRows(change: SchemaChange): SchemaChangeRows {
+  const moves: { from: string; to: string }[] = [];
+  // Where each table of `before` is once the renames ran: its name in `after`, if it is still there.
+  const where = new Map<string, string>([...change.before.keys()].map((n) => [n, n]));
+  for (const op of change.operations) {
+    if (op.op === 'rename-tables') {
+      for (const { from, to } of op.pairs) {
+        moves.push({ from: tableRowName(from), to: tableRowName(to) });
+        for (const [orig, now] of where) if (now === from) where.set(orig, to);
+      }
+    } else if (op.op === 'drop-table') {
+      for (const [orig, now] of where) if (now === op.table) where.delete(orig);
+    }
+  }
+  const remove: string[] = [];
+  for (const name of change.before.keys()) {
+    if (!change.after.has(name)) remove.push(schemaRowName(name));
+    const now = where.get(name);
+    if (now === undefined || !change.after.has(now)) remove.push(tableRowName(now ?? name));
+  }
+  const put = [...change.after.values()].map((t) => ({ name: schemaRowName(t.name), body: schemaBody(t) }));
+  return { moves, remove, put };
 }
 
 export function streamBody(cp: StreamCheckpoint): string {

@@ -1,5 +1,6 @@
 import type { Connection, PoolConnection, RowDataPacket } from 'mysql2/promise';
-import { CHECKPOINT_TABLE, decodeRows, STREAM_ROW, streamBody, tableBody, tableRowName } from '../../checkpoint/rows.js';
+import { CHECKPOINT_TABLE, decodeRows, PENDING_DDL_ROW, schemaBody, schemaRowName, STREAM_ROW, streamBody, tableBody, tableRowName, type SchemaChangeRows } from '../../checkpoint/rows.js';
+import type { TableSchema } from '../../core/schema.js';
 import type { Checkpoint, StreamCheckpoint, TableCheckpoint } from '../../core/target.js';
 import { quoteId } from './sql.js';
 
@@ -33,6 +34,44 @@ export function saveStream(conn: Conn, syncId: string, cp: StreamCheckpoint): Pr
 
 export function saveTable(conn: Conn, syncId: string, table: string, cp: TableCheckpoint): Promise<void> {
   return put(conn, syncId, tableRowName(table), tableBody(cp));
+}
+
+/** Saves each table's definition as its versioned schema row ('s:<table>'), in the caller's transaction. */
+export async function saveSchemas(conn: Conn, syncId: string, tables: readonly TableSchema[]): Promise<void> {
+  for (const t of tables) await put(conn, syncId, schemaRowName(t.name), schemaBody(t));
+}
+
+/** The row edits of a schema change (checkpoint/rows.ts schemaChangeRows), in the caller's transaction. */
+export async function applySchemaRows(conn: Conn, syncId: string, rows: SchemaChangeRows): Promise<void> {
+  const table = quoteId(CHECKPOINT_TABLE);
+  for (const m of rows.moves) {
+    await conn.query(`DELETE FROM ${table} WHERE sync_id = ? AND name = ?`, [syncId, m.to]);
+    await conn.query(`UPDATE ${table} SET name = ? WHERE sync_id = ? AND name = ?`, [m.to, syncId, m.from]);
+  }
+  if (rows.remove.length) await conn.query(`DELETE FROM ${table} WHERE sync_id = ? AND name IN (?)`, [syncId, rows.remove]);
+  for (const r of rows.put) await put(conn, syncId, r.name, r.body);
+}
+
+/** The saved stream position, read with a lock on its row in the caller's transaction; undefined when none is saved. */
+export async function lockedStreamPosition(conn: Conn, syncId: string): Promise<string | undefined> {
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT name, body FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ? AND name = ? FOR UPDATE`, [syncId, STREAM_ROW]);
+  return decodeRows(syncId, rows.map((r) => ({ name: String(r.name), body: String(r.body) }))).stream?.position;
+}
+
+/** Saves the pending schema change's row (checkpoint/rows.ts PENDING_DDL_ROW), in the caller's transaction. */
+export function savePendingDdl(conn: Conn, syncId: string, body: string): Promise<void> {
+  return put(conn, syncId, PENDING_DDL_ROW, body);
+}
+
+/** The pending schema change's row body, or undefined when there is none. */
+export async function loadPendingDdl(conn: Conn, syncId: string): Promise<string | undefined> {
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>(`SELECT body FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ? AND name = ?`, [syncId, PENDING_DDL_ROW]);
+    return rows[0] ? String(rows[0].body) : undefined;
+  } catch (err) {
+    if (isMissingTable(err)) return undefined;
+    throw err;
+  }
 }
 
 /** The checkpoint table is created by the first write (ensureSchema); until then no sync has run here. */

@@ -1,7 +1,10 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { TableSchema } from '../../core/schema.js';
+import { escape } from 'mysql2';
+import type { ColumnDefault, ColumnPlace, SchemaChange, SchemaOperation } from '../../core/schema-change.js';
+import { tableAfter } from '../../core/schema-change-tables.js';
+import type { Column, TableSchema } from '../../core/schema.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { binaryCollation, mapLogicalTable, type MapTableOptions, type MysqlFlavour, type TableMapping } from './types.js';
 import { quoteId } from './sql.js';
@@ -99,4 +102,215 @@ export function createTableFromMapping(mapping: TableMapping, opts: MapTableOpti
     `CREATE TABLE IF NOT EXISTS ${quoteId(table.name)} (\n${lines.join(',\n')}\n) ` +
     `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${binaryCollation(opts.flavour ?? 'mariadb')}`
   );
+}
+
+/**
+ * One statement of a schema change on a MySQL target, with the operations (indexes into
+ * `change.operations`) it renders: an ALTER TABLE of consecutive operations on one table (with the
+ * RENAME TO that follows them in the same source statement), a RENAME TABLE, a CREATE, a DROP or a
+ * TRUNCATE. Each is one statement, and MySQL applies each whole or not at all, which is what a
+ * replay's decisions (replay.ts) rest on.
+ */
+export type SchemaChangeGroup =
+  | { readonly kind: 'alter'; readonly table: string; readonly operations: readonly number[]; readonly renameTo?: { readonly to: string; readonly operation: number } }
+  | { readonly kind: 'rename' | 'create' | 'drop' | 'truncate'; readonly operations: readonly [number] };
+
+const ALTER_OPS = new Set(['add-column', 'drop-column', 'modify-column', 'rename-column', 'set-default', 'add-index', 'drop-index', 'convert-charset', 'table-options']);
+
+/** The statements a schema change becomes on a MySQL target, in order (see SchemaChangeGroup). */
+export function schemaChangeGroups(change: SchemaChange): SchemaChangeGroup[] {
+  const groups: SchemaChangeGroup[] = [];
+  let alter: { kind: 'alter'; table: string; operations: number[]; renameTo?: { to: string; operation: number } } | undefined;
+  change.operations.forEach((op, i) => {
+    if (ALTER_OPS.has(op.op) && 'table' in op && typeof op.table === 'string') {
+      if (!alter || alter.table !== op.table || alter.renameTo || !joins(change, alter.operations, i)) groups.push((alter = { kind: 'alter', table: op.table, operations: [] }));
+      alter.operations.push(i);
+      return;
+    }
+    // ALTER TABLE t …, RENAME TO u: one statement on the target too.
+    if (op.op === 'rename-tables' && alter && !alter.renameTo && op.pairs.length === 1 && op.pairs[0]?.from === alter.table && groups.at(-1) === alter) {
+      alter.renameTo = { to: op.pairs[0].to, operation: i };
+      return;
+    }
+    alter = undefined;
+    const kind = op.op === 'rename-tables' ? 'rename' : op.op === 'create-table' ? 'create' : op.op === 'drop-table' ? 'drop' : 'truncate';
+    groups.push({ kind, operations: [i] });
+  });
+  return groups;
+}
+
+/**
+ * Whether operation `i` can join the ALTER TABLE of operations `group`: not when it names a
+ * column that one of them added, changed, dropped or renamed, nor an index one of them added. A change may hold several source statements on one table (the ALTERs an online schema
+ * change tool ran on its shadow table, osc.ts), and MySQL refuses `ADD c, MODIFY c` in one
+ * statement; what one statement says together (ADD c, ADD KEY (c); DROP KEY k, ADD KEY k; a CHANGE
+ * COLUMN's two halves) stays together.
+ */
+function joins(change: SchemaChange, group: readonly number[], i: number): boolean {
+  const op = change.operations[i] as SchemaOperation;
+  const columns = new Set<string>();
+  const indexes = new Set<string>();
+  let changed: string | undefined;
+  for (const j of group) {
+    const o = change.operations[j] as SchemaOperation;
+    if (o.op === 'add-column' || o.op === 'modify-column') columns.add(o.column.name.toLowerCase());
+    else if (o.op === 'drop-column' || o.op === 'set-default') columns.add(o.column.toLowerCase());
+    else if (o.op === 'rename-column') {
+      columns.add(o.from.toLowerCase()).add(o.to.toLowerCase());
+      if (o.sourceText !== undefined && j === group.at(-1)) changed = o.to.toLowerCase();
+    } else if (o.op === 'add-index') indexes.add(o.primary ? 'primary' : o.name.toLowerCase());
+  }
+  switch (op.op) {
+    case 'add-column':
+    case 'drop-column':
+    case 'set-default': {
+      const name = (op.op === 'add-column' ? op.column.name : op.column).toLowerCase();
+      return !columns.has(name);
+    }
+    case 'modify-column': {
+      const name = op.column.name.toLowerCase();
+      return !columns.has(name) || (op.sourceText === undefined && changed === name);
+    }
+    case 'rename-column':
+      return !columns.has(op.from.toLowerCase()) && !columns.has(op.to.toLowerCase());
+    case 'add-index':
+    case 'drop-index':
+      return !indexes.has(op.primary ? 'primary' : op.name.toLowerCase());
+    default:
+      return true;
+  }
+}
+
+/**
+ * A schema change (core/schema-change.ts) as MySQL statements, leaving out the operations in `skip`
+ * (a replay's operations already in effect, replay.ts).
+ *
+ * From a MySQL source each operation is its own `sourceText` under the target's table name, so
+ * the definition stays the source's exactly; a CHANGE COLUMN (a rename-column carrying the text and
+ * a modify-column without it) is its text once. An operation without text is rendered from its
+ * fields (the column's declaration as the source described it). From another engine, columns are
+ * declared with their logical types' MySQL mapping (types.ts mapLogicalTable of the table after the
+ * change): add, drop, rename, modify column and default, add and drop index. Refuses
+ * (DDL_UNSUPPORTED naming the statement, the operation and the fix) what it cannot render.
+ */
+export function schemaChangeSql(change: SchemaChange, opts: MapTableOptions = {}, skip: ReadonlySet<number> = new Set()): string[] {
+  return schemaChangeGroups(change)
+    .map((g) => groupSql(change, g, opts, skip))
+    .filter((s): s is string => s !== undefined);
+}
+
+/** One group's statement, or undefined when `skip` leaves nothing of it. */
+export function groupSql(change: SchemaChange, group: SchemaChangeGroup, opts: MapTableOptions, skip: ReadonlySet<number>): string | undefined {
+  const live = group.operations.filter((i) => !skip.has(i));
+  if (group.kind === 'alter') {
+    const specs = live.map((i) => alterSpec(change, i, group.operations, skip, opts)).filter((s): s is string => s !== undefined);
+    if (group.renameTo && !skip.has(group.renameTo.operation)) specs.push(`RENAME TO ${quoteId(group.renameTo.to)}`);
+    return specs.length ? `ALTER TABLE ${quoteId(group.table)} ${specs.join(', ')}` : undefined;
+  }
+  const at = live[0];
+  if (at === undefined) return undefined;
+  const op = change.operations[at] as SchemaOperation;
+  switch (op.op) {
+    case 'rename-tables':
+      return `RENAME TABLE ${op.pairs.map((p) => `${quoteId(p.from)} TO ${quoteId(p.to)}`).join(', ')}`;
+    case 'create-table':
+      return createTableSql(op.table, opts);
+    case 'drop-table':
+      return `DROP TABLE IF EXISTS ${quoteId(op.table)}`;
+    case 'truncate':
+      return `TRUNCATE TABLE ${quoteId(op.table)}`;
+    default:
+      return undefined;
+  }
+}
+
+/** One ALTER TABLE specification, or undefined when another operation's text already says it (CHANGE COLUMN). */
+function alterSpec(change: SchemaChange, i: number, group: readonly number[], skip: ReadonlySet<number>, opts: MapTableOptions): string | undefined {
+  const op = change.operations[i] as SchemaOperation;
+  const mysql = change.sourceEngine === 'mysql';
+  if (mysql && 'sourceText' in op && op.sourceText) return op.sourceText;
+  if (op.op === 'modify-column' && mysql) {
+    // The modify half of a CHANGE COLUMN: its rename half's text declares the column.
+    const name = op.column.name.toLowerCase();
+    const covered = group.some((j) => {
+      const r = change.operations[j];
+      return j < i && !skip.has(j) && r?.op === 'rename-column' && r.sourceText !== undefined && r.to.toLowerCase() === name;
+    });
+    if (covered) return undefined;
+  }
+  const refuse = (what: string) =>
+    new TributaryError(
+      ErrorCode.DDL_UNSUPPORTED,
+      `schema change "${clip(change.statement)}": ${what}; apply it to the target by hand, then resume past the statement with tributary sync --skip-ddl POSITION`,
+    );
+  const place = (p: ColumnPlace | undefined) => (!mysql || !p ? '' : 'first' in p ? ' FIRST' : ` AFTER ${quoteId(p.after)}`);
+  const table = 'table' in op && typeof op.table === 'string' ? op.table : '?';
+  const declare = (column: Column, d: ColumnDefault | undefined, what: string): string => {
+    const t = tableAfter(change, i, table);
+    let type: string;
+    if (mysql) {
+      const text = column.charset && column.charset !== 'binary' && /char|text|enum|set/.test(column.dataType);
+      type = `${column.columnType}${text ? ` CHARACTER SET ${column.charset}${column.collation ? ` COLLATE ${column.collation}` : ''}` : ''}`;
+    } else {
+      if (!t) throw refuse(`${what} ${column.name}: the definition of ${table} after the change is missing`);
+      const mapping = mapLogicalTable(t, opts);
+      const at = t.columns.findIndex((c) => c.name === column.name);
+      const problem = mapping.problems.find((p) => p.column === column.name);
+      if (problem) throw refuse(`${what} ${column.name} (${problem.pgType}): ${problem.reason}; ${problem.fix}`);
+      const m = mapping.columns[at];
+      if (!m) throw refuse(`${what} ${column.name}: the column is not in the definition of ${t.name} after the change`);
+      type = m.sql;
+      column = m.column;
+    }
+    return `${quoteId(column.name)} ${type}${column.nullable ? ' NULL' : ' NOT NULL'}${defaultClause(d, mysql, column, what, refuse)}`;
+  };
+  switch (op.op) {
+    case 'add-column':
+      return `ADD COLUMN ${declare(op.column, op.default, 'ADD COLUMN')}${place(op.place)}`;
+    case 'modify-column':
+      return `MODIFY COLUMN ${declare(op.column, op.default, 'MODIFY COLUMN')}${place(op.place)}`;
+    case 'drop-column':
+      return `DROP COLUMN ${quoteId(op.column)}`;
+    case 'rename-column':
+      return `RENAME COLUMN ${quoteId(op.from)} TO ${quoteId(op.to)}`;
+    case 'set-default': {
+      if (op.default === null) return `ALTER COLUMN ${quoteId(op.column)} DROP DEFAULT`;
+      const col = tableAfter(change, i, op.table)?.columns.find((c) => c.name.toLowerCase() === op.column.toLowerCase());
+      return `ALTER COLUMN ${quoteId(op.column)} SET${defaultClause(op.default, mysql, col, 'SET DEFAULT', refuse)}`;
+    }
+    case 'add-index': {
+      const list = op.columns.map(quoteId).join(', ');
+      if (op.primary) return `ADD PRIMARY KEY (${list})`;
+      return `ADD ${op.unique ? 'UNIQUE ' : ''}KEY ${quoteId(op.name)} (${list})`;
+    }
+    case 'drop-index':
+      return op.primary ? 'DROP PRIMARY KEY' : `DROP INDEX ${quoteId(op.name)}`;
+    case 'convert-charset':
+      return mysql ? `CONVERT TO CHARACTER SET ${op.charset}${op.collation ? ` COLLATE ${op.collation}` : ''}` : undefined;
+    case 'table-options':
+      // Only the source's own engine has them (text from a MySQL source was taken above).
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** ` DEFAULT …` for a column declaration ('' for none). */
+function defaultClause(d: ColumnDefault | undefined, mysql: boolean, column: Column | undefined, what: string, refuse: (what: string) => TributaryError): string {
+  if (d === undefined) return '';
+  switch (d.kind) {
+    case 'null':
+      return ' DEFAULT NULL';
+    case 'literal':
+      return ` DEFAULT ${escape(d.value)}`;
+    case 'now':
+      return ` DEFAULT CURRENT_TIMESTAMP${d.fsp ? `(${d.fsp})` : ''}`;
+    case 'expression':
+      if (mysql) return ` DEFAULT ${d.sql.startsWith('(') ? d.sql : `(${d.sql})`}`;
+      throw refuse(`${what} ${column?.name ?? '?'} DEFAULT ${d.sql} is an expression of another engine, which MySQL cannot evaluate`);
+  }
+}
+
+function clip(statement: string): string {
+  return statement.length > 200 ? `${statement.slice(0, 200)}…` : statement;
 }

@@ -16,7 +16,9 @@ import { applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
 import { assertMappable, currentAccount, dataProblems, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
-import { createTableSql, databaseExists, databasePlan, refuseForceOnSystemDatabase } from './ddl.js';
+import { createTableSql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql } from './ddl.js';
+import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables } from './replay.js';
+import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../core/formats.js';
@@ -472,15 +474,65 @@ export class MysqlTarget implements Target {
   async saveStreamCheckpoint(cp: StreamCheckpoint): Promise<void> {
     await this.controlTransaction(() => checkpoint.saveStream(this.c, this.opts.syncId, cp));
   }
-  // Issue 12, in progress: the implementations of these two land with the target's schema-change rendering.
-  saveSchemas(_tables: readonly TableSchema[]): Promise<void> {
-    return Promise.resolve();
+  async saveSchemas(tables: readonly TableSchema[]): Promise<void> {
+    await this.controlTransaction(() => checkpoint.saveSchemas(this.c, this.opts.syncId, tables));
   }
 
-  applySchemaChange(change: SchemaChange, _cp: StreamCheckpoint): Promise<void> {
-    return Promise.reject(new TributaryError(ErrorCode.DDL_UNSUPPORTED, `schema changes are not applied to this target yet: "${change.statement.slice(0, 200)}"`));
+  /**
+   * Applies a schema change, DDL first, checkpoint after (MySQL DDL commits on its own), so that a
+   * replay after a crash between the two is a no-op:
+   * 1. renders every statement (ddl.ts schemaChangeSql), so a refusal comes before anything runs;
+   * 2. reads the tables it names from the target and leaves out what is already in effect
+   *    (replay.ts operationsInEffect); before a RENAME TABLE it records the tables' InnoDB ids in
+   *    the pending row (checkpoint/rows.ts PENDING_DDL_ROW), by which a replay tells a swap that ran
+   *    from one that did not;
+   * 3. runs the statements, each after verifying the sync's lock;
+   * 4. in one transaction: the stream checkpoint and the versioned schema rows (schemaChangeRows);
+   *    the pending row stays until the next RENAME TABLE replaces it, so applying the same change
+   *    again finds the swap done;
+   * 5. forgets the write plans and type maps of the tables it touched (built again on first use).
+   */
+  async applySchemaChange(change: SchemaChange, cp: StreamCheckpoint): Promise<void> {
+    const opts = this.mapOptions;
+    const syncId = this.opts.syncId;
+    schemaChangeSql(change, opts);
+    await this.syncLock?.check();
+    const groups = schemaChangeGroups(change);
+    const state = await inspectTables(this.c, this.opts.dsn.database, changeTables(change));
+    const stored = parsePendingDdl(await checkpoint.loadPendingDdl(this.c, syncId));
+    const pending = stored?.position === cp.position && stored.statement === change.statement ? stored : undefined;
+    const skip = operationsInEffect(change, groups, state, pending);
+    const renamed = renamedTables(change, groups);
+    if (renamed.length && !pending) {
+      const tables = Object.fromEntries(renamed.map((n) => [n, identity(state, n)]));
+      await this.controlTransaction(() => checkpoint.savePendingDdl(this.c, syncId, pendingDdlBody({ position: cp.position, statement: change.statement, tables })));
+    }
+    const statements = schemaChangeSql(change, opts, skip);
+    try {
+      for (const sql of statements) {
+        await this.syncLock?.verify(this.c);
+        try {
+          await this.c.query(sql);
+        } catch (err) {
+          throw writeError(err, `applying schema change "${change.statement.slice(0, 200)}" (statement ${sql.slice(0, 300)})`);
+        }
+      }
+      await this.controlTransaction(async () => {
+        // The change applied again after its checkpoint committed: its row moves ran then (a swap's
+        // would swap back).
+        const done = (await checkpoint.lockedStreamPosition(this.c, syncId)) === cp.position;
+        await checkpoint.saveStream(this.c, syncId, cp);
+        if (!done) await checkpoint.applySchemaRows(this.c, syncId, schemaChangeRows(change));
+      });
+    } finally {
+      // Whatever ran of the DDL (all of it, or part before a failure): the tables' plans are stale.
+      for (const name of [...changeTables(change), ...change.before.keys(), ...change.after.keys()]) {
+        this.plans.delete(name);
+        this.mappings.delete(name);
+      }
+    }
+    this.opts.logger.info({ statement: change.statement.slice(0, 200), statements: statements.length, inEffect: skip.size, position: cp.position }, 'schema change applied');
   }
-
 }
 
 function writeError(err: unknown, what: string): TributaryError {

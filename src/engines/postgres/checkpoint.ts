@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { CHECKPOINT_TABLE, decodeRows, STREAM_ROW, streamBody, tableBody, tableRowName } from '../../checkpoint/rows.js';
+import { CHECKPOINT_TABLE, decodeRows, schemaBody, schemaRowName, STREAM_ROW, streamBody, tableBody, tableRowName, type SchemaChangeRows } from '../../checkpoint/rows.js';
+import type { TableSchema } from '../../core/schema.js';
 import type { Checkpoint, StreamCheckpoint, TableCheckpoint } from '../../core/target.js';
 import { qualified } from './sql.js';
 
@@ -37,6 +38,22 @@ export function saveStream(conn: Conn, schema: string, syncId: string, cp: Strea
 
 export function saveTable(conn: Conn, schema: string, syncId: string, table: string, cp: TableCheckpoint): Promise<void> {
   return put(conn, schema, syncId, tableRowName(table), tableBody(cp));
+}
+
+/** Saves each table's definition as its versioned schema row ('s:<table>'), in the caller's transaction. */
+export async function saveSchemas(conn: Conn, schema: string, syncId: string, tables: readonly TableSchema[]): Promise<void> {
+  for (const t of tables) await put(conn, schema, syncId, schemaRowName(t.name), schemaBody(t));
+}
+
+/** The row edits of a schema change (checkpoint/rows.ts schemaChangeRows), in the caller's transaction. */
+export async function applySchemaRows(conn: Conn, schema: string, syncId: string, rows: SchemaChangeRows): Promise<void> {
+  const table = qualified(schema, CHECKPOINT_TABLE);
+  for (const m of rows.moves) {
+    await conn.query(`DELETE FROM ${table} WHERE sync_id = $1 AND name = $2`, [syncId, m.to]);
+    await conn.query(`UPDATE ${table} SET name = $3, updated_at = now() WHERE sync_id = $1 AND name = $2`, [syncId, m.from, m.to]);
+  }
+  if (rows.remove.length) await conn.query(`DELETE FROM ${table} WHERE sync_id = $1 AND name = ANY($2::text[])`, [syncId, rows.remove]);
+  for (const r of rows.put) await put(conn, schema, syncId, r.name, r.body);
 }
 
 /** The checkpoint table is created by the first write (ensureSchema); until then no sync has run here. */

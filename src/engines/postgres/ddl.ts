@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { ColumnDefault, SchemaChange } from '../../core/schema-change.js';
+import { resolveColumn, tableAfter, tableBefore } from '../../core/schema-change-tables.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { openClient } from './connection.js';
 import { MAX_IDENTIFIER_BYTES, qualified, quoteIdent, quoteLiteral } from './sql.js';
@@ -221,4 +223,318 @@ export function cannotCreate(dsn: Dsn, missing: MissingDatabase): TributaryError
     `target ${describeDsn(dsn)}: database '${dsn.database}' does not exist and role '${dsn.user}' may not create it (it has neither CREATEDB nor SUPERUSER); ` +
       `run ${missing.sql} OWNER ${quoteIdent(dsn.user)} as a role that may (a superuser), or ALTER ROLE ${quoteIdent(dsn.user)} CREATEDB, then start the sync again`,
   );
+}
+
+/** Options of schemaChangeSql: where the tables are and how columns map (the target's type options). */
+export interface SchemaChangeOptions {
+  readonly schema: string;
+  readonly types: PostgresTypeOptions;
+}
+
+/** A schema change rendered for PostgreSQL: the enum types its columns need (created or checked first), then the statements, in order. */
+export interface SchemaChangeSql {
+  readonly enums: readonly EnumTypePlan[];
+  readonly statements: readonly string[];
+}
+
+/**
+ * A source's schema change (core/schema-change.ts) as PostgreSQL statements, all run in one
+ * transaction with the checkpoint (PostgreSQL DDL is transactional). Columns take the types the
+ * table's creation would give them (planTypes on the table after the change, so overrides and the
+ * zero-date policy hold), and are declared as createTableSql declares them:
+ *
+ * - add-column: ADD COLUMN with its default (a literal as a literal of the column's type,
+ *   '5'::integer; `now` as CURRENT_TIMESTAMP, or LOCALTIMESTAMP for a timestamp without zone, which is
+ *   how a MySQL DATETIME read in UTC maps; an expression only from a PostgreSQL source), NOT NULL and
+ *   CHECK. A NOT NULL column without a default is filled as MySQL fills it (0, '', the first enum
+ *   label), then the default is dropped. FIRST/AFTER is dropped: PostgreSQL appends.
+ * - modify-column: the old column's CHECK dropped, ALTER COLUMN … TYPE … USING c::type (when the
+ *   type changes), SET/DROP NOT NULL, SET/DROP DEFAULT, the new CHECK.
+ * - drop/rename column, set-default; add-index: a unique one as a UNIQUE constraint DEFERRABLE
+ *   INITIALLY DEFERRED as createTableSql makes them (PostgreSQL names it), another as CREATE INDEX,
+ *   a primary key as ADD PRIMARY KEY; drop-index finds the index by its columns (the source
+ *   table's CREATE statement names them) and drops it, or its constraint.
+ * - rename-tables: ALTER TABLE … RENAME TO, in order (a swap through a temporary name works in one
+ *   transaction); create-table as ensureSchema would (its enum types included); drop-table;
+ *   truncate; convert-charset and table-options: nothing (PostgreSQL has no counterpart).
+ *
+ * Refuses (DDL_UNSUPPORTED naming the statement, the operation and the fix) what it cannot render,
+ * before anything runs: a default expression of another engine, a zero-date default the column
+ * cannot hold, an index it cannot identify.
+ */
+export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions): SchemaChangeSql {
+  const { schema } = opts;
+  const statements: string[] = [];
+  const enumTables: TableSchema[] = [];
+  const enumTypes: PostgresColumnType[][] = [];
+  const T = (name: string) => qualified(schema, name);
+  const refuse = (what: string, fix: string) =>
+    new TributaryError(ErrorCode.DDL_UNSUPPORTED, `schema change "${clip(change.statement)}": ${what}; ${fix}`);
+  const skipFix = 'apply it to the target by hand, then resume past the statement with tributary sync --skip-ddl POSITION';
+
+  /** The column `name` of the operation's table after the change, with its target type. */
+  const columnAfter = (i: number, table: string, name: string) => {
+    const t = tableAfter(change, i, table);
+    const n = resolveColumn(name, t);
+    const at = t?.columns.findIndex((c) => c.name === n) ?? -1;
+    if (!t || at < 0) return undefined;
+    const types = planTypes(t, opts.types, schema);
+    const col = t.columns[at] as Column;
+    if (col.enumType !== undefined) {
+      enumTables.push({ ...t, columns: [col] });
+      enumTypes.push([types[at] as PostgresColumnType]);
+    }
+    // The statements run in the statement's order, so the table is still called what the operation says.
+    return { table: t, column: col, type: types[at] as PostgresColumnType, inKey: t.primaryKey.includes(at), target: T(table) };
+  };
+  const columnBefore = (i: number, table: string, name: string) => {
+    const t = tableBefore(change, i, table);
+    const n = resolveColumn(name, t);
+    const at = t?.columns.findIndex((c) => c.name === n) ?? -1;
+    if (!t || at < 0) return undefined;
+    return postgresColumnType(t, t.columns[at] as Column, opts.types, schema);
+  };
+  const defaultSql = (op: string, col: Column, type: PostgresColumnType, d: ColumnDefault): string | undefined => {
+    const logical = col.logical;
+    const temporal = logical?.kind === 'date' || logical?.kind === 'timestamp';
+    switch (d.kind) {
+      case 'null':
+        return undefined;
+      case 'literal':
+        if (temporal && /^0000-00-00/.test(d.value)) {
+          if (type.forceNullable) return undefined;
+          throw refuse(
+            `${op} ${col.name} DEFAULT '${d.value}' is a zero date, which PostgreSQL cannot hold`,
+            `sync with --zero-dates null (the default becomes NULL), or ${skipFix}`,
+          );
+        }
+        return `${quoteLiteral(d.value)}::${type.sql}`;
+      case 'now':
+        if (logical?.kind === 'timestamp') return `${logical.zone ? 'CURRENT_TIMESTAMP' : 'LOCALTIMESTAMP'}(${d.fsp ?? logical.fsp})`;
+        if (logical?.kind === 'date') return 'CURRENT_DATE';
+        if (change.sourceEngine === 'postgres') return 'CURRENT_TIMESTAMP';
+        throw refuse(`${op} ${col.name} DEFAULT CURRENT_TIMESTAMP on a column of type ${col.columnType}`, skipFix);
+      case 'expression':
+        if (change.sourceEngine === 'postgres') return d.sql;
+        throw refuse(
+          `${op} ${col.name} DEFAULT ${d.sql} is a ${change.sourceEngine} expression, which PostgreSQL cannot evaluate`,
+          `give the column a literal default on the source, or ${skipFix}`,
+        );
+    }
+  };
+
+  change.operations.forEach((op, i) => {
+    switch (op.op) {
+      case 'add-column': {
+        const c = columnAfter(i, op.table, op.column.name);
+        if (!c) return; // a generated column: the target has none (createTableSql)
+        const q = quoteIdent(c.column.name);
+        const notNull = c.inKey || (!c.column.nullable && !c.type.forceNullable);
+        let def = op.default ? defaultSql('ADD COLUMN', c.column, c.type, op.default) : undefined;
+        const fill = def === undefined && notNull ? implicitFill(c.column, c.type) : undefined;
+        if (def === undefined && notNull && fill === undefined) {
+          throw refuse(
+            `ADD COLUMN ${c.column.name} ${c.column.columnType} NOT NULL without a default: the rows there get a value MySQL makes up for this type, which PostgreSQL cannot`,
+            `give the column a default on the source, or ${skipFix}`,
+          );
+        }
+        def ??= fill;
+        const check = c.type.check ? ` CHECK (${c.type.check(q)})` : '';
+        statements.push(`ALTER TABLE ${c.target} ADD COLUMN ${q} ${c.type.sql}${def !== undefined ? ` DEFAULT ${def}` : ''}${notNull ? ' NOT NULL' : ''}${check}`);
+        if (fill !== undefined) statements.push(`ALTER TABLE ${c.target} ALTER COLUMN ${q} DROP DEFAULT`);
+        return;
+      }
+      case 'drop-column': {
+        const t = tableBefore(change, i, op.table);
+        statements.push(`ALTER TABLE ${T(op.table)} DROP COLUMN IF EXISTS ${quoteIdent(resolveColumn(op.column, t))}`);
+        return;
+      }
+      case 'rename-column': {
+        const before = tableBefore(change, i, op.table);
+        const from = resolveColumn(op.from, before);
+        if (before?.generated.includes(from)) return;
+        const to = resolveColumn(op.to, tableAfter(change, i, op.table));
+        if (from === to) return;
+        statements.push(`ALTER TABLE ${T(op.table)} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`);
+        return;
+      }
+      case 'modify-column': {
+        const c = columnAfter(i, op.table, op.column.name);
+        if (!c) return;
+        const table = c.target;
+        const q = quoteIdent(c.column.name);
+        const was = columnBefore(i, op.table, renamedFrom(change, i, op.table, c.column.name));
+        if (was?.check || c.type.check) statements.push(dropChecksSql(schema, op.table, c.column.name));
+        if (was?.sql !== c.type.sql) {
+          // The old default may not cast to the new type: dropped first, the new one set after.
+          statements.push(`ALTER TABLE ${table} ALTER COLUMN ${q} DROP DEFAULT`);
+          statements.push(`ALTER TABLE ${table} ALTER COLUMN ${q} TYPE ${c.type.sql} USING ${q}::${c.type.sql}`);
+        }
+        const notNull = c.inKey || (!c.column.nullable && !c.type.forceNullable);
+        const def = op.default ? defaultSql('MODIFY COLUMN', c.column, c.type, op.default) : undefined;
+        statements.push(`ALTER TABLE ${table} ALTER COLUMN ${q} ${notNull ? 'SET' : 'DROP'} NOT NULL, ALTER COLUMN ${q} ${def !== undefined ? `SET DEFAULT ${def}` : 'DROP DEFAULT'}`);
+        if (c.type.check) statements.push(`ALTER TABLE ${table} ADD CHECK (${c.type.check(q)})`);
+        return;
+      }
+      case 'set-default': {
+        const c = columnAfter(i, op.table, op.column);
+        if (!c) return;
+        const def = op.default ? defaultSql('ALTER COLUMN … SET DEFAULT', c.column, c.type, op.default) : undefined;
+        statements.push(`ALTER TABLE ${c.target} ALTER COLUMN ${quoteIdent(c.column.name)} ${def !== undefined ? `SET DEFAULT ${def}` : 'DROP DEFAULT'}`);
+        return;
+      }
+      case 'add-index': {
+        const t = tableAfter(change, i, op.table);
+        const cols = op.columns.map((n) => resolveColumn(n, t));
+        // An index over a generated column (which the target does not have) is left out.
+        if (t && cols.some((n) => !t.columns.some((c) => c.name === n))) return;
+        const table = T(op.table);
+        const list = cols.map(quoteIdent).join(', ');
+        if (op.primary) statements.push(`ALTER TABLE ${table} ADD PRIMARY KEY (${list})`);
+        else if (op.unique) statements.push(`ALTER TABLE ${table} ADD UNIQUE (${list}) DEFERRABLE INITIALLY DEFERRED`);
+        else statements.push(`CREATE INDEX ON ${table} (${list})`);
+        return;
+      }
+      case 'drop-index': {
+        const name = op.table;
+        if (op.primary) {
+          statements.push(dropIndexesSql(schema, name, { primary: true }));
+          return;
+        }
+        const before = tableBefore(change, i, op.table);
+        const declared = before ? declaredIndex(before, op.name) : undefined;
+        if (!declared) {
+          throw refuse(
+            `DROP INDEX ${op.name} on ${op.table}: the table's definition does not say which columns index ${op.name} covers, so the target's index cannot be found`,
+            `drop the index on the target by hand, then resume with tributary sync --skip-ddl POSITION`,
+          );
+        }
+        const cols = declared.columns.map((n) => resolveColumn(n, before));
+        statements.push(dropIndexesSql(schema, name, { columns: cols, unique: declared.unique }));
+        return;
+      }
+      case 'rename-tables':
+        for (const { from, to } of op.pairs) statements.push(`ALTER TABLE ${T(from)} RENAME TO ${quoteIdent(to)}`);
+        return;
+      case 'create-table': {
+        const types = planTypes(op.table, opts.types, schema);
+        enumTables.push(op.table);
+        enumTypes.push(types);
+        statements.push(createTableSql(schema, op.table, types));
+        return;
+      }
+      case 'drop-table':
+        statements.push(`DROP TABLE IF EXISTS ${T(op.table)}`);
+        return;
+      case 'truncate':
+        statements.push(`TRUNCATE ${T(op.table)}`);
+        return;
+      case 'convert-charset':
+      case 'table-options':
+        return;
+    }
+  });
+  return { enums: planEnumTypes(enumTables, enumTypes), statements };
+}
+
+/** The name `column` had before a rename-column of this statement gave it its name (itself otherwise). */
+function renamedFrom(change: SchemaChange, index: number, table: string, column: string): string {
+  let name = column;
+  for (let i = index - 1; i >= 0; i--) {
+    const op = change.operations[i];
+    if (op?.op === 'rename-column' && op.table === table && op.to.toLowerCase() === name.toLowerCase()) name = op.from;
+  }
+  return name;
+}
+
+function clip(statement: string): string {
+  return statement.length > 200 ? `${statement.slice(0, 200)}…` : statement;
+}
+
+/**
+ * The value MySQL gives the rows already there when a NOT NULL column without a default is added
+ * (its implicit default), as a literal of the column's PostgreSQL type: 0 for numbers, '' for
+ * strings, the first label of an ENUM, zero bytes for BINARY(n). Undefined for a type whose implicit
+ * default PostgreSQL cannot hold (the zero date) or that has none here.
+ */
+function implicitFill(col: Column, type: PostgresColumnType): string | undefined {
+  const l = col.logical;
+  if (!l) return undefined;
+  const typed = (v: string) => `${quoteLiteral(v)}::${type.sql}`;
+  switch (l.kind) {
+    case 'integer':
+    case 'decimal':
+    case 'float':
+    case 'year':
+      return typed('0');
+    case 'bit':
+      return `0::${type.sql}`;
+    case 'text':
+    case 'set':
+      return typed('');
+    case 'uuid':
+      return typed('00000000-0000-0000-0000-000000000000');
+    case 'inet':
+      return typed(l.version === 4 ? '0.0.0.0' : '::');
+    case 'enum':
+      return l.labels[0] !== undefined ? typed(l.labels[0]) : undefined;
+    case 'binary':
+      return typed(l.fixed && l.length ? `\\x${'00'.repeat(l.length)}` : '\\x');
+    case 'time':
+      return typed(l.range === 'hours838' ? '0' : '00:00:00');
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A DO block dropping the CHECK constraints over exactly `column` of the table (the one
+ * createTableSql or an ADD COLUMN declared for an enum, whatever PostgreSQL named it), so a
+ * modified column can take its new CHECK.
+ */
+export function dropChecksSql(schema: string, table: string, column: string): string {
+  const rel = quoteLiteral(qualified(schema, table));
+  return (
+    `DO $tributary$ DECLARE r record; BEGIN FOR r IN SELECT c.conname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ALL (c.conkey) ` +
+    `WHERE c.conrelid = ${rel}::regclass AND c.contype = 'c' AND cardinality(c.conkey) = 1 AND a.attname = ${quoteLiteral(column)} ` +
+    `LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', ${rel}::regclass, r.conname); END LOOP; END $tributary$`
+  );
+}
+
+/**
+ * A DO block dropping the table's indexes that are its primary key, or that cover exactly `columns`
+ * in order (unique or not, as `unique` says), through their constraint when one owns them.
+ * PostgreSQL names indexes itself (createTableSql declares unnamed UNIQUE constraints), so an
+ * index is found by what it covers, not by the source's name for it.
+ */
+export function dropIndexesSql(schema: string, table: string, which: { readonly primary: true } | { readonly columns: readonly string[]; readonly unique: boolean }): string {
+  const rel = quoteLiteral(qualified(schema, table));
+  const match =
+    'primary' in which
+      ? 'i.indisprimary'
+      : `NOT i.indisprimary AND i.indisunique = ${which.unique ? 'true' : 'false'} AND i.indpred IS NULL AND i.indexprs IS NULL ` +
+        `AND (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = ARRAY[${which.columns.map(quoteLiteral).join(', ')}]::text[]`;
+  return (
+    `DO $tributary$ DECLARE r record; BEGIN FOR r IN SELECT i.indexrelid::regclass::text AS idx, c.conname FROM pg_index i ` +
+    `LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x') ` +
+    `WHERE i.indrelid = ${rel}::regclass AND ${match} ` +
+    `LOOP IF r.conname IS NOT NULL THEN EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', ${rel}::regclass, r.conname); ` +
+    `ELSE EXECUTE format('DROP INDEX %s', r.idx); END IF; END LOOP; END $tributary$`
+  );
+}
+
+/**
+ * The columns and uniqueness of index `name` as the table's source CREATE statement declares it
+ * (a MySQL `UNIQUE KEY \`name\` (\`a\`,\`b\`(10))`), or undefined when it does not. Index names
+ * ignore case in MySQL.
+ */
+export function declaredIndex(table: TableSchema, name: string): { columns: string[]; unique: boolean } | undefined {
+  const lines = (table.createStatement ?? '').split('\n');
+  for (const line of lines) {
+    const m = /^\s*(UNIQUE\s+)?(?:KEY|INDEX)\s+`((?:[^`]|``)+)`\s*\((.*)\)/i.exec(line);
+    if (!m || (m[2] as string).replace(/``/g, '`').toLowerCase() !== name.toLowerCase()) continue;
+    const columns = [...(m[3] as string).matchAll(/`((?:[^`]|``)+)`/g)].map((c) => (c[1] as string).replace(/``/g, '`'));
+    return { columns, unique: m[1] !== undefined };
+  }
+  return undefined;
 }

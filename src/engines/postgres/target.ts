@@ -14,7 +14,8 @@ import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targ
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
-import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, type EnumTypePlan, type MissingDatabase } from './ddl.js';
+import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
+import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
 import { qualified, quoteIdent, type TargetColumn } from './sql.js';
@@ -69,6 +70,12 @@ export class PostgresTarget implements Target {
   private syncLock: PostgresSyncLock | undefined;
   private lockWatch: LockWatch = {};
   private readonly plans = new Map<string, TablePlan>();
+  /**
+   * The next plan's number, which names its session-local load and keep tables (load.ts). Never
+   * reused: a plan rebuilt after a schema change gets new ones, since the sessions' tables of the
+   * old plan have the table's old columns.
+   */
+  private nextPlan = 0;
   /** Tables whose chunks may arrive in PG_COPY_TEXT rendered by the source (see acceptsEncoded). */
   private readonly copyTextTables = new Set<string>();
   /** Reads this target's copy of tables back, for checksums. */
@@ -312,7 +319,7 @@ export class PostgresTarget implements Target {
     for (let i = 0; i < tables.length; i++) {
       const t = tables[i] as TableSchema;
       const columns = await this.targetColumns(t);
-      this.plans.set(t.name, buildPlan(this.schema, t, columns, i, this.zeroDates));
+      this.plans.set(t.name, buildPlan(this.schema, t, columns, this.nextPlan++, this.zeroDates));
       const same = this.sameTypes(t, columns);
       if (same) this.copyBinaryTables.add(t.name);
       if (same || this.mappedKinds(t, columns, types[i] ?? [])) this.copyTextTables.add(t.name);
@@ -698,7 +705,7 @@ export class PostgresTarget implements Target {
       if (!(await this.describe(t.name))) {
         throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: table ${this.schema}.${t.name} does not exist; run tributary sync to create and copy it`);
       }
-      this.plans.set(t.name, buildPlan(this.schema, t, await this.targetColumns(t), this.plans.size, this.zeroDates));
+      this.plans.set(t.name, buildPlan(this.schema, t, await this.targetColumns(t), this.nextPlan++, this.zeroDates));
     }
   }
 
@@ -710,15 +717,65 @@ export class PostgresTarget implements Target {
   async saveStreamCheckpoint(cp: StreamCheckpoint): Promise<void> {
     await this.controlTransaction(() => checkpoint.saveStream(this.c, this.schema, this.opts.syncId, cp));
   }
-  // Issue 12, in progress: the implementations of these two land with the target's schema-change rendering.
-  saveSchemas(_tables: readonly TableSchema[]): Promise<void> {
-    return Promise.resolve();
+  async saveSchemas(tables: readonly TableSchema[]): Promise<void> {
+    await this.controlTransaction(() => checkpoint.saveSchemas(this.c, this.schema, this.opts.syncId, tables));
   }
 
-  applySchemaChange(change: SchemaChange, _cp: StreamCheckpoint): Promise<void> {
-    return Promise.reject(new TributaryError(ErrorCode.DDL_UNSUPPORTED, `schema changes are not applied to this target yet: "${change.statement.slice(0, 200)}"`));
+  /**
+   * Renders the change (ddl.ts schemaChangeSql: every refusal before anything runs), then runs its
+   * statements, the stream checkpoint and the versioned schema rows (checkpoint/rows.ts
+   * schemaChangeRows) in one transaction on the control session: PostgreSQL DDL is transactional,
+   * so the change and its checkpoint commit together or not at all. Then rebuilds the write plans of
+   * the tables it touched from their new definitions (see replan).
+   */
+  async applySchemaChange(change: SchemaChange, cp: StreamCheckpoint): Promise<void> {
+    const rendered = schemaChangeSql(change, { schema: this.schema, types: await this.typeOptions() });
+    await this.syncLock?.check();
+    let running = '';
+    try {
+      await this.controlTransaction(async () => {
+        for (const e of rendered.enums) await this.ensureEnumType(e);
+        for (const sql of rendered.statements) {
+          running = sql;
+          await this.c.query(sql);
+        }
+        running = '';
+        await checkpoint.saveStream(this.c, this.schema, this.opts.syncId, cp);
+        await checkpoint.applySchemaRows(this.c, this.schema, this.opts.syncId, schemaChangeRows(change));
+      });
+    } catch (err) {
+      throw writeError(err, `applying schema change "${change.statement.slice(0, 200)}"${running ? ` (statement ${running.slice(0, 300)})` : ''}; nothing of it was applied`);
+    }
+    this.opts.logger.info({ statement: change.statement.slice(0, 200), statements: rendered.statements.length, position: cp.position }, 'schema change applied');
+    await this.replan(change);
   }
 
+  /**
+   * Drops the write plans (and the encoded-format verdicts) of every table the change touched, and
+   * builds those of the tables in `change.after` anew from the target's columns, so later writes
+   * use the new definitions; a plan gets new session-local tables (nextPlan).
+   */
+  private async replan(change: SchemaChange): Promise<void> {
+    const touched = new Set<string>([...change.before.keys(), ...change.after.keys()]);
+    for (const op of change.operations) {
+      if (op.op === 'rename-tables') for (const p of op.pairs) touched.add(p.from).add(p.to);
+      else touched.add(op.op === 'create-table' ? op.table.name : op.table);
+    }
+    for (const name of touched) {
+      this.plans.delete(name);
+      this.copyTextTables.delete(name);
+      this.copyBinaryTables.delete(name);
+    }
+    const typeOpts = await this.typeOptions();
+    for (const t of change.after.values()) {
+      if (!(await this.describe(t.name))) continue;
+      const columns = await this.targetColumns(t);
+      this.plans.set(t.name, buildPlan(this.schema, t, columns, this.nextPlan++, this.zeroDates));
+      const same = this.sameTypes(t, columns);
+      if (same) this.copyBinaryTables.add(t.name);
+      if (same || this.mappedKinds(t, columns, planTypes(t, typeOpts, this.schema))) this.copyTextTables.add(t.name);
+    }
+  }
 }
 
 function isConnectionError(err: unknown): boolean {
