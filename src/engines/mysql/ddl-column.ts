@@ -111,9 +111,9 @@ const INTEGERS: Readonly<Record<string, readonly [string, number, number, number
   INT1: ['tinyint', 4, 3, 3, 3],
   SMALLINT: ['smallint', 6, 5, 5, 5],
   INT2: ['smallint', 6, 5, 5, 5],
-  MEDIUMINT: ['mediumint', 9, 8, 7, 7],
-  MIDDLEINT: ['mediumint', 9, 8, 7, 7],
-  INT3: ['mediumint', 9, 8, 7, 7],
+  MEDIUMINT: ['mediumint', 9, 8, 7, 8],
+  MIDDLEINT: ['mediumint', 9, 8, 7, 8],
+  INT3: ['mediumint', 9, 8, 7, 8],
   INT: ['int', 11, 10, 10, 10],
   INTEGER: ['int', 11, 10, 10, 10],
   INT4: ['int', 11, 10, 10, 10],
@@ -419,6 +419,7 @@ export function readColumnDefinition(name: string, tokens: readonly Token[], tex
   let primary = false;
   let unique = type.serial === true;
   let srid: number | undefined;
+  let autoIncrement = false;
   if (type.serial) nullable = false;
   while (!c.done()) {
     if (c.accept('NOT', 'NULL')) {
@@ -434,6 +435,8 @@ export function readColumnDefinition(name: string, tokens: readonly Token[], tex
       collation = canonicalCollation(c.name());
     } else if (c.accept('BINARY')) {
       binaryCollation = true;
+    } else if (type.dataType === 'char' && c.accept('BYTE')) {
+      charset = 'binary';
     } else if (c.accept('ASCII')) {
       charset = 'latin1';
     } else if (c.accept('UNICODE')) {
@@ -443,7 +446,7 @@ export function readColumnDefinition(name: string, tokens: readonly Token[], tex
     } else if (c.accept('ON', 'UPDATE')) {
       readDefault(c);
     } else if (c.accept('AUTO_INCREMENT')) {
-      // no column attribute describeTable reads
+      autoIncrement = true;
     } else if (c.accept('SERIAL', 'DEFAULT', 'VALUE')) {
       nullable = false;
       unique = true;
@@ -491,6 +494,8 @@ export function readColumnDefinition(name: string, tokens: readonly Token[], tex
     }
   }
   void explicitNull;
+  // MariaDB makes an AUTO_INCREMENT column NOT NULL whatever the definition says.
+  if (autoIncrement) nullable = false;
 
   if (type.character && !type.json) {
     if (type.national && charset === undefined) charset = 'utf8mb3';
@@ -504,6 +509,16 @@ export function readColumnDefinition(name: string, tokens: readonly Token[], tex
   }
   let dataType = type.dataType;
   let columnType = type.columnType;
+  if (type.character && charset === 'binary') {
+    // CHARACTER SET binary makes a character type its byte-string twin: CHAR(n) is BINARY(n), TEXT is BLOB.
+    collation = undefined;
+    const twin: Readonly<Record<string, string>> = { char: 'binary', varchar: 'varbinary', tinytext: 'tinyblob', text: 'blob', mediumtext: 'mediumblob', longtext: 'longblob' };
+    const to = twin[dataType];
+    if (to !== undefined) {
+      columnType = columnType.replace(dataType, to);
+      dataType = to;
+    }
+  }
   if (type.sizedLength !== undefined) {
     dataType = columnType = bySize(TEXT_BY_SIZE, type.sizedLength * (MAX_BYTES[charset ?? ''] ?? 1));
   }

@@ -1,0 +1,165 @@
+/**
+ * The MySQL DDL reader's columns are exact: for each column definition, MariaDB 10.11 itself
+ * creates the column (CREATE TABLE with it, and ALTER TABLE … ADD COLUMN with it), and describeTable
+ * (engines/mysql/schema.ts) reads it back; parseDdl's Column for `ALTER TABLE t ADD COLUMN
+ * <definition>` must equal it field for field (logical type included), and its `after` table must
+ * equal the altered table's description (columns, keys).
+ */
+import type { Connection } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TableSchema } from '../../src/core/schema.js';
+import { parseDdl } from '../../src/engines/mysql/ddl-parse.js';
+import { describeTable } from '../../src/engines/mysql/schema.js';
+import { startMariaDb, type Server } from '../../src/testing/servers.js';
+import { connect } from '../helpers/mysql.js';
+
+/** [definition, the table's default charset]. */
+const DEFINITIONS: readonly (readonly [string, string?])[] = [
+  ['tinyint'],
+  ['tinyint unsigned'],
+  ['smallint(3)'],
+  ['mediumint unsigned'],
+  ['int'],
+  ['int unsigned not null'],
+  ['integer(5) zerofill'],
+  ['bigint'],
+  ['bigint unsigned not null default 7'],
+  ['bool'],
+  ['boolean not null default true'],
+  ['serial'],
+  ['decimal'],
+  ['decimal(5)'],
+  ['numeric(10,2) unsigned'],
+  ['dec(65,30)'],
+  ['fixed(3,1) default -1.5'],
+  ['float'],
+  ['float(7,4)'],
+  ['float(30)'],
+  ['double'],
+  ['double precision'],
+  ['real'],
+  ['double(10,3) unsigned'],
+  ['bit'],
+  ["bit(8) default b'101'"],
+  ['date'],
+  ['datetime'],
+  ['datetime(6)'],
+  ['timestamp'],
+  ['timestamp(3) not null default current_timestamp(3) on update current_timestamp(3)'],
+  ['time(2)'],
+  ['year'],
+  ['char'],
+  ['char(10) binary'],
+  ['varchar(20) character set latin1'],
+  ['varchar(20) collate utf8mb4_unicode_ci'],
+  ['varchar(20) charset utf8 collate utf8_bin'],
+  ['character varying(7) not null'],
+  ['national char(5)'],
+  ['nvarchar(5)'],
+  ['long varchar'],
+  ['long varbinary'],
+  ['text'],
+  ['text(100)'],
+  ['text(70000)'],
+  ['tinytext'],
+  ['mediumtext'],
+  ['longtext charset ascii'],
+  ['binary(4)'],
+  ['varbinary(16)'],
+  ['blob'],
+  ['blob(300)'],
+  ['mediumblob'],
+  ['json'],
+  ["enum('a','b')"],
+  ["set('x','y') not null default 'x'"],
+  ["enum('it''s','back\\\\slash')"],
+  ['uuid'],
+  ['inet6'],
+  ['inet4'],
+  ['point'],
+  ['geometry not null'],
+  ['point ref_system_id=4326'],
+  ['varchar(10) ascii'],
+  ['varchar(10)', 'latin1'],
+  ['text', 'latin1'],
+  ["enum('a')", 'latin1'],
+  ['char(2) binary', 'latin1'],
+  ['varchar(3) collate latin1_german1_ci', 'latin1'],
+  ['tinyint(1) unsigned'],
+  ['smallint unsigned'],
+  ['mediumint'],
+  ['int(3) unsigned zerofill'],
+  ['int4'],
+  ['int8 unsigned'],
+  ['middleint'],
+  ['float4'],
+  ['float8'],
+  ['float unsigned'],
+  ['char(5) character set binary'],
+  ['timestamp null'],
+  ['datetime default now()'],
+  ['text(10) charset latin1'],
+  ['blob(70000)'],
+  ['time'],
+  ['year(4)'],
+  ["set('a','b') charset latin1"],
+  ["varchar(10) default 'x' comment 'c'"],
+  ['int auto_increment unique'],
+  ['linestring'],
+  ['multipolygon'],
+  ['geometrycollection'],
+  ['national varchar(3)'],
+  ['nchar(3)'],
+  ['char(4) byte'],
+  ['varchar(4) unicode'],
+  ['bigint(10) signed'],
+  ['int null auto_increment unique'],
+  ['varchar(6) character set binary'],
+  ['text charset binary'],
+];
+
+let server: Server;
+let conn: Connection;
+const DB = 'ddlcols';
+
+beforeAll(async () => {
+  server = await startMariaDb();
+  conn = await connect(server.url());
+  await conn.query(`CREATE DATABASE ${DB}`);
+  await conn.query(`USE ${DB}`);
+}, 120_000);
+
+afterAll(async () => {
+  await conn?.end().catch(() => undefined);
+  await server?.stop();
+});
+
+describe('parseDdl columns against MariaDB 10.11', () => {
+  it('has at least 40 definitions', () => {
+    expect(DEFINITIONS.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(DEFINITIONS.map(([d, cs], i) => [d + (cs ? ` (table ${cs})` : ''), i, d, cs ?? 'utf8mb4'] as const))('%s', async (_name, i, def, charset) => {
+    const created = `c${i}`;
+    const altered = `a${i}`;
+    await conn.query(`CREATE TABLE ${created} (id int NOT NULL PRIMARY KEY, c ${def}) DEFAULT CHARSET=${charset}`);
+    await conn.query(`CREATE TABLE ${altered} (id int NOT NULL PRIMARY KEY, v varchar(3)) DEFAULT CHARSET=${charset}`);
+    const before = await describeTable(conn, DB, altered);
+    const statement = `ALTER TABLE ${altered} ADD COLUMN c ${def}`;
+    await conn.query(statement);
+    const afterAlter = await describeTable(conn, DB, altered);
+    const fromCreate = (await describeTable(conn, DB, created)).columns.find((c) => c.name === 'c');
+
+    const parsed = parseDdl(statement, { database: DB, currentSchema: DB, tables: new Map([[altered, before]]), selects: () => true });
+    expect(parsed.unsupported).toBeUndefined();
+    const op = parsed.operations[0];
+    expect(op?.op).toBe('add-column');
+    const column = op?.op === 'add-column' ? op.column : undefined;
+    expect(column).toEqual(fromCreate);
+    expect(column).toEqual(afterAlter.columns.find((c) => c.name === 'c'));
+
+    const after = parsed.after.get(altered) as TableSchema;
+    const { createStatement: _c, ...described } = afterAlter;
+    expect(after).toEqual({ ...described, uniqueKeys: described.uniqueKeys ?? [] });
+  });
+});
