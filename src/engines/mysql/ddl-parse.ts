@@ -593,7 +593,15 @@ class Reader {
       return;
     }
     const defaults = optionDefaults(options, { charset: 'utf8mb4', collation: 'utf8mb4_general_ci' });
-    const table = this.tableDefinition(q.name, group.slice(1, -1), (group[0]?.depth ?? 0) + 1, defaults);
+    let table: TableSchema;
+    try {
+      table = this.tableDefinition(q.name, group.slice(1, -1), (group[0]?.depth ?? 0) + 1, defaults);
+    } catch (err) {
+      if (!(err instanceof DefinitionError)) throw err;
+      this.touched.push(q.name);
+      this.reasons.push(`cannot read the definition of new table ${q.name}: ${err.message}`);
+      return;
+    }
     const nameStart = q.tokens[0] as Token;
     const nameEnd = q.tokens[q.tokens.length - 1] as Token;
     const stmt = this.lexed.text;
