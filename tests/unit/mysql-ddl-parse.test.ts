@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { ColumnDefault, SchemaOperation } from '../../src/core/schema-change.js';
 import mariadb from 'node-sql-parser/build/mariadb.js';
+import { convertedText } from '../../src/engines/mysql/ddl-column.js';
 import { parserSpecKind } from '../../src/engines/mysql/ddl-kind.js';
 import { parseDdl, type DdlContext } from '../../src/engines/mysql/ddl-parse.js';
 import { splitTopLevel, textOf, tokenize } from '../../src/engines/mysql/ddl-tokens.js';
@@ -507,5 +508,31 @@ describe('node-sql-parser 5.4.0 coverage of the corpus (measured; the keyword cl
     const covered = specs.filter((s) => parserSpecKind(s) !== undefined).length;
     console.log(`node-sql-parser: ${statements}/${CORPUS.length} statements, ${covered}/${specs.length} ALTER specifications`);
     expect([statements, CORPUS.length, covered, specs.length]).toEqual([86, 130, 72, 106]);
+  });
+});
+
+describe('convertedText: CONVERT TO CHARACTER SET widens TEXT types as MariaDB does', () => {
+  const text = (dataType: string, charset: string): Column => ({ name: 't', dataType, columnType: dataType, nullable: true, unsigned: false, charset, collation: `${charset}_general_ci` });
+  it.each([
+    ['tinytext', 'latin1', 'utf8mb4', 'text'],
+    ['text', 'latin1', 'utf8mb4', 'mediumtext'],
+    ['mediumtext', 'latin1', 'utf8mb4', 'longtext'],
+    ['longtext', 'latin1', 'utf8mb4', 'longtext'],
+    ['text', 'utf8mb3', 'utf8mb4', 'mediumtext'],
+    ['text', 'utf8mb4', 'latin1', 'text'],
+    ['tinytext', 'utf8mb4', 'utf8mb4', 'tinytext'],
+    ['text', 'latin1', 'ucs2', 'mediumtext'],
+  ])('%s %s → %s: %s', (dataType, from, to, want) => {
+    const c = convertedText(text(dataType, from), to, `${to}_bin`);
+    expect(c).toMatchObject({ dataType: want, columnType: want, charset: to, collation: `${to}_bin`, logical: { kind: 'text', charset: to, collation: `${to}_bin` } });
+  });
+  it('leaves other columns to applyOperations', () => {
+    expect(convertedText({ ...text('varchar', 'latin1'), columnType: 'varchar(3)' }, 'utf8mb4', 'utf8mb4_bin')).toBeUndefined();
+    expect(convertedText({ ...text('blob', 'binary') }, 'utf8mb4', 'utf8mb4_bin')).toBeUndefined();
+  });
+  it('the after-table of a CONVERT has the wider type', () => {
+    const t: TableSchema = { ...ITEMS, name: 'items', columns: [...ITEMS.columns, text('text', 'latin1')] };
+    const r = parseDdl('ALTER TABLE items CONVERT TO CHARACTER SET utf8mb4', ctx({ tables: new Map([['items', t]]) }));
+    expect(r.after.get('items')?.columns[1]).toMatchObject({ dataType: 'mediumtext', charset: 'utf8mb4', collation: 'utf8mb4_general_ci' });
   });
 });

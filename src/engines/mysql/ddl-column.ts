@@ -131,6 +131,23 @@ function bySize(names: readonly string[], bytes: number): string {
   return names[i < 0 ? 3 : i] as string;
 }
 
+/**
+ * The column after CONVERT TO CHARACTER SET `charset` COLLATE `collation`: MariaDB widens a TEXT
+ * type whose characters would no longer fit in its bytes (a latin1 TEXT holds 65535 characters, so
+ * in utf8mb4 it becomes MEDIUMTEXT), and never narrows one. Other columns only take the charset
+ * (applyOperations does that); this returns undefined for them.
+ */
+export function convertedText(c: Column, charset: string, collation: string): Column | undefined {
+  const at = (TEXT_BY_SIZE as readonly string[]).indexOf(c.dataType);
+  if (at < 0 || c.charset === undefined || c.charset === 'binary') return undefined;
+  const capacity = at < 3 ? (SIZE_LIMITS[at] as number) : 4294967295;
+  const chars = Math.floor(capacity / (MAX_BYTES[c.charset] ?? 1));
+  const wider = bySize(TEXT_BY_SIZE, chars * (MAX_BYTES[charset] ?? 1));
+  const dataType = TEXT_BY_SIZE.indexOf(wider as (typeof TEXT_BY_SIZE)[number]) > at ? wider : c.dataType;
+  const column: Column = { ...c, dataType, columnType: dataType, charset, collation };
+  return { ...column, logical: toLogical(column) };
+}
+
 const SPATIAL = new Set(['GEOMETRY', 'POINT', 'LINESTRING', 'POLYGON', 'MULTIPOINT', 'MULTILINESTRING', 'MULTIPOLYGON', 'GEOMETRYCOLLECTION']);
 
 /** Thrown for a definition this reader cannot read; ddl-parse.ts reports it as the spec's reason. */

@@ -6,6 +6,7 @@ import {
   canonicalCharset,
   canonicalCollation,
   charsetOfCollation,
+  convertedText,
   Cursor,
   defaultCollation,
   DefinitionError,
@@ -123,7 +124,7 @@ class Reader {
     let after = new Map<string, TableSchema>();
     const reasons = [...this.reasons];
     try {
-      const all = applyOperations(this.ctx.tables, this.ops);
+      const all = widenConvertedText(this.ctx.tables, applyOperations(this.ctx.tables, this.ops), this.ops);
       after = new Map([...this.namesAfter(tables)].flatMap((n) => (all.has(n) ? [[n, all.get(n) as TableSchema] as const] : [])));
     } catch (err) {
       if (!(err instanceof TributaryError) || err.code !== ErrorCode.DDL_UNSUPPORTED) throw err;
@@ -652,6 +653,31 @@ class Reader {
     }
     return { name, columns, primaryKey, uniqueKeys: uniques.map((u) => u.map(index)), generated, engine: 'mysql' };
   }
+}
+
+/**
+ * CONVERT TO CHARACTER SET also widens TEXT columns whose characters no longer fit (ddl-column.ts
+ * convertedText), which the engine-neutral convert-charset operation does not say: the definitions
+ * after it get the wider type, unless a later operation of the statement redefines the column.
+ * (A target of MySQL's dialect widens them itself from the operation's source text; others map every
+ * TEXT type alike.)
+ */
+function widenConvertedText(before: ReadonlyMap<string, TableSchema>, tables: Map<string, TableSchema>, ops: readonly SchemaOperation[]): Map<string, TableSchema> {
+  ops.forEach((op, i) => {
+    if (op.op !== 'convert-charset') return;
+    const t = tables.get(op.table);
+    const old = before.get(op.table);
+    if (!t || !old) return;
+    // Columns another operation of the statement (re)defines keep that definition.
+    const redefined = new Set(ops.flatMap((o, j) => ((o.op === 'modify-column' || o.op === 'add-column') && j !== i ? [o.column.name.toLowerCase()] : [])));
+    const columns = t.columns.map((c) => {
+      const was = old.columns.find((o) => o.name === c.name);
+      if (!was || redefined.has(c.name.toLowerCase())) return c;
+      return convertedText(was, op.charset, op.collation ?? defaultCollation(op.charset)) ?? c;
+    });
+    tables.set(op.table, { ...t, columns });
+  });
+  return tables;
 }
 
 interface AlterState {
