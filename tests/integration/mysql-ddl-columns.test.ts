@@ -217,3 +217,38 @@ describe('parseDdl after-tables against MariaDB 10.11', () => {
     expect(norm(parsed.after.get(table) as TableSchema)).toEqual(norm(described));
   });
 });
+
+/** CREATE TABLE of a selected table: the create-table operation's definition equals the created table described. */
+const CREATES: readonly string[] = [
+  'CREATE TABLE `%s` (`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, `body` text, `user_id` bigint, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, INDEX `index_on_user_id` (`user_id`))',
+  'CREATE TABLE `%s` (`id` integer AUTO_INCREMENT NOT NULL PRIMARY KEY, `name` varchar(50) NOT NULL UNIQUE, `weight` double precision NOT NULL, `meta` json NOT NULL, `uid` char(32) NOT NULL)',
+  "CREATE TABLE `%s` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `msg` varchar(255) CHARACTER SET latin1 COLLATE latin1_bin DEFAULT NULL,\n  `at` timestamp NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp(),\n  `flags` set('a','b') DEFAULT 'a',\n  `price` decimal(8,3) unsigned DEFAULT 0.000,\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `msg_at` (`msg`,`at`),\n  KEY `at` (`at`)\n) ENGINE=InnoDB AUTO_INCREMENT=7 DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_unicode_ci",
+  'CREATE TABLE %s (a int NOT NULL, b varchar(10) NOT NULL, c int AS (a * 2) STORED, d tinytext, PRIMARY KEY (b, a), KEY (d(5)), CONSTRAINT ch CHECK (a > 0)) DEFAULT CHARSET=latin1 /*!50100 PARTITION BY KEY (a) PARTITIONS 2 */',
+  'CREATE TABLE IF NOT EXISTS %s (id serial, g point NOT NULL, SPATIAL INDEX (g), e enum(\'x\',\'y\') CHARACTER SET ascii) CHARACTER SET = utf8mb4 COLLATE = utf8mb4_unicode_ci',
+  'CREATE TABLE %s (id int unsigned NOT NULL, k varchar(5) COLLATE utf8mb4_bin NOT NULL, PRIMARY KEY (id), UNIQUE KEY k1 (k), UNIQUE KEY k2 (k, id))',
+];
+
+describe('parseDdl create-table against MariaDB 10.11', () => {
+  it.each(CREATES.map((s, i) => [s, i] as const))('%s', async (template, i) => {
+    const table = `n${i}`;
+    const statement = template.replace('%s', table);
+    await conn.query(statement);
+    const described = await describeTable(conn, DB, table);
+    const parsed = parseDdl(statement, { database: DB, currentSchema: DB, tables: new Map(), selects: (n) => n === table });
+    expect(parsed.unsupported).toBeUndefined();
+    expect(parsed.tables).toEqual([table]);
+    const op = parsed.operations[0];
+    if (op?.op !== 'create-table') throw new Error(`expected create-table, got ${op?.op}`);
+    const norm = ({ createStatement: _c, ...t }: TableSchema) => ({ ...t, uniqueKeys: (t.uniqueKeys ?? []).map((k) => JSON.stringify(k)).sort() });
+    expect(norm(op.table)).toEqual(norm(described));
+    // The statement it keeps creates the same table on a server of the same engine.
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${DB}_copy`);
+    await conn.query(`USE ${DB}_copy`);
+    try {
+      await conn.query(op.table.createStatement as string);
+      expect(norm(await describeTable(conn, `${DB}_copy`, table))).toEqual(norm(described));
+    } finally {
+      await conn.query(`USE ${DB}`);
+    }
+  });
+});
