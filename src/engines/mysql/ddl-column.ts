@@ -426,7 +426,6 @@ export function readColumnDefinition(name: string, tokens: readonly Token[], tex
   const c = new Cursor(tokens, text);
   const type = readType(c);
   let nullable = true;
-  let explicitNull = false;
   let charset: string | undefined = type.charset;
   let collation: string | undefined = type.collation;
   let binaryCollation = false;
@@ -443,7 +442,6 @@ export function readColumnDefinition(name: string, tokens: readonly Token[], tex
       nullable = false;
     } else if (c.accept('NULL')) {
       nullable = true;
-      explicitNull = true;
     } else if (c.accept('CHARACTER', 'SET') || c.accept('CHARSET')) {
       c.acceptPunct('=');
       charset = canonicalCharset(c.name());
@@ -510,7 +508,6 @@ export function readColumnDefinition(name: string, tokens: readonly Token[], tex
       throw new DefinitionError(`unexpected '${(c.peek() as Token).text}' in the definition of column '${name}'`);
     }
   }
-  void explicitNull;
   // MariaDB makes an AUTO_INCREMENT column NOT NULL whatever the definition says.
   if (autoIncrement) nullable = false;
 

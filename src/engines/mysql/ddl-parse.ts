@@ -415,7 +415,11 @@ class Reader {
         const csTok = c.name();
         if (csTok.toUpperCase() === 'DEFAULT') throw new DefinitionError('CONVERT TO CHARACTER SET DEFAULT names no character set');
         const charset = canonicalCharset(csTok);
-        const collation = c.accept('COLLATE') ? (c.acceptPunct('='), canonicalCollation(c.name())) : defaultCollation(charset);
+        let collation = defaultCollation(charset);
+        if (c.accept('COLLATE')) {
+          c.acceptPunct('=');
+          collation = canonicalCollation(c.name());
+        }
         st.defaults = { charset, collation };
         this.ops.push({ op: 'convert-charset', table, charset, collation, sourceText: text });
         return;
@@ -569,7 +573,10 @@ class Reader {
       if (!orReplace) throw new DefinitionError(`CREATE TABLE of synced table ${existing}, which exists`);
       this.push(existing, { op: 'drop-table', table: existing });
     }
-    const like = c.accept('LIKE') ? this.qname(c) : isPunct(c.peek(), '(') && isWord(c.peek(1), 'LIKE') ? (c.next(), c.next(), this.qname(c)) : undefined;
+    // CREATE TABLE t LIKE s, or CREATE TABLE t (LIKE s)
+    const parenthesisedLike = isPunct(c.peek(), '(') && isWord(c.peek(1), 'LIKE');
+    if (parenthesisedLike) c.i += 1;
+    const like = c.accept('LIKE') ? this.qname(c) : undefined;
     if (like) {
       const src = this.synced(like);
       if (src === undefined) {
