@@ -1,0 +1,311 @@
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { Column, TableSchema } from '../core/schema.js';
+import type { ColumnPlace, SchemaOperation } from '../core/schema-change.js';
+
+/**
+ * A table while operations are applied to it: keys by column name (so adding, dropping and moving
+ * columns cannot leave an index pointing at the wrong column), turned back into indexes at the end.
+ */
+interface Draft {
+  name: string;
+  columns: Column[];
+  generated: string[];
+  primaryKey: string[];
+  uniqueKeys: string[][];
+  /**
+   * Index names known to this run, lower case → the unique key's column names (null: a non-unique
+   * index, which no field of TableSchema holds). Read from the createStatement when there is one.
+   */
+  indexes: Map<string, string[] | null>;
+  changed: boolean;
+  readonly source: TableSchema;
+}
+
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+function unsupported(message: string): TributaryError {
+  return new TributaryError(ErrorCode.DDL_UNSUPPORTED, message);
+}
+
+/**
+ * The definitions after `ops`, applied in order to `tables` (keyed by exact table name): the
+ * versioned schema's step for one DDL statement. Pure: `tables` is not modified; tables no
+ * operation touches are the same objects in the result.
+ *
+ * What holds:
+ * - `primaryKey` and `uniqueKeys` stay indexes into `columns` when columns are added (FIRST, AFTER
+ *   x or appended), dropped or moved. A dropped column leaves every key it was part of, as MySQL
+ *   does; a key left with no column is gone.
+ * - Generated columns (only in `generated`) follow drop-column and rename-column; add-column and
+ *   modify-column always describe a written column (a generated column's definition is not an
+ *   operation's: its parser refuses it), and modify-column of a generated column is refused.
+ * - rename-tables renames the map entries and `name` (pairs in order, so a swap through a temporary
+ *   name works); create-table adds, drop-table removes, truncate changes nothing.
+ * - add-index/drop-index change `uniqueKeys` (and `primaryKey` for a primary one). Unique keys carry
+ *   no names in TableSchema: a drop-index finds its key through the names this run knows (the
+ *   createStatement's UNIQUE KEY clauses, indexes added by earlier operations); a name it cannot
+ *   resolve on a table that has unique keys is refused, since guessing could drop the wrong key.
+ * - convert-charset sets the charset and collation of every character column (a charset other
+ *   than 'binary') and of its logical type.
+ * - A table any operation changed loses its `createStatement` (it would be stale).
+ * - An operation naming a table or column that is not there throws DDL_UNSUPPORTED naming it.
+ * Table names match exactly, else case-insensitively; column and index names case-insensitively
+ * (MySQL's rules; PostgreSQL operations name them exactly).
+ */
+export function applyOperations(tables: ReadonlyMap<string, TableSchema>, ops: readonly SchemaOperation[]): Map<string, TableSchema> {
+  const out = new Map<string, TableSchema | Draft>(tables);
+  const draftOf = (name: string): Draft => {
+    const key = findKey(out, name);
+    if (key === undefined) throw unsupported(`table '${name}' is not a synced table's definition; the operation on it cannot be applied (skip the statement or re-copy the table)`);
+    const v = out.get(key) as TableSchema | Draft;
+    if (isDraft(v)) return v;
+    const d = toDraft(v);
+    out.set(key, d);
+    return d;
+  };
+  for (const op of ops) applyOne(out, draftOf, op);
+  const result = new Map<string, TableSchema>();
+  for (const [k, v] of out) result.set(k, isDraft(v) ? fromDraft(v) : v);
+  return result;
+}
+
+function isDraft(v: TableSchema | Draft): v is Draft {
+  return 'source' in v && 'changed' in v;
+}
+
+function findKey(map: ReadonlyMap<string, unknown>, name: string): string | undefined {
+  if (map.has(name)) return name;
+  for (const k of map.keys()) if (same(k, name)) return k;
+  return undefined;
+}
+
+function applyOne(out: Map<string, TableSchema | Draft>, draftOf: (name: string) => Draft, op: SchemaOperation): void {
+  switch (op.op) {
+    case 'create-table': {
+      const key = findKey(out, op.table.name);
+      if (key !== undefined) throw unsupported(`create-table '${op.table.name}': a table of that name is already synced; drop it first`);
+      out.set(op.table.name, op.table);
+      return;
+    }
+    case 'drop-table': {
+      const key = findKey(out, op.table);
+      if (key === undefined) throw unsupported(`drop-table '${op.table}': no synced table of that name`);
+      out.delete(key);
+      return;
+    }
+    case 'truncate':
+      draftOf(op.table);
+      return;
+    case 'rename-tables':
+      for (const { from, to } of op.pairs) {
+        const key = findKey(out, from);
+        if (key === undefined) throw unsupported(`rename-tables '${from}' → '${to}': no synced table '${from}'`);
+        const existing = findKey(out, to);
+        if (existing !== undefined && !same(existing, from)) throw unsupported(`rename-tables '${from}' → '${to}': '${to}' already exists`);
+        const d = draftOf(key);
+        out.delete(key);
+        d.name = to;
+        d.changed = true;
+        out.set(to, d);
+      }
+      return;
+  }
+  const d = draftOf(op.table);
+  d.changed = true;
+  switch (op.op) {
+    case 'add-column': {
+      if (findColumn(d, op.column.name) !== undefined || d.generated.some((g) => same(g, op.column.name))) {
+        throw unsupported(`add-column ${d.name}.${op.column.name}: the column already exists`);
+      }
+      insertAt(d, op.column, op.place);
+      return;
+    }
+    case 'drop-column': {
+      const g = d.generated.findIndex((n) => same(n, op.column));
+      if (g >= 0) {
+        d.generated.splice(g, 1);
+        return;
+      }
+      const i = requireColumn(d, op.column, op.op);
+      const name = (d.columns[i] as Column).name;
+      d.columns.splice(i, 1);
+      d.primaryKey = d.primaryKey.filter((c) => c !== name);
+      d.uniqueKeys = d.uniqueKeys.map((k) => k.filter((c) => c !== name)).filter((k) => k.length > 0);
+      for (const [n, cols] of d.indexes) if (cols) d.indexes.set(n, cols.filter((c) => c !== name));
+      return;
+    }
+    case 'modify-column': {
+      if (d.generated.some((g) => same(g, op.column.name))) {
+        throw unsupported(`modify-column ${d.name}.${op.column.name}: the column is generated; a generated column's definition cannot be followed (skip the statement or re-copy the table)`);
+      }
+      const i = requireColumn(d, op.column.name, op.op);
+      const old = (d.columns[i] as Column).name;
+      if (old !== op.column.name) renameKeys(d, old, op.column.name);
+      if (op.place) {
+        d.columns.splice(i, 1);
+        insertAt(d, op.column, op.place);
+      } else {
+        d.columns[i] = op.column;
+      }
+      return;
+    }
+    case 'rename-column': {
+      const g = d.generated.findIndex((n) => same(n, op.from));
+      if (g >= 0) {
+        d.generated[g] = op.to;
+        return;
+      }
+      const i = requireColumn(d, op.from, op.op);
+      const c = d.columns[i] as Column;
+      if (!same(c.name, op.to) && findColumn(d, op.to) !== undefined) throw unsupported(`rename-column ${d.name}.${op.from} → ${op.to}: '${op.to}' already exists`);
+      renameKeys(d, c.name, op.to);
+      d.columns[i] = { ...c, name: op.to };
+      return;
+    }
+    case 'set-default':
+      if (!d.generated.some((g) => same(g, op.column))) requireColumn(d, op.column, op.op);
+      return;
+    case 'add-index': {
+      const cols = op.columns.map((n) => (d.columns[requireColumn(d, n, op.op)] as Column).name);
+      if (op.primary) {
+        if (d.primaryKey.length > 0) throw unsupported(`add-index PRIMARY on ${d.name}: the table has a primary key already`);
+        d.primaryKey = cols;
+        return;
+      }
+      const key = op.name.toLowerCase();
+      if (d.indexes.has(key)) throw unsupported(`add-index ${d.name}.${op.name}: an index of that name exists`);
+      d.indexes.set(key, op.unique ? cols : null);
+      if (op.unique) d.uniqueKeys.push(cols);
+      return;
+    }
+    case 'drop-index': {
+      if (op.primary || same(op.name, 'PRIMARY')) {
+        if (d.primaryKey.length === 0) throw unsupported(`drop-index PRIMARY on ${d.name}: the table has no primary key`);
+        d.primaryKey = [];
+        return;
+      }
+      const key = op.name.toLowerCase();
+      const known = d.indexes.get(key);
+      if (known === undefined) {
+        if (d.uniqueKeys.length === 0) return; // whatever it was, no unique key: nothing a row holds changes
+        throw unsupported(
+          `drop-index ${d.name}.${op.name}: the index is not known to the stored definition (which keeps no index names once changed), so which unique key it removes cannot be told; re-copy the table or skip the statement`,
+        );
+      }
+      d.indexes.delete(key);
+      if (known) {
+        const at = d.uniqueKeys.findIndex((k) => k.length === known.length && k.every((c, j) => c === known[j]));
+        if (at >= 0) d.uniqueKeys.splice(at, 1);
+      }
+      return;
+    }
+    case 'convert-charset':
+      d.columns = d.columns.map((c) => convertCharset(c, op.charset, op.collation));
+      return;
+    case 'table-options':
+      d.changed = true;
+      return;
+  }
+}
+
+function convertCharset(c: Column, charset: string, collation: string | undefined): Column {
+  if (c.charset === undefined || c.charset === 'binary') return c;
+  const { collation: _old, ...rest } = c;
+  const next: Column = { ...rest, charset, ...(collation !== undefined ? { collation } : {}) };
+  if (c.logical?.kind !== 'text') return next;
+  const { collation: _lc, ...logical } = c.logical;
+  return { ...next, logical: { ...logical, charset, ...(collation !== undefined ? { collation } : {}) } };
+}
+
+function findColumn(d: Draft, name: string): number | undefined {
+  const i = d.columns.findIndex((c) => same(c.name, name));
+  return i >= 0 ? i : undefined;
+}
+
+function requireColumn(d: Draft, name: string, op: string): number {
+  const i = findColumn(d, name);
+  if (i === undefined) throw unsupported(`${op} ${d.name}.${name}: table '${d.name}' has no written column '${name}'; the stored definition and the source disagree (re-copy the table or skip the statement)`);
+  return i;
+}
+
+function insertAt(d: Draft, column: Column, place: ColumnPlace | undefined): void {
+  if (!place) {
+    d.columns.push(column);
+  } else if ('first' in place) {
+    d.columns.unshift(column);
+  } else {
+    const i = findColumn(d, place.after);
+    if (i === undefined) {
+      // AFTER a generated column: place it after the nearest written column before it cannot be
+      // known from TableSchema (generated columns keep no position), so append.
+      if (d.generated.some((g) => same(g, place.after))) {
+        d.columns.push(column);
+        return;
+      }
+      throw unsupported(`${d.name}.${column.name} AFTER ${place.after}: table '${d.name}' has no column '${place.after}'`);
+    }
+    d.columns.splice(i + 1, 0, column);
+  }
+}
+
+function renameKeys(d: Draft, from: string, to: string): void {
+  const r = (c: string) => (c === from ? to : c);
+  d.primaryKey = d.primaryKey.map(r);
+  d.uniqueKeys = d.uniqueKeys.map((k) => k.map(r));
+  for (const [n, cols] of d.indexes) if (cols) d.indexes.set(n, cols.map(r));
+}
+
+function toDraft(t: TableSchema): Draft {
+  const name = (i: number): string => {
+    const c = t.columns[i];
+    if (!c) throw new TributaryError(ErrorCode.INTERNAL, `table ${t.name}: key index ${i} out of range of its ${t.columns.length} columns`);
+    return c.name;
+  };
+  const uniqueKeys = (t.uniqueKeys ?? []).map((k) => k.map(name));
+  return {
+    name: t.name,
+    columns: [...t.columns],
+    generated: [...t.generated],
+    primaryKey: t.primaryKey.map(name),
+    uniqueKeys,
+    indexes: t.createStatement ? indexNames(t.createStatement, uniqueKeys) : new Map(),
+    changed: false,
+    source: t,
+  };
+}
+
+/**
+ * Index names in a CREATE statement (MySQL's SHOW CREATE TABLE: "UNIQUE KEY `u` (`a`,`b`)",
+ * "KEY `k` (`a`)"; PostgreSQL's has none): unique ones map to their columns when those are one of
+ * `uniqueKeys`, other ones to null.
+ */
+function indexNames(create: string, uniqueKeys: readonly string[][]): Map<string, string[] | null> {
+  const out = new Map<string, string[] | null>();
+  const re = /^\s*(UNIQUE\s+KEY|KEY|FULLTEXT\s+KEY|SPATIAL\s+KEY)\s+`((?:[^`]|``)+)`\s*\(([^\n]*)\)/gim;
+  for (const m of create.matchAll(re)) {
+    const kind = (m[1] as string).toUpperCase();
+    const name = (m[2] as string).replace(/``/g, '`');
+    if (!kind.startsWith('UNIQUE')) {
+      out.set(name.toLowerCase(), null);
+      continue;
+    }
+    const cols = [...(m[3] as string).matchAll(/`((?:[^`]|``)+)`/g)].map((c) => (c[1] as string).replace(/``/g, '`'));
+    const match = uniqueKeys.find((k) => k.length === cols.length && k.every((c, j) => same(c, cols[j] as string)));
+    out.set(name.toLowerCase(), match ? [...match] : cols);
+  }
+  return out;
+}
+
+function fromDraft(d: Draft): TableSchema {
+  if (!d.changed) return d.source;
+  const index = (n: string): number => d.columns.findIndex((c) => c.name === n);
+  const { createStatement: _stale, uniqueKeys: _u, ...rest } = d.source;
+  return {
+    ...rest,
+    name: d.name,
+    columns: d.columns,
+    primaryKey: d.primaryKey.map(index),
+    ...(d.uniqueKeys.length > 0 || d.source.uniqueKeys !== undefined ? { uniqueKeys: d.uniqueKeys.map((k) => k.map(index)) } : {}),
+    generated: d.generated,
+  };
+}
