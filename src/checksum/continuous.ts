@@ -141,6 +141,8 @@ export class ContinuousChecker extends EventEmitter {
   private plans: TablePlan[];
   /** Bumped for a table each time its plan is replaced: a check of it that began before is void. */
   private readonly generations = new Map<string, number>();
+  /** Tables whose schema change was applied and whose new plans have not arrived yet. */
+  private readonly stale = new Set<string>();
   /** True once the table being checked had its plan replaced: nothing read under the old plan is repaired. */
   private voided: () => boolean = () => false;
 
@@ -182,9 +184,24 @@ export class ContinuousChecker extends EventEmitter {
    */
   replacePlans(plans: readonly TablePlan[], gone: readonly string[] = []): void {
     const names = new Set([...plans.map((p) => p.table.name), ...gone]);
-    for (const n of names) this.generations.set(n, (this.generations.get(n) ?? 0) + 1);
+    for (const n of names) {
+      this.generations.set(n, (this.generations.get(n) ?? 0) + 1);
+      this.stale.delete(n);
+    }
     const kept = this.plans.filter((p) => !names.has(p.table.name));
     this.plans = [...kept, ...plans];
+  }
+
+  /**
+   * A schema change of these tables was applied and their new plans are being made
+   * (replacePlans follows): a check of them under way is void now, and the pass leaves them to the
+   * next one unless their plans arrive first.
+   */
+  schemaChanging(tables: readonly string[]): void {
+    for (const n of tables) {
+      this.generations.set(n, (this.generations.get(n) ?? 0) + 1);
+      this.stale.add(n);
+    }
   }
 
   /** Passes until `signal` aborts; a failure (a lost connection) ends it with the error. */
@@ -244,7 +261,7 @@ export class ContinuousChecker extends EventEmitter {
 
   /** The next table of this pass not checked yet, with its current plan. */
   private nextPlan(done: ReadonlySet<string>): TablePlan | undefined {
-    return this.plans.find((p) => !done.has(p.table.name));
+    return this.plans.find((p) => !done.has(p.table.name) && !this.stale.has(p.table.name));
   }
 
   /**
@@ -260,6 +277,10 @@ export class ContinuousChecker extends EventEmitter {
     try {
       await this.checkTable(plan, signal, changed);
     } catch (err) {
+      // The source may be ahead of the stream by a schema change (a column dropped, a table
+      // renamed): once the stream has caught up with it, the table's plan is replaced, and what
+      // failed under the old one is void.
+      if (!changed() && !signal.aborted && !(err instanceof AbortedError)) await this.waitForStream(signal);
       if (!changed()) throw err;
       this.log.debug({ table: name, err: (err as Error).message }, 'checksum of a table whose definition changed meanwhile: starting it again');
     }

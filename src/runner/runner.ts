@@ -284,7 +284,8 @@ export class Runner extends EventEmitter {
       if (cp.stream) {
         from = cp.stream.position;
         streamTables = schemas.map((s) => cp.schemas?.get(s.name) ?? s);
-        await target.ensureSchema(schemas, { recreate: false, database });
+        // The target's tables are as the stream left them: at the stored definitions.
+        await target.ensureSchema(streamTables, { recreate: false, database });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
       } else {
         // Values a target of another engine cannot hold are refused now, before anything is written.
@@ -351,6 +352,7 @@ export class Runner extends EventEmitter {
                 position: source.describePosition(position),
                 at: new Date().toISOString(),
               };
+              this.checker?.schemaChanging([...new Set([...change.before.keys(), ...change.after.keys()])]);
               void this.schemaChanged(target, change);
             },
             logger: this.logger.child({ component: 'stream' }),
@@ -425,7 +427,7 @@ export class Runner extends EventEmitter {
       let checkError: unknown;
       const checking =
         applier && cfg.checksum && !job.signal.aborted
-          ? this.startChecker(source, target, schemas, convergence, applier, job.signal).catch((err: unknown) => {
+          ? this.startChecker(source, target, streamTables, convergence, applier, job.signal).catch((err: unknown) => {
               checkError = err;
               applier.stop();
             })

@@ -287,9 +287,9 @@ describe('configuration', () => {
 });
 
 describe('DDL while streaming', () => {
-  it('ALTER TABLE … ADD COLUMN on a synced table stops the sync with TRIB_DDL_UNSUPPORTED quoting it', async () => {
+  it('under --ddl halt, ALTER TABLE … ADD COLUMN on a synced table stops the sync with TRIB_DDL_UNSUPPORTED quoting it', async () => {
     const db = await sourceWithTable('ddl');
-    const run = startCli(sync(pair.srcUrl(db), pair.dstUrl(db), '--flush-interval', '100ms'));
+    const run = startCli(sync(pair.srcUrl(db), pair.dstUrl(db), '--flush-interval', '100ms', '--ddl', 'halt'));
     try {
       await waitUntil('the initial copy', async () => (await targetTables(db)).includes('t') && (await diffTables(pair, db, db, 't')) === '', 30_000);
       const before = await tableRows(pair.dst, db, 't');
@@ -318,11 +318,11 @@ describe('DDL while streaming', () => {
       expect(cols.map((c) => String(c.c))).not.toContain('extra_col');
 
       // Restarting without changing the target stops again at the same statement.
-      const again = await runCli(sync(pair.srcUrl(db), pair.dstUrl(db)), {}, 30_000);
+      const again = await runCli(sync(pair.srcUrl(db), pair.dstUrl(db), '--ddl', 'halt'), {}, 30_000);
       expectError(again, 'TRIB_DDL_UNSUPPORTED');
       // Once the target has the same definition, the restarted sync goes on past the statement.
       await pair.dst.query(`ALTER TABLE \`${db}\`.t ADD COLUMN extra_col INT NULL`);
-      const resumed = startCli(sync(pair.srcUrl(db), pair.dstUrl(db), '--flush-interval', '100ms'));
+      const resumed = startCli(sync(pair.srcUrl(db), pair.dstUrl(db), '--flush-interval', '100ms', '--ddl', 'halt'));
       try {
         await waitEqual(pair, db, db, 't', 30_000);
         resumed.child.kill('SIGTERM');

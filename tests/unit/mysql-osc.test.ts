@@ -53,4 +53,11 @@ describe('online schema change shadows', () => {
     expect(s.swap([{ op: 'rename-tables', pairs: [{ from: 'u', to: 'v' }, { from: '_t_new', to: 't' }] }])).toBeUndefined();
     expect(s.has('_t_new')).toBe(true);
   });
+
+  it('adopts a shadow created with its own definition (pt-online-schema-change copies SHOW CREATE TABLE)', () => {
+    const s = new ShadowTables();
+    expect(s.adopt({ ...T, name: '_t_new' }, SYNCED)).toBe(true);
+    expect(s.adopt({ ...T, name: 'other' }, SYNCED)).toBe(false);
+    expect(s.swap([{ op: 'rename-tables', pairs: [{ from: 't', to: '_t_old' }, { from: '_t_new', to: 't' }] }])).toEqual({ table: 't', operations: [], after: T });
+  });
 });

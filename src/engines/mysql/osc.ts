@@ -105,6 +105,18 @@ export class ShadowTables {
   }
 
   /**
+   * A table created with its own definition (pt-online-schema-change copies the real table's SHOW
+   * CREATE TABLE under the shadow's name): starts following it when it is a shadow of a synced
+   * table. Returns whether it was one.
+   */
+  adopt(created: TableSchema, synced: ReadonlyMap<string, TableSchema>): boolean {
+    const base = this.baseOf(created.name, synced);
+    if (base === undefined) return false;
+    this.shadows.set(created.name, { base, schema: created, operations: [] });
+    return true;
+  }
+
+  /**
    * A parsed statement that touches shadows only: ALTERs are remembered with the definition after
    * them, a DROP forgets the shadow. Returns whether the statement was one.
    */

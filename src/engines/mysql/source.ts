@@ -1,3 +1,4 @@
+import { tableSelected } from '../../config/tables.js';
 import { createHash } from 'node:crypto';
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
@@ -31,6 +32,8 @@ export interface MysqlSourceOptions {
   readonly maxBufferBytes: number;
   /** Silence on the binlog connection after which it counts as lost (see BinlogOptions.timeoutMs; default 30 s). */
   readonly binlogTimeoutMs?: number;
+  /** The sync's --tables patterns (empty or absent: every table): a table created or renamed into a name they take while streaming is synced from then on. */
+  readonly tables?: readonly string[];
 }
 
 /**
@@ -368,6 +371,7 @@ export class MysqlSource implements ChangeSource {
           from: positions.decodePosition(from),
           useGtid,
           tables,
+          selects: (name) => tableSelected(name, this.opts.tables ?? []),
           maxBufferBytes: this.opts.maxBufferBytes,
           timeoutMs: this.opts.binlogTimeoutMs ?? 30_000,
           logger: this.opts.logger,

@@ -16,6 +16,8 @@ import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry 
 import { watchDump } from './heartbeat.js';
 import { describeDsn } from '../../config/dsn.js';
 import { quoteId } from './sql.js';
+import { parseDdl } from './ddl-parse.js';
+import { ShadowTables } from './osc.js';
 
 export interface BinlogOptions {
   readonly dsn: Dsn;
@@ -24,6 +26,11 @@ export interface BinlogOptions {
   /** Resume by GTID (when the position has one) instead of file+position. */
   readonly useGtid: boolean;
   readonly tables: readonly TableSchema[];
+  /**
+   * Whether the sync's table selection takes a table of this name: a table created, or renamed
+   * into such a name, while streaming is synced from its statement on. Default: none.
+   */
+  readonly selects?: (name: string) => boolean;
   /** Pause reading the binlog when this many bytes of events wait for the consumer. */
   readonly maxBufferBytes: number;
   /**
@@ -40,7 +47,6 @@ interface TableDecoder {
 }
 
 const DDL = /^\s*(?:\/\*.*?\*\/\s*)*(ALTER|CREATE|DROP|RENAME|TRUNCATE)\b/is;
-const TRUNCATE = /^\s*TRUNCATE\s+(?:TABLE\s+)?((?:`(?:[^`]|``)+`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)+`|[\w$]+))?)\s*;?\s*$/is;
 
 // XA statements as the server binlogs them: XA START X'gtrid',X'bqual',formatID.
 const XA_STATEMENT = /^\s*XA\s+(START|BEGIN|END|COMMIT|ROLLBACK)\s+X'([0-9a-f]*)'\s*,\s*X'([0-9a-f]*)'\s*,\s*(\d+)/i;
@@ -60,16 +66,8 @@ function describeAt(file: string, pos: number): string {
   return `${file}:${pos}`;
 }
 
-/** Identifiers (bare or back-quoted) that a statement names, with their qualifier if any. */
-function identifiers(sql: string): { schema?: string; name: string }[] {
-  const out: { schema?: string; name: string }[] = [];
-  const re = /(`(?:[^`]|``)+`|[A-Za-z_$][\w$]*)(?:\s*\.\s*(`(?:[^`]|``)+`|[A-Za-z_$][\w$]*))?/g;
-  const unq = (s: string) => (s.startsWith('`') ? s.slice(1, -1).replace(/``/g, '`') : s);
-  for (const m of sql.matchAll(re)) {
-    if (m[2] !== undefined) out.push({ schema: unq(m[1] ?? ''), name: unq(m[2]) });
-    else out.push({ name: unq(m[1] ?? '') });
-  }
-  return out;
+function decoderOf(schema: TableSchema): TableDecoder {
+  return { schema, codecs: schema.columns.map((c) => codecFor(c, quoteId(c.name))) };
 }
 
 /**
@@ -81,8 +79,9 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const db = opts.dsn.database;
   const decoders = new Map<string, TableDecoder>();
   const lower = new Map<string, string>();
+  const shadows = new ShadowTables();
   for (const t of opts.tables) {
-    decoders.set(t.name, { schema: t, codecs: t.columns.map((c) => codecFor(c, quoteId(c.name))) });
+    decoders.set(t.name, decoderOf(t));
     lower.set(t.name.toLowerCase(), t.name);
   }
 
@@ -269,21 +268,43 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       return;
     }
     if (!DDL.test(sql)) return;
-    const touched = new Set<string>();
-    for (const id of identifiers(sql)) {
-      const schema = id.schema ?? evt.schema;
-      if (schema !== db) continue;
-      const name = lower.get(id.name.toLowerCase());
-      if (name) touched.add(name);
-    }
     const pos = positionAfterDdl(evt.nextPosition);
-    const trunc = TRUNCATE.exec(sql);
-    if (trunc && touched.size === 1) {
-      push({ type: 'truncate', table: [...touched][0] as string, position: pos, timestamp: evt.timestamp });
-    } else if (touched.size > 0) {
-      push({ type: 'ddl', tables: [...touched], statement: sql, position: pos });
-    } else {
-      push({ type: 'heartbeat', position: pos, timestamp: evt.timestamp });
+    const current = new Map([...decoders].map(([name, d]) => [name, d.schema] as const));
+    const idle = () => push({ type: 'heartbeat', position: pos, timestamp: evt.timestamp });
+    // An online schema change tool's shadow: created like a synced table, altered, swapped in.
+    if (shadows.created(sql, db, evt.schema, current)) return idle();
+    const known = new Map([...current, ...shadows.definitions()]);
+    // An online schema change tool's own tables are never synced, whatever the selection says.
+    // A shadow's own CREATE TABLE is read, to follow it.
+    const selects = (name: string) =>
+      current.has(name) || shadows.has(name) || shadows.baseOf(name, current) !== undefined || (!shadows.isToolTable(name, current) && (opts.selects?.(name) ?? false));
+    const parsed = parseDdl(sql, { database: db, currentSchema: evt.schema, tables: known, selects });
+    const created = parsed.operations.length === 1 && parsed.operations[0]?.op === 'create-table' ? parsed.operations[0].table : undefined;
+    if (created && parsed.unsupported === undefined && shadows.adopt(created, current)) return idle();
+    if (shadows.record(parsed.tables, parsed.operations, parsed.after)) return idle();
+    const swap = shadows.swap(parsed.operations);
+    if (swap) {
+      const real = current.get(swap.table) as TableSchema;
+      push({ type: 'ddl', tables: [swap.table], statement: sql, position: pos, operations: swap.operations, before: new Map([[swap.table, real]]), after: new Map([[swap.table, swap.after]]) });
+      decoders.set(swap.table, decoderOf(swap.after));
+      return;
+    }
+    if (parsed.tables.length === 0) return idle();
+    const only = parsed.operations.length === 1 ? parsed.operations[0] : undefined;
+    if (only?.op === 'truncate' && parsed.unsupported === undefined) {
+      push({ type: 'truncate', table: only.table, position: pos, timestamp: evt.timestamp });
+      return;
+    }
+    const before = new Map(parsed.tables.flatMap((name) => (current.has(name) ? [[name, current.get(name) as TableSchema] as const] : [])));
+    push({ type: 'ddl', tables: parsed.tables, statement: sql, position: pos, operations: parsed.operations, before, after: parsed.after, ...(parsed.unsupported !== undefined ? { unsupported: parsed.unsupported } : {}) });
+    // Later rows of these tables decode with their definitions after the statement.
+    for (const name of before.keys()) {
+      decoders.delete(name);
+      lower.delete(name.toLowerCase());
+    }
+    for (const [name, table] of parsed.after) {
+      decoders.set(name, decoderOf(table));
+      lower.set(name.toLowerCase(), name);
     }
   };
 

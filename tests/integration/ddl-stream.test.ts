@@ -1,0 +1,241 @@
+/**
+ * The schema follows a MySQL/MariaDB source while streaming (issue 12), to a MariaDB and to a
+ * PostgreSQL target, on real servers: ADD COLUMN with a default under writes (old rows get the
+ * default on the target), catch-up across DDL made while the sync was stopped (rows, DROP COLUMN,
+ * rows, ADD COLUMN, rows), CHANGE COLUMN, a three-way RENAME TABLE swap under writes,
+ * pt-online-schema-change under writes, DROP TABLE, and the replay of a statement after a crash
+ * between the target's DDL and its checkpoint.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { contractTableSql, EnginePool, fillContractTable, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
+
+const pool = new EnginePool();
+const running: CliRun[] = [];
+let dbSeq = 0;
+
+afterAll(async () => {
+  for (const r of running) r.child.kill('SIGKILL');
+  await pool.stopAll();
+});
+
+/** '' when `table` holds the same rows on both sides (these columns, by id), else the first differences. */
+async function diff(src: Engine, dst: Engine, db: string, table: string, columns: readonly string[]): Promise<string> {
+  const a = await src.rows(db, table, columns, 'id');
+  const b = await dst.rows(db, table, columns, 'id').catch((err: unknown) => [`(target: ${(err as Error).message})`]);
+  if (a.length === b.length && a.every((r, i) => r === b[i])) return '';
+  const sb = new Set(b);
+  const sa = new Set(a);
+  return `${table}: source ${a.length} rows, target ${b.length}; only in source: ${a.filter((r) => !sb.has(r)).slice(0, 3).join(' ; ')}; only in target: ${b.filter((r) => !sa.has(r)).slice(0, 3).join(' ; ')}`;
+}
+
+async function converged(src: Engine, dst: Engine, db: string, table: string, columns: readonly string[], run: CliRun, ms = 60_000): Promise<void> {
+  let last = '';
+  try {
+    await waitUntil(`${table} to converge`, async () => (last = await diff(src, dst, db, table, columns)) === '', ms, 300);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${last}\n--- tributary stderr ---\n${run.stderr().slice(-4000)}`, { cause: err });
+  }
+}
+
+describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DDL while streaming %s → %s', (srcName: EngineName, dstName: EngineName) => {
+  let src: Engine;
+  let dst: Engine;
+
+  beforeAll(async () => {
+    src = await pool.get('source', srcName);
+    dst = await pool.get('target', dstName);
+  });
+
+  const fresh = async (rows: number, tables = ['items']): Promise<string> => {
+    const db = `d${++dbSeq}_${dstName.slice(0, 2)}`;
+    await src.createDatabase(db);
+    for (const t of tables) {
+      await src.exec(db, contractTableSql(srcName, t));
+      if (rows > 0) await fillContractTable(src, db, t, rows);
+    }
+    await dst.createDatabase(db);
+    return db;
+  };
+
+  const sync = (db: string, extra: string[] = []): CliRun => {
+    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', ...extra]);
+    running.push(run);
+    return run;
+  };
+
+  const stop = async (run: CliRun): Promise<void> => {
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr().slice(-3000)).toBe(0);
+  };
+
+  it('ADD COLUMN with a default under writes: old rows get the default on the target, new rows their values', async () => {
+    const db = await fresh(2000);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    const writer = await startContractWriter(src, db, 'items', 3000, 2);
+    await new Promise((r) => setTimeout(r, 400));
+    await src.exec(db, "ALTER TABLE items ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'none'");
+    const c = await src.client(db);
+    for (let i = 0; i < 50; i++) await c.query(`INSERT INTO items (id, k, v, note) VALUES (${10_000 + i}, 'added', ${i}, 'n${i}')`);
+    await c.query("UPDATE items SET note = 'touched' WHERE id BETWEEN 1 AND 10");
+    await c.end();
+    await new Promise((r) => setTimeout(r, 400));
+    await writer.stop();
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad', 'note'], run);
+    expect(await dst.rows(db, 'items', ['note'], 'id').then((r) => r.filter((n) => n === 'none').length)).toBeGreaterThan(1000);
+    expect(run.stderr()).toContain('schema change applied to the target');
+    // The continuous checksum saw no difference to repair across the change.
+    expect(run.stderr()).not.toContain('repaired what differed');
+    await stop(run);
+  });
+
+  it('catches up across DDL made while it was stopped: rows, DROP COLUMN, rows, ADD COLUMN, rows', async () => {
+    const db = await fresh(500);
+    const first = sync(db);
+    await waitUntil('the copy', () => first.stderr().includes('initial copy done'), 60_000);
+    await stop(first);
+    const c = await src.client(db);
+    await c.query("INSERT INTO items (id, k, v, amount, pad) VALUES (1001, 'a', 1, 1.50, 'p1')");
+    await c.query("UPDATE items SET pad = 'before drop' WHERE id = 1");
+    await c.query('ALTER TABLE items DROP COLUMN pad');
+    await c.query("INSERT INTO items (id, k, v, amount) VALUES (1002, 'b', 2, 2.50)");
+    await c.query('DELETE FROM items WHERE id = 2');
+    await c.query('ALTER TABLE items ADD COLUMN extra INT NOT NULL DEFAULT 7');
+    await c.query("INSERT INTO items (id, k, v, amount, extra) VALUES (1003, 'c', 3, 3.50, 42)");
+    await c.query('UPDATE items SET extra = 8 WHERE id = 3');
+    await c.end();
+    const second = sync(db);
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'extra'], second);
+    await stop(second);
+  });
+
+  it('follows CHANGE COLUMN (rename and retype) and a three-way RENAME TABLE swap under writes', async () => {
+    const db = await fresh(300, ['a', 'b']);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    const c = await src.client(db);
+    await c.query("UPDATE a SET k = 'was a'");
+    await c.query("UPDATE b SET k = 'was b'");
+    await c.query('RENAME TABLE a TO tmp, b TO a, tmp TO b');
+    await c.query("INSERT INTO a (id, k, v) VALUES (5000, 'new in a', 1)");
+    await c.query("INSERT INTO b (id, k, v) VALUES (5000, 'new in b', 2)");
+    await c.query('ALTER TABLE a CHANGE v value BIGINT NOT NULL');
+    await c.query("INSERT INTO a (id, k, value) VALUES (5001, 'after change', 9007199254740993)");
+    await c.end();
+    await converged(src, dst, db, 'a', ['id', 'k', 'value', 'amount', 'pad'], run);
+    await converged(src, dst, db, 'b', ['id', 'k', 'v', 'amount', 'pad'], run);
+    expect(await dst.rows(db, 'b', ['k'], 'id').then((r) => r[0])).toBe('was a');
+    await stop(run);
+  });
+
+  it('follows pt-online-schema-change under writes: the shadow\'s rows are not copied, its ALTER reaches the real table at the swap', async () => {
+    const db = await fresh(3000);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    const writer = await startContractWriter(src, db, 'items', 4000, 2);
+    const url = new URL(src.url(db));
+    const osc = await runTool('pt-online-schema-change', [
+      '--alter',
+      "ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'none'",
+      '--execute',
+      '--recursion-method=none',
+      '--no-check-replication-filters',
+      '--chunk-size=500',
+      `h=${url.hostname},P=${url.port},u=${decodeURIComponent(url.username)},D=${db},t=items`,
+    ]);
+    expect(osc.code, osc.output).toBe(0);
+    await writer.stop();
+    const c = await src.client(db);
+    await c.query("INSERT INTO items (id, k, v, note) VALUES (90000, 'after osc', 1, 'set')");
+    await c.end();
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad', 'note'], run);
+    // The tool's shadow and old tables never reached the target.
+    expect(await dst.count(db, '_items_new').catch(() => -1)).toBe(-1);
+    expect(await dst.count(db, '_items_old').catch(() => -1)).toBe(-1);
+    await stop(run);
+  });
+
+  it('starts syncing a table created while streaming that the selection takes, from its CREATE TABLE on, under writes', async () => {
+    const db = await fresh(100);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    const writer = await startContractWriter(src, db, 'items', 500, 1);
+    await src.exec(db, contractTableSql(srcName, 'fresh'));
+    const c = await src.client(db);
+    for (let i = 1; i <= 200; i++) await c.query(`INSERT INTO fresh (id, k, v, amount) VALUES (${i}, 'k${i}', ${i}, ${i}.25)`);
+    await c.query('UPDATE fresh SET v = v + 1000 WHERE id <= 50');
+    await c.query('DELETE FROM fresh WHERE id > 190');
+    await c.end();
+    await writer.stop();
+    await converged(src, dst, db, 'fresh', ['id', 'k', 'v', 'amount', 'pad'], run);
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad'], run);
+    await stop(run);
+  });
+
+  it('follows DROP TABLE of one synced table and goes on with the others', async () => {
+    const db = await fresh(100, ['a', 'b']);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await src.exec(db, 'DROP TABLE a');
+    await src.exec(db, "INSERT INTO b (id, k, v) VALUES (7000, 'after drop', 1)");
+    await converged(src, dst, db, 'b', ['id', 'k', 'v', 'amount', 'pad'], run);
+    await waitUntil('a dropped on the target', async () => (await dst.count(db, 'a').catch(() => -1)) === -1, 30_000);
+    await stop(run);
+  });
+
+  // Only a target whose DDL commits on its own can crash between the two (PostgreSQL commits them together).
+  it.runIf(dstName === 'mysql')('replays a statement applied on the target whose checkpoint was not written (a crash between them) as a no-op', async () => {
+    const db = await fresh(200);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await stop(run);
+    // The checkpoint as it stood before the statement.
+    const saved = await checkpointRows(dst, db);
+    const restart = sync(db);
+    await waitUntil('the stream', () => restart.stderr().includes('resuming from checkpoint'), 30_000);
+    await src.exec(db, "ALTER TABLE items ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'none'");
+    await waitUntil('the statement applied', () => restart.stderr().includes('schema change applied to the target'), 30_000);
+    await stop(restart);
+    // A crash right after the target's DDL: its checkpoint (position and definitions) is the one of before.
+    await restoreCheckpointRows(dst, db, saved);
+    await src.exec(db, "INSERT INTO items (id, k, v, note) VALUES (9000, 'after', 1, 'set')");
+    const replay = sync(db);
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad', 'note'], replay);
+    await stop(replay);
+    expect(replay.stderr()).not.toMatch(/Duplicate column|already exists/);
+  });
+});
+
+/** Runs a command to its end, with its output (stdout and stderr together). */
+function runTool(cmd: string, args: readonly string[], timeoutMs = 120_000): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, output });
+    });
+  });
+}
+
+type CheckpointRows = { name: string; body: string }[];
+
+async function checkpointRows(e: Engine, db: string): Promise<CheckpointRows> {
+  const rows: CheckpointRows = [];
+  const text = await e.rows(db, '_tributary_checkpoint', ['name', 'body'], 'name');
+  for (const line of text) {
+    const cut = line.indexOf('|');
+    rows.push({ name: line.slice(0, cut), body: line.slice(cut + 1) });
+  }
+  return rows;
+}
+
+async function restoreCheckpointRows(e: Engine, db: string, rows: CheckpointRows): Promise<void> {
+  const quote = (s: string) => `'${s.replace(/'/g, "''").replace(/\\/g, e.name === 'mysql' ? '\\\\' : '\\')}'`;
+  for (const r of rows) await e.exec(db, `UPDATE _tributary_checkpoint SET body = ${quote(r.body)} WHERE name = ${quote(r.name)}`);
+}
