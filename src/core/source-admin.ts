@@ -90,6 +90,16 @@ export interface SourceCapabilities {
    * and `tributary check` (runner/check.ts): the scan runs only when both are true.
    */
   readonly valueStats: boolean;
+  /**
+   * The change log carries parsed schema changes: `ddl` events with their operations and the
+   * tables' definitions before and after them (core/change.ts), and `stream` decodes each table
+   * with the definition it is given (the versioned schema at the position) until a schema change
+   * says otherwise. Read by the runner (runner/runner.ts): when true, it stores the tables'
+   * definitions with the checkpoint and resumes the stream with them; when false, every resume
+   * streams with the catalogue's definitions of now, and schema changes stop the sync unless the
+   * target already matches them.
+   */
+  readonly schemaChanges: boolean;
 }
 
 /**

@@ -283,7 +283,7 @@ export class Runner extends EventEmitter {
       let streamTables: readonly TableSchema[] = schemas;
       if (cp.stream) {
         from = cp.stream.position;
-        streamTables = schemas.map((s) => cp.schemas?.get(s.name) ?? s);
+        if (source.capabilities.schemaChanges) streamTables = schemas.map((s) => cp.schemas?.get(s.name) ?? s);
         // The target's tables are as the stream left them: at the stored definitions.
         await target.ensureSchema(streamTables, { recreate: false, database });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
@@ -302,7 +302,7 @@ export class Runner extends EventEmitter {
         await target.ensureSchema(schemas, { recreate: cfg.force, database });
         from = await source.currentPosition();
         await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy' });
-        await target.saveSchemas(schemas);
+        if (source.capabilities.schemaChanges) await target.saveSchemas(schemas);
         log.info({ tables: names.length, position: source.describePosition(from) }, 'starting a new sync');
       }
       onProgress();
@@ -340,7 +340,7 @@ export class Runner extends EventEmitter {
             flushIntervalMs: toMs(cfg.flushInterval),
             // The batch and the copy's held changes together: a quarter of --buffer-mb (engines/registry.ts).
             bufferBytes: Math.max(1, Math.floor((cfg.bufferMb * 1024 * 1024) / 4)),
-            onDdl: (tables) => ddlAlreadyApplied(source, target, streamTables, tables),
+            onDdl: (tables, _statement, after) => ddlAlreadyApplied(source, target, streamTables, tables, after),
             ddl: cfg.ddl,
             ...(cfg.skipDdl !== undefined ? { skipDdl: cfg.skipDdl } : {}),
             copyDone: (table) => this.copier?.progress().find((t) => t.table === table)?.done ?? true,
@@ -660,11 +660,22 @@ function normalisedDefinition(t: TableSchema | null): string {
 }
 
 /**
- * A DDL statement may be passed only when it changes nothing the sync relies on any more: the
- * definitions this run decodes with are the source's current ones (the statement ran before this
- * run started, so it is being replayed) and the target's tables match them.
+ * A DDL statement may be passed only when it changes nothing the sync relies on any more. When
+ * the source parsed it (`after`: the tables' definitions after it), the target's tables must match
+ * those. Otherwise the definitions this run decodes with must be the source's current ones (the
+ * statement ran before this run started, so it is being replayed) and the target's tables must
+ * match them.
  */
-async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: readonly TableSchema[], tables: readonly string[]): Promise<boolean> {
+async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: readonly TableSchema[], tables: readonly string[], after?: ReadonlyMap<string, TableSchema>): Promise<boolean> {
+  if (after) {
+    for (const name of tables) {
+      const want = after.get(name);
+      const onTarget = await target.describe(name);
+      if (!want || !onTarget) return false;
+      if (sameDialect(onTarget.engine, want.engine) ? columnsSignature(onTarget) !== columnsSignature(want) : columnNames(onTarget) !== columnNames(want)) return false;
+    }
+    return true;
+  }
   for (const name of tables) {
     const inUse = schemas.find((s) => s.name === name);
     if (!inUse) return false;

@@ -32,11 +32,13 @@ export interface ApplierOptions {
    */
   readonly bufferBytes: number;
   /**
-   * Called at a DDL statement on a synced table, after everything before it is committed. Returns
-   * true when the sync may go on past it (the target already has the definition the statement
-   * produced); false stops the sync with an error quoting the statement.
+   * Called at a DDL statement on a synced table that is not followed (`ddl: 'halt'`, or the source
+   * could not parse or follow it), after everything before it is committed; `after` is the tables'
+   * definitions after it when the source parsed it. Returns true when the sync may go on past it
+   * (the target already has the definition the statement produced); false stops the sync with an
+   * error quoting the statement.
    */
-  readonly onDdl?: (tables: readonly string[], statement: string) => Promise<boolean>;
+  readonly onDdl?: (tables: readonly string[], statement: string, after?: ReadonlyMap<string, TableSchema>) => Promise<boolean>;
   /**
    * What to do with a schema change the source parsed (a `ddl` event with operations): 'follow'
    * applies it to the target in stream order (TargetWriter.applySchemaChange) and goes on; 'halt'
@@ -401,9 +403,17 @@ export class StreamApplier {
           await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: ev.operations, before: ev.before, after: ev.after }, ev.position);
           return;
         }
-        if (await this.opts.onDdl?.(ev.tables, ev.statement)) {
+        if (await this.opts.onDdl?.(ev.tables, ev.statement, ev.after)) {
           this.opts.logger.warn({ statement: ev.statement.trim().slice(0, 200) }, 'DDL on a synced table: the target already has the resulting definition; continuing');
-          if (!midTransaction) await this.atBoundary(ev.position, Date.now());
+          // The definitions after it are stored with the checkpoint, as for a change applied.
+          if (!midTransaction && ev.before && ev.after) await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: [], before: ev.before, after: ev.after }, ev.position);
+          else if (!midTransaction) await this.atBoundary(ev.position, Date.now());
+          else if (ev.after) {
+            // Inside a transaction nothing is checkpointed: the rows after it are written with the
+            // definitions after it.
+            for (const name of ev.before?.keys() ?? []) this.schemas.delete(name);
+            for (const [name, table] of ev.after) this.schemas.set(name, table);
+          }
           return;
         }
         throw ddlStop(ev, this.opts.ddl ?? 'follow', this.opts.source.describePosition(ev.position));
@@ -639,7 +649,7 @@ function sleepUntilWoken(ms: number, onWake: (wake: () => void) => void): Promis
 function ddlStop(ev: Extract<StreamEvent, { type: 'ddl' }>, policy: DdlPolicy, at: string): TributaryError {
   const tables = `synced table${ev.tables.length > 1 ? 's' : ''} ${ev.tables.join(', ')}`;
   const statement = `"${ev.statement.trim().slice(0, 500)}" at ${at}`;
-  const resume = `the checkpoint is just before this statement, and the restarted sync goes on past it once the target definition matches the source; or restart with --skip-ddl '${at.split(' ')[0] ?? at}' to go on past it without applying it (the target's table is then yours to change)`;
+  const resume = `the checkpoint is just before this statement, and the restarted sync goes on past it once the target definition matches the source; or restart with --skip-ddl '${at}' to go on past it without applying it (the target's table is then yours to change)`;
   if (ev.operations && ev.unsupported === undefined && policy === 'halt') {
     return new TributaryError(ErrorCode.DDL_UNSUPPORTED, `DDL on ${tables} stopped the sync (--ddl halt): ${statement}. Apply the same change to the target table, then restart; ${resume}; or restart with --ddl follow to let tributary apply it`);
   }

@@ -187,6 +187,7 @@ export class FakeSource implements ChangeSource {
     retainsLog: false,
     stopWrites: false,
     valueStats: false,
+    schemaChanges: true,
   };
   private readonly tables = new Map<string, FakeRows>();
   private readonly log: StreamEvent[] = [];

@@ -55,8 +55,11 @@ export class MysqlSource implements ChangeSource {
     retainsLog: false,
     stopWrites: true,
     valueStats: false,
+    schemaChanges: true,
   };
   private readonly opts: MysqlSourceOptions;
+  /** The definitions describe() read, by table: the catalogue's when the session began. */
+  private readonly described = new Map<string, TableSchema>();
   private conn: Connection | undefined;
   private pool: Pool | undefined;
   private mariadb = false;
@@ -130,6 +133,7 @@ export class MysqlSource implements ChangeSource {
   async describe(table: string): Promise<TableSchema> {
     const schema = await describeTable(this.c, this.opts.dsn.database, table);
     await assertReadable(this.c, this.opts.dsn.database, table);
+    this.described.set(table, schema);
     return schema;
   }
 
@@ -371,6 +375,10 @@ export class MysqlSource implements ChangeSource {
           from: positions.decodePosition(from),
           useGtid,
           tables,
+          catalogue: new Map(tables.flatMap((t) => {
+            const now = this.described.get(t.name);
+            return now && JSON.stringify(now.columns.map((c) => c.name)) !== JSON.stringify(t.columns.map((c) => c.name)) ? [[t.name, now] as const] : [];
+          })),
           selects: (name) => tableSelected(name, this.opts.tables ?? []),
           maxBufferBytes: this.opts.maxBufferBytes,
           timeoutMs: this.opts.binlogTimeoutMs ?? 30_000,

@@ -31,6 +31,12 @@ export interface BinlogOptions {
    * into such a name, while streaming is synced from its statement on. Default: none.
    */
   readonly selects?: (name: string) => boolean;
+  /**
+   * The catalogue's definitions of now for tables whose `tables` definition (the one at the
+   * stream's position) differs: rows that fit these and not the position's, with no statement
+   * between, changed definition outside the binlog.
+   */
+  readonly catalogue?: ReadonlyMap<string, TableSchema>;
   /** Pause reading the binlog when this many bytes of events wait for the consumer. */
   readonly maxBufferBytes: number;
   /**
@@ -64,6 +70,11 @@ function xidKey(formatId: string, gtrid: Buffer, bqual: Buffer): string {
 
 function describeAt(file: string, pos: number): string {
   return `${file}:${pos}`;
+}
+
+/** Whether a binlog row image (FULL row metadata: by column name) has every column of the definition. */
+function fits(schema: TableSchema, image: Record<string, unknown>): boolean {
+  return schema.columns.every((c) => c.name in image);
 }
 
 function decoderOf(schema: TableSchema): TableDecoder {
@@ -166,11 +177,35 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     push({ type: 'commit', position: pos, timestamp });
   };
 
+  // Definitions the catalogue had when the stream started, for tables whose definition at the
+  // stream's position differs: a change the stream will meet as a statement, or one made outside
+  // the binlog (sql_log_bin=0), which only the rows show.
+  const outside = new Map(opts.catalogue ? [...opts.catalogue].filter(([name]) => decoders.has(name)) : []);
   const rowsEvent = (evt: RowsEvent & { rows: unknown[] }, kind: 'write' | 'update' | 'delete') => {
     const entry: TableMapEntry | undefined = evt.tableMap[evt.tableId];
     if (!entry || entry.parentSchema !== db) return;
-    const dec = decoders.get(entry.tableName);
+    let dec = decoders.get(entry.tableName);
     if (!dec) return;
+    const sample = evt.rows[0] as Record<string, unknown> | undefined;
+    const image = kind === 'update' ? (sample as { after?: Record<string, unknown> } | undefined)?.after : sample;
+    const now = outside.get(entry.tableName);
+    if (image && now && !fits(dec.schema, image) && fits(now, image)) {
+      // The rows have the catalogue's definition and no statement brought it: it changed outside
+      // the binlog. The applier goes on only when the target has it too.
+      const before = dec.schema;
+      outside.delete(entry.tableName);
+      dec = decoderOf(now);
+      decoders.set(now.name, dec);
+      push({
+        type: 'ddl',
+        tables: [now.name],
+        statement: `(no statement: the rows of table ${now.name} have columns ${now.columns.map((c) => c.name).join(', ')} since ${describeAt(file, evt.nextPosition)}; its definition changed outside the binlog)`,
+        position: lastPosition,
+        before: new Map([[now.name, before]]),
+        after: new Map([[now.name, now]]),
+        unsupported: 'a definition changed outside the binlog (a statement run with sql_log_bin=0) has no statement to apply to the target',
+      });
+    }
     const { schema, codecs } = dec;
     const toRow = (obj: Record<string, unknown>): Value[] => {
       const row = new Array<Value>(codecs.length);

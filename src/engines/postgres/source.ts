@@ -62,6 +62,7 @@ export class PostgresSource implements ChangeSource {
     retainsLog: true,
     stopWrites: true,
     valueStats: true,
+    schemaChanges: false,
   };
   readonly slot: string;
   readonly publication: string;
