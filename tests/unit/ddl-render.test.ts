@@ -12,6 +12,7 @@ import type { Column, TableSchema } from '../../src/core/schema.js';
 import { schemaChangeGroups, schemaChangeSql as mysqlSql } from '../../src/engines/mysql/ddl.js';
 import { innodbName, operationsInEffect, type TableState, type TargetState } from '../../src/engines/mysql/replay.js';
 import { withLogical } from '../../src/engines/mysql/types.js';
+import { parseDdl } from '../../src/engines/mysql/ddl-parse.js';
 import { declaredIndex, schemaChangeSql as pgSql } from '../../src/engines/postgres/ddl.js';
 import { withLogical as pgWithLogical } from '../../src/engines/postgres/types.js';
 
@@ -495,3 +496,20 @@ describe('MySQL target: what a replay leaves out', () => {
     expect(skips(ch, state({ gone: table(['id']), t: table(['id', 'name']) }))).toEqual([]);
   });
 });
+
+describe('a key the column definition declares', () => {
+  it('is rendered once for a MySQL target: by the column\'s own text (ADD COLUMN … UNIQUE, SERIAL)', () => {
+    const t = withLogical(mysqlTable('t', [col('id', 'int', 'int(11)', { nullable: false })], { primaryKey: [0] }));
+    for (const [statement, text] of [
+      ['ALTER TABLE t ADD COLUMN c INT UNIQUE', 'ADD COLUMN c INT UNIQUE'],
+      ['ALTER TABLE t ADD COLUMN s SERIAL', 'ADD COLUMN s SERIAL'],
+    ] as const) {
+      const parsed = parseDdl(statement, { database: 'd', currentSchema: 'd', tables: new Map([['t', t]]), selects: () => true });
+      expect(parsed.unsupported).toBeUndefined();
+      expect(parsed.operations.map((o) => o.op)).toEqual(['add-column', 'add-index']);
+      const sql = mysqlSql(change(parsed.operations, [t], [...parsed.after.values()]));
+      expect(sql).toEqual([`ALTER TABLE \`t\` ${text}`]);
+    }
+  });
+});
+

@@ -238,6 +238,15 @@ function alterSpec(change: SchemaChange, i: number, group: readonly number[], sk
     });
     if (covered) return undefined;
   }
+  if (op.op === 'add-index' && mysql && op.columns.length === 1) {
+    // A key the column's own definition declares (ADD COLUMN c INT UNIQUE, SERIAL): that text makes it.
+    const name = (op.columns[0] as string).toLowerCase();
+    const implied = group.some((j) => {
+      const r = change.operations[j];
+      return j < i && !skip.has(j) && (r?.op === 'add-column' || r?.op === 'modify-column') && r.sourceText !== undefined && r.column.name.toLowerCase() === name;
+    });
+    if (implied) return undefined;
+  }
   const refuse = (what: string) =>
     new TributaryError(
       ErrorCode.DDL_UNSUPPORTED,
