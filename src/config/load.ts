@@ -72,7 +72,7 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} '${raw}' is not a boolean; use true or false`);
   }
-  if (key === 'tables' || key === 'httpAllowedHosts') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (key === 'tables' || key === 'httpAllowedHosts' || key === 'oscShadows') return raw.split(',').map((s) => s.trim()).filter(Boolean);
   if (key === 'columnTypes') {
     // table.column=TYPE[,table.column=TYPE…]
     const out: Record<string, string> = {};

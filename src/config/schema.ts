@@ -76,6 +76,14 @@ export const SyncConfigSchema = z
      * stopped the sync prints it (e.g. binlog.000003:1234): the target's tables are then the user's.
      */
     skipDdl: z.string().min(1).optional(),
+    /**
+     * Names of online schema change tools' shadow tables, with one `*` standing for the real
+     * table's name: a shadow's ALTERs reach the real table at the swap, and its rows are not synced.
+     */
+    oscShadows: z
+      .array(z.string().regex(/^[^*]*\*[^*]*$/, 'give one * standing for the real table, e.g. _*_gho'))
+      .min(1)
+      .default(['_*_gho', '_*_new']),
     /** PostgreSQL source: replication slot to use (created and owned by the sync when absent). */
     slot: z.string().regex(/^[a-z0-9_]{1,63}$/).optional(),
     /** PostgreSQL source: publication to use (created and owned by the sync when absent). */

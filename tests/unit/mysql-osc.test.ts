@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SchemaOperation } from '../../src/core/schema-change.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
-import { ShadowTables } from '../../src/engines/mysql/osc.js';
+import { shadowPatterns, ShadowTables } from '../../src/engines/mysql/osc.js';
 
 const ID: Column = { name: 'id', dataType: 'int', columnType: 'int(11)', nullable: false, unsigned: false, logical: { kind: 'integer', bytes: 4, signed: true } };
 const C: Column = { name: 'c', dataType: 'int', columnType: 'int(11)', nullable: true, unsigned: false, logical: { kind: 'integer', bytes: 4, signed: true } };
@@ -60,4 +60,13 @@ describe('online schema change shadows', () => {
     expect(s.adopt({ ...T, name: 'other' }, SYNCED)).toBe(false);
     expect(s.swap([{ op: 'rename-tables', pairs: [{ from: 't', to: '_t_old' }, { from: '_t_new', to: 't' }] }])).toEqual({ table: 't', operations: [], after: T });
   });
+
+  it('takes other shadow names from patterns with one * for the real table (--osc-shadows)', () => {
+    const s = new ShadowTables(shadowPatterns(['__*_shadow', 'tmp.*']));
+    expect(s.created('CREATE TABLE __t_shadow LIKE t', 'db', 'db', SYNCED)).toBe(true);
+    expect(s.baseOf('tmp.t', SYNCED)).toBe('t');
+    expect(s.baseOf('tmpxt', SYNCED)).toBeUndefined();
+    expect(s.baseOf('_t_gho', SYNCED)).toBeUndefined();
+  });
 });
+

@@ -51,6 +51,11 @@ function split(a: string | undefined, b: string | undefined): { schema?: string;
   return b !== undefined ? { schema: unquote(a ?? ''), name: unquote(b) } : { name: unquote(a ?? '') };
 }
 
+/** Shadow name patterns with one `*` for the real table's name ('_*_gho') as the patterns ShadowTables takes. */
+export function shadowPatterns(globs: readonly string[]): RegExp[] {
+  return globs.map((g) => new RegExp(`^${g.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('(.+)')}$`));
+}
+
 /** The shadow tables of one binlog stream. */
 export class ShadowTables {
   private readonly shadows = new Map<string, Shadow>();

@@ -1,4 +1,5 @@
 import { tableSelected } from '../../config/tables.js';
+import { shadowPatterns } from './osc.js';
 import { createHash } from 'node:crypto';
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
@@ -34,6 +35,8 @@ export interface MysqlSourceOptions {
   readonly binlogTimeoutMs?: number;
   /** The sync's --tables patterns (empty or absent: every table): a table created or renamed into a name they take while streaming is synced from then on. */
   readonly tables?: readonly string[];
+  /** Online schema change tools' shadow names, one `*` for the real table (default: gh-ost's and pt-online-schema-change's). */
+  readonly oscShadows?: readonly string[];
 }
 
 /**
@@ -380,6 +383,7 @@ export class MysqlSource implements ChangeSource {
             return now && JSON.stringify(now.columns.map((c) => c.name)) !== JSON.stringify(t.columns.map((c) => c.name)) ? [[t.name, now] as const] : [];
           })),
           selects: (name) => tableSelected(name, this.opts.tables ?? []),
+          ...(this.opts.oscShadows ? { shadows: shadowPatterns(this.opts.oscShadows) } : {}),
           maxBufferBytes: this.opts.maxBufferBytes,
           timeoutMs: this.opts.binlogTimeoutMs ?? 30_000,
           logger: this.opts.logger,

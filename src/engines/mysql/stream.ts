@@ -31,6 +31,8 @@ export interface BinlogOptions {
    * into such a name, while streaming is synced from its statement on. Default: none.
    */
   readonly selects?: (name: string) => boolean;
+  /** Shadow table patterns of online schema change tools (osc.ts); default gh-ost's and pt-online-schema-change's. */
+  readonly shadows?: readonly RegExp[];
   /**
    * The catalogue's definitions of now for tables whose `tables` definition (the one at the
    * stream's position) differs: rows that fit these and not the position's, with no statement
@@ -90,7 +92,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const db = opts.dsn.database;
   const decoders = new Map<string, TableDecoder>();
   const lower = new Map<string, string>();
-  const shadows = new ShadowTables();
+  const shadows = new ShadowTables(opts.shadows);
   for (const t of opts.tables) {
     decoders.set(t.name, decoderOf(t));
     lower.set(t.name.toLowerCase(), t.name);
