@@ -91,11 +91,9 @@ function decoderOf(schema: TableSchema): TableDecoder {
 export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): AsyncGenerator<StreamEvent> {
   const db = opts.dsn.database;
   const decoders = new Map<string, TableDecoder>();
-  const lower = new Map<string, string>();
   const shadows = new ShadowTables(opts.shadows);
   for (const t of opts.tables) {
     decoders.set(t.name, decoderOf(t));
-    lower.set(t.name.toLowerCase(), t.name);
   }
 
   const client = new ZongJi(connectionOptions(opts.dsn, { database: undefined }));
@@ -335,14 +333,8 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     const before = new Map(parsed.tables.flatMap((name) => (current.has(name) ? [[name, current.get(name) as TableSchema] as const] : [])));
     push({ type: 'ddl', tables: parsed.tables, statement: sql, position: pos, operations: parsed.operations, before, after: parsed.after, ...(parsed.unsupported !== undefined ? { unsupported: parsed.unsupported } : {}) });
     // Later rows of these tables decode with their definitions after the statement.
-    for (const name of before.keys()) {
-      decoders.delete(name);
-      lower.delete(name.toLowerCase());
-    }
-    for (const [name, table] of parsed.after) {
-      decoders.set(name, decoderOf(table));
-      lower.set(name.toLowerCase(), name);
-    }
+    for (const name of before.keys()) decoders.delete(name);
+    for (const [name, table] of parsed.after) decoders.set(name, decoderOf(table));
   };
 
   client.on('binlog', (evt: AnyBinlogEvent) => {
