@@ -397,9 +397,12 @@ export class ContinuousChecker extends EventEmitter {
         this.log.debug({ table: plan.table.name }, 'the stream did not reach the source\'s head in time: the chunk is left to the next pass');
         return;
       }
+      // A schema change the stream applied while this repair waited: what it read is of the old
+      // definition, and writing it would put rows of the old shape into the new one.
+      if (this.voided()) return;
       const targetRows = await readTarget(sourceRows);
       const held = gate.heldKeys();
-      if (held.truncate) return;
+      if (held.truncate || this.voided()) return;
       const differing = stillDiffering(candidates, compareRows(plan, sourceRows, targetRows, hasher).differences);
       drift = differing.filter((d) => !held.keys.has(keyString(d.key)));
       this.mismatches += drift.length;

@@ -567,7 +567,10 @@ export class PostgresTarget implements Target {
       }
     };
     return {
-      async write(_tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]) {
+      async write(tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]) {
+        // Rows are written by the plan of the table's definition now; rows of another definition
+        // (read before a schema change) would land in the wrong columns.
+        for (const [name, t] of tables) assertSamePlan(plans(name), t);
         try {
           await applyChanges(client, plans, changes);
         } catch (err) {
@@ -790,3 +793,20 @@ function writeError(err: unknown, what: string): TributaryError {
   const detail = e.detail ? ` (${e.detail})` : '';
   return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `target write failed while ${what}: ${e.message ?? String(err)}${detail}`, { cause: err, fatal: !transient });
 }
+
+/**
+ * Refuses rows of a table definition other than the one the target's plan writes (INTERNAL: the
+ * caller read them before a schema change the target has applied since).
+ */
+function assertSamePlan(plan: TablePlan | undefined, table: TableSchema): void {
+  if (!plan) return;
+  const want = plan.table.columns.map((c) => c.name);
+  const got = table.columns.map((c) => c.name);
+  if (want.length === got.length && want.every((n, i) => n === got[i])) return;
+  throw new TributaryError(
+    ErrorCode.INTERNAL,
+    `rows of table ${table.name} with columns ${got.join(', ')} were to be written after a schema change gave it ${want.join(', ')}; nothing was written. Restart: the sync resumes from its checkpoint`,
+    { fatal: false },
+  );
+}
+
