@@ -193,4 +193,30 @@ describe.each([
     expect(h.target.table(table.name).all()).toEqual(h.source.table(table.name).all());
     await h.stop();
   });
+
+  it('writes nothing it read before a schema change of the table, and checks the table again once its new plan comes', async () => {
+    const h = await harness(table, 25);
+    h.target.table(table.name).put(row(7, 'drift'));
+    // The exact check of the differing chunk reads the source, then waits for the stream: a
+    // schema change of the table is applied meanwhile (its new plan is still being made).
+    let heads = 0;
+    const head = h.source.headPosition.bind(h.source);
+    h.source.headPosition = () => {
+      if (++heads === 3) h.checker.schemaChanging([table.name]);
+      return head();
+    };
+    h.start();
+    await until('the first pass', () => h.passes.length === 1);
+    expect(heads).toBeGreaterThanOrEqual(3);
+    // Nothing read under the old plan was written, and the table was left to the next pass.
+    expect(h.passes[0]).toEqual({ pass: 1, repairs: 0 });
+    expect(h.target.table(table.name).get(key(7))).toEqual(row(7, 'drift'));
+    // The new plan comes (the same definition here): the next pass checks the table and repairs it.
+    h.checker.replacePlans([planTable(table, (await h.target.describe(table.name))!, { zeroDates: 'error' })]);
+    h.checker.checkNow();
+    await until('the second pass', () => h.passes.length === 2);
+    expect(h.passes[1]).toEqual({ pass: 2, repairs: 1 });
+    expect(h.target.table(table.name).all()).toEqual(h.source.table(table.name).all());
+    await h.stop();
+  });
 });
