@@ -271,9 +271,29 @@ export async function targetRequirements(conn: Connection, database: string, use
     severity: 'error',
     code: ErrorCode.SOURCE_SETTING,
   });
+  out.push(await processRequirement(conn, account));
   const [dd] = await conn.query<RowDataPacket[]>('SELECT @@datadir AS d');
   out.push(await freeSpaceRequirement(host, dd[0]?.d === undefined ? undefined : String(dd[0].d), 'MySQL'));
   return out;
+}
+
+/**
+ * PROCESS, which reads InnoDB's table ids: a RENAME TABLE that a crash left between the target's
+ * DDL and its checkpoint is judged by them on replay (replay.ts). Without it such a replay stops
+ * and asks the user; everything else works, so this is a warning.
+ */
+async function processRequirement(conn: Connection, account: string): Promise<Requirement> {
+  const [grants] = await conn.query<RowDataPacket[]>('SHOW GRANTS FOR CURRENT_USER()');
+  const text = grants.map((g) => String(Object.values(g)[0])).join('\n').toUpperCase();
+  const ok = /GRANT ALL PRIVILEGES ON \*\.\*/.test(text) || /GRANT [^\n]*\bPROCESS\b[^\n]* ON \*\.\*/.test(text);
+  return {
+    name: 'privilege PROCESS',
+    ok,
+    value: ok ? 'granted' : 'not granted',
+    fix: `GRANT PROCESS ON *.* TO ${account}: a RENAME TABLE replayed after a crash between the target's DDL and its checkpoint is judged by InnoDB's table ids, which it reads`,
+    severity: 'warning',
+    code: ErrorCode.PRIVILEGE_MISSING,
+  };
 }
 
 /**
