@@ -3,7 +3,7 @@
  * PostgreSQL target, on real servers: ADD COLUMN with a default under writes (old rows get the
  * default on the target), catch-up across DDL made while the sync was stopped (rows, DROP COLUMN,
  * rows, ADD COLUMN, rows), CHANGE COLUMN, a three-way RENAME TABLE swap under writes,
- * pt-online-schema-change under writes, DROP TABLE, and the replay of a statement after a crash
+ * pt-online-schema-change under writes, a scripted gh-ost run under writes, CREATE and DROP TABLE, and the replay of a statement after a crash
  * between the target's DDL and its checkpoint.
  */
 import { spawn } from 'node:child_process';
@@ -154,6 +154,36 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     // The tool's shadow and old tables never reached the target.
     expect(await dst.count(db, '_items_new').catch(() => -1)).toBe(-1);
     expect(await dst.count(db, '_items_old').catch(() => -1)).toBe(-1);
+    await stop(run);
+  });
+
+  it('follows a scripted gh-ost run under writes: changelog, shadow created like the table and altered, row copy, cut-over with its sentry', async () => {
+    const db = await fresh(2000);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    const writer = await startContractWriter(src, db, 'items', 3000, 1);
+    const c = await src.client(db);
+    // The statements gh-ost logs, in its order (gh-ost's own binlog reader is played by the
+    // final REPLACE/DELETE: the shadow catches up with the table before the cut-over).
+    const q = (sql: string) => c.query(sql);
+    await q(`create /* gh-ost */ table \`${db}\`.\`_items_ghc\` (id bigint auto_increment, last_update timestamp not null default current_timestamp on update current_timestamp, hint varchar(64) charset ascii not null, value varchar(4096) charset ascii not null, primary key(id), unique key hint_uidx(hint)) auto_increment=256`);
+    await q(`create /* gh-ost */ table \`${db}\`.\`_items_gho\` like \`${db}\`.\`items\``);
+    await q(`alter /* gh-ost */ table \`${db}\`.\`_items_gho\` ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'none'`);
+    await q(`insert /* gh-ost */ into \`${db}\`.\`_items_ghc\` (id, hint, value) values (NULL, 'state', 'GhostTableMigrated') on duplicate key update last_update=NOW(), value=VALUES(value)`);
+    for (let lo = 0; lo < 3000; lo += 500) {
+      await q(`insert /* gh-ost */ ignore into \`${db}\`.\`_items_gho\` (id, k, v, amount, pad) (select id, k, v, amount, pad from \`${db}\`.\`items\` force index (PRIMARY) where id > ${lo} and id <= ${lo + 500} lock in share mode)`);
+    }
+    await writer.stop();
+    await q(`replace /* gh-ost */ into \`${db}\`.\`_items_gho\` (id, k, v, amount, pad) select id, k, v, amount, pad from \`${db}\`.\`items\``);
+    await q(`delete /* gh-ost */ from \`${db}\`.\`_items_gho\` where id not in (select id from \`${db}\`.\`items\`)`);
+    await q(`create /* gh-ost */ table \`${db}\`.\`_items_del\` (id int auto_increment primary key) engine=InnoDB comment='ghost-cut-over-sentry'`);
+    await q(`drop /* gh-ost */ table if exists \`${db}\`.\`_items_del\``);
+    await q(`rename /* gh-ost */ table \`${db}\`.\`items\` to \`${db}\`.\`_items_del\`, \`${db}\`.\`_items_gho\` to \`${db}\`.\`items\``);
+    await q(`drop /* gh-ost */ table if exists \`${db}\`.\`_items_ghc\``);
+    await q("INSERT INTO items (id, k, v, note) VALUES (90000, 'after gh-ost', 1, 'set')");
+    await c.end();
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad', 'note'], run);
+    for (const tool of ['_items_gho', '_items_ghc', '_items_del']) expect(await dst.count(db, tool).catch(() => -1)).toBe(-1);
     await stop(run);
   });
 
