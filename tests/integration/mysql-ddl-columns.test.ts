@@ -252,3 +252,25 @@ describe('parseDdl create-table against MariaDB 10.11', () => {
     }
   });
 });
+
+describe('a source reads each table with the definition it is given', () => {
+  it('reads the new columns once a schema change gave the table a new definition (nothing cached by name)', async () => {
+    const { MysqlSource } = await import('../../src/engines/mysql/source.js');
+    const { parseDsn } = await import('../../src/config/dsn.js');
+    const { createLogger } = await import('../../src/core/logger.js');
+    await conn.query(`CREATE TABLE ${DB}.cached (id INT PRIMARY KEY, a VARCHAR(10))`);
+    await conn.query(`INSERT INTO ${DB}.cached VALUES (1, 'x')`);
+    const source = new MysqlSource({ dsn: parseDsn(server.url(DB), 'source'), logger: createLogger({ level: 'silent', pretty: false }), poolSize: 1, serverId: 77, positionMode: 'auto', maxBufferBytes: 1 << 20 });
+    await source.connect();
+    try {
+      const before = await source.describe('cached');
+      expect(await source.readChunk(before, { after: null, upTo: null })).toEqual([[1n, 'x']]);
+      await conn.query(`ALTER TABLE ${DB}.cached ADD COLUMN b INT NOT NULL DEFAULT 7`);
+      const after = await source.describe('cached');
+      expect(await source.readChunk(after, { after: null, upTo: null })).toEqual([[1n, 'x', 7n]]);
+      expect(await source.readRowsByKeys(after, [[1n]])).toEqual([[1n, 'x', 7n]]);
+    } finally {
+      await source.close();
+    }
+  });
+});

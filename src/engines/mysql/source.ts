@@ -67,10 +67,12 @@ export class MysqlSource implements ChangeSource {
   private pool: Pool | undefined;
   private mariadb = false;
   private versionText = '';
-  private readonly sql = new Map<string, ChunkSql>();
-  private readonly tsv = new Map<string, string>();
-  /** The PG_COPY_TEXT select expression per table; null when the table has no exact rendering. */
-  private readonly pgCopy = new Map<string, string | null>();
+  // SQL rendered per table definition (not per name: a schema change gives a table a new
+  // definition object, and rows read by the old SQL would have the old columns).
+  private readonly sql = new WeakMap<TableSchema, ChunkSql>();
+  private readonly tsv = new WeakMap<TableSchema, string>();
+  /** The PG_COPY_TEXT select expression per table definition; null when the table has no exact rendering. */
+  private readonly pgCopy = new WeakMap<TableSchema, string | null>();
 
   constructor(opts: MysqlSourceOptions) {
     this.opts = opts;
@@ -248,10 +250,10 @@ export class MysqlSource implements ChangeSource {
   }
 
   private sqlFor(table: TableSchema): ChunkSql {
-    let s = this.sql.get(table.name);
+    let s = this.sql.get(table);
     if (!s) {
       s = chunkSql(table);
-      this.sql.set(table.name, s);
+      this.sql.set(table, s);
     }
     return s;
   }
@@ -320,12 +322,12 @@ export class MysqlSource implements ChangeSource {
   async readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined> {
     let select: string | undefined;
     if (format === MYSQL_TSV) {
-      select = this.tsv.get(table.name);
-      if (!select) this.tsv.set(table.name, (select = tsvSelect(table)));
+      select = this.tsv.get(table);
+      if (!select) this.tsv.set(table, (select = tsvSelect(table)));
     } else if (format === PG_COPY_TEXT) {
-      let cached = this.pgCopy.get(table.name);
+      let cached = this.pgCopy.get(table);
       if (cached === undefined) {
-        this.pgCopy.set(table.name, (cached = pgCopySelect(table) ?? null));
+        this.pgCopy.set(table, (cached = pgCopySelect(table) ?? null));
         if (cached === null) this.opts.logger.debug({ table: table.name, format }, 'a column has no exact rendering in this format; copying canonical values');
         else this.opts.logger.debug({ table: table.name, format }, 'the source renders chunks in the target format');
       }

@@ -71,9 +71,10 @@ export class PostgresSource implements ChangeSource {
   private conn: pg.Client | undefined;
   private pool: pg.Pool | undefined;
   private versionText = '';
-  private readonly sql = new Map<string, ChunkSql>();
-  /** Per table: whether every column is of a built-in type, so its binary COPY form is portable. */
-  private readonly builtinTypes = new Map<string, Promise<boolean>>();
+  // Per table definition (not per name: a schema change gives a table a new definition object).
+  private readonly sql = new WeakMap<TableSchema, ChunkSql>();
+  /** Per table definition: whether every column is of a built-in type, so its binary COPY form is portable. */
+  private readonly builtinTypes = new WeakMap<TableSchema, Promise<boolean>>();
   private readonly described = new Map<string, DescribedTable>();
   private exported: ExportedSlot | undefined;
   private snapshotReleased: Promise<void> = Promise.resolve();
@@ -416,8 +417,8 @@ export class PostgresSource implements ChangeSource {
   }
 
   private sqlFor(table: TableSchema): ChunkSql {
-    let s = this.sql.get(table.name);
-    if (!s) this.sql.set(table.name, (s = chunkSql(this.namespace, table)));
+    let s = this.sql.get(table);
+    if (!s) this.sql.set(table, (s = chunkSql(this.namespace, table)));
     return s;
   }
 
@@ -576,7 +577,7 @@ export class PostgresSource implements ChangeSource {
 
   /** Whether every column of `table` has a built-in type (an OID below FirstNormalObjectId). */
   private onlyBuiltinTypes(table: TableSchema): Promise<boolean> {
-    let known = this.builtinTypes.get(table.name);
+    let known = this.builtinTypes.get(table);
     if (!known) {
       const s = this.sqlFor(table);
       // The pool reads every value as text (raw type parsers): compare the count as a number.
@@ -587,8 +588,8 @@ export class PostgresSource implements ChangeSource {
         )
         .then((r) => Number(r.rows[0]?.builtin) === table.columns.length);
       // A failed lookup is not remembered: the next chunk asks again.
-      known.catch(() => this.builtinTypes.delete(table.name));
-      this.builtinTypes.set(table.name, known);
+      known.catch(() => this.builtinTypes.delete(table));
+      this.builtinTypes.set(table, known);
     }
     return known;
   }
