@@ -8,6 +8,11 @@ import type { TableSchema } from './schema.js';
  * names after it, so both lookups follow the statement's table renames.
  */
 
+/** The tables whose definition a change gives or takes: those in `before` and those in `after`, each once. */
+export function definedTables(change: Pick<SchemaChange, 'before' | 'after'>): string[] {
+  return [...new Set([...change.before.keys(), ...change.after.keys()])];
+}
+
 /** What `table` is called once operations[index + 1 …] ran (its name in `change.after`). */
 export function nameAfter(change: SchemaChange, index: number, table: string): string {
   let name = table;

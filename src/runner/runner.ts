@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import type { SyncObserver } from '../core/observer.js';
 import { PauseGate } from '../core/pause.js';
 import type { SchemaChange } from '../core/schema-change.js';
+import { definedTables } from '../core/schema-change-tables.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
@@ -348,11 +349,11 @@ export class Runner extends EventEmitter {
               this.schemaChanges++;
               this.lastSchemaChange = {
                 statement: redactUrl(change.statement.trim().slice(0, 300)),
-                tables: [...new Set([...change.before.keys(), ...change.after.keys()])],
+                tables: definedTables(change),
                 position: source.describePosition(position),
                 at: new Date().toISOString(),
               };
-              this.checker?.schemaChanging([...new Set([...change.before.keys(), ...change.after.keys()])]);
+              this.checker?.schemaChanging(definedTables(change));
               void this.schemaChanged(target, change);
             },
             logger: this.logger.child({ component: 'stream' }),

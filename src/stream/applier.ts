@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { StreamEvent } from '../core/change.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { SchemaChange } from '../core/schema-change.js';
+import { definedTables } from '../core/schema-change-tables.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target, TargetTransaction } from '../core/target.js';
@@ -406,7 +407,7 @@ export class StreamApplier {
         if (await this.opts.onDdl?.(ev.tables, ev.statement, ev.after)) {
           this.opts.logger.warn({ statement: ev.statement.trim().slice(0, 200) }, 'DDL on a synced table: the target already has the resulting definition; continuing');
           // The definitions after it are stored with the checkpoint, as for a change applied.
-          if (!midTransaction && ev.before && ev.after) await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: [], before: ev.before, after: ev.after }, ev.position);
+          if (!midTransaction && ev.before && ev.after) await this.storeDefinitions(ev, ev.before, ev.after);
           else if (!midTransaction) await this.atBoundary(ev.position, Date.now());
           else if (ev.after) {
             // Inside a transaction nothing is checkpointed: the rows after it are written with the
@@ -440,11 +441,16 @@ export class StreamApplier {
       `--skip-ddl: the schema change is not applied to the target; table${ev.tables.length > 1 ? 's' : ''} ${ev.tables.join(', ')} on the target ${ev.tables.length > 1 ? 'are' : 'is'} now yours to bring to the source's definition after it, and the rows after it are written with that definition`,
     );
     if (ev.before && ev.after) {
-      await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: [], before: ev.before, after: ev.after }, ev.position);
+      await this.storeDefinitions(ev, ev.before, ev.after);
     } else {
       await this.atBoundary(ev.position, Date.now());
       await this.commit();
     }
+  }
+
+  /** Goes on past a statement applying nothing to the target: the definitions after it are stored with the checkpoint after it. */
+  private storeDefinitions(ev: Extract<StreamEvent, { type: 'ddl' }>, before: ReadonlyMap<string, TableSchema>, after: ReadonlyMap<string, TableSchema>): Promise<void> {
+    return this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: [], before, after }, ev.position);
   }
 
   /**
@@ -476,7 +482,7 @@ export class StreamApplier {
     for (const k of this.positions.keys()) if (k < this.boundary) this.positions.delete(k);
     this.stats.appliedPosition = position;
     this.dirty = false;
-    this.opts.logger.info({ statement: change.statement.trim().slice(0, 200), tables: [...new Set([...change.before.keys(), ...change.after.keys()])], position: this.opts.source.describePosition(position) }, 'schema change applied to the target');
+    this.opts.logger.info({ statement: change.statement.trim().slice(0, 200), tables: definedTables(change), position: this.opts.source.describePosition(position) }, 'schema change applied to the target');
     this.opts.onSchemaChange?.(change, position);
   }
 

@@ -294,32 +294,23 @@ class Reader {
         return;
       }
       case 'drop-column': {
-        c.accept('DROP');
-        c.accept('COLUMN');
-        const ifExists = c.accept('IF', 'EXISTS');
-        const name = c.name();
-        if (ifExists && !hasColumn(st.before, name)) return;
+        const name = existingColumn(c, st.before, 'DROP');
+        if (name === undefined) return;
         if (pk.has(name.toLowerCase())) this.reasons.push(`'${text}' drops primary key column ${table}.${name}: a primary key change cannot be followed`);
         this.ops.push({ op: 'drop-column', table, column: name, sourceText: text });
         return;
       }
       case 'modify-column': {
-        c.accept('MODIFY');
-        c.accept('COLUMN');
-        const ifExists = c.accept('IF', 'EXISTS');
-        const name = c.name();
-        if (ifExists && !hasColumn(st.before, name)) return;
+        const name = existingColumn(c, st.before, 'MODIFY');
+        if (name === undefined) return;
         const def = this.definition(st, name, s.slice(c.i), text, pk.has(name.toLowerCase()));
         this.ops.push({ op: 'modify-column', table, column: def.column, ...(def.default ? { default: def.default } : {}), ...(def.place ? { place: def.place } : {}), sourceText: text });
         return;
       }
       case 'change-column': {
-        c.accept('CHANGE');
-        c.accept('COLUMN');
-        const ifExists = c.accept('IF', 'EXISTS');
-        const from = c.name();
+        const from = existingColumn(c, st.before, 'CHANGE');
+        if (from === undefined) return;
         const to = c.name();
-        if (ifExists && !hasColumn(st.before, from)) return;
         const def = this.definition(st, to, s.slice(c.i), text, pk.has(from.toLowerCase()));
         const modify = { op: 'modify-column', table, column: def.column, ...(def.default ? { default: def.default } : {}), ...(def.place ? { place: def.place } : {}) } as const;
         if (from === to) {
@@ -729,6 +720,18 @@ function quoteName(n: string): string {
 }
 
 /** The table's default charset and collation: its CREATE statement's, else its character columns', else utf8mb4. */
+/**
+ * Reads `VERB [COLUMN] [IF EXISTS] name`: the column's name, or undefined when IF EXISTS names a
+ * column the table does not have (the specification then does nothing).
+ */
+function existingColumn(c: Cursor, before: TableSchema, verb: string): string | undefined {
+  c.accept(verb);
+  c.accept('COLUMN');
+  const ifExists = c.accept('IF', 'EXISTS');
+  const name = c.name();
+  return ifExists && !hasColumn(before, name) ? undefined : name;
+}
+
 export function tableDefaults(t: TableSchema): CharsetDefaults {
   const cs = /DEFAULT CHARSET=(\w+)/i.exec(t.createStatement ?? '')?.[1];
   const co = /COLLATE=(\w+)/i.exec(t.createStatement ?? '')?.[1];

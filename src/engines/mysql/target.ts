@@ -4,6 +4,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
+import { definedTables } from '../../core/schema-change-tables.js';
 import type { TableSchema } from '../../core/schema.js';
 import { readAll } from '../../core/encoded.js';
 import type { ColumnValueStats, DatabaseDefaults, EncodedChunk } from '../../core/source.js';
@@ -526,7 +527,7 @@ export class MysqlTarget implements Target {
       });
     } finally {
       // Whatever ran of the DDL (all of it, or part before a failure): the tables' plans are stale.
-      for (const name of [...changeTables(change), ...change.before.keys(), ...change.after.keys()]) {
+      for (const name of [...changeTables(change), ...definedTables(change)]) {
         this.plans.delete(name);
         this.mappings.delete(name);
       }

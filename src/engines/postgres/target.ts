@@ -4,6 +4,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
+import { definedTables } from '../../core/schema-change-tables.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import { notSupported, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk } from '../../core/source.js';
@@ -759,7 +760,7 @@ export class PostgresTarget implements Target {
    * use the new definitions; a plan gets new session-local tables (nextPlan).
    */
   private async replan(change: SchemaChange): Promise<void> {
-    const touched = new Set<string>([...change.before.keys(), ...change.after.keys()]);
+    const touched = new Set<string>(definedTables(change));
     for (const op of change.operations) {
       if (op.op === 'rename-tables') for (const p of op.pairs) touched.add(p.from).add(p.to);
       else touched.add(op.op === 'create-table' ? op.table.name : op.table);
