@@ -47,7 +47,8 @@ export const PENDING_DDL_ROW = 'd:';
  *   table keeps its copy progress under its new name (a swap through a temporary name moves through
  *   it too). A move first removes any row of the new name, then renames the old one.
  * - `remove`: the schema rows of tables in `before` and not in `after` (dropped or renamed away), and
- *   the copy rows of tables dropped (not renamed): a table created again later is copied afresh.
+ *   the copy rows of tables dropped (not renamed): a table created again later is copied afresh;
+ *   and the copy rows of the tables in `change.recopy`, whose copy starts again from the beginning.
  * - `put`: the schema row of every table in `after`.
  */
 export interface SchemaChangeRows {
@@ -77,6 +78,7 @@ export function schemaChangeRows(change: SchemaChange): SchemaChangeRows {
     const now = where.get(name);
     if (now === undefined || !change.after.has(now)) remove.push(tableRowName(now ?? name));
   }
+  for (const name of change.recopy ?? []) remove.push(tableRowName(name));
   const put = [...change.after.values()].map((t) => ({ name: schemaRowName(t.name), body: schemaBody(t) }));
   return { moves, remove, put };
 }

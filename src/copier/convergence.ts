@@ -1,5 +1,6 @@
 import type { Change } from '../core/change.js';
 import { keyString, rowBytes } from '../core/values.js';
+import { wakeAll, waitFor } from './waiters.js';
 
 /** A stream operation held back by the copy: a row change, or a table truncation. */
 export type StreamOp = Change | { readonly kind: 'truncate'; readonly table: string };
@@ -268,22 +269,4 @@ export class Convergence {
   nextChunkEnd(signal?: AbortSignal): Promise<void> {
     return waitFor(this.chunkWaiters, signal);
   }
-}
-
-function wakeAll(waiters: readonly (() => void)[]): void {
-  for (const w of waiters) w();
-}
-
-function waitFor(waiters: (() => void)[], signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      signal?.removeEventListener('abort', done);
-      const i = waiters.indexOf(done);
-      if (i >= 0) waiters.splice(i, 1);
-      resolve();
-    };
-    waiters.push(done);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -9,6 +9,7 @@ import { NO_OBSERVER, type SyncObserver } from '../core/observer.js';
 import type { RowRateLimiter } from './rate-limit.js';
 import type { Convergence, StreamOp, TableGate } from './convergence.js';
 import { Mutex } from './mutex.js';
+import { wakeAll, waitFor } from './waiters.js';
 
 export interface CopierOptions {
   readonly source: ChangeSource;
@@ -83,6 +84,11 @@ class TableCopy {
   private chunkSeqs = new Map<number, number>();
   /** Whether the log said yet which path (encoded by the source, or canonical rows) the copy takes. */
   pathLogged = false;
+  /**
+   * Replaced by a copy from the start (Copier.restart) or ended (its table dropped): a worker that
+   * still holds this object (waiting under the rate limit) claims nothing more of it.
+   */
+  retired = false;
 
   constructor(schema: TableSchema, resume: TableCheckpoint | undefined, size: number) {
     this.schema = schema;
@@ -148,6 +154,10 @@ class TableCopy {
 export class Copier {
   private readonly opts: CopierOptions;
   private readonly tables: TableCopy[];
+  /** Tables whose copy waits for a schema change (quiesce … restart/resume): no chunk of them starts. */
+  private readonly quiesced = new Set<string>();
+  /** Workers waiting for a quiesced table to come back, when no other table has chunks left. */
+  private readonly resumeWaiters: (() => void)[] = [];
   /** Set by the first failed worker: no new chunks are claimed after it. */
   private stopped = false;
   /** Aborts when the job does or a worker failed: ends a worker's wait for the stream. */
@@ -184,8 +194,7 @@ export class Copier {
       if (stats.avgRowBytes > 0) t.size = Math.max(1, Math.min(t.size, Math.floor(this.opts.chunkBytes / stats.avgRowBytes)));
       if (t.after && !t.done) this.opts.logger.info({ table: t.schema.name, rowsCopied: t.rowsCopied }, 'resuming copy after the last checkpointed chunk');
     }
-    const pending = this.tables.filter((t) => !t.done);
-    if (pending.length === 0) return;
+    if (this.tables.every((t) => t.done)) return;
     const halt = () => this.halted.abort();
     this.opts.signal.addEventListener('abort', halt, { once: true });
     if (this.opts.signal.aborted) halt();
@@ -193,11 +202,13 @@ export class Copier {
     // Round robin over the tables left, passing over those whose chunks must wait for the stream's
     // open transaction (Convergence) while another table can go on; when all must wait, the
     // worker waits in copyClaimed.
+    // The tables left are read anew each time: a schema change may restart a table (restart()).
     const pick = (): TableCopy | undefined => {
+      const pending = this.tables.filter((t) => !t.done);
       let waiting: TableCopy | undefined;
       for (let i = 0; i < pending.length; i++) {
         const t = pending[(cursor + i) % pending.length] as TableCopy;
-        if (t.exhausted) continue;
+        if (this.stopsClaims(t)) continue;
         if (!this.opts.convergence.gate(t.schema.name).mayStartChunk()) {
           waiting ??= t;
           continue;
@@ -214,8 +225,13 @@ export class Copier {
         await this.waitGates();
         if (this.opts.signal.aborted || this.stopped) return;
         const t = pick();
-        if (!t) return;
-        await this.copyOne(t);
+        if (t) {
+          await this.copyOne(t);
+          continue;
+        }
+        // Nothing to claim: done, unless a quiesced table will be restarted (or resumed) soon.
+        if (this.quiesced.size === 0) return;
+        await waitFor(this.resumeWaiters, this.halted.signal);
       }
     };
     const results = await Promise.allSettled(
@@ -231,6 +247,60 @@ export class Copier {
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
     if (this.opts.signal.aborted) throw new AbortedError('copy interrupted');
+  }
+
+  /**
+   * Stops the copy of `tables` for a schema change of theirs: no new chunk of them starts, and this
+   * resolves once none is in flight (their held stream changes then released). Returns the tables
+   * whose copy is still unfinished: the caller restart()s each (or resume()s it) once the target
+   * has the new definition. A table already copied is not quiesced.
+   */
+  async quiesce(tables: readonly string[]): Promise<string[]> {
+    const copying = tables.filter((name) => this.tables.some((t) => t.schema.name === name && !t.done));
+    for (const name of copying) this.quiesced.add(name);
+    for (const name of copying) {
+      const gate = this.opts.convergence.gate(name);
+      while (gate.chunksInFlight > 0) await this.opts.convergence.nextChunkEnd();
+    }
+    const unfinished = copying.filter((name) => this.tables.some((t) => t.schema.name === name && !t.done));
+    for (const name of copying) if (!unfinished.includes(name)) this.resume(name);
+    return unfinished;
+  }
+
+  /**
+   * Copies a quiesced table again from the start with its definition after a schema change
+   * (`schema`, under its new name when the change renamed it), overwriting what was copied; or,
+   * with `schema` undefined (the table was dropped), ends its copy. The caller has removed its copy
+   * checkpoint (SchemaChange.recopy) and applied the change to the target.
+   */
+  restart(from: string, schema: TableSchema | undefined): void {
+    const i = this.tables.findIndex((t) => t.schema.name === from);
+    const old = this.tables[i];
+    if (old) {
+      old.retired = true;
+      old.ended.abort();
+      if (schema) {
+        const fresh = new TableCopy(schema, undefined, this.opts.initialChunkSize);
+        fresh.rowsTotal = old.rowsTotal;
+        this.tables[i] = fresh;
+        this.opts.logger.info({ table: from, ...(schema.name !== from ? { as: schema.name } : {}), rowsCopiedBefore: old.rowsCopied }, 'copying the table again from the start with its new definition');
+      } else {
+        this.tables.splice(i, 1);
+        this.opts.logger.info({ table: from }, 'table dropped while it was copied: its copy ends');
+      }
+    }
+    this.resume(from);
+  }
+
+  /** Lets a quiesced table's copy go on as it was. */
+  resume(table: string): void {
+    this.quiesced.delete(table);
+    wakeAll(this.resumeWaiters.splice(0));
+  }
+
+  /** No chunk of `t` may be claimed: all are handed out, a schema change quiesced its table, or it was replaced. */
+  private stopsClaims(t: TableCopy): boolean {
+    return t.exhausted || t.retired || this.quiesced.has(t.schema.name);
   }
 
   /** Until neither the pause nor the throttle holds the copy (or the job aborts). */
@@ -261,8 +331,9 @@ export class Copier {
         this.opts.signal.removeEventListener('abort', stop);
         t.ended.signal.removeEventListener('abort', stop);
       }
-      // Another worker handed out the table's last chunk meanwhile: nothing is left to pay for.
-      if (t.exhausted) {
+      // Another worker handed out the table's last chunk meanwhile, or a schema change stopped the
+      // table's copy: nothing is left to pay for.
+      if (this.stopsClaims(t)) {
         rateLimit.refund(planned);
         return;
       }
@@ -280,7 +351,7 @@ export class Copier {
     const { source, target, logger } = this.opts;
     // Claim the next range under the table's lock so ranges are handed out in key order.
     const claimed = await t.claim.run(async () => {
-      if (t.exhausted || this.opts.signal.aborted || this.stopped) return undefined;
+      if (this.stopsClaims(t) || this.opts.signal.aborted || this.stopped) return undefined;
       const after = t.after;
       const upTo = await source.chunkBoundary(t.schema, after, planned);
       // Not while the stream's open transaction has written rows of the table (or is about to):
@@ -345,6 +416,13 @@ export class Copier {
           (this.opts.observer ?? NO_OBSERVER).chunkCopied({ table: t.schema.name, rows: count(), seconds: (doneAt - readAt) / 1000 });
           break;
         } catch (err) {
+          // The source's definition of the table may have changed before the stream reached the
+          // statement (a read naming a column dropped since): a schema change that quiesced the
+          // table meanwhile copies it again, so this chunk is abandoned rather than retried.
+          if (this.quiesced.has(t.schema.name)) {
+            logger.info({ table: t.schema.name, err: (err as Error).message }, 'chunk abandoned: a schema change copies the table again');
+            return;
+          }
           const retryable = err instanceof TributaryError ? !err.fatal : false;
           if (!retryable || attempt >= CHUNK_ATTEMPTS || this.opts.signal.aborted) throw err;
           const wait = Math.min(5000, 100 * 2 ** attempt);

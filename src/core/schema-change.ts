@@ -67,4 +67,12 @@ export interface SchemaChange {
   readonly operations: readonly SchemaOperation[];
   readonly before: ReadonlyMap<string, TableSchema>;
   readonly after: ReadonlyMap<string, TableSchema>;
+  /**
+   * Tables (by their names in `after`) whose initial copy was running when the statement came: the
+   * copier reads them again from the start with their new definition (copier/copier.ts restart),
+   * overwriting what it wrote before. Their copy checkpoints are removed with the stream checkpoint
+   * of this change (checkpoint/rows.ts schemaChangeRows), so a restart copies them from the start
+   * too. Absent: none.
+   */
+  readonly recopy?: readonly string[];
 }

@@ -344,7 +344,10 @@ export class Runner extends EventEmitter {
             onDdl: (tables, _statement, after) => ddlAlreadyApplied(source, target, streamTables, tables, after),
             ddl: cfg.ddl,
             ...(cfg.skipDdl !== undefined ? { skipDdl: cfg.skipDdl } : {}),
-            copyDone: (table) => this.copier?.progress().find((t) => t.table === table)?.done ?? true,
+            copy: {
+              quiesce: (tables) => this.copier?.quiesce(tables) ?? Promise.resolve([]),
+              restart: (table, schema) => this.copier?.restart(table, schema),
+            },
             onSchemaChange: (change, position) => {
               this.schemaChanges++;
               this.lastSchemaChange = {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { StreamEvent } from '../core/change.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { SchemaChange } from '../core/schema-change.js';
-import { definedTables } from '../core/schema-change-tables.js';
+import { definedTables, nameAfter } from '../core/schema-change-tables.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target, TargetTransaction } from '../core/target.js';
@@ -14,6 +14,20 @@ import { Batch } from './batch.js';
 
 /** What the stream does with a parsed schema change of a synced table: apply it to the target, or stop on it. */
 export type DdlPolicy = 'follow' | 'halt';
+
+/**
+ * The applier's hold on the initial copy running beside it, for a schema change of a table whose
+ * copy is not finished (copier/copier.ts implements it).
+ */
+export interface CopyControl {
+  /**
+   * Stops the copy of those of `tables` it has not finished: no chunk of them starts, and this
+   * resolves once none is in flight. Returns them; each must then be restart()ed.
+   */
+  quiesce(tables: readonly string[]): Promise<string[]>;
+  /** Copies a quiesced table again from the start with `schema` (under its new name), or ends its copy (undefined: dropped). */
+  restart(table: string, schema: TableSchema | undefined): void;
+}
 
 export interface ApplierOptions {
   readonly source: ChangeSource;
@@ -55,11 +69,12 @@ export interface ApplierOptions {
    */
   readonly skipDdl?: string;
   /**
-   * Whether a table's initial copy is done. A schema change of a table whose copy is not done
-   * stops the sync (the copy's chunks are read with the definition of before). Default: every
-   * table is done.
+   * The initial copy running beside the stream (copier/copier.ts), for schema changes of tables it
+   * has not finished: their chunks were read with the definition of before (some even after the
+   * source changed it, before the stream reached the statement), so such a table is copied again
+   * from the start. Absent: every table is copied.
    */
-  readonly copyDone?: (table: string) => boolean;
+  readonly copy?: CopyControl;
   /** Told after a schema change was applied (or skipped by --skip-ddl) and checkpointed, with the position just after it. */
   readonly onSchemaChange?: (change: SchemaChange, position: string) => void;
   readonly logger: Logger;
@@ -460,14 +475,11 @@ export class StreamApplier {
    * tables' definitions then become those after it, for every later write.
    */
   private async followSchemaChange(change: SchemaChange, position: string): Promise<void> {
-    const copying = [...change.before.keys()].filter((t) => !(this.opts.copyDone?.(t) ?? true));
-    if (copying.length) {
-      throw new TributaryError(
-        ErrorCode.DDL_UNSUPPORTED,
-        `schema change of table${copying.length > 1 ? 's' : ''} ${copying.join(', ')} while ${copying.length > 1 ? 'their' : 'its'} initial copy runs: "${change.statement.trim().slice(0, 300)}" at ${this.opts.source.describePosition(position)}. ` +
-          'tributary follows schema changes once a table is copied; restart with --force to copy it again with its new definition',
-      );
-    }
+    // Tables still being copied stop taking chunks (those in flight end first) and are copied again
+    // after the change, from the start, with their new definition.
+    const copying = this.opts.copy ? await this.opts.copy.quiesce([...change.before.keys()]) : [];
+    const recopy = copying.map((name) => nameAfter(change, -1, name)).filter((now) => change.after.has(now));
+    if (recopy.length) change = { ...change, recopy };
     // Changes held for chunks in flight lie before the statement: the checkpoint waits for them.
     while (this.opts.convergence.oldestBoundary() !== undefined) {
       await this.opts.convergence.nextChunkEnd();
@@ -482,6 +494,9 @@ export class StreamApplier {
     for (const k of this.positions.keys()) if (k < this.boundary) this.positions.delete(k);
     this.stats.appliedPosition = position;
     this.dirty = false;
+    for (const name of copying) {
+      this.opts.copy?.restart(name, change.after.get(nameAfter(change, -1, name)));
+    }
     this.opts.logger.info({ statement: change.statement.trim().slice(0, 200), tables: definedTables(change), position: this.opts.source.describePosition(position) }, 'schema change applied to the target');
     this.opts.onSchemaChange?.(change, position);
   }

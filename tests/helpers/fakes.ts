@@ -740,6 +740,8 @@ export class FakeTarget implements Target {
     const schemas = (this.stored.schemas ??= new Map());
     for (const name of change.before.keys()) schemas.delete(name);
     for (const [name, after] of change.after) schemas.set(name, after);
+    // A table copied again from the start (SchemaChange.recopy) loses its copy checkpoint.
+    for (const name of change.recopy ?? []) this.stored.tables.delete(name);
     this.stored.stream = checkpoint;
     this.lastCheckpoint = checkpoint;
     this.schemaChanges.push(change);

@@ -2,7 +2,7 @@
  * The schema follows a MySQL/MariaDB source while streaming (issue 12), to a MariaDB and to a
  * PostgreSQL target, on real servers: ADD COLUMN with a default under writes (old rows get the
  * default on the target), catch-up across DDL made while the sync was stopped (rows, DROP COLUMN,
- * rows, ADD COLUMN, rows), CHANGE COLUMN, a three-way RENAME TABLE swap under writes,
+ * rows, ADD COLUMN, rows), statements during a table's initial copy (copied again), CHANGE COLUMN, a three-way RENAME TABLE swap under writes,
  * pt-online-schema-change under writes, a scripted gh-ost run under writes, CREATE and DROP TABLE, and the replay of a statement after a crash
  * between the target's DDL and its checkpoint.
  */
@@ -88,6 +88,30 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     expect(run.stderr()).toContain('schema change applied to the target');
     // The continuous checksum saw no difference to repair across the change.
     expect(run.stderr()).not.toContain('repaired what differed');
+    await stop(run);
+  });
+
+  it('a schema change during a table\'s initial copy, under writes, copies the table again from the start with its new definition', async () => {
+    const db = await fresh(6000);
+    // Slow enough that both statements land while the table is being copied.
+    const run = sync(db, ['--copy-rate-limit', '1500', '--chunk-size', '300']);
+    const writer = await startContractWriter(src, db, 'items', 7000, 2);
+    await waitUntil('part of the copy', async () => (await dst.rows(db, 'items', ['id'], 'id').catch(() => [])).length >= 1500, 60_000);
+    await src.exec(db, "ALTER TABLE items ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'none'");
+    const c = await src.client(db);
+    for (let i = 0; i < 20; i++) await c.query(`INSERT INTO items (id, k, v, note) VALUES (${20_000 + i}, 'added', ${i}, 'n${i}')`);
+    await c.query("UPDATE items SET note = 'touched' WHERE id BETWEEN 1 AND 10");
+    await waitUntil('the copy to start again', () => run.stderr().includes('copying the table again from the start'), 30_000);
+    await waitUntil('part of the second copy', async () => (await dst.rows(db, 'items', ['note'], 'id').catch(() => [])).filter((n) => n === 'none').length >= 1500, 60_000);
+    await c.query('ALTER TABLE items MODIFY v BIGINT NOT NULL');
+    await c.query('UPDATE items SET v = 9007199254740993 WHERE id = 11');
+    await c.end();
+    await writer.stop();
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 90_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-6000)}`);
+    });
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad', 'note'], run);
+    expect(run.stderr().split('copying the table again from the start').length - 1).toBeGreaterThanOrEqual(2);
     await stop(run);
   });
 

@@ -119,15 +119,51 @@ describe('schema changes in the stream applier', () => {
     expect(target.lastCheckpoint?.position).toBe(p1);
   });
 
-  it('stops on a schema change of a table whose copy is not done', async () => {
+  it('copies again from the start a table whose copy is not done: quiesced before the change, its copy checkpoint removed with it, restarted with the new definition after it', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE, U] });
-    const applier = applierOf(source, target, { tables: [TABLE, U], copyDone: (t) => t !== 't' });
+    const calls: string[] = [];
+    const applier = applierOf(source, target, {
+      tables: [TABLE, U],
+      copy: {
+        quiesce: async (tables) => {
+          calls.push(`quiesce ${tables.join(',')}`);
+          return tables.filter((t) => t === 't');
+        },
+        restart: (table, schema) => calls.push(`restart ${table} as ${schema?.name} with ${schema?.columns.map((c) => c.name).join(',')} after ${target.schemaChanges.length} change(s)`),
+      },
+    });
     const running = applier.run();
     const p1 = source.transaction([up('u', 1, 'a')]);
     source.push(ddl(p1, "ALTER TABLE t ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'", [ADD_NOTE], [TABLE], [T2]));
-    await expect(running).rejects.toThrow(/table t while its initial copy runs.*--force/);
-    expect(target.schemaChanges).toHaveLength(0);
+    const p3 = source.transaction([up('t', 2, 'b', 'new shape')]);
+    await until('past the statement', () => applier.receivedPosition() === p3);
+    applier.stop();
+    await running;
+    expect(target.lastCheckpoint?.position).toBe(p3);
+    expect(calls).toEqual(['quiesce t', 'restart t as t with id,v,note after 1 change(s)']);
+    expect(target.schemaChanges.map((c) => c.recopy)).toEqual([['t']]);
+    expect(target.table('t').all()).toEqual([[2n, 'b', 'new shape']]);
+  });
+
+  it('a table dropped while it is copied ends its copy and is copied again by nothing', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const calls: string[] = [];
+    const applier = applierOf(source, target, {
+      tables: [TABLE, U],
+      copy: { quiesce: async (tables) => tables.filter((t) => t === 't'), restart: (table, schema) => calls.push(`${table}:${schema?.name ?? 'dropped'}`) },
+    });
+    const running = applier.run();
+    const p1 = source.transaction([up('u', 1, 'a')]);
+    source.push(ddl(p1, 'DROP TABLE t', [{ op: 'drop-table', table: 't' }], [TABLE], []));
+    const p3 = source.transaction([up('u', 2, 'b')]);
+    await until('past the statement', () => applier.receivedPosition() === p3);
+    applier.stop();
+    await running;
+    expect(target.lastCheckpoint?.position).toBe(p3);
+    expect(calls).toEqual(['t:dropped']);
+    expect(target.schemaChanges[0]?.recopy).toBeUndefined();
   });
 
   it('--skip-ddl goes on past the one statement at that position without applying it, storing the definitions after it', async () => {

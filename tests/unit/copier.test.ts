@@ -11,7 +11,8 @@ import type { KeyRange } from '../../src/core/source.js';
 import type { ChunkCommit, TableCheckpoint } from '../../src/core/target.js';
 import type { Row, Value } from '../../src/core/values.js';
 import { copierOf } from '../helpers/copier.js';
-import { compareKeys, FakeSource, FakeTarget, prng, until } from '../helpers/fakes.js';
+import { RowRateLimiter } from '../../src/copier/rate-limit.js';
+import { compareKeys, FakeSource, FakeTarget, prng, TABLE, until } from '../helpers/fakes.js';
 
 
 /** A composite key (tenant, name): an integer then a string in binary order, multi-byte names included. */
@@ -218,5 +219,107 @@ describe('Copier on the fakes', () => {
     await again.run();
     expect(target.table('t').all()).toEqual(source.table('t').all());
     expect(again.progress()[0]).toMatchObject({ done: true, rowsCopied: 30 });
+  });
+
+  describe('a schema change of a table being copied (quiesce, then restart)', () => {
+    it('stops new chunks, waits for those in flight, and copies the table again from the start', async () => {
+      const source = seeded(400);
+      const target = new FakeTarget({ chunkDelayMs: 3 });
+      const ranges: KeyRange[] = [];
+      const read = source.readChunk.bind(source);
+      source.readChunk = (t, range) => {
+        ranges.push(range);
+        return read(t, range);
+      };
+      const copier = copierOf(source, target, { threads: 2 });
+      const running = copier.run();
+      await until('some chunks copied', () => target.chunkLog.length >= 5);
+      expect(await copier.quiesce(['t', 'not-copied'])).toEqual(['t']);
+      // None in flight, none starts while quiesced: the log stands still, and run() waits.
+      const frozen = target.chunkLog.length;
+      let settled = false;
+      void running.finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 40));
+      expect(target.chunkLog.length).toBe(frozen);
+      expect(settled).toBe(false);
+      expect(copier.progress()[0]?.done).toBe(false);
+      // Rows the source changed meanwhile are copied again, as the definition after the change reads them.
+      source.seed('t', Array.from({ length: 400 }, (_, i): Row => [BigInt(i + 1), `w${i + 1}`]));
+      const before = ranges.length;
+      copier.restart('t', source.table('t').schema);
+      await running;
+      expect(ranges[before]?.after).toBeNull();
+      expect(target.table('t').all()).toEqual(source.table('t').all());
+      expect(copier.progress()).toEqual([{ table: 't', rowsCopied: 400, rowsTotal: 400, done: true }]);
+      expect((await target.loadCheckpoint()).tables.get('t')).toEqual({ watermark: null, done: true, rowsCopied: 400 });
+    });
+
+    it('a worker that waited under the rate limit across the restart reads nothing with the definition of before', async () => {
+      const source = seeded(120);
+      const target = new FakeTarget({ chunkDelayMs: 1 });
+      const seen: TableSchema[] = [];
+      const read = source.readChunk.bind(source);
+      source.readChunk = (t, range) => {
+        seen.push(t);
+        return read(t, range);
+      };
+      const copier = copierOf(source, target, { threads: 2, rateLimit: new RowRateLimiter(200) });
+      const running = copier.run();
+      await until('a chunk copied', () => target.chunkLog.length >= 1);
+      expect(await copier.quiesce(['t'])).toEqual(['t']);
+      const renewed: TableSchema = { ...source.table('t').schema };
+      const before = seen.length;
+      copier.restart('t', renewed);
+      await running;
+      expect(seen.slice(before).every((t) => t === renewed)).toBe(true);
+      expect(target.table('t').all()).toEqual(source.table('t').all());
+    });
+
+    it('ends the copy of a table dropped while it was copied, and finishes the others', async () => {
+      const source = new FakeSource([TABLE, COMPOSITE]);
+      source.seed('t', Array.from({ length: 300 }, (_, i): Row => [BigInt(i + 1), `v${i + 1}`]));
+      source.seed('c', [[1n, 'a', 1n]]);
+      const target = new FakeTarget({ chunkDelayMs: 3, tables: [TABLE, COMPOSITE] });
+      const copier = copierOf(source, target, { tables: [TABLE, COMPOSITE] });
+      const running = copier.run();
+      await until('some chunks of t copied', () => target.chunkLog.filter((c) => c.table === 't').length >= 2);
+      expect(await copier.quiesce(['t'])).toEqual(['t']);
+      copier.restart('t', undefined);
+      await running;
+      expect(copier.progress().map((p) => p.table)).toEqual(['c']);
+      expect(target.table('c').all()).toEqual(source.table('c').all());
+    });
+
+    it('quiesces nothing of a table whose copy is done, and a chunk that fails while quiesced is abandoned, not retried', async () => {
+      const source = seeded(200);
+      const target = new FakeTarget({ chunkDelayMs: 0 });
+      const done = copierOf(source, target);
+      await done.run();
+      expect(await done.quiesce(['t'])).toEqual([]);
+
+      const again = seeded(200);
+      const into = new FakeTarget({ chunkDelayMs: 2 });
+      const copier = copierOf(again, into);
+      let reads = 0;
+      let release: (() => void) | undefined;
+      const read = again.readChunk.bind(again);
+      again.readChunk = async (t, range) => {
+        if (++reads === 3) {
+          // The read that fails is in flight when the schema change quiesces the table.
+          await new Promise<void>((r) => (release = r));
+          throw new TributaryError('TRIB_CONNECT_FAILED' as never, "Unknown column 'v' in 'field list'", { fatal: false });
+        }
+        return read(t, range);
+      };
+      const running = copier.run();
+      await until('the third read in flight', () => release !== undefined);
+      const quiescing = copier.quiesce(['t']);
+      release?.();
+      expect(await quiescing).toEqual(['t']);
+      expect(reads).toBe(3);
+      copier.restart('t', again.table('t').schema);
+      await running;
+      expect(into.table('t').all()).toEqual(again.table('t').all());
+    });
   });
 });
