@@ -43,6 +43,8 @@ export type SchemaOperation =
   | { readonly op: 'set-default'; readonly table: string; readonly column: string; readonly default: ColumnDefault | null; readonly sourceText?: string }
   | { readonly op: 'add-index'; readonly table: string; readonly name: string; readonly columns: readonly string[]; readonly unique: boolean; readonly primary?: boolean; readonly sourceText?: string }
   | { readonly op: 'drop-index'; readonly table: string; readonly name: string; readonly primary?: boolean; readonly sourceText?: string }
+  /** A secondary index renamed (MySQL RENAME INDEX/KEY a TO b): nothing a row holds changes. */
+  | { readonly op: 'rename-index'; readonly table: string; readonly from: string; readonly to: string; readonly sourceText?: string }
   /** Every character column of the table takes this character set (MySQL CONVERT TO CHARACTER SET). */
   | { readonly op: 'convert-charset'; readonly table: string; readonly charset: string; readonly collation?: string; readonly sourceText?: string }
   /** Table options, partitioning, defaults for new columns: nothing a row holds changes; only a target of the source's engine keeps them. */

@@ -52,12 +52,40 @@ export interface TableSchema {
   readonly primaryKey: readonly number[];
   /** Secondary unique indexes, as indexes into `columns` (absent or empty: none). */
   readonly uniqueKeys?: readonly (readonly number[])[];
+  /**
+   * Every secondary index (not the primary key) by the source's name, unique or not, as the source
+   * described it and as schema changes since changed it (schema/apply.ts). A schema change that
+   * names an index (DROP INDEX) is resolved through it. Absent: not known (a table built by hand, or
+   * a definition stored before indexes were described).
+   */
+  readonly indexes?: readonly IndexDefinition[];
   /** Generated (computed) columns, not written by tributary. */
   readonly generated: readonly string[];
   /** The source's own CREATE statement, for a target of the same engine. */
   readonly createStatement?: string;
   /** Engine of the source that described the table ('mysql', 'postgres'). */
   readonly engine: string;
+}
+
+/** A secondary index of a table, as its source names it. */
+export interface IndexDefinition {
+  readonly name: string;
+  /**
+   * Its columns by name, in index order. Parts that are no column (an expression, a MySQL 8
+   * functional part) are left out, so an index over expressions only has none.
+   */
+  readonly columns: readonly string[];
+  readonly unique: boolean;
+}
+
+/**
+ * The index of `table` named `name`: exactly, else ignoring case (MySQL's index names ignore case;
+ * PostgreSQL's operations name them exactly). Undefined when the table has no such index or its
+ * indexes are not known (`table.indexes` absent).
+ */
+export function indexNamed(table: TableSchema, name: string): IndexDefinition | undefined {
+  const all = table.indexes ?? [];
+  return all.find((i) => i.name === name) ?? all.find((i) => i.name.toLowerCase() === name.toLowerCase());
 }
 
 export function keyColumns(table: TableSchema): Column[] {

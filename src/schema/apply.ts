@@ -12,11 +12,9 @@ interface Draft {
   generated: string[];
   primaryKey: string[];
   uniqueKeys: string[][];
-  /**
-   * Index names known to this run, lower case → the unique key's column names (null: a non-unique
-   * index, which no field of TableSchema holds). Read from the createStatement when there is one.
-   */
-  indexes: Map<string, string[] | null>;
+  /** The secondary indexes (TableSchema.indexes), by lower-case name; `indexesKnown` says whether the definition had them. */
+  indexes: Map<string, { name: string; columns: string[]; unique: boolean }>;
+  readonly indexesKnown: boolean;
   changed: boolean;
   readonly source: TableSchema;
 }
@@ -41,10 +39,11 @@ function unsupported(message: string): TributaryError {
  *   operation's: its parser refuses it), and modify-column of a generated column is refused.
  * - rename-tables renames the map entries and `name` (pairs in order, so a swap through a temporary
  *   name works); create-table adds, drop-table removes, truncate changes nothing.
- * - add-index/drop-index change `uniqueKeys` (and `primaryKey` for a primary one). Unique keys carry
- *   no names in TableSchema: a drop-index finds its key through the names this run knows (the
- *   createStatement's UNIQUE KEY clauses, indexes added by earlier operations); a name it cannot
- *   resolve on a table that has unique keys is refused, since guessing could drop the wrong key.
+ * - add-index/drop-index/rename-index change `indexes`, and `uniqueKeys` (and `primaryKey` for a
+ *   primary one) for a unique index: a drop-index finds the unique key it removes by the index's
+ *   name in `indexes`; a name it cannot resolve on a table that has unique keys is refused, since
+ *   guessing could drop the wrong key. drop-column takes the column out of every index, and drops
+ *   an index left with no column, as MySQL does; renames follow into `indexes`.
  * - convert-charset sets the charset and collation of every character column (a charset other
  *   than 'binary') and of its logical type.
  * - A table any operation changed loses its `createStatement` (it would be stale).
@@ -131,7 +130,12 @@ function applyOne(out: Map<string, TableSchema | Draft>, draftOf: (name: string)
       d.columns.splice(i, 1);
       d.primaryKey = d.primaryKey.filter((c) => c !== name);
       d.uniqueKeys = d.uniqueKeys.map((k) => k.filter((c) => c !== name)).filter((k) => k.length > 0);
-      for (const [n, cols] of d.indexes) if (cols) d.indexes.set(n, cols.filter((c) => c !== name));
+      for (const [n, index] of d.indexes) {
+        if (!index.columns.includes(name)) continue;
+        const columns = index.columns.filter((c) => c !== name);
+        if (columns.length === 0) d.indexes.delete(n);
+        else d.indexes.set(n, { ...index, columns });
+      }
       return;
     }
     case 'modify-column': {
@@ -174,8 +178,19 @@ function applyOne(out: Map<string, TableSchema | Draft>, draftOf: (name: string)
       }
       const key = op.name.toLowerCase();
       if (d.indexes.has(key)) throw unsupported(`add-index ${d.name}.${op.name}: an index of that name exists`);
-      d.indexes.set(key, op.unique ? cols : null);
+      d.indexes.set(key, { name: op.name, columns: cols, unique: op.unique });
       if (op.unique) d.uniqueKeys.push(cols);
+      return;
+    }
+    case 'rename-index': {
+      const known = d.indexes.get(op.from.toLowerCase());
+      if (!known) {
+        if (d.indexesKnown) throw unsupported(`rename-index ${d.name}.${op.from} → ${op.to}: the stored definition has no index '${op.from}' (re-copy the table or skip the statement)`);
+        return;
+      }
+      if (d.indexes.has(op.to.toLowerCase()) && !same(op.from, op.to)) throw unsupported(`rename-index ${d.name}.${op.from} → ${op.to}: an index '${op.to}' exists`);
+      d.indexes.delete(op.from.toLowerCase());
+      d.indexes.set(op.to.toLowerCase(), { ...known, name: op.to });
       return;
     }
     case 'drop-index': {
@@ -189,12 +204,12 @@ function applyOne(out: Map<string, TableSchema | Draft>, draftOf: (name: string)
       if (known === undefined) {
         if (d.uniqueKeys.length === 0) return; // whatever it was, no unique key: nothing a row holds changes
         throw unsupported(
-          `drop-index ${d.name}.${op.name}: the index is not known to the stored definition (which keeps no index names once changed), so which unique key it removes cannot be told; re-copy the table or skip the statement`,
+          `drop-index ${d.name}.${op.name}: the stored definition has no index of that name, so which unique key it removes cannot be told; re-copy the table or skip the statement`,
         );
       }
       d.indexes.delete(key);
-      if (known) {
-        const at = d.uniqueKeys.findIndex((k) => k.length === known.length && k.every((c, j) => c === known[j]));
+      if (known.unique) {
+        const at = d.uniqueKeys.findIndex((k) => k.length === known.columns.length && k.every((c, j) => same(c, known.columns[j] as string)));
         if (at >= 0) d.uniqueKeys.splice(at, 1);
       }
       return;
@@ -252,7 +267,7 @@ function renameKeys(d: Draft, from: string, to: string): void {
   const r = (c: string) => (c === from ? to : c);
   d.primaryKey = d.primaryKey.map(r);
   d.uniqueKeys = d.uniqueKeys.map((k) => k.map(r));
-  for (const [n, cols] of d.indexes) if (cols) d.indexes.set(n, cols.map(r));
+  for (const [n, index] of d.indexes) d.indexes.set(n, { ...index, columns: index.columns.map(r) });
 }
 
 function toDraft(t: TableSchema): Draft {
@@ -268,44 +283,24 @@ function toDraft(t: TableSchema): Draft {
     generated: [...t.generated],
     primaryKey: t.primaryKey.map(name),
     uniqueKeys,
-    indexes: t.createStatement ? indexNames(t.createStatement, uniqueKeys) : new Map(),
+    indexes: new Map((t.indexes ?? []).map((i) => [i.name.toLowerCase(), { name: i.name, columns: [...i.columns], unique: i.unique }] as const)),
+    indexesKnown: t.indexes !== undefined,
     changed: false,
     source: t,
   };
 }
 
-/**
- * Index names in a CREATE statement (MySQL's SHOW CREATE TABLE: "UNIQUE KEY `u` (`a`,`b`)",
- * "KEY `k` (`a`)"; PostgreSQL's has none): unique ones map to their columns when those are one of
- * `uniqueKeys`, other ones to null.
- */
-function indexNames(create: string, uniqueKeys: readonly string[][]): Map<string, string[] | null> {
-  const out = new Map<string, string[] | null>();
-  const re = /^\s*(UNIQUE\s+KEY|KEY|FULLTEXT\s+KEY|SPATIAL\s+KEY)\s+`((?:[^`]|``)+)`\s*\(([^\n]*)\)/gim;
-  for (const m of create.matchAll(re)) {
-    const kind = (m[1] as string).toUpperCase();
-    const name = (m[2] as string).replace(/``/g, '`');
-    if (!kind.startsWith('UNIQUE')) {
-      out.set(name.toLowerCase(), null);
-      continue;
-    }
-    const cols = [...(m[3] as string).matchAll(/`((?:[^`]|``)+)`/g)].map((c) => (c[1] as string).replace(/``/g, '`'));
-    const match = uniqueKeys.find((k) => k.length === cols.length && k.every((c, j) => same(c, cols[j] as string)));
-    out.set(name.toLowerCase(), match ? [...match] : cols);
-  }
-  return out;
-}
-
 function fromDraft(d: Draft): TableSchema {
   if (!d.changed) return d.source;
   const index = (n: string): number => d.columns.findIndex((c) => c.name === n);
-  const { createStatement: _stale, uniqueKeys: _u, ...rest } = d.source;
+  const { createStatement: _stale, uniqueKeys: _u, indexes: _i, ...rest } = d.source;
   return {
     ...rest,
     name: d.name,
     columns: d.columns,
     primaryKey: d.primaryKey.map(index),
     ...(d.uniqueKeys.length > 0 || d.source.uniqueKeys !== undefined ? { uniqueKeys: d.uniqueKeys.map((k) => k.map(index)) } : {}),
+    ...(d.indexesKnown || d.indexes.size > 0 ? { indexes: [...d.indexes.values()] } : {}),
     generated: d.generated,
   };
 }

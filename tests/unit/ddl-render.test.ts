@@ -8,12 +8,12 @@ import { schemaChangeRows } from '../../src/checkpoint/rows.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import type { SchemaChange, SchemaOperation } from '../../src/core/schema-change.js';
 import { nameAfter, nameBefore, resolveColumn } from '../../src/core/schema-change-tables.js';
-import type { Column, TableSchema } from '../../src/core/schema.js';
+import { indexNamed, type Column, type TableSchema } from '../../src/core/schema.js';
 import { schemaChangeGroups, schemaChangeSql as mysqlSql } from '../../src/engines/mysql/ddl.js';
 import { innodbName, operationsInEffect, type TableState, type TargetState } from '../../src/engines/mysql/replay.js';
 import { withLogical } from '../../src/engines/mysql/types.js';
 import { parseDdl } from '../../src/engines/mysql/ddl-parse.js';
-import { declaredIndex, schemaChangeSql as pgSql } from '../../src/engines/postgres/ddl.js';
+import { schemaChangeSql as pgSql } from '../../src/engines/postgres/ddl.js';
 import { withLogical as pgWithLogical } from '../../src/engines/postgres/types.js';
 
 function col(name: string, dataType: string, columnType: string, extra: Partial<Column> = {}): Column {
@@ -292,7 +292,12 @@ describe('PostgreSQL target: schema changes from a MySQL source', () => {
   });
 
   it('adds indexes as table creation does and drops them by the columns the source declared', () => {
-    const before = mysqlTable('t', [id, name], { createStatement: 'CREATE TABLE `t` (\n  `id` int NOT NULL,\n  `name` varchar(20),\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `uk_Name` (`name`),\n  KEY `by_name` (`name`(10),`id`)\n)' });
+    const before = mysqlTable('t', [id, name], {
+      indexes: [
+        { name: 'uk_Name', columns: ['name'], unique: true },
+        { name: 'by_name', columns: ['name', 'id'], unique: false },
+      ],
+    });
     const r = render(
       [
         { op: 'add-index', table: 't', name: 'u2', columns: ['name', 'id'], unique: true },
@@ -371,11 +376,13 @@ describe('schema change helpers', () => {
     expect(resolveColumn('other', t0)).toBe('other');
     expect(resolveColumn('G', { ...t0, generated: ['g'] })).toBe('g');
   });
-  it('reads an index declaration from a CREATE statement', () => {
-    const t = mysqlTable('t', [id], { createStatement: 'CREATE TABLE `t` (\n  UNIQUE KEY `a``b` (`x`,`y`),\n  KEY `k` (`z`(10))\n)' });
-    expect(declaredIndex(t, 'a`b')).toEqual({ columns: ['x', 'y'], unique: true });
-    expect(declaredIndex(t, 'K')).toEqual({ columns: ['z'], unique: false });
-    expect(declaredIndex(t, 'none')).toBeUndefined();
+  it('finds an index by name, exactly first, else ignoring case', () => {
+    const t = mysqlTable('t', [id], { indexes: [{ name: 'a`b', columns: ['x', 'y'], unique: true }, { name: 'k', columns: ['z'], unique: false }, { name: 'K', columns: ['w'], unique: false }] });
+    expect(indexNamed(t, 'a`b')).toEqual({ name: 'a`b', columns: ['x', 'y'], unique: true });
+    expect(indexNamed(t, 'K')?.columns).toEqual(['w']);
+    expect(indexNamed(t, 'A`B')?.columns).toEqual(['x', 'y']);
+    expect(indexNamed(t, 'none')).toBeUndefined();
+    expect(indexNamed(mysqlTable('u', [id]), 'k')).toBeUndefined();
   });
   it('names tables as InnoDB does', () => {
     expect(innodbName('shop', 'orders_1')).toBe('shop/orders_1');

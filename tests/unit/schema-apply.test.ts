@@ -26,6 +26,11 @@ const T: TableSchema = {
     [3],
   ],
   generated: ['g'],
+  indexes: [
+    { name: 'u_ab', columns: ['a', 'b'], unique: true },
+    { name: 'u_c', columns: ['c'], unique: true },
+    { name: 'k_b', columns: ['b'], unique: false },
+  ],
   createStatement:
     'CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n  `a` varchar(20),\n  `b` int(11) NOT NULL,\n  `c` varchar(20),\n  `g` int(11) GENERATED ALWAYS AS (`b` + 1) VIRTUAL,\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `u_ab` (`a`,`b`),\n  UNIQUE KEY `u_c` (`c`),\n  KEY `k_b` (`b`)\n) ENGINE=InnoDB DEFAULT CHARSET=latin1',
   engine: 'mysql',
@@ -181,8 +186,33 @@ describe('applyOperations: indexes', () => {
     expect(r.uniques).toEqual([['c']]);
   });
   it('refuses to drop an index it cannot resolve when the table has unique keys', () => {
-    const stale = new Map([['t', { ...T, createStatement: undefined }]]) as Map<string, TableSchema>;
-    expect(() => applyOperations(stale, [{ op: 'drop-index', table: 't', name: 'u_c' }])).toThrow(/u_c.*not known/);
+    const stale = new Map([['t', { ...T, indexes: undefined }]]) as Map<string, TableSchema>;
+    expect(() => applyOperations(stale, [{ op: 'drop-index', table: 't', name: 'u_c' }])).toThrow(/u_c.*no index of that name/);
+  });
+  it('keeps the indexes by name across statements: a unique key dropped by name after an earlier change (no create statement left) is found', () => {
+    const first = applyOperations(tables(), [{ op: 'add-column', table: 't', column: int('x') }]);
+    expect(first.get('t')?.createStatement).toBeUndefined();
+    const second = applyOperations(first, [{ op: 'drop-index', table: 't', name: 'U_C' }]).get('t');
+    expect(second?.uniqueKeys?.map((k) => k.map((i) => second.columns[i]?.name))).toEqual([['a', 'b']]);
+    expect(second?.indexes?.map((i) => i.name)).toEqual(['u_ab', 'k_b']);
+  });
+  it('renames an index: a later drop by the new name finds it, by the old name is refused', () => {
+    const renamed = applyOperations(tables(), [{ op: 'rename-index', table: 't', from: 'u_c', to: 'by_c' }]);
+    expect(renamed.get('t')?.indexes?.find((i) => i.name === 'by_c')).toEqual({ name: 'by_c', columns: ['c'], unique: true });
+    expect(applyOperations(renamed, [{ op: 'drop-index', table: 't', name: 'by_c' }]).get('t')?.uniqueKeys).toEqual([[1, 2]]);
+    expect(() => applyOperations(renamed, [{ op: 'drop-index', table: 't', name: 'u_c' }])).toThrow(/u_c.*no index of that name/);
+    expect(() => applyOperations(tables(), [{ op: 'rename-index', table: 't', from: 'nope', to: 'x' }])).toThrow(/no index 'nope'/);
+    expect(() => applyOperations(tables(), [{ op: 'rename-index', table: 't', from: 'u_c', to: 'K_B' }])).toThrow(/an index 'K_B' exists/);
+  });
+  it('a dropped column leaves every index, and an index left with no column is gone; a renamed column follows into them', () => {
+    const out = applyOperations(tables(), [
+      { op: 'drop-column', table: 't', column: 'c' },
+      { op: 'rename-column', table: 't', from: 'b', to: 'bee' },
+    ]).get('t');
+    expect(out?.indexes).toEqual([
+      { name: 'u_ab', columns: ['a', 'bee'], unique: true },
+      { name: 'k_b', columns: ['bee'], unique: false },
+    ]);
   });
   it('an unknown index on a table without unique keys changes nothing', () => {
     const out = applyOperations(tables(), [{ op: 'drop-index', table: 'u', name: 'whatever' }]).get('u');

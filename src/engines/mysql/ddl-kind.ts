@@ -16,9 +16,10 @@ export type SpecKind =
   | 'alter-column'
   | 'add-index'
   | 'drop-index'
+  | 'rename-index'
   | 'rename-table'
   | 'convert-charset'
-  /** Nothing a row holds: table options, foreign keys, checks, index renames, partitioning that keeps rows. */
+  /** Nothing a row holds: table options, foreign keys, checks, partitioning that keeps rows. */
   | 'table-options'
   /** Statement modifiers (ALGORITHM=, LOCK=, WITH VALIDATION): no operation. */
   | 'no-op'
@@ -58,6 +59,7 @@ export function parserSpecKind(text: string): SpecKind | undefined {
     return undefined;
   }
   if (resource === 'index' && action === 'add') return 'add-index';
+  if ((resource === 'index' || resource === 'key') && action === 'rename') return 'rename-index';
   if ((resource === 'index' || resource === 'key') && action === 'drop') return keyword === 'foreign key' ? 'table-options' : 'drop-index';
   if (resource === 'table' && action === 'rename') return 'rename-table';
   if (resource === 'partition') return action === 'add' ? 'table-options' : action === 'truncate' || action === 'drop' ? 'rows-outside-events' : undefined;
@@ -141,7 +143,7 @@ export function classifySpec(s: readonly Token[]): SpecKind {
       return 'alter-column';
     case 'RENAME':
       if (w(1) === 'COLUMN') return 'rename-column';
-      if (w(1) === 'INDEX' || w(1) === 'KEY') return 'table-options';
+      if (w(1) === 'INDEX' || w(1) === 'KEY') return 'rename-index';
       return 'rename-table';
     case 'CONVERT':
       return w(1) === 'TO' ? 'convert-charset' : 'unknown';

@@ -328,6 +328,14 @@ class Reader {
         this.ops.push({ op: 'rename-column', table, from, to: c.name(), sourceText: text });
         return;
       }
+      case 'rename-index': {
+        c.accept('RENAME');
+        c.acceptOne('INDEX', 'KEY');
+        const from = c.name();
+        if (!c.accept('TO')) throw new DefinitionError('RENAME INDEX a TO b expected');
+        this.ops.push({ op: 'rename-index', table, from, to: c.name(), sourceText: text });
+        return;
+      }
       case 'alter-column': {
         c.accept('ALTER');
         c.accept('COLUMN');
@@ -389,7 +397,7 @@ class Reader {
           this.ops.push({ op: 'table-options', table, sourceText: text }); // a check or foreign key constraint
           return;
         }
-        if (ifExists && st.before.createStatement && !known.has(name.toLowerCase())) return;
+        if (ifExists && st.before.indexes !== undefined && !known.has(name.toLowerCase())) return;
         this.ops.push({ op: 'drop-index', table, name, sourceText: text });
         return;
       }
@@ -693,13 +701,9 @@ function hasColumn(t: TableSchema, name: string): boolean {
   return t.columns.some((c) => c.name.toLowerCase() === n) || t.generated.some((g) => g.toLowerCase() === n);
 }
 
-/** Index names of a SHOW CREATE TABLE statement, lower case → whether unique. */
+/** The table's secondary index names (TableSchema.indexes), lower case → whether unique. */
 function indexNamesOf(t: TableSchema): Map<string, boolean> {
-  const out = new Map<string, boolean>();
-  for (const m of (t.createStatement ?? '').matchAll(/^\s*(UNIQUE\s+KEY|KEY|FULLTEXT\s+KEY|SPATIAL\s+KEY)\s+`((?:[^`]|``)+)`/gim)) {
-    out.set((m[2] as string).replace(/``/g, '`').toLowerCase(), (m[1] as string).toUpperCase().startsWith('UNIQUE'));
-  }
-  return out;
+  return new Map((t.indexes ?? []).map((i) => [i.name.toLowerCase(), i.unique] as const));
 }
 
 /** The name MySQL gives an index declared without one: its first column's, then _2, _3 … while taken. */

@@ -115,7 +115,7 @@ export type SchemaChangeGroup =
   | { readonly kind: 'alter'; readonly table: string; readonly operations: readonly number[]; readonly renameTo?: { readonly to: string; readonly operation: number } }
   | { readonly kind: 'rename' | 'create' | 'drop' | 'truncate'; readonly operations: readonly [number] };
 
-const ALTER_OPS = new Set(['add-column', 'drop-column', 'modify-column', 'rename-column', 'set-default', 'add-index', 'drop-index', 'convert-charset', 'table-options']);
+const ALTER_OPS = new Set(['add-column', 'drop-column', 'modify-column', 'rename-column', 'set-default', 'add-index', 'drop-index', 'rename-index', 'convert-charset', 'table-options']);
 
 /** The statements a schema change becomes on a MySQL target, in order (see SchemaChangeGroup). */
 export function schemaChangeGroups(change: SchemaChange): SchemaChangeGroup[] {
@@ -159,6 +159,7 @@ function joins(change: SchemaChange, group: readonly number[], i: number): boole
       columns.add(o.from.toLowerCase()).add(o.to.toLowerCase());
       if (o.sourceText !== undefined && j === group.at(-1)) changed = o.to.toLowerCase();
     } else if (o.op === 'add-index') indexes.add(o.primary ? 'primary' : o.name.toLowerCase());
+    else if (o.op === 'rename-index') indexes.add(o.from.toLowerCase()).add(o.to.toLowerCase());
   }
   switch (op.op) {
     case 'add-column':
@@ -176,6 +177,8 @@ function joins(change: SchemaChange, group: readonly number[], i: number): boole
     case 'add-index':
     case 'drop-index':
       return !indexes.has(op.primary ? 'primary' : op.name.toLowerCase());
+    case 'rename-index':
+      return !indexes.has(op.from.toLowerCase()) && !indexes.has(op.to.toLowerCase());
     default:
       return true;
   }
@@ -294,6 +297,8 @@ function alterSpec(change: SchemaChange, i: number, group: readonly number[], sk
     }
     case 'drop-index':
       return op.primary ? 'DROP PRIMARY KEY' : `DROP INDEX ${quoteId(op.name)}`;
+    case 'rename-index':
+      return `RENAME INDEX ${quoteId(op.from)} TO ${quoteId(op.to)}`;
     case 'convert-charset':
       return mysql ? `CONVERT TO CHARACTER SET ${op.charset}${op.collation ? ` COLLATE ${op.collation}` : ''}` : undefined;
     case 'table-options':

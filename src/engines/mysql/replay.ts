@@ -118,6 +118,12 @@ export function operationInEffect(change: SchemaChange, i: number, group: readon
       const readded = others.some((o) => o.op === 'add-index' && (o.primary ? 'primary' : lower(o.name)) === key);
       return readded ? undefined : !t.indexes.has(key);
     }
+    case 'rename-index': {
+      if (lower(op.from) === lower(op.to)) return undefined;
+      if (t.indexes.has(lower(op.to)) && !t.indexes.has(lower(op.from))) return true;
+      if (t.indexes.has(lower(op.from)) && !t.indexes.has(lower(op.to))) return false;
+      return undefined;
+    }
     default:
       return undefined;
   }

@@ -1,6 +1,6 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import type { Column, IndexDefinition, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from './types.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { quoteId } from './sql.js';
@@ -80,21 +80,26 @@ export async function describeTable(conn: Queryable, database: string, table: st
     if (i < 0) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${table}: primary key column ${String(k.COLUMN_NAME)} is generated; tributary cannot key on it`);
     return i;
   });
-  const [uniq] = await conn.query<RowDataPacket[]>(
-    `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+  const [parts] = await conn.query<RowDataPacket[]>(
+    `SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
     [database, table],
   );
-  const byIndex = new Map<string, number[]>();
-  for (const u of uniq) {
-    const cols = byIndex.get(String(u.INDEX_NAME)) ?? [];
-    cols.push(columns.findIndex((c) => c.name === u.COLUMN_NAME));
-    byIndex.set(String(u.INDEX_NAME), cols);
+  const byIndex = new Map<string, { unique: boolean; columns: string[]; written: boolean }>();
+  for (const part of parts) {
+    const name = String(part.INDEX_NAME);
+    let index = byIndex.get(name);
+    if (!index) byIndex.set(name, (index = { unique: Number(part.NON_UNIQUE) === 0, columns: [], written: true }));
+    // A functional key part (MySQL 8) has no column.
+    if (part.COLUMN_NAME !== null) index.columns.push(String(part.COLUMN_NAME));
+    if (part.COLUMN_NAME === null || !columns.some((c) => c.name === part.COLUMN_NAME)) index.written = false;
   }
-  const uniqueKeys = [...byIndex.values()];
+  const indexes: IndexDefinition[] = [...byIndex].map(([name, i]) => ({ name, columns: i.columns, unique: i.unique }));
+  // A unique key is one over written columns only (not over an expression or a generated column).
+  const uniqueKeys = [...byIndex.values()].filter((i) => i.unique && i.written).map((i) => i.columns.map((n) => columns.findIndex((c) => c.name === n)));
   const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
   const createStatement = String(create[0]?.['Create Table'] ?? '');
-  return withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, createStatement, engine: 'mysql' });
+  return withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, createStatement, engine: 'mysql' });
 }
 
 /**

@@ -3,7 +3,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { ColumnDefault, SchemaChange } from '../../core/schema-change.js';
 import { resolveColumn, tableAfter, tableBefore } from '../../core/schema-change-tables.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { indexNamed, type Column, type TableSchema } from '../../core/schema.js';
 import { openClient } from './connection.js';
 import { MAX_IDENTIFIER_BYTES, qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { postgresColumnType, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
@@ -402,7 +402,7 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
           return;
         }
         const before = tableBefore(change, i, op.table);
-        const declared = before ? declaredIndex(before, op.name) : undefined;
+        const declared = before ? indexNamed(before, op.name) : undefined;
         if (!declared) {
           throw refuse(
             `DROP INDEX ${op.name} on ${op.table}: the table's definition does not say which columns index ${op.name} covers, so the target's index cannot be found`,
@@ -431,6 +431,7 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
         return;
       case 'convert-charset':
       case 'table-options':
+      case 'rename-index': // the target's indexes carry names of its own (drop-index finds them by their columns)
         return;
     }
   });
@@ -523,18 +524,3 @@ export function dropIndexesSql(schema: string, table: string, which: { readonly 
   );
 }
 
-/**
- * The columns and uniqueness of index `name` as the table's source CREATE statement declares it
- * (a MySQL `UNIQUE KEY \`name\` (\`a\`,\`b\`(10))`), or undefined when it does not. Index names
- * ignore case in MySQL.
- */
-export function declaredIndex(table: TableSchema, name: string): { columns: string[]; unique: boolean } | undefined {
-  const lines = (table.createStatement ?? '').split('\n');
-  for (const line of lines) {
-    const m = /^\s*(UNIQUE\s+)?(?:KEY|INDEX)\s+`((?:[^`]|``)+)`\s*\((.*)\)/i.exec(line);
-    if (!m || (m[2] as string).replace(/``/g, '`').toLowerCase() !== name.toLowerCase()) continue;
-    const columns = [...(m[3] as string).matchAll(/`((?:[^`]|``)+)`/g)].map((c) => (c[1] as string).replace(/``/g, '`'));
-    return { columns, unique: m[1] !== undefined };
-  }
-  return undefined;
-}

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import type { Column, IndexDefinition, TableSchema } from '../../core/schema.js';
 import type { ColumnValueStats } from '../../core/source.js';
 import { quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
@@ -172,9 +172,21 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
     if (row.primary === 't') primaryKey = cols as number[];
     else uniqueKeys.push(cols as number[]);
   }
+  // Text results only: the connection may parse no type (booleans as 't'/'f', json as text).
+  const named = await conn.query<{ name: string; unique: string; columns: string | null }>(
+    `SELECT c.relname AS name, i.indisunique::text AS unique,
+            (SELECT json_agg(a.attname ORDER BY k.o) FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n)::text AS columns
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = $1 AND NOT i.indisprimary
+      ORDER BY c.relname`,
+    [oid],
+  );
+  // Expression parts (attnum 0) join no attribute: an index over expressions only has no column.
+  const indexes: IndexDefinition[] = named.rows.map((r) => ({ name: r.name, columns: r.columns ? (JSON.parse(r.columns) as string[]) : [], unique: r.unique === 'true' }));
   const partitioned = r0.kind === 'p';
   return {
-    schema: withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' }),
+    schema: withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, engine: 'postgres' }),
     oid,
     types,
     replicaIdentity: replicaIdentity(r0.ident),
