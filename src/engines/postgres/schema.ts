@@ -4,6 +4,7 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import type { ColumnValueStats } from '../../core/source.js';
 import { quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
+import { describeTypeRefs } from './user-types.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
@@ -121,11 +122,12 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
     [oid],
   );
   const labels = await enumLabels(conn, attrs.rows.flatMap((a) => (a.enumoid ? [a.enumoid] : [])));
+  const refs = await describeTypeRefs(conn, attrs.rows.map((a) => ({ oid: Number(a.typid), sql: a.coltype })));
   const columns: Column[] = [];
   const types: ColumnType[] = [];
   const generated: string[] = [];
   const byAttnum = new Map<number, number>();
-  for (const a of attrs.rows) {
+  for (const [ai, a] of attrs.rows.entries()) {
     if (a.generated !== '') {
       generated.push(a.name);
       continue;
@@ -144,6 +146,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
       ...(TEMPORAL.has(udt) ? { scale: typmod < 0 || (typmod & 0xffff) === 0xffff ? 6 : typmod & 0xffff } : {}),
       ...((udt === 'bit' || udt === 'varbit') && typmod >= 0 ? { precision: typmod } : {}),
       ...(a.enumoid && a.enumname ? { enumType: a.enumname, enumLabels: labels.get(a.enumoid) ?? [] } : {}),
+      ...(refs[ai]?.user ? { userType: refs[ai] } : {}),
     };
     byAttnum.set(Number(a.attnum), columns.length);
     columns.push(col);
