@@ -84,6 +84,8 @@ interface AttrRow {
   notnull: string;
   typid: string;
   typmod: string;
+  /** The typmod the values obey: a domain's own (numeric(7,2) of a domain) when the column declares none. */
+  valuemod: string;
   generated: string;
   collation: string | null;
   attnum: string;
@@ -110,6 +112,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
     `SELECT a.attname AS name, COALESCE(bt.typname, t.typname) AS udt,
             format_type(a.atttypid, a.atttypmod) AS coltype, a.attnotnull AS notnull,
             a.atttypid AS typid, a.atttypmod AS typmod, a.attgenerated AS generated,
+            CASE WHEN t.typtype = 'd' AND a.atttypmod < 0 THEN t.typtypmod ELSE a.atttypmod END AS valuemod,
             CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END AS collation,
             a.attnum, et.oid AS enumoid, et.typname AS enumname
        FROM pg_attribute a
@@ -133,6 +136,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
       continue;
     }
     const typmod = Number(a.typmod);
+    const valuemod = Number(a.valuemod);
     const udt = a.udt;
     const col: Column = {
       name: a.name,
@@ -142,9 +146,9 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
       unsigned: false,
       ...(udt === 'bytea' ? { charset: 'binary' } : {}),
       ...(a.collation ? { collation: a.collation } : {}),
-      ...(udt === 'numeric' ? numericTypmod(typmod) : {}),
-      ...(TEMPORAL.has(udt) ? { scale: typmod < 0 || (typmod & 0xffff) === 0xffff ? 6 : typmod & 0xffff } : {}),
-      ...((udt === 'bit' || udt === 'varbit') && typmod >= 0 ? { precision: typmod } : {}),
+      ...(udt === 'numeric' ? numericTypmod(valuemod) : {}),
+      ...(TEMPORAL.has(udt) ? { scale: valuemod < 0 || (valuemod & 0xffff) === 0xffff ? 6 : valuemod & 0xffff } : {}),
+      ...((udt === 'bit' || udt === 'varbit') && valuemod >= 0 ? { precision: valuemod } : {}),
       ...(a.enumoid && a.enumname ? { enumType: a.enumname, enumLabels: labels.get(a.enumoid) ?? [] } : {}),
       ...(refs[ai]?.user ? { userType: refs[ai] } : {}),
     };

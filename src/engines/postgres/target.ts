@@ -15,8 +15,7 @@ import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targ
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
-import { binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeMismatch, type UserTypePlan } from './user-type-ddl.js';
-import { describeTypeRefs } from './user-types.js';
+import { binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeRequirements, userTypeState, type UserTypePlan } from './user-type-ddl.js';
 import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
@@ -235,7 +234,10 @@ export class PostgresTarget implements Target {
           // Whether another instance holds the lock: only asked before this target took it (check).
           ...(this.syncLock ? [] : [await lockRequirement(this.c, lockKey(this.opts.dsn.database, this.schema, this.opts.syncId), this.opts.syncId)]),
         ];
-    return [...own, ...mappingRequirements(tables, typeOpts, this.schema)];
+    const mapping = mappingRequirements(tables, typeOpts, this.schema);
+    if (mapping.some((r) => !r.ok)) return [...own, ...mapping];
+    const types = tables.map((t) => planTypes(t, typeOpts, this.schema));
+    return [...own, ...(await userTypeRequirements(this.missing ? undefined : this.c, this.schema, planUserTypes(tables, types))), ...mapping];
   }
 
   recreateScope(): string {
@@ -376,7 +378,7 @@ export class PostgresTarget implements Target {
     for (const u of planUserTypes(tables, types)) {
       if (u.type.kind === 'enum' && enumNames.has(u.type.name)) continue;
       const fresh = this.missing !== undefined || (opts.recreate && this.schema !== 'public');
-      const state = fresh ? 'absent' : await this.userTypeState(u);
+      const state = fresh ? 'absent' : await userTypeState(this.c, this.schema, u);
       if (state === 'absent') out.push(createUserTypeSql(this.schema, u.type));
     }
     tables.forEach((t, i) => {
@@ -423,7 +425,7 @@ export class PostgresTarget implements Target {
         await this.ensureEnumType({ name: u.type.name, labels: u.type.labels, columns: u.columns });
         continue;
       }
-      if ((await this.userTypeState(u)) === 'present') continue;
+      if ((await userTypeState(this.c, this.schema, u)) === 'present') continue;
       const sql = createUserTypeSql(this.schema, u.type);
       if (u.type.kind === 'extension') {
         const extension = u.type.extension;
@@ -441,28 +443,6 @@ export class PostgresTarget implements Target {
       }
       this.opts.logger.info({ type: u.type.name, kind: u.type.kind }, 'user type created');
     }
-  }
-
-  /**
-   * Whether the target already has what a user type plan needs: 'present' (an extension installed,
-   * a type of the same definition in the target schema), 'absent' (to be created); a type of the
-   * same name with another definition is refused (userTypeMismatch).
-   */
-  private async userTypeState(u: UserTypePlan): Promise<'present' | 'absent'> {
-    if (u.type.kind === 'extension') {
-      const r = await this.c.query('SELECT 1 FROM pg_extension WHERE extname = $1', [u.type.extension]);
-      return r.rows.length > 0 ? 'present' : 'absent';
-    }
-    const r = await this.c.query<{ oid: string }>(
-      `SELECT t.oid::text AS oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2`,
-      [this.schema, u.type.name],
-    );
-    const found = r.rows[0];
-    if (!found) return 'absent';
-    const [ref] = await describeTypeRefs(this.c, [{ oid: Number(found.oid), sql: '' }]);
-    const mismatch = userTypeMismatch(this.schema, u, ref?.array ? undefined : ref?.user);
-    if (mismatch) throw mismatch;
-    return 'present';
   }
 
   /**
@@ -538,7 +518,8 @@ export class PostgresTarget implements Target {
     }
     const delimited = await this.c.query<{ name: string }>(
       `SELECT a.attname AS name FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
-        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND ty.typdelim <> ','`,
+        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+          AND (ty.typdelim <> ',' OR ty.typtype = 'c' OR (ty.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_type b WHERE b.oid = ty.typbasetype AND b.typtype = 'c')))`,
       [qualified(this.schema, t.name)],
     );
     const castFromText = new Set(delimited.rows.map((r) => r.name));

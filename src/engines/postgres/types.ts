@@ -2,6 +2,7 @@ import { columnTypesHint } from '../../config/hints.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { LogicalType, TextForm } from '../../core/logical.js';
 import type { Column, TableSchema } from '../../core/schema.js';
+import type { TypeRef } from '../../core/user-types.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { typeRefSql } from './user-type-ddl.js';
 
@@ -199,8 +200,23 @@ function scalar(c: Column, dataType: string, columnType: string): LogicalType {
   return other(dataType, columnType, c);
 }
 
-/** The logical type of a column as describeTable reads it. */
+/**
+ * The type a domain column's values obey: the domain's base ('character varying(20)' for a domain
+ * over it), through domains over domains; undefined for a column that is not of a domain.
+ */
+function valueType(c: Column): TypeRef | undefined {
+  let ref = c.userType;
+  while (ref?.user?.kind === 'domain' && !ref.array) ref = ref.user.base;
+  return ref !== c.userType ? ref : undefined;
+}
+
+/** The logical type of a column as describeTable reads it (a domain's: its base type's). */
 export function toLogical(c: Column): LogicalType {
+  const base = valueType(c);
+  if (base) {
+    const { userType: _domain, ...rest } = c;
+    return toLogical({ ...rest, columnType: base.sql, ...(base.user ? { userType: base } : {}) });
+  }
   if (c.dataType.startsWith('_')) {
     // An array: its element's logical type. format_type prints 'integer[]' (never the dimensions);
     // a typmod belongs to the element ('character varying(5)[]').

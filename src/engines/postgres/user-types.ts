@@ -114,7 +114,8 @@ export async function describeTypeRefs(conn: Queryable, columns: readonly { oid:
         list.push(row.label);
       }
     }
-    pending = [...new Set(next)];
+    // A type wanted twice in one round (an array's element that is also a column's type) is read once.
+    pending = [...new Set(next)].filter((oid) => !rows.has(oid));
   }
 
   const users = new Map<string, UserType | undefined>();
