@@ -8,6 +8,7 @@
  * (on MariaDB for the columns whose text forms are the source's own: the others are compared by
  * `verify`), and `tributary verify` is clean on both.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { startEngine, type Engine, type EngineName } from '../helpers/engines.js';
@@ -154,5 +155,59 @@ describe.each(['postgres', 'mysql'] as EngineName[])('Pagila → %s', (name) => 
 
     const verify = await runCli(['verify', '--source', source.url(db), '--target', target(name).url(db), '--rechecks', '0']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  }, 300_000);
+});
+
+describe('Pagila → postgres with types already on the target', () => {
+  it('keeps a target type of the same definition, refuses one of another definition by name, and an extension the role may not create, writing nothing', async () => {
+    const dst = target('postgres');
+    /** How many tables the target database holds. */
+    const tables = async (db: string) => {
+      const c = new pg.Client({ connectionString: dst.url(db) });
+      await c.connect();
+      try {
+        return Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')")).rows[0]?.n);
+      } finally {
+        await c.end();
+      }
+    };
+    const fill = async (db: string) => {
+      await source.createDatabase(db);
+      await source.exec(db, pagilaSchema());
+      await source.exec(db, pagilaRows({ films: 20 }));
+      await dst.createDatabase(db);
+    };
+
+    // The same domain and extension already there: kept, and the copy lands.
+    await fill('pagila_same');
+    await dst.exec('pagila_same', 'CREATE EXTENSION citext; CREATE DOMAIN year AS integer CONSTRAINT year_check CHECK (VALUE >= 1901 AND VALUE <= 2155)');
+    const same = await runCli(['sync', '--source', source.url('pagila_same'), '--target', dst.url('pagila_same'), '--copy-only']);
+    expect(same.code, same.stderr.slice(-3000)).toBe(0);
+    expect(await diff('postgres', 'pagila_same')).toBe('');
+
+    // Another definition under the same name: refused by name before anything is written.
+    await fill('pagila_other');
+    await dst.exec('pagila_other', 'CREATE DOMAIN year AS integer CHECK (VALUE > 0)');
+    const other = await runCli(['sync', '--source', source.url('pagila_other'), '--target', dst.url('pagila_other'), '--copy-only']);
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain('TRIB_TABLE_UNSUPPORTED');
+    expect(other.stderr).toContain('target type "public"."year" is defined as: CREATE DOMAIN "public"."year" AS integer CONSTRAINT "year_check" CHECK ((VALUE > 0))');
+    expect(other.stderr).toContain("the source's domain year (used by film.release_year, film_extra.years)");
+    expect(await tables('pagila_other')).toBe(0);
+    const checked = await runCli(['check', '--source', source.url('pagila_other'), '--target', dst.url('pagila_other')]);
+    expect(checked.code).not.toBe(0);
+    expect(checked.stdout).toMatch(/✘ domain year: target type "public"."year" is defined as/);
+
+    // A role that may create tables but not extensions (no CREATE on the database): hstore is refused naming the extension.
+    await fill('pagila_role');
+    await dst.exec('pagila_role', "CREATE ROLE syncer LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO syncer; REVOKE CREATE ON DATABASE pagila_role FROM PUBLIC");
+    const url = dst.url('pagila_role').replace('postgres@', 'syncer@');
+    const check = await runCli(['check', '--source', source.url('pagila_role'), '--target', url]);
+    expect(check.code).not.toBe(0);
+    expect(check.stdout).toMatch(/✘ extension hstore: not installed \(type hstore, used by film_extra.props\): the role may not CREATE in the database/);
+    const refused = await runCli(['sync', '--source', source.url('pagila_role'), '--target', url, '--copy-only']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/needs extension (citext|hstore), which the target database has not installed and tributary could not create/);
+    expect(await tables('pagila_role')).toBe(0);
   }, 300_000);
 });
