@@ -197,6 +197,11 @@ export interface TextForm {
   readonly fixed: boolean;
   readonly ascii: boolean;
   readonly elastic: boolean;
+  /**
+   * What the text looks like, for `tributary check` ("kept as text '…'"): PostgreSQL's output
+   * syntax, which its input reads back to the same value ("'fat':2 'rat':3", '[1,5)', '(a,b)').
+   */
+  readonly form?: string;
 }
 
 export type LogicalType =

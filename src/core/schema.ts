@@ -1,4 +1,5 @@
 import type { LogicalType } from './logical.js';
+import type { TypeRef } from './user-types.js';
 
 /**
  * The engine-neutral description of a table. Sources produce it from their catalogues; targets
@@ -28,6 +29,14 @@ export interface Column {
   readonly enumLabels?: readonly string[];
   /** The enum type's own name (pg_type.typname, unqualified) when `enumLabels` is set. */
   readonly enumType?: string;
+  /**
+   * A PostgreSQL column declared with a user-defined or extension type (a domain, an enum, a
+   * composite, a range, citext, hstore, …) or an array of one: the type's description down to the
+   * built-in types (core/user-types.ts), so a PostgreSQL target creates the same types (or the
+   * extension) before the table. Undefined for a column of a built-in type. `dataType` and
+   * `logical` stay what the values are (a domain's base type), which other engines map by.
+   */
+  readonly userType?: TypeRef;
   /**
    * A spatial column's declared SRID (MySQL 8 `SRID n`, MariaDB `REF_SYSTEM_ID=n`), when it
    * declares one other than 0. MySQL enforces it; MariaDB records it only, so values with other

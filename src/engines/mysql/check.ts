@@ -326,9 +326,19 @@ export function mappingRequirements(tables: readonly TableSchema[], opts: MapTab
  * cidr, macaddr, timetz); one kept as any text (citext, xml, "char", name) needs no word.
  */
 function policyOf(table: TableSchema, m: MysqlColumnType): string | undefined {
+  if (m.overridden) return 'override (--column-types); values are checked against it as they are written';
+  const own = typePolicy(table, m);
+  const domain = m.column.userType?.user;
+  if (domain?.kind !== 'domain' || m.column.userType?.array) return own;
+  // The source enforced the domain's constraints on every value it holds; the target takes the values as they are.
+  const checks = domain.checks.length ? `; its CHECK constraints are not created (the source enforced them): ${domain.checks.map((k) => k.definition).join(', ')}` : '';
+  return `domain ${domain.name} as its base type ${domain.base.sql}${checks}${own ? `; ${own}` : ''}`;
+}
+
+/** policyOf for the column's type itself (a domain's: its base type's). */
+function typePolicy(table: TableSchema, m: MysqlColumnType): string | undefined {
   const c = m.column;
   const logical = logicalTypeOf(table, c);
-  if (m.overridden) return 'override (--column-types); values are checked against it as they are written';
   switch (logical.kind) {
     case 'array':
       return 'array kept as its PostgreSQL text form';
@@ -354,7 +364,9 @@ function policyOf(table: TableSchema, m: MysqlColumnType): string | undefined {
       // An unbounded string in a key gets a length; a declaration spelled as a character type (CHAR, VARCHAR, character varying) is left unsaid.
       return /^(VAR)?(CHAR|BINARY)\(/i.test(m.sql) && !/^(VAR)?CHAR/i.test(c.columnType) ? 'key column sized to InnoDB\'s 3072-byte key limit; longer values are refused' : undefined;
     case 'other':
+      if (logical.text?.form !== undefined) return `kept as text '${logical.text.form}', PostgreSQL's own output, which reads back to the same value`;
       if (logical.text?.ascii) return 'kept as its PostgreSQL text form';
+      if (logical.typeName === 'citext') return "text in the target database's collation (citext compares case-insensitively: keep a _ci collation)";
       break;
   }
   if (logical.kind === 'enum' || c.enumLabels || c.enumType) return /^ENUM/i.test(m.sql) ? 'enum labels in the source order' : 'enum kept as text (labels MySQL ENUM cannot hold)';

@@ -18,7 +18,8 @@ const MAX_STATEMENT_ROWS = 20_000;
 function unnestOf(cols: readonly TargetColumn[], first = 1): string {
   // An array column's parameter would be a 2-D array, which unnest() flattens: its values travel as
   // text (PostgreSQL's array literal) and are cast back in a derived table. So do those of a type
-  // whose arrays are not comma-separated (TargetColumn.castFromText).
+  // whose arrays are not comma-separated, and of a composite, which unnest() would expand
+  // (TargetColumn.castFromText).
   const isArray = (c: TargetColumn) => /\[\]$/.test(c.sqlType) || c.castFromText === true;
   const args = cols.map((c, i) => `$${first + i}::${isArray(c) ? 'text' : c.sqlType}[]`).join(', ');
   if (!cols.some(isArray)) return `unnest(${args})`;

@@ -4,6 +4,7 @@ import type { Column, IndexDefinition, TableSchema } from '../../core/schema.js'
 import type { ColumnValueStats } from '../../core/source.js';
 import { quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
+import { describeTypeRefs } from './user-types.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
@@ -83,6 +84,8 @@ interface AttrRow {
   notnull: string;
   typid: string;
   typmod: string;
+  /** The typmod the values obey: a domain's own (numeric(7,2) of a domain) when the column declares none. */
+  valuemod: string;
   generated: string;
   collation: string | null;
   attnum: string;
@@ -109,6 +112,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
     `SELECT a.attname AS name, COALESCE(bt.typname, t.typname) AS udt,
             format_type(a.atttypid, a.atttypmod) AS coltype, a.attnotnull AS notnull,
             a.atttypid AS typid, a.atttypmod AS typmod, a.attgenerated AS generated,
+            CASE WHEN t.typtype = 'd' AND a.atttypmod < 0 THEN t.typtypmod ELSE a.atttypmod END AS valuemod,
             CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END AS collation,
             a.attnum, et.oid AS enumoid, et.typname AS enumname
        FROM pg_attribute a
@@ -121,16 +125,18 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
     [oid],
   );
   const labels = await enumLabels(conn, attrs.rows.flatMap((a) => (a.enumoid ? [a.enumoid] : [])));
+  const refs = await describeTypeRefs(conn, attrs.rows.map((a) => ({ oid: Number(a.typid), sql: a.coltype })));
   const columns: Column[] = [];
   const types: ColumnType[] = [];
   const generated: string[] = [];
   const byAttnum = new Map<number, number>();
-  for (const a of attrs.rows) {
+  for (const [ai, a] of attrs.rows.entries()) {
     if (a.generated !== '') {
       generated.push(a.name);
       continue;
     }
     const typmod = Number(a.typmod);
+    const valuemod = Number(a.valuemod);
     const udt = a.udt;
     const col: Column = {
       name: a.name,
@@ -140,10 +146,11 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
       unsigned: false,
       ...(udt === 'bytea' ? { charset: 'binary' } : {}),
       ...(a.collation ? { collation: a.collation } : {}),
-      ...(udt === 'numeric' ? numericTypmod(typmod) : {}),
-      ...(TEMPORAL.has(udt) ? { scale: typmod < 0 || (typmod & 0xffff) === 0xffff ? 6 : typmod & 0xffff } : {}),
-      ...((udt === 'bit' || udt === 'varbit') && typmod >= 0 ? { precision: typmod } : {}),
+      ...(udt === 'numeric' ? numericTypmod(valuemod) : {}),
+      ...(TEMPORAL.has(udt) ? { scale: valuemod < 0 || (valuemod & 0xffff) === 0xffff ? 6 : valuemod & 0xffff } : {}),
+      ...((udt === 'bit' || udt === 'varbit') && valuemod >= 0 ? { precision: valuemod } : {}),
       ...(a.enumoid && a.enumname ? { enumType: a.enumname, enumLabels: labels.get(a.enumoid) ?? [] } : {}),
+      ...(refs[ai]?.user ? { userType: refs[ai] } : {}),
     };
     byAttnum.set(Number(a.attnum), columns.length);
     columns.push(col);

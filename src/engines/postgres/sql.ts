@@ -41,7 +41,9 @@ export interface TargetColumn {
   /**
    * The type's array literal does not separate elements with a comma (pg_type.typdelim; PostGIS
    * geometry uses ':', box ';'): its values travel to a statement as text[] and are cast one by
-   * one, since '{a,b}' cast to geometry[] would be one element.
+   * one, since '{a,b}' cast to geometry[] would be one element. So does a composite's (or a domain
+   * over one): unnest() of several arrays expands a composite element into its attributes, which
+   * would shift every later column.
    */
   readonly castFromText?: boolean;
 }

@@ -15,6 +15,7 @@ import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targ
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
+import { binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeRequirements, userTypeState, type UserTypePlan } from './user-type-ddl.js';
 import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
@@ -233,7 +234,10 @@ export class PostgresTarget implements Target {
           // Whether another instance holds the lock: only asked before this target took it (check).
           ...(this.syncLock ? [] : [await lockRequirement(this.c, lockKey(this.opts.dsn.database, this.schema, this.opts.syncId), this.opts.syncId)]),
         ];
-    return [...own, ...mappingRequirements(tables, typeOpts, this.schema)];
+    const mapping = mappingRequirements(tables, typeOpts, this.schema);
+    if (mapping.some((r) => !r.ok)) return [...own, ...mapping];
+    const types = tables.map((t) => planTypes(t, typeOpts, this.schema));
+    return [...own, ...(await userTypeRequirements(this.missing ? undefined : this.c, this.schema, planUserTypes(tables, types))), ...mapping];
   }
 
   recreateScope(): string {
@@ -293,6 +297,7 @@ export class PostgresTarget implements Target {
       for (const sql of this.schemaDdl(opts.recreate)) await c.query(sql);
       await checkpoint.ensureCheckpointTable(c, this.schema);
       for (const e of enums) await this.ensureEnumType(e);
+      await this.ensureUserTypes(planUserTypes(tables, types), new Set(enums.map((e) => e.name)));
       for (let i = 0; i < tables.length; i++) {
         const t = tables[i] as TableSchema;
         if (opts.recreate && this.schema === 'public') await c.query(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
@@ -322,7 +327,8 @@ export class PostgresTarget implements Target {
       const columns = await this.targetColumns(t);
       this.plans.set(t.name, buildPlan(this.schema, t, columns, this.nextPlan++, this.zeroDates));
       const same = this.sameTypes(t, columns);
-      if (same) this.copyBinaryTables.add(t.name);
+      // Binary COPY carries the oids of arrays' elements and composites' attributes, which differ between servers.
+      if (same && t.columns.every((c) => binaryCopySafe(c.userType))) this.copyBinaryTables.add(t.name);
       if (same || this.mappedKinds(t, columns, types[i] ?? [])) this.copyTextTables.add(t.name);
     }
   }
@@ -368,6 +374,13 @@ export class PostgresTarget implements Target {
       const mismatch = enumTypeMismatch(this.schema, e, found.kind === 'e' ? (JSON.parse(found.labels ?? '[]') as string[]) : null);
       if (mismatch) throw mismatch;
     }
+    const enumNames = new Set(planEnumTypes(tables, types).map((e) => e.name));
+    for (const u of planUserTypes(tables, types)) {
+      if (u.type.kind === 'enum' && enumNames.has(u.type.name)) continue;
+      const fresh = this.missing !== undefined || (opts.recreate && this.schema !== 'public');
+      const state = fresh ? 'absent' : await userTypeState(this.c, this.schema, u);
+      if (state === 'absent') out.push(createUserTypeSql(this.schema, u.type));
+    }
     tables.forEach((t, i) => {
       if (opts.recreate && this.schema === 'public') out.push(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
       out.push(createTableSql(this.schema, t, types[i] ?? []));
@@ -396,6 +409,40 @@ export class PostgresTarget implements Target {
     const labels = found.kind === 'e' ? (JSON.parse(found.labels ?? '[]') as string[]) : null;
     const mismatch = enumTypeMismatch(this.schema, e, labels);
     if (mismatch) throw mismatch;
+  }
+
+  /**
+   * Creates the user and extension types the synced columns need (planUserTypes: dependencies
+   * first), inside ensureSchema's transaction, skipping enums ensureEnumType handled: a type the
+   * target schema has with the same definition is kept, one that differs is refused by name
+   * (userTypeMismatch); an extension missing on the target is created (CREATE EXTENSION IF NOT
+   * EXISTS) when the role may, else refused naming the extension to install.
+   */
+  private async ensureUserTypes(plans: readonly UserTypePlan[], done: ReadonlySet<string>): Promise<void> {
+    for (const u of plans) {
+      if (u.type.kind === 'enum' && done.has(u.type.name)) continue;
+      if (u.type.kind === 'enum') {
+        await this.ensureEnumType({ name: u.type.name, labels: u.type.labels, columns: u.columns });
+        continue;
+      }
+      if ((await userTypeState(this.c, this.schema, u)) === 'present') continue;
+      const sql = createUserTypeSql(this.schema, u.type);
+      if (u.type.kind === 'extension') {
+        const extension = u.type.extension;
+        // A savepoint: a refused CREATE EXTENSION must not abort the transaction before it is reported.
+        await this.c.query('SAVEPOINT tributary_extension');
+        try {
+          await this.c.query(sql);
+        } catch (err) {
+          await this.c.query('ROLLBACK TO SAVEPOINT tributary_extension');
+          throw extensionMissing(this.opts.dsn, u, extension, (err as Error).message);
+        }
+        await this.c.query('RELEASE SAVEPOINT tributary_extension');
+      } else {
+        await this.c.query(sql);
+      }
+      this.opts.logger.info({ type: u.type.name, kind: u.type.kind }, 'user type created');
+    }
   }
 
   /**
@@ -471,7 +518,8 @@ export class PostgresTarget implements Target {
     }
     const delimited = await this.c.query<{ name: string }>(
       `SELECT a.attname AS name FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
-        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND ty.typdelim <> ','`,
+        WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+          AND (ty.typdelim <> ',' OR ty.typtype = 'c' OR (ty.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_type b WHERE b.oid = ty.typbasetype AND b.typtype = 'c')))`,
       [qualified(this.schema, t.name)],
     );
     const castFromText = new Set(delimited.rows.map((r) => r.name));
@@ -776,7 +824,8 @@ export class PostgresTarget implements Target {
       const columns = await this.targetColumns(t);
       this.plans.set(t.name, buildPlan(this.schema, t, columns, this.nextPlan++, this.zeroDates));
       const same = this.sameTypes(t, columns);
-      if (same) this.copyBinaryTables.add(t.name);
+      // Binary COPY carries the oids of arrays' elements and composites' attributes, which differ between servers.
+      if (same && t.columns.every((c) => binaryCopySafe(c.userType))) this.copyBinaryTables.add(t.name);
       if (same || this.mappedKinds(t, columns, planTypes(t, typeOpts, this.schema))) this.copyTextTables.add(t.name);
     }
   }

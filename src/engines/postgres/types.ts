@@ -2,7 +2,9 @@ import { columnTypesHint } from '../../config/hints.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { LogicalType, TextForm } from '../../core/logical.js';
 import type { Column, TableSchema } from '../../core/schema.js';
+import type { TypeRef } from '../../core/user-types.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
+import { typeRefSql } from './user-type-ddl.js';
 
 /**
  * PostgreSQL native types → logical types (core/logical.ts), for every column describeTable
@@ -73,20 +75,6 @@ const WHAT: Readonly<Record<string, string>> = {
   path: 'a geometric type',
   polygon: 'a geometric type',
   circle: 'a geometric type',
-  tsvector: 'a text-search type',
-  tsquery: 'a text-search type',
-  int4range: 'a range type',
-  int8range: 'a range type',
-  numrange: 'a range type',
-  tsrange: 'a range type',
-  tstzrange: 'a range type',
-  daterange: 'a range type',
-  int4multirange: 'a range type',
-  int8multirange: 'a range type',
-  nummultirange: 'a range type',
-  tsmultirange: 'a range type',
-  tstzmultirange: 'a range type',
-  datemultirange: 'a range type',
   pg_lsn: 'a PostgreSQL-internal type',
   pg_snapshot: 'a PostgreSQL-internal type',
   txid_snapshot: 'a PostgreSQL-internal type',
@@ -99,12 +87,14 @@ const WHAT: Readonly<Record<string, string>> = {
   regproc: 'a PostgreSQL-internal type',
   int2vector: 'a PostgreSQL-internal type',
   oidvector: 'a PostgreSQL-internal type',
-  hstore: 'an extension type',
   ltree: 'an extension type',
   geometry: 'an extension type (PostGIS)',
   geography: 'an extension type (PostGIS)',
   vector: 'an extension type (pgvector)',
 };
+
+/** A range's text: '[lower,upper)', 'empty'; bounds quoted where they need it. */
+const RANGE_TEXT: TextForm = { fixed: false, ascii: false, elastic: false, form: '[lower,upper)' };
 
 /**
  * Types with no logical counterpart whose text another engine may keep (OtherType.text): the
@@ -121,6 +111,16 @@ const TEXT_FORM: Readonly<Record<string, TextForm>> = {
   cidr: { length: 50, fixed: false, ascii: true, elastic: false },
   macaddr: { length: 17, fixed: true, ascii: true, elastic: false },
   macaddr8: { length: 23, fixed: true, ascii: true, elastic: false },
+  // Types whose output PostgreSQL's input reads back to the same value: kept as that text (issue 12).
+  tsvector: { fixed: false, ascii: false, elastic: false, form: "'lexeme':position …" },
+  tsquery: { fixed: false, ascii: false, elastic: false, form: "'a' & 'b'" },
+  hstore: { fixed: false, ascii: false, elastic: false, form: '"key"=>"value", …' },
+  ...Object.fromEntries(
+    ['int4', 'int8', 'num', 'ts', 'tstz', 'date'].flatMap((s) => [
+      [`${s}range`, RANGE_TEXT],
+      [`${s}multirange`, { ...RANGE_TEXT, form: '{[lower,upper), …}' }],
+    ]),
+  ),
 };
 
 /**
@@ -130,14 +130,22 @@ const TEXT_FORM: Readonly<Record<string, TextForm>> = {
  */
 const USER_TYPE_TEXT: TextForm = { length: 63, fixed: false, ascii: false, elastic: true };
 
+/** A user composite's and range's text ('(a,b)', '[1,5)'): unbounded, read back to the same value. */
+const USER_TYPE_FORMS: Readonly<Record<string, TextForm>> = {
+  composite: { fixed: false, ascii: false, elastic: false, form: '(attribute,…)' },
+  range: RANGE_TEXT,
+};
+
 /** A type with no logical counterpart: its name, and either what it is (refused) or its text form. */
-function other(dataType: string, columnType: string): LogicalType {
+function other(dataType: string, columnType: string, c?: Column): LogicalType {
   const what = WHAT[dataType];
+  const user = c?.userType?.user;
+  const form = TEXT_FORM[dataType] ?? (user ? USER_TYPE_FORMS[user.kind] : undefined) ?? USER_TYPE_TEXT;
   return {
     kind: 'other',
     native: columnType,
     typeName: dataType,
-    ...(what !== undefined ? { what } : { text: TEXT_FORM[dataType] ?? USER_TYPE_TEXT }),
+    ...(what !== undefined ? { what } : { text: form }),
   };
 }
 
@@ -189,11 +197,26 @@ function scalar(c: Column, dataType: string, columnType: string): LogicalType {
       return spatial(c);
   }
   if (c.enumLabels !== undefined && c.enumType !== undefined) return { kind: 'enum', labels: c.enumLabels, typeName: c.enumType };
-  return other(dataType, columnType);
+  return other(dataType, columnType, c);
 }
 
-/** The logical type of a column as describeTable reads it. */
+/**
+ * The type a domain column's values obey: the domain's base ('character varying(20)' for a domain
+ * over it), through domains over domains; undefined for a column that is not of a domain.
+ */
+function valueType(c: Column): TypeRef | undefined {
+  let ref = c.userType;
+  while (ref?.user?.kind === 'domain' && !ref.array) ref = ref.user.base;
+  return ref !== c.userType ? ref : undefined;
+}
+
+/** The logical type of a column as describeTable reads it (a domain's: its base type's). */
 export function toLogical(c: Column): LogicalType {
+  const base = valueType(c);
+  if (base) {
+    const { userType: _domain, ...rest } = c;
+    return toLogical({ ...rest, columnType: base.sql, ...(base.user ? { userType: base } : {}) });
+  }
   if (c.dataType.startsWith('_')) {
     // An array: its element's logical type. format_type prints 'integer[]' (never the dimensions);
     // a typmod belongs to the element ('character varying(5)[]').
@@ -370,9 +393,11 @@ const ENGINE_NAMES: Readonly<Record<string, string>> = { mysql: 'MySQL' };
  * declares its columns with (ddl.ts planTypes, check.ts mappingRequirements).
  *
  * - A PostgreSQL source keeps its own declaration (format_type), so PostgreSQL → PostgreSQL is the
- *   identity, except for a column of a user enum type (Column.enumType), whose type the target
- *   creates in its own `schema`: the column is declared with that type ("schema"."type", with []
- *   for an array of it). An override (--column-types) wins.
+ *   identity, except for a column of a user type (Column.userType: a domain, enum, composite or
+ *   range; Column.enumType for an enum a caller described by hand), whose type the target creates
+ *   in its own `schema`: the column is declared with that type ("schema"."type", with [] for an
+ *   array of it). An extension's type keeps the source's declaration. An override
+ *   (--column-types) wins.
  * - Any other engine's column: a non-empty override, else fromLogical of the column's logical type
  *   (the engine's describe fills it). A type PostgreSQL has none for is refused (TABLE_UNSUPPORTED)
  *   naming the column, its type and the override that fixes it; a column without a logical type
@@ -382,6 +407,7 @@ export function postgresColumnType(table: TableSchema, col: Column, opts: Postgr
   const override = opts.columnTypes[`${table.name}.${col.name}`];
   if (table.engine === 'postgres') {
     if (override !== undefined) return { sql: override, forceNullable: false, overridden: true };
+    if (col.userType?.user && col.userType.user.kind !== 'extension') return { sql: typeRefSql(schema, col.userType), forceNullable: false, overridden: false };
     if (col.enumType !== undefined) return { sql: enumColumnType(schema, col.enumType, col), forceNullable: false, overridden: false };
     return { sql: col.columnType, forceNullable: false, overridden: false };
   }

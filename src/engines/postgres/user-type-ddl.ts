@@ -1,0 +1,208 @@
+import type pg from 'pg';
+import { describeDsn, type Dsn } from '../../config/dsn.js';
+import type { Requirement } from '../../core/check.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { TableSchema } from '../../core/schema.js';
+import { userTypesInOrder, type TypeRef, type UserType } from '../../core/user-types.js';
+import { qualified, quoteIdent, quoteLiteral } from './sql.js';
+import type { PostgresColumnType } from './types.js';
+import { describeTypeRefs } from './user-types.js';
+
+type Queryable = Pick<pg.Client | pg.PoolClient, 'query'>;
+
+/**
+ * A user or extension type the target must hold before the tables that use it: the source's
+ * description, and the columns that use it (directly or through another type), for messages.
+ */
+export interface UserTypePlan {
+  readonly type: UserType;
+  /** 'table.column' of each column that needs it. */
+  readonly columns: readonly string[];
+}
+
+/**
+ * Every user and extension type the tables' columns need (Column.userType), dependencies first: the
+ * order ensureSchema creates them in. A column with a --column-types override needs none.
+ */
+export function planUserTypes(tables: readonly TableSchema[], types: readonly (readonly PostgresColumnType[])[]): UserTypePlan[] {
+  const refs: TypeRef[] = [];
+  const columns = new Map<string, string[]>();
+  tables.forEach((t, ti) =>
+    t.columns.forEach((c, ci) => {
+      if (!c.userType || types[ti]?.[ci]?.overridden) return;
+      refs.push(c.userType);
+      for (const u of userTypesInOrder([c.userType])) {
+        const key = `${u.kind}:${u.name}`;
+        columns.set(key, [...(columns.get(key) ?? []), `${t.name}.${c.name}`]);
+      }
+    }),
+  );
+  return userTypesInOrder(refs).map((type) => ({ type, columns: columns.get(`${type.kind}:${type.name}`) ?? [] }));
+}
+
+/**
+ * How a target declares a reference: a user type by its name in the target schema ([] for an array
+ * of it); an extension's type and a built-in type as the source prints it (an extension's type
+ * resolves through the search_path, where CREATE EXTENSION put it).
+ */
+export function typeRefSql(schema: string, ref: TypeRef): string {
+  if (!ref.user || ref.user.kind === 'extension') return ref.sql;
+  return `${qualified(schema, ref.user.name)}${ref.array ? '[]' : ''}`;
+}
+
+/** The statement that creates a user type in `schema` (CREATE EXTENSION IF NOT EXISTS for an extension's type). */
+export function createUserTypeSql(schema: string, t: UserType): string {
+  const name = qualified(schema, t.name);
+  switch (t.kind) {
+    case 'enum':
+      return `CREATE TYPE ${name} AS ENUM (${t.labels.map(quoteLiteral).join(', ')})`;
+    case 'domain': {
+      const parts = [`CREATE DOMAIN ${name} AS ${typeRefSql(schema, t.base)}`];
+      if (t.default !== undefined) parts.push(`DEFAULT ${t.default}`);
+      if (t.notNull) parts.push('NOT NULL');
+      for (const c of t.checks) parts.push(`CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
+      return parts.join(' ');
+    }
+    case 'composite':
+      return `CREATE TYPE ${name} AS (${t.attributes.map((a) => `${quoteIdent(a.name)} ${typeRefSql(schema, a.type)}`).join(', ')})`;
+    case 'range':
+      return `CREATE TYPE ${name} AS RANGE (SUBTYPE = ${typeRefSql(schema, t.subtype)})`;
+    case 'extension':
+      return `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(t.extension)}`;
+  }
+}
+
+/** 'domain year', 'composite type full_name', … for messages. */
+export function userTypeWords(t: UserType): string {
+  const what = { enum: 'enum', domain: 'domain', composite: 'composite type', range: 'range type', extension: `type of extension ${t.kind === 'extension' ? t.extension : ''}` }[t.kind];
+  return `${what} ${t.name}`;
+}
+
+/**
+ * Whether the target's existing type of the same name serves the source's: undefined when its
+ * definition (described by the same catalogue query, rendered the same way) is the source's, else
+ * the error naming the type, both definitions and the fix. `existing` is undefined when the name
+ * belongs to a type tributary cannot describe (a base type, a table's row type).
+ */
+export function userTypeMismatch(schema: string, plan: UserTypePlan, existing: UserType | undefined): TributaryError | undefined {
+  const want = createUserTypeSql(schema, plan.type);
+  const have = existing && existing.kind === plan.type.kind ? createUserTypeSql(schema, existing) : undefined;
+  if (have === want) return undefined;
+  const type = qualified(schema, plan.type.name);
+  return new TributaryError(
+    ErrorCode.TABLE_UNSUPPORTED,
+    `target type ${type} is ${have ? `defined as: ${have}` : 'of another kind'}, but the source's ${userTypeWords(plan.type)} (used by ${plan.columns.join(', ')}) is: ${want}; values must keep the source's definition: drop the target's type (DROP TYPE ${type}, after the columns that use it) so tributary creates it, or sync the column${plan.columns.length > 1 ? 's' : ''} as text with --column-types ${plan.columns.map((c) => `${c}=text`).join(',')}`,
+  );
+}
+
+/**
+ * The refusal of an extension's type the target has not installed and cannot install (the role may
+ * not, or the server lacks the extension's files): names the type, the extension and the fix.
+ */
+export function extensionMissing(dsn: Dsn, plan: UserTypePlan, extension: string, reason: string): TributaryError {
+  return new TributaryError(
+    ErrorCode.TABLE_UNSUPPORTED,
+    `target ${describeDsn(dsn)}: the source's ${userTypeWords(plan.type)} (used by ${plan.columns.join(', ')}) needs extension ${extension}, which the target database has not installed and tributary could not create (${reason}); ${installFix(extension, plan)}`,
+  );
+}
+
+/** How to give the target an extension it lacks, or do without it. */
+function installFix(extension: string, plan: UserTypePlan): string {
+  return `install it on the target (a superuser: CREATE EXTENSION ${quoteIdent(extension)}; the server needs the extension's package, such as postgresql-contrib or postgresql-15-postgis-3), or sync the column${plan.columns.length > 1 ? 's' : ''} as text with --column-types ${plan.columns.map((c) => `${c}=text`).join(',')}`;
+}
+
+/**
+ * Whether a column's values may travel in binary COPY between two servers: not when the type is, or
+ * is built on, an array of a user type or a composite, whose binary forms carry the type's oid,
+ * which differs between servers.
+ */
+export function binaryCopySafe(ref: TypeRef | undefined): boolean {
+  if (!ref?.user) return true;
+  if (ref.array) return false;
+  return userTypesInOrder([ref]).every((u) => u.kind !== 'composite' && !(u.kind === 'domain' && u.base.array) && !(u.kind === 'range' && u.subtype.array));
+}
+
+/**
+ * Whether the target already has what a user type plan needs: 'present' (the extension installed,
+ * a type of the same definition in `schema`) or 'absent' (to be created); a type of the same name
+ * with another definition throws userTypeMismatch. Reads only.
+ */
+export async function userTypeState(conn: Queryable, schema: string, u: UserTypePlan): Promise<'present' | 'absent'> {
+  if (u.type.kind === 'extension') {
+    const r = await conn.query('SELECT 1 FROM pg_extension WHERE extname = $1', [u.type.extension]);
+    return r.rows.length > 0 ? 'present' : 'absent';
+  }
+  const r = await conn.query<{ oid: string }>(
+    'SELECT t.oid::text AS oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2',
+    [schema, u.type.name],
+  );
+  const found = r.rows[0];
+  if (!found) return 'absent';
+  const [ref] = await describeTypeRefs(conn, [{ oid: Number(found.oid), sql: '' }]);
+  const mismatch = userTypeMismatch(schema, u, ref?.array ? undefined : ref?.user);
+  if (mismatch) throw mismatch;
+  return 'present';
+}
+
+/**
+ * Why the role cannot create an extension the target lacks, or undefined when it can: the server
+ * must offer it (pg_available_extensions: its package installed) and the role be a superuser, or
+ * the extension trusted and the role allowed to CREATE in the database. Reads only.
+ */
+export async function extensionRefusal(conn: Queryable, extension: string): Promise<string | undefined> {
+  const r = await conn.query<{ available: string; trusted: string | null; superuser: string; dbcreate: string }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)::text AS available,
+            (SELECT bool_or(trusted) FROM pg_available_extension_versions WHERE name = $1)::text AS trusted,
+            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)::text AS superuser,
+            has_database_privilege(current_database(), 'CREATE')::text AS dbcreate`,
+    [extension],
+  );
+  const row = r.rows[0];
+  const yes = (v: string | null | undefined) => v === 't' || v === 'true';
+  if (!row || !yes(row.available)) return `the server does not offer extension ${extension} (its package is not installed)`;
+  if (yes(row.superuser)) return undefined;
+  if (!yes(row.trusted)) return `extension ${extension} is not trusted, and only a superuser may create it`;
+  if (!yes(row.dbcreate)) return `the role may not CREATE in the database, which a trusted extension needs`;
+  return undefined;
+}
+
+/**
+ * One `tributary check` line per user type and extension the synced columns need: present, to be
+ * created (with the statement), or refused (a type of the same name and another definition; an
+ * extension the role cannot create). `conn` undefined: the target database does not exist yet, so
+ * everything is created. Reads only.
+ */
+export async function userTypeRequirements(conn: Queryable | undefined, schema: string, plans: readonly UserTypePlan[]): Promise<Requirement[]> {
+  const out: Requirement[] = [];
+  const extensions = new Set<string>();
+  for (const u of plans) {
+    const t = u.type;
+    if (t.kind === 'extension' && extensions.has(t.extension)) continue;
+    if (t.kind === 'extension') extensions.add(t.extension);
+    const name = t.kind === 'extension' ? `extension ${t.extension}` : userTypeWords(t);
+    const users = `used by ${u.columns.join(', ')}`;
+    const base = { name, severity: 'error' as const, code: ErrorCode.TABLE_UNSUPPORTED };
+    let state: 'present' | 'absent' = 'absent';
+    if (conn) {
+      try {
+        state = await userTypeState(conn, schema, u);
+      } catch (err) {
+        if (!(err instanceof TributaryError)) throw err;
+        const [value = err.message, ...fix] = err.message.split('; ');
+        out.push({ ...base, ok: false, value, fix: fix.join('; ') });
+        continue;
+      }
+    }
+    if (state === 'present') {
+      out.push({ ...base, ok: true, value: t.kind === 'extension' ? `installed (type ${t.name}, ${users})` : `exists with the source's definition (${users})`, fix: '', severity: 'info' });
+      continue;
+    }
+    const refusal = t.kind === 'extension' && conn ? await extensionRefusal(conn, t.extension) : undefined;
+    if (refusal !== undefined && t.kind === 'extension') {
+      out.push({ ...base, ok: false, value: `not installed (type ${t.name}, ${users}): ${refusal}`, fix: installFix(t.extension, u) });
+      continue;
+    }
+    out.push({ ...base, ok: true, value: `absent: the sync creates it (${users})`, fix: createUserTypeSql(schema, t), severity: 'info' });
+  }
+  return out;
+}
