@@ -97,7 +97,7 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
     for (const s of schemas) {
       const reported = lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error');
       if (s.primaryKey.length === 0 && !reported) {
-        lines.push({ group: 'tables', name: `table ${s.name} primary key`, ok: false, value: 'none', fix: 'add a primary key, or leave the table out with --tables', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
+        lines.push({ group: 'tables', name: `table ${s.name} primary key`, ok: false, value: 'none', fix: 'add a primary key (or a unique key on NOT NULL columns), or leave the table out with --tables', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
       }
     }
 
@@ -126,7 +126,7 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
     for (const s of schemas) {
       if (lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error')) continue;
       const key = s.primaryKey.map((i) => s.columns[i]?.name ?? '?').join(', ');
-      lines.push({ group: 'tables', name: `table ${s.name}`, ok: true, value: `can be synced (primary key ${key}, ${s.columns.length} columns)`, fix: '', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
+      lines.push({ group: 'tables', name: `table ${s.name}`, ok: true, value: `can be synced (${s.keyFromUnique ? 'keyed by its unique NOT NULL key' : 'primary key'} ${key}, ${s.columns.length} columns)`, fix: '', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
     }
   } finally {
     await session.close();

@@ -80,7 +80,7 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     await session.open();
     const schemas = session.tables;
     const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
-    if (noKey.length) problems.push(`tables without a primary key cannot be synced yet: ${noKey.join(', ')}; add a primary key or leave them out with --tables`);
+    if (noKey.length) problems.push(`tables without a primary key or a unique key on NOT NULL columns cannot be synced yet: ${noKey.join(', ')}; add either key, or leave them out with --tables`);
 
     const cp = session.checkpoint;
     const resume = session.resume;

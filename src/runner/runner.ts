@@ -263,7 +263,7 @@ export class Runner extends EventEmitter {
       if (noKey.length) {
         throw new TributaryError(
           ErrorCode.TABLE_UNSUPPORTED,
-          `table${noKey.length > 1 ? 's' : ''} without a primary key cannot be synced yet: ${noKey.join(', ')}; add a primary key or leave ${noKey.length > 1 ? 'them' : 'it'} out with --tables`,
+          `table${noKey.length > 1 ? 's' : ''} without a primary key or a unique key on NOT NULL columns cannot be synced yet: ${noKey.join(', ')}; add either key, or leave ${noKey.length > 1 ? 'them' : 'it'} out with --tables`,
         );
       }
       const identity = session.identity as SourceIdentity;

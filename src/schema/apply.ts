@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import type { Column, TableSchema } from '../core/schema.js';
+import { keyedTable, type Column, type TableSchema } from '../core/schema.js';
 import type { ColumnPlace, SchemaOperation } from '../core/schema-change.js';
 
 /**
@@ -266,7 +266,8 @@ function toDraft(t: TableSchema): Draft {
     name: t.name,
     columns: [...t.columns],
     generated: [...t.generated],
-    primaryKey: t.primaryKey.map(name),
+    // The table's own primary key: a key taken from a unique key (keyFromUnique) is none.
+    primaryKey: t.keyFromUnique ? [] : t.primaryKey.map(name),
     uniqueKeys,
     indexes: t.createStatement ? indexNames(t.createStatement, uniqueKeys) : new Map(),
     changed: false,
@@ -299,13 +300,14 @@ function indexNames(create: string, uniqueKeys: readonly string[][]): Map<string
 function fromDraft(d: Draft): TableSchema {
   if (!d.changed) return d.source;
   const index = (n: string): number => d.columns.findIndex((c) => c.name === n);
-  const { createStatement: _stale, uniqueKeys: _u, ...rest } = d.source;
-  return {
+  const { createStatement: _stale, uniqueKeys: _u, keyFromUnique: _k, ...rest } = d.source;
+  // Keyed again: a unique NOT NULL key used as the key may be gone, or a primary key added.
+  return keyedTable({
     ...rest,
     name: d.name,
     columns: d.columns,
     primaryKey: d.primaryKey.map(index),
     ...(d.uniqueKeys.length > 0 || d.source.uniqueKeys !== undefined ? { uniqueKeys: d.uniqueKeys.map((k) => k.map(index)) } : {}),
     generated: d.generated,
-  };
+  });
 }

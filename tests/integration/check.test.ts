@@ -199,7 +199,7 @@ describe('tributary check: misconfigured servers', () => {
     const { db: dst } = await pgDb('nopk_dst');
     const res = await check(maria.url(src), postgres.url(dst));
     expectFailed(res);
-    expect(line(res.stdout, 'table logs primary key')).toBe('  ✘ table logs primary key: none; fix: add a primary key, or leave the table out with --tables');
+    expect(line(res.stdout, 'table logs primary key')).toBe('  ✘ table logs primary key: none; fix: add a primary key (or a unique key on NOT NULL columns), or leave the table out with --tables');
     expect(line(res.stdout, 'table good')).toMatch(/✔ table good: can be synced/);
     expect(await pgState(await pgClient(postgres.url(dst)).then((c) => (clients.push(c), c)))).toEqual([]);
 

@@ -203,7 +203,7 @@ describe('tables', () => {
     const line = expectError(res, 'TRIB_TABLE_UNSUPPORTED');
     expect(line).toContain('logs_nopk');
     expect(line).not.toMatch(/\bt\b,/);
-    expect(line).toMatch(/add a primary key or leave it out with --tables/);
+    expect(line).toMatch(/without a primary key or a unique key on NOT NULL columns .*add either key, or leave it out with --tables/);
     expect(await targetTables(db)).toEqual([]);
   });
 

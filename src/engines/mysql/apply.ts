@@ -1,6 +1,6 @@
 import type { Connection, PoolConnection } from 'mysql2/promise';
 import type { Change } from '../../core/change.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { secondaryUniqueKeys, type Column, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { literal, quoteId } from './sql.js';
 
@@ -28,7 +28,7 @@ export type ColumnLiterals = (value: Value, index: number) => string;
 export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly (readonly Value[])[], lit?: ColumnLiterals): Promise<void> {
   if (rows.length === 0) return;
   const cols = table.columns.map((c) => quoteId(c.name));
-  const replace = (table.uniqueKeys?.length ?? 0) > 0;
+  const replace = secondaryUniqueKeys(table).length > 0;
   // Key columns too: a row whose stored key differs only in case or trailing spaces from the new
   // image (equal under the collation) must take the new bytes.
   const updates = table.columns.map((c) => `${quoteId(c.name)} = VALUES(${quoteId(c.name)})`);
@@ -108,7 +108,7 @@ export async function applyChanges(
     const table = tables.get(name);
     if (!table) continue;
     const lit = literals?.(table);
-    const kept = g.partial.length > 0 && (table.uniqueKeys?.length ?? 0) > 0;
+    const kept = g.partial.length > 0 && secondaryUniqueKeys(table).length > 0;
     if (kept) await keepRows(conn, table, g.partial, lit);
     await deleteKeys(conn, table, g.del, lit);
     await upsertRows(conn, table, g.up, lit);

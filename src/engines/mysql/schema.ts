@@ -1,6 +1,6 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { keyedTable, type Column, type TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from './types.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { quoteId } from './sql.js';
@@ -94,7 +94,7 @@ export async function describeTable(conn: Queryable, database: string, table: st
   const uniqueKeys = [...byIndex.values()];
   const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
   const createStatement = String(create[0]?.['Create Table'] ?? '');
-  return withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, createStatement, engine: 'mysql' });
+  return keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, createStatement, engine: 'mysql' }));
 }
 
 /**

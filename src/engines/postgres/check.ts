@@ -170,29 +170,38 @@ export function tableRequirement(t: DescribedTable): Requirement | undefined {
     };
   }
   const pk = t.schema.primaryKey.map((i) => t.schema.columns[i]?.name ?? '?');
-  const own = identityRequirement(name, `table ${name}`, pk, t);
+  const own = identityRequirement(name, `table ${name}`, pk, t, t.schema.keyFromUnique === true);
   if (own) return { ...own, table: name };
   for (const p of t.partitions) {
-    const bad = identityRequirement(p.name, `partition ${p.name} of table ${name}`, pk, p);
+    const bad = identityRequirement(p.name, `partition ${p.name} of table ${name}`, pk, p, t.schema.keyFromUnique === true);
     if (bad) return { ...bad, table: name };
   }
   return undefined;
 }
 
-/** The requirement a relation's replica identity fails to meet, or undefined when it delivers the key `pk`. */
+/**
+ * The requirement a relation's replica identity fails to meet, or undefined when it delivers the key
+ * `pk`. A table keyed by a unique NOT NULL key (`byUnique`) has no primary key for DEFAULT to send:
+ * it needs USING INDEX on that key's index, or FULL.
+ */
 function identityRequirement(
   relation: string,
   what: string,
   pk: readonly string[],
   r: Pick<DescribedTable, 'replicaIdentity' | 'identityColumns'>,
+  byUnique: boolean,
 ): Requirement | undefined {
-  const usable = r.replicaIdentity === 'default' || r.replicaIdentity === 'full' || (r.replicaIdentity === 'index' && pk.every((c) => r.identityColumns.includes(c)));
+  const usable =
+    (r.replicaIdentity === 'default' && !byUnique) || r.replicaIdentity === 'full' || (r.replicaIdentity === 'index' && pk.every((c) => r.identityColumns.includes(c)));
   if (usable) return undefined;
+  const keyName = byUnique ? `unique key (${pk.join(', ')})` : 'primary key';
   return {
     name: `${what} replica identity`,
     ok: false,
-    value: r.replicaIdentity === 'index' ? `USING INDEX on (${r.identityColumns.join(', ')}), which lacks primary key column(s)` : r.replicaIdentity.toUpperCase(),
-    fix: `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
+    value: r.replicaIdentity === 'index' ? `USING INDEX on (${r.identityColumns.join(', ')}), which lacks ${keyName} column(s)` : r.replicaIdentity.toUpperCase(),
+    fix: byUnique
+      ? `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY USING INDEX <the index of (${pk.join(', ')})>, or REPLICA IDENTITY FULL (UPDATE and DELETE must carry the ${keyName}; the table has no primary key)`
+      : `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
     severity: 'error',
     code: ErrorCode.TABLE_UNSUPPORTED,
   };

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { secondaryUniqueKeys, type Column, type TableSchema } from '../../core/schema.js';
 import type { Row } from '../../core/values.js';
 import { copyField, qualified, quoteIdent, renderRow, type TargetColumn } from './sql.js';
 
@@ -51,7 +51,7 @@ export function buildPlan(schema: string, table: TableSchema, columns: readonly 
     target: qualified(schema, table.name),
     columns,
     columnList: table.columns.map((_, i) => q(i)).join(', '),
-    uniqueKeys: (table.uniqueKeys ?? []).filter((u) => u.length > 0 && u.every((i) => i >= 0)),
+    uniqueKeys: secondaryUniqueKeys(table).filter((u) => u.length > 0 && u.every((i) => i >= 0)),
     onConflict,
     orderByKey: `ORDER BY ${table.primaryKey.map(q).join(', ')}`,
     temp: quoteIdent(`_tributary_load_${tempIndex}`),

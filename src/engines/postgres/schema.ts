@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { keyedTable, type Column, type TableSchema } from '../../core/schema.js';
 import type { ColumnValueStats } from '../../core/source.js';
 import { quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
@@ -174,7 +174,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
   }
   const partitioned = r0.kind === 'p';
   return {
-    schema: withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' }),
+    schema: keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' })),
     oid,
     types,
     replicaIdentity: replicaIdentity(r0.ident),
