@@ -1,4 +1,5 @@
 import type { LogicalType } from './logical.js';
+import type { Value } from './values.js';
 
 /**
  * The engine-neutral description of a table. Sources produce it from their catalogues; targets
@@ -107,4 +108,14 @@ export function secondaryUniqueKeys(table: TableSchema): readonly (readonly numb
 /** True when the table has no key to sync by: no primary key and no unique NOT NULL key. */
 export function isKeyless(table: TableSchema): boolean {
   return table.primaryKey.length === 0;
+}
+
+/**
+ * The key of a row image in a change (Change.key): its key columns' values, or, for a keyless
+ * table, the whole image. A keyless table's changes are applied by row image: a delete removes one
+ * row equal to every column of `key`, an upsert inserts `row` (duplicates stay duplicates), and
+ * nothing coalesces them (stream/batch.ts), since equal images are different rows.
+ */
+export function rowKey(table: TableSchema, row: readonly Value[]): Value[] {
+  return isKeyless(table) ? row.slice() : table.primaryKey.map((i) => row[i] ?? null);
 }
