@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
-import type { TableSchema } from '../core/schema.js';
+import { isKeyless, type TableSchema } from '../core/schema.js';
 import type { ChangeSource, EncodedChunk, KeyRange } from '../core/source.js';
 import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
 import { rowBytes, type Row, type Value } from '../core/values.js';
@@ -282,7 +282,9 @@ export class Copier {
     const claimed = await t.claim.run(async () => {
       if (t.exhausted || this.opts.signal.aborted || this.stopped) return undefined;
       const after = t.after;
-      const upTo = await source.chunkBoundary(t.schema, after, planned);
+      // A table without a key is one chunk, the whole table, read in the snapshot at the stream's
+      // start (ChangeLog.currentPosition wholeTables) and committed with done in one transaction.
+      const upTo = isKeyless(t.schema) ? null : await source.chunkBoundary(t.schema, after, planned);
       // Not while the stream's open transaction has written rows of the table (or is about to):
       // the chunk's write would wait on their locks until that transaction commits, and the
       // stream may be waiting for this very chunk (Convergence). The check and startChunk() must
@@ -311,7 +313,8 @@ export class Copier {
         try {
           const range = { after: claimed.after, upTo: claimed.upTo };
           const readAt = Date.now();
-          const encoded = await readEncoded(source, target, t.schema, range);
+          // Bulk formats are rendered by key ranges (in key order): a keyless table takes the row path.
+          const encoded = isKeyless(t.schema) ? undefined : await readEncoded(source, target, t.schema, range);
           const rows = encoded ? undefined : await source.readChunk(t.schema, range);
           if (!t.pathLogged) {
             t.pathLogged = true;
