@@ -54,10 +54,23 @@ export class TableGate {
   private written = false;
   /** The stream must write this table to stay within its buffer: no new chunk may start. */
   private wanted = false;
+  /** holdUntilCopied(): every op is held, chunk in flight or not, until a chunk is written. */
+  private waitingForCopy = false;
   private readonly owner: GateOwner | undefined;
 
   constructor(owner?: GateOwner) {
     this.owner = owner;
+  }
+
+  /**
+   * Holds every change of the table from now on, even before a chunk starts, until its next chunk
+   * is written (finishChunk), then releases them all in stream order. For a table without a key:
+   * it is copied whole, in one chunk read at the stream's start position, and any change of it
+   * reaching the target before that chunk would be applied twice (an insert the chunk brings
+   * again) or to a row not there yet (a delete that finds nothing). Call it before the stream runs.
+   */
+  holdUntilCopied(): void {
+    this.waitingForCopy = true;
   }
 
   /** Marks a chunk as started. Must be called before the chunk's rows are read. */
@@ -69,6 +82,7 @@ export class TableGate {
   /** Marks a chunk as written (committed) and returns the ops it releases, in stream order. */
   finishChunk(seq: number): StreamOp[] {
     this.inFlight--;
+    this.waitingForCopy = false;
     this.completed.add(seq);
     while (this.completed.has(this.completedUpTo + 1)) {
       this.completed.delete(this.completedUpTo + 1);
@@ -86,7 +100,7 @@ export class TableGate {
 
   /** True when the op must wait; the gate keeps it. False means: apply it now. */
   offer(op: StreamOp, boundary: number): boolean {
-    if (this.held.length === 0 && this.inFlight === 0) return false;
+    if (this.held.length === 0 && this.inFlight === 0 && !this.waitingForCopy) return false;
     const bytes = opBytes(op);
     this.held.push({ op, tag: this.issued, boundary, bytes });
     this.bytes += bytes;

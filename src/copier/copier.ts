@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
-import type { TableSchema } from '../core/schema.js';
+import { isKeyless, type TableSchema } from '../core/schema.js';
 import type { ChangeSource, EncodedChunk, KeyRange } from '../core/source.js';
 import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
 import { rowBytes, type Row, type Value } from '../core/values.js';
@@ -253,10 +253,12 @@ export class Copier {
    * Stops the copy of `tables` for a schema change of theirs: no new chunk of them starts, and this
    * resolves once none is in flight (their held stream changes then released). Returns the tables
    * whose copy is still unfinished: the caller restart()s each (or resume()s it) once the target
-   * has the new definition. A table already copied is not quiesced.
+   * has the new definition. A table already copied is not quiesced, nor one without a key: it is
+   * copied whole in one chunk read at the stream's start position (a copy from the start later has
+   * no such position), so the caller waits for that chunk instead, as for the changes it holds.
    */
   async quiesce(tables: readonly string[]): Promise<string[]> {
-    const copying = tables.filter((name) => this.tables.some((t) => t.schema.name === name && !t.done));
+    const copying = tables.filter((name) => this.tables.some((t) => t.schema.name === name && !t.done && !isKeyless(t.schema)));
     for (const name of copying) this.quiesced.add(name);
     for (const name of copying) {
       const gate = this.opts.convergence.gate(name);
@@ -353,7 +355,9 @@ export class Copier {
     const claimed = await t.claim.run(async () => {
       if (this.stopsClaims(t) || this.opts.signal.aborted || this.stopped) return undefined;
       const after = t.after;
-      const upTo = await source.chunkBoundary(t.schema, after, planned);
+      // A table without a key is one chunk, the whole table, read in the snapshot at the stream's
+      // start (ChangeLog.currentPosition wholeTables) and committed with done in one transaction.
+      const upTo = isKeyless(t.schema) ? null : await source.chunkBoundary(t.schema, after, planned);
       // Not while the stream's open transaction has written rows of the table (or is about to):
       // the chunk's write would wait on their locks until that transaction commits, and the
       // stream may be waiting for this very chunk (Convergence). The check and startChunk() must
@@ -382,7 +386,8 @@ export class Copier {
         try {
           const range = { after: claimed.after, upTo: claimed.upTo };
           const readAt = Date.now();
-          const encoded = await readEncoded(source, target, t.schema, range);
+          // Bulk formats are rendered by key ranges (in key order): a keyless table takes the row path.
+          const encoded = isKeyless(t.schema) ? undefined : await readEncoded(source, target, t.schema, range);
           const rows = encoded ? undefined : await source.readChunk(t.schema, range);
           if (!t.pathLogged) {
             t.pathLogged = true;

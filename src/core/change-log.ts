@@ -10,8 +10,16 @@ import type { TableSchema } from './schema.js';
  * is present; what the source lacks, its `capabilities` (SourceAdmin) say.
  */
 export interface ChangeLog {
-  /** The position a stream started now would begin at. */
-  currentPosition(): Promise<string>;
+  /**
+   * The position a stream started now would begin at. `wholeTables` names tables the initial copy
+   * will read whole (tables without a key: core/schema.ts isKeyless), which must be read at exactly
+   * this position, since their stream changes cannot be matched to chunks by key: the source then
+   * opens a consistent snapshot at the position it returns (MariaDB: START TRANSACTION WITH
+   * CONSISTENT SNAPSHOT and its binlog_snapshot_file/position; PostgreSQL: the slot's exported
+   * snapshot, which every chunk read uses anyway), read by readChunk of those tables until
+   * releaseSnapshot(). A source that cannot throws TRIB_TABLE_UNSUPPORTED naming the tables.
+   */
+  currentPosition(opts?: { readonly wholeTables?: readonly string[] }): Promise<string>;
   /**
    * The position of the latest change the source has logged (binlog end, WAL insert position), read
    * without side effects: no slot, no snapshot. A stream that has applied up to it has applied

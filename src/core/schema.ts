@@ -1,5 +1,6 @@
 import type { LogicalType } from './logical.js';
 import type { TypeRef } from './user-types.js';
+import type { Value } from './values.js';
 
 /**
  * The engine-neutral description of a table. Sources produce it from their catalogues; targets
@@ -57,8 +58,18 @@ export interface TableSchema {
   /** Unqualified name as the source spells it. */
   readonly name: string;
   readonly columns: readonly Column[];
-  /** Indexes into `columns` of the primary key, in key order. */
+  /**
+   * Indexes into `columns` of the key rows are synced by, in key order: the primary key, or, for a
+   * table without one, a unique key whose columns are all NOT NULL (then `keyFromUnique` is set;
+   * see keyedTable). Empty: the table has no key at all (a keyless table).
+   */
   readonly primaryKey: readonly number[];
+  /**
+   * `primaryKey` is not a primary key but the table's first unique key whose columns are all NOT
+   * NULL (the same key is also one of `uniqueKeys`). Targets create it as that unique key, not as a
+   * primary key the source does not have. Absent: `primaryKey` is the table's own primary key.
+   */
+  readonly keyFromUnique?: boolean;
   /** Secondary unique indexes, as indexes into `columns` (absent or empty: none). */
   readonly uniqueKeys?: readonly (readonly number[])[];
   /**
@@ -103,4 +114,45 @@ export function keyColumns(table: TableSchema): Column[] {
     if (!c) throw new Error(`primary key index ${i} out of range for ${table.name}`);
     return c;
   });
+}
+
+/**
+ * The table with the key it syncs by (engines' describes call it; so do the schema registry after
+ * DDL and the session for tables a caller built). A table with a primary key is returned as it is.
+ * A table without one is keyed by its first unique key (in `uniqueKeys` order) whose columns are all
+ * written and NOT NULL: such a key identifies each row exactly as a primary key does (NULLs, which
+ * a unique key lets repeat, cannot occur), so the copy's keyset, the apply and the checksums use it
+ * unchanged. Filling `primaryKey` here, once, rather than a keyOf() at each of its readers keeps
+ * every reader (chunks, apply, stream keys, checksums) on the same key. A table keyed so before
+ * whose key is gone (dropped, made nullable) is re-keyed, or left keyless. Pure and idempotent.
+ */
+export function keyedTable(table: TableSchema): TableSchema {
+  if (table.primaryKey.length > 0 && !table.keyFromUnique) return table;
+  const usable = (k: readonly number[]) => k.length > 0 && k.every((i) => table.columns[i] !== undefined && !(table.columns[i] as Column).nullable);
+  const key = (table.uniqueKeys ?? []).find(usable);
+  const { keyFromUnique: _was, ...rest } = table;
+  if (key) return { ...rest, primaryKey: [...key], keyFromUnique: true };
+  return table.keyFromUnique ? { ...rest, primaryKey: [] } : table;
+}
+
+/** The unique keys other than the one the table is keyed by (`uniqueKeys` without the keyFromUnique key). */
+export function secondaryUniqueKeys(table: TableSchema): readonly (readonly number[])[] {
+  const keys = table.uniqueKeys ?? [];
+  if (!table.keyFromUnique) return keys;
+  return keys.filter((k) => !(k.length === table.primaryKey.length && k.every((c, j) => c === table.primaryKey[j])));
+}
+
+/** True when the table has no key to sync by: no primary key and no unique NOT NULL key. */
+export function isKeyless(table: TableSchema): boolean {
+  return table.primaryKey.length === 0;
+}
+
+/**
+ * The key of a row image in a change (Change.key): its key columns' values, or, for a keyless
+ * table, the whole image. A keyless table's changes are applied by row image: a delete removes one
+ * row equal to every column of `key`, an upsert inserts `row` (duplicates stay duplicates), and
+ * nothing coalesces them (stream/batch.ts), since equal images are different rows.
+ */
+export function rowKey(table: TableSchema, row: readonly Value[]): Value[] {
+  return isKeyless(table) ? row.slice() : table.primaryKey.map((i) => row[i] ?? null);
 }

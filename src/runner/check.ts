@@ -3,6 +3,7 @@ import { describeDsn, redactUrl } from '../config/dsn.js';
 import type { SyncConfig } from '../config/schema.js';
 import type { Requirement } from '../core/check.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import { isKeyless } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import { createSession, FORCE_RESTARTS, type Session } from './session.js';
@@ -94,12 +95,6 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
     add('source', session.requirements);
     lines.push(...tableFailures);
     const schemas = session.tables;
-    for (const s of schemas) {
-      const reported = lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error');
-      if (s.primaryKey.length === 0 && !reported) {
-        lines.push({ group: 'tables', name: `table ${s.name} primary key`, ok: false, value: 'none', fix: 'add a primary key, or leave the table out with --tables', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
-      }
-    }
 
     if (targetUp) {
       try {
@@ -126,7 +121,10 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
     for (const s of schemas) {
       if (lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error')) continue;
       const key = s.primaryKey.map((i) => s.columns[i]?.name ?? '?').join(', ');
-      lines.push({ group: 'tables', name: `table ${s.name}`, ok: true, value: `can be synced (primary key ${key}, ${s.columns.length} columns)`, fix: '', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
+      const how = isKeyless(s)
+        ? 'no primary key nor unique NOT NULL key: copied whole in one snapshot, changes applied by full row image'
+        : `${s.keyFromUnique ? 'keyed by its unique NOT NULL key' : 'primary key'} ${key}`;
+      lines.push({ group: 'tables', name: `table ${s.name}`, ok: true, value: `can be synced (${how}, ${s.columns.length} columns)`, fix: '', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
     }
   } finally {
     await session.close();

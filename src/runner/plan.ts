@@ -3,6 +3,7 @@ import { describeDsn, redactUrl } from '../config/dsn.js';
 import { connectionDsn } from '../config/connection.js';
 import { toMs, type SyncConfig } from '../config/schema.js';
 import { TributaryError } from '../core/errors.js';
+import { isKeyless } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import { createSession } from './session.js';
@@ -79,8 +80,8 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
   try {
     await session.open();
     const schemas = session.tables;
-    const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
-    if (noKey.length) problems.push(`tables without a primary key cannot be synced yet: ${noKey.join(', ')}; add a primary key or leave them out with --tables`);
+    const noKey = schemas.filter(isKeyless).map((s) => s.name);
+    if (noKey.length) notes.push(`tables without a primary key nor unique NOT NULL key are copied whole in one snapshot and their changes applied by full row image: ${noKey.join(', ')}`);
 
     const cp = session.checkpoint;
     const resume = session.resume;

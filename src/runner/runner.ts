@@ -15,7 +15,7 @@ import type { SyncObserver } from '../core/observer.js';
 import { PauseGate } from '../core/pause.js';
 import type { SchemaChange } from '../core/schema-change.js';
 import { definedTables } from '../core/schema-change-tables.js';
-import type { TableSchema } from '../core/schema.js';
+import { isKeyless, type TableSchema } from '../core/schema.js';
 import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/source.js';
 import type { Checkpoint, Target } from '../core/target.js';
 import { StreamApplier } from '../stream/applier.js';
@@ -259,13 +259,6 @@ export class Runner extends EventEmitter {
       const names = session.names;
       const database = session.database;
       await this.warnTargetRequirements(target, schemas, database);
-      const noKey = schemas.filter((s) => s.primaryKey.length === 0).map((s) => s.name);
-      if (noKey.length) {
-        throw new TributaryError(
-          ErrorCode.TABLE_UNSUPPORTED,
-          `table${noKey.length > 1 ? 's' : ''} without a primary key cannot be synced yet: ${noKey.join(', ')}; add a primary key or leave ${noKey.length > 1 ? 'them' : 'it'} out with --tables`,
-        );
-      }
       const identity = session.identity as SourceIdentity;
       let cp: Checkpoint = session.checkpoint ?? { stream: null, tables: new Map() };
       const resume = session.resume;
@@ -277,6 +270,20 @@ export class Runner extends EventEmitter {
           cp = { stream: null, tables: new Map() };
         } else throw err;
       }
+      // Tables without a key are copied whole in a snapshot at the stream's start position, which a
+      // resumed sync no longer has: one whose copy did not finish cannot be resumed exactly.
+      const unfinished = cp.stream ? schemas.filter((s) => isKeyless(s) && !cp.tables.get(s.name)?.done).map((s) => s.name) : [];
+      if (unfinished.length) {
+        const err = new TributaryError(
+          ErrorCode.TABLE_UNSUPPORTED,
+          `the copy of ${unfinished.join(', ')} (no primary key nor unique NOT NULL key) was interrupted, and such a table is copied whole in one snapshot at the stream's start position, which a resumed sync does not have; start over with --force (drops and recreates the target tables), or leave ${unfinished.length > 1 ? 'them' : 'it'} out with --tables`,
+        );
+        if (!cfg.force) throw err;
+        log.warn({ reason: err.message }, '--force: the checkpoint cannot resume; starting over');
+        await target.clearCheckpoint();
+        cp = { stream: null, tables: new Map() };
+      }
+      const whole = schemas.filter((s) => isKeyless(s) && !cp.tables.get(s.name)?.done);
       let from: string;
       // The stream decodes and writes each table with its definition at the stream's position:
       // the versioned schema stored with the checkpoint (schema changes it has not reached yet may
@@ -301,7 +308,7 @@ export class Runner extends EventEmitter {
           );
         }
         await target.ensureSchema(schemas, { recreate: cfg.force, database });
-        from = await source.currentPosition();
+        from = await source.currentPosition({ wholeTables: whole.map((s) => s.name) });
         await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy' });
         if (source.capabilities.schemaChanges) await target.saveSchemas(schemas);
         log.info({ tables: names.length, position: source.describePosition(from) }, 'starting a new sync');
@@ -321,6 +328,8 @@ export class Runner extends EventEmitter {
       };
       if (lockLost) throw lockLost;
       const convergence = new Convergence();
+      // No change of a table copied whole reaches the target before its copy (TableGate.holdUntilCopied).
+      for (const s of whole) convergence.gate(s.name).holdUntilCopied();
       const copyLeft = schemas.some((s) => !cp.tables.get(s.name)?.done);
       const replica = cfg.replica !== undefined && copyLeft ? connectionDsn(cfg, 'replica') : undefined;
       const throttle =

@@ -7,7 +7,7 @@ import { deriveSyncId } from '../config/sync-id.js';
 import { selectTables } from '../config/tables.js';
 import type { Requirement } from '../core/check.js';
 import { ErrorCode } from '../core/errors.js';
-import type { TableSchema } from '../core/schema.js';
+import { keyedTable, type TableSchema } from '../core/schema.js';
 import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/source.js';
 import type { Checkpoint, LockWatch, Target } from '../core/target.js';
 import { targetLock, type SyncLock } from '../coordination/lock.js';
@@ -188,7 +188,7 @@ class OpenedSession implements Session {
       await allInOrder<unknown>([this.step('requirements', { side: 'source' }, requirements), this.takeLock()]);
       const listed = await this.step('tables', {}, async () => selectTables(await source.listTables(), config.tables, this.srcDsn.database));
       if (listed.ok) this.names = listed.value;
-      const describe = (name: string) => this.step('describe', { table: name }, async () => withLogicalTypes(await source.describe(name)));
+      const describe = (name: string) => this.step('describe', { table: name }, async () => keyedTable(await withLogicalTypes(await source.describe(name))));
       const described = opts.parallel ? await allInOrder(this.names.map(describe)) : await sequentially(this.names, describe);
       this.tables = described.flatMap((d) => (d.ok ? [d.value] : []));
       const database = await this.step('database', {}, async () => source.databaseDefaults());

@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import type { Column, TableSchema } from '../core/schema.js';
+import { keyedTable, type Column, type TableSchema } from '../core/schema.js';
 import type { ColumnPlace, SchemaOperation } from '../core/schema-change.js';
 
 /**
@@ -281,7 +281,8 @@ function toDraft(t: TableSchema): Draft {
     name: t.name,
     columns: [...t.columns],
     generated: [...t.generated],
-    primaryKey: t.primaryKey.map(name),
+    // The table's own primary key: a key taken from a unique key (keyFromUnique) is none.
+    primaryKey: t.keyFromUnique ? [] : t.primaryKey.map(name),
     uniqueKeys,
     indexes: new Map((t.indexes ?? []).map((i) => [i.name.toLowerCase(), { name: i.name, columns: [...i.columns], unique: i.unique }] as const)),
     indexesKnown: t.indexes !== undefined,
@@ -293,8 +294,9 @@ function toDraft(t: TableSchema): Draft {
 function fromDraft(d: Draft): TableSchema {
   if (!d.changed) return d.source;
   const index = (n: string): number => d.columns.findIndex((c) => c.name === n);
-  const { createStatement: _stale, uniqueKeys: _u, indexes: _i, ...rest } = d.source;
-  return {
+  const { createStatement: _stale, uniqueKeys: _u, keyFromUnique: _k, indexes: _i, ...rest } = d.source;
+  // Keyed again: a unique NOT NULL key used as the key may be gone, or a primary key added.
+  return keyedTable({
     ...rest,
     name: d.name,
     columns: d.columns,
@@ -302,5 +304,5 @@ function fromDraft(d: Draft): TableSchema {
     ...(d.uniqueKeys.length > 0 || d.source.uniqueKeys !== undefined ? { uniqueKeys: d.uniqueKeys.map((k) => k.map(index)) } : {}),
     ...(d.indexesKnown || d.indexes.size > 0 ? { indexes: [...d.indexes.values()] } : {}),
     generated: d.generated,
-  };
+  });
 }

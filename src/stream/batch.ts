@@ -1,5 +1,5 @@
 import { coalesce, type Change } from '../core/change.js';
-import type { TableSchema } from '../core/schema.js';
+import { isKeyless, type TableSchema } from '../core/schema.js';
 import { keyString } from '../core/values.js';
 import { opBytes, type StreamOp } from '../copier/convergence.js';
 
@@ -12,6 +12,8 @@ interface TableBatch {
 /**
  * Stream changes coalesced per key: the last image of each key wins, a delete replaces an upsert,
  * and a truncate discards everything before it. Bounded by the caller, which spills or commits it.
+ * A keyless table's changes (core/schema.ts rowKey) are never coalesced: two equal images are two
+ * rows, so each change is kept, in stream order, and the target applies them in that order.
  */
 export class Batch {
   private readonly tables = new Map<string, TableBatch>();
@@ -45,7 +47,16 @@ export class Batch {
       tb.bytes = 0;
       return;
     }
-    if (!this.schemas.has(op.table)) return;
+    const schema = this.schemas.get(op.table);
+    if (!schema) return;
+    if (isKeyless(schema)) {
+      // A key no other change has: Map keeps insertion order, so drain() yields stream order.
+      tb.ops.set(`#${tb.ops.size}`, op);
+      const bytes = opBytes(op);
+      tb.bytes += bytes;
+      this.bytes += bytes;
+      return;
+    }
     // Exact keys, never folded by collation: row images carry the key as stored, and a key change
     // (even of case only) arrives as a delete plus an upsert, which apply() runs deletes first.
     const k = keyString(op.key);

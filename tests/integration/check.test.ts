@@ -194,12 +194,12 @@ describe('tributary check: misconfigured servers', () => {
     expect(line(res.stdout, 'role chk_norepl REPLICATION attribute')).toBe('  ✘ role chk_norepl REPLICATION attribute: NOREPLICATION; fix: ALTER ROLE "chk_norepl" WITH REPLICATION');
   });
 
-  it('tables without a primary key are named with the reason, on either source', async () => {
+  it('tables without a primary key say how they sync, and a PostgreSQL one without REPLICA IDENTITY FULL is named with the fix', async () => {
     const src = await mysqlDb('nopk', 'CREATE TABLE logs (msg TEXT); CREATE TABLE good (id INT PRIMARY KEY);');
     const { db: dst } = await pgDb('nopk_dst');
     const res = await check(maria.url(src), postgres.url(dst));
-    expectFailed(res);
-    expect(line(res.stdout, 'table logs primary key')).toBe('  ✘ table logs primary key: none; fix: add a primary key, or leave the table out with --tables');
+    expectHealthy(res);
+    expect(line(res.stdout, 'table logs')).toBe('  ✔ table logs: can be synced (no primary key nor unique NOT NULL key: copied whole in one snapshot, changes applied by full row image, 1 columns)');
     expect(line(res.stdout, 'table good')).toMatch(/✔ table good: can be synced/);
     expect(await pgState(await pgClient(postgres.url(dst)).then((c) => (clients.push(c), c)))).toEqual([]);
 
@@ -207,7 +207,9 @@ describe('tributary check: misconfigured servers', () => {
     const mdst = await mysqlDb('nopk_pg_dst');
     const pres = await check(postgres.url(psrc), maria.url(mdst));
     expectFailed(pres);
-    expect(line(pres.stdout, 'table nokey primary key')).toMatch(/✘ table nokey primary key: none \(replica identity default\); fix: ALTER TABLE "nokey" ADD PRIMARY KEY/);
+    expect(line(pres.stdout, 'table nokey replica identity')).toBe(
+      '  ✘ table nokey replica identity: DEFAULT, and the table has no primary key nor unique NOT NULL key; fix: ALTER TABLE "nokey" REPLICA IDENTITY FULL (UPDATE and DELETE of a table without a key must carry the whole old row), or add a key',
+    );
     // Passing --tables leaves it out: the rest is ready.
     expectHealthy(await check(postgres.url(psrc), maria.url(mdst), '--tables', 'ok'));
   });
@@ -385,10 +387,10 @@ describe('tributary check refuses what sync refuses', () => {
         after: async () => void (await my.query("SET GLOBAL binlog_format = 'ROW'")),
       },
       {
-        what: 'a table without a primary key',
+        what: 'a PostgreSQL table without a key and without REPLICA IDENTITY FULL',
         code: 'TRIB_TABLE_UNSUPPORTED',
-        line: /^table logs primary key$/,
-        args: async () => ['--source', maria.url(await mysqlDb('ref_nopk', 'CREATE TABLE logs (m TEXT);')), '--target', postgres.url((await pgDb('ref_d7')).db)],
+        line: /^table logs replica identity$/,
+        args: async () => ['--source', postgres.url((await pgDb('ref_nopk', 'CREATE TABLE logs (m text);')).db), '--target', maria.url(await mysqlDb('ref_d7'))],
       },
       {
         what: 'a --tables pattern that matches nothing, beside one that matches',

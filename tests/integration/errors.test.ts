@@ -196,15 +196,14 @@ describe('source binlog settings', () => {
 });
 
 describe('tables', () => {
-  it('a table without a primary key gives TRIB_TABLE_UNSUPPORTED naming it', async () => {
+  it('a table without a primary key is no longer refused: it is copied whole, duplicates kept', async () => {
     const db = await sourceWithTable('nopk');
-    await pair.src.query(`CREATE TABLE \`${db}\`.logs_nopk (msg TEXT); INSERT INTO \`${db}\`.logs_nopk VALUES ('x');`);
-    const res = await runCli(sync(pair.srcUrl(db), pair.dstUrl(db)));
-    const line = expectError(res, 'TRIB_TABLE_UNSUPPORTED');
-    expect(line).toContain('logs_nopk');
-    expect(line).not.toMatch(/\bt\b,/);
-    expect(line).toMatch(/add a primary key or leave it out with --tables/);
-    expect(await targetTables(db)).toEqual([]);
+    await pair.src.query(`CREATE TABLE \`${db}\`.logs_nopk (msg TEXT); INSERT INTO \`${db}\`.logs_nopk VALUES ('x'), ('x'), (NULL);`);
+    const res = await runCli(sync(pair.srcUrl(db), pair.dstUrl(db), '--copy-only'));
+    expect(res.code, res.stderr).toBe(0);
+    expect(await targetTables(db)).toEqual(['logs_nopk', 't']);
+    const [rows] = await pair.dst.query<RowDataPacket[]>(`SELECT msg FROM \`${db}\`.logs_nopk ORDER BY msg`);
+    expect(rows.map((r) => r.msg as string | null)).toEqual([null, 'x', 'x']);
   });
 
   it('a --tables pattern matching nothing gives TRIB_NO_TABLES', async () => {

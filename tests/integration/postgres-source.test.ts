@@ -309,7 +309,7 @@ describe('PostgreSQL source', () => {
     await c.end();
   });
 
-  it('refuses a server without wal_level=logical, a role without REPLICATION, and a table without a primary key', async () => {
+  it('refuses a server without wal_level=logical, a role without REPLICATION, and a table without a key unless REPLICA IDENTITY FULL', async () => {
     const replica = await startPostgres({ args: ['-c', 'wal_level=replica'] });
     try {
       const s = await source('postgres', { syncId: 'walrep' }, replica.url('postgres'));
@@ -338,7 +338,7 @@ describe('PostgreSQL source', () => {
     const s = await source('pre', { syncId: 'pre' });
     const e2 = await rejection(s.preflight());
     expect(e2.code).toBe(ErrorCode.TABLE_UNSUPPORTED);
-    expect(e2.message).toMatch(/table nokey primary key is none/);
+    expect(e2.message).toMatch(/table nokey replica identity is DEFAULT, and the table has no primary key nor unique NOT NULL key; fix: ALTER TABLE "nokey" REPLICA IDENTITY FULL/);
     expect(e2.message).not.toMatch(/table ok/);
     await c.end();
   });

@@ -108,3 +108,36 @@ describe('Batch bytes', () => {
     expect(b.empty).toBe(true);
   });
 });
+
+describe('Batch: a keyless table is never coalesced', () => {
+  const keyless: TableSchema = { ...ci, name: 'n', primaryKey: [] };
+  const up = (row: Change['key']): Change => ({ kind: 'upsert', table: 'n', key: row, row });
+  const del = (row: Change['key']): Change => ({ kind: 'delete', table: 'n', key: row });
+
+  it('keeps every change, equal images included, in stream order', () => {
+    const b = new Batch(new Map([['n', keyless], ['t', ci]]));
+    const ops = [up(['a', 1n]), up(['a', 1n]), del(['a', 1n]), up(['a', 1n]), del(['b', null]), up(['b', 2n])];
+    for (const op of ops) b.add(op);
+    // A keyed table beside it still coalesces.
+    b.add({ kind: 'upsert', table: 't', key: ['x'], row: ['x', 1n] });
+    b.add({ kind: 'upsert', table: 't', key: ['x'], row: ['x', 2n] });
+    expect(b.changes).toBe(8);
+    const { changes } = b.drain();
+    expect(changes.filter((c) => c.table === 'n')).toEqual(ops);
+    expect(changes.filter((c) => c.table === 't')).toEqual([{ kind: 'upsert', table: 't', key: ['x'], row: ['x', 2n] }]);
+  });
+
+  it('counts the bytes of every change, and a truncate still discards what came before it', () => {
+    const b = new Batch(new Map([['n', keyless]]));
+    b.add(up(['a', 1n]));
+    b.add(up(['a', 1n]));
+    expect(b.bytes).toBe(2 * opBytes(up(['a', 1n])));
+    b.add({ kind: 'truncate', table: 'n' });
+    b.add(up(['c', 3n]));
+    b.add(up(['c', 3n]));
+    const out = b.drain();
+    expect(out.truncates).toEqual(['n']);
+    expect(out.changes).toEqual([up(['c', 3n]), up(['c', 3n])]);
+    expect(b.bytes).toBe(0);
+  });
+});

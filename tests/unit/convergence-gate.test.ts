@@ -10,6 +10,20 @@ describe('TableGate (the convergence rule)', () => {
     expect(g.offer(up(1), 0)).toBe(false);
   });
 
+  it('holdUntilCopied: holds every change before and while the (whole-table) chunk is in flight, releases them in order once it is written, then applies at once', () => {
+    const g = new TableGate();
+    g.holdUntilCopied();
+    // Before the chunk starts: held (a keyless table's change must not reach the target before its copy).
+    expect(g.offer(up(1), 1)).toBe(true);
+    expect(g.offer(up(1), 2)).toBe(true);
+    const c = g.startChunk();
+    expect(g.offer(up(2), 3)).toBe(true);
+    expect(g.heldCount).toBe(3);
+    expect(g.oldestBoundary()).toBe(1);
+    expect(g.finishChunk(c)).toEqual([up(1), up(1), up(2)]);
+    expect(g.offer(up(3), 4)).toBe(false);
+  });
+
   it('holds while a chunk is in flight and releases after it is written', () => {
     const g = new TableGate();
     const c1 = g.startChunk();

@@ -1,6 +1,6 @@
 import type { Connection, PoolConnection } from 'mysql2/promise';
 import type { Change } from '../../core/change.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { isKeyless, secondaryUniqueKeys, type Column, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { literal, quoteId } from './sql.js';
 
@@ -28,12 +28,14 @@ export type ColumnLiterals = (value: Value, index: number) => string;
 export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly (readonly Value[])[], lit?: ColumnLiterals): Promise<void> {
   if (rows.length === 0) return;
   const cols = table.columns.map((c) => quoteId(c.name));
-  const replace = (table.uniqueKeys?.length ?? 0) > 0;
+  // A keyless table's images are inserted: an equal row already there is another row.
+  const keyless = isKeyless(table);
+  const replace = !keyless && secondaryUniqueKeys(table).length > 0;
   // Key columns too: a row whose stored key differs only in case or trailing spaces from the new
   // image (equal under the collation) must take the new bytes.
   const updates = table.columns.map((c) => `${quoteId(c.name)} = VALUES(${quoteId(c.name)})`);
   const head = `${replace ? 'REPLACE' : 'INSERT'} INTO ${quoteId(table.name)} (${cols.join(', ')}) VALUES `;
-  const tail = replace ? '' : ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
+  const tail = replace || keyless ? '' : ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
   let parts: string[] = [];
   let bytes = 0;
   const flush = async () => {
@@ -96,10 +98,11 @@ export async function applyChanges(
   changes: readonly Change[],
   literals?: (table: TableSchema) => ColumnLiterals | undefined,
 ): Promise<void> {
-  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: Upsert[] }>();
+  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: Upsert[]; all: Change[] }>();
   for (const ch of changes) {
     let g = byTable.get(ch.table);
-    if (!g) byTable.set(ch.table, (g = { del: [], up: [], partial: [] }));
+    if (!g) byTable.set(ch.table, (g = { del: [], up: [], partial: [], all: [] }));
+    g.all.push(ch);
     if (ch.kind === 'delete') g.del.push(ch.key);
     else if (ch.unchanged?.length) g.partial.push(ch);
     else g.up.push(ch.row);
@@ -108,7 +111,11 @@ export async function applyChanges(
     const table = tables.get(name);
     if (!table) continue;
     const lit = literals?.(table);
-    const kept = g.partial.length > 0 && (table.uniqueKeys?.length ?? 0) > 0;
+    if (isKeyless(table)) {
+      await applyKeyless(conn, table, g.all, lit);
+      continue;
+    }
+    const kept = g.partial.length > 0 && secondaryUniqueKeys(table).length > 0;
     if (kept) await keepRows(conn, table, g.partial, lit);
     await deleteKeys(conn, table, g.del, lit);
     await upsertRows(conn, table, g.up, lit);
@@ -122,6 +129,44 @@ export async function applyChanges(
 }
 
 type Upsert = Extract<Change, { kind: 'upsert' }>;
+
+/**
+ * The changes of a keyless table, in stream order (the batch never coalesces them, and the order
+ * of a delete and an insert of equal images decides what remains): each run of inserts as one
+ * multi-row INSERT, each delete as rowImageDelete.
+ */
+async function applyKeyless(conn: Conn, table: TableSchema, changes: readonly Change[], colLit?: ColumnLiterals): Promise<void> {
+  // Every column as exactly as a key column (a DECIMAL as a bare decimal literal).
+  const lit = colLit ?? ((v: Value, i: number) => keyLiteral(table.columns[i] as Column, v));
+  let run: Value[][] = [];
+  for (const ch of changes) {
+    if (ch.kind === 'upsert') {
+      run.push(ch.row);
+      continue;
+    }
+    await upsertRows(conn, table, run, colLit);
+    run = [];
+    await conn.query(rowImageDelete(table, ch.key, lit));
+  }
+  await upsertRows(conn, table, run, colLit);
+}
+
+/**
+ * `DELETE … WHERE <every column equals the image, NULL-safe> LIMIT 1`: removes exactly one of the
+ * rows equal to a keyless table's before-image (core/schema.ts rowKey), whichever the server finds
+ * first; equal rows are interchangeable. It scans the table (no key to seek by). A FLOAT column is
+ * compared as a FLOAT (`CAST(… AS FLOAT)`): the column widened to a double never equals the
+ * decimal literal of its value. Other values compare as the target stores them (a JSON column of
+ * MySQL 8 would compare as JSON against a string: not supported on a keyless table).
+ */
+export function rowImageDelete(table: TableSchema, image: readonly Value[], lit: ColumnLiterals): string {
+  const conds = table.columns.map((c, i) => {
+    const v = lit(image[i] ?? null, i);
+    const float32 = c.logical?.kind === 'float' ? c.logical.bits === 32 : c.dataType === 'float';
+    return `${quoteId(c.name)} <=> ${float32 && image[i] !== null && image[i] !== undefined ? `CAST(${v} AS FLOAT)` : v}`;
+  });
+  return `DELETE FROM ${quoteId(table.name)} WHERE ${conds.join(' AND ')} LIMIT 1`;
+}
 
 /** The session's table of kept rows (keepRows), one table at a time. */
 const KEEP = quoteId('_tributary_keep');

@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { TableSchema } from '../../core/schema.js';
+import { keyedTable, type TableSchema } from '../../core/schema.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
 import { applyOperations } from '../../schema/apply.js';
 import {
@@ -657,7 +657,7 @@ class Reader {
       const col = columns[i];
       if (col?.nullable) columns[i] = { ...col, nullable: false };
     }
-    return { name, columns, primaryKey, uniqueKeys: uniques.map((u) => u.map(index)), generated, engine: 'mysql' };
+    return keyedTable({ name, columns, primaryKey, uniqueKeys: uniques.map((u) => u.map(index)), generated, engine: 'mysql' });
   }
 }
 

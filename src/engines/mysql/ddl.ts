@@ -94,7 +94,8 @@ export function createTableFromMapping(mapping: TableMapping, opts: MapTableOpti
   const inPrimary = new Set(table.primaryKey);
   const lines = mapping.columns.map((m, i) => `  ${quoteId(m.column.name)} ${m.sql}${m.column.nullable && !inPrimary.has(i) ? '' : ' NOT NULL'}`);
   const names = (k: readonly number[]) => k.map((i) => quoteId(table.columns[i]!.name)).join(', ');
-  if (table.primaryKey.length) lines.push(`  PRIMARY KEY (${names(table.primaryKey)})`);
+  // A key taken from a unique NOT NULL key (keyFromUnique) is created as that unique key only.
+  if (table.primaryKey.length && !table.keyFromUnique) lines.push(`  PRIMARY KEY (${names(table.primaryKey)})`);
   (table.uniqueKeys ?? []).forEach((k, n) => {
     if (k.length) lines.push(`  UNIQUE KEY ${quoteId(`tributary_uk${n + 1}`)} (${names(k)})`);
   });

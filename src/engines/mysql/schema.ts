@@ -1,6 +1,6 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Column, IndexDefinition, TableSchema } from '../../core/schema.js';
+import { keyedTable, type Column, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from './types.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { quoteId } from './sql.js';
@@ -99,7 +99,7 @@ export async function describeTable(conn: Queryable, database: string, table: st
   const uniqueKeys = [...byIndex.values()].filter((i) => i.unique && i.written).map((i) => i.columns.map((n) => columns.findIndex((c) => c.name === n)));
   const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
   const createStatement = String(create[0]?.['Create Table'] ?? '');
-  return withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, createStatement, engine: 'mysql' });
+  return keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, createStatement, engine: 'mysql' }));
 }
 
 /**

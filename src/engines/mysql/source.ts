@@ -1,14 +1,14 @@
 import { tableSelected } from '../../config/tables.js';
 import { shadowPatterns } from './osc.js';
 import { createHash } from 'node:crypto';
-import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
+import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { bufferedChunk } from '../../core/encoded.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
-import type { TableSchema } from '../../core/schema.js';
+import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { streamBinlog } from './stream.js';
@@ -73,6 +73,8 @@ export class MysqlSource implements ChangeSource {
   private readonly tsv = new WeakMap<TableSchema, string>();
   /** The PG_COPY_TEXT select expression per table definition; null when the table has no exact rendering. */
   private readonly pgCopy = new WeakMap<TableSchema, string | null>();
+  /** The consistent snapshot opened for tables read whole (currentPosition wholeTables), until releaseSnapshot(). */
+  private snap: { readonly conn: PoolConnection; readonly tables: ReadonlySet<string> } | undefined;
 
   constructor(opts: MysqlSourceOptions) {
     this.opts = opts;
@@ -92,6 +94,7 @@ export class MysqlSource implements ChangeSource {
   }
 
   async close(): Promise<void> {
+    await this.releaseSnapshot();
     await this.pool?.end().catch(() => undefined);
     await this.conn?.end().catch(() => undefined);
     this.pool = undefined;
@@ -199,10 +202,21 @@ export class MysqlSource implements ChangeSource {
   /** Nothing to free: the binlog keeps nothing for its reader (capabilities.retainsLog is false). */
   async acknowledge(_position: string): Promise<void> {}
 
-  /** Chunk reads take no snapshot here (each is a plain consistent read): nothing to release. */
-  async releaseSnapshot(): Promise<void> {}
+  /**
+   * Ends the consistent snapshot currentPosition() opened for tables read whole; keyed chunk reads
+   * take none (each is a plain consistent read).
+   */
+  async releaseSnapshot(): Promise<void> {
+    const s = this.snap;
+    this.snap = undefined;
+    if (!s) return;
+    await s.conn.query('COMMIT').catch(() => undefined);
+    s.conn.release();
+    this.opts.logger.debug('consistent snapshot for the tables without a key released');
+  }
 
-  async currentPosition(): Promise<string> {
+  async currentPosition(opts: { readonly wholeTables?: readonly string[] } = {}): Promise<string> {
+    if (opts.wholeTables?.length) return this.snapshotPosition(opts.wholeTables);
     let rows: RowDataPacket[];
     try {
       [rows] = await this.c.query<RowDataPacket[]>('SHOW MASTER STATUS');
@@ -225,6 +239,45 @@ export class MysqlSource implements ChangeSource {
       }
     }
     return positions.encodePosition({ file: String(r.File), pos: Number(r.Position), ...(gtid !== undefined ? { gtid } : {}) });
+  }
+
+  /**
+   * Opens a consistent snapshot on a connection of its own and returns its binlog position (MariaDB's
+   * binlog_snapshot_file/position, read inside it: the binlog position of exactly that snapshot),
+   * which readChunk of `tables` then reads until releaseSnapshot(). MySQL reports no such position.
+   */
+  private async snapshotPosition(tables: readonly string[]): Promise<string> {
+    await this.releaseSnapshot();
+    const conn = await this.poolOrFail().getConnection();
+    let file: string | undefined;
+    let pos: number | undefined;
+    try {
+      await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+      const [st] = await conn.query<RowDataPacket[]>("SHOW STATUS LIKE 'binlog_snapshot_%'");
+      const value = (name: string) => st.find((r) => String(r.Variable_name).toLowerCase() === name)?.Value as string | undefined;
+      file = value('binlog_snapshot_file');
+      pos = Number(value('binlog_snapshot_position'));
+    } catch (err) {
+      conn.release();
+      throw connectError(err, this.opts.dsn, 'source');
+    }
+    if (!file || !Number.isFinite(pos)) {
+      await conn.query('ROLLBACK').catch(() => undefined);
+      conn.release();
+      throw new TributaryError(
+        ErrorCode.TABLE_UNSUPPORTED,
+        `table${tables.length > 1 ? 's' : ''} ${tables.join(', ')} of ${describeDsn(this.opts.dsn)} ha${tables.length > 1 ? 've' : 's'} no primary key nor unique NOT NULL key, and this server does not report the binlog position of a consistent snapshot (MariaDB's binlog_snapshot_file/position), which copying such a table exactly needs; add a key, or leave ${tables.length > 1 ? 'them' : 'it'} out with --tables`,
+      );
+    }
+    this.snap = { conn, tables: new Set(tables) };
+    let gtid: string | undefined;
+    if (await this.useGtid()) {
+      const [g] = await this.c.query<RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS pos', [file, pos]);
+      gtid = String(g[0]?.pos ?? '');
+    }
+    this.opts.logger.info({ file, pos, tables }, 'consistent snapshot opened for the tables without a key: they are copied at the stream\'s start position');
+    return positions.encodePosition({ file, pos: pos as number, ...(gtid !== undefined ? { gtid } : {}) });
   }
 
   async checkPosition(position: string): Promise<void> {
@@ -273,8 +326,11 @@ export class MysqlSource implements ChangeSource {
 
   async readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
     const s = this.sqlFor(table);
-    const where = rangeWhere(table, range);
-    const rows = await this.read({ sql: `SELECT ${s.selectList} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, values: where.params });
+    // A table without a key is read whole, in the snapshot currentPosition() opened for it.
+    const keyless = isKeyless(table);
+    const where = keyless ? { sql: '', params: [] } : rangeWhere(table, range);
+    const q = { sql: `SELECT ${s.selectList} FROM ${s.from} ${where.sql}${keyless ? '' : ` ORDER BY ${s.keyList}`}`, values: where.params };
+    const rows = keyless && this.snap?.tables.has(table.name) ? await this.readInSnapshot(this.snap.conn, q) : await this.read(q);
     const codecs = s.codecs;
     const n = codecs.length;
     const out: Row[] = new Array(rows.length);
@@ -356,6 +412,15 @@ export class MysqlSource implements ChangeSource {
   }
 
   /** A raw read through the pool; driver errors become retryable TributaryErrors naming the source. */
+  private async readInSnapshot(conn: PoolConnection, q: { sql: string; values: Value[] }): Promise<RowDataPacket[]> {
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>({ ...q, rowsAsArray: true, typeCast: false });
+      return rows;
+    } catch (err) {
+      throw connectError(err, this.opts.dsn, 'source');
+    }
+  }
+
   private async read(q: { sql: string; values: Value[] }): Promise<RowDataPacket[]> {
     try {
       const [rows] = await this.poolOrFail().query<RowDataPacket[]>({ ...q, rowsAsArray: true, typeCast: false });

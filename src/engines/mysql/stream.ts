@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Dsn } from '../../config/dsn.js';
 import type { Change, StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { TableSchema } from '../../core/schema.js';
+import { isKeyless, rowKey, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { rowBytes } from '../../core/values.js';
 import { EventQueue } from '../../stream/queue.js';
@@ -218,7 +218,10 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       }
       return row;
     };
-    const keyOf = (row: Value[]) => schema.primaryKey.map((i) => row[i] ?? null);
+    const keyOf = (row: Value[]) => rowKey(schema, row);
+    // A keyless table's UPDATE is always a delete of the old image plus an insert of the new one:
+    // an upsert alone would insert a second row.
+    const keyless = isKeyless(schema);
     for (const r of evt.rows) {
       if (kind === 'update') {
         const u = r as { before: Record<string, unknown>; after: Record<string, unknown> };
@@ -227,7 +230,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         const oldKey = keyOf(before);
         const newKey = keyOf(after);
         const bytes = rowBytes(after);
-        if (!sameKey(oldKey, newKey)) emitChange({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
+        if (keyless || !sameKey(oldKey, newKey)) emitChange({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
         emitChange({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after }, op: 'update' }, bytes);
       } else {
         const row = toRow(r as Record<string, unknown>);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Change } from '../../core/change.js';
-import type { Column } from '../../core/schema.js';
+import { isKeyless, type Column } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { holderDeletes, loadCopy, type TablePlan } from './load.js';
 import { copyField, quoteIdent, renderRow, type TargetColumn } from './sql.js';
@@ -260,10 +260,11 @@ async function upsertKept(client: pg.ClientBase, plan: TablePlan, rows: readonly
  * before anything was written: keepRows).
  */
 export async function applyChanges(client: pg.ClientBase, plans: (table: string) => TablePlan | undefined, changes: readonly Change[]): Promise<void> {
-  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: PartialImage[] }>();
+  const byTable = new Map<string, { del: Value[][]; up: Value[][]; partial: PartialImage[]; all: Change[] }>();
   for (const ch of changes) {
     let g = byTable.get(ch.table);
-    if (!g) byTable.set(ch.table, (g = { del: [], up: [], partial: [] }));
+    if (!g) byTable.set(ch.table, (g = { del: [], up: [], partial: [], all: [] }));
+    g.all.push(ch);
     if (ch.kind === 'delete') g.del.push(ch.key);
     else if (ch.unchanged?.length) g.partial.push({ row: ch.row, unchanged: ch.unchanged });
     else g.up.push(ch.row);
@@ -271,6 +272,10 @@ export async function applyChanges(client: pg.ClientBase, plans: (table: string)
   for (const [name, g] of byTable) {
     const plan = plans(name);
     if (!plan) continue;
+    if (isKeyless(plan.table)) {
+      await applyKeyless(client, plan, g.all);
+      continue;
+    }
     const kept = g.partial.length > 0 && plan.uniqueKeys.length > 0;
     if (kept) await keepRows(client, plan, g.partial);
     await deleteKeys(client, plan, g.del);
@@ -278,4 +283,47 @@ export async function applyChanges(client: pg.ClientBase, plans: (table: string)
     if (kept) await upsertKept(client, plan, g.partial);
     else if (g.partial.length) await updatePartial(client, plan, g.partial);
   }
+}
+
+/**
+ * The changes of a keyless table, in stream order (the batch never coalesces them, and the order
+ * of a delete and an insert of equal images decides what remains): each run of inserts through
+ * upsertRows (a plain INSERT: the plan has no ON CONFLICT for a keyless table), each delete as
+ * rowImageDelete.
+ */
+async function applyKeyless(client: pg.ClientBase, plan: TablePlan, changes: readonly Change[]): Promise<void> {
+  let run: (readonly Value[])[] = [];
+  for (const ch of changes) {
+    if (ch.kind === 'upsert') {
+      run.push(ch.row);
+      continue;
+    }
+    await upsertRows(client, plan, run);
+    run = [];
+    const sql = rowImageDelete(plan);
+    await client.query(sql, renderRow(plan.table, plan.columns, ch.key, plan.zeroDates));
+  }
+  await upsertRows(client, plan, run);
+}
+
+/** Types with no equality operator: a keyless table's row image compares them by their text form. */
+const NO_EQUALITY = /^(json|xml|point|line|lseg|box|path|polygon|circle)\b/i;
+
+/**
+ * The DELETE of one row equal to a keyless table's before-image (core/schema.ts rowKey), whose
+ * columns are bound as $1…$n in the table's column order (renderRow): the first row found whose
+ * every column IS NOT DISTINCT FROM the image's value, by its (tableoid, ctid), which names one row
+ * even in a partitioned table. Equal rows are interchangeable, so which one goes does not matter.
+ * Each value is parsed into the column's type first, so it compares as stored (a real as a real);
+ * a type without an equality operator (json, xml, the geometric types, arrays of them) compares
+ * as the text PostgreSQL prints for the stored value and for the parsed image. The subquery scans
+ * the table: there is no key to seek by.
+ */
+export function rowImageDelete(plan: TablePlan): string {
+  const conds = plan.columns.map((c, i) => {
+    const name = quoteIdent((plan.table.columns[i] as Column).name);
+    const param = `$${i + 1}::${c.sqlType}`;
+    return NO_EQUALITY.test(c.sqlType) ? `${name}::text IS NOT DISTINCT FROM (${param})::text` : `${name} IS NOT DISTINCT FROM ${param}`;
+  });
+  return `DELETE FROM ${plan.target} WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM ${plan.target} WHERE ${conds.join(' AND ')} LIMIT 1)`;
 }

@@ -3,7 +3,7 @@ import type { Dsn } from '../../config/dsn.js';
 import { assertRequirements, type Requirement } from '../../core/check.js';
 import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { isKeyless, type Column, type TableSchema } from '../../core/schema.js';
 import { cannotCreate, planTypes, type MissingDatabase } from './ddl.js';
 import type { DescribedTable } from './schema.js';
 import { assertCovers, publicationState, setting, slotInfo, type PublicationState } from './slot.js';
@@ -148,51 +148,64 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
 }
 
 /**
- * A table can be synced when it has a primary key and its replica identity delivers that key
- * for UPDATE and DELETE: DEFAULT (the primary key), FULL (the whole old row), or USING INDEX on
- * an index that contains the primary key. REPLICA IDENTITY FULL without a primary key gives rows
- * but nothing to key them on; such tables are refused for now, like tables without a primary key
- * on MySQL. A partitioned table's key is its own primary key (its partitions' key indexes are
- * attached to it), but UPDATE and DELETE on a partition carry the partition's replica identity,
- * so every leaf partition must deliver the key too.
+ * A table can be synced when its replica identity delivers its key for UPDATE and DELETE: DEFAULT
+ * (the primary key), FULL (the whole old row), or USING INDEX on an index that contains the key. A
+ * table without a key (core/schema.ts isKeyless) is applied by full row image, so it needs FULL:
+ * anything else sends no old row (or only some columns) to find the row by. A partitioned table's
+ * key is its own primary key (its partitions' key indexes are attached to it), but UPDATE and
+ * DELETE on a partition carry the partition's replica identity, so every leaf partition must
+ * deliver the key (or the full row) too.
  */
 export function tableRequirement(t: DescribedTable): Requirement | undefined {
   const name = t.schema.name;
-  if (t.schema.primaryKey.length === 0) {
-    return {
-      name: `table ${name} primary key`,
-      ok: false,
-      value: `none (replica identity ${t.replicaIdentity})`,
-      fix: `ALTER TABLE ${quoteIdent(name)} ADD PRIMARY KEY (…), or leave it out with --tables`,
-      severity: 'error',
-      code: ErrorCode.TABLE_UNSUPPORTED,
-      table: name,
-    };
+  if (isKeyless(t.schema)) {
+    for (const r of [{ relation: name, what: `table ${name}`, identity: t.replicaIdentity }, ...t.partitions.map((p) => ({ relation: p.name, what: `partition ${p.name} of table ${name}`, identity: p.replicaIdentity }))]) {
+      if (r.identity === 'full') continue;
+      return {
+        name: `${r.what} replica identity`,
+        ok: false,
+        value: `${r.identity.toUpperCase()}, and the table has no primary key nor unique NOT NULL key`,
+        fix: `ALTER TABLE ${quoteIdent(r.relation)} REPLICA IDENTITY FULL (UPDATE and DELETE of a table without a key must carry the whole old row), or add a key`,
+        severity: 'error',
+        code: ErrorCode.TABLE_UNSUPPORTED,
+        table: name,
+      };
+    }
+    return undefined;
   }
   const pk = t.schema.primaryKey.map((i) => t.schema.columns[i]?.name ?? '?');
-  const own = identityRequirement(name, `table ${name}`, pk, t);
+  const own = identityRequirement(name, `table ${name}`, pk, t, t.schema.keyFromUnique === true);
   if (own) return { ...own, table: name };
   for (const p of t.partitions) {
-    const bad = identityRequirement(p.name, `partition ${p.name} of table ${name}`, pk, p);
+    const bad = identityRequirement(p.name, `partition ${p.name} of table ${name}`, pk, p, t.schema.keyFromUnique === true);
     if (bad) return { ...bad, table: name };
   }
   return undefined;
 }
 
-/** The requirement a relation's replica identity fails to meet, or undefined when it delivers the key `pk`. */
+/**
+ * The requirement a relation's replica identity fails to meet, or undefined when it delivers the key
+ * `pk`. A table keyed by a unique NOT NULL key (`byUnique`) has no primary key for DEFAULT to send:
+ * it needs USING INDEX on that key's index, or FULL.
+ */
 function identityRequirement(
   relation: string,
   what: string,
   pk: readonly string[],
   r: Pick<DescribedTable, 'replicaIdentity' | 'identityColumns'>,
+  byUnique: boolean,
 ): Requirement | undefined {
-  const usable = r.replicaIdentity === 'default' || r.replicaIdentity === 'full' || (r.replicaIdentity === 'index' && pk.every((c) => r.identityColumns.includes(c)));
+  const usable =
+    (r.replicaIdentity === 'default' && !byUnique) || r.replicaIdentity === 'full' || (r.replicaIdentity === 'index' && pk.every((c) => r.identityColumns.includes(c)));
   if (usable) return undefined;
+  const keyName = byUnique ? `unique key (${pk.join(', ')})` : 'primary key';
   return {
     name: `${what} replica identity`,
     ok: false,
-    value: r.replicaIdentity === 'index' ? `USING INDEX on (${r.identityColumns.join(', ')}), which lacks primary key column(s)` : r.replicaIdentity.toUpperCase(),
-    fix: `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
+    value: r.replicaIdentity === 'index' ? `USING INDEX on (${r.identityColumns.join(', ')}), which lacks ${keyName} column(s)` : r.replicaIdentity.toUpperCase(),
+    fix: byUnique
+      ? `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY USING INDEX <the index of (${pk.join(', ')})>, or REPLICA IDENTITY FULL (UPDATE and DELETE must carry the ${keyName}; the table has no primary key)`
+      : `ALTER TABLE ${quoteIdent(relation)} REPLICA IDENTITY DEFAULT (UPDATE and DELETE must carry the primary key)`,
     severity: 'error',
     code: ErrorCode.TABLE_UNSUPPORTED,
   };

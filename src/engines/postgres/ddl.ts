@@ -3,7 +3,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { ColumnDefault, SchemaChange } from '../../core/schema-change.js';
 import { resolveColumn, tableAfter, tableBefore } from '../../core/schema-change-tables.js';
-import { indexNamed, type Column, type TableSchema } from '../../core/schema.js';
+import { indexNamed, secondaryUniqueKeys, type Column, type TableSchema } from '../../core/schema.js';
 import { openClient } from './connection.js';
 import { MAX_IDENTIFIER_BYTES, qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { postgresColumnType, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
@@ -141,8 +141,10 @@ export function createTableSql(schema: string, table: TableSchema, types: readon
     lines.push(`${q} ${t.sql}${notNull ? ' NOT NULL' : ''}${t.check ? ` CHECK (${t.check(q)})` : ''}`);
   });
   const names = (idx: readonly number[]) => idx.map((i) => quoteIdent((table.columns[i] as Column).name)).join(', ');
-  if (table.primaryKey.length) lines.push(`PRIMARY KEY (${names(table.primaryKey)})`);
-  for (const u of table.uniqueKeys ?? []) {
+  // A key taken from a unique NOT NULL key (keyFromUnique) is created as that unique constraint,
+  // not deferrable: ON CONFLICT cannot arbitrate on a deferrable one.
+  if (table.primaryKey.length) lines.push(`${table.keyFromUnique ? 'UNIQUE' : 'PRIMARY KEY'} (${names(table.primaryKey)})`);
+  for (const u of secondaryUniqueKeys(table)) {
     if (u.length === 0 || u.some((i) => i < 0)) continue;
     lines.push(`UNIQUE (${names(u)}) DEFERRABLE INITIALLY DEFERRED`);
   }

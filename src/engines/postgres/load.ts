@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { isKeyless, secondaryUniqueKeys, type Column, type TableSchema } from '../../core/schema.js';
 import type { Row } from '../../core/values.js';
 import { copyField, qualified, quoteIdent, renderRow, type TargetColumn } from './sql.js';
 
@@ -43,17 +43,21 @@ export function buildPlan(schema: string, table: TableSchema, columns: readonly 
   const q = (i: number) => quoteIdent((table.columns[i] as Column).name);
   const pk = new Set(table.primaryKey);
   const nonKey = table.columns.map((_, i) => i).filter((i) => !pk.has(i));
-  const onConflict =
-    `ON CONFLICT (${table.primaryKey.map(q).join(', ')}) ` +
+  // A keyless table's rows are inserted as they come: duplicates are rows, and there is no key to
+  // arbitrate on or to replace a unique value's holder by.
+  const keyless = isKeyless(table);
+  const onConflict = keyless
+    ? ''
+    : `ON CONFLICT (${table.primaryKey.map(q).join(', ')}) ` +
     (nonKey.length ? `DO UPDATE SET ${nonKey.map((i) => `${q(i)} = EXCLUDED.${q(i)}`).join(', ')}` : 'DO NOTHING');
   return {
     table,
     target: qualified(schema, table.name),
     columns,
     columnList: table.columns.map((_, i) => q(i)).join(', '),
-    uniqueKeys: (table.uniqueKeys ?? []).filter((u) => u.length > 0 && u.every((i) => i >= 0)),
+    uniqueKeys: keyless ? [] : secondaryUniqueKeys(table).filter((u) => u.length > 0 && u.every((i) => i >= 0)),
     onConflict,
-    orderByKey: `ORDER BY ${table.primaryKey.map(q).join(', ')}`,
+    orderByKey: keyless ? '' : `ORDER BY ${table.primaryKey.map(q).join(', ')}`,
     temp: quoteIdent(`_tributary_load_${tempIndex}`),
     keep: quoteIdent(`_tributary_keep_${tempIndex}`),
     zeroDates,

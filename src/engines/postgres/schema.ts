@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Column, IndexDefinition, TableSchema } from '../../core/schema.js';
+import { keyedTable, type Column, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import type { ColumnValueStats } from '../../core/source.js';
 import { quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
@@ -193,7 +193,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
   const indexes: IndexDefinition[] = named.rows.map((r) => ({ name: r.name, columns: r.columns ? (JSON.parse(r.columns) as string[]) : [], unique: r.unique === 'true' }));
   const partitioned = r0.kind === 'p';
   return {
-    schema: withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, engine: 'postgres' }),
+    schema: keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, engine: 'postgres' })),
     oid,
     types,
     replicaIdentity: replicaIdentity(r0.ident),

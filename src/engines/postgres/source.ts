@@ -6,7 +6,7 @@ import type { StreamEvent } from '../../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
 import { streamedChunk, type ChunkRead } from '../../core/encoded.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
-import type { TableSchema } from '../../core/schema.js';
+import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectTables } from '../../config/tables.js';
@@ -266,13 +266,20 @@ export class PostgresSource implements ChangeSource {
     return bytes === undefined || bytes === null ? undefined : Number(bytes);
   }
 
-  async currentPosition(): Promise<string> {
+  async currentPosition(opts: { readonly wholeTables?: readonly string[] } = {}): Promise<string> {
     // A fresh start follows every table as it is now.
+    const whole = opts.wholeTables ?? [];
     const current = await this.describedSynced();
     const record = new Map([...current].map(([n, d]) => [n, recordOf(d)] as const));
     await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
     const existing = await slotInfo(this.c, this.slot);
     if (existing && this.opts.slot !== undefined) {
+      if (whole.length) {
+        throw new TributaryError(
+          ErrorCode.TABLE_UNSUPPORTED,
+          `table${whole.length > 1 ? 's' : ''} ${whole.join(', ')} ha${whole.length > 1 ? 've' : 's'} no primary key nor unique NOT NULL key: such a table is copied whole at the stream's start, which needs the snapshot of a slot created now, but the configured slot ${this.slot} exists already; drop the slot (or name a new one), add a key, or leave ${whole.length > 1 ? 'them' : 'it'} out with --tables`,
+        );
+      }
       const info = await checkSlot(this.c, this.slot, existing.confirmedFlushLsn ?? 0n, this.opts.dsn.database);
       const lsn = info.confirmedFlushLsn ?? info.restartLsn ?? 0n;
       this.opts.logger.info({ slot: this.slot, lsn: positions.formatLsn(lsn) }, 'using the existing replication slot named in the configuration (no snapshot: the copy converges with the stream)');
@@ -509,8 +516,10 @@ export class PostgresSource implements ChangeSource {
 
   async readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
     const s = this.sqlFor(table);
-    const where = rangeWhere(table, range);
-    const rows = await this.read(`SELECT ${s.selectList} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, where.params);
+    // A table without a key is read whole (in the exported snapshot, as every chunk of a fresh copy).
+    const keyless = isKeyless(table);
+    const where = keyless ? { sql: '', params: [] } : rangeWhere(table, range);
+    const rows = await this.read(`SELECT ${s.selectList} FROM ${s.from} ${where.sql}${keyless ? '' : ` ORDER BY ${s.keyList}`}`, where.params);
     const codecs = s.codecs;
     const n = table.columns.length;
     const out: Row[] = new Array(rows.length);

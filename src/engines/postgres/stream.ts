@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Dsn } from '../../config/dsn.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { isKeyless, rowKey, type Column, type TableSchema } from '../../core/schema.js';
 import { EventQueue } from '../../stream/queue.js';
 import { rowBytes, type Value } from '../../core/values.js';
 import { clientConfig, connectError } from './connection.js';
@@ -274,13 +274,23 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     return row;
   };
 
-  const keyFrom = (dec: Decoder, tuple: Record<string, unknown>): Value[] =>
-    dec.schema.primaryKey.map((i) => {
+  // The old key from a replica identity tuple: the key columns, or every column of a keyless
+  // table (REPLICA IDENTITY FULL, which check and preflight ask of such a table).
+  const keyFrom = (dec: Decoder, tuple: Record<string, unknown>): Value[] => {
+    const keyless = isKeyless(dec.schema);
+    return (keyless ? dec.schema.columns.map((_, i) => i) : dec.schema.primaryKey).map((i) => {
       const c = dec.schema.columns[i] as Column;
       const v = tuple[c.name];
-      if (v === undefined) throw new Error(`the replica identity of ${dec.schema.name} carries no value for primary key column ${c.name}`);
+      if (v === undefined) {
+        throw new Error(
+          keyless
+            ? `the replica identity of ${dec.schema.name}, a table without a key, carries no value for column ${c.name}; ALTER TABLE ${dec.schema.name} REPLICA IDENTITY FULL`
+            : `the replica identity of ${dec.schema.name} carries no value for primary key column ${c.name}`,
+        );
+      }
       return (dec.codecs[i] as TextCodec)(v as string | null);
     });
+  };
 
   const onMessage = (msg: Pgoutput.Message | { tag: 'error'; error: unknown }) => {
     switch (msg.tag) {
@@ -305,7 +315,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         if (!dec) return;
         const unchanged: number[] = [];
         const row = decodeTuple(dec, msg.new, unchanged);
-        const key = dec.schema.primaryKey.map((i) => row[i] ?? null);
+        const key = rowKey(dec.schema, row);
         push({ ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'insert' }, bytes: rowBytes(row) });
         return;
       }
@@ -315,17 +325,21 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         const unchanged: number[] = [];
         const row = decodeTuple(dec, msg.new, unchanged);
         const oldTuple = msg.old ?? msg.key;
+        const keyless = isKeyless(dec.schema);
+        if (keyless && !oldTuple) throw new Error(`UPDATE of ${dec.schema.name}, a table without a key, carries no old row; ALTER TABLE ${dec.schema.name} REPLICA IDENTITY FULL`);
         const oldKey = oldTuple ? keyFrom(dec, oldTuple) : undefined;
-        // An unchanged (TOASTed) key column keeps the old key's value.
-        for (const [j, i] of dec.schema.primaryKey.entries()) {
+        // An unchanged (TOASTed) key column keeps the old key's value; a keyless table's old key is
+        // the whole old row, so every unchanged column is filled from it.
+        for (const [j, i] of (keyless ? dec.schema.columns.map((_, c) => c) : dec.schema.primaryKey).entries()) {
           if (unchanged.includes(i)) {
             if (!oldKey) throw new Error(`UPDATE of ${dec.schema.name} carries no value for primary key column ${dec.schema.columns[i]?.name}`);
             row[i] = oldKey[j] ?? null;
             unchanged.splice(unchanged.indexOf(i), 1);
           }
         }
-        const key = dec.schema.primaryKey.map((i) => row[i] ?? null);
-        const moved = oldKey !== undefined && !sameKey(oldKey, key);
+        const key = rowKey(dec.schema, row);
+        // A keyless table's UPDATE is a delete of the old image plus an insert of the new one.
+        const moved = oldKey !== undefined && (keyless || !sameKey(oldKey, key));
         if (moved) push({ ev: { type: 'change', change: { kind: 'delete', table: dec.schema.name, key: oldKey } }, bytes: 64 });
         push({
           ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'update' },

@@ -5,7 +5,7 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
 import { definedTables } from '../../core/schema-change-tables.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { keyedTable, type Column, type TableSchema } from '../../core/schema.js';
 import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import { notSupported, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
@@ -724,7 +724,7 @@ export class PostgresTarget implements Target {
       if (r.pk === 'true') primaryKey = positions;
       else uniqueKeys.push(positions);
     }
-    return withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' });
+    return keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, generated, engine: 'postgres' }));
   }
 
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
