@@ -323,7 +323,9 @@ export function mappingRequirements(tables: readonly TableSchema[], opts: MapTab
 /**
  * Why a column's MySQL type is not simply the same type, by its logical type: undefined when it
  * is. An `other` type kept as its ASCII text form is a network or time type printed as text (inet,
- * cidr, macaddr, timetz); one kept as any text (citext, xml, "char", name) needs no word.
+ * cidr, macaddr, timetz); one with a described form (tsvector, ranges, composites, hstore) shows it;
+ * citext says its case-insensitivity rests on the target's collation; one kept as any other text
+ * (xml, "char", name) needs no word. A domain's line says its base type and its CHECKs (policyOf).
  */
 function policyOf(table: TableSchema, m: MysqlColumnType): string | undefined {
   if (m.overridden) return 'override (--column-types); values are checked against it as they are written';

@@ -355,13 +355,16 @@ describe('tributary check: the mapping of a PostgreSQL table, column by column',
       '✔ t.tm: time without time zone → TIME(6) (fractions beyond the column refused, never rounded)',
       '✔ t.a: integer[] → LONGTEXT (array kept as its PostgreSQL text form)',
       "✔ t.e: mood → ENUM('a','b') COLLATE utf8mb4_nopad_bin (enum labels in the source order)",
+      "✔ t.ci: citext → LONGTEXT (text in the target database's collation (citext compares case-insensitively: keep a _ci collation))",
       '✔ t.r: int4range → VARCHAR(100) (override (--column-types); values are checked against it as they are written)',
       '✔ t.tr: trail → VARCHAR(63) (enum kept as text (labels MySQL ENUM cannot hold))',
       "✔ t.raw: bytea → VARBINARY(3070) (key column sized to InnoDB's 3072-byte key limit; longer values are refused)",
     ]);
     const mysql = mappingRequirements([t], { flavour: 'mysql' });
     expect(mysql.find((r) => r.name === 't.j')?.fix).toBe('JSON text kept as PostgreSQL prints it (MySQL JSON would re-serialise it)');
-    expect(mysql.filter((r) => !r.ok).map((r) => `${r.name}: ${r.value}`)).toEqual(['column t.r: int4range is a range type with no MySQL counterpart']);
+    // A range has an exact text form: kept as it (issue 12), no longer refused.
+    expect(mysql.filter((r) => !r.ok)).toEqual([]);
+    expect(mysql.find((r) => r.name === 't.r')?.fix).toBe("kept as text '[lower,upper)', PostgreSQL's own output, which reads back to the same value");
   });
 });
 
