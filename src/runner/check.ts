@@ -94,6 +94,9 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
     add('source', session.requirements);
     lines.push(...tableFailures);
     const schemas = session.tables;
+    for (const { table, foreignKey: fk } of session.foreignKeysLeftOut) {
+      lines.push({ group: 'tables', name: `table ${table} foreign key ${fk.name}`, ok: false, value: `references ${fk.referencedTable}, which is not synced`, fix: `it is not created on the target; add ${fk.referencedTable} to --tables to keep it`, severity: 'warning', code: ErrorCode.TABLE_UNSUPPORTED, table });
+    }
     for (const s of schemas) {
       const reported = lines.some((l) => l.table === s.name && !l.ok && l.severity === 'error');
       if (s.primaryKey.length === 0 && !reported) {
