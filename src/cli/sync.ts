@@ -32,6 +32,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--buffer-mb <n>', 'bound on buffered stream data in MiB (default 32)')
     .option('--binlog-timeout <duration>', 'MySQL source: reconnect when the binlog connection is silent this long, heartbeats included (default 30s)')
     .option('--zero-dates <policy>', "MySQL zero dates for a target without them: error | null (default error)")
+    .option('--foreign-keys <policy>', "the source's foreign keys among the synced tables: create (on the target, after the initial copy) | skip (default create)")
     .option('--ddl <policy>', 'a schema change of a synced table while streaming: follow (apply it to the target) | halt (stop on it) (default follow)')
     .option('--osc-shadows <patterns>', "online schema change tools' shadow tables, one * for the real table's name (default _*_gho,_*_new: gh-ost, pt-online-schema-change)")
     .option('--skip-ddl <position>', 'go on past the one schema change at this position (as the message that stopped the sync prints it) without applying it to the target')

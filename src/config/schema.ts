@@ -72,6 +72,12 @@ export const SyncConfigSchema = z
      */
     ddl: z.enum(['follow', 'halt']).default('follow'),
     /**
+     * The source's foreign keys among the synced tables: create them on the target after the
+     * initial copy, or skip them (the target's tables then have none). Cascades the source ran
+     * reach the target's rows either way.
+     */
+    foreignKeys: z.enum(['create', 'skip']).default('create'),
+    /**
      * The position of one schema change to go on past without applying it, as the message that
      * stopped the sync prints it (e.g. binlog.000003:1234): the target's tables are then the user's.
      */

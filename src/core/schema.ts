@@ -85,6 +85,14 @@ export interface TableSchema {
   readonly createStatement?: string;
   /** Engine of the source that described the table ('mysql', 'postgres'). */
   readonly engine: string;
+  /**
+   * The table's foreign keys as the source declares them (absent or empty: none). The session
+   * keeps only those whose referenced table is synced too (schema/foreign-keys.ts
+   * keepSyncedForeignKeys); a target creates them after the initial copy (TargetWriter
+   * createForeignKeys), never with the table, and its tables in an order that satisfies them
+   * (schema/foreign-keys.ts creationOrder).
+   */
+  readonly foreignKeys?: readonly ForeignKey[];
 }
 
 /** A secondary index of a table, as its source names it. */
@@ -107,6 +115,43 @@ export function indexNamed(table: TableSchema, name: string): IndexDefinition | 
   const all = table.indexes ?? [];
   return all.find((i) => i.name === name) ?? all.find((i) => i.name.toLowerCase() === name.toLowerCase());
 }
+/** What a foreign key does to the referencing rows when the referenced key changes or goes. */
+export type ForeignKeyRule = 'NO ACTION' | 'RESTRICT' | 'CASCADE' | 'SET NULL' | 'SET DEFAULT';
+
+/**
+ * One foreign key of a table, engine-neutral: columns by name (the referenced table's columns are
+ * another table's), rules spelled as SQL spells them. A MySQL source fills name, columns and rules
+ * (information_schema.REFERENTIAL_CONSTRAINTS + KEY_COLUMN_USAGE); a PostgreSQL source also
+ * `deferrable`, `initiallyDeferred` and `match` (pg_constraint).
+ */
+export interface ForeignKey {
+  /** The constraint's name on the source (MySQL: unique in the database; PostgreSQL: in the table). */
+  readonly name: string;
+  /** The referencing columns of this table, in constraint order. */
+  readonly columns: readonly string[];
+  /** The referenced table, unqualified (always in the same database or schema as this one). */
+  readonly referencedTable: string;
+  /** The referenced columns, aligned with `columns`. */
+  readonly referencedColumns: readonly string[];
+  readonly onUpdate: ForeignKeyRule;
+  readonly onDelete: ForeignKeyRule;
+  /** PostgreSQL: DEFERRABLE (false or absent: not deferrable, as on MySQL). */
+  readonly deferrable?: boolean;
+  /** PostgreSQL: INITIALLY DEFERRED. */
+  readonly initiallyDeferred?: boolean;
+  /** PostgreSQL: MATCH FULL / PARTIAL (absent: SIMPLE, the only kind MySQL has). */
+  readonly match?: 'SIMPLE' | 'FULL' | 'PARTIAL';
+}
+
+/**
+ * What a referential action does to the referencing rows of one table: rows whose `columns` equal
+ * `from` get `to` (ON … CASCADE: the new referenced values; SET NULL: nulls), or are deleted
+ * (ON DELETE CASCADE). A target renders it as one UPDATE or DELETE … WHERE columns = from
+ * (TargetTransaction.cascade); schema/foreign-keys.ts cascadesOf derives it from a parent's row change.
+ */
+export type Cascade =
+  | { readonly kind: 'update'; readonly table: string; readonly foreignKey: string; readonly columns: readonly string[]; readonly from: readonly Value[]; readonly to: readonly Value[] }
+  | { readonly kind: 'delete'; readonly table: string; readonly foreignKey: string; readonly columns: readonly string[]; readonly from: readonly Value[] };
 
 export function keyColumns(table: TableSchema): Column[] {
   return table.primaryKey.map((i) => {

@@ -100,6 +100,15 @@ export interface SourceCapabilities {
    * target already matches them.
    */
   readonly schemaChanges: boolean;
+  /**
+   * The change log carries the rows a foreign key's referential action (ON UPDATE/DELETE CASCADE,
+   * SET NULL) changed as row changes of their own (PostgreSQL: the action's triggers write rows
+   * that pgoutput logs). False (MySQL/MariaDB: InnoDB runs cascades below the binlog, which logs
+   * only the parent's row, measured on MariaDB 10.11): the stream's `change` events of an UPDATE or
+   * DELETE carry `before`, and the applier (stream/applier.ts) applies the cascades itself through
+   * `TargetTransaction.cascade`.
+   */
+  readonly logsCascades: boolean;
 }
 
 /**

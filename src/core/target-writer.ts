@@ -3,7 +3,7 @@ import type { Requirement } from './check.js';
 import type { StreamCheckpoint, TableCheckpoint } from './checkpoint-store.js';
 import type { TributaryError } from './errors.js';
 import type { SchemaChange } from './schema-change.js';
-import type { TableSchema } from './schema.js';
+import type { Cascade, TableSchema } from './schema.js';
 import type { EncodedChunk } from './snapshot.js';
 import type { ColumnValueStats, DatabaseDefaults } from './source-admin.js';
 import type { Row } from './values.js';
@@ -58,6 +58,13 @@ export interface TargetCapabilities {
    * the applier's rules are the same either way.
    */
   readonly transactionalDdl: boolean;
+  /**
+   * `createForeignKeys` creates the source's foreign keys, and the target's stream writes bypass
+   * them (no check, no referential action: the source's cascades arrive as row changes or as
+   * `TargetTransaction.cascade`). Read by the runner (runner/runner.ts), which creates them after
+   * the initial copy under `--foreign-keys create`; false leaves them out, with a warning.
+   */
+  readonly foreignKeys: boolean;
 }
 
 /**
@@ -83,6 +90,13 @@ export interface TargetTransaction {
   write(tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]): Promise<void>;
   /** Removes every row of `table` inside this transaction. */
   truncate(table: TableSchema): Promise<void>;
+  /**
+   * Applies what a referential action of the source did to the rows of `table` and the source did
+   * not log (schema/foreign-keys.ts cascadesOf: MySQL/MariaDB run cascades inside InnoDB and log
+   * only the parent's row): an UPDATE setting `cascade.columns` to `to` where they equal `from`, or
+   * a DELETE of those rows. The caller writes every change that came before it in the source first.
+   */
+  cascade(table: TableSchema, cascade: Cascade): Promise<void>;
   commit(checkpoint: StreamCheckpoint | null): Promise<void>;
   rollback(): Promise<void>;
 }
@@ -218,4 +232,14 @@ export interface TargetWriter {
    * replay neither applies anything twice nor fails.
    */
   applySchemaChange(change: SchemaChange, checkpoint: StreamCheckpoint): Promise<void>;
+  /**
+   * Creates the foreign keys of `tables` (TableSchema.foreignKeys, each referencing one of
+   * `tables`) that the target does not have yet, by name, and returns the names it created
+   * (`table.name`). Called after the initial copy, while the stream writes: it neither waits for
+   * nor checks rows the stream has yet to bring (the source had them consistent), so a target
+   * validates what it adds only where that cannot fail on rows in flight. Idempotent: a run
+   * resumed after a crash between the copy and this call creates what is missing. Throws
+   * `notSupported` when `capabilities.foreignKeys` is false.
+   */
+  createForeignKeys(tables: readonly TableSchema[]): Promise<string[]>;
 }

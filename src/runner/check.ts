@@ -95,6 +95,9 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
     add('source', session.requirements);
     lines.push(...tableFailures);
     const schemas = session.tables;
+    for (const { table, foreignKey: fk } of session.foreignKeysLeftOut) {
+      lines.push({ group: 'tables', name: `table ${table} foreign key ${fk.name}`, ok: false, value: `references ${fk.referencedTable}, which is not synced`, fix: `it is not created on the target; add ${fk.referencedTable} to --tables to keep it`, severity: 'warning', code: ErrorCode.TABLE_UNSUPPORTED, table });
+    }
 
     if (targetUp) {
       try {

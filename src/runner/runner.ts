@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import type { SyncObserver } from '../core/observer.js';
 import { PauseGate } from '../core/pause.js';
 import type { SchemaChange } from '../core/schema-change.js';
+import { creationOrder } from '../schema/foreign-keys.js';
 import { definedTables } from '../core/schema-change-tables.js';
 import { isKeyless, type TableSchema } from '../core/schema.js';
 import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/source.js';
@@ -293,7 +294,7 @@ export class Runner extends EventEmitter {
         from = cp.stream.position;
         if (source.capabilities.schemaChanges) streamTables = schemas.map((s) => cp.schemas?.get(s.name) ?? s);
         // The target's tables are as the stream left them: at the stored definitions.
-        await target.ensureSchema(streamTables, { recreate: false, database });
+        await target.ensureSchema(creationOrder(streamTables), { recreate: false, database });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
       } else {
         // Values a target of another engine cannot hold are refused now, before anything is written.
@@ -307,7 +308,7 @@ export class Runner extends EventEmitter {
             `target table${nonEmpty.length > 1 ? 's' : ''} ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty ${nonEmpty.length > 1 ? 'them' : 'it'}, pick another target database, or pass --force to drop and recreate ${target.recreateScope()}`,
           );
         }
-        await target.ensureSchema(schemas, { recreate: cfg.force, database });
+        await target.ensureSchema(creationOrder(schemas), { recreate: cfg.force, database });
         from = await source.currentPosition({ wholeTables: whole.map((s) => s.name) });
         await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy' });
         if (source.capabilities.schemaChanges) await target.saveSchemas(schemas);
@@ -430,6 +431,13 @@ export class Runner extends EventEmitter {
         throw lockLost ?? streamError;
       }
       if (!job.signal.aborted) {
+        try {
+          await this.createForeignKeys(target, schemas, log);
+        } catch (err) {
+          applier?.stop();
+          await streaming;
+          throw err;
+        }
         this.setPhase(applier ? 'stream' : 'stopping');
         applier?.setPhase('stream');
         this.resolveCopied();
@@ -502,6 +510,27 @@ export class Runner extends EventEmitter {
    * check cannot read still works), so they warn early rather than refuse. Per-table refusals
    * (unmappable columns) are enforced where the tables are created, with their own messages.
    */
+  /**
+   * After the initial copy (the copy writes in parallel, in no order): the source's foreign keys
+   * among the synced tables, created on the target in table creation order under
+   * `--foreign-keys create`. The target adds only those it lacks, so a run resumed after a crash
+   * between the copy and this step completes it, and every later start finds nothing to do.
+   */
+  private async createForeignKeys(target: Target, schemas: readonly TableSchema[], log: Logger): Promise<void> {
+    const count = schemas.reduce((n, s) => n + (s.foreignKeys?.length ?? 0), 0);
+    if (count === 0) return;
+    if (this.config.foreignKeys === 'skip') {
+      log.info({ foreignKeys: count }, '--foreign-keys skip: the source\'s foreign keys are not created on the target');
+      return;
+    }
+    if (!target.capabilities.foreignKeys) {
+      log.warn({ foreignKeys: count, target: target.engine }, 'the target cannot hold foreign keys: they are not created');
+      return;
+    }
+    const created = await target.createForeignKeys(creationOrder(schemas));
+    if (created.length) log.info({ created: created.length, of: count }, 'foreign keys created on the target');
+  }
+
   private async warnTargetRequirements(target: Target, schemas: readonly TableSchema[], database: DatabaseDefaults | undefined): Promise<void> {
     const log = this.logger.child({ component: 'target' });
     try {

@@ -5,6 +5,7 @@ import type { Dsn } from '../config/dsn.js';
 import type { SyncConfig } from '../config/schema.js';
 import { deriveSyncId } from '../config/sync-id.js';
 import { selectTables } from '../config/tables.js';
+import { keepSyncedForeignKeys, type LeftOutForeignKey } from '../schema/foreign-keys.js';
 import type { Requirement } from '../core/check.js';
 import { ErrorCode } from '../core/errors.js';
 import { keyedTable, type TableSchema } from '../core/schema.js';
@@ -97,8 +98,13 @@ export interface Session {
   readonly requirements: readonly Requirement[];
   /** The tables `--tables` selects on the source, in its order. */
   readonly names: readonly string[];
-  /** Their definitions, in the same order (without those whose describe failed). */
+  /**
+   * Their definitions, in the same order (without those whose describe failed), each with only the
+   * foreign keys whose referenced table is among them.
+   */
   readonly tables: readonly TableSchema[];
+  /** The foreign keys left out of `tables` because they reference a table the sync does not take (a warning each). */
+  readonly foreignKeysLeftOut: readonly LeftOutForeignKey[];
   /** What a target database the sync creates takes from the source's (charset, collation). */
   readonly database: DatabaseDefaults | undefined;
   /** The target's checkpoint, when read. */
@@ -149,6 +155,8 @@ class OpenedSession implements Session {
   checkpoint: Checkpoint | undefined;
   identity: SourceIdentity | undefined;
   resume: ResumeState = { kind: 'start' };
+  /** Foreign keys of the described tables that reference a table the sync does not take: left out of `tables`. */
+  foreignKeysLeftOut: readonly LeftOutForeignKey[] = [];
 
   constructor(
     readonly config: SyncConfig,
@@ -190,7 +198,12 @@ class OpenedSession implements Session {
       if (listed.ok) this.names = listed.value;
       const describe = (name: string) => this.step('describe', { table: name }, async () => keyedTable(await withLogicalTypes(await source.describe(name))));
       const described = opts.parallel ? await allInOrder(this.names.map(describe)) : await sequentially(this.names, describe);
-      this.tables = described.flatMap((d) => (d.ok ? [d.value] : []));
+      const kept = keepSyncedForeignKeys(described.flatMap((d) => (d.ok ? [d.value] : [])));
+      this.tables = kept.tables;
+      this.foreignKeysLeftOut = kept.leftOut;
+      for (const { table, foreignKey: fk } of kept.leftOut) {
+        opts.logger.warn({ table, foreignKey: fk.name, references: fk.referencedTable }, `foreign key ${table}.${fk.name} references ${fk.referencedTable}, which is not synced: it is not created on the target`);
+      }
       const database = await this.step('database', {}, async () => source.databaseDefaults());
       if (database.ok) this.database = database.value;
     }

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import type { StreamEvent } from '../core/change.js';
+import type { Change, StreamEvent } from '../core/change.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { SchemaChange } from '../core/schema-change.js';
 import { definedTables, nameAfter } from '../core/schema-change-tables.js';
-import type { TableSchema } from '../core/schema.js';
+import type { Cascade, TableSchema } from '../core/schema.js';
+import type { Row } from '../core/values.js';
+import { cascadesOf, tablesWithReferentialActions } from '../schema/foreign-keys.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target, TargetTransaction } from '../core/target.js';
 import type { Convergence, StreamOp } from '../copier/convergence.js';
@@ -163,6 +165,14 @@ export class StreamApplier {
   private changedSinceBoundary = false;
   /** Source commit times (ms) of the transactions with changes read since the last commit. */
   private sourceCommitTimes: number[] = [];
+  /**
+   * Referential actions of the source that its change log does not carry (logsCascades false),
+   * in source order, applied after the batch's changes and before its commit; the boundary after
+   * a transaction with one commits at once, so no later change is written before them.
+   */
+  private cascades: Cascade[] = [];
+  /** Foreign keys whose cascades go deeper than the parent's row tells (warned once each). */
+  private readonly warnedDeeper = new Set<string>();
 
   constructor(opts: ApplierOptions) {
     // A batch commits with its stream checkpoint or not at all: a crash never loses or doubles a
@@ -378,6 +388,7 @@ export class StreamApplier {
       case 'change': {
         this.inTxn = true;
         this.changedSinceBoundary = true;
+        if (ev.before && !this.opts.source.capabilities.logsCascades) this.noteCascades(ev.change, ev.before);
         this.count(ev.change.table, ev.op ?? (ev.change.kind === 'delete' ? 'delete' : 'upsert'));
         if (!this.opts.convergence.offer(ev.change, this.boundary)) {
           this.batch.add(ev.change);
@@ -429,6 +440,7 @@ export class StreamApplier {
             // definitions after it.
             for (const name of ev.before?.keys() ?? []) this.schemas.delete(name);
             for (const [name, table] of ev.after) this.schemas.set(name, table);
+            this.schemasVersion++;
           }
           return;
         }
@@ -436,6 +448,36 @@ export class StreamApplier {
       }
     }
   }
+
+  /**
+   * The cascades a row change of a parent table made on the source that its change log does not
+   * carry (schema/foreign-keys.ts cascadesOf), queued for the commit. Applied whatever the
+   * convergence does with the parent's change: they concern the child tables' rows.
+   */
+  private noteCascades(change: Change, before: Row): void {
+    const parent = this.schemas.get(change.table);
+    if (!parent || !this.referenced().has(change.table)) return;
+    const { cascades, deeper } = cascadesOf(this.schemas, change.table, before, change.kind === 'upsert' ? change.row : null);
+    this.cascades.push(...cascades);
+    for (const key of deeper) {
+      if (this.warnedDeeper.has(key)) continue;
+      this.warnedDeeper.add(key);
+      this.opts.logger.warn({ foreignKey: key }, `ON DELETE CASCADE through ${key} deletes rows that other foreign keys cascade from again; the source does not log those deeper cascades and the stream cannot derive them: the continuous checksum repairs them`);
+    }
+  }
+
+  /** The tables referenced by a foreign key with a referential action, for the definitions of now. */
+  private referenced(): ReadonlySet<string> {
+    if (this.referencedFor !== this.schemasVersion) {
+      this.referencedTables = tablesWithReferentialActions(this.schemas.values());
+      this.referencedFor = this.schemasVersion;
+    }
+    return this.referencedTables;
+  }
+  private referencedTables: ReadonlySet<string> = new Set();
+  private referencedFor = -1;
+  /** Bumped whenever `schemas` changes, so derived sets are rebuilt. */
+  private schemasVersion = 0;
 
   /** Whether `--skip-ddl` names this position. */
   private skips(position: string): boolean {
@@ -490,6 +532,7 @@ export class StreamApplier {
     await this.opts.target.applySchemaChange(change, { version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
     for (const name of change.before.keys()) this.schemas.delete(name);
     for (const [name, table] of change.after) this.schemas.set(name, table);
+    this.schemasVersion++;
     await this.opts.source.acknowledge(position);
     for (const k of this.positions.keys()) if (k < this.boundary) this.positions.delete(k);
     this.stats.appliedPosition = position;
@@ -510,7 +553,7 @@ export class StreamApplier {
     if (this.changedSinceBoundary && timestamp > 0 && this.sourceCommitTimes.length < MAX_LATENCY_SAMPLES) this.sourceCommitTimes.push(timestamp);
     this.changedSinceBoundary = false;
     this.markPending();
-    const due = this.batch.changes >= this.opts.batchSize || Date.now() >= this.pendingSince + this.opts.flushIntervalMs;
+    const due = this.batch.changes >= this.opts.batchSize || Date.now() >= this.pendingSince + this.opts.flushIntervalMs || this.cascades.length > 0;
     if (due || this.stopRequested) await this.commit();
   }
 
@@ -615,7 +658,12 @@ export class StreamApplier {
     const sourceTimes = this.sourceCommitTimes;
     this.sourceCommitTimes = [];
     await this.spill();
+    const cascades = this.cascades.splice(0);
     const tx = await this.beginIfNone();
+    for (const c of cascades) {
+      const child = this.schemas.get(c.table);
+      if (child) await tx.cascade(child, c);
+    }
     this.tx = undefined;
     const commitAt = Date.now();
     await tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
@@ -647,6 +695,7 @@ export class StreamApplier {
   private async abandon(): Promise<void> {
     const tx = this.tx;
     this.tx = undefined;
+    this.cascades = [];
     this.pendingCounts = new Map();
     this.sourceCommitTimes = [];
     this.changesAtCommit = this.stats.changesApplied;

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { Change, StreamEvent } from '../../src/core/change.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import type { SchemaChange } from '../../src/core/schema-change.js';
-import type { TableSchema } from '../../src/core/schema.js';
+import type { Cascade, TableSchema } from '../../src/core/schema.js';
 import type { Requirement } from '../../src/core/check.js';
 import {
   notSupported,
@@ -188,6 +188,7 @@ export class FakeSource implements ChangeSource {
     stopWrites: false,
     valueStats: false,
     schemaChanges: true,
+    logsCascades: true,
   };
   private readonly tables = new Map<string, FakeRows>();
   private readonly log: StreamEvent[] = [];
@@ -441,8 +442,26 @@ export class FakeTarget implements Target {
     checkValues: false,
     plannedDdl: false,
     transactionalDdl: true,
+    foreignKeys: true,
   };
   private readonly tables = new Map<string, FakeRows>();
+  /** Foreign keys created (`table.name`), in order; createForeignKeys adds only those missing. */
+  readonly foreignKeysCreated: string[] = [];
+  /** Every cascade a stream transaction applied (committed or not), in order. */
+  readonly cascades: Cascade[] = [];
+
+  async createForeignKeys(tables: readonly TableSchema[]): Promise<string[]> {
+    const created: string[] = [];
+    for (const t of tables) {
+      for (const fk of t.foreignKeys ?? []) {
+        const id = `${t.name}.${fk.name}`;
+        if (this.foreignKeysCreated.includes(id)) continue;
+        this.foreignKeysCreated.push(id);
+        created.push(id);
+      }
+    }
+    return Promise.resolve(created);
+  }
   private stored: { stream: StreamCheckpoint | null; tables: Map<string, TableCheckpoint>; schemas?: Map<string, TableSchema> } = { stream: null, tables: new Map() };
   /** Every schema change applied, in order. */
   readonly schemaChanges: SchemaChange[] = [];
@@ -653,6 +672,20 @@ export class FakeTarget implements Target {
           } else staged.push(() => t.put(c.row));
         }
         this.streamWrites += batch.length;
+      },
+      cascade: async (table, cascade) => {
+        ensureOpen();
+        await this.streamLock(table.name, owner);
+        this.cascades.push(cascade);
+        const t = this.table(table.name);
+        const idx = cascade.columns.map((c) => table.columns.findIndex((col) => col.name === c));
+        staged.push(() => {
+          for (const row of t.all()) {
+            if (!idx.every((ci, j) => row[ci] === cascade.from[j])) continue;
+            if (cascade.kind === 'delete') t.delete(keyOfRow(table, row));
+            else t.put(row.map((v, ci) => (idx.includes(ci) ? (cascade.to[idx.indexOf(ci)] ?? null) : v)));
+          }
+        });
       },
       truncate: async (table) => {
         ensureOpen();

@@ -28,7 +28,7 @@ import { FakeSource, FakeTarget, TABLE, until } from '../helpers/fakes.js';
 const logger = pino({ level: 'silent' });
 
 /** Which methods each capability announces. */
-const SOURCE_METHODS: Record<Exclude<keyof SourceCapabilities, 'schemaChanges'>, readonly string[]> = {
+const SOURCE_METHODS: Record<Exclude<keyof SourceCapabilities, 'schemaChanges' | 'logsCascades'>, readonly string[]> = {
   encodedFormats: ['readChunkEncoded'],
   chunkDigest: ['chunkDigest'],
   checksumReads: ['readRowsByKeys', 'scanRows'],
@@ -43,6 +43,7 @@ const TARGET_METHODS: Record<Exclude<keyof TargetCapabilities, 'atomicCheckpoint
   readBack: ['readChunk', 'readRowsByKeys', 'readKeys', 'scanRows'],
   checkValues: ['checkValues'],
   plannedDdl: ['plannedDdl'],
+  foreignKeys: ['createForeignKeys'],
 };
 
 /**

@@ -1,6 +1,7 @@
 import type { Connection, PoolConnection } from 'mysql2/promise';
 import type { Change } from '../../core/change.js';
-import { isKeyless, secondaryUniqueKeys, type Column, type TableSchema } from '../../core/schema.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { isKeyless, secondaryUniqueKeys, type Cascade, type Column, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { literal, quoteId } from './sql.js';
 
@@ -170,6 +171,26 @@ export function rowImageDelete(table: TableSchema, image: readonly Value[], lit:
 
 /** The session's table of kept rows (keepRows), one table at a time. */
 const KEEP = quoteId('_tributary_keep');
+
+/**
+ * A referential action the source did not log (core/schema.ts Cascade), as one statement:
+ * `UPDATE child SET fk = to WHERE fk = from` or `DELETE FROM child WHERE fk = from`.
+ */
+export async function applyCascade(conn: Conn, table: TableSchema, cascade: Cascade, colLit?: ColumnLiterals): Promise<void> {
+  const lit = literalsOf(table, colLit);
+  const idx = cascade.columns.map((name) => {
+    const i = table.columns.findIndex((c) => c.name === name);
+    if (i < 0) throw new TributaryError(ErrorCode.INTERNAL, `foreign key ${cascade.foreignKey}: column ${name} is not in table ${table.name}`);
+    return i;
+  });
+  const where = idx.map((i, j) => `${quoteId((table.columns[i] as Column).name)} = ${lit(cascade.from[j] ?? null, i)}`).join(' AND ');
+  if (cascade.kind === 'delete') {
+    await conn.query(`DELETE FROM ${quoteId(table.name)} WHERE ${where}`);
+    return;
+  }
+  const set = idx.map((i, j) => `${quoteId((table.columns[i] as Column).name)} = ${lit(cascade.to[j] ?? null, i)}`).join(', ');
+  await conn.query(`UPDATE ${quoteId(table.name)} SET ${set} WHERE ${where}`);
+}
 
 /** A literal per column of `table`: `colLit`, else plain literals (exact ones for key columns). */
 function literalsOf(table: TableSchema, colLit?: ColumnLiterals): ColumnLiterals {

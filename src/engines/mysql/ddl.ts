@@ -4,7 +4,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { escape } from 'mysql2';
 import type { ColumnDefault, ColumnPlace, SchemaChange, SchemaOperation } from '../../core/schema-change.js';
 import { tableAfter } from '../../core/schema-change-tables.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import type { Column, ForeignKey, TableSchema } from '../../core/schema.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { binaryCollation, mapLogicalTable, type MapTableOptions, type MysqlFlavour, type TableMapping } from './types.js';
 import { quoteId } from './sql.js';
@@ -67,7 +67,7 @@ export async function databaseExists(conn: Queryable, name: string): Promise<boo
  */
 export function createTableSql(table: TableSchema, opts: MapTableOptions = {}): string {
   if (table.engine === 'mysql' && table.createStatement) {
-    return table.createStatement
+    return withoutForeignKeys(table.createStatement)
       .replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, `CREATE TABLE IF NOT EXISTS ${quoteId(table.name)}`)
       .replace(/\s+AUTO_INCREMENT=\d+/i, '');
   }
@@ -75,6 +75,34 @@ export function createTableSql(table: TableSchema, opts: MapTableOptions = {}): 
   throw new TributaryError(
     ErrorCode.TABLE_UNSUPPORTED,
     `table ${table.name}: creating a MySQL table from a ${table.engine} source is not supported yet; create it on the target first`,
+  );
+}
+
+/**
+ * A SHOW CREATE TABLE statement without its `CONSTRAINT … FOREIGN KEY` lines: the target's tables
+ * are created without foreign keys (the copy writes them in parallel, in no order) and the keys
+ * are added after the copy (foreignKeySql). The indexes the source made for them stay.
+ */
+export function withoutForeignKeys(create: string): string {
+  const lines = create.split('\n');
+  const kept = lines.filter((l) => !/^\s*CONSTRAINT\s+`(?:[^`]|``)+`\s+FOREIGN KEY\b/i.test(l));
+  if (kept.length === lines.length) return create;
+  // The last definition before the closing parenthesis loses its comma.
+  const close = kept.findIndex((l) => /^\)/.test(l));
+  if (close > 0) kept[close - 1] = (kept[close - 1] as string).replace(/,\s*$/, '');
+  return kept.join('\n');
+}
+
+/**
+ * The statement adding `fk` to `table` on a MySQL/MariaDB target: the source's name, columns and
+ * rules (MySQL has no deferrable keys and only MATCH SIMPLE: a PostgreSQL source's DEFERRABLE and
+ * MATCH FULL are dropped; its SET DEFAULT, which InnoDB refuses, is refused by the server, naming it).
+ */
+export function foreignKeySql(table: string, fk: ForeignKey): string {
+  const cols = (c: readonly string[]) => c.map(quoteId).join(', ');
+  return (
+    `ALTER TABLE ${quoteId(table)} ADD CONSTRAINT ${quoteId(fk.name)} FOREIGN KEY (${cols(fk.columns)}) ` +
+    `REFERENCES ${quoteId(fk.referencedTable)} (${cols(fk.referencedColumns)}) ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`
   );
 }
 

@@ -1,6 +1,6 @@
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { keyedTable, type Column, type IndexDefinition, type TableSchema } from '../../core/schema.js';
+import { keyedTable, type Column, type ForeignKey, type ForeignKeyRule, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from './types.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { quoteId } from './sql.js';
@@ -99,7 +99,49 @@ export async function describeTable(conn: Queryable, database: string, table: st
   const uniqueKeys = [...byIndex.values()].filter((i) => i.unique && i.written).map((i) => i.columns.map((n) => columns.findIndex((c) => c.name === n)));
   const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
   const createStatement = String(create[0]?.['Create Table'] ?? '');
-  return keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, createStatement, engine: 'mysql' }));
+  const foreignKeys = await describeForeignKeys(conn, database, table);
+  return keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, createStatement, engine: 'mysql', foreignKeys }));
+}
+
+const RULES: ReadonlySet<string> = new Set<ForeignKeyRule>(['NO ACTION', 'RESTRICT', 'CASCADE', 'SET NULL', 'SET DEFAULT']);
+
+function rule(value: unknown): ForeignKeyRule {
+  const r = String(value).toUpperCase();
+  return RULES.has(r) ? (r as ForeignKeyRule) : 'RESTRICT';
+}
+
+/**
+ * The foreign keys of `table` (REFERENTIAL_CONSTRAINTS for the rules, KEY_COLUMN_USAGE for the
+ * columns in constraint order), by name. A key referencing another database is described as well;
+ * the session leaves it out with the other keys that reference tables outside the sync.
+ */
+export async function describeForeignKeys(conn: Queryable, database: string, table: string): Promise<ForeignKey[]> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT rc.CONSTRAINT_NAME AS name, rc.UPDATE_RULE AS upd, rc.DELETE_RULE AS del,
+            k.COLUMN_NAME AS col, k.REFERENCED_TABLE_SCHEMA AS refdb, k.REFERENCED_TABLE_NAME AS reft, k.REFERENCED_COLUMN_NAME AS refcol
+       FROM information_schema.REFERENTIAL_CONSTRAINTS rc
+       JOIN information_schema.KEY_COLUMN_USAGE k
+         ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME
+      WHERE rc.CONSTRAINT_SCHEMA = ? AND rc.TABLE_NAME = ?
+      ORDER BY rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`,
+    [database, table],
+  );
+  const byName = new Map<string, { fk: ForeignKey; columns: string[]; referencedColumns: string[] }>();
+  for (const r of rows) {
+    const name = String(r.name);
+    let entry = byName.get(name);
+    if (!entry) {
+      const columns: string[] = [];
+      const referencedColumns: string[] = [];
+      // Another database's table keeps its qualifier, so it never matches a synced table's name.
+      const referencedTable = String(r.refdb) === database ? String(r.reft) : `${String(r.refdb)}.${String(r.reft)}`;
+      entry = { fk: { name, columns, referencedTable, referencedColumns, onUpdate: rule(r.upd), onDelete: rule(r.del) }, columns, referencedColumns };
+      byName.set(name, entry);
+    }
+    entry.columns.push(String(r.col));
+    entry.referencedColumns.push(String(r.refcol));
+  }
+  return [...byName.values()].map((e) => e.fk);
 }
 
 /**

@@ -59,6 +59,7 @@ export class MysqlSource implements ChangeSource {
     stopWrites: true,
     valueStats: false,
     schemaChanges: true,
+    logsCascades: false,
   };
   private readonly opts: MysqlSourceOptions;
   /** The definitions describe() read, by table: the catalogue's when the session began. */

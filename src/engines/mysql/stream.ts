@@ -229,16 +229,17 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         const after = toRow(u.after);
         const oldKey = keyOf(before);
         const newKey = keyOf(after);
-        const bytes = rowBytes(after);
+        // The binlog does not carry what InnoDB's cascades did: `before` lets the applier redo them.
+        const bytes = rowBytes(after) + rowBytes(before);
         if (keyless || !sameKey(oldKey, newKey)) emitChange({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
-        emitChange({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after }, op: 'update' }, bytes);
+        emitChange({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after }, op: 'update', before }, bytes);
       } else {
         const row = toRow(r as Record<string, unknown>);
         const change: Change =
           kind === 'write'
             ? { kind: 'upsert', table: schema.name, key: keyOf(row), row }
             : { kind: 'delete', table: schema.name, key: keyOf(row) };
-        emitChange({ type: 'change', change, op: kind === 'write' ? 'insert' : 'delete' }, rowBytes(row));
+        emitChange(kind === 'write' ? { type: 'change', change, op: 'insert' } : { type: 'change', change, op: 'delete', before: row }, rowBytes(row));
       }
     }
   };

@@ -5,7 +5,7 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
 import { definedTables } from '../../core/schema-change-tables.js';
-import type { TableSchema } from '../../core/schema.js';
+import type { Cascade, TableSchema } from '../../core/schema.js';
 import { readAll } from '../../core/encoded.js';
 import type { ColumnValueStats, DatabaseDefaults, EncodedChunk } from '../../core/source.js';
 import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
@@ -13,11 +13,11 @@ import type { Row } from '../../core/values.js';
 import { connectError, openConnection, openPool } from './connection.js';
 import { describeTable } from './schema.js';
 import type { MapTableOptions, MysqlFlavour, TableMapping } from './types.js';
-import { applyChanges, type ColumnLiterals } from './apply.js';
+import { applyCascade, applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
 import { assertMappable, currentAccount, dataProblems, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
-import { createTableSql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql } from './ddl.js';
+import { createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql } from './ddl.js';
 import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables } from './replay.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
@@ -60,6 +60,7 @@ export class MysqlTarget implements Target {
     checkValues: true,
     plannedDdl: true,
     transactionalDdl: false,
+    foreignKeys: true,
   };
   private readonly opts: MysqlTargetOptions;
   private control: Connection | undefined;
@@ -396,6 +397,13 @@ export class MysqlTarget implements Target {
           throw writeError(err, 'applying changes');
         }
       },
+      async cascade(table: TableSchema, cascade: Cascade) {
+        try {
+          await applyCascade(conn, table, cascade, literals(table));
+        } catch (err) {
+          throw writeError(err, `applying the source's ${cascade.kind === 'delete' ? 'ON DELETE CASCADE' : 'referential action'} of ${table.name}.${cascade.foreignKey}`);
+        }
+      },
       async truncate(table: TableSchema) {
         // DELETE, not TRUNCATE: TRUNCATE commits implicitly and would split data from checkpoint.
         try {
@@ -425,6 +433,33 @@ export class MysqlTarget implements Target {
         }
       },
     };
+  }
+
+  /**
+   * Adds each missing key with ALTER TABLE on the control connection, whose foreign_key_checks=0
+   * (connection.ts SESSION_SQL) makes InnoDB add it without reading the rows: the stream may still
+   * be bringing rows the source had consistent. Existing keys are found by name in
+   * information_schema (names are unique per database), so a resumed run adds only what is missing.
+   */
+  async createForeignKeys(tables: readonly TableSchema[]): Promise<string[]> {
+    const [rows] = await this.c.query<RowDataPacket[]>(
+      'SELECT TABLE_NAME AS t, CONSTRAINT_NAME AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()',
+    );
+    const have = new Set(rows.map((r) => `${String(r.t)}.${String(r.n)}`));
+    const created: string[] = [];
+    for (const t of tables) {
+      for (const fk of t.foreignKeys ?? []) {
+        if (have.has(`${t.name}.${fk.name}`)) continue;
+        await this.syncLock?.check();
+        try {
+          await this.c.query(foreignKeySql(t.name, fk));
+        } catch (err) {
+          throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: creating foreign key ${t.name}.${fk.name} failed: ${(err as Error).message}; fix the target's tables, or pass --foreign-keys skip`, { cause: err });
+        }
+        created.push(`${t.name}.${fk.name}`);
+      }
+    }
+    return created;
   }
 
   async describe(table: string): Promise<TableSchema | null> {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Change } from '../../core/change.js';
-import { isKeyless, type Column } from '../../core/schema.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { isKeyless, type Cascade, type Column } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { holderDeletes, loadCopy, type TablePlan } from './load.js';
 import { copyField, quoteIdent, renderRow, type TargetColumn } from './sql.js';
@@ -75,6 +76,40 @@ function byKeys(plan: TablePlan, keys: readonly (readonly Value[])[]): { where: 
   const names = pk.map((i) => quoteIdent((t.columns[i] as Column).name));
   const where = pk.length === 1 ? `${names[0]} = ANY($1::${(cols[0] as TargetColumn).sqlType}[])` : `(${names.join(', ')}) IN (SELECT * FROM ${unnestOf(cols)} AS k)`;
   return { where, rendered };
+}
+
+/**
+ * A referential action the source did not log (core/schema.ts Cascade), as one statement with the
+ * values as parameters in the columns' text forms: `UPDATE child SET fk = to WHERE fk = from` or
+ * `DELETE FROM child WHERE fk = from`.
+ */
+export async function applyCascade(client: pg.ClientBase, plan: TablePlan, cascade: Cascade): Promise<void> {
+  const t = plan.table;
+  const idx = cascade.columns.map((name) => {
+    const i = t.columns.findIndex((c) => c.name === name);
+    if (i < 0) throw new TributaryError(ErrorCode.INTERNAL, `foreign key ${cascade.foreignKey}: column ${name} is not in table ${t.name}`);
+    return i;
+  });
+  const render = (values: readonly Value[]): (string | null)[] => {
+    const row: Value[] = new Array<Value>(t.columns.length).fill(null);
+    idx.forEach((ci, j) => (row[ci] = values[j] ?? null));
+    const all = renderRow(t, plan.columns.map((c, i) => (idx.includes(i) ? c : { ...c, kind: 'text' as const })), row, plan.zeroDates);
+    return idx.map((ci) => all[ci] ?? null);
+  };
+  const params: (string | null)[] = [];
+  const param = (ci: number, v: string | null): string => {
+    params.push(v);
+    return `$${params.length}::${(plan.columns[ci] as TargetColumn).sqlType}`;
+  };
+  const from = render(cascade.from);
+  const where = idx.map((ci, j) => `${quoteIdent((t.columns[ci] as Column).name)} = ${param(ci, from[j] ?? null)}`).join(' AND ');
+  if (cascade.kind === 'delete') {
+    await client.query(`DELETE FROM ${plan.target} WHERE ${where}`, params);
+    return;
+  }
+  const to = render(cascade.to);
+  const set = idx.map((ci, j) => `${quoteIdent((t.columns[ci] as Column).name)} = ${param(ci, to[j] ?? null)}`).join(', ');
+  await client.query(`UPDATE ${plan.target} SET ${set} WHERE ${where}`, params);
 }
 
 /** `DELETE … WHERE pk = ANY($1)` / `WHERE (k1, k2) IN (SELECT * FROM unnest(…))` by primary key. */

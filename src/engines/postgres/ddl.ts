@@ -3,7 +3,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { ColumnDefault, SchemaChange } from '../../core/schema-change.js';
 import { resolveColumn, tableAfter, tableBefore } from '../../core/schema-change-tables.js';
-import { indexNamed, secondaryUniqueKeys, type Column, type TableSchema } from '../../core/schema.js';
+import { indexNamed, secondaryUniqueKeys, type Column, type ForeignKey, type TableSchema } from '../../core/schema.js';
 import { openClient } from './connection.js';
 import { MAX_IDENTIFIER_BYTES, qualified, quoteIdent, quoteLiteral } from './sql.js';
 import { postgresColumnType, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
@@ -149,6 +149,23 @@ export function createTableSql(schema: string, table: TableSchema, types: readon
     lines.push(`UNIQUE (${names(u)}) DEFERRABLE INITIALLY DEFERRED`);
   }
   return `CREATE TABLE IF NOT EXISTS ${qualified(schema, table.name)} (\n  ${lines.join(',\n  ')}\n)`;
+}
+
+/**
+ * The statement adding `fk` to `table` on a PostgreSQL target: the source's name, columns, rules,
+ * MATCH and DEFERRABLE, and NOT VALID: PostgreSQL enforces it on every later write by the target's
+ * users but does not scan the rows already there, which the stream may still be completing (they are
+ * the source's, which had them consistent). `ALTER TABLE … VALIDATE CONSTRAINT` marks it validated
+ * whenever the user wants.
+ */
+export function foreignKeySql(schema: string, table: string, fk: ForeignKey): string {
+  const cols = (c: readonly string[]) => c.map(quoteIdent).join(', ');
+  const match = fk.match && fk.match !== 'SIMPLE' ? ` MATCH ${fk.match}` : '';
+  const deferrable = fk.deferrable ? ` DEFERRABLE INITIALLY ${fk.initiallyDeferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';
+  return (
+    `ALTER TABLE ${qualified(schema, table)} ADD CONSTRAINT ${quoteIdent(fk.name)} FOREIGN KEY (${cols(fk.columns)}) ` +
+    `REFERENCES ${qualified(schema, fk.referencedTable)} (${cols(fk.referencedColumns)})${match} ON UPDATE ${fk.onUpdate} ON DELETE ${fk.onDelete}${deferrable} NOT VALID`
+  );
 }
 
 /** The template databases: `--force` never drops anything in them. */

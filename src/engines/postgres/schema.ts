@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { keyedTable, type Column, type IndexDefinition, type TableSchema } from '../../core/schema.js';
+import { keyedTable, type Column, type ForeignKey, type ForeignKeyRule, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import type { ColumnValueStats } from '../../core/source.js';
 import { quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
@@ -193,7 +193,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
   const indexes: IndexDefinition[] = named.rows.map((r) => ({ name: r.name, columns: r.columns ? (JSON.parse(r.columns) as string[]) : [], unique: r.unique === 'true' }));
   const partitioned = r0.kind === 'p';
   return {
-    schema: keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, engine: 'postgres' })),
+    schema: keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, engine: 'postgres', foreignKeys: await describeForeignKeys(conn, oid, namespace) })),
     oid,
     types,
     replicaIdentity: replicaIdentity(r0.ident),
@@ -201,6 +201,39 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
     partitioned,
     partitions: partitioned ? await leafPartitions(conn, oid) : [],
   };
+}
+
+const RULE: Readonly<Record<string, ForeignKeyRule>> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
+const MATCH: Readonly<Record<string, ForeignKey['match']>> = { f: 'FULL', p: 'PARTIAL', s: 'SIMPLE' };
+
+/**
+ * The foreign keys of the table `oid` (pg_constraint contype 'f'), by name, with columns in
+ * constraint order. A referenced table in another schema keeps its qualifier, so it never matches
+ * a synced table's name (the session leaves such keys out).
+ */
+export async function describeForeignKeys(conn: Queryable, oid: number, namespace: string): Promise<ForeignKey[]> {
+  const r = await conn.query<{ name: string; cols: string[]; refns: string; reft: string; refcols: string[]; upd: string; del: string; deferrable: boolean; deferred: boolean; match: string }>(
+    `SELECT c.conname AS name,
+            ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o) AS cols,
+            rn.nspname AS refns, rc.relname AS reft,
+            ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o) AS refcols,
+            c.confupdtype AS upd, c.confdeltype AS del, c.condeferrable AS deferrable, c.condeferred AS deferred, c.confmatchtype AS match
+       FROM pg_constraint c JOIN pg_class rc ON rc.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+      WHERE c.conrelid = $1 AND c.contype = 'f' AND c.conparentid = 0
+      ORDER BY c.conname COLLATE "C"`,
+    [oid],
+  );
+  return r.rows.map((x) => ({
+    name: x.name,
+    columns: x.cols,
+    referencedTable: x.refns === namespace ? x.reft : `${x.refns}.${x.reft}`,
+    referencedColumns: x.refcols,
+    onUpdate: RULE[x.upd] ?? 'NO ACTION',
+    onDelete: RULE[x.del] ?? 'NO ACTION',
+    deferrable: x.deferrable,
+    initiallyDeferred: x.deferred,
+    ...(MATCH[x.match] && x.match !== 's' ? { match: MATCH[x.match] } : {}),
+  }));
 }
 
 /** The labels of each enum type, by type oid, in the type's sort order (enumsortorder). */

@@ -63,6 +63,7 @@ export class PostgresSource implements ChangeSource {
     stopWrites: true,
     valueStats: true,
     schemaChanges: false,
+    logsCascades: true,
   };
   readonly slot: string;
   readonly publication: string;

@@ -5,18 +5,18 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
 import { definedTables } from '../../core/schema-change-tables.js';
-import { keyedTable, type Column, type TableSchema } from '../../core/schema.js';
+import { keyedTable, type Cascade, type Column, type TableSchema } from '../../core/schema.js';
 import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import { notSupported, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
-import { applyChanges } from './apply.js';
+import { applyCascade, applyChanges } from './apply.js';
 import type { Requirement } from '../../core/check.js';
 import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
 import { binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeRequirements, userTypeState, type UserTypePlan } from './user-type-ddl.js';
-import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
+import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, foreignKeySql, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
@@ -60,6 +60,7 @@ export class PostgresTarget implements Target {
     checkValues: false,
     plannedDdl: true,
     transactionalDdl: true,
+    foreignKeys: true,
   };
   private readonly opts: PostgresTargetOptions;
   private readonly schema: string;
@@ -300,7 +301,8 @@ export class PostgresTarget implements Target {
       await this.ensureUserTypes(planUserTypes(tables, types), new Set(enums.map((e) => e.name)));
       for (let i = 0; i < tables.length; i++) {
         const t = tables[i] as TableSchema;
-        if (opts.recreate && this.schema === 'public') await c.query(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)}`);
+        // CASCADE drops the foreign keys of other tables that reference it (never the tables).
+        if (opts.recreate && this.schema === 'public') await c.query(`DROP TABLE IF EXISTS ${qualified(this.schema, t.name)} CASCADE`);
         await c.query(statements[i] as string);
         await this.relaxNotNull(t, types[i] ?? []);
       }
@@ -322,6 +324,8 @@ export class PostgresTarget implements Target {
     this.plans.clear();
     this.copyTextTables.clear();
     this.copyBinaryTables.clear();
+    // A resumed sync whose keys exist already: its stream writes bypass them from the first batch.
+    await this.noteForeignKeys(tables);
     for (let i = 0; i < tables.length; i++) {
       const t = tables[i] as TableSchema;
       const columns = await this.targetColumns(t);
@@ -601,9 +605,14 @@ export class PostgresTarget implements Target {
     const client = await this.p.connect();
     try {
       await client.query('BEGIN');
+      // Foreign keys on the target: the batch's writes bypass them as PostgreSQL's own logical
+      // replication does (no check, no referential action), for a batch writes per table in no
+      // source order, and the source's cascades arrive as rows or as cascade() (docs/sync.md).
+      if (this.foreignKeysOnTarget) await client.query("SET LOCAL session_replication_role = 'replica'");
     } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
       client.release(err as Error);
-      throw writeError(err, 'starting a batch');
+      throw this.replicaRoleError(err) ?? writeError(err, 'starting a batch');
     }
     const { schema } = this;
     const syncId = this.opts.syncId;
@@ -624,6 +633,15 @@ export class PostgresTarget implements Target {
           await applyChanges(client, plans, changes);
         } catch (err) {
           throw writeError(err, 'applying changes');
+        }
+      },
+      async cascade(table: TableSchema, cascade: Cascade) {
+        const plan = plans(table.name);
+        if (!plan) throw new TributaryError(ErrorCode.INTERNAL, `no write plan for ${table.name}`);
+        try {
+          await applyCascade(client, plan, cascade);
+        } catch (err) {
+          throw writeError(err, `applying the source's referential action of ${table.name}.${cascade.foreignKey}`);
         }
       },
       async truncate(table: TableSchema) {
@@ -751,7 +769,66 @@ export class PostgresTarget implements Target {
    * The write plans ensureSchema() builds, built from the tables as they are (nothing created or
    * altered), for a writer that did not run ensureSchema() in this process (verify --repair).
    */
+  /** Some synced table has a foreign key on the target: stream writes run as a replica (begin()). */
+  private foreignKeysOnTarget = false;
+
+  /** Whether any of `tables` has a foreign key on the target now. */
+  private async noteForeignKeys(tables: readonly TableSchema[]): Promise<void> {
+    const r = await this.c.query(
+      `SELECT 1 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE c.contype = 'f' AND n.nspname = $1 AND t.relname = ANY($2::text[]) LIMIT 1`,
+      [this.schema, tables.map((t) => t.name)],
+    );
+    if (r.rows.length) this.foreignKeysOnTarget = true;
+  }
+
+  /** PRIVILEGE_MISSING for a refused `SET session_replication_role`, else undefined. */
+  private replicaRoleError(err: unknown): TributaryError | undefined {
+    if ((err as { code?: string }).code !== '42501') return undefined;
+    return new TributaryError(
+      ErrorCode.PRIVILEGE_MISSING,
+      `target ${describeDsn(this.opts.dsn)}: user '${this.opts.dsn.user}' may not set session_replication_role, which the stream needs to write tables with foreign keys in batch order; GRANT SET ON PARAMETER session_replication_role TO ${quoteIdent(this.opts.dsn.user)} (PostgreSQL 15+), use a superuser, or pass --foreign-keys skip (and drop the keys the sync created)`,
+      { cause: err },
+    );
+  }
+
+  /**
+   * Adds each missing key (ddl.ts foreignKeySql: NOT VALID, so rows the stream is still completing
+   * are not scanned) in one transaction, after proving the user may set session_replication_role
+   * (the stream's writes need it once keys exist). Existing keys are found by name per table
+   * (pg_constraint), so a resumed run adds only what is missing.
+   */
+  async createForeignKeys(tables: readonly TableSchema[]): Promise<string[]> {
+    const wanted = tables.flatMap((t) => (t.foreignKeys ?? []).map((fk) => ({ t, fk })));
+    if (wanted.length === 0) return [];
+    const r = await this.c.query<{ t: string; n: string }>(
+      `SELECT t.relname AS t, c.conname AS n FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace ns ON ns.oid = t.relnamespace
+        WHERE c.contype = 'f' AND ns.nspname = $1`,
+      [this.schema],
+    );
+    const have = new Set(r.rows.map((x) => `${x.t}.${x.n}`));
+    const created: string[] = [];
+    await this.syncLock?.check();
+    const c = this.c;
+    try {
+      await c.query('BEGIN');
+      await c.query("SET LOCAL session_replication_role = 'replica'");
+      for (const { t, fk } of wanted) {
+        if (have.has(`${t.name}.${fk.name}`)) continue;
+        await c.query(foreignKeySql(this.schema, t.name, fk));
+        created.push(`${t.name}.${fk.name}`);
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw this.replicaRoleError(err) ?? new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: creating foreign keys failed: ${(err as Error).message}; fix the target's tables, or pass --foreign-keys skip`, { cause: err });
+    }
+    this.foreignKeysOnTarget = true;
+    return created;
+  }
+
   async prepareWrites(tables: readonly TableSchema[]): Promise<void> {
+    await this.noteForeignKeys(tables);
     for (const t of tables) {
       if (this.plans.has(t.name)) continue;
       if (!(await this.describe(t.name))) {
