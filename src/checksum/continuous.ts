@@ -451,6 +451,8 @@ export class ContinuousChecker extends EventEmitter {
     const deadline = Date.now() + Math.min(GATED_WAIT_MS, this.opts.streamWaitMs ?? GATED_WAIT_MS);
     let idleSince = 0;
     while (head !== undefined && source.comparePositions(this.opts.receivedPosition(), head) < 0) {
+      // A schema change of the table waits for this repair's held changes: let go at once.
+      if (this.voided()) return false;
       // A source whose head only a later event would carry past (nothing more was written): an
       // idle stream for a moment has read what there is.
       if (this.opts.streamIdle()) {
@@ -463,11 +465,14 @@ export class ContinuousChecker extends EventEmitter {
     const left = deadline - Date.now();
     if (left <= 0) return false;
     let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
     const done = await Promise.race([
       this.opts.barrier().then(() => true),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(false), left))),
+      new Promise<boolean>((r) => (poll = setInterval(() => this.voided() && r(false), POLL_MS))),
     ]);
     clearTimeout(timer);
+    clearInterval(poll);
     return done;
   }
 

@@ -369,6 +369,7 @@ export class Runner extends EventEmitter {
               this.checker?.schemaChanging(definedTables(change));
               void this.schemaChanged(target, change);
             },
+            onSchemaChangeStart: (tables) => this.checker?.schemaChanging(tables),
             logger: this.logger.child({ component: 'stream' }),
             pause: this.pauseGate,
             observer: this.injected.observer,

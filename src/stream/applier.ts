@@ -79,6 +79,12 @@ export interface ApplierOptions {
   readonly copy?: CopyControl;
   /** Told after a schema change was applied (or skipped by --skip-ddl) and checkpointed, with the position just after it. */
   readonly onSchemaChange?: (change: SchemaChange, position: string) => void;
+  /**
+   * Told when a schema change of these tables is about to be applied, before the applier waits for
+   * what came before it: a checksum repair holding their changes lets go at once instead of waiting
+   * for a stream that waits for it.
+   */
+  readonly onSchemaChangeStart?: (tables: readonly string[]) => void;
   readonly logger: Logger;
   /**
    * While paused the applier reads and applies nothing: it commits what it has up to the last
@@ -517,6 +523,7 @@ export class StreamApplier {
    * tables' definitions then become those after it, for every later write.
    */
   private async followSchemaChange(change: SchemaChange, position: string): Promise<void> {
+    this.opts.onSchemaChangeStart?.(definedTables(change));
     // Tables still being copied stop taking chunks (those in flight end first) and are copied again
     // after the change, from the start, with their new definition.
     const copying = this.opts.copy ? await this.opts.copy.quiesce([...change.before.keys()]) : [];

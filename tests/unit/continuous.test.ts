@@ -49,6 +49,7 @@ interface Harness {
 
 /** Source and target holding the same rows, a running applier and a checker (not yet running). */
 async function harness(table: TableSchema, rows: number, applierPause?: PauseGate): Promise<Harness> {
+  const late: { checker?: ContinuousChecker } = {};
   const source = new FakeSource([table]);
   source.seed(table.name, rowsOf(table, rows));
   const target = new FakeTarget({ chunkDelayMs: 0, tables: [table] });
@@ -66,6 +67,8 @@ async function harness(table: TableSchema, rows: number, applierPause?: PauseGat
     bufferBytes: 1 << 20,
     logger,
     ...(applierPause ? { pause: applierPause } : {}),
+    // As the runner wires it: a schema change about to be applied voids the tables' checks.
+    onSchemaChangeStart: (tables) => late.checker?.schemaChanging(tables),
   });
   applier.setPhase('stream');
   const streaming = applier.run();
@@ -83,6 +86,7 @@ async function harness(table: TableSchema, rows: number, applierPause?: PauseGat
     streamWaitMs: 5000,
     logger,
   });
+  late.checker = checker;
   const repairs: RepairEvent[] = [];
   const passes: { pass: number; repairs: number }[] = [];
   checker.on('repair', (e: RepairEvent) => repairs.push(e));
@@ -191,6 +195,33 @@ describe.each([
     expect(h.repairs).toEqual([]);
     await until('the released change', () => h.applier.snapshot().appliedPosition === '1');
     expect(h.target.table(table.name).all()).toEqual(h.source.table(table.name).all());
+    await h.stop();
+  });
+
+  it('lets go of a table at once when a schema change of it waits for the changes its repair holds', async () => {
+    const h = await harness(table, 25);
+    h.target.table(table.name).put(row(7, 'drift'));
+    // Under the gate (the third head read) a change of the table and then a schema change of it
+    // arrive: the applier must wait for the held change before the statement, and the repair waits
+    // for the stream. Told of the statement first, the repair gives up rather than time out.
+    let heads = 0;
+    let pushedAt = 0;
+    const head = h.source.headPosition.bind(h.source);
+    h.source.headPosition = () => {
+      if (++heads === 3) {
+        const p = h.source.transaction([{ kind: 'upsert', table: table.name, row: row(8, 'newer') }]);
+        h.source.push({ type: 'ddl', tables: [table.name], statement: `ALTER TABLE ${table.name} COMMENT 'x'`, position: `${p}.5`, operations: [{ op: 'table-options', table: table.name, sourceText: "COMMENT 'x'" }], before: new Map([[table.name, table]]), after: new Map([[table.name, table]]) });
+        pushedAt = Date.now();
+      }
+      return head();
+    };
+    h.start();
+    await until('the schema change applied', () => h.target.schemaChanges.length === 1, 10_000);
+    // Well under the 5 s a gated repair may wait for the stream.
+    expect(Date.now() - pushedAt).toBeLessThan(2500);
+    expect(h.target.table(table.name).get(key(8))).toEqual(row(8, 'newer'));
+    // Nothing read before the statement was repaired.
+    expect(h.target.table(table.name).get(key(7))).toEqual(row(7, 'drift'));
     await h.stop();
   });
 
