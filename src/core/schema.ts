@@ -1,4 +1,5 @@
 import type { LogicalType } from './logical.js';
+import type { SchemaOperation } from './schema-change.js';
 import type { TypeRef } from './user-types.js';
 import type { Value } from './values.js';
 
@@ -85,6 +86,15 @@ export interface TableSchema {
   readonly createStatement?: string;
   /** Engine of the source that described the table ('mysql', 'postgres'). */
   readonly engine: string;
+  /**
+   * Set on the definition of an online schema change tool's shadow table (a copy of a synced table
+   * that the tool alters, fills and swaps in; engines/mysql/osc.ts): the synced table it is the
+   * shadow of, and the schema operations run on it so far, which its swap applies to that table. A
+   * shadow is kept in the versioned schema beside the synced tables (checkpoint/rows.ts), so that a
+   * sync restarted in the middle of a tool's run still follows its swap; it is never created on,
+   * copied to or checked against the target.
+   */
+  readonly shadowOf?: { readonly table: string; readonly operations: readonly SchemaOperation[] };
   /**
    * The table's foreign keys as the source declares them (absent or empty: none). The session
    * keeps only those whose referenced table is synced too (schema/foreign-keys.ts

@@ -148,7 +148,10 @@ export interface SourceAdmin {
    * MySQL names): the target chooses.
    */
   databaseDefaults(): Promise<DatabaseDefaults | undefined>;
-  /** Names of the base tables of the source database. */
+  /**
+   * Names of the base tables of the source database that a sync may take: tables an online schema
+   * change tool made for another table (its shadow, changelog or old copy) are left out.
+   */
   listTables(): Promise<string[]>;
   describe(table: string): Promise<TableSchema>;
   /**

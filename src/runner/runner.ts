@@ -290,9 +290,15 @@ export class Runner extends EventEmitter {
       // the versioned schema stored with the checkpoint (schema changes it has not reached yet may
       // already be in the source's catalogue); the source's definition of now where none is stored.
       let streamTables: readonly TableSchema[] = schemas;
+      // Online schema change shadows the stream followed when it stopped (TableSchema.shadowOf):
+      // given to the stream only, never created on or checked against the target.
+      let shadows: readonly TableSchema[] = [];
       if (cp.stream) {
         from = cp.stream.position;
-        if (source.capabilities.schemaChanges) streamTables = schemas.map((s) => cp.schemas?.get(s.name) ?? s);
+        if (source.capabilities.schemaChanges) {
+          streamTables = schemas.map((s) => cp.schemas?.get(s.name) ?? s);
+          shadows = [...(cp.schemas?.values() ?? [])].filter((t) => t.shadowOf !== undefined);
+        }
         // The target's tables are as the stream left them: at the stored definitions.
         await target.ensureSchema(creationOrder(streamTables), { recreate: false, database });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
@@ -343,7 +349,7 @@ export class Runner extends EventEmitter {
         : new StreamApplier({
             source,
             target,
-            tables: streamTables,
+            tables: [...streamTables, ...shadows],
             from,
             sourceId: identity.id,
             convergence,

@@ -18,6 +18,17 @@ import { Batch } from './batch.js';
 export type DdlPolicy = 'follow' | 'halt';
 
 /**
+ * A statement that only changed online schema change shadows (TableSchema.shadowOf): no operation
+ * for the target, every definition before and after it a shadow's. Its definitions are stored with
+ * the checkpoint after it, so a restart follows the shadows further.
+ */
+function isShadowBookkeeping(ev: Extract<StreamEvent, { type: 'ddl' }>): ev is Extract<StreamEvent, { type: 'ddl' }> & { before: ReadonlyMap<string, TableSchema>; after: ReadonlyMap<string, TableSchema> } {
+  if (ev.operations?.length !== 0 || !ev.before || !ev.after || ev.unsupported !== undefined) return false;
+  const all = [...ev.before.values(), ...ev.after.values()];
+  return all.length > 0 && all.every((t) => t.shadowOf !== undefined);
+}
+
+/**
  * The applier's hold on the initial copy running beside it, for a schema change of a table whose
  * copy is not finished (copier/copier.ts implements it).
  */
@@ -432,6 +443,11 @@ export class StreamApplier {
           await this.skipSchemaChange(ev);
           return;
         }
+        // A shadow table's definition (TableSchema.shadowOf), whatever --ddl says: stored, nothing applied.
+        if (!midTransaction && isShadowBookkeeping(ev)) {
+          await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: [], before: ev.before, after: ev.after }, ev.position, { bookkeeping: true });
+          return;
+        }
         if (!midTransaction && ev.operations && ev.before && ev.after && ev.unsupported === undefined && (this.opts.ddl ?? 'follow') === 'follow') {
           await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: ev.operations, before: ev.before, after: ev.after }, ev.position);
           return;
@@ -522,8 +538,8 @@ export class StreamApplier {
    * those the copy's gates hold (waited for here, for the checkpoint must not pass them). The
    * tables' definitions then become those after it, for every later write.
    */
-  private async followSchemaChange(change: SchemaChange, position: string): Promise<void> {
-    this.opts.onSchemaChangeStart?.(definedTables(change));
+  private async followSchemaChange(change: SchemaChange, position: string, { bookkeeping = false } = {}): Promise<void> {
+    if (!bookkeeping) this.opts.onSchemaChangeStart?.(definedTables(change));
     // Tables still being copied stop taking chunks (those in flight end first) and are copied again
     // after the change, from the start, with their new definition.
     const copying = this.opts.copy ? await this.opts.copy.quiesce([...change.before.keys()]) : [];
@@ -546,6 +562,10 @@ export class StreamApplier {
     this.dirty = false;
     for (const name of copying) {
       this.opts.copy?.restart(name, change.after.get(nameAfter(change, -1, name)));
+    }
+    if (bookkeeping) {
+      this.opts.logger.debug({ statement: change.statement.trim().slice(0, 200), tables: definedTables(change) }, 'online schema change shadow followed');
+      return;
     }
     this.opts.logger.info({ statement: change.statement.trim().slice(0, 200), tables: definedTables(change), position: this.opts.source.describePosition(position) }, 'schema change applied to the target');
     this.opts.onSchemaChange?.(change, position);

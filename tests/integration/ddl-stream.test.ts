@@ -3,7 +3,7 @@
  * PostgreSQL target, on real servers: ADD COLUMN with a default under writes (old rows get the
  * default on the target), catch-up across DDL made while the sync was stopped (rows, DROP COLUMN,
  * rows, ADD COLUMN, rows), statements during a table's initial copy (copied again), indexes renamed and dropped by name, CHANGE COLUMN, a three-way RENAME TABLE swap under writes,
- * pt-online-schema-change under writes, a scripted gh-ost run under writes, CREATE and DROP TABLE, and the replay of a statement after a crash
+ * pt-online-schema-change under writes, a scripted gh-ost run under writes (and one across a restart), CREATE and DROP TABLE, and the replay of a statement after a crash
  * between the target's DDL and its checkpoint.
  */
 import { spawn } from 'node:child_process';
@@ -227,6 +227,32 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad', 'note'], run);
     for (const tool of ['_items_gho', '_items_ghc', '_items_del']) expect(await dst.count(db, tool).catch(() => -1)).toBe(-1);
     await stop(run);
+  });
+
+  it('follows an online schema change run across a restart (SIGKILL after the shadow was altered): the swap still carries its ALTER', async () => {
+    const db = await fresh(1000);
+    const first = sync(db);
+    await waitUntil('the copy', () => first.stderr().includes('initial copy done'), 60_000);
+    const c = await src.client(db);
+    const q = (sql: string) => c.query(sql);
+    await q(`create /* gh-ost */ table \`${db}\`.\`_items_gho\` like \`${db}\`.\`items\``);
+    await q(`alter /* gh-ost */ table \`${db}\`.\`_items_gho\` ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'none'`);
+    // A row after the ALTER reaches the target: the checkpoint (committed with it) is past the shadow's statements.
+    await q("INSERT INTO items (id, k, v) VALUES (80000, 'marker', 1)");
+    await waitUntil('the marker row', async () => (await dst.rows(db, 'items', ['id'], 'id')).includes('80000'), 30_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await q(`insert /* gh-ost */ ignore into \`${db}\`.\`_items_gho\` (id, k, v, amount, pad) (select id, k, v, amount, pad from \`${db}\`.\`items\`)`);
+    await q("UPDATE items SET v = v + 1 WHERE id <= 20");
+    await q(`replace /* gh-ost */ into \`${db}\`.\`_items_gho\` (id, k, v, amount, pad) select id, k, v, amount, pad from \`${db}\`.\`items\``);
+    await q(`rename /* gh-ost */ table \`${db}\`.\`items\` to \`${db}\`.\`_items_del\`, \`${db}\`.\`_items_gho\` to \`${db}\`.\`items\``);
+    await q("INSERT INTO items (id, k, v, note) VALUES (90000, 'after gh-ost', 1, 'set')");
+    await c.end();
+    const second = sync(db);
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad', 'note'], second);
+    expect(second.stderr()).not.toContain('TRIB_DDL_UNSUPPORTED');
+    for (const tool of ['_items_gho', '_items_del']) expect(await dst.count(db, tool).catch(() => -1)).toBe(-1);
+    await stop(second);
   });
 
   it('starts syncing a table created while streaming that the selection takes, from its CREATE TABLE on, under writes', async () => {

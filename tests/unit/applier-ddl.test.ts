@@ -166,6 +166,25 @@ describe('schema changes in the stream applier', () => {
     expect(target.schemaChanges[0]?.recopy).toBeUndefined();
   });
 
+  it('stores an online schema change shadow\'s definition with the checkpoint, under --ddl halt too, applying and counting nothing', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    const counted: string[] = [];
+    const applier = applierOf(source, target, { tables: [TABLE, U], ddl: 'halt', onSchemaChange: (c) => counted.push(c.statement), onSchemaChangeStart: (t) => counted.push(t.join()) });
+    const running = applier.run();
+    const p1 = source.transaction([up('t', 1, 'a')]);
+    const shadow: TableSchema = { ...TABLE, name: '_t_new', shadowOf: { table: 't', operations: [] } };
+    source.push(ddl(p1, 'CREATE TABLE _t_new LIKE t', [], [], [shadow]));
+    const p3 = source.transaction([up('t', 2, 'b')]);
+    await until('past the statement', () => applier.receivedPosition() === p3);
+    applier.stop();
+    await running;
+    expect(target.lastCheckpoint?.position).toBe(p3);
+    expect((await target.loadCheckpoint()).schemas?.get('_t_new')).toEqual(shadow);
+    expect(target.schemaChanges.map((c) => c.operations)).toEqual([[]]);
+    expect(counted).toEqual([]);
+  });
+
   it('--skip-ddl goes on past the one statement at that position without applying it, storing the definitions after it', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE, U] });

@@ -19,22 +19,22 @@ describe('online schema change shadows', () => {
     ['gh-ost', 'create /* gh-ost */ table `db`.`_t_gho` like `db`.`t`', '_t_gho', 'rename /* gh-ost */ table `db`.`t` to `db`.`_t_del`, `db`.`_t_gho` to `db`.`t`', '_t_del'],
   ])('%s: the shadow is followed from its CREATE … LIKE to the swap, which carries its ALTERs', (_tool, create, shadow, _rename, old) => {
     const s = new ShadowTables();
-    expect(s.created(create, 'db', 'db', SYNCED)).toBe(true);
+    expect(s.created(create, 'db', 'db', SYNCED)).toBe(shadow);
     expect(s.has(shadow)).toBe(true);
     expect(s.definitions().get(shadow)).toMatchObject({ name: shadow, columns: [ID] });
     const add: SchemaOperation = { op: 'add-column', table: shadow, column: C, sourceText: 'ADD COLUMN c int' };
     expect(s.record([shadow], [add], new Map([[shadow, { ...T, name: shadow, columns: [ID, C] }]]))).toBe(true);
     const swap = s.swap([{ op: 'rename-tables', pairs: [{ from: 't', to: old }, { from: shadow, to: 't' }] }]);
-    expect(swap).toEqual({ table: 't', operations: [{ ...add, table: 't' }], after: { ...T, columns: [ID, C] } });
+    expect(swap).toEqual({ table: 't', shadow: { ...T, name: shadow, columns: [ID, C], shadowOf: { table: 't', operations: [add] } }, operations: [{ ...add, table: 't' }], after: { ...T, columns: [ID, C] } });
     expect(s.has(shadow)).toBe(false);
   });
 
   it('ignores tables that are no shadow of a synced table, and other databases', () => {
     const s = new ShadowTables();
-    expect(s.created('CREATE TABLE _u_new LIKE u', 'db', 'db', SYNCED)).toBe(false);
-    expect(s.created('CREATE TABLE other._t_new LIKE other.t', 'db', 'db', SYNCED)).toBe(false);
-    expect(s.created('CREATE TABLE _t_new (id int)', 'db', 'db', SYNCED)).toBe(false);
-    expect(s.created('CREATE TABLE copy_t LIKE t', 'db', 'db', SYNCED)).toBe(false);
+    expect(s.created('CREATE TABLE _u_new LIKE u', 'db', 'db', SYNCED)).toBeUndefined();
+    expect(s.created('CREATE TABLE other._t_new LIKE other.t', 'db', 'db', SYNCED)).toBeUndefined();
+    expect(s.created('CREATE TABLE _t_new (id int)', 'db', 'db', SYNCED)).toBeUndefined();
+    expect(s.created('CREATE TABLE copy_t LIKE t', 'db', 'db', SYNCED)).toBeUndefined();
     expect(s.definitions().size).toBe(0);
   });
 
@@ -58,15 +58,32 @@ describe('online schema change shadows', () => {
     const s = new ShadowTables();
     expect(s.adopt({ ...T, name: '_t_new' }, SYNCED)).toBe(true);
     expect(s.adopt({ ...T, name: 'other' }, SYNCED)).toBe(false);
-    expect(s.swap([{ op: 'rename-tables', pairs: [{ from: 't', to: '_t_old' }, { from: '_t_new', to: 't' }] }])).toEqual({ table: 't', operations: [], after: T });
+    expect(s.swap([{ op: 'rename-tables', pairs: [{ from: 't', to: '_t_old' }, { from: '_t_new', to: 't' }] }])).toEqual({ table: 't', shadow: { ...T, name: '_t_new', shadowOf: { table: 't', operations: [] } }, operations: [], after: T });
   });
 
   it('takes other shadow names from patterns with one * for the real table (--osc-shadows)', () => {
     const s = new ShadowTables(shadowPatterns(['__*_shadow', 'tmp.*']));
-    expect(s.created('CREATE TABLE __t_shadow LIKE t', 'db', 'db', SYNCED)).toBe(true);
+    expect(s.created('CREATE TABLE __t_shadow LIKE t', 'db', 'db', SYNCED)).toBe('__t_shadow');
     expect(s.baseOf('tmp.t', SYNCED)).toBe('t');
     expect(s.baseOf('tmpxt', SYNCED)).toBeUndefined();
     expect(s.baseOf('_t_gho', SYNCED)).toBeUndefined();
   });
-});
 
+  it('stores a shadow with what it is the shadow of and its ALTERs, and a restart follows it again from that (a tool run across a restart)', () => {
+    const s = new ShadowTables();
+    const fk = { name: 'fk', columns: ['id'], referencedTable: 'p', referencedColumns: ['id'], onUpdate: 'CASCADE', onDelete: 'RESTRICT' } as const;
+    s.created('CREATE TABLE _t_new LIKE t', 'db', 'db', new Map([['t', { ...T, foreignKeys: [fk], createStatement: 'CREATE TABLE `t` (…)' }]]));
+    const add: SchemaOperation = { op: 'add-column', table: '_t_new', column: C, sourceText: 'ADD COLUMN c int' };
+    s.record(['_t_new'], [add], new Map([['_t_new', { ...T, name: '_t_new', columns: [ID, C] }]]));
+    const stored = s.stored('_t_new');
+    // What LIKE makes: no foreign keys, no create statement of the real table's.
+    expect(stored).toEqual({ ...T, name: '_t_new', columns: [ID, C], shadowOf: { table: 't', operations: [add] } });
+    expect(s.stored('t')).toBeUndefined();
+    // Through JSON, as the checkpoint keeps it.
+    const again = new ShadowTables();
+    again.restore([T, JSON.parse(JSON.stringify(stored)) as TableSchema]);
+    expect(again.has('_t_new')).toBe(true);
+    expect(again.has('t')).toBe(false);
+    expect(again.swap([{ op: 'rename-tables', pairs: [{ from: 't', to: '_t_old' }, { from: '_t_new', to: 't' }] }])).toMatchObject({ table: 't', operations: [{ ...add, table: 't' }], after: { ...T, columns: [ID, C] } });
+  });
+});

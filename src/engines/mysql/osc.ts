@@ -33,6 +33,8 @@ interface Shadow {
 /** What the swap of a shadow onto its real table amounts to: one schema change of the real table. */
 export interface ShadowSwap {
   readonly table: string;
+  /** The shadow swapped in, no longer followed, with its stored definition (its versioned schema row goes). */
+  readonly shadow: TableSchema;
   /** The ALTERs run on the shadow, now naming the real table. */
   readonly operations: SchemaOperation[];
   /** The real table's definition after the swap: the shadow's, under the real name. */
@@ -62,6 +64,25 @@ export class ShadowTables {
 
   constructor(private readonly patterns: readonly RegExp[] = DEFAULT_SHADOW_PATTERNS) {}
 
+  /**
+   * Follows again the shadows stored with the checkpoint (TableSchema.shadowOf), as they were at the
+   * stream's position: a sync restarted during a tool's run. Definitions without `shadowOf` are not
+   * shadows and are left alone.
+   */
+  restore(tables: readonly TableSchema[]): void {
+    for (const t of tables) {
+      if (!t.shadowOf) continue;
+      const { shadowOf, ...schema } = t;
+      this.shadows.set(t.name, { base: shadowOf.table, schema, operations: [...shadowOf.operations] });
+    }
+  }
+
+  /** The definition to store for shadow `name` (with `shadowOf`), or undefined when it is not followed. */
+  stored(name: string): TableSchema | undefined {
+    const s = this.shadows.get(name);
+    return s ? { ...s.schema, shadowOf: { table: s.base, operations: [...s.operations] } } : undefined;
+  }
+
   /** The shadows' definitions now, by name: what the DDL parser is given beside the synced tables. */
   definitions(): Map<string, TableSchema> {
     return new Map([...this.shadows].map(([name, s]) => [name, s.schema] as const));
@@ -73,7 +94,7 @@ export class ShadowTables {
   }
 
   /** Whether `name` is one of an online schema change tool's tables of a synced table (a shadow, a changelog, an old table). */
-  isToolTable(name: string, synced: ReadonlyMap<string, TableSchema>): boolean {
+  isToolTable(name: string, synced: { has(name: string): boolean }): boolean {
     if (this.baseOf(name, synced) !== undefined) return true;
     return TOOL_TABLES.some((p) => {
       const base = p.exec(name)?.[1];
@@ -82,7 +103,7 @@ export class ShadowTables {
   }
 
   /** The synced table `name` is a shadow of by the patterns, or undefined. */
-  baseOf(name: string, synced: ReadonlyMap<string, TableSchema>): string | undefined {
+  baseOf(name: string, synced: { has(name: string): boolean }): string | undefined {
     for (const p of this.patterns) {
       const m = p.exec(name);
       const base = m?.[1];
@@ -94,19 +115,21 @@ export class ShadowTables {
   /**
    * A `CREATE TABLE shadow LIKE real` in the source database `database` (statements of other
    * databases, and tables that are no shadow of a synced table, are not): starts following the
-   * shadow. Returns whether the statement was one.
+   * shadow. Returns the shadow's name when the statement was one.
    */
-  created(statement: string, database: string, currentSchema: string, synced: ReadonlyMap<string, TableSchema>): boolean {
+  created(statement: string, database: string, currentSchema: string, synced: ReadonlyMap<string, TableSchema>): string | undefined {
     const m = CREATE_LIKE.exec(statement);
-    if (!m) return false;
+    if (!m) return undefined;
     const made = split(m[1], m[2]);
     const like = split(m[3], m[4]);
-    if ((made.schema ?? currentSchema) !== database || (like.schema ?? currentSchema) !== database) return false;
+    if ((made.schema ?? currentSchema) !== database || (like.schema ?? currentSchema) !== database) return undefined;
     const base = this.baseOf(made.name, synced);
     const real = synced.get(like.name);
-    if (base === undefined || base !== like.name || !real) return false;
-    this.shadows.set(made.name, { base, schema: { ...real, name: made.name }, operations: [] });
-    return true;
+    if (base === undefined || base !== like.name || !real) return undefined;
+    // LIKE copies no foreign keys (MySQL's rule), and a shadow is never a child whose rows cascade.
+    const { createStatement: _c, foreignKeys: _f, ...definition } = real;
+    this.shadows.set(made.name, { base, schema: { ...definition, name: made.name }, operations: [] });
+    return made.name;
   }
 
   /**
@@ -155,8 +178,9 @@ export class ShadowTables {
     const shadow = this.shadows.get(onto.from) as Shadow;
     // Every other pair moves the real table away (to the tool's old table): nothing else may be renamed.
     if (op.pairs.some((p) => p !== onto && p.from !== shadow.base)) return undefined;
+    const stored = this.stored(onto.from) as TableSchema;
     this.shadows.delete(onto.from);
     const retarget = (o: SchemaOperation): SchemaOperation => ('table' in o && typeof o.table === 'string' ? ({ ...o, table: shadow.base } as SchemaOperation) : o);
-    return { table: shadow.base, operations: shadow.operations.map(retarget), after: { ...shadow.schema, name: shadow.base } };
+    return { table: shadow.base, shadow: stored, operations: shadow.operations.map(retarget), after: { ...shadow.schema, name: shadow.base } };
   }
 }

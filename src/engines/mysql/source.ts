@@ -1,5 +1,5 @@
 import { tableSelected } from '../../config/tables.js';
-import { shadowPatterns } from './osc.js';
+import { shadowPatterns, ShadowTables } from './osc.js';
 import { createHash } from 'node:crypto';
 import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from 'pino';
@@ -129,8 +129,12 @@ export class MysqlSource implements ChangeSource {
     return databaseDefaults(this.c, this.opts.dsn.database);
   }
 
-  listTables(): Promise<string[]> {
-    return listTables(this.c, this.opts.dsn.database);
+  /** The database's base tables, but an online schema change tool's own tables of another of them (osc.ts): those are never synced. */
+  async listTables(): Promise<string[]> {
+    const all = await listTables(this.c, this.opts.dsn.database);
+    const names = new Set(all);
+    const tools = new ShadowTables(this.opts.oscShadows ? shadowPatterns(this.opts.oscShadows) : undefined);
+    return all.filter((name) => !tools.isToolTable(name, names));
   }
 
   /** Nothing to scan: capabilities.valueStats is false. */

@@ -92,8 +92,10 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const db = opts.dsn.database;
   const decoders = new Map<string, TableDecoder>();
   const shadows = new ShadowTables(opts.shadows);
+  // Shadows stored with the checkpoint are followed again; their rows are never decoded.
+  shadows.restore(opts.tables);
   for (const t of opts.tables) {
-    decoders.set(t.name, decoderOf(t));
+    if (!t.shadowOf) decoders.set(t.name, decoderOf(t));
   }
 
   const client = new ZongJi(connectionOptions(opts.dsn, { database: undefined }));
@@ -310,8 +312,14 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     const pos = positionAfterDdl(evt.nextPosition);
     const current = new Map([...decoders].map(([name, d]) => [name, d.schema] as const));
     const idle = () => push({ type: 'heartbeat', position: pos, timestamp: evt.timestamp });
+    // A shadow's definition changed (created, altered, dropped): stored with the checkpoint after
+    // the statement, nothing applied to the target, so a restart goes on following it.
+    const storedNow = (names: readonly string[]) => new Map(names.flatMap((n) => (shadows.stored(n) ? [[n, shadows.stored(n) as TableSchema] as const] : [])));
+    const shadowChanged = (names: readonly string[], before: ReadonlyMap<string, TableSchema>) =>
+      push({ type: 'ddl', tables: [...names], statement: sql, position: pos, operations: [], before, after: storedNow(names) });
     // An online schema change tool's shadow: created like a synced table, altered, swapped in.
-    if (shadows.created(sql, db, evt.schema, current)) return idle();
+    const made = shadows.created(sql, db, evt.schema, current);
+    if (made !== undefined) return shadowChanged([made], new Map());
     const known = new Map([...current, ...shadows.definitions()]);
     // An online schema change tool's own tables are never synced, whatever the selection says.
     // A shadow's own CREATE TABLE is read, to follow it.
@@ -319,13 +327,19 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       current.has(name) || shadows.has(name) || shadows.baseOf(name, current) !== undefined || (!shadows.isToolTable(name, current) && (opts.selects?.(name) ?? false));
     const parsed = parseDdl(sql, { database: db, currentSchema: evt.schema, tables: known, selects });
     const created = parsed.operations.length === 1 && parsed.operations[0]?.op === 'create-table' ? parsed.operations[0].table : undefined;
-    if (created && parsed.unsupported === undefined && shadows.adopt(created, current)) return idle();
-    if (shadows.record(parsed.tables, parsed.operations, parsed.after)) return idle();
+    if (created && parsed.unsupported === undefined && shadows.adopt(created, current)) return shadowChanged([created.name], new Map());
+    const shadowsBefore = storedNow(parsed.tables);
+    if (shadows.record(parsed.tables, parsed.operations, parsed.after)) return shadowChanged(parsed.tables, shadowsBefore);
     const swap = shadows.swap(parsed.operations);
     if (swap) {
       const real = current.get(swap.table) as TableSchema;
-      push({ type: 'ddl', tables: [swap.table], statement: sql, position: pos, operations: swap.operations, before: new Map([[swap.table, real]]), after: new Map([[swap.table, swap.after]]) });
-      decoders.set(swap.table, decoderOf(swap.after));
+      // The shadow's stored definition goes with the swap.
+      const before = new Map([[swap.table, real], [swap.shadow.name, swap.shadow]]);
+      // The tools carry the table's foreign keys over to the shadow (pt-online-schema-change) or
+      // refuse tables that have any (gh-ost): the real table keeps its own.
+      const after: TableSchema = real.foreignKeys ? { ...swap.after, foreignKeys: real.foreignKeys } : swap.after;
+      push({ type: 'ddl', tables: [swap.table], statement: sql, position: pos, operations: swap.operations, before, after: new Map([[swap.table, after]]) });
+      decoders.set(swap.table, decoderOf(after));
       return;
     }
     if (parsed.tables.length === 0) return idle();
