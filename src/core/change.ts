@@ -13,6 +13,10 @@ import type { Row, Value } from './values.js';
  * other columns of the row with that key; when no row has the key it writes nothing (that only
  * happens while the copy has not reached the key yet, and the copy then brings the whole row).
  * Absent or empty: `row` is the full image.
+ *
+ * A table without any key (core/schema.ts isKeyless) has the whole row image as `key` (rowKey): a
+ * delete removes one row equal to it, an upsert is a plain insert (duplicates are rows), an UPDATE
+ * always arrives as delete of the old image plus insert of the new, and nothing coalesces them.
  */
 export type Change =
   | {

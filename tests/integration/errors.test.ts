@@ -201,7 +201,7 @@ describe('tables', () => {
     await pair.src.query(`CREATE TABLE \`${db}\`.logs_nopk (msg TEXT); INSERT INTO \`${db}\`.logs_nopk VALUES ('x'), ('x'), (NULL);`);
     const res = await runCli(sync(pair.srcUrl(db), pair.dstUrl(db), '--copy-only'));
     expect(res.code, res.stderr).toBe(0);
-    expect(await targetTables(db)).toEqual(['logs_nopk', 't']);
+    expect((await targetTables(db)).filter((n) => !n.startsWith('_tributary'))).toEqual(['logs_nopk', 't']);
     const [rows] = await pair.dst.query<RowDataPacket[]>(`SELECT msg FROM \`${db}\`.logs_nopk ORDER BY msg`);
     expect(rows.map((r) => r.msg as string | null)).toEqual([null, 'x', 'x']);
   });
