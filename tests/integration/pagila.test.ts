@@ -10,7 +10,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import type { RowDataPacket } from 'mysql2/promise';
+import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { startEngine, type Engine, type EngineName } from '../helpers/engines.js';
 import { PAGILA_TABLES, pagilaRows, pagilaSchema } from '../fixtures/pagila/rows.js';
 
@@ -58,6 +59,27 @@ function target(name: EngineName): Engine {
   const t = targets.get(name);
   if (!t) throw new Error(`no ${name} target`);
   return t;
+}
+
+/** How many film_extra rows match `where`, compared by the server itself (in the column's collation). */
+async function countWhere(e: Engine, db: string, where: string): Promise<number> {
+  const sql = `SELECT count(*) AS n FROM film_extra WHERE ${where}`;
+  if (e.name === 'postgres') {
+    const c = new pg.Client({ connectionString: e.url(db) });
+    await c.connect();
+    try {
+      return Number((await c.query<{ n: string }>(sql)).rows[0]?.n);
+    } finally {
+      await c.end();
+    }
+  }
+  const c = await connect(e.url(db));
+  try {
+    const [rows] = await c.query<RowDataPacket[]>(sql);
+    return Number(rows[0]?.n);
+  } finally {
+    await c.end();
+  }
 }
 
 /** The first table whose rows differ between the source and the target, as text; '' when none does. */
@@ -155,6 +177,14 @@ describe.each(['postgres', 'mysql'] as EngineName[])('Pagila → %s', (name) => 
 
     const verify = await runCli(['verify', '--source', source.url(db), '--target', target(name).url(db), '--rechecks', '0']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+
+    // citext compares case-insensitively, and accent-sensitively, on both targets.
+    const want = await countWhere(source, db, "code = 'CODE 1000'");
+    expect(want).toBeGreaterThan(0);
+    expect(await countWhere(target(name), db, "code = 'CODE 1000'")).toBe(want);
+    expect(await countWhere(target(name), db, "code = 'cOdE 1000'")).toBe(want);
+    expect(await countWhere(source, db, "code LIKE 'CiText Zoë%'")).toBe(await countWhere(target(name), db, "code = 'citext ZOË' OR code LIKE 'citext zoë%'"));
+    expect(await countWhere(target(name), db, "code = 'CiText Zoe'")).toBe(0);
   }, 300_000);
 });
 
