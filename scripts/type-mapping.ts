@@ -168,7 +168,8 @@ export const VARIANTS: readonly Variant[] = [
     enumLabels: new Map([['mood', ['sad', 'happy']]]),
     note: "a user type whose labels the source read by name: ('sad', 'happy')",
   },
-  { logical: { kind: 'other', native: 'int4range', typeName: 'int4range', what: 'a range type' } },
+  { logical: { kind: 'other', native: 'int4range', typeName: 'int4range', text: { fixed: false, ascii: false, elastic: false, form: '[lower,upper)' } } },
+  { logical: { kind: 'other', native: 'point', typeName: 'point', what: 'a geometric type' } },
   { logical: { kind: 'other', native: 'vector(3)' } },
 ];
 

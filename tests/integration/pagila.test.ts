@@ -10,7 +10,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import type { RowDataPacket } from 'mysql2/promise';
+import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { startEngine, type Engine, type EngineName } from '../helpers/engines.js';
 import { PAGILA_TABLES, pagilaRows, pagilaSchema } from '../fixtures/pagila/rows.js';
 
@@ -58,6 +59,57 @@ function target(name: EngineName): Engine {
   const t = targets.get(name);
   if (!t) throw new Error(`no ${name} target`);
   return t;
+}
+
+/** How many film_extra rows match `where`, compared by the server itself (in the column's collation). */
+async function countWhere(e: Engine, db: string, where: string): Promise<number> {
+  const sql = `SELECT count(*) AS n FROM film_extra WHERE ${where}`;
+  if (e.name === 'postgres') {
+    const c = new pg.Client({ connectionString: e.url(db) });
+    await c.connect();
+    try {
+      return Number((await c.query<{ n: string }>(sql)).rows[0]?.n);
+    } finally {
+      await c.end();
+    }
+  }
+  const c = await connect(e.url(db));
+  try {
+    const [rows] = await c.query<RowDataPacket[]>(sql);
+    return Number(rows[0]?.n);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A few film and film_extra columns' types as the target declares them ('name type [collation]'), by column name. */
+async function declarations(name: EngineName, db: string): Promise<string[]> {
+  const columns = ['release_year', 'big', 'score', 'props', 'code', 'tag', 'years'];
+  if (name === 'postgres') {
+    const c = new pg.Client({ connectionString: target(name).url(db) });
+    await c.connect();
+    try {
+      const r = await c.query<{ d: string }>(
+        `SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) AS d FROM pg_attribute a
+          WHERE a.attrelid IN ('film'::regclass, 'film_extra'::regclass) AND a.attname = ANY($1) ORDER BY a.attname`,
+        [columns],
+      );
+      return r.rows.map((x) => x.d);
+    } finally {
+      await c.end();
+    }
+  }
+  const c = await connect(target(name).url(db));
+  try {
+    const [rows] = await c.query<RowDataPacket[]>(
+      `SELECT CONCAT_WS(' ', COLUMN_NAME, COLUMN_TYPE, IF(COLUMN_NAME = 'code', COLLATION_NAME, NULL)) AS d FROM information_schema.COLUMNS
+        WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ('film', 'film_extra') AND COLUMN_NAME IN (?) ORDER BY COLUMN_NAME`,
+      [db, columns],
+    );
+    return rows.map((x) => String(x.d));
+  } finally {
+    await c.end();
+  }
 }
 
 /** The first table whose rows differ between the source and the target, as text; '' when none does. */
@@ -155,6 +207,21 @@ describe.each(['postgres', 'mysql'] as EngineName[])('Pagila → %s', (name) => 
 
     const verify = await runCli(['verify', '--source', source.url(db), '--target', target(name).url(db), '--rechecks', '0']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+
+    // The target's declarations: the source's types on PostgreSQL, base types and text forms on MariaDB.
+    expect(await declarations(name, db)).toEqual(
+      name === 'postgres'
+        ? ['big "bıgint"', 'code citext', 'props hstore', 'release_year year', 'score floatrange', 'tag price_tag', 'years year[]']
+        : ['big bigint(20)', 'code longtext utf8mb4_uca1400_nopad_as_ci', 'props longtext', 'release_year int(11)', 'score longtext', 'tag longtext', 'years longtext'],
+    );
+
+    // citext compares case-insensitively, and accent-sensitively, on both targets.
+    const want = await countWhere(source, db, "code = 'CODE 1000'");
+    expect(want).toBeGreaterThan(0);
+    expect(await countWhere(target(name), db, "code = 'CODE 1000'")).toBe(want);
+    expect(await countWhere(target(name), db, "code = 'cOdE 1000'")).toBe(want);
+    expect(await countWhere(source, db, "code LIKE 'CiText Zoë%'")).toBe(await countWhere(target(name), db, "code = 'citext ZOË' OR code LIKE 'citext zoë%'"));
+    expect(await countWhere(target(name), db, "code = 'CiText Zoe'")).toBe(0);
   }, 300_000);
 });
 

@@ -159,7 +159,7 @@ describe('a PostgreSQL source to a MySQL target', () => {
   ]);
   it('maps domains to their base type and text forms to LONGTEXT, refusing only what has no text form', () => {
     const m = mapLogicalTable(t);
-    expect(m.columns.map((c) => c.sql)).toEqual(['INT', 'INT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT']);
+    expect(m.columns.map((c) => c.sql)).toEqual(['INT', 'INT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT', 'LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_nopad_as_ci', 'LONGTEXT']);
     expect(m.problems.map((p) => p.column)).toEqual(['vec']);
   });
   it('says in check how each is kept', () => {
@@ -170,7 +170,11 @@ describe('a PostgreSQL source to a MySQL target', () => {
     expect(lines.get('film.showing')?.fix).toContain("kept as text '[lower,upper)'");
     expect(lines.get('film.props')?.fix).toContain('kept as text \'"key"=>"value", …\'');
     expect(lines.get('film.tag')?.fix).toContain("kept as text '(attribute,…)'");
-    expect(lines.get('film.code')?.fix).toContain('case-insensitively');
+    expect(lines.get('film.code')?.fix).toBe('case-insensitive, accent-sensitive NO PAD collation, as citext compares');
     expect(lines.get('column film.vec')?.ok).toBe(false);
+  });
+  it('sizes a citext key as VARCHAR keeping its collation', () => {
+    const keyed = pgTable([col('code', 'citext', 'citext', { sql: 'citext', user: citext })]);
+    expect(mapLogicalTable(keyed, { flavour: 'mysql' }).columns[0]?.sql).toBe('VARCHAR(767) CHARACTER SET utf8mb4 COLLATE utf8mb4_0900_as_ci');
   });
 });

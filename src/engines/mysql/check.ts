@@ -324,7 +324,7 @@ export function mappingRequirements(tables: readonly TableSchema[], opts: MapTab
  * Why a column's MySQL type is not simply the same type, by its logical type: undefined when it
  * is. An `other` type kept as its ASCII text form is a network or time type printed as text (inet,
  * cidr, macaddr, timetz); one with a described form (tsvector, ranges, composites, hstore) shows it;
- * citext says its case-insensitivity rests on the target's collation; one kept as any other text
+ * citext names its case-insensitive collation; one kept as any other text
  * (xml, "char", name) needs no word. A domain's line says its base type and its CHECKs (policyOf).
  */
 function policyOf(table: TableSchema, m: MysqlColumnType): string | undefined {
@@ -368,7 +368,7 @@ function typePolicy(table: TableSchema, m: MysqlColumnType): string | undefined 
     case 'other':
       if (logical.text?.form !== undefined) return `kept as text '${logical.text.form}', PostgreSQL's own output, which reads back to the same value`;
       if (logical.text?.ascii) return 'kept as its PostgreSQL text form';
-      if (logical.typeName === 'citext') return "text in the target database's collation (citext compares case-insensitively: keep a _ci collation)";
+      if (logical.typeName === 'citext') return 'case-insensitive, accent-sensitive NO PAD collation, as citext compares';
       break;
   }
   if (logical.kind === 'enum' || c.enumLabels || c.enumType) return /^ENUM/i.test(m.sql) ? 'enum labels in the source order' : 'enum kept as text (labels MySQL ENUM cannot hold)';

@@ -171,7 +171,7 @@ export interface MysqlType {
   /** The type as written in CREATE TABLE: 'DECIMAL(10,2)', 'CHAR(36) CHARACTER SET ascii COLLATE ascii_bin'; LONGTEXT when refused. */
   readonly sql: string;
   /** A character/byte string type whose length adapts to key and row limits: VARCHAR/VARBINARY in a key, a TEXT type when a row would overflow. */
-  readonly string?: { readonly binary: boolean; readonly ascii?: boolean; readonly length?: number };
+  readonly string?: { readonly binary: boolean; readonly ascii?: boolean; readonly length?: number; readonly collation?: string };
   /** Why MySQL cannot hold the column, and an example type for the override that fixes it. */
   readonly refusal?: { readonly reason: string; readonly example: string };
 }
@@ -200,6 +200,15 @@ export function binaryCollation(flavour: MysqlFlavour): string {
 }
 
 const ASCII = 'CHARACTER SET ascii COLLATE ascii_bin';
+
+/**
+ * PostgreSQL citext's comparisons: case-insensitive, accent-sensitive ('é' <> 'e'), trailing spaces
+ * significant (NO PAD), so a citext key unique on the source stays unique on the target.
+ * MariaDB's UCA 14.0 collations came in 10.10; MySQL's 0900 ones in 8.0.
+ */
+export function caseInsensitiveCollation(flavour: MysqlFlavour): string {
+  return flavour === 'mariadb' ? 'utf8mb4_uca1400_nopad_as_ci' : 'utf8mb4_0900_as_ci';
+}
 const LONGTEXT: MysqlType = { sql: 'LONGTEXT', string: { binary: false } };
 const INTEGER_TYPE: Readonly<Record<number, string>> = { 1: 'TINYINT', 2: 'SMALLINT', 3: 'MEDIUMINT', 4: 'INT', 8: 'BIGINT' };
 const SPATIAL_TYPE: Readonly<Record<string, string>> = {
@@ -293,6 +302,7 @@ function decimalType(precision: number | undefined, scale: number | undefined, d
  * | bit n ≤ 64 / n > 64 / varying | BIT(n) / VARCHAR(n) ascii / VARCHAR(n) ascii (LONGTEXT unbounded) | |
  * | array | LONGTEXT | its text |
  * | spatial (MySQL values) | GEOMETRY, POINT, … | refused for PostGIS values (EWKB): no writer converts them |
+ * | other: citext | LONGTEXT (VARCHAR in a key) in a case-insensitive, accent-sensitive NO PAD collation | citext compares that way |
  * | other with a text form | CHAR(n) / VARCHAR(n) [ascii] / LONGTEXT; an enum's labels from opts.enumLabels by type name | refused without one |
  */
 export function fromLogical(logical: LogicalType, opts: FromLogicalOptions, column: SourceColumn): MysqlType {
@@ -355,6 +365,10 @@ export function fromLogical(logical: LogicalType, opts: FromLogicalOptions, colu
     case 'other': {
       const labels = logical.typeName !== undefined ? opts.enumLabels?.get(logical.typeName) : undefined;
       if (labels && labels.length > 0) return enumType(labels, flavour);
+      if (logical.typeName === 'citext') {
+        const collation = caseInsensitiveCollation(flavour);
+        return { sql: `LONGTEXT CHARACTER SET utf8mb4 COLLATE ${collation}`, string: { binary: false, collation } };
+      }
       const t = logical.text;
       if (!t) return refused(column.declared, logical.what ?? 'a type');
       const ascii = t.ascii ? ` ${ASCII}` : '';
@@ -565,7 +579,8 @@ export function mapLogicalTable(table: TableSchema, opts: MapTableOptions = {}):
   }
   for (const [i, n] of keyLength) {
     const b = base[i] as MysqlType;
-    sql[i] = b.string?.binary ? `VARBINARY(${n})` : b.string?.ascii ? `VARCHAR(${n}) ${ASCII}` : `VARCHAR(${n})`;
+    const collation = b.string?.collation !== undefined ? ` CHARACTER SET utf8mb4 COLLATE ${b.string.collation}` : '';
+    sql[i] = b.string?.binary ? `VARBINARY(${n})` : b.string?.ascii ? `VARCHAR(${n}) ${ASCII}` : `VARCHAR(${n})${collation}`;
   }
 
   // Row size: key columns first (they cannot become TEXT), then the rest in column order.

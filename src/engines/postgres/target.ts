@@ -330,10 +330,7 @@ export class PostgresTarget implements Target {
       const t = tables[i] as TableSchema;
       const columns = await this.targetColumns(t);
       this.plans.set(t.name, buildPlan(this.schema, t, columns, this.nextPlan++, this.zeroDates));
-      const same = this.sameTypes(t, columns);
-      // Binary COPY carries the oids of arrays' elements and composites' attributes, which differ between servers.
-      if (same && t.columns.every((c) => binaryCopySafe(c.userType))) this.copyBinaryTables.add(t.name);
-      if (same || this.mappedKinds(t, columns, types[i] ?? [])) this.copyTextTables.add(t.name);
+      this.chooseCopyFormats(t, columns, types[i] ?? []);
     }
   }
 
@@ -447,6 +444,18 @@ export class PostgresTarget implements Target {
       }
       this.opts.logger.info({ type: u.type.name, kind: u.type.kind }, 'user type created');
     }
+  }
+
+  /**
+   * Which encoded chunks `t` takes: binary COPY when its columns have the source's own types
+   * (sameTypes) and none carries a type oid in its binary form (an array of a user type, a
+   * composite: the oids differ between servers); COPY text when the types are the same or the
+   * mapped kinds render alike (mappedKinds).
+   */
+  private chooseCopyFormats(t: TableSchema, columns: readonly TargetColumn[], types: readonly PostgresColumnType[]): void {
+    const same = this.sameTypes(t, columns);
+    if (same && t.columns.every((c) => binaryCopySafe(c.userType))) this.copyBinaryTables.add(t.name);
+    if (same || this.mappedKinds(t, columns, types)) this.copyTextTables.add(t.name);
   }
 
   /**
@@ -900,10 +909,7 @@ export class PostgresTarget implements Target {
       if (!(await this.describe(t.name))) continue;
       const columns = await this.targetColumns(t);
       this.plans.set(t.name, buildPlan(this.schema, t, columns, this.nextPlan++, this.zeroDates));
-      const same = this.sameTypes(t, columns);
-      // Binary COPY carries the oids of arrays' elements and composites' attributes, which differ between servers.
-      if (same && t.columns.every((c) => binaryCopySafe(c.userType))) this.copyBinaryTables.add(t.name);
-      if (same || this.mappedKinds(t, columns, planTypes(t, typeOpts, this.schema))) this.copyTextTables.add(t.name);
+      this.chooseCopyFormats(t, columns, planTypes(t, typeOpts, this.schema));
     }
   }
 }
