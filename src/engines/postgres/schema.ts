@@ -130,24 +130,9 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
       generated.push(a.name);
       continue;
     }
-    const typmod = Number(a.typmod);
-    const udt = a.udt;
-    const col: Column = {
-      name: a.name,
-      dataType: udt,
-      columnType: a.coltype,
-      nullable: a.notnull !== 't',
-      unsigned: false,
-      ...(udt === 'bytea' ? { charset: 'binary' } : {}),
-      ...(a.collation ? { collation: a.collation } : {}),
-      ...(udt === 'numeric' ? numericTypmod(typmod) : {}),
-      ...(TEMPORAL.has(udt) ? { scale: typmod < 0 || (typmod & 0xffff) === 0xffff ? 6 : typmod & 0xffff } : {}),
-      ...((udt === 'bit' || udt === 'varbit') && typmod >= 0 ? { precision: typmod } : {}),
-      ...(a.enumoid && a.enumname ? { enumType: a.enumname, enumLabels: labels.get(a.enumoid) ?? [] } : {}),
-    };
     byAttnum.set(Number(a.attnum), columns.length);
-    columns.push(col);
-    types.push({ oid: Number(a.typid), typmod });
+    columns.push(columnOf(a, labels));
+    types.push({ oid: Number(a.typid), typmod: Number(a.typmod) });
   }
   const idx = await conn.query<{ keys: string; primary: string; ident: string }>(
     `SELECT array_to_string(i.indkey, ' ') AS keys, i.indisprimary AS primary, i.indisreplident AS ident
@@ -182,6 +167,71 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
     partitioned,
     partitions: partitioned ? await leafPartitions(conn, oid) : [],
   };
+}
+
+/** A Column as describeTable describes it, from one catalogue row of the column's attribute and type. */
+function columnOf(a: AttrRow, labels: ReadonlyMap<string, readonly string[]>): Column {
+  const typmod = Number(a.typmod);
+  const udt = a.udt;
+  return {
+    name: a.name,
+    dataType: udt,
+    columnType: a.coltype,
+    nullable: a.notnull !== 't',
+    unsigned: false,
+    ...(udt === 'bytea' ? { charset: 'binary' } : {}),
+    ...(a.collation ? { collation: a.collation } : {}),
+    ...(udt === 'numeric' ? numericTypmod(typmod) : {}),
+    ...(TEMPORAL.has(udt) ? { scale: typmod < 0 || (typmod & 0xffff) === 0xffff ? 6 : typmod & 0xffff } : {}),
+    ...((udt === 'bit' || udt === 'varbit') && typmod >= 0 ? { precision: typmod } : {}),
+    ...(a.enumoid && a.enumname ? { enumType: a.enumname, enumLabels: labels.get(a.enumoid) ?? [] } : {}),
+  };
+}
+
+/** A column a Relation message (or an event trigger's message) names: its name, type OID and typmod. */
+export interface RelationColumn {
+  readonly name: string;
+  readonly typeOid: number;
+  readonly typmod: number;
+}
+
+/** A column described from a Relation message's type, with what the catalogue says of it now. */
+export interface RelationColumnDescription {
+  /** As describeTable would describe it (type from the Relation's type OID and typmod; NOT NULL and collation from the catalogue now). */
+  readonly column: Column;
+  /** pg_get_expr of its default in the catalogue now (null: none, or the column is no longer there). */
+  readonly defaultSql: string | null;
+}
+
+/**
+ * The columns of a Relation message described exactly as describeTable describes them: the type
+ * comes from the message (format_type of its OID and typmod, so it is the definition at the
+ * message's place in the WAL, whatever happened since), NOT NULL, collation and the default from
+ * the table's catalogue now, by name (the message carries neither). A column no longer in the
+ * catalogue (dropped since) is described nullable without a default.
+ */
+export async function describeRelationColumns(conn: Queryable, tableOid: number, cols: readonly RelationColumn[]): Promise<RelationColumnDescription[]> {
+  if (cols.length === 0) return [];
+  const r = await conn.query<AttrRow & { def: string | null }>(
+    `SELECT r.name, COALESCE(bt.typname, t.typname) AS udt,
+            format_type(r.typid, r.typmod) AS coltype, COALESCE(a.attnotnull, false) AS notnull,
+            r.typid, r.typmod, '' AS generated,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END AS collation,
+            COALESCE(a.attnum, 0) AS attnum, et.oid AS enumoid, et.typname AS enumname,
+            CASE WHEN a.atttypid = r.typid THEN pg_get_expr(d.adbin, d.adrelid) END AS def
+       FROM unnest($2::text[], $3::oid[], $4::int4[]) WITH ORDINALITY AS r(name, typid, typmod, ord)
+       JOIN pg_type t ON t.oid = r.typid
+       LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+       LEFT JOIN pg_type et ON et.typtype = 'e'
+             AND et.oid = CASE WHEN t.typtype = 'e' THEN t.oid WHEN bt.typtype = 'e' THEN bt.oid WHEN t.typcategory = 'A' THEN t.typelem END
+       LEFT JOIN pg_attribute a ON a.attrelid = $1 AND a.attname = r.name AND a.attnum > 0 AND NOT a.attisdropped
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation
+      ORDER BY r.ord`,
+    [tableOid, cols.map((c) => c.name), cols.map((c) => String(c.typeOid)), cols.map((c) => c.typmod)],
+  );
+  const labels = await enumLabels(conn, r.rows.flatMap((a) => (a.enumoid ? [a.enumoid] : [])));
+  return r.rows.map((a) => ({ column: columnOf(a, labels), defaultSql: a.def }));
 }
 
 /** The labels of each enum type, by type oid, in the type's sort order (enumsortorder). */

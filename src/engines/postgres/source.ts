@@ -16,10 +16,10 @@ import { connectError, openClient, openPool } from './connection.js';
 import { quoteIdent } from './sql.js';
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './check.js';
-import { describeTable, listTables, scanPostgresData, tableStats, type ColumnType, type DescribedTable } from './schema.js';
-import { columnChange, movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
+import { describeRelationColumns, describeTable, listTables, scanPostgresData, tableStats, type ColumnType, type DescribedTable } from './schema.js';
+import { movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
 import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
-import { streamPgoutput, type AckState } from './stream.js';
+import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js';
 import type { TextCodec } from './values.js';
 import * as read from './read.js';
 
@@ -62,7 +62,7 @@ export class PostgresSource implements ChangeSource {
     retainsLog: true,
     stopWrites: true,
     valueStats: true,
-    schemaChanges: false,
+    schemaChanges: true,
   };
   readonly slot: string;
   readonly publication: string;
@@ -340,15 +340,14 @@ export class PostgresSource implements ChangeSource {
   /**
    * On resume: compares the relations the owned publication recorded (relations.ts) with the
    * synced tables now. A recorded table whose relation was renamed, moved, dropped or replaced
-   * throws RelationChangedError, unless --tables leaves it out now; a table whose columns changed
-   * becomes a 'ddl' event at the start of the stream (pendingDdl), so the sync stops there unless
-   * the target has the new definition. Returns what to record now: the recorded columns for
+   * throws RelationChangedError, unless --tables leaves it out now. A table whose columns changed
+   * is followed by stream(), which compares the definition it streams with (the versioned schema
+   * at the checkpoint) to the catalogue's. Returns what to record now: the recorded columns for
    * those (until the stream went on past their 'ddl'), the current relation for the others.
    */
   private async followedRelations(current: ReadonlyMap<string, DescribedTable>, position: string): Promise<Map<string, RelationRecord>> {
     const state = await publicationState(this.c, this.publication, this.namespace, this.opts.syncId);
     const record = new Map<string, RelationRecord>();
-    this.pendingDdl = [];
     const recorded = state.owned ? state.recorded : undefined;
     if (recorded?.size) {
       const { byOid } = await relationPlaces(this.c, this.namespace, [...recorded.values()].map((r) => r.oid), []);
@@ -376,15 +375,11 @@ export class PostgresSource implements ChangeSource {
       const before = recorded?.get(name);
       const now = recordOf(d);
       if (before && before.oid === now.oid && !sameColumns(before, now)) {
-        this.pendingDdl.push({ table: name, statement: columnChange(name, before, now), record: now });
         record.set(name, before);
       } else record.set(name, now);
     }
     return record;
   }
-
-  /** Column changes found by checkPosition, delivered at the start of the next stream. */
-  private pendingDdl: { table: string; statement: string; record: RelationRecord }[] = [];
 
   /**
    * The stream went on past a 'ddl' of `table`: the target has the table's definition as the
@@ -398,6 +393,19 @@ export class PostgresSource implements ChangeSource {
     const d = this.described.get(table);
     record.set(table, d && d.oid === seen.oid ? recordOf(d) : seen);
     await recordRelations(this.p, this.publication, this.opts.syncId, record, state.comment);
+  }
+
+  /** A synced table's columns in the catalogue now, as a Relation message would name them and describeRelationColumns describes them. */
+  private async describeNow(table: string): Promise<CatalogueTable | undefined> {
+    let d: DescribedTable;
+    try {
+      d = await describeTable(this.p, this.namespace, table);
+    } catch (err) {
+      if (err instanceof TributaryError && err.code === ErrorCode.TABLE_UNSUPPORTED) return undefined;
+      throw err;
+    }
+    const relation = d.schema.columns.map((c, i) => ({ name: c.name, typeOid: d.types[i]?.oid ?? 0, typmod: d.types[i]?.typmod ?? -1 }));
+    return { oid: d.oid, relation, columns: await describeRelationColumns(this.p, d.oid, relation) };
   }
 
   /** A RelationChangedError seen in the stream, completed with where the relations are now. */
@@ -633,7 +641,7 @@ export class PostgresSource implements ChangeSource {
     const types = new Map<string, readonly ColumnType[]>();
     for (const t of tables) {
       const d = this.described.get(t.name);
-      if (d && d.schema.columns.length === t.columns.length && d.schema.columns.every((c, i) => c.name === t.columns[i]?.name)) types.set(t.name, d.types);
+      if (d && sameDefinition(d.schema, t)) types.set(t.name, d.types);
     }
     if (signal.aborted) throw new AbortedError();
     try {
@@ -651,8 +659,6 @@ export class PostgresSource implements ChangeSource {
       const d = this.described.get(t.name);
       if (d) relations.set(t.name, d.oid);
     }
-    const startDdl = this.pendingDdl.filter((d) => relations.has(d.table));
-    this.pendingDdl = [];
     return streamPgoutput(
       {
         dsn: this.opts.dsn,
@@ -660,6 +666,7 @@ export class PostgresSource implements ChangeSource {
         publication: this.publication,
         namespace: this.namespace,
         from: p.lsn,
+        ...(p.step !== undefined ? { fromStep: p.step } : {}),
         tables,
         types,
         maxBufferBytes: this.opts.maxBufferBytes,
@@ -667,7 +674,9 @@ export class PostgresSource implements ChangeSource {
         ack: this.ack,
         readColumns: (t, key, cols) => this.readColumns(t, key, cols),
         relations,
-        startDdl,
+        describeRelation: (oid, cols) => describeRelationColumns(this.p, oid, cols),
+        describeNow: (table) => this.describeNow(table),
+        walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
         onDdlPassed: (table, rec) => this.ddlPassed(table, rec),
         checkRelations: async (position) => {
           const moved = await movedRelation(this.p, this.namespace, relations);
@@ -736,4 +745,9 @@ export class PostgresSource implements ChangeSource {
   describePosition(position: string): string {
     return positions.describePosition(position);
   }
+}
+
+/** Whether two definitions of a table have the same columns, in order, with the same types. */
+function sameDefinition(a: TableSchema, b: TableSchema): boolean {
+  return a.columns.length === b.columns.length && a.columns.every((c, i) => c.name === b.columns[i]?.name && c.columnType === b.columns[i]?.columnType);
 }
