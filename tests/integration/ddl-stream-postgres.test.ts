@@ -6,6 +6,8 @@
  * table, catch-up across DDL made while the sync was stopped (the last with no row after it, found
  * in the catalogue once the stream caught up), and a drop and an add of columns in
  * one change (a rename or not: the Relation message cannot tell) stopping the sync by name.
+ * Through the event trigger (installed by the sync as a superuser): RENAME COLUMN with no row
+ * written after it, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
@@ -40,7 +42,7 @@ async function converged(src: Engine, dst: Engine, db: string, table: string, co
   expect(last, run.stderr().slice(-4000)).toBe('');
 }
 
-describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s (Relation messages)', (dstName: EngineName) => {
+describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s (Relation messages, --pg-ddl-trigger off)', (dstName: EngineName) => {
   let src: Engine;
   let dst: Engine;
 
@@ -61,7 +63,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
   };
 
   const sync = (db: string, extra: string[] = []): CliRun => {
-    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', ...extra]);
+    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', '--pg-ddl-trigger', 'off', ...extra]);
     running.push(run);
     return run;
   };
@@ -164,6 +166,67 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     expect(code).not.toBe(0);
     expect(run.stderr()).toContain('TRIB_DDL_UNSUPPORTED');
     expect(run.stderr()).toMatch(/\\?"pad\\?" dropped and \\?"pad2\\?" added/);
+    await dropSlots(db);
+  });
+});
+
+describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s (event trigger)', (dstName: EngineName) => {
+  let src: Engine;
+  let dst: Engine;
+
+  beforeAll(async () => {
+    src = await pool.get('source', 'postgres');
+    dst = await pool.get('target', dstName);
+  });
+
+  const fresh = async (rows: number): Promise<string> => {
+    const db = `t${++dbSeq}_${dstName.slice(0, 2)}`;
+    await src.createDatabase(db);
+    await src.exec(db, contractTableSql('postgres', 'items'));
+    if (rows > 0) await fillContractTable(src, db, 'items', rows);
+    await dst.createDatabase(db);
+    return db;
+  };
+
+  const sync = (db: string): CliRun => {
+    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s']);
+    running.push(run);
+    return run;
+  };
+
+  const stop = async (run: CliRun): Promise<void> => {
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr().slice(-3000)).toBe(0);
+  };
+
+  const dropSlots = (db: string) => src.exec('postgres', `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}' AND NOT active`);
+
+  it('installs the trigger; RENAME COLUMN with no later row, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement follow', async () => {
+    const db = await fresh(300);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    expect(run.stderr()).toContain('event trigger tributary_ddl_v1 installed');
+    // Rows written until just before it; none after it: only the trigger's message shows it.
+    const writer = await startContractWriter(src, db, 'items', 400, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    await writer.stop();
+    await src.exec(db, 'ALTER TABLE items RENAME COLUMN pad TO padding');
+    await waitUntil('the rename on the target', async () => /column \\?"pad\\?" renamed to \\?"padding\\?"/.test(run.stderr()) || run.child.exitCode !== null, 30_000);
+    expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
+    await src.exec(db, "ALTER TABLE items ALTER COLUMN k SET DEFAULT 'dk'");
+    await src.exec(db, 'ALTER TABLE items ALTER COLUMN padding SET NOT NULL');
+    await src.exec(db, 'ALTER TABLE items DROP COLUMN amount, ADD COLUMN amount2 numeric(14,3) DEFAULT 2.5');
+    await src.exec(db, "INSERT INTO items (id, v, padding) VALUES (9001, 1, 'p')");
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'padding', 'amount2'], run);
+    expect(await dst.rows(db, 'items', ['k'], 'id').then((r) => r.at(-1))).toBe('dk');
+    expect(run.stderr()).toMatch(/column \\?"k\\?" SET DEFAULT/);
+    expect(run.stderr()).toMatch(/column \\?"padding\\?" SET NOT NULL/);
+    expect(run.stderr()).toMatch(/column \\?"amount\\?" dropped; column \\?"amount2\\?" numeric\(14,3\) added/);
+    // The target's NOT NULL: a row without padding is refused there too.
+    const c = await dst.client(db);
+    await expect(c.query('INSERT INTO items (id, v, amount2) VALUES (9999, 1, 1)')).rejects.toThrow();
+    await c.end();
+    await stop(run);
     await dropSlots(db);
   });
 });

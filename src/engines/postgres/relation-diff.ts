@@ -53,12 +53,12 @@ export interface RelationDiff {
  * - `renames` (old name → new name, from the event trigger's attribute numbers) turns a drop and an
  *   add into rename-column (a retyped rename gets a modify-column after it). Without it, columns
  *   dropped and added in one change are ambiguous (a rename, or a drop and an add), and the diff is
- *   unsupported, naming both.
+ *   unsupported, naming both, unless `certain` (the renames are known to be all there are).
  *
  * The primary key and unique keys keep their columns by name; a change that removes a
  * primary-key column is unsupported (the table has no key to apply changes by).
  */
-export function relationOperations(before: TableSchema, columns: readonly RelationColumnDescription[], renames: ReadonlyMap<string, string> = new Map()): RelationDiff {
+export function relationOperations(before: TableSchema, columns: readonly RelationColumnDescription[], renames: ReadonlyMap<string, string> = new Map(), certain = false): RelationDiff {
   const table = before.name;
   const now = new Map(columns.map((c) => [c.column.name, c]));
   const was = new Map(before.columns.map((c) => [c.name, c]));
@@ -100,7 +100,7 @@ export function relationOperations(before: TableSchema, columns: readonly Relati
     uniqueKeys: (before.uniqueKeys ?? []).map(keyOf).filter(complete),
   });
   let unsupported: string | undefined;
-  if (dropped.length && added.length) {
+  if (dropped.length && added.length && !certain) {
     unsupported =
       `column${dropped.length > 1 ? 's' : ''} ${dropped.map((c) => quoteIdent(c.name)).join(', ')} dropped and ${added.map((c) => quoteIdent(c.column.name)).join(', ')} added in one change of ${table}: ` +
       'a rename or a drop and an add, which pgoutput\'s Relation message cannot tell apart (only the event trigger\'s attribute numbers can: see tributary check)';
@@ -113,4 +113,54 @@ export function relationOperations(before: TableSchema, columns: readonly Relati
 /** The PostgreSQL text of an ADD COLUMN (sourceText: a PostgreSQL target renders from the fields). */
 function addColumnText(c: Column, defaultSql: string | null): string {
   return `ADD COLUMN ${quoteIdent(c.name)} ${c.columnType}${defaultSql !== null ? ` DEFAULT ${defaultSql}` : ''}${c.nullable ? '' : ' NOT NULL'}`;
+}
+
+/** A column as the event trigger's message gives it (ddl-trigger.ts TriggerColumn), as far as this diff needs. */
+export interface TriggerColumnState {
+  readonly attnum: number;
+  readonly name: string;
+  readonly notNull: boolean;
+  readonly defaultSql: string | null;
+}
+
+/**
+ * The operations of a change the event trigger reported: `columns` are the table's columns after
+ * it (described, NOT NULL and default as the message gives them), `was` and `now` the message's
+ * columns before (the previous message, or the catalogue when the stream started; undefined when
+ * not known) and after it. Renames come from attribute numbers, so a drop and an add are never
+ * ambiguous when `was` is known; beyond relationOperations, a column whose NOT NULL changed becomes
+ * modify-column (a type change already is one), and one whose default alone changed set-default.
+ */
+export function triggerOperations(
+  before: TableSchema,
+  columns: readonly RelationColumnDescription[],
+  was: readonly TriggerColumnState[] | undefined,
+  now: readonly TriggerColumnState[],
+): RelationDiff {
+  const renames = new Map<string, string>();
+  const old = new Map((was ?? []).map((c) => [c.attnum, c]));
+  for (const c of now) {
+    const o = old.get(c.attnum);
+    if (o && o.name !== c.name) renames.set(o.name, c.name);
+  }
+  const base = relationOperations(before, columns, renames, was !== undefined);
+  if (!was) return base;
+  const operations = [...base.operations];
+  const changes = [...base.changes];
+  const modified = new Set(base.operations.flatMap((o) => (o.op === 'modify-column' || o.op === 'add-column' ? [o.column.name] : [])));
+  const table = before.name;
+  for (const c of now) {
+    const o = old.get(c.attnum);
+    const d = columns.find((x) => x.column.name === c.name);
+    if (!o || !d || modified.has(c.name)) continue;
+    const def = pgColumnDefault(c.defaultSql);
+    if (o.notNull !== c.notNull) {
+      operations.push({ op: 'modify-column', table, column: d.column, ...(def ? { default: def } : {}), sourceText: `ALTER COLUMN ${quoteIdent(c.name)} ${c.notNull ? 'SET' : 'DROP'} NOT NULL` });
+      changes.push(`column ${quoteIdent(c.name)} ${c.notNull ? 'SET' : 'DROP'} NOT NULL`);
+    } else if (o.defaultSql !== c.defaultSql) {
+      operations.push({ op: 'set-default', table, column: c.name, default: def ?? null, sourceText: `ALTER COLUMN ${quoteIdent(c.name)} ${def ? `SET DEFAULT ${c.defaultSql}` : 'DROP DEFAULT'}` });
+      changes.push(`column ${quoteIdent(c.name)} ${def ? `SET DEFAULT ${c.defaultSql}` : 'DROP DEFAULT'}`);
+    }
+  }
+  return { ...base, operations, changes };
 }

@@ -20,6 +20,7 @@ import { describeRelationColumns, describeTable, listTables, scanPostgresData, t
 import { movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
 import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
 import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js';
+import { ddlTriggerRequirement, ensureDdlTrigger, triggerColumns, type TriggerColumn } from './ddl-trigger.js';
 import type { TextCodec } from './values.js';
 import * as read from './read.js';
 
@@ -42,6 +43,8 @@ export interface PostgresSourceOptions {
   readonly tables?: readonly string[] | undefined;
   /** Schema holding the tables; default the URL's `schema` parameter or 'public'. */
   readonly namespace?: string | undefined;
+  /** The DDL event trigger (ddl-trigger.ts): install it when the role may and read its messages (default), or not. */
+  readonly ddlTrigger?: 'install' | 'off' | undefined;
   /** Interval of the stream's status updates (each asks the server for a keepalive). Default 10 s. */
   readonly statusIntervalMs?: number | undefined;
 }
@@ -142,8 +145,8 @@ export class PostgresSource implements ChangeSource {
     return tables;
   }
 
-  private requirementsOf(tables: readonly DescribedTable[]): Promise<Requirement[]> {
-    return sourceRequirements(this.c, {
+  private async requirementsOf(tables: readonly DescribedTable[]): Promise<Requirement[]> {
+    const reqs = await sourceRequirements(this.c, {
       user: this.opts.dsn.user,
       slot: this.slot,
       publication: this.publication,
@@ -151,6 +154,8 @@ export class PostgresSource implements ChangeSource {
       syncId: this.opts.syncId,
       tables,
     });
+    reqs.push(await ddlTriggerRequirement(this.c, this.opts.ddlTrigger ?? 'install'));
+    return reqs;
   }
 
   /** Throws for the failing errors of check(); logs its warnings (WAL retention, partitioned tables). */
@@ -271,6 +276,7 @@ export class PostgresSource implements ChangeSource {
     const current = await this.describedSynced();
     const record = new Map([...current].map(([n, d]) => [n, recordOf(d)] as const));
     await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
+    await this.ensureTrigger();
     const existing = await slotInfo(this.c, this.slot);
     if (existing && this.opts.slot !== undefined) {
       const info = await checkSlot(this.c, this.slot, existing.confirmedFlushLsn ?? 0n, this.opts.dsn.database);
@@ -328,6 +334,14 @@ export class PostgresSource implements ChangeSource {
     // The table set may have changed since the checkpoint: the publication must cover it before
     // any new table is copied.
     await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
+    await this.ensureTrigger();
+  }
+
+  /** Whether the stream reads the DDL event trigger's messages: set when the sync starts (currentPosition, checkPosition). */
+  private triggerOn = false;
+
+  private async ensureTrigger(): Promise<void> {
+    this.triggerOn = (this.opts.ddlTrigger ?? 'install') === 'install' && (await ensureDdlTrigger(this.c, this.opts.logger));
   }
 
   /** The synced tables as described (this run's descriptions, else the catalogue's now). */
@@ -639,20 +653,28 @@ export class PostgresSource implements ChangeSource {
       await conn.end().catch(() => undefined);
     }
     const types = new Map<string, readonly ColumnType[]>();
+    // The event trigger's column lists to compare its first message of each table with: the
+    // catalogue's, where it has the definition the stream starts with.
+    const triggerCols = new Map<string, readonly TriggerColumn[]>();
     for (const t of tables) {
       const d = this.described.get(t.name);
-      if (d && sameDefinition(d.schema, t)) types.set(t.name, d.types);
+      if (!d || !sameDefinition(d.schema, t)) continue;
+      types.set(t.name, d.types);
+      if (this.triggerOn) {
+        const cols = await triggerColumns(this.p, d.oid);
+        if (cols.length === t.columns.length && cols.every((c, i) => c.name === t.columns[i]?.name)) triggerCols.set(t.name, cols);
+      }
     }
     if (signal.aborted) throw new AbortedError();
     try {
-      yield* this.pgoutput(p, tables, types, signal);
+      yield* this.pgoutput(p, tables, types, this.triggerOn ? triggerCols : undefined, signal);
     } catch (err) {
       if (err instanceof RelationChangedError) throw await this.explainRelation(err);
       throw await this.lostSlotError(err, p.lsn);
     }
   }
 
-  private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, trigger: ReadonlyMap<string, readonly TriggerColumn[]> | undefined, signal: AbortSignal): AsyncGenerator<StreamEvent> {
     // Each synced table is followed by the relation this run described under its name.
     const relations = new Map<string, number>();
     for (const t of tables) {
@@ -675,6 +697,7 @@ export class PostgresSource implements ChangeSource {
         readColumns: (t, key, cols) => this.readColumns(t, key, cols),
         relations,
         describeRelation: (oid, cols) => describeRelationColumns(this.p, oid, cols),
+        ...(trigger ? { trigger: { columns: trigger } } : {}),
         describeNow: (table) => this.describeNow(table),
         walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
         onDdlPassed: (table, rec) => this.ddlPassed(table, rec),

@@ -10,7 +10,8 @@ import { rowBytes, type Value } from '../../core/values.js';
 import { clientConfig, connectError } from './connection.js';
 import { encodePosition, formatLsn, parseLsn } from './position.js';
 import { RelationChangedError, type RelationRecord } from './relations.js';
-import { relationOperations, type RelationDiff } from './relation-diff.js';
+import { DDL_MESSAGE_PREFIX, DDL_TRIGGER, parseDdlMessage, type TriggerColumn } from './ddl-trigger.js';
+import { relationOperations, triggerOperations, type RelationDiff } from './relation-diff.js';
 import type { ColumnType, RelationColumn, RelationColumnDescription } from './schema.js';
 import { quoteIdent } from './sql.js';
 import { codecFor, type TextCodec } from './values.js';
@@ -64,6 +65,12 @@ export interface PgStreamOptions {
    * it) is a 'ddl' event there.
    */
   readonly describeNow: (table: string) => Promise<CatalogueTable | undefined>;
+  /**
+   * Read the event trigger's messages (ddl-trigger.ts): each synced table's columns as the last
+   * message (or, before the first, the catalogue when the stream started: `triggerColumns`) gave
+   * them, to find renames by attribute number. Absent: Relation messages only.
+   */
+  readonly trigger?: { readonly columns: ReadonlyMap<string, readonly TriggerColumn[]> };
   /** The source's WAL flush position now: the catalogue read after it is the catalogue at a keepalive at or past it. */
   readonly walFlushed: () => Promise<bigint>;
   /**
@@ -110,6 +117,8 @@ interface Resolve {
   readonly columns: readonly RelationColumn[];
   /** The position before the transaction the message is in. */
   readonly at: bigint;
+  /** From the event trigger's message: the table's columns before (when known) and after it. */
+  readonly trigger?: { readonly was: readonly TriggerColumn[] | undefined; readonly now: readonly TriggerColumn[] };
   /** Rows of the transaction came before it: a change it makes is cut in between (see onMessage 'relation'). */
   readonly split?: { readonly timestamp: number };
 }
@@ -218,6 +227,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   /** Row messages taken per synced table, to tell whether rows came after the catalogue comparison's place. */
   const rowsPushed = new Map<string, number>();
   let catalogueDue = true;
+  const triggerSeen = new Map<string, readonly TriggerColumn[]>(opts.trigger?.columns ?? []);
   for (const t of opts.tables) {
     const dec: Decoder = { schema: t, codecs: t.columns.map((c) => codecFor(c)), ready: true };
     latest.set(t.name, dec);
@@ -228,7 +238,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   const service = new LogicalReplicationService(clientConfig(opts.dsn) as pg.ClientConfig, {
     acknowledge: { auto: false, timeoutSeconds: 0 },
   });
-  const plugin = new RawPgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication] });
+  const plugin = new RawPgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication], messages: opts.trigger !== undefined });
 
   const queue = new EventQueue<Item>({
     maxBytes: opts.maxBufferBytes,
@@ -314,16 +324,37 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       decoders.set(rel.relationOid, last);
       return last;
     }
-    // The columns may differ from the definition followed so far: the consumer describes them
-    // (types, NOT NULL, defaults) before the rows after this message, which wait for it.
+    return redefine(schema, rel.relationOid, columns);
+  };
+
+  /**
+   * The table's columns may differ from the definition followed so far: a new decoder, ready once
+   * the consumer described them (types, NOT NULL, defaults) before the rows after this point, which
+   * wait for it.
+   */
+  const redefine = (schema: TableSchema, oid: number, columns: readonly RelationColumn[], trigger?: Resolve['trigger']): Decoder => {
+    const last = latest.get(schema.name);
     const prev = last ?? { schema, codecs: schema.columns.map((c) => codecFor(c)), ready: true };
     const dec: Decoder = { schema, codecs: [], ready: false };
-    decoders.set(rel.relationOid, dec);
+    decoders.set(oid, dec);
     latest.set(schema.name, dec);
     seen.set(schema.name, columns);
-    const item: Item = { ev: { type: 'begin' }, bytes: 256, resolve: { dec, prev, oid: rel.relationOid, table: schema.name, columns, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } };
-    push(item);
+    const resolve: Resolve = { dec, prev, oid, table: schema.name, columns, at: lastPos, ...(trigger ? { trigger } : {}), ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) };
+    push({ ev: { type: 'begin' }, bytes: 256, resolve });
     return dec;
+  };
+
+  /** The event trigger's message: a synced table's columns right after an ALTER TABLE, with attribute numbers. */
+  const triggerMessage = (msg: Pgoutput.MessageMessage) => {
+    if (msg.prefix !== DDL_MESSAGE_PREFIX || !opts.trigger) return;
+    const m = parseDdlMessage(Buffer.from(msg.content).toString('utf8'));
+    const table = m ? followedBy.get(m.oid) : undefined;
+    const schema = table !== undefined ? byName.get(table) : undefined;
+    // A renamed or moved table is left to the Relation message and the catalogue check (RelationChangedError).
+    if (!m || !schema || m.schema !== opts.namespace || m.name !== table) return;
+    const was = triggerSeen.get(m.name);
+    triggerSeen.set(m.name, m.columns);
+    redefine(schema, m.oid, m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typmod })), { was, now: m.columns });
   };
 
   /** Decodes a tuple into the schema's columns; `unchanged` collects columns the tuple has no value for. */
@@ -407,6 +438,9 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       }
       case 'relation':
         relation(msg);
+        return;
+      case 'message':
+        triggerMessage(msg);
         return;
       case 'insert':
       case 'update':
@@ -516,8 +550,14 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
    */
   const resolveRelation = async (r: Resolve): Promise<Item[]> => {
     const before = r.prev.schema;
-    const described = await opts.describeRelation(r.oid, r.columns);
-    const diff = relationOperations(before, described);
+    let described = await opts.describeRelation(r.oid, r.columns);
+    let diff: RelationDiff;
+    if (r.trigger) {
+      // NOT NULL and the default as the message gives them: the definition right after the statement.
+      const now = r.trigger.now;
+      described = described.map((d, i) => ({ column: { ...d.column, nullable: !(now[i]?.notNull ?? !d.column.nullable) }, defaultSql: now[i]?.defaultSql ?? null }));
+      diff = triggerOperations(before, described, r.trigger.was, now);
+    } else diff = relationOperations(before, described);
     r.dec.schema = diff.after;
     r.dec.codecs = diff.after.columns.map((c) => codecFor(c));
     r.dec.ready = true;
@@ -526,7 +566,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const cut = encodePosition({ slot: opts.slot, lsn: r.at, ...(ddlAt.lsn === r.at && ddlAt.step > 0 ? { step: ddlAt.step } : {}) });
     const position = ddlPosition(r.at);
     const ddl: Item = {
-      ev: ddlEvent(r.table, `ALTER TABLE ${quoteIdent(r.table)}: ${diff.changes.join('; ')} (seen in pgoutput's Relation message)`, position, before, diff),
+      ev: ddlEvent(r.table, `ALTER TABLE ${quoteIdent(r.table)}: ${diff.changes.join('; ')} (${r.trigger ? `reported by event trigger ${DDL_TRIGGER}` : "seen in pgoutput's Relation message"})`, position, before, diff),
       bytes: 256,
       passed: { table: r.table, record: { oid: r.oid, columns: r.columns.map((c) => [c.name, c.typeOid, c.typmod] as const) } },
     };
