@@ -38,6 +38,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--skip-ddl <position>', 'go on past the one schema change at this position (as the message that stopped the sync prints it) without applying it to the target')
     .option('--slot <name>', 'PostgreSQL source: replication slot (default: created for this sync)')
     .option('--publication <name>', 'PostgreSQL source: publication (default: created for this sync)')
+    .option('--pg-ddl-trigger <mode>', 'PostgreSQL source: install (the event trigger that writes DDL into the WAL, when the role is a superuser) | off (Relation messages only) (default install)')
     .option('--column-types <list>', 'target type overrides, table.column=TYPE[,…]')
     .option('--checksum <on|off>', 'checksum every table again and again while streaming, repairing what differs (default on)')
     .option('--checksum-interval <duration>', 'rest between two checksum passes, e.g. 30s, 5m (default 30s)')

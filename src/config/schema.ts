@@ -94,6 +94,12 @@ export const SyncConfigSchema = z
     slot: z.string().regex(/^[a-z0-9_]{1,63}$/).optional(),
     /** PostgreSQL source: publication to use (created and owned by the sync when absent). */
     publication: z.string().regex(/^[A-Za-z0-9_]{1,63}$/).optional(),
+    /**
+     * PostgreSQL source: 'install' installs the event trigger that writes DDL into the WAL when the
+     * role may (a superuser) and reads its messages; 'off' follows column changes from pgoutput's
+     * Relation messages only.
+     */
+    pgDdlTrigger: z.enum(['install', 'off']).default('install'),
     /** Per-column target type overrides: { "table.column": "TYPE" }. */
     columnTypes: z.record(z.string().regex(/^[^.]+\.[^.]+$/), z.string().min(1)).default({}),
     /** After the copy, checksum every table again and again while streaming, and repair what differs. */

@@ -1,7 +1,7 @@
 /**
- * A PostgreSQL source table renamed, swapped, recreated, moved to another schema or changed in its
- * columns while the sync streams, on real servers (PostgreSQL and MariaDB targets): the sync
- * cannot follow these yet, so it must stop with TRIB_DDL_UNSUPPORTED naming the table, apply
+ * A PostgreSQL source table renamed, swapped, recreated, moved to another schema, or with a column
+ * renamed (without the event trigger), while the sync streams, on real servers (PostgreSQL and
+ * MariaDB targets): the sync cannot follow these, so it must stop with TRIB_DDL_UNSUPPORTED naming the table, apply
  * nothing of the transaction that showed the change, keep its checkpoint before it, and stop the
  * same way when restarted. A partition renamed under a table synced through its root is not such
  * a change (the stream goes on).
@@ -55,8 +55,8 @@ async function dropSlots(src: Engine, db: string): Promise<void> {
   await src.exec('postgres', `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}' AND NOT active`);
 }
 
-function sync(src: Engine, dst: Engine, db: string): CliRun {
-  const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum', 'off']);
+function sync(src: Engine, dst: Engine, db: string, extra: readonly string[] = []): CliRun {
+  const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum', 'off', ...extra]);
   running.push(run);
   return run;
 }
@@ -119,41 +119,21 @@ const CASES: Case[] = [
     writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO other.t VALUES (101, 'moved'); COMMIT",
     says: /moved to another schema: it is now "?other"?\."?t"?/,
   },
-  // Column changes stop through the 'ddl' event, which arrives inside the transaction after the row
-  // of u (the applier must not commit that row without the transaction's end), and a restart stops at the start of the
-  // stream (the publication recorded the columns followed), or earlier on a target missing a
-  // column the source now has.
+  // A column renamed shows in pgoutput's Relation message as one column dropped and another added:
+  // without the event trigger the sync cannot tell a rename from a drop and an add, so it stops
+  // (before the transaction: the 'ddl' event lies between transactions), and a restart stops the same
+  // way. Columns added, dropped and retyped are followed (ddl-stream-postgres.test.ts).
   {
     name: 'with a column renamed',
     change: 'ALTER TABLE t RENAME COLUMN v TO w',
     writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO t VALUES (101, 'renamed column'); COMMIT",
-    says: /column "?v"?.*(dropped or renamed)|column "?w"?.*added/,
-    restartCode: /TRIB_DDL_UNSUPPORTED|TRIB_TABLE_UNSUPPORTED/,
-  },
-  {
-    name: 'with a column added',
-    change: 'ALTER TABLE t ADD COLUMN extra int',
-    writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO t VALUES (101, 'added column', 7); COMMIT",
-    says: /column "?extra"?.*added/,
-    restartCode: /TRIB_DDL_UNSUPPORTED|TRIB_TABLE_UNSUPPORTED/,
-  },
-  {
-    name: 'with a column dropped',
-    change: 'ALTER TABLE t DROP COLUMN v',
-    writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO t VALUES (101); COMMIT",
-    says: /column "?v"?.*dropped/,
-  },
-  {
-    name: 'with a column changing type',
-    change: 'ALTER TABLE t ALTER COLUMN v TYPE varchar(40)',
-    writes: "BEGIN; INSERT INTO u VALUES (100, 'after'); INSERT INTO t VALUES (101, 'retyped'); COMMIT",
-    says: /column "?v"? changed type/,
+    says: /"v"? dropped and "?w"? added in one change of t: a rename or a drop and an add/,
   },
 ];
 
 describe.each([
   ['postgres', CASES],
-  ['mysql', CASES.filter((c) => /replaced|dropped and|column added/.test(c.name))],
+  ['mysql', CASES.filter((c) => /replaced|dropped and|column renamed/.test(c.name))],
 ] as [EngineName, Case[]][])('PostgreSQL → %s: a relation change the sync cannot follow', (dstName, cases) => {
   let src: Engine;
   let dst: Engine;
@@ -222,33 +202,36 @@ describe.each([
   });
 });
 
-describe.each(['postgres', 'mysql'] as EngineName[])('PostgreSQL → %s: a column change applied to the target too', (dstName) => {
-  it('goes on past a dropped column once the target dropped it, and a later restart does not stop again', async () => {
+// A PostgreSQL target is left out: a resumed sync checks the target's tables against the versioned
+// schema at the checkpoint (runner ensureSchema), which still has the column the user dropped by hand.
+describe.each(['mysql'] as EngineName[])('PostgreSQL → %s: --ddl halt, and the column change applied to the target by hand', (dstName) => {
+  it('stops at a dropped column, goes on past it once the target dropped it, and a later restart does not stop again', async () => {
     const src = await pool.get('source', 'postgres');
     const dst = await pool.get('target', dstName);
     const db = `rc${++seq}_fix_${dstName.slice(0, 2)}`;
+    const halt = ['--ddl', 'halt'];
     await src.createDatabase(db);
     await src.exec(db, "CREATE TABLE t (id int PRIMARY KEY, v text, w int); INSERT INTO t SELECT s, 'v' || s, s FROM generate_series(1, 20) s;");
     await dst.createDatabase(db);
-    const first = sync(src, dst, db);
+    const first = sync(src, dst, db, halt);
     await waitUntil('the copy', () => first.stderr().includes('initial copy done') || first.child.exitCode !== null, 60_000);
     await src.exec(db, 'ALTER TABLE t DROP COLUMN v; INSERT INTO t VALUES (21, 21)');
     expect(await stopped(first)).not.toBe(0);
-    expect(first.stderr()).toMatch(/TRIB_DDL_UNSUPPORTED.*column "v" \(text\) dropped/);
+    expect(first.stderr()).toMatch(/TRIB_DDL_UNSUPPORTED.*--ddl halt.*column "v" dropped/);
     // A restart stops again while the target still has the column.
-    const stuck = sync(src, dst, db);
+    const stuck = sync(src, dst, db, halt);
     expect(await stopped(stuck)).not.toBe(0);
     expect(stuck.stderr()).toMatch(/TRIB_DDL_UNSUPPORTED.*column "v" dropped/);
     // The same change on the target: the restart goes on past it.
     await dst.exec(db, 'ALTER TABLE t DROP COLUMN v');
-    const second = sync(src, dst, db);
+    const second = sync(src, dst, db, halt);
     await waitUntil('the row after the change', async () => (await dst.count(db, 't')) === 21 || second.child.exitCode !== null, 60_000);
     expect(second.child.exitCode, second.stderr().slice(-3000)).toBeNull();
     expect(second.stderr()).toContain('the target already has the resulting definition; continuing');
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     // The columns it went on with are recorded: the next start has nothing to stop or warn about.
-    const third = sync(src, dst, db);
+    const third = sync(src, dst, db, halt);
     await src.exec(db, 'INSERT INTO t VALUES (22, 22)');
     await waitUntil('the next row', async () => (await dst.count(db, 't')) === 22 || third.child.exitCode !== null, 60_000);
     expect(third.child.exitCode, third.stderr().slice(-3000)).toBeNull();

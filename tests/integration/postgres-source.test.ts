@@ -216,7 +216,7 @@ describe('PostgreSQL source', () => {
     await c.end();
   });
 
-  it('decodes rows after ALTER TABLE ADD COLUMN with the new column, and reports the change first', async () => {
+  it('reports ALTER TABLE ADD COLUMN as a typed change between transactions, and decodes the rows after it with the new column', async () => {
     const c = await database('alter', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
     const s = await source('alter');
     const t = await s.describe('t');
@@ -225,11 +225,20 @@ describe('PostgreSQL source', () => {
     await c.query("INSERT INTO t VALUES (1, 'a')");
     await c.query('ALTER TABLE t ADD COLUMN extra numeric(10,2) DEFAULT 1.5');
     await c.query("INSERT INTO t VALUES (2, 'b', 2.25)");
-    const evs = await collect(s, p0, [t], (e) => e.some((x) => x.type === 'ddl'));
-    const ddl = evs.find((e) => e.type === 'ddl');
+    const evs = await collect(s, p0, [t], (e) => e.some((x) => x.type === 'ddl') && commits(e) >= 2);
+    const at = evs.findIndex((e) => e.type === 'ddl');
+    const ddl = evs[at];
     expect(ddl?.type === 'ddl' && ddl.statement).toMatch(/column "extra" .*added/);
     expect(ddl?.type === 'ddl' && ddl.tables).toEqual(['t']);
-    expect(changes(evs)).toEqual([{ kind: 'upsert', table: 't', key: [1n], row: [1n, 'a'] }]);
+    // Typed: the column as describe() describes it, the default from the catalogue; between transactions.
+    expect(ddl?.type === 'ddl' && ddl.operations).toEqual([
+      { op: 'add-column', table: 't', column: expect.objectContaining({ name: 'extra', dataType: 'numeric', columnType: 'numeric(10,2)', nullable: true, precision: 10, scale: 2 }), default: { kind: 'literal', value: '1.5' }, sourceText: 'ADD COLUMN "extra" numeric(10,2) DEFAULT 1.5' },
+    ]);
+    expect(ddl?.type === 'ddl' && ddl.after?.get('t')?.columns.map((x) => x.name)).toEqual(['id', 'v', 'extra']);
+    expect(evs[at - 1]?.type).toBe('commit');
+    expect(evs[at + 1]?.type).toBe('begin');
+    expect(changes(evs.slice(0, at))).toEqual([{ kind: 'upsert', table: 't', key: [1n], row: [1n, 'a'] }]);
+    expect(changes(evs.slice(at))).toEqual([{ kind: 'upsert', table: 't', key: [2n], row: [2n, 'b', '2.25'] }]);
     // The 'ddl' event is positioned before the transaction of the first row with the new
     // definition: a sync restarted there with the table described again decodes it in full.
     const t2 = await s.describe('t');

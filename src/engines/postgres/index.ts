@@ -13,7 +13,7 @@ export { PostgresSource, PostgresTarget };
 export const engine: Engine = {
   name: 'postgres',
   async openSource({ config, dsn, syncId, logger, maxBufferBytes }) {
-    return new PostgresSource({ dsn, logger, poolSize: config.threads + 1, syncId, slot: config.slot, publication: config.publication, tables: config.tables, maxBufferBytes });
+    return new PostgresSource({ dsn, logger, poolSize: config.threads + 1, syncId, slot: config.slot, publication: config.publication, tables: config.tables, maxBufferBytes, ddlTrigger: config.pgDdlTrigger });
   },
   async openTarget({ config, dsn, syncId, logger }) {
     return new PostgresTarget({ dsn, syncId, logger, poolSize: config.threads, zeroDates: config.zeroDates, columnTypes: config.columnTypes, force: config.force });

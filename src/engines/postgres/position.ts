@@ -8,10 +8,19 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
  *
  * What a position means: "every transaction whose commit ends at or before this LSN is applied".
  * That is what the slot's confirmed_flush_lsn means too, so a position is acknowledged as is.
+ *
+ * A schema change has no WAL location of its own (pgoutput shows it with the first row after it),
+ * so it lies at the LSN of the transactions before it, as its `step`-th change there:
+ * 'postgres:<slot>:<LSN>+<step>' comes after '<LSN>' and before any later LSN, and a stream
+ * resumed from it starts at the LSN (the transaction after the change is decoded again, and so is
+ * the change, already in effect). Each change thus has a position of its own, distinct from the
+ * checkpoint before it, which a target's replay test needs (TargetWriter.applySchemaChange).
  */
 export interface SlotPosition {
   readonly slot: string;
   readonly lsn: bigint;
+  /** The schema change's number among those at `lsn` (absent: the LSN itself). */
+  readonly step?: number;
 }
 
 const LSN = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
@@ -28,14 +37,15 @@ export function formatLsn(lsn: bigint): string {
 }
 
 export function encodePosition(p: SlotPosition): string {
-  return `postgres:${p.slot}:${formatLsn(p.lsn)}`;
+  return `postgres:${p.slot}:${formatLsn(p.lsn)}${p.step ? `+${p.step}` : ''}`;
 }
 
 export function decodePosition(s: string): SlotPosition {
-  const m = /^postgres:([^:]+):(.+)$/.exec(s);
+  const m = /^postgres:([^:]+):(.+?)(?:\+(\d+))?$/.exec(s);
   try {
     if (!m) throw new Error("expected 'postgres:<slot>:<LSN>'");
-    return { slot: m[1] as string, lsn: parseLsn(m[2] as string) };
+    const step = m[3] === undefined ? 0 : Number(m[3]);
+    return { slot: m[1] as string, lsn: parseLsn(m[2] as string), ...(step > 0 ? { step } : {}) };
   } catch (err) {
     throw new TributaryError(
       ErrorCode.CHECKPOINT_INVALID,
@@ -46,12 +56,13 @@ export function decodePosition(s: string): SlotPosition {
 }
 
 export function comparePositions(a: string, b: string): number {
-  const x = decodePosition(a).lsn;
-  const y = decodePosition(b).lsn;
-  return x < y ? -1 : x > y ? 1 : 0;
+  const x = decodePosition(a);
+  const y = decodePosition(b);
+  if (x.lsn !== y.lsn) return x.lsn < y.lsn ? -1 : 1;
+  return Math.sign((x.step ?? 0) - (y.step ?? 0));
 }
 
 export function describePosition(s: string): string {
   const p = decodePosition(s);
-  return `LSN ${formatLsn(p.lsn)} (slot ${p.slot})`;
+  return `LSN ${formatLsn(p.lsn)}${p.step ? `+${p.step}` : ''} (slot ${p.slot})`;
 }

@@ -33,10 +33,6 @@ export function sameColumns(a: RelationRecord, b: RelationRecord): boolean {
   return a.columns.length === b.columns.length && a.columns.every((c, i) => c[0] === b.columns[i]?.[0] && c[1] === b.columns[i]?.[1] && c[2] === b.columns[i]?.[2]);
 }
 
-export function describeColumns(r: RelationRecord): string {
-  return r.columns.map(([n, t, m]) => `"${n}" (type oid ${t}${m >= 0 ? `, typmod ${m}` : ''})`).join(', ');
-}
-
 /** Where a relation is now, by OID (undefined: no relation has that OID: it was dropped). */
 export interface RelationPlace {
   readonly oid: number;
@@ -130,19 +126,3 @@ export async function movedRelation(
   }
   return undefined;
 }
-
-/** A synced table's column list, for the statement of a 'ddl' event. */
-export function columnChange(table: string, before: RelationRecord, after: RelationRecord): string {
-  const was = new Map(before.columns.map((c) => [c[0], c]));
-  const is = new Map(after.columns.map((c) => [c[0], c]));
-  const changes: string[] = [];
-  for (const c of after.columns) if (!was.has(c[0])) changes.push(`column "${c[0]}" added`);
-  for (const c of before.columns) {
-    const n = is.get(c[0]);
-    if (!n) changes.push(`column "${c[0]}" dropped or renamed`);
-    else if (n[1] !== c[1] || n[2] !== c[2]) changes.push(`column "${c[0]}" changed type (type oid ${c[1]}, typmod ${c[2]} → type oid ${n[1]}, typmod ${n[2]})`);
-  }
-  if (changes.length === 0) changes.push(`columns reordered: (${describeColumns(before)}) → (${describeColumns(after)})`);
-  return `ALTER TABLE "${table}": ${changes.join('; ')}`;
-}
-

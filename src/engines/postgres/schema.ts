@@ -5,6 +5,7 @@ import type { ColumnValueStats } from '../../core/source.js';
 import { quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
 import { describeTypeRefs } from './user-types.js';
+import type { TypeRef } from '../../core/user-types.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
@@ -135,26 +136,9 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
       generated.push(a.name);
       continue;
     }
-    const typmod = Number(a.typmod);
-    const valuemod = Number(a.valuemod);
-    const udt = a.udt;
-    const col: Column = {
-      name: a.name,
-      dataType: udt,
-      columnType: a.coltype,
-      nullable: a.notnull !== 't',
-      unsigned: false,
-      ...(udt === 'bytea' ? { charset: 'binary' } : {}),
-      ...(a.collation ? { collation: a.collation } : {}),
-      ...(udt === 'numeric' ? numericTypmod(valuemod) : {}),
-      ...(TEMPORAL.has(udt) ? { scale: valuemod < 0 || (valuemod & 0xffff) === 0xffff ? 6 : valuemod & 0xffff } : {}),
-      ...((udt === 'bit' || udt === 'varbit') && valuemod >= 0 ? { precision: valuemod } : {}),
-      ...(a.enumoid && a.enumname ? { enumType: a.enumname, enumLabels: labels.get(a.enumoid) ?? [] } : {}),
-      ...(refs[ai]?.user ? { userType: refs[ai] } : {}),
-    };
     byAttnum.set(Number(a.attnum), columns.length);
-    columns.push(col);
-    types.push({ oid: Number(a.typid), typmod });
+    columns.push(columnOf(a, labels, refs[ai]));
+    types.push({ oid: Number(a.typid), typmod: Number(a.typmod) });
   }
   const idx = await conn.query<{ keys: string; primary: string; ident: string }>(
     `SELECT array_to_string(i.indkey, ' ') AS keys, i.indisprimary AS primary, i.indisreplident AS ident
@@ -234,6 +218,76 @@ export async function describeForeignKeys(conn: Queryable, oid: number, namespac
     initiallyDeferred: x.deferred,
     ...(MATCH[x.match] && x.match !== 's' ? { match: MATCH[x.match] } : {}),
   }));
+
+}
+
+/** A Column as describeTable describes it, from one catalogue row of the column's attribute and type. */
+function columnOf(a: AttrRow, labels: ReadonlyMap<string, readonly string[]>, ref: TypeRef | undefined): Column {
+  // The typmod the values obey: a domain's own when the column declares none.
+  const valuemod = Number(a.valuemod);
+  const udt = a.udt;
+  return {
+    name: a.name,
+    dataType: udt,
+    columnType: a.coltype,
+    nullable: a.notnull !== 't',
+    unsigned: false,
+    ...(udt === 'bytea' ? { charset: 'binary' } : {}),
+    ...(a.collation ? { collation: a.collation } : {}),
+    ...(udt === 'numeric' ? numericTypmod(valuemod) : {}),
+    ...(TEMPORAL.has(udt) ? { scale: valuemod < 0 || (valuemod & 0xffff) === 0xffff ? 6 : valuemod & 0xffff } : {}),
+    ...((udt === 'bit' || udt === 'varbit') && valuemod >= 0 ? { precision: valuemod } : {}),
+    ...(a.enumoid && a.enumname ? { enumType: a.enumname, enumLabels: labels.get(a.enumoid) ?? [] } : {}),
+    ...(ref?.user ? { userType: ref } : {}),
+  };
+}
+
+/** A column a Relation message (or an event trigger's message) names: its name, type OID and typmod. */
+export interface RelationColumn {
+  readonly name: string;
+  readonly typeOid: number;
+  readonly typmod: number;
+}
+
+/** A column described from a Relation message's type, with what the catalogue says of it now. */
+export interface RelationColumnDescription {
+  /** As describeTable would describe it (type from the Relation's type OID and typmod; NOT NULL and collation from the catalogue now). */
+  readonly column: Column;
+  /** pg_get_expr of its default in the catalogue now (null: none, or the column is no longer there). */
+  readonly defaultSql: string | null;
+}
+
+/**
+ * The columns of a Relation message described exactly as describeTable describes them: the type
+ * comes from the message (format_type of its OID and typmod, so it is the definition at the
+ * message's place in the WAL, whatever happened since), NOT NULL, collation and the default from
+ * the table's catalogue now, by name (the message carries neither). A column no longer in the
+ * catalogue (dropped since) is described nullable without a default.
+ */
+export async function describeRelationColumns(conn: Queryable, tableOid: number, cols: readonly RelationColumn[]): Promise<RelationColumnDescription[]> {
+  if (cols.length === 0) return [];
+  const r = await conn.query<AttrRow & { def: string | null }>(
+    `SELECT r.name, COALESCE(bt.typname, t.typname) AS udt,
+            format_type(r.typid, r.typmod) AS coltype, COALESCE(a.attnotnull, false) AS notnull,
+            r.typid, r.typmod, '' AS generated,
+            CASE WHEN t.typtype = 'd' AND r.typmod < 0 THEN t.typtypmod ELSE r.typmod END AS valuemod,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END AS collation,
+            COALESCE(a.attnum, 0) AS attnum, et.oid AS enumoid, et.typname AS enumname,
+            CASE WHEN a.atttypid = r.typid THEN pg_get_expr(d.adbin, d.adrelid) END AS def
+       FROM unnest($2::text[], $3::oid[], $4::int4[]) WITH ORDINALITY AS r(name, typid, typmod, ord)
+       JOIN pg_type t ON t.oid = r.typid
+       LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+       LEFT JOIN pg_type et ON et.typtype = 'e'
+             AND et.oid = CASE WHEN t.typtype = 'e' THEN t.oid WHEN bt.typtype = 'e' THEN bt.oid WHEN t.typcategory = 'A' THEN t.typelem END
+       LEFT JOIN pg_attribute a ON a.attrelid = $1 AND a.attname = r.name AND a.attnum > 0 AND NOT a.attisdropped
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation
+      ORDER BY r.ord`,
+    [tableOid, cols.map((c) => c.name), cols.map((c) => String(c.typeOid)), cols.map((c) => c.typmod)],
+  );
+  const labels = await enumLabels(conn, r.rows.flatMap((a) => (a.enumoid ? [a.enumoid] : [])));
+  const refs = await describeTypeRefs(conn, r.rows.map((a) => ({ oid: Number(a.typid), sql: a.coltype })));
+  return r.rows.map((a, i) => ({ column: columnOf(a, labels, refs[i]), defaultSql: a.def }));
 }
 
 /** The labels of each enum type, by type oid, in the type's sort order (enumsortorder). */

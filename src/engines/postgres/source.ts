@@ -16,10 +16,11 @@ import { connectError, openClient, openPool } from './connection.js';
 import { quoteIdent } from './sql.js';
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './check.js';
-import { describeTable, listTables, scanPostgresData, tableStats, type ColumnType, type DescribedTable } from './schema.js';
-import { columnChange, movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
+import { describeRelationColumns, describeTable, listTables, scanPostgresData, tableStats, type ColumnType, type DescribedTable } from './schema.js';
+import { movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
 import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
-import { streamPgoutput, type AckState } from './stream.js';
+import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js';
+import { ddlTriggerRequirement, ensureDdlTrigger, triggerColumns, type TriggerColumn } from './ddl-trigger.js';
 import type { TextCodec } from './values.js';
 import * as read from './read.js';
 
@@ -42,6 +43,8 @@ export interface PostgresSourceOptions {
   readonly tables?: readonly string[] | undefined;
   /** Schema holding the tables; default the URL's `schema` parameter or 'public'. */
   readonly namespace?: string | undefined;
+  /** The DDL event trigger (ddl-trigger.ts): install it when the role may and read its messages (default), or not. */
+  readonly ddlTrigger?: 'install' | 'off' | undefined;
   /** Interval of the stream's status updates (each asks the server for a keepalive). Default 10 s. */
   readonly statusIntervalMs?: number | undefined;
 }
@@ -62,7 +65,7 @@ export class PostgresSource implements ChangeSource {
     retainsLog: true,
     stopWrites: true,
     valueStats: true,
-    schemaChanges: false,
+    schemaChanges: true,
     logsCascades: true,
   };
   readonly slot: string;
@@ -143,8 +146,8 @@ export class PostgresSource implements ChangeSource {
     return tables;
   }
 
-  private requirementsOf(tables: readonly DescribedTable[]): Promise<Requirement[]> {
-    return sourceRequirements(this.c, {
+  private async requirementsOf(tables: readonly DescribedTable[]): Promise<Requirement[]> {
+    const reqs = await sourceRequirements(this.c, {
       user: this.opts.dsn.user,
       slot: this.slot,
       publication: this.publication,
@@ -152,6 +155,8 @@ export class PostgresSource implements ChangeSource {
       syncId: this.opts.syncId,
       tables,
     });
+    reqs.push(await ddlTriggerRequirement(this.c, this.opts.ddlTrigger ?? 'install'));
+    return reqs;
   }
 
   /** Throws for the failing errors of check(); logs its warnings (WAL retention, partitioned tables). */
@@ -273,6 +278,7 @@ export class PostgresSource implements ChangeSource {
     const current = await this.describedSynced();
     const record = new Map([...current].map(([n, d]) => [n, recordOf(d)] as const));
     await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
+    await this.ensureTrigger();
     const existing = await slotInfo(this.c, this.slot);
     if (existing && this.opts.slot !== undefined) {
       if (whole.length) {
@@ -336,6 +342,14 @@ export class PostgresSource implements ChangeSource {
     // The table set may have changed since the checkpoint: the publication must cover it before
     // any new table is copied.
     await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
+    await this.ensureTrigger();
+  }
+
+  /** Whether the stream reads the DDL event trigger's messages: set when the sync starts (currentPosition, checkPosition). */
+  private triggerOn = false;
+
+  private async ensureTrigger(): Promise<void> {
+    this.triggerOn = (this.opts.ddlTrigger ?? 'install') === 'install' && (await ensureDdlTrigger(this.c, this.opts.logger));
   }
 
   /** The synced tables as described (this run's descriptions, else the catalogue's now). */
@@ -348,15 +362,14 @@ export class PostgresSource implements ChangeSource {
   /**
    * On resume: compares the relations the owned publication recorded (relations.ts) with the
    * synced tables now. A recorded table whose relation was renamed, moved, dropped or replaced
-   * throws RelationChangedError, unless --tables leaves it out now; a table whose columns changed
-   * becomes a 'ddl' event at the start of the stream (pendingDdl), so the sync stops there unless
-   * the target has the new definition. Returns what to record now: the recorded columns for
+   * throws RelationChangedError, unless --tables leaves it out now. A table whose columns changed
+   * is followed by stream(), which compares the definition it streams with (the versioned schema
+   * at the checkpoint) to the catalogue's. Returns what to record now: the recorded columns for
    * those (until the stream went on past their 'ddl'), the current relation for the others.
    */
   private async followedRelations(current: ReadonlyMap<string, DescribedTable>, position: string): Promise<Map<string, RelationRecord>> {
     const state = await publicationState(this.c, this.publication, this.namespace, this.opts.syncId);
     const record = new Map<string, RelationRecord>();
-    this.pendingDdl = [];
     const recorded = state.owned ? state.recorded : undefined;
     if (recorded?.size) {
       const { byOid } = await relationPlaces(this.c, this.namespace, [...recorded.values()].map((r) => r.oid), []);
@@ -384,15 +397,11 @@ export class PostgresSource implements ChangeSource {
       const before = recorded?.get(name);
       const now = recordOf(d);
       if (before && before.oid === now.oid && !sameColumns(before, now)) {
-        this.pendingDdl.push({ table: name, statement: columnChange(name, before, now), record: now });
         record.set(name, before);
       } else record.set(name, now);
     }
     return record;
   }
-
-  /** Column changes found by checkPosition, delivered at the start of the next stream. */
-  private pendingDdl: { table: string; statement: string; record: RelationRecord }[] = [];
 
   /**
    * The stream went on past a 'ddl' of `table`: the target has the table's definition as the
@@ -406,6 +415,19 @@ export class PostgresSource implements ChangeSource {
     const d = this.described.get(table);
     record.set(table, d && d.oid === seen.oid ? recordOf(d) : seen);
     await recordRelations(this.p, this.publication, this.opts.syncId, record, state.comment);
+  }
+
+  /** A synced table's columns in the catalogue now, as a Relation message would name them and describeRelationColumns describes them. */
+  private async describeNow(table: string): Promise<CatalogueTable | undefined> {
+    let d: DescribedTable;
+    try {
+      d = await describeTable(this.p, this.namespace, table);
+    } catch (err) {
+      if (err instanceof TributaryError && err.code === ErrorCode.TABLE_UNSUPPORTED) return undefined;
+      throw err;
+    }
+    const relation = d.schema.columns.map((c, i) => ({ name: c.name, typeOid: d.types[i]?.oid ?? 0, typmod: d.types[i]?.typmod ?? -1 }));
+    return { oid: d.oid, relation, columns: await describeRelationColumns(this.p, d.oid, relation) };
   }
 
   /** A RelationChangedError seen in the stream, completed with where the relations are now. */
@@ -641,28 +663,34 @@ export class PostgresSource implements ChangeSource {
       await conn.end().catch(() => undefined);
     }
     const types = new Map<string, readonly ColumnType[]>();
+    // The event trigger's column lists to compare its first message of each table with: the
+    // catalogue's, where it has the definition the stream starts with.
+    const triggerCols = new Map<string, readonly TriggerColumn[]>();
     for (const t of tables) {
       const d = this.described.get(t.name);
-      if (d && d.schema.columns.length === t.columns.length && d.schema.columns.every((c, i) => c.name === t.columns[i]?.name)) types.set(t.name, d.types);
+      if (!d || !sameDefinition(d.schema, t)) continue;
+      types.set(t.name, d.types);
+      if (this.triggerOn) {
+        const cols = await triggerColumns(this.p, d.oid);
+        if (cols.length === t.columns.length && cols.every((c, i) => c.name === t.columns[i]?.name)) triggerCols.set(t.name, cols);
+      }
     }
     if (signal.aborted) throw new AbortedError();
     try {
-      yield* this.pgoutput(p, tables, types, signal);
+      yield* this.pgoutput(p, tables, types, this.triggerOn ? triggerCols : undefined, signal);
     } catch (err) {
       if (err instanceof RelationChangedError) throw await this.explainRelation(err);
       throw await this.lostSlotError(err, p.lsn);
     }
   }
 
-  private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, trigger: ReadonlyMap<string, readonly TriggerColumn[]> | undefined, signal: AbortSignal): AsyncGenerator<StreamEvent> {
     // Each synced table is followed by the relation this run described under its name.
     const relations = new Map<string, number>();
     for (const t of tables) {
       const d = this.described.get(t.name);
       if (d) relations.set(t.name, d.oid);
     }
-    const startDdl = this.pendingDdl.filter((d) => relations.has(d.table));
-    this.pendingDdl = [];
     return streamPgoutput(
       {
         dsn: this.opts.dsn,
@@ -670,6 +698,7 @@ export class PostgresSource implements ChangeSource {
         publication: this.publication,
         namespace: this.namespace,
         from: p.lsn,
+        ...(p.step !== undefined ? { fromStep: p.step } : {}),
         tables,
         types,
         maxBufferBytes: this.opts.maxBufferBytes,
@@ -677,7 +706,10 @@ export class PostgresSource implements ChangeSource {
         ack: this.ack,
         readColumns: (t, key, cols) => this.readColumns(t, key, cols),
         relations,
-        startDdl,
+        describeRelation: (oid, cols) => describeRelationColumns(this.p, oid, cols),
+        ...(trigger ? { trigger: { columns: trigger } } : {}),
+        describeNow: (table) => this.describeNow(table),
+        walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
         onDdlPassed: (table, rec) => this.ddlPassed(table, rec),
         checkRelations: async (position) => {
           const moved = await movedRelation(this.p, this.namespace, relations);
@@ -746,4 +778,9 @@ export class PostgresSource implements ChangeSource {
   describePosition(position: string): string {
     return positions.describePosition(position);
   }
+}
+
+/** Whether two definitions of a table have the same columns, in order, with the same types. */
+function sameDefinition(a: TableSchema, b: TableSchema): boolean {
+  return a.columns.length === b.columns.length && a.columns.every((c, i) => c.name === b.columns[i]?.name && c.columnType === b.columns[i]?.columnType);
 }

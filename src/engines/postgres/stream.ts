@@ -10,7 +10,10 @@ import { rowBytes, type Value } from '../../core/values.js';
 import { clientConfig, connectError } from './connection.js';
 import { encodePosition, formatLsn, parseLsn } from './position.js';
 import { RelationChangedError, type RelationRecord } from './relations.js';
-import type { ColumnType } from './schema.js';
+import { DDL_MESSAGE_PREFIX, DDL_TRIGGER, parseDdlMessage, type TriggerColumn } from './ddl-trigger.js';
+import { relationOperations, triggerOperations, type RelationDiff } from './relation-diff.js';
+import type { ColumnType, RelationColumn, RelationColumnDescription } from './schema.js';
+import { quoteIdent } from './sql.js';
 import { codecFor, type TextCodec } from './values.js';
 
 /** What the source and its running stream share about acknowledgements. */
@@ -27,6 +30,8 @@ export interface PgStreamOptions {
   readonly publication: string;
   readonly namespace: string;
   readonly from: bigint;
+  /** The schema change step of the start position (position.ts), when it is one. */
+  readonly fromStep?: number;
   readonly tables: readonly TableSchema[];
   /** Catalogue types of the described tables' columns, to notice a changed definition. */
   readonly types: ReadonlyMap<string, readonly ColumnType[]>;
@@ -48,10 +53,26 @@ export interface PgStreamOptions {
    */
   readonly relations: ReadonlyMap<string, number>;
   /**
-   * Column changes found at start (a table whose columns differ from those the sync followed it
-   * with when it last ran): delivered as 'ddl' events at `from`, before anything else.
+   * Describes a Relation message's columns (schema.ts describeRelationColumns): called, off the
+   * socket's handler, for a Relation message of a synced table whose columns may differ from the
+   * definition the table is followed with.
    */
-  readonly startDdl?: readonly { readonly table: string; readonly statement: string; readonly record: RelationRecord }[];
+  readonly describeRelation: (tableOid: number, columns: readonly RelationColumn[]) => Promise<RelationColumnDescription[]>;
+  /**
+   * A synced table as the catalogue has it now (undefined: no such table). Once the stream is
+   * first caught up, every synced table is compared with it: a column change the WAL showed no
+   * Relation message for (made while the sync was stopped, or since, with no row written after
+   * it) is a 'ddl' event there.
+   */
+  readonly describeNow: (table: string) => Promise<CatalogueTable | undefined>;
+  /**
+   * Read the event trigger's messages (ddl-trigger.ts): each synced table's columns as the last
+   * message (or, before the first, the catalogue when the stream started: `triggerColumns`) gave
+   * them, to find renames by attribute number. Absent: Relation messages only.
+   */
+  readonly trigger?: { readonly columns: ReadonlyMap<string, readonly TriggerColumn[]> };
+  /** The source's WAL flush position now: the catalogue read after it is the catalogue at a keepalive at or past it. */
+  readonly walFlushed: () => Promise<bigint>;
   /**
    * Called once the consumer went on past a 'ddl' event (it did not stop there): the table is now
    * followed with `record`'s columns.
@@ -67,11 +88,39 @@ export interface PgStreamOptions {
   readonly logger: Logger;
 }
 
+/** A synced table in the catalogue now: its relation, its columns as a Relation message names them, and as they are described. */
+export interface CatalogueTable {
+  readonly oid: number;
+  readonly relation: readonly RelationColumn[];
+  readonly columns: readonly RelationColumnDescription[];
+}
+
+/**
+ * How rows of one relation are decoded. A decoder built from a Relation message that may change
+ * the table's definition is `ready` only once the consumer has described the message's columns
+ * (describeRelation, async): rows that come before then are decoded when the consumer takes them,
+ * by which time it is.
+ */
 interface Decoder {
-  readonly schema: TableSchema;
-  readonly codecs: TextCodec[];
-  /** Schema columns the current Relation lacks: never written by upserts. */
-  readonly missing: ReadonlySet<number>;
+  schema: TableSchema;
+  codecs: TextCodec[];
+  ready: boolean;
+}
+
+/** A Relation message to describe on the consumer's side before the rows after it. */
+interface Resolve {
+  readonly dec: Decoder;
+  /** The decoder of the table's previous Relation message: its definition (resolved by then) is the one before. */
+  readonly prev: Decoder;
+  readonly oid: number;
+  readonly table: string;
+  readonly columns: readonly RelationColumn[];
+  /** The position before the transaction the message is in. */
+  readonly at: bigint;
+  /** From the event trigger's message: the table's columns before (when known) and after it. */
+  readonly trigger?: { readonly was: readonly TriggerColumn[] | undefined; readonly now: readonly TriggerColumn[] };
+  /** Rows of the transaction came before it: a change it makes is cut in between (see onMessage 'relation'). */
+  readonly split?: { readonly timestamp: number };
 }
 
 interface Item {
@@ -81,11 +130,19 @@ interface Item {
   fetch?: { readonly schema: TableSchema };
   /** A 'ddl' event's table and its new columns, recorded once the consumer goes on past it. */
   passed?: { readonly table: string; readonly record: RelationRecord };
+  /** A Relation message to describe first; `ev` is unused then. */
+  resolve?: Resolve;
+  /** Row events of a decoder not ready when they came: built when the consumer takes them. */
+  lazy?: () => Item[];
+  /** The first caught-up point: compare the catalogue with the definitions followed (see describeNow). */
+  catalogue?: Catalogue;
 }
 
-/** The Relation's column list as the catalogue would print it, for messages. */
-function describeColumn(c: Pgoutput.RelationColumn): string {
-  return `"${c.name}" (type oid ${c.typeOid}${c.typeMod >= 0 ? `, typmod ${c.typeMod}` : ''})`;
+/** Where the stream was first caught up: each table's decoder and row count then. */
+interface Catalogue {
+  readonly at: bigint;
+  readonly decoders: ReadonlyMap<string, Decoder>;
+  readonly rows: ReadonlyMap<string, number>;
 }
 
 /**
@@ -164,11 +221,24 @@ export function mapStreamError(err: unknown, opts: Pick<PgStreamOptions, 'dsn' |
 export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal): AsyncGenerator<StreamEvent> {
   const byName = new Map(opts.tables.map((t) => [t.name, t]));
   const decoders = new Map<number, Decoder | null>();
+  /** Per synced table: the decoder of its latest Relation message, and that message's columns. */
+  const latest = new Map<string, Decoder>();
+  const seen = new Map<string, readonly RelationColumn[]>();
+  /** Row messages taken per synced table, to tell whether rows came after the catalogue comparison's place. */
+  const rowsPushed = new Map<string, number>();
+  let catalogueDue = true;
+  const triggerSeen = new Map<string, readonly TriggerColumn[]>(opts.trigger?.columns ?? []);
+  for (const t of opts.tables) {
+    const dec: Decoder = { schema: t, codecs: t.columns.map((c) => codecFor(c)), ready: true };
+    latest.set(t.name, dec);
+    const types = opts.types.get(t.name);
+    if (types && types.length === t.columns.length) seen.set(t.name, t.columns.map((c, i) => ({ name: c.name, typeOid: types[i]?.oid ?? 0, typmod: types[i]?.typmod ?? -1 })));
+  }
 
   const service = new LogicalReplicationService(clientConfig(opts.dsn) as pg.ClientConfig, {
     acknowledge: { auto: false, timeoutSeconds: 0 },
   });
-  const plugin = new RawPgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication] });
+  const plugin = new RawPgoutputPlugin({ protoVersion: 1, publicationNames: [opts.publication], messages: opts.trigger !== undefined });
 
   const queue = new EventQueue<Item>({
     maxBytes: opts.maxBufferBytes,
@@ -180,11 +250,29 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     resume: () => socketOf(service)?.resume(),
   });
   const push = (item: Item) => queue.push(item, item.bytes);
+  /** Pushes a change of the open transaction, after its 'begin' when it is the first. */
+  const pushChange = (item: Item) => {
+    if (beginDue) {
+      beginDue = false;
+      push({ ev: { type: 'begin' }, bytes: 32 });
+    }
+    changedInTxn = true;
+    push(item);
+  };
 
   let inTxn = false;
+  /** The transaction's 'begin' is sent with its first change, so a schema change before that lies between transactions. */
+  let beginDue = false;
+  let changedInTxn = false;
   /** Every transaction that commits at or before it has been queued. */
   let lastPos = opts.from;
   let lastEmitted = opts.from;
+  /** The last schema change's LSN and step: each change gets a position of its own (position.ts). */
+  let ddlAt = { lsn: opts.from, step: opts.fromStep ?? 0 };
+  const ddlPosition = (lsn: bigint): string => {
+    ddlAt = { lsn, step: ddlAt.lsn === lsn ? ddlAt.step + 1 : 1 };
+    return encodePosition({ slot: opts.slot, lsn, step: ddlAt.step });
+  };
   let txnTime = Date.now();
 
   const decoderFor = (rel: Pgoutput.MessageRelation): Decoder | null => {
@@ -229,34 +317,44 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         position: standing(),
       });
     }
-    const types = opts.types.get(schema.name);
-    const relCols = new Map(rel.columns.map((c) => [c.name, c]));
-    const names = new Set(schema.columns.map((c) => c.name));
-    const changes: string[] = [];
-    for (const c of rel.columns) if (!names.has(c.name)) changes.push(`column ${describeColumn(c)} added`);
-    const missing = new Set<number>();
-    schema.columns.forEach((c, i) => {
-      const rc = relCols.get(c.name);
-      if (!rc) {
-        missing.add(i);
-        changes.push(`column "${c.name}" (${c.columnType}) dropped or renamed`);
-        return;
-      }
-      const t = types?.[i];
-      if (t && (t.oid !== rc.typeOid || t.typmod !== rc.typeMod)) changes.push(`column "${c.name}" changed type from ${c.columnType} to ${describeColumn(rc)}`);
-    });
-    const dec: Decoder = { schema, codecs: schema.columns.map((c) => codecFor(c)), missing };
-    decoders.set(rel.relationOid, dec);
-    if (changes.length) {
-      // Positioned before the transaction holding the first row with the new definition, so a
-      // restarted sync (with the table re-described) decodes that transaction again.
-      push({
-        ev: { type: 'ddl', tables: [schema.name], statement: `ALTER TABLE "${schema.name}": ${changes.join('; ')} (seen in pgoutput's Relation message)`, position: encodePosition({ slot: opts.slot, lsn: lastPos }) },
-        bytes: 256,
-        passed: { table: schema.name, record: { oid: rel.relationOid, columns: rel.columns.map((c) => [c.name, c.typeOid, c.typeMod] as const) } },
-      });
+    const columns = rel.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typeMod }));
+    const last = latest.get(schema.name);
+    const seenColumns = seen.get(schema.name);
+    if (last && seenColumns && sameRelationColumns(seenColumns, columns)) {
+      decoders.set(rel.relationOid, last);
+      return last;
     }
+    return redefine(schema, rel.relationOid, columns);
+  };
+
+  /**
+   * The table's columns may differ from the definition followed so far: a new decoder, ready once
+   * the consumer described them (types, NOT NULL, defaults) before the rows after this point, which
+   * wait for it.
+   */
+  const redefine = (schema: TableSchema, oid: number, columns: readonly RelationColumn[], trigger?: Resolve['trigger']): Decoder => {
+    const last = latest.get(schema.name);
+    const prev = last ?? { schema, codecs: schema.columns.map((c) => codecFor(c)), ready: true };
+    const dec: Decoder = { schema, codecs: [], ready: false };
+    decoders.set(oid, dec);
+    latest.set(schema.name, dec);
+    seen.set(schema.name, columns);
+    const resolve: Resolve = { dec, prev, oid, table: schema.name, columns, at: lastPos, ...(trigger ? { trigger } : {}), ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) };
+    push({ ev: { type: 'begin' }, bytes: 256, resolve });
     return dec;
+  };
+
+  /** The event trigger's message: a synced table's columns right after an ALTER TABLE, with attribute numbers. */
+  const triggerMessage = (msg: Pgoutput.MessageMessage) => {
+    if (msg.prefix !== DDL_MESSAGE_PREFIX || !opts.trigger) return;
+    const m = parseDdlMessage(Buffer.from(msg.content).toString('utf8'));
+    const table = m ? followedBy.get(m.oid) : undefined;
+    const schema = table !== undefined ? byName.get(table) : undefined;
+    // A renamed or moved table is left to the Relation message and the catalogue check (RelationChangedError).
+    if (!m || !schema || m.schema !== opts.namespace || m.name !== table) return;
+    const was = triggerSeen.get(m.name);
+    triggerSeen.set(m.name, m.columns);
+    redefine(schema, m.oid, m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typmod })), { was, now: m.columns });
   };
 
   /** Decodes a tuple into the schema's columns; `unchanged` collects columns the tuple has no value for. */
@@ -264,7 +362,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const cols = dec.schema.columns;
     const row = new Array<Value>(cols.length);
     for (let i = 0; i < cols.length; i++) {
-      const v = dec.missing.has(i) ? undefined : tuple[(cols[i] as Column).name];
+      const v = tuple[(cols[i] as Column).name];
       if (v === undefined) {
         if (!unchanged) throw new Error(`no value for column ${(cols[i] as Column).name} of ${dec.schema.name}`);
         unchanged.push(i);
@@ -292,69 +390,85 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     });
   };
 
+  /** The row events of one insert, update or delete message, decoded with `dec` (ready). */
+  const rowItems = (dec: Decoder, msg: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): Item[] => {
+    const table = dec.schema.name;
+    if (msg.tag === 'delete') {
+      const tuple = msg.old ?? msg.key;
+      if (!tuple) throw new Error(`DELETE on ${table} carries no replica identity`);
+      return [{ ev: { type: 'change', change: { kind: 'delete', table, key: keyFrom(dec, tuple) }, op: 'delete' }, bytes: 64 }];
+    }
+    const unchanged: number[] = [];
+    const row = decodeTuple(dec, msg.new, unchanged);
+    if (msg.tag === 'insert') {
+      const key = rowKey(dec.schema, row);
+      return [{ ev: { type: 'change', change: { kind: 'upsert', table, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'insert' }, bytes: rowBytes(row) }];
+    }
+    const oldTuple = msg.old ?? msg.key;
+    const keyless = isKeyless(dec.schema);
+    if (keyless && !oldTuple) throw new Error(`UPDATE of ${table}, a table without a key, carries no old row; ALTER TABLE ${table} REPLICA IDENTITY FULL`);
+    const oldKey = oldTuple ? keyFrom(dec, oldTuple) : undefined;
+    // An unchanged (TOASTed) key column keeps the old key's value; a keyless table's old key is
+    // the whole old row, so every unchanged column is filled from it.
+    for (const [j, i] of (keyless ? dec.schema.columns.map((_, c) => c) : dec.schema.primaryKey).entries()) {
+      if (unchanged.includes(i)) {
+        if (!oldKey) throw new Error(`UPDATE of ${table} carries no value for primary key column ${dec.schema.columns[i]?.name}`);
+        row[i] = oldKey[j] ?? null;
+        unchanged.splice(unchanged.indexOf(i), 1);
+      }
+    }
+    const key = rowKey(dec.schema, row);
+    // A keyless table's UPDATE is a delete of the old image plus an insert of the new one.
+    const moved = oldKey !== undefined && (keyless || !sameKey(oldKey, key));
+    const items: Item[] = [];
+    if (moved) items.push({ ev: { type: 'change', change: { kind: 'delete', table, key: oldKey } }, bytes: 64 });
+    items.push({
+      ev: { type: 'change', change: { kind: 'upsert', table, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'update' },
+      bytes: rowBytes(row),
+      // The row left its old key, so no row on the target holds the unchanged values.
+      ...(moved && unchanged.length ? { fetch: { schema: dec.schema } } : {}),
+    });
+    return items;
+  };
+
   const onMessage = (msg: Pgoutput.Message | { tag: 'error'; error: unknown }) => {
     switch (msg.tag) {
       case 'begin':
         inTxn = true;
+        beginDue = true;
+        changedInTxn = false;
         txnTime = Number((msg.commitTime as bigint) / 1000n);
-        push({ ev: { type: 'begin' }, bytes: 32 });
         return;
       case 'commit': {
         inTxn = false;
         const end = parseLsn(msg.commitEndLsn ?? formatLsn(lastPos));
         if (end > lastPos) lastPos = end;
         lastEmitted = lastPos;
+        if (beginDue) push({ ev: { type: 'begin' }, bytes: 32 });
+        beginDue = false;
+        changedInTxn = false;
         push({ ev: { type: 'commit', position: encodePosition({ slot: opts.slot, lsn: lastPos }), timestamp: Number((msg.commitTime as bigint) / 1000n) }, bytes: 64 });
         return;
       }
       case 'relation':
         relation(msg);
         return;
-      case 'insert': {
-        const dec = decoderFor(msg.relation);
-        if (!dec) return;
-        const unchanged: number[] = [];
-        const row = decodeTuple(dec, msg.new, unchanged);
-        const key = rowKey(dec.schema, row);
-        push({ ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'insert' }, bytes: rowBytes(row) });
+      case 'message':
+        triggerMessage(msg);
         return;
-      }
-      case 'update': {
-        const dec = decoderFor(msg.relation);
-        if (!dec) return;
-        const unchanged: number[] = [];
-        const row = decodeTuple(dec, msg.new, unchanged);
-        const oldTuple = msg.old ?? msg.key;
-        const keyless = isKeyless(dec.schema);
-        if (keyless && !oldTuple) throw new Error(`UPDATE of ${dec.schema.name}, a table without a key, carries no old row; ALTER TABLE ${dec.schema.name} REPLICA IDENTITY FULL`);
-        const oldKey = oldTuple ? keyFrom(dec, oldTuple) : undefined;
-        // An unchanged (TOASTed) key column keeps the old key's value; a keyless table's old key is
-        // the whole old row, so every unchanged column is filled from it.
-        for (const [j, i] of (keyless ? dec.schema.columns.map((_, c) => c) : dec.schema.primaryKey).entries()) {
-          if (unchanged.includes(i)) {
-            if (!oldKey) throw new Error(`UPDATE of ${dec.schema.name} carries no value for primary key column ${dec.schema.columns[i]?.name}`);
-            row[i] = oldKey[j] ?? null;
-            unchanged.splice(unchanged.indexOf(i), 1);
-          }
-        }
-        const key = rowKey(dec.schema, row);
-        // A keyless table's UPDATE is a delete of the old image plus an insert of the new one.
-        const moved = oldKey !== undefined && (keyless || !sameKey(oldKey, key));
-        if (moved) push({ ev: { type: 'change', change: { kind: 'delete', table: dec.schema.name, key: oldKey } }, bytes: 64 });
-        push({
-          ev: { type: 'change', change: { kind: 'upsert', table: dec.schema.name, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'update' },
-          bytes: rowBytes(row),
-          // The row left its old key, so no row on the target holds the unchanged values.
-          ...(moved && unchanged.length ? { fetch: { schema: dec.schema } } : {}),
-        });
-        return;
-      }
+      case 'insert':
+      case 'update':
       case 'delete': {
         const dec = decoderFor(msg.relation);
         if (!dec) return;
-        const tuple = msg.old ?? msg.key;
-        if (!tuple) throw new Error(`DELETE on ${dec.schema.name} carries no replica identity`);
-        push({ ev: { type: 'change', change: { kind: 'delete', table: dec.schema.name, key: keyFrom(dec, tuple) }, op: 'delete' }, bytes: 64 });
+        rowsPushed.set(dec.schema.name, (rowsPushed.get(dec.schema.name) ?? 0) + 1);
+        if (dec.ready) {
+          for (const item of rowItems(dec, msg)) pushChange(item);
+        } else {
+          // Decoded once the consumer has described the Relation message before it.
+          const size = msg.tag === 'delete' ? 64 : tupleBytes(msg.new);
+          pushChange({ ev: { type: 'begin' }, bytes: size, lazy: () => rowItems(dec, msg) });
+        }
         return;
       }
       case 'truncate':
@@ -362,7 +476,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
           const dec = rel ? decoderFor(rel) : null;
           // Positioned before the transaction: replaying it from there truncates again, which
           // erases whatever else of the table the transaction's replay wrote before.
-          if (dec) push({ ev: { type: 'truncate', table: dec.schema.name, position: encodePosition({ slot: opts.slot, lsn: lastPos }), timestamp: txnTime }, bytes: 64 });
+          if (dec) pushChange({ ev: { type: 'truncate', table: dec.schema.name, position: encodePosition({ slot: opts.slot, lsn: lastPos }), timestamp: txnTime }, bytes: 64 });
         }
         return;
       case 'error':
@@ -385,6 +499,10 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   service.on('heartbeat', (lsn: string, timestamp: number, shouldRespond: boolean) => {
     const at = parseLsn(lsn);
     if (!inTxn && at > lastPos) lastPos = at;
+    if (!inTxn && catalogueDue) {
+      catalogueDue = false;
+      push({ ev: { type: 'begin' }, bytes: 256, catalogue: { at: lastPos, decoders: new Map(latest), rows: new Map(rowsPushed) } });
+    }
     if (!inTxn && lastPos > lastEmitted) {
       lastEmitted = lastPos;
       push({ ev: { type: 'heartbeat', position: encodePosition({ slot: opts.slot, lsn: lastPos }), timestamp }, bytes: 64 });
@@ -406,9 +524,6 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   opts.ack.send = sendStatus;
   const timer = setInterval(() => sendStatus(true), opts.statusIntervalMs);
   // Column changes found at start come first, at the stream's start position.
-  for (const d of opts.startDdl ?? []) {
-    push({ ev: { type: 'ddl', tables: [d.table], statement: `${d.statement} (while the sync was stopped, or after its checkpoint)`, position: encodePosition({ slot: opts.slot, lsn: opts.from }) }, bytes: 256, passed: { table: d.table, record: d.record } });
-  }
   let checking = false;
   const checkRelations = opts.checkRelations;
   const relationTimer = checkRelations
@@ -438,10 +553,92 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     },
   );
 
+  /**
+   * Describes a Relation message's columns and readies its decoder: the events to yield in its
+   * place, a 'ddl' event when the table's definition changed. A change after rows of the same
+   * source transaction is cut in between: a 'commit' at the position before the transaction (a
+   * replay from there re-applies those rows, which writes the same images), the 'ddl' there, and
+   * a 'begin' for the rest, because the applier applies a schema change only between transactions.
+   * (Under --ddl halt those rows are then applied and the sync stops after them; a restart replays
+   * them again from the position before the transaction.)
+   */
+  const resolveRelation = async (r: Resolve): Promise<Item[]> => {
+    const before = r.prev.schema;
+    let described = await opts.describeRelation(r.oid, r.columns);
+    let diff: RelationDiff;
+    if (r.trigger) {
+      // NOT NULL and the default as the message gives them: the definition right after the statement.
+      const now = r.trigger.now;
+      described = described.map((d, i) => ({ column: { ...d.column, nullable: !(now[i]?.notNull ?? !d.column.nullable) }, defaultSql: now[i]?.defaultSql ?? null }));
+      diff = triggerOperations(before, described, r.trigger.was, now);
+    } else diff = relationOperations(before, described);
+    r.dec.schema = diff.after;
+    r.dec.codecs = diff.after.columns.map((c) => codecFor(c));
+    r.dec.ready = true;
+    if (diff.operations.length === 0 && diff.unsupported === undefined) return [];
+    // The split's commit: the position before the transaction (after any change already there).
+    const cut = encodePosition({ slot: opts.slot, lsn: r.at, ...(ddlAt.lsn === r.at && ddlAt.step > 0 ? { step: ddlAt.step } : {}) });
+    const position = ddlPosition(r.at);
+    const ddl: Item = {
+      ev: ddlEvent(r.table, `ALTER TABLE ${quoteIdent(r.table)}: ${diff.changes.join('; ')} (${r.trigger ? `reported by event trigger ${DDL_TRIGGER}` : "seen in pgoutput's Relation message"})`, position, before, diff),
+      bytes: 256,
+      passed: { table: r.table, record: { oid: r.oid, columns: r.columns.map((c) => [c.name, c.typeOid, c.typmod] as const) } },
+    };
+    // A change that cannot be followed stays inside the transaction: the applier stops there
+    // without committing the transaction's earlier rows.
+    if (!r.split || diff.unsupported !== undefined) return [ddl];
+    return [{ ev: { type: 'commit', position: cut, timestamp: r.split.timestamp }, bytes: 64 }, ddl, { ev: { type: 'begin' }, bytes: 32 }];
+  };
+
+  /**
+   * The catalogue compared with each table's definition at the first caught-up point (a keepalive
+   * between transactions with no WAL written after it by the time the catalogue is read): a change
+   * there is a 'ddl' event at that point, and the table is decoded with its new definition from
+   * then on. A table that had a Relation message or a row since is left to the stream: its change
+   * (if any) comes after those rows, with the next Relation message.
+   */
+  const compareCatalogue = async (c: Catalogue): Promise<Item[]> => {
+    // Exact only when nothing was written since the keepalive: else the next one tries again.
+    if ((await opts.walFlushed()) > c.at) {
+      catalogueDue = true;
+      return [];
+    }
+    const out: Item[] = [];
+    for (const [table, dec] of c.decoders) {
+      const now = await opts.describeNow(table);
+      if (!now || latest.get(table) !== dec || (rowsPushed.get(table) ?? 0) !== (c.rows.get(table) ?? 0)) continue;
+      const diff = relationOperations(dec.schema, now.columns);
+      if (diff.operations.length === 0 && diff.unsupported === undefined) continue;
+      const next: Decoder = { schema: diff.after, codecs: diff.after.columns.map((col) => codecFor(col)), ready: true };
+      latest.set(table, next);
+      seen.set(table, now.relation);
+      for (const [oid, d] of decoders) if (d === dec) decoders.set(oid, next);
+      out.push({
+        ev: ddlEvent(table, `ALTER TABLE ${quoteIdent(table)}: ${diff.changes.join('; ')} (found in the catalogue: made while the sync was stopped, or with no row written since)`, ddlPosition(c.at), dec.schema, diff),
+        bytes: 256,
+        passed: { table, record: { oid: now.oid, columns: now.relation.map((col) => [col.name, col.typeOid, col.typmod] as const) } },
+      });
+    }
+    return out;
+  };
+
   try {
     for (;;) {
-      const item = await queue.take(() => signal.aborted);
-      if (item === undefined) return;
+      const taken = await queue.take(() => signal.aborted);
+      if (taken === undefined) return;
+      let items: Item[] = [taken];
+      if (taken.lazy) {
+        try {
+          items = taken.lazy();
+        } catch (err) {
+          throw new TributaryError(ErrorCode.STREAM_FAILED, `cannot decode the replication stream of slot ${opts.slot}: ${(err as Error).message}`, { cause: err, fatal: false });
+        }
+      } else if (taken.resolve) {
+        items = await resolveRelation(taken.resolve);
+      } else if (taken.catalogue) {
+        items = await compareCatalogue(taken.catalogue);
+      }
+      for (const item of items) {
       if (item.fetch && item.ev.type === 'change' && item.ev.change.kind === 'upsert') {
         item.ev = { ...item.ev, change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
       }
@@ -449,6 +646,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       // The consumer asks for the next event only once it has dealt with this one: past a 'ddl'
       // event, it went on (the target had the new definition), so the table is followed so now.
       if (item.passed) await opts.onDdlPassed?.(item.passed.table, item.passed.record);
+      }
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
@@ -479,6 +677,32 @@ async function fillUnchanged(
   const row = change.row.slice();
   cols.forEach((c, j) => (row[c] = values[j] ?? null));
   return { kind: 'upsert', table: change.table, key: change.key, row };
+}
+
+/** A 'ddl' event of one table: with its operations and definitions when the change was described. */
+function ddlEvent(table: string, statement: string, position: string, before: TableSchema | undefined, diff: RelationDiff | undefined): StreamEvent {
+  if (!diff || !before) return { type: 'ddl', tables: [table], statement, position };
+  return {
+    type: 'ddl',
+    tables: [table],
+    statement,
+    position,
+    operations: diff.operations,
+    before: new Map([[table, before]]),
+    after: new Map([[table, diff.after]]),
+    ...(diff.unsupported !== undefined ? { unsupported: diff.unsupported } : {}),
+  };
+}
+
+function sameRelationColumns(a: readonly RelationColumn[], b: readonly RelationColumn[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.name === b[i]?.name && c.typeOid === b[i]?.typeOid && c.typmod === b[i]?.typmod);
+}
+
+/** A tuple's size before it is decoded, for the queue's bound. */
+function tupleBytes(tuple: Record<string, unknown>): number {
+  let n = 64;
+  for (const v of Object.values(tuple)) n += typeof v === 'string' ? v.length : 8;
+  return n;
 }
 
 function sameKey(a: readonly Value[], b: readonly Value[]): boolean {
