@@ -10,6 +10,7 @@ import { assertCovers, publicationState, setting, slotInfo, type PublicationStat
 import { qualified } from './schema.js';
 import { quoteIdent } from './sql.js';
 import { postgresColumnType, SPATIAL_POLICY, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
+import { createUserTypeSql, installFix, userTypeState, userTypeWords, type UserTypePlan } from './user-type-ddl.js';
 
 export { assertRequirements, type Requirement };
 
@@ -513,4 +514,67 @@ export async function lockRequirement(conn: ClientQueryable, key: bigint, syncId
     severity: 'error',
     code: ErrorCode.ALREADY_RUNNING,
   };
+}
+
+/**
+ * Why the role cannot create an extension the target lacks, or undefined when it can: the server
+ * must offer it (pg_available_extensions: its package installed) and the role be a superuser, or
+ * the extension trusted and the role allowed to CREATE in the database. Reads only.
+ */
+export async function extensionRefusal(conn: Queryable, extension: string): Promise<string | undefined> {
+  const r = await conn.query<{ available: string; trusted: string | null; superuser: string; dbcreate: string }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)::text AS available,
+            (SELECT bool_or(trusted) FROM pg_available_extension_versions WHERE name = $1)::text AS trusted,
+            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)::text AS superuser,
+            has_database_privilege(current_database(), 'CREATE')::text AS dbcreate`,
+    [extension],
+  );
+  const row = r.rows[0];
+  const yes = (v: string | null | undefined) => v === 't' || v === 'true';
+  if (!row || !yes(row.available)) return `the server does not offer extension ${extension} (its package is not installed)`;
+  if (yes(row.superuser)) return undefined;
+  if (!yes(row.trusted)) return `extension ${extension} is not trusted, and only a superuser may create it`;
+  if (!yes(row.dbcreate)) return `the role may not CREATE in the database, which a trusted extension needs`;
+  return undefined;
+}
+
+/**
+ * One `tributary check` line per user type and extension the synced columns need: present, to be
+ * created (with the statement), or refused (a type of the same name and another definition; an
+ * extension the role cannot create). `conn` undefined: the target database does not exist yet, so
+ * everything is created. Reads only.
+ */
+export async function userTypeRequirements(conn: Queryable | undefined, schema: string, plans: readonly UserTypePlan[]): Promise<Requirement[]> {
+  const out: Requirement[] = [];
+  const extensions = new Set<string>();
+  for (const u of plans) {
+    const t = u.type;
+    if (t.kind === 'extension' && extensions.has(t.extension)) continue;
+    if (t.kind === 'extension') extensions.add(t.extension);
+    const name = t.kind === 'extension' ? `extension ${t.extension}` : userTypeWords(t);
+    const users = `used by ${u.columns.join(', ')}`;
+    const base = { name, severity: 'error' as const, code: ErrorCode.TABLE_UNSUPPORTED };
+    let state: 'present' | 'absent' = 'absent';
+    if (conn) {
+      try {
+        state = await userTypeState(conn, schema, u);
+      } catch (err) {
+        if (!(err instanceof TributaryError)) throw err;
+        const [value = err.message, ...fix] = err.message.split('; ');
+        out.push({ ...base, ok: false, value, fix: fix.join('; ') });
+        continue;
+      }
+    }
+    if (state === 'present') {
+      out.push({ ...base, ok: true, value: t.kind === 'extension' ? `installed (type ${t.name}, ${users})` : `exists with the source's definition (${users})`, fix: '', severity: 'info' });
+      continue;
+    }
+    const refusal = t.kind === 'extension' && conn ? await extensionRefusal(conn, t.extension) : undefined;
+    if (refusal !== undefined && t.kind === 'extension') {
+      out.push({ ...base, ok: false, value: `not installed (type ${t.name}, ${users}): ${refusal}`, fix: installFix(t.extension, u) });
+      continue;
+    }
+    out.push({ ...base, ok: true, value: `absent: the sync creates it (${users})`, fix: createUserTypeSql(schema, t), severity: 'info' });
+  }
+  return out;
 }

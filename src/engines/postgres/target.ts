@@ -11,11 +11,11 @@ import { notSupported, type ColumnValueStats, type DatabaseDefaults, type Encode
 import type { Row } from '../../core/values.js';
 import { applyCascade, applyChanges } from './apply.js';
 import type { Requirement } from '../../core/check.js';
-import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targetRequirements } from './check.js';
+import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targetRequirements, userTypeRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
-import { binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeRequirements, userTypeState, type UserTypePlan } from './user-type-ddl.js';
+import { binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeState, type UserTypePlan } from './user-type-ddl.js';
 import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, foreignKeySql, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
