@@ -7,7 +7,8 @@
 import pg from 'pg';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
-import { connect } from './mysql.js';
+import { afterAll, beforeAll } from 'vitest';
+import { connect, type CliRun } from './mysql.js';
 
 export type EngineName = 'mysql' | 'postgres';
 
@@ -132,6 +133,48 @@ class PostgresEngine implements Engine {
 
 export async function startEngine(name: EngineName, serverId = 1): Promise<Engine> {
   return name === 'mysql' ? new MysqlEngine(await startMariaDb({ serverId })) : new PostgresEngine(await startPostgres());
+}
+
+/** A PostgreSQL source with a PostgreSQL and a MariaDB target, for the tests of one file (postgresSourceRig). */
+export interface PostgresSourceRig {
+  /** The source server (after beforeAll). */
+  readonly source: Engine;
+  /** The target server of that engine (after beforeAll). */
+  target(name: EngineName): Engine;
+  /** CLI runs the tests start: killed after the file. */
+  readonly running: CliRun[];
+}
+
+/**
+ * Starts a PostgreSQL source, a PostgreSQL target and a MariaDB target before the file's tests
+ * (vitest beforeAll) and stops them, and every run in `running`, after them (afterAll).
+ */
+export function postgresSourceRig(): PostgresSourceRig {
+  let source: Engine | undefined;
+  const targets = new Map<EngineName, Engine>();
+  const running: CliRun[] = [];
+  beforeAll(async () => {
+    const [s, p, m] = await Promise.all([startEngine('postgres'), startEngine('postgres'), startEngine('mysql', 2)]);
+    source = s;
+    targets.set('postgres', p);
+    targets.set('mysql', m);
+  });
+  afterAll(async () => {
+    for (const r of running) r.child.kill('SIGKILL');
+    await Promise.all([source?.stop(), ...[...targets.values()].map((t) => t.stop())]);
+  });
+  return {
+    get source(): Engine {
+      if (!source) throw new Error('the PostgreSQL source is not started yet (use it inside a test or hook)');
+      return source;
+    },
+    target(name: EngineName): Engine {
+      const t = targets.get(name);
+      if (!t) throw new Error(`no ${name} target`);
+      return t;
+    },
+    running,
+  };
 }
 
 /** The contract table: portable types whose text forms agree across engines. */

@@ -9,10 +9,10 @@
  * `verify`), and `tributary verify` is clean on both.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RowDataPacket } from 'mysql2/promise';
-import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { startEngine, type Engine, type EngineName } from '../helpers/engines.js';
+import { connect, runCli, startCli, waitUntil } from '../helpers/mysql.js';
+import { postgresSourceRig, type Engine, type EngineName } from '../helpers/engines.js';
 import { PAGILA_TABLES, pagilaRows, pagilaSchema } from '../fixtures/pagila/rows.js';
 
 /** Each table's key (the ORDER BY of a comparison) and the columns compared as text on each target. */
@@ -39,27 +39,9 @@ const TABLES: Readonly<Record<(typeof PAGILA_TABLES)[number], { key: string; bot
   film_extra: { key: 'film_id', both: ['film_id', 'big', 'credit', 'credits', 'price', 'score', 'showing', 'props', 'code', 'audience', 'tag', 'years'], postgres: [] },
 };
 
-const running: CliRun[] = [];
-let source: Engine;
-const targets = new Map<EngineName, Engine>();
-
-beforeAll(async () => {
-  const [s, p, m] = await Promise.all([startEngine('postgres'), startEngine('postgres'), startEngine('mysql', 2)]);
-  source = s;
-  targets.set('postgres', p);
-  targets.set('mysql', m);
-});
-
-afterAll(async () => {
-  for (const r of running) r.child.kill('SIGKILL');
-  await Promise.all([source?.stop(), ...[...targets.values()].map((t) => t.stop())]);
-});
-
-function target(name: EngineName): Engine {
-  const t = targets.get(name);
-  if (!t) throw new Error(`no ${name} target`);
-  return t;
-}
+const rig = postgresSourceRig();
+const running = rig.running;
+const target = (name: EngineName): Engine => rig.target(name);
 
 /** How many film_extra rows match `where`, compared by the server itself (in the column's collation). */
 async function countWhere(e: Engine, db: string, where: string): Promise<number> {
@@ -117,7 +99,7 @@ async function diff(name: EngineName, db: string): Promise<string> {
   for (const table of PAGILA_TABLES) {
     const spec = TABLES[table];
     const columns = name === 'postgres' ? [...spec.both, ...spec.postgres] : spec.both;
-    const a = await source.rows(db, table, columns, spec.key);
+    const a = await rig.source.rows(db, table, columns, spec.key);
     const b = await target(name).rows(db, table, columns, spec.key);
     if (a.length === b.length && a.every((r, i) => r === b[i])) continue;
     const i = a.findIndex((r, j) => r !== b[j]);
@@ -133,7 +115,7 @@ async function diff(name: EngineName, db: string): Promise<string> {
  */
 async function writeRound(db: string, round: number): Promise<void> {
   const film = (round * 37) % 300 + 1;
-  await source.exec(
+  await rig.source.exec(
     db,
     `BEGIN;
      UPDATE film SET title = 'Retitled ' || ${round} || ' ''q'' ' || film_id, description = CASE WHEN ${round} % 3 = 0 THEN NULL ELSE 'Now about a café, a rat and ' || ${round} || ' dentists' END,
@@ -173,12 +155,12 @@ function startWriter(db: string, from: number): { stop: () => Promise<number> } 
 describe.each(['postgres', 'mysql'] as EngineName[])('Pagila → %s', (name) => {
   it('creates every user type (or maps it to its base type or text form), copies and streams every row exactly, and verify is clean', async () => {
     const db = `pagila_${name}`;
-    await source.createDatabase(db);
-    await source.exec(db, pagilaSchema());
-    await source.exec(db, pagilaRows({ films: 300 }));
+    await rig.source.createDatabase(db);
+    await rig.source.exec(db, pagilaSchema());
+    await rig.source.exec(db, pagilaRows({ films: 300 }));
     await target(name).createDatabase(db);
 
-    const check = await runCli(['check', '--source', source.url(db), '--target', target(name).url(db)]);
+    const check = await runCli(['check', '--source', rig.source.url(db), '--target', target(name).url(db)]);
     expect(check.code, check.stdout + check.stderr).toBe(0);
     if (name === 'postgres') {
       expect(check.stdout).toMatch(/domain year: absent: the sync creates it \(used by film.release_year/);
@@ -188,7 +170,7 @@ describe.each(['postgres', 'mysql'] as EngineName[])('Pagila → %s', (name) => 
     }
 
     const writer = startWriter(db, 1);
-    const run = startCli(['sync', '--source', source.url(db), '--target', target(name).url(db), '--flush-interval', '200ms']);
+    const run = startCli(['sync', '--source', rig.source.url(db), '--target', target(name).url(db), '--flush-interval', '200ms']);
     running.push(run);
     await waitUntil('the initial copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 120_000).finally(() => writer.stop());
     expect(run.stderr().slice(-3000)).toContain('initial copy done');
@@ -205,7 +187,7 @@ describe.each(['postgres', 'mysql'] as EngineName[])('Pagila → %s', (name) => 
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
 
-    const verify = await runCli(['verify', '--source', source.url(db), '--target', target(name).url(db), '--rechecks', '0']);
+    const verify = await runCli(['verify', '--source', rig.source.url(db), '--target', target(name).url(db), '--rechecks', '0']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
 
     // The target's declarations: the source's types on PostgreSQL, base types and text forms on MariaDB.
@@ -216,11 +198,11 @@ describe.each(['postgres', 'mysql'] as EngineName[])('Pagila → %s', (name) => 
     );
 
     // citext compares case-insensitively, and accent-sensitively, on both targets.
-    const want = await countWhere(source, db, "code = 'CODE 1000'");
+    const want = await countWhere(rig.source, db, "code = 'CODE 1000'");
     expect(want).toBeGreaterThan(0);
     expect(await countWhere(target(name), db, "code = 'CODE 1000'")).toBe(want);
     expect(await countWhere(target(name), db, "code = 'cOdE 1000'")).toBe(want);
-    expect(await countWhere(source, db, "code LIKE 'CiText Zoë%'")).toBe(await countWhere(target(name), db, "code = 'citext ZOË' OR code LIKE 'citext zoë%'"));
+    expect(await countWhere(rig.source, db, "code LIKE 'CiText Zoë%'")).toBe(await countWhere(target(name), db, "code = 'citext ZOË' OR code LIKE 'citext zoë%'"));
     expect(await countWhere(target(name), db, "code = 'CiText Zoe'")).toBe(0);
   }, 300_000);
 });
@@ -239,29 +221,29 @@ describe('Pagila → postgres with types already on the target', () => {
       }
     };
     const fill = async (db: string) => {
-      await source.createDatabase(db);
-      await source.exec(db, pagilaSchema());
-      await source.exec(db, pagilaRows({ films: 20 }));
+      await rig.source.createDatabase(db);
+      await rig.source.exec(db, pagilaSchema());
+      await rig.source.exec(db, pagilaRows({ films: 20 }));
       await dst.createDatabase(db);
     };
 
     // The same domain and extension already there: kept, and the copy lands.
     await fill('pagila_same');
     await dst.exec('pagila_same', 'CREATE EXTENSION citext; CREATE DOMAIN year AS integer CONSTRAINT year_check CHECK (VALUE >= 1901 AND VALUE <= 2155)');
-    const same = await runCli(['sync', '--source', source.url('pagila_same'), '--target', dst.url('pagila_same'), '--copy-only']);
+    const same = await runCli(['sync', '--source', rig.source.url('pagila_same'), '--target', dst.url('pagila_same'), '--copy-only']);
     expect(same.code, same.stderr.slice(-3000)).toBe(0);
     expect(await diff('postgres', 'pagila_same')).toBe('');
 
     // Another definition under the same name: refused by name before anything is written.
     await fill('pagila_other');
     await dst.exec('pagila_other', 'CREATE DOMAIN year AS integer CHECK (VALUE > 0)');
-    const other = await runCli(['sync', '--source', source.url('pagila_other'), '--target', dst.url('pagila_other'), '--copy-only']);
+    const other = await runCli(['sync', '--source', rig.source.url('pagila_other'), '--target', dst.url('pagila_other'), '--copy-only']);
     expect(other.code).not.toBe(0);
     expect(other.stderr).toContain('TRIB_TABLE_UNSUPPORTED');
     expect(other.stderr).toContain('target type "public"."year" is defined as: CREATE DOMAIN "public"."year" AS integer CONSTRAINT "year_check" CHECK ((VALUE > 0))');
     expect(other.stderr).toContain("the source's domain year (used by film.release_year, film_extra.years)");
     expect(await tables('pagila_other')).toBe(0);
-    const checked = await runCli(['check', '--source', source.url('pagila_other'), '--target', dst.url('pagila_other')]);
+    const checked = await runCli(['check', '--source', rig.source.url('pagila_other'), '--target', dst.url('pagila_other')]);
     expect(checked.code).not.toBe(0);
     expect(checked.stdout).toMatch(/✘ domain year: target type "public"."year" is defined as/);
 
@@ -269,10 +251,10 @@ describe('Pagila → postgres with types already on the target', () => {
     await fill('pagila_role');
     await dst.exec('pagila_role', "CREATE ROLE syncer LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO syncer; REVOKE CREATE ON DATABASE pagila_role FROM PUBLIC");
     const url = dst.url('pagila_role').replace('postgres@', 'syncer@');
-    const check = await runCli(['check', '--source', source.url('pagila_role'), '--target', url]);
+    const check = await runCli(['check', '--source', rig.source.url('pagila_role'), '--target', url]);
     expect(check.code).not.toBe(0);
     expect(check.stdout).toMatch(/✘ extension hstore: not installed \(type hstore, used by film_extra.props\): the role may not CREATE in the database/);
-    const refused = await runCli(['sync', '--source', source.url('pagila_role'), '--target', url, '--copy-only']);
+    const refused = await runCli(['sync', '--source', rig.source.url('pagila_role'), '--target', url, '--copy-only']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/needs extension (citext|hstore), which the target database has not installed and tributary could not create/);
     expect(await tables('pagila_role')).toBe(0);

@@ -7,36 +7,18 @@
  */
 import pg from 'pg';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { startEngine, type Engine, type EngineName } from '../helpers/engines.js';
+import { postgresSourceRig, type Engine, type EngineName } from '../helpers/engines.js';
 
 const LABELS = ["it's", 'a,b', 'é', 'with space', 'back\\slash', 'say "hi"', 'plain'];
 /** The labels as PostgreSQL string literals. */
 const LITERALS = LABELS.map((l) => `'${l.replace(/'/g, "''")}'`);
 const COLUMNS = ['id', 'm', 'm2', 'ms'] as const;
 
-const running: CliRun[] = [];
-let source: Engine;
-const targets = new Map<EngineName, Engine>();
-
-beforeAll(async () => {
-  const [s, p, m] = await Promise.all([startEngine('postgres'), startEngine('postgres'), startEngine('mysql', 2)]);
-  source = s;
-  targets.set('postgres', p);
-  targets.set('mysql', m);
-});
-
-afterAll(async () => {
-  for (const r of running) r.child.kill('SIGKILL');
-  await Promise.all([source?.stop(), ...[...targets.values()].map((t) => t.stop())]);
-});
-
-function target(name: EngineName): Engine {
-  const t = targets.get(name);
-  if (!t) throw new Error(`no ${name} target`);
-  return t;
-}
+const rig = postgresSourceRig();
+const running = rig.running;
+const target = (name: EngineName): Engine => rig.target(name);
 
 async function pgQuery<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
@@ -50,9 +32,9 @@ async function pgQuery<T extends pg.QueryResultRow>(url: string, sql: string, pa
 
 /** An enum whose declared order is not alphabetical, a table using it (also nullable and as an array), one row per label. */
 async function createSource(db: string): Promise<void> {
-  await source.createDatabase(db);
+  await rig.source.createDatabase(db);
   const rows = LITERALS.map((l, i) => `(${i + 1}, ${l}, ${i % 2 ? 'NULL' : LITERALS[(i + 3) % LITERALS.length]}, ARRAY[${l}, ${LITERALS[(i + 1) % LITERALS.length]}]::mood[])`);
-  await source.exec(
+  await rig.source.exec(
     db,
     `CREATE TYPE mood AS ENUM (${LITERALS.join(', ')});
      CREATE TABLE e (id int PRIMARY KEY, m mood NOT NULL, m2 mood, ms mood[]);
@@ -61,7 +43,7 @@ async function createSource(db: string): Promise<void> {
 }
 
 async function diff(name: EngineName, db: string): Promise<string> {
-  const a = await source.rows(db, 'e', COLUMNS, 'id');
+  const a = await rig.source.rows(db, 'e', COLUMNS, 'id');
   const b = await target(name).rows(db, 'e', COLUMNS, 'id');
   if (a.length === b.length && a.every((r, i) => r === b[i])) return '';
   const i = a.findIndex((r, j) => r !== b[j]);
@@ -101,7 +83,7 @@ describe.each(['postgres', 'mysql'] as EngineName[])('PostgreSQL enum → %s', (
     const db = `enum_${name}`;
     await createSource(db);
     await target(name).createDatabase(db);
-    const run = startCli(['sync', '--source', source.url(db), '--target', target(name).url(db), '--flush-interval', '200ms']);
+    const run = startCli(['sync', '--source', rig.source.url(db), '--target', target(name).url(db), '--flush-interval', '200ms']);
     running.push(run);
     await waitUntil('the initial copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
     expect(run.stderr()).toContain('initial copy done');
@@ -110,7 +92,7 @@ describe.each(['postgres', 'mysql'] as EngineName[])('PostgreSQL enum → %s', (
     expect(created.type).toMatch(name === 'postgres' ? /^mood$/ : /^enum\(/);
     expect(await diff(name, db)).toBe('');
 
-    await source.exec(
+    await rig.source.exec(
       db,
       `INSERT INTO e VALUES (100, ${LITERALS[1]}, ${LITERALS[2]}, ARRAY[${LITERALS.join(', ')}]::mood[]), (101, ${LITERALS[5]}, NULL, '{}');
        UPDATE e SET m = ${LITERALS[3]}, m2 = ${LITERALS[4]} WHERE id = 1;
@@ -134,7 +116,7 @@ describe('PostgreSQL enum → PostgreSQL with the type already on the target', (
     await createSource(same);
     await dst.createDatabase(same);
     await dst.exec(same, `CREATE TYPE mood AS ENUM (${LITERALS.join(', ')})`);
-    const copied = startCli(['sync', '--source', source.url(same), '--target', dst.url(same), '--copy-only']);
+    const copied = startCli(['sync', '--source', rig.source.url(same), '--target', dst.url(same), '--copy-only']);
     running.push(copied);
     expect(await copied.exited, copied.stderr().slice(-2000)).toBe(0);
     expect(await diff('postgres', same)).toBe('');
@@ -144,7 +126,7 @@ describe('PostgreSQL enum → PostgreSQL with the type already on the target', (
     await createSource(other);
     await dst.createDatabase(other);
     await dst.exec(other, `CREATE TYPE mood AS ENUM (${LITERALS.filter((_, i) => i !== 0 && i !== 4).join(', ')})`);
-    const refused = startCli(['sync', '--source', source.url(other), '--target', dst.url(other)]);
+    const refused = startCli(['sync', '--source', rig.source.url(other), '--target', dst.url(other)]);
     running.push(refused);
     expect(await refused.exited).not.toBe(0);
     const err = refused.stderr();

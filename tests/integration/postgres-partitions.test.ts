@@ -6,37 +6,19 @@
  * the user named that does not publish via the root is refused before anything is written.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { startEngine, type Engine, type EngineName } from '../helpers/engines.js';
+import { postgresSourceRig, type Engine, type EngineName } from '../helpers/engines.js';
 
 const COLUMNS = ['id', 'at', 'v', 'n'] as const;
-const running: CliRun[] = [];
-let source: Engine;
-const targets = new Map<EngineName, Engine>();
-
-beforeAll(async () => {
-  const [s, p, m] = await Promise.all([startEngine('postgres'), startEngine('postgres'), startEngine('mysql', 2)]);
-  source = s;
-  targets.set('postgres', p);
-  targets.set('mysql', m);
-});
-
-afterAll(async () => {
-  for (const r of running) r.child.kill('SIGKILL');
-  await Promise.all([source?.stop(), ...[...targets.values()].map((t) => t.stop())]);
-});
-
-function target(name: EngineName): Engine {
-  const t = targets.get(name);
-  if (!t) throw new Error(`no ${name} target`);
-  return t;
-}
+const rig = postgresSourceRig();
+const running = rig.running;
+const target = (name: EngineName): Engine => rig.target(name);
 
 /** Three yearly partitions of `m`, 40 rows in each, and an ordinary table beside it. */
 async function createSource(db: string): Promise<void> {
-  await source.createDatabase(db);
-  await source.exec(
+  await rig.source.createDatabase(db);
+  await rig.source.exec(
     db,
     `CREATE TABLE m (id bigint NOT NULL, at date NOT NULL, v text, n numeric(10,2), PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
      CREATE TABLE m_2023 PARTITION OF m FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
@@ -50,7 +32,7 @@ async function createSource(db: string): Promise<void> {
 
 /** Rows per partition, so the test knows every partition holds some. */
 async function perPartition(db: string): Promise<Record<string, number>> {
-  const c = new pg.Client({ connectionString: source.url(db) });
+  const c = new pg.Client({ connectionString: rig.source.url(db) });
   await c.connect();
   try {
     const r = await c.query<{ p: string; n: string }>('SELECT tableoid::regclass::text AS p, count(*) AS n FROM m GROUP BY 1 ORDER BY 1');
@@ -61,7 +43,7 @@ async function perPartition(db: string): Promise<Record<string, number>> {
 }
 
 async function sourceValue(db: string, sql: string): Promise<unknown> {
-  const c = new pg.Client({ connectionString: source.url(db) });
+  const c = new pg.Client({ connectionString: rig.source.url(db) });
   await c.connect();
   try {
     return (await c.query<{ v: unknown }>(sql)).rows[0]?.v;
@@ -96,7 +78,7 @@ async function targetTables(name: EngineName, db: string): Promise<string[]> {
 }
 
 async function diff(name: EngineName, db: string): Promise<string> {
-  const a = await source.rows(db, 'm', COLUMNS, 'id, at');
+  const a = await rig.source.rows(db, 'm', COLUMNS, 'id, at');
   const b = await target(name).rows(db, 'm', COLUMNS, 'id, at');
   if (a.length === b.length && a.every((r, i) => r === b[i])) return '';
   const sb = new Set(b);
@@ -118,7 +100,7 @@ describe.each(['postgres', 'mysql'] as EngineName[])('partitioned PostgreSQL tab
     await createSource(db);
     expect(await perPartition(db)).toEqual({ m_2023: 40, m_2024: 40, m_2025: 40 });
     await target(name).createDatabase(db);
-    const run = startCli(['sync', '--source', source.url(db), '--target', target(name).url(db), '--flush-interval', '200ms', '--chunk-size', '7']);
+    const run = startCli(['sync', '--source', rig.source.url(db), '--target', target(name).url(db), '--flush-interval', '200ms', '--chunk-size', '7']);
     running.push(run);
     await waitUntil('the initial copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
     expect(run.stderr()).toContain('initial copy done');
@@ -130,7 +112,7 @@ describe.each(['postgres', 'mysql'] as EngineName[])('partitioned PostgreSQL tab
     expect(await diff(name, db)).toBe('');
     expect(await target(name).count(db, 'm')).toBe(120);
 
-    await source.exec(
+    await rig.source.exec(
       db,
       `BEGIN;
        INSERT INTO m VALUES (1001, '2023-05-05', 'new 2023', 1.25), (1002, '2024-05-05', 'new 2024', 2.5), (1003, '2025-05-05', 'new 2025', NULL);
@@ -154,10 +136,10 @@ describe('partitioned table and a publication the user named', () => {
   it('refuses a publication without publish_via_partition_root, naming it, the setting and the fix, and writes nothing', async () => {
     const db = 'part_userpub';
     await createSource(db);
-    await source.exec(db, 'CREATE PUBLICATION userpub FOR TABLE m, plain');
+    await rig.source.exec(db, 'CREATE PUBLICATION userpub FOR TABLE m, plain');
     const dst = target('postgres');
     await dst.createDatabase(db);
-    const refused = startCli(['sync', '--source', source.url(db), '--target', dst.url(db), '--publication', 'userpub']);
+    const refused = startCli(['sync', '--source', rig.source.url(db), '--target', dst.url(db), '--publication', 'userpub']);
     running.push(refused);
     expect(await refused.exited).not.toBe(0);
     const err = refused.stderr();
@@ -167,11 +149,11 @@ describe('partitioned table and a publication the user named', () => {
     expect(await targetTables('postgres', db)).toEqual([]);
 
     // With the setting the same publication is used as it is.
-    await source.exec(db, 'ALTER PUBLICATION userpub SET (publish_via_partition_root = true)');
-    const run = startCli(['sync', '--source', source.url(db), '--target', dst.url(db), '--publication', 'userpub', '--flush-interval', '200ms']);
+    await rig.source.exec(db, 'ALTER PUBLICATION userpub SET (publish_via_partition_root = true)');
+    const run = startCli(['sync', '--source', rig.source.url(db), '--target', dst.url(db), '--publication', 'userpub', '--flush-interval', '200ms']);
     running.push(run);
     await waitUntil('the initial copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
-    await source.exec(db, "INSERT INTO m VALUES (2001, '2024-02-29', 'leap', 0)");
+    await rig.source.exec(db, "INSERT INTO m VALUES (2001, '2024-02-29', 'leap', 0)");
     await waitSame('postgres', db, run);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
@@ -182,10 +164,10 @@ describe('partitioned table whose partition cannot deliver the key', () => {
   it('refuses a partition with REPLICA IDENTITY NOTHING by name, before anything is written', async () => {
     const db = 'part_ident';
     await createSource(db);
-    await source.exec(db, 'ALTER TABLE m_2024 REPLICA IDENTITY NOTHING');
+    await rig.source.exec(db, 'ALTER TABLE m_2024 REPLICA IDENTITY NOTHING');
     const dst = target('postgres');
     await dst.createDatabase(db);
-    const refused = startCli(['sync', '--source', source.url(db), '--target', dst.url(db)]);
+    const refused = startCli(['sync', '--source', rig.source.url(db), '--target', dst.url(db)]);
     running.push(refused);
     expect(await refused.exited).not.toBe(0);
     expect(refused.stderr()).toContain('TRIB_TABLE_UNSUPPORTED');
