@@ -188,7 +188,10 @@ export async function applyCascade(conn: Conn, table: TableSchema, cascade: Casc
     await conn.query(`DELETE FROM ${quoteId(table.name)} WHERE ${where}`);
     return;
   }
-  const set = idx.map((i, j) => `${quoteId((table.columns[i] as Column).name)} = ${lit(cascade.to[j] ?? null, i)}`).join(', ');
+  // InnoDB's cascades leave `ON UPDATE CURRENT_TIMESTAMP` columns alone (measured on MariaDB 10.11);
+  // an UPDATE changes them unless they are set to themselves.
+  const keep = table.columns.filter((c, i) => !idx.includes(i) && (c.dataType === 'timestamp' || c.dataType === 'datetime')).map((c) => `${quoteId(c.name)} = ${quoteId(c.name)}`);
+  const set = [...idx.map((i, j) => `${quoteId((table.columns[i] as Column).name)} = ${lit(cascade.to[j] ?? null, i)}`), ...keep].join(', ');
   await conn.query(`UPDATE ${quoteId(table.name)} SET ${set} WHERE ${where}`);
 }
 

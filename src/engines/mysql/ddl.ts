@@ -94,16 +94,22 @@ export function withoutForeignKeys(create: string): string {
 }
 
 /**
- * The statement adding `fk` to `table` on a MySQL/MariaDB target: the source's name, columns and
- * rules (MySQL has no deferrable keys and only MATCH SIMPLE: a PostgreSQL source's DEFERRABLE and
- * MATCH FULL are dropped; its SET DEFAULT, which InnoDB refuses, is refused by the server, naming it).
+ * The statement adding `fks` to `table` on a MySQL/MariaDB target, one ALTER TABLE (one rebuild at
+ * most): the source's names, columns and rules (MySQL has no deferrable keys and only MATCH SIMPLE:
+ * a PostgreSQL source's DEFERRABLE and MATCH FULL are dropped; its SET DEFAULT, which InnoDB
+ * refuses, is refused by the server, naming it). Run with foreign_key_checks=0, InnoDB reads no row.
+ * A key with a RESTRICT rule is added with ALGORITHM=COPY: measured on MariaDB 10.11, the in-place
+ * path under foreign_key_checks=0 records RESTRICT as NO ACTION (the same behaviour in InnoDB, but
+ * no longer the source's definition); the copy path keeps it, still without checking the rows.
  */
-export function foreignKeySql(table: string, fk: ForeignKey): string {
+export function foreignKeySql(table: string, fks: readonly ForeignKey[]): string {
   const cols = (c: readonly string[]) => c.map(quoteId).join(', ');
-  return (
-    `ALTER TABLE ${quoteId(table)} ADD CONSTRAINT ${quoteId(fk.name)} FOREIGN KEY (${cols(fk.columns)}) ` +
-    `REFERENCES ${quoteId(fk.referencedTable)} (${cols(fk.referencedColumns)}) ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`
+  const adds = fks.map(
+    (fk) =>
+      `ADD CONSTRAINT ${quoteId(fk.name)} FOREIGN KEY (${cols(fk.columns)}) REFERENCES ${quoteId(fk.referencedTable)} (${cols(fk.referencedColumns)}) ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`,
   );
+  const restrict = fks.some((fk) => fk.onDelete === 'RESTRICT' || fk.onUpdate === 'RESTRICT');
+  return `ALTER TABLE ${quoteId(table)} ${adds.join(', ')}${restrict ? ', ALGORITHM=COPY' : ''}`;
 }
 
 /**

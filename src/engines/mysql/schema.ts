@@ -48,7 +48,8 @@ export async function describeTable(conn: Queryable, database: string, table: st
       continue;
     }
     const dataType = String(c.DATA_TYPE).toLowerCase();
-    const columnType = String(c.COLUMN_TYPE).toLowerCase();
+    // Lower case but for ENUM and SET, whose labels are values: 'PG' is not 'pg'.
+    const columnType = dataType === 'enum' || dataType === 'set' ? String(c.COLUMN_TYPE) : String(c.COLUMN_TYPE).toLowerCase();
     const temporal = ['datetime', 'timestamp', 'time'].includes(dataType);
     columns.push({
       name: String(c.COLUMN_NAME),

@@ -436,9 +436,9 @@ export class MysqlTarget implements Target {
   }
 
   /**
-   * Adds each missing key with ALTER TABLE on the control connection, whose foreign_key_checks=0
-   * (connection.ts SESSION_SQL) makes InnoDB add it without reading the rows: the stream may still
-   * be bringing rows the source had consistent. Existing keys are found by name in
+   * Adds the missing keys of each table with one ALTER TABLE (ddl.ts foreignKeySql) on the control
+   * connection, whose foreign_key_checks=0 (connection.ts SESSION_SQL) makes InnoDB add them without
+   * checking the rows: the stream may still be bringing rows the source had consistent. Existing keys are found by name in
    * information_schema (names are unique per database), so a resumed run adds only what is missing.
    */
   async createForeignKeys(tables: readonly TableSchema[]): Promise<string[]> {
@@ -448,16 +448,15 @@ export class MysqlTarget implements Target {
     const have = new Set(rows.map((r) => `${String(r.t)}.${String(r.n)}`));
     const created: string[] = [];
     for (const t of tables) {
-      for (const fk of t.foreignKeys ?? []) {
-        if (have.has(`${t.name}.${fk.name}`)) continue;
-        await this.syncLock?.check();
-        try {
-          await this.c.query(foreignKeySql(t.name, fk));
-        } catch (err) {
-          throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: creating foreign key ${t.name}.${fk.name} failed: ${(err as Error).message}; fix the target's tables, or pass --foreign-keys skip`, { cause: err });
-        }
-        created.push(`${t.name}.${fk.name}`);
+      const missing = (t.foreignKeys ?? []).filter((fk) => !have.has(`${t.name}.${fk.name}`));
+      if (missing.length === 0) continue;
+      await this.syncLock?.check();
+      try {
+        await this.c.query(foreignKeySql(t.name, missing));
+      } catch (err) {
+        throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: creating foreign keys ${missing.map((fk) => fk.name).join(', ')} of ${t.name} failed: ${(err as Error).message}; fix the target's tables, or pass --foreign-keys skip`, { cause: err });
       }
+      created.push(...missing.map((fk) => `${t.name}.${fk.name}`));
     }
     return created;
   }

@@ -196,29 +196,32 @@ const MATCH: Readonly<Record<string, ForeignKey['match']>> = { f: 'FULL', p: 'PA
  * a synced table's name (the session leaves such keys out).
  */
 export async function describeForeignKeys(conn: Queryable, oid: number, namespace: string): Promise<ForeignKey[]> {
-  const r = await conn.query<{ name: string; cols: string[]; refns: string; reft: string; refcols: string[]; upd: string; del: string; deferrable: boolean; deferred: boolean; match: string }>(
+  // Arrays and booleans travel as JSON text: the source's clients may read every type as raw text.
+  const r = await conn.query<{ name: string; cols: string; refns: string; reft: string; refcols: string; upd: string; del: string; flags: string; match: string }>(
     `SELECT c.conname AS name,
-            ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o) AS cols,
+            (SELECT json_agg(a.attname ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n)::text AS cols,
             rn.nspname AS refns, rc.relname AS reft,
-            ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o) AS refcols,
-            c.confupdtype AS upd, c.confdeltype AS del, c.condeferrable AS deferrable, c.condeferred AS deferred, c.confmatchtype AS match
+            (SELECT json_agg(a.attname ORDER BY k.o) FROM unnest(c.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)::text AS refcols,
+            c.confupdtype AS upd, c.confdeltype AS del, json_build_array(c.condeferrable, c.condeferred)::text AS flags, c.confmatchtype AS match
        FROM pg_constraint c JOIN pg_class rc ON rc.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
       WHERE c.conrelid = $1 AND c.contype = 'f' AND c.conparentid = 0
       ORDER BY c.conname COLLATE "C"`,
     [oid],
   );
-  return r.rows.map((x) => ({
+  return r.rows.map((x) => {
+    const [deferrable, initiallyDeferred] = JSON.parse(x.flags) as [boolean, boolean];
+    return {
     name: x.name,
-    columns: x.cols,
+    columns: JSON.parse(x.cols) as string[],
     referencedTable: x.refns === namespace ? x.reft : `${x.refns}.${x.reft}`,
-    referencedColumns: x.refcols,
+    referencedColumns: JSON.parse(x.refcols) as string[],
     onUpdate: RULE[x.upd] ?? 'NO ACTION',
     onDelete: RULE[x.del] ?? 'NO ACTION',
-    deferrable: x.deferrable,
-    initiallyDeferred: x.deferred,
+    deferrable,
+    initiallyDeferred,
     ...(MATCH[x.match] && x.match !== 's' ? { match: MATCH[x.match] } : {}),
-  }));
-
+    };
+  });
 }
 
 /** A Column as describeTable describes it, from one catalogue row of the column's attribute and type. */

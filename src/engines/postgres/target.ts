@@ -816,22 +816,29 @@ export class PostgresTarget implements Target {
       [this.schema],
     );
     const have = new Set(r.rows.map((x) => `${x.t}.${x.n}`));
-    const created: string[] = [];
     await this.syncLock?.check();
     const c = this.c;
-    try {
-      await c.query('BEGIN');
-      await c.query("SET LOCAL session_replication_role = 'replica'");
-      for (const { t, fk } of wanted) {
-        if (have.has(`${t.name}.${fk.name}`)) continue;
-        await c.query(foreignKeySql(this.schema, t.name, fk));
-        created.push(`${t.name}.${fk.name}`);
+    const missing = wanted.filter(({ t, fk }) => !have.has(`${t.name}.${fk.name}`));
+    // Each ADD CONSTRAINT locks its two tables (SHARE ROW EXCLUSIVE) while the stream's batches
+    // write them: a deadlock with a batch is possible, and retried (the batch goes on either way).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await c.query('BEGIN');
+        await c.query("SET LOCAL session_replication_role = 'replica'");
+        for (const { t, fk } of missing) await c.query(foreignKeySql(this.schema, t.name, fk));
+        await c.query('COMMIT');
+        break;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        const code = (err as { code?: string }).code;
+        if ((code === '40P01' || code === '40001') && attempt < 5) {
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+          continue;
+        }
+        throw this.replicaRoleError(err) ?? new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: creating foreign keys failed: ${(err as Error).message}; fix the target's tables, or pass --foreign-keys skip`, { cause: err });
       }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw this.replicaRoleError(err) ?? new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: creating foreign keys failed: ${(err as Error).message}; fix the target's tables, or pass --foreign-keys skip`, { cause: err });
     }
+    const created = missing.map(({ t, fk }) => `${t.name}.${fk.name}`);
     this.foreignKeysOnTarget = true;
     return created;
   }
