@@ -225,7 +225,8 @@ describe('PostgreSQL source', () => {
     await c.query("INSERT INTO t VALUES (1, 'a')");
     await c.query('ALTER TABLE t ADD COLUMN extra numeric(10,2) DEFAULT 1.5');
     await c.query("INSERT INTO t VALUES (2, 'b', 2.25)");
-    const evs = await collect(s, p0, [t], (e) => e.some((x) => x.type === 'ddl') && commits(e) >= 2);
+    // The source installed the DDL event trigger (a superuser): the change comes with the ALTER's own transaction.
+    const evs = await collect(s, p0, [t], (e) => e.some((x) => x.type === 'ddl') && changes(e).length >= 2);
     const at = evs.findIndex((e) => e.type === 'ddl');
     const ddl = evs[at];
     expect(ddl?.type === 'ddl' && ddl.statement).toMatch(/column "extra" .*added/);
@@ -243,7 +244,7 @@ describe('PostgreSQL source', () => {
     // definition: a sync restarted there with the table described again decodes it in full.
     const t2 = await s.describe('t');
     expect(t2.columns.map((x) => x.name)).toEqual(['id', 'v', 'extra']);
-    const again = await collect(s, (ddl as { position: string }).position, [t2], (e) => commits(e) >= 1);
+    const again = await collect(s, (ddl as { position: string }).position, [t2], (e) => changes(e).length >= 1);
     expect(again.some((e) => e.type === 'ddl')).toBe(false);
     expect(changes(again)).toEqual([{ kind: 'upsert', table: 't', key: [2n], row: [2n, 'b', '2.25'] }]);
     await c.end();

@@ -15,7 +15,8 @@ type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
  * json), transactionally (the message is decoded inside its transaction, at the statement's place):
  * `{"v":1,"tag":"ALTER TABLE","oid":…,"schema":…,"name":…,"columns":[[attnum,name,typoid,typmod,notnull,default],…]}`,
  * the table's columns after the statement as the catalogue has them then (generated and dropped
- * columns left out, as pgoutput leaves them out). One trigger serves every sync of the database: it
+ * columns left out, as pgoutput leaves them out). A failure inside it is a warning, never the user's
+ * statement's failure. One trigger serves every sync of the database: it
  * is named without the sync's id, and installed once (CREATE EVENT TRIGGER needs a superuser).
  */
 export const DDL_TRIGGER = 'tributary_ddl_v1';
@@ -26,8 +27,8 @@ const HOW_TO_INSTALL =
 /** The prefix of its logical messages. */
 export const DDL_MESSAGE_PREFIX = 'tributary.ddl';
 
-/** The column list the trigger emits for relation `oid` (SQL expression; `$oid` is replaced). */
-const COLUMNS_SQL = `(SELECT coalesce(json_agg(json_build_array(a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, pg_get_expr(d.adbin, d.adrelid)) ORDER BY a.attnum), '[]'::json)
+/** The column list the trigger emits for relation `oid` (SQL expression; `$oid` is replaced). OIDs as int8: JSON prints an oid as a string. */
+const COLUMNS_SQL = `(SELECT coalesce(json_agg(json_build_array(a.attnum, a.attname, a.atttypid::int8, a.atttypmod, a.attnotnull, pg_get_expr(d.adbin, d.adrelid)) ORDER BY a.attnum), '[]'::json)
      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     WHERE a.attrelid = $oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')`;
 
@@ -41,9 +42,12 @@ BEGIN
              JOIN pg_class c ON c.oid = e.objid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE e.classid = 'pg_class'::regclass AND e.object_type IN ('table', 'table column') AND e.command_tag = 'ALTER TABLE' AND c.relkind IN ('r', 'p')
   LOOP
-    PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object('v', 1, 'tag', r.command_tag, 'oid', r.oid, 'schema', r.nspname, 'name', r.relname,
+    PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object('v', 1, 'tag', r.command_tag, 'oid', r.oid::int8, 'schema', r.nspname, 'name', r.relname,
       'columns', ${COLUMNS_SQL.replace('$oid', 'r.oid')})::text);
   END LOOP;
+EXCEPTION WHEN OTHERS THEN
+  -- Never fail the user's statement: without the message, the sync still sees the change in pgoutput's Relation message.
+  RAISE WARNING '${DDL_TRIGGER}: %', SQLERRM;
 END
 $fn$`,
     `DO $do$ BEGIN
