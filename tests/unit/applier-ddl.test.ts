@@ -131,6 +131,7 @@ describe('schema changes in the stream applier', () => {
           return tables.filter((t) => t === 't');
         },
         restart: (table, schema) => calls.push(`restart ${table} as ${schema?.name} with ${schema?.columns.map((c) => c.name).join(',')} after ${target.schemaChanges.length} change(s)`),
+        add: (schema) => calls.push(`add ${schema.name}`),
       },
     });
     const running = applier.run();
@@ -152,7 +153,7 @@ describe('schema changes in the stream applier', () => {
     const calls: string[] = [];
     const applier = applierOf(source, target, {
       tables: [TABLE, U],
-      copy: { quiesce: async (tables) => tables.filter((t) => t === 't'), restart: (table, schema) => calls.push(`${table}:${schema?.name ?? 'dropped'}`) },
+      copy: { quiesce: async (tables) => tables.filter((t) => t === 't'), restart: (table, schema) => calls.push(`${table}:${schema?.name ?? 'dropped'}`), add: (schema) => calls.push(`add ${schema.name}`) },
     });
     const running = applier.run();
     const p1 = source.transaction([up('u', 1, 'a')]);
