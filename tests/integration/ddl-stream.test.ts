@@ -273,12 +273,15 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   });
 
   it('copies a table renamed into the selection from outside it while the stream runs, with its later changes', async () => {
-    const db = await fresh(300);
+    // items_0: the glob items_* must match a table at the start (a glob that matches none is refused).
+    const db = await fresh(300, ['items', 'items_0']);
     // Made and filled outside the selection: its rows are in no binlog the sync reads.
     await src.exec(db, contractTableSql(srcName, 'staging'));
     await fillContractTable(src, db, 'staging', 2000);
     const run = sync(db, ['--tables', 'items,items_*']);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
+    });
     expect(await dst.count(db, 'staging').catch(() => -1)).toBe(-1);
     const writer = await startContractWriter(src, db, 'items', 300, 1);
     await src.exec(db, 'RENAME TABLE staging TO items_new');
@@ -295,9 +298,11 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   });
 
   it('follows CREATE TABLE … AS SELECT of a table the selection takes', async () => {
-    const db = await fresh(500);
+    const db = await fresh(500, ['items', 'items_0']);
     const run = sync(db, ['--tables', 'items,items_*']);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
+    });
     await src.exec(db, 'CREATE TABLE items_copy AS SELECT * FROM items');
     await src.exec(db, "UPDATE items_copy SET k = 'changed' WHERE id <= 20");
     await converged(src, dst, db, 'items_copy', ['id', 'k', 'v', 'amount', 'pad'], run);
