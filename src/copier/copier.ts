@@ -158,6 +158,8 @@ export class Copier {
   private readonly quiesced = new Set<string>();
   /** Workers waiting for a quiesced table to come back, when no other table has chunks left. */
   private readonly resumeWaiters: (() => void)[] = [];
+  /** Waiting for a table to copy (waitForTables): woken by add(). */
+  private readonly addedWaiters: (() => void)[] = [];
   /** Set by the first failed worker: no new chunks are claimed after it. */
   private stopped = false;
   /** Aborts when the job does or a worker failed: ends a worker's wait for the stream. */
@@ -292,6 +294,44 @@ export class Copier {
       }
     }
     this.resume(from);
+  }
+
+  /**
+   * Copies a table the copier does not know yet from the start: one a schema change brought into
+   * the selection while the stream runs (its definition on the target already, its copy checkpoint
+   * removed: SchemaChange.recopy). A run() under way takes it; once run() has returned, the caller
+   * runs it again (waitForTables). The stream's changes of the table go through its Convergence
+   * gate as for any table copied beside the stream. A table of that name already known (a recopy)
+   * is replaced.
+   */
+  add(schema: TableSchema): void {
+    const known = this.tables.findIndex((t) => t.schema.name === schema.name);
+    const fresh = new TableCopy(schema, undefined, this.opts.initialChunkSize);
+    if (known >= 0) {
+      const old = this.tables[known] as TableCopy;
+      old.retired = true;
+      old.ended.abort();
+      this.tables[known] = fresh;
+    } else this.tables.push(fresh);
+    this.opts.logger.info({ table: schema.name }, 'table entered the selection while streaming: copying it from the start');
+    this.opts.source.tableStats(schema.name).then(
+      (stats) => {
+        fresh.rowsTotal = stats.rows;
+      },
+      () => undefined,
+    );
+    wakeAll(this.resumeWaiters.splice(0));
+    wakeAll(this.addedWaiters.splice(0));
+  }
+
+  /** Whether some table's copy is not finished (a run() would copy it). */
+  get unfinished(): boolean {
+    return this.tables.some((t) => !t.done && !t.retired);
+  }
+
+  /** Resolves once some table's copy is unfinished (add()), or when `signal` aborts. */
+  async waitForTables(signal: AbortSignal): Promise<void> {
+    while (!this.unfinished && !signal.aborted) await waitFor(this.addedWaiters, signal);
   }
 
   /** Lets a quiesced table's copy go on as it was. */

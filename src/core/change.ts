@@ -98,6 +98,14 @@ export type StreamEvent =
       readonly after?: ReadonlyMap<string, TableSchema>;
       /** Why the statement cannot be followed, when the source parsed it and found that (the applier stops on it, naming this). */
       readonly unsupported?: string;
+      /**
+       * Tables (names in `after`) the statement brought into the selection with rows the change
+       * log does not carry (a table renamed in from outside it, CREATE TABLE … LIKE an unsynced
+       * table, CREATE TABLE … SELECT): `operations` create them with the source catalogue's
+       * definition, and the applier has the copier copy their rows while the stream runs
+       * (SchemaChange.recopy, CopyControl.add). Absent: none.
+       */
+      readonly adopt?: readonly string[];
     }
   /**
    * The source is idle and caught up at `position`. A heartbeat at a position already received

@@ -363,6 +363,7 @@ export class Runner extends EventEmitter {
             copy: {
               quiesce: (tables) => this.copier?.quiesce(tables) ?? Promise.resolve([]),
               restart: (table, schema) => this.copier?.restart(table, schema),
+              add: (schema) => this.copier?.add(schema),
             },
             onSchemaChange: (change, position) => {
               this.schemaChanges++;
@@ -452,6 +453,16 @@ export class Runner extends EventEmitter {
         log.info(applier ? 'initial copy done; streaming changes' : 'copy done (--copy-only)');
         onProgress();
       }
+      // Tables a schema change brings into the selection while streaming are copied by the same
+      // copier, run again whenever it has such a table (Copier.add), until the job ends.
+      let lateCopyError: unknown;
+      const lateCopies =
+        applier && !job.signal.aborted
+          ? this.copyLate(copier, target, job.signal).catch((err: unknown) => {
+              lateCopyError = err;
+              applier.stop();
+            })
+          : undefined;
       let checkError: unknown;
       const checking =
         applier && cfg.checksum && !job.signal.aborted
@@ -462,11 +473,13 @@ export class Runner extends EventEmitter {
           : undefined;
       if (this.abort.signal.aborted) applier?.stop();
       await streaming;
-      // The stream has stopped: so does the checker.
+      // The stream has stopped: so do the checker and the late copies.
       job.abort();
       await checking;
+      await lateCopies;
       if (lockLost) throw lockLost;
       if (streamError) throw streamError;
+      if (lateCopyError && !this.abort.signal.aborted) throw lateCopyError;
       if (checkError && !this.abort.signal.aborted) throw checkError;
     } finally {
       if (stopJob) this.abort.signal.removeEventListener('abort', stopJob);
@@ -476,19 +489,53 @@ export class Runner extends EventEmitter {
   }
 
   /**
+   * The stream phase's copies: whenever the copier has a table whose copy is unfinished (one a
+   * schema change brought into the selection: Copier.add), runs it again; once such a table is
+   * copied, the continuous checksum starts checking it (not before: a table half copied differs).
+   * Ends when `signal` aborts.
+   */
+  private async copyLate(copier: Copier, target: Target, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const copied = [...this.copyingLate].filter((name) => copier.progress().some((t) => t.table === name && t.done));
+      for (const name of copied) this.copyingLate.delete(name);
+      if (copied.length > 0) await this.replan(target, copied.flatMap((n) => this.applier?.definition(n) ?? []), []);
+      await copier.waitForTables(signal);
+      if (signal.aborted) return;
+      try {
+        await copier.run();
+      } catch (err) {
+        if (err instanceof AbortedError && signal.aborted) return;
+        throw err;
+      }
+    }
+  }
+
+  /** Tables copied in the stream phase whose copy has not finished: the checksum leaves them out. */
+  private readonly copyingLate = new Set<string>();
+
+  /**
    * A schema change was applied to the target: the continuous checksum replans the tables it
-   * touched (a check under way of one of them starts again with its new definition).
+   * touched (a check under way of one of them starts again with its new definition). A table the
+   * change has copied again from the start (`recopy`) is left out until its copy is done (copyLate).
    */
   private async schemaChanged(target: Target, change: SchemaChange): Promise<void> {
+    for (const name of change.recopy ?? []) this.copyingLate.add(name);
+    const tables = [...change.after.values()].filter((t) => !this.copyingLate.has(t.name));
+    const gone = [...change.before.keys()].filter((n) => !change.after.has(n) || this.copyingLate.has(n));
+    await this.replan(target, tables, gone);
+  }
+
+  /** The continuous checksum checks `tables` with their definitions now (as on the target), and no longer `gone`. */
+  private async replan(target: Target, tables: readonly TableSchema[], gone: readonly string[]): Promise<void> {
     const checker = this.checker;
     if (!checker) return;
     try {
       const plans: TablePlan[] = [];
-      for (const [name, table] of change.after) {
-        const onTarget = await target.describe(name);
+      for (const table of tables) {
+        const onTarget = await target.describe(table.name);
         if (onTarget) plans.push(planTable(table, onTarget, { zeroDates: this.config.zeroDates }));
       }
-      checker.replacePlans(plans, [...change.before.keys()].filter((n) => !change.after.has(n)));
+      checker.replacePlans(plans, [...gone]);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'the checksum could not replan the tables of a schema change; it goes on with their old plans until the next restart');
     }

@@ -40,6 +40,13 @@ export interface CopyControl {
   quiesce(tables: readonly string[]): Promise<string[]>;
   /** Copies a quiesced table again from the start with `schema` (under its new name), or ends its copy (undefined: dropped). */
   restart(table: string, schema: TableSchema | undefined): void;
+  /**
+   * Copies a table the copy does not know yet from the start, while the stream runs, during the
+   * initial copy or after it (copier/copier.ts add): a table a schema change brought into the
+   * selection with rows the stream does not carry (the `ddl` event's `adopt`). Called once the
+   * change (which created the table on the target and removed its copy checkpoint) is applied.
+   */
+  add(schema: TableSchema): void;
 }
 
 export interface ApplierOptions {
@@ -448,8 +455,8 @@ export class StreamApplier {
           await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: [], before: ev.before, after: ev.after }, ev.position, { bookkeeping: true });
           return;
         }
-        if (!midTransaction && ev.operations && ev.before && ev.after && ev.unsupported === undefined && (this.opts.ddl ?? 'follow') === 'follow') {
-          await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: ev.operations, before: ev.before, after: ev.after }, ev.position);
+        if (!midTransaction && ev.operations && ev.before && ev.after && ev.unsupported === undefined && (this.opts.ddl ?? 'follow') === 'follow' && (ev.adopt === undefined || this.opts.copy)) {
+          await this.followSchemaChange({ statement: ev.statement, sourceEngine: this.opts.source.engine, operations: ev.operations, before: ev.before, after: ev.after }, ev.position, { adopt: ev.adopt ?? [] });
           return;
         }
         if (await this.opts.onDdl?.(ev.tables, ev.statement, ev.after)) {
@@ -538,12 +545,14 @@ export class StreamApplier {
    * those the copy's gates hold (waited for here, for the checkpoint must not pass them). The
    * tables' definitions then become those after it, for every later write.
    */
-  private async followSchemaChange(change: SchemaChange, position: string, { bookkeeping = false } = {}): Promise<void> {
+  private async followSchemaChange(change: SchemaChange, position: string, { bookkeeping = false, adopt = [] as readonly string[] } = {}): Promise<void> {
     if (!bookkeeping) this.opts.onSchemaChangeStart?.(definedTables(change));
     // Tables still being copied stop taking chunks (those in flight end first) and are copied again
     // after the change, from the start, with their new definition.
     const copying = this.opts.copy ? await this.opts.copy.quiesce([...change.before.keys()]) : [];
-    const recopy = copying.map((name) => nameAfter(change, -1, name)).filter((now) => change.after.has(now));
+    // Tables entering the selection with rows the stream does not carry are copied too, from the start.
+    const adopted = adopt.filter((name) => change.after.has(name));
+    const recopy = [...new Set([...copying.map((name) => nameAfter(change, -1, name)).filter((now) => change.after.has(now)), ...adopted])];
     if (recopy.length) change = { ...change, recopy };
     // Changes held for chunks in flight lie before the statement: the checkpoint waits for them.
     while (this.opts.convergence.oldestBoundary() !== undefined) {
@@ -563,6 +572,7 @@ export class StreamApplier {
     for (const name of copying) {
       this.opts.copy?.restart(name, change.after.get(nameAfter(change, -1, name)));
     }
+    for (const name of adopted) this.opts.copy?.add(change.after.get(name) as TableSchema);
     if (bookkeeping) {
       this.opts.logger.debug({ statement: change.statement.trim().slice(0, 200), tables: definedTables(change) }, 'online schema change shadow followed');
       return;
@@ -651,6 +661,11 @@ export class StreamApplier {
     this.txBegunAt = Date.now();
     this.tx = await this.opts.target.begin();
     return this.tx;
+  }
+
+  /** The table's definition as the stream writes it now; undefined when it is not synced. */
+  definition(name: string): TableSchema | undefined {
+    return this.schemas.get(name);
   }
 
   private schema(name: string): TableSchema {

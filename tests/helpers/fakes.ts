@@ -387,6 +387,8 @@ export class FakeSource implements ChangeSource {
       i++;
       if (ev.type === 'change' && !names.has(ev.change.table)) continue;
       if (ev.type === 'truncate' && !names.has(ev.table)) continue;
+      // As a real source: the tables a schema change leaves synced (created, renamed in) stream from it on.
+      if (ev.type === 'ddl') for (const n of ev.after?.keys() ?? []) names.add(n);
       this.onTake?.(ev);
       this.taken++;
       yield ev;

@@ -3,7 +3,7 @@
  * PostgreSQL target, on real servers: ADD COLUMN with a default under writes (old rows get the
  * default on the target), catch-up across DDL made while the sync was stopped (rows, DROP COLUMN,
  * rows, ADD COLUMN, rows), statements during a table's initial copy (copied again), indexes renamed and dropped by name, CHANGE COLUMN, a three-way RENAME TABLE swap under writes,
- * pt-online-schema-change under writes, a scripted gh-ost run under writes (and one across a restart), CREATE and DROP TABLE, and the replay of a statement after a crash
+ * pt-online-schema-change under writes, a scripted gh-ost run under writes (and one across a restart), CREATE and DROP TABLE, a table renamed into the selection from outside it (copied while streaming) and CREATE TABLE … AS SELECT, and the replay of a statement after a crash
  * between the target's DDL and its checkpoint.
  */
 import { spawn } from 'node:child_process';
@@ -269,6 +269,49 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     await writer.stop();
     await converged(src, dst, db, 'fresh', ['id', 'k', 'v', 'amount', 'pad'], run);
     await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad'], run);
+    await stop(run);
+  });
+
+  it('copies a table renamed into the selection from outside it while the stream runs, with its later changes', async () => {
+    // items_0: the glob items_* must match a table at the start (a glob that matches none is refused).
+    const db = await fresh(300, ['items', 'items_0']);
+    // Made and filled outside the selection: its rows are in no binlog the sync reads.
+    await src.exec(db, contractTableSql(srcName, 'staging'));
+    await fillContractTable(src, db, 'staging', 2000);
+    const run = sync(db, ['--tables', 'items,items_*']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
+    });
+    expect(await dst.count(db, 'staging').catch(() => -1)).toBe(-1);
+    const writer = await startContractWriter(src, db, 'items', 300, 1);
+    await src.exec(db, 'RENAME TABLE staging TO items_new');
+    const later = await startContractWriter(src, db, 'items_new', 2000, 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    await later.stop();
+    await writer.stop();
+    expect(later.ops()).toBeGreaterThan(0);
+    await converged(src, dst, db, 'items_new', ['id', 'k', 'v', 'amount', 'pad'], run);
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad'], run);
+    expect(run.stderr()).not.toContain('TRIB_DDL_UNSUPPORTED');
+    expect(run.stderr()).toContain('table entered the selection while streaming');
+    await stop(run);
+  });
+
+  // Skipped: fails today (measured on MariaDB 10.11, both targets). Row-based logging writes
+  // CREATE TABLE … AS SELECT as BEGIN, a plain CREATE TABLE (no key here), its rows, COMMIT: the ddl
+  // event is mid-transaction, where the applier cannot apply a schema change, so it stops with
+  // TRIB_DDL_UNSUPPORTED. Following it needs the applier to apply a CREATE of a new table inside the
+  // open transaction (or the stream to move it before the group's BEGIN). See docs/plans/issue-12.md §2.
+  it.skip('follows CREATE TABLE … AS SELECT of a table the selection takes', async () => {
+    const db = await fresh(500, ['items', 'items_0']);
+    const run = sync(db, ['--tables', 'items,items_*']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
+    });
+    await src.exec(db, 'CREATE TABLE items_copy AS SELECT * FROM items');
+    await src.exec(db, "UPDATE items_copy SET k = 'changed' WHERE id <= 20");
+    await converged(src, dst, db, 'items_copy', ['id', 'k', 'v', 'amount', 'pad'], run);
+    expect(run.stderr()).not.toContain('TRIB_DDL_UNSUPPORTED');
     await stop(run);
   });
 

@@ -131,6 +131,7 @@ describe('schema changes in the stream applier', () => {
           return tables.filter((t) => t === 't');
         },
         restart: (table, schema) => calls.push(`restart ${table} as ${schema?.name} with ${schema?.columns.map((c) => c.name).join(',')} after ${target.schemaChanges.length} change(s)`),
+        add: (schema) => calls.push(`add ${schema.name}`),
       },
     });
     const running = applier.run();
@@ -146,13 +147,55 @@ describe('schema changes in the stream applier', () => {
     expect(target.table('t').all()).toEqual([[2n, 'b', 'new shape']]);
   });
 
+  it('a table entering the selection with rows the stream lacks (adopt) is created, its copy checkpoint removed with the change, and added to the copy after it', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE] });
+    const calls: string[] = [];
+    const applier = applierOf(source, target, {
+      tables: [TABLE],
+      copy: {
+        quiesce: async (tables) => {
+          calls.push(`quiesce ${tables.join(',')}`);
+          return [];
+        },
+        restart: (table) => calls.push(`restart ${table}`),
+        add: (schema) => calls.push(`add ${schema.name} after ${target.schemaChanges.length} change(s)`),
+      },
+    });
+    const running = applier.run();
+    const p1 = source.transaction([up('t', 1, 'a')]);
+    source.push({ ...ddl(p1, 'RENAME TABLE staging TO u', [{ op: 'create-table', table: U }], [], [U]), adopt: ['u'] });
+    const p3 = source.transaction([up('u', 7, 'later')]);
+    await until('past the statement', () => applier.receivedPosition() === p3);
+    applier.stop();
+    await running;
+    expect(calls).toEqual(['quiesce ', 'add u after 1 change(s)']);
+    expect(target.schemaChanges.map((c) => c.recopy)).toEqual([['u']]);
+    expect(target.lastCheckpoint?.position).toBe(p3);
+    // The stream's changes after it are written (the copy's gate holds them during its chunks).
+    expect(target.table('u').all()).toEqual([[7n, 'later']]);
+    expect(applier.definition('u')).toEqual(U);
+  });
+
+  it('without a copy to add it to, a table entering the selection stops the sync like a statement it cannot follow', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE] });
+    const applier = applierOf(source, target, { tables: [TABLE] });
+    const running = applier.run();
+    const p1 = source.transaction([up('t', 1, 'a')]);
+    source.push({ ...ddl(p1, 'RENAME TABLE staging TO u', [{ op: 'create-table', table: U }], [], [U]), adopt: ['u'] });
+    await expect(running).rejects.toMatchObject({ code: ErrorCode.DDL_UNSUPPORTED });
+    expect(target.schemaChanges).toEqual([]);
+    expect(target.lastCheckpoint?.position).toBe(p1);
+  });
+
   it('a table dropped while it is copied ends its copy and is copied again by nothing', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE, U] });
     const calls: string[] = [];
     const applier = applierOf(source, target, {
       tables: [TABLE, U],
-      copy: { quiesce: async (tables) => tables.filter((t) => t === 't'), restart: (table, schema) => calls.push(`${table}:${schema?.name ?? 'dropped'}`) },
+      copy: { quiesce: async (tables) => tables.filter((t) => t === 't'), restart: (table, schema) => calls.push(`${table}:${schema?.name ?? 'dropped'}`), add: (schema) => calls.push(`add ${schema.name}`) },
     });
     const running = applier.run();
     const p1 = source.transaction([up('u', 1, 'a')]);

@@ -221,6 +221,64 @@ describe('Copier on the fakes', () => {
     expect(again.progress()[0]).toMatchObject({ done: true, rowsCopied: 30 });
   });
 
+  describe('a table added while the stream runs (Copier.add)', () => {
+    const U2: TableSchema = { ...TABLE, name: 'u2' };
+    const twoTables = (n: number, m: number): FakeSource => {
+      const source = new FakeSource([TABLE, U2]);
+      source.seed('t', Array.from({ length: n }, (_, i): Row => [BigInt(i + 1), `v${i + 1}`]));
+      source.seed('u2', Array.from({ length: m }, (_, i): Row => [BigInt(i + 1), `u${i + 1}`]));
+      return source;
+    };
+
+    it('a running copy takes it and copies it whole before run() returns', async () => {
+      const source = twoTables(300, 250);
+      const target = new FakeTarget({ chunkDelayMs: 2, tables: [TABLE, U2] });
+      const copier = copierOf(source, target, { tables: [TABLE], threads: 2, initialChunkSize: 20 });
+      const running = copier.run();
+      await until('some chunks copied', () => target.chunkLog.length >= 3);
+      expect(copier.unfinished).toBe(true);
+      copier.add(U2);
+      await running;
+      expect(target.table('u2').all()).toEqual(source.table('u2').all());
+      expect(target.table('t').all()).toEqual(source.table('t').all());
+      expect(copier.progress().map((p) => [p.table, p.rowsCopied, p.done])).toEqual([['t', 300, true], ['u2', 250, true]]);
+      expect((await target.loadCheckpoint()).tables.get('u2')).toEqual({ watermark: null, done: true, rowsCopied: 250 });
+      expect(copier.unfinished).toBe(false);
+    });
+
+    it('after run() returned: waitForTables resolves on add(), and run() again copies only the new table', async () => {
+      const source = twoTables(100, 180);
+      const target = new FakeTarget({ tables: [TABLE, U2] });
+      const copier = copierOf(source, target, { tables: [TABLE], initialChunkSize: 30 });
+      await copier.run();
+      const copiedT = target.chunkLog.length;
+      let woke = false;
+      const ac = new AbortController();
+      const waiting = copier.waitForTables(ac.signal).then(() => (woke = true));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(woke).toBe(false);
+      copier.add(U2);
+      await waiting;
+      expect(woke).toBe(true);
+      await copier.run();
+      expect(target.table('u2').all()).toEqual(source.table('u2').all());
+      expect(target.chunkLog.slice(copiedT).every((c) => c.table === 'u2')).toBe(true);
+      expect(copier.progress().find((p) => p.table === 'u2')).toEqual({ table: 'u2', rowsCopied: 180, rowsTotal: 180, done: true });
+    });
+
+    it('waitForTables ends when its signal aborts, with nothing added', async () => {
+      const source = twoTables(10, 0);
+      const target = new FakeTarget({ tables: [TABLE, U2] });
+      const copier = copierOf(source, target, { tables: [TABLE] });
+      await copier.run();
+      const ac = new AbortController();
+      const waiting = copier.waitForTables(ac.signal);
+      ac.abort();
+      await waiting;
+      expect(copier.unfinished).toBe(false);
+    });
+  });
+
   describe('a schema change of a table being copied (quiesce, then restart)', () => {
     it('stops new chunks, waits for those in flight, and copies the table again from the start', async () => {
       const source = seeded(400);

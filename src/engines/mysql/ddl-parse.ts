@@ -49,6 +49,15 @@ export interface ParsedDdl {
   readonly after: Map<string, TableSchema>;
   /** Why it cannot be followed (the sync stops naming the statement); undefined when it can. */
   readonly unsupported?: string;
+  /**
+   * Tables the statement brings into the selection with rows the binlog does not carry (renamed in
+   * from outside it, CREATE TABLE … LIKE an unsynced table, CREATE TABLE … SELECT, CREATE TABLE
+   * without a column list): their definitions are not in the statement, so the stream reads them
+   * from the source catalogue and adds a create-table operation of each (after `operations`), and
+   * the sync copies their rows while it streams (SchemaChange.recopy). Names as the statement
+   * leaves them; listed in `tables` too. Absent: none.
+   */
+  readonly adopt?: string[];
 }
 
 interface QName {
@@ -114,6 +123,7 @@ class Reader {
   private readonly touched: string[] = [];
   private readonly ops: SchemaOperation[] = [];
   private readonly reasons: string[] = [];
+  private readonly adopted: string[] = [];
   constructor(
     private readonly lexed: Lexed,
     private readonly ctx: DdlContext,
@@ -130,7 +140,7 @@ class Reader {
       if (!(err instanceof TributaryError) || err.code !== ErrorCode.DDL_UNSUPPORTED) throw err;
       reasons.push(err.message);
     }
-    return { tables, operations: this.ops, after, ...(reasons.length > 0 ? { unsupported: reasons.join('; ') } : {}) };
+    return { tables, operations: this.ops, after, ...(reasons.length > 0 ? { unsupported: reasons.join('; ') } : {}), ...(this.adopted.length > 0 ? { adopt: [...this.adopted] } : {}) };
   }
 
   /** The touched tables' names after the operations (renames followed, drops removed, creates added). */
@@ -232,6 +242,12 @@ class Reader {
     }
     if (NOT_TABLE_DDL.has(first.value)) return;
     throw new DefinitionError(`unknown statement ${c.where()}`);
+  }
+
+  /** A table entering the selection whose definition and rows come from the catalogue (ParsedDdl.adopt). */
+  private adopt(name: string): void {
+    this.touched.push(name);
+    this.adopted.push(name);
   }
 
   private push(table: string, op: SchemaOperation): void {
@@ -515,9 +531,15 @@ class Reader {
       if (e.synced !== undefined) {
         if (!inSelection) this.reasons.push(`the rename moves synced table ${e.synced} to ${e.final.db}.${e.final.name}, which the table selection does not take`);
       } else if (inSelection) {
-        this.reasons.push(`the rename moves table ${e.origin} into ${e.final.name}, a name the table selection takes, and it is not a swap among synced tables: re-copy ${e.final.name}`);
         const existing = this.synced(e.final);
-        this.touched.push(existing ?? e.final.name);
+        const renamedAway = opPairs.some((p) => p.from.toLowerCase() === e.final.name.toLowerCase());
+        if (existing === undefined || renamedAway) {
+          // A table of rows the binlog never carried: described from the catalogue and copied.
+          this.adopt(e.final.name);
+        } else {
+          this.reasons.push(`the rename moves table ${e.origin} into ${e.final.name}, the name of a synced table it does not rename away: re-copy ${e.final.name}`);
+          this.touched.push(existing ?? e.final.name);
+        }
       }
     }
     if (opPairs.length > 0) this.ops.push({ op: 'rename-tables', pairs: opPairs });
@@ -579,24 +601,24 @@ class Reader {
     if (like) {
       const src = this.synced(like);
       if (src === undefined) {
-        this.touched.push(q.name);
-        this.reasons.push(`CREATE TABLE ${q.name} LIKE ${like.name}: ${like.name} is not synced, so its definition is not known: re-copy ${q.name}`);
+        // Its definition is the unsynced table's: read from the catalogue.
+        this.adopt(q.name);
         return;
       }
       const { createStatement: _c, ...def } = this.ctx.tables.get(src) as TableSchema;
       this.push(q.name, { op: 'create-table', table: { ...def, name: q.name } });
       return;
     }
+    // Without a column list (… SELECT), or with a SELECT: the definition is the catalogue's, and the
+    // rows the SELECT brings are in the binlog only under row-based logging: copied.
     if (!isPunct(c.peek(), '(')) {
-      this.touched.push(q.name);
-      this.reasons.push(`CREATE TABLE ${q.name} without a column list (… SELECT) cannot be followed: re-copy ${q.name}`);
+      this.adopt(q.name);
       return;
     }
     const group = c.group();
     const options = c.tokens.slice(c.i);
     if (options.some((t) => isWord(t, 'SELECT'))) {
-      this.touched.push(q.name);
-      this.reasons.push(`CREATE TABLE ${q.name} … SELECT cannot be followed: re-copy ${q.name}`);
+      this.adopt(q.name);
       return;
     }
     const defaults = optionDefaults(options, { charset: 'utf8mb4', collation: 'utf8mb4_general_ci' });

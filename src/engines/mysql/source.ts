@@ -455,6 +455,8 @@ export class MysqlSource implements ChangeSource {
             return now && JSON.stringify(now.columns.map((c) => c.name)) !== JSON.stringify(t.columns.map((c) => c.name)) ? [[t.name, now] as const] : [];
           })),
           selects: (name) => tableSelected(name, this.opts.tables ?? []),
+          // A table entering the selection while streaming: the catalogue's definition now, if it has one.
+          describe: async (name) => ((await listTables(this.c, this.opts.dsn.database)).includes(name) ? this.describe(name) : undefined),
           ...(this.opts.oscShadows ? { shadows: shadowPatterns(this.opts.oscShadows) } : {}),
           maxBufferBytes: this.opts.maxBufferBytes,
           timeoutMs: this.opts.binlogTimeoutMs ?? 30_000,

@@ -3,6 +3,7 @@ import type { AnyBinlogEvent, RowsEvent, TableMapEntry } from '@vlasky/zongji';
 import type { Logger } from 'pino';
 import type { Dsn } from '../../config/dsn.js';
 import type { Change, StreamEvent } from '../../core/change.js';
+import type { SchemaOperation } from '../../core/schema-change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { isKeyless, rowKey, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
@@ -39,6 +40,12 @@ export interface BinlogOptions {
    * between, changed definition outside the binlog.
    */
   readonly catalogue?: ReadonlyMap<string, TableSchema>;
+  /**
+   * The source catalogue's definition of a table now (undefined: there is none), for a table a
+   * statement brings into the selection with rows the binlog does not carry (ParsedDdl.adopt).
+   * Without it such a statement stops the sync.
+   */
+  readonly describe?: (name: string) => Promise<TableSchema | undefined>;
   /** Pause reading the binlog when this many bytes of events wait for the consumer. */
   readonly maxBufferBytes: number;
   /**
@@ -349,15 +356,83 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       return;
     }
     const before = new Map(parsed.tables.flatMap((name) => (current.has(name) ? [[name, current.get(name) as TableSchema] as const] : [])));
+    if (parsed.adopt && parsed.unsupported === undefined) return adopt(sql, pos, parsed.tables, parsed.adopt, parsed.operations, before, parsed.after);
     push({ type: 'ddl', tables: parsed.tables, statement: sql, position: pos, operations: parsed.operations, before, after: parsed.after, ...(parsed.unsupported !== undefined ? { unsupported: parsed.unsupported } : {}) });
     // Later rows of these tables decode with their definitions after the statement.
     for (const name of before.keys()) decoders.delete(name);
-    for (const [name, table] of parsed.after) decoders.set(name, decoderOf(table));
+    for (const [name, table] of parsed.after) follow(name, table);
   };
 
-  client.on('binlog', (evt: AnyBinlogEvent) => {
-    // After a failure nothing more is read: delivery stops at the failed event.
-    if (queue.failed) return;
+  /** Later rows of `name` decode with `table`; the dump's table filter lets them through. */
+  const follow = (name: string, table: TableSchema) => {
+    decoders.set(name, decoderOf(table));
+    includeTable(client, db, name);
+  };
+
+  // A statement that brings tables with rows into the selection (ParsedDdl.adopt): their
+  // definitions are read from the catalogue, asynchronously, while the events after the statement
+  // wait in `deferred` (handled in order once the ddl event is pushed), so no row of them is
+  // decoded before its definition is known.
+  let deferred: AnyBinlogEvent[] | undefined;
+  const adopt = (
+    sql: string,
+    pos: string,
+    tables: readonly string[],
+    names: readonly string[],
+    operations: readonly SchemaOperation[],
+    before: ReadonlyMap<string, TableSchema>,
+    parsedAfter: ReadonlyMap<string, TableSchema>,
+  ) => {
+    const describe = opts.describe;
+    if (!describe) {
+      push({ type: 'ddl', tables: [...tables], statement: sql, position: pos, operations, before, after: parsedAfter, unsupported: `it brings ${names.join(', ')} into the table selection with rows the binlog does not carry, and this source cannot describe tables while streaming: re-copy them` });
+      return;
+    }
+    deferred = [];
+    client.connection?.pause();
+    void Promise.all(names.map(async (n) => [n, await describe(n)] as const))
+      .then((described) => {
+        const missing = described.filter(([, t]) => t === undefined).map(([n]) => n);
+        // A table without a key is copied whole at the stream's start position only: not here.
+        const keyless = described.filter(([, t]) => t !== undefined && isKeyless(t)).map(([n]) => n);
+        const after = new Map(parsedAfter);
+        const created: SchemaOperation[] = [];
+        for (const [name, t] of described) {
+          if (!t) continue;
+          // The catalogue is now, which may be past this statement: a later statement on the
+          // table is parsed against this definition (and stops the sync where it cannot apply),
+          // and a row that does not fit it stops the sync (rowsEvent); see docs/sync.md.
+          const table = { ...t, name };
+          after.set(name, table);
+          created.push({ op: 'create-table', table });
+        }
+        if (keyless.length > 0) {
+          push({ type: 'ddl', tables: [...tables], statement: sql, position: pos, operations, before, after: parsedAfter, unsupported: `it brings ${keyless.join(', ')} into the table selection, a table without a primary key, which is copied only at the sync's start: re-copy them (restart with --force, or a new sync)` });
+        } else if (missing.length > 0) {
+          push({ type: 'ddl', tables: [...tables], statement: sql, position: pos, operations, before, after: parsedAfter, unsupported: `it brings ${missing.join(', ')} into the table selection, and the source catalogue has no such table now (a later statement dropped or renamed it): re-copy them once they exist` });
+        } else {
+          push({ type: 'ddl', tables: [...tables], statement: sql, position: pos, operations: [...operations, ...created], before, after, adopt: [...names] });
+          for (const name of before.keys()) decoders.delete(name);
+          for (const [name, table] of after) follow(name, table);
+        }
+        opts.logger.info({ tables: names }, 'tables entering the selection described from the source catalogue: their rows are copied while the stream runs');
+        const waiting = deferred ?? [];
+        deferred = undefined;
+        for (let i = 0; i < waiting.length; i++) {
+          if (queue.failed) return;
+          if (deferred !== undefined) {
+            // Another such statement: the rest waits behind it.
+            (deferred as AnyBinlogEvent[]).push(...waiting.slice(i));
+            return;
+          }
+          handle(waiting[i] as AnyBinlogEvent);
+        }
+        if (deferred === undefined) client.connection?.resume();
+      })
+      .catch((err: unknown) => fail(err as Error));
+  };
+
+  const handle = (evt: AnyBinlogEvent) => {
     try {
       switch (evt.getEventName()) {
         case 'rotate':
@@ -420,6 +495,12 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     } catch (err) {
       fail(err as Error);
     }
+  };
+  client.on('binlog', (evt: AnyBinlogEvent) => {
+    // After a failure nothing more is read: delivery stops at the failed event.
+    if (queue.failed) return;
+    if (deferred !== undefined) deferred.push(evt);
+    else handle(evt);
   });
   // The first failure ends reading: the client stops, so no later event (a commit after the failed
   // change) can be queued, and the queue hands out nothing past it (EventQueue.fail).
@@ -482,6 +563,16 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     client.on('error', () => undefined);
     client.stop();
   }
+}
+
+/**
+ * Lets the dump's row events of `table` through zongji's table filter, which it compiles once at
+ * start() from `includeSchema` (a Set per database): a table that starts syncing while streaming is
+ * added to that Set. (A reconnect starts a new stream from the checkpoint, with the table listed.)
+ */
+function includeTable(client: ZongJi, db: string, table: string): void {
+  const filter = (client as unknown as { _includeSchemaMap?: Map<string, Set<string> | true> })._includeSchemaMap?.get(db);
+  if (filter instanceof Set) filter.add(table);
 }
 
 function sameKey(a: readonly Value[], b: readonly Value[]): boolean {
