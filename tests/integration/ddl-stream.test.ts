@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { converged } from '../helpers/converge.js';
 import { contractTableSql, EnginePool, fillContractTable, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
 
 const pool = new EnginePool();
@@ -19,25 +20,6 @@ afterAll(async () => {
   for (const r of running) r.child.kill('SIGKILL');
   await pool.stopAll();
 });
-
-/** '' when `table` holds the same rows on both sides (these columns, by id), else the first differences. */
-async function diff(src: Engine, dst: Engine, db: string, table: string, columns: readonly string[]): Promise<string> {
-  const a = await src.rows(db, table, columns, 'id');
-  const b = await dst.rows(db, table, columns, 'id').catch((err: unknown) => [`(target: ${(err as Error).message})`]);
-  if (a.length === b.length && a.every((r, i) => r === b[i])) return '';
-  const sb = new Set(b);
-  const sa = new Set(a);
-  return `${table}: source ${a.length} rows, target ${b.length}; only in source: ${a.filter((r) => !sb.has(r)).slice(0, 3).join(' ; ')}; only in target: ${b.filter((r) => !sa.has(r)).slice(0, 3).join(' ; ')}`;
-}
-
-async function converged(src: Engine, dst: Engine, db: string, table: string, columns: readonly string[], run: CliRun, ms = 60_000): Promise<void> {
-  let last = '';
-  try {
-    await waitUntil(`${table} to converge`, async () => (last = await diff(src, dst, db, table, columns)) === '', ms, 300);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}: ${last}\n--- tributary stderr ---\n${run.stderr().slice(-4000)}`, { cause: err });
-  }
-}
 
 describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DDL while streaming %s → %s', (srcName: EngineName, dstName: EngineName) => {
   let src: Engine;

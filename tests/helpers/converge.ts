@@ -1,0 +1,31 @@
+/**
+ * Waiting for a table to hold the same rows on a sync's source and target, for the integration
+ * tests that follow schema changes (ddl-stream, ddl-stream-postgres).
+ */
+import { expect } from 'vitest';
+import type { Engine } from './engines.js';
+import { waitUntil, type CliRun } from './mysql.js';
+
+/** '' when `table` holds the same rows on both sides (these columns, by id), else the first differences. */
+export async function rowsDiffer(src: Engine, dst: Engine, db: string, table: string, columns: readonly string[]): Promise<string> {
+  const a = await src.rows(db, table, columns, 'id');
+  const b = await dst.rows(db, table, columns, 'id').catch((err: unknown) => [`(target: ${(err as Error).message})`]);
+  if (a.length === b.length && a.every((r, i) => r === b[i])) return '';
+  const sb = new Set(b);
+  const sa = new Set(a);
+  return `${table}: source ${a.length} rows, target ${b.length}; only in source: ${a.filter((r) => !sb.has(r)).slice(0, 3).join(' ; ')}; only in target: ${b.filter((r) => !sa.has(r)).slice(0, 3).join(' ; ')}`;
+}
+
+/**
+ * Resolves once `table` holds the same rows on both sides; fails after `ms`, or as soon as the
+ * sync `run` exited, with the last differences and the end of the sync's log.
+ */
+export async function converged(src: Engine, dst: Engine, db: string, table: string, columns: readonly string[], run: CliRun, ms = 60_000): Promise<void> {
+  let last = '';
+  try {
+    await waitUntil(`${table} to converge`, async () => (last = await rowsDiffer(src, dst, db, table, columns)) === '' || run.child.exitCode !== null, ms, 300);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${last}\n--- tributary stderr ---\n${run.stderr().slice(-4000)}`, { cause: err });
+  }
+  expect(last, run.stderr().slice(-4000)).toBe('');
+}
