@@ -121,6 +121,14 @@ export interface SchemaOptions {
   readonly recreate: boolean;
   /** The source database's defaults, for a target database the sync creates (see ChangeSource.databaseDefaults). */
   readonly database?: DatabaseDefaults;
+  /**
+   * The sync resumes from a checkpoint and `tables` are the definitions stored with it. A target
+   * table that no longer matches its definition, because a schema change the stream has not
+   * reached yet was applied to it by hand (the sync stopped there under `--ddl halt`, or is to go
+   * on past it with `--skip-ddl`), is not refused here: it is made ready for writes when the stream
+   * reaches that change (applySchemaChange), and a row written to it before then is refused by name.
+   */
+  readonly resumed?: boolean;
 }
 
 /**

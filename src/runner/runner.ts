@@ -300,7 +300,7 @@ export class Runner extends EventEmitter {
           shadows = [...(cp.schemas?.values() ?? [])].filter((t) => t.shadowOf !== undefined);
         }
         // The target's tables are as the stream left them: at the stored definitions.
-        await target.ensureSchema(creationOrder(streamTables), { recreate: false, database });
+        await target.ensureSchema(creationOrder(streamTables), { recreate: false, database, resumed: true });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
       } else {
         // Values a target of another engine cannot hold are refused now, before anything is written.

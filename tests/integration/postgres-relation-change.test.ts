@@ -206,9 +206,7 @@ describe.each([
   });
 });
 
-// A PostgreSQL target is left out: a resumed sync checks the target's tables against the versioned
-// schema at the checkpoint (runner ensureSchema), which still has the column the user dropped by hand.
-describe.each(['mysql'] as EngineName[])('PostgreSQL → %s: --ddl halt, and the column change applied to the target by hand', (dstName) => {
+describe.each(['mysql', 'postgres'] as EngineName[])('PostgreSQL → %s: --ddl halt, and the column change applied to the target by hand', (dstName) => {
   it('stops at a dropped column, goes on past it once the target dropped it, and a later restart does not stop again', async () => {
     const src = await pool.get('source', 'postgres');
     const dst = await pool.get('target', dstName);

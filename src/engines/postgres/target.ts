@@ -73,6 +73,8 @@ export class PostgresTarget implements Target {
   private syncLock: PostgresSyncLock | undefined;
   private lockWatch: LockWatch = {};
   private readonly plans = new Map<string, TablePlan>();
+  /** Tables a resumed sync found ahead of their stored definition (SchemaOptions.resumed): why they have no plan yet. */
+  private readonly unplanned = new Map<string, TributaryError>();
   /**
    * The next plan's number, which names its session-local load and keep tables (load.ts). Never
    * reused: a plan rebuilt after a schema change gets new ones, since the sessions' tables of the
@@ -322,13 +324,23 @@ export class PostgresTarget implements Target {
       throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `target ${describeDsn(this.opts.dsn)}: creating tables failed: ${e.message ?? String(err)}`, { cause: err });
     }
     this.plans.clear();
+    this.unplanned.clear();
     this.copyTextTables.clear();
     this.copyBinaryTables.clear();
     // A resumed sync whose keys exist already: its stream writes bypass them from the first batch.
     await this.noteForeignKeys(tables);
     for (let i = 0; i < tables.length; i++) {
       const t = tables[i] as TableSchema;
-      const columns = await this.targetColumns(t);
+      let columns: TargetColumn[];
+      try {
+        columns = await this.targetColumns(t);
+      } catch (err) {
+        // A schema change applied to the target by hand, which the stream meets next (SchemaOptions.resumed).
+        if (!opts.resumed || !(err instanceof TributaryError) || err.code !== ErrorCode.TABLE_UNSUPPORTED) throw err;
+        this.opts.logger.warn({ table: t.name, reason: err.message }, 'target table differs from its definition at the checkpoint: it is made ready for writes when the stream reaches the schema change applied to it');
+        this.unplanned.set(t.name, err);
+        continue;
+      }
       this.plans.set(t.name, buildPlan(this.schema, t, columns, this.nextPlan++, this.zeroDates));
       this.chooseCopyFormats(t, columns, types[i] ?? []);
     }
@@ -553,8 +565,15 @@ export class PostgresTarget implements Target {
 
   private plan(table: TableSchema): TablePlan {
     const p = this.plans.get(table.name);
-    if (!p) throw new TributaryError(ErrorCode.INTERNAL, `PostgresTarget: no plan for ${table.name}; ensureSchema() must run first`);
-    return p;
+    if (p) return p;
+    const ahead = this.unplanned.get(table.name);
+    if (ahead) {
+      throw new TributaryError(
+        ErrorCode.TABLE_UNSUPPORTED,
+        `${ahead.message}. The table was changed on the target before the stream reached the schema change of its source, and a row of the older definition came first; undo the change on the target until the sync has passed that statement, or recreate the table with --force`,
+      );
+    }
+    throw new TributaryError(ErrorCode.INTERNAL, `PostgresTarget: no plan for ${table.name}; ensureSchema() must run first`);
   }
 
   /**
@@ -912,6 +931,7 @@ export class PostgresTarget implements Target {
       this.copyBinaryTables.delete(name);
     }
     const typeOpts = await this.typeOptions();
+    for (const name of definedTables(change)) this.unplanned.delete(name);
     for (const t of change.after.values()) {
       if (!(await this.describe(t.name))) continue;
       const columns = await this.targetColumns(t);
