@@ -554,7 +554,9 @@ export class StreamApplier {
     const adopted = adopt.filter((name) => change.after.has(name));
     const recopy = [...new Set([...copying.map((name) => nameAfter(change, -1, name)).filter((now) => change.after.has(now)), ...adopted])];
     if (recopy.length) change = { ...change, recopy };
-    // Changes held for chunks in flight lie before the statement: the checkpoint waits for them.
+    // Changes held for chunks in flight lie before the statement: the checkpoint waits for them,
+    // and they are written with the definitions before it (those the quiescing released too).
+    if (this.batch.changes > 0) await this.commit();
     while (this.opts.convergence.oldestBoundary() !== undefined) {
       await this.opts.convergence.nextChunkEnd();
       await this.commit();

@@ -82,7 +82,9 @@ function line(stdout: string, requirement: string): string {
 }
 
 function expectHealthy(res: { code: number; stdout: string; stderr: string }): void {
-  expect(res.stdout, res.stderr).not.toMatch(/[✘⚠]/);
+  // A PostgreSQL role that is no superuser may not install the DDL event trigger: a warning only.
+  const lines = res.stdout.split('\n').filter((l) => !l.includes('⚠ event trigger tributary_ddl_'));
+  expect(lines.join('\n'), res.stderr).not.toMatch(/[✘⚠]/);
   expect(res.stdout).toMatch(/ready: every requirement is met/);
   expect(res.code, res.stdout + res.stderr).toBe(0);
 }

@@ -57,8 +57,10 @@ async function diff(src: Engine, dst: Engine, db: string, table: string, sameEng
   const spec = COLUMNS[table] as { all: string[]; portable: string[] };
   const cols = sameEngine ? spec.all : spec.portable;
   const order = ORDER[table] ?? (cols[0] as string);
-  // A PostgreSQL timestamp lands in a DATETIME(6): the same instant, printed with its microseconds.
-  const micros = (rows: string[]) => (sameEngine ? rows : rows.map((r) => r.replace(/(\d\d:\d\d:\d\d)\.000000(?=\||$)/g, '$1')));
+  // A PostgreSQL timestamp lands in a DATETIME(6): the same instant, printed with all six digits of
+  // its fraction, where PostgreSQL drops trailing zeros ('.42388' is '.423880').
+  const micros = (rows: string[]) =>
+    sameEngine ? rows : rows.map((r) => r.replace(/(\d\d:\d\d:\d\d\.\d*?)0+(?=\||$)/g, '$1').replace(/(\d\d:\d\d:\d\d)\.(?=\||$)/g, '$1'));
   const a = micros(await src.rows(db, table, cols, order));
   const b = micros(await dst.rows(db, table, cols, order).catch((err: unknown) => [`(target: ${(err as Error).message})`]));
   if (a.length === b.length && a.every((r, i) => r === b[i])) return '';

@@ -451,10 +451,21 @@ export class MysqlTarget implements Target {
       const missing = (t.foreignKeys ?? []).filter((fk) => !have.has(`${t.name}.${fk.name}`));
       if (missing.length === 0) continue;
       await this.syncLock?.check();
-      try {
-        await this.c.query(foreignKeySql(t.name, missing));
-      } catch (err) {
-        throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: creating foreign keys ${missing.map((fk) => fk.name).join(', ')} of ${t.name} failed: ${(err as Error).message}; fix the target's tables, or pass --foreign-keys skip`, { cause: err });
+      // The stream writes meanwhile: the table's rebuild (ALGORITHM=COPY) may deadlock with a batch,
+      // which goes on; the ALTER is tried again, a bounded number of times with backoff.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.c.query(foreignKeySql(t.name, missing));
+          break;
+        } catch (err) {
+          const e = err as { code?: string; errno?: number; message?: string };
+          const deadlock = e.code === 'ER_LOCK_DEADLOCK' || e.code === 'ER_LOCK_WAIT_TIMEOUT' || /deadlock/i.test(e.message ?? '');
+          if (deadlock && attempt < 5) {
+            await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+            continue;
+          }
+          throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `target ${describeDsn(this.opts.dsn)}: creating foreign keys ${missing.map((fk) => fk.name).join(', ')} of ${t.name} failed: ${(err as Error).message}; fix the target's tables, or pass --foreign-keys skip`, { cause: err });
+        }
       }
       created.push(...missing.map((fk) => `${t.name}.${fk.name}`));
     }
