@@ -39,6 +39,11 @@ export interface CopierOptions {
   readonly rateLimit?: RowRateLimiter;
   /** Told of each chunk committed (its rows and duration); default: nothing. */
   readonly observer?: SyncObserver;
+  /**
+   * How long a chunk that failed for good waits for a schema change of its table (the source can be
+   * ahead of the stream) to quiesce the table, which copies it again, before the copy fails. Default 15 s.
+   */
+  readonly schemaChangeWaitMs?: number;
 }
 
 /** Progress of one table's copy. */
@@ -52,6 +57,8 @@ export interface TableCopyProgress {
 const MIN_CHUNK = 100;
 const MAX_CHUNK = 200_000;
 const CHUNK_ATTEMPTS = 5;
+/** How long a chunk that failed for good waits for a schema change of its table to quiesce it before the copy fails. */
+const SCHEMA_CHANGE_WAIT_MS = 15_000;
 
 class TableCopy {
   readonly schema: TableSchema;
@@ -340,6 +347,16 @@ export class Copier {
     wakeAll(this.resumeWaiters.splice(0));
   }
 
+  /** Whether a schema change quiesces `t`'s table (or replaces its copy) within `ms`, or the job ends first. */
+  private async quiescedWithin(t: TableCopy, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.quiesced.has(t.schema.name) && !t.retired) {
+      if (Date.now() >= deadline || this.opts.signal.aborted) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return true;
+  }
+
   /** No chunk of `t` may be claimed: all are handed out, a schema change quiesced its table, or it was replaced. */
   private stopsClaims(t: TableCopy): boolean {
     return t.exhausted || t.retired || this.quiesced.has(t.schema.name);
@@ -469,7 +486,16 @@ export class Copier {
             return;
           }
           const retryable = err instanceof TributaryError ? !err.fatal : false;
-          if (!retryable || attempt >= CHUNK_ATTEMPTS || this.opts.signal.aborted) throw err;
+          if (!retryable || attempt >= CHUNK_ATTEMPTS || this.opts.signal.aborted) {
+            // The source may be ahead of the stream by a schema change of the table (a value the
+            // target's older column cannot hold, a column gone): give the stream a moment to reach
+            // it, which quiesces the table and copies it again, before failing.
+            if (this.opts.source.capabilities.schemaChanges && (await this.quiescedWithin(t, this.opts.schemaChangeWaitMs ?? SCHEMA_CHANGE_WAIT_MS))) {
+              logger.info({ table: t.schema.name, err: (err as Error).message }, 'chunk abandoned: a schema change copies the table again');
+              return;
+            }
+            throw err;
+          }
           const wait = Math.min(5000, 100 * 2 ** attempt);
           logger.warn({ table: t.schema.name, attempt, err: (err as Error).message }, `chunk write failed, retrying in ${wait} ms`);
           await new Promise((r) => setTimeout(r, wait));

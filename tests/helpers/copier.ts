@@ -24,6 +24,8 @@ export function copierOf(source: ChangeSource, target: Target, over: Partial<Cop
     release: () => undefined,
     logger: pino({ level: 'silent' }),
     signal: new AbortController().signal,
+    // A failed chunk fails the copy at once unless a test waits for a schema change.
+    schemaChangeWaitMs: 0,
     ...over,
   });
 }

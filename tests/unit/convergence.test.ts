@@ -91,6 +91,8 @@ function start(source: FakeSource, target: FakeTarget, tables: readonly TableSch
     logger,
     signal: opts.signal ?? new AbortController().signal,
     ...(opts.pause ? { pause: opts.pause } : {}),
+    // No schema change comes in these runs: a failed chunk fails the copy at once.
+    schemaChangeWaitMs: 0,
   });
   return { convergence, applier, copier, streaming: applier.run(), copying: copier.run() };
 }

@@ -333,6 +333,32 @@ describe('Copier on the fakes', () => {
       expect(target.table('t').all()).toEqual(source.table('t').all());
     });
 
+    it('a chunk that fails for good because the source is ahead waits for the schema change to quiesce the table, then is copied again; without one it fails', async () => {
+      const source = seeded(200);
+      const target = new FakeTarget({ chunkDelayMs: 1 });
+      let reads = 0;
+      const read = source.readChunk.bind(source);
+      source.readChunk = async (t, range) => {
+        if (++reads === 3) throw new TributaryError('TRIB_TARGET_WRITE_FAILED' as never, "Out of range value for column 'v'", { fatal: true });
+        return read(t, range);
+      };
+      const copier = copierOf(source, target, { schemaChangeWaitMs: 5000 });
+      const running = copier.run();
+      await until('the failed read', () => reads >= 3);
+      // The stream reaches the statement a moment later.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await copier.quiesce(['t'])).toEqual(['t']);
+      copier.restart('t', source.table('t').schema);
+      await running;
+      expect(target.table('t').all()).toEqual(source.table('t').all());
+
+      const alone = seeded(50);
+      alone.readChunk = async () => {
+        throw new TributaryError('TRIB_TARGET_WRITE_FAILED' as never, 'broken for good', { fatal: true });
+      };
+      await expect(copierOf(alone, new FakeTarget({ chunkDelayMs: 0 }), { schemaChangeWaitMs: 300 }).run()).rejects.toThrow(/broken for good/);
+    });
+
     it('ends the copy of a table dropped while it was copied, and finishes the others', async () => {
       const source = new FakeSource([TABLE, COMPOSITE]);
       source.seed('t', Array.from({ length: 300 }, (_, i): Row => [BigInt(i + 1), `v${i + 1}`]));
