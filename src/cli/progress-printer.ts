@@ -67,7 +67,10 @@ export interface ProgressPrinterOptions {
  * - the erase moves up by *physical* rows, recounted with the current width after a resize
  *   (terminals that reflow, such as tmux, VTE and iTerm, rewrap the old block to the new width);
  * - the erase starts with a carriage return, so text the terminal echoed on the cursor's line
- *   (`^C`) is cleared with the block and what follows starts at column 0.
+ *   (`^C`) is cleared with the block and what follows starts at column 0;
+ * - rows are erased one by one (erase-line), never by erase-display: a terminal may keep a screen
+ *   cleared from its top-left corner in its scrollback (tmux's `scroll-on-clear`, on by default),
+ *   so a block drawn on the first row would be left behind in the scrollback once per erase.
  */
 export class ProgressPrinter {
   private readonly opts: ProgressPrinterOptions;
@@ -163,7 +166,15 @@ export class ProgressPrinter {
   private erase(): void {
     if (this.opts.mode !== 'tty') return;
     const up = this.drawn.length ? physicalRows(this.drawn, this.size().columns) : 0;
-    this.stream.write(up ? `\r\x1b[${up}A\x1b[J` : '\r\x1b[K');
+    this.stream.write(eraseRows(up));
     this.drawn = [];
   }
+}
+
+/**
+ * The escape sequence that erases the cursor's row and the `up` rows above it, leaving the cursor
+ * at column 0 of the highest: erase-line per row, never erase-display (see ProgressPrinter).
+ */
+export function eraseRows(up: number): string {
+  return '\r\x1b[2K' + '\x1b[1A\x1b[2K'.repeat(Math.max(0, up));
 }

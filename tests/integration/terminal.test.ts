@@ -87,6 +87,17 @@ afterAll(() => {
 });
 
 describe('the terminal', () => {
+  it('a block drawn on the first row leaves nothing in the scrollback (tmux keeps a screen cleared from its top)', async () => {
+    startPane('firstrow', 100, 20, 'node --import tsx tests/fixtures/progress-first-row.ts');
+    await waitUntil('the script to end', () => capture('firstrow', true).some((l) => l.startsWith('EXIT=')), 60_000, 250);
+    const all = capture('firstrow', true);
+    expect(all, all.join('\n')).toContain('EXIT=0');
+    const status = all.filter((l) => STATUS.test(l));
+    expect(status, all.join('\n')).toHaveLength(1);
+    expect(status[0]).toMatch(/^tributary stream /);
+    expect(all.findIndex((l) => /WARN a warning/.test(l)), all.join('\n')).toBe(0);
+  }, 90_000);
+
   it('demo at 80×24: dashboard first, one compact status block, Ctrl-C stops cleanly with exit 0', async () => {
     startPane('demo80', 80, 24, 'node bin/tributary.js demo --rate 100');
     let port = 0;

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ProgressPrinter, resolveProgress } from '../../src/cli/progress-printer.js';
+import { eraseRows, ProgressPrinter, resolveProgress } from '../../src/cli/progress-printer.js';
 import { renderProgress, type Progress } from '../../src/runner/progress.js';
 import { charWidth, displayWidth, physicalRows, truncateToWidth, wrapToWidth } from '../../src/runner/width.js';
 
@@ -121,20 +121,22 @@ describe('ProgressPrinter on a terminal', () => {
       printer.print();
       const drawn = term.out.split('\n').filter(Boolean);
       expect(drawn).toHaveLength(4); // status + 3 tables
-      for (const l of drawn) expect(displayWidth(l.replace('\r\x1b[K', ''))).toBeLessThan(80);
+      for (const l of drawn) expect(displayWidth(l.replace(eraseRows(0), ''))).toBeLessThan(80);
       term.out = '';
       printer.print();
       // Up 4 rows, from column 0 (\r first: a ^C echoed on the cursor's line goes with the block).
-      expect(term.out.startsWith('\r\x1b[4A\x1b[J')).toBe(true);
+      expect(term.out.startsWith(eraseRows(4))).toBe(true);
+      // Row by row: erase-display from the top-left corner would push the screen into tmux's scrollback.
+      expect(term.out).not.toContain('\x1b[J');
 
       // The terminal narrows to 30 columns and rewraps the old block: its rows are recounted.
-      const widths = term.out.slice('\r\x1b[4A\x1b[J'.length).split('\n').filter(Boolean).map(displayWidth);
+      const widths = term.out.slice(eraseRows(4).length).split('\n').filter(Boolean).map(displayWidth);
       term.columns = 30;
       term.out = '';
       term.emit('resize');
       const rows = widths.reduce((n, w) => n + Math.max(1, Math.ceil(w / 30)), 0);
       expect(rows).toBeGreaterThan(4);
-      expect(term.out.startsWith(`\r\x1b[${rows}A\x1b[J`)).toBe(true);
+      expect(term.out.startsWith(eraseRows(rows))).toBe(true);
       for (const l of term.out.split('\n').slice(1, -1)) expect(displayWidth(l)).toBeLessThan(30);
     } finally {
       printer.stop();
@@ -145,7 +147,7 @@ describe('ProgressPrinter on a terminal', () => {
     const term = new FakeTerminal(80, 24);
     const printer = new ProgressPrinter({ mode: 'tty', stream: term, progress: () => undefined });
     printer.above('SIGINT: stopping', term);
-    expect(term.out).toBe('\r\x1b[KSIGINT: stopping\n');
+    expect(term.out).toBe(eraseRows(0) + 'SIGINT: stopping\n');
   });
 
   it('keeps the block within the terminal height', () => {
