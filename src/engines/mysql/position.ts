@@ -9,17 +9,24 @@ export interface BinlogPosition {
   readonly file: string;
   readonly pos: number;
   readonly gtid?: string;
+  /**
+   * Set when the event group that begins at `pos` has its first statement applied already: a
+   * schema change that comes first in its group (CREATE TABLE … SELECT under row-based logging is a
+   * group of the CREATE TABLE and the rows it selected). A resume here reads the group again and
+   * skips that statement. Orders after the same position without it.
+   */
+  readonly firstApplied?: true;
 }
 
 export function encodePosition(p: BinlogPosition): string {
-  return JSON.stringify(p.gtid === undefined ? { file: p.file, pos: p.pos } : { file: p.file, pos: p.pos, gtid: p.gtid });
+  return JSON.stringify({ file: p.file, pos: p.pos, ...(p.gtid !== undefined ? { gtid: p.gtid } : {}), ...(p.firstApplied ? { firstApplied: true } : {}) });
 }
 
 export function decodePosition(s: string): BinlogPosition {
   try {
     const o = JSON.parse(s) as Partial<BinlogPosition>;
     if (typeof o.file !== 'string' || typeof o.pos !== 'number') throw new Error('missing file or pos');
-    return { file: o.file, pos: o.pos, ...(typeof o.gtid === 'string' ? { gtid: o.gtid } : {}) };
+    return { file: o.file, pos: o.pos, ...(typeof o.gtid === 'string' ? { gtid: o.gtid } : {}), ...(o.firstApplied === true ? { firstApplied: true as const } : {}) };
   } catch (err) {
     throw new TributaryError(ErrorCode.CHECKPOINT_INVALID, `binlog position '${s}' in the checkpoint is not valid (${(err as Error).message}); remove the checkpoint row or use --force`, { cause: err });
   }
@@ -37,10 +44,10 @@ export function comparePositions(a: string, b: string): number {
   const [, ia] = fileIndex(pa.file);
   const [, ib] = fileIndex(pb.file);
   if (ia !== ib) return ia - ib;
-  return pa.pos - pb.pos;
+  return pa.pos - pb.pos || Number(pa.firstApplied ?? false) - Number(pb.firstApplied ?? false);
 }
 
 export function describePosition(s: string): string {
   const p = decodePosition(s);
-  return `${p.file}:${p.pos}${p.gtid ? ` gtid=${p.gtid}` : ''}`;
+  return `${p.file}:${p.pos}${p.firstApplied ? '+1' : ''}${p.gtid ? ` gtid=${p.gtid}` : ''}`;
 }

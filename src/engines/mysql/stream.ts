@@ -12,7 +12,7 @@ import { EventQueue } from '../../stream/queue.js';
 import { EventSpool, SpoolBudget } from '../../stream/spool.js';
 import { binlogStreamError } from './stream-errors.js';
 import { connectionOptions } from './connection.js';
-import { encodePosition, type BinlogPosition } from './position.js';
+import { decodePosition, encodePosition, type BinlogPosition } from './position.js';
 import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
 import { watchDump } from './heartbeat.js';
 import { describeDsn } from '../../config/dsn.js';
@@ -123,7 +123,19 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   let file = opts.from.file;
   // The position of the last boundary pushed: a server heartbeat is caught up there.
   let lastPosition = encodePosition(opts.from);
+  // A group's 'begin' is pushed with its first event, not at the group's start: a statement that
+  // comes first in its group is then a schema change between transactions (CREATE TABLE … SELECT
+  // under row-based logging is binlogged as a group holding the plain CREATE TABLE, then the rows it
+  // selected). `beginHeld` keeps it back while such a statement's events are pushed.
+  let beginPending = false;
+  let beginHeld = false;
+  const flushBegin = () => {
+    if (!beginPending || beginHeld) return;
+    beginPending = false;
+    queue.push({ type: 'begin' }, 64);
+  };
   const push = (ev: StreamEvent, bytes = 64) => {
+    flushBegin();
     if ('position' in ev) lastPosition = ev.position;
     queue.push(ev, bytes);
   };
@@ -155,7 +167,10 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   // prepared but not yet decided holds its rows back; a checkpoint must never pass its start (a
   // restart re-reads it and holds it again), so while one is undecided every boundary carries the
   // position where the oldest undecided one began.
-  let groupEnd = encodePosition(opts.from);
+  // A resume position inside the group that begins there (BinlogPosition.firstApplied): the
+  // group's first statement is skipped, its rows read again.
+  let firstAppliedAtStart = opts.from.firstApplied === true;
+  let groupEnd = encodePosition({ file: opts.from.file, pos: opts.from.pos, ...(opts.from.gtid !== undefined ? { gtid: opts.from.gtid } : {}) });
   const prepared = new Map<string, { spool: EventSpool; start: string }>();
   const boundary = (real: string): string => {
     groupEnd = real;
@@ -171,9 +186,11 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   // (its XA PREPARE ends the group before the outcome is known).
   const budget = new SpoolBudget(Math.max(1, Math.floor(opts.maxBufferBytes / 2)));
   let group: { spool?: EventSpool; xid?: string; start: string } = { start: groupEnd };
+  /** A group begins; its 'begin' goes out with its first event (`push`). */
   const beginGroup = (xid?: string) => {
     group.spool?.discard();
     group = { start: groupEnd, ...(xid !== undefined ? { xid, spool: new EventSpool(budget) } : {}) };
+    beginPending = true;
   };
   const emitChange = (ev: Extract<StreamEvent, { type: 'change' }>, bytes: number) => {
     if (group.spool) group.spool.append(ev, bytes);
@@ -181,9 +198,13 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   };
   /** The group ends and everything it held is applied: its rows, then the boundary. */
   const commitGroup = (spool: EventSpool | undefined, pos: string, timestamp: number) => {
-    if (spool && spool.count > 0) queue.push(spool, spool.bytesInMemory);
-    else spool?.discard();
+    if (spool && spool.count > 0) {
+      flushBegin();
+      queue.push(spool, spool.bytesInMemory);
+    } else spool?.discard();
     push({ type: 'commit', position: pos, timestamp });
+    beginPending = false;
+    firstAppliedAtStart = false;
   };
 
   // Definitions the catalogue had when the stream started, for tables whose definition at the
@@ -257,7 +278,6 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     const sql = evt.query;
     if (/^\s*BEGIN\b/i.test(sql)) {
       beginGroup();
-      push({ type: 'begin' });
       return;
     }
     const xa = XA_STATEMENT.exec(sql);
@@ -266,10 +286,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       const xid = xidKey(xa[4] ?? '1', Buffer.from(xa[2] ?? '', 'hex'), Buffer.from(xa[3] ?? '', 'hex'));
       if (verb === 'START' || verb === 'BEGIN') {
         // MySQL: XA START is a query event; MariaDB announces the XA in its GTID event instead.
-        if (group.xid !== xid) {
-          beginGroup(xid);
-          push({ type: 'begin' });
-        }
+        if (group.xid !== xid) beginGroup(xid);
       } else if (verb === 'COMMIT') {
         if (/\bONE\s+PHASE\b/i.test(sql) && group.xid === xid) {
           // XA COMMIT … ONE PHASE: the group ends committed, like a COMMIT.
@@ -316,7 +333,25 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       return;
     }
     if (!DDL.test(sql)) return;
-    const pos = positionAfterDdl(evt.nextPosition);
+    // First in its group (nothing of the group pushed yet): a schema change between transactions,
+    // checkpointed at the position before the group, so a restart there reads the group's rows
+    // again. The statement is then read again too: a CREATE TABLE of a table followed since is
+    // that replay, and a no-op.
+    const first = beginPending;
+    if (first && firstAppliedAtStart) {
+      // The resume position says this statement was applied before the restart.
+      firstAppliedAtStart = false;
+      return;
+    }
+    beginHeld = first;
+    try {
+      onDdl(evt, sql, first ? encodePosition({ ...decodePosition(group.start), firstApplied: true }) : positionAfterDdl(evt.nextPosition), first);
+    } finally {
+      beginHeld = false;
+    }
+  };
+
+  const onDdl = (evt: AnyBinlogEvent & { query: string; schema: string }, sql: string, pos: string, first: boolean) => {
     const current = new Map([...decoders].map(([name, d]) => [name, d.schema] as const));
     const idle = () => push({ type: 'heartbeat', position: pos, timestamp: evt.timestamp });
     // A shadow's definition changed (created, altered, dropped): stored with the checkpoint after
@@ -356,7 +391,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       return;
     }
     const before = new Map(parsed.tables.flatMap((name) => (current.has(name) ? [[name, current.get(name) as TableSchema] as const] : [])));
-    if (parsed.adopt && parsed.unsupported === undefined) return adopt(sql, pos, parsed.tables, parsed.adopt, parsed.operations, before, parsed.after);
+    if (parsed.adopt && parsed.unsupported === undefined) return adopt(sql, pos, first, parsed.tables, parsed.adopt, parsed.operations, before, parsed.after);
     push({ type: 'ddl', tables: parsed.tables, statement: sql, position: pos, operations: parsed.operations, before, after: parsed.after, ...(parsed.unsupported !== undefined ? { unsupported: parsed.unsupported } : {}) });
     // Later rows of these tables decode with their definitions after the statement.
     for (const name of before.keys()) decoders.delete(name);
@@ -377,6 +412,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const adopt = (
     sql: string,
     pos: string,
+    first: boolean,
     tables: readonly string[],
     names: readonly string[],
     operations: readonly SchemaOperation[],
@@ -392,6 +428,8 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     client.connection?.pause();
     void Promise.all(names.map(async (n) => [n, await describe(n)] as const))
       .then((described) => {
+        // The statement's events go out before its group's 'begin' when it came first (onQuery).
+        beginHeld = first;
         const missing = described.filter(([, t]) => t === undefined).map(([n]) => n);
         // A table without a key is copied whole at the stream's start position only: not here.
         const keyless = described.filter(([, t]) => t !== undefined && isKeyless(t)).map(([n]) => n);
@@ -415,6 +453,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
           for (const name of before.keys()) decoders.delete(name);
           for (const [name, table] of after) follow(name, table);
         }
+        beginHeld = false;
         opts.logger.info({ tables: names }, 'tables entering the selection described from the source catalogue: their rows are copied while the stream runs');
         const waiting = deferred ?? [];
         deferred = undefined;
@@ -465,7 +504,8 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
           const g = evt as unknown as { standalone: boolean; domainId: number; serverId: number; seqNo: number | string; preparedXa?: boolean; xidFormatId?: number; xidGtrid?: Buffer; xidBqual?: Buffer };
           groupGtid = { mariadb: { domainId: g.domainId, serverId: g.serverId, seqNo: g.seqNo } };
           beginGroup(g.preparedXa === true && g.xidGtrid ? xidKey(String(g.xidFormatId), g.xidGtrid, g.xidBqual ?? Buffer.alloc(0)) : undefined);
-          if (!g.standalone) push({ type: 'begin' });
+          // A standalone group (a DDL statement) has no transaction to begin.
+          if (g.standalone) beginPending = false;
           break;
         }
         case 'gtid':
