@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { keyedTable, type TableSchema } from '../../core/schema.js';
+import { keyedTable, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
 import { applyOperations } from '../../schema/apply.js';
 import {
@@ -645,20 +645,46 @@ class Reader {
     const generated: string[] = [];
     let primary: string[] = [];
     const uniques: string[][] = [];
+    // Secondary indexes by the names the server gives them (TableSchema.indexes), in declaration order.
+    const indexes: IndexDefinition[] = [];
+    const named = (given: string | undefined, columns: readonly string[]): string => {
+      if (given !== undefined) return given;
+      // Unnamed: its first column's name, then _2, _3 … while an index declared before has it.
+      const first = columns[0] ?? 'idx';
+      const taken = (n: string) => n.toLowerCase() === 'primary' || indexes.some((i) => i.name.toLowerCase() === n.toLowerCase());
+      let name = first;
+      for (let i = 2; taken(name); i++) name = `${first}_${i}`;
+      return name;
+    };
+    // Foreign keys whose columns no index starts with: the server adds an index of its own for them.
+    const foreign: string[][] = [];
     for (const part of splitTopLevel(inner, depth)) {
       const c = new Cursor(part, this.lexed.text);
+      let symbol: string | undefined;
       if (c.accept('CONSTRAINT')) {
-        if (!isWord(c.peek(), 'PRIMARY', 'UNIQUE', 'FOREIGN', 'CHECK')) c.name();
+        if (!isWord(c.peek(), 'PRIMARY', 'UNIQUE', 'FOREIGN', 'CHECK')) symbol = c.name();
       }
       if (c.accept('PRIMARY', 'KEY')) {
         skipIndexType(c);
         primary = this.indexColumns(c);
       } else if (c.accept('UNIQUE')) {
         c.acceptOne('INDEX', 'KEY');
-        if (isName(c.peek()) && !isWord(c.peek(), 'USING')) c.name();
+        const given = isName(c.peek()) && !isWord(c.peek(), 'USING') ? c.name() : symbol;
         skipIndexType(c);
-        uniques.push(this.indexColumns(c));
-      } else if (isWord(c.peek(), 'INDEX', 'KEY', 'FULLTEXT', 'SPATIAL', 'FOREIGN', 'CHECK', 'PERIOD')) {
+        const cols = this.indexColumns(c);
+        uniques.push(cols);
+        indexes.push({ name: named(given, cols), columns: cols, unique: true });
+      } else if (c.accept('FOREIGN', 'KEY')) {
+        if (isName(c.peek())) c.name();
+        foreign.push(this.indexColumns(c));
+      } else if (isWord(c.peek(), 'INDEX', 'KEY', 'FULLTEXT', 'SPATIAL')) {
+        if (c.acceptOne('FULLTEXT', 'SPATIAL')) c.acceptOne('INDEX', 'KEY');
+        else c.acceptOne('INDEX', 'KEY');
+        const given = isName(c.peek()) && !isWord(c.peek(), 'USING') && !isPunct(c.peek(), '(') ? c.name() : undefined;
+        skipIndexType(c);
+        const cols = this.indexColumns(c);
+        indexes.push({ name: named(given, cols), columns: cols, unique: false });
+      } else if (isWord(c.peek(), 'CHECK', 'PERIOD')) {
         // no field of TableSchema
       } else {
         const col = c.name();
@@ -666,9 +692,15 @@ class Reader {
         if (def.generated) generated.push(col);
         else columns.push(def.column);
         if (def.primary) primary = [col];
-        if (def.unique) uniques.push([col]);
+        if (def.unique) {
+          uniques.push([col]);
+          indexes.push({ name: named(undefined, [col]), columns: [col], unique: true });
+        }
       }
     }
+    // Where the server adds an index for a foreign key, its name is not certain: indexes not known.
+    const startsWith = (cols: readonly string[], fk: readonly string[]) => fk.every((n, i) => cols[i]?.toLowerCase() === n.toLowerCase());
+    const known = foreign.every((fk) => startsWith(primary, fk) || indexes.some((i) => startsWith(i.columns, fk)));
     const index = (n: string) => {
       const i = columns.findIndex((c) => c.name.toLowerCase() === n.toLowerCase());
       if (i < 0) throw new DefinitionError(`key column '${n}' of ${name} is not a written column`);
@@ -679,7 +711,7 @@ class Reader {
       const col = columns[i];
       if (col?.nullable) columns[i] = { ...col, nullable: false };
     }
-    return keyedTable({ name, columns, primaryKey, uniqueKeys: uniques.map((u) => u.map(index)), generated, engine: 'mysql' });
+    return keyedTable({ name, columns, primaryKey, uniqueKeys: uniques.map((u) => u.map(index)), ...(known ? { indexes } : {}), generated, engine: 'mysql' });
   }
 }
 
