@@ -1,6 +1,7 @@
 /**
- * Waiting for a table to hold the same rows on a sync's source and target, for the integration
- * tests that follow schema changes (ddl-stream, ddl-stream-postgres).
+ * Waiting for a sync's initial copy, and for a table to hold the same rows on a sync's source and
+ * target, for the integration tests that follow schema changes (ddl-stream, ddl-stream-postgres,
+ * keyless, sakila).
  */
 import { expect } from 'vitest';
 import type { Engine } from './engines.js';
@@ -28,4 +29,18 @@ export async function converged(src: Engine, dst: Engine, db: string, table: str
     throw new Error(`${(err as Error).message}: ${last}\n--- tributary stderr ---\n${run.stderr().slice(-4000)}`, { cause: err });
   }
   expect(last, run.stderr().slice(-4000)).toBe('');
+}
+
+/**
+ * Resolves once the sync `run` logged that its initial copy is done; fails after `ms`, or as soon as
+ * the run exited, with the end of the sync's log.
+ */
+export async function copyDone(run: CliRun, ms = 60_000): Promise<void> {
+  const done = () => run.stderr().includes('initial copy done');
+  try {
+    await waitUntil('the copy', () => done() || run.child.exitCode !== null, ms);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
+  }
+  if (!done()) throw new Error(`the sync exited (code ${run.child.exitCode}) before its initial copy was done\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`);
 }

@@ -286,3 +286,23 @@ export class EnginePool {
     for (const e of this.engines.values()) await (await e.catch(() => undefined))?.stop().catch(() => undefined);
   }
 }
+
+/**
+ * A test file's servers (an EnginePool) and the sync runs its tests start (`track`): every run is
+ * killed and every server stopped after the file's tests (vitest afterAll).
+ */
+export function enginePoolRig(): { readonly pool: EnginePool; track(run: CliRun): CliRun } {
+  const pool = new EnginePool();
+  const running: CliRun[] = [];
+  afterAll(async () => {
+    for (const r of running) r.child.kill('SIGKILL');
+    await pool.stopAll();
+  });
+  return {
+    pool,
+    track(run: CliRun): CliRun {
+      running.push(run);
+      return run;
+    },
+  };
+}

@@ -7,19 +7,13 @@
  * between the target's DDL and its checkpoint.
  */
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { converged } from '../helpers/converge.js';
-import { contractTableSql, EnginePool, fillContractTable, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
+import { converged, copyDone } from '../helpers/converge.js';
+import { contractTableSql, enginePoolRig, fillContractTable, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
 
-const pool = new EnginePool();
-const running: CliRun[] = [];
+const { pool, track } = enginePoolRig();
 let dbSeq = 0;
-
-afterAll(async () => {
-  for (const r of running) r.child.kill('SIGKILL');
-  await pool.stopAll();
-});
 
 describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DDL while streaming %s → %s', (srcName: EngineName, dstName: EngineName) => {
   let src: Engine;
@@ -43,7 +37,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
 
   const sync = (db: string, extra: string[] = []): CliRun => {
     const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', ...extra]);
-    running.push(run);
+    track(run);
     return run;
   };
 
@@ -55,7 +49,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('ADD COLUMN with a default under writes: old rows get the default on the target, new rows their values', async () => {
     const db = await fresh(2000);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     const writer = await startContractWriter(src, db, 'items', 3000, 2);
     await new Promise((r) => setTimeout(r, 400));
     await src.exec(db, "ALTER TABLE items ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'none'");
@@ -89,9 +83,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     await c.query('UPDATE items SET v = 9007199254740993 WHERE id = 11');
     await c.end();
     await writer.stop();
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 90_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-6000)}`);
-    });
+    await copyDone(run, 90_000);
     await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'pad', 'note'], run);
     expect(run.stderr().split('copying the table again from the start').length - 1).toBeGreaterThanOrEqual(2);
     await stop(run);
@@ -102,7 +94,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     await src.exec(db, 'ALTER TABLE items ADD COLUMN code INT NULL, ADD UNIQUE KEY uk_code (code)');
     await src.exec(db, 'UPDATE items SET code = id WHERE id <= 5');
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     const c = await src.client(db);
     await c.query('ALTER TABLE items RENAME INDEX uk_code TO uk_code2');
     await c.query('ALTER TABLE items ADD COLUMN extra INT NOT NULL DEFAULT 3');
@@ -118,7 +110,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('catches up across DDL made while it was stopped: rows, DROP COLUMN, rows, ADD COLUMN, rows', async () => {
     const db = await fresh(500);
     const first = sync(db);
-    await waitUntil('the copy', () => first.stderr().includes('initial copy done'), 60_000);
+    await copyDone(first);
     await stop(first);
     const c = await src.client(db);
     await c.query("INSERT INTO items (id, k, v, amount, pad) VALUES (1001, 'a', 1, 1.50, 'p1')");
@@ -138,7 +130,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('follows CHANGE COLUMN (rename and retype) and a three-way RENAME TABLE swap under writes', async () => {
     const db = await fresh(300, ['a', 'b']);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     const c = await src.client(db);
     await c.query("UPDATE a SET k = 'was a'");
     await c.query("UPDATE b SET k = 'was b'");
@@ -157,7 +149,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('follows pt-online-schema-change under writes: the shadow\'s rows are not copied, its ALTER reaches the real table at the swap', async () => {
     const db = await fresh(3000);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     const writer = await startContractWriter(src, db, 'items', 4000, 2);
     const url = new URL(src.url(db));
     const osc = await runTool('pt-online-schema-change', [
@@ -184,7 +176,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('follows a scripted gh-ost run under writes: changelog, shadow created like the table and altered, row copy, cut-over with its sentry', async () => {
     const db = await fresh(2000);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     const writer = await startContractWriter(src, db, 'items', 3000, 1);
     const c = await src.client(db);
     // The statements gh-ost logs, in its order (gh-ost's own binlog reader is played by the
@@ -214,7 +206,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('follows an online schema change run across a restart (SIGKILL after the shadow was altered): the swap still carries its ALTER', async () => {
     const db = await fresh(1000);
     const first = sync(db);
-    await waitUntil('the copy', () => first.stderr().includes('initial copy done'), 60_000);
+    await copyDone(first);
     const c = await src.client(db);
     const q = (sql: string) => c.query(sql);
     await q(`create /* gh-ost */ table \`${db}\`.\`_items_gho\` like \`${db}\`.\`items\``);
@@ -240,7 +232,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('starts syncing a table created while streaming that the selection takes, from its CREATE TABLE on, under writes', async () => {
     const db = await fresh(100);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     const writer = await startContractWriter(src, db, 'items', 500, 1);
     await src.exec(db, contractTableSql(srcName, 'fresh'));
     const c = await src.client(db);
@@ -261,9 +253,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     await src.exec(db, contractTableSql(srcName, 'staging'));
     await fillContractTable(src, db, 'staging', 2000);
     const run = sync(db, ['--tables', 'items,items_*']);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
-    });
+    await copyDone(run);
     expect(await dst.count(db, 'staging').catch(() => -1)).toBe(-1);
     const writer = await startContractWriter(src, db, 'items', 300, 1);
     await src.exec(db, 'RENAME TABLE staging TO items_new');
@@ -285,9 +275,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('follows CREATE TABLE … AS SELECT of a table the selection takes', async () => {
     const db = await fresh(500, ['items', 'items_0']);
     const run = sync(db, ['--tables', 'items,items_*']);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
-    });
+    await copyDone(run);
     await src.exec(db, 'CREATE TABLE items_copy AS SELECT * FROM items');
     await src.exec(db, "UPDATE items_copy SET k = 'changed' WHERE id <= 20");
     await converged(src, dst, db, 'items_copy', ['id', 'k', 'v', 'amount', 'pad'], run);
@@ -299,7 +287,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     const db = await fresh(200, ['items', 'items_0']);
     const selection = ['--tables', 'items,items_*'];
     const run = sync(db, selection);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     await stop(run);
     // The checkpoint before the statement's group.
     const before = await checkpointRows(dst, db);
@@ -328,7 +316,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it('follows DROP TABLE of one synced table and goes on with the others', async () => {
     const db = await fresh(100, ['a', 'b']);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     await src.exec(db, 'DROP TABLE a');
     await src.exec(db, "INSERT INTO b (id, k, v) VALUES (7000, 'after drop', 1)");
     await converged(src, dst, db, 'b', ['id', 'k', 'v', 'amount', 'pad'], run);
@@ -340,7 +328,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
   it.runIf(dstName === 'mysql')('replays a statement applied on the target whose checkpoint was not written (a crash between them) as a no-op', async () => {
     const db = await fresh(200);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     await stop(run);
     // The checkpoint as it stood before the statement.
     const saved = await checkpointRows(dst, db);

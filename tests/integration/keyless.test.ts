@@ -6,18 +6,13 @@
  * after it, converges to the same multiset of rows, and a SIGKILL in the middle of streaming then a
  * restart loses and doubles nothing.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { ENGINE_PAIRS, EnginePool, type Engine, type EngineClient, type EngineName } from '../helpers/engines.js';
+import { ENGINE_PAIRS, enginePoolRig, type Engine, type EngineClient, type EngineName } from '../helpers/engines.js';
+import { copyDone } from '../helpers/converge.js';
 
-const pool = new EnginePool();
-const running: CliRun[] = [];
+const { pool, track } = enginePoolRig();
 let dbSeq = 0;
-
-afterAll(async () => {
-  for (const r of running) r.child.kill('SIGKILL');
-  await pool.stopAll();
-});
 
 const q = (e: EngineName, name: string) => (e === 'mysql' ? `\`${name}\`` : `"${name}"`);
 
@@ -82,7 +77,7 @@ describe.each(ENGINE_PAIRS)('tables without a primary key %s → %s', (srcName: 
   };
   const sync = (src: Engine, dst: Engine, db: string, extra: string[] = []): CliRun => {
     const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', ...extra]);
-    running.push(run);
+    track(run);
     return run;
   };
 
@@ -117,7 +112,7 @@ describe.each(ENGINE_PAIRS)('tables without a primary key %s → %s', (srcName: 
       else await c.query(`UPDATE ${t} SET token = ${p(1)} WHERE token = ${p(2)}`, [`m${process.pid}_${moved++}`, tok]);
     });
     const run = sync(src, dst, db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 60_000);
+    await copyDone(run);
     await new Promise((r) => setTimeout(r, 1000));
     expect(await writer.stop()).toBeGreaterThan(100);
     await converged(src, dst, db, 'tokens', ['token', 'n', 'alias', 'note'], run);
@@ -185,7 +180,7 @@ describe.each(ENGINE_PAIRS)('tables without a primary key %s → %s', (srcName: 
     const writer = await start();
     await new Promise((r) => setTimeout(r, 300));
     const first = sync(src, dst, db);
-    await waitUntil('the copy', () => first.stderr().includes('initial copy done'), 60_000);
+    await copyDone(first);
     await new Promise((r) => setTimeout(r, 1500));
     // SIGKILL in the middle of streaming under writes, then start again.
     first.child.kill('SIGKILL');

@@ -13,19 +13,14 @@
  */
 import pg from 'pg';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { EnginePool, type Engine, type EngineName } from '../helpers/engines.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { connect, startCli, waitUntil } from '../helpers/mysql.js';
+import { enginePoolRig, type Engine, type EngineName } from '../helpers/engines.js';
+import { copyDone } from '../helpers/converge.js';
 import { SAKILA_TABLES, sakilaRows, sakilaSchema, type SakilaDialect } from '../fixtures/sakila/index.js';
 
-const pool = new EnginePool();
-const running: CliRun[] = [];
+const { pool, track } = enginePoolRig();
 let dbSeq = 0;
-
-afterAll(async () => {
-  for (const r of running) r.child.kill('SIGKILL');
-  await pool.stopAll();
-});
 
 /** Primary key columns, to order rows by. */
 const ORDER: Record<string, string> = { film_actor: 'actor_id, film_id', film_category: 'film_id, category_id' };
@@ -199,12 +194,10 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const, ['po
     expect(sourceKeys).toHaveLength(22);
 
     const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum', 'off', '--threads', '2']);
-    running.push(run);
+    track(run);
     // Writes during the copy.
     const shop = startShop(src, db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 120_000).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`, { cause: err });
-    });
+    await copyDone(run, 120_000);
     expect(run.stderr(), run.stderr().slice(-3000)).toContain('initial copy done');
     expect(run.stderr()).toContain('foreign keys created on the target');
 
@@ -271,7 +264,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const, ['po
 
     // A restart adds no key twice and resumes.
     const again = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum', 'off']);
-    running.push(again);
+    track(again);
     await waitUntil('the resumed stream', () => again.stderr().includes('resuming from checkpoint'), 60_000);
     const c2 = await src.client(db);
     await c2.query('UPDATE country SET country_id = 901 WHERE country_id = 900');
