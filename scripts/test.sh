@@ -17,6 +17,13 @@ step() {
 
 step lint npx eslint .
 step typecheck npx tsc -p tsconfig.json --noEmit
+# The CLI the tests spawn (hundreds of times) runs from dist/, built here from these sources: about
+# 0.7 s of CPU less per start than compiling the TypeScript through tsx each time. Run alone,
+# `npx vitest` spawns it through tsx (tests/helpers/mysql.ts CLI_FROM_SOURCE).
+# A dist/ this run made is removed at the end: left behind, it would shadow the sources for a later
+# ./bin/tributary.js (one that was there before is rebuilt from the sources, and kept).
+[ -d dist ] || trap 'rm -rf dist' EXIT
+if npm run build --silent >/dev/null; then export TRIBUTARY_TEST_CLI=dist; else echo "== build failed: the tests run the CLI through tsx"; fi
 
 mkdir -p tests/artifacts
 report=tests/artifacts/vitest.json

@@ -53,11 +53,18 @@ export interface CliRun {
   readonly exited: Promise<number>;
 }
 
-/** Starts `tributary ARGS` as a child process (from source, through tsx). */
+/**
+ * TRIBUTARY_FROM_SOURCE for the CLI the tests spawn: '1' (the TypeScript sources through tsx)
+ * unless the test command built dist/ from these sources first and says so (scripts/test.sh sets
+ * TRIBUTARY_TEST_CLI=dist), which starts each process with less CPU.
+ */
+export const CLI_FROM_SOURCE = process.env.TRIBUTARY_TEST_CLI === 'dist' ? '0' : '1';
+
+/** Starts `tributary ARGS` as a child process (from dist/ or the sources: CLI_FROM_SOURCE). */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliRun {
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'tributary.js'), ...args], {
     cwd: ROOT,
-    env: { ...process.env, TRIBUTARY_FROM_SOURCE: '1', TRIBUTARY_PROGRESS: 'plain', ...env },
+    env: { ...process.env, TRIBUTARY_FROM_SOURCE: CLI_FROM_SOURCE, TRIBUTARY_PROGRESS: 'plain', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -203,7 +203,9 @@ describe('sync MariaDB → MariaDB', () => {
       await waitUntil('the change after the restart', async () => {
         const [rows] = await pair.dst.query<RowDataPacket[]>('SELECT COUNT(*) AS n, SUM(v = 0) AS z FROM rs.t');
         return Number(rows[0]?.n) === 1000 && Number(rows[0]?.z) === 10;
-      }, 90_000, 500);
+      }, 90_000, 500).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\n--- tributary stderr ---\n${run.stderr().slice(-4000)}`, { cause: err });
+      });
       await c2.end();
       expect(run.stderr()).toContain('sync interrupted; resuming from the checkpoint');
       expect(await stopCli(run)).toBe(0);

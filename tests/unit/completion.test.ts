@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_FROM_SOURCE } from '../helpers/mysql.js';
 
 const exec = promisify(execFile);
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tributary.js');
 
 async function cli(args: string[]): Promise<string> {
-  const { stdout } = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, TRIBUTARY_FROM_SOURCE: '1' } });
+  const { stdout } = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, TRIBUTARY_FROM_SOURCE: CLI_FROM_SOURCE } });
   return stdout;
 }
 
@@ -110,7 +111,7 @@ describe('bash', () => {
   });
 
   it('rejects a shell it does not know, as a usage error', async () => {
-    const r = await exec(process.execPath, [BIN, 'completion', 'tcsh'], { env: { ...process.env, TRIBUTARY_FROM_SOURCE: '1' } }).then(
+    const r = await exec(process.execPath, [BIN, 'completion', 'tcsh'], { env: { ...process.env, TRIBUTARY_FROM_SOURCE: CLI_FROM_SOURCE } }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );
