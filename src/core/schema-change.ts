@@ -1,4 +1,4 @@
-import type { Column, TableSchema } from './schema.js';
+import type { Column, ForeignKey, TableSchema } from './schema.js';
 
 /**
  * A column's default as a schema change declares it, in no engine's words where it can be:
@@ -47,6 +47,10 @@ export type SchemaOperation =
   | { readonly op: 'rename-index'; readonly table: string; readonly from: string; readonly to: string; readonly sourceText?: string }
   /** Every character column of the table takes this character set (MySQL CONVERT TO CHARACTER SET). */
   | { readonly op: 'convert-charset'; readonly table: string; readonly charset: string; readonly collation?: string; readonly sourceText?: string }
+  /** A foreign key added to the table (its name the source's, given or generated). */
+  | { readonly op: 'add-foreign-key'; readonly table: string; readonly foreignKey: ForeignKey; readonly sourceText?: string }
+  /** The table's foreign key of this name dropped (nothing when it has none: IF EXISTS). */
+  | { readonly op: 'drop-foreign-key'; readonly table: string; readonly name: string; readonly sourceText?: string }
   /** Table options, partitioning, defaults for new columns: nothing a row holds changes; only a target of the source's engine keeps them. */
   | { readonly op: 'table-options'; readonly table: string; readonly sourceText: string }
   /** Renames done as one step, in order (MySQL RENAME TABLE a TO tmp, b TO a, tmp TO b): a swap is one operation. */

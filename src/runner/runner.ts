@@ -360,6 +360,7 @@ export class Runner extends EventEmitter {
             onDdl: (tables, _statement, after) => ddlAlreadyApplied(source, target, streamTables, tables, after),
             ddl: cfg.ddl,
             ...(cfg.skipDdl !== undefined ? { skipDdl: cfg.skipDdl } : {}),
+            foreignKeys: cfg.foreignKeys !== 'skip' && target.capabilities.foreignKeys === true,
             copy: {
               quiesce: (tables) => this.copier?.quiesce(tables) ?? Promise.resolve([]),
               restart: (table, schema) => this.copier?.restart(table, schema),

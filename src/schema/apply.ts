@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import { keyedTable, type Column, type TableSchema } from '../core/schema.js';
+import { keyedTable, type Column, type ForeignKey, type TableSchema } from '../core/schema.js';
 import type { ColumnPlace, SchemaOperation } from '../core/schema-change.js';
 
 /**
@@ -14,7 +14,9 @@ interface Draft {
   uniqueKeys: string[][];
   /** The secondary indexes (TableSchema.indexes), by lower-case name; `indexesKnown` says whether the definition had them. */
   indexes: Map<string, { name: string; columns: string[]; unique: boolean }>;
-  readonly indexesKnown: boolean;
+  indexesKnown: boolean;
+  /** The foreign keys (TableSchema.foreignKeys). */
+  foreignKeys: ForeignKey[];
   changed: boolean;
   readonly source: TableSchema;
 }
@@ -163,6 +165,7 @@ function applyOne(out: Map<string, TableSchema | Draft>, draftOf: (name: string)
       const c = d.columns[i] as Column;
       if (!same(c.name, op.to) && findColumn(d, op.to) !== undefined) throw unsupported(`rename-column ${d.name}.${op.from} → ${op.to}: '${op.to}' already exists`);
       renameKeys(d, c.name, op.to);
+      d.foreignKeys = d.foreignKeys.map((f) => (f.columns.some((n) => same(n, c.name)) ? { ...f, columns: f.columns.map((n) => (same(n, c.name) ? op.to : n)) } : f));
       d.columns[i] = { ...c, name: op.to };
       return;
     }
@@ -219,6 +222,22 @@ function applyOne(out: Map<string, TableSchema | Draft>, draftOf: (name: string)
       return;
     case 'table-options':
       d.changed = true;
+      return;
+    case 'add-foreign-key': {
+      const fk = op.foreignKey;
+      if (d.foreignKeys.some((f) => same(f.name, fk.name))) throw unsupported(`add-foreign-key ${d.name}.${fk.name}: a foreign key of that name already exists`);
+      for (const c of fk.columns) requireColumn(d, c, op.op);
+      d.foreignKeys.push(fk);
+      // With no index its columns begin, the server adds one of its own, by a name not certain.
+      const begins = (cols: readonly string[]) => fk.columns.every((c, i) => cols[i] !== undefined && same(cols[i] as string, c));
+      if (!begins(d.primaryKey) && ![...d.indexes.values()].some((i) => begins(i.columns))) {
+        d.indexesKnown = false;
+        d.indexes.clear();
+      }
+      return;
+    }
+    case 'drop-foreign-key':
+      d.foreignKeys = d.foreignKeys.filter((f) => !same(f.name, op.name));
       return;
   }
 }
@@ -286,6 +305,7 @@ function toDraft(t: TableSchema): Draft {
     uniqueKeys,
     indexes: new Map((t.indexes ?? []).map((i) => [i.name.toLowerCase(), { name: i.name, columns: [...i.columns], unique: i.unique }] as const)),
     indexesKnown: t.indexes !== undefined,
+    foreignKeys: [...(t.foreignKeys ?? [])],
     changed: false,
     source: t,
   };
@@ -294,7 +314,7 @@ function toDraft(t: TableSchema): Draft {
 function fromDraft(d: Draft): TableSchema {
   if (!d.changed) return d.source;
   const index = (n: string): number => d.columns.findIndex((c) => c.name === n);
-  const { createStatement: _stale, uniqueKeys: _u, keyFromUnique: _k, indexes: _i, ...rest } = d.source;
+  const { createStatement: _stale, uniqueKeys: _u, keyFromUnique: _k, indexes: _i, foreignKeys: _f, ...rest } = d.source;
   // Keyed again: a unique NOT NULL key used as the key may be gone, or a primary key added.
   return keyedTable({
     ...rest,
@@ -303,6 +323,7 @@ function fromDraft(d: Draft): TableSchema {
     primaryKey: d.primaryKey.map(index),
     ...(d.uniqueKeys.length > 0 || d.source.uniqueKeys !== undefined ? { uniqueKeys: d.uniqueKeys.map((k) => k.map(index)) } : {}),
     ...(d.indexesKnown || d.indexes.size > 0 ? { indexes: [...d.indexes.values()] } : {}),
+    ...(d.source.foreignKeys !== undefined || d.foreignKeys.length > 0 ? { foreignKeys: d.foreignKeys } : {}),
     generated: d.generated,
   });
 }

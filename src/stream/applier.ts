@@ -89,6 +89,12 @@ export interface ApplierOptions {
    */
   readonly skipDdl?: string;
   /**
+   * Whether a schema change's foreign key operations (add-foreign-key, drop-foreign-key) are applied
+   * to the target; false under `--foreign-keys skip` or for a target that holds none. The tables'
+   * definitions follow them either way (the stream derives cascades from them). Default true.
+   */
+  readonly foreignKeys?: boolean;
+  /**
    * The initial copy running beside the stream (copier/copier.ts), for schema changes of tables it
    * has not finished: their chunks were read with the definition of before (some even after the
    * source changed it, before the stream reached the statement), so such a table is copied again
@@ -563,6 +569,7 @@ export class StreamApplier {
     }
     this.boundary++;
     this.positions.set(this.boundary, position);
+    if (this.opts.foreignKeys === false) change = { ...change, operations: change.operations.filter((op) => op.op !== 'add-foreign-key' && op.op !== 'drop-foreign-key') };
     await this.opts.target.applySchemaChange(change, { version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
     for (const name of change.before.keys()) this.schemas.delete(name);
     for (const [name, table] of change.after) this.schemas.set(name, table);

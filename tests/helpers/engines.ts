@@ -306,3 +306,39 @@ export function enginePoolRig(): { readonly pool: EnginePool; track(run: CliRun)
     },
   };
 }
+
+/** The foreign keys of a database as comparable lines: table.name (columns) -> table (columns) ON UPDATE … ON DELETE …. */
+export async function foreignKeyLines(engine: Engine, db: string): Promise<string[]> {
+  if (engine.name === 'mysql') {
+    const c = await connect(engine.url(db));
+    try {
+      const [rows] = await c.query<RowDataPacket[]>(
+        `SELECT CONCAT(rc.TABLE_NAME, '.', rc.CONSTRAINT_NAME, ' (', GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION), ') -> ', rc.REFERENCED_TABLE_NAME,
+                ' (', GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION), ') ON UPDATE ', rc.UPDATE_RULE, ' ON DELETE ', rc.DELETE_RULE) AS line
+           FROM information_schema.REFERENTIAL_CONSTRAINTS rc
+           JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME
+          WHERE rc.CONSTRAINT_SCHEMA = ? GROUP BY rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.REFERENCED_TABLE_NAME, rc.UPDATE_RULE, rc.DELETE_RULE ORDER BY line`,
+        [db],
+      );
+      return rows.map((r) => String(r.line)).sort();
+    } finally {
+      await c.end();
+    }
+  }
+  const c = new pg.Client({ connectionString: engine.url(db) });
+  await c.connect();
+  try {
+    const r = await c.query<{ line: string }>(
+      `SELECT t.relname || '.' || c.conname || ' (' || (SELECT string_agg(a.attname, ',' ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n)
+              || ') -> ' || rt.relname || ' (' || (SELECT string_agg(a.attname, ',' ORDER BY k.o) FROM unnest(c.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)
+              || ') ON UPDATE ' || (CASE c.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END)
+              || ' ON DELETE ' || (CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END) AS line
+         FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class rt ON rt.oid = c.confrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE c.contype = 'f' AND n.nspname = 'public'`,
+    );
+    // Sorted here: ORDER BY would sort by the database's collation, the MySQL side's GROUP BY by its own.
+    return r.rows.map((x) => x.line).sort();
+  } finally {
+    await c.end();
+  }
+}

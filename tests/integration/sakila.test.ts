@@ -15,7 +15,7 @@ import pg from 'pg';
 import type { RowDataPacket } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connect, startCli, waitUntil } from '../helpers/mysql.js';
-import { enginePoolRig, type Engine, type EngineName } from '../helpers/engines.js';
+import { enginePoolRig, foreignKeyLines, type Engine, type EngineName } from '../helpers/engines.js';
 import { copyDone } from '../helpers/converge.js';
 import { SAKILA_TABLES, sakilaRows, sakilaSchema, type SakilaDialect } from '../fixtures/sakila/index.js';
 
@@ -62,42 +62,6 @@ async function diff(src: Engine, dst: Engine, db: string, table: string, sameEng
   const sb = new Set(b);
   const sa = new Set(a);
   return `${table}: source ${a.length} rows, target ${b.length}; only in source: ${a.filter((r) => !sb.has(r)).slice(0, 3).join(' ; ')}; only in target: ${b.filter((r) => !sa.has(r)).slice(0, 3).join(' ; ')}`;
-}
-
-/** The foreign keys of a database as comparable lines: table.name (columns) -> table (columns) ON UPDATE … ON DELETE …. */
-async function foreignKeys(engine: Engine, db: string): Promise<string[]> {
-  if (engine.name === 'mysql') {
-    const c = await connect(engine.url(db));
-    try {
-      const [rows] = await c.query<RowDataPacket[]>(
-        `SELECT CONCAT(rc.TABLE_NAME, '.', rc.CONSTRAINT_NAME, ' (', GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION), ') -> ', rc.REFERENCED_TABLE_NAME,
-                ' (', GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION), ') ON UPDATE ', rc.UPDATE_RULE, ' ON DELETE ', rc.DELETE_RULE) AS line
-           FROM information_schema.REFERENTIAL_CONSTRAINTS rc
-           JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME
-          WHERE rc.CONSTRAINT_SCHEMA = ? GROUP BY rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.REFERENCED_TABLE_NAME, rc.UPDATE_RULE, rc.DELETE_RULE ORDER BY line`,
-        [db],
-      );
-      return rows.map((r) => String(r.line)).sort();
-    } finally {
-      await c.end();
-    }
-  }
-  const c = new pg.Client({ connectionString: engine.url(db) });
-  await c.connect();
-  try {
-    const r = await c.query<{ line: string }>(
-      `SELECT t.relname || '.' || c.conname || ' (' || (SELECT string_agg(a.attname, ',' ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n)
-              || ') -> ' || rt.relname || ' (' || (SELECT string_agg(a.attname, ',' ORDER BY k.o) FROM unnest(c.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)
-              || ') ON UPDATE ' || (CASE c.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END)
-              || ' ON DELETE ' || (CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END) AS line
-         FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class rt ON rt.oid = c.confrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE c.contype = 'f' AND n.nspname = 'public'`,
-    );
-    // Sorted here: ORDER BY would sort by the database's collation, the MySQL side's GROUP BY by its own.
-    return r.rows.map((x) => x.line).sort();
-  } finally {
-    await c.end();
-  }
 }
 
 /** The number of user triggers in the database. */
@@ -190,7 +154,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const, ['po
     await src.createDatabase(db);
     await loadSakila(src, db, srcName === 'mysql' ? 'mysql' : 'postgres');
     await dst.createDatabase(db);
-    const sourceKeys = await foreignKeys(src, db);
+    const sourceKeys = await foreignKeyLines(src, db);
     expect(sourceKeys).toHaveLength(22);
 
     const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum', 'off', '--threads', '2']);
@@ -249,7 +213,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const, ['po
     expect((await dst.rows(db, 'city', ['country_id'], 'city_id')).filter((v) => v === '900').length).toBe((await src.rows(db, 'city', ['country_id'], 'city_id')).filter((v) => v === '900').length);
     expect(run.stderr()).not.toContain('repaired what differed');
 
-    const targetKeys = await foreignKeys(dst, db);
+    const targetKeys = await foreignKeyLines(dst, db);
     expect(targetKeys).toEqual(sourceKeys);
     expect(await triggers(src, db)).toBe(4);
     expect(await triggers(dst, db)).toBe(0);
@@ -270,7 +234,7 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const, ['po
     await c2.query('UPDATE country SET country_id = 901 WHERE country_id = 900');
     await c2.end();
     await waitUntil('the cascade after the restart', async () => (await diff(src, dst, db, 'city', srcName === dstName)) === '', 60_000, 300);
-    expect(await foreignKeys(dst, db)).toEqual(sourceKeys);
+    expect(await foreignKeyLines(dst, db)).toEqual(sourceKeys);
     again.child.kill('SIGTERM');
     expect(await again.exited, again.stderr().slice(-3000)).toBe(0);
   }, 300_000);

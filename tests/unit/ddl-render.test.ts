@@ -520,3 +520,32 @@ describe('a key the column definition declares', () => {
   });
 });
 
+
+describe('foreign keys added and dropped by schema changes, on both targets', () => {
+  const fk = { name: 'fk_t_u', columns: ['ID'], referencedTable: 'u', referencedColumns: ['k'], onUpdate: 'RESTRICT' as const, onDelete: 'CASCADE' as const };
+  const withFk = mysqlTable('t', [id, name], { foreignKeys: [fk] });
+  const added = (sourceEngine: string) => change([{ op: 'add-foreign-key', table: 't', foreignKey: fk, ...(sourceEngine === 'mysql' ? { sourceText: 'ADD CONSTRAINT fk_t_u FOREIGN KEY (ID) REFERENCES u (k) ON DELETE CASCADE' } : {}) }], [t0], [withFk], { sourceEngine });
+  const dropped = change([{ op: 'drop-foreign-key', table: 't', name: 'fk_t_u', sourceText: 'DROP FOREIGN KEY fk_t_u' }], [withFk], [t0]);
+
+  it('a MySQL target runs the source text, or renders the key from its fields for another source', () => {
+    expect(mysqlSql(added('mysql'))).toEqual(['ALTER TABLE `t` ADD CONSTRAINT fk_t_u FOREIGN KEY (ID) REFERENCES u (k) ON DELETE CASCADE']);
+    expect(mysqlSql(added('postgres'))).toEqual(['ALTER TABLE `t` ADD CONSTRAINT `fk_t_u` FOREIGN KEY (`ID`) REFERENCES `u` (`k`) ON DELETE CASCADE ON UPDATE RESTRICT']);
+    expect(mysqlSql(dropped)).toEqual(['ALTER TABLE `t` DROP FOREIGN KEY fk_t_u']);
+  });
+
+  it('a PostgreSQL target adds it NOT VALID under the column names the table has, and drops it if it exists', () => {
+    expect(pgSql(added('mysql'), pgOpts).statements).toEqual([
+      'ALTER TABLE "public"."t" ADD CONSTRAINT "fk_t_u" FOREIGN KEY ("id") REFERENCES "public"."u" ("k") ON UPDATE RESTRICT ON DELETE CASCADE NOT VALID',
+    ]);
+    expect(pgSql(dropped, pgOpts).statements).toEqual(['ALTER TABLE "public"."t" DROP CONSTRAINT IF EXISTS "fk_t_u"']);
+  });
+
+  it('a replay leaves out a key the target has, and a drop of one it does not have', () => {
+    const at = (keys: string[]): TargetState => new Map([['t', { columns: ['id', 'name'], indexes: new Map(), foreignKeys: new Set(keys) }]]);
+    const skips = (ch: SchemaChange, s: TargetState) => [...operationsInEffect(ch, schemaChangeGroups(ch), s)];
+    expect(skips(added('mysql'), at(['fk_t_u']))).toEqual([0]);
+    expect(skips(added('mysql'), at([]))).toEqual([]);
+    expect(skips(dropped, at([]))).toEqual([0]);
+    expect(skips(dropped, at(['fk_t_u']))).toEqual([]);
+  });
+});

@@ -325,3 +325,30 @@ describe('applyOperations: refusals name the table or column', () => {
     refused([op], match);
   });
 });
+
+describe('foreign keys added and dropped by schema changes', () => {
+  const fk = (name: string, columns: string[]) => ({ name, columns, referencedTable: 'u', referencedColumns: ['k'], onUpdate: 'RESTRICT' as const, onDelete: 'CASCADE' as const });
+  const add = (name: string, columns: string[]): SchemaOperation => ({ op: 'add-foreign-key', table: 't', foreignKey: fk(name, columns) });
+
+  it('an added key joins the definition; one over an indexed column keeps the indexes known', () => {
+    const t = applyOperations(tables(), [add('fk_b', ['b'])]).get('t') as TableSchema;
+    expect(t.foreignKeys).toEqual([fk('fk_b', ['b'])]);
+    expect(t.indexes?.map((i) => i.name)).toEqual(['u_ab', 'u_c', 'k_b']);
+  });
+
+  it('one over columns no index begins with makes the indexes not known (the server adds one by a name not certain)', () => {
+    // u_ab begins with a; the primary key with id.
+    expect(applyOperations(tables(), [add('fk_a', ['a'])]).get('t')?.indexes).toHaveLength(3);
+    expect(applyOperations(tables(), [add('fk_id', ['id'])]).get('t')?.indexes).toHaveLength(3);
+    expect(applyOperations(tables(), [add('fk_ca', ['c', 'a'])]).get('t')?.indexes).toBeUndefined();
+    expect(applyOperations(tables(), [add('fk_idc', ['id', 'c'])]).get('t')?.indexes).toBeUndefined();
+  });
+
+  it('a dropped key leaves; a rename of its column follows into it; a second key of one name is refused', () => {
+    const withKey = applyOperations(tables(), [add('fk_b', ['b'])]);
+    const renamed = applyOperations(withKey, [{ op: 'rename-column', table: 't', from: 'b', to: 'bb' }]).get('t') as TableSchema;
+    expect(renamed.foreignKeys?.[0]?.columns).toEqual(['bb']);
+    expect(applyOperations(withKey, [{ op: 'drop-foreign-key', table: 't', name: 'FK_B' }]).get('t')?.foreignKeys).toEqual([]);
+    expect(() => applyOperations(withKey, [add('fk_b', ['b'])])).toThrow(/already exists/);
+  });
+});

@@ -19,6 +19,8 @@ export type SpecKind =
   | 'rename-index'
   | 'rename-table'
   | 'convert-charset'
+  | 'add-foreign-key'
+  | 'drop-foreign-key'
   /** Nothing a row holds: table options, foreign keys, checks, partitioning that keeps rows. */
   | 'table-options'
   /** Statement modifiers (ALGORITHM=, LOCK=, WITH VALIDATION): no operation. */
@@ -60,7 +62,7 @@ export function parserSpecKind(text: string): SpecKind | undefined {
   }
   if (resource === 'index' && action === 'add') return 'add-index';
   if ((resource === 'index' || resource === 'key') && action === 'rename') return 'rename-index';
-  if ((resource === 'index' || resource === 'key') && action === 'drop') return keyword === 'foreign key' ? 'table-options' : 'drop-index';
+  if ((resource === 'index' || resource === 'key') && action === 'drop') return keyword === 'foreign key' ? 'drop-foreign-key' : 'drop-index';
   if (resource === 'table' && action === 'rename') return 'rename-table';
   if (resource === 'partition') return action === 'add' ? 'table-options' : action === 'truncate' || action === 'drop' ? 'rows-outside-events' : undefined;
   if (resource === 'algorithm' || resource === 'lock') return 'no-op';
@@ -122,7 +124,8 @@ export function classifySpec(s: readonly Token[]): SpecKind {
       if (w(i) === 'CONSTRAINT') i += isWord(s[i + 1], 'PRIMARY', 'UNIQUE', 'FOREIGN', 'CHECK') ? 1 : 2;
       const k = w(i);
       if (k === 'PRIMARY' || k === 'UNIQUE' || k === 'INDEX' || k === 'KEY' || k === 'FULLTEXT' || k === 'SPATIAL') return 'add-index';
-      if (k === 'FOREIGN' || k === 'CHECK' || k === 'PERIOD' || k === 'SYSTEM') return 'table-options';
+      if (k === 'FOREIGN') return 'add-foreign-key';
+      if (k === 'CHECK' || k === 'PERIOD' || k === 'SYSTEM') return 'table-options';
       if (k === 'PARTITION') return 'table-options';
       if (i > 1) return 'unknown';
       return 'add-column';
@@ -130,7 +133,8 @@ export function classifySpec(s: readonly Token[]): SpecKind {
     case 'DROP': {
       const k = w(1);
       if (k === 'PRIMARY' || k === 'INDEX' || k === 'KEY' || k === 'CONSTRAINT') return 'drop-index';
-      if (k === 'FOREIGN' || k === 'CHECK' || k === 'PERIOD' || k === 'SYSTEM') return 'table-options';
+      if (k === 'FOREIGN') return 'drop-foreign-key';
+      if (k === 'CHECK' || k === 'PERIOD' || k === 'SYSTEM') return 'table-options';
       if (k === 'PARTITION') return 'rows-outside-events';
       return 'drop-column';
     }

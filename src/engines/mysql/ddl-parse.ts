@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { keyedTable, type IndexDefinition, type TableSchema } from '../../core/schema.js';
+import { keyedTable, type ForeignKeyRule, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
 import { applyOperations } from '../../schema/apply.js';
 import {
@@ -409,6 +409,10 @@ class Reader {
           return;
         }
         const known = indexNamesOf(st.before);
+        if (constraint && (st.before.foreignKeys ?? []).some((f) => f.name.toLowerCase() === name.toLowerCase())) {
+          this.ops.push({ op: 'drop-foreign-key', table, name, sourceText: text });
+          return;
+        }
         if (constraint && known.get(name.toLowerCase()) !== true) {
           this.ops.push({ op: 'table-options', table, sourceText: text }); // a check or foreign key constraint
           return;
@@ -437,6 +441,45 @@ class Reader {
         }
         st.defaults = { charset, collation };
         this.ops.push({ op: 'convert-charset', table, charset, collation, sourceText: text });
+        return;
+      }
+      case 'add-foreign-key': {
+        c.accept('ADD');
+        let symbol: string | undefined;
+        if (c.accept('CONSTRAINT') && !isWord(c.peek(), 'FOREIGN')) symbol = c.name();
+        if (!c.accept('FOREIGN', 'KEY')) throw new DefinitionError('ADD [CONSTRAINT name] FOREIGN KEY expected');
+        const ifNotExists = c.accept('IF', 'NOT', 'EXISTS');
+        if (isName(c.peek())) c.name(); // the name of the index the server makes for it
+        const columns = this.indexColumns(c);
+        if (!c.accept('REFERENCES')) throw new DefinitionError('FOREIGN KEY (…) REFERENCES expected');
+        const ref = this.qname(c);
+        const referencedColumns = this.indexColumns(c);
+        let onDelete: ForeignKeyRule = 'RESTRICT';
+        let onUpdate: ForeignKeyRule = 'RESTRICT';
+        for (;;) {
+          if (c.accept('MATCH')) c.next();
+          else if (c.accept('ON', 'DELETE')) onDelete = readRule(c);
+          else if (c.accept('ON', 'UPDATE')) onUpdate = readRule(c);
+          else break;
+        }
+        // A key to a table of another database: only a target of the source's engine keeps it.
+        if (!this.ours(ref)) {
+          this.ops.push({ op: 'table-options', table, sourceText: text });
+          return;
+        }
+        const fks = st.before.foreignKeys ?? [];
+        if (symbol !== undefined && ifNotExists && fks.some((f) => f.name.toLowerCase() === symbol.toLowerCase())) return;
+        const name = symbol ?? autoForeignKeyName(st, this.ops);
+        this.ops.push({ op: 'add-foreign-key', table, foreignKey: { name, columns, referencedTable: ref.name, referencedColumns, onUpdate, onDelete }, sourceText: text });
+        return;
+      }
+      case 'drop-foreign-key': {
+        c.accept('DROP');
+        c.accept('FOREIGN', 'KEY');
+        const ifExists = c.accept('IF', 'EXISTS');
+        const name = c.name();
+        if (ifExists && !(st.before.foreignKeys ?? []).some((f) => f.name.toLowerCase() === name.toLowerCase())) return;
+        this.ops.push({ op: 'drop-foreign-key', table, name, sourceText: text });
         return;
       }
       case 'table-options': {
@@ -767,6 +810,31 @@ function autoIndexName(st: AlterState, column: string): string {
   let name = column;
   for (let i = 2; taken(name); i++) name = `${column}_${i}`;
   return name;
+}
+
+/**
+ * The name MariaDB/MySQL give a foreign key declared without one: `<table>_ibfk_<n>`, n one more
+ * than the highest such number the table has (or this statement gave).
+ */
+function autoForeignKeyName(st: AlterState, ops: readonly SchemaOperation[]): string {
+  const prefix = `${st.table}_ibfk_`.toLowerCase();
+  const names = [...(st.before.foreignKeys ?? []).map((f) => f.name), ...ops.flatMap((o) => (o.op === 'add-foreign-key' && o.table === st.table ? [o.foreignKey.name] : []))];
+  let n = 0;
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    if (lower.startsWith(prefix) && /^\d+$/.test(lower.slice(prefix.length))) n = Math.max(n, Number(lower.slice(prefix.length)));
+  }
+  return `${st.table}_ibfk_${n + 1}`;
+}
+
+/** ON DELETE / ON UPDATE's action. */
+function readRule(c: Cursor): ForeignKeyRule {
+  if (c.accept('CASCADE')) return 'CASCADE';
+  if (c.accept('RESTRICT')) return 'RESTRICT';
+  if (c.accept('SET', 'NULL')) return 'SET NULL';
+  if (c.accept('SET', 'DEFAULT')) return 'SET DEFAULT';
+  if (c.accept('NO', 'ACTION')) return 'NO ACTION';
+  throw new DefinitionError(`a referential action expected at ${c.where()}`);
 }
 
 function skipIndexType(c: Cursor): void {

@@ -103,11 +103,7 @@ export function withoutForeignKeys(create: string): string {
  * no longer the source's definition); the copy path keeps it, still without checking the rows.
  */
 export function foreignKeySql(table: string, fks: readonly ForeignKey[]): string {
-  const cols = (c: readonly string[]) => c.map(quoteId).join(', ');
-  const adds = fks.map(
-    (fk) =>
-      `ADD CONSTRAINT ${quoteId(fk.name)} FOREIGN KEY (${cols(fk.columns)}) REFERENCES ${quoteId(fk.referencedTable)} (${cols(fk.referencedColumns)}) ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`,
-  );
+  const adds = fks.map(foreignKeySpec);
   const restrict = fks.some((fk) => fk.onDelete === 'RESTRICT' || fk.onUpdate === 'RESTRICT');
   return `ALTER TABLE ${quoteId(table)} ${adds.join(', ')}${restrict ? ', ALGORITHM=COPY' : ''}`;
 }
@@ -150,7 +146,7 @@ export type SchemaChangeGroup =
   | { readonly kind: 'alter'; readonly table: string; readonly operations: readonly number[]; readonly renameTo?: { readonly to: string; readonly operation: number } }
   | { readonly kind: 'rename' | 'create' | 'drop' | 'truncate'; readonly operations: readonly [number] };
 
-const ALTER_OPS = new Set(['add-column', 'drop-column', 'modify-column', 'rename-column', 'set-default', 'add-index', 'drop-index', 'rename-index', 'convert-charset', 'table-options']);
+const ALTER_OPS = new Set(['add-column', 'drop-column', 'modify-column', 'rename-column', 'set-default', 'add-index', 'drop-index', 'rename-index', 'convert-charset', 'add-foreign-key', 'drop-foreign-key', 'table-options']);
 
 /** The statements a schema change becomes on a MySQL target, in order (see SchemaChangeGroup). */
 export function schemaChangeGroups(change: SchemaChange): SchemaChangeGroup[] {
@@ -217,6 +213,12 @@ function joins(change: SchemaChange, group: readonly number[], i: number): boole
     default:
       return true;
   }
+}
+
+/** `ADD CONSTRAINT … FOREIGN KEY … REFERENCES …` of one foreign key, its rules spelled out. */
+function foreignKeySpec(fk: ForeignKey): string {
+  const cols = (c: readonly string[]) => c.map(quoteId).join(', ');
+  return `ADD CONSTRAINT ${quoteId(fk.name)} FOREIGN KEY (${cols(fk.columns)}) REFERENCES ${quoteId(fk.referencedTable)} (${cols(fk.referencedColumns)}) ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`;
 }
 
 /**
@@ -336,6 +338,10 @@ function alterSpec(change: SchemaChange, i: number, group: readonly number[], sk
       return `RENAME INDEX ${quoteId(op.from)} TO ${quoteId(op.to)}`;
     case 'convert-charset':
       return mysql ? `CONVERT TO CHARACTER SET ${op.charset}${op.collation ? ` COLLATE ${op.collation}` : ''}` : undefined;
+    case 'add-foreign-key':
+      return foreignKeySpec(op.foreignKey);
+    case 'drop-foreign-key':
+      return `DROP FOREIGN KEY IF EXISTS ${quoteId(op.name)}`;
     case 'table-options':
       // Only the source's own engine has them (text from a MySQL source was taken above).
       return undefined;

@@ -11,7 +11,7 @@ import type { SchemaChangeGroup } from './ddl.js';
  *
  * What decides: each statement (ddl.ts SchemaChangeGroup) is applied by MySQL whole or not at all.
  * An ALTER TABLE is in effect when every operation whose effect can be seen is seen (a column there
- * or gone, renamed, an index there or gone); what cannot be seen (MODIFY, a default, table options)
+ * or gone, renamed, an index or a foreign key there or gone); what cannot be seen (MODIFY, a default, table options)
  * follows the rest, and re-running it alone changes nothing. A RENAME TABLE is decided by the
  * tables' InnoDB identities (TABLE_ID, which a rename keeps), recorded in the checkpoint table before
  * the statement runs (checkpoint/rows.ts PENDING_DDL_ROW): a swap of two tables with the same
@@ -24,6 +24,8 @@ export interface TableState {
   readonly columns: readonly string[];
   /** Indexes by lower-case name ('primary' for the primary key): their columns in order and whether unique. */
   readonly indexes: ReadonlyMap<string, { readonly columns: readonly string[]; readonly unique: boolean }>;
+  /** Foreign key names, lower case (absent: not read). */
+  readonly foreignKeys?: ReadonlySet<string>;
   /** InnoDB's TABLE_ID, when the table is InnoDB and the user may read it (PROCESS privilege). */
   readonly id?: string;
 }
@@ -117,6 +119,12 @@ export function operationInEffect(change: SchemaChange, i: number, group: readon
       const key = op.primary ? 'primary' : lower(op.name);
       const readded = others.some((o) => o.op === 'add-index' && (o.primary ? 'primary' : lower(o.name)) === key);
       return readded ? undefined : !t.indexes.has(key);
+    }
+    case 'add-foreign-key':
+      return t.foreignKeys?.has(lower(op.foreignKey.name));
+    case 'drop-foreign-key': {
+      const readded = others.some((o) => o.op === 'add-foreign-key' && lower(o.foreignKey.name) === lower(op.name));
+      return readded || t.foreignKeys === undefined ? undefined : !t.foreignKeys.has(lower(op.name));
     }
     case 'rename-index': {
       if (lower(op.from) === lower(op.to)) return undefined;
@@ -219,9 +227,9 @@ export function innodbName(database: string, table: string): string | undefined 
   return d !== undefined && t !== undefined ? `${d}/${t}` : undefined;
 }
 
-/** Reads the tables' columns, indexes and InnoDB ids from the target's catalogue. */
+/** Reads the tables' columns, indexes, foreign keys and InnoDB ids from the target's catalogue. */
 export async function inspectTables(conn: Pick<Connection, 'query'>, database: string, tables: readonly string[]): Promise<TargetState> {
-  const state = new Map<string, { columns: string[]; indexes: Map<string, { columns: string[]; unique: boolean }>; id?: string }>();
+  const state = new Map<string, { columns: string[]; indexes: Map<string, { columns: string[]; unique: boolean }>; foreignKeys: Set<string>; id?: string }>();
   if (tables.length === 0) return state;
   const [cols] = await conn.query<RowDataPacket[]>(
     `SELECT c.TABLE_NAME AS t, c.COLUMN_NAME AS c FROM information_schema.COLUMNS c
@@ -232,7 +240,7 @@ export async function inspectTables(conn: Pick<Connection, 'query'>, database: s
   for (const r of cols) {
     const name = String(r.t);
     let t = state.get(name);
-    if (!t) state.set(name, (t = { columns: [], indexes: new Map() }));
+    if (!t) state.set(name, (t = { columns: [], indexes: new Map(), foreignKeys: new Set() }));
     t.columns.push(String(r.c));
   }
   const [idx] = await conn.query<RowDataPacket[]>(
@@ -248,6 +256,12 @@ export async function inspectTables(conn: Pick<Connection, 'query'>, database: s
     if (!i) t.indexes.set(key, (i = { columns: [], unique: Number(r.nu) === 0 }));
     i.columns.push(String(r.c));
   }
+  const [fks] = await conn.query<RowDataPacket[]>(
+    `SELECT TABLE_NAME AS t, CONSTRAINT_NAME AS n FROM information_schema.TABLE_CONSTRAINTS
+      WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME IN (?) AND CONSTRAINT_TYPE = 'FOREIGN KEY'`,
+    [database, tables],
+  );
+  for (const r of fks) state.get(String(r.t))?.foreignKeys.add(String(r.n).toLowerCase());
   const byInnodb = new Map<string, string>();
   for (const name of state.keys()) {
     const n = innodbName(database, name);

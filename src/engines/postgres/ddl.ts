@@ -448,6 +448,16 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
       case 'truncate':
         statements.push(`TRUNCATE ${T(op.table)}`);
         return;
+      case 'add-foreign-key': {
+        // Its columns as the table after the change names them (MySQL names ignore case).
+        const t = tableAfter(change, i, op.table);
+        const fk = { ...op.foreignKey, columns: op.foreignKey.columns.map((n) => resolveColumn(n, t)) };
+        statements.push(foreignKeySql(schema, op.table, fk));
+        return;
+      }
+      case 'drop-foreign-key':
+        statements.push(`ALTER TABLE ${T(op.table)} DROP CONSTRAINT IF EXISTS ${quoteIdent(op.name)}`);
+        return;
       case 'convert-charset':
       case 'table-options':
       case 'rename-index': // the target's indexes carry names of its own (drop-index finds them by their columns)
