@@ -9,7 +9,7 @@ import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { selectTables } from '../../config/tables.js';
+import { selectTables, tableSelected } from '../../config/tables.js';
 import { chunkSql, copyChunkSql, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { connectError, openClient, openPool } from './connection.js';
@@ -406,12 +406,26 @@ export class PostgresSource implements ChangeSource {
   /**
    * The stream went on past a 'ddl' of `table`: the target has the table's definition as the
    * source has it now (the runner described it again to judge that), so the owned publication
-   * records the table's columns as they are now (`seen`, the 'ddl' event's own, when not described).
+   * records the table's columns as they are now (`seen`, the 'ddl' event's own, when not described),
+   * under its new name when the event renamed it from `renamedFrom`, and no more when it dropped it
+   * (`seen` undefined).
    */
-  private async ddlPassed(table: string, seen: RelationRecord): Promise<void> {
+  private async ddlPassed(table: string, seen: RelationRecord | undefined, renamedFrom?: string): Promise<void> {
+    if (renamedFrom !== undefined) {
+      const d = this.described.get(renamedFrom);
+      this.described.delete(renamedFrom);
+      if (d) this.described.set(table, { ...d, schema: { ...d.schema, name: table } });
+    }
+    if (!seen) this.described.delete(table);
     const state = await publicationState(this.p, this.publication, this.namespace, this.opts.syncId);
     if (!state.owned || !state.recorded) return;
     const record = new Map(state.recorded);
+    if (renamedFrom !== undefined) record.delete(renamedFrom);
+    if (!seen) {
+      record.delete(table);
+      await recordRelations(this.p, this.publication, this.opts.syncId, record, state.comment);
+      return;
+    }
     const d = this.described.get(table);
     record.set(table, d && d.oid === seen.oid ? recordOf(d) : seen);
     await recordRelations(this.p, this.publication, this.opts.syncId, record, state.comment);
@@ -708,10 +722,13 @@ export class PostgresSource implements ChangeSource {
         relations,
         describeRelation: (oid, cols) => describeRelationColumns(this.p, oid, cols),
         ...(trigger ? { trigger: { columns: trigger } } : {}),
+        selects: (name) => tableSelected(name, this.opts.tables ?? []),
         describeNow: (table) => this.describeNow(table),
         walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
-        onDdlPassed: (table, rec) => this.ddlPassed(table, rec),
-        checkRelations: async (position) => {
+        onDdlPassed: (table, rec, renamedFrom) => this.ddlPassed(table, rec, renamedFrom),
+        // With the event trigger, a table renamed, moved or dropped is reported in the stream at
+        // its statement (and followed): the catalogue, which may be ahead of the stream, is not asked.
+        ...(trigger ? {} : { checkRelations: async (position: string) => {
           const moved = await movedRelation(this.p, this.namespace, relations);
           if (!moved) return undefined;
           return new RelationChangedError({
@@ -720,7 +737,7 @@ export class PostgresSource implements ChangeSource {
             seen: 'in the catalogue while streaming',
             position: `it was noticed with the stream at ${positions.describePosition(position)}; changes made to it since never reach the stream, nothing of them is applied, and the checkpoint is at or before that position`,
           });
-        },
+        } }),
         logger: this.opts.logger,
       },
       signal,
