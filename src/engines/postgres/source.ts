@@ -671,8 +671,7 @@ export class PostgresSource implements ChangeSource {
     });
     try {
       await checkSlot(conn, p.slot, p.lsn, this.opts.dsn.database);
-      const names = tables.map((t) => t.name);
-      await ensurePublication(conn, this.publication, this.namespace, names, this.opts.syncId, this.opts.logger);
+      await ensurePublication(conn, this.publication, this.namespace, await this.publishedNames(conn, tables), this.opts.syncId, this.opts.logger);
     } finally {
       await conn.end().catch(() => undefined);
     }
@@ -696,6 +695,26 @@ export class PostgresSource implements ChangeSource {
       if (err instanceof RelationChangedError) throw await this.explainRelation(err);
       throw await this.lostSlotError(err, p.lsn);
     }
+  }
+
+  /**
+   * The names the publication covers `tables` by now: a table renamed since it was described (the
+   * stream has yet to reach the statement, which it follows or stops on) is its relation's name now,
+   * and one dropped or moved to another schema is left out. Publication membership is by OID, so
+   * the renamed relation stays published; naming it by its old name would fail.
+   */
+  private async publishedNames(conn: pg.Client, tables: readonly TableSchema[]): Promise<string[]> {
+    const oids = tables.flatMap((t) => {
+      const d = this.described.get(t.name);
+      return d ? [d.oid] : [];
+    });
+    const { byOid } = await relationPlaces(conn, this.namespace, oids, []);
+    return tables.flatMap((t) => {
+      const d = this.described.get(t.name);
+      if (!d) return [t.name];
+      const now = byOid.get(d.oid);
+      return now && now.schema === this.namespace ? [now.name] : [];
+    });
   }
 
   private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, trigger: ReadonlyMap<string, readonly TriggerColumn[]> | undefined, signal: AbortSignal): AsyncGenerator<StreamEvent> {

@@ -481,7 +481,8 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
    */
   const otherTable = (m: TableMessage) => {
     if (m.schema !== opts.namespace || !selects(m.name) || byName.has(m.name)) return;
-    const what = m.tag === 'CREATE TABLE' ? 'created' : 'renamed into the selection';
+    // CREATE TABLE reports its primary key's index too (tag CREATE INDEX), in either order.
+    const what = m.tag === 'ALTER TABLE' ? 'renamed into the selection' : 'created';
     pushStop(
       [m.name],
       `${m.tag} ${quoteIdent(m.name)} (reported by event trigger ${DDL_TRIGGER})`,
