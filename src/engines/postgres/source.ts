@@ -18,7 +18,7 @@ import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './check.js';
 import { describeRelationColumns, describeTable, listTables, scanPostgresData, tableStats, type ColumnType, type DescribedTable } from './schema.js';
 import { movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
-import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
+import { addToPublication, checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
 import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js';
 import { ddlTriggerRequirement, ensureDdlTrigger, triggerColumns, type TriggerColumn } from './ddl-trigger.js';
 import type { TextCodec } from './values.js';
@@ -431,6 +431,41 @@ export class PostgresSource implements ChangeSource {
     await recordRelations(this.p, this.publication, this.opts.syncId, record, state.comment);
   }
 
+  /**
+   * A table entering the selection while streaming (stream.ts adopt): into the publication first,
+   * then described, so the catalogue read is at or after the point from which its changes stream.
+   */
+  private async adoptTable(name: string): Promise<{ schema: TableSchema; types: readonly ColumnType[]; oid: number } | { unsupported: string }> {
+    const describe = async (): Promise<DescribedTable | { unsupported: string }> => {
+      try {
+        return await describeTable(this.p, this.namespace, name);
+      } catch (err) {
+        if (err instanceof TributaryError) return { unsupported: err.message };
+        throw err;
+      }
+    };
+    // The stream may deliver the statement's transaction before its commit is visible to other
+    // sessions (decoding follows the WAL's commit record; visibility comes a moment later): a table
+    // not found yet is looked for again, for up to about two seconds.
+    let first = await describe();
+    for (let i = 0; i < 20 && 'unsupported' in first; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      first = await describe();
+    }
+    // Refused before it joins the publication: a published table without a replica identity
+    // refuses its UPDATEs and DELETEs on the source.
+
+    if ('unsupported' in first) return first;
+    if (isKeyless(first.schema)) return { unsupported: `it has no primary key nor unique NOT NULL key, and such a table is copied whole only at a sync's start: restart the sync to copy it` };
+    const refused = await addToPublication(this.p, this.publication, this.namespace, name, this.opts.syncId);
+    if (refused !== undefined) return { unsupported: refused };
+    const d = await describe();
+    if ('unsupported' in d) return d;
+    this.described.set(name, d);
+    this.opts.logger.info({ table: name }, 'table entering the selection while streaming: added to the publication and described from the source catalogue; its rows are copied while the stream runs');
+    return { schema: d.schema, types: d.types, oid: d.oid };
+  }
+
   /** A synced table's columns in the catalogue now, as a Relation message would name them and describeRelationColumns describes them. */
   private async describeNow(table: string): Promise<CatalogueTable | undefined> {
     let d: DescribedTable;
@@ -742,6 +777,7 @@ export class PostgresSource implements ChangeSource {
         describeRelation: (oid, cols) => describeRelationColumns(this.p, oid, cols),
         ...(trigger ? { trigger: { columns: trigger } } : {}),
         selects: (name) => tableSelected(name, this.opts.tables ?? []),
+        adopt: (name) => this.adoptTable(name),
         describeNow: (table) => this.describeNow(table),
         walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
         onDdlPassed: (table, rec, renamedFrom) => this.ddlPassed(table, rec, renamedFrom),

@@ -78,6 +78,13 @@ export interface PgStreamOptions {
    * it does not. Default: none.
    */
   readonly selects?: (name: string) => boolean;
+  /**
+   * Brings a table the selection takes, created (or renamed in) while streaming, into the sync: adds
+   * it to the publication and describes it from the catalogue now (after the publication change,
+   * so every row the stream does not carry is in the catalogue by then). Returns its description,
+   * or why it cannot be adopted. Absent: such a table stops the sync.
+   */
+  readonly adopt?: (table: string) => Promise<{ readonly schema: TableSchema; readonly types: readonly ColumnType[]; readonly oid: number } | { readonly unsupported: string }>;
   /** The source's WAL flush position now: the catalogue read after it is the catalogue at a keepalive at or past it. */
   readonly walFlushed: () => Promise<bigint>;
   /**
@@ -157,6 +164,8 @@ interface Item {
  */
 type TableChange = { readonly table: string; readonly dec: Decoder; readonly at: bigint; readonly split?: { readonly timestamp: number } } & (
   | { readonly kind: 'drop-table'; readonly tag: string }
+  /** A table entering the selection: `dec` is its decoder, ready once the consumer described it. */
+  | { readonly kind: 'adopt'; readonly tag: string; readonly oid: number; readonly what: string }
   | { readonly kind: 'drop-index'; readonly tag: string; readonly index: string; readonly indexes: readonly TriggerIndexState[] }
 );
 
@@ -483,6 +492,21 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     if (m.schema !== opts.namespace || !selects(m.name) || byName.has(m.name)) return;
     // CREATE TABLE reports its primary key's index too (tag CREATE INDEX), in either order.
     const what = m.tag === 'ALTER TABLE' ? 'renamed into the selection' : 'created';
+    if (opts.adopt) {
+      // Followed from here on under a definition the consumer reads from the catalogue: rows of it
+      // (after it joins the publication) wait for that, and later messages of it diff against it.
+      const placeholder: TableSchema = { name: m.name, columns: [], primaryKey: [], generated: [], engine: 'postgres' };
+      const dec: Decoder = { schema: placeholder, codecs: [], ready: false };
+      byName.set(m.name, placeholder);
+      relations.set(m.name, m.oid);
+      followedBy.set(m.oid, m.name);
+      decoders.set(m.oid, dec);
+      latest.set(m.name, dec);
+      triggerSeen.set(m.name, m.columns);
+      indexesSeen.set(m.name, m.indexes ?? []);
+      push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'adopt', tag: m.tag, what, table: m.name, oid: m.oid, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+      return;
+    }
     pushStop(
       [m.name],
       `${m.tag} ${quoteIdent(m.name)} (reported by event trigger ${DDL_TRIGGER})`,
@@ -744,10 +768,33 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     return [{ ev: { type: 'commit', position: cut, timestamp: split.timestamp }, bytes: 64 }, item, { ev: { type: 'begin' }, bytes: 32 }];
   };
 
-  /** A table dropped, or one of its indexes dropped, as its 'ddl' event (see TableChange). */
-  const tableChange = (c: TableChange): Item[] => {
+  /** A table dropped, or one of its indexes dropped, or a table adopted, as its 'ddl' event (see TableChange). */
+  const tableChange = async (c: TableChange): Promise<Item[]> => {
     const before = c.dec.schema;
     const statement = (what: string) => `${c.tag} ${what} (reported by event trigger ${DDL_TRIGGER})`;
+    if (c.kind === 'adopt') {
+      const got = await (opts.adopt as NonNullable<PgStreamOptions['adopt']>)(c.table);
+      const text = statement(`${quoteIdent(c.table)}: ${c.what} while streaming, taken by the table selection`);
+      let why = 'unsupported' in got ? got.unsupported : undefined;
+      if (!('unsupported' in got)) {
+        if (got.oid !== c.oid) why = `the source catalogue has another table under that name now (a later statement dropped or renamed it): restart the sync to copy it`;
+        else if (isKeyless(got.schema)) why = `it has no primary key nor unique NOT NULL key, and such a table is copied whole only at a sync's start: restart the sync to copy it`;
+      }
+      if (why !== undefined || 'unsupported' in got) {
+        return [{ ev: { type: 'ddl', tables: [c.table], statement: text, position: ddlPosition(c.at), unsupported: `table ${c.table} cannot be brought into the running sync: ${why ?? ''}` }, bytes: 256 }];
+      }
+      const schema = { ...got.schema, name: c.table };
+      c.dec.schema = schema;
+      c.dec.codecs = schema.columns.map((col) => codecFor(col));
+      c.dec.ready = true;
+      seen.set(c.table, schema.columns.map((col, i) => ({ name: col.name, typeOid: got.types[i]?.oid ?? 0, typmod: got.types[i]?.typmod ?? -1 })));
+      const operations: SchemaOperation[] = [{ op: 'create-table', table: schema }];
+      return cutAround(c.at, c.split, false, (position) => ({
+        ev: { type: 'ddl', tables: [c.table], statement: text, position, operations, before: new Map(), after: new Map([[c.table, schema]]), adopt: [c.table] },
+        bytes: 256,
+        passed: { table: c.table, record: { oid: got.oid, columns: schema.columns.map((col, i) => [col.name, got.types[i]?.oid ?? 0, got.types[i]?.typmod ?? -1] as const) } },
+      }));
+    }
     if (c.kind === 'drop-table') {
       const operations: SchemaOperation[] = [{ op: 'drop-table', table: c.table }];
       return cutAround(c.at, c.split, false, (position) => ({
@@ -812,7 +859,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       } else if (taken.resolve) {
         items = await resolveRelation(taken.resolve);
       } else if (taken.table) {
-        items = tableChange(taken.table);
+        items = await tableChange(taken.table);
       } else if (taken.catalogue) {
         items = await compareCatalogue(taken.catalogue);
       }
