@@ -7,10 +7,14 @@
  * in the catalogue once the stream caught up), and a drop and an add of columns in
  * one change (a rename or not: the Relation message cannot tell) stopping the sync by name.
  * Through the event trigger (installed by the sync as a superuser): RENAME COLUMN with no row
- * written after it, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement.
+ * written after it, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement; table-level
+ * DDL: RENAME TO (also after rows of another table in its transaction), CREATE/ALTER/DROP INDEX,
+ * DROP TABLE, a rename out of the selection stopping the sync, a table created into the selection
+ * adopted (a keyless one stopping the sync). With a role that is no superuser: check's trigger line,
+ * and column changes from Relation messages.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { converged } from '../helpers/converge.js';
 import { contractTableSql, EnginePool, fillContractTable, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
 
@@ -169,8 +173,8 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     return db;
   };
 
-  const sync = (db: string): CliRun => {
-    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s']);
+  const sync = (db: string, extra: string[] = []): CliRun => {
+    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', ...extra]);
     running.push(run);
     return run;
   };
@@ -209,5 +213,158 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     await c.end();
     await stop(run);
     await dropSlots(db);
+  });
+
+  /** The target's indexes of `table`: one line per index, 'unique'/'index' and its columns ('k,v'). */
+  const targetIndexes = async (db: string, table: string): Promise<string[]> => {
+    if (dstName === 'postgres') {
+      // pg_indexes reads index definitions outside the target's DDL transactions: a lookup may fail while one commits (waitUntil asks again).
+      const defs = await dst.rows(db, 'pg_indexes', ['schemaname', 'tablename', 'indexdef'], 'indexdef').catch(() => ['(read again)']);
+      return defs
+        .filter((r) => r.startsWith(`public|${table}|`) && !/_pkey\b/.test(r))
+        .map((r) => `${/UNIQUE/.test(r) ? 'unique' : 'index'} ${(/\(([^)]*)\)\s*$/.exec(r)?.[1] ?? '').replace(/\s/g, '')}`)
+        .sort();
+    }
+    const rows = await dst.rows('information_schema', 'STATISTICS', ['TABLE_SCHEMA', 'TABLE_NAME', 'INDEX_NAME', 'NON_UNIQUE', 'COLUMN_NAME'], 'INDEX_NAME, SEQ_IN_INDEX');
+    const by = new Map<string, { unique: boolean; cols: string[] }>();
+    for (const r of rows) {
+      const [schema, t, name, nonUnique, col] = r.split('|') as [string, string, string, string, string];
+      if (schema !== db || t !== table || name === 'PRIMARY') continue;
+      const e = by.get(name) ?? { unique: nonUnique === '0', cols: [] };
+      e.cols.push(col);
+      by.set(name, e);
+    }
+    return [...by.values()].map((e) => `${e.unique ? 'unique' : 'index'} ${e.cols.join(',')}`).sort();
+  };
+
+  it('table-level DDL follows: RENAME TO (alone, and after rows of another table in its transaction), CREATE/ALTER/DROP INDEX, DROP TABLE; a restart goes on', async () => {
+    const db = await fresh(300);
+    await src.exec(db, contractTableSql('postgres', 'gone'));
+    await fillContractTable(src, db, 'gone', 50);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    const c = await src.client(db);
+    await c.query("INSERT INTO items (id, k, v) VALUES (1001, 'before', 1)");
+    await c.query('ALTER TABLE items RENAME TO items_renamed');
+    await c.query("INSERT INTO items_renamed (id, k, v) VALUES (1002, 'after', 2)");
+    await c.query("UPDATE items_renamed SET pad = 'renamed' WHERE id <= 10");
+    await c.query("BEGIN; INSERT INTO gone (id, k, v) VALUES (1003, 'first', 3); ALTER TABLE items_renamed RENAME TO items2; INSERT INTO items2 (id, k, v) VALUES (1003, 'second', 3); COMMIT");
+    await c.query("INSERT INTO items2 (id, k, v) VALUES (1004, 'later', 4)");
+    await converged(src, dst, db, 'items2', ['id', 'k', 'v', 'amount', 'pad'], run);
+    await converged(src, dst, db, 'gone', ['id', 'k', 'v'], run);
+    expect(run.stderr()).toMatch(/renamed to \\?"items_renamed\\?"/);
+    expect(run.stderr()).toMatch(/renamed to \\?"items2\\?"/);
+
+    await c.query('CREATE INDEX items_v ON items2 (v)');
+    await c.query('CREATE UNIQUE INDEX items_kv ON items2 (k, v)');
+    await c.query('ALTER INDEX items_v RENAME TO items_v2');
+    await c.query('CREATE INDEX items_part ON items2 (amount) WHERE amount > 10');
+    await waitUntil('the indexes on the target', async () => (await targetIndexes(db, 'items2')).join(';') === 'index v;unique k,v' || run.child.exitCode !== null, 30_000);
+    expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
+    expect(run.stderr()).toMatch(/index \\?"items_v\\?" renamed to \\?"items_v2\\?"/);
+    await c.query('DROP INDEX items_kv');
+    await waitUntil('the unique index dropped on the target', async () => (await targetIndexes(db, 'items2')).join(';') === 'index v' || run.child.exitCode !== null, 30_000);
+    expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
+
+    await c.query('DROP TABLE gone');
+    await c.query("INSERT INTO items2 (id, k, v) VALUES (1005, 'after drop', 5)");
+    await converged(src, dst, db, 'items2', ['id', 'k', 'v', 'amount', 'pad'], run);
+    await waitUntil('gone dropped on the target', async () => (await dst.count(db, 'gone').then(() => false, () => true)) || run.child.exitCode !== null, 30_000);
+    expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
+    await stop(run);
+
+    // A restart takes the tables as the stream left them: items2 under its name, gone no more.
+    const again = sync(db);
+    await c.query("INSERT INTO items2 (id, k, v) VALUES (1006, 'restarted', 6)");
+    await converged(src, dst, db, 'items2', ['id', 'k', 'v', 'amount', 'pad'], again);
+    await c.end();
+    await stop(again);
+    await dropSlots(db);
+  });
+
+  it('a table renamed out of the selection stops the sync naming it; one created into it is adopted (copied while streaming), one without a key stops it', async () => {
+    const db = await fresh(50);
+    const run = sync(db, ['--tables', 'items*']);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await src.exec(db, 'ALTER TABLE items RENAME TO other');
+    const timer = setTimeout(() => run.child.kill('SIGKILL'), 60_000);
+    expect(await run.exited).not.toBe(0);
+    clearTimeout(timer);
+    expect(run.stderr()).toContain('TRIB_DDL_UNSUPPORTED');
+    expect(run.stderr()).toMatch(/the rename moves synced table items to other, which the table selection/);
+    await src.exec(db, 'ALTER TABLE other RENAME TO items');
+
+    // Restarted, it goes on; a table created under a selected name is adopted: rows written in its
+    // own transaction and before it joined the publication come with its copy, later ones stream.
+    const second = sync(db, ['--tables', 'items*']);
+    await src.exec(db, "INSERT INTO items (id, k, v) VALUES (2001, 'back', 1)");
+    await converged(src, dst, db, 'items', ['id', 'k', 'v'], second);
+    await src.exec(db, `BEGIN; ${contractTableSql('postgres', 'items_new')}; INSERT INTO items_new SELECT g, 'new' || g, g FROM generate_series(1, 2000) g; COMMIT`);
+    await src.exec(db, "INSERT INTO items_new (id, k, v) VALUES (5001, 'after', 1); UPDATE items_new SET v = v + 1 WHERE id <= 100; DELETE FROM items_new WHERE id BETWEEN 200 AND 210");
+    await src.exec(db, "CREATE TABLE other_new (id int PRIMARY KEY); INSERT INTO other_new VALUES (1)");
+    await converged(src, dst, db, 'items_new', ['id', 'k', 'v'], second);
+    expect(second.stderr()).toContain('table entering the selection while streaming');
+    await src.exec(db, "INSERT INTO items_new (id, k, v) VALUES (5002, 'later', 2)");
+    await converged(src, dst, db, 'items_new', ['id', 'k', 'v'], second);
+    expect(await dst.count(db, 'other_new').then(() => 'there', () => 'absent')).toBe('absent');
+    await stop(second);
+    // A restart goes on with it; a table without a key created into the selection stops the sync.
+    const third = sync(db, ['--tables', 'items*']);
+    await src.exec(db, "INSERT INTO items_new (id, k, v) VALUES (5003, 'restarted', 3)");
+    await converged(src, dst, db, 'items_new', ['id', 'k', 'v'], third);
+    await src.exec(db, 'CREATE TABLE items_nokey (a int)');
+    const timer2 = setTimeout(() => third.child.kill('SIGKILL'), 60_000);
+    expect(await third.exited).not.toBe(0);
+    clearTimeout(timer2);
+    expect(third.stderr()).toMatch(/table items_nokey cannot be brought into the running sync: it has no primary key/);
+    // Refused before it joined the publication (which would refuse its UPDATEs and DELETEs on the source).
+    expect(await src.rows(db, 'pg_publication_tables', ['tablename'], 'tablename')).not.toContain('items_nokey');
+    await src.exec(db, 'UPDATE items_nokey SET a = 1');
+    await dropSlots(db);
+  });
+});
+
+describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s, a role that is no superuser', (dstName: EngineName) => {
+  let src: Engine;
+  let dst: Engine;
+
+  beforeAll(async () => {
+    src = await pool.get('source', 'postgres');
+    dst = await pool.get('target', dstName);
+  });
+
+  it('REPLICATION, owns the tables, may not create the event trigger: check says so with the fix, the sync runs, column changes follow from Relation messages', async () => {
+    const db = `r${++dbSeq}_${dstName.slice(0, 2)}`;
+    const role = 'trib_norm';
+    await src.createDatabase(db);
+    await src.exec(db, `DO $$ BEGIN CREATE ROLE ${role} LOGIN REPLICATION NOSUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await src.exec(db, `${contractTableSql('postgres', 'items')}; ALTER TABLE items OWNER TO ${role}; GRANT CREATE ON DATABASE "${db}" TO ${role}`);
+    await fillContractTable(src, db, 'items', 200);
+    await dst.createDatabase(db);
+    const url = src.url(db).replace('postgres@', `${role}@`);
+    expect(url).toContain(`${role}@`);
+
+    const chk = await runCli(['check', '--source', url, '--target', dst.url(db)]);
+    const line = chk.stdout.split('\n').find((l) => l.includes('event trigger tributary_ddl_v1:')) ?? '';
+    expect(line, chk.stdout).toMatch(/^ {2}⚠ event trigger tributary_ddl_v1: not installed, and the role may not install it \(not a superuser\): column renames stop the sync.*; fix: have a superuser run tributary sync once against this database/);
+
+    const run = startCli(['sync', '--source', url, '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s']);
+    running.push(run);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    expect(run.stderr()).toContain('may not install it (CREATE EVENT TRIGGER needs a superuser)');
+    // The owner changes the table (as an application would), no superuser involved.
+    const owner = await import('pg').then((m) => new m.default.Client({ connectionString: url }));
+    await owner.connect();
+    await owner.query("ALTER TABLE items ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'");
+    await owner.query("INSERT INTO items (id, k, v, note) VALUES (1001, 'a', 1, 'n1')");
+    await owner.query('ALTER TABLE items DROP COLUMN pad');
+    await owner.query("INSERT INTO items (id, k, v, note) VALUES (1002, 'b', 2, 'n2')");
+    await owner.end();
+    await converged(src, dst, db, 'items', ['id', 'k', 'v', 'amount', 'note'], run);
+    expect(run.stderr()).toMatch(/column \\?"note\\?" character varying\(20\) added/);
+    expect(await src.rows(db, 'pg_event_trigger', ['evtname'], 'evtname')).toEqual([]);
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr().slice(-3000)).toBe(0);
+    await src.exec('postgres', `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}' AND NOT active`);
   });
 });

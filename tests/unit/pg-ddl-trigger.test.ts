@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ddlTriggerSql, parseDdlMessage, renamedColumns, type TriggerColumn } from '../../src/engines/postgres/ddl-trigger.js';
-import { triggerOperations } from '../../src/engines/postgres/relation-diff.js';
+import { indexOperations, triggerOperations } from '../../src/engines/postgres/relation-diff.js';
 import { withLogical } from '../../src/engines/postgres/types.js';
 import type { Column } from '../../src/core/schema.js';
 
@@ -19,7 +19,31 @@ describe('the DDL event trigger', () => {
     expect(parseDdlMessage(text)).toEqual({ tag: 'ALTER TABLE', oid: 16384, schema: 'public', name: 't', columns: [tc(1, 'id', 23, true), { attnum: 3, name: 'note', typeOid: 1043, typmod: 24, notNull: false, defaultSql: "'x'::character varying" }] });
     expect(parseDdlMessage('not json')).toBeUndefined();
     expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'x', oid: 1, schema: 's', name: 'n', columns: [] }))).toBeUndefined();
+    expect(parseDdlMessage(JSON.stringify({ v: 3, tag: 'x', oid: 1, schema: 's', name: 'n', columns: [] }))).toBeUndefined();
     expect(parseDdlMessage(JSON.stringify({ v: 1, tag: 'x', oid: 1, schema: 's', name: 'n', columns: [[1, 'a', 23]] }))).toBeUndefined();
+  });
+
+  it('parses a table message with its indexes, and drop messages', () => {
+    const text = JSON.stringify({ v: 1, tag: 'CREATE INDEX', oid: 7, schema: 'public', name: 't', columns: [[1, 'id', 23, -1, true, null]], indexes: [['t_k', true, false, ['k', 'v']], ['t_p', false, true, []]] });
+    expect(parseDdlMessage(text)).toEqual({
+      tag: 'CREATE INDEX',
+      oid: 7,
+      schema: 'public',
+      name: 't',
+      columns: [tc(1, 'id', 23, true)],
+      indexes: [{ name: 't_k', unique: true, partial: false, columns: ['k', 'v'] }, { name: 't_p', unique: false, partial: true, columns: [] }],
+    });
+    expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP TABLE', dropped: 'table', oid: 7, schema: 'public', name: 't' }))).toEqual({ tag: 'DROP TABLE', dropped: 'table', oid: 7, schema: 'public', name: 't' });
+    expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP INDEX', dropped: 'index', oid: 8, schema: 'public', name: 't_k' }))?.dropped).toBe('index');
+    expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP VIEW', dropped: 'view', oid: 8, schema: 'public', name: 'v' }))).toBeUndefined();
+    expect(parseDdlMessage(JSON.stringify({ v: 1, tag: 'x', oid: 1, schema: 's', name: 'n', columns: [], indexes: [['i', true]] }))).toBeUndefined();
+  });
+
+  it('installs two triggers, widening an older one in place', () => {
+    const sql = ddlTriggerSql().join('\n');
+    expect(sql).toContain("ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX')");
+    expect(sql).toContain("ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP INDEX', 'DROP SCHEMA', 'DROP OWNED')");
+    expect(sql).toContain('DROP EVENT TRIGGER tributary_ddl_v1;');
   });
 
   it('finds renames by attribute number', () => {
@@ -61,5 +85,48 @@ describe('triggerOperations: a change the trigger reported', () => {
   it('without the columns before (first message, definition not known): as a Relation message', () => {
     const now = [tc(1, 'id', 23, true), tc(2, 'value', 25), tc(3, 'n', 23, false, '0')];
     expect(triggerOperations(before, described(now), undefined, now).unsupported).toMatch(/a rename or a drop and an add/);
+  });
+});
+
+describe('indexOperations: indexes the trigger reported', () => {
+  const before = withLogical({
+    name: 't',
+    columns: [col('id', 'int4', 'integer', false), col('k', 'int4', 'integer'), col('v', 'text', 'text')],
+    primaryKey: [0],
+    uniqueKeys: [[1]],
+    indexes: [{ name: 't_k_key', columns: ['k'], unique: true }, { name: 't_v', columns: ['v'], unique: false }],
+    generated: [],
+    engine: 'postgres',
+  });
+  const ix = (name: string, columns: string[], unique = false, partial = false) => ({ name, columns, unique, partial });
+
+  it('CREATE INDEX and CREATE UNIQUE INDEX: add-index, the unique one a unique key', () => {
+    const r = indexOperations(before, [ix('t_k_key', ['k'], true), ix('t_v', ['v']), ix('t_kv', ['k', 'v'], true)]);
+    expect(r.operations).toEqual([{ op: 'add-index', table: 't', name: 't_kv', columns: ['k', 'v'], unique: true, sourceText: 'CREATE UNIQUE INDEX "t_kv" ON "t" ("k", "v")' }]);
+    expect(r.after.uniqueKeys).toEqual([[1], [1, 2]]);
+    expect(r.after.indexes?.map((i) => i.name)).toEqual(['t_k_key', 't_v', 't_kv']);
+  });
+
+  it('DROP INDEX of a unique index: drop-index, and the unique key goes', () => {
+    const r = indexOperations(before, [ix('t_v', ['v'])]);
+    expect(r.operations).toEqual([{ op: 'drop-index', table: 't', name: 't_k_key', sourceText: 'DROP INDEX "t_k_key"' }]);
+    expect(r.after.uniqueKeys).toEqual([]);
+  });
+
+  it('ALTER INDEX … RENAME: rename-index (one gone, one new, the same definition)', () => {
+    const r = indexOperations(before, [ix('t_k_key', ['k'], true), ix('t_v_renamed', ['v'])]);
+    expect(r.operations).toEqual([{ op: 'rename-index', table: 't', from: 't_v', to: 't_v_renamed', sourceText: 'RENAME INDEX "t_v" TO "t_v_renamed"' }]);
+    expect(r.changes).toEqual(['index "t_v" renamed to "t_v_renamed"']);
+  });
+
+  it('a partial index or one over an expression is kept in the list, never an operation', () => {
+    const r = indexOperations(before, [ix('t_k_key', ['k'], true), ix('t_v', ['v']), ix('t_part', ['k'], true, true), ix('t_expr', [], false, true)]);
+    expect(r.operations).toEqual([]);
+    expect(r.after.uniqueKeys).toEqual([[1]]);
+    expect(r.after.indexes?.map((i) => i.name)).toEqual(['t_k_key', 't_v', 't_part', 't_expr']);
+  });
+
+  it('no change: no operation', () => {
+    expect(indexOperations(before, [ix('t_k_key', ['k'], true), ix('t_v', ['v'])]).operations).toEqual([]);
   });
 });

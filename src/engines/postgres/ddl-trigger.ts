@@ -7,19 +7,38 @@ import type { RelationColumn } from './schema.js';
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
 /**
- * The event trigger that writes a PostgreSQL source's DDL into the WAL, so the stream sees a schema
+ * The event triggers that write a PostgreSQL source's DDL into the WAL, so the stream sees a schema
  * change where it happened, with attribute numbers (pgoutput's Relation messages come only with the
- * next row, and name columns without them, so a rename looks like a drop and an add).
+ * next row, and name columns without them, so a rename looks like a drop and an add; and pgoutput
+ * says nothing of a table renamed, dropped or created, or of an index).
  *
- * On ddl_command_end of an ALTER TABLE it emits, with pg_logical_emit_message(true, 'tributary.ddl',
- * json), transactionally (the message is decoded inside its transaction, at the statement's place):
- * `{"v":1,"tag":"ALTER TABLE","oid":…,"schema":…,"name":…,"columns":[[attnum,name,typoid,typmod,notnull,default],…]}`,
- * the table's columns after the statement as the catalogue has them then (generated and dropped
- * columns left out, as pgoutput leaves them out). A failure inside it is a warning, never the user's
- * statement's failure. One trigger serves every sync of the database: it
- * is named without the sync's id, and installed once (CREATE EVENT TRIGGER needs a superuser).
+ * Each message is written with pg_logical_emit_message(true, 'tributary.ddl', json), transactionally
+ * (it is decoded inside its transaction, at the statement's place):
+ * - on ddl_command_end of ALTER TABLE, CREATE TABLE, CREATE INDEX and ALTER INDEX, for each ordinary or
+ *   partitioned table the statement touched (an index's table for an index):
+ *   `{"v":1,"tag":…,"oid":…,"schema":…,"name":…,"columns":[[attnum,name,typoid,typmod,notnull,default],…],"indexes":[[name,unique,partial,columns],…]}`,
+ *   the table's name, columns (generated and dropped columns left out, as pgoutput leaves them out)
+ *   and secondary indexes (the primary key's left out) after the statement as the catalogue has them
+ *   then. A rename shows as the table's OID under its new name. (Version 1 readers, which know
+ *   `columns` only, read these as before.)
+ * - on sql_drop, for each table dropped (by any statement) and each index DROP INDEX dropped:
+ *   `{"v":2,"tag":…,"dropped":"table"|"index","oid":…,"schema":…,"name":…}` (the catalogue has no row
+ *   of it any more: a dropped index is named only, its table found by the stream by the name).
+ * The functions have no EXCEPTION block: one runs in a subtransaction, and PostgreSQL (15, measured)
+ * then decodes the message after the rows that follow the statement in its transaction, where the
+ * rows of a renamed table come under a name the stream does not know yet. They only read the
+ * catalogue, so they have nothing to fail on. (An older tributary's had one.) One pair of
+ * triggers serves every sync of the database: they are named without the sync's id, and installed
+ * once (CREATE EVENT TRIGGER needs a superuser). An older tributary installed the first alone, for
+ * ALTER TABLE only: installing again (ddlTriggerSql) widens it in place.
  */
 export const DDL_TRIGGER = 'tributary_ddl_v1';
+/** The sql_drop trigger of the pair (see DDL_TRIGGER). */
+export const DDL_DROP_TRIGGER = 'tributary_ddl_v1_drop';
+/** The command tags DDL_TRIGGER fires on. */
+const TAGS = ['ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX'];
+/** The command tags DDL_DROP_TRIGGER fires on (a table dropped by any of them is reported). */
+const DROP_TAGS = ['DROP TABLE', 'DROP INDEX', 'DROP SCHEMA', 'DROP OWNED'];
 /** How a user without superuser rights gets the trigger (docs/check.md holds the SQL; a unit test keeps it equal to ddlTriggerSql()). */
 const HOW_TO_INSTALL =
   'have a superuser run tributary sync once against this database (it installs the trigger, which then serves every sync of the database), or run the SQL under "PostgreSQL DDL event trigger" in docs/check.md as a superuser';
@@ -32,27 +51,53 @@ const COLUMNS_SQL = `(SELECT coalesce(json_agg(json_build_array(a.attnum, a.attn
      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     WHERE a.attrelid = $oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')`;
 
-/** The statements that install the trigger (idempotent: a second run replaces the function and keeps the trigger). */
+/**
+ * The secondary index list the trigger emits for relation `oid`, as schema.ts describeTable lists
+ * them (the columns an index's key names; an expression part names none), with whether it is partial
+ * or over an expression (`partial`: a target cannot have it from the columns alone).
+ */
+const INDEXES_SQL = `(SELECT coalesce(json_agg(json_build_array(ic.relname, i.indisunique, i.indpred IS NOT NULL OR i.indexprs IS NOT NULL,
+       (SELECT coalesce(json_agg(a.attname ORDER BY k.o), '[]'::json) FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n)) ORDER BY ic.relname), '[]'::json)
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $oid AND NOT i.indisprimary)`;
+
+const list = (tags: readonly string[]) => tags.map((t) => `'${t}'`).join(', ');
+
+/** The statements that install the triggers (idempotent: a second run replaces the functions, keeps the triggers, and widens an older tributary's). */
 export function ddlTriggerSql(): string[] {
   return [
     `CREATE OR REPLACE FUNCTION public.${DDL_TRIGGER}() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
 DECLARE r record;
 BEGIN
   FOR r IN SELECT DISTINCT c.oid, n.nspname, c.relname, e.command_tag FROM pg_event_trigger_ddl_commands() e
-             JOIN pg_class c ON c.oid = e.objid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE e.classid = 'pg_class'::regclass AND e.object_type IN ('table', 'table column') AND e.command_tag = 'ALTER TABLE' AND c.relkind IN ('r', 'p')
+             JOIN pg_class c ON c.oid = CASE WHEN e.object_type = 'index' THEN (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = e.objid) ELSE e.objid END
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE e.classid = 'pg_class'::regclass AND e.object_type IN ('table', 'table column', 'index') AND e.command_tag IN (${list(TAGS)}) AND c.relkind IN ('r', 'p')
   LOOP
     PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object('v', 1, 'tag', r.command_tag, 'oid', r.oid::int8, 'schema', r.nspname, 'name', r.relname,
-      'columns', ${COLUMNS_SQL.replace('$oid', 'r.oid')})::text);
+      'columns', ${COLUMNS_SQL.replace('$oid', 'r.oid')},
+      'indexes', ${INDEXES_SQL.replace('$oid', 'r.oid')})::text);
   END LOOP;
-EXCEPTION WHEN OTHERS THEN
-  -- Never fail the user's statement: without the message, the sync still sees the change in pgoutput's Relation message.
-  RAISE WARNING '${DDL_TRIGGER}: %', SQLERRM;
+END
+$fn$`,
+    `CREATE OR REPLACE FUNCTION public.${DDL_DROP_TRIGGER}() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT o.objid, o.object_type, o.schema_name, o.object_name FROM pg_event_trigger_dropped_objects() o
+            WHERE o.classid = 'pg_class'::regclass AND (o.object_type = 'table' OR (o.object_type = 'index' AND TG_TAG = 'DROP INDEX'))
+  LOOP
+    PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object('v', 2, 'tag', TG_TAG, 'dropped', r.object_type, 'oid', r.objid::int8, 'schema', r.schema_name, 'name', r.object_name)::text);
+  END LOOP;
 END
 $fn$`,
     `DO $do$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = '${DDL_TRIGGER}' AND NOT (evttags @> ARRAY[${list(TAGS)}] AND evttags <@ ARRAY[${list(TAGS)}])) THEN
+    DROP EVENT TRIGGER ${DDL_TRIGGER};
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = '${DDL_TRIGGER}') THEN
-    CREATE EVENT TRIGGER ${DDL_TRIGGER} ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION public.${DDL_TRIGGER}();
+    CREATE EVENT TRIGGER ${DDL_TRIGGER} ON ddl_command_end WHEN TAG IN (${list(TAGS)}) EXECUTE FUNCTION public.${DDL_TRIGGER}();
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = '${DDL_DROP_TRIGGER}') THEN
+    CREATE EVENT TRIGGER ${DDL_DROP_TRIGGER} ON sql_drop WHEN TAG IN (${list(DROP_TAGS)}) EXECUTE FUNCTION public.${DDL_DROP_TRIGGER}();
   END IF;
 END $do$`,
   ];
@@ -66,13 +111,37 @@ export interface TriggerColumn extends RelationColumn {
   readonly defaultSql: string | null;
 }
 
-/** A parsed 'tributary.ddl' message. */
-export interface DdlMessage {
+/** A secondary index as the trigger's message lists it. */
+export interface TriggerIndex {
+  readonly name: string;
+  readonly unique: boolean;
+  /** Partial (WHERE) or over an expression: its columns alone do not define it. */
+  readonly partial: boolean;
+  readonly columns: readonly string[];
+}
+
+/** A parsed 'tributary.ddl' message: a table after a statement, or a table or index dropped. */
+export type DdlMessage = TableMessage | DropMessage;
+
+/** A table after a statement, under its name then. */
+export interface TableMessage {
   readonly tag: string;
   readonly oid: number;
   readonly schema: string;
   readonly name: string;
   readonly columns: readonly TriggerColumn[];
+  /** Absent: written by an older trigger, which lists no indexes. */
+  readonly indexes?: readonly TriggerIndex[];
+  readonly dropped?: undefined;
+}
+
+/** A table or an index dropped (its OID no longer in the catalogue). */
+export interface DropMessage {
+  readonly tag: string;
+  readonly oid: number;
+  readonly schema: string;
+  readonly name: string;
+  readonly dropped: 'table' | 'index';
 }
 
 /**
@@ -86,7 +155,11 @@ export function parseDdlMessage(text: string): DdlMessage | undefined {
   } catch {
     return undefined;
   }
-  const b = body as { v?: unknown; tag?: unknown; oid?: unknown; schema?: unknown; name?: unknown; columns?: unknown };
+  const b = body as { v?: unknown; tag?: unknown; oid?: unknown; schema?: unknown; name?: unknown; columns?: unknown; indexes?: unknown; dropped?: unknown };
+  if (b.v === 2) {
+    if (typeof b.tag !== 'string' || typeof b.oid !== 'number' || typeof b.schema !== 'string' || typeof b.name !== 'string' || (b.dropped !== 'table' && b.dropped !== 'index')) return undefined;
+    return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, dropped: b.dropped };
+  }
   if (b.v !== 1 || typeof b.tag !== 'string' || typeof b.oid !== 'number' || typeof b.schema !== 'string' || typeof b.name !== 'string' || !Array.isArray(b.columns)) return undefined;
   const columns: TriggerColumn[] = [];
   for (const c of b.columns as unknown[]) {
@@ -95,13 +168,23 @@ export function parseDdlMessage(text: string): DdlMessage | undefined {
     if (typeof attnum !== 'number' || typeof name !== 'string' || typeof typeOid !== 'number' || typeof typmod !== 'number' || typeof notNull !== 'boolean') return undefined;
     columns.push({ attnum, name, typeOid, typmod, notNull, defaultSql: typeof def === 'string' ? def : null });
   }
-  return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns };
+  if (b.indexes === undefined) return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns };
+  if (!Array.isArray(b.indexes)) return undefined;
+  const indexes: TriggerIndex[] = [];
+  for (const i of b.indexes as unknown[]) {
+    if (!Array.isArray(i) || i.length < 4) return undefined;
+    const [name, unique, partial, cols] = i as unknown[];
+    if (typeof name !== 'string' || typeof unique !== 'boolean' || typeof partial !== 'boolean' || !Array.isArray(cols) || !cols.every((c) => typeof c === 'string')) return undefined;
+    indexes.push({ name, unique, partial, columns: cols as string[] });
+  }
+  return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns, indexes };
 }
 
 /** A table's columns now, in the form the trigger's message gives them (for the first message's comparison). */
 export async function triggerColumns(conn: Queryable, oid: number): Promise<TriggerColumn[]> {
   const r = await conn.query<{ c: string }>(`SELECT ${COLUMNS_SQL.replace('$oid', '$1::oid')}::text AS c`, [String(oid)]);
-  return parseDdlMessage(JSON.stringify({ v: 1, tag: '', oid, schema: '', name: '', columns: JSON.parse(r.rows[0]?.c ?? '[]') as unknown }))?.columns as TriggerColumn[];
+  const m = parseDdlMessage(JSON.stringify({ v: 1, tag: '', oid, schema: '', name: '', columns: JSON.parse(r.rows[0]?.c ?? '[]') as unknown }));
+  return m && !m.dropped ? [...m.columns] : [];
 }
 
 /**
@@ -118,28 +201,44 @@ export function renamedColumns(before: readonly TriggerColumn[], after: readonly
   return out;
 }
 
-/** Whether the trigger is installed, and whether this role could install it. */
-export async function ddlTriggerState(conn: Queryable): Promise<{ installed: boolean; enabled: boolean; superuser: boolean }> {
-  const r = await conn.query<{ installed: string; enabled: string | null; superuser: string }>(
+/**
+ * Whether the trigger is installed, whether it is the current pair (`current`: the drop trigger
+ * there too and the tags this version fires on; an older tributary's reports ALTER TABLE only),
+ * enabled, and whether this role could install it.
+ */
+export async function ddlTriggerState(conn: Queryable): Promise<{ installed: boolean; current: boolean; enabled: boolean; superuser: boolean }> {
+  const r = await conn.query<{ installed: string; current: string; enabled: string | null; superuser: string }>(
     `SELECT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $1) AS installed,
-            (SELECT evtenabled <> 'D' FROM pg_event_trigger WHERE evtname = $1) AS enabled,
+            (EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $1 AND evttags @> $3::text[] AND evttags <@ $3::text[])
+              AND EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $2)) AS current,
+            (SELECT bool_and(evtenabled <> 'D') FROM pg_event_trigger WHERE evtname IN ($1, $2)) AS enabled,
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
-    [DDL_TRIGGER],
+    [DDL_TRIGGER, DDL_DROP_TRIGGER, TAGS],
   );
   const row = r.rows[0];
-  return { installed: row?.installed === 't', enabled: row?.enabled === 't', superuser: row?.superuser === 't' };
+  // The client may parse no type: booleans come as 't'/'f' (or as booleans from a parsing client).
+  const yes = (v: unknown) => v === 't' || v === true;
+  return { installed: yes(row?.installed), current: yes(row?.current), enabled: yes(row?.enabled), superuser: yes(row?.superuser) };
 }
 
+/** What an older trigger leaves out. */
+const OUTDATED = 'it reports ALTER TABLE only: table renames, drops and creations and index changes are not followed';
+
 /**
- * Installs the trigger when it is missing and the role is a superuser; otherwise says why not in
- * the log (the Relation messages still follow added, dropped and retyped columns). Returns whether
- * the trigger is there now.
+ * Installs the triggers when they are missing or an older tributary's, and the role is a
+ * superuser; otherwise says why not in the log (the Relation messages still follow added, dropped
+ * and retyped columns). Returns whether the trigger is there now (an older one still reports
+ * ALTER TABLE's columns).
  */
 export async function ensureDdlTrigger(conn: Queryable, logger: Logger): Promise<boolean> {
   const s = await ddlTriggerState(conn);
-  if (s.installed) return s.enabled;
+  if (s.installed && s.current) return s.enabled;
   if (!s.superuser) {
-    logger.warn({ trigger: DDL_TRIGGER }, `event trigger ${DDL_TRIGGER} is not installed and this role may not install it (CREATE EVENT TRIGGER needs a superuser): column renames stop the sync, and a schema change shows only with the next row written. ${HOW_TO_INSTALL}`);
+    if (s.installed) {
+      logger.warn({ trigger: DDL_TRIGGER }, `event trigger ${DDL_TRIGGER} was installed by an older tributary and this role may not replace it (CREATE EVENT TRIGGER needs a superuser): ${OUTDATED}. ${HOW_TO_INSTALL}`);
+      return s.enabled;
+    }
+    logger.warn({ trigger: DDL_TRIGGER }, `event trigger ${DDL_TRIGGER} is not installed and this role may not install it (CREATE EVENT TRIGGER needs a superuser): column renames stop the sync, a schema change shows only with the next row written, and table renames, drops and creations and index changes are not followed. ${HOW_TO_INSTALL}`);
     return false;
   }
   for (const sql of ddlTriggerSql()) await conn.query(sql);
@@ -154,8 +253,9 @@ export async function ddlTriggerRequirement(conn: Queryable, mode: 'install' | '
   const fix = HOW_TO_INSTALL;
   const base = { name, severity: 'warning' as const, code: ErrorCode.PRIVILEGE_MISSING };
   if (mode === 'off') return { ...base, ok: true, value: 'not used (--pg-ddl-trigger off): column changes follow from Relation messages only', fix: '' };
-  if (s.installed && s.enabled) return { ...base, ok: true, value: 'installed: schema changes reach the stream where they happen (renames included)', fix: '' };
-  if (s.installed) return { ...base, ok: false, value: 'installed but disabled', fix: `ALTER EVENT TRIGGER ${DDL_TRIGGER} ENABLE` };
-  if (s.superuser) return { ...base, ok: true, value: 'not installed: sync will install it (the role is a superuser)', fix: '' };
-  return { ...base, ok: false, value: 'not installed, and the role may not install it (not a superuser): column renames stop the sync, and a change shows only with the next row', fix };
+  if (s.installed && !s.enabled) return { ...base, ok: false, value: 'installed but disabled', fix: `ALTER EVENT TRIGGER ${DDL_TRIGGER} ENABLE; ALTER EVENT TRIGGER ${DDL_DROP_TRIGGER} ENABLE` };
+  if (s.installed && s.current) return { ...base, ok: true, value: 'installed: schema changes reach the stream where they happen (renames, drops, new tables and indexes included)', fix: '' };
+  if (s.superuser) return { ...base, ok: true, value: `${s.installed ? 'installed by an older tributary' : 'not installed'}: sync will install it (the role is a superuser)`, fix: '' };
+  if (s.installed) return { ...base, ok: false, value: `installed by an older tributary, and the role may not replace it (not a superuser): ${OUTDATED}`, fix };
+  return { ...base, ok: false, value: 'not installed, and the role may not install it (not a superuser): column renames stop the sync, a change shows only with the next row, and table renames, drops and creations and index changes are not followed', fix };
 }

@@ -1,5 +1,6 @@
 import type { ColumnDefault, SchemaOperation } from '../../core/schema-change.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import type { Column, IndexDefinition, TableSchema } from '../../core/schema.js';
+import { applyOperations } from '../../schema/apply.js';
 import { quoteIdent } from './sql.js';
 import type { RelationColumnDescription } from './schema.js';
 import { withLogical } from './types.js';
@@ -163,4 +164,59 @@ export function triggerOperations(
     }
   }
   return { ...base, operations, changes };
+}
+
+/** A secondary index as the event trigger's message gives it (ddl-trigger.ts TriggerIndex). */
+export interface TriggerIndexState {
+  readonly name: string;
+  readonly unique: boolean;
+  readonly partial: boolean;
+  readonly columns: readonly string[];
+}
+
+/**
+ * The index operations that turn `before`'s secondary indexes (TableSchema.indexes) into `now`
+ * (the event trigger's list after a statement), matched by name (an index's name is unique in its
+ * schema): a name gone and a name new with the same columns and uniqueness is a rename-index (ALTER
+ * INDEX … RENAME: what the target knows it by stays), else a name gone is drop-index and a name new
+ * add-index. A partial index or one over an expression is no operation (a target cannot build it
+ * from its columns, and must not find one by its columns to drop it): it is only kept in
+ * `indexes`. `before` without `indexes` (not known) takes `now` with no operation.
+ */
+export function indexOperations(before: TableSchema, now: readonly TriggerIndexState[]): RelationDiff {
+  const table = before.name;
+  const list = now.map((i) => ({ name: i.name, columns: i.columns, unique: i.unique }));
+  if (before.indexes === undefined) return { after: { ...before, indexes: list }, operations: [], changes: [] };
+  const nowByName = new Map(now.map((i) => [i.name, i]));
+  const had = new Map(before.indexes.map((i) => [i.name, i]));
+  const gone = before.indexes.filter((i) => !nowByName.has(i.name));
+  const added = now.filter((i) => !had.has(i.name));
+  const operations: SchemaOperation[] = [];
+  const changes: string[] = [];
+  const sameDef = (a: { columns: readonly string[]; unique: boolean }, b: { columns: readonly string[]; unique: boolean }) =>
+    a.unique === b.unique && a.columns.length === b.columns.length && a.columns.every((c, j) => c === b.columns[j]);
+  if (gone.length === 1 && added.length === 1 && sameDef(gone[0] as IndexDefinition, added[0] as TriggerIndexState)) {
+    const from = (gone[0] as IndexDefinition).name;
+    const to = (added[0] as TriggerIndexState).name;
+    operations.push({ op: 'rename-index', table, from, to, sourceText: `RENAME INDEX ${quoteIdent(from)} TO ${quoteIdent(to)}` });
+    changes.push(`index ${quoteIdent(from)} renamed to ${quoteIdent(to)}`);
+  } else {
+    for (const i of gone) {
+      // An index over expressions only has no column to find it by, and was never built on the target.
+      if (i.columns.length === 0) continue;
+      operations.push({ op: 'drop-index', table, name: i.name, sourceText: `DROP INDEX ${quoteIdent(i.name)}` });
+      changes.push(`index ${quoteIdent(i.name)} dropped`);
+    }
+    for (const i of added) {
+      if (i.partial || i.columns.length === 0) {
+        changes.push(`index ${quoteIdent(i.name)} created (partial or over an expression: not built on the target)`);
+        continue;
+      }
+      const cols = i.columns.map(quoteIdent).join(', ');
+      operations.push({ op: 'add-index', table, name: i.name, columns: [...i.columns], unique: i.unique, sourceText: `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(i.name)} ON ${quoteIdent(table)} (${cols})` });
+      changes.push(`${i.unique ? 'unique ' : ''}index ${quoteIdent(i.name)} (${cols}) created`);
+    }
+  }
+  const applied = operations.length ? (applyOperations(new Map([[table, before]]), operations).get(table) as TableSchema) : before;
+  return { after: { ...applied, indexes: list }, operations, changes };
 }

@@ -329,6 +329,22 @@ export async function ensurePublication(
 }
 
 /**
+ * Brings `table` into the sync's publication while streaming (a table entering the selection):
+ * nothing when the publication publishes it already; ALTER PUBLICATION … ADD TABLE when tributary
+ * owns it. Returns why it cannot (a publication the user named that does not publish it), else
+ * undefined. Changes written before this commits are not streamed: the caller copies the table after.
+ */
+export async function addToPublication(conn: Queryable, publication: string, namespace: string, table: string, syncId: string): Promise<string | undefined> {
+  const state = await publicationState(conn, publication, namespace, syncId);
+  if (state.allTables || state.tables.includes(table)) return undefined;
+  if (!state.owned) {
+    return `publication ${publication} is not tributary's own and does not publish it: ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${qualified(namespace, table)}, then restart the sync`;
+  }
+  await conn.query(`ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${qualified(namespace, table)}`);
+  return undefined;
+}
+
+/**
  * Writes `record` into the comment of the publication tributary owns (publicationComment), unless
  * it says that already (`current`: the comment as read, when the caller has it).
  */

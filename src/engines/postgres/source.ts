@@ -9,7 +9,7 @@ import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { selectTables } from '../../config/tables.js';
+import { selectTables, tableSelected } from '../../config/tables.js';
 import { chunkSql, copyChunkSql, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { connectError, openClient, openPool } from './connection.js';
@@ -18,7 +18,7 @@ import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './check.js';
 import { describeRelationColumns, describeTable, listTables, scanPostgresData, tableStats, type ColumnType, type DescribedTable } from './schema.js';
 import { movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
-import { checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
+import { addToPublication, checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
 import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js';
 import { ddlTriggerRequirement, ensureDdlTrigger, triggerColumns, type TriggerColumn } from './ddl-trigger.js';
 import type { TextCodec } from './values.js';
@@ -406,15 +406,64 @@ export class PostgresSource implements ChangeSource {
   /**
    * The stream went on past a 'ddl' of `table`: the target has the table's definition as the
    * source has it now (the runner described it again to judge that), so the owned publication
-   * records the table's columns as they are now (`seen`, the 'ddl' event's own, when not described).
+   * records the table's columns as they are now (`seen`, the 'ddl' event's own, when not described),
+   * under its new name when the event renamed it from `renamedFrom`, and no more when it dropped it
+   * (`seen` undefined).
    */
-  private async ddlPassed(table: string, seen: RelationRecord): Promise<void> {
+  private async ddlPassed(table: string, seen: RelationRecord | undefined, renamedFrom?: string): Promise<void> {
+    if (renamedFrom !== undefined) {
+      const d = this.described.get(renamedFrom);
+      this.described.delete(renamedFrom);
+      if (d) this.described.set(table, { ...d, schema: { ...d.schema, name: table } });
+    }
+    if (!seen) this.described.delete(table);
     const state = await publicationState(this.p, this.publication, this.namespace, this.opts.syncId);
     if (!state.owned || !state.recorded) return;
     const record = new Map(state.recorded);
+    if (renamedFrom !== undefined) record.delete(renamedFrom);
+    if (!seen) {
+      record.delete(table);
+      await recordRelations(this.p, this.publication, this.opts.syncId, record, state.comment);
+      return;
+    }
     const d = this.described.get(table);
     record.set(table, d && d.oid === seen.oid ? recordOf(d) : seen);
     await recordRelations(this.p, this.publication, this.opts.syncId, record, state.comment);
+  }
+
+  /**
+   * A table entering the selection while streaming (stream.ts adopt): into the publication first,
+   * then described, so the catalogue read is at or after the point from which its changes stream.
+   */
+  private async adoptTable(name: string): Promise<{ schema: TableSchema; types: readonly ColumnType[]; oid: number } | { unsupported: string }> {
+    const describe = async (): Promise<DescribedTable | { unsupported: string }> => {
+      try {
+        return await describeTable(this.p, this.namespace, name);
+      } catch (err) {
+        if (err instanceof TributaryError) return { unsupported: err.message };
+        throw err;
+      }
+    };
+    // The stream may deliver the statement's transaction before its commit is visible to other
+    // sessions (decoding follows the WAL's commit record; visibility comes a moment later): a table
+    // not found yet is looked for again, for up to about two seconds.
+    let first = await describe();
+    for (let i = 0; i < 20 && 'unsupported' in first; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      first = await describe();
+    }
+    // Refused before it joins the publication: a published table without a replica identity
+    // refuses its UPDATEs and DELETEs on the source.
+
+    if ('unsupported' in first) return first;
+    if (isKeyless(first.schema)) return { unsupported: `it has no primary key nor unique NOT NULL key, and such a table is copied whole only at a sync's start: restart the sync to copy it` };
+    const refused = await addToPublication(this.p, this.publication, this.namespace, name, this.opts.syncId);
+    if (refused !== undefined) return { unsupported: refused };
+    const d = await describe();
+    if ('unsupported' in d) return d;
+    this.described.set(name, d);
+    this.opts.logger.info({ table: name }, 'table entering the selection while streaming: added to the publication and described from the source catalogue; its rows are copied while the stream runs');
+    return { schema: d.schema, types: d.types, oid: d.oid };
   }
 
   /** A synced table's columns in the catalogue now, as a Relation message would name them and describeRelationColumns describes them. */
@@ -657,8 +706,7 @@ export class PostgresSource implements ChangeSource {
     });
     try {
       await checkSlot(conn, p.slot, p.lsn, this.opts.dsn.database);
-      const names = tables.map((t) => t.name);
-      await ensurePublication(conn, this.publication, this.namespace, names, this.opts.syncId, this.opts.logger);
+      await ensurePublication(conn, this.publication, this.namespace, await this.publishedNames(conn, tables), this.opts.syncId, this.opts.logger);
     } finally {
       await conn.end().catch(() => undefined);
     }
@@ -682,6 +730,26 @@ export class PostgresSource implements ChangeSource {
       if (err instanceof RelationChangedError) throw await this.explainRelation(err);
       throw await this.lostSlotError(err, p.lsn);
     }
+  }
+
+  /**
+   * The names the publication covers `tables` by now: a table renamed since it was described (the
+   * stream has yet to reach the statement, which it follows or stops on) is its relation's name now,
+   * and one dropped or moved to another schema is left out. Publication membership is by OID, so
+   * the renamed relation stays published; naming it by its old name would fail.
+   */
+  private async publishedNames(conn: pg.Client, tables: readonly TableSchema[]): Promise<string[]> {
+    const oids = tables.flatMap((t) => {
+      const d = this.described.get(t.name);
+      return d ? [d.oid] : [];
+    });
+    const { byOid } = await relationPlaces(conn, this.namespace, oids, []);
+    return tables.flatMap((t) => {
+      const d = this.described.get(t.name);
+      if (!d) return [t.name];
+      const now = byOid.get(d.oid);
+      return now && now.schema === this.namespace ? [now.name] : [];
+    });
   }
 
   private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, trigger: ReadonlyMap<string, readonly TriggerColumn[]> | undefined, signal: AbortSignal): AsyncGenerator<StreamEvent> {
@@ -708,10 +776,14 @@ export class PostgresSource implements ChangeSource {
         relations,
         describeRelation: (oid, cols) => describeRelationColumns(this.p, oid, cols),
         ...(trigger ? { trigger: { columns: trigger } } : {}),
+        selects: (name) => tableSelected(name, this.opts.tables ?? []),
+        adopt: (name) => this.adoptTable(name),
         describeNow: (table) => this.describeNow(table),
         walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
-        onDdlPassed: (table, rec) => this.ddlPassed(table, rec),
-        checkRelations: async (position) => {
+        onDdlPassed: (table, rec, renamedFrom) => this.ddlPassed(table, rec, renamedFrom),
+        // With the event trigger, a table renamed, moved or dropped is reported in the stream at
+        // its statement (and followed): the catalogue, which may be ahead of the stream, is not asked.
+        ...(trigger ? {} : { checkRelations: async (position: string) => {
           const moved = await movedRelation(this.p, this.namespace, relations);
           if (!moved) return undefined;
           return new RelationChangedError({
@@ -720,7 +792,7 @@ export class PostgresSource implements ChangeSource {
             seen: 'in the catalogue while streaming',
             position: `it was noticed with the stream at ${positions.describePosition(position)}; changes made to it since never reach the stream, nothing of them is applied, and the checkpoint is at or before that position`,
           });
-        },
+        } }),
         logger: this.opts.logger,
       },
       signal,

@@ -10,8 +10,9 @@ import { rowBytes, type Value } from '../../core/values.js';
 import { clientConfig, connectError } from './connection.js';
 import { encodePosition, formatLsn, parseLsn } from './position.js';
 import { RelationChangedError, type RelationRecord } from './relations.js';
-import { DDL_MESSAGE_PREFIX, DDL_TRIGGER, parseDdlMessage, type TriggerColumn } from './ddl-trigger.js';
-import { relationOperations, triggerOperations, type RelationDiff } from './relation-diff.js';
+import { DDL_MESSAGE_PREFIX, DDL_TRIGGER, parseDdlMessage, type DropMessage, type TableMessage, type TriggerColumn } from './ddl-trigger.js';
+import { indexOperations, relationOperations, triggerOperations, type RelationDiff, type TriggerIndexState } from './relation-diff.js';
+import type { SchemaOperation } from '../../core/schema-change.js';
 import type { ColumnType, RelationColumn, RelationColumnDescription } from './schema.js';
 import { quoteIdent } from './sql.js';
 import { codecFor, type TextCodec } from './values.js';
@@ -71,13 +72,27 @@ export interface PgStreamOptions {
    * them, to find renames by attribute number. Absent: Relation messages only.
    */
   readonly trigger?: { readonly columns: ReadonlyMap<string, readonly TriggerColumn[]> };
+  /**
+   * Whether the sync's table selection (--tables) takes a table of this name: a synced table the
+   * trigger reports renamed is followed under its new name when it does, and stops the sync when
+   * it does not. Default: none.
+   */
+  readonly selects?: (name: string) => boolean;
+  /**
+   * Brings a table the selection takes, created (or renamed in) while streaming, into the sync: adds
+   * it to the publication and describes it from the catalogue now (after the publication change,
+   * so every row the stream does not carry is in the catalogue by then). Returns its description,
+   * or why it cannot be adopted. Absent: such a table stops the sync.
+   */
+  readonly adopt?: (table: string) => Promise<{ readonly schema: TableSchema; readonly types: readonly ColumnType[]; readonly oid: number } | { readonly unsupported: string }>;
   /** The source's WAL flush position now: the catalogue read after it is the catalogue at a keepalive at or past it. */
   readonly walFlushed: () => Promise<bigint>;
   /**
    * Called once the consumer went on past a 'ddl' event (it did not stop there): the table is now
-   * followed with `record`'s columns.
+   * followed with `record`'s columns (undefined: it was dropped), under the name `table`, which was
+   * `renamedFrom` before the event when that is set.
    */
-  readonly onDdlPassed?: (table: string, record: RelationRecord) => Promise<void>;
+  readonly onDdlPassed?: (table: string, record: RelationRecord | undefined, renamedFrom?: string) => Promise<void>;
   /**
    * Looks in the catalogue for a synced table renamed, moved, dropped or replaced: changes that
    * may never reach the stream (a table created in a synced table's place is not in the
@@ -117,8 +132,10 @@ interface Resolve {
   readonly columns: readonly RelationColumn[];
   /** The position before the transaction the message is in. */
   readonly at: bigint;
-  /** From the event trigger's message: the table's columns before (when known) and after it. */
-  readonly trigger?: { readonly was: readonly TriggerColumn[] | undefined; readonly now: readonly TriggerColumn[] };
+  /** From the event trigger's message: its command tag, the table's columns before (when known) and after it, and its indexes after it (absent: an older trigger's message). */
+  readonly trigger?: { readonly tag: string; readonly was: readonly TriggerColumn[] | undefined; readonly now: readonly TriggerColumn[]; readonly indexes?: readonly TriggerIndexState[] };
+  /** The trigger reported the table under this new name (ALTER TABLE … RENAME TO): a rename-tables operation after the others. */
+  readonly renameTo?: string;
   /** Rows of the transaction came before it: a change it makes is cut in between (see onMessage 'relation'). */
   readonly split?: { readonly timestamp: number };
 }
@@ -128,8 +145,10 @@ interface Item {
   bytes: number;
   /** Unchanged TOAST columns of a primary-key update, to read from the source before yielding. */
   fetch?: { readonly schema: TableSchema };
-  /** A 'ddl' event's table and its new columns, recorded once the consumer goes on past it. */
-  passed?: { readonly table: string; readonly record: RelationRecord };
+  /** A 'ddl' event's table and its new columns (none: dropped), recorded once the consumer goes on past it. */
+  passed?: { readonly table: string; readonly record: RelationRecord | undefined; readonly renamedFrom?: string };
+  /** A table-level change the trigger reported, turned into its 'ddl' event when the consumer takes it (the decoder's definition is known by then). */
+  table?: TableChange;
   /** A Relation message to describe first; `ev` is unused then. */
   resolve?: Resolve;
   /** Row events of a decoder not ready when they came: built when the consumer takes them. */
@@ -137,6 +156,18 @@ interface Item {
   /** The first caught-up point: compare the catalogue with the definitions followed (see describeNow). */
   catalogue?: Catalogue;
 }
+
+/**
+ * A synced table dropped, or one of its indexes dropped (the trigger's sql_drop messages): `dec` is
+ * the table's latest decoder when the message came, whose definition is known (resolved) by the
+ * time the consumer takes this.
+ */
+type TableChange = { readonly table: string; readonly dec: Decoder; readonly at: bigint; readonly split?: { readonly timestamp: number } } & (
+  | { readonly kind: 'drop-table'; readonly tag: string }
+  /** A table entering the selection: `dec` is its decoder, ready once the consumer described it. */
+  | { readonly kind: 'adopt'; readonly tag: string; readonly oid: number; readonly what: string }
+  | { readonly kind: 'drop-index'; readonly tag: string; readonly index: string; readonly indexes: readonly TriggerIndexState[] }
+);
 
 /** Where the stream was first caught up: each table's decoder and row count then. */
 interface Catalogue {
@@ -281,7 +312,12 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     return relation(rel);
   };
 
-  const followedBy = new Map([...opts.relations].map(([name, oid]) => [oid, name]));
+  /** The relation OID each synced table is followed by (opts.relations, then as the trigger's messages rename, drop and create tables). */
+  const relations = new Map(opts.relations);
+  const followedBy = new Map([...relations].map(([name, oid]) => [oid, name]));
+  const selects = opts.selects ?? (() => false);
+  /** Per synced table: its secondary indexes as the producer last saw them (the trigger's messages), to find a dropped index's table by its name. */
+  const indexesSeen = new Map<string, readonly TriggerIndexState[]>(opts.tables.map((t) => [t.name, (t.indexes ?? []).map((i) => ({ ...i, partial: false }))]));
   /** Where the stream stands, for errors. */
   const standing = () =>
     `nothing of the transaction after LSN ${formatLsn(lastPos)} (slot ${opts.slot}) is applied, and the checkpoint is at or before that position`;
@@ -306,7 +342,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       return null;
     }
     // Another relation under a synced name (dropped and created again, or renamed into it).
-    const followed = opts.relations.get(schema.name);
+    const followed = relations.get(schema.name);
     if (followed !== undefined && followed !== rel.relationOid) {
       throw new RelationChangedError({
         namespace: opts.namespace,
@@ -332,29 +368,150 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
    * the consumer described them (types, NOT NULL, defaults) before the rows after this point, which
    * wait for it.
    */
-  const redefine = (schema: TableSchema, oid: number, columns: readonly RelationColumn[], trigger?: Resolve['trigger']): Decoder => {
+  const redefine = (schema: TableSchema, oid: number, columns: readonly RelationColumn[], trigger?: Resolve['trigger'], renameTo?: string): Decoder => {
     const last = latest.get(schema.name);
     const prev = last ?? { schema, codecs: schema.columns.map((c) => codecFor(c)), ready: true };
-    const dec: Decoder = { schema, codecs: [], ready: false };
+    const name = renameTo ?? schema.name;
+    if (renameTo !== undefined) {
+      // Rows after the rename come under the new name; the old one is no synced table's any more.
+      for (const m of [latest, seen, rowsPushed, triggerSeen, indexesSeen] as Map<string, unknown>[]) {
+        const v = m.get(schema.name);
+        m.delete(schema.name);
+        if (v !== undefined) m.set(renameTo, v);
+      }
+      byName.delete(schema.name);
+      byName.set(renameTo, { ...schema, name: renameTo });
+      relations.delete(schema.name);
+      relations.set(renameTo, oid);
+      followedBy.set(oid, renameTo);
+    }
+    const dec: Decoder = { schema: renameTo !== undefined ? { ...schema, name: renameTo } : schema, codecs: [], ready: false };
     decoders.set(oid, dec);
-    latest.set(schema.name, dec);
-    seen.set(schema.name, columns);
-    const resolve: Resolve = { dec, prev, oid, table: schema.name, columns, at: lastPos, ...(trigger ? { trigger } : {}), ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) };
+    latest.set(name, dec);
+    seen.set(name, columns);
+    const resolve: Resolve = {
+      dec,
+      prev,
+      oid,
+      table: schema.name,
+      columns,
+      at: lastPos,
+      ...(trigger ? { trigger } : {}),
+      ...(renameTo !== undefined ? { renameTo } : {}),
+      ...(changedInTxn ? { split: { timestamp: txnTime } } : {}),
+    };
     push({ ev: { type: 'begin' }, bytes: 256, resolve });
     return dec;
   };
 
-  /** The event trigger's message: a synced table's columns right after an ALTER TABLE, with attribute numbers. */
+  /**
+   * The event trigger's message (ddl-trigger.ts): a table's columns and indexes right after an ALTER
+   * TABLE, CREATE/ALTER INDEX or CREATE TABLE, with attribute numbers, under its name then; or a
+   * table or index dropped.
+   */
   const triggerMessage = (msg: Pgoutput.MessageMessage) => {
     if (msg.prefix !== DDL_MESSAGE_PREFIX || !opts.trigger) return;
     const m = parseDdlMessage(Buffer.from(msg.content).toString('utf8'));
-    const table = m ? followedBy.get(m.oid) : undefined;
-    const schema = table !== undefined ? byName.get(table) : undefined;
-    // A renamed or moved table is left to the Relation message and the catalogue check (RelationChangedError).
-    if (!m || !schema || m.schema !== opts.namespace || m.name !== table) return;
-    const was = triggerSeen.get(m.name);
-    triggerSeen.set(m.name, m.columns);
-    redefine(schema, m.oid, m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typmod })), { was, now: m.columns });
+    if (!m) return;
+    if (m.dropped !== undefined) return m.dropped === 'table' ? droppedTable(m) : droppedIndex(m);
+    const table = followedBy.get(m.oid);
+    if (table === undefined) return otherTable(m);
+    const schema = byName.get(table);
+    if (!schema) return;
+    if (m.schema !== opts.namespace) {
+      throw new RelationChangedError({
+        namespace: opts.namespace,
+        table,
+        oid: m.oid,
+        now: { oid: m.oid, schema: m.schema, name: m.name },
+        seen: `in the replication stream (event trigger ${DDL_TRIGGER}'s message)`,
+        position: standing(),
+      });
+    }
+    if (m.name !== table && !selects(m.name)) {
+      // Renamed out of the selection: the sync stops at the statement (as a MySQL source's does).
+      forget(table, m.oid);
+      pushStop(
+        [table],
+        `ALTER TABLE ${quoteIdent(table)} RENAME TO ${quoteIdent(m.name)} (reported by event trigger ${DDL_TRIGGER})`,
+        `the rename moves synced table ${table} to ${m.name}, which the table selection (--tables) does not take; to go on, restart with --tables taking ${m.name} as well (the renamed table is then copied again) or leaving ${table} out`,
+      );
+      return;
+    }
+    const renameTo = m.name !== table ? m.name : undefined;
+    const was = triggerSeen.get(table);
+    triggerSeen.set(table, m.columns);
+    indexesSeen.set(table, m.indexes ?? indexesSeen.get(table) ?? []);
+    redefine(schema, m.oid, m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typmod })), { tag: m.tag, was, now: m.columns, ...(m.indexes ? { indexes: m.indexes } : {}) }, renameTo);
+  };
+
+  /** The producer stops following a synced table: rows of its relation are ignored from here on. */
+  const forget = (table: string, oid: number) => {
+    for (const m of [latest, seen, rowsPushed, triggerSeen, indexesSeen, byName, relations] as Map<string, unknown>[]) m.delete(table);
+    followedBy.delete(oid);
+    decoders.set(oid, null);
+  };
+
+  /**
+   * Pushes a 'ddl' event the sync stops on, at this point of the stream (inside the transaction when
+   * changes of it came before: the applier stops there without committing them). Its position is
+   * taken when the consumer reaches it, after those of the changes queued before it.
+   */
+  const pushStop = (tables: string[], statement: string, unsupported: string) => {
+    const at = lastPos;
+    push({ ev: { type: 'begin' }, bytes: 256, lazy: () => [{ ev: { type: 'ddl', tables, statement, position: ddlPosition(at), unsupported }, bytes: 256 }] });
+  };
+
+  /** A synced table dropped (by DROP TABLE, or a DROP SCHEMA … CASCADE). */
+  const droppedTable = (m: DropMessage) => {
+    const table = followedBy.get(m.oid);
+    const dec = table !== undefined ? latest.get(table) : undefined;
+    if (table === undefined || !dec) return;
+    forget(table, m.oid);
+    push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'drop-table', tag: m.tag, table, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+  };
+
+  /** An index dropped by DROP INDEX: its table is the synced one that had an index of that name (a name is unique in its schema). */
+  const droppedIndex = (m: DropMessage) => {
+    if (m.schema !== opts.namespace) return;
+    const owner = [...indexesSeen].find(([, list]) => list.some((i) => i.name === m.name));
+    const dec = owner ? latest.get(owner[0]) : undefined;
+    if (!owner || !dec) return;
+    const [table, list] = owner;
+    const indexes = list.filter((i) => i.name !== m.name);
+    indexesSeen.set(table, indexes);
+    push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'drop-index', tag: m.tag, table, index: m.name, indexes, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+  };
+
+  /**
+   * A table the sync does not follow: one created under (or renamed into) a name the selection
+   * takes enters the selection with rows the WAL may not carry (not in the publication until it is
+   * added). Not adopted yet from a PostgreSQL source: the sync stops at the statement, naming it.
+   */
+  const otherTable = (m: TableMessage) => {
+    if (m.schema !== opts.namespace || !selects(m.name) || byName.has(m.name)) return;
+    // CREATE TABLE reports its primary key's index too (tag CREATE INDEX), in either order.
+    const what = m.tag === 'ALTER TABLE' ? 'renamed into the selection' : 'created';
+    if (opts.adopt) {
+      // Followed from here on under a definition the consumer reads from the catalogue: rows of it
+      // (after it joins the publication) wait for that, and later messages of it diff against it.
+      const placeholder: TableSchema = { name: m.name, columns: [], primaryKey: [], generated: [], engine: 'postgres' };
+      const dec: Decoder = { schema: placeholder, codecs: [], ready: false };
+      byName.set(m.name, placeholder);
+      relations.set(m.name, m.oid);
+      followedBy.set(m.oid, m.name);
+      decoders.set(m.oid, dec);
+      latest.set(m.name, dec);
+      triggerSeen.set(m.name, m.columns);
+      indexesSeen.set(m.name, m.indexes ?? []);
+      push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'adopt', tag: m.tag, what, table: m.name, oid: m.oid, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+      return;
+    }
+    pushStop(
+      [m.name],
+      `${m.tag} ${quoteIdent(m.name)} (reported by event trigger ${DDL_TRIGGER})`,
+      `table ${m.name} was ${what} while streaming, and the table selection (--tables) takes it: a PostgreSQL source does not bring a table into a running sync yet; restart the sync (at start it adds the table to its publication and copies it), or leave ${m.name} out with --tables`,
+    );
   };
 
   /** Decodes a tuple into the schema's columns; `unchanged` collects columns the tuple has no value for. */
@@ -571,23 +728,89 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       const now = r.trigger.now;
       described = described.map((d, i) => ({ column: { ...d.column, nullable: !(now[i]?.notNull ?? !d.column.nullable) }, defaultSql: now[i]?.defaultSql ?? null }));
       diff = triggerOperations(before, described, r.trigger.was, now);
+      // Indexes: after the columns' operations (a new index may cover a new column).
+      if (r.trigger.indexes && diff.unsupported === undefined) {
+        const idx = indexOperations(diff.after, r.trigger.indexes);
+        diff = { ...diff, after: idx.after, operations: [...diff.operations, ...idx.operations], changes: [...diff.changes, ...idx.changes] };
+      }
     } else diff = relationOperations(before, described);
+    if (r.renameTo !== undefined && diff.unsupported === undefined) {
+      diff = {
+        ...diff,
+        after: { ...diff.after, name: r.renameTo },
+        operations: [...diff.operations, { op: 'rename-tables', pairs: [{ from: r.table, to: r.renameTo }] }],
+        changes: [...diff.changes, `renamed to ${quoteIdent(r.renameTo)}`],
+      };
+    }
     r.dec.schema = diff.after;
     r.dec.codecs = diff.after.columns.map((c) => codecFor(c));
     r.dec.ready = true;
     if (diff.operations.length === 0 && diff.unsupported === undefined) return [];
-    // The split's commit: the position before the transaction (after any change already there).
-    const cut = encodePosition({ slot: opts.slot, lsn: r.at, ...(ddlAt.lsn === r.at && ddlAt.step > 0 ? { step: ddlAt.step } : {}) });
-    const position = ddlPosition(r.at);
-    const ddl: Item = {
-      ev: ddlEvent(r.table, `ALTER TABLE ${quoteIdent(r.table)}: ${diff.changes.join('; ')} (${r.trigger ? `reported by event trigger ${DDL_TRIGGER}` : "seen in pgoutput's Relation message"})`, position, before, diff),
+    const what = r.trigger && r.trigger.tag !== 'ALTER TABLE' ? `${r.trigger.tag} on ${quoteIdent(r.table)}` : `ALTER TABLE ${quoteIdent(r.table)}`;
+    return cutAround(r.at, r.split, diff.unsupported !== undefined, (position) => ({
+      ev: ddlEvent(r.table, `${what}: ${diff.changes.join('; ')} (${r.trigger ? `reported by event trigger ${DDL_TRIGGER}` : "seen in pgoutput's Relation message"})`, position, before, diff),
       bytes: 256,
-      passed: { table: r.table, record: { oid: r.oid, columns: r.columns.map((c) => [c.name, c.typeOid, c.typmod] as const) } },
-    };
-    // A change that cannot be followed stays inside the transaction: the applier stops there
-    // without committing the transaction's earlier rows.
-    if (!r.split || diff.unsupported !== undefined) return [ddl];
-    return [{ ev: { type: 'commit', position: cut, timestamp: r.split.timestamp }, bytes: 64 }, ddl, { ev: { type: 'begin' }, bytes: 32 }];
+      passed: { table: diff.after.name, record: { oid: r.oid, columns: r.columns.map((c) => [c.name, c.typeOid, c.typmod] as const) }, ...(r.renameTo !== undefined ? { renamedFrom: r.table } : {}) },
+    }));
+  };
+
+  /**
+   * A 'ddl' item at `at` (the position before its transaction), with the cut around it when rows of
+   * the transaction came before it (`split`): a 'commit' at the position before the transaction,
+   * the 'ddl', a 'begin' for the rest. A change that cannot be followed (`stops`) stays inside the
+   * transaction: the applier stops there without committing the transaction's earlier rows.
+   */
+  const cutAround = (at: bigint, split: { readonly timestamp: number } | undefined, stops: boolean, ddl: (position: string) => Item): Item[] => {
+    // The split's commit: the position before the transaction (after any change already there).
+    const cut = encodePosition({ slot: opts.slot, lsn: at, ...(ddlAt.lsn === at && ddlAt.step > 0 ? { step: ddlAt.step } : {}) });
+    const item = ddl(ddlPosition(at));
+    if (!split || stops) return [item];
+    return [{ ev: { type: 'commit', position: cut, timestamp: split.timestamp }, bytes: 64 }, item, { ev: { type: 'begin' }, bytes: 32 }];
+  };
+
+  /** A table dropped, or one of its indexes dropped, or a table adopted, as its 'ddl' event (see TableChange). */
+  const tableChange = async (c: TableChange): Promise<Item[]> => {
+    const before = c.dec.schema;
+    const statement = (what: string) => `${c.tag} ${what} (reported by event trigger ${DDL_TRIGGER})`;
+    if (c.kind === 'adopt') {
+      const got = await (opts.adopt as NonNullable<PgStreamOptions['adopt']>)(c.table);
+      const text = statement(`${quoteIdent(c.table)}: ${c.what} while streaming, taken by the table selection`);
+      let why = 'unsupported' in got ? got.unsupported : undefined;
+      if (!('unsupported' in got)) {
+        if (got.oid !== c.oid) why = `the source catalogue has another table under that name now (a later statement dropped or renamed it): restart the sync to copy it`;
+        else if (isKeyless(got.schema)) why = `it has no primary key nor unique NOT NULL key, and such a table is copied whole only at a sync's start: restart the sync to copy it`;
+      }
+      if (why !== undefined || 'unsupported' in got) {
+        return [{ ev: { type: 'ddl', tables: [c.table], statement: text, position: ddlPosition(c.at), unsupported: `table ${c.table} cannot be brought into the running sync: ${why ?? ''}` }, bytes: 256 }];
+      }
+      const schema = { ...got.schema, name: c.table };
+      c.dec.schema = schema;
+      c.dec.codecs = schema.columns.map((col) => codecFor(col));
+      c.dec.ready = true;
+      seen.set(c.table, schema.columns.map((col, i) => ({ name: col.name, typeOid: got.types[i]?.oid ?? 0, typmod: got.types[i]?.typmod ?? -1 })));
+      const operations: SchemaOperation[] = [{ op: 'create-table', table: schema }];
+      return cutAround(c.at, c.split, false, (position) => ({
+        ev: { type: 'ddl', tables: [c.table], statement: text, position, operations, before: new Map(), after: new Map([[c.table, schema]]), adopt: [c.table] },
+        bytes: 256,
+        passed: { table: c.table, record: { oid: got.oid, columns: schema.columns.map((col, i) => [col.name, got.types[i]?.oid ?? 0, got.types[i]?.typmod ?? -1] as const) } },
+      }));
+    }
+    if (c.kind === 'drop-table') {
+      const operations: SchemaOperation[] = [{ op: 'drop-table', table: c.table }];
+      return cutAround(c.at, c.split, false, (position) => ({
+        ev: { type: 'ddl', tables: [c.table], statement: statement(quoteIdent(c.table)), position, operations, before: new Map([[c.table, before]]), after: new Map() },
+        bytes: 256,
+        passed: { table: c.table, record: undefined },
+      }));
+    }
+    const diff = indexOperations(before, c.indexes);
+    // Later changes of the table start from the definition without the index.
+    c.dec.schema = diff.after;
+    if (diff.operations.length === 0) return [];
+    return cutAround(c.at, c.split, false, (position) => ({
+      ev: { type: 'ddl', tables: [c.table], statement: statement(`${quoteIdent(c.index)} on ${quoteIdent(c.table)}: ${diff.changes.join('; ')}`), position, operations: diff.operations, before: new Map([[c.table, before]]), after: new Map([[c.table, diff.after]]) },
+      bytes: 256,
+    }));
   };
 
   /**
@@ -635,6 +858,8 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         }
       } else if (taken.resolve) {
         items = await resolveRelation(taken.resolve);
+      } else if (taken.table) {
+        items = await tableChange(taken.table);
       } else if (taken.catalogue) {
         items = await compareCatalogue(taken.catalogue);
       }
@@ -645,7 +870,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       yield item.ev;
       // The consumer asks for the next event only once it has dealt with this one: past a 'ddl'
       // event, it went on (the target had the new definition), so the table is followed so now.
-      if (item.passed) await opts.onDdlPassed?.(item.passed.table, item.passed.record);
+      if (item.passed) await opts.onDdlPassed?.(item.passed.table, item.passed.record, item.passed.renamedFrom);
       }
     }
   } finally {
@@ -689,7 +914,8 @@ function ddlEvent(table: string, statement: string, position: string, before: Ta
     position,
     operations: diff.operations,
     before: new Map([[table, before]]),
-    after: new Map([[table, diff.after]]),
+    // A rename gives the table its new name in `after` (core/schema-change.ts SchemaChange).
+    after: new Map([[diff.after.name, diff.after]]),
     ...(diff.unsupported !== undefined ? { unsupported: diff.unsupported } : {}),
   };
 }
