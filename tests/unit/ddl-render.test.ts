@@ -542,7 +542,7 @@ describe('foreign keys added and dropped by schema changes, on both targets', ()
 
   it('a replay leaves out a key the target has, and a drop of one it does not have', () => {
     const at = (keys: string[]): TargetState => new Map([['t', { columns: ['id', 'name'], indexes: new Map(), foreignKeys: new Set(keys) }]]);
-    const skips = (ch: SchemaChange, s: TargetState) => [...operationsInEffect(ch, schemaChangeGroups(ch), s)];
+    const skips = (ch: SchemaChange, s: TargetState) => [...operationsInEffect(ch, schemaChangeGroups(ch), s, undefined)];
     expect(skips(added('mysql'), at(['fk_t_u']))).toEqual([0]);
     expect(skips(added('mysql'), at([]))).toEqual([]);
     expect(skips(dropped, at([]))).toEqual([0]);
