@@ -9,6 +9,7 @@ import { digestChunk, readChunkPair, repairDifferences, sleep, type ChunkContext
 import { compareRows, stillDiffering, type KeyDifference } from './compare.js';
 import { findExtraRows } from './extras.js';
 import { RowHasher } from './hash.js';
+import { multisetRows, sameMultiset, scanMultiset, type MultisetDigest } from './multiset.js';
 import type { TablePlan } from './plan.js';
 import { keyJson, MAX_KEYS_PER_RANGE } from './report.js';
 import type { StreamApplier } from '../stream/applier.js';
@@ -214,6 +215,7 @@ export class ContinuousChecker extends EventEmitter {
         this.pass++;
         this.state = 'checking';
         const repairsBefore = this.repairs;
+        const mismatchesBefore = this.mismatches;
         const done = new Set<string>();
         for (let plan = this.nextPlan(done); plan; plan = this.nextPlan(done)) {
           if (signal.aborted) break;
@@ -223,9 +225,14 @@ export class ContinuousChecker extends EventEmitter {
         const repaired = this.repairs - repairsBefore;
         this.passesCompleted++;
         this.lastPassAt = new Date().toISOString();
-        this.log.info({ pass: this.pass, repairs: repaired, chunks: this.chunksChecked }, repaired ? 'checksum pass done: repaired what differed' : 'checksum pass clean');
+        const unrepaired = this.mismatches - mismatchesBefore - repaired;
+        this.log.info(
+          { pass: this.pass, repairs: repaired, chunks: this.chunksChecked, ...(unrepaired > 0 ? { unrepaired } : {}) },
+          unrepaired > 0 ? 'checksum pass done: a table without a key differs (see above)' : repaired ? 'checksum pass done: repaired what differed' : 'checksum pass clean',
+        );
         this.emit('pass', this.pass, repaired);
-        if (repaired === 0 && this.firstCleanPassAt === null) {
+        // Clean: nothing differed (a table without a key differs without a repair).
+        if (repaired === 0 && this.mismatches === mismatchesBefore && this.firstCleanPassAt === null) {
           this.firstCleanPassAt = this.lastPassAt;
           this.emit('firstCleanPass', this.firstCleanPassAt);
           this.resolveClean();
@@ -260,8 +267,8 @@ export class ContinuousChecker extends EventEmitter {
   }
 
   /** The next table of this pass not checked yet, with its current plan. */
-  /** Tables without a key already logged as not checked continuously. */
-  private readonly multisetNoted = new Set<string>();
+  /** Tables without a key whose difference was logged in the pass of this number (logged once a pass). */
+  private readonly multisetNoted = new Map<string, number>();
 
   private nextPlan(done: ReadonlySet<string>): TablePlan | undefined {
     return this.plans.find((p) => !done.has(p.table.name) && !this.stale.has(p.table.name));
@@ -274,21 +281,12 @@ export class ContinuousChecker extends EventEmitter {
    */
   private async checkTableOnce(plan: TablePlan, signal: AbortSignal): Promise<boolean> {
     const name = plan.table.name;
-    if (plan.mode === 'multiset') {
-      // A table without a key: its chunks have no bounds, a difference seen under writes has no key
-      // to wait for the stream on and read again, and no key to repair by. It is left to
-      // `tributary verify`, which compares it whole as a multiset and reports (docs/verify.md).
-      if (!this.multisetNoted.has(name)) {
-        this.multisetNoted.add(name);
-        this.log.info({ table: name }, 'table without a key: not checked continuously (tributary verify compares it as a multiset)');
-      }
-      return true;
-    }
     const generation = this.generations.get(name) ?? 0;
     const changed = () => (this.generations.get(name) ?? 0) !== generation;
     this.voided = changed;
     try {
-      await this.checkTable(plan, signal, changed);
+      if (plan.mode === 'multiset') await this.checkMultiset(plan, signal);
+      else await this.checkTable(plan, signal, changed);
     } catch (err) {
       // The source may be ahead of the stream by a schema change (a column dropped, a table
       // renamed): once the stream has caught up with it, the table's plan is replaced, and what
@@ -321,6 +319,58 @@ export class ContinuousChecker extends EventEmitter {
       after = upTo;
     }
     if (plan.mode === 'keys' && !changed()) await this.checkTargetOnlyRows(ctx, plan, signal);
+  }
+
+  /**
+   * A table without a key, whole, as a multiset of rows (multiset.ts): no bounds to chunk it by, no
+   * key to repair by. Equal: done. Else, once the stream has passed the read, again; still
+   * different: checked exactly under the table's gate (the class comment: the source read, the
+   * stream let past it, the target read), and when no change of the table was held meanwhile, the
+   * difference is drift: counted and logged with both sides' row counts, not repaired (a row image
+   * may have copies: `tributary verify` lists the rows; re-copying the table repairs it).
+   */
+  private async checkMultiset(plan: TablePlan, signal: AbortSignal): Promise<void> {
+    const ctx: ChunkContext = { source: this.opts.source, target: this.opts.target, recheck: { attempts: 0, delayMs: 0, maxDelayMs: 0 }, signal };
+    await this.yieldToLaggingStream(signal);
+    const both = async () => Promise.all([scanMultiset(ctx, plan, 'source'), scanMultiset(ctx, plan, 'target')]);
+    const [first, firstTarget] = await both();
+    this.count(first);
+    if (sameMultiset(first, firstTarget)) return;
+    this.chunksDiffering++;
+    if (!(await this.waitForStream(signal))) return;
+    const [again, target] = await both();
+    if (sameMultiset(again, target) || this.voided()) return;
+    if (this.opts.convergence.claimedByStream(plan.table.name)) return;
+    const gate = this.opts.convergence.gate(plan.table.name);
+    const seq = gate.startChunk();
+    let drift: { sourceRows: number; targetRows: number } | undefined;
+    try {
+      const s = await scanMultiset(ctx, plan, 'source');
+      const head = this.opts.source.capabilities.reportsHead ? await this.opts.source.headPosition() : undefined;
+      if (!(await this.streamCaughtUp(head, signal)) || this.voided()) return;
+      const t = await scanMultiset(ctx, plan, 'target');
+      const held = gate.heldKeys();
+      // A change held meanwhile may be one the source read had: not a difference yet.
+      if (held.truncate || held.keys.size > 0 || this.voided()) return;
+      if (!sameMultiset(s, t)) drift = { sourceRows: multisetRows(s), targetRows: multisetRows(t) };
+    } finally {
+      const released = gate.finishChunk(seq);
+      if (released.length) this.opts.release(released);
+    }
+    if (!drift) return;
+    this.mismatches++;
+    if (this.multisetNoted.get(plan.table.name) === this.pass) return;
+    this.multisetNoted.set(plan.table.name, this.pass);
+    this.log.warn(
+      { table: plan.table.name, pass: this.pass, ...drift },
+      `table ${plan.table.name} (no primary key) differs from the source as a multiset of rows (${drift.sourceRows} rows there, ${drift.targetRows} here): not repaired, for there is no key to repair by; tributary verify lists the rows that differ, and re-copying the table (tributary sync --force, or leaving it out and in again) repairs it`,
+    );
+  }
+
+  /** Counts a table read whole as one chunk of its rows. */
+  private count(digest: MultisetDigest): void {
+    this.chunksChecked++;
+    this.rowsChecked += multisetRows(digest);
   }
 
   /**

@@ -48,33 +48,49 @@ function buckets(): Digest[] {
   return Array.from({ length: BUCKETS }, () => new Digest());
 }
 
-async function scanDigests(ctx: ChunkContext, plan: TablePlan): Promise<{ source: Digest[]; target: Digest[] }> {
+/** One side of a table without a key, summed: a Digest per hash bucket (see above). */
+export type MultisetDigest = readonly Digest[];
+
+/** One side's multiset digest, read whole (streamed). */
+export async function scanMultiset(ctx: ChunkContext, plan: TablePlan, side: 'source' | 'target'): Promise<MultisetDigest> {
   const { source, target } = ctx;
   if (!source.capabilities.checksumReads || !target.capabilities.readBack) {
     throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${plan.table.name} has no primary key; comparing it needs scanRows on both sides`);
   }
-  const sums = { source: buckets(), target: buckets() };
-  const into = (side: 'source' | 'target') => {
-    const hasher = new RowHasher();
-    const normalise = side === 'source' ? normaliseSource : normaliseTarget;
-    return (rows: Row[]) => {
-      for (const row of rows) {
-        const h = hasher.hash(normalise(plan, row));
-        (sums[side][h[0] as number] as Digest).add(h);
-      }
-    };
-  };
-  await Promise.all([source.scanRows(plan.table, into('source')), target.scanRows(plan.table, into('target'))]);
+  const sums = buckets();
+  const hasher = new RowHasher();
+  const normalise = side === 'source' ? normaliseSource : normaliseTarget;
+  await (side === 'source' ? source : target).scanRows(plan.table, (rows: Row[]) => {
+    for (const row of rows) {
+      const h = hasher.hash(normalise(plan, row));
+      (sums[h[0] as number] as Digest).add(h);
+    }
+  });
   return sums;
 }
 
-function differingBuckets(d: { source: Digest[]; target: Digest[] }): Set<number> {
+/** Whether two sides hold the same multiset of rows. */
+export function sameMultiset(a: MultisetDigest, b: MultisetDigest): boolean {
+  return a.every((d, i) => d.equals(b[i] as Digest));
+}
+
+/** How many rows a side holds. */
+export function multisetRows(d: MultisetDigest): number {
+  return total(d);
+}
+
+async function scanDigests(ctx: ChunkContext, plan: TablePlan): Promise<{ source: MultisetDigest; target: MultisetDigest }> {
+  const [source, target] = await Promise.all([scanMultiset(ctx, plan, 'source'), scanMultiset(ctx, plan, 'target')]);
+  return { source, target };
+}
+
+function differingBuckets(d: { source: MultisetDigest; target: MultisetDigest }): Set<number> {
   const out = new Set<number>();
   for (let b = 0; b < BUCKETS; b++) if (!(d.source[b] as Digest).equals(d.target[b] as Digest)) out.add(b);
   return out;
 }
 
-function total(ds: readonly Digest[]): number {
+function total(ds: MultisetDigest): number {
   return ds.reduce((n, d) => n + d.count, 0);
 }
 
