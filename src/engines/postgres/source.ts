@@ -435,7 +435,7 @@ export class PostgresSource implements ChangeSource {
    * A table entering the selection while streaming (stream.ts adopt): into the publication first,
    * then described, so the catalogue read is at or after the point from which its changes stream.
    */
-  private async adoptTable(name: string): Promise<{ schema: TableSchema; types: readonly ColumnType[]; oid: number } | { unsupported: string }> {
+  private async adoptTable(name: string): Promise<{ schema: TableSchema; types: readonly ColumnType[]; oid: number } | { unsupported: string } | { ignore: true }> {
     const describe = async (): Promise<DescribedTable | { unsupported: string }> => {
       try {
         return await describeTable(this.p, this.namespace, name);
@@ -452,6 +452,9 @@ export class PostgresSource implements ChangeSource {
       await new Promise((resolve) => setTimeout(resolve, 100));
       first = await describe();
     }
+    // A partition (its rows come through its partitioned table) or tributary's own table is none
+    // the selection takes.
+    if (!('unsupported' in first) && !(await this.listTables()).includes(name)) return { ignore: true };
     // Refused before it joins the publication: a published table without a replica identity
     // refuses its UPDATEs and DELETEs on the source.
 
