@@ -161,9 +161,9 @@ interface Item {
 }
 
 /**
- * A synced table dropped, or one of its indexes dropped (the trigger's sql_drop messages): `dec` is
- * the table's latest decoder when the message came, whose definition is known (resolved) by the
- * time the consumer takes this.
+ * A synced table dropped, or one of its indexes dropped (the trigger's sql_drop messages), or a
+ * table entering the selection: `dec` is the table's latest decoder when the message came, whose
+ * definition is known (resolved, or described for an adopted table) once the consumer took this.
  */
 type TableChange = { readonly table: string; readonly dec: Decoder; readonly at: bigint; readonly split?: { readonly timestamp: number } } & (
   | { readonly kind: 'drop-table'; readonly tag: string }
@@ -437,7 +437,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       pushStop(
         [table],
         `ALTER TABLE ${quoteIdent(table)} RENAME TO ${quoteIdent(m.name)} (reported by event trigger ${DDL_TRIGGER})`,
-        `the rename moves synced table ${table} to ${m.name}, which the table selection (--tables) does not take; to go on, restart with --tables taking ${m.name} as well (the renamed table is then copied again) or leaving ${table} out`,
+        `the rename moves synced table ${table} to ${m.name}, which the table selection (--tables) does not take; to go on, rename it back and restart, or start over with --force (copies the tables as they are now)`,
       );
       return;
     }
