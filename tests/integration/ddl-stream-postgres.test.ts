@@ -10,7 +10,7 @@
  * written after it, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement; table-level
  * DDL: RENAME TO (also after rows of another table in its transaction), CREATE/ALTER/DROP INDEX,
  * DROP TABLE, a rename out of the selection stopping the sync, a table created into the selection
- * adopted (a keyless one stopping the sync). With a role that is no superuser: check's trigger line,
+ * adopted (a keyless one stopping the sync), an older trigger widened. With a role that is no superuser: check's trigger line,
  * and column changes from Relation messages.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -297,6 +297,29 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     await converged(src, dst, db, 'items2', ['id', 'k', 'v', 'amount', 'pad'], again);
     await c.end();
     await stop(again);
+    await dropSlots(db);
+  });
+
+  it("an older tributary's trigger (ALTER TABLE only) is reported by check and widened in place by sync", async () => {
+    const db = await fresh(10);
+    await src.exec(
+      db,
+      `CREATE FUNCTION public.tributary_ddl_v1() RETURNS event_trigger LANGUAGE plpgsql AS $fn$ BEGIN NULL; EXCEPTION WHEN OTHERS THEN NULL; END $fn$;
+       CREATE EVENT TRIGGER tributary_ddl_v1 ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION public.tributary_ddl_v1()`,
+    );
+    const line = (out: string) => out.split('\n').find((l) => l.includes('event trigger tributary_ddl_v1:')) ?? '';
+    const before = await runCli(['check', '--source', src.url(db), '--target', dst.url(db)]);
+    expect(line(before.stdout), before.stdout).toMatch(/✔ event trigger tributary_ddl_v1: installed by an older tributary: sync will install it/);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    expect(run.stderr()).toContain('event trigger tributary_ddl_v1 installed');
+    await src.exec(db, 'ALTER TABLE items RENAME TO items_after');
+    await src.exec(db, "INSERT INTO items_after (id, k, v) VALUES (500, 'x', 1)");
+    await converged(src, dst, db, 'items_after', ['id', 'k', 'v'], run);
+    await stop(run);
+    const after = await runCli(['check', '--source', src.url(db), '--target', dst.url(db)]);
+    expect(line(after.stdout), after.stdout).toMatch(/✔ event trigger tributary_ddl_v1: installed: schema changes reach the stream/);
+    expect((await src.rows(db, 'pg_event_trigger', ['evtname'], 'evtname')).sort()).toEqual(['tributary_ddl_v1', 'tributary_ddl_v1_drop']);
     await dropSlots(db);
   });
 
