@@ -10,7 +10,7 @@
  * written after it, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement; table-level
  * DDL: RENAME TO (also after rows of another table in its transaction), CREATE/ALTER/DROP INDEX,
  * DROP TABLE, a rename out of the selection stopping the sync, a table created into the selection
- * adopted (a keyless one stopping the sync). With a role that is no superuser: check's trigger line,
+ * adopted (a keyless one stopping the sync), an older trigger widened. With a role that is no superuser: check's trigger line,
  * and column changes from Relation messages.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,10 +237,12 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     return [...by.values()].map((e) => `${e.unique ? 'unique' : 'index'} ${e.cols.join(',')}`).sort();
   };
 
-  it('table-level DDL follows: RENAME TO (alone, and after rows of another table in its transaction), CREATE/ALTER/DROP INDEX, DROP TABLE; a restart goes on', async () => {
+  it('table-level DDL follows: RENAME TO (alone, and after rows of another table in its transaction), CREATE/ALTER/DROP INDEX, a partitioned table created, DROP TABLE; a restart goes on', async () => {
     const db = await fresh(300);
     await src.exec(db, contractTableSql('postgres', 'gone'));
     await fillContractTable(src, db, 'gone', 50);
+    // An index there before the sync (the target may not have built it) and dropped while streaming.
+    await src.exec(db, 'CREATE INDEX items_amount ON items (amount)');
     const run = sync(db);
     await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
     const c = await src.client(db);
@@ -259,12 +261,28 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     await c.query('CREATE UNIQUE INDEX items_kv ON items2 (k, v)');
     await c.query('ALTER INDEX items_v RENAME TO items_v2');
     await c.query('CREATE INDEX items_part ON items2 (amount) WHERE amount > 10');
-    await waitUntil('the indexes on the target', async () => (await targetIndexes(db, 'items2')).join(';') === 'index v;unique k,v' || run.child.exitCode !== null, 30_000);
+    await waitUntil('the indexes on the target', async () => {
+      const now = await targetIndexes(db, 'items2');
+      return ['index v', 'unique k,v'].every((i) => now.includes(i)) || run.child.exitCode !== null;
+    }, 30_000);
     expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
     expect(run.stderr()).toMatch(/index \\?"items_v\\?" renamed to \\?"items_v2\\?"/);
     await c.query('DROP INDEX items_kv');
-    await waitUntil('the unique index dropped on the target', async () => (await targetIndexes(db, 'items2')).join(';') === 'index v' || run.child.exitCode !== null, 30_000);
+    await waitUntil('the unique index dropped on the target', async () => !(await targetIndexes(db, 'items2')).includes('unique k,v') || run.child.exitCode !== null, 30_000);
     expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
+    expect(await targetIndexes(db, 'items2')).toContain('index v');
+    await c.query('DROP INDEX items_amount');
+    await c.query('DROP INDEX items_part');
+    await c.query("INSERT INTO items2 (id, k, v) VALUES (1010, 'after index drops', 10)");
+    await converged(src, dst, db, 'items2', ['id', 'k', 'v', 'amount', 'pad'], run);
+    expect(await targetIndexes(db, 'items2')).not.toContain('index amount');
+
+    // A partitioned table created while streaming is adopted; its partition is not a table of its own.
+    await c.query('CREATE TABLE parted (id bigint PRIMARY KEY, k varchar(32) NOT NULL, v int NOT NULL) PARTITION BY RANGE (id)');
+    await c.query("CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (1000); INSERT INTO parted VALUES (1, 'p1', 1), (2, 'p2', 2)");
+    await c.query("INSERT INTO parted VALUES (3, 'p3', 3)");
+    await converged(src, dst, db, 'parted', ['id', 'k', 'v'], run);
+    expect(await dst.count(db, 'parted_low').then(() => 'there', () => 'absent')).toBe('absent');
 
     await c.query('DROP TABLE gone');
     await c.query("INSERT INTO items2 (id, k, v) VALUES (1005, 'after drop', 5)");
@@ -279,6 +297,29 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     await converged(src, dst, db, 'items2', ['id', 'k', 'v', 'amount', 'pad'], again);
     await c.end();
     await stop(again);
+    await dropSlots(db);
+  });
+
+  it("an older tributary's trigger (ALTER TABLE only) is reported by check and widened in place by sync", async () => {
+    const db = await fresh(10);
+    await src.exec(
+      db,
+      `CREATE FUNCTION public.tributary_ddl_v1() RETURNS event_trigger LANGUAGE plpgsql AS $fn$ BEGIN NULL; EXCEPTION WHEN OTHERS THEN NULL; END $fn$;
+       CREATE EVENT TRIGGER tributary_ddl_v1 ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION public.tributary_ddl_v1()`,
+    );
+    const line = (out: string) => out.split('\n').find((l) => l.includes('event trigger tributary_ddl_v1:')) ?? '';
+    const before = await runCli(['check', '--source', src.url(db), '--target', dst.url(db)]);
+    expect(line(before.stdout), before.stdout).toMatch(/✔ event trigger tributary_ddl_v1: installed by an older tributary: sync will install it/);
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    expect(run.stderr()).toContain('event trigger tributary_ddl_v1 installed');
+    await src.exec(db, 'ALTER TABLE items RENAME TO items_after');
+    await src.exec(db, "INSERT INTO items_after (id, k, v) VALUES (500, 'x', 1)");
+    await converged(src, dst, db, 'items_after', ['id', 'k', 'v'], run);
+    await stop(run);
+    const after = await runCli(['check', '--source', src.url(db), '--target', dst.url(db)]);
+    expect(line(after.stdout), after.stdout).toMatch(/✔ event trigger tributary_ddl_v1: installed: schema changes reach the stream/);
+    expect((await src.rows(db, 'pg_event_trigger', ['evtname'], 'evtname')).sort()).toEqual(['tributary_ddl_v1', 'tributary_ddl_v1_drop']);
     await dropSlots(db);
   });
 

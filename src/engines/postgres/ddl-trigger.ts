@@ -201,19 +201,29 @@ export function renamedColumns(before: readonly TriggerColumn[], after: readonly
   return out;
 }
 
+/** The bodies (between the $fn$ quotes) of the two functions ddlTriggerSql() installs, as pg_proc.prosrc holds them. */
+function functionBodies(): string[] {
+  return ddlTriggerSql().flatMap((sql) => {
+    const m = /\$fn\$([\s\S]*)\$fn\$/.exec(sql);
+    return m ? [m[1] as string] : [];
+  });
+}
+
 /**
  * Whether the trigger is installed, whether it is the current pair (`current`: the drop trigger
- * there too and the tags this version fires on; an older tributary's reports ALTER TABLE only),
- * enabled, and whether this role could install it.
+ * there too, the tags this version fires on, and both functions' bodies this version's; an older
+ * tributary's reports ALTER TABLE only, or decodes out of place: see DDL_TRIGGER), enabled, and
+ * whether this role could install it.
  */
 export async function ddlTriggerState(conn: Queryable): Promise<{ installed: boolean; current: boolean; enabled: boolean; superuser: boolean }> {
   const r = await conn.query<{ installed: string; current: string; enabled: string | null; superuser: string }>(
     `SELECT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $1) AS installed,
             (EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $1 AND evttags @> $3::text[] AND evttags <@ $3::text[])
-              AND EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $2)) AS current,
+              AND EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $2)
+              AND (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname IN ($1, $2) AND prosrc = ANY($4::text[])) = 2) AS current,
             (SELECT bool_and(evtenabled <> 'D') FROM pg_event_trigger WHERE evtname IN ($1, $2)) AS enabled,
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
-    [DDL_TRIGGER, DDL_DROP_TRIGGER, TAGS],
+    [DDL_TRIGGER, DDL_DROP_TRIGGER, TAGS, functionBodies()],
   );
   const row = r.rows[0];
   // The client may parse no type: booleans come as 't'/'f' (or as booleans from a parsing client).

@@ -329,6 +329,19 @@ export async function ensurePublication(
 }
 
 /**
+ * Whether the publication publishes every relation of `oids` (by OID, as pgoutput decides: a table
+ * renamed since keeps its membership). A FOR ALL TABLES publication publishes every one.
+ */
+export async function publishesRelations(conn: Queryable, publication: string, oids: readonly number[]): Promise<boolean> {
+  const r = await conn.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM unnest($2::oid[]) AS o(oid)
+      WHERE EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = $1 AND (p.puballtables OR EXISTS (SELECT 1 FROM pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = o.oid)))`,
+    [publication, oids.map(String)],
+  );
+  return Number(r.rows[0]?.n) === oids.length;
+}
+
+/**
  * Brings `table` into the sync's publication while streaming (a table entering the selection):
  * nothing when the publication publishes it already; ALTER PUBLICATION … ADD TABLE when tributary
  * owns it. Returns why it cannot (a publication the user named that does not publish it), else

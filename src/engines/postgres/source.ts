@@ -18,7 +18,7 @@ import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './check.js';
 import { describeRelationColumns, describeTable, listTables, scanPostgresData, tableStats, type ColumnType, type DescribedTable } from './schema.js';
 import { movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
-import { addToPublication, checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
+import { addToPublication, publishesRelations, checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
 import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js';
 import { ddlTriggerRequirement, ensureDdlTrigger, triggerColumns, type TriggerColumn } from './ddl-trigger.js';
 import type { TextCodec } from './values.js';
@@ -435,7 +435,7 @@ export class PostgresSource implements ChangeSource {
    * A table entering the selection while streaming (stream.ts adopt): into the publication first,
    * then described, so the catalogue read is at or after the point from which its changes stream.
    */
-  private async adoptTable(name: string): Promise<{ schema: TableSchema; types: readonly ColumnType[]; oid: number } | { unsupported: string }> {
+  private async adoptTable(name: string): Promise<{ schema: TableSchema; types: readonly ColumnType[]; oid: number } | { unsupported: string } | { ignore: true }> {
     const describe = async (): Promise<DescribedTable | { unsupported: string }> => {
       try {
         return await describeTable(this.p, this.namespace, name);
@@ -452,6 +452,9 @@ export class PostgresSource implements ChangeSource {
       await new Promise((resolve) => setTimeout(resolve, 100));
       first = await describe();
     }
+    // A partition (its rows come through its partitioned table) or tributary's own table is none
+    // the selection takes.
+    if (!('unsupported' in first) && !(await this.listTables()).includes(name)) return { ignore: true };
     // Refused before it joins the publication: a published table without a replica identity
     // refuses its UPDATEs and DELETEs on the source.
 
@@ -706,7 +709,16 @@ export class PostgresSource implements ChangeSource {
     });
     try {
       await checkSlot(conn, p.slot, p.lsn, this.opts.dsn.database);
-      await ensurePublication(conn, this.publication, this.namespace, await this.publishedNames(conn, tables), this.opts.syncId, this.opts.logger);
+      // Covered by OID already (the usual case: checkPosition or currentPosition made it so): names
+      // are not compared, for a synced table renamed since is still published, and followed or
+      // stopped on when the stream reaches its statement.
+      const oids = tables.flatMap((t) => {
+        const d = this.described.get(t.name);
+        return d ? [d.oid] : [];
+      });
+      if (oids.length < tables.length || !(await publishesRelations(conn, this.publication, oids))) {
+        await ensurePublication(conn, this.publication, this.namespace, await this.publishedNames(conn, tables), this.opts.syncId, this.opts.logger);
+      }
     } finally {
       await conn.end().catch(() => undefined);
     }

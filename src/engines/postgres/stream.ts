@@ -82,9 +82,12 @@ export interface PgStreamOptions {
    * Brings a table the selection takes, created (or renamed in) while streaming, into the sync: adds
    * it to the publication and describes it from the catalogue now (after the publication change,
    * so every row the stream does not carry is in the catalogue by then). Returns its description,
-   * or why it cannot be adopted. Absent: such a table stops the sync.
+   * or why it cannot be adopted, or `ignore` for a table the selection does not choose from (a
+   * partition, tributary's own). Absent: such a table stops the sync.
    */
-  readonly adopt?: (table: string) => Promise<{ readonly schema: TableSchema; readonly types: readonly ColumnType[]; readonly oid: number } | { readonly unsupported: string }>;
+  readonly adopt?: (
+    table: string,
+  ) => Promise<{ readonly schema: TableSchema; readonly types: readonly ColumnType[]; readonly oid: number } | { readonly unsupported: string } | { readonly ignore: true }>;
   /** The source's WAL flush position now: the catalogue read after it is the catalogue at a keepalive at or past it. */
   readonly walFlushed: () => Promise<bigint>;
   /**
@@ -158,9 +161,9 @@ interface Item {
 }
 
 /**
- * A synced table dropped, or one of its indexes dropped (the trigger's sql_drop messages): `dec` is
- * the table's latest decoder when the message came, whose definition is known (resolved) by the
- * time the consumer takes this.
+ * A synced table dropped, or one of its indexes dropped (the trigger's sql_drop messages), or a
+ * table entering the selection: `dec` is the table's latest decoder when the message came, whose
+ * definition is known (resolved, or described for an adopted table) once the consumer took this.
  */
 type TableChange = { readonly table: string; readonly dec: Decoder; readonly at: bigint; readonly split?: { readonly timestamp: number } } & (
   | { readonly kind: 'drop-table'; readonly tag: string }
@@ -434,7 +437,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       pushStop(
         [table],
         `ALTER TABLE ${quoteIdent(table)} RENAME TO ${quoteIdent(m.name)} (reported by event trigger ${DDL_TRIGGER})`,
-        `the rename moves synced table ${table} to ${m.name}, which the table selection (--tables) does not take; to go on, restart with --tables taking ${m.name} as well (the renamed table is then copied again) or leaving ${table} out`,
+        `the rename moves synced table ${table} to ${m.name}, which the table selection (--tables) does not take; to go on, rename it back and restart, or start over with --force (copies the tables as they are now)`,
       );
       return;
     }
@@ -774,6 +777,10 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const statement = (what: string) => `${c.tag} ${what} (reported by event trigger ${DDL_TRIGGER})`;
     if (c.kind === 'adopt') {
       const got = await (opts.adopt as NonNullable<PgStreamOptions['adopt']>)(c.table);
+      if ('ignore' in got) {
+        forget(c.table, c.oid);
+        return [];
+      }
       const text = statement(`${quoteIdent(c.table)}: ${c.what} while streaming, taken by the table selection`);
       let why = 'unsupported' in got ? got.unsupported : undefined;
       if (!('unsupported' in got)) {
