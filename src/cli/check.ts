@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { ErrorCode, TributaryError, USAGE_CODES } from '../core/errors.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, resolveLogFormat } from '../core/logger.js';
 import { check, type CheckGroup, type CheckLine, type CheckReport } from '../runner/check.js';
 import { collectFlags, type CliContext } from './context.js';
 import { addSyncOptions } from './sync.js';
@@ -50,7 +50,7 @@ export function registerCheck(program: Command, ctx: CliContext): void {
       for (const k of OWN_FLAGS) delete flags[k];
       const config = loadConfig({ flags, configFile: opts.config as string | undefined, env: ctx.env });
       // Logs would interleave with the report: only warnings and worse, on stderr.
-      const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: Boolean(process.stderr.isTTY) });
+      const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, format: resolveLogFormat(config.logFormat) });
       const report = await check(config, { logger });
       process.stdout.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : formatCheckReport(report));
       if (!report.ok) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { fromEnv, fromFile, loadConfig } from '../config/load.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, resolveLogFormat } from '../core/logger.js';
 import { verify, VERIFY_CHUNK_SIZE } from '../runner/verify.js';
 import { formatReport } from '../checksum/report.js';
 import { collectFlags, type CliContext } from './context.js';
@@ -32,6 +32,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--zero-dates <policy>', 'the sync\'s policy for MySQL zero dates: error | null (default error)')
     .option('--column-types <list>', 'the sync\'s target type overrides, table.column=TYPE[,…]')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info; logs go to stderr)')
+    .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json)')
     .option('--config <file>', 'YAML config file with the same keys as sync (flags > TRIBUTARY_* env > file)')
     .action(async (opts: Record<string, unknown>) => {
       const flags = collectFlags(opts);
@@ -42,7 +43,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       const named = flags.chunkSize !== undefined || fromEnv(ctx.env).chunkSize !== undefined || (configFile !== undefined && fromFile(configFile).chunkSize !== undefined);
       if (!named) flags.chunkSize = String(VERIFY_CHUNK_SIZE);
       const config = loadConfig({ flags, configFile, env: ctx.env });
-      const logger = createLogger({ level: config.logLevel, pretty: Boolean(process.stderr.isTTY) });
+      const logger = createLogger({ level: config.logLevel, format: resolveLogFormat(config.logFormat) });
       const json = opts.json === true;
       const rechecks = opts.rechecks === undefined ? undefined : Number(opts.rechecks);
       if (rechecks !== undefined && (!Number.isInteger(rechecks) || rechecks < 0 || rechecks > 20)) {

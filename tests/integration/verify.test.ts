@@ -110,8 +110,12 @@ describe.each(PAIRS)('verify %s → %s', (srcName, dstName) => {
     expect(keysOf(names, 'extra')).toEqual(['omega']);
     expect(JSON.stringify(r)).not.toMatch(/:[^:@/]*@127/); // no credentials in URLs
 
-    const repaired = await verify(db, ['--repair', '--rechecks', '0']);
+    // Logs in the format asked for, piped or not (here: text, though stderr is a pipe).
+    const repaired = await verify(db, ['--repair', '--rechecks', '0', '--log-format', 'pretty', '--log-level', 'debug']);
     expect(repaired.code, repaired.stdout + repaired.stderr.slice(-2000)).toBe(0);
+    const logLines = repaired.stderr.split('\n').filter((l) => /^\S/.test(l));
+    expect(logLines.length, repaired.stderr).toBeGreaterThan(0);
+    for (const l of logLines) expect(l, repaired.stderr).toMatch(/^\d\d:\d\d:\d\d (TRACE|DEBUG|INFO|WARN) /);
     expect(repaired.stdout).toMatch(/items: .*3 differences .*3 repaired; none remaining/);
     expect(repaired.stdout).toMatch(/names: .*3 differences .*3 repaired; none remaining/);
 
