@@ -10,13 +10,14 @@
  * written after it, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement; table-level
  * DDL: RENAME TO (also after rows of another table in its transaction), CREATE/ALTER/DROP INDEX,
  * DROP TABLE, a rename out of the selection stopping the sync, a table created into the selection
- * adopted (a keyless one stopping the sync), an older trigger widened. With a role that is no superuser: check's trigger line,
+ * adopted (a keyless one stopping the sync), an older trigger widened; foreign keys added (with a new
+ * column too), dropped with their column and dropped by name. With a role that is no superuser: check's trigger line,
  * and column changes from Relation messages.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { converged } from '../helpers/converge.js';
-import { contractTableSql, EnginePool, fillContractTable, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
+import { contractTableSql, EnginePool, fillContractTable, foreignKeyLines, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
 
 const pool = new EnginePool();
 const running: CliRun[] = [];
@@ -297,6 +298,52 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     await converged(src, dst, db, 'items2', ['id', 'k', 'v', 'amount', 'pad'], again);
     await c.end();
     await stop(again);
+    await dropSlots(db);
+  });
+
+  it('foreign keys follow: ADD CONSTRAINT … FOREIGN KEY, a key with its new column, its column dropped, DROP CONSTRAINT; the source\'s cascades arrive as rows', async () => {
+    const db = await fresh(0);
+    await src.exec(
+      db,
+      `CREATE TABLE parent (id int PRIMARY KEY, name text);
+       CREATE TABLE child (id int PRIMARY KEY, pid int, note text);
+       INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 20) g;
+       INSERT INTO child SELECT g, 1 + g % 20, 'c' || g FROM generate_series(1, 200) g`,
+    );
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    const c = await src.client(db);
+    const same = async (what: string) => {
+      await waitUntil(what, async () => JSON.stringify(await foreignKeyLines(dst, db)) === JSON.stringify(await foreignKeyLines(src, db)) || run.child.exitCode !== null, 30_000);
+      expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
+      expect(await foreignKeyLines(dst, db)).toEqual(await foreignKeyLines(src, db));
+    };
+    await c.query('ALTER TABLE child ADD CONSTRAINT child_parent FOREIGN KEY (pid) REFERENCES parent (id) ON UPDATE CASCADE ON DELETE CASCADE');
+    await same('the foreign key on the target');
+    expect(await foreignKeyLines(dst, db)).toEqual(['child.child_parent (pid) -> parent (id) ON UPDATE CASCADE ON DELETE CASCADE']);
+    // The source's cascades are logged as rows of child: the target's own key must not refuse them.
+    await c.query('DELETE FROM parent WHERE id = 3');
+    await c.query('UPDATE parent SET id = 100 WHERE id = 4');
+    // A key with its new column in one statement, then that column dropped (the key goes first).
+    await c.query('ALTER TABLE child ADD COLUMN other int REFERENCES parent (id) ON DELETE SET NULL');
+    await c.query('UPDATE child SET other = 5 WHERE id <= 50');
+    await same('the new column\'s key on the target');
+    expect((await foreignKeyLines(dst, db)).length).toBe(2);
+    await c.query('DELETE FROM parent WHERE id = 5');
+    await converged(src, dst, db, 'child', ['id', 'pid', 'note', 'other'], run);
+    await c.query('ALTER TABLE child DROP COLUMN other');
+    await same('the dropped column\'s key gone on the target');
+    await c.query('ALTER TABLE child DROP CONSTRAINT child_parent');
+    await same('the key dropped on the target');
+    expect(await foreignKeyLines(dst, db)).toEqual([]);
+    // Without the key, the target takes a child whose parent is gone.
+    await c.query("INSERT INTO child (id, pid, note) VALUES (1000, 999, 'orphan')");
+    await converged(src, dst, db, 'child', ['id', 'pid', 'note'], run);
+    await converged(src, dst, db, 'parent', ['id', 'name'], run);
+    expect(run.stderr()).toMatch(/foreign key \\?"child_parent\\?" FOREIGN KEY \(\\?"pid\\?"\) REFERENCES \\?"parent\\?" \(\\?"id\\?"\) ON UPDATE CASCADE ON DELETE CASCADE added/);
+    expect(run.stderr()).toMatch(/foreign key \\?"child_parent\\?" dropped/);
+    await c.end();
+    await stop(run);
     await dropSlots(db);
   });
 

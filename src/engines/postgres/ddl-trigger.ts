@@ -16,11 +16,13 @@ type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
  * (it is decoded inside its transaction, at the statement's place):
  * - on ddl_command_end of ALTER TABLE, CREATE TABLE, CREATE INDEX and ALTER INDEX, for each ordinary or
  *   partitioned table the statement touched (an index's table for an index):
- *   `{"v":1,"tag":…,"oid":…,"schema":…,"name":…,"columns":[[attnum,name,typoid,typmod,notnull,default],…],"indexes":[[name,unique,partial,columns],…]}`,
- *   the table's name, columns (generated and dropped columns left out, as pgoutput leaves them out)
- *   and secondary indexes (the primary key's left out) after the statement as the catalogue has them
- *   then. A rename shows as the table's OID under its new name. (Version 1 readers, which know
- *   `columns` only, read these as before.)
+ *   `{"v":1,"tag":…,"oid":…,"schema":…,"name":…,"columns":[[attnum,name,typoid,typmod,notnull,default],…],"indexes":[[name,unique,partial,columns],…],
+ *   "fks":[[name,columns,refschema,reftable,refcolumns,upd,del,match,deferrable,deferred],…]}`,
+ *   the table's name, columns (generated and dropped columns left out, as pgoutput leaves them out),
+ *   secondary indexes (the primary key's left out) and foreign keys after the statement as the
+ *   catalogue has them then. A rename shows as the table's OID under its new name. (Version 1
+ *   readers, which know `columns` only, read these as before; `indexes` and `fks` are absent from
+ *   an older trigger's messages.)
  * - on sql_drop, for each table dropped (by any statement) and each index DROP INDEX dropped:
  *   `{"v":2,"tag":…,"dropped":"table"|"index","oid":…,"schema":…,"name":…}` (the catalogue has no row
  *   of it any more: a dropped index is named only, its table found by the stream by the name).
@@ -60,6 +62,19 @@ const INDEXES_SQL = `(SELECT coalesce(json_agg(json_build_array(ic.relname, i.in
        (SELECT coalesce(json_agg(a.attname ORDER BY k.o), '[]'::json) FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n)) ORDER BY ic.relname), '[]'::json)
      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $oid AND NOT i.indisprimary)`;
 
+/**
+ * The foreign key list the trigger emits for relation `oid`, as schema.ts describeForeignKeys reads
+ * them (a partition's inherited keys left out): name, columns, the referenced table's schema and
+ * name and columns, pg_constraint's rule and match letters, DEFERRABLE, INITIALLY DEFERRED.
+ */
+const FOREIGN_KEYS_SQL = `(SELECT coalesce(json_agg(json_build_array(c.conname,
+       (SELECT coalesce(json_agg(a.attname ORDER BY k.o), '[]'::json) FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n),
+       rn.nspname, rc.relname,
+       (SELECT coalesce(json_agg(a.attname ORDER BY k.o), '[]'::json) FROM unnest(c.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n),
+       c.confupdtype, c.confdeltype, c.confmatchtype, c.condeferrable, c.condeferred) ORDER BY c.conname), '[]'::json)
+     FROM pg_constraint c JOIN pg_class rc ON rc.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+    WHERE c.conrelid = $oid AND c.contype = 'f' AND c.conparentid = 0)`;
+
 const list = (tags: readonly string[]) => tags.map((t) => `'${t}'`).join(', ');
 
 /** The statements that install the triggers (idempotent: a second run replaces the functions, keeps the triggers, and widens an older tributary's). */
@@ -75,7 +90,8 @@ BEGIN
   LOOP
     PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object('v', 1, 'tag', r.command_tag, 'oid', r.oid::int8, 'schema', r.nspname, 'name', r.relname,
       'columns', ${COLUMNS_SQL.replace('$oid', 'r.oid')},
-      'indexes', ${INDEXES_SQL.replace('$oid', 'r.oid')})::text);
+      'indexes', ${INDEXES_SQL.replace('$oid', 'r.oid')},
+      'fks', ${FOREIGN_KEYS_SQL.replace('$oid', 'r.oid')})::text);
   END LOOP;
 END
 $fn$`,
@@ -120,6 +136,23 @@ export interface TriggerIndex {
   readonly columns: readonly string[];
 }
 
+/**
+ * A foreign key as the trigger's message lists it: pg_constraint's letters for the rules
+ * (confupdtype, confdeltype) and match (confmatchtype); schema.ts foreignKeyOf makes a ForeignKey of it.
+ */
+export interface TriggerForeignKey {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly referencedSchema: string;
+  readonly referencedTable: string;
+  readonly referencedColumns: readonly string[];
+  readonly onUpdate: string;
+  readonly onDelete: string;
+  readonly match: string;
+  readonly deferrable: boolean;
+  readonly initiallyDeferred: boolean;
+}
+
 /** A parsed 'tributary.ddl' message: a table after a statement, or a table or index dropped. */
 export type DdlMessage = TableMessage | DropMessage;
 
@@ -132,6 +165,8 @@ export interface TableMessage {
   readonly columns: readonly TriggerColumn[];
   /** Absent: written by an older trigger, which lists no indexes. */
   readonly indexes?: readonly TriggerIndex[];
+  /** Absent: written by an older trigger, which lists no foreign keys. */
+  readonly foreignKeys?: readonly TriggerForeignKey[];
   readonly dropped?: undefined;
 }
 
@@ -155,7 +190,7 @@ export function parseDdlMessage(text: string): DdlMessage | undefined {
   } catch {
     return undefined;
   }
-  const b = body as { v?: unknown; tag?: unknown; oid?: unknown; schema?: unknown; name?: unknown; columns?: unknown; indexes?: unknown; dropped?: unknown };
+  const b = body as { v?: unknown; tag?: unknown; oid?: unknown; schema?: unknown; name?: unknown; columns?: unknown; indexes?: unknown; fks?: unknown; dropped?: unknown };
   if (b.v === 2) {
     if (typeof b.tag !== 'string' || typeof b.oid !== 'number' || typeof b.schema !== 'string' || typeof b.name !== 'string' || (b.dropped !== 'table' && b.dropped !== 'index')) return undefined;
     return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, dropped: b.dropped };
@@ -177,7 +212,18 @@ export function parseDdlMessage(text: string): DdlMessage | undefined {
     if (typeof name !== 'string' || typeof unique !== 'boolean' || typeof partial !== 'boolean' || !Array.isArray(cols) || !cols.every((c) => typeof c === 'string')) return undefined;
     indexes.push({ name, unique, partial, columns: cols as string[] });
   }
-  return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns, indexes };
+  if (b.fks === undefined) return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns, indexes };
+  if (!Array.isArray(b.fks)) return undefined;
+  const foreignKeys: TriggerForeignKey[] = [];
+  const names = (v: unknown): v is string[] => Array.isArray(v) && v.every((c) => typeof c === 'string');
+  for (const f of b.fks as unknown[]) {
+    if (!Array.isArray(f) || f.length < 10) return undefined;
+    const [name, cols, refSchema, refTable, refCols, upd, del, match, deferrable, deferred] = f as unknown[];
+    if (typeof name !== 'string' || !names(cols) || typeof refSchema !== 'string' || typeof refTable !== 'string' || !names(refCols)) return undefined;
+    if (typeof upd !== 'string' || typeof del !== 'string' || typeof match !== 'string' || typeof deferrable !== 'boolean' || typeof deferred !== 'boolean') return undefined;
+    foreignKeys.push({ name, columns: cols, referencedSchema: refSchema, referencedTable: refTable, referencedColumns: refCols, onUpdate: upd, onDelete: del, match, deferrable, initiallyDeferred: deferred });
+  }
+  return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns, indexes, foreignKeys };
 }
 
 /** A table's columns now, in the form the trigger's message gives them (for the first message's comparison). */

@@ -10,10 +10,10 @@ import { rowBytes, type Value } from '../../core/values.js';
 import { clientConfig, connectError } from './connection.js';
 import { encodePosition, formatLsn, parseLsn } from './position.js';
 import { RelationChangedError, type RelationRecord } from './relations.js';
-import { DDL_MESSAGE_PREFIX, DDL_TRIGGER, parseDdlMessage, type DropMessage, type TableMessage, type TriggerColumn } from './ddl-trigger.js';
-import { indexOperations, relationOperations, triggerOperations, type RelationDiff, type TriggerIndexState } from './relation-diff.js';
+import { DDL_MESSAGE_PREFIX, DDL_TRIGGER, parseDdlMessage, type DropMessage, type TableMessage, type TriggerColumn, type TriggerForeignKey } from './ddl-trigger.js';
+import { foreignKeyOperations, indexOperations, relationOperations, triggerOperations, type RelationDiff, type TriggerIndexState } from './relation-diff.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
-import type { ColumnType, RelationColumn, RelationColumnDescription } from './schema.js';
+import { foreignKeyOf, type ColumnType, type RelationColumn, type RelationColumnDescription } from './schema.js';
 import { quoteIdent } from './sql.js';
 import { codecFor, type TextCodec } from './values.js';
 
@@ -135,8 +135,14 @@ interface Resolve {
   readonly columns: readonly RelationColumn[];
   /** The position before the transaction the message is in. */
   readonly at: bigint;
-  /** From the event trigger's message: its command tag, the table's columns before (when known) and after it, and its indexes after it (absent: an older trigger's message). */
-  readonly trigger?: { readonly tag: string; readonly was: readonly TriggerColumn[] | undefined; readonly now: readonly TriggerColumn[]; readonly indexes?: readonly TriggerIndexState[] };
+  /** From the event trigger's message: its command tag, the table's columns before (when known) and after it, and its indexes and foreign keys after it (absent: an older trigger's message). */
+  readonly trigger?: {
+    readonly tag: string;
+    readonly was: readonly TriggerColumn[] | undefined;
+    readonly now: readonly TriggerColumn[];
+    readonly indexes?: readonly TriggerIndexState[];
+    readonly foreignKeys?: readonly TriggerForeignKey[];
+  };
   /** The trigger reported the table under this new name (ALTER TABLE … RENAME TO): a rename-tables operation after the others. */
   readonly renameTo?: string;
   /** Rows of the transaction came before it: a change it makes is cut in between (see onMessage 'relation'). */
@@ -445,7 +451,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const was = triggerSeen.get(table);
     triggerSeen.set(table, m.columns);
     indexesSeen.set(table, m.indexes ?? indexesSeen.get(table) ?? []);
-    redefine(schema, m.oid, m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typmod })), { tag: m.tag, was, now: m.columns, ...(m.indexes ? { indexes: m.indexes } : {}) }, renameTo);
+    redefine(schema, m.oid, m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typmod })), { tag: m.tag, was, now: m.columns, ...(m.indexes ? { indexes: m.indexes } : {}), ...(m.foreignKeys ? { foreignKeys: m.foreignKeys } : {}) }, renameTo);
   };
 
   /** The producer stops following a synced table: rows of its relation are ignored from here on. */
@@ -735,6 +741,13 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       if (r.trigger.indexes && diff.unsupported === undefined) {
         const idx = indexOperations(diff.after, r.trigger.indexes);
         diff = { ...diff, after: idx.after, operations: [...diff.operations, ...idx.operations], changes: [...diff.changes, ...idx.changes] };
+      }
+      // Foreign keys: a key's drop before the columns' operations (its column may go), its add after them (it may use a new one).
+      if (r.trigger.foreignKeys && before.foreignKeys !== undefined && diff.unsupported === undefined) {
+        const renames = new Map(diff.operations.flatMap((o) => (o.op === 'rename-column' ? [[o.from, o.to] as const] : [])));
+        const now = r.trigger.foreignKeys.map((k) => foreignKeyOf(k, opts.namespace));
+        const fk = foreignKeyOperations(before, now, renames, (t) => t === r.table || byName.has(t));
+        diff = { ...diff, after: { ...diff.after, foreignKeys: fk.foreignKeys }, operations: [...fk.drops, ...diff.operations, ...fk.adds], changes: [...diff.changes, ...fk.changes] };
       }
     } else diff = relationOperations(before, described);
     if (r.renameTo !== undefined && diff.unsupported === undefined) {
