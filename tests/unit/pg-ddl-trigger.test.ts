@@ -36,13 +36,15 @@ describe('the DDL event trigger', () => {
     });
     expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP TABLE', dropped: 'table', oid: 7, schema: 'public', name: 't' }))).toEqual({ tag: 'DROP TABLE', dropped: 'table', oid: 7, schema: 'public', name: 't' });
     expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP INDEX', dropped: 'index', oid: 8, schema: 'public', name: 't_k' }))?.dropped).toBe('index');
+    expect(parseDdlMessage(JSON.stringify({ v: 3, tag: 'ALTER TYPE', type: 16387 }))).toEqual({ tag: 'ALTER TYPE', typeOid: 16387 });
+    expect(parseDdlMessage(JSON.stringify({ v: 3, tag: 'ALTER TYPE' }))).toBeUndefined();
     expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP VIEW', dropped: 'view', oid: 8, schema: 'public', name: 'v' }))).toBeUndefined();
     expect(parseDdlMessage(JSON.stringify({ v: 1, tag: 'x', oid: 1, schema: 's', name: 'n', columns: [], indexes: [['i', true]] }))).toBeUndefined();
   });
 
   it('installs two triggers, widening an older one in place', () => {
     const sql = ddlTriggerSql().join('\n');
-    expect(sql).toContain("ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX')");
+    expect(sql).toContain("ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX', 'ALTER TYPE', 'ALTER DOMAIN')");
     expect(sql).toContain("ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP INDEX', 'DROP SCHEMA', 'DROP OWNED')");
     expect(sql).toContain('DROP EVENT TRIGGER tributary_ddl_v1;');
     // No EXCEPTION block: its subtransaction makes PostgreSQL decode the message out of place.
@@ -147,7 +149,7 @@ describe('foreign keys the trigger reported', () => {
       fks: [['child_p', ['pid'], 'public', 'parent', ['id'], 'c', 'n', 'f', true, true], ['child_o', ['oid'], 'other', 'ext', ['id'], 'a', 'a', 's', false, false]],
     });
     const m = parseDdlMessage(text);
-    expect(m && !m.dropped ? m.foreignKeys?.map((k) => foreignKeyOf(k, 'public')) : undefined).toEqual([
+    expect(m?.columns !== undefined ? m.foreignKeys?.map((k) => foreignKeyOf(k, 'public')) : undefined).toEqual([
       { name: 'child_p', columns: ['pid'], referencedTable: 'parent', referencedColumns: ['id'], onUpdate: 'CASCADE', onDelete: 'SET NULL', match: 'FULL', deferrable: true, initiallyDeferred: true },
       { name: 'child_o', columns: ['oid'], referencedTable: 'other.ext', referencedColumns: ['id'], onUpdate: 'NO ACTION', onDelete: 'NO ACTION', deferrable: false, initiallyDeferred: false },
     ]);

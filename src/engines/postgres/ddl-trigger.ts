@@ -23,6 +23,9 @@ type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
  *   catalogue has them then. A rename shows as the table's OID under its new name. (Version 1
  *   readers, which know `columns` only, read these as before; `indexes` and `fks` are absent from
  *   an older trigger's messages.)
+ * - on ddl_command_end of ALTER TYPE and ALTER DOMAIN, for each type changed (an enum's ADD VALUE, a
+ *   domain's constraints, default or NOT NULL, a composite's attributes: the composite's relation
+ *   reported by its row type): `{"v":3,"tag":…,"type":oid}`; the stream describes the type anew.
  * - on sql_drop, for each table dropped (by any statement) and each index DROP INDEX dropped:
  *   `{"v":2,"tag":…,"dropped":"table"|"index","oid":…,"schema":…,"name":…}` (the catalogue has no row
  *   of it any more: a dropped index is named only, its table found by the stream by the name).
@@ -38,7 +41,9 @@ export const DDL_TRIGGER = 'tributary_ddl_v1';
 /** The sql_drop trigger of the pair (see DDL_TRIGGER). */
 export const DDL_DROP_TRIGGER = 'tributary_ddl_v1_drop';
 /** The command tags DDL_TRIGGER fires on. */
-const TAGS = ['ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX'];
+const TAGS = ['ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX', 'ALTER TYPE', 'ALTER DOMAIN'];
+/** The tags of TAGS that change a user type (reported by the type's OID). */
+const TYPE_TAGS = ['ALTER TYPE', 'ALTER DOMAIN'];
 /** The command tags DDL_DROP_TRIGGER fires on (a table dropped by any of them is reported). */
 const DROP_TAGS = ['DROP TABLE', 'DROP INDEX', 'DROP SCHEMA', 'DROP OWNED'];
 /** How a user without superuser rights gets the trigger (docs/check.md holds the SQL; a unit test keeps it equal to ddlTriggerSql()). */
@@ -92,6 +97,12 @@ BEGIN
       'columns', ${COLUMNS_SQL.replace('$oid', 'r.oid')},
       'indexes', ${INDEXES_SQL.replace('$oid', 'r.oid')},
       'fks', ${FOREIGN_KEYS_SQL.replace('$oid', 'r.oid')})::text);
+  END LOOP;
+  FOR r IN SELECT DISTINCT CASE WHEN e.classid = 'pg_class'::regclass THEN c.reltype ELSE e.objid END AS typ, e.command_tag FROM pg_event_trigger_ddl_commands() e
+             LEFT JOIN pg_class c ON e.classid = 'pg_class'::regclass AND c.oid = e.objid
+            WHERE e.command_tag IN (${list(TYPE_TAGS)}) AND (e.classid = 'pg_type'::regclass OR c.relkind = 'c')
+  LOOP
+    PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object('v', 3, 'tag', r.command_tag, 'type', r.typ::int8)::text);
   END LOOP;
 END
 $fn$`,
@@ -153,8 +164,16 @@ export interface TriggerForeignKey {
   readonly initiallyDeferred: boolean;
 }
 
-/** A parsed 'tributary.ddl' message: a table after a statement, or a table or index dropped. */
-export type DdlMessage = TableMessage | DropMessage;
+/** A parsed 'tributary.ddl' message: a table after a statement, a table or index dropped, or a user type changed. */
+export type DdlMessage = TableMessage | DropMessage | TypeMessage;
+
+/** A user type changed by ALTER TYPE or ALTER DOMAIN: its OID (the catalogue has its definition after the statement). */
+export interface TypeMessage {
+  readonly tag: string;
+  readonly typeOid: number;
+  readonly dropped?: undefined;
+  readonly columns?: undefined;
+}
 
 /** A table after a statement, under its name then. */
 export interface TableMessage {
@@ -177,6 +196,7 @@ export interface DropMessage {
   readonly schema: string;
   readonly name: string;
   readonly dropped: 'table' | 'index';
+  readonly columns?: undefined;
 }
 
 /**
@@ -190,7 +210,8 @@ export function parseDdlMessage(text: string): DdlMessage | undefined {
   } catch {
     return undefined;
   }
-  const b = body as { v?: unknown; tag?: unknown; oid?: unknown; schema?: unknown; name?: unknown; columns?: unknown; indexes?: unknown; fks?: unknown; dropped?: unknown };
+  const b = body as { v?: unknown; tag?: unknown; oid?: unknown; schema?: unknown; name?: unknown; columns?: unknown; indexes?: unknown; fks?: unknown; dropped?: unknown; type?: unknown };
+  if (b.v === 3) return typeof b.tag === 'string' && typeof b.type === 'number' ? { tag: b.tag, typeOid: b.type } : undefined;
   if (b.v === 2) {
     if (typeof b.tag !== 'string' || typeof b.oid !== 'number' || typeof b.schema !== 'string' || typeof b.name !== 'string' || (b.dropped !== 'table' && b.dropped !== 'index')) return undefined;
     return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, dropped: b.dropped };
@@ -230,7 +251,7 @@ export function parseDdlMessage(text: string): DdlMessage | undefined {
 export async function triggerColumns(conn: Queryable, oid: number): Promise<TriggerColumn[]> {
   const r = await conn.query<{ c: string }>(`SELECT ${COLUMNS_SQL.replace('$oid', '$1::oid')}::text AS c`, [String(oid)]);
   const m = parseDdlMessage(JSON.stringify({ v: 1, tag: '', oid, schema: '', name: '', columns: JSON.parse(r.rows[0]?.c ?? '[]') as unknown }));
-  return m && !m.dropped ? [...m.columns] : [];
+  return m?.columns ? [...m.columns] : [];
 }
 
 /**
