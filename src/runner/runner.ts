@@ -770,6 +770,7 @@ async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: 
       const onTarget = await target.describe(name);
       if (!want || !onTarget) return false;
       if (sameDialect(onTarget.engine, want.engine) ? columnsSignature(onTarget) !== columnsSignature(want) : columnNames(onTarget) !== columnNames(want)) return false;
+      if (!sameEnumLabels(onTarget, want)) return false;
     }
     return true;
   }
@@ -803,6 +804,19 @@ async function ddlAlreadyApplied(source: ChangeSource, target: Target, schemas: 
 }
 
 /** A table's column names in order, and its key's, for definitions from different engines. */
+/**
+ * Whether every column that is an enum on both sides has the same labels in the same order: a
+ * PostgreSQL source's enum type changed (ALTER TYPE … RENAME VALUE) keeps the columns' names and
+ * their type's name, so only the labels tell the target's definition from the source's.
+ */
+function sameEnumLabels(onTarget: TableSchema, want: TableSchema): boolean {
+  return want.columns.every((c) => {
+    const t = onTarget.columns.find((x) => x.name === c.name);
+    if (c.logical?.kind !== 'enum' || t?.logical?.kind !== 'enum') return true;
+    return JSON.stringify(c.logical.labels) === JSON.stringify(t.logical.labels);
+  });
+}
+
 function columnNames(t: TableSchema): string {
   return JSON.stringify([t.columns.map((c) => c.name), t.primaryKey.map((i) => t.columns[i]?.name)]);
 }

@@ -10,13 +10,15 @@
  * written after it, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement; table-level
  * DDL: RENAME TO (also after rows of another table in its transaction), CREATE/ALTER/DROP INDEX,
  * DROP TABLE, a rename out of the selection stopping the sync, a table created into the selection
- * adopted (a keyless one stopping the sync), an older trigger widened. With a role that is no superuser: check's trigger line,
+ * adopted (a keyless one stopping the sync), an older trigger widened; foreign keys added (with a new
+ * column too), dropped with their column and dropped by name; user types changed (enum ADD VALUE, ALTER
+ * DOMAIN, composite ADD ATTRIBUTE) and an enum label renamed stopping the sync. With a role that is no superuser: check's trigger line,
  * and column changes from Relation messages.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { converged } from '../helpers/converge.js';
-import { contractTableSql, EnginePool, fillContractTable, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
+import { contractTableSql, EnginePool, fillContractTable, foreignKeyLines, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
 
 const pool = new EnginePool();
 const running: CliRun[] = [];
@@ -297,6 +299,98 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     await converged(src, dst, db, 'items2', ['id', 'k', 'v', 'amount', 'pad'], again);
     await c.end();
     await stop(again);
+    await dropSlots(db);
+  });
+
+  it('foreign keys follow: ADD CONSTRAINT … FOREIGN KEY, a key with its new column, its column dropped, DROP CONSTRAINT; the source\'s cascades arrive as rows', async () => {
+    const db = await fresh(0);
+    await src.exec(
+      db,
+      `CREATE TABLE parent (id int PRIMARY KEY, name text);
+       CREATE TABLE child (id int PRIMARY KEY, pid int, note text);
+       INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 20) g;
+       INSERT INTO child SELECT g, 1 + g % 20, 'c' || g FROM generate_series(1, 200) g`,
+    );
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    const c = await src.client(db);
+    const same = async (what: string) => {
+      await waitUntil(what, async () => JSON.stringify(await foreignKeyLines(dst, db)) === JSON.stringify(await foreignKeyLines(src, db)) || run.child.exitCode !== null, 30_000);
+      expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
+      expect(await foreignKeyLines(dst, db)).toEqual(await foreignKeyLines(src, db));
+    };
+    await c.query('ALTER TABLE child ADD CONSTRAINT child_parent FOREIGN KEY (pid) REFERENCES parent (id) ON UPDATE CASCADE ON DELETE CASCADE');
+    await same('the foreign key on the target');
+    expect(await foreignKeyLines(dst, db)).toEqual(['child.child_parent (pid) -> parent (id) ON UPDATE CASCADE ON DELETE CASCADE']);
+    // The source's cascades are logged as rows of child: the target's own key must not refuse them.
+    await c.query('DELETE FROM parent WHERE id = 3');
+    await c.query('UPDATE parent SET id = 100 WHERE id = 4');
+    // A key with its new column in one statement, then that column dropped (the key goes first).
+    await c.query('ALTER TABLE child ADD COLUMN other int REFERENCES parent (id) ON DELETE SET NULL');
+    await c.query('UPDATE child SET other = 5 WHERE id <= 50');
+    await same('the new column\'s key on the target');
+    expect((await foreignKeyLines(dst, db)).length).toBe(2);
+    await c.query('DELETE FROM parent WHERE id = 5');
+    await converged(src, dst, db, 'child', ['id', 'pid', 'note', 'other'], run);
+    await c.query('ALTER TABLE child DROP COLUMN other');
+    await same('the dropped column\'s key gone on the target');
+    await c.query('ALTER TABLE child DROP CONSTRAINT child_parent');
+    await same('the key dropped on the target');
+    expect(await foreignKeyLines(dst, db)).toEqual([]);
+    // Without the key, the target takes a child whose parent is gone.
+    await c.query("INSERT INTO child (id, pid, note) VALUES (1000, 999, 'orphan')");
+    await converged(src, dst, db, 'child', ['id', 'pid', 'note'], run);
+    await converged(src, dst, db, 'parent', ['id', 'name'], run);
+    expect(run.stderr()).toMatch(/foreign key \\?"child_parent\\?" FOREIGN KEY \(\\?"pid\\?"\) REFERENCES \\?"parent\\?" \(\\?"id\\?"\) ON UPDATE CASCADE ON DELETE CASCADE added/);
+    expect(run.stderr()).toMatch(/foreign key \\?"child_parent\\?" dropped/);
+    await c.end();
+    await stop(run);
+    await dropSlots(db);
+  });
+
+  it('user types follow: ALTER TYPE … ADD VALUE, ALTER DOMAIN (CHECK, DEFAULT), ALTER TYPE … ADD ATTRIBUTE; a label renamed stops the sync naming the type', async () => {
+    const db = await fresh(0);
+    await src.exec(
+      db,
+      `CREATE TYPE mood AS ENUM ('sad', 'ok');
+       CREATE DOMAIN score AS int CHECK (VALUE >= 0);
+       CREATE TYPE pair AS (a int, b text);
+       CREATE TABLE u (id int PRIMARY KEY, m mood NOT NULL DEFAULT 'ok', s score, p pair);
+       INSERT INTO u SELECT g, (CASE WHEN g % 2 = 0 THEN 'sad' ELSE 'ok' END)::mood, g, ROW(g, 'b' || g)::pair FROM generate_series(1, 100) g`,
+    );
+    const run = sync(db);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await src.exec(db, "ALTER TYPE mood ADD VALUE 'happy'");
+    await src.exec(db, "ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok'");
+    await src.exec(db, "INSERT INTO u (id, m, s) VALUES (101, 'happy', 1), (102, 'meh', 2); UPDATE u SET m = 'happy' WHERE id <= 10");
+    await converged(src, dst, db, 'u', ['id', 'm', 's'], run);
+    // The type is described when the stream reaches the first statement: the second's label may be in it already.
+    expect(run.stderr()).toMatch(/ALTER TYPE \\?"mood\\?": enum labels 'sad', 'ok' → 'sad', (?:'meh', )?'ok', 'happy'; columns u\.m/);
+    await src.exec(db, 'ALTER DOMAIN score ADD CONSTRAINT score_max CHECK (VALUE <= 1000)');
+    await src.exec(db, 'ALTER DOMAIN score SET DEFAULT 7');
+    await src.exec(db, "INSERT INTO u (id, m) VALUES (103, 'ok')");
+    await converged(src, dst, db, 'u', ['id', 'm', 's'], run);
+    expect(run.stderr()).toMatch(/ALTER DOMAIN \\?"score\\?": domain (?:SET DEFAULT 7, )?ADD CONSTRAINT \\?"score_max\\?" CHECK/);
+    if (dstName === 'postgres') {
+      // The target's domain is the source's: its new CHECK refuses, its default is there.
+      const t = await dst.client(db);
+      await expect(t.query("INSERT INTO u (id, m, s) VALUES (9999, 'ok', 5000)")).rejects.toThrow(/score_max/);
+      await t.end();
+      expect(await dst.rows(db, 'pg_type', ['typname', 'typdefault'], 'typname')).toContain('score|7');
+      await src.exec(db, 'ALTER TYPE pair ADD ATTRIBUTE c numeric CASCADE');
+      await src.exec(db, "INSERT INTO u (id, m, s, p) VALUES (104, 'ok', 3, ROW(1, 'x', 2.5)); UPDATE u SET p = ROW(2, 'y', 0.5) WHERE id = 1");
+      await converged(src, dst, db, 'u', ['id', 'm', 's', 'p'], run);
+    } else {
+      // A MySQL target holds the enum as ENUM(…): widened in the source's order.
+      const cols = await dst.rows('information_schema', 'COLUMNS', ['TABLE_SCHEMA', 'TABLE_NAME', 'COLUMN_NAME', 'COLUMN_TYPE'], 'COLUMN_NAME');
+      expect(cols).toContain(`${db}|u|m|enum('sad','meh','ok','happy')`);
+    }
+    await src.exec(db, "ALTER TYPE mood RENAME VALUE 'meh' TO 'fine'");
+    const timer = setTimeout(() => run.child.kill('SIGKILL'), 60_000);
+    expect(await run.exited).not.toBe(0);
+    clearTimeout(timer);
+    expect(run.stderr()).toContain('TRIB_DDL_UNSUPPORTED');
+    expect(run.stderr()).toMatch(/the source's enum type mood changed and the sync cannot follow it: its labels 'sad', 'meh', 'ok', 'happy' became 'sad', 'fine', 'ok', 'happy'/);
     await dropSlots(db);
   });
 

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ddlTriggerSql, parseDdlMessage, renamedColumns, type TriggerColumn } from '../../src/engines/postgres/ddl-trigger.js';
-import { indexOperations, triggerOperations } from '../../src/engines/postgres/relation-diff.js';
+import { foreignKeyOperations, indexOperations, triggerOperations } from '../../src/engines/postgres/relation-diff.js';
+import { foreignKeyOf } from '../../src/engines/postgres/schema.js';
 import { withLogical } from '../../src/engines/postgres/types.js';
-import type { Column } from '../../src/core/schema.js';
+import type { Column, ForeignKey } from '../../src/core/schema.js';
 
 const col = (name: string, dataType: string, columnType: string, nullable = true): Column => ({ name, dataType, columnType, nullable, unsigned: false });
 const tc = (attnum: number, name: string, typeOid: number, notNull = false, defaultSql: string | null = null): TriggerColumn => ({ attnum, name, typeOid, typmod: -1, notNull, defaultSql });
@@ -35,13 +36,15 @@ describe('the DDL event trigger', () => {
     });
     expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP TABLE', dropped: 'table', oid: 7, schema: 'public', name: 't' }))).toEqual({ tag: 'DROP TABLE', dropped: 'table', oid: 7, schema: 'public', name: 't' });
     expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP INDEX', dropped: 'index', oid: 8, schema: 'public', name: 't_k' }))?.dropped).toBe('index');
+    expect(parseDdlMessage(JSON.stringify({ v: 3, tag: 'ALTER TYPE', type: 16387 }))).toEqual({ tag: 'ALTER TYPE', typeOid: 16387 });
+    expect(parseDdlMessage(JSON.stringify({ v: 3, tag: 'ALTER TYPE' }))).toBeUndefined();
     expect(parseDdlMessage(JSON.stringify({ v: 2, tag: 'DROP VIEW', dropped: 'view', oid: 8, schema: 'public', name: 'v' }))).toBeUndefined();
     expect(parseDdlMessage(JSON.stringify({ v: 1, tag: 'x', oid: 1, schema: 's', name: 'n', columns: [], indexes: [['i', true]] }))).toBeUndefined();
   });
 
   it('installs two triggers, widening an older one in place', () => {
     const sql = ddlTriggerSql().join('\n');
-    expect(sql).toContain("ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX')");
+    expect(sql).toContain("ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX', 'ALTER TYPE', 'ALTER DOMAIN')");
     expect(sql).toContain("ON sql_drop WHEN TAG IN ('DROP TABLE', 'DROP INDEX', 'DROP SCHEMA', 'DROP OWNED')");
     expect(sql).toContain('DROP EVENT TRIGGER tributary_ddl_v1;');
     // No EXCEPTION block: its subtransaction makes PostgreSQL decode the message out of place.
@@ -130,5 +133,68 @@ describe('indexOperations: indexes the trigger reported', () => {
 
   it('no change: no operation', () => {
     expect(indexOperations(before, [ix('t_k_key', ['k'], true), ix('t_v', ['v'])]).operations).toEqual([]);
+  });
+});
+
+describe('foreign keys the trigger reported', () => {
+  it('parses them, and makes ForeignKeys of them (the referenced table qualified outside the namespace)', () => {
+    const text = JSON.stringify({
+      v: 1,
+      tag: 'ALTER TABLE',
+      oid: 7,
+      schema: 'public',
+      name: 'child',
+      columns: [[1, 'id', 23, -1, true, null]],
+      indexes: [],
+      fks: [['child_p', ['pid'], 'public', 'parent', ['id'], 'c', 'n', 'f', true, true], ['child_o', ['oid'], 'other', 'ext', ['id'], 'a', 'a', 's', false, false]],
+    });
+    const m = parseDdlMessage(text);
+    expect(m?.columns !== undefined ? m.foreignKeys?.map((k) => foreignKeyOf(k, 'public')) : undefined).toEqual([
+      { name: 'child_p', columns: ['pid'], referencedTable: 'parent', referencedColumns: ['id'], onUpdate: 'CASCADE', onDelete: 'SET NULL', match: 'FULL', deferrable: true, initiallyDeferred: true },
+      { name: 'child_o', columns: ['oid'], referencedTable: 'other.ext', referencedColumns: ['id'], onUpdate: 'NO ACTION', onDelete: 'NO ACTION', deferrable: false, initiallyDeferred: false },
+    ]);
+    expect(parseDdlMessage(JSON.stringify({ v: 1, tag: 'x', oid: 1, schema: 's', name: 'n', columns: [], indexes: [], fks: [['f', ['a'], 'public']] }))).toBeUndefined();
+  });
+
+  const fk = (name: string, columns: string[], referencedTable: string, extra: Partial<ForeignKey> = {}): ForeignKey => ({
+    name,
+    columns,
+    referencedTable,
+    referencedColumns: ['id'],
+    onUpdate: 'NO ACTION',
+    onDelete: 'NO ACTION',
+    deferrable: false,
+    initiallyDeferred: false,
+    ...extra,
+  });
+  const before = withLogical({
+    name: 'child',
+    columns: [col('id', 'int4', 'integer', false), col('pid', 'int4', 'integer'), col('qid', 'int4', 'integer')],
+    primaryKey: [0],
+    generated: [],
+    engine: 'postgres',
+    foreignKeys: [fk('child_p', ['pid'], 'parent')],
+  });
+  const synced = (t: string) => ['parent', 'child'].includes(t);
+
+  it('ADD CONSTRAINT … FOREIGN KEY: add-foreign-key after the columns; one to a table not synced is only named', () => {
+    const r = foreignKeyOperations(before, [fk('child_p', ['pid'], 'parent'), fk('child_q', ['qid'], 'parent', { onDelete: 'CASCADE' }), fk('child_x', ['qid'], 'elsewhere')], new Map(), synced);
+    expect(r.drops).toEqual([]);
+    expect(r.adds).toEqual([{ op: 'add-foreign-key', table: 'child', foreignKey: fk('child_q', ['qid'], 'parent', { onDelete: 'CASCADE' }), sourceText: 'ADD CONSTRAINT "child_q" FOREIGN KEY ("qid") REFERENCES "parent" ("id") ON UPDATE NO ACTION ON DELETE CASCADE' }]);
+    expect(r.foreignKeys.map((f) => f.name)).toEqual(['child_p', 'child_q']);
+    expect(r.changes[1]).toMatch(/"child_x".*not on the target: it references a table the sync does not take/);
+  });
+
+  it('DROP CONSTRAINT: drop-foreign-key; a redefined key (ALTER CONSTRAINT … DEFERRABLE) is dropped and added', () => {
+    expect(foreignKeyOperations(before, [], new Map(), synced).drops).toEqual([{ op: 'drop-foreign-key', table: 'child', name: 'child_p', sourceText: 'DROP CONSTRAINT "child_p"' }]);
+    const r = foreignKeyOperations(before, [fk('child_p', ['pid'], 'parent', { deferrable: true })], new Map(), synced);
+    expect(r.drops.map((o) => o.op)).toEqual(['drop-foreign-key']);
+    expect(r.adds.map((o) => o.op)).toEqual(['add-foreign-key']);
+  });
+
+  it("a column renamed by the statement changes no key (the kept key names it by its new name)", () => {
+    const r = foreignKeyOperations(before, [fk('child_p', ['parent_id'], 'parent')], new Map([['pid', 'parent_id']]), synced);
+    expect([...r.drops, ...r.adds]).toEqual([]);
+    expect(r.foreignKeys).toEqual([fk('child_p', ['parent_id'], 'parent')]);
   });
 });

@@ -16,11 +16,16 @@ type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
  * (it is decoded inside its transaction, at the statement's place):
  * - on ddl_command_end of ALTER TABLE, CREATE TABLE, CREATE INDEX and ALTER INDEX, for each ordinary or
  *   partitioned table the statement touched (an index's table for an index):
- *   `{"v":1,"tag":…,"oid":…,"schema":…,"name":…,"columns":[[attnum,name,typoid,typmod,notnull,default],…],"indexes":[[name,unique,partial,columns],…]}`,
- *   the table's name, columns (generated and dropped columns left out, as pgoutput leaves them out)
- *   and secondary indexes (the primary key's left out) after the statement as the catalogue has them
- *   then. A rename shows as the table's OID under its new name. (Version 1 readers, which know
- *   `columns` only, read these as before.)
+ *   `{"v":1,"tag":…,"oid":…,"schema":…,"name":…,"columns":[[attnum,name,typoid,typmod,notnull,default],…],"indexes":[[name,unique,partial,columns],…],
+ *   "fks":[[name,columns,refschema,reftable,refcolumns,upd,del,match,deferrable,deferred],…]}`,
+ *   the table's name, columns (generated and dropped columns left out, as pgoutput leaves them out),
+ *   secondary indexes (the primary key's left out) and foreign keys after the statement as the
+ *   catalogue has them then. A rename shows as the table's OID under its new name. (Version 1
+ *   readers, which know `columns` only, read these as before; `indexes` and `fks` are absent from
+ *   an older trigger's messages.)
+ * - on ddl_command_end of ALTER TYPE and ALTER DOMAIN, for each type changed (an enum's ADD VALUE, a
+ *   domain's constraints, default or NOT NULL, a composite's attributes: the composite's relation
+ *   reported by its row type): `{"v":3,"tag":…,"type":oid}`; the stream describes the type anew.
  * - on sql_drop, for each table dropped (by any statement) and each index DROP INDEX dropped:
  *   `{"v":2,"tag":…,"dropped":"table"|"index","oid":…,"schema":…,"name":…}` (the catalogue has no row
  *   of it any more: a dropped index is named only, its table found by the stream by the name).
@@ -36,7 +41,9 @@ export const DDL_TRIGGER = 'tributary_ddl_v1';
 /** The sql_drop trigger of the pair (see DDL_TRIGGER). */
 export const DDL_DROP_TRIGGER = 'tributary_ddl_v1_drop';
 /** The command tags DDL_TRIGGER fires on. */
-const TAGS = ['ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX'];
+const TAGS = ['ALTER TABLE', 'CREATE TABLE', 'CREATE INDEX', 'ALTER INDEX', 'ALTER TYPE', 'ALTER DOMAIN'];
+/** The tags of TAGS that change a user type (reported by the type's OID). */
+const TYPE_TAGS = ['ALTER TYPE', 'ALTER DOMAIN'];
 /** The command tags DDL_DROP_TRIGGER fires on (a table dropped by any of them is reported). */
 const DROP_TAGS = ['DROP TABLE', 'DROP INDEX', 'DROP SCHEMA', 'DROP OWNED'];
 /** How a user without superuser rights gets the trigger (docs/check.md holds the SQL; a unit test keeps it equal to ddlTriggerSql()). */
@@ -60,6 +67,19 @@ const INDEXES_SQL = `(SELECT coalesce(json_agg(json_build_array(ic.relname, i.in
        (SELECT coalesce(json_agg(a.attname ORDER BY k.o), '[]'::json) FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n)) ORDER BY ic.relname), '[]'::json)
      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $oid AND NOT i.indisprimary)`;
 
+/**
+ * The foreign key list the trigger emits for relation `oid`, as schema.ts describeForeignKeys reads
+ * them (a partition's inherited keys left out): name, columns, the referenced table's schema and
+ * name and columns, pg_constraint's rule and match letters, DEFERRABLE, INITIALLY DEFERRED.
+ */
+const FOREIGN_KEYS_SQL = `(SELECT coalesce(json_agg(json_build_array(c.conname,
+       (SELECT coalesce(json_agg(a.attname ORDER BY k.o), '[]'::json) FROM unnest(c.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n),
+       rn.nspname, rc.relname,
+       (SELECT coalesce(json_agg(a.attname ORDER BY k.o), '[]'::json) FROM unnest(c.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n),
+       c.confupdtype, c.confdeltype, c.confmatchtype, c.condeferrable, c.condeferred) ORDER BY c.conname), '[]'::json)
+     FROM pg_constraint c JOIN pg_class rc ON rc.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+    WHERE c.conrelid = $oid AND c.contype = 'f' AND c.conparentid = 0)`;
+
 const list = (tags: readonly string[]) => tags.map((t) => `'${t}'`).join(', ');
 
 /** The statements that install the triggers (idempotent: a second run replaces the functions, keeps the triggers, and widens an older tributary's). */
@@ -75,7 +95,14 @@ BEGIN
   LOOP
     PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object('v', 1, 'tag', r.command_tag, 'oid', r.oid::int8, 'schema', r.nspname, 'name', r.relname,
       'columns', ${COLUMNS_SQL.replace('$oid', 'r.oid')},
-      'indexes', ${INDEXES_SQL.replace('$oid', 'r.oid')})::text);
+      'indexes', ${INDEXES_SQL.replace('$oid', 'r.oid')},
+      'fks', ${FOREIGN_KEYS_SQL.replace('$oid', 'r.oid')})::text);
+  END LOOP;
+  FOR r IN SELECT DISTINCT CASE WHEN e.classid = 'pg_class'::regclass THEN c.reltype ELSE e.objid END AS typ, e.command_tag FROM pg_event_trigger_ddl_commands() e
+             LEFT JOIN pg_class c ON e.classid = 'pg_class'::regclass AND c.oid = e.objid
+            WHERE e.command_tag IN (${list(TYPE_TAGS)}) AND (e.classid = 'pg_type'::regclass OR c.relkind = 'c')
+  LOOP
+    PERFORM pg_logical_emit_message(true, '${DDL_MESSAGE_PREFIX}', json_build_object('v', 3, 'tag', r.command_tag, 'type', r.typ::int8)::text);
   END LOOP;
 END
 $fn$`,
@@ -120,8 +147,33 @@ export interface TriggerIndex {
   readonly columns: readonly string[];
 }
 
-/** A parsed 'tributary.ddl' message: a table after a statement, or a table or index dropped. */
-export type DdlMessage = TableMessage | DropMessage;
+/**
+ * A foreign key as the trigger's message lists it: pg_constraint's letters for the rules
+ * (confupdtype, confdeltype) and match (confmatchtype); schema.ts foreignKeyOf makes a ForeignKey of it.
+ */
+export interface TriggerForeignKey {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly referencedSchema: string;
+  readonly referencedTable: string;
+  readonly referencedColumns: readonly string[];
+  readonly onUpdate: string;
+  readonly onDelete: string;
+  readonly match: string;
+  readonly deferrable: boolean;
+  readonly initiallyDeferred: boolean;
+}
+
+/** A parsed 'tributary.ddl' message: a table after a statement, a table or index dropped, or a user type changed. */
+export type DdlMessage = TableMessage | DropMessage | TypeMessage;
+
+/** A user type changed by ALTER TYPE or ALTER DOMAIN: its OID (the catalogue has its definition after the statement). */
+export interface TypeMessage {
+  readonly tag: string;
+  readonly typeOid: number;
+  readonly dropped?: undefined;
+  readonly columns?: undefined;
+}
 
 /** A table after a statement, under its name then. */
 export interface TableMessage {
@@ -132,6 +184,8 @@ export interface TableMessage {
   readonly columns: readonly TriggerColumn[];
   /** Absent: written by an older trigger, which lists no indexes. */
   readonly indexes?: readonly TriggerIndex[];
+  /** Absent: written by an older trigger, which lists no foreign keys. */
+  readonly foreignKeys?: readonly TriggerForeignKey[];
   readonly dropped?: undefined;
 }
 
@@ -142,6 +196,7 @@ export interface DropMessage {
   readonly schema: string;
   readonly name: string;
   readonly dropped: 'table' | 'index';
+  readonly columns?: undefined;
 }
 
 /**
@@ -155,7 +210,8 @@ export function parseDdlMessage(text: string): DdlMessage | undefined {
   } catch {
     return undefined;
   }
-  const b = body as { v?: unknown; tag?: unknown; oid?: unknown; schema?: unknown; name?: unknown; columns?: unknown; indexes?: unknown; dropped?: unknown };
+  const b = body as { v?: unknown; tag?: unknown; oid?: unknown; schema?: unknown; name?: unknown; columns?: unknown; indexes?: unknown; fks?: unknown; dropped?: unknown; type?: unknown };
+  if (b.v === 3) return typeof b.tag === 'string' && typeof b.type === 'number' ? { tag: b.tag, typeOid: b.type } : undefined;
   if (b.v === 2) {
     if (typeof b.tag !== 'string' || typeof b.oid !== 'number' || typeof b.schema !== 'string' || typeof b.name !== 'string' || (b.dropped !== 'table' && b.dropped !== 'index')) return undefined;
     return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, dropped: b.dropped };
@@ -177,14 +233,25 @@ export function parseDdlMessage(text: string): DdlMessage | undefined {
     if (typeof name !== 'string' || typeof unique !== 'boolean' || typeof partial !== 'boolean' || !Array.isArray(cols) || !cols.every((c) => typeof c === 'string')) return undefined;
     indexes.push({ name, unique, partial, columns: cols as string[] });
   }
-  return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns, indexes };
+  if (b.fks === undefined) return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns, indexes };
+  if (!Array.isArray(b.fks)) return undefined;
+  const foreignKeys: TriggerForeignKey[] = [];
+  const names = (v: unknown): v is string[] => Array.isArray(v) && v.every((c) => typeof c === 'string');
+  for (const f of b.fks as unknown[]) {
+    if (!Array.isArray(f) || f.length < 10) return undefined;
+    const [name, cols, refSchema, refTable, refCols, upd, del, match, deferrable, deferred] = f as unknown[];
+    if (typeof name !== 'string' || !names(cols) || typeof refSchema !== 'string' || typeof refTable !== 'string' || !names(refCols)) return undefined;
+    if (typeof upd !== 'string' || typeof del !== 'string' || typeof match !== 'string' || typeof deferrable !== 'boolean' || typeof deferred !== 'boolean') return undefined;
+    foreignKeys.push({ name, columns: cols, referencedSchema: refSchema, referencedTable: refTable, referencedColumns: refCols, onUpdate: upd, onDelete: del, match, deferrable, initiallyDeferred: deferred });
+  }
+  return { tag: b.tag, oid: b.oid, schema: b.schema, name: b.name, columns, indexes, foreignKeys };
 }
 
 /** A table's columns now, in the form the trigger's message gives them (for the first message's comparison). */
 export async function triggerColumns(conn: Queryable, oid: number): Promise<TriggerColumn[]> {
   const r = await conn.query<{ c: string }>(`SELECT ${COLUMNS_SQL.replace('$oid', '$1::oid')}::text AS c`, [String(oid)]);
   const m = parseDdlMessage(JSON.stringify({ v: 1, tag: '', oid, schema: '', name: '', columns: JSON.parse(r.rows[0]?.c ?? '[]') as unknown }));
-  return m && !m.dropped ? [...m.columns] : [];
+  return m?.columns ? [...m.columns] : [];
 }
 
 /**

@@ -103,7 +103,7 @@ export function enumTypeMismatch(schema: string, e: EnumTypePlan, existing: read
  * ALTER TYPE … ADD VALUE statements that turn `existing` into `want` when `existing` is `want`
  * with labels missing (same order); undefined when it is not.
  */
-function addValueStatements(type: string, existing: readonly string[], want: readonly string[]): string[] | undefined {
+export function addValueStatements(type: string, existing: readonly string[], want: readonly string[]): string[] | undefined {
   let at = 0;
   for (const l of want) if (l === existing[at]) at++;
   if (at !== existing.length) return undefined;

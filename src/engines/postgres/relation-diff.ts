@@ -1,5 +1,5 @@
 import type { ColumnDefault, SchemaOperation } from '../../core/schema-change.js';
-import type { Column, IndexDefinition, TableSchema } from '../../core/schema.js';
+import type { Column, ForeignKey, IndexDefinition, TableSchema } from '../../core/schema.js';
 import { applyOperations } from '../../schema/apply.js';
 import { quoteIdent } from './sql.js';
 import type { RelationColumnDescription } from './schema.js';
@@ -219,4 +219,70 @@ export function indexOperations(before: TableSchema, now: readonly TriggerIndexS
   }
   const applied = operations.length ? (applyOperations(new Map([[table, before]]), operations).get(table) as TableSchema) : before;
   return { after: { ...applied, indexes: list }, operations, changes };
+}
+
+/** Whether two foreign keys say the same (name aside): columns, referenced table and columns, rules, match, deferral. */
+function sameForeignKey(a: ForeignKey, b: ForeignKey): boolean {
+  const list = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((c, i) => c === y[i]);
+  return (
+    list(a.columns, b.columns) &&
+    a.referencedTable === b.referencedTable &&
+    list(a.referencedColumns, b.referencedColumns) &&
+    a.onUpdate === b.onUpdate &&
+    a.onDelete === b.onDelete &&
+    (a.match ?? 'SIMPLE') === (b.match ?? 'SIMPLE') &&
+    (a.deferrable ?? false) === (b.deferrable ?? false) &&
+    (a.initiallyDeferred ?? false) === (b.initiallyDeferred ?? false)
+  );
+}
+
+/** The foreign key operations of a statement, in two parts: drops go before the statement's column operations (a key's column may be dropped), adds after them (a key may use a new column). */
+export interface ForeignKeyDiff {
+  readonly drops: readonly SchemaOperation[];
+  readonly adds: readonly SchemaOperation[];
+  readonly changes: readonly string[];
+  /** The table's foreign keys after the statement (those the sync keeps). */
+  readonly foreignKeys: readonly ForeignKey[];
+}
+
+/**
+ * The foreign key operations that turn `before`'s foreign keys (TableSchema.foreignKeys: those the
+ * sync keeps) into `now` (the event trigger's list after the statement), matched by name (a
+ * constraint's name is unique in its table). `renames` (old column name → new, this statement's)
+ * carries the kept keys' columns over to their new names first, so a renamed column changes no key.
+ * A key gone, or one whose definition changed (ALTER CONSTRAINT, a drop and an add under one name),
+ * is drop-foreign-key; a key new or redefined is add-foreign-key, when `synced` takes the table it
+ * references (as at the sync's start, schema/foreign-keys.ts keepSyncedForeignKeys: a key to a table
+ * the sync does not take cannot exist on the target), else it is only named in `changes`.
+ */
+export function foreignKeyOperations(before: TableSchema, now: readonly ForeignKey[], renames: ReadonlyMap<string, string>, synced: (table: string) => boolean): ForeignKeyDiff {
+  const table = before.name;
+  const had = new Map((before.foreignKeys ?? []).map((f) => [f.name, { ...f, columns: f.columns.map((c) => renames.get(c) ?? c) }]));
+  const nowByName = new Map(now.map((f) => [f.name, f]));
+  const drops: SchemaOperation[] = [];
+  const adds: SchemaOperation[] = [];
+  const changes: string[] = [];
+  for (const [name, f] of had) {
+    const n = nowByName.get(name);
+    if (n && sameForeignKey(f, n)) continue;
+    drops.push({ op: 'drop-foreign-key', table, name, sourceText: `DROP CONSTRAINT ${quoteIdent(name)}` });
+    if (!n) changes.push(`foreign key ${quoteIdent(name)} dropped`);
+  }
+  const kept: ForeignKey[] = [];
+  for (const f of now) {
+    const old = had.get(f.name);
+    if (old && sameForeignKey(old, f)) {
+      kept.push(old);
+      continue;
+    }
+    const text = `FOREIGN KEY (${f.columns.map(quoteIdent).join(', ')}) REFERENCES ${quoteIdent(f.referencedTable)} (${f.referencedColumns.map(quoteIdent).join(', ')})`;
+    if (!synced(f.referencedTable)) {
+      changes.push(`foreign key ${quoteIdent(f.name)} ${text} ${old ? 'redefined' : 'added'} (not on the target: it references a table the sync does not take)`);
+      continue;
+    }
+    kept.push(f);
+    adds.push({ op: 'add-foreign-key', table, foreignKey: f, sourceText: `ADD CONSTRAINT ${quoteIdent(f.name)} ${text} ON UPDATE ${f.onUpdate} ON DELETE ${f.onDelete}` });
+    changes.push(`foreign key ${quoteIdent(f.name)} ${text} ON UPDATE ${f.onUpdate} ON DELETE ${f.onDelete} ${old ? 'redefined' : 'added'}`);
+  }
+  return { drops, adds, changes, foreignKeys: kept };
 }

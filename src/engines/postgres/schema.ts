@@ -6,6 +6,7 @@ import { quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
 import { describeTypeRefs } from './user-types.js';
 import type { TypeRef } from '../../core/user-types.js';
+import type { TriggerForeignKey } from './ddl-trigger.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
@@ -210,18 +211,40 @@ export async function describeForeignKeys(conn: Queryable, oid: number, namespac
   );
   return r.rows.map((x) => {
     const [deferrable, initiallyDeferred] = JSON.parse(x.flags) as [boolean, boolean];
-    return {
-    name: x.name,
-    columns: JSON.parse(x.cols) as string[],
-    referencedTable: x.refns === namespace ? x.reft : `${x.refns}.${x.reft}`,
-    referencedColumns: JSON.parse(x.refcols) as string[],
-    onUpdate: RULE[x.upd] ?? 'NO ACTION',
-    onDelete: RULE[x.del] ?? 'NO ACTION',
-    deferrable,
-    initiallyDeferred,
-    ...(MATCH[x.match] && x.match !== 's' ? { match: MATCH[x.match] } : {}),
-    };
+    return foreignKeyOf(
+      {
+        name: x.name,
+        columns: JSON.parse(x.cols) as string[],
+        referencedSchema: x.refns,
+        referencedTable: x.reft,
+        referencedColumns: JSON.parse(x.refcols) as string[],
+        onUpdate: x.upd,
+        onDelete: x.del,
+        match: x.match,
+        deferrable,
+        initiallyDeferred,
+      },
+      namespace,
+    );
   });
+}
+
+/**
+ * A foreign key from pg_constraint's fields (rules and match as its letters): the referenced table
+ * unqualified when it is in `namespace`, else qualified (never a synced table's name).
+ */
+export function foreignKeyOf(k: TriggerForeignKey, namespace: string): ForeignKey {
+  return {
+    name: k.name,
+    columns: [...k.columns],
+    referencedTable: k.referencedSchema === namespace ? k.referencedTable : `${k.referencedSchema}.${k.referencedTable}`,
+    referencedColumns: [...k.referencedColumns],
+    onUpdate: RULE[k.onUpdate] ?? 'NO ACTION',
+    onDelete: RULE[k.onDelete] ?? 'NO ACTION',
+    deferrable: k.deferrable,
+    initiallyDeferred: k.initiallyDeferred,
+    ...(MATCH[k.match] && k.match !== 's' ? { match: MATCH[k.match] } : {}),
+  };
 }
 
 /** A Column as describeTable describes it, from one catalogue row of the column's attribute and type. */

@@ -22,6 +22,7 @@ import { addToPublication, publishesRelations, checkSlot, createSlotWithSnapshot
 import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js';
 import { ddlTriggerRequirement, ensureDdlTrigger, triggerColumns, type TriggerColumn } from './ddl-trigger.js';
 import type { TextCodec } from './values.js';
+import { describeTypeRefs } from './user-types.js';
 import * as read from './read.js';
 
 export interface PostgresSourceOptions {
@@ -790,6 +791,7 @@ export class PostgresSource implements ChangeSource {
         ...(trigger ? { trigger: { columns: trigger } } : {}),
         selects: (name) => tableSelected(name, this.opts.tables ?? []),
         adopt: (name) => this.adoptTable(name),
+        describeType: async (oid) => (await describeTypeRefs(this.p, [{ oid, sql: '' }]))[0]?.user,
         describeNow: (table) => this.describeNow(table),
         walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
         onDdlPassed: (table, rec, renamedFrom) => this.ddlPassed(table, rec, renamedFrom),

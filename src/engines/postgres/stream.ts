@@ -10,12 +10,14 @@ import { rowBytes, type Value } from '../../core/values.js';
 import { clientConfig, connectError } from './connection.js';
 import { encodePosition, formatLsn, parseLsn } from './position.js';
 import { RelationChangedError, type RelationRecord } from './relations.js';
-import { DDL_MESSAGE_PREFIX, DDL_TRIGGER, parseDdlMessage, type DropMessage, type TableMessage, type TriggerColumn } from './ddl-trigger.js';
-import { indexOperations, relationOperations, triggerOperations, type RelationDiff, type TriggerIndexState } from './relation-diff.js';
+import { DDL_MESSAGE_PREFIX, DDL_TRIGGER, parseDdlMessage, type DropMessage, type TableMessage, type TriggerColumn, type TriggerForeignKey, type TypeMessage } from './ddl-trigger.js';
+import { foreignKeyOperations, indexOperations, pgColumnDefault, relationOperations, triggerOperations, type RelationDiff, type TriggerIndexState } from './relation-diff.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
-import type { ColumnType, RelationColumn, RelationColumnDescription } from './schema.js';
+import { foreignKeyOf, type ColumnType, type RelationColumn, type RelationColumnDescription } from './schema.js';
 import { quoteIdent } from './sql.js';
 import { codecFor, type TextCodec } from './values.js';
+import { findUserType, userTypeChangeUnsupported, userTypeChangeWords, withUserType } from './user-type-diff.js';
+import type { UserType } from '../../core/user-types.js';
 
 /** What the source and its running stream share about acknowledgements. */
 export interface AckState {
@@ -88,6 +90,12 @@ export interface PgStreamOptions {
   readonly adopt?: (
     table: string,
   ) => Promise<{ readonly schema: TableSchema; readonly types: readonly ColumnType[]; readonly oid: number } | { readonly unsupported: string } | { readonly ignore: true }>;
+  /**
+   * A user type as the catalogue describes it now (user-types.ts describeTypeRefs), by its OID:
+   * the trigger reports ALTER TYPE and ALTER DOMAIN by it. Undefined: no longer there, or not a
+   * user type. Absent: type changes are not followed (the trigger's type messages are ignored).
+   */
+  readonly describeType?: (oid: number) => Promise<UserType | undefined>;
   /** The source's WAL flush position now: the catalogue read after it is the catalogue at a keepalive at or past it. */
   readonly walFlushed: () => Promise<bigint>;
   /**
@@ -135,8 +143,14 @@ interface Resolve {
   readonly columns: readonly RelationColumn[];
   /** The position before the transaction the message is in. */
   readonly at: bigint;
-  /** From the event trigger's message: its command tag, the table's columns before (when known) and after it, and its indexes after it (absent: an older trigger's message). */
-  readonly trigger?: { readonly tag: string; readonly was: readonly TriggerColumn[] | undefined; readonly now: readonly TriggerColumn[]; readonly indexes?: readonly TriggerIndexState[] };
+  /** From the event trigger's message: its command tag, the table's columns before (when known) and after it, and its indexes and foreign keys after it (absent: an older trigger's message). */
+  readonly trigger?: {
+    readonly tag: string;
+    readonly was: readonly TriggerColumn[] | undefined;
+    readonly now: readonly TriggerColumn[];
+    readonly indexes?: readonly TriggerIndexState[];
+    readonly foreignKeys?: readonly TriggerForeignKey[];
+  };
   /** The trigger reported the table under this new name (ALTER TABLE … RENAME TO): a rename-tables operation after the others. */
   readonly renameTo?: string;
   /** Rows of the transaction came before it: a change it makes is cut in between (see onMessage 'relation'). */
@@ -158,6 +172,21 @@ interface Item {
   lazy?: () => Item[];
   /** The first caught-up point: compare the catalogue with the definitions followed (see describeNow). */
   catalogue?: Catalogue;
+  /** A user type the trigger reported changed, turned into its 'ddl' event when the consumer takes it (see typeChange). */
+  userType?: TypeChange;
+}
+
+/**
+ * A user type changed (ALTER TYPE, ALTER DOMAIN): the synced tables' latest decoders and their
+ * columns' defaults (the trigger's last message of each) when the message came.
+ */
+interface TypeChange {
+  readonly tag: string;
+  readonly typeOid: number;
+  readonly decoders: ReadonlyMap<string, Decoder>;
+  readonly defaults: ReadonlyMap<string, ReadonlyMap<string, string | null>>;
+  readonly at: bigint;
+  readonly split?: { readonly timestamp: number };
 }
 
 /**
@@ -417,6 +446,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const m = parseDdlMessage(Buffer.from(msg.content).toString('utf8'));
     if (!m) return;
     if (m.dropped !== undefined) return m.dropped === 'table' ? droppedTable(m) : droppedIndex(m);
+    if (m.columns === undefined) return changedType(m);
     const table = followedBy.get(m.oid);
     if (table === undefined) return otherTable(m);
     const schema = byName.get(table);
@@ -445,7 +475,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const was = triggerSeen.get(table);
     triggerSeen.set(table, m.columns);
     indexesSeen.set(table, m.indexes ?? indexesSeen.get(table) ?? []);
-    redefine(schema, m.oid, m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typmod })), { tag: m.tag, was, now: m.columns, ...(m.indexes ? { indexes: m.indexes } : {}) }, renameTo);
+    redefine(schema, m.oid, m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typmod: c.typmod })), { tag: m.tag, was, now: m.columns, ...(m.indexes ? { indexes: m.indexes } : {}), ...(m.foreignKeys ? { foreignKeys: m.foreignKeys } : {}) }, renameTo);
   };
 
   /** The producer stops following a synced table: rows of its relation are ignored from here on. */
@@ -472,6 +502,13 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     if (table === undefined || !dec) return;
     forget(table, m.oid);
     push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'drop-table', tag: m.tag, table, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+  };
+
+  /** A user type changed: every synced table is looked at once the consumer has the type's new description. */
+  const changedType = (m: TypeMessage) => {
+    if (!opts.describeType) return;
+    const defaults = new Map([...triggerSeen].map(([table, cols]) => [table, new Map(cols.map((c) => [c.name, c.defaultSql]))]));
+    push({ ev: { type: 'begin' }, bytes: 256, userType: { tag: m.tag, typeOid: m.typeOid, decoders: new Map(latest), defaults, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
   };
 
   /** An index dropped by DROP INDEX: its table is the synced one that had an index of that name (a name is unique in its schema). */
@@ -736,6 +773,13 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         const idx = indexOperations(diff.after, r.trigger.indexes);
         diff = { ...diff, after: idx.after, operations: [...diff.operations, ...idx.operations], changes: [...diff.changes, ...idx.changes] };
       }
+      // Foreign keys: a key's drop before the columns' operations (its column may go), its add after them (it may use a new one).
+      if (r.trigger.foreignKeys && before.foreignKeys !== undefined && diff.unsupported === undefined) {
+        const renames = new Map(diff.operations.flatMap((o) => (o.op === 'rename-column' ? [[o.from, o.to] as const] : [])));
+        const now = r.trigger.foreignKeys.map((k) => foreignKeyOf(k, opts.namespace));
+        const fk = foreignKeyOperations(before, now, renames, (t) => t === r.table || byName.has(t));
+        diff = { ...diff, after: { ...diff.after, foreignKeys: fk.foreignKeys }, operations: [...fk.drops, ...diff.operations, ...fk.adds], changes: [...diff.changes, ...fk.changes] };
+      }
     } else diff = relationOperations(before, described);
     if (r.renameTo !== undefined && diff.unsupported === undefined) {
       diff = {
@@ -821,6 +865,65 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   };
 
   /**
+   * A user type changed: each synced table with columns of it (directly, or through a domain,
+   * composite, range or array built on it) gets modify-column operations with the type's new
+   * description and each column's NOT NULL and default unchanged, in one 'ddl' event for all of
+   * them (a PostgreSQL target alters its type to match; a MySQL target redeclares the columns: an
+   * enum's ENUM(…) gets the new labels). A change a target cannot follow without changing what its
+   * rows hold (userTypeChangeUnsupported) stops the sync at the statement, naming the type.
+   */
+  const typeChange = async (c: TypeChange): Promise<Item[]> => {
+    const now = await (opts.describeType as NonNullable<PgStreamOptions['describeType']>)(c.typeOid);
+    if (!now || now.kind === 'extension') return [];
+    const before = new Map<string, TableSchema>();
+    const after = new Map<string, TableSchema>();
+    const operations: SchemaOperation[] = [];
+    const used: string[] = [];
+    let was: UserType | undefined;
+    for (const [table, dec] of c.decoders) {
+      const got = withUserType(dec.schema, now);
+      if (got.columns.length === 0) continue;
+      was ??= got.columns.map((col) => findUserType(dec.schema.columns.find((x) => x.name === col.name)?.userType, now)).find((u) => u !== undefined);
+      before.set(table, dec.schema);
+      after.set(table, got.after);
+      for (const col of got.columns) {
+        const def = pgColumnDefault(c.defaults.get(table)?.get(col.name) ?? null);
+        operations.push({ op: 'modify-column', table, column: col, ...(def ? { default: def } : {}), sourceText: `ALTER COLUMN ${quoteIdent(col.name)} TYPE ${col.columnType}` });
+        used.push(`${table}.${col.name}`);
+      }
+    }
+    // Described when the stream reaches the statement: a later statement's change may be in it already, leaving none for its own.
+    if (!was || after.size === 0 || JSON.stringify(was) === JSON.stringify(now)) return [];
+    const what = `${c.tag} ${quoteIdent(now.name)}`;
+    const why = userTypeChangeUnsupported(was, now);
+    if (why !== undefined) {
+      return [
+        {
+          ev: {
+            type: 'ddl',
+            tables: [...after.keys()],
+            statement: `${what} (reported by event trigger ${DDL_TRIGGER}; used by ${used.join(', ')})`,
+            position: ddlPosition(c.at),
+            // The definitions the type's change gives: the sync goes on past it once the target has them (the user altered it there).
+            before,
+            after,
+            unsupported: `the source's ${now.kind} type ${now.name} changed and the sync cannot follow it: ${why}. To go on, make the target's columns (${used.join(', ')}) hold what the source's do, then restart with --skip-ddl POSITION (the position named here), or start over with --force`,
+          },
+          bytes: 256,
+        },
+      ];
+    }
+    for (const [table, dec] of c.decoders) {
+      const t = after.get(table);
+      if (!t) continue;
+      dec.schema = t;
+      dec.codecs = t.columns.map((col) => codecFor(col));
+    }
+    const statement = `${what}: ${userTypeChangeWords(was, now)}; columns ${used.join(', ')} (reported by event trigger ${DDL_TRIGGER})`;
+    return cutAround(c.at, c.split, false, (position) => ({ ev: { type: 'ddl', tables: [...after.keys()], statement, position, operations, before, after }, bytes: 256 }));
+  };
+
+  /**
    * The catalogue compared with each table's definition at the first caught-up point (a keepalive
    * between transactions with no WAL written after it by the time the catalogue is read): a change
    * there is a 'ddl' event at that point, and the table is decoded with its new definition from
@@ -867,6 +970,8 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         items = await resolveRelation(taken.resolve);
       } else if (taken.table) {
         items = await tableChange(taken.table);
+      } else if (taken.userType) {
+        items = await typeChange(taken.userType);
       } else if (taken.catalogue) {
         items = await compareCatalogue(taken.catalogue);
       }

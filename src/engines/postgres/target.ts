@@ -15,8 +15,9 @@ import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targ
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
-import { binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeState, type UserTypePlan } from './user-type-ddl.js';
-import { cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, foreignKeySql, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
+import { alterUserTypeSql, binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeState, userTypeWords, type UserTypePlan } from './user-type-ddl.js';
+import { describeTypeRefs } from './user-types.js';
+import { addValueStatements, cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, foreignKeySql, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
@@ -404,9 +405,11 @@ export class PostgresTarget implements Target {
   /**
    * Creates a source enum type in the target schema before the tables that use it, or checks that
    * the one there has the same labels in the same order (TABLE_UNSUPPORTED naming both lists and
-   * the fix otherwise). Runs inside ensureSchema's transaction.
+   * the fix otherwise). Runs inside ensureSchema's transaction. `widen` (a schema change's: the
+   * source's ALTER TYPE … ADD VALUE) adds the labels the target's type lacks when it is the
+   * source's with labels missing, in the source's places.
    */
-  private async ensureEnumType(e: EnumTypePlan): Promise<void> {
+  private async ensureEnumType(e: EnumTypePlan, widen = false): Promise<void> {
     // Text only: this client parses no types (connection.ts).
     const r = await this.c.query<{ kind: string; labels: string | null }>(
       `SELECT t.typtype::text AS kind, (SELECT json_agg(l.enumlabel ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = t.oid)::text AS labels
@@ -420,8 +423,63 @@ export class PostgresTarget implements Target {
       return;
     }
     const labels = found.kind === 'e' ? (JSON.parse(found.labels ?? '[]') as string[]) : null;
+    const additions = widen && labels ? addValueStatements(qualified(this.schema, e.name), labels, e.labels) : undefined;
+    if (additions?.length) {
+      for (const sql of additions) await this.c.query(sql);
+      this.opts.logger.info({ type: e.name, labels: additions.length }, 'enum type widened');
+      return;
+    }
     const mismatch = enumTypeMismatch(this.schema, e, labels);
     if (mismatch) throw mismatch;
+  }
+
+  /**
+   * The statements that bring the target's domains and composite types used by a schema change's
+   * modify-column operations to the source's definition (the source changed them while streaming:
+   * ALTER DOMAIN, ALTER TYPE … ADD ATTRIBUTE): nothing for a type that is the source's already, its
+   * CREATE for one missing, alterUserTypeSql's statements for one that differs, and DDL_UNSUPPORTED
+   * naming the type, both definitions and the fix when it cannot be altered. Enums are
+   * ensureEnumType's; extension types are never altered.
+   */
+  private async followUserTypes(change: SchemaChange): Promise<string[]> {
+    const modified = change.operations.flatMap((op) => (op.op === 'modify-column' && op.column.userType ? [{ table: op.table, column: op.column.name }] : []));
+    if (modified.length === 0) return [];
+    const typeOpts = await this.typeOptions();
+    const tables: TableSchema[] = [];
+    const types: PostgresColumnType[][] = [];
+    for (const t of change.after.values()) {
+      const keep = t.columns.map((c, i) => ({ c, i })).filter(({ c }) => modified.some((m) => m.table === t.name && m.column === c.name));
+      if (keep.length === 0) continue;
+      const planned = planTypes(t, typeOpts, this.schema);
+      tables.push({ ...t, columns: keep.map(({ c }) => c) });
+      types.push(keep.map(({ i }) => planned[i] as PostgresColumnType));
+    }
+    const out: string[] = [];
+    for (const u of planUserTypes(tables, types)) {
+      if (u.type.kind === 'enum' || u.type.kind === 'extension') continue;
+      const r = await this.c.query<{ oid: string }>(
+        'SELECT t.oid::text AS oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2',
+        [this.schema, u.type.name],
+      );
+      const oid = r.rows[0]?.oid;
+      if (oid === undefined) {
+        out.push(createUserTypeSql(this.schema, u.type));
+        continue;
+      }
+      const [ref] = await describeTypeRefs(this.c, [{ oid: Number(oid), sql: '' }]);
+      const have = ref?.array ? undefined : ref?.user;
+      if (have && createUserTypeSql(this.schema, have) === createUserTypeSql(this.schema, u.type)) continue;
+      const alter = have ? alterUserTypeSql(this.schema, have, u.type) : undefined;
+      if (alter) {
+        out.push(...alter);
+        continue;
+      }
+      throw new TributaryError(
+        ErrorCode.DDL_UNSUPPORTED,
+        `schema change "${change.statement.slice(0, 200)}": target type ${qualified(this.schema, u.type.name)} is ${have ? `defined as: ${createUserTypeSql(this.schema, have)}` : 'of another kind'}, and cannot be altered to the source's ${userTypeWords(u.type)} (used by ${u.columns.join(', ')}): ${createUserTypeSql(this.schema, u.type)}; alter the target's type to that definition by hand, then restart with tributary sync --skip-ddl POSITION`,
+      );
+    }
+    return out;
   }
 
   /**
@@ -718,8 +776,10 @@ export class PostgresTarget implements Target {
       precision: string | null;
       scale: string | null;
       dt_precision: string | null;
+      labels: string | null;
     }>(
       `SELECT a.attname AS name, t.typname AS udt, format_type(a.atttypid, a.atttypmod) AS sql_type,
+              (SELECT json_agg(l.enumlabel ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = a.atttypid)::text AS labels,
               (NOT a.attnotnull)::text AS nullable, a.attgenerated::text AS generated, co.collname AS collation,
               ic.numeric_precision AS precision, ic.numeric_scale AS scale, ic.datetime_precision AS dt_precision
          FROM pg_attribute a
@@ -750,6 +810,8 @@ export class PostgresTarget implements Target {
         ...(r.collation ? { collation: r.collation } : {}),
         ...(scale !== null ? { scale: Number(scale) } : {}),
         ...(r.precision !== null ? { precision: Number(r.precision) } : {}),
+        // An enum's labels: what tells a source's enum changed (ALTER TYPE … RENAME VALUE) from the target's.
+        ...(r.labels !== null ? { enumType: r.udt, enumLabels: JSON.parse(r.labels) as string[] } : {}),
       });
     }
     const idx = await this.c.query<{ pk: string; cols: string }>(
@@ -898,7 +960,11 @@ export class PostgresTarget implements Target {
     let running = '';
     try {
       await this.controlTransaction(async () => {
-        for (const e of rendered.enums) await this.ensureEnumType(e);
+        for (const e of rendered.enums) await this.ensureEnumType(e, true);
+        for (const sql of await this.followUserTypes(change)) {
+          running = sql;
+          await this.c.query(sql);
+        }
         for (const sql of rendered.statements) {
           running = sql;
           await this.c.query(sql);

@@ -142,3 +142,32 @@ export async function userTypeState(conn: Queryable, schema: string, u: UserType
   if (mismatch) throw mismatch;
   return 'present';
 }
+
+/**
+ * The statements that turn the target's type `have` into the source's `want` after the source
+ * changed it while streaming (ALTER DOMAIN: NOT NULL, default, CHECK constraints by name; ALTER TYPE
+ * … ADD ATTRIBUTE … CASCADE for a composite's attributes added at its end), or undefined when
+ * they cannot (another kind, a domain's base type, a composite's attributes dropped, renamed or
+ * retyped). Enums are ddl.ts addValueStatements'. A CHECK is added validated: the target's rows
+ * are the source's at the statement, which passed it, and a NOT VALID one would describe differently.
+ */
+export function alterUserTypeSql(schema: string, have: UserType, want: UserType): string[] | undefined {
+  const name = qualified(schema, want.name);
+  if (have.kind === 'domain' && want.kind === 'domain') {
+    if (have.base.sql !== want.base.sql) return undefined;
+    const out: string[] = [];
+    const had = new Map(have.checks.map((c) => [c.name, c.definition]));
+    const has = new Map(want.checks.map((c) => [c.name, c.definition]));
+    for (const [n, def] of had) if (has.get(n) !== def) out.push(`ALTER DOMAIN ${name} DROP CONSTRAINT IF EXISTS ${quoteIdent(n)}`);
+    if (have.default !== want.default) out.push(`ALTER DOMAIN ${name} ${want.default !== undefined ? `SET DEFAULT ${want.default}` : 'DROP DEFAULT'}`);
+    if (have.notNull !== want.notNull) out.push(`ALTER DOMAIN ${name} ${want.notNull ? 'SET' : 'DROP'} NOT NULL`);
+    for (const [n, def] of has) if (had.get(n) !== def) out.push(`ALTER DOMAIN ${name} ADD CONSTRAINT ${quoteIdent(n)} ${def}`);
+    return out;
+  }
+  if (have.kind === 'composite' && want.kind === 'composite') {
+    const prefix = have.attributes.every((a, i) => want.attributes[i]?.name === a.name && want.attributes[i]?.type.sql === a.type.sql);
+    if (!prefix) return undefined;
+    return want.attributes.slice(have.attributes.length).map((a) => `ALTER TYPE ${name} ADD ATTRIBUTE ${quoteIdent(a.name)} ${typeRefSql(schema, a.type)} CASCADE`);
+  }
+  return undefined;
+}
