@@ -50,8 +50,9 @@ export const PENDING_DDL_ROW = 'd:';
  *   the copy rows of tables dropped (not renamed): a table created again later is copied afresh;
  *   and the copy rows of the tables in `change.recopy`, whose copy starts again from the beginning.
  * - `put`: the schema row of every table in `after`; and the copy row, marked done, of every table
- *   the change creates (create-table) and does not copy (not in `change.recopy`): all its rows come
- *   from the stream, so a restart neither copies it nor takes it for a copy interrupted.
+ *   the change creates (in `after`, not in `before` nor renamed there) and does not copy (not in
+ *   `change.recopy`): all its rows come from the stream, so a restart neither copies it nor takes it
+ *   for a copy interrupted.
  */
 export interface SchemaChangeRows {
   readonly moves: readonly { readonly from: string; readonly to: string }[];
@@ -82,10 +83,13 @@ export function schemaChangeRows(change: SchemaChange): SchemaChangeRows {
   }
   for (const name of change.recopy ?? []) remove.push(tableRowName(name));
   const put = [...change.after.values()].map((t) => ({ name: schemaRowName(t.name), body: schemaBody(t) }));
+  // Created: in `after`, not in `before` nor renamed there from it (also when the change applies
+  // nothing: --skip-ddl, a target that had it already).
   const copied = new Set(change.recopy ?? []);
-  for (const op of change.operations) {
-    if (op.op !== 'create-table' || copied.has(op.table.name) || !change.after.has(op.table.name)) continue;
-    put.push({ name: tableRowName(op.table.name), body: tableBody({ watermark: null, done: true, rowsCopied: 0 }) });
+  const renamedTo = new Set(change.operations.flatMap((op) => (op.op === 'rename-tables' ? op.pairs.map((p) => p.to) : [])));
+  for (const name of change.after.keys()) {
+    if (change.before.has(name) || renamedTo.has(name) || copied.has(name) || change.after.get(name)?.shadowOf !== undefined) continue;
+    put.push({ name: tableRowName(name), body: tableBody({ watermark: null, done: true, rowsCopied: 0 }) });
   }
   return { moves, remove, put };
 }

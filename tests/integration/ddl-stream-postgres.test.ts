@@ -15,19 +15,13 @@
  * DOMAIN, composite ADD ATTRIBUTE) and an enum label renamed stopping the sync. With a role that is no superuser: check's trigger line,
  * and column changes from Relation messages.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { converged } from '../helpers/converge.js';
-import { contractTableSql, EnginePool, fillContractTable, foreignKeyLines, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
+import { converged, copyDone } from '../helpers/converge.js';
+import { contractTableSql, enginePoolRig, fillContractTable, foreignKeyLines, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
 
-const pool = new EnginePool();
-const running: CliRun[] = [];
+const { pool, track } = enginePoolRig();
 let dbSeq = 0;
-
-afterAll(async () => {
-  for (const r of running) r.child.kill('SIGKILL');
-  await pool.stopAll();
-});
 
 describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s (Relation messages, --pg-ddl-trigger off)', (dstName: EngineName) => {
   let src: Engine;
@@ -51,7 +45,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
 
   const sync = (db: string, extra: string[] = []): CliRun => {
     const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', '--pg-ddl-trigger', 'off', ...extra]);
-    running.push(run);
+    track(run);
     return run;
   };
 
@@ -66,7 +60,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
   it('ADD COLUMN with a default under writes: old rows get the default on the target, new rows their values', async () => {
     const db = await fresh(2000);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     const writer = await startContractWriter(src, db, 'items', 3000, 2);
     await new Promise((r) => setTimeout(r, 400));
     await src.exec(db, "ALTER TABLE items ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'");
@@ -88,7 +82,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     const db = await fresh(0);
     await src.exec(db, "CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, s varchar(10), gone text); INSERT INTO t SELECT g, g, 's' || g, 'g' FROM generate_series(1, 300) g");
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     const writer = await startContractWriter(src, db, 'items', 500, 1);
     await src.exec(db, 'ALTER TABLE t DROP COLUMN gone');
     await src.exec(db, "INSERT INTO t VALUES (301, 301, 'after drop')");
@@ -106,7 +100,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
   it('a change in a transaction after rows of another table is applied between the two parts', async () => {
     const db = await fresh(100, ['items', 'other']);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     await src.exec(db, "BEGIN; INSERT INTO other (id, k, v) VALUES (500, 'first', 1); ALTER TABLE items ADD COLUMN extra int DEFAULT 7; INSERT INTO items (id, k, v, extra) VALUES (500, 'second', 2, 8); COMMIT");
     await converged(src, dst, db, 'items', ['id', 'k', 'v', 'extra'], run);
     await converged(src, dst, db, 'other', ['id', 'k', 'v'], run);
@@ -117,7 +111,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
   it('catches up across DDL made while it was stopped: rows, DROP COLUMN, rows, ADD COLUMN, rows', async () => {
     const db = await fresh(500);
     const first = sync(db);
-    await waitUntil('the copy', () => first.stderr().includes('initial copy done') || first.child.exitCode !== null, 60_000);
+    await copyDone(first);
     await stop(first);
     const c = await src.client(db);
     await c.query("INSERT INTO items (id, k, v, amount, pad) VALUES (1001, 'a', 1, 1.50, 'p1')");
@@ -145,7 +139,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
   it('a column dropped and another added in one change stops the sync naming both (a rename or not)', async () => {
     const db = await fresh(50);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     await src.exec(db, "ALTER TABLE items DROP COLUMN pad, ADD COLUMN pad2 text; INSERT INTO items (id, k, v, pad2) VALUES (900, 'x', 1, 'y')");
     const timer = setTimeout(() => run.child.kill('SIGKILL'), 60_000);
     const code = await run.exited;
@@ -177,7 +171,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
 
   const sync = (db: string, extra: string[] = []): CliRun => {
     const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', ...extra]);
-    running.push(run);
+    track(run);
     return run;
   };
 
@@ -191,7 +185,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
   it('installs the trigger; RENAME COLUMN with no later row, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement follow', async () => {
     const db = await fresh(300);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     expect(run.stderr()).toContain('event trigger tributary_ddl_v1 installed');
     // Rows written until just before it; none after it: only the trigger's message shows it.
     const writer = await startContractWriter(src, db, 'items', 400, 1);
@@ -246,7 +240,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     // An index there before the sync (the target may not have built it) and dropped while streaming.
     await src.exec(db, 'CREATE INDEX items_amount ON items (amount)');
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     const c = await src.client(db);
     await c.query("INSERT INTO items (id, k, v) VALUES (1001, 'before', 1)");
     await c.query('ALTER TABLE items RENAME TO items_renamed');
@@ -312,7 +306,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
        INSERT INTO child SELECT g, 1 + g % 20, 'c' || g FROM generate_series(1, 200) g`,
     );
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     const c = await src.client(db);
     const same = async (what: string) => {
       await waitUntil(what, async () => JSON.stringify(await foreignKeyLines(dst, db)) === JSON.stringify(await foreignKeyLines(src, db)) || run.child.exitCode !== null, 30_000);
@@ -359,7 +353,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
        INSERT INTO u SELECT g, (CASE WHEN g % 2 = 0 THEN 'sad' ELSE 'ok' END)::mood, g, ROW(g, 'b' || g)::pair FROM generate_series(1, 100) g`,
     );
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     await src.exec(db, "ALTER TYPE mood ADD VALUE 'happy'");
     await src.exec(db, "ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok'");
     await src.exec(db, "INSERT INTO u (id, m, s) VALUES (101, 'happy', 1), (102, 'meh', 2); UPDATE u SET m = 'happy' WHERE id <= 10");
@@ -405,7 +399,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     const before = await runCli(['check', '--source', src.url(db), '--target', dst.url(db)]);
     expect(line(before.stdout), before.stdout).toMatch(/✔ event trigger tributary_ddl_v1: installed by an older tributary: sync will install it/);
     const run = sync(db);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     expect(run.stderr()).toContain('event trigger tributary_ddl_v1 installed');
     await src.exec(db, 'ALTER TABLE items RENAME TO items_after');
     await src.exec(db, "INSERT INTO items_after (id, k, v) VALUES (500, 'x', 1)");
@@ -420,7 +414,7 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
   it('a table renamed out of the selection stops the sync naming it; one created into it is adopted (copied while streaming), one without a key stops it', async () => {
     const db = await fresh(50);
     const run = sync(db, ['--tables', 'items*']);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    await copyDone(run);
     await src.exec(db, 'ALTER TABLE items RENAME TO other');
     const timer = setTimeout(() => run.child.kill('SIGKILL'), 60_000);
     expect(await run.exited).not.toBe(0);
@@ -484,8 +478,8 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     expect(line, chk.stdout).toMatch(/^ {2}⚠ event trigger tributary_ddl_v1: not installed, and the role may not install it \(not a superuser\): column renames stop the sync.*; fix: have a superuser run tributary sync once against this database/);
 
     const run = startCli(['sync', '--source', url, '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s']);
-    running.push(run);
-    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 60_000);
+    track(run);
+    await copyDone(run);
     expect(run.stderr()).toContain('may not install it (CREATE EVENT TRIGGER needs a superuser)');
     // The owner changes the table (as an application would), no superuser involved.
     const owner = await import('pg').then((m) => new m.default.Client({ connectionString: url }));

@@ -32,3 +32,13 @@ describe('checkpoint rows of a schema change', () => {
     expect(adopted.remove).toContain('t:n');
   });
 });
+
+describe('checkpoint rows of a change applying nothing', () => {
+  const table = (name: string): TableSchema => ({ name, columns: [], primaryKey: [], generated: [], engine: 'mysql' }) as TableSchema;
+  it('a table created by a skipped statement (--skip-ddl: no operations) still has its copy row done; a renamed one does not get one', () => {
+    const skipped = schemaChangeRows({ statement: 'CREATE TABLE n (a INT)', sourceEngine: 'mysql', operations: [], before: new Map(), after: new Map([['n', table('n')]]) });
+    expect(skipped.put.map((r) => r.name)).toEqual(['s:n', 't:n']);
+    const renamed = schemaChangeRows({ statement: 'RENAME TABLE o TO n', sourceEngine: 'mysql', operations: [{ op: 'rename-tables', pairs: [{ from: 'o', to: 'n' }] }], before: new Map([['o', table('o')]]), after: new Map([['n', table('n')]]) });
+    expect(renamed.put.map((r) => r.name)).toEqual(['s:n']);
+  });
+});

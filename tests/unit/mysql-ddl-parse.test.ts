@@ -570,3 +570,37 @@ describe('convertedText: CONVERT TO CHARACTER SET widens TEXT types as MariaDB d
     expect(r.after.get('items')?.columns[1]).toMatchObject({ dataType: 'mediumtext', charset: 'utf8mb4', collation: 'utf8mb4_general_ci' });
   });
 });
+
+describe('foreign keys named as MariaDB names them (measured on 10.11)', () => {
+  const fkNames = (sql: string, c: DdlContext = ctx()) => {
+    const r = parseDdl(sql, c);
+    expect(r.unsupported).toBeUndefined();
+    return r;
+  };
+
+  it('an index name names the constraint; a key to a table the selection does not take is left out; an unknown one dropped changes nothing', () => {
+    const r = fkNames('ALTER TABLE users ADD FOREIGN KEY fk_x (id) REFERENCES items (id), ADD FOREIGN KEY (id) REFERENCES audit (id)');
+    expect(r.operations.map((o) => (o.op === 'add-foreign-key' ? o.foreignKey.name : o.op))).toEqual(['fk_x']);
+    // Keys known (none): one not among them is a key left out, or none at all; unknown: dropped by name.
+    const known = ctx({ tables: new Map([['users', { ...(ctx().tables.get('users') as TableSchema), foreignKeys: [] }]]) });
+    expect(fkNames('ALTER TABLE users DROP FOREIGN KEY users_ibfk_9', known).operations).toEqual([]);
+    expect(fkNames('ALTER TABLE users DROP FOREIGN KEY users_ibfk_9').operations.map((o) => o.op)).toEqual(['drop-foreign-key']);
+  });
+
+  it('CREATE TABLE records its keys (unnamed ones numbered), a later unnamed key takes the next number, and RENAME TABLE renames the generated names', () => {
+    const created = fkNames('CREATE TABLE d (id INT PRIMARY KEY, a INT, b INT, FOREIGN KEY (a) REFERENCES users (id) ON DELETE CASCADE, CONSTRAINT named FOREIGN KEY (b) REFERENCES users (id), FOREIGN KEY (b) REFERENCES audit (id))');
+    const d = created.after.get('d') as TableSchema;
+    expect(d.foreignKeys?.map((f) => `${f.name}:${f.onDelete}`)).toEqual(['d_ibfk_1:CASCADE', 'named:RESTRICT']);
+    const tables = new Map([...ctx().tables, ['d', d]]);
+    const added = fkNames('ALTER TABLE d ADD FOREIGN KEY (b) REFERENCES items (id)', ctx({ tables }));
+    expect(added.operations.map((o) => (o.op === 'add-foreign-key' ? o.foreignKey.name : o.op))).toEqual(['d_ibfk_2']);
+    const renamed = fkNames('RENAME TABLE d TO tmp, users TO d_users, tmp TO e', ctx({ tables }));
+    expect(renamed.after.get('e')?.foreignKeys?.map((f) => f.name)).toEqual(['e_ibfk_1', 'named']);
+  });
+
+  it('an index over an expression in CREATE TABLE leaves the indexes not known instead of stopping', () => {
+    const r = fkNames('CREATE TABLE f (id INT PRIMARY KEY, e VARCHAR(50), INDEX ((LOWER(e))), KEY by_e (e))');
+    expect(r.operations[0]?.op).toBe('create-table');
+    expect(r.after.get('f')?.indexes).toBeUndefined();
+  });
+});

@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { keyedTable, type ForeignKeyRule, type IndexDefinition, type TableSchema } from '../../core/schema.js';
+import { keyedTable, type ForeignKey, type ForeignKeyRule, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
 import { applyOperations } from '../../schema/apply.js';
 import {
@@ -134,7 +134,7 @@ class Reader {
     let after = new Map<string, TableSchema>();
     const reasons = [...this.reasons];
     try {
-      const all = widenConvertedText(this.ctx.tables, applyOperations(this.ctx.tables, this.ops), this.ops);
+      const all = renameGeneratedForeignKeys(widenConvertedText(this.ctx.tables, applyOperations(this.ctx.tables, this.ops), this.ops), this.ops);
       after = new Map([...this.namesAfter(tables)].flatMap((n) => (all.has(n) ? [[n, all.get(n) as TableSchema] as const] : [])));
     } catch (err) {
       if (!(err instanceof TributaryError) || err.code !== ErrorCode.DDL_UNSUPPORTED) throw err;
@@ -449,28 +449,19 @@ class Reader {
         if (c.accept('CONSTRAINT') && !isWord(c.peek(), 'FOREIGN')) symbol = c.name();
         if (!c.accept('FOREIGN', 'KEY')) throw new DefinitionError('ADD [CONSTRAINT name] FOREIGN KEY expected');
         const ifNotExists = c.accept('IF', 'NOT', 'EXISTS');
-        if (isName(c.peek())) c.name(); // the name of the index the server makes for it
-        const columns = this.indexColumns(c);
-        if (!c.accept('REFERENCES')) throw new DefinitionError('FOREIGN KEY (…) REFERENCES expected');
-        const ref = this.qname(c);
-        const referencedColumns = this.indexColumns(c);
-        let onDelete: ForeignKeyRule = 'RESTRICT';
-        let onUpdate: ForeignKeyRule = 'RESTRICT';
-        for (;;) {
-          if (c.accept('MATCH')) c.next();
-          else if (c.accept('ON', 'DELETE')) onDelete = readRule(c);
-          else if (c.accept('ON', 'UPDATE')) onUpdate = readRule(c);
-          else break;
-        }
+        const fk = this.foreignKeyClause(c, symbol);
         // A key to a table of another database: only a target of the source's engine keeps it.
-        if (!this.ours(ref)) {
+        if (!this.ours(fk.ref)) {
           this.ops.push({ op: 'table-options', table, sourceText: text });
           return;
         }
+        // A key to a table the sync does not take is left out, as at the start (schema/foreign-keys.ts).
+        if (!this.takes(fk.ref, table)) return;
         const fks = st.before.foreignKeys ?? [];
-        if (symbol !== undefined && ifNotExists && fks.some((f) => f.name.toLowerCase() === symbol.toLowerCase())) return;
-        const name = symbol ?? autoForeignKeyName(st, this.ops);
-        this.ops.push({ op: 'add-foreign-key', table, foreignKey: { name, columns, referencedTable: ref.name, referencedColumns, onUpdate, onDelete }, sourceText: text });
+        const given = fk.name;
+        if (given !== undefined && ifNotExists && fks.some((f) => f.name.toLowerCase() === given.toLowerCase())) return;
+        const name = given ?? autoForeignKeyName(st.table, [...fks.map((f) => f.name), ...this.ops.flatMap((o) => (o.op === 'add-foreign-key' && o.table === st.table ? [o.foreignKey.name] : []))]);
+        this.ops.push({ op: 'add-foreign-key', table, foreignKey: { name, columns: fk.columns, referencedTable: fk.ref.name, referencedColumns: fk.referencedColumns, onUpdate: fk.onUpdate, onDelete: fk.onDelete }, sourceText: text });
         return;
       }
       case 'drop-foreign-key': {
@@ -478,7 +469,11 @@ class Reader {
         c.accept('FOREIGN', 'KEY');
         const ifExists = c.accept('IF', 'EXISTS');
         const name = c.name();
-        if (ifExists && !(st.before.foreignKeys ?? []).some((f) => f.name.toLowerCase() === name.toLowerCase())) return;
+        const fks = st.before.foreignKeys;
+        // Not in the followed definition: a key to a table the sync does not take (left out), or
+        // none at all (IF EXISTS): nothing of the target changes.
+        if (fks !== undefined && !fks.some((f) => f.name.toLowerCase() === name.toLowerCase())) return;
+        if (ifExists && fks === undefined) return;
         this.ops.push({ op: 'drop-foreign-key', table, name, sourceText: text });
         return;
       }
@@ -683,6 +678,33 @@ class Reader {
     this.push(q.name, { op: 'create-table', table: { ...table, createStatement } });
   }
 
+  /**
+   * `[index_name] (columns) REFERENCES table (columns) [MATCH …] [ON DELETE …] [ON UPDATE …]`, after
+   * FOREIGN KEY. The key's name: the constraint's symbol, else the index name (MariaDB names the
+   * constraint after it, measured on 10.11), else none (the caller generates `<table>_ibfk_<n>`).
+   */
+  private foreignKeyClause(c: Cursor, symbol: string | undefined) {
+    const indexName = isName(c.peek()) ? c.name() : undefined;
+    const columns = this.indexColumns(c);
+    if (!c.accept('REFERENCES')) throw new DefinitionError('FOREIGN KEY (…) REFERENCES expected');
+    const ref = this.qname(c);
+    const referencedColumns = this.indexColumns(c);
+    let onDelete: ForeignKeyRule = 'RESTRICT';
+    let onUpdate: ForeignKeyRule = 'RESTRICT';
+    for (;;) {
+      if (c.accept('MATCH')) c.next();
+      else if (c.accept('ON', 'DELETE')) onDelete = readRule(c);
+      else if (c.accept('ON', 'UPDATE')) onUpdate = readRule(c);
+      else break;
+    }
+    return { name: symbol ?? indexName, columns, ref, referencedColumns, onDelete, onUpdate };
+  }
+
+  /** Whether a foreign key of `table` to `ref` is followed: `ref` is synced, taken by the selection, or the table itself. */
+  private takes(ref: QName, table: string): boolean {
+    return this.synced(ref) !== undefined || ref.name.toLowerCase() === table.toLowerCase() || this.ctx.selects(ref.name);
+  }
+
   private tableDefinition(name: string, inner: readonly Token[], depth: number, defaults: CharsetDefaults): TableSchema {
     const columns: TableSchema['columns'][number][] = [];
     const generated: string[] = [];
@@ -701,6 +723,9 @@ class Reader {
     };
     // Foreign keys whose columns no index starts with: the server adds an index of its own for them.
     const foreign: string[][] = [];
+    const foreignKeys: ForeignKey[] = [];
+    // An index over an expression (MySQL 8): its columns cannot be named; the indexes are not known.
+    let expressionIndex = false;
     for (const part of splitTopLevel(inner, depth)) {
       const c = new Cursor(part, this.lexed.text);
       let symbol: string | undefined;
@@ -718,14 +743,25 @@ class Reader {
         uniques.push(cols);
         indexes.push({ name: named(given, cols), columns: cols, unique: true });
       } else if (c.accept('FOREIGN', 'KEY')) {
-        if (isName(c.peek())) c.name();
-        foreign.push(this.indexColumns(c));
+        const fk = this.foreignKeyClause(c, symbol);
+        foreign.push(fk.columns);
+        if (this.ours(fk.ref) && this.takes(fk.ref, name)) {
+          const fkName = fk.name ?? autoForeignKeyName(name, foreignKeys.map((f) => f.name));
+          foreignKeys.push({ name: fkName, columns: fk.columns, referencedTable: fk.ref.name, referencedColumns: fk.referencedColumns, onUpdate: fk.onUpdate, onDelete: fk.onDelete });
+        }
       } else if (isWord(c.peek(), 'INDEX', 'KEY', 'FULLTEXT', 'SPATIAL')) {
         if (c.acceptOne('FULLTEXT', 'SPATIAL')) c.acceptOne('INDEX', 'KEY');
         else c.acceptOne('INDEX', 'KEY');
         const given = isName(c.peek()) && !isWord(c.peek(), 'USING') && !isPunct(c.peek(), '(') ? c.name() : undefined;
         skipIndexType(c);
-        const cols = this.indexColumns(c);
+        let cols: string[];
+        try {
+          cols = this.indexColumns(c);
+        } catch (err) {
+          if (!(err instanceof DefinitionError)) throw err;
+          expressionIndex = true;
+          continue;
+        }
         indexes.push({ name: named(given, cols), columns: cols, unique: false });
       } else if (isWord(c.peek(), 'CHECK', 'PERIOD')) {
         // no field of TableSchema
@@ -743,7 +779,7 @@ class Reader {
     }
     // Where the server adds an index for a foreign key, its name is not certain: indexes not known.
     const startsWith = (cols: readonly string[], fk: readonly string[]) => fk.every((n, i) => cols[i]?.toLowerCase() === n.toLowerCase());
-    const known = foreign.every((fk) => startsWith(primary, fk) || indexes.some((i) => startsWith(i.columns, fk)));
+    const known = !expressionIndex && foreign.every((fk) => startsWith(primary, fk) || indexes.some((i) => startsWith(i.columns, fk)));
     const index = (n: string) => {
       const i = columns.findIndex((c) => c.name.toLowerCase() === n.toLowerCase());
       if (i < 0) throw new DefinitionError(`key column '${n}' of ${name} is not a written column`);
@@ -754,7 +790,7 @@ class Reader {
       const col = columns[i];
       if (col?.nullable) columns[i] = { ...col, nullable: false };
     }
-    return keyedTable({ name, columns, primaryKey, uniqueKeys: uniques.map((u) => u.map(index)), ...(known ? { indexes } : {}), generated, engine: 'mysql' });
+    return keyedTable({ name, columns, primaryKey, uniqueKeys: uniques.map((u) => u.map(index)), ...(known ? { indexes } : {}), ...(foreignKeys.length ? { foreignKeys } : {}), generated, engine: 'mysql' });
   }
 }
 
@@ -780,6 +816,31 @@ function widenConvertedText(before: ReadonlyMap<string, TableSchema>, tables: Ma
     });
     tables.set(op.table, { ...t, columns });
   });
+  return tables;
+}
+
+/**
+ * RENAME TABLE also renames the foreign keys the server named after the table (`a_ibfk_1` becomes
+ * `b_ibfk_1`, measured on MariaDB 10.11), which the engine-neutral rename does not say: the
+ * definitions after it get those names, so a later DROP FOREIGN KEY finds its key.
+ */
+function renameGeneratedForeignKeys(tables: Map<string, TableSchema>, ops: readonly SchemaOperation[]): Map<string, TableSchema> {
+  // Each table's name now → its name before the statement (a swap goes through a temporary name).
+  const origin = new Map<string, string>();
+  for (const op of ops) {
+    if (op.op !== 'rename-tables') continue;
+    for (const { from, to } of op.pairs) {
+      origin.set(to, origin.get(from) ?? from);
+      origin.delete(from);
+    }
+  }
+  for (const [to, from] of origin) {
+    const t = tables.get(to);
+    if (!t?.foreignKeys || from === to) continue;
+    const prefix = `${from}_ibfk_`.toLowerCase();
+    const renamed = t.foreignKeys.map((f) => (f.name.toLowerCase().startsWith(prefix) && /^\d+$/.test(f.name.slice(prefix.length)) ? { ...f, name: `${to}_ibfk_${f.name.slice(prefix.length)}` } : f));
+    tables.set(to, { ...t, foreignKeys: renamed });
+  }
   return tables;
 }
 
@@ -816,15 +877,14 @@ function autoIndexName(st: AlterState, column: string): string {
  * The name MariaDB/MySQL give a foreign key declared without one: `<table>_ibfk_<n>`, n one more
  * than the highest such number the table has (or this statement gave).
  */
-function autoForeignKeyName(st: AlterState, ops: readonly SchemaOperation[]): string {
-  const prefix = `${st.table}_ibfk_`.toLowerCase();
-  const names = [...(st.before.foreignKeys ?? []).map((f) => f.name), ...ops.flatMap((o) => (o.op === 'add-foreign-key' && o.table === st.table ? [o.foreignKey.name] : []))];
+function autoForeignKeyName(table: string, taken: readonly string[]): string {
+  const prefix = `${table}_ibfk_`.toLowerCase();
   let n = 0;
-  for (const name of names) {
+  for (const name of taken) {
     const lower = name.toLowerCase();
     if (lower.startsWith(prefix) && /^\d+$/.test(lower.slice(prefix.length))) n = Math.max(n, Number(lower.slice(prefix.length)));
   }
-  return `${st.table}_ibfk_${n + 1}`;
+  return `${table}_ibfk_${n + 1}`;
 }
 
 /** ON DELETE / ON UPDATE's action. */

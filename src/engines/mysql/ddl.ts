@@ -341,7 +341,7 @@ function alterSpec(change: SchemaChange, i: number, group: readonly number[], sk
     case 'add-foreign-key':
       return foreignKeySpec(op.foreignKey);
     case 'drop-foreign-key':
-      return `DROP FOREIGN KEY IF EXISTS ${quoteId(op.name)}`;
+      return `DROP FOREIGN KEY ${quoteId(op.name)}`;
     case 'table-options':
       // Only the source's own engine has them (text from a MySQL source was taken above).
       return undefined;

@@ -179,6 +179,12 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   };
   const position = (pos: number): string => boundary(realPosition(pos));
   const positionAfterDdl = (pos: number): string => boundary(realPositionAfterDdl(pos));
+  // The open group's start with its first statement applied (BinlogPosition.firstApplied); held
+  // back, as every boundary, at the start of the oldest undecided XA transaction with rows.
+  const positionFirstApplied = (): string => {
+    for (const p of prepared.values()) if (p.spool.count > 0) return p.start;
+    return encodePosition({ ...decodePosition(group.start), firstApplied: true });
+  };
 
   // The open event group: its rows go straight to the queue until a SAVEPOINT (the rows after it
   // may be undone by a ROLLBACK TO, which MariaDB/MySQL binlog instead of removing them when the
@@ -345,7 +351,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     }
     beginHeld = first;
     try {
-      onDdl(evt, sql, first ? encodePosition({ ...decodePosition(group.start), firstApplied: true }) : positionAfterDdl(evt.nextPosition), first);
+      onDdl(evt, sql, first ? positionFirstApplied() : positionAfterDdl(evt.nextPosition), first);
     } finally {
       beginHeld = false;
     }

@@ -957,9 +957,18 @@ export class PostgresTarget implements Target {
   async applySchemaChange(change: SchemaChange, cp: StreamCheckpoint): Promise<void> {
     const rendered = schemaChangeSql(change, { schema: this.schema, types: await this.typeOptions() });
     await this.syncLock?.check();
+    // A foreign key from now on: the stream's batches write in their own order, as a replica
+    // (begin()), which the user must be allowed; proven in the change's transaction.
+    const addsKey = change.operations.some((op) => op.op === 'add-foreign-key');
     let running = '';
     try {
       await this.controlTransaction(async () => {
+        if (addsKey) {
+          running = "SET LOCAL session_replication_role = 'replica'";
+          await this.c.query(running).catch((err: unknown) => {
+            throw this.replicaRoleError(err) ?? err;
+          });
+        }
         for (const e of rendered.enums) await this.ensureEnumType(e, true);
         for (const sql of await this.followUserTypes(change)) {
           running = sql;
@@ -976,6 +985,7 @@ export class PostgresTarget implements Target {
     } catch (err) {
       throw writeError(err, `applying schema change "${change.statement.slice(0, 200)}"${running ? ` (statement ${running.slice(0, 300)})` : ''}; nothing of it was applied`);
     }
+    if (addsKey) this.foreignKeysOnTarget = true;
     this.opts.logger.info({ statement: change.statement.slice(0, 200), statements: rendered.statements.length, position: cp.position }, 'schema change applied');
     await this.replan(change);
   }
