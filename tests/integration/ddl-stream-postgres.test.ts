@@ -259,7 +259,8 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     await c.query('CREATE INDEX items_part ON items2 (amount) WHERE amount > 10');
     await waitUntil('the indexes on the target', async () => {
       const now = await targetIndexes(db, 'items2');
-      return ['index v', 'unique k,v'].every((i) => now.includes(i)) || run.child.exitCode !== null;
+      // The rename comes after the indexes: wait for it too, or the check below races it.
+      return (['index v', 'unique k,v'].every((i) => now.includes(i)) && /index \\?"items_v\\?" renamed to/.test(run.stderr())) || run.child.exitCode !== null;
     }, 30_000);
     expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
     expect(run.stderr()).toMatch(/index \\?"items_v\\?" renamed to \\?"items_v2\\?"/);
