@@ -23,39 +23,53 @@ import { contractTableSql, enginePoolRig, fillContractTable, foreignKeyLines, st
 const { pool, track } = enginePoolRig();
 let dbSeq = 0;
 
-describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s (Relation messages, --pg-ddl-trigger off)', (dstName: EngineName) => {
-  let src: Engine;
-  let dst: Engine;
-
+/**
+ * One describe block's PostgreSQL source and `dstName` target (from the file's pool, in its
+ * beforeAll: `ends()` gives them once started), and its helpers: a fresh database (names starting
+ * with `prefix`) holding the contract tables, a sync of it (with `syncArgs`), a clean stop, and the
+ * drop of the database's slots once its syncs ended (the server allows 10).
+ */
+function pgSourceCase(dstName: EngineName, prefix: string, syncArgs: readonly string[] = []) {
+  let src: Engine | undefined;
+  let dst: Engine | undefined;
   beforeAll(async () => {
     src = await pool.get('source', 'postgres');
     dst = await pool.get('target', dstName);
   });
-
-  const fresh = async (rows: number, tables = ['items']): Promise<string> => {
-    const db = `p${++dbSeq}_${dstName.slice(0, 2)}`;
-    await src.createDatabase(db);
-    for (const t of tables) {
-      await src.exec(db, contractTableSql('postgres', t));
-      if (rows > 0) await fillContractTable(src, db, t, rows);
-    }
-    await dst.createDatabase(db);
-    return db;
+  const ends = (): { src: Engine; dst: Engine } => {
+    if (!src || !dst) throw new Error('the servers are not started yet (use them inside a test or hook)');
+    return { src, dst };
   };
-
-  const sync = (db: string, extra: string[] = []): CliRun => {
-    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', '--pg-ddl-trigger', 'off', ...extra]);
-    track(run);
-    return run;
+  return {
+    ends,
+    async fresh(rows: number, tables = ['items']): Promise<string> {
+      const e = ends();
+      const db = `${prefix}${++dbSeq}_${dstName.slice(0, 2)}`;
+      await e.src.createDatabase(db);
+      for (const t of tables) {
+        await e.src.exec(db, contractTableSql('postgres', t));
+        if (rows > 0) await fillContractTable(e.src, db, t, rows);
+      }
+      await e.dst.createDatabase(db);
+      return db;
+    },
+    sync(db: string, extra: string[] = []): CliRun {
+      const e = ends();
+      return track(startCli(['sync', '--source', e.src.url(db), '--target', e.dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', ...syncArgs, ...extra]));
+    },
+    async stop(run: CliRun): Promise<void> {
+      run.child.kill('SIGTERM');
+      expect(await run.exited, run.stderr().slice(-3000)).toBe(0);
+    },
+    dropSlots: (db: string) => ends().src.exec('postgres', `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}' AND NOT active`),
   };
+}
 
-  const stop = async (run: CliRun): Promise<void> => {
-    run.child.kill('SIGTERM');
-    expect(await run.exited, run.stderr().slice(-3000)).toBe(0);
-  };
-
-  /** The server allows 10 replication slots: each case drops its database's once its syncs ended. */
-  const dropSlots = (db: string) => src.exec('postgres', `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}' AND NOT active`);
+describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s (Relation messages, --pg-ddl-trigger off)', (dstName: EngineName) => {
+  const { fresh, sync, stop, dropSlots, ends } = pgSourceCase(dstName, 'p', ['--pg-ddl-trigger', 'off']);
+  let src: Engine;
+  let dst: Engine;
+  beforeAll(() => ({ src, dst } = ends()));
 
   it('ADD COLUMN with a default under writes: old rows get the default on the target, new rows their values', async () => {
     const db = await fresh(2000);
@@ -152,35 +166,10 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
 });
 
 describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s (event trigger)', (dstName: EngineName) => {
+  const { fresh, sync, stop, dropSlots, ends } = pgSourceCase(dstName, 't');
   let src: Engine;
   let dst: Engine;
-
-  beforeAll(async () => {
-    src = await pool.get('source', 'postgres');
-    dst = await pool.get('target', dstName);
-  });
-
-  const fresh = async (rows: number): Promise<string> => {
-    const db = `t${++dbSeq}_${dstName.slice(0, 2)}`;
-    await src.createDatabase(db);
-    await src.exec(db, contractTableSql('postgres', 'items'));
-    if (rows > 0) await fillContractTable(src, db, 'items', rows);
-    await dst.createDatabase(db);
-    return db;
-  };
-
-  const sync = (db: string, extra: string[] = []): CliRun => {
-    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '100ms', '--checksum-interval', '1s', ...extra]);
-    track(run);
-    return run;
-  };
-
-  const stop = async (run: CliRun): Promise<void> => {
-    run.child.kill('SIGTERM');
-    expect(await run.exited, run.stderr().slice(-3000)).toBe(0);
-  };
-
-  const dropSlots = (db: string) => src.exec('postgres', `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}' AND NOT active`);
+  beforeAll(() => ({ src, dst } = ends()));
 
   it('installs the trigger; RENAME COLUMN with no later row, SET DEFAULT, SET NOT NULL, and a drop and an add in one statement follow', async () => {
     const db = await fresh(300);
@@ -455,13 +444,10 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
 });
 
 describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming postgres → %s, a role that is no superuser', (dstName: EngineName) => {
+  const { dropSlots, ends } = pgSourceCase(dstName, 'r');
   let src: Engine;
   let dst: Engine;
-
-  beforeAll(async () => {
-    src = await pool.get('source', 'postgres');
-    dst = await pool.get('target', dstName);
-  });
+  beforeAll(() => ({ src, dst } = ends()));
 
   it('REPLICATION, owns the tables, may not create the event trigger: check says so with the fix, the sync runs, column changes follow from Relation messages', async () => {
     const db = `r${++dbSeq}_${dstName.slice(0, 2)}`;
@@ -495,6 +481,6 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     expect(await src.rows(db, 'pg_event_trigger', ['evtname'], 'evtname')).toEqual([]);
     run.child.kill('SIGTERM');
     expect(await run.exited, run.stderr().slice(-3000)).toBe(0);
-    await src.exec('postgres', `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${db}' AND NOT active`);
+    await dropSlots(db);
   });
 });
