@@ -53,11 +53,16 @@ function orderedAlike(sc: Column, sEngine: string, tc: Column, tEngine: string):
   return sameDialect(sEngine, tEngine) && sc.collation !== undefined && sc.collation === tc.collation;
 }
 
+/** NormaliseOptions, and whether the target's key ranges select what the source's do (TargetCapabilities.keyRanges; default true). */
+export interface PlanOptions extends NormaliseOptions {
+  readonly keyRanges?: boolean;
+}
+
 /**
  * The plan for one table, from the source's schema and the target's own definition (columns
  * matched by name; the caller checks they all exist, see core/aligned.ts).
  */
-export function planTable(table: TableSchema, onTarget: TableSchema, opts: NormaliseOptions): TablePlan {
+export function planTable(table: TableSchema, onTarget: TableSchema, opts: PlanOptions): TablePlan {
   const byName = new Map(onTarget.columns.map((c) => [c.name, c]));
   const rules = table.columns.map((c) => {
     const tc = byName.get(c.name) ?? c;
@@ -66,6 +71,9 @@ export function planTable(table: TableSchema, onTarget: TableSchema, opts: Norma
   const exact = rules.every((r) => r.name === 'exact');
   if (table.primaryKey.length === 0) {
     return { table, onTarget, rules, exact, mode: 'multiset', reason: 'no primary key: compared as a multiset of rows' };
+  }
+  if (opts.keyRanges === false) {
+    return { table, onTarget, rules, exact, mode: 'keys', reason: "the target orders keys by the bytes of their text, not as the source does: target rows are read by the source's keys" };
   }
   const unordered = table.primaryKey
     .map((i) => table.columns[i] as Column)

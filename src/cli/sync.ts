@@ -39,6 +39,8 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--slot <name>', 'PostgreSQL source: replication slot (default: created for this sync)')
     .option('--publication <name>', 'PostgreSQL source: publication (default: created for this sync)')
     .option('--pg-ddl-trigger <mode>', 'PostgreSQL source: install (the event trigger that writes DDL into the WAL, when the role is a superuser) | off (Relation messages only) (default install)')
+    .option('--etcd-layout <layout>', "etcd target: key layout, tributary (<prefix>/<table>/<key>) | contrail (<prefix>/<resource-type>/<key>, contrail's sync) (default tributary)")
+    .option('--max-txn-ops <n>', "etcd target: the server's --max-txn-ops, the most writes one etcd transaction holds (default 128)")
     .option('--column-types <list>', 'target type overrides, table.column=TYPE[,…]')
     .option('--checksum <on|off>', 'checksum every table again and again while streaming, repairing what differs (default on)')
     .option('--checksum-interval <duration>', 'rest between two checksum passes, e.g. 30s, 5m (default 30s)')

@@ -12,6 +12,12 @@ export interface Dsn {
   /** Database (MySQL/PostgreSQL) or key prefix (etcd). */
   readonly database: string;
   readonly params: Readonly<Record<string, string>>;
+  /**
+   * Every endpoint the URL names, the first being `host`/`port`: one for most engines; several,
+   * comma-separated in the URL's authority, for an engine whose registry line takes a cluster
+   * (`etcd://a:2379,b:2379/prefix`).
+   */
+  readonly endpoints: readonly { readonly host: string; readonly port: number }[];
 }
 
 /** The percent-encodings a user must write for the characters a URL's password cannot hold. */
@@ -60,9 +66,10 @@ const FORM = 'write it as mysql://user@host:3306/database (or postgres://, etcd:
  */
 export function parseDsn(url: string, what: string): Dsn {
   const shown = redactConnectionUrl(url);
+  const { first, more } = splitEndpoints(url);
   let u: URL;
   try {
-    u = new URL(url);
+    u = new URL(first);
   } catch {
     throw invalid(what, shown, `cannot be parsed${whyUnparseable(url)}`, `${FORM}; ${encodeHint(what)}`);
   }
@@ -86,6 +93,15 @@ export function parseDsn(url: string, what: string): Dsn {
     throw invalid(what, shown, 'has no host', 'add one, e.g. @127.0.0.1:3306');
   }
   const port = u.port ? Number(u.port) : entry.defaultPort;
+  if (more.length && !entry.cluster) {
+    throw invalid(what, shown, `names ${more.length + 1} hosts`, `give one host:port; only ${ENGINES.filter((e) => e.cluster).map((e) => `${e.name}://`).join(', ')} URLs name several, comma-separated`);
+  }
+  const endpoints = [{ host: u.hostname.replace(/^\[|\]$/g, ''), port }];
+  for (const m of more) {
+    const x = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(m);
+    if (!x) throw invalid(what, shown, `has an endpoint '${m}' that is not host[:port]`, 'write several endpoints as host1:2379,host2:2379');
+    endpoints.push({ host: (x[1] as string).replace(/^\[|\]$/g, ''), port: x[2] ? Number(x[2]) : entry.defaultPort });
+  }
   const database = decode(u.pathname.replace(/^\//, ''), 'database', what, shown);
   if (entry.needsDatabase && !database) {
     throw invalid(what, shown, 'names no database', `add it as the path, e.g. ${engine}://user@host/mydb`);
@@ -100,7 +116,22 @@ export function parseDsn(url: string, what: string): Dsn {
     password: decode(u.password, 'password', what, shown),
     database,
     params,
+    endpoints,
   };
+}
+
+/**
+ * A URL whose authority names several endpoints (`etcd://u:p@a:2379,b:2379/x`) as the URL with
+ * the first alone, which `new URL` parses, and the others ('b:2379').
+ */
+function splitEndpoints(url: string): { first: string; more: string[] } {
+  const m = /^(\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(url);
+  if (!m) return { first: url, more: [] };
+  const authority = m[2] as string;
+  const at = authority.lastIndexOf('@');
+  const hosts = authority.slice(at + 1).split(',');
+  if (hosts.length < 2) return { first: url, more: [] };
+  return { first: `${m[1] as string}${authority.slice(0, at + 1)}${hosts[0] as string}${m[3] as string}`, more: hosts.slice(1) };
 }
 
 const STARTS_WITH_SCHEME = /^\s*[A-Za-z][A-Za-z0-9+.-]*:\/\//;
@@ -148,5 +179,6 @@ export function redactUrl(text: string): string {
 
 /** A printable description of a DSN without its password. */
 export function describeDsn(d: Dsn): string {
-  return `${d.engine}://${d.user ? d.user + '@' : ''}${d.host}:${d.port}/${d.database}`;
+  const hosts = (d.endpoints ?? [d]).map((e) => `${e.host}:${e.port}`).join(',');
+  return `${d.engine}://${d.user ? d.user + '@' : ''}${hosts}/${d.database}`;
 }

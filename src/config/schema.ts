@@ -100,6 +100,14 @@ export const SyncConfigSchema = z
      * Relation messages only.
      */
     pgDdlTrigger: z.enum(['install', 'off']).default('install'),
+    /**
+     * etcd target: the key layout. tributary: `<prefix>/<table>/<key>`, each part percent-encoded,
+     * a composite key's parts joined by '/'. contrail: `<prefix>/<resource>/<key>` as Juniper
+     * contrail's sync wrote it (the table name with '_' as '-'; one key column).
+     */
+    etcdLayout: z.enum(['tributary', 'contrail']).default('tributary'),
+    /** etcd target: the server's --max-txn-ops; one etcd transaction holds at most this many writes, the checkpoint's included. */
+    maxTxnOps: z.number().int().min(2).max(1_000_000).default(128),
     /** Per-column target type overrides: { "table.column": "TYPE" }. */
     columnTypes: z.record(z.string().regex(/^[^.]+\.[^.]+$/), z.string().min(1)).default({}),
     /** After the copy, checksum every table again and again while streaming, and repair what differs. */

@@ -65,6 +65,22 @@ export interface TargetCapabilities {
    * the initial copy under `--foreign-keys create`; false leaves them out, with a warning.
    */
   readonly foreignKeys: boolean;
+  /**
+   * `readChunk(table, range)` selects the rows a range of the source's key selects, wherever the
+   * two engines order the key's values alike (checksum/plan.ts orderedAlike). False for a target
+   * that orders keys otherwise whatever their type (etcd: by the bytes of the key's text, so 10
+   * sorts before 9): read by the checksum's planner (checksum/plan.ts), which then compares every
+   * table by the source's keys (mode `keys`), never by ranges of the target's.
+   */
+  readonly keyRanges: boolean;
+  /**
+   * The most changes one target commit can hold and stay one atomic write, or null for no limit
+   * (SQL targets). Read by the applier (stream/applier.ts): it ends a batch before a source
+   * transaction that would take it over the limit, so that each source transaction that fits is
+   * applied whole by one commit; a larger one is written in several (the target's commit saves
+   * the checkpoint in the last). etcd: its `--max-txn-ops` less the checkpoint's put.
+   */
+  readonly commitLimit: number | null;
 }
 
 /**

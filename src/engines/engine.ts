@@ -56,6 +56,11 @@ export interface ValueConventions {
   readonly bytesAsText: 'utf8' | 'hex';
   /** How its writer renders true and false into a text column. */
   readonly booleanAsText: readonly [string, string];
+  /**
+   * What ends its canonical text of an instant (a timestamp with zone, always in UTC): nothing
+   * (MySQL TIMESTAMP, read in a +00:00 session) or '+00' (PostgreSQL timestamptz).
+   */
+  readonly instantSuffix: '' | '+00';
 }
 
 /** The roles an engine can play in a sync: the capability callers branch on before opening a side. */
@@ -84,6 +89,8 @@ export interface EngineEntry {
   readonly defaultPort: number;
   /** Whether a URL must name a database (its path); etcd's path is an optional key prefix. */
   readonly needsDatabase: boolean;
+  /** Whether a URL may name several endpoints of one cluster, comma-separated (`etcd://a:2379,b:2379/prefix`). */
+  readonly cluster: boolean;
   readonly roles: EngineRoles;
   readonly values: ValueConventions;
   /** Imports the engine's folder; called only for a declared role. */

@@ -10,13 +10,13 @@ import type { Engine, EngineEntry, EngineRoles, ValueConventions } from './engin
 
 const EVERY_ROLE: EngineRoles = { source: true, target: true, replica: true };
 
-const MYSQL_VALUES: ValueConventions = { zeroDates: true, bits: 'integer', spatialBytes: 'srid-wkb', bytesAsText: 'hex', booleanAsText: ['true', 'false'] };
-const POSTGRES_VALUES: ValueConventions = { zeroDates: false, bits: 'text', spatialBytes: 'ewkb', bytesAsText: 'utf8', booleanAsText: ['t', 'f'] };
+const MYSQL_VALUES: ValueConventions = { zeroDates: true, bits: 'integer', spatialBytes: 'srid-wkb', bytesAsText: 'hex', booleanAsText: ['true', 'false'], instantSuffix: '' };
+const POSTGRES_VALUES: ValueConventions = { zeroDates: false, bits: 'text', spatialBytes: 'ewkb', bytesAsText: 'utf8', booleanAsText: ['t', 'f'], instantSuffix: '+00' };
 /**
  * An engine the registry does not know (a library user's own source or target, a test's fake): no
  * zero dates, bit strings as integers, spatial bytes as EWKB, and a text writer's forms as MySQL's.
  */
-const OTHER_VALUES: ValueConventions = { zeroDates: false, bits: 'integer', spatialBytes: 'ewkb', bytesAsText: 'hex', booleanAsText: ['true', 'false'] };
+const OTHER_VALUES: ValueConventions = { zeroDates: false, bits: 'integer', spatialBytes: 'ewkb', bytesAsText: 'hex', booleanAsText: ['true', 'false'], instantSuffix: '' };
 
 /**
  * Every engine tributary knows, by URL scheme: the one place that names them all. Adding an engine
@@ -24,10 +24,10 @@ const OTHER_VALUES: ValueConventions = { zeroDates: false, bits: 'integer', spat
  * folders load lazily (a PostgreSQL → PostgreSQL sync never loads mysql2 or zongji).
  */
 export const ENGINES: readonly EngineEntry[] = [
-  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, roles: EVERY_ROLE, values: MYSQL_VALUES, load: async () => (await import('./mysql/index.js')).engine },
-  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, roles: EVERY_ROLE, values: POSTGRES_VALUES, load: async () => (await import('./postgres/index.js')).engine },
-  // etcd URLs parse (the etcd target is the next engine); no role yet, so none is ever loaded.
-  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, roles: { source: false, target: false, replica: false }, values: OTHER_VALUES, load: () => Promise.reject(new Error('no etcd engine yet')) },
+  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, cluster: false, roles: EVERY_ROLE, values: MYSQL_VALUES, load: async () => (await import('./mysql/index.js')).engine },
+  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, cluster: false, roles: EVERY_ROLE, values: POSTGRES_VALUES, load: async () => (await import('./postgres/index.js')).engine },
+  // A target only. Its values read back are the source's own (it stores the source's definitions), so its conventions are never asked.
+  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, cluster: true, roles: { source: false, target: true, replica: false }, values: OTHER_VALUES, load: async () => (await import('./etcd/index.js')).engine },
 ];
 
 /** The engine of a URL scheme (`mariadb` → mysql), or undefined for a scheme no engine has. */

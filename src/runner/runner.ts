@@ -534,7 +534,7 @@ export class Runner extends EventEmitter {
       const plans: TablePlan[] = [];
       for (const table of tables) {
         const onTarget = await target.describe(table.name);
-        if (onTarget) plans.push(planTable(table, onTarget, { zeroDates: this.config.zeroDates }));
+        if (onTarget) plans.push(planTable(table, onTarget, { zeroDates: this.config.zeroDates, keyRanges: target.capabilities.keyRanges }));
       }
       checker.replacePlans(plans, [...gone]);
     } catch (err) {
@@ -608,7 +608,7 @@ export class Runner extends EventEmitter {
     for (const s of schemas) {
       const onTarget = await target.describe(s.name);
       if (!onTarget) throw new TributaryError(ErrorCode.INTERNAL, `table ${s.name} missing on the target after the copy`);
-      plans.push(planTable(s, onTarget, { zeroDates: cfg.zeroDates }));
+      plans.push(planTable(s, onTarget, { zeroDates: cfg.zeroDates, keyRanges: target.capabilities.keyRanges }));
     }
     const checker = new ContinuousChecker({
       source,

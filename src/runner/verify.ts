@@ -140,7 +140,7 @@ export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyO
         alignTable(schema, onTarget, `target ${describeDsn(dstDsn)}`);
         // A table without a key is never repaired (walk.ts), so it needs no writes.
         if (repair && schema.primaryKey.length) await target.prepareWrites([schema]);
-        report = await walkTable(ctx, planTable(schema, onTarget, { zeroDates: cfg.zeroDates }), walk);
+        report = await walkTable(ctx, planTable(schema, onTarget, { zeroDates: cfg.zeroDates, keyRanges: target.capabilities.keyRanges }), walk);
       } catch (err) {
         // A table that cannot be compared is reported, and the others are still compared; a
         // lost connection or an abort ends the run.

@@ -201,6 +201,10 @@ export class StreamApplier {
    * a transaction with one commits at once, so no later change is written before them.
    */
   private cascades: Cascade[] = [];
+  /** Under a target's commitLimit: the open source transaction's changes, waiting to join the batch at its end (see add()). */
+  private openTxn: StreamOp[] = [];
+  /** The open source transaction has more changes than one commit holds: they go to the batch as they come. */
+  private openTxnTooBig = false;
   /** Foreign keys whose cascades go deeper than the parent's row tells (warned once each). */
   private readonly warnedDeeper = new Set<string>();
 
@@ -421,13 +425,14 @@ export class StreamApplier {
         if (ev.before && !this.opts.source.capabilities.logsCascades) this.noteCascades(ev.change, ev.before);
         this.count(ev.change.table, ev.op ?? (ev.change.kind === 'delete' ? 'delete' : 'upsert'));
         if (!this.opts.convergence.offer(ev.change, this.boundary)) {
-          this.batch.add(ev.change);
+          await this.add(ev.change);
           this.markPending();
         }
         if (this.overBudget()) await this.relieve();
         return;
       }
       case 'truncate': {
+        await this.closeOpenTxn();
         const op: StreamOp = { kind: 'truncate', table: ev.table };
         this.count(ev.table, 'truncate');
         this.changedSinceBoundary = true;
@@ -437,6 +442,7 @@ export class StreamApplier {
         return;
       }
       case 'commit':
+        await this.closeOpenTxn();
         await this.atBoundary(ev.position, ev.timestamp);
         return;
       case 'heartbeat':
@@ -451,6 +457,7 @@ export class StreamApplier {
         // open target transaction (the checkpoint stays before the transaction); going on keeps
         // them in it. Between transactions, what came before commits first.
         const midTransaction = this.inTxn;
+        await this.closeOpenTxn();
         if (!midTransaction) await this.commit();
         if (!midTransaction && this.skips(ev.position)) {
           await this.skipSchemaChange(ev);
@@ -590,6 +597,36 @@ export class StreamApplier {
     this.opts.onSchemaChange?.(change, position);
   }
 
+  /**
+   * A stream change into the batch. Under a target's commitLimit the open source transaction's
+   * changes wait beside the batch (openTxn) until its end, so that closeOpenTxn can commit the
+   * batch before them when together they would not fit one commit; a transaction that outgrows the
+   * limit alone joins the batch at once (after the batch before it is committed) and is written in
+   * several commits by the target.
+   */
+  private async add(op: StreamOp): Promise<void> {
+    const limit = this.opts.target.capabilities.commitLimit;
+    if (limit === null || this.openTxnTooBig) {
+      this.batch.add(op);
+      return;
+    }
+    this.openTxn.push(op);
+    if (this.openTxn.length <= limit) return;
+    // Committing now is committing at the last boundary: the open transaction is not in the batch.
+    if (!this.batch.empty || this.tx) await this.commit();
+    for (const o of this.openTxn.splice(0)) this.batch.add(o);
+    this.openTxnTooBig = true;
+  }
+
+  /** The open source transaction ended (or a schema change came inside it): its waiting changes join the batch. */
+  private async closeOpenTxn(): Promise<void> {
+    this.openTxnTooBig = false;
+    if (this.openTxn.length === 0) return;
+    const limit = this.opts.target.capabilities.commitLimit ?? Infinity;
+    if (this.batch.changes + this.openTxn.length > limit && (!this.batch.empty || this.tx)) await this.commit();
+    for (const o of this.openTxn.splice(0)) this.batch.add(o);
+  }
+
   private async atBoundary(position: string, timestamp: number): Promise<void> {
     this.inTxn = false;
     this.boundary++;
@@ -599,7 +636,8 @@ export class StreamApplier {
     if (this.changedSinceBoundary && timestamp > 0 && this.sourceCommitTimes.length < MAX_LATENCY_SAMPLES) this.sourceCommitTimes.push(timestamp);
     this.changedSinceBoundary = false;
     this.markPending();
-    const due = this.batch.changes >= this.opts.batchSize || Date.now() >= this.pendingSince + this.opts.flushIntervalMs || this.cascades.length > 0;
+    const limit = this.opts.target.capabilities.commitLimit;
+    const due = this.batch.changes >= this.opts.batchSize || (limit !== null && this.batch.changes >= limit) || Date.now() >= this.pendingSince + this.opts.flushIntervalMs || this.cascades.length > 0;
     if (due || this.stopRequested) await this.commit();
   }
 
@@ -744,6 +782,8 @@ export class StreamApplier {
   }
 
   private async abandon(): Promise<void> {
+    this.openTxn = [];
+    this.openTxnTooBig = false;
     const tx = this.tx;
     this.tx = undefined;
     this.cascades = [];

@@ -445,6 +445,8 @@ export class FakeTarget implements Target {
     plannedDdl: false,
     transactionalDdl: true,
     foreignKeys: true,
+    keyRanges: true,
+    commitLimit: null,
   };
   private readonly tables = new Map<string, FakeRows>();
   /** Foreign keys created (`table.name`), in order; createForeignKeys adds only those missing. */

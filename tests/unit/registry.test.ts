@@ -22,7 +22,7 @@ describe('engine registry', () => {
 
   it('names the engines that can play a role, for messages', () => {
     expect(schemesFor('source')).toBe('mysql:// or postgres://');
-    expect(schemesFor('target')).toBe('mysql:// or postgres://');
+    expect(schemesFor('target')).toBe('mysql://, postgres:// or etcd://');
   });
 
   it('compares dialects, not names: an unknown engine is its own dialect', () => {
@@ -33,13 +33,26 @@ describe('engine registry', () => {
   });
 
   it('refuses an engine in a role its line does not declare, naming the engines that can', async () => {
-    const { openTarget } = await import('../../src/engines/registry.js');
+    const { openSource, openLagProbe } = await import('../../src/engines/registry.js');
     const { parseConfig } = await import('../../src/config/parse.js');
     const pino = (await import('pino')).default;
-    const config = parseConfig({ source: 'mysql://u@h/db', target: 'etcd://h:2379/prefix' });
-    await expect(openTarget(config, parseDsn(config.target, 'target'), 'id', pino({ level: 'silent' }))).rejects.toThrow(
-      "target engine 'etcd' is not supported yet; use a mysql:// or postgres:// target",
+    const config = parseConfig({ source: 'etcd://h:2379/prefix', target: 'mysql://u@h/db' });
+    await expect(openSource(config, parseDsn(config.source, 'source'), 'id', pino({ level: 'silent' }))).rejects.toThrow(
+      "source engine 'etcd' is not supported as a source; use a mysql:// or postgres:// source",
     );
+    await expect(openLagProbe(parseDsn('etcd://h:2379/x', 'replica'))).rejects.toThrow("replica engine 'etcd' cannot be watched for lag");
+  });
+
+  it('parses an etcd URL naming every endpoint of a cluster, and refuses several hosts for an engine that takes one', () => {
+    const d = parseDsn('etcd://u:p%40ss@a.example:2379,b.example:2380,[::1]/tree?ca=/x.pem', 'target');
+    expect(d.endpoints).toEqual([
+      { host: 'a.example', port: 2379 },
+      { host: 'b.example', port: 2380 },
+      { host: '::1', port: 2379 },
+    ]);
+    expect([d.host, d.port, d.user, d.password, d.database, d.params.ca]).toEqual(['a.example', 2379, 'u', 'p@ss', 'tree', '/x.pem']);
+    expect(() => parseDsn('mysql://u:secret@a:3306,b:3306/db', 'target')).toThrow(/names 2 hosts; give one host:port/);
+    expect(() => parseDsn('mysql://u:secret@a:3306,b:3306/db', 'target')).not.toThrow(/secret/);
   });
 
   it('fills the logical types of a hand-built table from its engine, keeps given ones, and leaves an unknown engine’s alone', async () => {

@@ -61,6 +61,8 @@ export class MysqlTarget implements Target {
     plannedDdl: true,
     transactionalDdl: false,
     foreignKeys: true,
+    keyRanges: true,
+    commitLimit: null,
   };
   private readonly opts: MysqlTargetOptions;
   private control: Connection | undefined;

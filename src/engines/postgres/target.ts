@@ -62,6 +62,8 @@ export class PostgresTarget implements Target {
     plannedDdl: true,
     transactionalDdl: true,
     foreignKeys: true,
+    keyRanges: true,
+    commitLimit: null,
   };
   private readonly opts: PostgresTargetOptions;
   private readonly schema: string;

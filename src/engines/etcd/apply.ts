@@ -1,0 +1,228 @@
+import type { Etcd3, ICompare, IRequestOp } from 'etcd3';
+import type { Change } from '../../core/change.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { Cascade, TableSchema } from '../../core/schema.js';
+import type { Row, Value } from '../../core/values.js';
+import { keyString } from '../../core/values.js';
+import type { ValueConventions } from '../engine.js';
+import { prefixEnd, type KeyLayout } from './keys.js';
+import { members, parseRow, renderRow } from './values.js';
+
+/**
+ * etcd's own bound on one request is 1.5 MiB (--max-request-bytes); a transaction stays under
+ * this, leaving room for the checkpoint and gRPC framing.
+ */
+export const MAX_TXN_BYTES = 1_400_000;
+
+/** One write of an etcd transaction: a put, or a delete of one key or of a key range. */
+export interface Op {
+  readonly op: IRequestOp;
+  /** The key it writes (a range's first key): one op per key per transaction, etcd's rule. */
+  readonly key: string;
+  /** A delete of every key from `key` to this (a table's keys): no put of the range may share its transaction. */
+  readonly rangeEnd?: Buffer;
+  readonly bytes: number;
+}
+
+export function putOp(key: string, value: string): Op {
+  const k = Buffer.from(key);
+  const v = Buffer.from(value);
+  return { op: { request_put: { key: k, value: v } }, key, bytes: k.length + v.length + 16 };
+}
+
+export function deleteOp(key: string): Op {
+  const k = Buffer.from(key);
+  return { op: { request_delete_range: { key: k } }, key, bytes: k.length + 16 };
+}
+
+export function deletePrefixOp(prefix: string): Op {
+  const k = Buffer.from(prefix);
+  const end = prefixEnd(k);
+  return { op: { request_delete_range: { key: k, range_end: end } }, key: prefix, rangeEnd: end, bytes: k.length * 2 + 16 };
+}
+
+/**
+ * Sends etcd transactions fenced by the sync's lock: each one compares the lock key first
+ * (lock.ts) and fails as TRIB_LOCK_LOST, writing nothing, once another holder took it.
+ */
+export interface Sender {
+  readonly client: Etcd3;
+  readonly maxOps: number;
+  /** The compare that proves this instance holds the lock, or [] for a writer without one. */
+  fence(): ICompare[];
+  /** The error of a transaction whose fence failed, or of the call itself. */
+  error(err: unknown, what: string): TributaryError;
+}
+
+/** One etcd transaction of `ops` (at most maxOps, one per key), fenced. */
+export async function send(s: Sender, ops: readonly Op[], what: string): Promise<void> {
+  if (ops.length === 0) return;
+  let res;
+  try {
+    res = await s.client.kv.txn({ compare: s.fence(), success: ops.map((o) => o.op), failure: [] });
+  } catch (err) {
+    throw s.error(err, what);
+  }
+  if (!res.succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
+}
+
+/**
+ * Ops gathered for one target commit and sent in as few transactions as etcd's limits allow: a
+ * transaction holds at most `maxOps - reserve` ops and MAX_TXN_BYTES, never two ops of one key,
+ * never a put inside a range deleted in it. What must commit with the last ops (a checkpoint)
+ * goes in `last`.
+ */
+export class OpBuffer {
+  private ops: Op[] = [];
+  private readonly keys = new Set<string>();
+  private ranges: Buffer[][] = [];
+  private bytes = 0;
+  private readonly sender: Sender;
+  private readonly reserve: number;
+  /** Transactions sent before the last (a commit larger than one transaction), for metrics and tests. */
+  sentEarly = 0;
+
+  constructor(sender: Sender, reserve: number) {
+    this.sender = sender;
+    this.reserve = reserve;
+  }
+
+  get size(): number {
+    return this.ops.length;
+  }
+
+  /** Adds an op, first sending what is gathered when it would not fit beside it. */
+  async add(op: Op, what: string): Promise<void> {
+    if (this.conflicts(op) || this.ops.length + 1 > this.sender.maxOps - this.reserve || (this.ops.length > 0 && this.bytes + op.bytes > MAX_TXN_BYTES)) {
+      await this.flush(what);
+    }
+    this.ops.push(op);
+    this.keys.add(op.key);
+    if (op.rangeEnd) this.ranges.push([Buffer.from(op.key), op.rangeEnd]);
+    this.bytes += op.bytes;
+  }
+
+  private conflicts(op: Op): boolean {
+    if (this.keys.has(op.key)) return true;
+    if (op.rangeEnd) return this.ops.length > 0;
+    const k = Buffer.from(op.key);
+    return this.ranges.some(([from, to]) => Buffer.compare(k, from as Buffer) >= 0 && Buffer.compare(k, to as Buffer) < 0);
+  }
+
+  /** Sends what is gathered as one transaction. */
+  async flush(what: string): Promise<void> {
+    if (this.ops.length === 0) return;
+    const ops = this.ops;
+    this.clear();
+    await send(this.sender, ops, what);
+    this.sentEarly++;
+  }
+
+  /** Sends what is gathered with `last` (at most `reserve` ops) in one final transaction. */
+  async commit(last: readonly Op[], what: string): Promise<void> {
+    if (last.some((o) => this.keys.has(o.key)) || this.bytes + last.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) await this.flush(what);
+    const ops = [...this.ops, ...last];
+    this.clear();
+    await send(this.sender, ops, what);
+  }
+
+  clear(): void {
+    this.ops = [];
+    this.keys.clear();
+    this.ranges = [];
+    this.bytes = 0;
+  }
+}
+
+/** Where a stream transaction's changes go: the layout, the source's value conventions, the ops. */
+export interface ApplyContext {
+  readonly layout: KeyLayout;
+  readonly conventions: (engine: string) => ValueConventions;
+  readonly client: Etcd3;
+}
+
+/**
+ * The stored objects of the given keys (raw JSON text), for upserts that leave columns unchanged
+ * (PostgreSQL's unchanged TOAST values): read before they are rewritten.
+ */
+async function storedObjects(client: Etcd3, keys: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < keys.length; i += 100) {
+    const part = keys.slice(i, i + 100);
+    const res = await client.kv.txn({ compare: [], success: part.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] });
+    for (const r of res.responses) for (const kv of r.response_range?.kvs ?? []) out.set(kv.key.toString(), kv.value.toString());
+  }
+  return out;
+}
+
+/** The ops of row changes, in order (the caller coalesced them: one per key). */
+export async function changeOps(ctx: ApplyContext, tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]): Promise<Op[]> {
+  const partial = changes.filter((c) => c.kind === 'upsert' && c.unchanged?.length);
+  const stored = partial.length ? await storedObjects(ctx.client, partial.map((c) => ctx.layout.rowKey(tableOf(tables, c.table), c.key))) : undefined;
+  const ops: Op[] = [];
+  for (const c of changes) {
+    const table = tableOf(tables, c.table);
+    const key = ctx.layout.rowKey(table, c.key);
+    if (c.kind === 'delete') {
+      ops.push(deleteOp(key));
+      continue;
+    }
+    if (c.unchanged?.length) {
+      // The row the source updated without sending these columns: keep their stored values; a
+      // key etcd does not have yet is one the copy has not reached (it brings the whole row).
+      const text = stored?.get(key);
+      if (text === undefined) continue;
+      ops.push(putOp(key, renderRow(table, c.row, ctx.conventions(table.engine), members(text), c.unchanged)));
+      continue;
+    }
+    ops.push(putOp(key, renderRow(table, c.row, ctx.conventions(table.engine))));
+  }
+  return ops;
+}
+
+function tableOf(tables: ReadonlyMap<string, TableSchema>, name: string): TableSchema {
+  const t = tables.get(name);
+  if (!t) throw new TributaryError(ErrorCode.INTERNAL, `no schema for table ${name}`);
+  return t;
+}
+
+/** Every row of a table in etcd, a page at a time (key order), with its key. */
+export async function* scanTable(client: Etcd3, layout: KeyLayout, table: TableSchema, conv: ValueConventions, page = 1000): AsyncGenerator<{ key: string; row: Row }[]> {
+  const prefix = Buffer.from(layout.tablePrefix(table.name));
+  const end = prefixEnd(prefix);
+  let from = prefix;
+  for (;;) {
+    const res = await client.kv.range({ key: from, range_end: end, limit: page });
+    const rows = res.kvs.map((kv) => ({ key: kv.key.toString(), row: parseRow(table, kv.value.toString(), conv) }));
+    if (rows.length) yield rows;
+    if (!res.more || res.kvs.length === 0) return;
+    from = Buffer.concat([(res.kvs[res.kvs.length - 1] as { key: Buffer }).key, Buffer.from([0])]);
+  }
+}
+
+/**
+ * A referential action the source ran and did not log (MySQL/MariaDB cascades): every row of the
+ * child table whose columns equal `from` is updated to `to`, or deleted. etcd has no index on
+ * them: the table is read whole, a page at a time.
+ */
+export async function cascadeOps(ctx: ApplyContext, table: TableSchema, cascade: Cascade): Promise<Op[]> {
+  const idx = cascade.columns.map((name) => table.columns.findIndex((c) => c.name === name));
+  const conv = ctx.conventions(table.engine);
+  const want = keyString(cascade.from);
+  const ops: Op[] = [];
+  for await (const page of scanTable(ctx.client, ctx.layout, table, conv)) {
+    for (const { key, row } of page) {
+      if (keyString(idx.map((i) => row[i] ?? null)) !== want) continue;
+      if (cascade.kind === 'delete') {
+        ops.push(deleteOp(key));
+        continue;
+      }
+      const next: Value[] = row.slice();
+      idx.forEach((ci, j) => (next[ci] = cascade.to[j] ?? null));
+      const newKey = ctx.layout.rowKey(table, table.primaryKey.map((i) => next[i] ?? null));
+      if (newKey !== key) ops.push(deleteOp(key));
+      ops.push(putOp(newKey, renderRow(table, next, conv)));
+    }
+  }
+  return ops;
+}

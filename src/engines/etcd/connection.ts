@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { networkError } from '../network.js';
+
+/**
+ * The URL's options for TLS, as query parameters: `tls=1` (the system's roots), `ca=FILE` (a root
+ * certificate of the cluster's own CA), `cert=FILE` and `key=FILE` (a client certificate). Any of
+ * ca/cert/key implies TLS.
+ */
+const TLS_PARAMS = ['tls', 'ca', 'cert', 'key'] as const;
+
+function readPem(dsn: Dsn, param: string, role: string): Buffer {
+  const path = dsn.params[param] as string;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? String(err);
+    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: ?${param}=${path} cannot be read (${code}); give the path of a PEM file this user may read`, { cause: err });
+  }
+}
+
+/** The etcd3 client's options from a URL: every endpoint, TLS from the query, user and password as etcd auth. */
+export function clientOptions(dsn: Dsn, role: string): IOptions {
+  const unknown = Object.keys(dsn.params).filter((k) => !(TLS_PARAMS as readonly string[]).includes(k));
+  if (unknown.length) {
+    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: unknown URL option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; an etcd URL takes ${TLS_PARAMS.join(', ')} (e.g. ?ca=/etc/etcd/ca.pem)`);
+  }
+  const tls = dsn.params.tls !== undefined && !/^(0|false|off|no)$/i.test(dsn.params.tls) || dsn.params.ca !== undefined || dsn.params.cert !== undefined;
+  if ((dsn.params.cert === undefined) !== (dsn.params.key === undefined)) {
+    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: a client certificate needs both ?cert= and ?key=; give both PEM files, or neither`);
+  }
+  const scheme = tls ? 'https' : 'http';
+  const opts: { -readonly [K in keyof IOptions]: IOptions[K] } = {
+    hosts: dsn.endpoints.map((e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`),
+    dialTimeout: 10_000,
+  };
+  if (tls) {
+    const rootCertificate = dsn.params.ca !== undefined ? readPem(dsn, 'ca', role) : undefined;
+    opts.credentials = {
+      rootCertificate: rootCertificate ?? (undefined as unknown as Buffer),
+      ...(dsn.params.cert !== undefined ? { certChain: readPem(dsn, 'cert', role), privateKey: readPem(dsn, 'key', role) } : {}),
+    };
+  }
+  if (dsn.user) opts.auth = { username: dsn.user, password: dsn.password };
+  return opts;
+}
+
+/** A client of the URL's cluster (etcd3 connects lazily: the first call reports a failure). */
+export function openClient(dsn: Dsn, role: string): Etcd3 {
+  return new Etcd3(clientOptions(dsn, role));
+}
+
+/**
+ * An etcd3 or gRPC error as a TributaryError naming the cluster and the fix. Unreachable endpoints,
+ * timeouts and a leader election in progress are retryable; refused auth and permissions are not.
+ */
+export function connectError(err: unknown, dsn: Dsn, role: string): TributaryError {
+  if (err instanceof TributaryError) return err;
+  const network = networkError(err, dsn, role);
+  if (network) return network;
+  const where = `${role} ${describeDsn(dsn)}`;
+  const name = (err as { name?: string } | null)?.name ?? '';
+  const msg = (err as { message?: string } | null)?.message ?? String(err);
+  if (name === 'EtcdAuthenticationFailedError' || /authentication failed|invalid auth token/i.test(msg)) {
+    return new TributaryError(ErrorCode.AUTH_FAILED, `${where}: authentication failed for user '${dsn.user}'; check the user and password in the URL`, { cause: err });
+  }
+  if (name === 'EtcdPermissionDeniedError' || /permission denied/i.test(msg)) {
+    return new TributaryError(ErrorCode.PRIVILEGE_MISSING, `${where}: user '${dsn.user}' lacks a permission (${msg}); grant its role readwrite on the prefix: etcdctl role grant-permission ROLE --prefix=true readwrite /${dsn.database}`, { cause: err });
+  }
+  if (/database space exceeded|NOSPACE/i.test(msg)) {
+    return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${where}: the cluster is out of space (${msg}); raise its --quota-backend-bytes, compact and defragment it, then disarm the alarm (etcdctl alarm disarm)`, { cause: err });
+  }
+  if (/too many operations in txn request/i.test(msg)) {
+    return new TributaryError(ErrorCode.CONFIG_INVALID, `${where}: the server holds fewer writes per transaction than --max-txn-ops says (${msg}); set --max-txn-ops to the server's --max-txn-ops (default 128)`, { cause: err });
+  }
+  if (/request is too large|message larger than max|trying to send message larger/i.test(msg)) {
+    return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${where}: a transaction exceeds the server's request size (${msg}); raise the server's --max-request-bytes, or lower --max-txn-ops`, { cause: err });
+  }
+  const unavailable = name === 'GRPCUnavailableError' || name === 'GRPCDeadlineExceededError' || /unavailable|deadline|no connection|ECONNREFUSED|leader changed|timed out|connection closed/i.test(msg);
+  return new TributaryError(unavailable ? ErrorCode.CONNECT_FAILED : ErrorCode.TARGET_WRITE_FAILED, `${where}: ${msg}`, { cause: err, fatal: false });
+}

@@ -1,0 +1,25 @@
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { Engine } from '../engine.js';
+import { valueConventions } from '../registry.js';
+import { EtcdTarget } from './target.js';
+import { withLogical } from './types.js';
+
+export { EtcdTarget };
+
+function targetOnly(role: string): never {
+  throw new TributaryError(ErrorCode.DSN_INVALID, `etcd cannot be a ${role}: it is a target only; use mysql:// or postgres:// for the ${role}`);
+}
+
+/**
+ * etcd: a target only (issue 13). The registry imports this folder only when an etcd:// URL is
+ * used, so a run without one never loads the etcd3 client and gRPC.
+ */
+export const engine: Engine = {
+  name: 'etcd',
+  openSource: () => targetOnly('source'),
+  async openTarget({ config, dsn, syncId, logger }) {
+    return new EtcdTarget({ dsn, syncId, logger, layout: config.etcdLayout, maxTxnOps: config.maxTxnOps, conventions: valueConventions });
+  },
+  openLagProbe: () => targetOnly('replica'),
+  withLogical,
+};

@@ -1,0 +1,364 @@
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from 'pino';
+import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { PENDING_DDL_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
+import type { Change } from '../../core/change.js';
+import type { Requirement } from '../../core/check.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { SchemaChange } from '../../core/schema-change.js';
+import type { Cascade, TableSchema } from '../../core/schema.js';
+import { notSupported, type ChunkDigest, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk, type KeyRange } from '../../core/source.js';
+import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
+import type { Row, Value } from '../../core/values.js';
+import type { ValueConventions } from '../engine.js';
+import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, putOp, send, type Op, type Sender } from './apply.js';
+import { targetRequirements } from './check.js';
+import { CheckpointKeys } from './checkpoint.js';
+import { connectError, openClient } from './connection.js';
+import { clearOps, planDocuments, rewriteOps } from './ddl.js';
+import { KeyLayout, type LayoutName } from './keys.js';
+import { EtcdSyncLock } from './lock.js';
+import { EtcdReadBack } from './read.js';
+import { renderRow } from './values.js';
+
+export interface EtcdTargetOptions {
+  readonly dsn: Dsn;
+  readonly syncId: string;
+  readonly logger: Logger;
+  readonly layout: LayoutName;
+  /** The server's --max-txn-ops: the most ops one etcd transaction holds. */
+  readonly maxTxnOps: number;
+  /** The value conventions of the source's engine, by TableSchema.engine (engines/registry.ts). */
+  readonly conventions: (engine: string) => ValueConventions;
+  /** Transactions of one chunk sent at once (the last, with the checkpoint, after them). */
+  readonly parallel?: number;
+}
+
+/**
+ * etcd as a target (issue 13): each row one key holding the row as a JSON object (values.ts),
+ * under the URL's prefix (keys.ts); the checkpoint as keys of this sync's reserved subtree, put in
+ * the same etcd transaction as the data it covers (checkpoint.ts); a lease as the sync's lock,
+ * compared by every transaction (lock.ts). A chunk or a commit larger than one transaction
+ * (--max-txn-ops, ~1.4 MB) is sent as several, the checkpoint in the last: full-row puts make a
+ * replay after a crash write the same objects again. The applier keeps every source transaction
+ * that fits whole within one commit (capabilities.commitLimit).
+ */
+export class EtcdTarget implements Target {
+  readonly engine = 'etcd';
+  readonly capabilities: TargetCapabilities;
+  private readonly opts: EtcdTargetOptions;
+  private readonly layout: KeyLayout;
+  private readonly cp: CheckpointKeys;
+  private readonly where: string;
+  private etcd: Etcd3 | undefined;
+  private syncLock: EtcdSyncLock | undefined;
+  private readBack: EtcdReadBack | undefined;
+  /** Definitions of the tables as this run writes them (ensureSchema, prepareWrites, schema changes). */
+  private readonly definitions = new Map<string, TableSchema>();
+
+  constructor(opts: EtcdTargetOptions) {
+    this.opts = opts;
+    this.layout = new KeyLayout({ prefix: opts.dsn.database, layout: opts.layout, conventions: opts.conventions });
+    this.cp = new CheckpointKeys(this.layout, opts.syncId);
+    this.where = `target ${describeDsn(opts.dsn)}`;
+    this.capabilities = {
+      atomicCheckpoint: true,
+      chunkFormats: [],
+      chunkDigest: false,
+      readBack: true,
+      checkValues: false,
+      plannedDdl: true,
+      transactionalDdl: false,
+      foreignKeys: false,
+      keyRanges: false,
+      commitLimit: opts.maxTxnOps - 1,
+    };
+  }
+
+  private get client(): Etcd3 {
+    if (!this.etcd) throw new TributaryError(ErrorCode.INTERNAL, 'EtcdTarget used before connect()');
+    return this.etcd;
+  }
+
+  private get reader(): EtcdReadBack {
+    if (!this.readBack) throw new TributaryError(ErrorCode.INTERNAL, 'EtcdTarget used before connect()');
+    return this.readBack;
+  }
+
+  private senderFor(): Sender {
+    return { client: this.client, maxOps: this.opts.maxTxnOps, fence: () => this.syncLock?.fence() ?? [], error: (err, what) => this.writeError(err, what) };
+  }
+
+  private writeError(err: unknown, what: string): TributaryError {
+    if (err instanceof TributaryError) return err;
+    const e = connectError(err, this.opts.dsn, 'target');
+    return new TributaryError(e.code, `${what}: ${e.message}`, { cause: err, fatal: e.fatal });
+  }
+
+  async connect(): Promise<void> {
+    const client = openClient(this.opts.dsn, 'target');
+    try {
+      await client.maintenance.status();
+    } catch (err) {
+      client.close();
+      throw connectError(err, this.opts.dsn, 'target');
+    }
+    this.etcd = client;
+    this.readBack = new EtcdReadBack({ client, layout: this.layout, conventions: this.opts.conventions });
+  }
+
+  async close(): Promise<void> {
+    await this.syncLock?.release();
+    this.syncLock = undefined;
+    this.etcd?.close();
+    this.etcd = undefined;
+  }
+
+  async lock(watch: LockWatch = {}): Promise<void> {
+    const lock = new EtcdSyncLock({
+      client: this.client,
+      key: `${this.layout.meta(this.opts.syncId)}lock`,
+      syncId: this.opts.syncId,
+      where: describeDsn(this.opts.dsn),
+      logger: this.opts.logger,
+      error: (err, what) => this.writeError(err, what),
+    });
+    await lock.acquire(watch);
+    this.syncLock = lock;
+  }
+
+  async loadCheckpoint(): Promise<Checkpoint> {
+    try {
+      return await this.cp.load(this.client, this.opts.syncId);
+    } catch (err) {
+      throw this.writeError(err, 'reading the checkpoint');
+    }
+  }
+
+  async clearCheckpoint(): Promise<void> {
+    await send(this.senderFor(), [this.cp.clear()], 'clearing the checkpoint');
+  }
+
+  async saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void> {
+    await send(this.senderFor(), [this.cp.stream(checkpoint)], 'saving the stream checkpoint');
+  }
+
+  async saveSchemas(tables: readonly TableSchema[]): Promise<void> {
+    const buf = new OpBuffer(this.senderFor(), 0);
+    for (const op of this.cp.schemas(tables)) await buf.add(op, 'saving the tables\u2019 definitions');
+    await buf.flush('saving the tables\u2019 definitions');
+    for (const t of tables) this.definitions.set(t.name, t);
+  }
+
+  async nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const t of tables) if ((await this.countRows(t)) > 0) out.push(t.name);
+    return out;
+  }
+
+  checkValues(_table: TableSchema, _stats: readonly ColumnValueStats[]): void {
+    throw notSupported('checkValues', 'target', 'checkValues');
+  }
+
+  async check(tables: readonly TableSchema[], _database?: DatabaseDefaults): Promise<Requirement[]> {
+    return targetRequirements({ client: this.client, dsn: this.opts.dsn, layout: this.layout, syncId: this.opts.syncId, tables });
+  }
+
+  recreateScope(): string {
+    return `every key under ${this.layout.root || '/'} of the synced tables (${this.layout.tablePrefix('<table>')}…)`;
+  }
+
+  private refuse(tables: readonly TableSchema[]): void {
+    for (const t of tables) {
+      const why = this.layout.refusal(t);
+      if (why) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${t.name} cannot be synced into ${this.where}: ${why}`);
+    }
+  }
+
+  async ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void> {
+    this.refuse(tables);
+    if (opts.recreate) {
+      const buf = new OpBuffer(this.senderFor(), 0);
+      for (const t of tables) await buf.add(deletePrefixOp(this.layout.tablePrefix(t.name)), 'deleting the tables\u2019 keys (--force)');
+      await buf.flush('deleting the tables\u2019 keys (--force)');
+    }
+    // The definitions are what describe() gives back (verify, the checksum): saved now, so that a
+    // copy-only run is described as well as a streaming one.
+    await this.saveSchemas(tables.filter((t) => !(opts.resumed && this.definitions.has(t.name))));
+  }
+
+  async plannedDdl(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]> {
+    this.refuse(tables);
+    const lines = tables.map((t) => `-- ${t.name}: keys ${this.layout.tablePrefix(t.name)}<${t.primaryKey.map((i) => t.columns[i]?.name).join('>/<')}>, each the row as one JSON object`);
+    if (opts.recreate) lines.unshift(`-- --force: deletes ${this.recreateScope()}`);
+    return lines;
+  }
+
+  async prepareWrites(tables: readonly TableSchema[]): Promise<void> {
+    this.refuse(tables);
+    for (const t of tables) this.definitions.set(t.name, t);
+  }
+
+  /**
+   * The table's definition as this sync stored it (the source's, whose values etcd holds): etcd
+   * has none of its own. Null when this sync never wrote the table.
+   */
+  async describe(table: string): Promise<TableSchema | null> {
+    try {
+      return (await this.cp.schema(this.client, table)) ?? null;
+    } catch (err) {
+      throw this.writeError(err, `reading the stored definition of ${table}`);
+    }
+  }
+
+  /**
+   * A chunk as puts in transactions of at most --max-txn-ops, sent a few at once; the last carries
+   * the table's copy checkpoint (ChunkCommit: checkpoint() right before, committed() after it).
+   */
+  async writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
+    const conv = this.opts.conventions(table.engine);
+    const what = `copying a chunk of ${table.name}`;
+    const sender = this.senderFor();
+    const per = this.opts.maxTxnOps - 1;
+    const groups: Op[][] = [];
+    let group: Op[] = [];
+    let bytes = 0;
+    for (const row of rows) {
+      const op = putOp(this.layout.rowKey(table, table.primaryKey.map((i) => row[i] ?? null)), renderRow(table, row, conv));
+      if (group.length >= per || (group.length > 0 && bytes + op.bytes > 1_300_000)) {
+        groups.push(group);
+        group = [];
+        bytes = 0;
+      }
+      group.push(op);
+      bytes += op.bytes;
+    }
+    const last = group;
+    const parallel = this.opts.parallel ?? 4;
+    for (let i = 0; i < groups.length; i += parallel) await Promise.all(groups.slice(i, i + parallel).map((g) => send(sender, g, what)));
+    const cp = await commit.checkpoint();
+    try {
+      await send(sender, [...last, this.cp.table(table.name, cp)], what);
+    } catch (err) {
+      commit.failed();
+      throw err;
+    }
+    commit.committed();
+  }
+
+  acceptsEncoded(_table: TableSchema, _format: string): boolean {
+    return false;
+  }
+
+  writeEncodedChunk(_table: TableSchema, _chunk: EncodedChunk, _commit: ChunkCommit): Promise<void> {
+    throw notSupported('writeEncodedChunk', 'target', 'chunkFormats');
+  }
+
+  async begin(): Promise<TargetTransaction> {
+    const sender = this.senderFor();
+    const buf = new OpBuffer(sender, 1);
+    const ctx = { layout: this.layout, conventions: this.opts.conventions, client: this.client };
+    const what = 'applying a stream batch';
+    return {
+      write: async (tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]) => {
+        let ops: Op[];
+        try {
+          ops = await changeOps(ctx, tables, changes);
+        } catch (err) {
+          throw this.writeError(err, what);
+        }
+        for (const op of ops) await buf.add(op, what);
+      },
+      truncate: async (table: TableSchema) => {
+        await buf.add(deletePrefixOp(this.layout.tablePrefix(table.name)), what);
+      },
+      cascade: async (table: TableSchema, cascade: Cascade) => {
+        // The cascade reads the child's rows as the batch left them: what is gathered goes first.
+        await buf.flush(what);
+        let ops: Op[];
+        try {
+          ops = await cascadeOps(ctx, table, cascade);
+        } catch (err) {
+          throw this.writeError(err, `${what} (a cascade of ${cascade.foreignKey} on ${table.name})`);
+        }
+        for (const op of ops) await buf.add(op, what);
+      },
+      commit: async (checkpoint: StreamCheckpoint | null) => {
+        await buf.commit(checkpoint ? [this.cp.stream(checkpoint)] : [], what);
+      },
+      rollback: async () => {
+        buf.clear();
+      },
+    };
+  }
+
+  /**
+   * Follows a schema change in the documents (ddl.ts planDocuments: refusals before anything
+   * runs): the revision to read at and the ranges to delete first, with a pending-DDL row naming
+   * both; then the moved and rewritten objects; then the checkpoint and the versioned schema rows.
+   * A replay after a crash finds the pending row of the same position and reads the same revision.
+   */
+  async applySchemaChange(change: SchemaChange, checkpoint: StreamCheckpoint): Promise<void> {
+    const plan = planDocuments(change, this.layout);
+    const what = `applying schema change "${change.statement.trim().slice(0, 200)}"`;
+    const sender = this.senderFor();
+    try {
+      let revision: string;
+      const pending = (await this.cp.rows(this.client)).find((r) => r.name === PENDING_DDL_ROW);
+      const replay = pending ? (JSON.parse(pending.body) as { position?: string; revision?: string }) : undefined;
+      if (replay?.position === checkpoint.position && replay.revision) {
+        revision = replay.revision;
+      } else {
+        const head = await this.client.kv.range({ key: Buffer.from(this.cp.pendingKey()), count_only: true });
+        revision = head.header.revision;
+        const first = [this.cp.pending(JSON.stringify({ position: checkpoint.position, revision })), ...clearOps(plan, this.layout)];
+        const buf = new OpBuffer(sender, 0);
+        for (const op of first) await buf.add(op, what);
+        await buf.flush(what);
+      }
+      for (const rw of plan.rewrites) {
+        for await (const ops of rewriteOps(this.client, this.layout, rw, revision)) {
+          const buf = new OpBuffer(sender, 0);
+          for (const op of ops) await buf.add(op, what);
+          await buf.flush(what);
+        }
+      }
+      const rows = await this.cp.schemaChangeOps(this.client, schemaChangeRows(change));
+      const final = new OpBuffer(sender, Math.min(rows.length + 2, this.opts.maxTxnOps));
+      await final.commit([...rows.filter((o) => o.key !== this.cp.pendingKey()), this.cp.stream(checkpoint), this.cp.clearPending()], what);
+    } catch (err) {
+      throw this.writeError(err, what);
+    }
+    for (const name of change.before.keys()) this.definitions.delete(name);
+    for (const [name, t] of change.after) this.definitions.set(name, t);
+    this.opts.logger.info({ statement: change.statement.slice(0, 200), cleared: plan.clear, rewritten: plan.rewrites.map((r) => r.to), position: checkpoint.position }, 'schema change applied');
+  }
+
+  createForeignKeys(_tables: readonly TableSchema[]): Promise<string[]> {
+    throw notSupported('createForeignKeys', 'target', 'foreignKeys');
+  }
+
+  countRows(table: TableSchema): Promise<number> {
+    return this.reader.countRows(table);
+  }
+
+  readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
+    return this.reader.readChunk(table, range);
+  }
+
+  chunkDigest(_table: TableSchema, _range: KeyRange): Promise<ChunkDigest | undefined> {
+    throw notSupported('chunkDigest', 'target', 'chunkDigest');
+  }
+
+  readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
+    return this.reader.readRowsByKeys(table, keys);
+  }
+
+  readKeys(table: TableSchema, after: readonly Value[] | null, limit: number): Promise<Value[][]> {
+    return this.reader.readKeys(table, after, limit);
+  }
+
+  scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    return this.reader.scanRows(table, onRows);
+  }
+}

@@ -1,0 +1,258 @@
+import type { ValueConventions } from '../engine.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
+import type { LogicalType } from '../../core/logical.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import type { Row, Value } from '../../core/values.js';
+
+/**
+ * A row as one JSON object, column name → value, and back: the etcd target's value format
+ * (docs/etcd.md lists each form). Every form is exact: `parseRow` gives back the very canonical
+ * values (core/values.ts) `renderRow` was given, for the source engine whose conventions
+ * (engines/registry.ts) are passed in, so the checksum compares what etcd holds with the source
+ * exactly.
+ *
+ * | logical type | JSON form |
+ * |---|---|
+ * | integer, year | number; a string of digits beyond ±(2^53 − 1) |
+ * | decimal | string, as the source prints it ("-1.50", "NaN") |
+ * | float | number; "NaN", "Infinity", "-Infinity", "-0" as strings |
+ * | boolean | true / false |
+ * | text, enum, uuid, inet | string |
+ * | set | array of its labels, in the source's order |
+ * | binary | string, base64 |
+ * | date | string 'YYYY-MM-DD' (a MySQL zero date kept as '0000-00-00') |
+ * | timestamp | string, ISO 8601 'YYYY-MM-DDTHH:MM:SS[.f]' with the source's fraction digits; an instant (with zone) in UTC ending in 'Z' |
+ * | time, interval | string, as the source prints it ('-838:59:59.000000', '1 day 02:00:00') |
+ * | json | the document itself, embedded as the source stores its text |
+ * | bit | string of '0' and '1' (MySQL BIT(n): n digits) |
+ * | array, other | string, PostgreSQL's text form ('{1,2,NULL}') |
+ * | spatial | string, hex of the source's bytes (MySQL: SRID + WKB; PostGIS: EWKB) |
+ *
+ * NULL is null. A column missing from a stored object (added to the table after the row was last
+ * written) reads as NULL.
+ */
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function fail(table: TableSchema, column: Column, v: Value, why: string): TributaryError {
+  const shown = Buffer.isBuffer(v) ? `0x${v.subarray(0, 16).toString('hex')}` : String(v).slice(0, 60);
+  return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `table ${table.name} column ${column.name}: value ${shown} ${why}`);
+}
+
+const TS = /^(-?\d{4,}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)(.*)$/s;
+const ISO = /^(-?\d{4,}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d+)?)(Z?)(.*)$/s;
+
+/** A canonical timestamp as ISO 8601 ('T' between date and time; an instant's UTC suffix as 'Z'). */
+export function isoTimestamp(v: string, zone: boolean, conv: ValueConventions): string {
+  const m = TS.exec(v);
+  if (!m) return v; // 'infinity', '-infinity'
+  let rest = m[3] as string;
+  if (zone) {
+    if (conv.instantSuffix === '') rest = `Z${rest}`;
+    else if (rest.startsWith(conv.instantSuffix) && !/^\d/.test(rest.slice(conv.instantSuffix.length))) rest = `Z${rest.slice(conv.instantSuffix.length)}`;
+  }
+  return `${m[1] as string}T${m[2] as string}${rest}`;
+}
+
+/** isoTimestamp's inverse. */
+export function canonicalTimestamp(v: string, conv: ValueConventions): string {
+  const m = ISO.exec(v);
+  if (!m) return v;
+  return `${m[1] as string} ${m[2] as string}${m[3] ? conv.instantSuffix : ''}${m[4] as string}`;
+}
+
+/** One value's JSON text. */
+export function renderValue(table: TableSchema, column: Column, v: Value, conv: ValueConventions): string {
+  if (v === null) return 'null';
+  const t = column.logical as LogicalType;
+  switch (t.kind) {
+    case 'integer':
+    case 'year':
+      if (typeof v === 'bigint') return v > SAFE || v < -SAFE ? `"${v}"` : v.toString();
+      break;
+    case 'float':
+      if (typeof v === 'number') {
+        if (Number.isFinite(v)) return Object.is(v, -0) ? '"-0"' : JSON.stringify(v);
+        return `"${String(v)}"`;
+      }
+      break;
+    case 'boolean':
+      if (typeof v === 'boolean') return v ? 'true' : 'false';
+      break;
+    case 'set':
+      if (typeof v === 'string') return JSON.stringify(v === '' ? [] : v.split(','));
+      break;
+    case 'binary':
+      if (Buffer.isBuffer(v)) return `"${v.toString('base64')}"`;
+      break;
+    case 'timestamp':
+      if (typeof v === 'string') return JSON.stringify(isoTimestamp(v, t.zone, conv));
+      break;
+    case 'json':
+      if (typeof v === 'string') {
+        try {
+          JSON.parse(v);
+        } catch {
+          throw fail(table, column, v, 'is not a JSON document, and an etcd value embeds JSON columns as documents; fix the value on the source, or exclude the column');
+        }
+        // Embedded as the source stores it (spacing, key order and number spelling kept): a
+        // reader's JSON parser gets the document, parseRow gets the exact text back.
+        return v;
+      }
+      break;
+    case 'bit':
+      if (typeof v === 'bigint') return `"${v.toString(2).padStart(t.length ?? 1, '0')}"`;
+      if (typeof v === 'string') return JSON.stringify(v);
+      break;
+    case 'spatial':
+      if (Buffer.isBuffer(v)) return `"${v.toString('hex')}"`;
+      if (typeof v === 'string') return JSON.stringify(v);
+      break;
+    default:
+      if (typeof v === 'string') return JSON.stringify(v);
+      if (typeof v === 'bigint') return v > SAFE || v < -SAFE ? `"${v}"` : v.toString();
+      if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return JSON.stringify(v);
+      if (Buffer.isBuffer(v)) return `"${v.toString('base64')}"`;
+  }
+  throw fail(table, column, v, `is a ${Buffer.isBuffer(v) ? 'byte string' : typeof v}, which a ${t.kind} column's canonical value is not (a source bug)`);
+}
+
+/** Quoted member names of a table's columns, '"name":', cached per column list. */
+const memberNames = new WeakMap<readonly Column[], string[]>();
+
+function names(table: TableSchema): string[] {
+  let n = memberNames.get(table.columns);
+  if (!n) memberNames.set(table.columns, (n = table.columns.map((c) => `${JSON.stringify(c.name)}:`)));
+  return n;
+}
+
+/**
+ * A row as its JSON object text. `unchangedFrom`: for a change whose columns at `unchanged` the
+ * source did not send (core/change.ts), the stored object's raw member texts to keep for them.
+ */
+export function renderRow(table: TableSchema, row: Row, conv: ValueConventions, kept?: ReadonlyMap<string, string>, unchanged?: readonly number[]): string {
+  const n = names(table);
+  const skip = unchanged?.length ? new Set(unchanged) : undefined;
+  let out = '{';
+  for (let i = 0; i < table.columns.length; i++) {
+    const c = table.columns[i] as Column;
+    let text: string | undefined;
+    if (skip?.has(i)) {
+      text = kept?.get(c.name);
+      if (text === undefined) continue;
+    } else {
+      text = renderValue(table, c, row[i] ?? null, conv);
+    }
+    out += (out.length > 1 ? ',' : '') + (n[i] as string) + text;
+  }
+  return out + '}';
+}
+
+/**
+ * The members of a JSON object text, each name → its value's raw text exactly as it stands
+ * between the ':' and the next ',' or '}' (whitespace included). Throws on anything that is not
+ * one JSON object.
+ */
+export function members(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let i = skipWs(text, 0);
+  if (text[i] !== '{') throw new SyntaxError('not a JSON object');
+  i = skipWs(text, i + 1);
+  if (text[i] === '}') return out;
+  for (;;) {
+    if (text[i] !== '"') throw new SyntaxError(`expected a member name at ${i}`);
+    const end = endOfString(text, i);
+    const name = JSON.parse(text.slice(i, end)) as string;
+    i = skipWs(text, end);
+    if (text[i] !== ':') throw new SyntaxError(`expected ':' at ${i}`);
+    const start = i + 1;
+    i = endOfValue(text, skipWs(text, start));
+    const stop = skipWs(text, i);
+    out.set(name, text.slice(start, stop));
+    i = stop;
+    if (text[i] === ',') {
+      i = skipWs(text, i + 1);
+      continue;
+    }
+    if (text[i] === '}') return out;
+    throw new SyntaxError(`expected ',' or '}' at ${i}`);
+  }
+}
+
+function skipWs(s: string, i: number): number {
+  while (i < s.length && (s[i] === ' ' || s[i] === '\n' || s[i] === '\r' || s[i] === '\t')) i++;
+  return i;
+}
+
+/** The index just after the string literal that starts at `i`. */
+function endOfString(s: string, i: number): number {
+  for (let j = i + 1; j < s.length; j++) {
+    const c = s[j];
+    if (c === '\\') j++;
+    else if (c === '"') return j + 1;
+  }
+  throw new SyntaxError('unterminated string');
+}
+
+/** The index just after the JSON value that starts at `i`. */
+function endOfValue(s: string, i: number): number {
+  const c = s[i];
+  if (c === '"') return endOfString(s, i);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    for (let j = i; j < s.length; j++) {
+      const d = s[j];
+      if (d === '"') j = endOfString(s, j) - 1;
+      else if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+    }
+    throw new SyntaxError('unterminated value');
+  }
+  let j = i;
+  while (j < s.length && s[j] !== ',' && s[j] !== '}' && s[j] !== ']' && s[j] !== ' ' && s[j] !== '\n' && s[j] !== '\r' && s[j] !== '\t') j++;
+  if (j === i) throw new SyntaxError(`expected a value at ${i}`);
+  return j;
+}
+
+/** One member's raw JSON text back to the canonical value renderValue was given. */
+export function parseValue(column: Column, raw: string, conv: ValueConventions): Value {
+  const text = raw.trim();
+  const t = column.logical as LogicalType;
+  if (t.kind === 'json') return text === 'null' ? null : raw;
+  if (text === 'null') return null;
+  const v = JSON.parse(text) as unknown;
+  switch (t.kind) {
+    case 'integer':
+    case 'year':
+      return BigInt(typeof v === 'string' ? v : text);
+    case 'float':
+      return typeof v === 'string' ? (v === '-0' ? -0 : Number(v)) : (v as number);
+    case 'boolean':
+      return v as boolean;
+    case 'set':
+      return (v as string[]).join(',');
+    case 'binary':
+      return Buffer.from(v as string, 'base64');
+    case 'timestamp':
+      return canonicalTimestamp(v as string, conv);
+    case 'bit':
+      return conv.bits === 'integer' && !t.varying ? BigInt(`0b${(v as string) || '0'}`) : (v as string);
+    case 'spatial':
+      return t.ewkb ? (v as string) : Buffer.from(v as string, 'hex');
+    default:
+      if (typeof v === 'number') return Number.isSafeInteger(v) && /^-?\d+$/.test(text) ? BigInt(text) : v;
+      return v as Value;
+  }
+}
+
+/** A stored object back to a row aligned with `table.columns`; a member it lacks reads as null. */
+export function parseRow(table: TableSchema, text: string, conv: ValueConventions): Row {
+  const m = members(text);
+  return table.columns.map((c) => {
+    const raw = m.get(c.name);
+    return raw === undefined ? null : parseValue(c, raw, conv);
+  });
+}
