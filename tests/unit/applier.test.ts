@@ -210,3 +210,53 @@ describe('StreamApplier on the fakes', () => {
     await running;
   });
 });
+
+describe('StreamApplier under a target commit limit (TargetCapabilities.commitLimit, the etcd target)', () => {
+  it('keeps every source transaction that fits in one commit, never over the limit, and a larger one alone', async () => {
+    const LIMIT = 10;
+    const random = prng(13);
+    const source = new FakeSource();
+    const target = new FakeTarget();
+    target.capabilities = { ...target.capabilities, commitLimit: LIMIT };
+    const applier = applierOf(source, target, { flushIntervalMs: 50 });
+    const running = applier.run();
+    // Values are unique, so each value names the source transaction that wrote it.
+    const txnOf = new Map<string, number>();
+    const sizes: number[] = [];
+    let version = 0;
+    let head = '0';
+    for (let t = 0; t < 120; t++) {
+      const size = t % 25 === 7 ? LIMIT + 5 + Math.floor(random() * 20) : 1 + Math.floor(random() * LIMIT);
+      const writes: SourceWrite[] = [];
+      // Distinct keys within a transaction: nothing coalesces inside one, so its size is its writes.
+      const keys = new Set<number>();
+      while (keys.size < size) keys.add(1 + Math.floor(random() * 200));
+      for (const k of keys) {
+        const v = `v${String(++version).padStart(5, '0')}`;
+        txnOf.set(v, t);
+        writes.push(up(k, v));
+      }
+      sizes.push(size);
+      head = source.transaction(writes);
+    }
+    await until('caught up', () => target.commitLog.at(-1)?.checkpoint?.position === head);
+    applier.stop();
+    await running;
+    const recordsOf = new Map<number, Set<number>>();
+    target.commitLog.forEach((rec, i) => {
+      const txns = new Set<number>();
+      for (const c of rec.changes) if (c.kind === 'upsert') txns.add(txnOf.get(String(c.row[1])) as number);
+      for (const t of txns) {
+        if (!recordsOf.has(t)) recordsOf.set(t, new Set());
+        recordsOf.get(t)?.add(i);
+      }
+      const big = [...txns].filter((t) => (sizes[t] as number) > LIMIT);
+      // A commit over the limit holds one transaction larger than the limit, and nothing else.
+      if (rec.changes.length > LIMIT) expect({ i, txns: [...txns] }).toEqual({ i, txns: big });
+      if (big.length) expect({ i, txns: [...txns] }).toEqual({ i, txns: big });
+    });
+    for (const [t, recs] of recordsOf) if ((sizes[t] as number) <= LIMIT) expect({ t, commits: recs.size }).toEqual({ t, commits: 1 });
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+    expect(target.commitLog.length).toBeLessThan(120);
+  });
+});

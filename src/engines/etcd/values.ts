@@ -23,7 +23,7 @@ import type { Row, Value } from '../../core/values.js';
  * | date | string 'YYYY-MM-DD' (a MySQL zero date kept as '0000-00-00') |
  * | timestamp | string, ISO 8601 'YYYY-MM-DDTHH:MM:SS[.f]' with the source's fraction digits; an instant (with zone) in UTC ending in 'Z' |
  * | time, interval | string, as the source prints it ('-838:59:59.000000', '1 day 02:00:00') |
- * | json | the document itself, embedded as the source stores its text |
+ * | json | the document itself, embedded as the source stores its text (the document `null` with a space before it: SQL NULL is a bare null) |
  * | bit | string of '0' and '1' (MySQL BIT(n): n digits) |
  * | array, other | string, PostgreSQL's text form ('{1,2,NULL}') |
  * | spatial | string, hex of the source's bytes (MySQL: SRID + WKB; PostGIS: EWKB) |
@@ -33,6 +33,11 @@ import type { Row, Value } from '../../core/values.js';
  */
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The column's logical type; one built by hand without it is written by its values' JS types (`other`). */
+function logicalOf(column: Column): LogicalType {
+  return column.logical ?? { kind: 'other', native: column.columnType };
+}
 
 function fail(table: TableSchema, column: Column, v: Value, why: string): TributaryError {
   const shown = Buffer.isBuffer(v) ? `0x${v.subarray(0, 16).toString('hex')}` : String(v).slice(0, 60);
@@ -64,7 +69,7 @@ export function canonicalTimestamp(v: string, conv: ValueConventions): string {
 /** One value's JSON text. */
 export function renderValue(table: TableSchema, column: Column, v: Value, conv: ValueConventions): string {
   if (v === null) return 'null';
-  const t = column.logical as LogicalType;
+  const t = logicalOf(column);
   switch (t.kind) {
     case 'integer':
     case 'year':
@@ -96,8 +101,9 @@ export function renderValue(table: TableSchema, column: Column, v: Value, conv: 
           throw fail(table, column, v, 'is not a JSON document, and an etcd value embeds JSON columns as documents; fix the value on the source, or exclude the column');
         }
         // Embedded as the source stores it (spacing, key order and number spelling kept): a
-        // reader's JSON parser gets the document, parseRow gets the exact text back.
-        return v;
+        // reader's JSON parser gets the document, parseRow gets the exact text back. The document
+        // `null` gets one space before it, which tells it from SQL NULL (a bare `null`).
+        return v.trim() === 'null' ? ` ${v}` : v;
       }
       break;
     case 'bit':
@@ -220,8 +226,8 @@ function endOfValue(s: string, i: number): number {
 /** One member's raw JSON text back to the canonical value renderValue was given. */
 export function parseValue(column: Column, raw: string, conv: ValueConventions): Value {
   const text = raw.trim();
-  const t = column.logical as LogicalType;
-  if (t.kind === 'json') return text === 'null' ? null : raw;
+  const t = logicalOf(column);
+  if (t.kind === 'json') return raw === 'null' ? null : text === 'null' ? raw.slice(1) : raw;
   if (text === 'null') return null;
   const v = JSON.parse(text) as unknown;
   switch (t.kind) {

@@ -1,0 +1,112 @@
+/**
+ * The etcd target's value and key formats (src/engines/etcd/values.ts, keys.ts), without a server:
+ * each logical type's JSON form as documented, and every canonical value read back exactly for
+ * the conventions of the engine that produced it.
+ */
+import { describe, expect, it } from 'vitest';
+import type { LogicalType } from '../../src/core/logical.js';
+import type { Column, TableSchema } from '../../src/core/schema.js';
+import type { Value } from '../../src/core/values.js';
+import { valueConventions } from '../../src/engines/registry.js';
+import { KeyLayout, prefixEnd } from '../../src/engines/etcd/keys.js';
+import { members, parseRow, renderRow } from '../../src/engines/etcd/values.js';
+
+const col = (name: string, logical: LogicalType): Column => ({ name, dataType: logical.kind, columnType: logical.kind, nullable: true, unsigned: false, logical });
+
+/** Columns of every logical kind, each with canonical values and the JSON text of the first. */
+const CASES: { engine: string; column: Column; values: Value[]; json: string }[] = [
+  { engine: 'mysql', column: col('i', { kind: 'integer', bytes: 8, signed: false }), values: [18446744073709551615n, 9007199254740991n, -9007199254740991n, 0n], json: '"18446744073709551615"' },
+  { engine: 'mysql', column: col('small', { kind: 'integer', bytes: 4, signed: true }), values: [-5n], json: '-5' },
+  { engine: 'mysql', column: col('y', { kind: 'year' }), values: [2155n, 0n], json: '2155' },
+  { engine: 'mysql', column: col('d', { kind: 'decimal', precision: 65, scale: 30 }), values: ['-12345678901234567890123456789012345.123456789012345678901234567890', '1.50'], json: '"-12345678901234567890123456789012345.123456789012345678901234567890"' },
+  { engine: 'postgres', column: col('n', { kind: 'decimal' }), values: ['NaN', 'Infinity', '-0.000'], json: '"NaN"' },
+  { engine: 'postgres', column: col('f', { kind: 'float', bits: 64 }), values: [0.1, NaN, Infinity, -Infinity, -0, 5e-324, 1.7976931348623157e308], json: '0.1' },
+  { engine: 'postgres', column: col('b', { kind: 'boolean' }), values: [true, false], json: 'true' },
+  { engine: 'mysql', column: col('s', { kind: 'text', fixed: false }), values: ['emoji😀 "q" \\ \n\t\u0000', ''], json: '"emoji😀 \\"q\\" \\\\ \\n\\t\\u0000"' },
+  { engine: 'mysql', column: col('set', { kind: 'set', labels: ['x', 'y', 'z'] }), values: ['x,z', ''], json: '["x","z"]' },
+  { engine: 'mysql', column: col('bin', { kind: 'binary', fixed: false }), values: [Buffer.from([0, 255, 128]), Buffer.alloc(0)], json: '"AP+A"' },
+  { engine: 'mysql', column: col('dt', { kind: 'date' }), values: ['2024-02-29', '0000-00-00'], json: '"2024-02-29"' },
+  { engine: 'mysql', column: col('dtm', { kind: 'timestamp', zone: false, fsp: 6 }), values: ['2024-01-02 03:04:05.123456', '0000-00-00 00:00:00.000000'], json: '"2024-01-02T03:04:05.123456"' },
+  { engine: 'mysql', column: col('ts', { kind: 'timestamp', zone: true, fsp: 3 }), values: ['2024-01-02 03:04:05.500'], json: '"2024-01-02T03:04:05.500Z"' },
+  { engine: 'postgres', column: col('tz', { kind: 'timestamp', zone: true, fsp: 6 }), values: ['2024-01-02 03:04:05.5+00', 'infinity', '0044-03-15 12:00:00+00 BC'], json: '"2024-01-02T03:04:05.5Z"' },
+  { engine: 'mysql', column: col('tm', { kind: 'time', fsp: 6, range: 'hours838' }), values: ['-838:59:59.000000'], json: '"-838:59:59.000000"' },
+  { engine: 'postgres', column: col('iv', { kind: 'interval' }), values: ['1 year 2 mons -3 days 04:05:06.5'], json: '"1 year 2 mons -3 days 04:05:06.5"' },
+  { engine: 'mysql', column: col('js', { kind: 'json', binary: false }), values: ['{"a": [1, 2.0],  "big": 12345678901234567890}', '  [ ]  ', 'null', '"s"'], json: '{"a": [1, 2.0],  "big": 12345678901234567890}' },
+  { engine: 'mysql', column: col('bits', { kind: 'bit', length: 5, varying: false }), values: [5n, 0n, 31n], json: '"00101"' },
+  { engine: 'mysql', column: col('b64', { kind: 'bit', length: 64, varying: false }), values: [18446744073709551615n], json: '"1111111111111111111111111111111111111111111111111111111111111111"' },
+  { engine: 'postgres', column: col('pbit', { kind: 'bit', length: 4, varying: false }), values: ['0101'], json: '"0101"' },
+  { engine: 'postgres', column: col('vbit', { kind: 'bit', length: 8, varying: true }), values: ['101'], json: '"101"' },
+  { engine: 'postgres', column: col('arr', { kind: 'array', of: { kind: 'integer', bytes: 4, signed: true } }), values: ['{1,2,NULL}'], json: '"{1,2,NULL}"' },
+  { engine: 'mysql', column: col('geo', { kind: 'spatial', subtype: 'point' }), values: [Buffer.from('e61000000101000000000000000000f03f0000000000000040', 'hex')], json: '"e61000000101000000000000000000f03f0000000000000040"' },
+  { engine: 'postgres', column: col('pgeo', { kind: 'spatial', subtype: 'point', ewkb: true }), values: ['0101000020e6100000000000000000f03f0000000000000040'], json: '"0101000020e6100000000000000000f03f0000000000000040"' },
+  { engine: 'mysql', column: col('e', { kind: 'enum', labels: ['a', 'b,c'] }), values: ['b,c'], json: '"b,c"' },
+  { engine: 'postgres', column: col('u', { kind: 'uuid' }), values: ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'], json: '"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"' },
+  { engine: 'postgres', column: col('o', { kind: 'other', native: 'int4range' }), values: ['[1,5)'], json: '"[1,5)"' },
+];
+
+const idCol = col('id', { kind: 'integer', bytes: 4, signed: true });
+
+describe('etcd values', () => {
+  it.each(CASES.map((c) => [`${c.engine} ${c.column.logical?.kind} (${c.column.name})`, c] as const))('%s: the documented JSON form, and every value back exactly', (_, c) => {
+    const table: TableSchema = { name: 't', engine: c.engine, columns: [idCol, c.column], primaryKey: [0], generated: [] };
+    const conv = valueConventions(c.engine);
+    expect(renderRow(table, [1n, c.values[0] ?? null], conv)).toBe(`{"id":1,"${c.column.name}":${c.json}}`);
+    for (const v of [...c.values, null]) {
+      const text = renderRow(table, [1n, v], conv);
+      if (c.column.logical?.kind !== 'json') expect(() => JSON.parse(text) as unknown).not.toThrow();
+      const back = parseRow(table, text, conv);
+      expect(back[1]).toEqual(v);
+      if (typeof v === 'number') expect(Object.is(back[1], v)).toBe(true);
+    }
+  });
+
+  it('refuses a JSON column value that is not a document, naming the table, column and fix', () => {
+    const table: TableSchema = { name: 'docs', engine: 'mysql', columns: [idCol, col('js', { kind: 'json', binary: false })], primaryKey: [0], generated: [] };
+    expect(() => renderRow(table, [1n, '{broken'], valueConventions('mysql'))).toThrow(/table docs column js: value \{broken is not a JSON document.*exclude the column/);
+  });
+
+  it('reads members with their raw text: nested values, escaped quotes, spacing; a missing member is NULL', () => {
+    const text = '{ "a" : {"x": "}\\"", "y": [1, {"z": "]"}]} , "b":"q\\\\" ,"c": -1.5e3 }';
+    expect([...members(text)]).toEqual([
+      ['a', ' {"x": "}\\"", "y": [1, {"z": "]"}]} '],
+      ['b', '"q\\\\" '],
+      ['c', ' -1.5e3 '],
+    ]);
+    const table: TableSchema = { name: 't', engine: 'mysql', columns: [idCol, col('later', { kind: 'text', fixed: false })], primaryKey: [0], generated: [] };
+    expect(parseRow(table, '{"id":1}', valueConventions('mysql'))).toEqual([1n, null]);
+  });
+});
+
+describe('etcd keys', () => {
+  const conventions = valueConventions;
+  it('puts rows under <root>/<table>/<key>, percent-encoding % and /, composite parts joined by /', () => {
+    const layout = new KeyLayout({ prefix: 'shop/', layout: 'tributary', conventions });
+    const table: TableSchema = {
+      name: 'a/b%c',
+      engine: 'mysql',
+      columns: [idCol, col('s', { kind: 'text', fixed: false }), col('bin', { kind: 'binary', fixed: false }), col('at', { kind: 'timestamp', zone: true, fsp: 0 })],
+      primaryKey: [0, 1, 2, 3],
+      generated: [],
+    };
+    const key: Value[] = [42n, 'x/y%z', Buffer.from([0xab, 0x01]), '2024-01-01 00:00:00'];
+    const k = layout.rowKey(table, key);
+    expect(k).toBe('/shop/a%2Fb%25c/42/x%2Fy%25z/ab01/2024-01-01T00:00:00Z');
+    expect(layout.keyValues(table, k)).toEqual(key);
+    expect(layout.meta('sync-1')).toBe('/shop/%tributary/sync-1/');
+    // No encoded table name starts with the reserved segment.
+    expect(layout.tablePrefix('%tributary')).toBe('/shop/%25tributary/');
+  });
+
+  it("keys as contrail's sync did: the resource type with '-' for '_', one key column", () => {
+    const layout = new KeyLayout({ prefix: 'contrail', layout: 'contrail', conventions });
+    const vn: TableSchema = { name: 'virtual_network', engine: 'postgres', columns: [col('uuid', { kind: 'uuid' })], primaryKey: [0], generated: [] };
+    expect(layout.rowKey(vn, ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'])).toBe('/contrail/virtual-network/a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
+    expect(layout.refusal({ ...vn, columns: [...vn.columns, idCol], primaryKey: [0, 1] })).toMatch(/--etcd-layout contrail keys a row by one column/);
+    expect(layout.refusal({ ...vn, primaryKey: [] })).toMatch(/has no primary key/);
+  });
+
+  it('ends a prefix range where the prefix ends', () => {
+    expect(prefixEnd(Buffer.from('/a/')).toString()).toBe('/a0');
+    expect([...prefixEnd(Buffer.from([0x61, 0xff]))]).toEqual([0x62]);
+  });
+});
