@@ -1,0 +1,353 @@
+/**
+ * MariaDB → etcd: the initial copy and the stream apply into an etcd target, each beside a plain
+ * etcd writer measured in the same run, every etcd a fresh throwaway server:
+ *
+ *   (a) anchor: the etcd3 client writing the very keys and values tributary wrote (`/bench/t/<id>`,
+ *       the row as its JSON object; read back from the copy's etcd beforehand, not timed) in
+ *       transactions of 128 puts (kv.txn of request_put ops, no compare), several transactions in
+ *       flight at once (BENCH_ETCD_CONCURRENCY, default 4 and 8; the best counts): puts/s;
+ *   (b) `tributary sync --copy-only` of 1,000,000 rows × 10 columns (bench/copy.ts's table), timed
+ *       end to end with its peak RSS, checked by counting the table's keys (count_only range) and
+ *       comparing a few objects with the source's rows;
+ *   (c) `tributary sync` stream replay: the table copied by a streaming sync, stopped with SIGINT,
+ *       then a backlog of 1,000,000 row changes (bench/lib/stream.ts: 2,000 transactions × 250
+ *       inserts, 150 updates, 100 deletes, every key changed once) executed at the source; the sync
+ *       restarted and timed from process start until its checkpoint key
+ *       `/bench/%tributary/<id>/cp/` reaches the source's binlog end; then the table's key count is
+ *       compared with the source's row count and a few keys are compared with the source's rows.
+ *
+ * Each source transaction (500 changes) is more than one etcd transaction holds (--max-txn-ops 128,
+ * the checkpoint included), so the stream writes each in several.
+ * Target (issue 13): copy and stream each ≥ 0.8× the anchor. Writes bench/results/etcd.json.
+ *
+ *   node --import tsx bench/etcd.ts      (BENCH_ROWS=100000 for a quick run; BENCH_CHANGES=… another
+ *                                         backlog, at most 2 × BENCH_ROWS; BENCH_PROFILE=1 profiles)
+ */
+import { Etcd3, type IRequestOp } from 'etcd3';
+import type { Connection } from 'mysql2/promise';
+import { startEtcd, type Server } from '../src/testing/servers.js';
+import {
+  assertClean,
+  buildTributary,
+  connect,
+  log,
+  machine,
+  perSecond,
+  printProfile,
+  printTable,
+  queryRows,
+  ratio,
+  seconds,
+  sleep,
+  startTributary,
+  warnIfBusy,
+  writeResult,
+  type TributaryExit,
+} from './lib/harness.js';
+import { DEL, INS, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const CHANGES = Number(process.env.BENCH_CHANGES ?? Math.min(ROWS, 1_000_000));
+const TXNS = Math.ceil(CHANGES / TXN_ROWS);
+const CONCURRENCY = (process.env.BENCH_ETCD_CONCURRENCY ?? '4,8').split(',').map(Number);
+const TXN_PUTS = 128;
+const RATIO_TARGET = 0.8;
+const PREFIX = 'bench';
+const TABLE_PREFIX = `/${PREFIX}/t/`;
+/** The end of TABLE_PREFIX's range: '/' + 1 is '0'. */
+const TABLE_END = `/${PREFIX}/t0`;
+const CATCH_UP_TIMEOUT_MS = 600_000;
+
+if (TXNS * (UPD + DEL) > ROWS) throw new Error(`BENCH_CHANGES=${CHANGES} updates and deletes more keys than BENCH_ROWS=${ROWS} holds; keep BENCH_CHANGES ≤ 2 × BENCH_ROWS`);
+
+function client(server: Server): Etcd3 {
+  return new Etcd3({ hosts: `http://127.0.0.1:${server.port}` });
+}
+
+async function countKeys(etcd: Etcd3): Promise<number> {
+  const res = await etcd.kv.range({ key: Buffer.from(TABLE_PREFIX), range_end: Buffer.from(TABLE_END), count_only: true });
+  return Number(res.count);
+}
+
+/** The keys and values of a table, a page at a time: one buffer per page and each entry's offsets (key start, value start, value end). */
+interface Page {
+  readonly data: Buffer;
+  readonly offsets: Uint32Array;
+}
+
+async function readAll(etcd: Etcd3): Promise<{ pages: Page[]; n: number; bytes: number }> {
+  const pages: Page[] = [];
+  let from = Buffer.from(TABLE_PREFIX);
+  let n = 0;
+  let bytes = 0;
+  for (;;) {
+    const res = await etcd.kv.range({ key: from, range_end: Buffer.from(TABLE_END), limit: 5000 });
+    const parts: Buffer[] = [];
+    const offsets = new Uint32Array(res.kvs.length * 3);
+    let at = 0;
+    res.kvs.forEach((kv, i) => {
+      offsets[i * 3] = at;
+      at += kv.key.length;
+      offsets[i * 3 + 1] = at;
+      at += kv.value.length;
+      offsets[i * 3 + 2] = at;
+      parts.push(kv.key, kv.value);
+    });
+    if (res.kvs.length) pages.push({ data: Buffer.concat(parts, at), offsets });
+    n += res.kvs.length;
+    bytes += at;
+    if (!res.more || res.kvs.length === 0) break;
+    from = Buffer.concat([(res.kvs.at(-1) as { key: Buffer }).key, Buffer.from([0])]);
+  }
+  return { pages, n, bytes };
+}
+
+/** The put ops of every transaction of TXN_PUTS, built lazily from the pages. */
+function* transactions(pages: readonly Page[]): Generator<IRequestOp[]> {
+  let ops: IRequestOp[] = [];
+  for (const p of pages) {
+    for (let i = 0; i < p.offsets.length; i += 3) {
+      const [k, v, e] = [p.offsets[i] as number, p.offsets[i + 1] as number, p.offsets[i + 2] as number];
+      ops.push({ request_put: { key: p.data.subarray(k, v), value: p.data.subarray(v, e) } });
+      if (ops.length === TXN_PUTS) {
+        yield ops;
+        ops = [];
+      }
+    }
+  }
+  if (ops.length) yield ops;
+}
+
+/** The anchor: every key and value written with `concurrency` transactions in flight. */
+async function anchorWrite(pages: readonly Page[], n: number, concurrency: number): Promise<{ ms: number; putsPerSecond: number; transactions: number }> {
+  const server = await startEtcd();
+  const etcd = client(server);
+  try {
+    await etcd.maintenance.status();
+    const txns = transactions(pages);
+    let sent = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let next = txns.next(); !next.done; next = txns.next()) {
+          await etcd.kv.txn({ compare: [], success: next.value, failure: [] });
+          sent++;
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    const got = await countKeys(etcd);
+    if (got !== n) throw new Error(`anchor (concurrency ${concurrency}): etcd holds ${got} keys, wrote ${n}`);
+    return { ms, putsPerSecond: (n / ms) * 1000, transactions: sent };
+  } finally {
+    etcd.close();
+    await server.stop();
+  }
+}
+
+/** The source's row as the JSON members tributary writes, for the columns compared. */
+const SOURCE_ROW = `SELECT id, qty, name, CAST(price AS CHAR) AS price, DATE_FORMAT(created, '%Y-%m-%dT%H:%i:%s.%f') AS created,
+  score, note, flag, code, CAST(day AS CHAR) AS day FROM bench.t WHERE id IN `;
+
+/**
+ * Compares the objects of the given ids with the source's rows: present in both or in neither, and
+ * every column equal (score as a number: MariaDB's and JSON's spellings of a double may differ).
+ */
+async function spotCheck(what: string, src: Connection, etcd: Etcd3, ids: readonly number[]): Promise<void> {
+  const rows = new Map((await queryRows(src, `${SOURCE_ROW}(${ids.join(',')})`)).map((r) => [Number(r.id), r]));
+  for (const id of ids) {
+    const res = await etcd.kv.range({ key: Buffer.from(`${TABLE_PREFIX}${id}`) });
+    const kv = res.kvs[0];
+    const row = rows.get(id);
+    if (!row || !kv) {
+      if (row || kv) throw new Error(`${what}: key ${TABLE_PREFIX}${id} is ${kv ? 'in etcd but not' : 'missing from etcd but'} in the source`);
+      continue;
+    }
+    const obj = JSON.parse(kv.value.toString()) as Record<string, unknown>;
+    for (const [col, want] of Object.entries(row)) {
+      const got = obj[col];
+      const same = want === null ? got === null : col === 'score' ? Number(want) === got : String(want) === String(got);
+      if (!same) throw new Error(`${what}: ${TABLE_PREFIX}${id} member ${col} is ${JSON.stringify(got)}, the source has ${JSON.stringify(want)} (object ${kv.value.toString()})`);
+    }
+  }
+}
+
+/** The stream checkpoint of sync `id`: `<iso time>\n<json body>` at `/<prefix>/%tributary/<id>/cp/`. */
+async function checkpoint(etcd: Etcd3, id: string): Promise<{ position: string; phase: string } | undefined> {
+  const res = await etcd.kv.range({ key: Buffer.from(`/${PREFIX}/%tributary/${id}/cp/`) });
+  const text = res.kvs[0]?.value.toString();
+  if (text === undefined) return undefined;
+  const body = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { position: string; phase: string };
+  return { position: body.position, phase: body.phase };
+}
+
+interface CopyResult {
+  readonly exit: TributaryExit;
+  readonly rowsPerSecond: number;
+}
+
+async function main(): Promise<void> {
+  buildTributary();
+  const loadBefore = warnIfBusy();
+  log('starting the source MariaDB');
+  const source = await startEndpoint('mysql', 1);
+  const src = await connect(source.server.url());
+  let etcdVersion: string;
+  try {
+    const version = await source.version();
+    log(`seeding ${ROWS} rows on the source (${version})`);
+    let t0 = performance.now();
+    await source.seed(ROWS);
+    log(`seeded in ${seconds(performance.now() - t0)} s`);
+    const checkIds = [1, 2, 11, 13, 17, Math.floor(ROWS / 2), ROWS];
+
+    // (b) tributary sync --copy-only into a fresh etcd; its keys and values are then the anchor's.
+    let copy: CopyResult;
+    let data: Awaited<ReturnType<typeof readAll>>;
+    {
+      const server = await startEtcd();
+      const etcd = client(server);
+      try {
+        etcdVersion = (await etcd.maintenance.status()).version;
+        log(`tributary sync --copy-only into etcd ${etcdVersion}`);
+        const run = startTributary('etcd-copy', ['sync', '--copy-only', '--id', 'bench-copy', '--source', source.url, '--target', server.url(PREFIX), '--progress', 'none']);
+        const exit = await run.exited;
+        assertClean('copy', exit);
+        const n = await countKeys(etcd);
+        if (n !== ROWS) throw new Error(`copy: etcd holds ${n} keys under ${TABLE_PREFIX}, the source ${ROWS} rows`);
+        await spotCheck('copy', src, etcd, checkIds);
+        copy = { exit, rowsPerSecond: (ROWS / exit.wallMs) * 1000 };
+        log(`copy: ${seconds(exit.wallMs)} s, ${n} keys, spot checks equal; reading them back for the anchor`);
+        t0 = performance.now();
+        data = await readAll(etcd);
+        if (data.n !== ROWS) throw new Error(`read back ${data.n} keys, expected ${ROWS}`);
+        log(`read ${data.n} keys (${(data.bytes / 1048576).toFixed(0)} MiB of keys and values) in ${seconds(performance.now() - t0)} s`);
+      } finally {
+        etcd.close();
+        await server.stop();
+      }
+    }
+
+    // (a) The anchor, into a fresh etcd per concurrency.
+    const anchors: { concurrency: number; ms: number; putsPerSecond: number; transactions: number }[] = [];
+    for (const concurrency of CONCURRENCY) {
+      log(`anchor: etcd3 kv.txn of ${TXN_PUTS} puts, ${concurrency} in flight`);
+      const a = await anchorWrite(data.pages, data.n, concurrency);
+      anchors.push({ concurrency, ...a });
+      log(`anchor: ${perSecond(a.putsPerSecond)} puts/s`);
+    }
+    data.pages.length = 0;
+    const best = anchors.reduce((a, b) => (b.putsPerSecond > a.putsPerSecond ? b : a));
+
+    // (c) Stream: copy with a streaming sync, stop it, write the backlog, replay it.
+    const server = await startEtcd();
+    const etcd = client(server);
+    let stream: { exit: TributaryExit; caughtUpMs: number; firstMoveMs: number | undefined; sourceMs: number; changesPerSecond: number; keys: number; sourceRows: number };
+    try {
+      const id = 'bench-stream';
+      const args = ['sync', '--id', id, '--source', source.url, '--target', server.url(PREFIX), '--progress', 'none'];
+      log('stream: tributary sync: initial copy');
+      const first = startTributary('etcd-stream-initial', args);
+      let exitedEarly = false;
+      void first.exited.then(() => (exitedEarly = true));
+      for (;;) {
+        const cp = await checkpoint(etcd, id);
+        if (cp?.phase === 'stream') break;
+        if (exitedEarly) assertClean('stream initial sync', await first.exited);
+        await sleep(200);
+      }
+      first.signal('SIGINT');
+      assertClean('stream initial sync', await first.exited);
+      const stoppedAt = await checkpoint(etcd, id);
+      log(`stream: copied and checkpointed at ${stoppedAt?.position}; tributary stopped`);
+
+      log(`stream: source: ${TXNS} transactions × ${TXN_ROWS} row changes (${INS} inserts, ${UPD} updates, ${DEL} deletes)`);
+      const { ms: sourceMs, goal } = await source.backlog(TXNS, ROWS);
+      log(`stream: source done in ${seconds(sourceMs)} s; end position ${goal.text}`);
+
+      log('stream: tributary sync: replaying the backlog');
+      const run = startTributary('etcd-stream-replay', args);
+      let done = false;
+      void run.exited.then(() => (done = true));
+      let firstMoveMs: number | undefined;
+      let caughtUpMs: number | undefined;
+      for (;;) {
+        const cp = await checkpoint(etcd, id).catch(() => undefined);
+        const now = performance.now() - run.startedAt;
+        if (cp && firstMoveMs === undefined && cp.position !== stoppedAt?.position) firstMoveMs = now;
+        if (cp && goal.reached(cp.position)) {
+          caughtUpMs = now;
+          break;
+        }
+        if (done) assertClean('stream replay', await run.exited);
+        if (now > CATCH_UP_TIMEOUT_MS) break;
+        await sleep(100);
+      }
+      run.signal('SIGINT');
+      const exit = await run.exited;
+      assertClean('stream replay', exit);
+      if (caughtUpMs === undefined) throw new Error(`stream: replay did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000} s`);
+      const [keys, sourceRows] = [await countKeys(etcd), Number((await queryRows(src, 'SELECT COUNT(*) AS n FROM bench.t'))[0]?.n)];
+      if (keys !== sourceRows) throw new Error(`stream: etcd holds ${keys} keys under ${TABLE_PREFIX}, the source ${sourceRows} rows`);
+      // An updated key, a deleted one, an inserted one, one left alone, and the backlog's last of each.
+      const touched = [1, TXNS * UPD, TXNS * UPD + 1, TXNS * (UPD + DEL), ROWS + 1, ROWS + TXNS * INS, ROWS];
+      await spotCheck('stream', src, etcd, touched);
+      log(`stream: etcd holds ${keys} keys, the source ${sourceRows} rows; spot checks equal`);
+      stream = { exit, caughtUpMs, firstMoveMs, sourceMs, changesPerSecond: ((TXNS * TXN_ROWS) / caughtUpMs) * 1000, keys, sourceRows };
+    } finally {
+      etcd.close();
+      await server.stop();
+    }
+
+    const changes = TXNS * TXN_ROWS;
+    const copyRatio = copy.rowsPerSecond / best.putsPerSecond;
+    const streamRatio = stream.changesPerSecond / best.putsPerSecond;
+    const cpu = (x: TributaryExit) => (x.userCpuS + x.systemCpuS).toFixed(1);
+    printTable(`\netcd: ${ROWS.toLocaleString('en')} rows × 10 columns, ${version} → etcd ${etcdVersion}, ${machine().cpus} cores`, [
+      ['what', 'seconds', 'per second', 'peak RSS', 'CPU s', '÷ anchor'],
+      ...anchors.map((a) => [`anchor: etcd3 txn of ${TXN_PUTS} puts, ${a.concurrency} in flight${a === best ? ' (best)' : ''}`, seconds(a.ms), `${perSecond(a.putsPerSecond)} puts`, '', '', ratio(a.putsPerSecond, best.putsPerSecond)]),
+      ['tributary sync --copy-only', seconds(copy.exit.wallMs), `${perSecond(copy.rowsPerSecond)} rows`, `${copy.exit.peakRssMb.toFixed(0)} MB`, cpu(copy.exit), ratio(copy.rowsPerSecond, best.putsPerSecond)],
+      [`tributary sync replay of ${changes.toLocaleString('en')} changes, start to caught up`, seconds(stream.caughtUpMs), `${perSecond(stream.changesPerSecond)} changes`, `${stream.exit.peakRssMb.toFixed(0)} MB`, cpu(stream.exit), ratio(stream.changesPerSecond, best.putsPerSecond)],
+      ['(source executing the backlog)', seconds(stream.sourceMs), `${perSecond((changes / stream.sourceMs) * 1000)} changes`, '', '', ''],
+    ]);
+    const verdict = (r: number) => `${r.toFixed(2)}× (target ≥ ${RATIO_TARGET}×: ${r >= RATIO_TARGET ? 'met' : 'NOT met'})`;
+    process.stdout.write(
+      `copy ${verdict(copyRatio)}; stream ${verdict(streamRatio)}; ` +
+        `stream's first checkpoint advance ${seconds(stream.firstMoveMs ?? NaN)} s after start\n`,
+    );
+    printProfile('tributary copy into etcd', copy.exit.profile);
+    printProfile('tributary stream replay into etcd', stream.exit.profile);
+    const file = writeResult('etcd', {
+      benchmark: 'etcd',
+      date: new Date().toISOString(),
+      machine: { ...machine(), loadAverageBefore1m: loadBefore },
+      servers: { source: version, target: `etcd ${etcdVersion}` },
+      rows: ROWS,
+      columns: 10,
+      valueBytes: data.bytes,
+      anchor: { what: `etcd3 kv.txn of ${TXN_PUTS} puts (the keys and values tributary wrote)`, runs: anchors, best },
+      copy: { ms: copy.exit.wallMs, rowsPerSecond: copy.rowsPerSecond, peakRssMb: copy.exit.peakRssMb, cpuS: copy.exit.userCpuS + copy.exit.systemCpuS, keys: ROWS },
+      stream: {
+        changes,
+        transactions: TXNS,
+        mix: { inserts: TXNS * INS, updates: TXNS * UPD, deletes: TXNS * DEL },
+        sourceMs: stream.sourceMs,
+        ms: stream.caughtUpMs,
+        firstCheckpointAdvanceMs: stream.firstMoveMs,
+        changesPerSecond: stream.changesPerSecond,
+        peakRssMb: stream.exit.peakRssMb,
+        cpuS: stream.exit.userCpuS + stream.exit.systemCpuS,
+        keys: stream.keys,
+        sourceRows: stream.sourceRows,
+      },
+      ratios: { copy: copyRatio, stream: streamRatio },
+      targets: { ratio: RATIO_TARGET, met: { copy: copyRatio >= RATIO_TARGET, stream: streamRatio >= RATIO_TARGET } },
+    });
+    log(`wrote ${file}`);
+  } finally {
+    await src.end().catch(() => undefined);
+    await source.close();
+  }
+}
+
+await main();
