@@ -295,13 +295,11 @@ describe('MariaDB → etcd, every type', () => {
     expect(tampered.code, tampered.out).toBe(1);
   }, 120_000);
 
-  // DEFECT (MySQL source, stream path, not engines/etcd): a MariaDB UUID or INET6 value read from
-  // the binlog is its 16 stored bytes decoded as UTF-8 ("\u0012>Eg\ufffd…" instead of
-  // "123e4567-e89b-12d3-a456-426614174000"): codecFor (src/engines/mysql/values.ts, the last
-  // branch, "Character types, ENUM and SET") has no case for uuid/inet6, whose binlog image is
-  // BINARY(16); the copy reads their text. The copied rows are right; the streamed ones are not,
-  // and verify finds them. Remove `.fails` once the codec renders them as the copy does.
-  it.fails('UUID and INET6 reach etcd as their text through the copy and the stream', async () => {
+  // MariaDB logs UUID and INET6 as their stored bytes and the copy reads their text: the stream
+  // prints the bytes as the server does (mysql values.ts uuidText, inet6Text). Every INET6 form the
+  // server prints differently (compressed, IPv4-compatible and -mapped, none to compress) and UUIDs
+  // of several versions, each compared with what the server itself prints by verify.
+  it('UUID and INET6 reach etcd as their text through the copy and the stream', async () => {
     const url = mysql.url('tyu');
     await src.query(`CREATE DATABASE tyu; USE tyu;
       CREATE TABLE uu (id INT NOT NULL PRIMARY KEY, u UUID, i6 INET6);
@@ -310,8 +308,12 @@ describe('MariaDB → etcd, every type', () => {
     try {
       await waitUntil('the copy', async () => Object.keys(await raw('/myu/uu/')).length === 2 || run.child.exitCode !== null, 60_000);
       expect(await client.get('/myu/uu/1').string()).toBe('{"id":1,"u":"123e4567-e89b-12d3-a456-426614174000","i6":"::ffff:10.0.0.1"}');
-      await src.query(`USE tyu; INSERT INTO uu VALUES (3, '123e4567-e89b-12d3-a456-426614174000', '2001:db8::1'); UPDATE uu SET u = 'ffffffff-ffff-ffff-ffff-ffffffffffff' WHERE id = 2;`);
-      await waitUntil('the stream', async () => Object.keys(await raw('/myu/uu/')).length === 3 || run.child.exitCode !== null, 60_000);
+      await src.query(`USE tyu; INSERT INTO uu VALUES (3, '123e4567-e89b-12d3-a456-426614174000', '2001:db8::1'),
+        (4, '6ba7b810-9dad-41d1-80b4-00c04fd430c8', '::1'), (5, '017f22e2-79b0-7cc3-98c4-dc0c0c07398f', '::10.0.0.1'),
+        (6, '00000000-0000-0000-0000-000000000000', '1:2:3:4:5:6:7:8'), (7, 'a0eebc99-9c0b-1ef8-bb6d-6bb9bd380a11', '1:0:0:2:0:0:0:3'),
+        (8, 'a0eebc99-9c0b-2ef8-0b6d-6bb9bd380a11', 'fe80::ffff:0:0'), (9, NULL, '::ffff:255.255.255.255');
+        UPDATE uu SET u = 'ffffffff-ffff-ffff-ffff-ffffffffffff' WHERE id = 2;`);
+      await waitUntil('the stream', async () => Object.keys(await raw('/myu/uu/')).length === 9 || run.child.exitCode !== null, 60_000);
       await waitUntil('the update', async () => (await client.get('/myu/uu/2').string()) !== '{"id":2,"u":null,"i6":"::"}', 30_000);
     } finally {
       await stop(run);

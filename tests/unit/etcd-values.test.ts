@@ -103,6 +103,9 @@ describe('etcd keys', () => {
     expect(layout.rowKey(vn, ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'])).toBe('/contrail/virtual-network/a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
     expect(layout.refusal({ ...vn, columns: [...vn.columns, idCol], primaryKey: [0, 1] })).toMatch(/--etcd-layout contrail keys a row by one column/);
     expect(layout.refusal({ ...vn, primaryKey: [] })).toMatch(/has no primary key/);
+    const twin = { ...vn, name: 'virtual-network' };
+    expect(layout.refusal(vn, [vn, twin])).toMatch(/would share \/contrail\/virtual-network\/ with table virtual-network's/);
+    expect(new KeyLayout({ prefix: 'c', layout: 'tributary', conventions }).refusal(vn, [vn, twin])).toBeUndefined();
   });
 
   it('ends a prefix range where the prefix ends', () => {

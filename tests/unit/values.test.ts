@@ -22,3 +22,20 @@ describe('checkpoint value codec', () => {
     expect(back.slice(2, 6)).toEqual([1.5, '1.5', null, '']);
   });
 });
+
+describe("MariaDB's UUID and INET6 from their binlog bytes, printed as the server prints them", () => {
+  it('prints a UUID as 8-4-4-4-12 hex and an IPv6 address in its shortest form, IPv4-compatible and -mapped ones dotted', async () => {
+    const { inet6Text, uuidText } = await import('../../src/engines/mysql/values.js');
+    expect(uuidText(Buffer.from('123e4567e89b12d3a456426614174000', 'hex'))).toBe('123e4567-e89b-12d3-a456-426614174000');
+    const ip = (hex: string) => inet6Text(Buffer.from(hex, 'hex'));
+    expect(ip('00000000000000000000000000000000')).toBe('::');
+    expect(ip('00000000000000000000000000000001')).toBe('::1');
+    expect(ip('0000000000000000000000000a000001')).toBe('::10.0.0.1');
+    expect(ip('00000000000000000000ffff0a000001')).toBe('::ffff:10.0.0.1');
+    expect(ip('20010db8000000000000000000000001')).toBe('2001:db8::1');
+    expect(ip('00010002000300040005000600070008')).toBe('1:2:3:4:5:6:7:8');
+    expect(ip('00010000000000020000000000000003')).toBe('1:0:0:2::3');
+    expect(ip('00010000000200000000000000000003')).toBe('1:0:2::3');
+    expect(ip('00010000000200030000000000000000')).toBe('1:0:2:3::');
+  });
+});

@@ -66,17 +66,35 @@ export async function send(s: Sender, ops: readonly Op[], what: string): Promise
   if (!res.succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
 }
 
+/** Transactions of one OpBuffer in flight at once, besides the one being gathered. */
+const WINDOW = 8;
+
+interface InFlight {
+  readonly done: Promise<void>;
+  readonly keys: ReadonlySet<string>;
+  readonly ranges: readonly Buffer[][];
+  error?: unknown;
+  settled: boolean;
+}
+
 /**
  * Ops gathered for one target commit and sent in as few transactions as etcd's limits allow: a
  * transaction holds at most `maxOps - reserve` ops and MAX_TXN_BYTES, never two ops of one key,
  * never a put inside a range deleted in it. What must commit with the last ops (a checkpoint)
  * goes in `last`.
+ *
+ * Transactions before the last are sent without waiting for each other (up to WINDOW at once),
+ * which only keys make safe: etcd may apply two requests in flight in either order, so one that
+ * writes a key (or a range) another one in flight writes waits for it. The last transaction, with
+ * the checkpoint, is sent once every earlier one committed: the checkpoint never covers a write
+ * that may not have happened.
  */
 export class OpBuffer {
   private ops: Op[] = [];
   private readonly keys = new Set<string>();
   private ranges: Buffer[][] = [];
   private bytes = 0;
+  private inFlight: InFlight[] = [];
   private readonly sender: Sender;
   private readonly reserve: number;
   /** Transactions sent before the last (a commit larger than one transaction), for metrics and tests. */
@@ -109,21 +127,77 @@ export class OpBuffer {
     return this.ranges.some(([from, to]) => Buffer.compare(k, from as Buffer) >= 0 && Buffer.compare(k, to as Buffer) < 0);
   }
 
-  /** Sends what is gathered as one transaction. */
+  /** Whether a transaction of `ops` would write what one in flight writes. */
+  private overlapsInFlight(keys: ReadonlySet<string>, ranges: readonly Buffer[][]): boolean {
+    const inRange = (k: string, rs: readonly Buffer[][]) => {
+      const b = Buffer.from(k);
+      return rs.some(([from, to]) => Buffer.compare(b, from as Buffer) >= 0 && Buffer.compare(b, to as Buffer) < 0);
+    };
+    return this.inFlight.some((f) => {
+      if (ranges.length || f.ranges.length) return true;
+      for (const k of keys) if (f.keys.has(k) || inRange(k, f.ranges)) return true;
+      return false;
+    });
+  }
+
+  /** Waits for every transaction in flight; throws the first one's error. */
+  async drain(): Promise<void> {
+    const all = this.inFlight;
+    this.inFlight = [];
+    await Promise.all(all.map((f) => f.done));
+    const failed = all.find((f) => f.error !== undefined);
+    if (failed) throw failed.error;
+  }
+
+  /** Sends what is gathered as one transaction, without waiting for it (see the class comment). */
   async flush(what: string): Promise<void> {
     if (this.ops.length === 0) return;
     const ops = this.ops;
+    const keys = new Set(this.keys);
+    const ranges = this.ranges;
     this.clear();
-    await send(this.sender, ops, what);
+    if (this.overlapsInFlight(keys, ranges)) await this.drain();
+    const f: InFlight = { keys, ranges, settled: false, done: Promise.resolve() };
+    (f as { done: Promise<void> }).done = send(this.sender, ops, what).then(
+      () => void (f.settled = true),
+      (err: unknown) => {
+        f.error = err;
+        f.settled = true;
+      },
+    );
+    this.inFlight.push(f);
     this.sentEarly++;
+    const failed = this.inFlight.find((x) => x.error !== undefined);
+    if (failed) await this.drain();
+    if (this.inFlight.length >= WINDOW) {
+      await (this.inFlight[0] as InFlight).done;
+      this.inFlight = this.inFlight.filter((x) => !x.settled || x.error !== undefined);
+      if (this.inFlight.some((x) => x.error !== undefined)) await this.drain();
+    }
   }
 
-  /** Sends what is gathered with `last` (at most `reserve` ops) in one final transaction. */
+  /**
+   * Sends what is gathered with `last` in one final transaction, once every earlier one
+   * committed; `last` beyond what one transaction takes goes first, in earlier ones.
+   */
   async commit(last: readonly Op[], what: string): Promise<void> {
-    if (last.some((o) => this.keys.has(o.key)) || this.bytes + last.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) await this.flush(what);
-    const ops = [...this.ops, ...last];
+    const room = Math.max(1, this.sender.maxOps);
+    let tail = last;
+    if (tail.length > room) {
+      for (const op of tail.slice(0, tail.length - room)) await this.add(op, what);
+      tail = tail.slice(tail.length - room);
+    }
+    if (tail.some((o) => this.keys.has(o.key)) || this.ops.length + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) await this.flush(what);
+    await this.drain();
+    const ops = [...this.ops, ...tail];
     this.clear();
     await send(this.sender, ops, what);
+  }
+
+  /** Forgets what is gathered, once what is in flight has settled. */
+  async abandon(): Promise<void> {
+    this.clear();
+    await this.drain().catch(() => undefined);
   }
 
   clear(): void {

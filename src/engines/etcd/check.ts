@@ -86,7 +86,7 @@ export async function targetRequirements(ctx: CheckContext): Promise<Requirement
     });
   }
   for (const t of ctx.tables) {
-    const why = ctx.layout.refusal(t);
+    const why = ctx.layout.refusal(t, ctx.tables);
     reqs.push({ name: `table ${t.name}`, ok: why === undefined, value: why ?? `keys ${ctx.layout.tablePrefix(t.name)}…`, fix: why ?? '', severity: why ? 'error' : 'info', code: ErrorCode.TABLE_UNSUPPORTED, table: t.name });
   }
   return reqs;

@@ -60,8 +60,13 @@ export class KeyLayout {
     return `${this.root}/%tributary/${syncId}/`;
   }
 
-  /** Refuses a table this layout cannot key (no key; a composite key under contrail's). */
-  refusal(table: TableSchema): string | undefined {
+  /**
+   * Why this layout cannot key a table (no key; a composite key under contrail's; another of the
+   * synced `tables` whose keys would share its prefix, as contrail's a_b and a-b do), or undefined.
+   */
+  refusal(table: TableSchema, tables: readonly TableSchema[] = []): string | undefined {
+    const twin = tables.find((t) => t.name !== table.name && this.tableSegment(t.name) === this.tableSegment(table.name));
+    if (twin) return `its keys would share ${this.tablePrefix(table.name)} with table ${twin.name}'s under --etcd-layout ${this.name}; leave one of them out of --tables, or use --etcd-layout tributary`;
     if (table.primaryKey.length === 0) return 'it has no primary key (nor a unique key of NOT NULL columns), and an etcd key names one row; add a primary key on the source, or leave the table out of --tables';
     if (this.name === 'contrail' && table.primaryKey.length !== 1) return `--etcd-layout contrail keys a row by one column and its key has ${table.primaryKey.length}; use --etcd-layout tributary (the parts joined by '/')`;
     return undefined;

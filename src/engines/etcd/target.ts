@@ -146,7 +146,7 @@ export class EtcdTarget implements Target {
   async saveSchemas(tables: readonly TableSchema[]): Promise<void> {
     const buf = new OpBuffer(this.senderFor(), 0);
     for (const op of this.cp.schemas(tables)) await buf.add(op, 'saving the tables\u2019 definitions');
-    await buf.flush('saving the tables\u2019 definitions');
+    await buf.commit([], 'saving the tables\u2019 definitions');
     for (const t of tables) this.definitions.set(t.name, t);
   }
 
@@ -170,7 +170,7 @@ export class EtcdTarget implements Target {
 
   private refuse(tables: readonly TableSchema[]): void {
     for (const t of tables) {
-      const why = this.layout.refusal(t);
+      const why = this.layout.refusal(t, tables);
       if (why) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${t.name} cannot be synced into ${this.where}: ${why}`);
     }
   }
@@ -180,7 +180,7 @@ export class EtcdTarget implements Target {
     if (opts.recreate) {
       const buf = new OpBuffer(this.senderFor(), 0);
       for (const t of tables) await buf.add(deletePrefixOp(this.layout.tablePrefix(t.name)), 'deleting the tables\u2019 keys (--force)');
-      await buf.flush('deleting the tables\u2019 keys (--force)');
+      await buf.commit([], 'deleting the tables\u2019 keys (--force)');
     }
     // The definitions are what describe() gives back (verify, the checksum): saved now, so that a
     // copy-only run is described as well as a streaming one.
@@ -234,7 +234,7 @@ export class EtcdTarget implements Target {
       bytes += op.bytes;
     }
     const last = group;
-    const parallel = this.opts.parallel ?? 4;
+    const parallel = this.opts.parallel ?? 8;
     for (let i = 0; i < groups.length; i += parallel) await Promise.all(groups.slice(i, i + parallel).map((g) => send(sender, g, what)));
     const cp = await commit.checkpoint();
     try {
@@ -275,6 +275,7 @@ export class EtcdTarget implements Target {
       cascade: async (table: TableSchema, cascade: Cascade) => {
         // The cascade reads the child's rows as the batch left them: what is gathered goes first.
         await buf.flush(what);
+        await buf.drain();
         let ops: Op[];
         try {
           ops = await cascadeOps(ctx, table, cascade);
@@ -287,7 +288,7 @@ export class EtcdTarget implements Target {
         await buf.commit(checkpoint ? [this.cp.stream(checkpoint)] : [], what);
       },
       rollback: async () => {
-        buf.clear();
+        await buf.abandon();
       },
     };
   }
@@ -314,13 +315,13 @@ export class EtcdTarget implements Target {
         const first = [this.cp.pending(JSON.stringify({ position: checkpoint.position, revision })), ...clearOps(plan, this.layout)];
         const buf = new OpBuffer(sender, 0);
         for (const op of first) await buf.add(op, what);
-        await buf.flush(what);
+        await buf.commit([], what);
       }
       for (const rw of plan.rewrites) {
         for await (const ops of rewriteOps(this.client, this.layout, rw, revision)) {
           const buf = new OpBuffer(sender, 0);
           for (const op of ops) await buf.add(op, what);
-          await buf.flush(what);
+          await buf.commit([], what);
         }
       }
       const rows = await this.cp.schemaChangeOps(this.client, schemaChangeRows(change));

@@ -163,6 +163,20 @@ export function codecFor(col: Column, quotedName: string): ColumnCodec {
       },
     };
   }
+  if (t === 'uuid' || t === 'inet6' || t === 'inet4') {
+    // MariaDB's UUID, INET6 and INET4 reach the binlog as their 16 (4) stored bytes, and the
+    // query path as the server's text: the stream prints the bytes as the server does.
+    const print = t === 'uuid' ? uuidText : t === 'inet6' ? inet6Text : (b: Buffer) => [...b].join('.');
+    return {
+      select: quotedName,
+      fromText: text,
+      fromBinlog: (raw) => {
+        if (raw === null || raw === undefined) return null;
+        if (Buffer.isBuffer(raw) && raw.length === (t === 'inet4' ? 4 : 16)) return print(raw);
+        return Buffer.isBuffer(raw) ? raw.toString('latin1') : String(raw);
+      },
+    };
+  }
   // Character types, ENUM and SET: text in the connection's utf8mb4.
   return {
     select: quotedName,
@@ -175,6 +189,40 @@ export function codecFor(col: Column, quotedName: string): ColumnCodec {
       return String(raw);
     },
   };
+}
+
+/** A UUID's 16 bytes as MariaDB prints them: 8-4-4-4-12 lowercase hex. */
+export function uuidText(b: Buffer): string {
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * An IPv6 address's 16 bytes as MariaDB's INET6 prints them (its inet6 text, after MySQL's
+ * INET6_NTOA): lowercase hex words without leading zeros, the longest run of two or more zero
+ * words (the first of equals) as '::', and the IPv4-compatible (::a.b.c.d) and IPv4-mapped
+ * (::ffff:a.b.c.d) forms in dotted notation.
+ */
+export function inet6Text(b: Buffer): string {
+  const words = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
+  let best = { pos: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > best.len) best = { pos: i, len: j - i };
+    i = j;
+  }
+  if (best.len < 2) best = { pos: -1, len: 0 };
+  const dotted = `${b[12] as number}.${b[13] as number}.${b[14] as number}.${b[15] as number}`;
+  if (best.pos === 0 && best.len === 6) return `::${dotted}`;
+  if (best.pos === 0 && best.len === 5 && words[5] === 0xffff) return `::ffff:${dotted}`;
+  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
+  if (best.pos < 0) return hex(words);
+  return `${hex(words.slice(0, best.pos))}::${hex(words.slice(best.pos + best.len))}`;
 }
 
 /** The binlog carries unsigned integers as their signed bit pattern when a decoder ignores signedness. */
