@@ -606,8 +606,15 @@ export class StreamApplier {
    */
   private async add(op: StreamOp): Promise<void> {
     const limit = this.opts.target.capabilities.commitLimit;
-    if (limit === null || this.openTxnTooBig) {
+    if (limit === null) {
       this.batch.add(op);
+      return;
+    }
+    if (this.openTxnTooBig) {
+      this.batch.add(op);
+      // It is written in several commits anyway: each commit's worth goes into the open target
+      // transaction as it fills, so the target sends it while the rest is read.
+      if (this.batch.changes >= limit) await this.spillClaimable();
       return;
     }
     this.openTxn.push(op);
@@ -616,6 +623,14 @@ export class StreamApplier {
     if (!this.batch.empty || this.tx) await this.commit();
     for (const o of this.openTxn.splice(0)) this.batch.add(o);
     this.openTxnTooBig = true;
+  }
+
+  /** Writes the pending changes of every table the copy lets the stream write now into the open target transaction (see relieve()). */
+  private async spillClaimable(): Promise<void> {
+    const conv = this.opts.convergence;
+    const claimed = new Set<string>();
+    for (const { table } of this.batch.tableBytes()) if (conv.claimedByStream(table) || conv.claimForStream(table, false)) claimed.add(table);
+    if (claimed.size) await this.spill((t) => claimed.has(t));
   }
 
   /** The open source transaction ended (or a schema change came inside it): its waiting changes join the batch. */
@@ -637,7 +652,8 @@ export class StreamApplier {
     this.changedSinceBoundary = false;
     this.markPending();
     const limit = this.opts.target.capabilities.commitLimit;
-    const due = this.batch.changes >= this.opts.batchSize || (limit !== null && this.batch.changes >= limit) || Date.now() >= this.pendingSince + this.opts.flushIntervalMs || this.cascades.length > 0;
+    // Under a commit limit, a transaction already partly written (spilled) commits at its end.
+    const due = this.batch.changes >= this.opts.batchSize || (limit !== null && (this.batch.changes >= limit || this.tx !== undefined)) || Date.now() >= this.pendingSince + this.opts.flushIntervalMs || this.cascades.length > 0;
     if (due || this.stopRequested) await this.commit();
   }
 

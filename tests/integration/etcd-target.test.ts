@@ -223,4 +223,18 @@ describe('MariaDB → etcd', () => {
     await waitUntil('streams into the new name', async () => JSON.parse((await client.get('/e5/a2/1').string()) ?? '{}').name === 'after', 60_000);
     await stop(run);
   }, 180_000);
+
+  it('the continuous checksum finds a key changed, deleted or added behind the sync in etcd and repairs it', async () => {
+    await src.query(`CREATE DATABASE e6; USE e6; CREATE TABLE t (id VARCHAR(20) PRIMARY KEY, n INT); INSERT INTO t SELECT CONCAT('k', seq), seq FROM seq_1_to_500;`);
+    const run = sync('e6', 'e6', ['--checksum-interval', '500ms']);
+    await waitUntil('copied', async () => (await client.getAll().prefix('/e6/t/').count()) === 500, 60_000);
+    await client.put('/e6/t/k7').value(JSON.stringify({ id: 'k7', n: -1 }));
+    await client.delete().key('/e6/t/k9');
+    await client.put('/e6/t/zzz').value(JSON.stringify({ id: 'zzz', n: 0 }));
+    await waitUntil('repaired', async () => {
+      const all = await client.getAll().prefix('/e6/t/').strings();
+      return all['/e6/t/k7'] === '{"id":"k7","n":7}' && all['/e6/t/k9'] === '{"id":"k9","n":9}' && all['/e6/t/zzz'] === undefined;
+    }, 60_000);
+    await stop(run);
+  }, 120_000);
 });
