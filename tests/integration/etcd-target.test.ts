@@ -237,4 +237,20 @@ describe('MariaDB → etcd', () => {
     }, 60_000);
     await stop(run);
   }, 120_000);
+
+  it("writes contrail's layout under --etcd-layout contrail, and verify reads it back with the same option", async () => {
+    await src.query(`CREATE DATABASE e7; USE e7; CREATE TABLE virtual_network (uuid CHAR(36) PRIMARY KEY, display_name VARCHAR(40));
+      INSERT INTO virtual_network VALUES ('8c0e3e1a-0000-4000-8000-000000000001', 'vn-blue'), ('8c0e3e1a-0000-4000-8000-000000000002', 'vn-red');`);
+    const run = sync('e7', 'contrail', ['--etcd-layout', 'contrail']);
+    await waitUntil('copied', async () => (await client.getAll().prefix('/contrail/virtual-network/').count()) === 2, 60_000);
+    await src.query(`USE e7; UPDATE virtual_network SET display_name = 'vn-green' WHERE uuid LIKE '%1';`);
+    await waitUntil('streamed', async () => (await client.get('/contrail/virtual-network/8c0e3e1a-0000-4000-8000-000000000001').string()) === '{"uuid":"8c0e3e1a-0000-4000-8000-000000000001","display_name":"vn-green"}', 60_000);
+    await stop(run);
+    const v = await runCli(['verify', '--etcd-layout', 'contrail', '--source', mysql.url('e7'), '--target', etcd.url('contrail')], {}, 60_000);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    // The sync's layout is kept beside its checkpoint: another one is refused, naming the one to give.
+    const wrong = await runCli(['verify', '--source', mysql.url('e7'), '--target', etcd.url('contrail')], {}, 60_000);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr + wrong.stdout).toContain('with --etcd-layout contrail, and this run has --etcd-layout tributary; give --etcd-layout contrail');
+  }, 120_000);
 });

@@ -128,11 +128,37 @@ export class EtcdTarget implements Target {
   }
 
   async loadCheckpoint(): Promise<Checkpoint> {
+    await this.assertLayout();
     try {
       return await this.cp.load(this.client, this.opts.syncId);
     } catch (err) {
       throw this.writeError(err, 'reading the checkpoint');
     }
+  }
+
+  /** `<root>/%tributary/<sync id>/layout`: the key layout this sync wrote its rows in. */
+  private layoutKey(): string {
+    return `${this.layout.meta(this.opts.syncId)}layout`;
+  }
+
+  private layoutChecked = false;
+
+  /**
+   * Refuses a run whose --etcd-layout is not the one this sync wrote its rows in: it would find
+   * none of them (and a sync would write every row a second time under other keys).
+   */
+  private async assertLayout(): Promise<void> {
+    if (this.layoutChecked) return;
+    let stored: string | null;
+    try {
+      stored = await this.client.get(this.layoutKey()).string();
+    } catch (err) {
+      throw this.writeError(err, 'reading the sync\u2019s key layout');
+    }
+    if (stored !== null && stored !== this.layout.name) {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `sync ${this.opts.syncId} wrote its rows into ${this.where} with --etcd-layout ${stored}, and this run has --etcd-layout ${this.layout.name}; give --etcd-layout ${stored}, or start over with --force (which deletes the tables' keys)`);
+    }
+    this.layoutChecked = true;
   }
 
   async clearCheckpoint(): Promise<void> {
@@ -145,6 +171,7 @@ export class EtcdTarget implements Target {
 
   async saveSchemas(tables: readonly TableSchema[]): Promise<void> {
     const buf = new OpBuffer(this.senderFor(), 0);
+    await buf.add(putOp(this.layoutKey(), this.layout.name), 'saving the key layout');
     for (const op of this.cp.schemas(tables)) await buf.add(op, 'saving the tables\u2019 definitions');
     await buf.commit([], 'saving the tables\u2019 definitions');
     for (const t of tables) this.definitions.set(t.name, t);
@@ -177,6 +204,7 @@ export class EtcdTarget implements Target {
 
   async ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void> {
     this.refuse(tables);
+    if (!opts.recreate) await this.assertLayout();
     if (opts.recreate) {
       const buf = new OpBuffer(this.senderFor(), 0);
       for (const t of tables) await buf.add(deletePrefixOp(this.layout.tablePrefix(t.name)), 'deleting the tables\u2019 keys (--force)');
@@ -204,6 +232,7 @@ export class EtcdTarget implements Target {
    * has none of its own. Null when this sync never wrote the table.
    */
   async describe(table: string): Promise<TableSchema | null> {
+    await this.assertLayout();
     try {
       return (await this.cp.schema(this.client, table)) ?? null;
     } catch (err) {
