@@ -253,4 +253,20 @@ describe('MariaDB → etcd', () => {
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr + wrong.stdout).toContain('with --etcd-layout contrail, and this run has --etcd-layout tributary; give --etcd-layout contrail');
   }, 120_000);
+
+  it("applies the cascades MariaDB runs and does not log, and refuses a row larger than one etcd request by name", async () => {
+    await src.query(`CREATE DATABASE e8; USE e8; CREATE TABLE p (id INT PRIMARY KEY, code INT UNIQUE);
+      CREATE TABLE c (id INT PRIMARY KEY, pcode INT, FOREIGN KEY (pcode) REFERENCES p (code) ON DELETE CASCADE ON UPDATE CASCADE);
+      INSERT INTO p VALUES (1, 10), (2, 20); INSERT INTO c VALUES (1, 10), (2, 10), (3, 20);`);
+    const run = sync('e8', 'e8');
+    await waitUntil('copied', async () => (await client.getAll().prefix('/e8/c/').count()) === 3, 60_000);
+    await src.query('USE e8; UPDATE p SET code = 11 WHERE id = 1; DELETE FROM p WHERE id = 2;');
+    await waitUntil('cascaded', async () => {
+      const all = await client.getAll().prefix('/e8/c/').strings();
+      return Object.keys(all).length === 2 && all['/e8/c/1'] === '{"id":1,"pcode":11}' && all['/e8/c/2'] === '{"id":2,"pcode":11}';
+    }, 60_000);
+    await src.query(`USE e8; CREATE TABLE big (id INT PRIMARY KEY, doc LONGTEXT); INSERT INTO big VALUES (1, REPEAT('x', 2000000));`);
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toMatch(/TRIB_TARGET_WRITE_FAILED.*the row of key \/e8\/big\/1 is 2000\d+ bytes as JSON, more than one etcd request holds/);
+  }, 120_000);
 });

@@ -86,6 +86,17 @@ describe.each(['mysql', 'postgres'] as const)('the %s engine declares its capabi
   });
 });
 
+describe('the etcd engine (a target only) declares its capabilities truthfully', () => {
+  it('a true capability has working methods, a false one only the documented stubs; keys by bytes, commits bounded by --max-txn-ops', async () => {
+    const target = await openTarget(parseConfig({ source: 'mysql://u@127.0.0.1/db', target: 'etcd://127.0.0.1:2379/p', maxTxnOps: 64 }), parseDsn('etcd://127.0.0.1:2379/p', 'target'), 'capabilities-test', logger);
+    expect(target.capabilities).toMatchObject({ atomicCheckpoint: true, keyRanges: false, commitLimit: 63, chunkFormats: [], foreignKeys: false });
+    for (const [cap, methods] of Object.entries(TARGET_METHODS) as [keyof typeof TARGET_METHODS, readonly string[]][]) {
+      for (const m of methods) expect({ cap, m, stub: isStub(target, m) }).toEqual({ cap, m, stub: !on(target.capabilities[cap]) });
+    }
+    expect(await target.plannedDdl([{ ...TABLE, engine: 'mysql' }], { recreate: false })).toEqual([`-- t: keys /p/t/<id>, each the row as one JSON object`]);
+  });
+});
+
 describe('what each engine can do', () => {
   it('MySQL renders LOAD DATA and COPY text chunks, retains no log and scans no values; PostgreSQL does all but name its defaults', async () => {
     const mysql = await sides('mysql');

@@ -27,7 +27,14 @@ export interface Op {
 export function putOp(key: string, value: string): Op {
   const k = Buffer.from(key);
   const v = Buffer.from(value);
-  return { op: { request_put: { key: k, value: v } }, key, bytes: k.length + v.length + 16 };
+  const bytes = k.length + v.length + 16;
+  if (bytes > MAX_TXN_BYTES) {
+    throw new TributaryError(
+      ErrorCode.TARGET_WRITE_FAILED,
+      `the row of key ${key.slice(0, 200)} is ${v.length} bytes as JSON, more than one etcd request holds (about ${MAX_TXN_BYTES} bytes under the default --max-request-bytes of 1.5 MiB); leave its large columns out of the sync, or move the table to a SQL target`,
+    );
+  }
+  return { op: { request_put: { key: k, value: v } }, key, bytes };
 }
 
 export function deleteOp(key: string): Op {
@@ -261,12 +268,12 @@ function tableOf(tables: ReadonlyMap<string, TableSchema>, name: string): TableS
 }
 
 /** Every row of a table in etcd, a page at a time (key order), with its key. */
-export async function* scanTable(client: Etcd3, layout: KeyLayout, table: TableSchema, conv: ValueConventions, page = 1000): AsyncGenerator<{ key: string; row: Row }[]> {
+export async function* scanTable(client: Etcd3, layout: KeyLayout, table: TableSchema, conv: ValueConventions, page = 1000, revision?: string): AsyncGenerator<{ key: string; row: Row }[]> {
   const prefix = Buffer.from(layout.tablePrefix(table.name));
   const end = prefixEnd(prefix);
   let from = prefix;
   for (;;) {
-    const res = await client.kv.range({ key: from, range_end: end, limit: page });
+    const res = await client.kv.range({ key: from, range_end: end, limit: page, ...(revision !== undefined ? { revision } : {}) });
     const rows = res.kvs.map((kv) => ({ key: kv.key.toString(), row: parseRow(table, kv.value.toString(), conv) }));
     if (rows.length) yield rows;
     if (!res.more || res.kvs.length === 0) return;
@@ -279,12 +286,14 @@ export async function* scanTable(client: Etcd3, layout: KeyLayout, table: TableS
  * child table whose columns equal `from` is updated to `to`, or deleted. etcd has no index on
  * them: the table is read whole, a page at a time.
  */
-export async function cascadeOps(ctx: ApplyContext, table: TableSchema, cascade: Cascade): Promise<Op[]> {
+export async function* cascadeOps(ctx: ApplyContext, table: TableSchema, cascade: Cascade): AsyncGenerator<Op[]> {
   const idx = cascade.columns.map((name) => table.columns.findIndex((c) => c.name === name));
   const conv = ctx.conventions(table.engine);
   const want = keyString(cascade.from);
-  const ops: Op[] = [];
-  for await (const page of scanTable(ctx.client, ctx.layout, table, conv)) {
+  // Read at one revision: the page's writes (sent while the next page is read) are not read back.
+  const head = await ctx.client.kv.range({ key: Buffer.from(ctx.layout.tablePrefix(table.name)), count_only: true });
+  for await (const page of scanTable(ctx.client, ctx.layout, table, conv, 1000, head.header.revision)) {
+    const ops: Op[] = [];
     for (const { key, row } of page) {
       if (keyString(idx.map((i) => row[i] ?? null)) !== want) continue;
       if (cascade.kind === 'delete') {
@@ -297,6 +306,6 @@ export async function cascadeOps(ctx: ApplyContext, table: TableSchema, cascade:
       if (newKey !== key) ops.push(deleteOp(key));
       ops.push(putOp(newKey, renderRow(table, next, conv)));
     }
+    if (ops.length) yield ops;
   }
-  return ops;
 }

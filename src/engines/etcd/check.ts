@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import type { Etcd3 } from 'etcd3';
 import type { Dsn } from '../../config/dsn.js';
 import type { Requirement } from '../../core/check.js';
 import { ErrorCode } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
-import { connectError } from './connection.js';
+import { connectError, tlsOf } from './connection.js';
 import type { KeyLayout } from './keys.js';
 
 export interface CheckContext {
@@ -56,7 +59,7 @@ export async function targetRequirements(ctx: CheckContext): Promise<Requirement
       name: 'etcd space (--quota-backend-bytes)',
       ok: left > quota * 0.1,
       value: `${mib(dbSize)} used of ${mib(quota)}`,
-      fix: 'raise the cluster\u2019s --quota-backend-bytes (etcd refuses every write once it is full), or compact and defragment it',
+      fix: left > quota * 0.1 ? '' : 'raise the cluster\u2019s --quota-backend-bytes (etcd refuses every write once it is full), or compact and defragment it',
       severity: 'warning',
       code: ErrorCode.TARGET_WRITE_FAILED,
     });
@@ -76,32 +79,69 @@ export async function targetRequirements(ctx: CheckContext): Promise<Requirement
     reqs.push({ name: 'write permission', ok: true, value: `user ${ctx.dsn.user || '(no auth)'} may read and write ${ctx.layout.root || '/'}`, fix: '', severity: 'info', code: ErrorCode.PRIVILEGE_MISSING });
   } catch (err) {
     const e = connectError(err, ctx.dsn, 'target');
+    // Only a refused permission is fixed by a grant; any other failure (no space, unreachable) says its own fix.
+    const denied = e.code === ErrorCode.PRIVILEGE_MISSING;
     reqs.push({
       name: 'write permission',
       ok: false,
-      value: e.message,
-      fix: `grant the user's role readwrite on the prefix: etcdctl role grant-permission ROLE --prefix=true readwrite ${ctx.layout.root || '/'}`,
+      value: denied ? `user ${ctx.dsn.user || '(no auth)'} may not write ${ctx.layout.root || '/'}` : e.message,
+      fix: denied ? `grant the user's role readwrite on the prefix: etcdctl role grant-permission ROLE --prefix=true readwrite ${ctx.layout.root || '/'}` : 'as the message says, then run tributary check again',
       severity: 'error',
-      code: e.code === ErrorCode.CONNECT_FAILED ? ErrorCode.CONNECT_FAILED : ErrorCode.PRIVILEGE_MISSING,
+      code: e.code,
     });
   }
   for (const t of ctx.tables) {
     const why = ctx.layout.refusal(t, ctx.tables);
-    reqs.push({ name: `table ${t.name}`, ok: why === undefined, value: why ?? `keys ${ctx.layout.tablePrefix(t.name)}…`, fix: why ?? '', severity: why ? 'error' : 'info', code: ErrorCode.TABLE_UNSUPPORTED, table: t.name });
+    // A refusal reads "<reason>; <fix>": the line shows each once.
+    const cut = why?.lastIndexOf('; ') ?? -1;
+    const [reason, fix] = why === undefined ? [`keys ${ctx.layout.tablePrefix(t.name)}…`, ''] : cut > 0 ? [why.slice(0, cut), why.slice(cut + 2)] : [why, why];
+    reqs.push({ name: `table ${t.name}`, ok: why === undefined, value: reason, fix, severity: why ? 'error' : 'info', code: ErrorCode.TABLE_UNSUPPORTED, table: t.name });
   }
   return reqs;
 }
 
-/** The server's --quota-backend-bytes from its Prometheus endpoint (/metrics on the client URL), when it answers. */
+/**
+ * The server's --quota-backend-bytes from its Prometheus endpoint (/metrics on the client URL), from
+ * the first endpoint that answers (over https with the URL's CA and client certificate).
+ */
 async function quotaBytes(dsn: Dsn): Promise<number | undefined> {
-  const e = dsn.endpoints[0];
-  if (!e || dsn.params.ca !== undefined || dsn.params.tls !== undefined) return undefined;
-  try {
-    const res = await fetch(`http://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}/metrics`, { signal: AbortSignal.timeout(3000) });
-    if (!res.ok) return undefined;
-    const m = /^etcd_server_quota_backend_bytes ([0-9.e+]+)$/m.exec(await res.text());
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
+  let pem: { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined;
+  if (tlsOf(dsn)) {
+    try {
+      pem = {
+        ...(dsn.params.ca !== undefined ? { ca: readFileSync(dsn.params.ca) } : {}),
+        ...(dsn.params.cert !== undefined && dsn.params.key !== undefined ? { cert: readFileSync(dsn.params.cert), key: readFileSync(dsn.params.key) } : {}),
+      };
+    } catch {
+      return undefined;
+    }
   }
+  for (const e of dsn.endpoints) {
+    const url = `${pem ? 'https' : 'http'}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}/metrics`;
+    const text = await getText(url, pem);
+    const m = text === undefined ? null : /^etcd_server_quota_backend_bytes ([0-9.e+]+)$/m.exec(text);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+/** The body of a GET answered 200 within 3 s, or undefined. */
+function getText(url: string, pem: { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const done = (res: IncomingMessage): void => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        resolve(undefined);
+        return;
+      }
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+      res.on('error', () => resolve(undefined));
+    };
+    const req = pem ? httpsGet(url, { ...pem, timeout: 3000 }, done) : httpGet(url, { timeout: 3000 }, done);
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => req.destroy());
+  });
 }

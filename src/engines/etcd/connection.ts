@@ -21,13 +21,18 @@ function readPem(dsn: Dsn, param: string, role: string): Buffer {
   }
 }
 
+/** Whether the URL asks for TLS: `?tls=` other than 0/false/off/no, or any of ca, cert, key. */
+export function tlsOf(dsn: Dsn): boolean {
+  return (dsn.params.tls !== undefined && !/^(0|false|off|no)$/i.test(dsn.params.tls)) || dsn.params.ca !== undefined || dsn.params.cert !== undefined || dsn.params.key !== undefined;
+}
+
 /** The etcd3 client's options from a URL: every endpoint, TLS from the query, user and password as etcd auth. */
 export function clientOptions(dsn: Dsn, role: string): IOptions {
   const unknown = Object.keys(dsn.params).filter((k) => !(TLS_PARAMS as readonly string[]).includes(k));
   if (unknown.length) {
     throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: unknown URL option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; an etcd URL takes ${TLS_PARAMS.join(', ')} (e.g. ?ca=/etc/etcd/ca.pem)`);
   }
-  const tls = dsn.params.tls !== undefined && !/^(0|false|off|no)$/i.test(dsn.params.tls) || dsn.params.ca !== undefined || dsn.params.cert !== undefined;
+  const tls = tlsOf(dsn);
   if ((dsn.params.cert === undefined) !== (dsn.params.key === undefined)) {
     throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: a client certificate needs both ?cert= and ?key=; give both PEM files, or neither`);
   }
@@ -78,6 +83,20 @@ export function connectError(err: unknown, dsn: Dsn, role: string): TributaryErr
   if (/request is too large|message larger than max|trying to send message larger/i.test(msg)) {
     return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${where}: a transaction exceeds the server's request size (${msg}); raise the server's --max-request-bytes, or lower --max-txn-ops`, { cause: err });
   }
+  if (name === 'BrokenCircuitError' || /circuit breaker is open/i.test(msg)) {
+    return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: the etcd client rests every endpoint for 5 s after 3 failed calls in a row (${msg}); the error before it says why; retry`, { cause: err, fatal: false });
+  }
   const unavailable = name === 'GRPCUnavailableError' || name === 'GRPCDeadlineExceededError' || /unavailable|deadline|no connection|ECONNREFUSED|leader changed|timed out|connection closed/i.test(msg);
-  return new TributaryError(unavailable ? ErrorCode.CONNECT_FAILED : ErrorCode.TARGET_WRITE_FAILED, `${where}: ${msg}`, { cause: err, fatal: false });
+  if (unavailable) {
+    const hosts = dsn.endpoints.map((e) => `${e.host}:${e.port}`).join(', ');
+    const tlsFix = !tlsOf(dsn)
+      ? `, and whether it serves TLS (https): then add ?tls=1, or ?ca=FILE for the cluster's own CA`
+      : /bad certificate|certificate required/i.test(msg) && dsn.params.cert === undefined
+        ? `; the cluster asks for a client certificate (--client-cert-auth): give ?cert=FILE&key=FILE signed by its CA`
+        : `, and that its certificate is signed by the CA in ?ca= (without ?ca=, by a root the system trusts) and names the host`;
+    // gRPC's message spans lines (OpenSSL's) and ends in an empty "Resolution note:".
+    const said = msg.replace(/\s+/g, ' ').replace(/\.? ?Resolution note: ?$/, '').trim();
+    return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: no endpoint answered (${said}); check that the cluster runs and listens on ${hosts}${tlsFix}`, { cause: err, fatal: false });
+  }
+  return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${where}: ${msg}`, { cause: err, fatal: false });
 }

@@ -305,13 +305,11 @@ export class EtcdTarget implements Target {
         // The cascade reads the child's rows as the batch left them: what is gathered goes first.
         await buf.flush(what);
         await buf.drain();
-        let ops: Op[];
         try {
-          ops = await cascadeOps(ctx, table, cascade);
+          for await (const ops of cascadeOps(ctx, table, cascade)) for (const op of ops) await buf.add(op, what);
         } catch (err) {
           throw this.writeError(err, `${what} (a cascade of ${cascade.foreignKey} on ${table.name})`);
         }
-        for (const op of ops) await buf.add(op, what);
       },
       commit: async (checkpoint: StreamCheckpoint | null) => {
         await buf.commit(checkpoint ? [this.cp.stream(checkpoint)] : [], what);
