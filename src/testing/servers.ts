@@ -4,7 +4,8 @@
  * removed when it stops. `scripts/install.sh` installs the packages and creates the user.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, chownSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, chownSync, readdirSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -280,11 +281,75 @@ export async function startPostgres(opts: { args?: readonly string[] } = {}): Pr
   };
 }
 
-/** Starts a single-member etcd cluster. */
-export async function startEtcd(): Promise<Server> {
+export interface EtcdOptions {
+  /** Extra etcd flags, e.g. `--quota-backend-bytes=16777216`, `--max-txn-ops=16`. */
+  readonly args?: readonly string[];
+  /**
+   * Serve the client URL over https with a certificate of a throwaway CA generated (with
+   * `openssl`) in the server's temp dir; `clientCertAuth` also requires a client certificate
+   * signed by that CA (`--client-cert-auth`, `--trusted-ca-file`).
+   */
+  readonly tls?: boolean | { readonly clientCertAuth?: boolean };
+}
+
+/** PEM files of a TLS etcd, in its temp dir: the CA's certificate, and a client certificate (CN root) with its key. */
+export interface EtcdTlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface EtcdServer extends Server {
+  readonly kind: 'etcd';
+  /** The client URL's scheme and host:port, e.g. `https://127.0.0.1:2379`. */
+  readonly endpoint: string;
+  /** Set when started with `tls`. */
+  readonly tls?: EtcdTlsFiles;
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate (CN root), all signed by it. */
+function makeCertificates(dir: string): EtcdTlsFiles & { serverCert: string; serverKey: string } {
+  const f = (name: string): string => join(dir, name);
+  const openssl = (args: string[]): void => {
+    execFileSync('openssl', args, { stdio: 'pipe', cwd: dir });
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=tributary test CA']);
+  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  for (const [name, cn] of [['server', '127.0.0.1'], ['client', 'root']] as const) {
+    openssl(['req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`]);
+    openssl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-extfile', f(`${name}.ext`)]);
+  }
+  const ids = userIds();
+  if (ids) for (const name of ['ca.pem', 'server.pem', 'server.key', 'client.pem', 'client.key']) chownSync(f(name), ids.uid, ids.gid);
+  return { ca: f('ca.pem'), cert: f('client.pem'), key: f('client.key'), serverCert: f('server.pem'), serverKey: f('server.key') };
+}
+
+/** GET https://… trusting the given CA (and presenting a client certificate when given): whether it answered 2xx. */
+function httpsOk(url: string, tls: EtcdTlsFiles): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key), timeout: 2000 }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 500) < 300);
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
+}
+
+/**
+ * Starts a single-member etcd cluster (no auth; http unless `tls`). `etcdctl`-style setup (users,
+ * roles, `auth enable`) is left to the caller.
+ */
+export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
   const dir = makeDir('trib-etcd-');
   const port = await freePort();
   const peer = await freePort();
+  const certs = opts.tls ? makeCertificates(dir) : undefined;
+  const clientCertAuth = typeof opts.tls === 'object' && opts.tls.clientCertAuth === true;
+  const scheme = certs ? 'https' : 'http';
+  const endpoint = `${scheme}://127.0.0.1:${port}`;
   const child = launch(
     'etcd',
     [
@@ -293,9 +358,9 @@ export async function startEtcd(): Promise<Server> {
       '--name',
       'trib',
       '--listen-client-urls',
-      `http://127.0.0.1:${port}`,
+      endpoint,
       '--advertise-client-urls',
-      `http://127.0.0.1:${port}`,
+      endpoint,
       '--listen-peer-urls',
       `http://127.0.0.1:${peer}`,
       '--initial-advertise-peer-urls',
@@ -304,13 +369,17 @@ export async function startEtcd(): Promise<Server> {
       `trib=http://127.0.0.1:${peer}`,
       '--heartbeat-interval=10',
       '--election-timeout=100',
+      ...(certs ? ['--cert-file', certs.serverCert, '--key-file', certs.serverKey] : []),
+      ...(certs && clientCertAuth ? ['--client-cert-auth', '--trusted-ca-file', certs.ca] : []),
+      ...(opts.args ?? []),
     ],
     join(dir, 'etcd.log'),
   );
   await waitFor(
     'etcd',
     async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      if (certs) return httpsOk(`${endpoint}/health`, certs);
+      const res = await fetch(`${endpoint}/health`);
       return res.ok;
     },
     child,
@@ -321,6 +390,8 @@ export async function startEtcd(): Promise<Server> {
     port,
     dir,
     pid: child.pid ?? 0,
+    endpoint,
+    ...(certs ? { tls: { ca: certs.ca, cert: certs.cert, key: certs.key } } : {}),
     url: (prefix = 'tributary') => `etcd://127.0.0.1:${port}/${prefix}`,
     stop,
     kill,
