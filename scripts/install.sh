@@ -14,6 +14,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # PostGIS for the default PostgreSQL (postgresql-15-postgis-3 on Debian 12): spatial columns' tests.
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-postgis)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+# etcdctl: what the etcd demo and docs/etcd.md tell you to watch the keys with.
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 # openssl makes the throwaway CA and certificates of the TLS etcd in the tests (src/testing/servers.ts).
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
