@@ -156,7 +156,7 @@ export class EtcdTarget implements Target {
       throw this.writeError(err, 'reading the sync\u2019s key layout');
     }
     if (stored !== null && stored !== this.layout.name) {
-      throw new TributaryError(ErrorCode.CONFIG_INVALID, `sync ${this.opts.syncId} wrote its rows into ${this.where} with --etcd-layout ${stored}, and this run has --etcd-layout ${this.layout.name}; give --etcd-layout ${stored}, or start over with --force (which deletes the tables' keys)`);
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `sync ${this.opts.syncId} wrote its rows into ${this.where} with --etcd-layout ${stored}, and this run has --etcd-layout ${this.layout.name}; give --etcd-layout ${stored}; to change layouts, delete the sync's keys first (etcdctl del --prefix ${this.layout.root}/) and sync afresh`);
     }
     this.layoutChecked = true;
   }
