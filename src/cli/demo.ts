@@ -14,6 +14,8 @@ const DemoFlags = z.object({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   logFormat: z.enum(['auto', 'pretty', 'json']).default('auto'),
   http: z.string().default('127.0.0.1:0'),
+  // The values are the demo's DEMO_TARGETS (demo.ts is imported only when the demo runs).
+  target: z.enum(['mysql', 'etcd']).default('mysql'),
 });
 
 /**
@@ -23,12 +25,13 @@ const DemoFlags = z.object({
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
-    .description('start throwaway MariaDB servers, a live shop workload and a sync between them; Ctrl-C stops and compares')
+    .description('start a throwaway MariaDB source with a live shop workload, a throwaway target (MariaDB, or etcd) and a sync between them; Ctrl-C stops and compares')
     .option('--duration <seconds>', 'stop by itself after this many seconds (default: run until Ctrl-C)')
     .option('--rate <tx/s>', 'workload transactions per second (default 200)')
     .option('--progress <mode>', 'auto | plain | json | none (default auto; env TRIBUTARY_PROGRESS)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info; env TRIBUTARY_LOG_LEVEL)')
     .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json; env TRIBUTARY_LOG_FORMAT); with json logs, plain progress goes to stdout')
+    .option('--target <kind>', 'mysql | etcd: what the demo syncs into, a MariaDB server or etcd (one JSON object per row under /shop/<table>/<key>) (default mysql)')
     .option('--http <host:port>', 'where the dashboard and HTTP API listen, a loopback address (default 127.0.0.1:0, a free port)')
     .action(async (opts: Record<string, unknown>) => {
       const parsed = DemoFlags.safeParse({
@@ -38,6 +41,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         logLevel: opts.logLevel ?? (ctx.env.TRIBUTARY_LOG_LEVEL || undefined),
         logFormat: opts.logFormat ?? (ctx.env.TRIBUTARY_LOG_FORMAT || undefined),
         http: opts.http,
+        target: opts.target,
       });
       if (!parsed.success) {
         throw new TributaryError(ErrorCode.CONFIG_INVALID, parsed.error.issues.map((i) => `--${kebab(String(i.path[0]))}: ${i.message}`).join('; '));
@@ -58,6 +62,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         rate: flags.rate,
         logger,
         http: flags.http,
+        target: flags.target,
         ...(flags.duration !== undefined ? { durationSeconds: flags.duration } : {}),
         output: {
           say: (text) => printer.above(text),

@@ -1,11 +1,13 @@
 /**
- * `tributary demo`: two throwaway MariaDB servers, a shop on the source with a live workload, and
- * a sync into the target through the library's Runner — the same code path as `tributary sync`.
+ * `tributary demo`: a throwaway MariaDB source with a shop and a live workload, a throwaway target
+ * (another MariaDB, or with `--target etcd` a single-member etcd), and a sync into the target
+ * through the library's Runner — the same code path as `tributary sync`.
  * Stopping is the interesting part: the workload stops, the sync applies everything up to the
  * source's last binlog position and checkpoints, and only then are the tables compared, so the
  * final "equal" is a real check and not a race.
  */
 import { rmSync } from 'node:fs';
+import { Etcd3 } from 'etcd3';
 import type { Connection } from 'mysql2/promise';
 import { parseDsn } from '../config/dsn.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
@@ -16,10 +18,32 @@ import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
 import { formatDuration } from '../runner/progress.js';
 import { MysqlSource } from '../engines/mysql/index.js';
-import { startMariaDb, type Server } from '../testing/servers.js';
-import { compareTables, countRows, formatComparison, formatCounts, openDemoConnection, type TableComparison } from './compare.js';
+import { startEtcd, startMariaDb, type Server } from '../testing/servers.js';
+import {
+  compareTables,
+  compareWithEtcd,
+  countEtcdKeys,
+  countRows,
+  formatComparison,
+  formatCounts,
+  formatKeyComparison,
+  openDemoConnection,
+  type KeyComparison,
+  type TableComparison,
+} from './compare.js';
 import { createShop, DEFAULT_SEED, SHOP_DATABASE, SHOP_TABLES, type SeedSizes } from './shop.js';
 import { Workload } from './workload.js';
+
+/** The target side of a running demo: what the periodic line counts and the final comparison reads. */
+interface TargetSide {
+  readonly url: string;
+  /** Banner lines under `target  URL`: how to look at the target. */
+  readonly lines: readonly string[];
+  count(tables: readonly string[]): Promise<number[]>;
+  /** The final comparison (nothing writes any more): each table's verdict and the table to print. */
+  compare(src: Connection, srcUrl: string): Promise<{ tables: (TableComparison | KeyComparison)[]; text: string }>;
+  close(): Promise<void>;
+}
 
 /** Where the demo's words and the sync's progress go (the CLI draws them on the terminal). */
 export interface DemoOutput {
@@ -31,7 +55,16 @@ export interface DemoOutput {
   unfollow(): void;
 }
 
+/** What the demo syncs into: another MariaDB (the default), or etcd (one JSON object per row). */
+export const DEMO_TARGETS = ['mysql', 'etcd'] as const;
+export type DemoTarget = (typeof DEMO_TARGETS)[number];
+
+/** The etcd target's prefix: rows under `/shop/<table>/<key>`. */
+export const DEMO_ETCD_PREFIX = SHOP_DATABASE;
+
 export interface DemoOptions {
+  /** The target's kind; default mysql (a MariaDB server). */
+  readonly target?: DemoTarget;
   /** Workload transactions per second. */
   readonly rate: number;
   readonly logger: Logger;
@@ -50,8 +83,9 @@ export interface DemoOptions {
 }
 
 export interface DemoResult {
-  readonly tables: readonly TableComparison[];
-  /** Every table has the same rows and checksum on both sides. */
+  /** CHECKSUM TABLE on both sides (a MariaDB target), or verify's findings (etcd). */
+  readonly tables: readonly (TableComparison | KeyComparison)[];
+  /** Every table has the same rows on both sides (same checksum; for etcd, verify found no difference). */
   readonly equal: boolean;
   /** The sync reached the source's final binlog position before it was cancelled. */
   readonly caughtUp: boolean;
@@ -73,23 +107,27 @@ export class Demo {
     const { output: out, logger } = this.opts;
     const conns: Connection[] = [];
     let api: HttpApi | undefined;
+    let dst: TargetSide | undefined;
     try {
-      out.say('tributary demo: starting two throwaway MariaDB servers (source and target)…');
+      out.say(
+        this.kind === 'etcd'
+          ? 'tributary demo: starting throwaway MariaDB (source) and etcd (target) servers…'
+          : 'tributary demo: starting two throwaway MariaDB servers (source and target)…',
+      );
       await this.startServers();
       const [source, target] = this.servers as [Server, Server];
       if (stop.aborted) return this.stoppedEarly();
 
       const srcUrl = source.url(SHOP_DATABASE);
-      const dstUrl = target.url(SHOP_DATABASE);
-      for (const s of this.servers) {
+      for (const s of this.servers.filter((x) => x.kind === 'mariadb')) {
         const c = await openDemoConnection(s.url());
         await c.query(`CREATE DATABASE ${SHOP_DATABASE} CHARACTER SET utf8mb4`);
         await c.end();
       }
       const src = await openDemoConnection(srcUrl);
       conns.push(src);
-      const dst = await openDemoConnection(dstUrl);
-      conns.push(dst);
+      dst = this.kind === 'etcd' ? this.etcdSide(target) : await this.mysqlSide(target);
+      const dstUrl = dst.url;
       const sizes = this.opts.sizes ?? DEFAULT_SEED;
       const seeded = await createShop(src, sizes);
       if (stop.aborted) return this.stoppedEarly();
@@ -101,7 +139,7 @@ export class Demo {
       // a user can open it while the copy runs.
       api = new HttpApi({ runner, metrics, listen: this.opts.http ?? '127.0.0.1:0', logger: logger.child({ component: 'http' }) });
       const dashboard = `${baseUrl(await api.start())}/`;
-      out.say(this.banner(dashboard, srcUrl, dstUrl, source, target, seeded.total));
+      out.say(this.banner(dashboard, srcUrl, source, dst, seeded.total));
       const workload = new Workload({ url: srcUrl, rate: this.opts.rate, sizes, logger: logger.child({ component: 'workload' }) });
       // The writes start with the sync, so the initial copy runs against a changing source.
       workload.start();
@@ -120,7 +158,7 @@ export class Demo {
       const timer = setInterval(() => {
         if (comparing || ended || stopping) return;
         comparing = true;
-        void Promise.all([countRows(src, SHOP_TABLES), countRows(dst, SHOP_TABLES)])
+        void Promise.all([countRows(src, SHOP_TABLES), (dst as TargetSide).count(SHOP_TABLES)])
           .then(([s, d]) => {
             const w = workload.stats();
             const p = runner.progress();
@@ -167,9 +205,9 @@ export class Demo {
         out.unfollow();
         if (!caughtUp) out.say(`the sync did not reach the source's last position within ${formatDuration((this.opts.catchUpTimeoutMs ?? 60_000) / 1000)}; comparing anyway`);
 
-        const tables = await compareTables(src, dst, SHOP_TABLES);
+        const { tables, text } = await dst.compare(src, srcUrl);
         const equal = tables.every((t) => t.equal);
-        out.say(`final comparison, source vs target (the sync stopped and checkpointed):\n${formatComparison(tables)}`);
+        out.say(`final comparison, source vs target (the sync stopped and checkpointed):\n${text}`);
         out.say(equal ? `all ${tables.length} tables equal` : `tables differ: ${tables.filter((t) => !t.equal).map((t) => t.table).join(', ')}`);
         return { tables, equal, caughtUp };
       } finally {
@@ -182,9 +220,55 @@ export class Demo {
       }
     } finally {
       await api?.close().catch(() => undefined);
+      await dst?.close().catch(() => undefined);
       for (const c of conns) await c.end().catch(() => undefined);
       await this.stopServers();
     }
+  }
+
+  private get kind(): DemoTarget {
+    return this.opts.target ?? 'mysql';
+  }
+
+  private async mysqlSide(server: Server): Promise<TargetSide> {
+    const url = server.url(SHOP_DATABASE);
+    const conn = await openDemoConnection(url);
+    return {
+      url,
+      lines: [`          mariadb -h 127.0.0.1 -P ${server.port} -u root ${SHOP_DATABASE}`],
+      count: (tables) => countRows(conn, tables),
+      compare: async (src) => {
+        const tables = await compareTables(src, conn, SHOP_TABLES);
+        return { tables, text: formatComparison(tables) };
+      },
+      close: () => conn.end(),
+    };
+  }
+
+  private etcdSide(server: Server): TargetSide {
+    const url = server.url(DEMO_ETCD_PREFIX);
+    const endpoint = `http://127.0.0.1:${server.port}`;
+    const prefix = `/${DEMO_ETCD_PREFIX}`;
+    const client = new Etcd3({ hosts: endpoint });
+    // verify's logger names its own component.
+    const logger = this.opts.logger;
+    return {
+      url,
+      lines: [
+        `          one key per row, ${prefix}/<table>/<key>, its value the row as JSON`,
+        '',
+        '  Watch the keys change live (the rows, and the checkpoint under %tributary),',
+        '  and read the first three orders:',
+        `  etcdctl --endpoints ${endpoint} watch --prefix ${prefix}/`,
+        `  etcdctl --endpoints ${endpoint} get --prefix ${prefix}/orders/ --limit 3`,
+      ],
+      count: (tables) => countEtcdKeys(client, prefix, tables),
+      compare: async (src, srcUrl) => {
+        const tables = await compareWithEtcd(src, client, { source: srcUrl, target: url, prefix }, SHOP_TABLES, logger);
+        return { tables, text: formatKeyComparison(tables) };
+      },
+      close: async () => client.close(),
+    };
   }
 
   private stoppedEarly(): undefined {
@@ -203,11 +287,19 @@ export class Demo {
   private async startServers(): Promise<void> {
     // The source keeps its binlogs a week, as a production source should: the sync's start then has
     // no retention warning to show a new user.
-    const started = await Promise.allSettled([startMariaDb({ serverId: 1, args: ['--binlog-expire-logs-seconds=604800'] }), startMariaDb({ serverId: 2 })]);
+    const etcd = this.kind === 'etcd';
+    const started = await Promise.allSettled([
+      startMariaDb({ serverId: 1, args: ['--binlog-expire-logs-seconds=604800'] }),
+      etcd ? startEtcd() : startMariaDb({ serverId: 2 }),
+    ]);
+    // In order, source first: run() reads them as [source, target].
     for (const r of started) if (r.status === 'fulfilled') this.servers.push(r.value);
-    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      const err = failed.reason as Error;
+    const failedAt = started.findIndex((r) => r.status === 'rejected');
+    if (failedAt >= 0) {
+      const err = (started[failedAt] as PromiseRejectedResult).reason as Error;
+      if (etcd && failedAt === 1) {
+        throw new TributaryError(ErrorCode.CONNECT_FAILED, `could not start a throwaway etcd (${err.message}); run 'bash scripts/install.sh' (as root) to install etcd-server`, { cause: err });
+      }
       throw new TributaryError(
         ErrorCode.CONNECT_FAILED,
         `could not start a throwaway MariaDB (${err.message}); run 'bash scripts/install.sh' (as root) to install mariadb-server and create the 'tributary' user`,
@@ -255,30 +347,43 @@ export class Demo {
     }
   }
 
-  private banner(dashboard: string, srcUrl: string, dstUrl: string, source: Server, target: Server, rows: number): string {
+  private banner(dashboard: string, srcUrl: string, source: Server, target: TargetSide, rows: number): string {
     const stopHow = this.opts.durationSeconds ? `Stops by itself after ${this.opts.durationSeconds} s, or Ctrl-C to stop:` : 'Ctrl-C to stop:';
+    const etcd = this.kind === 'etcd';
     // Lines within 80 columns: the demo's first screen is often a default-sized terminal.
     return [
       `dashboard: ${dashboard}`,
       '',
-      'tributary demo — a live shop database kept in step with a copy of it',
+      etcd ? 'tributary demo — a live shop database kept in step with etcd' : 'tributary demo — a live shop database kept in step with a copy of it',
       '',
       `  source  ${srcUrl}`,
       `          mariadb -h 127.0.0.1 -P ${source.port} -u root ${SHOP_DATABASE}`,
-      `  target  ${dstUrl}`,
-      `          mariadb -h 127.0.0.1 -P ${target.port} -u root ${SHOP_DATABASE}`,
+      `  target  ${target.url}`,
+      ...target.lines,
       '',
       `  The source holds a shop: ${SHOP_TABLES.join(', ')}`,
       `  (${rows} rows). A workload writes about ${this.opts.rate} transactions/s to it: new orders,`,
       '  status changes, edits, deletes, and every 10 s a price change across a whole',
-      '  category. tributary copies the tables to the target, then applies every change',
-      "  from the source's binlog. Every 10 s a line compares row counts, source/target",
-      '  (the target trails by about a second). Both servers are throwaway: they and',
-      '  their data go when the demo stops.',
+      ...(etcd
+        ? [
+            '  category. tributary copies each row into etcd as one key, then applies every',
+            "  change from the source's binlog, each source transaction in one etcd",
+            '  transaction. Every 10 s a line compares source rows with etcd keys (etcd trails',
+            '  by about a second). Both servers are throwaway: they and their data go when the',
+            '  demo stops.',
+          ]
+        : [
+            '  category. tributary copies the tables to the target, then applies every change',
+            "  from the source's binlog. Every 10 s a line compares row counts, source/target",
+            '  (the target trails by about a second). Both servers are throwaway: they and',
+            '  their data go when the demo stops.',
+          ]),
       '',
       `  ${stopHow}`,
       '  the workload stops, the sync catches up and checkpoints, and each table is',
-      '  compared with CHECKSUM TABLE. A second Ctrl-C exits at once.',
+      ...(etcd
+        ? ["  compared row by row with etcd's objects (tributary verify's checksum).", '  A second Ctrl-C exits at once.']
+        : ['  compared with CHECKSUM TABLE. A second Ctrl-C exits at once.']),
       '',
     ].join('\n');
   }
