@@ -8,7 +8,7 @@ import type { Row } from '../core/values.js';
 import { cascadesOf, tablesWithReferentialActions } from '../schema/foreign-keys.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target, TargetTransaction } from '../core/target.js';
-import type { Convergence, StreamOp } from '../copier/convergence.js';
+import { opBytes, type Convergence, type StreamOp } from '../copier/convergence.js';
 import { CHECKPOINT_VERSION } from '../checkpoint/checkpoint.js';
 import type { PauseGate } from '../core/pause.js';
 import { NO_OBSERVER, type SyncObserver } from '../core/observer.js';
@@ -205,6 +205,10 @@ export class StreamApplier {
   private openTxn: StreamOp[] = [];
   /** The open source transaction has more changes than one commit holds: they go to the batch as they come. */
   private openTxnTooBig = false;
+  /** Bytes of openTxn's changes (opBytes), counted against the buffer's bound. */
+  private openTxnBytes = 0;
+  /** Where the open source transaction's cascades begin in `cascades`. */
+  private txnCascadeStart = 0;
   /** Foreign keys whose cascades go deeper than the parent's row tells (warned once each). */
   private readonly warnedDeeper = new Set<string>();
 
@@ -251,7 +255,7 @@ export class StreamApplier {
   }
 
   snapshot(): ApplierStats {
-    const behind = !this.idle || !this.batch.empty || this.tx !== undefined || this.opts.convergence.heldCount > 0;
+    const behind = !this.idle || !this.batch.empty || this.tx !== undefined || this.openTxn.length > 0 || this.opts.convergence.heldCount > 0;
     return {
       changesApplied: this.stats.changesApplied,
       transactionsApplied: this.stats.transactionsApplied,
@@ -295,7 +299,7 @@ export class StreamApplier {
    */
   barrier(): Promise<void> {
     // Nothing pending: done, or done once the commit under way (which took it all) has committed.
-    if (this.batch.empty && this.tx === undefined) return this.committing ?? Promise.resolve();
+    if (this.batch.empty && this.tx === undefined && this.openTxn.length === 0) return this.committing ?? Promise.resolve();
     return new Promise((resolve) => this.barriers.push(resolve));
   }
 
@@ -304,7 +308,7 @@ export class StreamApplier {
 
   /** True while waiting for the source with nothing pending to commit (held changes aside). */
   waitingIdle(): boolean {
-    return this.idle && this.batch.empty && this.tx === undefined;
+    return this.idle && this.batch.empty && this.tx === undefined && this.openTxn.length === 0;
   }
 
   private readonly barriers: (() => void)[] = [];
@@ -417,9 +421,11 @@ export class StreamApplier {
   private async handle(ev: StreamEvent): Promise<void> {
     switch (ev.type) {
       case 'begin':
+        if (!this.inTxn) this.txnCascadeStart = this.cascades.length;
         this.inTxn = true;
         return;
       case 'change': {
+        if (!this.inTxn) this.txnCascadeStart = this.cascades.length;
         this.inTxn = true;
         this.changedSinceBoundary = true;
         if (ev.before && !this.opts.source.capabilities.logsCascades) this.noteCascades(ev.change, ev.before);
@@ -618,11 +624,35 @@ export class StreamApplier {
       return;
     }
     this.openTxn.push(op);
+    this.openTxnBytes += opBytes(op);
     if (this.openTxn.length <= limit) return;
-    // Committing now is committing at the last boundary: the open transaction is not in the batch.
-    if (!this.batch.empty || this.tx) await this.commit();
-    for (const o of this.openTxn.splice(0)) this.batch.add(o);
+    await this.commitBeforeOpenTxn();
+    this.joinOpenTxn();
     this.openTxnTooBig = true;
+  }
+
+  /**
+   * Commits the batch at the last boundary, without the open source transaction, whose changes
+   * wait in openTxn: nor its cascades (applied after its changes), nor the barriers taken while
+   * it was open (they wait for its changes too).
+   */
+  private async commitBeforeOpenTxn(): Promise<void> {
+    if (this.batch.empty && !this.tx) return;
+    const cascades = this.cascades.splice(this.txnCascadeStart);
+    const barriers = this.openTxn.length ? this.barriers.splice(0) : [];
+    try {
+      await this.commit();
+    } finally {
+      this.cascades.push(...cascades);
+      this.barriers.push(...barriers);
+      this.txnCascadeStart = 0;
+    }
+  }
+
+  /** The open transaction's waiting changes join the batch. */
+  private joinOpenTxn(): void {
+    for (const o of this.openTxn.splice(0)) this.batch.add(o);
+    this.openTxnBytes = 0;
   }
 
   /** Writes the pending changes of every table the copy lets the stream write now into the open target transaction (see relieve()). */
@@ -638,8 +668,8 @@ export class StreamApplier {
     this.openTxnTooBig = false;
     if (this.openTxn.length === 0) return;
     const limit = this.opts.target.capabilities.commitLimit ?? Infinity;
-    if (this.batch.changes + this.openTxn.length > limit && (!this.batch.empty || this.tx)) await this.commit();
-    for (const o of this.openTxn.splice(0)) this.batch.add(o);
+    if (this.batch.changes + this.openTxn.length > limit) await this.commitBeforeOpenTxn();
+    this.joinOpenTxn();
   }
 
   private async atBoundary(position: string, timestamp: number): Promise<void> {
@@ -666,7 +696,7 @@ export class StreamApplier {
   }
 
   private overBudget(): boolean {
-    return this.batch.bytes + this.opts.convergence.heldBytes >= this.opts.bufferBytes;
+    return this.batch.bytes + this.openTxnBytes + this.opts.convergence.heldBytes >= this.opts.bufferBytes;
   }
 
   /**
@@ -682,6 +712,13 @@ export class StreamApplier {
     if (!this.inTxn) {
       if (!this.batch.empty || this.tx) await this.commit();
       return;
+    }
+    // The open transaction waiting beside the batch (a commit limit's) joins it: it is then written
+    // in several commits, as one too big for one is.
+    if (this.openTxn.length) {
+      await this.commitBeforeOpenTxn();
+      this.joinOpenTxn();
+      this.openTxnTooBig = true;
     }
     const conv = this.opts.convergence;
     const low = this.opts.bufferBytes / 2;
@@ -799,6 +836,8 @@ export class StreamApplier {
 
   private async abandon(): Promise<void> {
     this.openTxn = [];
+    this.openTxnBytes = 0;
+    this.txnCascadeStart = 0;
     this.openTxnTooBig = false;
     const tx = this.tx;
     this.tx = undefined;

@@ -258,13 +258,22 @@ describe('MariaDB → etcd', () => {
     await src.query(`CREATE DATABASE e8; USE e8; CREATE TABLE p (id INT PRIMARY KEY, code INT UNIQUE);
       CREATE TABLE c (id INT PRIMARY KEY, pcode INT, FOREIGN KEY (pcode) REFERENCES p (code) ON DELETE CASCADE ON UPDATE CASCADE);
       INSERT INTO p VALUES (1, 10), (2, 20); INSERT INTO c VALUES (1, 10), (2, 10), (3, 20);`);
-    const run = sync('e8', 'e8');
+    // A long flush interval keeps the 126 filler rows below pending when the next transaction comes.
+    const run = sync('e8', 'e8', ['--flush-interval', '3s']);
     await waitUntil('copied', async () => (await client.getAll().prefix('/e8/c/').count()) === 3, 60_000);
     await src.query('USE e8; UPDATE p SET code = 11 WHERE id = 1; DELETE FROM p WHERE id = 2;');
     await waitUntil('cascaded', async () => {
       const all = await client.getAll().prefix('/e8/c/').strings();
       return Object.keys(all).length === 2 && all['/e8/c/1'] === '{"id":1,"pcode":11}' && all['/e8/c/2'] === '{"id":2,"pcode":11}';
     }, 60_000);
+    // A transaction that does not fit beside the batch before it: its cascade is applied after its
+    // own changes (a child inserted, then deleted with its parent), not with the batch before it.
+    await src.query(`USE e8; CREATE TABLE filler (id INT PRIMARY KEY); INSERT INTO p VALUES (3, 30); INSERT INTO c VALUES (5, 30);`);
+    await waitUntil('child 5', async () => (await client.get('/e8/c/5').string()) !== null, 60_000);
+    await src.query(`USE e8; INSERT INTO filler SELECT seq FROM seq_1_to_126; BEGIN; INSERT INTO c VALUES (6, 30); INSERT INTO filler VALUES (1000); DELETE FROM p WHERE id = 3; COMMIT;`);
+    await waitUntil('filler', async () => (await client.getAll().prefix('/e8/filler/').count()) === 127, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect([await client.get('/e8/c/5').string(), await client.get('/e8/c/6').string()]).toEqual([null, null]);
     await src.query(`USE e8; CREATE TABLE big (id INT PRIMARY KEY, doc LONGTEXT); INSERT INTO big VALUES (1, REPEAT('x', 2000000));`);
     expect(await run.exited).toBe(1);
     expect(run.stderr()).toMatch(/TRIB_TARGET_WRITE_FAILED.*the row of key \/e8\/big\/1 is 2000\d+ bytes as JSON, more than one etcd request holds/);
