@@ -10,6 +10,8 @@ import type { Value } from '../../src/core/values.js';
 import { valueConventions } from '../../src/engines/registry.js';
 import { KeyLayout, prefixEnd } from '../../src/engines/etcd/keys.js';
 import { members, parseRow, renderRow } from '../../src/engines/etcd/values.js';
+import { planDocuments } from '../../src/engines/etcd/ddl.js';
+import type { SchemaChange, SchemaOperation } from '../../src/core/schema-change.js';
 
 const col = (name: string, logical: LogicalType): Column => ({ name, dataType: logical.kind, columnType: logical.kind, nullable: true, unsigned: false, logical });
 
@@ -111,5 +113,35 @@ describe('etcd keys', () => {
   it('ends a prefix range where the prefix ends', () => {
     expect(prefixEnd(Buffer.from('/a/')).toString()).toBe('/a0');
     expect([...prefixEnd(Buffer.from([0x61, 0xff]))]).toEqual([0x62]);
+  });
+});
+
+describe('etcd schema changes (ddl.ts planDocuments)', () => {
+  const layout = new KeyLayout({ prefix: 'p', layout: 'tributary', conventions: valueConventions });
+  const t = (name: string, cols = ['id', 'v']): TableSchema => ({ name, engine: 'mysql', columns: cols.map((c) => col(c, { kind: 'integer', bytes: 4, signed: true })), primaryKey: [0], generated: [] });
+  const change = (operations: SchemaOperation[], before: TableSchema[], after: TableSchema[]): SchemaChange => ({
+    statement: 'x',
+    sourceEngine: 'mysql',
+    operations,
+    before: new Map(before.map((x) => [x.name, x])),
+    after: new Map(after.map((x) => [x.name, x])),
+  });
+
+  it('runs the pairs of a RENAME TABLE in order: a swap through a temporary name, and a chain', () => {
+    const swap = planDocuments(change([{ op: 'rename-tables', pairs: [{ from: 'a', to: 'tmp' }, { from: 'b', to: 'a' }, { from: 'tmp', to: 'b' }] }], [t('a'), t('b')], [t('a'), t('b')]), layout);
+    expect(new Set(swap.clear)).toEqual(new Set(['a', 'b']));
+    expect(swap.rewrites.map((r) => [r.from, r.to])).toEqual(expect.arrayContaining([['a', 'b'], ['b', 'a']]));
+    const chain = planDocuments(change([{ op: 'rename-tables', pairs: [{ from: 'a', to: 'b' }, { from: 'b', to: 'c' }] }], [t('a')], [t('c')]), layout);
+    expect(chain).toEqual({ clear: ['a'], rewrites: [{ from: 'a', to: 'c', members: new Map([['id', 'id'], ['v', 'v']]), reshape: false }] });
+  });
+
+  it('renames and drops members with a column rename in the same statement as a table rename, and refuses a new key', () => {
+    const plan = planDocuments(
+      change([{ op: 'rename-tables', pairs: [{ from: 'a', to: 'b' }] }, { op: 'rename-column', table: 'b', from: 'v', to: 'w' }, { op: 'drop-column', table: 'b', column: 'x' }], [t('a', ['id', 'v', 'x'])], [t('b', ['id', 'w'])]),
+      layout,
+    );
+    expect(plan).toEqual({ clear: ['a'], rewrites: [{ from: 'a', to: 'b', members: new Map([['id', 'id'], ['w', 'v']]), reshape: true }] });
+    const rekey = { ...t('a', ['id', 'v']), primaryKey: [1] };
+    expect(() => planDocuments(change([{ op: 'drop-index', table: 'a', name: 'PRIMARY', primary: true }], [t('a')], [rekey]), layout)).toThrow(/changes table a's primary key \(id → v\)/);
   });
 });

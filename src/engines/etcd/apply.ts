@@ -147,6 +147,11 @@ export class OpBuffer {
     });
   }
 
+  /** Whether a write of `key` is gathered here or in flight (not known to be committed). */
+  touches(key: string): boolean {
+    return this.keys.has(key) || this.inFlight.some((f) => f.keys.has(key));
+  }
+
   /** Waits for every transaction in flight; throws the first one's error. */
   async drain(): Promise<void> {
     const all = this.inFlight;

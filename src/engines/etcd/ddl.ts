@@ -54,12 +54,14 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
   const truncated = new Set<string>();
   for (const op of change.operations) {
     switch (op.op) {
-      case 'rename-tables': {
-        const moved = op.pairs.map((p) => [p.to, state.get(p.from)] as const);
-        for (const p of op.pairs) state.delete(p.from);
-        for (const [to, s] of moved) if (s) state.set(to, s);
+      case 'rename-tables':
+        // The pairs run in order (a swap goes through a temporary name: a → tmp, b → a, tmp → b).
+        for (const p of op.pairs) {
+          const s = state.get(p.from);
+          state.delete(p.from);
+          if (s) state.set(p.to, s);
+        }
         break;
-      }
       case 'rename-column': {
         const s = state.get(op.table);
         const orig = s?.names.get(op.from);
@@ -112,7 +114,6 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
     else if (truncated.has(to)) clear.add(to);
   }
   for (const name of change.before.keys()) if (!kept.has(name)) clear.add(name);
-  // A table truncated and renamed in one statement is read from the snapshot all the same: none is.
   return { clear: [...clear], rewrites };
 }
 

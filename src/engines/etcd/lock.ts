@@ -77,9 +77,11 @@ export class EtcdSyncLock implements SyncLock {
       }
       const kv = res.responses[0]?.response_range?.kvs[0];
       if (!kv) continue; // released between the compare and the read
-      const ttl = kv.lease && kv.lease !== '0' ? Number((await client.leaseClient.leaseTimeToLive({ ID: kv.lease }).catch(() => ({ TTL: '-1' }))).TTL) : -1;
+      // The holder's lease's time left; undefined when it could not be read this time.
+      const ttl = kv.lease && kv.lease !== '0' ? await client.leaseClient.leaseTimeToLive({ ID: kv.lease }).then((r) => Number(r.TTL), () => undefined) : -1;
       // A holder that renews its lease shows a TTL that went up; one that is gone counts down.
-      if (Date.now() > deadline || ttl === -1 && kv.lease === '0' || (lastTtl !== undefined && ttl > lastTtl)) {
+      // A key without a lease never goes away by itself; an expired lease's key goes at once.
+      if (Date.now() > deadline || kv.lease === '0' || (lastTtl !== undefined && ttl !== undefined && ttl > lastTtl)) {
         lease.release();
         await client.leaseClient.leaseRevoke({ ID: leaseId }).catch(() => undefined);
         throw new TributaryError(
@@ -87,7 +89,7 @@ export class EtcdSyncLock implements SyncLock {
           `sync ${this.opts.syncId} is already running against ${this.opts.where}: its lock ${key} is held by ${kv.value.toString()}; stop that instance first (a killed one lets go within ${this.ttl} s, when its lease expires), or give this one another --id`,
         );
       }
-      lastTtl = ttl;
+      lastTtl = ttl ?? lastTtl;
       await new Promise((r) => setTimeout(r, 500));
     }
     this.lease = lease;

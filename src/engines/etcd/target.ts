@@ -290,6 +290,13 @@ export class EtcdTarget implements Target {
     const what = 'applying a stream batch';
     return {
       write: async (tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]) => {
+        // An update that leaves columns unsent keeps their stored values (changeOps reads them): a
+        // write of the same key still gathered or in flight is committed first, so the read sees it.
+        const partial = changes.filter((c) => c.kind === 'upsert' && c.unchanged?.length);
+        if (partial.some((c) => buf.touches(this.layout.rowKey(tables.get(c.table) as TableSchema, c.key)))) {
+          await buf.flush(what);
+          await buf.drain();
+        }
         let ops: Op[];
         try {
           ops = await changeOps(ctx, tables, changes);
@@ -334,16 +341,19 @@ export class EtcdTarget implements Target {
       let revision: string;
       const pending = (await this.cp.rows(this.client)).find((r) => r.name === PENDING_DDL_ROW);
       const replay = pending ? (JSON.parse(pending.body) as { position?: string; revision?: string }) : undefined;
+      // The pending row commits first, then the deletes: a replay after a crash anywhere from
+      // here on finds it, reads the same revision, and deletes again what may not be deleted yet
+      // (the moves and rewrites read that revision, so nothing they need is lost by deleting).
+      const buf = new OpBuffer(sender, 0);
       if (replay?.position === checkpoint.position && replay.revision) {
         revision = replay.revision;
       } else {
         const head = await this.client.kv.range({ key: Buffer.from(this.cp.pendingKey()), count_only: true });
         revision = head.header.revision;
-        const first = [this.cp.pending(JSON.stringify({ position: checkpoint.position, revision })), ...clearOps(plan, this.layout)];
-        const buf = new OpBuffer(sender, 0);
-        for (const op of first) await buf.add(op, what);
-        await buf.commit([], what);
+        await buf.add(this.cp.pending(JSON.stringify({ position: checkpoint.position, revision })), what);
       }
+      for (const op of clearOps(plan, this.layout)) await buf.add(op, what);
+      await buf.commit([], what);
       for (const rw of plan.rewrites) {
         for await (const ops of rewriteOps(this.client, this.layout, rw, revision)) {
           const buf = new OpBuffer(sender, 0);
