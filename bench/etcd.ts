@@ -49,6 +49,8 @@ import { DEL, INS, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? Math.min(ROWS, 1_000_000));
 const TXNS = Math.ceil(CHANGES / TXN_ROWS);
+/** For experiments: BENCH_ETCD_ARGS='--max-txn-ops 1024' starts every etcd with these flags (pass tributary the same with BENCH_TRIBUTARY_ARGS). */
+const ETCD_ARGS = (process.env.BENCH_ETCD_ARGS ?? '').split(/\s+/).filter(Boolean);
 const CONCURRENCY = (process.env.BENCH_ETCD_CONCURRENCY ?? '4,8').split(',').map(Number);
 const TXN_PUTS = 128;
 const RATIO_TARGET = 0.8;
@@ -120,7 +122,7 @@ function* transactions(pages: readonly Page[]): Generator<IRequestOp[]> {
 
 /** The anchor: every key and value written with `concurrency` transactions in flight. */
 async function anchorWrite(pages: readonly Page[], n: number, concurrency: number): Promise<{ ms: number; putsPerSecond: number; transactions: number }> {
-  const server = await startEtcd();
+  const server = await startEtcd({ args: ETCD_ARGS });
   const etcd = client(server);
   try {
     await etcd.maintenance.status();
@@ -205,7 +207,7 @@ async function main(): Promise<void> {
     let copy: CopyResult;
     let data: Awaited<ReturnType<typeof readAll>>;
     {
-      const server = await startEtcd();
+      const server = await startEtcd({ args: ETCD_ARGS });
       const etcd = client(server);
       try {
         etcdVersion = (await etcd.maintenance.status()).version;
@@ -240,7 +242,7 @@ async function main(): Promise<void> {
     const best = anchors.reduce((a, b) => (b.putsPerSecond > a.putsPerSecond ? b : a));
 
     // (c) Stream: copy with a streaming sync, stop it, write the backlog, replay it.
-    const server = await startEtcd();
+    const server = await startEtcd({ args: ETCD_ARGS });
     const etcd = client(server);
     let stream: { exit: TributaryExit; caughtUpMs: number; firstMoveMs: number | undefined; sourceMs: number; changesPerSecond: number; keys: number; sourceRows: number };
     try {
