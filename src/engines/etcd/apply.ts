@@ -231,7 +231,8 @@ export interface ApplyContext {
  * The stored objects of the given keys (raw JSON text), for upserts that leave columns unchanged
  * (PostgreSQL's unchanged TOAST values): read before they are rewritten.
  */
-async function storedObjects(client: Etcd3, keys: readonly string[]): Promise<Map<string, string>> {
+/** The stored objects (raw text) of the given keys, by key; keys etcd lacks are left out. */
+export async function getMany(client: Etcd3, keys: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (let i = 0; i < keys.length; i += 100) {
     const part = keys.slice(i, i + 100);
@@ -244,7 +245,7 @@ async function storedObjects(client: Etcd3, keys: readonly string[]): Promise<Ma
 /** The ops of row changes, in order (the caller coalesced them: one per key). */
 export async function changeOps(ctx: ApplyContext, tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]): Promise<Op[]> {
   const partial = changes.filter((c) => c.kind === 'upsert' && c.unchanged?.length);
-  const stored = partial.length ? await storedObjects(ctx.client, partial.map((c) => ctx.layout.rowKey(tableOf(tables, c.table), c.key))) : undefined;
+  const stored = partial.length ? await getMany(ctx.client, partial.map((c) => ctx.layout.rowKey(tableOf(tables, c.table), c.key))) : undefined;
   const ops: Op[] = [];
   for (const c of changes) {
     const table = tableOf(tables, c.table);
@@ -272,18 +273,22 @@ function tableOf(tables: ReadonlyMap<string, TableSchema>, name: string): TableS
   return t;
 }
 
-/** Every row of a table in etcd, a page at a time (key order), with its key. */
-export async function* scanTable(client: Etcd3, layout: KeyLayout, table: TableSchema, conv: ValueConventions, page = 1000, revision?: string): AsyncGenerator<{ key: string; row: Row }[]> {
-  const prefix = Buffer.from(layout.tablePrefix(table.name));
-  const end = prefixEnd(prefix);
-  let from = prefix;
+/** Every key and value under `prefix`, a page at a time in key order (at `revision`, when given). */
+export async function* rangePages(client: Etcd3, prefix: string, page = 1000, revision?: string): AsyncGenerator<{ key: string; value: string }[]> {
+  const start = Buffer.from(prefix);
+  const end = prefixEnd(start);
+  let from = start;
   for (;;) {
     const res = await client.kv.range({ key: from, range_end: end, limit: page, ...(revision !== undefined ? { revision } : {}) });
-    const rows = res.kvs.map((kv) => ({ key: kv.key.toString(), row: parseRow(table, kv.value.toString(), conv) }));
-    if (rows.length) yield rows;
+    if (res.kvs.length) yield res.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
     if (!res.more || res.kvs.length === 0) return;
     from = Buffer.concat([(res.kvs[res.kvs.length - 1] as { key: Buffer }).key, Buffer.from([0])]);
   }
+}
+
+/** Every row of a table in etcd, a page at a time (key order), with its key. */
+export async function* scanTable(client: Etcd3, layout: KeyLayout, table: TableSchema, conv: ValueConventions, page = 1000, revision?: string): AsyncGenerator<{ key: string; row: Row }[]> {
+  for await (const kvs of rangePages(client, layout.tablePrefix(table.name), page, revision)) yield kvs.map((kv) => ({ key: kv.key, row: parseRow(table, kv.value, conv) }));
 }
 
 /**

@@ -2,8 +2,8 @@ import type { Etcd3 } from 'etcd3';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
 import type { Column, TableSchema } from '../../core/schema.js';
-import { deletePrefixOp, putOp, type Op } from './apply.js';
-import { prefixEnd, type KeyLayout } from './keys.js';
+import { deletePrefixOp, putOp, rangePages, type Op } from './apply.js';
+import type { KeyLayout } from './keys.js';
 import { members } from './values.js';
 
 /**
@@ -129,38 +129,26 @@ export function clearOps(plan: DocumentPlan, layout: KeyLayout): Op[] {
 export async function* rewriteOps(client: Etcd3, layout: KeyLayout, rw: TableRewrite, revision: string): AsyncGenerator<Op[]> {
   const fromPrefix = layout.tablePrefix(rw.from);
   const toPrefix = layout.tablePrefix(rw.to);
-  const prefix = Buffer.from(fromPrefix);
-  const end = prefixEnd(prefix);
-  let from = prefix;
-  for (;;) {
-    let res;
-    try {
-      res = await client.kv.range({ key: from, range_end: end, limit: 500, revision });
-    } catch (err) {
-      if (/compacted/i.test((err as Error).message)) {
-        throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `the etcd revision ${revision} the schema change reads table ${rw.from} at was compacted away before the change was finished; restart the sync with --force to copy the tables afresh`, { cause: err });
-      }
-      throw err;
+  try {
+    for await (const kvs of rangePages(client, fromPrefix, 500, revision)) {
+      yield kvs.map(({ key, value }) => putOp(toPrefix + key.slice(fromPrefix.length), rw.reshape ? reshaped(value, rw.members) : value));
     }
-    const ops: Op[] = [];
-    for (const kv of res.kvs) {
-      const key = toPrefix + kv.key.toString().slice(fromPrefix.length);
-      const text = kv.value.toString();
-      if (!rw.reshape) {
-        ops.push(putOp(key, text));
-        continue;
-      }
-      const old = members(text);
-      let out = '{';
-      for (const [name, orig] of rw.members) {
-        const raw = old.get(orig);
-        if (raw === undefined) continue;
-        out += `${out.length > 1 ? ',' : ''}${JSON.stringify(name)}:${raw}`;
-      }
-      ops.push(putOp(key, out + '}'));
+  } catch (err) {
+    if (/compacted/i.test((err as Error).message)) {
+      throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `the etcd revision ${revision} the schema change reads table ${rw.from} at was compacted away before the change was finished; restart the sync with --force to copy the tables afresh`, { cause: err });
     }
-    if (ops.length) yield ops;
-    if (!res.more || res.kvs.length === 0) return;
-    from = Buffer.concat([(res.kvs[res.kvs.length - 1] as { key: Buffer }).key, Buffer.from([0])]);
+    throw err;
   }
+}
+
+/** An object with its members renamed or left out (`members`: name after ← name before), the others byte for byte. */
+function reshaped(text: string, names: ReadonlyMap<string, string>): string {
+  const old = members(text);
+  let out = '{';
+  for (const [name, orig] of names) {
+    const raw = old.get(orig);
+    if (raw === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(name)}:${raw}`;
+  }
+  return out + '}';
 }

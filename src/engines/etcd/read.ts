@@ -3,7 +3,7 @@ import type { TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
-import { scanTable } from './apply.js';
+import { getMany, scanTable } from './apply.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
 import { parseRow } from './values.js';
 
@@ -48,13 +48,8 @@ export class EtcdReadBack {
 
   async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
     const conv = this.conventions(table.engine);
-    const out: Row[] = [];
-    for (let i = 0; i < keys.length; i += 100) {
-      const part = keys.slice(i, i + 100);
-      const res = await this.client.kv.txn({ compare: [], success: part.map((k) => ({ request_range: { key: Buffer.from(this.layout.rowKey(table, k)) } })), failure: [] });
-      for (const r of res.responses) for (const kv of r.response_range?.kvs ?? []) out.push(parseRow(table, kv.value.toString(), conv));
-    }
-    return out;
+    const stored = await getMany(this.client, keys.map((k) => this.layout.rowKey(table, k)));
+    return [...stored.values()].map((text) => parseRow(table, text, conv));
   }
 
   async readKeys(table: TableSchema, after: readonly Value[] | null, limit: number): Promise<Value[][]> {

@@ -30,8 +30,6 @@ export interface EtcdTargetOptions {
   readonly maxTxnOps: number;
   /** The value conventions of the source's engine, by TableSchema.engine (engines/registry.ts). */
   readonly conventions: (engine: string) => ValueConventions;
-  /** Transactions of one chunk sent at once (the last, with the checkpoint, after them). */
-  readonly parallel?: number;
 }
 
 /**
@@ -247,27 +245,11 @@ export class EtcdTarget implements Target {
   async writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
     const conv = this.opts.conventions(table.engine);
     const what = `copying a chunk of ${table.name}`;
-    const sender = this.senderFor();
-    const per = this.opts.maxTxnOps - 1;
-    const groups: Op[][] = [];
-    let group: Op[] = [];
-    let bytes = 0;
-    for (const row of rows) {
-      const op = putOp(this.layout.rowKey(table, table.primaryKey.map((i) => row[i] ?? null)), renderRow(table, row, conv));
-      if (group.length >= per || (group.length > 0 && bytes + op.bytes > 1_300_000)) {
-        groups.push(group);
-        group = [];
-        bytes = 0;
-      }
-      group.push(op);
-      bytes += op.bytes;
-    }
-    const last = group;
-    const parallel = this.opts.parallel ?? 8;
-    for (let i = 0; i < groups.length; i += parallel) await Promise.all(groups.slice(i, i + parallel).map((g) => send(sender, g, what)));
+    const buf = new OpBuffer(this.senderFor(), 1);
+    for (const row of rows) await buf.add(putOp(this.layout.rowKey(table, table.primaryKey.map((i) => row[i] ?? null)), renderRow(table, row, conv)), what);
     const cp = await commit.checkpoint();
     try {
-      await send(sender, [...last, this.cp.table(table.name, cp)], what);
+      await buf.commit([this.cp.table(table.name, cp)], what);
     } catch (err) {
       commit.failed();
       throw err;
