@@ -222,6 +222,16 @@ export class MysqlSource implements ChangeSource {
 
   async currentPosition(opts: { readonly wholeTables?: readonly string[] } = {}): Promise<string> {
     if (opts.wholeTables?.length) return this.snapshotPosition(opts.wholeTables);
+    try {
+      return await this.binlogEnd();
+    } catch (err) {
+      // A server gone away (restarting) is CONNECT_FAILED, retryable, as on every other read here:
+      // the continuous checksum asks for the head while the stream rides out a restart.
+      throw connectError(err, this.opts.dsn, 'source');
+    }
+  }
+
+  private async binlogEnd(): Promise<string> {
     let rows: RowDataPacket[];
     try {
       [rows] = await this.c.query<RowDataPacket[]>('SHOW MASTER STATUS');
