@@ -255,7 +255,7 @@ export class StreamApplier {
   }
 
   snapshot(): ApplierStats {
-    const behind = !this.idle || !this.batch.empty || this.tx !== undefined || this.openTxn.length > 0 || this.opts.convergence.heldCount > 0;
+    const behind = !this.idle || !this.batch.empty || this.tx !== undefined || this.openTxn.length > 0 || this.landing !== undefined || this.opts.convergence.heldCount > 0;
     return {
       changesApplied: this.stats.changesApplied,
       transactionsApplied: this.stats.transactionsApplied,
@@ -299,7 +299,7 @@ export class StreamApplier {
    */
   barrier(): Promise<void> {
     // Nothing pending: done, or done once the commit under way (which took it all) has committed.
-    if (this.batch.empty && this.tx === undefined && this.openTxn.length === 0) return this.committing ?? Promise.resolve();
+    if (this.batch.empty && this.tx === undefined && this.openTxn.length === 0) return this.committing ?? this.landing ?? Promise.resolve();
     return new Promise((resolve) => this.barriers.push(resolve));
   }
 
@@ -308,7 +308,7 @@ export class StreamApplier {
 
   /** True while waiting for the source with nothing pending to commit (held changes aside). */
   waitingIdle(): boolean {
-    return this.idle && this.batch.empty && this.tx === undefined && this.openTxn.length === 0;
+    return this.idle && this.batch.empty && this.tx === undefined && this.openTxn.length === 0 && this.landing === undefined;
   }
 
   private readonly barriers: (() => void)[] = [];
@@ -344,6 +344,7 @@ export class StreamApplier {
     let stopDeadline = 0;
     try {
       for (;;) {
+        if (this.landingError !== undefined) await this.landed();
         if (this.stopRequested) {
           if (!this.inTxn) break;
           stopDeadline ||= Date.now() + STOP_GRACE_MS;
@@ -360,6 +361,7 @@ export class StreamApplier {
             await this.commit();
             continue;
           }
+          await this.landed();
           // Behind while an event waits to be taken (or a transaction is open): the lag then grows.
           this.idle = !pending?.settled && this.batch.empty && !this.inTxn;
           const gate = this.opts.pause;
@@ -408,6 +410,7 @@ export class StreamApplier {
         await this.handle(r.value);
       }
       if (!this.inTxn && (!this.batch.empty || this.tx || this.dirty || this.stats.txnsPending > 0)) await this.commit();
+      await this.landed();
     } catch (err) {
       await this.abandon();
       throw err;
@@ -641,7 +644,7 @@ export class StreamApplier {
     const cascades = this.cascades.splice(this.txnCascadeStart);
     const barriers = this.openTxn.length ? this.barriers.splice(0) : [];
     try {
-      await this.commit();
+      await this.commit(true);
     } finally {
       this.cascades.push(...cascades);
       this.barriers.push(...barriers);
@@ -684,7 +687,7 @@ export class StreamApplier {
     const limit = this.opts.target.capabilities.commitLimit;
     // Under a commit limit, a transaction already partly written (spilled) commits at its end.
     const due = this.batch.changes >= this.opts.batchSize || (limit !== null && (this.batch.changes >= limit || this.tx !== undefined)) || Date.now() >= this.pendingSince + this.opts.flushIntervalMs || this.cascades.length > 0;
-    if (due || this.stopRequested) await this.commit();
+    if (due || this.stopRequested) await this.commit(!this.stopRequested);
   }
 
   private lastSeenTs = 0;
@@ -774,9 +777,13 @@ export class StreamApplier {
     return s;
   }
 
-  /** Commits everything up to the last boundary, with the checkpoint. Only called between transactions. */
-  private async commit(): Promise<void> {
-    const done = this.commitOnce();
+  /**
+   * Commits everything up to the last boundary, with the checkpoint. Only called between
+   * transactions. `overlap`: it may return while the target's commit is still under way (see
+   * commitOnce); the next commit, and every other path to the target, waits for it first.
+   */
+  private async commit(overlap = false): Promise<void> {
+    const done = this.commitOnce(overlap);
     this.committing = done.then(
       () => undefined,
       () => undefined,
@@ -788,7 +795,24 @@ export class StreamApplier {
     }
   }
 
-  private async commitOnce(): Promise<void> {
+  /**
+   * A commit handed to the target and not yet committed, while the next batch is read and written
+   * (commitOnce): settles once it committed and its bookkeeping ran; never rejects (its error
+   * waits in `landingError` for the run loop, the next commit or the end of the run).
+   */
+  private landing: Promise<void> | undefined;
+  private landingError: unknown;
+
+  /** Waits for the commit under way (see `landing`), if any; throws its error. */
+  private async landed(): Promise<void> {
+    await this.landing;
+    const err = this.landingError;
+    if (err === undefined) return;
+    this.landingError = undefined;
+    throw err;
+  }
+
+  private async commitOnce(overlap: boolean): Promise<void> {
     const held = this.opts.convergence.oldestBoundary();
     const idx = held === undefined ? this.boundary : Math.min(held, this.boundary);
     const position = this.positions.get(idx) ?? this.opts.from;
@@ -806,35 +830,64 @@ export class StreamApplier {
       const child = this.schemas.get(c.table);
       if (child) await tx.cascade(child, c);
     }
+    // Commits land in order: the one before has committed, and the source has its acknowledgement,
+    // before this one's checkpoint is handed to the target.
+    await this.landed();
     this.tx = undefined;
-    const commitAt = Date.now();
-    await tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
-    const committedAt = Date.now();
-    // The transaction's row locks are gone: chunks of the tables it wrote may start.
-    this.opts.convergence.streamEnded();
-    // Only now may the source forget what lies before `position` (a PostgreSQL slot's flush position).
-    await this.opts.source.acknowledge(position);
-    for (const k of this.positions.keys()) if (k < idx) this.positions.delete(k);
-    this.stats.commits++;
-    this.stats.transactionsApplied += txns;
-    this.stats.txnsPending = 0;
-    this.stats.appliedPosition = position;
-    for (const [table, c] of this.pendingCounts) {
-      const into = this.appliedCounts.get(table);
-      if (!into) this.appliedCounts.set(table, c);
-      else for (const k of Object.keys(c) as (keyof ChangeCounts)[]) into[k] += c[k];
-    }
+    this.stats.txnsPending -= txns;
+    const counts = this.pendingCounts;
     this.pendingCounts = new Map();
-    if (ts) this.lastAppliedTs = ts;
-    this.observer.streamCommitted({ changes: this.stats.changesApplied - this.changesAtCommit, applySeconds: (committedAt - this.txBegunAt) / 1000, commitSeconds: (committedAt - commitAt) / 1000 });
+    const changes = this.stats.changesApplied - this.changesAtCommit;
     this.changesAtCommit = this.stats.changesApplied;
-    for (const sourceTs of sourceTimes) this.observer.changeCommitted(Math.max(0, committedAt - sourceTs) / 1000);
+    const begunAt = this.txBegunAt;
     this.pendingSince = this.batch.empty ? 0 : Date.now();
     this.dirty = false;
-    for (const b of barriers) b();
+    const commitAt = Date.now();
+    const committed = tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase }).then(async () => {
+      const committedAt = Date.now();
+      // The transaction's row locks are gone: chunks of the tables it wrote may start.
+      this.opts.convergence.streamEnded();
+      // Only now may the source forget what lies before `position` (a PostgreSQL slot's flush position).
+      await this.opts.source.acknowledge(position);
+      for (const k of this.positions.keys()) if (k < idx) this.positions.delete(k);
+      this.stats.commits++;
+      this.stats.transactionsApplied += txns;
+      this.stats.appliedPosition = position;
+      for (const [table, c] of counts) {
+        const into = this.appliedCounts.get(table);
+        if (!into) this.appliedCounts.set(table, c);
+        else for (const k of Object.keys(c) as (keyof ChangeCounts)[]) into[k] += c[k];
+      }
+      if (ts) this.lastAppliedTs = ts;
+      this.observer.streamCommitted({ changes, applySeconds: (committedAt - begunAt) / 1000, commitSeconds: (committedAt - commitAt) / 1000 });
+      for (const sourceTs of sourceTimes) this.observer.changeCommitted(Math.max(0, committedAt - sourceTs) / 1000);
+      for (const b of barriers) b();
+    });
+    // Under a commit limit (etcd) a commit is small and waits a round trip of its own: while
+    // streaming, the next batch is read and written meanwhile. The target keeps that safe: the
+    // next batch's writes never overtake this commit's writes of the same keys, and its checkpoint
+    // never commits before this one's writes (engines/etcd/apply.ts Pipeline). During the copy the
+    // gates need each commit to have ended (streamEnded) before chunks go on: no overlap there.
+    if (overlap && this.phase === 'stream' && this.opts.target.capabilities.commitLimit !== null) {
+      const landing: Promise<void> = committed.then(
+        () => {
+          if (this.landing === landing) this.landing = undefined;
+        },
+        (err: unknown) => {
+          this.landingError = err;
+          if (this.landing === landing) this.landing = undefined;
+          this.wake?.();
+        },
+      );
+      this.landing = landing;
+      return;
+    }
+    await committed;
   }
 
   private async abandon(): Promise<void> {
+    await this.landing;
+    this.landingError = undefined;
     this.openTxn = [];
     this.openTxnBytes = 0;
     this.txnCascadeStart = 0;

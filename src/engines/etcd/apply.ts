@@ -73,15 +73,115 @@ export async function send(s: Sender, ops: readonly Op[], what: string): Promise
   if (!res.succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
 }
 
-/** Transactions of one OpBuffer in flight at once, besides the one being gathered. */
+/** Transactions of one Pipeline in flight at once. */
 const WINDOW = 8;
 
 interface InFlight {
+  /** Settles once it may be sent (what it waits for settled), or failed. */
+  readonly sent: Promise<void>;
+  /** Settles once it committed, or failed (never rejects: see `error`). */
   readonly done: Promise<void>;
   readonly keys: ReadonlySet<string>;
-  readonly ranges: readonly Buffer[][];
+  /** Ranges it deletes, [from, to) as Buffers, or undefined (most transactions delete none). */
+  readonly ranges: readonly Buffer[][] | undefined;
   error?: unknown;
   settled: boolean;
+}
+
+/** Whether `key` lies in one of `ranges` ([from, to) by bytes). */
+function inRanges(key: string, ranges: readonly Buffer[][]): boolean {
+  const b = Buffer.from(key);
+  return ranges.some(([from, to]) => Buffer.compare(b, from as Buffer) >= 0 && Buffer.compare(b, to as Buffer) < 0);
+}
+
+/**
+ * etcd transactions in the order they were handed over, each sent once what it must follow
+ * committed. etcd may apply two requests in flight in either order, so a transaction that writes
+ * a key (or a range) an earlier one writes waits for it; a checkpoint's transaction (`afterAll`)
+ * waits for every earlier one; at most WINDOW are in flight. Handing over is synchronous, so the
+ * order is the callers' order even while earlier ones still wait.
+ *
+ * Shared by the OpBuffers of one writer (EtcdTarget.begin: the stream's commits), it lets one
+ * commit's transactions go out while the previous commit's last one is in flight, keys apart:
+ * each commit's last transaction still waits for every one handed over before it, so no
+ * checkpoint commits before a write that came before it.
+ */
+export class Pipeline {
+  private inFlight: InFlight[] = [];
+
+  /** Whether a write of `key` was handed over and is not known to be committed. */
+  touches(key: string): boolean {
+    return this.inFlight.some((f) => !f.settled && (f.keys.has(key) || (f.ranges !== undefined && inRanges(key, f.ranges))));
+  }
+
+  /** Those in flight that a transaction of `keys` and `ranges` must follow. */
+  private before(keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, afterAll: boolean): InFlight[] {
+    const open = this.inFlight.filter((f) => !f.settled || f.error !== undefined);
+    const deps = afterAll
+      ? open
+      : open.filter((f) => {
+          if (ranges !== undefined || f.ranges !== undefined || f.error !== undefined) return true;
+          const [small, large] = keys.size <= f.keys.size ? [keys, f.keys] : [f.keys, keys];
+          for (const k of small) if (large.has(k)) return true;
+          return false;
+        });
+    const window = open[open.length - WINDOW];
+    if (window && !deps.includes(window)) deps.push(window);
+    return deps;
+  }
+
+  /**
+   * Hands over `ops` as one transaction (synchronously: its place in the order is taken now); it
+   * is sent once what it follows committed, and fails unsent if one of those failed.
+   */
+  start(sender: Sender, ops: readonly Op[], keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false): InFlight {
+    const deps = this.before(keys, ranges, afterAll);
+    const sent = deps.length
+      ? Promise.all(deps.map((d) => d.done)).then(() => {
+          const failed = deps.find((d) => d.error !== undefined);
+          if (failed) throw failed.error;
+        })
+      : Promise.resolve();
+    const f: InFlight = { keys, ranges, settled: false, sent, done: Promise.resolve() };
+    (f as { done: Promise<void> }).done = sent
+      .then(() => send(sender, ops, what))
+      .then(
+        () => {
+          f.settled = true;
+          this.inFlight = this.inFlight.filter((x) => x !== f);
+        },
+        (err: unknown) => {
+          f.error = err;
+          f.settled = true;
+        },
+      );
+    // `sent` rejects with what `done` records: handled there.
+    sent.catch(() => undefined);
+    this.inFlight.push(f);
+    return f;
+  }
+
+  /** Waits for the given transactions; throws the first failure in the pipeline. */
+  async waitFor(entries: readonly InFlight[]): Promise<void> {
+    await Promise.all(entries.map((f) => f.done));
+    this.throwFailed();
+  }
+
+  /** Waits for every transaction handed over by now (not those handed over meanwhile); throws the first failure. */
+  async drain(): Promise<void> {
+    await this.waitFor(this.inFlight.slice());
+  }
+
+  private throwFailed(): void {
+    const failed = this.inFlight.find((f) => f.error !== undefined);
+    if (failed) throw failed.error;
+  }
+
+  /** Waits for everything handed over, whatever its outcome, and forgets failures (a writer starting over). */
+  async settle(): Promise<void> {
+    while (this.inFlight.some((f) => !f.settled)) await Promise.all(this.inFlight.map((f) => f.done));
+    this.inFlight = [];
+  }
 }
 
 /**
@@ -90,26 +190,26 @@ interface InFlight {
  * never a put inside a range deleted in it. What must commit with the last ops (a checkpoint)
  * goes in `last`.
  *
- * Transactions before the last are sent without waiting for each other (up to WINDOW at once),
- * which only keys make safe: etcd may apply two requests in flight in either order, so one that
- * writes a key (or a range) another one in flight writes waits for it. The last transaction, with
- * the checkpoint, is sent once every earlier one committed: the checkpoint never covers a write
- * that may not have happened.
+ * Transactions before the last are sent without waiting for each other, through a Pipeline (its
+ * own, or one shared with other buffers): only keys make that safe (see Pipeline). The last
+ * transaction, with the checkpoint, is sent once every one handed to the pipeline before it
+ * committed: the checkpoint never covers a write that may not have happened.
  */
 export class OpBuffer {
   private ops: Op[] = [];
   private readonly keys = new Set<string>();
-  private ranges: Buffer[][] = [];
+  private ranges: Buffer[][] | undefined;
   private bytes = 0;
-  private inFlight: InFlight[] = [];
+  private readonly pipeline: Pipeline;
   private readonly sender: Sender;
   private readonly reserve: number;
   /** Transactions sent before the last (a commit larger than one transaction), for metrics and tests. */
   sentEarly = 0;
 
-  constructor(sender: Sender, reserve: number) {
+  constructor(sender: Sender, reserve: number, pipeline: Pipeline = new Pipeline()) {
     this.sender = sender;
     this.reserve = reserve;
+    this.pipeline = pipeline;
   }
 
   get size(): number {
@@ -118,104 +218,84 @@ export class OpBuffer {
 
   /** Adds an op, first sending what is gathered when it would not fit beside it. */
   async add(op: Op, what: string): Promise<void> {
-    if (this.conflicts(op) || this.ops.length + 1 > this.sender.maxOps - this.reserve || (this.ops.length > 0 && this.bytes + op.bytes > MAX_TXN_BYTES)) {
-      await this.flush(what);
-    }
+    const f = this.addNow(op, what);
+    if (f) await f.sent;
+  }
+
+  /** add() without waiting for the transaction it hands over (returned) to be sent. */
+  private addNow(op: Op, what: string): InFlight | undefined {
+    let f: InFlight | undefined;
+    if (this.conflicts(op) || this.ops.length + 1 > this.sender.maxOps - this.reserve || (this.ops.length > 0 && this.bytes + op.bytes > MAX_TXN_BYTES)) f = this.handOver(what);
+    this.push(op);
+    return f;
+  }
+
+  private push(op: Op): void {
     this.ops.push(op);
     this.keys.add(op.key);
-    if (op.rangeEnd) this.ranges.push([Buffer.from(op.key), op.rangeEnd]);
+    if (op.rangeEnd) (this.ranges ??= []).push([Buffer.from(op.key), op.rangeEnd]);
     this.bytes += op.bytes;
   }
 
   private conflicts(op: Op): boolean {
     if (this.keys.has(op.key)) return true;
     if (op.rangeEnd) return this.ops.length > 0;
-    const k = Buffer.from(op.key);
-    return this.ranges.some(([from, to]) => Buffer.compare(k, from as Buffer) >= 0 && Buffer.compare(k, to as Buffer) < 0);
-  }
-
-  /** Whether a transaction of `ops` would write what one in flight writes. */
-  private overlapsInFlight(keys: ReadonlySet<string>, ranges: readonly Buffer[][]): boolean {
-    const inRange = (k: string, rs: readonly Buffer[][]) => {
-      const b = Buffer.from(k);
-      return rs.some(([from, to]) => Buffer.compare(b, from as Buffer) >= 0 && Buffer.compare(b, to as Buffer) < 0);
-    };
-    return this.inFlight.some((f) => {
-      if (ranges.length || f.ranges.length) return true;
-      for (const k of keys) if (f.keys.has(k) || inRange(k, f.ranges)) return true;
-      return false;
-    });
+    return this.ranges !== undefined && inRanges(op.key, this.ranges);
   }
 
   /** Whether a write of `key` is gathered here or in flight (not known to be committed). */
   touches(key: string): boolean {
-    return this.keys.has(key) || this.inFlight.some((f) => f.keys.has(key));
+    return this.keys.has(key) || this.pipeline.touches(key);
   }
 
   /** Waits for every transaction in flight; throws the first one's error. */
   async drain(): Promise<void> {
-    const all = this.inFlight;
-    this.inFlight = [];
-    await Promise.all(all.map((f) => f.done));
-    const failed = all.find((f) => f.error !== undefined);
-    if (failed) throw failed.error;
+    await this.pipeline.drain();
   }
 
-  /** Sends what is gathered as one transaction, without waiting for it (see the class comment). */
+  /** Sends what is gathered as one transaction, without waiting for it to commit (see the class comment). */
   async flush(what: string): Promise<void> {
-    if (this.ops.length === 0) return;
-    const ops = this.ops;
-    const keys = new Set(this.keys);
-    const ranges = this.ranges;
+    await this.handOver(what)?.sent;
+  }
+
+  private handOver(what: string, afterAll = false): InFlight | undefined {
+    if (this.ops.length === 0) return undefined;
+    const f = this.pipeline.start(this.sender, this.ops, new Set(this.keys), this.ranges, what, afterAll);
     this.clear();
-    if (this.overlapsInFlight(keys, ranges)) await this.drain();
-    const f: InFlight = { keys, ranges, settled: false, done: Promise.resolve() };
-    (f as { done: Promise<void> }).done = send(this.sender, ops, what).then(
-      () => void (f.settled = true),
-      (err: unknown) => {
-        f.error = err;
-        f.settled = true;
-      },
-    );
-    this.inFlight.push(f);
-    this.sentEarly++;
-    const failed = this.inFlight.find((x) => x.error !== undefined);
-    if (failed) await this.drain();
-    if (this.inFlight.length >= WINDOW) {
-      await (this.inFlight[0] as InFlight).done;
-      this.inFlight = this.inFlight.filter((x) => !x.settled || x.error !== undefined);
-      if (this.inFlight.some((x) => x.error !== undefined)) await this.drain();
-    }
+    if (!afterAll) this.sentEarly++;
+    return f;
   }
 
   /**
    * Sends what is gathered with `last` in one final transaction, once every earlier one
-   * committed; `last` beyond what one transaction takes goes first, in earlier ones.
+   * committed; `last` beyond what one transaction takes goes first, in earlier ones. Everything
+   * is handed to the pipeline before the first await (a writer sharing it may go on meanwhile);
+   * resolves once the final transaction committed.
    */
   async commit(last: readonly Op[], what: string): Promise<void> {
     const room = Math.max(1, this.sender.maxOps);
     let tail = last;
     if (tail.length > room) {
-      for (const op of tail.slice(0, tail.length - room)) await this.add(op, what);
+      for (const op of tail.slice(0, tail.length - room)) this.addNow(op, what);
       tail = tail.slice(tail.length - room);
     }
-    if (tail.some((o) => this.keys.has(o.key)) || this.ops.length + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) await this.flush(what);
-    await this.drain();
-    const ops = [...this.ops, ...tail];
-    this.clear();
-    await send(this.sender, ops, what);
+    if (tail.some((o) => this.keys.has(o.key)) || this.ops.length + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) this.handOver(what);
+    for (const op of tail) this.push(op);
+    const f = this.handOver(what, true);
+    if (f) await this.pipeline.waitFor([f]);
+    else await this.pipeline.drain();
   }
 
   /** Forgets what is gathered, once what is in flight has settled. */
   async abandon(): Promise<void> {
     this.clear();
-    await this.drain().catch(() => undefined);
+    await this.pipeline.settle();
   }
 
   clear(): void {
     this.ops = [];
     this.keys.clear();
-    this.ranges = [];
+    this.ranges = undefined;
     this.bytes = 0;
   }
 }

@@ -11,7 +11,7 @@ import { notSupported, type ChunkDigest, type ColumnValueStats, type DatabaseDef
 import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row, Value } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
-import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, putOp, send, type Op, type Sender } from './apply.js';
+import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, Pipeline, putOp, send, type Op, type Sender } from './apply.js';
 import { targetRequirements } from './check.js';
 import { CheckpointKeys } from './checkpoint.js';
 import { connectError, openClient } from './connection.js';
@@ -265,9 +265,16 @@ export class EtcdTarget implements Target {
     throw notSupported('writeEncodedChunk', 'target', 'chunkFormats');
   }
 
+  /**
+   * The stream's transactions, one order across its commits: a commit's writes may go out while the
+   * previous commit's last transaction is in flight (the applier overlaps commits under a commit
+   * limit), keys apart, and no checkpoint before what came before it (apply.ts Pipeline).
+   */
+  private readonly streamPipeline = new Pipeline();
+
   async begin(): Promise<TargetTransaction> {
     const sender = this.senderFor();
-    const buf = new OpBuffer(sender, 1);
+    const buf = new OpBuffer(sender, 1, this.streamPipeline);
     const ctx = { layout: this.layout, conventions: this.opts.conventions, client: this.client };
     const what = 'applying a stream batch';
     return {
