@@ -308,8 +308,8 @@ export class Copier {
    * the selection while the stream runs (its definition on the target already, its copy checkpoint
    * removed: SchemaChange.recopy). A run() under way takes it; once run() has returned, the caller
    * runs it again (waitForTables). The stream's changes of the table go through its Convergence
-   * gate as for any table copied beside the stream. A table of that name already known (a recopy)
-   * is replaced.
+   * gate as for any table copied beside the stream. A table of that name already known (a recopy:
+   * TargetWriter.recopyAfter) is replaced.
    */
   add(schema: TableSchema): void {
     const known = this.tables.findIndex((t) => t.schema.name === schema.name);
@@ -320,7 +320,7 @@ export class Copier {
       old.ended.abort();
       this.tables[known] = fresh;
     } else this.tables.push(fresh);
-    this.opts.logger.info({ table: schema.name }, 'table entered the selection while streaming: copying it from the start');
+    this.opts.logger.info({ table: schema.name }, known >= 0 ? 'copying the table again from the start while streaming: the target cannot convert its rows after a schema change' : 'table entered the selection while streaming: copying it from the start');
     this.opts.source.tableStats(schema.name).then(
       (stats) => {
         fresh.rowsTotal = stats.rows;

@@ -227,3 +227,37 @@ export type LogicalType =
   | OtherType;
 
 export type LogicalKind = LogicalType['kind'];
+
+/**
+ * Whether converting a column from `before` to `after` (a source's ALTER … MODIFY, ALTER TYPE)
+ * leaves every value it can hold as it was: the same kind, at least as wide, with the same
+ * precision after the point, the same padding and character set (not floats: a FLOAT widened
+ * to DOUBLE takes its binary value's longer decimal form). A target that stores values
+ * without a type of its own (etcd's JSON objects) keeps its rows as they are when this holds, and
+ * must read them again from the source when it does not (a narrowing may cut or round values, a
+ * change of kind or character set may rewrite them). Errs towards false: `other` types only
+ * when their declarations are identical.
+ */
+export function keepsEveryValue(before: LogicalType, after: LogicalType): boolean {
+  if (JSON.stringify(before) === JSON.stringify(after)) return true;
+  const wider = (b: number | undefined, a: number | undefined) => a === undefined || (b !== undefined && a >= b);
+  const prefix = (b: readonly string[], a: readonly string[]) => a.length >= b.length && b.every((l, i) => a[i] === l);
+  switch (before.kind) {
+    case 'integer':
+      return after.kind === 'integer' && (before.signed === after.signed ? after.bytes >= before.bytes : !before.signed && after.signed && after.bytes > before.bytes);
+    case 'decimal':
+      return after.kind === 'decimal' && (before.scale ?? 0) === (after.scale ?? 0) && wider(before.precision, after.precision);
+    case 'text':
+      return after.kind === 'text' && !before.fixed && !after.fixed && (before.charset ?? '') === (after.charset ?? '') && wider(before.length, after.length);
+    case 'binary':
+      return after.kind === 'binary' && !before.fixed && !after.fixed && wider(before.length, after.length);
+    case 'enum':
+      return after.kind === 'enum' && prefix(before.labels, after.labels);
+    case 'set':
+      return after.kind === 'set' && prefix(before.labels, after.labels);
+    case 'bit':
+      return after.kind === 'bit' && before.varying === after.varying && before.varying && wider(before.length, after.length);
+    default:
+      return false;
+  }
+}

@@ -257,6 +257,16 @@ export interface TargetWriter {
    */
   applySchemaChange(change: SchemaChange, checkpoint: StreamCheckpoint): Promise<void>;
   /**
+   * The tables of `change` (names in `change.after`) whose rows this target cannot bring to their
+   * definition after the change by itself, asked before `applySchemaChange`: the applier puts them
+   * in `change.recopy`, so their copy checkpoints go with the change's checkpoint, and the copier
+   * reads them again from the source while the stream runs (stream/applier.ts followSchemaChange).
+   * A SQL target converts its rows itself (none); etcd, which stores values without types, names a
+   * table whose column got a default, a narrower or other type, or an unmovable key
+   * (engines/etcd/ddl.ts). Reads nothing; throws DDL_UNSUPPORTED as applySchemaChange would.
+   */
+  recopyAfter(change: SchemaChange): readonly string[];
+  /**
    * Creates the foreign keys of `tables` (TableSchema.foreignKeys, each referencing one of
    * `tables`) that the target does not have yet, by name, and returns the names it created
    * (`table.name`). Called after the initial copy, while the stream writes: it neither waits for

@@ -574,7 +574,13 @@ export class StreamApplier {
     const copying = this.opts.copy ? await this.opts.copy.quiesce([...change.before.keys()]) : [];
     // Tables entering the selection with rows the stream does not carry are copied too, from the start.
     const adopted = adopt.filter((name) => change.after.has(name));
-    const recopy = [...new Set([...copying.map((name) => nameAfter(change, -1, name)).filter((now) => change.after.has(now)), ...adopted])];
+    // Tables whose rows the target cannot convert itself are copied again from the start too.
+    const copyingNow = copying.map((name) => nameAfter(change, -1, name)).filter((now) => change.after.has(now));
+    const rebuilt = bookkeeping ? [] : this.opts.target.recopyAfter(change).filter((name) => change.after.has(name) && !copyingNow.includes(name) && !adopted.includes(name));
+    if (rebuilt.length > 0 && !this.opts.copy) {
+      throw new TributaryError(ErrorCode.DDL_UNSUPPORTED, `the target cannot convert the rows of ${rebuilt.join(', ')} after "${change.statement.trim().slice(0, 200)}" and this run has no copier to read them again from the source; skip the statement (--skip-ddl) and re-copy the table`);
+    }
+    const recopy = [...new Set([...copyingNow, ...adopted, ...rebuilt])];
     if (recopy.length) change = { ...change, recopy };
     // Changes held for chunks in flight lie before the statement: the checkpoint waits for them,
     // and they are written with the definitions before it (those the quiescing released too).
@@ -597,7 +603,7 @@ export class StreamApplier {
     for (const name of copying) {
       this.opts.copy?.restart(name, change.after.get(nameAfter(change, -1, name)));
     }
-    for (const name of adopted) this.opts.copy?.add(change.after.get(name) as TableSchema);
+    for (const name of [...adopted, ...rebuilt]) this.opts.copy?.add(change.after.get(name) as TableSchema);
     if (bookkeeping) {
       this.opts.logger.debug({ statement: change.statement.trim().slice(0, 200), tables: definedTables(change) }, 'online schema change shadow followed');
       return;

@@ -236,6 +236,8 @@ export async function startContractWriter(e: Engine, db: string, table: string, 
         await c.query('COMMIT');
       } catch {
         await c.query('ROLLBACK').catch(() => undefined);
+        // A connection that fails at once (the server gone) must not spin: timers would never run.
+        await new Promise((r) => setTimeout(r, 5));
       }
     }
   };

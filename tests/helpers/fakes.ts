@@ -739,6 +739,13 @@ export class FakeTarget implements Target {
    * column by column by name (followed through column renames); a new column takes its literal
    * default as a string, or null.
    */
+  /** What recopyAfter answers (a test sets it to have the applier copy tables again after a change). */
+  recopyTables: (change: SchemaChange) => readonly string[] = () => [];
+
+  recopyAfter(change: SchemaChange): readonly string[] {
+    return this.recopyTables(change);
+  }
+
   async applySchemaChange(change: SchemaChange, checkpoint: StreamCheckpoint): Promise<void> {
     const oldName = new Map<string, string>();
     for (const name of change.before.keys()) oldName.set(name, name);

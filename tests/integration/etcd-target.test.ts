@@ -208,21 +208,63 @@ describe('MariaDB → etcd', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   }, 300_000);
 
-  it('follows schema changes: a column renamed and one dropped rewrite the objects, a table renamed moves its keys, one dropped deletes them', async () => {
+  it('follows schema changes: a column renamed and one dropped rewrite the objects, one added with a default copies the table again, a table renamed moves its keys, one dropped deletes them', async () => {
     await src.query(`CREATE DATABASE e5; USE e5; CREATE TABLE a (id INT PRIMARY KEY, old_name VARCHAR(10), gone INT, keep INT); CREATE TABLE b (id INT PRIMARY KEY, v INT);
       INSERT INTO a SELECT seq, CONCAT('n', seq), seq, seq * 10 FROM seq_1_to_300; INSERT INTO b VALUES (1, 1), (2, 2);`);
     const run = sync('e5', 'e5');
     await waitUntil('copied', async () => (await client.getAll().prefix('/e5/a/').count()) === 300 && (await client.getAll().prefix('/e5/b/').count()) === 2, 60_000);
     await src.query(`USE e5; ALTER TABLE a RENAME COLUMN old_name TO name, DROP COLUMN gone, ADD COLUMN extra INT DEFAULT 5; INSERT INTO a (id, name, keep) VALUES (301, 'new', 1);`);
     await waitUntil('rewritten', async () => (await client.get('/e5/a/301').string()) !== null, 60_000);
-    expect(JSON.parse((await client.get('/e5/a/7').string()) as string)).toEqual({ id: 7, name: 'n7', keep: 70 });
     expect(JSON.parse((await client.get('/e5/a/301').string()) as string)).toEqual({ id: 301, name: 'new', keep: 1, extra: 5 });
+    // The added column's default is the source's to give: the table is read again from it.
+    await waitUntil('copied again with the default', async () => [...(await keysUnder('/e5/a/')).values()].every((o) => o.extra === 5), 60_000);
+    expect(JSON.parse((await client.get('/e5/a/7').string()) as string)).toEqual({ id: 7, name: 'n7', keep: 70, extra: 5 });
+    expect(run.stderr()).toContain('copying the table again from the start while streaming');
     await src.query('USE e5; RENAME TABLE a TO a2; DROP TABLE b;');
     await waitUntil('moved', async () => (await client.getAll().prefix('/e5/a2/').count()) === 301 && (await client.getAll().prefix('/e5/a/').count()) === 0 && (await client.getAll().prefix('/e5/b/').count()) === 0, 60_000);
     await src.query(`USE e5; UPDATE a2 SET name = 'after' WHERE id = 1;`);
     await waitUntil('streams into the new name', async () => JSON.parse((await client.get('/e5/a2/1').string()) ?? '{}').name === 'after', 60_000);
     await stop(run);
   }, 180_000);
+
+  it('follows key and type changes under writes: a nullable column added in place, the key moved to another column, a column narrowed, a new auto-increment key copied afresh; verify is clean', async () => {
+    await src.query(`CREATE DATABASE e9; USE e9; CREATE TABLE t (id INT PRIMARY KEY, code VARCHAR(10) NOT NULL, n INT, UNIQUE KEY (code));
+      INSERT INTO t SELECT seq, CONCAT('c', seq), seq FROM seq_1_to_400;`);
+    const run = sync('e9', 'e9');
+    await waitUntil('copied', async () => (await client.getAll().prefix('/e9/t/').count()) === 400, 60_000);
+    await src.query('USE e9; ALTER TABLE t ADD COLUMN note VARCHAR(10);');
+    await waitUntil('null member added in place', async () => Object.values(await client.getAll().prefix('/e9/t/').strings()).every((v) => v.endsWith(',"note":null}')), 60_000);
+    expect(run.stderr()).not.toContain('copying the table again');
+
+    // The key moves to `code`: every object goes to the key its members give, in place.
+    await src.query(`USE e9; ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (code); UPDATE t SET n = -1, note = 'moved' WHERE code = 'c7'; INSERT INTO t VALUES (401, 'c401', 1, NULL);`);
+    await waitUntil('re-keyed', async () => {
+      const keys = Object.keys(await client.getAll().prefix('/e9/t/').strings());
+      return keys.length === 401 && keys.every((k) => k.startsWith('/e9/t/c'));
+    }, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${run.stderr().slice(-3000)}`);
+    });
+    await waitUntil('streamed after the move', async () => JSON.parse((await client.get('/e9/t/c7').string()) ?? '{}').note === 'moved', 60_000);
+    expect(JSON.parse((await client.get('/e9/t/c7').string()) as string)).toEqual({ id: 7, code: 'c7', n: -1, note: 'moved' });
+
+    // A narrowing MODIFY and a new AUTO_INCREMENT key: the source's values are read again while it takes writes.
+    await src.query('USE e9; ALTER TABLE t MODIFY n SMALLINT; UPDATE t SET n = n + 1000 WHERE id <= 50;');
+    await src.query('USE e9; ALTER TABLE t DROP PRIMARY KEY, ADD COLUMN seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY; DELETE FROM t WHERE id BETWEEN 100 AND 109; UPDATE t SET note = CONCAT(\'s\', seq) WHERE id > 390;');
+    let lastDiff = '';
+    await waitUntil('copied afresh under the new keys', async () => {
+      const all = await client.getAll().prefix('/e9/t/').strings();
+      const [rows] = await src.query('SELECT id, code, n, note, seq FROM e9.t');
+      const list = rows as { id: number; code: string; n: number; note: string | null; seq: number | string }[];
+      const wrong = list.filter((r) => all[`/e9/t/${r.seq}`] !== JSON.stringify({ id: r.id, code: r.code, n: r.n, note: r.note, seq: Number(r.seq) }));
+      lastDiff = `${list.length} rows, ${Object.keys(all).length} keys; differ: ${wrong.slice(0, 3).map((r) => `${r.seq}: ${all[`/e9/t/${r.seq}`]}`).join('; ')}`;
+      return list.length === 391 && Object.keys(all).length === 391 && wrong.length === 0;
+    }, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${lastDiff}\n${run.stderr().slice(-3000)}`);
+    });
+    await stop(run);
+    const v = await runCli(['verify', '--source', mysql.url('e9'), '--target', etcd.url('e9')], {}, 120_000);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+  }, 240_000);
 
   it('the continuous checksum finds a key changed, deleted or added behind the sync in etcd and repairs it', async () => {
     await src.query(`CREATE DATABASE e6; USE e6; CREATE TABLE t (id VARCHAR(20) PRIMARY KEY, n INT); INSERT INTO t SELECT CONCAT('k', seq), seq FROM seq_1_to_500;`);

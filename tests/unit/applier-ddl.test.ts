@@ -177,6 +177,40 @@ describe('schema changes in the stream applier', () => {
     expect(applier.definition('u')).toEqual(U);
   });
 
+  it('a table whose rows the target cannot convert (recopyAfter) has its copy checkpoint removed with the change and is copied again after it; without a copy the sync stops before applying it', async () => {
+    const source = new FakeSource([TABLE, U]);
+    const target = new FakeTarget({ tables: [TABLE, U] });
+    target.recopyTables = (change) => (change.operations.some((op) => op.op === 'add-column') ? ['t'] : []);
+    const calls: string[] = [];
+    const applier = applierOf(source, target, {
+      tables: [TABLE, U],
+      copy: {
+        quiesce: async () => [],
+        restart: (table) => calls.push(`restart ${table}`),
+        add: (schema) => calls.push(`add ${schema.name} with ${schema.columns.map((c) => c.name).join(',')} after ${target.schemaChanges.length} change(s)`),
+      },
+    });
+    const running = applier.run();
+    const p1 = source.transaction([up('t', 1, 'a')]);
+    source.push(ddl(p1, "ALTER TABLE t ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'", [ADD_NOTE], [TABLE], [T2]));
+    const p3 = source.transaction([up('t', 2, 'b', 'x')]);
+    await until('past the statement', () => applier.receivedPosition() === p3);
+    applier.stop();
+    await running;
+    expect(calls).toEqual(['add t with id,v,note after 1 change(s)']);
+    expect(target.schemaChanges.map((c) => c.recopy)).toEqual([['t']]);
+
+    const again = new FakeSource([TABLE]);
+    const noCopy = new FakeTarget({ tables: [TABLE] });
+    noCopy.recopyTables = () => ['t'];
+    const stopped = applierOf(again, noCopy, { tables: [TABLE] }).run();
+    const q1 = again.transaction([up('t', 1, 'a')]);
+    again.push(ddl(q1, "ALTER TABLE t ADD COLUMN note varchar(20) NOT NULL DEFAULT 'none'", [ADD_NOTE], [TABLE], [T2]));
+    await expect(stopped).rejects.toMatchObject({ code: ErrorCode.DDL_UNSUPPORTED, message: expect.stringContaining('cannot convert the rows of t') });
+    expect(noCopy.schemaChanges).toEqual([]);
+    expect(noCopy.lastCheckpoint?.position).toBe(q1);
+  });
+
   it('without a copy to add it to, a table entering the selection stops the sync like a statement it cannot follow', async () => {
     const source = new FakeSource([TABLE, U]);
     const target = new FakeTarget({ tables: [TABLE] });

@@ -132,16 +132,67 @@ describe('etcd schema changes (ddl.ts planDocuments)', () => {
     expect(new Set(swap.clear)).toEqual(new Set(['a', 'b']));
     expect(swap.rewrites.map((r) => [r.from, r.to])).toEqual(expect.arrayContaining([['a', 'b'], ['b', 'a']]));
     const chain = planDocuments(change([{ op: 'rename-tables', pairs: [{ from: 'a', to: 'b' }, { from: 'b', to: 'c' }] }], [t('a')], [t('c')]), layout);
-    expect(chain).toEqual({ clear: ['a'], rewrites: [{ from: 'a', to: 'c', members: new Map([['id', 'id'], ['v', 'v']]), reshape: false }] });
+    expect(chain).toEqual({ clear: ['a'], rewrites: [{ from: 'a', to: 'c', members: new Map([['id', 'id'], ['v', 'v']]), reshape: false }], recopy: [] });
   });
 
-  it('renames and drops members with a column rename in the same statement as a table rename, and refuses a new key', () => {
+  it('renames and drops members with a column rename in the same statement as a table rename', () => {
     const plan = planDocuments(
       change([{ op: 'rename-tables', pairs: [{ from: 'a', to: 'b' }] }, { op: 'rename-column', table: 'b', from: 'v', to: 'w' }, { op: 'drop-column', table: 'b', column: 'x' }], [t('a', ['id', 'v', 'x'])], [t('b', ['id', 'w'])]),
       layout,
     );
-    expect(plan).toEqual({ clear: ['a'], rewrites: [{ from: 'a', to: 'b', members: new Map([['id', 'id'], ['w', 'v']]), reshape: true }] });
-    const rekey = { ...t('a', ['id', 'v']), primaryKey: [1] };
-    expect(() => planDocuments(change([{ op: 'drop-index', table: 'a', name: 'PRIMARY', primary: true }], [t('a')], [rekey]), layout)).toThrow(/changes table a's primary key \(id → v\)/);
+    expect(plan).toEqual({ clear: ['a'], rewrites: [{ from: 'a', to: 'b', members: new Map([['id', 'id'], ['w', 'v']]), reshape: true }], recopy: [] });
+  });
+
+  const int = (name: string, bytes: 1 | 2 | 4 | 8 = 4, nullable = true): Column => ({ ...col(name, { kind: 'integer', bytes, signed: true }), nullable });
+  const text = (name: string, length: number, charset = 'utf8mb4'): Column => col(name, { kind: 'text', length, fixed: false, charset });
+  const table = (name: string, columns: readonly Column[], primaryKey = [0]): TableSchema => ({ name, engine: 'mysql', columns, primaryKey, generated: [] });
+
+  it('adds a nullable column without a default as null in place; one with a default, NOT NULL or generated is copied again', () => {
+    const before = table('a', [int('id', 4, false), int('v')]);
+    const nullable = planDocuments(change([{ op: 'add-column', table: 'a', column: int('n') }], [before], [table('a', [...before.columns, int('n')])]), layout);
+    expect(nullable).toEqual({ clear: [], rewrites: [{ from: 'a', to: 'a', members: new Map([['id', 'id'], ['v', 'v'], ['n', null]]), reshape: true }], recopy: [] });
+    const nullDefault = planDocuments(change([{ op: 'add-column', table: 'a', column: int('n'), default: { kind: 'null' } }], [before], [table('a', [...before.columns, int('n')])]), layout);
+    expect(nullDefault.recopy).toEqual([]);
+    for (const [op, after] of [
+      [{ op: 'add-column', table: 'a', column: int('n'), default: { kind: 'literal', value: '5' } }, table('a', [...before.columns, int('n')])],
+      [{ op: 'add-column', table: 'a', column: int('n', 4, false) }, table('a', [...before.columns, int('n', 4, false)])],
+      [{ op: 'add-column', table: 'a', column: int('n') }, { ...table('a', [...before.columns, int('n')]), generated: ['n'] }],
+    ] as [SchemaOperation, TableSchema][]) {
+      const plan = planDocuments(change([op], [before], [after]), layout);
+      expect(plan.recopy, JSON.stringify(op)).toEqual(['a']);
+      // The objects keep their members until the copy reaches them (nothing to rewrite).
+      expect(plan.rewrites).toEqual([]);
+    }
+  });
+
+  it('keeps the objects when a column is widened, and copies the table again when a column is narrowed, converted or made NOT NULL', () => {
+    const before = table('a', [int('id', 4, false), int('v'), text('s', 20)]);
+    const modify = (c: Column) => planDocuments(change([{ op: 'modify-column', table: 'a', column: c }], [before], [table('a', before.columns.map((x) => (x.name === c.name ? c : x)))]), layout);
+    expect(modify(int('v', 8))).toEqual({ clear: [], rewrites: [], recopy: [] });
+    expect(modify(text('s', 200))).toEqual({ clear: [], rewrites: [], recopy: [] });
+    expect(modify(int('v', 2)).recopy).toEqual(['a']);
+    expect(modify(int('v', 4, false)).recopy).toEqual(['a']);
+    expect(modify(text('s', 10)).recopy).toEqual(['a']);
+    expect(modify(text('s', 20, 'latin1')).recopy).toEqual(['a']);
+    expect(modify(col('v', { kind: 'decimal', precision: 10, scale: 0 })).recopy).toEqual(['a']);
+  });
+
+  it('moves every object to the key its members give when the key columns change, and copies the table again when they cannot give it', () => {
+    const before = table('a', [int('id', 4, false), int('v', 4, false), int('w')]);
+    const rekeyed = table('a', before.columns, [1]);
+    const plan = planDocuments(change([{ op: 'drop-index', table: 'a', name: 'PRIMARY', primary: true }, { op: 'add-index', table: 'a', name: 'PRIMARY', columns: ['v'], unique: true, primary: true }], [before], [rekeyed]), layout);
+    expect(plan).toEqual({ clear: ['a'], rewrites: [{ from: 'a', to: 'a', members: new Map([['id', 'id'], ['v', 'v'], ['w', 'w']]), reshape: false, rekey: rekeyed }], recopy: [] });
+    expect(layout.objectKey(rekeyed, '{"id":1,"v":"9007199254740993","w":null}')).toBe('/p/a/9007199254740993');
+    // A new key column the objects do not hold: the range is cleared and the table copied again.
+    const added = table('a', [...before.columns, int('k', 8, false)], [3]);
+    const fresh = planDocuments(change([{ op: 'add-column', table: 'a', column: int('k', 8, false) }, { op: 'drop-index', table: 'a', name: 'PRIMARY', primary: true }, { op: 'add-index', table: 'a', name: 'PRIMARY', columns: ['k'], unique: true, primary: true }], [before], [added]), layout);
+    expect(fresh).toEqual({ clear: ['a'], rewrites: [], recopy: ['a'] });
+    // No key left: etcd cannot name a row; refused before anything runs.
+    expect(() => planDocuments(change([{ op: 'drop-index', table: 'a', name: 'PRIMARY', primary: true }], [before], [table('a', before.columns, [])]), layout)).toThrow(/changes table a's primary key \(id → none\), and then it has no primary key/);
+  });
+
+  it('writes nothing for a change without operations (--skip-ddl, a shadow table): only its definitions are stored', () => {
+    const before = table('a', [int('id', 4, false), int('v'), int('x')]);
+    expect(planDocuments(change([], [before], [table('a', [int('id', 4, false), int('v', 2)], [1])]), layout)).toEqual({ clear: [], rewrites: [], recopy: [] });
   });
 });

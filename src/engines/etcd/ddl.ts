@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { SchemaChange } from '../../core/schema-change.js';
+import { keepsEveryValue, type LogicalType } from '../../core/logical.js';
+import type { ColumnDefault, SchemaChange } from '../../core/schema-change.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { deletePrefixOp, putOp, rangePages, type Op } from './apply.js';
 import type { KeyLayout } from './keys.js';
@@ -13,11 +14,19 @@ import { members } from './values.js';
  * - CREATE TABLE, indexes, foreign keys, defaults, charsets, table options: nothing to write.
  * - DROP TABLE, TRUNCATE: the table's key range is deleted.
  * - RENAME TABLE: every object moves under the new name's prefix.
- * - RENAME COLUMN, DROP COLUMN: every object of the table is rewritten with the member renamed or
- *   left out (its other members kept byte for byte).
- * - ADD COLUMN, MODIFY COLUMN: objects are left as they are; a row gets the new member (or form)
- *   when it next changes. Until then the added member is missing (a reader takes it for NULL).
- * - A change of the primary key's columns would move every key: refused, naming the fix.
+ * - RENAME COLUMN, DROP COLUMN, and ADD COLUMN of a nullable column without a default: every
+ *   object of the table is rewritten with the member renamed, left out, or added as null (its
+ *   other members kept byte for byte).
+ * - ADD COLUMN with a default (or NOT NULL, generated), MODIFY COLUMN to a type that does not keep
+ *   every value (core/logical.ts keepsEveryValue), a character set conversion: the objects cannot
+ *   tell the values the source gave its rows, so the table is read again from the source while the
+ *   stream runs (`recopy`: the applier's SchemaChange.recopy); its objects keep their old form until
+ *   the copy reaches them.
+ * - A change of the primary key's columns: every object moves to the key its members give (the
+ *   table's range is cleared, then the objects put under their new keys); when a new key column
+ *   is not in the objects as it will be (added, or its type changed), the range is cleared and the
+ *   table read again from the source. A key etcd cannot name (none left, or a composite one under
+ *   --etcd-layout contrail) is refused before anything runs.
  *
  * Objects are read at the etcd revision just before the change's first write (MVCC), so moves and
  * rewrites read the table as it was whatever they wrote already; that revision is kept in the
@@ -27,29 +36,45 @@ export interface TableRewrite {
   /** The table's name before the change, and after. */
   readonly from: string;
   readonly to: string;
-  /** Each member of the objects after the change ← its name before (absent: a member dropped). */
-  readonly members: ReadonlyMap<string, string>;
-  /** Members are renamed or dropped: objects are rewritten; false with from ≠ to: only moved. */
+  /** Each member of the objects after the change ← its name before; null: a member added as JSON null. Absent: dropped (or left to the recopy). */
+  readonly members: ReadonlyMap<string, string | null>;
+  /** Members are renamed, dropped or added: objects are rewritten; false with from ≠ to: only moved. */
   readonly reshape: boolean;
+  /** The key columns changed: each object goes under the key its members give in this definition (the table's definition after the change). */
+  readonly rekey?: TableSchema;
 }
 
 export interface DocumentPlan {
-  /** Key ranges (tables) deleted: tables dropped, truncated, or renamed away (their objects read from the snapshot). */
+  /** Key ranges (tables) deleted: tables dropped, truncated, renamed away or re-keyed (their objects read from the snapshot). */
   readonly clear: readonly string[];
   readonly rewrites: readonly TableRewrite[];
+  /** Tables (names after the change) whose rows are read again from the source (SchemaChange.recopy). */
+  readonly recopy: readonly string[];
 }
 
 function keyNames(t: TableSchema): string[] {
   return t.primaryKey.map((i) => (t.columns[i] as Column).name);
 }
 
+/** Where a member of the objects comes from: the column's name before the change, or a column the change added (with its default). */
+type Origin = string | { readonly added: ColumnDefault | undefined };
+
+const logical = (c: Column): LogicalType => c.logical ?? { kind: 'other', native: c.columnType };
+
+/** Whether the source keeps every value of a column whose definition went from `b` to `a` (none made NOT NULL, none converted). */
+function keepsValues(b: Column, a: Column): boolean {
+  return !(b.nullable && !a.nullable) && keepsEveryValue(logical(b), logical(a));
+}
+
 /**
  * The writes a schema change needs, computed from its operations and its definitions before and
- * after. Throws DDL_UNSUPPORTED (before anything runs) for a change of a table's key columns.
+ * after. Throws DDL_UNSUPPORTED (before anything runs) for a key etcd cannot name.
  */
 export function planDocuments(change: SchemaChange, layout: KeyLayout): DocumentPlan {
-  // Each table of `before` under its current name, with its members' current names ← original names.
-  const state = new Map<string, { from: string; names: Map<string, string> }>();
+  // No operations: only the definitions are stored (--skip-ddl, a shadow table's bookkeeping).
+  if (change.operations.length === 0) return { clear: [], rewrites: [], recopy: [] };
+  // Each table of `before` under its current name, with where each of its members comes from.
+  const state = new Map<string, { from: string; names: Map<string, Origin> }>();
   for (const [name, t] of change.before) state.set(name, { from: name, names: new Map(t.columns.map((c) => [c.name, c.name])) });
   const truncated = new Set<string>();
   for (const op of change.operations) {
@@ -71,6 +96,9 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
         }
         break;
       }
+      case 'add-column':
+        state.get(op.table)?.names.set(op.column.name, { added: op.default });
+        break;
       case 'drop-column':
         state.get(op.table)?.names.delete(op.column);
         break;
@@ -86,6 +114,7 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
   }
   const clear = new Set<string>();
   const rewrites: TableRewrite[] = [];
+  const recopy = new Set<string>();
   const kept = new Set<string>();
   for (const [to, s] of state) {
     const after = change.after.get(to);
@@ -95,26 +124,49 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
       continue;
     }
     kept.add(s.from);
-    const keyAfter = keyNames(after).map((n) => s.names.get(n) ?? `(new ${n})`);
-    if (keyAfter.join('\u0000') !== keyNames(before).join('\u0000')) {
-      throw new TributaryError(
-        ErrorCode.DDL_UNSUPPORTED,
-        `the etcd target cannot follow "${change.statement.trim().slice(0, 200)}": it changes table ${to}'s primary key (${keyNames(before).join(', ')} → ${keyNames(after).join(', ')}), which would move every key of it; restart the sync with --force to copy the table afresh under its new keys`,
-      );
-    }
-    const m = new Map<string, string>();
+    const m = new Map<string, string | null>();
+    /** Members whose stored values are the source's after the change (renamed or not, none converted). */
+    const exact = new Set<string>();
     for (const c of after.columns) {
-      const orig = s.names.get(c.name);
-      if (orig !== undefined) m.set(c.name, orig);
+      const origin = s.names.get(c.name);
+      const was = typeof origin === 'string' ? before.columns.find((b) => b.name === origin) : undefined;
+      if (was) {
+        m.set(c.name, was.name);
+        if (keepsValues(was, c)) exact.add(c.name);
+        else recopy.add(to);
+      } else if (typeof origin === 'object' && c.nullable && (origin.added === undefined || origin.added.kind === 'null') && !after.generated.includes(c.name)) {
+        // Every row has NULL in a nullable column added without a default.
+        m.set(c.name, null);
+        exact.add(c.name);
+      } else {
+        recopy.add(to);
+      }
     }
     const reshape = before.columns.some((c) => ![...m.values()].includes(c.name)) || [...m].some(([a, b]) => a !== b);
     const moved = layout.tableSegment(s.from) !== layout.tableSegment(to);
+    const keyBefore = keyNames(before);
+    const keyAfter = keyNames(after);
+    const rekeyed = keyAfter.map((n) => m.get(n) ?? `(new ${n})`).join('\u0000') !== keyBefore.join('\u0000');
+    if (rekeyed) {
+      const why = layout.refusal(after);
+      if (why) {
+        throw new TributaryError(
+          ErrorCode.DDL_UNSUPPORTED,
+          `the etcd target cannot follow "${change.statement.trim().slice(0, 200)}": it changes table ${to}'s primary key (${keyBefore.join(', ')} → ${keyAfter.join(', ') || 'none'}), and then ${why}; skip the statement (--skip-ddl) and re-copy the table, or restart the sync with --force`,
+        );
+      }
+      clear.add(s.from);
+      // The objects give the new keys when every key column's values are stored as the source has them.
+      if (keyAfter.every((n) => exact.has(n) && m.get(n) !== null)) rewrites.push({ from: s.from, to, members: m, reshape, rekey: after });
+      else recopy.add(to);
+      continue;
+    }
     if (moved) clear.add(s.from);
     if (moved || reshape) rewrites.push({ from: s.from, to, members: m, reshape });
     else if (truncated.has(to)) clear.add(to);
   }
   for (const name of change.before.keys()) if (!kept.has(name)) clear.add(name);
-  return { clear: [...clear], rewrites };
+  return { clear: [...clear], rewrites, recopy: [...recopy] };
 }
 
 /** The ops that delete the cleared tables' key ranges (one per table: ranges of distinct tables never overlap). */
@@ -131,7 +183,10 @@ export async function* rewriteOps(client: Etcd3, layout: KeyLayout, rw: TableRew
   const toPrefix = layout.tablePrefix(rw.to);
   try {
     for await (const kvs of rangePages(client, fromPrefix, 500, revision)) {
-      yield kvs.map(({ key, value }) => putOp(toPrefix + key.slice(fromPrefix.length), rw.reshape ? reshaped(value, rw.members) : value));
+      yield kvs.map(({ key, value }) => {
+        const text = rw.reshape ? reshaped(value, rw.members) : value;
+        return putOp(rw.rekey ? layout.objectKey(rw.rekey, text) : toPrefix + key.slice(fromPrefix.length), text);
+      });
     }
   } catch (err) {
     if (/compacted/i.test((err as Error).message)) {
@@ -141,12 +196,12 @@ export async function* rewriteOps(client: Etcd3, layout: KeyLayout, rw: TableRew
   }
 }
 
-/** An object with its members renamed or left out (`members`: name after ← name before), the others byte for byte. */
-function reshaped(text: string, names: ReadonlyMap<string, string>): string {
+/** An object with its members renamed, left out or added as null (`members`: name after ← name before), the others byte for byte. */
+function reshaped(text: string, names: ReadonlyMap<string, string | null>): string {
   const old = members(text);
   let out = '{';
   for (const [name, orig] of names) {
-    const raw = old.get(orig);
+    const raw = orig === null ? 'null' : old.get(orig);
     if (raw === undefined) continue;
     out += `${out.length > 1 ? ',' : ''}${JSON.stringify(name)}:${raw}`;
   }

@@ -3,7 +3,7 @@ import type { LogicalType } from '../../core/logical.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
-import { canonicalTimestamp, isoTimestamp } from './values.js';
+import { canonicalTimestamp, isoTimestamp, members, parseValue } from './values.js';
 
 /**
  * Where rows live in etcd's one flat key space (docs/etcd.md):
@@ -81,6 +81,20 @@ export class KeyLayout {
       out += encodePart(keyText(table.columns[table.primaryKey[i] as number] as Column, key[i] ?? null, conv));
     }
     return out;
+  }
+
+  /** The key of a stored object of `table`: rowKey of the values its key members hold (a schema change that changes the key). */
+  objectKey(table: TableSchema, text: string): string {
+    const m = members(text);
+    const conv = this.conv(table.engine);
+    return this.rowKey(
+      table,
+      table.primaryKey.map((i) => {
+        const c = table.columns[i] as Column;
+        const raw = m.get(c.name);
+        return raw === undefined ? null : parseValue(c, raw, conv);
+      }),
+    );
   }
 
   /** The key values of an etcd key of `table` (the inverse of rowKey). */

@@ -316,6 +316,11 @@ export class EtcdTarget implements Target {
     };
   }
 
+  /** Tables whose objects cannot give the rows' values after the change (ddl.ts planDocuments). */
+  recopyAfter(change: SchemaChange): readonly string[] {
+    return planDocuments(change, this.layout).recopy;
+  }
+
   /**
    * Follows a schema change in the documents (ddl.ts planDocuments: refusals before anything
    * runs): the revision to read at and the ranges to delete first, with a pending-DDL row naming

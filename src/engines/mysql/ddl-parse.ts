@@ -136,6 +136,16 @@ class Reader {
     try {
       const all = renameGeneratedForeignKeys(widenConvertedText(this.ctx.tables, applyOperations(this.ctx.tables, this.ops), this.ops), this.ops);
       after = new Map([...this.namesAfter(tables)].flatMap((n) => (all.has(n) ? [[n, all.get(n) as TableSchema] as const] : [])));
+      // A key change is followed (the key columns are those after it); a keyed table left without
+      // any key would have to be synced as a multiset of rows from then on, which only a copy at
+      // the sync's start can do.
+      for (const name of tables) {
+        const was = this.ctx.tables.get(name);
+        const now = after.get([...this.namesAfter([name])][0] ?? name);
+        if (was && was.primaryKey.length > 0 && now && now.primaryKey.length === 0) {
+          reasons.push(`it leaves ${name} without a primary key or a unique key of NOT NULL columns, and a table without a key is synced only by a copy at the sync's start: re-copy it (restart with --force, or a new sync)`);
+        }
+      }
     } catch (err) {
       if (!(err instanceof TributaryError) || err.code !== ErrorCode.DDL_UNSUPPORTED) throw err;
       reasons.push(err.message);
@@ -312,7 +322,7 @@ class Reader {
       case 'drop-column': {
         const name = existingColumn(c, st.before, 'DROP');
         if (name === undefined) return;
-        if (pk.has(name.toLowerCase())) this.reasons.push(`'${text}' drops primary key column ${table}.${name}: a primary key change cannot be followed`);
+        // A key column dropped narrows the primary key to the others (result() refuses a table left without a key).
         this.ops.push({ op: 'drop-column', table, column: name, sourceText: text });
         return;
       }
@@ -321,6 +331,7 @@ class Reader {
         if (name === undefined) return;
         const def = this.definition(st, name, s.slice(c.i), text, pk.has(name.toLowerCase()));
         this.ops.push({ op: 'modify-column', table, column: def.column, ...(def.default ? { default: def.default } : {}), ...(def.place ? { place: def.place } : {}), sourceText: text });
+        if (def.primary) this.inlinePrimaryKey(table, name);
         return;
       }
       case 'change-column': {
@@ -334,6 +345,7 @@ class Reader {
         } else {
           this.ops.push({ op: 'rename-column', table, from, to, sourceText: text }, modify);
         }
+        if (def.primary) this.inlinePrimaryKey(table, to);
         return;
       }
       case 'rename-column': {
@@ -375,7 +387,6 @@ class Reader {
         if (c.accept('PRIMARY', 'KEY')) {
           skipIndexType(c);
           const columns = this.indexColumns(c);
-          this.reasons.push(`'${text}' adds a primary key to ${table}: a primary key change cannot be followed`);
           this.ops.push({ op: 'add-index', table, name: 'PRIMARY', columns, unique: true, primary: true, sourceText: text });
           return;
         }
@@ -395,7 +406,6 @@ class Reader {
       case 'drop-index': {
         c.accept('DROP');
         if (c.accept('PRIMARY', 'KEY')) {
-          this.reasons.push(`'${text}' drops the primary key of ${table}: a primary key change cannot be followed`);
           this.ops.push({ op: 'drop-index', table, name: 'PRIMARY', primary: true, sourceText: text });
           return;
         }
@@ -404,7 +414,6 @@ class Reader {
         const ifExists = c.accept('IF', 'EXISTS');
         const name = c.name();
         if (name.toUpperCase() === 'PRIMARY') {
-          this.reasons.push(`'${text}' drops the primary key of ${table}: a primary key change cannot be followed`);
           this.ops.push({ op: 'drop-index', table, name: 'PRIMARY', primary: true, sourceText: text });
           return;
         }
@@ -492,10 +501,14 @@ class Reader {
     }
   }
 
+  /** A column definition's inline PRIMARY KEY: the table's primary key becomes that column (its text is the column's). */
+  private inlinePrimaryKey(table: string, column: string): void {
+    this.ops.push({ op: 'add-index', table, name: 'PRIMARY', columns: [column], unique: true, primary: true });
+  }
+
   private definition(st: AlterState, name: string, rest: readonly Token[], text: string, inPrimaryKey: boolean) {
     const def = readColumnDefinition(name, rest, this.lexed.text, st.defaults, true);
     if (def.generated) this.reasons.push(`'${text}' defines generated column ${st.table}.${name}: a generated column's definition cannot be followed yet`);
-    if (def.primary) this.reasons.push(`'${text}' puts ${st.table}.${name} in a primary key: a primary key change cannot be followed`);
     // A primary key's columns are NOT NULL whatever the definition says.
     return inPrimaryKey && def.column.nullable ? { ...def, column: { ...def.column, nullable: false } } : def;
   }
@@ -513,6 +526,7 @@ class Reader {
       ...(def.place ? { place: def.place } : {}),
       ...(single ? { sourceText: specText } : { sourceText: `ADD COLUMN ${this.text(part)}` }),
     });
+    if (def.primary) this.inlinePrimaryKey(st.table, name);
     // An inline UNIQUE (or SERIAL) makes an index named after the column; its text is the column's.
     if (def.unique) {
       const index = autoIndexName(st, name);

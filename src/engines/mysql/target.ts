@@ -540,6 +540,11 @@ export class MysqlTarget implements Target {
    *    again finds the swap done;
    * 5. forgets the write plans and type maps of the tables it touched (built again on first use).
    */
+  /** The server converts the rows of an altered table itself: nothing to copy again. */
+  recopyAfter(_change: SchemaChange): readonly string[] {
+    return [];
+  }
+
   async applySchemaChange(change: SchemaChange, cp: StreamCheckpoint): Promise<void> {
     const opts = this.mapOptions;
     const syncId = this.opts.syncId;

@@ -410,7 +410,8 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
         const table = T(op.table);
         const list = cols.map(quoteIdent).join(', ');
         if (op.primary) statements.push(`ALTER TABLE ${table} ADD PRIMARY KEY (${list})`);
-        else if (op.unique) statements.push(`ALTER TABLE ${table} ADD UNIQUE (${list}) DEFERRABLE INITIALLY DEFERRED`);
+        // The unique key the table is keyed by after the statement (no primary key) is immediate: ON CONFLICT arbitrates on it.
+        else if (op.unique) statements.push(`ALTER TABLE ${table} ADD UNIQUE (${list})${sameNames(keyColumns(t), cols) ? '' : ' DEFERRABLE INITIALLY DEFERRED'}`);
         else statements.push(`CREATE INDEX ON ${table} (${list})`);
         return;
       }
@@ -418,6 +419,13 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
         const name = op.table;
         if (op.primary) {
           statements.push(dropIndexesSql(schema, name, { primary: true }));
+          // A unique key of NOT NULL columns the table had becomes its key: it was created deferred
+          // (a secondary key), and ON CONFLICT can only arbitrate on an immediate one.
+          const key = keyColumns(tableAfter(change, i, op.table));
+          const before = tableBefore(change, i, op.table);
+          if (key && before && (before.uniqueKeys ?? []).some((k) => sameNames(k.map((c) => before.columns[c]?.name ?? ''), key))) {
+            statements.push(dropIndexesSql(schema, name, { columns: key, unique: true }), `ALTER TABLE ${T(op.table)} ADD UNIQUE (${key.map(quoteIdent).join(', ')})`);
+          }
           return;
         }
         const before = tableBefore(change, i, op.table);
@@ -537,6 +545,15 @@ export function dropChecksSql(schema: string, table: string, column: string): st
  * PostgreSQL names indexes itself (createTableSql declares unnamed UNIQUE constraints), so an
  * index is found by what it covers, not by the source's name for it.
  */
+/** The columns of the unique key a table without a primary key is keyed by (keyFromUnique), or undefined. */
+function keyColumns(t: TableSchema | undefined): string[] | undefined {
+  return t?.keyFromUnique ? t.primaryKey.map((i) => t.columns[i]?.name ?? '') : undefined;
+}
+
+function sameNames(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
 export function dropIndexesSql(schema: string, table: string, which: { readonly primary: true } | { readonly columns: readonly string[]; readonly unique: boolean }): string {
   const rel = quoteLiteral(qualified(schema, table));
   const match =

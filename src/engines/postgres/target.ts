@@ -956,6 +956,11 @@ export class PostgresTarget implements Target {
    * so the change and its checkpoint commit together or not at all. Then rebuilds the write plans of
    * the tables it touched from their new definitions (see replan).
    */
+  /** The server converts the rows of an altered table itself: nothing to copy again. */
+  recopyAfter(_change: SchemaChange): readonly string[] {
+    return [];
+  }
+
   async applySchemaChange(change: SchemaChange, cp: StreamCheckpoint): Promise<void> {
     const rendered = schemaChangeSql(change, { schema: this.schema, types: await this.typeOptions() });
     await this.syncLock?.check();
