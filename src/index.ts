@@ -30,6 +30,7 @@ export { checkChunk, repairChunk, repairDifferences, readChunkPair, DEFAULT_RECH
 export { compareRows, type Comparison, type KeyDifference, type DifferenceKind } from './checksum/compare.js';
 export { planTable, type TablePlan, type Mode as ChecksumMode } from './checksum/plan.js';
 export { HttpApi, type HttpApiOptions } from './server/server.js';
+export { ProgressWebhook, type ProgressWebhookOptions, type WebhookBody, type WebhookEvent } from './server/webhook.js';
 export { buildStatus, readiness, type StatusJson, type Readiness, type StatusSource } from './server/status.js';
 export { renderMetrics, SyncMetrics, type SyncMetricsOptions } from './server/metrics.js';
 export { NO_OBSERVER, type SyncObserver } from './core/observer.js';

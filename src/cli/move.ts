@@ -8,8 +8,9 @@ import { assertBindAllowed, parseListen } from '../server/address.js';
 import { parseAllowedHosts } from '../server/host.js';
 import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
+import type { ProgressWebhook } from '../server/webhook.js';
 import { collectFlags, type CliContext } from './context.js';
-import { addSyncOptions, lingerAfter } from './sync.js';
+import { addSyncOptions, lingerAfter, progressWebhook } from './sync.js';
 
 /** Flags of `move` that are not config keys. */
 const OWN_FLAGS = ['cutover', 'cutoverCommand', 'cutoverUndoCommand', 'maxLag', 'readyTimeout', 'drainTimeout', 'json'];
@@ -65,7 +66,11 @@ export function registerMove(program: Command, ctx: CliContext): void {
       let apiStarted: Promise<void> | undefined;
       let apiError: unknown;
       const metrics = config.http ? new SyncMetrics() : undefined;
+      let webhook: ProgressWebhook | undefined;
+      let failure: unknown;
       const serve = (runner: Runner) => {
+        webhook = progressWebhook(runner, config, logger);
+        webhook?.start();
         if (!config.http) return;
         api = new HttpApi({ runner, metrics, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) });
         apiStarted = api.start().then(
@@ -101,12 +106,14 @@ export function registerMove(program: Command, ctx: CliContext): void {
           throw new TributaryError(ErrorCode.CUTOVER_ABORTED, `cutover aborted at ${report.failedStep ?? '?'}: ${report.reason ?? 'unknown'}${report.writesRestored === false ? '; writes on the source were NOT allowed again: do it by hand' : ''}`);
         }
       } catch (err) {
+        failure = err;
         // A move stopped by a signal exits at once; one that failed shows why for --http-linger.
         if (!abort.signal.aborted) await lingerAfter(api, config, err, logger);
         throw err;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        await webhook?.finish(failure);
         await apiStarted;
         await api?.close();
       }

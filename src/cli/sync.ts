@@ -8,6 +8,7 @@ import { formatPlan, planSync } from '../runner/plan.js';
 import { Runner } from '../runner/runner.js';
 import { SyncMetrics } from '../server/metrics.js';
 import { HttpApi } from '../server/server.js';
+import { ProgressWebhook } from '../server/webhook.js';
 import { collectFlags, type CliContext } from './context.js';
 import { ProgressPrinter, resolveProgress } from './progress-printer.js';
 
@@ -53,10 +54,26 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--replica <url>', 'a replica (MySQL/MariaDB) or standby (PostgreSQL) of the source: the copy waits while its lag is too high')
     .option('--replica-password-file <file>', 'file holding the replica password, instead of one in its URL; or TRIBUTARY_REPLICA_PASSWORD')
     .option('--replica-max-lag <duration>', 'the copy waits while the replica lags more than this, e.g. 10s (default 10s)')
+    .option('--progress-webhook <url>', 'POST the status JSON (as GET /status) to this http(s) URL every --progress-interval, at each phase change and at the end (default: off; prefer TRIBUTARY_PROGRESS_WEBHOOK when the URL holds a secret)')
+    .option('--progress-interval <duration>', 'how often the progress webhook is posted to, e.g. 10s, 1m (default 10s)')
+    .option('--progress-webhook-token <token>', 'sent to the progress webhook as Authorization: Bearer (prefer TRIBUTARY_PROGRESS_WEBHOOK_TOKEN)')
     .option('--progress <mode>', 'auto | plain | json | none (default auto: bars on a terminal; piped, a plain line every 10 s, or a JSON record with JSON logs)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
     .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json); stderr carries one format: with json logs, plain progress goes to stdout')
     .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)');
+}
+
+/** The progress webhook of `runner` when the config names one (server/webhook.ts), not started. */
+export function progressWebhook(runner: Runner, config: SyncConfig, logger: Logger): ProgressWebhook | undefined {
+  if (!config.progressWebhook) return undefined;
+  return new ProgressWebhook({
+    runner,
+    url: config.progressWebhook,
+    intervalMs: toMs(config.progressInterval),
+    ...(config.progressWebhookToken ? { token: config.progressWebhookToken } : {}),
+    readyMaxLagSeconds: config.readyMaxLag,
+    logger: logger.child({ component: 'webhook' }),
+  });
 }
 
 /**
@@ -115,6 +132,8 @@ export function registerSync(program: Command, ctx: CliContext): void {
         ? new HttpApi({ runner, metrics, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) })
         : undefined;
       await api?.start();
+      const webhook = progressWebhook(runner, config, logger);
+      webhook?.start();
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
         signals++;
@@ -132,8 +151,10 @@ export function registerSync(program: Command, ctx: CliContext): void {
       try {
         await runner.run();
         printer.finish();
+        await webhook?.finish();
       } catch (err) {
         printer.stop();
+        await webhook?.finish(err);
         // While lingering a signal only ends the wait (lingerAfter's own handler): the run is over.
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -143,7 +143,7 @@ export function validateConfig(input: Record<string, unknown>): SyncConfig {
 }
 
 /** Keys whose values are never repeated in a message: URLs (which may hold passwords), passwords, the token. */
-const SECRET_KEYS = new Set(['source', 'target', 'replica', 'sourcePassword', 'targetPassword', 'replicaPassword', 'httpToken']);
+const SECRET_KEYS = new Set(['source', 'target', 'replica', 'sourcePassword', 'targetPassword', 'replicaPassword', 'httpToken', 'progressWebhook', 'progressWebhookToken']);
 
 function describeIssues(error: z.ZodError, input: Record<string, unknown>): string {
   return error.issues

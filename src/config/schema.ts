@@ -152,6 +152,19 @@ export const SyncConfigSchema = z
     replica: z.string().min(1).optional(),
     /** The replica lag above which the copy waits. */
     replicaMaxLag: duration.default('10s'),
+    /**
+     * http(s) URL that receives the sync's status (GET /status's JSON, with `event` and `sentAt`)
+     * as a POST every `progressInterval`, at every phase change and at the end (server/webhook.ts).
+     * Bounded retries; never holds the sync back. Off when absent.
+     */
+    progressWebhook: z
+      .string()
+      .refine((v) => /^https?:\/\/[^/\s]+/i.test(v), 'is not an http(s) URL; give e.g. https://hooks.example.com/tributary')
+      .optional(),
+    /** How often the progress webhook is posted to. */
+    progressInterval: duration.default('10s'),
+    /** Sent to the progress webhook as `Authorization: Bearer <token>` (prefer TRIBUTARY_PROGRESS_WEBHOOK_TOKEN). */
+    progressWebhookToken: z.string().min(1).optional(),
   })
   .strict();
 
