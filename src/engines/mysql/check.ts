@@ -80,6 +80,8 @@ export async function sourceRequirements(conn: Connection, ctx: SourceContext): 
   }
   out.push(await retention(conn));
   out.push(await preparedXa(conn));
+  const replica = await replicaLogging(conn);
+  if (replica) out.push(replica);
   if (mariadb) {
     const strict = (await variable(conn, 'gtid_strict_mode')) ?? 'OFF';
     const domain = (await variable(conn, 'gtid_domain_id')) ?? '?';
@@ -138,6 +140,40 @@ export async function sourceRequirements(conn: Connection, ctx: SourceContext): 
     code: ErrorCode.PRIVILEGE_MISSING,
   });
   return out;
+}
+
+/**
+ * A source that is itself a replica binlogs what its primary sends it only with log_slave_updates
+ * (MySQL 8: log_replica_updates); without it the stream never sees those changes, and the target
+ * silently falls behind the source's tables. Undefined when the server replicates from no primary.
+ * A user who may not read the replication status gets an info line saying it could not be told.
+ */
+async function replicaLogging(conn: Connection): Promise<Requirement | undefined> {
+  const base = { name: 'log_slave_updates (the source is a replica)', code: ErrorCode.SOURCE_SETTING } as const;
+  let rows: RowDataPacket[] = [];
+  try {
+    [rows] = await conn.query<RowDataPacket[]>('SHOW SLAVE STATUS');
+  } catch {
+    try {
+      [rows] = await conn.query<RowDataPacket[]>('SHOW REPLICA STATUS');
+    } catch (err) {
+      return { ...base, ok: true, severity: 'info', value: 'cannot tell', fix: `whether the server replicates from a primary could not be read (${(err as Error).message.slice(0, 120)}); if it does, it must run with log_slave_updates=ON` };
+    }
+  }
+  const r = rows[0];
+  if (!r) return undefined;
+  const primary = `${String(r.Master_Host ?? r.Source_Host ?? '?')}:${String(r.Master_Port ?? r.Source_Port ?? '?')}`;
+  const v = ((await variable(conn, 'log_slave_updates')) ?? (await variable(conn, 'log_replica_updates')) ?? 'OFF').toUpperCase();
+  const ok = v === 'ON' || v === '1';
+  return {
+    ...base,
+    ok,
+    severity: 'error',
+    value: `replica of ${primary}, log_slave_updates=${v}`,
+    fix: ok
+      ? 'the changes it applies from its primary are in its binlog'
+      : `the changes this replica applies from ${primary} are not in its binlog, so they would never reach the target: set log_slave_updates=ON (MySQL 8: log_replica_updates) in its my.cnf and restart it, or sync from the primary`,
+  };
 }
 
 /**
