@@ -150,7 +150,7 @@ export async function sourceRequirements(conn: Connection, ctx: SourceContext): 
  */
 async function replicaLogging(conn: Connection): Promise<Requirement | undefined> {
   const base = { name: 'log_slave_updates (the source is a replica)', code: ErrorCode.SOURCE_SETTING } as const;
-  let rows: RowDataPacket[] = [];
+  let rows: RowDataPacket[];
   try {
     [rows] = await conn.query<RowDataPacket[]>('SHOW SLAVE STATUS');
   } catch {
