@@ -236,17 +236,19 @@ export type LogicalKind = LogicalType['kind'];
  * without a type of its own (etcd's JSON objects) keeps its rows as they are when this holds, and
  * must read them again from the source when it does not (a narrowing may cut or round values, a
  * change of kind or character set may rewrite them). Errs towards false: `other` types only
- * when their declarations are identical.
+ * when their declarations are identical; a string type without a declared length (TINYTEXT …
+ * LONGBLOB, PostgreSQL text) only when it is the same type, for its size is not in its logical
+ * type (a caller that knows the native type is unbounded may say more).
  */
 export function keepsEveryValue(before: LogicalType, after: LogicalType): boolean {
   if (JSON.stringify(before) === JSON.stringify(after)) return true;
-  const wider = (b: number | undefined, a: number | undefined) => a === undefined || (b !== undefined && a >= b);
+  const wider = (b: number | undefined, a: number | undefined) => a !== undefined && b !== undefined && a >= b;
   const prefix = (b: readonly string[], a: readonly string[]) => a.length >= b.length && b.every((l, i) => a[i] === l);
   switch (before.kind) {
     case 'integer':
       return after.kind === 'integer' && (before.signed === after.signed ? after.bytes >= before.bytes : !before.signed && after.signed && after.bytes > before.bytes);
     case 'decimal':
-      return after.kind === 'decimal' && (before.scale ?? 0) === (after.scale ?? 0) && wider(before.precision, after.precision);
+      return after.kind === 'decimal' && (before.scale ?? 0) === (after.scale ?? 0) && (after.precision === undefined || wider(before.precision, after.precision));
     case 'text':
       return after.kind === 'text' && !before.fixed && !after.fixed && (before.charset ?? '') === (after.charset ?? '') && wider(before.length, after.length);
     case 'binary':

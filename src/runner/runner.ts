@@ -467,7 +467,9 @@ export class Runner extends EventEmitter {
       let checkError: unknown;
       const checking =
         applier && cfg.checksum && !job.signal.aborted
-          ? this.startChecker(source, target, streamTables, convergence, applier, job.signal).catch((err: unknown) => {
+          ? // The definitions now, not the session's: schema changes during the copy changed them (a
+            // key moved, a table renamed), and tables copied again are left out until copied (copyLate).
+            this.startChecker(source, target, applier.definitions().filter((t) => !t.shadowOf && !this.copyingLate.has(t.name)), convergence, applier, job.signal).catch((err: unknown) => {
               checkError = err;
               applier.stop();
             })

@@ -177,6 +177,8 @@ function applyOne(out: Map<string, TableSchema | Draft>, draftOf: (name: string)
       if (op.primary) {
         if (d.primaryKey.length > 0) throw unsupported(`add-index PRIMARY on ${d.name}: the table has a primary key already`);
         d.primaryKey = cols;
+        // A primary key's columns are NOT NULL (MySQL makes them so; PostgreSQL too).
+        d.columns = d.columns.map((c) => (cols.includes(c.name) && c.nullable ? { ...c, nullable: false } : c));
         return;
       }
       const key = op.name.toLowerCase();

@@ -777,6 +777,11 @@ export class StreamApplier {
     return this.schemas.get(name);
   }
 
+  /** Every synced table's definition as the stream writes it now (schema changes applied). */
+  definitions(): TableSchema[] {
+    return [...this.schemas.values()];
+  }
+
   private schema(name: string): TableSchema {
     const s = this.schemas.get(name);
     if (!s) throw new TributaryError(ErrorCode.INTERNAL, `no schema for table ${name}`);

@@ -81,6 +81,21 @@ describe('MySQL target: schema changes from a MySQL source', () => {
     expect(mysqlSql(ch, {}, new Set([0]))).toEqual(['ALTER TABLE `t` MODIFY COLUMN `label` varchar(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL']);
   });
 
+  it('renders CHANGE COLUMN … PRIMARY KEY once: the key is in the rename half\'s text', () => {
+    const ref = col('ref', 'varchar', 'varchar(10)', { nullable: false, charset: 'utf8mb4', collation: 'utf8mb4_general_ci' });
+    const ch = change(
+      [
+        { op: 'drop-index', table: 't', name: 'PRIMARY', primary: true, sourceText: 'DROP PRIMARY KEY' },
+        { op: 'rename-column', table: 't', from: 'name', to: 'ref', sourceText: 'CHANGE COLUMN `name` `ref` varchar(10) NOT NULL PRIMARY KEY' },
+        { op: 'modify-column', table: 't', column: ref },
+        { op: 'add-index', table: 't', name: 'PRIMARY', columns: ['ref'], unique: true, primary: true },
+      ],
+      [t0],
+      [mysqlTable('t', [id, ref], { primaryKey: [1] })],
+    );
+    expect(mysqlSql(ch)).toEqual(['ALTER TABLE `t` DROP PRIMARY KEY, CHANGE COLUMN `name` `ref` varchar(10) NOT NULL PRIMARY KEY']);
+  });
+
   it('renders operations without text from their fields', () => {
     const c = col('at', 'datetime', 'datetime(3)', { nullable: false, scale: 3 });
     const ch = change(
@@ -197,6 +212,40 @@ describe('MySQL target: schema changes from a PostgreSQL source, through the log
 
 describe('PostgreSQL target: schema changes from a MySQL source', () => {
   const render = (ops: SchemaOperation[], before: TableSchema[], after: TableSchema[], extra: Partial<SchemaChange> = {}) => pgSql(change(ops, before, after, extra), pgOpts);
+
+  it('gives the key the constraint it needs whatever moved it: narrowed by a DROP COLUMN, a unique key taking over (made immediate), renamed in the statement, and the old unique key deferred again', () => {
+    const k = col('k', 'varchar', 'varchar(10)', { nullable: false, charset: 'utf8mb4', collation: 'utf8mb4_general_ci' });
+    const email = col('email', 'varchar', 'varchar(40)', { nullable: false, charset: 'utf8mb4', collation: 'utf8mb4_general_ci' });
+    const tail = (r: { statements: readonly string[] }) => r.statements.filter((x) => !x.startsWith('DO $tributary$'));
+    // (k, id) narrowed to (id): PostgreSQL drops the whole constraint with the column.
+    const composite = mysqlTable('t', [id, k], { primaryKey: [1, 0] });
+    const narrowed = render([{ op: 'drop-column', table: 't', column: 'k', sourceText: 'x' }], [composite], [mysqlTable('t', [id])]);
+    expect(tail(narrowed)).toEqual(['ALTER TABLE "public"."t" DROP COLUMN IF EXISTS "k"', 'ALTER TABLE "public"."t" ADD PRIMARY KEY ("id")']);
+    // The primary key dropped: the unique NOT NULL email (created deferred) becomes the key, immediate.
+    const withEmail = mysqlTable('t', [id, email], { uniqueKeys: [[1]] });
+    const byEmail = mysqlTable('t', [id, email], { primaryKey: [1], keyFromUnique: true, uniqueKeys: [[1]] });
+    const dropped = render([{ op: 'drop-index', table: 't', name: 'PRIMARY', primary: true, sourceText: 'DROP PRIMARY KEY' }], [withEmail], [byEmail]);
+    expect(tail(dropped)).toEqual(['ALTER TABLE "public"."t" ADD UNIQUE ("email")']);
+    expect(dropped.statements.filter((x) => x.startsWith('DO $tributary$'))).toHaveLength(2);
+    // Its column renamed in the same statement: the constraint is made on the new name.
+    const ref = { ...email, name: 'ref' };
+    const renamed = render(
+      [{ op: 'drop-index', table: 't', name: 'PRIMARY', primary: true, sourceText: 'x' }, { op: 'rename-column', table: 't', from: 'email', to: 'ref', sourceText: 'x' }],
+      [withEmail],
+      [mysqlTable('t', [id, ref], { primaryKey: [1], keyFromUnique: true, uniqueKeys: [[1]] })],
+    );
+    expect(tail(renamed).at(-1)).toBe('ALTER TABLE "public"."t" ADD UNIQUE ("ref")');
+    // A unique key added with the drop, as the key: immediate at once, nothing after.
+    const addedKey = render(
+      [{ op: 'drop-index', table: 't', name: 'PRIMARY', primary: true, sourceText: 'x' }, { op: 'add-index', table: 't', name: 'by_email', columns: ['email'], unique: true, sourceText: 'x' }],
+      [mysqlTable('t', [id, email])],
+      [byEmail],
+    );
+    expect(tail(addedKey)).toEqual(['ALTER TABLE "public"."t" ADD UNIQUE ("email")']);
+    // A primary key added to a table keyed by its unique key: that key is deferred again.
+    const pk = render([{ op: 'add-index', table: 't', name: 'PRIMARY', columns: ['id'], unique: true, primary: true, sourceText: 'x' }], [byEmail], [withEmail]);
+    expect(tail(pk)).toEqual(['ALTER TABLE "public"."t" ADD PRIMARY KEY ("id")', 'ALTER TABLE "public"."t" ADD UNIQUE ("email") DEFERRABLE INITIALLY DEFERRED']);
+  });
 
   it('adds a column with a literal default of its type, NOT NULL, and no place', () => {
     const c = col('qty', 'int', 'int(11)', { nullable: false });

@@ -177,6 +177,23 @@ describe('etcd schema changes (ddl.ts planDocuments)', () => {
     expect(modify(col('v', { kind: 'decimal', precision: 10, scale: 0 })).recopy).toEqual(['a']);
   });
 
+  it('copies again what the logical types alone would call kept: a TEXT made smaller, a float\'s declared scale, a sign, AUTO_INCREMENT; and a key column retyped clears the range', () => {
+    const long: Column = { ...col('s', { kind: 'text', fixed: false, charset: 'utf8mb4' }), dataType: 'longtext', columnType: 'longtext' };
+    const tiny: Column = { ...long, dataType: 'tinytext', columnType: 'tinytext' };
+    const f4: Column = { ...col('f', { kind: 'float', bits: 32 }), columnType: 'float(10,4)' };
+    const dec: Column = col('d', { kind: 'decimal', precision: 10, scale: 2 });
+    const before = table('a', [int('id', 4, false), long, f4, dec]);
+    const modify = (c: Column, sourceText?: string) =>
+      planDocuments(change([{ op: 'modify-column', table: 'a', column: c, ...(sourceText ? { sourceText } : {}) }], [before], [table('a', before.columns.map((x) => (x.name === c.name ? c : x)))]), layout);
+    expect(modify(tiny).recopy).toEqual(['a']);
+    expect(modify({ ...tiny, dataType: 'longtext', columnType: 'longtext' }).recopy).toEqual([]);
+    expect(modify({ ...f4, columnType: 'float(10,2)' }).recopy).toEqual(['a']);
+    expect(modify({ ...dec, unsigned: true, columnType: 'decimal(10,2) unsigned' }).recopy).toEqual(['a']);
+    expect(modify(int('id', 4, false), 'MODIFY id INT NOT NULL AUTO_INCREMENT').recopy).toEqual(['a']);
+    // The key column's values may change with its type: the old keys are deleted, the table copied again.
+    expect(modify({ ...col('id', { kind: 'decimal', precision: 12, scale: 2 }), nullable: false })).toEqual({ clear: ['a'], rewrites: [], recopy: ['a'] });
+  });
+
   it('moves every object to the key its members give when the key columns change, and copies the table again when they cannot give it', () => {
     const before = table('a', [int('id', 4, false), int('v', 4, false), int('w')]);
     const rekeyed = table('a', before.columns, [1]);

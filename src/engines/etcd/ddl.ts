@@ -61,9 +61,31 @@ type Origin = string | { readonly added: ColumnDefault | undefined };
 
 const logical = (c: Column): LogicalType => c.logical ?? { kind: 'other', native: c.columnType };
 
-/** Whether the source keeps every value of a column whose definition went from `b` to `a` (none made NOT NULL, none converted). */
-function keepsValues(b: Column, a: Column): boolean {
-  return !(b.nullable && !a.nullable) && keepsEveryValue(logical(b), logical(a));
+/** A string type that holds any value of its kind (MySQL LONGTEXT/LONGBLOB; PostgreSQL text, bytea, varchar without a length). */
+function unbounded(engine: string, c: Column): boolean {
+  const t = c.dataType.toLowerCase();
+  return /^long(text|blob)$/.test(t) || (engine === 'postgres' && (t === 'text' || t === 'bytea' || (t === 'character varying' && !/\(/.test(c.columnType))));
+}
+
+/**
+ * Whether the source keeps every value of a column whose definition went from `b` to `a`: none made
+ * NOT NULL, none converted (core/logical.ts keepsEveryValue), the sign kept (DECIMAL → DECIMAL
+ * UNSIGNED clamps negatives), a float's declaration unchanged (FLOAT(M,D) rounds), a string type
+ * without a declared length only into an unbounded one or itself; `autoIncrement`: the statement
+ * makes it AUTO_INCREMENT (which renumbers zeros and NULLs).
+ */
+function keepsValues(engine: string, b: Column, a: Column, autoIncrement: boolean): boolean {
+  if ((b.nullable && !a.nullable) || b.unsigned !== a.unsigned || autoIncrement) return false;
+  const lb = logical(b);
+  const la = logical(a);
+  if (lb.kind === 'float') return la.kind === 'float' && la.bits === lb.bits && b.columnType.toLowerCase() === a.columnType.toLowerCase();
+  if ((lb.kind === 'text' && la.kind === 'text') || (lb.kind === 'binary' && la.kind === 'binary')) {
+    if (la.length === undefined) {
+      const sameCharset = lb.kind !== 'text' || la.kind !== 'text' || (lb.charset ?? '') === (la.charset ?? '');
+      return sameCharset && !lb.fixed && !la.fixed && (unbounded(engine, a) || b.columnType.toLowerCase() === a.columnType.toLowerCase());
+    }
+  }
+  return keepsEveryValue(lb, la);
 }
 
 /**
@@ -77,7 +99,10 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
   const state = new Map<string, { from: string; names: Map<string, Origin> }>();
   for (const [name, t] of change.before) state.set(name, { from: name, names: new Map(t.columns.map((c) => [c.name, c.name])) });
   const truncated = new Set<string>();
+  /** `table.column` (names after the statement) that a MODIFY/CHANGE makes AUTO_INCREMENT. */
+  const autoIncrement = new Set<string>();
   for (const op of change.operations) {
+    if (op.op === 'modify-column' && /\bauto_increment\b/i.test(op.sourceText ?? '')) autoIncrement.add(`${op.table}.${op.column.name}`);
     switch (op.op) {
       case 'rename-tables':
         // The pairs run in order (a swap goes through a temporary name: a → tmp, b → a, tmp → b).
@@ -132,7 +157,7 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
       const was = typeof origin === 'string' ? before.columns.find((b) => b.name === origin) : undefined;
       if (was) {
         m.set(c.name, was.name);
-        if (keepsValues(was, c)) exact.add(c.name);
+        if (keepsValues(after.engine, was, c, autoIncrement.has(`${to}.${c.name}`))) exact.add(c.name);
         else recopy.add(to);
       } else if (typeof origin === 'object' && c.nullable && (origin.added === undefined || origin.added.kind === 'null') && !after.generated.includes(c.name)) {
         // Every row has NULL in a nullable column added without a default.
@@ -146,7 +171,8 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
     const moved = layout.tableSegment(s.from) !== layout.tableSegment(to);
     const keyBefore = keyNames(before);
     const keyAfter = keyNames(after);
-    const rekeyed = keyAfter.map((n) => m.get(n) ?? `(new ${n})`).join('\u0000') !== keyBefore.join('\u0000');
+    // A key column retyped counts as a key change: its values, hence the keys, may be others now.
+    const rekeyed = keyAfter.map((n) => m.get(n) ?? `(new ${n})`).join('\u0000') !== keyBefore.join('\u0000') || keyAfter.some((n) => !exact.has(n));
     if (rekeyed) {
       const why = layout.refusal(after);
       if (why) {

@@ -283,7 +283,13 @@ function alterSpec(change: SchemaChange, i: number, group: readonly number[], sk
     const name = (op.columns[0] as string).toLowerCase();
     const implied = group.some((j) => {
       const r = change.operations[j];
-      return j < i && !skip.has(j) && (r?.op === 'add-column' || r?.op === 'modify-column') && r.sourceText !== undefined && r.column.name.toLowerCase() === name;
+      return (
+        j < i &&
+        !skip.has(j) &&
+        (((r?.op === 'add-column' || r?.op === 'modify-column') && r.sourceText !== undefined && r.column.name.toLowerCase() === name) ||
+          // CHANGE COLUMN old new … PRIMARY KEY: the rename half carries the column's text.
+          (r?.op === 'rename-column' && r.sourceText !== undefined && r.to.toLowerCase() === name))
+      );
     });
     if (implied) return undefined;
   }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { ColumnDefault, SchemaChange } from '../../core/schema-change.js';
-import { resolveColumn, tableAfter, tableBefore } from '../../core/schema-change-tables.js';
+import { nameAfter, nameBefore, resolveColumn, tableAfter, tableBefore } from '../../core/schema-change-tables.js';
 import { indexNamed, secondaryUniqueKeys, type Column, type ForeignKey, type TableSchema } from '../../core/schema.js';
 import { openClient } from './connection.js';
 import { MAX_IDENTIFIER_BYTES, qualified, quoteIdent, quoteLiteral } from './sql.js';
@@ -419,13 +419,6 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
         const name = op.table;
         if (op.primary) {
           statements.push(dropIndexesSql(schema, name, { primary: true }));
-          // A unique key of NOT NULL columns the table had becomes its key: it was created deferred
-          // (a secondary key), and ON CONFLICT can only arbitrate on an immediate one.
-          const key = keyColumns(tableAfter(change, i, op.table));
-          const before = tableBefore(change, i, op.table);
-          if (key && before && (before.uniqueKeys ?? []).some((k) => sameNames(k.map((c) => before.columns[c]?.name ?? ''), key))) {
-            statements.push(dropIndexesSql(schema, name, { columns: key, unique: true }), `ALTER TABLE ${T(op.table)} ADD UNIQUE (${key.map(quoteIdent).join(', ')})`);
-          }
           return;
         }
         const before = tableBefore(change, i, op.table);
@@ -472,7 +465,57 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
         return;
     }
   });
+  statements.push(...keyChangeSql(change, schema));
   return { enums: planEnumTypes(enumTables, enumTypes), statements };
+}
+
+/**
+ * After a statement's operations, each table whose key changed gets the constraint its new key
+ * needs, whatever operations moved it: ON CONFLICT arbitrates only on an immediate unique index,
+ * and secondary unique keys are created deferred. So: a primary key narrowed by a DROP COLUMN (which
+ * drops PostgreSQL's whole constraint) is added again; a unique key that became the key (the
+ * primary key dropped, or the key's unique index dropped, or one of its columns made nullable) is
+ * made immediate, unless the statement added it as the key; a unique key that was the key and stays
+ * a secondary one is made deferred again. Names are the tables' and columns' after the statement.
+ */
+function keyChangeSql(change: SchemaChange, schema: string): string[] {
+  const out: string[] = [];
+  const n = change.operations.length;
+  for (const [name, after] of change.after) {
+    const before = change.before.get(nameBefore(change, n, name));
+    if (!before) continue;
+    // Column names before → after, through the statement's renames of this table's columns.
+    // (MySQL column names ignore case: compared in lower case, as resolveColumn does.)
+    const renamed = new Map<string, string>();
+    change.operations.forEach((op, i) => {
+      if (op.op !== 'rename-column' || nameAfter(change, i, op.table) !== name) return;
+      const from = op.from.toLowerCase();
+      const orig = [...renamed].find(([, now]) => now.toLowerCase() === from)?.[0] ?? from;
+      renamed.set(orig, resolveColumn(op.to, after));
+    });
+    const keyBefore = before.primaryKey.map((i) => {
+      const c = before.columns[i]?.name ?? '';
+      return renamed.get(c.toLowerCase()) ?? c;
+    });
+    const keyAfter = after.primaryKey.map((i) => after.columns[i]?.name ?? '');
+    const unchanged = !!before.keyFromUnique === !!after.keyFromUnique && sameNames(keyBefore, keyAfter);
+    if (unchanged || keyAfter.length === 0) continue;
+    const T = qualified(schema, name);
+    const list = (cols: readonly string[]) => cols.map(quoteIdent).join(', ');
+    const added = (primary: boolean, cols: readonly string[]) =>
+      change.operations.some((op, i) => op.op === 'add-index' && nameAfter(change, i, op.table) === name && (op.primary ?? false) === primary && (primary || op.unique) && sameNames(op.columns.map((c) => resolveColumn(c, after)), cols));
+    if (!after.keyFromUnique) {
+      if (!added(true, keyAfter)) out.push(dropIndexesSql(schema, name, { primary: true }), `ALTER TABLE ${T} ADD PRIMARY KEY (${list(keyAfter)})`);
+    } else if (!added(false, keyAfter)) {
+      out.push(dropIndexesSql(schema, name, { columns: keyAfter, unique: true }), `ALTER TABLE ${T} ADD UNIQUE (${list(keyAfter)})`);
+    }
+    // The unique key that was the key, still a unique key but no longer the key: deferred again.
+    const stays = (after.uniqueKeys ?? []).some((k) => sameNames(k.map((c) => after.columns[c]?.name ?? ''), keyBefore));
+    if (before.keyFromUnique && stays && !sameNames(keyBefore, keyAfter)) {
+      out.push(dropIndexesSql(schema, name, { columns: keyBefore, unique: true }), `ALTER TABLE ${T} ADD UNIQUE (${list(keyBefore)}) DEFERRABLE INITIALLY DEFERRED`);
+    }
+  }
+  return out;
 }
 
 /** The name `column` had before a rename-column of this statement gave it its name (itself otherwise). */
