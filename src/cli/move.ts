@@ -107,6 +107,8 @@ export function registerMove(program: Command, ctx: CliContext): void {
         }
       } catch (err) {
         failure = err;
+        // The receiver hears of the failure before the API lingers to show it.
+        await webhook?.finish(err);
         // A move stopped by a signal exits at once; one that failed shows why for --http-linger.
         if (!abort.signal.aborted) await lingerAfter(api, config, err, logger);
         throw err;

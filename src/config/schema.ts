@@ -161,8 +161,8 @@ export const SyncConfigSchema = z
       .string()
       .refine((v) => /^https?:\/\/[^/\s]+/i.test(v), 'is not an http(s) URL; give e.g. https://hooks.example.com/tributary')
       .optional(),
-    /** How often the progress webhook is posted to. */
-    progressInterval: duration.default('10s'),
+    /** How often the progress webhook is posted to (at least 1s). */
+    progressInterval: duration.refine((v) => toMs(v) >= 1000, 'is shorter than 1s; give e.g. 10s').default('10s'),
     /** Sent to the progress webhook as `Authorization: Bearer <token>` (prefer TRIBUTARY_PROGRESS_WEBHOOK_TOKEN). */
     progressWebhookToken: z.string().min(1).optional(),
   })

@@ -531,7 +531,11 @@ export class Runner extends EventEmitter {
   /** The continuous checksum checks `tables` with their definitions now (as on the target), and no longer `gone`. */
   private async replan(target: Target, tables: readonly TableSchema[], gone: readonly string[]): Promise<void> {
     const checker = this.checker;
-    if (!checker) return;
+    if (!checker) {
+      // The checker is being built from the definitions as they were: it replans these once built.
+      this.pendingReplans?.push({ tables, gone });
+      return;
+    }
     try {
       const plans: TablePlan[] = [];
       for (const table of tables) {
@@ -604,8 +608,12 @@ export class Runner extends EventEmitter {
    * The continuous checksum (checksum/continuous.ts) beside the stream, until `signal` aborts. Its
    * repairs pass through the copy's convergence gates and their held changes go to the applier.
    */
+  /** Replans asked for while the checker was being built (startChecker), applied once it is. */
+  private pendingReplans: { tables: readonly TableSchema[]; gone: readonly string[] }[] | undefined;
+
   private async startChecker(source: ChangeSource, target: Target, schemas: readonly TableSchema[], convergence: Convergence, applier: StreamApplier, signal: AbortSignal): Promise<void> {
     const cfg = this.config;
+    this.pendingReplans = [];
     const plans: TablePlan[] = [];
     for (const s of schemas) {
       const onTarget = await target.describe(s.name);
@@ -631,6 +639,9 @@ export class Runner extends EventEmitter {
       this.emit('firstCleanPass', at);
     });
     this.checker = checker;
+    const pending = this.pendingReplans;
+    this.pendingReplans = undefined;
+    for (const p of pending) await this.replan(target, p.tables, p.gone);
     await checker.run(signal);
   }
 

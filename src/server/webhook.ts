@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { redactConnectionUrl, redactUrl } from '../config/dsn.js';
+import { redactUrl } from '../config/dsn.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { buildStatus, type StatusJson, type StatusSource } from './status.js';
 
@@ -34,8 +34,9 @@ export interface ProgressWebhookOptions {
  * It never holds the sync back: posts go out on their own, one at a time; a post due while one is
  * still being sent replaces any other waiting (the receiver gets the newest status, not a backlog).
  * Each post is tried `attempts` times with doubling backoff, on a network error, a timeout or a 5xx
- * / 429 answer; a 4xx answer is not retried. A failed post is logged (warn), never fatal. The URL's
- * password and the token appear in no log line.
+ * / 429 answer; a 4xx answer is not retried, nor is a redirect followed. A failed post is logged
+ * (warn), never fatal, naming the URL by its origin only: its path, query, password and the token
+ * appear in no log line.
  */
 export class ProgressWebhook {
   private timer: NodeJS.Timeout | undefined;
@@ -49,7 +50,7 @@ export class ProgressWebhook {
   private readonly onPhase = () => this.post('phase');
 
   constructor(private readonly opts: ProgressWebhookOptions) {
-    this.shown = redactConnectionUrl(opts.url);
+    this.shown = shownUrl(opts.url);
   }
 
   /** Checks the URL (CONFIG_INVALID for anything but http(s) with a host), then posts now and every interval. */
@@ -58,10 +59,10 @@ export class ProgressWebhook {
     try {
       u = new URL(this.opts.url);
     } catch {
-      throw new TributaryError(ErrorCode.CONFIG_INVALID, `--progress-webhook ${this.shown} is not a URL; give http(s)://host[:port]/path`);
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `--progress-webhook is not a URL; give http(s)://host[:port]/path`);
     }
     if ((u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname) {
-      throw new TributaryError(ErrorCode.CONFIG_INVALID, `--progress-webhook ${this.shown} is not an http(s) URL; give http(s)://host[:port]/path`);
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `--progress-webhook is not an http(s) URL (it is ${u.protocol}); give http(s)://host[:port]/path`);
     }
     // user:password in the URL go as basic authentication; a token, when given, as bearer instead.
     const basic = u.username || u.password ? Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64') : undefined;
@@ -82,7 +83,7 @@ export class ProgressWebhook {
   async finish(error?: unknown, waitMs = 5_000): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.opts.runner.off('phase', this.onPhase);
-    if (this.stopped) return;
+    if (this.stopped || !this.target) return;
     const exit =
       error === undefined
         ? null
@@ -110,10 +111,13 @@ export class ProgressWebhook {
       while (this.waiting) {
         const body = this.waiting;
         this.waiting = undefined;
-        await this.send(await body());
+        try {
+          await this.send(await body());
+        } catch (err) {
+          // One post lost; the next one waiting (the final one, say) still goes.
+          this.opts.logger.warn({ webhook: this.shown, err: redactUrl((err as Error).message) }, 'progress webhook: the status could not be built');
+        }
       }
-    } catch (err) {
-      this.opts.logger.warn({ webhook: this.shown, err: redactUrl((err as Error).message) }, 'progress webhook: the status could not be built');
     } finally {
       this.sending = undefined;
     }
@@ -130,6 +134,8 @@ export class ProgressWebhook {
           method: 'POST',
           headers: this.headers,
           body: JSON.stringify(body),
+          // Credentials never follow a redirect: a 3xx is an answer like any other (not ok).
+          redirect: 'manual',
           signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5_000),
         });
         await res.arrayBuffer().catch(() => undefined);
@@ -145,5 +151,19 @@ export class ProgressWebhook {
       }
     }
     this.opts.logger.warn({ webhook: this.shown, event: body.event, error: last }, `progress webhook: ${this.shown} did not take the ${body.event} post (${last}); the sync goes on, and the next post carries the newest status`);
+  }
+}
+
+/**
+ * The webhook as logs show it: its origin only. Hook URLs carry their secret in the path or the
+ * query (Slack's /services/…/XXXX, Discord's /api/webhooks/<id>/<token>, ?token=), not only as a
+ * password, so neither is ever logged.
+ */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname.length > 1 || u.search ? `${u.origin}/…` : u.origin;
+  } catch {
+    return '(the --progress-webhook URL)';
   }
 }

@@ -50,21 +50,28 @@ afterAll(async () => {
 
 describe('--progress-webhook', () => {
   it('posts the status during the copy, at the phase change to streaming, with the changes applied, and at the stop', async () => {
-    const run = startCli(['sync', '--source', source.url('wh'), '--target', target.url('wh'), '--flush-interval', '100ms', '--progress-webhook', hookUrl, '--progress-interval', '300ms'], {
+    const run = startCli(['sync', '--source', source.url('wh'), '--target', target.url('wh'), '--flush-interval', '100ms', '--progress-webhook', hookUrl, '--progress-interval', '1s'], {
       TRIBUTARY_PROGRESS_WEBHOOK_TOKEN: 'wh-token-0123456789',
     });
     running.push(run);
     await waitUntil('the streaming phase post', async () => posts.some((p) => p.body.event === 'phase' && p.body.phase === 'stream'), 60_000);
     await src.query('UPDATE wh.t SET v = v + 1 WHERE id <= 10');
     await waitUntil('a post with the changes applied', async () => posts.some((p) => p.body.stream.changesApplied >= 10), 30_000);
+    await waitUntil('posts every interval', async () => posts.filter((p) => p.body.event === 'interval').length >= 2, 30_000);
     run.child.kill('SIGTERM');
     expect(await run.exited, run.stderr()).toBe(0);
     const last = posts.at(-1) as (typeof posts)[number];
     expect(last.body).toMatchObject({ event: 'stopped', syncId: expect.any(String), exit: null, copy: { rowsCopied: 2000, percent: 100 } });
     expect(posts.every((p) => p.auth === 'Bearer wh-token-0123456789')).toBe(true);
-    expect(posts.filter((p) => p.body.event === 'interval').length).toBeGreaterThanOrEqual(2);
     expect(run.stderr()).not.toContain('wh-token');
   }, 120_000);
+
+  it('refuses an interval under a second by name', async () => {
+    const r = await runCli(['sync', '--source', source.url('wh'), '--target', target.url('wh3'), '--progress-webhook', hookUrl, '--progress-interval', '300ms'], {}, 60_000);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('progress-interval');
+    expect(r.stderr).toContain('is shorter than 1s');
+  }, 60_000);
 
   it('posts the error a failed sync ends with, and a receiver that is down holds nothing back', async () => {
     posts.length = 0;

@@ -54,11 +54,30 @@ describe('a replica as the source', () => {
     expect(out).toContain(`log_slave_updates (the source is a replica)`);
     expect(out).toContain(`replica of 127.0.0.1:${primary.port}, log_slave_updates=OFF`);
     expect(out).toContain('set log_slave_updates=ON');
-  }, 90_000);
+    // Replication stopped (a promoted replica never reset): a warning, not a refusal.
+    const q = await connect(quiet.url());
+    await q.query('STOP SLAVE');
+    const stopped = await runCli(['check', '--source', quiet.url('shop'), '--target', logging.url('copy1')], {}, 60_000);
+    expect(stopped.stdout + stopped.stderr).toContain(`replication from 127.0.0.1:${primary.port} configured but stopped, log_slave_updates=OFF`);
+    // A user who may not read the replication status: MariaDB's Slaves_running tells (0 now: no line).
+    await q.query("CREATE USER 'plain'@'127.0.0.1'; GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'plain'@'127.0.0.1'");
+    const plainUrl = quiet.url('shop').replace('root@', 'plain@');
+    const plain = await runCli(['check', '--source', plainUrl, '--target', logging.url('copy1')], {}, 60_000);
+    expect(plain.stdout + plain.stderr).not.toContain('the source is a replica');
+    await q.query('START SLAVE');
+    await waitUntil('replication running again', async () => {
+      const [st] = await q.query("SHOW GLOBAL STATUS LIKE 'Slaves_running'");
+      return Number((st as { Value: string }[])[0]?.Value) > 0;
+    }, 30_000);
+    const plainRunning = await runCli(['check', '--source', plainUrl, '--target', logging.url('copy1')], {}, 60_000);
+    expect(plainRunning.code).not.toBe(0);
+    expect(plainRunning.stdout + plainRunning.stderr).toContain('replica (1 replication connection running), log_slave_updates=OFF');
+    await q.end();
+  }, 120_000);
 
   it('syncs from a replica that logs what it applies: the primary\'s later writes reach the target', async () => {
     const c = await runCli(['check', '--source', logging.url('shop'), '--target', quiet.url('copy2')], {}, 60_000);
-    expect(c.stdout + c.stderr).toContain(`replica of 127.0.0.1:${primary.port}, log_slave_updates=ON`);
+    expect(c.stdout + c.stderr).not.toContain('the source is a replica');
     const run = startCli(['sync', '--source', logging.url('shop'), '--target', quiet.url('copy2'), '--flush-interval', '100ms']);
     running.push(run);
     const dst = await connect(quiet.url());

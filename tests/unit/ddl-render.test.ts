@@ -247,6 +247,13 @@ describe('PostgreSQL target: schema changes from a MySQL source', () => {
     expect(tail(pk)).toEqual(['ALTER TABLE "public"."t" ADD PRIMARY KEY ("id")', 'ALTER TABLE "public"."t" ADD UNIQUE ("email") DEFERRABLE INITIALLY DEFERRED']);
   });
 
+  it('refuses an AUTO_INCREMENT column added to rows there, by name: PostgreSQL cannot number them as MySQL does', () => {
+    const c = col('seq', 'bigint', 'bigint(20)', { nullable: false });
+    const err = refusal(() => render([{ op: 'add-column', table: 't', column: c, sourceText: 'ADD COLUMN seq BIGINT NOT NULL AUTO_INCREMENT' }], [t0], [withCol(c)]));
+    expect(err.code).toBe(ErrorCode.DDL_UNSUPPORTED);
+    expect(err.message).toContain('ADD COLUMN seq … AUTO_INCREMENT');
+  });
+
   it('adds a column with a literal default of its type, NOT NULL, and no place', () => {
     const c = col('qty', 'int', 'int(11)', { nullable: false });
     const r = render([{ op: 'add-column', table: 't', column: c, default: { kind: 'literal', value: '5' }, place: { after: 'id' }, sourceText: 'x' }], [t0], [withCol(c)]);

@@ -69,13 +69,14 @@ function unbounded(engine: string, c: Column): boolean {
 
 /**
  * Whether the source keeps every value of a column whose definition went from `b` to `a`: none made
- * NOT NULL, none converted (core/logical.ts keepsEveryValue), the sign kept (DECIMAL → DECIMAL
+ * NOT NULL, none converted (core/logical.ts keepsEveryValue), none made unsigned (DECIMAL → DECIMAL
  * UNSIGNED clamps negatives), a float's declaration unchanged (FLOAT(M,D) rounds), a string type
- * without a declared length only into an unbounded one or itself; `autoIncrement`: the statement
- * makes it AUTO_INCREMENT (which renumbers zeros and NULLs).
+ * without a declared length only into an unbounded one or itself. (A column made AUTO_INCREMENT
+ * renumbers its zeros, which the definitions cannot tell from one that was already: the continuous
+ * checksum repairs such rows.)
  */
-function keepsValues(engine: string, b: Column, a: Column, autoIncrement: boolean): boolean {
-  if ((b.nullable && !a.nullable) || b.unsigned !== a.unsigned || autoIncrement) return false;
+function keepsValues(engine: string, b: Column, a: Column): boolean {
+  if ((b.nullable && !a.nullable) || (!b.unsigned && a.unsigned)) return false;
   const lb = logical(b);
   const la = logical(a);
   if (lb.kind === 'float') return la.kind === 'float' && la.bits === lb.bits && b.columnType.toLowerCase() === a.columnType.toLowerCase();
@@ -99,10 +100,7 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
   const state = new Map<string, { from: string; names: Map<string, Origin> }>();
   for (const [name, t] of change.before) state.set(name, { from: name, names: new Map(t.columns.map((c) => [c.name, c.name])) });
   const truncated = new Set<string>();
-  /** `table.column` (names after the statement) that a MODIFY/CHANGE makes AUTO_INCREMENT. */
-  const autoIncrement = new Set<string>();
   for (const op of change.operations) {
-    if (op.op === 'modify-column' && /\bauto_increment\b/i.test(op.sourceText ?? '')) autoIncrement.add(`${op.table}.${op.column.name}`);
     switch (op.op) {
       case 'rename-tables':
         // The pairs run in order (a swap goes through a temporary name: a → tmp, b → a, tmp → b).
@@ -157,7 +155,7 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
       const was = typeof origin === 'string' ? before.columns.find((b) => b.name === origin) : undefined;
       if (was) {
         m.set(c.name, was.name);
-        if (keepsValues(after.engine, was, c, autoIncrement.has(`${to}.${c.name}`))) exact.add(c.name);
+        if (keepsValues(after.engine, was, c)) exact.add(c.name);
         else recopy.add(to);
       } else if (typeof origin === 'object' && c.nullable && (origin.added === undefined || origin.added.kind === 'null') && !after.generated.includes(c.name)) {
         // Every row has NULL in a nullable column added without a default.

@@ -145,35 +145,55 @@ export async function sourceRequirements(conn: Connection, ctx: SourceContext): 
 /**
  * A source that is itself a replica binlogs what its primary sends it only with log_slave_updates
  * (MySQL 8: log_replica_updates); without it the stream never sees those changes, and the target
- * silently falls behind the source's tables. Undefined when the server replicates from no primary.
- * A user who may not read the replication status gets an info line saying it could not be told.
+ * silently falls behind the source's tables. With the setting ON nothing else is read. Otherwise the
+ * replication connections are read (MariaDB: all of them, named ones included; they need REPLICA
+ * MONITOR, or REPLICATION CLIENT before 10.5.8), and without that privilege MariaDB's
+ * Slaves_running status, which needs none. A replica whose threads run is an error; one whose
+ * replication is stopped (a promoted replica never reset), or one that cannot be told, a warning.
+ * Undefined when the server replicates from no primary.
  */
 async function replicaLogging(conn: Connection): Promise<Requirement | undefined> {
-  const base = { name: 'log_slave_updates (the source is a replica)', code: ErrorCode.SOURCE_SETTING } as const;
-  let rows: RowDataPacket[];
-  try {
-    [rows] = await conn.query<RowDataPacket[]>('SHOW SLAVE STATUS');
-  } catch {
+  const mysql8 = (await variable(conn, 'log_replica_updates')) !== undefined;
+  const setting = mysql8 ? 'log_replica_updates' : 'log_slave_updates';
+  const v = ((await variable(conn, setting)) ?? 'OFF').toUpperCase();
+  if (v === 'ON' || v === '1') return undefined;
+  const base = { name: `${setting} (the source is a replica)`, code: ErrorCode.SOURCE_SETTING } as const;
+  const fixOff = (primary: string) =>
+    `the changes this replica applies from ${primary} are not in its binlog, so they would never reach the target: set ${setting}=ON in its my.cnf and restart it, or sync from the primary`;
+  let rows: RowDataPacket[] | undefined;
+  let denied = '';
+  for (const sql of ['SHOW ALL SLAVES STATUS', 'SHOW REPLICA STATUS', 'SHOW SLAVE STATUS']) {
     try {
-      [rows] = await conn.query<RowDataPacket[]>('SHOW REPLICA STATUS');
+      [rows] = await conn.query<RowDataPacket[]>(sql);
+      break;
     } catch (err) {
-      return { ...base, ok: true, severity: 'info', value: 'cannot tell', fix: `whether the server replicates from a primary could not be read (${(err as Error).message.slice(0, 120)}); if it does, it must run with log_slave_updates=ON` };
+      if (/denied|privilege/i.test((err as Error).message)) denied ||= (err as Error).message.slice(0, 160);
     }
   }
-  const r = rows[0];
-  if (!r) return undefined;
-  const primary = `${String(r.Master_Host ?? r.Source_Host ?? '?')}:${String(r.Master_Port ?? r.Source_Port ?? '?')}`;
-  const v = ((await variable(conn, 'log_slave_updates')) ?? (await variable(conn, 'log_replica_updates')) ?? 'OFF').toUpperCase();
-  const ok = v === 'ON' || v === '1';
-  return {
-    ...base,
-    ok,
-    severity: 'error',
-    value: `replica of ${primary}, log_slave_updates=${v}`,
-    fix: ok
-      ? 'the changes it applies from its primary are in its binlog'
-      : `the changes this replica applies from ${primary} are not in its binlog, so they would never reach the target: set log_slave_updates=ON (MySQL 8: log_replica_updates) in its my.cnf and restart it, or sync from the primary`,
-  };
+  if (rows === undefined) {
+    // MariaDB counts its running replication connections in a status variable anyone may read.
+    const [st] = await conn.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Slaves_running'").catch(() => [[] as RowDataPacket[]] as const);
+    const running = st[0]?.Value;
+    if (running !== undefined && Number(running) > 0) {
+      return { ...base, ok: false, severity: 'error', value: `replica (${String(running)} replication connection${Number(running) > 1 ? 's' : ''} running), ${setting}=${v}`, fix: fixOff('its primary') };
+    }
+    if (running !== undefined) return undefined;
+    return {
+      ...base,
+      ok: false,
+      severity: 'warning',
+      value: `cannot tell, ${setting}=${v}`,
+      fix: `whether the server replicates from a primary could not be read${denied ? ` (${denied})` : ''}: GRANT REPLICA MONITOR (MariaDB 10.5.8+; REPLICATION CLIENT on MySQL) to the sync's user; if it is a replica, it must run with ${setting}=ON`,
+    };
+  }
+  if (rows.length === 0) return undefined;
+  const field = (r: RowDataPacket, ...names: string[]) => names.map((n) => r[n]).find((x) => x !== undefined && x !== null && x !== '');
+  const runningRows = rows.filter((r) => /^yes$/i.test(String(field(r, 'Slave_IO_Running', 'Replica_IO_Running') ?? '')) || /^yes$/i.test(String(field(r, 'Slave_SQL_Running', 'Replica_SQL_Running') ?? '')));
+  const primaries = (runningRows.length > 0 ? runningRows : rows).map((r) => `${String(field(r, 'Master_Host', 'Source_Host') ?? '?')}:${String(field(r, 'Master_Port', 'Source_Port') ?? '?')}`).join(', ');
+  if (runningRows.length === 0) {
+    return { ...base, ok: false, severity: 'warning', value: `replication from ${primaries} configured but stopped, ${setting}=${v}`, fix: `if replication is started again, the changes it applies will not reach the target: set ${setting}=ON, or RESET SLAVE ALL on a promoted replica` };
+  }
+  return { ...base, ok: false, severity: 'error', value: `replica of ${primaries}, ${setting}=${v}`, fix: fixOff(primaries) };
 }
 
 /**

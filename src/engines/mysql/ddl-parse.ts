@@ -305,7 +305,8 @@ class Reader {
     const kind: SpecKind = specKind(text, s);
     const c = new Cursor(s, this.lexed.text);
     const table = st.table;
-    const pk = new Set(st.before.primaryKey.map((i) => st.before.columns[i]?.name.toLowerCase()));
+    // The table's own primary key (a key taken from a unique key is none: its columns may become nullable, and the next key takes over).
+    const pk = new Set((st.before.keyFromUnique ? [] : st.before.primaryKey).map((i) => st.before.columns[i]?.name.toLowerCase()));
     switch (kind) {
       case 'add-column': {
         c.accept('ADD');

@@ -347,6 +347,12 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
       case 'add-column': {
         const c = columnAfter(i, op.table, op.column.name);
         if (!c) return; // a generated column: the target has none (createTableSql)
+        if (change.sourceEngine === 'mysql' && /\bauto_increment\b/i.test(op.sourceText ?? '')) {
+          throw refuse(
+            `ADD COLUMN ${c.column.name} … AUTO_INCREMENT: MySQL numbers the rows there in its own order, which PostgreSQL cannot reproduce (every row would get the same value)`,
+            `add the column on the target by hand with the source's values (e.g. copy them over), then resume past the statement with tributary sync --skip-ddl POSITION; or restart the sync with --force to copy the table afresh`,
+          );
+        }
         const q = quoteIdent(c.column.name);
         const notNull = c.inKey || (!c.column.nullable && !c.type.forceNullable);
         let def = op.default ? defaultSql('ADD COLUMN', c.column, c.type, op.default) : undefined;
