@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  * first. On a clean checkout vitest has no timings cached and orders by file size, so one of these
  * could start last and leave a worker idle for minutes at the end of the run.
  */
-const SLOW_FIRST = ['memory', 'ddl-stream', 'keyless', 'pagila', 'sakila', 'ddl-stream-postgres', 'contract', 'verify', 'sync', 'check', 'move', 'postgres-relation-change', 'mysql-to-postgres', 'terminal'];
+const SLOW_FIRST = ['memory', 'ddl-stream', 'keyless', 'pagila', 'sakila', 'ddl-stream-postgres', 'contract', 'verify', 'sync', 'check', 'move', 'postgres-relation-change', 'mysql-to-postgres', 'terminal', 'etcd-target', 'etcd-postgres', 'etcd-types'];
 
 class SlowFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

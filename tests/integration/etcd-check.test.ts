@@ -179,13 +179,28 @@ describe('tributary check → etcd', () => {
 
   it('quota: the space line shows the quota; nearly full, it is a warning and the exit code stays 0', async () => {
     const c = client(full);
-    // etcd reports the size its backend last committed (every 100 ms): near the mark, fill slowly.
-    const junk = Buffer.alloc(128 * 1024, 'x');
+    // etcd reports the size its backend last committed (every 100 ms, later on a busy machine): near
+    // the mark, put small values and read the size again until it has settled, so the fill stops
+    // between the warning (over 90 %) and the quota itself (writes refused).
+    const big = Buffer.alloc(128 * 1024, 'x');
+    const small = Buffer.alloc(16 * 1024, 'x');
+    const settled = async (): Promise<number> => {
+      let last = -1;
+      for (;;) {
+        const size = Number((await c.maintenance.status()).dbSize);
+        if (size === last) return size;
+        last = size;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
     for (let n = 0; ; n++) {
       const size = Number((await c.maintenance.status()).dbSize);
-      if (size > QUOTA * 0.91) break;
-      if (size > QUOTA * 0.8) await new Promise((r) => setTimeout(r, 150));
-      await c.put(`/junk/${n}`).value(junk);
+      if (size < QUOTA * 0.8) {
+        await c.put(`/junk/${n}`).value(big);
+        continue;
+      }
+      if ((await settled()) > QUOTA * 0.91) break;
+      await c.put(`/junk/${n}`).value(small);
     }
     const res = await check(full.url('shop'));
     const space = line(res.stdout, 'etcd space (--quota-backend-bytes)');

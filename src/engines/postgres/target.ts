@@ -706,9 +706,13 @@ export class PostgresTarget implements Target {
     const syncId = this.opts.syncId;
     const plans = (name: string) => this.plans.get(name);
     let open = true;
+    // A batch without the replica role: createForeignKeys waits for it to end before adding keys.
+    const plain = !this.foreignKeysOnTarget;
+    if (plain) this.plainBatches++;
     const end = (err?: Error) => {
       if (open) {
         open = false;
+        if (plain) this.plainBatches--;
         client.release(err);
       }
     };
@@ -863,6 +867,8 @@ export class PostgresTarget implements Target {
    */
   /** Some synced table has a foreign key on the target: stream writes run as a replica (begin()). */
   private foreignKeysOnTarget = false;
+  /** Stream batches open that began without the replica role (before foreignKeysOnTarget). */
+  private plainBatches = 0;
 
   /** Whether any of `tables` has a foreign key on the target now. */
   private async noteForeignKeys(tables: readonly TableSchema[]): Promise<void> {
@@ -902,6 +908,11 @@ export class PostgresTarget implements Target {
     await this.syncLock?.check();
     const c = this.c;
     const missing = wanted.filter(({ t, fk }) => !have.has(`${t.name}.${fk.name}`));
+    // Batches begun from now on bypass the keys; one begun before (without the replica role) would
+    // have its writes checked row by row once the keys exist, in batch order, not the source's (a
+    // child before its parent): the keys are added once every such batch has ended.
+    this.foreignKeysOnTarget = true;
+    for (const deadline = Date.now() + 120_000; this.plainBatches > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     // Each ADD CONSTRAINT locks its two tables (SHARE ROW EXCLUSIVE) while the stream's batches
     // write them: a deadlock with a batch is possible, and retried (the batch goes on either way).
     for (let attempt = 1; ; attempt++) {
