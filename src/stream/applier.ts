@@ -589,6 +589,10 @@ export class StreamApplier {
       await this.opts.convergence.nextChunkEnd();
       await this.commit();
     }
+    // An overlapped commit still landing (its batch was empty since) lands before the change: its
+    // writes are of the definitions before it (an etcd range cleared by the change must not get
+    // them back after).
+    await this.landed();
     this.boundary++;
     this.positions.set(this.boundary, position);
     if (this.opts.foreignKeys === false) change = { ...change, operations: change.operations.filter((op) => op.op !== 'add-foreign-key' && op.op !== 'drop-foreign-key') };

@@ -102,7 +102,18 @@ export class KeyLayout {
     const rest = etcdKey.slice(this.tablePrefix(table.name).length);
     const parts = rest.split('/');
     const conv = this.conv(table.engine);
-    return table.primaryKey.map((ci, i) => keyValue(table.columns[ci] as Column, decodePart(parts[i] ?? ''), conv));
+    return table.primaryKey.map((ci, i) => {
+      const column = table.columns[ci] as Column;
+      try {
+        return keyValue(column, decodePart(parts[i] ?? ''), conv);
+      } catch (err) {
+        throw new TributaryError(
+          ErrorCode.TARGET_WRITE_FAILED,
+          `etcd key ${etcdKey} under table ${table.name}'s prefix is not a key of the table (its part '${parts[i] ?? ''}' is not a value of key column ${column.name}, ${column.columnType}): a key written there by something else, or one left from an earlier definition; delete it (etcdctl del '${etcdKey}'), or restart the sync with --force`,
+          { cause: err },
+        );
+      }
+    });
   }
 }
 
