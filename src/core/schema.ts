@@ -1,4 +1,5 @@
 import type { LogicalType } from './logical.js';
+import type { RowFilter } from './row-filter.js';
 import type { SchemaOperation } from './schema-change.js';
 import type { TypeRef } from './user-types.js';
 import type { Value } from './values.js';
@@ -103,6 +104,15 @@ export interface TableSchema {
    * (schema/foreign-keys.ts creationOrder).
    */
   readonly foreignKeys?: readonly ForeignKey[];
+  /**
+   * Set only on the definitions the transform stage (transform/transform.ts) hands to a source's
+   * snapshot reads (SnapshotReader: readChunk, chunkDigest, readChunkEncoded, readRowsByKeys,
+   * scanRows; not chunkBoundary, whose chunks stay ranges of keys): those reads return, digest and
+   * encode only the rows for which it is TRUE, rendering it in the source's SQL (core/row-filter.ts).
+   * A source whose `capabilities.rowFilters` is false is never given one. Never stored, never on a
+   * definition a target sees.
+   */
+  readonly rowFilter?: RowFilter;
 }
 
 /** A secondary index of a table, as its source names it. */

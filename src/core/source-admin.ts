@@ -109,6 +109,12 @@ export interface SourceCapabilities {
    * `TargetTransaction.cascade`.
    */
   readonly logsCascades: boolean;
+  /**
+   * The snapshot reads honour `TableSchema.rowFilter` (core/schema.ts), rendering it in the
+   * source's SQL. Read by the transform stage (transform/transform.ts): `--where` is refused for a
+   * source without it.
+   */
+  readonly rowFilters: boolean;
 }
 
 /**

@@ -189,6 +189,7 @@ export class FakeSource implements ChangeSource {
     valueStats: false,
     schemaChanges: true,
     logsCascades: true,
+    rowFilters: false,
   };
   private readonly tables = new Map<string, FakeRows>();
   private readonly log: StreamEvent[] = [];

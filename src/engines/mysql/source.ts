@@ -60,6 +60,7 @@ export class MysqlSource implements ChangeSource {
     valueStats: false,
     schemaChanges: true,
     logsCascades: false,
+    rowFilters: false,
   };
   private readonly opts: MysqlSourceOptions;
   /** The definitions describe() read, by table: the catalogue's when the session began. */

@@ -68,6 +68,7 @@ export class PostgresSource implements ChangeSource {
     valueStats: true,
     schemaChanges: true,
     logsCascades: true,
+    rowFilters: false,
   };
   readonly slot: string;
   readonly publication: string;

@@ -1,0 +1,30 @@
+import type { Value } from './values.js';
+
+/**
+ * A row filter (`--where 'TABLE: EXPR'`) bound to a table: the expression the transform stage
+ * (transform/expression.ts) parsed and checked against the table's columns, with every literal
+ * already the canonical value (core/values.ts) of its column's logical type. Engine-neutral: each
+ * source engine renders it as SQL in its own folder (engines/<engine>/filter.ts), and the transform
+ * stage evaluates it on the stream's row images (transform/expression.ts evaluate). Both follow SQL's
+ * three-valued logic (a comparison with a NULL column is unknown; a row is kept only when the whole
+ * filter is TRUE), and both compare exactly as the canonical values compare: strings by their UTF-8
+ * bytes (no collation folds case or pads spaces), exact decimals as numbers, temporal values by time.
+ *
+ * Column names are the source's, as its definition spells them. A literal is never null: NULL is
+ * only tested with `is-null`.
+ */
+export type RowFilter =
+  | { readonly kind: 'and'; readonly items: readonly RowFilter[] }
+  | { readonly kind: 'or'; readonly items: readonly RowFilter[] }
+  | { readonly kind: 'not'; readonly item: RowFilter }
+  | { readonly kind: 'compare'; readonly column: string; readonly op: '=' | '<>' | '<' | '<=' | '>' | '>='; readonly value: Value }
+  | { readonly kind: 'in'; readonly column: string; readonly values: readonly Value[] }
+  | { readonly kind: 'between'; readonly column: string; readonly low: Value; readonly high: Value }
+  | { readonly kind: 'is-null'; readonly column: string }
+  /**
+   * A library caller's predicate pair (as Ghostferry's CopyFilter): `sql`, a boolean SQL expression
+   * in the source engine's dialect over the table's columns, which the source's reads AND into their
+   * WHERE as it is, and `matches`, the same predicate over a row image (column name → canonical
+   * value), which the stream's changes are judged by. The caller answers for their agreement.
+   */
+  | { readonly kind: 'predicate'; readonly sql: string; readonly matches: (row: Readonly<Record<string, Value>>) => boolean };
