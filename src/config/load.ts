@@ -66,13 +66,26 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
     }
     return raw;
   }
+  // A config file may give filters as a mapping, table: expression.
+  if (key === 'where' && raw !== null && typeof raw === 'object' && !Array.isArray(raw)) return Object.entries(raw as Record<string, unknown>).map(([t, e]) => `${t}: ${String(e)}`);
   if (typeof raw !== 'string') return raw;
   if (BOOLEAN.has(key)) {
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} '${raw}' is not a boolean; use true or false`);
   }
-  if (key === 'tables' || key === 'httpAllowedHosts' || key === 'oscShadows') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (key === 'tables' || key === 'httpAllowedHosts' || key === 'oscShadows' || key === 'excludeColumns') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  // One filter per line in a variable (a filter holds commas: IN lists); a flag is repeated instead.
+  if (key === 'where') return raw.split('\n').map((s) => s.trim()).filter(Boolean);
+  if (key === 'tableRewrites') {
+    const out: Record<string, string> = {};
+    for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const eq = part.indexOf('=');
+      if (eq < 1 || eq === part.length - 1) throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} entry '${part}' is not source=target, e.g. --table-rewrites orders=orders_archive`);
+      out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+    }
+    return out;
+  }
   if (key === 'columnTypes') {
     // table.column=TYPE[,table.column=TYPE…]
     const out: Record<string, string> = {};

@@ -108,6 +108,20 @@ export const SyncConfigSchema = z
     etcdLayout: z.enum(['tributary', 'contrail']).default('tributary'),
     /** etcd target: the server's --max-txn-ops; one etcd transaction holds at most this many writes, the checkpoint's included. */
     maxTxnOps: z.number().int().min(2).max(1_000_000).default(128),
+    /**
+     * Source tables written under other names on the target: { source: target } (flag: src=dst[,…]).
+     * The copy, the stream, schema changes, checksums and etcd keys all use the target name
+     * (transform/rules.ts). Two source tables may not share a target name.
+     */
+    tableRewrites: z.record(z.string().min(1), z.string().min(1)).default({}),
+    /** 'table.column' entries (source names): columns the target is created without and the sync never reads. Not a key column. */
+    excludeColumns: z.array(z.string().min(1)).default([]),
+    /**
+     * Row filters, 'TABLE: EXPRESSION' (the expression language of docs/filters.md), one per table:
+     * only the rows for which it is true are copied, streamed and checksummed; a row that leaves the
+     * filter is deleted from the target, one that enters it is written.
+     */
+    where: z.array(z.string().min(1)).default([]),
     /** Per-column target type overrides: { "table.column": "TYPE" }. */
     columnTypes: z.record(z.string().regex(/^[^.]+\.[^.]+$/), z.string().min(1)).default({}),
     /** After the copy, checksum every table again and again while streaming, and repair what differs. */

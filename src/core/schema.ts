@@ -113,6 +113,15 @@ export interface TableSchema {
    * definition a target sees.
    */
   readonly rowFilter?: RowFilter;
+  /**
+   * The source's own definition of the table, on a definition the transform stage changed
+   * (transform/view.ts: the table renamed by --table-rewrites, columns left out by
+   * --exclude-columns): the source reads and decodes with it, while consumers and the target see
+   * this one. Stored with the checkpoint like the rest of the definition, so a resumed stream
+   * decodes with the source's columns as they were at its position. Absent: the source's
+   * definition is this one.
+   */
+  readonly transformedFrom?: TableSchema;
 }
 
 /** A secondary index of a table, as its source names it. */

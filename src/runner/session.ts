@@ -7,13 +7,13 @@ import { deriveSyncId } from '../config/sync-id.js';
 import { selectTables } from '../config/tables.js';
 import { keepSyncedForeignKeys, type LeftOutForeignKey } from '../schema/foreign-keys.js';
 import type { Requirement } from '../core/check.js';
-import { ErrorCode } from '../core/errors.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
 import { keyedTable, type TableSchema } from '../core/schema.js';
 import type { ChangeSource, DatabaseDefaults, SourceIdentity } from '../core/source.js';
 import type { Checkpoint, LockWatch, Target } from '../core/target.js';
 import { targetLock, type SyncLock } from '../coordination/lock.js';
 import { openSource, openTarget, withLogicalTypes } from '../engines/registry.js';
-import { NO_TRANSFORM, transformSource } from '../transform/transform.js';
+import { transformSource, TransformRules, type PredicatePair } from '../transform/transform.js';
 
 /** Checkpoint refusals that --force answers by starting over (the sync clears the checkpoint). */
 export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED]);
@@ -61,6 +61,8 @@ export interface SessionOptions {
    * may rethrow to end the opening (--dry-run ends at any failure but a preflight's).
    */
   readonly onStepError?: (step: SessionStep, err: unknown, subject: StepSubject) => void;
+  /** A library caller's row filters as predicate pairs (SQL + row function), by source table (transform/rules.ts). */
+  readonly predicates?: Readonly<Record<string, PredicatePair>>;
 }
 
 /** Whether the source can resume from the target's checkpoint. */
@@ -96,8 +98,10 @@ export interface Session {
   readonly targetUp: boolean;
   /** The source's requirements, met or not (`requirements: 'report'`). */
   readonly requirements: readonly Requirement[];
-  /** The tables `--tables` selects on the source, in its order. */
+  /** The tables `--tables` selects on the source, in its order, under their target names (--table-rewrites). */
   readonly names: readonly string[];
+  /** The transform stage's rules: rewrites, excluded columns, row filters (transform/rules.ts). */
+  readonly rules: TransformRules;
   /**
    * Their definitions, in the same order (without those whose describe failed), each with only the
    * foreign keys whose referenced table is among them.
@@ -127,10 +131,13 @@ export function endpoints(config: SyncConfig): { readonly srcDsn: Dsn; readonly 
 /** The sides of a configuration, built but not connected (see Session). */
 export async function createSession(config: SyncConfig, opts: SessionOptions): Promise<Session> {
   const { srcDsn, dstDsn, syncId } = endpoints(config);
+  // Malformed rules are refused before anything connects.
+  const rules = TransformRules.fromConfig(config, opts.predicates);
   // Every consumer (copier, applier, checksum) reads the source through the transform stage.
-  const source = transformSource(opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' }))), NO_TRANSFORM);
+  const raw = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  const source = transformSource(raw, rules);
   const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
-  return new OpenedSession(config, opts, srcDsn, dstDsn, syncId, source, target);
+  return new OpenedSession(config, opts, srcDsn, dstDsn, syncId, source, target, rules, raw);
 }
 
 /** createSession, then open(); closes both sides when open() fails. */
@@ -166,6 +173,9 @@ class OpenedSession implements Session {
     readonly syncId: string,
     readonly source: ChangeSource,
     readonly target: Target,
+    readonly rules: TransformRules,
+    /** The source without the transform stage: its table names are the source's own. */
+    private readonly raw: ChangeSource,
   ) {}
 
   /** Runs `fn`; a failure goes to onStepError (the step is skipped) or, without it, ends the opening. */
@@ -194,13 +204,20 @@ class OpenedSession implements Session {
         else if (opts.requirements === 'report') this.requirements = await source.check();
       };
       await allInOrder<unknown>([this.step('requirements', { side: 'source' }, requirements), this.takeLock()]);
-      const listed = await this.step('tables', {}, async () => selectTables(await source.listTables(), config.tables, this.srcDsn.database));
+      // --tables and the rules name source tables; the session's names are the target's (transform/rules.ts).
+      const listed = await this.step('tables', {}, async () => {
+        const all = await this.raw.listTables();
+        const chosen = selectTables(all, config.tables, this.srcDsn.database);
+        this.rules.checkSelection(chosen, all);
+        return chosen.map((t) => this.rules.targetName(t));
+      });
       if (listed.ok) this.names = listed.value;
       const describe = (name: string) => this.step('describe', { table: name }, async () => keyedTable(await withLogicalTypes(await source.describe(name))));
       const described = opts.parallel ? await allInOrder(this.names.map(describe)) : await sequentially(this.names, describe);
       const kept = keepSyncedForeignKeys(described.flatMap((d) => (d.ok ? [d.value] : [])));
       this.tables = kept.tables;
       this.foreignKeysLeftOut = kept.leftOut;
+      if (config.foreignKeys === 'create') this.refuseFilteredForeignKeys();
       for (const { table, foreignKey: fk } of kept.leftOut) {
         opts.logger.warn({ table, foreignKey: fk.name, references: fk.referencedTable }, `foreign key ${table}.${fk.name} references ${fk.referencedTable}, which is not synced: it is not created on the target`);
       }
@@ -225,6 +242,24 @@ class OpenedSession implements Session {
       this.resume = { kind: 'resume', from: cp.stream.position };
     } catch (err) {
       this.resume = { kind: 'refused', error: err };
+    }
+  }
+
+  /**
+   * A row filter on a table that a created foreign key joins to another (as child or parent) is
+   * refused: the filter would leave children without their parent on the target, or delete a parent
+   * its children still reference, and the key would refuse the rows. --foreign-keys skip lifts it.
+   */
+  private refuseFilteredForeignKeys(): void {
+    for (const t of this.tables) {
+      for (const fk of t.foreignKeys ?? []) {
+        const filtered = [t.name, fk.referencedTable].find((n) => this.rules.filterOf(this.rules.sourceName(n)) !== undefined);
+        if (filtered === undefined) continue;
+        throw new TributaryError(
+          ErrorCode.CONFIG_INVALID,
+          `--where filters table ${this.rules.sourceName(filtered)}, which foreign key ${t.name}.${fk.name} joins to ${filtered === t.name ? fk.referencedTable : t.name}: filtered rows would break the key on the target. Filter both tables so that every child's parent is kept and pass --foreign-keys skip, or drop the filter`,
+        );
+      }
     }
   }
 

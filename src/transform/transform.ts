@@ -1,27 +1,205 @@
-import type { ChangeSource } from '../core/source.js';
+import type { StreamEvent } from '../core/change.js';
+import type { TableSchema } from '../core/schema.js';
+import type { ChangeSource, ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange } from '../core/source.js';
+import type { Row, Value } from '../core/values.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
+import { filterBinder } from './binder.js';
+import { transformChange } from './changes.js';
+import { transformDdl } from './ddl.js';
+import { TransformRules } from './rules.js';
+import { tableView, type FilterBinder, type TableView } from './view.js';
+
+export { TransformRules } from './rules.js';
+export type { PredicatePair, TransformConfig } from './rules.js';
 
 /**
- * The rules that stand between a source and every consumer of its rows (the copier, the applier,
- * the checksum): table and column renames, row filters, excluded columns. None exist yet: the
- * selective-sync issue adds them here, and nothing else needs to change to carry them, because
- * every consumer reads the source that `transformSource` returns.
+ * The source as its consumers see it under `rules`: the one place where table rewrites, excluded
+ * columns and row filters are applied, for every consumer alike (the copier, the applier, the
+ * checksum, verify, move and every target, etcd included), since each reads the source only through
+ * what this returns. With no rules it is the source itself, not a wrapper: the identity costs
+ * nothing per row.
  *
- * Contract for the rules to come: a rule changes what consumers see of a table (its name, its
- * columns, which rows exist) the same way on each path (a copied chunk, a streamed change, a
- * checksum's read), so that copy, stream and checksum agree on one view of the source.
+ * Under rules the consumers see each table under its target name, without its excluded columns
+ * (transform/view.ts), and:
+ * - snapshot reads (copy, checksum, verify, repair) are the source's reads of those columns, with
+ *   the table's row filter handed to the source as `TableSchema.rowFilter`, rendered in its SQL,
+ *   encoded fast paths included;
+ * - the stream decodes with the source's own definitions (`transformedFrom`) and its changes are
+ *   renamed, trimmed and judged by the filter on their row images (transform/changes.ts): an UPDATE
+ *   that takes a row out of the filter deletes it, one that brings it in writes it whole;
+ * - schema changes are renamed and trimmed (transform/ddl.ts); one the rules cannot follow (a
+ *   filter's column dropped, an excluded column renamed) stops the sync naming why.
  */
-export interface TransformRules {
-  /** True when the rules change nothing: the source is handed on as it is, at no cost per row. */
-  readonly identity: true;
+export function transformSource(source: ChangeSource, rules: TransformRules, binder: FilterBinder = filterBinder): ChangeSource {
+  return rules.identity ? source : new TransformedSource(source, rules, binder);
 }
 
-/** No rules: what every sync has today. */
-export const NO_TRANSFORM: TransformRules = { identity: true };
+class TransformedSource implements ChangeSource {
+  readonly engine: string;
+  readonly capabilities: ChangeSource['capabilities'];
+  /** The view of each definition consumers hold, by that definition (views are made once per definition). */
+  private readonly views = new WeakMap<TableSchema, TableView>();
 
-/**
- * The source as its consumers see it under `rules`. With no rules (the only case today) it is the
- * source itself, not a wrapper: the identity costs nothing per row.
- */
-export function transformSource(source: ChangeSource, _rules: TransformRules): ChangeSource {
-  return source;
+  constructor(
+    private readonly inner: ChangeSource,
+    private readonly rules: TransformRules,
+    private readonly binder: FilterBinder,
+  ) {
+    this.engine = inner.engine;
+    this.capabilities = inner.capabilities;
+    if (rules.hasFilters && !inner.capabilities.rowFilters) {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `this ${inner.engine} source cannot filter rows (capabilities.rowFilters is false): drop --where`);
+    }
+  }
+
+  /** The TableView of a definition a consumer holds (from describe, a stream event or a checkpoint). */
+  private viewOf(table: TableSchema): TableView {
+    let v = this.views.get(table);
+    if (!v) {
+      // A view carries its source definition; a definition without one is the source's own.
+      v = tableView(table.transformedFrom ?? table, this.rules, this.binder, false);
+      this.views.set(table, v);
+      this.views.set(v.view, v);
+    }
+    return v;
+  }
+
+  private remember(v: TableView): TableSchema {
+    this.views.set(v.view, v);
+    return v.view;
+  }
+
+  connect(): Promise<void> {
+    return this.inner.connect();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  preflight(): Promise<void> {
+    return this.inner.preflight();
+  }
+  check(): ReturnType<ChangeSource['check']> {
+    return this.inner.check();
+  }
+  identity(): ReturnType<ChangeSource['identity']> {
+    return this.inner.identity();
+  }
+  databaseDefaults(): ReturnType<ChangeSource['databaseDefaults']> {
+    return this.inner.databaseDefaults();
+  }
+
+  /** The source's tables under their target names. */
+  async listTables(): Promise<string[]> {
+    return (await this.inner.listTables()).map((t) => this.rules.targetName(t));
+  }
+
+  /** The view of the source table written under `name`; refuses (CONFIG_INVALID) rules its columns do not allow. */
+  async describe(name: string): Promise<TableSchema> {
+    const full = await this.inner.describe(this.rules.sourceName(name));
+    return this.remember(tableView(full, this.rules, this.binder, true));
+  }
+
+  async valueStats(table: TableSchema): Promise<ColumnValueStats[]> {
+    const v = this.viewOf(table);
+    const { rowFilter: _f, ...read } = v.read;
+    return (await this.inner.valueStats(read)).map((s) => ({ ...s, table: v.view.name }));
+  }
+
+  stopWrites(): ReturnType<ChangeSource['stopWrites']> {
+    return this.inner.stopWrites();
+  }
+
+  tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }> {
+    return this.inner.tableStats(this.rules.sourceName(table));
+  }
+  chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null> {
+    return this.inner.chunkBoundary(this.viewOf(table).read, after, size);
+  }
+  readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
+    return this.inner.readChunk(this.viewOf(table).read, range);
+  }
+  readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
+    return this.inner.readRowsByKeys(this.viewOf(table).read, keys);
+  }
+  scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    return this.inner.scanRows(this.viewOf(table).read, onRows);
+  }
+  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
+    return this.inner.chunkDigest(this.viewOf(table).read, range);
+  }
+  readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined> {
+    return this.inner.readChunkEncoded(this.viewOf(table).read, range, format);
+  }
+  releaseSnapshot(): Promise<void> {
+    return this.inner.releaseSnapshot();
+  }
+
+  currentPosition(opts?: { readonly wholeTables?: readonly string[] }): Promise<string> {
+    if (!opts?.wholeTables) return this.inner.currentPosition(opts);
+    return this.inner.currentPosition({ ...opts, wholeTables: opts.wholeTables.map((t) => this.rules.sourceName(t)) });
+  }
+  headPosition(): Promise<string> {
+    return this.inner.headPosition();
+  }
+  retainedBytes(): Promise<number | undefined> {
+    return this.inner.retainedBytes();
+  }
+  checkPosition(position: string, opts?: { readonly readOnly?: boolean }): Promise<void> {
+    return this.inner.checkPosition(position, opts);
+  }
+  acknowledge(position: string): Promise<void> {
+    return this.inner.acknowledge(position);
+  }
+  comparePositions(a: string, b: string): number {
+    return this.inner.comparePositions(a, b);
+  }
+  describePosition(position: string): string {
+    return this.inner.describePosition(position);
+  }
+
+  /**
+   * The source's stream, decoded with the source's own definitions of `tables` (consumers' views),
+   * its events renamed, trimmed and filtered. Refuses (CONFIG_INVALID) a view the rules would not
+   * make of its source definition now: the definitions were stored under other rewrites or
+   * exclusions than this run's, and the target's tables were made under those.
+   */
+  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
+    const current = new Map<string, TableView>();
+    for (const t of tables) {
+      const v = this.viewOf(t);
+      if (v.view.name !== t.name || v.view.columns.length !== t.columns.length) {
+        throw new TributaryError(
+          ErrorCode.CONFIG_INVALID,
+          `table ${t.name} was synced under other --table-rewrites or --exclude-columns than this run's (the source's ${v.full.name} now maps to ${v.view.name} with ${v.view.columns.length} columns, the stored definition has ${t.columns.length}); run with the rules the sync started with, or start over with --force`,
+        );
+      }
+      current.set(v.full.name, v);
+    }
+    const fulls = [...current.values()].map((v) => v.full);
+    for await (const ev of this.inner.stream(from, fulls, signal)) {
+      switch (ev.type) {
+        case 'change': {
+          const v = current.get(ev.change.table);
+          if (!v) {
+            yield ev;
+            break;
+          }
+          const out = transformChange(v, ev);
+          if (out) yield out;
+          break;
+        }
+        case 'truncate':
+          yield { ...ev, table: this.rules.targetName(ev.table) };
+          break;
+        case 'ddl': {
+          const out = transformDdl(ev, current, this.rules, this.binder);
+          for (const v of current.values()) this.remember(v);
+          yield out;
+          break;
+        }
+        default:
+          yield ev;
+      }
+    }
+  }
 }

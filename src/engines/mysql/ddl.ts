@@ -67,7 +67,7 @@ export async function databaseExists(conn: Queryable, name: string): Promise<boo
  */
 export function createTableSql(table: TableSchema, opts: MapTableOptions = {}): string {
   if (table.engine === 'mysql' && table.createStatement) {
-    return withoutForeignKeys(table.createStatement)
+    return withoutForeignKeys(withoutLeftOutColumns(table.createStatement, table))
       .replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, `CREATE TABLE IF NOT EXISTS ${quoteId(table.name)}`)
       .replace(/\s+AUTO_INCREMENT=\d+/i, '');
   }
@@ -76,6 +76,36 @@ export function createTableSql(table: TableSchema, opts: MapTableOptions = {}): 
     ErrorCode.TABLE_UNSUPPORTED,
     `table ${table.name}: creating a MySQL table from a ${table.engine} source is not supported yet; create it on the target first`,
   );
+}
+
+/**
+ * A SHOW CREATE TABLE statement without the columns `table` leaves out (--exclude-columns: the
+ * definition lists fewer columns than the statement), and without the indexes and CHECK constraints
+ * over them. A generated column computed from a left-out column cannot be created: refused by name.
+ */
+export function withoutLeftOutColumns(create: string, table: TableSchema): string {
+  const kept = new Set([...table.columns.map((c) => c.name.toLowerCase()), ...table.generated.map((g) => g.toLowerCase())]);
+  const lines = create.split('\n');
+  const columnOf = (l: string) => /^\s+`((?:[^`]|``)+)`\s/.exec(l)?.[1]?.replace(/``/g, '`');
+  const gone = lines.map(columnOf).filter((c): c is string => c !== undefined && !kept.has(c.toLowerCase()));
+  if (gone.length === 0) return create;
+  const mentions = (l: string) => gone.some((c) => l.includes('`' + c.replace(/`/g, '``') + '`'));
+  const out: string[] = [];
+  for (const l of lines) {
+    const col = columnOf(l);
+    if (col !== undefined) {
+      if (!kept.has(col.toLowerCase())) continue;
+      if (/\bGENERATED ALWAYS\b|\bAS \(/i.test(l) && mentions(l)) {
+        throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${table.name}: generated column ${col} is computed from ${gone.join(', ')}, which --exclude-columns leaves out; exclude ${col} too, or keep the column`);
+      }
+      out.push(l);
+    } else if (/^\s+(PRIMARY KEY|UNIQUE KEY|KEY|INDEX|FULLTEXT|SPATIAL|CONSTRAINT)\b/i.test(l) && mentions(l)) {
+      continue;
+    } else out.push(l);
+  }
+  const close = out.findIndex((l) => /^\)/.test(l));
+  if (close > 0) out[close - 1] = (out[close - 1] as string).replace(/,\s*$/, '');
+  return out.join('\n');
 }
 
 /**
