@@ -21,6 +21,8 @@ export type { TargetReader } from './core/target-reader.js';
 export type { Change, StreamEvent } from './core/change.js';
 export type { Column, TableSchema } from './core/schema.js';
 export type { Value, Row } from './core/values.js';
+export type { RowFilter } from './core/row-filter.js';
+export { transformSource, TransformRules, type PredicatePair, type TransformConfig } from './transform/transform.js';
 export { MysqlSource, MysqlTarget } from './engines/mysql/index.js';
 export { verify, type VerifyOptions } from './runner/verify.js';
 export { move, type MoveOptions, type MoveReport, type MoveStep } from './runner/move.js';

@@ -127,7 +127,13 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
       const how = isKeyless(s)
         ? 'no primary key nor unique NOT NULL key: copied whole in one snapshot, changes applied by full row image'
         : `${s.keyFromUnique ? 'keyed by its unique NOT NULL key' : 'primary key'} ${key}`;
-      lines.push({ group: 'tables', name: `table ${s.name}`, ok: true, value: `can be synced (${how}, ${s.columns.length} columns)`, fix: '', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
+      const from = session.rules.sourceName(s.name);
+      const renamed = from !== s.name ? ` from source table ${from}` : '';
+      lines.push({ group: 'tables', name: `table ${s.name}`, ok: true, value: `can be synced${renamed} (${how}, ${s.columns.length} columns)`, fix: '', severity: 'error', code: ErrorCode.TABLE_UNSUPPORTED, table: s.name });
+    }
+    // The transform stage's rules as the sync would apply them (docs/filters.md).
+    for (const rule of session.rules.describe()) {
+      lines.push({ group: 'tables', name: 'selective sync', ok: true, value: rule, fix: '', severity: 'info', code: ErrorCode.CONFIG_INVALID });
     }
   } finally {
     await session.close();

@@ -9,7 +9,10 @@ import type { Target } from '../core/target.js';
 import { createSession } from './session.js';
 
 export interface PlannedTable {
+  /** The table's name on the target. */
   readonly table: string;
+  /** Its name on the source, when --table-rewrites gives it another. */
+  readonly sourceTable?: string;
   /** The source's estimate of its rows (catalogue statistics, not a count). */
   readonly rowsEstimate: number;
   /** Rows a checkpoint says are copied already (resuming), else 0. */
@@ -40,6 +43,8 @@ export interface SyncPlan {
   readonly problems: readonly string[];
   /** What else the sync would do or find, for the reader. */
   readonly notes: readonly string[];
+  /** The transform stage's rules (rewrites, excluded columns, row filters), one line each (docs/filters.md). */
+  readonly selective: readonly string[];
 }
 
 export interface PlanOptions {
@@ -96,7 +101,8 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     for (const s of schemas) {
       const saved = mode === 'resume' ? cp?.tables.get(s.name) : undefined;
       const stats = await source.tableStats(s.name);
-      tables.push({ table: s.name, rowsEstimate: stats.rows, rowsCopied: saved?.rowsCopied ?? 0, copied: saved?.done ?? false });
+      const from = session.rules.sourceName(s.name);
+      tables.push({ table: s.name, ...(from !== s.name ? { sourceTable: from } : {}), rowsEstimate: stats.rows, rowsCopied: saved?.rowsCopied ?? 0, copied: saved?.done ?? false });
     }
     if (mode === 'start') {
       const nonEmpty = await target.nonEmptyTables(schemas);
@@ -152,6 +158,7 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     },
     problems,
     notes,
+    selective: session.rules.describe(),
   };
 }
 
@@ -162,7 +169,11 @@ export function formatPlan(p: SyncPlan): string {
   out.push('', `tables (${p.tables.length}):`);
   for (const t of p.tables) {
     const state = t.copied ? ' (copied)' : t.rowsCopied ? ` (${t.rowsCopied} copied)` : '';
-    out.push(`  ${t.table}: ~${t.rowsEstimate} rows${state}`);
+    out.push(`  ${t.sourceTable ? `${t.sourceTable} → ` : ''}${t.table}: ~${t.rowsEstimate} rows${t.sourceTable || p.selective.length ? ' (source estimate)' : ''}${state}`);
+  }
+  if (p.selective.length) {
+    out.push('', 'selective sync:');
+    for (const rule of p.selective) out.push(`  ${rule}`);
   }
   out.push('', 'target DDL:');
   out.push(...(p.ddl.length ? p.ddl.map((s) => s.split('\n').map((l) => '  ' + l).join('\n') + (s.startsWith('--') ? '' : ';')) : ['  (none)']));

@@ -26,6 +26,7 @@ import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth, type SchemaChangeStatus } from './progress.js';
 import { openLagProbe, openTarget, sameDialect } from '../engines/registry.js';
 import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
+import type { PredicatePair } from '../transform/transform.js';
 
 /** Still exported from here, its old home, for code that imports it from this path; config/sync-id.ts owns it. */
 export { deriveSyncId };
@@ -38,6 +39,11 @@ export interface RunnerOptions {
   readonly target?: Target;
   /** Told of copy chunks, stream commits and end-to-end latencies, e.g. a SyncMetrics (server/metrics.ts) for /metrics. */
   readonly observer?: SyncObserver;
+  /**
+   * Row filters as predicate pairs by source table (Ghostferry's CopyFilter): `sql` in the source's
+   * dialect for its reads, `matches(row)` for the stream's row images (transform/rules.ts).
+   */
+  readonly predicates?: Readonly<Record<string, PredicatePair>>;
 }
 
 const MAX_ATTEMPTS = 8;
@@ -246,6 +252,7 @@ export class Runner extends EventEmitter {
       logger: this.logger,
       source: this.injected.source,
       target: this.injected.target,
+      ...(this.injected.predicates ? { predicates: this.injected.predicates } : {}),
       requirements: 'enforce',
       lock: { watch },
       parallel: true,
