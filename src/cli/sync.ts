@@ -60,6 +60,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--progress-webhook <url>', 'POST the status JSON (as GET /status) to this http(s) URL every --progress-interval, at each phase change and at the end (default: off; prefer TRIBUTARY_PROGRESS_WEBHOOK when the URL holds a secret)')
     .option('--progress-interval <duration>', 'how often the progress webhook is posted to, e.g. 10s, 1m (default 10s)')
     .option('--progress-webhook-token <token>', 'sent to the progress webhook as Authorization: Bearer (prefer TRIBUTARY_PROGRESS_WEBHOOK_TOKEN)')
+    .option('--query-comment <text>', "put /* text */ before every SQL statement sent to the source, the target and the replica, so DBAs can tell tributary's load apart (default: off)")
     .option('--progress <mode>', 'auto | plain | json | none (default auto: bars on a terminal; piped, a plain line every 10 s, or a JSON record with JSON logs)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
     .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json); stderr carries one format: with json logs, plain progress goes to stdout')

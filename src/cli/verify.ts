@@ -36,6 +36,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--where <filter>', "the sync's row filter of a table, 'TABLE: EXPR' (repeatable)", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--etcd-layout <layout>', "etcd target: the sync's key layout, tributary | contrail (default tributary)")
     .option('--max-txn-ops <n>', "etcd target: the server's --max-txn-ops, for --repair's writes (default 128)")
+    .option('--query-comment <text>', 'put /* text */ before every SQL statement sent to the source and the target (default: off)')
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info; logs go to stderr)')
     .option('--log-format <format>', 'pretty | json (default: pretty when stderr is a terminal, else json)')
     .option('--config <file>', 'YAML config file with the same keys as sync (flags > TRIBUTARY_* env > file)')

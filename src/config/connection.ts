@@ -8,11 +8,12 @@ export type ConnectionRole = 'source' | 'target' | 'replica';
 
 const ROLES: readonly ConnectionRole[] = ['source', 'target', 'replica'];
 
-/** What this module reads of a config: the URLs and the passwords given outside them. */
+/** What this module reads of a config: the URLs, the passwords given outside them, the query comment. */
 export type ConnectionSettings = Pick<
   SyncConfig,
   'source' | 'target' | 'replica' | 'sourcePassword' | 'sourcePasswordFile' | 'targetPassword' | 'targetPasswordFile' | 'replicaPassword' | 'replicaPasswordFile'
->;
+> &
+  Partial<Pick<SyncConfig, 'queryComment'>>;
 
 function keys(role: ConnectionRole): { readonly password: `${ConnectionRole}Password`; readonly file: `${ConnectionRole}PasswordFile` } {
   return { password: `${role}Password`, file: `${role}PasswordFile` };
@@ -71,6 +72,10 @@ function assertOnce(config: ConnectionSettings, role: ConnectionRole, dsn: Dsn):
  * The DSN a role connects with: its URL parsed (DSN_INVALID as parseDsn says), with the password
  * from the URL, `<role>Password` or `<role>PasswordFile` (read now), whichever was given; two
  * given is CONFIG_INVALID. CONFIG_INVALID too for the replica when no replica URL is set.
+ *
+ * It carries `queryComment` when the config has one: every connection to any role is opened from
+ * such a DSN, so each engine's connection code puts the comment before every statement without
+ * any caller passing it on.
  */
 export function connectionDsn(config: ConnectionSettings, role: ConnectionRole): Dsn {
   const url = config[role];
@@ -82,7 +87,9 @@ export function connectionDsn(config: ConnectionSettings, role: ConnectionRole):
   const k = keys(role);
   const file = config[k.file];
   const password = config[k.password] ?? (file !== undefined ? readPasswordFile(file, role) : undefined);
-  return password === undefined ? dsn : { ...dsn, password };
+  const comment = config.queryComment;
+  if (password === undefined && comment === undefined) return dsn;
+  return { ...dsn, ...(password !== undefined ? { password } : {}), ...(comment !== undefined ? { queryComment: comment } : {}) };
 }
 
 /**

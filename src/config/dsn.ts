@@ -18,6 +18,12 @@ export interface Dsn {
    * (`etcd://a:2379,b:2379/prefix`).
    */
   readonly endpoints: readonly { readonly host: string; readonly port: number }[];
+  /**
+   * `--query-comment`: the text each engine puts in a block comment before every statement it
+   * sends on a connection to this address (connectionDsn sets it from the config; parseDsn never
+   * does). Absent: statements go as written. Validated by the config schema; never a secret.
+   */
+  readonly queryComment?: string;
 }
 
 /** The percent-encodings a user must write for the characters a URL's password cannot hold. */

@@ -18,6 +18,9 @@ export function toMs(v: number | string): number {
   return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
 }
 
+/** The longest `queryComment` accepted: it is sent with every statement. */
+export const QUERY_COMMENT_MAX = 256;
+
 /** The configuration of a sync: the CLI, the config file and library callers share this type. */
 export const SyncConfigSchema = z
   .object({
@@ -179,6 +182,22 @@ export const SyncConfigSchema = z
     progressInterval: duration.refine((v) => toMs(v) >= 1000, 'is shorter than 1s; give e.g. 10s').default('10s'),
     /** Sent to the progress webhook as `Authorization: Bearer <token>` (prefer TRIBUTARY_PROGRESS_WEBHOOK_TOKEN). */
     progressWebhookToken: z.string().min(1).optional(),
+    /**
+     * Text every SQL statement tributary sends to the source, the target and the replica begins
+     * with, inside a block comment (Ghostferry's marginalia), so a DBA can tell its load apart in
+     * the process list, the slow log or pg_stat_activity. Off when absent. At most QUERY_COMMENT_MAX
+     * characters; the comment's closing or opening marker (PostgreSQL nests comments) and control
+     * characters (a newline would break log lines) are refused.
+     */
+    queryComment: z
+      .string()
+      .min(1, 'is empty; give the text, e.g. tributary sync=orders, or leave the option out')
+      .max(QUERY_COMMENT_MAX, `is longer than ${QUERY_COMMENT_MAX} characters; shorten it`)
+      .refine((v) => !v.includes('*/'), "holds '*/', which would end the comment early; remove it")
+      .refine((v) => !v.includes('/*'), "holds '/*', which opens a nested comment on PostgreSQL; remove it")
+      // eslint-disable-next-line no-control-regex
+      .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'holds a control character (NUL, a newline, a tab…); use printable text only')
+      .optional(),
   })
   .strict();
 

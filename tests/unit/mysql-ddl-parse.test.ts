@@ -416,6 +416,24 @@ describe('parseDdl: a corpus of real-world statements', () => {
   });
 });
 
+describe('parseDdl: a leading comment (--query-comment, marginalia)', () => {
+  // A MySQL target's binlog keeps the comment tributary puts before its DDL (--query-comment), and
+  // users' tools put their own there: a sync reading that binlog must read the statement the same.
+  const WITH_COMMENT = ['rails add_column', 'rails add_index', 'rails create_table', 'truncate', 'rails drop_table', 'rename into selection', 'create unreadable', 'comments', 'versioned comment'];
+  it.each(CORPUS.filter((c) => WITH_COMMENT.includes(c.from)).map((c) => [c.from, c] as const))('%s', (_name, c) => {
+    const plain = parseDdl(c.sql, ctx(c.ctx));
+    for (const comment of ['/* tributary sync=test */ ', '/* a */ /* b */\n', '-- line\n']) {
+      const r = parseDdl(comment + c.sql, ctx(c.ctx));
+      expect(r.operations.map(summary)).toEqual(plain.operations.map(summary));
+      expect(r.tables).toEqual(plain.tables);
+      expect(r.unsupported === undefined).toBe(plain.unsupported === undefined);
+    }
+  });
+  it('covers every statement kind it names', () => {
+    expect(CORPUS.filter((c) => WITH_COMMENT.includes(c.from)).map((c) => c.from).sort()).toEqual([...WITH_COMMENT].sort());
+  });
+});
+
 describe('parseDdl: source text of each operation', () => {
   it('is the specification as written, comments inside it included', () => {
     const r = parseDdl('ALTER TABLE `users` ADD COLUMN `c` int NOT NULL DEFAULT 5 /* why */ AFTER `name`,\n  DROP INDEX idx_name , ENGINE=InnoDB', ctx());

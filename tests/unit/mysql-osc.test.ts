@@ -17,6 +17,8 @@ describe('online schema change shadows', () => {
   it.each([
     ['pt-online-schema-change', 'CREATE TABLE `db`.`_t_new` LIKE `db`.`t`', '_t_new', 'RENAME TABLE `db`.`t` TO `db`.`_t_old`, `db`.`_t_new` TO `db`.`t`', '_t_old'],
     ['gh-ost', 'create /* gh-ost */ table `db`.`_t_gho` like `db`.`t`', '_t_gho', 'rename /* gh-ost */ table `db`.`t` to `db`.`_t_del`, `db`.`_t_gho` to `db`.`t`', '_t_del'],
+    // A tool run with a query comment (tributary's --query-comment, marginalia, sqlcommenter) puts it first.
+    ['a leading comment', '/* app=gh-ost */ create table `db`.`_t_gho` like `db`.`t`', '_t_gho', '/* app=gh-ost */ rename table `db`.`t` to `db`.`_t_del`, `db`.`_t_gho` to `db`.`t`', '_t_del'],
   ])('%s: the shadow is followed from its CREATE … LIKE to the swap, which carries its ALTERs', (_tool, create, shadow, _rename, old) => {
     const s = new ShadowTables();
     expect(s.created(create, 'db', 'db', SYNCED)).toBe(shadow);

@@ -16,7 +16,55 @@ export const SESSION_SQL = [
   'SET unique_checks = 1',
 ];
 
+/** What every statement on a connection to `dsn` begins with: `--query-comment` in a block comment and a space; or undefined. */
+export function commentPrefix(dsn: Dsn): string | undefined {
+  // The space after the opening marker keeps it a plain comment: '/*!' and '/*M!' would run it as SQL.
+  return dsn.queryComment === undefined ? undefined : `/* ${dsn.queryComment} */ `;
+}
+
+/** What queryFormat is called on (mysql2 calls it with the connection as `this`). */
+interface FormattingConnection {
+  readonly config: { readonly stringifyObjects?: boolean };
+}
+
+/**
+ * mysql2's `queryFormat` connection option: every `query()` of a connection made with it formats
+ * its SQL here, placeholders filled in as mysql2's own format does, then prefixed. Set in the
+ * options, not per call site, so it holds for every connection these options make: ours, a pool's,
+ * and the binlog client's (ZongJi creates its own from them). Not set without a comment: nothing
+ * changes then.
+ */
+function commentingFormat(prefix: string): (this: FormattingConnection, sql: string, values: unknown, timezone?: string) => string {
+  return function (this: FormattingConnection, sql, values, timezone) {
+    return prefix + mysql.format(sql, values as never, this.config.stringifyObjects, timezone as never);
+  };
+}
+
+/** A mysql2 connection's callback-style core, as far as the prepared-statement calls go. */
+interface PreparingConnection {
+  execute(sql: string | { sql: string }, ...rest: unknown[]): unknown;
+  prepare(sql: string | { sql: string }, ...rest: unknown[]): unknown;
+}
+
+/**
+ * The prepared-statement protocol (`execute`, `prepare`) does not go through queryFormat: on our
+ * own connections its SQL is prefixed here, so a statement sent that way later carries the comment too.
+ */
+function commentPrepared(core: PreparingConnection, prefix: string): void {
+  const withPrefix = (sql: string | { sql: string }) => (typeof sql === 'string' ? prefix + sql : { ...sql, sql: prefix + sql.sql });
+  const execute = core.execute.bind(core);
+  const prepare = core.prepare.bind(core);
+  core.execute = (sql, ...rest) => execute(withPrefix(sql), ...rest);
+  core.prepare = (sql, ...rest) => prepare(withPrefix(sql), ...rest);
+}
+
+/**
+ * The mysql2 options of a connection to `dsn`, with `extra` over them. With a query comment on the
+ * DSN they include `queryFormat` (commentingFormat): every connection made from them prefixes its
+ * statements.
+ */
 export function connectionOptions(dsn: Dsn, extra: ConnectionOptions = {}): ConnectionOptions {
+  const prefix = commentPrefix(dsn);
   return {
     host: dsn.host,
     port: dsn.port,
@@ -32,6 +80,7 @@ export function connectionOptions(dsn: Dsn, extra: ConnectionOptions = {}): Conn
     jsonStrings: true,
     connectTimeout: 10_000,
     multipleStatements: false,
+    ...(prefix !== undefined ? { queryFormat: commentingFormat(prefix) } : {}),
     ...extra,
   };
 }
@@ -69,6 +118,8 @@ export async function openConnection(dsn: Dsn, role: string, extra: ConnectionOp
     throw connectError(err, dsn, role);
   }
   conn.on('error', () => undefined);
+  const prefix = commentPrefix(dsn);
+  if (prefix !== undefined) commentPrepared((conn as unknown as { readonly connection: PreparingConnection }).connection, prefix);
   await initSession(conn);
   return conn;
 }
@@ -81,8 +132,10 @@ export async function openPool(dsn: Dsn, role: string, size: number, extra: Conn
   const pool = mysql.createPool({ ...connectionOptions(dsn, extra), connectionLimit: size, maxIdle: size, enableKeepAlive: true });
   // The event hands over the callback-style connection (whatever the promise types say); queries
   // queued here run before any query the pool's user sends on it.
+  const prefix = commentPrefix(dsn);
   pool.on('connection', (c) => {
     const core = c as unknown as { query(sql: string, cb: (err: Error | null) => void): void; destroy(): void };
+    if (prefix !== undefined) commentPrepared(c as unknown as PreparingConnection, prefix);
     for (const sql of SESSION_SQL) core.query(sql, (err) => err && core.destroy());
   });
   return pool;

@@ -42,7 +42,7 @@ export interface ShadowSwap {
 }
 
 const NAME = '(`(?:[^`]|``)+`|[\\w$]+)(?:\\s*\\.\\s*(`(?:[^`]|``)+`|[\\w$]+))?';
-const CREATE_LIKE = new RegExp(`^\\s*CREATE\\s+(?:/\\*.*?\\*/\\s*)?TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${NAME}\\s*\\(?\\s*LIKE\\s+${NAME}\\s*\\)?\\s*;?\\s*$`, 'is');
+const CREATE_LIKE = new RegExp(`^\\s*(?:/\\*.*?\\*/\\s*)*CREATE\\s+(?:/\\*.*?\\*/\\s*)?TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${NAME}\\s*\\(?\\s*LIKE\\s+${NAME}\\s*\\)?\\s*;?\\s*$`, 'is');
 
 function unquote(id: string): string {
   return id.startsWith('`') ? id.slice(1, -1).replace(/``/g, '`') : id;

@@ -45,6 +45,44 @@ export function clientConfig(dsn: Dsn, extra: pg.ClientConfig = {}): pg.ClientCo
   };
 }
 
+/** What every statement on a connection to `dsn` begins with: `--query-comment` in a block comment and a space; or undefined. */
+export function commentPrefix(dsn: Dsn): string | undefined {
+  return dsn.queryComment === undefined ? undefined : `/* ${dsn.queryComment} */ `;
+}
+
+/**
+ * The walsender's own commands on a replication connection: its replication grammar takes no
+ * comment before them (PostgreSQL 15 answers `syntax error at or near "IDENTIFY_SYSTEM"`), so
+ * they are sent as written. SQL on such a connection (SHOW, SELECT) takes the comment.
+ */
+const REPLICATION_COMMAND = /^\s*(?:IDENTIFY_SYSTEM|CREATE_REPLICATION_SLOT|DROP_REPLICATION_SLOT|ALTER_REPLICATION_SLOT|START_REPLICATION|TIMELINE_HISTORY|READ_REPLICATION_SLOT|BASE_BACKUP|UPLOAD_MANIFEST)\b/i;
+
+/** What pg's `client.query` takes first: text, a config with `text`, or a Submittable (pg-copy-streams' COPY, a cursor) that sends its `text` when submitted. */
+type QueryArgument = string | { text?: unknown; submit?: unknown };
+
+/**
+ * Replaces `client.query` (through which pg sends every statement of a client, a pool's included)
+ * with one that puts `prefix` before the statement's text: a string, a query config (copied), or
+ * a Submittable's `text` (set in place before pg submits it). Replication commands go as written.
+ * Installed when the client is made (openClient, openPool's 'connect'), so no call site can miss it.
+ */
+export function commentQueries(client: pg.ClientBase, prefix: string): void {
+  const query = client.query.bind(client) as (config: QueryArgument, ...rest: unknown[]) => unknown;
+  const commented = (text: string) => (REPLICATION_COMMAND.test(text) ? text : prefix + text);
+  const wrapped = (config: QueryArgument, ...rest: unknown[]): unknown => {
+    if (typeof config === 'string') return query(commented(config), ...rest);
+    if (config !== null && typeof config === 'object' && typeof config.text === 'string') {
+      if (typeof config.submit === 'function') {
+        config.text = commented(config.text);
+        return query(config, ...rest);
+      }
+      return query({ ...config, text: commented(config.text) }, ...rest);
+    }
+    return query(config, ...rest);
+  };
+  (client as unknown as { query: typeof wrapped }).query = wrapped;
+}
+
 /** Maps a driver or server error to a TributaryError that names the server and the fix. */
 export function connectError(err: unknown, dsn: Dsn, role: string): TributaryError {
   if (err instanceof TributaryError) return err;
@@ -73,6 +111,8 @@ export function connectError(err: unknown, dsn: Dsn, role: string): TributaryErr
 /** Opens one client with tributary's session settings (`replication: 'database'` for a walsender). */
 export async function openClient(dsn: Dsn, role: string, extra: pg.ClientConfig = {}): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(dsn, extra));
+  const prefix = commentPrefix(dsn);
+  if (prefix !== undefined) commentQueries(client, prefix);
   // An idle client whose server goes away emits 'error'; the next query reports it.
   client.on('error', () => undefined);
   try {
@@ -91,5 +131,8 @@ export async function openPool(dsn: Dsn, role: string, size: number): Promise<pg
   await probe.end();
   const pool = new pg.Pool({ ...clientConfig(dsn), max: size, idleTimeoutMillis: 30_000 });
   pool.on('error', () => undefined);
+  // pg-pool emits 'connect' for a new client before it hands it to anyone.
+  const prefix = commentPrefix(dsn);
+  if (prefix !== undefined) pool.on('connect', (client) => commentQueries(client, prefix));
   return pool;
 }
