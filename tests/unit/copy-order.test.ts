@@ -9,6 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRows, tableBody } from '../../src/checkpoint/rows.js';
 import { loadConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { planSync } from '../../src/runner/plan.js';
+import pino from 'pino';
 import { AbortedError } from '../../src/core/errors.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { KeyRange } from '../../src/core/source.js';
@@ -195,6 +198,29 @@ describe('Copier with copyOrder desc', () => {
     await copierOf(source2, fresh, { initialChunkSize: 30, copyOrder: 'desc', resume: new Map([['t', { watermark: null, done: false, rowsCopied: 0 }]]) }).run();
     expect(ranges[0]).toEqual({ after: [70n], upTo: null });
     expect(fresh.table('t').all()).toEqual(source2.table('t').all());
+  });
+});
+
+describe('--dry-run and the copy order', () => {
+  it('notes desc, and names a table whose resumed copy keeps the direction its checkpoint began', async () => {
+    const source = seeded(200);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    const stop = new AbortController();
+    const write = target.writeChunk.bind(target);
+    target.writeChunk = async (table, rows, commit) => {
+      await write(table, rows, commit);
+      stop.abort();
+    };
+    await expect(copierOf(source, target, { initialChunkSize: 30, signal: stop.signal, copyOrder: 'desc' }).run()).rejects.toBeInstanceOf(AbortedError);
+    await target.saveStreamCheckpoint({ version: 1, position: '0', sourceId: 'fake-source', phase: 'copy' });
+    const logger = pino({ level: 'silent' });
+    const urls = { source: 'mysql://u@127.0.0.1/db', target: 'mysql://u@127.0.0.1/db2' };
+    const asc = await planSync(parseConfig(urls), { logger, source, target });
+    expect(asc.mode).toBe('resume');
+    expect(asc.notes).toContain('a copy resumed mid-table goes on in the direction its checkpoint began, not --copy-order asc: t (desc)');
+    const desc = await planSync(parseConfig({ ...urls, copyOrder: 'desc' }), { logger, source, target });
+    expect(desc.notes).toContain('--copy-order desc: each table is copied from its highest key down');
+    expect(desc.notes.some((n) => n.includes('goes on in the direction'))).toBe(false);
   });
 });
 
