@@ -1,6 +1,7 @@
 /**
  * `--copy-order desc` (issue 14) on real servers, MariaDB → MariaDB and PostgreSQL → PostgreSQL:
- * tables copied from their highest key down (an integer key and a composite key) while inserts,
+ * tables keyed by collated strings, binary strings, decimals, unsigned integers, ENUM/SET, UUIDs
+ * and composite keys copied down in chunks of a few rows arrive exactly; tables copied from their highest key down (an integer key and a composite key) while inserts,
  * updates, deletes and key updates run over the whole key range converge, and `verify` finds
  * them equal; the copy really goes down (the checkpoint's watermark, read from the target while
  * the copy runs, starts in the top half and only decreases); and a sync killed with SIGKILL
@@ -154,7 +155,65 @@ function expectDownward(seen: readonly TableCp[], top: bigint): void {
   for (let i = 1; i < seen.length; i++) expect(seen[i]!.watermark! < seen[i - 1]!.watermark!).toBe(true);
 }
 
+/** Tables keyed by types whose order is the database's own (collations, binary, decimals, ENUM, SET, composites), and their rows. */
+const KEY_TABLES: Record<EngineName, { sql: string; tables: Record<string, string[]> }> = {
+  mysql: {
+    sql: `SET SESSION sql_mode = '';
+      CREATE TABLE k_str (k VARCHAR(20) NOT NULL, v INT, PRIMARY KEY (k)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+      CREATE TABLE k_bin (k VARBINARY(16) NOT NULL PRIMARY KEY, v INT);
+      CREATE TABLE k_comp (a INT NOT NULL, b VARCHAR(10) NOT NULL, c DATETIME(6) NOT NULL, v TEXT, PRIMARY KEY (a, b, c));
+      CREATE TABLE k_big (k BIGINT UNSIGNED NOT NULL PRIMARY KEY, v INT);
+      CREATE TABLE k_dec (k DECIMAL(30,10) NOT NULL PRIMARY KEY, v INT);
+      CREATE TABLE k_enum (e ENUM('z','b','a') NOT NULL, n INT NOT NULL, PRIMARY KEY (e, n));
+      CREATE TABLE k_set (s SET('z','b','a') NOT NULL PRIMARY KEY, n INT);
+      INSERT INTO k_str VALUES ('a', 1), ('B', 2), ('ü', 3), ('😀', 4), ('z ', 5), ('c', 6), ('D', 7);
+      INSERT INTO k_bin VALUES (0x00, 1), (0xff, 2), (0x0000, 3), (0x80, 4), (0x7f00, 5);
+      INSERT INTO k_comp VALUES (1, 'a', '2024-01-01 00:00:00.000001', 'x'), (1, 'b', '2024-01-01 00:00:00', 'y'), (2, 'a', '0000-00-00 00:00:00', 'z'), (1, 'a', '2024-01-01 00:00:00', 'w'), (2, 'A', '2024-01-01 00:00:00', 'u');
+      INSERT INTO k_big VALUES (18446744073709551615, 1), (0, 2), (9223372036854775808, 3), (9223372036854775807, 4);
+      INSERT INTO k_dec VALUES (-99999999999999999999.9999999999, 1), (0.0000000001, 2), (1, 3);
+      INSERT INTO k_dec SELECT 12345678901234567890.1234567000 + seq * 0.0000000001, seq FROM seq_1_to_45;
+      INSERT INTO k_enum SELECT ELT(1 + seq % 3, 'z', 'b', 'a'), seq FROM seq_1_to_40;
+      INSERT INTO k_set VALUES ('', 0), ('z', 1), ('b', 2), ('z,b', 3), ('a', 4), ('z,a', 5), ('b,a', 6), ('z,b,a', 7)`,
+    tables: { k_str: ['k', 'v'], k_bin: ['k', 'v'], k_comp: ['a', 'b', 'c', 'v'], k_big: ['k', 'v'], k_dec: ['k', 'v'], k_enum: ['e', 'n'], k_set: ['s', 'n'] },
+  },
+  postgres: {
+    sql: `CREATE TABLE k_text (k text PRIMARY KEY, v int);
+      CREATE TABLE k_bytea (k bytea PRIMARY KEY, v int);
+      CREATE TABLE k_num (k numeric(30,10) PRIMARY KEY, v int);
+      CREATE TABLE k_comp (a int, b text, c timestamptz, v text, PRIMARY KEY (a, b, c));
+      CREATE TABLE k_uuid (k uuid PRIMARY KEY, v int);
+      INSERT INTO k_text VALUES ('a', 1), ('B', 2), ('ü', 3), ('😀', 4), ('z ', 5), ('c', 6), ('D', 7), ('', 8);
+      INSERT INTO k_bytea VALUES ('\\x00', 1), ('\\xff', 2), ('\\x0000', 3), ('\\x80', 4), ('\\x', 5);
+      INSERT INTO k_num VALUES (-99999999999999999999.9999999999, 1), (0.0000000001, 2), (1, 3);
+      INSERT INTO k_num SELECT 12345678901234567890.1234567000 + s * 0.0000000001, s FROM generate_series(1, 45) s;
+      INSERT INTO k_comp VALUES (1, 'a', '2024-01-01 00:00:00.000001+00', 'x'), (1, 'b', '2024-01-01 00:00:00+00', 'y'), (2, 'a', '-infinity', 'z'), (1, 'a', '2024-01-01 00:00:00+00', 'w'), (2, 'A', 'infinity', 'u');
+      INSERT INTO k_uuid SELECT md5(s::text)::uuid, s FROM generate_series(1, 30) s`,
+    tables: { k_text: ['k', 'v'], k_bytea: ['k', 'v'], k_num: ['k', 'v'], k_comp: ['a', 'b', 'c', 'v'], k_uuid: ['k', 'v'] },
+  },
+};
+
 describe.each(['mysql', 'postgres'] as const)('--copy-order desc, %s → same engine', (engine) => {
+  it('copies tables keyed by every kind of key down in chunks of a few rows, exactly', async () => {
+    const db = 'desc_keys';
+    const src = await rig.pool.get('source', engine);
+    const dst = await rig.pool.get('target', engine);
+    await src.createDatabase(db);
+    await dst.createDatabase(db);
+    const { sql, tables } = KEY_TABLES[engine];
+    for (const stmt of sql.split(/;\n/)) await src.exec(db, stmt);
+    const run = rig.track(startCli(['sync', '--copy-only', '--source', src.url(db), '--target', dst.url(db), '--copy-order', 'desc', '--chunk-size', '3', '--chunk-time', '1ms', '--threads', '2'], { TZ: 'Asia/Kolkata' }));
+    expect(await run.exited, run.stderr().slice(-3000)).toBe(0);
+    for (const [table, cols] of Object.entries(tables)) {
+      const order = cols.slice(0, -1).join(', ');
+      const [a, b] = [await src.rows(db, table, cols, order), await dst.rows(db, table, cols, order)];
+      expect(b, table).toEqual(a);
+      expect(a.length, table).toBeGreaterThan(3);
+      expect(await tableCheckpoint(dst, db, table).catch(() => undefined), table).toMatchObject({ done: true, order: 'desc', rowsCopied: a.length });
+    }
+    await verifyClean(src, dst, db);
+  }, 180_000);
+
+
   it('copies from the highest key down and converges with writes over the whole key range, composite key included', async () => {
     const db = 'desc_conv';
     const { src, dst } = await setUp(engine, db);
