@@ -11,7 +11,8 @@
  * Every copy is checked against the source by a count and CRC fingerprint of all columns.
  * Targets (the issue): tributary ≥ 1.5× dump|mariadb, peak RSS ≤ 300 MB.
  *
- *   node --import tsx bench/copy.ts            (BENCH_ROWS=… to change the size, BENCH_PROFILE=1 to profile)
+ *   node --import tsx bench/copy.ts            (BENCH_ROWS=… to change the size, BENCH_PROFILE=1 to profile,
+ *                                              BENCH_COPY_ORDERS=asc,desc to time --copy-order desc beside asc)
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, rmSync } from 'node:fs';
@@ -42,6 +43,8 @@ import {
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const THREADS = (process.env.BENCH_THREADS ?? '2,4').split(',').map(Number);
+/** The --copy-order values timed at each thread count (issue 14); default asc only, as before. */
+const ORDERS = (process.env.BENCH_COPY_ORDERS ?? 'asc').split(',').map((o) => o.trim());
 const RSS_LIMIT_MB = 300;
 const DUMP_RATIO_TARGET = 1.5;
 
@@ -60,6 +63,7 @@ interface Measured {
   readonly peakRssMb?: number;
   readonly cpuS?: number;
   readonly threads?: number;
+  readonly order?: string;
 }
 
 async function main(): Promise<void> {
@@ -125,11 +129,12 @@ async function main(): Promise<void> {
     await drop('anchor_dump');
 
     // (c) tributary sync --copy-only, process start to exit.
-    for (const threads of THREADS) {
-      const db = `trib_t${threads}`;
+    for (const threads of THREADS) for (const order of ORDERS) {
+      const db = `trib_t${threads}_${order}`;
+      const label = `tributary sync --copy-only --threads ${threads}${order === 'asc' ? '' : ` --copy-order ${order}`}`;
       await fresh(db);
-      log(`tributary sync --copy-only --threads ${threads}`);
-      const run = startTributary(`copy-threads${threads}`, [
+      log(label);
+      const run = startTributary(`copy-threads${threads}${order === 'asc' ? '' : `-${order}`}`, [
         'sync',
         '--copy-only',
         '--source',
@@ -138,20 +143,23 @@ async function main(): Promise<void> {
         target.url(db),
         '--threads',
         String(threads),
+        '--copy-order',
+        order,
         '--progress',
         'none',
       ]);
       const r: TributaryExit = await run.exited;
-      assertClean(`copy --threads ${threads}`, r);
+      assertClean(`copy --threads ${threads} --copy-order ${order}`, r);
       results.push({
-        what: `tributary sync --copy-only --threads ${threads}`,
+        what: label,
         ms: r.wallMs,
         rowsPerSecond: (ROWS / r.wallMs) * 1000,
         peakRssMb: r.peakRssMb,
         cpuS: r.userCpuS + r.systemCpuS,
         threads,
+        order,
       });
-      if (r.profile) profiles[`threads${threads}`] = r.profile;
+      if (r.profile) profiles[`threads${threads}${order === 'asc' ? '' : `-${order}`}`] = r.profile;
       await verify(db);
       await drop(db);
     }
@@ -178,7 +186,7 @@ async function main(): Promise<void> {
       const vsDump = t.rowsPerSecond / dump.rowsPerSecond;
       const rssOk = (t.peakRssMb ?? Infinity) <= RSS_LIMIT_MB;
       process.stdout.write(
-        `threads ${t.threads}: copy ${vsDump.toFixed(2)}× dump|mariadb (target ≥ ${DUMP_RATIO_TARGET}×: ${vsDump >= DUMP_RATIO_TARGET ? 'met' : 'NOT met'}), ` +
+        `threads ${t.threads}${t.order === 'desc' ? ' desc' : ''}: copy ${vsDump.toFixed(2)}× dump|mariadb (target ≥ ${DUMP_RATIO_TARGET}×: ${vsDump >= DUMP_RATIO_TARGET ? 'met' : 'NOT met'}), ` +
           `peak RSS ${t.peakRssMb?.toFixed(0)} MB (target ≤ ${RSS_LIMIT_MB} MB: ${rssOk ? 'met' : 'NOT met'})\n`,
       );
     }
@@ -193,7 +201,7 @@ async function main(): Promise<void> {
       anchors: { loadData: load, dump },
       tributary: tribs,
       ratios: Object.fromEntries(
-        tribs.map((t) => [`threads${t.threads}`, { vsDump: t.rowsPerSecond / dump.rowsPerSecond, vsLoadData: t.rowsPerSecond / load.rowsPerSecond }]),
+        tribs.map((t) => [`threads${t.threads}${t.order === 'desc' ? '-desc' : ''}`, { vsDump: t.rowsPerSecond / dump.rowsPerSecond, vsLoadData: t.rowsPerSecond / load.rowsPerSecond }]),
       ),
       targets: {
         vsDump: DUMP_RATIO_TARGET,

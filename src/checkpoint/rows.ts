@@ -99,7 +99,12 @@ export function streamBody(cp: StreamCheckpoint): string {
 }
 
 export function tableBody(cp: TableCheckpoint): string {
-  return JSON.stringify({ watermark: cp.watermark ? encodeValues(cp.watermark) : null, done: cp.done, rowsCopied: cp.rowsCopied });
+  const watermark = cp.watermark ? encodeValues(cp.watermark) : null;
+  // An ascending copy's body is written as before `order` existed. A descending copy's watermark
+  // goes under `below`, never `watermark`: a release without copyOrder reads no watermark there and
+  // copies the table again from the start, where reading it as ascending would skip the rows under it.
+  if (cp.order === 'desc') return JSON.stringify({ watermark: null, below: watermark, done: cp.done, rowsCopied: cp.rowsCopied, order: 'desc' });
+  return JSON.stringify({ watermark, done: cp.done, rowsCopied: cp.rowsCopied });
 }
 
 export interface StoredRow {
@@ -135,10 +140,13 @@ export function decodeRows(syncId: string, rows: readonly StoredRow[]): Checkpoi
         ...(r.updatedAt !== undefined ? { updatedAt: r.updatedAt } : {}),
       };
     } else if (r.name.startsWith('t:')) {
+      const desc = body.order === 'desc';
+      const watermark = desc ? body.below : body.watermark;
       tables.set(r.name.slice(2), {
-        watermark: typeof body.watermark === 'string' ? decodeValues(body.watermark) : null,
+        watermark: typeof watermark === 'string' ? decodeValues(watermark) : null,
         done: body.done === true,
         rowsCopied: Number(body.rowsCopied ?? 0),
+        ...(desc ? { order: 'desc' as const } : {}),
       });
     } else if (r.name.startsWith('s:')) {
       if (typeof body.name !== 'string' || !Array.isArray(body.columns) || !Array.isArray(body.primaryKey)) {

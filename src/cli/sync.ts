@@ -29,6 +29,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--position-mode <mode>', 'resume the binlog by auto | gtid | file (default auto)')
     .option('--chunk-time <duration>', 'target duration of one copy chunk (default 200ms)')
     .option('--chunk-size <n>', 'initial rows per copy chunk (default 5000)')
+    .option('--copy-order <order>', 'the direction the copy walks each table\'s primary key: asc | desc (the highest keys first; a table resumed mid-copy goes on as its checkpoint began) (default asc)')
     .option('--batch-size <n>', 'most changes per target transaction (default 20000)')
     .option('--buffer-mb <n>', 'bound on buffered stream data in MiB (default 32)')
     .option('--binlog-timeout <duration>', 'MySQL source: reconnect when the binlog connection is silent this long, heartbeats included (default 30s)')

@@ -55,6 +55,12 @@ export const SyncConfigSchema = z
     positionMode: z.enum(['auto', 'gtid', 'file']).default('auto'),
     /** Target duration of one copy chunk; the chunk size adapts to it. */
     chunkTime: duration.default('200ms'),
+    /**
+     * The direction the initial copy walks each table's primary key: asc from the first key, or
+     * desc from the last (the most recent rows first when the key grows with time). A table resumed
+     * mid-copy goes on in the direction its checkpoint recorded.
+     */
+    copyOrder: z.enum(['asc', 'desc']).default('asc'),
     /** Initial rows per copy chunk. */
     chunkSize: z.number().int().min(1).max(1_000_000).default(5000),
     /** Maximum changes per target transaction in the stream. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import { isKeyless, type TableSchema } from '../core/schema.js';
-import type { ChangeSource, EncodedChunk, KeyRange } from '../core/source.js';
+import type { ChangeSource, CopyOrder, EncodedChunk, KeyRange } from '../core/source.js';
 import type { ChunkCommit, TableCheckpoint, Target } from '../core/target.js';
 import { rowBytes, type Row, type Value } from '../core/values.js';
 import type { PauseGate } from '../core/pause.js';
@@ -21,6 +21,11 @@ export interface CopierOptions {
   /** Target wall time of one chunk (read + write), in ms; chunk sizes adapt to it. */
   readonly chunkTimeMs: number;
   readonly initialChunkSize: number;
+  /**
+   * The direction each table's keys are walked (`copyOrder`); default 'asc'. A table resumed from a
+   * watermark goes on in the direction its checkpoint recorded (TableCheckpoint.order).
+   */
+  readonly copyOrder?: CopyOrder;
   /** Bound on the bytes of one chunk in memory; sizes shrink to stay under it (wide rows, blobs). */
   readonly chunkBytes: number;
   readonly convergence: Convergence;
@@ -62,8 +67,14 @@ const SCHEMA_CHANGE_WAIT_MS = 15_000;
 
 class TableCopy {
   readonly schema: TableSchema;
-  /** Upper bound of the last chunk handed out; null = from the start. */
-  after: Value[] | null;
+  /** The direction the table's keys are walked, chunk after chunk. */
+  readonly order: CopyOrder;
+  /**
+   * Where the next chunk begins: the far end of the last chunk handed out (its upper bound going
+   * up, its lower bound going down); null = from the start of the walk (the table's first key going
+   * up, its last going down).
+   */
+  cursor: Value[] | null;
   /** True once the open-ended last chunk has been handed out. */
   exhausted = false;
   /** Aborts once the table is exhausted: a worker waiting under the rate limit to copy more of it stops waiting. */
@@ -82,7 +93,7 @@ class TableCopy {
   done: boolean;
   readonly claim = new Mutex();
   readonly commit = new Mutex();
-  /** Upper bound (null = end of table) of each issued chunk not yet counted in the watermark. */
+  /** Far end (the cursor after it) of each issued chunk not yet counted in the watermark. */
   private readonly bounds = new Map<number, Value[] | null>();
   private readonly committedSeqs = new Set<number>();
   private nextLocal = 1;
@@ -97,10 +108,13 @@ class TableCopy {
    */
   retired = false;
 
-  constructor(schema: TableSchema, resume: TableCheckpoint | undefined, size: number) {
+  constructor(schema: TableSchema, resume: TableCheckpoint | undefined, size: number, order: CopyOrder) {
     this.schema = schema;
-    this.after = resume?.watermark ?? null;
-    this.watermark = this.after;
+    // A watermark means only something in the direction that wrote it; without one, nothing is
+    // known to be copied and the walk may take either direction.
+    this.order = resume?.watermark ? (resume.order ?? 'asc') : order;
+    this.cursor = resume?.watermark ?? null;
+    this.watermark = this.cursor;
     this.rowsCopied = resume?.rowsCopied ?? 0;
     this.rowsAtWatermark = this.rowsCopied;
     this.done = resume?.done ?? false;
@@ -108,10 +122,10 @@ class TableCopy {
     this.size = size;
   }
 
-  /** Registers an issued chunk; local sequence numbers order chunks by key. */
-  issue(upTo: Value[] | null, gateSeq: number): number {
+  /** Registers an issued chunk ending at `next` (the cursor after it); local sequence numbers follow the walk. */
+  issue(next: Value[] | null, gateSeq: number): number {
     const local = this.nextLocal++;
-    this.bounds.set(local, upTo);
+    this.bounds.set(local, next);
     this.chunkSeqs.set(local, gateSeq);
     return local;
   }
@@ -128,7 +142,7 @@ class TableCopy {
       counted += rowsOf.get(seq) ?? 0;
     }
     const allIn = this.exhausted && seq === this.nextLocal - 1;
-    return { watermark: allIn ? null : wm, done: allIn, rowsCopied: counted };
+    return { watermark: allIn ? null : wm, done: allIn, rowsCopied: counted, ...(this.order === 'desc' ? { order: 'desc' } : {}) };
   }
 
   markCommitted(local: number, rows: number): void {
@@ -179,7 +193,11 @@ export class Copier {
       throw new TributaryError(ErrorCode.INTERNAL, `target engine ${opts.target.engine} cannot commit a chunk with its checkpoint (capabilities.atomicCheckpoint is false); the copy could not resume exactly`);
     }
     this.opts = opts;
-    this.tables = opts.tables.map((t) => new TableCopy(t, opts.resume.get(t.name), opts.initialChunkSize));
+    this.tables = opts.tables.map((t) => new TableCopy(t, opts.resume.get(t.name), opts.initialChunkSize, this.order));
+  }
+
+  private get order(): CopyOrder {
+    return this.opts.copyOrder ?? 'asc';
   }
 
   progress(): TableCopyProgress[] {
@@ -201,7 +219,10 @@ export class Copier {
       t.rowsTotal = stats.rows;
       // Start no bigger than the byte bound allows, judging by the catalogue's average row size.
       if (stats.avgRowBytes > 0) t.size = Math.max(1, Math.min(t.size, Math.floor(this.opts.chunkBytes / stats.avgRowBytes)));
-      if (t.after && !t.done) this.opts.logger.info({ table: t.schema.name, rowsCopied: t.rowsCopied }, 'resuming copy after the last checkpointed chunk');
+      if (t.cursor && !t.done) {
+        this.opts.logger.info({ table: t.schema.name, rowsCopied: t.rowsCopied, order: t.order }, 'resuming copy after the last checkpointed chunk');
+        if (t.order !== this.order) this.opts.logger.warn({ table: t.schema.name, order: t.order, copyOrder: this.order }, `the table's copy goes on ${t.order === 'desc' ? 'descending' : 'ascending'} as its checkpoint began it; copyOrder ${this.order} applies to tables not started`);
+      }
     }
     if (this.tables.every((t) => t.done)) return;
     const halt = () => this.halted.abort();
@@ -291,7 +312,7 @@ export class Copier {
       old.retired = true;
       old.ended.abort();
       if (schema) {
-        const fresh = new TableCopy(schema, undefined, this.opts.initialChunkSize);
+        const fresh = new TableCopy(schema, undefined, this.opts.initialChunkSize, this.order);
         fresh.rowsTotal = old.rowsTotal;
         this.tables[i] = fresh;
         this.opts.logger.info({ table: from, ...(schema.name !== from ? { as: schema.name } : {}), rowsCopiedBefore: old.rowsCopied }, 'copying the table again from the start with its new definition');
@@ -313,7 +334,7 @@ export class Copier {
    */
   add(schema: TableSchema): void {
     const known = this.tables.findIndex((t) => t.schema.name === schema.name);
-    const fresh = new TableCopy(schema, undefined, this.opts.initialChunkSize);
+    const fresh = new TableCopy(schema, undefined, this.opts.initialChunkSize, this.order);
     if (known >= 0) {
       const old = this.tables[known] as TableCopy;
       old.retired = true;
@@ -411,10 +432,10 @@ export class Copier {
     // Claim the next range under the table's lock so ranges are handed out in key order.
     const claimed = await t.claim.run(async () => {
       if (this.stopsClaims(t) || this.opts.signal.aborted || this.stopped) return undefined;
-      const after = t.after;
+      const from = t.cursor;
       // A table without a key is one chunk, the whole table, read in the snapshot at the stream's
       // start (ChangeLog.currentPosition wholeTables) and committed with done in one transaction.
-      const upTo = isKeyless(t.schema) ? null : await source.chunkBoundary(t.schema, after, planned);
+      const next = isKeyless(t.schema) ? null : await source.chunkBoundary(t.schema, from, planned, t.order);
       // Not while the stream's open transaction has written rows of the table (or is about to):
       // the chunk's write would wait on their locks until that transaction commits, and the
       // stream may be waiting for this very chunk (Convergence). The check and startChunk() must
@@ -426,13 +447,14 @@ export class Copier {
       }
       // The gate must know the chunk is in flight before its rows are read.
       const gateSeq = gate.startChunk();
-      const local = t.issue(upTo, gateSeq);
-      t.after = upTo;
-      if (upTo === null) {
+      const local = t.issue(next, gateSeq);
+      t.cursor = next;
+      if (next === null) {
         t.exhausted = true;
         t.ended.abort();
       }
-      return { after, upTo, local, size: planned };
+      const range: KeyRange = t.order === 'desc' ? { after: next, upTo: from } : { after: from, upTo: next };
+      return { range, local, size: planned };
     });
     if (!claimed) return;
     const started = Date.now();
@@ -441,7 +463,7 @@ export class Copier {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          const range = { after: claimed.after, upTo: claimed.upTo };
+          const range = claimed.range;
           const readAt = Date.now();
           // Bulk formats are rendered by key ranges (in key order): a keyless table takes the row path.
           const encoded = isKeyless(t.schema) ? undefined : await readEncoded(source, target, t.schema, range);

@@ -1,12 +1,22 @@
 import type { TableSchema } from './schema.js';
+import type { CopyOrder } from './snapshot.js';
 import type { Value } from './values.js';
 
 /** Per-table copy progress saved with the data it covers. */
 export interface TableCheckpoint {
-  /** Every row with a key ≤ watermark has been copied; null when nothing has been. */
+  /**
+   * Where the copy goes on from: in `order` asc every row with a key ≤ watermark has been copied,
+   * in desc every row with a key > watermark; null when nothing has been (or, with `done`, all).
+   */
   readonly watermark: Value[] | null;
   readonly done: boolean;
   readonly rowsCopied: number;
+  /**
+   * The direction the table's copy walks its keys (SnapshotReader.chunkBoundary); absent: 'asc'
+   * (checkpoints written before `copyOrder` existed). A resumed copy with a watermark goes on in
+   * this direction, whatever `copyOrder` says now.
+   */
+  readonly order?: CopyOrder;
 }
 
 /** The stream-level checkpoint. */

@@ -9,6 +9,13 @@ export interface KeyRange {
 }
 
 /**
+ * The order in which the initial copy walks a table's keys (`copyOrder`): ascending from the
+ * start, or descending from the end (Ghostferry's descending iteration: the most recent rows first
+ * when the key grows with time). Chunks are KeyRanges either way; only the walk turns around.
+ */
+export type CopyOrder = 'asc' | 'desc';
+
+/**
  * A chunk already encoded in a bulk-load format a target reads directly (see
  * TargetCapabilities.chunkFormats), either buffered or streamed from the source as the target
  * loads it (see core/encoded.ts for both kinds).
@@ -57,10 +64,22 @@ export interface SnapshotReader {
   /** Estimates of the table's row count (for progress) and average row size (for chunk sizing). */
   tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }>;
   /**
-   * The upper bound of the chunk of at most `size` rows that starts after `after`, in primary-key
-   * order; null when fewer than `size` rows remain (the chunk runs to the end of the table).
+   * The far end of the next chunk of at most `size` rows, in primary-key order as the database
+   * orders the key (collations included), read without locks as readChunk reads.
+   *
+   * - `order` 'asc' (the default): `from` is the chunk's exclusive lower bound (null: the start of
+   *   the table); returns its inclusive upper bound, the key of the `size`-th row after `from`, or
+   *   null when fewer than `size` rows remain (the chunk runs to the end of the table). The chunk is
+   *   the KeyRange `{ after: from, upTo: result }`.
+   * - `order` 'desc': `from` is the chunk's inclusive upper bound (null: the end of the table);
+   *   returns its exclusive lower bound, the key of the row just below the `size` highest rows at or
+   *   below `from` (the (size+1)-th counting down), or null when at most `size` rows lie there (the
+   *   chunk runs from the start of the table). The chunk is the KeyRange `{ after: result, upTo: from }`.
+   *
+   * Either way the returned bound, passed back as `from` with the same order, continues the walk
+   * with no key skipped and none read twice.
    */
-  chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null>;
+  chunkBoundary(table: TableSchema, from: Value[] | null, size: number, order?: CopyOrder): Promise<Value[] | null>;
   /** Rows in `range`, in primary-key order, read without locks, as canonical values. */
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]>;
   /**

@@ -3,7 +3,7 @@ import type { SnapshotReader } from './snapshot.js';
 import type { SourceAdmin } from './source-admin.js';
 
 export type { ChangeLog } from './change-log.js';
-export type { ChunkDigest, EncodedChunk, KeyRange, SnapshotReader } from './snapshot.js';
+export type { ChunkDigest, CopyOrder, EncodedChunk, KeyRange, SnapshotReader } from './snapshot.js';
 export type { ColumnValueStats, DatabaseDefaults, SourceAdmin, SourceCapabilities, SourceIdentity } from './source-admin.js';
 export { notSupported } from './source-admin.js';
 

@@ -98,12 +98,17 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
       if (!config.force) problem(resume.error);
       else notes.push(`--force: the checkpoint cannot resume (${redactUrl((resume.error as Error).message)}); the sync would clear it and start over`);
     }
+    const turned: string[] = [];
     for (const s of schemas) {
       const saved = mode === 'resume' ? cp?.tables.get(s.name) : undefined;
       const stats = await source.tableStats(s.name);
       const from = session.rules.sourceName(s.name);
       tables.push({ table: s.name, ...(from !== s.name ? { sourceTable: from } : {}), rowsEstimate: stats.rows, rowsCopied: saved?.rowsCopied ?? 0, copied: saved?.done ?? false });
+      // As the copier decides (copier.ts TableCopy): a watermark keeps the direction that wrote it.
+      if (saved?.watermark && !saved.done && (saved.order ?? 'asc') !== config.copyOrder) turned.push(`${s.name} (${saved.order ?? 'asc'})`);
     }
+    if (config.copyOrder === 'desc') notes.push('--copy-order desc: each table is copied from its highest key down');
+    if (turned.length) notes.push(`a copy resumed mid-table goes on in the direction its checkpoint began, not --copy-order ${config.copyOrder}: ${turned.join(', ')}`);
     if (mode === 'start') {
       const nonEmpty = await target.nonEmptyTables(schemas);
       if (nonEmpty.length && !config.force) {

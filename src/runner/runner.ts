@@ -399,6 +399,7 @@ export class Runner extends EventEmitter {
         threads: cfg.threads,
         chunkTimeMs: toMs(cfg.chunkTime),
         initialChunkSize: cfg.chunkSize,
+        copyOrder: cfg.copyOrder,
         chunkBytes: Math.max(1024 * 1024, Math.floor((cfg.bufferMb * 1024 * 1024) / (2 * cfg.threads))),
         convergence,
         release: (ops) => applier?.release(ops),

@@ -1,6 +1,7 @@
 import type { StreamEvent } from '../core/change.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange } from '../core/source.js';
+import type { CopyOrder } from '../core/snapshot.js';
 import type { Row, Value } from '../core/values.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { filterBinder } from './binder.js';
@@ -112,8 +113,8 @@ class TransformedSource implements ChangeSource {
   tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }> {
     return this.inner.tableStats(this.rules.sourceName(table));
   }
-  chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null> {
-    return this.inner.chunkBoundary(this.viewOf(table).read, after, size);
+  chunkBoundary(table: TableSchema, from: Value[] | null, size: number, order?: CopyOrder): Promise<Value[] | null> {
+    return this.inner.chunkBoundary(this.viewOf(table).read, from, size, order);
   }
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
     return this.inner.readChunk(this.viewOf(table).read, range);

@@ -22,6 +22,7 @@ import {
   notSupported,
   type ChangeSource,
   type ChunkDigest,
+  type CopyOrder,
   type ColumnValueStats,
   type DatabaseDefaults,
   type EncodedChunk,
@@ -129,6 +130,12 @@ export class FakeRows {
   keysAfter(after: readonly Value[] | null): Value[][] {
     const all = this.sortedKeys();
     return all.filter((k) => after === null || compareKeys(k.key, after) > 0).map((k) => [...k.key]);
+  }
+
+  /** Keys in key order up to `upTo` included (null: to the end). */
+  keysUpTo(upTo: readonly Value[] | null): Value[][] {
+    const all = this.sortedKeys();
+    return all.filter((k) => upTo === null || compareKeys(k.key, upTo) <= 0).map((k) => [...k.key]);
   }
 
   /** Copies of the rows in `range`, in key order. */
@@ -305,9 +312,15 @@ export class FakeSource implements ChangeSource {
     return { rows: rows.length, avgRowBytes: rows.length ? Math.round(rows.reduce((n, r) => n + rowBytes(r), 0) / rows.length) : 0 };
   }
 
-  /** As MySQL's `… ORDER BY pk LIMIT 1 OFFSET size-1`: the size-th key after `after`, or null. */
-  async chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null> {
-    return this.table(table.name).keysAfter(after)[size - 1] ?? null;
+  /**
+   * As MySQL's `… ORDER BY pk LIMIT 1 OFFSET size-1`: the size-th key after `from`, or null; going
+   * down, as `… WHERE pk <= from ORDER BY pk DESC LIMIT 1 OFFSET size`: the key just below the
+   * `size` highest at or below `from`, or null.
+   */
+  async chunkBoundary(table: TableSchema, from: Value[] | null, size: number, order: CopyOrder = 'asc'): Promise<Value[] | null> {
+    if (order === 'asc') return this.table(table.name).keysAfter(from)[size - 1] ?? null;
+    const below = this.table(table.name).keysUpTo(from);
+    return below[below.length - 1 - size] ?? null;
   }
 
   async readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {

@@ -224,6 +224,23 @@ describe('transformSource', () => {
     expect(transformSource(fake, rules())).toBe(fake);
   });
 
+  it('hands every argument of every member on to the source (a member that drops an optional one, as --copy-order was, fails here)', () => {
+    const fake = new FakeSource([ORDERS]);
+    const wrapped = transformSource(fake, rules({ tableRewrites: { orders: 'o2' } }), BINDER) as unknown as Record<string, unknown>;
+    const members = Object.getOwnPropertyNames(Object.getPrototypeOf(fake)).filter((m) => m !== 'constructor' && typeof (fake as unknown as Record<string, unknown>)[m] === 'function');
+    const shortened = members.filter((m) => typeof wrapped[m] === 'function' && (wrapped[m] as () => void).length < ((fake as unknown as Record<string, () => void>)[m] as () => void).length);
+    expect(shortened).toEqual([]);
+  });
+
+  it('passes the copy order to the source', async () => {
+    const fake = new FakeSource([ORDERS]);
+    let seen: unknown;
+    const inner = new Proxy(fake, { get: (t, p) => (p === 'chunkBoundary' ? (...args: unknown[]) => ((seen = args[3]), Promise.resolve(null)) : Reflect.get(t, p)) });
+    const wrapped = transformSource(inner, rules({ tableRewrites: { orders: 'o2' } }), BINDER);
+    await wrapped.chunkBoundary(await wrapped.describe('o2'), null, 10, 'desc');
+    expect(seen).toBe('desc');
+  });
+
   it('refuses a filter for a source that cannot filter rows', () => {
     const fake = new FakeSource();
     fake.capabilities = { ...fake.capabilities, rowFilters: false };

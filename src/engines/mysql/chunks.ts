@@ -10,6 +10,8 @@ export interface ChunkSql {
   readonly keyCodecs: ColumnCodec[];
   readonly selectList: string;
   readonly keyList: string;
+  /** `keyList` with each column DESC: the key's order reversed, for a copy that walks down (copyOrder desc). */
+  readonly keyListDesc: string;
   readonly from: string;
 }
 
@@ -21,6 +23,7 @@ export function chunkSql(table: TableSchema): ChunkSql {
     keyCodecs: table.primaryKey.map((i) => codecs[i] as ColumnCodec),
     selectList: codecs.map((c) => c.select).join(', '),
     keyList: keyCols.map((c) => quoteId(c.name)).join(', '),
+    keyListDesc: keyCols.map((c) => `${quoteId(c.name)} DESC`).join(', '),
     from: quoteId(table.name),
   };
 }

@@ -10,6 +10,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
 import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
+import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
 import { streamBinlog } from './stream.js';
 import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
@@ -327,12 +328,16 @@ export class MysqlSource implements ChangeSource {
     return s;
   }
 
-  async chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null> {
+  async chunkBoundary(table: TableSchema, from: Value[] | null, size: number, order: CopyOrder = 'asc'): Promise<Value[] | null> {
     const s = this.sqlFor(table);
-    const where = rangeWhere(table, { after, upTo: null });
     const keySelect = s.keyCodecs.map((c) => c.select).join(', ');
+    // Going up: the size-th key after `from`, the chunk's last. Going down (a backward scan of the
+    // primary key): the key just below the `size` highest at or below `from`, the chunk's exclusive
+    // lower bound.
+    const desc = order === 'desc';
+    const where = rangeWhere(table, desc ? { after: null, upTo: from } : { after: from, upTo: null });
     const rows = await this.read({
-      sql: `SELECT ${keySelect} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList} LIMIT 1 OFFSET ${size - 1}`,
+      sql: `SELECT ${keySelect} FROM ${s.from} ${where.sql} ORDER BY ${desc ? s.keyListDesc : s.keyList} LIMIT 1 OFFSET ${desc ? size : size - 1}`,
       values: where.params,
     });
     const r = rows[0] as unknown as (Buffer | null)[] | undefined;

@@ -11,6 +11,8 @@ export interface ChunkSql {
   readonly keyCodecs: TextCodec[];
   readonly selectList: string;
   readonly keyList: string;
+  /** `keyList` with each column DESC: the key's order reversed, for a copy that walks down (copyOrder desc). */
+  readonly keyListDesc: string;
   readonly from: string;
 }
 
@@ -22,6 +24,7 @@ export function chunkSql(namespace: string, table: TableSchema): ChunkSql {
     keyCodecs: table.primaryKey.map((i) => codecs[i] as TextCodec),
     selectList: table.columns.map((c) => quoteIdent(c.name)).join(', ') || 'NULL',
     keyList: keyCols.map((c) => quoteIdent(c.name)).join(', '),
+    keyListDesc: keyCols.map((c) => `${quoteIdent(c.name)} DESC`).join(', '),
     from: qualified(namespace, table.name),
   };
 }

@@ -8,6 +8,7 @@ import { streamedChunk, type ChunkRead } from '../../core/encoded.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
+import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectTables, tableSelected } from '../../config/tables.js';
 import { chunkSql, copyChunkSql, rangeWhere, type ChunkSql } from './chunks.js';
@@ -582,10 +583,14 @@ export class PostgresSource implements ChangeSource {
     return read.scanRows(this.p, this.sqlFor(table), onRows).catch((err: unknown) => Promise.reject(connectError(err, this.opts.dsn, 'source')));
   }
 
-  async chunkBoundary(table: TableSchema, after: Value[] | null, size: number): Promise<Value[] | null> {
+  async chunkBoundary(table: TableSchema, from: Value[] | null, size: number, order: CopyOrder = 'asc'): Promise<Value[] | null> {
     const s = this.sqlFor(table);
-    const where = rangeWhere(table, { after, upTo: null });
-    const rows = await this.read(`SELECT ${s.keyList} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList} LIMIT 1 OFFSET ${Math.max(0, size - 1)}`, where.params);
+    // Going up: the size-th key after `from`, the chunk's last. Going down (a backward scan of the
+    // primary key index): the key just below the `size` highest at or below `from`, the chunk's
+    // exclusive lower bound.
+    const desc = order === 'desc';
+    const where = rangeWhere(table, desc ? { after: null, upTo: from } : { after: from, upTo: null });
+    const rows = await this.read(`SELECT ${s.keyList} FROM ${s.from} ${where.sql} ORDER BY ${desc ? s.keyListDesc : s.keyList} LIMIT 1 OFFSET ${desc ? Math.max(1, size) : Math.max(0, size - 1)}`, where.params);
     const r = rows[0];
     if (!r) return null;
     return s.keyCodecs.map((codec, i) => codec(r[i] ?? null));
