@@ -1,3 +1,4 @@
+import type { PredicatePair } from '../transform/transform.js';
 import { spawn } from 'node:child_process';
 import { describeDsn } from '../config/dsn.js';
 import { connectionDsn } from '../config/connection.js';
@@ -42,6 +43,8 @@ export interface MoveOptions {
   readonly drainTimeoutMs?: number;
   readonly logger?: Logger;
   readonly signal?: AbortSignal;
+  /** The sync's row filters given as predicate pairs, by source table (transform/rules.ts). */
+  readonly predicates?: Readonly<Record<string, PredicatePair>>;
   /** Called as each step starts, for progress output. */
   readonly onStep?: (step: MoveStep, detail: string) => void;
   /** Called once with the sync's Runner, before it runs (e.g. to serve its HTTP API). */
@@ -115,7 +118,7 @@ export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptio
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) abort.abort();
 
-  const runner = new Runner(cfg, { logger, observer: opts.observer });
+  const runner = new Runner(cfg, { logger, observer: opts.observer, ...(opts.predicates ? { predicates: opts.predicates } : {}) });
   opts.onRunner?.(runner);
   let runError: unknown;
   const running = runner.run(abort.signal).catch((err: unknown) => {

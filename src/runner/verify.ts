@@ -8,6 +8,7 @@ import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import { targetLock } from '../coordination/lock.js';
 import { createSession } from './session.js';
+import type { PredicatePair } from '../transform/transform.js';
 import { DEFAULT_RECHECK, type ChunkContext, type RecheckPolicy } from '../checksum/chunk.js';
 import { planTable } from '../checksum/plan.js';
 import { totalsOf, type TableReport, type VerifyResult } from '../checksum/report.js';
@@ -37,6 +38,8 @@ export interface VerifyOptions {
   readonly recheck?: Partial<RecheckPolicy>;
   /** Called as each table is done, in order. */
   readonly onTable?: (report: TableReport) => void;
+  /** The sync's row filters given as predicate pairs, by source table (transform/rules.ts), so verify compares the rows the sync keeps. */
+  readonly predicates?: Readonly<Record<string, PredicatePair>>;
 }
 
 function failedTable(name: string, err: unknown): TableReport {
@@ -93,6 +96,7 @@ export async function verify(config: SyncConfigInput | SyncConfig, opts: VerifyO
     logger,
     source: opts.source,
     target: opts.target,
+    ...(opts.predicates ? { predicates: opts.predicates } : {}),
     requirements: 'skip',
     parallel: false,
     checkpoint: 'skip',
