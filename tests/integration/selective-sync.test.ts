@@ -132,6 +132,19 @@ describe('--table-rewrites and --exclude-columns', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   }, 300_000);
 
+  it('--dry-run and check print the target names and every rule, and the DDL without the excluded columns', async () => {
+    const plan = await runCli(['sync', '--dry-run', '--source', source.url('refuse'), '--target', pgServer.url('nowhere'), ...RULES], {}, 60_000);
+    expect(plan.stdout).toContain('orders → orders_copy: ~');
+    expect(plan.stdout).toContain('users → people: ~');
+    expect(plan.stdout).toMatch(/selective sync:\n {2}orders → orders_copy\n {2}users → people\n {2}orders: without secret\n {2}users: without pw/);
+    expect(plan.stdout).toMatch(/CREATE TABLE[^;]*"orders_copy"/);
+    expect(plan.stdout).not.toMatch(/"secret"|"pw"/);
+    const check = await runCli(['check', '--source', source.url('refuse'), '--target', target.url('refuse'), ...RULES], {}, 60_000);
+    expect(check.stdout).toContain('table orders_copy');
+    expect(check.stdout).toContain('from source table orders');
+    expect(check.stdout).toContain('users: without pw');
+  }, 120_000);
+
   it.each([
     [['--table-rewrites', 'orders=x,users=x'], "maps both 'orders' and 'users' onto target table 'x'"],
     [['--table-rewrites', 'orders=audit'], "under the name of synced table 'audit'"],
