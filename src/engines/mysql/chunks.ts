@@ -1,6 +1,7 @@
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
+import { filterSql } from './filter.js';
 import { quoteId } from './sql.js';
 import { codecFor, type ColumnCodec } from './values.js';
 
@@ -11,6 +12,12 @@ export interface ChunkSql {
   readonly selectList: string;
   readonly keyList: string;
   readonly from: string;
+  /**
+   * The table's row filter (TableSchema.rowFilter) as SQL (filter.ts), '' without one. Every
+   * snapshot read but chunkBoundary ANDs it in (`filtered`); it is part of the SQL cached per
+   * definition, so a filtered and an unfiltered definition of a table never share a statement.
+   */
+  readonly filter: string;
 }
 
 export function chunkSql(table: TableSchema): ChunkSql {
@@ -22,7 +29,14 @@ export function chunkSql(table: TableSchema): ChunkSql {
     selectList: codecs.map((c) => c.select).join(', '),
     keyList: keyCols.map((c) => quoteId(c.name)).join(', '),
     from: quoteId(table.name),
+    filter: table.rowFilter ? filterSql(table.rowFilter, table) : '',
   };
+}
+
+/** `where` (a `WHERE …` clause or '') with the table's row filter ANDed in. */
+export function filtered(where: string, s: ChunkSql): string {
+  if (!s.filter) return where;
+  return where ? `${where} AND ${s.filter}` : `WHERE ${s.filter}`;
 }
 
 /**
