@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/config/dsn.js';
+import { isZeroDate } from '../../src/core/calendar.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import { MYSQL_TSV, PG_COPY_TEXT } from '../../src/core/formats.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -30,32 +31,33 @@ const MYSQL_DDL = `CREATE TABLE f (
   id INT PRIMARY KEY, sb BIGINT, ub BIGINT UNSIGNED, dc DECIMAL(30,10), fl FLOAT, db DOUBLE,
   vc VARCHAR(20) COLLATE utf8mb4_general_ci, ch CHAR(5), vl VARCHAR(20) CHARACTER SET latin1, tx TEXT,
   d DATE, dt DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6), en ENUM('b','a','C'), st SET('x','y'),
-  bt BIT(8), bn BINARY(4), vb VARBINARY(10), bo TINYINT(1), yr YEAR
+  bt BIT(8), bn BINARY(4), vb VARBINARY(10), bo TINYINT(1), yr YEAR, u UUID, ip INET6
 )`;
 
 const MYSQL_ROWS = `INSERT INTO f VALUES
   (1, -9223372036854775808, 18446744073709551615, '-12345678901234567890.0123456789', 3.14159274, 0.1,
    'abc', 'ab', 'café', 'ünï😀', '2024-02-29', '2024-02-29 23:59:59.123456', '2038-01-19 03:14:07.999999', '-838:59:59', 'b', 'x,y',
-   b'10100101', 0x00010000, 0x00ff, 1, 2024),
+   b'10100101', 0x00010000, 0x00ff, 1, 2024, '123e4567-e89b-12d3-a456-426614174000', '::1'),
   (2, 9007199254740993, 9007199254740993, '0.0000000001', -1e38, 1.7976931348623157e308,
    'ABC', 'AB', 'CAFÉ', 'zzz', '1000-01-01', '1000-01-01 00:00:00', '1970-01-01 00:00:01', '838:59:59', 'a', '',
-   b'0', 0x61000000, X'', 0, 1901),
+   b'0', 0x61000000, X'', 0, 1901, 'ffffffff-0000-0000-0000-000000000001', '2001:db8::ff00:42:8329'),
   (3, 9007199254740992, 9223372036854775808, '1.5', 1.1, 5e-324,
    'abc ', 'ab ', 'cafe ', 'a', '9999-12-31', '9999-12-31 23:59:59.999999', '2024-03-31 01:30:00.5', '00:00:00.000001', 'C', 'y',
-   b'11111111', 0xffffffff, 0x61, NULL, 2155),
+   b'11111111', 0xffffffff, 0x61, NULL, 2155, '00000000-ffff-0000-0000-000000000000', '::ffff:192.0.2.1'),
   (4, 0, 0, '-1.5', 0, -0.0,
    'äbc', 'ä', '', '', '2024-01-01', '2024-01-01 00:00:00.000001', '2024-01-01 00:00:00', '-00:00:00.5', 'a', 'x',
-   b'1', 0x61202020, 0x6120, 0, 0),
-  (5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+   b'1', 0x61202020, 0x6120, 0, 0, '123e4567-e89b-12d3-a456-426614174000', '::10.0.0.1'),
+  (5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
   (6, -1, 1, '99999999999999999999.9999999999', 16777216, 1e-7,
    'a', 'A', 'a', 'A', '2023-12-31', '2023-12-31 23:59:59.999999', '2023-12-31 23:59:59.999999', '12:00:00', 'b', 'x,y',
-   b'10000000', 0x00000000, 0x00, 1, 2000),
+   b'10000000', 0x00000000, 0x00, 1, 2000, 'a0000000-0000-0000-0000-00000000000a', 'fe80::1'),
   (7, 42, 42, '0', -2.5, 2.5,
    'é', 'e', 'é', 'e', '2024-02-29', '2024-02-29 00:00:00', NULL, '-12:00:00', NULL, NULL,
-   NULL, NULL, NULL, NULL, NULL),
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL),
   (8, 42, 43, '1.5000000001', 1.1, 0.30000000000000004,
    'abc', 'ab', 'CAFÉ', 'zzz ', '2024-06-30', '2024-02-29 23:59:59.123457', '2024-03-31 01:30:00.500001', '00:00:00', 'C', 'y',
-   b'101', 0xffffff00, 0x0100, 1, 2024)`;
+   b'101', 0xffffff00, 0x0100, 1, 2024, '00000000-0000-0000-0000-000000000000', '::'),
+  (9, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '0000-00-00', '2024-00-15 00:00:00', '0000-00-00 00:00:00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`;
 
 const PG_DDL = `
   CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -195,6 +197,8 @@ async function agreement(rig: Rig): Promise<void> {
       expect(scanned.sort(byId), `${text} scanned`).toEqual(expected);
       for (const format of rig.encodedFormats) {
         const chunk = await source.readChunkEncoded(filtered, ALL, format);
+        // A MySQL zero date has no PG_COPY_TEXT form: such a chunk is left to the canonical path.
+        if (!chunk && format === PG_COPY_TEXT && expected.some((r) => r.some((v) => typeof v === 'string' && isZeroDate(v)))) continue;
         expect(chunk, `${text} as ${format}`).toBeDefined();
         const data = await drain(chunk!);
         expect(chunk!.rows(), `${text} as ${format}`).toBe(expected.length);
@@ -253,6 +257,28 @@ describe('row filters on MariaDB', () => {
     expect(await read('sb = 9007199254740993')).toEqual([2n]);
     expect(await read('fl = 1.100000023841858')).toEqual([3n, 8n]);
     expect(await read("ts >= '2024-03-31 01:30:00.5'")).toEqual([1n, 3n, 8n]);
+    // Zero dates sort first, and a zero month before the first of January, as MySQL sorts them.
+    expect(await read("d < '1000-01-02'")).toEqual([2n, 9n]);
+    expect(await read("dt BETWEEN '2023-12-31' AND '2024-01-01'")).toEqual([6n, 9n]);
+    expect(await read("ts < '1970-01-01 00:00:01'")).toEqual([9n]);
+    // UUID and INET6 by their text, not by MariaDB's own order of them.
+    expect(await read("u > '123e4567-e89b-12d3-a456-426614174000'")).toEqual([2n, 6n]);
+    expect(await read("ip < '3'")).toEqual([2n]);
+    expect(await read("ip IN ('::1', '::')")).toEqual([1n, 8n]);
+  });
+
+  it('filters a table without a key and a composite key within a key range', async () => {
+    await conn.query('CREATE TABLE nk (a INT, b VARCHAR(10))');
+    await conn.query("INSERT INTO nk VALUES (1, 'x'), (2, 'X'), (3, NULL), (1, 'x')");
+    await conn.query('CREATE TABLE ck (a INT, b VARCHAR(10) COLLATE utf8mb4_general_ci, c INT, PRIMARY KEY (a, b))');
+    await conn.query("INSERT INTO ck VALUES (1, 'a', 1), (1, 'B', 2), (2, 'a', 3), (2, 'c', 4), (3, 'a', 5)");
+    const nk = await source.describe('nk');
+    const nkRows = await source.readChunk({ ...nk, rowFilter: bindFilter(parseFilter("b = 'x' OR a = 3"), nk, 'nk') }, ALL);
+    expect(nkRows.sort(byId)).toEqual([[1n, 'x'], [1n, 'x'], [3n, null]]);
+    const ck = await source.describe('ck');
+    const filtered = { ...ck, rowFilter: bindFilter(parseFilter("c <> 3 AND b >= 'a'"), ck, 'ck') };
+    expect(await source.readChunk(filtered, { after: [1n, 'a'], upTo: [2n, 'c'] })).toEqual([[2n, 'c', 4n]]);
+    expect(await source.readChunk(filtered, ALL)).toEqual([[1n, 'a', 1n], [2n, 'c', 4n], [3n, 'a', 5n]]);
   });
 
   it('agrees with evaluateFilter on every snapshot read', async () => {
@@ -312,6 +338,20 @@ describe('row filters on PostgreSQL', () => {
     expect(await read("tz = '2023-12-31 22:00:00.5'")).toEqual([1n]);
     expect(await read("u = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'")).toEqual([1n, 6n]);
     expect(await read("vbt < b'1'")).toEqual([1n, 2n, 6n, 7n]);
+  });
+
+  it('filters a table without a key and a composite key within a key range', async () => {
+    await client.query('CREATE TABLE nk (a int, b text)');
+    await client.query("INSERT INTO nk VALUES (1, 'x'), (2, 'X'), (3, NULL), (1, 'x')");
+    await client.query('CREATE TABLE ck (a int, b text, c int, PRIMARY KEY (a, b))');
+    await client.query("INSERT INTO ck VALUES (1, 'a', 1), (1, 'B', 2), (2, 'a', 3), (2, 'c', 4), (3, 'a', 5)");
+    const nk = await source.describe('nk');
+    const nkRows = await source.readChunk({ ...nk, rowFilter: bindFilter(parseFilter("b = 'x' OR a = 3"), nk, 'nk') }, ALL);
+    expect(nkRows.sort(byId)).toEqual([[1n, 'x'], [1n, 'x'], [3n, null]]);
+    const ck = await source.describe('ck');
+    const filtered = { ...ck, rowFilter: bindFilter(parseFilter("c <> 3 AND b >= 'a'"), ck, 'ck') };
+    expect(await source.readChunk(filtered, { after: [1n, 'a'], upTo: [2n, 'c'] })).toEqual([[2n, 'c', 4n]]);
+    expect(await source.readChunk(filtered, ALL)).toEqual([[1n, 'a', 1n], [2n, 'c', 4n], [3n, 'a', 5n]]);
   });
 
   it('agrees with evaluateFilter on every snapshot read', async () => {
