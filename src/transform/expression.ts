@@ -493,6 +493,10 @@ function convert(t: LogicalType, l: Literal): Value {
       return `${m[1]}-${m[2]}-${m[3]}`;
     }
     case 'timestamp': {
+      // Bound as 'YYYY-MM-DD HH:MM:SS' with the column's fraction digits, in UTC for a zone-aware
+      // column, without a zone suffix: MySQL's canonical form. PostgreSQL prints timestamptz with
+      // '+00' and trims fraction zeros, so its values are compared by time (compareTemporal),
+      // never as text, and its filter.ts appends the zone when it renders the literal.
       const s = needString("timestamp ('YYYY-MM-DD HH:MM:SS[.ffffff]')");
       const m = TIMESTAMP_RE.exec(s.trim());
       if (!m || !validDate(Number(m[1]), Number(m[2]), Number(m[3]))) throw new Refusal("is not a timestamp 'YYYY-MM-DD[ HH:MM[:SS[.ffffff]]][+HH:MM|Z]' of the years 0001–9999");

@@ -279,6 +279,10 @@ describe('row filters on MariaDB', () => {
     const filtered = { ...ck, rowFilter: bindFilter(parseFilter("c <> 3 AND b >= 'a'"), ck, 'ck') };
     expect(await source.readChunk(filtered, { after: [1n, 'a'], upTo: [2n, 'c'] })).toEqual([[2n, 'c', 4n]]);
     expect(await source.readChunk(filtered, ALL)).toEqual([[1n, 'a', 1n], [2n, 'c', 4n], [3n, 'a', 5n]]);
+    // A library caller's predicate: its SQL ANDed in as it is.
+    const odd: TableSchema = { ...ck, rowFilter: { kind: 'and', items: [{ kind: 'predicate', sql: 'c % 2 = 1', matches: (r) => (r.c as bigint) % 2n === 1n }, filtered.rowFilter] } };
+    expect(await source.readChunk(odd, { after: [1n, 'a'], upTo: null })).toEqual([[3n, 'a', 5n]]);
+    expect((await source.chunkDigest(odd, ALL))?.rows).toBe(2);
   });
 
   it('agrees with evaluateFilter on every snapshot read', async () => {
@@ -352,6 +356,10 @@ describe('row filters on PostgreSQL', () => {
     const filtered = { ...ck, rowFilter: bindFilter(parseFilter("c <> 3 AND b >= 'a'"), ck, 'ck') };
     expect(await source.readChunk(filtered, { after: [1n, 'a'], upTo: [2n, 'c'] })).toEqual([[2n, 'c', 4n]]);
     expect(await source.readChunk(filtered, ALL)).toEqual([[1n, 'a', 1n], [2n, 'c', 4n], [3n, 'a', 5n]]);
+    // A library caller's predicate: its SQL ANDed in as it is.
+    const odd: TableSchema = { ...ck, rowFilter: { kind: 'and', items: [{ kind: 'predicate', sql: 'c % 2 = 1', matches: (r) => (r.c as bigint) % 2n === 1n }, filtered.rowFilter] } };
+    expect(await source.readChunk(odd, { after: [1n, 'a'], upTo: null })).toEqual([[3n, 'a', 5n]]);
+    expect((await source.chunkDigest(odd, ALL))?.rows).toBe(2);
   });
 
   it('agrees with evaluateFilter on every snapshot read', async () => {
