@@ -10,8 +10,9 @@ import type { Value } from './values.js';
  * filter is TRUE), and both compare exactly as the canonical values compare: strings by their UTF-8
  * bytes (no collation folds case or pads spaces), exact decimals as numbers, temporal values by time.
  *
- * Column names are the source's, as its definition spells them. A literal is never null: NULL is
- * only tested with `is-null`.
+ * Column names are the source's, as its definition spells them. A filter may read a column the
+ * definition it is on leaves out (--exclude-columns): that column's definition is then in the
+ * definition's `transformedFrom`. A literal is never null: NULL is only tested with `is-null`.
  */
 export type RowFilter =
   | { readonly kind: 'and'; readonly items: readonly RowFilter[] }

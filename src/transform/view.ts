@@ -97,8 +97,8 @@ export function tableView(full: TableSchema, rules: TransformRules, binder: Filt
   }
   const keep = full.columns.map((_, i) => i).filter((i) => !dropped.has(i));
   const view = viewDefinition(full, name, keep, rules);
-  const { transformedFrom: _t, ...plain } = view;
-  const read: TableSchema = { ...plain, name: full.name, ...(filter ? { rowFilter: filter } : {}) };
+  // The source's definition stays on the read's: its filter may read an excluded column.
+  const read: TableSchema = { ...view, name: full.name, ...(filter ? { rowFilter: filter } : {}) };
   return { full, view, read, keep: dropped.size ? keep : null, ...(filter ? { filter, matches, filterColumns } : {}) };
 }
 

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { Change, StreamEvent } from '../../src/core/change.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
+import { compileFilter } from '../../src/transform/expression.js';
 import type { SchemaChange } from '../../src/core/schema-change.js';
 import type { Cascade, TableSchema } from '../../src/core/schema.js';
 import type { Requirement } from '../../src/core/check.js';
@@ -196,7 +197,7 @@ export class FakeSource implements ChangeSource {
     valueStats: false,
     schemaChanges: true,
     logsCascades: true,
-    rowFilters: false,
+    rowFilters: true,
   };
   private readonly tables = new Map<string, FakeRows>();
   private readonly log: StreamEvent[] = [];
@@ -324,23 +325,34 @@ export class FakeSource implements ChangeSource {
   }
 
   async readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
-    return this.table(table.name).range(range);
+    return this.kept(table, this.table(table.name).range(range));
+  }
+
+  /**
+   * The rows `table.rowFilter` keeps (as a real source's WHERE does: TRUE only), evaluated by
+   * transform/expression.ts; all of them without a filter.
+   */
+  private kept(table: TableSchema, rows: Row[]): Row[] {
+    if (!table.rowFilter) return rows;
+    if (!this.capabilities.rowFilters) throw notSupported('a row filter', 'source', 'rowFilters');
+    const keep = compileFilter(table.rowFilter, table);
+    return rows.filter((r) => keep(r) === true);
   }
 
   async readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
     if (!this.capabilities.checksumReads) throw notSupported('readRowsByKeys', 'source', 'checksumReads');
-    return this.table(table.name).byKeys(keys);
+    return this.kept(table, this.table(table.name).byKeys(keys));
   }
 
   async scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
     if (!this.capabilities.checksumReads) throw notSupported('scanRows', 'source', 'checksumReads');
-    const rows = this.table(table.name).all();
+    const rows = this.kept(table, this.table(table.name).all());
     for (let i = 0; i < rows.length; i += 100) await onRows(rows.slice(i, i + 100));
   }
 
   async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
     if (!this.capabilities.chunkDigest) throw notSupported('chunkDigest', 'source', 'chunkDigest');
-    return digestOf(this.table(table.name).range(range));
+    return digestOf(this.kept(table, this.table(table.name).range(range)));
   }
 
   /** No bulk format (capabilities.encodedFormats is empty). */

@@ -1,6 +1,7 @@
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
+import { filterSql } from './filter.js';
 import { quoteId } from './sql.js';
 import { codecFor, type ColumnCodec } from './values.js';
 
@@ -13,6 +14,12 @@ export interface ChunkSql {
   /** `keyList` with each column DESC: the key's order reversed, for a copy that walks down (copyOrder desc). */
   readonly keyListDesc: string;
   readonly from: string;
+  /**
+   * The table's row filter (TableSchema.rowFilter) as SQL (filter.ts), '' without one. Every
+   * snapshot read but chunkBoundary ANDs it in (`filtered`); it is part of the SQL cached per
+   * definition, so a filtered and an unfiltered definition of a table never share a statement.
+   */
+  readonly filter: string;
 }
 
 export function chunkSql(table: TableSchema): ChunkSql {
@@ -25,7 +32,14 @@ export function chunkSql(table: TableSchema): ChunkSql {
     keyList: keyCols.map((c) => quoteId(c.name)).join(', '),
     keyListDesc: keyCols.map((c) => `${quoteId(c.name)} DESC`).join(', '),
     from: quoteId(table.name),
+    filter: table.rowFilter ? filterSql(table.rowFilter, table) : '',
   };
+}
+
+/** `where` (a `WHERE …` clause or '') with the table's row filter ANDed in. */
+export function filtered(where: string, s: ChunkSql): string {
+  if (!s.filter) return where;
+  return where ? `${where} AND ${s.filter}` : `WHERE ${s.filter}`;
 }
 
 /**

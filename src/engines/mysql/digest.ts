@@ -1,7 +1,7 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
-import { rangeWhere, type ChunkSql } from './chunks.js';
+import { filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import type { ColumnCodec } from './values.js';
 
 /**
@@ -39,7 +39,7 @@ export function digestSql(s: ChunkSql, table: TableSchema, range: KeyRange): { s
   // outer query and would compute the MD5 once per expression that uses it.
   const sql =
     `SELECT COUNT(*), SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(_binary',', ${pieces.join(', ')})), 1, 16), 16, 10) AS UNSIGNED)), @@session.time_zone ` +
-    `FROM ${s.from} ${where.sql}`;
+    `FROM ${s.from} ${filtered(where.sql, s)}`;
   return { sql, params: where.params };
 }
 

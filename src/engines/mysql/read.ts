@@ -4,7 +4,7 @@ import { describeAligned, perTable } from '../../core/aligned.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { chunkSql, keysWhere, rangeWhere, type ChunkSql } from './chunks.js';
+import { chunkSql, filtered, keysWhere, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import type { TableMapping } from './types.js';
 import { mysqlValue, type ColumnCodec } from './values.js';
@@ -138,7 +138,7 @@ async function query(pool: Pool, sql: string, values: Value[]): Promise<RowDataP
 /** Rows in `range` (key values as the table's own engine reads them), in key order. */
 export async function readRange(pool: Pool, s: ChunkSql, table: TableSchema, range: KeyRange): Promise<Row[]> {
   const where = rangeWhere(table, range);
-  return decodeRows(s.codecs, await query(pool, `SELECT ${s.selectList} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, where.params));
+  return decodeRows(s.codecs, await query(pool, `SELECT ${s.selectList} FROM ${s.from} ${filtered(where.sql, s)} ORDER BY ${s.keyList}`, where.params));
 }
 
 /** The rows with the given keys, in batches of KEYS_PER_STATEMENT keys. */
@@ -146,7 +146,7 @@ export async function readByKeys(pool: Pool, s: ChunkSql, table: TableSchema, ke
   const out: Row[] = [];
   for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
     const where = keysWhere(table, keys.slice(i, i + KEYS_PER_STATEMENT));
-    for (const row of decodeRows(s.codecs, await query(pool, `SELECT ${s.selectList} FROM ${s.from} ${where.sql}`, where.params))) out.push(row);
+    for (const row of decodeRows(s.codecs, await query(pool, `SELECT ${s.selectList} FROM ${s.from} ${filtered(where.sql, s)}`, where.params))) out.push(row);
   }
   return out;
 }
@@ -170,7 +170,7 @@ export async function scanRows(pool: Pool, s: ChunkSql, onRows: (rows: Row[]) =>
     // The promise wrapper's `connection` is the callback connection underneath (typed as the
     // promise one): only it streams.
     const core = conn.connection as unknown as StreamingConnection;
-    const stream = core.query({ sql: `SELECT ${s.selectList} FROM ${s.from}`, rowsAsArray: true, typeCast: false }).stream({ highWaterMark: SCAN_BATCH_ROWS });
+    const stream = core.query({ sql: `SELECT ${s.selectList} FROM ${s.from} ${filtered('', s)}`, rowsAsArray: true, typeCast: false }).stream({ highWaterMark: SCAN_BATCH_ROWS });
     let batch: unknown[] = [];
     for await (const raw of stream) {
       batch.push(raw);

@@ -13,7 +13,7 @@ import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, Enc
 import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
 import { streamBinlog } from './stream.js';
-import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
+import { chunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { openConnection, openPool, connectError } from './connection.js';
 import { quoteId } from './sql.js';
@@ -61,7 +61,7 @@ export class MysqlSource implements ChangeSource {
     valueStats: false,
     schemaChanges: true,
     logsCascades: false,
-    rowFilters: false,
+    rowFilters: true,
   };
   private readonly opts: MysqlSourceOptions;
   /** The definitions describe() read, by table: the catalogue's when the session began. */
@@ -350,7 +350,7 @@ export class MysqlSource implements ChangeSource {
     // A table without a key is read whole, in the snapshot currentPosition() opened for it.
     const keyless = isKeyless(table);
     const where = keyless ? { sql: '', params: [] } : rangeWhere(table, range);
-    const q = { sql: `SELECT ${s.selectList} FROM ${s.from} ${where.sql}${keyless ? '' : ` ORDER BY ${s.keyList}`}`, values: where.params };
+    const q = { sql: `SELECT ${s.selectList} FROM ${s.from} ${filtered(where.sql, s)}${keyless ? '' : ` ORDER BY ${s.keyList}`}`, values: where.params };
     const rows = keyless && this.snap?.tables.has(table.name) ? await this.readInSnapshot(this.snap.conn, q) : await this.read(q);
     const codecs = s.codecs;
     const n = codecs.length;
@@ -415,7 +415,7 @@ export class MysqlSource implements ChangeSource {
     }
     const s = this.sqlFor(table);
     const where = rangeWhere(table, range);
-    const rows = await this.read({ sql: `SELECT ${select} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, values: where.params });
+    const rows = await this.read({ sql: `SELECT ${select} FROM ${s.from} ${filtered(where.sql, s)} ORDER BY ${s.keyList}`, values: where.params });
     let size = 0;
     for (const r of rows) size += ((r as unknown as Buffer[])[0] as Buffer).length + 1;
     const data = Buffer.allocUnsafe(size);

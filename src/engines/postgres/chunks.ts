@@ -1,6 +1,7 @@
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
+import { filterSql } from './filter.js';
 import { quoteIdent } from './sql.js';
 import { qualified } from './schema.js';
 import { codecFor, type TextCodec } from './values.js';
@@ -14,6 +15,12 @@ export interface ChunkSql {
   /** `keyList` with each column DESC: the key's order reversed, for a copy that walks down (copyOrder desc). */
   readonly keyListDesc: string;
   readonly from: string;
+  /**
+   * The table's row filter (TableSchema.rowFilter) as SQL (filter.ts), '' without one. Every
+   * snapshot read but chunkBoundary ANDs it in (`filtered`); it is part of the SQL cached per
+   * definition, so a filtered and an unfiltered definition of a table never share a statement.
+   */
+  readonly filter: string;
 }
 
 export function chunkSql(namespace: string, table: TableSchema): ChunkSql {
@@ -26,7 +33,14 @@ export function chunkSql(namespace: string, table: TableSchema): ChunkSql {
     keyList: keyCols.map((c) => quoteIdent(c.name)).join(', '),
     keyListDesc: keyCols.map((c) => `${quoteIdent(c.name)} DESC`).join(', '),
     from: qualified(namespace, table.name),
+    filter: table.rowFilter ? filterSql(table.rowFilter, table) : '',
   };
+}
+
+/** `where` (a `WHERE …` clause or '') with the table's row filter ANDed in. */
+export function filtered(where: string, s: ChunkSql): string {
+  if (!s.filter) return where;
+  return where ? `${where} AND ${s.filter}` : `WHERE ${s.filter}`;
 }
 
 /**
@@ -90,5 +104,5 @@ export function copyChunkSql(s: ChunkSql, table: TableSchema, range: KeyRange, b
     return l ?? 'NULL';
   });
   if (!inlinable) return undefined;
-  return `COPY (SELECT ${s.selectList} FROM ${s.from} ${where} ORDER BY ${s.keyList}) TO STDOUT${binary ? ' (FORMAT binary)' : ''}`;
+  return `COPY (SELECT ${s.selectList} FROM ${s.from} ${filtered(where, s)} ORDER BY ${s.keyList}) TO STDOUT${binary ? ' (FORMAT binary)' : ''}`;
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
-import { rangeWhere, type ChunkSql } from './chunks.js';
+import { filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import { quoteIdent } from './sql.js';
 
 /**
@@ -29,7 +29,7 @@ export function digestSql(s: ChunkSql, table: TableSchema, range: KeyRange): { t
   const where = rangeWhere(table, range);
   const half = (from: number) => `coalesce(sum(('x' || substr(h, ${from}, 16))::bit(64)::bigint), 0)::text`;
   const settings = SETTINGS.map((n) => `current_setting('${n}')`).join(', ');
-  const text = `SELECT count(*)::text, ${half(1)}, ${half(17)}, ${settings} FROM (SELECT md5(ROW(${row})::text) AS h FROM ${s.from} ${where.sql}) AS d`;
+  const text = `SELECT count(*)::text, ${half(1)}, ${half(17)}, ${settings} FROM (SELECT md5(ROW(${row})::text) AS h FROM ${s.from} ${filtered(where.sql, s)}) AS d`;
   return { text, values: where.params };
 }
 

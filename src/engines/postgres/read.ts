@@ -4,7 +4,7 @@ import { describeAligned, perTable } from '../../core/aligned.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
-import { chunkSql, rangeWhere, type ChunkSql } from './chunks.js';
+import { chunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { pgText, quoteIdent, ValueError, type TargetColumn } from './sql.js';
 import type { TextCodec } from './values.js';
@@ -158,7 +158,7 @@ export function keysWhere(table: TableSchema, keys: readonly (readonly Value[])[
 /** Rows in `range` (key values as the table's own engine reads them), in key order. */
 export async function readRange(db: Queryable, s: ChunkSql, table: TableSchema, range: KeyRange): Promise<Row[]> {
   const where = rangeWhere(table, range);
-  return decodeRows(s.codecs, await query(db, `SELECT ${s.selectList} FROM ${s.from} ${where.sql} ORDER BY ${s.keyList}`, where.params));
+  return decodeRows(s.codecs, await query(db, `SELECT ${s.selectList} FROM ${s.from} ${filtered(where.sql, s)} ORDER BY ${s.keyList}`, where.params));
 }
 
 /** The rows with the given keys, in batches of KEYS_PER_STATEMENT keys. */
@@ -166,7 +166,7 @@ export async function readByKeys(db: Queryable, s: ChunkSql, table: TableSchema,
   const out: Row[] = [];
   for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
     const where = keysWhere(table, keys.slice(i, i + KEYS_PER_STATEMENT));
-    for (const row of decodeRows(s.codecs, await query(db, `SELECT ${s.selectList} FROM ${s.from} ${where.sql}`, where.params))) out.push(row);
+    for (const row of decodeRows(s.codecs, await query(db, `SELECT ${s.selectList} FROM ${s.from} ${filtered(where.sql, s)}`, where.params))) out.push(row);
   }
   return out;
 }
@@ -187,7 +187,7 @@ export async function scanRows(pool: pg.Pool, s: ChunkSql, onRows: (rows: Row[])
   let ok = false;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query(`DECLARE tributary_scan NO SCROLL CURSOR FOR SELECT ${s.selectList} FROM ${s.from}`);
+    await client.query(`DECLARE tributary_scan NO SCROLL CURSOR FOR SELECT ${s.selectList} FROM ${s.from} ${filtered('', s)}`);
     for (;;) {
       const rows = await query(client, `FETCH FORWARD ${SCAN_BATCH_ROWS} FROM tributary_scan`, []);
       if (rows.length === 0) break;

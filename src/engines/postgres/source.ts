@@ -11,7 +11,7 @@ import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, Enc
 import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectTables, tableSelected } from '../../config/tables.js';
-import { chunkSql, copyChunkSql, rangeWhere, type ChunkSql } from './chunks.js';
+import { chunkSql, copyChunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { quoteIdent } from './sql.js';
@@ -69,7 +69,7 @@ export class PostgresSource implements ChangeSource {
     valueStats: true,
     schemaChanges: true,
     logsCascades: true,
-    rowFilters: false,
+    rowFilters: true,
   };
   readonly slot: string;
   readonly publication: string;
@@ -601,7 +601,7 @@ export class PostgresSource implements ChangeSource {
     // A table without a key is read whole (in the exported snapshot, as every chunk of a fresh copy).
     const keyless = isKeyless(table);
     const where = keyless ? { sql: '', params: [] } : rangeWhere(table, range);
-    const rows = await this.read(`SELECT ${s.selectList} FROM ${s.from} ${where.sql}${keyless ? '' : ` ORDER BY ${s.keyList}`}`, where.params);
+    const rows = await this.read(`SELECT ${s.selectList} FROM ${s.from} ${filtered(where.sql, s)}${keyless ? '' : ` ORDER BY ${s.keyList}`}`, where.params);
     const codecs = s.codecs;
     const n = table.columns.length;
     const out: Row[] = new Array(rows.length);
