@@ -114,7 +114,7 @@ class TransformedSource implements ChangeSource {
     return this.inner.tableStats(this.rules.sourceName(table));
   }
   chunkBoundary(table: TableSchema, from: Value[] | null, size: number, order?: CopyOrder): Promise<Value[] | null> {
-    return this.inner.chunkBoundary(this.viewOf(table).read, from, size, order);
+    return this.inner.chunkBoundary(this.viewOf(table).boundary, from, size, order);
   }
   readChunk(table: TableSchema, range: KeyRange): Promise<Row[]> {
     return this.inner.readChunk(this.viewOf(table).read, range);
@@ -168,10 +168,11 @@ class TransformedSource implements ChangeSource {
     const current = new Map<string, TableView>();
     for (const t of tables) {
       const v = this.viewOf(t);
-      if (v.view.name !== t.name || v.view.columns.length !== t.columns.length) {
+      const names = (d: TableSchema) => d.columns.map((c) => c.name).join(', ');
+      if (v.view.name !== t.name || names(v.view) !== names(t)) {
         throw new TributaryError(
           ErrorCode.CONFIG_INVALID,
-          `table ${t.name} was synced under other --table-rewrites or --exclude-columns than this run's (the source's ${v.full.name} now maps to ${v.view.name} with ${v.view.columns.length} columns, the stored definition has ${t.columns.length}); run with the rules the sync started with, or start over with --force`,
+          `table ${t.name} was synced under other --table-rewrites or --exclude-columns than this run's: the source's ${v.full.name} now maps to ${v.view.name} (${names(v.view)}), the target's stored definition is ${t.name} (${names(t)}); run with the rules the sync started with, or start over with --force`,
         );
       }
       current.set(v.full.name, v);
@@ -193,7 +194,7 @@ class TransformedSource implements ChangeSource {
           yield { ...ev, table: this.rules.targetName(ev.table) };
           break;
         case 'ddl': {
-          const out = transformDdl(ev, current, this.rules, this.binder);
+          const out = transformDdl(ev, current, this.rules, this.binder, (p) => this.inner.describePosition(p));
           for (const v of current.values()) this.remember(v);
           yield out;
           break;

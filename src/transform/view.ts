@@ -19,6 +19,8 @@ export interface TableView {
   readonly view: TableSchema;
   /** What the source's snapshot reads get: the view's columns under the source's name, with the row filter. */
   readonly read: TableSchema;
+  /** `read` without the row filter, for chunkBoundary (chunks are ranges of keys, whatever the filter keeps). */
+  readonly boundary: TableSchema;
   /** Indexes into `full.columns` of the view's columns, in order; null when every column is kept. */
   readonly keep: readonly number[] | null;
   /** The row filter bound to `full`, when the table has one. */
@@ -48,16 +50,17 @@ export function columnIndex(table: TableSchema, name: string): number {
  * refuses an excluded column the table does not have; after a schema change (not strict) such an
  * entry just has nothing to leave out. Either way an excluded key column is refused (CONFIG_INVALID
  * at the start; the caller turns it into the schema change's refusal later), naming it.
- * `salvage` makes the view that still can be made instead of refusing: an excluded key column kept,
- * a filter that does not bind left out (a schema change the sync goes on past with --skip-ddl).
+ * `alsoExclude` leaves out more columns than the rules name (a column renamed from an excluded name
+ * stays out: transform/ddl.ts), never refusing one the table lacks.
  */
-export function tableView(full: TableSchema, rules: TransformRules, binder: FilterBinder, strict: boolean, salvage = false): TableView {
+export function tableView(full: TableSchema, rules: TransformRules, binder: FilterBinder, strict: boolean, alsoExclude: readonly string[] = []): TableView {
   const name = rules.targetName(full.name);
   const dropped = new Set<number>();
-  for (const col of rules.excludedColumns(full.name)) {
+  const named = rules.excludedColumns(full.name);
+  for (const col of [...named, ...alsoExclude]) {
     const i = columnIndex(full, col);
     if (i < 0) {
-      if (strict) {
+      if (strict && named.includes(col)) {
         throw new TributaryError(
           ErrorCode.CONFIG_INVALID,
           `--exclude-columns ${full.name}.${col}: table ${full.name} has no column ${col} (it has ${full.columns.map((c) => c.name).join(', ')}); fix the name, or drop the entry`,
@@ -66,7 +69,6 @@ export function tableView(full: TableSchema, rules: TransformRules, binder: Filt
       continue;
     }
     if (full.primaryKey.includes(i)) {
-      if (salvage) continue;
       throw new TributaryError(
         ErrorCode.CONFIG_INVALID,
         `--exclude-columns ${full.name}.${col}: ${col} is a column of the table's ${full.keyFromUnique ? 'unique key the sync keys rows by' : 'primary key'}, which every row on the target needs; exclude another column, or drop the entry`,
@@ -79,13 +81,7 @@ export function tableView(full: TableSchema, rules: TransformRules, binder: Filt
   let matches: ((row: Row) => boolean | null) | undefined;
   let filterColumns: Set<number> | undefined;
   if (source) {
-    try {
-      filter = binder.bind(source, full, full.name);
-    } catch (err) {
-      if (!salvage) throw err;
-    }
-  }
-  if (filter) {
+    filter = binder.bind(source, full, full.name);
     matches = binder.compile(filter, full);
     const names = binder.columns(filter);
     filterColumns = new Set(names === null ? full.columns.map((_, i) => i) : names.map((c) => columnIndex(full, c)).filter((i) => i >= 0));
@@ -93,13 +89,14 @@ export function tableView(full: TableSchema, rules: TransformRules, binder: Filt
   const parentRenamed = (full.foreignKeys ?? []).some((fk) => rules.renames(fk.referencedTable) || rules.excludedColumns(fk.referencedTable).length > 0);
   if (dropped.size === 0 && name === full.name && !parentRenamed) {
     const read = filter ? { ...full, rowFilter: filter } : full;
-    return { full, view: full, read, keep: null, ...(filter ? { filter, matches, filterColumns } : {}) };
+    return { full, view: full, read, boundary: full, keep: null, ...(filter ? { filter, matches, filterColumns } : {}) };
   }
   const keep = full.columns.map((_, i) => i).filter((i) => !dropped.has(i));
   const view = viewDefinition(full, name, keep, rules);
   // The source's definition stays on the read's: its filter may read an excluded column.
-  const read: TableSchema = { ...view, name: full.name, ...(filter ? { rowFilter: filter } : {}) };
-  return { full, view, read, keep: dropped.size ? keep : null, ...(filter ? { filter, matches, filterColumns } : {}) };
+  const boundary: TableSchema = { ...view, name: full.name };
+  const read: TableSchema = filter ? { ...boundary, rowFilter: filter } : boundary;
+  return { full, view, read, boundary, keep: dropped.size ? keep : null, ...(filter ? { filter, matches, filterColumns } : {}) };
 }
 
 /** `full` under target name `name` with only the columns `keep` (indexes into full.columns), every index and key remapped. */

@@ -11,8 +11,8 @@ import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Row } from '../../src/core/values.js';
 import { transformChange } from '../../src/transform/changes.js';
 import { transformDdl } from '../../src/transform/ddl.js';
-import { TransformRules } from '../../src/transform/rules.js';
-import { transformSource } from '../../src/transform/transform.js';
+import { TransformRules as Rules } from '../../src/transform/rules.js';
+import { transformSource, type TransformRules } from '../../src/transform/transform.js';
 import { tableView, type FilterBinder, type TableView } from '../../src/transform/view.js';
 import { FakeSource } from '../helpers/fakes.js';
 
@@ -48,7 +48,7 @@ const BINDER: FilterBinder = {
 };
 
 const rules = (over: Partial<{ tableRewrites: Record<string, string>; excludeColumns: string[]; where: string[] }> = {}) =>
-  TransformRules.fromConfig({ tableRewrites: {}, excludeColumns: [], where: [], ...over });
+  Rules.fromConfig({ tableRewrites: {}, excludeColumns: [], where: [], ...over });
 
 describe('rules', () => {
   it('refuse malformed entries and collisions by name', () => {
@@ -193,11 +193,58 @@ describe('transformDdl', () => {
     expect(cur.get('orders')?.keep).toEqual([0, 1, 3, 4]);
   });
 
-  it('stops on a rename of an excluded column and on a drop of the filter column, naming them', () => {
+  it('follows a rename of an excluded column keeping the new name out, and says so', () => {
     const renamed = { ...ORDERS, columns: ORDERS.columns.map((c) => (c.name === 'secret' ? col('secret2') : c)) };
-    expect(transformDdl(ddl([{ op: 'rename-column', table: 'orders', from: 'secret', to: 'secret2' }], renamed), current(), r, BINDER).unsupported).toContain('renames column orders.secret, which --exclude-columns leaves out');
+    const cur = current();
+    const out = transformDdl(ddl([{ op: 'rename-column', table: 'orders', from: 'secret', to: 'secret2', sourceText: 'RENAME COLUMN secret TO secret2' }], renamed), cur, r, BINDER);
+    expect(out.unsupported).toContain('renames column orders.secret, which --exclude-columns leaves out');
+    expect(out.operations).toEqual([]);
+    expect(out.after?.get('o2')?.columns.map((c) => c.name)).toEqual(['id', 'tenant', 'note']);
+    expect(cur.get('orders')?.keep).toEqual([0, 1, 3]);
+  });
+
+  it('throws, naming the statement, when the filter column is dropped or a key takes an excluded column', () => {
     const dropped = { ...ORDERS, columns: ORDERS.columns.filter((c) => c.name !== 'tenant') };
-    expect(transformDdl(ddl([{ op: 'drop-column', table: 'orders', column: 'tenant' }], dropped), current(), r, BINDER).unsupported).toContain('has no column tenant');
+    expect(() => transformDdl(ddl([{ op: 'drop-column', table: 'orders', column: 'tenant' }], dropped), current(), r, BINDER)).toThrow(/schema change at 9 .*has no column tenant/);
+    const rekeyed = { ...ORDERS, primaryKey: [0, 2] };
+    expect(() => transformDdl(ddl([{ op: 'add-index', table: 'orders', name: 'PRIMARY', columns: ['id', 'secret'], unique: true, primary: true }], rekeyed), current(), r, BINDER)).toThrow('secret is a column of the table');
+  });
+
+  it('renders from fields an operation whose text names an excluded column, and drops table options over one', () => {
+    const after = { ...ORDERS, columns: ORDERS.columns.map((c) => (c.name === 'note' ? col('note2') : c)) };
+    const out = transformDdl(
+      ddl(
+        [
+          { op: 'rename-column', table: 'orders', from: 'note', to: 'note2', sourceText: 'CHANGE `note` `note2` int AFTER `secret`' },
+          { op: 'modify-column', table: 'orders', column: col('note2'), place: { after: 'secret' } },
+          { op: 'table-options', table: 'orders', sourceText: 'ADD CONSTRAINT chk CHECK (`secret` > 0)' },
+          { op: 'table-options', table: 'orders', sourceText: 'ENGINE=InnoDB' },
+        ],
+        after,
+      ),
+      current(),
+      r,
+      BINDER,
+    );
+    expect(out.operations).toEqual([
+      { op: 'rename-column', table: 'o2', from: 'note', to: 'note2' },
+      { op: 'modify-column', table: 'o2', column: col('note2'), place: { after: 'tenant' } },
+      { op: 'table-options', table: 'o2', sourceText: 'ENGINE=InnoDB' },
+    ]);
+  });
+
+  it('refuses a RENAME TABLE to a name with other rules, and leaves out one onto the target name the table has', () => {
+    const rename = (to: string, rr: TransformRules, cur: Map<string, TableView>) =>
+      transformDdl(
+        { type: 'ddl', tables: ['orders'], statement: `RENAME TABLE orders TO ${to}`, position: '9', operations: [{ op: 'rename-tables', pairs: [{ from: 'orders', to }] }], before: new Map([['orders', ORDERS]]), after: new Map([[to, { ...ORDERS, name: to }]]) },
+        cur,
+        rr,
+        BINDER,
+      );
+    expect(() => rename('orders_2024', r, current())).toThrow('it renames table orders to orders_2024, and --exclude-columns leaves out (secret) of orders but (nothing) of orders_2024');
+    const rr = rules({ tableRewrites: { orders: 'orders_eu' } });
+    const cur = new Map([['orders', tableView({ ...ORDERS, foreignKeys: [] }, rr, BINDER, true)]]);
+    expect(rename('orders_eu', rr, cur).operations).toEqual([]);
   });
 
   it('renames both sides of RENAME TABLE and refuses a second table under a taken target name', () => {
@@ -247,10 +294,10 @@ describe('transformSource', () => {
     expect(() => transformSource(fake, rules({ where: ['t: id = 1'] }), BINDER)).toThrow('cannot filter rows');
   });
 
-  it('refuses to stream definitions stored under other rules', async () => {
+  it('refuses to stream definitions stored under other rules, the same number of columns included', async () => {
     const fake = new FakeSource([ORDERS]);
-    const stored = tableView(ORDERS, rules({ excludeColumns: ['orders.secret', 'orders.note'] }), BINDER, true).view;
-    const src = transformSource(fake, rules({ excludeColumns: ['orders.secret'] }), BINDER);
+    const stored = tableView(ORDERS, rules({ excludeColumns: ['orders.secret'] }), BINDER, true).view;
+    const src = transformSource(fake, rules({ excludeColumns: ['orders.note'] }), BINDER);
     const it = src.stream('0', [stored], new AbortController().signal)[Symbol.asyncIterator]();
     await expect(it.next()).rejects.toThrow('was synced under other --table-rewrites or --exclude-columns');
   });
