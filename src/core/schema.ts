@@ -198,12 +198,18 @@ export function keyColumns(table: TableSchema): Column[] {
  * a unique key lets repeat, cannot occur), so the copy's keyset, the apply and the checksums use it
  * unchanged. Filling `primaryKey` here, once, rather than a keyOf() at each of its readers keeps
  * every reader (chunks, apply, stream keys, checksums) on the same key. A table keyed so before
- * whose key is gone (dropped, made nullable) is re-keyed, or left keyless. Pure and idempotent.
+ * whose key is gone (dropped, made nullable) is re-keyed, or left keyless. `prefer` (column names):
+ * the key the table was keyed by before a change, kept when a usable unique key has those columns.
+ * Pure and idempotent.
  */
-export function keyedTable(table: TableSchema): TableSchema {
+export function keyedTable(table: TableSchema, prefer?: readonly string[]): TableSchema {
   if (table.primaryKey.length > 0 && !table.keyFromUnique) return table;
   const usable = (k: readonly number[]) => k.length > 0 && k.every((i) => table.columns[i] !== undefined && !(table.columns[i] as Column).nullable);
-  const key = (table.uniqueKeys ?? []).find(usable);
+  const same = (k: readonly number[]) => prefer !== undefined && k.length === prefer.length && k.every((i, j) => table.columns[i]?.name.toLowerCase() === prefer[j]?.toLowerCase());
+  const keys = table.uniqueKeys ?? [];
+  // The key a table was keyed by stays its key while it is there (a unique key dropped and added
+  // again in one statement comes back last in `uniqueKeys`): re-keying would move every row.
+  const key = keys.find((k) => usable(k) && same(k)) ?? keys.find(usable);
   const { keyFromUnique: _was, ...rest } = table;
   if (key) return { ...rest, primaryKey: [...key], keyFromUnique: true };
   return table.keyFromUnique ? { ...rest, primaryKey: [] } : table;

@@ -317,7 +317,9 @@ function fromDraft(d: Draft): TableSchema {
   if (!d.changed) return d.source;
   const index = (n: string): number => d.columns.findIndex((c) => c.name === n);
   const { createStatement: _stale, uniqueKeys: _u, keyFromUnique: _k, indexes: _i, foreignKeys: _f, ...rest } = d.source;
-  // Keyed again: a unique NOT NULL key used as the key may be gone, or a primary key added.
+  // Keyed again: a unique NOT NULL key used as the key may be gone, or a primary key added; the
+  // unique key it was keyed by is kept while a unique key has its columns.
+  const was = d.source.keyFromUnique ? d.source.primaryKey.map((i) => d.source.columns[i]?.name ?? '') : undefined;
   return keyedTable({
     ...rest,
     name: d.name,
@@ -327,5 +329,5 @@ function fromDraft(d: Draft): TableSchema {
     ...(d.indexesKnown || d.indexes.size > 0 ? { indexes: [...d.indexes.values()] } : {}),
     ...(d.source.foreignKeys !== undefined || d.foreignKeys.length > 0 ? { foreignKeys: d.foreignKeys } : {}),
     generated: d.generated,
-  });
+  }, was);
 }

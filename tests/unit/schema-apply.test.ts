@@ -233,6 +233,33 @@ describe('applyOperations: indexes', () => {
   });
 });
 
+describe('applyOperations: a table keyed by a unique key', () => {
+  it('keeps its key when that unique key is dropped and added again in one statement, though another comes first', () => {
+    const k: TableSchema = {
+      name: 'k',
+      columns: [int('a'), int('b')],
+      primaryKey: [1],
+      keyFromUnique: true,
+      uniqueKeys: [[1], [0]],
+      indexes: [
+        { name: 'ub', columns: ['b'], unique: true },
+        { name: 'ua', columns: ['a'], unique: true },
+      ],
+      generated: [],
+      engine: 'mysql',
+    };
+    const out = applyOperations(new Map([['k', k]]), [
+      { op: 'drop-index', table: 'k', name: 'ub' },
+      { op: 'add-index', table: 'k', name: 'ub', columns: ['b'], unique: true },
+    ]).get('k') as TableSchema;
+    expect(out.keyFromUnique).toBe(true);
+    expect(out.primaryKey).toEqual([1]);
+    // Once that key is gone for good, the next usable one takes over.
+    const gone = applyOperations(new Map([['k', k]]), [{ op: 'drop-index', table: 'k', name: 'ub' }]).get('k') as TableSchema;
+    expect(gone.primaryKey).toEqual([0]);
+  });
+});
+
 describe('applyOperations: tables', () => {
   it('renames a table: entry and name', () => {
     const out = applyOperations(tables(), [{ op: 'rename-tables', pairs: [{ from: 't', to: 't2' }] }]);
