@@ -614,8 +614,8 @@ class Reader {
     const t = this.synced(this.qname(c));
     if (t === undefined) return;
     if (name.toUpperCase() === 'PRIMARY') {
-      this.reasons.push(`DROP INDEX PRIMARY drops the primary key of ${t}: a primary key change cannot be followed`);
-      this.push(t, { op: 'drop-index', table: t, name, primary: true, sourceText: 'DROP PRIMARY KEY' });
+      // A key change is followed as ALTER TABLE … DROP PRIMARY KEY is (a table left with no key is refused at the end).
+      this.push(t, { op: 'drop-index', table: t, name: 'PRIMARY', primary: true, sourceText: 'DROP PRIMARY KEY' });
       return;
     }
     this.push(t, { op: 'drop-index', table: t, name, sourceText: `DROP INDEX ${quoteName(name)}` });
