@@ -314,6 +314,18 @@ export class StreamApplier {
   private readonly barriers: (() => void)[] = [];
   private wake: (() => void) | undefined;
 
+  /**
+   * Whether what is pending may commit as soon as the source has nothing more at hand: changes
+   * (or cascades, or an open target transaction) up to a complete source transaction. Position-only
+   * progress (heartbeats, transactions of other tables) waits for --flush-interval, so an idle
+   * source costs no commit per heartbeat; a pause or a stop commits on its own path.
+   */
+  private caughtUpFlush(): boolean {
+    if (this.inTxn || this.stopRequested || this.opts.pause?.paused) return false;
+    if (this.stats.txnsPending === 0) return false;
+    return !this.batch.empty || this.tx !== undefined || this.cascades.length > 0;
+  }
+
   private markPending(): void {
     if (this.pendingSince === 0) this.pendingSince = Date.now();
   }
@@ -389,6 +401,19 @@ export class StreamApplier {
         }
         if (!pending) pull();
         const slot = pending as NonNullable<typeof pending>;
+        if (!slot.settled && this.caughtUpFlush()) {
+          // Caught up: a complete source transaction waits, and no next event is at hand once
+          // whatever the source had already received has been handed over (a turn of the event
+          // loop: a socket's data read meanwhile is decoded and queued by then). Commit it now
+          // instead of at the flush interval. A stream that keeps delivering never gets here:
+          // its batch grows while the previous commit runs, up to --batch-size or the interval.
+          await yieldUntilWoken((w) => (this.wake = w));
+          this.wake = undefined;
+          if (!slot.settled && this.caughtUpFlush()) {
+            await this.commit(true);
+            continue;
+          }
+        }
         if (!slot.settled) {
           // Inside a source transaction nothing can commit before its end: wait a full interval.
           const due = this.pendingSince + this.opts.flushIntervalMs - Date.now();
@@ -916,6 +941,17 @@ export class StreamApplier {
     await tx?.rollback().catch(() => undefined);
     this.opts.convergence.streamEnded();
   }
+}
+
+/** Resolves after one turn of the event loop (I/O callbacks included), or earlier when woken. */
+function yieldUntilWoken(onWake: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const immediate = setImmediate(resolve);
+    onWake(() => {
+      clearImmediate(immediate);
+      resolve();
+    });
+  });
 }
 
 /** Resolves after `ms`, or earlier when the function handed to `onWake` is called. */
