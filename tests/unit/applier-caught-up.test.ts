@@ -138,3 +138,34 @@ describe('StreamApplier commits when the stream is caught up', () => {
     expect(target.lastCheckpoint?.position).toBe(String(Number(p) + 1));
   });
 });
+
+describe('StreamApplier lag (snapshot().lagSeconds)', () => {
+  it('counts from the oldest transaction not yet committed, not from the last one applied before an idle spell', async () => {
+    const source = new FakeSource();
+    const fake = new FakeTarget();
+    const { target, started, release } = heldCommits(fake);
+    const applier = applierOf(source, target, { flushIntervalMs: 10_000 });
+    applier.setPhase('stream');
+    const running = applier.run();
+    // Applied a minute ago (its source commit time), then nothing.
+    const old = source.transaction([up(1, 'a')], Date.now() - 60_000);
+    await until('the first commit under way', () => started() === 1, 2000);
+    expect(applier.snapshot().lagSeconds).toBeGreaterThanOrEqual(59);
+    release();
+    await until('the first commit landed', () => fake.lastCheckpoint?.position === old, 2000);
+    await until('idle', () => applier.waitingIdle(), 2000);
+    expect(applier.snapshot().lagSeconds).toBe(0);
+    // A transaction committed on the source 3 s ago, its commit held on the target: 3 s behind, not 60.
+    const p = source.transaction([up(2, 'b')], Date.now() - 3000);
+    await until('the second commit under way', () => started() === 2, 2000);
+    const lag = applier.snapshot().lagSeconds;
+    expect(lag).toBeGreaterThanOrEqual(3);
+    expect(lag).toBeLessThan(30);
+    release();
+    await until('the second commit landed', () => fake.lastCheckpoint?.position === p, 2000);
+    await until('idle', () => applier.waitingIdle(), 2000);
+    expect(applier.snapshot().lagSeconds).toBe(0);
+    applier.stop();
+    await running;
+  });
+});
