@@ -21,7 +21,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--target-password-file <file>', 'file holding the target password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_TARGET_PASSWORD')
     .option('--tables <names>', 'comma-separated table names or globs (default: all tables)')
     .option('--threads <n>', 'parallel copy workers (default 4)')
-    .option('--flush-interval <duration>', 'longest wait before buffered changes are committed, e.g. 1s, 500ms (default 1s)')
+    .option('--flush-interval <duration>', 'longest wait before buffered changes are committed while more keep arriving (a caught-up stream commits at once), e.g. 1s, 500ms (default 1s)')
     .option('--copy-only', 'copy, checkpoint and exit without streaming')
     .option('--force', 'drop and recreate target tables when no checkpoint can resume')
     .option('--id <id>', 'sync id naming the checkpoint and lock (default: derived from source and target)')

@@ -269,16 +269,45 @@ export class StreamApplier {
   }
 
   /**
-   * Behind: seconds since the commit time of the last transaction applied. Idle and caught up: 0,
-   * unless the source promised an event within `silenceMs` (a binlog heartbeat's nextWithinMs) and
-   * has been silent longer; then seconds since its last event, for a stalled or cut connection
-   * must not read as caught up.
+   * How stale the target is. Behind with changes taken and not yet committed: seconds since the
+   * oldest of them was committed on the source (its transaction's commit time, or when it was
+   * taken if that is earlier or its transaction has not ended yet), so the lag is exact to the
+   * source's commit times (ms on PostgreSQL; on MySQL/MariaDB the receive time within the binlog
+   * header's second) and a first transaction after an idle hour reads as milliseconds behind, not
+   * an hour. Behind otherwise (changes held for the copy, a paused stream with events waiting):
+   * seconds since the commit time of the last transaction applied. Idle and caught up: 0, unless
+   * the source promised an event within `silenceMs` (a binlog heartbeat's nextWithinMs) and has
+   * been silent longer; then seconds since its last event, for a stalled or cut connection must
+   * not read as caught up.
    */
   private lag(behind: boolean): number {
     const now = Date.now();
-    if (behind) return this.lastAppliedTs ? Math.max(0, (now - this.lastAppliedTs) / 1000) : 0;
+    if (behind) {
+      const oldest = this.oldestUnapplied();
+      if (oldest > 0) return Math.max(0, (now - oldest) / 1000);
+      return this.lastAppliedTs ? Math.max(0, (now - this.lastAppliedTs) / 1000) : 0;
+    }
     return this.silenceMs && now - this.lastEventAt > this.silenceMs ? (now - this.lastEventAt) / 1000 : 0;
   }
+
+  /** The source time (ms) of the oldest change taken and not yet committed on the target; 0: none known. */
+  private oldestUnapplied(): number {
+    let oldest = this.batchOldest();
+    for (const t of this.inflightOldest) if (oldest === 0 || t < oldest) oldest = t;
+    return oldest;
+  }
+
+  /** The oldest change of those taken since the last commit began (see lag()); 0: none. */
+  private batchOldest(): number {
+    const committed = this.sourceCommitTimes[0] ?? 0;
+    if (this.firstTakenAt === 0) return committed;
+    return committed > 0 && committed < this.firstTakenAt ? committed : this.firstTakenAt;
+  }
+
+  /** When the first change since the last commit began was taken (ms; 0: none). */
+  private firstTakenAt = 0;
+  /** batchOldest() of each commit begun and not yet committed. */
+  private inflightOldest: number[] = [];
 
   /** When the last event was taken from the source, and the silence it promised at most (0: none). */
   private lastEventAt = Date.now();
@@ -313,6 +342,18 @@ export class StreamApplier {
 
   private readonly barriers: (() => void)[] = [];
   private wake: (() => void) | undefined;
+
+  /**
+   * Whether what is pending may commit as soon as the source has nothing more at hand: changes
+   * (or cascades, or an open target transaction) up to a complete source transaction. Position-only
+   * progress (heartbeats, transactions of other tables) waits for --flush-interval, so an idle
+   * source costs no commit per heartbeat; a pause or a stop commits on its own path.
+   */
+  private caughtUpFlush(): boolean {
+    if (this.inTxn || this.stopRequested || this.opts.pause?.paused) return false;
+    if (this.stats.txnsPending === 0) return false;
+    return !this.batch.empty || this.tx !== undefined || this.cascades.length > 0;
+  }
 
   private markPending(): void {
     if (this.pendingSince === 0) this.pendingSince = Date.now();
@@ -389,6 +430,19 @@ export class StreamApplier {
         }
         if (!pending) pull();
         const slot = pending as NonNullable<typeof pending>;
+        if (!slot.settled && this.caughtUpFlush()) {
+          // Caught up: a complete source transaction waits, and no next event is at hand once
+          // whatever the source had already received has been handed over (a turn of the event
+          // loop: a socket's data read meanwhile is decoded and queued by then). Commit it now
+          // instead of at the flush interval. A stream that keeps delivering never gets here:
+          // its batch grows while the previous commit runs, up to --batch-size or the interval.
+          await yieldUntilWoken((w) => (this.wake = w));
+          this.wake = undefined;
+          if (!slot.settled && this.caughtUpFlush()) {
+            await this.commit(true);
+            continue;
+          }
+        }
         if (!slot.settled) {
           // Inside a source transaction nothing can commit before its end: wait a full interval.
           const due = this.pendingSince + this.opts.flushIntervalMs - Date.now();
@@ -431,6 +485,7 @@ export class StreamApplier {
         if (!this.inTxn) this.txnCascadeStart = this.cascades.length;
         this.inTxn = true;
         this.changedSinceBoundary = true;
+        if (this.firstTakenAt === 0) this.firstTakenAt = this.lastEventAt;
         if (ev.before && !this.opts.source.capabilities.logsCascades) this.noteCascades(ev.change, ev.before);
         this.count(ev.change.table, ev.op ?? (ev.change.kind === 'delete' ? 'delete' : 'upsert'));
         if (!this.opts.convergence.offer(ev.change, this.boundary)) {
@@ -445,6 +500,7 @@ export class StreamApplier {
         const op: StreamOp = { kind: 'truncate', table: ev.table };
         this.count(ev.table, 'truncate');
         this.changedSinceBoundary = true;
+        if (this.firstTakenAt === 0) this.firstTakenAt = this.lastEventAt;
         if (!this.opts.convergence.offer(op, this.boundary)) this.batch.add(op);
         this.markPending();
         await this.atBoundary(ev.position, ev.timestamp);
@@ -836,6 +892,9 @@ export class StreamApplier {
     const barriers = this.barriers.splice(0);
     // Changes held for a chunk in flight are not in this commit, though their transaction's time
     // is: during the copy the latency of those few reads short.
+    const oldest = this.batchOldest();
+    this.firstTakenAt = 0;
+    if (oldest > 0) this.inflightOldest.push(oldest);
     const sourceTimes = this.sourceCommitTimes;
     this.sourceCommitTimes = [];
     await this.spill();
@@ -860,6 +919,7 @@ export class StreamApplier {
     const commitAt = Date.now();
     const committed = tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase }).then(async () => {
       const committedAt = Date.now();
+      if (oldest > 0) this.inflightOldest.splice(this.inflightOldest.indexOf(oldest), 1);
       // The transaction's row locks are gone: chunks of the tables it wrote may start.
       this.opts.convergence.streamEnded();
       // Only now may the source forget what lies before `position` (a PostgreSQL slot's flush position).
@@ -912,10 +972,23 @@ export class StreamApplier {
     this.cascades = [];
     this.pendingCounts = new Map();
     this.sourceCommitTimes = [];
+    this.firstTakenAt = 0;
+    this.inflightOldest = [];
     this.changesAtCommit = this.stats.changesApplied;
     await tx?.rollback().catch(() => undefined);
     this.opts.convergence.streamEnded();
   }
+}
+
+/** Resolves after one turn of the event loop (I/O callbacks included), or earlier when woken. */
+function yieldUntilWoken(onWake: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const immediate = setImmediate(resolve);
+    onWake(() => {
+      clearImmediate(immediate);
+      resolve();
+    });
+  });
 }
 
 /** Resolves after `ms`, or earlier when the function handed to `onWake` is called. */

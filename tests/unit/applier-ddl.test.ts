@@ -51,10 +51,13 @@ describe('schema changes in the stream applier', () => {
     source.push(ev);
     const p3 = source.transaction([up('t', 3, 'c', 'hello'), up('t', 1, 'a', 'changed')]);
     await until('the statement to be applied', () => target.schemaChanges.length === 1);
-    // Everything before the statement was committed first, with its own checkpoint.
-    expect(target.commitLog.map((r) => r.checkpoint?.position)).toEqual([p1]);
+    // Everything before the statement was committed first, with its own checkpoint (the
+    // transaction after it may have committed since: the stream is caught up after it).
+    expect(target.commitLog[0]?.checkpoint?.position).toBe(p1);
+    expect(target.commitLog.slice(1).map((r) => r.checkpoint?.position)).toEqual(target.commitLog.length > 1 ? [p3] : []);
     expect(target.schemaChanges[0]).toMatchObject({ statement: ev.statement, sourceEngine: 'fake', operations: [ADD_NOTE] });
-    expect(target.lastCheckpoint?.position).toBe(ev.position);
+    // The statement's position was checkpointed (and acknowledged) right after p1, before p3.
+    expect(acknowledged.slice(0, 2)).toEqual([p1, ev.position]);
     expect(changes).toEqual([ev.statement]);
     applier.stop();
     await running;

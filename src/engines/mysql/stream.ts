@@ -298,19 +298,19 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
           // XA COMMIT … ONE PHASE: the group ends committed, like a COMMIT.
           const spool = group.spool;
           group = { start: groupEnd };
-          commitGroup(spool, position(evt.nextPosition), evt.timestamp);
+          commitGroup(spool, position(evt.nextPosition), commitTime(evt));
           return;
         }
         const p = prepared.get(xid);
         prepared.delete(xid);
         if (!p) opts.logger.warn({ xid: xa[0] }, 'XA COMMIT of a transaction prepared before the stream began: its rows were not read here (they are in the copy only if a chunk read them after this commit); run tributary verify --repair to be sure');
         group = { start: groupEnd };
-        commitGroup(p?.spool, position(evt.nextPosition), evt.timestamp);
+        commitGroup(p?.spool, position(evt.nextPosition), commitTime(evt));
       } else if (verb === 'ROLLBACK') {
         prepared.get(xid)?.spool.discard();
         prepared.delete(xid);
         group = { start: groupEnd };
-        push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
+        push({ type: 'commit', position: position(evt.nextPosition), timestamp: commitTime(evt) });
       }
       // XA END only closes the statement list; XA PREPARE ends the group (its own event).
       return;
@@ -335,7 +335,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     if (/^\s*(COMMIT|ROLLBACK)\b/i.test(sql)) {
       const spool = group.spool;
       group = { start: groupEnd };
-      commitGroup(spool, position(evt.nextPosition), evt.timestamp);
+      commitGroup(spool, position(evt.nextPosition), commitTime(evt));
       return;
     }
     if (!DDL.test(sql)) return;
@@ -393,7 +393,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     if (parsed.tables.length === 0) return idle();
     const only = parsed.operations.length === 1 ? parsed.operations[0] : undefined;
     if (only?.op === 'truncate' && parsed.unsupported === undefined) {
-      push({ type: 'truncate', table: only.table, position: pos, timestamp: evt.timestamp });
+      push({ type: 'truncate', table: only.table, position: pos, timestamp: commitTime(evt) });
       return;
     }
     const before = new Map(parsed.tables.flatMap((name) => (current.has(name) ? [[name, current.get(name) as TableSchema] as const] : [])));
@@ -477,6 +477,20 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       .catch((err: unknown) => fail(err as Error));
   };
 
+  // When each event deferred behind a schema change was received (see commitTime).
+  const receivedAt = new WeakMap<AnyBinlogEvent, number>();
+  /**
+   * The source's commit time of a transaction's last event, in ms. Its header holds whole seconds
+   * only; the dump thread sends a transaction within milliseconds of its commit, so the time it
+   * was received, kept within the header's second, is the commit time to that precision while the
+   * stream is caught up, and the end of the header's second when it was read later (a backlog, a
+   * paused connection). The lag and the end-to-end latency are measured from it.
+   */
+  const commitTime = (evt: AnyBinlogEvent): number => {
+    const at = receivedAt.get(evt) ?? Date.now();
+    return Math.max(evt.timestamp, Math.min(at, evt.timestamp + 999));
+  };
+
   const handle = (evt: AnyBinlogEvent) => {
     try {
       switch (evt.getEventName()) {
@@ -495,7 +509,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
           const start = group.start;
           group = { start: groupEnd };
           if (x.onePhase) {
-            commitGroup(spool, position(evt.nextPosition), evt.timestamp);
+            commitGroup(spool, position(evt.nextPosition), commitTime(evt));
             break;
           }
           // Prepared, not decided: hold its rows until XA COMMIT (apply) or XA ROLLBACK (discard).
@@ -503,7 +517,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
             prepared.get(xid)?.spool.discard();
             prepared.set(xid, { spool, start });
           } else spool?.discard();
-          push({ type: 'commit', position: position(evt.nextPosition), timestamp: evt.timestamp });
+          push({ type: 'commit', position: position(evt.nextPosition), timestamp: commitTime(evt) });
           break;
         }
         case 'mariadbgtid': {
@@ -523,7 +537,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         case 'xid': {
           const spool = group.spool;
           group = { start: groupEnd };
-          commitGroup(spool, position(evt.nextPosition), evt.timestamp);
+          commitGroup(spool, position(evt.nextPosition), commitTime(evt));
           break;
         }
         case 'writerows':
@@ -545,8 +559,10 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   client.on('binlog', (evt: AnyBinlogEvent) => {
     // After a failure nothing more is read: delivery stops at the failed event.
     if (queue.failed) return;
-    if (deferred !== undefined) deferred.push(evt);
-    else handle(evt);
+    if (deferred !== undefined) {
+      receivedAt.set(evt, Date.now());
+      deferred.push(evt);
+    } else handle(evt);
   });
   // The first failure ends reading: the client stops, so no later event (a commit after the failed
   // change) can be queued, and the queue hands out nothing past it (EventQueue.fail).
