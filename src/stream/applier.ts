@@ -284,7 +284,10 @@ export class StreamApplier {
     const now = Date.now();
     if (behind) {
       const oldest = this.oldestUnapplied();
-      if (oldest > 0) return Math.max(0, (now - oldest) / 1000);
+      // An open source transaction has no commit time yet: what it holds may be as old as the
+      // last one applied (a backlog replayed), so it never reads younger than that.
+      const open = this.inTxn && this.lastAppliedTs ? (now - this.lastAppliedTs) / 1000 : 0;
+      if (oldest > 0) return Math.max(0, (now - oldest) / 1000, open);
       return this.lastAppliedTs ? Math.max(0, (now - this.lastAppliedTs) / 1000) : 0;
     }
     return this.silenceMs && now - this.lastEventAt > this.silenceMs ? (now - this.lastEventAt) / 1000 : 0;
@@ -438,10 +441,10 @@ export class StreamApplier {
           // its batch grows while the previous commit runs, up to --batch-size or the interval.
           await yieldUntilWoken((w) => (this.wake = w));
           this.wake = undefined;
-          if (!slot.settled && this.caughtUpFlush()) {
-            await this.commit(true);
-            continue;
-          }
+          if (!slot.settled && this.caughtUpFlush()) await this.commit(true);
+          // Back to the top either way: a stop or a pause that woke the yield is seen there at
+          // once (falling through would sleep the interval with a wake nobody calls).
+          continue;
         }
         if (!slot.settled) {
           // Inside a source transaction nothing can commit before its end: wait a full interval.
@@ -496,6 +499,10 @@ export class StreamApplier {
         return;
       }
       case 'truncate': {
+        // A PostgreSQL TRUNCATE comes inside its source transaction: its position is a boundary
+        // for the checkpoint, but the transaction goes on, and nothing may commit before its end
+        // (a reload, TRUNCATE then INSERTs, would show the empty table on the target).
+        const within = this.inTxn;
         await this.closeOpenTxn();
         const op: StreamOp = { kind: 'truncate', table: ev.table };
         this.count(ev.table, 'truncate');
@@ -504,6 +511,7 @@ export class StreamApplier {
         if (!this.opts.convergence.offer(op, this.boundary)) this.batch.add(op);
         this.markPending();
         await this.atBoundary(ev.position, ev.timestamp);
+        if (within) this.inTxn = true;
         return;
       }
       case 'commit':

@@ -168,4 +168,46 @@ describe('StreamApplier lag (snapshot().lagSeconds)', () => {
     applier.stop();
     await running;
   });
+
+  it('commits nothing between a TRUNCATE and the end of its source transaction (PostgreSQL puts it inside)', async () => {
+    const source = new FakeSource();
+    const target = new FakeTarget();
+    const applier = applierOf(source, target, { flushIntervalMs: 10_000 });
+    applier.setPhase('stream');
+    const running = applier.run();
+    const p1 = source.transaction([up(1, 'a'), up(2, 'b')]);
+    await until('the first transaction committed', () => target.commits === 1);
+    const ts = Date.now();
+    source.push({ type: 'begin' }, { type: 'truncate', table: 't', position: p1, timestamp: ts });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(target.commits).toBe(1);
+    expect(target.table('t').all()).toHaveLength(2);
+    source.push({ type: 'change', change: { kind: 'upsert', table: 't', key: [3n], row: [3n, 'c'] }, op: 'insert' }, { type: 'commit', position: '2', timestamp: ts });
+    await until('the reload committed whole', () => target.commits === 2);
+    expect(target.table('t').all()).toEqual([[3n, 'c']]);
+    applier.stop();
+    await running;
+  });
+
+  it('stops at once when the stop comes while it yields to see whether more is at hand', async () => {
+    const source = new FakeSource();
+    const target = new FakeTarget();
+    const applier = applierOf(source, target, { flushIntervalMs: 10_000 });
+    applier.setPhase('stream');
+    const running = applier.run();
+    let stopAt = 0;
+    source.onTake = (ev) => {
+      if (ev.type === 'commit') {
+        setImmediate(() => {
+          stopAt = Date.now();
+          applier.stop();
+        });
+      }
+    };
+    source.transaction([up(1, 'a')]);
+    await running;
+    // Not the 10 s interval: a generous bound, not a speed target.
+    expect(Date.now() - stopAt).toBeLessThan(5_000);
+    expect(target.commits).toBe(1);
+  });
 });
