@@ -445,6 +445,11 @@ export class Copier {
         if (this.opts.signal.aborted || this.stopped) return undefined;
         await this.opts.convergence.chunkMayStart(t.schema.name, this.halted.signal);
       }
+      // A schema change may have quiesced (or replaced) the table while this claim awaited its
+      // boundary: quiesce() saw no chunk in flight then and did not wait for this one, so it must
+      // not start (its rows, of the definition before the change, would land after it). Checked in
+      // the same turn as startChunk(), with no await between.
+      if (this.stopsClaims(t) || this.opts.signal.aborted || this.stopped) return undefined;
       // The gate must know the chunk is in flight before its rows are read.
       const gateSeq = gate.startChunk();
       const local = t.issue(next, gateSeq);

@@ -333,6 +333,41 @@ describe('Copier on the fakes', () => {
       expect(target.table('t').all()).toEqual(source.table('t').all());
     });
 
+    it('a claim that was awaiting its chunk boundary when the table was quiesced starts no chunk with the definition of before', async () => {
+      const source = seeded(120);
+      const target = new FakeTarget({ chunkDelayMs: 1 });
+      const seen: TableSchema[] = [];
+      const read = source.readChunk.bind(source);
+      source.readChunk = (t, range) => {
+        seen.push(t);
+        return read(t, range);
+      };
+      // The first boundary is slow: the schema change quiesces the table while the claim awaits it.
+      const boundary = source.chunkBoundary.bind(source);
+      let slow = true;
+      let asked!: () => void;
+      const askedOnce = new Promise<void>((r) => (asked = r));
+      source.chunkBoundary = async (...args) => {
+        if (slow) {
+          slow = false;
+          asked();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return boundary(...args);
+      };
+      const copier = copierOf(source, target, { threads: 1 });
+      const running = copier.run();
+      await askedOnce;
+      // No chunk in flight yet: quiesce returns at once, as it did before the fix.
+      expect(await copier.quiesce(['t'])).toEqual(['t']);
+      const renewed: TableSchema = { ...source.table('t').schema };
+      copier.restart('t', renewed);
+      await running;
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((t) => t === renewed)).toBe(true);
+      expect(target.table('t').all()).toEqual(source.table('t').all());
+    });
+
     it('a chunk that fails for good because the source is ahead waits for the schema change to quiesce the table, then is copied again; without one it fails', async () => {
       const source = seeded(200);
       const target = new FakeTarget({ chunkDelayMs: 1 });
