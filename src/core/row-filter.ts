@@ -1,3 +1,5 @@
+import { ErrorCode, TributaryError } from './errors.js';
+import type { Column, TableSchema } from './schema.js';
 import type { Value } from './values.js';
 
 /**
@@ -29,3 +31,54 @@ export type RowFilter =
    * value), which the stream's changes are judged by. The caller answers for their agreement.
    */
   | { readonly kind: 'predicate'; readonly sql: string; readonly matches: (row: Readonly<Record<string, Value>>) => boolean };
+
+/**
+ * How one engine renders a filter's comparisons (its engines/<engine>/filter.ts): a column's name
+ * quoted, and a column as an expression with a literal of its type rendered to compare with it.
+ */
+export interface FilterDialect {
+  quote(name: string): string;
+  side(column: Column): { readonly expr: string; readonly lit: (v: Value) => string };
+}
+
+/**
+ * `filter` as a boolean SQL expression over `table`'s columns, the structure (AND, OR, NOT, IN,
+ * BETWEEN, IS NULL, a predicate pair's SQL) shared by every engine and the comparisons each
+ * engine's `dialect` renders.
+ */
+export function renderRowFilter(filter: RowFilter, table: TableSchema, dialect: FilterDialect): string {
+  const render = (f: RowFilter): string => {
+    switch (f.kind) {
+      case 'and':
+        return f.items.length === 0 ? 'TRUE' : `(${f.items.map(render).join(' AND ')})`;
+      case 'or':
+        return f.items.length === 0 ? 'FALSE' : `(${f.items.map(render).join(' OR ')})`;
+      case 'not':
+        return `(NOT ${render(f.item)})`;
+      case 'is-null':
+        return `(${dialect.quote(filterColumn(table, f.column).name)} IS NULL)`;
+      case 'predicate':
+        return `(${f.sql})`;
+      case 'compare': {
+        const s = dialect.side(filterColumn(table, f.column));
+        return `(${s.expr} ${f.op} ${s.lit(f.value)})`;
+      }
+      case 'in': {
+        const s = dialect.side(filterColumn(table, f.column));
+        return `(${s.expr} IN (${f.values.map(s.lit).join(', ')}))`;
+      }
+      case 'between': {
+        const s = dialect.side(filterColumn(table, f.column));
+        return `(${s.expr} BETWEEN ${s.lit(f.low)} AND ${s.lit(f.high)})`;
+      }
+    }
+  };
+  return render(filter);
+}
+
+/** The column a filter names: in `table`, else (an excluded column, still filtered on) in the source's definition it was made from. */
+export function filterColumn(table: TableSchema, name: string): Column {
+  const c = table.columns.find((x) => x.name === name) ?? table.transformedFrom?.columns.find((x) => x.name === name);
+  if (!c) throw new TributaryError(ErrorCode.INTERNAL, `row filter names column ${name}, which table ${table.name} does not have`);
+  return c;
+}

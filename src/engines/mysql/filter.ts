@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { RowFilter } from '../../core/row-filter.js';
+import { renderRowFilter, type RowFilter } from '../../core/row-filter.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { literal, quoteId } from './sql.js';
@@ -25,40 +25,7 @@ import { literal, quoteId } from './sql.js';
  *   (TIMESTAMP in the session's +00:00, as it is read).
  */
 export function filterSql(filter: RowFilter, table: TableSchema): string {
-  const render = (f: RowFilter): string => {
-    switch (f.kind) {
-      case 'and':
-        return f.items.length === 0 ? 'TRUE' : `(${f.items.map(render).join(' AND ')})`;
-      case 'or':
-        return f.items.length === 0 ? 'FALSE' : `(${f.items.map(render).join(' OR ')})`;
-      case 'not':
-        return `(NOT ${render(f.item)})`;
-      case 'is-null':
-        return `(${quoteId(columnOf(table, f.column).name)} IS NULL)`;
-      case 'predicate':
-        return `(${f.sql})`;
-      case 'compare': {
-        const s = side(table, columnOf(table, f.column));
-        return `(${s.expr} ${f.op} ${s.lit(f.value)})`;
-      }
-      case 'in': {
-        const s = side(table, columnOf(table, f.column));
-        return `(${s.expr} IN (${f.values.map(s.lit).join(', ')}))`;
-      }
-      case 'between': {
-        const s = side(table, columnOf(table, f.column));
-        return `(${s.expr} BETWEEN ${s.lit(f.low)} AND ${s.lit(f.high)})`;
-      }
-    }
-  };
-  return render(filter);
-}
-
-function columnOf(table: TableSchema, name: string): Column {
-  // A column --exclude-columns leaves out of the reads may still be filtered on: the source's definition has it.
-  const c = table.columns.find((x) => x.name === name) ?? table.transformedFrom?.columns.find((x) => x.name === name);
-  if (!c) throw new TributaryError(ErrorCode.INTERNAL, `row filter names column ${name}, which table ${table.name} does not have`);
-  return c;
+  return renderRowFilter(filter, table, { quote: quoteId, side: (col) => side(table, col) });
 }
 
 function wrongValue(table: TableSchema, col: Column, v: Value): TributaryError {

@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { RowFilter } from '../../core/row-filter.js';
+import { renderRowFilter, type RowFilter } from '../../core/row-filter.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { quoteIdent } from './sql.js';
@@ -21,40 +21,7 @@ import { quoteIdent } from './sql.js';
  * - dates, timestamps and times in their own types; a timestamptz literal is UTC.
  */
 export function filterSql(filter: RowFilter, table: TableSchema): string {
-  const render = (f: RowFilter): string => {
-    switch (f.kind) {
-      case 'and':
-        return f.items.length === 0 ? 'true' : `(${f.items.map(render).join(' AND ')})`;
-      case 'or':
-        return f.items.length === 0 ? 'false' : `(${f.items.map(render).join(' OR ')})`;
-      case 'not':
-        return `(NOT ${render(f.item)})`;
-      case 'is-null':
-        return `(${quoteIdent(columnOf(table, f.column).name)} IS NULL)`;
-      case 'predicate':
-        return `(${f.sql})`;
-      case 'compare': {
-        const s = side(table, columnOf(table, f.column));
-        return `(${s.expr} ${f.op} ${s.lit(f.value)})`;
-      }
-      case 'in': {
-        const s = side(table, columnOf(table, f.column));
-        return `(${s.expr} IN (${f.values.map(s.lit).join(', ')}))`;
-      }
-      case 'between': {
-        const s = side(table, columnOf(table, f.column));
-        return `(${s.expr} BETWEEN ${s.lit(f.low)} AND ${s.lit(f.high)})`;
-      }
-    }
-  };
-  return render(filter);
-}
-
-function columnOf(table: TableSchema, name: string): Column {
-  // A column --exclude-columns leaves out of the reads may still be filtered on: the source's definition has it.
-  const c = table.columns.find((x) => x.name === name) ?? table.transformedFrom?.columns.find((x) => x.name === name);
-  if (!c) throw new TributaryError(ErrorCode.INTERNAL, `row filter names column ${name}, which table ${table.name} does not have`);
-  return c;
+  return renderRowFilter(filter, table, { quote: quoteIdent, side: (col) => side(table, col) });
 }
 
 /** A string literal that means the same whatever standard_conforming_strings says. */
