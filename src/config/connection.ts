@@ -13,7 +13,7 @@ export type ConnectionSettings = Pick<
   SyncConfig,
   'source' | 'target' | 'replica' | 'sourcePassword' | 'sourcePasswordFile' | 'targetPassword' | 'targetPasswordFile' | 'replicaPassword' | 'replicaPasswordFile'
 > &
-  Partial<Pick<SyncConfig, 'queryComment'>>;
+  Partial<Pick<SyncConfig, 'queryComment' | 'databases'>>;
 
 function keys(role: ConnectionRole): { readonly password: `${ConnectionRole}Password`; readonly file: `${ConnectionRole}PasswordFile` } {
   return { password: `${role}Password`, file: `${role}PasswordFile` };
@@ -82,7 +82,9 @@ export function connectionDsn(config: ConnectionSettings, role: ConnectionRole):
   if (url === undefined) {
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `no ${role} URL is set; pass --${role} URL`);
   }
-  const dsn = parseDsn(url, role);
+  // A sync of several databases names them apart from the URL (--databases): a MySQL source URL
+  // then names none (the engine refuses one that does, and a PostgreSQL source one that does not).
+  const dsn = parseDsn(url, role, { databaseOptional: role === 'source' && (config.databases?.length ?? 0) > 0 });
   assertOnce(config, role, dsn);
   const k = keys(role);
   const file = config[k.file];

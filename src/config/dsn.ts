@@ -70,7 +70,7 @@ const FORM = 'write it as mysql://user@host:3306/database (or postgres://, etcd:
  * authority early (`mysql://u:ab#cd@h/db` would reach host `u`), so a fragment, or an '@' after the
  * host, is refused with the percent-encoding to use.
  */
-export function parseDsn(url: string, what: string): Dsn {
+export function parseDsn(url: string, what: string, opts: { readonly databaseOptional?: boolean } = {}): Dsn {
   const shown = redactConnectionUrl(url);
   const { first, more } = splitEndpoints(url);
   let u: URL;
@@ -109,7 +109,7 @@ export function parseDsn(url: string, what: string): Dsn {
     endpoints.push({ host: (x[1] as string).replace(/^\[|\]$/g, ''), port: x[2] ? Number(x[2]) : entry.defaultPort });
   }
   const database = decode(u.pathname.replace(/^\//, ''), 'database', what, shown);
-  if (entry.needsDatabase && !database) {
+  if (entry.needsDatabase && !database && !opts.databaseOptional) {
     throw invalid(what, shown, 'names no database', `add it as the path, e.g. ${engine}://user@host/mydb`);
   }
   const params: Record<string, string> = {};

@@ -74,14 +74,15 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} '${raw}' is not a boolean; use true or false`);
   }
-  if (key === 'tables' || key === 'httpAllowedHosts' || key === 'oscShadows' || key === 'excludeColumns') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (key === 'tables' || key === 'databases' || key === 'httpAllowedHosts' || key === 'oscShadows' || key === 'excludeColumns') return raw.split(',').map((s) => s.trim()).filter(Boolean);
   // One filter per line in a variable (a filter holds commas: IN lists); a flag is repeated instead.
   if (key === 'where') return raw.split('\n').map((s) => s.trim()).filter(Boolean);
-  if (key === 'tableRewrites') {
+  if (key === 'tableRewrites' || key === 'databaseRewrites') {
     const out: Record<string, string> = {};
+    const example = key === 'tableRewrites' ? '--table-rewrites orders=orders_archive' : '--database-rewrites shop=shop_copy';
     for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
       const eq = part.indexOf('=');
-      if (eq < 1 || eq === part.length - 1) throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} entry '${part}' is not source=target, e.g. --table-rewrites orders=orders_archive`);
+      if (eq < 1 || eq === part.length - 1) throw new TributaryError(ErrorCode.CONFIG_INVALID, `${shownKey(key, origin)} entry '${part}' is not source=target, e.g. ${example}`);
       out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
     }
     return out;

@@ -37,8 +37,21 @@ export const SyncConfigSchema = z
     targetPasswordFile: z.string().min(1).optional(),
     replicaPassword: z.string().min(1).optional(),
     replicaPasswordFile: z.string().min(1).optional(),
-    /** Table names or globs (`orders`, `shop_*`); default all base tables of the source database. */
+    /**
+     * Table names or globs (`orders`, `shop_*`); default all base tables of the source database.
+     * With `databases`, a pattern may also be `db.table` (either part a glob); a bare one takes the
+     * tables of that name in every selected database.
+     */
     tables: z.array(z.string().min(1)).default([]),
+    /**
+     * Several databases in one sync (names or globs): a MySQL source URL without a database syncs
+     * each selected database into the target database of the same name (or its rewrite); on
+     * PostgreSQL they select schemas of the URL's database. Tables are then named `db.table`
+     * everywhere (core/names.ts). Empty: the one database of the source URL.
+     */
+    databases: z.array(z.string().min(1)).default([]),
+    /** Source databases (schemas) written under other names on the target: { source: target } (flag: src=dst[,…]). Needs `databases`. */
+    databaseRewrites: z.record(z.string().min(1), z.string().min(1)).default({}),
     /** Parallel copy workers. */
     threads: z.number().int().min(1).max(64).default(4),
     /** How often buffered stream changes are committed to the target at most. */

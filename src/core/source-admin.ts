@@ -151,9 +151,10 @@ export interface SourceAdmin {
   /**
    * The source database's defaults, for a target database the sync creates; undefined where the
    * source has none a target could take (a PostgreSQL source, whose encoding and locale have no
-   * MySQL names): the target chooses.
+   * MySQL names): the target chooses. `namespace`: in a sync of several databases (tables named
+   * `db.table`, core/names.ts), the defaults of that source database; absent: the first synced one's.
    */
-  databaseDefaults(): Promise<DatabaseDefaults | undefined>;
+  databaseDefaults(namespace?: string): Promise<DatabaseDefaults | undefined>;
   /**
    * Names of the base tables of the source database that a sync may take: tables an online schema
    * change tool made for another table (its shadow, changelog or old copy) are left out.

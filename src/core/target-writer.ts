@@ -74,6 +74,12 @@ export interface TargetCapabilities {
    */
   readonly keyRanges: boolean;
   /**
+   * Holds the tables of several source databases (or schemas) at once, each in a target namespace
+   * of its name: table names qualified as `db.table` (core/names.ts) are written there. Read by the
+   * session (runner/session.ts), which refuses `--databases` for a target without it, by name.
+   */
+  readonly namespaces: boolean;
+  /**
    * The most changes one target commit can hold and stay one atomic write, or null for no limit
    * (SQL targets). Read by the applier (stream/applier.ts): it ends a batch before a source
    * transaction that would take it over the limit, so that each source transaction that fits is
@@ -140,6 +146,13 @@ export interface SchemaOptions {
   readonly recreate: boolean;
   /** The source database's defaults, for a target database the sync creates (see ChangeSource.databaseDefaults). */
   readonly database?: DatabaseDefaults;
+  /**
+   * A sync of several databases (tables named `db.table`, core/names.ts): each target namespace
+   * (database or schema, after --database-rewrites) with its source database's defaults. The target
+   * creates every one that is missing (even one with no table yet, so a table created in it while
+   * streaming finds it), and recreates each under `recreate`. Absent: none.
+   */
+  readonly namespaces?: ReadonlyMap<string, DatabaseDefaults | undefined>;
   /**
    * The sync resumes from a checkpoint and `tables` are the definitions stored with it. A target
    * table that no longer matches its definition, because a schema change the stream has not

@@ -134,7 +134,7 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     }
     if (target.capabilities.plannedDdl) {
       try {
-        ddl = await target.plannedDdl(schemas, { recreate: mode === 'start' && config.force, database: session.database });
+        ddl = await target.plannedDdl(schemas, { recreate: mode === 'start' && config.force, database: session.database, ...(session.namespaces ? { namespaces: session.namespaces } : {}) });
       } catch (err) {
         problem(err);
       }

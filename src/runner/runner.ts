@@ -307,7 +307,7 @@ export class Runner extends EventEmitter {
           shadows = [...(cp.schemas?.values() ?? [])].filter((t) => t.shadowOf !== undefined);
         }
         // The target's tables are as the stream left them: at the stored definitions.
-        await target.ensureSchema(creationOrder(streamTables), { recreate: false, database, resumed: true });
+        await target.ensureSchema(creationOrder(streamTables), { recreate: false, database, resumed: true, ...(session.namespaces ? { namespaces: session.namespaces } : {}) });
         log.info({ position: source.describePosition(from), phase: cp.stream.phase }, 'resuming from checkpoint');
       } else {
         // Values a target of another engine cannot hold are refused now, before anything is written.
@@ -321,7 +321,7 @@ export class Runner extends EventEmitter {
             `target table${nonEmpty.length > 1 ? 's' : ''} ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty ${nonEmpty.length > 1 ? 'them' : 'it'}, pick another target database, or pass --force to drop and recreate ${target.recreateScope()}`,
           );
         }
-        await target.ensureSchema(creationOrder(schemas), { recreate: cfg.force, database });
+        await target.ensureSchema(creationOrder(schemas), { recreate: cfg.force, database, ...(session.namespaces ? { namespaces: session.namespaces } : {}) });
         from = await source.currentPosition({ wholeTables: whole.map((s) => s.name) });
         await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy' });
         if (source.capabilities.schemaChanges) await target.saveSchemas(schemas);

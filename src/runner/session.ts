@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import { assertResumable } from '../checkpoint/checkpoint.js';
 import { connectionDsn } from '../config/connection.js';
-import type { Dsn } from '../config/dsn.js';
+import { describeDsn, type Dsn } from '../config/dsn.js';
 import type { SyncConfig } from '../config/schema.js';
 import { deriveSyncId } from '../config/sync-id.js';
 import { selectTables } from '../config/tables.js';
+import { namespacesOf } from '../core/names.js';
 import { keepSyncedForeignKeys, type LeftOutForeignKey } from '../schema/foreign-keys.js';
 import type { Requirement } from '../core/check.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
@@ -111,6 +112,12 @@ export interface Session {
   readonly foreignKeysLeftOut: readonly LeftOutForeignKey[];
   /** What a target database the sync creates takes from the source's (charset, collation). */
   readonly database: DatabaseDefaults | undefined;
+  /**
+   * A sync of several databases (--databases): each target database (after --database-rewrites)
+   * with the defaults of the source database it comes from (SchemaOptions.namespaces). Undefined
+   * for a sync of one.
+   */
+  readonly namespaces: ReadonlyMap<string, DatabaseDefaults | undefined> | undefined;
   /** The target's checkpoint, when read. */
   readonly checkpoint: Checkpoint | undefined;
   /** The source's identity, when read (always with `checkpoint: 'resume'`). */
@@ -125,7 +132,7 @@ export interface Session {
 export function endpoints(config: SyncConfig): { readonly srcDsn: Dsn; readonly dstDsn: Dsn; readonly syncId: string } {
   const srcDsn = connectionDsn(config, 'source');
   const dstDsn = connectionDsn(config, 'target');
-  return { srcDsn, dstDsn, syncId: config.id ?? deriveSyncId(srcDsn, dstDsn) };
+  return { srcDsn, dstDsn, syncId: config.id ?? deriveSyncId(srcDsn, dstDsn, config.databases) };
 }
 
 /** The sides of a configuration, built but not connected (see Session). */
@@ -133,10 +140,19 @@ export async function createSession(config: SyncConfig, opts: SessionOptions): P
   const { srcDsn, dstDsn, syncId } = endpoints(config);
   // Malformed rules are refused before anything connects.
   const rules = TransformRules.fromConfig(config, opts.predicates);
+  if (Object.keys(config.databaseRewrites).length > 0 && config.databases.length === 0) {
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, `--database-rewrites ${Object.entries(config.databaseRewrites).map(([a, b]) => `${a}=${b}`).join(',')} is given without --databases: it rewrites the databases of a sync of several; add --databases, or use --target to name the target database of a sync of one`);
+  }
   // Every consumer (copier, applier, checksum) reads the source through the transform stage.
   const raw = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
   const source = transformSource(raw, rules);
   const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  if (config.databases.length > 0 && !target.capabilities.namespaces) {
+    throw new TributaryError(
+      ErrorCode.CONFIG_INVALID,
+      `--databases ${config.databases.join(',')}: target ${describeDsn(dstDsn)} cannot hold the tables of several databases yet; sync one database at a time (a source URL naming it, no --databases), or use a MySQL or etcd target`,
+    );
+  }
   return new OpenedSession(config, opts, srcDsn, dstDsn, syncId, source, target, rules, raw);
 }
 
@@ -159,6 +175,7 @@ class OpenedSession implements Session {
   names: string[] = [];
   tables: TableSchema[] = [];
   database: DatabaseDefaults | undefined;
+  namespaces: Map<string, DatabaseDefaults | undefined> | undefined;
   checkpoint: Checkpoint | undefined;
   identity: SourceIdentity | undefined;
   resume: ResumeState = { kind: 'start' };
@@ -207,11 +224,11 @@ class OpenedSession implements Session {
       // --tables and the rules name source tables; the session's names are the target's (transform/rules.ts).
       const listed = await this.step('tables', {}, async () => {
         const all = await this.raw.listTables();
-        const chosen = selectTables(all, config.tables, this.srcDsn.database);
+        const chosen = selectTables(all, config.tables, config.databases.length ? config.databases.join(', ') : this.srcDsn.database);
         this.rules.checkSelection(chosen, all);
-        return chosen.map((t) => this.rules.targetName(t));
+        return { all, names: chosen.map((t) => this.rules.targetName(t)) };
       });
-      if (listed.ok) this.names = listed.value;
+      if (listed.ok) this.names = listed.value.names;
       const describe = (name: string) => this.step('describe', { table: name }, async () => keyedTable(await withLogicalTypes(await source.describe(name))));
       const described = opts.parallel ? await allInOrder(this.names.map(describe)) : await sequentially(this.names, describe);
       const kept = keepSyncedForeignKeys(described.flatMap((d) => (d.ok ? [d.value] : [])));
@@ -223,6 +240,16 @@ class OpenedSession implements Session {
       }
       const database = await this.step('database', {}, async () => source.databaseDefaults());
       if (database.ok) this.database = database.value;
+      if (config.databases.length && listed.ok) {
+        // Every source database with a table becomes a target database, even one none of whose
+        // tables --tables takes: a table created in it while streaming then finds it.
+        const namespaces = new Map<string, DatabaseDefaults | undefined>();
+        for (const ns of namespacesOf(listed.value.all)) {
+          const defaults = await this.step('database', {}, async () => this.raw.databaseDefaults(ns));
+          namespaces.set(this.rules.targetNamespace(ns), defaults.ok ? defaults.value : undefined);
+        }
+        this.namespaces = namespaces;
+      }
     }
 
     if (opts.checkpoint === 'skip' || !this.targetUp) return;

@@ -1,4 +1,5 @@
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import { qualify, splitName } from '../core/names.js';
 import type { RowFilter } from '../core/row-filter.js';
 import type { Value } from '../core/values.js';
 
@@ -15,9 +16,11 @@ export interface PredicatePair {
 
 /** The configuration keys the transform stage reads (config/schema.ts). */
 export interface TransformConfig {
-  /** Source table name → target table name. */
+  /** Source table name → target table name (either may be `db.table` in a sync of several databases). */
   readonly tableRewrites: Readonly<Record<string, string>>;
-  /** 'table.column' entries (source names). */
+  /** Source database (schema) → target database (schema), in a sync of several (absent: none). */
+  readonly databaseRewrites?: Readonly<Record<string, string>>;
+  /** 'table.column' entries (source names; 'db.table.column' in a sync of several databases). */
   readonly excludeColumns: readonly string[];
   /** 'TABLE: EXPR' entries (source table names). */
   readonly where: readonly string[];
@@ -32,6 +35,8 @@ export function predicateFilter(pair: PredicatePair): RowFilter {
 }
 
 const NAME = /^[^\s.=,:]+$/;
+/** A table as a rule names it: `table`, or `db.table` (a sync of several databases). */
+const TABLE = /^[^\s.=,:]+(\.[^\s.=,:]+)?$/;
 
 function invalid(message: string): TributaryError {
   return new TributaryError(ErrorCode.CONFIG_INVALID, message);
@@ -51,16 +56,21 @@ export class TransformRules {
   /** No rewrite, exclusion or filter: the source is handed on as it is (transform.ts). */
   readonly identity: boolean;
   private readonly rewrites: ReadonlyMap<string, string>;
-  private readonly inverse: ReadonlyMap<string, string>;
+  private readonly databases: ReadonlyMap<string, string>;
+  private readonly databasesInverse: ReadonlyMap<string, string>;
+  /** Target name → source name, of every name targetName gave (names are computed, not all listed). */
+  private readonly inverse = new Map<string, string>();
   private readonly excluded: ReadonlyMap<string, readonly string[]>;
   private readonly filters: ReadonlyMap<string, FilterSource>;
 
-  private constructor(rewrites: Map<string, string>, excluded: Map<string, string[]>, filters: Map<string, FilterSource>) {
+  private constructor(rewrites: Map<string, string>, excluded: Map<string, string[]>, filters: Map<string, FilterSource>, databases: Map<string, string> = new Map()) {
     this.rewrites = rewrites;
-    this.inverse = new Map([...rewrites].map(([s, t]) => [t, s]));
+    this.databases = databases;
+    this.databasesInverse = new Map([...databases].map(([s, t]) => [t, s]));
+    for (const [s, t] of rewrites) if (s.includes('.') || !t.includes('.')) this.inverse.set(t, s);
     this.excluded = excluded;
     this.filters = filters;
-    this.identity = rewrites.size === 0 && excluded.size === 0 && filters.size === 0;
+    this.identity = rewrites.size === 0 && excluded.size === 0 && filters.size === 0 && databases.size === 0;
   }
 
   /** No rules. */
@@ -72,10 +82,20 @@ export class TransformRules {
    * twice or two tables rewritten onto one name, a column excluded twice, a table with two filters.
    */
   static fromConfig(config: TransformConfig, predicates: Readonly<Record<string, PredicatePair>> = {}): TransformRules {
+    const databases = new Map<string, string>();
+    for (const [from, to] of Object.entries(config.databaseRewrites ?? {})) {
+      if (!NAME.test(from) || !NAME.test(to)) {
+        throw invalid(`--database-rewrites entry '${from}=${to}' is not source=target with two database names (no spaces, dots, commas, colons or '='); give e.g. --database-rewrites shop=shop_copy`);
+      }
+      if (from === to) continue;
+      const other = [...databases].find(([, t]) => t === to);
+      if (other) throw invalid(`--database-rewrites maps both '${other[0]}' and '${from}' onto target database '${to}'; give each source database its own target database`);
+      databases.set(from, to);
+    }
     const rewrites = new Map<string, string>();
     for (const [from, to] of Object.entries(config.tableRewrites)) {
-      if (!NAME.test(from) || !NAME.test(to)) {
-        throw invalid(`--table-rewrites entry '${from}=${to}' is not source=target with two table names (no spaces, dots, commas, colons or '='); give e.g. --table-rewrites orders=orders_archive`);
+      if (!TABLE.test(from) || !TABLE.test(to)) {
+        throw invalid(`--table-rewrites entry '${from}=${to}' is not source=target with two table names (table or db.table; no spaces, commas, colons or '='); give e.g. --table-rewrites orders=orders_archive`);
       }
       if (from === to) continue;
       const other = [...rewrites].find(([, t]) => t === to);
@@ -84,8 +104,8 @@ export class TransformRules {
     }
     const excluded = new Map<string, string[]>();
     for (const entry of config.excludeColumns) {
-      const m = /^([^.\s]+)\.([^.\s]+)$/.exec(entry.trim());
-      if (!m) throw invalid(`--exclude-columns entry '${entry}' is not table.column; give e.g. --exclude-columns users.password_hash`);
+      const m = /^((?:[^.\s]+\.)?[^.\s]+)\.([^.\s]+)$/.exec(entry.trim());
+      if (!m) throw invalid(`--exclude-columns entry '${entry}' is not table.column (or db.table.column); give e.g. --exclude-columns users.password_hash`);
       const [, table, column] = m as unknown as [string, string, string];
       const list = excluded.get(table) ?? [];
       if (list.includes(column)) throw invalid(`--exclude-columns names ${table}.${column} twice; give it once`);
@@ -97,7 +117,7 @@ export class TransformRules {
       const colon = entry.indexOf(':');
       const table = colon > 0 ? entry.slice(0, colon).trim() : '';
       const text = colon > 0 ? entry.slice(colon + 1).trim() : '';
-      if (!NAME.test(table) || text === '') {
+      if (!TABLE.test(table) || text === '') {
         throw invalid(`--where '${entry}' is not 'TABLE: EXPRESSION'; give e.g. --where 'orders: tenant_id = 42'`);
       }
       if (filters.has(table)) throw invalid(`--where gives table ${table} two filters; give one, joining the conditions with AND or OR`);
@@ -107,32 +127,63 @@ export class TransformRules {
       if (filters.has(table)) throw invalid(`table ${table} has both a --where filter and a predicate pair; give one`);
       filters.set(table, { kind: 'predicate', pair });
     }
-    return new TransformRules(rewrites, excluded, filters);
+    return new TransformRules(rewrites, excluded, filters, databases);
   }
 
-  /** The name the target holds source table `source` under. */
+  /**
+   * A rule keyed by source table: the entry for its exact name, else, for a qualified name
+   * (`db.table`), the entry for its bare table name, which applies in every synced database.
+   */
+  private keyed<T>(map: ReadonlyMap<string, T>, source: string): T | undefined {
+    const exact = map.get(source);
+    if (exact !== undefined) return exact;
+    const { namespace, table } = splitName(source);
+    return namespace === undefined ? undefined : map.get(table);
+  }
+
+  /** The name the target holds source table `source` under (its database rewritten too, --database-rewrites). */
   targetName(source: string): string {
-    return this.rewrites.get(source) ?? source;
+    const { namespace, table } = splitName(source);
+    const rewritten = this.keyed(this.rewrites, source);
+    let out: string;
+    if (namespace === undefined) out = rewritten ?? source;
+    else if (rewritten?.includes('.')) out = rewritten;
+    else out = qualify(this.targetNamespace(namespace), rewritten ?? table);
+    if (out !== source) this.inverse.set(out, source);
+    return out;
   }
 
   /** The source table written under target name `target` (inverse of targetName on synced tables). */
   sourceName(target: string): string {
-    return this.inverse.get(target) ?? target;
+    const known = this.inverse.get(target);
+    if (known !== undefined) return known;
+    const { namespace, table } = splitName(target);
+    return namespace === undefined ? target : qualify(this.sourceNamespace(namespace), table);
+  }
+
+  /** The target database (schema) of source database `namespace` (--database-rewrites). */
+  targetNamespace(namespace: string): string {
+    return this.databases.get(namespace) ?? namespace;
+  }
+
+  /** The source database (schema) written as target database `namespace`. */
+  sourceNamespace(namespace: string): string {
+    return this.databasesInverse.get(namespace) ?? namespace;
   }
 
   /** Whether `source` is written under another name. */
   renames(source: string): boolean {
-    return this.rewrites.has(source);
+    return this.targetName(source) !== source;
   }
 
   /** The columns of source table `source` left out of the target (as configured: the source's spelling is resolved by view.ts). */
   excludedColumns(source: string): readonly string[] {
-    return this.excluded.get(source) ?? [];
+    return this.keyed(this.excluded, source) ?? [];
   }
 
   /** The row filter of source table `source`, unbound; undefined when it has none. */
   filterOf(source: string): FilterSource | undefined {
-    return this.filters.get(source);
+    return this.keyed(this.filters, source);
   }
 
   /** Whether any table has a row filter. */
@@ -147,16 +198,32 @@ export class TransformRules {
    * `selected`: the source tables the sync takes; `all`: every table of the source database.
    */
   checkSelection(selected: readonly string[], all: readonly string[]): void {
-    const taken = new Set(selected);
+    // A rule's table is a source table's exact name, or the bare name of tables of several databases.
+    const names = (list: readonly string[]) => new Set(list.flatMap((n) => (n.includes('.') ? [n, splitName(n).table] : [n])));
+    const taken = names(selected);
+    const exists = names(all);
     const notSynced = (what: string, table: string): TributaryError =>
       invalid(
-        `${what} names table '${table}', which ${all.includes(table) ? 'the sync does not take (see --tables)' : 'the source database does not have'}; fix the name${all.includes(table) ? ' or add it to --tables' : ''}, or drop the entry`,
+        `${what} names table '${table}', which ${exists.has(table) ? 'the sync does not take (see --tables)' : 'the source database does not have'}; fix the name${exists.has(table) ? ' or add it to --tables' : ''}, or drop the entry`,
       );
-    for (const [from, to] of this.rewrites) {
-      if (!taken.has(from)) throw notSynced(`--table-rewrites ${from}=${to}`, from);
-      if (taken.has(to) && !this.rewrites.has(to)) {
-        throw invalid(`--table-rewrites ${from}=${to} writes ${from} under the name of synced table '${to}', which keeps its own name: two source tables cannot share one target table. Rewrite '${to}' too, or pick another name`);
+    for (const [from, to] of this.rewrites) if (!taken.has(from)) throw notSynced(`--table-rewrites ${from}=${to}`, from);
+    const sourceDatabases = new Set(all.flatMap((n) => splitName(n).namespace ?? []));
+    for (const [from, to] of this.databases) {
+      if (!sourceDatabases.has(from)) throw invalid(`--database-rewrites ${from}=${to} names database '${from}', which the sync does not take (see --databases); fix the name, or drop the entry`);
+    }
+    // Two source tables may not end under one target name, however the rules combine.
+    const byTarget = new Map<string, string>();
+    for (const source of selected) {
+      const target = this.targetName(source);
+      const other = byTarget.get(target);
+      if (other !== undefined) {
+        const [moved, kept] = this.targetName(other) === other ? [source, other] : this.targetName(source) === source ? [other, source] : [undefined, undefined];
+        if (moved !== undefined && kept !== undefined) {
+          throw invalid(`${this.databases.size ? '--table-rewrites or --database-rewrites write' : '--table-rewrites writes'} ${moved} under the name of synced table '${kept}', which keeps its own name: two source tables cannot share one target table. Rewrite '${kept}' too, or pick another name`);
+        }
+        throw invalid(`source tables ${other} and ${source} would both be written as target table ${target} (--table-rewrites${this.databases.size ? ', --database-rewrites' : ''}): two source tables cannot share one target table; give one of them another name`);
       }
+      byTarget.set(target, source);
     }
     for (const table of this.excluded.keys()) if (!taken.has(table)) throw notSynced(`--exclude-columns ${table}.${this.excluded.get(table)?.[0] ?? ''}`, table);
     for (const [table, f] of this.filters) if (!taken.has(table)) throw notSynced(f.kind === 'expression' ? `--where '${table}: ${f.text}'` : `the predicate pair of table ${table}`, table);
@@ -165,6 +232,7 @@ export class TransformRules {
   /** The rules as lines for --dry-run and check: each rewrite, exclusion and filter. */
   describe(): string[] {
     const out: string[] = [];
+    for (const [from, to] of this.databases) out.push(`database ${from} → ${to}`);
     for (const [from, to] of this.rewrites) out.push(`${from} → ${to}`);
     for (const [table, cols] of this.excluded) out.push(`${table}: without ${cols.join(', ')}`);
     for (const [table, f] of this.filters) out.push(`${table}: rows where ${f.kind === 'expression' ? f.text : `${f.pair.sql} (predicate pair)`}`);

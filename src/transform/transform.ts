@@ -85,8 +85,8 @@ class TransformedSource implements ChangeSource {
   identity(): ReturnType<ChangeSource['identity']> {
     return this.inner.identity();
   }
-  databaseDefaults(): ReturnType<ChangeSource['databaseDefaults']> {
-    return this.inner.databaseDefaults();
+  databaseDefaults(namespace?: string): ReturnType<ChangeSource['databaseDefaults']> {
+    return this.inner.databaseDefaults(namespace === undefined ? undefined : this.rules.sourceNamespace(namespace));
   }
 
   /** The source's tables under their target names. */

@@ -472,6 +472,7 @@ export class FakeTarget implements Target {
     transactionalDdl: true,
     foreignKeys: true,
     keyRanges: true,
+    namespaces: true,
     commitLimit: null,
   };
   private readonly tables = new Map<string, FakeRows>();

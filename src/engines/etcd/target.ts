@@ -69,6 +69,7 @@ export class EtcdTarget implements Target {
       transactionalDdl: false,
       foreignKeys: false,
       keyRanges: false,
+      namespaces: true,
       commitLimit: opts.maxTxnOps - 1,
     };
   }

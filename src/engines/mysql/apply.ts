@@ -3,7 +3,7 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { isKeyless, secondaryUniqueKeys, type Cascade, type Column, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
-import { literal, quoteId } from './sql.js';
+import { literal, quoteId, quoteTable } from './sql.js';
 
 /** Keeps statements well under max_allowed_packet (16 MiB by default). */
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
@@ -35,7 +35,7 @@ export async function upsertRows(conn: Conn, table: TableSchema, rows: readonly 
   // Key columns too: a row whose stored key differs only in case or trailing spaces from the new
   // image (equal under the collation) must take the new bytes.
   const updates = table.columns.map((c) => `${quoteId(c.name)} = VALUES(${quoteId(c.name)})`);
-  const head = `${replace ? 'REPLACE' : 'INSERT'} INTO ${quoteId(table.name)} (${cols.join(', ')}) VALUES `;
+  const head = `${replace ? 'REPLACE' : 'INSERT'} INTO ${quoteTable(table.name)} (${cols.join(', ')}) VALUES `;
   const tail = replace || keyless ? '' : ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
   let parts: string[] = [];
   let bytes = 0;
@@ -63,7 +63,7 @@ export async function deleteKeys(conn: Conn, table: TableSchema, keys: readonly 
   let bytes = 0;
   const flush = async () => {
     if (parts.length === 0) return;
-    await conn.query(`DELETE FROM ${quoteId(table.name)} WHERE ${lhs} IN (${parts.join(',')})`);
+    await conn.query(`DELETE FROM ${quoteTable(table.name)} WHERE ${lhs} IN (${parts.join(',')})`);
     parts = [];
     bytes = 0;
   };
@@ -166,7 +166,7 @@ export function rowImageDelete(table: TableSchema, image: readonly Value[], lit:
     const float32 = c.logical?.kind === 'float' ? c.logical.bits === 32 : c.dataType === 'float';
     return `${quoteId(c.name)} <=> ${float32 && image[i] !== null && image[i] !== undefined ? `CAST(${v} AS FLOAT)` : v}`;
   });
-  return `DELETE FROM ${quoteId(table.name)} WHERE ${conds.join(' AND ')} LIMIT 1`;
+  return `DELETE FROM ${quoteTable(table.name)} WHERE ${conds.join(' AND ')} LIMIT 1`;
 }
 
 /** The session's table of kept rows (keepRows), one table at a time. */
@@ -185,14 +185,14 @@ export async function applyCascade(conn: Conn, table: TableSchema, cascade: Casc
   });
   const where = idx.map((i, j) => `${quoteId((table.columns[i] as Column).name)} = ${lit(cascade.from[j] ?? null, i)}`).join(' AND ');
   if (cascade.kind === 'delete') {
-    await conn.query(`DELETE FROM ${quoteId(table.name)} WHERE ${where}`);
+    await conn.query(`DELETE FROM ${quoteTable(table.name)} WHERE ${where}`);
     return;
   }
   // InnoDB's cascades leave `ON UPDATE CURRENT_TIMESTAMP` columns alone (measured on MariaDB 10.11);
   // an UPDATE changes them unless they are set to themselves.
   const keep = table.columns.filter((c, i) => !idx.includes(i) && (c.dataType === 'timestamp' || c.dataType === 'datetime')).map((c) => `${quoteId(c.name)} = ${quoteId(c.name)}`);
   const set = [...idx.map((i, j) => `${quoteId((table.columns[i] as Column).name)} = ${lit(cascade.to[j] ?? null, i)}`), ...keep].join(', ');
-  await conn.query(`UPDATE ${quoteId(table.name)} SET ${set} WHERE ${where}`);
+  await conn.query(`UPDATE ${quoteTable(table.name)} SET ${set} WHERE ${where}`);
 }
 
 /** A literal per column of `table`: `colLit`, else plain literals (exact ones for key columns). */
@@ -218,7 +218,7 @@ async function updateKnownColumns(conn: Conn, table: TableSchema, ch: Upsert, co
     .map((c, i) => (skip.has(i) || key.has(i) ? null : `${quoteId(c.name)} = ${lit(ch.row[i] ?? null, i)}`))
     .filter((x): x is string => x !== null);
   if (sets.length === 0) return;
-  await conn.query(`UPDATE ${quoteId(table.name)} SET ${sets.join(', ')} WHERE ${keyWhere(table, ch, lit)}`);
+  await conn.query(`UPDATE ${quoteTable(table.name)} SET ${sets.join(', ')} WHERE ${keyWhere(table, ch, lit)}`);
 }
 
 /**
@@ -246,7 +246,7 @@ async function keepRows(conn: Conn, table: TableSchema, partial: readonly Upsert
   // Dropped first: a failed batch may have left it behind on this pooled connection. Created
   // from the first keys' rows (with the table's own column types), the rest inserted.
   await conn.query(`DROP TEMPORARY TABLE IF EXISTS ${KEEP}`);
-  let head = `CREATE TEMPORARY TABLE ${KEEP} SELECT ${cols} FROM ${quoteId(table.name)} WHERE ${lhs} IN `;
+  let head = `CREATE TEMPORARY TABLE ${KEEP} SELECT ${cols} FROM ${quoteTable(table.name)} WHERE ${lhs} IN `;
   for (let i = 0; i < keys.length; ) {
     const part: string[] = [];
     let bytes = 0;
@@ -256,7 +256,7 @@ async function keepRows(conn: Conn, table: TableSchema, partial: readonly Upsert
       bytes += k.length + 1;
     }
     await conn.query(`${head}(${part.join(',')})`);
-    head = `INSERT INTO ${KEEP} (${cols}) SELECT ${cols} FROM ${quoteId(table.name)} WHERE ${lhs} IN `;
+    head = `INSERT INTO ${KEEP} (${cols}) SELECT ${cols} FROM ${quoteTable(table.name)} WHERE ${lhs} IN `;
   }
 }
 
@@ -269,5 +269,5 @@ async function replaceKept(conn: Conn, table: TableSchema, ch: Upsert, colLit?: 
   const lit = literalsOf(table, colLit);
   const cols = table.columns.map((c) => quoteId(c.name));
   const values = table.columns.map((c, i) => (skip.has(i) ? `k.${quoteId(c.name)}` : lit(ch.row[i] ?? null, i)));
-  await conn.query(`REPLACE INTO ${quoteId(table.name)} (${cols.join(', ')}) SELECT ${values.join(', ')} FROM ${KEEP} AS k WHERE ${keyWhere(table, ch, lit, 'k.')}`);
+  await conn.query(`REPLACE INTO ${quoteTable(table.name)} (${cols.join(', ')}) SELECT ${values.join(', ')} FROM ${KEEP} AS k WHERE ${keyWhere(table, ch, lit, 'k.')}`);
 }

@@ -2,7 +2,7 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import type { KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
 import { filterSql } from './filter.js';
-import { quoteId } from './sql.js';
+import { quoteId, quoteTable } from './sql.js';
 import { codecFor, type ColumnCodec } from './values.js';
 
 /** The SQL pieces for keyset pagination over a table's primary key (any type, composite too). */
@@ -31,7 +31,7 @@ export function chunkSql(table: TableSchema): ChunkSql {
     selectList: codecs.map((c) => c.select).join(', '),
     keyList: keyCols.map((c) => quoteId(c.name)).join(', '),
     keyListDesc: keyCols.map((c) => `${quoteId(c.name)} DESC`).join(', '),
-    from: quoteId(table.name),
+    from: quoteTable(table.name),
     filter: table.rowFilter ? filterSql(table.rowFilter, table) : '',
   };
 }

@@ -1,4 +1,5 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { qualify } from '../../core/names.js';
 import { keyedTable, type ForeignKey, type ForeignKeyRule, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
 import { applyOperations } from '../../schema/apply.js';
@@ -38,6 +39,12 @@ export interface DdlContext {
   readonly tables: ReadonlyMap<string, TableSchema>;
   /** Whether the sync's table selection takes a table of this name. */
   readonly selects: (name: string) => boolean;
+  /**
+   * --databases: the synced databases. Every table name parseDdl reads or returns is then
+   * qualified, `db.table` (core/names.ts), and `database` is not used. Absent: the tables of
+   * `database`, by their own names.
+   */
+  readonly databases?: readonly string[];
 }
 
 /** A statement read. */
@@ -62,7 +69,10 @@ export interface ParsedDdl {
 
 interface QName {
   readonly db: string;
+  /** The sync's name for it: the table's own, or `db.table` under --databases (DdlContext.databases). */
   readonly name: string;
+  /** The table's own name in `db`. */
+  readonly own: string;
   readonly tokens: readonly Token[];
 }
 
@@ -178,8 +188,17 @@ class Reader {
     return textOf(this.lexed.text, tokens);
   }
 
+  /**
+   * Whether `q` is a table of a synced database. In a sync of one database a table whose own name
+   * holds a '.' is never ours: names are unqualified there, and a target reads a '.' as the end of
+   * a database name (core/names.ts), so such a table is not synced, as the source's listing says.
+   */
   private ours(q: QName): boolean {
-    return q.db === this.ctx.database;
+    return this.ctx.databases ? this.ctx.databases.includes(q.db) : q.db === this.ctx.database && !q.own.includes('.');
+  }
+
+  private named(db: string, own: string, tokens: readonly Token[]): QName {
+    return { db, own, name: this.ctx.databases ? qualify(db, own) : own, tokens };
   }
 
   /** The synced table's exact name, when `q` is one. */
@@ -195,9 +214,9 @@ class Reader {
     const first = c.name();
     if (c.acceptPunct('.')) {
       const name = c.name();
-      return { db: first, name, tokens: c.tokens.slice(start, c.i) };
+      return this.named(first, name, c.tokens.slice(start, c.i));
     }
-    return { db: this.ctx.currentSchema, name: first, tokens: c.tokens.slice(start, c.i) };
+    return this.named(this.ctx.currentSchema, first, c.tokens.slice(start, c.i));
   }
 
   statement(toks: Token[]): void {
@@ -233,8 +252,9 @@ class Reader {
       if (c.accept('DATABASE') || c.accept('SCHEMA')) {
         c.accept('IF', 'EXISTS');
         const db = c.name();
-        if (db === this.ctx.database && this.ctx.tables.size > 0) {
-          this.touched.push(...this.ctx.tables.keys());
+        const gone = this.ctx.databases ? [...this.ctx.tables.keys()].filter((t) => t.startsWith(`${db}.`)) : db === this.ctx.database ? [...this.ctx.tables.keys()] : [];
+        if (gone.length > 0) {
+          this.touched.push(...gone);
           this.reasons.push(`DROP DATABASE ${db} drops every synced table`);
         }
         return;
@@ -573,7 +593,7 @@ class Reader {
     const opPairs: { from: string; to: string }[] = [];
     for (const { from, to } of pairs) {
       const k = key(from);
-      const entry = state.get(k) ?? { origin: `${from.db}.${from.name}`, ...(this.synced(from) !== undefined ? { synced: this.synced(from) as string } : {}), final: from };
+      const entry = state.get(k) ?? { origin: `${from.db}.${from.own}`, ...(this.synced(from) !== undefined ? { synced: this.synced(from) as string } : {}), final: from };
       state.delete(k);
       state.set(key(to), { ...entry, final: to });
       if (entry.synced !== undefined) this.touched.push(entry.synced);
@@ -582,7 +602,7 @@ class Reader {
     for (const e of state.values()) {
       const inSelection = this.ours(e.final) && this.ctx.selects(e.final.name);
       if (e.synced !== undefined) {
-        if (!inSelection) this.reasons.push(`the rename moves synced table ${e.synced} to ${e.final.db}.${e.final.name}, which the table selection does not take`);
+        if (!inSelection) this.reasons.push(`the rename moves synced table ${e.synced} to ${e.final.db}.${e.final.own}, which the table selection does not take`);
       } else if (inSelection) {
         const existing = this.synced(e.final);
         const renamedAway = opPairs.some((p) => p.from.toLowerCase() === e.final.name.toLowerCase());
@@ -717,7 +737,7 @@ class Reader {
 
   /** Whether a foreign key of `table` to `ref` is followed: `ref` is synced, taken by the selection, or the table itself. */
   private takes(ref: QName, table: string): boolean {
-    return this.synced(ref) !== undefined || ref.name.toLowerCase() === table.toLowerCase() || this.ctx.selects(ref.name);
+    return this.synced(ref) !== undefined || ref.name.toLowerCase() === table.toLowerCase() || (this.ours(ref) && this.ctx.selects(ref.name));
   }
 
   private tableDefinition(name: string, inner: readonly Token[], depth: number, defaults: CharsetDefaults): TableSchema {

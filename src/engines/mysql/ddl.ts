@@ -7,12 +7,12 @@ import { tableAfter } from '../../core/schema-change-tables.js';
 import type { Column, ForeignKey, TableSchema } from '../../core/schema.js';
 import type { DatabaseDefaults } from '../../core/source.js';
 import { binaryCollation, mapLogicalTable, type MapTableOptions, type MysqlFlavour, type TableMapping } from './types.js';
-import { quoteId } from './sql.js';
+import { quoteId, quoteTable } from './sql.js';
 
 type Queryable = Pick<Connection, 'query'>;
 
 /** The server's own databases: `--force` never drops them. */
-const SYSTEM_DATABASES = new Set(['mysql', 'information_schema', 'performance_schema', 'sys']);
+export const SYSTEM_DATABASES: ReadonlySet<string> = new Set(['mysql', 'information_schema', 'performance_schema', 'sys']);
 
 /** Refuses `--force` on a target URL that names one of the server's own databases (CONFIG_INVALID). */
 export function refuseForceOnSystemDatabase(dsn: Dsn): void {
@@ -68,14 +68,13 @@ export async function databaseExists(conn: Queryable, name: string): Promise<boo
 export function createTableSql(table: TableSchema, opts: MapTableOptions = {}): string {
   if (table.engine === 'mysql' && table.createStatement) {
     return withoutForeignKeys(withoutLeftOutColumns(table.createStatement, table))
-      .replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, `CREATE TABLE IF NOT EXISTS ${quoteId(table.name)}`)
+      .replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, `CREATE TABLE IF NOT EXISTS ${quoteTable(table.name)}`)
       .replace(/\s+AUTO_INCREMENT=\d+/i, '');
   }
-  if (table.engine !== 'mysql') return createTableFromMapping(mapLogicalTable(table, opts), opts);
-  throw new TributaryError(
-    ErrorCode.TABLE_UNSUPPORTED,
-    `table ${table.name}: creating a MySQL table from a ${table.engine} source is not supported yet; create it on the target first`,
-  );
+  // A MySQL table without its statement is one a schema change altered (schema/apply.ts drops the
+  // stale text), as a resumed sync stores it: rendered from its columns' logical types, as a table
+  // of another engine is. The caller creates it only when the target lacks it (ensureSchema).
+  return createTableFromMapping(mapLogicalTable(table, opts), opts);
 }
 
 /**
@@ -135,7 +134,7 @@ export function withoutForeignKeys(create: string): string {
 export function foreignKeySql(table: string, fks: readonly ForeignKey[]): string {
   const adds = fks.map(foreignKeySpec);
   const restrict = fks.some((fk) => fk.onDelete === 'RESTRICT' || fk.onUpdate === 'RESTRICT');
-  return `ALTER TABLE ${quoteId(table)} ${adds.join(', ')}${restrict ? ', ALGORITHM=COPY' : ''}`;
+  return `ALTER TABLE ${quoteTable(table)} ${adds.join(', ')}${restrict ? ', ALGORITHM=COPY' : ''}`;
 }
 
 /**
@@ -160,7 +159,7 @@ export function createTableFromMapping(mapping: TableMapping, opts: MapTableOpti
     if (k.length) lines.push(`  UNIQUE KEY ${quoteId(`tributary_uk${n + 1}`)} (${names(k)})`);
   });
   return (
-    `CREATE TABLE IF NOT EXISTS ${quoteId(table.name)} (\n${lines.join(',\n')}\n) ` +
+    `CREATE TABLE IF NOT EXISTS ${quoteTable(table.name)} (\n${lines.join(',\n')}\n) ` +
     `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${binaryCollation(opts.flavour ?? 'mariadb')}`
   );
 }
@@ -248,7 +247,7 @@ function joins(change: SchemaChange, group: readonly number[], i: number): boole
 /** `ADD CONSTRAINT … FOREIGN KEY … REFERENCES …` of one foreign key, its rules spelled out. */
 function foreignKeySpec(fk: ForeignKey): string {
   const cols = (c: readonly string[]) => c.map(quoteId).join(', ');
-  return `ADD CONSTRAINT ${quoteId(fk.name)} FOREIGN KEY (${cols(fk.columns)}) REFERENCES ${quoteId(fk.referencedTable)} (${cols(fk.referencedColumns)}) ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`;
+  return `ADD CONSTRAINT ${quoteId(fk.name)} FOREIGN KEY (${cols(fk.columns)}) REFERENCES ${quoteTable(fk.referencedTable)} (${cols(fk.referencedColumns)}) ON DELETE ${fk.onDelete} ON UPDATE ${fk.onUpdate}`;
 }
 
 /**
@@ -274,21 +273,21 @@ export function groupSql(change: SchemaChange, group: SchemaChangeGroup, opts: M
   const live = group.operations.filter((i) => !skip.has(i));
   if (group.kind === 'alter') {
     const specs = live.map((i) => alterSpec(change, i, group.operations, skip, opts)).filter((s): s is string => s !== undefined);
-    if (group.renameTo && !skip.has(group.renameTo.operation)) specs.push(`RENAME TO ${quoteId(group.renameTo.to)}`);
-    return specs.length ? `ALTER TABLE ${quoteId(group.table)} ${specs.join(', ')}` : undefined;
+    if (group.renameTo && !skip.has(group.renameTo.operation)) specs.push(`RENAME TO ${quoteTable(group.renameTo.to)}`);
+    return specs.length ? `ALTER TABLE ${quoteTable(group.table)} ${specs.join(', ')}` : undefined;
   }
   const at = live[0];
   if (at === undefined) return undefined;
   const op = change.operations[at] as SchemaOperation;
   switch (op.op) {
     case 'rename-tables':
-      return `RENAME TABLE ${op.pairs.map((p) => `${quoteId(p.from)} TO ${quoteId(p.to)}`).join(', ')}`;
+      return `RENAME TABLE ${op.pairs.map((p) => `${quoteTable(p.from)} TO ${quoteTable(p.to)}`).join(', ')}`;
     case 'create-table':
       return createTableSql(op.table, opts);
     case 'drop-table':
-      return `DROP TABLE IF EXISTS ${quoteId(op.table)}`;
+      return `DROP TABLE IF EXISTS ${quoteTable(op.table)}`;
     case 'truncate':
-      return `TRUNCATE TABLE ${quoteId(op.table)}`;
+      return `TRUNCATE TABLE ${quoteTable(op.table)}`;
     default:
       return undefined;
   }

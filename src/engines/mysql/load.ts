@@ -6,7 +6,7 @@ import type { Column, TableSchema } from '../../core/schema.js';
 import { isMysqlSpatial } from './types.js';
 import type { LogicalType } from '../../core/logical.js';
 import type { Row, Value } from '../../core/values.js';
-import { quoteId } from './sql.js';
+import { quoteId, quoteTable } from './sql.js';
 import { toLogical, type MysqlColumnType, type TableMapping } from './types.js';
 import { mysqlValue } from './values.js';
 
@@ -44,7 +44,7 @@ export function loadPlan(table: TableSchema, mapping?: TableMapping): LoadPlan {
     }
   });
   const sql =
-    `LOAD DATA LOCAL INFILE 'tributary.tsv' REPLACE INTO TABLE ${quoteId(table.name)} CHARACTER SET utf8mb4 ` +
+    `LOAD DATA LOCAL INFILE 'tributary.tsv' REPLACE INTO TABLE ${quoteTable(table.name)} CHARACTER SET utf8mb4 ` +
     `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${targets.join(', ')})` +
     (sets.length ? ` SET ${sets.join(', ')}` : '');
   return mapping ? { sql, kinds, mapping } : { sql, kinds };

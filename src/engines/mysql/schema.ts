@@ -17,6 +17,18 @@ export async function listTables(conn: Queryable, database: string): Promise<str
   return rows.map((r) => String(r.name)).filter((n) => !n.startsWith('_tributary_'));
 }
 
+/**
+ * The server's databases but its own (information_schema, mysql, performance_schema, sys), in name
+ * order: what --databases selects from.
+ */
+export async function listDatabases(conn: Queryable): Promise<string[]> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME');
+  return rows.map((r) => String(r.name)).filter((n) => !SYSTEM_DATABASES.has(n.toLowerCase()));
+}
+
+/** The server's own databases: never synced by --databases. */
+export const SYSTEM_DATABASES: ReadonlySet<string> = new Set(['information_schema', 'mysql', 'performance_schema', 'sys']);
+
 /** The default character set and collation of `database` (information_schema.SCHEMATA). */
 export async function databaseDefaults(conn: Queryable, database: string): Promise<DatabaseDefaults> {
   const [rows] = await conn.query<RowDataPacket[]>(
@@ -98,7 +110,7 @@ export async function describeTable(conn: Queryable, database: string, table: st
   const indexes: IndexDefinition[] = [...byIndex].map(([name, i]) => ({ name, columns: i.columns, unique: i.unique }));
   // A unique key is one over written columns only (not over an expression or a generated column).
   const uniqueKeys = [...byIndex.values()].filter((i) => i.unique && i.written).map((i) => i.columns.map((n) => columns.findIndex((c) => c.name === n)));
-  const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(table)}`);
+  const [create] = await conn.query<RowDataPacket[]>(`SHOW CREATE TABLE ${quoteId(database)}.${quoteId(table)}`);
   const createStatement = String(create[0]?.['Create Table'] ?? '');
   const foreignKeys = await describeForeignKeys(conn, database, table);
   return keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, createStatement, engine: 'mysql', foreignKeys }));

@@ -1,4 +1,5 @@
-import { tableSelected } from '../../config/tables.js';
+import { selectDatabases, tableSelected } from '../../config/tables.js';
+import { qualify, splitName } from '../../core/names.js';
 import { shadowPatterns, ShadowTables } from './osc.js';
 import { createHash } from 'node:crypto';
 import type { Connection, Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
@@ -19,7 +20,7 @@ import { openConnection, openPool, connectError } from './connection.js';
 import { quoteId } from './sql.js';
 import * as positions from './position.js';
 import { assertReadable, assertRequirements, sourceRequirements, type Requirement } from './check.js';
-import { databaseDefaults, describeTable, listTables } from './schema.js';
+import { databaseDefaults, describeTable, listDatabases, listTables } from './schema.js';
 import { pgCopySelect, tsvSelect } from './load.js';
 import * as read from './read.js';
 
@@ -38,6 +39,12 @@ export interface MysqlSourceOptions {
   readonly tables?: readonly string[];
   /** Online schema change tools' shadow names, one `*` for the real table (default: gh-ost's and pt-online-schema-change's). */
   readonly oscShadows?: readonly string[];
+  /**
+   * --databases: names or globs of the databases to sync (the URL names none). Tables are then
+   * named `db.table` (core/names.ts) in everything this source returns and accepts. Absent or
+   * empty: the URL's database, tables by their own names.
+   */
+  readonly databases?: readonly string[];
 }
 
 /**
@@ -78,9 +85,32 @@ export class MysqlSource implements ChangeSource {
   private readonly pgCopy = new WeakMap<TableSchema, string | null>();
   /** The consistent snapshot opened for tables read whole (currentPosition wholeTables), until releaseSnapshot(). */
   private snap: { readonly conn: PoolConnection; readonly tables: ReadonlySet<string> } | undefined;
+  /** --databases resolved at connect(): the databases synced, tables named `db.table`; undefined: the URL's one. */
+  private dbs: readonly string[] | undefined;
 
   constructor(opts: MysqlSourceOptions) {
     this.opts = opts;
+    if (opts.databases?.length && opts.dsn.database) {
+      throw new TributaryError(
+        ErrorCode.CONFIG_INVALID,
+        `source ${describeDsn(opts.dsn)} names database '${opts.dsn.database}' and --databases ${opts.databases.join(',')} is given: a sync of several databases takes a source URL without one; drop the database from the URL (mysql://user@host:3306/), or drop --databases`,
+      );
+    }
+  }
+
+  /** The databases this source syncs: the URL's, or those --databases selected at connect(). */
+  private databases(): readonly string[] {
+    return this.dbs ?? [this.opts.dsn.database];
+  }
+
+  /** Where a table of this source's naming lives: `db.table` under --databases, else the URL's database. */
+  private ref(name: string): { readonly db: string; readonly table: string } {
+    if (!this.dbs) return { db: this.opts.dsn.database, table: name };
+    const { namespace, table } = splitName(name);
+    if (namespace === undefined || !this.dbs.includes(namespace)) {
+      throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table '${name}' is not one of the synced databases' (${this.dbs.join(', ')}): with --databases tables are named db.table; check --tables`);
+    }
+    return { db: namespace, table };
   }
 
   private get c(): Connection {
@@ -94,6 +124,18 @@ export class MysqlSource implements ChangeSource {
     const [rows] = await this.conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
     this.versionText = String(rows[0]?.v ?? '');
     this.mariadb = /mariadb/i.test(this.versionText);
+    if (this.opts.databases?.length) {
+      const all = await listDatabases(this.conn);
+      const chosen = selectDatabases(all, this.opts.databases, `source ${describeDsn(this.opts.dsn)}`);
+      const dotted = chosen.filter((d) => d.includes('.'));
+      if (dotted.length) {
+        throw new TributaryError(
+          ErrorCode.CONFIG_INVALID,
+          `source database${dotted.length > 1 ? 's' : ''} ${dotted.map((d) => `'${d}'`).join(', ')} selected by --databases hold${dotted.length > 1 ? '' : 's'} a '.', which a sync of several databases uses between database and table (db.table); rename ${dotted.length > 1 ? 'them' : 'it'}, or leave ${dotted.length > 1 ? 'them' : 'it'} out of --databases`,
+        );
+      }
+      this.dbs = chosen;
+    }
   }
 
   async close(): Promise<void> {
@@ -115,7 +157,7 @@ export class MysqlSource implements ChangeSource {
   }
 
   check(): Promise<Requirement[]> {
-    return sourceRequirements(this.c, { database: this.opts.dsn.database, positionMode: this.opts.positionMode });
+    return sourceRequirements(this.c, { database: this.databases().join(', '), positionMode: this.opts.positionMode });
   }
 
   async identity(): Promise<SourceIdentity> {
@@ -127,16 +169,33 @@ export class MysqlSource implements ChangeSource {
     return { id: `mysql server_uuid=${rows[0]?.uuid}`, version: this.versionText };
   }
 
-  databaseDefaults(): Promise<DatabaseDefaults> {
-    return databaseDefaults(this.c, this.opts.dsn.database);
+  databaseDefaults(namespace?: string): Promise<DatabaseDefaults> {
+    return databaseDefaults(this.c, namespace ?? this.databases()[0] ?? this.opts.dsn.database);
   }
 
-  /** The database's base tables, but an online schema change tool's own tables of another of them (osc.ts): those are never synced. */
+  /**
+   * The database's base tables, but an online schema change tool's own tables of another of them
+   * (osc.ts): those are never synced. Under --databases, every selected database's, as `db.table`.
+   * In a sync of one database a table whose own name holds a '.' is left out, with a warning: a
+   * target reads a '.' as the end of a database name (core/names.ts); under --databases the name is
+   * qualified and split at its first '.', so such a table is synced.
+   */
   async listTables(): Promise<string[]> {
-    const all = await listTables(this.c, this.opts.dsn.database);
-    const names = new Set(all);
-    const tools = new ShadowTables(this.opts.oscShadows ? shadowPatterns(this.opts.oscShadows) : undefined);
-    return all.filter((name) => !tools.isToolTable(name, names));
+    const out: string[] = [];
+    for (const db of this.databases()) {
+      const all = await listTables(this.c, db);
+      const names = new Set(all);
+      const tools = new ShadowTables(this.opts.oscShadows ? shadowPatterns(this.opts.oscShadows) : undefined);
+      for (const name of all) {
+        if (tools.isToolTable(name, names)) continue;
+        if (!this.dbs && name.includes('.')) {
+          this.opts.logger.warn({ database: db, table: name }, `table ${db}.\`${name}\` is not synced: its name holds a '.', which tributary reads as the end of a database name; rename it to sync it`);
+          continue;
+        }
+        out.push(this.dbs ? qualify(db, name) : name);
+      }
+    }
+    return out;
   }
 
   /** Nothing to scan: capabilities.valueStats is false. */
@@ -146,16 +205,19 @@ export class MysqlSource implements ChangeSource {
 
   /** The table's schema; refuses one the user may not read (assertReadable), as sync and check both describe. */
   async describe(table: string): Promise<TableSchema> {
-    const schema = await describeTable(this.c, this.opts.dsn.database, table);
-    await assertReadable(this.c, this.opts.dsn.database, table);
+    const { db, table: own } = this.ref(table);
+    const described = await describeTable(this.c, db, own);
+    await assertReadable(this.c, db, own);
+    const schema = this.dbs ? qualifiedSchema(described, db) : described;
     this.described.set(table, schema);
     return schema;
   }
 
   async tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }> {
+    const { db, table: own } = this.ref(table);
     const [rows] = await this.c.query<RowDataPacket[]>(
       'SELECT TABLE_ROWS AS n, AVG_ROW_LENGTH AS avg FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-      [this.opts.dsn.database, table],
+      [db, own],
     );
     return { rows: Number(rows[0]?.n ?? 0), avgRowBytes: Number(rows[0]?.avg ?? 0) };
   }
@@ -472,7 +534,8 @@ export class MysqlSource implements ChangeSource {
           })),
           selects: (name) => tableSelected(name, this.opts.tables ?? []),
           // A table entering the selection while streaming: the catalogue's definition now, if it has one.
-          describe: async (name) => ((await listTables(this.c, this.opts.dsn.database)).includes(name) ? this.describe(name) : undefined),
+          describe: async (name) => ((await this.listTables()).includes(name) ? this.describe(name) : undefined),
+          ...(this.dbs ? { databases: this.dbs } : {}),
           ...(this.opts.oscShadows ? { shadows: shadowPatterns(this.opts.oscShadows) } : {}),
           maxBufferBytes: this.opts.maxBufferBytes,
           timeoutMs: this.opts.binlogTimeoutMs ?? 30_000,
@@ -493,6 +556,15 @@ export class MysqlSource implements ChangeSource {
   describePosition(position: string): string {
     return positions.describePosition(position);
   }
+}
+
+/**
+ * A table of database `db` under its qualified name (`db.table`): its foreign keys name the tables
+ * they reference qualified too (describeForeignKeys leaves a table of the same database bare).
+ */
+function qualifiedSchema(t: TableSchema, db: string): TableSchema {
+  const foreignKeys = t.foreignKeys?.map((fk) => (fk.referencedTable.includes('.') ? fk : { ...fk, referencedTable: qualify(db, fk.referencedTable) }));
+  return { ...t, name: qualify(db, t.name), ...(foreignKeys ? { foreignKeys } : {}) };
 }
 
 /** A stable binlog client server_id for a sync id, away from the small ids real servers use. */

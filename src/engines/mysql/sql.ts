@@ -1,4 +1,5 @@
 import { escape } from 'mysql2';
+import { splitName } from '../../core/names.js';
 import type { Value } from '../../core/values.js';
 import type { MysqlColumnType } from './types.js';
 import { mysqlValue } from './values.js';
@@ -43,4 +44,14 @@ export function columnLiteral(table: string, m: MysqlColumnType, v: Value): stri
 
 export function quoteId(name: string): string {
   return '`' + name.replace(/`/g, '``') + '`';
+}
+
+/**
+ * A table's name as SQL: `t`, or `db`.`t` for a qualified name (a sync of several databases,
+ * core/names.ts). Every statement that names a synced table, on the source or the target, quotes it
+ * with this, so a qualified name reaches its own database whatever the connection's default is.
+ */
+export function quoteTable(name: string): string {
+  const { namespace, table } = splitName(name);
+  return namespace === undefined ? quoteId(table) : `${quoteId(namespace)}.${quoteId(table)}`;
 }

@@ -5,6 +5,7 @@ import type { Dsn } from '../../config/dsn.js';
 import type { Change, StreamEvent } from '../../core/change.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { qualify, splitName } from '../../core/names.js';
 import { isKeyless, rowKey, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { rowBytes } from '../../core/values.js';
@@ -46,6 +47,12 @@ export interface BinlogOptions {
    * Without it such a statement stops the sync.
    */
   readonly describe?: (name: string) => Promise<TableSchema | undefined>;
+  /**
+   * --databases: the synced databases; tables are then named `db.table` (core/names.ts), in the
+   * events pushed and in `tables`, `selects` and `describe`. Absent: the URL's database, tables by
+   * their own names.
+   */
+  readonly databases?: readonly string[];
   /** Pause reading the binlog when this many bytes of events wait for the consumer. */
   readonly maxBufferBytes: number;
   /**
@@ -97,6 +104,9 @@ function decoderOf(schema: TableSchema): TableDecoder {
  */
 export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): AsyncGenerator<StreamEvent> {
   const db = opts.dsn.database;
+  const multi = opts.databases;
+  /** A table of the binlog under the sync's name for it; undefined when its database is not synced. */
+  const nameOf = (schema: string, table: string): string | undefined => (multi ? (multi.includes(schema) ? qualify(schema, table) : undefined) : schema === db ? table : undefined);
   const decoders = new Map<string, TableDecoder>();
   const shadows = new ShadowTables(opts.shadows);
   // Shadows stored with the checkpoint are followed again; their rows are never decoded.
@@ -219,17 +229,18 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const outside = new Map(opts.catalogue ? [...opts.catalogue].filter(([name]) => decoders.has(name)) : []);
   const rowsEvent = (evt: RowsEvent & { rows: unknown[] }, kind: 'write' | 'update' | 'delete') => {
     const entry: TableMapEntry | undefined = evt.tableMap[evt.tableId];
-    if (!entry || entry.parentSchema !== db) return;
-    let dec = decoders.get(entry.tableName);
+    const synced = entry ? nameOf(entry.parentSchema, entry.tableName) : undefined;
+    if (synced === undefined) return;
+    let dec = decoders.get(synced);
     if (!dec) return;
     const sample = evt.rows[0] as Record<string, unknown> | undefined;
     const image = kind === 'update' ? (sample as { after?: Record<string, unknown> } | undefined)?.after : sample;
-    const now = outside.get(entry.tableName);
+    const now = outside.get(synced);
     if (image && now && !fits(dec.schema, image) && fits(now, image)) {
       // The rows have the catalogue's definition and no statement brought it: it changed outside
       // the binlog. The applier goes on only when the target has it too.
       const before = dec.schema;
-      outside.delete(entry.tableName);
+      outside.delete(synced);
       dec = decoderOf(now);
       decoders.set(now.name, dec);
       push({
@@ -366,14 +377,16 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     const shadowChanged = (names: readonly string[], before: ReadonlyMap<string, TableSchema>) =>
       push({ type: 'ddl', tables: [...names], statement: sql, position: pos, operations: [], before, after: storedNow(names) });
     // An online schema change tool's shadow: created like a synced table, altered, swapped in.
-    const made = shadows.created(sql, db, evt.schema, current);
+    // Online schema change tools are followed in a sync of one database (their shadows are named
+    // by patterns over bare names); under --databases a shadow is synced as any new table is.
+    const made = multi ? undefined : shadows.created(sql, db, evt.schema, current);
     if (made !== undefined) return shadowChanged([made], new Map());
     const known = new Map([...current, ...shadows.definitions()]);
     // An online schema change tool's own tables are never synced, whatever the selection says.
     // A shadow's own CREATE TABLE is read, to follow it.
     const selects = (name: string) =>
       current.has(name) || shadows.has(name) || shadows.baseOf(name, current) !== undefined || (!shadows.isToolTable(name, current) && (opts.selects?.(name) ?? false));
-    const parsed = parseDdl(sql, { database: db, currentSchema: evt.schema, tables: known, selects });
+    const parsed = parseDdl(sql, { database: db, currentSchema: evt.schema, tables: known, selects, ...(multi ? { databases: multi } : {}) });
     const created = parsed.operations.length === 1 && parsed.operations[0]?.op === 'create-table' ? parsed.operations[0].table : undefined;
     if (created && parsed.unsupported === undefined && shadows.adopt(created, current)) return shadowChanged([created.name], new Map());
     const shadowsBefore = storedNow(parsed.tables);
@@ -407,7 +420,8 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   /** Later rows of `name` decode with `table`; the dump's table filter lets them through. */
   const follow = (name: string, table: TableSchema) => {
     decoders.set(name, decoderOf(table));
-    includeTable(client, db, name);
+    const own = multi ? splitName(name) : { namespace: db, table: name };
+    includeTable(client, own.namespace ?? db, own.table);
   };
 
   // A statement that brings tables with rows into the selection (ParsedDdl.adopt): their
@@ -578,7 +592,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const start: Record<string, unknown> = {
     serverId: opts.serverId,
     includeEvents: ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'xaprepare', 'tablemap', 'writerows', 'updaterows', 'deleterows'],
-    includeSchema: { [db]: opts.tables.map((t) => t.name) },
+    includeSchema: includeSchema(db, multi, opts.tables),
   };
   const watch = watchDump(client, start as { includeEvents: string[] }, {
     timeoutMs: opts.timeoutMs,
@@ -625,6 +639,21 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     client.on('error', () => undefined);
     client.stop();
   }
+}
+
+/**
+ * zongji's table filter: the synced tables per database (the tables of the URL's database, or of
+ * each database --databases selected, named `db.table`). A database without synced tables yet is
+ * listed with none, so includeTable can add one that starts syncing while streaming.
+ */
+function includeSchema(db: string, multi: readonly string[] | undefined, tables: readonly TableSchema[]): Record<string, string[]> {
+  if (!multi) return { [db]: tables.map((t) => t.name) };
+  const out: Record<string, string[]> = Object.fromEntries(multi.map((d) => [d, [] as string[]]));
+  for (const t of tables) {
+    const { namespace, table } = splitName(t.name);
+    if (namespace !== undefined) (out[namespace] ??= []).push(table);
+  }
+  return out;
 }
 
 /**

@@ -17,13 +17,14 @@ import { applyCascade, applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
 import { assertMappable, currentAccount, dataProblems, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
-import { createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql } from './ddl.js';
-import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables } from './replay.js';
+import { createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql, SYSTEM_DATABASES } from './ddl.js';
+import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables, type TableState, type TargetState } from './replay.js';
+import { namespacesOf, qualify, splitName } from '../../core/names.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../core/formats.js';
-import { columnLiteral, quoteId } from './sql.js';
+import { columnLiteral, quoteId, quoteTable } from './sql.js';
 import { MysqlReadBack } from './read.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Value } from '../../core/values.js';
@@ -62,6 +63,7 @@ export class MysqlTarget implements Target {
     transactionalDdl: false,
     foreignKeys: true,
     keyRanges: true,
+    namespaces: true,
     commitLimit: null,
   };
   private readonly opts: MysqlTargetOptions;
@@ -220,17 +222,31 @@ export class MysqlTarget implements Target {
     }
   }
 
+  /**
+   * inspectTables (replay.ts) of tables by the sync's names: a qualified name (`db.table`, a sync
+   * of several databases) is looked up in its own database, and keyed by that name again.
+   */
+  private async inspect(tables: readonly string[]): Promise<TargetState> {
+    const byNamespace = new Map<string | undefined, string[]>();
+    for (const t of tables) {
+      const { namespace, table } = splitName(t);
+      byNamespace.set(namespace, [...(byNamespace.get(namespace) ?? []), table]);
+    }
+    const out = new Map<string, TableState>();
+    for (const [namespace, names] of byNamespace) {
+      const state = await inspectTables(this.c, namespace ?? this.opts.dsn.database, names);
+      for (const [name, t] of state) out.set(qualify(namespace, name), t);
+    }
+    return out;
+  }
+
   async nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]> {
     if (this.missing) return [];
-    const [existing] = await this.c.query<RowDataPacket[]>(
-      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
-      [this.opts.dsn.database],
-    );
-    const names = new Set(existing.map((r) => String(r.name)));
+    const names = await this.existingTables(tables.map((t) => t.name));
     const out: string[] = [];
     for (const t of tables) {
       if (!names.has(t.name)) continue;
-      const [rows] = await this.c.query<RowDataPacket[]>(`SELECT 1 FROM ${quoteId(t.name)} LIMIT 1`);
+      const [rows] = await this.c.query<RowDataPacket[]>(`SELECT 1 FROM ${quoteTable(t.name)} LIMIT 1`);
       if (rows.length > 0) out.push(t.name);
     }
     return out;
@@ -251,8 +267,46 @@ export class MysqlTarget implements Target {
       if (plan.note) out.push(`-- ${plan.note}`);
     }
     out.push(`-- the checkpoint table ${quoteId(checkpoint.CHECKPOINT_TABLE)}, if absent`);
+    for (const [ns, defaults] of this.namespaces(tables, opts)) {
+      if (ns === this.opts.dsn.database || (!opts.recreate && (await databaseExists(this.c, ns)))) continue;
+      const plan = await databasePlan(this.c, ns, defaults, this.flavour);
+      out.push(`-- target database ${ns} (--databases)${opts.recreate ? ', dropped first under --force' : ''}`, ...(opts.recreate ? [`DROP DATABASE IF EXISTS ${quoteId(ns)}`] : []), plan.sql);
+    }
     for (const t of tables) out.push(createTableSql(t, this.mapOptions));
     return out;
+  }
+
+  /**
+   * The target databases of a sync of several (tables named `db.table`): every namespace
+   * SchemaOptions.namespaces names (with its source database's defaults) and every one a table is
+   * in. A server's own database is refused by name: nothing of a sync is written there.
+   */
+  private namespaces(tables: readonly TableSchema[], opts: SchemaOptions): Map<string, DatabaseDefaults | undefined> {
+    const out = new Map<string, DatabaseDefaults | undefined>(opts.namespaces ?? []);
+    for (const ns of namespacesOf(tables.map((t) => t.name))) if (!out.has(ns)) out.set(ns, undefined);
+    for (const ns of out.keys()) {
+      if (SYSTEM_DATABASES.has(ns.toLowerCase())) {
+        throw new TributaryError(ErrorCode.CONFIG_INVALID, `target database '${ns}' of a sync of several databases is one of the server's own databases; write it elsewhere with --database-rewrites ${ns}=NAME`);
+      }
+    }
+    return out;
+  }
+
+  /** Creates the target databases of a sync of several (namespaces()) that are missing; under --force drops each first. */
+  private async createNamespaces(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void> {
+    for (const [ns, defaults] of this.namespaces(tables, opts)) {
+      // The URL's own database was made (or recreated) with the checkpoint table by ensureSchema.
+      if (ns === this.opts.dsn.database) continue;
+      await this.syncLock?.verify(this.c);
+      if (opts.recreate) {
+        this.opts.logger.warn({ database: ns }, `--force: dropping database ${ns} (a target database of this sync)`);
+        await this.c.query(`DROP DATABASE IF EXISTS ${quoteId(ns)}`);
+      }
+      if (await databaseExists(this.c, ns)) continue;
+      const plan = await databasePlan(this.c, ns, defaults, this.flavour);
+      await this.c.query(plan.sql);
+      this.opts.logger.info({ database: ns, statement: plan.sql }, 'target database created');
+    }
   }
 
   /**
@@ -306,6 +360,8 @@ export class MysqlTarget implements Target {
   async ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void> {
     // Every type refusal before the first write.
     this.checkTypes(tables);
+    // Target databases the sync may not write (a server's own) are refused before any is created.
+    this.namespaces(tables, opts);
     await this.syncLock?.check();
     if (this.missing || opts.recreate) await this.createDatabase(opts);
     try {
@@ -317,7 +373,23 @@ export class MysqlTarget implements Target {
       }
       throw err;
     }
-    for (const t of tables) await this.c.query(createTableSql(t, this.mapOptions));
+    await this.createNamespaces(tables, opts);
+    // A table the target has is left as it is (CREATE … IF NOT EXISTS would change nothing): a
+    // resumed sync's stored definition of a table a schema change altered has no CREATE text.
+    const existing = await this.existingTables(tables.map((t) => t.name));
+    for (const t of tables) if (!existing.has(t.name)) await this.c.query(createTableSql(t, this.mapOptions));
+  }
+
+  /** Which of `names` (the sync's names, qualified or not) are base tables on the target now. */
+  private async existingTables(names: readonly string[]): Promise<Set<string>> {
+    if (names.length === 0) return new Set();
+    const databases = [this.opts.dsn.database, ...namespacesOf(names)];
+    const [rows] = await this.c.query<RowDataPacket[]>(
+      "SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?) AND TABLE_TYPE = 'BASE TABLE'",
+      [databases],
+    );
+    // A table of the URL's database is known by its bare name, and by its qualified one when the sync takes several.
+    return new Set(rows.flatMap((r) => [qualify(String(r.db), String(r.name)), ...(String(r.db) === this.opts.dsn.database ? [String(r.name)] : [])]));
   }
 
   private planFor(table: TableSchema): LoadPlan {
@@ -409,7 +481,7 @@ export class MysqlTarget implements Target {
       async truncate(table: TableSchema) {
         // DELETE, not TRUNCATE: TRUNCATE commits implicitly and would split data from checkpoint.
         try {
-          await conn.query(`DELETE FROM ${quoteId(table.name)}`);
+          await conn.query(`DELETE FROM ${quoteTable(table.name)}`);
         } catch (err) {
           throw writeError(err, `emptying ${table.name} (TRUNCATE on the source)`);
         }
@@ -477,7 +549,9 @@ export class MysqlTarget implements Target {
   async describe(table: string): Promise<TableSchema | null> {
     if (this.missing) return null;
     try {
-      return await describeTable(this.c, this.opts.dsn.database, table);
+      const { namespace, table: own } = splitName(table);
+      const described = await describeTable(this.c, namespace ?? this.opts.dsn.database, own);
+      return namespace === undefined ? described : { ...described, name: table };
     } catch (err) {
       if (err instanceof TributaryError && err.code === ErrorCode.TABLE_UNSUPPORTED) return null;
       throw err;
@@ -515,7 +589,7 @@ export class MysqlTarget implements Target {
   }
 
   async countRows(table: TableSchema): Promise<number> {
-    const [rows] = await this.c.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${quoteId(table.name)}`);
+    const [rows] = await this.c.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${quoteTable(table.name)}`);
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -551,7 +625,7 @@ export class MysqlTarget implements Target {
     schemaChangeSql(change, opts);
     await this.syncLock?.check();
     const groups = schemaChangeGroups(change);
-    const state = await inspectTables(this.c, this.opts.dsn.database, changeTables(change));
+    const state = await this.inspect(changeTables(change));
     const stored = parsePendingDdl(await checkpoint.loadPendingDdl(this.c, syncId));
     const pending = stored?.position === cp.position && stored.statement === change.statement ? stored : undefined;
     const skip = operationsInEffect(change, groups, state, pending);

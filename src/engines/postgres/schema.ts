@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { keyedTable, type Column, type ForeignKey, type ForeignKeyRule, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import type { ColumnValueStats } from '../../core/source.js';
-import { quoteIdent } from './sql.js';
+import { qualified, quoteIdent } from './sql.js';
 import { withLogical } from './types.js';
 import { describeTypeRefs } from './user-types.js';
 import type { TypeRef } from '../../core/user-types.js';
@@ -51,10 +51,8 @@ function replicaIdentity(code: string): ReplicaIdentity {
   return ({ d: 'default', n: 'nothing', f: 'full', i: 'index' } as const)[code as 'd' | 'n' | 'f' | 'i'] ?? 'default';
 }
 
-/** `"schema"."table"`. */
-export function qualified(namespace: string, table: string): string {
-  return `${quoteIdent(namespace)}.${quoteIdent(table)}`;
-}
+/** `"schema"."table"` (sql.ts qualified: a qualified table name names its own schema). */
+export { qualified } from './sql.js';
 
 /**
  * Base tables of `namespace`, in name order: ordinary tables and partitioned tables (relkind 'p'),

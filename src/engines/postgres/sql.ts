@@ -1,3 +1,4 @@
+import { splitName } from '../../core/names.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { POSTGIS_MAX_SRID, SpatialError, spatialSrid, spatialToEwkb } from '../../core/spatial.js';
@@ -21,8 +22,13 @@ export function quoteLiteral(text: string): string {
   return "'" + text.replace(/'/g, "''") + "'";
 }
 
+/**
+ * `"schema"."table"`. A qualified table name (`ns.table`, a sync of several databases or schemas:
+ * core/names.ts) names its own schema, which wins over `schema`.
+ */
 export function qualified(schema: string, table: string): string {
-  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  const { namespace, table: own } = splitName(table);
+  return `${quoteIdent(namespace ?? schema)}.${quoteIdent(own)}`;
 }
 
 /** PostgreSQL truncates longer identifiers silently (NAMEDATALEN 64), which could merge two names. */

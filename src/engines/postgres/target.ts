@@ -63,6 +63,7 @@ export class PostgresTarget implements Target {
     transactionalDdl: true,
     foreignKeys: true,
     keyRanges: true,
+    namespaces: false,
     commitLimit: null,
   };
   private readonly opts: PostgresTargetOptions;

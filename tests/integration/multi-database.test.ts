@@ -1,0 +1,217 @@
+/**
+ * Several databases in one sync (issue 14): `--databases` with a MySQL source URL that names none,
+ * `--database-rewrites`, `db.table` patterns in --tables and the other rules, on real MariaDB servers
+ * (and etcd), while both databases take writes and schema changes; verify clean; resume after
+ * kill -9; and every refusal before anything is written.
+ */
+import { Etcd3 } from 'etcd3';
+import type { Connection } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEtcd, startMariaDb, type Server } from '../../src/testing/servers.js';
+import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { copyDone } from '../helpers/converge.js';
+
+let source: Server;
+let target: Server;
+let etcd: Server;
+let src: Connection;
+let dst: Connection;
+const running: CliRun[] = [];
+
+const SCHEMA = `
+  CREATE TABLE orders (id INT PRIMARY KEY, tenant INT NOT NULL, note VARCHAR(40));
+  CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR(40) NOT NULL);
+  INSERT INTO orders SELECT seq, seq % 5, CONCAT('n', seq) FROM seq_1_to_3000;
+  INSERT INTO users SELECT seq, CONCAT('u', seq) FROM seq_1_to_500;`;
+
+/** Writes into every table of `dbs` until stopped: inserts, updates, deletes. */
+function writer(dbs: readonly string[]): { stop: () => Promise<number> } {
+  let on = true;
+  let n = 0;
+  const done = (async () => {
+    const c = await connect(source.url());
+    try {
+      while (on) {
+        n++;
+        for (const db of dbs) {
+          await c.query(`INSERT INTO ${db}.orders (id, tenant, note) VALUES (${3000 + n}, ${n % 5}, 'new') ON DUPLICATE KEY UPDATE note = 'again'`);
+          await c.query(`UPDATE ${db}.orders SET note = CONCAT('u', ${n}) WHERE id = ${(n * 37) % 3000 + 1}`);
+          await c.query(`DELETE FROM ${db}.orders WHERE id = ${(n * 53) % 3000 + 1}`);
+          await c.query(`UPDATE ${db}.users SET name = CONCAT('w', ${n}) WHERE id = ${(n * 7) % 500 + 1}`);
+        }
+      }
+    } finally {
+      await c.end();
+    }
+    return n;
+  })();
+  return {
+    stop: async () => {
+      on = false;
+      return done;
+    },
+  };
+}
+
+async function rows(c: Connection, sql: string): Promise<string> {
+  return c.query(sql).then(([r]) => JSON.stringify(r)).catch((err: unknown) => `error: ${(err as Error).message}`);
+}
+
+const tablesOf = async (db: string) => rows(dst, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db}' ORDER BY TABLE_NAME`);
+
+beforeAll(async () => {
+  [source, target, etcd] = await Promise.all([startMariaDb({ serverId: 151 }), startMariaDb({ serverId: 152 }), startEtcd()]);
+  src = await connect(source.url());
+  dst = await connect(target.url());
+  for (const db of ['shop1', 'shop2', 'other', 'kv1', 'kv2', 'refuse1', 'refuse2']) await src.query(`CREATE DATABASE ${db}; USE ${db}; ${SCHEMA}`);
+}, 180_000);
+
+afterAll(async () => {
+  for (const r of running) r.child.kill('SIGKILL');
+  await src?.end();
+  await dst?.end();
+  await Promise.all([source?.stop(), target?.stop(), etcd?.stop()]);
+});
+
+describe('--databases', () => {
+  it('MariaDB → MariaDB: two databases into one target under rewritten names while both take writes and schema changes; kill -9 and resume; verify clean', async () => {
+    const ARGS = ['--source', source.url(), '--target', target.url('tributary_meta'), '--databases', 'shop*', '--database-rewrites', 'shop1=copy1,shop2=copy2'];
+    const w = writer(['shop1', 'shop2', 'other']);
+    let run = startCli(['sync', ...ARGS, '--flush-interval', '100ms', '--checksum-interval', '1s']);
+    running.push(run);
+    await copyDone(run, 90_000);
+    // Schema changes in both databases: a column, a table created with rows, a rename within one, a
+    // table renamed from one synced database into the other.
+    await src.query('ALTER TABLE shop1.orders ADD COLUMN extra INT NULL');
+    await src.query('UPDATE shop1.orders SET extra = id WHERE id < 100');
+    const writes = await w.stop();
+    expect(writes).toBeGreaterThan(0);
+    await src.query('CREATE TABLE shop2.fresh (id INT PRIMARY KEY, v VARCHAR(10))');
+    await src.query("INSERT INTO shop2.fresh VALUES (1, 'a'), (2, 'b')");
+    await src.query('RENAME TABLE shop2.users TO shop2.people');
+    await src.query('CREATE TABLE shop1.moving (id INT PRIMARY KEY)');
+    await src.query('INSERT INTO shop1.moving VALUES (1), (2), (3)');
+    await src.query('RENAME TABLE shop1.moving TO shop2.moved');
+    await src.query('INSERT INTO shop2.moved VALUES (4)');
+    // Killed mid-stream once the schema changes are on the target, resumed from the checkpoint in tributary_meta.
+    await waitUntil('the schema changes applied', async () => (await rows(dst, 'SELECT id FROM copy2.moved ORDER BY id')) === JSON.stringify([1, 2, 3, 4].map((id) => ({ id }))) && (await tablesOf('copy2')).includes('people'), 60_000);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    await src.query("UPDATE shop2.people SET name = 'while down' WHERE id = 1");
+    run = startCli(['sync', ...ARGS, '--flush-interval', '100ms', '--checksum-interval', '1s']);
+    running.push(run);
+    const same = async (a: string, b: string) => (await rows(src, a)) === (await rows(dst, b));
+    await waitUntil(
+      'both target databases in step',
+      async () =>
+        (await same('SELECT * FROM shop1.orders ORDER BY id', 'SELECT * FROM copy1.orders ORDER BY id')) &&
+        (await same('SELECT * FROM shop1.users ORDER BY id', 'SELECT * FROM copy1.users ORDER BY id')) &&
+        (await same('SELECT * FROM shop2.orders ORDER BY id', 'SELECT * FROM copy2.orders ORDER BY id')) &&
+        (await same('SELECT * FROM shop2.people ORDER BY id', 'SELECT * FROM copy2.people ORDER BY id')) &&
+        (await same('SELECT * FROM shop2.fresh ORDER BY id', 'SELECT * FROM copy2.fresh ORDER BY id')) &&
+        (await same('SELECT * FROM shop2.moved ORDER BY id', 'SELECT * FROM copy2.moved ORDER BY id')),
+      90_000,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${run.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-4000)}`, { cause: err });
+    });
+    expect(run.stderr()).toContain('resuming from checkpoint');
+    expect(await rows(dst, 'SELECT name FROM copy2.people WHERE id = 1')).toBe(JSON.stringify([{ name: 'while down' }]));
+    // Each database's tables in its own target database, nothing under the source names, nothing of `other`.
+    expect(await tablesOf('copy1')).toBe(JSON.stringify([{ TABLE_NAME: 'orders' }, { TABLE_NAME: 'users' }]));
+    expect(await tablesOf('copy2')).toBe(JSON.stringify(['fresh', 'moved', 'orders', 'people'].map((TABLE_NAME) => ({ TABLE_NAME }))));
+    for (const db of ['shop1', 'shop2', 'other']) expect(await tablesOf(db)).toBe('[]');
+    // The checkpoint lives in the target URL's database only.
+    expect(await tablesOf('tributary_meta')).toBe(JSON.stringify([{ TABLE_NAME: '_tributary_checkpoint' }]));
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr()).toBe(0);
+    const v = await runCli(['verify', ...ARGS], {}, 120_000);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.stdout).toContain('copy1.orders: 3000 rows checked');
+    // A row changed behind the sync's back is found by the same verify.
+    await dst.query("UPDATE copy2.orders SET note = 'tampered' WHERE id = 2");
+    const dirty = await runCli(['verify', ...ARGS, '--rechecks', '0'], {}, 120_000);
+    expect(dirty.code, dirty.stdout).not.toBe(0);
+    expect(dirty.stdout).toContain('copy2.orders');
+  }, 360_000);
+
+  it('a sync of one database resumes after kill -9 past a followed ALTER (its stored definition has no CREATE text)', async () => {
+    await src.query(`CREATE DATABASE single; USE single; ${SCHEMA}`);
+    const args = ['sync', '--source', source.url('single'), '--target', target.url('single'), '--flush-interval', '100ms', '--checksum', 'off'];
+    const first = startCli(args);
+    running.push(first);
+    await copyDone(first, 60_000);
+    await src.query('ALTER TABLE single.orders ADD COLUMN extra INT NULL');
+    await src.query('UPDATE single.orders SET extra = 7 WHERE id = 1');
+    await waitUntil('the ALTER and its row on the target', async () => (await rows(dst, 'SELECT extra FROM single.orders WHERE id = 1')) === JSON.stringify([{ extra: 7 }]), 30_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await src.query('UPDATE single.orders SET extra = 8 WHERE id = 2');
+    const second = startCli(args);
+    running.push(second);
+    await waitUntil('the row written while it was down', async () => (await rows(dst, 'SELECT extra FROM single.orders WHERE id = 2')) === JSON.stringify([{ extra: 8 }]) || second.child.exitCode !== null, 60_000);
+    expect(second.child.exitCode, second.stderr()).toBe(null);
+    expect(second.stderr()).toContain('resuming from checkpoint');
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.stderr()).toBe(0);
+  }, 120_000);
+
+  it('db.table patterns in --tables and the rules; a bare pattern takes the table in every database; into etcd under qualified keys', async () => {
+    const prefix = '/multi';
+    const run = startCli([
+      'sync', '--source', source.url(), '--target', etcd.url('multi'), '--databases', 'kv1,kv2', '--tables', 'orders,kv2.users',
+      '--database-rewrites', 'kv2=k2', '--table-rewrites', 'kv1.orders=o1', '--where', 'kv2.orders: tenant = 1', '--flush-interval', '100ms', '--checksum', 'off',
+    ]);
+    running.push(run);
+    await copyDone(run, 90_000);
+    await src.query("UPDATE kv1.orders SET note = 'streamed' WHERE id = 5");
+    await src.query("UPDATE kv2.orders SET note = 'streamed' WHERE id = 6");
+    await src.query("UPDATE kv1.users SET name = 'not synced' WHERE id = 1");
+    const client = new Etcd3({ hosts: `http://127.0.0.1:${etcd.port}` });
+    const keys = (table: string) => client.getAll().prefix(`${prefix}/${table}/`).count();
+    await waitUntil('the copy into etcd', async () => (await keys('kv1.o1')) === 3000 && (await keys('k2.orders')) === 600 && (await keys('k2.users')) === 500, 60_000);
+    expect(await keys('kv1.users')).toBe(0);
+    expect(await keys('kv1.orders')).toBe(0);
+    const get = async (key: string) => {
+      const v = await client.get(key).string();
+      return v === null ? undefined : (JSON.parse(v) as Record<string, unknown>);
+    };
+    await waitUntil('the stream into etcd', async () => (await get(`${prefix}/kv1.o1/5`))?.note === 'streamed' && (await get(`${prefix}/k2.orders/6`))?.note === 'streamed', 30_000);
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr()).toBe(0);
+    client.close();
+  }, 240_000);
+
+  it('--dry-run prints qualified source and target names and the database rewrites', async () => {
+    const plan = await runCli(['sync', '--dry-run', '--source', source.url(), '--target', target.url('meta_plan'), '--databases', 'refuse*', '--database-rewrites', 'refuse1=r1'], {}, 60_000);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('refuse1.orders → r1.orders: ~');
+    expect(plan.stdout).toContain('database refuse1 → r1');
+    expect(plan.stdout).toMatch(/CREATE TABLE IF NOT EXISTS `r1`\.`orders`/);
+    expect(plan.stdout).toMatch(/CREATE TABLE IF NOT EXISTS `refuse2`\.`users`/);
+    expect(plan.stdout).toMatch(/CREATE DATABASE `r1`/);
+    expect(await tablesOf('r1')).toBe('[]');
+  }, 60_000);
+
+  it.each([
+    [['--source', 'SOURCE/refuse1', '--databases', 'refuse1'], "names database 'refuse1' and --databases refuse1 is given"],
+    [['--source', 'SOURCE/refuse1', '--database-rewrites', 'refuse1=x'], 'is given without --databases'],
+    [['--source', 'SOURCE', '--databases', 'nosuch*'], "--databases 'nosuch*' matches no database"],
+    [['--source', 'SOURCE', '--databases', 'refuse*', '--database-rewrites', 'refuse1=x,refuse2=x'], "maps both 'refuse1' and 'refuse2' onto target database 'x'"],
+    [['--source', 'SOURCE', '--databases', 'refuse*', '--database-rewrites', 'refuse1=refuse2'], "write refuse1.orders under the name of synced table 'refuse2.orders'"],
+    [['--source', 'SOURCE', '--databases', 'refuse*', '--database-rewrites', 'refuse1=mysql'], "target database 'mysql' of a sync of several databases is one of the server's own databases"],
+    [['--source', 'SOURCE', '--databases', 'refuse*', '--tables', 'refuse3.orders'], "pattern 'refuse3.orders' matches no table"],
+    [['--source', 'SOURCE', '--databases', 'refuse*', '--database-rewrites', 'nosuch=x'], "names database 'nosuch', which the sync does not take"],
+  ])('refuses %j before writing anything', async (args, message) => {
+    const r = await runCli(['sync', ...args.map((a) => (a.startsWith('SOURCE') ? a.replace('SOURCE', source.url().replace(/\/$/, '')) : a)), '--target', target.url('refused')], {}, 60_000);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(message);
+    const [dbs] = await dst.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('refused', 'x', 'refuse1', 'refuse2')");
+    expect(dbs).toEqual([]);
+  }, 60_000);
+
+  it('refuses a target that cannot hold several databases, by name', async () => {
+    const r = await runCli(['sync', '--source', source.url(), '--databases', 'refuse*', '--target', 'postgres://postgres@127.0.0.1:1/x'], {}, 60_000);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('cannot hold the tables of several databases yet');
+  }, 60_000);
+});
