@@ -156,12 +156,13 @@ export class RelayReader implements AsyncIterable<StoredTransaction> {
   }
 
   private async mark(): Promise<DurableMark | undefined> {
-    return this.opts.writer ? this.opts.writer.durableMark() : readMark(this.opts.dir);
+    const w = this.opts.writer;
+    return w?.live ? w.durableMark() : readMark(this.opts.dir);
   }
 
   private async checkNotLost(): Promise<void> {
     const id = this.opts.id!;
-    const meta = this.opts.writer ? this.opts.writer.meta() : await readMeta(this.opts.dir);
+    const meta = this.opts.writer?.live ? this.opts.writer.meta() : await readMeta(this.opts.dir);
     const lost = meta?.lostReaders[id];
     if (lost) throw readerLost(this.opts.dir, id, lost);
   }
@@ -203,14 +204,14 @@ class Waker {
   private readonly unsubscribe: (() => void) | undefined;
   constructor(
     private readonly dir: string,
-    writer: RelayWriter | undefined,
+    private readonly writer: RelayWriter | undefined,
     private readonly pollIntervalMs: number,
   ) {
     if (writer) this.unsubscribe = writer.onDurable(() => this.wake?.());
   }
 
   wait(signal: AbortSignal | undefined): Promise<void> {
-    if (!this.unsubscribe && !this.watcher) {
+    if (!this.watcher && !this.writer?.live) {
       try {
         this.watcher = watch(join(this.dir, DURABLE_FILE), { persistent: false }, () => this.wake?.());
         this.watcher.on('error', () => this.closeWatcher());

@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { fsyncDir, readReaderFiles, type RelayMeta } from './meta.js';
 import { indexFile, segmentFile, segmentsDir } from './segment.js';
 import type { RelayWriter } from './writer.js';
@@ -42,7 +42,9 @@ export async function applyRetention(writer: RelayWriter, opts: RetentionOptions
   const readers = files.filter((r) => meta.lostReaders[r.id] === undefined);
   const active = writer.activeSegment();
   const segs = meta.segments.filter((s) => s.seq <= active);
-  const bytesOf = (i: number) => (segs[i]!.seq === active ? writer.durableMark().offset : (segs[i]!.bytes ?? 0));
+  // Sizes from the files themselves (relay.json's may be missing after a crash).
+  const sizes = await Promise.all(segs.map((s) => stat(segmentFile(writer.dir, s.seq)).then((st) => st.size, () => 0)));
+  const bytesOf = (i: number) => sizes[i]!;
   let total = segs.reduce((n, _s, i) => n + bytesOf(i), 0);
   // Readers that need segment i: those whose position is before the next segment's start.
   const needing = (i: number) => readers.filter((r) => opts.compare(r.position, segs[i + 1]!.startPosition) < 0).map((r) => r.id);

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -159,7 +159,8 @@ export class RelayWriter {
   }
 
   /**
-   * Buffers one committed transaction and returns its ordinal. Its position must not be before the
+   * Encodes one committed transaction at once (the caller may reuse `txn`), buffers it and returns
+   * its ordinal. Its position must not be before the
    * previous transaction's (compare). It is not durable, nor visible to readers, until the group
    * commit after it (whenDurable). The caller bounds what it buffers by awaiting whenDurable.
    */
@@ -205,6 +206,16 @@ export class RelayWriter {
     if (this.durable.ordinal >= last) return;
     this.requestFlush();
     await this.whenDurable(last);
+  }
+
+  /** Bytes appended and not yet written: a caller pauses its source while this is high (append never blocks). */
+  bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** False once closed or failed: an in-process reader then follows the durable mark file instead. */
+  get live(): boolean {
+    return !this.closed && !this.failed;
   }
 
   /** The last durable transaction: what readers can see, and what survives any crash. */
@@ -346,16 +357,11 @@ export class RelayWriter {
     if (last) this.durable = durableOf(last);
     await this.fh.close();
     await this.idx.close();
-    const file = segmentFile(this.dir, header.seq);
-    const fh = await open(file, 'wx');
-    const head = frame(encodeHeader(header));
-    await writeAll(fh, [head], 0);
-    await fh.sync();
+    const { fh, headLength } = await createSegment(this.dir, header);
     this.idx = await open(indexFile(this.dir, header.seq), 'w');
-    await fsyncDir(segmentsDir(this.dir));
     this.fh = fh;
     this.seq = header.seq;
-    this.offset = head.length;
+    this.offset = headLength;
     this.idxOffset = 0;
     const at = this.now();
     await this.updateMeta((m) => ({
@@ -381,6 +387,28 @@ function durableOf(f: { ordinal: number; position: string; gtidSet?: string }): 
 
 function segmentMeta(h: SegmentHeader): SegmentMeta {
   return { seq: h.seq, startPosition: h.startPosition, ...(h.startGtidSet === undefined ? {} : { startGtidSet: h.startGtidSet }), firstOrdinal: h.firstOrdinal, createdAt: h.createdAt };
+}
+
+/**
+ * Creates segment `header.seq` with its header, atomically: the header is written and fsynced under
+ * a temporary name, then renamed into place and the folder fsynced, so a reader never finds a
+ * segment file without its whole header.
+ */
+async function createSegment(dir: string, header: SegmentHeader): Promise<{ fh: FileHandle; headLength: number }> {
+  const file = segmentFile(dir, header.seq);
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w+');
+  try {
+    const head = frame(encodeHeader(header));
+    await writeAll(fh, [head], 0);
+    await fh.sync();
+    await rename(tmp, file);
+    await fsyncDir(segmentsDir(dir));
+    return { fh, headLength: head.length };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
 }
 
 async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<number> {
@@ -426,6 +454,8 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
     if (seqs[i] !== seqs[i - 1]! + 1) throw corrupt(segmentFile(dir, seqs[i - 1]! + 1), 0, 'the segment file is missing between two others');
   }
   let recovered: TornTail | undefined;
+  // A segment still under its temporary name was never created (createSegment renames it once whole).
+  for (const n of await readdir(segmentsDir(dir))) if (n.endsWith('.seg.tmp')) await rm(join(segmentsDir(dir), n), { force: true });
 
   // A segment whose header a crash left half-written was a roll that never became durable.
   for (;;) {
@@ -447,21 +477,17 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
 
   if (seqs.length === 0) {
     const header: SegmentHeader = { version: FORMAT_VERSION, seq: 0, firstOrdinal: 0, startPosition: opts.startPosition, ...(opts.startGtidSet === undefined ? {} : { startGtidSet: opts.startGtidSet }), sourceId: opts.sourceId, createdAt: now() };
-    const fh = await open(segmentFile(dir, 0), 'w+');
-    const head = frame(encodeHeader(header));
-    await writeAll(fh, [head], 0);
-    await fh.sync();
+    const { fh, headLength } = await createSegment(dir, header);
     const idx = await open(indexFile(dir, 0), 'w');
-    await fsyncDir(segmentsDir(dir));
     return {
       recovered,
       seq: 0,
       fh,
       idx,
-      offset: head.length,
+      offset: headLength,
       idxOffset: 0,
-      dataStart: head.length,
-      lastIndexed: head.length,
+      dataStart: headLength,
+      lastIndexed: headLength,
       nextOrdinal: 0,
       lastPosition: opts.startPosition,
       lastGtid: opts.startGtidSet,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import { readMeta, writeMeta, readMark } from '../../src/relay/meta.js';
-import { frame, encodeTransaction, type RelayTransaction, type StoredTransaction } from '../../src/relay/record.js';
+import { frame, encodeTransaction, transactionFrame, type RelayTransaction, type StoredTransaction } from '../../src/relay/record.js';
 import { RelayReader } from '../../src/relay/reader.js';
 import { applyRetention } from '../../src/relay/retention.js';
 import { listSegments, readIndex, segmentFile, seekOffset, readHeader } from '../../src/relay/segment.js';
@@ -103,6 +103,45 @@ describe('relay writer and reader', () => {
     }
   });
 
+  it('a reader seeks through the index without reading the records before it (damage there does not stop it)', async () => {
+    const w = await writeN(1, 3000, { segmentBytes: 256 * 1024, indexIntervalBytes: 4096 });
+    await w.close();
+    const seqs = await listSegments(dir);
+    // Segment 1 is not the last: the writer does not rescan it on open.
+    const idx = await readIndex(dir, seqs[1]!);
+    const mid = idx[Math.floor(idx.length / 2)]!;
+    const { dataStart } = await readHeader(dir, seqs[1]!);
+    const file = segmentFile(dir, seqs[1]!);
+    const buf = readFileSync(file);
+    buf[dataStart + 12]! ^= 0xff;
+    writeFileSync(file, buf);
+    const after = await readAll(mid.before);
+    expect(after[0]?.ordinal).toBe(mid.ordinal);
+    expect(after.length).toBe(3000 - mid.ordinal);
+    const err = await codeOf(readAll(p(0)));
+    expect(err.code).toBe(ErrorCode.RELAY_CORRUPT);
+    expect(err.message).toContain(`${file} is damaged at byte offset ${dataStart}`);
+  });
+
+  it('a reader asking for a position the relay has not reached yet waits for it', async () => {
+    const w = await writeN(1, 10);
+    const ac = new AbortController();
+    const r = await RelayReader.open({ dir, compare, from: p(50), signal: ac.signal, writer: w });
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const t of r) {
+        seen.push(t.position);
+        if (seen.length === 10) ac.abort();
+      }
+    })();
+    await new Promise((res) => setTimeout(res, 100));
+    expect(seen).toStrictEqual([]);
+    for (let n = 11; n <= 60; n++) w.append(txn(n));
+    expect((await codeOf(reading)).code).toBe(ErrorCode.ABORTED);
+    expect(seen).toStrictEqual(Array.from({ length: 10 }, (_, i) => p(51 + i)));
+    await w.close();
+  });
+
   it('a reader follows a live writer, seeing only durable records, until its signal aborts', async () => {
     const w = await RelayWriter.open(dir, { ...OPTS, fsyncIntervalMs: 20, segmentBytes: 16 * 1024 });
     const ac = new AbortController();
@@ -123,6 +162,19 @@ describe('relay writer and reader', () => {
     const err = await codeOf(reading);
     expect(err.code).toBe(ErrorCode.ABORTED);
     expect(seen).toStrictEqual(Array.from({ length: 400 }, (_, i) => p(i + 1)));
+    await w.close();
+  });
+
+  it('a reader never reads past the durable mark: records written but not yet fsynced stay invisible', async () => {
+    const w = await writeN(1, 10);
+    // Two whole records past the mark, as a group commit leaves them between its write and its fsync.
+    const file = segmentFile(dir, 0);
+    writeFileSync(file, Buffer.concat([readFileSync(file), transactionFrame(10, txn(11)), transactionFrame(11, txn(12))]));
+    expect((await readAll()).map((t) => t.ordinal)).toStrictEqual(Array.from({ length: 10 }, (_, i) => i));
+    const r = await RelayReader.open({ dir, compare, follow: false, writer: w });
+    const got: number[] = [];
+    for await (const t of r) got.push(t.ordinal);
+    expect(got.length).toBe(10);
     await w.close();
   });
 
@@ -303,9 +355,11 @@ describe('relay writer and reader', () => {
     const seqs = await listSegments(dir);
     const next = seqs[seqs.length - 1]! + 1;
     writeFileSync(segmentFile(dir, next), Buffer.from([40, 0, 0, 0, 1]));
+    writeFileSync(`${segmentFile(dir, next + 1)}.tmp`, Buffer.from([1, 2]));
     const w2 = await RelayWriter.open(dir, OPTS);
     expect(w2.recovered).toStrictEqual({ file: segmentFile(dir, next), offset: 0, bytes: 5, segmentRemoved: true });
     expect(existsSync(segmentFile(dir, next))).toBe(false);
+    expect(existsSync(`${segmentFile(dir, next + 1)}.tmp`)).toBe(false);
     w2.append(txn(51));
     await w2.close();
     expect((await readAll()).length).toBe(51);
