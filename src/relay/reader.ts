@@ -78,6 +78,7 @@ export class RelayReader implements AsyncIterable<StoredTransaction> {
         try {
           const cursor = new SegmentCursor(fh, file, offset);
           for (;;) {
+            const tick = waker.ticks;
             const mark = await this.mark();
             const final = mark !== undefined && mark.seq > seq;
             const limit = final ? (await fh.stat()).size : mark?.seq === seq ? mark.offset : 0;
@@ -100,7 +101,7 @@ export class RelayReader implements AsyncIterable<StoredTransaction> {
             }
             if (final) break;
             if (this.opts.follow === false) return;
-            await waker.wait(signal);
+            await waker.wait(signal, tick);
           }
         } finally {
           await fh.close();
@@ -124,7 +125,7 @@ export class RelayReader implements AsyncIterable<StoredTransaction> {
     while (seqs.length === 0) {
       // The relay has not started yet: wait for its first segment.
       if (this.opts.follow === false) throw new TributaryError(ErrorCode.RELAY_READER_LOST, `relay directory ${dir} holds no segments; fix: start the relay (tributary relay --relay-dir ${dir}) before its readers`);
-      await waker.wait(signal);
+      await waker.wait(signal, waker.ticks);
       seqs = await listSegments(dir);
     }
     const first = seqs[0]!;
@@ -199,6 +200,8 @@ function segmentGone(dir: string, seq: number): TributaryError {
  * be missed or unsupported).
  */
 class Waker {
+  /** Counts wake events, so a wait that starts after one it should have seen returns at once. */
+  ticks = 0;
   private watcher: FSWatcher | undefined;
   private wake: (() => void) | undefined;
   private readonly unsubscribe: (() => void) | undefined;
@@ -207,13 +210,20 @@ class Waker {
     private readonly writer: RelayWriter | undefined,
     private readonly pollIntervalMs: number,
   ) {
-    if (writer) this.unsubscribe = writer.onDurable(() => this.wake?.());
+    if (writer) this.unsubscribe = writer.onDurable(() => this.tick());
   }
 
-  wait(signal: AbortSignal | undefined): Promise<void> {
+  private tick(): void {
+    this.ticks++;
+    this.wake?.();
+  }
+
+  /** Resolves on the next wake event (at once if there was one since `since` was read), after the poll interval, or rejects on abort. */
+  wait(signal: AbortSignal | undefined, since: number): Promise<void> {
+    if (this.ticks !== since) return Promise.resolve();
     if (!this.watcher && !this.writer?.live) {
       try {
-        this.watcher = watch(join(this.dir, DURABLE_FILE), { persistent: false }, () => this.wake?.());
+        this.watcher = watch(join(this.dir, DURABLE_FILE), { persistent: false }, () => this.tick());
         this.watcher.on('error', () => this.closeWatcher());
       } catch {
         // No mark file yet, or no watch support here: polling alone.

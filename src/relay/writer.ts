@@ -170,8 +170,9 @@ export class RelayWriter {
     if (this.compare(txn.position, this.lastPosition) < 0) {
       throw new TributaryError(ErrorCode.INTERNAL, `relay append at position ${txn.position}, before the previous transaction's ${this.lastPosition}; fix: a relay's transactions come in source order (a bug: please report it)`);
     }
-    const ordinal = this.nextOrdinal++;
+    const ordinal = this.nextOrdinal;
     const buf = transactionFrame(ordinal, txn);
+    this.nextOrdinal++;
     if (this.appendOffset + buf.length > this.segmentBytes && this.appendOffset > this.appendDataStart) {
       const header: SegmentHeader = { version: FORMAT_VERSION, seq: this.appendSeq + 1, firstOrdinal: ordinal, startPosition: this.lastPosition, ...(this.lastGtid === undefined ? {} : { startGtidSet: this.lastGtid }), sourceId: this.opts.sourceId, createdAt: this.now() };
       this.pending.push({ type: 'roll', header });
@@ -418,7 +419,12 @@ async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promi
   while (done < total) {
     const { bytesWritten } = await fh.writev(rest, position + done);
     done += bytesWritten;
-    if (done < total) rest = [Buffer.concat(bufs).subarray(done)];
+    // A partial write (a signal, or more buffers than one writev takes): go on after what was written.
+    let skip = bytesWritten;
+    let i = 0;
+    while (i < rest.length && skip >= rest[i]!.length) skip -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip);
   }
   return total;
 }
