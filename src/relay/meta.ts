@@ -25,6 +25,7 @@ export interface RelayMeta {
   readonly lostReaders: Readonly<Record<string, { readonly position: string; readonly at: number; readonly reason: string }>>;
 }
 
+/** One segment as relay.json lists it: its header's fields, and once the writer rolled past it, when and at what size. */
 export interface SegmentMeta {
   readonly seq: number;
   readonly startPosition: string;

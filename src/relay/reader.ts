@@ -7,6 +7,7 @@ import { decodeTransaction, KIND_TXN, kindOf, type StoredTransaction } from './r
 import { corrupt, listSegments, readHeader, readIndex, seekOffset, SegmentCursor, segmentFile } from './segment.js';
 import type { RelayWriter } from './writer.js';
 
+/** Where a RelayReader starts, how it compares positions, and how it follows the writer. */
 export interface RelayReaderOptions {
   readonly dir: string;
   /** Transactions after this position (exclusive) are read; undefined: from the oldest the relay holds. */

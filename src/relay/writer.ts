@@ -2,10 +2,11 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHa
 import { join } from 'node:path';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { fsyncDir, openMarkFile, readMark, readMeta, removeStaleTemps, encodeMark, writeMeta, READERS_DIR, type DurableMark, type RelayMeta, type SegmentMeta } from './meta.js';
+import { fsyncDir, openMarkFile, readMark, readMeta, readerFile, removeStaleTemps, encodeMark, writeMeta, READERS_DIR, type DurableMark, type RelayMeta, type SegmentMeta } from './meta.js';
 import { decodeTransaction, encodeHeader, encodeIndexEntry, frame, transactionFrame, frameAt, FORMAT_VERSION, KIND_TXN, kindOf, type IndexEntry, type RelayTransaction, type SegmentHeader } from './record.js';
 import { corrupt, indexFile, listSegments, parseHeader, readHeader, segmentFile, segmentsDir } from './segment.js';
 
+/** The relay's source and its limits; every size and interval has a default. */
 export interface RelayWriterOptions {
   /** The source's identity (opaque: server UUID, system identifier…). A relay directory of another source is refused. */
   readonly sourceId: string;
@@ -257,6 +258,19 @@ export class RelayWriter {
     });
     this.metaChain = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Forgets that reader `id` was lost (once its target was copied again from the source): it may
+   * then register anew. Its old reader file is removed; it registers with its new position.
+   */
+  async clearLostReader(id: string): Promise<void> {
+    await rm(readerFile(this.dir, id), { force: true });
+    await this.updateMeta((m) => {
+      const { [id]: _gone, ...lostReaders } = m.lostReaders;
+      const { [id]: _old, ...readers } = m.readers;
+      return { ...m, readers, lostReaders };
+    });
   }
 
   /** Commits what is buffered, writes relay.json, closes the files and releases the lock. */

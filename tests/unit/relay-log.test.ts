@@ -314,6 +314,10 @@ describe('relay writer and reader', () => {
     expect((await codeOf(readAll(p(100)))).code).toBe(ErrorCode.RELAY_READER_LOST);
     // The fast reader is untouched.
     expect((await readAll(p(190), { id: 'fast' })).length).toBe(10);
+    // Once its target is copied again, the lost reader may register anew (from where the relay is).
+    await w.clearLostReader('slow');
+    expect((await readMeta(dir))?.lostReaders).toStrictEqual({});
+    expect((await readAll(p(195), { id: 'slow' })).length).toBe(5);
     await w.close();
   });
 
