@@ -69,7 +69,10 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Removes temporary files a crash left beside `relay.json` or a reader file (they were never renamed: not the truth). */
+/**
+ * Removes temporary files a crash left beside `relay.json` or a reader file (they were never
+ * renamed: not the truth). A live process's temporary file (a reader acknowledging right now) stays.
+ */
 export async function removeStaleTemps(dir: string): Promise<void> {
   for (const d of [dir, join(dir, READERS_DIR)]) {
     let names: string[];
@@ -78,7 +81,20 @@ export async function removeStaleTemps(dir: string): Promise<void> {
     } catch {
       continue;
     }
-    for (const n of names) if (/\.json\.tmp-\d+$/.test(n)) await rm(join(d, n), { force: true });
+    for (const n of names) {
+      const pid = /\.json\.tmp-(\d+)$/.exec(n)?.[1];
+      if (pid !== undefined && !processAlive(Number(pid))) await rm(join(d, n), { force: true });
+    }
+  }
+}
+
+/** True when a process with this pid exists (it may be another program that reused the pid: callers err on the safe side). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHa
 import { join } from 'node:path';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { fsyncDir, openMarkFile, readMark, readMeta, readerFile, removeStaleTemps, encodeMark, writeMeta, READERS_DIR, type DurableMark, type RelayMeta, type SegmentMeta } from './meta.js';
+import { fsyncDir, openMarkFile, processAlive, readMark, readMeta, readerFile, removeStaleTemps, encodeMark, writeMeta, READERS_DIR, type DurableMark, type RelayMeta, type SegmentMeta } from './meta.js';
 import { decodeTransaction, encodeHeader, encodeIndexEntry, frame, transactionFrame, frameAt, FORMAT_VERSION, KIND_TXN, kindOf, type IndexEntry, type RelayTransaction, type SegmentHeader } from './record.js';
 import { corrupt, indexFile, listSegments, parseHeader, readHeader, segmentFile, segmentsDir } from './segment.js';
 
@@ -617,22 +617,13 @@ async function takeLock(dir: string): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (pid > 0 && (pid === process.pid || alive(pid))) {
+    if (pid > 0 && (pid === process.pid || processAlive(pid))) {
       throw new TributaryError(ErrorCode.ALREADY_RUNNING, `relay directory ${dir} is being written by process ${pid} (${path}); fix: stop that relay first, or use another --relay-dir`);
     }
     // The process that held it is gone (a crash): the lock is stale.
     await rm(path, { force: true });
   }
   throw new TributaryError(ErrorCode.ALREADY_RUNNING, `relay directory ${dir}: cannot take ${path}; fix: make sure no other relay writes this directory, then remove ${path}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function releaseLock(dir: string): Promise<void> {
