@@ -49,6 +49,16 @@ export const ErrorCode = {
   CHECK_FAILED: 'TRIB_CHECK_FAILED',
   /** `tributary move` aborted its cutover (a step failed); what it set on the source was lifted. */
   CUTOVER_ABORTED: 'TRIB_CUTOVER_ABORTED',
+  /**
+   * A relay segment (src/relay/) fails its checksum or framing where the relay had made it durable
+   * (not a torn tail, which the writer cuts on open): the message names the file and byte offset.
+   */
+  RELAY_CORRUPT: 'TRIB_RELAY_CORRUPT',
+  /**
+   * A relay reader cannot continue: it was marked lost by the relay's space limit, a segment it
+   * needs was deleted, or its position is older than the relay's oldest record.
+   */
+  RELAY_READER_LOST: 'TRIB_RELAY_READER_LOST',
   /** The run was cancelled (signal or caller). Not a failure. */
   ABORTED: 'TRIB_ABORTED',
   /** A bug: an invariant did not hold. */
