@@ -409,6 +409,9 @@ export class Runner extends EventEmitter {
         rateLimit: cfg.copyRateLimit > 0 ? new RowRateLimiter(cfg.copyRateLimit) : undefined,
         throttle: throttle?.gate,
         observer: this.injected.observer,
+        // Only the stream quiesces a table for a schema change: without one (--copy-only) a chunk
+        // that failed for good has nothing to wait for, and the copy fails at once.
+        ...(applier ? {} : { schemaChangeWaitMs: 0 }),
       });
       this.copier = copier;
       // The first lag reading comes before the first chunk: a copy that must wait never starts one.

@@ -13,9 +13,9 @@ import { contractTableSql, diffContract, enginePoolRig, fillContractTable, start
 import { runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 
 const rig = enginePoolRig();
-const ROWS = 60_000;
+const ROWS = 30_000;
 const TENANTS = 40;
-const NAMES = 500;
+const NAMES = 250;
 
 interface TableCp {
   readonly watermark: bigint | null;

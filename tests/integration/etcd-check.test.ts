@@ -180,8 +180,9 @@ describe('tributary check → etcd', () => {
   it('quota: the space line shows the quota; nearly full, it is a warning and the exit code stays 0', async () => {
     const c = client(full);
     // etcd reports the size its backend last committed (every 100 ms, later on a busy machine): near
-    // the mark, put small values and read the size again until it has settled, so the fill stops
-    // between the warning (over 90 %) and the quota itself (writes refused).
+    // the mark, read the size again until it has settled, then put small values that cover half of
+    // what is left to 95 % (one value each step at least), so the fill stops between the warning
+    // (over 90 %) and the quota itself (writes refused) in a few settled reads, not one per value.
     const big = Buffer.alloc(128 * 1024, 'x');
     const small = Buffer.alloc(16 * 1024, 'x');
     const settled = async (): Promise<number> => {
@@ -193,14 +194,13 @@ describe('tributary check → etcd', () => {
         await new Promise((r) => setTimeout(r, 300));
       }
     };
-    for (let n = 0; ; n++) {
-      const size = Number((await c.maintenance.status()).dbSize);
-      if (size < QUOTA * 0.8) {
-        await c.put(`/junk/${n}`).value(big);
-        continue;
-      }
-      if ((await settled()) > QUOTA * 0.91) break;
-      await c.put(`/junk/${n}`).value(small);
+    let n = 0;
+    while (Number((await c.maintenance.status()).dbSize) < QUOTA * 0.8) await c.put(`/junk/${n++}`).value(big);
+    for (;;) {
+      const size = await settled();
+      if (size > QUOTA * 0.91) break;
+      const count = Math.max(1, Math.floor((QUOTA * 0.95 - size) / 2 / small.length));
+      for (let i = 0; i < count; i++) await c.put(`/junk/${n++}`).value(small);
     }
     const res = await check(full.url('shop'));
     const space = line(res.stdout, 'etcd space (--quota-backend-bytes)');

@@ -273,9 +273,9 @@ describe('sync MariaDB → PostgreSQL', () => {
   });
 
   it('converges with inserts, updates, deletes and key updates running before, during and after the copy', async () => {
-    await createWriterTable(pair.src, 'conv', 'items', 60_000);
+    await createWriterTable(pair.src, 'conv', 'items', 30_000);
     await pair.createDb('conv');
-    const writer = await startWriter({ url: pair.srcUrl('conv'), table: 'items', maxId: 80_000 });
+    const writer = await startWriter({ url: pair.srcUrl('conv'), table: 'items', maxId: 40_000 });
     await new Promise((r) => setTimeout(r, 300));
     const run = sync('conv', 'conv', ['--threads', '4', '--chunk-size', '1000', '--chunk-time', '50ms']);
     await waitUntil('the copy to finish', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 90_000);

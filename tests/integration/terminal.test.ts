@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { displayWidth } from '../../src/runner/width.js';
-import { ROOT, runCli, startPair, waitUntil, type Pair } from '../helpers/mysql.js';
+import { CLI_FROM_SOURCE, ROOT, runCli, startPair, waitUntil, type Pair } from '../helpers/mysql.js';
 
 /** A tmux server of our own, so nothing else running tmux on this machine is touched. */
 const SOCKET = join(tmpdir(), `tributary-terminal-test-${process.pid}.sock`);
@@ -20,9 +20,9 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-S', SOCKET, ...args], { encoding: 'utf8' });
 }
 
-/** Runs `command` in a detached pane of `columns`×`rows`; the pane stays after it ends, showing `EXIT=<code>`. */
+/** Runs `command` in a detached pane of `columns`×`rows` (the CLI from dist/ or the sources, as every test's: CLI_FROM_SOURCE); the pane stays after it ends, showing `EXIT=<code>`. */
 function startPane(name: string, columns: number, rows: number, command: string): void {
-  tmux('new-session', '-d', '-x', String(columns), '-y', String(rows), '-s', name, `cd ${ROOT} && env TRIBUTARY_FROM_SOURCE=1 ${command}; echo EXIT=$?; sleep 600`);
+  tmux('new-session', '-d', '-x', String(columns), '-y', String(rows), '-s', name, `cd ${ROOT} && env TRIBUTARY_FROM_SOURCE=${CLI_FROM_SOURCE} ${command}; echo EXIT=$?; sleep 600`);
 }
 
 /** The pane's lines, wrapped lines joined back (so a line wider than the pane shows as one long line). */
