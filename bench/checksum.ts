@@ -18,6 +18,7 @@
  *   node --import tsx bench/checksum.ts        (BENCH_ROWS=… to change the size, BENCH_THREADS=2,4,
  *                                               BENCH_PROFILE=1 to profile)
  */
+import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { startMariaDb, startPostgres, type Server } from '../src/testing/servers.js';
 import {
@@ -44,6 +45,8 @@ import {
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const THREADS = (process.env.BENCH_THREADS ?? '4').split(',').map(Number);
+/** Which pairs to measure (BENCH_PAIRS=mysql,postgres,cross; default all three). */
+const PAIRS = new Set((process.env.BENCH_PAIRS ?? 'mysql,postgres,cross').split(','));
 
 interface Measured {
   readonly pair: string;
@@ -67,6 +70,46 @@ async function pgClient(server: Server, db: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: server.url(db) });
   await c.connect();
   return c;
+}
+
+/**
+ * Percona's `pt-table-checksum` over the table on one server: its chunked CRC32/BIT_XOR checksums,
+ * written into `percona.checksums` (no replicas: `--recursion-method none`; the replicas of a real
+ * deployment recompute each chunk from the binlog at the same time). Resolves with the wall time;
+ * rejects unless it exits 0 having checksummed every row of the table.
+ */
+function ptTableChecksum(server: Server): Promise<number> {
+  const u = new URL(server.url('bench'));
+  const args = [
+    `--host=${u.hostname}`,
+    `--port=${u.port}`,
+    `--user=${decodeURIComponent(u.username)}`,
+    ...(u.password ? [`--password=${decodeURIComponent(u.password)}`] : []),
+    '--databases=bench',
+    '--tables=t',
+    '--recursion-method=none',
+    '--no-check-binlog-format',
+    '--no-check-replication-filters',
+    '--no-version-check',
+    '--replicate=percona.checksums',
+    '--create-replicate-table',
+  ];
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn('pt-table-checksum', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - t0;
+      // TS ERRORS DIFFS ROWS DIFF_ROWS CHUNKS SKIPPED TIME TABLE
+      const line = out.split('\n').find((l) => /\sbench\.t\s*$/.test(l));
+      const rows = line ? Number(line.trim().split(/\s+/)[3]) : NaN;
+      if (code !== 0 || rows !== ROWS) reject(new Error(`pt-table-checksum exited ${code} having checksummed ${rows} rows:\n${out}`));
+      else resolve(ms);
+    });
+  });
 }
 
 async function verifyRuns(pair: string, label: string, source: string, target: string, anchorBoth: number, profiles: Record<string, ProfileSummary>): Promise<Measured[]> {
@@ -126,11 +169,13 @@ async function main(): Promise<void> {
       pgVersion = (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
       await c.end();
     };
-    await Promise.all([mysqlSide(mySrc), mysqlSide(myDst), pgSide(pgSrc), pgSide(pgDst)]);
+    const mysqlNeeded = PAIRS.has('mysql') || PAIRS.has('cross');
+    const pgNeeded = PAIRS.has('postgres') || PAIRS.has('cross');
+    await Promise.all([...(mysqlNeeded ? [mysqlSide(mySrc), mysqlSide(myDst)] : []), ...(pgNeeded ? [pgSide(pgSrc), pgSide(pgDst)] : [])]);
     log(`generated in ${seconds(performance.now() - t0)} s`);
 
     // MariaDB → MariaDB.
-    {
+    if (PAIRS.has('mysql')) {
       const pair = 'MariaDB → MariaDB';
       const [a, b] = [await connect(mySrc.url('bench')), await connect(myDst.url('bench'))];
       const checksum = async (c: typeof a) => String((await queryRows(c, 'CHECKSUM TABLE t'))[0]?.Checksum);
@@ -144,11 +189,20 @@ async function main(): Promise<void> {
       const bothRps = (ROWS / both.ms) * 1000;
       results.push({ pair, what: 'CHECKSUM TABLE t, source only', ms: one.ms, rowsPerSecond: (ROWS / one.ms) * 1000 });
       results.push({ pair, what: 'CHECKSUM TABLE t, both servers at once', ms: both.ms, rowsPerSecond: bothRps });
-      results.push(...(await verifyRuns(pair, 'mysql-mysql', mySrc.url('bench'), myDst.url('bench'), bothRps, profiles)));
+      // The issue's anchor: Percona's pt-table-checksum (chunked, in the server, as verify is).
+      log('anchor: pt-table-checksum (source alone, then both servers at once)');
+      const ptOne = await ptTableChecksum(mySrc);
+      const ptBoth = Math.max(...(await Promise.all([ptTableChecksum(mySrc), ptTableChecksum(myDst)])));
+      const ptBothRps = (ROWS / ptBoth) * 1000;
+      results.push({ pair, what: 'pt-table-checksum, source only', ms: ptOne, rowsPerSecond: (ROWS / ptOne) * 1000 });
+      results.push({ pair, what: 'pt-table-checksum, both servers at once', ms: ptBoth, rowsPerSecond: ptBothRps });
+      const runs = await verifyRuns(pair, 'mysql-mysql', mySrc.url('bench'), myDst.url('bench'), bothRps, profiles);
+      results.push(...runs);
+      for (const r of runs) results.push({ ...r, what: `${r.what} ÷ pt-table-checksum`, anchorRowsPerSecond: ptBothRps });
     }
 
     // PostgreSQL → PostgreSQL.
-    {
+    if (PAIRS.has('postgres')) {
       const pair = 'PostgreSQL → PostgreSQL';
       const [a, b] = [await pgClient(pgSrc, 'bench'), await pgClient(pgDst, 'bench')];
       const md5 = async (c: pg.Client) => (await c.query<{ h: string }>("SELECT md5(string_agg(t::text, '' ORDER BY id)) AS h FROM t")).rows[0]?.h ?? '';
@@ -166,7 +220,7 @@ async function main(): Promise<void> {
     }
 
     // MariaDB → PostgreSQL: the MariaDB table copied into a fresh PostgreSQL database first.
-    {
+    if (PAIRS.has('cross')) {
       const pair = 'MariaDB → PostgreSQL';
       const admin = await pgClient(pgDst, 'postgres');
       await admin.query('CREATE DATABASE frommysql');
