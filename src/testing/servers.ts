@@ -4,7 +4,8 @@
  * removed when it stops. `scripts/install.sh` installs the packages and creates the user.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, chownSync, readdirSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, mkdirSync, rmSync, chownSync, readdirSync, existsSync, writeFileSync, readFileSync, renameSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,45 @@ function run(cmd: string, args: string[], opts: { cwd?: string } = {}): void {
   const ids = userIds();
   execFileSync(cmd, args, { stdio: 'pipe', cwd: opts.cwd ?? '/', ...(ids ?? {}) });
 }
+
+/**
+ * A data directory made once by `init` (mariadb-install-db, initdb: 1.3–1.9 s of CPU each) and
+ * copied for every server after it (`cp -a`, a few tenths of a second), since tests, bench and demo
+ * start hundreds. Kept under the temp dir per `key` (the server's version and options), built under
+ * a temporary name and renamed into place, so processes that start servers at the same time never
+ * see half a template (the loser of a race throws its own away). Without a template (it could not
+ * be built) `init` makes `data` itself.
+ */
+function fromTemplate(kind: string, key: string, data: string, init: (target: string) => void): void {
+  const root = join(tmpdir(), 'tributary-templates');
+  mkdirSync(root, { recursive: true });
+  const ids = userIds();
+  const name = `${kind}-${createHash('sha256').update(`${key}|${ids?.uid ?? process.getuid?.() ?? ''}`).digest('hex').slice(0, 16)}`;
+  const template = join(root, name);
+  if (!existsSync(join(template, 'ready'))) {
+    const build = mkdtempSync(join(root, `${name}.build-`));
+    if (ids) chownSync(build, ids.uid, ids.gid);
+    try {
+      init(join(build, 'data'));
+      writeFileSync(join(build, 'ready'), key);
+      try {
+        renameSync(build, template);
+      } catch {
+        // Another process put its template there first: the same bytes, keep it.
+      }
+    } finally {
+      rmSync(build, { recursive: true, force: true });
+    }
+  }
+  if (!existsSync(join(template, 'ready'))) {
+    init(data);
+    return;
+  }
+  execFileSync('cp', ['-a', join(template, 'data'), data], { stdio: 'pipe' });
+}
+
+let mariadbVersion: string | undefined;
+let postgresVersion: string | undefined;
 
 function launch(cmd: string, args: string[], logFile: string): ChildProcess {
   const ids = userIds();
@@ -145,21 +185,19 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<Server> {
     if (ids) chownSync(tmp, ids.uid, ids.gid);
   }
   if (fresh) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        run('mariadb-install-db', [
-          '--no-defaults',
-          `--datadir=${data}`,
-          `--tmpdir=${tmp}`,
-          '--auth-root-authentication-method=normal',
-          '--skip-test-db',
-        ]);
-        break;
-      } catch (err) {
-        rmSync(data, { recursive: true, force: true });
-        if (attempt >= 3) throw err;
+    const install = (target: string) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          run('mariadb-install-db', ['--no-defaults', `--datadir=${target}`, `--tmpdir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db']);
+          break;
+        } catch (err) {
+          rmSync(target, { recursive: true, force: true });
+          if (attempt >= 3) throw err;
+        }
       }
-    }
+    };
+    mariadbVersion ??= execFileSync('mariadbd', ['--version'], { stdio: 'pipe' }).toString().trim();
+    fromTemplate('mariadb', `${mariadbVersion} install-db --auth-root-authentication-method=normal --skip-test-db`, data, install);
   }
   const port = opts.port ?? (await freePort());
   const socket = join(dir, 'sock');
@@ -236,7 +274,9 @@ export function pgBin(name: string): string {
 export async function startPostgres(opts: { args?: readonly string[] } = {}): Promise<Server> {
   const dir = makeDir('trib-pg-');
   const data = join(dir, 'data');
-  run(pgBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+  const args = ['-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'];
+  postgresVersion ??= execFileSync(pgBin('postgres'), ['--version'], { stdio: 'pipe' }).toString().trim();
+  fromTemplate('postgres', `${postgresVersion} initdb ${args.join(' ')}`, data, (target) => run(pgBin('initdb'), ['-D', target, ...args]));
   const port = await freePort();
   const child = launch(
     pgBin('postgres'),
