@@ -1,3 +1,4 @@
+import { splitName } from '../../core/names.js';
 import type pg from 'pg';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
@@ -440,7 +441,24 @@ export function schemaChangeSql(change: SchemaChange, opts: SchemaChangeOptions)
         return;
       }
       case 'rename-tables':
-        for (const { from, to } of op.pairs) statements.push(`ALTER TABLE ${T(from)} RENAME TO ${quoteIdent(to)}`);
+        for (const { from, to } of op.pairs) {
+          // Qualified names (a sync of several databases: a schema each) may move between schemas,
+          // which RENAME TO cannot: SET SCHEMA first, then the name within it.
+          // Moved under a name no table has (either schema may hold one of the old or the new name).
+          const [f, t] = [splitName(from), splitName(to)];
+          const [fs, ts] = [f.namespace ?? schema, t.namespace ?? schema];
+          if (fs === ts) {
+            statements.push(`ALTER TABLE ${T(from)} RENAME TO ${quoteIdent(t.table)}`);
+          } else {
+            const moving = `_tributary_moving_${statements.length}`;
+            statements.push(
+              `ALTER TABLE ${T(from)} RENAME TO ${quoteIdent(moving)}`,
+              freeIndexNamesSql(fs, moving, ts),
+              `ALTER TABLE ${quoteIdent(fs)}.${quoteIdent(moving)} SET SCHEMA ${quoteIdent(ts)}`,
+              `ALTER TABLE ${quoteIdent(ts)}.${quoteIdent(moving)} RENAME TO ${quoteIdent(t.table)}`,
+            );
+          }
+        }
         return;
       case 'create-table': {
         const types = planTypes(op.table, opts.types, schema);
@@ -601,6 +619,23 @@ function keyColumns(t: TableSchema | undefined): string[] | undefined {
 
 function sameNames(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return a !== undefined && a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/**
+ * Renames the indexes of `schema`.`table` (its key's included: a constraint's index is renamed with
+ * it) whose names the schema `into` already holds, to `<name>_<n>` free in both, so that `SET SCHEMA
+ * into` can move the table: index names are unique per schema in PostgreSQL, per table in MySQL,
+ * whose tables a sync of several databases moves between databases.
+ */
+export function freeIndexNamesSql(schema: string, table: string, into: string): string {
+  const rel = quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(table)}`);
+  const taken = (name: string) => `EXISTS (SELECT 1 FROM pg_class k JOIN pg_namespace s ON s.oid = k.relnamespace WHERE s.nspname IN (${quoteLiteral(schema)}, ${quoteLiteral(into)}) AND k.relname = ${name})`;
+  return (
+    `DO $tributary$ DECLARE r record; n text; i int; BEGIN FOR r IN SELECT c.relname::text AS name FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid ` +
+    `WHERE x.indrelid = ${rel}::regclass AND EXISTS (SELECT 1 FROM pg_class k JOIN pg_namespace s ON s.oid = k.relnamespace WHERE s.nspname = ${quoteLiteral(into)} AND k.relname = c.relname) ` +
+    `LOOP i := 1; LOOP n := left(r.name, 55) || '_' || i; EXIT WHEN NOT ${taken('n')}; i := i + 1; END LOOP; ` +
+    `EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', ${quoteLiteral(schema)}, r.name, n); END LOOP; END $tributary$`
+  );
 }
 
 export function dropIndexesSql(schema: string, table: string, which: { readonly primary: true } | { readonly columns: readonly string[]; readonly unique: boolean }): string {

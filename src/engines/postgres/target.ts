@@ -22,6 +22,7 @@ import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
 import { qualified, quoteIdent, type TargetColumn } from './sql.js';
+import { namespacesOf, splitName } from '../../core/names.js';
 import { declaredKind, kindOf } from './values.js';
 import { PostgresReadBack } from './read.js';
 import { withLogical, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
@@ -63,7 +64,7 @@ export class PostgresTarget implements Target {
     transactionalDdl: true,
     foreignKeys: true,
     keyRanges: true,
-    namespaces: false,
+    namespaces: true,
     commitLimit: null,
   };
   private readonly opts: PostgresTargetOptions;
@@ -206,13 +207,31 @@ export class PostgresTarget implements Target {
     return { zeroDates: this.zeroDates, columnTypes: this.opts.columnTypes ?? {}, ...(postgis !== undefined ? { postgis } : {}) };
   }
 
+  /**
+   * Where a table of the sync's naming lives: its own schema when the name is qualified (a sync of
+   * several databases, core/names.ts: one schema per source database), else the target's schema.
+   */
+  private place(name: string): { readonly schema: string; readonly table: string } {
+    const { namespace, table } = splitName(name);
+    return { schema: namespace ?? this.schema, table };
+  }
+
+  /** The target schemas of `names` beside the target's own: every schema a synced table may be in. */
+  private schemasOf(names: readonly string[]): string[] {
+    return [this.schema, ...namespacesOf(names).filter((n) => n !== this.schema)];
+  }
+
   private async existingTables(names: readonly string[]): Promise<Set<string>> {
-    const r = await this.c.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
-      [this.schema, names],
+    const r = await this.c.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p')`,
+      [this.schemasOf(names)],
     );
-    return new Set(r.rows.map((x) => x.name));
+    const have = new Set(r.rows.map((x) => `${x.schema}\u0000${x.name}`));
+    return new Set(names.filter((n) => {
+      const p = this.place(n);
+      return have.has(`${p.schema}\u0000${p.table}`);
+    }));
   }
 
   async nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]> {
@@ -301,7 +320,7 @@ export class PostgresTarget implements Target {
     const c = this.c;
     try {
       await c.query('BEGIN');
-      for (const sql of this.schemaDdl(opts.recreate)) await c.query(sql);
+      for (const sql of this.schemaDdl(opts.recreate, tables, opts)) await c.query(sql);
       await checkpoint.ensureCheckpointTable(c, this.schema);
       for (const e of enums) await this.ensureEnumType(e);
       await this.ensureUserTypes(planUserTypes(tables, types), new Set(enums.map((e) => e.name)));
@@ -355,11 +374,35 @@ export class PostgresTarget implements Target {
    * ?schema= is created when missing, and dropped first under --force (the public schema is kept:
    * --force drops only the synced tables there).
    */
-  private schemaDdl(recreate: boolean): string[] {
-    if (this.schema === 'public') return [];
-    const out = recreate ? [`DROP SCHEMA IF EXISTS ${quoteIdent(this.schema)} CASCADE`] : [];
-    out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+  private schemaDdl(recreate: boolean, tables: readonly TableSchema[] = [], opts?: SchemaOptions): string[] {
+    const out: string[] = [];
+    if (this.schema !== 'public') {
+      if (recreate) out.push(`DROP SCHEMA IF EXISTS ${quoteIdent(this.schema)} CASCADE`);
+      out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
+    }
+    // A sync of several databases: one schema per source database (SchemaOptions.namespaces), each
+    // created when missing and recreated under --force, as the target's own schema is.
+    for (const ns of this.namespaces(tables, opts)) {
+      if (recreate && ns !== 'public') out.push(`DROP SCHEMA IF EXISTS ${quoteIdent(ns)} CASCADE`);
+      out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ns)}`);
+    }
     return out;
+  }
+
+  /**
+   * The schemas other than the target's own that a sync of several databases writes: every one
+   * SchemaOptions.namespaces names and every one a table is in. PostgreSQL's own schemas are refused
+   * by name: nothing of a sync is written there.
+   */
+  private namespaces(tables: readonly TableSchema[], opts?: SchemaOptions): string[] {
+    const all = new Set([...(opts?.namespaces?.keys() ?? []), ...namespacesOf(tables.map((t) => t.name))]);
+    all.delete(this.schema);
+    for (const ns of all) {
+      if (/^(pg_|information_schema$)/.test(ns)) {
+        throw new TributaryError(ErrorCode.CONFIG_INVALID, `target schema '${ns}' of a sync of several databases is one of PostgreSQL's own; write it elsewhere with --database-rewrites ${ns}=NAME`);
+      }
+    }
+    return [...all];
   }
 
   async plannedDdl(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]> {
@@ -371,7 +414,7 @@ export class PostgresTarget implements Target {
       out.push(`-- the target database ${this.opts.dsn.database} does not exist: the sync creates it (from database ${this.missing.adminDsn.database})`, this.missing.sql);
     }
     if (opts.recreate) out.push(`-- --force drops ${this.recreateScope()}`);
-    out.push(...this.schemaDdl(opts.recreate));
+    out.push(...this.schemaDdl(opts.recreate, tables, opts));
     out.push(`-- the checkpoint table ${qualified(this.schema, checkpoint.CHECKPOINT_TABLE)}, if absent`);
     for (const e of planEnumTypes(tables, types)) {
       if (this.missing || (opts.recreate && this.schema !== 'public')) {
@@ -797,7 +840,7 @@ export class PostgresTarget implements Target {
          LEFT JOIN information_schema.columns ic ON ic.table_schema = n.nspname AND ic.table_name = c.relname AND ic.column_name = a.attname
         WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attnum`,
-      [this.schema, table],
+      [this.place(table).schema, this.place(table).table],
     );
     if (cols.rows.length === 0) return null;
     const columns: Column[] = [];
@@ -830,7 +873,7 @@ export class PostgresTarget implements Target {
          JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
         ORDER BY i.indisprimary DESC, i.indexrelid`,
-      [this.schema, table],
+      [this.place(table).schema, this.place(table).table],
     );
     let primaryKey: number[] = [];
     const uniqueKeys: number[][] = [];
@@ -875,8 +918,8 @@ export class PostgresTarget implements Target {
   private async noteForeignKeys(tables: readonly TableSchema[]): Promise<void> {
     const r = await this.c.query(
       `SELECT 1 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE c.contype = 'f' AND n.nspname = $1 AND t.relname = ANY($2::text[]) LIMIT 1`,
-      [this.schema, tables.map((t) => t.name)],
+        WHERE c.contype = 'f' AND (n.nspname || '.' || t.relname) = ANY($1::text[]) LIMIT 1`,
+      [tables.map((t) => `${this.place(t.name).schema}.${this.place(t.name).table}`)],
     );
     if (r.rows.length) this.foreignKeysOnTarget = true;
   }
@@ -900,15 +943,15 @@ export class PostgresTarget implements Target {
   async createForeignKeys(tables: readonly TableSchema[]): Promise<string[]> {
     const wanted = tables.flatMap((t) => (t.foreignKeys ?? []).map((fk) => ({ t, fk })));
     if (wanted.length === 0) return [];
-    const r = await this.c.query<{ t: string; n: string }>(
-      `SELECT t.relname AS t, c.conname AS n FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace ns ON ns.oid = t.relnamespace
-        WHERE c.contype = 'f' AND ns.nspname = $1`,
-      [this.schema],
+    const r = await this.c.query<{ s: string; t: string; n: string }>(
+      `SELECT ns.nspname AS s, t.relname AS t, c.conname AS n FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace ns ON ns.oid = t.relnamespace
+        WHERE c.contype = 'f' AND ns.nspname = ANY($1::text[])`,
+      [this.schemasOf(tables.map((t) => t.name))],
     );
-    const have = new Set(r.rows.map((x) => `${x.t}.${x.n}`));
+    const have = new Set(r.rows.map((x) => `${x.s}\u0000${x.t}\u0000${x.n}`));
     await this.syncLock?.check();
     const c = this.c;
-    const missing = wanted.filter(({ t, fk }) => !have.has(`${t.name}.${fk.name}`));
+    const missing = wanted.filter(({ t, fk }) => !have.has(`${this.place(t.name).schema}\u0000${this.place(t.name).table}\u0000${fk.name}`));
     // Batches begun from now on bypass the keys; one begun before (without the replica role) would
     // have its writes checked row by row once the keys exist, in batch order, not the source's (a
     // child before its parent): the keys are added once every such batch has ended.
