@@ -123,7 +123,11 @@ describe('MariaDB → etcd', () => {
 
   it('a watcher sees every source transaction that fits --max-txn-ops as one revision, never in parts', async () => {
     await src.query(`CREATE DATABASE e3; USE e3; CREATE TABLE w (id INT PRIMARY KEY, grp INT NOT NULL, n INT NOT NULL); INSERT INTO w SELECT seq, 0, 0 FROM seq_1_to_400;`);
-    const run = sync('e3', 'e3');
+    // The continuous checksum is off: a repair it makes (a row it read while the stream was moving)
+    // rewrites a key in a revision of its own, which this test would count as a transaction in parts
+    // (the likely cause of one failure seen under load, not proven). The subject here is the
+    // stream's commits.
+    const run = sync('e3', 'e3', ['--checksum', 'off']);
     await waitUntil('copied', async () => (await client.getAll().prefix('/e3/w/').count()) === 400, 60_000);
     // Every put a watcher sees, by the source transaction that wrote it (grp) and etcd revision.
     const revisions = new Map<number, Set<string>>();
