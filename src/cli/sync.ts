@@ -20,7 +20,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--source-password-file <file>', 'file holding the source password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_SOURCE_PASSWORD')
     .option('--target-password-file <file>', 'file holding the target password (trailing newline stripped), instead of one in the URL; or TRIBUTARY_TARGET_PASSWORD')
     .option('--tables <names>', 'comma-separated table names or globs (default: all tables); with --databases also db.table')
-    .option('--databases <names>', 'sync several databases (MySQL: a source URL without a database; PostgreSQL: schemas of its database), names or globs; tables are then named db.table')
+    .option('--databases <names>', 'sync several databases of a MySQL source (its URL then names none), names or globs, each into the target database (PostgreSQL: schema) of its name; tables are then named db.table')
     .option('--database-rewrites <list>', 'write source databases (schemas) under other names on the target, src=dst[,…] (with --databases)')
     .option('--threads <n>', 'parallel copy workers (default 4)')
     .option('--flush-interval <duration>', 'longest wait before buffered changes are committed while more keep arriving (a caught-up stream commits at once), e.g. 1s, 500ms (default 1s)')

@@ -5,7 +5,7 @@ import { describeDsn, type Dsn } from '../config/dsn.js';
 import type { SyncConfig } from '../config/schema.js';
 import { deriveSyncId } from '../config/sync-id.js';
 import { selectTables } from '../config/tables.js';
-import { namespacesOf } from '../core/names.js';
+import { namespacesOf, splitName } from '../core/names.js';
 import { keepSyncedForeignKeys, type LeftOutForeignKey } from '../schema/foreign-keys.js';
 import type { Requirement } from '../core/check.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
@@ -242,11 +242,18 @@ class OpenedSession implements Session {
       if (database.ok) this.database = database.value;
       if (config.databases.length && listed.ok) {
         // Every source database with a table becomes a target database, even one none of whose
-        // tables --tables takes: a table created in it while streaming then finds it.
+        // tables --tables takes (a table created in it while streaming then finds it), and so does
+        // every database a table rewrite names (--table-rewrites a.t=other.t). The targets create
+        // (and, under --force, recreate) exactly these: never one they infer from a name.
         const namespaces = new Map<string, DatabaseDefaults | undefined>();
-        for (const ns of namespacesOf(listed.value.all)) {
-          const defaults = await this.step('database', {}, async () => this.raw.databaseDefaults(ns));
-          namespaces.set(this.rules.targetNamespace(ns), defaults.ok ? defaults.value : undefined);
+        const defaultsOf = async (ns: string) => {
+          const d = await this.step('database', {}, async () => this.raw.databaseDefaults(ns));
+          return d.ok ? d.value : undefined;
+        };
+        for (const ns of namespacesOf(listed.value.all)) namespaces.set(this.rules.targetNamespace(ns), await defaultsOf(ns));
+        for (const name of listed.value.names) {
+          const ns = splitName(name).namespace;
+          if (ns !== undefined && !namespaces.has(ns)) namespaces.set(ns, await defaultsOf(splitName(this.rules.sourceName(name)).namespace ?? ns));
         }
         this.namespaces = namespaces;
       }
@@ -259,6 +266,19 @@ class OpenedSession implements Session {
     const cp = loaded.value;
     this.checkpoint = cp;
     if (!cp.stream) return;
+    // A table synced under a name holding a '.' by a sync of one database (before such names meant
+    // db.table, core/names.ts) would now be written to another database: refused by name.
+    const dotted = config.databases.length ? [] : [...new Set([...cp.tables.keys(), ...(cp.schemas?.keys() ?? [])])].filter((n) => n.includes('.'));
+    if (dotted.length) {
+      this.resume = {
+        kind: 'refused',
+        error: new TributaryError(
+          ErrorCode.TABLE_UNSUPPORTED,
+          `the checkpoint holds table${dotted.length > 1 ? 's' : ''} ${dotted.join(', ')}, whose name holds a '.', which tributary now reads as database.table; rename ${dotted.length > 1 ? 'them' : 'it'} on the source and start over with --force, or leave ${dotted.length > 1 ? 'them' : 'it'} out with --tables and start over with --force`,
+        ),
+      };
+      return;
+    }
     if (!this.sourceUp) {
       this.resume = { kind: 'unchecked' };
       return;

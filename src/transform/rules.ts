@@ -20,6 +20,8 @@ export interface TransformConfig {
   readonly tableRewrites: Readonly<Record<string, string>>;
   /** Source database (schema) → target database (schema), in a sync of several (absent: none). */
   readonly databaseRewrites?: Readonly<Record<string, string>>;
+  /** --databases: a sync of several databases, whose rules may name `db.table` (absent or empty: one database). */
+  readonly databases?: readonly string[];
   /** 'table.column' entries (source names; 'db.table.column' in a sync of several databases). */
   readonly excludeColumns: readonly string[];
   /** 'TABLE: EXPR' entries (source table names). */
@@ -92,8 +94,15 @@ export class TransformRules {
       if (other) throw invalid(`--database-rewrites maps both '${other[0]}' and '${from}' onto target database '${to}'; give each source database its own target database`);
       databases.set(from, to);
     }
+    // In a sync of one database a rule names bare tables: a `db.table` would write another database.
+    const several = (config.databases?.length ?? 0) > 0;
+    const bare = (what: string, table: string) => {
+      if (!several && table.includes('.')) throw invalid(`${what} names '${table}': a table as db.table is for a sync of several databases (--databases); name the table alone, or add --databases`);
+    };
     const rewrites = new Map<string, string>();
     for (const [from, to] of Object.entries(config.tableRewrites)) {
+      bare(`--table-rewrites ${from}=${to}`, from);
+      bare(`--table-rewrites ${from}=${to}`, to);
       if (!TABLE.test(from) || !TABLE.test(to)) {
         throw invalid(`--table-rewrites entry '${from}=${to}' is not source=target with two table names (table or db.table; no spaces, commas, colons or '='); give e.g. --table-rewrites orders=orders_archive`);
       }
@@ -107,6 +116,7 @@ export class TransformRules {
       const m = /^((?:[^.\s]+\.)?[^.\s]+)\.([^.\s]+)$/.exec(entry.trim());
       if (!m) throw invalid(`--exclude-columns entry '${entry}' is not table.column (or db.table.column); give e.g. --exclude-columns users.password_hash`);
       const [, table, column] = m as unknown as [string, string, string];
+      bare(`--exclude-columns ${entry}`, table);
       const list = excluded.get(table) ?? [];
       if (list.includes(column)) throw invalid(`--exclude-columns names ${table}.${column} twice; give it once`);
       list.push(column);
@@ -117,6 +127,7 @@ export class TransformRules {
       const colon = entry.indexOf(':');
       const table = colon > 0 ? entry.slice(0, colon).trim() : '';
       const text = colon > 0 ? entry.slice(colon + 1).trim() : '';
+      bare(`--where '${entry}'`, table);
       if (!TABLE.test(table) || text === '') {
         throw invalid(`--where '${entry}' is not 'TABLE: EXPRESSION'; give e.g. --where 'orders: tenant_id = 42'`);
       }
@@ -149,7 +160,7 @@ export class TransformRules {
     if (namespace === undefined) out = rewritten ?? source;
     else if (rewritten?.includes('.')) out = rewritten;
     else out = qualify(this.targetNamespace(namespace), rewritten ?? table);
-    if (out !== source) this.inverse.set(out, source);
+    this.inverse.set(out, source);
     return out;
   }
 
@@ -210,6 +221,10 @@ export class TransformRules {
     const sourceDatabases = new Set(all.flatMap((n) => splitName(n).namespace ?? []));
     for (const [from, to] of this.databases) {
       if (!sourceDatabases.has(from)) throw invalid(`--database-rewrites ${from}=${to} names database '${from}', which the sync does not take (see --databases); fix the name, or drop the entry`);
+      // Onto a synced database that keeps its name, two source databases would share one target.
+      if (sourceDatabases.has(to) && !this.databases.has(to)) {
+        throw invalid(`--database-rewrites ${from}=${to} writes database ${from} into '${to}', a synced database that keeps its own name: two source databases cannot share one target database. Rewrite '${to}' too, or pick another name`);
+      }
     }
     // Two source tables may not end under one target name, however the rules combine.
     const byTarget = new Map<string, string>();

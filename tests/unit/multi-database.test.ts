@@ -15,8 +15,8 @@ import { withLogical } from '../../src/engines/mysql/types.js';
 import { qualified } from '../../src/engines/postgres/sql.js';
 import { TransformRules } from '../../src/transform/rules.js';
 
-const rules = (over: { tableRewrites?: Record<string, string>; databaseRewrites?: Record<string, string>; excludeColumns?: string[]; where?: string[] } = {}) =>
-  TransformRules.fromConfig({ tableRewrites: {}, excludeColumns: [], where: [], ...over });
+const rules = (over: { tableRewrites?: Record<string, string>; databaseRewrites?: Record<string, string>; excludeColumns?: string[]; where?: string[]; databases?: string[] } = {}) =>
+  TransformRules.fromConfig({ tableRewrites: {}, excludeColumns: [], where: [], databases: ['*'], ...over });
 
 describe('qualified names', () => {
   it('split at the first dot: a database name never holds one, a table name may', () => {
@@ -93,11 +93,28 @@ describe('database rewrites', () => {
     expect(r.filterOf('s1.orders')).toBeUndefined();
   });
 
+  it('name db.table only in a sync of several databases (a rewrite would write another database)', () => {
+    expect(() => rules({ databases: [], tableRewrites: { orders: 'prod.orders' } })).toThrow("names 'prod.orders': a table as db.table is for a sync of several databases");
+    expect(() => rules({ databases: [], excludeColumns: ['a.t.c'] })).toThrow("names 'a.t': a table as db.table");
+    expect(() => rules({ databases: [], where: ['a.t: x = 1'] })).toThrow("names 'a.t'");
+    expect(() => rules({ databases: [], tableRewrites: { orders: 'o2' } })).not.toThrow();
+  });
+
+  it('refuse a database rewrite onto a synced database that keeps its name', () => {
+    const all = ['a.x', 'b.y'];
+    expect(() => rules({ databaseRewrites: { a: 'b' } }).checkSelection(all, all)).toThrow("writes database a into 'b', a synced database that keeps its own name");
+    expect(() => rules({ databaseRewrites: { a: 'b', b: 'c' } }).checkSelection(all, all)).not.toThrow();
+    const r = rules({ databaseRewrites: { a: 'b', b: 'c' } });
+    for (const n of all) r.targetName(n);
+    expect(r.sourceName('b.x')).toBe('a.x');
+    expect(r.sourceName('c.y')).toBe('b.y');
+  });
+
   it('refuse two databases onto one, a collision of computed names, and rules naming nothing synced', () => {
     expect(() => rules({ databaseRewrites: { a: 'x', b: 'x' } })).toThrow("maps both 'a' and 'b' onto target database 'x'");
     expect(() => rules({ databaseRewrites: { 'a.b': 'x' } })).toThrow("--database-rewrites entry 'a.b=x' is not source=target");
     const all = ['a.t', 'b.t', 'b.u'];
-    expect(() => rules({ databaseRewrites: { a: 'b' } }).checkSelection(all, all)).toThrow("under the name of synced table 'b.t'");
+    expect(() => rules({ databaseRewrites: { a: 'b' } }).checkSelection(all, all)).toThrow("a synced database that keeps its own name");
     expect(() => rules({ tableRewrites: { 'a.t': 'b.u' } }).checkSelection(all, all)).toThrow("under the name of synced table 'b.u'");
     expect(() => rules({ databaseRewrites: { c: 'x' } }).checkSelection(all, all)).toThrow("names database 'c', which the sync does not take");
     expect(() => rules({ tableRewrites: { v: 'w' } }).checkSelection(all, all)).toThrow("names table 'v'");
@@ -126,6 +143,13 @@ describe('the binlog DDL parser under --databases', () => {
     const created = parseDdl('CREATE TABLE b.fresh (id INT PRIMARY KEY)', ctx([t('a.t')]));
     expect(created.operations[0]).toMatchObject({ op: 'create-table', table: { name: 'b.fresh' } });
     expect(parseDdl('CREATE TABLE c.fresh (id INT PRIMARY KEY)', ctx([t('a.t')])).tables).toEqual([]);
+  });
+
+  it('names a foreign key the server names, after the table\'s own name', () => {
+    const created = parseDdl('CREATE TABLE b.c (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES a.t (id))', ctx([t('a.t')]));
+    expect(created.operations[0]).toMatchObject({ op: 'create-table', table: { name: 'b.c', foreignKeys: [{ name: 'c_ibfk_1', referencedTable: 'a.t' }] } });
+    const added = parseDdl('ALTER TABLE a.t ADD COLUMN q INT, ADD FOREIGN KEY (q) REFERENCES a.t (id)', ctx([t('a.t')]));
+    expect(added.operations.find((o) => o.op === 'add-foreign-key')).toMatchObject({ foreignKey: { name: 't_ibfk_1' } });
   });
 
   it('follows a rename between two synced databases and stops on DROP DATABASE of one', () => {

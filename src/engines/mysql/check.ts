@@ -30,8 +30,8 @@ export async function currentAccount(conn: Connection): Promise<string> {
 
 /** What a source's requirements depend on besides the server. */
 export interface SourceContext {
-  /** The source database (the URL's path), for the GRANT SELECT. */
-  readonly database: string;
+  /** The source databases (the URL's path, or those --databases selected), for the GRANT SELECT. */
+  readonly databases: readonly string[];
   /** --position-mode: 'gtid' refuses a MySQL server whose gtid_mode is not ON. */
   readonly positionMode?: 'auto' | 'gtid' | 'file';
 }
@@ -135,7 +135,7 @@ export async function sourceRequirements(conn: Connection, ctx: SourceContext): 
     name: 'privilege SELECT',
     ok: select,
     value: select ? 'granted' : 'missing',
-    fix: `GRANT SELECT ON \`${ctx.database.replace(/`/g, '``')}\`.* TO ${account}`,
+    fix: ctx.databases.map((d) => `GRANT SELECT ON \`${d.replace(/`/g, '``')}\`.* TO ${account}`).join('; '),
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });

@@ -1,5 +1,5 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { qualify } from '../../core/names.js';
+import { qualify, splitName } from '../../core/names.js';
 import { keyedTable, type ForeignKey, type ForeignKeyRule, type IndexDefinition, type TableSchema } from '../../core/schema.js';
 import type { SchemaOperation } from '../../core/schema-change.js';
 import { applyOperations } from '../../schema/apply.js';
@@ -490,7 +490,7 @@ class Reader {
         const fks = st.before.foreignKeys ?? [];
         const given = fk.name;
         if (given !== undefined && ifNotExists && fks.some((f) => f.name.toLowerCase() === given.toLowerCase())) return;
-        const name = given ?? autoForeignKeyName(st.table, [...fks.map((f) => f.name), ...this.ops.flatMap((o) => (o.op === 'add-foreign-key' && o.table === st.table ? [o.foreignKey.name] : []))]);
+        const name = given ?? autoForeignKeyName(ownName(st.table, this.ctx), [...fks.map((f) => f.name), ...this.ops.flatMap((o) => (o.op === 'add-foreign-key' && o.table === st.table ? [o.foreignKey.name] : []))]);
         this.ops.push({ op: 'add-foreign-key', table, foreignKey: { name, columns: fk.columns, referencedTable: fk.ref.name, referencedColumns: fk.referencedColumns, onUpdate: fk.onUpdate, onDelete: fk.onDelete }, sourceText: text });
         return;
       }
@@ -781,7 +781,7 @@ class Reader {
         const fk = this.foreignKeyClause(c, symbol);
         foreign.push(fk.columns);
         if (this.ours(fk.ref) && this.takes(fk.ref, name)) {
-          const fkName = fk.name ?? autoForeignKeyName(name, foreignKeys.map((f) => f.name));
+          const fkName = fk.name ?? autoForeignKeyName(ownName(name, this.ctx), foreignKeys.map((f) => f.name));
           foreignKeys.push({ name: fkName, columns: fk.columns, referencedTable: fk.ref.name, referencedColumns: fk.referencedColumns, onUpdate: fk.onUpdate, onDelete: fk.onDelete });
         }
       } else if (isWord(c.peek(), 'INDEX', 'KEY', 'FULLTEXT', 'SPATIAL')) {
@@ -912,6 +912,11 @@ function autoIndexName(st: AlterState, column: string): string {
  * The name MariaDB/MySQL give a foreign key declared without one: `<table>_ibfk_<n>`, n one more
  * than the highest such number the table has (or this statement gave).
  */
+/** A synced table's own name in its database (a qualified name's table part under --databases), as the server names things after it. */
+function ownName(name: string, ctx: DdlContext): string {
+  return ctx.databases ? splitName(name).table : name;
+}
+
 function autoForeignKeyName(table: string, taken: readonly string[]): string {
   const prefix = `${table}_ibfk_`.toLowerCase();
   let n = 0;

@@ -71,9 +71,20 @@ export function createTableSql(table: TableSchema, opts: MapTableOptions = {}): 
       .replace(/^CREATE TABLE\s+`(?:[^`]|``)+`/i, `CREATE TABLE IF NOT EXISTS ${quoteTable(table.name)}`)
       .replace(/\s+AUTO_INCREMENT=\d+/i, '');
   }
-  // A MySQL table without its statement is one a schema change altered (schema/apply.ts drops the
-  // stale text), as a resumed sync stores it: rendered from its columns' logical types, as a table
-  // of another engine is. The caller creates it only when the target lacks it (ensureSchema).
+  if (table.engine !== 'mysql') return createTableFromMapping(mapLogicalTable(table, opts), opts);
+  throw new TributaryError(
+    ErrorCode.TABLE_UNSUPPORTED,
+    `table ${table.name}: its MySQL definition has no CREATE TABLE text to create it from (a table a schema change made or altered); create it on the target first`,
+  );
+}
+
+/**
+ * The CREATE TABLE of a MySQL table whose stored definition has no CREATE text (a schema change
+ * altered it: schema/apply.ts drops the stale text), for a resumed sync whose target lost the table:
+ * rendered from its columns' logical types, as a table of another engine is, so types map exactly
+ * but collations and table options are the target's defaults. The caller says so in its log.
+ */
+export function createTableFromDefinition(table: TableSchema, opts: MapTableOptions = {}): string {
   return createTableFromMapping(mapLogicalTable(table, opts), opts);
 }
 

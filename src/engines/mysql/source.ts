@@ -157,7 +157,7 @@ export class MysqlSource implements ChangeSource {
   }
 
   check(): Promise<Requirement[]> {
-    return sourceRequirements(this.c, { database: this.databases().join(', '), positionMode: this.opts.positionMode });
+    return sourceRequirements(this.c, { databases: this.databases(), positionMode: this.opts.positionMode });
   }
 
   async identity(): Promise<SourceIdentity> {

@@ -17,7 +17,7 @@ import { applyCascade, applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
 import { assertMappable, currentAccount, dataProblems, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
-import { createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql, SYSTEM_DATABASES } from './ddl.js';
+import { createTableFromDefinition, createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql, SYSTEM_DATABASES } from './ddl.js';
 import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables, type TableState, type TargetState } from './replay.js';
 import { namespacesOf, qualify, splitName } from '../../core/names.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
@@ -277,13 +277,14 @@ export class MysqlTarget implements Target {
   }
 
   /**
-   * The target databases of a sync of several (tables named `db.table`): every namespace
-   * SchemaOptions.namespaces names (with its source database's defaults) and every one a table is
-   * in. A server's own database is refused by name: nothing of a sync is written there.
+   * The target databases of a sync of several (tables named `db.table`): the namespaces
+   * SchemaOptions.namespaces names, with their source databases' defaults. A server's own database
+   * is refused by name: nothing of a sync is written there.
    */
   private namespaces(tables: readonly TableSchema[], opts: SchemaOptions): Map<string, DatabaseDefaults | undefined> {
+    // Exactly the namespaces the session named: one inferred from a table's name is never created
+    // or dropped (a missing one fails the table's CREATE, naming it).
     const out = new Map<string, DatabaseDefaults | undefined>(opts.namespaces ?? []);
-    for (const ns of namespacesOf(tables.map((t) => t.name))) if (!out.has(ns)) out.set(ns, undefined);
     for (const ns of out.keys()) {
       if (SYSTEM_DATABASES.has(ns.toLowerCase())) {
         throw new TributaryError(ErrorCode.CONFIG_INVALID, `target database '${ns}' of a sync of several databases is one of the server's own databases; write it elsewhere with --database-rewrites ${ns}=NAME`);
@@ -377,7 +378,15 @@ export class MysqlTarget implements Target {
     // A table the target has is left as it is (CREATE … IF NOT EXISTS would change nothing): a
     // resumed sync's stored definition of a table a schema change altered has no CREATE text.
     const existing = await this.existingTables(tables.map((t) => t.name));
-    for (const t of tables) if (!existing.has(t.name)) await this.c.query(createTableSql(t, this.mapOptions));
+    for (const t of tables) {
+      if (existing.has(t.name)) continue;
+      if (t.engine === 'mysql' && !t.createStatement && opts.resumed) {
+        this.opts.logger.warn({ table: t.name }, `table ${t.name} is missing on the target and its stored definition has no CREATE text (a schema change altered it): created from its columns' types, with the target's default collation and table options`);
+        await this.c.query(createTableFromDefinition(t, this.mapOptions));
+      } else {
+        await this.c.query(createTableSql(t, this.mapOptions));
+      }
+    }
   }
 
   /** Which of `names` (the sync's names, qualified or not) are base tables on the target now. */

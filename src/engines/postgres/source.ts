@@ -190,8 +190,16 @@ export class PostgresSource implements ChangeSource {
     return { id: `postgres system_identifier=${system ?? '?'} slot=${this.slot}`, version: this.versionText };
   }
 
-  listTables(): Promise<string[]> {
-    return listTables(this.c, this.namespace);
+  /**
+   * The schema's base tables. A table whose own name holds a '.' is left out, with a warning: a
+   * target reads a '.' in a synced name as the end of a schema's or database's name (core/names.ts).
+   */
+  async listTables(): Promise<string[]> {
+    const all = await listTables(this.c, this.namespace);
+    for (const name of all.filter((n) => n.includes('.'))) {
+      this.opts.logger.warn({ schema: this.namespace, table: name }, `table ${this.namespace}."${name}" is not synced: its name holds a '.', which tributary reads as the end of a schema's name; rename it to sync it`);
+    }
+    return all.filter((n) => !n.includes('.'));
   }
 
   async describe(table: string): Promise<TableSchema> {

@@ -347,7 +347,8 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   /** The relation OID each synced table is followed by (opts.relations, then as the trigger's messages rename, drop and create tables). */
   const relations = new Map(opts.relations);
   const followedBy = new Map([...relations].map(([name, oid]) => [oid, name]));
-  const selects = opts.selects ?? (() => false);
+  // A table whose own name holds a '.' is never taken (PostgresSource.listTables, core/names.ts).
+  const selects = (name: string) => !name.includes('.') && (opts.selects ?? (() => false))(name);
   /** Per synced table: its secondary indexes as the producer last saw them (the trigger's messages), to find a dropped index's table by its name. */
   const indexesSeen = new Map<string, readonly TriggerIndexState[]>(opts.tables.map((t) => [t.name, (t.indexes ?? []).map((i) => ({ ...i, partial: false }))]));
   /** Where the stream stands, for errors. */

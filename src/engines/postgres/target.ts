@@ -390,12 +390,13 @@ export class PostgresTarget implements Target {
   }
 
   /**
-   * The schemas other than the target's own that a sync of several databases writes: every one
-   * SchemaOptions.namespaces names and every one a table is in. PostgreSQL's own schemas are refused
-   * by name: nothing of a sync is written there.
+   * The schemas other than the target's own that a sync of several databases writes: those
+   * SchemaOptions.namespaces names. PostgreSQL's own schemas are refused by name: nothing of a sync
+   * is written there.
    */
   private namespaces(tables: readonly TableSchema[], opts?: SchemaOptions): string[] {
-    const all = new Set([...(opts?.namespaces?.keys() ?? []), ...namespacesOf(tables.map((t) => t.name))]);
+    // Exactly the namespaces the session named: one inferred from a table's name is never created or dropped.
+    const all = new Set(opts?.namespaces?.keys() ?? []);
     all.delete(this.schema);
     for (const ns of all) {
       if (/^(pg_|information_schema$)/.test(ns)) {
