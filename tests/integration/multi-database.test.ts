@@ -59,6 +59,13 @@ async function rows(c: Connection, sql: string): Promise<string> {
   return c.query(sql).then(([r]) => JSON.stringify(r)).catch((err: unknown) => `error: ${(err as Error).message}`);
 }
 
+/** waitUntil, whose timeout shows the end of the sync's log (checksum passes left out). */
+async function inStep(what: string, predicate: () => Promise<boolean>, run: CliRun, ms = 90_000): Promise<void> {
+  await waitUntil(what, predicate, ms).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${run.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-4000)}`, { cause: err });
+  });
+}
+
 const tablesOf = async (db: string) => rows(dst, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db}' ORDER BY TABLE_NAME`);
 
 beforeAll(async () => {
@@ -103,7 +110,7 @@ describe('--databases', () => {
     run = startCli(['sync', ...ARGS, '--flush-interval', '100ms', '--checksum-interval', '1s']);
     running.push(run);
     const same = async (a: string, b: string) => (await rows(src, a)) === (await rows(dst, b));
-    await waitUntil(
+    await inStep(
       'both target databases in step',
       async () =>
         (await same('SELECT * FROM shop1.orders ORDER BY id', 'SELECT * FROM copy1.orders ORDER BY id')) &&
@@ -112,10 +119,9 @@ describe('--databases', () => {
         (await same('SELECT * FROM shop2.people ORDER BY id', 'SELECT * FROM copy2.people ORDER BY id')) &&
         (await same('SELECT * FROM shop2.fresh ORDER BY id', 'SELECT * FROM copy2.fresh ORDER BY id')) &&
         (await same('SELECT * FROM shop2.moved ORDER BY id', 'SELECT * FROM copy2.moved ORDER BY id')),
+      run,
       90_000,
-    ).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n${run.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-4000)}`, { cause: err });
-    });
+    );
     expect(run.stderr()).toContain('resuming from checkpoint');
     expect(await rows(dst, 'SELECT name FROM copy2.people WHERE id = 1')).toBe(JSON.stringify([{ name: 'while down' }]));
     // Each database's tables in its own target database, nothing under the source names, nothing of `other`.
@@ -233,17 +239,16 @@ describe('--databases', () => {
         const got = await t.query(pgSql).catch(() => ({ rows: ['(not yet)'] }));
         return JSON.stringify(want) === JSON.stringify(got.rows);
       };
-      await waitUntil(
+      await inStep(
         'PostgreSQL in step',
         async () =>
           (await same('SELECT id, tenant, note FROM pg1.orders ORDER BY id', 'SELECT id, tenant, note FROM first.orders ORDER BY id')) &&
           (await same('SELECT id, tenant, note FROM pg2.orders ORDER BY id', 'SELECT id, tenant, note FROM pg2.orders ORDER BY id')) &&
           (await same('SELECT id, name, extra FROM pg2.users ORDER BY id', 'SELECT id, name, extra FROM pg2.users ORDER BY id')) &&
           (await same('SELECT id, name FROM pg2.users_from_1 ORDER BY id', 'SELECT id, name FROM pg2.users_from_1 ORDER BY id')),
+        run,
         90_000,
-      ).catch((err: unknown) => {
-        throw new Error(`${(err as Error).message}\n${run.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-3000)}`, { cause: err });
-      });
+      );
       const tables = await t.query("SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1");
       expect(tables.rows.map((r: { t: string }) => r.t)).toEqual(['first.orders', 'pg2.orders', 'pg2.users', 'pg2.users_from_1', 'public._tributary_checkpoint']);
     } finally {

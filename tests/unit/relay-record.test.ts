@@ -2,19 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/core/change.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
+import { prng } from '../helpers/fakes.js';
 import { decodeHeader, decodeIndexEntry, decodeTransaction, encodeHeader, encodeIndexEntry, encodeTransaction, frame, frameAt, FRAME_HEAD, type RelayTransaction } from '../../src/relay/record.js';
 
-/** A small seeded PRNG (mulberry32), so a failure names a seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, so a failure names a seed that reproduces it. */
+const rng = prng;
 
 const BIGINTS = [0n, 1n, -1n, 127n, -128n, 2n ** 31n, 2n ** 52n - 1n, -(2n ** 52n) + 1n, 2n ** 52n, -(2n ** 52n), 2n ** 53n + 1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 63n, 18446744073709551615n, 2n ** 64n, -(2n ** 64n) - 5n, 10n ** 40n];
 const NUMBERS = [0, -0, 1, -1, 1.5, -2.25, NaN, Infinity, -Infinity, 3.1415927410125732, 2 ** 52 - 1, -(2 ** 52) + 1, 2 ** 52, 2 ** 53, -(2 ** 60), Number.MAX_VALUE, Number.MIN_VALUE, 5e-324, 1e21, 0.1];

@@ -267,7 +267,7 @@ export class MysqlTarget implements Target {
       if (plan.note) out.push(`-- ${plan.note}`);
     }
     out.push(`-- the checkpoint table ${quoteId(checkpoint.CHECKPOINT_TABLE)}, if absent`);
-    for (const [ns, defaults] of this.namespaces(tables, opts)) {
+    for (const [ns, defaults] of this.namespaces(opts)) {
       if (ns === this.opts.dsn.database || (!opts.recreate && (await databaseExists(this.c, ns)))) continue;
       const plan = await databasePlan(this.c, ns, defaults, this.flavour);
       out.push(`-- target database ${ns} (--databases)${opts.recreate ? ', dropped first under --force' : ''}`, ...(opts.recreate ? [`DROP DATABASE IF EXISTS ${quoteId(ns)}`] : []), plan.sql);
@@ -281,7 +281,7 @@ export class MysqlTarget implements Target {
    * SchemaOptions.namespaces names, with their source databases' defaults. A server's own database
    * is refused by name: nothing of a sync is written there.
    */
-  private namespaces(tables: readonly TableSchema[], opts: SchemaOptions): Map<string, DatabaseDefaults | undefined> {
+  private namespaces(opts: SchemaOptions): Map<string, DatabaseDefaults | undefined> {
     // Exactly the namespaces the session named: one inferred from a table's name is never created
     // or dropped (a missing one fails the table's CREATE, naming it).
     const out = new Map<string, DatabaseDefaults | undefined>(opts.namespaces ?? []);
@@ -294,8 +294,8 @@ export class MysqlTarget implements Target {
   }
 
   /** Creates the target databases of a sync of several (namespaces()) that are missing; under --force drops each first. */
-  private async createNamespaces(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void> {
-    for (const [ns, defaults] of this.namespaces(tables, opts)) {
+  private async createNamespaces(opts: SchemaOptions): Promise<void> {
+    for (const [ns, defaults] of this.namespaces(opts)) {
       // The URL's own database was made (or recreated) with the checkpoint table by ensureSchema.
       if (ns === this.opts.dsn.database) continue;
       await this.syncLock?.verify(this.c);
@@ -362,7 +362,7 @@ export class MysqlTarget implements Target {
     // Every type refusal before the first write.
     this.checkTypes(tables);
     // Target databases the sync may not write (a server's own) are refused before any is created.
-    this.namespaces(tables, opts);
+    this.namespaces(opts);
     await this.syncLock?.check();
     if (this.missing || opts.recreate) await this.createDatabase(opts);
     try {
@@ -374,7 +374,7 @@ export class MysqlTarget implements Target {
       }
       throw err;
     }
-    await this.createNamespaces(tables, opts);
+    await this.createNamespaces(opts);
     // A table the target has is left as it is (CREATE … IF NOT EXISTS would change nothing): a
     // resumed sync's stored definition of a table a schema change altered has no CREATE text.
     const existing = await this.existingTables(tables.map((t) => t.name));

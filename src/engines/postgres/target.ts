@@ -320,7 +320,7 @@ export class PostgresTarget implements Target {
     const c = this.c;
     try {
       await c.query('BEGIN');
-      for (const sql of this.schemaDdl(opts.recreate, tables, opts)) await c.query(sql);
+      for (const sql of this.schemaDdl(opts.recreate, opts)) await c.query(sql);
       await checkpoint.ensureCheckpointTable(c, this.schema);
       for (const e of enums) await this.ensureEnumType(e);
       await this.ensureUserTypes(planUserTypes(tables, types), new Set(enums.map((e) => e.name)));
@@ -374,7 +374,7 @@ export class PostgresTarget implements Target {
    * ?schema= is created when missing, and dropped first under --force (the public schema is kept:
    * --force drops only the synced tables there).
    */
-  private schemaDdl(recreate: boolean, tables: readonly TableSchema[] = [], opts?: SchemaOptions): string[] {
+  private schemaDdl(recreate: boolean, opts?: SchemaOptions): string[] {
     const out: string[] = [];
     if (this.schema !== 'public') {
       if (recreate) out.push(`DROP SCHEMA IF EXISTS ${quoteIdent(this.schema)} CASCADE`);
@@ -382,7 +382,7 @@ export class PostgresTarget implements Target {
     }
     // A sync of several databases: one schema per source database (SchemaOptions.namespaces), each
     // created when missing and recreated under --force, as the target's own schema is.
-    for (const ns of this.namespaces(tables, opts)) {
+    for (const ns of this.namespaces(opts)) {
       if (recreate && ns !== 'public') out.push(`DROP SCHEMA IF EXISTS ${quoteIdent(ns)} CASCADE`);
       out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(ns)}`);
     }
@@ -394,7 +394,7 @@ export class PostgresTarget implements Target {
    * SchemaOptions.namespaces names. PostgreSQL's own schemas are refused by name: nothing of a sync
    * is written there.
    */
-  private namespaces(tables: readonly TableSchema[], opts?: SchemaOptions): string[] {
+  private namespaces(opts?: SchemaOptions): string[] {
     // Exactly the namespaces the session named: one inferred from a table's name is never created or dropped.
     const all = new Set(opts?.namespaces?.keys() ?? []);
     all.delete(this.schema);
@@ -415,7 +415,7 @@ export class PostgresTarget implements Target {
       out.push(`-- the target database ${this.opts.dsn.database} does not exist: the sync creates it (from database ${this.missing.adminDsn.database})`, this.missing.sql);
     }
     if (opts.recreate) out.push(`-- --force drops ${this.recreateScope()}`);
-    out.push(...this.schemaDdl(opts.recreate, tables, opts));
+    out.push(...this.schemaDdl(opts.recreate, opts));
     out.push(`-- the checkpoint table ${qualified(this.schema, checkpoint.CHECKPOINT_TABLE)}, if absent`);
     for (const e of planEnumTypes(tables, types)) {
       if (this.missing || (opts.recreate && this.schema !== 'public')) {
