@@ -177,14 +177,13 @@ describe('tributary check → etcd', () => {
     expect(half.stderr).toMatch(/TRIB_DSN_INVALID: .*needs both \?cert= and \?key=/);
   });
 
-  it('quota: the space line shows the quota; nearly full, it is a warning and the exit code stays 0', async () => {
+  it('quota: nearly full, the space line is a warning and the exit code stays 0; full, every failing line says why (never "circuit breaker")', async () => {
     const c = client(full);
-    // etcd reports the size its backend last committed (every 100 ms, later on a busy machine): near
-    // the mark, read the size again until it has settled, then put small values that cover half of
-    // what is left to 95 % (one value each step at least), so the fill stops between the warning
-    // (over 90 %) and the quota itself (writes refused) in a few settled reads, not one per value.
-    const big = Buffer.alloc(128 * 1024, 'x');
-    const small = Buffer.alloc(16 * 1024, 'x');
+    // etcd reports the size its backend last committed (every 100 ms, later on a busy machine), so
+    // a size read right after a put may be stale. Each step reads the size until two reads agree,
+    // then puts half of what is left to 95 %: even a read that missed the whole previous step
+    // (which was half of the gap it saw) cannot carry the fill past 95 %, and the fill stops between
+    // the warning (over 90 %) and the quota (writes refused) in a few steps.
     const settled = async (): Promise<number> => {
       let last = -1;
       for (;;) {
@@ -195,17 +194,39 @@ describe('tributary check → etcd', () => {
       }
     };
     let n = 0;
-    while (Number((await c.maintenance.status()).dbSize) < QUOTA * 0.8) await c.put(`/junk/${n++}`).value(big);
     for (;;) {
       const size = await settled();
       if (size > QUOTA * 0.91) break;
-      const count = Math.max(1, Math.floor((QUOTA * 0.95 - size) / 2 / small.length));
-      for (let i = 0; i < count; i++) await c.put(`/junk/${n++}`).value(small);
+      const gap = (QUOTA * 0.95 - size) / 2;
+      const value = Buffer.alloc(gap > 2 * 1048576 ? 128 * 1024 : 16 * 1024, 'x');
+      const count = Math.max(1, Math.floor(gap / value.length));
+      for (let i = 0; i < count; i++) await c.put(`/junk/${n++}`).value(value);
     }
     const res = await check(full.url('shop'));
     const space = line(res.stdout, 'etcd space (--quota-backend-bytes)');
     expect(space).toMatch(/⚠ .*: 1\d\.\d MiB used of 16\.0 MiB; fix: raise the cluster.s --quota-backend-bytes/);
     expect(res.code, res.stdout + res.stderr).toBe(0);
+
+    // Past the quota etcd raises its NOSPACE alarm and refuses every write. The write's line fails
+    // with that reason, and the client counts no such failure against the endpoint, so the reads
+    // after it still answer (before, the write's three retries opened the endpoint's circuit breaker
+    // and the next line said "circuit breaker is open" instead).
+    const big = Buffer.alloc(128 * 1024, 'x');
+    for (;;) {
+      try {
+        await c.put(`/junk/${n++}`).value(big);
+      } catch (err) {
+        expect(String(err)).toMatch(/database space exceeded/);
+        break;
+      }
+    }
+    const over = await check(full.url('shop'));
+    expect(over.code).not.toBe(0);
+    expect(over.stdout).not.toMatch(/circuit breaker/);
+    expect(line(over.stdout, 'write permission')).toMatch(/✘ .*out of space.*database space exceeded/);
+    expect(line(over.stdout, 'etcd alarms')).toMatch(/✘ etcd alarms: Nospace/);
+    // The read that follows the refused write still answers (it failed with the open breaker before).
+    expect(line(over.stdout, 'target tables'), over.stdout).toMatch(/✔ target tables: absent or empty/);
   });
 
   it('several endpoints, one dead: check passes through the live one, whichever comes first', async () => {

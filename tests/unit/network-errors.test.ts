@@ -1,7 +1,9 @@
+import { EtcdPermissionDeniedError, GRPCDeadlineExceededError, GRPCResourceExhastedError, GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/config/dsn.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import { connectError as mysqlConnectError } from '../../src/engines/mysql/connection.js';
+import { clientOptions, isTransientEtcdError } from '../../src/engines/etcd/connection.js';
 import { networkError } from '../../src/engines/network.js';
 import { connectError as postgresConnectError } from '../../src/engines/postgres/connection.js';
 
@@ -37,5 +39,15 @@ describe('networkError', () => {
     const expected = (networkError(err, dsn, 'target') as TributaryError).message;
     expect(mysqlConnectError(err, dsn, 'target').message).toBe(expected);
     expect(postgresConnectError(err, dsn, 'target').message).toBe(expected);
+  });
+});
+
+describe('the etcd client counts only transient errors against an endpoint', () => {
+  it('retries and breaks on unavailable and deadline errors, never on RESOURCE_EXHAUSTED (a full cluster, a request too large)', () => {
+    expect(isTransientEtcdError(new GRPCUnavailableError('14 UNAVAILABLE: No connection established'))).toBe(true);
+    expect(isTransientEtcdError(new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED'))).toBe(true);
+    expect(isTransientEtcdError(new GRPCResourceExhastedError('8 RESOURCE_EXHAUSTED: etcdserver: mvcc: database space exceeded'))).toBe(false);
+    expect(isTransientEtcdError(new EtcdPermissionDeniedError('permission denied'))).toBe(false);
+    expect(clientOptions(parseDsn('etcd://127.0.0.1:2379/p', 'target'), 'target').faultHandling?.host).toBeTypeOf('function');
   });
 });

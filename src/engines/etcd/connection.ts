@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { Etcd3, GRPCResourceExhastedError, isRecoverableError, type IOptions } from 'etcd3';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { networkError } from '../network.js';
@@ -26,6 +27,34 @@ export function tlsOf(dsn: Dsn): boolean {
   return (dsn.params.tls !== undefined && !/^(0|false|off|no)$/i.test(dsn.params.tls)) || dsn.params.ca !== undefined || dsn.params.cert !== undefined || dsn.params.key !== undefined;
 }
 
+/**
+ * Which errors the etcd3 client itself retries and counts against an endpoint: the recoverable ones
+ * (unavailable, deadline, cancelled, aborted, internal), but not RESOURCE_EXHAUSTED. That one is
+ * a full cluster (NOSPACE) or a request over the size limit: retrying it cannot help, and counting
+ * it would open the endpoint's circuit breaker, so that the next calls fail with "circuit breaker
+ * is open" instead of the reason (a failed `check` line hid the next one that way).
+ */
+export function isTransientEtcdError(err: Error): boolean {
+  return isRecoverableError(err) && !(err instanceof GRPCResourceExhastedError);
+}
+
+/** How long an endpoint rests after three transient failures in a row (etcd3's default is 5 s). */
+export const ENDPOINT_REST_MS = 1_000;
+
+/**
+ * The client's fault handling: per endpoint, a breaker that rests it for ENDPOINT_REST_MS after
+ * three transient failures in a row (so that a call goes to another endpoint); around each call,
+ * at most 3 attempts with backoff from 50 ms. Callers still see every other error at once, and
+ * the session's own bounded retries handle what remains.
+ */
+function faultHandling(): NonNullable<IOptions['faultHandling']> {
+  const transient = handleWhen(isTransientEtcdError);
+  return {
+    host: () => circuitBreaker(transient, { halfOpenAfter: ENDPOINT_REST_MS, breaker: new ConsecutiveBreaker(3) }),
+    global: retry(transient, { maxAttempts: 3, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) }),
+  };
+}
+
 /** The etcd3 client's options from a URL: every endpoint, TLS from the query, user and password as etcd auth. */
 export function clientOptions(dsn: Dsn, role: string): IOptions {
   const unknown = Object.keys(dsn.params).filter((k) => !(TLS_PARAMS as readonly string[]).includes(k));
@@ -40,6 +69,7 @@ export function clientOptions(dsn: Dsn, role: string): IOptions {
   const opts: { -readonly [K in keyof IOptions]: IOptions[K] } = {
     hosts: dsn.endpoints.map((e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`),
     dialTimeout: 10_000,
+    faultHandling: faultHandling(),
   };
   if (tls) {
     const rootCertificate = dsn.params.ca !== undefined ? readPem(dsn, 'ca', role) : undefined;
@@ -84,7 +114,7 @@ export function connectError(err: unknown, dsn: Dsn, role: string): TributaryErr
     return new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${where}: a transaction exceeds the server's request size (${msg}); raise the server's --max-request-bytes, or lower --max-txn-ops`, { cause: err });
   }
   if (name === 'BrokenCircuitError' || /circuit breaker is open/i.test(msg)) {
-    return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: the etcd client rests every endpoint for 5 s after 3 failed calls in a row (${msg}); the error before it says why; retry`, { cause: err, fatal: false });
+    return new TributaryError(ErrorCode.CONNECT_FAILED, `${where}: every endpoint failed 3 calls in a row and rests for ${ENDPOINT_REST_MS / 1000} s (${msg}); the error before it says why; retry`, { cause: err, fatal: false });
   }
   const unavailable = name === 'GRPCUnavailableError' || name === 'GRPCDeadlineExceededError' || /unavailable|deadline|no connection|ECONNREFUSED|leader changed|timed out|connection closed/i.test(msg);
   if (unavailable) {
