@@ -107,9 +107,10 @@ export const SyncConfigSchema = z
     /**
      * Names of online schema change tools' shadow tables, with one `*` standing for the real
      * table's name: a shadow's ALTERs reach the real table at the swap, and its rows are not synced.
+     * A pattern names a table in the real table's own database, so it holds no '.'.
      */
     oscShadows: z
-      .array(z.string().regex(/^[^*]*\*[^*]*$/, 'give one * standing for the real table, e.g. _*_gho'))
+      .array(z.string().regex(/^[^*.]*\*[^*.]*$/, "give one * standing for the real table and no '.' (a shadow is in its real table's database), e.g. _*_gho"))
       .min(1)
       .default(['_*_gho', '_*_new']),
     /** PostgreSQL source: replication slot to use (created and owned by the sync when absent). */

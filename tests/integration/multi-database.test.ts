@@ -261,6 +261,44 @@ describe('--databases', () => {
     expect(v.stdout).toContain('first.orders');
   }, 300_000);
 
+  it('gh-ost under --databases: the shadow of one database\'s table is followed to the swap, never created on the target; the other database alike-named table untouched', async () => {
+    for (const db of ['osc1', 'osc2']) await src.query(`CREATE DATABASE ${db}; USE ${db}; ${SCHEMA}`);
+    const ARGS = ['--source', source.url(), '--target', target.url('osc_meta'), '--databases', 'osc1,osc2'];
+    const run = startCli(['sync', ...ARGS, '--flush-interval', '100ms']);
+    running.push(run);
+    await copyDone(run, 90_000);
+    const w = writer(['osc1', 'osc2']);
+    // gh-ost's statements on osc2.orders, run from another database (the session's is osc1).
+    const c = await connect(source.url('osc1'));
+    const q = (sql: string) => c.query(sql);
+    await q('create /* gh-ost */ table `osc2`.`_orders_ghc` (id bigint auto_increment, hint varchar(64) not null, value varchar(4096) not null, primary key(id), unique key hint_uidx(hint))');
+    await q('create /* gh-ost */ table `osc2`.`_orders_gho` like `osc2`.`orders`');
+    await q("alter /* gh-ost */ table `osc2`.`_orders_gho` ADD COLUMN grade VARCHAR(8) NOT NULL DEFAULT 'b'");
+    await q("insert /* gh-ost */ into `osc2`.`_orders_ghc` (hint, value) values ('state', 'GhostTableMigrated')");
+    await q('insert /* gh-ost */ ignore into `osc2`.`_orders_gho` (id, tenant, note) (select id, tenant, note from `osc2`.`orders` lock in share mode)');
+    await w.stop();
+    await q('replace /* gh-ost */ into `osc2`.`_orders_gho` (id, tenant, note) select id, tenant, note from `osc2`.`orders`');
+    await q('delete /* gh-ost */ from `osc2`.`_orders_gho` where id not in (select id from `osc2`.`orders`)');
+    await q('rename /* gh-ost */ table `osc2`.`orders` to `osc2`.`_orders_del`, `osc2`.`_orders_gho` to `osc2`.`orders`');
+    await q('drop /* gh-ost */ table if exists `osc2`.`_orders_ghc`');
+    await q("INSERT INTO osc2.orders (id, tenant, note, grade) VALUES (99001, 1, 'after', 'a')");
+    await c.end();
+    const same = async (sql: string) => (await rows(src, sql)) === (await rows(dst, sql));
+    await inStep('both databases in step after the swap', async () => (await same('SELECT * FROM osc2.orders ORDER BY id')) && (await same('SELECT * FROM osc1.orders ORDER BY id')), run);
+    expect(await rows(dst, "SELECT grade FROM osc2.orders WHERE id = 99001")).toBe(JSON.stringify([{ grade: 'a' }]));
+    expect(await tablesOf('osc2')).toBe(JSON.stringify([{ TABLE_NAME: 'orders' }, { TABLE_NAME: 'users' }]));
+    expect(await rows(dst, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'osc1' AND TABLE_NAME = 'orders' ORDER BY ORDINAL_POSITION")).not.toContain('grade');
+    // Never created on the target: no statement nor row event of the target's binlog names a tool's
+    // table, but for the shadow's definition the checkpoint stores while the tool runs.
+    const [events] = (await dst.query('SHOW BINLOG EVENTS')) as unknown as [{ Info: string }[]];
+    const [logs] = (await dst.query('SHOW BINARY LOGS')) as unknown as [{ Log_name: string }[]];
+    const all = [...events];
+    for (const l of logs.slice(1)) all.push(...((await dst.query(`SHOW BINLOG EVENTS IN '${l.Log_name}'`)) as unknown as [{ Info: string }[]])[0]);
+    expect(all.filter((e) => /_orders_(gho|ghc|del)/.test(e.Info) && !e.Info.includes('_tributary_checkpoint')).map((e) => e.Info)).toEqual([]);
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr()).toBe(0);
+  }, 240_000);
+
   it('refuses --databases on a PostgreSQL source, by name', async () => {
     const r = await runCli(['sync', '--source', pgServer.url('postgres'), '--databases', 'public', '--target', target.url('refused')], {}, 60_000);
     expect(r.code, r.stderr).toBe(2);

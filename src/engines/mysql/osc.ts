@@ -1,5 +1,6 @@
 import type { SchemaOperation } from '../../core/schema-change.js';
 import type { TableSchema } from '../../core/schema.js';
+import { qualify, splitName } from '../../core/names.js';
 
 /**
  * Online schema change tools (gh-ost, pt-online-schema-change) as the binlog shows them: the tool
@@ -10,7 +11,9 @@ import type { TableSchema } from '../../core/schema.js';
  * remembered here, and the swap becomes one schema change of the real table made of them.
  *
  * Shadows are recognised by name: each pattern's first capture group is the real table's name.
- * The defaults match both tools' shadows; `--osc-patterns` may add others.
+ * The defaults match both tools' shadows; `--osc-patterns` may add others. Patterns match a
+ * table's own name; under --databases (names `db.table`, core/names.ts) a shadow belongs to the real
+ * table of its own database (`shop._orders_gho` to `shop.orders`).
  */
 export const DEFAULT_SHADOW_PATTERNS: readonly RegExp[] = [/^_(.+)_gho$/, /^_(.+)_new$/];
 
@@ -95,41 +98,35 @@ export class ShadowTables {
 
   /** Whether `name` is one of an online schema change tool's tables of a synced table (a shadow, a changelog, an old table). */
   isToolTable(name: string, synced: { has(name: string): boolean }): boolean {
-    if (this.baseOf(name, synced) !== undefined) return true;
-    return TOOL_TABLES.some((p) => {
-      const base = p.exec(name)?.[1];
-      return base !== undefined && synced.has(base);
-    });
+    return this.baseOf(name, synced) !== undefined || realTable(TOOL_TABLES, name, synced) !== undefined;
   }
 
   /** The synced table `name` is a shadow of by the patterns, or undefined. */
   baseOf(name: string, synced: { has(name: string): boolean }): string | undefined {
-    for (const p of this.patterns) {
-      const m = p.exec(name);
-      const base = m?.[1];
-      if (base !== undefined && synced.has(base)) return base;
-    }
-    return undefined;
+    return realTable(this.patterns, name, synced);
   }
 
   /**
-   * A `CREATE TABLE shadow LIKE real` in the source database `database` (statements of other
-   * databases, and tables that are no shadow of a synced table, are not): starts following the
-   * shadow. Returns the shadow's name when the statement was one.
+   * A `CREATE TABLE shadow LIKE real`, run with `currentSchema` as the session's database: starts
+   * following the shadow when it is one of a synced table (the real table of its own database).
+   * `nameOf` gives the sync's name of a table of a source database, or undefined for a database
+   * the sync does not follow (the stream's rule). Returns the shadow's name when the statement was one.
    */
-  created(statement: string, database: string, currentSchema: string, synced: ReadonlyMap<string, TableSchema>): string | undefined {
+  created(statement: string, currentSchema: string, synced: ReadonlyMap<string, TableSchema>, nameOf: (schema: string, table: string) => string | undefined): string | undefined {
     const m = CREATE_LIKE.exec(statement);
     if (!m) return undefined;
     const made = split(m[1], m[2]);
     const like = split(m[3], m[4]);
-    if ((made.schema ?? currentSchema) !== database || (like.schema ?? currentSchema) !== database) return undefined;
-    const base = this.baseOf(made.name, synced);
-    const real = synced.get(like.name);
-    if (base === undefined || base !== like.name || !real) return undefined;
+    const madeName = nameOf(made.schema ?? currentSchema, made.name);
+    const likeName = nameOf(like.schema ?? currentSchema, like.name);
+    if (madeName === undefined || likeName === undefined) return undefined;
+    const base = this.baseOf(madeName, synced);
+    const real = synced.get(likeName);
+    if (base === undefined || base !== likeName || !real) return undefined;
     // LIKE copies no foreign keys (MySQL's rule), and a shadow is never a child whose rows cascade.
     const { createStatement: _c, foreignKeys: _f, ...definition } = real;
-    this.shadows.set(made.name, { base, schema: { ...definition, name: made.name }, operations: [] });
-    return made.name;
+    this.shadows.set(madeName, { base, schema: { ...definition, name: madeName }, operations: [] });
+    return madeName;
   }
 
   /**
@@ -183,4 +180,17 @@ export class ShadowTables {
     const retarget = (o: SchemaOperation): SchemaOperation => ('table' in o && typeof o.table === 'string' ? ({ ...o, table: shadow.base } as SchemaOperation) : o);
     return { table: shadow.base, shadow: stored, operations: shadow.operations.map(retarget), after: { ...shadow.schema, name: shadow.base } };
   }
+}
+
+/**
+ * The synced table a tool's table `name` belongs to by one of `patterns` (matched against the
+ * table's own name; the real table is in the same database), or undefined.
+ */
+function realTable(patterns: readonly RegExp[], name: string, synced: { has(name: string): boolean }): string | undefined {
+  const { namespace, table } = splitName(name);
+  for (const p of patterns) {
+    const own = p.exec(table)?.[1];
+    if (own !== undefined && synced.has(qualify(namespace, own))) return qualify(namespace, own);
+  }
+  return undefined;
 }

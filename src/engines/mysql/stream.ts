@@ -377,9 +377,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     const shadowChanged = (names: readonly string[], before: ReadonlyMap<string, TableSchema>) =>
       push({ type: 'ddl', tables: [...names], statement: sql, position: pos, operations: [], before, after: storedNow(names) });
     // An online schema change tool's shadow: created like a synced table, altered, swapped in.
-    // Online schema change tools are followed in a sync of one database (their shadows are named
-    // by patterns over bare names); under --databases a shadow is synced as any new table is.
-    const made = multi ? undefined : shadows.created(sql, db, evt.schema, current);
+    const made = shadows.created(sql, evt.schema, current, nameOf);
     if (made !== undefined) return shadowChanged([made], new Map());
     const known = new Map([...current, ...shadows.definitions()]);
     // An online schema change tool's own tables are never synced, whatever the selection says.
