@@ -145,8 +145,8 @@ export const SyncConfigSchema = z
      * filter is deleted from the target, one that enters it is written.
      */
     where: z.array(z.string().min(1)).default([]),
-    /** Per-column target type overrides: { "table.column": "TYPE" }. */
-    columnTypes: z.record(z.string().regex(/^[^.]+\.[^.]+$/), z.string().min(1)).default({}),
+    /** Per-column target type overrides: { "table.column": "TYPE" } (source names; "db.table.column" under --databases, a bare table in every database). */
+    columnTypes: z.record(z.string().regex(/^[^.]+(\.[^.]+)?\.[^.]+$/, 'give table.column (or db.table.column with --databases)'), z.string().min(1)).default({}),
     /** After the copy, checksum every table again and again while streaming, and repair what differs. */
     checksum: z.boolean().default(true),
     /** Rest between two checksum passes. */

@@ -146,7 +146,8 @@ export async function createSession(config: SyncConfig, opts: SessionOptions): P
   // Every consumer (copier, applier, checksum) reads the source through the transform stage.
   const raw = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
   const source = transformSource(raw, rules);
-  const target = opts.target ?? (await openTarget(config, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  // The target reads --column-types by the names it holds tables under (rewritten).
+  const target = opts.target ?? (await openTarget({ ...config, columnTypes: rules.columnTypesOnTarget() }, dstDsn, syncId, opts.logger.child({ component: 'target' })));
   if (config.databases.length > 0 && !target.capabilities.namespaces) {
     throw new TributaryError(
       ErrorCode.CONFIG_INVALID,

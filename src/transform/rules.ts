@@ -26,6 +26,8 @@ export interface TransformConfig {
   readonly excludeColumns: readonly string[];
   /** 'TABLE: EXPR' entries (source table names). */
   readonly where: readonly string[];
+  /** --column-types: 'table.column' (source names; 'db.table.column' in a sync of several databases) → target type. */
+  readonly columnTypes?: Readonly<Record<string, string>>;
 }
 
 /** A table's row filter before it is bound to the table's columns: the expression's text, or a caller's predicate pair. */
@@ -64,6 +66,8 @@ export class TransformRules {
   private readonly inverse = new Map<string, string>();
   private readonly excluded: ReadonlyMap<string, readonly string[]>;
   private readonly filters: ReadonlyMap<string, FilterSource>;
+
+  private targetTypes: Readonly<Record<string, string>> = {};
 
   private constructor(rewrites: Map<string, string>, excluded: Map<string, string[]>, filters: Map<string, FilterSource>, databases: Map<string, string> = new Map()) {
     this.rewrites = rewrites;
@@ -138,7 +142,28 @@ export class TransformRules {
       if (filters.has(table)) throw invalid(`table ${table} has both a --where filter and a predicate pair; give one`);
       filters.set(table, { kind: 'predicate', pair });
     }
-    return new TransformRules(rewrites, excluded, filters, databases);
+    const types: [table: string, column: string, type: string][] = [];
+    for (const [key, type] of Object.entries(config.columnTypes ?? {})) {
+      const m = /^((?:[^.\s]+\.)?[^.\s]+)\.([^.\s]+)$/.exec(key.trim());
+      if (!m) throw invalid(`--column-types entry '${key}=${type}' is not table.column=TYPE (or db.table.column=TYPE); give e.g. --column-types items.price=DECIMAL(65,30)`);
+      const [, table, column] = m as unknown as [string, string, string];
+      bare(`--column-types ${key}`, table);
+      types.push([table, column, type]);
+    }
+    const rules = new TransformRules(rewrites, excluded, filters, databases);
+    // The targets read overrides by the names they hold tables under (core/column-types.ts): a bare
+    // table keeps applying in every database under its rewritten bare name.
+    rules.targetTypes = Object.fromEntries(types.map(([table, column, type]) => [`${rules.targetName(table)}.${column}`, type]));
+    return rules;
+  }
+
+  /**
+   * --column-types keyed by the names the target holds the tables under (`table.column`,
+   * `db.table.column`, or a bare `table.column` for that table in every database): what the
+   * session gives the target (core/column-types.ts reads it).
+   */
+  columnTypesOnTarget(): Readonly<Record<string, string>> {
+    return this.targetTypes;
   }
 
   /**

@@ -222,7 +222,8 @@ describe('--databases', () => {
     const pgc = await pgClient(pgServer.url('postgres'));
     await pgc.query('CREATE DATABASE multi');
     await pgc.end();
-    const ARGS = ['--source', source.url(), '--target', pgServer.url('multi'), '--databases', 'pg1,pg2', '--database-rewrites', 'pg1=first'];
+    // --column-types by source names: db.table.column for one table, a bare table.column in every database.
+    const ARGS = ['--source', source.url(), '--target', pgServer.url('multi'), '--databases', 'pg1,pg2', '--database-rewrites', 'pg1=first', '--column-types', 'pg1.orders.note=text,users.name=varchar(100)'];
     const w = writer(['pg1', 'pg2']);
     const run = startCli(['sync', ...ARGS, '--flush-interval', '100ms', '--checksum-interval', '1s']);
     running.push(run);
@@ -251,6 +252,13 @@ describe('--databases', () => {
       );
       const tables = await t.query("SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1");
       expect(tables.rows.map((r: { t: string }) => r.t)).toEqual(['first.orders', 'pg2.orders', 'pg2.users', 'pg2.users_from_1', 'public._tributary_checkpoint']);
+      const types = await t.query("SELECT table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || coalesce('(' || character_maximum_length || ')', '') AS c FROM information_schema.columns WHERE column_name IN ('note', 'name') AND table_schema IN ('first', 'pg2') ORDER BY 1");
+      expect(types.rows.map((r: { c: string }) => r.c)).toEqual([
+        'first.orders.note text',
+        'pg2.orders.note character varying(40)',
+        'pg2.users.name character varying(100)',
+        'pg2.users_from_1.name character varying(100)',
+      ]);
     } finally {
       await t.end();
     }

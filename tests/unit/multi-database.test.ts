@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { selectDatabases, selectTables, tableSelected } from '../../src/config/tables.js';
+import { columnTypeOf, overriddenColumns } from '../../src/core/column-types.js';
 import { isQualified, namespacesOf, qualify, splitName } from '../../src/core/names.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import { deriveSyncId } from '../../src/config/sync-id.js';
@@ -15,7 +16,7 @@ import { withLogical } from '../../src/engines/mysql/types.js';
 import { qualified } from '../../src/engines/postgres/sql.js';
 import { TransformRules } from '../../src/transform/rules.js';
 
-const rules = (over: { tableRewrites?: Record<string, string>; databaseRewrites?: Record<string, string>; excludeColumns?: string[]; where?: string[]; databases?: string[] } = {}) =>
+const rules = (over: { tableRewrites?: Record<string, string>; databaseRewrites?: Record<string, string>; excludeColumns?: string[]; where?: string[]; databases?: string[]; columnTypes?: Record<string, string> } = {}) =>
   TransformRules.fromConfig({ tableRewrites: {}, excludeColumns: [], where: [], databases: ['*'], ...over });
 
 describe('qualified names', () => {
@@ -167,5 +168,34 @@ describe('the binlog DDL parser under --databases', () => {
     const one = { database: 'a', currentSchema: 'a', tables: new Map([['t', t('t')]]), selects: () => true };
     expect(parseDdl('CREATE TABLE `x.y` (id INT PRIMARY KEY)', one).tables).toEqual([]);
     expect(parseDdl('RENAME TABLE t TO `x.y`', one).unsupported).toContain('which the table selection does not take');
+  });
+});
+
+describe('--column-types by source names', () => {
+  it('translates db.table.column and bare table.column through the rewrites; a target reads the exact key first, then the bare one', () => {
+    const r = rules({
+      databaseRewrites: { shop: 'copy' },
+      tableRewrites: { orders: 'archive', 'kv.users': 'kv.people' },
+      columnTypes: { 'shop.orders.total': 'DECIMAL(65,30)', 'orders.note': 'TEXT', 'kv.users.name': 'VARCHAR(100)' },
+    });
+    const types = r.columnTypesOnTarget();
+    expect(types).toEqual({ 'copy.archive.total': 'DECIMAL(65,30)', 'archive.note': 'TEXT', 'kv.people.name': 'VARCHAR(100)' });
+    expect(columnTypeOf(types, 'copy.archive', 'total')).toBe('DECIMAL(65,30)');
+    expect(columnTypeOf(types, 'other.archive', 'total')).toBeUndefined();
+    // A bare table's override applies in every database.
+    expect(columnTypeOf(types, 'copy.archive', 'note')).toBe('TEXT');
+    expect(columnTypeOf(types, 'other.archive', 'note')).toBe('TEXT');
+    expect(columnTypeOf(types, 'kv.people', 'name')).toBe('VARCHAR(100)');
+    expect(overriddenColumns(types, 'copy.archive').sort()).toEqual(['note', 'total']);
+    expect(overriddenColumns(types, 'kv.archive')).toEqual(['note']);
+    expect(overriddenColumns(types, 'kv.people')).toEqual(['name']);
+  });
+
+  it('in a sync of one database: table.column under the rewritten name; db.table.column refused', () => {
+    const one = TransformRules.fromConfig({ tableRewrites: { orders: 'archive' }, excludeColumns: [], where: [], columnTypes: { 'orders.total': 'TEXT' } });
+    expect(one.columnTypesOnTarget()).toEqual({ 'archive.total': 'TEXT' });
+    expect(columnTypeOf(one.columnTypesOnTarget(), 'archive', 'total')).toBe('TEXT');
+    expect(() => TransformRules.fromConfig({ tableRewrites: {}, excludeColumns: [], where: [], columnTypes: { 'shop.orders.total': 'TEXT' } })).toThrow(/--column-types shop\.orders\.total names 'shop\.orders': a table as db\.table is for a sync of several databases/);
+    expect(() => rules({ columnTypes: { total: 'TEXT' } })).toThrow(/--column-types entry 'total=TEXT' is not table\.column=TYPE/);
   });
 });

@@ -1,5 +1,6 @@
 import type { LogicalType } from '../../core/logical.js';
 import { columnTypesHint } from '../../config/hints.js';
+import { columnTypeOf, overriddenColumns } from '../../core/column-types.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { enumMembers } from './chunks.js';
@@ -539,10 +540,9 @@ export function mapLogicalTable(table: TableSchema, opts: MapTableOptions = {}):
     problems.push({ table: table.name, column: c.name, pgType: c.columnType, reason, fix: overrideFix(table.name, c.name, example) });
   const logicalOf = (c: Column): LogicalType => logicalTypeOf(table, c);
 
-  for (const key of Object.keys(overrides)) {
-    const dot = key.indexOf('.');
-    if (key.slice(0, dot) === table.name && !table.columns.some((c) => c.name === key.slice(dot + 1))) {
-      problems.push({ table: table.name, column: key.slice(dot + 1), pgType: '-', reason: `--column-types names ${key}, which ${table.name} does not have`, fix: 'correct or remove the entry' });
+  for (const column of overriddenColumns(overrides, table.name)) {
+    if (!table.columns.some((c) => c.name === column)) {
+      problems.push({ table: table.name, column, pgType: '-', reason: `--column-types names ${table.name}.${column}, which ${table.name} does not have`, fix: 'correct or remove the entry' });
     }
   }
 
@@ -550,7 +550,7 @@ export function mapLogicalTable(table: TableSchema, opts: MapTableOptions = {}):
   const inKey = new Set(keys.flat());
   const base = table.columns.map((c) => fromLogical(logicalOf(c), opts, { name: c.name, declared: c.columnType }));
   const sql: string[] = base.map((b) => b.sql);
-  const override = (i: number): string | undefined => overrides[`${table.name}.${(table.columns[i] as Column).name}`];
+  const override = (i: number): string | undefined => columnTypeOf(overrides, table.name, (table.columns[i] as Column).name);
 
   // Key columns: unbounded strings get a VARCHAR/VARBINARY length from what the key leaves free.
   const keyLength = new Map<number, number>();

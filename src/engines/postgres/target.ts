@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { overriddenColumns } from '../../core/column-types.js';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
@@ -585,8 +586,7 @@ export class PostgresTarget implements Target {
    */
   private sameTypes(t: TableSchema, columns: readonly TargetColumn[]): boolean {
     if (t.engine !== 'postgres') return false;
-    const prefix = `${t.name}.`;
-    if (Object.keys(this.opts.columnTypes ?? {}).some((k) => k.startsWith(prefix))) return false;
+    if (overriddenColumns(this.opts.columnTypes ?? {}, t.name).length > 0) return false;
     return t.columns.every((c, i) => c.dataType !== 'money' && c.dataType !== '_money' && columns[i]?.sqlType === c.columnType);
   }
 

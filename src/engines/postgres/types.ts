@@ -1,4 +1,5 @@
 import { columnTypesHint } from '../../config/hints.js';
+import { columnTypeOf } from '../../core/column-types.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { LogicalType, TextForm } from '../../core/logical.js';
 import type { Column, TableSchema } from '../../core/schema.js';
@@ -404,7 +405,7 @@ const ENGINE_NAMES: Readonly<Record<string, string>> = { mysql: 'MySQL' };
  *   (built by hand, not described) is refused as a bug (INTERNAL), never mapped by guesswork.
  */
 export function postgresColumnType(table: TableSchema, col: Column, opts: PostgresTypeOptions, schema = 'public'): PostgresColumnType {
-  const override = opts.columnTypes[`${table.name}.${col.name}`];
+  const override = columnTypeOf(opts.columnTypes, table.name, col.name);
   if (table.engine === 'postgres') {
     if (override !== undefined) return { sql: override, forceNullable: false, overridden: true };
     if (col.userType?.user && col.userType.user.kind !== 'extension') return { sql: typeRefSql(schema, col.userType), forceNullable: false, overridden: false };
