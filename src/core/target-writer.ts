@@ -212,9 +212,10 @@ export interface TargetWriter {
   ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void>;
   /**
    * What `ensureSchema` with `recreate` drops, for people (messages, `check`, `--dry-run`), e.g.
-   * "database shop_copy (every table in it)". Reads nothing.
+   * "database shop_copy (every table in it)". `namespaces`: the target databases (schemas) a sync
+   * of several writes (SchemaOptions.namespaces' keys), which --force drops too. Reads nothing.
    */
-  recreateScope(): string;
+  recreateScope(namespaces?: readonly string[]): string;
   /**
    * The statements `ensureSchema(tables, opts)` would run, rendered and not run (`sync --dry-run`).
    * Reads only; refuses what ensureSchema would refuse (a type that cannot be mapped). Lines that

@@ -180,7 +180,7 @@ async function targetState(config: SyncConfig, session: Session, lines: CheckLin
       name: 'target tables',
       ok: nonEmpty.length === 0,
       value: nonEmpty.length === 0 ? 'absent or empty (no checkpoint: the sync starts fresh)' : `${nonEmpty.join(', ')} already hold rows and there is no checkpoint`,
-      fix: config.force ? `--force drops and recreates ${target.recreateScope()}` : `empty them, pick another target database, or pass --force to drop and recreate ${target.recreateScope()}`,
+      fix: config.force ? `--force drops and recreates ${session.recreateScope()}` : `empty them, pick another target database, or pass --force to drop and recreate ${session.recreateScope()}`,
       severity: config.force ? 'warning' : 'error',
       code: ErrorCode.TARGET_NOT_EMPTY,
     });

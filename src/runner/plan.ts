@@ -112,11 +112,11 @@ export async function planSync(config: SyncConfig, opts: PlanOptions): Promise<S
     if (mode === 'start') {
       const nonEmpty = await target.nonEmptyTables(schemas);
       if (nonEmpty.length && !config.force) {
-        problems.push(`target tables ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty them, pick another target database, or pass --force to drop and recreate ${target.recreateScope()}`);
+        problems.push(`target tables ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty them, pick another target database, or pass --force to drop and recreate ${session.recreateScope()}`);
       } else if (nonEmpty.length) {
-        notes.push(`--force: target tables ${nonEmpty.join(', ')} hold rows; ${target.recreateScope()} would be dropped and recreated`);
+        notes.push(`--force: target tables ${nonEmpty.join(', ')} hold rows; ${session.recreateScope()} would be dropped and recreated`);
       } else if (config.force) {
-        notes.push(`--force: ${target.recreateScope()} would be dropped and recreated`);
+        notes.push(`--force: ${session.recreateScope()} would be dropped and recreated`);
       }
       if (source.capabilities.valueStats && target.capabilities.checkValues) {
         for (const s of schemas) {

@@ -318,7 +318,7 @@ export class Runner extends EventEmitter {
         if (nonEmpty.length && !cfg.force) {
           throw new TributaryError(
             ErrorCode.TARGET_NOT_EMPTY,
-            `target table${nonEmpty.length > 1 ? 's' : ''} ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty ${nonEmpty.length > 1 ? 'them' : 'it'}, pick another target database, or pass --force to drop and recreate ${target.recreateScope()}`,
+            `target table${nonEmpty.length > 1 ? 's' : ''} ${nonEmpty.join(', ')} in ${describeDsn(dstDsn)} already hold rows and there is no checkpoint to resume; empty ${nonEmpty.length > 1 ? 'them' : 'it'}, pick another target database, or pass --force to drop and recreate ${session.recreateScope()}`,
           );
         }
         await target.ensureSchema(creationOrder(schemas), { recreate: cfg.force, database, ...(session.namespaces ? { namespaces: session.namespaces } : {}) });

@@ -123,6 +123,8 @@ export interface Session {
   /** The source's identity, when read (always with `checkpoint: 'resume'`). */
   readonly identity: SourceIdentity | undefined;
   readonly resume: ResumeState;
+  /** What --force drops on the target (TargetWriter.recreateScope), the databases of a sync of several included. */
+  recreateScope(): string;
   open(): Promise<void>;
   /** Closes both sides (releasing the lock), never throwing. */
   close(): Promise<void>;
@@ -205,6 +207,10 @@ class OpenedSession implements Session {
       this.opts.onStepError(step, err, subject);
       return { ok: false };
     }
+  }
+
+  recreateScope(): string {
+    return this.target.recreateScope(this.namespaces ? [...this.namespaces.keys()] : undefined);
   }
 
   async open(): Promise<void> {

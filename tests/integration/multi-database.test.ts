@@ -198,6 +198,10 @@ describe('--databases', () => {
     expect(plan.stdout).toMatch(/CREATE TABLE IF NOT EXISTS `refuse2`\.`users`/);
     expect(plan.stdout).toMatch(/CREATE DATABASE `r1`/);
     expect(await tablesOf('r1')).toBe('[]');
+    // --force names every database it would drop, not only the target URL's.
+    const forced = await runCli(['sync', '--dry-run', '--force', '--source', source.url(), '--target', target.url('meta_plan'), '--databases', 'refuse*', '--database-rewrites', 'refuse1=r1'], {}, 60_000);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain('--force: database meta_plan (every table in it, the checkpoints of other syncs into it included), and databases r1, refuse2 (every table in them) would be dropped and recreated');
   }, 60_000);
 
   it.each([

@@ -252,8 +252,10 @@ export class MysqlTarget implements Target {
     return out;
   }
 
-  recreateScope(): string {
-    return `database ${this.opts.dsn.database} (every table in it, the checkpoints of other syncs into it included)`;
+  recreateScope(namespaces: readonly string[] = []): string {
+    const others = namespaces.filter((ns) => ns !== this.opts.dsn.database);
+    const also = others.length ? `, and database${others.length > 1 ? 's' : ''} ${others.join(', ')} (every table in ${others.length > 1 ? 'them' : 'it'})` : '';
+    return `database ${this.opts.dsn.database} (every table in it, the checkpoints of other syncs into it included)${also}`;
   }
 
   async plannedDdl(tables: readonly TableSchema[], opts: SchemaOptions): Promise<string[]> {
@@ -262,7 +264,7 @@ export class MysqlTarget implements Target {
     if (this.missing || opts.recreate) {
       const plan = await databasePlan(this.c, this.opts.dsn.database, opts.database, this.flavour);
       if (this.missing) out.push(`-- the target database ${this.opts.dsn.database} does not exist: the sync creates it`);
-      else out.push(`-- --force: the target database is dropped with ${this.recreateScope()}`, `DROP DATABASE IF EXISTS ${quoteId(this.opts.dsn.database)}`);
+      else out.push(`-- --force: the target database is dropped with ${this.recreateScope([...this.namespaces(opts).keys()])}`, `DROP DATABASE IF EXISTS ${quoteId(this.opts.dsn.database)}`);
       out.push(plan.sql);
       if (plan.note) out.push(`-- ${plan.note}`);
     }
@@ -324,7 +326,7 @@ export class MysqlTarget implements Target {
     try {
       if (opts.recreate && !this.missing) {
         refuseForceOnSystemDatabase(this.opts.dsn);
-        this.opts.logger.warn({ database: db }, `--force: dropping ${this.recreateScope()}`);
+        this.opts.logger.warn({ database: db }, `--force: dropping ${this.recreateScope([...this.namespaces(opts).keys()])}`);
         await this.c.query(`DROP DATABASE IF EXISTS ${quoteId(db)}`);
       }
       // Another sync may have created it since connect(): then it is used as it is.

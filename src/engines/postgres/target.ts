@@ -267,10 +267,13 @@ export class PostgresTarget implements Target {
     return [...own, ...(await userTypeRequirements(this.missing ? undefined : this.c, this.schema, planUserTypes(tables, types))), ...mapping];
   }
 
-  recreateScope(): string {
-    return this.schema === 'public'
-      ? `the synced tables in schema public of database ${this.opts.dsn.database} (other tables, types and the checkpoints are kept)`
-      : `schema ${this.schema} of database ${this.opts.dsn.database} (every table and type in it, the checkpoints of other syncs into it included)`;
+  recreateScope(namespaces: readonly string[] = []): string {
+    const own =
+      this.schema === 'public'
+        ? `the synced tables in schema public of database ${this.opts.dsn.database} (other tables, types and the checkpoints are kept)`
+        : `schema ${this.schema} of database ${this.opts.dsn.database} (every table and type in it, the checkpoints of other syncs into it included)`;
+    const others = namespaces.filter((ns) => ns !== this.schema && ns !== 'public');
+    return others.length ? `${own}, and schema${others.length > 1 ? 's' : ''} ${others.join(', ')} (every table and type in ${others.length > 1 ? 'them' : 'it'})` : own;
   }
 
   /**
@@ -415,7 +418,7 @@ export class PostgresTarget implements Target {
       if (!this.missing.mayCreate) throw cannotCreate(this.opts.dsn, this.missing);
       out.push(`-- the target database ${this.opts.dsn.database} does not exist: the sync creates it (from database ${this.missing.adminDsn.database})`, this.missing.sql);
     }
-    if (opts.recreate) out.push(`-- --force drops ${this.recreateScope()}`);
+    if (opts.recreate) out.push(`-- --force drops ${this.recreateScope(opts.namespaces ? [...opts.namespaces.keys()] : [])}`);
     out.push(...this.schemaDdl(opts.recreate, opts));
     out.push(`-- the checkpoint table ${qualified(this.schema, checkpoint.CHECKPOINT_TABLE)}, if absent`);
     for (const e of planEnumTypes(tables, types)) {
