@@ -200,8 +200,11 @@ export interface TargetWriter {
    * cannot be mapped (`table` set, severity error, the override as fix) and the mapping of each
    * column that needs a policy (`mapping` set). Reads only: creates nothing, not even the
    * checkpoint table. A target that cannot tell returns [] (it is checked when the sync writes).
+   * `namespaces`: a sync of several databases' target databases (schemas) with their source's
+   * defaults (SchemaOptions.namespaces), each checked as the target's own: exists or may be
+   * created, may be written.
    */
-  check(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]>;
+  check(tables: readonly TableSchema[], database?: DatabaseDefaults, namespaces?: ReadonlyMap<string, DatabaseDefaults | undefined>): Promise<Requirement[]>;
   /**
    * The first write: creates the target database (or schema) when it does not exist yet (with
    * `opts.database`'s defaults where the engine has them), the checkpoint store and missing tables;

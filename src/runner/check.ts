@@ -101,7 +101,7 @@ export async function check(config: SyncConfig, opts: CheckOptions): Promise<Che
 
     if (targetUp) {
       try {
-        add('target', await target.check(schemas, session.database));
+        add('target', await target.check(schemas, session.database, session.namespaces));
       } catch (err) {
         lines.push(failedStep('target', 'requirements', err));
       }

@@ -266,7 +266,7 @@ export class Runner extends EventEmitter {
       const schemas = session.tables;
       const names = session.names;
       const database = session.database;
-      await this.warnTargetRequirements(target, schemas, database);
+      await this.warnTargetRequirements(target, schemas, database, session.namespaces);
       const identity = session.identity as SourceIdentity;
       let cp: Checkpoint = session.checkpoint ?? { stream: null, tables: new Map() };
       const resume = session.resume;
@@ -603,10 +603,10 @@ export class Runner extends EventEmitter {
     if (created.length) log.info({ created: created.length, of: count }, 'foreign keys created on the target');
   }
 
-  private async warnTargetRequirements(target: Target, schemas: readonly TableSchema[], database: DatabaseDefaults | undefined): Promise<void> {
+  private async warnTargetRequirements(target: Target, schemas: readonly TableSchema[], database: DatabaseDefaults | undefined, namespaces: ReadonlyMap<string, DatabaseDefaults | undefined> | undefined): Promise<void> {
     const log = this.logger.child({ component: 'target' });
     try {
-      for (const r of failing(await target.check(schemas, database))) {
+      for (const r of failing(await target.check(schemas, database, namespaces))) {
         if (r.table !== undefined || r.mapping !== undefined) continue;
         log.warn({ requirement: r.name, value: r.value, fix: r.fix }, `the target may refuse writes: ${r.name} is ${r.value}; fix: ${r.fix}`);
       }

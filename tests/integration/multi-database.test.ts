@@ -204,6 +204,27 @@ describe('--databases', () => {
     expect(forced.stdout).toContain('--force: database meta_plan (every table in it, the checkpoints of other syncs into it included), and databases r1, refuse2 (every table in them) would be dropped and recreated');
   }, 60_000);
 
+  it('check reads every target database (schema) of the sync: exists or may be created, may be written', async () => {
+    await dst.query("CREATE USER 'limited'@'%' IDENTIFIED BY 'lpw'");
+    await dst.query("GRANT ALL ON `chk_meta`.* TO 'limited'@'%'");
+    await dst.query("GRANT ALL ON `chk1`.* TO 'limited'@'%'");
+    const limited = `mysql://limited:lpw@127.0.0.1:${target.port}/chk_meta`;
+    const r = await runCli(['check', '--source', source.url(), '--databases', 'refuse*', '--database-rewrites', 'refuse1=chk1,refuse2=chk2', '--target', limited], {}, 60_000);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stdout).toMatch(/✔ target database chk1: does not exist: sync will create it/);
+    expect(r.stdout).toMatch(/✔ privileges on chk1: SELECT, INSERT/);
+    expect(r.stdout).toMatch(/✘ target database chk2: does not exist, and user 'limited' may not create it; fix: CREATE DATABASE `chk2`.* as a user that may, or GRANT CREATE ON `chk2`\.\* TO/);
+    expect(r.stdout).toMatch(/✘ privileges on chk2: missing SELECT/);
+    expect(r.stdout).not.toContain('lpw');
+    // A PostgreSQL target: each schema.
+    const pgc = await pgClient(pgServer.url('postgres'));
+    await pgc.query('CREATE DATABASE chkpg');
+    await pgc.end();
+    const pg = await runCli(['check', '--source', source.url(), '--databases', 'refuse*', '--database-rewrites', 'refuse1=s1', '--target', pgServer.url('chkpg')], {}, 60_000);
+    expect(pg.stdout).toMatch(/✔ schema s1: does not exist: sync will create it \(CREATE SCHEMA "s1"\)/);
+    expect(pg.stdout).toMatch(/✔ schema refuse2: does not exist: sync will create it/);
+  }, 120_000);
+
   it.each([
     [['--source', 'SOURCE/refuse1', '--databases', 'refuse1'], "names database 'refuse1' and --databases refuse1 is given"],
     [['--source', 'SOURCE/refuse1', '--database-rewrites', 'refuse1=x'], 'is given without --databases'],

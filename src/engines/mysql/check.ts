@@ -287,17 +287,13 @@ async function grantedOn(conn: Connection, database: string): Promise<Set<string
 }
 
 /**
- * Version, privileges, LOAD DATA LOCAL and free space of a MySQL/MariaDB target, and, when the
- * database does not exist (`create`: how the sync would create it), whether the user may create it.
- * Reads only.
+ * Whether the current user may create `database` when it does not exist (`create`: how the sync
+ * would), and write there: one line each. Reads only. Run for the target URL's database and, in a
+ * sync of several databases, for each target database.
  */
-export async function targetRequirements(conn: Connection, database: string, user: string, host: string, create?: DatabasePlan): Promise<Requirement[]> {
+export async function databaseRequirements(conn: Connection, database: string, user: string, account: string, create?: DatabasePlan): Promise<Requirement[]> {
   const out: Requirement[] = [];
-  const [v] = await conn.query<RowDataPacket[]>("SELECT VERSION() AS v, @@GLOBAL.local_infile AS li");
-  const version = String(v[0]?.v ?? '');
-  out.push({ name: 'version', ok: true, value: `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version}`, fix: '', severity: 'info', code: ErrorCode.CONNECT_FAILED });
   const granted = await grantedOn(conn, database);
-  const account = await currentAccount(conn);
   if (create) {
     const may = granted.has('CREATE');
     out.push({
@@ -318,6 +314,21 @@ export async function targetRequirements(conn: Connection, database: string, use
     severity: 'error',
     code: ErrorCode.PRIVILEGE_MISSING,
   });
+  return out;
+}
+
+/**
+ * Version, privileges, LOAD DATA LOCAL and free space of a MySQL/MariaDB target, and, when the
+ * database does not exist (`create`: how the sync would create it), whether the user may create it.
+ * Reads only.
+ */
+export async function targetRequirements(conn: Connection, database: string, user: string, host: string, create?: DatabasePlan): Promise<Requirement[]> {
+  const out: Requirement[] = [];
+  const [v] = await conn.query<RowDataPacket[]>("SELECT VERSION() AS v, @@GLOBAL.local_infile AS li");
+  const version = String(v[0]?.v ?? '');
+  out.push({ name: 'version', ok: true, value: `${/mariadb/i.test(version) ? 'MariaDB' : 'MySQL'} ${version}`, fix: '', severity: 'info', code: ErrorCode.CONNECT_FAILED });
+  const account = await currentAccount(conn);
+  out.push(...(await databaseRequirements(conn, database, user, account, create)));
   const localInfile = Number(v[0]?.li ?? 0) === 1;
   out.push({
     name: 'local_infile',

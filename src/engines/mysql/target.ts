@@ -15,7 +15,7 @@ import { describeTable } from './schema.js';
 import type { MapTableOptions, MysqlFlavour, TableMapping } from './types.js';
 import { applyCascade, applyChanges, type ColumnLiterals } from './apply.js';
 import type { Requirement } from '../../core/check.js';
-import { assertMappable, currentAccount, dataProblems, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
+import { assertMappable, currentAccount, databaseRequirements, dataProblems, lockRequirement, mappingRequirements, targetRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { createTableFromDefinition, createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql, SYSTEM_DATABASES } from './ddl.js';
 import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables, type TableState, type TargetState } from './replay.js';
@@ -152,12 +152,21 @@ export class MysqlTarget implements Target {
 
   /**
    * Privileges, local_infile, free space and the type map of `tables`, and the CREATE DATABASE the
-   * sync would run when the database does not exist; reads only, creates nothing.
+   * sync would run when the database does not exist (each of `namespaces` too, in a sync of
+   * several databases); reads only, creates nothing.
    */
-  async check(tables: readonly TableSchema[], database?: DatabaseDefaults): Promise<Requirement[]> {
+  async check(tables: readonly TableSchema[], database?: DatabaseDefaults, namespaces?: ReadonlyMap<string, DatabaseDefaults | undefined>): Promise<Requirement[]> {
     const create = this.missing ? await databasePlan(this.c, this.opts.dsn.database, database, this.flavour) : undefined;
+    // A sync of several databases: whether each target database exists or may be created, and may be written.
+    const others: Requirement[] = [];
+    for (const [ns, defaults] of this.namespaces({ recreate: false, ...(namespaces ? { namespaces } : {}) })) {
+      if (ns === this.opts.dsn.database) continue;
+      const plan = (await databaseExists(this.c, ns)) ? undefined : await databasePlan(this.c, ns, defaults, this.flavour);
+      others.push(...(await databaseRequirements(this.c, ns, this.opts.dsn.user, await currentAccount(this.c), plan)));
+    }
     return [
       ...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user, this.opts.dsn.host, create)),
+      ...others,
       // Whether another instance holds the lock: only asked before this target took it (check).
       ...(this.syncLock ? [] : [await lockRequirement(this.c, lockName(this.opts.dsn.database, this.opts.syncId), this.opts.syncId)]),
       ...mappingRequirements(tables, this.mapOptions),

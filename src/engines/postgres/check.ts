@@ -307,6 +307,50 @@ async function publicationRights(conn: Queryable, ctx: PreflightContext, pub: Pu
 type ClientQueryable = Pick<pg.Client, 'query'>;
 
 /**
+ * One schema's line: its privileges (`privileges`, when it exists), or whether the user may create
+ * it (`dbcreate`: CREATE on the database).
+ */
+function schemaLine(schema: string, privileges: { create: boolean; usage: boolean } | undefined, dbcreate: boolean, user: string, dbq: string): Requirement {
+  const quoted = '"' + schema.replace(/"/g, '""') + '"';
+  if (privileges) {
+    const ok = privileges.create && privileges.usage;
+    return {
+      name: `privileges on schema ${schema}`,
+      ok,
+      value: ok ? 'CREATE, USAGE' : `missing ${[privileges.create ? '' : 'CREATE', privileges.usage ? '' : 'USAGE'].filter(Boolean).join(', ')}`,
+      fix: `GRANT CREATE, USAGE ON SCHEMA ${quoted} TO "${user}"`,
+      severity: 'error',
+      code: ErrorCode.PRIVILEGE_MISSING,
+    };
+  }
+  return {
+    name: `schema ${schema}`,
+    ok: dbcreate,
+    value: dbcreate ? `does not exist: sync will create it (CREATE SCHEMA ${quoted})` : 'does not exist, and the user may not create schemas',
+    fix: `CREATE SCHEMA ${quoted}, or GRANT CREATE ON DATABASE ${dbq} TO "${user}"`,
+    severity: 'error',
+    code: ErrorCode.PRIVILEGE_MISSING,
+  };
+}
+
+/**
+ * The lines of the schemas a sync of several databases writes besides the target's own (each
+ * exists with CREATE and USAGE, or may be created). Reads only.
+ */
+export async function schemaRequirements(conn: ClientQueryable, schemas: readonly string[]): Promise<Requirement[]> {
+  if (schemas.length === 0) return [];
+  const r = await conn.query<{ name: string; exists: string; cr: string | null; us: string | null; dbcreate: string; usr: string; db: string }>(
+    `SELECT s AS name, n.oid IS NOT NULL AS exists,
+            CASE WHEN n.oid IS NOT NULL THEN has_schema_privilege(n.oid, 'CREATE') END AS cr,
+            CASE WHEN n.oid IS NOT NULL THEN has_schema_privilege(n.oid, 'USAGE') END AS us,
+            has_database_privilege(current_database(), 'CREATE') AS dbcreate, current_user AS usr, current_database() AS db
+       FROM unnest($1::text[]) WITH ORDINALITY AS u(s, i) LEFT JOIN pg_namespace n ON n.nspname = u.s ORDER BY i`,
+    [schemas],
+  );
+  return r.rows.map((row) => schemaLine(row.name, row.exists === 't' ? { create: row.cr === 't', usage: row.us === 't' } : undefined, row.dbcreate === 't', row.usr, '"' + row.db.replace(/"/g, '""') + '"'));
+}
+
+/**
  * Version, privileges and free space of a PostgreSQL target. Reads only. Free disk space cannot be
  * read over SQL (pg_database_size is what the database uses, not what is left), so it is reported
  * as unknown, with the current size for scale.
@@ -344,26 +388,7 @@ export async function targetRequirements(conn: ClientQueryable, schema: string, 
   const user = x.usr;
   const quoted = '"' + schema.replace(/"/g, '""') + '"';
   const dbq = '"' + x.db.replace(/"/g, '""') + '"';
-  if (x.schema_exists) {
-    const ok = x.schema_create && x.schema_usage;
-    out.push({
-      name: `privileges on schema ${schema}`,
-      ok,
-      value: ok ? 'CREATE, USAGE' : `missing ${[x.schema_create ? '' : 'CREATE', x.schema_usage ? '' : 'USAGE'].filter(Boolean).join(', ')}`,
-      fix: `GRANT CREATE, USAGE ON SCHEMA ${quoted} TO "${user}"`,
-      severity: 'error',
-      code: ErrorCode.PRIVILEGE_MISSING,
-    });
-  } else {
-    out.push({
-      name: `schema ${schema}`,
-      ok: x.dbcreate,
-      value: x.dbcreate ? `does not exist: sync will create it (CREATE SCHEMA ${quoted})` : 'does not exist, and the user may not create schemas',
-      fix: `CREATE SCHEMA ${quoted}, or GRANT CREATE ON DATABASE ${dbq} TO "${user}"`,
-      severity: 'error',
-      code: ErrorCode.PRIVILEGE_MISSING,
-    });
-  }
+  out.push(schemaLine(schema, x.schema_exists ? { create: x.schema_create, usage: x.schema_usage } : undefined, x.dbcreate, user, dbq));
   const dbOk = x.connect && x.temp;
   out.push({
     name: 'privileges on the database',

@@ -12,7 +12,7 @@ import { notSupported, type ColumnValueStats, type DatabaseDefaults, type Encode
 import type { Row } from '../../core/values.js';
 import { applyCascade, applyChanges } from './apply.js';
 import type { Requirement } from '../../core/check.js';
-import { lockRequirement, mappingRequirements, missingDatabaseRequirements, targetRequirements, userTypeRequirements } from './check.js';
+import { lockRequirement, mappingRequirements, missingDatabaseRequirements, schemaRequirements, targetRequirements, userTypeRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
@@ -252,12 +252,14 @@ export class PostgresTarget implements Target {
    * database, the schema) when it does not exist; reads only, creates nothing. A PostgreSQL database
    * takes nothing from the source's defaults (`_database`): it is created in UTF8 (ddl.ts inspectMissingDatabase).
    */
-  async check(tables: readonly TableSchema[], _database?: DatabaseDefaults): Promise<Requirement[]> {
+  async check(tables: readonly TableSchema[], _database?: DatabaseDefaults, namespaces?: ReadonlyMap<string, DatabaseDefaults | undefined>): Promise<Requirement[]> {
     const typeOpts = await this.typeOptions();
     const own = this.missing
       ? missingDatabaseRequirements(this.opts.dsn, this.schema, this.missing)
       : [
           ...(await targetRequirements(this.c, this.schema, tables, this.opts.dsn.host)),
+          // A sync of several databases: each schema it writes besides its own.
+          ...(await schemaRequirements(this.c, this.namespaces(namespaces ? { recreate: false, namespaces } : undefined))),
           // Whether another instance holds the lock: only asked before this target took it (check).
           ...(this.syncLock ? [] : [await lockRequirement(this.c, lockKey(this.opts.dsn.database, this.schema, this.opts.syncId), this.opts.syncId)]),
         ];
