@@ -256,7 +256,8 @@ export class Relay {
             if (events.length) break;
             if (source.comparePositions(ev.position, last) > 0 || now - this.lastHeartbeatStored >= HEARTBEAT_EVERY_MS) {
               this.lastHeartbeatStored = now;
-              await append(ev.position, [ev]);
+              // Stored at most every HEARTBEAT_EVERY_MS at one position: readers are told to expect no more.
+              await append(ev.position, [ev.nextWithinMs === undefined ? ev : { ...ev, nextWithinMs: Math.max(ev.nextWithinMs, 2 * HEARTBEAT_EVERY_MS) }]);
             }
             break;
           }
