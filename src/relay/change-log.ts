@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { StreamEvent } from '../core/change.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
-import { readMeta, writeReaderFile } from './meta.js';
+import { readMeta, readTablesFile, writeReaderFile } from './meta.js';
 import { RelayReader } from './reader.js';
 import { listSegments, readHeader } from './segment.js';
 
@@ -124,6 +124,20 @@ export function relayChangeLog(source: ChangeSource, opts: RelayChangeLogOptions
       );
     }
     await lostCheck(from);
+    if (meta) {
+      const identity = await source.identity();
+      if (identity.id !== meta.sourceId) {
+        throw new TributaryError(ErrorCode.SOURCE_CHANGED, `relay ${opts.dir} holds the changes of source ${meta.sourceId}, but this sync's source is ${identity.id}; fix: give --relay-dir the directory of the relay of this sync's source`);
+      }
+    }
+    const kept = await readTablesFile(opts.dir);
+    const missing = kept === undefined ? [] : tables.map((t) => t.name).filter((n) => !kept.includes(n));
+    if (missing.length) {
+      throw new TributaryError(
+        ErrorCode.CONFIG_INVALID,
+        `relay ${opts.dir} does not keep table${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this sync takes (the relay keeps ${kept!.slice(0, 20).join(', ') || 'none'}${kept!.length > 20 ? ', …' : ''}); fix: start the relay with --tables/--databases that take ${missing.length > 1 ? 'them' : 'it'} (names as the sync's: with --databases both name tables db.table), or leave ${missing.length > 1 ? 'them' : 'it'} out of the sync`,
+      );
+    }
     // Registered here, not by RelayReader (which refuses any id marked lost, also one starting anew).
     registeredAt = Date.now();
     await writeReaderFile(opts.dir, opts.id, from, registeredAt);

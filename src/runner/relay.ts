@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { keyedTable, type TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import { openSource, withLogicalTypes } from '../engines/registry.js';
-import { applyRetention, readReaderFiles, RelayWriter, segmentFile } from '../relay/index.js';
+import { applyRetention, readReaderFiles, RelayWriter, segmentFile, writeTablesFile } from '../relay/index.js';
 
 /** Attempts in a row without progress after which the relay gives up on its source (as the sync's runner). */
 const MAX_ATTEMPTS = 8;
@@ -85,6 +85,8 @@ export class Relay {
   private reconnects = 0;
   private lastError: string | undefined;
   private readonly describedSource: string;
+  /** The tables whose changes the relay stores (DIR/tables.json): those described at start and those schema changes brought in. */
+  private kept = new Set<string>();
 
   constructor(
     private readonly config: SyncConfig & { readonly relayDir: string },
@@ -134,6 +136,8 @@ export class Relay {
       const start = await source.currentPosition();
       const writer = await RelayWriter.open(this.dir, { sourceId: identity.id, startPosition: start, compare, logger: log, ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}) });
       this.writer = writer;
+      this.kept = new Set(tables.map((t) => t.name));
+      await writeTablesFile(this.dir, [...this.kept]);
       const from = writer.durablePosition();
       if (from.ordinal >= 0 || compare(from.position, start) !== 0) {
         await source.checkPosition(from.position, { readOnly: true }).catch((err: unknown) => {
@@ -230,6 +234,12 @@ export class Relay {
     let events: StreamEvent[] = [];
     let last = from;
     const append = async (position: string, txn: StreamEvent[]) => {
+      const entering = txn.flatMap((e) => (e.type === 'ddl' ? [...(e.after?.keys() ?? [])].filter((n) => !this.kept.has(n)) : []));
+      if (entering.length) {
+        // Listed before the records that hold their changes can be read.
+        for (const n of entering) this.kept.add(n);
+        await writeTablesFile(this.dir, [...this.kept]);
+      }
       const ordinal = writer.append({ position, events: txn });
       last = position;
       if (writer.bufferedBytes() > BUFFER_LIMIT) await writer.whenDurable(ordinal);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/core/change.js';
 import { ErrorCode } from '../../src/core/errors.js';
-import { readReaderFiles, relayChangeLog, RelayWriter, type RelayTransaction } from '../../src/relay/index.js';
+import { readReaderFiles, relayChangeLog, RelayWriter, writeTablesFile, type RelayTransaction } from '../../src/relay/index.js';
 import { FakeSource, TABLE } from '../helpers/fakes.js';
 
 let dir: string;
@@ -40,7 +40,7 @@ afterEach(async () => {
 
 describe('relayChangeLog', () => {
   it('streams the relay after `from`, only the synced tables, every commit; registers and acknowledges', async () => {
-    const w = await RelayWriter.open(dir, { sourceId: 'fake', startPosition: '0', compare });
+    const w = await RelayWriter.open(dir, { sourceId: 'fake-source', startPosition: '0', compare });
     for (let n = 1; n <= 5; n++) w.append(txn(n));
     await w.flush();
     const source = relayChangeLog(fake, { dir, id: 'sync-a', acknowledgeIntervalMs: 0 });
@@ -63,7 +63,7 @@ describe('relayChangeLog', () => {
   });
 
   it('waits for a start position the relay has not reached', async () => {
-    const w = await RelayWriter.open(dir, { sourceId: 'fake', startPosition: '0', compare });
+    const w = await RelayWriter.open(dir, { sourceId: 'fake-source', startPosition: '0', compare });
     w.append(txn(1));
     await w.flush();
     const source = relayChangeLog(fake, { dir, id: 'sync-a', pollIntervalMs: 20 });
@@ -76,7 +76,7 @@ describe('relayChangeLog', () => {
   });
 
   it('refuses a position before the relay began (POSITION_LOST), and a lost reader unless it starts anew past the loss', async () => {
-    const w = await RelayWriter.open(dir, { sourceId: 'fake', startPosition: '10', compare });
+    const w = await RelayWriter.open(dir, { sourceId: 'fake-source', startPosition: '10', compare });
     w.append(txn(11));
     await w.flush();
     const source = relayChangeLog(fake, { dir, id: 'sync-a' });
@@ -91,5 +91,22 @@ describe('relayChangeLog', () => {
     await source.checkPosition('12');
     expect((await take(source, '12', 13)).map((e) => e.type)).toEqual(['begin', 'change', 'commit']);
     await w.close();
+  });
+
+  it("refuses a relay of another source, and a table the relay does not keep, by name", async () => {
+    const w = await RelayWriter.open(dir, { sourceId: 'fake-source', startPosition: '0', compare });
+    w.append(txn(1));
+    await w.flush();
+    const source = relayChangeLog(fake, { dir, id: 'sync-a' });
+    await writeTablesFile(dir, ['other']);
+    await expect(take(source, '0', 1)).rejects.toMatchObject({ code: ErrorCode.CONFIG_INVALID, message: expect.stringContaining('does not keep table t,') });
+    await writeTablesFile(dir, ['other', 't']);
+    expect((await take(source, '0', 1)).map((e) => e.type)).toEqual(['begin', 'change', 'commit']);
+    await w.close();
+    const elsewhere = join(dir, 'b');
+    const w2 = await RelayWriter.open(elsewhere, { sourceId: 'another-source', startPosition: '0', compare });
+    w2.append(txn(1));
+    await w2.close();
+    await expect(take(relayChangeLog(fake, { dir: elsewhere, id: 'sync-a' }), '0', 1)).rejects.toMatchObject({ code: ErrorCode.SOURCE_CHANGED, message: expect.stringContaining('another-source') });
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/core/logger.js';
-import { readReaderFiles, registerReader, RelayReader, RelayWriter } from '../../src/relay/index.js';
+import { readReaderFiles, readTablesFile, registerReader, RelayReader, RelayWriter } from '../../src/relay/index.js';
 import { Relay } from '../../src/runner/relay.js';
 import { FakeSource } from '../helpers/fakes.js';
 
@@ -37,6 +37,7 @@ describe('Relay', () => {
     expect(s).toMatchObject({ state: 'streaming', paused: false, sourceId: 'fake-source', durablePosition: 'fake@3', transactions: 3, source: expect.not.stringContaining('pw') });
     expect(s.bytes).toBeGreaterThan(0);
     expect(s.segments).toHaveLength(1);
+    expect(await readTablesFile(dir)).toEqual(['t']);
 
     relay.pause();
     await untilAsync('paused', async () => (await relay.status()).state === 'paused');
