@@ -107,7 +107,7 @@ describe('tributary relay', () => {
   it('two syncs on one relay (one dump thread); a sync catches up from the relay after the source purged its binlog; /status, /metrics, pause', async () => {
     const relay = start([...relayArgs(), '--http', '127.0.0.1:0']);
     const http = await httpOf(relay);
-    const a = start(syncArgs(target.url('shop'), 'to-mariadb'));
+    const a = start(syncArgs(target.url('shop'), 'to-mariadb', '--checksum', 'on', '--checksum-interval', '1s'));
     const b = start(syncArgs(pgServer.url('shop'), 'to-postgres', ...PG_RULES));
     await Promise.all([copyDone(a), copyDone(b)]);
     await write(2000, 60);
@@ -140,6 +140,8 @@ describe('tributary relay', () => {
     expect((await fetch(`${http}/resume`, { method: 'POST' })).status).toBe(202);
     await inStep('both targets in step after resume', async () => (await same()) && (await samePg()), [relay, a, b]);
 
+    // Sync a runs the continuous checksum against the source while it streams from the relay: a clean pass.
+    await inStep('a clean checksum pass', async () => a.stderr().includes('checksum pass clean'), [a]);
     // Stop sync a; write; purge the binlog past its checkpoint; start it again: it reads the relay.
     a.child.kill('SIGTERM');
     expect(await a.exited, a.stderr()).toBe(0);
