@@ -140,6 +140,13 @@ describe('tributary relay', () => {
     expect((await fetch(`${http}/resume`, { method: 'POST' })).status).toBe(202);
     await inStep('both targets in step after resume', async () => (await same()) && (await samePg()), [relay, a, b]);
 
+    // The source drops the relay's binlog connection: the relay reconnects (with backoff) and goes on.
+    const [dump] = await src.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
+    await src.query(`KILL ${(dump as { id: number }[])[0]!.id}`);
+    await write(3500, 5);
+    await inStep('both targets in step after the reconnect', async () => (await same()) && (await samePg()), [relay, a, b]);
+    expect(((await (await fetch(`${http}/status`)).json()) as { reconnects: number }).reconnects).toBeGreaterThanOrEqual(1);
+    expect(await dumpThreads()).toBe(1);
     // Sync a runs the continuous checksum against the source while it streams from the relay: a clean pass.
     await inStep('a clean checksum pass', async () => a.stderr().includes('checksum pass clean'), [a]);
     // Stop sync a; write; purge the binlog past its checkpoint; start it again: it reads the relay.
