@@ -7,6 +7,7 @@ import { registerVerify } from './verify.js';
 import { registerMove } from './move.js';
 import { registerStatus } from './status.js';
 import { registerCheck } from './check.js';
+import { registerRelay } from './relay.js';
 import { tuneHeap } from './heap.js';
 import { registerCompletion } from './completion.js';
 
@@ -35,6 +36,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   registerMove(program, { env });
   registerStatus(program, { env });
   registerCheck(program, { env });
+  registerRelay(program, { env });
   registerCompletion(program);
   // Each command points at its own help.
   for (const cmd of program.commands) cmd.showHelpAfterError(`(run 'tributary ${cmd.name()} --help' for its options)`);

@@ -40,6 +40,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--ddl <policy>', 'a schema change of a synced table while streaming: follow (apply it to the target) | halt (stop on it) (default follow)')
     .option('--osc-shadows <patterns>', "online schema change tools' shadow tables, one * for the real table's name (default _*_gho,_*_new: gh-ost, pt-online-schema-change)")
     .option('--skip-ddl <position>', 'go on past the one schema change at this position (as the message that stopped the sync prints it) without applying it to the target')
+    .option('--relay-dir <dir>', "read the stream from this relay directory (tributary relay) instead of the source's change log; the copy still reads the source")
     .option('--slot <name>', 'PostgreSQL source: replication slot (default: created for this sync)')
     .option('--publication <name>', 'PostgreSQL source: publication (default: created for this sync)')
     .option('--pg-ddl-trigger <mode>', 'PostgreSQL source: install (the event trigger that writes DDL into the WAL, when the role is a superuser) | off (Relation messages only) (default install)')

@@ -15,9 +15,9 @@ function camel(key: string): string {
   return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb', 'readyMaxLag', 'copyRateLimit', 'maxTxnOps']);
+const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb', 'readyMaxLag', 'copyRateLimit', 'maxTxnOps', 'relayMaxMb']);
 const BOOLEAN = new Set(['copyOnly', 'force', 'checksum']);
-const DURATION = new Set(['flushInterval', 'chunkTime', 'binlogTimeout', 'checksumInterval', 'replicaMaxLag', 'progressInterval']);
+const DURATION = new Set(['flushInterval', 'chunkTime', 'binlogTimeout', 'checksumInterval', 'replicaMaxLag', 'progressInterval', 'relayMinAge']);
 
 /** What a duration must look like, in every message about one (never the regular expression). */
 export const DURATION_HINT = 'give e.g. 500ms, 2s, 5m (a bare number is milliseconds)';

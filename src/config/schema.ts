@@ -151,6 +151,16 @@ export const SyncConfigSchema = z
     checksum: z.boolean().default(true),
     /** Rest between two checksum passes. */
     checksumInterval: duration.default('30s'),
+    /**
+     * A relay directory (docs/relay.md). `tributary relay`: where it writes the source's change
+     * log. `tributary sync`: read the stream from this relay instead of the source's change log
+     * (the copy still reads the source); the sync registers there as reader `id`.
+     */
+    relayDir: z.string().min(1).optional(),
+    /** `tributary relay`: a segment is deleted only once its last record is older than this (and every reader has read it). */
+    relayMinAge: duration.default('60m'),
+    /** `tributary relay`: space limit of its segments in MiB; past it the oldest go even if a reader needs them (that reader is marked lost). 0: no limit. */
+    relayMaxMb: z.number().int().min(0).default(0),
     /** Progress output: auto (bars on a TTY), plain lines, json lines, or none. */
     progress: z.enum(['auto', 'plain', 'json', 'none']).default('auto'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),

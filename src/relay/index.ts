@@ -6,3 +6,6 @@ export { RelayReader, type RelayReaderOptions } from './reader.js';
 export { applyRetention, type RetentionOptions, type RetentionResult } from './retention.js';
 export { readMeta, writeReaderFile as registerReader, type RelayMeta, type SegmentMeta, type DurableMark } from './meta.js';
 export type { RelayTransaction, StoredTransaction, SegmentHeader } from './record.js';
+export { readReaderFiles, readTablesFile, writeTablesFile, type ReaderFile } from './meta.js';
+export { segmentFile } from './segment.js';
+export { relayChangeLog, type RelayChangeLogOptions } from './change-log.js';

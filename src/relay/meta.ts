@@ -218,3 +218,27 @@ export function readerLost(dir: string, id: string, lost: { position: string; at
     `relay reader ${id} in ${dir} was marked lost at ${new Date(lost.at).toISOString()} at position ${lost.position}: ${lost.reason}; fix: the relay no longer holds the changes it needs — resync this reader's target from the source (a new initial copy), or raise the relay's space limit so it does not happen again`,
   );
 }
+
+// ---- the relay's tables ----
+
+export const TABLES_FILE = 'tables.json';
+
+/**
+ * The source tables whose changes the relay stores (names as the source names them), replaced
+ * whole by the relay process at start and whenever a schema change brings a table in. A sync
+ * reading the relay checks that it takes none outside them: their changes are not in the relay.
+ */
+export async function writeTablesFile(dir: string, tables: readonly string[]): Promise<void> {
+  await writeJsonAtomic(join(dir, TABLES_FILE), { tables: [...tables].sort() });
+}
+
+/** The relay's tables (writeTablesFile), or undefined when no relay wrote them yet. */
+export async function readTablesFile(dir: string): Promise<string[] | undefined> {
+  try {
+    const o = JSON.parse(await readFile(join(dir, TABLES_FILE), 'utf8')) as { tables?: unknown };
+    return Array.isArray(o.tables) ? o.tables.filter((t): t is string => typeof t === 'string') : undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}

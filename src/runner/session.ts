@@ -4,7 +4,8 @@ import { connectionDsn } from '../config/connection.js';
 import { describeDsn, type Dsn } from '../config/dsn.js';
 import type { SyncConfig } from '../config/schema.js';
 import { deriveSyncId } from '../config/sync-id.js';
-import { selectTables } from '../config/tables.js';
+import { selectTables, tableSelected } from '../config/tables.js';
+import { relayChangeLog } from '../relay/index.js';
 import { namespacesOf, splitName } from '../core/names.js';
 import { keepSyncedForeignKeys, type LeftOutForeignKey } from '../schema/foreign-keys.js';
 import type { Requirement } from '../core/check.js';
@@ -17,7 +18,7 @@ import { openSource, openTarget, withLogicalTypes } from '../engines/registry.js
 import { transformSource, TransformRules, type PredicatePair } from '../transform/transform.js';
 
 /** Checkpoint refusals that --force answers by starting over (the sync clears the checkpoint). */
-export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED]);
+export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED, ErrorCode.RELAY_READER_LOST]);
 
 /** A step of opening a session, as `onStepError` names it. */
 export type SessionStep = 'connect' | 'requirements' | 'tables' | 'describe' | 'database' | 'checkpoint';
@@ -146,7 +147,12 @@ export async function createSession(config: SyncConfig, opts: SessionOptions): P
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `--database-rewrites ${Object.entries(config.databaseRewrites).map(([a, b]) => `${a}=${b}`).join(',')} is given without --databases: it rewrites the databases of a sync of several; add --databases, or use --target to name the target database of a sync of one`);
   }
   // Every consumer (copier, applier, checksum) reads the source through the transform stage.
-  const raw = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  const opened = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  // --relay-dir: the stream (and its acknowledgements) come from the relay, the rest from the source;
+  // the transform stage below applies to relay events as to the source's own.
+  const raw = config.relayDir
+    ? relayChangeLog(opened, { dir: config.relayDir, id: syncId, selects: (name) => tableSelected(name, config.tables), logger: opts.logger.child({ component: 'relay' }) })
+    : opened;
   const source = transformSource(raw, rules);
   // The target reads --column-types by the names it holds tables under (rewritten).
   const target = opts.target ?? (await openTarget({ ...config, columnTypes: rules.columnTypesOnTarget() }, dstDsn, syncId, opts.logger.child({ component: 'target' })));

@@ -1,0 +1,368 @@
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { connectionDsn } from '../config/connection.js';
+import { describeDsn } from '../config/dsn.js';
+import { toMs, type SyncConfig } from '../config/schema.js';
+import { selectTables } from '../config/tables.js';
+import type { StreamEvent } from '../core/change.js';
+import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { keyedTable, type TableSchema } from '../core/schema.js';
+import type { ChangeSource } from '../core/source.js';
+import { openSource, withLogicalTypes } from '../engines/registry.js';
+import { applyRetention, readReaderFiles, RelayWriter, segmentFile, writeTablesFile } from '../relay/index.js';
+
+/** Attempts in a row without progress after which the relay gives up on its source (as the sync's runner). */
+const MAX_ATTEMPTS = 8;
+/** Past this many bytes appended and not yet durable, the relay waits for the group commit before reading on. */
+const BUFFER_LIMIT = 8 * 1024 * 1024;
+/** A heartbeat at a position already stored is stored again at most this often (readers' lag). */
+const HEARTBEAT_EVERY_MS = 5000;
+
+/** What GET /status of a relay answers. */
+export interface RelayStatus {
+  readonly relayDir: string;
+  /** The source URL without its password. */
+  readonly source: string;
+  readonly sourceId: string | undefined;
+  readonly state: 'starting' | 'streaming' | 'paused' | 'retrying' | 'stopped' | 'failed';
+  readonly paused: boolean;
+  /** The source's latest logged position, when the source reports one. */
+  readonly sourcePosition: string | undefined;
+  /** The last durable transaction (what readers can read) and its ordinal (-1 before any). */
+  readonly durablePosition: string | undefined;
+  readonly durableOrdinal: number;
+  /** Seconds between now and the source time of the last event stored; 0 before any. */
+  readonly lagSeconds: number;
+  readonly bytes: number;
+  readonly segments: readonly { readonly seq: number; readonly file: string; readonly bytes: number; readonly startPosition: string; readonly firstOrdinal: number }[];
+  readonly readers: readonly { readonly id: string; readonly position: string; readonly updatedAt: string; readonly lost?: { readonly position: string; readonly at: string; readonly reason: string } }[];
+  readonly transactions: number;
+  readonly reconnects: number;
+  readonly lastError: string | undefined;
+}
+
+/** Knobs a test or library caller sets; the CLI takes the defaults and the config's keys. */
+export interface RelayOptions {
+  readonly logger: Logger;
+  /** An injected source (tests); opened from the config's URL through the registry otherwise. */
+  readonly source?: ChangeSource;
+  /** How often retention runs (default 10 s). */
+  readonly retentionIntervalMs?: number;
+  readonly segmentBytes?: number;
+}
+
+/** A relay's id (binlog server_id, logs) when the config names none: derived from its directory. */
+export function relayId(config: Pick<SyncConfig, 'id'>, dir: string): string {
+  return config.id ?? `relay-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * `tributary relay` as a library call: streams the source's change log into a relay directory
+ * (src/relay) until `cancel()`. Lifecycle: `run()` once; it connects, opens the writer (refusing
+ * another source's directory, SOURCE_CHANGED, or a second relay, ALREADY_RUNNING), and appends each
+ * committed source transaction (begin … commit) and each schema change, truncate and heartbeat
+ * between them as one record, from the relay's last durable position (a new relay: the source's
+ * currentPosition()). Retryable failures reconnect from the durable position with backoff, at most
+ * MAX_ATTEMPTS times in a row without progress. `pause()` closes the source stream (readers go on
+ * reading what is durable); `resume()` reopens it. Retention runs every `retentionIntervalMs`.
+ * `run()` resolves after `cancel()` once everything appended is durable and the writer is closed.
+ */
+export class Relay {
+  readonly dir: string;
+  private readonly abort = new AbortController();
+  private streamAbort: AbortController | undefined;
+  private writer: RelayWriter | undefined;
+  private source: ChangeSource | undefined;
+  private sourceId: string | undefined;
+  private state: RelayStatus['state'] = 'starting';
+  private paused = false;
+  private wakeResume: (() => void) | undefined;
+  private lastTimestamp: number | undefined;
+  private lastHeartbeatStored = 0;
+  private transactions = 0;
+  private reconnects = 0;
+  private lastError: string | undefined;
+  private readonly describedSource: string;
+  /** The tables whose changes the relay stores (DIR/tables.json): those described at start and those schema changes brought in. */
+  private kept = new Set<string>();
+
+  constructor(
+    private readonly config: SyncConfig & { readonly relayDir: string },
+    private readonly opts: RelayOptions,
+  ) {
+    this.dir = config.relayDir;
+    this.describedSource = describeDsn(connectionDsn(config, 'source'));
+  }
+
+  /** Stops the relay: the source stream ends, what was appended is made durable, the writer closes. */
+  cancel(): void {
+    this.abort.abort();
+    this.streamAbort?.abort();
+    this.wakeResume?.();
+  }
+
+  /** Stops reading the source (its stream is closed); readers keep reading what is durable. */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.opts.logger.info({ relayDir: this.dir }, 'relay paused: the source stream is closed; readers go on reading what is durable');
+    this.streamAbort?.abort();
+  }
+
+  /** Reopens the source stream from the durable position. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.opts.logger.info({ relayDir: this.dir }, 'relay resumed');
+    this.wakeResume?.();
+  }
+
+  async run(): Promise<void> {
+    const config = this.config;
+    const log = this.opts.logger;
+    const id = relayId(config, this.dir);
+    const source = this.opts.source ?? (await openSource(config, connectionDsn(config, 'source'), id, log.child({ component: 'source' })));
+    this.source = source;
+    let retention: NodeJS.Timeout | undefined;
+    try {
+      await source.connect();
+      await source.preflight();
+      const identity = await source.identity();
+      this.sourceId = identity.id;
+      const tables = await this.tables(source);
+      const compare = (a: string, b: string) => source.comparePositions(a, b);
+      const start = await source.currentPosition();
+      const writer = await RelayWriter.open(this.dir, { sourceId: identity.id, startPosition: start, compare, logger: log, ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}) });
+      this.writer = writer;
+      this.kept = new Set(tables.map((t) => t.name));
+      await writeTablesFile(this.dir, [...this.kept]);
+      const from = writer.durablePosition();
+      if (from.ordinal >= 0 || compare(from.position, start) !== 0) {
+        await source.checkPosition(from.position, { readOnly: true }).catch((err: unknown) => {
+          if (!(err instanceof TributaryError) || err.code !== ErrorCode.POSITION_LOST) throw err;
+          throw new TributaryError(
+            ErrorCode.POSITION_LOST,
+            `relay ${this.dir} cannot resume: the source no longer holds its last durable position ${source.describePosition(from.position)} (${err.message}); fix: move ${this.dir} away and start a new relay there, then resync the syncs that read it with --force; keep the source's binlogs longer than any stop of the relay`,
+            { cause: err },
+          );
+        });
+      }
+      log.info({ relayDir: this.dir, source: this.describedSource, sourceId: identity.id, tables: tables.length, from: source.describePosition(from.position), ordinal: from.ordinal }, from.ordinal < 0 ? 'relay started' : 'relay resuming from its last durable transaction');
+      const retain = async () => {
+        try {
+          const r = await applyRetention(writer, { compare, minAgeMs: toMs(config.relayMinAge), ...(config.relayMaxMb > 0 ? { maxBytes: config.relayMaxMb * 1024 * 1024 } : {}) });
+          if (r.deleted.length) log.info({ deleted: r.deleted, bytes: r.bytes }, `relay retention deleted ${r.deleted.length} segment(s)`);
+          await forgetRestarted(writer, compare, log);
+          for (const lost of r.lost) log.warn({ reader: lost }, `relay reader ${lost} marked lost: the space limit (--relay-max-mb) deleted changes it had not read; it must resync`);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'relay retention pass failed; it runs again later');
+        }
+      };
+      retention = setInterval(() => void retain(), this.opts.retentionIntervalMs ?? 10_000);
+      retention.unref();
+      await this.streamLoop(source, writer, tables);
+      this.state = 'stopped';
+    } catch (err) {
+      this.state = this.abort.signal.aborted && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal) ? 'stopped' : 'failed';
+      if (this.state === 'failed') {
+        this.lastError = (err as Error).message;
+        throw err;
+      }
+    } finally {
+      clearInterval(retention);
+      try {
+        await this.writer?.close();
+      } finally {
+        await source.close().catch(() => undefined);
+      }
+    }
+  }
+
+  /** The source tables the relay decodes: --tables / --databases as a sync takes them. */
+  private async tables(source: ChangeSource): Promise<TableSchema[]> {
+    const all = await source.listTables();
+    const dsn = connectionDsn(this.config, 'source');
+    const names = selectTables(all, this.config.tables, this.config.databases.length ? this.config.databases.join(', ') : dsn.database);
+    const out: TableSchema[] = [];
+    for (const n of names) out.push(keyedTable(await withLogicalTypes(await source.describe(n))));
+    return out;
+  }
+
+  private async streamLoop(source: ChangeSource, writer: RelayWriter, tables: readonly TableSchema[]): Promise<void> {
+    const log = this.opts.logger;
+    let attempt = 0;
+    for (;;) {
+      if (this.abort.signal.aborted) return;
+      if (this.paused) {
+        this.state = 'paused';
+        await new Promise<void>((r) => (this.wakeResume = r));
+        this.wakeResume = undefined;
+        continue;
+      }
+      const before = this.transactions;
+      try {
+        this.state = 'streaming';
+        await this.streamOnce(source, writer, tables);
+      } catch (err) {
+        if (this.abort.signal.aborted || (this.paused && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal))) {
+          await writer.flush();
+          continue;
+        }
+        const retryable = err instanceof TributaryError && !err.fatal;
+        attempt = this.transactions > before ? 1 : attempt + 1;
+        this.lastError = (err as Error).message;
+        if (!retryable || attempt > MAX_ATTEMPTS) throw err;
+        this.state = 'retrying';
+        this.reconnects++;
+        const wait = Math.min(30_000, 500 * 2 ** attempt);
+        log.warn({ err: (err as Error).message, attempt, waitMs: wait }, 'relay: the source stream failed; reconnecting from the last durable transaction');
+        await writer.flush().catch(() => undefined);
+        await sleep(wait, this.abort.signal);
+      }
+    }
+  }
+
+  /** One source stream from the durable position, until it fails or is aborted (pause, cancel). */
+  private async streamOnce(source: ChangeSource, writer: RelayWriter, tables: readonly TableSchema[]): Promise<void> {
+    await writer.flush();
+    const from = writer.durablePosition().position;
+    const ctl = new AbortController();
+    this.streamAbort = ctl;
+    if (this.abort.signal.aborted || this.paused) ctl.abort();
+    let events: StreamEvent[] = [];
+    let last = from;
+    const append = async (position: string, txn: StreamEvent[]) => {
+      const entering = txn.flatMap((e) => (e.type === 'ddl' ? [...(e.after?.keys() ?? [])].filter((n) => !this.kept.has(n)) : []));
+      if (entering.length) {
+        // Listed before the records that hold their changes can be read.
+        for (const n of entering) this.kept.add(n);
+        await writeTablesFile(this.dir, [...this.kept]);
+      }
+      const ordinal = writer.append({ position, events: txn });
+      last = position;
+      if (writer.bufferedBytes() > BUFFER_LIMIT) await writer.whenDurable(ordinal);
+    };
+    try {
+      for await (const ev of source.stream(from, tables, ctl.signal)) {
+        switch (ev.type) {
+          case 'begin':
+            events = [ev];
+            break;
+          case 'change':
+            events.push(ev);
+            break;
+          case 'commit':
+            events.push(ev);
+            await append(ev.position, events);
+            events = [];
+            this.transactions++;
+            this.lastTimestamp = ev.timestamp;
+            break;
+          case 'heartbeat': {
+            const now = Date.now();
+            this.lastTimestamp = ev.timestamp;
+            if (events.length) break;
+            if (source.comparePositions(ev.position, last) > 0 || now - this.lastHeartbeatStored >= HEARTBEAT_EVERY_MS) {
+              this.lastHeartbeatStored = now;
+              // Stored at most every HEARTBEAT_EVERY_MS at one position: readers are told to expect no more.
+              await append(ev.position, [ev.nextWithinMs === undefined ? ev : { ...ev, nextWithinMs: Math.max(ev.nextWithinMs, 2 * HEARTBEAT_EVERY_MS) }]);
+            }
+            break;
+          }
+          default:
+            // A schema change or truncate: inside a transaction it stays there, else a record of its own.
+            if (events.length) events.push(ev);
+            else {
+              await append(ev.position, [ev]);
+              this.transactions++;
+              this.lastTimestamp = 'timestamp' in ev ? ev.timestamp : this.lastTimestamp;
+            }
+        }
+      }
+    } finally {
+      this.streamAbort = undefined;
+    }
+    if (!ctl.signal.aborted) throw new TributaryError(ErrorCode.STREAM_FAILED, `the source stream of relay ${this.dir} ended without being stopped; fix: none needed, the relay reconnects (a bug if it repeats: please report it)`, { fatal: false });
+  }
+
+  /** The relay's state, positions, disk use and readers (GET /status). */
+  async status(): Promise<RelayStatus> {
+    const w = this.writer;
+    const source = this.source;
+    let sourcePosition: string | undefined;
+    if (source && this.state !== 'starting' && source.capabilities.reportsHead) {
+      sourcePosition = await source.headPosition().then((p) => source.describePosition(p), () => undefined);
+    }
+    const meta = w?.meta();
+    const segments = await Promise.all(
+      (meta?.segments ?? []).map(async (s) => {
+        const file = segmentFile(this.dir, s.seq);
+        const bytes = await stat(file).then((st) => st.size, () => 0);
+        return { seq: s.seq, file, bytes, startPosition: source ? source.describePosition(s.startPosition) : s.startPosition, firstOrdinal: s.firstOrdinal };
+      }),
+    );
+    const files = await readReaderFiles(this.dir);
+    const lost = meta?.lostReaders ?? {};
+    const ids = [...new Set([...files.map((f) => f.id), ...Object.keys(lost)])].sort();
+    const readers = ids.map((id) => {
+      const f = files.find((x) => x.id === id);
+      const l = lost[id];
+      const show = (p: string) => (source ? source.describePosition(p) : p);
+      return {
+        id,
+        position: show(f?.position ?? l?.position ?? ''),
+        updatedAt: new Date(f?.updatedAt ?? l?.at ?? 0).toISOString(),
+        ...(l ? { lost: { position: show(l.position), at: new Date(l.at).toISOString(), reason: l.reason } } : {}),
+      };
+    });
+    const d = w?.durablePosition();
+    return {
+      relayDir: this.dir,
+      source: this.describedSource,
+      sourceId: this.sourceId,
+      state: this.state,
+      paused: this.paused,
+      sourcePosition,
+      durablePosition: d && source ? source.describePosition(d.position) : undefined,
+      durableOrdinal: d?.ordinal ?? -1,
+      lagSeconds: this.lastTimestamp === undefined ? 0 : Math.max(0, (Date.now() - this.lastTimestamp) / 1000),
+      bytes: segments.reduce((n, s) => n + s.bytes, 0),
+      segments,
+      readers,
+      transactions: this.transactions,
+      reconnects: this.reconnects,
+      lastError: this.lastError,
+    };
+  }
+}
+
+/**
+ * Forgets the lost mark of each reader that started anew since (a sync resynced with --force): its
+ * reader file was written after the mark, at a position past the one it was lost at.
+ */
+async function forgetRestarted(writer: RelayWriter, compare: (a: string, b: string) => number, log: Logger): Promise<void> {
+  const lost = writer.meta().lostReaders;
+  if (Object.keys(lost).length === 0) return;
+  const files = await readReaderFiles(writer.dir);
+  const back = files.filter((f) => {
+    const l = lost[f.id];
+    return l !== undefined && f.updatedAt > l.at && compare(f.position, l.position) > 0;
+  });
+  if (back.length === 0) return;
+  await writer.updateMeta((m) => ({ ...m, lostReaders: Object.fromEntries(Object.entries(m.lostReaders).filter(([id]) => !back.some((b) => b.id === id))) }));
+  for (const b of back) log.info({ reader: b.id }, `relay reader ${b.id} started anew past the position it was lost at: its lost mark is forgotten`);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,228 @@
+/**
+ * The relay wired in (issue 16): `tributary relay` streams a MariaDB source into a relay directory,
+ * `tributary sync --relay-dir` reads it. On real servers: two syncs (MariaDB and PostgreSQL targets)
+ * on one relay with one binlog dump thread on the source; a sync catches up from the relay after
+ * the source purged its binlog past the sync's checkpoint; kill -9 of the relay under writes loses
+ * and doubles nothing; the relay's HTTP status, metrics and pause.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Connection } from 'mysql2/promise';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RelayReader } from '../../src/relay/index.js';
+import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
+import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { pgClient } from '../helpers/postgres.js';
+import { copyDone } from '../helpers/converge.js';
+
+let source: Server;
+let target: Server;
+let pgServer: Server;
+let src: Connection;
+let dst: Connection;
+let pgc: pg.Client;
+let dir: string;
+const running: CliRun[] = [];
+
+/** Binlog positions as the MySQL source writes them (JSON: file, pos, gtid): file index, then offset. */
+function comparePositions(a: string, b: string): number {
+  const pa = JSON.parse(a) as { file: string; pos: number };
+  const pb = JSON.parse(b) as { file: string; pos: number };
+  const ia = Number(/\.(\d+)$/.exec(pa.file)?.[1] ?? 0);
+  const ib = Number(/\.(\d+)$/.exec(pb.file)?.[1] ?? 0);
+  return ia - ib || pa.pos - pb.pos;
+}
+
+async function rows(c: Connection, sql: string): Promise<string> {
+  return c.query(sql).then(([r]) => JSON.stringify(r)).catch((err: unknown) => `error: ${(err as Error).message}`);
+}
+
+async function pgRows(sql: string): Promise<string> {
+  return pgc.query(sql).then((r) => JSON.stringify(r.rows)).catch((err: unknown) => `error: ${(err as Error).message}`);
+}
+
+/** waitUntil, whose timeout shows the end of the given processes' logs. */
+async function inStep(what: string, predicate: () => Promise<boolean>, runs: readonly CliRun[], ms = 60_000): Promise<void> {
+  await waitUntil(what, predicate, ms).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${runs.map((r) => r.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-3000)).join('\n----\n')}`, { cause: err });
+  });
+}
+
+function start(args: readonly string[]): CliRun {
+  const run = startCli(args);
+  running.push(run);
+  return run;
+}
+
+const relayArgs = () => ['relay', '--source', source.url('shop'), '--relay-dir', dir, '--relay-min-age', '0', '--log-format', 'json'];
+const syncArgs = (targetUrl: string, id: string, ...more: string[]) => ['sync', '--source', source.url('shop'), '--target', targetUrl, '--relay-dir', dir, '--id', id, '--flush-interval', '100ms', '--checksum', 'off', ...more];
+/** The PostgreSQL sync renames the table and filters its rows: the transform stage applies to relayed changes. */
+const PG_RULES = ['--table-rewrites', 'orders=orders_pg', '--where', 'orders: id <= 2500'];
+
+async function dumpThreads(): Promise<number> {
+  const [r] = await src.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
+  return Number((r as { n: number }[])[0]!.n);
+}
+
+/** The HTTP address a relay run logged. */
+async function httpOf(run: CliRun): Promise<string> {
+  await inStep('the relay HTTP API', async () => /"address":"[^"]+"/.test(run.stderr()), [run], 30_000);
+  return `http://${/"address":"([^"]+)"/.exec(run.stderr())![1]}`;
+}
+
+async function write(from: number, n: number): Promise<void> {
+  for (let i = from; i < from + n; i++) {
+    await src.query(`INSERT INTO shop.orders (id, note) VALUES (${i}, 'n${i}')`);
+    await src.query(`UPDATE shop.orders SET note = 'u${i}' WHERE id = ${(i * 37) % 1000 + 1}`);
+    if (i % 3 === 0) await src.query(`DELETE FROM shop.orders WHERE id = ${(i * 53) % 1000 + 1}`);
+  }
+}
+
+beforeAll(async () => {
+  [source, target, pgServer] = await Promise.all([startMariaDb({ serverId: 171 }), startMariaDb({ serverId: 172 }), startPostgres()]);
+  src = await connect(source.url());
+  dst = await connect(target.url());
+  await src.query('CREATE DATABASE shop');
+  await src.query('CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(40))');
+  await src.query("INSERT INTO shop.orders SELECT seq, CONCAT('n', seq) FROM test.seq_1_to_1000");
+  const admin = await pgClient(pgServer.url('postgres'));
+  await admin.query('CREATE DATABASE shop');
+  await admin.end();
+  pgc = await pgClient(pgServer.url('shop'));
+  dir = await mkdtemp(join(tmpdir(), 'trib-relay-'));
+}, 120_000);
+
+afterAll(async () => {
+  for (const r of running) r.child.kill('SIGKILL');
+  await src?.end();
+  await dst?.end();
+  await pgc?.end();
+  await Promise.all([source?.stop(), target?.stop(), pgServer?.stop()]);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('tributary relay', () => {
+  it('two syncs on one relay (one dump thread); a sync catches up from the relay after the source purged its binlog; /status, /metrics, pause', async () => {
+    const relay = start([...relayArgs(), '--http', '127.0.0.1:0']);
+    const http = await httpOf(relay);
+    const a = start(syncArgs(target.url('shop'), 'to-mariadb', '--checksum', 'on', '--checksum-interval', '1s'));
+    const b = start(syncArgs(pgServer.url('shop'), 'to-postgres', ...PG_RULES));
+    await Promise.all([copyDone(a), copyDone(b)]);
+    await write(2000, 60);
+    const same = async () => (await rows(src, 'SELECT * FROM shop.orders ORDER BY id')) === (await rows(dst, 'SELECT * FROM shop.orders ORDER BY id'));
+    const samePg = async () => (await rows(src, 'SELECT id, note FROM shop.orders WHERE id <= 2500 ORDER BY id')) === (await pgRows('SELECT id, note FROM orders_pg ORDER BY id'));
+    await inStep('both targets in step', async () => (await same()) && (await samePg()), [relay, a, b]);
+    expect(await pgRows('SELECT count(*)::int AS n FROM orders_pg WHERE id > 2500')).toBe(JSON.stringify([{ n: 0 }]));
+    expect(await pgRows('SELECT count(*)::int AS n FROM orders_pg WHERE id >= 2000')).toBe(JSON.stringify([{ n: 60 }]));
+    // One binlog connection on the source: the relay's.
+    expect(await dumpThreads()).toBe(1);
+
+    const status = (await (await fetch(`${http}/status`)).json()) as { durableOrdinal: number; bytes: number; segments: unknown[]; readers: { id: string; position: string }[]; lagSeconds: number; state: string };
+    expect(status.state).toBe('streaming');
+    expect(status.durableOrdinal).toBeGreaterThanOrEqual(60 * 2);
+    expect(status.bytes).toBeGreaterThan(1000);
+    expect(status.segments.length).toBeGreaterThanOrEqual(1);
+    expect(status.readers.map((r) => r.id).sort()).toEqual(['to-mariadb', 'to-postgres']);
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    expect(Number(/^tributary_relay_durable_ordinal (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(status.durableOrdinal);
+    expect(Number(/^tributary_relay_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(1000);
+
+    // Pause: the relay's position stops while the source goes on; resume: it catches up.
+    expect((await fetch(`${http}/pause`, { method: 'POST' })).status).toBe(202);
+    await inStep('the dump thread gone', async () => (await dumpThreads()) === 0, [relay]);
+    const paused = ((await (await fetch(`${http}/status`)).json()) as { durableOrdinal: number }).durableOrdinal;
+    await write(3000, 10);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(((await (await fetch(`${http}/status`)).json()) as { durableOrdinal: number; paused: boolean }).durableOrdinal).toBe(paused);
+    expect(await same()).toBe(false);
+    expect((await fetch(`${http}/resume`, { method: 'POST' })).status).toBe(202);
+    await inStep('both targets in step after resume', async () => (await same()) && (await samePg()), [relay, a, b]);
+
+    // The source drops the relay's binlog connection: the relay reconnects (with backoff) and goes on.
+    const [dump] = await src.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
+    await src.query(`KILL ${(dump as { id: number }[])[0]!.id}`);
+    await write(3500, 5);
+    await inStep('both targets in step after the reconnect', async () => (await same()) && (await samePg()), [relay, a, b]);
+    expect(((await (await fetch(`${http}/status`)).json()) as { reconnects: number }).reconnects).toBeGreaterThanOrEqual(1);
+    expect(await dumpThreads()).toBe(1);
+    // Sync a runs the continuous checksum against the source while it streams from the relay: a clean pass.
+    await inStep('a clean checksum pass', async () => a.stderr().includes('checksum pass clean'), [a]);
+    // Stop sync a; write; purge the binlog past its checkpoint; start it again: it reads the relay.
+    a.child.kill('SIGTERM');
+    expect(await a.exited, a.stderr()).toBe(0);
+    await write(4000, 30);
+    await inStep('sync b in step', samePg, [relay, b]);
+    await src.query('FLUSH BINARY LOGS');
+    const [logs] = await src.query('SHOW BINARY LOGS');
+    const last = (logs as { Log_name: string }[]).at(-1)!.Log_name;
+    // A log a dump thread still reads is kept (a warning): the relay moves on to the new one soon.
+    await inStep(
+      'the binlog purged up to the newest file',
+      async () => {
+        await src.query(`PURGE BINARY LOGS TO '${last}'`);
+        const [left] = await src.query('SHOW BINARY LOGS');
+        return (left as unknown[]).length === 1;
+      },
+      [relay],
+      20_000,
+    );
+    // Writes after the purge too (they also move the relay's last position into the newest file:
+    // a relay restarted at a purged file is refused like a sync, see docs/relay.md).
+    await write(4100, 5);
+    const a2 = start(syncArgs(target.url('shop'), 'to-mariadb'));
+    await inStep('sync a caught up from the relay', same, [relay, a2]);
+    expect(a2.stderr()).toContain('resuming from checkpoint');
+    const v = await runCli(['verify', '--source', source.url('shop'), '--target', target.url('shop')], {}, 60_000);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    for (const r of [a2, b, relay]) {
+      r.child.kill('SIGTERM');
+      expect(await r.exited, r.stderr().slice(-3000)).toBe(0);
+    }
+  }, 180_000);
+
+  it('kill -9 of the relay under writes, restarted: the sync equals the source, the relay holds each transaction once, in order', async () => {
+    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    let relay = start(relayArgs());
+    const sync = start(syncArgs(target.url('shop'), 'to-mariadb'));
+    let on = true;
+    let n = 5000;
+    const writes = (async () => {
+      while (on) await write(n++, 1);
+    })();
+    for (let k = 0; k < 3; k++) {
+      await new Promise((r) => setTimeout(r, 1500));
+      relay.child.kill('SIGKILL');
+      await relay.exited;
+      relay = start(relayArgs());
+    }
+    on = false;
+    await writes;
+    const same = async () => (await rows(src, 'SELECT * FROM shop.orders ORDER BY id')) === (await rows(dst, 'SELECT * FROM shop.orders ORDER BY id'));
+    await inStep('the sync in step after the kills', same, [relay, sync]);
+    expect(relay.stderr() + sync.stderr()).not.toContain('"level":50');
+    // The relay's records: ordinals contiguous, positions increasing, each GTID once, contiguous.
+    const reader = await RelayReader.open({ dir, compare: comparePositions, follow: false });
+    let ordinal: number | undefined;
+    let prev: string | undefined;
+    const gtids: number[] = [];
+    for await (const t of reader) {
+      if (ordinal !== undefined) expect(t.ordinal).toBe(ordinal + 1);
+      ordinal = t.ordinal;
+      if (prev !== undefined) expect(comparePositions(t.position, prev)).toBeGreaterThanOrEqual(0);
+      prev = t.position;
+      if (t.events.some((e) => e.type === 'commit')) {
+        const gtid = (JSON.parse(t.position) as { gtid?: string }).gtid;
+        expect(gtid).toBeDefined();
+        gtids.push(Number(/-(\d+)$/.exec(gtid!)![1]));
+      }
+    }
+    expect(gtids.length).toBeGreaterThan(100);
+    for (let i = 1; i < gtids.length; i++) expect(gtids[i], `GTID after ${gtids[i - 1]}`).toBe(gtids[i - 1]! + 1);
+    for (const r of [sync, relay]) {
+      r.child.kill('SIGTERM');
+      expect(await r.exited, r.stderr().slice(-3000)).toBe(0);
+    }
+  }, 120_000);
+});
