@@ -32,7 +32,9 @@ export interface ProgressWebhookOptions {
  * end with the error's code and message (`exit`) when the run failed.
  *
  * It never holds the sync back: posts go out on their own, one at a time; a post due while one is
- * still being sent replaces any other waiting (the receiver gets the newest status, not a backlog).
+ * still being sent replaces any other waiting (the receiver gets the newest status, not a backlog),
+ * except that an interval post never replaces a waiting phase change or final post: that one goes,
+ * with the newest status (its body is built when it is sent).
  * Each post is tried `attempts` times with doubling backoff, on a network error, a timeout or a 5xx
  * / 429 answer; a 4xx answer is not retried, nor is a redirect followed. A failed post is logged
  * (warn), never fatal, naming the URL by its origin only: its path, query, password and the token
@@ -42,6 +44,7 @@ export class ProgressWebhook {
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> | undefined;
   private waiting: (() => Promise<WebhookBody>) | undefined;
+  private waitingEvent: WebhookEvent | undefined;
   private stopped = false;
   private readonly shown: string;
   /** The URL without user and password (fetch refuses them in a URL), and the headers of every post. */
@@ -101,7 +104,9 @@ export class ProgressWebhook {
 
   private post(event: WebhookEvent, exit: StatusJson['exit'] = null): void {
     if (this.stopped) return;
+    if (event === 'interval' && this.waiting && this.waitingEvent !== 'interval') return;
     // The body is built when the post goes out, so a post that waited sends the newest status.
+    this.waitingEvent = event;
     this.waiting = async () => ({ ...(await buildStatus(this.opts.runner, this.opts.readyMaxLagSeconds, exit)), event, sentAt: new Date().toISOString() });
     if (!this.sending) this.sending = this.pump();
   }

@@ -101,6 +101,37 @@ describe('progress webhook', () => {
     expect(rx.posts.length).toBe(n);
   });
 
+  it('a phase change waiting behind a slow post is not replaced by the interval posts due meanwhile', async () => {
+    // The receiver holds the first post until released: meanwhile the phase changes and many intervals fall due.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const posts: string[] = [];
+    server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        const body = JSON.parse(text) as WebhookBody;
+        const answer = () => (posts.push(`${body.event}:${body.phase}`), res.writeHead(200).end());
+        if (posts.length === 0 && body.event === 'interval') void held.then(answer);
+        else answer();
+      });
+    });
+    await new Promise<void>((r) => (server as Server).listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const runner = fakeRunner();
+    const hook = new ProgressWebhook({ runner: runner as never, url, intervalMs: 5, readyMaxLagSeconds: 60, logger: logs().logger });
+    hook.start();
+    await new Promise((r) => setTimeout(r, 20));
+    (runner.setPhase as (p: string) => void)('stream');
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await until('the phase post', () => posts.includes('phase:stream'));
+    await hook.finish();
+    expect(posts[0]).toBe('interval:copy');
+    expect(posts[1]).toBe('phase:stream');
+    expect(posts.at(-1)).toBe('stopped:stream');
+  });
+
   it('retries a 5xx with backoff a bounded number of times, does not retry a 4xx, and posts the error at the end', async () => {
     const rx = await receiver([500, 503, 200, 404, 500, 500, 500]);
     const { logger, lines } = logs();
