@@ -12,9 +12,8 @@ import { keyedTable, type TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import { openSource, withLogicalTypes } from '../engines/registry.js';
 import { applyRetention, readReaderFiles, RelayWriter, segmentFile, writeTablesFile } from '../relay/index.js';
+import { MAX_ATTEMPTS, reconnectDelayMs } from './retry.js';
 
-/** Attempts in a row without progress after which the relay gives up on its source (as the sync's runner). */
-const MAX_ATTEMPTS = 8;
 /** Past this many bytes appended and not yet durable, the relay waits for the group commit before reading on. */
 const BUFFER_LIMIT = 8 * 1024 * 1024;
 /** A heartbeat at a position already stored is stored again at most this often (readers' lag). */
@@ -216,7 +215,7 @@ export class Relay {
         if (!retryable || attempt > MAX_ATTEMPTS) throw err;
         this.state = 'retrying';
         this.reconnects++;
-        const wait = Math.min(30_000, 500 * 2 ** attempt);
+        const wait = reconnectDelayMs(attempt);
         log.warn({ err: (err as Error).message, attempt, waitMs: wait }, 'relay: the source stream failed; reconnecting from the last durable transaction');
         await writer.flush().catch(() => undefined);
         await sleep(wait, this.abort.signal);

@@ -27,6 +27,7 @@ import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth, typ
 import { openLagProbe, openTarget, sameDialect } from '../engines/registry.js';
 import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
 import type { PredicatePair } from '../transform/transform.js';
+import { MAX_ATTEMPTS, reconnectDelayMs } from './retry.js';
 
 /** Still exported from here, its old home, for code that imports it from this path; config/sync-id.ts owns it. */
 export { deriveSyncId };
@@ -45,8 +46,6 @@ export interface RunnerOptions {
    */
   readonly predicates?: Readonly<Record<string, PredicatePair>>;
 }
-
-const MAX_ATTEMPTS = 8;
 
 /**
  * A sync: the initial copy, then the change stream, until cancelled. The CLI's `sync` command is a
@@ -220,7 +219,7 @@ export class Runner extends EventEmitter {
         }
         this.retrying = true;
         this.reconnects++;
-        const wait = Math.min(30_000, 500 * 2 ** attempt);
+        const wait = reconnectDelayMs(attempt);
         this.logger.warn({ err: (err as Error).message, attempt, waitMs: wait }, 'sync interrupted; resuming from the checkpoint');
         this.emit('retry', err, attempt);
         await sleep(wait, this.abort.signal);
