@@ -260,10 +260,4 @@ describe('--databases', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toContain('first.orders');
   }, 300_000);
-
-  it('refuses --databases on a PostgreSQL source, by name', async () => {
-    const r = await runCli(['sync', '--source', pgServer.url('postgres'), '--databases', 'public', '--target', target.url('refused')], {}, 60_000);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain('a PostgreSQL source syncs the tables of one schema yet');
-  }, 60_000);
 });
