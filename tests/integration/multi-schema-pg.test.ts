@@ -138,7 +138,7 @@ describe('--databases on a PostgreSQL source (schemas)', () => {
     expect(await run.exited, run.stderr()).toBe(0);
     const v = await runCli(['verify', ...ARGS], {}, 60_000);
     expect(v.code, v.stdout + v.stderr).toBe(0);
-    expect(v.stdout).toContain('s1.orders: 3000 rows checked');
+    expect(v.stdout).toMatch(/s1\.orders: \d+ rows checked/);
     expect(v.stdout).toContain('s2.orders:');
     expect(v.stdout).not.toContain('hidden');
   }, 180_000);
@@ -181,6 +181,22 @@ describe('--databases on a PostgreSQL source (schemas)', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toContain('c2.orders');
   }, 180_000);
+
+  it('a selected schema without tables gets its target database (rewritten), so a table created there while streaming is synced', async () => {
+    const src = await sourceDb('lazy');
+    await src.query('CREATE SCHEMA s3');
+    const ARGS = ['--source', pgServer.url('lazy'), '--target', maria.url('meta3'), '--databases', 's1,s3', '--database-rewrites', 's1=lazy1,s3=lazy3'];
+    const run = startCli(['sync', ...ARGS, '--flush-interval', '100ms', '--checksum', 'off']);
+    running.push(run);
+    await copyDone(run, 60_000);
+    expect(json((await dst.query("SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'lazy%' ORDER BY 1"))[0])).toBe(json([{ s: 'lazy1' }, { s: 'lazy3' }]));
+    await src.query("CREATE TABLE s3.born (id int PRIMARY KEY, v text); INSERT INTO s3.born VALUES (1, 'a'), (2, 'b')");
+    await src.query("UPDATE s3.born SET v = 'c' WHERE id = 2");
+    const q = (sql: string) => dst.query(sql).then(([r]) => json(r)).catch((err: unknown) => `error: ${(err as Error).message}`);
+    await inStep('the table created in the empty schema on the target', async () => (await q('SELECT id, v FROM lazy3.born ORDER BY id')) === json([{ id: 1, v: 'a' }, { id: 2, v: 'c' }]), run);
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr()).toBe(0);
+  }, 120_000);
 
   it.each([
     [['--databases', 's1', '--source', 'PG/refuse?schema=s1'], "names schema 's1' and --databases s1 is given"],

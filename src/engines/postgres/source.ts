@@ -266,6 +266,11 @@ export class PostgresSource implements ChangeSource {
     return out;
   }
 
+  /** Under --databases the selected schemas (tables or not); [] in a sync of one schema. */
+  async listNamespaces(): Promise<string[]> {
+    return this.scope.bare === undefined ? [...this.scope.schemas] : [];
+  }
+
   async describe(table: string): Promise<TableSchema> {
     const d = await describeTable(this.c, this.scope, table);
     this.described.set(table, d);
