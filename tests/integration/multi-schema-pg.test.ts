@@ -182,6 +182,34 @@ describe('--databases on a PostgreSQL source (schemas)', () => {
     expect(v.stdout).toContain('c2.orders');
   }, 180_000);
 
+  it('without the event trigger: a column change follows from pgoutput Relation messages per schema, and a rename stops the sync naming schema.table', async () => {
+    const src = await sourceDb('plain');
+    const admin = await pgClient(pgServer.url('postgres'));
+    await admin.query('CREATE DATABASE copy4');
+    await admin.end();
+    const ARGS = ['--source', pgServer.url('plain'), '--target', pgServer.url('copy4'), '--databases', 's1,s2', '--pg-ddl-trigger', 'off'];
+    const run = startCli(['sync', ...ARGS, '--flush-interval', '100ms', '--checksum', 'off']);
+    running.push(run);
+    await copyDone(run, 60_000);
+    await src.query('ALTER TABLE s2.orders ADD COLUMN extra int; UPDATE s2.orders SET extra = id WHERE id <= 5');
+    await src.query("UPDATE s1.orders SET note = 'same name, other schema' WHERE id <= 5");
+    const t = await pgClient(pgServer.url('copy4'));
+    clients.push(t);
+    const got = (sql: string) => t.query(sql).then((r) => json(r.rows)).catch((err: unknown) => `error: ${(err as Error).message}`);
+    await inStep(
+      'both orders tables in step',
+      async () =>
+        (await got('SELECT id, extra FROM s2.orders WHERE id <= 6 ORDER BY id')) === json([1, 2, 3, 4, 5, null].map((x, i) => ({ id: i + 1, extra: x }))) &&
+        (await got("SELECT count(*)::int AS n FROM s1.orders WHERE note = 'same name, other schema'")) === json([{ n: 5 }]),
+      run,
+    );
+    expect(await got("SELECT count(*)::int AS n FROM s2.orders WHERE note = 'same name, other schema'")).toBe(json([{ n: 0 }]));
+    await src.query('ALTER TABLE s1.users RENAME TO people; INSERT INTO s1.people VALUES (1000, $$x$$)');
+    expect(await run.exited).not.toBe(0);
+    expect(run.stderr()).toContain('table s1.users ("s1"."users", relation OID');
+    expect(run.stderr()).toContain('was renamed to "s1"."people"');
+  }, 120_000);
+
   it('a selected schema without tables gets its target database (rewritten), so a table created there while streaming is synced', async () => {
     const src = await sourceDb('lazy');
     await src.query('CREATE SCHEMA s3');
