@@ -843,7 +843,8 @@ export class PostgresSource implements ChangeSource {
       const d = this.described.get(t.name);
       if (!d) return [t.name];
       const now = byOid.get(d.oid);
-      return (now && this.scope.nameOf(now.schema, now.name)) ?? [];
+      const name = now ? this.scope.nameOf(now.schema, now.name) : undefined;
+      return name !== undefined ? [name] : [];
     });
   }
 
