@@ -24,15 +24,15 @@ export function tableSelected(name: string, patterns: readonly string[]): boolea
 }
 
 /**
- * The names among `all` (a server's databases or schemas) that `patterns` (names or globs) take,
- * in `all`'s order. A pattern that takes none is an error (NO_TABLES) naming it and what there is.
+ * The names among `all` (a server's databases or schemas: `kind`) that `patterns` (names or globs)
+ * take, in `all`'s order. A pattern that takes none is an error (NO_TABLES) naming it and what there is.
  */
-export function selectDatabases(all: readonly string[], patterns: readonly string[], where: string): string[] {
+export function selectDatabases(all: readonly string[], patterns: readonly string[], where: string, kind: 'database' | 'schema' = 'database'): string[] {
   const unmatched = patterns.filter((p) => !all.some((d) => globToRegExp(p).test(d)));
   if (unmatched.length) {
     throw new TributaryError(
       ErrorCode.NO_TABLES,
-      `--databases ${unmatched.map((p) => `'${p}'`).join(', ')} match${unmatched.length > 1 ? '' : 'es'} no database of ${where} (it has: ${all.slice(0, 20).join(', ') || 'none'}${all.length > 20 ? ', …' : ''}); fix the name or glob`,
+      `--databases ${unmatched.map((p) => `'${p}'`).join(', ')} match${unmatched.length > 1 ? '' : 'es'} no ${kind} of ${where} (it has: ${all.slice(0, 20).join(', ') || 'none'}${all.length > 20 ? ', …' : ''}); fix the name or glob`,
     );
   }
   return all.filter((d) => patterns.some((p) => globToRegExp(p).test(d)));

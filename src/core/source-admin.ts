@@ -160,6 +160,12 @@ export interface SourceAdmin {
    * change tool made for another table (its shadow, changelog or old copy) are left out.
    */
   listTables(): Promise<string[]>;
+  /**
+   * In a sync of several databases (a MySQL source's, or a PostgreSQL source's schemas:
+   * --databases), every one the sync takes, whether it holds a table or not (a table created in
+   * one while streaming needs its target namespace), under the source's names; [] in a sync of one.
+   */
+  listNamespaces(): Promise<string[]>;
   describe(table: string): Promise<TableSchema>;
   /**
    * Scans a table's values for what a target of another engine may not hold (one query per table;

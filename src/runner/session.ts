@@ -237,9 +237,11 @@ class OpenedSession implements Session {
       // --tables and the rules name source tables; the session's names are the target's (transform/rules.ts).
       const listed = await this.step('tables', {}, async () => {
         const all = await this.raw.listTables();
+        // A sync of several databases: every one selected, tables or not.
+        const namespaces = config.databases.length ? await this.raw.listNamespaces() : [];
         const chosen = selectTables(all, config.tables, config.databases.length ? config.databases.join(', ') : this.srcDsn.database);
-        this.rules.checkSelection(chosen, all);
-        return { all, names: chosen.map((t) => this.rules.targetName(t)) };
+        this.rules.checkSelection(chosen, all, namespaces);
+        return { all, names: chosen.map((t) => this.rules.targetName(t)), namespaces };
       });
       if (listed.ok) this.names = listed.value.names;
       const describe = (name: string) => this.step('describe', { table: name }, async () => keyedTable(await withLogicalTypes(await source.describe(name))));
@@ -254,16 +256,16 @@ class OpenedSession implements Session {
       const database = await this.step('database', {}, async () => source.databaseDefaults());
       if (database.ok) this.database = database.value;
       if (config.databases.length && listed.ok) {
-        // Every source database with a table becomes a target database, even one none of whose
-        // tables --tables takes (a table created in it while streaming then finds it), and so does
-        // every database a table rewrite names (--table-rewrites a.t=other.t). The targets create
-        // (and, under --force, recreate) exactly these: never one they infer from a name.
+        // Every selected source database becomes a target database, even one without a table or
+        // none of whose tables --tables takes (a table created in it while streaming then finds
+        // it), and so does every database a table rewrite names (--table-rewrites a.t=other.t). The
+        // targets create (and, under --force, recreate) exactly these: never one they infer from a name.
         const namespaces = new Map<string, DatabaseDefaults | undefined>();
         const defaultsOf = async (ns: string) => {
           const d = await this.step('database', {}, async () => this.raw.databaseDefaults(ns));
           return d.ok ? d.value : undefined;
         };
-        for (const ns of namespacesOf(listed.value.all)) namespaces.set(this.rules.targetNamespace(ns), await defaultsOf(ns));
+        for (const ns of new Set([...listed.value.namespaces, ...namespacesOf(listed.value.all)])) namespaces.set(this.rules.targetNamespace(ns), await defaultsOf(ns));
         for (const name of listed.value.names) {
           const ns = splitName(name).namespace;
           if (ns !== undefined && !namespaces.has(ns)) namespaces.set(ns, await defaultsOf(splitName(this.rules.sourceName(name)).namespace ?? ns));

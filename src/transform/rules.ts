@@ -231,9 +231,10 @@ export class TransformRules {
    * Refuses, before anything is written (CONFIG_INVALID naming the entry and the fix), rules that
    * name a table the sync does not take (a typo would otherwise copy what it meant to rename,
    * filter or trim) and a rewrite onto the name of another synced table that keeps its own.
-   * `selected`: the source tables the sync takes; `all`: every table of the source database.
+   * `selected`: the source tables the sync takes; `all`: every table of the source database;
+   * `namespaces`: in a sync of several databases, every one it takes (tables or not).
    */
-  checkSelection(selected: readonly string[], all: readonly string[]): void {
+  checkSelection(selected: readonly string[], all: readonly string[], namespaces: readonly string[] = []): void {
     // A rule's table is a source table's exact name, or the bare name of tables of several databases.
     const names = (list: readonly string[]) => new Set(list.flatMap((n) => (n.includes('.') ? [n, splitName(n).table] : [n])));
     const taken = names(selected);
@@ -243,7 +244,7 @@ export class TransformRules {
         `${what} names table '${table}', which ${exists.has(table) ? 'the sync does not take (see --tables)' : 'the source database does not have'}; fix the name${exists.has(table) ? ' or add it to --tables' : ''}, or drop the entry`,
       );
     for (const [from, to] of this.rewrites) if (!taken.has(from)) throw notSynced(`--table-rewrites ${from}=${to}`, from);
-    const sourceDatabases = new Set(all.flatMap((n) => splitName(n).namespace ?? []));
+    const sourceDatabases = new Set([...namespaces, ...all.flatMap((n) => splitName(n).namespace ?? [])]);
     for (const [from, to] of this.databases) {
       if (!sourceDatabases.has(from)) throw invalid(`--database-rewrites ${from}=${to} names database '${from}', which the sync does not take (see --databases); fix the name, or drop the entry`);
       // Onto a synced database that keeps its name, two source databases would share one target.

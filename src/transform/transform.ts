@@ -90,6 +90,11 @@ class TransformedSource implements ChangeSource {
   }
 
   /** The source's tables under their target names. */
+  /** The source's own names: a namespace is rewritten by TransformRules.targetNamespace. */
+  listNamespaces(): Promise<string[]> {
+    return this.inner.listNamespaces();
+  }
+
   async listTables(): Promise<string[]> {
     return (await this.inner.listTables()).map((t) => this.rules.targetName(t));
   }

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { Change, StreamEvent } from '../../src/core/change.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
+import { namespacesOf } from '../../src/core/names.js';
 import { compileFilter } from '../../src/transform/expression.js';
 import type { SchemaChange } from '../../src/core/schema-change.js';
 import type { Cascade, TableSchema } from '../../src/core/schema.js';
@@ -295,6 +296,10 @@ export class FakeSource implements ChangeSource {
   }
   async listTables(): Promise<string[]> {
     return [...this.tables.keys()];
+  }
+  /** The namespaces of its qualified table names (a sync of several databases), else none. */
+  async listNamespaces(): Promise<string[]> {
+    return namespacesOf(this.tables.keys());
   }
   async describe(table: string): Promise<TableSchema> {
     return this.table(table).schema;

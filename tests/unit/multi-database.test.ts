@@ -120,6 +120,9 @@ describe('database rewrites', () => {
     expect(() => rules({ databaseRewrites: { c: 'x' } }).checkSelection(all, all)).toThrow("names database 'c', which the sync does not take");
     expect(() => rules({ tableRewrites: { v: 'w' } }).checkSelection(all, all)).toThrow("names table 'v'");
     expect(() => rules({ tableRewrites: { t: 'w' }, databaseRewrites: { a: 'x' } }).checkSelection(all, all)).not.toThrow();
+    // A selected database without tables may be rewritten, and counts as one that keeps its name.
+    expect(() => rules({ databaseRewrites: { c: 'x' } }).checkSelection(all, all, ['a', 'b', 'c'])).not.toThrow();
+    expect(() => rules({ databaseRewrites: { a: 'c' } }).checkSelection(all, all, ['a', 'b', 'c'])).toThrow("writes database a into 'c', a synced database that keeps its own name");
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RelationChangedError, sameColumns, type RelationRecord } from '../../src/engines/postgres/relations.js';
 import { ownerComment, publicationComment, publicationState } from '../../src/engines/postgres/slot.js';
+import { SchemaScope } from '../../src/engines/postgres/scope.js';
 
 const before: RelationRecord = { oid: 100, columns: [['id', 23, -1], ['v', 25, -1], ['n', 1700, 655366]] };
 
@@ -20,6 +21,8 @@ describe('PostgreSQL relation records', () => {
     expect(e.message).toContain('leave t out with --tables');
     expect(new RelationChangedError({ namespace: 'public', table: 't', oid: 100, now: { oid: 100, schema: 'other', name: 't' }, seen: 's', position: 'p' }).message).toContain('was moved to another schema: it is now "other"."t"');
     expect(new RelationChangedError({ namespace: 'public', table: 't', oid: 100, seen: 's', position: 'p' }).message).toContain('relation OID 100) was dropped (seen s)');
+    // A sync of several schemas names its table schema.table.
+    expect(new RelationChangedError({ namespace: 'a', table: 'a.t', oid: 100, now: { oid: 100, schema: 'a', name: 'u' }, seen: 's', position: 'p' }).message).toMatch(/^table a\.t \("a"\."t", relation OID 100\) was renamed to "a"\."u"/);
   });
 
   it('records relations in the comment of the publication the sync owns, and reads them back', async () => {
@@ -30,14 +33,17 @@ describe('PostgreSQL relation records', () => {
         Promise.resolve({
           rows: sql.includes('FROM pg_publication WHERE')
             ? [{ alltables: 'f', pubinsert: 't', pubupdate: 't', pubdelete: 't', pubtruncate: 't', viaroot: 't', comment }]
-            : [{ tablename: 't' }],
+            : [{ schemaname: 'public', tablename: 't' }],
         }),
     } as unknown as Parameters<typeof publicationState>[0];
-    const state = await publicationState(conn, 'p', 'public', 's1');
+    const state = await publicationState(conn, 'p', SchemaScope.one('public'), 's1');
     expect(state.owned).toBe(true);
+    expect(state.tables).toEqual(['t']);
+    // A sync of several schemas names the published tables schema.table.
+    expect((await publicationState(conn, 'p', SchemaScope.several(['a', 'public']), 's1')).tables).toEqual(['public.t']);
     expect(state.recorded?.get('t')).toEqual(before);
     // Another sync's publication, or one with the owner line only (from before records existed).
-    expect((await publicationState(conn, 'p', 'public', 's2')).owned).toBe(false);
+    expect((await publicationState(conn, 'p', SchemaScope.one('public'), 's2')).owned).toBe(false);
     expect(publicationComment('s1', new Map())).toBe(ownerComment('s1'));
   });
 });

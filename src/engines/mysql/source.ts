@@ -180,6 +180,10 @@ export class MysqlSource implements ChangeSource {
    * target reads a '.' as the end of a database name (core/names.ts); under --databases the name is
    * qualified and split at its first '.', so such a table is synced.
    */
+  async listNamespaces(): Promise<string[]> {
+    return this.dbs ? [...this.dbs] : [];
+  }
+
   async listTables(): Promise<string[]> {
     const out: string[] = [];
     for (const db of this.databases()) {

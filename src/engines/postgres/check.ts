@@ -7,7 +7,7 @@ import { isKeyless, type Column, type TableSchema } from '../../core/schema.js';
 import { cannotCreate, planTypes, type MissingDatabase } from './ddl.js';
 import type { DescribedTable } from './schema.js';
 import { assertCovers, publicationState, setting, slotInfo, type PublicationState } from './slot.js';
-import { qualified } from './schema.js';
+import type { SchemaScope } from './scope.js';
 import { quoteIdent } from './sql.js';
 import { postgresColumnType, SPATIAL_POLICY, type PostgresColumnType, type PostgresTypeOptions } from './types.js';
 import { createUserTypeSql, installFix, userTypeState, userTypeWords, type UserTypePlan } from './user-type-ddl.js';
@@ -20,7 +20,8 @@ export interface PreflightContext {
   readonly user: string;
   readonly slot: string;
   readonly publication: string;
-  readonly namespace: string;
+  /** The synced schemas and how their tables are named (scope.ts). */
+  readonly scope: SchemaScope;
   readonly syncId: string;
   readonly tables: readonly DescribedTable[];
 }
@@ -125,14 +126,14 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
     }
   }
   out.push(...(await selectRequirements(conn, ctx)));
-  const pub = await publicationState(conn, ctx.publication, ctx.namespace, ctx.syncId);
+  const pub = await publicationState(conn, ctx.publication, ctx.scope, ctx.syncId);
   const mayWrite = await publicationRights(conn, ctx, pub);
   if (mayWrite) out.push(mayWrite);
   if (pub.exists && !pub.owned) {
     let problem = '';
     try {
       const partitioned = ctx.tables.filter((t) => t.partitioned).map((t) => t.schema.name);
-      assertCovers(ctx.publication, pub, ctx.tables.map((t) => t.schema.name), partitioned);
+      assertCovers(ctx.publication, pub, ctx.tables.map((t) => t.schema.name), partitioned, (t) => ctx.scope.quoted(t));
     } catch (err) {
       problem = (err as Error).message;
     }
@@ -219,19 +220,21 @@ function identityRequirement(
  */
 async function selectRequirements(conn: Queryable, ctx: PreflightContext): Promise<Requirement[]> {
   if (ctx.tables.length === 0) return [];
-  const r = await conn.query<{ name: string; ok: string }>(
-    `SELECT c.relname AS name, has_table_privilege(c.oid, 'SELECT') AS ok
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) ORDER BY c.relname COLLATE "C"`,
-    [ctx.namespace, ctx.tables.map((t) => t.schema.name)],
+  // By the OIDs the tables were described with: a synced name may be qualified (scope.ts).
+  const byOid = new Map(ctx.tables.map((t) => [t.oid, t.schema.name]));
+  const r = await conn.query<{ oid: string; ok: string }>(
+    `SELECT c.oid::int8::text AS oid, has_table_privilege(c.oid, 'SELECT') AS ok FROM pg_class c WHERE c.oid = ANY($1::oid[])`,
+    [[...byOid.keys()].map(String)],
   );
   return r.rows
     .filter((x) => x.ok !== 't')
+    .map((x) => ({ name: byOid.get(Number(x.oid)) ?? '?', ok: x.ok }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((x) => ({
       name: `table ${x.name} SELECT privilege`,
       ok: false,
       value: `role ${ctx.user} may not read it`,
-      fix: `GRANT SELECT ON ${qualified(ctx.namespace, x.name)} TO ${quoteIdent(ctx.user)}`,
+      fix: `GRANT SELECT ON ${ctx.scope.quoted(x.name)} TO ${quoteIdent(ctx.user)}`,
       severity: 'error',
       code: ErrorCode.PRIVILEGE_MISSING,
       table: x.name,
@@ -257,15 +260,16 @@ async function publicationRights(conn: Queryable, ctx: PreflightContext, pub: Pu
     [ctx.publication],
   );
   const row = r.rows[0];
+  const places = needTables.map((n) => ctx.scope.placeOf(n));
   const t = needTables.length
-    ? await conn.query<{ name: string; owner: string }>(
-        `SELECT c.relname AS name, pg_get_userbyid(c.relowner) AS owner
+    ? await conn.query<{ schema: string; name: string; owner: string }>(
+        `SELECT n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname COLLATE "C"`,
-        [ctx.namespace, needTables],
+          WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
+        [places.map((p) => p.schema), places.map((p) => p.relname)],
       )
     : { rows: [] };
-  const notOwned = t.rows;
+  const notOwned = t.rows.map((x) => ({ name: ctx.scope.nameOf(x.schema, x.name) ?? `${x.schema}.${x.name}`, owner: x.owner }));
   const problems: string[] = [];
   const fixes: string[] = [];
   const role = quoteIdent(ctx.user);
@@ -279,10 +283,10 @@ async function publicationRights(conn: Queryable, ctx: PreflightContext, pub: Pu
   }
   if (notOwned.length) {
     problems.push(`not the owner of table${notOwned.length > 1 ? 's' : ''} ${notOwned.map((x) => `${x.name} (owner ${x.owner})`).join(', ')}`);
-    fixes.push(notOwned.map((x) => `ALTER TABLE ${qualified(ctx.namespace, x.name)} OWNER TO ${role}`).join('; '));
+    fixes.push(notOwned.map((x) => `ALTER TABLE ${ctx.scope.quoted(x.name)} OWNER TO ${role}`).join('; '));
   }
   const what = pub.exists ? 'alter' : 'create';
-  const list = names.map((n) => qualified(ctx.namespace, n)).join(', ');
+  const list = names.map((n) => ctx.scope.quoted(n)).join(', ');
   if (problems.length === 0) {
     return {
       name: `publication ${ctx.publication}`,

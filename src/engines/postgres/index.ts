@@ -1,4 +1,3 @@
-import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Engine } from '../engine.js';
 import { openLagProbe } from './lag.js';
 import { PostgresSource } from './source.js';
@@ -14,13 +13,7 @@ export { PostgresSource, PostgresTarget };
 export const engine: Engine = {
   name: 'postgres',
   async openSource({ config, dsn, syncId, logger, maxBufferBytes }) {
-    if (config.databases.length > 0) {
-      throw new TributaryError(
-        ErrorCode.CONFIG_INVALID,
-        `--databases ${config.databases.join(',')}: a PostgreSQL source syncs the tables of one schema yet; sync each schema on its own (the URL's ?schema=), or leave --databases out`,
-      );
-    }
-    return new PostgresSource({ dsn, logger, poolSize: config.threads + 1, syncId, slot: config.slot, publication: config.publication, tables: config.tables, maxBufferBytes, ddlTrigger: config.pgDdlTrigger });
+    return new PostgresSource({ dsn, logger, poolSize: config.threads + 1, syncId, slot: config.slot, publication: config.publication, tables: config.tables, maxBufferBytes, ddlTrigger: config.pgDdlTrigger, databases: config.databases });
   },
   async openTarget({ config, dsn, syncId, logger }) {
     return new PostgresTarget({ dsn, syncId, logger, poolSize: config.threads, zeroDates: config.zeroDates, columnTypes: config.columnTypes, force: config.force });

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { splitName } from '../../core/names.js';
 import { quoteIdent } from './sql.js';
 import type { DescribedTable } from './schema.js';
+import type { SchemaScope } from './scope.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
@@ -52,7 +54,9 @@ function place(p: RelationPlace): string {
 export class RelationChangedError extends TributaryError {
   constructor(
     readonly details: {
+      /** The schema the synced table is in (where the sync follows it). */
       readonly namespace: string;
+      /** Its synced name (`schema.table` in a sync of several schemas, scope.ts). */
       readonly table: string;
       readonly oid: number;
       readonly now?: RelationPlace | undefined;
@@ -69,11 +73,13 @@ export class RelationChangedError extends TributaryError {
 }
 
 function relationMessage(d: RelationChangedError['details']): string {
-  const synced = `${quoteIdent(d.namespace)}.${quoteIdent(d.table)}`;
+  // A synced name holds a '.' only when qualified (a sync of one schema syncs no dotted name).
+  const own = splitName(d.table).table;
+  const synced = `${quoteIdent(d.namespace)}.${quoteIdent(own)}`;
   const what: string[] = [];
   if (d.now === undefined) what.push(d.replacedBy === undefined ? 'was dropped' : 'was dropped (no relation has its OID any more)');
   else if (d.now.schema !== d.namespace) what.push(`was moved to another schema: it is now ${place(d.now)}`);
-  else if (d.now.name !== d.table) what.push(`was renamed to ${place(d.now)}`);
+  else if (d.now.name !== own) what.push(`was renamed to ${place(d.now)}`);
   if (d.replacedBy !== undefined) what.push(`a different relation (OID ${d.replacedBy}) now has its name, as a table dropped and created again or renamed into it has`);
   return (
     `table ${d.table} (${synced}, relation OID ${d.oid}) ${what.join(', and ')} (seen ${d.seen}). ` +
@@ -83,28 +89,36 @@ function relationMessage(d: RelationChangedError['details']): string {
 }
 
 /**
- * Where each relation is now: by OID (the synced tables' relations) and by name (what now holds
- * each synced name in `namespace`). One catalogue read.
+ * Where each relation is now: by OID (the synced tables' relations) and by synced name (what now
+ * holds each synced name `names` in its schema of `scope`). One catalogue read.
  */
 export async function relationPlaces(
   conn: Queryable,
-  namespace: string,
+  scope: SchemaScope,
   oids: readonly number[],
   names: readonly string[],
 ): Promise<{ byOid: Map<number, RelationPlace>; byName: Map<string, RelationPlace> }> {
+  const places = names.map((n) => scope.placeOf(n));
   const r = await conn.query<{ oid: string; schema: string; name: string }>(
     `SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.oid = ANY($1::oid[]) OR (n.nspname = $2 AND c.relname = ANY($3::text[]) AND c.relkind IN ('r', 'p'))`,
-    [oids.map(String), namespace, [...names]],
+      WHERE c.oid = ANY($1::oid[])
+         OR ((n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])) AND c.relkind IN ('r', 'p'))`,
+    [oids.map(String), places.map((p) => p.schema), places.map((p) => p.relname)],
   );
   const byOid = new Map<number, RelationPlace>();
   const byName = new Map<string, RelationPlace>();
   for (const row of r.rows) {
     const p = { oid: Number(row.oid), schema: row.schema, name: row.name };
     if (oids.includes(p.oid)) byOid.set(p.oid, p);
-    if (p.schema === namespace && names.includes(p.name)) byName.set(p.name, p);
+    const name = scope.nameOf(p.schema, p.name);
+    if (name !== undefined && names.includes(name)) byName.set(name, p);
   }
   return { byOid, byName };
+}
+
+/** Whether relation place `p` is where synced table `table` of `scope` is followed. */
+export function inPlace(scope: SchemaScope, p: RelationPlace | undefined, table: string): boolean {
+  return p !== undefined && scope.nameOf(p.schema, p.name) === table;
 }
 
 /**
@@ -113,15 +127,15 @@ export async function relationPlaces(
  */
 export async function movedRelation(
   conn: Queryable,
-  namespace: string,
+  scope: SchemaScope,
   followed: ReadonlyMap<string, number>,
 ): Promise<{ table: string; oid: number; now?: RelationPlace | undefined; replacedBy?: number | undefined } | undefined> {
   if (followed.size === 0) return undefined;
-  const { byOid, byName } = await relationPlaces(conn, namespace, [...followed.values()], [...followed.keys()]);
+  const { byOid, byName } = await relationPlaces(conn, scope, [...followed.values()], [...followed.keys()]);
   for (const [table, oid] of followed) {
     const now = byOid.get(oid);
     const holder = byName.get(table);
-    if (now && now.schema === namespace && now.name === table) continue;
+    if (inPlace(scope, now, table)) continue;
     return { table, oid, now, replacedBy: holder && holder.oid !== oid ? holder.oid : undefined };
   }
   return undefined;

@@ -7,6 +7,7 @@ import { withLogical } from './types.js';
 import { describeTypeRefs } from './user-types.js';
 import type { TypeRef } from '../../core/user-types.js';
 import type { TriggerForeignKey } from './ddl-trigger.js';
+import { SchemaScope } from './scope.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
@@ -99,14 +100,17 @@ interface AttrRow {
  * type's udt_name ('int4', 'timestamptz', '_int4' for int4[]; a domain's base type), columnType
  * is format_type(). Generated columns are listed in `generated` and never read.
  */
-export async function describeTable(conn: Queryable, namespace: string, table: string): Promise<DescribedTable> {
+export async function describeTable(conn: Queryable, namespace: string | SchemaScope, table: string): Promise<DescribedTable> {
+  // `table` is a synced name of `scope` (scope.ts: `schema.table` in a sync of several schemas).
+  const scope = typeof namespace === 'string' ? SchemaScope.one(namespace) : namespace;
+  const { schema: nspname, relname } = scope.placeOf(table);
   const rel = await conn.query<{ oid: string; ident: string; kind: string }>(
     `SELECT c.oid, c.relreplident AS ident, c.relkind AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
-    [namespace, table],
+    [nspname, relname],
   );
   const r0 = rel.rows[0];
-  if (!r0) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${namespace}.${table} not found on the source; check --tables`);
+  if (!r0) throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table ${nspname}.${relname} not found on the source; check --tables`);
   const oid = Number(r0.oid);
   const attrs = await conn.query<AttrRow>(
     `SELECT a.attname AS name, COALESCE(bt.typname, t.typname) AS udt,
@@ -176,7 +180,7 @@ export async function describeTable(conn: Queryable, namespace: string, table: s
   const indexes: IndexDefinition[] = named.rows.map((r) => ({ name: r.name, columns: r.columns ? (JSON.parse(r.columns) as string[]) : [], unique: r.unique === 'true' }));
   const partitioned = r0.kind === 'p';
   return {
-    schema: keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, engine: 'postgres', foreignKeys: await describeForeignKeys(conn, oid, namespace) })),
+    schema: keyedTable(withLogical({ name: table, columns, primaryKey, uniqueKeys, indexes, generated, engine: 'postgres', foreignKeys: await describeForeignKeys(conn, oid, scope) })),
     oid,
     types,
     replicaIdentity: replicaIdentity(r0.ident),
@@ -194,7 +198,7 @@ const MATCH: Readonly<Record<string, ForeignKey['match']>> = { f: 'FULL', p: 'PA
  * constraint order. A referenced table in another schema keeps its qualifier, so it never matches
  * a synced table's name (the session leaves such keys out).
  */
-export async function describeForeignKeys(conn: Queryable, oid: number, namespace: string): Promise<ForeignKey[]> {
+export async function describeForeignKeys(conn: Queryable, oid: number, namespace: string | SchemaScope): Promise<ForeignKey[]> {
   // Arrays and booleans travel as JSON text: the source's clients may read every type as raw text.
   const r = await conn.query<{ name: string; cols: string; refns: string; reft: string; refcols: string; upd: string; del: string; flags: string; match: string }>(
     `SELECT c.conname AS name,
@@ -229,13 +233,16 @@ export async function describeForeignKeys(conn: Queryable, oid: number, namespac
 
 /**
  * A foreign key from pg_constraint's fields (rules and match as its letters): the referenced table
- * unqualified when it is in `namespace`, else qualified (never a synced table's name).
+ * by its synced name when `namespace` (a schema: a sync of one) holds it, else qualified (in a sync
+ * of one schema never a synced table's name; in a sync of several, the synced name when its
+ * schema is synced).
  */
-export function foreignKeyOf(k: TriggerForeignKey, namespace: string): ForeignKey {
+export function foreignKeyOf(k: TriggerForeignKey, namespace: string | SchemaScope): ForeignKey {
+  const scope = typeof namespace === 'string' ? SchemaScope.one(namespace) : namespace;
   return {
     name: k.name,
     columns: [...k.columns],
-    referencedTable: k.referencedSchema === namespace ? k.referencedTable : `${k.referencedSchema}.${k.referencedTable}`,
+    referencedTable: scope.nameOf(k.referencedSchema, k.referencedTable) ?? `${k.referencedSchema}.${k.referencedTable}`,
     referencedColumns: [...k.referencedColumns],
     onUpdate: RULE[k.onUpdate] ?? 'NO ACTION',
     onDelete: RULE[k.onDelete] ?? 'NO ACTION',
@@ -349,14 +356,15 @@ async function leafPartitions(conn: Queryable, oid: number): Promise<PartitionId
  * Row estimate and average row size from the planner's statistics (reltuples is -1 before the
  * first ANALYZE). A partitioned table stores nothing itself: its figures are its leaf partitions'.
  */
-export async function tableStats(conn: Queryable, namespace: string, table: string): Promise<{ rows: number; avgRowBytes: number }> {
+export async function tableStats(conn: Queryable, namespace: string | SchemaScope, table: string): Promise<{ rows: number; avgRowBytes: number }> {
+  const { schema, relname } = (typeof namespace === 'string' ? SchemaScope.one(namespace) : namespace).placeOf(table);
   const r = await conn.query<{ tuples: string | null; bytes: string | null }>(
     `SELECT sum(GREATEST(s.reltuples, 0)) AS tuples, sum(pg_relation_size(s.oid)) AS bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_class s ON (c.relkind <> 'p' AND s.oid = c.oid)
                        OR (c.relkind = 'p' AND s.oid IN (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf))
       WHERE n.nspname = $1 AND c.relname = $2`,
-    [namespace, table],
+    [schema, relname],
   );
   const tuples = Math.max(0, Number(r.rows[0]?.tuples ?? 0));
   const bytes = Number(r.rows[0]?.bytes ?? 0);

@@ -7,7 +7,7 @@ import { openClient } from './connection.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 import { formatLsn, parseLsn } from './position.js';
 import type { RelationRecord } from './relations.js';
-import { qualified } from './schema.js';
+import type { SchemaScope } from './scope.js';
 
 type Queryable = Pick<pg.Client | pg.Pool, 'query'>;
 
@@ -221,7 +221,7 @@ export async function dropSlot(conn: Queryable, slot: string): Promise<void> {
 export interface PublicationState {
   readonly exists: boolean;
   readonly owned: boolean;
-  /** Tables of `namespace` the publication covers (all of them for FOR ALL TABLES). */
+  /** Tables of the scope's schemas the publication covers, by synced name (FOR ALL TABLES: see allTables). */
   readonly tables: readonly string[];
   readonly allTables: boolean;
   /** Which of insert/update/delete/truncate it does not publish. */
@@ -239,7 +239,7 @@ export interface PublicationState {
   readonly comment: string | null;
 }
 
-export async function publicationState(conn: Queryable, publication: string, namespace: string, syncId: string): Promise<PublicationState> {
+export async function publicationState(conn: Queryable, publication: string, scope: SchemaScope, syncId: string): Promise<PublicationState> {
   const p = await conn.query<{ alltables: string; pubinsert: string; pubupdate: string; pubdelete: string; pubtruncate: string; viaroot: string; comment: string | null }>(
     `SELECT puballtables AS alltables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot AS viaroot, obj_description(oid, 'pg_publication') AS comment
        FROM pg_publication WHERE pubname = $1`,
@@ -247,7 +247,10 @@ export async function publicationState(conn: Queryable, publication: string, nam
   );
   const row = p.rows[0];
   if (!row) return { exists: false, owned: false, tables: [], allTables: false, missingActions: [], viaRoot: false, comment: null };
-  const t = await conn.query<{ tablename: string }>('SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 ORDER BY tablename', [publication, namespace]);
+  const t = await conn.query<{ schemaname: string; tablename: string }>(
+    'SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 AND schemaname = ANY($2::text[]) ORDER BY schemaname, tablename',
+    [publication, [...scope.schemas]],
+  );
   const missingActions = (['insert', 'update', 'delete', 'truncate'] as const).filter((a) => row[`pub${a}`] !== 't');
   const { owned, recorded } = parseComment(row.comment, syncId);
   return {
@@ -255,22 +258,23 @@ export async function publicationState(conn: Queryable, publication: string, nam
     owned,
     ...(recorded ? { recorded } : {}),
     comment: row.comment,
-    tables: t.rows.map((x) => x.tablename),
+    tables: t.rows.flatMap((x) => scope.nameOf(x.schemaname, x.tablename) ?? []),
     allTables: row.alltables === 't',
     missingActions,
     viaRoot: row.viaroot === 't',
   };
 }
 
-/** The partitioned tables (relkind 'p') among `tables` of `namespace`. */
-export async function partitionedTables(conn: Queryable, namespace: string, tables: readonly string[]): Promise<string[]> {
+/** The partitioned tables (relkind 'p') among `tables` (synced names of `scope`). */
+export async function partitionedTables(conn: Queryable, scope: SchemaScope, tables: readonly string[]): Promise<string[]> {
   if (tables.length === 0) return [];
-  const r = await conn.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind = 'p' ORDER BY c.relname COLLATE "C"`,
-    [namespace, [...tables]],
+  const places = tables.map((t) => scope.placeOf(t));
+  const r = await conn.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND c.relkind = 'p' ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
+    [places.map((p) => p.schema), places.map((p) => p.relname)],
   );
-  return r.rows.map((x) => x.name);
+  return r.rows.flatMap((x) => scope.nameOf(x.schema, x.name) ?? []);
 }
 
 /**
@@ -286,15 +290,15 @@ export async function partitionedTables(conn: Queryable, namespace: string, tabl
 export async function ensurePublication(
   conn: Queryable,
   publication: string,
-  namespace: string,
+  scope: SchemaScope,
   tables: readonly string[],
   syncId: string,
   logger: Logger,
   /** The relations to record in an owned publication's comment (publicationComment); undefined: leave it. */
   record?: ReadonlyMap<string, RelationRecord>,
 ): Promise<void> {
-  const state = await publicationState(conn, publication, namespace, syncId);
-  const list = tables.map((t) => qualified(namespace, t)).join(', ');
+  const state = await publicationState(conn, publication, scope, syncId);
+  const list = tables.map((t) => scope.quoted(t)).join(', ');
   const want = [...tables].sort();
   const same = want.length === state.tables.length && want.every((t, i) => t === [...state.tables].sort()[i]);
   const pub = quoteIdent(publication);
@@ -325,7 +329,7 @@ export async function ensurePublication(
       { cause: err },
     );
   }
-  assertCovers(publication, state, tables, state.viaRoot ? [] : await partitionedTables(conn, namespace, tables));
+  assertCovers(publication, state, tables, state.viaRoot ? [] : await partitionedTables(conn, scope, tables), (t) => scope.quoted(t));
 }
 
 /**
@@ -347,13 +351,13 @@ export async function publishesRelations(conn: Queryable, publication: string, o
  * owns it. Returns why it cannot (a publication the user named that does not publish it), else
  * undefined. Changes written before this commits are not streamed: the caller copies the table after.
  */
-export async function addToPublication(conn: Queryable, publication: string, namespace: string, table: string, syncId: string): Promise<string | undefined> {
-  const state = await publicationState(conn, publication, namespace, syncId);
+export async function addToPublication(conn: Queryable, publication: string, scope: SchemaScope, table: string, syncId: string): Promise<string | undefined> {
+  const state = await publicationState(conn, publication, scope, syncId);
   if (state.allTables || state.tables.includes(table)) return undefined;
   if (!state.owned) {
-    return `publication ${publication} is not tributary's own and does not publish it: ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${qualified(namespace, table)}, then restart the sync`;
+    return `publication ${publication} is not tributary's own and does not publish it: ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${scope.quoted(table)}, then restart the sync`;
   }
-  await conn.query(`ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${qualified(namespace, table)}`);
+  await conn.query(`ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${scope.quoted(table)}`);
   return undefined;
 }
 
@@ -371,7 +375,7 @@ export async function recordRelations(conn: Queryable, publication: string, sync
  * A publication tributary does not own must already publish every synced table and every action,
  * and publish via the partition root when a synced table (`partitioned`) is partitioned.
  */
-export function assertCovers(publication: string, state: PublicationState, tables: readonly string[], partitioned: readonly string[] = []): void {
+export function assertCovers(publication: string, state: PublicationState, tables: readonly string[], partitioned: readonly string[] = [], quote: (table: string) => string = quoteIdent): void {
   if (!state.viaRoot && partitioned.length) {
     throw new TributaryError(
       ErrorCode.SOURCE_SETTING,
@@ -382,7 +386,7 @@ export function assertCovers(publication: string, state: PublicationState, table
   if (missing.length) {
     throw new TributaryError(
       ErrorCode.SOURCE_SETTING,
-      `publication ${publication} does not cover synced table${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${missing.map(quoteIdent).join(', ')}, or leave ${missing.length > 1 ? 'them' : 'it'} out with --tables`,
+      `publication ${publication} does not cover synced table${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${missing.map(quote).join(', ')}, or leave ${missing.length > 1 ? 'them' : 'it'} out with --tables`,
     );
   }
   if (state.missingActions.length) {

@@ -10,7 +10,7 @@ import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
-import { selectTables, tableSelected } from '../../config/tables.js';
+import { selectDatabases, selectTables, tableSelected } from '../../config/tables.js';
 import { chunkSql, copyChunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { connectError, openClient, openPool } from './connection.js';
@@ -18,7 +18,8 @@ import { quoteIdent } from './sql.js';
 import * as positions from './position.js';
 import { assertRequirements, sourceRequirements, type Requirement } from './check.js';
 import { describeRelationColumns, describeTable, listTables, scanPostgresData, tableStats, type ColumnType, type DescribedTable } from './schema.js';
-import { movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
+import { inPlace, movedRelation, recordOf, relationPlaces, RelationChangedError, sameColumns, type RelationRecord } from './relations.js';
+import { SchemaScope } from './scope.js';
 import { addToPublication, publishesRelations, checkSlot, createSlotWithSnapshot, deriveName, dropSlot, ensurePublication, publicationState, recordRelations, setting, slotInfo, slotLostError, type ExportedSlot } from './slot.js';
 import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js';
 import { ddlTriggerRequirement, ensureDdlTrigger, triggerColumns, type TriggerColumn } from './ddl-trigger.js';
@@ -45,6 +46,12 @@ export interface PostgresSourceOptions {
   readonly tables?: readonly string[] | undefined;
   /** Schema holding the tables; default the URL's `schema` parameter or 'public'. */
   readonly namespace?: string | undefined;
+  /**
+   * --databases: names or globs of the schemas of the URL's database to sync, resolved at
+   * connect(); their tables are then named `schema.table` (scope.ts, core/names.ts). Not with `namespace`
+   * nor the URL's `?schema=`.
+   */
+  readonly databases?: readonly string[] | undefined;
   /** The DDL event trigger (ddl-trigger.ts): install it when the role may and read its messages (default), or not. */
   readonly ddlTrigger?: 'install' | 'off' | undefined;
   /** Interval of the stream's status updates (each asks the server for a keepalive). Default 10 s. */
@@ -74,7 +81,8 @@ export class PostgresSource implements ChangeSource {
   readonly slot: string;
   readonly publication: string;
   private readonly opts: PostgresSourceOptions;
-  private readonly namespace: string;
+  /** The synced schemas: the one of a sync of one, or those --databases selected at connect(). */
+  private scoped: SchemaScope | undefined;
   private conn: pg.Client | undefined;
   private pool: pg.Pool | undefined;
   private versionText = '';
@@ -92,7 +100,27 @@ export class PostgresSource implements ChangeSource {
     this.opts = opts;
     this.slot = opts.slot ?? deriveName(opts.syncId);
     this.publication = opts.publication ?? deriveName(opts.syncId);
-    this.namespace = opts.namespace ?? opts.dsn.params.schema ?? 'public';
+    if (opts.databases?.length) {
+      const schema = opts.namespace ?? opts.dsn.params.schema;
+      if (schema !== undefined) {
+        throw new TributaryError(
+          ErrorCode.CONFIG_INVALID,
+          `source ${describeDsn(opts.dsn)} names schema '${schema}' and --databases ${opts.databases.join(',')} is given: on a PostgreSQL source --databases selects the schemas to sync; drop ?schema= from the URL, or drop --databases`,
+        );
+      }
+      if (!opts.dsn.database) {
+        throw new TributaryError(
+          ErrorCode.CONFIG_INVALID,
+          `source ${describeDsn(opts.dsn)} names no database, and --databases ${opts.databases.join(',')} selects schemas of the URL's database on a PostgreSQL source; name the database in the URL (postgres://user@host:5432/DB)`,
+        );
+      }
+    } else this.scoped = SchemaScope.one(opts.namespace ?? opts.dsn.params.schema ?? 'public');
+  }
+
+  /** The synced schemas and how their tables are named (scope.ts). */
+  private get scope(): SchemaScope {
+    if (!this.scoped) throw new TributaryError(ErrorCode.INTERNAL, 'PostgresSource used before connect()');
+    return this.scoped;
   }
 
   private get c(): pg.Client {
@@ -114,6 +142,27 @@ export class PostgresSource implements ChangeSource {
     this.pool = await openPool(this.opts.dsn, 'source', Math.max(1, this.opts.poolSize));
     const r = await this.conn.query<{ v: string }>('SELECT version() AS v');
     this.versionText = r.rows[0]?.v ?? '';
+    if (this.opts.databases?.length) this.scoped = SchemaScope.several(await this.selectSchemas(this.conn, this.opts.databases));
+  }
+
+  /**
+   * The schemas of the URL's database that --databases takes (PostgreSQL's own, `pg_*` and
+   * `information_schema`, are never listed). One whose name holds a '.' is refused by name: the '.'
+   * ends the schema's part of a synced name (core/names.ts).
+   */
+  private async selectSchemas(conn: pg.Client, patterns: readonly string[]): Promise<string[]> {
+    const r = await conn.query<{ name: string }>(
+      `SELECT nspname AS name FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY nspname COLLATE "C"`,
+    );
+    const chosen = selectDatabases(r.rows.map((x) => x.name), patterns, `source ${describeDsn(this.opts.dsn)}`, 'schema');
+    const dotted = chosen.filter((d) => d.includes('.'));
+    if (dotted.length) {
+      throw new TributaryError(
+        ErrorCode.CONFIG_INVALID,
+        `source schema${dotted.length > 1 ? 's' : ''} ${dotted.map((d) => `'${d}'`).join(', ')} selected by --databases hold${dotted.length > 1 ? '' : 's'} a '.', which a sync of several schemas uses between schema and table (schema.table); rename ${dotted.length > 1 ? 'them' : 'it'}, or leave ${dotted.length > 1 ? 'them' : 'it'} out of --databases`,
+      );
+    }
+    return chosen;
   }
 
   async close(): Promise<void> {
@@ -126,7 +175,12 @@ export class PostgresSource implements ChangeSource {
 
   /** The tables the sync covers, selected as the runner selects them. */
   private async syncedTables(): Promise<string[]> {
-    return selectTables(await this.listTables(), this.opts.tables ?? [], this.opts.dsn.database);
+    return selectTables(await this.listTables(), this.opts.tables ?? [], this.selectionName());
+  }
+
+  /** What selectTables names as the source database: the URL's, or the synced schemas. */
+  private selectionName(): string {
+    return this.scope.bare === undefined ? this.scope.schemas.join(', ') : this.opts.dsn.database;
   }
 
   /** Every requirement with its value and fix (for `tributary check`). */
@@ -145,7 +199,7 @@ export class PostgresSource implements ChangeSource {
 
   private async describeSynced(): Promise<DescribedTable[]> {
     const tables: DescribedTable[] = [];
-    for (const t of await this.syncedTables()) tables.push(await describeTable(this.c, this.namespace, t));
+    for (const t of await this.syncedTables()) tables.push(await describeTable(this.c, this.scope, t));
     return tables;
   }
 
@@ -154,7 +208,7 @@ export class PostgresSource implements ChangeSource {
       user: this.opts.dsn.user,
       slot: this.slot,
       publication: this.publication,
-      namespace: this.namespace,
+      scope: this.scope,
       syncId: this.opts.syncId,
       tables,
     });
@@ -191,30 +245,45 @@ export class PostgresSource implements ChangeSource {
   }
 
   /**
-   * The schema's base tables. A table whose own name holds a '.' is left out, with a warning: a
-   * target reads a '.' in a synced name as the end of a schema's or database's name (core/names.ts).
+   * The schema's base tables; under --databases, every selected schema's, as `schema.table`. In a
+   * sync of one schema a table whose own name holds a '.' is left out, with a warning: a target
+   * reads a '.' in a synced name as the end of a schema's or database's name (core/names.ts); under
+   * --databases the name is qualified and split at its first '.', so such a table is synced.
    */
   async listTables(): Promise<string[]> {
-    const all = await listTables(this.c, this.namespace);
-    for (const name of all.filter((n) => n.includes('.'))) {
-      this.opts.logger.warn({ schema: this.namespace, table: name }, `table ${this.namespace}."${name}" is not synced: its name holds a '.', which tributary reads as the end of a schema's name; rename it to sync it`);
+    const scope = this.scope;
+    const out: string[] = [];
+    for (const schema of scope.schemas) {
+      for (const relname of await listTables(this.c, schema)) {
+        if (!scope.syncable(relname)) {
+          this.opts.logger.warn({ schema, table: relname }, `table ${schema}."${relname}" is not synced: its name holds a '.', which tributary reads as the end of a schema's name; rename it to sync it`);
+          continue;
+        }
+        const name = scope.nameOf(schema, relname);
+        if (name !== undefined) out.push(name);
+      }
     }
-    return all.filter((n) => !n.includes('.'));
+    return out;
+  }
+
+  /** Under --databases the selected schemas (tables or not); [] in a sync of one schema. */
+  async listNamespaces(): Promise<string[]> {
+    return this.scope.bare === undefined ? [...this.scope.schemas] : [];
   }
 
   async describe(table: string): Promise<TableSchema> {
-    const d = await describeTable(this.c, this.namespace, table);
+    const d = await describeTable(this.c, this.scope, table);
     this.described.set(table, d);
     return d.schema;
   }
 
   tableStats(table: string): Promise<{ rows: number; avgRowBytes: number }> {
-    return tableStats(this.c, this.namespace, table);
+    return tableStats(this.c, this.scope, table);
   }
 
   /** NaN, infinities, digits and out-of-range dates per column: one scan of the table. */
   valueStats(table: TableSchema): Promise<ColumnValueStats[]> {
-    return scanPostgresData(async (sql) => (await this.c.query<Record<string, unknown>>(sql)).rows, table, this.namespace);
+    return scanPostgresData(async (sql) => (await this.c.query<Record<string, unknown>>(sql)).rows, table, this.scope.placeOf(table.name).schema);
   }
 
   /**
@@ -288,7 +357,7 @@ export class PostgresSource implements ChangeSource {
     const whole = opts.wholeTables ?? [];
     const current = await this.describedSynced();
     const record = new Map([...current].map(([n, d]) => [n, recordOf(d)] as const));
-    await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
+    await ensurePublication(this.c, this.publication, this.scope, [...current.keys()], this.opts.syncId, this.opts.logger, record);
     await this.ensureTrigger();
     const existing = await slotInfo(this.c, this.slot);
     if (existing && this.opts.slot !== undefined) {
@@ -352,7 +421,7 @@ export class PostgresSource implements ChangeSource {
     if (opts.readOnly) return;
     // The table set may have changed since the checkpoint: the publication must cover it before
     // any new table is copied.
-    await ensurePublication(this.c, this.publication, this.namespace, [...current.keys()], this.opts.syncId, this.opts.logger, record);
+    await ensurePublication(this.c, this.publication, this.scope, [...current.keys()], this.opts.syncId, this.opts.logger, record);
     await this.ensureTrigger();
   }
 
@@ -366,7 +435,7 @@ export class PostgresSource implements ChangeSource {
   /** The synced tables as described (this run's descriptions, else the catalogue's now). */
   private async describedSynced(): Promise<Map<string, DescribedTable>> {
     const out = new Map<string, DescribedTable>();
-    for (const n of await this.syncedTables()) out.set(n, this.described.get(n) ?? (await describeTable(this.c, this.namespace, n)));
+    for (const n of await this.syncedTables()) out.set(n, this.described.get(n) ?? (await describeTable(this.c, this.scope, n)));
     return out;
   }
 
@@ -379,21 +448,20 @@ export class PostgresSource implements ChangeSource {
    * those (until the stream went on past their 'ddl'), the current relation for the others.
    */
   private async followedRelations(current: ReadonlyMap<string, DescribedTable>, position: string): Promise<Map<string, RelationRecord>> {
-    const state = await publicationState(this.c, this.publication, this.namespace, this.opts.syncId);
+    const state = await publicationState(this.c, this.publication, this.scope, this.opts.syncId);
     const record = new Map<string, RelationRecord>();
     const recorded = state.owned ? state.recorded : undefined;
     if (recorded?.size) {
-      const { byOid } = await relationPlaces(this.c, this.namespace, [...recorded.values()].map((r) => r.oid), []);
+      const { byOid } = await relationPlaces(this.c, this.scope, [...recorded.values()].map((r) => r.oid), []);
       const patterns = this.opts.tables ?? [];
       const all = await this.listTables();
       for (const [name, rec] of recorded) {
         const cur = current.get(name);
         const now = byOid.get(rec.oid);
-        const selected = cur !== undefined || selectTables([...all, name], patterns, this.opts.dsn.database).includes(name);
-        const inPlace = now !== undefined && now.schema === this.namespace && now.name === name;
-        if (selected && (!inPlace || cur?.oid !== rec.oid)) {
+        const selected = cur !== undefined || selectTables([...all, name], patterns, this.selectionName()).includes(name);
+        if (selected && (!inPlace(this.scope, now, name) || cur?.oid !== rec.oid)) {
           throw new RelationChangedError({
-            namespace: this.namespace,
+            namespace: this.scope.placeOf(name).schema,
             table: name,
             oid: rec.oid,
             now,
@@ -428,7 +496,7 @@ export class PostgresSource implements ChangeSource {
       if (d) this.described.set(table, { ...d, schema: { ...d.schema, name: table } });
     }
     if (!seen) this.described.delete(table);
-    const state = await publicationState(this.p, this.publication, this.namespace, this.opts.syncId);
+    const state = await publicationState(this.p, this.publication, this.scope, this.opts.syncId);
     if (!state.owned || !state.recorded) return;
     const record = new Map(state.recorded);
     if (renamedFrom !== undefined) record.delete(renamedFrom);
@@ -449,7 +517,7 @@ export class PostgresSource implements ChangeSource {
   private async adoptTable(name: string): Promise<{ schema: TableSchema; types: readonly ColumnType[]; oid: number } | { unsupported: string } | { ignore: true }> {
     const describe = async (): Promise<DescribedTable | { unsupported: string }> => {
       try {
-        return await describeTable(this.p, this.namespace, name);
+        return await describeTable(this.p, this.scope, name);
       } catch (err) {
         if (err instanceof TributaryError) return { unsupported: err.message };
         throw err;
@@ -471,7 +539,7 @@ export class PostgresSource implements ChangeSource {
 
     if ('unsupported' in first) return first;
     if (isKeyless(first.schema)) return { unsupported: `it has no primary key nor unique NOT NULL key, and such a table is copied whole only at a sync's start: restart the sync to copy it` };
-    const refused = await addToPublication(this.p, this.publication, this.namespace, name, this.opts.syncId);
+    const refused = await addToPublication(this.p, this.publication, this.scope, name, this.opts.syncId);
     if (refused !== undefined) return { unsupported: refused };
     const d = await describe();
     if ('unsupported' in d) return d;
@@ -484,7 +552,7 @@ export class PostgresSource implements ChangeSource {
   private async describeNow(table: string): Promise<CatalogueTable | undefined> {
     let d: DescribedTable;
     try {
-      d = await describeTable(this.p, this.namespace, table);
+      d = await describeTable(this.p, this.scope, table);
     } catch (err) {
       if (err instanceof TributaryError && err.code === ErrorCode.TABLE_UNSUPPORTED) return undefined;
       throw err;
@@ -497,7 +565,7 @@ export class PostgresSource implements ChangeSource {
   private async explainRelation(err: RelationChangedError): Promise<RelationChangedError> {
     try {
       const d = err.details;
-      const { byOid, byName } = await relationPlaces(this.p, this.namespace, [d.oid], [d.table]);
+      const { byOid, byName } = await relationPlaces(this.p, this.scope, [d.oid], [d.table]);
       const holder = byName.get(d.table);
       return new RelationChangedError({
         ...d,
@@ -511,7 +579,7 @@ export class PostgresSource implements ChangeSource {
 
   private sqlFor(table: TableSchema): ChunkSql {
     let s = this.sql.get(table);
-    if (!s) this.sql.set(table, (s = chunkSql(this.namespace, table)));
+    if (!s) this.sql.set(table, (s = chunkSql(this.scope.placeOf(table.name).schema, table)));
     return s;
   }
 
@@ -732,7 +800,7 @@ export class PostgresSource implements ChangeSource {
         return d ? [d.oid] : [];
       });
       if (oids.length < tables.length || !(await publishesRelations(conn, this.publication, oids))) {
-        await ensurePublication(conn, this.publication, this.namespace, await this.publishedNames(conn, tables), this.opts.syncId, this.opts.logger);
+        await ensurePublication(conn, this.publication, this.scope, await this.publishedNames(conn, tables), this.opts.syncId, this.opts.logger);
       }
     } finally {
       await conn.end().catch(() => undefined);
@@ -770,12 +838,13 @@ export class PostgresSource implements ChangeSource {
       const d = this.described.get(t.name);
       return d ? [d.oid] : [];
     });
-    const { byOid } = await relationPlaces(conn, this.namespace, oids, []);
+    const { byOid } = await relationPlaces(conn, this.scope, oids, []);
     return tables.flatMap((t) => {
       const d = this.described.get(t.name);
       if (!d) return [t.name];
       const now = byOid.get(d.oid);
-      return now && now.schema === this.namespace ? [now.name] : [];
+      const name = now ? this.scope.nameOf(now.schema, now.name) : undefined;
+      return name !== undefined ? [name] : [];
     });
   }
 
@@ -791,7 +860,7 @@ export class PostgresSource implements ChangeSource {
         dsn: this.opts.dsn,
         slot: p.slot,
         publication: this.publication,
-        namespace: this.namespace,
+        scope: this.scope,
         from: p.lsn,
         ...(p.step !== undefined ? { fromStep: p.step } : {}),
         tables,
@@ -803,7 +872,7 @@ export class PostgresSource implements ChangeSource {
         relations,
         describeRelation: (oid, cols) => describeRelationColumns(this.p, oid, cols),
         ...(trigger ? { trigger: { columns: trigger } } : {}),
-        selects: (name) => tableSelected(name, this.opts.tables ?? []),
+        selects: (name) => this.scope.syncable(this.scope.placeOf(name).relname) && tableSelected(name, this.opts.tables ?? []),
         adopt: (name) => this.adoptTable(name),
         describeType: async (oid) => (await describeTypeRefs(this.p, [{ oid, sql: '' }]))[0]?.user,
         describeNow: (table) => this.describeNow(table),
@@ -812,10 +881,10 @@ export class PostgresSource implements ChangeSource {
         // With the event trigger, a table renamed, moved or dropped is reported in the stream at
         // its statement (and followed): the catalogue, which may be ahead of the stream, is not asked.
         ...(trigger ? {} : { checkRelations: async (position: string) => {
-          const moved = await movedRelation(this.p, this.namespace, relations);
+          const moved = await movedRelation(this.p, this.scope, relations);
           if (!moved) return undefined;
           return new RelationChangedError({
-            namespace: this.namespace,
+            namespace: this.scope.placeOf(moved.table).schema,
             ...moved,
             seen: 'in the catalogue while streaming',
             position: `it was noticed with the stream at ${positions.describePosition(position)}; changes made to it since never reach the stream, nothing of them is applied, and the checkpoint is at or before that position`,

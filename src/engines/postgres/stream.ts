@@ -15,6 +15,7 @@ import { foreignKeyOperations, indexOperations, pgColumnDefault, relationOperati
 import type { SchemaOperation } from '../../core/schema-change.js';
 import { foreignKeyOf, type ColumnType, type RelationColumn, type RelationColumnDescription } from './schema.js';
 import { quoteIdent } from './sql.js';
+import type { SchemaScope } from './scope.js';
 import { codecFor, type TextCodec } from './values.js';
 import { findUserType, userTypeChangeUnsupported, userTypeChangeWords, withUserType } from './user-type-diff.js';
 import type { UserType } from '../../core/user-types.js';
@@ -31,7 +32,8 @@ export interface PgStreamOptions {
   readonly dsn: Dsn;
   readonly slot: string;
   readonly publication: string;
-  readonly namespace: string;
+  /** The synced schemas: a relation (schema, name) is the synced table scope.nameOf names, if any. */
+  readonly scope: SchemaScope;
   readonly from: bigint;
   /** The schema change step of the start position (position.ts), when it is one. */
   readonly fromStep?: number;
@@ -347,8 +349,10 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   /** The relation OID each synced table is followed by (opts.relations, then as the trigger's messages rename, drop and create tables). */
   const relations = new Map(opts.relations);
   const followedBy = new Map([...relations].map(([name, oid]) => [oid, name]));
-  // A table whose own name holds a '.' is never taken (PostgresSource.listTables, core/names.ts).
-  const selects = (name: string) => !name.includes('.') && (opts.selects ?? (() => false))(name);
+  const selects = opts.selects ?? (() => false);
+  const { scope } = opts;
+  /** A synced name as statements name it. */
+  const q = (name: string) => scope.shown(name);
   /** Per synced table: its secondary indexes as the producer last saw them (the trigger's messages), to find a dropped index's table by its name. */
   const indexesSeen = new Map<string, readonly TriggerIndexState[]>(opts.tables.map((t) => [t.name, (t.indexes ?? []).map((i) => ({ ...i, partial: false }))]));
   /** Where the stream stands, for errors. */
@@ -359,9 +363,9 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   const relation = (rel: Pgoutput.MessageRelation): Decoder | null => {
     // The relation a synced table is followed by, under another name or schema (renamed, moved).
     const was = followedBy.get(rel.relationOid);
-    if (was !== undefined && (rel.schema !== opts.namespace || rel.name !== was)) {
+    if (was !== undefined && scope.nameOf(rel.schema, rel.name) !== was) {
       throw new RelationChangedError({
-        namespace: opts.namespace,
+        namespace: scope.placeOf(was).schema,
         table: was,
         oid: rel.relationOid,
         now: { oid: rel.relationOid, schema: rel.schema, name: rel.name },
@@ -369,7 +373,8 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         position: standing(),
       });
     }
-    const schema = rel.schema === opts.namespace ? byName.get(rel.name) : undefined;
+    const relName = scope.nameOf(rel.schema, rel.name);
+    const schema = relName !== undefined ? byName.get(relName) : undefined;
     if (!schema) {
       decoders.set(rel.relationOid, null);
       return null;
@@ -378,7 +383,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const followed = relations.get(schema.name);
     if (followed !== undefined && followed !== rel.relationOid) {
       throw new RelationChangedError({
-        namespace: opts.namespace,
+        namespace: scope.placeOf(schema.name).schema,
         table: schema.name,
         oid: followed,
         replacedBy: rel.relationOid,
@@ -452,9 +457,13 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     if (table === undefined) return otherTable(m);
     const schema = byName.get(table);
     if (!schema) return;
-    if (m.schema !== opts.namespace) {
+    // Its name now: undefined when moved (ALTER TABLE … SET SCHEMA) to a schema the sync does not
+    // take, which stops the sync as in a sync of one schema; a move between two synced schemas is
+    // a rename (scope.ts names it schema.table).
+    const now = scope.nameOf(m.schema, m.name);
+    if (now === undefined) {
       throw new RelationChangedError({
-        namespace: opts.namespace,
+        namespace: scope.placeOf(table).schema,
         table,
         oid: m.oid,
         now: { oid: m.oid, schema: m.schema, name: m.name },
@@ -462,17 +471,18 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         position: standing(),
       });
     }
-    if (m.name !== table && !selects(m.name)) {
+    if (now !== table && !selects(now)) {
       // Renamed out of the selection: the sync stops at the statement (as a MySQL source's does).
       forget(table, m.oid);
+      const moved = scope.placeOf(table).schema !== m.schema;
       pushStop(
         [table],
-        `ALTER TABLE ${quoteIdent(table)} RENAME TO ${quoteIdent(m.name)} (reported by event trigger ${DDL_TRIGGER})`,
-        `the rename moves synced table ${table} to ${m.name}, which the table selection (--tables) does not take; to go on, rename it back and restart, or start over with --force (copies the tables as they are now)`,
+        `ALTER TABLE ${q(table)} ${moved ? `SET SCHEMA ${quoteIdent(m.schema)}` : `RENAME TO ${quoteIdent(m.name)}`} (reported by event trigger ${DDL_TRIGGER})`,
+        `the ${moved ? 'move' : 'rename'} moves synced table ${table} to ${now}, which the table selection (--tables) does not take; to go on, ${moved ? 'move' : 'rename'} it back and restart, or start over with --force (copies the tables as they are now)`,
       );
       return;
     }
-    const renameTo = m.name !== table ? m.name : undefined;
+    const renameTo = now !== table ? now : undefined;
     const was = triggerSeen.get(table);
     triggerSeen.set(table, m.columns);
     indexesSeen.set(table, m.indexes ?? indexesSeen.get(table) ?? []);
@@ -514,8 +524,8 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
 
   /** An index dropped by DROP INDEX: its table is the synced one that had an index of that name (a name is unique in its schema). */
   const droppedIndex = (m: DropMessage) => {
-    if (m.schema !== opts.namespace) return;
-    const owner = [...indexesSeen].find(([, list]) => list.some((i) => i.name === m.name));
+    if (!scope.has(m.schema)) return;
+    const owner = [...indexesSeen].find(([t, list]) => scope.placeOf(t).schema === m.schema && list.some((i) => i.name === m.name));
     const dec = owner ? latest.get(owner[0]) : undefined;
     if (!owner || !dec) return;
     const [table, list] = owner;
@@ -530,28 +540,29 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
    * added). Not adopted yet from a PostgreSQL source: the sync stops at the statement, naming it.
    */
   const otherTable = (m: TableMessage) => {
-    if (m.schema !== opts.namespace || !selects(m.name) || byName.has(m.name)) return;
+    const name = scope.nameOf(m.schema, m.name);
+    if (name === undefined || !selects(name) || byName.has(name)) return;
     // CREATE TABLE reports its primary key's index too (tag CREATE INDEX), in either order.
     const what = m.tag === 'ALTER TABLE' ? 'renamed into the selection' : 'created';
     if (opts.adopt) {
       // Followed from here on under a definition the consumer reads from the catalogue: rows of it
       // (after it joins the publication) wait for that, and later messages of it diff against it.
-      const placeholder: TableSchema = { name: m.name, columns: [], primaryKey: [], generated: [], engine: 'postgres' };
+      const placeholder: TableSchema = { name, columns: [], primaryKey: [], generated: [], engine: 'postgres' };
       const dec: Decoder = { schema: placeholder, codecs: [], ready: false };
-      byName.set(m.name, placeholder);
-      relations.set(m.name, m.oid);
-      followedBy.set(m.oid, m.name);
+      byName.set(name, placeholder);
+      relations.set(name, m.oid);
+      followedBy.set(m.oid, name);
       decoders.set(m.oid, dec);
-      latest.set(m.name, dec);
-      triggerSeen.set(m.name, m.columns);
-      indexesSeen.set(m.name, m.indexes ?? []);
-      push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'adopt', tag: m.tag, what, table: m.name, oid: m.oid, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+      latest.set(name, dec);
+      triggerSeen.set(name, m.columns);
+      indexesSeen.set(name, m.indexes ?? []);
+      push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'adopt', tag: m.tag, what, table: name, oid: m.oid, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
       return;
     }
     pushStop(
-      [m.name],
-      `${m.tag} ${quoteIdent(m.name)} (reported by event trigger ${DDL_TRIGGER})`,
-      `table ${m.name} was ${what} while streaming, and the table selection (--tables) takes it: a PostgreSQL source does not bring a table into a running sync yet; restart the sync (at start it adds the table to its publication and copies it), or leave ${m.name} out with --tables`,
+      [name],
+      `${m.tag} ${q(name)} (reported by event trigger ${DDL_TRIGGER})`,
+      `table ${name} was ${what} while streaming, and the table selection (--tables) takes it: a PostgreSQL source does not bring a table into a running sync yet; restart the sync (at start it adds the table to its publication and copies it), or leave ${name} out with --tables`,
     );
   };
 
@@ -777,7 +788,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       // Foreign keys: a key's drop before the columns' operations (its column may go), its add after them (it may use a new one).
       if (r.trigger.foreignKeys && before.foreignKeys !== undefined && diff.unsupported === undefined) {
         const renames = new Map(diff.operations.flatMap((o) => (o.op === 'rename-column' ? [[o.from, o.to] as const] : [])));
-        const now = r.trigger.foreignKeys.map((k) => foreignKeyOf(k, opts.namespace));
+        const now = r.trigger.foreignKeys.map((k) => foreignKeyOf(k, scope));
         const fk = foreignKeyOperations(before, now, renames, (t) => t === r.table || byName.has(t));
         diff = { ...diff, after: { ...diff.after, foreignKeys: fk.foreignKeys }, operations: [...fk.drops, ...diff.operations, ...fk.adds], changes: [...diff.changes, ...fk.changes] };
       }
@@ -787,14 +798,14 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         ...diff,
         after: { ...diff.after, name: r.renameTo },
         operations: [...diff.operations, { op: 'rename-tables', pairs: [{ from: r.table, to: r.renameTo }] }],
-        changes: [...diff.changes, `renamed to ${quoteIdent(r.renameTo)}`],
+        changes: [...diff.changes, `renamed to ${q(r.renameTo)}`],
       };
     }
     r.dec.schema = diff.after;
     r.dec.codecs = diff.after.columns.map((c) => codecFor(c));
     r.dec.ready = true;
     if (diff.operations.length === 0 && diff.unsupported === undefined) return [];
-    const what = r.trigger && r.trigger.tag !== 'ALTER TABLE' ? `${r.trigger.tag} on ${quoteIdent(r.table)}` : `ALTER TABLE ${quoteIdent(r.table)}`;
+    const what = r.trigger && r.trigger.tag !== 'ALTER TABLE' ? `${r.trigger.tag} on ${q(r.table)}` : `ALTER TABLE ${q(r.table)}`;
     return cutAround(r.at, r.split, diff.unsupported !== undefined, (position) => ({
       ev: ddlEvent(r.table, `${what}: ${diff.changes.join('; ')} (${r.trigger ? `reported by event trigger ${DDL_TRIGGER}` : "seen in pgoutput's Relation message"})`, position, before, diff),
       bytes: 256,
@@ -826,7 +837,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         forget(c.table, c.oid);
         return [];
       }
-      const text = statement(`${quoteIdent(c.table)}: ${c.what} while streaming, taken by the table selection`);
+      const text = statement(`${q(c.table)}: ${c.what} while streaming, taken by the table selection`);
       let why = 'unsupported' in got ? got.unsupported : undefined;
       if (!('unsupported' in got)) {
         if (got.oid !== c.oid) why = `the source catalogue has another table under that name now (a later statement dropped or renamed it): restart the sync to copy it`;
@@ -850,7 +861,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     if (c.kind === 'drop-table') {
       const operations: SchemaOperation[] = [{ op: 'drop-table', table: c.table }];
       return cutAround(c.at, c.split, false, (position) => ({
-        ev: { type: 'ddl', tables: [c.table], statement: statement(quoteIdent(c.table)), position, operations, before: new Map([[c.table, before]]), after: new Map() },
+        ev: { type: 'ddl', tables: [c.table], statement: statement(q(c.table)), position, operations, before: new Map([[c.table, before]]), after: new Map() },
         bytes: 256,
         passed: { table: c.table, record: undefined },
       }));
@@ -860,7 +871,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     c.dec.schema = diff.after;
     if (diff.operations.length === 0) return [];
     return cutAround(c.at, c.split, false, (position) => ({
-      ev: { type: 'ddl', tables: [c.table], statement: statement(`${quoteIdent(c.index)} on ${quoteIdent(c.table)}: ${diff.changes.join('; ')}`), position, operations: diff.operations, before: new Map([[c.table, before]]), after: new Map([[c.table, diff.after]]) },
+      ev: { type: 'ddl', tables: [c.table], statement: statement(`${quoteIdent(c.index)} on ${q(c.table)}: ${diff.changes.join('; ')}`), position, operations: diff.operations, before: new Map([[c.table, before]]), after: new Map([[c.table, diff.after]]) },
       bytes: 256,
     }));
   };
@@ -948,7 +959,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       seen.set(table, now.relation);
       for (const [oid, d] of decoders) if (d === dec) decoders.set(oid, next);
       out.push({
-        ev: ddlEvent(table, `ALTER TABLE ${quoteIdent(table)}: ${diff.changes.join('; ')} (found in the catalogue: made while the sync was stopped, or with no row written since)`, ddlPosition(c.at), dec.schema, diff),
+        ev: ddlEvent(table, `ALTER TABLE ${q(table)}: ${diff.changes.join('; ')} (found in the catalogue: made while the sync was stopped, or with no row written since)`, ddlPosition(c.at), dec.schema, diff),
         bytes: 256,
         passed: { table, record: { oid: now.oid, columns: now.relation.map((col) => [col.name, col.typeOid, col.typmod] as const) } },
       });
