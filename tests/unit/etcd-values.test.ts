@@ -8,8 +8,8 @@ import type { LogicalType } from '../../src/core/logical.js';
 import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { valueConventions } from '../../src/engines/registry.js';
-import { KeyLayout, prefixEnd } from '../../src/engines/etcd/keys.js';
-import { members, parseRow, renderRow } from '../../src/engines/etcd/values.js';
+import { decodePart, encodePart, KeyLayout, prefixEnd } from '../../src/engines/etcd/keys.js';
+import { canonicalTimestamp, isoTimestamp, members, parseRow, renderRow } from '../../src/engines/etcd/values.js';
 import { planDocuments } from '../../src/engines/etcd/ddl.js';
 import type { SchemaChange, SchemaOperation } from '../../src/core/schema-change.js';
 
@@ -60,6 +60,22 @@ describe('etcd values', () => {
       expect(back[1]).toEqual(v);
       if (typeof v === 'number') expect(Object.is(back[1], v)).toBe(true);
     }
+  });
+
+  it('writes a local timestamp with a T, whatever follows its seconds, and reads it back', () => {
+    const conv = valueConventions('postgres');
+    for (const [v, iso] of [
+      ['2024-01-02 03:04:05', '2024-01-02T03:04:05'],
+      ['2024-01-02 03:04:05.123456', '2024-01-02T03:04:05.123456'],
+      ['0044-03-15 12:00:00 BC', '0044-03-15T12:00:00 BC'],
+      ['12024-01-02 03:04:05', '12024-01-02T03:04:05'],
+      ['infinity', 'infinity'],
+    ] as const) {
+      expect(isoTimestamp(v, false, conv)).toBe(iso);
+      expect(canonicalTimestamp(iso, conv)).toBe(v);
+    }
+    for (const part of ['123', 'a/b%c', '%2F', 'plain']) expect(decodePart(encodePart(part))).toBe(part);
+    expect(encodePart('a/b%c')).toBe('a%2Fb%25c');
   });
 
   it('refuses a JSON column value that is not a document, naming the table, column and fix', () => {
