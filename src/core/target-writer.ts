@@ -84,7 +84,8 @@ export interface TargetCapabilities {
    * (SQL targets). Read by the applier (stream/applier.ts): it ends a batch before a source
    * transaction that would take it over the limit, so that each source transaction that fits is
    * applied whole by one commit; a larger one is written in several (the target's commit saves
-   * the checkpoint in the last). etcd: its `--max-txn-ops` less the checkpoint's put.
+   * the checkpoint in the last; while streaming, larger ones one after another share one commit
+   * and its checkpoint, never with one that fits). etcd: its `--max-txn-ops` less the checkpoint's put.
    * Under a limit, the stream's commits overlap: a commit at a source transaction boundary returns
    * once the target has it in hand, and its acknowledgement and barriers follow when it lands; the
    * target keeps its commits in order (no checkpoint lands before what came before it).

@@ -703,9 +703,23 @@ export class StreamApplier {
     this.openTxn.push(op);
     this.openTxnBytes += opBytes(op);
     if (this.openTxn.length <= limit) return;
-    await this.commitBeforeOpenTxn();
+    // A transaction in parts right after one in parts joins its commit (see partsShareCommit).
+    if (!this.partsShareCommit()) await this.commitBeforeOpenTxn();
     this.joinOpenTxn();
     this.openTxnTooBig = true;
+  }
+
+  /**
+   * Under a commit limit while streaming, source transactions too large for one commit that come
+   * one after another share one commit, and the checkpoint: each is written in parts anyway, so
+   * a part of one may go in a target transaction with a part of the next, and the checkpoint
+   * follows the last of them (at the flush interval, the next transaction that fits, a schema
+   * change or the end) instead of costing a round trip of its own after each. A transaction that
+   * fits never joins them (closeOpenTxn commits them first), so it is still written whole in one
+   * target transaction. True when the open target transaction holds such parts already.
+   */
+  private partsShareCommit(): boolean {
+    return this.tx !== undefined && this.phase === 'stream';
   }
 
   /**
@@ -745,7 +759,9 @@ export class StreamApplier {
     this.openTxnTooBig = false;
     if (this.openTxn.length === 0) return;
     const limit = this.opts.target.capabilities.commitLimit ?? Infinity;
-    if (this.batch.changes + this.openTxn.length > limit) await this.commitBeforeOpenTxn();
+    // Parts of a larger transaction written already (partsShareCommit) commit first: one that fits
+    // goes whole in a commit of its own.
+    if (this.batch.changes + this.openTxn.length > limit || (limit !== Infinity && this.tx !== undefined)) await this.commitBeforeOpenTxn();
     this.joinOpenTxn();
   }
 
@@ -759,8 +775,10 @@ export class StreamApplier {
     this.changedSinceBoundary = false;
     this.markPending();
     const limit = this.opts.target.capabilities.commitLimit;
-    // Under a commit limit, a transaction already partly written (spilled) commits at its end.
-    const due = this.batch.changes >= this.opts.batchSize || (limit !== null && (this.batch.changes >= limit || this.tx !== undefined)) || Date.now() >= this.pendingSince + this.opts.flushIntervalMs || this.cascades.length > 0;
+    // Under a commit limit, a transaction already partly written (spilled) commits at its end,
+    // unless the next one in parts may share its commit (partsShareCommit).
+    const parts = this.tx !== undefined && !this.partsShareCommit();
+    const due = this.batch.changes >= this.opts.batchSize || (limit !== null && (this.batch.changes >= limit || parts)) || Date.now() >= this.pendingSince + this.opts.flushIntervalMs || this.cascades.length > 0;
     if (due || this.stopRequested) await this.commit(!this.stopRequested);
   }
 

@@ -271,6 +271,32 @@ describe('MariaDB → etcd', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   }, 240_000);
 
+  it('moves the key onto a column added with a default while the table is copied again: objects written before the ADD COLUMN lack it, so the table is read again from the source', async () => {
+    await src.query(`CREATE DATABASE e13; USE e13; CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t SELECT seq, seq FROM seq_1_to_3000;`);
+    // A slow copy: the copy again that the ADD COLUMN starts is still under way when the key changes.
+    const run = sync('e13', 'e13', ['--copy-rate-limit', '1000']);
+    await waitUntil('copied', async () => (await client.getAll().prefix('/e13/t/').count()) === 3000, 60_000);
+    await src.query('USE e13; ALTER TABLE t ADD COLUMN c INT NOT NULL DEFAULT 7;');
+    await waitUntil('copying again', async () => run.stderr().includes('copying the table again'), 30_000);
+    await src.query('USE e13; ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (id, c); UPDATE t SET c = 8, v = -v WHERE id <= 10;');
+    let lastDiff = '';
+    await waitUntil('re-keyed on (id, c)', async () => {
+      const all = await client.getAll().prefix('/e13/t/').strings();
+      const [rows] = await src.query('SELECT id, v, c FROM e13.t');
+      const list = rows as { id: number; v: number; c: number }[];
+      const wrong = list.filter((r) => all[`/e13/t/${r.id}/${r.c}`] !== JSON.stringify({ id: r.id, v: r.v, c: r.c }));
+      lastDiff = `${list.length} rows, ${Object.keys(all).length} keys; differ: ${wrong.slice(0, 3).map((r) => `${r.id}/${r.c}: ${all[`/e13/t/${r.id}/${r.c}`]}`).join('; ')}`;
+      return run.child.exitCode !== null || (Object.keys(all).length === 3000 && wrong.length === 0);
+    }, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${lastDiff}\n${run.stderr().slice(-3000)}`);
+    });
+    expect(run.child.exitCode, run.stderr().slice(-3000)).toBeNull();
+    expect(lastDiff).toMatch(/^3000 rows, 3000 keys; differ: $/);
+    await stop(run);
+    const v = await runCli(['verify', '--source', mysql.url('e13'), '--target', etcd.url('e13'), '--rechecks', '0'], {}, 120_000);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+  }, 240_000);
+
   it('the continuous checksum finds a key changed, deleted or added behind the sync in etcd and repairs it', async () => {
     await src.query(`CREATE DATABASE e6; USE e6; CREATE TABLE t (id VARCHAR(20) PRIMARY KEY, n INT); INSERT INTO t SELECT CONCAT('k', seq), seq FROM seq_1_to_500;`);
     const run = sync('e6', 'e6', ['--checksum-interval', '500ms']);

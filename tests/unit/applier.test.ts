@@ -260,4 +260,41 @@ describe('StreamApplier under a target commit limit (TargetCapabilities.commitLi
     expect(target.table('t').all()).toEqual(source.table('t').all());
     expect(target.commitLog.length).toBeLessThan(120);
   });
+
+  it('while streaming, lets transactions too large for one commit that come one after another share one commit and its checkpoint; one that fits still commits alone and whole', async () => {
+    const LIMIT = 10;
+    const source = new FakeSource();
+    const target = new FakeTarget();
+    target.capabilities = { ...target.capabilities, commitLimit: LIMIT };
+    const applier = applierOf(source, target, { flushIntervalMs: 60_000 });
+    applier.setPhase('stream');
+    const txnOf = new Map<string, number>();
+    let version = 0;
+    // Sizes: three over the limit in a row, one that fits, two over it, one that fits.
+    const sizes = [25, 14, 31, 4, 12, 18, 3];
+    const heads: string[] = [];
+    sizes.forEach((size, t) => {
+      const writes: SourceWrite[] = [];
+      for (let k = 1; k <= size; k++) {
+        const v = `v${String(++version).padStart(5, '0')}`;
+        txnOf.set(v, t);
+        writes.push(up(t * 100 + k, v));
+      }
+      heads.push(source.transaction(writes));
+    });
+    const running = applier.run();
+    await until('caught up', () => target.commitLog.some((r) => r.checkpoint?.position === heads[5]));
+    applier.stop();
+    await running;
+    const commits = target.commitLog.map((rec) => ({ txns: [...new Set(rec.changes.map((c) => (c.kind === 'upsert' ? txnOf.get(String(c.row[1])) : -1)))].sort(), position: rec.checkpoint?.position }));
+    // The three in parts share one commit, checkpointed after the third; the one that fits is alone;
+    // the next two share one; the last fits and commits at the end of the run.
+    expect(commits.filter((c) => c.txns.length)).toEqual([
+      { txns: [0, 1, 2], position: heads[2] },
+      { txns: [3], position: heads[3] },
+      { txns: [4, 5], position: heads[5] },
+      { txns: [6], position: heads[6] },
+    ]);
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+  });
 });

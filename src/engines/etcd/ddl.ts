@@ -24,8 +24,9 @@ import { members } from './values.js';
  *   the copy reaches them.
  * - A change of the primary key's columns: every object moves to the key its members give (the
  *   table's range is cleared, then the objects put under their new keys); when a new key column
- *   is not in the objects as it will be (added, or its type changed), the range is cleared and the
- *   table read again from the source. A key etcd cannot name (none left, or a composite one under
+ *   is not in the objects as it will be (added, or its type changed), or the table is being copied
+ *   again (SchemaChange.recopy: its objects not reached yet lack what an earlier change added), the
+ *   range is cleared and the table read again from the source. A key etcd cannot name (none left, or a composite one under
  *   --etcd-layout contrail) is refused before anything runs.
  *
  * Objects are read at the etcd revision just before the change's first write (MVCC), so moves and
@@ -180,8 +181,11 @@ export function planDocuments(change: SchemaChange, layout: KeyLayout): Document
         );
       }
       clear.add(s.from);
-      // The objects give the new keys when every key column's values are stored as the source has them.
-      if (keyAfter.every((n) => exact.has(n) && m.get(n) !== null)) rewrites.push({ from: s.from, to, members: m, reshape, rekey: after });
+      // The objects give the new keys when every key column's values are stored as the source has
+      // them, in every object: not in a table being copied again (SchemaChange.recopy: a copy an
+      // earlier change started, whose objects not reached yet lack the members it added), which the
+      // copy writes whole under the new keys anyway.
+      if (keyAfter.every((n) => exact.has(n) && m.get(n) !== null) && !change.recopy?.includes(to)) rewrites.push({ from: s.from, to, members: m, reshape, rekey: after });
       else recopy.add(to);
       continue;
     }
@@ -209,6 +213,7 @@ export async function* rewriteOps(client: Etcd3, layout: KeyLayout, rw: TableRew
     for await (const kvs of rangePages(client, fromPrefix, 500, revision)) {
       yield kvs.map(({ key, value }) => {
         const text = rw.reshape ? reshaped(value, rw.members) : value;
+        if (rw.rekey) assertKeyMembers(rw.rekey, key, text);
         return putOp(rw.rekey ? layout.objectKey(rw.rekey, text) : toPrefix + key.slice(fromPrefix.length), text);
       });
     }
@@ -217,6 +222,24 @@ export async function* rewriteOps(client: Etcd3, layout: KeyLayout, rw: TableRew
       throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `the etcd revision ${revision} the schema change reads table ${rw.from} at was compacted away before the change was finished; restart the sync with --force to copy the tables afresh`, { cause: err });
     }
     throw err;
+  }
+}
+
+/**
+ * Refuses, by name, an object that lacks a member of the new key (or holds null there): one
+ * written by something else, or by a run that skipped the statement adding the member (--skip-ddl).
+ * (A table being copied again is never moved this way: planDocuments.)
+ */
+function assertKeyMembers(table: TableSchema, key: string, text: string): void {
+  const m = members(text);
+  for (const name of keyNames(table)) {
+    const raw = m.get(name);
+    if (raw === undefined || raw === 'null') {
+      throw new TributaryError(
+        ErrorCode.TARGET_WRITE_FAILED,
+        `the object at etcd key ${key.slice(0, 200)} has ${raw === undefined ? 'no member' : 'null as member'} ${name}, which is now part of table ${table.name}'s primary key, so it cannot be moved to its new key; restart the sync with --force to copy the table afresh (or delete the key and let the continuous checksum write it again)`,
+      );
+    }
   }
 }
 

@@ -25,10 +25,13 @@ export type LayoutName = 'tributary' | 'contrail';
 
 /** '%' and '/' percent-encoded: the only two bytes a key part may not hold as they are. */
 export function encodePart(s: string): string {
+  // Most parts (integers, plain names) hold neither: returned as they are, with no regex run.
+  if (!s.includes('%') && !s.includes('/')) return s;
   return s.replace(/%/g, '%25').replace(/\//g, '%2F');
 }
 
 export function decodePart(s: string): string {
+  if (!s.includes('%')) return s;
   return s.replace(/%2F/gi, '/').replace(/%25/g, '%');
 }
 

@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
-import { PENDING_DDL_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
+import { schemaChangeRows } from '../../checkpoint/rows.js';
 import type { Change } from '../../core/change.js';
 import type { Requirement } from '../../core/check.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
@@ -124,6 +124,7 @@ export class EtcdTarget implements Target {
     });
     await lock.acquire(watch);
     this.syncLock = lock;
+    await this.settleOnce('finishing a schema change applied before a crash');
   }
 
   async loadCheckpoint(): Promise<Checkpoint> {
@@ -161,7 +162,7 @@ export class EtcdTarget implements Target {
   }
 
   async clearCheckpoint(): Promise<void> {
-    await send(this.senderFor(), [this.cp.clear()], 'clearing the checkpoint');
+    await send(this.senderFor(), this.cp.clear(), 'clearing the checkpoint');
   }
 
   async saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void> {
@@ -169,6 +170,7 @@ export class EtcdTarget implements Target {
   }
 
   async saveSchemas(tables: readonly TableSchema[]): Promise<void> {
+    await this.settleOnce('finishing a schema change applied before a crash');
     const buf = new OpBuffer(this.senderFor(), 0);
     await buf.add(putOp(this.layoutKey(), this.layout.name), 'saving the key layout');
     for (const op of this.cp.schemas(tables)) await buf.add(op, 'saving the tables\u2019 definitions');
@@ -246,6 +248,7 @@ export class EtcdTarget implements Target {
   async writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
     const conv = this.opts.conventions(table.engine);
     const what = `copying a chunk of ${table.name}`;
+    await this.settleOnce(what);
     const buf = new OpBuffer(this.senderFor(), 1);
     for (const row of rows) await buf.add(putOp(this.layout.rowKey(table, table.primaryKey.map((i) => row[i] ?? null)), renderRow(table, row, conv)), what);
     const cp = await commit.checkpoint();
@@ -325,17 +328,21 @@ export class EtcdTarget implements Target {
   /**
    * Follows a schema change in the documents (ddl.ts planDocuments: refusals before anything
    * runs): the revision to read at and the ranges to delete first, with a pending-DDL row naming
-   * both; then the moved and rewritten objects; then the checkpoint and the versioned schema rows.
-   * A replay after a crash finds the pending row of the same position and reads the same revision.
+   * both; then the moved and rewritten objects; then the checkpoint rows' edits as a journal
+   * (checkpoint.ts journalOps), in as many transactions as they take; then one transaction with
+   * the stream checkpoint that marks the pending row committed, which puts the whole journal in
+   * effect at once; then the journal is copied into the rows and deleted (settle). A crash before
+   * the checkpoint leaves the old rows in effect, whole (a replay finds the pending row of the same
+   * position and reads the same revision); one after it, the new ones, whole.
    */
   async applySchemaChange(change: SchemaChange, checkpoint: StreamCheckpoint): Promise<void> {
     const plan = planDocuments(change, this.layout);
     const what = `applying schema change "${change.statement.trim().slice(0, 200)}"`;
     const sender = this.senderFor();
     try {
+      await this.settle(what);
       let revision: string;
-      const pending = (await this.cp.rows(this.client)).find((r) => r.name === PENDING_DDL_ROW);
-      const replay = pending ? (JSON.parse(pending.body) as { position?: string; revision?: string }) : undefined;
+      const replay = await this.cp.pendingDdl(this.client);
       // The pending row commits first, then the deletes: a replay after a crash anywhere from
       // here on finds it, reads the same revision, and deletes again what may not be deleted yet
       // (the moves and rewrites read that revision, so nothing they need is lost by deleting).
@@ -345,8 +352,10 @@ export class EtcdTarget implements Target {
       } else {
         const head = await this.client.kv.range({ key: Buffer.from(this.cp.pendingKey()), count_only: true });
         revision = head.header.revision;
-        await buf.add(this.cp.pending(JSON.stringify({ position: checkpoint.position, revision })), what);
+        await buf.add(this.cp.pending({ position: checkpoint.position, revision }), what);
       }
+      // A journal left by an attempt that crashed before its checkpoint is not in effect: gone.
+      await buf.add(this.cp.clearJournal(), what);
       for (const op of clearOps(plan, this.layout)) await buf.add(op, what);
       await buf.commit([], what);
       for (const rw of plan.rewrites) {
@@ -356,15 +365,46 @@ export class EtcdTarget implements Target {
           await buf.commit([], what);
         }
       }
-      const rows = await this.cp.schemaChangeOps(this.client, schemaChangeRows(change));
-      const final = new OpBuffer(sender, Math.min(rows.length + 2, this.opts.maxTxnOps));
-      await final.commit([...rows.filter((o) => o.key !== this.cp.pendingKey()), this.cp.stream(checkpoint), this.cp.clearPending()], what);
+      const edits = (await this.cp.schemaChangeOps(this.client, schemaChangeRows(change))).filter((o) => o.key !== this.cp.pendingKey());
+      const journal = new OpBuffer(sender, 0);
+      for (const op of this.cp.journalOps(edits)) await journal.add(op, what);
+      await journal.commit([], what);
+      await send(sender, [this.cp.stream(checkpoint), this.cp.pending({ position: checkpoint.position, revision, committed: true })], what);
+      await this.settle(what);
     } catch (err) {
       throw this.writeError(err, what);
     }
     for (const name of change.before.keys()) this.definitions.delete(name);
     for (const [name, t] of change.after) this.definitions.set(name, t);
     this.opts.logger.info({ statement: change.statement.slice(0, 200), cleared: plan.clear, rewritten: plan.rewrites.map((r) => r.to), position: checkpoint.position }, 'schema change applied');
+  }
+
+  /**
+   * Finishes a schema change whose checkpoint is committed and whose journal is not yet copied
+   * into the checkpoint rows (a crash between the two): copies it, then deletes it and the pending
+   * row. Run before anything writes checkpoint rows (a row written while a journal is in effect
+   * would be hidden by it); readers overlay the journal meanwhile (checkpoint.ts rows).
+   */
+  private async settle(what: string): Promise<void> {
+    try {
+      const { copy, done } = await this.cp.settleOps(this.client);
+      if (done.length === 0) return;
+      const buf = new OpBuffer(this.senderFor(), 0);
+      for (const op of copy) await buf.add(op, what);
+      await buf.commit([], what);
+      await send(this.senderFor(), done, what);
+    } catch (err) {
+      throw this.writeError(err, what);
+    }
+  }
+
+  /** Whether this run settled (or found no) journal before writing checkpoint rows (see settle). */
+  private settled = false;
+
+  private async settleOnce(what: string): Promise<void> {
+    if (this.settled) return;
+    await this.settle(what);
+    this.settled = true;
   }
 
   createForeignKeys(_tables: readonly TableSchema[]): Promise<string[]> {

@@ -49,6 +49,10 @@ const ISO = /^(-?\d{4,}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d+)?)(Z?)(.*)$/s;
 
 /** A canonical timestamp as ISO 8601 ('T' between date and time; an instant's UTC suffix as 'Z'). */
 export function isoTimestamp(v: string, zone: boolean, conv: ValueConventions): string {
+  // The common case, a local time 'YYYY-MM-DD HH:MM:SS[.f]' with nothing after it: 'T' for the space.
+  if (!zone && v.length >= 19 && v.length <= 26 && v.charCodeAt(0) >= 48 && v.charCodeAt(0) <= 57 && v.charCodeAt(10) === 32 && v.charCodeAt(4) === 45 && v.charCodeAt(13) === 58 && (v.length === 19 || v.charCodeAt(19) === 46)) {
+    return `${v.slice(0, 10)}T${v.slice(11)}`;
+  }
   const m = TS.exec(v);
   if (!m) return v; // 'infinity', '-infinity'
   let rest = m[3] as string;
