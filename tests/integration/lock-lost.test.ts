@@ -236,7 +236,9 @@ describe('the sync lock on a MariaDB target', () => {
       const code = await Promise.race([first.exited, new Promise<string>((r) => setTimeout(() => r('still running 20 s after the drop'), 20_000))]);
       expect(code, first.stderr().slice(-2000)).toBe(1);
       expect(first.stderr()).toContain('tributary: error TRIB_LOCK_LOST:');
-      expect(first.stderr()).toMatch(/a commit found connection \d+ holding it/);
+      // The commit meets the rival's lock, or the moment between the server ending the silent
+      // session (which frees the lock) and the rival taking it: both are the loss, named.
+      expect(first.stderr()).toMatch(/a commit found (connection \d+ holding it|it free)/);
       expect(await mysqlTargetState(pair.dst, db)).toBe(before);
       await inserts.stop();
       await rival.end();

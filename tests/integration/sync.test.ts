@@ -237,6 +237,12 @@ describe('sync MariaDB → MariaDB', () => {
     // Big chunks, so the drain after the first signal takes a while; the second cuts it short.
     const second = sync('sig', 'sig', ['--threads', '1', '--chunk-size', '140000', '--chunk-time', '60s']);
     await waitUntil('the resumed copy', () => second.stderr().includes('resuming copy'), 60_000);
+    // A chunk read under way on the source, so the drain has work in flight when the signals come
+    // (before it starts, the first signal alone ends the run at once, exit 0).
+    await waitUntil('a chunk read in flight', async () => {
+      const [rows] = await pair.src.query<RowDataPacket[]>("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB = 'sig' AND INFO LIKE 'SELECT%`items`%'");
+      return rows.length > 0;
+    }, 60_000, 10);
     second.child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 100));
     second.child.kill('SIGINT');
