@@ -12,7 +12,7 @@ import { keyedTable, type TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
 import { openSource, withLogicalTypes } from '../engines/registry.js';
 import { applyRetention, readReaderFiles, RelayWriter, segmentFile, writeTablesFile } from '../relay/index.js';
-import { MAX_ATTEMPTS, reconnectDelayMs } from './retry.js';
+import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from './retry.js';
 
 /** Past this many bytes appended and not yet durable, the relay waits for the group commit before reading on. */
 const BUFFER_LIMIT = 8 * 1024 * 1024;
@@ -352,16 +352,4 @@ async function forgetRestarted(writer: RelayWriter, compare: (a: string, b: stri
   if (back.length === 0) return;
   await writer.updateMeta((m) => ({ ...m, lostReaders: Object.fromEntries(Object.entries(m.lostReaders).filter(([id]) => !back.some((b) => b.id === id))) }));
   for (const b of back) log.info({ reader: b.id }, `relay reader ${b.id} started anew past the position it was lost at: its lost mark is forgotten`);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -11,3 +11,16 @@ export const MAX_ATTEMPTS = 8;
 export function reconnectDelayMs(attempt: number): number {
   return Math.min(30_000, 500 * 2 ** attempt);
 }
+
+/** Waits `ms`, or less when `signal` aborts first (resolving either way). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -27,7 +27,7 @@ import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth, typ
 import { openLagProbe, openTarget, sameDialect } from '../engines/registry.js';
 import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
 import type { PredicatePair } from '../transform/transform.js';
-import { MAX_ATTEMPTS, reconnectDelayMs } from './retry.js';
+import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from './retry.js';
 
 /** Still exported from here, its old home, for code that imports it from this path; config/sync-id.ts owns it. */
 export { deriveSyncId };
@@ -852,17 +852,5 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
     timer.unref();
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 

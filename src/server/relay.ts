@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -8,6 +7,7 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Relay, RelayStatus } from '../runner/relay.js';
 import { assertBindAllowed, parseListen, type ListenAddress } from './address.js';
 import { hostPolicy, type HostPolicy } from './host.js';
+import { bearerMatches, sameOrigin, sendJson, tokenDigest } from './http.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 
 const STATES: readonly RelayStatus['state'][] = ['starting', 'streaming', 'paused', 'retrying', 'stopped', 'failed'];
@@ -86,7 +86,7 @@ export class RelayHttp {
     this.requested = parseListen(opts.listen);
     assertBindAllowed(this.requested, opts.token);
     this.hosts = hostPolicy(this.requested, opts.allowedHosts);
-    this.tokenDigest = opts.token ? digest(opts.token) : undefined;
+    this.tokenDigest = tokenDigest(opts.token);
     this.metrics = opts.metrics ?? new RelayMetrics();
   }
 
@@ -102,7 +102,7 @@ export class RelayHttp {
         const message = redactUrl(err instanceof Error ? err.message : String(err));
         this.opts.logger?.warn({ err: message }, 'relay HTTP request failed');
         if (res.headersSent) res.destroy();
-        else send(res, 500, { error: message, ...(err instanceof TributaryError ? { code: err.code } : {}) });
+        else sendJson(res, 500, { error: message, ...(err instanceof TributaryError ? { code: err.code } : {}) });
       });
     });
     server.keepAliveTimeout = 2000;
@@ -135,24 +135,24 @@ export class RelayHttp {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     req.resume();
-    if (!this.hosts.allows(req.headers.host)) return send(res, 421, { error: `Host '${(req.headers.host ?? '').slice(0, 100)}' is not a name of this API (--http ${this.opts.listen}); reach it by the address it listens on, or add the name to --http-allowed-hosts` });
+    if (!this.hosts.allows(req.headers.host)) return sendJson(res, 421, { error: `Host '${(req.headers.host ?? '').slice(0, 100)}' is not a name of this API (--http ${this.opts.listen}); reach it by the address it listens on, or add the name to --http-allowed-hosts` });
     const route = ROUTES[path];
-    if (!route) return send(res, 404, { error: `no endpoint ${path}; try GET /status, /healthz, /metrics or POST /pause, /resume` });
+    if (!route) return sendJson(res, 404, { error: `no endpoint ${path}; try GET /status, /healthz, /metrics or POST /pause, /resume` });
     if (method !== route && !(route === 'GET' && method === 'HEAD')) {
       res.setHeader('Allow', route === 'GET' ? 'GET, HEAD' : 'POST');
-      return send(res, 405, { error: `${path} takes ${route}` });
+      return sendJson(res, 405, { error: `${path} takes ${route}` });
     }
     if (path !== '/healthz' && !this.authorised(req)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="tributary"');
-      return send(res, 401, { error: 'missing or wrong bearer token: send Authorization: Bearer <http-token>' });
+      return sendJson(res, 401, { error: 'missing or wrong bearer token: send Authorization: Bearer <http-token>' });
     }
-    if (route === 'POST' && !sameOrigin(req)) return send(res, 403, { error: 'control calls from another origin are refused' });
+    if (route === 'POST' && !sameOrigin(req)) return sendJson(res, 403, { error: 'control calls from another origin are refused' });
     const relay = this.opts.relay;
     switch (path) {
       case '/healthz':
-        return send(res, 200, { status: 'ok' });
+        return sendJson(res, 200, { status: 'ok' });
       case '/status':
-        return send(res, 200, await relay.status());
+        return sendJson(res, 200, await relay.status());
       case '/metrics': {
         const text = await this.metrics.render(await relay.status());
         res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Cache-Control': 'no-store' });
@@ -161,38 +161,16 @@ export class RelayHttp {
       }
       case '/pause':
         relay.pause();
-        return send(res, 202, { paused: true });
+        return sendJson(res, 202, { paused: true });
       case '/resume':
         relay.resume();
-        return send(res, 202, { paused: false });
+        return sendJson(res, 202, { paused: false });
     }
   }
 
   private authorised(req: IncomingMessage): boolean {
-    if (!this.tokenDigest) return true;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    return timingSafeEqual(digest(m?.[1] ?? ''), this.tokenDigest) && m !== null;
+    return bearerMatches(req, this.tokenDigest);
   }
 }
 
 const ROUTES: Readonly<Record<string, 'GET' | 'POST'>> = { '/healthz': 'GET', '/status': 'GET', '/metrics': 'GET', '/pause': 'POST', '/resume': 'POST' };
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (!origin) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) });
-  res.end(res.req.method === 'HEAD' ? undefined : text);
-}

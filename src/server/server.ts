@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -9,6 +8,7 @@ import { assertBindAllowed, isLoopback, parseListen, type ListenAddress } from '
 import { renderDashboard } from './dashboard.js';
 import { History, type HistoryJson } from './history.js';
 import { hostPolicy, type HostPolicy } from './host.js';
+import { bearerMatches, sameOrigin, sendJson, tokenDigest } from './http.js';
 import { METRICS_CONTENT_TYPE, SyncMetrics } from './metrics.js';
 import { buildStatus, readiness, type ExitStatus } from './status.js';
 
@@ -79,7 +79,7 @@ export class HttpApi {
     this.requested = parseListen(opts.listen);
     assertBindAllowed(this.requested, opts.token);
     this.hosts = hostPolicy(this.requested, opts.allowedHosts);
-    this.tokenDigest = opts.token ? digest(opts.token) : undefined;
+    this.tokenDigest = tokenDigest(opts.token);
     this.history = new History(opts.historySize ?? DEFAULT_HISTORY_SIZE);
     this.metrics = opts.metrics ?? new SyncMetrics();
   }
@@ -190,18 +190,18 @@ export class HttpApi {
     req.resume();
     // First, before any route, auth or 404: a request for another name is none of this API's.
     if (!this.hosts.allows(req.headers.host)) return this.refuseHost(res, req.headers.host ?? '');
-    if (!route) return send(res, 404, { error: `no endpoint ${path}; try GET / (the dashboard), /status, /history, /healthz, /readyz, /metrics or POST /pause, /resume, /stop, /checksum` });
+    if (!route) return sendJson(res, 404, { error: `no endpoint ${path}; try GET / (the dashboard), /status, /history, /healthz, /readyz, /metrics or POST /pause, /resume, /stop, /checksum` });
     if (method !== route.method && !(route.method === 'GET' && method === 'HEAD')) {
       res.setHeader('Allow', route.method === 'GET' ? 'GET, HEAD' : 'POST');
-      return send(res, 405, { error: `${path} takes ${route.method}` });
+      return sendJson(res, 405, { error: `${path} takes ${route.method}` });
     }
     if (route.auth && !this.authorised(req)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="tributary"');
-      return send(res, 401, { error: 'missing or wrong bearer token: send Authorization: Bearer <http-token>' });
+      return sendJson(res, 401, { error: 'missing or wrong bearer token: send Authorization: Bearer <http-token>' });
     }
     // A web page the operator has open may POST to a loopback port: refuse control calls that a
     // browser sends from another origin.
-    if (route.method === 'POST' && !sameOrigin(req)) return send(res, 403, { error: 'control calls from another origin are refused' });
+    if (route.method === 'POST' && !sameOrigin(req)) return sendJson(res, 403, { error: 'control calls from another origin are refused' });
     const runner = this.opts.runner;
     switch (path) {
       case '/': {
@@ -212,16 +212,16 @@ export class HttpApi {
       }
       case '/history': {
         const body: HistoryJson = { now: Date.now(), intervalSeconds: HISTORY_INTERVAL_MS / 1000, samples: this.history.list() };
-        return send(res, 200, body);
+        return sendJson(res, 200, body);
       }
       case '/healthz':
-        return send(res, 200, { status: 'ok', phase: runner.phase });
+        return sendJson(res, 200, { status: 'ok', phase: runner.phase });
       case '/readyz': {
         const r = readiness(runner.phase, runner.progress(), runner.health(), this.maxLag);
-        return send(res, r.ready ? 200 : 503, { ready: r.ready, phase: runner.phase, ...(r.reason ? { reason: r.reason } : {}) });
+        return sendJson(res, r.ready ? 200 : 503, { ready: r.ready, phase: runner.phase, ...(r.reason ? { reason: r.reason } : {}) });
       }
       case '/status':
-        return send(res, 200, await buildStatus(runner, this.maxLag, this.exit ?? null));
+        return sendJson(res, 200, await buildStatus(runner, this.maxLag, this.exit ?? null));
       case '/metrics': {
         const text = await this.metrics.render(await buildStatus(runner, this.maxLag, this.exit ?? null));
         res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Cache-Control': 'no-store' });
@@ -230,26 +230,26 @@ export class HttpApi {
       }
       case '/pause':
         runner.pause();
-        return send(res, 202, { paused: true, phase: runner.phase });
+        return sendJson(res, 202, { paused: true, phase: runner.phase });
       case '/resume':
         runner.resume();
-        return send(res, 202, { paused: false, phase: runner.phase });
+        return sendJson(res, 202, { paused: false, phase: runner.phase });
       case '/stop':
         if (this.lingerDone) {
           this.opts.logger?.info('stop asked over HTTP while lingering after the error: exiting now');
           this.lingerDone();
-          return send(res, 202, { stopping: true });
+          return sendJson(res, 202, { stopping: true });
         }
         this.opts.logger?.info('stop asked over HTTP: finishing work in flight and writing a checkpoint');
         runner.cancel();
-        return send(res, 202, { stopping: true });
+        return sendJson(res, 202, { stopping: true });
       case '/checksum': {
         const before = runner.progress().checksum;
         if (!before) {
-          return send(res, 409, { error: 'no continuous checksum runs now: it starts once the copy is done, unless checksum is off (--checksum off)', phase: runner.phase });
+          return sendJson(res, 409, { error: 'no continuous checksum runs now: it starts once the copy is done, unless checksum is off (--checksum off)', phase: runner.phase });
         }
         runner.checksumNow();
-        return send(res, 202, { checksum: 'starting', pass: before.pass, state: before.state });
+        return sendJson(res, 202, { checksum: 'starting', pass: before.pass, state: before.state });
       }
     }
   }
@@ -266,16 +266,14 @@ export class HttpApi {
     }
     // The accepted names go to the log, not to a caller that may not hold the token.
     const listening = this.opts.listen;
-    send(res, 421, {
+    sendJson(res, 421, {
       error: `Host '${shown}' is not a name of this API (--http ${listening}); reach it by the address it listens on${isLoopback(this.requested.host) ? ' or localhost' : ''}, or add the name a proxy or DNS record gives it to --http-allowed-hosts (TRIBUTARY_HTTP_ALLOWED_HOSTS)`,
     });
   }
 
   /** Constant-time comparison of the bearer token (digests first, so lengths leak nothing). */
   private authorised(req: IncomingMessage): boolean {
-    if (!this.tokenDigest) return true;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    return timingSafeEqual(digest(m?.[1] ?? ''), this.tokenDigest) && m !== null;
+    return bearerMatches(req, this.tokenDigest);
   }
 
   private fail(res: ServerResponse, err: unknown): void {
@@ -285,7 +283,7 @@ export class HttpApi {
       res.destroy();
       return;
     }
-    send(res, 500, { error: message, ...(err instanceof TributaryError ? { code: err.code } : {}) });
+    sendJson(res, 500, { error: message, ...(err instanceof TributaryError ? { code: err.code } : {}) });
   }
 }
 
@@ -302,24 +300,3 @@ const ROUTES: Readonly<Record<string, { readonly method: 'GET' | 'POST'; readonl
   '/stop': { method: 'POST', auth: true },
   '/checksum': { method: 'POST', auth: true },
 };
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-/** No Origin header (curl, programs), or one naming the host the request was sent to. */
-function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (!origin) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) });
-  res.end(res.req.method === 'HEAD' ? undefined : text);
-}
