@@ -115,6 +115,14 @@ export interface SourceCapabilities {
    * source without it.
    */
   readonly rowFilters: boolean;
+  /**
+   * Positions may name a place in the source's replication lineage rather than in one server's
+   * log (MySQL/MariaDB GTIDs): `checkPosition` with `otherServer` decides whether another server
+   * (a promoted replica) holds the checkpoint's history. Read by the resume rules
+   * (checkpoint/checkpoint.ts assertResumable): when false, a checkpoint of another source
+   * identity is refused with SOURCE_CHANGED without asking the source.
+   */
+  readonly lineagePositions: boolean;
 }
 
 /**

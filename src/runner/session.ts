@@ -18,7 +18,7 @@ import { openSource, openTarget, withLogicalTypes } from '../engines/registry.js
 import { transformSource, TransformRules, type PredicatePair } from '../transform/transform.js';
 
 /** Checkpoint refusals that --force answers by starting over (the sync clears the checkpoint). */
-export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED, ErrorCode.RELAY_READER_LOST]);
+export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.SOURCE_DIVERGED, ErrorCode.GTID_DOMAIN_UNKNOWN, ErrorCode.DDL_UNSUPPORTED, ErrorCode.RELAY_READER_LOST]);
 
 /** A step of opening a session, as `onStepError` names it. */
 export type SessionStep = 'connect' | 'requirements' | 'tables' | 'describe' | 'database' | 'checkpoint';

@@ -23,6 +23,7 @@ import { assertReadable, assertRequirements, sourceRequirements, type Requiremen
 import { databaseDefaults, describeTable, listDatabases, listTables } from './schema.js';
 import { pgCopySelect, tsvSelect } from './load.js';
 import * as read from './read.js';
+import { assertMariadbContains, assertMysqlContains, readMariadbGtidState } from './gtid.js';
 
 export interface MysqlSourceOptions {
   readonly dsn: Dsn;
@@ -45,6 +46,11 @@ export interface MysqlSourceOptions {
    * empty: the URL's database, tables by their own names.
    */
   readonly databases?: readonly string[];
+  /**
+   * --gtid-adopt-domains: on resume, GTID domains the server logged that the checkpoint does not
+   * know are streamed from their first transaction instead of refused (gtid.ts).
+   */
+  readonly adoptDomains?: boolean;
 }
 
 /**
@@ -69,6 +75,7 @@ export class MysqlSource implements ChangeSource {
     schemaChanges: true,
     logsCascades: false,
     rowFilters: true,
+    lineagePositions: true,
   };
   private readonly opts: MysqlSourceOptions;
   /** The definitions describe() read, by table: the catalogue's when the session began. */
@@ -359,8 +366,41 @@ export class MysqlSource implements ChangeSource {
     return positions.encodePosition({ file, pos: pos as number, ...(gtid !== undefined ? { gtid } : {}) });
   }
 
-  async checkPosition(position: string): Promise<void> {
+  /**
+   * In GTID mode the checkpoint's GTID decides (gtid.ts: behind, diverged, purged, unknown domain),
+   * on this server or, with `otherServer`, on a promoted replica: the stream connects by GTID, so
+   * a purged binlog FILE of the checkpoint does not matter while its GTID's successors are still
+   * logged. A file+position checkpoint needs its file, and names a place in one server's binlog
+   * only: on another server it is refused.
+   */
+  async checkPosition(position: string, opts: { readonly readOnly?: boolean; readonly otherServer?: string } = {}): Promise<void> {
     const p = positions.decodePosition(position);
+    const where = describeDsn(this.opts.dsn);
+    if (p.gtid && (await this.useGtid())) {
+      // On another server, messages name both identities: the checkpoint's and this one's.
+      const named = opts.otherServer === undefined ? where : `${where} (${(await this.identity()).id}; the checkpoint was taken on ${opts.otherServer})`;
+      try {
+        if (this.mariadb) {
+          const state = await readMariadbGtidState(this.c);
+          assertMariadbContains({ checkpoint: p.gtid, ...state, where: named, adoptDomains: this.opts.adoptDomains ?? false, refuseUnknownDomains: opts.otherServer !== undefined });
+        } else {
+          await assertMysqlContains(this.c, p.gtid, named);
+        }
+      } catch (err) {
+        if (err instanceof TributaryError) throw err;
+        throw connectError(err, this.opts.dsn, 'source');
+      }
+      if (opts.otherServer !== undefined) {
+        this.opts.logger.warn({ checkpointSource: opts.otherServer, gtid: p.gtid }, `resuming on ${where}, another server than the checkpoint's (${opts.otherServer}): it holds the checkpoint's GTID ${p.gtid} and the binlogs after it`);
+      }
+      return;
+    }
+    if (opts.otherServer !== undefined) {
+      throw new TributaryError(
+        ErrorCode.SOURCE_CHANGED,
+        `the checkpoint's position ${positions.describePosition(position)} was taken on ${opts.otherServer}, but source ${where} is another server; a binlog file and offset name a place in one server's binlog only, so resuming here would skip or repeat changes. Nothing was written. Fix: point --source back at that server, or start over with --force; for failover between servers, sync in GTID mode (--position-mode gtid or auto, with GTIDs on the source)`,
+      );
+    }
     const [logs] = await this.c.query<RowDataPacket[]>('SHOW BINARY LOGS');
     const files = logs.map((l) => String(l.Log_name));
     if (!files.includes(p.file)) {
@@ -368,16 +408,6 @@ export class MysqlSource implements ChangeSource {
         ErrorCode.POSITION_LOST,
         `the checkpoint's binlog position ${positions.describePosition(position)} is no longer on the source: binlog file ${p.file} was purged (oldest is ${files[0] ?? 'none'}). Nothing was written. Keep binlogs longer (binlog_expire_logs_seconds) and start over with --force`,
       );
-    }
-    if (p.gtid && this.mariadb) {
-      const [g] = await this.c.query<RowDataPacket[]>('SELECT @@gtid_binlog_state AS s');
-      const state = String(g[0]?.s ?? '');
-      for (const part of p.gtid.split(',').filter(Boolean)) {
-        const dom = part.split('-')[0];
-        if (!state.split(',').some((s) => s.split('-')[0] === dom)) {
-          throw new TributaryError(ErrorCode.SOURCE_CHANGED, `the checkpoint's GTID ${part} names replication domain ${dom}, which the source's binlog does not have (gtid_binlog_state=${state}); this is not the server the sync started from. Point --source at it, or start over with --force`);
-        }
-      }
     }
   }
 
