@@ -99,8 +99,9 @@ export function parseDsn(url: string, what: string, opts: { readonly databaseOpt
     throw invalid(what, shown, 'has no host', 'add one, e.g. @127.0.0.1:3306');
   }
   const port = u.port ? Number(u.port) : entry.defaultPort;
-  if (more.length && !entry.cluster) {
-    throw invalid(what, shown, `names ${more.length + 1} hosts`, `give one host:port; only ${ENGINES.filter((e) => e.cluster).map((e) => `${e.name}://`).join(', ')} URLs name several, comma-separated`);
+  if (more.length && !entry.cluster && !(entry.sourceHosts && what === 'source')) {
+    const several = [...ENGINES.filter((e) => e.cluster).map((e) => `${e.name}://`), ...ENGINES.filter((e) => e.sourceHosts).map((e) => `a ${e.name}:// source`)];
+    throw invalid(what, shown, `names ${more.length + 1} hosts`, `give one host:port; only ${several.join(', ').replace(/, ([^,]*)$/, ' or $1')} URL${several.length > 1 ? 's' : ''} name several, comma-separated`);
   }
   const endpoints = [{ host: u.hostname.replace(/^\[|\]$/g, ''), port }];
   for (const m of more) {

@@ -38,6 +38,11 @@ export interface SourceIdentity {
   /** A stable, printable identity, e.g. 'mariadb server_id=1 domain=0' or a server UUID. */
   readonly id: string;
   readonly version: string;
+  /**
+   * The host:port in use when the source's URL names several hosts (docs/failover.md); absent
+   * otherwise. Shown by the sync's status (`sourceHost`); never part of `id`.
+   */
+  readonly endpoint?: string;
 }
 
 /**

@@ -85,6 +85,8 @@ export class Runner extends EventEmitter {
   private lastSchemaChange: SchemaChangeStatus | null = null;
   /** True from a retryable failure until the next attempt has connected and loaded the checkpoint. */
   private retrying = false;
+  /** The source host in use (SourceIdentity.endpoint), when its URL names several. */
+  private sourceHost: string | undefined;
   /** The replica lag watch of the current attempt's copy (`replica`), while it runs. */
   private throttle: ReplicaThrottle | undefined;
   /** The last lag reading, kept for progress() once the copy (and its throttle) is over. */
@@ -268,6 +270,7 @@ export class Runner extends EventEmitter {
       const database = session.database;
       await this.warnTargetRequirements(target, schemas, database, session.namespaces);
       const identity = session.identity as SourceIdentity;
+      this.sourceHost = identity.endpoint;
       let cp: Checkpoint = session.checkpoint ?? { stream: null, tables: new Map() };
       const resume = session.resume;
       if (resume.kind === 'refused') {
@@ -715,6 +718,7 @@ export class Runner extends EventEmitter {
       paused: this.paused,
       retrying: this.retrying,
       reconnects: this.reconnects,
+      ...(this.sourceHost !== undefined ? { sourceHost: this.sourceHost } : {}),
       schemaChanges: this.schemaChanges,
       lastSchemaChange: this.lastSchemaChange,
       startedAt: new Date(this.startedAt).toISOString(),

@@ -8,7 +8,7 @@
  */
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMariaDb, type Server } from '../../src/testing/servers.js';
+import { freePort, startMariaDb, type Server } from '../../src/testing/servers.js';
 import { connect, runCli, startCli, tableRows, waitUntil, type CliRun } from '../helpers/mysql.js';
 
 let primary: Server;
@@ -137,9 +137,15 @@ describe('failover by GTID (MariaDB primary and replica)', () => {
     expect(refused.stderr).toContain(`its oldest binlog ${String(st?.File)} starts domain 0 after`);
   }, 60_000);
 
-  it('the replica is promoted under a steady workload: the sync resumes on it, nothing lost', async () => {
-    const run = sync('fo-live', primary, 'live');
+  it('the replica is promoted under a steady workload: a sync given both hosts moves to it by itself, nothing lost', async () => {
+    // Both hosts in the source URL: when the primary dies, the sync's retry connects to the next.
+    const port = await freePort();
+    const both = `mysql://root@127.0.0.1:${primary.port},127.0.0.1:${replica.port}/live`;
+    const run = startCli(['sync', '--id', 'fo-live', '--source', both, '--target', target.url('live'), '--flush-interval', '100ms', '--checksum', 'off', '--http', `127.0.0.1:${port}`]);
+    running.push(run);
+    const status = async () => (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { sourceHost: string | null; stream: { reconnects: number } };
     await equalTo(p, 'live', 't');
+    expect((await status()).sourceHost).toBe(`127.0.0.1:${primary.port}`);
     // The workload: inserts and updates, one transaction each, on whichever server is primary.
     let writer = p;
     let paused = false;
@@ -165,21 +171,22 @@ describe('failover by GTID (MariaDB primary and replica)', () => {
     await new Promise((res) => setTimeout(res, 50));
     await caughtUp();
     primary.kill();
-    run.child.kill('SIGKILL');
-    await run.exited;
     await r.query('STOP SLAVE; RESET SLAVE ALL');
     writer = r;
     paused = false;
-    const resumed = sync('fo-live', replica, 'live');
     await waitUntil('writes on the new primary', () => inserted > 300, 30_000);
     stop = true;
     await loop;
     await equalTo(r, 'live', 't');
     const [[n]] = await t.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM live.t');
     expect(Number(n?.n)).toBe(100 + inserted);
-    expect(resumed.stderr()).toContain('another server than the checkpoint');
-    resumed.child.kill('SIGINT');
-    expect(await resumed.exited).toBe(0);
+    const st = await status();
+    expect(st.sourceHost).toBe(`127.0.0.1:${replica.port}`);
+    expect(st.stream.reconnects).toBeGreaterThanOrEqual(1);
+    expect(run.stderr()).toContain(`source host 127.0.0.1:${primary.port} does not answer; trying the next host`);
+    expect(run.stderr()).toContain('another server than the checkpoint');
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
     // The old primary comes back (not replicating), for the scenarios below.
     primary = await startMariaDb({ serverId: 81, dir: primary.dir, port: primary.port });
     p = await connect(primary.url());
