@@ -184,6 +184,24 @@ export function redactUrl(text: string): string {
   return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:?\/\/+[^\s/?#@:]*):\S*@/g, '$1:***@');
 }
 
+/**
+ * `d` with `host` first (POST /switch-source, docs/failover.md): that host as `host`/`port`, then the
+ * URL's other hosts in their order. A host the URL does not name is added in front.
+ */
+export function preferHost(d: Dsn, host: { readonly host: string; readonly port: number }): Dsn {
+  const rest = (d.endpoints ?? [d]).filter((e) => !(e.host === host.host && e.port === host.port));
+  return { ...d, host: host.host, port: host.port, endpoints: [{ host: host.host, port: host.port }, ...rest.map((e) => ({ host: e.host, port: e.port }))] };
+}
+
+/** 'host:port' ('[v6]:port'; the port defaulting to `defaultPort`) as an endpoint, or undefined when it is not one. */
+export function parseHostPort(text: string, defaultPort: number): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/\s@]+)(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = m[2] ? Number(m[2]) : defaultPort;
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
+
 /** A printable description of a DSN without its password. */
 export function describeDsn(d: Dsn): string {
   const hosts = (d.endpoints ?? [d]).map((e) => `${e.host}:${e.port}`).join(',');

@@ -14,7 +14,7 @@ import { buildStatus, readiness, type ExitStatus } from './status.js';
 
 export interface HttpApiOptions {
   /** The sync to serve; the API only reads it and calls pause/resume/cancel/checksumNow. */
-  readonly runner: Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow'>;
+  readonly runner: Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
   /** HOST:PORT (see parseListen); port 0 picks a free port. */
   readonly listen: string;
   /**
@@ -186,11 +186,14 @@ export class HttpApi {
     const method = req.method ?? 'GET';
     const route = ROUTES[path];
     this.opts.logger?.debug({ method, path }, 'HTTP request');
-    // Bodies are not used; drain them so the connection can be reused.
-    req.resume();
+    // Bodies are not used (but /switch-source's, read below); drain them so the connection can be reused.
+    if (path !== '/switch-source') req.resume();
     // First, before any route, auth or 404: a request for another name is none of this API's.
     if (!this.hosts.allows(req.headers.host)) return this.refuseHost(res, req.headers.host ?? '');
-    if (!route) return send(res, 404, { error: `no endpoint ${path}; try GET / (the dashboard), /status, /history, /healthz, /readyz, /metrics or POST /pause, /resume, /stop, /checksum` });
+    if (!route) {
+      req.resume();
+      return send(res, 404, { error: `no endpoint ${path}; try GET / (the dashboard), /status, /history, /healthz, /readyz, /metrics or POST /pause, /resume, /stop, /checksum, /switch-source` });
+    }
     if (method !== route.method && !(route.method === 'GET' && method === 'HEAD')) {
       res.setHeader('Allow', route.method === 'GET' ? 'GET, HEAD' : 'POST');
       return send(res, 405, { error: `${path} takes ${route.method}` });
@@ -243,6 +246,23 @@ export class HttpApi {
         this.opts.logger?.info('stop asked over HTTP: finishing work in flight and writing a checkpoint');
         runner.cancel();
         return send(res, 202, { stopping: true });
+      case '/switch-source': {
+        let host: unknown;
+        try {
+          host = (JSON.parse(await readBody(req, 4096)) as { host?: unknown }).host;
+        } catch (err) {
+          return send(res, 400, { error: `POST /switch-source takes a JSON body {"host": "h2:3306"} (${(err as Error).message})` });
+        }
+        if (typeof host !== 'string' || !host) return send(res, 400, { error: 'POST /switch-source takes a JSON body {"host": "h2:3306"}: the source host to move to' });
+        try {
+          const to = await runner.switchSource(host);
+          return send(res, 202, { switching: true, host: to });
+        } catch (err) {
+          const code = err instanceof TributaryError ? err.code : ErrorCode.INTERNAL;
+          this.opts.logger?.warn({ host, err: redactUrl((err as Error).message) }, 'switch-source refused; the sync stays where it is');
+          return send(res, 409, { error: redactUrl((err as Error).message), code });
+        }
+      }
       case '/checksum': {
         const before = runner.progress().checksum;
         if (!before) {
@@ -301,6 +321,7 @@ const ROUTES: Readonly<Record<string, { readonly method: 'GET' | 'POST'; readonl
   '/resume': { method: 'POST', auth: true },
   '/stop': { method: 'POST', auth: true },
   '/checksum': { method: 'POST', auth: true },
+  '/switch-source': { method: 'POST', auth: true },
 };
 
 function digest(s: string): Buffer {
@@ -316,6 +337,23 @@ function sameOrigin(req: IncomingMessage): boolean {
   } catch {
     return false;
   }
+}
+
+/** A request's body as text, refused beyond `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > limit) {
+        req.resume();
+        reject(new Error(`body over ${limit} bytes`));
+      }
+    });
+    req.on('end', () => resolve(text));
+    req.on('error', reject);
+  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

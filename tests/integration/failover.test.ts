@@ -53,7 +53,7 @@ beforeAll(async () => {
   [primary, replica, target] = await Promise.all([startMariaDb({ serverId: 81 }), startMariaDb({ serverId: 82, args: ['--log-slave-updates'] }), startMariaDb({ serverId: 83 })]);
   [p, r, t] = await Promise.all([connect(primary.url()), connect(replica.url()), connect(target.url())]);
   await r.query(`RESET MASTER; SET GLOBAL gtid_slave_pos = ''; CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${primary.port}, MASTER_USER = 'root', MASTER_USE_GTID = slave_pos; START SLAVE`);
-  for (const db of ['idle', 'fp', 'behind', 'purged', 'live', 'dom', 'split']) {
+  for (const db of ['idle', 'fp', 'behind', 'purged', 'sw', 'live', 'dom', 'split']) {
     await p.query(`CREATE DATABASE ${db}; CREATE TABLE ${db}.t (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO ${db}.t SELECT seq, seq FROM ${db}.seq_1_to_100`);
     await t.query(`CREATE DATABASE ${db}`);
   }
@@ -136,6 +136,40 @@ describe('failover by GTID (MariaDB primary and replica)', () => {
     expect(refused.stderr).toContain('TRIB_POSITION_LOST');
     expect(refused.stderr).toContain(`its oldest binlog ${String(st?.File)} starts domain 0 after`);
   }, 60_000);
+
+  it('switch-source moves a running sync to the replica, refused while the replica is behind', async () => {
+    const port = await freePort();
+    const http = `127.0.0.1:${port}`;
+    const run = sync('fo-sw', primary, 'sw', ['--http', http]);
+    const status = async () => (await (await fetch(`http://${http}/status`)).json()) as { phase: string; sourceHost: string | null; stream: { reconnects: number } };
+    await equalTo(p, 'sw', 't');
+    await waitUntil('streaming', async () => (await status()).phase === 'stream', 30_000);
+    await r.query('STOP SLAVE');
+    await p.query('INSERT INTO sw.t VALUES (1000, 1)');
+    await equalTo(p, 'sw', 't');
+    const refused = await fetch(`http://${http}/switch-source`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: `127.0.0.1:${replica.port}` }) });
+    expect(refused.status).toBe(409);
+    const body = (await refused.json()) as { code: string; error: string };
+    expect(body.code).toBe('TRIB_SOURCE_BEHIND');
+    expect(body.error).toContain('server_id=82');
+    // The sync stays on the primary and goes on streaming.
+    await p.query('UPDATE sw.t SET v = 2 WHERE id = 1000');
+    await equalTo(p, 'sw', 't');
+    expect((await status()).sourceHost).toBeNull();
+    await r.query('START SLAVE');
+    await caughtUp();
+    const cli = await runCli(['switch-source', '--host', `127.0.0.1:${replica.port}`, '--http', http], {}, 60_000);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain(`moving the sync's source to 127.0.0.1:${replica.port}`);
+    await waitUntil('the sync on the replica', async () => (await status()).sourceHost === `127.0.0.1:${replica.port}`, 30_000);
+    await p.query('UPDATE sw.t SET v = 3 WHERE id <= 50; DELETE FROM sw.t WHERE id = 1000');
+    await caughtUp();
+    await equalTo(r, 'sw', 't');
+    expect((await status()).stream.reconnects).toBeGreaterThanOrEqual(1);
+    expect(run.stderr()).toContain('another server than the checkpoint');
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+  }, 90_000);
 
   it('the replica is promoted under a steady workload: a sync given both hosts moves to it by itself, nothing lost', async () => {
     // Both hosts in the source URL: when the primary dies, the sync's retry connects to the next.
