@@ -12,6 +12,12 @@ export const CHECKPOINT_VERSION = 1;
 export async function assertResumable(cp: Checkpoint, source: ChangeSource, identity: SourceIdentity, opts: { readonly readOnly?: boolean } = {}): Promise<void> {
   const stream = cp.stream;
   if (!stream) return;
+  if (stream.sourceId !== identity.id && source.capabilities.lineagePositions) {
+    // A GTID position names the lineage: the source decides whether this server (a promoted
+    // replica) holds the checkpoint's history, and refuses a file+position one itself.
+    await source.checkPosition(stream.position, { ...opts, otherServer: stream.sourceId });
+    return;
+  }
   if (stream.sourceId !== identity.id) {
     throw new TributaryError(
       ErrorCode.SOURCE_CHANGED,

@@ -5,7 +5,7 @@ import { registerSync } from './sync.js';
 import { registerDemo } from './demo.js';
 import { registerVerify } from './verify.js';
 import { registerMove } from './move.js';
-import { registerStatus } from './status.js';
+import { registerStatus, registerSwitchSource } from './status.js';
 import { registerCheck } from './check.js';
 import { registerRelay } from './relay.js';
 import { tuneHeap } from './heap.js';
@@ -35,6 +35,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   registerVerify(program, { env });
   registerMove(program, { env });
   registerStatus(program, { env });
+  registerSwitchSource(program, { env });
   registerCheck(program, { env });
   registerRelay(program, { env });
   registerCompletion(program);

@@ -29,6 +29,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--id <id>', 'sync id naming the checkpoint and lock (default: derived from source and target)')
     .option('--server-id <n>', 'binlog client server_id (default: derived from the sync id)')
     .option('--position-mode <mode>', 'resume the binlog by auto | gtid | file (default auto)')
+    .option('--gtid-adopt-domains', 'resuming on another server in GTID mode (failover): stream the GTID domains it logged that the checkpoint does not know from their first transaction, instead of refusing them')
     .option('--chunk-time <duration>', 'target duration of one copy chunk (default 200ms)')
     .option('--chunk-size <n>', 'initial rows per copy chunk (default 5000)')
     .option('--copy-order <order>', 'the direction the copy walks each table\'s primary key: asc | desc (the highest keys first; a table resumed mid-copy goes on as its checkpoint began) (default asc)')

@@ -99,8 +99,9 @@ export function parseDsn(url: string, what: string, opts: { readonly databaseOpt
     throw invalid(what, shown, 'has no host', 'add one, e.g. @127.0.0.1:3306');
   }
   const port = u.port ? Number(u.port) : entry.defaultPort;
-  if (more.length && !entry.cluster) {
-    throw invalid(what, shown, `names ${more.length + 1} hosts`, `give one host:port; only ${ENGINES.filter((e) => e.cluster).map((e) => `${e.name}://`).join(', ')} URLs name several, comma-separated`);
+  if (more.length && !entry.cluster && !(entry.sourceHosts && what === 'source')) {
+    const several = [...ENGINES.filter((e) => e.cluster).map((e) => `${e.name}://`), ...ENGINES.filter((e) => e.sourceHosts).map((e) => `a ${e.name}:// source`)];
+    throw invalid(what, shown, `names ${more.length + 1} hosts`, `give one host:port; only ${several.join(', ').replace(/, ([^,]*)$/, ' or $1')} URL${several.length > 1 ? 's' : ''} name several, comma-separated`);
   }
   const endpoints = [{ host: u.hostname.replace(/^\[|\]$/g, ''), port }];
   for (const m of more) {
@@ -181,6 +182,24 @@ export function redactConnectionUrl(url: string): string {
  */
 export function redactUrl(text: string): string {
   return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:?\/\/+[^\s/?#@:]*):\S*@/g, '$1:***@');
+}
+
+/**
+ * `d` with `host` first (POST /switch-source, docs/failover.md): that host as `host`/`port`, then the
+ * URL's other hosts in their order. A host the URL does not name is added in front.
+ */
+export function preferHost(d: Dsn, host: { readonly host: string; readonly port: number }): Dsn {
+  const rest = (d.endpoints ?? [d]).filter((e) => !(e.host === host.host && e.port === host.port));
+  return { ...d, host: host.host, port: host.port, endpoints: [{ host: host.host, port: host.port }, ...rest.map((e) => ({ host: e.host, port: e.port }))] };
+}
+
+/** 'host:port' ('[v6]:port'; the port defaulting to `defaultPort`) as an endpoint, or undefined when it is not one. */
+export function parseHostPort(text: string, defaultPort: number): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/\s@]+)(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = m[2] ? Number(m[2]) : defaultPort;
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
 /** A printable description of a DSN without its password. */

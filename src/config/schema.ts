@@ -66,6 +66,11 @@ export const SyncConfigSchema = z
     serverId: z.number().int().min(1).max(4294967295).optional(),
     /** How to resume the binlog: GTID where the server offers it, or file+position. */
     positionMode: z.enum(['auto', 'gtid', 'file']).default('auto'),
+    /**
+     * Resuming on another server in GTID mode (failover): stream the GTID domains it logged that
+     * the checkpoint does not know from their first transaction, instead of refusing them.
+     */
+    gtidAdoptDomains: z.boolean().default(false),
     /** Target duration of one copy chunk; the chunk size adapts to it. */
     chunkTime: duration.default('200ms'),
     /**

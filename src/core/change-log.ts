@@ -41,7 +41,7 @@ export interface ChangeLog {
    * A resuming sync may also prepare the source here (PostgreSQL: the publication follows the
    * synced tables); `readOnly` (check, dry run) decides only and changes nothing.
    */
-  checkPosition(position: string, opts?: { readonly readOnly?: boolean }): Promise<void>;
+  checkPosition(position: string, opts?: { readonly readOnly?: boolean; readonly otherServer?: string }): Promise<void>;
   /**
    * Changes from `from` on, for the given tables, in source order, until `signal` aborts. The
    * iterator applies backpressure: the source stops reading while the consumer does not pull.

@@ -35,6 +35,21 @@ export const ErrorCode = {
   POSITION_LOST: 'TRIB_POSITION_LOST',
   /** The source is not the server the checkpoint was taken from. */
   SOURCE_CHANGED: 'TRIB_SOURCE_CHANGED',
+  /**
+   * In GTID mode, the source lacks transactions the checkpoint (the target) has: a replica
+   * promoted before it caught up, or one of another lineage.
+   */
+  SOURCE_BEHIND: 'TRIB_SOURCE_BEHIND',
+  /**
+   * In GTID mode, the source reached the checkpoint's sequence number in a domain with other
+   * transactions than the checkpoint's: each side has writes the other lacks.
+   */
+  SOURCE_DIVERGED: 'TRIB_SOURCE_DIVERGED',
+  /**
+   * In GTID mode, the source logged a GTID domain the checkpoint does not know (resumed on another
+   * server): refused unless --gtid-adopt-domains.
+   */
+  GTID_DOMAIN_UNKNOWN: 'TRIB_GTID_DOMAIN_UNKNOWN',
   /** The checkpoint on the target cannot be read or is of an unknown format. */
   CHECKPOINT_INVALID: 'TRIB_CHECKPOINT_INVALID',
   /** A DDL statement touched a synced table. */

@@ -38,6 +38,11 @@ export interface SourceIdentity {
   /** A stable, printable identity, e.g. 'mariadb server_id=1 domain=0' or a server UUID. */
   readonly id: string;
   readonly version: string;
+  /**
+   * The host:port in use when the source's URL names several hosts (docs/failover.md); absent
+   * otherwise. Shown by the sync's status (`sourceHost`); never part of `id`.
+   */
+  readonly endpoint?: string;
 }
 
 /**
@@ -115,6 +120,14 @@ export interface SourceCapabilities {
    * source without it.
    */
   readonly rowFilters: boolean;
+  /**
+   * Positions may name a place in the source's replication lineage rather than in one server's
+   * log (MySQL/MariaDB GTIDs): `checkPosition` with `otherServer` decides whether another server
+   * (a promoted replica) holds the checkpoint's history. Read by the resume rules
+   * (checkpoint/checkpoint.ts assertResumable): when false, a checkpoint of another source
+   * identity is refused with SOURCE_CHANGED without asking the source.
+   */
+  readonly lineagePositions: boolean;
 }
 
 /**

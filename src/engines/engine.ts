@@ -91,6 +91,12 @@ export interface EngineEntry {
   readonly needsDatabase: boolean;
   /** Whether a URL may name several endpoints of one cluster, comma-separated (`etcd://a:2379,b:2379/prefix`). */
   readonly cluster: boolean;
+  /**
+   * Whether a source URL may name several hosts of one replication lineage, comma-separated
+   * (`mysql://u@h1:3306,h2:3306/db`): the source connects to the first that answers, in order, on
+   * each (re)connect; resuming there is decided by the source's checkPosition (docs/failover.md).
+   */
+  readonly sourceHosts: boolean;
   readonly roles: EngineRoles;
   readonly values: ValueConventions;
   /** Imports the engine's folder; called only for a declared role. */

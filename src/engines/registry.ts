@@ -24,10 +24,10 @@ const OTHER_VALUES: ValueConventions = { zeroDates: false, bits: 'integer', spat
  * folders load lazily (a PostgreSQL → PostgreSQL sync never loads mysql2 or zongji).
  */
 export const ENGINES: readonly EngineEntry[] = [
-  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, cluster: false, roles: EVERY_ROLE, values: MYSQL_VALUES, load: async () => (await import('./mysql/index.js')).engine },
-  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, cluster: false, roles: EVERY_ROLE, values: POSTGRES_VALUES, load: async () => (await import('./postgres/index.js')).engine },
+  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, cluster: false, sourceHosts: true, roles: EVERY_ROLE, values: MYSQL_VALUES, load: async () => (await import('./mysql/index.js')).engine },
+  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, cluster: false, sourceHosts: false, roles: EVERY_ROLE, values: POSTGRES_VALUES, load: async () => (await import('./postgres/index.js')).engine },
   // A target only. Its values read back are the source's own (it stores the source's definitions), so its conventions are never asked.
-  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, cluster: true, roles: { source: false, target: true, replica: false }, values: OTHER_VALUES, load: async () => (await import('./etcd/index.js')).engine },
+  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, cluster: true, sourceHosts: false, roles: { source: false, target: true, replica: false }, values: OTHER_VALUES, load: async () => (await import('./etcd/index.js')).engine },
 ];
 
 /** The engine of a URL scheme (`mariadb` → mysql), or undefined for a scheme no engine has. */

@@ -44,6 +44,8 @@ export interface RunnerHealth {
   readonly retrying: boolean;
   /** Restarts after retryable failures since the run began. */
   readonly reconnects: number;
+  /** The source host:port in use when the source URL names several (docs/failover.md); absent otherwise. */
+  readonly sourceHost?: string;
   readonly startedAt: string;
   readonly uptimeSeconds: number;
   /** The last failure, retried or fatal; its message never holds a password. */

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { describeDsn, redactUrl } from '../config/dsn.js';
+import { describeDsn, parseHostPort, preferHost, redactUrl } from '../config/dsn.js';
 import { connectionDsn, resolvePasswords } from '../config/connection.js';
 import { parseConfig } from '../config/parse.js';
 import { toMs, type SyncConfig, type SyncConfigInput } from '../config/schema.js';
@@ -24,7 +24,7 @@ import { failing } from '../core/check.js';
 import { applierHooks, ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth, type SchemaChangeStatus } from './progress.js';
-import { openLagProbe, openTarget, sameDialect } from '../engines/registry.js';
+import { openLagProbe, openSource, openTarget, sameDialect } from '../engines/registry.js';
 import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
 import type { PredicatePair } from '../transform/transform.js';
 import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from './retry.js';
@@ -84,6 +84,14 @@ export class Runner extends EventEmitter {
   private lastSchemaChange: SchemaChangeStatus | null = null;
   /** True from a retryable failure until the next attempt has connected and loaded the checkpoint. */
   private retrying = false;
+  /** The source host in use (SourceIdentity.endpoint), when its URL names several. */
+  private sourceHost: string | undefined;
+  /** The identity of the source the current attempt streams from (its checkpoints name it). */
+  private sourceId: string | undefined;
+  /** The host switchSource() moved the sync to: connected to first from then on. */
+  private switchTo: { readonly host: string; readonly port: number } | undefined;
+  /** switchSource() stopped the stream: the attempt ends, and the next one connects there. */
+  private switching = false;
   /** The replica lag watch of the current attempt's copy (`replica`), while it runs. */
   private throttle: ReplicaThrottle | undefined;
   /** The last lag reading, kept for progress() once the copy (and its throttle) is over. */
@@ -161,6 +169,47 @@ export class Runner extends EventEmitter {
     return this.pauseGate.paused;
   }
 
+  /**
+   * Moves a streaming sync to another source host (POST /switch-source, `tributary switch-source`):
+   * first checks, on a connection of its own to that host, that it can resume the position applied
+   * now (the checks of a resume: GTID containment on another server; docs/failover.md), and
+   * refuses with that error when it cannot, the sync going on where it is. Then stops the stream at
+   * a transaction boundary (the checkpoint written), and the next attempt connects to `host` first
+   * (then the URL's others), checking again. Resolves with the host once the stream is stopping.
+   * Refused outside the stream phase (CONFIG_INVALID).
+   */
+  async switchSource(host: string): Promise<string> {
+    const urlDsn = connectionDsn(this.config, 'source');
+    const ep = parseHostPort(host, urlDsn.port);
+    if (!ep) throw new TributaryError(ErrorCode.CONFIG_INVALID, `source host '${host}' is not host:port; give it as h2:3306`);
+    const applier = this.applier;
+    if (this.phase !== 'stream' || !applier || this.switching) {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync moves to another source host only while streaming (it is ${this.switching ? 'moving already' : this.phase}); retry once the copy is done`);
+    }
+    const position = applier.snapshot().appliedPosition;
+    const probe = await openSource(this.config, { ...preferHost(urlDsn, ep), endpoints: [ep] }, this.syncId, this.logger.child({ component: 'switch-source' }));
+    try {
+      await probe.connect();
+      const identity = await probe.identity();
+      if (this.sourceId !== undefined && identity.id !== this.sourceId) {
+        if (!probe.capabilities.lineagePositions) {
+          throw new TributaryError(ErrorCode.SOURCE_CHANGED, `source host ${ep.host}:${ep.port} is ${identity.id}, not ${this.sourceId} the sync streams from, and this source's positions name one server only; the sync stays where it is`);
+        }
+        await probe.checkPosition(position, { readOnly: true, otherServer: this.sourceId });
+      } else await probe.checkPosition(position, { readOnly: true });
+    } finally {
+      await probe.close().catch(() => undefined);
+    }
+    if (this.phase !== 'stream' || this.applier !== applier) {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync left the stream phase while ${ep.host}:${ep.port} was checked (it is ${this.phase}); ask again`);
+    }
+    this.logger.info({ component: 'runner', host: `${ep.host}:${ep.port}`, position: probe.describePosition(position) }, `moving the source to ${ep.host}:${ep.port}: stopping the stream at a transaction boundary, then resuming there`);
+    this.switchTo = ep;
+    this.switching = true;
+    applier.stop();
+    return `${ep.host}:${ep.port}`;
+  }
+
   /** Stops the run: the copy finishes its chunks in flight, the stream stops at a transaction boundary. */
   cancel(): void {
     if (this.abort.signal.aborted) return;
@@ -198,6 +247,13 @@ export class Runner extends EventEmitter {
           started = true;
           this.retrying = false;
         });
+        if (this.switching && !this.abort.signal.aborted) {
+          // switchSource(): the stream stopped at a transaction boundary and checkpointed; the
+          // next attempt connects to the named host and resumes there after the same checks.
+          this.switching = false;
+          this.reconnects++;
+          continue;
+        }
         this.setPhase('stopped');
         return;
       } catch (err) {
@@ -253,6 +309,7 @@ export class Runner extends EventEmitter {
       target: this.injected.target,
       ...(this.injected.predicates ? { predicates: this.injected.predicates } : {}),
       requirements: 'enforce',
+      ...(this.switchTo ? { sourceHost: this.switchTo } : {}),
       lock: { watch },
       parallel: true,
       checkpoint: 'resume',
@@ -267,6 +324,8 @@ export class Runner extends EventEmitter {
       const database = session.database;
       await this.warnTargetRequirements(target, schemas, database, session.namespaces);
       const identity = session.identity as SourceIdentity;
+      this.sourceHost = identity.endpoint;
+      this.sourceId = identity.id;
       let cp: Checkpoint = session.checkpoint ?? { stream: null, tables: new Map() };
       const resume = session.resume;
       if (resume.kind === 'refused') {
@@ -714,6 +773,7 @@ export class Runner extends EventEmitter {
       paused: this.paused,
       retrying: this.retrying,
       reconnects: this.reconnects,
+      ...(this.sourceHost !== undefined ? { sourceHost: this.sourceHost } : {}),
       schemaChanges: this.schemaChanges,
       lastSchemaChange: this.lastSchemaChange,
       startedAt: new Date(this.startedAt).toISOString(),

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { assertResumable } from '../checkpoint/checkpoint.js';
 import { connectionDsn } from '../config/connection.js';
-import { describeDsn, type Dsn } from '../config/dsn.js';
+import { describeDsn, preferHost, type Dsn } from '../config/dsn.js';
 import type { SyncConfig } from '../config/schema.js';
 import { deriveSyncId } from '../config/sync-id.js';
 import { selectTables, tableSelected } from '../config/tables.js';
@@ -18,7 +18,7 @@ import { openSource, openTarget, withLogicalTypes } from '../engines/registry.js
 import { transformSource, TransformRules, type PredicatePair } from '../transform/transform.js';
 
 /** Checkpoint refusals that --force answers by starting over (the sync clears the checkpoint). */
-export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.DDL_UNSUPPORTED, ErrorCode.RELAY_READER_LOST]);
+export const FORCE_RESTARTS: ReadonlySet<string> = new Set([ErrorCode.POSITION_LOST, ErrorCode.SOURCE_CHANGED, ErrorCode.SOURCE_DIVERGED, ErrorCode.GTID_DOMAIN_UNKNOWN, ErrorCode.DDL_UNSUPPORTED, ErrorCode.RELAY_READER_LOST]);
 
 /** A step of opening a session, as `onStepError` names it. */
 export type SessionStep = 'connect' | 'requirements' | 'tables' | 'describe' | 'database' | 'checkpoint';
@@ -34,6 +34,11 @@ export interface StepSubject {
 
 export interface SessionOptions {
   readonly logger: Logger;
+  /**
+   * The source host to connect to first (POST /switch-source): it goes before the URL's hosts
+   * (config/dsn.ts preferHost). The sync id stays the one the URLs derive.
+   */
+  readonly sourceHost?: { readonly host: string; readonly port: number };
   /** Injected sides (tests, embedding programs); opened from the URLs through the registry otherwise. */
   readonly source?: ChangeSource;
   readonly target?: Target;
@@ -140,7 +145,8 @@ export function endpoints(config: SyncConfig): { readonly srcDsn: Dsn; readonly 
 
 /** The sides of a configuration, built but not connected (see Session). */
 export async function createSession(config: SyncConfig, opts: SessionOptions): Promise<Session> {
-  const { srcDsn, dstDsn, syncId } = endpoints(config);
+  const { srcDsn: urlDsn, dstDsn, syncId } = endpoints(config);
+  const srcDsn = opts.sourceHost ? preferHost(urlDsn, opts.sourceHost) : urlDsn;
   // Malformed rules are refused before anything connects.
   const rules = TransformRules.fromConfig(config, opts.predicates);
   if (Object.keys(config.databaseRewrites).length > 0 && config.databases.length === 0) {

@@ -37,6 +37,23 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(res.req.method === 'HEAD' ? undefined : text);
 }
 
+/** A request's body as text, refused beyond `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.length > limit) {
+        req.resume();
+        reject(new Error(`body over ${limit} bytes`));
+      }
+    });
+    req.on('end', () => resolve(text));
+    req.on('error', reject);
+  });
+}
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }

@@ -8,13 +8,13 @@ import { assertBindAllowed, isLoopback, parseListen, type ListenAddress } from '
 import { renderDashboard } from './dashboard.js';
 import { History, type HistoryJson } from './history.js';
 import { hostPolicy, type HostPolicy } from './host.js';
-import { bearerMatches, sameOrigin, sendJson, tokenDigest } from './http.js';
+import { bearerMatches, readBody, sameOrigin, sendJson, tokenDigest } from './http.js';
 import { METRICS_CONTENT_TYPE, SyncMetrics } from './metrics.js';
 import { buildStatus, readiness, type ExitStatus } from './status.js';
 
 export interface HttpApiOptions {
   /** The sync to serve; the API only reads it and calls pause/resume/cancel/checksumNow. */
-  readonly runner: Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow'>;
+  readonly runner: Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
   /** HOST:PORT (see parseListen); port 0 picks a free port. */
   readonly listen: string;
   /**
@@ -186,11 +186,14 @@ export class HttpApi {
     const method = req.method ?? 'GET';
     const route = ROUTES[path];
     this.opts.logger?.debug({ method, path }, 'HTTP request');
-    // Bodies are not used; drain them so the connection can be reused.
-    req.resume();
+    // Bodies are not used (but /switch-source's, read below); drain them so the connection can be reused.
+    if (path !== '/switch-source') req.resume();
     // First, before any route, auth or 404: a request for another name is none of this API's.
     if (!this.hosts.allows(req.headers.host)) return this.refuseHost(res, req.headers.host ?? '');
-    if (!route) return sendJson(res, 404, { error: `no endpoint ${path}; try GET / (the dashboard), /status, /history, /healthz, /readyz, /metrics or POST /pause, /resume, /stop, /checksum` });
+    if (!route) {
+      req.resume();
+      return sendJson(res, 404, { error: `no endpoint ${path}; try GET / (the dashboard), /status, /history, /healthz, /readyz, /metrics or POST /pause, /resume, /stop, /checksum, /switch-source` });
+    }
     if (method !== route.method && !(route.method === 'GET' && method === 'HEAD')) {
       res.setHeader('Allow', route.method === 'GET' ? 'GET, HEAD' : 'POST');
       return sendJson(res, 405, { error: `${path} takes ${route.method}` });
@@ -243,6 +246,23 @@ export class HttpApi {
         this.opts.logger?.info('stop asked over HTTP: finishing work in flight and writing a checkpoint');
         runner.cancel();
         return sendJson(res, 202, { stopping: true });
+      case '/switch-source': {
+        let host: unknown;
+        try {
+          host = (JSON.parse(await readBody(req, 4096)) as { host?: unknown }).host;
+        } catch (err) {
+          return sendJson(res, 400, { error: `POST /switch-source takes a JSON body {"host": "h2:3306"} (${(err as Error).message})` });
+        }
+        if (typeof host !== 'string' || !host) return sendJson(res, 400, { error: 'POST /switch-source takes a JSON body {"host": "h2:3306"}: the source host to move to' });
+        try {
+          const to = await runner.switchSource(host);
+          return sendJson(res, 202, { switching: true, host: to });
+        } catch (err) {
+          const code = err instanceof TributaryError ? err.code : ErrorCode.INTERNAL;
+          this.opts.logger?.warn({ host, err: redactUrl((err as Error).message) }, 'switch-source refused; the sync stays where it is');
+          return sendJson(res, 409, { error: redactUrl((err as Error).message), code });
+        }
+      }
       case '/checksum': {
         const before = runner.progress().checksum;
         if (!before) {
@@ -299,4 +319,5 @@ const ROUTES: Readonly<Record<string, { readonly method: 'GET' | 'POST'; readonl
   '/resume': { method: 'POST', auth: true },
   '/stop': { method: 'POST', auth: true },
   '/checksum': { method: 'POST', auth: true },
+  '/switch-source': { method: 'POST', auth: true },
 };

@@ -19,6 +19,8 @@ export interface Readiness {
 export interface StatusJson {
   readonly syncId: string;
   readonly source: string;
+  /** The source host:port in use when the source URL names several (docs/failover.md), else null. */
+  readonly sourceHost: string | null;
   readonly target: string;
   readonly phase: Phase;
   readonly summary: string;
@@ -130,6 +132,7 @@ export async function buildStatus(runner: StatusSource, maxLagSeconds: number, e
   return {
     syncId: runner.syncId,
     source: describeUrl(runner.config.source, 'source'),
+    sourceHost: h.sourceHost ?? null,
     target: describeUrl(runner.config.target, 'target'),
     phase: p.phase,
     summary: redactUrl(p.summary),

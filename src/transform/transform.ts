@@ -150,7 +150,7 @@ class TransformedSource implements ChangeSource {
   retainedBytes(): Promise<number | undefined> {
     return this.inner.retainedBytes();
   }
-  checkPosition(position: string, opts?: { readonly readOnly?: boolean }): Promise<void> {
+  checkPosition(position: string, opts?: { readonly readOnly?: boolean; readonly otherServer?: string }): Promise<void> {
     return this.inner.checkPosition(position, opts);
   }
   acknowledge(position: string): Promise<void> {

@@ -199,6 +199,7 @@ export class FakeSource implements ChangeSource {
     schemaChanges: true,
     logsCascades: true,
     rowFilters: true,
+    lineagePositions: false,
   };
   private readonly tables = new Map<string, FakeRows>();
   private readonly log: StreamEvent[] = [];

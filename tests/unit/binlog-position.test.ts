@@ -13,6 +13,20 @@ describe('binlog positions', () => {
     expect(comparePositions(at(400, true), at(400, true))).toBe(0);
   });
 
+  it('orders MariaDB GTID positions by their GTIDs first, across the files of two servers (failover), and by file and offset when they are equal or incomparable', () => {
+    const pos = (file: string, p: number, gtid: string) => encodePosition({ file, pos: p, gtid });
+    // The old primary's binlog.000009 against the promoted replica's binlog.000002: the GTID decides.
+    expect(comparePositions(pos('binlog.000009', 900, '0-1-100'), pos('binlog.000002', 300, '0-2-101'))).toBeLessThan(0);
+    expect(comparePositions(pos('binlog.000002', 300, '0-2-101'), pos('binlog.000009', 900, '0-1-100'))).toBeGreaterThan(0);
+    // A domain the other lacks counts as before everything.
+    expect(comparePositions(pos('binlog.000009', 900, '0-1-100'), pos('binlog.000001', 10, '0-1-100,7-2-1'))).toBeLessThan(0);
+    // Equal or incomparable GTIDs: file and offset.
+    expect(comparePositions(pos('binlog.000002', 400, '0-1-100'), pos('binlog.000002', 500, '0-1-100'))).toBeLessThan(0);
+    expect(comparePositions(pos('binlog.000003', 10, '0-1-100,1-1-5'), pos('binlog.000002', 500, '0-1-99,1-1-6'))).toBeGreaterThan(0);
+    // MySQL GTID sets and file positions: file and offset, as before.
+    expect(comparePositions(pos('binlog.000003', 10, 'uuid:1-5'), pos('binlog.000002', 500, 'uuid:1-9'))).toBeGreaterThan(0);
+  });
+
   it('round-trips and says so when described; a position without it encodes as before', () => {
     expect(decodePosition(at(400, true))).toEqual({ file: 'binlog.000002', pos: 400, gtid: '0-1-9', firstApplied: true });
     expect(describePosition(at(400, true))).toBe('binlog.000002:400+1 gtid=0-1-9');

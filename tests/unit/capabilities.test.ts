@@ -28,7 +28,7 @@ import { FakeSource, FakeTarget, TABLE, until } from '../helpers/fakes.js';
 const logger = pino({ level: 'silent' });
 
 /** Which methods each capability announces. */
-const SOURCE_METHODS: Record<Exclude<keyof SourceCapabilities, 'schemaChanges' | 'logsCascades' | 'rowFilters'>, readonly string[]> = {
+const SOURCE_METHODS: Record<Exclude<keyof SourceCapabilities, 'schemaChanges' | 'logsCascades' | 'rowFilters' | 'lineagePositions'>, readonly string[]> = {
   encodedFormats: ['readChunkEncoded'],
   chunkDigest: ['chunkDigest'],
   checksumReads: ['readRowsByKeys', 'scanRows'],

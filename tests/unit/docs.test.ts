@@ -37,7 +37,7 @@ describe('docs/options.md', () => {
   afterEach(() => vi.restoreAllMocks());
   const options = read('docs/options.md');
 
-  for (const command of ['sync', 'check', 'verify', 'move', 'status', 'demo', 'relay']) {
+  for (const command of ['sync', 'check', 'verify', 'move', 'status', 'switch-source', 'demo', 'relay']) {
     it(`documents every option of ${command}`, async () => {
       const flags = await helpOptions(command);
       expect(flags.length).toBeGreaterThan(2);

@@ -157,7 +157,7 @@ describe('HTTP API refuses other Host names on every endpoint', () => {
       resume: touch('resume'),
       cancel: touch('cancel'),
       checksumNow: touch('checksumNow'),
-    } as unknown as Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow'>;
+    } as unknown as Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
   }
 
   /** A raw request with the Host header given (fetch would not let a test set it). */

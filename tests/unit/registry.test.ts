@@ -53,6 +53,9 @@ describe('engine registry', () => {
     expect([d.host, d.port, d.user, d.password, d.database, d.params.ca]).toEqual(['a.example', 2379, 'u', 'p@ss', 'tree', '/x.pem']);
     expect(() => parseDsn('mysql://u:secret@a:3306,b:3306/db', 'target')).toThrow(/names 2 hosts; give one host:port/);
     expect(() => parseDsn('mysql://u:secret@a:3306,b:3306/db', 'target')).not.toThrow(/secret/);
+    // A MySQL source may name several hosts of one replication lineage (docs/failover.md); PostgreSQL may not.
+    expect(parseDsn('mysql://u:secret@a:3306,b:3307/db', 'source').endpoints).toEqual([{ host: 'a', port: 3306 }, { host: 'b', port: 3307 }]);
+    expect(() => parseDsn('postgres://u@a:5432,b:5432/db', 'source')).toThrow(/names 2 hosts; give one host:port; only etcd:\/\/ or a mysql:\/\/ source URLs name several/);
   });
 
   it('fills the logical types of a hand-built table from its engine, keeps given ones, and leaves an unknown engine’s alone', async () => {

@@ -38,9 +38,50 @@ function fileIndex(file: string): [string, number] {
   return m ? [m[1] ?? '', Number(m[2])] : [file, 0];
 }
 
+/**
+ * The order of two MariaDB GTID positions ('d-s-n,…', one GTID per domain) by their seq_nos:
+ * negative when every domain of `a` is at or before `b`'s (a missing domain counting as before
+ * all), positive for the reverse, 0 when equal or when neither contains the other (then the caller
+ * decides). Under gtid_strict_mode seq_nos only grow along a lineage, whichever server logged them.
+ */
+function compareMariadbGtids(a: string, b: string): number {
+  const seqs = (text: string): Map<string, bigint> | undefined => {
+    const m = new Map<string, bigint>();
+    for (const part of text.split(',')) {
+      const x = /^(\d+)-\d+-(\d+)$/.exec(part.trim());
+      if (!x) return undefined;
+      m.set(x[1]!, BigInt(x[2]!));
+    }
+    return m;
+  };
+  const sa = seqs(a);
+  const sb = seqs(b);
+  if (!sa || !sb) return 0;
+  let before = false;
+  let after = false;
+  for (const d of new Set([...sa.keys(), ...sb.keys()])) {
+    const x = sa.get(d) ?? -1n;
+    const y = sb.get(d) ?? -1n;
+    if (x < y) before = true;
+    else if (x > y) after = true;
+  }
+  return before && !after ? -1 : after && !before ? 1 : 0;
+}
+
+/**
+ * Positions with MariaDB GTIDs order by their GTIDs first: after a failover (docs/failover.md) the
+ * positions of the old and the new server name files of two binlogs that do not compare, while
+ * their GTIDs do. On one server both orders agree (the binlog state only grows along the file);
+ * equal or incomparable GTIDs (a heartbeat at the same transaction, a schema change applied first)
+ * fall back to the file and offset.
+ */
 export function comparePositions(a: string, b: string): number {
   const pa = decodePosition(a);
   const pb = decodePosition(b);
+  if (pa.gtid && pb.gtid && pa.gtid !== pb.gtid) {
+    const byGtid = compareMariadbGtids(pa.gtid, pb.gtid);
+    if (byGtid !== 0) return byGtid;
+  }
   const [, ia] = fileIndex(pa.file);
   const [, ib] = fileIndex(pb.file);
   if (ia !== ib) return ia - ib;

@@ -23,6 +23,7 @@ import { assertReadable, assertRequirements, sourceRequirements, type Requiremen
 import { databaseDefaults, describeTable, listDatabases, listTables } from './schema.js';
 import { pgCopySelect, tsvSelect } from './load.js';
 import * as read from './read.js';
+import { assertMariadbContains, assertMysqlContains, readMariadbGtidState } from './gtid.js';
 
 export interface MysqlSourceOptions {
   readonly dsn: Dsn;
@@ -45,6 +46,11 @@ export interface MysqlSourceOptions {
    * empty: the URL's database, tables by their own names.
    */
   readonly databases?: readonly string[];
+  /**
+   * --gtid-adopt-domains: on resume, GTID domains the server logged that the checkpoint does not
+   * know are streamed from their first transaction instead of refused (gtid.ts).
+   */
+  readonly adoptDomains?: boolean;
 }
 
 /**
@@ -69,8 +75,14 @@ export class MysqlSource implements ChangeSource {
     schemaChanges: true,
     logsCascades: false,
     rowFilters: true,
+    lineagePositions: true,
   };
   private readonly opts: MysqlSourceOptions;
+  /**
+   * The host in use: the URL's only one, or (several hosts, docs/failover.md) the first that
+   * answered at connect(); its `endpoints` name that host alone, so messages name it.
+   */
+  private dsn: Dsn;
   /** The definitions describe() read, by table: the catalogue's when the session began. */
   private readonly described = new Map<string, TableSchema>();
   private conn: Connection | undefined;
@@ -90,6 +102,7 @@ export class MysqlSource implements ChangeSource {
 
   constructor(opts: MysqlSourceOptions) {
     this.opts = opts;
+    this.dsn = opts.dsn;
     if (opts.databases?.length && opts.dsn.database) {
       throw new TributaryError(
         ErrorCode.CONFIG_INVALID,
@@ -100,12 +113,12 @@ export class MysqlSource implements ChangeSource {
 
   /** The databases this source syncs: the URL's, or those --databases selected at connect(). */
   private databases(): readonly string[] {
-    return this.dbs ?? [this.opts.dsn.database];
+    return this.dbs ?? [this.dsn.database];
   }
 
   /** Where a table of this source's naming lives: `db.table` under --databases, else the URL's database. */
   private ref(name: string): { readonly db: string; readonly table: string } {
-    if (!this.dbs) return { db: this.opts.dsn.database, table: name };
+    if (!this.dbs) return { db: this.dsn.database, table: name };
     const { namespace, table } = splitName(name);
     if (namespace === undefined || !this.dbs.includes(namespace)) {
       throw new TributaryError(ErrorCode.TABLE_UNSUPPORTED, `table '${name}' is not one of the synced databases' (${this.dbs.join(', ')}): with --databases tables are named db.table; check --tables`);
@@ -118,15 +131,38 @@ export class MysqlSource implements ChangeSource {
     return this.conn;
   }
 
+  /**
+   * Connects to the URL's host; with several (`mysql://u@h1,h2/db`), to the first that answers, in
+   * order: an unreachable one (refused, timed out) is passed over with a warning, any other
+   * failure (access denied, …) stops there. Whether the sync may resume on the one reached is
+   * checkPosition's to decide (the session asks it: another server identity than the checkpoint's).
+   */
   async connect(): Promise<void> {
-    this.conn = await openConnection(this.opts.dsn, 'source');
-    this.pool = await openPool(this.opts.dsn, 'source', this.opts.poolSize);
-    const [rows] = await this.conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+    const hosts = this.opts.dsn.endpoints ?? [this.opts.dsn];
+    const failures: string[] = [];
+    for (const [i, ep] of hosts.entries()) {
+      const dsn: Dsn = { ...this.opts.dsn, host: ep.host, port: ep.port, endpoints: [ep] };
+      try {
+        this.conn = await openConnection(dsn, 'source');
+        this.dsn = dsn;
+        break;
+      } catch (err) {
+        if (hosts.length === 1 || !(err instanceof TributaryError) || err.code !== ErrorCode.CONNECT_FAILED) throw err;
+        failures.push(`${ep.host}:${ep.port}: ${err.message}`);
+        if (i === hosts.length - 1) {
+          throw new TributaryError(ErrorCode.CONNECT_FAILED, `no host of source ${describeDsn(this.opts.dsn)} answers (${failures.join('; ')}); start one of them, or fix the URL`, { cause: err, fatal: err.fatal });
+        }
+        this.opts.logger.warn({ host: `${ep.host}:${ep.port}`, err: err.message }, `source host ${ep.host}:${ep.port} does not answer; trying the next host of the URL`);
+      }
+    }
+    if (hosts.length > 1) this.opts.logger.info({ host: `${this.dsn.host}:${this.dsn.port}` }, `source connected to ${this.dsn.host}:${this.dsn.port}`);
+    this.pool = await openPool(this.dsn, 'source', this.opts.poolSize);
+    const [rows] = await this.c.query<RowDataPacket[]>('SELECT VERSION() AS v');
     this.versionText = String(rows[0]?.v ?? '');
     this.mariadb = /mariadb/i.test(this.versionText);
     if (this.opts.databases?.length) {
-      const all = await listDatabases(this.conn);
-      const chosen = selectDatabases(all, this.opts.databases, `source ${describeDsn(this.opts.dsn)}`);
+      const all = await listDatabases(this.c);
+      const chosen = selectDatabases(all, this.opts.databases, `source ${describeDsn(this.dsn)}`);
       const dotted = chosen.filter((d) => d.includes('.'));
       if (dotted.length) {
         throw new TributaryError(
@@ -148,7 +184,7 @@ export class MysqlSource implements ChangeSource {
 
   async preflight(): Promise<void> {
     const reqs = await this.check();
-    assertRequirements(reqs, `source ${describeDsn(this.opts.dsn)}`);
+    assertRequirements(reqs, `source ${describeDsn(this.dsn)}`);
     // Warnings let the sync run, and are said once at its start (short binlog retention, XA
     // transactions prepared now), as the PostgreSQL source does.
     for (const r of reqs) {
@@ -161,16 +197,17 @@ export class MysqlSource implements ChangeSource {
   }
 
   async identity(): Promise<SourceIdentity> {
+    const endpoint = (this.opts.dsn.endpoints?.length ?? 1) > 1 ? { endpoint: `${this.dsn.host}:${this.dsn.port}` } : {};
     if (this.mariadb) {
       const [rows] = await this.c.query<RowDataPacket[]>('SELECT @@server_id AS sid, @@gtid_domain_id AS dom');
-      return { id: `mariadb server_id=${rows[0]?.sid} gtid_domain_id=${rows[0]?.dom}`, version: this.versionText };
+      return { id: `mariadb server_id=${rows[0]?.sid} gtid_domain_id=${rows[0]?.dom}`, version: this.versionText, ...endpoint };
     }
     const [rows] = await this.c.query<RowDataPacket[]>('SELECT @@server_uuid AS uuid');
-    return { id: `mysql server_uuid=${rows[0]?.uuid}`, version: this.versionText };
+    return { id: `mysql server_uuid=${rows[0]?.uuid}`, version: this.versionText, ...endpoint };
   }
 
   databaseDefaults(namespace?: string): Promise<DatabaseDefaults> {
-    return databaseDefaults(this.c, namespace ?? this.databases()[0] ?? this.opts.dsn.database);
+    return databaseDefaults(this.c, namespace ?? this.databases()[0] ?? this.dsn.database);
   }
 
   /**
@@ -250,12 +287,12 @@ export class MysqlSource implements ChangeSource {
     } catch (err) {
       throw new TributaryError(
         ErrorCode.PRIVILEGE_MISSING,
-        `source ${describeDsn(this.opts.dsn)}: cannot set read_only for the cutover (${(err as Error).message}); grant the user SUPER (MariaDB: READ_ONLY ADMIN), or stop writes yourself with --cutover-command`,
+        `source ${describeDsn(this.dsn)}: cannot set read_only for the cutover (${(err as Error).message}); grant the user SUPER (MariaDB: READ_ONLY ADMIN), or stop writes yourself with --cutover-command`,
         { cause: err },
       );
     }
     return {
-      description: `read_only=ON on ${describeDsn(this.opts.dsn)} (was ${before ? 'ON' : 'OFF'})`,
+      description: `read_only=ON on ${describeDsn(this.dsn)} (was ${before ? 'ON' : 'OFF'})`,
       restore: async () => {
         if (!before) await this.c.query('SET GLOBAL read_only = OFF');
       },
@@ -295,7 +332,7 @@ export class MysqlSource implements ChangeSource {
     } catch (err) {
       // A server gone away (restarting) is CONNECT_FAILED, retryable, as on every other read here:
       // the continuous checksum asks for the head while the stream rides out a restart.
-      throw connectError(err, this.opts.dsn, 'source');
+      throw connectError(err, this.dsn, 'source');
     }
   }
 
@@ -310,7 +347,7 @@ export class MysqlSource implements ChangeSource {
     }
     const r = rows[0];
     if (!r) {
-      throw new TributaryError(ErrorCode.SOURCE_SETTING, `source ${describeDsn(this.opts.dsn)} reports no binlog (SHOW MASTER STATUS is empty); start it with --log-bin`);
+      throw new TributaryError(ErrorCode.SOURCE_SETTING, `source ${describeDsn(this.dsn)} reports no binlog (SHOW MASTER STATUS is empty); start it with --log-bin`);
     }
     let gtid: string | undefined;
     if (await this.useGtid()) {
@@ -343,14 +380,14 @@ export class MysqlSource implements ChangeSource {
       pos = Number(value('binlog_snapshot_position'));
     } catch (err) {
       conn.release();
-      throw connectError(err, this.opts.dsn, 'source');
+      throw connectError(err, this.dsn, 'source');
     }
     if (!file || !Number.isFinite(pos)) {
       await conn.query('ROLLBACK').catch(() => undefined);
       conn.release();
       throw new TributaryError(
         ErrorCode.TABLE_UNSUPPORTED,
-        `table${tables.length > 1 ? 's' : ''} ${tables.join(', ')} of ${describeDsn(this.opts.dsn)} ha${tables.length > 1 ? 've' : 's'} no primary key nor unique NOT NULL key, and this server does not report the binlog position of a consistent snapshot (MariaDB's binlog_snapshot_file/position), which copying such a table exactly needs; add a key, or leave ${tables.length > 1 ? 'them' : 'it'} out with --tables`,
+        `table${tables.length > 1 ? 's' : ''} ${tables.join(', ')} of ${describeDsn(this.dsn)} ha${tables.length > 1 ? 've' : 's'} no primary key nor unique NOT NULL key, and this server does not report the binlog position of a consistent snapshot (MariaDB's binlog_snapshot_file/position), which copying such a table exactly needs; add a key, or leave ${tables.length > 1 ? 'them' : 'it'} out with --tables`,
       );
     }
     this.snap = { conn, tables: new Set(tables) };
@@ -363,8 +400,41 @@ export class MysqlSource implements ChangeSource {
     return positions.encodePosition({ file, pos: pos as number, ...(gtid !== undefined ? { gtid } : {}) });
   }
 
-  async checkPosition(position: string): Promise<void> {
+  /**
+   * In GTID mode the checkpoint's GTID decides (gtid.ts: behind, diverged, purged, unknown domain),
+   * on this server or, with `otherServer`, on a promoted replica: the stream connects by GTID, so
+   * a purged binlog FILE of the checkpoint does not matter while its GTID's successors are still
+   * logged. A file+position checkpoint needs its file, and names a place in one server's binlog
+   * only: on another server it is refused.
+   */
+  async checkPosition(position: string, opts: { readonly readOnly?: boolean; readonly otherServer?: string } = {}): Promise<void> {
     const p = positions.decodePosition(position);
+    const where = describeDsn(this.dsn);
+    if (p.gtid && (await this.useGtid())) {
+      // On another server, messages name both identities: the checkpoint's and this one's.
+      const named = opts.otherServer === undefined ? where : `${where} (${(await this.identity()).id}; the checkpoint was taken on ${opts.otherServer})`;
+      try {
+        if (this.mariadb) {
+          const state = await readMariadbGtidState(this.c);
+          assertMariadbContains({ checkpoint: p.gtid, ...state, where: named, adoptDomains: this.opts.adoptDomains ?? false, refuseUnknownDomains: opts.otherServer !== undefined });
+        } else {
+          await assertMysqlContains(this.c, p.gtid, named);
+        }
+      } catch (err) {
+        if (err instanceof TributaryError) throw err;
+        throw connectError(err, this.dsn, 'source');
+      }
+      if (opts.otherServer !== undefined) {
+        this.opts.logger.warn({ checkpointSource: opts.otherServer, gtid: p.gtid }, `resuming on ${where}, another server than the checkpoint's (${opts.otherServer}): it holds the checkpoint's GTID ${p.gtid} and the binlogs after it`);
+      }
+      return;
+    }
+    if (opts.otherServer !== undefined) {
+      throw new TributaryError(
+        ErrorCode.SOURCE_CHANGED,
+        `the checkpoint's position ${positions.describePosition(position)} was taken on ${opts.otherServer}, but source ${where} is another server; a binlog file and offset name a place in one server's binlog only, so resuming here would skip or repeat changes. Nothing was written. Fix: point --source back at that server, or start over with --force; for failover between servers, sync in GTID mode (--position-mode gtid or auto, with GTIDs on the source)`,
+      );
+    }
     const [logs] = await this.c.query<RowDataPacket[]>('SHOW BINARY LOGS');
     const files = logs.map((l) => String(l.Log_name));
     if (!files.includes(p.file)) {
@@ -372,16 +442,6 @@ export class MysqlSource implements ChangeSource {
         ErrorCode.POSITION_LOST,
         `the checkpoint's binlog position ${positions.describePosition(position)} is no longer on the source: binlog file ${p.file} was purged (oldest is ${files[0] ?? 'none'}). Nothing was written. Keep binlogs longer (binlog_expire_logs_seconds) and start over with --force`,
       );
-    }
-    if (p.gtid && this.mariadb) {
-      const [g] = await this.c.query<RowDataPacket[]>('SELECT @@gtid_binlog_state AS s');
-      const state = String(g[0]?.s ?? '');
-      for (const part of p.gtid.split(',').filter(Boolean)) {
-        const dom = part.split('-')[0];
-        if (!state.split(',').some((s) => s.split('-')[0] === dom)) {
-          throw new TributaryError(ErrorCode.SOURCE_CHANGED, `the checkpoint's GTID ${part} names replication domain ${dom}, which the source's binlog does not have (gtid_binlog_state=${state}); this is not the server the sync started from. Point --source at it, or start over with --force`);
-        }
-      }
     }
   }
 
@@ -435,7 +495,7 @@ export class MysqlSource implements ChangeSource {
     try {
       return await digestRange(this.poolOrFail(), this.sqlFor(table), table, range);
     } catch (err) {
-      throw connectError(err, this.opts.dsn, 'source');
+      throw connectError(err, this.dsn, 'source');
     }
   }
 
@@ -443,7 +503,7 @@ export class MysqlSource implements ChangeSource {
     try {
       return await read.readByKeys(this.poolOrFail(), this.sqlFor(table), table, keys);
     } catch (err) {
-      throw connectError(err, this.opts.dsn, 'source');
+      throw connectError(err, this.dsn, 'source');
     }
   }
 
@@ -451,7 +511,7 @@ export class MysqlSource implements ChangeSource {
     try {
       await read.scanRows(this.poolOrFail(), this.sqlFor(table), onRows);
     } catch (err) {
-      throw connectError(err, this.opts.dsn, 'source');
+      throw connectError(err, this.dsn, 'source');
     }
   }
 
@@ -504,7 +564,7 @@ export class MysqlSource implements ChangeSource {
       const [rows] = await conn.query<RowDataPacket[]>({ ...q, rowsAsArray: true, typeCast: false });
       return rows;
     } catch (err) {
-      throw connectError(err, this.opts.dsn, 'source');
+      throw connectError(err, this.dsn, 'source');
     }
   }
 
@@ -513,7 +573,7 @@ export class MysqlSource implements ChangeSource {
       const [rows] = await this.poolOrFail().query<RowDataPacket[]>({ ...q, rowsAsArray: true, typeCast: false });
       return rows;
     } catch (err) {
-      throw connectError(err, this.opts.dsn, 'source');
+      throw connectError(err, this.dsn, 'source');
     }
   }
 
@@ -527,7 +587,7 @@ export class MysqlSource implements ChangeSource {
     try {
       yield* streamBinlog(
         {
-          dsn: this.opts.dsn,
+          dsn: this.dsn,
           serverId: this.opts.serverId,
           from: positions.decodePosition(from),
           useGtid,
@@ -549,7 +609,7 @@ export class MysqlSource implements ChangeSource {
       );
     } catch (err) {
       if (err instanceof TributaryError) throw err;
-      throw connectError(err, this.opts.dsn, 'source binlog');
+      throw connectError(err, this.dsn, 'source binlog');
     }
   }
 

@@ -77,6 +77,7 @@ export class PostgresSource implements ChangeSource {
     schemaChanges: true,
     logsCascades: true,
     rowFilters: true,
+    lineagePositions: false,
   };
   readonly slot: string;
   readonly publication: string;
