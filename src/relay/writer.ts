@@ -94,7 +94,9 @@ export class RelayWriter {
 
   private timer: NodeJS.Timeout | undefined;
   private wanted = false;
+  /** The group commit loop (awaited by close); `looping` says whether it runs now. */
   private running: Promise<void> | undefined;
+  private looping = false;
   private failed: Error | undefined;
   private closed = false;
   private waiters: { ordinal: number; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -298,10 +300,16 @@ export class RelayWriter {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.wanted = true;
-    if (!this.running) this.running = this.run();
+    // `looping`, not `running`: a loop that finds nothing pending ends before run() returns, so
+    // `running` would be assigned after it ended and stand for a loop that no longer runs (every
+    // later request then waited on it, and nothing appended became durable again).
+    if (!this.looping) {
+      this.looping = true;
+      this.running = this.run();
+    }
   }
 
-  /** The group commit loop: one at a time; `running` is cleared in the same tick the loop ends, so a request is never left unserved. */
+  /** The group commit loop: one at a time; `looping` is cleared in the same tick the loop ends, so a request is never left unserved. */
   private async run(): Promise<void> {
     try {
       while (this.wanted && !this.failed) {
@@ -314,7 +322,7 @@ export class RelayWriter {
     } catch (err) {
       this.fail(err);
     } finally {
-      this.running = undefined;
+      this.looping = false;
     }
   }
 

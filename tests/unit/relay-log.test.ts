@@ -208,6 +208,19 @@ describe('relay writer and reader', () => {
     await w.close();
   });
 
+  it('a group commit asked for with nothing pending does not stall the writer', async () => {
+    // Found by a reader that hung under load: a commit takes the records a timer was set for; the
+    // timer then fires with nothing pending; that commit loop ended before run() returned, and the
+    // writer took it for running ever after, so nothing appended later became durable. The timer's
+    // request is made directly here (the interval is long, so no timer fires on its own).
+    const w = await RelayWriter.open(dir, { ...OPTS, fsyncIntervalMs: 60_000 });
+    (w as unknown as { requestFlush(): void }).requestFlush();
+    w.append(txn(1));
+    const flushed = w.flush().then(() => 'durable');
+    await expect(Promise.race([flushed, new Promise((r) => setTimeout(() => r('stalled'), 2000))])).resolves.toBe('durable');
+    await w.close();
+  });
+
   it('a reader in another "process" (no writer handle) follows through the durable mark file', async () => {
     const w = await RelayWriter.open(dir, OPTS);
     const ac = new AbortController();
