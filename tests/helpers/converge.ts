@@ -44,3 +44,18 @@ export async function copyDone(run: CliRun, ms = 60_000): Promise<void> {
   }
   if (!done()) throw new Error(`the sync exited (code ${run.child.exitCode}) before its initial copy was done\n--- tributary stderr ---\n${run.stderr().slice(-3000)}`);
 }
+
+/**
+ * waitUntil for syncs run as CLI processes: fails at once when one of `runs` exits, and on failure
+ * shows the end of each one's log (checksum passes left out), so a timeout says why.
+ */
+export async function inStep(what: string, predicate: () => Promise<boolean>, runs: CliRun | readonly CliRun[], ms = 90_000): Promise<void> {
+  const all = Array.isArray(runs) ? (runs as readonly CliRun[]) : [runs as CliRun];
+  const exited = () => all.find((r) => r.child.exitCode !== null);
+  const logs = () => all.map((r) => r.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-3000)).join('\n----\n');
+  await waitUntil(what, async () => (await predicate()) || exited() !== undefined, ms).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${logs()}`, { cause: err });
+  });
+  const gone = exited();
+  if (gone) throw new Error(`a sync exited (${gone.child.exitCode}) before ${what}\n${logs()}`);
+}

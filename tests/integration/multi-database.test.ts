@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
 import { pgClient } from '../helpers/postgres.js';
 import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { copyDone } from '../helpers/converge.js';
+import { copyDone, inStep } from '../helpers/converge.js';
 
 let source: Server;
 let target: Server;
@@ -59,12 +59,6 @@ async function rows(c: Connection, sql: string): Promise<string> {
   return c.query(sql).then(([r]) => JSON.stringify(r)).catch((err: unknown) => `error: ${(err as Error).message}`);
 }
 
-/** waitUntil, whose timeout shows the end of the sync's log (checksum passes left out). */
-async function inStep(what: string, predicate: () => Promise<boolean>, run: CliRun, ms = 90_000): Promise<void> {
-  await waitUntil(what, predicate, ms).catch((err: unknown) => {
-    throw new Error(`${(err as Error).message}\n${run.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-4000)}`, { cause: err });
-  });
-}
 
 const tablesOf = async (db: string) => rows(dst, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db}' ORDER BY TABLE_NAME`);
 

@@ -10,8 +10,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
 import { pgClient } from '../helpers/postgres.js';
-import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
-import { copyDone } from '../helpers/converge.js';
+import { connect, runCli, startCli, type CliRun } from '../helpers/mysql.js';
+import { copyDone, inStep } from '../helpers/converge.js';
 
 let pgServer: Server;
 let maria: Server;
@@ -71,13 +71,6 @@ function writer(url: string, schemas: readonly string[]): { stop: () => Promise<
   };
 }
 
-/** waitUntil, whose timeout shows the end of the sync's log. */
-async function inStep(what: string, predicate: () => Promise<boolean>, run: CliRun, ms = 60_000): Promise<void> {
-  await waitUntil(what, async () => (await predicate()) || run.child.exitCode !== null, ms).catch((err: unknown) => {
-    throw new Error(`${(err as Error).message}\n${run.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-4000)}`, { cause: err });
-  });
-  if (run.child.exitCode !== null) throw new Error(`the sync exited (${run.child.exitCode}) before ${what}\n${run.stderr().slice(-4000)}`);
-}
 
 const json = (x: unknown) => JSON.stringify(x);
 

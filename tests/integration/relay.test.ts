@@ -13,9 +13,9 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayReader } from '../../src/relay/index.js';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
-import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { connect, runCli, startCli, type CliRun } from '../helpers/mysql.js';
 import { pgClient } from '../helpers/postgres.js';
-import { copyDone } from '../helpers/converge.js';
+import { copyDone, inStep } from '../helpers/converge.js';
 
 let source: Server;
 let target: Server;
@@ -41,13 +41,6 @@ async function rows(c: Connection, sql: string): Promise<string> {
 
 async function pgRows(sql: string): Promise<string> {
   return pgc.query(sql).then((r) => JSON.stringify(r.rows)).catch((err: unknown) => `error: ${(err as Error).message}`);
-}
-
-/** waitUntil, whose timeout shows the end of the given processes' logs. */
-async function inStep(what: string, predicate: () => Promise<boolean>, runs: readonly CliRun[], ms = 60_000): Promise<void> {
-  await waitUntil(what, predicate, ms).catch((err: unknown) => {
-    throw new Error(`${(err as Error).message}\n${runs.map((r) => r.stderr().split('\n').filter((l) => !l.includes('checksum pass')).join('\n').slice(-3000)).join('\n----\n')}`, { cause: err });
-  });
 }
 
 function start(args: readonly string[]): CliRun {
