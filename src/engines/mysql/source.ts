@@ -210,6 +210,11 @@ export class MysqlSource implements ChangeSource {
     return databaseDefaults(this.c, namespace ?? this.databases()[0] ?? this.dsn.database);
   }
 
+  /** Under --databases the selected databases (tables or not); [] in a sync of one database. */
+  async listNamespaces(): Promise<string[]> {
+    return this.dbs ? [...this.dbs] : [];
+  }
+
   /**
    * The database's base tables, but an online schema change tool's own tables of another of them
    * (osc.ts): those are never synced. Under --databases, every selected database's, as `db.table`.
@@ -217,10 +222,6 @@ export class MysqlSource implements ChangeSource {
    * target reads a '.' as the end of a database name (core/names.ts); under --databases the name is
    * qualified and split at its first '.', so such a table is synced.
    */
-  async listNamespaces(): Promise<string[]> {
-    return this.dbs ? [...this.dbs] : [];
-  }
-
   async listTables(): Promise<string[]> {
     const out: string[] = [];
     for (const db of this.databases()) {

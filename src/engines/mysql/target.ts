@@ -159,10 +159,11 @@ export class MysqlTarget implements Target {
     const create = this.missing ? await databasePlan(this.c, this.opts.dsn.database, database, this.flavour) : undefined;
     // A sync of several databases: whether each target database exists or may be created, and may be written.
     const others: Requirement[] = [];
-    for (const [ns, defaults] of this.namespaces({ recreate: false, ...(namespaces ? { namespaces } : {}) })) {
-      if (ns === this.opts.dsn.database) continue;
+    const more = [...this.namespaces({ recreate: false, ...(namespaces ? { namespaces } : {}) })].filter(([ns]) => ns !== this.opts.dsn.database);
+    const account = more.length ? await currentAccount(this.c) : '';
+    for (const [ns, defaults] of more) {
       const plan = (await databaseExists(this.c, ns)) ? undefined : await databasePlan(this.c, ns, defaults, this.flavour);
-      others.push(...(await databaseRequirements(this.c, ns, this.opts.dsn.user, await currentAccount(this.c), plan)));
+      others.push(...(await databaseRequirements(this.c, ns, this.opts.dsn.user, account, plan)));
     }
     return [
       ...(await targetRequirements(this.c, this.opts.dsn.database, this.opts.dsn.user, this.opts.dsn.host, create)),
