@@ -27,8 +27,25 @@ export interface Server {
   kill(): void;
 }
 
-/** Finds a port that is free on 127.0.0.1 right now. */
+/** Ports this process has handed out; never handed out twice, so servers started at once cannot share one. */
+const handedOut = new Set<number>();
+
+/**
+ * Finds a port that is free on 127.0.0.1 right now and that this process has not handed out before.
+ * Another process may still take it before the server binds it: the start functions retry on a
+ * fresh port when the server says its address is in use.
+ */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -41,6 +58,23 @@ export async function freePort(): Promise<number> {
       });
     });
   });
+}
+
+/** What a server prints when the port it was given was taken after freePort() found it free. */
+const PORT_TAKEN = /address already in use|could not bind|bind on tcp\/ip port/i;
+
+/**
+ * Runs `start` again, on fresh ports, when the server it launched exited because its port was taken
+ * (at most 3 starts); any other failure is thrown at once.
+ */
+export async function onFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !PORT_TAKEN.test((err as Error).message)) throw err;
+    }
+  }
 }
 
 function userIds(): { uid: number; gid: number } | undefined {
@@ -101,6 +135,9 @@ function fromTemplate(kind: string, key: string, data: string, init: (target: st
 let mariadbVersion: string | undefined;
 let postgresVersion: string | undefined;
 
+/** The last lines each launched server wrote to stderr, for the error of a start that failed. */
+const stderrOf = new WeakMap<ChildProcess, Buffer[]>();
+
 function launch(cmd: string, args: string[], logFile: string): ChildProcess {
   const ids = userIds();
   const child = spawn(cmd, args, {
@@ -110,6 +147,7 @@ function launch(cmd: string, args: string[], logFile: string): ChildProcess {
     ...(ids ?? {}),
   });
   const chunks: Buffer[] = [];
+  stderrOf.set(child, chunks);
   child.stderr?.on('data', (b: Buffer) => {
     chunks.push(b);
     if (chunks.length > 200) chunks.shift();
@@ -128,7 +166,10 @@ async function waitFor(what: string, probe: () => Promise<boolean>, child: Child
   const deadline = Date.now() + ms;
   let lastErr: unknown;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before it was ready`);
+    if (child.exitCode !== null) {
+      const said = Buffer.concat(stderrOf.get(child) ?? []).toString().trim().slice(-2000);
+      throw new Error(`${what} exited with code ${child.exitCode} before it was ready${said ? `; its stderr ends:\n${said}` : ' (nothing on stderr)'}`);
+    }
     try {
       if (await probe()) return;
     } catch (err) {
@@ -136,6 +177,7 @@ async function waitFor(what: string, probe: () => Promise<boolean>, child: Child
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  child.kill('SIGKILL');
   throw new Error(`${what} not ready after ${ms} ms: ${String(lastErr)}`);
 }
 
@@ -173,7 +215,12 @@ export interface MariaDbOptions {
  * Starts MariaDB with the binlog settings tributary requires. The `root` user has no password
  * and may connect over TCP from 127.0.0.1.
  */
-export async function startMariaDb(opts: MariaDbOptions = {}): Promise<Server> {
+export function startMariaDb(opts: MariaDbOptions = {}): Promise<Server> {
+  // A restart on a given port cannot move to another one.
+  return opts.port === undefined ? onFreshPorts(() => startMariaDbOnce(opts)) : startMariaDbOnce(opts);
+}
+
+async function startMariaDbOnce(opts: MariaDbOptions): Promise<Server> {
   const dir = opts.dir ?? makeDir('trib-maria-');
   const data = join(dir, 'data');
   const fresh = !existsSync(data);
@@ -246,7 +293,10 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<Server> {
       return true;
     },
     child,
-  );
+  ).catch((err: unknown) => {
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   const { stop, kill } = stopper(child, dir);
   return {
     kind: 'mariadb',
@@ -271,7 +321,11 @@ export function pgBin(name: string): string {
 }
 
 /** Starts PostgreSQL with `wal_level=logical`; user `postgres`, trust authentication. */
-export async function startPostgres(opts: { args?: readonly string[] } = {}): Promise<Server> {
+export function startPostgres(opts: { args?: readonly string[] } = {}): Promise<Server> {
+  return onFreshPorts(() => startPostgresOnce(opts));
+}
+
+async function startPostgresOnce(opts: { args?: readonly string[] }): Promise<Server> {
   const dir = makeDir('trib-pg-');
   const data = join(dir, 'data');
   const args = ['-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'];
@@ -308,7 +362,10 @@ export async function startPostgres(opts: { args?: readonly string[] } = {}): Pr
       return true;
     },
     child,
-  );
+  ).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   const { stop, kill } = stopper(child, dir);
   return {
     kind: 'postgres',
@@ -382,7 +439,11 @@ function httpsOk(url: string, tls: EtcdTlsFiles): Promise<boolean> {
  * Starts a single-member etcd cluster (no auth; http unless `tls`). `etcdctl`-style setup (users,
  * roles, `auth enable`) is left to the caller.
  */
-export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
+export function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
+  return onFreshPorts(() => startEtcdOnce(opts));
+}
+
+async function startEtcdOnce(opts: EtcdOptions): Promise<EtcdServer> {
   const dir = makeDir('trib-etcd-');
   const port = await freePort();
   const peer = await freePort();
@@ -423,7 +484,10 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
       return res.ok;
     },
     child,
-  );
+  ).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   const { stop, kill } = stopper(child, dir);
   return {
     kind: 'etcd',

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diffTables, startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
+import { connect, diffTables, startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
 import { createWriterTable, startWriter } from '../helpers/workload.js';
 
 let pair: Pair;
@@ -236,19 +236,26 @@ describe('sync MariaDB → MariaDB', () => {
     const [[count]] = await pair.dst.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM sig.items');
     expect(Number(count?.n)).toBeGreaterThanOrEqual(Number(cp?.rowsCopied));
 
-    // Big chunks, so the drain after the first signal takes a while; the second cuts it short.
-    const second = sync('sig', 'sig', ['--threads', '1', '--chunk-size', '140000', '--chunk-time', '60s']);
-    await waitUntil('the resumed copy', () => second.stderr().includes('resuming copy'), 60_000);
-    // A chunk read under way on the source, so the drain has work in flight when the signals come
-    // (before it starts, the first signal alone ends the run at once, exit 0).
-    await waitUntil('a chunk read in flight', async () => {
-      const [rows] = await pair.src.query<RowDataPacket[]>("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB = 'sig' AND INFO LIKE 'SELECT%`items`%'");
-      return rows.length > 0;
-    }, 60_000, 10);
-    second.child.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 100));
-    second.child.kill('SIGINT');
-    expect(await second.exited).toBe(130);
+    // The target table is locked, so the resumed copy's first chunk write waits on it: the drain
+    // after the first signal then has work in flight that cannot finish, and the second signal
+    // must cut it short. (Without the lock, a drain that ends between the two signals exits 0.)
+    const locker = await connect(pair.dstUrl('sig'));
+    await locker.query('LOCK TABLES items WRITE');
+    try {
+      const second = sync('sig', 'sig', ['--threads', '1', '--chunk-size', '140000', '--chunk-time', '60s']);
+      await waitUntil('the resumed copy', () => second.stderr().includes('resuming copy'), 60_000);
+      await waitUntil('a chunk write waiting for the lock', async () => {
+        const [rows] = await pair.dst.query<RowDataPacket[]>("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE '%items%' AND STATE LIKE '%lock%'");
+        return rows.length > 0;
+      }, 60_000, 20);
+      second.child.kill('SIGINT');
+      await waitUntil('the drain', () => second.stderr().includes('stopping: finishing work in flight'), 10_000, 20);
+      second.child.kill('SIGINT');
+      expect(await second.exited).toBe(130);
+    } finally {
+      await locker.query('UNLOCK TABLES');
+      await locker.end();
+    }
 
     const third = sync('sig', 'sig');
     await waitUntil('the copy', () => third.stderr().includes('initial copy done'), 120_000);
