@@ -31,6 +31,12 @@ export const ErrorCode = {
    * may be writing); retried, taking the lock anew, when the server restarted or cannot be reached.
    */
   LOCK_LOST: 'TRIB_LOCK_LOST',
+  /**
+   * Coordinator mode (--coordinator): a newer leadership of this sync (a higher epoch) took the
+   * target over, or took it over first. Nothing of this instance commits from then on; it stops
+   * writing and stands by again. Retryable: the instance campaigns anew.
+   */
+  FENCED: 'TRIB_FENCED',
   /** The checkpoint's resume position is no longer on the source (purged binlog, lost slot). */
   POSITION_LOST: 'TRIB_POSITION_LOST',
   /** The source is not the server the checkpoint was taken from. */

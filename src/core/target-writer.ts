@@ -138,6 +138,26 @@ export interface LockWatch {
   readonly onLost?: (err: TributaryError) => void;
 }
 
+/**
+ * A leadership's fence (coordinator mode: `--coordinator`, coordination/leadership.ts). With one,
+ * `TargetWriter.lock()` takes no lock of the target's own: the target's fence record (a reserved
+ * checkpoint row, an etcd key) holds the epoch of the leadership that writes it, and every write
+ * compares it in its own transaction.
+ */
+export interface Fence {
+  /**
+   * The leadership's epoch: a decimal integer (as text, at most 19 digits) that only grows from
+   * one leadership of a sync to the next (the leader key's create revision in etcd).
+   */
+  readonly epoch: string;
+  /**
+   * Throws TRIB_LOCK_LOST once this leadership may have ended by this process's own monotonic
+   * clock (its lease may have expired unseen: self-fencing); the target calls it before each
+   * commit's compare, so a leader that cannot renew stops writing before a standby can win.
+   */
+  check(): void;
+}
+
 /** What `ensureSchema` and `plannedDdl` create or recreate. */
 export interface SchemaOptions {
   /**
@@ -185,8 +205,21 @@ export interface TargetWriter {
    * every commit (a batch, a chunk, a checkpoint) verifies inside its own transaction, after its
    * checkpoint row is written, that this instance still holds the lock, and throws TRIB_LOCK_LOST
    * otherwise. A target on which lock() was not called writes without that check.
+   *
+   * With `fence` (coordinator mode) the target takes no lock of its own (another instance's may
+   * still be held by a paused old leader); it takes the sync over for `fence.epoch` instead: in one
+   * transaction it reads its fence record with a write lock (waiting for every transaction of an
+   * older leader that compared it and has not committed yet), refuses with TRIB_FENCED when it holds
+   * a higher epoch, and writes `fence.epoch` into it. From then on every commit (a batch, a chunk, a
+   * checkpoint, a repair) calls `fence.check()` and compares the record with `fence.epoch` inside its
+   * own transaction (a locking read, a key compare: never a read before the write), throwing
+   * TRIB_FENCED, with nothing of it committed, once another epoch is there. A schema change that
+   * commits implicitly compares it just before each statement. When the checkpoint store does not
+   * exist yet (a target no sync has written), the takeover is the first thing `ensureSchema()`
+   * writes after creating it. `watch` hears of nothing in this mode (the leadership's own watch
+   * does). So a paused old leader cannot commit one write after the new leader's takeover.
    */
-  lock(watch?: LockWatch): Promise<void>;
+  lock(watch?: LockWatch, fence?: Fence): Promise<void>;
   /** Names of the given tables that exist on the target and hold at least one row. */
   nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]>;
   /**

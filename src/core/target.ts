@@ -6,6 +6,7 @@ export type { Checkpoint, CheckpointStore, StreamCheckpoint, TableCheckpoint } f
 export type { TargetReader } from './target-reader.js';
 export type {
   ChunkCommit,
+  Fence,
   LockWatch,
   SchemaOptions,
   TargetCapabilities,
