@@ -4,16 +4,16 @@ import { parseDsn, type Dsn } from './dsn.js';
 import type { SyncConfig } from './schema.js';
 
 /** The connections a sync makes, each from a URL and, optionally, a password given apart from it. */
-export type ConnectionRole = 'source' | 'target' | 'replica';
+export type ConnectionRole = 'source' | 'target' | 'replica' | 'coordinator';
 
-const ROLES: readonly ConnectionRole[] = ['source', 'target', 'replica'];
+const ROLES: readonly ConnectionRole[] = ['source', 'target', 'replica', 'coordinator'];
 
 /** What this module reads of a config: the URLs, the passwords given outside them, the query comment. */
 export type ConnectionSettings = Pick<
   SyncConfig,
   'source' | 'target' | 'replica' | 'sourcePassword' | 'sourcePasswordFile' | 'targetPassword' | 'targetPasswordFile' | 'replicaPassword' | 'replicaPasswordFile'
 > &
-  Partial<Pick<SyncConfig, 'queryComment' | 'databases'>>;
+  Partial<Pick<SyncConfig, 'queryComment' | 'databases' | 'coordinator' | 'coordinatorPassword' | 'coordinatorPasswordFile'>>;
 
 function keys(role: ConnectionRole): { readonly password: `${ConnectionRole}Password`; readonly file: `${ConnectionRole}PasswordFile` } {
   return { password: `${role}Password`, file: `${role}PasswordFile` };

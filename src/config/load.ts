@@ -17,7 +17,7 @@ function camel(key: string): string {
 
 const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb', 'readyMaxLag', 'copyRateLimit', 'maxTxnOps', 'relayMaxMb']);
 const BOOLEAN = new Set(['copyOnly', 'force', 'checksum', 'gtidAdoptDomains']);
-const DURATION = new Set(['flushInterval', 'chunkTime', 'binlogTimeout', 'checksumInterval', 'replicaMaxLag', 'progressInterval', 'relayMinAge']);
+const DURATION = new Set(['flushInterval', 'chunkTime', 'binlogTimeout', 'checksumInterval', 'replicaMaxLag', 'progressInterval', 'relayMinAge', 'leaderTtl']);
 
 /** What a duration must look like, in every message about one (never the regular expression). */
 export const DURATION_HINT = 'give e.g. 500ms, 2s, 5m (a bare number is milliseconds)';
@@ -157,7 +157,7 @@ export function validateConfig(input: Record<string, unknown>): SyncConfig {
 }
 
 /** Keys whose values are never repeated in a message: URLs (which may hold passwords), passwords, the token. */
-const SECRET_KEYS = new Set(['source', 'target', 'replica', 'sourcePassword', 'targetPassword', 'replicaPassword', 'httpToken', 'progressWebhook', 'progressWebhookToken']);
+const SECRET_KEYS = new Set(['source', 'target', 'replica', 'coordinator', 'sourcePassword', 'targetPassword', 'replicaPassword', 'coordinatorPassword', 'httpToken', 'progressWebhook', 'progressWebhookToken']);
 
 function describeIssues(error: z.ZodError, input: Record<string, unknown>): string {
   return error.issues

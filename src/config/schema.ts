@@ -37,6 +37,8 @@ export const SyncConfigSchema = z
     targetPasswordFile: z.string().min(1).optional(),
     replicaPassword: z.string().min(1).optional(),
     replicaPasswordFile: z.string().min(1).optional(),
+    coordinatorPassword: z.string().min(1).optional(),
+    coordinatorPasswordFile: z.string().min(1).optional(),
     /**
      * Table names or globs (`orders`, `shop_*`); default all base tables of the source database.
      * With `databases`, a pattern may also be `db.table` (either part a glob); a bare one takes the
@@ -204,6 +206,17 @@ export const SyncConfigSchema = z
     replica: z.string().min(1).optional(),
     /** The replica lag above which the copy waits. */
     replicaMaxLag: duration.default('10s'),
+    /**
+     * Coordinator mode (docs/standby.md): an etcd URL, etcd://host:port[,…]/prefix, in which every
+     * instance started with the same sync id campaigns; one leads and syncs, the others stand by
+     * and take over, fenced by the leadership's epoch, when it dies, stops or loses its lease.
+     */
+    coordinator: z.string().min(1).optional(),
+    /**
+     * Coordinator mode: the leadership's lease time to live (whole seconds, 2s–60s): a leader that
+     * stops renewing it keeps the sync this long at most, so a standby takes over within about it.
+     */
+    leaderTtl: duration.refine((v) => toMs(v) >= 2000 && toMs(v) <= 60_000 && toMs(v) % 1000 === 0, 'is not a whole number of seconds from 2s to 60s; give e.g. 5s').default('5s'),
     /**
      * http(s) URL that receives the sync's status (GET /status's JSON, with `event` and `sentAt`)
      * as a POST every `progressInterval`, at every phase change and at the end (server/webhook.ts).

@@ -1,4 +1,5 @@
 import type { LockWatch, TargetWriter } from '../core/target-writer.js';
+import type { Leadership } from './leadership.js';
 
 export type { LockWatch };
 
@@ -26,6 +27,24 @@ export interface SyncLock {
 export function targetLock(target: Pick<TargetWriter, 'lock'>): SyncLock {
   return {
     acquire: (watch) => target.lock(watch),
+    release: async () => undefined,
+  };
+}
+
+/**
+ * A leadership (coordinator mode) as the sync's SyncLock: the target is taken over for the
+ * leadership's epoch (TargetWriter.lock with a fence) instead of its own lock, and the end of the
+ * leadership (a lost or expired lease) is reported to `watch.onLost` as the loss of the lock.
+ * `release()` leaves the leadership to its owner (the runner resigns it).
+ */
+export function fencedLock(target: Pick<TargetWriter, 'lock'>, leadership: Leadership): SyncLock {
+  return {
+    async acquire(watch) {
+      await target.lock(watch, leadership);
+      void leadership.ended.then((err) => {
+        if (err) watch?.onLost?.(err);
+      });
+    },
     release: async () => undefined,
   };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { SyncConfig } from '../config/schema.js';
 import type { Dsn } from '../config/dsn.js';
+import type { Coordinator } from '../coordination/leadership.js';
 import type { LagProbe } from '../core/lag.js';
 import type { ChangeSource } from '../core/source.js';
 import type { TableSchema } from '../core/schema.js';
@@ -14,6 +15,15 @@ export interface OpenContext {
   readonly logger: Logger;
   /** The share of `--buffer-mb` a source may hold in events waiting to be applied. */
   readonly maxBufferBytes: number;
+}
+
+/** What a sync hands an engine to open its coordinator: the URL, the sync's id, the lease TTL, this instance's HTTP address. */
+export interface CoordinatorContext {
+  readonly dsn: Dsn;
+  readonly syncId: string;
+  readonly ttlSeconds: number;
+  readonly logger: Logger;
+  readonly http?: string;
 }
 
 /**
@@ -32,6 +42,8 @@ export interface Engine {
   openTarget(ctx: OpenContext): Promise<Target>;
   /** A probe of a replica's lag behind its primary, for the copy's throttle (a `replica` role). */
   openLagProbe(dsn: Dsn): Promise<LagProbe>;
+  /** The election of a sync's instances over `ctx.dsn` (a `coordinator` role: --coordinator, docs/standby.md). */
+  openCoordinator(ctx: CoordinatorContext): Promise<Coordinator>;
   /**
    * The table with each column's logical type (core/logical.ts) filled in from its native type, as
    * this engine's describe fills it: for tables a caller built by hand (TableSchema.engine names
@@ -69,6 +81,8 @@ export interface EngineRoles {
   readonly target: boolean;
   /** `--replica`: its lag can be read to throttle the copy. */
   readonly replica: boolean;
+  /** `--coordinator`: it runs the election of a sync's instances (leases, epochs). */
+  readonly coordinator: boolean;
 }
 
 /**

@@ -6,9 +6,10 @@ import type { LagProbe } from '../core/lag.js';
 import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import type { TableSchema } from '../core/schema.js';
-import type { Engine, EngineEntry, EngineRoles, ValueConventions } from './engine.js';
+import type { Coordinator } from '../coordination/leadership.js';
+import type { CoordinatorContext, Engine, EngineEntry, EngineRoles, ValueConventions } from './engine.js';
 
-const EVERY_ROLE: EngineRoles = { source: true, target: true, replica: true };
+const SQL_ROLES: EngineRoles = { source: true, target: true, replica: true, coordinator: false };
 
 const MYSQL_VALUES: ValueConventions = { zeroDates: true, bits: 'integer', spatialBytes: 'srid-wkb', bytesAsText: 'hex', booleanAsText: ['true', 'false'], instantSuffix: '' };
 const POSTGRES_VALUES: ValueConventions = { zeroDates: false, bits: 'text', spatialBytes: 'ewkb', bytesAsText: 'utf8', booleanAsText: ['t', 'f'], instantSuffix: '+00' };
@@ -24,10 +25,10 @@ const OTHER_VALUES: ValueConventions = { zeroDates: false, bits: 'integer', spat
  * folders load lazily (a PostgreSQL → PostgreSQL sync never loads mysql2 or zongji).
  */
 export const ENGINES: readonly EngineEntry[] = [
-  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, cluster: false, sourceHosts: true, roles: EVERY_ROLE, values: MYSQL_VALUES, load: async () => (await import('./mysql/index.js')).engine },
-  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, cluster: false, sourceHosts: false, roles: EVERY_ROLE, values: POSTGRES_VALUES, load: async () => (await import('./postgres/index.js')).engine },
+  { name: 'mysql', dialect: 'mysql', schemes: ['mysql', 'mariadb'], defaultPort: 3306, needsDatabase: true, cluster: false, sourceHosts: true, roles: SQL_ROLES, values: MYSQL_VALUES, load: async () => (await import('./mysql/index.js')).engine },
+  { name: 'postgres', dialect: 'postgres', schemes: ['postgres', 'postgresql'], defaultPort: 5432, needsDatabase: true, cluster: false, sourceHosts: false, roles: SQL_ROLES, values: POSTGRES_VALUES, load: async () => (await import('./postgres/index.js')).engine },
   // A target only. Its values read back are the source's own (it stores the source's definitions), so its conventions are never asked.
-  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, cluster: true, sourceHosts: false, roles: { source: false, target: true, replica: false }, values: OTHER_VALUES, load: async () => (await import('./etcd/index.js')).engine },
+  { name: 'etcd', dialect: 'etcd', schemes: ['etcd'], defaultPort: 2379, needsDatabase: false, cluster: true, sourceHosts: false, roles: { source: false, target: true, replica: false, coordinator: true }, values: OTHER_VALUES, load: async () => (await import('./etcd/index.js')).engine },
 ];
 
 /** The engine of a URL scheme (`mariadb` → mysql), or undefined for a scheme no engine has. */
@@ -103,6 +104,12 @@ export async function openSource(config: SyncConfig, dsn: Dsn, syncId: string, l
 export async function openTarget(config: SyncConfig, dsn: Dsn, syncId: string, logger: Logger): Promise<Target> {
   const engine = await engineFor(dsn, 'target', `target engine '${dsn.engine}' is not supported yet; use a ${schemesFor('target')} target`);
   return engine.openTarget({ config, dsn, syncId, logger, maxBufferBytes: maxBufferBytes(config) });
+}
+
+/** The coordinator (`--coordinator`) of the URL's engine, not connected yet, for a sync's standby instances. */
+export async function openCoordinator(ctx: CoordinatorContext): Promise<Coordinator> {
+  const engine = await engineFor(ctx.dsn, 'coordinator', `coordinator engine '${ctx.dsn.engine}' cannot coordinate instances; use a ${schemesFor('coordinator')} coordinator`);
+  return engine.openCoordinator(ctx);
 }
 
 /** A lag probe of a replica (`--replica`) of the URL's engine, for the copy's ReplicaThrottle. */

@@ -1,8 +1,25 @@
 import type { CheckerStatus } from '../checksum/continuous.js';
 import { displayWidth, padToWidth, truncateToWidth } from './width.js';
 
-/** Phases of a sync, in order. */
-export type Phase = 'starting' | 'copy' | 'stream' | 'stopping' | 'stopped' | 'failed';
+import type { Member } from '../coordination/leadership.js';
+
+/** Phases of a sync, in order; `standby` (coordinator mode) while another instance leads. */
+export type Phase = 'starting' | 'standby' | 'copy' | 'stream' | 'stopping' | 'stopped' | 'failed';
+
+/** Coordinator mode (docs/standby.md): this instance's role, its leadership and the instances campaigning. */
+export interface CoordinationStatus {
+  /** 'coordinator etcd://…/prefix' (no password). */
+  readonly coordinator: string;
+  readonly role: 'leader' | 'standby';
+  /** The epoch of this instance's leadership (the current one while it leads, the last one while it stands by); null before its first. */
+  readonly epoch: string | null;
+  /** How often this instance took the lead since it started. */
+  readonly leaderships: number;
+  /** The lease time to live, seconds. */
+  readonly ttlSeconds: number;
+  /** Every instance campaigning, the leader first, as last read from the coordinator. */
+  readonly members: readonly Member[];
+}
 
 export interface TableProgress {
   readonly table: string;
@@ -58,6 +75,8 @@ export interface RunnerHealth {
   readonly lastSchemaChange: SchemaChangeStatus | null;
   /** Committed row changes per table and kind (one per source row change, before coalescing). */
   readonly changesByTable: Readonly<Record<string, { readonly insert: number; readonly update: number; readonly delete: number; readonly upsert: number; readonly truncate: number }>>;
+  /** Coordinator mode only: role, epoch, instances; null otherwise. */
+  readonly coordination: CoordinationStatus | null;
 }
 
 export function formatDuration(s: number): string {

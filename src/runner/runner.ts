@@ -24,7 +24,9 @@ import { failing } from '../core/check.js';
 import { applierHooks, ContinuousChecker, type RepairEvent } from '../checksum/continuous.js';
 import { planTable, type TablePlan } from '../checksum/plan.js';
 import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth, type SchemaChangeStatus } from './progress.js';
-import { openLagProbe, openSource, openTarget, sameDialect } from '../engines/registry.js';
+import { openCoordinator, openLagProbe, openSource, openTarget, sameDialect } from '../engines/registry.js';
+import { fencedLock } from '../coordination/lock.js';
+import type { Coordinator, Leadership, Member } from '../coordination/leadership.js';
 import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
 import type { PredicatePair } from '../transform/transform.js';
 import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from './retry.js';
@@ -96,6 +98,15 @@ export class Runner extends EventEmitter {
   private throttle: ReplicaThrottle | undefined;
   /** The last lag reading, kept for progress() once the copy (and its throttle) is over. */
   private lastThrottle: ThrottleStatus | undefined;
+  /** Coordinator mode: the election this instance campaigns in (docs/standby.md). */
+  private coordinator: Coordinator | undefined;
+  /** Coordinator mode: this instance's leadership while it leads. */
+  private leadership: Leadership | undefined;
+  /** Coordinator mode: the epoch of this instance's last leadership, and its takeovers since the run began. */
+  private lastEpoch: string | undefined;
+  private leaderships = 0;
+  /** Coordinator mode: the instances campaigning, as last read (refreshed by members()). */
+  private lastMembers: readonly Member[] = [];
 
   constructor(config: SyncConfigInput | SyncConfig, opts: RunnerOptions = {}) {
     super();
@@ -230,13 +241,98 @@ export class Runner extends EventEmitter {
       signal.addEventListener('abort', onAbort, { once: true });
     }
     try {
-      await this.runAttempts();
+      if (this.config.coordinator !== undefined) await this.runAsMember();
+      else await this.runAttempts();
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  private async runAttempts(): Promise<void> {
+  /**
+   * Coordinator mode (docs/standby.md): stands by until this instance's campaign wins, then runs
+   * the sync as leader, the target fenced by the leadership's epoch; when the leadership ends (its
+   * lease lost or expired, or a newer leader fenced it) stops writing and stands by again. A
+   * cancel resigns at once, so a standby takes over without waiting for the lease, while this
+   * instance's commits in flight either finish before the takeover or are refused by the fence.
+   */
+  private async runAsMember(): Promise<void> {
+    const log = this.logger.child({ component: 'coordinator' });
+    const coordinator = await openCoordinator({
+      dsn: connectionDsn(this.config, 'coordinator'),
+      syncId: this.syncId,
+      ttlSeconds: toMs(this.config.leaderTtl) / 1000,
+      logger: log,
+      ...(this.config.http !== undefined ? { http: this.config.http } : {}),
+    });
+    this.coordinator = coordinator;
+    const resign = () => void this.leadership?.resign();
+    this.abort.signal.addEventListener('abort', resign, { once: true });
+    try {
+      for (;;) {
+        this.setPhase('standby');
+        let leadership: Leadership;
+        try {
+          leadership = await coordinator.campaign(this.abort.signal);
+        } catch (err) {
+          if (err instanceof AbortedError || this.abort.signal.aborted) {
+            this.setPhase('stopped');
+            return;
+          }
+          this.lastError = err as Error;
+          this.lastErrorAt = new Date().toISOString();
+          this.setPhase('failed');
+          throw err;
+        }
+        this.leadership = leadership;
+        this.lastEpoch = leadership.epoch;
+        this.leaderships++;
+        log.info({ epoch: leadership.epoch }, `leading sync ${this.syncId} (epoch ${leadership.epoch}): taking the target over from its checkpoint`);
+        this.emit('leader', leadership.epoch);
+        void this.members().catch(() => undefined);
+        let outcome: 'stopped' | 'lost';
+        try {
+          outcome = await this.runAttempts(leadership);
+        } finally {
+          this.leadership = undefined;
+          await leadership.resign();
+        }
+        if (outcome === 'stopped' || this.abort.signal.aborted) {
+          this.setPhase('stopped');
+          return;
+        }
+        log.warn({ epoch: leadership.epoch, err: this.lastError?.message }, 'the leadership ended; standing by again');
+        this.emit('standby', leadership.epoch);
+        // A fresh attempt's state: the next leadership starts from the target's checkpoint.
+        this.applier = undefined;
+        this.copier = undefined;
+      }
+    } finally {
+      this.abort.signal.removeEventListener('abort', resign);
+      this.coordinator = undefined;
+      await coordinator.close();
+    }
+  }
+
+  /**
+   * Coordinator mode: the instances campaigning for this sync, the leader first (read from the
+   * coordinator within 2 s; the last reading when it cannot be reached); [] otherwise.
+   */
+  async members(): Promise<readonly Member[]> {
+    const c = this.coordinator;
+    if (!c) return this.lastMembers;
+    try {
+      this.lastMembers = (await withTimeout(c.members(), 2000)) ?? this.lastMembers;
+    } catch {
+      /* the last reading stands */
+    }
+    return this.lastMembers;
+  }
+
+  /**
+   * The attempts of a run: 'stopped' once cancelled or done; under a leadership, 'lost' once it
+   * ended or a newer one fenced the target (the caller stands by again). Throws a fatal error.
+   */
+  private async runAttempts(leadership?: Leadership): Promise<'stopped' | 'lost'> {
     let attempt = 0;
     let started = false;
     for (;;) {
@@ -246,7 +342,7 @@ export class Runner extends EventEmitter {
           progressed = true;
           started = true;
           this.retrying = false;
-        });
+        }, leadership);
         if (this.switching && !this.abort.signal.aborted) {
           // switchSource(): the stream stopped at a transaction boundary and checkpointed; the
           // next attempt connects to the named host and resumes there after the same checks.
@@ -254,16 +350,20 @@ export class Runner extends EventEmitter {
           this.reconnects++;
           continue;
         }
-        this.setPhase('stopped');
-        return;
+        if (!leadership) this.setPhase('stopped');
+        return 'stopped';
       } catch (err) {
         if (this.abort.signal.aborted && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal)) {
           this.retrying = false;
-          this.setPhase('stopped');
-          return;
+          if (!leadership) this.setPhase('stopped');
+          return 'stopped';
         }
         this.lastError = err as Error;
         this.lastErrorAt = new Date().toISOString();
+        if (leadership && (leadership.over || (err instanceof TributaryError && err.code === ErrorCode.FENCED))) {
+          this.retrying = false;
+          return 'lost';
+        }
         // Retry only once a run has started for real: a bad URL or an unreachable host at start
         // is the user's to fix, and fails at once.
         const retryable = err instanceof TributaryError && !err.fatal && started;
@@ -281,14 +381,14 @@ export class Runner extends EventEmitter {
         await sleep(wait, this.abort.signal);
         if (this.abort.signal.aborted) {
           this.retrying = false;
-          this.setPhase('stopped');
-          return;
+          if (!leadership) this.setPhase('stopped');
+          return 'stopped';
         }
       }
     }
   }
 
-  private async runOnce(onProgress: () => void): Promise<void> {
+  private async runOnce(onProgress: () => void, leadership?: Leadership): Promise<void> {
     const cfg = this.config;
     const log = this.logger.child({ component: 'runner' });
     let stopJob: (() => void) | undefined;
@@ -310,7 +410,7 @@ export class Runner extends EventEmitter {
       ...(this.injected.predicates ? { predicates: this.injected.predicates } : {}),
       requirements: 'enforce',
       ...(this.switchTo ? { sourceHost: this.switchTo } : {}),
-      lock: { watch },
+      lock: { watch, ...(leadership ? { lock: (t: Target) => fencedLock(t, leadership) } : {}) },
       parallel: true,
       checkpoint: 'resume',
     });
@@ -740,6 +840,9 @@ export class Runner extends EventEmitter {
     } else if (this.currentPhase === 'stream') {
       summary = `stream ${changesApplied} changes applied ${Math.round(cps)} changes/s lag ${lag.toFixed(1)}s at ${appliedPosition}`;
       if (checksum && checksum.pass > 0) summary += ` | checksum pass ${checksum.pass} ${checksum.state}, ${checksum.repairs} repaired`;
+    } else if (this.currentPhase === 'standby') {
+      const leader = this.lastMembers.find((m) => m.leader);
+      summary = `standby: ${leader ? `${leader.host} pid ${leader.pid} leads (epoch ${leader.epoch})` : 'waiting to lead'}`;
     } else {
       summary = this.currentPhase + (this.lastError ? `: ${this.lastError.message}` : '');
     }
@@ -788,6 +891,16 @@ export class Runner extends EventEmitter {
         : null,
       bufferBytes: st?.bufferBytes ?? 0,
       changesByTable: byTable,
+      coordination: this.coordinator
+        ? {
+            coordinator: this.coordinator.where,
+            role: this.leadership ? 'leader' : 'standby',
+            epoch: this.leadership?.epoch ?? this.lastEpoch ?? null,
+            leaderships: this.leaderships,
+            ttlSeconds: this.coordinator.ttlSeconds,
+            members: this.lastMembers,
+          }
+        : null,
     };
   }
 

@@ -48,11 +48,11 @@ export interface SessionOptions {
    */
   readonly requirements: 'enforce' | 'report' | 'skip';
   /**
-   * The sync's exclusive lock, taken beside the preflight (sync only): `lock` (the target's own
-   * lock by default, coordination/lock.ts), whose `watch` hears of a loss later. Commands that
-   * write nothing take none.
+   * The sync's exclusive lock, taken beside the preflight (sync only): `lock(target)` (the target's
+   * own lock by default, coordination/lock.ts: targetLock; a leadership's fence in coordinator
+   * mode: fencedLock), whose `watch` hears of a loss later. Commands that write nothing take none.
    */
-  readonly lock?: { readonly watch: LockWatch; readonly lock?: SyncLock };
+  readonly lock?: { readonly watch: LockWatch; readonly lock?: (target: Target) => SyncLock };
   /** Describe the selected tables all at once (sync) or one after another (the read-only commands). */
   readonly parallel: boolean;
   /**
@@ -335,7 +335,7 @@ class OpenedSession implements Session {
 
   private async takeLock(): Promise<void> {
     if (!this.opts.lock) return;
-    const lock = this.opts.lock.lock ?? targetLock(this.target);
+    const lock = this.opts.lock.lock?.(this.target) ?? targetLock(this.target);
     await lock.acquire(this.opts.lock.watch);
     this.held = lock;
   }

@@ -4,7 +4,7 @@ import type { Phase } from '../runner/progress.js';
 import { HistogramObserver } from './metrics-histograms.js';
 import type { StatusJson } from './status.js';
 
-const PHASES: readonly Phase[] = ['starting', 'copy', 'stream', 'stopping', 'stopped', 'failed'];
+const PHASES: readonly Phase[] = ['starting', 'standby', 'copy', 'stream', 'stopping', 'stopped', 'failed'];
 const KINDS = ['insert', 'update', 'delete', 'upsert', 'truncate'] as const;
 
 type Labels = Record<string, string>;

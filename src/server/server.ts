@@ -14,7 +14,7 @@ import { buildStatus, readiness, type ExitStatus } from './status.js';
 
 export interface HttpApiOptions {
   /** The sync to serve; the API only reads it and calls pause/resume/cancel/checksumNow. */
-  readonly runner: Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
+  readonly runner: Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'members' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
   /** HOST:PORT (see parseListen); port 0 picks a free port. */
   readonly listen: string;
   /**

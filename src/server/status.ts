@@ -6,7 +6,7 @@ import type { Runner } from '../runner/runner.js';
 import type { Phase, Progress, RunnerHealth } from '../runner/progress.js';
 
 /** What the status and metrics read from a running sync (a Runner has all of it). */
-export type StatusSource = Pick<Runner, 'syncId' | 'config' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes'>;
+export type StatusSource = Pick<Runner, 'syncId' | 'config' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'members'>;
 
 /** Whether the sync does its job now, and if not, why (GET /readyz). */
 export interface Readiness {
@@ -64,6 +64,8 @@ export interface StatusJson {
   /** Copy throttling: the rate limit, the watched replica's lag, and whether the copy waits for it. */
   readonly throttle: ThrottleStatus;
   readonly lastError: RunnerHealth['lastError'];
+  /** Coordinator mode (docs/standby.md): this instance's role and epoch, and every instance campaigning; null otherwise. */
+  readonly coordination: RunnerHealth['coordination'];
   /**
    * Set once the run has ended with an error and the process only lingers to show it
    * (--http-linger): when it exits, and the error. null while the sync runs.
@@ -117,6 +119,7 @@ export function readiness(phase: Phase, progress: Pick<Progress, 'lagSeconds'>, 
   }
   if (health.retrying) return { ready: false, reason: `retrying after a failure${err ? ` (${err.code}): ${err.message}` : ''}` };
   if (phase === 'starting') return { ready: false, reason: 'starting: connecting and checking the source and target' };
+  if (phase === 'standby') return { ready: false, reason: 'standing by: another instance leads the sync (coordinator mode)' };
   if (phase === 'stopping' || phase === 'stopped') return { ready: false, reason: `the sync is ${phase}` };
   if (progress.lagSeconds > maxLagSeconds) {
     return { ready: false, reason: `the stream is ${progress.lagSeconds.toFixed(1)} s behind the source, over the ${maxLagSeconds} s bound (ready-max-lag)` };
@@ -126,7 +129,7 @@ export function readiness(phase: Phase, progress: Pick<Progress, 'lagSeconds'>, 
 
 /** Builds the status of a running sync; asks the source for its head position (bounded wait). */
 export async function buildStatus(runner: StatusSource, maxLagSeconds: number, exit: ExitStatus | null = null): Promise<StatusJson> {
-  const [head, retained] = await Promise.all([runner.sourceHead(), runner.sourceRetainedBytes()]);
+  const [head, retained] = await Promise.all([runner.sourceHead(), runner.sourceRetainedBytes(), runner.members()]);
   const p = runner.progress();
   const h = runner.health();
   return {
@@ -171,6 +174,7 @@ export async function buildStatus(runner: StatusSource, maxLagSeconds: number, e
     checksum: p.checksum ? { ...p.checksum, lastError: p.checksum.lastError === null ? null : redactUrl(p.checksum.lastError) } : null,
     throttle: { ...p.throttle, reason: p.throttle.reason === null ? null : redactUrl(p.throttle.reason) },
     lastError: h.lastError,
+    coordination: h.coordination,
     exit: exit ? { ...exit, message: redactUrl(exit.message) } : null,
   };
 }

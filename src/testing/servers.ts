@@ -501,3 +501,108 @@ async function startEtcdOnce(opts: EtcdOptions): Promise<EtcdServer> {
     kill,
   };
 }
+
+/** One member of a throwaway etcd cluster (startEtcdCluster). */
+export interface EtcdMember {
+  readonly name: string;
+  /** `http://127.0.0.1:PORT`. */
+  readonly endpoint: string;
+  readonly port: number;
+  /** Kills it at once (SIGKILL), keeping its data dir. */
+  kill(): void;
+  /** Stops it (SIGTERM), keeping its data dir. */
+  stop(): Promise<void>;
+  /** Starts it again after kill() or stop(), on its ports and data dir; resolves once it serves. */
+  restart(): Promise<void>;
+  /** Whether its process runs. */
+  readonly running: boolean;
+}
+
+/** A throwaway etcd cluster of several members on loopback (no auth, http). */
+export interface EtcdCluster {
+  readonly members: readonly EtcdMember[];
+  /** `etcd://h:p1,h:p2,h:p3/prefix`: every member's client address. */
+  url(prefix?: string): string;
+  /** Stops every member and removes the data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an etcd cluster of `size` members (default 3) on loopback, each with its own ports and
+ * data dir, and waits until every one serves (reports healthy: the cluster has a leader).
+ */
+export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  const dir = makeDir('trib-etcdc-');
+  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), peer: await freePort() })));
+  const names = ports.map((_, i) => `m${i}`);
+  const initial = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
+  const token = `trib-${process.pid}-${Date.now()}`;
+  const members = ports.map((p, i) => {
+    const name = names[i] as string;
+    const endpoint = `http://127.0.0.1:${p.client}`;
+    let child: ChildProcess | undefined;
+    let started = false;
+    const start = async () => {
+      const data = join(dir, name);
+      child = launch(
+        'etcd',
+        [
+          '--data-dir', data,
+          '--name', name,
+          '--listen-client-urls', endpoint,
+          '--advertise-client-urls', endpoint,
+          '--listen-peer-urls', `http://127.0.0.1:${p.peer}`,
+          '--initial-advertise-peer-urls', `http://127.0.0.1:${p.peer}`,
+          '--initial-cluster', initial,
+          '--initial-cluster-token', token,
+          '--initial-cluster-state', started ? 'existing' : 'new',
+          '--heartbeat-interval=50',
+          '--election-timeout=500',
+        ],
+        join(dir, `${name}.log`),
+      );
+      started = true;
+      const c = child;
+      await waitFor(`etcd member ${name}`, async () => (await fetch(`${endpoint}/health`)).ok, c, 60_000);
+    };
+    const member: EtcdMember & { start: () => Promise<void> } = {
+      name,
+      endpoint,
+      port: p.client,
+      get running() {
+        return child !== undefined && child.exitCode === null && child.signalCode === null;
+      },
+      start,
+      kill() {
+        child?.kill('SIGKILL');
+      },
+      async stop() {
+        const c = child;
+        if (!c || c.exitCode !== null || c.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+        c.kill('SIGTERM');
+        await exited;
+      },
+      async restart() {
+        await member.stop();
+        await start();
+      },
+    };
+    return member;
+  });
+  try {
+    await Promise.all(members.map((m) => m.start()));
+  } catch (err) {
+    for (const m of members) m.kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    members,
+    url: (prefix = 'tributary') => `etcd://${ports.map((p) => `127.0.0.1:${p.client}`).join(',')}/${prefix}`,
+    async stop() {
+      await Promise.all(members.map((m) => m.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -129,7 +129,7 @@ describe('deploy/docker/Dockerfile', () => {
         syncId: 's',
         config: {},
         phase: 'stream',
-      } as unknown as Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
+      } as unknown as Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'members' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
       api = new HttpApi({ runner, listen: '0.0.0.0:0', token: 't'.repeat(16), historySize: 1 });
       const addr = await api.start();
       expect(await healthcheck({ TRIBUTARY_HTTP: `0.0.0.0:${addr.port}` })).toBe(0);

@@ -153,11 +153,12 @@ describe('HTTP API refuses other Host names on every endpoint', () => {
       health: touch('health'),
       sourceHead: touch('sourceHead'),
       sourceRetainedBytes: touch('sourceRetainedBytes'),
+      members: touch('members'),
       pause: touch('pause'),
       resume: touch('resume'),
       cancel: touch('cancel'),
       checksumNow: touch('checksumNow'),
-    } as unknown as Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
+    } as unknown as Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'members' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
   }
 
   /** A raw request with the Host header given (fetch would not let a test set it). */

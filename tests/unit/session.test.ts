@@ -145,7 +145,7 @@ describe('openSession', () => {
     const lock: SyncLock = { acquire: async (watch) => void events.push(`acquire ${typeof watch?.onLost}`), release: async () => void events.push('release') };
     const source = new FakeSource();
     source.preflight = async () => void events.push('preflight');
-    const s = await openSession(config, { ...SYNC, source, target: new FakeTarget(), lock: { watch: { onLost: () => undefined }, lock } });
+    const s = await openSession(config, { ...SYNC, source, target: new FakeTarget(), lock: { watch: { onLost: () => undefined }, lock: () => lock } });
     expect(events.sort()).toEqual(['acquire function', 'preflight']);
     await s.close();
     expect(events).toContain('release');

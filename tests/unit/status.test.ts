@@ -11,7 +11,7 @@ import type { Runner } from '../../src/runner/runner.js';
 import { HttpApi } from '../../src/server/server.js';
 import { buildStatus, percentDone, type StatusJson } from '../../src/server/status.js';
 
-type Served = Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
+type Served = Pick<Runner, 'syncId' | 'config' | 'phase' | 'progress' | 'health' | 'sourceHead' | 'sourceRetainedBytes' | 'members' | 'pause' | 'resume' | 'cancel' | 'checksumNow' | 'switchSource'>;
 
 function fakeRunner(phase: 'copy' | 'stream' | 'failed', cancelled: string[] = []): Served {
   const tables = [
@@ -49,6 +49,7 @@ function fakeRunner(phase: 'copy' | 'stream' | 'failed', cancelled: string[] = [
     }),
     sourceHead: () => Promise.resolve(undefined),
     sourceRetainedBytes: () => Promise.resolve(undefined),
+    members: () => Promise.resolve([]),
     pause: () => undefined,
     resume: () => undefined,
     cancel: () => void cancelled.push('cancel'),

@@ -59,6 +59,7 @@ function fakeRunner(): EventEmitter & Record<string, unknown> {
     health: () => ({ paused: false, retrying: false, reconnects: 0, startedAt: '2026-01-01T00:00:00.000Z', uptimeSeconds: 1, lastError: null, bufferBytes: 0, changesByTable: {} }),
     sourceHead: () => Promise.resolve(undefined),
     sourceRetainedBytes: () => Promise.resolve(undefined),
+    members: () => Promise.resolve([]),
   });
   return r;
 }

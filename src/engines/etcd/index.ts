@@ -1,6 +1,7 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Engine } from '../engine.js';
 import { valueConventions } from '../registry.js';
+import { EtcdCoordinator } from './election.js';
 import { EtcdTarget } from './target.js';
 import { withLogical } from './types.js';
 
@@ -11,7 +12,7 @@ function targetOnly(role: string): never {
 }
 
 /**
- * etcd: a target only (issue 13). The registry imports this folder only when an etcd:// URL is
+ * etcd: a target (issue 13) and the coordinator of standby instances (issue 17). The registry imports this folder only when an etcd:// URL is
  * used, so a run without one never loads the etcd3 client and gRPC.
  */
 export const engine: Engine = {
@@ -21,5 +22,8 @@ export const engine: Engine = {
     return new EtcdTarget({ dsn, syncId, logger, layout: config.etcdLayout, maxTxnOps: config.maxTxnOps, conventions: valueConventions });
   },
   openLagProbe: () => targetOnly('replica'),
+  async openCoordinator({ dsn, syncId, ttlSeconds, logger, http }) {
+    return new EtcdCoordinator({ dsn, syncId, ttlSeconds, logger, ...(http !== undefined ? { http } : {}) });
+  },
   withLogical,
 };

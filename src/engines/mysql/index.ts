@@ -1,4 +1,5 @@
 import { toMs } from '../../config/schema.js';
+import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Engine } from '../engine.js';
 import { openLagProbe } from './lag.js';
 import { deriveServerId, MysqlSource } from './source.js';
@@ -22,5 +23,6 @@ export const engine: Engine = {
   async openLagProbe(dsn) {
     return openLagProbe(dsn);
   },
+  openCoordinator: () => Promise.reject(new TributaryError(ErrorCode.DSN_INVALID, 'MySQL cannot coordinate standby instances; give --coordinator an etcd:// URL')),
   withLogical,
 };

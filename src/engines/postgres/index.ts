@@ -1,3 +1,4 @@
+import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Engine } from '../engine.js';
 import { openLagProbe } from './lag.js';
 import { PostgresSource } from './source.js';
@@ -19,5 +20,6 @@ export const engine: Engine = {
     return new PostgresTarget({ dsn, syncId, logger, poolSize: config.threads, zeroDates: config.zeroDates, columnTypes: config.columnTypes, force: config.force });
   },
   openLagProbe: (dsn) => openLagProbe(dsn),
+  openCoordinator: () => Promise.reject(new TributaryError(ErrorCode.DSN_INVALID, 'PostgreSQL cannot coordinate standby instances; give --coordinator an etcd:// URL')),
   withLogical,
 };

@@ -1,0 +1,141 @@
+/**
+ * Standby instances of one sync (docs/standby.md), through the CLI on real servers: MariaDB source
+ * and target, a 3-member etcd cluster as the coordinator. Two or three instances of one sync
+ * campaign; one leads, the others stand by (never opening the stream). kill -9 of the leader under
+ * a steady workload: a standby takes over from the target's checkpoint and the target converges;
+ * SIGTERM resigns at once; the killed instance started again stands by; an etcd member killed, the
+ * etcd leader among them, changes nothing.
+ */
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startEtcdCluster, type EtcdCluster } from '../../src/testing/servers.js';
+import { startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
+import { createWriterTable, startWriter } from '../helpers/workload.js';
+
+interface Status {
+  phase: string;
+  coordination: { role: 'leader' | 'standby'; epoch: string | null; leaderships: number; members: { host: string; pid: number; leader: boolean; epoch: string }[] } | null;
+  stream: { changesApplied: number };
+}
+
+interface Instance {
+  readonly name: string;
+  readonly http: string;
+  run: CliRun;
+}
+
+let pair: Pair;
+let etcd: EtcdCluster;
+const running: CliRun[] = [];
+
+beforeAll(async () => {
+  [pair, etcd] = await Promise.all([startPair(), startEtcdCluster(3)]);
+}, 120_000);
+
+afterAll(async () => {
+  for (const r of running) r.child.kill('SIGKILL');
+  await Promise.all([pair?.stop(), etcd?.stop()]);
+});
+
+async function start(name: string, db: string, http?: string, ttl = '2s'): Promise<Instance> {
+  const addr = http ?? `127.0.0.1:${await freePort()}`;
+  const run = startCli([
+    'sync', '--source', pair.srcUrl(db), '--target', pair.dstUrl(db), '--id', db,
+    '--coordinator', etcd.url('coord'), '--leader-ttl', ttl, '--http', addr, '--http-linger', '0',
+    '--flush-interval', '100ms', '--checksum', 'off',
+  ]);
+  running.push(run);
+  return { name, http: addr, run };
+}
+
+async function status(i: Instance): Promise<Status | undefined> {
+  try {
+    const res = await fetch(`http://${i.http}/status`, { signal: AbortSignal.timeout(3000) });
+    return (await res.json()) as Status;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The one instance of `among` that leads and streams, once the others stand by. */
+async function leaderOf(among: readonly Instance[], what: string, timeoutMs = 60_000): Promise<Instance> {
+  let leader: Instance | undefined;
+  await waitUntil(what, async () => {
+    const all = await Promise.all(among.map(status));
+    const leading = among.filter((_, k) => all[k]?.coordination?.role === 'leader' && all[k]?.phase === 'stream');
+    const standing = all.filter((s) => s?.phase === 'standby');
+    leader = leading[0];
+    return leading.length === 1 && standing.length === among.length - 1;
+  }, timeoutMs, 100).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${among.map((i) => `--- ${i.name} ---\n${i.run.stderr().slice(-3000)}`).join('\n')}`, { cause: err });
+  });
+  return leader as Instance;
+}
+
+describe('standby instances of one sync, coordinated through etcd', () => {
+  it('kill -9 of the leader under a steady workload: a standby takes over from the checkpoint, the target converges; the killed one rejoins as standby', async () => {
+    await createWriterTable(pair.src, 'sb', 'items', 20_000);
+    await pair.dst.query('CREATE DATABASE sb');
+    const writer = await startWriter({ url: pair.srcUrl('sb'), table: 'items', maxId: 24_000, connections: 2 });
+    try {
+      const a = await start('a', 'sb');
+      const b = await start('b', 'sb');
+      const first = await leaderOf([a, b], 'one leader streaming, one standby');
+      const other = first === a ? b : a;
+      const before = (await status(first))?.coordination;
+      expect(before?.members.length).toBe(2);
+      expect(before?.members[0]?.leader).toBe(true);
+      // The standby never opened the stream: its status shows nothing applied.
+      expect((await status(other))?.stream.changesApplied).toBe(0);
+
+      first.run.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      await first.run.exited;
+      await leaderOf([other], 'the standby leading after kill -9');
+      const took = Date.now() - killedAt;
+      const after = (await status(other))?.coordination;
+      expect(BigInt(after?.epoch ?? '0')).toBeGreaterThan(BigInt(before?.epoch ?? '0'));
+      console.log(`takeover after kill -9 of the leader (lease TTL 2 s): ${took} ms`);
+
+      // The killed instance started again stands by behind the new leader.
+      const again = await start(first.name, 'sb', first.http);
+      await leaderOf([other, again], 'the restarted instance standing by');
+      await writer.stop();
+      await waitEqual(pair, 'sb', 'sb', 'items', 60_000);
+    } finally {
+      await writer.stop();
+    }
+  });
+
+  it('SIGTERM resigns at once; an etcd member killed, the etcd leader among them, changes nothing', async () => {
+    await createWriterTable(pair.src, 'st', 'items', 5_000);
+    await pair.dst.query('CREATE DATABASE st');
+    // The default lease TTL: an etcd leader election must not outlast a keepalive's margin.
+    const a = await start('a', 'st', undefined, '5s');
+    const b = await start('b', 'st', undefined, '5s');
+    const first = await leaderOf([a, b], 'one leader streaming, one standby');
+    const other = first === a ? b : a;
+    first.run.child.kill('SIGTERM');
+    const stoppedAt = Date.now();
+    expect(await first.run.exited).toBe(0);
+    await leaderOf([other], 'the standby leading after SIGTERM');
+    console.log(`takeover after SIGTERM of the leader: ${Date.now() - stoppedAt} ms`);
+    expect(first.run.stderr()).not.toContain('TRIB_');
+
+    // etcd members go one at a time (a majority stays): the leadership holds throughout.
+    const epoch = (await status(other))?.coordination?.epoch;
+    for (const m of etcd.members) {
+      m.kill();
+      await pair.src.query('UPDATE st.items SET v = v + 1 WHERE id % 7 = 0');
+      await waitEqual(pair, 'st', 'st', 'items', 60_000);
+      await m.restart();
+    }
+    const now = await status(other);
+    expect(now?.coordination?.role).toBe('leader');
+    expect(now?.coordination?.epoch).toBe(epoch);
+    other.run.child.kill('SIGTERM');
+    expect(await other.run.exited).toBe(0);
+    const [rows] = await pair.dst.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM st.items');
+    expect(Number(rows[0]?.n)).toBe(5_000);
+  });
+});
