@@ -16,7 +16,7 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 export const RESULTS = join(ROOT, 'bench', 'results');
 export const BUILD = join(RESULTS, 'build');
 /** BENCH_ENTRY=path/to/entry.mjs runs another build (e.g. a patched one, to compare) instead of this one. */
-const ENTRY = process.env.BENCH_ENTRY ?? join(BUILD, 'tributary.mjs');
+export const ENTRY = process.env.BENCH_ENTRY ?? join(BUILD, 'tributary.mjs');
 
 /** True when BENCH_PROFILE=1: tributary runs under `node --cpu-prof` and the top self-time functions are printed. */
 export const PROFILE = process.env.BENCH_PROFILE === '1';
