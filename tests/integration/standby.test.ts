@@ -10,6 +10,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcdCluster, type EtcdCluster } from '../../src/testing/servers.js';
 import { startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
+import { assertForwardOnly, auditCommits } from '../helpers/audit.js';
 import { createWriterTable, startWriter } from '../helpers/workload.js';
 
 interface Status {
@@ -102,6 +103,10 @@ describe('standby instances of one sync, coordinated through etcd', () => {
       await leaderOf([other, again], 'the restarted instance standing by');
       await writer.stop();
       await waitEqual(pair, 'sb', 'sb', 'items', 60_000);
+      // What each instance committed, from the target's binlog: every batch once, in order.
+      const commits = auditCommits(pair.target, 'sb', 'sb');
+      expect(commits.filter((c) => c.position).length).toBeGreaterThan(10);
+      assertForwardOnly(commits);
     } finally {
       await writer.stop();
     }

@@ -21,6 +21,28 @@ export interface EtcdCoordinatorOptions {
   readonly http?: string;
 }
 
+/** The longest a resignation waits for etcd; past it the lease is left to expire. */
+const RESIGN_MS = 2_000;
+/** The longest a campaign's call waits for etcd before the campaign starts again. */
+const CALL_MS = 10_000;
+
+/** Runs `fn`, waiting for it at most `ms` (it may go on in the background). */
+async function within(ms: number, fn: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([fn(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** `p`, or a rejection naming `what` when etcd has not answered within CALL_MS. */
+async function answered<T>(what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`etcd did not answer ${what} within ${CALL_MS / 1000} s (deadline exceeded)`)), CALL_MS)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A key prefix's range end: the prefix with its last byte plus one. */
 function rangeEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
@@ -80,7 +102,7 @@ export class EtcdCoordinator implements Coordinator {
     const sentAt = performance.now();
     let leaseId: string;
     try {
-      leaseId = await lease.grant();
+      leaseId = await answered('the lease grant', lease.grant());
     } catch (err) {
       lease.release();
       throw err;
@@ -91,11 +113,11 @@ export class EtcdCoordinator implements Coordinator {
     this.current.add(leadership);
     void leadership.ended.then(() => this.current.delete(leadership));
     try {
-      const res = await this.client.kv.txn({
+      const res = await answered('the campaign', this.client.kv.txn({
         compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
         success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }],
         failure: [{ request_range: { key } }],
-      });
+      }));
       const created = res.succeeded ? res.header.revision : res.responses[0]?.response_range?.kvs[0]?.create_revision;
       if (created === undefined) throw new Error(`the campaign key ${key.toString()} vanished as it was put`);
       leadership.setEpoch(created);
@@ -105,14 +127,14 @@ export class EtcdCoordinator implements Coordinator {
         if (signal.aborted) throw new AbortedError('standing by');
         const lost = leadership.lostReason();
         if (lost) throw lost;
-        const older = await this.client.kv.range({
+        const older = await answered('the election read', this.client.kv.range({
           key: this.prefix,
           range_end: rangeEnd(this.prefix),
           max_create_revision: String(mine - 1n),
           sort_order: 'Descend',
           sort_target: 'Create',
           limit: 1,
-        });
+        }));
         const ahead = older.kvs[0];
         if (!ahead) break;
         await this.waitDeleted(ahead.key, older.header.revision, signal, leadership);
@@ -128,7 +150,7 @@ export class EtcdCoordinator implements Coordinator {
 
   /** Waits until `key` is deleted after `revision`, the signal aborts, the leadership ends, or a TTL passes (the caller looks again). */
   private async waitDeleted(key: Buffer, revision: string, signal: AbortSignal, leadership: EtcdLeadership): Promise<void> {
-    const watcher = await this.client.watch().key(key).startRevision(String(BigInt(revision) + 1n)).create();
+    const watcher = await answered('the watch', this.client.watch().key(key).startRevision(String(BigInt(revision) + 1n)).create());
     try {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -149,7 +171,7 @@ export class EtcdCoordinator implements Coordinator {
   async members(): Promise<Member[]> {
     let res;
     try {
-      res = await this.client.kv.range({ key: this.prefix, range_end: rangeEnd(this.prefix), sort_order: 'Ascend', sort_target: 'Create' });
+      res = await answered('the members read', this.client.kv.range({ key: this.prefix, range_end: rangeEnd(this.prefix), sort_order: 'Ascend', sort_target: 'Create' }));
     } catch (err) {
       throw connectError(err, this.opts.dsn, 'coordinator');
     }
@@ -265,8 +287,12 @@ class EtcdLeadership implements Leadership {
 
   async resign(): Promise<void> {
     this.end(undefined);
-    // The key goes first, so the next candidate is elected without waiting for the revoke.
-    await this.opts.client.delete().key(this.opts.key).exec().catch(() => undefined);
-    await this.opts.lease.revoke().catch(() => undefined);
+    // The key goes first, so the next candidate is elected without waiting for the revoke. Bounded:
+    // an instance cut off from etcd gives up waiting (its lease expires by itself).
+    await within(RESIGN_MS, async () => {
+      await this.opts.client.delete().key(this.opts.key).exec().catch(() => undefined);
+      await this.opts.lease.revoke().catch(() => undefined);
+    });
+    this.opts.lease.release();
   }
 }
