@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcdCluster, type EtcdCluster } from '../../src/testing/servers.js';
 import { startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
 import { assertForwardOnly, auditCommits } from '../helpers/audit.js';
+import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { createWriterTable, startWriter } from '../helpers/workload.js';
 
 interface Status {
@@ -38,11 +39,11 @@ afterAll(async () => {
   await Promise.all([pair?.stop(), etcd?.stop()]);
 });
 
-async function start(name: string, db: string, http?: string, ttl = '2s'): Promise<Instance> {
+async function start(name: string, db: string, http?: string, ttl = '2s', coordinator = etcd.url('coord')): Promise<Instance> {
   const addr = http ?? `127.0.0.1:${await freePort()}`;
   const run = startCli([
     'sync', '--source', pair.srcUrl(db), '--target', pair.dstUrl(db), '--id', db,
-    '--coordinator', etcd.url('coord'), '--leader-ttl', ttl, '--http', addr, '--http-linger', '0',
+    '--coordinator', coordinator, '--leader-ttl', ttl, '--http', addr, '--http-linger', '0',
     '--flush-interval', '100ms', '--checksum', 'off',
   ]);
   running.push(run);
@@ -56,6 +57,16 @@ async function status(i: Instance): Promise<Status | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** The time (ms since the epoch) of the first JSON log line of `run` whose message matches `re`. */
+function loggedAt(run: CliRun, re: RegExp): number | undefined {
+  for (const line of run.stderr().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const rec = JSON.parse(line) as { time?: number; msg?: string; err?: string };
+    if (re.test(rec.msg ?? '') || re.test(rec.err ?? '')) return rec.time;
+  }
+  return undefined;
 }
 
 /** The one instance of `among` that leads and streams, once the others stand by. */
@@ -142,5 +153,36 @@ describe('standby instances of one sync, coordinated through etcd', () => {
     expect(await other.run.exited).toBe(0);
     const [rows] = await pair.dst.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM st.items');
     expect(Number(rows[0]?.n)).toBe(5_000);
+  });
+
+  it('a leader cut off from etcd but not from the target fences itself before a standby wins, then stands by again', async () => {
+    await createWriterTable(pair.src, 'cut', 'items', 5_000);
+    await pair.dst.query('CREATE DATABASE cut');
+    const writer = await startWriter({ url: pair.srcUrl('cut'), table: 'items', maxId: 6_000, connections: 1 });
+    // The first instance reaches etcd through proxies only, so it alone can be cut off.
+    const proxies: Proxy[] = await Promise.all(etcd.members.map((m) => startProxy(m.port)));
+    try {
+      const a = await start('a', 'cut', undefined, '3s', `etcd://${proxies.map((p) => `127.0.0.1:${p.port}`).join(',')}/coord`);
+      await leaderOf([a], 'the first instance leading');
+      const b = await start('b', 'cut', undefined, '3s');
+      await leaderOf([a, b], 'a leading, b standing by');
+      for (const p of proxies) p.blackhole();
+      await leaderOf([b], 'b leading once a is cut off from etcd', 60_000);
+      const fenced = loggedAt(a.run, /leadership of sync cut .* ended/);
+      const won = loggedAt(b.run, /^leading sync cut/);
+      expect(fenced, a.run.stderr().slice(-3000)).toBeDefined();
+      expect(won).toBeDefined();
+      // a stopped writing before b could win (its own clock, a margin before the lease's expiry).
+      expect(fenced as number).toBeLessThan(won as number);
+      console.log(`self-fenced ${(won as number) - (fenced as number)} ms before the standby won`);
+      for (const p of proxies) p.restore();
+      await leaderOf([a, b], 'a standing by again behind b', 60_000);
+      await writer.stop();
+      await waitEqual(pair, 'cut', 'cut', 'items', 60_000);
+      assertForwardOnly(auditCommits(pair.target, 'cut', 'cut'));
+    } finally {
+      await writer.stop();
+      await Promise.all(proxies.map((p) => p.close()));
+    }
   });
 });
