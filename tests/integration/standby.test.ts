@@ -39,10 +39,10 @@ afterAll(async () => {
   await Promise.all([pair?.stop(), etcd?.stop()]);
 });
 
-async function start(name: string, db: string, http?: string, ttl = '2s', coordinator = etcd.url('coord')): Promise<Instance> {
+async function start(name: string, db: string, http?: string, ttl = '2s', coordinator = etcd.url('coord'), target = pair.dstUrl(db)): Promise<Instance> {
   const addr = http ?? `127.0.0.1:${await freePort()}`;
   const run = startCli([
-    'sync', '--source', pair.srcUrl(db), '--target', pair.dstUrl(db), '--id', db,
+    'sync', '--source', pair.srcUrl(db), '--target', target, '--id', db,
     '--coordinator', coordinator, '--leader-ttl', ttl, '--http', addr, '--http-linger', '0',
     '--flush-interval', '100ms', '--checksum', 'off',
   ]);
@@ -183,6 +183,60 @@ describe('standby instances of one sync, coordinated through etcd', () => {
     } finally {
       await writer.stop();
       await Promise.all(proxies.map((p) => p.close()));
+    }
+  });
+
+  it('SIGSTOP of the leader for 3× the lease TTL: a standby takes over; the old leader, continued, commits nothing more and stands by', async () => {
+    await createWriterTable(pair.src, 'stop', 'items', 5_000);
+    await pair.dst.query('CREATE DATABASE stop');
+    const writer = await startWriter({ url: pair.srcUrl('stop'), table: 'items', maxId: 6_000, connections: 2, perTxn: 1 });
+    try {
+      const a = await start('a', 'stop');
+      await leaderOf([a], 'the first instance leading');
+      const b = await start('b', 'stop');
+      await leaderOf([a, b], 'a leading, b standing by');
+      a.run.child.kill('SIGSTOP');
+      await leaderOf([b], 'b leading while a is stopped', 60_000).catch(async (err: unknown) => {
+        a.run.child.kill('SIGCONT');
+        throw err;
+      });
+      await new Promise((r) => setTimeout(r, 6_000 - 2_000));
+      a.run.child.kill('SIGCONT');
+      await leaderOf([a, b], 'a standing by again behind b', 60_000);
+      expect(a.run.stderr()).toMatch(/leadership of sync stop .* ended|TRIB_FENCED/);
+      await writer.stop();
+      await waitEqual(pair, 'stop', 'stop', 'items', 60_000);
+      assertForwardOnly(auditCommits(pair.target, 'stop', 'stop'));
+    } finally {
+      await writer.stop();
+    }
+  });
+
+  it('a leader cut off from the target only keeps its leadership (no takeover) and catches up once the target is back', async () => {
+    await createWriterTable(pair.src, 'tcut', 'items', 5_000);
+    await pair.dst.query('CREATE DATABASE tcut');
+    const proxy = await startProxy(pair.target.port);
+    const writer = await startWriter({ url: pair.srcUrl('tcut'), table: 'items', maxId: 6_000, connections: 1 });
+    try {
+      const a = await start('a', 'tcut', undefined, '2s', etcd.url('coord'), `mysql://root@127.0.0.1:${proxy.port}/tcut`);
+      await leaderOf([a], 'the first instance leading');
+      const b = await start('b', 'tcut');
+      await leaderOf([a, b], 'a leading, b standing by');
+      const epoch = (await status(a))?.coordination?.epoch;
+      proxy.blackhole();
+      await new Promise((r) => setTimeout(r, 5_000));
+      // No takeover: a's lease is renewed all along; b still stands by.
+      expect((await status(b))?.phase).toBe('standby');
+      proxy.restore();
+      await writer.stop();
+      await waitEqual(pair, 'tcut', 'tcut', 'items', 90_000);
+      const now = await status(a);
+      expect(now?.coordination?.role).toBe('leader');
+      expect(now?.coordination?.epoch).toBe(epoch);
+      assertForwardOnly(auditCommits(pair.target, 'tcut', 'tcut'));
+    } finally {
+      await writer.stop();
+      await proxy.close();
     }
   });
 });
