@@ -270,6 +270,7 @@ export class Runner extends EventEmitter {
     try {
       for (;;) {
         this.setPhase('standby');
+        await this.checkAsStandby(log);
         let leadership: Leadership;
         try {
           leadership = await coordinator.campaign(this.abort.signal);
@@ -310,6 +311,42 @@ export class Runner extends EventEmitter {
       this.abort.signal.removeEventListener('abort', resign);
       this.coordinator = undefined;
       await coordinator.close();
+    }
+  }
+
+  /**
+   * Before a standby campaigns: the leader's preflight (connect both sides, the source's
+   * requirements, the tables and their definitions), so that an instance that could not take over
+   * says so now rather than when the leader dies. A fatal problem (a refused password, a missing
+   * privilege or setting) ends the run; a retryable one (a side unreachable now) is logged, and the
+   * instance campaigns all the same. Nothing is written and no connection is kept.
+   */
+  private async checkAsStandby(log: Logger): Promise<void> {
+    // A library caller's injected sides are its own to check (a session closes what it opened).
+    if (this.injected.source || this.injected.target) return;
+    const session = await createSession(this.config, {
+      logger: this.logger,
+      source: this.injected.source,
+      target: this.injected.target,
+      ...(this.injected.predicates ? { predicates: this.injected.predicates } : {}),
+      requirements: 'enforce',
+      parallel: true,
+      checkpoint: 'skip',
+    });
+    try {
+      await session.open();
+      log.info({ tables: session.tables.length }, 'standby: the source and the target pass the preflight');
+    } catch (err) {
+      if (err instanceof TributaryError && !err.fatal) {
+        log.warn({ err: err.message }, 'standby: the preflight failed for now; campaigning all the same');
+        return;
+      }
+      this.lastError = err as Error;
+      this.lastErrorAt = new Date().toISOString();
+      this.setPhase('failed');
+      throw err;
+    } finally {
+      await session.close();
     }
   }
 

@@ -239,4 +239,18 @@ describe('standby instances of one sync, coordinated through etcd', () => {
       await proxy.close();
     }
   });
+
+  it('a standby that could not take over (a refused password) says so at start and exits; the leader goes on', async () => {
+    await createWriterTable(pair.src, 'bad', 'items', 100);
+    await pair.dst.query('CREATE DATABASE bad');
+    const a = await start('a', 'bad');
+    await leaderOf([a], 'the first instance leading');
+    const b = await start('b', 'bad', undefined, '2s', etcd.url('coord'), pair.dstUrl('bad').replace('root@', 'root:wrong-Pw-71@'));
+    expect(await b.run.exited).not.toBe(0);
+    expect(b.run.stderr()).toContain('TRIB_AUTH_FAILED');
+    expect(b.run.stderr()).not.toContain('wrong-Pw-71');
+    expect((await status(a))?.coordination?.role).toBe('leader');
+    a.run.child.kill('SIGTERM');
+    expect(await a.run.exited).toBe(0);
+  });
 });
