@@ -137,6 +137,7 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
   <h1>tributary</h1>
   <span class="ends" id="ends"></span>
   <span>phase <span class="badge" id="phase">…</span></span>
+  <span class="badge" id="role" hidden>…</span>
   <span class="badge" id="paused">…</span>
   <span class="badge" id="ready">…</span>
   <span>uptime <strong id="uptime">…</strong></span>
@@ -163,6 +164,13 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
       <dt>source retains</dt><dd id="retained">–</dd>
       <dt>reconnects</dt><dd id="reconnects">–</dd>
     </dl>
+  </section>
+  <section id="instances" hidden>
+    <h2>Instances <span class="now" id="instances-now"></span></h2>
+    <table class="changes" id="instances-table">
+      <thead><tr><th>role</th><th>host</th><th>pid</th><th>http</th><th>epoch</th><th>since</th></tr></thead>
+      <tbody></tbody>
+    </table>
   </section>
   <section id="lag-section" class="chart">
     <h2>Lag, seconds <span class="now" id="lag-now"></span></h2>
@@ -375,6 +383,28 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
     }
   }
 
+  // Coordinator mode (docs/standby.md): this instance's role and epoch, and every instance campaigning.
+  function renderCoordination(c) {
+    $('role').hidden = !c;
+    $('instances').hidden = !c;
+    if (!c) return;
+    set('role', c.role + (c.epoch ? ' · epoch ' + c.epoch : ''));
+    $('role').className = 'badge ' + (c.role === 'leader' ? 'running' : 'paused');
+    $('role').title = c.coordinator + ', lease ' + c.ttlSeconds + ' s, led ' + c.leaderships + ' time(s)';
+    set('instances-now', c.members.length + ' campaigning');
+    var body = $('instances-table').tBodies[0];
+    while (body.firstChild) body.removeChild(body.firstChild);
+    c.members.forEach(function (m) {
+      var tr = document.createElement('tr');
+      [m.leader ? 'leader' : 'standby', m.host, String(m.pid), m.http || '–', m.epoch, m.since ? when(m.since) : '–'].forEach(function (v) {
+        var td = document.createElement('td');
+        td.textContent = v;
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+  }
+
   function render(s) {
     last = s;
     var ph = $('phase');
@@ -397,6 +427,7 @@ footer { padding: 0 20px 16px; color: var(--mute); font-size: 12px; }
     $('resume').disabled = !live || !s.paused;
 
     renderError(s);
+    renderCoordination(s.coordination);
     renderTables(s.copy, s.throttle);
     renderByTable(s.stream.changesByTable);
 

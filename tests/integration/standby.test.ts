@@ -6,10 +6,12 @@
  * SIGTERM resigns at once; the killed instance started again stands by; an etcd member killed, the
  * etcd leader among them, changes nothing.
  */
+import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcdCluster, type EtcdCluster } from '../../src/testing/servers.js';
-import { startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
+import { ROOT, startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
 import { assertForwardOnly, auditCommits } from '../helpers/audit.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { createWriterTable, startWriter } from '../helpers/workload.js';
@@ -99,6 +101,21 @@ describe('standby instances of one sync, coordinated through etcd', () => {
       expect(before?.members[0]?.leader).toBe(true);
       // The standby never opened the stream: its status shows nothing applied.
       expect((await status(other))?.stream.changesApplied).toBe(0);
+      // The dashboard shows the role, the epoch and both instances.
+      const browser = await chromium.launch({ executablePath: process.env.TRIBUTARY_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`http://${first.http}/`);
+        await page.waitForFunction(() => document.querySelectorAll('#instances-table tbody tr').length === 2);
+        expect(await page.textContent('#role')).toBe(`leader · epoch ${before?.epoch}`);
+        expect(await page.$$eval('#instances-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))).toEqual(['leader', 'standby']);
+        await page.screenshot({ path: join(ROOT, 'tests', 'artifacts', 'dashboard-standby.png'), fullPage: true });
+        await page.goto(`http://${other.http}/`);
+        await page.waitForFunction(() => document.getElementById('role')?.textContent?.startsWith('standby'));
+        expect(await page.textContent('#phase')).toBe('standby');
+      } finally {
+        await browser.close();
+      }
 
       first.run.child.kill('SIGKILL');
       const killedAt = Date.now();
