@@ -74,6 +74,8 @@ export class SyncMetrics implements SyncObserver {
     };
     this.optional = {
       replicaLag: gauge('tributary_replica_lag_seconds', "The watched replica's lag behind the source, as it last read.", [], []),
+      leader: gauge('tributary_leader', 'Coordinator mode: 1 while this instance leads the sync, 0 while it stands by.', [], []),
+      epoch: gauge('tributary_leader_epoch', "Coordinator mode: the epoch of this instance's current (or last) leadership; 0 before its first.", [], []),
       retained: gauge('tributary_source_retained_bytes', 'Log the source retains for this sync (PostgreSQL: WAL from the slot restart_lsn to the current WAL position).', [], []),
     };
     this.histograms = new HistogramObserver(this.registry);
@@ -144,6 +146,9 @@ export class SyncMetrics implements SyncObserver {
 
     this.setOptional('tributary_replica_lag_seconds', this.optional.replicaLag, s.throttle.replicaLagSeconds);
     this.setOptional('tributary_source_retained_bytes', this.optional.retained, s.stream.retainedBytes);
+    const co = s.coordination;
+    this.setOptional('tributary_leader', this.optional.leader, co ? (co.role === 'leader' ? 1 : 0) : null);
+    this.setOptional('tributary_leader_epoch', this.optional.epoch, co ? Number(co.epoch ?? 0) : null);
   }
 
   private setOptional(name: string, g: Gauge, value: number | null): void {
@@ -158,7 +163,7 @@ export class SyncMetrics implements SyncObserver {
 
 type GaugeName = 'phase' | 'ready' | 'paused' | 'uptime' | 'lag' | 'rowsEstimated' | 'copyRate' | 'changeRate' | 'buffer' | 'retrying' | 'rateLimit' | 'throttled';
 type CounterName = 'rowsCopied' | 'changes' | 'reconnects' | 'schemaChanges' | 'passes' | 'chunks' | 'mismatches' | 'repairs';
-type OptionalName = 'replicaLag' | 'retained';
+type OptionalName = 'replicaLag' | 'retained' | 'leader' | 'epoch';
 
 /**
  * A counter set to the totals the sync keeps itself (the status holds totals, not increments).
