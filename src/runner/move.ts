@@ -105,6 +105,11 @@ function runCommand(command: string, signal: AbortSignal): Promise<void> {
 /** Sync and cut over; see MoveOptions. Resolves with the report, whether moved or aborted. */
 export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptions): Promise<MoveReport> {
   const cfg: SyncConfig = { ...parseConfig(config), copyOnly: false, checksum: true };
+  if (cfg.coordinator !== undefined) {
+    // A move is one operator's one-off cutover, watched to its end: a standby taking it over
+    // half-way would cut over nothing.
+    throw new TributaryError(ErrorCode.CONFIG_INVALID, '--coordinator runs standby instances of a sync and does not apply to move; run the move from one instance, without --coordinator');
+  }
   if (opts.cutover === 'command' && !opts.command) {
     throw new TributaryError(ErrorCode.CONFIG_INVALID, '--cutover command needs --cutover-command "…", the shell command that stops writes on the source');
   }
