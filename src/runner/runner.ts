@@ -522,6 +522,10 @@ export class Runner extends EventEmitter {
         if (source.capabilities.schemaChanges) await target.saveSchemas(schemas);
         log.info({ tables: names.length, position: source.describePosition(from) }, 'starting a new sync');
       }
+      // The host this attempt resumed on is tried first by the next one (docs/failover.md): after
+      // a failover, a revived old primary earlier in the URL is not gone back to.
+      const used = identity.endpoint !== undefined ? parseHostPort(identity.endpoint, sourcePortOf(cfg)) : undefined;
+      if (used) this.switchTo = used;
       onProgress();
 
       const job = new AbortController();
@@ -1064,3 +1068,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
+/** The default port of the source URL's engine, for a host:port without one. */
+function sourcePortOf(cfg: SyncConfig): number {
+  return connectionDsn(cfg, 'source').port;
+}
