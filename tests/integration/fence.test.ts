@@ -48,6 +48,15 @@ const ADD_W: SchemaChange = {
   after: new Map([['t', T2]]),
 };
 
+/** A parent and a child with a foreign key (created by createForeignKeys, after the copy). */
+const P: TableSchema = { ...T, name: 'p', createStatement: 'CREATE TABLE `p` (`id` int(11) NOT NULL, `v` varchar(20) DEFAULT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB' };
+const C: TableSchema = {
+  ...T,
+  name: 'c',
+  createStatement: 'CREATE TABLE `c` (`id` int(11) NOT NULL, `v` varchar(20) DEFAULT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB',
+  foreignKeys: [{ name: 'c_p', columns: ['id'], referencedTable: 'p', referencedColumns: ['id'], onUpdate: 'NO ACTION', onDelete: 'NO ACTION' }],
+};
+
 const cp = (position: string): StreamCheckpoint => ({ version: CHECKPOINT_VERSION, position, sourceId: 'src', phase: 'stream' });
 
 /** A leadership's fence; `lose()` makes its check() throw as a lease expired unseen would. */
@@ -108,6 +117,8 @@ interface Side {
   /** Transactions waiting for a row lock now; SQL only. */
   lockWaits?(place: string): Promise<number>;
   columns?(place: string): Promise<string[]>;
+  /** Names of the foreign keys of the place's tables; SQL only. */
+  foreignKeys?(place: string): Promise<string[]>;
 }
 
 let maria: Server;
@@ -196,6 +207,10 @@ const mysqlSide: Side = {
     const [rows] = await my.query<RowDataPacket[]>("SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION", [db]);
     return rows.map((r) => String(r.c));
   },
+  async foreignKeys(db) {
+    const [rows] = await my.query<RowDataPacket[]>('SELECT CONSTRAINT_NAME AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ?', [db]);
+    return rows.map((r) => String(r.n));
+  },
 };
 
 async function pgIn(db: string): Promise<pg.Client> {
@@ -253,6 +268,10 @@ const postgresSide: Side = {
   async columns(db) {
     const r = await (await pgIn(db)).query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 't' ORDER BY ordinal_position");
     return r.rows.map((x) => x.c);
+  },
+  async foreignKeys(db) {
+    const r = await (await pgIn(db)).query<{ n: string }>("SELECT conname AS n FROM pg_constraint WHERE contype = 'f'");
+    return r.rows.map((x) => x.n);
   },
 };
 
@@ -434,6 +453,40 @@ describe.each([mysqlSide, postgresSide, etcdSide])('the fence on a $name target'
     expect(await side.ids(place)).toEqual([1]);
     expect((await a.loadCheckpoint()).stream?.position).toBe('a1');
   });
+
+  it('--force by an older leadership is refused before it drops anything; by the leader it keeps the record', async () => {
+    const place = `fence_force_${key}`;
+    await side.place(place);
+    const a = await open(side, place, '60');
+    await a.ensureSchema([T], { recreate: false });
+    await writeBatch(a, [1, 2], 'a1');
+    // The leader's own --force: the tables (a MySQL target: the database) go, the record is written again first.
+    await a.ensureSchema([T], { recreate: true });
+    expect(await side.epoch(place)).toBe('60');
+    expect(await side.ids(place)).toEqual([]);
+    await writeBatch(a, [3], 'a2');
+    expect(await side.ids(place)).toEqual([3]);
+    // A newer leadership takes over: the old one's --force drops nothing.
+    await open(side, place, '61');
+    await fenced(a.ensureSchema([T], { recreate: true }));
+    expect(await side.ids(place)).toEqual([3]);
+    expect(await side.epoch(place)).toBe('61');
+  });
+
+  if (side.foreignKeys) {
+    it('foreign keys after a takeover are refused before they are added; the new leader adds them', async () => {
+      const place = `fence_fk_${key}`;
+      await side.place(place);
+      const a = await open(side, place, '70');
+      await a.ensureSchema([P, C], { recreate: false });
+      const b = await open(side, place, '71');
+      await fenced(a.createForeignKeys([P, C]));
+      expect(await side.foreignKeys!(place)).toEqual([]);
+      await b.ensureSchema([P, C], { recreate: false, resumed: true });
+      expect(await b.createForeignKeys([P, C])).toEqual(['c.c_p']);
+      expect(await side.foreignKeys!(place)).toEqual(['c_p']);
+    });
+  }
 
   if (side.columns) {
     it('a schema change after a takeover is refused before its DDL runs', async () => {

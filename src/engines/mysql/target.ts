@@ -583,6 +583,8 @@ export class MysqlTarget implements Target {
       // The stream writes meanwhile: the table's rebuild (ALGORITHM=COPY) may deadlock with a batch,
       // which goes on; the ALTER is tried again, a bounded number of times with backoff.
       for (let attempt = 1; ; attempt++) {
+        // Coordinator mode: the ALTER commits on its own, so the fence is compared right before it.
+        await this.epochFence?.verify(this.c);
         try {
           await this.c.query(foreignKeySql(t.name, missing));
           break;

@@ -1000,10 +1000,13 @@ export class PostgresTarget implements Target {
         await c.query('BEGIN');
         await c.query("SET LOCAL session_replication_role = 'replica'");
         for (const { t, fk } of missing) await c.query(foreignKeySql(this.schema, t.name, fk));
+        // Coordinator mode: compared like every other commit (the lock is checked above, as before).
+        await this.epochFence?.verify(c);
         await c.query('COMMIT');
         break;
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
+        if (err instanceof TributaryError) throw err;
         const code = (err as { code?: string }).code;
         if ((code === '40P01' || code === '40001') && attempt < 5) {
           await new Promise((r) => setTimeout(r, 200 * attempt));
