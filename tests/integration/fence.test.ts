@@ -117,6 +117,8 @@ interface Side {
   /** Transactions waiting for a row lock now; SQL only. */
   lockWaits?(place: string): Promise<number>;
   columns?(place: string): Promise<string[]>;
+  /** Whether the database exists; SQL only (an etcd prefix needs no creating). */
+  databaseExists?(place: string): Promise<boolean>;
   /** Names of the foreign keys of the place's tables; SQL only. */
   foreignKeys?(place: string): Promise<string[]>;
 }
@@ -207,6 +209,10 @@ const mysqlSide: Side = {
     const [rows] = await my.query<RowDataPacket[]>("SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION", [db]);
     return rows.map((r) => String(r.c));
   },
+  async databaseExists(db) {
+    const [rows] = await my.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [db]);
+    return Number(rows[0]?.n) > 0;
+  },
   async foreignKeys(db) {
     const [rows] = await my.query<RowDataPacket[]>('SELECT CONSTRAINT_NAME AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ?', [db]);
     return rows.map((r) => String(r.n));
@@ -268,6 +274,10 @@ const postgresSide: Side = {
   async columns(db) {
     const r = await (await pgIn(db)).query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 't' ORDER BY ordinal_position");
     return r.rows.map((x) => x.c);
+  },
+  async databaseExists(db) {
+    const r = await (await pgIn('postgres')).query<{ n: string }>('SELECT count(*) AS n FROM pg_database WHERE datname = $1', [db]);
+    return Number(r.rows[0]?.n) > 0;
   },
   async foreignKeys(db) {
     const r = await (await pgIn(db)).query<{ n: string }>("SELECT conname AS n FROM pg_constraint WHERE contype = 'f'");
@@ -472,6 +482,21 @@ describe.each([mysqlSide, postgresSide, etcdSide])('the fence on a $name target'
     expect(await side.ids(place)).toEqual([3]);
     expect(await side.epoch(place)).toBe('61');
   });
+
+  if (side.databaseExists) {
+    it('a target database that does not exist: lock() creates nothing, ensureSchema creates it with the record', async () => {
+      const place = `fence_nodb_${key}`;
+      const a = await open(side, place, '80');
+      expect(await side.databaseExists!(place)).toBe(false);
+      await a.ensureSchema([T], { recreate: false });
+      expect(await side.epoch(place)).toBe('80');
+      await writeBatch(a, [1], 'a1');
+      expect(await side.ids(place)).toEqual([1]);
+      await open(side, place, '81');
+      await fenced(writeBatch(a, [2], 'a2'));
+      expect(await side.ids(place)).toEqual([1]);
+    });
+  }
 
   if (side.foreignKeys) {
     it('foreign keys after a takeover are refused before they are added; the new leader adds them', async () => {
