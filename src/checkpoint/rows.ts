@@ -41,6 +41,14 @@ export function schemaBody(table: TableSchema): string {
 export const PENDING_DDL_ROW = 'd:';
 
 /**
+ * The fence record of coordinator mode (core/target-writer.ts Fence, checkpoint/epoch.ts): the
+ * epoch of the leadership that writes this sync's target, as decimal text (not JSON). Written by
+ * a leadership's takeover, compared by each of its commits; never removed with the checkpoint
+ * (clearing it would let an older leadership in). decodeRows leaves it out of the checkpoint.
+ */
+export const EPOCH_ROW = '~epoch';
+
+/**
  * What the checkpoint rows become with a schema change (TargetWriter.applySchemaChange), in the
  * order a target applies them, inside the transaction that saves the stream checkpoint:
  * - `moves`: each table rename, in the statement's order, of the copy row ('t:'), so a renamed
@@ -119,6 +127,7 @@ export function decodeRows(syncId: string, rows: readonly StoredRow[]): Checkpoi
   const tables = new Map<string, TableCheckpoint>();
   const schemas = new Map<string, TableSchema>();
   for (const r of rows) {
+    if (r.name === EPOCH_ROW) continue;
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(r.body) as Record<string, unknown>;

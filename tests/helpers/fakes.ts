@@ -35,6 +35,8 @@ import {
 import type {
   Checkpoint,
   ChunkCommit,
+  Fence,
+  LockWatch,
   SchemaOptions,
   StreamCheckpoint,
   TableCheckpoint,
@@ -465,6 +467,12 @@ export interface CommitRecord {
  * It also models row locks per table, coarsely: a writer of a table waits while another open
  * transaction has written the table, as a chunk's rows wait on an open transaction that wrote
  * them. Chunk writes take `chunkDelayMs` (default 2).
+ *
+ * And coordinator mode's fence (core/target-writer.ts Fence) as the real targets keep it: lock()
+ * with a fence takes the target over (TRIB_FENCED when `fenceRecord` holds a higher epoch) and
+ * every commit from then on calls `fence.check()` and compares `fenceRecord` with its epoch,
+ * committing nothing on a mismatch. One FakeTarget is one instance's view of the target: a test
+ * plays a newer leader's takeover by setting `fenceRecord` (or calling takeOver()).
  */
 export class FakeTarget implements Target {
   readonly engine = 'fake';
@@ -488,6 +496,7 @@ export class FakeTarget implements Target {
   readonly cascades: Cascade[] = [];
 
   async createForeignKeys(tables: readonly TableSchema[]): Promise<string[]> {
+    this.compareFence('creating foreign keys');
     const created: string[] = [];
     for (const t of tables) {
       for (const fk of t.foreignKeys ?? []) {
@@ -525,6 +534,10 @@ export class FakeTarget implements Target {
   onCommit: ((record: CommitRecord) => void) | undefined;
 
   private readonly chunkDelayMs: number;
+  /** The target's fence record: the epoch of the last leadership that took it over (undefined: none did). */
+  fenceRecord: string | undefined;
+  /** The fence lock() was given (coordinator mode), which every commit compares. */
+  private fence: Fence | undefined;
 
   constructor(opts: { readonly chunkDelayMs?: number; readonly tables?: readonly TableSchema[] } = {}) {
     this.chunkDelayMs = opts.chunkDelayMs ?? 2;
@@ -574,7 +587,29 @@ export class FakeTarget implements Target {
 
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
-  async lock(): Promise<void> {}
+  async lock(_watch?: LockWatch, fence?: Fence): Promise<void> {
+    if (!fence) return;
+    this.takeOver(fence.epoch);
+    this.fence = fence;
+  }
+
+  /** A takeover for `epoch`, as lock() with a fence does it (a test calls it to play another instance's). */
+  takeOver(epoch: string): void {
+    if (this.fenceRecord !== undefined && BigInt(this.fenceRecord) > BigInt(epoch)) {
+      throw new TributaryError(ErrorCode.FENCED, `fake target: sync was taken over by a newer leader (epoch ${this.fenceRecord}) than this instance (epoch ${epoch}); this instance stands by`, { fatal: false });
+    }
+    this.fenceRecord = epoch;
+  }
+
+  /** Every commit's compare, in coordinator mode: nothing commits once another epoch holds the record. */
+  private compareFence(what: string): void {
+    const fence = this.fence;
+    if (!fence) return;
+    fence.check();
+    if (this.fenceRecord !== fence.epoch) {
+      throw new TributaryError(ErrorCode.FENCED, `fake target: ${what} was refused: the target holds epoch ${this.fenceRecord ?? 'none'} and this instance has epoch ${fence.epoch}; a newer leader writes now; this instance stands by`, { fatal: false });
+    }
+  }
 
   async nonEmptyTables(tables: readonly TableSchema[]): Promise<string[]> {
     return tables.filter((t) => (this.tables.get(t.name)?.size ?? 0) > 0).map((t) => t.name);
@@ -597,6 +632,7 @@ export class FakeTarget implements Target {
   async prepareWrites(_tables: readonly TableSchema[]): Promise<void> {}
 
   async ensureSchema(tables: readonly TableSchema[], opts: { recreate: boolean }): Promise<void> {
+    this.compareFence('creating the tables');
     if (opts.recreate) {
       this.tables.clear();
       this.stored = { stream: null, tables: new Map() };
@@ -633,6 +669,7 @@ export class FakeTarget implements Target {
       const cp = await commit.checkpoint();
       inSection = true;
       this.maybeFail('chunkCommit');
+      this.compareFence(`a chunk of ${table.name}`);
       const t = this.table(table.name);
       for (const r of rows) t.put(r);
       this.stored.tables.set(table.name, cp);
@@ -734,6 +771,7 @@ export class FakeTarget implements Target {
         ensureOpen();
         try {
           this.maybeFail('commit');
+          this.compareFence('a stream batch');
         } catch (err) {
           end();
           throw err;
@@ -762,6 +800,7 @@ export class FakeTarget implements Target {
   }
 
   async saveSchemas(tables: readonly TableSchema[]): Promise<void> {
+    this.compareFence('saving the definitions');
     const schemas = (this.stored.schemas ??= new Map());
     for (const t of tables) schemas.set(t.name, t);
   }
@@ -780,6 +819,7 @@ export class FakeTarget implements Target {
   }
 
   async applySchemaChange(change: SchemaChange, checkpoint: StreamCheckpoint): Promise<void> {
+    this.compareFence('a schema change');
     const oldName = new Map<string, string>();
     for (const name of change.before.keys()) oldName.set(name, name);
     const renamedColumns = new Map<string, Map<string, string>>();
@@ -825,10 +865,12 @@ export class FakeTarget implements Target {
   }
 
   async clearCheckpoint(): Promise<void> {
+    this.compareFence('clearing the checkpoint');
     this.stored = { stream: null, tables: new Map() };
   }
 
   async saveStreamCheckpoint(checkpoint: StreamCheckpoint): Promise<void> {
+    this.compareFence('saving the stream checkpoint');
     this.stored.stream = checkpoint;
     this.lastCheckpoint = checkpoint;
   }

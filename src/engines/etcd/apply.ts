@@ -49,14 +49,18 @@ export function deletePrefixOp(prefix: string): Op {
 }
 
 /**
- * Sends etcd transactions fenced by the sync's lock: each one compares the lock key first
- * (lock.ts) and fails as TRIB_LOCK_LOST, writing nothing, once another holder took it.
+ * Sends etcd transactions fenced by the sync's lock or its leadership's fence: each one compares
+ * the lock key (lock.ts) or the fence record (fence.ts) first and fails, writing nothing, as
+ * TRIB_LOCK_LOST once another holder took the lock, or TRIB_FENCED once a newer leadership took
+ * the sync over.
  */
 export interface Sender {
   readonly client: Etcd3;
   readonly maxOps: number;
   /** The compare that proves this instance holds the lock, or [] for a writer without one. */
   fence(): ICompare[];
+  /** The error of a transaction whose compare failed (fence.ts TxnGuard.refused); TRIB_LOCK_LOST when absent. */
+  refused?(what: string): Promise<TributaryError>;
   /** The error of a transaction whose fence failed, or of the call itself. */
   error(err: unknown, what: string): TributaryError;
 }
@@ -70,6 +74,7 @@ export async function send(s: Sender, ops: readonly Op[], what: string): Promise
   } catch (err) {
     throw s.error(err, what);
   }
+  if (!res.succeeded && s.refused) throw await s.refused(what);
   if (!res.succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
 }
 

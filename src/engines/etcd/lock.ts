@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Etcd3, ICompare, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import type { SyncLock } from '../../coordination/lock.js';
+import type { TxnGuard } from './fence.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { LockWatch } from '../../core/target.js';
 
@@ -32,7 +33,7 @@ export interface EtcdSyncLockOptions {
  * new instance waits that long for it before it refuses (ALREADY_RUNNING), and takes it at once
  * when its holder renews nothing.
  */
-export class EtcdSyncLock implements SyncLock {
+export class EtcdSyncLock implements SyncLock, TxnGuard {
   private readonly opts: EtcdSyncLockOptions;
   private lease: Lease | undefined;
   private createRevision: string | undefined;
@@ -104,6 +105,11 @@ export class EtcdSyncLock implements SyncLock {
   fence(): ICompare[] {
     if (this.createRevision === undefined) return [];
     return [{ key: Buffer.from(this.opts.key), target: 'Create', result: 'Equal', create_revision: this.createRevision }];
+  }
+
+  /** The error of a transaction whose compare of the lock key failed: the lock is gone. */
+  refused(what: string): Promise<TributaryError> {
+    return Promise.resolve(new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`));
   }
 
   async release(): Promise<void> {

@@ -8,7 +8,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
 import type { Cascade, TableSchema } from '../../core/schema.js';
 import { notSupported, type ChunkDigest, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk, type KeyRange } from '../../core/source.js';
-import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
+import type { Checkpoint, ChunkCommit, Fence, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row, Value } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
 import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, Pipeline, putOp, send, type Op, type Sender } from './apply.js';
@@ -18,6 +18,7 @@ import { connectError, openClient } from './connection.js';
 import { clearOps, planDocuments, rewriteOps } from './ddl.js';
 import { KeyLayout, type LayoutName } from './keys.js';
 import { EtcdSyncLock } from './lock.js';
+import { EtcdEpochFence, type TxnGuard } from './fence.js';
 import { EtcdReadBack } from './read.js';
 import { renderRow } from './values.js';
 
@@ -49,7 +50,10 @@ export class EtcdTarget implements Target {
   private readonly cp: CheckpointKeys;
   private readonly where: string;
   private etcd: Etcd3 | undefined;
-  private syncLock: EtcdSyncLock | undefined;
+  /** What every transaction compares once lock() took the sync: its lease lock, or its leadership's fence (fence.ts). */
+  private syncLock: TxnGuard | undefined;
+  /** The leadership's fence, in coordinator mode: its takeover may wait for ensureSchema (fence.ts). */
+  private epochFence: EtcdEpochFence | undefined;
   private readBack: EtcdReadBack | undefined;
   /** Definitions of the tables as this run writes them (ensureSchema, prepareWrites, schema changes). */
   private readonly definitions = new Map<string, TableSchema>();
@@ -85,7 +89,14 @@ export class EtcdTarget implements Target {
   }
 
   private senderFor(): Sender {
-    return { client: this.client, maxOps: this.opts.maxTxnOps, fence: () => this.syncLock?.fence() ?? [], error: (err, what) => this.writeError(err, what) };
+    return {
+      client: this.client,
+      maxOps: this.opts.maxTxnOps,
+      fence: () => this.syncLock?.fence() ?? [],
+      // Without a guard no transaction carries a compare, so none fails one.
+      refused: (what) => this.syncLock?.refused(what) ?? Promise.resolve(new TributaryError(ErrorCode.INTERNAL, `${what}: an etcd transaction without a compare failed`)),
+      error: (err, what) => this.writeError(err, what),
+    };
   }
 
   private writeError(err: unknown, what: string): TributaryError {
@@ -109,11 +120,24 @@ export class EtcdTarget implements Target {
   async close(): Promise<void> {
     await this.syncLock?.release();
     this.syncLock = undefined;
+    this.epochFence = undefined;
     this.etcd?.close();
     this.etcd = undefined;
   }
 
-  async lock(watch: LockWatch = {}): Promise<void> {
+  /**
+   * The lease lock of lock.ts; with a fence (coordinator mode) no lock but the takeover of
+   * fence.ts, left to ensureSchema when the sync's subtree holds no key yet (lock() creates
+   * nothing there). Then a schema change a crash interrupted is finished.
+   */
+  async lock(watch: LockWatch = {}, fence?: Fence): Promise<void> {
+    if (fence) {
+      const guard = new EtcdEpochFence({ client: this.client, syncId: this.opts.syncId, meta: this.layout.meta(this.opts.syncId), fence, where: this.where, error: (err, what) => this.writeError(err, what) });
+      await guard.takeOver(true);
+      this.syncLock = this.epochFence = guard;
+      await this.settleOnce('finishing a schema change applied before a crash');
+      return;
+    }
     const lock = new EtcdSyncLock({
       client: this.client,
       key: `${this.layout.meta(this.opts.syncId)}lock`,
@@ -206,6 +230,8 @@ export class EtcdTarget implements Target {
   async ensureSchema(tables: readonly TableSchema[], opts: SchemaOptions): Promise<void> {
     this.refuse(tables);
     if (!opts.recreate) await this.assertLayout();
+    // Coordinator mode on a sync that had no key: the takeover is the first write.
+    if (this.epochFence?.pending) await this.epochFence.takeOver(false);
     if (opts.recreate) {
       const buf = new OpBuffer(this.senderFor(), 0);
       for (const t of tables) await buf.add(deletePrefixOp(this.layout.tablePrefix(t.name)), 'deleting the tables\u2019 keys (--force)');

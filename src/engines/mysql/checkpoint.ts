@@ -1,10 +1,11 @@
 import type { Connection, PoolConnection, RowDataPacket } from 'mysql2/promise';
-import { CHECKPOINT_TABLE, decodeRows, PENDING_DDL_ROW, schemaBody, schemaRowName, STREAM_ROW, streamBody, tableBody, tableRowName, type SchemaChangeRows } from '../../checkpoint/rows.js';
+import { CHECKPOINT_TABLE, decodeRows, EPOCH_ROW, PENDING_DDL_ROW, schemaBody, schemaRowName, STREAM_ROW, streamBody, tableBody, tableRowName, type SchemaChangeRows } from '../../checkpoint/rows.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { Checkpoint, StreamCheckpoint, TableCheckpoint } from '../../core/target.js';
 import { quoteId } from './sql.js';
 
 type Conn = Connection | PoolConnection;
+type Queryable = Pick<Connection, 'query'>;
 
 export { CHECKPOINT_TABLE };
 
@@ -79,9 +80,10 @@ function isMissingTable(err: unknown): boolean {
   return (err as { code?: string }).code === 'ER_NO_SUCH_TABLE';
 }
 
+/** Removes the sync's checkpoint rows; its fence record (EPOCH_ROW) stays, so no older leadership gets in. */
 export async function clear(conn: Conn, syncId: string): Promise<void> {
   try {
-    await conn.query(`DELETE FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ?`, [syncId]);
+    await conn.query(`DELETE FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ? AND name <> ?`, [syncId, EPOCH_ROW]);
   } catch (err) {
     if (!isMissingTable(err)) throw err;
   }
@@ -131,4 +133,46 @@ export async function lockStreamRow(conn: Conn, syncId: string): Promise<void> {
   } catch (err) {
     if (!isMissingTable(err)) throw err;
   }
+}
+
+/**
+ * The fence record (checkpoint/rows.ts EPOCH_ROW), read with a lock in the caller's transaction:
+ * `update` (a takeover: waits for every transaction that read it in share mode and has not ended)
+ * or `share` (a commit's compare: waits for a takeover in flight, then reads what it wrote: a
+ * locking read sees the latest committed row, whatever the transaction's snapshot). `table: false`
+ * when the checkpoint table (or the database) does not exist yet.
+ */
+export async function lockedEpoch(conn: Queryable, syncId: string, mode: 'update' | 'share'): Promise<{ table: boolean; body?: string }> {
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>(
+      `SELECT body FROM ${quoteId(CHECKPOINT_TABLE)} WHERE sync_id = ? AND name = ? ${mode === 'update' ? 'FOR UPDATE' : 'LOCK IN SHARE MODE'}`,
+      [syncId, EPOCH_ROW],
+    );
+    return rows[0] ? { table: true, body: String(rows[0].body) } : { table: true };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_NO_DB_ERROR' || code === 'ER_BAD_DB_ERROR') return { table: false };
+    throw err;
+  }
+}
+
+/**
+ * Makes sure the fence record exists (epoch 0 where there was none, in the caller's transaction),
+ * so that two takeovers of a target without one meet on its row lock rather than both inserting.
+ * False when the checkpoint table (or the database) does not exist yet.
+ */
+export async function ensureEpochRow(conn: Queryable, syncId: string): Promise<boolean> {
+  try {
+    await conn.query(`INSERT IGNORE INTO ${quoteId(CHECKPOINT_TABLE)} (sync_id, name, body) VALUES (?, ?, '0')`, [syncId, EPOCH_ROW]);
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_NO_DB_ERROR' || code === 'ER_BAD_DB_ERROR') return false;
+    throw err;
+  }
+}
+
+/** Writes the fence record, in the caller's transaction (after lockedEpoch 'update'). */
+export async function saveEpoch(conn: Queryable, syncId: string, epoch: string): Promise<void> {
+  await conn.query(`REPLACE INTO ${quoteId(CHECKPOINT_TABLE)} (sync_id, name, body) VALUES (?, ?, ?)`, [syncId, EPOCH_ROW, epoch]);
 }

@@ -8,7 +8,7 @@ import { definedTables } from '../../core/schema-change-tables.js';
 import type { Cascade, TableSchema } from '../../core/schema.js';
 import { readAll } from '../../core/encoded.js';
 import type { ColumnValueStats, DatabaseDefaults, EncodedChunk } from '../../core/source.js';
-import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
+import type { Checkpoint, ChunkCommit, Fence, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row } from '../../core/values.js';
 import { connectError, openConnection, openPool } from './connection.js';
 import { describeTable } from './schema.js';
@@ -22,6 +22,7 @@ import { changeTables, identity, inspectTables, operationsInEffect, parsePending
 import { namespacesOf, qualify, splitName } from '../../core/names.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
+import { MysqlEpochFence, type CommitGuard } from './fence.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../core/formats.js';
 import { columnLiteral, quoteId, quoteTable } from './sql.js';
@@ -77,8 +78,13 @@ export class MysqlTarget implements Target {
   private readonly readBack: MysqlReadBack;
   /** The database named in the URL did not exist at connect(): ensureSchema() creates it, until then nothing is read from it. */
   private missing = false;
-  /** The sync's lock, once lock() took it: every commit verifies it (see MysqlSyncLock). */
-  private syncLock: MysqlSyncLock | undefined;
+  /**
+   * What every commit verifies once lock() took the sync: its lock (MysqlSyncLock), or in
+   * coordinator mode its leadership's fence (`epochFence`, fence.ts).
+   */
+  private syncLock: CommitGuard | undefined;
+  /** The leadership's fence, in coordinator mode: its takeover may wait for ensureSchema (fence.ts). */
+  private epochFence: MysqlEpochFence | undefined;
 
   constructor(opts: MysqlTargetOptions) {
     if (opts.force) refuseForceOnSystemDatabase(opts.dsn);
@@ -196,14 +202,34 @@ export class MysqlTarget implements Target {
     this.pool = undefined;
     this.control = undefined;
     this.syncLock = undefined;
+    this.epochFence = undefined;
   }
 
-  /** GET_LOCK on a connection of its own, kept alive and watched (lock.ts); then waits for a previous holder's writers. */
-  async lock(watch?: LockWatch): Promise<void> {
+  /**
+   * GET_LOCK on a connection of its own, kept alive and watched (lock.ts); then waits for a
+   * previous holder's writers. With a fence (coordinator mode) no lock: the takeover of fence.ts,
+   * left to ensureSchema while the checkpoint table does not exist (lock() creates nothing).
+   */
+  async lock(watch?: LockWatch, fence?: Fence): Promise<void> {
+    if (fence) {
+      const guard = new MysqlEpochFence({ syncId: this.opts.syncId, fence, where: `target ${describeDsn(this.opts.dsn)}` });
+      if (!this.missing) await this.takeOver(guard);
+      this.syncLock = this.epochFence = guard;
+      return;
+    }
     const lock = new MysqlSyncLock({ dsn: this.opts.dsn, syncId: this.opts.syncId, logger: this.opts.logger });
     await lock.acquire(watch);
     this.syncLock = lock;
     if (!this.missing) await checkpoint.waitForWriters(this.c, this.opts.syncId);
+  }
+
+  /** The fence's takeover on the control connection; false when the checkpoint table does not exist yet. */
+  private async takeOver(guard: MysqlEpochFence): Promise<boolean> {
+    try {
+      return await guard.takeOver(this.c);
+    } catch (err) {
+      throw writeError(err, `taking sync '${this.opts.syncId}' over for its leadership (fence)`);
+    }
   }
 
   loadCheckpoint(): Promise<Checkpoint> {
@@ -376,6 +402,9 @@ export class MysqlTarget implements Target {
     // Target databases the sync may not write (a server's own) are refused before any is created.
     this.namespaces(opts);
     await this.syncLock?.check();
+    const fence = this.epochFence;
+    // A takeover left pending at lock(): another leadership may have created the table since.
+    if (fence?.pending && !this.missing) await this.takeOver(fence);
     if (this.missing || opts.recreate) await this.createDatabase(opts);
     try {
       await checkpoint.ensureCheckpointTable(this.c);
@@ -385,6 +414,11 @@ export class MysqlTarget implements Target {
         throw new TributaryError(ErrorCode.PRIVILEGE_MISSING, `target ${describeDsn(this.opts.dsn)}: user '${this.opts.dsn.user}' may not create tables; GRANT CREATE, DROP, SELECT, INSERT, UPDATE, DELETE ON ${this.opts.dsn.database}.* to it`, { cause: err });
       }
       throw err;
+    }
+    // The first write into the table: the takeover (again, after --force dropped the database and
+    // the record with it; the same epoch takes it again).
+    if (fence && !(await this.takeOver(fence))) {
+      throw new TributaryError(ErrorCode.INTERNAL, `target ${describeDsn(this.opts.dsn)}: the checkpoint table is missing right after it was created`);
     }
     await this.createNamespaces(opts);
     // A table the target has is left as it is (CREATE … IF NOT EXISTS would change nothing): a
@@ -549,6 +583,8 @@ export class MysqlTarget implements Target {
       // The stream writes meanwhile: the table's rebuild (ALGORITHM=COPY) may deadlock with a batch,
       // which goes on; the ALTER is tried again, a bounded number of times with backoff.
       for (let attempt = 1; ; attempt++) {
+        // Coordinator mode: the ALTER commits on its own, so the fence is compared right before it.
+        await this.epochFence?.verify(this.c);
         try {
           await this.c.query(foreignKeySql(t.name, missing));
           break;

@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { CHECKPOINT_TABLE, decodeRows, schemaBody, schemaRowName, STREAM_ROW, streamBody, tableBody, tableRowName, type SchemaChangeRows } from '../../checkpoint/rows.js';
+import { CHECKPOINT_TABLE, decodeRows, EPOCH_ROW, schemaBody, schemaRowName, STREAM_ROW, streamBody, tableBody, tableRowName, type SchemaChangeRows } from '../../checkpoint/rows.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { Checkpoint, StreamCheckpoint, TableCheckpoint } from '../../core/target.js';
 import { qualified } from './sql.js';
 
 type Conn = pg.Client | pg.PoolClient;
+type Queryable = Pick<pg.Client, 'query'>;
 
 export { CHECKPOINT_TABLE };
 
@@ -57,14 +58,15 @@ export async function applySchemaRows(conn: Conn, schema: string, syncId: string
 }
 
 /** The checkpoint table is created by the first write (ensureSchema); until then no sync has run here. */
-async function exists(conn: Conn, schema: string): Promise<boolean> {
+export async function exists(conn: Queryable, schema: string): Promise<boolean> {
   const r = await conn.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [qualified(schema, CHECKPOINT_TABLE)]);
   return r.rows[0]?.t != null;
 }
 
+/** Removes the sync's checkpoint rows; its fence record (EPOCH_ROW) stays, so no older leadership gets in. */
 export async function clear(conn: Conn, schema: string, syncId: string): Promise<void> {
   if (!(await exists(conn, schema))) return;
-  await conn.query(`DELETE FROM ${qualified(schema, CHECKPOINT_TABLE)} WHERE sync_id = $1`, [syncId]);
+  await conn.query(`DELETE FROM ${qualified(schema, CHECKPOINT_TABLE)} WHERE sync_id = $1 AND name <> $2`, [syncId, EPOCH_ROW]);
 }
 
 export async function load(conn: Conn, schema: string, syncId: string): Promise<Checkpoint> {
@@ -105,4 +107,38 @@ export async function waitForWriters(conn: Conn, schema: string): Promise<void> 
 export async function lockForWriter(conn: Conn, schema: string): Promise<void> {
   if (!(await exists(conn, schema))) return;
   await conn.query(`LOCK TABLE ${qualified(schema, CHECKPOINT_TABLE)} IN ROW EXCLUSIVE MODE`);
+}
+
+/**
+ * The fence record (checkpoint/rows.ts EPOCH_ROW), read with a row lock in the caller's
+ * transaction: `update` (a takeover: waits for every transaction that read it FOR SHARE and has
+ * not ended) or `share` (a commit's compare: waits for a takeover in flight, then reads the row it
+ * committed, READ COMMITTED re-reading an updated row). `table: false` when the checkpoint table
+ * does not exist yet (not asked when `tableKnown`: a commit of a leadership that took the sync over).
+ */
+export async function lockedEpoch(conn: Queryable, schema: string, syncId: string, mode: 'update' | 'share', tableKnown = false): Promise<{ table: boolean; body?: string }> {
+  if (!tableKnown && !(await exists(conn, schema))) return { table: false };
+  const r = await conn.query<{ body: string }>(
+    `SELECT body FROM ${qualified(schema, CHECKPOINT_TABLE)} WHERE sync_id = $1 AND name = $2 ${mode === 'update' ? 'FOR UPDATE' : 'FOR SHARE'}`,
+    [syncId, EPOCH_ROW],
+  );
+  return r.rows[0] ? { table: true, body: String(r.rows[0].body) } : { table: true };
+}
+
+/**
+ * Makes sure the fence record exists (epoch 0 where there was none, in the caller's transaction):
+ * a second takeover of a target without one waits on the first one's insert, then finds its row,
+ * rather than both inserting.
+ */
+export async function ensureEpochRow(conn: Queryable, schema: string, syncId: string): Promise<void> {
+  await conn.query(`INSERT INTO ${qualified(schema, CHECKPOINT_TABLE)} (sync_id, name, body) VALUES ($1, $2, '0') ON CONFLICT (sync_id, name) DO NOTHING`, [syncId, EPOCH_ROW]);
+}
+
+/** Writes the fence record, in the caller's transaction (after lockedEpoch 'update'). */
+export async function saveEpoch(conn: Queryable, schema: string, syncId: string, epoch: string): Promise<void> {
+  await conn.query(
+    `INSERT INTO ${qualified(schema, CHECKPOINT_TABLE)} (sync_id, name, body, updated_at) VALUES ($1, $2, $3, now())
+     ON CONFLICT (sync_id, name) DO UPDATE SET body = EXCLUDED.body, updated_at = EXCLUDED.updated_at`,
+    [syncId, EPOCH_ROW, epoch],
+  );
 }

@@ -7,7 +7,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
 import { definedTables } from '../../core/schema-change-tables.js';
 import { keyedTable, type Cascade, type Column, type TableSchema } from '../../core/schema.js';
-import type { Checkpoint, ChunkCommit, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
+import type { Checkpoint, ChunkCommit, Fence, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import { notSupported, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk } from '../../core/source.js';
 import type { Row } from '../../core/values.js';
 import { applyCascade, applyChanges } from './apply.js';
@@ -16,6 +16,7 @@ import { lockRequirement, mappingRequirements, missingDatabaseRequirements, sche
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { lockKey, PostgresSyncLock } from './lock.js';
+import { PostgresEpochFence, type CommitGuard } from './fence.js';
 import { alterUserTypeSql, binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeState, userTypeWords, type UserTypePlan } from './user-type-ddl.js';
 import { describeTypeRefs } from './user-types.js';
 import { addValueStatements, cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, foreignKeySql, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
@@ -75,8 +76,13 @@ export class PostgresTarget implements Target {
   private pool: pg.Pool | undefined;
   /** The database named in the URL did not exist at connect(): ensureSchema() creates it; until then nothing is read from it. */
   private missing: MissingDatabase | undefined;
-  /** The sync's lock, once lock() took it: every commit verifies it (see PostgresSyncLock). */
-  private syncLock: PostgresSyncLock | undefined;
+  /**
+   * What every commit verifies once lock() took the sync: its lock (PostgresSyncLock), or in
+   * coordinator mode its leadership's fence (`epochFence`, fence.ts).
+   */
+  private syncLock: CommitGuard | undefined;
+  /** The leadership's fence, in coordinator mode: its takeover may wait for ensureSchema (fence.ts). */
+  private epochFence: PostgresEpochFence | undefined;
   private lockWatch: LockWatch = {};
   private readonly plans = new Map<string, TablePlan>();
   /** Tables a resumed sync found ahead of their stored definition (SchemaOptions.resumed): why they have no plan yet. */
@@ -142,15 +148,30 @@ export class PostgresTarget implements Target {
     this.control = undefined;
     this.missing = undefined;
     this.syncLock = undefined;
+    this.epochFence = undefined;
   }
 
   /**
    * A session-level advisory lock on a session of its own, kept alive and watched (lock.ts); then
    * waits for a previous holder's writers. While the database does not exist the lock is taken in
    * the maintenance database (advisory locks belong to a database) and moves into the new database
-   * when ensureSchema() creates it.
+   * when ensureSchema() creates it. With a fence (coordinator mode) no lock: the takeover of
+   * fence.ts, left to ensureSchema while the database or the checkpoint table does not exist
+   * (lock() creates nothing).
    */
-  async lock(watch: LockWatch = {}): Promise<void> {
+  async lock(watch: LockWatch = {}, fence?: Fence): Promise<void> {
+    if (fence) {
+      const guard = new PostgresEpochFence({ syncId: this.opts.syncId, schema: this.schema, fence, where: `target ${describeDsn(this.opts.dsn)}` });
+      if (!this.missing) {
+        try {
+          await guard.takeOver(this.c);
+        } catch (err) {
+          throw writeError(err, `taking sync '${this.opts.syncId}' over for its leadership (fence)`);
+        }
+      }
+      this.syncLock = this.epochFence = guard;
+      return;
+    }
     this.lockWatch = watch;
     this.syncLock = await this.takeLock(this.missing?.adminDsn ?? this.opts.dsn);
     if (!this.missing) await checkpoint.waitForWriters(this.c, this.schema);
@@ -302,7 +323,7 @@ export class PostgresTarget implements Target {
     }
     this.control = await openClient(this.opts.dsn, 'target');
     this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1);
-    if (this.syncLock) {
+    if (this.syncLock instanceof PostgresSyncLock) {
       const old = this.syncLock;
       this.syncLock = await this.takeLock(this.opts.dsn);
       await old.release();
@@ -324,10 +345,18 @@ export class PostgresTarget implements Target {
     await this.syncLock?.check();
     await this.createDatabase();
     const c = this.c;
+    const fence = this.epochFence;
     try {
       await c.query('BEGIN');
+      // Coordinator mode: the takeover, first (a newer leadership's record refuses the run before
+      // --force drops anything), and again once the table is there (created now, or dropped with
+      // its schema under --force): the first thing written into it.
+      if (fence) await fence.takeOverIn(c);
       for (const sql of this.schemaDdl(opts.recreate, opts)) await c.query(sql);
       await checkpoint.ensureCheckpointTable(c, this.schema);
+      if (fence && !(await fence.takeOverIn(c))) {
+        throw new TributaryError(ErrorCode.INTERNAL, `target ${describeDsn(this.opts.dsn)}: the checkpoint table is missing right after it was created`);
+      }
       for (const e of enums) await this.ensureEnumType(e);
       await this.ensureUserTypes(planUserTypes(tables, types), new Set(enums.map((e) => e.name)));
       for (let i = 0; i < tables.length; i++) {
@@ -339,6 +368,7 @@ export class PostgresTarget implements Target {
       }
       await this.syncLock?.verify(c);
       await c.query('COMMIT');
+      fence?.confirm();
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
       const e = err as { code?: string; message?: string };
@@ -970,10 +1000,13 @@ export class PostgresTarget implements Target {
         await c.query('BEGIN');
         await c.query("SET LOCAL session_replication_role = 'replica'");
         for (const { t, fk } of missing) await c.query(foreignKeySql(this.schema, t.name, fk));
+        // Coordinator mode: compared like every other commit (the lock is checked above, as before).
+        await this.epochFence?.verify(c);
         await c.query('COMMIT');
         break;
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
+        if (err instanceof TributaryError) throw err;
         const code = (err as { code?: string }).code;
         if ((code === '40P01' || code === '40001') && attempt < 5) {
           await new Promise((r) => setTimeout(r, 200 * attempt));
