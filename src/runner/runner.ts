@@ -403,7 +403,9 @@ export class Runner extends EventEmitter {
         }
         // Retry only once a run has started for real: a bad URL or an unreachable host at start
         // is the user's to fix, and fails at once.
-        const retryable = err instanceof TributaryError && !err.fatal && started;
+        // A leader's first attempt is retried too: its standby preflight already passed, and its
+        // takeover may wait on an old leader's transaction (a lock wait timeout) that is then gone.
+        const retryable = err instanceof TributaryError && !err.fatal && (started || leadership !== undefined);
         attempt = progressed ? 1 : attempt + 1;
         if (!retryable || attempt > MAX_ATTEMPTS) {
           this.retrying = false;
