@@ -193,6 +193,26 @@ describe('a cluster of workers coordinated through etcd', () => {
     expect((await status()).syncs.map((y) => y.name)).toEqual(SYNCS.slice(1));
     const missing = await runCli(['cluster', 'delete', 'c1', '--coordinator', etcd.url('cl')]);
     expect(missing.code).toBe(2);
+
+    // cluster apply of a new version: its worker starts it again with the new keys; it resumes and streams.
+    const c2At = (await status()).syncs.find((y) => y.name === 'c2')?.appliedAt;
+    expect((await runCli(['cluster', 'apply', '-f', declare('c2', 'batch-size: 5000\n'), '--coordinator', etcd.url('cl')])).code).toBe(0);
+    await converged('c2 streaming in its new version', (s) => s.syncs.find((y) => y.name === 'c2')?.appliedAt !== c2At);
+    await changesArrive(['c2'], 600);
+
+    // A sync that fails shows its phase and last error; it is not moved for it.
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, `name: bad\nsource: ${pair.srcUrl('nope')}\ntarget: ${pair.dstUrl('c9')}\nchecksum: off\n`);
+    expect((await runCli(['cluster', 'apply', '-f', bad, '--coordinator', etcd.url('cl')])).code).toBe(0);
+    let failed: ClusterStatus['syncs'][number] | undefined;
+    await waitUntil('the bad sync reported failed', async () => {
+      failed = (await status()).syncs.find((y) => y.name === 'bad');
+      return failed?.phase === 'failed';
+    }, 60_000, 250);
+    expect(failed?.lastError?.code).toBe('TRIB_DATABASE_MISSING');
+    expect(failed?.lastError?.message).toContain('nope');
+    const shown = await runCli(['cluster', 'status', '--coordinator', etcd.url('cl')]);
+    expect(shown.stdout).toMatch(/^bad\s+\S+\s+failed\s+-\s+TRIB_DATABASE_MISSING: /m);
   });
 
   it("a deposed scheduler writes nothing: its assignments are guarded by its election key", async () => {
