@@ -213,6 +213,19 @@ describe('a cluster of workers coordinated through etcd', () => {
     expect(failed?.lastError?.message).toContain('nope');
     const shown = await runCli(['cluster', 'status', '--coordinator', etcd.url('cl')]);
     expect(shown.stdout).toMatch(/^bad\s+\S+\s+failed\s+-\s+TRIB_DATABASE_MISSING: /m);
+    expect((await runCli(['cluster', 'delete', 'bad', '--coordinator', etcd.url('cl')])).code).toBe(0);
+
+    // SIGTERM of a worker: its syncs resign at once and stream elsewhere; it exits 0.
+    await startWorker('e', 4);
+    const withE = await converged('syncs moved to e', (s) => s.syncs.some((y) => y.worker === 'e') && s.syncs.length === 8);
+    const onE = withE.syncs.filter((y) => y.worker === 'e').map((y) => y.name);
+    const e = workers.get('e');
+    e?.run.child.kill('SIGTERM');
+    const termAt = Date.now();
+    expect(await e?.run.exited).toBe(0);
+    await converged("e's syncs streaming elsewhere", (s) => s.workers.every((w) => w.name !== 'e'));
+    console.log(`SIGTERM of a worker: its ${onE.length} syncs streaming elsewhere after ${Date.now() - termAt} ms`);
+    await changesArrive(onE, 700);
   });
 
   it("a deposed scheduler writes nothing: its assignments are guarded by its election key", async () => {
