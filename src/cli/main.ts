@@ -8,6 +8,8 @@ import { registerMove } from './move.js';
 import { registerStatus, registerSwitchSource } from './status.js';
 import { registerCheck } from './check.js';
 import { registerRelay } from './relay.js';
+import { registerCluster } from './cluster.js';
+import { registerWorker } from './worker.js';
 import { tuneHeap } from './heap.js';
 import { registerCompletion } from './completion.js';
 
@@ -38,6 +40,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   registerSwitchSource(program, { env });
   registerCheck(program, { env });
   registerRelay(program, { env });
+  registerWorker(program, { env });
+  registerCluster(program, { env });
   registerCompletion(program);
   // Each command points at its own help.
   for (const cmd of program.commands) cmd.showHelpAfterError(`(run 'tributary ${cmd.name()} --help' for its options)`);

@@ -101,7 +101,8 @@ function coerce(key: string, raw: unknown, origin: string): unknown {
   return raw;
 }
 
-function fromObject(obj: Record<string, unknown>, origin: string): Record<string, unknown> {
+/** A mapping of config keys (kebab- or camelCase, as in a YAML file) as config keys with their values coerced; CONFIG_INVALID for an unknown key. */
+export function fromObject(obj: Record<string, unknown>, origin: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     const key = camel(k);

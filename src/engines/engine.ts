@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { SyncConfig } from '../config/schema.js';
 import type { Dsn } from '../config/dsn.js';
+import type { ClusterStore } from '../cluster/store.js';
 import type { Coordinator } from '../coordination/leadership.js';
 import type { LagProbe } from '../core/lag.js';
 import type { ChangeSource } from '../core/source.js';
@@ -26,6 +27,13 @@ export interface CoordinatorContext {
   readonly http?: string;
 }
 
+/** What a worker or `tributary cluster` hands an engine to open a cluster's keys: the URL, the lease TTL. */
+export interface ClusterContext {
+  readonly dsn: Dsn;
+  readonly ttlSeconds: number;
+  readonly logger: Logger;
+}
+
 /**
  * One engine's code, as its folder's `index.ts` exports it (`src/engines/<name>/index.ts`). The
  * registry loads it only when a URL of one of its schemes is used, so a run loads only the drivers
@@ -44,6 +52,8 @@ export interface Engine {
   openLagProbe(dsn: Dsn): Promise<LagProbe>;
   /** The election of a sync's instances over `ctx.dsn` (a `coordinator` role: --coordinator, docs/standby.md). */
   openCoordinator(ctx: CoordinatorContext): Promise<Coordinator>;
+  /** The keys of a cluster of workers over `ctx.dsn` (a `coordinator` role: tributary worker / cluster, docs/cluster.md). */
+  openClusterStore(ctx: ClusterContext): Promise<ClusterStore>;
   /**
    * The table with each column's logical type (core/logical.ts) filled in from its native type, as
    * this engine's describe fills it: for tables a caller built by hand (TableSchema.engine names

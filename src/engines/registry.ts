@@ -7,7 +7,8 @@ import type { ChangeSource } from '../core/source.js';
 import type { Target } from '../core/target.js';
 import type { TableSchema } from '../core/schema.js';
 import type { Coordinator } from '../coordination/leadership.js';
-import type { CoordinatorContext, Engine, EngineEntry, EngineRoles, ValueConventions } from './engine.js';
+import type { ClusterStore } from '../cluster/store.js';
+import type { ClusterContext, CoordinatorContext, Engine, EngineEntry, EngineRoles, ValueConventions } from './engine.js';
 
 const SQL_ROLES: EngineRoles = { source: true, target: true, replica: true, coordinator: false };
 
@@ -110,6 +111,12 @@ export async function openTarget(config: SyncConfig, dsn: Dsn, syncId: string, l
 export async function openCoordinator(ctx: CoordinatorContext): Promise<Coordinator> {
   const engine = await engineFor(ctx.dsn, 'coordinator', `coordinator engine '${ctx.dsn.engine}' cannot coordinate instances; use a ${schemesFor('coordinator')} coordinator`);
   return engine.openCoordinator(ctx);
+}
+
+/** The keys of a cluster of workers (`tributary worker`, `tributary cluster`) in the URL's engine, not connected yet. */
+export async function openClusterStore(ctx: ClusterContext): Promise<ClusterStore> {
+  const engine = await engineFor(ctx.dsn, 'coordinator', `coordinator engine '${ctx.dsn.engine}' cannot hold a cluster; use a ${schemesFor('coordinator')} coordinator`);
+  return engine.openClusterStore(ctx);
 }
 
 /** A lag probe of a replica (`--replica`) of the URL's engine, for the copy's ReplicaThrottle. */

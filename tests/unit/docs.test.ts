@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { declaredSyncFile } from '../../src/cluster/declare.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ErrorCode } from '../../src/core/errors.js';
 import { SyncMetrics } from '../../src/server/metrics.js';
@@ -25,7 +26,7 @@ async function helpOptions(command: string): Promise<string[]> {
     return true;
   });
   try {
-    expect(await main([command, '--help'], {})).toBe(0);
+    expect(await main([...command.split(' '), '--help'], {})).toBe(0);
   } finally {
     spy.mockRestore();
   }
@@ -37,10 +38,10 @@ describe('docs/options.md', () => {
   afterEach(() => vi.restoreAllMocks());
   const options = read('docs/options.md');
 
-  for (const command of ['sync', 'check', 'verify', 'move', 'status', 'switch-source', 'demo', 'relay']) {
+  for (const command of ['sync', 'check', 'verify', 'move', 'status', 'switch-source', 'demo', 'relay', 'worker', 'cluster apply', 'cluster delete', 'cluster status']) {
     it(`documents every option of ${command}`, async () => {
       const flags = await helpOptions(command);
-      expect(flags.length).toBeGreaterThan(2);
+      expect(flags.length).toBeGreaterThan(command.includes(' ') ? 1 : 2);
       const missing = flags.filter((f) => !new RegExp('`' + f + '(?![a-z-])').test(options));
       expect(missing, `options of ${command} missing from docs/options.md`).toEqual([]);
     });
@@ -92,7 +93,9 @@ describe('YAML examples', () => {
       it(`${page} example ${i + 1} is a valid config file`, () => {
         const file = join(dir, `example-${i}.yml`);
         writeFileSync(file, yaml.replace(/\/run\/secrets\/[\w-]+/g, secret));
-        expect(() => loadConfig({ flags: {}, configFile: file, env: {} })).not.toThrow();
+        // A declared sync (docs/cluster.md) is a config file with a name.
+        if (yaml.startsWith('name:')) expect(() => declaredSyncFile(file)).not.toThrow();
+        else expect(() => loadConfig({ flags: {}, configFile: file, env: {} })).not.toThrow();
       });
     });
   }

@@ -19,6 +19,8 @@ export interface EtcdCoordinatorOptions {
   readonly logger: Logger;
   /** This instance's HTTP API address, announced to the others (Member.http). */
   readonly http?: string;
+  /** More fields of the campaign key's value (the cluster's scheduler election names its worker). */
+  readonly about?: Readonly<Record<string, string>>;
 }
 
 /** The longest a resignation waits for etcd; past it the lease is left to expire. */
@@ -44,7 +46,7 @@ async function answered<T>(what: string, p: Promise<T>): Promise<T> {
 }
 
 /** A key prefix's range end: the prefix with its last byte plus one. */
-function rangeEnd(prefix: Buffer): Buffer {
+export function rangeEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
   return end;
@@ -80,7 +82,7 @@ export class EtcdCoordinator implements Coordinator {
     this.prefix = Buffer.from(`${root}/%tributary/${opts.syncId}/candidates/`);
   }
 
-  async campaign(signal: AbortSignal): Promise<Leadership> {
+  async campaign(signal: AbortSignal): Promise<EtcdLeadership> {
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new AbortedError('standing by');
       try {
@@ -96,7 +98,7 @@ export class EtcdCoordinator implements Coordinator {
     }
   }
 
-  private async campaignOnce(signal: AbortSignal): Promise<Leadership> {
+  private async campaignOnce(signal: AbortSignal): Promise<EtcdLeadership> {
     const ttl = this.ttlSeconds;
     const lease = this.client.lease(ttl, { autoKeepAlive: true });
     const sentAt = performance.now();
@@ -108,7 +110,7 @@ export class EtcdCoordinator implements Coordinator {
       throw err;
     }
     const key = Buffer.concat([this.prefix, Buffer.from(BigInt(leaseId).toString(16))]);
-    const value = JSON.stringify({ host: hostname(), pid: process.pid, since: new Date().toISOString(), ...(this.opts.http ? { http: this.opts.http } : {}) });
+    const value = JSON.stringify({ ...this.opts.about, host: hostname(), pid: process.pid, since: new Date().toISOString(), ...(this.opts.http ? { http: this.opts.http } : {}) });
     const leadership = new EtcdLeadership({ client: this.client, lease, key, ttlSeconds: ttl, sentAt, where: this.where, syncId: this.opts.syncId });
     this.current.add(leadership);
     void leadership.ended.then(() => this.current.delete(leadership));
@@ -215,7 +217,7 @@ interface LeadershipOptions {
  * A campaign, then (after `lead()`) a leadership: the lease's deadline by the monotonic clock, the
  * end when the lease is lost or that deadline passes, and resignation.
  */
-class EtcdLeadership implements Leadership {
+export class EtcdLeadership implements Leadership {
   epoch = '0';
   over = false;
   readonly ended: Promise<TributaryError | undefined>;
@@ -257,6 +259,11 @@ class EtcdLeadership implements Leadership {
       `the leadership of sync ${this.opts.syncId} (epoch ${this.epoch}) in ${this.opts.where} ended: ${why}; nothing more is written, and this instance stands by again`,
       { fatal: false },
     );
+  }
+
+  /** The campaign key: a transaction guarded by the leadership compares its create revision with the epoch. */
+  get key(): Buffer {
+    return this.opts.key;
   }
 
   setEpoch(revision: string): void {

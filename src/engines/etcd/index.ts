@@ -1,6 +1,7 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Engine } from '../engine.js';
 import { valueConventions } from '../registry.js';
+import { EtcdClusterStore } from './cluster.js';
 import { EtcdCoordinator } from './election.js';
 import { EtcdTarget } from './target.js';
 import { withLogical } from './types.js';
@@ -12,7 +13,7 @@ function targetOnly(role: string): never {
 }
 
 /**
- * etcd: a target (issue 13) and the coordinator of standby instances (issue 17). The registry imports this folder only when an etcd:// URL is
+ * etcd: a target (issue 13), the coordinator of standby instances and the store of a cluster of workers (issue 17). The registry imports this folder only when an etcd:// URL is
  * used, so a run without one never loads the etcd3 client and gRPC.
  */
 export const engine: Engine = {
@@ -24,6 +25,9 @@ export const engine: Engine = {
   openLagProbe: () => targetOnly('replica'),
   async openCoordinator({ dsn, syncId, ttlSeconds, logger, http }) {
     return new EtcdCoordinator({ dsn, syncId, ttlSeconds, logger, ...(http !== undefined ? { http } : {}) });
+  },
+  async openClusterStore({ dsn, ttlSeconds, logger }) {
+    return new EtcdClusterStore({ dsn, ttlSeconds, logger });
   },
   withLogical,
 };

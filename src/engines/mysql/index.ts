@@ -24,5 +24,6 @@ export const engine: Engine = {
     return openLagProbe(dsn);
   },
   openCoordinator: () => Promise.reject(new TributaryError(ErrorCode.DSN_INVALID, 'MySQL cannot coordinate standby instances; give --coordinator an etcd:// URL')),
+  openClusterStore: () => Promise.reject(new TributaryError(ErrorCode.DSN_INVALID, 'MySQL cannot hold a cluster of workers; give --coordinator an etcd:// URL')),
   withLogical,
 };

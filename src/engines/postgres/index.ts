@@ -21,5 +21,6 @@ export const engine: Engine = {
   },
   openLagProbe: (dsn) => openLagProbe(dsn),
   openCoordinator: () => Promise.reject(new TributaryError(ErrorCode.DSN_INVALID, 'PostgreSQL cannot coordinate standby instances; give --coordinator an etcd:// URL')),
+  openClusterStore: () => Promise.reject(new TributaryError(ErrorCode.DSN_INVALID, 'PostgreSQL cannot hold a cluster of workers; give --coordinator an etcd:// URL')),
   withLogical,
 };
