@@ -51,3 +51,53 @@ export function fencedAtCommit(site: FenceSite, stored: bigint | undefined, ours
     { fatal: false },
   );
 }
+
+/** The default wait of a takeover for an older leadership's transaction before it ends that session. */
+export const BREAK_AFTER_MS = 2_000;
+
+/**
+ * What a takeover may do about the sessions that hold the fence record it waits for: only writers
+ * of the sync (a compare holds the record in share mode) and other takeovers of it can, and each
+ * is an older leadership's (one paused past its compare: SIGSTOP, a long GC, a partition), whose
+ * rolled-back work the new leader redoes from the checkpoint.
+ */
+export interface BlockerBreaker {
+  /** How long to wait before the first attempt (later ones come every second). */
+  readonly afterMs: number;
+  /**
+   * Ends the sessions that hold what the takeover waits for now (the engine's own lock-wait view
+   * and kill), reporting each; never throws for one it cannot end (another user's, without the
+   * privilege: that one is waited for).
+   */
+  breakOnce(): Promise<void>;
+}
+
+/**
+ * Waits for `locked` (a takeover's locking read of the fence record); past `breaker.afterMs`, and
+ * again every second while it still waits, calls `breaker.breakOnce()`. So a takeover is bounded
+ * by about that rather than by the server's lock wait timeout. Without a breaker, just `locked`.
+ */
+export async function breakingBlockers<T>(locked: Promise<T>, breaker: BlockerBreaker | undefined): Promise<T> {
+  if (!breaker) return locked;
+  let settled = false;
+  const result = locked.finally(() => (settled = true));
+  const loop = (async () => {
+    let wait = breaker.afterMs;
+    while (!settled) {
+      await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, wait))]);
+      wait = 1_000;
+      if (!settled) await breaker.breakOnce();
+    }
+  })().catch(() => undefined);
+  try {
+    return await result;
+  } finally {
+    settled = true;
+    await loop;
+  }
+}
+
+/** The warning a breaker logs for a session it ended. */
+export function endedBlocker(syncId: string, session: string, afterMs: number): string {
+  return `taking sync ${syncId} over: ${session} held its fence record longer than ${afterMs} ms (an older leadership's commit in flight, paused or cut off): ended it; its transaction rolls back and this leadership redoes it from the checkpoint`;
+}

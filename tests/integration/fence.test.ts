@@ -106,7 +106,8 @@ interface Side {
   readonly name: string;
   /** A fresh database (or prefix) for one test. */
   place(name: string): Promise<void>;
-  target(place: string): Target;
+  /** A target of the sync on `place`; SQL targets end a session holding up a takeover after `breakAfterMs` (long by default: the breaker has a test of its own). */
+  target(place: string, breakAfterMs?: number): Target;
   ids(place: string): Promise<number[]>;
   /** The fence record's epoch, or undefined when there is none. */
   epoch(place: string): Promise<string | undefined>;
@@ -168,7 +169,7 @@ const mysqlSide: Side = {
   async place(db) {
     await my.query(`CREATE DATABASE \`${db}\``);
   },
-  target: (db) => new MysqlTarget({ dsn: parseDsn(maria.url(db), 'target'), syncId: SYNC, logger, poolSize: 2 }),
+  target: (db, breakAfterMs = 600_000) => new MysqlTarget({ dsn: parseDsn(maria.url(db), 'target'), syncId: SYNC, logger, poolSize: 2, fenceBreakAfterMs: breakAfterMs }),
   async ids(db) {
     const [rows] = await my.query<RowDataPacket[]>(`SELECT id FROM \`${db}\`.t ORDER BY id`);
     return rows.map((r) => Number(r.id));
@@ -234,7 +235,7 @@ const postgresSide: Side = {
   async place(db) {
     await (await pgIn('postgres')).query(`CREATE DATABASE "${db}"`);
   },
-  target: (db) => new PostgresTarget({ dsn: parseDsn(postgres.url(db), 'target'), syncId: SYNC, logger, poolSize: 2 }),
+  target: (db, breakAfterMs = 600_000) => new PostgresTarget({ dsn: parseDsn(postgres.url(db), 'target'), syncId: SYNC, logger, poolSize: 2, fenceBreakAfterMs: breakAfterMs }),
   async ids(db) {
     const r = await (await pgIn(db)).query<{ id: number }>('SELECT id FROM t ORDER BY id');
     return r.rows.map((x) => Number(x.id));
@@ -421,6 +422,36 @@ describe.each([mysqlSide, postgresSide, etcdSide])('the fence on a $name target'
       expect(await side.epoch(place)).toBe('21');
       await fenced(writeBatch(a, [41], 'a2'));
       expect(await side.ids(place)).toEqual([40]);
+    });
+  }
+
+  if (side.pauseCommit) {
+    it('a takeover ends the session of a batch paused past its compare once breakAfterMs passed: the batch rolls back, the takeover completes', async () => {
+      const place = `fence_break_${key}`;
+      await side.place(place);
+      const a = await open(side, place, '30');
+      await a.ensureSchema([T], { recreate: false });
+      await writeBatch(a, [60], 'a0');
+      const paused = side.pauseCommit!(a);
+      const batch = writeBatch(a, [61], 'a1').then(
+        () => 'committed',
+        (err: unknown) => (err as Error).message,
+      );
+      await paused.reached;
+      // A is stopped past its compare, holding the record in share mode, and never goes on by itself.
+      const b = side.target(place, 300);
+      opened.push(b);
+      await b.connect();
+      await b.lock(undefined, fence('31'));
+      expect(await side.epoch(place)).toBe('31');
+      paused.release();
+      expect(await batch).not.toBe('committed');
+      // A's paused batch rolled back: its row and its checkpoint are not there.
+      expect(await side.ids(place)).toEqual([60]);
+      expect((await b.loadCheckpoint()).stream?.position).toBe('a0');
+      await b.ensureSchema([T], { recreate: false, resumed: true });
+      await writeBatch(b, [62], 'b1');
+      expect(await side.ids(place)).toEqual([60, 62]);
     });
   }
 

@@ -172,6 +172,33 @@ export async function ensureEpochRow(conn: Queryable, syncId: string): Promise<b
   }
 }
 
+/**
+ * The connections whose transactions hold a lock that connection `waiting` waits for now (InnoDB's
+ * lock waits: information_schema on MariaDB and MySQL 5.7, performance_schema on MySQL 8).
+ */
+export async function lockBlockers(conn: Queryable, waiting: number): Promise<number[]> {
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>(
+      `SELECT DISTINCT b.trx_mysql_thread_id AS id FROM information_schema.INNODB_LOCK_WAITS w
+         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
+         JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
+        WHERE r.trx_mysql_thread_id = ?`,
+      [waiting],
+    );
+    return rows.map((r) => Number(r.id)).filter((id) => id !== waiting);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ER_UNKNOWN_TABLE') throw err;
+    const [rows] = await conn.query<RowDataPacket[]>(
+      `SELECT DISTINCT bt.PROCESSLIST_ID AS id FROM performance_schema.data_lock_waits w
+         JOIN performance_schema.threads bt ON bt.THREAD_ID = w.BLOCKING_THREAD_ID
+         JOIN performance_schema.threads rt ON rt.THREAD_ID = w.REQUESTING_THREAD_ID
+        WHERE rt.PROCESSLIST_ID = ?`,
+      [waiting],
+    );
+    return rows.map((r) => Number(r.id)).filter((id) => id !== waiting);
+  }
+}
+
 /** Writes the fence record, in the caller's transaction (after lockedEpoch 'update'). */
 export async function saveEpoch(conn: Queryable, syncId: string, epoch: string): Promise<void> {
   await conn.query(`REPLACE INTO ${quoteId(CHECKPOINT_TABLE)} (sync_id, name, body) VALUES (?, ?, ?)`, [syncId, EPOCH_ROW, epoch]);

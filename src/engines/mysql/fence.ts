@@ -1,5 +1,6 @@
-import type { Connection } from 'mysql2/promise';
-import { fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, type FenceSite } from '../../checkpoint/epoch.js';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Logger } from 'pino';
+import { BREAK_AFTER_MS, breakingBlockers, endedBlocker, fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, type BlockerBreaker, type FenceSite } from '../../checkpoint/epoch.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Fence } from '../../core/target.js';
 import * as checkpoint from './checkpoint.js';
@@ -28,7 +29,17 @@ export interface MysqlEpochFenceOptions {
   readonly fence: Fence;
   /** 'target mysql://…/db', for messages (no password). */
   readonly where: string;
+  /**
+   * How long a takeover waits for transactions of an older leadership that hold the fence record
+   * (one paused past its compare: SIGSTOP, a long GC) before it ends their sessions (KILL), so that
+   * a takeover is bounded by this rather than by innodb_lock_wait_timeout. Default 2000 ms.
+   */
+  readonly breakAfterMs?: number;
+  /** A connection of its own for ending such sessions (the control connection waits); released by the caller's `done`. */
+  readonly side?: () => Promise<{ readonly conn: Queryable; done(): void }>;
+  readonly logger?: Logger;
 }
+
 
 /** Takeover attempts lost to a deadlock with another takeover (two leaderships meeting) before giving up. */
 const TAKEOVER_ATTEMPTS = 3;
@@ -76,6 +87,8 @@ export class MysqlEpochFence implements CommitGuard {
    */
   async takeOver(conn: Queryable): Promise<boolean> {
     const { syncId } = this.opts;
+    const [ids] = await conn.query<RowDataPacket[]>('SELECT CONNECTION_ID() AS id');
+    const me = Number(ids[0]?.id);
     for (let attempt = 1; ; attempt++) {
       await conn.query('START TRANSACTION');
       try {
@@ -84,7 +97,7 @@ export class MysqlEpochFence implements CommitGuard {
           await conn.query('ROLLBACK');
           return false;
         }
-        const { body } = await checkpoint.lockedEpoch(conn, syncId, 'update');
+        const { body } = await breakingBlockers(checkpoint.lockedEpoch(conn, syncId, 'update'), this.breaker(me));
         const stored = body === undefined ? undefined : parseEpoch(body, this.site);
         if (refusesTakeover(stored, this.ours)) throw fencedAtTakeover(this.site, stored as bigint, this.opts.fence.epoch);
         await checkpoint.saveEpoch(conn, syncId, this.opts.fence.epoch);
@@ -97,6 +110,32 @@ export class MysqlEpochFence implements CommitGuard {
         throw err;
       }
     }
+  }
+
+  /** Ends the sessions the takeover on connection `waiting` waits for (checkpoint/epoch.ts BlockerBreaker). */
+  private breaker(waiting: number): BlockerBreaker | undefined {
+    const side = this.opts.side;
+    if (!side) return undefined;
+    const afterMs = this.opts.breakAfterMs ?? BREAK_AFTER_MS;
+    const log = this.opts.logger;
+    return {
+      afterMs,
+      breakOnce: async () => {
+        const { conn, done } = await side();
+        try {
+          for (const id of await checkpoint.lockBlockers(conn, waiting)) {
+            try {
+              await conn.query(`KILL ${Number(id)}`);
+              log?.warn({ connection: id, syncId: this.opts.syncId }, endedBlocker(this.opts.syncId, `connection ${id}`, afterMs));
+            } catch (err) {
+              log?.warn({ connection: id, err: (err as Error).message }, 'taking over: could not end the session holding the fence record; waiting for it');
+            }
+          }
+        } finally {
+          done();
+        }
+      },
+    };
   }
 
   /** Self-fencing (Fence.check): throws once the leadership may have ended by this process's clock. */

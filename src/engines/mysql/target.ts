@@ -46,6 +46,8 @@ export interface MysqlTargetOptions {
   readonly enumLabels?: ReadonlyMap<string, readonly string[]>;
   /** --force: refused at once for a URL naming one of the server's own databases, which it would drop. */
   readonly force?: boolean;
+  /** Coordinator mode: how long a takeover waits for an older leadership's transaction before ending its session (fence.ts; default 2000 ms). */
+  readonly fenceBreakAfterMs?: number;
 }
 
 /** Options of every connection this target opens to its database. */
@@ -212,7 +214,22 @@ export class MysqlTarget implements Target {
    */
   async lock(watch?: LockWatch, fence?: Fence): Promise<void> {
     if (fence) {
-      const guard = new MysqlEpochFence({ syncId: this.opts.syncId, fence, where: `target ${describeDsn(this.opts.dsn)}` });
+      const guard = new MysqlEpochFence({
+        syncId: this.opts.syncId,
+        fence,
+        where: `target ${describeDsn(this.opts.dsn)}`,
+        logger: this.opts.logger,
+        ...(this.opts.fenceBreakAfterMs !== undefined ? { breakAfterMs: this.opts.fenceBreakAfterMs } : {}),
+        // A connection of the pool ends the sessions the takeover waits for (the control connection waits).
+        side: async () => {
+          if (this.pool) {
+            const conn = await this.pool.getConnection();
+            return { conn, done: () => conn.release() };
+          }
+          const conn = await openConnection(this.opts.dsn, 'target', { ...CONNECTION_EXTRA, database: undefined });
+          return { conn, done: () => void conn.end().catch(() => undefined) };
+        },
+      });
       if (!this.missing) await this.takeOver(guard);
       this.syncLock = this.epochFence = guard;
       return;

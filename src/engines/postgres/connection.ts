@@ -131,6 +131,9 @@ export async function openPool(dsn: Dsn, role: string, size: number): Promise<pg
   await probe.end();
   const pool = new pg.Pool({ ...clientConfig(dsn), max: size, idleTimeoutMillis: 30_000 });
   pool.on('error', () => undefined);
+  // A client the server ends while it is checked out (pg_terminate_backend by a new leader's
+  // takeover, an admin shutdown) emits 'error' with no query to fail: its next query fails instead.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   // pg-pool emits 'connect' for a new client before it hands it to anyone.
   const prefix = commentPrefix(dsn);
   if (prefix !== undefined) pool.on('connect', (client) => commentQueries(client, prefix));

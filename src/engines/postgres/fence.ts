@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, type FenceSite } from '../../checkpoint/epoch.js';
+import type { Logger } from 'pino';
+import { BREAK_AFTER_MS, breakingBlockers, endedBlocker, fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, type BlockerBreaker, type FenceSite } from '../../checkpoint/epoch.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Fence } from '../../core/target.js';
 import * as checkpoint from './checkpoint.js';
@@ -30,6 +31,15 @@ export interface PostgresEpochFenceOptions {
   readonly fence: Fence;
   /** 'target postgres://…/db', for messages (no password). */
   readonly where: string;
+  /**
+   * How long a takeover waits for transactions of an older leadership that hold the fence record
+   * (one paused past its compare) before it ends their sessions (pg_terminate_backend), so that a
+   * takeover is bounded by this rather than by its lock_timeout. Default 2000 ms.
+   */
+  readonly breakAfterMs?: number;
+  /** A session of its own for ending such sessions (the takeover's waits); released by `done`. */
+  readonly side?: () => Promise<{ readonly conn: Queryable; done(): void }>;
+  readonly logger?: Logger;
 }
 
 /** Takeover attempts lost to a deadlock with another takeover (two leaderships meeting) before giving up. */
@@ -106,12 +116,40 @@ export class PostgresEpochFence implements CommitGuard {
     await conn.query("SET LOCAL lock_timeout = '60s'");
     // The row first (epoch 0 where there is none): a second takeover waits on this insert, then finds the row.
     await checkpoint.ensureEpochRow(conn, schema, syncId);
-    const { body } = await checkpoint.lockedEpoch(conn, schema, syncId, 'update', true);
+    const pid = Number((await conn.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid);
+    const { body } = await breakingBlockers(checkpoint.lockedEpoch(conn, schema, syncId, 'update', true), this.breaker(pid));
     const stored = body === undefined ? undefined : parseEpoch(body, this.site);
     if (refusesTakeover(stored, this.ours)) throw fencedAtTakeover(this.site, stored as bigint, this.opts.fence.epoch);
     await checkpoint.saveEpoch(conn, schema, syncId, this.opts.fence.epoch);
     await conn.query("SELECT set_config('lock_timeout', $1, true)", [prev]);
     return true;
+  }
+
+  /** Ends the sessions the takeover of backend `waiting` waits for (checkpoint/epoch.ts BlockerBreaker). */
+  private breaker(waiting: number): BlockerBreaker | undefined {
+    const side = this.opts.side;
+    if (!side) return undefined;
+    const afterMs = this.opts.breakAfterMs ?? BREAK_AFTER_MS;
+    const log = this.opts.logger;
+    return {
+      afterMs,
+      breakOnce: async () => {
+        const { conn, done } = await side();
+        try {
+          const blockers = await conn.query<{ pid: number }>('SELECT pid FROM unnest(pg_blocking_pids($1)) AS pid', [waiting]);
+          for (const { pid } of blockers.rows) {
+            try {
+              await conn.query('SELECT pg_terminate_backend($1)', [pid]);
+              log?.warn({ backend: pid, syncId: this.opts.syncId }, endedBlocker(this.opts.syncId, `backend ${pid}`, afterMs));
+            } catch (err) {
+              log?.warn({ backend: pid, err: (err as Error).message }, 'taking over: could not end the session holding the fence record; waiting for it');
+            }
+          }
+        } finally {
+          done();
+        }
+      },
+    };
   }
 
   /** The caller's transaction with `takeOverIn()` committed. */

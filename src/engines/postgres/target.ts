@@ -43,6 +43,8 @@ export interface PostgresTargetOptions {
   readonly columnTypes?: Readonly<Record<string, string>>;
   /** --force: refused at once for a template database or a system schema, where it would drop. */
   readonly force?: boolean;
+  /** Coordinator mode: how long a takeover waits for an older leadership's transaction before ending its session (fence.ts; default 2000 ms). */
+  readonly fenceBreakAfterMs?: number;
 }
 
 /** SQLSTATEs and socket errors after which the same write may succeed on a retry. */
@@ -161,7 +163,21 @@ export class PostgresTarget implements Target {
    */
   async lock(watch: LockWatch = {}, fence?: Fence): Promise<void> {
     if (fence) {
-      const guard = new PostgresEpochFence({ syncId: this.opts.syncId, schema: this.schema, fence, where: `target ${describeDsn(this.opts.dsn)}` });
+      const guard = new PostgresEpochFence({
+        syncId: this.opts.syncId,
+        schema: this.schema,
+        fence,
+        where: `target ${describeDsn(this.opts.dsn)}`,
+        logger: this.opts.logger,
+        ...(this.opts.fenceBreakAfterMs !== undefined ? { breakAfterMs: this.opts.fenceBreakAfterMs } : {}),
+        // A session of the pool ends the sessions the takeover waits for (the control session waits).
+        side: async () => {
+          const pool = this.pool;
+          if (!pool) throw new TributaryError(ErrorCode.INTERNAL, 'PostgresTarget: no pool to end a blocking session with');
+          const conn = await pool.connect();
+          return { conn, done: () => conn.release() };
+        },
+      });
       if (!this.missing) {
         try {
           await guard.takeOver(this.c);
