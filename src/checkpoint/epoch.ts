@@ -1,4 +1,6 @@
+import type { Logger } from 'pino';
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { Fence } from '../core/target-writer.js';
 
 /**
  * The fence record's value and the two refusals of coordinator mode (core/target-writer.ts Fence),
@@ -64,11 +66,7 @@ export const BREAK_AFTER_MS = 2_000;
 export interface BlockerBreaker {
   /** How long to wait before the first attempt (later ones come every second). */
   readonly afterMs: number;
-  /**
-   * Ends the sessions that hold what the takeover waits for now (the engine's own lock-wait view
-   * and kill), reporting each; never throws for one it cannot end (another user's, without the
-   * privilege: that one is waited for).
-   */
+  /** Ends the sessions that hold what the takeover waits for now; never throws. */
   breakOnce(): Promise<void>;
 }
 
@@ -97,7 +95,101 @@ export async function breakingBlockers<T>(locked: Promise<T>, breaker: BlockerBr
   }
 }
 
-/** The warning a breaker logs for a session it ended. */
-export function endedBlocker(syncId: string, session: string, afterMs: number): string {
-  return `taking sync ${syncId} over: ${session} held its fence record longer than ${afterMs} ms (an older leadership's commit in flight, paused or cut off): ended it; its transaction rolls back and this leadership redoes it from the checkpoint`;
+/** How an engine finds and ends the sessions a takeover waits for, on a session of its own. */
+export interface SessionEnder<Q> {
+  /** A session apart from the waiting one; `done` gives it back. */
+  readonly side: () => Promise<{ readonly conn: Q; done(): void }>;
+  /** The sessions holding what session `waiting` waits for now (the engine's lock-wait view). */
+  blockers(conn: Q, waiting: number): Promise<readonly number[]>;
+  /** Ends one session (its transaction rolls back). */
+  end(conn: Q, session: number): Promise<void>;
+  /** 'connection 12', 'backend 4711': for messages. */
+  name(session: number): string;
+}
+
+/** What a SQL target's epoch fence is given (engines/<engine>/fence.ts); `Q` is the engine's connection. */
+export interface SqlEpochFenceOptions<Q> {
+  readonly syncId: string;
+  readonly fence: Fence;
+  /** 'target mysql://…/db', for messages (no password). */
+  readonly where: string;
+  /**
+   * How long a takeover waits for transactions of an older leadership that hold the fence record
+   * (one paused past its compare: SIGSTOP, a long GC) before it ends their sessions, so that a
+   * takeover is bounded by this rather than by the server's lock wait timeout. Default
+   * BREAK_AFTER_MS.
+   */
+  readonly breakAfterMs?: number;
+  /** A session of its own for ending such sessions (the takeover's waits); given back by `done`. */
+  readonly side?: () => Promise<{ readonly conn: Q; done(): void }>;
+  readonly logger?: Logger;
+}
+
+export interface BreakerOptions {
+  readonly syncId: string;
+  readonly afterMs?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * A BlockerBreaker over an engine's SessionEnder: ends every session blocking `waiting`, warning
+ * for each; one that cannot be ended (another user's, without the privilege) is waited for.
+ */
+export function sessionBreaker<Q>(ender: SessionEnder<Q> | undefined, waiting: number, opts: BreakerOptions): BlockerBreaker | undefined {
+  if (!ender) return undefined;
+  const afterMs = opts.afterMs ?? BREAK_AFTER_MS;
+  const log = opts.logger;
+  return {
+    afterMs,
+    breakOnce: async () => {
+      const { conn, done } = await ender.side();
+      try {
+        for (const id of await ender.blockers(conn, waiting)) {
+          if (id === waiting) continue;
+          try {
+            await ender.end(conn, id);
+            log?.warn({ session: ender.name(id), syncId: opts.syncId }, `taking sync ${opts.syncId} over: ${ender.name(id)} held its fence record longer than ${afterMs} ms (an older leadership's commit in flight, paused or cut off): ended it; its transaction rolls back and this leadership redoes it from the checkpoint`);
+          } catch (err) {
+            log?.warn({ session: ender.name(id), err: (err as Error).message }, 'taking over: could not end the session holding the fence record; waiting for it');
+          }
+        }
+      } finally {
+        done();
+      }
+    },
+  };
+}
+
+/**
+ * What the three targets' epoch fences share (engines/<engine>/fence.ts): the leadership's epoch,
+ * checked once as a decimal integer of at most 19 digits, where it is for messages, whether the
+ * takeover is done, and self-fencing (Fence.check) as a guard's `check()`.
+ */
+export abstract class EpochFenceBase {
+  protected readonly ours: bigint;
+  protected readonly site: FenceSite;
+  protected taken = false;
+
+  protected constructor(protected readonly leadership: Fence, syncId: string, where: string) {
+    if (!/^\d{1,19}$/.test(leadership.epoch)) {
+      throw new TributaryError(ErrorCode.INTERNAL, `fence epoch '${leadership.epoch}' of sync '${syncId}' is not a decimal integer of at most 19 digits`);
+    }
+    this.ours = BigInt(leadership.epoch);
+    this.site = { syncId, where };
+  }
+
+  /** The takeover waits for ensureSchema: nothing of this sync was on the target at lock(). */
+  get pending(): boolean {
+    return !this.taken;
+  }
+
+  /** Self-fencing (Fence.check): rejects once the leadership may have ended by this process's clock. */
+  check(): Promise<void> {
+    try {
+      this.leadership.check();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import type { Etcd3, ICompare } from 'etcd3';
-import { fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, type FenceSite } from '../../checkpoint/epoch.js';
+import { EpochFenceBase, fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover } from '../../checkpoint/epoch.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Fence } from '../../core/target.js';
 import { prefixEnd } from './keys.js';
@@ -50,28 +50,16 @@ export function storedEpoch(epoch: string): string {
  * On a sync whose subtree holds no key yet, lock() leaves the takeover to ensureSchema (lock()
  * creates nothing); until then each transaction compares that the key does not exist.
  */
-export class EtcdEpochFence implements TxnGuard {
+export class EtcdEpochFence extends EpochFenceBase implements TxnGuard {
   private readonly opts: EtcdEpochFenceOptions;
   private readonly key: Buffer;
   private readonly value: Buffer;
-  private readonly ours: bigint;
-  private readonly site: FenceSite;
-  private taken = false;
 
   constructor(opts: EtcdEpochFenceOptions) {
-    if (!/^\d{1,19}$/.test(opts.fence.epoch)) {
-      throw new TributaryError(ErrorCode.INTERNAL, `fence epoch '${opts.fence.epoch}' of sync '${opts.syncId}' is not a decimal integer of at most 19 digits`);
-    }
+    super(opts.fence, opts.syncId, opts.where);
     this.opts = opts;
     this.key = Buffer.from(`${opts.meta}epoch`);
     this.value = Buffer.from(storedEpoch(opts.fence.epoch));
-    this.ours = BigInt(opts.fence.epoch);
-    this.site = { syncId: opts.syncId, where: opts.where };
-  }
-
-  /** The takeover waits for ensureSchema: nothing of this sync was on the target at lock(). */
-  get pending(): boolean {
-    return !this.taken;
   }
 
   /**

@@ -1,45 +1,15 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { Logger } from 'pino';
-import { BREAK_AFTER_MS, breakingBlockers, endedBlocker, fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, type BlockerBreaker, type FenceSite } from '../../checkpoint/epoch.js';
-import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Fence } from '../../core/target.js';
+import { breakingBlockers, EpochFenceBase, fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, sessionBreaker, type BlockerBreaker, type SessionEnder, type SqlEpochFenceOptions } from '../../checkpoint/epoch.js';
+import type { CommitGuard as SqlCommitGuard } from '../../coordination/commit-guard.js';
 import * as checkpoint from './checkpoint.js';
 
 type Queryable = Pick<Connection, 'query'>;
 
-/**
- * What every commit of the MySQL target consults, whichever way the sync was taken: the sync's
- * lock (lock.ts MysqlSyncLock) or a leadership's fence (MysqlEpochFence, coordinator mode).
- */
-export interface CommitGuard {
-  /** Throws once the right to write is known to be lost; runs no query. */
-  check(): Promise<void>;
-  /**
-   * Run by every writer inside its transaction, after its checkpoint row is written and right
-   * before COMMIT (and before each statement of DDL that commits on its own): throws, so that the
-   * writer rolls back, unless this instance may still commit.
-   */
-  verify(conn: Queryable): Promise<void>;
-  /** Gives up what the guard holds; never throws. */
-  release(): Promise<void>;
-}
+/** The MySQL target's guard: its lock or a leadership's fence (coordination/commit-guard.ts). */
+export type CommitGuard = SqlCommitGuard<Queryable>;
 
-export interface MysqlEpochFenceOptions {
-  readonly syncId: string;
-  readonly fence: Fence;
-  /** 'target mysql://…/db', for messages (no password). */
-  readonly where: string;
-  /**
-   * How long a takeover waits for transactions of an older leadership that hold the fence record
-   * (one paused past its compare: SIGSTOP, a long GC) before it ends their sessions (KILL), so that
-   * a takeover is bounded by this rather than by innodb_lock_wait_timeout. Default 2000 ms.
-   */
-  readonly breakAfterMs?: number;
-  /** A connection of its own for ending such sessions (the control connection waits); released by the caller's `done`. */
-  readonly side?: () => Promise<{ readonly conn: Queryable; done(): void }>;
-  readonly logger?: Logger;
-}
-
+/** The fence's options (checkpoint/epoch.ts); its sessions are ended with KILL. */
+export type MysqlEpochFenceOptions = SqlEpochFenceOptions<Queryable>;
 
 /** Takeover attempts lost to a deadlock with another takeover (two leaderships meeting) before giving up. */
 const TAKEOVER_ATTEMPTS = 3;
@@ -61,24 +31,12 @@ const TAKEOVER_ATTEMPTS = 3;
  * refuses only a higher epoch another leadership wrote meanwhile; MysqlTarget.ensureSchema takes
  * the sync over right after it creates the table, before anything else is written there.
  */
-export class MysqlEpochFence implements CommitGuard {
+export class MysqlEpochFence extends EpochFenceBase implements CommitGuard {
   private readonly opts: MysqlEpochFenceOptions;
-  private readonly ours: bigint;
-  private readonly site: FenceSite;
-  private taken = false;
 
   constructor(opts: MysqlEpochFenceOptions) {
-    if (!/^\d{1,19}$/.test(opts.fence.epoch)) {
-      throw new TributaryError(ErrorCode.INTERNAL, `fence epoch '${opts.fence.epoch}' of sync '${opts.syncId}' is not a decimal integer of at most 19 digits`);
-    }
+    super(opts.fence, opts.syncId, opts.where);
     this.opts = opts;
-    this.ours = BigInt(opts.fence.epoch);
-    this.site = { syncId: opts.syncId, where: opts.where };
-  }
-
-  /** The takeover waits for the checkpoint table, which ensureSchema creates. */
-  get pending(): boolean {
-    return !this.taken;
   }
 
   /**
@@ -112,40 +70,16 @@ export class MysqlEpochFence implements CommitGuard {
     }
   }
 
-  /** Ends the sessions the takeover on connection `waiting` waits for (checkpoint/epoch.ts BlockerBreaker). */
+  /** Ends the sessions the takeover on connection `waiting` waits for (checkpoint/epoch.ts sessionBreaker). */
   private breaker(waiting: number): BlockerBreaker | undefined {
     const side = this.opts.side;
-    if (!side) return undefined;
-    const afterMs = this.opts.breakAfterMs ?? BREAK_AFTER_MS;
-    const log = this.opts.logger;
-    return {
-      afterMs,
-      breakOnce: async () => {
-        const { conn, done } = await side();
-        try {
-          for (const id of await checkpoint.lockBlockers(conn, waiting)) {
-            try {
-              await conn.query(`KILL ${Number(id)}`);
-              log?.warn({ connection: id, syncId: this.opts.syncId }, endedBlocker(this.opts.syncId, `connection ${id}`, afterMs));
-            } catch (err) {
-              log?.warn({ connection: id, err: (err as Error).message }, 'taking over: could not end the session holding the fence record; waiting for it');
-            }
-          }
-        } finally {
-          done();
-        }
-      },
+    const ender: SessionEnder<Queryable> | undefined = side && {
+      side,
+      blockers: (conn, id) => checkpoint.lockBlockers(conn, id),
+      end: async (conn, id) => void (await conn.query(`KILL ${Number(id)}`)),
+      name: (id) => `connection ${id}`,
     };
-  }
-
-  /** Self-fencing (Fence.check): throws once the leadership may have ended by this process's clock. */
-  check(): Promise<void> {
-    try {
-      this.opts.fence.check();
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    return sessionBreaker(ender, waiting, { syncId: this.opts.syncId, ...(this.opts.breakAfterMs !== undefined ? { afterMs: this.opts.breakAfterMs } : {}), ...(this.opts.logger ? { logger: this.opts.logger } : {}) });
   }
 
   async verify(conn: Queryable): Promise<void> {

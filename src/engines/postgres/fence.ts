@@ -1,45 +1,17 @@
 import type pg from 'pg';
-import type { Logger } from 'pino';
-import { BREAK_AFTER_MS, breakingBlockers, endedBlocker, fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, type BlockerBreaker, type FenceSite } from '../../checkpoint/epoch.js';
-import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { Fence } from '../../core/target.js';
+import { breakingBlockers, EpochFenceBase, fencedAtCommit, fencedAtTakeover, parseEpoch, refusesTakeover, sessionBreaker, type BlockerBreaker, type SessionEnder, type SqlEpochFenceOptions } from '../../checkpoint/epoch.js';
+import type { CommitGuard as SqlCommitGuard } from '../../coordination/commit-guard.js';
 import * as checkpoint from './checkpoint.js';
 
 type Queryable = Pick<pg.Client, 'query'>;
 
-/**
- * What every commit of the PostgreSQL target consults, whichever way the sync was taken: the
- * sync's lock (lock.ts PostgresSyncLock) or a leadership's fence (PostgresEpochFence, coordinator
- * mode).
- */
-export interface CommitGuard {
-  /** Throws once the right to write is known to be lost; runs no query. */
-  check(): Promise<void>;
-  /**
-   * Run by every writer inside its transaction, after its checkpoint row is written and right
-   * before COMMIT: throws, so that the writer rolls back, unless this instance may still commit.
-   */
-  verify(conn: Queryable): Promise<void>;
-  /** Gives up what the guard holds; never throws. */
-  release(): Promise<void>;
-}
+/** The PostgreSQL target's guard: its lock or a leadership's fence (coordination/commit-guard.ts). */
+export type CommitGuard = SqlCommitGuard<Queryable>;
 
-export interface PostgresEpochFenceOptions {
-  readonly syncId: string;
+/** The fence's options (checkpoint/epoch.ts) and the target's schema; its sessions are ended with pg_terminate_backend. */
+export interface PostgresEpochFenceOptions extends SqlEpochFenceOptions<Queryable> {
   /** The target's schema (?schema=), where the checkpoint table is. */
   readonly schema: string;
-  readonly fence: Fence;
-  /** 'target postgres://…/db', for messages (no password). */
-  readonly where: string;
-  /**
-   * How long a takeover waits for transactions of an older leadership that hold the fence record
-   * (one paused past its compare) before it ends their sessions (pg_terminate_backend), so that a
-   * takeover is bounded by this rather than by its lock_timeout. Default 2000 ms.
-   */
-  readonly breakAfterMs?: number;
-  /** A session of its own for ending such sessions (the takeover's waits); released by `done`. */
-  readonly side?: () => Promise<{ readonly conn: Queryable; done(): void }>;
-  readonly logger?: Logger;
 }
 
 /** Takeover attempts lost to a deadlock with another takeover (two leaderships meeting) before giving up. */
@@ -63,24 +35,12 @@ const TAKEOVER_ATTEMPTS = 3;
  * PostgresTarget.ensureSchema takes the sync over in the transaction that creates the table,
  * before anything else is written there.
  */
-export class PostgresEpochFence implements CommitGuard {
+export class PostgresEpochFence extends EpochFenceBase implements CommitGuard {
   private readonly opts: PostgresEpochFenceOptions;
-  private readonly ours: bigint;
-  private readonly site: FenceSite;
-  private taken = false;
 
   constructor(opts: PostgresEpochFenceOptions) {
-    if (!/^\d{1,19}$/.test(opts.fence.epoch)) {
-      throw new TributaryError(ErrorCode.INTERNAL, `fence epoch '${opts.fence.epoch}' of sync '${opts.syncId}' is not a decimal integer of at most 19 digits`);
-    }
+    super(opts.fence, opts.syncId, opts.where);
     this.opts = opts;
-    this.ours = BigInt(opts.fence.epoch);
-    this.site = { syncId: opts.syncId, where: opts.where };
-  }
-
-  /** The takeover waits for the checkpoint table, which ensureSchema creates. */
-  get pending(): boolean {
-    return !this.taken;
   }
 
   /**
@@ -125,46 +85,21 @@ export class PostgresEpochFence implements CommitGuard {
     return true;
   }
 
-  /** Ends the sessions the takeover of backend `waiting` waits for (checkpoint/epoch.ts BlockerBreaker). */
+  /** Ends the sessions the takeover of backend `waiting` waits for (checkpoint/epoch.ts sessionBreaker). */
   private breaker(waiting: number): BlockerBreaker | undefined {
     const side = this.opts.side;
-    if (!side) return undefined;
-    const afterMs = this.opts.breakAfterMs ?? BREAK_AFTER_MS;
-    const log = this.opts.logger;
-    return {
-      afterMs,
-      breakOnce: async () => {
-        const { conn, done } = await side();
-        try {
-          const blockers = await conn.query<{ pid: number }>('SELECT pid FROM unnest(pg_blocking_pids($1)) AS pid', [waiting]);
-          for (const { pid } of blockers.rows) {
-            try {
-              await conn.query('SELECT pg_terminate_backend($1)', [pid]);
-              log?.warn({ backend: pid, syncId: this.opts.syncId }, endedBlocker(this.opts.syncId, `backend ${pid}`, afterMs));
-            } catch (err) {
-              log?.warn({ backend: pid, err: (err as Error).message }, 'taking over: could not end the session holding the fence record; waiting for it');
-            }
-          }
-        } finally {
-          done();
-        }
-      },
+    const ender: SessionEnder<Queryable> | undefined = side && {
+      side,
+      blockers: async (conn, pid) => (await conn.query<{ pid: number }>('SELECT pid FROM unnest(pg_blocking_pids($1)) AS pid', [pid])).rows.map((r) => Number(r.pid)),
+      end: async (conn, pid) => void (await conn.query('SELECT pg_terminate_backend($1)', [pid])),
+      name: (pid) => `backend ${pid}`,
     };
+    return sessionBreaker(ender, waiting, { syncId: this.opts.syncId, ...(this.opts.breakAfterMs !== undefined ? { afterMs: this.opts.breakAfterMs } : {}), ...(this.opts.logger ? { logger: this.opts.logger } : {}) });
   }
 
   /** The caller's transaction with `takeOverIn()` committed. */
   confirm(): void {
     this.taken = true;
-  }
-
-  /** Self-fencing (Fence.check): throws once the leadership may have ended by this process's clock. */
-  check(): Promise<void> {
-    try {
-      this.opts.fence.check();
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
   }
 
   async verify(conn: Queryable): Promise<void> {
