@@ -252,4 +252,39 @@ describe('a cluster of workers coordinated through etcd', () => {
       await Promise.all([one.close(), two.close()]);
     }
   });
+
+  it("a declared sync takes its password from the worker's environment; etcd never holds it", async () => {
+    const secret = 'Wk-env-9f2Qx-never-stored';
+    await pair.dst.query(`CREATE USER 'tw'@'127.0.0.1' IDENTIFIED BY '${secret}'; GRANT ALL PRIVILEGES ON *.* TO 'tw'@'127.0.0.1'; CREATE DATABASE sec`);
+    await pair.src.query("CREATE DATABASE sec; CREATE TABLE sec.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO sec.t VALUES (1, 'a')");
+    const url = etcd.url('sec');
+    const http = `127.0.0.1:${await freePort()}`;
+    const run = startCli(['worker', '--coordinator', url, '--name', 'w', '--capacity', '2', '--leader-ttl', ttl, '--http', http, '--log-format', 'json'], { TRIBUTARY_TARGET_PASSWORD: secret });
+    running.push(run);
+    const file = join(dir, 'sec.yaml');
+    writeFileSync(file, `name: sec\nsource: ${pair.srcUrl('sec')}\ntarget: mysql://tw@127.0.0.1:${pair.target.port}/sec\nchecksum: off\nflush-interval: 100ms\n`);
+    const applied = await runCli(['cluster', 'apply', '-f', file, '--coordinator', url]);
+    expect(applied.code, applied.stderr).toBe(0);
+    await pair.src.query("INSERT INTO sec.t VALUES (2, 'b')");
+    await waitUntil('the sync streaming as tw', async () => {
+      const [rows] = await pair.dst.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sec' AND TABLE_NAME = 't'");
+      if (Number(rows[0]?.n) === 0) return false;
+      const [n] = await pair.dst.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM sec.t');
+      return Number(n[0]?.n) === 2;
+    }, 60_000, 200).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${run.stderr().slice(-3000)}`, { cause: err });
+    });
+    // Nothing under the cluster's prefix, nor in the worker's output, holds the password.
+    const raw = new Etcd3({ hosts: etcd.members.map((m) => m.endpoint) });
+    try {
+      const all = await raw.getAll().prefix('/sec/').strings();
+      expect(Object.keys(all).length).toBeGreaterThan(0);
+      for (const [k, v] of Object.entries(all)) expect(`${k}=${v}`).not.toContain(secret);
+    } finally {
+      raw.close();
+    }
+    expect(run.stderr()).not.toContain(secret);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
 });
