@@ -193,3 +193,16 @@ export abstract class EpochFenceBase {
     }
   }
 }
+
+/**
+ * A plain instance (without --coordinator) refused on a sync whose target holds a fence record:
+ * standby instances run it, and a plain one would write beside their leader (it takes the target's
+ * own lock, which a leader does not hold). `remove` is how the record is deleted on this target,
+ * for an operator who stopped every coordinated instance and runs the sync alone from now on.
+ */
+export function coordinatedRefusal(site: FenceSite, stored: bigint, remove: string): TributaryError {
+  return new TributaryError(
+    ErrorCode.ALREADY_RUNNING,
+    `${site.where}: sync '${site.syncId}' is run by standby instances (--coordinator; its fence record holds epoch ${stored}), and an instance without --coordinator would write beside their leader; start this one with the same --coordinator, or, to run the sync without coordination from now on, stop every coordinated instance and delete the record: ${remove}`,
+  );
+}

@@ -455,6 +455,27 @@ describe.each([mysqlSide, postgresSide, etcdSide])('the fence on a $name target'
     });
   }
 
+  it('an instance without --coordinator is refused on a sync standby instances run, naming the record and how to delete it', async () => {
+    const place = `fence_plain_${key}`;
+    await side.place(place);
+    const a = await open(side, place, '40');
+    await a.ensureSchema([T], { recreate: false });
+    await writeBatch(a, [70], 'a1');
+    const plain = side.target(place);
+    opened.push(plain);
+    await plain.connect();
+    const err = await plain.lock().then(
+      () => undefined,
+      (e: unknown) => e as TributaryError,
+    );
+    expect(err?.code).toBe(ErrorCode.ALREADY_RUNNING);
+    expect(err?.message).toContain('is run by standby instances (--coordinator; its fence record holds epoch 40)');
+    expect(err?.message).toMatch(/DELETE FROM .*~epoch|etcdctl del '.*epoch'/);
+    // The refused instance wrote nothing, and the leader goes on.
+    await writeBatch(a, [71], 'a2');
+    expect(await side.ids(place)).toEqual([70, 71]);
+  });
+
   it('a leadership that fenced itself (Fence.check throws) commits nothing', async () => {
     const place = `fence_self_${key}`;
     await side.place(place);

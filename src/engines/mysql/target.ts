@@ -20,7 +20,8 @@ import * as checkpoint from './checkpoint.js';
 import { createTableFromDefinition, createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql, SYSTEM_DATABASES } from './ddl.js';
 import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables, type TableState, type TargetState } from './replay.js';
 import { namespacesOf, qualify, splitName } from '../../core/names.js';
-import { schemaChangeRows } from '../../checkpoint/rows.js';
+import { coordinatedRefusal, parseEpoch } from '../../checkpoint/epoch.js';
+import { EPOCH_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
 import { MysqlEpochFence, type CommitGuard } from './fence.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
@@ -237,7 +238,16 @@ export class MysqlTarget implements Target {
     const lock = new MysqlSyncLock({ dsn: this.opts.dsn, syncId: this.opts.syncId, logger: this.opts.logger });
     await lock.acquire(watch);
     this.syncLock = lock;
-    if (!this.missing) await checkpoint.waitForWriters(this.c, this.opts.syncId);
+    if (this.missing) return;
+    await checkpoint.waitForWriters(this.c, this.opts.syncId);
+    // A sync run by standby instances has a fence record: a plain instance beside them is refused.
+    const { body } = await checkpoint.lockedEpoch(this.c, this.opts.syncId, 'share');
+    const stored = body === undefined ? 0n : parseEpoch(body, { syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` });
+    if (stored > 0n) {
+      await lock.release();
+      this.syncLock = undefined;
+      throw coordinatedRefusal({ syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` }, stored, `DELETE FROM ${quoteId(this.opts.dsn.database)}.${quoteId(checkpoint.CHECKPOINT_TABLE)} WHERE sync_id = '${this.opts.syncId}' AND name = '${EPOCH_ROW}'`);
+    }
   }
 
   /** The fence's takeover on the control connection; false when the checkpoint table does not exist yet. */

@@ -20,7 +20,8 @@ import { PostgresEpochFence, type CommitGuard } from './fence.js';
 import { alterUserTypeSql, binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeState, userTypeWords, type UserTypePlan } from './user-type-ddl.js';
 import { describeTypeRefs } from './user-types.js';
 import { addValueStatements, cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, foreignKeySql, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
-import { schemaChangeRows } from '../../checkpoint/rows.js';
+import { coordinatedRefusal, parseEpoch } from '../../checkpoint/epoch.js';
+import { EPOCH_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
 import { qualified, quoteIdent, type TargetColumn } from './sql.js';
@@ -190,7 +191,17 @@ export class PostgresTarget implements Target {
     }
     this.lockWatch = watch;
     this.syncLock = await this.takeLock(this.missing?.adminDsn ?? this.opts.dsn);
-    if (!this.missing) await checkpoint.waitForWriters(this.c, this.schema);
+    if (this.missing) return;
+    await checkpoint.waitForWriters(this.c, this.schema);
+    // A sync run by standby instances has a fence record: a plain instance beside them is refused.
+    const { body } = await checkpoint.lockedEpoch(this.c, this.schema, this.opts.syncId, 'share');
+    const site = { syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` };
+    const stored = body === undefined ? 0n : parseEpoch(body, site);
+    if (stored > 0n) {
+      await this.syncLock.release();
+      this.syncLock = undefined;
+      throw coordinatedRefusal(site, stored, `DELETE FROM ${qualified(this.schema, checkpoint.CHECKPOINT_TABLE)} WHERE sync_id = '${this.opts.syncId}' AND name = '${EPOCH_ROW}'`);
+    }
   }
 
   private async takeLock(where: Dsn): Promise<PostgresSyncLock> {
