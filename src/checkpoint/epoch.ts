@@ -206,3 +206,16 @@ export function coordinatedRefusal(site: FenceSite, stored: bigint, remove: stri
     `${site.where}: sync '${site.syncId}' is run by standby instances (--coordinator; its fence record holds epoch ${stored}), and an instance without --coordinator would write beside their leader; start this one with the same --coordinator, or, to run the sync without coordination from now on, stop every coordinated instance and delete the record: ${remove}`,
   );
 }
+
+/**
+ * A takeover refused while an instance without --coordinator holds the target's own lock of the
+ * sync (a plain `sync`, a `verify --repair`): it would write beside the leader. Retryable: the
+ * leader tries again (with backoff) and takes over once that instance is gone.
+ */
+export function plainHolderRefusal(site: FenceSite, holder: string): TributaryError {
+  return new TributaryError(
+    ErrorCode.ALREADY_RUNNING,
+    `${site.where}: sync '${site.syncId}' is held by an instance without --coordinator (${holder} holds its lock on the target); this leader takes it over once that instance stops: stop it, or start it with the same --coordinator`,
+    { fatal: false },
+  );
+}

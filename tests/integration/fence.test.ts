@@ -476,6 +476,31 @@ describe.each([mysqlSide, postgresSide, etcdSide])('the fence on a $name target'
     expect(await side.ids(place)).toEqual([70, 71]);
   });
 
+  it('a takeover is refused, retryably, while an instance without --coordinator holds the sync; it succeeds once that one stopped', async () => {
+    const place = `fence_held_${key}`;
+    await side.place(place);
+    const plain = side.target(place);
+    opened.push(plain);
+    await plain.connect();
+    await plain.lock();
+    await plain.ensureSchema([T], { recreate: false });
+    await writeBatch(plain, [80], 'p1');
+    const err = await open(side, place, '50').then(
+      () => undefined,
+      (e: unknown) => e as TributaryError,
+    );
+    expect(err?.code).toBe(ErrorCode.ALREADY_RUNNING);
+    expect(err?.fatal).toBe(false);
+    expect(err?.message).toContain('is held by an instance without --coordinator');
+    expect(await side.epoch(place)).toBeUndefined();
+    await plain.close();
+    const leader = await open(side, place, '50');
+    expect(await side.epoch(place)).toBe('50');
+    await leader.ensureSchema([T], { recreate: false, resumed: true });
+    await writeBatch(leader, [81], 'l1');
+    expect(await side.ids(place)).toEqual([80, 81]);
+  });
+
   it('a leadership that fenced itself (Fence.check throws) commits nothing', async () => {
     const place = `fence_self_${key}`;
     await side.place(place);

@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
-import { coordinatedRefusal, parseEpoch } from '../../checkpoint/epoch.js';
+import { coordinatedRefusal, parseEpoch, plainHolderRefusal } from '../../checkpoint/epoch.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import type { Change } from '../../core/change.js';
 import type { Requirement } from '../../core/check.js';
@@ -134,6 +134,13 @@ export class EtcdTarget implements Target {
   async lock(watch: LockWatch = {}, fence?: Fence): Promise<void> {
     if (fence) {
       const guard = new EtcdEpochFence({ client: this.client, syncId: this.opts.syncId, meta: this.layout.meta(this.opts.syncId), fence, where: this.where, error: (err, what) => this.writeError(err, what) });
+      let plain;
+      try {
+        plain = (await this.client.kv.range({ key: Buffer.from(`${this.layout.meta(this.opts.syncId)}lock`) })).kvs[0];
+      } catch (err) {
+        throw this.writeError(err, 'reading the sync lock');
+      }
+      if (plain) throw plainHolderRefusal({ syncId: this.opts.syncId, where: this.where }, `an instance at ${plain.value.toString()}`);
       await guard.takeOver(true);
       this.syncLock = this.epochFence = guard;
       await this.settleOnce('finishing a schema change applied before a crash');

@@ -125,7 +125,7 @@ export class MysqlSyncLock extends WatchedLock {
 }
 
 /** The connection holding a named lock now, or undefined when it is free. */
-async function usedBy(conn: Queryable, name: string): Promise<number | undefined> {
+export async function usedBy(conn: Queryable, name: string): Promise<number | undefined> {
   const [rows] = await conn.query<RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS holder', [name]);
   const holder = rows[0]?.holder as unknown;
   return holder === null || holder === undefined ? undefined : Number(holder);

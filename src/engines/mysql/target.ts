@@ -20,9 +20,9 @@ import * as checkpoint from './checkpoint.js';
 import { createTableFromDefinition, createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql, SYSTEM_DATABASES } from './ddl.js';
 import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables, type TableState, type TargetState } from './replay.js';
 import { namespacesOf, qualify, splitName } from '../../core/names.js';
-import { coordinatedRefusal, parseEpoch } from '../../checkpoint/epoch.js';
+import { coordinatedRefusal, parseEpoch, plainHolderRefusal } from '../../checkpoint/epoch.js';
 import { EPOCH_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
-import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock } from './lock.js';
+import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock, usedBy } from './lock.js';
 import { MysqlEpochFence, type CommitGuard } from './fence.js';
 import { loadPlan, loadRows, loadText, type LoadPlan } from './load.js';
 import { MYSQL_TSV } from '../../core/formats.js';
@@ -231,6 +231,9 @@ export class MysqlTarget implements Target {
           return { conn, done: () => void conn.end().catch(() => undefined) };
         },
       });
+      const site = { syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` };
+      const plain = await usedBy(this.c, lockName(this.opts.dsn.database, this.opts.syncId));
+      if (plain !== undefined) throw plainHolderRefusal(site, `connection ${plain}`);
       if (!this.missing) await this.takeOver(guard);
       this.syncLock = this.epochFence = guard;
       return;

@@ -124,16 +124,23 @@ export class PostgresSyncLock extends WatchedLock {
   protected async probe(): Promise<LockProbe> {
     const probe = await openClient(this.opts.dsn, 'target', { connectionTimeoutMillis: 5_000 });
     try {
-      const r = await probe.query<{ started: string; holder: string | null }>(
-        `SELECT pg_postmaster_start_time()::text AS started,
-                (SELECT pid::text FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1
-                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1) AS holder`,
-        [this.hi, this.lo],
-      );
-      const row = r.rows[0];
-      return { restarted: row?.started !== this.serverStart, holder: row?.holder == null ? 'free' : `held by session ${row.holder}` };
+      const r = await probe.query<{ started: string }>('SELECT pg_postmaster_start_time()::text AS started');
+      const holder = await lockHolder(probe, this.opts.key);
+      return { restarted: r.rows[0]?.started !== this.serverStart, holder: holder === undefined ? 'free' : `held by session ${holder}` };
     } finally {
       await probe.end().catch(() => undefined);
     }
   }
+}
+
+/** The session (backend pid) holding the advisory lock `key` in the connection's database now, or undefined when none does. */
+export async function lockHolder(conn: Pick<pg.Client, 'query'>, key: bigint): Promise<number | undefined> {
+  const u = BigInt.asUintN(64, key);
+  const r = await conn.query<{ holder: string | null }>(
+    `SELECT (SELECT pid::text FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1) AS holder`,
+    [(u >> 32n).toString(), (u & 0xffffffffn).toString()],
+  );
+  const h = r.rows[0]?.holder;
+  return h == null ? undefined : Number(h);
 }

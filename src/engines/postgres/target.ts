@@ -15,12 +15,12 @@ import type { Requirement } from '../../core/check.js';
 import { lockRequirement, mappingRequirements, missingDatabaseRequirements, schemaRequirements, targetRequirements, userTypeRequirements } from './check.js';
 import * as checkpoint from './checkpoint.js';
 import { connectError, openClient, openPool } from './connection.js';
-import { lockKey, PostgresSyncLock } from './lock.js';
+import { lockHolder, lockKey, PostgresSyncLock } from './lock.js';
 import { PostgresEpochFence, type CommitGuard } from './fence.js';
 import { alterUserTypeSql, binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeState, userTypeWords, type UserTypePlan } from './user-type-ddl.js';
 import { describeTypeRefs } from './user-types.js';
 import { addValueStatements, cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, foreignKeySql, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
-import { coordinatedRefusal, parseEpoch } from '../../checkpoint/epoch.js';
+import { coordinatedRefusal, parseEpoch, plainHolderRefusal } from '../../checkpoint/epoch.js';
 import { EPOCH_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
@@ -179,6 +179,8 @@ export class PostgresTarget implements Target {
           return { conn, done: () => conn.release() };
         },
       });
+      const plain = this.missing ? undefined : await lockHolder(this.c, lockKey(this.opts.dsn.database, this.schema, this.opts.syncId));
+      if (plain !== undefined) throw plainHolderRefusal({ syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` }, `session ${plain}`);
       if (!this.missing) {
         try {
           await guard.takeOver(this.c);
