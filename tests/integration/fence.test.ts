@@ -90,11 +90,16 @@ async function writeBatch(t: Target, ids: number[], position: string | null): Pr
   await tx.commit(position === null ? null : cp(position));
 }
 
-async function fenced(p: Promise<unknown>): Promise<TributaryError> {
-  const err = await p.then(
+/** What `p` rejects with, or undefined when it resolves. */
+function rejection(p: Promise<unknown>): Promise<TributaryError | undefined> {
+  return p.then(
     () => undefined,
-    (e: unknown) => e,
+    (e: unknown) => e as TributaryError,
   );
+}
+
+async function fenced(p: Promise<unknown>): Promise<TributaryError> {
+  const err = await rejection(p);
   expect(err, 'expected TRIB_FENCED').toBeInstanceOf(TributaryError);
   expect((err as TributaryError).code, (err as Error).message).toBe(ErrorCode.FENCED);
   expect((err as TributaryError).fatal).toBe(false);
@@ -464,10 +469,7 @@ describe.each([mysqlSide, postgresSide, etcdSide])('the fence on a $name target'
     const plain = side.target(place);
     opened.push(plain);
     await plain.connect();
-    const err = await plain.lock().then(
-      () => undefined,
-      (e: unknown) => e as TributaryError,
-    );
+    const err = await rejection(plain.lock());
     expect(err?.code).toBe(ErrorCode.ALREADY_RUNNING);
     expect(err?.message).toContain('is run by standby instances (--coordinator; its fence record holds epoch 40)');
     expect(err?.message).toMatch(/DELETE FROM .*~epoch|etcdctl del '.*epoch'/);
@@ -485,10 +487,7 @@ describe.each([mysqlSide, postgresSide, etcdSide])('the fence on a $name target'
     await plain.lock();
     await plain.ensureSchema([T], { recreate: false });
     await writeBatch(plain, [80], 'p1');
-    const err = await open(side, place, '50').then(
-      () => undefined,
-      (e: unknown) => e as TributaryError,
-    );
+    const err = await rejection(open(side, place, '50'));
     expect(err?.code).toBe(ErrorCode.ALREADY_RUNNING);
     expect(err?.fatal).toBe(false);
     expect(err?.message).toContain('is held by an instance without --coordinator');
@@ -511,10 +510,7 @@ describe.each([mysqlSide, postgresSide, etcdSide])('the fence on a $name target'
     const tx = await a.begin();
     await tx.write(new Map([['t', T]]), [{ kind: 'upsert', table: 't', key: [50n], row: row(50) }]);
     f.lose();
-    const err = await tx.commit(cp('a2')).then(
-      () => undefined,
-      (e: unknown) => e as TributaryError,
-    );
+    const err = await rejection(tx.commit(cp('a2')));
     expect(err?.code).toBe(ErrorCode.LOCK_LOST);
     await expect(writeChunk(a, [51])).rejects.toMatchObject({ code: ErrorCode.LOCK_LOST });
     await expect(a.saveStreamCheckpoint(cp('a3'))).rejects.toMatchObject({ code: ErrorCode.LOCK_LOST });
