@@ -195,12 +195,15 @@ export abstract class EpochFenceBase {
 }
 
 /**
- * A plain instance (without --coordinator) refused on a sync whose target holds a fence record:
+ * Why a plain instance (without --coordinator) is refused on a sync whose target holds a fence
+ * record (`record`, its text; undefined or epoch 0: none, and no refusal):
  * standby instances run it, and a plain one would write beside their leader (it takes the target's
  * own lock, which a leader does not hold). `remove` is how the record is deleted on this target,
  * for an operator who stopped every coordinated instance and runs the sync alone from now on.
  */
-export function coordinatedRefusal(site: FenceSite, stored: bigint, remove: string): TributaryError {
+export function coordinatedRefusal(site: FenceSite, record: string | undefined, remove: string): TributaryError | undefined {
+  const stored = record === undefined ? 0n : parseEpoch(record, site);
+  if (stored === 0n) return undefined;
   return new TributaryError(
     ErrorCode.ALREADY_RUNNING,
     `${site.where}: sync '${site.syncId}' is run by standby instances (--coordinator; its fence record holds epoch ${stored}), and an instance without --coordinator would write beside their leader; start this one with the same --coordinator, or, to run the sync without coordination from now on, stop every coordinated instance and delete the record: ${remove}`,

@@ -526,7 +526,7 @@ export class Runner extends EventEmitter {
       }
       // The host this attempt resumed on is tried first by the next one (docs/failover.md): after
       // a failover, a revived old primary earlier in the URL is not gone back to.
-      const used = identity.endpoint !== undefined ? parseHostPort(identity.endpoint, sourcePortOf(cfg)) : undefined;
+      const used = identity.endpoint !== undefined ? parseHostPort(identity.endpoint, session.srcDsn.port) : undefined;
       if (used) this.switchTo = used;
       onProgress();
 
@@ -1068,9 +1068,4 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
     timer.unref();
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-/** The default port of the source URL's engine, for a host:port without one. */
-function sourcePortOf(cfg: SyncConfig): number {
-  return connectionDsn(cfg, 'source').port;
 }

@@ -435,6 +435,12 @@ function httpsOk(url: string, tls: EtcdTlsFiles): Promise<boolean> {
   });
 }
 
+/** The flags naming one etcd member: its data dir, client and peer addresses on loopback, and the initial cluster. */
+function etcdMemberFlags(m: { name: string; data: string; endpoint: string; peer: number; cluster: string }): string[] {
+  const peer = `http://127.0.0.1:${m.peer}`;
+  return ['--data-dir', m.data, '--name', m.name, '--listen-client-urls', m.endpoint, '--advertise-client-urls', m.endpoint, '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', m.cluster];
+}
+
 /**
  * Starts a single-member etcd cluster (no auth; http unless `tls`). `etcdctl`-style setup (users,
  * roles, `auth enable`) is left to the caller.
@@ -454,20 +460,7 @@ async function startEtcdOnce(opts: EtcdOptions): Promise<EtcdServer> {
   const child = launch(
     'etcd',
     [
-      '--data-dir',
-      join(dir, 'data'),
-      '--name',
-      'trib',
-      '--listen-client-urls',
-      endpoint,
-      '--advertise-client-urls',
-      endpoint,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${peer}`,
-      '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${peer}`,
-      '--initial-cluster',
-      `trib=http://127.0.0.1:${peer}`,
+      ...etcdMemberFlags({ name: 'trib', data: join(dir, 'data'), endpoint, peer, cluster: `trib=http://127.0.0.1:${peer}` }),
       '--heartbeat-interval=10',
       '--election-timeout=100',
       ...(certs ? ['--cert-file', certs.serverCert, '--key-file', certs.serverKey] : []),
@@ -547,13 +540,7 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       child = launch(
         'etcd',
         [
-          '--data-dir', data,
-          '--name', name,
-          '--listen-client-urls', endpoint,
-          '--advertise-client-urls', endpoint,
-          '--listen-peer-urls', `http://127.0.0.1:${p.peer}`,
-          '--initial-advertise-peer-urls', `http://127.0.0.1:${p.peer}`,
-          '--initial-cluster', initial,
+          ...etcdMemberFlags({ name, data, endpoint, peer: p.peer, cluster: initial }),
           '--initial-cluster-token', token,
           '--initial-cluster-state', started ? 'existing' : 'new',
           '--heartbeat-interval=50',

@@ -31,6 +31,11 @@ export interface EtcdEpochFenceOptions {
 /** Takeovers lost to another one's write between the read and the compare, before giving up. */
 const TAKEOVER_ATTEMPTS = 10;
 
+/** The fence record's key in a sync's reserved subtree (`meta`, keys.ts KeyLayout.meta). */
+export function epochKey(meta: string): string {
+  return `${meta}epoch`;
+}
+
 /** An epoch as stored: zero-padded to 20 digits, so that the keys' byte order is the numeric one. */
 export function storedEpoch(epoch: string): string {
   return epoch.padStart(20, '0');
@@ -58,7 +63,7 @@ export class EtcdEpochFence extends EpochFenceBase implements TxnGuard {
   constructor(opts: EtcdEpochFenceOptions) {
     super(opts.fence, opts.syncId, opts.where);
     this.opts = opts;
-    this.key = Buffer.from(`${opts.meta}epoch`);
+    this.key = Buffer.from(epochKey(opts.meta));
     this.value = Buffer.from(storedEpoch(opts.fence.epoch));
   }
 

@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
-import { coordinatedRefusal, parseEpoch, plainHolderRefusal } from '../../checkpoint/epoch.js';
+import { coordinatedRefusal, plainHolderRefusal } from '../../checkpoint/epoch.js';
 import { schemaChangeRows } from '../../checkpoint/rows.js';
 import type { Change } from '../../core/change.js';
 import type { Requirement } from '../../core/check.js';
@@ -19,7 +19,7 @@ import { connectError, openClient } from './connection.js';
 import { clearOps, planDocuments, rewriteOps } from './ddl.js';
 import { KeyLayout, type LayoutName } from './keys.js';
 import { EtcdSyncLock } from './lock.js';
-import { EtcdEpochFence, type TxnGuard } from './fence.js';
+import { epochKey, EtcdEpochFence, type TxnGuard } from './fence.js';
 import { EtcdReadBack } from './read.js';
 import { renderRow } from './values.js';
 
@@ -157,19 +157,18 @@ export class EtcdTarget implements Target {
     await lock.acquire(watch);
     this.syncLock = lock;
     // A sync run by standby instances has a fence record: a plain instance beside them is refused.
-    const key = `${this.layout.meta(this.opts.syncId)}epoch`;
+    const key = epochKey(this.layout.meta(this.opts.syncId));
     let kv;
     try {
       kv = (await this.client.kv.range({ key: Buffer.from(key) })).kvs[0];
     } catch (err) {
       throw this.writeError(err, 'reading the fence record');
     }
-    const site = { syncId: this.opts.syncId, where: this.where };
-    const stored = kv ? parseEpoch(kv.value.toString(), site) : 0n;
-    if (stored > 0n) {
+    const refusal = coordinatedRefusal({ syncId: this.opts.syncId, where: this.where }, kv?.value.toString(), `etcdctl del '${key}'`);
+    if (refusal) {
       await lock.release();
       this.syncLock = undefined;
-      throw coordinatedRefusal(site, stored, `etcdctl del '${key}'`);
+      throw refusal;
     }
     await this.settleOnce('finishing a schema change applied before a crash');
   }

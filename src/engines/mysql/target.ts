@@ -20,7 +20,7 @@ import * as checkpoint from './checkpoint.js';
 import { createTableFromDefinition, createTableSql, foreignKeySql, databaseExists, databasePlan, refuseForceOnSystemDatabase, schemaChangeGroups, schemaChangeSql, SYSTEM_DATABASES } from './ddl.js';
 import { changeTables, identity, inspectTables, operationsInEffect, parsePendingDdl, pendingDdlBody, renamedTables, type TableState, type TargetState } from './replay.js';
 import { namespacesOf, qualify, splitName } from '../../core/names.js';
-import { coordinatedRefusal, parseEpoch, plainHolderRefusal } from '../../checkpoint/epoch.js';
+import { coordinatedRefusal, plainHolderRefusal } from '../../checkpoint/epoch.js';
 import { EPOCH_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
 import { lockName, LONG_WAIT_TIMEOUT_S, MysqlSyncLock, usedBy } from './lock.js';
 import { MysqlEpochFence, type CommitGuard } from './fence.js';
@@ -245,11 +245,11 @@ export class MysqlTarget implements Target {
     await checkpoint.waitForWriters(this.c, this.opts.syncId);
     // A sync run by standby instances has a fence record: a plain instance beside them is refused.
     const { body } = await checkpoint.lockedEpoch(this.c, this.opts.syncId, 'share');
-    const stored = body === undefined ? 0n : parseEpoch(body, { syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` });
-    if (stored > 0n) {
+    const refusal = coordinatedRefusal({ syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` }, body, `DELETE FROM ${quoteId(this.opts.dsn.database)}.${quoteId(checkpoint.CHECKPOINT_TABLE)} WHERE sync_id = '${this.opts.syncId}' AND name = '${EPOCH_ROW}'`);
+    if (refusal) {
       await lock.release();
       this.syncLock = undefined;
-      throw coordinatedRefusal({ syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` }, stored, `DELETE FROM ${quoteId(this.opts.dsn.database)}.${quoteId(checkpoint.CHECKPOINT_TABLE)} WHERE sync_id = '${this.opts.syncId}' AND name = '${EPOCH_ROW}'`);
+      throw refusal;
     }
   }
 

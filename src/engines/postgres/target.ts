@@ -20,7 +20,7 @@ import { PostgresEpochFence, type CommitGuard } from './fence.js';
 import { alterUserTypeSql, binaryCopySafe, createUserTypeSql, extensionMissing, planUserTypes, userTypeState, userTypeWords, type UserTypePlan } from './user-type-ddl.js';
 import { describeTypeRefs } from './user-types.js';
 import { addValueStatements, cannotCreate, createEnumTypeSql, createTableSql, enumTypeMismatch, foreignKeySql, inspectMissingDatabase, planEnumTypes, planTypes, refuseForceOnSystemDatabase, schemaChangeSql, type EnumTypePlan, type MissingDatabase } from './ddl.js';
-import { coordinatedRefusal, parseEpoch, plainHolderRefusal } from '../../checkpoint/epoch.js';
+import { coordinatedRefusal, plainHolderRefusal } from '../../checkpoint/epoch.js';
 import { EPOCH_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
 import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
@@ -197,12 +197,11 @@ export class PostgresTarget implements Target {
     await checkpoint.waitForWriters(this.c, this.schema);
     // A sync run by standby instances has a fence record: a plain instance beside them is refused.
     const { body } = await checkpoint.lockedEpoch(this.c, this.schema, this.opts.syncId, 'share');
-    const site = { syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` };
-    const stored = body === undefined ? 0n : parseEpoch(body, site);
-    if (stored > 0n) {
+    const refusal = coordinatedRefusal({ syncId: this.opts.syncId, where: `target ${describeDsn(this.opts.dsn)}` }, body, `DELETE FROM ${qualified(this.schema, checkpoint.CHECKPOINT_TABLE)} WHERE sync_id = '${this.opts.syncId}' AND name = '${EPOCH_ROW}'`);
+    if (refusal) {
       await this.syncLock.release();
       this.syncLock = undefined;
-      throw coordinatedRefusal(site, stored, `DELETE FROM ${qualified(this.schema, checkpoint.CHECKPOINT_TABLE)} WHERE sync_id = '${this.opts.syncId}' AND name = '${EPOCH_ROW}'`);
+      throw refusal;
     }
   }
 
