@@ -266,7 +266,9 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     // A partitioned table created while streaming is adopted; its partition is not a table of its own.
     await c.query('CREATE TABLE parted (id bigint PRIMARY KEY, k varchar(32) NOT NULL, v int NOT NULL) PARTITION BY RANGE (id)');
     await c.query("CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (1000); INSERT INTO parted VALUES (1, 'p1', 1), (2, 'p2', 2)");
-    await c.query("INSERT INTO parted VALUES (3, 'p3', 3)");
+    // Rows written while the partition's adoption is still pending: pgoutput sends the partition's
+    // own Relation message beside its root's, which is not a change of a table of the sync's.
+    for (let i = 3; i < 40; i++) await c.query(`INSERT INTO parted VALUES (${i}, 'p${i}', ${i})`);
     await converged(src, dst, db, 'parted', ['id', 'k', 'v'], run);
     expect(await dst.count(db, 'parted_low').then(() => 'there', () => 'absent')).toBe('absent');
 

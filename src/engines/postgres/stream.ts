@@ -133,6 +133,12 @@ interface Decoder {
   schema: TableSchema;
   codecs: TextCodec[];
   ready: boolean;
+  /**
+   * The table left the sync before this decoder's definition was known (an adopted table the
+   * source then said is none the selection takes, e.g. a partition): what came through it, and
+   * through every decoder built on it, is dropped as a forgotten table's rows are.
+   */
+  ignored?: boolean;
 }
 
 /** A Relation message to describe on the consumer's side before the rows after it. */
@@ -601,6 +607,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
 
   /** The row events of one insert, update or delete message, decoded with `dec` (ready). */
   const rowItems = (dec: Decoder, msg: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): Item[] => {
+    if (dec.ignored) return [];
     const table = dec.schema.name;
     if (msg.tag === 'delete') {
       const tuple = msg.old ?? msg.key;
@@ -685,7 +692,12 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
           const dec = rel ? decoderFor(rel) : null;
           // Positioned before the transaction: replaying it from there truncates again, which
           // erases whatever else of the table the transaction's replay wrote before.
-          if (dec) pushChange({ ev: { type: 'truncate', table: dec.schema.name, position: encodePosition({ slot: opts.slot, lsn: lastPos }), timestamp: txnTime }, bytes: 64 });
+          if (!dec) continue;
+          const at = lastPos;
+          const timestamp = txnTime;
+          const truncate = (): Item => ({ ev: { type: 'truncate', table: dec.schema.name, position: encodePosition({ slot: opts.slot, lsn: at }), timestamp }, bytes: 64 });
+          // A decoder not ready yet may belong to a table the consumer finds is none of the sync's.
+          pushChange(dec.ready ? truncate() : { ev: { type: 'begin' }, bytes: 64, lazy: () => (dec.ignored ? [] : [truncate()]) });
         }
         return;
       case 'error':
@@ -772,6 +784,11 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
    * them again from the position before the transaction.)
    */
   const resolveRelation = async (r: Resolve): Promise<Item[]> => {
+    // Built on a table that left the sync meanwhile (the producer still followed it when the message came).
+    if (r.prev.ignored) {
+      r.dec.ignored = true;
+      return [];
+    }
     const before = r.prev.schema;
     let described = await opts.describeRelation(r.oid, r.columns);
     let diff: RelationDiff;
@@ -829,11 +846,13 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
 
   /** A table dropped, or one of its indexes dropped, or a table adopted, as its 'ddl' event (see TableChange). */
   const tableChange = async (c: TableChange): Promise<Item[]> => {
+    if (c.dec.ignored) return [];
     const before = c.dec.schema;
     const statement = (what: string) => `${c.tag} ${what} (reported by event trigger ${DDL_TRIGGER})`;
     if (c.kind === 'adopt') {
       const got = await (opts.adopt as NonNullable<PgStreamOptions['adopt']>)(c.table);
       if ('ignore' in got) {
+        c.dec.ignored = true;
         forget(c.table, c.oid);
         return [];
       }
@@ -893,6 +912,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const used: string[] = [];
     let was: UserType | undefined;
     for (const [table, dec] of c.decoders) {
+      if (dec.ignored) continue;
       const got = withUserType(dec.schema, now);
       if (got.columns.length === 0) continue;
       was ??= got.columns.map((col) => findUserType(dec.schema.columns.find((x) => x.name === col.name)?.userType, now)).find((u) => u !== undefined);
