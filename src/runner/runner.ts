@@ -301,7 +301,8 @@ export class Runner extends EventEmitter {
           this.setPhase('stopped');
           return;
         }
-        log.warn({ epoch: leadership.epoch, err: this.lastError?.message }, 'the leadership ended; standing by again');
+        const why = this.lastError;
+        log.warn({ epoch: leadership.epoch, ...(why ? { code: why instanceof TributaryError ? why.code : ErrorCode.INTERNAL, err: why.message } : {}) }, 'the leadership ended; standing by again');
         this.emit('standby', leadership.epoch);
         // A fresh attempt's state: the next leadership starts from the target's checkpoint.
         this.applier = undefined;

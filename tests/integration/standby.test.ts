@@ -41,13 +41,13 @@ afterAll(async () => {
   await Promise.all([pair?.stop(), etcd?.stop()]);
 });
 
-async function start(name: string, db: string, http?: string, ttl = '2s', coordinator = etcd.url('coord'), target = pair.dstUrl(db)): Promise<Instance> {
+async function start(name: string, db: string, http?: string, ttl = '2s', coordinator = etcd.url('coord'), target = pair.dstUrl(db), env: NodeJS.ProcessEnv = {}): Promise<Instance> {
   const addr = http ?? `127.0.0.1:${await freePort()}`;
   const run = startCli([
     'sync', '--source', pair.srcUrl(db), '--target', target, '--id', db,
     '--coordinator', coordinator, '--leader-ttl', ttl, '--http', addr, '--http-linger', '0',
     '--flush-interval', '100ms', '--checksum', 'off',
-  ]);
+  ], env);
   running.push(run);
   return { name, http: addr, run };
 }
@@ -200,6 +200,36 @@ describe('standby instances of one sync, coordinated through etcd', () => {
       await writer.stop();
       await waitEqual(pair, 'cut', 'cut', 'items', 60_000);
       assertForwardOnly(auditCommits(pair.target, 'cut', 'cut'));
+    } finally {
+      await writer.stop();
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  });
+
+  it("a leader whose monotonic clock runs at half speed, cut off from etcd, fences itself too late: the standby wins first, and the target's fence refuses the old leader's writes", async () => {
+    await createWriterTable(pair.src, 'skew', 'items', 5_000);
+    await pair.dst.query('CREATE DATABASE skew');
+    const writer = await startWriter({ url: pair.srcUrl('skew'), table: 'items', maxId: 6_000, connections: 1, perTxn: 1 });
+    const proxies: Proxy[] = await Promise.all(etcd.members.map((m) => startProxy(m.port)));
+    try {
+      // a's performance.now() runs at half the real rate (tests/helpers/slow-clock.mjs): with a 4 s
+      // lease, once cut off it believes its lease valid for ~7 s of real time, past the ~4 s after
+      // which etcd lets b win. Its keepalives (real timers) renew the lease in time until then.
+      const skewed = { NODE_OPTIONS: `--import ${join(ROOT, 'tests', 'helpers', 'slow-clock.mjs')}`, SLOW_CLOCK_RATE: '0.5' };
+      const a = await start('a', 'skew', undefined, '4s', `etcd://${proxies.map((p) => `127.0.0.1:${p.port}`).join(',')}/coord`, pair.dstUrl('skew'), skewed);
+      await leaderOf([a], 'the skewed instance leading');
+      const b = await start('b', 'skew', undefined, '4s');
+      await leaderOf([a, b], 'a leading, b standing by');
+      for (const p of proxies) p.blackhole();
+      await leaderOf([b], 'b leading once a is cut off from etcd', 60_000);
+      // a went on streaming past b's takeover by its slow clock: the target refused its next commit.
+      await waitUntil("a's write refused by the target's fence", () => a.run.stderr().includes('TRIB_FENCED') || a.run.child.exitCode !== null, 30_000).catch(() => undefined);
+      expect(a.run.stderr(), `${a.run.stderr().slice(-3000)}\n--- b ---\n${b.run.stderr().slice(-3000)}`).toContain('TRIB_FENCED');
+      for (const p of proxies) p.restore();
+      await leaderOf([a, b], 'a standing by again behind b', 60_000);
+      await writer.stop();
+      await waitEqual(pair, 'skew', 'skew', 'items', 60_000);
+      assertForwardOnly(auditCommits(pair.target, 'skew', 'skew'));
     } finally {
       await writer.stop();
       await Promise.all(proxies.map((p) => p.close()));

@@ -226,17 +226,23 @@ export class EtcdLeadership implements Leadership {
   private readonly ttlMs: number;
   /** The lease holds at least until then (performance.now()), as far as this process can know. */
   private validUntil: number;
-  private firedAt: number;
+  /** When each keepalive not answered yet was sent, oldest first (the stream answers them in order). */
+  private fired: number[] = [];
   private leading = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly opts: LeadershipOptions) {
     this.ttlMs = opts.ttlSeconds * 1000;
-    this.firedAt = opts.sentAt;
     this.validUntil = this.deadlineFrom(opts.sentAt);
     this.ended = new Promise((resolve) => (this.finish = resolve));
-    opts.lease.on('keepaliveFired', () => (this.firedAt = performance.now()));
-    opts.lease.on('keepaliveSucceeded', () => (this.validUntil = this.deadlineFrom(this.firedAt)));
+    // An answer extends the lease from when *its* keepalive was sent, not a later one still unanswered.
+    opts.lease.on('keepaliveFired', () => this.fired.push(performance.now()));
+    opts.lease.on('keepaliveSucceeded', () => {
+      const sent = this.fired.shift();
+      if (sent !== undefined) this.validUntil = Math.max(this.validUntil, this.deadlineFrom(sent));
+    });
+    // A failed keepalive stream is torn down: what it had sent is never answered.
+    opts.lease.on('keepaliveFailed', () => (this.fired = []));
     opts.lease.on('lost', (err) => this.end(this.lost(`its lease could not be renewed (${err.message})`)));
     this.timer = setInterval(() => {
       if (performance.now() > this.validUntil) this.end(this.lost(`no keepalive of its lease was answered in time: by this process's clock the lease may expire within ${Math.round(this.margin())} ms, so it stops writing before a standby can win`));
