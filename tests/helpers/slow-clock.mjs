@@ -5,8 +5,11 @@
  * libuv's timers but leaves performance.now() real (measured), and performance.now() is what the
  * leader's self-fencing deadline is kept by (src/engines/etcd/election.ts). Timers are left real.
  */
+import process from 'node:process';
+
+const clock = globalThis.performance;
 const rate = Number(process.env.SLOW_CLOCK_RATE ?? '1');
 if (!(rate > 0)) throw new Error(`SLOW_CLOCK_RATE must be a positive number, got ${process.env.SLOW_CLOCK_RATE}`);
-const real = performance.now.bind(performance);
+const real = clock.now.bind(clock);
 const start = real();
-performance.now = () => start + (real() - start) * rate;
+clock.now = () => start + (real() - start) * rate;
