@@ -27,7 +27,8 @@ import { formatDuration, Rate, type Phase, type Progress, type RunnerHealth, typ
 import { openCoordinator, openLagProbe, openSource, openTarget, sameDialect } from '../engines/registry.js';
 import { fencedLock } from '../coordination/lock.js';
 import type { Coordinator, Leadership, Member } from '../coordination/leadership.js';
-import { createSession, endpoints, FORCE_RESTARTS } from './session.js';
+import { buildSides, createSession, endpoints, FORCE_RESTARTS, type Sides } from './session.js';
+import { WarmSides } from './warm.js';
 import type { PredicatePair } from '../transform/transform.js';
 import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from './retry.js';
 
@@ -270,10 +271,12 @@ export class Runner extends EventEmitter {
     try {
       for (;;) {
         this.setPhase('standby');
-        await this.checkAsStandby(log);
+        const warm = await this.standBy(log);
         let leadership: Leadership;
+        let sides: Partial<Sides> | undefined;
         try {
           leadership = await coordinator.campaign(this.abort.signal);
+          sides = await warm?.take();
         } catch (err) {
           if (err instanceof AbortedError || this.abort.signal.aborted) {
             this.setPhase('stopped');
@@ -283,6 +286,8 @@ export class Runner extends EventEmitter {
           this.lastErrorAt = new Date().toISOString();
           this.setPhase('failed');
           throw err;
+        } finally {
+          await warm?.close();
         }
         this.leadership = leadership;
         this.lastEpoch = leadership.epoch;
@@ -292,7 +297,7 @@ export class Runner extends EventEmitter {
         void this.members().catch(() => undefined);
         let outcome: 'stopped' | 'lost';
         try {
-          outcome = await this.runAttempts(leadership);
+          outcome = await this.runAttempts(leadership, sides);
         } finally {
           this.leadership = undefined;
           await leadership.resign();
@@ -316,39 +321,37 @@ export class Runner extends EventEmitter {
   }
 
   /**
-   * Before a standby campaigns: the leader's preflight (connect both sides, the source's
-   * requirements, the tables and their definitions), so that an instance that could not take over
-   * says so now rather than when the leader dies. A fatal problem (a refused password, a missing
-   * privilege or setting) ends the run; a retryable one (a side unreachable now) is logged, and the
-   * instance campaigns all the same. Nothing is written and no connection is kept.
+   * Before a standby campaigns: its warm sides (runner/warm.ts), connected to the source and the
+   * target and passed through the leader's preflight, so that an instance that could not take over
+   * says so now rather than when the leader dies, and one that takes over need not connect first.
+   * A fatal problem (a refused password, a missing privilege or setting) ends the run; a retryable
+   * one (a side unreachable now) is logged, and the instance campaigns all the same (its warm sides
+   * are opened again at their next refresh). Nothing is written and the stream is never opened.
+   * Undefined for a library caller's injected sides, which are its own to check.
    */
-  private async checkAsStandby(log: Logger): Promise<void> {
-    // A library caller's injected sides are its own to check (a session closes what it opened).
-    if (this.injected.source || this.injected.target) return;
-    const session = await createSession(this.config, {
+  private async standBy(log: Logger): Promise<WarmSides | undefined> {
+    if (this.injected.source || this.injected.target) return undefined;
+    const opts = {
       logger: this.logger,
-      source: this.injected.source,
-      target: this.injected.target,
       ...(this.injected.predicates ? { predicates: this.injected.predicates } : {}),
-      requirements: 'enforce',
-      parallel: true,
-      checkpoint: 'skip',
-    });
+      ...(this.switchTo ? { sourceHost: this.switchTo } : {}),
+    };
+    const warm = new WarmSides(() => buildSides(this.config, opts), log);
     try {
-      await session.open();
-      log.info({ tables: session.tables.length }, 'standby: the source and the target pass the preflight');
+      await warm.open();
+      log.info('standby: the source and the target pass the preflight; their connections are kept open');
     } catch (err) {
       if (err instanceof TributaryError && !err.fatal) {
         log.warn({ err: err.message }, 'standby: the preflight failed for now; campaigning all the same');
-        return;
+        return warm;
       }
+      await warm.close();
       this.lastError = err as Error;
       this.lastErrorAt = new Date().toISOString();
       this.setPhase('failed');
       throw err;
-    } finally {
-      await session.close();
     }
+    return warm;
   }
 
   /**
@@ -370,17 +373,20 @@ export class Runner extends EventEmitter {
    * The attempts of a run: 'stopped' once cancelled or done; under a leadership, 'lost' once it
    * ended or a newer one fenced the target (the caller stands by again). Throws a fatal error.
    */
-  private async runAttempts(leadership?: Leadership): Promise<'stopped' | 'lost'> {
+  private async runAttempts(leadership?: Leadership, warm?: Partial<Sides>): Promise<'stopped' | 'lost'> {
     let attempt = 0;
     let started = false;
     for (;;) {
       let progressed = false;
+      // A standby's warm sides serve its first attempt only.
+      const connected = warm;
+      warm = undefined;
       try {
         await this.runOnce(() => {
           progressed = true;
           started = true;
           this.retrying = false;
-        }, leadership);
+        }, leadership, connected);
         if (this.switching && !this.abort.signal.aborted) {
           // switchSource(): the stream stopped at a transaction boundary and checkpointed; the
           // next attempt connects to the named host and resumes there after the same checks.
@@ -428,7 +434,7 @@ export class Runner extends EventEmitter {
     }
   }
 
-  private async runOnce(onProgress: () => void, leadership?: Leadership): Promise<void> {
+  private async runOnce(onProgress: () => void, leadership?: Leadership, connected?: Partial<Sides>): Promise<void> {
     const cfg = this.config;
     const log = this.logger.child({ component: 'runner' });
     let stopJob: (() => void) | undefined;
@@ -453,6 +459,10 @@ export class Runner extends EventEmitter {
       lock: { watch, ...(leadership ? { lock: (t: Target) => fencedLock(t, leadership) } : {}) },
       parallel: true,
       checkpoint: 'resume',
+      ...(connected ? { connected } : {}),
+    }).catch(async (err: unknown) => {
+      await Promise.all([connected?.source?.close().catch(() => undefined), connected?.target?.close().catch(() => undefined)]);
+      throw err;
     });
     const { source, target, dstDsn } = session;
     this.source = source;

@@ -43,6 +43,13 @@ export interface SessionOptions {
   readonly source?: ChangeSource;
   readonly target?: Target;
   /**
+   * Sides built from the URLs and connected already (a standby's warm sides, runner/warm.ts), in
+   * place of building and connecting them: the session owns them from here on (closes them) and
+   * skips their connect step. Built by `buildSides` with the same config and sourceHost. A side
+   * not given is built and connected as usual.
+   */
+  readonly connected?: Partial<Sides>;
+  /**
    * The source's requirements: `enforce` runs `preflight()`, which throws at the first unmet one
    * (sync, --dry-run); `report` collects every one as a Requirement (check); `skip` (verify).
    */
@@ -143,7 +150,27 @@ export function endpoints(config: SyncConfig): { readonly srcDsn: Dsn; readonly 
   return { srcDsn, dstDsn, syncId: config.id ?? deriveSyncId(srcDsn, dstDsn, config.databases) };
 }
 
-/** The sides of a configuration, built but not connected (see Session). */
+/** A source as the registry opens it from its URL (before the relay and the transform stage), and a target. */
+export interface Sides {
+  readonly source: ChangeSource;
+  readonly target: Target;
+}
+
+/**
+ * The sides of a configuration as the registry opens them from the URLs (nothing connected): the
+ * source toward `sourceHost` first when given, the target reading --column-types by the names it
+ * holds tables under (rewritten).
+ */
+export async function buildSides(config: SyncConfig, opts: Pick<SessionOptions, 'logger' | 'sourceHost' | 'predicates'>): Promise<Sides> {
+  const { srcDsn: urlDsn, dstDsn, syncId } = endpoints(config);
+  const srcDsn = opts.sourceHost ? preferHost(urlDsn, opts.sourceHost) : urlDsn;
+  const rules = TransformRules.fromConfig(config, opts.predicates);
+  const source = await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' }));
+  const target = await openTarget({ ...config, columnTypes: rules.columnTypesOnTarget() }, dstDsn, syncId, opts.logger.child({ component: 'target' }));
+  return { source, target };
+}
+
+/** The sides of a configuration, built but not connected (see Session), or the connected ones given. */
 export async function createSession(config: SyncConfig, opts: SessionOptions): Promise<Session> {
   const { srcDsn: urlDsn, dstDsn, syncId } = endpoints(config);
   const srcDsn = opts.sourceHost ? preferHost(urlDsn, opts.sourceHost) : urlDsn;
@@ -153,7 +180,7 @@ export async function createSession(config: SyncConfig, opts: SessionOptions): P
     throw new TributaryError(ErrorCode.CONFIG_INVALID, `--database-rewrites ${Object.entries(config.databaseRewrites).map(([a, b]) => `${a}=${b}`).join(',')} is given without --databases: it rewrites the databases of a sync of several; add --databases, or use --target to name the target database of a sync of one`);
   }
   // Every consumer (copier, applier, checksum) reads the source through the transform stage.
-  const opened = opts.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
+  const opened = opts.source ?? opts.connected?.source ?? (await openSource(config, srcDsn, syncId, opts.logger.child({ component: 'source' })));
   // --relay-dir: the stream (and its acknowledgements) come from the relay, the rest from the source;
   // the transform stage below applies to relay events as to the source's own.
   const raw = config.relayDir
@@ -161,7 +188,7 @@ export async function createSession(config: SyncConfig, opts: SessionOptions): P
     : opened;
   const source = transformSource(raw, rules);
   // The target reads --column-types by the names it holds tables under (rewritten).
-  const target = opts.target ?? (await openTarget({ ...config, columnTypes: rules.columnTypesOnTarget() }, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  const target = opts.target ?? opts.connected?.target ?? (await openTarget({ ...config, columnTypes: rules.columnTypesOnTarget() }, dstDsn, syncId, opts.logger.child({ component: 'target' })));
   if (config.databases.length > 0 && !target.capabilities.namespaces) {
     throw new TributaryError(
       ErrorCode.CONFIG_INVALID,
@@ -230,7 +257,10 @@ class OpenedSession implements Session {
     // Source and target are independent until the copy: their round trips overlap. Without
     // onStepError the first failure in argument order ends the opening, so a run with two
     // problems always reports the same one.
-    const [src, dst] = await allInOrder([this.step('connect', { side: 'source' }, () => source.connect()), this.step('connect', { side: 'target' }, () => target.connect())]);
+    // Sides handed over connected (a standby's warm sides) are not connected again.
+    const warm = { source: opts.source === undefined && opts.connected?.source !== undefined, target: opts.target === undefined && opts.connected?.target !== undefined };
+    const connect = (side: SessionSide, fn: () => Promise<void>) => this.step('connect', { side }, warm[side] ? () => Promise.resolve() : fn);
+    const [src, dst] = await allInOrder([connect('source', () => source.connect()), connect('target', () => target.connect())]);
     this.sourceUp = src?.ok === true;
     this.targetUp = dst?.ok === true;
 

@@ -147,16 +147,35 @@ describe('standby instances of one sync, coordinated through etcd', () => {
     await createWriterTable(pair.src, 'st', 'items', 5_000);
     await pair.dst.query('CREATE DATABASE st');
     // The default lease TTL: an etcd leader election must not outlast a keepalive's margin.
-    const a = await start('a', 'st', undefined, '5s');
-    const b = await start('b', 'st', undefined, '5s');
-    const first = await leaderOf([a, b], 'one leader streaming, one standby');
-    const other = first === a ? b : a;
+    const first = await start('a', 'st', undefined, '5s');
+    await leaderOf([first], 'the first instance leading');
+    // The standby connects as a user of its own, so its connections can be told apart.
+    for (const c of [pair.src, pair.dst]) await c.query("CREATE USER IF NOT EXISTS 'warm_b'@'127.0.0.1' IDENTIFIED BY 'Warm-b-pw'; GRANT ALL ON *.* TO 'warm_b'@'127.0.0.1'");
+    const own = (url: string) => url.replace('root@', 'warm_b:Warm-b-pw@');
+    const args = ['sync', '--source', own(pair.srcUrl('st')), '--target', own(pair.dstUrl('st')), '--id', 'st', '--coordinator', etcd.url('coord'), '--leader-ttl', '5s', '--flush-interval', '100ms', '--checksum', 'off', '--http-linger', '0'];
+    const http = `127.0.0.1:${await freePort()}`;
+    const other: Instance = { name: 'b', http, run: startCli([...args, '--http', http]) };
+    running.push(other.run);
+    await leaderOf([first, other], 'a leading, b standing by');
+    // b stands by with warm connections to both sides, and no replication stream.
+    const sessions = async (c: typeof pair.src) => (await c.query<RowDataPacket[]>("SELECT ID AS id, COMMAND AS cmd FROM information_schema.PROCESSLIST WHERE USER = 'warm_b'"))[0].map((r) => ({ id: Number(r.id), cmd: String(r.cmd) }));
+    await waitUntil("the standby's connections open", async () => (await sessions(pair.src)).length > 0 && (await sessions(pair.dst)).length > 0, 30_000);
+    const warmSource = await sessions(pair.src);
+    const warmTarget = await sessions(pair.dst);
+    expect(warmSource.filter((x) => x.cmd.startsWith('Binlog Dump'))).toEqual([]);
     first.run.child.kill('SIGTERM');
     const stoppedAt = Date.now();
     expect(await first.run.exited).toBe(0);
     await leaderOf([other], 'the standby leading after SIGTERM');
     console.log(`takeover after SIGTERM of the leader: ${Date.now() - stoppedAt} ms`);
     expect(first.run.stderr()).not.toContain('TRIB_');
+    // The leader goes on with the connections it kept while standing by (and opens the stream now).
+    const nowTarget = new Set((await sessions(pair.dst)).map((x) => x.id));
+    expect(warmTarget.filter((x) => nowTarget.has(x.id)).length, 'warm target connections taken over').toBe(warmTarget.length);
+    const nowSource = await sessions(pair.src);
+    expect(nowSource.filter((x) => warmSource.some((w) => w.id === x.id)).length, 'warm source connection taken over').toBe(warmSource.length);
+    expect(nowSource.filter((x) => x.cmd.startsWith('Binlog Dump')).length).toBe(1);
+    expect(other.run.stderr()).not.toContain('Warm-b-pw');
 
     // etcd members go one at a time (a majority stays): the leadership holds throughout.
     const epoch = (await status(other))?.coordination?.epoch;
