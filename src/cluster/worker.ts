@@ -50,8 +50,8 @@ export interface WorkerSyncStatus {
  * A worker of the cluster (docs/cluster.md): registers under a lease, runs the scheduler's
  * campaign, and for each sync assigned to it runs a Runner in coordinator mode (the sync id is
  * the declared name), so only assigned workers campaign for a sync and the leadership's fence
- * makes every move safe. A sync unassigned from it (moved, deleted) or declared anew is cancelled,
- * which resigns at once. Passwords come from the worker's environment and files only.
+ * makes every move safe. A sync unassigned from it (moved, deleted) or declared anew is cancelled
+ * and resigns once drained; when the worker stops, each resigns at once. Passwords come from the worker's environment and files only.
  */
 export class ClusterWorker {
   private readonly running = new Map<string, Running>();
@@ -104,7 +104,7 @@ export class ClusterWorker {
     } finally {
       schedulerStop.abort();
       await stopWatch();
-      await Promise.all([...this.running.keys()].map((s) => this.stop(s, registration)));
+      await Promise.all([...this.running.keys()].map((s) => this.stop(s, registration, 'at-once')));
       await scheduler;
       await registration.close();
     }
@@ -118,7 +118,8 @@ export class ClusterWorker {
     for (const [name, r] of this.running) {
       const want = mine.get(name);
       if (r.stopping) continue;
-      if (want === undefined || want.appliedAt !== r.sync.appliedAt) void this.stop(name, registration);
+      // Moved, deleted or declared anew: drained before it resigns, so the next leader takes the target over with nothing in flight.
+      if (want === undefined || want.appliedAt !== r.sync.appliedAt) void this.stop(name, registration, 'after-drain');
     }
     for (const [name, sync] of mine) if (!this.running.has(name)) this.start(sync);
   }
@@ -168,12 +169,13 @@ export class ClusterWorker {
     this.running.set(sync.name, entry);
   }
 
-  private async stop(name: string, registration: Registration): Promise<void> {
+  /** Stops a sync this worker runs: its leadership resigned at once (the worker stops) or once drained (the sync moves). */
+  private async stop(name: string, registration: Registration, resign: 'at-once' | 'after-drain'): Promise<void> {
     const r = this.running.get(name);
     if (!r) return;
     r.stopping = true;
-    this.opts.logger.info({ sync: name }, `stopping sync ${name}: no longer assigned to this worker (or declared anew); resigning`);
-    r.runner?.cancel();
+    this.opts.logger.info({ sync: name }, resign === 'after-drain' ? `stopping sync ${name}: no longer assigned to this worker (or declared anew); resigning once drained` : `stopping sync ${name}: the worker stops; resigning`);
+    r.runner?.cancel({ resign });
     if (r.runner) await r.done;
     if (this.running.get(name) === r) this.running.delete(name);
     await registration.unreport(name).catch(() => undefined);

@@ -50,6 +50,9 @@ export interface RunnerOptions {
   readonly predicates?: Readonly<Record<string, PredicatePair>>;
 }
 
+/** cancel({ resign: 'after-drain' }): the longest a leader drains before it resigns all the same (the fence covers what is still in flight). */
+export const RESIGN_AFTER_DRAIN_MS = 10_000;
+
 /**
  * A sync: the initial copy, then the change stream, until cancelled. The CLI's `sync` command is a
  * thin layer over this class; programs embed it the same way.
@@ -106,6 +109,8 @@ export class Runner extends EventEmitter {
   /** Coordinator mode: the epoch of this instance's last leadership, and its takeovers since the run began. */
   private lastEpoch: string | undefined;
   private leaderships = 0;
+  /** Coordinator mode: cancel({ resign: 'after-drain' }) was asked for: the leadership is resigned once drained. */
+  private resignAfterDrain = false;
   /** Coordinator mode: the instances campaigning, as last read (refreshed by members()). */
   private lastMembers: readonly Member[] = [];
 
@@ -222,9 +227,20 @@ export class Runner extends EventEmitter {
     return `${ep.host}:${ep.port}`;
   }
 
-  /** Stops the run: the copy finishes its chunks in flight, the stream stops at a transaction boundary. */
-  cancel(): void {
+  /**
+   * Stops the run: the copy finishes its chunks in flight, the stream stops at a transaction
+   * boundary. A leader (coordinator mode) resigns at once, so a standby takes over while this
+   * instance drains (its commits in flight finish before the takeover or are refused by the fence);
+   * with `resign: 'after-drain'` it resigns once drained instead (at most RESIGN_AFTER_DRAIN_MS
+   * later), so the next leader takes the target over with nothing in flight (a cluster's moves).
+   */
+  cancel(opts: { readonly resign?: 'at-once' | 'after-drain' } = {}): void {
     if (this.abort.signal.aborted) return;
+    if (opts.resign === 'after-drain' && this.leadership) {
+      this.resignAfterDrain = true;
+      const leadership = this.leadership;
+      setTimeout(() => void leadership.resign(), RESIGN_AFTER_DRAIN_MS).unref();
+    }
     this.setPhase('stopping');
     this.abort.abort();
     this.applier?.stop();
@@ -266,7 +282,9 @@ export class Runner extends EventEmitter {
       ...(this.config.http !== undefined ? { http: this.config.http } : {}),
     });
     this.coordinator = coordinator;
-    const resign = () => void this.leadership?.resign();
+    const resign = () => {
+      if (!this.resignAfterDrain) void this.leadership?.resign();
+    };
     this.abort.signal.addEventListener('abort', resign, { once: true });
     try {
       for (;;) {
@@ -300,6 +318,7 @@ export class Runner extends EventEmitter {
           outcome = await this.runAttempts(leadership, sides);
         } finally {
           this.leadership = undefined;
+          if (this.resignAfterDrain && !leadership.over) log.info({ epoch: leadership.epoch }, 'drained: resigning, so the next leader takes the target over with nothing in flight');
           await leadership.resign();
         }
         if (outcome === 'stopped' || this.abort.signal.aborted) {

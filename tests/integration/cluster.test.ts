@@ -150,7 +150,14 @@ describe('a cluster of workers coordinated through etcd', () => {
     sampling = false;
     await sampler;
     expect(maxInTransit).toBe(1);
-    expect(loads(await converged('settled after the join'))).toEqual({ a: 4, b: 3, d: 2 });
+    const settled = await converged('settled after the join');
+    expect(loads(settled)).toEqual({ a: 4, b: 3, d: 2 });
+    // Each moved sync drained on its old worker before it resigned: the new leader had nothing of it in flight, so no write of the old one was refused.
+    const others = [...workers].filter(([n]) => n !== 'd').map(([, w]) => w.run.stderr()).join('\n').split('\n');
+    for (const name of settled.syncs.filter((y) => y.worker === 'd').map((y) => y.name)) {
+      expect(others.filter((l) => l.includes(`"sync":"${name}"`) && l.includes('drained: resigning')).length, `${name} drained before it resigned`).toBe(1);
+    }
+    expect(others.filter((l) => l.includes('TRIB_FENCED'))).toEqual([]);
     await changesArrive(SYNCS, 300);
 
     // kill -9 of the scheduler's worker: another worker becomes scheduler; the others' syncs never move.
