@@ -66,7 +66,9 @@ export class Scheduler {
     const stop = await this.opts.store.watch(() => wake.ring());
     try {
       while (!signal.aborted && !lead.over) {
-        const state = await this.opts.store.state();
+        // Stopping does not wait for etcd to answer (a worker cut off from it stops at once).
+        const state = await untilAborted(this.opts.store.state(), signal);
+        if (state === undefined) return;
         const ops = place(placementInput(state));
         if (ops.length) {
           if (!(await lead.assign(ops))) return;
@@ -83,5 +85,16 @@ export class Scheduler {
     } finally {
       await stop();
     }
+  }
+}
+
+/** `p`'s value, or undefined as soon as `signal` aborts. */
+async function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve(undefined)), { once: true }))]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }

@@ -88,7 +88,9 @@ export class ClusterWorker {
     try {
       while (!signal.aborted && lost === undefined) {
         try {
-          const state = await store.state();
+          // A lost lease ends the wait for etcd at once (a partition may leave a call unanswered for long).
+          const state = await Promise.race([store.state(), registration.lost.then(() => undefined)]);
+          if (state === undefined) break;
           const declared = new Map(state.syncs.map((s) => [s.name, s]));
           const mine = new Map([...state.assignments].filter(([sync, w]) => w === this.opts.name && declared.has(sync)).map(([sync]) => [sync, declared.get(sync) as DeclaredSync]));
           this.reconcile(mine, registration);
@@ -104,7 +106,8 @@ export class ClusterWorker {
     } finally {
       schedulerStop.abort();
       await stopWatch();
-      await Promise.all([...this.running.keys()].map((s) => this.stop(s, registration, 'at-once')));
+      // A lost lease took the worker's reports with it: nothing to delete (etcd may not answer).
+      await Promise.all([...this.running.keys()].map((s) => this.stop(s, registration, 'at-once', lost === undefined)));
       await scheduler;
       await registration.close();
     }
@@ -170,7 +173,7 @@ export class ClusterWorker {
   }
 
   /** Stops a sync this worker runs: its leadership resigned at once (the worker stops) or once drained (the sync moves). */
-  private async stop(name: string, registration: Registration, resign: 'at-once' | 'after-drain'): Promise<void> {
+  private async stop(name: string, registration: Registration, resign: 'at-once' | 'after-drain', unreport = true): Promise<void> {
     const r = this.running.get(name);
     if (!r) return;
     r.stopping = true;
@@ -178,7 +181,7 @@ export class ClusterWorker {
     r.runner?.cancel({ resign });
     if (r.runner) await r.done;
     if (this.running.get(name) === r) this.running.delete(name);
-    await registration.unreport(name).catch(() => undefined);
+    if (unreport) await registration.unreport(name).catch(() => undefined);
     this.wake.ring();
   }
 

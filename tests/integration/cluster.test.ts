@@ -17,7 +17,9 @@ import { createLogger } from '../../src/core/logger.js';
 import { parseDsn } from '../../src/config/dsn.js';
 import { openClusterStore } from '../../src/engines/registry.js';
 import { freePort, startEtcdCluster, type EtcdCluster } from '../../src/testing/servers.js';
+import { assertForwardOnly, auditCommits } from '../helpers/audit.js';
 import { runCli, startCli, startPair, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
+import { startProxy, type Proxy } from '../helpers/proxy.js';
 
 let pair: Pair;
 let etcd: EtcdCluster;
@@ -257,6 +259,76 @@ describe('a cluster of workers coordinated through etcd', () => {
     } finally {
       raw.close();
       await Promise.all([one.close(), two.close()]);
+    }
+  });
+
+  it('a worker cut off from etcd loses its lease: its syncs move to another worker, it exits TRIB_LOCK_LOST, and nothing of it lands after the takeover', async () => {
+    const dbs = ['lx1', 'lx2'];
+    for (const db of dbs) {
+      await pair.src.query(`CREATE DATABASE ${db}; CREATE TABLE ${db}.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO ${db}.t VALUES (1,'a')`);
+      await pair.dst.query(`CREATE DATABASE ${db}`);
+    }
+    const url = etcd.url('lost');
+    const lostStore = await openClusterStore({ dsn: parseDsn(url, 'coordinator'), ttlSeconds: 2, logger: createLogger({ level: 'silent' }) });
+    const proxies: Proxy[] = await Promise.all(etcd.members.map((m) => startProxy(m.port)));
+    const worker = async (name: string, coordinator: string) => {
+      const run = startCli(['worker', '--coordinator', coordinator, '--name', name, '--capacity', '2', '--leader-ttl', ttl, '--http', `127.0.0.1:${await freePort()}`, '--log-format', 'json']);
+      running.push(run);
+      return run;
+    };
+    try {
+      // x reaches etcd through proxies only, so it alone can be cut off; it runs both syncs.
+      const x = await worker('x', `etcd://${proxies.map((p) => `127.0.0.1:${p.port}`).join(',')}/lost`);
+      for (const db of dbs) {
+        const file = join(dir, `${db}.yaml`);
+        writeFileSync(file, `name: ${db}\nsource: ${pair.srcUrl(db)}\ntarget: ${pair.dstUrl(db)}\nchecksum: off\nflush-interval: 100ms\n`);
+        const applied = await runCli(['cluster', 'apply', '-f', file, '--coordinator', url]);
+        expect(applied.code, applied.stderr).toBe(0);
+      }
+      const lostStatus = async () => clusterStatus(await lostStore.state(), 'lost', await lostStore.scheduler());
+      const streamingOn = (w: string) => async () => {
+        const st = await lostStatus();
+        return st.syncs.length === dbs.length && st.syncs.every((y) => y.worker === w && y.phase === 'stream');
+      };
+      await waitUntil('both syncs streaming on x', streamingOn('x'), 60_000, 250);
+      const y = await worker('y', url);
+      await waitUntil('y registered', async () => (await lostStatus()).workers.some((w) => w.name === 'y'), 30_000, 100);
+      // A steady trickle of writes into both while x is cut off.
+      let n = 100;
+      let writing = true;
+      const writes = (async () => {
+        while (writing) {
+          for (const db of dbs) await pair.src.query(`INSERT INTO ${db}.t VALUES (?, 'w')`, [n]);
+          n++;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      for (const p of proxies) p.blackhole();
+      const cutAt = Date.now();
+      // It notices by its own clock within the TTL, stops writing at once, and exits once its syncs and the scheduler
+      // stopped (each wait for etcd bounded: 8–10 s seen).
+      const code = await Promise.race([x.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 30_000))]);
+      expect(code, x.stderr().slice(-4000)).toBe(1);
+      console.log(`a worker cut off from etcd (lease TTL 2 s): exited after ${Date.now() - cutAt} ms`);
+      expect(x.stderr()).toContain('TRIB_LOCK_LOST');
+      expect(x.stderr()).toMatch(/worker x lost its lease/);
+      await waitUntil("x's syncs streaming on y", streamingOn('y'), 60_000, 250).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\n--- x ---\n${x.stderr().slice(-3000)}\n--- y ---\n${y.stderr().slice(-3000)}`, { cause: err });
+      });
+      console.log(`a worker cut off from etcd (lease TTL 2 s): its syncs streaming on another worker after ${Date.now() - cutAt} ms`);
+      writing = false;
+      await writes;
+      await changesArrive(dbs, 5_000);
+      for (const db of dbs) {
+        const [[src], [dst]] = await Promise.all([pair.src.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${db}.t`), pair.dst.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${db}.t`)]);
+        expect(Number(dst[0]?.n), db).toBe(Number(src[0]?.n));
+        assertForwardOnly(auditCommits(pair.target, db, db));
+      }
+      y.child.kill('SIGTERM');
+      expect(await y.exited).toBe(0);
+    } finally {
+      await Promise.all(proxies.map((p) => p.close()));
+      await lostStore.close();
     }
   });
 

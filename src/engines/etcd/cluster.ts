@@ -1,10 +1,15 @@
+import { performance } from 'node:perf_hooks';
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { AssignmentOp, ClusterState, ClusterStore, DeclaredSync, Registration, SchedulerLeadership, SyncReport, WorkerInfo } from '../../cluster/store.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { connectError, openClient } from './connection.js';
-import { EtcdCoordinator, rangeEnd } from './election.js';
+import { answered, EtcdCoordinator, rangeEnd, within } from './election.js';
+import { LeaseClock } from './lease-clock.js';
+
+/** The longest a worker's leaving waits for etcd; past it its keys are left to expire with its lease. */
+const CLOSE_MS = 2_000;
 
 export interface EtcdClusterStoreOptions {
   /** The cluster's URL: etcd://host:port[,…]/prefix. */
@@ -54,9 +59,10 @@ export class EtcdClusterStore implements ClusterStore {
     return Buffer.from(`${this.base}${kind}/${parts.join('/')}`);
   }
 
+  /** One etcd call, waited for at most CALL_MS (a partition that drops packets answers nothing and raises nothing). */
   private async call<T>(what: () => Promise<T>): Promise<T> {
     try {
-      return await what();
+      return await answered('a request of the cluster', what());
     } catch (err) {
       throw connectError(err, this.opts.dsn, 'coordinator');
     }
@@ -105,6 +111,7 @@ export class EtcdClusterStore implements ClusterStore {
 
   async register(worker: WorkerInfo): Promise<Registration> {
     const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: true });
+    const sentAt = performance.now();
     const leaseId = await this.call(() => lease.grant()).catch((err: unknown) => {
       lease.release();
       throw err;
@@ -129,7 +136,7 @@ export class EtcdClusterStore implements ClusterStore {
         `worker name '${worker.name}' is registered in ${this.where} by a live worker (${other?.host ?? '?'} pid ${other?.pid ?? '?'}); give this one another --name, or stop that one (its key goes ${this.ttlSeconds} s after it dies)`,
       );
     }
-    return new EtcdRegistration(this.client, lease, leaseId, key, (sync) => this.key('reports', sync, worker.name), this.opts.dsn);
+    return new EtcdRegistration(this.client, lease, leaseId, key, (sync) => this.key('reports', sync, worker.name), this.opts.dsn, this.ttlSeconds * 1000, sentAt);
   }
 
   async watch(onChange: () => void): Promise<() => Promise<void>> {
@@ -140,7 +147,9 @@ export class EtcdClusterStore implements ClusterStore {
     watcher.on('connected', onChange);
     watcher.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'the watch of the cluster keys failed; it reconnects'));
     return async () => {
-      await watcher.cancel().catch(() => undefined);
+      await within(CLOSE_MS, async () => {
+        await watcher.cancel().catch(() => undefined);
+      });
     };
   }
 
@@ -196,9 +205,14 @@ export class EtcdClusterStore implements ClusterStore {
   }
 }
 
-/** A worker's lease, its worker key and its reports. */
+/**
+ * A worker's lease, its worker key and its reports. `lost` resolves when the lease is lost, or may
+ * have expired by this process's clock (LeaseClock: a partition that drops packets answers no
+ * keepalive and raises no error, so etcd3's own 'lost' would come late or never).
+ */
 class EtcdRegistration implements Registration {
   readonly lost: Promise<Error>;
+  private readonly clock: LeaseClock;
 
   constructor(
     private readonly client: Etcd3,
@@ -207,13 +221,18 @@ class EtcdRegistration implements Registration {
     private readonly key: Buffer,
     private readonly reportKey: (sync: string) => Buffer,
     private readonly dsn: Dsn,
+    ttlMs: number,
+    sentAt: number,
   ) {
-    this.lost = new Promise((resolve) => lease.on('lost', (err) => resolve(err)));
+    let lose!: (err: Error) => void;
+    this.lost = new Promise((resolve) => (lose = resolve));
+    lease.on('lost', (err) => lose(err));
+    this.clock = new LeaseClock(lease, ttlMs, sentAt, () => lose(new Error(`no keepalive of its lease was answered in time: by this process's clock the lease may expire within ${Math.round(this.clock.marginMs)} ms`)));
   }
 
   async report(report: SyncReport): Promise<void> {
     try {
-      await this.client.kv.put({ key: this.reportKey(report.sync), value: Buffer.from(JSON.stringify(report)), lease: this.leaseId });
+      await answered('a sync report', this.client.kv.put({ key: this.reportKey(report.sync), value: Buffer.from(JSON.stringify(report)), lease: this.leaseId }));
     } catch (err) {
       throw connectError(err, this.dsn, 'coordinator');
     }
@@ -221,14 +240,19 @@ class EtcdRegistration implements Registration {
 
   async unreport(sync: string): Promise<void> {
     try {
-      await this.client.kv.deleteRange({ key: this.reportKey(sync) });
+      await answered('a sync report', this.client.kv.deleteRange({ key: this.reportKey(sync) }));
     } catch (err) {
       throw connectError(err, this.dsn, 'coordinator');
     }
   }
 
+  /** Deletes the worker key and revokes the lease, waiting for etcd at most CLOSE_MS (a worker cut off leaves them to expire). */
   async close(): Promise<void> {
-    await this.client.kv.deleteRange({ key: this.key }).catch(() => undefined);
-    await this.lease.revoke().catch(() => undefined);
+    this.clock.stop();
+    await within(CLOSE_MS, async () => {
+      await this.client.kv.deleteRange({ key: this.key }).catch(() => undefined);
+      await this.lease.revoke().catch(() => undefined);
+    });
+    this.lease.release();
   }
 }

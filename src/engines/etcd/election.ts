@@ -7,6 +7,7 @@ import type { Coordinator, Leadership, Member } from '../../coordination/leaders
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
 import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from '../../runner/retry.js';
 import { connectError, openClient } from './connection.js';
+import { LeaseClock } from './lease-clock.js';
 
 /** The default lease TTL of a leadership, in seconds: a dead leader's standby takes over within about this. */
 export const DEFAULT_LEADER_TTL_SECONDS = 5;
@@ -29,19 +30,33 @@ const RESIGN_MS = 2_000;
 const CALL_MS = 10_000;
 
 /** Runs `fn`, waiting for it at most `ms` (it may go on in the background). */
-async function within(ms: number, fn: () => Promise<void>): Promise<void> {
+export async function within(ms: number, fn: () => Promise<void>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([fn(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
 }
 
-/** `p`, or a rejection naming `what` when etcd has not answered within CALL_MS. */
-async function answered<T>(what: string, p: Promise<T>): Promise<T> {
+/**
+ * `p`, or a rejection naming `what` when etcd has not answered within CALL_MS, or an AbortedError
+ * as soon as `signal` aborts (the call may go on in the background; its answer is ignored).
+ */
+export async function answered<T>(what: string, p: Promise<T>, signal?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`etcd did not answer ${what} within ${CALL_MS / 1000} s (deadline exceeded)`)), CALL_MS)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`etcd did not answer ${what} within ${CALL_MS / 1000} s (deadline exceeded)`)), CALL_MS);
+        if (!signal) return;
+        onAbort = () => reject(new AbortedError(`stopped while waiting for ${what}`));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -104,7 +119,7 @@ export class EtcdCoordinator implements Coordinator {
     const sentAt = performance.now();
     let leaseId: string;
     try {
-      leaseId = await answered('the lease grant', lease.grant());
+      leaseId = await answered('the lease grant', lease.grant(), signal);
     } catch (err) {
       lease.release();
       throw err;
@@ -119,7 +134,7 @@ export class EtcdCoordinator implements Coordinator {
         compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
         success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }],
         failure: [{ request_range: { key } }],
-      }));
+      }), signal);
       const created = res.succeeded ? res.header.revision : res.responses[0]?.response_range?.kvs[0]?.create_revision;
       if (created === undefined) throw new Error(`the campaign key ${key.toString()} vanished as it was put`);
       leadership.setEpoch(created);
@@ -136,7 +151,7 @@ export class EtcdCoordinator implements Coordinator {
           sort_order: 'Descend',
           sort_target: 'Create',
           limit: 1,
-        }));
+        }), signal);
         const ahead = older.kvs[0];
         if (!ahead) break;
         await this.waitDeleted(ahead.key, older.header.revision, signal, leadership);
@@ -152,7 +167,7 @@ export class EtcdCoordinator implements Coordinator {
 
   /** Waits until `key` is deleted after `revision`, the signal aborts, the leadership ends, or a TTL passes (the caller looks again). */
   private async waitDeleted(key: Buffer, revision: string, signal: AbortSignal, leadership: EtcdLeadership): Promise<void> {
-    const watcher = await answered('the watch', this.client.watch().key(key).startRevision(String(BigInt(revision) + 1n)).create());
+    const watcher = await answered('the watch', this.client.watch().key(key).startRevision(String(BigInt(revision) + 1n)).create(), signal);
     try {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -166,7 +181,9 @@ export class EtcdCoordinator implements Coordinator {
         void leadership.ended.then(done);
       });
     } finally {
-      await watcher.cancel().catch(() => undefined);
+      await within(RESIGN_MS, async () => {
+        await watcher.cancel().catch(() => undefined);
+      });
     }
   }
 
@@ -223,40 +240,16 @@ export class EtcdLeadership implements Leadership {
   readonly ended: Promise<TributaryError | undefined>;
   private finish!: (err: TributaryError | undefined) => void;
   private reason: TributaryError | undefined;
-  private readonly ttlMs: number;
-  /** The lease holds at least until then (performance.now()), as far as this process can know. */
-  private validUntil: number;
-  /** When each keepalive not answered yet was sent, oldest first (the stream answers them in order). */
-  private fired: number[] = [];
+  /** How long the lease surely holds, by this process's monotonic clock. */
+  private readonly clock: LeaseClock;
   private leading = false;
-  private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly opts: LeadershipOptions) {
-    this.ttlMs = opts.ttlSeconds * 1000;
-    this.validUntil = this.deadlineFrom(opts.sentAt);
     this.ended = new Promise((resolve) => (this.finish = resolve));
-    // An answer extends the lease from when *its* keepalive was sent, not a later one still unanswered.
-    opts.lease.on('keepaliveFired', () => this.fired.push(performance.now()));
-    opts.lease.on('keepaliveSucceeded', () => {
-      const sent = this.fired.shift();
-      if (sent !== undefined) this.validUntil = Math.max(this.validUntil, this.deadlineFrom(sent));
-    });
-    // A failed keepalive stream is torn down: what it had sent is never answered.
-    opts.lease.on('keepaliveFailed', () => (this.fired = []));
     opts.lease.on('lost', (err) => this.end(this.lost(`its lease could not be renewed (${err.message})`)));
-    this.timer = setInterval(() => {
-      if (performance.now() > this.validUntil) this.end(this.lost(`no keepalive of its lease was answered in time: by this process's clock the lease may expire within ${Math.round(this.margin())} ms, so it stops writing before a standby can win`));
-    }, 100);
-    this.timer.unref();
-  }
-
-  /** The margin kept before the lease's earliest possible expiry: a tenth of the TTL, at least 200 ms. */
-  private margin(): number {
-    return Math.max(200, this.ttlMs / 10);
-  }
-
-  private deadlineFrom(sent: number): number {
-    return sent + this.ttlMs - this.margin();
+    this.clock = new LeaseClock(opts.lease, opts.ttlSeconds * 1000, opts.sentAt, () =>
+      this.end(this.lost(`no keepalive of its lease was answered in time: by this process's clock the lease may expire within ${Math.round(this.clock.marginMs)} ms, so it stops writing before a standby can win`)),
+    );
   }
 
   private lost(why: string): TributaryError {
@@ -286,7 +279,7 @@ export class EtcdLeadership implements Leadership {
   }
 
   check(): void {
-    if (!this.over && performance.now() > this.validUntil) this.end(this.lost('its lease may have expired by this process\'s clock'));
+    if (!this.over && this.clock.expired()) this.end(this.lost('its lease may have expired by this process\'s clock'));
     if (this.over) throw this.reason ?? this.lost(this.leading ? 'it resigned' : 'its campaign was given up');
   }
 
@@ -294,7 +287,7 @@ export class EtcdLeadership implements Leadership {
     if (this.over) return;
     this.over = true;
     this.reason = reason;
-    clearInterval(this.timer);
+    this.clock.stop();
     this.finish(reason);
   }
 
