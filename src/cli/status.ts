@@ -105,16 +105,17 @@ export function registerStatus(program: Command, ctx: CliContext): void {
 }
 
 /**
- * `tributary switch-source`: POST /switch-source of a running sync's HTTP API. The sync checks the
- * host first and stays where it is when the host cannot resume its position (exit 1, the reason
- * printed); otherwise it stops its stream at a transaction boundary and resumes there.
+ * `tributary switch-source`: POST /switch-source of a running sync's (or relay's) HTTP API. The
+ * sync or relay checks the host first and stays where it is when the host cannot resume its
+ * position (exit 1, the reason printed); otherwise it stops its stream at a transaction boundary
+ * and resumes there.
  */
 export function registerSwitchSource(program: Command, ctx: CliContext): void {
   program
     .command('switch-source')
-    .description('move a running sync (sync --http) to another host of its MySQL/MariaDB source, after the GTID checks (docs/failover.md)')
+    .description('move a running sync (sync --http) or relay (relay --http) to another host of its MySQL/MariaDB source, after the GTID checks (docs/failover.md)')
     .requiredOption('--host <host:port>', 'the source host to move to, e.g. h2:3306')
-    .option('--http <host:port>', 'where the sync serves its HTTP API (default: TRIBUTARY_HTTP)')
+    .option('--http <host:port>', 'where the sync or relay serves its HTTP API (default: TRIBUTARY_HTTP)')
     .option('--token <token>', 'bearer token of the API (default: TRIBUTARY_HTTP_TOKEN)')
     .action(async (opts: { host: string; http?: string; token?: string }) => {
       const http = opts.http ?? ctx.env.TRIBUTARY_HTTP;
@@ -131,16 +132,17 @@ export function registerSwitchSource(program: Command, ctx: CliContext): void {
         });
       } catch (err) {
         const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-        throw new TributaryError(ErrorCode.CONNECT_FAILED, `no tributary HTTP API answers at ${url} (${cause}); is a sync running with --http ${http}?`, { cause: err });
+        throw new TributaryError(ErrorCode.CONNECT_FAILED, `no tributary HTTP API answers at ${url} (${cause}); is a sync or relay running with --http ${http}?`, { cause: err });
       }
       if (res.status === 401) {
         throw new TributaryError(ErrorCode.AUTH_FAILED, `${url} refused the ${token ? 'token given' : 'call without a token'}; pass --token (or TRIBUTARY_HTTP_TOKEN) with the sync's http-token`);
       }
-      const body = (await res.json().catch(() => ({}))) as { host?: string; error?: string; code?: string };
+      const body = (await res.json().catch(() => ({}))) as { host?: string; error?: string; code?: string; relay?: boolean };
+      const what = body.relay ? 'relay' : 'sync';
       if (res.status === 409 && body.code && (Object.values(ErrorCode) as string[]).includes(body.code)) {
-        throw new TributaryError(body.code as ErrorCode, `the sync stays on its source: ${body.error ?? '?'}`);
+        throw new TributaryError(body.code as ErrorCode, `the ${what} stays on its source: ${body.error ?? '?'}`);
       }
       if (!res.ok) throw new TributaryError(ErrorCode.CONFIG_INVALID, `${url} answered ${res.status}: ${body.error ?? ''}`);
-      process.stdout.write(`moving the sync's source to ${body.host ?? opts.host}: its stream stops at a transaction boundary and resumes there (GET /status sourceHost shows it)\n`);
+      process.stdout.write(`moving the ${what}'s source to ${body.host ?? opts.host}: its stream stops at a transaction boundary and resumes there (GET /status sourceHost shows it)\n`);
     });
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { StreamEvent } from '../core/change.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource } from '../core/source.js';
-import { readMeta, readTablesFile, writeReaderFile } from './meta.js';
+import { currentServer, lineageServers, readMeta, readTablesFile, writeReaderFile } from './meta.js';
 import { RelayReader } from './reader.js';
 import { listSegments, readHeader } from './segment.js';
 
@@ -125,9 +125,14 @@ export function relayChangeLog(source: ChangeSource, opts: RelayChangeLogOptions
     }
     await lostCheck(from);
     if (meta) {
+      // The sync's own source (its copy, checksums) must be a server of the relay's lineage: one
+      // the relay streamed from, or (the sync moved before the relay did) one whose GTID history
+      // holds the sync's position, as the source itself decides (failover by GTID).
       const identity = await source.identity();
-      if (identity.id !== meta.sourceId) {
-        throw new TributaryError(ErrorCode.SOURCE_CHANGED, `relay ${opts.dir} holds the changes of source ${meta.sourceId}, but this sync's source is ${identity.id}; fix: give --relay-dir the directory of the relay of this sync's source`);
+      if (!lineageServers(meta).has(identity.id)) {
+        const other = () => new TributaryError(ErrorCode.SOURCE_CHANGED, `relay ${opts.dir} holds the changes of source ${currentServer(meta)}, but this sync's source is ${identity.id}; fix: give --relay-dir the directory of the relay of this sync's source`);
+        if (!source.capabilities.lineagePositions) throw other();
+        await source.checkPosition(from, { readOnly: true, otherServer: currentServer(meta) });
       }
     }
     const kept = await readTablesFile(opts.dir);

@@ -13,8 +13,19 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
  */
 export interface RelayMeta {
   readonly version: 1;
-  /** The source's identity as the relay's caller gave it (opaque; a writer for another source is refused). */
+  /**
+   * The identity of the server the directory was made for (opaque). A writer for another server is
+   * refused unless its caller admitted that server as the same lineage (RelayWriterOptions.admit).
+   */
   readonly sourceId: string;
+  /**
+   * The server the relay streams from now (its last durable records came from it): its identity
+   * and, when the source URL names several hosts, its host:port. Absent in a directory no writer
+   * of this version opened: the server is then `sourceId`'s.
+   */
+  readonly server?: RelayServer;
+  /** Each move of the relay to another server of the lineage (failover by GTID), oldest first. */
+  readonly switches?: readonly RelaySwitch[];
   /** The last durable transaction (or, before any, where the relay began). */
   readonly durable: { readonly position: string; readonly gtidSet?: string; readonly ordinal: number; readonly updatedAt: number };
   /** Segments oldest first. `endedAt`: when the writer rolled past it (absent on the last). */
@@ -23,6 +34,40 @@ export interface RelayMeta {
   readonly readers: Readonly<Record<string, { readonly position: string; readonly updatedAt: number }>>;
   /** Readers the space limit overtook: they refuse to resume (RELAY_READER_LOST). */
   readonly lostReaders: Readonly<Record<string, { readonly position: string; readonly at: number; readonly reason: string }>>;
+}
+
+/** A server the relay streams from: its identity (opaque, as the source reports it) and its host:port when known. */
+export interface RelayServer {
+  readonly id: string;
+  readonly host?: string;
+  /** Since when (ms since epoch). */
+  readonly since: number;
+}
+
+/**
+ * One move to another server: the relay's last durable transaction from `from` was `ordinal` (at
+ * `position`, GTID set `gtidSet`); every record after it came from `to`, which held that GTID
+ * position (the containment checks passed) when the relay moved.
+ */
+export interface RelaySwitch {
+  readonly from: string;
+  readonly fromHost?: string;
+  readonly to: string;
+  readonly toHost?: string;
+  readonly ordinal: number;
+  readonly position: string;
+  readonly gtidSet?: string;
+  readonly at: number;
+}
+
+/** The server the relay's last durable records came from. */
+export function currentServer(meta: RelayMeta): string {
+  return meta.server?.id ?? meta.sourceId;
+}
+
+/** Every server identity of the relay's lineage: the first, the current one and each one it moved between. */
+export function lineageServers(meta: RelayMeta): Set<string> {
+  return new Set([meta.sourceId, currentServer(meta), ...(meta.switches ?? []).flatMap((s) => [s.from, s.to])]);
 }
 
 /** One segment as relay.json lists it: its header's fields, and once the writer rolled past it, when and at what size. */

@@ -2,14 +2,27 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHa
 import { join } from 'node:path';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { fsyncDir, openMarkFile, processAlive, readMark, readMeta, readerFile, removeStaleTemps, encodeMark, writeMeta, READERS_DIR, type DurableMark, type RelayMeta, type SegmentMeta } from './meta.js';
+import { currentServer, fsyncDir, lineageServers, openMarkFile, processAlive, readMark, readMeta, readerFile, removeStaleTemps, encodeMark, writeMeta, READERS_DIR, type DurableMark, type RelayMeta, type RelaySwitch, type SegmentMeta } from './meta.js';
 import { decodeTransaction, encodeHeader, encodeIndexEntry, frame, transactionFrame, frameAt, FORMAT_VERSION, KIND_TXN, kindOf, type IndexEntry, type RelayTransaction, type SegmentHeader } from './record.js';
 import { corrupt, indexFile, listSegments, parseHeader, readHeader, segmentFile, segmentsDir } from './segment.js';
 
 /** The relay's source and its limits; every size and interval has a default. */
 export interface RelayWriterOptions {
-  /** The source's identity (opaque: server UUID, system identifier…). A relay directory of another source is refused. */
+  /**
+   * The identity of the server the relay streams from now (opaque: server UUID, system
+   * identifier…). A directory whose last durable records came from another server is refused
+   * (SOURCE_CHANGED), unless `admit` accepts this server as the same lineage.
+   */
   readonly sourceId: string;
+  /** That server's host:port when the source URL names several (kept in relay.json for the next start). */
+  readonly host?: string;
+  /**
+   * Called by open() when the directory's last durable records came from server `from`, not
+   * `sourceId`: resolves when this server continues that history from `durable` (GTID
+   * containment: docs/failover.md), throws the refusal otherwise (the directory stays as it was,
+   * but for a torn tail cut). Once it resolved, open() records the switch in relay.json.
+   */
+  readonly admit?: (from: string, durable: DurablePosition) => Promise<void>;
   /** Where a new relay begins (the position before its first transaction); ignored when the directory holds a relay. */
   readonly startPosition: string;
   readonly startGtidSet?: string;
@@ -92,6 +105,9 @@ export class RelayWriter {
   private durable: DurablePosition;
   private mark: DurableMark;
 
+  /** The server the records appended now come from (new segments' headers name it). */
+  private serverId: string;
+
   private timer: NodeJS.Timeout | undefined;
   private wanted = false;
   /** The group commit loop (awaited by close); `looping` says whether it runs now. */
@@ -132,13 +148,15 @@ export class RelayWriter {
     this.durable = { position: state.lastPosition, ordinal: state.nextOrdinal - 1, ...(state.lastGtid === undefined ? {} : { gtidSet: state.lastGtid }) };
     this.mark = { seq: state.seq, offset: state.offset, nextOrdinal: state.nextOrdinal };
     this.metaState = state.meta;
+    this.serverId = opts.sourceId;
   }
 
   /**
    * Opens (or creates) the relay in `dir` for appending: takes the writer lock, recovers the last
    * segment after a crash (see the class comment), rebuilds its index and rewrites relay.json.
-   * Throws ALREADY_RUNNING when another live process writes the directory, SOURCE_CHANGED when it
-   * holds another source's relay, RELAY_CORRUPT on damage that is not a torn tail.
+   * Throws ALREADY_RUNNING when another live process writes the directory, SOURCE_CHANGED when its
+   * last records came from another server and no `admit` is given, `admit`'s refusal when it does
+   * not accept this server, RELAY_CORRUPT on damage that is not a torn tail.
    */
   static async open(dir: string, opts: RelayWriterOptions): Promise<RelayWriter> {
     await mkdir(segmentsDir(dir), { recursive: true });
@@ -147,7 +165,7 @@ export class RelayWriter {
     let markFh: FileHandle | undefined;
     try {
       await removeStaleTemps(dir);
-      const state = await recover(dir, opts);
+      const state = await admitted(dir, opts, await recover(dir, opts));
       markFh = await openMarkFile(dir);
       const w = new RelayWriter(dir, opts, state, markFh);
       await w.writeMark();
@@ -177,7 +195,7 @@ export class RelayWriter {
     const buf = transactionFrame(ordinal, txn);
     this.nextOrdinal++;
     if (this.appendOffset + buf.length > this.segmentBytes && this.appendOffset > this.appendDataStart) {
-      const header: SegmentHeader = { version: FORMAT_VERSION, seq: this.appendSeq + 1, firstOrdinal: ordinal, startPosition: this.lastPosition, ...(this.lastGtid === undefined ? {} : { startGtidSet: this.lastGtid }), sourceId: this.opts.sourceId, createdAt: this.now() };
+      const header: SegmentHeader = { version: FORMAT_VERSION, seq: this.appendSeq + 1, firstOrdinal: ordinal, startPosition: this.lastPosition, ...(this.lastGtid === undefined ? {} : { startGtidSet: this.lastGtid }), sourceId: this.serverId, createdAt: this.now() };
       this.pending.push({ type: 'roll', header });
       this.appendSeq++;
       this.appendOffset = this.appendDataStart = this.lastIndexed = frame(encodeHeader(header)).length;
@@ -241,6 +259,26 @@ export class RelayWriter {
   /** The current metadata (as last written or about to be). */
   meta(): RelayMeta {
     return this.metaState;
+  }
+
+  /** The server the relay streams from now, as relay.json records it. */
+  server(): { readonly id: string; readonly host?: string } {
+    return this.metaState.server ?? { id: this.serverId };
+  }
+
+  /**
+   * Makes `to` the server the records appended from now on come from. Another server than the
+   * current one is a switch: what was appended is made durable first, and relay.json records the
+   * switch (from, to, the last durable ordinal, position and GTID set, when) before this resolves,
+   * so no record of `to` is durable before the switch is. The caller checked that `to` continues
+   * the history (GTID containment); the same server under another host only updates the host.
+   */
+  async useServer(to: { readonly id: string; readonly host?: string }): Promise<void> {
+    await this.flush();
+    const at = this.now();
+    const d = this.durable;
+    await this.updateMeta((m) => withServer(m, to, d, at));
+    this.serverId = to.id;
   }
 
   /** The segment being appended to (retention never deletes it). */
@@ -404,6 +442,51 @@ export class RelayWriter {
   }
 }
 
+/** `meta` with `to` as the current server: a switch entry when it is another server, else only its host. */
+function withServer(meta: RelayMeta, to: { readonly id: string; readonly host?: string }, d: DurablePosition, at: number): RelayMeta {
+  const from = currentServer(meta);
+  const host = to.host === undefined ? {} : { host: to.host };
+  if (from === to.id) return meta.server?.id === to.id && meta.server.host === to.host ? meta : { ...meta, server: { id: to.id, ...host, since: meta.server?.since ?? at } };
+  const fromHost = meta.server?.host;
+  const entry: RelaySwitch = {
+    from,
+    ...(fromHost === undefined ? {} : { fromHost }),
+    to: to.id,
+    ...(to.host === undefined ? {} : { toHost: to.host }),
+    ordinal: d.ordinal,
+    position: d.position,
+    ...(d.gtidSet === undefined ? {} : { gtidSet: d.gtidSet }),
+    at,
+  };
+  return { ...meta, server: { id: to.id, ...host, since: at }, switches: [...(meta.switches ?? []), entry] };
+}
+
+/**
+ * After recovery: a directory whose last durable records came from another server than
+ * `opts.sourceId` is refused (SOURCE_CHANGED) unless `opts.admit` accepts the server; then the
+ * switch goes into the metadata open() writes. The segment files are closed on a refusal.
+ */
+async function admitted(dir: string, opts: RelayWriterOptions, state: OpenState): Promise<OpenState> {
+  const to = { id: opts.sourceId, ...(opts.host === undefined ? {} : { host: opts.host }) };
+  const from = currentServer(state.meta);
+  const durable: DurablePosition = { position: state.lastPosition, ordinal: state.nextOrdinal - 1, ...(state.lastGtid === undefined ? {} : { gtidSet: state.lastGtid }) };
+  try {
+    if (from !== opts.sourceId) {
+      if (!opts.admit) throw sourceChanged(dir, from, opts.sourceId);
+      await opts.admit(from, durable);
+    }
+  } catch (err) {
+    await state.idx.close();
+    await state.fh.close();
+    throw err;
+  }
+  return { ...state, meta: withServer(state.meta, to, durable, (opts.now ?? Date.now)()) };
+}
+
+function sourceChanged(dir: string, had: string, now: string): TributaryError {
+  return new TributaryError(ErrorCode.SOURCE_CHANGED, `relay directory ${dir} holds the relay of source ${had}, not of ${now}; fix: give this source its own --relay-dir, or delete ${dir} to start a new relay there`);
+}
+
 function durableOf(f: { ordinal: number; position: string; gtidSet?: string }): DurablePosition {
   return { position: f.position, ordinal: f.ordinal, ...(f.gtidSet === undefined ? {} : { gtidSet: f.gtidSet }) };
 }
@@ -471,9 +554,8 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
   const now = opts.now ?? Date.now;
   const interval = opts.indexIntervalBytes ?? 64 * 1024;
   const meta = await readMeta(dir);
-  if (meta && meta.sourceId !== opts.sourceId) {
-    throw new TributaryError(ErrorCode.SOURCE_CHANGED, `relay directory ${dir} holds the relay of source ${meta.sourceId}, not of ${opts.sourceId}; fix: give this source its own --relay-dir, or delete ${dir} to start a new relay there`);
-  }
+  // Refused before anything is touched when no caller could admit another server.
+  if (meta && currentServer(meta) !== opts.sourceId && !opts.admit) throw sourceChanged(dir, currentServer(meta), opts.sourceId);
   let seqs = await listSegments(dir);
   if (seqs.length === 0 && meta) {
     throw new TributaryError(ErrorCode.RELAY_CORRUPT, `relay directory ${dir} has relay.json but no segment files in ${segmentsDir(dir)}; fix: the relay's records are gone — delete ${dir} and start the relay again (its readers resync)`);
@@ -519,7 +601,7 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
       nextOrdinal: 0,
       lastPosition: opts.startPosition,
       lastGtid: opts.startGtidSet,
-      meta: { version: 1, sourceId: opts.sourceId, durable: { position: opts.startPosition, ...(opts.startGtidSet === undefined ? {} : { gtidSet: opts.startGtidSet }), ordinal: -1, updatedAt: now() }, segments: [segmentMeta(header)], readers: meta?.readers ?? {}, lostReaders: meta?.lostReaders ?? {} },
+      meta: { version: 1, sourceId: opts.sourceId, durable: { position: opts.startPosition, ...(opts.startGtidSet === undefined ? {} : { gtidSet: opts.startGtidSet }), ordinal: -1, updatedAt: now() }, segments: [segmentMeta(header)], readers: meta?.readers ?? {}, lostReaders: meta?.lostReaders ?? {}, server: { id: opts.sourceId, since: now() }, switches: [] },
     };
   }
 
@@ -527,8 +609,9 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
   const file = segmentFile(dir, seq);
   const buf = await readFile(file);
   const { header, dataStart } = parseHeader(file, buf, buf.length, seq);
-  if (header.sourceId !== opts.sourceId) {
-    throw new TributaryError(ErrorCode.SOURCE_CHANGED, `relay segment ${file} is of source ${header.sourceId}, not of ${opts.sourceId}; fix: give this source its own --relay-dir, or delete the relay directory to start a new relay there`);
+  // Each segment's header names the server it began under: one of the lineage relay.json lists.
+  if (meta ? !lineageServers(meta).has(header.sourceId) : header.sourceId !== opts.sourceId && !opts.admit) {
+    throw new TributaryError(ErrorCode.SOURCE_CHANGED, `relay segment ${file} is of source ${header.sourceId}, not of ${meta ? [...lineageServers(meta)].join(' or ') : opts.sourceId}; fix: give this source its own --relay-dir, or delete the relay directory to start a new relay there`);
   }
   const mark = await readMark(dir);
   // Bytes before `durableEnd` were fsynced before the crash: damage there is corruption, not a torn write.
@@ -600,7 +683,9 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
     lastGtid,
     meta: {
       version: 1,
-      sourceId: opts.sourceId,
+      sourceId: meta?.sourceId ?? header.sourceId,
+      server: meta?.server ?? { id: meta?.sourceId ?? header.sourceId, since: now() },
+      switches: meta?.switches ?? [],
       durable: { position: lastPosition, ...(lastGtid === undefined ? {} : { gtidSet: lastGtid }), ordinal: nextOrdinal - 1, updatedAt: now() },
       segments,
       readers: meta?.readers ?? {},

@@ -2,22 +2,24 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { connectionDsn } from '../config/connection.js';
-import { describeDsn } from '../config/dsn.js';
+import { describeDsn, parseHostPort, preferHost } from '../config/dsn.js';
 import { toMs, type SyncConfig } from '../config/schema.js';
 import { selectTables } from '../config/tables.js';
 import type { StreamEvent } from '../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { keyedTable, type TableSchema } from '../core/schema.js';
-import type { ChangeSource } from '../core/source.js';
+import type { ChangeSource, SourceIdentity } from '../core/source.js';
 import { openSource, withLogicalTypes } from '../engines/registry.js';
-import { applyRetention, readReaderFiles, RelayWriter, segmentFile, writeTablesFile } from '../relay/index.js';
+import { applyRetention, readMeta, readReaderFiles, RelayWriter, segmentFile, writeTablesFile } from '../relay/index.js';
 import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from './retry.js';
 
 /** Past this many bytes appended and not yet durable, the relay waits for the group commit before reading on. */
 const BUFFER_LIMIT = 8 * 1024 * 1024;
 /** A heartbeat at a position already stored is stored again at most this often (readers' lag). */
 const HEARTBEAT_EVERY_MS = 5000;
+/** The refusals of a move to another server (GTID containment, or positions of one server only). */
+const REFUSALS: ReadonlySet<string> = new Set([ErrorCode.SOURCE_BEHIND, ErrorCode.SOURCE_DIVERGED, ErrorCode.POSITION_LOST, ErrorCode.GTID_DOMAIN_UNKNOWN, ErrorCode.SOURCE_CHANGED]);
 
 /** What GET /status of a relay answers. */
 export interface RelayStatus {
@@ -25,6 +27,10 @@ export interface RelayStatus {
   /** The source URL without its password. */
   readonly source: string;
   readonly sourceId: string | undefined;
+  /** The host in use (host:port) when the source URL names several or the relay was moved (switch-source); null otherwise. */
+  readonly sourceHost: string | null;
+  /** Moves to another server of the lineage since the directory was made (relay.json `switches`). */
+  readonly switches: number;
   readonly state: 'starting' | 'streaming' | 'paused' | 'retrying' | 'stopped' | 'failed';
   readonly paused: boolean;
   /** The source's latest logged position, when the source reports one. */
@@ -40,6 +46,8 @@ export interface RelayStatus {
   readonly transactions: number;
   readonly reconnects: number;
   readonly lastError: string | undefined;
+  /** The code of lastError (a TRIB_… code), e.g. TRIB_SOURCE_BEHIND while a promoted replica is refused. */
+  readonly lastErrorCode: string | undefined;
 }
 
 /** Knobs a test or library caller sets; the CLI takes the defaults and the config's keys. */
@@ -64,8 +72,15 @@ export function relayId(config: Pick<SyncConfig, 'id'>, dir: string): string {
  * committed source transaction (begin … commit) and each schema change, truncate and heartbeat
  * between them as one record, from the relay's last durable position (a new relay: the source's
  * currentPosition()). Retryable failures reconnect from the durable position with backoff, at most
- * MAX_ATTEMPTS times in a row without progress. `pause()` closes the source stream (readers go on
- * reading what is durable); `resume()` reopens it. Retention runs every `retentionIntervalMs`.
+ * MAX_ATTEMPTS times in a row without progress; each reconnect opens the source anew, trying the
+ * host it streamed from first, then the URL's others in order (docs/failover.md). Before it streams
+ * from another server than the one its last durable record came from, it checks that the server
+ * holds the relay's last durable GTID position (admit: GTID containment); a refusal leaves the
+ * directory as it was (SOURCE_BEHIND is retried: a replica may still be applying; the others are
+ * fatal), and an admitted server is recorded in relay.json before its first record.
+ * `switchSource()` moves a streaming relay to a named host after the same check. `pause()` closes
+ * the source stream (readers go on reading what is durable); `resume()` reopens it. Retention runs
+ * every `retentionIntervalMs`.
  * `run()` resolves after `cancel()` once everything appended is durable and the writer is closed.
  */
 export class Relay {
@@ -83,7 +98,18 @@ export class Relay {
   private transactions = 0;
   private reconnects = 0;
   private lastError: string | undefined;
+  private lastErrorCode: string | undefined;
   private readonly describedSource: string;
+  /** The relay's id (binlog client server_id, the probe of switchSource). */
+  private readonly id: string;
+  /** The host in use (SourceIdentity.endpoint), when known. */
+  private sourceHost: string | undefined;
+  /** The host the next connect tries first: the one streamed from (sticky), or where switchSource() moves. */
+  private prefer: { readonly host: string; readonly port: number } | undefined;
+  /** The next stream attempt opens the source anew (after a failure, or switchSource()). */
+  private reopen = false;
+  /** switchSource() stopped the stream on purpose: the abort it causes is no failure. */
+  private moving = false;
   /** The tables whose changes the relay stores (DIR/tables.json): those described at start and those schema changes brought in. */
   private kept = new Set<string>();
 
@@ -93,6 +119,7 @@ export class Relay {
   ) {
     this.dir = config.relayDir;
     this.describedSource = describeDsn(connectionDsn(config, 'source'));
+    this.id = relayId(config, this.dir);
   }
 
   /** Stops the relay: the source stream ends, what was appended is made durable, the writer closes. */
@@ -121,19 +148,32 @@ export class Relay {
   async run(): Promise<void> {
     const config = this.config;
     const log = this.opts.logger;
-    const id = relayId(config, this.dir);
-    const source = this.opts.source ?? (await openSource(config, connectionDsn(config, 'source'), id, log.child({ component: 'source' })));
-    this.source = source;
     let retention: NodeJS.Timeout | undefined;
     try {
-      await source.connect();
-      await source.preflight();
+      // A restarted relay tries the host it last streamed from first (relay.json), when the URL
+      // still names it: a revived old primary earlier in the URL is not gone back to.
+      const urlDsn = connectionDsn(config, 'source');
+      const last = (await readMeta(this.dir).catch(() => undefined))?.server?.host;
+      const lastEp = last === undefined ? undefined : parseHostPort(last, urlDsn.port);
+      if (lastEp && (urlDsn.endpoints ?? []).some((e) => e.host === lastEp.host && e.port === lastEp.port)) this.prefer = lastEp;
+      const source = await this.connectSource();
       const identity = await source.identity();
-      this.sourceId = identity.id;
       const tables = await this.tables(source);
       const compare = (a: string, b: string) => source.comparePositions(a, b);
       const start = await source.currentPosition();
-      const writer = await RelayWriter.open(this.dir, { sourceId: identity.id, startPosition: start, compare, logger: log, ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}) });
+      const writer = await RelayWriter.open(this.dir, {
+        sourceId: identity.id,
+        ...(identity.endpoint === undefined ? {} : { host: identity.endpoint }),
+        admit: async (from, durable) => {
+          await this.admit(source, identity, from, durable.position);
+          log.warn({ relayDir: this.dir, from, to: identity.id, toHost: identity.endpoint, ordinal: durable.ordinal, position: source.describePosition(durable.position) }, `relay moved to another server of the source's lineage, ${identity.endpoint ?? identity.id}: it holds the relay's last durable GTID position`);
+        },
+        startPosition: start,
+        compare,
+        logger: log,
+        ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}),
+      });
+      this.connected(identity);
       this.writer = writer;
       this.kept = new Set(tables.map((t) => t.name));
       await writeTablesFile(this.dir, [...this.kept]);
@@ -148,7 +188,7 @@ export class Relay {
           );
         });
       }
-      log.info({ relayDir: this.dir, source: this.describedSource, sourceId: identity.id, tables: tables.length, from: source.describePosition(from.position), ordinal: from.ordinal }, from.ordinal < 0 ? 'relay started' : 'relay resuming from its last durable transaction');
+      log.info({ relayDir: this.dir, source: this.describedSource, sourceId: identity.id, ...(identity.endpoint === undefined ? {} : { host: identity.endpoint }), tables: tables.length, from: source.describePosition(from.position), ordinal: from.ordinal }, from.ordinal < 0 ? 'relay started' : 'relay resuming from its last durable transaction');
       const retain = async () => {
         try {
           const r = await applyRetention(writer, { compare, minAgeMs: toMs(config.relayMinAge), ...(config.relayMaxMb > 0 ? { maxBytes: config.relayMaxMb * 1024 * 1024 } : {}) });
@@ -161,12 +201,13 @@ export class Relay {
       };
       retention = setInterval(() => void retain(), this.opts.retentionIntervalMs ?? 10_000);
       retention.unref();
-      await this.streamLoop(source, writer, tables);
+      await this.streamLoop(writer, tables);
       this.state = 'stopped';
     } catch (err) {
       this.state = this.abort.signal.aborted && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal) ? 'stopped' : 'failed';
       if (this.state === 'failed') {
         this.lastError = (err as Error).message;
+        this.lastErrorCode = err instanceof TributaryError ? err.code : undefined;
         throw err;
       }
     } finally {
@@ -174,9 +215,124 @@ export class Relay {
       try {
         await this.writer?.close();
       } finally {
-        await source.close().catch(() => undefined);
+        await this.source?.close().catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * Opens and connects the source (the injected one, in tests), its hosts in the URL's order but
+   * `prefer` first, and checks its requirements. It becomes `this.source` once connected.
+   */
+  private async connectSource(): Promise<ChangeSource> {
+    if (this.opts.source) {
+      await this.opts.source.connect();
+      await this.opts.source.preflight();
+      this.source = this.opts.source;
+      return this.opts.source;
+    }
+    const urlDsn = connectionDsn(this.config, 'source');
+    const dsn = this.prefer ? preferHost(urlDsn, this.prefer) : urlDsn;
+    const source = await openSource(this.config, dsn, this.id, this.opts.logger.child({ component: 'source' }));
+    try {
+      await source.connect();
+      await source.preflight();
+    } catch (err) {
+      await source.close().catch(() => undefined);
+      throw err;
+    }
+    this.source = source;
+    return source;
+  }
+
+  /** The server now streamed from: shown in status, and its host tried first by the next connect. */
+  private connected(identity: SourceIdentity): void {
+    this.sourceId = identity.id;
+    this.sourceHost = identity.endpoint;
+    const ep = identity.endpoint === undefined ? undefined : parseHostPort(identity.endpoint, connectionDsn(this.config, 'source').port);
+    if (ep) this.prefer = ep;
+  }
+
+  /**
+   * Whether `source` (server `identity`, reached at `where`) may continue the relay whose last
+   * durable record, at `position`, came from server `from`: the source decides by GTID containment
+   * (checkPosition on another server: behind, diverged, purged, unknown domain), and positions
+   * that name one server only (file+position, a source without lineage positions) are refused.
+   * Throws the refusal under its own code, naming the relay and both servers; SOURCE_BEHIND is
+   * retryable (a promoted replica may still be applying what it received), the others are fatal.
+   */
+  private async admit(source: ChangeSource, identity: SourceIdentity, from: string, position: string, where = identity.endpoint ?? this.describedSource): Promise<void> {
+    const head = `relay ${this.dir} does not stream from ${where} (${identity.id}): its last durable transaction (${source.describePosition(position)}) came from another server, ${from}`;
+    const fix = `the relay directory is unchanged, and its syncs go on reading what it holds. Relay fix: bring ${where} up to the relay's position, or point --source (or switch-source) at the server that has it; if none will, move ${this.dir} away, start a new relay and resync its syncs with --force`;
+    if (!source.capabilities.lineagePositions) {
+      throw new TributaryError(ErrorCode.SOURCE_CHANGED, `${head}, and this source's positions name one server only. ${fix}`);
+    }
+    try {
+      await source.checkPosition(position, { readOnly: true, otherServer: from });
+    } catch (err) {
+      if (!(err instanceof TributaryError) || !REFUSALS.has(err.code)) throw err;
+      const gtidHint = err.code === ErrorCode.SOURCE_CHANGED ? '; to follow a failover, run the relay in GTID mode (--position-mode auto or gtid, with GTIDs on the source)' : '';
+      throw new TributaryError(err.code, `${head}. ${err.message}. In this message "the checkpoint" and "the target" are the relay's last durable position; ${fix}${gtidHint}`, { cause: err, fatal: err.code !== ErrorCode.SOURCE_BEHIND });
+    }
+  }
+
+  /**
+   * Moves a streaming relay to another source host (POST /switch-source on its HTTP API): checks,
+   * on a connection of its own to `host`, that the server there holds the relay's durable position
+   * (admit, when it is another server), refusing with that error while the relay goes on where it
+   * is; then stops the stream at a transaction boundary and reconnects there first (then the URL's
+   * others), checking again. Resolves with the host once the stream is stopping. Refused
+   * (CONFIG_INVALID) unless the relay is streaming.
+   */
+  async switchSource(host: string): Promise<string> {
+    const urlDsn = connectionDsn(this.config, 'source');
+    const ep = parseHostPort(host, urlDsn.port);
+    if (!ep) throw new TributaryError(ErrorCode.CONFIG_INVALID, `source host '${host}' is not host:port; give it as h2:3306`);
+    const writer = this.writer;
+    const notNow = () => new TributaryError(ErrorCode.CONFIG_INVALID, `relay ${this.dir} moves to another source host only while streaming (it is ${this.moving ? 'moving already' : this.state}); retry once it streams`);
+    if (!writer || this.state !== 'streaming' || this.moving || this.opts.source) throw notNow();
+    const where = `${ep.host}:${ep.port}`;
+    const probe = await openSource(this.config, { ...preferHost(urlDsn, ep), endpoints: [ep] }, this.id, this.opts.logger.child({ component: 'switch-source' }));
+    try {
+      await probe.connect();
+      const identity = await probe.identity();
+      await writer.flush();
+      const position = writer.durablePosition().position;
+      const current = writer.server().id;
+      if (identity.id !== current) await this.admit(probe, identity, current, position, where);
+      else await probe.checkPosition(position, { readOnly: true });
+    } finally {
+      await probe.close().catch(() => undefined);
+    }
+    if (this.state !== 'streaming' || this.moving || this.writer !== writer) throw notNow();
+    this.opts.logger.info({ relayDir: this.dir, host: where }, `moving the relay's source to ${where}: stopping the stream at a transaction boundary, then resuming there`);
+    this.prefer = ep;
+    this.moving = true;
+    this.reopen = true;
+    this.streamAbort?.abort();
+    return where;
+  }
+
+  /**
+   * Opens the source anew (the host streamed from first) and, when it is another server than the
+   * one the last durable record came from, admits it and records the switch before any of its records.
+   */
+  private async reconnect(writer: RelayWriter): Promise<ChangeSource> {
+    await writer.flush();
+    await this.source?.close().catch(() => undefined);
+    const source = await this.connectSource();
+    const identity = await source.identity();
+    const current = writer.server();
+    if (identity.id !== current.id) {
+      await this.admit(source, identity, current.id, writer.durablePosition().position);
+      this.opts.logger.warn(
+        { relayDir: this.dir, from: current.id, fromHost: current.host, to: identity.id, toHost: identity.endpoint, ordinal: writer.durablePosition().ordinal, position: source.describePosition(writer.durablePosition().position) },
+        `relay moved to another server of the source's lineage, ${identity.endpoint ?? identity.id}: it holds the relay's last durable GTID position`,
+      );
+    }
+    await writer.useServer({ id: identity.id, ...(identity.endpoint === undefined ? {} : { host: identity.endpoint }) });
+    this.connected(identity);
+    return source;
   }
 
   /** The source tables the relay decodes: --tables / --databases as a sync takes them. */
@@ -189,7 +345,7 @@ export class Relay {
     return out;
   }
 
-  private async streamLoop(source: ChangeSource, writer: RelayWriter, tables: readonly TableSchema[]): Promise<void> {
+  private async streamLoop(writer: RelayWriter, tables: readonly TableSchema[]): Promise<void> {
     const log = this.opts.logger;
     let attempt = 0;
     for (;;) {
@@ -202,21 +358,31 @@ export class Relay {
       }
       const before = this.transactions;
       try {
+        let source = this.source!;
+        if (this.reopen) {
+          // From here on a failure is one (not the abort switchSource() caused).
+          this.moving = false;
+          source = await this.reconnect(writer);
+          this.reopen = false;
+        }
         this.state = 'streaming';
         await this.streamOnce(source, writer, tables);
       } catch (err) {
-        if (this.abort.signal.aborted || (this.paused && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal))) {
+        if (this.abort.signal.aborted || ((this.paused || this.moving) && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal))) {
           await writer.flush();
           continue;
         }
         const retryable = err instanceof TributaryError && !err.fatal;
         attempt = this.transactions > before ? 1 : attempt + 1;
         this.lastError = (err as Error).message;
+        this.lastErrorCode = err instanceof TributaryError ? err.code : undefined;
         if (!retryable || attempt > MAX_ATTEMPTS) throw err;
         this.state = 'retrying';
         this.reconnects++;
+        // The next attempt opens the source anew: the host it streamed from first, then the URL's others.
+        if (!this.opts.source) this.reopen = true;
         const wait = reconnectDelayMs(attempt);
-        log.warn({ err: (err as Error).message, attempt, waitMs: wait }, 'relay: the source stream failed; reconnecting from the last durable transaction');
+        log.warn({ err: (err as Error).message, code: this.lastErrorCode, attempt, waitMs: wait }, 'relay: the source stream failed; reconnecting from the last durable transaction');
         await writer.flush().catch(() => undefined);
         await sleep(wait, this.abort.signal);
       }
@@ -263,7 +429,10 @@ export class Relay {
             const now = Date.now();
             this.lastTimestamp = ev.timestamp;
             if (events.length) break;
-            if (source.comparePositions(ev.position, last) > 0 || now - this.lastHeartbeatStored >= HEARTBEAT_EVERY_MS) {
+            // A heartbeat of a server moved to may sit before the last position (the same GTID, an
+            // earlier binlog file of that server): skipped, for appends never go back.
+            const order = source.comparePositions(ev.position, last);
+            if (order > 0 || (order === 0 && now - this.lastHeartbeatStored >= HEARTBEAT_EVERY_MS)) {
               this.lastHeartbeatStored = now;
               // Stored at most every HEARTBEAT_EVERY_MS at one position: readers are told to expect no more.
               await append(ev.position, [ev.nextWithinMs === undefined ? ev : { ...ev, nextWithinMs: Math.max(ev.nextWithinMs, 2 * HEARTBEAT_EVERY_MS) }]);
@@ -321,6 +490,8 @@ export class Relay {
       relayDir: this.dir,
       source: this.describedSource,
       sourceId: this.sourceId,
+      sourceHost: this.sourceHost ?? null,
+      switches: meta?.switches?.length ?? 0,
       state: this.state,
       paused: this.paused,
       sourcePosition,
@@ -333,6 +504,7 @@ export class Relay {
       transactions: this.transactions,
       reconnects: this.reconnects,
       lastError: this.lastError,
+      lastErrorCode: this.lastErrorCode,
     };
   }
 }

@@ -7,7 +7,7 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Relay, RelayStatus } from '../runner/relay.js';
 import { assertBindAllowed, parseListen, type ListenAddress } from './address.js';
 import { hostPolicy, type HostPolicy } from './host.js';
-import { bearerMatches, sameOrigin, sendJson, tokenDigest } from './http.js';
+import { bearerMatches, readBody, sameOrigin, sendJson, tokenDigest } from './http.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 
 const STATES: readonly RelayStatus['state'][] = ['starting', 'streaming', 'paused', 'retrying', 'stopped', 'failed'];
@@ -58,7 +58,7 @@ export class RelayMetrics {
 }
 
 export interface RelayHttpOptions {
-  readonly relay: Pick<Relay, 'status' | 'pause' | 'resume'>;
+  readonly relay: Pick<Relay, 'status' | 'pause' | 'resume' | 'switchSource'>;
   /** HOST:PORT (the `http` setting). Beyond loopback it needs `token`. */
   readonly listen: string;
   readonly token?: string;
@@ -69,7 +69,8 @@ export interface RelayHttpOptions {
 
 /**
  * The HTTP API of a relay: GET /status (JSON: RelayStatus), GET /metrics (Prometheus), GET
- * /healthz, POST /pause and /resume. The same rules as the sync's API (server.ts): a bearer token
+ * /healthz, POST /pause, /resume and /switch-source (409 with the code when the host is refused).
+ * The same rules as the sync's API (server.ts): a bearer token
  * when set (required off loopback), Host header checked against the bound address and
  * --http-allowed-hosts, control calls from another browser origin refused. Nothing it answers
  * holds a password.
@@ -134,10 +135,14 @@ export class RelayHttp {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
-    req.resume();
+    // Bodies are not used (but /switch-source's, read below); drain them so the connection can be reused.
+    if (path !== '/switch-source') req.resume();
     if (!this.hosts.allows(req.headers.host)) return sendJson(res, 421, { error: `Host '${(req.headers.host ?? '').slice(0, 100)}' is not a name of this API (--http ${this.opts.listen}); reach it by the address it listens on, or add the name to --http-allowed-hosts` });
     const route = ROUTES[path];
-    if (!route) return sendJson(res, 404, { error: `no endpoint ${path}; try GET /status, /healthz, /metrics or POST /pause, /resume` });
+    if (!route) {
+      req.resume();
+      return sendJson(res, 404, { error: `no endpoint ${path}; try GET /status, /healthz, /metrics or POST /pause, /resume, /switch-source` });
+    }
     if (method !== route && !(route === 'GET' && method === 'HEAD')) {
       res.setHeader('Allow', route === 'GET' ? 'GET, HEAD' : 'POST');
       return sendJson(res, 405, { error: `${path} takes ${route}` });
@@ -165,6 +170,23 @@ export class RelayHttp {
       case '/resume':
         relay.resume();
         return sendJson(res, 202, { paused: false });
+      case '/switch-source': {
+        let host: unknown;
+        try {
+          host = (JSON.parse(await readBody(req, 4096)) as { host?: unknown }).host;
+        } catch (err) {
+          return sendJson(res, 400, { error: `POST /switch-source takes a JSON body {"host": "h2:3306"} (${(err as Error).message})` });
+        }
+        if (typeof host !== 'string' || !host) return sendJson(res, 400, { error: 'POST /switch-source takes a JSON body {"host": "h2:3306"}: the source host to move to' });
+        try {
+          const to = await relay.switchSource(host);
+          return sendJson(res, 202, { switching: true, host: to, relay: true });
+        } catch (err) {
+          const code = err instanceof TributaryError ? err.code : ErrorCode.INTERNAL;
+          this.opts.logger?.warn({ host, err: redactUrl((err as Error).message) }, 'switch-source refused; the relay stays where it is');
+          return sendJson(res, 409, { error: redactUrl((err as Error).message), code, relay: true });
+        }
+      }
     }
   }
 
@@ -173,4 +195,4 @@ export class RelayHttp {
   }
 }
 
-const ROUTES: Readonly<Record<string, 'GET' | 'POST'>> = { '/healthz': 'GET', '/status': 'GET', '/metrics': 'GET', '/pause': 'POST', '/resume': 'POST' };
+const ROUTES: Readonly<Record<string, 'GET' | 'POST'>> = { '/healthz': 'GET', '/status': 'GET', '/metrics': 'GET', '/pause': 'POST', '/resume': 'POST', '/switch-source': 'POST' };

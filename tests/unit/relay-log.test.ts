@@ -303,6 +303,45 @@ describe('relay writer and reader', () => {
     expect((await codeOf(RelayWriter.open(dir, { ...OPTS, sourceId: 'other' }))).code).toBe(ErrorCode.SOURCE_CHANGED);
   });
 
+  it('moves to another server of the lineage only when admit accepts it, recording each switch; a refusal leaves relay.json as it was', async () => {
+    await (await writeN(1, 3, { host: 'h1:3306' })).close();
+    const before = readFileSync(join(dir, 'relay.json'), 'utf8');
+    const asked: { from: string; position: string; ordinal: number }[] = [];
+    const refuse = async (from: string, d: { position: string; ordinal: number }) => {
+      asked.push({ from, position: d.position, ordinal: d.ordinal });
+      throw new TributaryError(ErrorCode.SOURCE_BEHIND, 'behind');
+    };
+    expect((await codeOf(RelayWriter.open(dir, { ...OPTS, sourceId: 'src-2', admit: refuse }))).code).toBe(ErrorCode.SOURCE_BEHIND);
+    expect(asked).toStrictEqual([{ from: 'src-1', position: p(3), ordinal: 2 }]);
+    expect(readFileSync(join(dir, 'relay.json'), 'utf8')).toBe(before);
+    // Admitted: the switch is recorded, and the records go on from where src-1's ended.
+    let w = await RelayWriter.open(dir, { ...OPTS, sourceId: 'src-2', host: 'h2:3306', admit: async () => undefined, segmentBytes: 600 });
+    for (let n = 4; n <= 12; n++) w.append(txn(n));
+    await w.close();
+    const meta = (await readMeta(dir))!;
+    expect(meta.sourceId).toBe('src-1');
+    expect(meta.server).toMatchObject({ id: 'src-2', host: 'h2:3306' });
+    expect(meta.switches).toMatchObject([{ from: 'src-1', fromHost: 'h1:3306', to: 'src-2', toHost: 'h2:3306', ordinal: 2, position: p(3), gtidSet: '0-1-3' }]);
+    // New segments name the server they began under; a restart on src-2 needs no admission.
+    const seqs = await listSegments(dir);
+    expect(seqs.length).toBeGreaterThan(1);
+    expect((await readHeader(dir, seqs.at(-1)!)).header.sourceId).toBe('src-2');
+    w = await RelayWriter.open(dir, { ...OPTS, sourceId: 'src-2', host: 'h2:3306' });
+    expect(w.durablePosition()).toMatchObject({ position: p(12), ordinal: 11 });
+    await w.close();
+    expect((await readAll()).map((t) => t.position)).toStrictEqual(Array.from({ length: 12 }, (_, i) => p(i + 1)));
+    // The first server again is another move (its records are no longer the last ones).
+    expect((await codeOf(RelayWriter.open(dir, OPTS))).code).toBe(ErrorCode.SOURCE_CHANGED);
+    // A live move in one writer: useServer records it after making what was appended durable.
+    w = await RelayWriter.open(dir, { ...OPTS, sourceId: 'src-2', host: 'h2:3306' });
+    w.append(txn(13));
+    await w.useServer({ id: 'src-3', host: 'h3:3306' });
+    expect(w.durablePosition().ordinal).toBe(12);
+    expect(w.server()).toMatchObject({ id: 'src-3', host: 'h3:3306' });
+    await w.close();
+    expect((await readMeta(dir))!.switches!.map((s) => [s.from, s.to, s.ordinal])).toStrictEqual([['src-1', 'src-2', 2], ['src-2', 'src-3', 12]]);
+  });
+
   it('refuses an append whose position goes backwards', async () => {
     const w = await writeN(1, 3);
     expect(() => w.append(txn(2))).toThrow(/before the previous transaction's/);

@@ -67,6 +67,21 @@ describe('Relay', () => {
     await run2;
   });
 
+  it('skips a heartbeat before the last stored position (a server moved to reports the same GTID in an earlier binlog file) and goes on', async () => {
+    const fake = new FakeSource();
+    const relay = relayOf(fake);
+    const run = relay.run();
+    await untilAsync('streaming', async () => (await relay.status()).state === 'streaming');
+    for (let n = 1; n <= 3; n++) fake.transaction([row(n)]);
+    await untilAsync('3 transactions durable', async () => (await relay.status()).durableOrdinal === 2);
+    fake.push({ type: 'heartbeat', position: '1', timestamp: Date.now() });
+    fake.transaction([row(4)]);
+    await untilAsync('the 4th transaction durable', async () => (await relay.status()).durableOrdinal === 3);
+    expect(await relay.status()).toMatchObject({ state: 'streaming', durablePosition: 'fake@4', lastError: undefined });
+    relay.cancel();
+    await run;
+  });
+
   it("refuses another source's directory by name", async () => {
     const w = await RelayWriter.open(dir, { sourceId: 'another-source', startPosition: '0', compare: (a, b) => Number(a) - Number(b) });
     await w.close();
