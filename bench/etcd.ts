@@ -17,7 +17,8 @@
  *       compared with the source's row count and a few keys are compared with the source's rows.
  *
  * Each source transaction (500 changes) is more than one etcd transaction holds (--max-txn-ops 128,
- * the checkpoint included), so the stream writes each in several.
+ * the checkpoint included), so the stream writes each in several. BENCH_TXN_ROWS=100 makes each fit
+ * one etcd transaction: then every commit carries a checkpoint (commits overlap, chained).
  * Target (issue 13): copy and stream each ≥ 0.8× the anchor. Writes bench/results/etcd.json.
  *
  *   node --import tsx bench/etcd.ts      (BENCH_ROWS=100000 for a quick run; BENCH_CHANGES=… another
