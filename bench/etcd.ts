@@ -17,7 +17,8 @@
  *       compared with the source's row count and a few keys are compared with the source's rows.
  *
  * Each source transaction (500 changes) is more than one etcd transaction holds (--max-txn-ops 128,
- * the checkpoint included), so the stream writes each in several.
+ * the checkpoint included), so the stream writes each in several. BENCH_TXN_ROWS=100 makes each fit
+ * one etcd transaction: then every commit carries a checkpoint (commits overlap, chained).
  * Target (issue 13): copy and stream each ≥ 0.8× the anchor. Writes bench/results/etcd.json.
  *
  *   node --import tsx bench/etcd.ts      (BENCH_ROWS=100000 for a quick run; BENCH_CHANGES=… another
@@ -25,6 +26,7 @@
  */
 import { Etcd3, type IRequestOp } from 'etcd3';
 import type { Connection } from 'mysql2/promise';
+import { createConnection, createServer, type Server as NetServer } from 'node:net';
 import { startEtcd, type Server } from '../src/testing/servers.js';
 import {
   assertClean,
@@ -59,6 +61,29 @@ const TABLE_PREFIX = `/${PREFIX}/t/`;
 /** The end of TABLE_PREFIX's range: '/' + 1 is '0'. */
 const TABLE_END = `/${PREFIX}/t0`;
 const CATCH_UP_TIMEOUT_MS = 600_000;
+/**
+ * For experiments: BENCH_ETCD_DELAY_MS=2 puts a TCP relay in front of the stream's etcd that holds
+ * every chunk this long each way (a farther etcd, or a slower disk); the stream's tributary talks
+ * to etcd through it (the copy and the anchor do not).
+ */
+const DELAY_MS = Number(process.env.BENCH_ETCD_DELAY_MS ?? 0);
+
+/** A TCP relay to 127.0.0.1:`port` delaying each chunk by DELAY_MS; resolves to its port. */
+async function delayingRelay(port: number): Promise<{ port: number; server: NetServer }> {
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port, noDelay: true });
+    client.setNoDelay(true);
+    const pipe = (from: typeof client, to: typeof client) => {
+      from.on('data', (d: Buffer) => setTimeout(() => to.write(d), DELAY_MS));
+      from.on('close', () => setTimeout(() => to.destroy(), DELAY_MS));
+      from.on('error', () => to.destroy());
+    };
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as { port: number }).port, server };
+}
 
 if (TXNS * (UPD + DEL) > ROWS) throw new Error(`BENCH_CHANGES=${CHANGES} updates and deletes more keys than BENCH_ROWS=${ROWS} holds; keep BENCH_CHANGES ≤ 2 × BENCH_ROWS`);
 
@@ -244,10 +269,15 @@ async function main(): Promise<void> {
     // (c) Stream: copy with a streaming sync, stop it, write the backlog, replay it.
     const server = await startEtcd({ args: ETCD_ARGS });
     const etcd = client(server);
+    let relayServer: NetServer | undefined;
     let stream: { exit: TributaryExit; caughtUpMs: number; firstMoveMs: number | undefined; sourceMs: number; changesPerSecond: number; keys: number; sourceRows: number };
     try {
       const id = 'bench-stream';
-      const args = ['sync', '--id', id, '--source', source.url, '--target', server.url(PREFIX), '--progress', 'none'];
+      const relay = DELAY_MS > 0 ? await delayingRelay(server.port) : undefined;
+      relayServer = relay?.server;
+      if (relay) log(`stream: tributary reaches etcd through a relay delaying each chunk ${DELAY_MS} ms each way`);
+      const target = relay ? server.url(PREFIX).replace(`:${server.port}`, `:${relay.port}`) : server.url(PREFIX);
+      const args = ['sync', '--id', id, '--source', source.url, '--target', target, '--progress', 'none'];
       log('stream: tributary sync: initial copy');
       const first = startTributary('etcd-stream-initial', args);
       let exitedEarly = false;
@@ -300,6 +330,7 @@ async function main(): Promise<void> {
       etcd.close();
       await server.stop();
     }
+    relayServer?.close();
 
     const changes = TXNS * TXN_ROWS;
     const copyRatio = copy.rowsPerSecond / best.putsPerSecond;

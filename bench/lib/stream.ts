@@ -32,8 +32,12 @@ export const DIRECTIONS: Record<string, Direction> = {
   'postgres-mysql': { source: 'postgres', target: 'mysql' },
 };
 
-/** Row changes per source transaction, split 50% inserts, 30% updates, 20% deletes. */
-export const TXN_ROWS = 500;
+/**
+ * Row changes per source transaction, split 50% inserts, 30% updates, 20% deletes: 500, or
+ * BENCH_TXN_ROWS (a multiple of 10; e.g. 100 for transactions that each fit one etcd transaction).
+ */
+export const TXN_ROWS = Number(process.env.BENCH_TXN_ROWS ?? 500);
+if (!Number.isInteger(TXN_ROWS / 10) || TXN_ROWS <= 0) throw new Error(`BENCH_TXN_ROWS=${process.env.BENCH_TXN_ROWS} is not a positive multiple of 10`);
 export const INS = TXN_ROWS / 2;
 export const UPD = (TXN_ROWS * 3) / 10;
 export const DEL = TXN_ROWS / 5;

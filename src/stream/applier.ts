@@ -152,6 +152,8 @@ const STOP_GRACE_MS = 30_000;
  * when a flush interval takes in many small transactions; those beyond go unmeasured.
  */
 const MAX_LATENCY_SAMPLES = 10_000;
+/** Under a commit limit, commits handed to the target and not yet landed at once (see commitOnce). */
+const MAX_LANDING = 4;
 
 /**
  * Applies the change stream to the target: changes are coalesced per key, written in batches that
@@ -895,10 +897,13 @@ export class StreamApplier {
   /**
    * A commit handed to the target and not yet committed, while the next batch is read and written
    * (commitOnce): settles once it committed and its bookkeeping ran; never rejects (its error
-   * waits in `landingError` for the run loop, the next commit or the end of the run).
+   * waits in `landingError` for the run loop, the next commit or the end of the run). The
+   * latest of those under way: each one's bookkeeping follows the one before it.
    */
   private landing: Promise<void> | undefined;
   private landingError: unknown;
+  /** Commits under way (at most MAX_LANDING), oldest first. */
+  private landings: Promise<void>[] = [];
 
   /** Waits for the commit under way (see `landing`), if any; throws its error. */
   private async landed(): Promise<void> {
@@ -930,9 +935,18 @@ export class StreamApplier {
       const child = this.schemas.get(c.table);
       if (child) await tx.cascade(child, c);
     }
-    // Commits land in order: the one before has committed, and the source has its acknowledgement,
-    // before this one's checkpoint is handed to the target.
-    await this.landed();
+    // Commits land in order. Overlapping (below), the target keeps them so (TargetCapabilities
+    // .commitLimit) and their bookkeeping runs in order; at most MAX_LANDING are under way. Else
+    // the one before has committed, and the source has its acknowledgement, before this one's
+    // checkpoint is handed to the target.
+    const overlapping = overlap && this.phase === 'stream' && this.opts.target.capabilities.commitLimit !== null;
+    if (overlapping) {
+      while (this.landings.length >= MAX_LANDING) await this.landings[0];
+      if (this.landingError !== undefined) await this.landed();
+    } else {
+      await this.landed();
+    }
+    const before = this.landing;
     this.tx = undefined;
     this.stats.txnsPending -= txns;
     const counts = this.pendingCounts;
@@ -944,6 +958,7 @@ export class StreamApplier {
     this.dirty = false;
     const commitAt = Date.now();
     const committed = tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase }).then(async () => {
+      await before;
       const committedAt = Date.now();
       if (oldest > 0) this.inflightOldest.splice(this.inflightOldest.indexOf(oldest), 1);
       // The transaction's row locks are gone: chunks of the tables it wrote may start.
@@ -969,18 +984,23 @@ export class StreamApplier {
     // next batch's writes never overtake this commit's writes of the same keys, and its checkpoint
     // never commits before this one's writes (engines/etcd/apply.ts Pipeline). During the copy the
     // gates need each commit to have ended (streamEnded) before chunks go on: no overlap there.
-    if (overlap && this.phase === 'stream' && this.opts.target.capabilities.commitLimit !== null) {
-      const landing: Promise<void> = committed.then(
-        () => {
+    if (overlapping) {
+      // Settles after the one before it, failed or not: the latest settled means all did.
+      const landing: Promise<void> = committed
+        .then(
+          () => before,
+          async (err: unknown) => {
+            this.landingError ??= err;
+            this.wake?.();
+            await before;
+          },
+        )
+        .then(() => {
+          this.landings = this.landings.filter((l) => l !== landing);
           if (this.landing === landing) this.landing = undefined;
-        },
-        (err: unknown) => {
-          this.landingError = err;
-          if (this.landing === landing) this.landing = undefined;
-          this.wake?.();
-        },
-      );
+        });
       this.landing = landing;
+      this.landings.push(landing);
       return;
     }
     await committed;

@@ -44,7 +44,7 @@ function slowCommits(limit: number) {
 }
 
 describe('StreamApplier overlapping commits under a commit limit (the etcd target)', () => {
-  it('writes the next source transaction while the commit before it lands, commits and acknowledges in order', async () => {
+  it('writes and commits the next source transactions while the commits before them land, acknowledging in order, at most four under way', async () => {
     const source = new FakeSource();
     const { target, log, landing } = slowCommits(2);
     const applier = applierOf(source, target);
@@ -52,26 +52,34 @@ describe('StreamApplier overlapping commits under a commit limit (the etcd targe
     const running = applier.run();
     const p1 = source.transaction([up(1, 'a'), up(2, 'b'), up(3, 'c')]);
     const p2 = source.transaction([up(4, 'd'), up(5, 'e'), up(6, 'f')]);
-    await until('the second transaction written while the first commit is in flight', () => log.some((l) => l.startsWith('write 2')));
+    await until('the second commit handed over while the first is in flight', () => log.includes(`commit 2 at ${p2}`));
     expect(log.indexOf(`commit 1 at ${p1}`)).toBeGreaterThan(-1);
     expect(log).not.toContain('committed 1');
     expect(source.acks).not.toContain(p1);
-    // The second commit waits for the first to land.
+    // The second lands first: nothing is acknowledged before the first has landed, then both in order.
+    landing[1]?.();
     await new Promise((r) => setTimeout(r, 20));
-    expect(log.some((l) => l.startsWith('commit 2'))).toBe(false);
-    landing[0]?.();
-    await until('the second commit', () => log.includes(`commit 2 at ${p2}`));
-    expect(source.acks).toContain(p1);
-    expect(log.indexOf('committed 1')).toBeLessThan(log.indexOf(`commit 2 at ${p2}`));
     expect(source.acks).not.toContain(p2);
     const barrier = applier.barrier();
     let passed = false;
     void barrier.then(() => (passed = true));
     await new Promise((r) => setTimeout(r, 20));
     expect(passed).toBe(false);
-    landing[1]?.();
+    landing[0]?.();
     await barrier;
-    expect(source.acks.at(-1)).toBe(p2);
+    expect(source.acks.slice(-2)).toEqual([p1, p2]);
+    // Six more, one commit each: the fifth under way waits for the oldest to land.
+    const more = [7, 10, 13, 16, 19, 22].map((id) => source.transaction([up(id, 'g'), up(id + 1, 'h'), up(id + 2, 'i')]));
+    await until('four commits under way', () => log.includes(`commit 6 at ${more[3]}`));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log.some((l) => l.startsWith('commit 7'))).toBe(false);
+    landing[2]?.();
+    await until('the fifth commit', () => log.includes(`commit 7 at ${more[4]}`));
+    for (let i = 3; i < 7; i++) landing[i]?.();
+    await until('the last commit', () => log.includes(`commit 8 at ${more[5]}`));
+    landing[7]?.();
+    await until('every acknowledgement', () => source.acks.at(-1) === more[5]);
+    expect(source.acks.slice(-6)).toEqual(more);
     applier.stop();
     await running;
   });

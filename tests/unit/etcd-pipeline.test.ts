@@ -94,3 +94,175 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
     await thirdCommit;
   });
 });
+
+/**
+ * A fake etcd holding a key space: each transaction waits until the test applies it (in any
+ * order), then checks its Value compares against the keys as they are and, if they hold, puts.
+ */
+function fakeEtcd(maxOps = 4) {
+  const store = new Map<string, string>();
+  const applied: string[][] = [];
+  interface Req {
+    compare: { key: Buffer; target: string; value?: Buffer }[];
+    success: { request_put?: { key: Buffer; value: Buffer } }[];
+  }
+  const sent: { keys: string[]; compares: string[]; apply: () => void; fail: (e: Error) => void }[] = [];
+  const client = {
+    kv: {
+      txn: (req: Req) =>
+        new Promise((resolve, reject) => {
+          sent.push({
+            keys: req.success.map((o) => o.request_put?.key.toString() ?? '?'),
+            compares: req.compare.map((c) => `${c.key.toString()}=${c.value?.toString() ?? ''}`),
+            apply: () => {
+              const ok = req.compare.every((c) => c.target !== 'Value' || store.get(c.key.toString()) === c.value?.toString());
+              if (ok) {
+                for (const o of req.success) if (o.request_put) store.set(o.request_put.key.toString(), o.request_put.value.toString());
+                applied.push(req.success.map((o) => o.request_put?.key.toString() ?? '?'));
+              }
+              resolve({ succeeded: ok });
+            },
+            fail: reject,
+          });
+        }),
+    },
+  } as unknown as Etcd3;
+  const sender: Sender = { client, maxOps, fence: () => [], error: (err) => err as never };
+  return { sender, sent, store, applied };
+}
+
+const putKV = (k: string, v: string) => putOp(k, v);
+
+describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
+  it('sends the next commit\u2019s checkpoint before the previous one committed, comparing the key holds the previous value', async () => {
+    const { sender, sent, store } = fakeEtcd();
+    const pipeline = new Pipeline();
+    const first = new OpBuffer(sender, 1, pipeline);
+    await first.add(putKV('a', '1'), 'x');
+    const firstCommit = first.commit([putKV('cp', 'p1')], 'x', true);
+    const second = new OpBuffer(sender, 1, pipeline);
+    await second.add(putKV('b', '2'), 'x');
+    const secondCommit = second.commit([putKV('cp', 'p2')], 'x', true);
+    await tick();
+    // Both on the wire at once; the second compares cp with the first's value.
+    expect(sent.map((s) => s.keys)).toEqual([
+      ['a', 'cp'],
+      ['b', 'cp'],
+    ]);
+    expect(sent.map((s) => s.compares)).toEqual([[], ['cp=p1']]);
+    expect(pipeline.chained).toBe(1);
+    sent[0]?.apply();
+    sent[1]?.apply();
+    await Promise.all([firstCommit, secondCommit]);
+    expect(store.get('cp')).toBe('p2');
+    expect(store.get('b')).toBe('2');
+  });
+
+  it('sends a chained checkpoint again once the one before committed when etcd applied it first, writing nothing the first time', async () => {
+    const { sender, sent, store, applied } = fakeEtcd();
+    const pipeline = new Pipeline();
+    const first = new OpBuffer(sender, 1, pipeline);
+    const firstCommit = first.commit([putKV('k', 'old'), putKV('c', '3'), putKV('cp', 'p1')], 'x', true);
+    // The same key k in both: the compare orders them, so it goes at once too.
+    const second = new OpBuffer(sender, 1, pipeline);
+    const secondCommit = second.commit([putKV('k', 'new'), putKV('d', '4'), putKV('cp', 'p2')], 'x', true);
+    await tick();
+    expect(sent.map((s) => s.compares)).toEqual([[], ['cp=p1']]);
+    sent[1]?.apply(); // etcd applies the later one first: its compare fails, nothing is written
+    expect(store.size).toBe(0);
+    await tick();
+    expect(sent).toHaveLength(2);
+    sent[0]?.apply();
+    await firstCommit;
+    await tick();
+    expect(sent).toHaveLength(3);
+    expect(sent[2]?.compares).toEqual(['cp=p1']);
+    sent[2]?.apply();
+    await secondCommit;
+    expect(Object.fromEntries(store)).toEqual({ k: 'new', c: '3', d: '4', cp: 'p2' });
+    expect(applied).toEqual([
+      ['k', 'c', 'cp'],
+      ['k', 'd', 'cp'],
+    ]);
+  });
+
+  it('fails a chained checkpoint with the error of the one before, writing nothing', async () => {
+    const { sender, sent, store } = fakeEtcd();
+    const pipeline = new Pipeline();
+    const first = new OpBuffer(sender, 1, pipeline);
+    const firstCommit = first.commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true).catch((e: unknown) => e);
+    const second = new OpBuffer(sender, 1, pipeline);
+    const secondCommit = second.commit([putKV('b', '2'), putKV('cp', 'p2')], 'x', true).catch((e: unknown) => e);
+    await tick();
+    expect(sent).toHaveLength(2);
+    sent[1]?.apply(); // overtook the first: its compare fails
+    await tick();
+    sent[0]?.fail(new Error('lost'));
+    expect(await firstCommit).toEqual(new Error('lost'));
+    expect(await secondCommit).toEqual(new Error('lost'));
+    expect(sent).toHaveLength(2);
+    expect(store.size).toBe(0);
+  });
+
+  it('does not chain to a checkpoint whose value the key may hold already (the last committed one put it too)', async () => {
+    const { sender, sent } = fakeEtcd();
+    const pipeline = new Pipeline();
+    const a = new OpBuffer(sender, 1, pipeline);
+    const aCommit = a.commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true);
+    await tick();
+    sent[0]?.apply();
+    await aCommit;
+    const b = new OpBuffer(sender, 1, pipeline);
+    const bCommit = b.commit([putKV('b', '2'), putKV('cp', 'p1')], 'x', true);
+    const c = new OpBuffer(sender, 1, pipeline);
+    const cCommit = c.commit([putKV('c', '3'), putKV('cp', 'p2')], 'x', true);
+    await tick();
+    // cp holds p1 already: a compare with p1 would not show b applied, so c waits for it.
+    expect(sent.map((s) => s.keys)).toEqual([
+      ['a', 'cp'],
+      ['b', 'cp'],
+    ]);
+    sent[1]?.apply();
+    await bCommit;
+    await tick();
+    expect(sent[2]?.compares).toEqual([]);
+    sent[2]?.apply();
+    await cCommit;
+    expect(pipeline.chained).toBe(0);
+  });
+
+  it('waits for the previous checkpoint when both put the same value, and for every other transaction before it', async () => {
+    const { sender, sent } = fakeEtcd(3);
+    const pipeline = new Pipeline();
+    const first = new OpBuffer(sender, 1, pipeline);
+    const firstCommit = first.commit([putKV('a', '1'), putKV('cp', 'same')], 'x', true);
+    const second = new OpBuffer(sender, 1, pipeline);
+    const secondCommit = second.commit([putKV('b', '2'), putKV('cp', 'same')], 'x', true);
+    await tick();
+    expect(sent).toHaveLength(1);
+    sent[0]?.apply();
+    await firstCommit;
+    await tick();
+    sent[1]?.apply();
+    await secondCommit;
+
+    // A commit larger than one transaction: its earlier transaction goes out at once, its
+    // checkpoint (chained to the third's) only once that earlier one committed.
+    const third = new OpBuffer(sender, 1, pipeline);
+    const thirdCommit = third.commit([putKV('c', '3'), putKV('cp', 'p3')], 'x', true);
+    const fourth = new OpBuffer(sender, 1, pipeline);
+    for (const k of ['d', 'e', 'f']) await fourth.add(putKV(k, k), 'x');
+    const fourthCommit = fourth.commit([putKV('cp', 'p4')], 'x', true);
+    await tick();
+    expect(sent.slice(2).map((s) => s.keys)).toEqual([
+      ['c', 'cp'],
+      ['d', 'e'],
+    ]);
+    sent[3]?.apply();
+    await tick();
+    expect(sent.slice(4).map((s) => [s.keys, s.compares])).toEqual([[['f', 'cp'], ['cp=p3']]]);
+    sent[2]?.apply();
+    sent[4]?.apply();
+    await Promise.all([thirdCommit, fourthCommit]);
+  });
+});

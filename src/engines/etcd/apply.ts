@@ -24,9 +24,32 @@ export interface Op {
   readonly bytes: number;
 }
 
+/**
+ * Key and value bytes are written into shared slabs, a slice each: one allocation per SLAB bytes
+ * instead of Buffer.from's per string (and its 8 KiB pool's, every ~35 rows). A slab is
+ * garbage once every op sliced from it is (a sent transaction's ops are dropped).
+ */
+const SLAB = 256 * 1024;
+let slab = Buffer.allocUnsafe(SLAB);
+let slabAt = 0;
+
+/** `s` as UTF-8 bytes, a slice of the current slab (a string too large for one gets its own buffer). */
+function utf8(s: string): Buffer {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  const most = s.length * 3;
+  if (most > SLAB / 4) return Buffer.from(s);
+  if (slabAt + most > SLAB) {
+    slab = Buffer.allocUnsafe(SLAB);
+    slabAt = 0;
+  }
+  const start = slabAt;
+  slabAt += slab.write(s, start, 'utf8');
+  return slab.subarray(start, slabAt);
+}
+
 export function putOp(key: string, value: string): Op {
-  const k = Buffer.from(key);
-  const v = Buffer.from(value);
+  const k = utf8(key);
+  const v = utf8(value);
   const bytes = k.length + v.length + 16;
   if (bytes > MAX_TXN_BYTES) {
     throw new TributaryError(
@@ -65,18 +88,36 @@ export interface Sender {
   error(err: unknown, what: string): TributaryError;
 }
 
-/** One etcd transaction of `ops` (at most maxOps, one per key), fenced. */
-export async function send(s: Sender, ops: readonly Op[], what: string): Promise<void> {
+/**
+ * One etcd transaction of `ops` (at most maxOps, one per key), fenced. `after`: a checkpoint
+ * transaction chained to the one before it (see Pipeline): it also compares that the checkpoint
+ * key holds `after.value`, and when that compare fails (etcd applied it first) it is sent again
+ * once `after.done` settled, or fails with that one's error.
+ */
+export async function send(s: Sender, ops: readonly Op[], what: string, after?: { readonly key: Buffer; readonly value: Buffer; readonly done: Promise<unknown> }): Promise<void> {
+  // `after.done` resolves to that transaction's error, or undefined once it committed.
   if (ops.length === 0) return;
+  const success = ops.map((o) => o.op);
   let res;
-  try {
-    res = await s.client.kv.txn({ compare: s.fence(), success: ops.map((o) => o.op), failure: [] });
-  } catch (err) {
-    throw s.error(err, what);
+  for (let attempt = 0; ; attempt++) {
+    const compare = s.fence();
+    if (after) compare.push({ key: after.key, target: 'Value', result: 'Equal', value: after.value });
+    try {
+      res = await s.client.kv.txn({ compare, success, failure: [] });
+    } catch (err) {
+      throw s.error(err, what);
+    }
+    if (res.succeeded || !after || attempt > 0) break;
+    // Overtook the checkpoint it follows (or that one failed, or the fence did): once that one
+    // settled, either its error, or one more try, whose failure is the fence's.
+    const failed = await after.done;
+    if (failed !== undefined) throw failed;
   }
   if (!res.succeeded && s.refused) throw await s.refused(what);
   if (!res.succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
 }
+
+const NO_KEYS: ReadonlySet<string> = new Set();
 
 /** Transactions of one Pipeline in flight at once. */
 const WINDOW = 8;
@@ -89,8 +130,16 @@ interface InFlight {
   readonly keys: ReadonlySet<string>;
   /** Ranges it deletes, [from, to) as Buffers, or undefined (most transactions delete none). */
   readonly ranges: readonly Buffer[][] | undefined;
+  /** The checkpoint it puts, when a later one may be chained to it (see Pipeline.start). */
+  readonly checkpoint?: Checkpointed;
   error?: unknown;
   settled: boolean;
+}
+
+/** A checkpoint key and the value a transaction puts there. */
+export interface Checkpointed {
+  readonly key: string;
+  readonly value: Buffer;
 }
 
 /** Whether `key` lies in one of `ranges` ([from, to) by bytes). */
@@ -110,20 +159,36 @@ function inRanges(key: string, ranges: readonly Buffer[][]): boolean {
  * commit's transactions go out while the previous commit's last one is in flight, keys apart:
  * each commit's last transaction still waits for every one handed over before it, so no
  * checkpoint commits before a write that came before it.
+ *
+ * One exception: a checkpoint transaction (`checkpoint` given) handed over while the previous
+ * checkpoint transaction of the same key is still in flight is chained to it instead of waiting
+ * for its commit: it waits for every other transaction as before, and only for that one to be
+ * sent, and carries a compare that the key holds the value that one puts. etcd then applies it
+ * only after that one (if it comes first, the compare fails and it is sent again once that one
+ * committed), so a checkpoint still never commits before a write that came before it, while a
+ * stream of commits that each fit one transaction costs no round trip per commit. It applies
+ * only when no other value the key may hold meanwhile equals the one compared (an earlier
+ * checkpoint's still in flight, or the last one committed): the compare could not tell them apart.
  */
 export class Pipeline {
   private inFlight: InFlight[] = [];
+  /** The last checkpoint transaction handed over, a chained one's predecessor while in flight. */
+  private lastCheckpoint: InFlight | undefined;
+  /** The value of the last checkpoint transaction known to have committed. */
+  private committedCheckpoint: Buffer | undefined;
+  /** Checkpoint transactions sent chained to one in flight, for metrics and tests. */
+  chained = 0;
 
   /** Whether a write of `key` was handed over and is not known to be committed. */
   touches(key: string): boolean {
     return this.inFlight.some((f) => !f.settled && (f.keys.has(key) || (f.ranges !== undefined && inRanges(key, f.ranges))));
   }
 
-  /** Those in flight that a transaction of `keys` and `ranges` must follow. */
-  private before(keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, afterAll: boolean): InFlight[] {
+  /** Those in flight that a transaction of `keys` and `ranges` must follow (all but `chainedTo`, when afterAll). */
+  private before(keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, afterAll: boolean, chainedTo?: InFlight): InFlight[] {
     const open = this.inFlight.filter((f) => !f.settled || f.error !== undefined);
     const deps = afterAll
-      ? open
+      ? open.filter((f) => f !== chainedTo)
       : open.filter((f) => {
           if (ranges !== undefined || f.ranges !== undefined || f.error !== undefined) return true;
           const [small, large] = keys.size <= f.keys.size ? [keys, f.keys] : [f.keys, keys];
@@ -135,25 +200,48 @@ export class Pipeline {
     return deps;
   }
 
+  /** The checkpoint transaction in flight a new one putting `checkpoint` may be chained to, if any (see the class comment). */
+  private chainable(checkpoint: Checkpointed): InFlight | undefined {
+    const last = this.lastCheckpoint;
+    const value = last?.checkpoint?.value;
+    if (!last || !value || last.settled || last.error !== undefined || last.checkpoint?.key !== checkpoint.key) return undefined;
+    if (value.equals(checkpoint.value) || this.committedCheckpoint?.equals(value)) return undefined;
+    for (const f of this.inFlight) if (f !== last && !f.settled && f.checkpoint?.key === checkpoint.key && f.checkpoint.value.equals(value)) return undefined;
+    return last;
+  }
+
   /**
    * Hands over `ops` as one transaction (synchronously: its place in the order is taken now); it
    * is sent once what it follows committed, and fails unsent if one of those failed.
    */
-  start(sender: Sender, ops: readonly Op[], keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false): InFlight {
-    const deps = this.before(keys, ranges, afterAll);
-    const sent = deps.length
-      ? Promise.all(deps.map((d) => d.done)).then(() => {
-          const failed = deps.find((d) => d.error !== undefined);
+  start(sender: Sender, ops: readonly Op[], keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false, checkpoint?: Checkpointed): InFlight {
+    const prev = afterAll && checkpoint ? this.chainable(checkpoint) : undefined;
+    const deps = this.before(keys, ranges, afterAll, prev);
+    // The window may make it wait for its predecessor after all: then it is not chained.
+    const chainedTo = prev && !deps.includes(prev) ? prev : undefined;
+    // A chained one waits for its predecessor to be sent, not committed: sent after it, it is
+    // mostly applied after it too (else its compare fails and it goes again).
+    const waits = deps.map((d) => d.done);
+    if (chainedTo) {
+      waits.push(chainedTo.sent.catch(() => undefined));
+      this.chained++;
+    }
+    const sent = waits.length
+      ? Promise.all(waits).then(() => {
+          const failed = deps.find((d) => d.error !== undefined) ?? (chainedTo?.error !== undefined ? chainedTo : undefined);
           if (failed) throw failed.error;
         })
       : Promise.resolve();
-    const f: InFlight = { keys, ranges, settled: false, sent, done: Promise.resolve() };
+    const f: InFlight = { keys, ranges, settled: false, sent, done: Promise.resolve(), ...(checkpoint ? { checkpoint } : {}) };
+    const after = chainedTo && { key: Buffer.from(checkpoint?.key ?? ''), value: (chainedTo.checkpoint as Checkpointed).value, done: chainedTo.done.then(() => chainedTo.error) };
+    if (afterAll && checkpoint) this.lastCheckpoint = f;
     (f as { done: Promise<void> }).done = sent
-      .then(() => send(sender, ops, what))
+      .then(() => send(sender, ops, what, after))
       .then(
         () => {
           f.settled = true;
           this.inFlight = this.inFlight.filter((x) => x !== f);
+          if (checkpoint) this.committedCheckpoint = checkpoint.value;
         },
         (err: unknown) => {
           f.error = err;
@@ -186,6 +274,8 @@ export class Pipeline {
   async settle(): Promise<void> {
     while (this.inFlight.some((f) => !f.settled)) await Promise.all(this.inFlight.map((f) => f.done));
     this.inFlight = [];
+    this.lastCheckpoint = undefined;
+    this.committedCheckpoint = undefined;
   }
 }
 
@@ -202,19 +292,27 @@ export class Pipeline {
  */
 export class OpBuffer {
   private ops: Op[] = [];
+  /** The keys gathered, unless `distinct` (then always empty). */
   private readonly keys = new Set<string>();
   private ranges: Buffer[][] | undefined;
   private bytes = 0;
   private readonly pipeline: Pipeline;
   private readonly sender: Sender;
   private readonly reserve: number;
+  private readonly distinct: boolean;
   /** Transactions sent before the last (a commit larger than one transaction), for metrics and tests. */
   sentEarly = 0;
 
-  constructor(sender: Sender, reserve: number, pipeline: Pipeline = new Pipeline()) {
+  /**
+   * `distinct`: the caller promises that no two ops it adds write the same key, nor a key a
+   * transaction of `pipeline` in flight writes (a copy chunk's rows, through a pipeline of its
+   * own): keys are then not tracked, and its transactions wait for none but the window's.
+   */
+  constructor(sender: Sender, reserve: number, pipeline: Pipeline = new Pipeline(), distinct = false) {
     this.sender = sender;
     this.reserve = reserve;
     this.pipeline = pipeline;
+    this.distinct = distinct;
   }
 
   get size(): number {
@@ -227,6 +325,11 @@ export class OpBuffer {
     if (f) await f.sent;
   }
 
+  /** add() without a promise per op: undefined when the op was only gathered, else what add() would wait for. */
+  put(op: Op, what: string): Promise<void> | undefined {
+    return this.addNow(op, what)?.sent;
+  }
+
   /** add() without waiting for the transaction it hands over (returned) to be sent. */
   private addNow(op: Op, what: string): InFlight | undefined {
     let f: InFlight | undefined;
@@ -237,7 +340,7 @@ export class OpBuffer {
 
   private push(op: Op): void {
     this.ops.push(op);
-    this.keys.add(op.key);
+    if (!this.distinct) this.keys.add(op.key);
     if (op.rangeEnd) (this.ranges ??= []).push([Buffer.from(op.key), op.rangeEnd]);
     this.bytes += op.bytes;
   }
@@ -263,9 +366,9 @@ export class OpBuffer {
     await this.handOver(what)?.sent;
   }
 
-  private handOver(what: string, afterAll = false): InFlight | undefined {
+  private handOver(what: string, afterAll = false, checkpoint?: Checkpointed): InFlight | undefined {
     if (this.ops.length === 0) return undefined;
-    const f = this.pipeline.start(this.sender, this.ops, new Set(this.keys), this.ranges, what, afterAll);
+    const f = this.pipeline.start(this.sender, this.ops, this.distinct ? NO_KEYS : new Set(this.keys), this.ranges, what, afterAll, checkpoint);
     this.clear();
     if (!afterAll) this.sentEarly++;
     return f;
@@ -275,9 +378,10 @@ export class OpBuffer {
    * Sends what is gathered with `last` in one final transaction, once every earlier one
    * committed; `last` beyond what one transaction takes goes first, in earlier ones. Everything
    * is handed to the pipeline before the first await (a writer sharing it may go on meanwhile);
-   * resolves once the final transaction committed.
+   * resolves once the final transaction committed. `checkpoint`: the last of `last` is a
+   * checkpoint put, whose transaction may be chained to the previous checkpoint's (Pipeline).
    */
-  async commit(last: readonly Op[], what: string): Promise<void> {
+  async commit(last: readonly Op[], what: string, checkpoint = false): Promise<void> {
     const room = Math.max(1, this.sender.maxOps);
     let tail = last;
     if (tail.length > room) {
@@ -286,7 +390,9 @@ export class OpBuffer {
     }
     if (tail.some((o) => this.keys.has(o.key)) || this.ops.length + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) this.handOver(what);
     for (const op of tail) this.push(op);
-    const f = this.handOver(what, true);
+    const cp = checkpoint ? tail[tail.length - 1] : undefined;
+    const value = cp?.op.request_put?.value;
+    const f = this.handOver(what, true, cp && Buffer.isBuffer(value) ? { key: cp.key, value } : undefined);
     if (f) await this.pipeline.waitFor([f]);
     else await this.pipeline.drain();
   }

@@ -86,6 +86,19 @@ export class KeyLayout {
     return out;
   }
 
+  /** rowKey of a whole row (its primary key's values picked from it). */
+  keyOfRow(table: TableSchema, row: readonly Value[]): string {
+    let out = this.tablePrefix(table.name);
+    const conv = this.conv(table.engine);
+    const pk = table.primaryKey;
+    for (let i = 0; i < pk.length; i++) {
+      if (i > 0) out += '/';
+      const ci = pk[i] as number;
+      out += encodePart(keyText(table.columns[ci] as Column, row[ci] ?? null, conv));
+    }
+    return out;
+  }
+
   /** The key of a stored object of `table`: rowKey of the values its key members hold (a schema change that changes the key). */
   objectKey(table: TableSchema, text: string): string {
     const m = members(text);

@@ -297,8 +297,12 @@ export class EtcdTarget implements Target {
     const conv = this.opts.conventions(table.engine);
     const what = `copying a chunk of ${table.name}`;
     await this.settleOnce(what);
-    const buf = new OpBuffer(this.senderFor(), 1);
-    for (const row of rows) await buf.add(putOp(this.layout.rowKey(table, table.primaryKey.map((i) => row[i] ?? null)), renderRow(table, row, conv)), what);
+    // A chunk's keys are its rows' primary keys, distinct, through a pipeline of its own.
+    const buf = new OpBuffer(this.senderFor(), 1, new Pipeline(), true);
+    for (const row of rows) {
+      const sent = buf.put(putOp(this.layout.keyOfRow(table, row), renderRow(table, row, conv)), what);
+      if (sent) await sent;
+    }
     const cp = await commit.checkpoint();
     try {
       await buf.commit([this.cp.table(table.name, cp)], what);
@@ -360,7 +364,7 @@ export class EtcdTarget implements Target {
         }
       },
       commit: async (checkpoint: StreamCheckpoint | null) => {
-        await buf.commit(checkpoint ? [this.cp.stream(checkpoint)] : [], what);
+        await buf.commit(checkpoint ? [this.cp.stream(checkpoint)] : [], what, checkpoint !== null);
       },
       rollback: async () => {
         await buf.abandon();
