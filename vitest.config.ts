@@ -2,7 +2,8 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
 /**
- * The files that take longest, slowest first: CI's per-file times of 2026-12-04 (/tmp/ci8), scaled by
+ * The files that take longest, slowest first (standby, cluster and the failover files placed by their
+ * times alone on 2026-12-05): CI's per-file times of 2026-12-04 (/tmp/ci8), scaled by
  * each changed file's time alone before and after that day's test-time fixes, from about 155 s for
  * contract down to about 20 s (pagila and sakila also start and load their servers in beforeAll,
  * which the per-file time leaves out). On a clean checkout vitest has no timings cached and orders
@@ -10,9 +11,9 @@ import { defineConfig } from 'vitest/config';
  * the run; started first, they leave the short files (seconds each) for the tail.
  */
 const SLOW_FIRST = [
-  'contract', 'ddl-stream-postgres', 'verify', 'memory', 'ddl-stream', 'sync', 'etcd-target', 'postgres-relation-change',
+  'contract', 'ddl-stream-postgres', 'standby', 'verify', 'memory', 'ddl-stream', 'cluster', 'sync', 'etcd-target', 'postgres-relation-change',
   'terminal', 'check', 'keyless', 'move', 'copy-order', 'binlog-heartbeat', 'mysql-to-postgres', 'demo', 'sakila', 'dashboard',
-  'pagila', 'etcd-postgres', 'secrets', 'lock-lost', 'etcd-check', 'checksum-sync', 'throttle', 'etcd-types', 'spatial',
+  'pagila', 'etcd-postgres', 'relay-failover', 'failover', 'secrets', 'lock-lost', 'etcd-check', 'checksum-sync', 'throttle', 'etcd-types', 'spatial',
 ];
 
 class SlowFirst extends BaseSequencer {
