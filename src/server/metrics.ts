@@ -74,8 +74,8 @@ export class SyncMetrics implements SyncObserver {
     };
     this.optional = {
       replicaLag: gauge('tributary_replica_lag_seconds', "The watched replica's lag behind the source, as it last read.", [], []),
-      leader: gauge('tributary_leader', 'Coordinator mode: 1 while this instance leads the sync, 0 while it stands by.', [], []),
-      epoch: gauge('tributary_leader_epoch', "Coordinator mode: the epoch of this instance's current (or last) leadership; 0 before its first.", [], []),
+      leader: gauge('tributary_leader', 'Coordinator mode: 1 while this instance leads the sync, 0 while it stands by; label sync: the sync id, the same on every instance of the sync.', ['sync'], []),
+      epoch: gauge('tributary_leader_epoch', "Coordinator mode: the epoch of this instance's current (or last) leadership; 0 before its first.", ['sync'], []),
       retained: gauge('tributary_source_retained_bytes', 'Log the source retains for this sync (PostgreSQL: WAL from the slot restart_lsn to the current WAL position).', [], []),
     };
     this.histograms = new HistogramObserver(this.registry);
@@ -147,17 +147,17 @@ export class SyncMetrics implements SyncObserver {
     this.setOptional('tributary_replica_lag_seconds', this.optional.replicaLag, s.throttle.replicaLagSeconds);
     this.setOptional('tributary_source_retained_bytes', this.optional.retained, s.stream.retainedBytes);
     const co = s.coordination;
-    this.setOptional('tributary_leader', this.optional.leader, co ? (co.role === 'leader' ? 1 : 0) : null);
-    this.setOptional('tributary_leader_epoch', this.optional.epoch, co ? Number(co.epoch ?? 0) : null);
+    this.setOptional('tributary_leader', this.optional.leader, co ? (co.role === 'leader' ? 1 : 0) : null, { sync: s.syncId });
+    this.setOptional('tributary_leader_epoch', this.optional.epoch, co ? Number(co.epoch ?? 0) : null, { sync: s.syncId });
   }
 
-  private setOptional(name: string, g: Gauge, value: number | null): void {
+  private setOptional(name: string, g: Gauge, value: number | null, labels: Record<string, string> = {}): void {
     if (value === null) {
       this.registry.removeSingleMetric(name);
       return;
     }
     if (!this.registry.getSingleMetric(name)) this.registry.registerMetric(g);
-    g.set(value);
+    g.set(labels, value);
   }
 }
 

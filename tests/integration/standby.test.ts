@@ -101,9 +101,9 @@ describe('standby instances of one sync, coordinated through etcd', () => {
       expect(before?.members[0]?.leader).toBe(true);
       // The standby never opened the stream: its status shows nothing applied.
       expect((await status(other))?.stream.changesApplied).toBe(0);
-      const metric = async (i: Instance) => (await (await fetch(`http://${i.http}/metrics`)).text()).split('\n').filter((l) => /^tributary_leader(_epoch)? /.test(l));
-      expect(await metric(first)).toEqual(['tributary_leader 1', `tributary_leader_epoch ${before?.epoch}`]);
-      expect((await metric(other))[0]).toBe('tributary_leader 0');
+      const metric = async (i: Instance) => (await (await fetch(`http://${i.http}/metrics`)).text()).split('\n').filter((l) => /^tributary_leader(_epoch)?[ {]/.test(l));
+      expect(await metric(first)).toEqual(['tributary_leader{sync="sb"} 1', `tributary_leader_epoch{sync="sb"} ${before?.epoch}`]);
+      expect((await metric(other))[0]).toBe('tributary_leader{sync="sb"} 0');
       // The dashboard shows the role, the epoch and both instances.
       const browser = await chromium.launch({ executablePath: process.env.TRIBUTARY_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
       try {
