@@ -103,7 +103,7 @@ export function schemaChangeRows(change: SchemaChange): SchemaChangeRows {
 }
 
 export function streamBody(cp: StreamCheckpoint): string {
-  return JSON.stringify({ version: cp.version, position: cp.position, sourceId: cp.sourceId, phase: cp.phase });
+  return JSON.stringify({ version: cp.version, position: cp.position, sourceId: cp.sourceId, phase: cp.phase, ...(cp.epoch !== undefined ? { epoch: cp.epoch } : {}) });
 }
 
 export function tableBody(cp: TableCheckpoint): string {
@@ -147,6 +147,7 @@ export function decodeRows(syncId: string, rows: readonly StoredRow[]): Checkpoi
         sourceId: String(body.sourceId),
         phase: body.phase === 'stream' ? 'stream' : 'copy',
         ...(r.updatedAt !== undefined ? { updatedAt: r.updatedAt } : {}),
+        ...(typeof body.epoch === 'string' ? { epoch: body.epoch } : {}),
       };
     } else if (r.name.startsWith('t:')) {
       const desc = body.order === 'desc';

@@ -28,6 +28,12 @@ export interface StreamCheckpoint {
   readonly sourceId: string;
   readonly phase: 'copy' | 'stream';
   readonly updatedAt?: string;
+  /**
+   * Coordinator mode (docs/standby.md): the epoch of the leadership that wrote it. Informational
+   * (the fence record decides who may write); it lets an audit of the target's commits see that no
+   * older leadership committed after a newer one.
+   */
+  readonly epoch?: string;
 }
 
 export interface Checkpoint {

@@ -550,7 +550,7 @@ export class Runner extends EventEmitter {
         }
         await target.ensureSchema(creationOrder(schemas), { recreate: cfg.force, database, ...(session.namespaces ? { namespaces: session.namespaces } : {}) });
         from = await source.currentPosition({ wholeTables: whole.map((s) => s.name) });
-        await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy' });
+        await target.saveStreamCheckpoint({ version: CHECKPOINT_VERSION, position: from, sourceId: identity.id, phase: 'copy', ...(leadership ? { epoch: leadership.epoch } : {}) });
         if (source.capabilities.schemaChanges) await target.saveSchemas(schemas);
         log.info({ tables: names.length, position: source.describePosition(from) }, 'starting a new sync');
       }
@@ -590,6 +590,7 @@ export class Runner extends EventEmitter {
             tables: [...streamTables, ...shadows],
             from,
             sourceId: identity.id,
+            ...(leadership ? { epoch: leadership.epoch } : {}),
             convergence,
             batchSize: cfg.batchSize,
             flushIntervalMs: toMs(cfg.flushInterval),

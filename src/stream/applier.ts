@@ -56,6 +56,8 @@ export interface ApplierOptions {
   /** Position to stream from (the checkpoint's, or P0 on a fresh start). */
   readonly from: string;
   readonly sourceId: string;
+  /** Coordinator mode: the leadership's epoch, written into every stream checkpoint (StreamCheckpoint.epoch). */
+  readonly epoch?: string;
   readonly convergence: Convergence;
   /** Commit once this many changes are pending at a transaction boundary. */
   readonly batchSize: number;
@@ -662,7 +664,7 @@ export class StreamApplier {
     this.boundary++;
     this.positions.set(this.boundary, position);
     if (this.opts.foreignKeys === false) change = { ...change, operations: change.operations.filter((op) => op.op !== 'add-foreign-key' && op.op !== 'drop-foreign-key') };
-    await this.opts.target.applySchemaChange(change, { version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase });
+    await this.opts.target.applySchemaChange(change, { version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase, ...(this.opts.epoch !== undefined ? { epoch: this.opts.epoch } : {}) });
     for (const name of change.before.keys()) this.schemas.delete(name);
     for (const [name, table] of change.after) this.schemas.set(name, table);
     this.schemasVersion++;
@@ -957,7 +959,7 @@ export class StreamApplier {
     this.pendingSince = this.batch.empty ? 0 : Date.now();
     this.dirty = false;
     const commitAt = Date.now();
-    const committed = tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase }).then(async () => {
+    const committed = tx.commit({ version: CHECKPOINT_VERSION, position, sourceId: this.opts.sourceId, phase: this.phase, ...(this.opts.epoch !== undefined ? { epoch: this.opts.epoch } : {}) }).then(async () => {
       await before;
       const committedAt = Date.now();
       if (oldest > 0) this.inflightOldest.splice(this.inflightOldest.indexOf(oldest), 1);

@@ -17,6 +17,8 @@ export interface AuditedCommit {
   readonly position?: { readonly file: string; readonly pos: number; readonly gtid?: string };
   /** The phase saved with it ('copy' until the initial copy is done, then 'stream'). */
   readonly phase?: string;
+  /** Coordinator mode: the epoch of the leadership that committed it (StreamCheckpoint.epoch). */
+  readonly epoch?: string;
   /** The copy checkpoints it saved: table → rows copied so far. */
   readonly copied: ReadonlyMap<string, number>;
   /** Row events on tables other than the checkpoint table in the same transaction (the data it wrote). */
@@ -39,6 +41,7 @@ export function auditCommits(server: Server, db: string, syncId: string): Audite
   const commits: AuditedCommit[] = [];
   let position: AuditedCommit['position'];
   let phase: string | undefined;
+  let epoch: string | undefined;
   let copied = new Map<string, number>();
   let dataEvents = 0;
   let inCheckpoint = false;
@@ -47,10 +50,11 @@ export function auditCommits(server: Server, db: string, syncId: string): Audite
   const endRow = () => {
     if (inCheckpoint && section === 'SET' && row.length >= 3 && unquote(row[0] ?? '') === syncId) {
       const name = unquote(row[1] ?? '');
-      const body = JSON.parse(unquote(row[2] ?? '')) as { position?: string; phase?: string; rowsCopied?: number };
+      const body = JSON.parse(unquote(row[2] ?? '')) as { position?: string; phase?: string; rowsCopied?: number; epoch?: string };
       if (name === '' && body.position) {
         position = JSON.parse(body.position) as AuditedCommit['position'];
         phase = body.phase;
+        epoch = body.epoch;
       }
       else if (name.startsWith('t:')) copied.set(name.slice(2), body.rowsCopied ?? 0);
     }
@@ -77,10 +81,11 @@ export function auditCommits(server: Server, db: string, syncId: string): Audite
     }
     if (/^COMMIT\/\*!\*\/;|\bXid = \d+/.test(line)) {
       endRow();
-      if (position !== undefined || copied.size > 0) commits.push({ ...(position ? { position, ...(phase !== undefined ? { phase } : {}) } : {}), copied, dataEvents });
+      if (position !== undefined || copied.size > 0) commits.push({ ...(position ? { position, ...(phase !== undefined ? { phase } : {}), ...(epoch !== undefined ? { epoch } : {}) } : {}), copied, dataEvents });
       dataEvents = 0;
       position = undefined;
       phase = undefined;
+      epoch = undefined;
       copied = new Map();
       inCheckpoint = false;
     }
@@ -91,14 +96,21 @@ export function auditCommits(server: Server, db: string, syncId: string): Audite
 /**
  * Throws unless the audited commits went forward only: each stream position after the previous
  * one (by binlog file and offset; the same position again only without data, with a copy
- * checkpoint, or as the phase moves from copy to stream), and each table's rows copied never going back. A write of
- * an old leader after a new leader's first would break one or the other.
+ * checkpoint, or as the phase moves from copy to stream), each table's rows copied never going
+ * back, and (coordinator mode) each commit's leadership epoch never below an earlier commit's. A
+ * write of an old leader after a new leader's first would break one or the other.
  */
 export function assertForwardOnly(commits: readonly AuditedCommit[]): void {
+  let lastEpoch: bigint | undefined;
   let last: AuditedCommit['position'];
   let lastPhase: string | undefined;
   const copied = new Map<string, number>();
   commits.forEach((c, i) => {
+    if (c.epoch !== undefined) {
+      const e = BigInt(c.epoch);
+      if (lastEpoch !== undefined && e < lastEpoch) throw new Error(`target commit ${i + 1} of ${commits.length} was committed by leadership epoch ${e}, after a commit of the newer epoch ${lastEpoch}: an old leader wrote after a new one`);
+      lastEpoch = e;
+    }
     const p = c.position;
     if (p && last) {
       const back = p.file < last.file || (p.file === last.file && p.pos < last.pos);
@@ -119,4 +131,11 @@ export function assertForwardOnly(commits: readonly AuditedCommit[]): void {
       copied.set(table, n);
     }
   });
+}
+
+/** The leadership epochs of the audited commits, in the order they first committed (coordinator mode). */
+export function epochsOf(commits: readonly AuditedCommit[]): string[] {
+  const out: string[] = [];
+  for (const c of commits) if (c.epoch !== undefined && out[out.length - 1] !== c.epoch) out.push(c.epoch);
+  return out;
 }

@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcdCluster, type EtcdCluster } from '../../src/testing/servers.js';
 import { ROOT, startCli, startPair, waitEqual, waitUntil, type CliRun, type Pair } from '../helpers/mysql.js';
-import { assertForwardOnly, auditCommits } from '../helpers/audit.js';
+import { assertForwardOnly, auditCommits, epochsOf } from '../helpers/audit.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { createWriterTable, startWriter } from '../helpers/workload.js';
 
@@ -138,6 +138,8 @@ describe('standby instances of one sync, coordinated through etcd', () => {
       const commits = auditCommits(pair.target, 'sb', 'sb');
       expect(commits.filter((c) => c.position).length).toBeGreaterThan(10);
       assertForwardOnly(commits);
+      // Each commit names its leadership: the killed leader's, then the standby's, never back.
+      expect(epochsOf(commits)).toEqual([before?.epoch, after?.epoch]);
     } finally {
       await writer.stop();
     }
@@ -248,7 +250,9 @@ describe('standby instances of one sync, coordinated through etcd', () => {
       await leaderOf([a, b], 'a standing by again behind b', 60_000);
       await writer.stop();
       await waitEqual(pair, 'skew', 'skew', 'items', 60_000);
-      assertForwardOnly(auditCommits(pair.target, 'skew', 'skew'));
+      const commits = auditCommits(pair.target, 'skew', 'skew');
+      assertForwardOnly(commits);
+      expect(epochsOf(commits).length, 'commits of both leaderships audited').toBe(2);
     } finally {
       await writer.stop();
       await Promise.all(proxies.map((p) => p.close()));
