@@ -12,6 +12,12 @@ import { Wake } from './wake.js';
 export const REPORT_INTERVAL_MS = 2000;
 /** How long a worker waits before it starts a sync whose run failed again, while it stays assigned. */
 export const FAILED_RESTART_MS = 30_000;
+/**
+ * A worker that lost its lease waits at most this long for its syncs and its scheduler to stop before it leaves:
+ * their leaderships have ended by then (each by its own lease clock), so nothing of them can commit,
+ * and a sync stuck on a connection must not keep the worker from exiting.
+ */
+export const LOST_STOP_MS = 10_000;
 
 export interface ClusterWorkerOptions {
   readonly store: ClusterStore;
@@ -105,10 +111,16 @@ export class ClusterWorker {
       }
     } finally {
       schedulerStop.abort();
-      await stopWatch();
-      // A lost lease took the worker's reports with it: nothing to delete (etcd may not answer).
-      await Promise.all([...this.running.keys()].map((s) => this.stop(s, registration, 'at-once', lost === undefined)));
-      await scheduler;
+      const leaving = (async () => {
+        await stopWatch();
+        // A lost lease took the worker's reports with it: nothing to delete (etcd may not answer).
+        await Promise.all([...this.running.keys()].map((s) => this.stop(s, registration, 'at-once', lost === undefined)));
+        await scheduler;
+      })();
+      if (lost === undefined) await leaving;
+      else if ((await Promise.race([leaving.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), LOST_STOP_MS).unref())])) === false) {
+        logger.warn({ syncs: [...this.running.keys()] }, `the syncs and the scheduler did not stop within ${LOST_STOP_MS / 1000} s of the lease's loss; leaving all the same (their leaderships have ended: nothing of them commits)`);
+      }
       await registration.close();
     }
     if (lost !== undefined && !signal.aborted) {
