@@ -1,5 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { redactUrl } from '../config/dsn.js';
+import { ErrorCode, TributaryError } from '../core/errors.js';
 
 /**
  * The request rules and the JSON answer both HTTP APIs (the sync's, server.ts; the relay's,
@@ -56,4 +59,33 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
+}
+
+/**
+ * POST /switch-source of a sync's or a relay's API: reads `{"host": "h2:3306"}`, asks `switchTo`
+ * (which runs the failover checks), answers 202 with the host moved to, or 409 with the refusal's
+ * message and code (the process stays where it was), or 400 for a body without a host. `extra` is
+ * added to both answers; `who` names the process in the log ("the sync", "the relay").
+ */
+export async function switchSourceRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  switchTo: (host: string) => Promise<string>,
+  opts: { readonly who: string; readonly logger?: Logger; readonly extra?: Record<string, unknown> },
+): Promise<void> {
+  let host: unknown;
+  try {
+    host = (JSON.parse(await readBody(req, 4096)) as { host?: unknown }).host;
+  } catch (err) {
+    return sendJson(res, 400, { error: `POST /switch-source takes a JSON body {"host": "h2:3306"} (${(err as Error).message})` });
+  }
+  if (typeof host !== 'string' || !host) return sendJson(res, 400, { error: 'POST /switch-source takes a JSON body {"host": "h2:3306"}: the source host to move to' });
+  try {
+    const to = await switchTo(host);
+    return sendJson(res, 202, { switching: true, host: to, ...opts.extra });
+  } catch (err) {
+    const code = err instanceof TributaryError ? err.code : ErrorCode.INTERNAL;
+    opts.logger?.warn({ host, err: redactUrl((err as Error).message) }, `switch-source refused; ${opts.who} stays where it is`);
+    return sendJson(res, 409, { error: redactUrl((err as Error).message), code, ...opts.extra });
+  }
 }

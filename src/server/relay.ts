@@ -7,7 +7,7 @@ import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Relay, RelayStatus } from '../runner/relay.js';
 import { assertBindAllowed, parseListen, type ListenAddress } from './address.js';
 import { hostPolicy, type HostPolicy } from './host.js';
-import { bearerMatches, readBody, sameOrigin, sendJson, tokenDigest } from './http.js';
+import { bearerMatches, sameOrigin, sendJson, switchSourceRoute, tokenDigest } from './http.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 
 const STATES: readonly RelayStatus['state'][] = ['starting', 'streaming', 'paused', 'retrying', 'stopped', 'failed'];
@@ -170,23 +170,8 @@ export class RelayHttp {
       case '/resume':
         relay.resume();
         return sendJson(res, 202, { paused: false });
-      case '/switch-source': {
-        let host: unknown;
-        try {
-          host = (JSON.parse(await readBody(req, 4096)) as { host?: unknown }).host;
-        } catch (err) {
-          return sendJson(res, 400, { error: `POST /switch-source takes a JSON body {"host": "h2:3306"} (${(err as Error).message})` });
-        }
-        if (typeof host !== 'string' || !host) return sendJson(res, 400, { error: 'POST /switch-source takes a JSON body {"host": "h2:3306"}: the source host to move to' });
-        try {
-          const to = await relay.switchSource(host);
-          return sendJson(res, 202, { switching: true, host: to, relay: true });
-        } catch (err) {
-          const code = err instanceof TributaryError ? err.code : ErrorCode.INTERNAL;
-          this.opts.logger?.warn({ host, err: redactUrl((err as Error).message) }, 'switch-source refused; the relay stays where it is');
-          return sendJson(res, 409, { error: redactUrl((err as Error).message), code, relay: true });
-        }
-      }
+      case '/switch-source':
+        return switchSourceRoute(req, res, (host) => relay.switchSource(host), { who: 'the relay', ...(this.opts.logger ? { logger: this.opts.logger } : {}), extra: { relay: true } });
     }
   }
 

@@ -8,7 +8,7 @@ import { assertBindAllowed, isLoopback, parseListen, type ListenAddress } from '
 import { renderDashboard } from './dashboard.js';
 import { History, type HistoryJson } from './history.js';
 import { hostPolicy, type HostPolicy } from './host.js';
-import { bearerMatches, readBody, sameOrigin, sendJson, tokenDigest } from './http.js';
+import { bearerMatches, sameOrigin, sendJson, switchSourceRoute, tokenDigest } from './http.js';
 import { METRICS_CONTENT_TYPE, SyncMetrics } from './metrics.js';
 import { buildStatus, readiness, type ExitStatus } from './status.js';
 
@@ -246,23 +246,8 @@ export class HttpApi {
         this.opts.logger?.info('stop asked over HTTP: finishing work in flight and writing a checkpoint');
         runner.cancel();
         return sendJson(res, 202, { stopping: true });
-      case '/switch-source': {
-        let host: unknown;
-        try {
-          host = (JSON.parse(await readBody(req, 4096)) as { host?: unknown }).host;
-        } catch (err) {
-          return sendJson(res, 400, { error: `POST /switch-source takes a JSON body {"host": "h2:3306"} (${(err as Error).message})` });
-        }
-        if (typeof host !== 'string' || !host) return sendJson(res, 400, { error: 'POST /switch-source takes a JSON body {"host": "h2:3306"}: the source host to move to' });
-        try {
-          const to = await runner.switchSource(host);
-          return sendJson(res, 202, { switching: true, host: to });
-        } catch (err) {
-          const code = err instanceof TributaryError ? err.code : ErrorCode.INTERNAL;
-          this.opts.logger?.warn({ host, err: redactUrl((err as Error).message) }, 'switch-source refused; the sync stays where it is');
-          return sendJson(res, 409, { error: redactUrl((err as Error).message), code });
-        }
-      }
+      case '/switch-source':
+        return switchSourceRoute(req, res, (host) => runner.switchSource(host), { who: 'the sync', ...(this.opts.logger ? { logger: this.opts.logger } : {}) });
       case '/checksum': {
         const before = runner.progress().checksum;
         if (!before) {
