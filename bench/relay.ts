@@ -19,7 +19,7 @@
  * bench/results/relay.json.
  *
  *   node --import tsx bench/relay.ts        BENCH_ROWS changes (default 1,000,000)
- *   BENCH_ROWS=200000 …  a quicker run;  BENCH_PROFILE=1  profile tributary
+ *   BENCH_ROWS=200000 …  a quicker run;  BENCH_RELAY_FIRST=source  (b) before (a);  BENCH_PROFILE=1  profile tributary
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -33,6 +33,9 @@ if (!Number.isInteger(ROWS) || ROWS <= 0) throw new Error(`BENCH_ROWS=${process.
 const TXNS = Math.ceil(ROWS / TXN_ROWS);
 const CHANGES = TXNS * TXN_ROWS;
 const TIMEOUT_MS = 600_000;
+/** BENCH_RELAY_FIRST=source runs (b), the sync reading the source, before (a), the one reading the relay. */
+const SOURCE_FIRST = process.env.BENCH_RELAY_FIRST === 'source';
+if (!['source', 'relay', undefined].includes(process.env.BENCH_RELAY_FIRST)) throw new Error(`BENCH_RELAY_FIRST=${process.env.BENCH_RELAY_FIRST}: relay (default) or source`);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -180,12 +183,27 @@ async function main(): Promise<void> {
     log(`source done in ${seconds(sourceMs)} s (end ${goal.text}); relay durable there ${seconds(relayBehindMs)} s later: ${relayTxns} records, ${(relayBytes / 2 ** 20).toFixed(0)} MiB on disk`);
 
     // 4. The two catch-ups, same backlog, same start position.
-    log('(a) sync --relay-dir catching up');
-    const a = await catchUp('relay-replay-relay', argsRelay, viaRelay, fromRelay, goal);
-    log(`(a) caught up in ${seconds(a.ms)} s`);
-    log('(b) sync from the source catching up');
-    const b = await catchUp('relay-replay-source', argsSource, viaSource, fromSource, goal);
-    log(`(b) caught up in ${seconds(b.ms)} s`);
+    const runA = async () => {
+      log('(a) sync --relay-dir catching up');
+      const r = await catchUp('relay-replay-relay', argsRelay, viaRelay, fromRelay, goal);
+      log(`(a) caught up in ${seconds(r.ms)} s`);
+      return r;
+    };
+    const runB = async () => {
+      log('(b) sync from the source catching up');
+      const r = await catchUp('relay-replay-source', argsSource, viaSource, fromSource, goal);
+      log(`(b) caught up in ${seconds(r.ms)} s`);
+      return r;
+    };
+    let a: CatchUp;
+    let b: CatchUp;
+    if (SOURCE_FIRST) {
+      b = await runB();
+      a = await runA();
+    } else {
+      a = await runA();
+      b = await runB();
+    }
 
     // 5. Both targets equal the source.
     const [want, gotA, gotB] = await Promise.all([src.fingerprint(), viaRelay.fingerprint(), viaSource.fingerprint()]);
@@ -205,7 +223,7 @@ async function main(): Promise<void> {
     const directCps = cps(b.ms);
     const cpu = (x: TributaryExit) => (x.userCpuS + x.systemCpuS).toFixed(1);
     printTable(
-      `\nrelay: backlog of ${CHANGES.toLocaleString('en')} row changes in ${TXNS} transactions, ${version} → same, ${machine().cpus} cores, load ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after`,
+      `\nrelay: backlog of ${CHANGES.toLocaleString('en')} row changes in ${TXNS} transactions (${SOURCE_FIRST ? '(b) run first' : '(a) run first'}), ${version} → same, ${machine().cpus} cores, load ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after`,
       [
         ['what', 'seconds', 'changes/s', 'peak RSS', 'CPU s', 'ratio'],
         ['source executing the changes', seconds(sourceMs), perSecond(sourceCps), '', '', ''],
@@ -243,6 +261,7 @@ async function main(): Promise<void> {
       fromRelay: side(a),
       fromSource: side(b),
       ratio: relayCps / directCps,
+      order: SOURCE_FIRST ? 'source first' : 'relay first',
     });
     log(`wrote ${file}`);
   } finally {
