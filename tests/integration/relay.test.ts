@@ -1,10 +1,11 @@
 /**
  * The relay wired in (issue 16): `tributary relay` streams a MariaDB source into a relay directory,
- * `tributary sync --relay-dir` reads it. On real servers: two syncs (MariaDB and PostgreSQL targets)
- * on one relay with one binlog dump thread on the source; a sync catches up from the relay after
+ * `tributary sync --relay-dir` reads it. On real servers: three syncs (MariaDB, PostgreSQL and etcd
+ * targets) on one relay with one binlog dump thread on the source; a sync catches up from the relay after
  * the source purged its binlog past the sync's checkpoint; kill -9 of the relay under writes loses
  * and doubles nothing; the relay's HTTP status, metrics and pause.
  */
+import { Etcd3 } from 'etcd3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import type { Connection } from 'mysql2/promise';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayReader } from '../../src/relay/index.js';
-import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
+import { startEtcd, startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
 import { connect, runCli, startCli, type CliRun } from '../helpers/mysql.js';
 import { pgClient } from '../helpers/postgres.js';
 import { copyDone, inStep } from '../helpers/converge.js';
@@ -20,6 +21,8 @@ import { copyDone, inStep } from '../helpers/converge.js';
 let source: Server;
 let target: Server;
 let pgServer: Server;
+let etcd: Server;
+let etcdClient: Etcd3;
 let src: Connection;
 let dst: Connection;
 let pgc: pg.Client;
@@ -49,10 +52,20 @@ function start(args: readonly string[]): CliRun {
   return run;
 }
 
+/** Kills of the relay in the kill -9 test: 3 by default, RELAY_KILLS=10 for the issue's ten. */
+const KILLS = Number(process.env.RELAY_KILLS ?? 3);
+
 const relayArgs = () => ['relay', '--source', source.url('shop'), '--relay-dir', dir, '--relay-min-age', '0', '--log-format', 'json'];
 const syncArgs = (targetUrl: string, id: string, ...more: string[]) => ['sync', '--source', source.url('shop'), '--target', targetUrl, '--relay-dir', dir, '--id', id, '--flush-interval', '100ms', '--checksum', 'off', ...more];
 /** The PostgreSQL sync renames the table and filters its rows: the transform stage applies to relayed changes. */
 const PG_RULES = ['--table-rewrites', 'orders=orders_pg', '--where', 'orders: id <= 2500'];
+
+/** The etcd target's rows (key /shop/orders/<id>, the row as a JSON object), as the source's query would list them. */
+async function etcdRows(): Promise<string> {
+  const all = await etcdClient.getAll().prefix('/shop/orders/').strings();
+  const list = Object.values(all).map((v) => JSON.parse(v) as { id: number; note: string | null });
+  return JSON.stringify(list.sort((x, y) => x.id - y.id).map((r) => ({ id: r.id, note: r.note })));
+}
 
 async function dumpThreads(): Promise<number> {
   const [r] = await src.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
@@ -74,7 +87,8 @@ async function write(from: number, n: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  [source, target, pgServer] = await Promise.all([startMariaDb({ serverId: 171 }), startMariaDb({ serverId: 172 }), startPostgres()]);
+  [source, target, pgServer, etcd] = await Promise.all([startMariaDb({ serverId: 171 }), startMariaDb({ serverId: 172 }), startPostgres(), startEtcd()]);
+  etcdClient = new Etcd3({ hosts: `http://127.0.0.1:${etcd.port}` });
   src = await connect(source.url());
   dst = await connect(target.url());
   await src.query('CREATE DATABASE shop');
@@ -92,21 +106,24 @@ afterAll(async () => {
   await src?.end();
   await dst?.end();
   await pgc?.end();
-  await Promise.all([source?.stop(), target?.stop(), pgServer?.stop()]);
+  etcdClient?.close();
+  await Promise.all([source?.stop(), target?.stop(), pgServer?.stop(), etcd?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('tributary relay', () => {
-  it('two syncs on one relay (one dump thread); a sync catches up from the relay after the source purged its binlog; /status, /metrics, pause', async () => {
+  it('three syncs (MariaDB, PostgreSQL, etcd) on one relay (one dump thread); a sync catches up from the relay after the source purged its binlog; /status, /metrics, pause', async () => {
     const relay = start([...relayArgs(), '--http', '127.0.0.1:0']);
     const http = await httpOf(relay);
     const a = start(syncArgs(target.url('shop'), 'to-mariadb', '--checksum', 'on', '--checksum-interval', '1s'));
     const b = start(syncArgs(pgServer.url('shop'), 'to-postgres', ...PG_RULES));
-    await Promise.all([copyDone(a), copyDone(b)]);
+    const c = start(syncArgs(etcd.url('shop'), 'to-etcd'));
+    await Promise.all([copyDone(a), copyDone(b), copyDone(c)]);
     await write(2000, 60);
     const same = async () => (await rows(src, 'SELECT * FROM shop.orders ORDER BY id')) === (await rows(dst, 'SELECT * FROM shop.orders ORDER BY id'));
     const samePg = async () => (await rows(src, 'SELECT id, note FROM shop.orders WHERE id <= 2500 ORDER BY id')) === (await pgRows('SELECT id, note FROM orders_pg ORDER BY id'));
-    await inStep('both targets in step', async () => (await same()) && (await samePg()), [relay, a, b]);
+    const sameEtcd = async () => (await rows(src, 'SELECT * FROM shop.orders ORDER BY id')) === (await etcdRows());
+    await inStep('the three targets in step', async () => (await same()) && (await samePg()) && (await sameEtcd()), [relay, a, b, c]);
     expect(await pgRows('SELECT count(*)::int AS n FROM orders_pg WHERE id > 2500')).toBe(JSON.stringify([{ n: 0 }]));
     expect(await pgRows('SELECT count(*)::int AS n FROM orders_pg WHERE id >= 2000')).toBe(JSON.stringify([{ n: 60 }]));
     // One binlog connection on the source: the relay's.
@@ -117,7 +134,7 @@ describe('tributary relay', () => {
     expect(status.durableOrdinal).toBeGreaterThanOrEqual(60 * 2);
     expect(status.bytes).toBeGreaterThan(1000);
     expect(status.segments.length).toBeGreaterThanOrEqual(1);
-    expect(status.readers.map((r) => r.id).sort()).toEqual(['to-mariadb', 'to-postgres']);
+    expect(status.readers.map((r) => r.id).sort()).toEqual(['to-etcd', 'to-mariadb', 'to-postgres']);
     const metrics = await (await fetch(`${http}/metrics`)).text();
     expect(Number(/^tributary_relay_durable_ordinal (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(status.durableOrdinal);
     expect(Number(/^tributary_relay_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(1000);
@@ -137,9 +154,11 @@ describe('tributary relay', () => {
     const [dump] = await src.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
     await src.query(`KILL ${(dump as { id: number }[])[0]!.id}`);
     await write(3500, 5);
-    await inStep('both targets in step after the reconnect', async () => (await same()) && (await samePg()), [relay, a, b]);
+    await inStep('the three targets in step after the reconnect', async () => (await same()) && (await samePg()) && (await sameEtcd()), [relay, a, b, c]);
     expect(((await (await fetch(`${http}/status`)).json()) as { reconnects: number }).reconnects).toBeGreaterThanOrEqual(1);
     expect(await dumpThreads()).toBe(1);
+    c.child.kill('SIGTERM');
+    expect(await c.exited, c.stderr().slice(-3000)).toBe(0);
     // Sync a runs the continuous checksum against the source while it streams from the relay: a clean pass.
     await inStep('a clean checksum pass', async () => a.stderr().includes('checksum pass clean'), [a]);
     // Stop sync a; write; purge the binlog past its checkpoint; start it again: it reads the relay.
@@ -175,17 +194,26 @@ describe('tributary relay', () => {
     }
   }, 180_000);
 
-  it('kill -9 of the relay under writes, restarted: the sync equals the source, the relay holds each transaction once, in order', async () => {
+  it(`kill -9 of the relay ${KILLS} times under writes, each once it streams, restarted: the sync equals the source, the relay holds each transaction once, in order`, async () => {
     for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
     let relay = start(relayArgs());
+    const streaming = (run: CliRun) => inStep('the relay streaming', async () => /"msg":"relay (started|resuming)/.test(run.stderr()), [run], 30_000);
+    // The relay first (docs/relay.md: start the relay before its syncs): run alone, this test's relay
+    // directory is new, and a new relay starts at the source's current position, so a sync started
+    // at an earlier one under writes would be refused (its position is not in the relay).
+    await streaming(relay);
     const sync = start(syncArgs(target.url('shop'), 'to-mariadb'));
     let on = true;
     let n = 5000;
     const writes = (async () => {
       while (on) await write(n++, 1);
     })();
-    for (let k = 0; k < 3; k++) {
-      await new Promise((r) => setTimeout(r, 1500));
+    // Each kill lands once the relay (re)started streaming (its start takes 2-3 s on a loaded
+    // machine, so a fixed delay would often kill it before it read anything), at a spread of
+    // moments after that. RELAY_KILLS=10 runs the issue's ten: 37.8 s against 11.9 s for three, load ~6 on 2 cores.
+    for (let k = 0; k < KILLS; k++) {
+      await streaming(relay);
+      await new Promise((r) => setTimeout(r, 300 + ((k * 170) % 600)));
       relay.child.kill('SIGKILL');
       await relay.exited;
       relay = start(relayArgs());
