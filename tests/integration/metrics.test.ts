@@ -7,26 +7,29 @@
  *   (deploy/prometheus/alerts.yml) use is in it, `up` aside (Prometheus makes it);
  * - the histograms (batch apply, batch size, target commit, copy chunk, end-to-end latency)
  *   have counted what the sync did, beside the status families and the process metrics.
+ * The sync runs with --coordinator (a throwaway etcd), as the one instance of a standby group, so
+ * the standby series (tributary_leader, tributary_leader_epoch) are there too.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startPostgres, type Server } from '../../src/testing/servers.js';
+import { freePort, startEtcd, startPostgres, type EtcdServer, type Server } from '../../src/testing/servers.js';
 import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { alertRules, dashboardExprs, exposedNames, promtool, runPromtool, seriesNames, SYNTHETIC_SERIES } from '../helpers/promql.js';
 import { metricSamples } from '../helpers/metrics.js';
 
 let server: Server;
+let etcd: EtcdServer;
 const clients: pg.Client[] = [];
 const running: CliRun[] = [];
 
 beforeAll(async () => {
-  server = await startPostgres();
+  [server, etcd] = await Promise.all([startPostgres(), startEtcd()]);
 });
 
 afterAll(async () => {
   for (const r of running) r.child.kill('SIGKILL');
   for (const c of clients) await c.end().catch(() => undefined);
-  await server?.stop();
+  await Promise.all([server?.stop(), etcd?.stop()]);
 });
 
 async function client(db: string): Promise<pg.Client> {
@@ -66,7 +69,7 @@ describe('GET /metrics of a running sync', () => {
     await src.query('CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 3000) g');
     const dst = await client('mdst');
     const port = await freePort();
-    const run = startCli(['sync', '--source', server.url('msrc'), '--target', server.url('mdst'), '--http', `127.0.0.1:${port}`, '--flush-interval', '100ms', '--chunk-size', '500']);
+    const run = startCli(['sync', '--source', server.url('msrc'), '--target', server.url('mdst'), '--http', `127.0.0.1:${port}`, '--flush-interval', '100ms', '--chunk-size', '500', '--coordinator', etcd.url('metrics')]);
     running.push(run);
     const alive = () => {
       if (run.child.exitCode !== null) throw new Error(`the sync exited with ${run.child.exitCode}: ${run.stderr().slice(-2000)}`);
