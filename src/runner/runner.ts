@@ -109,8 +109,8 @@ export class Runner extends EventEmitter {
   /** Coordinator mode: the epoch of this instance's last leadership, and its takeovers since the run began. */
   private lastEpoch: string | undefined;
   private leaderships = 0;
-  /** Coordinator mode: cancel({ resign: 'after-drain' }) was asked for: the leadership is resigned once drained. */
-  private resignAfterDrain = false;
+  /** Coordinator mode: cancel({ resign: 'after-drain' }) was asked for: the leadership is resigned once drained, or when this fires. */
+  private resignAfterDrain: NodeJS.Timeout | undefined;
   /** Coordinator mode: the instances campaigning, as last read (refreshed by members()). */
   private lastMembers: readonly Member[] = [];
 
@@ -237,9 +237,8 @@ export class Runner extends EventEmitter {
   cancel(opts: { readonly resign?: 'at-once' | 'after-drain' } = {}): void {
     if (this.abort.signal.aborted) return;
     if (opts.resign === 'after-drain' && this.leadership) {
-      this.resignAfterDrain = true;
       const leadership = this.leadership;
-      setTimeout(() => void leadership.resign(), RESIGN_AFTER_DRAIN_MS).unref();
+      this.resignAfterDrain = setTimeout(() => void leadership.resign(), RESIGN_AFTER_DRAIN_MS).unref();
     }
     this.setPhase('stopping');
     this.abort.abort();
@@ -283,7 +282,7 @@ export class Runner extends EventEmitter {
     });
     this.coordinator = coordinator;
     const resign = () => {
-      if (!this.resignAfterDrain) void this.leadership?.resign();
+      if (this.resignAfterDrain === undefined) void this.leadership?.resign();
     };
     this.abort.signal.addEventListener('abort', resign, { once: true });
     try {
@@ -318,7 +317,8 @@ export class Runner extends EventEmitter {
           outcome = await this.runAttempts(leadership, sides);
         } finally {
           this.leadership = undefined;
-          if (this.resignAfterDrain && !leadership.over) log.info({ epoch: leadership.epoch }, 'drained: resigning, so the next leader takes the target over with nothing in flight');
+          clearTimeout(this.resignAfterDrain);
+          if (this.resignAfterDrain !== undefined && !leadership.over) log.info({ epoch: leadership.epoch }, 'drained: resigning, so the next leader takes the target over with nothing in flight');
           await leadership.resign();
         }
         if (outcome === 'stopped' || this.abort.signal.aborted) {
