@@ -8,4 +8,5 @@ export { readMeta, writeReaderFile as registerReader, type RelayMeta, type Segme
 export type { RelayTransaction, StoredTransaction, SegmentHeader } from './record.js';
 export { readReaderFiles, readTablesFile, writeTablesFile, type ReaderFile } from './meta.js';
 export { segmentFile } from './segment.js';
+export { foldSchemas, streamSchemas } from './schemas.js';
 export { relayChangeLog, type RelayChangeLogOptions } from './change-log.js';

@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import type { StreamEvent } from '../core/change.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { TableSchema } from '../core/schema.js';
 import type { Value } from '../core/values.js';
 
 /**
@@ -22,8 +23,13 @@ export const KIND_HEADER = 0x48; // 'H'
 export const KIND_TXN = 0x54; // 'T'
 export const KIND_INDEX = 0x49; // 'I'
 
-/** The segment format version written into every header; a reader refuses others. */
-export const FORMAT_VERSION = 1;
+/**
+ * The segment format version written into every header. Version 2 added the header's table
+ * definitions (`tables`); a version 1 segment is still read (without them). A reader refuses others.
+ */
+export const FORMAT_VERSION = 2;
+/** The oldest segment format this tributary reads. */
+export const OLDEST_FORMAT_VERSION = 1;
 
 /**
  * One committed source transaction, as the relay stores it: its events in source order (begin,
@@ -56,6 +62,13 @@ export interface SegmentHeader {
   readonly sourceId: string;
   /** ms since epoch. */
   readonly createdAt: number;
+  /**
+   * The definitions of the relay's tables at the segment's start, which its first records were
+   * decoded with (schemas.ts): a relay resuming in this segment decodes with these as its records'
+   * schema changes left them, not with the source's definitions of now. Absent in a version 1
+   * segment (and in a header given none).
+   */
+  readonly tables?: readonly TableSchema[];
 }
 
 /**
@@ -143,6 +156,8 @@ export function encodeHeader(h: SegmentHeader): Buffer {
   w.optStr(h.startGtidSet);
   w.str(h.sourceId);
   w.num(h.createdAt);
+  // Version 2 on: the definitions (or undefined), in the generic encoding.
+  if (h.version >= 2) w.any(h.tables);
   return w.done();
 }
 
@@ -181,9 +196,11 @@ export function decodeHeader(payload: Buffer): SegmentHeader {
   const startGtidSet = r.optStr();
   const sourceId = r.str();
   const createdAt = r.num();
+  const tables = version >= 2 ? r.any() : undefined;
   r.end();
+  if (tables !== undefined && !Array.isArray(tables)) throw r.bad('segment header tables');
   const h = { version, seq, firstOrdinal, startPosition, sourceId, createdAt };
-  return startGtidSet === undefined ? h : { ...h, startGtidSet };
+  return { ...h, ...(startGtidSet === undefined ? {} : { startGtidSet }), ...(tables === undefined ? {} : { tables: tables as TableSchema[] }) };
 }
 
 export function decodeIndexEntry(payload: Buffer): IndexEntry {

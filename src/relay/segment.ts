@@ -7,6 +7,7 @@ import {
   FRAME_HEAD,
   frameAt,
   FORMAT_VERSION,
+  OLDEST_FORMAT_VERSION,
   KIND_HEADER,
   KIND_INDEX,
   kindOf,
@@ -89,8 +90,8 @@ export function parseHeader(file: string, buf: Buffer, end: number, seq: number)
   } catch (err) {
     throw corrupt(file, 0, (err as Error).message, err);
   }
-  if (header.version !== FORMAT_VERSION) {
-    throw new TributaryError(ErrorCode.RELAY_CORRUPT, `relay segment ${file} has format version ${header.version}, this tributary reads ${FORMAT_VERSION}; fix: run the tributary version that wrote the relay, or delete the relay directory and let the relay start again from the source`);
+  if (header.version < OLDEST_FORMAT_VERSION || header.version > FORMAT_VERSION) {
+    throw new TributaryError(ErrorCode.RELAY_CORRUPT, `relay segment ${file} has format version ${header.version}, this tributary reads ${OLDEST_FORMAT_VERSION} to ${FORMAT_VERSION}; fix: run the tributary version that wrote the relay, or delete the relay directory and let the relay start again from the source`);
   }
   if (header.seq !== seq) throw corrupt(file, 0, `its header says segment ${header.seq}`);
   return { header, dataStart: f.next };

@@ -2,8 +2,10 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHa
 import { join } from 'node:path';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { TableSchema } from '../core/schema.js';
 import { currentServer, fsyncDir, lineageServers, openMarkFile, processAlive, readMark, readMeta, readerFile, removeStaleTemps, encodeMark, writeMeta, READERS_DIR, type DurableMark, type RelayMeta, type RelaySwitch, type SegmentMeta } from './meta.js';
 import { decodeTransaction, encodeHeader, encodeIndexEntry, frame, transactionFrame, frameAt, FORMAT_VERSION, KIND_TXN, kindOf, type IndexEntry, type RelayTransaction, type SegmentHeader } from './record.js';
+import { foldSchemas } from './schemas.js';
 import { corrupt, indexFile, listSegments, parseHeader, readHeader, segmentFile, segmentsDir } from './segment.js';
 
 /** The relay's source and its limits; every size and interval has a default. */
@@ -26,6 +28,12 @@ export interface RelayWriterOptions {
   /** Where a new relay begins (the position before its first transaction); ignored when the directory holds a relay. */
   readonly startPosition: string;
   readonly startGtidSet?: string;
+  /**
+   * The definitions of the relay's tables where a new relay begins (its first segment's header),
+   * and for a directory whose last segment predates them (format 1). A directory's own
+   * definitions (its last segment's header, folded with its records' schema changes) win.
+   */
+  readonly tables?: readonly TableSchema[];
   /** The source's position order (ChangeLog.comparePositions): appends must not go backwards. */
   readonly compare: (a: string, b: string) => number;
   /** Roll to a new segment once the current one would pass this many bytes (default 64 MiB). */
@@ -105,6 +113,10 @@ export class RelayWriter {
   private durable: DurablePosition;
   private mark: DurableMark;
 
+  /** The definitions of the relay's tables after the last record appended (schemas.ts); new segments' headers hold them. */
+  private readonly schemas: Map<string, TableSchema>;
+  /** Whether `schemas` came from the directory (else from opts.tables: a new relay, or a format 1 segment). */
+  private readonly schemasStored: boolean;
   /** The server the records appended now come from (new segments' headers name it). */
   private serverId: string;
 
@@ -149,6 +161,8 @@ export class RelayWriter {
     this.mark = { seq: state.seq, offset: state.offset, nextOrdinal: state.nextOrdinal };
     this.metaState = state.meta;
     this.serverId = opts.sourceId;
+    this.schemas = state.schemas;
+    this.schemasStored = state.schemasStored;
   }
 
   /**
@@ -195,7 +209,7 @@ export class RelayWriter {
     const buf = transactionFrame(ordinal, txn);
     this.nextOrdinal++;
     if (this.appendOffset + buf.length > this.segmentBytes && this.appendOffset > this.appendDataStart) {
-      const header: SegmentHeader = { version: FORMAT_VERSION, seq: this.appendSeq + 1, firstOrdinal: ordinal, startPosition: this.lastPosition, ...(this.lastGtid === undefined ? {} : { startGtidSet: this.lastGtid }), sourceId: this.serverId, createdAt: this.now() };
+      const header: SegmentHeader = { version: FORMAT_VERSION, seq: this.appendSeq + 1, firstOrdinal: ordinal, startPosition: this.lastPosition, ...(this.lastGtid === undefined ? {} : { startGtidSet: this.lastGtid }), sourceId: this.serverId, createdAt: this.now(), tables: [...this.schemas.values()] };
       this.pending.push({ type: 'roll', header });
       this.appendSeq++;
       this.appendOffset = this.appendDataStart = this.lastIndexed = frame(encodeHeader(header)).length;
@@ -206,6 +220,8 @@ export class RelayWriter {
     }
     if (txn.gtidSet !== undefined) this.lastGtid = txn.gtidSet;
     this.lastPosition = txn.position;
+    // After the roll: a new segment's header holds the definitions before its first record.
+    foldSchemas(this.schemas, txn.events);
     // The frame carries the GTID set after it: its own, or the last one a transaction before it had.
     this.pending.push({ type: 'frame', buf, ordinal, position: txn.position, ...(this.lastGtid === undefined ? {} : { gtidSet: this.lastGtid }) });
     this.appendOffset += buf.length;
@@ -213,6 +229,25 @@ export class RelayWriter {
     if (this.pendingBytes >= this.fsyncBytes) this.requestFlush();
     else this.timer ??= setTimeout(() => this.requestFlush(), this.fsyncIntervalMs);
     return ordinal;
+  }
+
+  /**
+   * The definitions of the relay's tables after its last appended record: the ones its source's
+   * stream decodes the next rows with. `stored` is false when they came from RelayWriterOptions.tables
+   * (a new relay, or a directory whose last segment has none), true when from the directory.
+   */
+  definitions(): { readonly tables: ReadonlyMap<string, TableSchema>; readonly stored: boolean } {
+    return { tables: this.schemas, stored: this.schemasStored };
+  }
+
+  /**
+   * Sets the definitions the next records are decoded with, at a start (with nothing appended
+   * since open): those of `tables`, and with `replace` none other. Kept from the next segment's
+   * header on, and what definitions() answers.
+   */
+  define(tables: readonly TableSchema[], opts: { readonly replace?: boolean } = {}): void {
+    if (opts.replace) this.schemas.clear();
+    for (const t of tables) this.schemas.set(t.name, t);
   }
 
   /** Resolves once the transaction with this ordinal (and every one before it) is durable; rejects if the writer failed. */
@@ -547,6 +582,9 @@ interface OpenState {
   readonly lastPosition: string;
   readonly lastGtid: string | undefined;
   readonly meta: RelayMeta;
+  /** The definitions after the last record (the last segment's header, folded), or opts.tables. */
+  readonly schemas: Map<string, TableSchema>;
+  readonly schemasStored: boolean;
 }
 
 /** Brings the directory to a consistent state and opens its last segment for appending. */
@@ -586,7 +624,7 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
   }
 
   if (seqs.length === 0) {
-    const header: SegmentHeader = { version: FORMAT_VERSION, seq: 0, firstOrdinal: 0, startPosition: opts.startPosition, ...(opts.startGtidSet === undefined ? {} : { startGtidSet: opts.startGtidSet }), sourceId: opts.sourceId, createdAt: now() };
+    const header: SegmentHeader = { version: FORMAT_VERSION, seq: 0, firstOrdinal: 0, startPosition: opts.startPosition, ...(opts.startGtidSet === undefined ? {} : { startGtidSet: opts.startGtidSet }), sourceId: opts.sourceId, createdAt: now(), tables: opts.tables ?? [] };
     const { fh, headLength } = await createSegment(dir, header);
     const idx = await open(indexFile(dir, 0), 'w');
     return {
@@ -602,6 +640,8 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
       lastPosition: opts.startPosition,
       lastGtid: opts.startGtidSet,
       meta: { version: 1, sourceId: opts.sourceId, durable: { position: opts.startPosition, ...(opts.startGtidSet === undefined ? {} : { gtidSet: opts.startGtidSet }), ordinal: -1, updatedAt: now() }, segments: [segmentMeta(header)], readers: meta?.readers ?? {}, lostReaders: meta?.lostReaders ?? {}, server: { id: opts.sourceId, since: now() }, switches: [] },
+      schemas: new Map((opts.tables ?? []).map((t) => [t.name, t])),
+      schemasStored: false,
     };
   }
 
@@ -622,6 +662,8 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
   let nextOrdinal = header.firstOrdinal;
   let lastPosition = header.startPosition;
   let lastGtid = header.startGtidSet;
+  // A format 1 header has no definitions: the caller's (the catalogue's now) stand in, unfolded.
+  const schemas = new Map((header.tables ?? opts.tables ?? []).map((t) => [t.name, t]));
   while (at < buf.length) {
     const f = frameAt(buf, at, buf.length);
     if (!f.ok) {
@@ -643,6 +685,7 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
     nextOrdinal++;
     lastPosition = txn.position;
     if (txn.gtidSet !== undefined) lastGtid = txn.gtidSet;
+    if (header.tables) foldSchemas(schemas, txn.events);
     at = f.next;
   }
   if (at < buf.length) {
@@ -691,6 +734,8 @@ async function recover(dir: string, opts: RelayWriterOptions): Promise<OpenState
       readers: meta?.readers ?? {},
       lostReaders: meta?.lostReaders ?? {},
     },
+    schemas,
+    schemasStored: header.tables !== undefined,
   };
 }
 

@@ -4,14 +4,14 @@ import { resolve } from 'node:path';
 import { connectionDsn } from '../config/connection.js';
 import { describeDsn, parseHostPort, preferHost } from '../config/dsn.js';
 import { toMs, type SyncConfig } from '../config/schema.js';
-import { selectTables } from '../config/tables.js';
+import { selectTables, tableSelected } from '../config/tables.js';
 import type { StreamEvent } from '../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { keyedTable, type TableSchema } from '../core/schema.js';
 import type { ChangeSource, SourceIdentity } from '../core/source.js';
 import { openSource, withLogicalTypes } from '../engines/registry.js';
-import { applyRetention, readMeta, readReaderFiles, RelayWriter, segmentFile, writeTablesFile } from '../relay/index.js';
+import { applyRetention, readMeta, readReaderFiles, RelayWriter, segmentFile, streamSchemas, writeTablesFile } from '../relay/index.js';
 import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from './retry.js';
 
 /** Past this many bytes appended and not yet durable, the relay waits for the group commit before reading on. */
@@ -158,7 +158,7 @@ export class Relay {
       if (lastEp && (urlDsn.endpoints ?? []).some((e) => e.host === lastEp.host && e.port === lastEp.port)) this.prefer = lastEp;
       const source = await this.connectSource();
       const identity = await source.identity();
-      const tables = await this.tables(source);
+      const described = await this.tables(source);
       const compare = (a: string, b: string) => source.comparePositions(a, b);
       const start = await source.currentPosition();
       const writer = await RelayWriter.open(this.dir, {
@@ -169,12 +169,14 @@ export class Relay {
           log.warn({ relayDir: this.dir, from, to: identity.id, toHost: identity.endpoint, ordinal: durable.ordinal, position: source.describePosition(durable.position) }, `relay moved to another server of the source's lineage, ${identity.endpoint ?? identity.id}: it holds the relay's last durable GTID position`);
         },
         startPosition: start,
+        tables: described,
         compare,
         logger: log,
         ...(this.opts.segmentBytes ? { segmentBytes: this.opts.segmentBytes } : {}),
       });
       this.connected(identity);
       this.writer = writer;
+      const tables = this.resumeSchemas(writer, described);
       this.kept = new Set(tables.map((t) => t.name));
       await writeTablesFile(this.dir, [...this.kept]);
       const from = writer.durablePosition();
@@ -201,7 +203,7 @@ export class Relay {
       };
       retention = setInterval(() => void retain(), this.opts.retentionIntervalMs ?? 10_000);
       retention.unref();
-      await this.streamLoop(writer, tables);
+      await this.streamLoop(writer);
       this.state = 'stopped';
     } catch (err) {
       this.state = this.abort.signal.aborted && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal) ? 'stopped' : 'failed';
@@ -345,7 +347,34 @@ export class Relay {
     return out;
   }
 
-  private async streamLoop(writer: RelayWriter, tables: readonly TableSchema[]): Promise<void> {
+  /**
+   * The definitions the relay streams with from its last durable record (schemas.ts
+   * streamSchemas): its own at that record, so that rows written before an ALTER the relay was
+   * down for decode as they were written; the catalogue's for tables new to it. They become the
+   * writer's (a table the selection no longer takes is dropped from them). A directory written
+   * before the relay kept definitions (format 1) decodes with the catalogue's of now, as it did.
+   */
+  private resumeSchemas(writer: RelayWriter, described: readonly TableSchema[]): TableSchema[] {
+    const defs = writer.definitions();
+    const resuming = writer.durablePosition().ordinal >= 0;
+    if (!defs.stored) {
+      if (resuming) this.opts.logger.warn({ relayDir: this.dir }, `relay ${this.dir} was written by a tributary that kept no table definitions in its segments: it resumes decoding with the source's definitions of now, so a table altered since its last record is decoded wrongly or stops it; from its next segment on it keeps them`);
+      writer.define(described, { replace: true });
+      return [...described];
+    }
+    const tables = streamSchemas(defs.tables, described, (name) => tableSelected(name, this.config.tables));
+    // Changed for decoding: the columns (names, types, order), which is what rows are read by.
+    const columns = (t: TableSchema) => JSON.stringify(t.columns.map((c) => [c.name, c.columnType]));
+    const changed = described.filter((t) => { const s = defs.tables.get(t.name); return s !== undefined && columns(s) !== columns(t); }).map((t) => t.name);
+    const gone = tables.filter((t) => !described.some((d) => d.name === t.name)).map((t) => t.name);
+    if (changed.length || gone.length) {
+      this.opts.logger.info({ relayDir: this.dir, changed, gone }, `relay resumes decoding with the definitions of its last record: ${[...changed.map((n) => `${n} (changed since)`), ...gone.map((n) => `${n} (no longer in the catalogue)`)].join(', ')}; the schema changes in the binlog after it bring them up to date`);
+    }
+    writer.define(tables, { replace: true });
+    return tables;
+  }
+
+  private async streamLoop(writer: RelayWriter): Promise<void> {
     const log = this.opts.logger;
     let attempt = 0;
     for (;;) {
@@ -366,7 +395,7 @@ export class Relay {
           this.reopen = false;
         }
         this.state = 'streaming';
-        await this.streamOnce(source, writer, tables);
+        await this.streamOnce(source, writer);
       } catch (err) {
         if (this.abort.signal.aborted || ((this.paused || this.moving) && (err instanceof AbortedError || !(err instanceof TributaryError) || !err.fatal))) {
           await writer.flush();
@@ -389,10 +418,14 @@ export class Relay {
     }
   }
 
-  /** One source stream from the durable position, until it fails or is aborted (pause, cancel). */
-  private async streamOnce(source: ChangeSource, writer: RelayWriter, tables: readonly TableSchema[]): Promise<void> {
+  /**
+   * One source stream from the durable position, until it fails or is aborted (pause, cancel),
+   * decoding with the definitions at that position (the writer's, as the records before it left them).
+   */
+  private async streamOnce(source: ChangeSource, writer: RelayWriter): Promise<void> {
     await writer.flush();
     const from = writer.durablePosition().position;
+    const tables = [...writer.definitions().tables.values()];
     const ctl = new AbortController();
     this.streamAbort = ctl;
     if (this.abort.signal.aborted || this.paused) ctl.abort();

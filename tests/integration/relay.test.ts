@@ -246,4 +246,52 @@ describe('tributary relay', () => {
       expect(await r.exited, r.stderr().slice(-3000)).toBe(0);
     }
   }, 120_000);
+
+  it('ALTERs made while the relay was down: it resumes decoding with its own definitions of then, so the rows before, between and after them arrive as written', async () => {
+    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    const same = async () => (await rows(src, 'SELECT * FROM shop.orders ORDER BY id')) === (await rows(dst, 'SELECT * FROM shop.orders ORDER BY id'));
+    let relay = start(relayArgs());
+    await inStep('the relay streaming', async () => /"msg":"relay (started|resuming)/.test(relay.stderr()), [relay], 30_000);
+    const sync = start(syncArgs(target.url('shop'), 'to-mariadb'));
+    await write(100000, 5);
+    await inStep('the sync in step before the stop', same, [relay, sync]);
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited, relay.stderr().slice(-3000)).toBe(0);
+
+    // Rows under each definition, while no relay reads the binlog: the catalogue ends at the third.
+    await write(100100, 5);
+    await src.query('ALTER TABLE shop.orders ADD COLUMN qty INT NOT NULL DEFAULT 7 AFTER id');
+    await src.query("INSERT INTO shop.orders (id, qty, note) VALUES (100200, 1, 'q1'), (100201, 2, 'q2')");
+    await src.query('UPDATE shop.orders SET qty = 3 WHERE id <= 10');
+    await src.query('ALTER TABLE shop.orders RENAME COLUMN note TO remark, MODIFY qty BIGINT NOT NULL DEFAULT 7');
+    await src.query("INSERT INTO shop.orders (id, qty, remark) VALUES (100300, 9000000000, 'r1')");
+    await src.query("UPDATE shop.orders SET remark = 'r2' WHERE id = 100200");
+    await src.query('DELETE FROM shop.orders WHERE id = 100101');
+
+    relay = start(relayArgs());
+    await inStep('the sync in step after the relay resumed across both ALTERs', same, [relay, sync]);
+    expect(relay.stderr().split('\n').filter((l) => l.includes('resumes decoding')).join('\n')).toMatch(/relay resumes decoding with the definitions of its last record: (shop\.)?orders \(changed since\)/);
+    // An ALTER while it streams, then its binlog connection cut: the reconnect decodes with the
+    // definitions its records left, not with those it started with.
+    await src.query('ALTER TABLE shop.orders ADD COLUMN extra VARCHAR(10) NULL');
+    await src.query("INSERT INTO shop.orders (id, qty, remark, extra) VALUES (100350, 5, 'x', 'e')");
+    await inStep('the sync in step after an ALTER while streaming', same, [relay, sync]);
+    const [dumps] = await src.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'");
+    for (const d of dumps as { ID: number }[]) await src.query(`KILL ${d.ID}`);
+    await src.query("INSERT INTO shop.orders (id, qty, remark, extra) VALUES (100351, 6, 'y', 'f')");
+    await inStep('the sync in step after the relay reconnected', same, [relay, sync]);
+    expect(relay.stderr()).toContain('reconnecting from the last durable transaction');
+    // Restarted again past the ALTERs: its definitions are now the ones the records left.
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited).toBe(0);
+    await src.query("INSERT INTO shop.orders (id, qty, remark) VALUES (100400, 4, 'after')");
+    relay = start(relayArgs());
+    await inStep('the sync in step after a restart past the ALTERs', same, [relay, sync]);
+    expect(relay.stderr()).not.toMatch(/changed since/);
+    expect(relay.stderr() + sync.stderr()).not.toContain('"level":50');
+    for (const r of [sync, relay]) {
+      r.child.kill('SIGTERM');
+      expect(await r.exited, r.stderr().slice(-3000)).toBe(0);
+    }
+  }, 120_000);
 });
