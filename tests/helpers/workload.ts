@@ -69,3 +69,53 @@ export async function createWriterTable(conn: Connection, db: string, table: str
     `INSERT INTO \`${db}\`.\`${table}\` SELECT seq, CONCAT('k', seq), seq, REPEAT('x', seq % 50) FROM \`${db}\`.seq_1_to_${rows}`,
   );
 }
+
+/** The workload of a promotion test (promotionWorkload). */
+export interface PromotionWorkload {
+  /** Rows inserted so far (ids from the first id on, one after the other). */
+  readonly inserted: () => number;
+  /**
+   * Stops the writes (after the one under way), runs `promote` (the replica catches up, the primary
+   * dies, the replica becomes primary) and goes on writing on the connection it returns.
+   */
+  promote(promote: () => Promise<Connection>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A steady workload across a source promotion (the failover tests): every 10 ms one transaction, an
+ * insert of the next id and an update of one of rows 1..100, into `table (id, v)` on whichever
+ * server is primary; so after it the new primary holds exactly ids firstId … firstId + inserted − 1.
+ */
+export function promotionWorkload(first: Connection, table: string, firstId: number): PromotionWorkload {
+  let writer = first;
+  let paused = false;
+  let stop = false;
+  let next = firstId;
+  let inserted = 0;
+  let current: Promise<unknown> = Promise.resolve();
+  const loop = (async () => {
+    while (!stop) {
+      if (!paused) {
+        const id = next++;
+        current = writer.query(`INSERT INTO ${table} VALUES (${id}, 0); UPDATE ${table} SET v = v + 1 WHERE id = ${(id % 100) + 1}`);
+        await current;
+        inserted++;
+      }
+      await new Promise((res) => setTimeout(res, 10));
+    }
+  })();
+  return {
+    inserted: () => inserted,
+    async promote(promote) {
+      paused = true;
+      await current;
+      writer = await promote();
+      paused = false;
+    },
+    async stop() {
+      stop = true;
+      await loop;
+    },
+  };
+}

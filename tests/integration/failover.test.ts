@@ -10,6 +10,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startMariaDb, type Server } from '../../src/testing/servers.js';
 import { connect, runCli, startCli, tableRows, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { promotionWorkload } from '../helpers/workload.js';
 
 let primary: Server;
 let replica: Server;
@@ -181,36 +182,21 @@ describe('failover by GTID (MariaDB primary and replica)', () => {
     await equalTo(p, 'live', 't');
     expect((await status()).sourceHost).toBe(`127.0.0.1:${primary.port}`);
     // The workload: inserts and updates, one transaction each, on whichever server is primary.
-    let writer = p;
-    let paused = false;
-    let stop = false;
-    let next = 1000;
-    let inserted = 0;
-    const loop = (async () => {
-      while (!stop) {
-        if (!paused) {
-          const id = next++;
-          await writer.query(`INSERT INTO live.t VALUES (${id}, 0); UPDATE live.t SET v = v + 1 WHERE id = ${(id % 100) + 1}`);
-          inserted++;
-        }
-        await new Promise((res) => setTimeout(res, 10));
-      }
-    })();
+    const work = promotionWorkload(p, 'live.t', 1000);
     await waitUntil('the sync streams the workload', async () => {
       const [[n]] = await t.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM live.t');
       return Number(n?.n) > 150;
     }, 30_000);
     // Promotion: the primary stops taking writes, the replica catches up, the primary dies.
-    paused = true;
-    await new Promise((res) => setTimeout(res, 50));
-    await caughtUp();
-    primary.kill();
-    await r.query('STOP SLAVE; RESET SLAVE ALL');
-    writer = r;
-    paused = false;
-    await waitUntil('writes on the new primary', () => inserted > 300, 30_000);
-    stop = true;
-    await loop;
+    await work.promote(async () => {
+      await caughtUp();
+      primary.kill();
+      await r.query('STOP SLAVE; RESET SLAVE ALL');
+      return r;
+    });
+    await waitUntil('writes on the new primary', () => work.inserted() > 300, 30_000);
+    await work.stop();
+    const inserted = work.inserted();
     await equalTo(r, 'live', 't');
     const [[n]] = await t.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM live.t');
     expect(Number(n?.n)).toBe(100 + inserted);

@@ -17,6 +17,7 @@ import { freePort, startMariaDb, type Server } from '../../src/testing/servers.j
 import { auditCommits } from '../helpers/audit.js';
 import { inStep } from '../helpers/converge.js';
 import { connect, runCli, startCli, tableRows, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { promotionWorkload } from '../helpers/workload.js';
 
 let primary: Server;
 let replica: Server;
@@ -162,36 +163,21 @@ describe('the relay follows a source failover by GTID', () => {
   }, 60_000);
 
   it('the replica is promoted under a steady workload: the relay moves to it by itself, nothing lost or doubled', async () => {
-    let writer = p;
-    let paused = false;
-    let stop = false;
-    let next = 10_000;
-    let inserted = 0;
-    const loop = (async () => {
-      while (!stop) {
-        if (!paused) {
-          const id = next++;
-          await writer.query(`INSERT INTO live.t VALUES (${id}, 0); UPDATE live.t SET v = v + 1 WHERE id = ${(id % 100) + 1}`);
-          inserted++;
-        }
-        await new Promise((res) => setTimeout(res, 10));
-      }
-    })();
+    const work = promotionWorkload(p, 'live.t', 10_000);
     await waitUntil('the workload reaches the target', async () => {
       const [[n]] = await t.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM live.t WHERE id >= 10000');
       return Number(n?.n) > 50;
     }, 30_000);
     // Promotion: the primary stops taking writes, the replica catches up, the primary dies.
-    paused = true;
-    await new Promise((res) => setTimeout(res, 50));
-    await caughtUp();
-    primary.kill();
-    await r.query('STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0');
-    writer = r;
-    paused = false;
-    await waitUntil('writes on the new primary', () => inserted > 200, 30_000);
-    stop = true;
-    await loop;
+    await work.promote(async () => {
+      await caughtUp();
+      primary.kill();
+      await r.query('STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0');
+      return r;
+    });
+    await waitUntil('writes on the new primary', () => work.inserted() > 200, 30_000);
+    await work.stop();
+    const inserted = work.inserted();
     await equalTo(r);
     const [[n]] = await t.query<RowDataPacket[]>('SELECT COUNT(*) AS n, MIN(id) AS lo, MAX(id) AS hi FROM live.t WHERE id >= 10000');
     expect([Number(n?.n), Number(n?.lo), Number(n?.hi)]).toStrictEqual([inserted, 10_000, 10_000 + inserted - 1]);
