@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +8,8 @@ import { createLogger } from '../../src/core/logger.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import { foldSchemas, RelayWriter, streamSchemas } from '../../src/relay/index.js';
 import { decodeHeader, encodeHeader, frame, FORMAT_VERSION } from '../../src/relay/record.js';
-import { parseHeader, readHeader } from '../../src/relay/segment.js';
+import { DURABLE_FILE, encodeMark, readMark } from '../../src/relay/meta.js';
+import { indexFile, parseHeader, readHeader, segmentFile } from '../../src/relay/segment.js';
 import { Relay } from '../../src/runner/relay.js';
 import { FakeSource, TABLE } from '../helpers/fakes.js';
 import { compare, p, txn } from './relay-fixtures.js';
@@ -115,6 +116,37 @@ describe('RelayWriter definitions', () => {
     expect(names(again.definitions().tables.get('t'))).toBe('id,v,w');
     again.define([table('t', 'v', 'w'), table('u')], { replace: true });
     expect([...again.definitions().tables.keys()]).toEqual(['t', 'u']);
+    await again.close();
+  });
+});
+
+describe('a directory of format 1 (written before the relay kept definitions)', () => {
+  it('opens with the caller\'s definitions, not stored, and keeps its own from the next segment on', async () => {
+    const w = await RelayWriter.open(dir, { sourceId: 's', startPosition: p(0), compare, tables: [table('t', 'v')] });
+    w.append(txn(1));
+    w.append({ position: p(2), events: [ddl(p(2), [table('t', 'v')], [table('t', 'v', 'w')])] });
+    await w.close();
+    // Rewrite segment 0 as a format 1 tributary wrote it: its header without definitions (the
+    // durable mark's offset moves by the difference; the index is rebuilt on open).
+    const file = segmentFile(dir, 0);
+    const buf = await readFile(file);
+    const { header, dataStart } = parseHeader(file, buf, buf.length, 0);
+    const { tables: _dropped, ...rest } = header;
+    const head = frame(encodeHeader({ ...rest, version: 1 }));
+    await writeFile(file, Buffer.concat([head, buf.subarray(dataStart)]));
+    const mark = (await readMark(dir))!;
+    await writeFile(join(dir, DURABLE_FILE), encodeMark({ ...mark, offset: mark.offset - dataStart + head.length }));
+    await rm(indexFile(dir, 0), { force: true });
+
+    const again = await RelayWriter.open(dir, { sourceId: 's', startPosition: p(0), compare, tables: [table('t', 'now')], segmentBytes: 4096 });
+    expect(again.durablePosition().ordinal).toBe(1);
+    // Its records are not folded onto the catalogue's definitions: those stand as given.
+    expect(again.definitions().stored).toBe(false);
+    expect(names(again.definitions().tables.get('t'))).toBe('id,now');
+    for (let n = 3; n <= 30; n++) again.append(txn(n, 3));
+    await again.flush();
+    const segs = again.meta().segments;
+    expect((await readHeader(dir, segs.at(-1)!.seq)).header).toMatchObject({ version: FORMAT_VERSION, tables: [expect.objectContaining({ name: 't' })] });
     await again.close();
   });
 });
