@@ -5,7 +5,7 @@
  * servers' logs are read in tests/integration/query-comment.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { ConnectionOptions } from 'mysql2/promise';
+import mysql, { type ConnectionOptions } from 'mysql2/promise';
 import type pg from 'pg';
 import { connectionDsn } from '../../src/config/connection.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -64,8 +64,16 @@ describe('MySQL: queryFormat', () => {
   type Format = (this: { config: { stringifyObjects?: boolean } }, sql: string, values: unknown, tz?: string) => string;
   const format = (o: ConnectionOptions) => o.queryFormat as unknown as Format | undefined;
 
-  it('is not set without a comment (mysql2 formats as it always does)', () => {
-    expect(format(connectionOptions(dsn))).toBeUndefined();
+  it('without a comment fills placeholders as mysql2 does, and sends a statement without values as it is (no scan for placeholders)', () => {
+    const f = format(connectionOptions(dsn));
+    const conn = { config: {} };
+    expect(f?.call(conn, 'SELECT ?, ? FROM t WHERE s = ?', [1, null, "it's"], 'Z')).toBe("SELECT 1, NULL FROM t WHERE s = 'it\\'s'");
+    // A literal '?' stays: with no values nothing is a placeholder (mysql2's format agrees, after a scan).
+    const big = `INSERT INTO t VALUES ${Array.from({ length: 1000 }, (_, i) => `(${i}, 'a?b')`).join(',')}`;
+    for (const values of [undefined, null, []]) {
+      expect(f?.call(conn, big, values, 'Z')).toBe(big);
+      expect(f?.call(conn, big, values, 'Z')).toBe(mysql.format(big, (values ?? []) as never));
+    }
   });
 
   it('fills placeholders as mysql2 does, then puts the comment first; a ? in the comment is not a placeholder', () => {
