@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { unlessAborted } from '../core/abortable.js';
 import { AbortedError } from '../core/errors.js';
 import { sleep } from '../runner/retry.js';
 import { place, type PlacementInput } from './placement.js';
@@ -67,7 +68,7 @@ export class Scheduler {
     try {
       while (!signal.aborted && !lead.over) {
         // Stopping does not wait for etcd to answer (a worker cut off from it stops at once).
-        const state = await untilAborted(this.opts.store.state(), signal);
+        const state = await unlessAborted(this.opts.store.state(), signal, () => undefined);
         if (state === undefined) return;
         const ops = place(placementInput(state));
         if (ops.length) {
@@ -85,16 +86,5 @@ export class Scheduler {
     } finally {
       await stop();
     }
-  }
-}
-
-/** `p`'s value, or undefined as soon as `signal` aborts. */
-async function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    return await Promise.race([p, new Promise<undefined>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve(undefined)), { once: true }))]);
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }

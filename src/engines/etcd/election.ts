@@ -4,6 +4,7 @@ import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import type { Coordinator, Leadership, Member } from '../../coordination/leadership.js';
+import { unlessAborted } from '../../core/abortable.js';
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
 import { MAX_ATTEMPTS, reconnectDelayMs, sleep } from '../../runner/retry.js';
 import { connectError, openClient } from './connection.js';
@@ -42,21 +43,15 @@ export async function within(ms: number, fn: () => Promise<void>): Promise<void>
  */
 export async function answered<T>(what: string, p: Promise<T>, signal?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`etcd did not answer ${what} within ${CALL_MS / 1000} s (deadline exceeded)`)), CALL_MS);
+  });
   try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`etcd did not answer ${what} within ${CALL_MS / 1000} s (deadline exceeded)`)), CALL_MS);
-        if (!signal) return;
-        onAbort = () => reject(new AbortedError(`stopped while waiting for ${what}`));
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
+    return await unlessAborted(Promise.race([p, late]), signal, () => {
+      throw new AbortedError(`stopped while waiting for ${what}`);
+    });
   } finally {
     clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
