@@ -96,6 +96,10 @@ export class Runner extends EventEmitter {
   private sourceId: string | undefined;
   /** The host switchSource() moved the sync to: connected to first from then on. */
   private switchTo: { readonly host: string; readonly port: number } | undefined;
+  /** Ends the attempt under way (its copy at chunk boundaries, its stream at a transaction boundary, both checkpointed), as switchSource() does. */
+  private stopAttempt: (() => void) | undefined;
+  /** The tables without a key the attempt under way copies whole, in one snapshot of its source server, not done yet. */
+  private copyingWhole: (() => string[]) | undefined;
   /** switchSource() stopped the stream: the attempt ends, and the next one connects there. */
   private switching = false;
   /** The replica lag watch of the current attempt's copy (`replica`), while it runs. */
@@ -187,22 +191,33 @@ export class Runner extends EventEmitter {
   }
 
   /**
-   * Moves a streaming sync to another source host (POST /switch-source, `tributary switch-source`):
-   * first checks, on a connection of its own to that host, that it can resume the position applied
-   * now (the checks of a resume: GTID containment on another server; docs/failover.md), and
-   * refuses with that error when it cannot, the sync going on where it is. Then stops the stream at
-   * a transaction boundary (the checkpoint written), and the next attempt connects to `host` first
-   * (then the URL's others), checking again. Resolves with the host once the stream is stopping.
-   * Refused outside the stream phase (CONFIG_INVALID).
+   * Moves a copying or streaming sync to another source host (POST /switch-source, `tributary
+   * switch-source`): first checks, on a connection of its own to that host, that it can resume the
+   * position applied now (the checks of a resume: GTID containment on another server;
+   * docs/failover.md), and refuses with that error when it cannot, the sync going on where it is.
+   * Then ends the attempt — the stream at a transaction boundary, a copy at its chunk boundaries,
+   * both checkpointed — and the next attempt connects to `host` first (then the URL's others),
+   * checking again, and resumes there (a copy from its watermarks). Resolves with the host once the
+   * attempt is stopping. Refused (CONFIG_INVALID) in other phases, and while a table without a key
+   * is being copied whole (its one snapshot is of this server: another cannot continue it).
    */
   async switchSource(host: string): Promise<string> {
     const urlDsn = connectionDsn(this.config, 'source');
     const ep = parseHostPort(host, urlDsn.port);
     if (!ep) throw new TributaryError(ErrorCode.CONFIG_INVALID, `source host '${host}' is not host:port; give it as h2:3306`);
     const applier = this.applier;
-    if (this.phase !== 'stream' || !applier || this.switching) {
-      throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync moves to another source host only while streaming (it is ${this.switching ? 'moving already' : this.phase}); retry once the copy is done`);
+    const moving = () => (this.phase === 'copy' || this.phase === 'stream') && this.applier === applier && applier !== undefined;
+    if (!moving() || this.switching) {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync moves to another source host only while copying or streaming (it is ${this.switching ? 'moving already' : this.phase}); retry once it streams`);
     }
+    const refuseWhole = () => {
+      const whole = this.phase === 'copy' ? (this.copyingWhole?.() ?? []) : [];
+      if (whole.length) {
+        throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync cannot move to another source host while it copies ${whole.join(', ')} (no primary key nor unique NOT NULL key) whole, in one snapshot of the server it reads now, which another server cannot continue; retry once ${whole.length > 1 ? 'their' : 'its'} copy is done`);
+      }
+    };
+    refuseWhole();
+    if (!applier) throw new TributaryError(ErrorCode.INTERNAL, 'switchSource without an applier (a bug: please report it)');
     const position = applier.snapshot().appliedPosition;
     const probe = await openSource(this.config, { ...preferHost(urlDsn, ep), endpoints: [ep] }, this.syncId, this.logger.child({ component: 'switch-source' }));
     try {
@@ -217,13 +232,18 @@ export class Runner extends EventEmitter {
     } finally {
       await probe.close().catch(() => undefined);
     }
-    if (this.phase !== 'stream' || this.applier !== applier) {
-      throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync left the stream phase while ${ep.host}:${ep.port} was checked (it is ${this.phase}); ask again`);
+    if (!moving()) {
+      throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync left the copy and stream phases while ${ep.host}:${ep.port} was checked (it is ${this.phase}); ask again`);
     }
-    this.logger.info({ component: 'runner', host: `${ep.host}:${ep.port}`, position: probe.describePosition(position) }, `moving the source to ${ep.host}:${ep.port}: stopping the stream at a transaction boundary, then resuming there`);
+    refuseWhole();
+    this.logger.info(
+      { component: 'runner', host: `${ep.host}:${ep.port}`, position: probe.describePosition(position), phase: this.phase },
+      `moving the source to ${ep.host}:${ep.port}: stopping the ${this.phase === 'copy' ? 'copy at its chunk boundaries and the stream' : 'stream'} at a transaction boundary, then resuming there`,
+    );
     this.switchTo = ep;
     this.switching = true;
-    applier.stop();
+    if (this.stopAttempt) this.stopAttempt();
+    else applier.stop();
     return `${ep.host}:${ep.port}`;
   }
 
@@ -646,6 +666,11 @@ export class Runner extends EventEmitter {
         ...(applier ? {} : { schemaChangeWaitMs: 0 }),
       });
       this.copier = copier;
+      this.stopAttempt = () => {
+        job.abort();
+        this.applier?.stop();
+      };
+      this.copyingWhole = () => whole.filter((s) => !copier.progress().some((t) => t.table === s.name && t.done)).map((s) => s.name);
       // The first lag reading comes before the first chunk: a copy that must wait never starts one.
       await throttle?.start();
       this.setPhase('copy');
@@ -728,6 +753,8 @@ export class Runner extends EventEmitter {
       if (lateCopyError && !this.abort.signal.aborted) throw lateCopyError;
       if (checkError && !this.abort.signal.aborted) throw checkError;
     } finally {
+      this.stopAttempt = undefined;
+      this.copyingWhole = undefined;
       if (stopJob) this.abort.signal.removeEventListener('abort', stopJob);
       await this.stopThrottle();
       await session.close();

@@ -172,6 +172,43 @@ describe('failover by GTID (MariaDB primary and replica)', () => {
     expect(await run.exited).toBe(0);
   }, 90_000);
 
+  it('switch-source during the copy: the copy stops at its chunk boundaries and resumes from its watermark on the replica; refused while a table without a key is copied whole', async () => {
+    await p.query('CREATE DATABASE swc; CREATE TABLE swc.t (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO swc.t SELECT seq, seq FROM swc.seq_1_to_6000');
+    await p.query('CREATE DATABASE swk; CREATE TABLE swk.k (a INT NOT NULL, b INT NOT NULL); INSERT INTO swk.k SELECT seq % 100, seq FROM swk.seq_1_to_6000');
+    await t.query('CREATE DATABASE swc; CREATE DATABASE swk');
+    await caughtUp();
+    const post = (http: string) => fetch(`http://${http}/switch-source`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: `127.0.0.1:${replica.port}` }) });
+    type Status = { phase: string; sourceHost: string | null; stream: { reconnects: number } };
+    // A table without a key is copied whole, in one snapshot of the server it reads: refused.
+    const kHttp = `127.0.0.1:${await freePort()}`;
+    const keyless = sync('fo-swk', primary, 'swk', ['--http', kHttp, '--threads', '1', '--copy-rate-limit', '1000']);
+    await waitUntil('copying swk.k', async () => ((await fetch(`http://${kHttp}/status`).then((res) => res.json(), () => ({}))) as Status).phase === 'copy', 30_000);
+    const refused = await post(kHttp);
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/while it copies k \(no primary key nor unique NOT NULL key\) whole/);
+    keyless.child.kill('SIGKILL');
+    await keyless.exited;
+
+    const http = `127.0.0.1:${await freePort()}`;
+    const run = sync('fo-swc', primary, 'swc', ['--http', http, '--threads', '1', '--chunk-size', '200', '--copy-rate-limit', '1000']);
+    const status = async () => (await fetch(`http://${http}/status`).then((res) => res.json(), () => ({}))) as Status;
+    await waitUntil('some chunks copied', async () => (await status()).phase === 'copy' && Number((await t.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM swc.t').catch(() => [[{ n: 0 }]]))[0][0]?.n) >= 1000, 30_000);
+    // Writes during the copy, before and after the move.
+    await p.query('UPDATE swc.t SET v = -v WHERE id % 97 = 0; DELETE FROM swc.t WHERE id % 101 = 0; INSERT INTO swc.t VALUES (100000, 1)');
+    const moved = await post(http);
+    expect(moved.status, await moved.clone().text()).toBe(202);
+    await waitUntil('the sync on the replica', async () => (await status()).sourceHost === `127.0.0.1:${replica.port}`, 30_000);
+    await p.query('UPDATE swc.t SET v = 7 WHERE id BETWEEN 5000 AND 5100; INSERT INTO swc.t VALUES (100001, 2)');
+    await caughtUp();
+    await equalTo(r, 'swc', 't', 60_000);
+    await waitUntil('streaming', async () => (await status()).phase === 'stream', 30_000);
+    expect(run.stderr()).toContain('stopping the copy at its chunk boundaries');
+    expect(run.stderr()).toContain('resuming copy after the last checkpointed chunk');
+    expect(run.stderr()).toContain('another server than the checkpoint');
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+  }, 90_000);
+
   it('the replica is promoted under a steady workload: a sync given both hosts moves to it by itself, nothing lost', async () => {
     // Both hosts in the source URL: when the primary dies, the sync's retry connects to the next.
     const port = await freePort();
