@@ -2,17 +2,18 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
 /**
- * The files that take longest, slowest first (standby, cluster and the failover files placed by their
- * times alone on 2026-12-05): CI's per-file times of 2026-12-04 (/tmp/ci8), scaled by
- * each changed file's time alone before and after that day's test-time fixes, from about 155 s for
- * contract down to about 20 s (pagila and sakila also start and load their servers in beforeAll,
- * which the per-file time leaves out). On a clean checkout vitest has no timings cached and orders
- * by file size, so one of these could start last and leave a worker idle for minutes at the end of
- * the run; started first, they leave the short files (seconds each) for the tail.
+ * The files that take longest, slowest first: CI's per-file times of 2026-12-05 (/tmp/ci16, from
+ * about 118 s for ddl-stream-postgres down to about 20 s), each file changed by that day's second
+ * test-time pass scaled by its time alone under the lock before and after (contract, verify, cluster,
+ * sync, keyless, binlog-heartbeat, mysql-to-postgres; pagila and sakila also start and load their
+ * servers in beforeAll, which the per-file time leaves out). On a clean checkout vitest has no
+ * timings cached and orders by file size, so one of these could start last and leave a worker idle
+ * for minutes at the end of the run; started first, they leave the short files (seconds each) for
+ * the tail.
  */
 const SLOW_FIRST = [
-  'contract', 'ddl-stream-postgres', 'standby', 'verify', 'memory', 'ddl-stream', 'cluster', 'sync', 'etcd-target', 'postgres-relation-change',
-  'terminal', 'check', 'keyless', 'move', 'copy-order', 'binlog-heartbeat', 'mysql-to-postgres', 'demo', 'sakila', 'dashboard',
+  'ddl-stream-postgres', 'memory', 'contract', 'ddl-stream', 'verify', 'standby', 'etcd-target', 'sync', 'cluster', 'postgres-relation-change',
+  'move', 'check', 'keyless', 'terminal', 'copy-order', 'demo', 'dashboard', 'sakila', 'binlog-heartbeat', 'multi-database', 'mysql-to-postgres',
   'pagila', 'etcd-postgres', 'relay-failover', 'failover', 'secrets', 'lock-lost', 'etcd-check', 'checksum-sync', 'throttle', 'etcd-types', 'spatial',
 ];
 

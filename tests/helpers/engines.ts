@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
 import { afterAll, beforeAll } from 'vitest';
-import { connect, type CliRun } from './mysql.js';
+import { connect, waitUntil, type CliRun } from './mysql.js';
 
 export type EngineName = 'mysql' | 'postgres';
 
@@ -184,6 +184,21 @@ export function contractTableSql(engine: EngineName, table: string): string {
 }
 
 export const CONTRACT_COLUMNS = ['id', 'k', 'v', 'amount', 'pad'] as const;
+
+/**
+ * Inserts a marker row (key `id`: choose one beyond every key the test's writers use, as 1e9 + n
+ * for startContractWriter) into the contract table on the source, and resolves once the target holds
+ * it: the running sync `run` streams changes made now, after everything committed before. A test that
+ * wants its sync streaming under writes for a while waits for this instead of a fixed sleep, which a
+ * loaded machine may not fill and an idle one overfills (with writes the sync must then catch up on).
+ * Fails at once when `run` exits.
+ */
+export async function markerStreamed(src: Engine, dst: Engine, db: string, table: string, id: number, run: CliRun, timeoutMs = 60_000): Promise<void> {
+  await src.exec(db, `INSERT INTO ${src.name === 'mysql' ? `\`${table}\`` : `"${table}"`} (id, k, v) VALUES (${id}, 'marker', 0)`);
+  const arrived = async () => (await dst.rows(db, table, ['id'], 'id DESC LIMIT 1').catch(() => []))[0] === String(id);
+  await waitUntil(`marker row ${id} streamed to the target`, async () => (await arrived()) || run.child.exitCode !== null, timeoutMs, 50);
+  if (!(await arrived())) throw new Error(`the sync exited (code ${run.child.exitCode}) before marker row ${id} reached the target\n${run.stderr().slice(-3000)}`);
+}
 
 /** Fills the contract table with ids 1..rows. */
 export async function fillContractTable(e: Engine, db: string, table: string, rows: number): Promise<void> {

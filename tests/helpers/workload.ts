@@ -47,6 +47,10 @@ export async function startWriter(opts: WriterOptions): Promise<Writer> {
         await c.query('COMMIT');
       } catch {
         await c.query('ROLLBACK').catch(() => undefined);
+        // A connection that fails at once (the server gone) must not spin: timers would never run,
+        // and a test that failed with its writer still running would hang its worker instead of
+        // reporting (its afterAll stops the servers under the writer).
+        await new Promise((r) => setTimeout(r, 5));
       }
     }
   };

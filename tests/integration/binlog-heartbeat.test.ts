@@ -19,6 +19,12 @@ import type { StatusJson } from '../../src/server/status.js';
 
 /** The silence bound the syncs here run with: the server is asked for a heartbeat every 0.5 s. */
 const TIMEOUT_S = 5;
+/**
+ * The bound of the idle test, which waits three of them: shorter, so that the wait is too (a
+ * heartbeat every 0.3 s). The half-open test keeps TIMEOUT_S: it reads lag samples between 2 s after
+ * the cut and the moment the loss is noticed.
+ */
+const IDLE_TIMEOUT_S = 3;
 
 let source: Server;
 let target: Server;
@@ -61,11 +67,11 @@ async function count(conn: Connection, db: string): Promise<number> {
 }
 
 /** Starts a sync of `db` with the HTTP API; resolves once it streams. */
-async function startSync(db: string, sourceUrl: string, extra: string[] = []): Promise<{ run: CliRun; port: number }> {
+async function startSync(db: string, sourceUrl: string, extra: string[] = [], timeoutS = TIMEOUT_S): Promise<{ run: CliRun; port: number }> {
   const port = await freePort();
   const run = startCli(
     ['sync', '--source', sourceUrl, '--target', target.url(db), '--http', `127.0.0.1:${port}`, '--flush-interval', '100ms', '--checksum-interval', '10m', ...extra],
-    { TRIBUTARY_BINLOG_TIMEOUT: `${TIMEOUT_S}s` },
+    { TRIBUTARY_BINLOG_TIMEOUT: `${timeoutS}s` },
   );
   running.push(run);
   await waitUntil('the sync to stream', async () => {
@@ -134,9 +140,9 @@ describe('binlog connection liveness', () => {
   it('keeps lag 0 and reconnects never while a healthy source is idle for three times the bound', async () => {
     await src.query('CREATE DATABASE hb2; CREATE TABLE hb2.t (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO hb2.t VALUES (1, 1)');
     await dst.query('CREATE DATABASE hb2');
-    const { run, port } = await startSync('hb2', source.url('hb2'));
+    const { run, port } = await startSync('hb2', source.url('hb2'), [], IDLE_TIMEOUT_S);
     await waitUntil('the copy on the target', async () => (await count(dst, 'hb2')) === 1, 30_000);
-    const until = Date.now() + 3 * TIMEOUT_S * 1000;
+    const until = Date.now() + 3 * IDLE_TIMEOUT_S * 1000;
     let maxLag = 0;
     let samples = 0;
     while (Date.now() < until) {
@@ -149,7 +155,7 @@ describe('binlog connection liveness', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
     expect(samples).toBeGreaterThan(10);
-    // A heartbeat every 0.5 s: the lag never reads more than a late heartbeat's worth.
+    // A heartbeat every 0.3 s: the lag never reads more than a late heartbeat's worth.
     expect(maxLag).toBeLessThan(2);
     expect(run.stderr()).not.toContain('resuming from the checkpoint');
     await src.query('INSERT INTO hb2.t VALUES (2, 2)');

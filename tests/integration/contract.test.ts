@@ -12,6 +12,7 @@ import {
   contractTableSql,
   diffContract,
   fillContractTable,
+  markerStreamed,
   startContractWriter,
   type Engine,
   type EngineName,
@@ -67,10 +68,11 @@ describe.each(PAIRS)('contract %s → %s', (srcName, dstName) => {
   it('converges with inserts, updates, deletes and key updates during and after the copy', async () => {
     const d = await fresh(30_000);
     const writer = await startContractWriter(src, d, 'items', 35_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil('writes before the sync starts', () => writer.ops() >= 30, 30_000, 20);
     const run = sync(d, ['--threads', '3', '--chunk-size', '1000', '--chunk-time', '50ms']);
     await waitUntil('the copy', () => run.stderr().includes('initial copy done'), 120_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Writes after the copy, until the stream has caught up with them.
+    await markerStreamed(src, dst, d, 'items', 1e9 + 1, run);
     await writer.stop();
     expect(writer.ops()).toBeGreaterThan(50);
     await waitConverged(src, d, dst, d, 'items', run);
@@ -93,12 +95,13 @@ describe.each(PAIRS)('contract %s → %s', (srcName, dstName) => {
     const second = sync(d, ['--threads', '2', '--chunk-size', '2000']);
     await waitUntil('the resumed copy', () => second.stderr().includes('initial copy done'), 120_000);
     expect(second.stderr()).toContain('resuming copy after the last checkpointed chunk');
-    await new Promise((r) => setTimeout(r, 1000));
+    // Streaming under writes: killed once it applied a change made after its copy.
+    await markerStreamed(src, dst, d, 'items', 1e9 + 1, second);
     second.child.kill('SIGKILL');
     await second.exited;
     const third = sync(d);
     await waitUntil('the resumed stream', () => third.stderr().includes('resuming from checkpoint'), 60_000);
-    await new Promise((r) => setTimeout(r, 800));
+    await markerStreamed(src, dst, d, 'items', 1e9 + 2, third);
     await writer.stop();
     await waitConverged(src, d, dst, d, 'items', third);
     // Equal by the copy and the stream: not by the continuous checksum repairing a loss.

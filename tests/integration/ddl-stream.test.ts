@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 import { converged, copyDone } from '../helpers/converge.js';
-import { contractTableSql, enginePoolRig, fillContractTable, foreignKeyLines, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
+import { contractTableSql, enginePoolRig, fillContractTable, foreignKeyLines, markerStreamed, startContractWriter, type Engine, type EngineName } from '../helpers/engines.js';
 
 const { pool, track } = enginePoolRig();
 let dbSeq = 0;
@@ -288,7 +288,9 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     const writer = await startContractWriter(src, db, 'items', 300, 1);
     await src.exec(db, 'RENAME TABLE staging TO items_new');
     const later = await startContractWriter(src, db, 'items_new', 2000, 1);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Its later changes: some written, then on until the sync streamed one made after them.
+    await waitUntil('writes into items_new', () => later.ops() >= 30, 30_000, 20);
+    await markerStreamed(src, dst, db, 'items_new', 1e9 + 1, run);
     await later.stop();
     await writer.stop();
     expect(later.ops()).toBeGreaterThan(0);

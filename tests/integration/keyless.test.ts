@@ -22,7 +22,7 @@ const q = (e: EngineName, name: string) => (e === 'mysql' ? `\`${name}\`` : `"${
  * scanning statement each (about 180 a second measured here), and an unthrottled PostgreSQL writer
  * left it a backlog of a minute.
  */
-function startWriter(clients: EngineClient[], step: (c: EngineClient, rnd: (n: number) => number) => Promise<void>): { stop(): Promise<number> } {
+function startWriter(clients: EngineClient[], step: (c: EngineClient, rnd: (n: number) => number) => Promise<void>): Writer {
   let stopped = false;
   let ops = 0;
   const rnd = (n: number) => 1 + Math.floor(Math.random() * n);
@@ -41,6 +41,7 @@ function startWriter(clients: EngineClient[], step: (c: EngineClient, rnd: (n: n
   };
   const loops = clients.map((c) => loop(c));
   return {
+    ops: () => ops,
     async stop() {
       stopped = true;
       await Promise.all(loops);
@@ -48,6 +49,23 @@ function startWriter(clients: EngineClient[], step: (c: EngineClient, rnd: (n: n
       return ops;
     },
   };
+}
+
+interface Writer {
+  /** Row changes committed so far. */
+  ops(): number;
+  /** Stops the clients; resolves to the row changes committed. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Resolves once `writer` committed `n` more row changes than now (and at least `atLeast` in all):
+ * the writes a phase of the sync (its copy, its stream, its downtime) must see, without a fixed
+ * sleep that a loaded machine may not fill and an idle one overfills.
+ */
+async function moreWrites(writer: Writer, n: number, atLeast = 0): Promise<void> {
+  const want = Math.max(writer.ops() + n, atLeast);
+  await waitUntil(`${want} row changes written`, () => writer.ops() >= want, 30_000, 20);
 }
 
 /** '' when both sides hold the same multiset of rows (these columns), else the first differences. */
@@ -119,7 +137,7 @@ describe.each(ENGINE_PAIRS)('tables without a primary key %s → %s', (srcName: 
     });
     const run = sync(src, dst, db);
     await copyDone(run);
-    await new Promise((r) => setTimeout(r, 1000));
+    await moreWrites(writer, 60, 150);
     expect(await writer.stop()).toBeGreaterThan(100);
     await converged(src, dst, db, 'tokens', ['token', 'n', 'alias', 'note'], run);
     // The target has the unique key, not a primary key the source lacks.
@@ -185,16 +203,17 @@ describe.each(ENGINE_PAIRS)('tables without a primary key %s → %s', (srcName: 
     const columns = ['kind', 'n', 'note', 'amount'];
     // Writes before the sync starts, during its copy, and after.
     const writer = await start();
-    await new Promise((r) => setTimeout(r, 300));
+    await moreWrites(writer, 30);
     const first = sync(src, dst, db);
     await copyDone(first);
-    await new Promise((r) => setTimeout(r, 1500));
+    await moreWrites(writer, 90);
     // SIGKILL in the middle of streaming under writes, then start again.
     first.child.kill('SIGKILL');
     await first.exited;
-    await new Promise((r) => setTimeout(r, 500));
+    await moreWrites(writer, 30);
     const second = sync(src, dst, db);
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitUntil('the restarted sync resuming', () => second.stderr().includes('resuming from checkpoint') || second.child.exitCode !== null, 60_000, 50);
+    await moreWrites(writer, 90);
     expect(await writer.stop()).toBeGreaterThan(100);
     await converged(src, dst, db, 'events', columns, second, 180_000);
     // Duplicates stayed duplicates.

@@ -108,6 +108,18 @@ async function pgValue(db: string, sql: string): Promise<unknown> {
   return r.rows[0] ? Object.values(r.rows[0])[0] : undefined;
 }
 
+/**
+ * Inserts marker row `id` (beyond every id the writer uses) into `db`.items on the source and
+ * resolves once the target holds it: the sync `run` streams changes made now, after everything
+ * committed before (helpers/engines.ts markerStreamed, for this MariaDB → PostgreSQL pair).
+ */
+async function markerStreamed(db: string, id: number, run: CliRun): Promise<void> {
+  await pair.src.query(`INSERT INTO \`${db}\`.items (id, k, v) VALUES (?, 'marker', 0)`, [id]);
+  const arrived = async () => Number(await pgValue(db, `SELECT count(*) FROM items WHERE id = ${id}`)) === 1;
+  await waitUntil(`marker row ${id} streamed to the target`, async () => (await arrived().catch(() => false)) || run.child.exitCode !== null, 60_000, 50);
+  if (!(await arrived())) throw new Error(`the sync exited (code ${run.child.exitCode}) before marker row ${id} reached the target\n${run.stderr().slice(-3000)}`);
+}
+
 beforeAll(async () => {
   pair = await startPgPair();
 });
@@ -276,12 +288,13 @@ describe('sync MariaDB → PostgreSQL', () => {
     await createWriterTable(pair.src, 'conv', 'items', 30_000);
     await pair.createDb('conv');
     const writer = await startWriter({ url: pair.srcUrl('conv'), table: 'items', maxId: 40_000 });
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil('writes before the sync starts', () => writer.ops() >= 30, 30_000, 20);
     const run = sync('conv', 'conv', ['--threads', '4', '--chunk-size', '1000', '--chunk-time', '50ms']);
     await waitUntil('the copy to finish', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 90_000);
     expect(run.stderr()).toContain('initial copy done');
     const opsAtCopyEnd = writer.ops();
-    await new Promise((r) => setTimeout(r, 1500));
+    // Writes after the copy, until the stream has caught up with them.
+    await markerStreamed('conv', 1e9 + 1, run);
     await writer.stop();
     expect(opsAtCopyEnd).toBeGreaterThan(100);
     await waitEqualPg(pair, 'conv', 'conv', 'items', 60_000);
@@ -316,13 +329,16 @@ describe('sync MariaDB → PostgreSQL', () => {
     const rival = sync('crash', 'crash', ['--id', 'crash']);
     expect(await rival.exited).not.toBe(0);
     expect(rival.stderr()).toContain('TRIB_ALREADY_RUNNING');
-    await new Promise((r) => setTimeout(r, 1500));
+    // Streaming under writes: killed once it applied a change made after its copy.
+    await markerStreamed('crash', 1e9 + 1, first);
     first.child.kill('SIGKILL');
     await first.exited;
-    await new Promise((r) => setTimeout(r, 1000));
+    // Writes while no sync runs.
+    const opsAtKill = writer.ops();
+    await waitUntil('writes while the sync is down', () => writer.ops() >= opsAtKill + 150, 30_000, 20);
     const second = sync('crash', 'crash', ['--id', 'crash']);
     await waitUntil('the stream to resume', () => second.stderr().includes('resuming from checkpoint'), 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await markerStreamed('crash', 1e9 + 2, second);
     await writer.stop();
     await waitEqualPg(pair, 'crash', 'crash', 'items', 60_000);
     expect(await stopCli(second)).toBe(0);

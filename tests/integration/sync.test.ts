@@ -23,6 +23,18 @@ async function stopCli(run: CliRun): Promise<number> {
   return run.exited;
 }
 
+/**
+ * Inserts marker row `id` (beyond every id the writer uses) into `db`.items on the source and
+ * resolves once the target holds it: the sync `run` streams changes made now, after everything
+ * committed before (helpers/engines.ts markerStreamed, for these MariaDB connections).
+ */
+async function markerStreamed(db: string, id: number, run: CliRun): Promise<void> {
+  await pair.src.query(`INSERT INTO \`${db}\`.items (id, k, v) VALUES (?, 'marker', 0)`, [id]);
+  const arrived = async () => Number((await pair.dst.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${db}\`.items WHERE id = ?`, [id]))[0][0]?.n) === 1;
+  await waitUntil(`marker row ${id} streamed to the target`, async () => (await arrived().catch(() => false)) || run.child.exitCode !== null, 60_000, 50);
+  if (!(await arrived())) throw new Error(`the sync exited (code ${run.child.exitCode}) before marker row ${id} reached the target\n${run.stderr().slice(-3000)}`);
+}
+
 async function checkpointRows(db: string): Promise<Map<string, Record<string, unknown>>> {
   const [rows] = await pair.dst.query<RowDataPacket[]>(`SELECT name, body FROM \`${db}\`._tributary_checkpoint`);
   return new Map(rows.map((r) => [String(r.name), JSON.parse(String(r.body)) as Record<string, unknown>]));
@@ -48,11 +60,12 @@ describe('sync MariaDB → MariaDB', () => {
     await createWriterTable(pair.src, 'conv', 'items', 60_000);
     await pair.dst.query('CREATE DATABASE conv');
     const writer = await startWriter({ url: pair.srcUrl('conv'), table: 'items', maxId: 78_000 });
-    await new Promise((r) => setTimeout(r, 500));
+    await waitUntil('writes before the sync starts', () => writer.ops() >= 30, 30_000, 20);
     const run = sync('conv', 'conv', ['--threads', '4', '--chunk-size', '2000', '--chunk-time', '100ms']);
     await waitUntil('the copy to finish', () => run.stderr().includes('initial copy done'), 120_000);
     const opsAtCopyEnd = writer.ops();
-    await new Promise((r) => setTimeout(r, 2000));
+    // Writes after the copy, until the stream has caught up with them.
+    await markerStreamed('conv', 1e9 + 1, run);
     await writer.stop();
     expect(opsAtCopyEnd).toBeGreaterThan(100);
     await waitEqual(pair, 'conv', 'conv', 'items', 60_000);
@@ -83,15 +96,17 @@ describe('sync MariaDB → MariaDB', () => {
     expect(second.stderr()).toContain('resuming copy after the last checkpointed chunk');
     expect(second.stderr()).not.toContain('starting a new sync');
 
-    // kill -9 while streaming
-    await new Promise((r) => setTimeout(r, 1500));
+    // kill -9 while streaming under writes, once it applied a change made after its copy
+    await markerStreamed('crash', 1e9 + 1, second);
     second.child.kill('SIGKILL');
     await second.exited;
-    await new Promise((r) => setTimeout(r, 1000));
+    // Writes while no sync runs.
+    const opsAtKill = writer.ops();
+    await waitUntil('writes while the sync is down', () => writer.ops() >= opsAtKill + 150, 30_000, 20);
 
     const third = sync('crash', 'crash');
     await waitUntil('the stream to resume', () => third.stderr().includes('resuming from checkpoint'), 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await markerStreamed('crash', 1e9 + 2, third);
     await writer.stop();
     await waitEqual(pair, 'crash', 'crash', 'items', 60_000);
     // Equal by the copy and the stream: not by the continuous checksum repairing a loss.
