@@ -6,11 +6,10 @@ import { move, type MoveReport } from '../runner/move.js';
 import type { Runner } from '../runner/runner.js';
 import { assertBindAllowed, parseListen } from '../server/address.js';
 import { parseAllowedHosts } from '../server/host.js';
-import { SyncMetrics } from '../server/metrics.js';
-import { HttpApi } from '../server/server.js';
+import type { HttpApi } from '../server/server.js';
 import type { ProgressWebhook } from '../server/webhook.js';
 import { collectFlags, type CliContext } from './context.js';
-import { addSyncOptions, lingerAfter, progressWebhook } from './sync.js';
+import { addSyncOptions, lingerAfter, loadHttpApi, progressWebhook } from './sync.js';
 
 /** Flags of `move` that are not config keys. */
 const OWN_FLAGS = ['cutover', 'cutoverCommand', 'cutoverUndoCommand', 'maxLag', 'readyTimeout', 'drainTimeout', 'json'];
@@ -65,14 +64,15 @@ export function registerMove(program: Command, ctx: CliContext): void {
       let api: HttpApi | undefined;
       let apiStarted: Promise<void> | undefined;
       let apiError: unknown;
-      const metrics = config.http ? new SyncMetrics() : undefined;
+      const http = config.http ? await loadHttpApi() : undefined;
+      const metrics = http ? new http.SyncMetrics() : undefined;
       let webhook: ProgressWebhook | undefined;
       let failure: unknown;
       const serve = (runner: Runner) => {
         webhook = progressWebhook(runner, config, logger);
         webhook?.start();
-        if (!config.http) return;
-        api = new HttpApi({ runner, metrics, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) });
+        if (!config.http || !http) return;
+        api = new http.HttpApi({ runner, metrics, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, readyMaxLagSeconds: config.readyMaxLag, logger: logger.child({ component: 'http' }) });
         apiStarted = api.start().then(
           () => undefined,
           (err: unknown) => {

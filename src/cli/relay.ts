@@ -3,7 +3,6 @@ import { loadConfig } from '../config/load.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, resolveLogFormat } from '../core/logger.js';
 import { Relay } from '../runner/relay.js';
-import { RelayHttp } from '../server/relay.js';
 import { collectFlags, type CliContext } from './context.js';
 
 /** The relay takes no target; the shared config schema wants one, so it gets this placeholder (never opened). */
@@ -46,7 +45,8 @@ export function registerRelay(program: Command, ctx: CliContext): void {
       if (relayDir === undefined) throw new TributaryError(ErrorCode.CONFIG_INVALID, 'relay-dir is required; pass --relay-dir DIR (a local directory the relay writes, created when missing)');
       const logger = createLogger({ level: config.logLevel, format: resolveLogFormat(config.logFormat) });
       const relay = new Relay({ ...config, relayDir }, { logger: logger.child({ component: 'relay' }) });
-      const api = config.http ? new RelayHttp({ relay, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, logger: logger.child({ component: 'http' }) }) : undefined;
+      // Loaded only with --http (prom-client with it: see sync.ts loadHttpApi).
+      const api = config.http ? new (await import('../server/relay.js')).RelayHttp({ relay, listen: config.http, token: config.httpToken, allowedHosts: config.httpAllowedHosts, logger: logger.child({ component: 'http' }) }) : undefined;
       await api?.start();
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
