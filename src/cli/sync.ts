@@ -49,6 +49,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--pg-ddl-trigger <mode>', 'PostgreSQL source: install (the event trigger that writes DDL into the WAL, when the role is a superuser) | off (Relation messages only) (default install)')
     .option('--etcd-layout <layout>', "etcd target: key layout, tributary (<prefix>/<table>/<key>) | contrail (<prefix>/<resource-type>/<key>, contrail's sync) (default tributary)")
     .option('--max-txn-ops <n>', "etcd target: the server's --max-txn-ops, the most writes one etcd transaction holds (default 128)")
+    .option('--lock-ttl <duration>', "etcd target: the sync lock's lease, whole seconds from 2s to 60s: a killed instance's lock goes after it (default 10s)")
     .option('--column-types <list>', 'target type overrides, table.column=TYPE[,…]')
     .option('--table-rewrites <list>', 'write source tables under other names on the target, src=dst[,…]')
     .option('--exclude-columns <list>', 'leave columns out of the target, table.column[,…] (not a key column)')

@@ -139,6 +139,12 @@ export const SyncConfigSchema = z
     /** etcd target: the server's --max-txn-ops; one etcd transaction holds at most this many writes, the checkpoint's included. */
     maxTxnOps: z.number().int().min(2).max(1_000_000).default(128),
     /**
+     * etcd target: the time to live of the sync's lock lease (whole seconds, 2s–60s). A killed
+     * instance's lock goes when it runs out (the next start waits that long at most); a running
+     * one that cannot renew it for this long loses the lock and stops writing.
+     */
+    lockTtl: duration.refine((v) => toMs(v) >= 2000 && toMs(v) <= 60_000 && toMs(v) % 1000 === 0, 'is not a whole number of seconds from 2s to 60s; give e.g. 10s').default('10s'),
+    /**
      * Source tables written under other names on the target: { source: target } (flag: src=dst[,…]).
      * The copy, the stream, schema changes, checksums and etcd keys all use the target name
      * (transform/rules.ts). Two source tables may not share a target name.

@@ -97,6 +97,7 @@ describe('MariaDB → etcd', () => {
     const second = await runCli(['sync', '--source', mysql.url('e1'), '--target', etcd.url('e1')], {}, 60_000);
     expect(second.code).toBe(1);
     expect(second.stderr).toContain('TRIB_ALREADY_RUNNING');
+    expect(second.stderr).toContain('a killed one lets go within 10 s');
     await stop(run);
   }, 180_000);
 
@@ -180,18 +181,23 @@ describe('MariaDB → etcd', () => {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();
-    const args = ['--copy-rate-limit', '4000', '--threads', '2', '--chunk-size', '500'];
+    // A lock lease of 2 s (--lock-ttl): each restart after a kill waits that long at most, not 10 s.
+    const ttl = ['--lock-ttl', '2s'];
+    const args = ['--copy-rate-limit', '4000', '--threads', '2', '--chunk-size', '500', ...ttl];
     const first = sync('e4', 'e4', args);
     await waitUntil('copy under way', async () => (await client.getAll().prefix('/e4/t/').count()) > 3000, 60_000);
     first.child.kill('SIGKILL');
     await first.exited;
-    // The killed holder's lease runs out (10 s) before the next instance can take the lock.
-    const second = sync('e4', 'e4');
+    // The killed holder's lease runs out (2 s) before the next instance can take the lock.
+    const second = sync('e4', 'e4', ttl);
     await waitUntil('streaming', () => /copy done|streaming|caught up/i.test(second.stderr() + second.stdout()), 90_000);
+    const lockKey = Object.keys(await client.getAll().prefix('/e4/%tributary/').strings()).find((k) => k.endsWith('/lock'));
+    const lockKv = (await client.kv.range({ key: Buffer.from(lockKey ?? '') })).kvs[0];
+    expect(Number((await client.leaseClient.leaseTimeToLive({ ID: lockKv?.lease ?? '0' })).grantedTTL)).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     second.child.kill('SIGKILL');
     await second.exited;
-    const third = sync('e4', 'e4');
+    const third = sync('e4', 'e4', ttl);
     let lastDiff = '';
     await new Promise((resolve) => setTimeout(resolve, 3000));
     writing = false;

@@ -277,6 +277,14 @@ describe('messages say what the user types', () => {
     expect(msgs[2]).toMatch(/^flush-interval in config file /);
   });
 
+  it('--lock-ttl: whole seconds from 2s to 60s, 10s by default, named with the fix when out of range', () => {
+    expect(loadConfig({ flags: base, env: {} }).lockTtl).toBe('10s');
+    expect(loadConfig({ flags: base, env: { TRIBUTARY_LOCK_TTL: '3s' } }).lockTtl).toBe('3s');
+    for (const bad of ['1s', '2500ms', '61s']) {
+      expect(message(() => loadConfig({ flags: { ...base, lockTtl: bad }, env: {} }))).toBe(`lock-ttl '${bad}': is not a whole number of seconds from 2s to 60s; give e.g. 10s`);
+    }
+  });
+
   it('number errors read the same for -1 and abc, wherever they come from', () => {
     const file = join(dir, 'n.yaml');
     for (const [key, flag, range] of [

@@ -1,3 +1,4 @@
+import { toMs } from '../../config/schema.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Engine } from '../engine.js';
 import { valueConventions } from '../registry.js';
@@ -20,7 +21,7 @@ export const engine: Engine = {
   name: 'etcd',
   openSource: () => targetOnly('source'),
   async openTarget({ config, dsn, syncId, logger }) {
-    return new EtcdTarget({ dsn, syncId, logger, layout: config.etcdLayout, maxTxnOps: config.maxTxnOps, conventions: valueConventions });
+    return new EtcdTarget({ dsn, syncId, logger, layout: config.etcdLayout, maxTxnOps: config.maxTxnOps, lockTtlSeconds: toMs(config.lockTtl) / 1000, conventions: valueConventions });
   },
   openLagProbe: () => targetOnly('replica'),
   async openCoordinator({ dsn, syncId, ttlSeconds, logger, http }) {

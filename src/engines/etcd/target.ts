@@ -30,6 +30,8 @@ export interface EtcdTargetOptions {
   readonly layout: LayoutName;
   /** The server's --max-txn-ops: the most ops one etcd transaction holds. */
   readonly maxTxnOps: number;
+  /** The sync lock's lease TTL (--lock-ttl; lock.ts LEASE_TTL_SECONDS when absent). */
+  readonly lockTtlSeconds?: number;
   /** The value conventions of the source's engine, by TableSchema.engine (engines/registry.ts). */
   readonly conventions: (engine: string) => ValueConventions;
 }
@@ -152,6 +154,7 @@ export class EtcdTarget implements Target {
       syncId: this.opts.syncId,
       where: describeDsn(this.opts.dsn),
       logger: this.opts.logger,
+      ...(this.opts.lockTtlSeconds === undefined ? {} : { ttlSeconds: this.opts.lockTtlSeconds }),
       error: (err, what) => this.writeError(err, what),
     });
     await lock.acquire(watch);
