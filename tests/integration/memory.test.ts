@@ -112,11 +112,14 @@ async function bigTransactions(db: string, targetUrl: string, fingerprint: () =>
   await waitUntil('copy progress', async () => (await count().catch(() => 0)) >= 20_000, 120_000, 200);
   await commit();
   expect(run.stderr()).not.toContain('initial copy done');
+  // Cheap conditions first (the log, a row count), the fingerprint of every row once they hold: an
+  // MD5 of 500k rows every 2 s took a core from the sync it waited for.
+  await waitUntil('the copy to finish', () => run.stderr().includes('initial copy done'), 400_000, 500);
   await waitSame('the copy and the transaction', () => mariaFingerprint(src, db), fingerprint, 400_000);
-  await waitUntil('the copy to finish', () => run.stderr().includes('initial copy done'), 60_000);
   const duringCopy = peakRssMb(run.child.pid);
   // While streaming: update every row left and insert back the deleted ones, in one transaction.
   await src.query(`BEGIN; UPDATE ${db}.t SET a = REPEAT('c', 100), b = b + 1; INSERT INTO ${db}.t SELECT seq, REPEAT('d', 100), seq FROM ${db}.seq_1_to_${ROWS} WHERE seq % 3 = 0; COMMIT`);
+  await waitUntil('the streamed transaction\'s rows', async () => (await count().catch(() => 0)) === ROWS, 400_000, 500);
   await waitSame('the streamed transaction', () => mariaFingerprint(src, db), fingerprint, 400_000);
   const peak = peakRssMb(run.child.pid);
   process.stdout.write(`${db}: ${ROWS} rows; peak RSS ${duringCopy.toFixed(0)} MB after the transaction during the copy, ${peak.toFixed(0)} MB after the one while streaming\n`);
