@@ -206,8 +206,9 @@ export class Runner extends EventEmitter {
     const ep = parseHostPort(host, urlDsn.port);
     if (!ep) throw new TributaryError(ErrorCode.CONFIG_INVALID, `source host '${host}' is not host:port; give it as h2:3306`);
     const applier = this.applier;
-    const moving = () => (this.phase === 'copy' || this.phase === 'stream') && this.applier === applier && applier !== undefined;
-    if (!moving() || this.switching) {
+    // Copying or streaming, in the attempt that was asked (the attempt's applier is its identity).
+    const movable = () => (this.phase === 'copy' || this.phase === 'stream') && this.applier === applier;
+    if (!applier || !movable() || this.switching) {
       throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync moves to another source host only while copying or streaming (it is ${this.switching ? 'moving already' : this.phase}); retry once it streams`);
     }
     const refuseWhole = () => {
@@ -217,7 +218,6 @@ export class Runner extends EventEmitter {
       }
     };
     refuseWhole();
-    if (!applier) throw new TributaryError(ErrorCode.INTERNAL, 'switchSource without an applier (a bug: please report it)');
     const position = applier.snapshot().appliedPosition;
     const probe = await openSource(this.config, { ...preferHost(urlDsn, ep), endpoints: [ep] }, this.syncId, this.logger.child({ component: 'switch-source' }));
     try {
@@ -232,7 +232,7 @@ export class Runner extends EventEmitter {
     } finally {
       await probe.close().catch(() => undefined);
     }
-    if (!moving()) {
+    if (!movable()) {
       throw new TributaryError(ErrorCode.CONFIG_INVALID, `the sync left the copy and stream phases while ${ep.host}:${ep.port} was checked (it is ${this.phase}); ask again`);
     }
     refuseWhole();
