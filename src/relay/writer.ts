@@ -242,11 +242,11 @@ export class RelayWriter {
 
   /**
    * Sets the definitions the next records are decoded with, at a start (with nothing appended
-   * since open): those of `tables`, and with `replace` none other. Kept from the next segment's
-   * header on, and what definitions() answers.
+   * since open): exactly those of `tables`. Kept from the next segment's header on, and what
+   * definitions() answers.
    */
-  define(tables: readonly TableSchema[], opts: { readonly replace?: boolean } = {}): void {
-    if (opts.replace) this.schemas.clear();
+  define(tables: readonly TableSchema[]): void {
+    this.schemas.clear();
     for (const t of tables) this.schemas.set(t.name, t);
   }
 

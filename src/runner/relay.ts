@@ -359,7 +359,7 @@ export class Relay {
     const resuming = writer.durablePosition().ordinal >= 0;
     if (!defs.stored) {
       if (resuming) this.opts.logger.warn({ relayDir: this.dir }, `relay ${this.dir} was written by a tributary that kept no table definitions in its segments: it resumes decoding with the source's definitions of now, so a table altered since its last record is decoded wrongly or stops it; from its next segment on it keeps them`);
-      writer.define(described, { replace: true });
+      writer.define(described);
       return [...described];
     }
     const tables = streamSchemas(defs.tables, described, (name) => tableSelected(name, this.config.tables));
@@ -370,7 +370,7 @@ export class Relay {
     if (changed.length || gone.length) {
       this.opts.logger.info({ relayDir: this.dir, changed, gone }, `relay resumes decoding with the definitions of its last record: ${[...changed.map((n) => `${n} (changed since)`), ...gone.map((n) => `${n} (no longer in the catalogue)`)].join(', ')}; the schema changes in the binlog after it bring them up to date`);
     }
-    writer.define(tables, { replace: true });
+    writer.define(tables);
     return tables;
   }
 

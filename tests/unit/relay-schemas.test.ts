@@ -114,7 +114,7 @@ describe('RelayWriter definitions', () => {
     await w.close();
     const again = await open([table('t', 'x')]);
     expect(names(again.definitions().tables.get('t'))).toBe('id,v,w');
-    again.define([table('t', 'v', 'w'), table('u')], { replace: true });
+    again.define([table('t', 'v', 'w'), table('u')]);
     expect([...again.definitions().tables.keys()]).toEqual(['t', 'u']);
     await again.close();
   });
