@@ -29,6 +29,7 @@ export function registerRelay(program: Command, ctx: CliContext): void {
     .option('--position-mode <mode>', 'read the binlog by auto | gtid | file (default auto)')
     .option('--gtid-adopt-domains', 'moving to another server in GTID mode (failover): stream the GTID domains it logged that the relay does not know from their first transaction, instead of refusing them')
     .option('--binlog-timeout <duration>', 'MySQL source: reconnect when the binlog connection is silent this long (default 30s)')
+    .option('--decode-thread <on|off>', 'MySQL source: decode the binlog in a thread of its own beside the one that applies (default on)')
     .option('--buffer-mb <n>', 'bound on buffered stream data in MiB (default 32)')
     .option('--osc-shadows <patterns>', "online schema change tools' shadow tables, one * for the real table's name (default _*_gho,_*_new)")
     .option('--http <host:port>', 'serve GET /status, /metrics, /healthz and POST /pause, /resume, /switch-source here, e.g. 127.0.0.1:8090 (default: off)')

@@ -35,6 +35,7 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--batch-size <n>', 'most changes per target transaction (default 20000)')
     .option('--buffer-mb <n>', 'bound on buffered stream data in MiB (default 32)')
     .option('--binlog-timeout <duration>', 'MySQL source: reconnect when the binlog connection is silent this long, heartbeats included (default 30s)')
+    .option('--decode-thread <on|off>', 'MySQL source: decode the binlog in a thread of its own beside the one that applies (default on)')
     .option('--zero-dates <policy>', "MySQL zero dates for a target without them: error | null (default error)")
     .option('--foreign-keys <policy>', "the source's foreign keys among the synced tables: create (on the target, after the initial copy) | skip (default create)")
     .option('--ddl <policy>', 'a schema change of a synced table while streaming: follow (apply it to the target) | halt (stop on it) (default follow)')

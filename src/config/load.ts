@@ -16,7 +16,7 @@ function camel(key: string): string {
 }
 
 const NUMERIC = new Set(['threads', 'serverId', 'chunkSize', 'batchSize', 'bufferMb', 'readyMaxLag', 'copyRateLimit', 'maxTxnOps', 'relayMaxMb']);
-const BOOLEAN = new Set(['copyOnly', 'force', 'checksum', 'gtidAdoptDomains']);
+const BOOLEAN = new Set(['copyOnly', 'force', 'checksum', 'gtidAdoptDomains', 'decodeThread']);
 const DURATION = new Set(['flushInterval', 'chunkTime', 'binlogTimeout', 'checksumInterval', 'replicaMaxLag', 'progressInterval', 'relayMinAge', 'leaderTtl', 'lockTtl']);
 
 /** What a duration must look like, in every message about one (never the regular expression). */

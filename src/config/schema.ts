@@ -91,6 +91,11 @@ export const SyncConfigSchema = z
      * ten times as often.
      */
     binlogTimeout: duration.default('30s').refine((v) => toMs(v) >= 1000, 'give at least 1s'),
+    /**
+     * MySQL/MariaDB source: decode the binlog in a worker thread of its own (on), beside the
+     * thread that applies, or on that thread (off).
+     */
+    decodeThread: z.boolean().default(true),
     /** Bound on buffered stream data, in MiB. */
     bufferMb: z.number().int().min(1).max(4096).default(32),
     /** MySQL zero dates ('0000-00-00') bound for a target that has none: refuse (error) or write NULL. */

@@ -147,7 +147,7 @@ describe('relay record codec', () => {
 
   it('refuses to store what is not data (a function) with a TributaryError', () => {
     const ev = { type: 'ddl', tables: [], statement: 's', position: 'p', operations: [{ op: 'x', f: () => 1 }] } as unknown as StreamEvent;
-    expect(() => encodeTransaction(0, { position: 'p', events: [ev] })).toThrow(/cannot store a value of type function/);
+    expect(() => encodeTransaction(0, { position: 'p', events: [ev] })).toThrow(/holds a value of type function, which the event codec cannot encode/);
   });
 
   it('frames: a whole frame checks out; a flipped byte anywhere in it fails the CRC; a cut one is short', () => {

@@ -15,7 +15,7 @@ export { MysqlSource, MysqlTarget };
 export const engine: Engine = {
   name: 'mysql',
   async openSource({ config, dsn, syncId, logger, maxBufferBytes }) {
-    return new MysqlSource({ dsn, logger, poolSize: config.threads + 1, serverId: config.serverId ?? deriveServerId(syncId), positionMode: config.positionMode, adoptDomains: config.gtidAdoptDomains, maxBufferBytes, binlogTimeoutMs: toMs(config.binlogTimeout), tables: config.tables, oscShadows: config.oscShadows, databases: config.databases });
+    return new MysqlSource({ dsn, logger, poolSize: config.threads + 1, serverId: config.serverId ?? deriveServerId(syncId), positionMode: config.positionMode, adoptDomains: config.gtidAdoptDomains, maxBufferBytes, binlogTimeoutMs: toMs(config.binlogTimeout), decodeThread: config.decodeThread, tables: config.tables, oscShadows: config.oscShadows, databases: config.databases });
   },
   async openTarget({ config, dsn, syncId, logger }) {
     return new MysqlTarget({ dsn, syncId, logger, poolSize: config.threads, columnTypes: config.columnTypes, force: config.force });

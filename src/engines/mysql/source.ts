@@ -13,7 +13,8 @@ import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
-import { streamBinlog } from './stream.js';
+import { streamBinlog, type BinlogOptions } from './stream.js';
+import { streamBinlogThreaded } from './stream-thread.js';
 import { chunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { openConnection, openPool, connectError } from './connection.js';
@@ -40,6 +41,11 @@ export interface MysqlSourceOptions {
   readonly tables?: readonly string[];
   /** Online schema change tools' shadow names, one `*` for the real table (default: gh-ost's and pt-online-schema-change's). */
   readonly oscShadows?: readonly string[];
+  /**
+   * Decode the binlog in a worker thread of its own (stream-thread.ts), the default: zongji's
+   * decoding then runs beside the apply instead of on its thread. False decodes on the caller's thread.
+   */
+  readonly decodeThread?: boolean;
   /**
    * --databases: names or globs of the databases to sync (the URL names none). Tables are then
    * named `db.table` (core/names.ts) in everything this source returns and accepts. Absent or
@@ -586,28 +592,28 @@ export class MysqlSource implements ChangeSource {
   async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
     const useGtid = await this.useGtid();
     try {
-      yield* streamBinlog(
-        {
-          dsn: this.dsn,
-          serverId: this.opts.serverId,
-          from: positions.decodePosition(from),
-          useGtid,
-          tables,
-          catalogue: new Map(tables.flatMap((t) => {
-            const now = this.described.get(t.name);
-            return now && JSON.stringify(now.columns.map((c) => c.name)) !== JSON.stringify(t.columns.map((c) => c.name)) ? [[t.name, now] as const] : [];
-          })),
-          selects: (name) => tableSelected(name, this.opts.tables ?? []),
-          // A table entering the selection while streaming: the catalogue's definition now, if it has one.
-          describe: async (name) => ((await this.listTables()).includes(name) ? this.describe(name) : undefined),
-          ...(this.dbs ? { databases: this.dbs } : {}),
-          ...(this.opts.oscShadows ? { shadows: shadowPatterns(this.opts.oscShadows) } : {}),
-          maxBufferBytes: this.opts.maxBufferBytes,
-          timeoutMs: this.opts.binlogTimeoutMs ?? 30_000,
-          logger: this.opts.logger,
-        },
-        signal,
-      );
+      const binlog: BinlogOptions = {
+        dsn: this.dsn,
+        serverId: this.opts.serverId,
+        from: positions.decodePosition(from),
+        useGtid,
+        tables,
+        catalogue: new Map(tables.flatMap((t) => {
+          const now = this.described.get(t.name);
+          return now && JSON.stringify(now.columns.map((c) => c.name)) !== JSON.stringify(t.columns.map((c) => c.name)) ? [[t.name, now] as const] : [];
+        })),
+        selects: (name) => tableSelected(name, this.opts.tables ?? []),
+        // A table entering the selection while streaming: the catalogue's definition now, if it has one.
+        describe: async (name) => ((await this.listTables()).includes(name) ? this.describe(name) : undefined),
+        ...(this.dbs ? { databases: this.dbs } : {}),
+        ...(this.opts.oscShadows ? { shadows: shadowPatterns(this.opts.oscShadows) } : {}),
+        maxBufferBytes: this.opts.maxBufferBytes,
+        timeoutMs: this.opts.binlogTimeoutMs ?? 30_000,
+        logger: this.opts.logger,
+      };
+      // Decoding in a thread of its own takes zongji's CPU and garbage off the thread that applies.
+      if (this.opts.decodeThread ?? true) yield* streamBinlogThreaded({ ...binlog, selection: this.opts.tables ?? [] }, signal);
+      else yield* streamBinlog(binlog, signal);
     } catch (err) {
       if (err instanceof TributaryError) throw err;
       throw connectError(err, this.dsn, 'source binlog');
