@@ -285,6 +285,13 @@ describe('messages say what the user types', () => {
     }
   });
 
+  it('--decode-thread: on by default; on/off from a flag or the environment, a bad value named', () => {
+    expect(loadConfig({ flags: base, env: {} }).decodeThread).toBe(true);
+    expect(loadConfig({ flags: { ...base, decodeThread: 'off' }, env: {} }).decodeThread).toBe(false);
+    expect(loadConfig({ flags: base, env: { TRIBUTARY_DECODE_THREAD: 'off' } }).decodeThread).toBe(false);
+    expect(message(() => loadConfig({ flags: { ...base, decodeThread: 'sometimes' }, env: {} }))).toBe("--decode-thread 'sometimes' is not a boolean; use true or false");
+  });
+
   it('number errors read the same for -1 and abc, wherever they come from', () => {
     const file = join(dir, 'n.yaml');
     for (const [key, flag, range] of [
