@@ -255,6 +255,8 @@ export async function serveEvents<D>(produce: (ctx: ProducerContext<D>) => Async
     inflight += buf.byteLength;
     port.postMessage({ t: 'events', buf, count } satisfies FromWorker, [buf]);
     w.reset(0);
+    // A huge event (a row of large BLOBs) grew the buffer: it is let go.
+    w.trim();
     count = 0;
   };
   try {
