@@ -1,7 +1,8 @@
 import type { TableSchema } from '../../core/schema.js';
 import { tableSelected } from '../../config/tables.js';
 import { serveEvents } from '../../stream/thread.js';
-import { streamBinlog, type BinlogOptions } from './stream.js';
+import type { BinlogOptions } from './stream.js';
+import { installZongjiSpeedups } from './zongji-speedups.js';
 
 /**
  * The binlog decoding thread's module (stream-thread.ts starts it): streams the binlog with
@@ -15,6 +16,10 @@ export interface BinlogThreadData extends Omit<BinlogOptions, 'logger' | 'select
   /** Whether the main thread answers 'describe' calls (BinlogOptions.describe). */
   readonly describes: boolean;
 }
+
+// Before zongji is loaded (stream.js imports it).
+installZongjiSpeedups();
+const { streamBinlog } = await import('./stream.js');
 
 await serveEvents<BinlogThreadData>(({ data, signal, call, logger }) => {
   const { selection, describes, ...rest } = data;
