@@ -97,9 +97,9 @@ export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: Abo
   const worker = new Worker(ts ? TS_BOOTSTRAP : opts.module, {
     ...(ts ? { eval: true } : {}),
     workerData: ts ? { ...workerData, tsModule: opts.module.href, tsx: import.meta.resolve('tsx/esm/api') } : workerData,
-    // A decoder allocates fast and keeps little: V8's default young generation (up to 3 × 16 MB
-    // semi-spaces here) added ~40 MB of peak RSS for no speed (bench/stream.ts: 298–313 MB against
-    // 272–279 MB at 16 MB, at the same rate; 12 MB cost CPU).
+    // A decoder allocates fast and keeps little: V8's default young generation added ~15 MB of
+    // peak RSS for no speed (bench/stream.ts, 1M changes: 258–264 MB against 244–245 MB at 16 MB,
+    // 60–62k changes/s either way; 24 MB alike; 12 MB cost CPU).
     resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
   });
   const batches: { buf: Buffer; count: number }[] = [];
