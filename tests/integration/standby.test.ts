@@ -161,7 +161,8 @@ describe('standby instances of one sync, coordinated through etcd', () => {
     await leaderOf([first, other], 'a leading, b standing by');
     // b stands by with warm connections to both sides, and no replication stream.
     const sessions = async (c: typeof pair.src) => (await c.query<RowDataPacket[]>("SELECT ID AS id, COMMAND AS cmd FROM information_schema.PROCESSLIST WHERE USER = 'warm_b'"))[0].map((r) => ({ id: Number(r.id), cmd: String(r.cmd) }));
-    await waitUntil("the standby's connections open", async () => (await sessions(pair.src)).length > 0 && (await sessions(pair.dst)).length > 0, 30_000);
+    // Counted once its preflight has passed (a connection the preflight opens for itself is gone by then).
+    await waitUntil("the standby's connections open", async () => other.run.stderr().includes('their connections are kept open') && (await sessions(pair.src)).length > 0 && (await sessions(pair.dst)).length > 0, 30_000);
     const warmSource = await sessions(pair.src);
     const warmTarget = await sessions(pair.dst);
     expect(warmSource.filter((x) => x.cmd.startsWith('Binlog Dump'))).toEqual([]);
