@@ -76,7 +76,6 @@ export function addSyncOptions(cmd: Command): Command {
     .option('--config <file>', 'YAML config file with the same keys (flags > TRIBUTARY_* env > file)');
 }
 
-/** The progress webhook of `runner` when the config names one (server/webhook.ts), not started. */
 /**
  * The HTTP API and its metrics, loaded only by a command given --http: prom-client and what it
  * brings take ~0.1 s of CPU to load, which every other start of the CLI (check, verify, status, a
@@ -87,6 +86,7 @@ export async function loadHttpApi(): Promise<{ SyncMetrics: typeof import('../se
   return { SyncMetrics, HttpApi };
 }
 
+/** The progress webhook of `runner` when the config names one (server/webhook.ts), not started. */
 export function progressWebhook(runner: Runner, config: SyncConfig, logger: Logger): ProgressWebhook | undefined {
   if (!config.progressWebhook) return undefined;
   return new ProgressWebhook({

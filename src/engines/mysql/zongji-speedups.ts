@@ -55,26 +55,36 @@ export const parseIEEE754Float = function(high, low) {
   return VIEW__.getFloat32(0);
 };`;
 
+/** Each original with its replacement. */
+const REPLACEMENTS: readonly (readonly [string, string])[] = [
+  [ORIGINAL_ZERO_PAD, FAST_ZERO_PAD],
+  [ORIGINAL_PARSE_FLOAT, FAST_PARSE_FLOAT],
+];
+
+/**
+ * `source` with every original replaced, or unchanged unless all are found. Self-contained (no
+ * closure, no import): the load hook below runs its very text.
+ */
+function replaceAll(source: string, pairs: readonly (readonly [string, string])[]): string {
+  if (!pairs.every(([from]) => source.includes(from))) return source;
+  let text = source;
+  for (const [from, to] of pairs) text = text.replace(from, to);
+  return text;
+}
+
 /** zongji's common.js with the two helpers replaced; unchanged unless both originals are found. */
 export function patchZongjiCommon(source: string): string {
-  if (!source.includes(ORIGINAL_ZERO_PAD) || !source.includes(ORIGINAL_PARSE_FLOAT)) return source;
-  return source.replace(ORIGINAL_ZERO_PAD, FAST_ZERO_PAD).replace(ORIGINAL_PARSE_FLOAT, FAST_PARSE_FLOAT);
+  return replaceAll(source, REPLACEMENTS);
 }
 
 /** The load hook, as a module of its own (hooks run apart from the thread that registers them). */
 const HOOKS = `
-const TARGET = '/@vlasky/zongji/lib/common.js';
-const PAIRS = ${JSON.stringify([
-  [ORIGINAL_ZERO_PAD, FAST_ZERO_PAD],
-  [ORIGINAL_PARSE_FLOAT, FAST_PARSE_FLOAT],
-])};
+const PAIRS = ${JSON.stringify(REPLACEMENTS)};
+const replaceAll = ${replaceAll.toString()};
 export async function load(url, context, nextLoad) {
   const loaded = await nextLoad(url, context);
-  if (!url.endsWith(TARGET) || loaded.source == null) return loaded;
-  let text = String(loaded.source);
-  if (!PAIRS.every(([from]) => text.includes(from))) return loaded;
-  for (const [from, to] of PAIRS) text = text.replace(from, to);
-  return { ...loaded, source: text };
+  if (!url.endsWith('/@vlasky/zongji/lib/common.js') || loaded.source == null) return loaded;
+  return { ...loaded, source: replaceAll(String(loaded.source), PAIRS) };
 }
 `;
 
