@@ -47,7 +47,7 @@ export interface ChunkDigest {
   /** Opaque; equal only for the same multiset of rendered rows (up to hash collisions). */
   readonly digest: string;
   /**
-   * The digest's recipe and everything its rendering depends on (e.g. 'mysql-md5-v2
+   * The digest's recipe and everything its rendering depends on (e.g. 'mysql-md5-v3
    * time_zone=+00:00'). Two digests compare only when their formats are equal.
    */
   readonly format: string;

@@ -8,37 +8,57 @@ import type { ColumnCodec } from './values.js';
  * A chunk's digest computed by the server (ChangeSource.chunkDigest, Target.chunkDigest): shared
  * by the source and by the MySQL target digesting its own copy, as read.ts is.
  *
- * Each row is rendered as the bytes the text protocol sends for readChunk's select list (the
- * codecs' expressions, so a FLOAT is read widened to DOUBLE as readChunk reads it), character
- * columns converted to utf8mb4 as the connection receives them (a latin1 'Ã©' and a utf8mb4 'é'
- * share their stored bytes but not their text). Every value is cast to a binary string before
- * it is joined, so no charset or collation meets another. A value is `length:bytes`, NULL is
- * `N`, values are joined by `,`: the length prefix makes the rendering unambiguous ('' is `0:`,
- * the text 'N' is `1:N`). The first 64 bits of the row's MD5 are summed as an exact DECIMAL (SUM of
- * integers), so the digest does not depend on row order; with the row count, two chunks that
- * differ digest alike with a chance of about 2^-64.
+ * Each row is rendered from readChunk's select list (the codecs' expressions, so a FLOAT is read
+ * widened to DOUBLE as readChunk reads it), one field per column, fields joined by `,`:
+ * - a number, DECIMAL, YEAR, DATE, DATETIME, TIMESTAMP or TIME as its text (which never holds a
+ *   `,` and is never `N`), rendered by the server's own conversion, the one behind the text
+ *   protocol's values;
+ * - any other value as `length:bytes` (the length prefix makes it unambiguous: '' is `0:`, the
+ *   text 'N' is `1:N`), as a binary string: a character column in a UTF-8 charset (or ASCII) as
+ *   its stored bytes, which are the utf8mb4 bytes the connection receives; in any other charset
+ *   converted to utf8mb4 first (a latin1 'Ã©' and a utf8mb4 'é' share their stored bytes but not
+ *   their text). As binary strings, no two columns' charsets or collations meet;
+ * - NULL as `N`.
+ * Read against the column types, the rendering parses back one way only, so two rows render alike
+ * only when their values are alike. The first 64 bits of the row's MD5 are summed as an exact
+ * DECIMAL (SUM of integers), so the digest does not depend on row order; with the row count, two
+ * chunks that differ digest alike with a chance of about 2^-64.
+ *
+ * v2 rendered every value length-prefixed and cast: the same guarantee for ~1.5x the server's time
+ * (bench/README.md "checksum beside pt-table-checksum"). A digest of one format never compares
+ * equal to one of another (ChunkDigest.format).
  */
-export const MYSQL_DIGEST = 'mysql-md5-v2';
+export const MYSQL_DIGEST = 'mysql-md5-v3';
 
+/** Types whose text never holds the separator and is never `N`: rendered bare. */
+const BARE = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'float', 'double', 'year', 'date', 'datetime', 'timestamp', 'time']);
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit']);
+/** Character types whose stored bytes, in a UTF-8 compatible charset, are the bytes the connection receives. */
+const CHARACTER_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set']);
+const UTF8_BYTES = new Set(['utf8mb4', 'utf8mb3', 'utf8', 'ascii']);
 
 /** The bytes the connection receives for one column, as an expression of binary string type. */
-function rendered(col: Column, codec: ColumnCodec): string {
-  const text = col.charset !== undefined && col.charset !== 'binary' && !BINARY_TYPES.has(col.dataType);
-  return text ? `CAST(CONVERT(${codec.select} USING utf8mb4) AS BINARY)` : `CAST(${codec.select} AS BINARY)`;
+function bytes(col: Column, codec: ColumnCodec): string {
+  const isText = col.charset !== undefined && col.charset !== 'binary' && !BINARY_TYPES.has(col.dataType);
+  if (!isText || (CHARACTER_TYPES.has(col.dataType) && col.columnType !== 'json' && UTF8_BYTES.has(col.charset ?? ''))) return `CAST(${codec.select} AS BINARY)`;
+  return `CAST(CONVERT(${codec.select} USING utf8mb4) AS BINARY)`;
 }
 
-/** The statement for one chunk's digest: count, the two sums, and the session's time zone (part of the format). */
+/** One column's field of the row's rendering (see MYSQL_DIGEST). */
+export function digestField(col: Column, codec: ColumnCodec): string {
+  if (BARE.has(col.dataType)) return `IFNULL(${codec.select}, 'N')`;
+  const b = bytes(col, codec);
+  return `IFNULL(CONCAT(LENGTH(${b}), ':', ${b}), 'N')`;
+}
+
+/** The statement for one chunk's digest: count, the sum, and the session's time zone (part of the format). */
 export function digestSql(s: ChunkSql, table: TableSchema, range: KeyRange): { sql: string; params: unknown[] } {
-  const pieces = table.columns.map((c, i) => {
-    const x = rendered(c, s.codecs[i] as ColumnCodec);
-    return `IFNULL(CONCAT(LENGTH(${x}), _binary':', ${x}), _binary'N')`;
-  });
+  const fields = table.columns.map((c, i) => digestField(c, s.codecs[i] as ColumnCodec));
   const where = rangeWhere(table, range);
   // One 64-bit piece of each row's MD5, summed exactly: MariaDB merges a derived table into the
   // outer query and would compute the MD5 once per expression that uses it.
   const sql =
-    `SELECT COUNT(*), SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(_binary',', ${pieces.join(', ')})), 1, 16), 16, 10) AS UNSIGNED)), @@session.time_zone ` +
+    `SELECT COUNT(*), SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(',', ${fields.join(', ')})), 1, 16), 16, 10) AS UNSIGNED)), @@session.time_zone ` +
     `FROM ${s.from} ${filtered(where.sql, s)}`;
   return { sql, params: where.params };
 }
