@@ -304,7 +304,12 @@ export class ContinuousChecker extends EventEmitter {
     const ctx: ChunkContext = { source: this.opts.source, target: this.opts.target, recheck: { attempts: 0, delayMs: 0, maxDelayMs: 0 }, signal };
     const hasher = new RowHasher();
     let after: Value[] | null = null;
-    let size = this.opts.chunkSize;
+    // A chunk settled by digest teaches nothing of its size, and a server may render it whole to
+    // digest it (engines/postgres/digest.ts): bound it by the average row from the start, as the
+    // one-shot walk does.
+    const stats = await this.opts.source.tableStats(plan.table.name).catch(() => ({ rows: 0, avgRowBytes: 0 }));
+    const maxSize = stats.avgRowBytes > 0 ? Math.min(this.opts.chunkSize, Math.max(MIN_CHUNK, Math.floor(this.opts.chunkBytes / stats.avgRowBytes))) : this.opts.chunkSize;
+    let size = maxSize;
     for (;;) {
       if (signal.aborted || changed()) return;
       await this.yieldToLaggingStream(signal);
@@ -314,7 +319,7 @@ export class ContinuousChecker extends EventEmitter {
       if (bytes === undefined) {
         // Settled by digest: no rows read, nothing learnt about the chunk's size.
       } else if (bytes > this.opts.chunkBytes) size = Math.max(MIN_CHUNK, Math.floor((size * this.opts.chunkBytes) / bytes));
-      else if (size < this.opts.chunkSize) size = Math.min(this.opts.chunkSize, size * 2);
+      else if (size < maxSize) size = Math.min(maxSize, size * 2);
       if (upTo === null) break;
       after = upTo;
     }

@@ -48,7 +48,7 @@ interface Harness {
 }
 
 /** Source and target holding the same rows, a running applier and a checker (not yet running). */
-async function harness(table: TableSchema, rows: number, applierPause?: PauseGate, planAs: TableSchema = table): Promise<Harness> {
+async function harness(table: TableSchema, rows: number, applierPause?: PauseGate, planAs: TableSchema = table, sizes: { chunkSize?: number; chunkBytes?: number } = {}): Promise<Harness> {
   const late: { checker?: ContinuousChecker } = {};
   const source = new FakeSource([table]);
   source.seed(table.name, rowsOf(table, rows));
@@ -79,8 +79,8 @@ async function harness(table: TableSchema, rows: number, applierPause?: PauseGat
     plans: [plan],
     convergence,
     ...applierHooks(applier),
-    chunkSize: 10,
-    chunkBytes: 1 << 20,
+    chunkSize: sizes.chunkSize ?? 10,
+    chunkBytes: sizes.chunkBytes ?? 1 << 20,
     // Passes start only when asked (checkNow) after the first.
     intervalMs: 600_000,
     streamWaitMs: 5000,
@@ -125,6 +125,23 @@ describe.each([
     if (mode === 'range') expect(s.chunksByDigest).toBe(s.chunksChecked);
     else expect(s.chunksByDigest).toBe(0);
     expect(h.repairs).toEqual([]);
+    await h.stop();
+  });
+
+  it('sizes chunks by the average row before any is read (a chunk settled by digest reports no size)', async () => {
+    const probe = new FakeSource([table]);
+    probe.seed(table.name, rowsOf(table, 450));
+    const { avgRowBytes } = await probe.tableStats(table.name);
+    // A budget of 150 average rows: chunks of at most 150 rows, though --chunk-size is 1000.
+    const h = await harness(table, 450, undefined, table, { chunkSize: 1000, chunkBytes: 150 * avgRowBytes });
+    const sizes: number[] = [];
+    const boundary = h.source.chunkBoundary.bind(h.source);
+    h.source.chunkBoundary = (t, from, size, order) => (sizes.push(size), boundary(t, from, size, order));
+    h.start();
+    await h.checker.firstCleanPass;
+    expect(h.checker.status().rowsChecked).toBe(450);
+    expect(sizes.length).toBeGreaterThan(2);
+    expect(Math.max(...sizes)).toBe(150);
     await h.stop();
   });
 

@@ -10,27 +10,31 @@ import { quoteIdent } from './sql.js';
  *
  * Each row is rendered as `ROW(c1, c2, …)::text`: record_out calls each column's output function,
  * the one behind readChunk's raw text, and quotes what needs it (NULL is an empty field, '' is
- * `""`, quotes and backslashes are doubled), so the rendering is unambiguous. The row's md5 is
- * split into two 64-bit halves, each summed as numeric (sum of bigint: exact), so the digest does
- * not depend on row order (`OFFSET 0` keeps the planner from flattening the subquery, which would
- * compute the md5 once for each half: 1.7x the time, bench/README.md). Output functions depend on session settings (TimeZone, DateStyle,
- * IntervalStyle, extra_float_digits, bytea_output, lc_monetary): the statement reads them in the
- * same session, and they are part of the format, so digests from sessions that could render one
- * value two ways never compare (connection.ts sets the same ones for source and target).
+ * `""`, quotes and backslashes are doubled), so the rendering is unambiguous. The chunk's rows,
+ * in key order (readChunk's ORDER BY), are joined by newlines and the md5 of the whole is the
+ * digest (the `md5(string_agg(t::text, '' ORDER BY id))` idiom, per chunk): two chunks that
+ * differ digest alike with a chance of about 2^-128. The server holds one chunk's rendering
+ * at a time, which the walk bounds in bytes (checksum/walk.ts: --chunk-bytes over the average row).
+ * Output functions depend on session settings (TimeZone, DateStyle, IntervalStyle,
+ * extra_float_digits, bytea_output, lc_monetary): the statement reads them in the same session,
+ * and they are part of the format, so digests from sessions that could render one value two ways
+ * never compare (connection.ts sets the same ones for source and target).
+ *
+ * v1 summed two 64-bit halves of each row's md5 (order-free, bounded by nothing but the rows):
+ * 1.4x the server's time of v2 (bench/README.md "checksum beside pt-table-checksum").
  */
-export const POSTGRES_DIGEST = 'postgres-md5-v1';
+export const POSTGRES_DIGEST = 'postgres-md5-v2';
 
 const SETTINGS = ['TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output', 'lc_monetary'] as const;
 
 type Queryable = Pick<pg.Pool | pg.ClientBase, 'query'>;
 
-/** The statement for one chunk's digest: count, the two sums, then the session settings. */
+/** The statement for one chunk's digest: count, the md5, then the session settings. */
 export function digestSql(s: ChunkSql, table: TableSchema, range: KeyRange): { text: string; values: unknown[] } {
   const row = table.columns.map((c) => quoteIdent(c.name)).join(', ');
   const where = rangeWhere(table, range);
-  const half = (from: number) => `coalesce(sum(('x' || substr(h, ${from}, 16))::bit(64)::bigint), 0)::text`;
   const settings = SETTINGS.map((n) => `current_setting('${n}')`).join(', ');
-  const text = `SELECT count(*)::text, ${half(1)}, ${half(17)}, ${settings} FROM (SELECT md5(ROW(${row})::text) AS h FROM ${s.from} ${filtered(where.sql, s)} OFFSET 0) AS d`;
+  const text = `SELECT count(*)::text, coalesce(md5(string_agg(ROW(${row})::text, E'\\n' ORDER BY ${s.keyList})), ''), ${settings} FROM ${s.from} ${filtered(where.sql, s)}`;
   return { text, values: where.params };
 }
 
@@ -38,6 +42,6 @@ export function digestSql(s: ChunkSql, table: TableSchema, range: KeyRange): { t
 export async function digestRange(db: Queryable, s: ChunkSql, table: TableSchema, range: KeyRange): Promise<ChunkDigest> {
   const q = digestSql(s, table, range);
   const r = (await db.query<(string | null)[]>({ text: q.text, values: q.values, rowMode: 'array' })).rows[0] ?? [];
-  const settings = SETTINGS.map((n, i) => `${n}=${r[3 + i] ?? ''}`).join(' ');
-  return { rows: Number(r[0] ?? 0), digest: `${r[1] ?? '0'}:${r[2] ?? '0'}`, format: `${POSTGRES_DIGEST} ${settings}` };
+  const settings = SETTINGS.map((n, i) => `${n}=${r[2 + i] ?? ''}`).join(' ');
+  return { rows: Number(r[0] ?? 0), digest: r[1] ?? '', format: `${POSTGRES_DIGEST} ${settings}` };
 }
