@@ -12,7 +12,8 @@
  * Targets (the issue): tributary ≥ 1.5× dump|mariadb, peak RSS ≤ 300 MB.
  *
  *   node --import tsx bench/copy.ts            (BENCH_ROWS=… to change the size, BENCH_PROFILE=1 to profile,
- *                                              BENCH_COPY_ORDERS=asc,desc to time --copy-order desc beside asc)
+ *                                              BENCH_COPY_ORDERS=asc,desc to time --copy-order desc beside asc,
+ *                                              BENCH_TRIBUTARY_ARGS='--chunk-time 1s' for more options to each sync)
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, rmSync } from 'node:fs';
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
         order,
         '--progress',
         'none',
+        ...(process.env.BENCH_TRIBUTARY_ARGS ?? '').split(' ').filter(Boolean),
       ]);
       const r: TributaryExit = await run.exited;
       assertClean(`copy --threads ${threads} --copy-order ${order}`, r);
