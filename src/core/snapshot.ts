@@ -39,12 +39,13 @@ export interface EncodedChunk {
 
 /**
  * A digest of one chunk computed inside the database (ChangeSource.chunkDigest,
- * Target.chunkDigest): the row count and an order-independent sum of per-row hashes over the
- * exact text the side's readChunk decodes, rendered unambiguously (NULL, '' and 'N' apart).
+ * Target.chunkDigest): the row count and a hash over the exact text the side's readChunk decodes,
+ * rendered unambiguously (NULL, '' and 'N' apart): an order-independent sum of per-row hashes, or
+ * one hash of the rows in key order (readChunk's order).
  */
 export interface ChunkDigest {
   readonly rows: number;
-  /** Opaque; equal only for the same multiset of rendered rows (up to hash collisions). */
+  /** Opaque; equal only for the same rendered rows (up to hash collisions). */
   readonly digest: string;
   /**
    * The digest's recipe and everything its rendering depends on (e.g. 'mysql-md5-v3
