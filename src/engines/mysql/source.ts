@@ -91,6 +91,8 @@ export class MysqlSource implements ChangeSource {
   private dsn: Dsn;
   /** The definitions describe() read, by table: the catalogue's when the session began. */
   private readonly described = new Map<string, TableSchema>();
+  /** Whether stream() has said on which thread the binlog is decoded (once per source). */
+  private decodeLogged = false;
   private conn: Connection | undefined;
   private pool: Pool | undefined;
   private mariadb = false;
@@ -612,7 +614,10 @@ export class MysqlSource implements ChangeSource {
         logger: this.opts.logger,
       };
       // Decoding in a thread of its own takes zongji's CPU and garbage off the thread that applies.
-      if (this.opts.decodeThread ?? true) yield* streamBinlogThreaded({ ...binlog, selection: this.opts.tables ?? [] }, signal);
+      const threaded = this.opts.decodeThread ?? true;
+      if (!this.decodeLogged) this.opts.logger.info({ decodeThread: threaded }, threaded ? 'the binlog is decoded in a thread of its own' : 'the binlog is decoded on the applying thread (--decode-thread off)');
+      this.decodeLogged = true;
+      if (threaded) yield* streamBinlogThreaded({ ...binlog, selection: this.opts.tables ?? [] }, signal);
       else yield* streamBinlog(binlog, signal);
     } catch (err) {
       if (err instanceof TributaryError) throw err;
