@@ -9,7 +9,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -225,7 +225,11 @@ export function assertClean(label: string, r: TributaryExit): void {
 export interface ProfileSummary {
   readonly file: string;
   readonly totalMs: number;
+  /** Sampled time not idle (the thread's CPU, roughly). */
+  readonly busyMs: number;
   readonly top: { readonly fn: string; readonly selfMs: number; readonly pct: number }[];
+  /** The process's other threads (a decoding thread, …) with more than 5 % of their time busy, busiest first. */
+  readonly others?: readonly ProfileSummary[];
 }
 
 interface CpuProfile {
@@ -234,12 +238,8 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** Top self-time functions of the newest .cpuprofile in `dir`. */
-export function summariseProfile(dir: string, top = 20): ProfileSummary | undefined {
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
-  const name = files.sort().at(-1);
-  if (!name) return undefined;
-  const file = join(dir, name);
+/** Top self-time functions of one .cpuprofile. */
+function summariseFile(file: string, top: number): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
@@ -258,15 +258,33 @@ export function summariseProfile(dir: string, top = 20): ProfileSummary | undefi
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([fn, ms]) => ({ fn, selfMs: Math.round(ms), pct: Math.round((1000 * ms) / total) / 10 }));
-  return { file, totalMs: Math.round(total), top: list };
+  return { file, totalMs: Math.round(total), busyMs: Math.round(total - (self.get('(idle)') ?? 0)), top: list };
+}
+
+/**
+ * The profiles of one run in `dir` (node --cpu-prof writes one per thread: the main thread, a
+ * decoding thread, the module loader's): the main thread's (thread 0 of the newest process), with
+ * the other busy threads beside it.
+ */
+export function summariseProfile(dir: string, top = 20): ProfileSummary | undefined {
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort() : [];
+  if (!files.length) return undefined;
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile
+  const pidOf = (f: string) => f.split('.')[3];
+  const pid = pidOf(files.at(-1) as string);
+  const mine = files.filter((f) => pidOf(f) === pid).map((f) => summariseFile(join(dir, f), top));
+  const main = mine.find((p) => basename(p.file).split('.')[4] === '0') ?? (mine[0] as ProfileSummary);
+  const others = mine.filter((p) => p !== main && p.busyMs > 0.05 * p.totalMs).sort((a, b) => b.busyMs - a.busyMs);
+  return others.length ? { ...main, others } : main;
 }
 
 export function printProfile(label: string, p: ProfileSummary | undefined): void {
   if (!p) return;
   printTable(
-    `\n${label}: top self time (node --cpu-prof, ${(p.totalMs / 1000).toFixed(1)} s sampled; ${p.file.replace(ROOT + '/', '')})`,
+    `\n${label}: top self time (node --cpu-prof, ${(p.totalMs / 1000).toFixed(1)} s sampled, ${(p.busyMs / 1000).toFixed(1)} s busy; ${p.file.replace(ROOT + '/', '')})`,
     [['function', 'self ms', '%'], ...p.top.map((t) => [t.fn, String(t.selfMs), t.pct.toFixed(1)])],
   );
+  for (const o of p.others ?? []) printProfile(`${label}, another thread`, o);
 }
 
 export function sleep(ms: number): Promise<void> {
