@@ -10,18 +10,19 @@ import { quoteIdent } from './sql.js';
  *
  * Each row is rendered as `ROW(c1, c2, …)::text`: record_out calls each column's output function,
  * the one behind readChunk's raw text, and quotes what needs it (NULL is an empty field, '' is
- * `""`, quotes and backslashes are doubled), so the rendering is unambiguous. The chunk's rows,
- * in key order (readChunk's ORDER BY), are joined by newlines and the md5 of the whole is the
- * digest (the `md5(string_agg(t::text, '' ORDER BY id))` idiom, per chunk): two chunks that
- * differ digest alike with a chance of about 2^-128. The server holds one chunk's rendering
- * at a time, which the walk bounds in bytes (checksum/walk.ts: --chunk-bytes over the average row).
+ * `""`, quotes and backslashes are doubled), so the rendering is unambiguous. The digest is the md5
+ * of the rows' md5s in key order (readChunk's ORDER BY): two chunks that differ digest alike with a
+ * chance of about 2^-128. The server keeps 32 bytes a row, whatever the rows' size (an md5 of the
+ * rows' texts themselves, the `md5(string_agg(t::text, …))` idiom, was ~20 % faster but held the
+ * whole chunk's text, and a chunk's bytes are not known before it is read: TOASTed values are
+ * outside the statistics a chunk is sized by).
  * Output functions depend on session settings (TimeZone, DateStyle, IntervalStyle,
  * extra_float_digits, bytea_output, lc_monetary): the statement reads them in the same session,
  * and they are part of the format, so digests from sessions that could render one value two ways
  * never compare (connection.ts sets the same ones for source and target).
  *
- * v1 summed two 64-bit halves of each row's md5 (order-free, bounded by nothing but the rows):
- * 1.4x the server's time of v2 (bench/README.md "checksum beside pt-table-checksum").
+ * v1 summed two 64-bit halves of each row's md5 in a subquery the planner flattened, so each md5
+ * ran twice: ~1.9x the server's time of v2 (bench/README.md "Cheaper chunk digests").
  */
 export const POSTGRES_DIGEST = 'postgres-md5-v2';
 
@@ -34,7 +35,7 @@ export function digestSql(s: ChunkSql, table: TableSchema, range: KeyRange): { t
   const row = table.columns.map((c) => quoteIdent(c.name)).join(', ');
   const where = rangeWhere(table, range);
   const settings = SETTINGS.map((n) => `current_setting('${n}')`).join(', ');
-  const text = `SELECT count(*)::text, coalesce(md5(string_agg(ROW(${row})::text, E'\\n' ORDER BY ${s.keyList})), ''), ${settings} FROM ${s.from} ${filtered(where.sql, s)}`;
+  const text = `SELECT count(*)::text, coalesce(md5(string_agg(md5(ROW(${row})::text), '' ORDER BY ${s.keyList})), ''), ${settings} FROM ${s.from} ${filtered(where.sql, s)}`;
   return { text, values: where.params };
 }
 

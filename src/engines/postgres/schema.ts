@@ -355,11 +355,13 @@ async function leafPartitions(conn: Queryable, oid: number): Promise<PartitionId
 /**
  * Row estimate and average row size from the planner's statistics (reltuples is -1 before the
  * first ANALYZE). A partitioned table stores nothing itself: its figures are its leaf partitions'.
+ * The size counts the table's TOAST (pg_table_size): large values live there, and a chunk sized by
+ * the heap alone (18 bytes a TOASTed value) could hold thousands of times the bytes meant.
  */
 export async function tableStats(conn: Queryable, namespace: string | SchemaScope, table: string): Promise<{ rows: number; avgRowBytes: number }> {
   const { schema, relname } = (typeof namespace === 'string' ? SchemaScope.one(namespace) : namespace).placeOf(table);
   const r = await conn.query<{ tuples: string | null; bytes: string | null }>(
-    `SELECT sum(GREATEST(s.reltuples, 0)) AS tuples, sum(pg_relation_size(s.oid)) AS bytes
+    `SELECT sum(GREATEST(s.reltuples, 0)) AS tuples, sum(pg_table_size(s.oid)) AS bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_class s ON (c.relkind <> 'p' AND s.oid = c.oid)
                        OR (c.relkind = 'p' AND s.oid IN (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf))
