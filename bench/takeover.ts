@@ -11,6 +11,8 @@
  * be taken over sooner than the time to expiry; SIGTERM resigns and needs no expiry.
  *
  *   node --import tsx bench/takeover.ts        BENCH_TAKEOVER_ROUNDS=20 BENCH_TAKEOVER_TTL=2s
+ *                                             BENCH_TAKEOVER_SETTLE_MS=1000 (a standby stands by that long before each round)
+ *                                             BENCH_TRIBUTARY_ARGS=… (more options to each instance)
  *
  * Writes bench/results/takeover.json; the target is checked against the source at the end.
  */
@@ -20,6 +22,8 @@ import { freePort, startEtcdCluster, startMariaDb } from '../src/testing/servers
 import { buildTributary, connect, ENTRY, log, machine, printTable, queryRows, ROOT, sleep, warnIfBusy, writeResult } from './lib/harness.js';
 
 const ROUNDS = Number(process.env.BENCH_TAKEOVER_ROUNDS ?? 20);
+/** How long a standby stands by before each round (BENCH_TAKEOVER_SETTLE_MS). */
+const SETTLE_MS = Number(process.env.BENCH_TAKEOVER_SETTLE_MS ?? 1000);
 const TTL = process.env.BENCH_TAKEOVER_TTL ?? '2s';
 
 interface Instance {
@@ -61,7 +65,7 @@ async function main(): Promise<void> {
     await s.query("CREATE DATABASE tk; CREATE TABLE tk.hb (id INT PRIMARY KEY, n BIGINT); INSERT INTO tk.hb VALUES (1, 0); CREATE TABLE tk.t (id INT PRIMARY KEY, v INT); INSERT INTO tk.t SELECT seq, 0 FROM tk.seq_1_to_10000");
     await d.query('CREATE DATABASE tk');
     const launch = (http: string): Instance => {
-      const child = spawn(process.execPath, [ENTRY, 'sync', '--source', src.url('tk'), '--target', dst.url('tk'), '--id', 'tk', '--coordinator', etcd.url('bench'), '--leader-ttl', TTL, '--http', http, '--http-linger', '0', '--flush-interval', '50ms', '--checksum', 'off', '--log-format', 'json'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [ENTRY, 'sync', '--source', src.url('tk'), '--target', dst.url('tk'), '--id', 'tk', '--coordinator', etcd.url('bench'), '--leader-ttl', TTL, '--http', http, '--http-linger', '0', '--flush-interval', '50ms', '--checksum', 'off', '--log-format', 'json', ...(process.env.BENCH_TRIBUTARY_ARGS ?? '').split(' ').filter(Boolean)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
       const inst: Instance = { http, child, exited: new Promise((r) => child.on('exit', () => r())), log: '' };
       child.stderr?.on('data', (b: Buffer) => (inst.log = (inst.log + b.toString()).slice(-20_000)));
       return inst;
@@ -91,6 +95,9 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const kind = r % 2 === 0 ? 'kill -9' : 'SIGTERM';
       const old = await leader();
+      // A standby in service has stood by for a while: what it prepares while it waits (its source's
+      // decoding thread) is ready. One relaunched a moment ago, after the previous round, is not yet.
+      await sleep(SETTLE_MS);
       const standby = instances.find((i) => i !== old) as Instance;
       const since = beat;
       const t0 = performance.now();

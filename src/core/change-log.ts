@@ -48,6 +48,14 @@ export interface ChangeLog {
    */
   stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent>;
   /**
+   * A stream is expected soon (a standby's warm source, which may be elected at any moment): do
+   * now, off the stream's path, what would delay its start (MySQL: start its decoding thread and
+   * load its modules, ~0.2 s). Cheap, synchronous and idempotent; reads nothing from the source and
+   * keeps nothing that stops the process exiting; close() releases what it prepared. Sources with
+   * nothing to prepare do nothing.
+   */
+  prepareStream(): void;
+  /**
    * The target committed everything up to `position` (a position this source produced: from
    * currentPosition() or a commit, truncate, ddl or heartbeat event). Called by the applier right
    * after the target transaction holding that checkpoint committed, never before: a source that

@@ -9,7 +9,8 @@ export const WARM_REFRESH_MS = 10_000;
 /**
  * A standby's connections to the source and the target (docs/standby.md): opened and checked
  * (connect, the source's requirements) while it stands by, read every `refreshMs` so they stay
- * open and a broken one is replaced, never writing and never opening the replication stream.
+ * open and a broken one is replaced, never writing and never opening the replication stream (the
+ * source prepares it: ChangeLog.prepareStream, e.g. its decoding thread started).
  * When the instance is elected, `take()` hands them to the leader's first session, which skips
  * connecting. What is not taken is closed by `close()`.
  *
@@ -97,6 +98,8 @@ export class WarmSides {
     }
     this.sides = sides;
     this.targetSawCheckpoint = seen;
+    // An elected standby streams at once: what the stream's start would load, it loads now.
+    sides.source.prepareStream();
   }
 
   /** Reads both sides (the source's identity, the target's checkpoint); a failure closes them and opens them again. */

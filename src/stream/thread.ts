@@ -1,4 +1,4 @@
-import { Worker, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { Worker, parentPort, type MessagePort } from 'node:worker_threads';
 import type { StreamEvent } from '../core/change.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -24,6 +24,10 @@ import { decodeEvent, Decoder, encodeEvent, Encoder } from './event-codec.js';
  *   aborted, the worker ends, and a worker that does not end within `stopTimeoutMs` is terminated.
  * - Calls back: the producer may call the main thread's `calls` (e.g. describing a table from the
  *   catalogue through the source's own connections); its log lines go to the main thread's logger.
+ * - Prepared threads: `prepareThread` starts a worker before its stream is wanted (its isolate made
+ *   and its modules loaded, ~0.2 s for the binlog's), idle until threadEvents takes it; a worker
+ *   learns what to produce only from the `init` message, so a prepared one and a fresh one behave
+ *   alike. A prepared worker keeps nothing alive and is terminated by its `dispose()`.
  */
 
 /** The worker's young generation (see threadEvents). */
@@ -52,6 +56,7 @@ type FromWorker =
   | { readonly t: 'error'; readonly error: SerializedError };
 
 type ToWorker =
+  | { readonly t: 'init'; readonly data: unknown; readonly level: string; readonly maxInflight: number }
   | { readonly t: 'ack'; readonly bytes: number }
   | { readonly t: 'reply'; readonly id: number; readonly value?: unknown; readonly error?: SerializedError }
   | { readonly t: 'stop' };
@@ -84,24 +89,82 @@ export interface ThreadEventsOptions<D> {
   readonly stopTimeoutMs?: number;
   /** What the worker decodes, for messages (e.g. "binlog decoding"). */
   readonly what: string;
+  /** A worker prepareThread started for this module: taken if still alive, else disposed and a fresh one started. */
+  readonly prepared?: PreparedThread;
 }
 
-/** The main thread's side: starts the worker and yields its events (see the contract above). */
-export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
-  const maxInflight = opts.maxInflightBytes ?? 4 * 1024 * 1024;
-  const level = opts.logger.level;
-  const workerData = { data: opts.data, level, maxInflight };
+/** A worker started ahead of its stream (prepareThread), for threadEvents to take. */
+export interface PreparedThread {
+  readonly module: URL;
+  /** Terminates the worker unless threadEvents took it; idempotent. */
+  dispose(): void;
+}
+
+interface Spare extends PreparedThread {
+  readonly worker: Worker;
+  /** Whether the worker exited or failed while it waited. */
+  readonly dead: () => boolean;
+  /** Hands the worker over, once: undefined when it was taken, disposed or is dead. */
+  take(): Worker | undefined;
+}
+
+/** A worker for `module`, started and loading its modules, waiting for its `init` message. */
+function spawn(module: URL): Worker {
   // A TypeScript module (tests, `npm run dev`) is loaded through tsx, registered in the thread
   // itself: a worker does not inherit the main thread's loader hooks, nor take `--import` from execArgv.
-  const ts = opts.module.pathname.endsWith('.ts');
-  const worker = new Worker(ts ? TS_BOOTSTRAP : opts.module, {
-    ...(ts ? { eval: true } : {}),
-    workerData: ts ? { ...workerData, tsModule: opts.module.href, tsx: import.meta.resolve('tsx/esm/api') } : workerData,
+  const ts = module.pathname.endsWith('.ts');
+  return new Worker(ts ? TS_BOOTSTRAP : module, {
+    ...(ts ? { eval: true, workerData: { tsModule: module.href, tsx: import.meta.resolve('tsx/esm/api') } } : {}),
     // A decoder allocates fast and keeps little: V8's default young generation added ~15 MB of
     // peak RSS for no speed (bench/stream.ts, 1M changes: 258–264 MB against 244–245 MB at 16 MB,
     // 60–62k changes/s either way; 24 MB alike; 12 MB cost CPU).
     resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
   });
+}
+
+/**
+ * Starts a worker for `module` now, for the next threadEvents given it: a stream expected soon (a
+ * standby's) then starts without loading its modules. The worker waits idle and keeps the process
+ * from exiting no more than a timer that was unref'd would; `dispose()` ends it when no stream came.
+ */
+export function prepareThread(module: URL): PreparedThread {
+  const worker = spawn(module);
+  worker.unref();
+  let dead = false;
+  let taken = false;
+  const died = () => (dead = true);
+  worker.on('exit', died);
+  worker.on('error', died);
+  const spare: Spare = {
+    module,
+    worker,
+    dead: () => dead,
+    take() {
+      if (taken || dead) return undefined;
+      taken = true;
+      worker.off('exit', died);
+      worker.off('error', died);
+      worker.ref();
+      return worker;
+    },
+    dispose() {
+      if (taken) return;
+      taken = true;
+      void worker.terminate();
+    },
+  };
+  return spare;
+}
+
+/** The main thread's side: starts the worker (or takes `prepared`) and yields its events (see the contract above). */
+export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  const maxInflight = opts.maxInflightBytes ?? 4 * 1024 * 1024;
+  const level = opts.logger.level;
+  const prepared = opts.prepared as Spare | undefined;
+  const warm = prepared && prepared.module.href === opts.module.href ? prepared.take() : undefined;
+  prepared?.dispose();
+  const worker = warm ?? spawn(opts.module);
+  if (warm) opts.logger.info({ thread: opts.what }, 'the decoding thread was started ahead: the stream starts without loading it');
   const batches: { buf: Buffer; count: number }[] = [];
   let ended = false;
   let failure: Error | undefined;
@@ -178,6 +241,7 @@ export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: Abo
     void stop();
   };
   signal.addEventListener('abort', onAbort);
+  post({ t: 'init', data: opts.data, level, maxInflight });
   try {
     for (;;) {
       if (signal.aborted) return;
@@ -209,14 +273,19 @@ export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: Abo
 export async function serveEvents<D>(produce: (ctx: ProducerContext<D>) => AsyncIterable<StreamEvent>): Promise<void> {
   const port = parentPort as MessagePort | null;
   if (!port) throw new TributaryError(ErrorCode.INTERNAL, 'serveEvents() runs in a worker thread only');
-  const init = workerData as { data: D; level: string; maxInflight: number };
+  let init: { data: D; level: string; maxInflight: number } = { data: undefined as D, level: 'silent', maxInflight: Infinity };
+  let started: () => void = () => undefined;
+  const initialised = new Promise<void>((resolve) => (started = resolve));
   const ac = new AbortController();
   let inflight = 0;
   let drained: (() => void) | undefined;
   let nextCall = 0;
   const replies = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   port.on('message', (m: ToWorker) => {
-    if (m.t === 'ack') {
+    if (m.t === 'init') {
+      init = { data: m.data as D, level: m.level, maxInflight: m.maxInflight };
+      started();
+    } else if (m.t === 'ack') {
       inflight -= m.bytes;
       if (inflight <= init.maxInflight / 2 && drained) {
         const d = drained;
@@ -231,6 +300,7 @@ export async function serveEvents<D>(produce: (ctx: ProducerContext<D>) => Async
     } else if (m.t === 'stop') {
       ac.abort();
       drained?.();
+      started();
     }
   });
   const call = (name: string, ...args: unknown[]) =>
@@ -259,6 +329,13 @@ export async function serveEvents<D>(produce: (ctx: ProducerContext<D>) => Async
     w.trim();
     count = 0;
   };
+  // What to produce comes with the first message (a prepared worker waits here, its modules loaded).
+  await initialised;
+  if (ac.signal.aborted) {
+    port.postMessage({ t: 'end' } satisfies FromWorker);
+    port.close();
+    return;
+  }
   try {
     for await (const ev of produce({ data: init.data, signal: ac.signal, call, logger: workerLogger(port, init.level) })) {
       encodeEvent(w, ev);

@@ -153,6 +153,9 @@ class TransformedSource implements ChangeSource {
   checkPosition(position: string, opts?: { readonly readOnly?: boolean; readonly otherServer?: string }): Promise<void> {
     return this.inner.checkPosition(position, opts);
   }
+  prepareStream(): void {
+    this.inner.prepareStream();
+  }
   acknowledge(position: string): Promise<void> {
     return this.inner.acknowledge(position);
   }

@@ -394,6 +394,12 @@ export class FakeSource implements ChangeSource {
     }
   }
 
+  /** prepareStream() calls (nothing to prepare in memory: counted only). */
+  prepared = 0;
+  prepareStream(): void {
+    this.prepared++;
+  }
+
   /**
    * The log after `from`: events that follow the last boundary (commit, truncate, ddl, heartbeat)
    * at or before `from`. Changes of tables not asked for are left out, as a source's filter does.

@@ -175,8 +175,9 @@ describe('standby instances of one sync, coordinated through etcd', () => {
     // The leader goes on with the connections it kept while standing by (and opens the stream now).
     const nowTarget = new Set((await sessions(pair.dst)).map((x) => x.id));
     expect(warmTarget.filter((x) => nowTarget.has(x.id)).length, 'warm target connections taken over').toBe(warmTarget.length);
-    // The stream opens once leading (its decoding thread starts first: ~0.2 s).
+    // The stream opens once leading, in the decoding thread the standby started while it stood by.
     await waitUntil('the new leader streaming', async () => (await sessions(pair.src)).some((x) => x.cmd.startsWith('Binlog Dump')), 10_000);
+    expect(other.run.stderr()).toContain('the decoding thread was started ahead');
     const nowSource = await sessions(pair.src);
     expect(nowSource.filter((x) => warmSource.some((w) => w.id === x.id)).length, 'warm source connection taken over').toBe(warmSource.length);
     expect(nowSource.filter((x) => x.cmd.startsWith('Binlog Dump')).length).toBe(1);

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/core/change.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/logger.js';
-import { threadEvents } from '../../src/stream/thread.js';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { prepareThread, threadEvents, type PreparedThread } from '../../src/stream/thread.js';
 import { fixtureEvents } from './fixtures/thread-events.js';
 
 const MODULE = new URL('./fixtures/thread-producer.ts', import.meta.url);
@@ -112,5 +115,48 @@ describe('a change stream decoded in a worker thread', () => {
     await gen.return(undefined);
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(lines.some((l) => l.level === 'warn' && /did not stop in time/.test(l.msg))).toBe(true);
+  });
+
+  describe('a thread prepared ahead (prepareThread)', () => {
+    const workerOf = (p: PreparedThread) => (p as unknown as { worker: Worker }).worker;
+    const exited = (w: Worker) => new Promise<number>((resolve) => w.once('exit', resolve));
+
+    it('is taken by the stream: the same events, and the log says it was prepared', async () => {
+      const { logger, lines } = recordingLogger('debug');
+      const prepared = prepareThread(MODULE);
+      const { events, error } = await collect(threadEvents({ module: MODULE, data: { mode: 'events', count: 500 }, logger, what: 'test', prepared }, new AbortController().signal));
+      expect(error).toBeUndefined();
+      expect(events).toStrictEqual([...fixtureEvents(500)]);
+      expect(lines.some((l) => l.msg.includes('started ahead'))).toBe(true);
+    });
+
+    it('one that died or was disposed is replaced by a fresh thread', async () => {
+      const dead = prepareThread(MODULE);
+      const gone = exited(workerOf(dead));
+      await workerOf(dead).terminate();
+      await gone;
+      const disposed = prepareThread(MODULE);
+      disposed.dispose();
+      for (const prepared of [dead, disposed]) {
+        const { logger, lines } = recordingLogger('debug');
+        const { events, error } = await collect(threadEvents({ module: MODULE, data: { mode: 'events', count: 50 }, logger, what: 'test', prepared }, new AbortController().signal));
+        expect(error).toBeUndefined();
+        expect(events).toStrictEqual([...fixtureEvents(50)]);
+        expect(lines.some((l) => l.msg.includes('started ahead'))).toBe(false);
+      }
+    });
+
+    it('dispose() ends one no stream took; one left alone keeps no process from exiting', async () => {
+      const prepared = prepareThread(MODULE);
+      const gone = exited(workerOf(prepared));
+      prepared.dispose();
+      await gone;
+      // A process whose only work left is an untaken prepared thread exits by itself.
+      const script = `import { prepareThread } from ${JSON.stringify(new URL('../../src/stream/thread.ts', import.meta.url).href)}; prepareThread(new URL(${JSON.stringify(MODULE.href)})); console.log('prepared');`;
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+      );
+      expect(out.trim()).toBe('prepared');
+    }, 40_000);
   });
 });

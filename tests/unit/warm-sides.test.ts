@@ -14,6 +14,8 @@ import { WarmSides } from '../../src/runner/warm.js';
 
 interface Side {
   connects: number;
+  /** prepareStream() calls (the source only). */
+  prepares: number;
   closes: number;
   reads: number;
   fail?: Error;
@@ -23,14 +25,15 @@ const log = pino({ level: 'silent' });
 
 /** A pair of sides; `checkpoint` is what the target's reading finds. */
 function sides(checkpoint: () => Checkpoint, fail: { preflight?: Error } = {}): { sides: Sides; src: Side; dst: Side } {
-  const src: Side = { connects: 0, closes: 0, reads: 0 };
-  const dst: Side = { connects: 0, closes: 0, reads: 0 };
+  const src: Side = { connects: 0, prepares: 0, closes: 0, reads: 0 };
+  const dst: Side = { connects: 0, prepares: 0, closes: 0, reads: 0 };
   const read = async (s: Side) => {
     s.reads++;
     if (s.fail) throw s.fail;
   };
   const source = {
     connect: async () => void src.connects++,
+    prepareStream: () => void src.prepares++,
     close: async () => void src.closes++,
     preflight: async () => {
       if (fail.preflight) throw fail.preflight;
@@ -63,6 +66,8 @@ describe("a standby's warm sides", () => {
     await warm.open();
     expect(warm.ready).toBe(true);
     expect([s.src.connects, s.dst.connects]).toEqual([1, 1]);
+    // The stream an elected standby opens at once is prepared (its decoding thread started).
+    expect(s.src.prepares).toBe(1);
     const taken = await warm.take();
     expect(taken?.source).toBe(s.sides.source);
     expect(taken?.target).toBe(s.sides.target);
@@ -117,6 +122,7 @@ describe("a standby's warm sides", () => {
     const warm = new WarmSides(async () => s.sides, log, 60_000);
     await expect(warm.open()).rejects.toBe(refused);
     expect([s.src.closes, s.dst.closes]).toEqual([1, 1]);
+    expect(s.src.prepares).toBe(0);
     expect(await warm.take()).toBeUndefined();
   });
 

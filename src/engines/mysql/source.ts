@@ -14,7 +14,8 @@ import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, Enc
 import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
 import { streamBinlog, type BinlogOptions } from './stream.js';
-import { streamBinlogThreaded } from './stream-thread.js';
+import { prepareBinlogThread, streamBinlogThreaded } from './stream-thread.js';
+import type { PreparedThread } from '../../stream/thread.js';
 import { chunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import { digestRange } from './digest.js';
 import { openConnection, openPool, connectError } from './connection.js';
@@ -93,6 +94,8 @@ export class MysqlSource implements ChangeSource {
   private readonly described = new Map<string, TableSchema>();
   /** Whether stream() has said on which thread the binlog is decoded (once per source). */
   private decodeLogged = false;
+  /** The decoding thread prepareStream() started, for the next stream() to take. */
+  private spare: PreparedThread | undefined;
   private conn: Connection | undefined;
   private pool: Pool | undefined;
   private mariadb = false;
@@ -183,6 +186,8 @@ export class MysqlSource implements ChangeSource {
   }
 
   async close(): Promise<void> {
+    this.spare?.dispose();
+    this.spare = undefined;
     await this.releaseSnapshot();
     await this.pool?.end().catch(() => undefined);
     await this.conn?.end().catch(() => undefined);
@@ -320,6 +325,11 @@ export class MysqlSource implements ChangeSource {
 
   /** Nothing to free: the binlog keeps nothing for its reader (capabilities.retainsLog is false). */
   async acknowledge(_position: string): Promise<void> {}
+
+  /** Starts the decoding thread the next stream() takes (with --decode-thread on): its modules load now, not at takeover. */
+  prepareStream(): void {
+    if ((this.opts.decodeThread ?? true) && this.spare === undefined) this.spare = prepareBinlogThread();
+  }
 
   /**
    * Ends the consistent snapshot currentPosition() opened for tables read whole; keyed chunk reads
@@ -617,7 +627,9 @@ export class MysqlSource implements ChangeSource {
       const threaded = this.opts.decodeThread ?? true;
       if (!this.decodeLogged) this.opts.logger.info({ decodeThread: threaded }, threaded ? 'the binlog is decoded in a thread of its own' : 'the binlog is decoded on the applying thread (--decode-thread off)');
       this.decodeLogged = true;
-      if (threaded) yield* streamBinlogThreaded({ ...binlog, selection: this.opts.tables ?? [] }, signal);
+      const prepared = this.spare;
+      this.spare = undefined;
+      if (threaded) yield* streamBinlogThreaded({ ...binlog, selection: this.opts.tables ?? [], ...(prepared ? { prepared } : {}) }, signal);
       else yield* streamBinlog(binlog, signal);
     } catch (err) {
       if (err instanceof TributaryError) throw err;

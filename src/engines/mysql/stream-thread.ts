@@ -1,8 +1,16 @@
 import type { StreamEvent } from '../../core/change.js';
 import type { TableSchema } from '../../core/schema.js';
-import { threadEvents } from '../../stream/thread.js';
+import { prepareThread, threadEvents, type PreparedThread } from '../../stream/thread.js';
 import type { BinlogOptions } from './stream.js';
 import type { BinlogThreadData } from './stream-worker.js';
+
+/** The decoding thread's module (stream-worker.ts, or its build). */
+const WORKER = new URL(`./stream-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+
+/** The decoding thread, started ahead of its stream (ChangeLog.prepareStream): the next streamBinlogThreaded given it takes it. */
+export function prepareBinlogThread(): PreparedThread {
+  return prepareThread(WORKER);
+}
 
 /**
  * streamBinlog in a decoding thread of its own (stream-worker.ts): the same events, the same
@@ -10,16 +18,16 @@ import type { BinlogThreadData } from './stream-worker.js';
  * zongji's decoding and its garbage off the main thread. `selection` is the --tables patterns
  * `opts.selects` answers from (a function cannot cross to the thread).
  */
-export function streamBinlogThreaded(opts: BinlogOptions & { readonly selection: readonly string[] }, signal: AbortSignal): AsyncGenerator<StreamEvent> {
-  const { logger, selects: _selects, describe, ...rest } = opts;
+export function streamBinlogThreaded(opts: BinlogOptions & { readonly selection: readonly string[]; readonly prepared?: PreparedThread }, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  const { logger, selects: _selects, describe, prepared, ...rest } = opts;
   // The thread's batches and streamBinlog's own queue share the stream's buffer.
   const half = Math.max(1024 * 1024, Math.floor(opts.maxBufferBytes / 2));
   const data: BinlogThreadData = { ...rest, maxBufferBytes: half, describes: describe !== undefined };
   const calls: Record<string, (name: string) => Promise<TableSchema | undefined>> = describe ? { describe } : {};
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   return threadEvents(
     {
-      module: new URL(`./stream-worker.${ext}`, import.meta.url),
+      module: WORKER,
+      ...(prepared ? { prepared } : {}),
       data,
       calls,
       logger,

@@ -928,6 +928,9 @@ export class PostgresSource implements ChangeSource {
     return err;
   }
 
+  /** Logical replication starts on a connection of its own, with no thread to start: nothing to prepare. */
+  prepareStream(): void {}
+
   /**
    * Raises the slot's flush position to `position` (the target committed it): sent at once when
    * a stream runs, else with the next stream's first status update.
