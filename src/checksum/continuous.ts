@@ -304,9 +304,8 @@ export class ContinuousChecker extends EventEmitter {
     const ctx: ChunkContext = { source: this.opts.source, target: this.opts.target, recheck: { attempts: 0, delayMs: 0, maxDelayMs: 0 }, signal };
     const hasher = new RowHasher();
     let after: Value[] | null = null;
-    // A chunk settled by digest teaches nothing of its size, and a server may render it whole to
-    // digest it (engines/postgres/digest.ts): bound it by the average row from the start, as the
-    // one-shot walk does.
+    // A chunk settled by digest teaches nothing of its size, and one whose digests differ is then
+    // read whole: bound it by the average row from the start, as the one-shot walk does.
     const stats = await this.opts.source.tableStats(plan.table.name).catch(() => ({ rows: 0, avgRowBytes: 0 }));
     const maxSize = stats.avgRowBytes > 0 ? Math.min(this.opts.chunkSize, Math.max(MIN_CHUNK, Math.floor(this.opts.chunkBytes / stats.avgRowBytes))) : this.opts.chunkSize;
     let size = maxSize;

@@ -25,7 +25,7 @@ import type { ColumnCodec } from './values.js';
  * chunks that differ digest alike with a chance of about 2^-64.
  *
  * v2 rendered every value length-prefixed and cast: the same guarantee for ~1.5x the server's time
- * (bench/README.md "checksum beside pt-table-checksum"). A digest of one format never compares
+ * (bench/README.md "Cheaper chunk digests"). A digest of one format never compares
  * equal to one of another (ChunkDigest.format).
  */
 export const MYSQL_DIGEST = 'mysql-md5-v3';

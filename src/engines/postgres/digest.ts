@@ -14,8 +14,8 @@ import { quoteIdent } from './sql.js';
  * of the rows' md5s in key order (readChunk's ORDER BY): two chunks that differ digest alike with a
  * chance of about 2^-128. The server keeps 32 bytes a row, whatever the rows' size (an md5 of the
  * rows' texts themselves, the `md5(string_agg(t::text, …))` idiom, was ~20 % faster but held the
- * whole chunk's text, and a chunk's bytes are not known before it is read: TOASTed values are
- * outside the statistics a chunk is sized by).
+ * whole chunk's text, and a chunk's bytes are not known before it is read: the statistics a chunk
+ * is sized by count TOASTed values compressed).
  * Output functions depend on session settings (TimeZone, DateStyle, IntervalStyle,
  * extra_float_digits, bytea_output, lc_monetary): the statement reads them in the same session,
  * and they are part of the format, so digests from sessions that could render one value two ways
