@@ -256,6 +256,31 @@ describe.each([MYSQL, POSTGRES])('chunk digests $name → $name', (c) => {
     expect(t.chunksByDigest).toBe(t.chunks - 2);
   });
 
+  it('sizes chunks by an average row that counts values stored apart from the row (TOAST, off-page BLOBs)', async () => {
+    // 40 rows of 200 KB of incompressible bytes: a few dozen bytes each in the row itself.
+    const ddl =
+      c.name === 'mysql'
+        ? ['CREATE TABLE big (id INT NOT NULL PRIMARY KEY, v LONGBLOB)', 'INSERT INTO big SELECT seq, REPEAT(RANDOM_BYTES(1024), 200) FROM seq_1_to_40', 'ANALYZE TABLE big']
+        : [
+            'CREATE TABLE big (id int PRIMARY KEY, v bytea)',
+            'ALTER TABLE big ALTER COLUMN v SET STORAGE EXTERNAL',
+            "INSERT INTO big SELECT g, (SELECT string_agg(decode(md5(g::text || '-' || k), 'hex'), ''::bytea) FROM generate_series(1, 12500) k) FROM generate_series(1, 40) g",
+            'ANALYZE big',
+          ];
+    for (const sql of ddl) await c.exec(server, 'dsrc', sql);
+    const cfg = SyncConfigSchema.parse(config(['big']));
+    const source = await openSource(cfg, parseDsn(cfg.source, 'source'), 'stats-test', quiet);
+    await source.connect();
+    try {
+      const stats = await source.tableStats('big');
+      expect(stats.rows).toBe(40);
+      expect(stats.avgRowBytes).toBeGreaterThan(200_000);
+      expect(stats.avgRowBytes).toBeLessThan(400_000);
+    } finally {
+      await source.close();
+    }
+  });
+
   it('is taken by the continuous checker too', async () => {
     const cfg = SyncConfigSchema.parse(config(['wide']));
     const source = await openSource(cfg, parseDsn(cfg.source, 'source'), 'digest-test', quiet);
