@@ -9,6 +9,12 @@
  *      coalescing cannot shrink the work. Its wall time is the anchor: changes/s at the source.
  *   3. `tributary sync` restarts from the checkpoint; timed from process start until the target's
  *      checkpoint reaches the source's end position, with its peak RSS.
+ *   4. Same engine on both sides: the engine's own replication applies the same backlog, the anchor
+ *      the issue names. A third server holding the same seed follows the source from the backlog's
+ *      start: a MariaDB replica (GTID, one SQL thread, the default) or a PostgreSQL logical
+ *      subscription (copy_data off), set up during step 1 and started only now, after tributary,
+ *      so the two never share the cores; timed from its start until the backlog's last transaction
+ *      is visible on it.
  *
  * The target is then checked against the source: row count and a hash over every column, each
  * value in one engine-neutral text form, so the check works across engines.
@@ -41,6 +47,8 @@ if (!Number.isInteger(TXN_ROWS / 10) || TXN_ROWS <= 0) throw new Error(`BENCH_TX
 export const INS = TXN_ROWS / 2;
 export const UPD = (TXN_ROWS * 3) / 10;
 export const DEL = TXN_ROWS / 5;
+/** Step 4, the native replica's run (BENCH_NATIVE=0 leaves it out). */
+const NATIVE = process.env.BENCH_NATIVE !== '0';
 
 const DB = 'bench';
 
@@ -88,6 +96,33 @@ function checkAffected(k: number, affected: number[]): void {
   }
 }
 
+async function mysqlFingerprint(c: Connection): Promise<string> {
+  const rows = await queryRows(c, `SELECT COUNT(*) AS n, COALESCE(SUM(CONV(LEFT(MD5(${MYSQL_ROW_TEXT}), 8), 16, 10)), 0) AS s FROM \`${DB}\`.t`);
+  return `${String(rows[0]?.n)}/${String(rows[0]?.s)}`;
+}
+
+async function pgFingerprint(c: pg.Client): Promise<string> {
+  const r = await c.query<{ n: string; s: string }>(`SELECT count(*)::text AS n, coalesce(sum(('x' || left(md5(${PG_ROW_TEXT}), 8))::bit(32)::bigint), 0)::text AS s FROM t`);
+  return `${r.rows[0]?.n}/${r.rows[0]?.s}`;
+}
+
+/** Table t with keys [1, rows], not in the binlog: the copy (or a replica's own seed) brings it, the stream only the backlog. */
+async function mysqlSeed(c: Connection, rows: number): Promise<void> {
+  await c.query('SET SESSION sql_log_bin = 0');
+  await c.query(TABLE_DDL);
+  await generateRows(c, 1, rows);
+  await c.query('SET SESSION sql_log_bin = 1; ANALYZE TABLE t');
+}
+
+/** Table t with keys [1, rows] (the generated rows are functions of the key: every server gets the same). */
+async function pgSeed(c: pg.Client, rows: number): Promise<void> {
+  await c.query(PG_TABLE_DDL);
+  for (let a = 1; a <= rows; a += 100_000) {
+    await c.query(`INSERT INTO t SELECT ${PG_ROW_SELECT} FROM generate_series(${a}::bigint, ${Math.min(rows, a + 99_999)}::bigint) AS s`);
+  }
+  await c.query('VACUUM ANALYZE t');
+}
+
 async function mysqlEndpoint(serverId: number): Promise<Endpoint> {
   const server = await startMariaDb({ serverId });
   const c: Connection = await connect(server.url());
@@ -102,11 +137,7 @@ async function mysqlEndpoint(serverId: number): Promise<Endpoint> {
       return String((await queryRows(c, 'SELECT VERSION() AS v'))[0]?.v);
     },
     async seed(rows) {
-      // Not in the binlog: the copy brings the seed, the stream only the backlog.
-      await c.query('SET SESSION sql_log_bin = 0');
-      await c.query(TABLE_DDL);
-      await generateRows(c, 1, rows);
-      await c.query('SET SESSION sql_log_bin = 1; ANALYZE TABLE t');
+      await mysqlSeed(c, rows);
     },
     async backlog(txns, seed) {
       const t0 = performance.now();
@@ -146,10 +177,7 @@ async function mysqlEndpoint(serverId: number): Promise<Endpoint> {
       const b = JSON.parse(body) as { position: string; phase: string };
       return { position: b.position, phase: b.phase };
     },
-    async fingerprint() {
-      const rows = await queryRows(c, `SELECT COUNT(*) AS n, COALESCE(SUM(CONV(LEFT(MD5(${MYSQL_ROW_TEXT}), 8), 16, 10)), 0) AS s FROM \`${DB}\`.t`);
-      return `${String(rows[0]?.n)}/${String(rows[0]?.s)}`;
-    },
+    fingerprint: () => mysqlFingerprint(c),
     async close() {
       await c.end().catch(() => undefined);
       await server.stop();
@@ -179,11 +207,7 @@ async function postgresEndpoint(): Promise<Endpoint> {
       return `PostgreSQL ${String((await c.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version'])).rows[0]?.v).replace(/ .*/, '')}`;
     },
     async seed(rows) {
-      await c.query(PG_TABLE_DDL);
-      for (let a = 1; a <= rows; a += 100_000) {
-        await c.query(`INSERT INTO t SELECT ${PG_ROW_SELECT} FROM generate_series(${a}::bigint, ${Math.min(rows, a + 99_999)}::bigint) AS s`);
-      }
-      await c.query('VACUUM ANALYZE t');
+      await pgSeed(c, rows);
     },
     async backlog(txns, seed) {
       const t0 = performance.now();
@@ -226,11 +250,107 @@ async function postgresEndpoint(): Promise<Endpoint> {
       const b = JSON.parse(body) as { position: string; phase: string };
       return { position: b.position, phase: b.phase };
     },
-    async fingerprint() {
-      const r = await c.query<{ n: string; s: string }>(`SELECT count(*)::text AS n, coalesce(sum(('x' || left(md5(${PG_ROW_TEXT}), 8))::bit(32)::bigint), 0)::text AS s FROM t`);
-      return `${r.rows[0]?.n}/${r.rows[0]?.s}`;
-    },
+    fingerprint: () => pgFingerprint(c),
     async close() {
+      await c.end().catch(() => undefined);
+      await server.stop();
+    },
+  };
+}
+
+/** The engine's own replication of a source, set up before the backlog and started after it (step 4). */
+export interface NativeReplica {
+  readonly what: string;
+  /** Starts applying; resolves with the ms until the row `lastId` (the backlog's last insert) is there. */
+  apply(lastId: number): Promise<number>;
+  /** As Endpoint.fingerprint: the replica must equal the source once applied. */
+  fingerprint(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const NATIVE_TIMEOUT_MS = 300_000;
+
+/** Polls `maxId()` until it reaches `lastId`; `stuck()` names why it cannot (a replication error) or is undefined. */
+async function untilApplied(what: string, lastId: number, maxId: () => Promise<number>, stuck: () => Promise<string | undefined>): Promise<number> {
+  const t0 = performance.now();
+  for (let n = 0; ; n++) {
+    if ((await maxId()) >= lastId) return performance.now() - t0;
+    if (performance.now() - t0 > NATIVE_TIMEOUT_MS) throw new Error(`${what} did not apply the backlog within ${NATIVE_TIMEOUT_MS / 1000} s`);
+    if (n % 50 === 49) {
+      const why = await stuck();
+      if (why) throw new Error(`${what} failed: ${why}`);
+    }
+    await sleep(20);
+  }
+}
+
+/** Step 4's replica of `src`, holding the same `seedRows`, positioned at the source's current end. */
+export async function nativeReplica(src: Endpoint, seedRows: number): Promise<NativeReplica> {
+  if (src.engine === 'mysql') {
+    const server = await startMariaDb({ serverId: 3 });
+    const c: Connection = await connect(server.url());
+    const s: Connection = await connect(src.server.url());
+    try {
+      await c.query(`SET SESSION sql_log_bin = 0; CREATE DATABASE ${DB}; USE ${DB}`);
+      await mysqlSeed(c, seedRows);
+      const at = String((await queryRows(s, 'SELECT @@gtid_binlog_pos AS p'))[0]?.p ?? '');
+      await c.query(`SET GLOBAL gtid_slave_pos = '${at}'`);
+      await c.query(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${src.server.port}, MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos`);
+    } finally {
+      await s.end().catch(() => undefined);
+    }
+    return {
+      what: 'MariaDB replica (one SQL thread)',
+      async apply(lastId) {
+        await c.query('START SLAVE');
+        return untilApplied(
+          'the MariaDB replica',
+          lastId,
+          async () => Number((await queryRows(c, `SELECT COALESCE(MAX(id), 0) AS m FROM ${DB}.t`))[0]?.m ?? 0),
+          async () => {
+            const st = (await queryRows(c, 'SHOW SLAVE STATUS'))[0];
+            return st && (st.Last_SQL_Error || st.Last_IO_Error) ? `${String(st.Last_SQL_Error)} ${String(st.Last_IO_Error)}`.trim() : undefined;
+          },
+        );
+      },
+      fingerprint: () => mysqlFingerprint(c),
+      async close() {
+        await c.query('STOP SLAVE').catch(() => undefined);
+        await c.end().catch(() => undefined);
+        await server.stop();
+      },
+    };
+  }
+  const server = await startPostgres();
+  const admin = new pg.Client({ connectionString: server.url('postgres') });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${DB}`);
+  await admin.end();
+  const c = new pg.Client({ connectionString: server.url(DB) });
+  await c.connect();
+  await pgSeed(c, seedRows);
+  const s = new pg.Client({ connectionString: src.server.url(DB) });
+  await s.connect();
+  await s.query('CREATE PUBLICATION bench_native FOR TABLE t');
+  await s.end();
+  // The subscription's slot is made now, at the backlog's start; it applies nothing until enabled.
+  await c.query(`CREATE SUBSCRIPTION bench_native CONNECTION '${src.server.url(DB)}' PUBLICATION bench_native WITH (copy_data = false, enabled = false)`);
+  return {
+    what: 'PostgreSQL logical subscription',
+    async apply(lastId) {
+      await c.query('ALTER SUBSCRIPTION bench_native ENABLE');
+      return untilApplied(
+        'the PostgreSQL subscription',
+        lastId,
+        async () => Number((await c.query<{ m: string }>('SELECT coalesce(max(id), 0)::text AS m FROM t')).rows[0]?.m ?? 0),
+        async () => undefined,
+      );
+    },
+    fingerprint: () => pgFingerprint(c),
+    async close() {
+      await c.query('ALTER SUBSCRIPTION bench_native DISABLE').catch(() => undefined);
+      await c.query('ALTER SUBSCRIPTION bench_native SET (slot_name = NONE)').catch(() => undefined);
+      await c.query('DROP SUBSCRIPTION bench_native').catch(() => undefined);
       await c.end().catch(() => undefined);
       await server.stop();
     },
@@ -248,6 +368,8 @@ export interface ReplayResult {
   readonly firstMoveMs: number | undefined;
   readonly exit: TributaryExit;
   readonly samples: { ms: number; position: string }[];
+  /** Step 4 (same engine only): the native replica's apply time of the same backlog. */
+  readonly native?: { readonly what: string; readonly ms: number };
 }
 
 const CATCH_UP_TIMEOUT_MS = 300_000;
@@ -258,6 +380,7 @@ export async function replay(name: string, dir: Direction, txns: number): Promis
   log(`${name}: starting source (${dir.source}) and target (${dir.target})`);
   const [src, dst] = await Promise.all([startEndpoint(dir.source, 1), startEndpoint(dir.target, 2)]);
   const args = ['sync', '--source', src.url, '--target', dst.url, '--progress', 'none'];
+  let native: NativeReplica | undefined;
   try {
     const version = { source: await src.version(), target: await dst.version() };
     log(`${name}: seeding ${seedRows} rows on the source (${version.source})`);
@@ -278,6 +401,10 @@ export async function replay(name: string, dir: Direction, txns: number): Promis
     assertClean('initial sync', await first.exited);
     const stoppedAt = await dst.checkpoint();
     log(`${name}: copy done and checkpointed at ${stoppedAt?.position}; tributary stopped`);
+    if (dir.source === dir.target && NATIVE) {
+      log(`${name}: setting up the native anchor (a third server with the same seed, following the source from here)`);
+      native = await nativeReplica(src, seedRows);
+    }
 
     // 2. The backlog, executed at the source while tributary is stopped.
     log(`${name}: source: ${txns} transactions × ${TXN_ROWS} row changes (${INS} inserts, ${UPD} updates, ${DEL} deletes)`);
@@ -313,8 +440,17 @@ export async function replay(name: string, dir: Direction, txns: number): Promis
     const [want, got] = await Promise.all([src.fingerprint(), dst.fingerprint()]);
     if (want !== got) throw new Error(`${name}: target fingerprint ${got} differs from the source's ${want}`);
     log(`${name}: target equals source (${got})`);
-    return { version, sourceMs, caughtUpMs, firstMoveMs, exit, samples };
+    let nativeRun: { what: string; ms: number } | undefined;
+    if (native) {
+      log(`${name}: ${native.what}: applying the backlog`);
+      const ms = await native.apply(seedRows + txns * INS);
+      nativeRun = { what: native.what, ms };
+      const replicated = await native.fingerprint();
+      if (replicated !== want) throw new Error(`${name}: ${native.what}: fingerprint ${replicated} differs from the source's ${want}`);
+      log(`${name}: ${native.what}: applied in ${(ms / 1000).toFixed(2)} s; equals the source`);
+    }
+    return { version, sourceMs, caughtUpMs, firstMoveMs, exit, samples, ...(nativeRun ? { native: nativeRun } : {}) };
   } finally {
-    await Promise.all([src.close(), dst.close()]);
+    await Promise.all([src.close(), dst.close(), native?.close()]);
   }
 }
