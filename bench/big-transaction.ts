@@ -14,9 +14,8 @@
  * Writes bench/results/big-transaction.json.
  */
 import type { Connection } from 'mysql2/promise';
-import pg from 'pg';
-import { startMariaDb, startPostgres, type Server } from '../src/testing/servers.js';
-import { buildTributary, connect, log, machine, printTable, queryRows, seconds, sleep, startTributary, warnIfBusy, writeResult } from './lib/harness.js';
+import { startMariaDb, type Server } from '../src/testing/servers.js';
+import { buildTributary, connect, startPgDatabase, log, machine, printTable, queryRows, seconds, sleep, startTributary, warnIfBusy, writeResult } from './lib/harness.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const RSS_LIMIT_MB = 300;
@@ -59,13 +58,7 @@ async function mysqlTarget(): Promise<Target & { server: Server }> {
 }
 
 async function postgresTarget(): Promise<Target & { server: Server }> {
-  const server = await startPostgres();
-  const admin = new pg.Client({ connectionString: server.url('postgres') });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${DB}`);
-  await admin.end();
-  const c = new pg.Client({ connectionString: server.url(DB) });
-  await c.connect();
+  const { server, c } = await startPgDatabase(DB);
   return {
     server,
     url: server.url(DB),

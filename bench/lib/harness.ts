@@ -11,6 +11,8 @@ import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
+import pg from 'pg';
+import { startPostgres, type Server } from '../../src/testing/servers.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const RESULTS = join(ROOT, 'bench', 'results');
@@ -105,6 +107,18 @@ export function warnIfBusy(): number {
   const load = loadavg()[0] ?? 0;
   if (load > 0.7) log(`warning: 1-minute load average is ${load.toFixed(2)} on ${cpus().length} cores before the benchmark; other processes will skew the figures`);
   return load;
+}
+
+/** A throwaway PostgreSQL server with database `db` created, and a client connected to it. */
+export async function startPgDatabase(db: string): Promise<{ server: Server; c: pg.Client }> {
+  const server = await startPostgres();
+  const admin = new pg.Client({ connectionString: server.url('postgres') });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  const c = new pg.Client({ connectionString: server.url(db) });
+  await c.connect();
+  return { server, c };
 }
 
 export async function connect(url: string): Promise<Connection> {

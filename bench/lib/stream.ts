@@ -21,8 +21,8 @@
  */
 import pg from 'pg';
 import type { Connection } from 'mysql2/promise';
-import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
-import { connect, generateRows, log, PG_ROW_SELECT, PG_TABLE_DDL, queryRows, ROW_SELECT, sleep, startTributary, assertClean, TABLE_DDL, type TributaryExit } from './harness.js';
+import { startMariaDb, type Server } from '../../src/testing/servers.js';
+import { connect, generateRows, startPgDatabase, log, PG_ROW_SELECT, PG_TABLE_DDL, queryRows, ROW_SELECT, sleep, startTributary, assertClean, TABLE_DDL, type TributaryExit } from './harness.js';
 
 export type Engine = 'mysql' | 'postgres';
 
@@ -192,13 +192,7 @@ function lsn(text: string): bigint {
 }
 
 async function postgresEndpoint(): Promise<Endpoint> {
-  const server = await startPostgres();
-  const admin = new pg.Client({ connectionString: server.url('postgres') });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${DB}`);
-  await admin.end();
-  const c = new pg.Client({ connectionString: server.url(DB) });
-  await c.connect();
+  const { server, c } = await startPgDatabase(DB);
   return {
     engine: 'postgres',
     server,
@@ -321,13 +315,7 @@ export async function nativeReplica(src: Endpoint, seedRows: number): Promise<Na
       },
     };
   }
-  const server = await startPostgres();
-  const admin = new pg.Client({ connectionString: server.url('postgres') });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${DB}`);
-  await admin.end();
-  const c = new pg.Client({ connectionString: server.url(DB) });
-  await c.connect();
+  const { server, c } = await startPgDatabase(DB);
   await pgSeed(c, seedRows);
   const s = new pg.Client({ connectionString: src.server.url(DB) });
   await s.connect();
