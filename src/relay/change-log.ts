@@ -111,6 +111,9 @@ export function relayChangeLog(source: ChangeSource, opts: RelayChangeLogOptions
     stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
       return streamRelay(from, tables, signal);
     },
+
+    // The stream reads the relay's files: the source's own stream (a decoding thread) is never started.
+    prepareStream(): void {},
   };
 
   async function* streamRelay(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {

@@ -57,8 +57,11 @@ describe('relayChangeLog', () => {
     expect((await readReaderFiles(dir)).map((r) => [r.id, r.position])).toEqual([['sync-a', '2']]);
     await source.acknowledge('4');
     expect((await readReaderFiles(dir)).map((r) => [r.id, r.position])).toEqual([['sync-a', '4']]);
-    // The rest of the source is the source's own.
+    // The rest of the source is the source's own; its own stream is never prepared (the relay's files are read).
     expect(source.describePosition('4')).toBe('fake@4');
+    const prepared = fake.prepared;
+    source.prepareStream();
+    expect(fake.prepared).toBe(prepared);
     await w.close();
   });
 
