@@ -102,9 +102,7 @@ export interface PreparedThread {
 
 interface Spare extends PreparedThread {
   readonly worker: Worker;
-  /** Whether the worker exited or failed while it waited. */
-  readonly dead: () => boolean;
-  /** Hands the worker over, once: undefined when it was taken, disposed or is dead. */
+  /** Hands the worker over, once: undefined when it was taken or disposed, or exited or failed while it waited. */
   take(): Worker | undefined;
 }
 
@@ -138,7 +136,6 @@ export function prepareThread(module: URL): PreparedThread {
   const spare: Spare = {
     module,
     worker,
-    dead: () => dead,
     take() {
       if (taken || dead) return undefined;
       taken = true;
