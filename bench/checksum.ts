@@ -9,7 +9,9 @@
  *     (a) `SELECT md5(string_agg(t::text, '' ORDER BY id)) FROM t` (anchor), likewise;
  *     (b) `tributary verify`.
  *   MariaDB → PostgreSQL (the same MariaDB table copied by `tributary sync --copy-only`):
- *     `tributary verify` across engines, every value normalised (no engine has an anchor for it).
+ *     `tributary verify` across engines: chunks digested by both servers in comparable forms
+ *     (core/comparable.ts), read and normalised where they differ (no engine has an anchor for
+ *     it; the issue's goal is ≥ 200k rows/s).
  *
  * verify reads both servers (each chunk of the source and of the target), so the anchor it is
  * compared with is the one run on both servers at once; the single-server figure is printed too.
@@ -245,6 +247,11 @@ async function main(): Promise<void> {
       ]),
     ]);
     process.stdout.write('(MariaDB → PostgreSQL has no anchor of its own: its ratio is against CHECKSUM TABLE on both MariaDB servers.)\n');
+    const cross = results.filter((r) => r.pair === 'MariaDB → PostgreSQL');
+    if (cross.length) {
+      const best = Math.max(...cross.map((r) => r.rowsPerSecond));
+      process.stdout.write(`cross-engine verify ${perSecond(best)} rows/s (target ≥ 200k: ${best >= 200_000 ? 'met' : 'NOT met'})\n`);
+    }
     for (const [k, p] of Object.entries(profiles)) printProfile(`tributary verify ${k}`, p);
     const file = writeResult('checksum', {
       benchmark: 'checksum',

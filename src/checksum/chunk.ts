@@ -1,5 +1,6 @@
 import { sameDialect } from '../engines/registry.js';
 import type { Change } from '../core/change.js';
+import { COMPARABLE_DIGEST } from '../core/comparable.js';
 import { AbortedError, ErrorCode, TributaryError } from '../core/errors.js';
 import type { ChangeSource, ChunkDigest, KeyRange } from '../core/source.js';
 import type { Target } from '../core/target.js';
@@ -95,39 +96,45 @@ export async function readChunkPair(ctx: ChunkContext, plan: TablePlan, range: K
 const digestFailed = new WeakSet<TablePlan>();
 
 /**
- * Whether a chunk of `plan` may be settled by digests computed inside the databases
- * (ChangeSource.chunkDigest, Target.chunkDigest) instead of reading its rows. Only when equal
- * digests mean the row comparison would find the chunk equal, by construction:
+ * How a chunk of `plan` may be settled by digests computed inside the databases
+ * (ChangeSource.chunkDigest, Target.chunkDigest) instead of reading its rows, if at all. Only when
+ * equal digests mean the row comparison would find the chunk equal, by construction:
  * - range mode: both sides digest the same key range, the rows readChunk would return;
- * - every column rule exact (plan.exact: same engine, same declared types), so both sides decode
- *   the same text to the same value and the comparison hashes values as they are read;
- * - the same engine, and both digests of the same format (the recipe and the session settings
- *   the rendering depends on), checked per chunk in digestChunk.
+ * - 'native': every column rule exact (plan.exact: same engine, same declared types), so both
+ *   sides decode the same text to the same value and the comparison hashes values as they are
+ *   read; the engine's own recipe;
+ * - 'comparable': otherwise (another engine, or a column whose type differs), when every column's
+ *   rule names a comparable form (plan.forms, core/comparable.ts) whose texts are equal exactly when
+ *   the rule's comparable values are;
+ * - both digests of the same format (the recipe and the session settings the rendering depends
+ *   on), checked per chunk in digestChunk.
  * Digests that differ prove nothing (a value may render two ways and read back alike): the rows
  * are then read and compared as before, which alone lists differences.
  */
+export function digestKind(ctx: ChunkContext, plan: TablePlan): 'native' | 'comparable' | undefined {
+  if (plan.mode !== 'range' || !ctx.source.capabilities.chunkDigest || !ctx.target.capabilities.chunkDigest || digestFailed.has(plan)) return undefined;
+  if (plan.exact && sameDialect(plan.table.engine, plan.onTarget.engine)) return 'native';
+  return plan.forms ? 'comparable' : undefined;
+}
+
+/** Whether digestKind finds a way to settle chunks of `plan` by digests. */
 export function digestApplies(ctx: ChunkContext, plan: TablePlan): boolean {
-  return (
-    plan.mode === 'range' &&
-    plan.exact &&
-    sameDialect(plan.table.engine, plan.onTarget.engine) &&
-    ctx.source.capabilities.chunkDigest &&
-    ctx.target.capabilities.chunkDigest &&
-    !digestFailed.has(plan)
-  );
+  return digestKind(ctx, plan) !== undefined;
 }
 
 /**
  * The chunk's comparison when both databases' digests say it is equal; undefined when they differ,
- * do not compare (formats), or cannot be had (see digestApplies). A digest that fails for a reason
+ * do not compare (formats), or cannot be had (see digestKind). A digest that fails for a reason
  * other than an abort turns digests off for the plan: the row comparison, which decides anyway,
  * then reports a lost connection as it always has.
  */
 export async function digestChunk(ctx: ChunkContext, plan: TablePlan, range: KeyRange): Promise<Comparison | undefined> {
-  if (!digestApplies(ctx, plan)) return undefined;
+  const kind = digestKind(ctx, plan);
+  if (!kind) return undefined;
+  const forms = kind === 'comparable' ? plan.forms : undefined;
   let pair: [ChunkDigest | undefined, ChunkDigest | undefined];
   try {
-    pair = await Promise.all([ctx.source.chunkDigest(plan.table, range), ctx.target.chunkDigest(plan.table, range)]);
+    pair = await Promise.all([ctx.source.chunkDigest(plan.table, range, forms), ctx.target.chunkDigest(plan.table, range, forms)]);
   } catch (err) {
     if (err instanceof AbortedError || ctx.signal?.aborted) throw err;
     digestFailed.add(plan);
@@ -135,6 +142,7 @@ export async function digestChunk(ctx: ChunkContext, plan: TablePlan, range: Key
   }
   const [s, t] = pair;
   if (!s || !t || s.format !== t.format || s.rows !== t.rows || s.digest !== t.digest) return undefined;
+  if (forms && s.format !== COMPARABLE_DIGEST) return undefined;
   return { sourceRows: s.rows, targetRows: t.rows, equal: true, differences: [], bytes: 0 };
 }
 

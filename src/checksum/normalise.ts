@@ -1,6 +1,7 @@
 import { sameDialect, valueConventions } from '../engines/registry.js';
 import type { ValueConventions } from '../engines/engine.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
+import type { ComparableForm } from '../core/comparable.js';
 import type { Column } from '../core/schema.js';
 import type { Value } from '../core/values.js';
 import { addSeconds, isZeroDate, p2 } from '../core/calendar.js';
@@ -114,6 +115,12 @@ export interface ColumnRule {
    * only the target has). Identity for every rule whose comparable form is such a value.
    */
   toSource(v: Value): Value;
+  /**
+   * The comparable form (core/comparable.ts) both servers render this pair's values in, so that a
+   * chunk's digests agree exactly when this rule's comparison would: undefined when no form
+   * carries it (the table is then compared by its rows).
+   */
+  readonly form?: ComparableForm;
 }
 
 const identity = (v: Value): Value => v;
@@ -245,6 +252,54 @@ function textFor(target: ValueConventions): (v: Value) => Value {
  * read as they are (microseconds, a bool's 1/0, bit(n) text).
  */
 export function columnRule(source: ColumnSide, target: ColumnSide, opts: NormaliseOptions): ColumnRule {
+  const r = ruleOf(source, target, opts);
+  const form = formOf(r, source, target, opts);
+  return form ? { ...r, form } : r;
+}
+
+/** Text kinds whose canonical value is the text a server's cast to text gives, on every engine. */
+const TEXT_KINDS: ReadonlySet<string> = new Set(['text', 'enum', 'set', 'uuid']);
+
+/**
+ * The comparable form that carries `r`'s comparison of this pair, if any: a form whose texts are
+ * equal exactly when the rule's comparable values are (see core/comparable.ts).
+ */
+function formOf(r: ColumnRule, source: ColumnSide, target: ColumnSide, opts: NormaliseOptions): ComparableForm | undefined {
+  const [s, t] = [source.column.logical, target.column.logical];
+  if (!s || !t) return undefined;
+  const a = familyOf(source.column);
+  const b = familyOf(target.column);
+  // A zero date becomes NULL on one side only: no server form says so.
+  const zeroToNull = valueConventions(source.engine).zeroDates && !valueConventions(target.engine).zeroDates && opts.zeroDates === 'null';
+  switch (r.name) {
+    case 'int':
+      return 'int';
+    case 'decimal':
+      return 'decimal';
+    case 'float':
+      return s.kind === 'float' && t.kind === 'float' && s.bits === 64 && t.bits === 64 ? 'float' : undefined;
+    case 'char':
+      return TEXT_KINDS.has(s.kind) && TEXT_KINDS.has(t.kind) ? 'char' : undefined;
+    case 'date':
+    case 'datetime':
+    case 'instant':
+      return zeroToNull ? undefined : r.name;
+    case 'exact':
+      if (a !== b) return undefined;
+      if (a === 'text') return TEXT_KINDS.has(s.kind) && TEXT_KINDS.has(t.kind) ? 'text' : undefined;
+      if (a === 'char') return 'char';
+      if (a === 'bytes') return 'bytes';
+      if (a === 'bool' || a === 'int') return 'int';
+      if (a === 'decimal') return 'decimal';
+      if (a === 'float') return s.kind === 'float' && t.kind === 'float' && s.bits === 64 && t.bits === 64 ? 'float' : undefined;
+      if (a === 'date' || a === 'datetime' || a === 'instant') return a;
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+function ruleOf(source: ColumnSide, target: ColumnSide, opts: NormaliseOptions): ColumnRule {
   if (sameDialect(source.engine, target.engine) && source.column.columnType === target.column.columnType) return EXACT;
   const a = familyOf(source.column);
   const b = familyOf(target.column);

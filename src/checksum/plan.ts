@@ -1,4 +1,5 @@
 import { sameDialect } from '../engines/registry.js';
+import type { ComparableForm } from '../core/comparable.js';
 import type { Column, TableSchema } from '../core/schema.js';
 import type { Row, Value } from '../core/values.js';
 import { keyString } from '../core/values.js';
@@ -31,6 +32,11 @@ export interface TablePlan {
   readonly rules: readonly ColumnRule[];
   /** True when every rule is exact: rows hash as they are read. */
   readonly exact: boolean;
+  /**
+   * Each column's comparable form (ColumnRule.form), when every column has one: both servers can
+   * then digest a chunk in those forms (checksum/chunk.ts digestApplies).
+   */
+  readonly forms?: readonly ComparableForm[];
   readonly mode: Mode;
   /** Why this mode, for logs and reports. */
   readonly reason: string;
@@ -69,11 +75,12 @@ export function planTable(table: TableSchema, onTarget: TableSchema, opts: PlanO
     return columnRule({ column: c, engine: table.engine }, { column: tc, engine: onTarget.engine }, opts);
   });
   const exact = rules.every((r) => r.name === 'exact');
+  const forms = rules.every((r) => r.form !== undefined) ? { forms: rules.map((r) => r.form as ComparableForm) } : {};
   if (table.primaryKey.length === 0) {
-    return { table, onTarget, rules, exact, mode: 'multiset', reason: 'no primary key: compared as a multiset of rows' };
+    return { table, onTarget, rules, exact, ...forms, mode: 'multiset', reason: 'no primary key: compared as a multiset of rows' };
   }
   if (opts.keyRanges === false) {
-    return { table, onTarget, rules, exact, mode: 'keys', reason: "the target orders keys by the bytes of their text, not as the source does: target rows are read by the source's keys" };
+    return { table, onTarget, rules, exact, ...forms, mode: 'keys', reason: "the target orders keys by the bytes of their text, not as the source does: target rows are read by the source's keys" };
   }
   const unordered = table.primaryKey
     .map((i) => table.columns[i] as Column)
@@ -85,11 +92,12 @@ export function planTable(table: TableSchema, onTarget: TableSchema, opts: PlanO
       onTarget,
       rules,
       exact,
+      ...forms,
       mode: 'keys',
       reason: `key column${unordered.length > 1 ? 's' : ''} ${unordered.join(', ')} may sort differently on the target (${table.engine} → ${onTarget.engine}, collation): target rows are read by the source's keys`,
     };
   }
-  return { table, onTarget, rules, exact, mode: 'range', reason: 'key ranges select the same rows on both sides' };
+  return { table, onTarget, rules, exact, ...forms, mode: 'range', reason: 'key ranges select the same rows on both sides' };
 }
 
 /** A row's comparable values on the source side. */

@@ -59,7 +59,7 @@ export interface TableReport {
   readonly chunksDiffering: number;
   /**
    * Chunks settled as equal by digests computed inside both databases, without reading their rows
-   * (same engine, identical column types: checksum/chunk.ts digestApplies). Absent in reports
+   * (checksum/chunk.ts digestKind: natively for the same engine and identical column types, in comparable forms otherwise). Absent in reports
    * written before digests existed.
    */
   readonly chunksByDigest?: number;

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ComparableForm } from './comparable.js';
 import type { TableSchema } from './schema.js';
 import type { Row, Value } from './values.js';
 
@@ -104,8 +105,13 @@ export interface SnapshotReader {
    * columns of the same declared types (the same decoding), the row comparison would find them
    * equal too. Undefined when the source cannot digest this table. Throws `notSupported` when
    * `capabilities.chunkDigest` is false: checksums then read rows (src/checksum/chunk.ts).
+   *
+   * With `forms` (one per column of `table`), the digest is of the rows rendered in those
+   * comparable forms (core/comparable.ts), format COMPARABLE_DIGEST, which a digest by another
+   * engine compares with; undefined when a column cannot be rendered in its form, or the session
+   * would render one differently.
    */
-  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined>;
+  chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined>;
   /**
    * The same rows as `readChunk`, rendered by the source in `format`, or undefined when the source
    * cannot produce that format for this table, or for this chunk (a value the format cannot carry,

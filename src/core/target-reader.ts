@@ -1,3 +1,4 @@
+import type { ComparableForm } from './comparable.js';
 import type { TableSchema } from './schema.js';
 import type { ChunkDigest, KeyRange } from './snapshot.js';
 import type { Row, Value } from './values.js';
@@ -28,9 +29,10 @@ export interface TargetReader {
    * range)` would return (columns aligned by name with `table.columns`, key values rendered as
    * readChunk renders them), digested in one query in the session readChunk reads in. Undefined
    * when the target cannot digest this table; its digests and a source's compare only when their
-   * formats are equal.
+   * formats are equal. With `forms`, in comparable forms, as ChangeSource.chunkDigest: each column
+   * of the target's own copy rendered in the form of the source's column it is aligned with.
    */
-  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined>;
+  chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined>;
   /** The rows with the given primary keys, in no particular order; keys the target lacks are left out. */
   readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]>;
   /**

@@ -1,4 +1,5 @@
 import type { StreamEvent } from '../core/change.js';
+import type { ComparableForm } from '../core/comparable.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange } from '../core/source.js';
 import type { CopyOrder } from '../core/snapshot.js';
@@ -130,8 +131,8 @@ class TransformedSource implements ChangeSource {
   scanRows(table: TableSchema, onRows: (rows: Row[]) => void | Promise<void>): Promise<void> {
     return this.inner.scanRows(this.viewOf(table).read, onRows);
   }
-  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
-    return this.inner.chunkDigest(this.viewOf(table).read, range);
+  chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
+    return this.inner.chunkDigest(this.viewOf(table).read, range, forms);
   }
   readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined> {
     return this.inner.readChunkEncoded(this.viewOf(table).read, range, format);

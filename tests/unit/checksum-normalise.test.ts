@@ -184,6 +184,73 @@ function check(c: Case): void {
   for (const [s] of c.equal) if (s !== null && r.source(s) !== null) expect(hash(r.source(s))).not.toBe(hash(null));
 }
 
+/**
+ * The comparable form (core/comparable.ts) each pair's rule names: the servers digest a chunk in
+ * these texts instead of sending its rows. A pair not listed names none (its table is compared by
+ * rows): a form must never carry a pair whose rule does more than the form's text does (a zero date
+ * made NULL, a float widened, bits, durations, JSON, network values, types kept as `other`).
+ */
+const FORMS: Record<string, string> = {
+  'TINYINT → smallint': 'int',
+  'TINYINT(1) → smallint (a number: 9 stays 9)': 'int',
+  'SMALLINT UNSIGNED → integer': 'int',
+  'MEDIUMINT → integer': 'int',
+  'INT UNSIGNED → bigint': 'int',
+  'BIGINT → bigint': 'int',
+  'BIGINT UNSIGNED → numeric(20,0) (bigint vs digits)': 'decimal',
+  'DECIMAL(10,2) → numeric(10,2)': 'decimal',
+  'DOUBLE → double precision': 'float',
+  'YEAR → smallint': 'int',
+  'DATE → date': 'date',
+  'DATETIME(6) → timestamp(6) (fraction digits)': 'datetime',
+  'TIMESTAMP(3) → timestamptz(3) (UTC, zone)': 'instant',
+  'CHAR(5) → char(5) (padding)': 'char',
+  'VARCHAR(10) → varchar(10) (trailing spaces kept)': 'text',
+  'TEXT → text': 'text',
+  'BINARY(4) → bytea': 'bytes',
+  'LONGBLOB → bytea': 'bytes',
+  'ENUM → text': 'text',
+  'SET → text': 'text',
+  'UUID (MariaDB) → uuid': 'text',
+  'zero date under zeroDates error: a difference': 'date',
+  'int2 → SMALLINT': 'int',
+  'int4 → INT': 'int',
+  'int8 → BIGINT': 'int',
+  'oid → INT UNSIGNED': 'int',
+  'numeric(10,2) → DECIMAL(10,2)': 'decimal',
+  'numeric(5,-2) → DECIMAL(7,0)': 'decimal',
+  'numeric(2,3) → DECIMAL(3,3)': 'decimal',
+  'numeric → DECIMAL(65,30) override (scale padding)': 'decimal',
+  'float8 → DOUBLE': 'float',
+  'bool → TINYINT(1)': 'int',
+  'text → LONGTEXT': 'text',
+  'varchar(10) → VARCHAR(10)': 'text',
+  'bpchar(5) → CHAR(5) (padding)': 'char',
+  'bpchar(300) → VARCHAR(300)': 'char',
+  'bytea → LONGBLOB': 'bytes',
+  'bytea key → VARBINARY(3070)': 'bytes',
+  'uuid → CHAR(36) ascii': 'char',
+  'timestamptz(6) → DATETIME(6) (UTC, zone dropped)': 'instant',
+  'timestamp(3) → DATETIME(3)': 'datetime',
+  'date → DATE': 'date',
+  'MySQL DECIMAL → same': 'decimal',
+  'MySQL VARCHAR → same': 'text',
+  'PostgreSQL numeric → same (scale kept)': 'decimal',
+  'PostgreSQL timestamptz → same': 'instant',
+  'MySQL DATETIME(6) → DATETIME(3) (a user-made target)': 'datetime',
+};
+
+describe('checksum normaliser: comparable forms', () => {
+  it.each([...MYSQL_TO_POSTGRES, ...POSTGRES_TO_MYSQL, ...SAME_ENGINE].map((c) => [c.name, c] as const))('%s', (name, c) => {
+    expect(columnRule(c.source, c.target, { zeroDates: c.zeroDates ?? 'error' }).form).toBe(FORMS[name]);
+  });
+
+  it('names every listed pair', () => {
+    const names = new Set([...MYSQL_TO_POSTGRES, ...POSTGRES_TO_MYSQL, ...SAME_ENGINE].map((c) => c.name));
+    expect(Object.keys(FORMS).filter((n) => !names.has(n))).toEqual([]);
+  });
+});
+
 describe('checksum normaliser: MySQL → PostgreSQL pairs', () => {
   it.each(MYSQL_TO_POSTGRES.map((c) => [c.name, c] as const))('%s', (_, c) => check(c));
 });

@@ -1,11 +1,12 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { TributaryError } from '../../core/errors.js';
 import { describeAligned, perTable } from '../../core/aligned.js';
+import type { ComparableForm } from '../../core/comparable.js';
 import type { TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { chunkSql, filtered, keysWhere, rangeWhere, type ChunkSql } from './chunks.js';
-import { digestRange } from './digest.js';
+import { comparableDigestRange, digestRange } from './digest.js';
 import type { TableMapping } from './types.js';
 import { mysqlValue, type ColumnCodec } from './values.js';
 
@@ -74,13 +75,15 @@ export class MysqlReadBack {
   }
 
   /**
-   * readChunk's rows digested by the server (digest.ts over the aligned view). A
-   * table from another engine is left to the row comparison: undefined.
+   * readChunk's rows digested by the server (digest.ts over the aligned view): in comparable
+   * forms when asked; otherwise natively, and a table from another engine is left to the row
+   * comparison (undefined).
    */
-  async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
-    if (this.opts.mapping(table)) return undefined;
+  async chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
+    if (!forms && this.opts.mapping(table)) return undefined;
     const p = await this.prepare(table);
     const r = { after: range.after && p.key(range.after), upTo: range.upTo && p.key(range.upTo) };
+    if (forms) return this.run(() => comparableDigestRange(this.opts.pool(), p.sql, p.view, r, forms));
     return this.run(() => digestRange(this.opts.pool(), p.sql, p.view, r));
   }
 

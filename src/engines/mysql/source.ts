@@ -9,6 +9,7 @@ import { bufferedChunk } from '../../core/encoded.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
+import type { ComparableForm } from '../../core/comparable.js';
 import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { CopyOrder } from '../../core/snapshot.js';
@@ -17,7 +18,7 @@ import { streamBinlog, type BinlogOptions } from './stream.js';
 import { prepareBinlogThread, streamBinlogThreaded } from './stream-thread.js';
 import type { PreparedThread } from '../../stream/thread.js';
 import { chunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
-import { digestRange } from './digest.js';
+import { comparableDigestRange, digestRange } from './digest.js';
 import { openConnection, openPool, connectError } from './connection.js';
 import { quoteId } from './sql.js';
 import * as positions from './position.js';
@@ -509,9 +510,10 @@ export class MysqlSource implements ChangeSource {
     return out;
   }
 
-  /** readChunk's rows digested by the server (digest.ts), for checksums of MySQL → MySQL. */
-  async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest> {
+  /** readChunk's rows digested by the server (digest.ts): natively for MySQL → MySQL, in comparable forms for another engine. */
+  async chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
     try {
+      if (forms) return await comparableDigestRange(this.poolOrFail(), this.sqlFor(table), table, range, forms);
       return await digestRange(this.poolOrFail(), this.sqlFor(table), table, range);
     } catch (err) {
       throw connectError(err, this.dsn, 'source');

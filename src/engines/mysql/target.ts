@@ -5,6 +5,7 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
 import { definedTables } from '../../core/schema-change-tables.js';
+import type { ComparableForm } from '../../core/comparable.js';
 import type { Cascade, TableSchema } from '../../core/schema.js';
 import { readAll } from '../../core/encoded.js';
 import type { ColumnValueStats, DatabaseDefaults, EncodedChunk } from '../../core/source.js';
@@ -649,8 +650,8 @@ export class MysqlTarget implements Target {
     return this.readBack.readChunk(table, range);
   }
 
-  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
-    return this.readBack.chunkDigest(table, range);
+  chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
+    return this.readBack.chunkDigest(table, range, forms);
   }
 
   readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {

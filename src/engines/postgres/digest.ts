@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { TableSchema } from '../../core/schema.js';
+import { COMPARABLE_DIGEST, type ComparableForm } from '../../core/comparable.js';
+import type { Column, TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import { filtered, rangeWhere, type ChunkSql } from './chunks.js';
 import { quoteIdent } from './sql.js';
@@ -45,4 +46,70 @@ export async function digestRange(db: Queryable, s: ChunkSql, table: TableSchema
   const r = (await db.query<(string | null)[]>({ text: q.text, values: q.values, rowMode: 'array' })).rows[0] ?? [];
   const settings = SETTINGS.map((n, i) => `${n}=${r[2 + i] ?? ''}`).join(' ');
   return { rows: Number(r[0] ?? 0), digest: r[1] ?? '', format: `${POSTGRES_DIGEST} ${settings}` };
+}
+
+/** A text's field: its bytes (UTF-8: the server's encoding is checked), length-prefixed (core/comparable.ts). */
+const lengthPrefixed = (v: string): string => `coalesce(octet_length(${v})::text || ':' || ${v}, 'N')`;
+
+/** One column's field in comparable form `form` (core/comparable.ts); undefined when this column cannot be rendered so. */
+export function comparableField(col: Column, form: ComparableForm): string | undefined {
+  const t = col.logical;
+  const x = quoteIdent(col.name);
+  const bare = (e: string | undefined) => (e === undefined ? undefined : `coalesce(${e}, 'N')`);
+  switch (form) {
+    case 'int':
+      if (t?.kind === 'integer') return bare(`${x}::text`);
+      return t?.kind === 'boolean' ? bare(`${x}::int::text`) : undefined;
+    case 'decimal':
+      if (t?.kind === 'decimal') return bare(`trim_scale(${x})::text`);
+      return t?.kind === 'integer' ? bare(`${x}::text`) : undefined;
+    case 'float':
+      // Shortest round-trip digits (extra_float_digits ≥ 1, checked), '1e+20' spelled as MariaDB's '1e20'.
+      return t?.kind === 'float' && t.bits === 64 ? bare(`replace(${x}::text, 'e+', 'e')`) : undefined;
+    case 'text':
+    case 'char':
+      if (t?.kind !== 'text' && t?.kind !== 'enum' && t?.kind !== 'uuid') return undefined;
+      return lengthPrefixed(form === 'char' ? `rtrim(${x}::text, ' ')` : `${x}::text`);
+    case 'bytes':
+      return t?.kind === 'binary' ? bare(`encode(${x}, 'hex')`) : undefined;
+    case 'date':
+      return t?.kind === 'date' ? bare(`${x}::text`) : undefined;
+    case 'datetime':
+    case 'instant':
+      if (t?.kind !== 'timestamp' || (form === 'datetime' && t.zone)) return undefined;
+      return bare(t.zone ? `(${x} AT TIME ZONE 'UTC')::text` : `${x}::text`);
+  }
+}
+
+/** The settings a comparable form's text depends on, read with the digest. */
+const COMPARABLE_SETTINGS = ['DateStyle', 'extra_float_digits', 'server_encoding'] as const;
+
+/** The statement for one chunk's digest in comparable forms; undefined when a column has no such field. */
+export function comparableDigestSql(s: ChunkSql, table: TableSchema, range: KeyRange, forms: readonly ComparableForm[]): { text: string; values: unknown[] } | undefined {
+  if (forms.length !== table.columns.length) return undefined;
+  const fields: string[] = [];
+  for (let i = 0; i < forms.length; i++) {
+    const f = comparableField(table.columns[i] as Column, forms[i] as ComparableForm);
+    if (f === undefined) return undefined;
+    fields.push(f);
+  }
+  const where = rangeWhere(table, range);
+  const settings = COMPARABLE_SETTINGS.map((n) => `current_setting('${n}')`).join(', ');
+  const text = `SELECT count(*)::text, coalesce(sum(('x' || substr(md5(concat_ws(',', ${fields.join(', ')})), 1, 15))::bit(60)::bigint), 0)::text, ${settings} FROM ${s.from} ${filtered(where.sql, s)}`;
+  return { text, values: where.params };
+}
+
+/**
+ * Runs comparableDigestSql on `db`: format COMPARABLE_DIGEST, or undefined when a column cannot be
+ * rendered in its form, or the session would render one otherwise (DateStyle not ISO, floats
+ * not in their shortest exact form, a server encoding other than UTF-8).
+ */
+export async function comparableDigestRange(db: Queryable, s: ChunkSql, table: TableSchema, range: KeyRange, forms: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
+  const q = comparableDigestSql(s, table, range, forms);
+  if (!q) return undefined;
+  const r = (await db.query<(string | null)[]>({ text: q.text, values: q.values, rowMode: 'array' })).rows[0] ?? [];
+  const [dateStyle, floatDigits, encoding] = [r[2] ?? '', Number(r[3] ?? 0), r[4] ?? ''];
+  if (!dateStyle.startsWith('ISO') || !(floatDigits >= 1) || encoding !== 'UTF8') return undefined;
+  const rowsText = r[0] ?? '0';
+  return { rows: Number(rowsText), digest: r[1] ?? '0', format: COMPARABLE_DIGEST };
 }

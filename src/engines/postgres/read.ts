@@ -1,11 +1,12 @@
 import type pg from 'pg';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { describeAligned, perTable } from '../../core/aligned.js';
+import type { ComparableForm } from '../../core/comparable.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { ChunkDigest, KeyRange } from '../../core/source.js';
 import type { Row, Value } from '../../core/values.js';
 import { chunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
-import { digestRange } from './digest.js';
+import { comparableDigestRange, digestRange } from './digest.js';
 import { pgText, quoteIdent, ValueError, type TargetColumn } from './sql.js';
 import type { TextCodec } from './values.js';
 import { kindOf } from './values.js';
@@ -82,12 +83,17 @@ export class PostgresReadBack {
   }
 
   /**
-   * readChunk's rows digested by the server (digest.ts over the aligned view). A
-   * table from another engine is left to the row comparison: undefined.
+   * readChunk's rows digested by the server (digest.ts over the aligned view): in comparable
+   * forms when asked (key values rendered as readChunk renders them); otherwise natively, and a
+   * table from another engine is left to the row comparison (undefined).
    */
-  async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
-    if (table.engine !== 'postgres') return undefined;
+  async chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
     const p = await this.prepare(table);
+    if (forms) {
+      const r = { after: range.after && p.key(range.after), upTo: range.upTo && p.key(range.upTo) };
+      return this.run(() => comparableDigestRange(this.opts.pool(), p.sql, p.view, r, forms));
+    }
+    if (table.engine !== 'postgres') return undefined;
     return this.run(() => digestRange(this.opts.pool(), p.sql, p.view, range));
   }
 

@@ -6,13 +6,14 @@ import type { StreamEvent } from '../../core/change.js';
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
 import { streamedChunk, type ChunkRead } from '../../core/encoded.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
+import type { ComparableForm } from '../../core/comparable.js';
 import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
 import { selectDatabases, selectTables, tableSelected } from '../../config/tables.js';
 import { chunkSql, copyChunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
-import { digestRange } from './digest.js';
+import { comparableDigestRange, digestRange } from './digest.js';
 import { connectError, openClient, openPool } from './connection.js';
 import { quoteIdent } from './sql.js';
 import * as positions from './position.js';
@@ -641,11 +642,12 @@ export class PostgresSource implements ChangeSource {
     return new TributaryError(ErrorCode.STREAM_FAILED, `reading ${this.where}${through} failed: ${(err as Error).message}`, { cause: err, fatal: false });
   }
 
-  /** readChunk's rows digested by the server (digest.ts), in readChunk's snapshot discipline. */
-  async chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest> {
+  /** readChunk's rows digested by the server (digest.ts; in comparable forms when asked), in readChunk's snapshot discipline. */
+  async chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
     const s = this.sqlFor(table);
-    if (this.exported) return this.inSnapshot((client) => digestRange(client, s, table, range));
-    return digestRange(this.p, s, table, range).catch((err: unknown) => Promise.reject(connectError(err, this.opts.dsn, 'source')));
+    const digest = (db: Parameters<typeof digestRange>[0]) => (forms ? comparableDigestRange(db, s, table, range, forms) : digestRange(db, s, table, range));
+    if (this.exported) return this.inSnapshot((client) => digest(client));
+    return digest(this.p).catch((err: unknown) => Promise.reject(connectError(err, this.opts.dsn, 'source')));
   }
 
   /** By key list, in the snapshot discipline of readChunk (checksums: src/checksum). */

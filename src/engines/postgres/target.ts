@@ -6,6 +6,7 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { SchemaChange } from '../../core/schema-change.js';
 import { definedTables } from '../../core/schema-change-tables.js';
+import type { ComparableForm } from '../../core/comparable.js';
 import { keyedTable, type Cascade, type Column, type TableSchema } from '../../core/schema.js';
 import type { Checkpoint, ChunkCommit, Fence, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import { notSupported, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk } from '../../core/source.js';
@@ -953,8 +954,8 @@ export class PostgresTarget implements Target {
     return this.readBack.readChunk(table, range);
   }
 
-  chunkDigest(table: TableSchema, range: KeyRange): Promise<ChunkDigest | undefined> {
-    return this.readBack.chunkDigest(table, range);
+  chunkDigest(table: TableSchema, range: KeyRange, forms?: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
+    return this.readBack.chunkDigest(table, range, forms);
   }
 
   readRowsByKeys(table: TableSchema, keys: readonly (readonly Value[])[]): Promise<Row[]> {
