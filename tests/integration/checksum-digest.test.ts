@@ -280,6 +280,21 @@ describe.each([MYSQL, POSTGRES])('chunk digests $name → $name', (c) => {
     expect(changed.chunksByDigest).toBe(changed.chunks - 1);
   });
 
+  it.runIf(c.name === 'postgres')("digests with the server's own hash, named in the format by its value for a fixed text", async () => {
+    const cfg = SyncConfigSchema.parse(config(['wide']));
+    const source = await openSource(cfg, parseDsn(cfg.source, 'source'), 'format-test', quiet);
+    await source.connect();
+    try {
+      const d = await source.chunkDigest(await source.describe('wide'), { after: null, upTo: null });
+      expect(d?.rows).toBe(ROWS);
+      // Two sums of 64-bit hashes; servers whose hash of 'tributary' differs never compare digests.
+      expect(d?.digest).toMatch(/^-?\d+:-?\d+$/);
+      expect(d?.format).toMatch(/^postgres-hash-v3 probe=-?\d+ TimeZone=/);
+    } finally {
+      await source.close();
+    }
+  });
+
   it('sizes chunks by an average row that counts values stored apart from the row (TOAST, off-page BLOBs)', async () => {
     // 40 rows of 200 KB of incompressible bytes: a few dozen bytes each in the row itself.
     const ddl =
