@@ -184,7 +184,8 @@ export function startTributary(label: string, args: readonly string[], env: Node
   const logFile = join(RESULTS, `${label}.log`);
   const timeFile = join(RESULTS, `${label}.time`);
   const profDir = join(RESULTS, 'profiles', label);
-  const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  // For experiments: BENCH_NODE_ARGS='--max-semi-space-size=32' passes node flags to tributary only.
+  const nodeArgs = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   if (PROFILE) mkdirSync(profDir, { recursive: true });
   // For experiments: BENCH_TRIBUTARY_ARGS='--chunk-time 200ms' adds CLI flags to every run.
   const extra = (process.env.BENCH_TRIBUTARY_ARGS ?? '').split(/\s+/).filter(Boolean);
