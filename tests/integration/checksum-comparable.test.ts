@@ -12,8 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
-import type { Convergence } from '../../src/copier/convergence.js';
-import { ContinuousChecker } from '../../src/checksum/continuous.js';
 import { planTable } from '../../src/checksum/plan.js';
 import type { TableReport } from '../../src/checksum/report.js';
 import { parseDsn } from '../../src/config/dsn.js';
@@ -22,6 +20,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { openSource, openTarget } from '../../src/engines/registry.js';
 import { verify } from '../../src/runner/verify.js';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
+import { firstCleanPass } from '../helpers/continuous.js';
 import { runCli } from '../helpers/mysql.js';
 
 const ROWS = 80;
@@ -263,31 +262,7 @@ describe.each(CASES)('comparable digests $source.name → $target', ({ source, t
       const table = await src.describe('cmp');
       const plan = planTable(table, (await dst.describe('cmp'))!, { zeroDates: cfg.zeroDates });
       expect(plan.forms).toBeDefined();
-      // Nothing is written meanwhile: the stream has "read" up to the source's head.
-      const head = await src.headPosition();
-      const checker = new ContinuousChecker({
-        source: src,
-        target: dst,
-        plans: [plan],
-        // Every chunk is equal: nothing is held, released or waited for.
-        convergence: {} as Convergence,
-        release: () => undefined,
-        appliedPosition: () => head,
-        receivedPosition: () => head,
-        streamIdle: () => true,
-        barrier: () => Promise.resolve(),
-        chunkSize: CHUNK,
-        chunkBytes: 1 << 20,
-        intervalMs: 60_000,
-        logger: quiet,
-      });
-      const stop = new AbortController();
-      const running = checker.run(stop.signal);
-      // A pass that found a difference would fail on the stub convergence: run() then rejects.
-      await Promise.race([checker.firstCleanPass, running]);
-      stop.abort();
-      await running;
-      const st = checker.status();
+      const st = await firstCleanPass(src, dst, [plan], CHUNK, quiet);
       expect(st.rowsChecked).toBe(ROWS);
       expect(st.chunksDiffering).toBe(0);
       // All but the chunk of row 4, whose float each server prints its own way.

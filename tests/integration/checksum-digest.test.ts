@@ -9,16 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
-import type { Convergence } from '../../src/copier/convergence.js';
 import { parseDsn } from '../../src/config/dsn.js';
 import { SyncConfigSchema } from '../../src/config/schema.js';
-import { ContinuousChecker } from '../../src/checksum/continuous.js';
 import { planTable } from '../../src/checksum/plan.js';
 import type { TableReport } from '../../src/checksum/report.js';
 import { verify } from '../../src/runner/verify.js';
 import { createLogger } from '../../src/core/logger.js';
 import { openSource, openTarget } from '../../src/engines/registry.js';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
+import { firstCleanPass } from '../helpers/continuous.js';
 
 const ROWS = 120;
 const CHUNK = 4;
@@ -329,35 +328,11 @@ describe.each([MYSQL, POSTGRES])('chunk digests $name → $name', (c) => {
     try {
       const table = await source.describe('wide');
       const plan = planTable(table, (await target.describe('wide'))!, { zeroDates: cfg.zeroDates });
-      // Nothing is written meanwhile: the stream has "read" up to the source's head.
-      const head = await source.headPosition!();
-      const checker = new ContinuousChecker({
-        source,
-        target,
-        plans: [plan],
-        // Every chunk is equal: nothing is held, released or waited for.
-        convergence: {} as Convergence,
-        release: () => undefined,
-        appliedPosition: () => head,
-        receivedPosition: () => head,
-        streamIdle: () => true,
-        barrier: () => Promise.resolve(),
-        chunkSize: CHUNK,
-        chunkBytes: 1 << 20,
-        intervalMs: 60_000,
-        logger: quiet,
-      });
-      const stop = new AbortController();
-      const running = checker.run(stop.signal);
-      // A pass that found a difference would fail on the stub convergence: run() then rejects.
-      await Promise.race([checker.firstCleanPass, running]);
-      stop.abort();
-      await running;
-      const s = checker.status();
-      expect(s.rowsChecked).toBe(ROWS);
-      expect(s.chunksChecked).toBeGreaterThan(0);
-      expect(s.chunksByDigest).toBe(s.chunksChecked);
-      expect(s.chunksDiffering).toBe(0);
+      const st = await firstCleanPass(source, target, [plan], CHUNK, quiet);
+      expect(st.rowsChecked).toBe(ROWS);
+      expect(st.chunksChecked).toBeGreaterThan(0);
+      expect(st.chunksByDigest).toBe(st.chunksChecked);
+      expect(st.chunksDiffering).toBe(0);
     } finally {
       await source.close();
       await target.close();

@@ -52,7 +52,7 @@ describe('comparable fields', () => {
     expect(f(my('decimal', 'decimal(10,0)', { kind: 'decimal', precision: 10, scale: 0 }), 'decimal')).toBe("IFNULL(`c`, 'N')");
     expect(f(my('datetime', 'datetime', { kind: 'timestamp', zone: false, fsp: 0 }), 'datetime')).toBe("IFNULL(`c`, 'N')");
     expect(f(my('float', 'float', { kind: 'float', bits: 32 }), 'float')).toBeUndefined();
-    expect(f(my('json', 'json', { kind: 'json' }), 'text')).toBeUndefined();
+    expect(f(my('json', 'json', { kind: 'json', binary: false }), 'text')).toBeUndefined();
   });
 
   it('PostgreSQL: a boolean as 1/0, an instant in UTC, a float with MariaDB\'s exponent spelling', () => {
