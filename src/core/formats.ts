@@ -32,3 +32,14 @@ export const PG_COPY_BINARY = 'postgres-copy-binary';
  * DATA reads '0' as 2000). Rendered in SQL by a MySQL source (engines/mysql/load.ts tsvSelect).
  */
 export const MYSQL_TSV = 'mysql-load-data-tsv';
+
+/**
+ * Rows as etcd values (loaded by the etcd target, engines/etcd/target.ts writeEncodedChunk): one
+ * line per row, the row's primary key values as their text (each an integer's digits: the format
+ * is for integer keys only), a tab after each, then the row as the JSON object the etcd target's
+ * values.ts renderRow renders for it, byte for byte (members in TableSchema.columns order, named
+ * by the columns' names), then a newline. Neither a key's text nor the object holds a tab or a
+ * newline. Rendered in SQL by a MySQL source for the logical types it can render exactly
+ * (engines/mysql/json.ts), so Node neither decodes the row's values nor renders them.
+ */
+export const ETCD_JSON_LINES = 'etcd-json-lines';

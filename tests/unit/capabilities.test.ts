@@ -89,7 +89,7 @@ describe.each(['mysql', 'postgres'] as const)('the %s engine declares its capabi
 describe('the etcd engine (a target only) declares its capabilities truthfully', () => {
   it('a true capability has working methods, a false one only the documented stubs; keys by bytes, commits bounded by --max-txn-ops', async () => {
     const target = await openTarget(parseConfig({ source: 'mysql://u@127.0.0.1/db', target: 'etcd://127.0.0.1:2379/p', maxTxnOps: 64 }), parseDsn('etcd://127.0.0.1:2379/p', 'target'), 'capabilities-test', logger);
-    expect(target.capabilities).toMatchObject({ atomicCheckpoint: true, keyRanges: false, commitLimit: 63, chunkFormats: [], foreignKeys: false });
+    expect(target.capabilities).toMatchObject({ atomicCheckpoint: true, keyRanges: false, commitLimit: 63, chunkFormats: ['etcd-json-lines'], foreignKeys: false });
     for (const [cap, methods] of Object.entries(TARGET_METHODS) as [keyof typeof TARGET_METHODS, readonly string[]][]) {
       for (const m of methods) expect({ cap, m, stub: isStub(target, m) }).toEqual({ cap, m, stub: !on(target.capabilities[cap]) });
     }
@@ -98,10 +98,10 @@ describe('the etcd engine (a target only) declares its capabilities truthfully',
 });
 
 describe('what each engine can do', () => {
-  it('MySQL renders LOAD DATA and COPY text chunks, retains no log and scans no values; PostgreSQL does all but name its defaults', async () => {
+  it('MySQL renders LOAD DATA, COPY text and etcd JSON chunks, retains no log and scans no values; PostgreSQL does all but name its defaults', async () => {
     const mysql = await sides('mysql');
     const pg = await sides('postgres');
-    expect(mysql.source.capabilities).toMatchObject({ encodedFormats: ['mysql-load-data-tsv', 'postgres-copy-text'], retainsLog: false, valueStats: false });
+    expect(mysql.source.capabilities).toMatchObject({ encodedFormats: ['mysql-load-data-tsv', 'postgres-copy-text', 'etcd-json-lines'], retainsLog: false, valueStats: false });
     expect(await mysql.source.retainedBytes()).toBeUndefined();
     expect(await mysql.source.valueStats(TABLE)).toEqual([]);
     expect(pg.source.capabilities).toMatchObject({ encodedFormats: ['postgres-copy-binary', 'postgres-copy-text'], retainsLog: true, valueStats: true });

@@ -47,9 +47,10 @@ function utf8(s: string): Buffer {
   return slab.subarray(start, slabAt);
 }
 
-export function putOp(key: string, value: string): Op {
+/** A put of `value` (its UTF-8 bytes: a string is encoded, bytes are taken as they are) at `key`. */
+export function putOp(key: string, value: string | Buffer): Op {
   const k = utf8(key);
-  const v = utf8(value);
+  const v = typeof value === 'string' ? utf8(value) : value;
   const bytes = k.length + v.length + 16;
   if (bytes > MAX_TXN_BYTES) {
     throw new TributaryError(

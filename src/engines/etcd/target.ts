@@ -11,6 +11,8 @@ import type { Cascade, TableSchema } from '../../core/schema.js';
 import { notSupported, type ChunkDigest, type ColumnValueStats, type DatabaseDefaults, type EncodedChunk, type KeyRange } from '../../core/source.js';
 import type { Checkpoint, ChunkCommit, Fence, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row, Value } from '../../core/values.js';
+import { readAll } from '../../core/encoded.js';
+import { ETCD_JSON_LINES } from '../../core/formats.js';
 import type { ValueConventions } from '../engine.js';
 import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, Pipeline, putOp, send, type Op, type Sender } from './apply.js';
 import { targetRequirements } from './check.js';
@@ -68,7 +70,7 @@ export class EtcdTarget implements Target {
     this.where = `target ${describeDsn(opts.dsn)}`;
     this.capabilities = {
       atomicCheckpoint: true,
-      chunkFormats: [],
+      chunkFormats: [ETCD_JSON_LINES],
       chunkDigest: false,
       readBack: true,
       checkValues: false,
@@ -316,12 +318,47 @@ export class EtcdTarget implements Target {
     commit.committed();
   }
 
-  acceptsEncoded(_table: TableSchema, _format: string): boolean {
-    return false;
+  /** ETCD_JSON_LINES for a table keyed by integers (the format's keys are their digits). */
+  acceptsEncoded(table: TableSchema, format: string): boolean {
+    return format === ETCD_JSON_LINES && table.primaryKey.length > 0 && table.primaryKey.every((i) => table.columns[i]?.logical?.kind === 'integer');
   }
 
-  writeEncodedChunk(_table: TableSchema, _chunk: EncodedChunk, _commit: ChunkCommit): Promise<void> {
-    throw notSupported('writeEncodedChunk', 'target', 'chunkFormats');
+  /**
+   * An ETCD_JSON_LINES chunk (core/formats.ts) written as writeChunk writes rows: each line's
+   * object is put as its bytes are, at the key of the line's key values, through the same
+   * transactions and copy checkpoint.
+   */
+  async writeEncodedChunk(table: TableSchema, chunk: EncodedChunk, commit: ChunkCommit): Promise<void> {
+    if (!this.acceptsEncoded(table, chunk.format)) {
+      throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `the etcd target cannot load a ${chunk.format} chunk of table ${table.name} (acceptsEncoded says which it can; a copier bug)`);
+    }
+    const what = `copying a chunk of ${table.name}`;
+    await this.settleOnce(what);
+    const data = await readAll(chunk.open());
+    const buf = new OpBuffer(this.senderFor(), 1, new Pipeline(), true);
+    const parts = table.primaryKey.length;
+    const key: bigint[] = new Array<bigint>(parts);
+    for (let at = 0; at < data.length; ) {
+      let end = data.indexOf(0x0a, at);
+      if (end === -1) end = data.length;
+      for (let k = 0; k < parts; k++) {
+        const tab = data.indexOf(0x09, at);
+        if (tab === -1 || tab > end) throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${what}: a line of the ${chunk.format} chunk has ${k} of the key's ${parts} values (a source bug)`);
+        key[k] = BigInt(data.toString('latin1', at, tab));
+        at = tab + 1;
+      }
+      const sent = buf.put(putOp(this.layout.rowKey(table, key), data.subarray(at, end)), what);
+      if (sent) await sent;
+      at = end + 1;
+    }
+    const cp = await commit.checkpoint();
+    try {
+      await buf.commit([this.cp.table(table.name, cp)], what);
+    } catch (err) {
+      commit.failed();
+      throw err;
+    }
+    commit.committed();
   }
 
   /**

@@ -8,7 +8,7 @@ import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { bufferedChunk } from '../../core/encoded.js';
 import type { StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
-import { MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
+import { ETCD_JSON_LINES, MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
 import type { ComparableForm } from '../../core/comparable.js';
 import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
@@ -24,6 +24,7 @@ import { quoteId } from './sql.js';
 import * as positions from './position.js';
 import { assertReadable, assertRequirements, sourceRequirements, type Requirement } from './check.js';
 import { databaseDefaults, describeTable, listDatabases, listTables } from './schema.js';
+import { etcdJsonCarried, etcdJsonSelect } from './json.js';
 import { pgCopySelect, tsvSelect } from './load.js';
 import * as read from './read.js';
 import { assertMariadbContains, assertMysqlContains, readMariadbGtidState } from './gtid.js';
@@ -73,7 +74,7 @@ export class MysqlSource implements ChangeSource {
    * reader): valueStats, retainedBytes and acknowledge have empty results.
    */
   readonly capabilities: SourceCapabilities = {
-    encodedFormats: [MYSQL_TSV, PG_COPY_TEXT],
+    encodedFormats: [MYSQL_TSV, PG_COPY_TEXT, ETCD_JSON_LINES],
     chunkDigest: true,
     checksumReads: true,
     reportsHead: true,
@@ -105,8 +106,11 @@ export class MysqlSource implements ChangeSource {
   // definition object, and rows read by the old SQL would have the old columns).
   private readonly sql = new WeakMap<TableSchema, ChunkSql>();
   private readonly tsv = new WeakMap<TableSchema, string>();
-  /** The PG_COPY_TEXT select expression per table definition; null when the table has no exact rendering. */
-  private readonly pgCopy = new WeakMap<TableSchema, string | null>();
+  /** The PG_COPY_TEXT and ETCD_JSON_LINES select expressions per table definition; null when the table has no exact rendering. */
+  private readonly rendered = new Map([
+    [PG_COPY_TEXT, new WeakMap<TableSchema, string | null>()],
+    [ETCD_JSON_LINES, new WeakMap<TableSchema, string | null>()],
+  ]);
   /** The consistent snapshot opened for tables read whole (currentPosition wholeTables), until releaseSnapshot(). */
   private snap: { readonly conn: PoolConnection; readonly tables: ReadonlySet<string> } | undefined;
   /** --databases resolved at connect(): the databases synced, tables named `db.table`; undefined: the URL's one. */
@@ -548,10 +552,11 @@ export class MysqlSource implements ChangeSource {
     if (format === MYSQL_TSV) {
       select = this.tsv.get(table);
       if (!select) this.tsv.set(table, (select = tsvSelect(table)));
-    } else if (format === PG_COPY_TEXT) {
-      let cached = this.pgCopy.get(table);
+    } else if (format === PG_COPY_TEXT || format === ETCD_JSON_LINES) {
+      const cache = this.rendered.get(format) as WeakMap<TableSchema, string | null>;
+      let cached = cache.get(table);
       if (cached === undefined) {
-        this.pgCopy.set(table, (cached = pgCopySelect(table) ?? null));
+        cache.set(table, (cached = (format === PG_COPY_TEXT ? pgCopySelect(table) : etcdJsonSelect(table)) ?? null));
         if (cached === null) this.opts.logger.debug({ table: table.name, format }, 'a column has no exact rendering in this format; copying canonical values');
         else this.opts.logger.debug({ table: table.name, format }, 'the source renders chunks in the target format');
       }
@@ -571,9 +576,11 @@ export class MysqlSource implements ChangeSource {
       at += ((r as unknown as Buffer[])[0] as Buffer).copy(data, at);
       data[at++] = 0x0a;
     }
-    // pgCopySelect marks zero dates with NUL, and text keeps its own: NUL is in no other COPY field.
-    if (format === PG_COPY_TEXT && data.indexOf(0) !== -1) {
-      this.opts.logger.debug({ table: table.name, format }, 'chunk holds a zero date or a NUL character; copying it as canonical values');
+    // pgCopySelect marks zero dates with NUL, and text keeps its own: NUL is in no other COPY field;
+    // an etcd JSON chunk holds a value whose text the server gives otherwise than renderRow (json.ts).
+    if ((format === PG_COPY_TEXT && data.indexOf(0) !== -1) || (format === ETCD_JSON_LINES && !etcdJsonCarried(data))) {
+      const why = format === PG_COPY_TEXT ? 'a zero date or a NUL character' : 'a float or a control character the server prints otherwise than the format';
+      this.opts.logger.debug({ table: table.name, format }, `chunk holds ${why}; copying it as canonical values`);
       return undefined;
     }
     return bufferedChunk(format, data, rows.length);
