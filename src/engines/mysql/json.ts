@@ -27,8 +27,9 @@ import { codecFor } from './values.js';
  * uppercase hex digit sends its chunk the canonical way too, needlessly but rightly).
  */
 
-/** A MySQL string literal of ASCII text without quotes or backslashes (member names are checked). */
+/** The marker of a value this path cannot render as renderRow does (etcdJsonCarried finds it). */
 const NUL = 'CHAR(0 USING utf8mb4)';
+/** Number.MAX_SAFE_INTEGER: renderValue quotes an integer beyond ±this. */
 const SAFE = '9007199254740991';
 
 /** One column's JSON value text (without the NULL case), or undefined when this path has none. */
