@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { fromEnv, fromFile, loadConfig } from '../config/load.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, resolveLogFormat } from '../core/logger.js';
-import { verify, VERIFY_CHUNK_SIZE } from '../runner/verify.js';
+import { verify } from '../runner/verify.js';
 import { formatReport } from '../checksum/report.js';
 import { collectFlags, type CliContext } from './context.js';
 
@@ -26,7 +26,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--databases <names>', "the sync's databases (schemas), names or globs")
     .option('--database-rewrites <list>', "the sync's database rewrites, src=dst[,…]")
     .option('--threads <n>', 'chunks compared in parallel (default 4)')
-    .option('--chunk-size <n>', 'rows per chunk at most (default 1000)')
+    .option('--chunk-size <n>', 'rows per chunk at most (default 1000; 20000 where both databases digest chunks)')
     .option('--repair', 'recopy the rows that differ (takes the sync\'s lock: refused while a sync runs)')
     .option('--json', 'print one JSON document instead of the report')
     .option('--rechecks <n>', 're-reads of a differing chunk, with growing waits, before it counts as differing (default 4; 0 when nothing writes to the source)')
@@ -45,12 +45,15 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .action(async (opts: Record<string, unknown>) => {
       const flags = collectFlags(opts);
       for (const k of OWN_FLAGS) delete flags[k];
-      // verify's own default chunk size (VERIFY_CHUNK_SIZE) unless a flag, the environment or the
-      // config file names one (then it is the sync's, and means the same).
+      // verify's own chunk sizes (runner/verify.ts: VERIFY_CHUNK_SIZE rows, larger ones where both
+      // databases digest a chunk) unless a flag, the environment or the config file names one (then
+      // it is the sync's, and means the same): the library tells them apart by a config without
+      // chunkSize, which loadConfig's defaults would fill.
       const configFile = opts.config as string | undefined;
       const named = flags.chunkSize !== undefined || fromEnv(ctx.env).chunkSize !== undefined || (configFile !== undefined && fromFile(configFile).chunkSize !== undefined);
-      if (!named) flags.chunkSize = String(VERIFY_CHUNK_SIZE);
-      const config = loadConfig({ flags, configFile, env: ctx.env });
+      const loaded = loadConfig({ flags, configFile, env: ctx.env });
+      const { chunkSize: _default, ...unsized } = loaded;
+      const config = named ? loaded : unsized;
       const logger = createLogger({ level: config.logLevel, format: resolveLogFormat(config.logFormat) });
       const json = opts.json === true;
       const rechecks = opts.rechecks === undefined ? undefined : Number(opts.rechecks);

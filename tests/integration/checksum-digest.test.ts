@@ -12,12 +12,13 @@ import type { Logger } from 'pino';
 import { parseDsn } from '../../src/config/dsn.js';
 import { SyncConfigSchema } from '../../src/config/schema.js';
 import { planTable } from '../../src/checksum/plan.js';
-import type { TableReport } from '../../src/checksum/report.js';
+import type { TableReport, VerifyResult } from '../../src/checksum/report.js';
 import { verify } from '../../src/runner/verify.js';
 import { createLogger } from '../../src/core/logger.js';
 import { openSource, openTarget } from '../../src/engines/registry.js';
 import { startMariaDb, startPostgres, type Server } from '../../src/testing/servers.js';
 import { firstCleanPass } from '../helpers/continuous.js';
+import { runCli } from '../helpers/mysql.js';
 
 const ROWS = 120;
 const CHUNK = 4;
@@ -292,6 +293,26 @@ describe.each([MYSQL, POSTGRES])('chunk digests $name → $name', (c) => {
     } finally {
       await source.close();
     }
+  });
+
+  it('the CLI digests in chunks of 20,000 rows and reads rows in chunks of 1,000 unless a chunk size is named', async () => {
+    // 2,500 equal rows, digested (one chunk), then with a column type changed on the target (no
+    // form for TIME: rows compared, three chunks); --chunk-size 1000 names the size for both.
+    const ids = c.name === 'mysql' ? 'SELECT seq FROM seq_1_to_2500' : 'SELECT g FROM generate_series(1, 2500) g';
+    for (const db of ['dsrc', 'ddst']) {
+      await c.exec(server, db, 'CREATE TABLE many (id INT NOT NULL PRIMARY KEY, v INT)');
+      await c.exec(server, db, `INSERT INTO many ${ids.replace(/SELECT (\w+)/, 'SELECT $1, $1')}`);
+      await c.exec(server, db, `CREATE TABLE manyt (id INT NOT NULL PRIMARY KEY, v TIME${db === 'ddst' ? '(3)' : ''})`);
+      await c.exec(server, db, `INSERT INTO manyt ${ids.replace(/SELECT (\w+)/, "SELECT $1, '10:00:00'")}`);
+    }
+    const cli = async (extra: string[]): Promise<VerifyResult> => {
+      const r = await runCli(['verify', '--source', server.url('dsrc'), '--target', server.url('ddst'), '--tables', 'many,manyt', '--json', ...extra], {}, 60_000);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as VerifyResult;
+    };
+    const chunks = (r: VerifyResult) => Object.fromEntries(r.tables.map((t) => [t.table, [t.chunks, t.chunksByDigest]]));
+    expect(chunks(await cli([]))).toEqual({ many: [1, 1], manyt: [3, 0] });
+    expect(chunks(await cli(['--chunk-size', '1000']))).toEqual({ many: [3, 3], manyt: [3, 0] });
   });
 
   it('sizes chunks by an average row that counts values stored apart from the row (TOAST, off-page BLOBs)', async () => {
