@@ -300,14 +300,24 @@ export class EtcdTarget implements Target {
    */
   async writeChunk(table: TableSchema, rows: readonly Row[], commit: ChunkCommit): Promise<void> {
     const conv = this.opts.conventions(table.engine);
+    await this.copyChunk(table, commit, async (buf, what) => {
+      for (const row of rows) {
+        const sent = buf.put(putOp(this.layout.keyOfRow(table, row), renderRow(table, row, conv)), what);
+        if (sent) await sent;
+      }
+    });
+  }
+
+  /**
+   * One chunk of the copy: `fill` puts its rows into a buffer of their own (a chunk's keys are its
+   * rows' primary keys, distinct, through a pipeline of its own), then the last transaction carries
+   * the table's copy checkpoint (ChunkCommit: checkpoint() right before, committed() after it).
+   */
+  private async copyChunk(table: TableSchema, commit: ChunkCommit, fill: (buf: OpBuffer, what: string) => Promise<void>): Promise<void> {
     const what = `copying a chunk of ${table.name}`;
     await this.settleOnce(what);
-    // A chunk's keys are its rows' primary keys, distinct, through a pipeline of its own.
     const buf = new OpBuffer(this.senderFor(), 1, new Pipeline(), true);
-    for (const row of rows) {
-      const sent = buf.put(putOp(this.layout.keyOfRow(table, row), renderRow(table, row, conv)), what);
-      if (sent) await sent;
-    }
+    await fill(buf, what);
     const cp = await commit.checkpoint();
     try {
       await buf.commit([this.cp.table(table.name, cp)], what);
@@ -332,33 +342,24 @@ export class EtcdTarget implements Target {
     if (!this.acceptsEncoded(table, chunk.format)) {
       throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `the etcd target cannot load a ${chunk.format} chunk of table ${table.name} (acceptsEncoded says which it can; a copier bug)`);
     }
-    const what = `copying a chunk of ${table.name}`;
-    await this.settleOnce(what);
     const data = await readAll(chunk.open());
-    const buf = new OpBuffer(this.senderFor(), 1, new Pipeline(), true);
     const parts = table.primaryKey.length;
     const key: bigint[] = new Array<bigint>(parts);
-    for (let at = 0; at < data.length; ) {
-      let end = data.indexOf(0x0a, at);
-      if (end === -1) end = data.length;
-      for (let k = 0; k < parts; k++) {
-        const tab = data.indexOf(0x09, at);
-        if (tab === -1 || tab > end) throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${what}: a line of the ${chunk.format} chunk has ${k} of the key's ${parts} values (a source bug)`);
-        key[k] = BigInt(data.toString('latin1', at, tab));
-        at = tab + 1;
+    await this.copyChunk(table, commit, async (buf, what) => {
+      for (let at = 0; at < data.length; ) {
+        let end = data.indexOf(0x0a, at);
+        if (end === -1) end = data.length;
+        for (let k = 0; k < parts; k++) {
+          const tab = data.indexOf(0x09, at);
+          if (tab === -1 || tab > end) throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${what}: a line of the ${chunk.format} chunk has ${k} of the key's ${parts} values (a source bug)`);
+          key[k] = BigInt(data.toString('latin1', at, tab));
+          at = tab + 1;
+        }
+        const sent = buf.put(putOp(this.layout.rowKey(table, key), data.subarray(at, end)), what);
+        if (sent) await sent;
+        at = end + 1;
       }
-      const sent = buf.put(putOp(this.layout.rowKey(table, key), data.subarray(at, end)), what);
-      if (sent) await sent;
-      at = end + 1;
-    }
-    const cp = await commit.checkpoint();
-    try {
-      await buf.commit([this.cp.table(table.name, cp)], what);
-    } catch (err) {
-      commit.failed();
-      throw err;
-    }
-    commit.committed();
+    });
   }
 
   /**

@@ -121,6 +121,5 @@ export async function comparableDigestRange(db: Queryable, s: ChunkSql, table: T
   const r = (await db.query<(string | null)[]>({ text: q.text, values: q.values, rowMode: 'array' })).rows[0] ?? [];
   const [dateStyle, floatDigits, encoding] = [r[2] ?? '', Number(r[3] ?? 0), r[4] ?? ''];
   if (!dateStyle.startsWith('ISO') || !(floatDigits >= 1) || encoding !== 'UTF8') return undefined;
-  const rowsText = r[0] ?? '0';
-  return { rows: Number(rowsText), digest: r[1] ?? '0', format: COMPARABLE_DIGEST };
+  return { rows: Number(r[0] ?? 0), digest: r[1] ?? '0', format: COMPARABLE_DIGEST };
 }
