@@ -8,6 +8,7 @@ import { assertBindAllowed, parseListen } from '../server/address.js';
 import { parseAllowedHosts } from '../server/host.js';
 import type { HttpApi } from '../server/server.js';
 import type { ProgressWebhook } from '../server/webhook.js';
+import { unlessChunkSizeNamed } from './chunk-size.js';
 import { collectFlags, type CliContext } from './context.js';
 import { addSyncOptions, lingerAfter, loadHttpApi, progressWebhook } from './sync.js';
 
@@ -46,7 +47,11 @@ export function registerMove(program: Command, ctx: CliContext): void {
     .action(async (opts: Record<string, unknown>) => {
       const flags = collectFlags(opts);
       for (const k of OWN_FLAGS) delete flags[k];
-      const config = loadConfig({ flags, configFile: opts.config as string | undefined, env: ctx.env });
+      const configFile = opts.config as string | undefined;
+      const config = loadConfig({ flags, configFile, env: ctx.env });
+      // The final checksum digests in verify's own chunk sizes unless one is named (chunk-size.ts);
+      // the copy then uses its default.
+      const moveConfig = unlessChunkSizeNamed(config, flags, ctx.env, configFile);
       const cutover = (opts.cutover as string | undefined) ?? 'read-only';
       if (cutover !== 'read-only' && cutover !== 'command') {
         throw new TributaryError(ErrorCode.CONFIG_INVALID, `--cutover '${cutover}' is not a cutover method; use read-only or command`);
@@ -85,7 +90,7 @@ export function registerMove(program: Command, ctx: CliContext): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const report = await move(config, {
+        const report = await move(moveConfig, {
           cutover,
           ...(opts.cutoverCommand !== undefined ? { command: String(opts.cutoverCommand) } : {}),
           ...(opts.cutoverUndoCommand !== undefined ? { undoCommand: String(opts.cutoverUndoCommand) } : {}),

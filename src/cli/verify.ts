@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { fromEnv, fromFile, loadConfig } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import { createLogger, resolveLogFormat } from '../core/logger.js';
 import { verify } from '../runner/verify.js';
 import { formatReport } from '../checksum/report.js';
+import { unlessChunkSizeNamed } from './chunk-size.js';
 import { collectFlags, type CliContext } from './context.js';
 
 /** Flags of `verify` that are not config keys (the rest load as `sync`'s do: flags > env > file). */
@@ -45,15 +46,9 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .action(async (opts: Record<string, unknown>) => {
       const flags = collectFlags(opts);
       for (const k of OWN_FLAGS) delete flags[k];
-      // verify's own chunk sizes (runner/verify.ts: VERIFY_CHUNK_SIZE rows, larger ones where both
-      // databases digest a chunk) unless a flag, the environment or the config file names one (then
-      // it is the sync's, and means the same): the library tells them apart by a config without
-      // chunkSize, which loadConfig's defaults would fill.
+      // verify's own chunk sizes unless a flag, the environment or the config file names one (chunk-size.ts).
       const configFile = opts.config as string | undefined;
-      const named = flags.chunkSize !== undefined || fromEnv(ctx.env).chunkSize !== undefined || (configFile !== undefined && fromFile(configFile).chunkSize !== undefined);
-      const loaded = loadConfig({ flags, configFile, env: ctx.env });
-      const { chunkSize: _default, ...unsized } = loaded;
-      const config = named ? loaded : unsized;
+      const config = unlessChunkSizeNamed(loadConfig({ flags, configFile, env: ctx.env }), flags, ctx.env, configFile);
       const logger = createLogger({ level: config.logLevel, format: resolveLogFormat(config.logFormat) });
       const json = opts.json === true;
       const rechecks = opts.rechecks === undefined ? undefined : Number(opts.rechecks);

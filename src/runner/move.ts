@@ -217,7 +217,10 @@ export async function move(config: SyncConfigInput | SyncConfig, opts: MoveOptio
     await running;
     if (runError !== undefined) throw new StepFailed('drain', `the sync failed: ${(runError as Error).message}`, { cause: runError });
     step('final-checksum', 'final checksum of every table');
-    const result = await verify(cfg, { logger, signal: abort.signal, recheck: { attempts: 0 } });
+    // verify's own chunk sizes (20,000 rows where both databases digest) unless the caller named one:
+    // the parsed config holds the copy's default, which verify would read as the caller's.
+    const { chunkSize: _copyDefault, ...unsized } = cfg;
+    const result = await verify((config as { chunkSize?: number }).chunkSize === undefined ? unsized : cfg, { logger, signal: abort.signal, recheck: { attempts: 0 } });
     checksum = { ...result.totals, equal: result.equal };
     if (!result.equal) {
       const differing = result.tables.filter((t) => !t.equal).map((t) => `${t.table} (${t.missing} missing, ${t.extra} extra, ${t.changed} changed${t.error ? `, ${t.error.message}` : ''})`);
