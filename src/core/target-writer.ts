@@ -110,6 +110,9 @@ export interface ChunkCommit {
  * transaction is spilled this way, bounding memory); nothing is visible until `commit`, which
  * saves `checkpoint` in the same transaction as the data. A checkpoint therefore advances only
  * after the target has applied the data it covers, and only at a source transaction boundary.
+ * A target may hold writes back and send them with the commit (the MySQL target gathers a batch's
+ * statements into one round trip): a write's failure may then be thrown by `commit`, which rolls
+ * everything back as a failed write would have.
  */
 export interface TargetTransaction {
   /** Applies changes in order; every key appears at most once per call (the caller coalesces). */

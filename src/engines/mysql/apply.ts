@@ -1,14 +1,15 @@
-import type { Connection, PoolConnection } from 'mysql2/promise';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { isKeyless, secondaryUniqueKeys, type Cascade, type Column, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { literal, quoteId, quoteTable } from './sql.js';
+import type { StatementSink } from './statements.js';
 
 /** Keeps statements well under max_allowed_packet (16 MiB by default). */
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 
-type Conn = Connection | PoolConnection;
+/** Every statement here is a write whose result is not read: a target transaction gathers them (statements.ts). */
+type Conn = StatementSink;
 
 /**
  * The literal of the value of column `index` of a table; tables from another engine render

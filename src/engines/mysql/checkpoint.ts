@@ -3,6 +3,7 @@ import { CHECKPOINT_TABLE, decodeRows, EPOCH_ROW, PENDING_DDL_ROW, schemaBody, s
 import type { TableSchema } from '../../core/schema.js';
 import type { Checkpoint, StreamCheckpoint, TableCheckpoint } from '../../core/target.js';
 import { quoteId } from './sql.js';
+import type { StatementSink } from './statements.js';
 
 type Conn = Connection | PoolConnection;
 type Queryable = Pick<Connection, 'query'>;
@@ -25,11 +26,11 @@ export async function ensureCheckpointTable(conn: Conn): Promise<void> {
   );
 }
 
-async function put(conn: Conn, syncId: string, name: string, body: string): Promise<void> {
+async function put(conn: StatementSink, syncId: string, name: string, body: string): Promise<void> {
   await conn.query(`REPLACE INTO ${quoteId(CHECKPOINT_TABLE)} (sync_id, name, body) VALUES (?, ?, ?)`, [syncId, name, body]);
 }
 
-export function saveStream(conn: Conn, syncId: string, cp: StreamCheckpoint): Promise<void> {
+export function saveStream(conn: StatementSink, syncId: string, cp: StreamCheckpoint): Promise<void> {
   return put(conn, syncId, STREAM_ROW, streamBody(cp));
 }
 

@@ -11,7 +11,8 @@ import { readAll } from '../../core/encoded.js';
 import type { ColumnValueStats, DatabaseDefaults, EncodedChunk } from '../../core/source.js';
 import type { Checkpoint, ChunkCommit, Fence, LockWatch, SchemaOptions, StreamCheckpoint, Target, TargetCapabilities, TargetTransaction } from '../../core/target.js';
 import type { Row } from '../../core/values.js';
-import { connectError, openConnection, openPool } from './connection.js';
+import { commentPrefix, connectError, openConnection, openPool } from './connection.js';
+import { StatementBatch } from './statements.js';
 import { describeTable } from './schema.js';
 import type { MapTableOptions, MysqlFlavour, TableMapping } from './types.js';
 import { applyCascade, applyChanges, type ColumnLiterals } from './apply.js';
@@ -54,6 +55,8 @@ export interface MysqlTargetOptions {
 
 /** Options of every connection this target opens to its database. */
 const CONNECTION_EXTRA = { flags: ['+LOCAL_FILES'] as string[] };
+/** The pool's connections also take several statements in one query: a stream batch's writes go together (statements.ts). */
+const POOL_EXTRA = { ...CONNECTION_EXTRA, multipleStatements: true };
 
 /** MySQL/MariaDB as a target: LOAD DATA for the copy, multi-row upserts for the stream. */
 export class MysqlTarget implements Target {
@@ -122,7 +125,7 @@ export class MysqlTarget implements Target {
     }
     // The control connection idles while the stream runs; a short global wait_timeout must not end it.
     await this.control.query(`SET SESSION wait_timeout = ${LONG_WAIT_TIMEOUT_S}`);
-    if (!this.missing) this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, CONNECTION_EXTRA);
+    if (!this.missing) this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, POOL_EXTRA);
     const [v] = await this.control.query<RowDataPacket[]>('SELECT VERSION() AS v');
     this.flavour = /mariadb/i.test(String(v[0]?.v ?? '')) ? 'mariadb' : 'mysql';
   }
@@ -418,7 +421,7 @@ export class MysqlTarget implements Target {
     const old = this.pool;
     this.pool = undefined;
     await old?.end().catch(() => undefined);
-    this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, CONNECTION_EXTRA);
+    this.pool = await openPool(this.opts.dsn, 'target', this.opts.poolSize + 1, POOL_EXTRA);
   }
 
   /**
@@ -532,14 +535,16 @@ export class MysqlTarget implements Target {
   async begin(): Promise<TargetTransaction> {
     const lock = this.syncLock;
     await lock?.check();
-    let conn: PoolConnection | undefined;
+    let conn: PoolConnection;
     try {
       conn = await this.p.getConnection();
-      await conn.beginTransaction();
     } catch (err) {
-      conn?.release();
       throw writeError(err, 'starting a batch');
     }
+    // The transaction's writes are gathered (statements.ts): START TRANSACTION goes out with the
+    // first of them, and they go out with the checkpoint, in one round trip where they fit.
+    const sink = new StatementBatch(conn, commentPrefix(this.opts.dsn));
+    await sink.query('START TRANSACTION');
     const syncId = this.opts.syncId;
     const literals = (t: TableSchema) => this.mappingFor(t)?.literals;
     let open = true;
@@ -552,14 +557,14 @@ export class MysqlTarget implements Target {
     return {
       async write(tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]) {
         try {
-          await applyChanges(conn, tables, changes, literals);
+          await applyChanges(sink, tables, changes, literals);
         } catch (err) {
           throw writeError(err, 'applying changes');
         }
       },
       async cascade(table: TableSchema, cascade: Cascade) {
         try {
-          await applyCascade(conn, table, cascade, literals(table));
+          await applyCascade(sink, table, cascade, literals(table));
         } catch (err) {
           throw writeError(err, `applying the source's ${cascade.kind === 'delete' ? 'ON DELETE CASCADE' : 'referential action'} of ${table.name}.${cascade.foreignKey}`);
         }
@@ -567,25 +572,30 @@ export class MysqlTarget implements Target {
       async truncate(table: TableSchema) {
         // DELETE, not TRUNCATE: TRUNCATE commits implicitly and would split data from checkpoint.
         try {
-          await conn.query(`DELETE FROM ${quoteTable(table.name)}`);
+          await sink.query(`DELETE FROM ${quoteTable(table.name)}`);
         } catch (err) {
           throw writeError(err, `emptying ${table.name} (TRUNCATE on the source)`);
         }
       },
       async commit(cp: StreamCheckpoint | null) {
+        let step = 'applying changes and the checkpoint';
         try {
-          if (cp) await checkpoint.saveStream(conn, syncId, cp);
-          else if (lock) await checkpoint.lockStreamRow(conn, syncId);
+          if (cp) await checkpoint.saveStream(sink, syncId, cp);
+          await sink.flush();
+          step = 'committing a batch';
+          if (!cp && lock) await checkpoint.lockStreamRow(conn, syncId);
           await lock?.verify(conn);
           await conn.commit();
         } catch (err) {
+          sink.discard();
           await conn.rollback().catch(() => undefined);
-          throw writeError(err, 'committing a batch');
+          throw writeError(err, step);
         } finally {
           end();
         }
       },
       async rollback() {
+        sink.discard();
         try {
           await conn.rollback();
         } finally {
