@@ -7,6 +7,12 @@
  * includes the heartbeat period (a row just updated reads ~0, one about to be updated ~200 ms: about
  * 100 ms on average), for both alike. tributary's `/status` lag is sampled beside it.
  *
+ * The age is the issue's measure; it cannot agree with `/status` (the age of the oldest change not
+ * yet applied, 0 when caught up), which has no heartbeat period in it. So the bench also measures
+ * each heartbeat's **latency**: it writes the value from its own clock (the servers' clock too),
+ * polls the target and the replica every LATENCY_POLL_MS, and notes when each value first shows:
+ * seen at − written. That is what `/status` reports for the change it is waiting on.
+ *
  * For each rate: p50/p99 of both ages, their ratio, and the /status lag; the run goes up the rates
  * until the source no longer sustains one (achieved < 90% of asked). At the end the target is
  * checked against the source (row counts and a CRC32 sum of every sysbench table).
@@ -79,6 +85,38 @@ function sampler(read: () => Promise<number | undefined>): { samples: Sample[]; 
   };
 }
 
+/** How often the latency watchers read the heartbeat (its resolution). */
+const LATENCY_POLL_MS = 20;
+
+/**
+ * Reads the heartbeat on `c` every LATENCY_POLL_MS until stopped; for each value the first time it
+ * shows, a sample of its latency (seen at − the value, which the bench wrote from its own clock).
+ */
+function latencyWatcher(c: Connection): { samples: Sample[]; stop: () => Promise<void> } {
+  const samples: Sample[] = [];
+  let stopped = false;
+  let last = -Infinity;
+  const loop = (async () => {
+    while (!stopped) {
+      const r = await queryRows(c, `SELECT ROUND(UNIX_TIMESTAMP(ts) * 1000) AS ms FROM \`${DB}\`.hb WHERE id = 1`).catch(() => []);
+      const at = Date.now();
+      const v = Number(r[0]?.ms);
+      if (Number.isFinite(v) && v > last) {
+        if (last !== -Infinity) samples.push({ at, ms: at - v });
+        last = v;
+      }
+      await sleep(LATENCY_POLL_MS);
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 async function hbAge(c: Connection): Promise<number | undefined> {
   const r = await queryRows(c, `SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) AS us FROM \`${DB}\`.hb WHERE id = 1`);
   const us = r[0]?.us;
@@ -137,17 +175,19 @@ async function main(): Promise<void> {
     const beat = (async () => {
       while (beating) {
         const t0 = Date.now();
-        await s.query(`UPDATE ${DB}.hb SET ts = NOW(6) WHERE id = 1`);
+        // The value from this clock (latencyWatcher); NOW(6) on the readers is the same machine's clock.
+        await s.query(`UPDATE ${DB}.hb SET ts = FROM_UNIXTIME(?) WHERE id = 1`, [Date.now() / 1000]);
         await sleep(Math.max(0, PERIOD_MS - (Date.now() - t0)));
       }
     })();
 
     const results: Record<string, unknown>[] = [];
-    const rows: string[][] = [['rate asked', 'tps', 'tributary p50', 'p99', 'replica p50', 'p99', 'ratio p50', 'p99', '/status p50', 'p99', 'catch-up']];
+    const rows: string[][] = [['rate asked', 'tps', 'tributary p50', 'p99', 'replica p50', 'p99', 'ratio p50', 'p99', '/status p50', 'p99', 'latency trib p50', 'p99', 'replica p50', 'p99', 'catch-up']];
     for (const rate of RATES) {
       await sleep(1000);
       const trib = sampler(() => hbAge(t));
       const repl = sampler(() => hbAge(r));
+      const [tribLatency, replLatency] = [latencyWatcher(t), latencyWatcher(r)];
       const stat = sampler(async () => {
         const v = (await status()).stream?.lagSeconds;
         return v === undefined ? undefined : v * 1000;
@@ -156,10 +196,11 @@ async function main(): Promise<void> {
       log(`rate ${rate} tps for ${SECONDS} s`);
       const out = await sysbench(src.port, ['run', `--rate=${rate}`, `--time=${SECONDS}`, '--threads=16', '--report-interval=0']);
       const endedAt = Date.now();
-      await Promise.all([trib.stop(), repl.stop(), stat.stop()]);
+      await Promise.all([trib.stop(), repl.stop(), stat.stop(), tribLatency.stop(), replLatency.stop()]);
       const tps = Number(/transactions:\s+\d+\s+\(([\d.]+) per sec/.exec(out)?.[1] ?? NaN);
       const during = (xs: Sample[]) => xs.filter((x) => x.at >= startedAt + WARMUP_MS && x.at <= endedAt).map((x) => x.ms);
       const [a, b, c] = [during(trib.samples), during(repl.samples), during(stat.samples)];
+      const [la, lb] = [during(tribLatency.samples), during(replLatency.samples)];
       // Both caught up again before the next rate (and how long that took: a backlog left behind).
       const t0 = Date.now();
       for (;;) {
@@ -175,6 +216,7 @@ async function main(): Promise<void> {
         tributary: { p50: pct(a, 50), p99: pct(a, 99), samples: a.length },
         replica: { p50: pct(b, 50), p99: pct(b, 99), samples: b.length },
         status: { p50: pct(c, 50), p99: pct(c, 99), samples: c.length },
+        latency: { tributary: { p50: pct(la, 50), p99: pct(la, 99), samples: la.length }, replica: { p50: pct(lb, 50), p99: pct(lb, 99), samples: lb.length } },
         catchUpMs: catchUp,
       };
       results.push(res);
@@ -189,9 +231,13 @@ async function main(): Promise<void> {
         `${(res.tributary.p99 / res.replica.p99).toFixed(2)}×`,
         fmt(res.status.p50),
         fmt(res.status.p99),
+        fmt(res.latency.tributary.p50),
+        fmt(res.latency.tributary.p99),
+        fmt(res.latency.replica.p50),
+        fmt(res.latency.replica.p99),
         fmt(catchUp),
       ]);
-      log(`rate ${rate}: ${tps.toFixed(0)} tps; tributary p50 ${fmt(res.tributary.p50)} p99 ${fmt(res.tributary.p99)}; replica p50 ${fmt(res.replica.p50)} p99 ${fmt(res.replica.p99)}; /status p50 ${fmt(res.status.p50)} p99 ${fmt(res.status.p99)}`);
+      log(`rate ${rate}: ${tps.toFixed(0)} tps; tributary p50 ${fmt(res.tributary.p50)} p99 ${fmt(res.tributary.p99)}; replica p50 ${fmt(res.replica.p50)} p99 ${fmt(res.replica.p99)}; /status p50 ${fmt(res.status.p50)} p99 ${fmt(res.status.p99)}; heartbeat latency tributary p50 ${fmt(res.latency.tributary.p50)} p99 ${fmt(res.latency.tributary.p99)}, replica p50 ${fmt(res.latency.replica.p50)} p99 ${fmt(res.latency.replica.p99)}`);
       if (!(tps >= 0.9 * rate)) {
         log(`the source sustained ${tps.toFixed(0)} of ${rate} tps asked: saturated, stopping here`);
         break;
@@ -208,7 +254,7 @@ async function main(): Promise<void> {
     assertClean('sync', await run.exited);
     const loadAfter = loadavg()[0] ?? 0;
     printTable(`\nlag under sysbench oltp_write_only (${TABLES} tables × ${ROWS} rows, ${SECONDS} s per rate), ${version} → same, heartbeat age every ${PERIOD_MS} ms, ${machine().cpus} cores, load ${loadBefore.toFixed(2)}→${loadAfter.toFixed(2)}`, rows);
-    process.stdout.write('goals: tributary p99 ≤ 1 s, p50 ≤ 0.2 s; /status within 0.1 s of the heartbeat age\n');
+    process.stdout.write('goals: tributary p99 ≤ 1 s, p50 ≤ 0.2 s (heartbeat age); /status within 0.1 s of the heartbeat (compare it with the heartbeat latency: the age holds the heartbeat period, /status does not)\n');
     const file = writeResult('lag', { benchmark: 'lag', date: new Date().toISOString(), machine: { ...machine(), loadAverageBefore1m: loadBefore, loadAverageAfter1m: loadAfter }, server: version, tables: TABLES, rows: ROWS, secondsPerRate: SECONDS, heartbeatMs: PERIOD_MS, results });
     log(`wrote ${file}`);
     await Promise.all([s.end(), t.end(), r.end()]);
