@@ -15,9 +15,9 @@ export interface StatementSink {
 
 /**
  * The statements of one target transaction whose results nobody reads (row writes, the
- * checkpoint), gathered and sent as one multi-statement query when the transaction needs them
- * on the server (a statement that reads, COMMIT) or when they pass MAX_GATHERED, instead of a
- * round trip each.
+ * checkpoint), gathered and sent as one multi-statement query when the caller flushes (before a
+ * statement that reads, before COMMIT) or when they would pass MAX_GATHERED, instead of a round
+ * trip each.
  *
  * Why: a stream batch was a dozen round trips (START TRANSACTION, a DELETE and an upsert per
  * table, the checkpoint, the lock's check, COMMIT), and on a busy machine each one waits to be
@@ -40,11 +40,7 @@ export class StatementBatch implements StatementSink {
     private readonly prefix = '',
   ) {}
 
-  /** Whether statements wait to be sent. */
-  get pending(): boolean {
-    return this.parts.length > 0;
-  }
-
+  /** Gathers `sql` (its `?` filled with `values` by mysql2's format, as the connection would). */
   async query(sql: string, values?: unknown[]): Promise<void> {
     const text = values && values.length ? mysql.format(sql, values as never) : sql;
     if (this.size > 0 && this.size + text.length > MAX_GATHERED) await this.flush();
