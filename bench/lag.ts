@@ -1,9 +1,9 @@
 /**
  * Lag under load (issue 15, goal 2), MariaDB → MariaDB: sysbench `oltp_write_only` at fixed rates
  * on the source, streamed by tributary and, in the same run, by a native MariaDB replica of the
- * same source. Lag is the age of a heartbeat row: the source updates `hb.ts = NOW(6)` every 200 ms
- * (its own clock), and every 200 ms the target and the replica are asked `NOW(6) - ts` (the same
- * machine's clock), at jittered times so as not to lock in phase with the writer. The age
+ * same source. Lag is the age of a heartbeat row: the bench sets `hb.ts` on the source to the time
+ * now every 200 ms (this machine's clock, which the servers share), and every 200 ms the target and
+ * the replica are asked `NOW(6) - ts`, at jittered times so as not to lock in phase with the writer. The age
  * includes the heartbeat period (a row just updated reads ~0, one about to be updated ~200 ms: about
  * 100 ms on average), for both alike. tributary's `/status` lag is sampled beside it.
  *
