@@ -269,6 +269,9 @@ function formOf(r: ColumnRule, source: ColumnSide, target: ColumnSide, opts: Nor
   if (!s || !t) return undefined;
   const a = familyOf(source.column);
   const b = familyOf(target.column);
+  // Floats only as 64-bit doubles on both sides; texts only of kinds whose value is the server's text.
+  const doubles = s.kind === 'float' && t.kind === 'float' && s.bits === 64 && t.bits === 64 ? 'float' : undefined;
+  const texts = TEXT_KINDS.has(s.kind) && TEXT_KINDS.has(t.kind);
   // A zero date becomes NULL on one side only: no server form says so.
   const zeroToNull = valueConventions(source.engine).zeroDates && !valueConventions(target.engine).zeroDates && opts.zeroDates === 'null';
   switch (r.name) {
@@ -277,21 +280,21 @@ function formOf(r: ColumnRule, source: ColumnSide, target: ColumnSide, opts: Nor
     case 'decimal':
       return 'decimal';
     case 'float':
-      return s.kind === 'float' && t.kind === 'float' && s.bits === 64 && t.bits === 64 ? 'float' : undefined;
+      return doubles;
     case 'char':
-      return TEXT_KINDS.has(s.kind) && TEXT_KINDS.has(t.kind) ? 'char' : undefined;
+      return texts ? 'char' : undefined;
     case 'date':
     case 'datetime':
     case 'instant':
       return zeroToNull ? undefined : r.name;
     case 'exact':
       if (a !== b) return undefined;
-      if (a === 'text') return TEXT_KINDS.has(s.kind) && TEXT_KINDS.has(t.kind) ? 'text' : undefined;
+      if (a === 'text') return texts ? 'text' : undefined;
       if (a === 'char') return 'char';
       if (a === 'bytes') return 'bytes';
       if (a === 'bool' || a === 'int') return 'int';
       if (a === 'decimal') return 'decimal';
-      if (a === 'float') return s.kind === 'float' && t.kind === 'float' && s.bits === 64 && t.bits === 64 ? 'float' : undefined;
+      if (a === 'float') return doubles;
       if (a === 'date' || a === 'datetime' || a === 'instant') return a;
       return undefined;
     default:

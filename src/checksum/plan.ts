@@ -75,12 +75,11 @@ export function planTable(table: TableSchema, onTarget: TableSchema, opts: PlanO
     return columnRule({ column: c, engine: table.engine }, { column: tc, engine: onTarget.engine }, opts);
   });
   const exact = rules.every((r) => r.name === 'exact');
-  const forms = rules.every((r) => r.form !== undefined) ? { forms: rules.map((r) => r.form as ComparableForm) } : {};
-  if (table.primaryKey.length === 0) {
-    return { table, onTarget, rules, exact, ...forms, mode: 'multiset', reason: 'no primary key: compared as a multiset of rows' };
-  }
+  // What every mode's plan holds; the mode and its reason follow.
+  const base = { table, onTarget, rules, exact, ...(rules.every((r) => r.form !== undefined) ? { forms: rules.map((r) => r.form as ComparableForm) } : {}) };
+  if (table.primaryKey.length === 0) return { ...base, mode: 'multiset', reason: 'no primary key: compared as a multiset of rows' };
   if (opts.keyRanges === false) {
-    return { table, onTarget, rules, exact, ...forms, mode: 'keys', reason: "the target orders keys by the bytes of their text, not as the source does: target rows are read by the source's keys" };
+    return { ...base, mode: 'keys', reason: "the target orders keys by the bytes of their text, not as the source does: target rows are read by the source's keys" };
   }
   const unordered = table.primaryKey
     .map((i) => table.columns[i] as Column)
@@ -88,16 +87,12 @@ export function planTable(table: TableSchema, onTarget: TableSchema, opts: PlanO
     .map((c) => c.name);
   if (unordered.length) {
     return {
-      table,
-      onTarget,
-      rules,
-      exact,
-      ...forms,
+      ...base,
       mode: 'keys',
       reason: `key column${unordered.length > 1 ? 's' : ''} ${unordered.join(', ')} may sort differently on the target (${table.engine} → ${onTarget.engine}, collation): target rows are read by the source's keys`,
     };
   }
-  return { table, onTarget, rules, exact, ...forms, mode: 'range', reason: 'key ranges select the same rows on both sides' };
+  return { ...base, mode: 'range', reason: 'key ranges select the same rows on both sides' };
 }
 
 /** A row's comparable values on the source side. */

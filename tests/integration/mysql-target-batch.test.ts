@@ -9,6 +9,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/config/dsn.js';
 import { createLogger } from '../../src/core/logger.js';
+import type { TableSchema } from '../../src/core/schema.js';
 import type { StreamCheckpoint } from '../../src/core/target.js';
 import { ensureCheckpointTable } from '../../src/engines/mysql/checkpoint.js';
 import { describeTable } from '../../src/engines/mysql/schema.js';
@@ -62,6 +63,11 @@ async function now(): Promise<string> {
   return String(rows[0]?.t);
 }
 
+/** The test tables as the target's writes take them, by name. */
+async function described(...names: string[]): Promise<Map<string, TableSchema>> {
+  return new Map(await Promise.all(names.map(async (n) => [n, await describeTable(root, DB, n)] as const)));
+}
+
 async function contents(): Promise<string> {
   const [rows] = await root.query<RowDataPacket[]>(`SELECT CONCAT('a', id, '=', v) AS r FROM ${DB}.a UNION ALL SELECT CONCAT('b', id, '=', v) FROM ${DB}.b ORDER BY 1`);
   return rows.map((r) => String(r.r)).join(' ');
@@ -69,10 +75,7 @@ async function contents(): Promise<string> {
 
 describe('MySQL target: a stream batch', () => {
   it('reaches the server in three round trips with the comment on every statement, and lands whole', async () => {
-    const tables = new Map([
-      ['a', await describeTable(root, DB, 'a')],
-      ['b', await describeTable(root, DB, 'b')],
-    ]);
+    const tables = await described('a', 'b');
     const since = await now();
     const tx = await target.begin();
     await tx.write(tables, [
@@ -100,10 +103,7 @@ describe('MySQL target: a stream batch', () => {
   });
 
   it('leaves nothing of a batch whose gathered statement fails, naming it, and the checkpoint where it was', async () => {
-    const tables = new Map([
-      ['a', await describeTable(root, DB, 'a')],
-      ['b', await describeTable(root, DB, 'b')],
-    ]);
+    const tables = await described('a', 'b');
     const before = await contents();
     const tx = await target.begin();
     // The first statements run on the server before the failing one (too long for VARCHAR(5) in strict mode).
@@ -129,7 +129,7 @@ describe('MySQL target: a stream batch', () => {
   });
 
   it('sends nothing of a batch rolled back before its commit', async () => {
-    const tables = new Map([['a', await describeTable(root, DB, 'a')]]);
+    const tables = await described('a');
     const before = await contents();
     const since = await now();
     const tx = await target.begin();

@@ -64,9 +64,14 @@ export function digestField(col: Column, codec: ColumnCodec, bareText = false): 
   return `IFNULL(CONCAT(LENGTH(${b}), ':', ${b}), 'N')`;
 }
 
+/** Whether the table's UTF-8 character columns share one collation, so they meet in CONCAT_WS bare (see `bytes`). */
+function bareTextOf(table: TableSchema): boolean {
+  return new Set(table.columns.filter(utf8Text).map((c) => c.collation ?? '')).size <= 1;
+}
+
 /** The statement for one chunk's digest: count, the sum, and the session's time zone (part of the format). */
 export function digestSql(s: ChunkSql, table: TableSchema, range: KeyRange): { sql: string; params: unknown[] } {
-  const bareText = new Set(table.columns.filter(utf8Text).map((c) => c.collation ?? '')).size <= 1;
+  const bareText = bareTextOf(table);
   const fields = table.columns.map((c, i) => digestField(c, s.codecs[i] as ColumnCodec, bareText));
   const where = rangeWhere(table, range);
   // One 64-bit piece of each row's MD5, summed exactly: MariaDB merges a derived table into the
@@ -79,11 +84,15 @@ export function digestSql(s: ChunkSql, table: TableSchema, range: KeyRange): { s
 
 const text = (v: unknown): string => (v === null || v === undefined ? '0' : Buffer.isBuffer(v) ? v.toString('latin1') : String(v as string));
 
+/** The one row of a digest statement (count, sum, time zone), as the server's text. */
+async function digestRow(pool: Pool, q: { sql: string; params: unknown[] }): Promise<unknown[]> {
+  const [rows] = await pool.query<RowDataPacket[]>({ sql: q.sql, values: q.params, rowsAsArray: true, typeCast: false });
+  return rows[0] as unknown as unknown[];
+}
+
 /** Runs digestSql on `pool` (the connection settings readChunk reads with). */
 export async function digestRange(pool: Pool, s: ChunkSql, table: TableSchema, range: KeyRange): Promise<ChunkDigest> {
-  const q = digestSql(s, table, range);
-  const [rows] = await pool.query<RowDataPacket[]>({ sql: q.sql, values: q.params, rowsAsArray: true, typeCast: false });
-  const r = rows[0] as unknown as unknown[];
+  const r = await digestRow(pool, digestSql(s, table, range));
   return { rows: Number(text(r[0])), digest: text(r[1]), format: `${MYSQL_DIGEST} time_zone=${text(r[2])}` };
 }
 
@@ -147,7 +156,7 @@ export function comparableField(col: Column, codec: ColumnCodec, form: Comparabl
  */
 export function comparableDigestSql(s: ChunkSql, table: TableSchema, range: KeyRange, forms: readonly ComparableForm[]): { sql: string; params: unknown[] } | undefined {
   if (forms.length !== table.columns.length) return undefined;
-  const bareText = new Set(table.columns.filter(utf8Text).map((c) => c.collation ?? '')).size <= 1;
+  const bareText = bareTextOf(table);
   const fields: string[] = [];
   for (let i = 0; i < forms.length; i++) {
     const f = comparableField(table.columns[i] as Column, s.codecs[i] as ColumnCodec, forms[i] as ComparableForm, bareText);
@@ -168,8 +177,7 @@ export function comparableDigestSql(s: ChunkSql, table: TableSchema, range: KeyR
 export async function comparableDigestRange(pool: Pool, s: ChunkSql, table: TableSchema, range: KeyRange, forms: readonly ComparableForm[]): Promise<ChunkDigest | undefined> {
   const q = comparableDigestSql(s, table, range, forms);
   if (!q) return undefined;
-  const [rows] = await pool.query<RowDataPacket[]>({ sql: q.sql, values: q.params, rowsAsArray: true, typeCast: false });
-  const r = rows[0] as unknown as unknown[];
+  const r = await digestRow(pool, q);
   const zoned = table.columns.some((c) => c.logical?.kind === 'timestamp' && c.logical.zone);
   if (zoned && text(r[2]) !== '+00:00') return undefined;
   return { rows: Number(text(r[0])), digest: text(r[1]), format: COMPARABLE_DIGEST };

@@ -63,6 +63,25 @@ export interface MysqlSourceOptions {
 }
 
 /**
+ * How the server renders each encoded format (MysqlSource.readChunkEncoded): a table's select
+ * expression of one line per row (undefined: a column has no exact rendering), and, for a format
+ * some values escape, whether a chunk's bytes are the format's (else it is copied as canonical
+ * values, for the reason given).
+ */
+interface Rendering {
+  readonly select: (table: TableSchema) => string | undefined;
+  readonly carried?: { readonly test: (data: Buffer) => boolean; readonly otherwise: string };
+}
+
+const RENDERINGS: ReadonlyMap<string, Rendering> = new Map<string, Rendering>([
+  [MYSQL_TSV, { select: tsvSelect }],
+  // pgCopySelect marks zero dates with NUL, and text keeps its own: NUL is in no other COPY field.
+  [PG_COPY_TEXT, { select: pgCopySelect, carried: { test: (data) => data.indexOf(0) === -1, otherwise: 'a zero date or a NUL character' } }],
+  // A value whose text the server gives otherwise than the etcd target's renderRow (json.ts).
+  [ETCD_JSON_LINES, { select: etcdJsonSelect, carried: { test: etcdJsonCarried, otherwise: 'a float or a control character the server prints otherwise than the format' } }],
+]);
+
+/**
  * MySQL 8 / MariaDB 10.11 as a change source: schema from information_schema, chunks by keyset
  * pagination without locks, changes from the binlog (file+position or GTID).
  */
@@ -74,7 +93,7 @@ export class MysqlSource implements ChangeSource {
    * reader): valueStats, retainedBytes and acknowledge have empty results.
    */
   readonly capabilities: SourceCapabilities = {
-    encodedFormats: [MYSQL_TSV, PG_COPY_TEXT, ETCD_JSON_LINES],
+    encodedFormats: [...RENDERINGS.keys()],
     chunkDigest: true,
     checksumReads: true,
     reportsHead: true,
@@ -105,12 +124,8 @@ export class MysqlSource implements ChangeSource {
   // SQL rendered per table definition (not per name: a schema change gives a table a new
   // definition object, and rows read by the old SQL would have the old columns).
   private readonly sql = new WeakMap<TableSchema, ChunkSql>();
-  private readonly tsv = new WeakMap<TableSchema, string>();
-  /** The PG_COPY_TEXT and ETCD_JSON_LINES select expressions per table definition; null when the table has no exact rendering. */
-  private readonly rendered = new Map([
-    [PG_COPY_TEXT, new WeakMap<TableSchema, string | null>()],
-    [ETCD_JSON_LINES, new WeakMap<TableSchema, string | null>()],
-  ]);
+  /** Per encoded format (RENDERINGS), the select expression per table definition; null when the table has no exact rendering. */
+  private readonly rendered = new Map<string, WeakMap<TableSchema, string | null>>();
   /** The consistent snapshot opened for tables read whole (currentPosition wholeTables), until releaseSnapshot(). */
   private snap: { readonly conn: PoolConnection; readonly tables: ReadonlySet<string> } | undefined;
   /** --databases resolved at connect(): the databases synced, tables named `db.table`; undefined: the URL's one. */
@@ -541,30 +556,24 @@ export class MysqlSource implements ChangeSource {
   }
 
   /**
-   * The chunk rendered by the server in `format`: MYSQL_TSV (LOAD DATA lines, load.ts tsvSelect) or
-   * PG_COPY_TEXT (COPY text for the mapped PostgreSQL types, load.ts pgCopySelect). Undefined for other
-   * formats, for a table with a column PG_COPY_TEXT cannot render exactly, and for a PG_COPY_TEXT
-   * chunk holding a zero date or a NUL in text: those values need the canonical path, which applies
-   * the zero-date policy and refuses NUL by name.
+   * The chunk rendered by the server in `format` (RENDERINGS: MYSQL_TSV, PG_COPY_TEXT,
+   * ETCD_JSON_LINES). Undefined for other formats, for a table with a column the format cannot
+   * render exactly, and for a chunk whose bytes are not the format's (a zero date or a NUL in COPY
+   * text; a value the server prints otherwise than the etcd target would): those values need the
+   * canonical path, which applies the zero-date policy, refuses NUL by name, renders as the target does.
    */
   async readChunkEncoded(table: TableSchema, range: KeyRange, format: string): Promise<EncodedChunk | undefined> {
-    let select: string | undefined;
-    if (format === MYSQL_TSV) {
-      select = this.tsv.get(table);
-      if (!select) this.tsv.set(table, (select = tsvSelect(table)));
-    } else if (format === PG_COPY_TEXT || format === ETCD_JSON_LINES) {
-      const cache = this.rendered.get(format) as WeakMap<TableSchema, string | null>;
-      let cached = cache.get(table);
-      if (cached === undefined) {
-        cache.set(table, (cached = (format === PG_COPY_TEXT ? pgCopySelect(table) : etcdJsonSelect(table)) ?? null));
-        if (cached === null) this.opts.logger.debug({ table: table.name, format }, 'a column has no exact rendering in this format; copying canonical values');
-        else this.opts.logger.debug({ table: table.name, format }, 'the source renders chunks in the target format');
-      }
-      if (cached === null) return undefined;
-      select = cached;
-    } else {
-      return undefined;
+    const rendering = RENDERINGS.get(format);
+    if (!rendering) return undefined;
+    let cache = this.rendered.get(format);
+    if (!cache) this.rendered.set(format, (cache = new WeakMap()));
+    let select = cache.get(table);
+    if (select === undefined) {
+      cache.set(table, (select = rendering.select(table) ?? null));
+      if (select === null) this.opts.logger.debug({ table: table.name, format }, 'a column has no exact rendering in this format; copying canonical values');
+      else this.opts.logger.debug({ table: table.name, format }, 'the source renders chunks in the target format');
     }
+    if (select === null) return undefined;
     const s = this.sqlFor(table);
     const where = rangeWhere(table, range);
     const rows = await this.read({ sql: `SELECT ${select} FROM ${s.from} ${filtered(where.sql, s)} ORDER BY ${s.keyList}`, values: where.params });
@@ -576,11 +585,8 @@ export class MysqlSource implements ChangeSource {
       at += ((r as unknown as Buffer[])[0] as Buffer).copy(data, at);
       data[at++] = 0x0a;
     }
-    // pgCopySelect marks zero dates with NUL, and text keeps its own: NUL is in no other COPY field;
-    // an etcd JSON chunk holds a value whose text the server gives otherwise than renderRow (json.ts).
-    if ((format === PG_COPY_TEXT && data.indexOf(0) !== -1) || (format === ETCD_JSON_LINES && !etcdJsonCarried(data))) {
-      const why = format === PG_COPY_TEXT ? 'a zero date or a NUL character' : 'a float or a control character the server prints otherwise than the format';
-      this.opts.logger.debug({ table: table.name, format }, `chunk holds ${why}; copying it as canonical values`);
+    if (rendering.carried && !rendering.carried.test(data)) {
+      this.opts.logger.debug({ table: table.name, format }, `chunk holds ${rendering.carried.otherwise}; copying it as canonical values`);
       return undefined;
     }
     return bufferedChunk(format, data, rows.length);
