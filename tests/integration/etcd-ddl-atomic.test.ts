@@ -6,7 +6,7 @@
  * (the 10 old tables, or the 10 new ones), never a mix; replaying the change from there ends with
  * the new schema, the objects moved, and no journal or pending row left.
  */
-import { Etcd3, KVClient } from 'etcd3';
+import { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { CHECKPOINT_VERSION } from '../../src/checkpoint/checkpoint.js';
@@ -14,6 +14,7 @@ import { parseDsn } from '../../src/config/dsn.js';
 import type { SchemaChange } from '../../src/core/schema-change.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { StreamCheckpoint } from '../../src/core/target.js';
+import type { Sender } from '../../src/engines/etcd/apply.js';
 import { EtcdTarget } from '../../src/engines/etcd/index.js';
 import { valueConventions } from '../../src/engines/registry.js';
 import { startEtcd, type Server } from '../../src/testing/servers.js';
@@ -78,16 +79,22 @@ async function setUp(): Promise<void> {
   await t.close();
 }
 
-/** The write transactions (puts and deletes, not reads) sent from this process. */
+/** The write transactions (puts and deletes: every one the target sends) sent from this process. */
 function failWritesAfter(limit: number): { writes: () => number; restore: () => void } {
-  const real = KVClient.prototype.txn;
+  type Senders = { senderFor(): Sender };
+  const proto = EtcdTarget.prototype as unknown as Senders;
+  const real = proto.senderFor;
   let n = 0;
-  const spy = vi.spyOn(KVClient.prototype, 'txn').mockImplementation(function (this: KVClient, req, opts) {
-    if (req.success?.some((op) => op.request_put || op.request_delete_range)) {
-      if (n >= limit) return Promise.reject(new Error(`injected crash before write transaction ${n + 1}`));
-      n++;
-    }
-    return real.call(this, req, opts);
+  const spy = vi.spyOn(proto, 'senderFor').mockImplementation(function (this: Senders) {
+    const sender = real.call(this);
+    return {
+      ...sender,
+      write: (compare, ops) => {
+        if (n >= limit) return Promise.reject(new Error(`injected crash before write transaction ${n + 1}`));
+        n++;
+        return sender.write(compare, ops);
+      },
+    };
   });
   return { writes: () => n, restore: () => spy.mockRestore() };
 }

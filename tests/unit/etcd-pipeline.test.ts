@@ -1,19 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { Etcd3 } from 'etcd3';
 import { OpBuffer, Pipeline, putOp, type Sender } from '../../src/engines/etcd/apply.js';
 
 /** A sender whose transactions commit when the test says so, in any order. */
 function fakeSender(maxOps = 4) {
   const sent: { keys: string[]; commit: () => void; fail: (e: Error) => void }[] = [];
-  const client = {
-    kv: {
-      txn: (req: { success: { request_put?: { key: Buffer } }[] }) =>
-        new Promise((resolve, reject) => {
-          sent.push({ keys: req.success.map((o) => o.request_put?.key.toString() ?? '?'), commit: () => resolve({ succeeded: true }), fail: reject });
-        }),
-    },
-  } as unknown as Etcd3;
-  const sender: Sender = { client, maxOps, fence: () => [], error: (err) => err as never };
+  const sender: Sender = {
+    write: (_compare, ops) =>
+      new Promise<boolean>((resolve, reject) => {
+        sent.push({ keys: ops.map((o) => (o.value !== undefined ? o.key : '?')), commit: () => resolve(true), fail: reject });
+      }),
+    maxOps,
+    fence: () => [],
+    error: (err) => err as never,
+  };
   return { sender, sent };
 }
 
@@ -102,32 +101,28 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
 function fakeEtcd(maxOps = 4) {
   const store = new Map<string, string>();
   const applied: string[][] = [];
-  interface Req {
-    compare: { key: Buffer; target: string; value?: Buffer }[];
-    success: { request_put?: { key: Buffer; value: Buffer } }[];
-  }
   const sent: { keys: string[]; compares: string[]; apply: () => void; fail: (e: Error) => void }[] = [];
-  const client = {
-    kv: {
-      txn: (req: Req) =>
-        new Promise((resolve, reject) => {
-          sent.push({
-            keys: req.success.map((o) => o.request_put?.key.toString() ?? '?'),
-            compares: req.compare.map((c) => `${c.key.toString()}=${c.value?.toString() ?? ''}`),
-            apply: () => {
-              const ok = req.compare.every((c) => c.target !== 'Value' || store.get(c.key.toString()) === c.value?.toString());
-              if (ok) {
-                for (const o of req.success) if (o.request_put) store.set(o.request_put.key.toString(), o.request_put.value.toString());
-                applied.push(req.success.map((o) => o.request_put?.key.toString() ?? '?'));
-              }
-              resolve({ succeeded: ok });
-            },
-            fail: reject,
-          });
-        }),
-    },
-  } as unknown as Etcd3;
-  const sender: Sender = { client, maxOps, fence: () => [], error: (err) => err as never };
+  const sender: Sender = {
+    write: (compare, ops) =>
+      new Promise<boolean>((resolve, reject) => {
+        sent.push({
+          keys: ops.map((o) => (o.value !== undefined ? o.key : '?')),
+          compares: compare.map((c) => `${String(c.key)}=${c.value?.toString() ?? ''}`),
+          apply: () => {
+            const ok = compare.every((c) => c.target !== 'Value' || store.get(String(c.key)) === c.value?.toString());
+            if (ok) {
+              for (const o of ops) if (o.value !== undefined) store.set(o.key, o.value.toString());
+              applied.push(ops.map((o) => (o.value !== undefined ? o.key : '?')));
+            }
+            resolve(ok);
+          },
+          fail: reject,
+        });
+      }),
+    maxOps,
+    fence: () => [],
+    error: (err) => err as never,
+  };
   return { sender, sent, store, applied };
 }
 

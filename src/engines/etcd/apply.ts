@@ -1,4 +1,4 @@
-import type { Etcd3, ICompare, IRequestOp } from 'etcd3';
+import type { Etcd3, ICompare } from 'etcd3';
 import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Cascade, TableSchema } from '../../core/schema.js';
@@ -7,6 +7,7 @@ import { keyString } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
 import { members, parseRow, renderRow } from './values.js';
+import type { WireOp } from './wire.js';
 
 /**
  * etcd's own bound on one request is 1.5 MiB (--max-request-bytes); a transaction stays under
@@ -14,9 +15,8 @@ import { members, parseRow, renderRow } from './values.js';
  */
 export const MAX_TXN_BYTES = 1_400_000;
 
-/** One write of an etcd transaction: a put, or a delete of one key or of a key range. */
-export interface Op {
-  readonly op: IRequestOp;
+/** One write of an etcd transaction: a put (`value` given), or a delete of one key or of a key range. */
+export interface Op extends WireOp {
   /** The key it writes (a range's first key): one op per key per transaction, etcd's rule. */
   readonly key: string;
   /** A delete of every key from `key` to this (a table's keys): no put of the range may share its transaction. */
@@ -58,18 +58,18 @@ export function putOp(key: string, value: string | Buffer): Op {
       `the row of key ${key.slice(0, 200)} is ${v.length} bytes as JSON, more than one etcd request holds (about ${MAX_TXN_BYTES} bytes under the default --max-request-bytes of 1.5 MiB); leave its large columns out of the sync, or move the table to a SQL target`,
     );
   }
-  return { op: { request_put: { key: k, value: v } }, key, bytes };
+  return { keyBytes: k, value: v, key, bytes };
 }
 
 export function deleteOp(key: string): Op {
   const k = Buffer.from(key);
-  return { op: { request_delete_range: { key: k } }, key, bytes: k.length + 16 };
+  return { keyBytes: k, key, bytes: k.length + 16 };
 }
 
 export function deletePrefixOp(prefix: string): Op {
   const k = Buffer.from(prefix);
   const end = prefixEnd(k);
-  return { op: { request_delete_range: { key: k, range_end: end } }, key: prefix, rangeEnd: end, bytes: k.length * 2 + 16 };
+  return { keyBytes: k, key: prefix, rangeEnd: end, bytes: k.length * 2 + 16 };
 }
 
 /**
@@ -79,7 +79,11 @@ export function deletePrefixOp(prefix: string): Op {
  * the sync over.
  */
 export interface Sender {
-  readonly client: Etcd3;
+  /**
+   * Sends one transaction: the compares, then the ops if they all held. Resolves to whether they
+   * held (the ops committed); rejects with the call's error. EtcdTarget's encodes it (wire.ts).
+   */
+  write(compare: readonly ICompare[], ops: readonly Op[]): Promise<boolean>;
   readonly maxOps: number;
   /** The compare that proves this instance holds the lock, or [] for a writer without one. */
   fence(): ICompare[];
@@ -98,24 +102,23 @@ export interface Sender {
 export async function send(s: Sender, ops: readonly Op[], what: string, after?: { readonly key: Buffer; readonly value: Buffer; readonly done: Promise<unknown> }): Promise<void> {
   // `after.done` resolves to that transaction's error, or undefined once it committed.
   if (ops.length === 0) return;
-  const success = ops.map((o) => o.op);
-  let res;
+  let succeeded;
   for (let attempt = 0; ; attempt++) {
     const compare = s.fence();
     if (after) compare.push({ key: after.key, target: 'Value', result: 'Equal', value: after.value });
     try {
-      res = await s.client.kv.txn({ compare, success, failure: [] });
+      succeeded = await s.write(compare, ops);
     } catch (err) {
       throw s.error(err, what);
     }
-    if (res.succeeded || !after || attempt > 0) break;
+    if (succeeded || !after || attempt > 0) break;
     // Overtook the checkpoint it follows (or that one failed, or the fence did): once that one
     // settled, either its error, or one more try, whose failure is the fence's.
     const failed = await after.done;
     if (failed !== undefined) throw failed;
   }
-  if (!res.succeeded && s.refused) throw await s.refused(what);
-  if (!res.succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
+  if (!succeeded && s.refused) throw await s.refused(what);
+  if (!succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
 }
 
 const NO_KEYS: ReadonlySet<string> = new Set();
@@ -392,8 +395,7 @@ export class OpBuffer {
     if (tail.some((o) => this.keys.has(o.key)) || this.ops.length + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) this.handOver(what);
     for (const op of tail) this.push(op);
     const cp = checkpoint ? tail[tail.length - 1] : undefined;
-    const value = cp?.op.request_put?.value;
-    const f = this.handOver(what, true, cp && Buffer.isBuffer(value) ? { key: cp.key, value } : undefined);
+    const f = this.handOver(what, true, cp?.value ? { key: cp.key, value: cp.value } : undefined);
     if (f) await this.pipeline.waitFor([f]);
     else await this.pipeline.drain();
   }

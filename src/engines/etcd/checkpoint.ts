@@ -85,9 +85,8 @@ export class CheckpointKeys {
   journalOps(edits: readonly Op[]): Op[] {
     return edits.map((o) => {
       const name = decodePart(o.key.slice(this.base.length));
-      const put = o.op.request_put;
       // A row's value is `<time>\n<body>`: the entry is `put <time>\n<body>`.
-      return putOp(this.journalKey(name), put ? `put ${(put.value ?? '').toString()}` : 'delete');
+      return putOp(this.journalKey(name), o.value !== undefined ? `put ${o.value.toString()}` : 'delete');
     });
   }
 

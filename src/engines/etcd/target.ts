@@ -24,6 +24,7 @@ import { EtcdSyncLock } from './lock.js';
 import { epochKey, EtcdEpochFence, type TxnGuard } from './fence.js';
 import { EtcdReadBack } from './read.js';
 import { renderRow } from './values.js';
+import { encodeTxn, writeTxn } from './wire.js';
 
 export interface EtcdTargetOptions {
   readonly dsn: Dsn;
@@ -95,7 +96,7 @@ export class EtcdTarget implements Target {
 
   private senderFor(): Sender {
     return {
-      client: this.client,
+      write: (compare, ops) => writeTxn(this.client, encodeTxn(compare, ops)),
       maxOps: this.opts.maxTxnOps,
       fence: () => this.syncLock?.fence() ?? [],
       // Without a guard no transaction carries a compare, so none fails one.
