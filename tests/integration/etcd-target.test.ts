@@ -7,7 +7,7 @@
 import { Etcd3 } from 'etcd3';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEtcd, startMariaDb, type Server } from '../../src/testing/servers.js';
+import { freePort, startEtcd, startMariaDb, type Server } from '../../src/testing/servers.js';
 import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
 
 let mysql: Server;
@@ -100,6 +100,22 @@ describe('MariaDB → etcd', () => {
     expect(second.stderr).toContain('a killed one lets go within 10 s');
     await stop(run);
   }, 180_000);
+
+  it('writes through a cluster URL whose other endpoint is down: the copy and the stream go to the live one', async () => {
+    await src.query(`CREATE DATABASE e9; USE e9; CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)); INSERT INTO t SELECT seq, CONCAT('s', seq) FROM seq_1_to_300;`);
+    // Nothing listens on `dead`: the client's calls that pick it fail over to the live endpoint.
+    const dead = await freePort();
+    const url = etcd.url('e9').replace(`127.0.0.1:${etcd.port}`, `127.0.0.1:${dead},127.0.0.1:${etcd.port}`);
+    const run = startCli(['sync', '--source', mysql.url('e9'), '--target', url, '--flush-interval', '100ms']);
+    running.push(run);
+    await waitUntil('copied', async () => (await keysUnder('/e9/t/')).size === 300, 60_000);
+    await src.query(`USE e9; UPDATE t SET s = 'changed' WHERE id <= 200; DELETE FROM t WHERE id > 250;`);
+    await waitUntil('streamed', async () => {
+      const t = await keysUnder('/e9/t/');
+      return t.size === 250 && t.get('/e9/t/200')?.s === 'changed' && t.get('/e9/t/201')?.s === 's201';
+    }, 60_000);
+    await stop(run);
+  }, 120_000);
 
   it('verify finds a key changed behind the sync and --repair puts it back', async () => {
     await src.query(`CREATE DATABASE e2; USE e2; CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20), d DATE); INSERT INTO t SELECT seq, CONCAT('s', seq), '2024-01-01' + INTERVAL seq DAY FROM seq_1_to_50;`);
