@@ -6,7 +6,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
  * `TxnRequest` is encoded straight into one buffer in protobuf's wire format, and of the
  * `TxnResponse` only `succeeded` is read. The etcd3 client's own `kv.txn` builds a protobufjs
  * message object per op, converts it, encodes it and decodes every op's response back into
- * objects: ~4 µs of CPU per put more than this (bench/README.md "A leaner etcd write path").
+ * objects: ~3–4 µs of CPU per put more than this (bench/README.md "etcd writes encoded by tributary").
  *
  * The call still goes through the etcd3 client's connection pool (`exec`): its choice of host and
  * failover between endpoints, its retry of recoverable errors, its TLS credentials and auth token
@@ -28,7 +28,7 @@ export interface WireOp {
 }
 
 /** The service client's method this module adds: etcd's KV/Txn taking the encoded request. */
-export const ENCODED_TXN = 'tributaryEncodedTxn';
+const ENCODED_TXN = 'tributaryEncodedTxn';
 
 const RESULTS: Readonly<Record<string, number>> = { Equal: 0, Greater: 1, Less: 2, NotEqual: 3 };
 const TARGETS: Readonly<Record<string, number>> = { Version: 0, Create: 1, Mod: 2, Value: 3, Lease: 4 };
@@ -236,7 +236,6 @@ interface UnaryCaller {
 }
 
 const identity = (b: Buffer): Buffer => b;
-const installed = new WeakSet<object>();
 
 function poolOf(client: Etcd3): Pool {
   const pool = (client as unknown as { pool?: Pool }).pool;
@@ -249,14 +248,13 @@ function poolOf(client: Etcd3): Pool {
 /** Adds ENCODED_TXN to the class of etcd3's KV service clients, once. */
 async function install(pool: Pool): Promise<void> {
   const proto = await pool.withConnection('KV', ({ client }) => Object.getPrototypeOf(client) as Record<string, unknown>);
-  if (installed.has(proto)) return;
+  if (Object.prototype.hasOwnProperty.call(proto, ENCODED_TXN)) return;
   if (typeof (proto as Partial<UnaryCaller>).makeUnaryRequest !== 'function') throw new TributaryError(ErrorCode.INTERNAL, 'etcd3\u2019s KV service client is not a grpc-js client; pin etcd3 as package.json does');
   Object.defineProperty(proto, ENCODED_TXN, {
     value: function (this: UnaryCaller, body: Buffer, metadata: unknown, options: unknown, cb: Callback) {
       return this.makeUnaryRequest('/etcdserverpb.KV/Txn', identity, succeededOf, body, metadata, options, cb);
     },
   });
-  installed.add(proto);
 }
 
 const ready = new WeakMap<object, Promise<void>>();
