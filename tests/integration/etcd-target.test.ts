@@ -102,17 +102,17 @@ describe('MariaDB → etcd', () => {
   }, 180_000);
 
   it('writes through a cluster URL whose other endpoint is down: the copy and the stream go to the live one', async () => {
-    await src.query(`CREATE DATABASE e9; USE e9; CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)); INSERT INTO t SELECT seq, CONCAT('s', seq) FROM seq_1_to_300;`);
+    await src.query(`CREATE DATABASE ecluster; USE ecluster; CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)); INSERT INTO t SELECT seq, CONCAT('s', seq) FROM seq_1_to_300;`);
     // Nothing listens on `dead`: the client's calls that pick it fail over to the live endpoint.
     const dead = await freePort();
-    const url = etcd.url('e9').replace(`127.0.0.1:${etcd.port}`, `127.0.0.1:${dead},127.0.0.1:${etcd.port}`);
-    const run = startCli(['sync', '--source', mysql.url('e9'), '--target', url, '--flush-interval', '100ms']);
+    const url = etcd.url('ecluster').replace(`127.0.0.1:${etcd.port}`, `127.0.0.1:${dead},127.0.0.1:${etcd.port}`);
+    const run = startCli(['sync', '--source', mysql.url('ecluster'), '--target', url, '--flush-interval', '100ms']);
     running.push(run);
-    await waitUntil('copied', async () => (await keysUnder('/e9/t/')).size === 300, 60_000);
-    await src.query(`USE e9; UPDATE t SET s = 'changed' WHERE id <= 200; DELETE FROM t WHERE id > 250;`);
+    await waitUntil('copied', async () => (await keysUnder('/ecluster/t/')).size === 300, 60_000);
+    await src.query(`USE ecluster; UPDATE t SET s = 'changed' WHERE id <= 200; DELETE FROM t WHERE id > 250;`);
     await waitUntil('streamed', async () => {
-      const t = await keysUnder('/e9/t/');
-      return t.size === 250 && t.get('/e9/t/200')?.s === 'changed' && t.get('/e9/t/201')?.s === 's201';
+      const t = await keysUnder('/ecluster/t/');
+      return t.size === 250 && t.get('/ecluster/t/200')?.s === 'changed' && t.get('/ecluster/t/201')?.s === 's201';
     }, 60_000);
     await stop(run);
   }, 120_000);
