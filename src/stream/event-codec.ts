@@ -189,6 +189,27 @@ export class Encoder {
     }
   }
   str(s: string): void {
+    const len = s.length;
+    if (len < 43) {
+      // ASCII (numbers, dates, most names) a byte per unit, without the native call: the same
+      // bytes as below, in half the time. Anything else stops at its first non-ASCII unit.
+      this.room(2 + len * 3);
+      const b = this.buf;
+      let at = this.off + 2;
+      let i = 0;
+      while (i < len) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[at++] = c;
+        i++;
+      }
+      if (i === len) {
+        b[this.off] = V_STR;
+        b[this.off + 1] = len;
+        this.off = at;
+        return;
+      }
+    }
     if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) {
       this.u8(V_STR16);
       const n = s.length * 2;
