@@ -53,8 +53,10 @@ export interface BinlogOptions {
    * their own names.
    */
   readonly databases?: readonly string[];
-  /** Pause reading the binlog when this many bytes of events wait for the consumer. */
+  /** Pause reading the binlog when this many bytes of events wait for the consumer (unless `queueBytes` says less); half of it bounds what XA and savepoint spools keep in memory. */
   readonly maxBufferBytes: number;
+  /** Pause reading the binlog when this many bytes of events wait for the consumer; default maxBufferBytes. */
+  readonly queueBytes?: number;
   /**
    * Silence on the dump connection (no event, no heartbeat) after which it counts as lost and the
    * stream fails (retryable). The server is asked for a heartbeat ten times as often.
@@ -119,7 +121,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   // A queued item is an event, or a spool of row changes released at their transaction's end
   // (replayed lazily by the consumer below, so a big one never sits in memory whole).
   const queue = new EventQueue<StreamEvent | EventSpool>({
-    maxBytes: opts.maxBufferBytes,
+    maxBytes: opts.queueBytes ?? opts.maxBufferBytes,
     pause: () => {
       watch.hold();
       client.connection?.pause();
