@@ -53,7 +53,7 @@ export interface BinlogOptions {
    * their own names.
    */
   readonly databases?: readonly string[];
-  /** Pause reading the binlog when this many bytes of events wait for the consumer (unless `queueBytes` says less); half of it bounds what XA and savepoint spools keep in memory. */
+  /** Pause reading the binlog when this many bytes of events wait for the consumer (`queueBytes` instead, when given); half of it bounds what XA and savepoint spools keep in memory. */
   readonly maxBufferBytes: number;
   /** Pause reading the binlog when this many bytes of events wait for the consumer; default maxBufferBytes. */
   readonly queueBytes?: number;
