@@ -1,4 +1,5 @@
 import { ErrorCode, TributaryError } from './errors.js';
+import { perObject } from './memo.js';
 import type { Column, TableSchema } from './schema.js';
 
 /**
@@ -43,14 +44,5 @@ export async function describeAligned(describe: (name: string) => Promise<TableS
  * build is forgotten, so the next call tries again.
  */
 export function perTable<T>(build: (table: TableSchema) => Promise<T>): (table: TableSchema) => Promise<T> {
-  const built = new WeakMap<TableSchema, Promise<T>>();
-  return (table) => {
-    let p = built.get(table);
-    if (!p) {
-      p = build(table);
-      built.set(table, p);
-      p.catch(() => built.delete(table));
-    }
-    return p;
-  };
+  return perObject(build);
 }

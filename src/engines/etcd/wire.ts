@@ -1,5 +1,6 @@
 import type { Etcd3, ICompare } from 'etcd3';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
+import { perObject } from '../../core/memo.js';
 
 /**
  * The write transactions of the sync (copy, stream, checkpoints) reach etcd through here: the
@@ -257,7 +258,8 @@ async function install(pool: Pool): Promise<void> {
   });
 }
 
-const ready = new WeakMap<object, Promise<void>>();
+/** install(), once per pool (again after a failure). */
+const installed = perObject(install);
 
 /**
  * Sends an encoded TxnRequest (encodeTxn) through the client's pool; resolves to whether its
@@ -265,12 +267,6 @@ const ready = new WeakMap<object, Promise<void>>();
  */
 export async function writeTxn(client: Etcd3, body: Buffer): Promise<boolean> {
   const pool = poolOf(client);
-  let installing = ready.get(pool);
-  if (!installing) {
-    installing = install(pool);
-    ready.set(pool, installing);
-    installing.catch(() => ready.delete(pool));
-  }
-  await installing;
+  await installed(pool);
   return pool.exec<boolean>('KV', ENCODED_TXN, body);
 }
