@@ -16,6 +16,7 @@ import { connectionOptions } from './connection.js';
 import { decodePosition, encodePosition, type BinlogPosition } from './position.js';
 import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
 import { watchDump } from './heartbeat.js';
+import { installRowReader, planRows, type RowPlan, type RowsTableMap, type ZongjiWithRows } from './binlog-rows.js';
 import { describeDsn } from '../../config/dsn.js';
 import { quoteId } from './sql.js';
 import { parseDdl } from './ddl-parse.js';
@@ -118,6 +119,24 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   }
 
   const client = new ZongJi(connectionOptions(opts.dsn, { database: undefined }));
+  // Rows are read straight into values (binlog-rows.ts) with their table's definition of the
+  // moment, one plan per table map; while events wait behind a statement whose definitions are
+  // being read (adopt), zongji decodes them by column name for rowsEvent to convert when their
+  // turn comes.
+  installRowReader();
+  const plans = new Map<string, RowPlan>();
+  (client as ZongjiWithRows).tributaryRows = (entry: RowsTableMap) => {
+    if (deferred !== undefined) return undefined;
+    const name = nameOf(entry.parentSchema, entry.tableName);
+    const dec = name === undefined ? undefined : decoders.get(name);
+    if (!dec || name === undefined) return undefined;
+    const known = plans.get(name);
+    if (known && known.schema === dec.schema && known.fits(entry)) return known;
+    const plan = planRows(entry, dec.schema, dec.codecs);
+    if (plan) plans.set(name, plan);
+    else plans.delete(name);
+    return plan;
+  };
   // A queued item is an event, or a spool of row changes released at their transaction's end
   // (replayed lazily by the consumer below, so a big one never sits in memory whole).
   const queue = new EventQueue<StreamEvent | EventSpool>({
@@ -235,7 +254,10 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     if (synced === undefined) return;
     let dec = decoders.get(synced);
     if (!dec) return;
-    const sample = evt.rows[0] as Record<string, unknown> | undefined;
+    // Rows read by their plan (binlog-rows.ts) are values already, in the order of the definition
+    // they were read with, which had every column of the table map.
+    const readFor = (evt as { tributaryReadFor?: TableSchema }).tributaryReadFor;
+    const sample = readFor === undefined ? (evt.rows[0] as Record<string, unknown> | undefined) : undefined;
     const image = kind === 'update' ? (sample as { after?: Record<string, unknown> } | undefined)?.after : sample;
     const now = outside.get(synced);
     if (image && now && !fits(dec.schema, image) && fits(now, image)) {
@@ -256,7 +278,10 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       });
     }
     const { schema, codecs } = dec;
-    const toRow = (obj: Record<string, unknown>): Value[] => {
+    if (readFor !== undefined && readFor !== schema) {
+      throw new TributaryError(ErrorCode.STREAM_FAILED, `binlog rows of table ${schema.name} at ${describeAt(file, evt.nextPosition)} were read with another definition of the table than the one current when they were applied; nothing was applied. Restart: tributary resumes from its checkpoint`);
+    }
+    const toRow = readFor !== undefined ? (row: unknown): Value[] => row as Value[] : (obj: Record<string, unknown>): Value[] => {
       const row = new Array<Value>(codecs.length);
       for (let i = 0; i < codecs.length; i++) {
         const col = schema.columns[i];

@@ -226,7 +226,7 @@ export function inet6Text(b: Buffer): string {
 }
 
 /** The binlog carries unsigned integers as their signed bit pattern when a decoder ignores signedness. */
-function normaliseInt(v: bigint, col: Column): bigint {
+export function normaliseInt(v: bigint, col: Column): bigint {
   if (!col.unsigned || v >= 0n) return v;
   const bits = { tinyint: 8n, smallint: 16n, mediumint: 24n, int: 32n, integer: 32n, bigint: 64n }[col.dataType] ?? 64n;
   return v + (1n << bits);

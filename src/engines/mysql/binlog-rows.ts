@@ -1,0 +1,544 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { civilFromDays } from '../../core/calendar.js';
+import type { Column, TableSchema } from '../../core/schema.js';
+import type { Value } from '../../core/values.js';
+import { isMysqlSpatial } from './types.js';
+import { normaliseInt, type ColumnCodec } from './values.js';
+
+/**
+ * Row images of binlog row events read straight into canonical values, in the table's column order.
+ *
+ * zongji decodes each row into an object keyed by column name whose values need converting again
+ * (numbers into bigints, date strings re-cut to their fraction), and allocates along the way (a
+ * copy of every DECIMAL, an object per fraction of a second, a string per zero-padded part).
+ * Profiled on a 1M-change replay, that was a third of the decoding thread's time, and much of its
+ * garbage. Here each column of a table map gets a reader once, from its type and metadata, and a
+ * row is read in one pass into the Value[] the stream emits.
+ *
+ * What must hold: every value equals what zongji's decoder followed by the column's codec
+ * (values.ts `fromBinlog`) gives. Columns whose types are read here are those whose encoding is
+ * simple and whose canonical form is the decoder's own (integers, FLOAT/DOUBLE, DECIMAL, DATE,
+ * DATETIME2, TIMESTAMP2, YEAR, ENUM, UTF-8 text, VARBINARY and BLOBs); any other column of the same
+ * row (TIME, BIT, SET, JSON of MySQL, other charsets, MariaDB's UUID/INET, compressed columns…) is
+ * read by zongji's own readMysqlValue and converted by its codec, exactly as before.
+ * tests/integration/mysql-binlog-rows.test.ts reads real row events both ways and compares them.
+ */
+
+/** zongji's table-map column, the part read here. */
+interface MapColumn {
+  readonly name: string;
+  readonly type: number;
+  readonly charset: string | null;
+  readonly metadata?: { readonly max_length?: number; readonly length_size?: number; readonly precision?: number; readonly decimals?: number; readonly size?: number };
+}
+
+/** zongji's per-column schema, built from the table map's FULL row metadata. */
+interface MapColumnSchema {
+  readonly UNSIGNED?: boolean;
+  readonly COLUMN_TYPE: string;
+  readonly ENUM_VALUES?: readonly string[];
+}
+
+/** zongji's table-map entry (tableMap[tableId]). */
+export interface RowsTableMap {
+  readonly columns: readonly MapColumn[];
+  readonly columnSchemas: readonly MapColumnSchema[];
+  readonly tableName: string;
+  readonly parentSchema: string;
+}
+
+/** zongji's packet parser, the part read here. */
+interface Parser {
+  _buffer: Buffer;
+  _offset: number;
+}
+
+/** The event a row is read for, as zongji's RowsEvent holds it. */
+interface ZongjiRowsEvent {
+  tableId: number;
+  tableMap: Record<number, RowsTableMap>;
+  columns_present_bitmap: Buffer;
+  columns_present_bitmap2?: Buffer;
+  _zongji: ZongjiWithRows;
+  /** Set here: the schema the event's rows were read with (undefined: zongji's objects). */
+  tributaryReadFor?: TableSchema;
+  _tributaryPlan?: RowPlan | null;
+}
+
+/** A zongji client whose row events this module reads (installRowReader). */
+export interface ZongjiWithRows {
+  /** The plan for a table map's rows, or undefined to leave them to zongji. */
+  tributaryRows?: (entry: RowsTableMap) => RowPlan | undefined;
+}
+
+// Binlog column type codes (MySQL's enum_field_types, as the table map carries them).
+const T_TINY = 1;
+const T_SHORT = 2;
+const T_LONG = 3;
+const T_FLOAT = 4;
+const T_DOUBLE = 5;
+const T_LONGLONG = 8;
+const T_INT24 = 9;
+const T_DATE = 10;
+const T_YEAR = 13;
+const T_VARCHAR = 15;
+const T_TIMESTAMP2 = 17;
+const T_DATETIME2 = 18;
+const T_NEWDECIMAL = 246;
+const T_ENUM = 247;
+const T_BLOB = 252;
+const T_STRING = 254;
+
+// How each column is read.
+const K_FALLBACK = 0;
+const K_INT8 = 1;
+const K_UINT8 = 2;
+const K_INT16 = 3;
+const K_UINT16 = 4;
+const K_INT24 = 5;
+const K_UINT24 = 6;
+const K_INT32 = 7;
+const K_UINT32 = 8;
+const K_INT64 = 9;
+const K_UINT64 = 10;
+const K_FLOAT = 11;
+const K_DOUBLE = 12;
+const K_DECIMAL = 13;
+const K_DATE = 14;
+const K_DATETIME2 = 15;
+const K_TIMESTAMP2 = 16;
+const K_YEAR = 17;
+const K_TEXT = 18;
+const K_BYTES = 19;
+const K_ENUM = 20;
+
+const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
+const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext']);
+const BLOB_TYPES = new Set(['tinyblob', 'blob', 'mediumblob', 'longblob']);
+const UTF8 = new Set(['utf8mb4', 'utf8mb3', 'utf8']);
+/** Bytes of a DECIMAL group of 0–9 digits. */
+const DIGIT_BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+
+/** How one binlog column is read: its kind, its schema slot and what the kind needs. */
+interface ColumnReader {
+  readonly kind: number;
+  /** The column's index in the schema, or -1: read past it. */
+  readonly slot: number;
+  /** Length prefix bytes (text, bytes), value bytes (ENUM), or fraction digits (temporal). */
+  readonly size: number;
+  /** DECIMAL: integral and fraction digits. */
+  readonly intg: number;
+  readonly frac: number;
+  readonly choices: readonly string[] | undefined;
+  readonly codec: ColumnCodec | undefined;
+  readonly column: MapColumn;
+  readonly columnSchema: MapColumnSchema;
+  readonly unsigned: boolean;
+}
+
+/** Reads a table map's rows with one schema; built once per table map (planRows). */
+export interface RowPlan {
+  /** The definition the rows are read with: the values are in its column order. */
+  readonly schema: TableSchema;
+  /** The schema's columns read here; zongji reads the others (for tests and logs). */
+  readonly readHere: readonly string[];
+  /** Whether this plan reads `entry`'s rows: its columns are those the plan was made for. */
+  fits(entry: RowsTableMap): boolean;
+  /**
+   * Reads one row image at the parser's offset and moves the offset past it. `present` is the
+   * event's columns-present bitmap; `client` the zongji client (its fallback decoder reads options).
+   */
+  read(parser: Parser, present: Buffer, client: unknown): Value[];
+}
+
+/** zongji's value decoder (lib/common.js readMysqlValue): the fallback for the columns not read here. */
+type ReadMysqlValue = (parser: Parser, column: MapColumn, columnSchema: MapColumnSchema, tableMap: RowsTableMap, zongji: unknown) => unknown;
+
+interface ZongjiModules {
+  readonly readMysqlValue: ReadMysqlValue;
+  readonly rowsEvents: { readonly WriteRows: { prototype: object }; readonly UpdateRows: { prototype: object } };
+}
+
+/**
+ * zongji's own modules, by file (its package exports only its entry): the same module instances
+ * zongji uses, and lib/common.js as the load hook of zongji-speedups.ts has rewritten it.
+ */
+async function loadZongji(): Promise<ZongjiModules> {
+  const lib = join(dirname(createRequire(import.meta.url).resolve('@vlasky/zongji')), 'lib');
+  const common = (await import(pathToFileURL(join(lib, 'common.js')).href)) as { readMysqlValue: ReadMysqlValue };
+  const rowsEvents = (await import(pathToFileURL(join(lib, 'rows_event.js')).href)) as ZongjiModules['rowsEvents'];
+  return { readMysqlValue: common.readMysqlValue, rowsEvents };
+}
+
+const zongji = await loadZongji();
+
+/** The reader of one binlog column into a schema column (undefined: the schema has no such column). */
+function readerFor(column: MapColumn, columnSchema: MapColumnSchema, slot: number, schema: TableSchema, codec: ColumnCodec | undefined): ColumnReader {
+  const col = slot >= 0 ? schema.columns[slot] : undefined;
+  const unsigned = columnSchema.UNSIGNED === true;
+  const base = { slot, size: 0, intg: 0, frac: 0, choices: undefined, codec, column, columnSchema, unsigned };
+  const fallback: ColumnReader = { ...base, kind: K_FALLBACK };
+  if (!col) return fallback;
+  const t = col.dataType;
+  const meta = column.metadata ?? {};
+  switch (column.type) {
+    case T_TINY:
+    case T_SHORT:
+    case T_INT24:
+    case T_LONG:
+    case T_LONGLONG: {
+      if (!INTEGER_TYPES.has(t) || columnSchema.UNSIGNED === undefined) return fallback;
+      const kinds: Record<number, [number, number]> = { [T_TINY]: [K_INT8, K_UINT8], [T_SHORT]: [K_INT16, K_UINT16], [T_INT24]: [K_INT24, K_UINT24], [T_LONG]: [K_INT32, K_UINT32], [T_LONGLONG]: [K_INT64, K_UINT64] };
+      const [signed, unsignedKind] = kinds[column.type] as [number, number];
+      return { ...base, kind: unsigned ? unsignedKind : signed };
+    }
+    case T_FLOAT:
+      return t === 'float' ? { ...base, kind: K_FLOAT } : fallback;
+    case T_DOUBLE:
+      return t === 'double' ? { ...base, kind: K_DOUBLE } : fallback;
+    case T_NEWDECIMAL: {
+      const precision = meta.precision ?? 0;
+      const scale = meta.decimals ?? 0;
+      return t === 'decimal' && precision > 0 ? { ...base, kind: K_DECIMAL, intg: precision - scale, frac: scale } : fallback;
+    }
+    case T_DATE:
+      return t === 'date' ? { ...base, kind: K_DATE } : fallback;
+    case T_DATETIME2:
+    case T_TIMESTAMP2: {
+      const fsp = meta.decimals ?? 0;
+      if (t !== (column.type === T_DATETIME2 ? 'datetime' : 'timestamp') || fsp !== (col.scale ?? 0) || fsp > 6) return fallback;
+      return { ...base, kind: column.type === T_DATETIME2 ? K_DATETIME2 : K_TIMESTAMP2, size: fsp };
+    }
+    case T_YEAR:
+      return t === 'year' ? { ...base, kind: K_YEAR } : fallback;
+    case T_ENUM:
+      return t === 'enum' && columnSchema.ENUM_VALUES && (meta.size === 1 || meta.size === 2) ? { ...base, kind: K_ENUM, size: meta.size, choices: columnSchema.ENUM_VALUES } : fallback;
+    case T_VARCHAR:
+    case T_STRING: {
+      const size = (meta.max_length ?? 0) > 255 ? 2 : 1;
+      if (column.charset !== null) return UTF8.has(column.charset) && (t === 'varchar' || t === 'char') ? { ...base, kind: K_TEXT, size } : fallback;
+      // Fixed-width BINARY(n) is padded back to n by zongji, and MariaDB's UUID and INETs ride here too.
+      return column.type === T_VARCHAR && t === 'varbinary' && columnSchema.COLUMN_TYPE.startsWith('varbin') ? { ...base, kind: K_BYTES, size } : fallback;
+    }
+    case T_BLOB: {
+      const size = meta.length_size ?? 0;
+      if (size < 1 || size > 4) return fallback;
+      if (column.charset !== null) return UTF8.has(column.charset) && TEXT_TYPES.has(t) ? { ...base, kind: K_TEXT, size } : fallback;
+      // A spatial column arrives re-typed as a BLOB without charset (values.ts keepSpatialBytes).
+      return BLOB_TYPES.has(t) || isMysqlSpatial(t) ? { ...base, kind: K_BYTES, size } : fallback;
+    }
+    default:
+      return fallback;
+  }
+}
+
+const pad2 = (n: number): string => (n < 10 ? '0' + n : '' + n);
+const PAD9 = '000000000';
+
+/** `n` (0 ≤ n < 10^width) with zeros to `width` digits. */
+function padTo(n: number, width: number): string {
+  const s = '' + n;
+  return s.length >= width ? s : PAD9.slice(0, width - s.length) + s;
+}
+
+/** A year as zongji prints it (its zeroPad): four digits, the last four of a longer one. */
+function year4(y: number): string {
+  const s = '' + y;
+  return s.length === 4 ? s : s.length < 4 ? PAD9.slice(0, 4 - s.length) + s : s.slice(s.length - 4);
+}
+
+/** Big-endian unsigned integer of `n` (1–4) bytes. */
+function uintBE(buf: Buffer, o: number, n: number): number {
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + (buf[o + i] as number);
+  return v;
+}
+
+/** Where the last readDecimal ended. */
+let decimalEnd = 0;
+
+/** One group of a binary DECIMAL's digits: `n` bytes, the first group's sign bit flipped back, inverted when negative. */
+function digitGroup(buf: Buffer, o: number, n: number, first: boolean, negative: boolean): number {
+  let v = uintBE(buf, o, n);
+  if (first) {
+    const sign = 0x80 * 2 ** (8 * (n - 1));
+    v = v >= sign ? v - sign : v + sign;
+  }
+  return negative ? 2 ** (8 * n) - 1 - v : v;
+}
+
+/** A binary DECIMAL's digits, as zongji's parseNewDecimal prints them; decimalEnd is where it ends. */
+function readDecimal(buf: Buffer, o: number, intg: number, frac: number): string {
+  // The stored first byte has its sign bit flipped: clear for a negative number, whose bits are all inverted.
+  const negative = ((buf[o] as number) & 0x80) === 0;
+  let first = true;
+  let digits = '';
+  const leadBytes = DIGIT_BYTES[intg % 9] as number;
+  if (leadBytes > 0) {
+    const v = digitGroup(buf, o, leadBytes, first, negative);
+    first = false;
+    o += leadBytes;
+    if (v !== 0) digits = '' + v;
+  }
+  for (let i = Math.floor(intg / 9); i > 0; i--) {
+    const v = digitGroup(buf, o, 4, first, negative);
+    first = false;
+    o += 4;
+    // Leading zeros dropped, one digit kept.
+    digits = digits !== '' ? digits + padTo(v, 9) : v !== 0 ? '' + v : '';
+  }
+  let s = (negative ? '-' : '') + (digits === '' ? '0' : digits);
+  if (frac > 0) {
+    s += '.';
+    for (let i = Math.floor(frac / 9); i > 0; i--) {
+      s += padTo(digitGroup(buf, o, 4, first, negative), 9);
+      first = false;
+      o += 4;
+    }
+    const tail = frac % 9;
+    const tailBytes = DIGIT_BYTES[tail] as number;
+    if (tailBytes > 0) {
+      s += padTo(digitGroup(buf, o, tailBytes, first, negative), tail);
+      o += tailBytes;
+    }
+  }
+  decimalEnd = o;
+  return s;
+}
+
+/** The fraction of a second of `fsp` digits stored big-endian after a temporal value: '' or '.ddd'. */
+function fraction(buf: Buffer, o: number, fsp: number): string {
+  if (fsp === 0) return '';
+  const n = (fsp + 1) >> 1;
+  let v = buf.readIntBE(o, n);
+  if (fsp % 2 !== 0) v /= 10;
+  if (v < 0) v = -v;
+  return '.' + padTo(v, fsp);
+}
+
+/** Whether two values are equal: primitives, and arrays and plain objects of them, member by member. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/** Whether two table maps describe the same columns (zongji builds a new entry per TABLE_MAP event). */
+function sameColumns(a: RowsTableMap, b: RowsTableMap): boolean {
+  return a.tableName === b.tableName && a.parentSchema === b.parentSchema && sameValue(a.columns, b.columns) && sameValue(a.columnSchemas, b.columnSchemas);
+}
+
+/**
+ * The plan reading `entry`'s rows into `schema`'s columns, or undefined when the table map lacks
+ * one of them (zongji's objects then show which, and rowsEvent says so).
+ */
+export function planRows(entry: RowsTableMap, schema: TableSchema, codecs: readonly ColumnCodec[]): RowPlan | undefined {
+  const slotOf = new Map(schema.columns.map((c, i) => [c.name, i]));
+  const readers: ColumnReader[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i < entry.columns.length; i++) {
+    const column = entry.columns[i] as MapColumn;
+    const columnSchema = entry.columnSchemas[i];
+    if (!columnSchema || typeof column.name !== 'string') return undefined;
+    const slot = slotOf.get(column.name) ?? -1;
+    if (slot >= 0) seen.add(slot);
+    readers.push(readerFor(column, columnSchema, slot, schema, slot >= 0 ? codecs[slot] : undefined));
+  }
+  if (seen.size !== schema.columns.length) return undefined;
+  const width = schema.columns.length;
+  return {
+    schema,
+    readHere: readers.filter((r) => r.kind !== K_FALLBACK && r.slot >= 0).map((r) => (schema.columns[r.slot] as Column).name),
+    fits: (other) => other === entry || sameColumns(entry, other),
+    read(parser: Parser, present: Buffer, client: unknown): Value[] {
+      const buf = parser._buffer;
+      let presentCount = 0;
+      for (let i = 0; i < readers.length; i++) if ((present[i >> 3] as number) & (1 << (i & 7))) presentCount++;
+      const nulls = parser._offset;
+      let o = nulls + ((presentCount + 7) >> 3);
+      const row = new Array<Value>(width);
+      for (let i = 0, bit = 0; i < readers.length; i++) {
+        const r = readers[i] as ColumnReader;
+        if (((present[i >> 3] as number) & (1 << (i & 7))) === 0) {
+          if (r.slot >= 0) row[r.slot] = r.codec ? r.codec.fromBinlog(null) : null;
+          continue;
+        }
+        const isNull = ((buf[nulls + (bit >> 3)] as number) & (1 << (bit & 7))) !== 0;
+        bit++;
+        if (isNull) {
+          if (r.slot >= 0) row[r.slot] = r.codec ? r.codec.fromBinlog(null) : null;
+          continue;
+        }
+        let v: Value;
+        switch (r.kind) {
+          case K_INT8:
+            v = BigInt(buf.readInt8(o));
+            o += 1;
+            break;
+          case K_UINT8:
+            v = BigInt(buf[o] as number);
+            o += 1;
+            break;
+          case K_INT16:
+            v = BigInt(buf.readInt16LE(o));
+            o += 2;
+            break;
+          case K_UINT16:
+            v = BigInt(buf.readUInt16LE(o));
+            o += 2;
+            break;
+          case K_INT24:
+            v = BigInt(buf.readIntLE(o, 3));
+            o += 3;
+            break;
+          case K_UINT24:
+            v = BigInt(buf.readUIntLE(o, 3));
+            o += 3;
+            break;
+          case K_INT32:
+            v = BigInt(buf.readInt32LE(o));
+            o += 4;
+            break;
+          case K_UINT32:
+            v = BigInt(buf.readUInt32LE(o));
+            o += 4;
+            break;
+          case K_INT64:
+            v = buf.readBigInt64LE(o);
+            o += 8;
+            break;
+          case K_UINT64:
+            v = buf.readBigUInt64LE(o);
+            o += 8;
+            break;
+          case K_FLOAT:
+            v = buf.readFloatLE(o);
+            o += 4;
+            break;
+          case K_DOUBLE:
+            v = buf.readDoubleLE(o);
+            o += 8;
+            break;
+          case K_DECIMAL:
+            v = readDecimal(buf, o, r.intg, r.frac);
+            o = decimalEnd;
+            break;
+          case K_DATE: {
+            const raw = buf.readUIntLE(o, 3);
+            o += 3;
+            v = `${year4(raw >>> 9)}-${pad2((raw >>> 5) & 15)}-${pad2(raw & 31)}`;
+            break;
+          }
+          case K_DATETIME2: {
+            // 40 bits: sign, year × 13 + month (17), day (5), hour (5), minute (6), second (6).
+            const high = buf.readUInt32BE(o);
+            const low = buf.readUInt32BE(o + 1);
+            o += 5;
+            const ym = (high >>> 14) & 0x1ffff;
+            v = `${year4(Math.floor(ym / 13))}-${pad2(ym % 13)}-${pad2((low >>> 17) & 31)} ${pad2((low >>> 12) & 31)}:${pad2((low >>> 6) & 63)}:${pad2(low & 63)}${fraction(buf, o, r.size)}`;
+            o += (r.size + 1) >> 1;
+            break;
+          }
+          case K_TIMESTAMP2: {
+            const secs = buf.readInt32BE(o);
+            o += 4;
+            const frac = fraction(buf, o, r.size);
+            o += (r.size + 1) >> 1;
+            if (secs === 0 && (frac === '' || /^\.0+$/.test(frac))) v = '0000-00-00 00:00:00' + frac;
+            else {
+              const days = Math.floor(secs / 86400);
+              const sec = secs - days * 86400;
+              const [y, m, d] = civilFromDays(days);
+              v = `${year4(y)}-${pad2(m)}-${pad2(d)} ${pad2(Math.floor(sec / 3600))}:${pad2(Math.floor((sec % 3600) / 60))}:${pad2(sec % 60)}${frac}`;
+            }
+            break;
+          }
+          case K_YEAR: {
+            const y = buf[o] as number;
+            o += 1;
+            v = y === 0 ? 0n : BigInt(y + 1900);
+            break;
+          }
+          case K_ENUM: {
+            const index = r.size === 1 ? (buf[o] as number) : buf.readUInt16LE(o);
+            o += r.size;
+            // An invalid value (index 0) reads as '' on the query path too.
+            v = (r.choices as readonly string[])[index - 1] ?? '';
+            break;
+          }
+          case K_TEXT:
+          case K_BYTES: {
+            const n = r.size === 1 ? (buf[o] as number) : r.size === 2 ? buf.readUInt16LE(o) : buf.readUIntLE(o, r.size);
+            o += r.size;
+            v = r.kind === K_TEXT ? buf.toString('utf8', o, o + n) : buf.subarray(o, o + n);
+            o += n;
+            break;
+          }
+          default: {
+            parser._offset = o;
+            const raw = zongji.readMysqlValue(parser, r.column, r.columnSchema, entry, client);
+            o = parser._offset;
+            if (r.slot < 0) continue;
+            v = r.codec ? r.codec.fromBinlog(raw) : (raw as Value);
+          }
+        }
+        if (r.slot >= 0) row[r.slot] = typeof v === 'bigint' && r.kind <= K_UINT64 && v < 0n ? normaliseInt(v, schema.columns[r.slot] as Column) : v;
+      }
+      parser._offset = o;
+      return row;
+    },
+  };
+}
+
+type FetchOneRow = (this: ZongjiRowsEvent, parser: Parser) => unknown;
+
+const rowsEventProto = Object.getPrototypeOf(zongji.rowsEvents.WriteRows.prototype) as { _fetchOneRow: FetchOneRow };
+const updateRowsProto = zongji.rowsEvents.UpdateRows.prototype as { _fetchOneRow: FetchOneRow };
+/** zongji's own row decoding (an object keyed by column name; for an update, its before and after). */
+const zongjiFetch = rowsEventProto._fetchOneRow;
+const zongjiFetchUpdate = updateRowsProto._fetchOneRow;
+
+/** The plan for an event's rows, asked of its client once per event (null: zongji reads them). */
+function planOf(evt: ZongjiRowsEvent): RowPlan | null {
+  if (evt._tributaryPlan === undefined) {
+    const entry = evt.tableMap[evt.tableId];
+    const plan = entry ? (evt._zongji.tributaryRows?.(entry) ?? null) : null;
+    evt._tributaryPlan = plan;
+    if (plan) evt.tributaryReadFor = plan.schema;
+  }
+  return evt._tributaryPlan;
+}
+
+let installed = false;
+
+/**
+ * Has zongji's row events ask their client's `tributaryRows` for a plan, and read their rows
+ * with it: then an event's `rows` are Value[] (an update's, { before, after } of them) and its
+ * `tributaryReadFor` names the schema they follow. Clients without the hook, and tables it
+ * returns no plan for, decode as zongji does. Idempotent; per thread (each has its modules).
+ */
+export function installRowReader(): void {
+  if (installed) return;
+  installed = true;
+  rowsEventProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
+    const plan = planOf(this);
+    return plan ? plan.read(parser, this.columns_present_bitmap, this._zongji) : zongjiFetch.call(this, parser);
+  };
+  updateRowsProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
+    const plan = planOf(this);
+    if (!plan) return zongjiFetchUpdate.call(this, parser);
+    const before = plan.read(parser, this.columns_present_bitmap, this._zongji);
+    return { before, after: plan.read(parser, this.columns_present_bitmap2 as Buffer, this._zongji) };
+  };
+}
+
+/** zongji's own decoding of one row image at the parser's offset (tests compare planRows with it). */
+export function zongjiRow(parser: Parser, entry: RowsTableMap, tableId: number, present: Buffer, client: ZongjiWithRows): Record<string, unknown> {
+  const evt: ZongjiRowsEvent = { tableId, tableMap: { [tableId]: entry }, columns_present_bitmap: present, _zongji: client, _tributaryPlan: null };
+  return zongjiFetch.call(evt, parser) as Record<string, unknown>;
+}
