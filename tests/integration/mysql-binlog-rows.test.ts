@@ -124,18 +124,22 @@ async function readBothWays(db: string, schema: TableSchema, start: { file: stri
   let compared = 0;
   let readHere: readonly string[] = [];
   const mismatches: string[] = [];
+  let first: RowPlan | undefined;
   (client as ZongjiWithRows).tributaryRows = (entry: RowsTableMap): RowPlan | undefined => {
     const plan = planRows(entry, schema, codecs);
     if (!plan) {
       mismatches.push('no plan for the table map');
       return undefined;
     }
+    // zongji builds an entry per TABLE_MAP event: a plan made for the first fits every later one.
+    first ??= plan;
+    if (!first.fits(entry)) mismatches.push('the first plan does not fit a later table map of the same table');
     readHere = plan.readHere;
     return {
       ...plan,
-      read(parser, present, zongji) {
+      read(parser, present, zongji, current) {
         const at = parser._offset;
-        const fast = plan.read(parser, present, zongji);
+        const fast = plan.read(parser, present, zongji, current);
         const end = parser._offset;
         parser._offset = at;
         const image = zongjiRow(parser, entry, 1, present, zongji as ZongjiWithRows);

@@ -133,9 +133,6 @@ interface ColumnReader {
   readonly frac: number;
   readonly choices: readonly string[] | undefined;
   readonly codec: ColumnCodec | undefined;
-  readonly column: MapColumn;
-  readonly columnSchema: MapColumnSchema;
-  readonly unsigned: boolean;
 }
 
 /** Reads a table map's rows with one schema; built once per table map (planRows). */
@@ -147,10 +144,11 @@ export interface RowPlan {
   /** Whether this plan reads `entry`'s rows: its columns are those the plan was made for. */
   fits(entry: RowsTableMap): boolean;
   /**
-   * Reads one row image at the parser's offset and moves the offset past it. `present` is the
-   * event's columns-present bitmap; `client` the zongji client (its fallback decoder reads options).
+   * Reads one row image of `entry` (a table map this plan fits) at the parser's offset and moves
+   * the offset past it. `present` is the event's columns-present bitmap; `client` the zongji
+   * client (its decoder, for the columns left to it, reads the client's options).
    */
-  read(parser: Parser, present: Buffer, client: unknown): Value[];
+  read(parser: Parser, present: Buffer, client: unknown, entry: RowsTableMap): Value[];
 }
 
 /** zongji's value decoder (lib/common.js readMysqlValue): the fallback for the columns not read here. */
@@ -177,8 +175,7 @@ const zongji = await loadZongji();
 /** The reader of one binlog column into a schema column (undefined: the schema has no such column). */
 function readerFor(column: MapColumn, columnSchema: MapColumnSchema, slot: number, schema: TableSchema, codec: ColumnCodec | undefined): ColumnReader {
   const col = slot >= 0 ? schema.columns[slot] : undefined;
-  const unsigned = columnSchema.UNSIGNED === true;
-  const base = { slot, size: 0, intg: 0, frac: 0, choices: undefined, codec, column, columnSchema, unsigned };
+  const base = { slot, size: 0, intg: 0, frac: 0, choices: undefined, codec };
   const fallback: ColumnReader = { ...base, kind: K_FALLBACK };
   if (!col) return fallback;
   const t = col.dataType;
@@ -192,7 +189,7 @@ function readerFor(column: MapColumn, columnSchema: MapColumnSchema, slot: numbe
       if (!INTEGER_TYPES.has(t) || columnSchema.UNSIGNED === undefined) return fallback;
       const kinds: Record<number, [number, number]> = { [T_TINY]: [K_INT8, K_UINT8], [T_SHORT]: [K_INT16, K_UINT16], [T_INT24]: [K_INT24, K_UINT24], [T_LONG]: [K_INT32, K_UINT32], [T_LONGLONG]: [K_INT64, K_UINT64] };
       const [signed, unsignedKind] = kinds[column.type] as [number, number];
-      return { ...base, kind: unsigned ? unsignedKind : signed };
+      return { ...base, kind: columnSchema.UNSIGNED ? unsignedKind : signed };
     }
     case T_FLOAT:
       return t === 'float' ? { ...base, kind: K_FLOAT } : fallback;
@@ -318,19 +315,38 @@ function fraction(buf: Buffer, o: number, fsp: number): string {
   return '.' + padTo(v, fsp);
 }
 
-/** Whether two values are equal: primitives, and arrays and plain objects of them, member by member. */
-function sameValue(a: unknown, b: unknown): boolean {
+const NO_METADATA: NonNullable<MapColumn['metadata']> = {};
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-/** Whether two table maps describe the same columns (zongji builds a new entry per TABLE_MAP event). */
-function sameColumns(a: RowsTableMap, b: RowsTableMap): boolean {
-  return a.tableName === b.tableName && a.parentSchema === b.parentSchema && sameValue(a.columns, b.columns) && sameValue(a.columnSchemas, b.columnSchemas);
+/**
+ * Whether two table maps' columns get the same readers: what readerFor reads of each column is
+ * equal. (zongji builds a new entry per TABLE_MAP event, one per transaction; the columns left to
+ * zongji are read with the event's own entry.)
+ */
+function sameReaders(a: RowsTableMap, b: RowsTableMap): boolean {
+  if (a.columns.length !== b.columns.length || a.columnSchemas.length !== b.columnSchemas.length) return false;
+  for (let i = 0; i < a.columns.length; i++) {
+    const ca = a.columns[i] as MapColumn;
+    const cb = b.columns[i] as MapColumn;
+    const sa = a.columnSchemas[i] as MapColumnSchema;
+    const sb = b.columnSchemas[i] as MapColumnSchema;
+    const ma = ca.metadata ?? NO_METADATA;
+    const mb = cb.metadata ?? NO_METADATA;
+    if (
+      ca.name !== cb.name || ca.type !== cb.type || ca.charset !== cb.charset ||
+      ma.max_length !== mb.max_length || ma.length_size !== mb.length_size || ma.precision !== mb.precision || ma.decimals !== mb.decimals || ma.size !== mb.size ||
+      sa.UNSIGNED !== sb.UNSIGNED || sa.COLUMN_TYPE !== sb.COLUMN_TYPE || !sameList(sa.ENUM_VALUES, sb.ENUM_VALUES)
+    ) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /**
@@ -354,8 +370,8 @@ export function planRows(entry: RowsTableMap, schema: TableSchema, codecs: reado
   return {
     schema,
     readHere: readers.filter((r) => r.kind !== K_FALLBACK && r.slot >= 0).map((r) => (schema.columns[r.slot] as Column).name),
-    fits: (other) => other === entry || sameColumns(entry, other),
-    read(parser: Parser, present: Buffer, client: unknown): Value[] {
+    fits: (other) => other === entry || sameReaders(entry, other),
+    read(parser: Parser, present: Buffer, client: unknown, current: RowsTableMap): Value[] {
       const buf = parser._buffer;
       let presentCount = 0;
       for (let i = 0; i < readers.length; i++) if ((present[i >> 3] as number) & (1 << (i & 7))) presentCount++;
@@ -481,7 +497,7 @@ export function planRows(entry: RowsTableMap, schema: TableSchema, codecs: reado
           }
           default: {
             parser._offset = o;
-            const raw = zongji.readMysqlValue(parser, r.column, r.columnSchema, entry, client);
+            const raw = zongji.readMysqlValue(parser, current.columns[i] as MapColumn, current.columnSchemas[i] as MapColumnSchema, current, client);
             o = parser._offset;
             if (r.slot < 0) continue;
             v = r.codec ? r.codec.fromBinlog(raw) : (raw as Value);
@@ -527,13 +543,14 @@ export function installRowReader(): void {
   installed = true;
   rowsEventProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
     const plan = planOf(this);
-    return plan ? plan.read(parser, this.columns_present_bitmap, this._zongji) : zongjiFetch.call(this, parser);
+    return plan ? plan.read(parser, this.columns_present_bitmap, this._zongji, this.tableMap[this.tableId] as RowsTableMap) : zongjiFetch.call(this, parser);
   };
   updateRowsProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
     const plan = planOf(this);
     if (!plan) return zongjiFetchUpdate.call(this, parser);
-    const before = plan.read(parser, this.columns_present_bitmap, this._zongji);
-    return { before, after: plan.read(parser, this.columns_present_bitmap2 as Buffer, this._zongji) };
+    const entry = this.tableMap[this.tableId] as RowsTableMap;
+    const before = plan.read(parser, this.columns_present_bitmap, this._zongji, entry);
+    return { before, after: plan.read(parser, this.columns_present_bitmap2 as Buffer, this._zongji, entry) };
   };
 }
 
