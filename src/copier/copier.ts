@@ -177,6 +177,8 @@ export class Copier {
   private readonly tables: TableCopy[];
   /** Tables whose copy waits for a schema change (quiesce … restart/resume): no chunk of them starts. */
   private readonly quiesced = new Set<string>();
+  /** Tables whose end of copy was logged and told to the target (once each). */
+  private readonly reportedCopied = new WeakSet<TableCopy>();
   /** Workers waiting for a quiesced table to come back, when no other table has chunks left. */
   private readonly resumeWaiters: (() => void)[] = [];
   /** Waiting for a table to copy (waitForTables): woken by add(). */
@@ -540,7 +542,12 @@ export class Copier {
     if (bytes! > 0) size = Math.min(size, Math.max(1, Math.floor((claimed.size * this.opts.chunkBytes) / bytes)));
     if (this.opts.rateLimit) size = Math.min(size, this.opts.rateLimit.maxChunk);
     t.size = Math.max(1, Math.round(size));
-    if (t.done) logger.info({ table: t.schema.name, rows: t.rowsCopied }, 'table copied');
+    if (t.done && !this.reportedCopied.has(t)) {
+      this.reportedCopied.add(t);
+      logger.info({ table: t.schema.name, rows: t.rowsCopied }, 'table copied');
+      // The target readies the table for the stream's keyed writes (planner statistics).
+      await this.opts.target.tableCopied(t.schema).catch((err: unknown) => logger.warn({ table: t.schema.name, err: (err as Error).message }, 'the target could not ready the copied table for the stream (its statistics); the data is unaffected'));
+    }
   }
 }
 

@@ -333,4 +333,14 @@ export interface TargetWriter {
    * `notSupported` when `capabilities.foreignKeys` is false.
    */
   createForeignKeys(tables: readonly TableSchema[]): Promise<string[]>;
+  /**
+   * Called once a table's initial copy has committed its last chunk (in this run; not for a table
+   * found copied at resume), while the stream writes: the target readies the table for the
+   * stream's keyed writes. A SQL target whose planner works from statistics that a bulk load left
+   * stale gathers them here (PostgreSQL: ANALYZE; without it the stream's first keyed deletes and
+   * updates of a freshly loaded table scan it whole until autovacuum analyzes it, up to a minute
+   * later). Neither blocks nor waits for the stream's writes. A failure is the caller's to log:
+   * the data is unaffected.
+   */
+  tableCopied(table: TableSchema): Promise<void>;
 }

@@ -501,6 +501,13 @@ export class FakeTarget implements Target {
   /** Every cascade a stream transaction applied (committed or not), in order. */
   readonly cascades: Cascade[] = [];
 
+  /** Tables whose copy ended, in the order tableCopied was called. */
+  readonly tablesCopied: string[] = [];
+
+  async tableCopied(table: TableSchema): Promise<void> {
+    this.tablesCopied.push(table.name);
+  }
+
   async createForeignKeys(tables: readonly TableSchema[]): Promise<string[]> {
     this.compareFence('creating foreign keys');
     const created: string[] = [];

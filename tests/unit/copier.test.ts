@@ -166,6 +166,37 @@ describe('Copier on the fakes', () => {
     await copier.run();
     expect(target.chunkLog).toHaveLength(0);
     expect(copier.progress()[0]).toMatchObject({ done: true, rowsCopied: 50 });
+    // Copied in an earlier run: the target readied it then.
+    expect(target.tablesCopied).toEqual([]);
+  });
+
+  it('tells the target once per table that its copy ended, after its last chunk committed, across threads', async () => {
+    const u: TableSchema = { ...TABLE, name: 'u' };
+    const source = new FakeSource([TABLE, u]);
+    source.seed('t', Array.from({ length: 300 }, (_, i): Row => [BigInt(i + 1), `v${i + 1}`]));
+    source.seed('u', Array.from({ length: 5 }, (_, i): Row => [BigInt(i + 1), `w${i + 1}`]));
+    const target = new FakeTarget({ chunkDelayMs: 1, tables: [TABLE, u] });
+    const seen: { table: string; rows: number }[] = [];
+    const told = target.tableCopied.bind(target);
+    target.tableCopied = async (table) => {
+      seen.push({ table: table.name, rows: target.table(table.name).all().length });
+      await told(table);
+    };
+    await copierOf(source, target, { tables: [TABLE, u], threads: 3, initialChunkSize: 7 }).run();
+    expect([...target.tablesCopied].sort()).toEqual(['t', 'u']);
+    // Each table whole on the target when told.
+    expect(seen.find((s) => s.table === 't')?.rows).toBe(300);
+    expect(seen.find((s) => s.table === 'u')?.rows).toBe(5);
+  });
+
+  it('goes on when the target cannot ready a copied table: the copy is done all the same', async () => {
+    const source = seeded(40);
+    const target = new FakeTarget({ chunkDelayMs: 0 });
+    target.tableCopied = () => Promise.reject(new Error('permission denied for table t'));
+    const copier = copierOf(source, target, { threads: 2, initialChunkSize: 10 });
+    await copier.run();
+    expect(target.table('t').all()).toEqual(source.table('t').all());
+    expect(copier.progress()[0]).toMatchObject({ done: true, rowsCopied: 40 });
   });
 
   it.each(['chunk', 'chunkCommit'] as const)('retries a chunk whose write failed (%s) and loses nothing', async (point) => {

@@ -501,6 +501,9 @@ export class EtcdTarget implements Target {
     this.settled = true;
   }
 
+  /** Nothing: etcd has no planner; a key is found by its bytes. */
+  async tableCopied(_table: TableSchema): Promise<void> {}
+
   createForeignKeys(_tables: readonly TableSchema[]): Promise<string[]> {
     throw notSupported('createForeignKeys', 'target', 'foreignKeys');
   }

@@ -606,6 +606,12 @@ export class MysqlTarget implements Target {
   }
 
   /**
+   * Nothing: InnoDB recalculates a table's persistent statistics by itself once a tenth of its
+   * rows changed (innodb_stats_auto_recalc), which a bulk load does.
+   */
+  async tableCopied(_table: TableSchema): Promise<void> {}
+
+  /**
    * Adds the missing keys of each table with one ALTER TABLE (ddl.ts foreignKeySql) on the control
    * connection, whose foreign_key_checks=0 (connection.ts SESSION_SQL) makes InnoDB add them without
    * checking the rows: the stream may still be bringing rows the source had consistent. Existing keys are found by name in
