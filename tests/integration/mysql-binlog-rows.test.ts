@@ -16,6 +16,7 @@ import { describeTable } from '../../src/engines/mysql/schema.js';
 import { quoteId } from '../../src/engines/mysql/sql.js';
 import { codecFor, keepSpatialBytes, type ZongjiTableMapEntry } from '../../src/engines/mysql/values.js';
 import { startMariaDb, type Server } from '../../src/testing/servers.js';
+import { prng } from '../helpers/fakes.js';
 import { connect } from '../helpers/mysql.js';
 
 let server: Server;
@@ -44,18 +45,6 @@ const COLUMNS = `
 
 /** Columns binlog-rows.ts must read itself (zongji reads TIME, SET, BIT, latin1, BINARY, UUID, INET6). */
 const READ_HERE = 'id ti tiu si siu mi miu i iu bi biu bo f d d1 d2 d3 d4 d5 d6 d7 dt dtm dtm1 dtm3 dtm6 ts ts2 ts6 y e c vc vs tt tx mt lt j vb tb bl mb g'.split(' ');
-
-/** A deterministic pseudo-random source (the test repeats its values). */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 
@@ -181,7 +170,7 @@ describe('binlog rows read straight into values', () => {
       await conn.query(insertSql({ ti: 127, tiu: 255, si: 32767, siu: 65535, mi: 8388607, miu: 16777215, i: 2147483647, iu: 4294967295, bi: '9223372036854775807', biu: '18446744073709551615', bo: 1, f: 3.4028234663852886e38, d: 1.7976931348623157e308, d1: '99999999.99', d2: '9'.repeat(35) + '.' + '9'.repeat(30), d3: '0.99999', d4: '999999999999999999', d5: '9'.repeat(28) + '.' + '9'.repeat(10), d6: '9', d7: '9999999999.999999999', dt: '9999-12-31', dtm: '9999-12-31 23:59:59', dtm1: '9999-12-31 23:59:59.9', dtm3: '9999-12-31 23:59:59.999', dtm6: '9999-12-31 23:59:59.999999', ts: '2038-01-19 03:14:07', ts2: '2038-01-19 03:14:07.99', ts6: '2038-01-19 03:14:07.999999', y: 2155, tm: '838:59:59.999', e: 'ç', st: 'x,y,z', c: 'ÿÿÿÿÿÿÿÿÿÿ', vc: '😀'.repeat(300), vs: 'x'.repeat(20), tt: 'é'.repeat(127), tx: 'a'.repeat(65535), mt: '漢'.repeat(70000), lt: 'b'.repeat(100000), j: '{"a": 1.5e300, "b": "\\u00e9"}', bt: '1023', l1: 'ÿ' }));
       await conn.query(insertSql({ ti: 0, si: -1, mi: -1, i: -1, bi: '-1', d1: '0.00', d2: '-0.000000000000000000000000000001', d3: '0.00001', d4: '0', d5: '0.0000000001', d6: '0', dt: '0000-00-00', dtm: '0000-00-00 00:00:00', dtm6: '2024-00-15 12:00:00.5', ts: '0000-00-00 00:00:00', ts6: '0000-00-00 00:00:00.000000', y: 0, e: '', f: -0, d: -0 }));
       await conn.query("INSERT INTO t (e, dtm3, d1) VALUES (0, '2024-02-29 23:59:59.5', '-0.01')");
-      const rnd = random(20261205);
+      const rnd = prng(20261205);
       for (let i = 0; i < 400; i++) await conn.query(insertSql(randomRow(rnd)));
       // Updates (two images a row) and deletes.
       const [updated] = await conn.query<ResultSetHeader>("UPDATE t SET vc = CONCAT(IFNULL(vc, ''), 'ü'), d1 = -d1, dtm6 = DATE_ADD(dtm6, INTERVAL 1 SECOND) WHERE id % 3 = 0");
