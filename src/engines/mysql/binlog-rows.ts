@@ -13,7 +13,7 @@ import { normaliseInt, type ColumnCodec } from './values.js';
  * zongji decodes each row into an object keyed by column name whose values need converting again
  * (numbers into bigints, date strings re-cut to their fraction), and allocates along the way (a
  * copy of every DECIMAL, an object per fraction of a second, a string per zero-padded part).
- * Profiled on a 1M-change replay, that was a third of the decoding thread's time, and much of its
+ * Profiled on a 500k-change replay, that was a third of the decoding thread's busy time, and much of its
  * garbage. Here each column of a table map gets a reader once, from its type and metadata, and a
  * row is read in one pass into the Value[] the stream emits.
  *
@@ -135,7 +135,7 @@ interface ColumnReader {
   readonly codec: ColumnCodec | undefined;
 }
 
-/** Reads a table map's rows with one schema; built once per table map (planRows). */
+/** Reads a table map's rows with one schema: made by planRows, reused for later table maps it fits. */
 export interface RowPlan {
   /** The definition the rows are read with: the values are in its column order. */
   readonly schema: TableSchema;
@@ -172,7 +172,7 @@ async function loadZongji(): Promise<ZongjiModules> {
 
 const zongji = await loadZongji();
 
-/** The reader of one binlog column into a schema column (undefined: the schema has no such column). */
+/** The reader of one binlog column into a schema column (slot -1: the schema has no such column; it is read past). */
 function readerFor(column: MapColumn, columnSchema: MapColumnSchema, slot: number, schema: TableSchema, codec: ColumnCodec | undefined): ColumnReader {
   const col = slot >= 0 ? schema.columns[slot] : undefined;
   const base = { slot, size: 0, intg: 0, frac: 0, choices: undefined, codec };
