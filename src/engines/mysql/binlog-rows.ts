@@ -380,14 +380,15 @@ export function planRows(entry: RowsTableMap, schema: TableSchema, codecs: reado
       const row = new Array<Value>(width);
       for (let i = 0, bit = 0; i < readers.length; i++) {
         const r = readers[i] as ColumnReader;
+        // A column absent from the image, or NULL, is null (every codec maps null to null).
         if (((present[i >> 3] as number) & (1 << (i & 7))) === 0) {
-          if (r.slot >= 0) row[r.slot] = r.codec ? r.codec.fromBinlog(null) : null;
+          if (r.slot >= 0) row[r.slot] = null;
           continue;
         }
         const isNull = ((buf[nulls + (bit >> 3)] as number) & (1 << (bit & 7))) !== 0;
         bit++;
         if (isNull) {
-          if (r.slot >= 0) row[r.slot] = r.codec ? r.codec.fromBinlog(null) : null;
+          if (r.slot >= 0) row[r.slot] = null;
           continue;
         }
         let v: Value;
