@@ -9,6 +9,7 @@ import { qualify, splitName } from '../../core/names.js';
 import { isKeyless, rowKey, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { rowBytes } from '../../core/values.js';
+import { ReadHolds } from '../../stream/read-holds.js';
 import { EventQueue } from '../../stream/queue.js';
 import { EventSpool, SpoolBudget } from '../../stream/spool.js';
 import { binlogStreamError } from './stream-errors.js';
@@ -119,6 +120,8 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   }
 
   const client = new ZongJi(connectionOptions(opts.dsn, { database: undefined }));
+  // The connection stops reading while the queue is over its bound or a statement's tables are described.
+  const holds = new ReadHolds<'queue' | 'describe'>({ pause: () => client.connection?.pause(), resume: () => client.connection?.resume() });
   // Rows are read straight into values (binlog-rows.ts) with their table's definition of the
   // moment, one plan per table map; while events wait behind a statement whose definitions are
   // being read (adopt), zongji decodes them by column name for rowsEvent to convert when their
@@ -126,7 +129,11 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   installRowReader();
   const plans = new Map<string, RowPlan>();
   (client as ZongjiWithRows).tributaryRows = (entry: RowsTableMap) => {
-    if (deferred !== undefined) return undefined;
+    if (deferred !== undefined) {
+      // Its table map is handled (keepSpatialBytes) only when its turn comes, after zongji has read the rows.
+      keepSpatialBytes(entry as unknown as ZongjiTableMapEntry);
+      return undefined;
+    }
     const name = nameOf(entry.parentSchema, entry.tableName);
     const dec = name === undefined ? undefined : decoders.get(name);
     if (!dec || name === undefined) return undefined;
@@ -143,12 +150,12 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     maxBytes: opts.queueBytes ?? opts.maxBufferBytes,
     pause: () => {
       watch.hold();
-      client.connection?.pause();
+      holds.hold('queue');
       return Boolean(client.connection);
     },
     resume: () => {
       watch.release();
-      client.connection?.resume();
+      holds.release('queue');
     },
   });
   let file = opts.from.file;
@@ -470,7 +477,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       return;
     }
     deferred = [];
-    client.connection?.pause();
+    holds.hold('describe');
     void Promise.all(names.map(async (n) => [n, await describe(n)] as const))
       .then((described) => {
         // The statement's events go out before its group's 'begin' when it came first (onQuery).
@@ -511,7 +518,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
           }
           handle(waiting[i] as AnyBinlogEvent);
         }
-        if (deferred === undefined) client.connection?.resume();
+        if (deferred === undefined) holds.release('describe');
       })
       .catch((err: unknown) => fail(err as Error));
   };
