@@ -9,7 +9,7 @@ const up = (id: number, v: string): SourceWrite => ({ kind: 'upsert', table: 't'
  * A target under a commit limit whose commits land when the test says so; everything else is the
  * fake's. Logs begin, write, commit and committed per target transaction.
  */
-function slowCommits(limit: number) {
+function slowCommits(limit: number | null) {
   const fake = new FakeTarget();
   fake.capabilities = { ...fake.capabilities, commitLimit: limit };
   const log: string[] = [];
@@ -95,5 +95,77 @@ describe('StreamApplier overlapping commits under a commit limit (the etcd targe
     failing[0]?.(new Error('etcd went away'));
     await expect(running).rejects.toThrow('etcd went away');
     expect(source.acks).not.toContain(p1);
+  });
+});
+
+describe('StreamApplier writing a SQL target\'s batch behind (no commit limit)', () => {
+  it('reads the next source transactions while a batch lands, and begins the next target transaction only after it committed', async () => {
+    const source = new FakeSource();
+    const { target, log, landing } = slowCommits(null);
+    const applier = applierOf(source, target, { batchSize: 3 });
+    applier.setPhase('stream');
+    const running = applier.run();
+    const p1 = source.transaction([up(1, 'a'), up(2, 'b'), up(3, 'c')]);
+    await until('the first batch handed over', () => log.includes(`commit 1 at ${p1}`));
+    // While it lands: two more transactions are taken and coalesced (key 4 twice), nothing of them reaches the target.
+    const p2 = source.transaction([up(4, 'd'), up(5, 'e')]);
+    const p3 = source.transaction([up(4, 'D'), up(6, 'f')]);
+    await until('both taken', () => applier.receivedPosition() === p3);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(log).toEqual(['begin 1', 'write 1: 1,2,3', `commit 1 at ${p1}`]);
+    expect(source.acks).not.toContain(p1);
+    landing[0]?.();
+    // Then one transaction for both, after the first committed and was acknowledged.
+    await until('the second batch handed over', () => log.includes(`commit 2 at ${p3}`));
+    expect(log.slice(3).map((l) => (l.startsWith('write 2: ') ? `write 2: ${l.slice(9).split(',').sort().join(',')}` : l))).toEqual(['committed 1', 'begin 2', 'write 2: 4,5,6', `commit 2 at ${p3}`]);
+    expect(source.acks).toContain(p1);
+    expect(source.acks).not.toContain(p2);
+    const barrier = applier.barrier();
+    landing[1]?.();
+    await barrier;
+    expect(source.acks.at(-1)).toBe(p3);
+    applier.stop();
+    await running;
+  });
+
+  it('ends the run with the error of a batch that failed while landing: nothing after it begins, the checkpoint stays before it', async () => {
+    const source = new FakeSource();
+    const { target, log, failing } = slowCommits(null);
+    const applier = applierOf(source, target, { batchSize: 2 });
+    applier.setPhase('stream');
+    const running = applier.run();
+    const p1 = source.transaction([up(1, 'a'), up(2, 'b')]);
+    await until('the first batch handed over', () => log.includes(`commit 1 at ${p1}`));
+    source.transaction([up(3, 'c'), up(4, 'd')]);
+    await new Promise((r) => setTimeout(r, 20));
+    failing[0]?.(new Error('the connection to PostgreSQL was lost'));
+    await expect(running).rejects.toThrow('the connection to PostgreSQL was lost');
+    expect(source.acks).not.toContain(p1);
+    expect(log.filter((l) => l.startsWith('begin'))).toEqual(['begin 1']);
+  });
+
+  it('holds the batch being written and the next one within the buffer: a batch commits by half of it', async () => {
+    const source = new FakeSource();
+    const { target, log, landing } = slowCommits(null);
+    const big = 'x'.repeat(4000);
+    // Room for about four of these changes: each batch commits by two.
+    const applier = applierOf(source, target, { batchSize: 1000, bufferBytes: 16_500 });
+    applier.setPhase('stream');
+    const running = applier.run();
+    const positions = [1, 2, 3, 4, 5, 6].map((id) => source.transaction([up(id, big)]));
+    await until('the first batch handed over', () => log.some((l) => l.startsWith('commit 1')));
+    expect(log.find((l) => l.startsWith('write 1'))).toBe('write 1: 1,2');
+    for (let i = 0; i < 2; i++) {
+      // The next two are taken meanwhile; the third waits for room.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(log.filter((l) => l.startsWith('begin'))).toHaveLength(i + 1);
+      landing[i]?.();
+      await until(`batch ${i + 2}`, () => log.some((l) => l.startsWith(`commit ${i + 2}`)));
+    }
+    expect(log.filter((l) => l.startsWith('write'))).toEqual(['write 1: 1,2', 'write 2: 3,4', 'write 3: 5,6']);
+    landing[2]?.();
+    await until('every acknowledgement', () => source.acks.at(-1) === positions[5]);
+    applier.stop();
+    await running;
   });
 });
