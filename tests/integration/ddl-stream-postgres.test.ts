@@ -380,6 +380,42 @@ describe.each([['postgres'] as const, ['mysql'] as const])('DDL while streaming 
     await dropSlots(db);
   });
 
+  it('a table created and a type change, each committed but not yet visible to other sessions when the stream receives it (a synchronous standby holds them), are described once they are', async () => {
+    const db = await fresh(0);
+    await src.exec(db, "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE u (id int PRIMARY KEY, m mood NOT NULL); INSERT INTO u VALUES (1, 'ok')");
+    const run = sync(db);
+    await copyDone(run);
+    // A synchronous standby that never confirms: a session committing with synchronous_commit = on
+    // has its commit flushed (and sent to the slot) but stays in progress for every other session
+    // until it is cancelled. Every other session commits locally.
+    for (const sql of ["ALTER SYSTEM SET synchronous_standby_names = 'tributary_test_nosuch'", "ALTER SYSTEM SET synchronous_commit = 'local'", 'SELECT pg_reload_conf()']) await src.exec('postgres', sql);
+    const held: { end(): Promise<void> }[] = [];
+    const committing: Promise<unknown>[] = [];
+    try {
+      for (const sql of ['CREATE TABLE v (id int PRIMARY KEY, note text)', "ALTER TYPE mood ADD VALUE 'happy'"]) {
+        const c = await src.client(db);
+        held.push(c);
+        await c.query("SET application_name = 'tributary_held_commit'");
+        await c.query('SET synchronous_commit = on');
+        committing.push(c.query(sql).catch(() => undefined));
+        await waitUntil('the commit waiting for the standby', async () => (await src.rows('postgres', 'pg_stat_activity', ['wait_event'], 'wait_event')).filter((w) => w === 'SyncRep').length === held.length, 10_000, 20);
+      }
+      await waitUntil('the stream waiting for the transaction to be visible', () => run.stderr().includes('not yet visible to other sessions'), 20_000);
+    } finally {
+      await src.exec('postgres', "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'tributary_held_commit'");
+      await Promise.all(committing);
+      for (const sql of ['ALTER SYSTEM RESET synchronous_standby_names', 'ALTER SYSTEM RESET synchronous_commit', 'SELECT pg_reload_conf()']) await src.exec('postgres', sql);
+      for (const c of held) await c.end();
+    }
+    await src.exec(db, "INSERT INTO u VALUES (2, 'happy'); INSERT INTO v VALUES (1, 'one'), (2, 'two')");
+    await converged(src, dst, db, 'u', ['id', 'm'], run);
+    await converged(src, dst, db, 'v', ['id', 'note'], run);
+    expect(run.stderr()).toMatch(/ALTER TYPE \\?"mood\\?": enum labels 'sad', 'ok' → 'sad', 'ok', 'happy'/);
+    expect(run.stderr()).not.toContain('TRIB_DDL_UNSUPPORTED');
+    await stop(run);
+    await dropSlots(db);
+  });
+
   it("an older tributary's trigger (ALTER TABLE only) is reported by check and widened in place by sync", async () => {
     const db = await fresh(10);
     await src.exec(

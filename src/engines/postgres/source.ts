@@ -26,6 +26,7 @@ import { streamPgoutput, type AckState, type CatalogueTable } from './stream.js'
 import { ddlTriggerRequirement, ensureDdlTrigger, triggerColumns, type TriggerColumn } from './ddl-trigger.js';
 import type { TextCodec } from './values.js';
 import { describeTypeRefs } from './user-types.js';
+import { awaitVisible } from './visibility.js';
 import * as read from './read.js';
 
 export interface PostgresSourceOptions {
@@ -878,6 +879,7 @@ export class PostgresSource implements ChangeSource {
         selects: (name) => this.scope.syncable(this.scope.placeOf(name).relname) && tableSelected(name, this.opts.tables ?? []),
         adopt: (name) => this.adoptTable(name),
         describeType: async (oid) => (await describeTypeRefs(this.p, [{ oid, sql: '' }]))[0]?.user,
+        visible: (xid) => awaitVisible(this.p, xid, this.opts.logger, signal),
         describeNow: (table) => this.describeNow(table),
         walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
         onDdlPassed: (table, rec, renamedFrom) => this.ddlPassed(table, rec, renamedFrom),

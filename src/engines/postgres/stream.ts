@@ -98,6 +98,14 @@ export interface PgStreamOptions {
    * user type. Absent: type changes are not followed (the trigger's type messages are ignored).
    */
   readonly describeType?: (oid: number) => Promise<UserType | undefined>;
+  /**
+   * Resolves once transaction `xid` (a Begin message's) is visible to the catalogue reads above
+   * (describeRelation, describeType, adopt). The server sends a transaction as soon as its commit
+   * record is flushed, which may be before the committing session has ended it for other
+   * sessions' snapshots: a read then would describe the catalogue as it was before the statement
+   * (a type's change found unchanged and dropped, a created table not found).
+   */
+  readonly visible?: (xid: number) => Promise<void>;
   /** The source's WAL flush position now: the catalogue read after it is the catalogue at a keepalive at or past it. */
   readonly walFlushed: () => Promise<bigint>;
   /**
@@ -163,6 +171,8 @@ interface Resolve {
   readonly renameTo?: string;
   /** Rows of the transaction came before it: a change it makes is cut in between (see onMessage 'relation'). */
   readonly split?: { readonly timestamp: number };
+  /** The transaction the message is in (see PgStreamOptions.visible). */
+  readonly xid: number;
 }
 
 interface Item {
@@ -195,6 +205,8 @@ interface TypeChange {
   readonly defaults: ReadonlyMap<string, ReadonlyMap<string, string | null>>;
   readonly at: bigint;
   readonly split?: { readonly timestamp: number };
+  /** The transaction the message is in (see PgStreamOptions.visible). */
+  readonly xid: number;
 }
 
 /**
@@ -202,7 +214,7 @@ interface TypeChange {
  * table entering the selection: `dec` is the table's latest decoder when the message came, whose
  * definition is known (resolved, or described for an adopted table) once the consumer took this.
  */
-type TableChange = { readonly table: string; readonly dec: Decoder; readonly at: bigint; readonly split?: { readonly timestamp: number } } & (
+type TableChange = { readonly table: string; readonly dec: Decoder; readonly at: bigint; readonly split?: { readonly timestamp: number }; readonly xid: number } & (
   | { readonly kind: 'drop-table'; readonly tag: string }
   /** A table entering the selection: `dec` is its decoder, ready once the consumer described it. */
   | { readonly kind: 'adopt'; readonly tag: string; readonly oid: number; readonly what: string }
@@ -345,6 +357,8 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     return encodePosition({ slot: opts.slot, lsn, step: ddlAt.step });
   };
   let txnTime = Date.now();
+  /** The transaction being received (its Begin message's xid). */
+  let txnXid = 0;
 
   const decoderFor = (rel: Pgoutput.MessageRelation): Decoder | null => {
     const known = decoders.get(rel.relationOid);
@@ -440,6 +454,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       table: schema.name,
       columns,
       at: lastPos,
+      xid: txnXid,
       ...(trigger ? { trigger } : {}),
       ...(renameTo !== undefined ? { renameTo } : {}),
       ...(changedInTxn ? { split: { timestamp: txnTime } } : {}),
@@ -518,14 +533,14 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const dec = table !== undefined ? latest.get(table) : undefined;
     if (table === undefined || !dec) return;
     forget(table, m.oid);
-    push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'drop-table', tag: m.tag, table, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+    push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'drop-table', tag: m.tag, table, dec, at: lastPos, xid: txnXid, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
   };
 
   /** A user type changed: every synced table is looked at once the consumer has the type's new description. */
   const changedType = (m: TypeMessage) => {
     if (!opts.describeType) return;
     const defaults = new Map([...triggerSeen].map(([table, cols]) => [table, new Map(cols.map((c) => [c.name, c.defaultSql]))]));
-    push({ ev: { type: 'begin' }, bytes: 256, userType: { tag: m.tag, typeOid: m.typeOid, decoders: new Map(latest), defaults, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+    push({ ev: { type: 'begin' }, bytes: 256, userType: { tag: m.tag, typeOid: m.typeOid, decoders: new Map(latest), defaults, at: lastPos, xid: txnXid, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
   };
 
   /** An index dropped by DROP INDEX: its table is the synced one that had an index of that name (a name is unique in its schema). */
@@ -537,7 +552,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const [table, list] = owner;
     const indexes = list.filter((i) => i.name !== m.name);
     indexesSeen.set(table, indexes);
-    push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'drop-index', tag: m.tag, table, index: m.name, indexes, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+    push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'drop-index', tag: m.tag, table, index: m.name, indexes, dec, at: lastPos, xid: txnXid, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
   };
 
   /**
@@ -562,7 +577,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       latest.set(name, dec);
       triggerSeen.set(name, m.columns);
       indexesSeen.set(name, m.indexes ?? []);
-      push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'adopt', tag: m.tag, what, table: name, oid: m.oid, dec, at: lastPos, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
+      push({ ev: { type: 'begin' }, bytes: 256, table: { kind: 'adopt', tag: m.tag, what, table: name, oid: m.oid, dec, at: lastPos, xid: txnXid, ...(changedInTxn ? { split: { timestamp: txnTime } } : {}) } });
       return;
     }
     pushStop(
@@ -654,6 +669,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         beginDue = true;
         changedInTxn = false;
         txnTime = Number((msg.commitTime as bigint) / 1000n);
+        txnXid = msg.xid;
         return;
       case 'commit': {
         inTxn = false;
@@ -790,6 +806,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       return [];
     }
     const before = r.prev.schema;
+    await opts.visible?.(r.xid);
     let described = await opts.describeRelation(r.oid, r.columns);
     let diff: RelationDiff;
     if (r.trigger) {
@@ -850,6 +867,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     const before = c.dec.schema;
     const statement = (what: string) => `${c.tag} ${what} (reported by event trigger ${DDL_TRIGGER})`;
     if (c.kind === 'adopt') {
+      await opts.visible?.(c.xid);
       const got = await (opts.adopt as NonNullable<PgStreamOptions['adopt']>)(c.table);
       if ('ignore' in got) {
         c.dec.ignored = true;
@@ -904,6 +922,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
    * rows hold (userTypeChangeUnsupported) stops the sync at the statement, naming the type.
    */
   const typeChange = async (c: TypeChange): Promise<Item[]> => {
+    await opts.visible?.(c.xid);
     const now = await (opts.describeType as NonNullable<PgStreamOptions['describeType']>)(c.typeOid);
     if (!now || now.kind === 'extension') return [];
     const before = new Map<string, TableSchema>();

@@ -1,0 +1,55 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
+
+type Queryable = Pick<pg.Pool | pg.Client, 'query'>;
+
+/**
+ * Whether transaction `$1` (a 32-bit xid, as pgoutput's Begin message gives it) has ended for a
+ * snapshot taken now. The xid is widened to 64 bits with the epoch of the snapshot's xmax (the
+ * previous epoch when its low half is not below xmax's: it was assigned before xmax). The txid_*
+ * functions exist from PostgreSQL 10 on (13 adds pg_* names for them).
+ */
+const VISIBLE_SQL = `SELECT txid_visible_in_snapshot(
+    ((txid_snapshot_xmax(s) >> 32) - CASE WHEN $1::int8 >= (txid_snapshot_xmax(s) & 4294967295) THEN 1 ELSE 0 END) * 4294967296 + $1::int8, s)::int AS visible
+  FROM txid_current_snapshot() AS s`;
+
+/** How long a transaction the stream received may stay invisible before the stream fails (and is retried from its checkpoint). */
+const VISIBLE_TIMEOUT_MS = 60_000;
+/** When a warning says why the stream waits. */
+const VISIBLE_WARN_MS = 2_000;
+
+/**
+ * Resolves once transaction `xid` is visible to catalogue reads on `conn`. The server sends a
+ * transaction to a logical replication client as soon as its commit record is flushed, which may
+ * be before the committing session has ended it for other sessions' snapshots (microseconds
+ * usually; as long as a synchronous standby takes to confirm it, when there is one): a catalogue
+ * read made for one of its messages in that window describes the catalogue from before it.
+ * Polls with growing waits (1 ms, doubling to 200 ms); after VISIBLE_TIMEOUT_MS fails with a
+ * retryable STREAM_FAILED error naming the transaction.
+ */
+export async function awaitVisible(conn: Queryable, xid: number, logger: Logger, signal?: AbortSignal): Promise<void> {
+  const started = Date.now();
+  let delay = 1;
+  let warned = false;
+  for (;;) {
+    // As a number: a pool with raw-text parsers returns a boolean as 'f', which is truthy.
+    const r = await conn.query<{ visible: number | string }>(VISIBLE_SQL, [xid]);
+    if (Number(r.rows[0]?.visible) === 1) return;
+    const waited = Date.now() - started;
+    if (waited >= VISIBLE_TIMEOUT_MS) {
+      throw new TributaryError(
+        ErrorCode.STREAM_FAILED,
+        `transaction ${xid}, received from the replication slot, is still not visible to other sessions on the source after ${Math.round(waited / 1000)} s, and its schema change cannot be described before it is: its commit waits (a synchronous standby named in synchronous_standby_names that does not confirm?); the stream is retried from its checkpoint`,
+        { fatal: false },
+      );
+    }
+    if (!warned && waited >= VISIBLE_WARN_MS) {
+      warned = true;
+      logger.warn({ xid, waitedMs: waited }, 'a transaction received from the slot is not yet visible to other sessions on the source (its commit waits, for a synchronous standby?): its schema change is described once it is');
+    }
+    if (signal?.aborted) throw new AbortedError('the stream stopped while waiting for a transaction to become visible');
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(200, delay * 2);
+  }
+}
