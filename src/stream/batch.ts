@@ -63,7 +63,8 @@ export class Batch {
     // coalesce(): an upsert that leaves columns unchanged (PostgreSQL TOAST) keeps the earlier
     // image's values for them.
     const prev = tb.ops.get(k);
-    tb.ops.delete(k);
+    // Moved to the end (drain() yields each key at its last change's place); a new key is there already.
+    if (prev !== undefined) tb.ops.delete(k);
     tb.ops.set(k, coalesce(prev, op));
     const bytes = opBytes(op);
     tb.bytes += bytes;
