@@ -138,7 +138,7 @@ describe('tributary check: healthy pairs', () => {
     const before = await pgState(c);
     const res = await check(postgres.url(src), maria.url(dst));
     expectHealthy(res);
-    for (const r of ['wal_level', 'role postgres REPLICATION attribute', 'max_replication_slots', 'max_wal_senders', 'max_slot_wal_keep_size', `privileges on ${dst}`, 'local_infile']) {
+    for (const r of ['wal_level', 'role postgres REPLICATION attribute', 'max_replication_slots', 'max_wal_senders', 'max_slot_wal_keep_size', 'synchronous_standby_names', `privileges on ${dst}`, 'local_infile']) {
       expect(line(res.stdout, r), r).toMatch(/✔/);
     }
     expect(line(res.stdout, 'events.at')).toMatch(/timestamp with time zone → DATETIME\(6\) \(converted to UTC/);
@@ -185,6 +185,23 @@ describe('tributary check: misconfigured servers', () => {
       expect(line(res.stdout, 'wal_level')).toBe('  ✘ wal_level: replica; fix: ALTER SYSTEM SET wal_level = logical, then restart the server');
     } finally {
       await replica.stop();
+    }
+  });
+
+  it("PostgreSQL whose synchronous_standby_names names tributary's own connection: a warning naming the value and the fix", async () => {
+    // Every session commits locally: the standby named never connects.
+    const sync = await startPostgres({ args: ['-c', 'synchronous_standby_names=FIRST 1 (standby1, tributary)', '-c', 'synchronous_commit=local'] });
+    try {
+      const c = await pgClient(sync.url('postgres'));
+      await c.query('CREATE TABLE k (id int PRIMARY KEY)');
+      await c.end();
+      const dst = await mysqlDb('syncrep_dst');
+      const res = await check(sync.url('postgres'), maria.url(dst));
+      expect(line(res.stdout, 'synchronous_standby_names')).toMatch(
+        /^ {2}⚠ synchronous_standby_names: FIRST 1 \(standby1, tributary\); fix: it names tributary's own connection \(application_name 'tributary'\) as a synchronous standby: .*stalls at the first schema change/,
+      );
+    } finally {
+      await sync.stop();
     }
   });
 

@@ -5,6 +5,7 @@ import { freeSpaceRequirement } from '../../core/disk.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { isKeyless, type Column, type TableSchema } from '../../core/schema.js';
 import { cannotCreate, planTypes, type MissingDatabase } from './ddl.js';
+import { APPLICATION_NAME } from './connection.js';
 import type { DescribedTable } from './schema.js';
 import { assertCovers, publicationState, setting, slotInfo, type PublicationState } from './slot.js';
 import type { SchemaScope } from './scope.js';
@@ -96,6 +97,19 @@ export async function sourceRequirements(conn: Queryable, ctx: PreflightContext)
       keep === '-1'
         ? 'a stopped or stalled sync makes the server keep WAL without limit (disk space); ALTER SYSTEM SET max_slot_wal_keep_size = \'10GB\', then SELECT pg_reload_conf()'
         : 'a sync that falls further behind loses its slot and must start over',
+    severity: 'warning',
+    code: ErrorCode.SOURCE_SETTING,
+  });
+  const standbys = await setting(conn, 'synchronous_standby_names');
+  const waitsForUs = standbysNameTributary(standbys);
+  out.push({
+    name: 'synchronous_standby_names',
+    ok: waitsForUs === undefined,
+    value: standbys === '' ? "'' (no synchronous standby)" : standbys,
+    fix:
+      waitsForUs === undefined
+        ? ''
+        : `it ${waitsForUs === 'any' ? "names '*', which takes" : 'names'} tributary's own connection (application_name '${APPLICATION_NAME}') as a synchronous standby: a commit then waits for tributary, while tributary waits for a schema change's commit to be visible before it describes it, so the stream stalls at the first schema change; name the standbys themselves (ALTER SYSTEM SET synchronous_standby_names = '…', then SELECT pg_reload_conf())`,
     severity: 'warning',
     code: ErrorCode.SOURCE_SETTING,
   });
@@ -606,4 +620,22 @@ export async function userTypeRequirements(conn: Queryable | undefined, schema: 
     out.push({ ...base, ok: true, value: `absent: the sync creates it (${users})`, fix: createUserTypeSql(schema, t), severity: 'info' });
   }
   return out;
+}
+
+/**
+ * Whether synchronous_standby_names takes tributary's own connection as a synchronous standby:
+ * 'named' when it lists its application_name (compared as PostgreSQL does, case-insensitively;
+ * quoted or not), 'any' for '*', undefined otherwise. Its forms: 'a, b', 'FIRST n (a, b)', 'ANY n
+ * (a, b)', 'n (a, b)'.
+ */
+export function standbysNameTributary(value: string): 'named' | 'any' | undefined {
+  const list = /^\s*(?:(?:FIRST|ANY)\s+)?(?:\d+\s*)?\((.*)\)\s*$/is.exec(value)?.[1] ?? value;
+  let found: 'named' | 'any' | undefined;
+  for (const raw of list.split(',')) {
+    const name = raw.trim();
+    const bare = name.startsWith('"') && name.endsWith('"') && name.length >= 2 ? name.slice(1, -1).replace(/""/g, '"') : name;
+    if (bare === '*') found ??= 'any';
+    else if (bare.toLowerCase() === APPLICATION_NAME.toLowerCase()) found = 'named';
+  }
+  return found;
 }

@@ -29,6 +29,9 @@ export const RAW_TYPES: pg.CustomTypesConfig = {
   getTypeParser: (() => (value: string) => value) as unknown as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** The application_name of every connection tributary opens (pg_stat_activity, a walsender's standby name). */
+export const APPLICATION_NAME = 'tributary';
+
 export function clientConfig(dsn: Dsn, extra: pg.ClientConfig = {}): pg.ClientConfig {
   return {
     host: dsn.host,
@@ -38,7 +41,7 @@ export function clientConfig(dsn: Dsn, extra: pg.ClientConfig = {}): pg.ClientCo
     database: dsn.database,
     options: SESSION_OPTIONS,
     types: RAW_TYPES,
-    application_name: 'tributary',
+    application_name: APPLICATION_NAME,
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
     ...extra,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
+import { APPLICATION_NAME } from './connection.js';
 
 type Queryable = Pick<pg.Pool | pg.Client, 'query'>;
 
@@ -40,7 +41,7 @@ export async function awaitVisible(conn: Queryable, xid: number, logger: Logger,
     if (waited >= VISIBLE_TIMEOUT_MS) {
       throw new TributaryError(
         ErrorCode.STREAM_FAILED,
-        `transaction ${xid}, received from the replication slot, is still not visible to other sessions on the source after ${Math.round(waited / 1000)} s, and its schema change cannot be described before it is: its commit waits for a synchronous standby (synchronous_standby_names) that does not confirm it. If that setting names tributary's own connection (application_name 'tributary'), the commit waits for tributary, which waits for the commit: take it out of synchronous_standby_names. The stream is retried from its checkpoint`,
+        `transaction ${xid}, received from the replication slot, is still not visible to other sessions on the source after ${Math.round(waited / 1000)} s, and its schema change cannot be described before it is: its commit waits for a synchronous standby (synchronous_standby_names) that does not confirm it. If that setting names tributary's own connection (application_name '${APPLICATION_NAME}'), the commit waits for tributary, which waits for the commit: take it out of synchronous_standby_names. The stream is retried from its checkpoint`,
         { fatal: false },
       );
     }
