@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { AbortedError, ErrorCode, TributaryError } from '../../core/errors.js';
+import { sleep } from '../../runner/retry.js';
 import { APPLICATION_NAME } from './connection.js';
 
 type Queryable = Pick<pg.Pool | pg.Client, 'query'>;
@@ -29,7 +30,7 @@ const VISIBLE_WARN_MS = 2_000;
  * Polls with growing waits (1 ms, doubling to 200 ms); after VISIBLE_TIMEOUT_MS fails with a
  * retryable STREAM_FAILED error naming the transaction.
  */
-export async function awaitVisible(conn: Queryable, xid: number, logger: Logger, signal?: AbortSignal): Promise<void> {
+export async function awaitVisible(conn: Queryable, xid: number, logger: Logger, signal: AbortSignal): Promise<void> {
   const started = Date.now();
   let delay = 1;
   let warned = false;
@@ -49,8 +50,8 @@ export async function awaitVisible(conn: Queryable, xid: number, logger: Logger,
       warned = true;
       logger.warn({ xid, waitedMs: waited }, 'a transaction received from the slot is not yet visible to other sessions on the source (its commit waits, for a synchronous standby?): its schema change is described once it is');
     }
-    if (signal?.aborted) throw new AbortedError('the stream stopped while waiting for a transaction to become visible');
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await sleep(delay, signal);
+    if (signal.aborted) throw new AbortedError('the stream stopped while waiting for a transaction to become visible');
     delay = Math.min(200, delay * 2);
   }
 }
