@@ -43,10 +43,14 @@ export interface ChangeLog {
    */
   checkPosition(position: string, opts?: { readonly readOnly?: boolean; readonly otherServer?: string }): Promise<void>;
   /**
-   * Changes from `from` on, for the given tables, in source order, until `signal` aborts. The
-   * iterator applies backpressure: the source stops reading while the consumer does not pull.
+   * Changes from `from` on, for the given tables, in source order, until `signal` aborts. Each step
+   * yields a run of events: those the source has at hand, in order, never none. Runs carry no
+   * meaning (a transaction may span several, one may hold several): they spare the consumer an
+   * asynchronous step per event, a fifth of an applying thread's time when every event took one. A
+   * consumer has dealt with every event of a run when it asks for the next. The iterator applies
+   * backpressure: the source stops reading while the consumer does not pull.
    */
-  stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent>;
+  stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]>;
   /**
    * A stream is expected soon (a standby's warm source, which may be elected at any moment): do
    * now, off the stream's path, what would delay its start (MySQL: start its decoding thread and

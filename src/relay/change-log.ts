@@ -108,7 +108,7 @@ export function relayChangeLog(source: ChangeSource, opts: RelayChangeLogOptions
       await writeAck(position);
     },
 
-    stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
+    stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]> {
       return streamRelay(from, tables, signal);
     },
 
@@ -116,7 +116,8 @@ export function relayChangeLog(source: ChangeSource, opts: RelayChangeLogOptions
     prepareStream(): void {},
   };
 
-  async function* streamRelay(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
+  /** Each record's kept events as one run (a record is read whole: a transaction, or a heartbeat). */
+  async function* streamRelay(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]> {
     await assertHeld(from);
     const meta = await readMeta(opts.dir);
     if (!meta) opts.logger?.info({ relayDir: opts.dir }, `relay ${opts.dir} has not started yet: waiting for it (tributary relay --relay-dir ${opts.dir})`);
@@ -156,6 +157,7 @@ export function relayChangeLog(source: ChangeSource, opts: RelayChangeLogOptions
     try {
       for await (const txn of r) {
         let begun = false;
+        const out: StreamEvent[] = [];
         for (const ev of txn.events) {
           switch (ev.type) {
             case 'begin':
@@ -164,12 +166,12 @@ export function relayChangeLog(source: ChangeSource, opts: RelayChangeLogOptions
               if (!takes(ev.change.table)) break;
               if (!begun) {
                 begun = true;
-                yield { type: 'begin' };
+                out.push({ type: 'begin' });
               }
-              yield ev;
+              out.push(ev);
               break;
             case 'truncate':
-              if (takes(ev.table)) yield ev;
+              if (takes(ev.table)) out.push(ev);
               break;
             case 'ddl': {
               const after = [...(ev.after?.keys() ?? [])];
@@ -177,17 +179,18 @@ export function relayChangeLog(source: ChangeSource, opts: RelayChangeLogOptions
               const enters = after.filter((n) => !synced.has(n) && (opts.selects?.(n) ?? true));
               if (!touches && enters.length === 0) break;
               for (const n of after) if (synced.has(n) || enters.includes(n)) synced.add(n);
-              yield ev;
+              out.push(ev);
               break;
             }
             case 'commit':
-              yield ev;
+              out.push(ev);
               begun = false;
               break;
             default:
-              yield ev;
+              out.push(ev);
           }
         }
+        if (out.length) yield out;
       }
     } finally {
       const last = ackPending;

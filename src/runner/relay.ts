@@ -443,7 +443,7 @@ export class Relay {
       if (writer.bufferedBytes() > BUFFER_LIMIT) await writer.whenDurable(ordinal);
     };
     try {
-      for await (const ev of source.stream(from, tables, ctl.signal)) {
+      for await (const evs of source.stream(from, tables, ctl.signal)) for (const ev of evs) {
         switch (ev.type) {
           case 'begin':
             events = [ev];

@@ -380,7 +380,12 @@ export class StreamApplier {
     const it = this.opts.source.stream(this.opts.from, this.opts.tables, streamAbort.signal)[Symbol.asyncIterator]();
     // One read in flight at a time, with one settlement handler; the loop sleeps until it settles
     // or a timer fires (a flush is due, a stop was asked).
-    let pending: { settled: boolean; result?: IteratorResult<StreamEvent>; error?: unknown } | undefined;
+    let pending: { settled: boolean; result?: IteratorResult<readonly StreamEvent[]>; error?: unknown } | undefined;
+    // The run of events the source gave last (ChangeLog.stream), taken one event per turn of the
+    // loop, so that a stop, a pause or a full buffer is seen between two events as before; the
+    // next run is asked for once this one is taken.
+    let run: readonly StreamEvent[] = [];
+    let at = 0;
     const pull = () => {
       const slot: NonNullable<typeof pending> = { settled: false };
       pending = slot;
@@ -428,7 +433,7 @@ export class StreamApplier {
           }
           await this.landed();
           // Behind while an event waits to be taken (or a transaction is open): the lag then grows.
-          this.idle = !pending?.settled && this.batch.empty && !this.inTxn;
+          this.idle = at >= run.length && !pending?.settled && this.batch.empty && !this.inTxn;
           const gate = this.opts.pause;
           await new Promise<void>((resolve) => {
             this.wake = resolve;
@@ -451,6 +456,13 @@ export class StreamApplier {
             this.wake = undefined;
             continue;
           }
+        }
+        if (at < run.length) {
+          const ev = run[at++] as StreamEvent;
+          this.idle = false;
+          this.lastEventAt = Date.now();
+          await this.handle(ev);
+          continue;
         }
         if (!pending) pull();
         const slot = pending as NonNullable<typeof pending>;
@@ -486,11 +498,12 @@ export class StreamApplier {
         }
         pending = undefined;
         if (slot.error !== undefined) throw slot.error;
-        const r = slot.result as IteratorResult<StreamEvent>;
+        const r = slot.result as IteratorResult<readonly StreamEvent[]>;
         if (r.done) break;
-        this.idle = false;
-        this.lastEventAt = Date.now();
-        await this.handle(r.value);
+        // A source written for the former contract (one event per step) would have its events skipped.
+        if (!Array.isArray(r.value)) throw new TributaryError(ErrorCode.INTERNAL, `the ${this.opts.source.engine} source's stream yielded ${typeof r.value === 'object' && r.value !== null && 'type' in r.value ? `a single '${String(r.value.type)}' event` : String(r.value)}, not a run of events; fix: ChangeLog.stream yields arrays of events (docs/library.md)`);
+        run = r.value;
+        at = 0;
       }
       if (!this.inTxn && (!this.batch.empty || this.tx || this.dirty || this.stats.txnsPending > 0)) await this.commit();
       await this.landed();

@@ -46,25 +46,43 @@ export class EventQueue<T> {
 
   /** The next event, waiting for one; undefined once `stop()` says so; throws a recorded failure. */
   async take(stop: () => boolean): Promise<T | undefined> {
+    return (await this.takeRun(stop, 1))?.[0];
+  }
+
+  /**
+   * The events queued now, in order, at least one and at most `max` (waiting for one); undefined
+   * once `stop()` says so; throws a recorded failure once the events queued before it are taken.
+   */
+  async takeRun(stop: () => boolean, max = RUN_EVENTS): Promise<T[] | undefined> {
     for (;;) {
       if (stop()) return undefined;
-      const item = this.head < this.items.length ? this.items[this.head] : undefined;
-      if (item) {
-        // A moving head: Array.shift() copies the whole array and made a backlog replay quadratic.
-        this.items[this.head++] = undefined;
+      if (this.head < this.items.length) {
+        const out: T[] = [];
+        while (out.length < max && this.head < this.items.length) {
+          const item = this.items[this.head] as { value: T; bytes: number };
+          // A moving head: Array.shift() copies the whole array and made a backlog replay quadratic.
+          this.items[this.head++] = undefined;
+          this.queued -= item.bytes;
+          out.push(item.value);
+        }
         if (this.head > 4096 && this.head * 2 > this.items.length) {
           this.items = this.items.slice(this.head);
           this.head = 0;
         }
-        this.queued -= item.bytes;
         if (this.paused && this.queued < this.opts.maxBytes / 2) {
           this.paused = false;
           this.opts.resume();
         }
-        return item.value;
+        return out;
       }
       if (this.failure) throw this.failure;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
 }
+
+/**
+ * The most events a producer hands its consumer in one run (ChangeLog.stream): enough to spare the
+ * consumer an asynchronous step per event, few enough that a run's decoded events stay small.
+ */
+export const RUN_EVENTS = 512;

@@ -3,6 +3,7 @@ import type { StreamEvent } from '../core/change.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { decodeEvent, Decoder, encodeEvent, Encoder } from './event-codec.js';
+import { RUN_EVENTS } from './queue.js';
 
 /**
  * A change stream decoded in a worker thread. Decoding a replication log (the binlog's row events
@@ -154,7 +155,7 @@ export function prepareThread(module: URL): PreparedThread {
 }
 
 /** The main thread's side: starts the worker (or takes `prepared`) and yields its events (see the contract above). */
-export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: AbortSignal): AsyncGenerator<readonly StreamEvent[]> {
   const maxInflight = opts.maxInflightBytes ?? 4 * 1024 * 1024;
   const level = opts.logger.level;
   const prepared = opts.prepared as Spare | undefined;
@@ -244,9 +245,12 @@ export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: Abo
       if (signal.aborted) return;
       const batch = batches.shift();
       if (batch) {
+        // Decoded a run at a time (ChangeLog.stream), each run as the consumer asks for it.
         const r = new Decoder(batch.buf, 0);
-        for (let i = 0; i < batch.count; i++) {
-          yield decodeEvent(r);
+        for (let i = 0; i < batch.count; ) {
+          const run: StreamEvent[] = [];
+          for (const end = Math.min(batch.count, i + RUN_EVENTS); i < end; i++) run.push(decodeEvent(r));
+          yield run;
           if (signal.aborted) return;
         }
         r.end();
@@ -267,7 +271,7 @@ export async function* threadEvents<D>(opts: ThreadEventsOptions<D>, signal: Abo
  * The worker's side: runs `produce` and hands its events to the main thread until it ends, fails
  * or the main thread stops it. Call it once, from the worker module's top level.
  */
-export async function serveEvents<D>(produce: (ctx: ProducerContext<D>) => AsyncIterable<StreamEvent>): Promise<void> {
+export async function serveEvents<D>(produce: (ctx: ProducerContext<D>) => AsyncIterable<readonly StreamEvent[]>): Promise<void> {
   const port = parentPort as MessagePort | null;
   if (!port) throw new TributaryError(ErrorCode.INTERNAL, 'serveEvents() runs in a worker thread only');
   let init: { data: D; level: string; maxInflight: number } = { data: undefined as D, level: 'silent', maxInflight: Infinity };
@@ -334,12 +338,14 @@ export async function serveEvents<D>(produce: (ctx: ProducerContext<D>) => Async
     return;
   }
   try {
-    for await (const ev of produce({ data: init.data, signal: ac.signal, call, logger: workerLogger(port, init.level) })) {
-      encodeEvent(w, ev);
-      count++;
-      if (w.done().length >= BATCH_BYTES) send();
+    for await (const run of produce({ data: init.data, signal: ac.signal, call, logger: workerLogger(port, init.level) })) {
+      for (const ev of run) {
+        encodeEvent(w, ev);
+        count++;
+        if (w.done().length >= BATCH_BYTES) send();
+      }
       // Nothing more ready now (the producer awaits its source): hand over what there is.
-      else scheduled ??= setImmediate(send);
+      if (count > 0) scheduled ??= setImmediate(send);
       if (inflight > init.maxInflight && !ac.signal.aborted) await new Promise<void>((resolve) => (drained = resolve));
     }
     send();

@@ -173,7 +173,7 @@ class TransformedSource implements ChangeSource {
    * make of its source definition now: the definitions were stored under other rewrites or
    * exclusions than this run's, and the target's tables were made under those.
    */
-  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
+  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]> {
     const current = new Map<string, TableView>();
     for (const t of tables) {
       const v = this.viewOf(t);
@@ -187,30 +187,32 @@ class TransformedSource implements ChangeSource {
       current.set(v.full.name, v);
     }
     const fulls = [...current.values()].map((v) => v.full);
-    for await (const ev of this.inner.stream(from, fulls, signal)) {
-      switch (ev.type) {
-        case 'change': {
-          const v = current.get(ev.change.table);
-          if (!v) {
-            yield ev;
-            break;
-          }
-          const out = transformChange(v, ev);
-          if (out) yield out;
-          break;
-        }
-        case 'truncate':
-          yield { ...ev, table: this.rules.targetName(ev.table) };
-          break;
-        case 'ddl': {
-          const out = transformDdl(ev, current, this.rules, this.binder, (p) => this.inner.describePosition(p));
-          for (const v of current.values()) this.remember(v);
-          yield out;
-          break;
-        }
-        default:
-          yield ev;
+    for await (const evs of this.inner.stream(from, fulls, signal)) {
+      const out: StreamEvent[] = [];
+      for (const ev of evs) {
+        const t = this.transformEvent(ev, current);
+        if (t) out.push(t);
       }
+      if (out.length) yield out;
+    }
+  }
+
+  /** One event of the source's stream as consumers see it (undefined: filtered out). */
+  private transformEvent(ev: StreamEvent, current: Map<string, TableView>): StreamEvent | undefined {
+    switch (ev.type) {
+      case 'change': {
+        const v = current.get(ev.change.table);
+        return v ? (transformChange(v, ev) ?? undefined) : ev;
+      }
+      case 'truncate':
+        return { ...ev, table: this.rules.targetName(ev.table) };
+      case 'ddl': {
+        const out = transformDdl(ev, current, this.rules, this.binder, (p) => this.inner.describePosition(p));
+        for (const v of current.values()) this.remember(v);
+        return out;
+      }
+      default:
+        return ev;
     }
   }
 }

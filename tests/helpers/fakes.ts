@@ -403,17 +403,25 @@ export class FakeSource implements ChangeSource {
   /**
    * The log after `from`: events that follow the last boundary (commit, truncate, ddl, heartbeat)
    * at or before `from`. Changes of tables not asked for are left out, as a source's filter does.
+   * Runs of one event each, unless `runs` (set by a test) gathers up to that many of those at hand.
    */
-  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  runs = 1;
+  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncGenerator<readonly StreamEvent[]> {
     const names = new Set(tables.map((t) => t.name));
     let i = 0;
     for (let j = 0; j < this.log.length; j++) {
       const ev = this.log[j] as StreamEvent;
       if (isBoundary(ev) && this.comparePositions(ev.position, from) <= 0) i = j + 1;
     }
+    let out: StreamEvent[] = [];
     while (!signal.aborted) {
       const ev = this.log[i];
-      if (!ev) {
+      if (!ev || out.length >= this.runs) {
+        if (out.length) {
+          yield out;
+          out = [];
+          continue;
+        }
         await new Promise<void>((resolve) => {
           const done = () => {
             signal.removeEventListener('abort', done);
@@ -431,7 +439,7 @@ export class FakeSource implements ChangeSource {
       if (ev.type === 'ddl') for (const n of ev.after?.keys() ?? []) names.add(n);
       this.onTake?.(ev);
       this.taken++;
-      yield ev;
+      out.push(ev);
     }
   }
 

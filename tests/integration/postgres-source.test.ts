@@ -59,10 +59,13 @@ async function collect(
   stop?.addEventListener('abort', () => ac.abort());
   const events: StreamEvent[] = [];
   try {
-    for await (const ev of s.stream(from, tables, ac.signal)) {
-      events.push(ev);
-      onEvent?.(ev);
-      if (done(events)) break;
+    stream: for await (const run of s.stream(from, tables, ac.signal)) {
+      expect(run.length).toBeGreaterThan(0);
+      for (const ev of run) {
+        events.push(ev);
+        onEvent?.(ev);
+        if (done(events)) break stream;
+      }
     }
   } finally {
     clearTimeout(timer);

@@ -103,8 +103,15 @@ describe('StreamApplier on the fakes', () => {
     await running;
   });
 
-  it.each([1, 2, 3])('commits data and checkpoint together, at source transaction boundaries only, spilling big transactions (seed %i)', async (seed) => {
+  it.each([
+    [1, 1],
+    [2, 1],
+    [3, 1],
+    [1, 9],
+    [2, 40],
+  ])('commits data and checkpoint together, at source transaction boundaries only, spilling big transactions (seed %i, runs of up to %i events)', async (seed, runs) => {
     const { source, states, head } = workload(seed, 60);
+    source.runs = runs;
     const target = new FakeTarget();
     let writes = 0;
     target.onStreamWrite = () => writes++;
@@ -133,12 +140,15 @@ describe('StreamApplier on the fakes', () => {
   });
 
   it.each([
-    ['write', 3],
-    ['write', 11],
-    ['commit', 2],
-    ['commit', 7],
-  ] as const)('after a failure at %s #%i and a restart from the stored checkpoint, no change is lost or applied twice', async (point, n) => {
+    ['write', 3, 1],
+    ['write', 11, 1],
+    ['commit', 2, 1],
+    ['commit', 7, 1],
+    ['write', 11, 25],
+    ['commit', 7, 25],
+  ] as const)('after a failure at %s #%i and a restart from the stored checkpoint, no change is lost or applied twice (runs of up to %i events)', async (point, n, runs) => {
     const { source, states, head } = workload(100 + n, 50);
+    source.runs = runs;
     const target = new FakeTarget();
     target.failAt(point, n);
     const committed = new Set<string>(['0']);

@@ -295,6 +295,8 @@ function randomWorkload(source: FakeSource, random: () => number): () => void {
 function randomSetup(seed: number): { random: () => number; source: FakeSource; target: FakeTarget; step: () => void } {
   const random = prng(seed);
   const source = new FakeSource([TABLE, COMPOSITE]);
+  // Runs of 1, 6, 11 or 16 events (ChangeLog.stream): the rule holds however the source groups them.
+  source.runs = 1 + (seed % 4) * 5;
   const t: Row[] = [];
   for (let id = 1; id <= 80; id++) if (random() < 0.6) t.push([BigInt(id), 'seed']);
   const c: Row[] = [];

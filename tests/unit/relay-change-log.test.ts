@@ -24,9 +24,10 @@ function txn(n: number): RelayTransaction {
 async function take(source: ReturnType<typeof relayChangeLog>, from: string, until: number): Promise<StreamEvent[]> {
   const ctl = new AbortController();
   const out: StreamEvent[] = [];
-  for await (const ev of source.stream(from, [TABLE], ctl.signal)) {
-    out.push(ev);
-    if (ev.type === 'commit' && Number(ev.position) >= until) break;
+  for await (const run of source.stream(from, [TABLE], ctl.signal)) {
+    out.push(...run);
+    const last = run.at(-1);
+    if (last?.type === 'commit' && Number(last.position) >= until) break;
   }
   return out;
 }

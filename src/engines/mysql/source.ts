@@ -616,7 +616,7 @@ export class MysqlSource implements ChangeSource {
     return this.pool;
   }
 
-  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
+  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]> {
     const useGtid = await this.useGtid();
     try {
       const binlog: BinlogOptions = {

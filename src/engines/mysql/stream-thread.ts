@@ -28,7 +28,7 @@ export function prepareBinlogThread(): PreparedThread {
  * zongji's decoding and its garbage off the main thread. `selection` is the --tables patterns
  * `opts.selects` answers from (a function cannot cross to the thread).
  */
-export function streamBinlogThreaded(opts: BinlogOptions & { readonly selection: readonly string[]; readonly prepared?: PreparedThread }, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+export function streamBinlogThreaded(opts: BinlogOptions & { readonly selection: readonly string[]; readonly prepared?: PreparedThread }, signal: AbortSignal): AsyncGenerator<readonly StreamEvent[]> {
   const { logger, selects: _selects, describe, prepared, ...rest } = opts;
   // The thread's batches and streamBinlog's own queue share the stream's buffer.
   const half = Math.max(1024 * 1024, Math.floor(opts.maxBufferBytes / 2));

@@ -10,7 +10,7 @@ import { isKeyless, rowKey, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { rowBytes } from '../../core/values.js';
 import { ReadHolds } from '../../stream/read-holds.js';
-import { EventQueue } from '../../stream/queue.js';
+import { EventQueue, RUN_EVENTS } from '../../stream/queue.js';
 import { EventSpool, SpoolBudget } from '../../stream/spool.js';
 import { binlogStreamError } from './stream-errors.js';
 import { connectionOptions } from './connection.js';
@@ -102,11 +102,11 @@ function decoderOf(schema: TableSchema): TableDecoder {
 }
 
 /**
- * Streams a MySQL/MariaDB binlog as StreamEvents through zongji, with backpressure: when the
+ * Streams a MySQL/MariaDB binlog as runs of StreamEvents (ChangeLog.stream) through zongji, with backpressure: when the
  * buffered events exceed `maxBufferBytes` the binlog connection is paused until the consumer
  * catches up. Errors end the iteration by throwing; the caller resumes from its checkpoint.
  */
-export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): AsyncGenerator<readonly StreamEvent[]> {
   const db = opts.dsn.database;
   const multi = opts.databases;
   /** A table of the binlog under the sync's name for it; undefined when its database is not synced. */
@@ -652,14 +652,25 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
 
   try {
     for (;;) {
-      const item = await queue.take(() => signal.aborted);
-      if (item === undefined) return;
-      if (item instanceof EventSpool) {
+      const items = await queue.takeRun(() => signal.aborted);
+      if (items === undefined) return;
+      let run: StreamEvent[] = [];
+      for (const item of items) {
+        if (!(item instanceof EventSpool)) {
+          run.push(item);
+          continue;
+        }
+        // A spool's changes are read back a run at a time: a big transaction is never in memory whole.
         for (const ev of item.replay()) {
           if (signal.aborted) return;
-          yield ev;
+          run.push(ev);
+          if (run.length >= RUN_EVENTS) {
+            yield run;
+            run = [];
+          }
         }
-      } else yield item;
+      }
+      if (run.length) yield run;
     }
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -776,7 +776,7 @@ export class PostgresSource implements ChangeSource {
     return columns.map((c, j) => (s.codecs[c] as TextCodec)(row[j] ?? null));
   }
 
-  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<StreamEvent> {
+  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]> {
     const p = positions.decodePosition(from);
     // While the copy reads the exported snapshot, nothing is streamed (see releaseSnapshot()).
     if (this.exported) {
@@ -852,7 +852,7 @@ export class PostgresSource implements ChangeSource {
     });
   }
 
-  private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, trigger: ReadonlyMap<string, readonly TriggerColumn[]> | undefined, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  private pgoutput(p: positions.SlotPosition, tables: readonly TableSchema[], types: ReadonlyMap<string, readonly ColumnType[]>, trigger: ReadonlyMap<string, readonly TriggerColumn[]> | undefined, signal: AbortSignal): AsyncGenerator<readonly StreamEvent[]> {
     // Each synced table is followed by the relation this run described under its name.
     const relations = new Map<string, number>();
     for (const t of tables) {

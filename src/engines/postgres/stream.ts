@@ -355,7 +355,7 @@ export function mapStreamError(err: unknown, opts: Pick<PgStreamOptions, 'dsn' |
  * instead of holding WAL for the unpublished writes. The periodic status update asks for a
  * keepalive, so one comes even when the server would not send it by itself.
  */
-export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal): AsyncGenerator<readonly StreamEvent[]> {
   const byName = new Map(opts.tables.map((t) => [t.name, t]));
   const decoders = new Map<number, Decoder | null>();
   /** Per synced table: the decoder of its latest Relation message, and that message's columns. */
@@ -1060,35 +1060,53 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     return out;
   };
 
+  /** The events of a queued item with work of its own, that work done (see Item). */
+  const itemsOf = async (taken: Item): Promise<Item[]> => {
+    if (taken.lazy) {
+      try {
+        return taken.lazy();
+      } catch (err) {
+        throw new TributaryError(ErrorCode.STREAM_FAILED, `cannot decode the replication stream of slot ${opts.slot}: ${(err as Error).message}`, { cause: err, fatal: false });
+      }
+    }
+    if (taken.resolve) return resolveRelation(taken.resolve);
+    if (taken.table) return tableChange(taken.table);
+    if (taken.userType) return typeChange(taken.userType);
+    if (taken.catalogue) return compareCatalogue(taken.catalogue);
+    return [taken];
+  };
+
   try {
     for (;;) {
-      const taken = await queue.take(() => signal.aborted);
+      const taken = await queue.takeRun(() => signal.aborted);
       if (taken === undefined) return;
-      let items: Item[] = [taken];
-      if (taken.lazy) {
-        try {
-          items = taken.lazy();
-        } catch (err) {
-          throw new TributaryError(ErrorCode.STREAM_FAILED, `cannot decode the replication stream of slot ${opts.slot}: ${(err as Error).message}`, { cause: err, fatal: false });
+      // Plain events go out together; an item with work of its own (below) is done once the consumer
+      // has dealt with the events before it, as when each event was a step of its own.
+      let run: StreamEvent[] = [];
+      for (const t of taken) {
+        if (!t.lazy && !t.resolve && !t.table && !t.userType && !t.catalogue && !t.fetch && !t.passed) {
+          run.push(t.ev);
+          continue;
         }
-      } else if (taken.resolve) {
-        items = await resolveRelation(taken.resolve);
-      } else if (taken.table) {
-        items = await tableChange(taken.table);
-      } else if (taken.userType) {
-        items = await typeChange(taken.userType);
-      } else if (taken.catalogue) {
-        items = await compareCatalogue(taken.catalogue);
+        if (run.length) yield run;
+        run = [];
+        for (const item of await itemsOf(t)) {
+          if (item.fetch && item.ev.type === 'change' && item.ev.change.kind === 'upsert') {
+            item.ev = { ...item.ev, change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
+          }
+          if (!item.passed) {
+            run.push(item.ev);
+            continue;
+          }
+          if (run.length) yield run;
+          run = [];
+          yield [item.ev];
+          // The consumer asks for the next run only once it has dealt with this one: past a 'ddl'
+          // event, it went on (the target had the new definition), so the table is followed so now.
+          await opts.onDdlPassed?.(item.passed.table, item.passed.record, item.passed.renamedFrom);
+        }
       }
-      for (const item of items) {
-      if (item.fetch && item.ev.type === 'change' && item.ev.change.kind === 'upsert') {
-        item.ev = { ...item.ev, change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
-      }
-      yield item.ev;
-      // The consumer asks for the next event only once it has dealt with this one: past a 'ddl'
-      // event, it went on (the target had the new definition), so the table is followed so now.
-      if (item.passed) await opts.onDdlPassed?.(item.passed.table, item.passed.record, item.passed.renamedFrom);
-      }
+      if (run.length) yield run;
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
