@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Convergence, opBytes } from '../../src/copier/convergence.js';
+import type { StreamEvent } from '../../src/core/change.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Row } from '../../src/core/values.js';
 import { applierOf } from '../helpers/copier.js';
@@ -178,6 +179,18 @@ describe('StreamApplier on the fakes', () => {
     expect(badAcks).toEqual([]);
     expect(source.acks.length).toBeGreaterThan(acksBefore);
     expect(source.acks.at(-1)).toBe(head);
+  });
+
+  it('refuses a source whose stream yields single events instead of runs (the former contract), naming the fix', async () => {
+    const source = new FakeSource();
+    const target = new FakeTarget();
+    source.transaction([up(1, 'a')]);
+    const runs = source.stream.bind(source);
+    source.stream = async function* (from, tables, signal) {
+      for await (const run of runs(from, tables, signal)) for (const ev of run) yield ev as unknown as readonly StreamEvent[];
+    };
+    await expect(applierOf(source, target).run()).rejects.toThrow("the fake source's stream yielded a single 'begin' event, not a run of events; fix: ChangeLog.stream yields arrays of events");
+    expect(target.table('t').all()).toEqual([]);
   });
 
   it('acknowledges only positions whose commit succeeded', async () => {
