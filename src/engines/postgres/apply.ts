@@ -173,7 +173,7 @@ export async function upsertRows(client: pg.ClientBase, plan: TablePlan, rows: r
     // commit), so it is emptied first. Both in one round trip.
     await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${plan.temp} (LIKE ${plan.target}) ON COMMIT DELETE ROWS; TRUNCATE ${plan.temp}`);
     for (let i = 0; i < rows.length; i += MAX_STATEMENT_ROWS) {
-      await loadCopy(client, plan, copyRows(plan, rows, i, Math.min(rows.length, i + MAX_STATEMENT_ROWS)));
+      await loadCopy(client, plan, copyRows(plan, rows, i, Math.min(rows.length, i + MAX_STATEMENT_ROWS)), false, plan.streamDirect);
       if (i + MAX_STATEMENT_ROWS < rows.length) await client.query(`TRUNCATE ${plan.temp}`);
     }
     return;
