@@ -461,7 +461,8 @@ export class StreamApplier {
           const ev = run[at++] as StreamEvent;
           this.idle = false;
           this.lastEventAt = Date.now();
-          await this.handle(ev);
+          const waiting = ev.type === 'change' ? this.change(ev) : this.handle(ev);
+          if (waiting) await waiting;
           continue;
         }
         if (!pending) pull();
@@ -517,26 +518,44 @@ export class StreamApplier {
     }
   }
 
+  /**
+   * A change event: into the batch, or held by the copy (convergence). Returns a promise only when
+   * there is something to wait for (a commit limit's open transaction, a full buffer): the run loop
+   * takes most events without one, which had cost the applying thread a promise and its garbage
+   * for every change.
+   */
+  private change(ev: Extract<StreamEvent, { type: 'change' }>): Promise<void> | undefined {
+    if (!this.inTxn) this.txnCascadeStart = this.cascades.length;
+    this.inTxn = true;
+    this.changedSinceBoundary = true;
+    if (this.firstTakenAt === 0) this.firstTakenAt = this.lastEventAt;
+    if (ev.before && !this.opts.source.capabilities.logsCascades) this.noteCascades(ev.change, ev.before);
+    this.count(ev.change.table, ev.op ?? (ev.change.kind === 'delete' ? 'delete' : 'upsert'));
+    if (!this.opts.convergence.offer(ev.change, this.boundary)) {
+      // Without a commit limit (a SQL target) a change only joins the batch (see add()).
+      if (this.opts.target.capabilities.commitLimit !== null) return this.addThenRelieve(ev.change);
+      this.batch.add(ev.change);
+      this.markPending();
+    }
+    if (this.overBudget()) return this.relieve();
+    return undefined;
+  }
+
+  private async addThenRelieve(op: StreamOp): Promise<void> {
+    await this.add(op);
+    this.markPending();
+    if (this.overBudget()) await this.relieve();
+  }
+
   private async handle(ev: StreamEvent): Promise<void> {
     switch (ev.type) {
       case 'begin':
         if (!this.inTxn) this.txnCascadeStart = this.cascades.length;
         this.inTxn = true;
         return;
-      case 'change': {
-        if (!this.inTxn) this.txnCascadeStart = this.cascades.length;
-        this.inTxn = true;
-        this.changedSinceBoundary = true;
-        if (this.firstTakenAt === 0) this.firstTakenAt = this.lastEventAt;
-        if (ev.before && !this.opts.source.capabilities.logsCascades) this.noteCascades(ev.change, ev.before);
-        this.count(ev.change.table, ev.op ?? (ev.change.kind === 'delete' ? 'delete' : 'upsert'));
-        if (!this.opts.convergence.offer(ev.change, this.boundary)) {
-          await this.add(ev.change);
-          this.markPending();
-        }
-        if (this.overBudget()) await this.relieve();
+      case 'change':
+        await this.change(ev);
         return;
-      }
       case 'truncate': {
         // A PostgreSQL TRUNCATE comes inside its source transaction: its position is a boundary
         // for the checkpoint, but the transaction goes on, and nothing may commit before its end
