@@ -237,7 +237,10 @@ interface Catalogue {
 class RawPgoutputPlugin extends PgoutputPlugin {
   constructor(options: ConstructorParameters<typeof PgoutputPlugin>[0]) {
     super(options);
-    (this as unknown as { parser: { readTuple: typeof readTuple } }).parser.readTuple = readTuple;
+    const parser = this as unknown as { parser: { readTuple: typeof readTuple; readKeyTuple: typeof readTuple } };
+    parser.parser.readTuple = readTuple;
+    // A key tuple is read as any other: only its key columns are ever looked at (keyFrom).
+    parser.parser.readKeyTuple = readTuple;
   }
 
   override parse(buffer: Buffer): Pgoutput.Message {
@@ -265,16 +268,22 @@ interface TupleReader {
 }
 
 /**
- * pg-logical-replication's PgoutputParser.readTuple, the same tuple, but each text value read
- * straight from the message's bytes as UTF-8 (Buffer#toString). The library decodes with a
- * TextDecoder, which drops a leading U+FEFF (byte order mark) from every value: a text starting
- * with it lost it on the target. It also spared a Buffer view and a decoder call per value.
+ * A tuple of a row message: its values in the order of its Relation message's columns (text,
+ * bytes, null, or undefined for an unchanged TOAST value the message does not carry).
  */
-export function readTuple(reader: TupleReader, { columns }: { columns: readonly { name: string; parser: (v: unknown) => unknown }[] }, unchangedToastFallback?: Record<string, unknown> | null): Record<string, unknown> {
+export type Tuple = unknown[];
+
+/**
+ * pg-logical-replication's PgoutputParser.readTuple, but the values in an array in the relation's
+ * column order (Tuple), not in an object keyed by column name (a dictionary-mode object per row:
+ * the largest allocation of a PostgreSQL stream), and each text value read straight from the
+ * message's bytes as UTF-8 (Buffer#toString). The library decodes with a TextDecoder, which drops
+ * a leading U+FEFF (byte order mark) from every value: a text starting with it lost it on the target.
+ */
+export function readTuple(reader: TupleReader, { columns }: { columns: readonly { name: string; parser: (v: unknown) => unknown }[] }, unchangedToastFallback?: Tuple | null): Tuple {
   const nfields = reader.readInt16();
-  const tuple = Object.create(null) as Record<string, unknown>;
+  const tuple: Tuple = new Array(nfields);
   for (let i = 0; i < nfields; i++) {
-    const { name, parser } = columns[i] as { name: string; parser: (v: unknown) => unknown };
     const kind = reader.readUint8();
     switch (kind) {
       case 0x74: {
@@ -283,17 +292,17 @@ export function readTuple(reader: TupleReader, { columns }: { columns: readonly 
         reader.checkSize(n);
         const at = reader._p;
         reader._p = at + n;
-        tuple[name] = parser(reader._b.toString('utf8', at, at + n));
+        tuple[i] = (columns[i] as { parser: (v: unknown) => unknown }).parser(reader._b.toString('utf8', at, at + n));
         break;
       }
       case 0x62: // 'b': binary
-        tuple[name] = reader.read(reader.readInt32());
+        tuple[i] = reader.read(reader.readInt32());
         break;
       case 0x6e: // 'n': null
-        tuple[name] = null;
+        tuple[i] = null;
         break;
       case 0x75: // 'u': an unchanged TOAST value
-        tuple[name] = unchangedToastFallback?.[name];
+        tuple[i] = unchangedToastFallback?.[i];
         break;
       default:
         throw Error(`unknown attribute kind ${String.fromCharCode(kind)}`);
@@ -641,12 +650,28 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     );
   };
 
+  /**
+   * Where each column of a decoder's schema is in the tuples of a Relation message (by name: -1
+   * when the relation has none of that name), made once per decoder and relation.
+   */
+  const places = new WeakMap<Decoder, { relation: Pgoutput.MessageRelation; at: Int32Array }>();
+  const placesOf = (dec: Decoder, relation: Pgoutput.MessageRelation): Int32Array => {
+    const known = places.get(dec);
+    if (known && known.relation === relation) return known.at;
+    const index = new Map(relation.columns.map((c, j) => [c.name, j]));
+    const at = Int32Array.from(dec.schema.columns, (c) => index.get(c.name) ?? -1);
+    places.set(dec, { relation, at });
+    return at;
+  };
+
   /** Decodes a tuple into the schema's columns; `unchanged` collects columns the tuple has no value for. */
-  const decodeTuple = (dec: Decoder, tuple: Record<string, unknown>, unchanged?: number[]): Value[] => {
+  const decodeTuple = (dec: Decoder, relation: Pgoutput.MessageRelation, tuple: Tuple, unchanged?: number[]): Value[] => {
     const cols = dec.schema.columns;
+    const at = placesOf(dec, relation);
     const row = new Array<Value>(cols.length);
     for (let i = 0; i < cols.length; i++) {
-      const v = tuple[(cols[i] as Column).name];
+      const j = at[i] as number;
+      const v = j < 0 ? undefined : tuple[j];
       if (v === undefined) {
         if (!unchanged) throw new Error(`no value for column ${(cols[i] as Column).name} of ${dec.schema.name}`);
         unchanged.push(i);
@@ -658,11 +683,13 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
 
   // The old key from a replica identity tuple: the key columns, or every column of a keyless
   // table (REPLICA IDENTITY FULL, which check and preflight ask of such a table).
-  const keyFrom = (dec: Decoder, tuple: Record<string, unknown>): Value[] => {
+  const keyFrom = (dec: Decoder, relation: Pgoutput.MessageRelation, tuple: Tuple): Value[] => {
     const keyless = isKeyless(dec.schema);
+    const at = placesOf(dec, relation);
     return (keyless ? dec.schema.columns.map((_, i) => i) : dec.schema.primaryKey).map((i) => {
       const c = dec.schema.columns[i] as Column;
-      const v = tuple[c.name];
+      const j = at[i] as number;
+      const v = j < 0 ? undefined : tuple[j];
       if (v === undefined) {
         throw new Error(
           keyless
@@ -679,20 +706,20 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
     if (dec.ignored) return [];
     const table = dec.schema.name;
     if (msg.tag === 'delete') {
-      const tuple = msg.old ?? msg.key;
+      const tuple = (msg.old ?? msg.key) as Tuple | null;
       if (!tuple) throw new Error(`DELETE on ${table} carries no replica identity`);
-      return [{ ev: { type: 'change', change: { kind: 'delete', table, key: keyFrom(dec, tuple) }, op: 'delete' }, bytes: 64 }];
+      return [{ ev: { type: 'change', change: { kind: 'delete', table, key: keyFrom(dec, msg.relation, tuple) }, op: 'delete' }, bytes: 64 }];
     }
     const unchanged: number[] = [];
-    const row = decodeTuple(dec, msg.new, unchanged);
+    const row = decodeTuple(dec, msg.relation, msg.new as Tuple, unchanged);
     if (msg.tag === 'insert') {
       const key = rowKey(dec.schema, row);
       return [{ ev: { type: 'change', change: { kind: 'upsert', table, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'insert' }, bytes: rowBytes(row) }];
     }
-    const oldTuple = msg.old ?? msg.key;
+    const oldTuple = (msg.old ?? msg.key) as Tuple | null;
     const keyless = isKeyless(dec.schema);
     if (keyless && !oldTuple) throw new Error(`UPDATE of ${table}, a table without a key, carries no old row; ALTER TABLE ${table} REPLICA IDENTITY FULL`);
-    const oldKey = oldTuple ? keyFrom(dec, oldTuple) : undefined;
+    const oldKey = oldTuple ? keyFrom(dec, msg.relation, oldTuple) : undefined;
     // An unchanged (TOASTed) key column keeps the old key's value; a keyless table's old key is
     // the whole old row, so every unchanged column is filled from it.
     for (const [j, i] of (keyless ? dec.schema.columns.map((_, c) => c) : dec.schema.primaryKey).entries()) {
@@ -752,7 +779,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
           for (const item of rowItems(dec, msg)) pushChange(item);
         } else {
           // Decoded once the consumer has described the Relation message before it.
-          const size = msg.tag === 'delete' ? 64 : tupleBytes(msg.new);
+          const size = msg.tag === 'delete' ? 64 : tupleBytes(msg.new as Tuple);
           pushChange({ ev: { type: 'begin' }, bytes: size, lazy: () => rowItems(dec, msg) });
         }
         return;
@@ -1160,9 +1187,9 @@ function sameRelationColumns(a: readonly RelationColumn[], b: readonly RelationC
 }
 
 /** A tuple's size before it is decoded, for the queue's bound. */
-function tupleBytes(tuple: Record<string, unknown>): number {
+function tupleBytes(tuple: Tuple): number {
   let n = 64;
-  for (const v of Object.values(tuple)) n += typeof v === 'string' ? v.length : 8;
+  for (const v of tuple) n += typeof v === 'string' ? v.length : 8;
   return n;
 }
 
