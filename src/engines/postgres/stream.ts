@@ -652,15 +652,16 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
 
   /**
    * Where each column of a decoder's schema is in the tuples of a Relation message (by name: -1
-   * when the relation has none of that name), made once per decoder and relation.
+   * when the relation has none of that name), made once per decoder, definition and relation (a
+   * decoder's definition is replaced in place when its table changes).
    */
-  const places = new WeakMap<Decoder, { relation: Pgoutput.MessageRelation; at: Int32Array }>();
+  const places = new WeakMap<Decoder, { schema: TableSchema; relation: Pgoutput.MessageRelation; at: Int32Array }>();
   const placesOf = (dec: Decoder, relation: Pgoutput.MessageRelation): Int32Array => {
     const known = places.get(dec);
-    if (known && known.relation === relation) return known.at;
+    if (known && known.relation === relation && known.schema === dec.schema) return known.at;
     const index = new Map(relation.columns.map((c, j) => [c.name, j]));
     const at = Int32Array.from(dec.schema.columns, (c) => index.get(c.name) ?? -1);
-    places.set(dec, { relation, at });
+    places.set(dec, { schema: dec.schema, relation, at });
     return at;
   };
 
