@@ -533,7 +533,8 @@ export class StreamApplier {
     this.count(ev.change.table, ev.op ?? (ev.change.kind === 'delete' ? 'delete' : 'upsert'));
     if (!this.opts.convergence.offer(ev.change, this.boundary)) {
       // Without a commit limit (a SQL target) a change only joins the batch (see add()).
-      if (this.opts.target.capabilities.commitLimit !== null) return this.addThenRelieve(ev.change);
+      const limit = this.opts.target.capabilities.commitLimit;
+      if (limit !== null) return this.addUnderLimit(ev.change, limit);
       this.batch.add(ev.change);
       this.markPending();
     }
@@ -541,8 +542,8 @@ export class StreamApplier {
     return undefined;
   }
 
-  private async addThenRelieve(op: StreamOp): Promise<void> {
-    await this.add(op);
+  private async addUnderLimit(op: StreamOp, limit: number): Promise<void> {
+    await this.add(op, limit);
     this.markPending();
     if (this.overBudget()) await this.relieve();
   }
@@ -739,18 +740,14 @@ export class StreamApplier {
   }
 
   /**
-   * A stream change into the batch. Under a target's commitLimit the open source transaction's
+   * A stream change into the batch under a target's commitLimit (without one, change() adds it to
+   * the batch itself). The open source transaction's
    * changes wait beside the batch (openTxn) until its end, so that closeOpenTxn can commit the
    * batch before them when together they would not fit one commit; a transaction that outgrows the
    * limit alone joins the batch at once (after the batch before it is committed) and is written in
    * several commits by the target.
    */
-  private async add(op: StreamOp): Promise<void> {
-    const limit = this.opts.target.capabilities.commitLimit;
-    if (limit === null) {
-      this.batch.add(op);
-      return;
-    }
+  private async add(op: StreamOp, limit: number): Promise<void> {
     if (this.openTxnTooBig) {
       this.batch.add(op);
       // It is written in several commits anyway: each commit's worth goes into the open target

@@ -44,11 +44,6 @@ export class EventQueue<T> {
     w?.();
   }
 
-  /** The next event, waiting for one; undefined once `stop()` says so; throws a recorded failure. */
-  async take(stop: () => boolean): Promise<T | undefined> {
-    return (await this.takeRun(stop, 1))?.[0];
-  }
-
   /**
    * The events queued now, in order, at least one and at most `max` (waiting for one); undefined
    * once `stop()` says so; throws a recorded failure once the events queued before it are taken.

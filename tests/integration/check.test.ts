@@ -173,36 +173,31 @@ describe('tributary check: misconfigured servers', () => {
     }
   });
 
-  it('PostgreSQL with wal_level=replica', async () => {
-    const replica = await startPostgres({ args: ['-c', 'wal_level=replica'] });
+  /** `check` from a PostgreSQL started with `args` (holding a table k) into a fresh MariaDB database `dst`. */
+  async function checkPostgresWith(args: readonly string[], dst: string): Promise<Awaited<ReturnType<typeof check>>> {
+    const pgServer = await startPostgres({ args });
     try {
-      const c = await pgClient(replica.url('postgres'));
+      const c = await pgClient(pgServer.url('postgres'));
       await c.query('CREATE TABLE k (id int PRIMARY KEY)');
       await c.end();
-      const dst = await mysqlDb('walrep_dst');
-      const res = await check(replica.url('postgres'), maria.url(dst));
-      expectFailed(res);
-      expect(line(res.stdout, 'wal_level')).toBe('  ✘ wal_level: replica; fix: ALTER SYSTEM SET wal_level = logical, then restart the server');
+      return await check(pgServer.url('postgres'), maria.url(await mysqlDb(dst)));
     } finally {
-      await replica.stop();
+      await pgServer.stop();
     }
+  }
+
+  it('PostgreSQL with wal_level=replica', async () => {
+    const res = await checkPostgresWith(['-c', 'wal_level=replica'], 'walrep_dst');
+    expectFailed(res);
+    expect(line(res.stdout, 'wal_level')).toBe('  ✘ wal_level: replica; fix: ALTER SYSTEM SET wal_level = logical, then restart the server');
   });
 
   it("PostgreSQL whose synchronous_standby_names names tributary's own connection: a warning naming the value and the fix", async () => {
     // Every session commits locally: the standby named never connects.
-    const sync = await startPostgres({ args: ['-c', 'synchronous_standby_names=FIRST 1 (standby1, tributary)', '-c', 'synchronous_commit=local'] });
-    try {
-      const c = await pgClient(sync.url('postgres'));
-      await c.query('CREATE TABLE k (id int PRIMARY KEY)');
-      await c.end();
-      const dst = await mysqlDb('syncrep_dst');
-      const res = await check(sync.url('postgres'), maria.url(dst));
-      expect(line(res.stdout, 'synchronous_standby_names')).toMatch(
-        /^ {2}⚠ synchronous_standby_names: FIRST 1 \(standby1, tributary\); fix: it names tributary's own connection \(application_name 'tributary'\) as a synchronous standby: .*stalls at the first schema change/,
-      );
-    } finally {
-      await sync.stop();
-    }
+    const res = await checkPostgresWith(['-c', 'synchronous_standby_names=FIRST 1 (standby1, tributary)', '-c', 'synchronous_commit=local'], 'syncrep_dst');
+    expect(line(res.stdout, 'synchronous_standby_names')).toMatch(
+      /^ {2}⚠ synchronous_standby_names: FIRST 1 \(standby1, tributary\); fix: it names tributary's own connection \(application_name 'tributary'\) as a synchronous standby: .*stalls at the first schema change/,
+    );
   });
 
   it('a PostgreSQL role without REPLICATION', async () => {

@@ -80,9 +80,9 @@ describe('EventQueue after a failure', () => {
     q.fail(new Error('decode failed at 3'));
     q.push(4, 1);
     q.push(5, 1);
-    expect(await q.take(() => false)).toBe(1);
-    expect(await q.take(() => false)).toBe(2);
-    await expect(q.take(() => false)).rejects.toThrow('decode failed at 3');
-    await expect(q.take(() => false)).rejects.toThrow('decode failed at 3');
+    expect((await q.takeRun(() => false, 1))?.[0]).toBe(1);
+    expect((await q.takeRun(() => false, 1))?.[0]).toBe(2);
+    await expect(q.takeRun(() => false)).rejects.toThrow('decode failed at 3');
+    await expect(q.takeRun(() => false)).rejects.toThrow('decode failed at 3');
   });
 });
