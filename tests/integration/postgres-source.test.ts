@@ -253,6 +253,35 @@ describe('PostgreSQL source', () => {
     await c.end();
   });
 
+  it('trusts a catalogue description only when nothing was written while it was read: a table dropped and created again meanwhile stops the stream as a replaced relation, not as dropped columns', async () => {
+    const c = await database('recreated', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+    const s = await source('recreated', { ddlTrigger: 'off', statusIntervalMs: 300 });
+    const t = await s.describe('t');
+    const p0 = await s.currentPosition();
+    await s.releaseSnapshot();
+    await c.query("INSERT INTO t VALUES (1, 'a')");
+    // The race made certain: the first description (at the first caught-up point) reads the
+    // relation's OID, then the table is dropped and created again before its columns are read,
+    // so the old relation shows no columns. Later descriptions read the catalogue as it is: the
+    // new relation (another OID, a column renamed) is not the followed table with its columns changed.
+    const own = s as unknown as { describeNow(table: string): Promise<{ oid: number }> };
+    const real = own.describeNow.bind(s);
+    let described = 0;
+    Object.assign(s, {
+      describeNow: async (name: string) => {
+        if (described++ > 0) return real(name);
+        const d = await real(name);
+        await c.query('DROP TABLE t; CREATE TABLE t (id int PRIMARY KEY, w text)');
+        return { ...d, relation: [], columns: [] };
+      },
+    });
+    const err = await rejection(collect(s, p0, [t], (e) => e.some((x) => x.type === 'ddl'), 30_000));
+    expect(described).toBeGreaterThanOrEqual(1);
+    expect(err.code).toBe(ErrorCode.DDL_UNSUPPORTED);
+    expect(err.message).toMatch(/table t .*was dropped.*a different relation \(OID \d+\) now has its name/);
+    await c.end();
+  });
+
   it('gives identical canonical values through readChunk and the stream', async () => {
     const cols = `id int PRIMARY KEY, n40 numeric, nnan numeric, n2 numeric(10,2), i2 int2, i8min int8, i8max int8,
       f4 float4, f8 float8, f8nan float8, f8inf float8, tstz timestamptz, tsinf timestamp, tstzninf timestamptz,

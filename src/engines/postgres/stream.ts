@@ -1069,10 +1069,25 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       catalogueDue = true;
       return [];
     }
-    const out: Item[] = [];
+    const described: [string, Decoder, CatalogueTable][] = [];
     for (const [table, dec] of c.decoders) {
       const now = await opts.describeNow(table);
-      if (!now || latest.get(table) !== dec || (rowsPushed.get(table) ?? 0) !== (c.rows.get(table) ?? 0)) continue;
+      // Another relation under the name (a table dropped, renamed or moved and another in its
+      // place) is not a column change: the relation check (checkRelations) reports it.
+      const followed = relations.get(table);
+      if (!now || (followed !== undefined && now.oid !== followed)) continue;
+      described.push([table, dec, now]);
+    }
+    // A description takes several catalogue reads: a statement committed between them (a table
+    // dropped after its OID was read shows no columns) leaves it mixed, so it counts only when
+    // nothing was written while it was read either.
+    if ((await opts.walFlushed()) > c.at) {
+      catalogueDue = true;
+      return [];
+    }
+    const out: Item[] = [];
+    for (const [table, dec, now] of described) {
+      if (latest.get(table) !== dec || (rowsPushed.get(table) ?? 0) !== (c.rows.get(table) ?? 0)) continue;
       const diff = relationOperations(dec.schema, now.columns);
       if (diff.operations.length === 0 && diff.unsupported === undefined) continue;
       const next: Decoder = { schema: diff.after, codecs: diff.after.columns.map((col) => codecFor(col)), ready: true };
