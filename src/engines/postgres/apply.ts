@@ -3,7 +3,7 @@ import type { Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { isKeyless, type Cascade, type Column } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
-import { holderDeletes, loadCopy, type TablePlan } from './load.js';
+import { holderDeletes, loadCopy, readyLoadTable, type TablePlan } from './load.js';
 import { copyField, quoteIdent, renderRow, type TargetColumn } from './sql.js';
 import type { ValueKind } from './values.js';
 
@@ -167,11 +167,9 @@ const COPY_MIN_ROWS = Number(process.env.TRIBUTARY_PG_COPY_MIN_ROWS ?? 1000);
 export async function upsertRows(client: pg.ClientBase, plan: TablePlan, rows: readonly (readonly Value[])[]): Promise<void> {
   if (rows.length === 0) return;
   if (rows.length >= COPY_MIN_ROWS) {
-    // Inside the batch's transaction: the load table may not exist on this session yet (created
-    // here, it goes with a rollback and is created again next time), and it may hold the rows of
-    // an earlier write of the same open transaction (ON COMMIT DELETE ROWS empties it only at
-    // commit), so it is emptied first. Both in one round trip.
-    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${plan.temp} (LIKE ${plan.target}) ON COMMIT DELETE ROWS; TRUNCATE ${plan.temp}`);
+    // Inside the batch's transaction: created if the session does not have it, emptied if this
+    // transaction wrote it already (a source transaction written in several pieces), else as is.
+    await readyLoadTable(client, plan);
     for (let i = 0; i < rows.length; i += MAX_STATEMENT_ROWS) {
       await loadCopy(client, plan, copyRows(plan, rows, i, Math.min(rows.length, i + MAX_STATEMENT_ROWS)), false, plan.streamDirect);
       if (i + MAX_STATEMENT_ROWS < rows.length) await client.query(`TRUNCATE ${plan.temp}`);

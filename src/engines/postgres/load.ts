@@ -132,6 +132,40 @@ async function ensureTemp(client: pg.ClientBase, plan: TablePlan): Promise<void>
   temps.add(plan.temp);
 }
 
+/** Per connection with a transaction open: the load tables it created in it (the session's only once it commits), and those it wrote in it. */
+const inTransaction = new WeakMap<pg.ClientBase, { readonly created: Set<string>; readonly written: Set<string> }>();
+
+/**
+ * Readies the session's load table of `plan` inside the open transaction, without a round trip
+ * where it can: a load table the session has (created outside a transaction, or in one that
+ * committed) holds no rows when a transaction starts (ON COMMIT DELETE ROWS; a rollback discards
+ * them too), so only one this transaction wrote already is emptied, and only one the session
+ * does not have is created. The caller ends the transaction with transactionEnded.
+ */
+export async function readyLoadTable(client: pg.ClientBase, plan: TablePlan): Promise<void> {
+  let tx = inTransaction.get(client);
+  if (!tx) inTransaction.set(client, (tx = { created: new Set(), written: new Set() }));
+  if (!tempsByClient.get(client)?.has(plan.temp) && !tx.created.has(plan.temp)) {
+    // Created here, it goes with a rollback (and is created again next time).
+    await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${plan.temp} (LIKE ${plan.target}) ON COMMIT DELETE ROWS; TRUNCATE ${plan.temp}`);
+    tx.created.add(plan.temp);
+  } else if (tx.written.has(plan.temp)) {
+    await client.query(`TRUNCATE ${plan.temp}`);
+  }
+  tx.written.add(plan.temp);
+}
+
+/** The connection's transaction ended (readyLoadTable): the load tables it created are the session's if it committed. */
+export function transactionEnded(client: pg.ClientBase, committed: boolean): void {
+  const tx = inTransaction.get(client);
+  if (!tx) return;
+  inTransaction.delete(client);
+  if (!committed || tx.created.size === 0) return;
+  let temps = tempsByClient.get(client);
+  if (!temps) tempsByClient.set(client, (temps = new Set()));
+  for (const t of tx.created) temps.add(t);
+}
+
 /** The rows in COPY's text format, every value checked and rendered for its target column. */
 export function copyText(plan: TablePlan, rows: readonly Row[]): Buffer {
   const lines: string[] = new Array(rows.length);

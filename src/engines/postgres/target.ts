@@ -24,7 +24,7 @@ import { addValueStatements, cannotCreate, createEnumTypeSql, createTableSql, en
 import { coordinatedRefusal, plainHolderRefusal } from '../../checkpoint/epoch.js';
 import { EPOCH_ROW, schemaChangeRows } from '../../checkpoint/rows.js';
 import { PG_COPY_BINARY, PG_COPY_TEXT } from '../../core/formats.js';
-import { buildPlan, loadCopy, loadRows, prepareLoad, type TablePlan } from './load.js';
+import { buildPlan, loadCopy, loadRows, prepareLoad, transactionEnded, type TablePlan } from './load.js';
 import { qualified, quoteIdent, type TargetColumn } from './sql.js';
 import { namespacesOf, splitName } from '../../core/names.js';
 import { declaredKind, kindOf } from './values.js';
@@ -818,10 +818,11 @@ export class PostgresTarget implements Target {
     // A batch without the replica role: createForeignKeys waits for it to end before adding keys.
     const plain = !this.foreignKeysOnTarget;
     if (plain) this.plainBatches++;
-    const end = (err?: Error) => {
+    const end = (err?: Error, committed = false) => {
       if (open) {
         open = false;
         if (plain) this.plainBatches--;
+        transactionEnded(client, committed);
         client.release(err);
       }
     };
@@ -865,7 +866,7 @@ export class PostgresTarget implements Target {
           await client.query('ROLLBACK').catch(() => undefined);
           throw writeError(err, 'committing a batch');
         } finally {
-          end(failure && isConnectionError(failure) ? failure : undefined);
+          end(failure && isConnectionError(failure) ? failure : undefined, failure === undefined);
         }
       },
       async rollback() {
