@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/config/dsn.js';
 import type { Change } from '../../src/core/change.js';
+import { ErrorCode } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/logger.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { StreamCheckpoint } from '../../src/core/target.js';
@@ -90,6 +91,17 @@ async function summary(): Promise<string> {
   const r = await dst.query<{ n: string; v: string }>('SELECT count(*) AS n, string_agg(DISTINCT v, \',\' ORDER BY v) AS v FROM t');
   return `${r.rows[0]?.n} ${r.rows[0]?.v}`;
 }
+
+describe('PostgreSQL target: a batch for a table it was not readied for', () => {
+  it('is refused with nothing written, never dropped quietly', async () => {
+    const target = await newTarget(false);
+    await dst.query('TRUNCATE t');
+    const tx = await target.begin();
+    await expect(tx.write(tables, upserts(1, 4, 'a'))).rejects.toMatchObject({ code: ErrorCode.INTERNAL, message: expect.stringMatching(/no write plan for table t: 3 change\(s\)/) as unknown });
+    await tx.rollback();
+    expect(await summary()).toBe('0 null');
+  });
+});
 
 describe('PostgreSQL target: the load table of a stream batch', () => {
   it('is created once per session, and a later batch writes through it without creating or emptying it', async () => {

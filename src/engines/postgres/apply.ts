@@ -304,7 +304,8 @@ export async function applyChanges(client: pg.ClientBase, plans: (table: string)
   }
   for (const [name, g] of byTable) {
     const plan = plans(name);
-    if (!plan) continue;
+    // Never dropped quietly: a table is written only by a plan (ensureSchema, prepareWrites).
+    if (!plan) throw new TributaryError(ErrorCode.INTERNAL, `no write plan for table ${name}: ${g.all.length} change(s) of it were to be written; nothing of the batch was committed. The target was not readied for it (ensureSchema or prepareWrites)`);
     if (isKeyless(plan.table)) {
       await applyKeyless(client, plan, g.all);
       continue;
