@@ -138,4 +138,13 @@ describe('MySQL target: a stream batch', () => {
     expect((await queriesSince(since)).filter((q) => /INSERT|START/.test(q))).toEqual([]);
     expect(await contents()).toBe(before);
   });
+
+  it('refuses changes of a table it was given no definition of, never dropping them quietly', async () => {
+    const tables = await described('a');
+    const before = await contents();
+    const tx = await target.begin();
+    await expect(tx.write(tables, [{ kind: 'upsert', table: 'b', key: [9n], row: [9n, 'nine'] }])).rejects.toMatchObject({ message: expect.stringMatching(/no definition for table b: 1 change/) as unknown });
+    await tx.rollback();
+    expect(await contents()).toBe(before);
+  });
 });

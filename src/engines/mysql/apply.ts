@@ -111,7 +111,8 @@ export async function applyChanges(
   }
   for (const [name, g] of byTable) {
     const table = tables.get(name);
-    if (!table) continue;
+    // Never dropped quietly: every table written comes with its definition.
+    if (!table) throw new TributaryError(ErrorCode.INTERNAL, `no definition for table ${name}: ${g.all.length} change(s) of it were to be written; nothing of the batch was committed`);
     const lit = literals?.(table);
     if (isKeyless(table)) {
       await applyKeyless(conn, table, g.all, lit);
