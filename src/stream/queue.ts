@@ -1,7 +1,8 @@
 /**
  * The bounded hand-off between a replication client that pushes events (zongji, pgoutput) and the
  * async iterator the applier pulls from. Above `maxBytes` of queued events it calls `pause()` (stop
- * reading the socket); once the consumer has drained it to half, `resume()`. The first failure is
+ * reading the socket); once the consumer has drained it to half, `resume()`. A producer may also
+ * have its reads paced, one per turn of the event loop (paceRead). The first failure is
  * kept and thrown once the events queued before it have been taken.
  *
  * A failure ends delivery at the failed event: whatever a producer pushes after `fail()` is dropped,
@@ -14,6 +15,8 @@ export class EventQueue<T> {
   private head = 0;
   private queued = 0;
   private paused = false;
+  /** Paused by paceRead until the next turn of the event loop. */
+  private pacing = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
 
@@ -25,6 +28,24 @@ export class EventQueue<T> {
     this.queued += bytes;
     if (!this.paused && this.queued > this.opts.maxBytes) this.paused = this.opts.pause();
     this.notify();
+  }
+
+  /**
+   * The producer handled one read of its socket: it stops reading until the next turn of the event
+   * loop (pause(), then resume() from setImmediate unless the queue is above its bound by then).
+   * For a producer on the consumer's thread: a turn of the event loop otherwise handles every read
+   * the socket has at hand (libuv takes up to 32 of 64 KiB at once), milliseconds in which
+   * nothing else on the thread runs, such as the replies of the target to the batch the consumer
+   * is landing (bench/README.md). Producers that never call it are never paced.
+   */
+  paceRead(): void {
+    if (this.pacing || this.failure) return;
+    this.pacing = this.opts.pause();
+    if (!this.pacing) return;
+    setImmediate(() => {
+      this.pacing = false;
+      if (!this.paused) this.opts.resume();
+    });
   }
 
   /** Records a failure (the first one wins) and wakes the consumer. */
@@ -66,7 +87,7 @@ export class EventQueue<T> {
         }
         if (this.paused && this.queued < this.opts.maxBytes / 2) {
           this.paused = false;
-          this.opts.resume();
+          if (!this.pacing) this.opts.resume();
         }
         return out;
       }

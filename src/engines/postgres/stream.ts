@@ -862,7 +862,12 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   signal.addEventListener('abort', onAbort);
 
   opts.logger.debug({ slot: opts.slot, from: formatLsn(opts.from), publication: opts.publication }, 'replication stream starting');
-  service.once('start', () => sendStatus(true));
+  service.once('start', () => {
+    // One read of the replication socket decoded per turn of the event loop (EventQueue.paceRead):
+    // the target's replies to the batch being landed, on this thread too, wait no longer than that.
+    (socketOf(service) as unknown as { on?(event: 'data', f: () => void): void } | undefined)?.on?.('data', () => queue.paceRead());
+    sendStatus(true);
+  });
   service.subscribe(plugin, opts.slot, formatLsn(opts.from)).then(
     () => {
       queue.fail(new TributaryError(ErrorCode.STREAM_FAILED, `the replication stream of slot ${opts.slot} ended`, { fatal: false }));
