@@ -115,7 +115,11 @@ export interface ChunkCommit {
  * everything back as a failed write would have.
  */
 export interface TargetTransaction {
-  /** Applies changes in order; every key appears at most once per call (the caller coalesces). */
+  /**
+   * Applies changes in order; every key appears at most once per call (the caller coalesces).
+   * Every table written has its definition in `tables` and was readied (`ensureSchema`,
+   * `prepareWrites`): a change of any other table is refused (INTERNAL), never skipped.
+   */
   write(tables: ReadonlyMap<string, TableSchema>, changes: readonly Change[]): Promise<void>;
   /** Removes every row of `table` inside this transaction. */
   truncate(table: TableSchema): Promise<void>;
