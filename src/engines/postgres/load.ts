@@ -120,13 +120,19 @@ export function holderDeletes(plan: TablePlan, source: string): string[] {
 
 const tempsByClient = new WeakMap<pg.ClientBase, Set<string>>();
 
+/** The load tables the session of `client` has (created outside a transaction, or in one that committed). */
+function sessionTemps(client: pg.ClientBase): Set<string> {
+  let temps = tempsByClient.get(client);
+  if (!temps) tempsByClient.set(client, (temps = new Set()));
+  return temps;
+}
+
 /**
  * The session's load table for `plan`, created once per connection outside any transaction. ON
  * COMMIT DELETE ROWS empties it at every commit (and a rollback discards its rows anyway).
  */
 async function ensureTemp(client: pg.ClientBase, plan: TablePlan): Promise<void> {
-  let temps = tempsByClient.get(client);
-  if (!temps) tempsByClient.set(client, (temps = new Set()));
+  const temps = sessionTemps(client);
   if (temps.has(plan.temp)) return;
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${plan.temp} (LIKE ${plan.target}) ON COMMIT DELETE ROWS`);
   temps.add(plan.temp);
@@ -145,7 +151,7 @@ const inTransaction = new WeakMap<pg.ClientBase, { readonly created: Set<string>
 export async function readyLoadTable(client: pg.ClientBase, plan: TablePlan): Promise<void> {
   let tx = inTransaction.get(client);
   if (!tx) inTransaction.set(client, (tx = { created: new Set(), written: new Set() }));
-  if (!tempsByClient.get(client)?.has(plan.temp) && !tx.created.has(plan.temp)) {
+  if (!sessionTemps(client).has(plan.temp) && !tx.created.has(plan.temp)) {
     // Created here, it goes with a rollback (and is created again next time).
     await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${plan.temp} (LIKE ${plan.target}) ON COMMIT DELETE ROWS; TRUNCATE ${plan.temp}`);
     tx.created.add(plan.temp);
@@ -160,9 +166,8 @@ export function transactionEnded(client: pg.ClientBase, committed: boolean): voi
   const tx = inTransaction.get(client);
   if (!tx) return;
   inTransaction.delete(client);
-  if (!committed || tx.created.size === 0) return;
-  let temps = tempsByClient.get(client);
-  if (!temps) tempsByClient.set(client, (temps = new Set()));
+  if (!committed) return;
+  const temps = sessionTemps(client);
   for (const t of tx.created) temps.add(t);
 }
 

@@ -312,8 +312,15 @@ export function readTuple(reader: TupleReader, { columns }: { columns: readonly 
 }
 
 /** The socket of the library's replication connection (pinned 2.5.0 keeps it there), for backpressure. */
-function socketOf(service: LogicalReplicationService): { pause(): void; resume(): void } | undefined {
-  return (service as unknown as { _connection?: { stream?: { pause(): void; resume(): void } } })._connection?.stream;
+function socketOf(service: LogicalReplicationService): ReplicationSocket | undefined {
+  return (service as unknown as { _connection?: { stream?: ReplicationSocket } })._connection?.stream;
+}
+
+/** What the stream uses of that socket: backpressure, and pacing its reads (EventQueue.paceRead). */
+interface ReplicationSocket {
+  pause(): void;
+  resume(): void;
+  on(event: 'data', listener: () => void): void;
 }
 
 export function mapStreamError(err: unknown, opts: Pick<PgStreamOptions, 'dsn' | 'slot' | 'publication' | 'from'>): TributaryError {
@@ -865,7 +872,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   service.once('start', () => {
     // One read of the replication socket decoded per turn of the event loop (EventQueue.paceRead):
     // the target's replies to the batch being landed, on this thread too, wait no longer than that.
-    (socketOf(service) as unknown as { on?(event: 'data', f: () => void): void } | undefined)?.on?.('data', () => queue.paceRead());
+    socketOf(service)?.on('data', () => queue.paceRead());
     sendStatus(true);
   });
   service.subscribe(plugin, opts.slot, formatLsn(opts.from)).then(
