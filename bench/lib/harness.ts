@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
@@ -184,17 +184,21 @@ export function startTributary(label: string, args: readonly string[], env: Node
   const logFile = join(RESULTS, `${label}.log`);
   const timeFile = join(RESULTS, `${label}.time`);
   const profDir = join(RESULTS, 'profiles', label);
-  // For experiments: BENCH_NODE_ARGS='--max-semi-space-size=32' passes node flags to tributary only.
+  // For experiments: BENCH_NODE_ARGS='--max-semi-space-size=32' passes node flags to tributary only;
+  // BENCH_STDOUT=/tmp/out keeps each run's standard output in /tmp/out-<label> (with BENCH_NODE_ARGS=--trace-gc, its
+  // collections, every thread's).
   const nodeArgs = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   if (PROFILE) mkdirSync(profDir, { recursive: true });
   // For experiments: BENCH_TRIBUTARY_ARGS='--chunk-time 200ms' adds CLI flags to every run.
   const extra = (process.env.BENCH_TRIBUTARY_ARGS ?? '').split(/\s+/).filter(Boolean);
   const startedAt = performance.now();
+  const stdout = process.env.BENCH_STDOUT ? openSync(`${process.env.BENCH_STDOUT}-${label}`, 'w') : 'ignore';
   const child: ChildProcess = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, ...nodeArgs, ENTRY, ...args, ...extra], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
   });
+  if (typeof stdout === 'number') closeSync(stdout);
   const logChunks: Buffer[] = [];
   child.stderr?.on('data', (b: Buffer) => logChunks.push(b));
   let nodePid: number | undefined;
