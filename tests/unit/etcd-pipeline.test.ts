@@ -73,6 +73,34 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
     await second.drain();
   });
 
+  it('holds each of three transactions writing one key until the one before it committed, and forgets a key once its last writer committed', async () => {
+    const { sender, sent } = fakeSender(3);
+    const pipeline = new Pipeline();
+    const flushes: Promise<void>[] = [];
+    for (const other of ['a', 'b', 'c']) {
+      const buf = new OpBuffer(sender, 1, pipeline);
+      await buf.add(put('k'), 'x');
+      await buf.add(put(other), 'x');
+      flushes.push(buf.flush('x'));
+    }
+    await tick();
+    expect(sent.map((s) => s.keys)).toEqual([['k', 'a']]);
+    sent[0]?.commit();
+    await tick();
+    expect(sent.map((s) => s.keys)).toEqual([['k', 'a'], ['k', 'b']]);
+    sent[1]?.commit();
+    await tick();
+    expect(sent.map((s) => s.keys)).toEqual([['k', 'a'], ['k', 'b'], ['k', 'c']]);
+    expect(pipeline.touches('k')).toBe(true);
+    expect(pipeline.keysInFlight).toBe(2);
+    sent[2]?.commit();
+    await Promise.all(flushes);
+    await pipeline.drain();
+    expect(pipeline.touches('k')).toBe(false);
+    expect(pipeline.touches('a')).toBe(false);
+    expect(pipeline.keysInFlight).toBe(0);
+  });
+
   it('fails a commit whose earlier transaction failed without sending its checkpoint, and forgets the failure once abandoned', async () => {
     const { sender, sent } = fakeSender(3);
     const pipeline = new Pipeline();

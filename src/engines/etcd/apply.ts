@@ -176,6 +176,12 @@ function inRanges(key: string, ranges: readonly Buffer[][]): boolean {
  */
 export class Pipeline {
   private inFlight: InFlight[] = [];
+  /**
+   * Each key's last writer among the transactions handed over and not known to have committed
+   * (a failed one stays until settle()). Following it is enough: it followed the key's writer
+   * before it in turn, or, a chained checkpoint, applies only after it (see start).
+   */
+  private readonly writers = new Map<string, InFlight>();
   /** The last checkpoint transaction handed over, a chained one's predecessor while in flight. */
   private lastCheckpoint: InFlight | undefined;
   /** The value of the last checkpoint transaction known to have committed. */
@@ -183,22 +189,32 @@ export class Pipeline {
   /** Checkpoint transactions sent chained to one in flight, for metrics and tests. */
   chained = 0;
 
+  /** Keys whose last writer is not known to have committed (the index stays bounded by what is in flight). */
+  get keysInFlight(): number {
+    return this.writers.size;
+  }
+
   /** Whether a write of `key` was handed over and is not known to be committed. */
   touches(key: string): boolean {
-    return this.inFlight.some((f) => !f.settled && (f.keys.has(key) || (f.ranges !== undefined && inRanges(key, f.ranges))));
+    const w = this.writers.get(key);
+    if (w && !w.settled) return true;
+    return this.inFlight.some((f) => !f.settled && f.ranges !== undefined && inRanges(key, f.ranges));
   }
 
   /** Those in flight that a transaction of `keys` and `ranges` must follow (all but `chainedTo`, when afterAll). */
   private before(keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, afterAll: boolean, chainedTo?: InFlight): InFlight[] {
     const open = this.inFlight.filter((f) => !f.settled || f.error !== undefined);
-    const deps = afterAll
-      ? open.filter((f) => f !== chainedTo)
-      : open.filter((f) => {
-          if (ranges !== undefined || f.ranges !== undefined || f.error !== undefined) return true;
-          const [small, large] = keys.size <= f.keys.size ? [keys, f.keys] : [f.keys, keys];
-          for (const k of small) if (large.has(k)) return true;
-          return false;
-        });
+    let deps: InFlight[];
+    if (afterAll) deps = open.filter((f) => f !== chainedTo);
+    else {
+      // The last writers of its keys, and whatever deletes a range or failed.
+      const shared = new Set<InFlight>();
+      for (const k of keys) {
+        const w = this.writers.get(k);
+        if (w !== undefined) shared.add(w);
+      }
+      deps = open.filter((f) => ranges !== undefined || f.ranges !== undefined || f.error !== undefined || shared.has(f));
+    }
     const window = open[open.length - WINDOW];
     if (window && !deps.includes(window)) deps.push(window);
     return deps;
@@ -245,6 +261,7 @@ export class Pipeline {
         () => {
           f.settled = true;
           this.inFlight = this.inFlight.filter((x) => x !== f);
+          for (const k of keys) if (this.writers.get(k) === f) this.writers.delete(k);
           if (checkpoint) this.committedCheckpoint = checkpoint.value;
         },
         (err: unknown) => {
@@ -255,6 +272,7 @@ export class Pipeline {
     // `sent` rejects with what `done` records: handled there.
     sent.catch(() => undefined);
     this.inFlight.push(f);
+    for (const k of keys) this.writers.set(k, f);
     return f;
   }
 
@@ -278,6 +296,7 @@ export class Pipeline {
   async settle(): Promise<void> {
     while (this.inFlight.some((f) => !f.settled)) await Promise.all(this.inFlight.map((f) => f.done));
     this.inFlight = [];
+    this.writers.clear();
     this.lastCheckpoint = undefined;
     this.committedCheckpoint = undefined;
   }
@@ -296,8 +315,8 @@ export class Pipeline {
  */
 export class OpBuffer {
   private ops: Op[] = [];
-  /** The keys gathered, unless `distinct` (then always empty). */
-  private readonly keys = new Set<string>();
+  /** The keys gathered, unless `distinct` (then always empty); handed over with its transaction, a new one begun. */
+  private keys = new Set<string>();
   private ranges: Buffer[][] | undefined;
   private bytes = 0;
   private readonly pipeline: Pipeline;
@@ -372,7 +391,8 @@ export class OpBuffer {
 
   private handOver(what: string, afterAll = false, checkpoint?: Checkpointed): InFlight | undefined {
     if (this.ops.length === 0) return undefined;
-    const f = this.pipeline.start(this.sender, this.ops, this.distinct ? NO_KEYS : new Set(this.keys), this.ranges, what, afterAll, checkpoint);
+    const f = this.pipeline.start(this.sender, this.ops, this.distinct ? NO_KEYS : this.keys, this.ranges, what, afterAll, checkpoint);
+    if (!this.distinct) this.keys = new Set();
     this.clear();
     if (!afterAll) this.sentEarly++;
     return f;

@@ -390,7 +390,11 @@ export class EtcdTarget implements Target {
         } catch (err) {
           throw this.writeError(err, what);
         }
-        for (const op of ops) await buf.add(op, what);
+        // A promise only where a transaction was handed over (and waits to be sent).
+        for (const op of ops) {
+          const sent = buf.put(op, what);
+          if (sent) await sent;
+        }
       },
       truncate: async (table: TableSchema) => {
         await buf.add(deletePrefixOp(this.layout.tablePrefix(table.name)), what);
