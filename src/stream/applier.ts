@@ -542,8 +542,16 @@ export class StreamApplier {
     return undefined;
   }
 
-  private async addUnderLimit(op: StreamOp, limit: number): Promise<void> {
-    await this.add(op, limit);
+  /** A change under a commit limit: a promise, again, only when there is something to wait for. */
+  private addUnderLimit(op: StreamOp, limit: number): Promise<void> | undefined {
+    const wait = this.add(op, limit);
+    if (wait) return this.afterAdd(wait);
+    this.markPending();
+    return this.overBudget() ? this.relieve() : undefined;
+  }
+
+  private async afterAdd(wait: Promise<void>): Promise<void> {
+    await wait;
     this.markPending();
     if (this.overBudget()) await this.relieve();
   }
@@ -747,17 +755,22 @@ export class StreamApplier {
    * limit alone joins the batch at once (after the batch before it is committed) and is written in
    * several commits by the target.
    */
-  private async add(op: StreamOp, limit: number): Promise<void> {
+  /** Adds `op` at once; returns a promise only when it must be waited for (a spill, or the open transaction outgrowing the limit). */
+  private add(op: StreamOp, limit: number): Promise<void> | undefined {
     if (this.openTxnTooBig) {
       this.batch.add(op);
       // It is written in several commits anyway: each commit's worth goes into the open target
       // transaction as it fills, so the target sends it while the rest is read.
-      if (this.batch.changes >= limit) await this.spillClaimable();
-      return;
+      return this.batch.changes >= limit ? this.spillClaimable() : undefined;
     }
     this.openTxn.push(op);
     this.openTxnBytes += opBytes(op);
-    if (this.openTxn.length <= limit) return;
+    if (this.openTxn.length <= limit) return undefined;
+    return this.openTxnTooLarge();
+  }
+
+  /** The open source transaction outgrew the commit limit: it is written in parts from now on. */
+  private async openTxnTooLarge(): Promise<void> {
     // A transaction in parts right after one in parts joins its commit (see partsShareCommit).
     if (!this.partsShareCommit()) await this.commitBeforeOpenTxn();
     this.joinOpenTxn();

@@ -55,8 +55,13 @@ export class KeyLayout {
 
   /** Every key of the table starts with it: `<root>/<table>/`. */
   tablePrefix(table: string): string {
-    return `${this.root}/${this.tableSegment(table)}/`;
+    // Asked per row written: made once per table.
+    let p = this.prefixes.get(table);
+    if (p === undefined) this.prefixes.set(table, (p = `${this.root}/${this.tableSegment(table)}/`));
+    return p;
   }
+
+  private readonly prefixes = new Map<string, string>();
 
   /** This sync's reserved keys: `<root>/%tributary/<sync id>/`. */
   meta(syncId: string): string {
