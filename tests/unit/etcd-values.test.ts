@@ -9,7 +9,8 @@ import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { valueConventions } from '../../src/engines/registry.js';
 import { decodePart, encodePart, KeyLayout, prefixEnd } from '../../src/engines/etcd/keys.js';
-import { canonicalTimestamp, isoTimestamp, members, parseRow, renderRow } from '../../src/engines/etcd/values.js';
+import { canonicalTimestamp, isoTimestamp, members, parseRow, renderRow, writeRow } from '../../src/engines/etcd/values.js';
+import { rowJson } from '../../src/engines/etcd/slab.js';
 import { planDocuments } from '../../src/engines/etcd/ddl.js';
 import type { SchemaChange, SchemaOperation } from '../../src/core/schema-change.js';
 
@@ -47,6 +48,48 @@ const CASES: { engine: string; column: Column; values: Value[]; json: string }[]
 ];
 
 const idCol = col('id', { kind: 'integer', bytes: 4, signed: true });
+
+/** A row's JSON as writeRow writes it into the slab, and as renderRow's text encodes. */
+const both = (table: TableSchema, row: Value[], engine: string) => {
+  const conv = valueConventions(engine);
+  return { written: rowJson((out) => writeRow(table, row, conv, out)), text: Buffer.from(renderRow(table, row, conv)) };
+};
+
+describe('etcd rows written straight into bytes (writeRow) are renderRow\u2019s text, byte for byte', () => {
+  it.each(CASES.map((c) => [`${c.engine} ${c.column.logical?.kind} (${c.column.name})`, c] as const))('%s', (_, c) => {
+    const table: TableSchema = { name: 't', engine: c.engine, columns: [idCol, c.column], primaryKey: [0], generated: [] };
+    for (const v of [...c.values, null]) {
+      const { written, text } = both(table, [1n, v], c.engine);
+      expect(written.toString()).toBe(text.toString());
+      expect(written.equals(text)).toBe(true);
+    }
+  });
+
+  it('integers at the edge of the safe range, strings JSON escapes or that go beyond ASCII, timestamps of every shape, and no columns', () => {
+    const table: TableSchema = {
+      name: 't',
+      engine: 'mysql',
+      columns: [col('i', { kind: 'integer', bytes: 8, signed: true }), col('s', { kind: 'text', fixed: false }), col('ts', { kind: 'timestamp', zone: false, fsp: 6 }), col('d', { kind: 'decimal', precision: 12, scale: 2 })],
+      primaryKey: [0],
+      generated: [],
+    };
+    const ints = [0n, -0n, 7n, -7n, 10n, 99n, 100n, 9007199254740991n, -9007199254740991n, 9007199254740992n, -9007199254740992n, 18446744073709551615n];
+    const strings = ['', 'plain ASCII 0123', 'q"uote', 'back\\slash', 'tab\tnew\nline', '\u0000\u001f\u007f', 'caf\u00e9', 'emoji \u{1F600}', 'lone \ud800 surrogate', '\u2028\u2029', 'x'.repeat(300)];
+    const stamps = ['2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.1', '0000-00-00 00:00:00', '0044-03-15 12:00:00 BC', 'infinity', '-infinity', '12345-01-02 03:04:05', '2024-01-02 03:04:05"x'];
+    for (const i of ints) for (const str of strings) for (const ts of stamps) {
+      const { written, text } = both(table, [i, str, ts, str === '' ? null : '-12.50'], 'mysql');
+      expect(written.toString()).toBe(text.toString());
+    }
+    expect(both({ name: 'e', engine: 'mysql', columns: [], primaryKey: [], generated: [] }, [], 'mysql').written.toString()).toBe('{}');
+  });
+
+  it('keeps every row it wrote intact while the slab fills and a new one is taken, a row larger than a slab included', () => {
+    const table: TableSchema = { name: 't', engine: 'mysql', columns: [idCol, col('s', { kind: 'text', fixed: false })], primaryKey: [0], generated: [] };
+    const rows = Array.from({ length: 5000 }, (_, i) => [BigInt(i), i === 2500 ? 'y'.repeat(600_000) : `row ${i} ${'z'.repeat(i % 300)}`] as Value[]);
+    const written = rows.map((r) => both(table, r, 'mysql').written);
+    rows.forEach((r, i) => expect(written[i]?.toString()).toBe(renderRow(table, r, valueConventions('mysql'))));
+  });
+});
 
 describe('etcd values', () => {
   it.each(CASES.map((c) => [`${c.engine} ${c.column.logical?.kind} (${c.column.name})`, c] as const))('%s: the documented JSON form, and every value back exactly', (_, c) => {

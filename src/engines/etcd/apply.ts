@@ -6,7 +6,8 @@ import type { Row, Value } from '../../core/values.js';
 import { keyString } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
-import { members, parseRow, renderRow } from './values.js';
+import { rowJson, utf8 } from './slab.js';
+import { members, parseRow, renderRow, writeRow } from './values.js';
 import type { WireOp } from './wire.js';
 
 /**
@@ -24,33 +25,18 @@ export interface Op extends WireOp {
   readonly bytes: number;
 }
 
-/**
- * Key and value bytes are written into shared slabs, a slice each: one allocation per SLAB bytes
- * instead of Buffer.from's per string (and its 8 KiB pool's, every ~35 rows). A slab is
- * garbage once every op sliced from it is (a sent transaction's ops are dropped).
- */
-const SLAB = 256 * 1024;
-let slab = Buffer.allocUnsafe(SLAB);
-let slabAt = 0;
-
-/** `s` as UTF-8 bytes, a slice of the current slab (a string too large for one gets its own buffer). */
-function utf8(s: string): Buffer {
-  // UTF-8 takes at most 3 bytes per UTF-16 unit.
-  const most = s.length * 3;
-  if (most > SLAB / 4) return Buffer.from(s);
-  if (slabAt + most > SLAB) {
-    slab = Buffer.allocUnsafe(SLAB);
-    slabAt = 0;
-  }
-  const start = slabAt;
-  slabAt += slab.write(s, start, 'utf8');
-  return slab.subarray(start, slabAt);
-}
-
 /** A put of `value` (its UTF-8 bytes: a string is encoded, bytes are taken as they are) at `key`. */
 export function putOp(key: string, value: string | Buffer): Op {
+  return put(key, utf8(key), typeof value === 'string' ? utf8(value) : value);
+}
+
+/** A put of `row`'s JSON object (values.ts renderRow's, every column sent) at `key`. */
+export function putRowOp(key: string, table: TableSchema, row: Row, conv: ValueConventions): Op {
   const k = utf8(key);
-  const v = typeof value === 'string' ? utf8(value) : value;
+  return put(key, k, rowJson((out) => writeRow(table, row, conv, out)));
+}
+
+function put(key: string, k: Buffer, v: Buffer): Op {
   const bytes = k.length + v.length + 16;
   if (bytes > MAX_TXN_BYTES) {
     throw new TributaryError(
@@ -476,7 +462,7 @@ export async function changeOps(ctx: ApplyContext, tables: ReadonlyMap<string, T
       ops.push(putOp(key, renderRow(table, c.row, ctx.conventions(table.engine), members(text), c.unchanged)));
       continue;
     }
-    ops.push(putOp(key, renderRow(table, c.row, ctx.conventions(table.engine))));
+    ops.push(putRowOp(key, table, c.row, ctx.conventions(table.engine)));
   }
   return ops;
 }
@@ -528,7 +514,7 @@ export async function* cascadeOps(ctx: ApplyContext, table: TableSchema, cascade
       idx.forEach((ci, j) => (next[ci] = cascade.to[j] ?? null));
       const newKey = ctx.layout.rowKey(table, table.primaryKey.map((i) => next[i] ?? null));
       if (newKey !== key) ops.push(deleteOp(key));
-      ops.push(putOp(newKey, renderRow(table, next, conv)));
+      ops.push(putRowOp(newKey, table, next, conv));
     }
     if (ops.length) yield ops;
   }

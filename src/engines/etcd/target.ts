@@ -14,7 +14,7 @@ import type { Row, Value } from '../../core/values.js';
 import { readAll } from '../../core/encoded.js';
 import { ETCD_JSON_LINES } from '../../core/formats.js';
 import type { ValueConventions } from '../engine.js';
-import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, Pipeline, putOp, send, type Op, type Sender } from './apply.js';
+import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, Pipeline, putOp, putRowOp, send, type Op, type Sender } from './apply.js';
 import { targetRequirements } from './check.js';
 import { CheckpointKeys } from './checkpoint.js';
 import { connectError, openClient } from './connection.js';
@@ -23,7 +23,6 @@ import { KeyLayout, type LayoutName } from './keys.js';
 import { EtcdSyncLock } from './lock.js';
 import { epochKey, EtcdEpochFence, type TxnGuard } from './fence.js';
 import { EtcdReadBack } from './read.js';
-import { renderRow } from './values.js';
 import { encodeTxn, writeTxn } from './wire.js';
 
 export interface EtcdTargetOptions {
@@ -303,7 +302,7 @@ export class EtcdTarget implements Target {
     const conv = this.opts.conventions(table.engine);
     await this.copyChunk(table, commit, async (buf, what) => {
       for (const row of rows) {
-        const sent = buf.put(putOp(this.layout.keyOfRow(table, row), renderRow(table, row, conv)), what);
+        const sent = buf.put(putRowOp(this.layout.keyOfRow(table, row), table, row, conv), what);
         if (sent) await sent;
       }
     });

@@ -50,7 +50,7 @@ const ISO = /^(-?\d{4,}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d+)?)(Z?)(.*)$/s;
 /** A canonical timestamp as ISO 8601 ('T' between date and time; an instant's UTC suffix as 'Z'). */
 export function isoTimestamp(v: string, zone: boolean, conv: ValueConventions): string {
   // The common case, a local time 'YYYY-MM-DD HH:MM:SS[.f]' with nothing after it: 'T' for the space.
-  if (!zone && v.length >= 19 && v.length <= 26 && v.charCodeAt(0) >= 48 && v.charCodeAt(0) <= 57 && v.charCodeAt(10) === 32 && v.charCodeAt(4) === 45 && v.charCodeAt(13) === 58 && (v.length === 19 || v.charCodeAt(19) === 46)) {
+  if (!zone && plainLocal(v)) {
     return `${v.slice(0, 10)}T${v.slice(11)}`;
   }
   const m = TS.exec(v);
@@ -203,6 +203,107 @@ export function renderRow(table: TableSchema, row: Row, conv: ValueConventions, 
     out += (out.length > 1 ? ',' : '') + (n[i] as string) + text;
   }
   return out + '}';
+}
+
+/** Where writeRow writes a row's JSON bytes (slab.ts): appended, as UTF-8. */
+export interface JsonOut {
+  bytes(b: Buffer): void;
+  byte(c: number): void;
+  /** `s` as UTF-8. */
+  text(s: string): void;
+  /** A safe integer's digits. */
+  int(n: number): void;
+  /**
+   * `s` quoted, as JSON.stringify(s) gives it, the unit at `t` (when ≥ 0) written as 'T'; false,
+   * and nothing written, when `s` holds a unit JSON escapes or one beyond ASCII.
+   */
+  quoted(s: string, t: number): boolean;
+}
+
+// How writeRow writes a column's common values without a string (the rest: the column's renderer).
+const W_OTHER = 0;
+const W_INTEGER = 1;
+const W_LOCAL_TIMESTAMP = 2;
+const W_STRING = 3;
+
+/** writeRow's plan of a column list: each column's way, and '{"name":' / ',"name":' as bytes. */
+interface RowWriting {
+  readonly ways: readonly number[];
+  readonly names: readonly Buffer[];
+}
+
+const writings = new WeakMap<readonly Column[], RowWriting>();
+
+function writingOf(table: TableSchema): RowWriting {
+  let w = writings.get(table.columns);
+  if (!w) {
+    const ways = table.columns.map((c) => {
+      const t = logicalOf(c);
+      switch (t.kind) {
+        case 'integer':
+        case 'year':
+          return W_INTEGER;
+        case 'timestamp':
+          return t.zone ? W_OTHER : W_LOCAL_TIMESTAMP;
+        case 'float':
+        case 'boolean':
+        case 'set':
+        case 'binary':
+        case 'json':
+        case 'bit':
+        case 'spatial':
+          return W_OTHER;
+        default:
+          // rendererOf's default: a string is JSON.stringify(v).
+          return W_STRING;
+      }
+    });
+    const members = names(table).map((n, i) => Buffer.from(`${i === 0 ? '{' : ','}${n}`));
+    writings.set(table.columns, (w = { ways, names: members }));
+  }
+  return w;
+}
+
+/** isoTimestamp's common case: a local 'YYYY-MM-DD HH:MM:SS[.f]', whose space becomes 'T'. */
+function plainLocal(v: string): boolean {
+  return v.length >= 19 && v.length <= 26 && v.charCodeAt(0) >= 48 && v.charCodeAt(0) <= 57 && v.charCodeAt(10) === 32 && v.charCodeAt(4) === 45 && v.charCodeAt(13) === 58 && (v.length === 19 || v.charCodeAt(19) === 46);
+}
+
+/**
+ * renderRow's object (a row whose every column is sent) written into `out` as its UTF-8 bytes,
+ * the common values (integers, local timestamps, ASCII strings) straight from the value, the rest
+ * through the column's renderer: the same bytes as Buffer.from(renderRow(table, row, conv))
+ * (tests/unit/etcd-values.test.ts compares them).
+ */
+export function writeRow(table: TableSchema, row: Row, conv: ValueConventions, out: JsonOut): void {
+  const { ways, names } = writingOf(table);
+  const r = renderersOf(table);
+  const cols = table.columns;
+  for (let i = 0; i < cols.length; i++) {
+    out.bytes(names[i] as Buffer);
+    const v = row[i] ?? null;
+    if (v === null) {
+      out.text('null');
+      continue;
+    }
+    switch (ways[i]) {
+      case W_INTEGER:
+        if (typeof v === 'bigint' && v <= SAFE && v >= -SAFE) {
+          out.int(Number(v));
+          continue;
+        }
+        break;
+      case W_LOCAL_TIMESTAMP:
+        if (typeof v === 'string' && plainLocal(v) && out.quoted(v, 10)) continue;
+        break;
+      case W_STRING:
+        if (typeof v === 'string' && out.quoted(v, -1)) continue;
+        break;
+    }
+    out.text((r[i] as Renderer)(table, cols[i] as Column, v, conv));
+  }
+  if (cols.length === 0) out.byte(0x7b);
+  out.byte(0x7d);
 }
 
 /**
