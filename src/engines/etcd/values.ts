@@ -138,29 +138,57 @@ function names(table: TableSchema): string[] {
 
 type Renderer = (table: TableSchema, column: Column, v: Value, conv: ValueConventions) => string;
 
-/**
- * renderValue for one column, with its common cases first and no switch per value: the same
- * text, whatever the value (anything else goes through renderValue).
- */
-function rendererOf(column: Column): Renderer {
-  const t = logicalOf(column);
+// How a column's values are rendered: its common case without renderValue's switch (rendererOf),
+// and, for some, without a string at all (writeRow); anything else through renderValue.
+const W_GENERAL = 0;
+const W_INTEGER = 1;
+const W_FLOAT = 2;
+const W_ZONED_TIMESTAMP = 3;
+const W_LOCAL_TIMESTAMP = 4;
+/** A string is JSON.stringify(v). */
+const W_STRING = 5;
+
+function wayOf(t: LogicalType): number {
   switch (t.kind) {
     case 'integer':
     case 'year':
-      return (table, c, v, conv) => (typeof v === 'bigint' && v <= SAFE && v >= -SAFE ? v.toString() : renderValue(table, c, v, conv));
+      return W_INTEGER;
     case 'float':
-      return (table, c, v, conv) => (typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0) ? JSON.stringify(v) : renderValue(table, c, v, conv));
+      return W_FLOAT;
     case 'timestamp':
-      return (table, c, v, conv) => (typeof v === 'string' ? JSON.stringify(isoTimestamp(v, t.zone, conv)) : renderValue(table, c, v, conv));
+      return t.zone ? W_ZONED_TIMESTAMP : W_LOCAL_TIMESTAMP;
     case 'boolean':
     case 'set':
     case 'binary':
     case 'json':
     case 'bit':
     case 'spatial':
-      return renderValue;
+      return W_GENERAL;
     default:
+      return W_STRING;
+  }
+}
+
+/**
+ * renderValue for one column, with its common cases first and no switch per value: the same
+ * text, whatever the value (anything else goes through renderValue).
+ */
+function rendererOf(column: Column): Renderer {
+  const t = logicalOf(column);
+  switch (wayOf(t)) {
+    case W_INTEGER:
+      return (table, c, v, conv) => (typeof v === 'bigint' && v <= SAFE && v >= -SAFE ? v.toString() : renderValue(table, c, v, conv));
+    case W_FLOAT:
+      return (table, c, v, conv) => (typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0) ? JSON.stringify(v) : renderValue(table, c, v, conv));
+    case W_ZONED_TIMESTAMP:
+    case W_LOCAL_TIMESTAMP: {
+      const zone = t.kind === 'timestamp' && t.zone;
+      return (table, c, v, conv) => (typeof v === 'string' ? JSON.stringify(isoTimestamp(v, zone, conv)) : renderValue(table, c, v, conv));
+    }
+    case W_STRING:
       return (table, c, v, conv) => (typeof v === 'string' ? JSON.stringify(v) : renderValue(table, c, v, conv));
+    default:
+      return renderValue;
   }
 }
 
@@ -220,12 +248,6 @@ export interface JsonOut {
   quoted(s: string, t: number): boolean;
 }
 
-// How writeRow writes a column's common values without a string (the rest: the column's renderer).
-const W_OTHER = 0;
-const W_INTEGER = 1;
-const W_LOCAL_TIMESTAMP = 2;
-const W_STRING = 3;
-
 /** writeRow's plan of a column list: each column's way, and '{"name":' / ',"name":' as bytes. */
 interface RowWriting {
   readonly ways: readonly number[];
@@ -237,27 +259,7 @@ const writings = new WeakMap<readonly Column[], RowWriting>();
 function writingOf(table: TableSchema): RowWriting {
   let w = writings.get(table.columns);
   if (!w) {
-    const ways = table.columns.map((c) => {
-      const t = logicalOf(c);
-      switch (t.kind) {
-        case 'integer':
-        case 'year':
-          return W_INTEGER;
-        case 'timestamp':
-          return t.zone ? W_OTHER : W_LOCAL_TIMESTAMP;
-        case 'float':
-        case 'boolean':
-        case 'set':
-        case 'binary':
-        case 'json':
-        case 'bit':
-        case 'spatial':
-          return W_OTHER;
-        default:
-          // rendererOf's default: a string is JSON.stringify(v).
-          return W_STRING;
-      }
-    });
+    const ways = table.columns.map((c) => wayOf(logicalOf(c)));
     const members = names(table).map((n, i) => Buffer.from(`${i === 0 ? '{' : ','}${n}`));
     writings.set(table.columns, (w = { ways, names: members }));
   }
