@@ -753,9 +753,9 @@ export class StreamApplier {
    * changes wait beside the batch (openTxn) until its end, so that closeOpenTxn can commit the
    * batch before them when together they would not fit one commit; a transaction that outgrows the
    * limit alone joins the batch at once (after the batch before it is committed) and is written in
-   * several commits by the target.
+   * several commits by the target. The change is added at once; a promise is returned only when
+   * there is something to wait for (a spill, or the open transaction outgrowing the limit).
    */
-  /** Adds `op` at once; returns a promise only when it must be waited for (a spill, or the open transaction outgrowing the limit). */
   private add(op: StreamOp, limit: number): Promise<void> | undefined {
     if (this.openTxnTooBig) {
       this.batch.add(op);
