@@ -248,9 +248,10 @@ export interface JsonOut {
   quoted(s: string, t: number): boolean;
 }
 
-/** writeRow's plan of a column list: each column's way, and '{"name":' / ',"name":' as bytes. */
+/** writeRow's plan of a column list: each column's way, its renderer, and '"name":' / ',"name":' as bytes. */
 interface RowWriting {
   readonly ways: readonly number[];
+  readonly renderers: readonly Renderer[];
   readonly names: readonly Buffer[];
 }
 
@@ -260,8 +261,8 @@ function writingOf(table: TableSchema): RowWriting {
   let w = writings.get(table.columns);
   if (!w) {
     const ways = table.columns.map((c) => wayOf(logicalOf(c)));
-    const members = names(table).map((n, i) => Buffer.from(`${i === 0 ? '{' : ','}${n}`));
-    writings.set(table.columns, (w = { ways, names: members }));
+    const members = names(table).map((n, i) => Buffer.from(`${i === 0 ? '' : ','}${n}`));
+    writings.set(table.columns, (w = { ways, renderers: renderersOf(table), names: members }));
   }
   return w;
 }
@@ -278,9 +279,9 @@ function plainLocal(v: string): boolean {
  * (tests/unit/etcd-values.test.ts compares them).
  */
 export function writeRow(table: TableSchema, row: Row, conv: ValueConventions, out: JsonOut): void {
-  const { ways, names } = writingOf(table);
-  const r = renderersOf(table);
+  const { ways, renderers: r, names } = writingOf(table);
   const cols = table.columns;
+  out.byte(0x7b);
   for (let i = 0; i < cols.length; i++) {
     out.bytes(names[i] as Buffer);
     const v = row[i] ?? null;
@@ -304,7 +305,6 @@ export function writeRow(table: TableSchema, row: Row, conv: ValueConventions, o
     }
     out.text((r[i] as Renderer)(table, cols[i] as Column, v, conv));
   }
-  if (cols.length === 0) out.byte(0x7b);
   out.byte(0x7d);
 }
 
