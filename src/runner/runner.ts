@@ -506,6 +506,10 @@ export class Runner extends EventEmitter {
     const { source, target, dstDsn } = session;
     this.source = source;
     this.target = target;
+    // A sync streams from its start (before the copy, which converges with it): what the stream's
+    // start would load (a MySQL source's decoding thread and its modules), it loads now, beside
+    // connecting, the preflight and describing, not after them. The session's close() releases it.
+    if (!cfg.copyOnly) source.prepareStream();
     try {
       await session.open();
       const schemas = session.tables;

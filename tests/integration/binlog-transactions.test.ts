@@ -138,6 +138,9 @@ describe('savepoints', () => {
     const run = sync(db, ['--buffer-mb', '1', '--decode-thread', mode]);
     await waitUntil('the stream', () => run.stderr().includes('initial copy done'), 60_000);
     expect(run.stderr()).toContain(mode === 'on' ? 'the binlog is decoded in a thread of its own' : 'the binlog is decoded on the applying thread');
+    // A sync starts its decoding thread beside the session's opening, not after it.
+    if (mode === 'on') expect(run.stderr()).toContain('the decoding thread was started ahead');
+    else expect(run.stderr()).not.toContain('started ahead');
     const c = await connect(pair.srcUrl(db));
     // A non-transactional change makes the server binlog ROLLBACK TO instead of removing the rows.
     await c.query(`BEGIN; INSERT INTO i VALUES (11, 'x'); SAVEPOINT s1; INSERT INTO i VALUES (12, 'x'); INSERT INTO a VALUES (12); ROLLBACK TO SAVEPOINT s1; INSERT INTO i VALUES (13, 'x'); COMMIT`);
