@@ -52,7 +52,8 @@ export interface ChangeLog {
    */
   stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]>;
   /**
-   * A stream is expected soon (a standby's warm source, which may be elected at any moment): do
+   * A stream is expected soon (a sync whose session is opening; a standby's warm source, which
+   * may be elected at any moment): do
    * now, off the stream's path, what would delay its start (MySQL: start its decoding thread and
    * load its modules, ~0.2 s). Cheap, synchronous and idempotent; reads nothing from the source and
    * keeps nothing that stops the process exiting; close() releases what it prepared. Sources with
