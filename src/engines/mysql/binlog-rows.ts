@@ -161,7 +161,7 @@ interface ZongjiModules {
 
 /**
  * zongji's own modules, by file (its package exports only its entry): the same module instances
- * zongji uses, and lib/common.js as the load hook of zongji-speedups.ts has rewritten it.
+ * zongji uses.
  */
 async function loadZongji(): Promise<ZongjiModules> {
   const lib = join(dirname(createRequire(import.meta.url).resolve('@vlasky/zongji')), 'lib');

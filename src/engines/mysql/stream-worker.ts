@@ -2,7 +2,6 @@ import type { TableSchema } from '../../core/schema.js';
 import { tableSelected } from '../../config/tables.js';
 import { serveEvents } from '../../stream/thread.js';
 import type { BinlogOptions } from './stream.js';
-import { installZongjiSpeedups } from './zongji-speedups.js';
 
 /**
  * The binlog decoding thread's module (stream-thread.ts starts it): streams the binlog with
@@ -17,9 +16,7 @@ export interface BinlogThreadData extends Omit<BinlogOptions, 'logger' | 'select
   readonly describes: boolean;
 }
 
-// Before zongji is loaded (stream.js imports it).
-installZongjiSpeedups();
-const { streamBinlog } = await import('./stream.js');
+import { streamBinlog } from './stream.js';
 
 await serveEvents<BinlogThreadData>(({ data, signal, call, logger }) => {
   const { selection, describes, ...rest } = data;
