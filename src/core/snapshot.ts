@@ -49,7 +49,7 @@ export interface ChunkDigest {
   /** Opaque; equal only for the same rendered rows (up to hash collisions). */
   readonly digest: string;
   /**
-   * The digest's recipe and everything its rendering depends on (e.g. 'mysql-md5-v3
+   * The digest's recipe and everything its rendering depends on (e.g. 'mysql-sha1-v4
    * time_zone=+00:00'). Two digests compare only when their formats are equal.
    */
   readonly format: string;
