@@ -227,7 +227,10 @@ export class Relay {
    * `prefer` first, and checks its requirements. It becomes `this.source` once connected.
    */
   private async connectSource(): Promise<ChangeSource> {
+    // The relay streams as soon as it is connected: what the stream's start loads (a MySQL source's
+    // decoding thread) loads beside connecting and the preflight. close() releases it.
     if (this.opts.source) {
+      this.opts.source.prepareStream();
       await this.opts.source.connect();
       await this.opts.source.preflight();
       this.source = this.opts.source;
@@ -236,6 +239,7 @@ export class Relay {
     const urlDsn = connectionDsn(this.config, 'source');
     const dsn = this.prefer ? preferHost(urlDsn, this.prefer) : urlDsn;
     const source = await openSource(this.config, dsn, this.id, this.opts.logger.child({ component: 'source' }));
+    source.prepareStream();
     try {
       await source.connect();
       await source.preflight();

@@ -37,6 +37,8 @@ describe('Relay', () => {
     expect(s).toMatchObject({ state: 'streaming', paused: false, sourceId: 'fake-source', durablePosition: 'fake@3', transactions: 3, source: expect.not.stringContaining('pw') });
     expect(s.bytes).toBeGreaterThan(0);
     expect(s.segments).toHaveLength(1);
+    // The stream's start was prepared as the source was connected (ChangeLog.prepareStream).
+    expect(fake.prepared).toBe(1);
     expect(await readTablesFile(dir)).toEqual(['t']);
 
     relay.pause();
