@@ -28,9 +28,9 @@ import type { ColumnCodec } from './values.js';
  *
  * v2 rendered every value length-prefixed and cast: the same guarantee for ~1.5x the server's time
  * (bench/README.md "Cheaper chunk digests"). v3 summed 64 bits of the row's MD5: the same
- * guarantee, but MariaDB's MD5 costs more than its SHA-1 (~0.8 s against ~0.3 s per 1M rows of
- * the bench's table, bench/README.md "SHA-1 for MariaDB's chunk digests"). A digest of one
- * format never compares equal to one of another (ChunkDigest.format).
+ * guarantee, but MariaDB's MD5 costs ~0.7 s more than its SHA-1 per 1M rows of the bench's table,
+ * a quarter of the digest's time (bench/README.md "A stream's start, and SHA-1 for MariaDB's chunk
+ * digests"). A digest of one format never compares equal to one of another (ChunkDigest.format).
  */
 export const MYSQL_DIGEST = 'mysql-sha1-v4';
 

@@ -1,7 +1,7 @@
 import type { TableSchema } from '../../core/schema.js';
 import { tableSelected } from '../../config/tables.js';
 import { serveEvents } from '../../stream/thread.js';
-import type { BinlogOptions } from './stream.js';
+import { streamBinlog, type BinlogOptions } from './stream.js';
 
 /**
  * The binlog decoding thread's module (stream-thread.ts starts it): streams the binlog with
@@ -15,8 +15,6 @@ export interface BinlogThreadData extends Omit<BinlogOptions, 'logger' | 'select
   /** Whether the main thread answers 'describe' calls (BinlogOptions.describe). */
   readonly describes: boolean;
 }
-
-import { streamBinlog } from './stream.js';
 
 await serveEvents<BinlogThreadData>(({ data, signal, call, logger }) => {
   const { selection, describes, ...rest } = data;
