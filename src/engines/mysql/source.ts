@@ -14,7 +14,7 @@ import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { CopyOrder } from '../../core/snapshot.js';
 import type { Row, Value } from '../../core/values.js';
-import { streamBinlog, type BinlogOptions } from './stream.js';
+import type { BinlogOptions } from './stream.js';
 import { prepareBinlogThread, streamBinlogThreaded } from './stream-thread.js';
 import type { PreparedThread } from '../../stream/thread.js';
 import { chunkSql, filtered, rangeWhere, type ChunkSql } from './chunks.js';
@@ -645,7 +645,12 @@ export class MysqlSource implements ChangeSource {
       const prepared = this.spare;
       this.spare = undefined;
       if (threaded) yield* streamBinlogThreaded({ ...binlog, selection: this.opts.tables ?? [], ...(prepared ? { prepared } : {}) }, signal);
-      else yield* streamBinlog(binlog, signal);
+      else {
+        // Loaded only here: the decoder (zongji, the row reader, node-sql-parser for DDL: ~0.3 s of
+        // module loading) runs in the decoding thread by default, never on this one.
+        const { streamBinlog } = await import('./stream.js');
+        yield* streamBinlog(binlog, signal);
+      }
     } catch (err) {
       if (err instanceof TributaryError) throw err;
       throw connectError(err, this.dsn, 'source binlog');
