@@ -145,4 +145,44 @@ describe.each(['postgres', 'mysql'] as EngineName[])('PostgreSQL → %s: unchang
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
   });
+
+  it("reads a moved row's unchanged TOAST value only once its transaction is visible (a synchronous standby holds the commit)", async () => {
+    const db = `tv${++seq}_${dstName.slice(0, 2)}`;
+    await src.createDatabase(db);
+    await src.exec(db, `CREATE TABLE items (id bigint PRIMARY KEY, code varchar(16) UNIQUE, v int NOT NULL, big text); INSERT INTO items SELECT s, 'a' || s, s, ${BIG('s::text')} FROM generate_series(1, 3) s`);
+    await dst.createDatabase(db);
+    const run = startCli(['sync', '--source', src.url(db), '--target', dst.url(db), '--flush-interval', '200ms', '--checksum', 'off']);
+    running.push(run);
+    await waitUntil('the copy', () => run.stderr().includes('initial copy done') || run.child.exitCode !== null, 90_000);
+    expect(run.stderr()).toContain('initial copy done');
+    await views(db);
+    // A synchronous standby that never confirms: the session committing with synchronous_commit =
+    // on has its commit flushed (and sent to the slot) but stays in progress for every other
+    // session, the stream's reads included, until it is cancelled. Every other session commits locally.
+    for (const sql of ["ALTER SYSTEM SET synchronous_standby_names = 'tributary_test_nosuch'", "ALTER SYSTEM SET synchronous_commit = 'local'", 'SELECT pg_reload_conf()']) await src.exec('postgres', sql);
+    const c = await src.client(db);
+    let committing: Promise<unknown> = Promise.resolve();
+    try {
+      await c.query("SET application_name = 'tributary_held_commit'");
+      await c.query('SET synchronous_commit = on');
+      // The key changes and `big` does not: the stream gets no value for it, and reads it from the source.
+      committing = c.query('UPDATE items SET id = 102 WHERE id = 2').catch(() => undefined);
+      await waitUntil('the commit waiting for the standby', async () => (await src.rows('postgres', 'pg_stat_activity', ['wait_event'], 'wait_event')).includes('SyncRep'), 10_000, 20);
+      await waitUntil('the stream waiting for the transaction to be visible', () => run.stderr().includes('not yet visible to other sessions'), 20_000);
+    } finally {
+      await src.exec('postgres', "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'tributary_held_commit'");
+      await committing;
+      for (const sql of ['ALTER SYSTEM RESET synchronous_standby_names', 'ALTER SYSTEM RESET synchronous_commit', 'SELECT pg_reload_conf()']) await src.exec('postgres', sql);
+      await c.end();
+    }
+    expect(run.stderr()).toContain('the unchanged TOAST values of a row it moved to another key are read once it is');
+    let last = '';
+    await waitUntil('the moved row on the target', async () => (last = await diff(src, dst, db)) === '' || run.child.exitCode !== null, 20_000, 300).catch((err: Error) => {
+      throw new Error(`${err.message}: ${last}\n${run.stderr().slice(-3000)}`, { cause: err });
+    });
+    expect(last).toBe('');
+    expect((await dst.rows(db, 'items_v', ['id', 'big_len'], 'id'))).toEqual(['1|6400', '3|6400', '102|6400']);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
 });

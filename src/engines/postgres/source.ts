@@ -879,7 +879,7 @@ export class PostgresSource implements ChangeSource {
         selects: (name) => this.scope.syncable(this.scope.placeOf(name).relname) && tableSelected(name, this.opts.tables ?? []),
         adopt: (name) => this.adoptTable(name),
         describeType: async (oid) => (await describeTypeRefs(this.p, [{ oid, sql: '' }]))[0]?.user,
-        visible: (xid) => awaitVisible(this.p, xid, this.opts.logger, signal),
+        visible: (xid, what) => awaitVisible(this.p, xid, this.opts.logger, signal, what),
         describeNow: (table) => this.describeNow(table),
         walFlushed: async () => positions.parseLsn((await this.p.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0'),
         onDdlPassed: (table, rec, renamedFrom) => this.ddlPassed(table, rec, renamedFrom),

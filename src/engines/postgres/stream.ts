@@ -16,6 +16,7 @@ import type { SchemaOperation } from '../../core/schema-change.js';
 import { foreignKeyOf, type ColumnType, type RelationColumn, type RelationColumnDescription } from './schema.js';
 import { quoteIdent } from './sql.js';
 import type { SchemaScope } from './scope.js';
+import type { VisibleFor } from './visibility.js';
 import { codecFor, type TextCodec } from './values.js';
 import { findUserType, userTypeChangeUnsupported, userTypeChangeWords, withUserType } from './user-type-diff.js';
 import type { UserType } from '../../core/user-types.js';
@@ -99,13 +100,15 @@ export interface PgStreamOptions {
    */
   readonly describeType?: (oid: number) => Promise<UserType | undefined>;
   /**
-   * Resolves once transaction `xid` (a Begin message's) is visible to the catalogue reads above
-   * (describeRelation, describeType, adopt). The server sends a transaction as soon as its commit
-   * record is flushed, which may be before the committing session has ended it for other
-   * sessions' snapshots: a read then would describe the catalogue as it was before the statement
-   * (a type's change found unchanged and dropped, a created table not found).
+   * Resolves once transaction `xid` (a Begin message's) is visible to the reads above: the
+   * catalogue's (describeRelation, describeType, adopt; `what` 'describe') and readColumns ('read-row').
+   * The server sends a transaction as soon as its commit record is flushed, which may be before
+   * the committing session has ended it for other sessions' snapshots: a read then would see the
+   * source as it was before the transaction (a type's change found unchanged and dropped, a
+   * created table not found, a row it moved to a new key not there yet, and so its change left
+   * partial: lost).
    */
-  readonly visible?: (xid: number) => Promise<void>;
+  readonly visible?: (xid: number, what?: VisibleFor) => Promise<void>;
   /** The source's WAL flush position now: the catalogue read after it is the catalogue at a keepalive at or past it. */
   readonly walFlushed: () => Promise<bigint>;
   /**
@@ -178,8 +181,8 @@ interface Resolve {
 interface Item {
   ev: StreamEvent;
   bytes: number;
-  /** Unchanged TOAST columns of a primary-key update, to read from the source before yielding. */
-  fetch?: { readonly schema: TableSchema };
+  /** Unchanged TOAST columns of a primary-key update, to read from the source before yielding, once transaction `xid` is visible. */
+  fetch?: { readonly schema: TableSchema; readonly xid: number };
   /** A 'ddl' event's table and its new columns (none: dropped), recorded once the consumer goes on past it. */
   passed?: { readonly table: string; readonly record: RelationRecord | undefined; readonly renamedFrom?: string };
   /** A table-level change the trigger reported, turned into its 'ddl' event when the consumer takes it (the decoder's definition is known by then). */
@@ -710,7 +713,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
   };
 
   /** The row events of one insert, update or delete message, decoded with `dec` (ready). */
-  const rowItems = (dec: Decoder, msg: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): Item[] => {
+  const rowItems = (dec: Decoder, msg: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete, xid: number): Item[] => {
     if (dec.ignored) return [];
     const table = dec.schema.name;
     if (msg.tag === 'delete') {
@@ -746,7 +749,7 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
       ev: { type: 'change', change: { kind: 'upsert', table, key, row, ...(unchanged.length ? { unchanged } : {}) }, op: 'update' },
       bytes: rowBytes(row),
       // The row left its old key, so no row on the target holds the unchanged values.
-      ...(moved && unchanged.length ? { fetch: { schema: dec.schema } } : {}),
+      ...(moved && unchanged.length ? { fetch: { schema: dec.schema, xid } } : {}),
     });
     return items;
   };
@@ -784,11 +787,12 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         if (!dec) return;
         rowsPushed.set(dec.schema.name, (rowsPushed.get(dec.schema.name) ?? 0) + 1);
         if (dec.ready) {
-          for (const item of rowItems(dec, msg)) pushChange(item);
+          for (const item of rowItems(dec, msg, txnXid)) pushChange(item);
         } else {
           // Decoded once the consumer has described the Relation message before it.
           const size = msg.tag === 'delete' ? 64 : tupleBytes(msg.new as Tuple);
-          pushChange({ ev: { type: 'begin' }, bytes: size, lazy: () => rowItems(dec, msg) });
+          const xid = txnXid;
+          pushChange({ ev: { type: 'begin' }, bytes: size, lazy: () => rowItems(dec, msg, xid) });
         }
         return;
       }
@@ -1147,6 +1151,9 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
         run = [];
         for (const item of await itemsOf(t)) {
           if (item.fetch && item.ev.type === 'change' && item.ev.change.kind === 'upsert') {
+            // Read only once the transaction is visible: before, the moved row is not found, and
+            // the change would stay partial (it writes nothing where the new key has no row).
+            await opts.visible?.(item.fetch.xid, 'read-row');
             item.ev = { ...item.ev, change: await fillUnchanged(opts, item.fetch.schema, item.ev.change) };
           }
           if (!item.passed) {
@@ -1177,9 +1184,10 @@ export async function* streamPgoutput(opts: PgStreamOptions, signal: AbortSignal
 }
 
 /**
- * The values of an upsert's unchanged columns read from the source now. Reading the current row
- * is safe: every later change of this key follows in the stream and is applied after this one.
- * When the row is gone, a later change removed it, and the change stays partial (writes nothing).
+ * The values of an upsert's unchanged columns read from the source now, once the change's
+ * transaction is visible (the caller waits: opts.visible). Reading the current row is safe: every
+ * later change of this key follows in the stream and is applied after this one. When the row is
+ * gone, a later change removed it, and the change stays partial (writes nothing).
  */
 async function fillUnchanged(
   opts: PgStreamOptions,

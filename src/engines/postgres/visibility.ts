@@ -21,16 +21,25 @@ const VISIBLE_TIMEOUT_MS = 60_000;
 /** When a warning says why the stream waits. */
 const VISIBLE_WARN_MS = 2_000;
 
+/** What a read made for a transaction's message needs it visible for: said in the wait's warning and error. */
+export type VisibleFor = 'describe' | 'read-row';
+
+const NEEDED: Readonly<Record<VisibleFor, { readonly error: string; readonly warning: string }>> = {
+  describe: { error: 'its schema change cannot be described before it is', warning: 'its schema change is described once it is' },
+  'read-row': { error: 'the unchanged TOAST values of a row it moved to another key cannot be read from the source before it is', warning: 'the unchanged TOAST values of a row it moved to another key are read once it is' },
+};
+
 /**
- * Resolves once transaction `xid` is visible to catalogue reads on `conn`. The server sends a
- * transaction to a logical replication client as soon as its commit record is flushed, which may
- * be before the committing session has ended it for other sessions' snapshots (microseconds
- * usually; as long as a synchronous standby takes to confirm it, when there is one): a catalogue
- * read made for one of its messages in that window describes the catalogue from before it.
+ * Resolves once transaction `xid` is visible to reads on `conn` (the catalogue's, or a row's).
+ * The server sends a transaction to a logical replication client as soon as its commit record is
+ * flushed, which may be before the committing session has ended it for other sessions' snapshots
+ * (microseconds usually, longer on a loaded server; as long as a synchronous standby takes to
+ * confirm it, when there is one): a read made for one of its messages in that window sees the
+ * source as it was before it (a catalogue without the statement's change, a row not there yet).
  * Polls with growing waits (1 ms, doubling to 200 ms); after VISIBLE_TIMEOUT_MS fails with a
- * retryable STREAM_FAILED error naming the transaction.
+ * retryable STREAM_FAILED error naming the transaction and `what` it waited for.
  */
-export async function awaitVisible(conn: Queryable, xid: number, logger: Logger, signal: AbortSignal): Promise<void> {
+export async function awaitVisible(conn: Queryable, xid: number, logger: Logger, signal: AbortSignal, what: VisibleFor = 'describe'): Promise<void> {
   const started = Date.now();
   let delay = 1;
   let warned = false;
@@ -42,13 +51,13 @@ export async function awaitVisible(conn: Queryable, xid: number, logger: Logger,
     if (waited >= VISIBLE_TIMEOUT_MS) {
       throw new TributaryError(
         ErrorCode.STREAM_FAILED,
-        `transaction ${xid}, received from the replication slot, is still not visible to other sessions on the source after ${Math.round(waited / 1000)} s, and its schema change cannot be described before it is: its commit waits for a synchronous standby (synchronous_standby_names) that does not confirm it. If that setting names tributary's own connection (application_name '${APPLICATION_NAME}'), the commit waits for tributary, which waits for the commit: take it out of synchronous_standby_names. The stream is retried from its checkpoint`,
+        `transaction ${xid}, received from the replication slot, is still not visible to other sessions on the source after ${Math.round(waited / 1000)} s, and ${NEEDED[what].error}: its commit waits for a synchronous standby (synchronous_standby_names) that does not confirm it. If that setting names tributary's own connection (application_name '${APPLICATION_NAME}'), the commit waits for tributary, which waits for the commit: take it out of synchronous_standby_names. The stream is retried from its checkpoint`,
         { fatal: false },
       );
     }
     if (!warned && waited >= VISIBLE_WARN_MS) {
       warned = true;
-      logger.warn({ xid, waitedMs: waited }, 'a transaction received from the slot is not yet visible to other sessions on the source (its commit waits, for a synchronous standby?): its schema change is described once it is');
+      logger.warn({ xid, waitedMs: waited }, `a transaction received from the slot is not yet visible to other sessions on the source (its commit waits, for a synchronous standby?): ${NEEDED[what].warning}`);
     }
     await sleep(delay, signal);
     if (signal.aborted) throw new AbortedError('the stream stopped while waiting for a transaction to become visible');
