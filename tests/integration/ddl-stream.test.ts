@@ -374,7 +374,10 @@ describe.each([['mysql', 'mysql'] as const, ['mysql', 'postgres'] as const])('DD
     await src.exec(db, 'DROP TABLE a');
     await src.exec(db, "INSERT INTO b (id, k, v) VALUES (7000, 'after drop', 1)");
     await converged(src, dst, db, 'b', ['id', 'k', 'v', 'amount', 'pad'], run);
-    await waitUntil('a dropped on the target', async () => (await dst.count(db, 'a').catch(() => -1)) === -1, 30_000);
+    // Seen once in CI to time out here, after `b` had converged: the sync's log goes with the failure.
+    await waitUntil('a dropped on the target', async () => (await dst.count(db, 'a').catch(() => -1)) === -1, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${run.stderr().slice(-6000)}`, { cause: err });
+    });
     await stop(run);
   });
 
