@@ -20,6 +20,9 @@
  * the checkpoint included), so the stream writes each in several. BENCH_TXN_ROWS=100 makes each fit
  * one etcd transaction: then every commit carries a checkpoint (commits overlap, chained).
  * Target (issue 13): copy and stream each ≥ 0.8× the anchor. Writes bench/results/etcd.json.
+ * A second table charges each phase's CPU to etcd, the source server and the writer (the anchor's
+ * client, or tributary), per key written: on two cores a writer's speed is bounded by what the
+ * others leave it.
  *
  *   node --import tsx bench/etcd.ts      (BENCH_ROWS=100000 for a quick run; BENCH_CHANGES=… another
  *                                         backlog, at most 2 × BENCH_ROWS; BENCH_PROFILE=1 profiles)
@@ -37,6 +40,7 @@ import {
   perSecond,
   printProfile,
   printTable,
+  processCpuSeconds,
   queryRows,
   ratio,
   seconds,
@@ -146,13 +150,15 @@ function* transactions(pages: readonly Page[]): Generator<IRequestOp[]> {
 }
 
 /** The anchor: every key and value written with `concurrency` transactions in flight. */
-async function anchorWrite(pages: readonly Page[], n: number, concurrency: number): Promise<{ ms: number; putsPerSecond: number; transactions: number }> {
+async function anchorWrite(pages: readonly Page[], n: number, concurrency: number): Promise<{ ms: number; putsPerSecond: number; transactions: number; cpu: PhaseCpu }> {
   const server = await startEtcd({ args: ETCD_ARGS });
   const etcd = client(server);
   try {
     await etcd.maintenance.status();
     const txns = transactions(pages);
     let sent = 0;
+    const phase = await phaseCpu(server, undefined);
+    const clientCpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -163,9 +169,11 @@ async function anchorWrite(pages: readonly Page[], n: number, concurrency: numbe
       }),
     );
     const ms = performance.now() - t0;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    const cpu = await phase((clientCpu.user + clientCpu.system) / 1e6);
     const got = await countKeys(etcd);
     if (got !== n) throw new Error(`anchor (concurrency ${concurrency}): etcd holds ${got} keys, wrote ${n}`);
-    return { ms, putsPerSecond: (n / ms) * 1000, transactions: sent };
+    return { ms, putsPerSecond: (n / ms) * 1000, transactions: sent, cpu };
   } finally {
     etcd.close();
     await server.stop();
@@ -211,6 +219,44 @@ async function checkpoint(etcd: Etcd3, id: string): Promise<{ position: string; 
 interface CopyResult {
   readonly exit: TributaryExit;
   readonly rowsPerSecond: number;
+  readonly cpu: PhaseCpu;
+}
+
+/**
+ * The CPU seconds each process spent in one phase: etcd, the writer (the anchor's etcd3 client, or
+ * tributary: both its threads) and the source server. On two cores these shares are what a faster
+ * writer competes with, so the table prints them per key written.
+ */
+interface PhaseCpu {
+  readonly etcdS: number;
+  readonly writerS: number;
+  readonly sourceS: number;
+  /** etcd's WAL fsyncs in the phase: how many and their mean, from its /metrics (the host's disk moves every figure). */
+  readonly fsyncs: number;
+  readonly fsyncMeanMs: number;
+  /** Proposals etcd committed in the phase: its write transactions (and lease renewals). */
+  readonly proposals: number;
+}
+
+/** etcd's WAL fsync histogram totals (etcd_disk_wal_fsync_duration_seconds) and its committed proposals so far. */
+async function walFsyncs(server: Server): Promise<{ count: number; seconds: number; proposals: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+  const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { count: metric('etcd_disk_wal_fsync_duration_seconds_count'), seconds: metric('etcd_disk_wal_fsync_duration_seconds_sum'), proposals: metric('etcd_server_proposals_committed_total') };
+}
+
+/** What a phase cost etcd, the source server and the writer: call at its start, then the result at its end. */
+async function phaseCpu(etcdServer: Server, sourcePid: number | undefined): Promise<(writerS: number) => Promise<PhaseCpu>> {
+  const etcd0 = processCpuSeconds(etcdServer.pid);
+  const source0 = sourcePid === undefined ? 0 : processCpuSeconds(sourcePid);
+  const fsync0 = await walFsyncs(etcdServer);
+  return async (writerS) => {
+    const etcdS = processCpuSeconds(etcdServer.pid) - etcd0;
+    const sourceS = sourcePid === undefined ? 0 : processCpuSeconds(sourcePid) - source0;
+    const fsync1 = await walFsyncs(etcdServer);
+    const fsyncs = fsync1.count - fsync0.count;
+    return { etcdS, writerS, sourceS, fsyncs, fsyncMeanMs: fsyncs > 0 ? ((fsync1.seconds - fsync0.seconds) / fsyncs) * 1000 : 0, proposals: fsync1.proposals - fsync0.proposals };
+  };
 }
 
 async function main(): Promise<void> {
@@ -237,13 +283,15 @@ async function main(): Promise<void> {
       try {
         etcdVersion = (await etcd.maintenance.status()).version;
         log(`tributary sync --copy-only into etcd ${etcdVersion}`);
+        const phase = await phaseCpu(server, source.server.pid);
         const run = startTributary('etcd-copy', ['sync', '--copy-only', '--id', 'bench-copy', '--source', source.url, '--target', server.url(PREFIX), '--progress', 'none']);
         const exit = await run.exited;
         assertClean('copy', exit);
+        const copyCpu = await phase(exit.userCpuS + exit.systemCpuS);
         const n = await countKeys(etcd);
         if (n !== ROWS) throw new Error(`copy: etcd holds ${n} keys under ${TABLE_PREFIX}, the source ${ROWS} rows`);
         await spotCheck('copy', src, etcd, checkIds);
-        copy = { exit, rowsPerSecond: (ROWS / exit.wallMs) * 1000 };
+        copy = { exit, rowsPerSecond: (ROWS / exit.wallMs) * 1000, cpu: copyCpu };
         log(`copy: ${seconds(exit.wallMs)} s, ${n} keys, spot checks equal; reading them back for the anchor`);
         t0 = performance.now();
         data = await readAll(etcd);
@@ -256,7 +304,7 @@ async function main(): Promise<void> {
     }
 
     // (a) The anchor, into a fresh etcd per concurrency.
-    const anchors: { concurrency: number; ms: number; putsPerSecond: number; transactions: number }[] = [];
+    const anchors: { concurrency: number; ms: number; putsPerSecond: number; transactions: number; cpu: PhaseCpu }[] = [];
     for (const concurrency of CONCURRENCY) {
       log(`anchor: etcd3 kv.txn of ${TXN_PUTS} puts, ${concurrency} in flight`);
       const a = await anchorWrite(data.pages, data.n, concurrency);
@@ -270,7 +318,7 @@ async function main(): Promise<void> {
     const server = await startEtcd({ args: ETCD_ARGS });
     const etcd = client(server);
     let relayServer: NetServer | undefined;
-    let stream: { exit: TributaryExit; caughtUpMs: number; firstMoveMs: number | undefined; sourceMs: number; changesPerSecond: number; keys: number; sourceRows: number };
+    let stream: { exit: TributaryExit; caughtUpMs: number; firstMoveMs: number | undefined; sourceMs: number; changesPerSecond: number; keys: number; sourceRows: number; cpu: PhaseCpu };
     try {
       const id = 'bench-stream';
       const relay = DELAY_MS > 0 ? await delayingRelay(server.port) : undefined;
@@ -298,6 +346,7 @@ async function main(): Promise<void> {
       log(`stream: source done in ${seconds(sourceMs)} s; end position ${goal.text}`);
 
       log('stream: tributary sync: replaying the backlog');
+      const phase = await phaseCpu(server, source.server.pid);
       const run = startTributary('etcd-stream-replay', args);
       let done = false;
       void run.exited.then(() => (done = true));
@@ -315,9 +364,12 @@ async function main(): Promise<void> {
         if (now > CATCH_UP_TIMEOUT_MS) break;
         await sleep(100);
       }
+      const phaseEnd = phase;
       run.signal('SIGINT');
       const exit = await run.exited;
       assertClean('stream replay', exit);
+      // tributary's CPU is its whole run's (getrusage at exit): the stop after catching up adds little.
+      const streamCpu = await phaseEnd(exit.userCpuS + exit.systemCpuS);
       if (caughtUpMs === undefined) throw new Error(`stream: replay did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000} s`);
       const [keys, sourceRows] = [await countKeys(etcd), Number((await queryRows(src, 'SELECT COUNT(*) AS n FROM bench.t'))[0]?.n)];
       if (keys !== sourceRows) throw new Error(`stream: etcd holds ${keys} keys under ${TABLE_PREFIX}, the source ${sourceRows} rows`);
@@ -325,7 +377,7 @@ async function main(): Promise<void> {
       const touched = [1, TXNS * UPD, TXNS * UPD + 1, TXNS * (UPD + DEL), ROWS + 1, ROWS + TXNS * INS, ROWS];
       await spotCheck('stream', src, etcd, touched);
       log(`stream: etcd holds ${keys} keys, the source ${sourceRows} rows; spot checks equal`);
-      stream = { exit, caughtUpMs, firstMoveMs, sourceMs, changesPerSecond: ((TXNS * TXN_ROWS) / caughtUpMs) * 1000, keys, sourceRows };
+      stream = { exit, caughtUpMs, firstMoveMs, sourceMs, changesPerSecond: ((TXNS * TXN_ROWS) / caughtUpMs) * 1000, keys, sourceRows, cpu: streamCpu };
     } finally {
       etcd.close();
       await server.stop();
@@ -343,6 +395,15 @@ async function main(): Promise<void> {
       [`tributary sync replay of ${changes.toLocaleString('en')} changes, start to caught up`, seconds(stream.caughtUpMs), `${perSecond(stream.changesPerSecond)} changes`, `${stream.exit.peakRssMb.toFixed(0)} MB`, cpu(stream.exit), ratio(stream.changesPerSecond, best.putsPerSecond)],
       ['(source executing the backlog)', seconds(stream.sourceMs), `${perSecond((changes / stream.sourceMs) * 1000)} changes`, '', '', ''],
     ]);
+    // Where the two cores went, per key written: what a writer may spend is what etcd and the source leave.
+    const us = (s: number, n: number) => ((s / n) * 1e6).toFixed(1);
+    const cpuRow = (what: string, c: PhaseCpu, n: number, ms: number) => [what, us(c.etcdS, n), us(c.sourceS, n), us(c.writerS, n), us(c.etcdS + c.sourceS + c.writerS, n), ((c.etcdS + c.sourceS + c.writerS) / (ms / 1000)).toFixed(2), String(c.proposals), `${c.fsyncs} × ${c.fsyncMeanMs.toFixed(2)} ms`];
+    printTable('\nCPU per key written (µs; from /proc and getrusage) and etcd\'s WAL fsyncs', [
+      ['what', 'etcd', 'source', 'writer', 'all', 'cores busy', 'proposals', 'fsyncs × mean'],
+      cpuRow(`anchor (etcd3 client, ${best.concurrency} in flight)`, best.cpu, data.n, best.ms),
+      cpuRow('tributary copy', copy.cpu, ROWS, copy.exit.wallMs),
+      cpuRow('tributary stream replay', stream.cpu, changes, stream.caughtUpMs),
+    ]);
     const verdict = (r: number) => `${r.toFixed(2)}× (target ≥ ${RATIO_TARGET}×: ${r >= RATIO_TARGET ? 'met' : 'NOT met'})`;
     process.stdout.write(
       `copy ${verdict(copyRatio)}; stream ${verdict(streamRatio)}; ` +
@@ -359,7 +420,7 @@ async function main(): Promise<void> {
       columns: 10,
       valueBytes: data.bytes,
       anchor: { what: `etcd3 kv.txn of ${TXN_PUTS} puts (the keys and values tributary wrote)`, runs: anchors, best },
-      copy: { ms: copy.exit.wallMs, rowsPerSecond: copy.rowsPerSecond, peakRssMb: copy.exit.peakRssMb, cpuS: copy.exit.userCpuS + copy.exit.systemCpuS, keys: ROWS },
+      copy: { ms: copy.exit.wallMs, rowsPerSecond: copy.rowsPerSecond, peakRssMb: copy.exit.peakRssMb, cpuS: copy.exit.userCpuS + copy.exit.systemCpuS, keys: ROWS, cpu: copy.cpu },
       stream: {
         changes,
         transactions: TXNS,
@@ -372,6 +433,7 @@ async function main(): Promise<void> {
         cpuS: stream.exit.userCpuS + stream.exit.systemCpuS,
         keys: stream.keys,
         sourceRows: stream.sourceRows,
+        cpu: stream.cpu,
       },
       ratios: { copy: copyRatio, stream: streamRatio },
       targets: { ratio: RATIO_TARGET, met: { copy: copyRatio >= RATIO_TARGET, stream: streamRatio >= RATIO_TARGET } },

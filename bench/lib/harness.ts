@@ -109,6 +109,21 @@ export function warnIfBusy(): number {
   return load;
 }
 
+/** Clock ticks per second of /proc's CPU times (getconf CLK_TCK; 100 on every Linux seen). */
+let ticksPerSecond: number | undefined;
+
+/**
+ * CPU seconds (user + system) process `pid` has used so far, from /proc/PID/stat: read before and
+ * after a phase to charge a server its share of the machine's cores.
+ */
+export function processCpuSeconds(pid: number): number {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
 /** A throwaway PostgreSQL server with database `db` created, and a client connected to it. */
 export async function startPgDatabase(db: string): Promise<{ server: Server; c: pg.Client }> {
   const server = await startPostgres();
