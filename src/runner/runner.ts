@@ -498,6 +498,10 @@ export class Runner extends EventEmitter {
       lock: { watch, ...(leadership ? { lock: (t: Target) => fencedLock(t, leadership) } : {}) },
       parallel: true,
       checkpoint: 'resume',
+      // A sync streams from its start (before the copy, which converges with it): what the stream's
+      // start would load (a MySQL source's decoding thread and its modules), it loads now, beside
+      // loading the target's engine, connecting, the preflight and describing, not after them.
+      prepareStream: !cfg.copyOnly,
       ...(connected ? { connected } : {}),
     }).catch(async (err: unknown) => {
       await Promise.all([connected?.source?.close().catch(() => undefined), connected?.target?.close().catch(() => undefined)]);
@@ -506,10 +510,6 @@ export class Runner extends EventEmitter {
     const { source, target, dstDsn } = session;
     this.source = source;
     this.target = target;
-    // A sync streams from its start (before the copy, which converges with it): what the stream's
-    // start would load (a MySQL source's decoding thread and its modules), it loads now, beside
-    // connecting, the preflight and describing, not after them. The session's close() releases it.
-    if (!cfg.copyOnly) source.prepareStream();
     try {
       await session.open();
       const schemas = session.tables;

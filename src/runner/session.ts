@@ -50,6 +50,13 @@ export interface SessionOptions {
    */
   readonly connected?: Partial<Sides>;
   /**
+   * A stream follows the opening (a sync without --copy-only): the source prepares it
+   * (ChangeLog.prepareStream: a MySQL source's decoding thread starts and loads its modules) as
+   * soon as it is built, before the target's engine is even loaded, so that loading runs beside the
+   * rest of the start. The session's close() releases what it prepared.
+   */
+  readonly prepareStream?: boolean;
+  /**
    * The source's requirements: `enforce` runs `preflight()`, which throws at the first unmet one
    * (sync, --dry-run); `report` collects every one as a Requirement (check); `skip` (verify).
    */
@@ -187,8 +194,16 @@ export async function createSession(config: SyncConfig, opts: SessionOptions): P
     ? relayChangeLog(opened, { dir: config.relayDir, id: syncId, selects: (name) => tableSelected(name, config.tables), logger: opts.logger.child({ component: 'relay' }) })
     : opened;
   const source = transformSource(raw, rules);
+  if (opts.prepareStream) source.prepareStream();
   // The target reads --column-types by the names it holds tables under (rewritten).
-  const target = opts.target ?? opts.connected?.target ?? (await openTarget({ ...config, columnTypes: rules.columnTypesOnTarget() }, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  let target: Target;
+  try {
+    target = opts.target ?? opts.connected?.target ?? (await openTarget({ ...config, columnTypes: rules.columnTypesOnTarget() }, dstDsn, syncId, opts.logger.child({ component: 'target' })));
+  } catch (err) {
+    // A source built here is this function's to close (what it prepared included); a given one is the caller's.
+    if (!opts.source && !opts.connected?.source) await source.close().catch(() => undefined);
+    throw err;
+  }
   if (config.databases.length > 0 && !target.capabilities.namespaces) {
     throw new TributaryError(
       ErrorCode.CONFIG_INVALID,

@@ -181,4 +181,19 @@ describe('openSession', () => {
     await s.open();
     expect(connected).toBe(true);
   });
+
+  it('createSession prepares the source\'s stream as it builds it when a stream follows (a sync), and not otherwise', async () => {
+    const streaming = new FakeSource();
+    let connected = false;
+    streaming.connect = async () => void (connected = true);
+    const s = await createSession(config, { ...SYNC, source: streaming, target: new FakeTarget(), prepareStream: true });
+    // Before anything connects: the decoding thread loads beside the rest of the start.
+    expect(streaming.prepared).toBe(1);
+    expect(connected).toBe(false);
+    await s.close();
+
+    const copyOnly = new FakeSource();
+    await (await createSession(config, { ...SYNC, source: copyOnly, target: new FakeTarget() })).close();
+    expect(copyOnly.prepared).toBe(0);
+  });
 });
