@@ -85,7 +85,8 @@ export interface Goal {
   reached(position: string): boolean;
 }
 
-function keysOf(k: number, txns: number, seed: number): { ins: number; upd: number; del: number } {
+/** The first key of the inserts, updates and deletes of backlog transaction `k`. */
+export function keysOf(k: number, txns: number, seed: number): { ins: number; upd: number; del: number } {
   return { ins: seed + 1 + k * INS, upd: 1 + k * UPD, del: txns * UPD + 1 + k * DEL };
 }
 
