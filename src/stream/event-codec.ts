@@ -447,44 +447,21 @@ export class Decoder {
         throw this.bad(`value tag ${tag}`);
     }
   }
+  /** Any plain data Encoder.any wrote: a container here, a value through value(). */
   any(): unknown {
-    const tag = this.u8();
-    switch (tag) {
-      case V_NULL:
-        return null;
-      case V_FALSE:
-        return false;
-      case V_TRUE:
-        return true;
-      case V_F64:
-        return this.buf.readDoubleLE(this.take(8));
-      case V_INT:
-        return this.zigzag();
-      case V_BIG:
-        return BigInt(this.zigzag());
-      case V_BIG_I64:
-        return this.buf.readBigInt64LE(this.take(8));
-      case V_BIG_U64:
-        return this.buf.readBigUInt64LE(this.take(8));
-      case V_BIG_TEXT:
-        return BigInt(this.str());
-      case V_STR:
-      case V_STR16:
-        return this.strOf(tag);
-      case V_BUF: {
-        const n = this.uint();
-        const at = this.take(n);
-        return Buffer.from(this.buf.subarray(at, at + n));
-      }
+    switch (this.buf[this.off]) {
       case V_UNDEFINED:
+        this.off++;
         return undefined;
       case V_ARRAY: {
+        this.off++;
         const n = this.uint();
         const out: unknown[] = new Array<unknown>(n);
         for (let i = 0; i < n; i++) out[i] = this.any();
         return out;
       }
       case V_OBJECT: {
+        this.off++;
         const n = this.uint();
         const out: Record<string, unknown> = {};
         for (let i = 0; i < n; i++) {
@@ -496,6 +473,7 @@ export class Decoder {
         return out;
       }
       case V_MAP: {
+        this.off++;
         const n = this.uint();
         const out = new Map<unknown, unknown>();
         for (let i = 0; i < n; i++) {
@@ -505,7 +483,7 @@ export class Decoder {
         return out;
       }
       default:
-        throw this.bad(`value tag ${tag}`);
+        return this.value();
     }
   }
 }
