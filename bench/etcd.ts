@@ -136,20 +136,41 @@ async function readAll(etcd: Etcd3): Promise<{ pages: Page[]; n: number; bytes: 
   return { pages, n, bytes };
 }
 
-/** The put ops of every transaction of TXN_PUTS, built lazily from the pages. */
-function* transactions(pages: readonly Page[]): Generator<IRequestOp[]> {
-  let ops: IRequestOp[] = [];
+/** `ops` in transactions of TXN_PUTS, built lazily. */
+function* transactionsOf(ops: Iterable<IRequestOp>): Generator<IRequestOp[]> {
+  let txn: IRequestOp[] = [];
+  for (const op of ops) {
+    txn.push(op);
+    if (txn.length === TXN_PUTS) {
+      yield txn;
+      txn = [];
+    }
+  }
+  if (txn.length) yield txn;
+}
+
+/** A put of every key and value of the pages. */
+function* pagePuts(pages: readonly Page[]): Generator<IRequestOp> {
   for (const p of pages) {
     for (let i = 0; i < p.offsets.length; i += 3) {
       const [k, v, e] = [p.offsets[i] as number, p.offsets[i + 1] as number, p.offsets[i + 2] as number];
-      ops.push({ request_put: { key: p.data.subarray(k, v), value: p.data.subarray(v, e) } });
-      if (ops.length === TXN_PUTS) {
-        yield ops;
-        ops = [];
-      }
+      yield { request_put: { key: p.data.subarray(k, v), value: p.data.subarray(v, e) } };
     }
   }
-  if (ops.length) yield ops;
+}
+
+/**
+ * Writes `txns` through the etcd3 client, `concurrency` transactions in flight, timed, with the
+ * CPU it cost etcd and this process (the anchor's writer).
+ */
+async function timedWrite(server: Server, etcd: Etcd3, txns: Iterator<IRequestOp[]>, concurrency: number): Promise<{ ms: number; sent: number; cpu: PhaseCpu }> {
+  const phase = await phaseCpu(server, undefined);
+  const clientCpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const sent = await writeAll(etcd, txns, concurrency);
+  const ms = performance.now() - t0;
+  const clientCpu = process.cpuUsage(clientCpu0);
+  return { ms, sent, cpu: await phase((clientCpu.user + clientCpu.system) / 1e6) };
 }
 
 /** The anchor: every key and value written with `concurrency` transactions in flight. */
@@ -158,13 +179,7 @@ async function anchorWrite(pages: readonly Page[], n: number, concurrency: numbe
   const etcd = client(server);
   try {
     await etcd.maintenance.status();
-    const phase = await phaseCpu(server, undefined);
-    const clientCpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const sent = await writeAll(etcd, transactions(pages), concurrency);
-    const ms = performance.now() - t0;
-    const clientCpu = process.cpuUsage(clientCpu0);
-    const cpu = await phase((clientCpu.user + clientCpu.system) / 1e6);
+    const { ms, sent, cpu } = await timedWrite(server, etcd, transactionsOf(pagePuts(pages)), concurrency);
     const got = await countKeys(etcd);
     if (got !== n) throw new Error(`anchor (concurrency ${concurrency}): etcd holds ${got} keys, wrote ${n}`);
     return { ms, putsPerSecond: (n / ms) * 1000, transactions: sent, cpu };
@@ -191,10 +206,9 @@ async function writeAll(etcd: Etcd3, txns: Iterator<IRequestOp[]>, concurrency: 
 /**
  * The backlog's own writes, as the stream made them: for each source transaction in order its
  * inserts' and updates' objects put (`finals`: each key's object once the stream caught up; every
- * key is changed once) and its deletes, in transactions of TXN_PUTS ops.
+ * key is changed once) and its deletes.
  */
-function* backlogTransactions(finals: ReadonlyMap<number, Buffer>): Generator<IRequestOp[]> {
-  let ops: IRequestOp[] = [];
+function* backlogOps(finals: ReadonlyMap<number, Buffer>): Generator<IRequestOp> {
   const put = (id: number): IRequestOp => {
     const value = finals.get(id);
     if (!value) throw new Error(`the stream's etcd has no object for key ${TABLE_PREFIX}${id}, which the backlog inserted or updated`);
@@ -202,19 +216,10 @@ function* backlogTransactions(finals: ReadonlyMap<number, Buffer>): Generator<IR
   };
   for (let k = 0; k < TXNS; k++) {
     const { ins, upd, del } = keysOf(k, TXNS, ROWS);
-    const txn: IRequestOp[] = [];
-    for (let i = 0; i < INS; i++) txn.push(put(ins + i));
-    for (let i = 0; i < UPD; i++) txn.push(put(upd + i));
-    for (let i = 0; i < DEL; i++) txn.push({ request_delete_range: { key: Buffer.from(`${TABLE_PREFIX}${del + i}`) } });
-    for (const op of txn) {
-      ops.push(op);
-      if (ops.length === TXN_PUTS) {
-        yield ops;
-        ops = [];
-      }
-    }
+    for (let i = 0; i < INS; i++) yield put(ins + i);
+    for (let i = 0; i < UPD; i++) yield put(upd + i);
+    for (let i = 0; i < DEL; i++) yield { request_delete_range: { key: Buffer.from(`${TABLE_PREFIX}${del + i}`) } };
   }
-  if (ops.length) yield ops;
 }
 
 /**
@@ -226,14 +231,8 @@ async function backlogAnchor(pages: readonly Page[], finals: ReadonlyMap<number,
   const server = await startEtcd({ args: ETCD_ARGS });
   const etcd = client(server);
   try {
-    await writeAll(etcd, transactions(pages), concurrency);
-    const phase = await phaseCpu(server, undefined);
-    const clientCpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const sent = await writeAll(etcd, backlogTransactions(finals), concurrency);
-    const ms = performance.now() - t0;
-    const clientCpu = process.cpuUsage(clientCpu0);
-    const cpu = await phase((clientCpu.user + clientCpu.system) / 1e6);
+    await writeAll(etcd, transactionsOf(pagePuts(pages)), concurrency);
+    const { ms, sent, cpu } = await timedWrite(server, etcd, transactionsOf(backlogOps(finals)), concurrency);
     const want = ROWS + TXNS * (INS - DEL);
     const got = await countKeys(etcd);
     if (got !== want) throw new Error(`backlog anchor: etcd holds ${got} keys, expected ${want}`);
@@ -303,7 +302,7 @@ interface PhaseCpu {
 }
 
 /** etcd's WAL fsync histogram totals (etcd_disk_wal_fsync_duration_seconds) and its committed proposals so far. */
-async function walFsyncs(server: Server): Promise<{ count: number; seconds: number; proposals: number }> {
+async function etcdCounters(server: Server): Promise<{ count: number; seconds: number; proposals: number }> {
   const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
   const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { count: metric('etcd_disk_wal_fsync_duration_seconds_count'), seconds: metric('etcd_disk_wal_fsync_duration_seconds_sum'), proposals: metric('etcd_server_proposals_committed_total') };
@@ -313,11 +312,11 @@ async function walFsyncs(server: Server): Promise<{ count: number; seconds: numb
 async function phaseCpu(etcdServer: Server, sourcePid: number | undefined): Promise<(writerS: number) => Promise<PhaseCpu>> {
   const etcd0 = processCpuSeconds(etcdServer.pid);
   const source0 = sourcePid === undefined ? 0 : processCpuSeconds(sourcePid);
-  const fsync0 = await walFsyncs(etcdServer);
+  const fsync0 = await etcdCounters(etcdServer);
   return async (writerS) => {
     const etcdS = processCpuSeconds(etcdServer.pid) - etcd0;
     const sourceS = sourcePid === undefined ? 0 : processCpuSeconds(sourcePid) - source0;
-    const fsync1 = await walFsyncs(etcdServer);
+    const fsync1 = await etcdCounters(etcdServer);
     const fsyncs = fsync1.count - fsync0.count;
     return { etcdS, writerS, sourceS, fsyncs, fsyncMeanMs: fsyncs > 0 ? ((fsync1.seconds - fsync0.seconds) / fsyncs) * 1000 : 0, proposals: fsync1.proposals - fsync0.proposals };
   };
@@ -428,12 +427,11 @@ async function main(): Promise<void> {
         if (now > CATCH_UP_TIMEOUT_MS) break;
         await sleep(100);
       }
-      const phaseEnd = phase;
       run.signal('SIGINT');
       const exit = await run.exited;
       assertClean('stream replay', exit);
       // tributary's CPU is its whole run's (getrusage at exit): the stop after catching up adds little.
-      const streamCpu = await phaseEnd(exit.userCpuS + exit.systemCpuS);
+      const streamCpu = await phase(exit.userCpuS + exit.systemCpuS);
       if (caughtUpMs === undefined) throw new Error(`stream: replay did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000} s`);
       const [keys, sourceRows] = [await countKeys(etcd), Number((await queryRows(src, 'SELECT COUNT(*) AS n FROM bench.t'))[0]?.n)];
       if (keys !== sourceRows) throw new Error(`stream: etcd holds ${keys} keys under ${TABLE_PREFIX}, the source ${sourceRows} rows`);
