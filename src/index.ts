@@ -14,7 +14,7 @@ export type { SourceAdmin, SourceCapabilities } from './core/source-admin.js';
 export { notSupported } from './core/source-admin.js';
 export type { SnapshotReader } from './core/snapshot.js';
 export { COMPARABLE_DIGEST, type ComparableForm } from './core/comparable.js';
-export type { ChangeLog } from './core/change-log.js';
+export type { ChangeLog, StreamRequest } from './core/change-log.js';
 export type { Target, TargetCapabilities, TargetTransaction, Checkpoint, StreamCheckpoint, TableCheckpoint, ChunkCommit, LockWatch, SchemaOptions } from './core/target.js';
 export type { TargetWriter } from './core/target-writer.js';
 export type { CheckpointStore } from './core/checkpoint-store.js';

@@ -1,6 +1,22 @@
 import type { StreamEvent } from './change.js';
 import type { TableSchema } from './schema.js';
 
+/** What a consumer asks of a stream beyond its tables (ChangeLog.stream). */
+export interface StreamRequest {
+  /**
+   * Which changes carry the row's old image (`before` of a change event, core/change.ts), from a
+   * source whose change log has it:
+   * - 'cascades' (the default): the UPDATEs and DELETEs of tables that a foreign key among `tables`
+   *   references with a referential action, where the source does not log its cascades
+   *   (SourceCapabilities.logsCascades false): what the applier derives them from. A source may
+   *   skip reading the other old images' values beyond their key (MySQL reads past them).
+   * - 'whole': every UPDATE and DELETE, for consumers that judge old rows (row filters) or keep
+   *   the stream for unknown readers (the relay).
+   * A source may always give more than asked, never less.
+   */
+  readonly oldImages?: 'cascades' | 'whole';
+}
+
 /**
  * The change log of a source (part of ChangeSource): positions, the stream of changes from a
  * position, and the acknowledgements that let the source discard what the target committed.
@@ -50,7 +66,7 @@ export interface ChangeLog {
    * consumer has dealt with every event of a run when it asks for the next. The iterator applies
    * backpressure: the source stops reading while the consumer does not pull.
    */
-  stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]>;
+  stream(from: string, tables: readonly TableSchema[], signal: AbortSignal, opts?: StreamRequest): AsyncIterable<readonly StreamEvent[]>;
   /**
    * A stream is expected soon (a sync whose session is opening; a standby's warm source, which
    * may be elected at any moment): do

@@ -63,10 +63,12 @@ export type StreamEvent =
       /** The source statement behind the change, where the source tells (metrics only: an upsert applies the same either way). */
       readonly op?: 'insert' | 'update' | 'delete';
       /**
-       * The whole row before an UPDATE (on the upsert of its new image) or a DELETE, from a source
-       * whose change log does not carry its referential actions (SourceCapabilities.logsCascades
-       * false): the applier derives the cascades from it (schema/foreign-keys.ts cascadesOf). An
-       * UPDATE that changed the key carries it on its upsert, not on the delete of the old key.
+       * The whole row before an UPDATE (on the upsert of its new image) or a DELETE, as the
+       * consumer asked (core/change-log.ts StreamRequest.oldImages): by default, from a source whose
+       * change log does not carry its referential actions (SourceCapabilities.logsCascades false),
+       * for the tables a foreign key references with such an action: the applier derives the
+       * cascades from it (schema/foreign-keys.ts cascadesOf). An UPDATE that changed the key
+       * carries it on its upsert, not on the delete of the old key.
        */
       readonly before?: Row;
     }

@@ -447,7 +447,8 @@ export class Relay {
       if (writer.bufferedBytes() > BUFFER_LIMIT) await writer.whenDurable(ordinal);
     };
     try {
-      for await (const evs of source.stream(from, tables, ctl.signal)) for (const ev of evs) {
+      // Whole old images: the relay keeps the stream for syncs whose needs it does not know.
+      for await (const evs of source.stream(from, tables, ctl.signal, { oldImages: 'whole' })) for (const ev of evs) {
         switch (ev.type) {
           case 'begin':
             events = [ev];

@@ -1,4 +1,5 @@
 import type { StreamEvent } from '../core/change.js';
+import type { StreamRequest } from '../core/change-log.js';
 import type { ComparableForm } from '../core/comparable.js';
 import type { TableSchema } from '../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, EncodedChunk, KeyRange } from '../core/source.js';
@@ -171,9 +172,10 @@ class TransformedSource implements ChangeSource {
    * The source's stream, decoded with the source's own definitions of `tables` (consumers' views),
    * its events renamed, trimmed and filtered. Refuses (CONFIG_INVALID) a view the rules would not
    * make of its source definition now: the definitions were stored under other rewrites or
-   * exclusions than this run's, and the target's tables were made under those.
+   * exclusions than this run's, and the target's tables were made under those. With row filters,
+   * every old image is asked for whole: transformChange judges old rows by them.
    */
-  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]> {
+  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal, request?: StreamRequest): AsyncIterable<readonly StreamEvent[]> {
     const current = new Map<string, TableView>();
     for (const t of tables) {
       const v = this.viewOf(t);
@@ -187,7 +189,7 @@ class TransformedSource implements ChangeSource {
       current.set(v.full.name, v);
     }
     const fulls = [...current.values()].map((v) => v.full);
-    for await (const evs of this.inner.stream(from, fulls, signal)) {
+    for await (const evs of this.inner.stream(from, fulls, signal, this.rules.hasFilters ? { ...request, oldImages: 'whole' } : request)) {
       const out: StreamEvent[] = [];
       for (const ev of evs) {
         const t = this.transformEvent(ev, current);

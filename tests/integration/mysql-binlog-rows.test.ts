@@ -114,8 +114,12 @@ async function readBothWays(db: string, schema: TableSchema, start: { file: stri
   let readHere: readonly string[] = [];
   const mismatches: string[] = [];
   let first: RowPlan | undefined;
+  // readKey of the table's own key, and of a wider one: columns of several kinds, one of them
+  // (TIME) read by zongji.
+  const wide = { ...schema, primaryKey: ['tm', 'vc', 'd2', 'dtm6', 'id'].map((n) => schema.columns.findIndex((c) => c.name === n)) };
   (client as ZongjiWithRows).tributaryRows = (entry: RowsTableMap): RowPlan | undefined => {
     const plan = planRows(entry, schema, codecs);
+    const widePlan = planRows(entry, wide, codecs);
     if (!plan) {
       mismatches.push('no plan for the table map');
       return undefined;
@@ -130,6 +134,17 @@ async function readBothWays(db: string, schema: TableSchema, start: { file: stri
         const at = parser._offset;
         const fast = plan.read(parser, present, zongji, current);
         const end = parser._offset;
+        for (const [keyPlan, key] of [[plan, schema.primaryKey], [widePlan, wide.primaryKey]] as const) {
+          parser._offset = at;
+          const keyOnly = keyPlan!.readKey(parser, present, zongji, current);
+          if (parser._offset !== end) mismatches.push(`row ${compared + 1}: readKey (${key.join(',')}) to ${parser._offset}, read to ${end}`);
+          const expected = fast.map((v, i) => (key.includes(i) ? v : null));
+          try {
+            expect(keyOnly).toStrictEqual(expected);
+          } catch {
+            if (mismatches.length < 20) mismatches.push(`row ${compared + 1}: readKey (${key.join(',')}) gave ${keyOnly.map(String).join('|')}`);
+          }
+        }
         parser._offset = at;
         const image = zongjiRow(parser, entry, 1, present, zongji as ZongjiWithRows);
         const slow: Value[] = schema.columns.map((c, i) => codecs[i]!.fromBinlog(image[c.name]));

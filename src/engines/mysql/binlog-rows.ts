@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { civilFromDays } from '../../core/calendar.js';
-import type { Column, TableSchema } from '../../core/schema.js';
+import { isKeyless, type Column, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import { isMysqlSpatial } from './types.js';
 import { normaliseInt, type ColumnCodec } from './values.js';
@@ -64,6 +64,8 @@ interface ZongjiRowsEvent {
   _zongji: ZongjiWithRows;
   /** Set here: the schema the event's rows were read with (undefined: zongji's objects). */
   tributaryReadFor?: TableSchema;
+  /** Set here for an UPDATE or DELETE read by a plan: whether its old images were read whole (else only their key). */
+  tributaryOldWhole?: boolean;
   _tributaryPlan?: RowPlan | null;
 }
 
@@ -71,6 +73,11 @@ interface ZongjiRowsEvent {
 export interface ZongjiWithRows {
   /** The plan for a table map's rows, or undefined to leave them to zongji. */
   tributaryRows?: (entry: RowsTableMap) => RowPlan | undefined;
+  /**
+   * Whether the old images of a table's rows (an UPDATE's before, a DELETE's row) are read whole,
+   * asked once per event its plan reads; false: only their key (RowPlan.readKey). Absent: whole.
+   */
+  tributaryWholeOld?: (schema: TableSchema) => boolean;
 }
 
 // Binlog column type codes (MySQL's enum_field_types, as the table map carries them).
@@ -120,6 +127,10 @@ const BLOB_TYPES = new Set(['tinyblob', 'blob', 'mediumblob', 'longblob']);
 const UTF8 = new Set(['utf8mb4', 'utf8mb3', 'utf8']);
 /** Bytes of a DECIMAL group of 0–9 digits. */
 const DIGIT_BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+/** Bytes of `digits` digits of a binary DECIMAL's integral or fraction part: four a group of nine, then the rest's. */
+const digitsBytes = (digits: number): number => 4 * Math.floor(digits / 9) + (DIGIT_BYTES[digits % 9] as number);
+/** Bytes of each integer type's value. */
+const INT_BYTES: Record<number, number> = { [T_TINY]: 1, [T_SHORT]: 2, [T_INT24]: 3, [T_LONG]: 4, [T_LONGLONG]: 8 };
 
 /** How one binlog column is read: its kind, its schema slot and what the kind needs. */
 interface ColumnReader {
@@ -131,6 +142,8 @@ interface ColumnReader {
   /** DECIMAL: integral and fraction digits. */
   readonly intg: number;
   readonly frac: number;
+  /** Bytes of a value of this column when they are fixed (read past without reading it); 0 when not (text, bytes, zongji's). */
+  readonly width: number;
   readonly choices: readonly string[] | undefined;
   readonly codec: ColumnCodec | undefined;
 }
@@ -149,6 +162,12 @@ export interface RowPlan {
    * client (its decoder, for the columns left to it, reads the client's options).
    */
   read(parser: Parser, present: Buffer, client: unknown, entry: RowsTableMap): Value[];
+  /**
+   * As read, but only the schema's key columns (primaryKey) are read into values: every other
+   * slot is null, its bytes read past. A table without a key (isKeyless) is read whole, its whole
+   * row being its key. For old images whose other values nobody asked for.
+   */
+  readKey(parser: Parser, present: Buffer, client: unknown, entry: RowsTableMap): Value[];
 }
 
 /** zongji's value decoder (lib/common.js readMysqlValue): the fallback for the columns not read here. */
@@ -156,7 +175,7 @@ type ReadMysqlValue = (parser: Parser, column: MapColumn, columnSchema: MapColum
 
 interface ZongjiModules {
   readonly readMysqlValue: ReadMysqlValue;
-  readonly rowsEvents: { readonly WriteRows: { prototype: object }; readonly UpdateRows: { prototype: object } };
+  readonly rowsEvents: { readonly WriteRows: { prototype: object }; readonly DeleteRows: { prototype: object }; readonly UpdateRows: { prototype: object } };
 }
 
 /**
@@ -175,7 +194,7 @@ const zongji = await loadZongji();
 /** The reader of one binlog column into a schema column (slot -1: the schema has no such column; it is read past). */
 function readerFor(column: MapColumn, columnSchema: MapColumnSchema, slot: number, schema: TableSchema, codec: ColumnCodec | undefined): ColumnReader {
   const col = slot >= 0 ? schema.columns[slot] : undefined;
-  const base = { slot, size: 0, intg: 0, frac: 0, choices: undefined, codec };
+  const base = { slot, size: 0, intg: 0, frac: 0, width: 0, choices: undefined, codec };
   const fallback: ColumnReader = { ...base, kind: K_FALLBACK };
   if (!col) return fallback;
   const t = col.dataType;
@@ -189,29 +208,29 @@ function readerFor(column: MapColumn, columnSchema: MapColumnSchema, slot: numbe
       if (!INTEGER_TYPES.has(t) || columnSchema.UNSIGNED === undefined) return fallback;
       const kinds: Record<number, [number, number]> = { [T_TINY]: [K_INT8, K_UINT8], [T_SHORT]: [K_INT16, K_UINT16], [T_INT24]: [K_INT24, K_UINT24], [T_LONG]: [K_INT32, K_UINT32], [T_LONGLONG]: [K_INT64, K_UINT64] };
       const [signed, unsignedKind] = kinds[column.type] as [number, number];
-      return { ...base, kind: columnSchema.UNSIGNED ? unsignedKind : signed };
+      return { ...base, kind: columnSchema.UNSIGNED ? unsignedKind : signed, width: INT_BYTES[column.type] as number };
     }
     case T_FLOAT:
-      return t === 'float' ? { ...base, kind: K_FLOAT } : fallback;
+      return t === 'float' ? { ...base, kind: K_FLOAT, width: 4 } : fallback;
     case T_DOUBLE:
-      return t === 'double' ? { ...base, kind: K_DOUBLE } : fallback;
+      return t === 'double' ? { ...base, kind: K_DOUBLE, width: 8 } : fallback;
     case T_NEWDECIMAL: {
       const precision = meta.precision ?? 0;
       const scale = meta.decimals ?? 0;
-      return t === 'decimal' && precision > 0 ? { ...base, kind: K_DECIMAL, intg: precision - scale, frac: scale } : fallback;
+      return t === 'decimal' && precision > 0 ? { ...base, kind: K_DECIMAL, intg: precision - scale, frac: scale, width: digitsBytes(precision - scale) + digitsBytes(scale) } : fallback;
     }
     case T_DATE:
-      return t === 'date' ? { ...base, kind: K_DATE } : fallback;
+      return t === 'date' ? { ...base, kind: K_DATE, width: 3 } : fallback;
     case T_DATETIME2:
     case T_TIMESTAMP2: {
       const fsp = meta.decimals ?? 0;
       if (t !== (column.type === T_DATETIME2 ? 'datetime' : 'timestamp') || fsp !== (col.scale ?? 0) || fsp > 6) return fallback;
-      return { ...base, kind: column.type === T_DATETIME2 ? K_DATETIME2 : K_TIMESTAMP2, size: fsp };
+      return { ...base, kind: column.type === T_DATETIME2 ? K_DATETIME2 : K_TIMESTAMP2, size: fsp, width: (column.type === T_DATETIME2 ? 5 : 4) + ((fsp + 1) >> 1) };
     }
     case T_YEAR:
-      return t === 'year' ? { ...base, kind: K_YEAR } : fallback;
+      return t === 'year' ? { ...base, kind: K_YEAR, width: 1 } : fallback;
     case T_ENUM:
-      return t === 'enum' && columnSchema.ENUM_VALUES && (meta.size === 1 || meta.size === 2) ? { ...base, kind: K_ENUM, size: meta.size, choices: columnSchema.ENUM_VALUES } : fallback;
+      return t === 'enum' && columnSchema.ENUM_VALUES && (meta.size === 1 || meta.size === 2) ? { ...base, kind: K_ENUM, size: meta.size, width: meta.size, choices: columnSchema.ENUM_VALUES } : fallback;
     case T_VARCHAR:
     case T_STRING: {
       const size = (meta.max_length ?? 0) > 255 ? 2 : 1;
@@ -367,154 +386,174 @@ export function planRows(entry: RowsTableMap, schema: TableSchema, codecs: reado
   }
   if (seen.size !== schema.columns.length) return undefined;
   const width = schema.columns.length;
+  // Per binlog column, 1 when readKey reads its value: a key column's, or every one of a keyless table.
+  const keyed = new Set(schema.primaryKey);
+  const keyColumns = Uint8Array.from(readers, (r) => (isKeyless(schema) || keyed.has(r.slot) ? 1 : 0));
+  /** One row image; with `only`, the values of the binlog columns it marks, the others read past. */
+  const readImage = (parser: Parser, present: Buffer, client: unknown, current: RowsTableMap, only: Uint8Array | undefined): Value[] => {
+    const buf = parser._buffer;
+    let presentCount = 0;
+    for (let i = 0; i < readers.length; i++) if ((present[i >> 3] as number) & (1 << (i & 7))) presentCount++;
+    const nulls = parser._offset;
+    let o = nulls + ((presentCount + 7) >> 3);
+    const row = new Array<Value>(width);
+    for (let i = 0, bit = 0; i < readers.length; i++) {
+      const r = readers[i] as ColumnReader;
+      // A column absent from the image, or NULL, is null (every codec maps null to null).
+      if (((present[i >> 3] as number) & (1 << (i & 7))) === 0) {
+        if (r.slot >= 0) row[r.slot] = null;
+        continue;
+      }
+      const isNull = ((buf[nulls + (bit >> 3)] as number) & (1 << (bit & 7))) !== 0;
+      bit++;
+      if (isNull || (only !== undefined && only[i] === 0)) {
+        if (r.slot >= 0) row[r.slot] = null;
+        if (!isNull) o = pastValue(r, buf, o, parser, current.columns[i] as MapColumn, current.columnSchemas[i] as MapColumnSchema, current, client);
+        continue;
+      }
+      let v: Value;
+      switch (r.kind) {
+        case K_INT8:
+          v = BigInt(buf.readInt8(o));
+          o += 1;
+          break;
+        case K_UINT8:
+          v = BigInt(buf[o] as number);
+          o += 1;
+          break;
+        case K_INT16:
+          v = BigInt(buf.readInt16LE(o));
+          o += 2;
+          break;
+        case K_UINT16:
+          v = BigInt(buf.readUInt16LE(o));
+          o += 2;
+          break;
+        case K_INT24:
+          v = BigInt(buf.readIntLE(o, 3));
+          o += 3;
+          break;
+        case K_UINT24:
+          v = BigInt(buf.readUIntLE(o, 3));
+          o += 3;
+          break;
+        case K_INT32:
+          v = BigInt(buf.readInt32LE(o));
+          o += 4;
+          break;
+        case K_UINT32:
+          v = BigInt(buf.readUInt32LE(o));
+          o += 4;
+          break;
+        case K_INT64:
+          v = buf.readBigInt64LE(o);
+          o += 8;
+          break;
+        case K_UINT64:
+          v = buf.readBigUInt64LE(o);
+          o += 8;
+          break;
+        case K_FLOAT:
+          v = buf.readFloatLE(o);
+          o += 4;
+          break;
+        case K_DOUBLE:
+          v = buf.readDoubleLE(o);
+          o += 8;
+          break;
+        case K_DECIMAL:
+          v = readDecimal(buf, o, r.intg, r.frac);
+          o = decimalEnd;
+          break;
+        case K_DATE: {
+          const raw = buf.readUIntLE(o, 3);
+          o += 3;
+          v = `${year4(raw >>> 9)}-${pad2((raw >>> 5) & 15)}-${pad2(raw & 31)}`;
+          break;
+        }
+        case K_DATETIME2: {
+          // 40 bits: sign, year × 13 + month (17), day (5), hour (5), minute (6), second (6).
+          const high = buf.readUInt32BE(o);
+          const low = buf.readUInt32BE(o + 1);
+          o += 5;
+          const ym = (high >>> 14) & 0x1ffff;
+          v = `${year4(Math.floor(ym / 13))}-${pad2(ym % 13)}-${pad2((low >>> 17) & 31)} ${pad2((low >>> 12) & 31)}:${pad2((low >>> 6) & 63)}:${pad2(low & 63)}${fraction(buf, o, r.size)}`;
+          o += (r.size + 1) >> 1;
+          break;
+        }
+        case K_TIMESTAMP2: {
+          const secs = buf.readInt32BE(o);
+          o += 4;
+          const frac = fraction(buf, o, r.size);
+          o += (r.size + 1) >> 1;
+          if (secs === 0 && (frac === '' || /^\.0+$/.test(frac))) v = '0000-00-00 00:00:00' + frac;
+          else {
+            const days = Math.floor(secs / 86400);
+            const sec = secs - days * 86400;
+            const [y, m, d] = civilFromDays(days);
+            v = `${year4(y)}-${pad2(m)}-${pad2(d)} ${pad2(Math.floor(sec / 3600))}:${pad2(Math.floor((sec % 3600) / 60))}:${pad2(sec % 60)}${frac}`;
+          }
+          break;
+        }
+        case K_YEAR: {
+          const y = buf[o] as number;
+          o += 1;
+          v = y === 0 ? 0n : BigInt(y + 1900);
+          break;
+        }
+        case K_ENUM: {
+          const index = r.size === 1 ? (buf[o] as number) : buf.readUInt16LE(o);
+          o += r.size;
+          // An invalid value (index 0) reads as '' on the query path too.
+          v = (r.choices as readonly string[])[index - 1] ?? '';
+          break;
+        }
+        case K_TEXT:
+        case K_BYTES: {
+          const n = r.size === 1 ? (buf[o] as number) : r.size === 2 ? buf.readUInt16LE(o) : buf.readUIntLE(o, r.size);
+          o += r.size;
+          v = r.kind === K_TEXT ? buf.toString('utf8', o, o + n) : buf.subarray(o, o + n);
+          o += n;
+          break;
+        }
+        default: {
+          parser._offset = o;
+          const raw = zongji.readMysqlValue(parser, current.columns[i] as MapColumn, current.columnSchemas[i] as MapColumnSchema, current, client);
+          o = parser._offset;
+          if (r.slot < 0) continue;
+          v = r.codec ? r.codec.fromBinlog(raw) : (raw as Value);
+        }
+      }
+      if (r.slot >= 0) row[r.slot] = typeof v === 'bigint' && r.kind <= K_UINT64 && v < 0n ? normaliseInt(v, schema.columns[r.slot] as Column) : v;
+    }
+    parser._offset = o;
+    return row;
+  };
   return {
     schema,
     readHere: readers.filter((r) => r.kind !== K_FALLBACK && r.slot >= 0).map((r) => (schema.columns[r.slot] as Column).name),
     fits: (other) => other === entry || sameReaders(entry, other),
-    read(parser: Parser, present: Buffer, client: unknown, current: RowsTableMap): Value[] {
-      const buf = parser._buffer;
-      let presentCount = 0;
-      for (let i = 0; i < readers.length; i++) if ((present[i >> 3] as number) & (1 << (i & 7))) presentCount++;
-      const nulls = parser._offset;
-      let o = nulls + ((presentCount + 7) >> 3);
-      const row = new Array<Value>(width);
-      for (let i = 0, bit = 0; i < readers.length; i++) {
-        const r = readers[i] as ColumnReader;
-        // A column absent from the image, or NULL, is null (every codec maps null to null).
-        if (((present[i >> 3] as number) & (1 << (i & 7))) === 0) {
-          if (r.slot >= 0) row[r.slot] = null;
-          continue;
-        }
-        const isNull = ((buf[nulls + (bit >> 3)] as number) & (1 << (bit & 7))) !== 0;
-        bit++;
-        if (isNull) {
-          if (r.slot >= 0) row[r.slot] = null;
-          continue;
-        }
-        let v: Value;
-        switch (r.kind) {
-          case K_INT8:
-            v = BigInt(buf.readInt8(o));
-            o += 1;
-            break;
-          case K_UINT8:
-            v = BigInt(buf[o] as number);
-            o += 1;
-            break;
-          case K_INT16:
-            v = BigInt(buf.readInt16LE(o));
-            o += 2;
-            break;
-          case K_UINT16:
-            v = BigInt(buf.readUInt16LE(o));
-            o += 2;
-            break;
-          case K_INT24:
-            v = BigInt(buf.readIntLE(o, 3));
-            o += 3;
-            break;
-          case K_UINT24:
-            v = BigInt(buf.readUIntLE(o, 3));
-            o += 3;
-            break;
-          case K_INT32:
-            v = BigInt(buf.readInt32LE(o));
-            o += 4;
-            break;
-          case K_UINT32:
-            v = BigInt(buf.readUInt32LE(o));
-            o += 4;
-            break;
-          case K_INT64:
-            v = buf.readBigInt64LE(o);
-            o += 8;
-            break;
-          case K_UINT64:
-            v = buf.readBigUInt64LE(o);
-            o += 8;
-            break;
-          case K_FLOAT:
-            v = buf.readFloatLE(o);
-            o += 4;
-            break;
-          case K_DOUBLE:
-            v = buf.readDoubleLE(o);
-            o += 8;
-            break;
-          case K_DECIMAL:
-            v = readDecimal(buf, o, r.intg, r.frac);
-            o = decimalEnd;
-            break;
-          case K_DATE: {
-            const raw = buf.readUIntLE(o, 3);
-            o += 3;
-            v = `${year4(raw >>> 9)}-${pad2((raw >>> 5) & 15)}-${pad2(raw & 31)}`;
-            break;
-          }
-          case K_DATETIME2: {
-            // 40 bits: sign, year × 13 + month (17), day (5), hour (5), minute (6), second (6).
-            const high = buf.readUInt32BE(o);
-            const low = buf.readUInt32BE(o + 1);
-            o += 5;
-            const ym = (high >>> 14) & 0x1ffff;
-            v = `${year4(Math.floor(ym / 13))}-${pad2(ym % 13)}-${pad2((low >>> 17) & 31)} ${pad2((low >>> 12) & 31)}:${pad2((low >>> 6) & 63)}:${pad2(low & 63)}${fraction(buf, o, r.size)}`;
-            o += (r.size + 1) >> 1;
-            break;
-          }
-          case K_TIMESTAMP2: {
-            const secs = buf.readInt32BE(o);
-            o += 4;
-            const frac = fraction(buf, o, r.size);
-            o += (r.size + 1) >> 1;
-            if (secs === 0 && (frac === '' || /^\.0+$/.test(frac))) v = '0000-00-00 00:00:00' + frac;
-            else {
-              const days = Math.floor(secs / 86400);
-              const sec = secs - days * 86400;
-              const [y, m, d] = civilFromDays(days);
-              v = `${year4(y)}-${pad2(m)}-${pad2(d)} ${pad2(Math.floor(sec / 3600))}:${pad2(Math.floor((sec % 3600) / 60))}:${pad2(sec % 60)}${frac}`;
-            }
-            break;
-          }
-          case K_YEAR: {
-            const y = buf[o] as number;
-            o += 1;
-            v = y === 0 ? 0n : BigInt(y + 1900);
-            break;
-          }
-          case K_ENUM: {
-            const index = r.size === 1 ? (buf[o] as number) : buf.readUInt16LE(o);
-            o += r.size;
-            // An invalid value (index 0) reads as '' on the query path too.
-            v = (r.choices as readonly string[])[index - 1] ?? '';
-            break;
-          }
-          case K_TEXT:
-          case K_BYTES: {
-            const n = r.size === 1 ? (buf[o] as number) : r.size === 2 ? buf.readUInt16LE(o) : buf.readUIntLE(o, r.size);
-            o += r.size;
-            v = r.kind === K_TEXT ? buf.toString('utf8', o, o + n) : buf.subarray(o, o + n);
-            o += n;
-            break;
-          }
-          default: {
-            parser._offset = o;
-            const raw = zongji.readMysqlValue(parser, current.columns[i] as MapColumn, current.columnSchemas[i] as MapColumnSchema, current, client);
-            o = parser._offset;
-            if (r.slot < 0) continue;
-            v = r.codec ? r.codec.fromBinlog(raw) : (raw as Value);
-          }
-        }
-        if (r.slot >= 0) row[r.slot] = typeof v === 'bigint' && r.kind <= K_UINT64 && v < 0n ? normaliseInt(v, schema.columns[r.slot] as Column) : v;
-      }
-      parser._offset = o;
-      return row;
-    },
+    read: (parser, present, client, current) => readImage(parser, present, client, current, undefined),
+    readKey: (parser, present, client, current) => readImage(parser, present, client, current, keyColumns),
   };
+}
+
+/** Where a non-NULL value of a column read by `r` ends, from `o`: its value is not read, zongji's columns aside. */
+function pastValue(r: ColumnReader, buf: Buffer, o: number, parser: Parser, column: MapColumn, columnSchema: MapColumnSchema, current: RowsTableMap, client: unknown): number {
+  if (r.width > 0) return o + r.width;
+  if (r.kind === K_TEXT || r.kind === K_BYTES) {
+    const n = r.size === 1 ? (buf[o] as number) : r.size === 2 ? buf.readUInt16LE(o) : buf.readUIntLE(o, r.size);
+    return o + r.size + n;
+  }
+  parser._offset = o;
+  zongji.readMysqlValue(parser, column, columnSchema, current, client);
+  return parser._offset;
 }
 
 type FetchOneRow = (this: ZongjiRowsEvent, parser: Parser) => unknown;
 
 const rowsEventProto = Object.getPrototypeOf(zongji.rowsEvents.WriteRows.prototype) as { _fetchOneRow: FetchOneRow };
+const deleteRowsProto = zongji.rowsEvents.DeleteRows.prototype as { _fetchOneRow?: FetchOneRow };
 const updateRowsProto = zongji.rowsEvents.UpdateRows.prototype as { _fetchOneRow: FetchOneRow };
 /** zongji's own row decoding (an object keyed by column name; for an update, its before and after). */
 const zongjiFetch = rowsEventProto._fetchOneRow;
@@ -529,6 +568,12 @@ function planOf(evt: ZongjiRowsEvent): RowPlan | null {
     if (plan) evt.tributaryReadFor = plan.schema;
   }
   return evt._tributaryPlan;
+}
+
+/** An old image of an UPDATE or DELETE read by `plan`: whole or its key only, as the client says once per event. */
+function readOld(evt: ZongjiRowsEvent, plan: RowPlan, parser: Parser, entry: RowsTableMap): Value[] {
+  evt.tributaryOldWhole ??= evt._zongji.tributaryWholeOld?.(plan.schema) ?? true;
+  return evt.tributaryOldWhole ? plan.read(parser, evt.columns_present_bitmap, evt._zongji, entry) : plan.readKey(parser, evt.columns_present_bitmap, evt._zongji, entry);
 }
 
 let installed = false;
@@ -546,11 +591,15 @@ export function installRowReader(): void {
     const plan = planOf(this);
     return plan ? plan.read(parser, this.columns_present_bitmap, this._zongji, this.tableMap[this.tableId] as RowsTableMap) : zongjiFetch.call(this, parser);
   };
+  deleteRowsProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
+    const plan = planOf(this);
+    return plan ? readOld(this, plan, parser, this.tableMap[this.tableId] as RowsTableMap) : zongjiFetch.call(this, parser);
+  };
   updateRowsProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
     const plan = planOf(this);
     if (!plan) return zongjiFetchUpdate.call(this, parser);
     const entry = this.tableMap[this.tableId] as RowsTableMap;
-    const before = plan.read(parser, this.columns_present_bitmap, this._zongji, entry);
+    const before = readOld(this, plan, parser, entry);
     return { before, after: plan.read(parser, this.columns_present_bitmap2 as Buffer, this._zongji, entry) };
   };
 }

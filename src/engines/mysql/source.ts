@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { bufferedChunk } from '../../core/encoded.js';
 import type { StreamEvent } from '../../core/change.js';
+import type { StreamRequest } from '../../core/change-log.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { ETCD_JSON_LINES, MYSQL_TSV, PG_COPY_TEXT } from '../../core/formats.js';
 import type { ComparableForm } from '../../core/comparable.js';
@@ -616,7 +617,7 @@ export class MysqlSource implements ChangeSource {
     return this.pool;
   }
 
-  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal): AsyncIterable<readonly StreamEvent[]> {
+  async *stream(from: string, tables: readonly TableSchema[], signal: AbortSignal, request?: StreamRequest): AsyncIterable<readonly StreamEvent[]> {
     const useGtid = await this.useGtid();
     try {
       const binlog: BinlogOptions = {
@@ -625,6 +626,7 @@ export class MysqlSource implements ChangeSource {
         from: positions.decodePosition(from),
         useGtid,
         tables,
+        ...(request?.oldImages ? { oldImages: request.oldImages } : {}),
         catalogue: new Map(tables.flatMap((t) => {
           const now = this.described.get(t.name);
           return now && JSON.stringify(now.columns.map((c) => c.name)) !== JSON.stringify(t.columns.map((c) => c.name)) ? [[t.name, now] as const] : [];

@@ -17,6 +17,7 @@ import { connectionOptions } from './connection.js';
 import { decodePosition, encodePosition, type BinlogPosition } from './position.js';
 import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
 import { watchDump } from './heartbeat.js';
+import { tablesWithReferentialActions } from '../../schema/foreign-keys.js';
 import { installRowReader, planRows, type RowPlan, type RowsTableMap, type ZongjiWithRows } from './binlog-rows.js';
 import { describeDsn } from '../../config/dsn.js';
 import { quoteId } from './sql.js';
@@ -30,6 +31,14 @@ export interface BinlogOptions {
   /** Resume by GTID (when the position has one) instead of file+position. */
   readonly useGtid: boolean;
   readonly tables: readonly TableSchema[];
+  /**
+   * Which UPDATEs and DELETEs carry the row's whole old image (ChangeLog.stream's StreamRequest):
+   * 'cascades' (default) those of tables a foreign key with a referential action references, by
+   * the definitions of the moment (a key added while streaming counts from its statement on), and
+   * of tables without a key; the other old images are read for their key only (binlog-rows.ts
+   * readKey).
+   */
+  readonly oldImages?: 'cascades' | 'whole';
   /**
    * Whether the sync's table selection takes a table of this name: a table created, or renamed
    * into such a name, while streaming is synced from its statement on. Default: none.
@@ -97,6 +106,19 @@ function fits(schema: TableSchema, image: Record<string, unknown>): boolean {
   return schema.columns.every((c) => c.name in image);
 }
 
+/** The decoders of the synced tables, with a version that moves whenever one is set or deleted. */
+class Decoders extends Map<string, TableDecoder> {
+  version = 0;
+  override set(name: string, decoder: TableDecoder): this {
+    this.version++;
+    return super.set(name, decoder);
+  }
+  override delete(name: string): boolean {
+    this.version++;
+    return super.delete(name);
+  }
+}
+
 function decoderOf(schema: TableSchema): TableDecoder {
   return { schema, codecs: schema.columns.map((c) => codecFor(c, quoteId(c.name))) };
 }
@@ -111,7 +133,7 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   const multi = opts.databases;
   /** A table of the binlog under the sync's name for it; undefined when its database is not synced. */
   const nameOf = (schema: string, table: string): string | undefined => (multi ? (multi.includes(schema) ? qualify(schema, table) : undefined) : schema === db ? table : undefined);
-  const decoders = new Map<string, TableDecoder>();
+  const decoders = new Decoders();
   const shadows = new ShadowTables(opts.shadows);
   // Shadows stored with the checkpoint are followed again; their rows are never decoded.
   shadows.restore(opts.tables);
@@ -128,6 +150,13 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
   // turn comes.
   installRowReader();
   const plans = new Map<string, RowPlan>();
+  // Old images the applier derives cascades from, by the definitions of the moment.
+  let referenced: { version: number; tables: ReadonlySet<string> } = { version: -1, tables: new Set() };
+  (client as ZongjiWithRows).tributaryWholeOld = (schema: TableSchema): boolean => {
+    if (opts.oldImages === 'whole' || isKeyless(schema)) return true;
+    if (referenced.version !== decoders.version) referenced = { version: decoders.version, tables: tablesWithReferentialActions([...decoders.values()].map((d) => d.schema)) };
+    return referenced.tables.has(schema.name);
+  };
   (client as ZongjiWithRows).tributaryRows = (entry: RowsTableMap) => {
     if (deferred !== undefined) {
       // Its table map is handled (keepSpatialBytes) only when its turn comes, after zongji has read the rows.
@@ -300,6 +329,8 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
       return row;
     };
     const keyOf = (row: Value[]) => rowKey(schema, row);
+    // Old images read for their key only (binlog-rows.ts readKey) go out as keys, without `before`.
+    const wholeOld = (evt as { tributaryOldWhole?: boolean }).tributaryOldWhole !== false;
     // A keyless table's UPDATE is always a delete of the old image plus an insert of the new one:
     // an upsert alone would insert a second row.
     const keyless = isKeyless(schema);
@@ -313,14 +344,15 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         // The binlog does not carry what InnoDB's cascades did: `before` lets the applier redo them.
         const bytes = rowBytes(after) + rowBytes(before);
         if (keyless || !sameKey(oldKey, newKey)) emitChange({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
-        emitChange({ type: 'change', change: { kind: 'upsert', table: schema.name, key: newKey, row: after }, op: 'update', before }, bytes);
+        const change: Change = { kind: 'upsert', table: schema.name, key: newKey, row: after };
+        emitChange(wholeOld ? { type: 'change', change, op: 'update', before } : { type: 'change', change, op: 'update' }, bytes);
       } else {
         const row = toRow(r as Record<string, unknown>);
         const change: Change =
           kind === 'write'
             ? { kind: 'upsert', table: schema.name, key: keyOf(row), row }
             : { kind: 'delete', table: schema.name, key: keyOf(row) };
-        emitChange(kind === 'write' ? { type: 'change', change, op: 'insert' } : { type: 'change', change, op: 'delete', before: row }, rowBytes(row));
+        emitChange(kind === 'write' ? { type: 'change', change, op: 'insert' } : wholeOld ? { type: 'change', change, op: 'delete', before: row } : { type: 'change', change, op: 'delete' }, rowBytes(row));
       }
     }
   };
