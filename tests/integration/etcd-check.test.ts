@@ -162,13 +162,19 @@ describe('tributary check → etcd', () => {
     expect(missing.stderr).toMatch(/TRIB_DSN_INVALID: .*\?ca=\/nonexistent\/ca\.pem cannot be read \(ENOENT\)/);
   });
 
-  it('TLS with --client-cert-auth: ?ca=&cert=&key= connects; without a client certificate, a clear error; cert without key is refused', async () => {
+  it('TLS with --client-cert-auth: ?ca=&cert=&key= connects (check and a copy); without a client certificate, a clear error; cert without key is refused', async () => {
     const files = mtls.tls;
     if (!files) throw new Error('no TLS files');
-    const ok = await check(`${mtls.url('m')}?ca=${files.ca}&cert=${files.cert}&key=${files.key}`);
+    const withCert = `${mtls.url('m')}?ca=${files.ca}&cert=${files.cert}&key=${files.key}`;
+    const ok = await check(withCert);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(line(ok.stdout, 'write permission')).toMatch(/✔/);
     expect(line(ok.stdout, 'etcd space (--quota-backend-bytes)')).toMatch(/✔ .*used of 2048\.0 MiB/);
+    // The copy's transactions go over HTTP/2 of their own (unary.ts), with the same certificate.
+    const copy = await runCli(['sync', '--copy-only', '--source', maria.url('ok'), '--target', withCert], {}, 60_000);
+    expect(copy.code, copy.stdout + copy.stderr).toBe(0);
+    const c = client(mtls, { credentials: { rootCertificate: readFileSync(files.ca), certChain: readFileSync(files.cert), privateKey: readFileSync(files.key) } });
+    expect(await c.getAll().prefix('/m/orders/').count()).toBe(3);
     const noCert = await check(`${mtls.url('m')}?ca=${files.ca}`);
     expect(noCert.code).not.toBe(0);
     expect(line(noCert.stdout, 'connection')).toMatch(/✘ connection: .*no endpoint answered \(.*bad certificate.*\); fix: .*client certificate \(--client-cert-auth\): give \?cert=FILE&key=FILE/);

@@ -4,6 +4,7 @@ import { Etcd3, GRPCResourceExhastedError, isRecoverableError, type IOptions } f
 import { describeDsn, type Dsn } from '../../config/dsn.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { networkError } from '../network.js';
+import type { UnaryTls } from './unary.js';
 
 /**
  * The URL's options for TLS, as query parameters: `tls=1` (the system's roots), `ca=FILE` (a root
@@ -61,10 +62,7 @@ export function clientOptions(dsn: Dsn, role: string): IOptions {
   if (unknown.length) {
     throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: unknown URL option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; an etcd URL takes ${TLS_PARAMS.join(', ')} (e.g. ?ca=/etc/etcd/ca.pem)`);
   }
-  const tls = tlsOf(dsn);
-  if ((dsn.params.cert === undefined) !== (dsn.params.key === undefined)) {
-    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: a client certificate needs both ?cert= and ?key=; give both PEM files, or neither`);
-  }
+  const tls = tlsFiles(dsn, role);
   const scheme = tls ? 'https' : 'http';
   const opts: { -readonly [K in keyof IOptions]: IOptions[K] } = {
     hosts: dsn.endpoints.map((e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`),
@@ -72,14 +70,28 @@ export function clientOptions(dsn: Dsn, role: string): IOptions {
     faultHandling: faultHandling(),
   };
   if (tls) {
-    const rootCertificate = dsn.params.ca !== undefined ? readPem(dsn, 'ca', role) : undefined;
     opts.credentials = {
-      rootCertificate: rootCertificate ?? (undefined as unknown as Buffer),
-      ...(dsn.params.cert !== undefined ? { certChain: readPem(dsn, 'cert', role), privateKey: readPem(dsn, 'key', role) } : {}),
+      rootCertificate: tls.ca ?? (undefined as unknown as Buffer),
+      ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}),
     };
   }
   if (dsn.user) opts.auth = { username: dsn.user, password: dsn.password };
   return opts;
+}
+
+/**
+ * The URL's TLS as PEM contents (`ca`, a client `cert` and `key`), or undefined without TLS; `{}`
+ * trusts the system's roots. Read once per client.
+ */
+export function tlsFiles(dsn: Dsn, role: string): UnaryTls | undefined {
+  if (!tlsOf(dsn)) return undefined;
+  if ((dsn.params.cert === undefined) !== (dsn.params.key === undefined)) {
+    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: a client certificate needs both ?cert= and ?key=; give both PEM files, or neither`);
+  }
+  return {
+    ...(dsn.params.ca !== undefined ? { ca: readPem(dsn, 'ca', role) } : {}),
+    ...(dsn.params.cert !== undefined ? { cert: readPem(dsn, 'cert', role), key: readPem(dsn, 'key', role) } : {}),
+  };
 }
 
 /** A client of the URL's cluster (etcd3 connects lazily: the first call reports a failure). */

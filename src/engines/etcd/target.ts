@@ -17,7 +17,8 @@ import type { ValueConventions } from '../engine.js';
 import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, Pipeline, putOp, putRowOp, send, type Op, type Sender } from './apply.js';
 import { targetRequirements } from './check.js';
 import { CheckpointKeys } from './checkpoint.js';
-import { connectError, openClient } from './connection.js';
+import { connectError, openClient, tlsFiles } from './connection.js';
+import { UnaryChannel } from './unary.js';
 import { clearOps, planDocuments, rewriteOps } from './ddl.js';
 import { KeyLayout, type LayoutName } from './keys.js';
 import { EtcdSyncLock } from './lock.js';
@@ -55,6 +56,8 @@ export class EtcdTarget implements Target {
   private readonly cp: CheckpointKeys;
   private readonly where: string;
   private etcd: Etcd3 | undefined;
+  /** The data path's transactions written straight onto HTTP/2 (unary.ts), from connect() to close(). */
+  private unary: UnaryChannel | undefined;
   /** What every transaction compares once lock() took the sync: its lease lock, or its leadership's fence (fence.ts). */
   private syncLock: TxnGuard | undefined;
   /** The leadership's fence, in coordinator mode: its takeover may wait for ensureSchema (fence.ts). */
@@ -95,7 +98,7 @@ export class EtcdTarget implements Target {
 
   private senderFor(): Sender {
     return {
-      write: (compare, ops) => writeTxn(this.client, encodeTxn(compare, ops)),
+      write: (compare, ops) => writeTxn(this.client, encodeTxn(compare, ops), this.unary),
       maxOps: this.opts.maxTxnOps,
       fence: () => this.syncLock?.fence() ?? [],
       // Without a guard no transaction carries a compare, so none fails one.
@@ -119,6 +122,7 @@ export class EtcdTarget implements Target {
       throw connectError(err, this.opts.dsn, 'target');
     }
     this.etcd = client;
+    this.unary = new UnaryChannel(tlsFiles(this.opts.dsn, 'target'));
     this.readBack = new EtcdReadBack({ client, layout: this.layout, conventions: this.opts.conventions });
   }
 
@@ -128,6 +132,8 @@ export class EtcdTarget implements Target {
     this.epochFence = undefined;
     this.etcd?.close();
     this.etcd = undefined;
+    this.unary?.close();
+    this.unary = undefined;
   }
 
   /**

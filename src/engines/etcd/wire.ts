@@ -1,6 +1,7 @@
 import type { Etcd3, ICompare } from 'etcd3';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { perObject } from '../../core/memo.js';
+import type { UnaryChannel } from './unary.js';
 
 /**
  * The write transactions of the sync (copy, stream, checkpoints) reach etcd through here: the
@@ -11,7 +12,8 @@ import { perObject } from '../../core/memo.js';
  *
  * The call still goes through the etcd3 client's connection pool (`exec`): its choice of host and
  * failover between endpoints, its retry of recoverable errors, its TLS credentials and auth token
- * (renewed when etcd says it expired), and its errors, as `kv.txn` has them.
+ * (renewed when etcd says it expired), and its errors, as `kv.txn` has them. Given a UnaryChannel
+ * (unary.ts), the call itself is written straight onto HTTP/2 instead of through grpc-js.
  *
  * Contract: `encodeTxn` encodes what `kv.txn({ compare, success, failure: [] })` would for the
  * compares and the puts and deletes given (no reads, no nested transactions, no leases on puts);
@@ -227,13 +229,34 @@ export function succeededOf(b: Buffer): boolean {
 
 /** What this module needs of the etcd3 client's pool (ICallable, reached as Namespace's `pool`). */
 interface Pool {
-  exec<T>(service: 'KV', method: string, params: unknown): Promise<T>;
+  exec<T>(service: 'KV', method: string, params: unknown, options?: object): Promise<T>;
   withConnection<R>(service: 'KV', fn: (args: { client: object }) => R): Promise<R>;
 }
 
 type Callback = (err: Error | null, value?: boolean) => void;
 interface UnaryCaller {
   makeUnaryRequest(path: string, serialize: (b: Buffer) => Buffer, deserialize: (b: Buffer) => boolean, arg: Buffer, metadata: unknown, options: unknown, cb: Callback): unknown;
+  getChannel(): { getTarget(): string };
+}
+/** What the pool hands the method of a grpc-js call's metadata (a grpc-js Metadata). */
+interface CallMetadata {
+  getMap(): Record<string, string | Buffer>;
+}
+
+/** The call option carrying a UnaryChannel from writeTxn to the method (the pool passes call options through). */
+const UNARY = Symbol('tributary unary channel');
+const TXN_PATH = '/etcdserverpb.KV/Txn';
+
+/** A grpc-js client's endpoint as host:port ('dns:127.0.0.1:2379' → '127.0.0.1:2379'). */
+function authorityOf(client: UnaryCaller): string {
+  return client.getChannel().getTarget().replace(/^dns:(\/\/[^/]*\/)?/, '');
+}
+
+/** The call's metadata as HTTP/2 headers (etcd's is its auth token; binary values in base64, as gRPC sends them). */
+function headersOf(metadata: CallMetadata | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata?.getMap() ?? {})) out[k] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+  return out;
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -252,8 +275,30 @@ async function install(pool: Pool): Promise<void> {
   if (Object.prototype.hasOwnProperty.call(proto, ENCODED_TXN)) return;
   if (typeof (proto as Partial<UnaryCaller>).makeUnaryRequest !== 'function') throw new TributaryError(ErrorCode.INTERNAL, 'etcd3\u2019s KV service client is not a grpc-js client; pin etcd3 as package.json does');
   Object.defineProperty(proto, ENCODED_TXN, {
-    value: function (this: UnaryCaller, body: Buffer, metadata: unknown, options: unknown, cb: Callback) {
-      return this.makeUnaryRequest('/etcdserverpb.KV/Txn', identity, succeededOf, body, metadata, options, cb);
+    value: function (this: UnaryCaller, body: Buffer, metadata: CallMetadata | undefined, options: { [UNARY]?: UnaryChannel } | undefined, cb: Callback) {
+      const channel = options?.[UNARY];
+      if (!channel) return this.makeUnaryRequest(TXN_PATH, identity, succeededOf, body, metadata, options, cb);
+      let authority: string;
+      try {
+        authority = authorityOf(this);
+      } catch (err) {
+        cb(err as Error);
+        return undefined;
+      }
+      channel.call(authority, TXN_PATH, headersOf(metadata), body).then(
+        (message) => {
+          let succeeded: boolean;
+          try {
+            succeeded = succeededOf(message);
+          } catch (err) {
+            cb(err as Error);
+            return;
+          }
+          cb(null, succeeded);
+        },
+        (err: Error) => cb(err),
+      );
+      return undefined;
     },
   });
 }
@@ -262,11 +307,12 @@ async function install(pool: Pool): Promise<void> {
 const installed = perObject(install);
 
 /**
- * Sends an encoded TxnRequest (encodeTxn) through the client's pool; resolves to whether its
- * compares held (then its writes committed), rejects with the etcd3 client's error of the call.
+ * Sends an encoded TxnRequest (encodeTxn) through the client's pool, over `channel` when given
+ * (else grpc-js); resolves to whether its compares held (then its writes committed), rejects with
+ * the etcd3 client's error of the call.
  */
-export async function writeTxn(client: Etcd3, body: Buffer): Promise<boolean> {
+export async function writeTxn(client: Etcd3, body: Buffer, channel?: UnaryChannel): Promise<boolean> {
   const pool = poolOf(client);
   await installed(pool);
-  return pool.exec<boolean>('KV', ENCODED_TXN, body);
+  return channel ? pool.exec<boolean>('KV', ENCODED_TXN, body, { [UNARY]: channel }) : pool.exec<boolean>('KV', ENCODED_TXN, body);
 }

@@ -1,0 +1,182 @@
+/**
+ * unary.ts, the data path's gRPC call written straight onto node:http2, against a real HTTP/2
+ * server playing etcd's side of gRPC: the request as gRPC frames it, the response's message, every
+ * way a status comes back (trailers, trailers-only, an HTTP status, a stream reset, no server at
+ * all), a server going away, and the errors as the etcd3 client's pool must see them (castGrpcError:
+ * its retries, its token renewal, and connection.ts connectError's messages key on them).
+ */
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { castGrpcError, EtcdInvalidAuthTokenError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError } from 'etcd3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseDsn } from '../../src/config/dsn.js';
+import { connectError } from '../../src/engines/etcd/connection.js';
+import { messageOf, UnaryChannel, unaryError, type UnaryError } from '../../src/engines/etcd/unary.js';
+
+type Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, body: Buffer) => void;
+
+const servers: http2.Http2Server[] = [];
+const serverSessions = new Set<http2.ServerHttp2Session>();
+const channels: UnaryChannel[] = [];
+
+afterEach(async () => {
+  for (const c of channels.splice(0)) c.close();
+  for (const s of serverSessions) s.destroy();
+  serverSessions.clear();
+  await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+});
+
+/** An HTTP/2 server whose every stream `handler` answers once the request body is in; its sessions are counted. */
+async function serve(handler: Handler): Promise<{ authority: string; sessions: () => number; server: http2.Http2Server }> {
+  const server = http2.createServer();
+  let sessions = 0;
+  server.on('session', (s) => {
+    sessions++;
+    serverSessions.add(s);
+    s.on('error', () => {});
+  });
+  server.on('stream', (stream, headers) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (d: Buffer) => parts.push(d));
+    stream.on('end', () => handler(stream, headers, Buffer.concat(parts)));
+    stream.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return { authority: `127.0.0.1:${(server.address() as AddressInfo).port}`, sessions: () => sessions, server };
+}
+
+/** A message as gRPC frames it: uncompressed, its length in 4 bytes big-endian, the message. */
+function framed(message: Buffer): Buffer {
+  const out = Buffer.alloc(5 + message.length);
+  out.writeUInt32BE(message.length, 1);
+  message.copy(out, 5);
+  return out;
+}
+
+/** Answers with `message` and status 0, as a gRPC server does. */
+const ok = (message: Buffer): Handler => (stream) => {
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+  stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+  stream.end(framed(message));
+};
+
+function channel(): UnaryChannel {
+  const c = new UnaryChannel(undefined);
+  channels.push(c);
+  return c;
+}
+
+async function failure(p: Promise<unknown>): Promise<UnaryError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as UnaryError;
+  }
+  throw new Error('the call succeeded');
+}
+
+describe('a gRPC unary call on node:http2', () => {
+  it('frames the request as gRPC does, with the call metadata as headers, and returns the response message', async () => {
+    let seen: { headers: http2.IncomingHttpHeaders; body: Buffer } | undefined;
+    const { authority } = await serve((stream, headers, body) => {
+      seen = { headers, body };
+      ok(Buffer.from('response bytes'))(stream, headers, body);
+    });
+    const message = Buffer.from('request bytes');
+    const got = await channel().call(authority, '/etcdserverpb.KV/Txn', { token: 'T0k3n' }, message);
+    expect(got.toString()).toBe('response bytes');
+    expect(seen?.headers[':method']).toBe('POST');
+    expect(seen?.headers[':path']).toBe('/etcdserverpb.KV/Txn');
+    expect(seen?.headers['content-type']).toBe('application/grpc');
+    expect(seen?.headers.te).toBe('trailers');
+    expect(seen?.headers.token).toBe('T0k3n');
+    expect(seen?.body).toEqual(framed(message));
+  });
+
+  it('reuses one session for every call to an endpoint, in flight together', async () => {
+    const { authority, sessions } = await serve(ok(Buffer.from('x')));
+    const c = channel();
+    const all = await Promise.all(Array.from({ length: 20 }, () => c.call(authority, '/p', {}, Buffer.from('m'))));
+    expect(all.map(String)).toEqual(Array.from({ length: 20 }, () => 'x'));
+    expect(sessions()).toBe(1);
+  });
+
+  it("rejects with the status of the trailers, the message percent-decoded, worded as grpc-js words it", async () => {
+    const { authority } = await serve((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '3', 'grpc-message': 'etcdserver%3A too many operations in txn request' }));
+      stream.end();
+    });
+    const err = await failure(channel().call(authority, '/p', {}, Buffer.from('m')));
+    expect(err.code).toBe(3);
+    expect(err.message).toBe('3 INVALID_ARGUMENT: etcdserver: too many operations in txn request');
+  });
+
+  it('rejects with the status of a trailers-only response', async () => {
+    const { authority } = await serve((stream) => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'etcdserver: invalid auth token' }, { endStream: true }));
+    const err = await failure(channel().call(authority, '/p', {}, Buffer.from('m')));
+    expect(err.message).toBe('16 UNAUTHENTICATED: etcdserver: invalid auth token');
+  });
+
+  it('an HTTP status other than 200, a stream refused, and no server are UNAVAILABLE or what grpc-js makes of them', async () => {
+    const http = await serve((stream) => stream.respond({ ':status': 503 }, { endStream: true }));
+    expect((await failure(channel().call(http.authority, '/p', {}, Buffer.from('m')))).message).toBe('14 UNAVAILABLE: Received HTTP status code 503');
+    const refused = await serve((stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+    expect((await failure(channel().call(refused.authority, '/p', {}, Buffer.from('m')))).message).toBe('14 UNAVAILABLE: Stream refused by server');
+    const reset = await serve((stream) => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    expect((await failure(channel().call(reset.authority, '/p', {}, Buffer.from('m')))).message).toBe('13 INTERNAL: Received RST_STREAM with code 2');
+    // A port nothing listens on (taken, then let go).
+    const gone = await serve(ok(Buffer.from('x')));
+    await new Promise<void>((resolve) => gone.server.close(() => resolve()));
+    const none = await failure(channel().call(gone.authority, '/p', {}, Buffer.from('m')));
+    expect(none.code).toBe(14);
+    expect(none.message).toMatch(/^14 UNAVAILABLE: No connection established\. Last error: .*ECONNREFUSED/);
+  });
+
+  it('a response that is not one whole uncompressed gRPC message is INTERNAL', async () => {
+    const { authority } = await serve((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.from([0, 0, 0, 0, 9, 1, 2]));
+    });
+    expect((await failure(channel().call(authority, '/p', {}, Buffer.from('m')))).message).toBe('13 INTERNAL: a response of 2 bytes whose gRPC prefix says 9');
+    expect(() => messageOf(Buffer.from([1, 0, 0, 0, 0]))).toThrow('a compressed response');
+    expect(() => messageOf(Buffer.from([0, 0]))).toThrow('without a whole gRPC message');
+  });
+
+  it('a server that goes away: the call in flight still completes, and the next call opens a new session', async () => {
+    const { authority, sessions } = await serve((stream, headers, body) => {
+      ok(Buffer.from('x'))(stream, headers, body);
+      stream.session?.goaway();
+    });
+    const c = channel();
+    expect(String(await c.call(authority, '/p', {}, Buffer.from('m')))).toBe('x');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(String(await c.call(authority, '/p', {}, Buffer.from('m')))).toBe('x');
+    expect(sessions()).toBe(2);
+  });
+
+  it('after close(), calls fail as cancelled and no session is opened', async () => {
+    const { authority, sessions } = await serve(ok(Buffer.from('x')));
+    const c = channel();
+    await c.call(authority, '/p', {}, Buffer.from('m'));
+    c.close();
+    expect((await failure(c.call(authority, '/p', {}, Buffer.from('m')))).message).toBe('1 CANCELLED: the channel was closed');
+    expect(sessions()).toBe(1);
+  });
+
+  it("its errors are the etcd3 client's: an expired token renews, UNAVAILABLE is retried, a full cluster and a large request are named", () => {
+    const dsn = parseDsn('etcd://127.0.0.1:2379/p', 'target');
+    expect(castGrpcError(unaryError(16, 'etcdserver: invalid auth token'))).toBeInstanceOf(EtcdInvalidAuthTokenError);
+    const unavailable = castGrpcError(unaryError(14, 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:2379'));
+    expect(unavailable).toBeInstanceOf(GRPCUnavailableError);
+    expect(isRecoverableError(unavailable)).toBe(true);
+    expect(connectError(unavailable, dsn, 'target').message).toMatch(/no endpoint answered/);
+    const full = castGrpcError(unaryError(8, 'etcdserver: mvcc: database space exceeded'));
+    expect(full).toBeInstanceOf(GRPCResourceExhastedError);
+    expect(connectError(full, dsn, 'target').message).toMatch(/out of space .*--quota-backend-bytes/);
+    expect(connectError(castGrpcError(unaryError(3, 'etcdserver: too many operations in txn request')), dsn, 'target').message).toMatch(/--max-txn-ops/);
+    expect(connectError(castGrpcError(unaryError(3, 'etcdserver: request is too large')), dsn, 'target').message).toMatch(/--max-request-bytes/);
+  });
+});
