@@ -129,7 +129,7 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
 function fakeEtcd(maxOps = 4) {
   const store = new Map<string, string>();
   const applied: string[][] = [];
-  const sent: { keys: string[]; compares: string[]; apply: () => void; fail: (e: Error) => void }[] = [];
+  const sent: { keys: string[]; compares: string[]; apply: () => void; applyLosingAnswer: () => void; fail: (e: Error) => void }[] = [];
   const sender: Sender = {
     write: (compare, ops) =>
       new Promise<boolean>((resolve, reject) => {
@@ -143,6 +143,16 @@ function fakeEtcd(maxOps = 4) {
               applied.push(ops.map((o) => (o.value !== undefined ? o.key : '?')));
             }
             resolve(ok);
+          },
+          // Applied, but the answer is lost and the client sends it again: that attempt's compare
+          // no longer holds (the key has the value this one put), and its answer is the one returned.
+          applyLosingAnswer: () => {
+            const ok = compare.every((c) => c.target !== 'Value' || store.get(String(c.key)) === c.value?.toString());
+            if (ok) {
+              for (const o of ops) if (o.value !== undefined) store.set(o.key, o.value.toString());
+              applied.push(ops.map((o) => (o.value !== undefined ? o.key : '?')));
+            }
+            resolve(compare.every((c) => c.target !== 'Value' || store.get(String(c.key)) === c.value?.toString()));
           },
           fail: reject,
         });
@@ -207,6 +217,79 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
       ['k', 'c', 'cp'],
       ['k', 'd', 'cp'],
     ]);
+  });
+
+  it('takes a chained checkpoint whose transaction committed but whose answer was lost (the client sent it again) for committed, not for a lost lock', async () => {
+    const { sender, sent, store, applied } = fakeEtcd();
+    const pipeline = new Pipeline();
+    const first = new OpBuffer(sender, 1, pipeline);
+    const firstCommit = first.commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true);
+    const second = new OpBuffer(sender, 1, pipeline);
+    const secondCommit = second.commit([putKV('b', '2'), putKV('cp', 'p2')], 'x', true);
+    await tick();
+    sent[0]?.apply();
+    await firstCommit;
+    sent[1]?.applyLosingAnswer();
+    await tick();
+    // Sent again once the first committed: the key holds p2, not p1, so it fails again…
+    expect(sent[2]?.compares).toEqual(['cp=p1']);
+    sent[2]?.apply();
+    await tick();
+    // …and a transaction of no writes asks whether the key holds its own value: it does.
+    expect(sent[3]).toMatchObject({ keys: [], compares: ['cp=p2'] });
+    sent[3]?.apply();
+    await secondCommit;
+    expect(Object.fromEntries(store)).toEqual({ a: '1', b: '2', cp: 'p2' });
+    expect(applied).toEqual([['a', 'cp'], ['b', 'cp'], []]);
+  });
+
+  it('takes it for committed too when the checkpoint chained after it committed first (the key holds that one’s value)', async () => {
+    const { sender, sent, store } = fakeEtcd();
+    const pipeline = new Pipeline();
+    const commits = ['p1', 'p2', 'p3'].map((v, i) => {
+      const buffer = new OpBuffer(sender, 1, pipeline);
+      return buffer.commit([putKV(`k${i}`, v), putKV('cp', v)], 'x', true);
+    });
+    await tick();
+    // The second is chained to the first; the third, chained to the second, waits for the first.
+    expect(sent.map((s) => s.compares)).toEqual([[], ['cp=p1']]);
+    sent[0]?.apply();
+    await commits[0];
+    await tick();
+    expect(sent.map((s) => s.compares)).toEqual([[], ['cp=p1'], ['cp=p2']]);
+    sent[1]?.applyLosingAnswer();
+    sent[2]?.apply();
+    await commits[2];
+    await tick();
+    expect(sent[3]?.compares).toEqual(['cp=p1']);
+    sent[3]?.apply();
+    await tick();
+    // Whether the key holds the third's value: it does, so the second committed before it.
+    expect(sent[4]).toMatchObject({ keys: [], compares: ['cp=p3'] });
+    sent[4]?.apply();
+    await commits[1];
+    expect(Object.fromEntries(store)).toEqual({ k0: 'p1', k1: 'p2', k2: 'p3', cp: 'p3' });
+  });
+
+  it('fails a chained checkpoint as the lock lost when the key holds neither the value before it nor its own', async () => {
+    const { sender, sent, store } = fakeEtcd();
+    const pipeline = new Pipeline();
+    const first = new OpBuffer(sender, 1, pipeline);
+    const firstCommit = first.commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true);
+    const second = new OpBuffer(sender, 1, pipeline);
+    const secondCommit = second.commit([putKV('b', '2'), putKV('cp', 'p2')], 'x', true).catch((e: unknown) => e);
+    await tick();
+    sent[0]?.apply();
+    await firstCommit;
+    // Another writer took the key over.
+    store.set('cp', 'theirs');
+    sent[1]?.apply();
+    await tick();
+    sent[2]?.apply();
+    await tick();
+    sent[3]?.apply();
+    expect(String(await secondCommit)).toMatch(/TRIB_LOCK_LOST|lock in etcd is gone/);
+    expect(store.get('b')).toBeUndefined();
   });
 
   it('fails a chained checkpoint with the error of the one before, writing nothing', async () => {

@@ -83,9 +83,12 @@ export interface Sender {
  * One etcd transaction of `ops` (at most maxOps, one per key), fenced. `after`: a checkpoint
  * transaction chained to the one before it (see Pipeline): it also compares that the checkpoint
  * key holds `after.value`, and when that compare fails (etcd applied it first) it is sent again
- * once `after.done` settled, or fails with that one's error.
+ * once `after.done` settled, or fails with that one's error. When that fails too, an earlier
+ * attempt of it may have committed with only its answer lost (a connection reset mid-call, the
+ * call sent again by the client): then the key holds one of `after.committedIf()`, its own value
+ * or that of a checkpoint chained after it (which commits only after it), and it succeeded.
  */
-export async function send(s: Sender, ops: readonly Op[], what: string, after?: { readonly key: Buffer; readonly value: Buffer; readonly done: Promise<unknown> }): Promise<void> {
+export async function send(s: Sender, ops: readonly Op[], what: string, after?: { readonly key: Buffer; readonly value: Buffer; readonly done: Promise<unknown>; readonly committedIf: () => readonly Buffer[] }): Promise<void> {
   // `after.done` resolves to that transaction's error, or undefined once it committed.
   if (ops.length === 0) return;
   let succeeded;
@@ -103,6 +106,17 @@ export async function send(s: Sender, ops: readonly Op[], what: string, after?: 
     const failed = await after.done;
     if (failed !== undefined) throw failed;
   }
+  if (!succeeded && after) {
+    // A transaction of no writes per value: whether the key holds it.
+    for (const value of after.committedIf()) {
+      try {
+        succeeded = await s.write([{ key: after.key, target: 'Value', result: 'Equal', value }], []);
+      } catch (err) {
+        throw s.error(err, what);
+      }
+      if (succeeded) break;
+    }
+  }
   if (!succeeded && s.refused) throw await s.refused(what);
   if (!succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
 }
@@ -111,6 +125,7 @@ const NO_KEYS: ReadonlySet<string> = new Set();
 
 /** Transactions of one Pipeline in flight at once. */
 const WINDOW = 8;
+
 
 interface InFlight {
   /** Settles once it may be sent (what it waits for settled), or failed. */
@@ -122,6 +137,8 @@ interface InFlight {
   readonly ranges: readonly Buffer[][] | undefined;
   /** The checkpoint it puts, when a later one may be chained to it (see Pipeline.start). */
   readonly checkpoint?: Checkpointed;
+  /** The value of the checkpoint transaction chained to it, once one is (see send's committedIf). */
+  chainedNext?: Buffer;
   error?: unknown;
   settled: boolean;
 }
@@ -172,6 +189,7 @@ export class Pipeline {
   private lastCheckpoint: InFlight | undefined;
   /** The value of the last checkpoint transaction known to have committed. */
   private committedCheckpoint: Buffer | undefined;
+
   /** Checkpoint transactions sent chained to one in flight, for metrics and tests. */
   chained = 0;
 
@@ -239,8 +257,12 @@ export class Pipeline {
         })
       : Promise.resolve();
     const f: InFlight = { keys, ranges, settled: false, sent, done: Promise.resolve(), ...(checkpoint ? { checkpoint } : {}) };
-    const after = chainedTo && { key: Buffer.from(checkpoint?.key ?? ''), value: (chainedTo.checkpoint as Checkpointed).value, done: chainedTo.done.then(() => chainedTo.error) };
     if (afterAll && checkpoint) this.lastCheckpoint = f;
+    if (chainedTo && checkpoint) chainedTo.chainedNext = checkpoint.value;
+    // Once it failed: the values the key holds if it committed after all, the checkpoint chained
+    // to it first (only that one can commit before it settles: any later one waits for it).
+    const committedIf = (): Buffer[] => (checkpoint ? [...(f.chainedNext ? [f.chainedNext] : []), checkpoint.value] : []);
+    const after = chainedTo && checkpoint && { key: Buffer.from(checkpoint.key), value: (chainedTo.checkpoint as Checkpointed).value, done: chainedTo.done.then(() => chainedTo.error), committedIf };
     (f as { done: Promise<void> }).done = sent
       .then(() => send(sender, ops, what, after))
       .then(
