@@ -133,26 +133,24 @@ function fakeEtcd(maxOps = 4) {
   const sender: Sender = {
     write: (compare, ops) =>
       new Promise<boolean>((resolve, reject) => {
+        const holds = () => compare.every((c) => c.target !== 'Value' || store.get(String(c.key)) === c.value?.toString());
+        const applyNow = () => {
+          const ok = holds();
+          if (ok) {
+            for (const o of ops) if (o.value !== undefined) store.set(o.key, o.value.toString());
+            applied.push(ops.map((o) => (o.value !== undefined ? o.key : '?')));
+          }
+          return ok;
+        };
         sent.push({
           keys: ops.map((o) => (o.value !== undefined ? o.key : '?')),
           compares: compare.map((c) => `${String(c.key)}=${c.value?.toString() ?? ''}`),
-          apply: () => {
-            const ok = compare.every((c) => c.target !== 'Value' || store.get(String(c.key)) === c.value?.toString());
-            if (ok) {
-              for (const o of ops) if (o.value !== undefined) store.set(o.key, o.value.toString());
-              applied.push(ops.map((o) => (o.value !== undefined ? o.key : '?')));
-            }
-            resolve(ok);
-          },
+          apply: () => resolve(applyNow()),
           // Applied, but the answer is lost and the client sends it again: that attempt's compare
           // no longer holds (the key has the value this one put), and its answer is the one returned.
           applyLosingAnswer: () => {
-            const ok = compare.every((c) => c.target !== 'Value' || store.get(String(c.key)) === c.value?.toString());
-            if (ok) {
-              for (const o of ops) if (o.value !== undefined) store.set(o.key, o.value.toString());
-              applied.push(ops.map((o) => (o.value !== undefined ? o.key : '?')));
-            }
-            resolve(compare.every((c) => c.target !== 'Value' || store.get(String(c.key)) === c.value?.toString()));
+            applyNow();
+            resolve(holds());
           },
           fail: reject,
         });
