@@ -28,9 +28,9 @@ const STATUS_NAMES = [
   'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED',
   'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
 ] as const;
-export const UNKNOWN = 2;
-export const INTERNAL = 13;
-export const UNAVAILABLE = 14;
+const UNKNOWN = 2;
+const INTERNAL = 13;
+const UNAVAILABLE = 14;
 
 /** An error as grpc-js reports a call's status. */
 export interface UnaryError extends Error {
@@ -140,7 +140,6 @@ export class UnaryChannel {
       }
       const chunks: Buffer[] = [];
       let settled = false;
-      let httpStatus = 0;
       const settle = (err: UnaryError | null, body?: Buffer) => {
         if (settled) return;
         settled = true;
@@ -164,7 +163,7 @@ export class UnaryChannel {
         return true;
       };
       stream.on('response', (h) => {
-        httpStatus = Number(h[':status']);
+        const httpStatus = Number(h[':status']);
         if (httpStatus !== 200) settle(unaryError(statusOfHttp(httpStatus), `Received HTTP status code ${httpStatus}`));
         else finish(h);
       });
