@@ -1,7 +1,8 @@
 /**
  * A TCP proxy for tests that need a network fault between a sync and a server: while blackholed it
  * forwards nothing in either direction and closes nothing (a half-open path: a partition, a NAT
- * that forgot the flow), and new connections are accepted but not connected onwards.
+ * that forgot the flow), and new connections are accepted but not connected onwards. drop() resets
+ * every open connection instead (a server restarted, a load balancer failing over).
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 
@@ -11,6 +12,8 @@ export interface Proxy {
   blackhole(): void;
   /** Forwards again: whatever waited flows on. */
   restore(): void;
+  /** Resets every open connection, both ends; new ones are forwarded as before. Returns how many it reset. */
+  drop(): number;
   close(): Promise<void>;
 }
 
@@ -69,6 +72,14 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
         b.resume();
       }
       for (const open of waiting.splice(0)) open();
+    },
+    drop() {
+      const n = pairs.size;
+      for (const [a, b] of [...pairs]) {
+        a.resetAndDestroy();
+        b?.resetAndDestroy();
+      }
+      return n;
     },
     async close() {
       for (const [a, b] of pairs) {

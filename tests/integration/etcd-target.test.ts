@@ -9,6 +9,7 @@ import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcd, startMariaDb, type Server } from '../../src/testing/servers.js';
 import { connect, runCli, startCli, waitUntil, type CliRun } from '../helpers/mysql.js';
+import { startProxy } from '../helpers/proxy.js';
 
 let mysql: Server;
 let etcd: Server;
@@ -116,6 +117,42 @@ describe('MariaDB → etcd', () => {
     }, 60_000);
     await stop(run);
   }, 120_000);
+
+  it('writes on when its connections to etcd are reset mid-stream: the transactions reconnect, and the rows end equal to the source', async () => {
+    await src.query(`CREATE DATABASE ereset; USE ereset; CREATE TABLE r (id INT PRIMARY KEY, n INT NOT NULL); INSERT INTO r SELECT seq, 0 FROM seq_1_to_300;`);
+    const proxy = await startProxy(etcd.port);
+    try {
+      // The continuous checksum is off: what reaches etcd is the stream's doing alone.
+      const run = startCli(['sync', '--source', mysql.url('ereset'), '--target', `etcd://127.0.0.1:${proxy.port}/ereset`, '--flush-interval', '50ms', '--checksum', 'off']);
+      running.push(run);
+      await waitUntil('copied', async () => (await client.getAll().prefix('/ereset/r/').count()) === 300, 60_000);
+      const w = await connect(mysql.url('ereset'));
+      let resets = 0;
+      try {
+        for (let round = 1; round <= 40; round++) {
+          // 100 updates and an insert a transaction: each is a transaction or two in etcd.
+          await w.query(`BEGIN; UPDATE r SET n = ${round} WHERE id % 3 = ${round % 3}; INSERT INTO r VALUES (${1000 + round}, ${round}); COMMIT;`);
+          if (round % 4 === 0) resets += proxy.drop();
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        const [rows] = await w.query('SELECT id, n FROM r ORDER BY id');
+        const want = new Map((rows as { id: number; n: number }[]).map((r) => [`/ereset/r/${r.id}`, JSON.stringify({ id: r.id, n: r.n })]));
+        await waitUntil('etcd equal to the source', async () => {
+          const got = await client.getAll().prefix('/ereset/r/').strings();
+          return Object.keys(got).length === want.size && [...want].every(([k, v]) => got[k] === v);
+        }, 60_000).catch((err: Error) => {
+          throw new Error(`${err.message}\n${run.stderr().slice(-4000)}`, { cause: err });
+        });
+      } finally {
+        await w.end();
+      }
+      expect(resets).toBeGreaterThan(2);
+      expect(run.child.exitCode, run.stderr()).toBeNull();
+      await stop(run);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it('verify finds a key changed behind the sync and --repair puts it back', async () => {
     await src.query(`CREATE DATABASE e2; USE e2; CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20), d DATE); INSERT INTO t SELECT seq, CONCAT('s', seq), '2024-01-01' + INTERVAL seq DAY FROM seq_1_to_50;`);

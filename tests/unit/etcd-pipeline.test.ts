@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OpBuffer, Pipeline, putOp, type Sender } from '../../src/engines/etcd/apply.js';
+import { deletePrefixOp, OpBuffer, Pipeline, putOp, type Sender } from '../../src/engines/etcd/apply.js';
 
 /** A sender whose transactions commit when the test says so, in any order. */
 function fakeSender(maxOps = 4) {
@@ -129,7 +129,7 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
 function fakeEtcd(maxOps = 4) {
   const store = new Map<string, string>();
   const applied: string[][] = [];
-  const sent: { keys: string[]; compares: string[]; apply: () => void; applyLosingAnswer: () => void; fail: (e: Error) => void }[] = [];
+  const sent: { keys: string[]; compares: string[]; apply: () => void; applyLosingAnswer: () => void; lose: () => void; resend: () => void; fail: (e: Error) => void }[] = [];
   const sender: Sender = {
     write: (compare, ops) =>
       new Promise<boolean>((resolve, reject) => {
@@ -152,6 +152,9 @@ function fakeEtcd(maxOps = 4) {
             applyNow();
             resolve(holds());
           },
+          // Applied, its answer lost; the client sends it again later (resend), applied if its compares hold then.
+          lose: () => applyNow(),
+          resend: () => resolve(applyNow()),
           fail: reject,
         });
       }),
@@ -164,10 +167,27 @@ function fakeEtcd(maxOps = 4) {
 
 const putKV = (k: string, v: string) => putOp(k, v);
 
+/**
+ * A pipeline whose first checkpoint `p0` committed: a checkpoint is chained only to one that
+ * compares the value before it, and the pipeline's first knows none. `sent` and `applied` are
+ * emptied after it.
+ */
+async function primed(etcd: ReturnType<typeof fakeEtcd>): Promise<Pipeline> {
+  const pipeline = new Pipeline();
+  const commit = new OpBuffer(etcd.sender, 1, pipeline).commit([putKV('cp', 'p0')], 'x', true);
+  await tick();
+  etcd.sent[0]?.apply();
+  await commit;
+  etcd.sent.length = 0;
+  etcd.applied.length = 0;
+  return pipeline;
+}
+
 describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
   it('sends the next commit\u2019s checkpoint before the previous one committed, comparing the key holds the previous value', async () => {
-    const { sender, sent, store } = fakeEtcd();
-    const pipeline = new Pipeline();
+    const etcd = fakeEtcd();
+    const { sender, sent, store } = etcd;
+    const pipeline = await primed(etcd);
     const first = new OpBuffer(sender, 1, pipeline);
     await first.add(putKV('a', '1'), 'x');
     const firstCommit = first.commit([putKV('cp', 'p1')], 'x', true);
@@ -180,7 +200,7 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
       ['a', 'cp'],
       ['b', 'cp'],
     ]);
-    expect(sent.map((s) => s.compares)).toEqual([[], ['cp=p1']]);
+    expect(sent.map((s) => s.compares)).toEqual([['cp=p0'], ['cp=p1']]);
     expect(pipeline.chained).toBe(1);
     sent[0]?.apply();
     sent[1]?.apply();
@@ -190,17 +210,18 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
   });
 
   it('sends a chained checkpoint again once the one before committed when etcd applied it first, writing nothing the first time', async () => {
-    const { sender, sent, store, applied } = fakeEtcd();
-    const pipeline = new Pipeline();
+    const etcd = fakeEtcd();
+    const { sender, sent, store, applied } = etcd;
+    const pipeline = await primed(etcd);
     const first = new OpBuffer(sender, 1, pipeline);
     const firstCommit = first.commit([putKV('k', 'old'), putKV('c', '3'), putKV('cp', 'p1')], 'x', true);
     // The same key k in both: the compare orders them, so it goes at once too.
     const second = new OpBuffer(sender, 1, pipeline);
     const secondCommit = second.commit([putKV('k', 'new'), putKV('d', '4'), putKV('cp', 'p2')], 'x', true);
     await tick();
-    expect(sent.map((s) => s.compares)).toEqual([[], ['cp=p1']]);
+    expect(sent.map((s) => s.compares)).toEqual([['cp=p0'], ['cp=p1']]);
     sent[1]?.apply(); // etcd applies the later one first: its compare fails, nothing is written
-    expect(store.size).toBe(0);
+    expect(Object.fromEntries(store)).toEqual({ cp: 'p0' });
     await tick();
     expect(sent).toHaveLength(2);
     sent[0]?.apply();
@@ -218,8 +239,9 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
   });
 
   it('takes a chained checkpoint whose transaction committed but whose answer was lost (the client sent it again) for committed, not for a lost lock', async () => {
-    const { sender, sent, store, applied } = fakeEtcd();
-    const pipeline = new Pipeline();
+    const etcd = fakeEtcd();
+    const { sender, sent, store, applied } = etcd;
+    const pipeline = await primed(etcd);
     const first = new OpBuffer(sender, 1, pipeline);
     const firstCommit = first.commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true);
     const second = new OpBuffer(sender, 1, pipeline);
@@ -242,19 +264,20 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
   });
 
   it('takes it for committed too when the checkpoint chained after it committed first (the key holds that one’s value)', async () => {
-    const { sender, sent, store } = fakeEtcd();
-    const pipeline = new Pipeline();
+    const etcd = fakeEtcd();
+    const { sender, sent, store } = etcd;
+    const pipeline = await primed(etcd);
     const commits = ['p1', 'p2', 'p3'].map((v, i) => {
       const buffer = new OpBuffer(sender, 1, pipeline);
       return buffer.commit([putKV(`k${i}`, v), putKV('cp', v)], 'x', true);
     });
     await tick();
     // The second is chained to the first; the third, chained to the second, waits for the first.
-    expect(sent.map((s) => s.compares)).toEqual([[], ['cp=p1']]);
+    expect(sent.map((s) => s.compares)).toEqual([['cp=p0'], ['cp=p1']]);
     sent[0]?.apply();
     await commits[0];
     await tick();
-    expect(sent.map((s) => s.compares)).toEqual([[], ['cp=p1'], ['cp=p2']]);
+    expect(sent.map((s) => s.compares)).toEqual([['cp=p0'], ['cp=p1'], ['cp=p2']]);
     sent[1]?.applyLosingAnswer();
     sent[2]?.apply();
     await commits[2];
@@ -269,9 +292,65 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
     expect(Object.fromEntries(store)).toEqual({ k0: 'p1', k1: 'p2', k2: 'p3', cp: 'p3' });
   });
 
+  it('gives the first checkpoint of a chain a compare too, so the client sending it again after the chained one committed puts nothing back', async () => {
+    const etcd = fakeEtcd();
+    const { sender, sent, store, applied } = etcd;
+    const pipeline = await primed(etcd);
+    const first = new OpBuffer(sender, 1, pipeline);
+    const firstCommit = first.commit([putKV('k', 'old'), putKV('cp', 'p1')], 'x', true);
+    const second = new OpBuffer(sender, 1, pipeline);
+    const secondCommit = second.commit([putKV('k', 'new'), putKV('cp', 'p2')], 'x', true);
+    await tick();
+    expect(sent.map((s) => s.compares)).toEqual([['cp=p0'], ['cp=p1']]);
+    sent[0]?.lose(); // committed, its answer lost
+    sent[1]?.apply();
+    await secondCommit;
+    sent[0]?.resend(); // the client's second attempt: cp holds p2, not p0, so it writes nothing
+    await tick();
+    expect(sent[2]).toMatchObject({ keys: [], compares: ['cp=p2'] });
+    sent[2]?.apply();
+    await firstCommit;
+    expect(Object.fromEntries(store)).toEqual({ k: 'new', cp: 'p2' });
+    expect(applied).toEqual([['k', 'cp'], ['k', 'cp'], []]);
+  });
+
+  it('compares no value after a write of the checkpoint key beside the pipeline, and chains nothing to that one', async () => {
+    const etcd = fakeEtcd();
+    const { sender, sent } = etcd;
+    const pipeline = await primed(etcd);
+    // A write of other keys beside it changes nothing.
+    pipeline.wroteBeside([putKV('other', 'x'), deletePrefixOp('d')]);
+    const a = new OpBuffer(sender, 1, pipeline).commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true);
+    await tick();
+    expect(sent[0]?.compares).toEqual(['cp=p0']);
+    sent[0]?.apply();
+    await a;
+    // A range delete over the key (the checkpoint cleared) makes its value unknown.
+    pipeline.wroteBeside([deletePrefixOp('c')]);
+    const b = new OpBuffer(sender, 1, pipeline).commit([putKV('b', '2'), putKV('cp', 'p2')], 'x', true);
+    const c = new OpBuffer(sender, 1, pipeline).commit([putKV('c', '3'), putKV('cp', 'p3')], 'x', true);
+    await tick();
+    expect(sent.slice(1).map((s) => s.compares)).toEqual([[]]);
+    sent[1]?.apply();
+    await b;
+    await tick();
+    expect(sent[2]?.compares).toEqual(['cp=p2']);
+    sent[2]?.apply();
+    await c;
+    // So does a put of the key itself.
+    pipeline.wroteBeside([putKV('cp', 'saved')]);
+    const d = new OpBuffer(sender, 1, pipeline).commit([putKV('cp', 'p4')], 'x', true);
+    await tick();
+    expect(sent[3]?.compares).toEqual([]);
+    sent[3]?.apply();
+    await d;
+    expect(pipeline.chained).toBe(0);
+  });
+
   it('fails a chained checkpoint as the lock lost when the key holds neither the value before it nor its own', async () => {
-    const { sender, sent, store } = fakeEtcd();
-    const pipeline = new Pipeline();
+    const etcd = fakeEtcd();
+    const { sender, sent, store } = etcd;
+    const pipeline = await primed(etcd);
     const first = new OpBuffer(sender, 1, pipeline);
     const firstCommit = first.commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true);
     const second = new OpBuffer(sender, 1, pipeline);
@@ -291,8 +370,9 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
   });
 
   it('fails a chained checkpoint with the error of the one before, writing nothing', async () => {
-    const { sender, sent, store } = fakeEtcd();
-    const pipeline = new Pipeline();
+    const etcd = fakeEtcd();
+    const { sender, sent, store } = etcd;
+    const pipeline = await primed(etcd);
     const first = new OpBuffer(sender, 1, pipeline);
     const firstCommit = first.commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true).catch((e: unknown) => e);
     const second = new OpBuffer(sender, 1, pipeline);
@@ -305,12 +385,13 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
     expect(await firstCommit).toEqual(new Error('lost'));
     expect(await secondCommit).toEqual(new Error('lost'));
     expect(sent).toHaveLength(2);
-    expect(store.size).toBe(0);
+    expect(Object.fromEntries(store)).toEqual({ cp: 'p0' });
   });
 
   it('does not chain to a checkpoint whose value the key may hold already (the last committed one put it too)', async () => {
-    const { sender, sent } = fakeEtcd();
-    const pipeline = new Pipeline();
+    const etcd = fakeEtcd();
+    const { sender, sent } = etcd;
+    const pipeline = await primed(etcd);
     const a = new OpBuffer(sender, 1, pipeline);
     const aCommit = a.commit([putKV('a', '1'), putKV('cp', 'p1')], 'x', true);
     await tick();
@@ -329,15 +410,17 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
     sent[1]?.apply();
     await bCommit;
     await tick();
-    expect(sent[2]?.compares).toEqual([]);
+    // Not chained, it still compares the value before it.
+    expect(sent[2]?.compares).toEqual(['cp=p1']);
     sent[2]?.apply();
     await cCommit;
     expect(pipeline.chained).toBe(0);
   });
 
   it('waits for the previous checkpoint when both put the same value, and for every other transaction before it', async () => {
-    const { sender, sent } = fakeEtcd(3);
-    const pipeline = new Pipeline();
+    const etcd = fakeEtcd(3);
+    const { sender, sent } = etcd;
+    const pipeline = await primed(etcd);
     const first = new OpBuffer(sender, 1, pipeline);
     const firstCommit = first.commit([putKV('a', '1'), putKV('cp', 'same')], 'x', true);
     const second = new OpBuffer(sender, 1, pipeline);

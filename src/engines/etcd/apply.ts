@@ -81,14 +81,16 @@ export interface Sender {
 
 /**
  * One etcd transaction of `ops` (at most maxOps, one per key), fenced. `after`: a checkpoint
- * transaction chained to the one before it (see Pipeline): it also compares that the checkpoint
- * key holds `after.value`, and when that compare fails (etcd applied it first) it is sent again
- * once `after.done` settled, or fails with that one's error. When that fails too, an earlier
- * attempt of it may have committed with only its answer lost (a connection reset mid-call, the
- * call sent again by the client): then the key holds one of `after.committedIf()`, its own value
- * or that of a checkpoint chained after it (which commits only after it), and it succeeded.
+ * transaction that follows the one before it (see Pipeline): it also compares that the checkpoint
+ * key holds `after.value`, that one's value. Chained (`after.done` given), the one before may
+ * still be in flight: when the compare fails (etcd applied this one first) it is sent again once
+ * `after.done` settled, or fails with that one's error. When the compare fails for good, an
+ * earlier attempt of it may have committed with only its answer lost (a connection reset
+ * mid-call, the call sent again by the client): then the key holds one of `after.committedIf()`,
+ * its own value or that of a checkpoint chained after it (which commits only after it), and it
+ * succeeded.
  */
-export async function send(s: Sender, ops: readonly Op[], what: string, after?: { readonly key: Buffer; readonly value: Buffer; readonly done: Promise<unknown>; readonly committedIf: () => readonly Buffer[] }): Promise<void> {
+export async function send(s: Sender, ops: readonly Op[], what: string, after?: Follows): Promise<void> {
   // `after.done` resolves to that transaction's error, or undefined once it committed.
   if (ops.length === 0) return;
   let succeeded;
@@ -100,7 +102,7 @@ export async function send(s: Sender, ops: readonly Op[], what: string, after?: 
     } catch (err) {
       throw s.error(err, what);
     }
-    if (succeeded || !after || attempt > 0) break;
+    if (succeeded || !after?.done || attempt > 0) break;
     // Overtook the checkpoint it follows (or that one failed, or the fence did): once that one
     // settled, either its error, or one more try, whose failure is the fence's.
     const failed = await after.done;
@@ -121,6 +123,17 @@ export async function send(s: Sender, ops: readonly Op[], what: string, after?: 
   if (!succeeded) throw new TributaryError(ErrorCode.LOCK_LOST, `${what}: the sync's lock in etcd is gone (its lease expired, or another instance took it over); nothing of this write was committed; restart the sync (it resumes from its checkpoint) once the other instance stopped`);
 }
 
+/** What a checkpoint transaction follows (see send). */
+export interface Follows {
+  readonly key: Buffer;
+  /** The value the transaction before it put at `key`. */
+  readonly value: Buffer;
+  /** Chained: settles once the one before it settled, to its error (undefined once it committed). */
+  readonly done?: Promise<unknown>;
+  /** The values the key holds if an attempt of it committed with its answer lost. */
+  readonly committedIf: () => readonly Buffer[];
+}
+
 const NO_KEYS: ReadonlySet<string> = new Set();
 
 /** Transactions of one Pipeline in flight at once. */
@@ -137,6 +150,8 @@ interface InFlight {
   readonly ranges: readonly Buffer[][] | undefined;
   /** The checkpoint it puts, when a later one may be chained to it (see Pipeline.start). */
   readonly checkpoint?: Checkpointed;
+  /** Whether it compares that the key holds the value of the checkpoint before it: only then may one be chained to it. */
+  readonly follows: boolean;
   /** The value of the checkpoint transaction chained to it, once one is (see send's committedIf). */
   chainedNext?: Buffer;
   error?: unknown;
@@ -176,6 +191,13 @@ function inRanges(key: string, ranges: readonly Buffer[][]): boolean {
  * stream of commits that each fit one transaction costs no round trip per commit. It applies
  * only when no other value the key may hold meanwhile equals the one compared (an earlier
  * checkpoint's still in flight, or the last one committed): the compare could not tell them apart.
+ *
+ * Every checkpoint transaction compares that the key holds the value of the one before it (when
+ * this pipeline knows it: not for its first, nor after a write of the key beside it, see
+ * wroteBeside), and a transaction is chained only to one that does. A client may send a
+ * transaction again after its answer was lost, when the one chained to it already committed:
+ * that attempt's compare fails, so it cannot put its rows and its older checkpoint back over
+ * the later one's (send then finds the later value and takes it for committed).
  */
 export class Pipeline {
   private inFlight: InFlight[] = [];
@@ -224,14 +246,19 @@ export class Pipeline {
     return deps;
   }
 
-  /** The checkpoint transaction in flight a new one putting `checkpoint` may be chained to, if any (see the class comment). */
-  private chainable(checkpoint: Checkpointed): InFlight | undefined {
+  /** The checkpoint transaction before one putting `checkpoint`, when the key is known to hold its value once that one committed. */
+  private predecessor(checkpoint: Checkpointed): InFlight | undefined {
     const last = this.lastCheckpoint;
-    const value = last?.checkpoint?.value;
-    if (!last || !value || last.settled || last.error !== undefined || last.checkpoint?.key !== checkpoint.key) return undefined;
-    if (value.equals(checkpoint.value) || this.committedCheckpoint?.equals(value)) return undefined;
-    for (const f of this.inFlight) if (f !== last && !f.settled && f.checkpoint?.key === checkpoint.key && f.checkpoint.value.equals(value)) return undefined;
-    return last;
+    return last?.checkpoint?.key === checkpoint.key && last.error === undefined ? last : undefined;
+  }
+
+  /** Whether a new checkpoint transaction putting `checkpoint` may be chained to `last`, its predecessor (see the class comment). */
+  private chainable(last: InFlight, checkpoint: Checkpointed): boolean {
+    const value = last.checkpoint?.value;
+    if (!value || !last.follows || last.settled) return false;
+    if (value.equals(checkpoint.value) || this.committedCheckpoint?.equals(value)) return false;
+    for (const f of this.inFlight) if (f !== last && !f.settled && f.checkpoint?.key === checkpoint.key && f.checkpoint.value.equals(value)) return false;
+    return true;
   }
 
   /**
@@ -239,7 +266,8 @@ export class Pipeline {
    * is sent once what it follows committed, and fails unsent if one of those failed.
    */
   start(sender: Sender, ops: readonly Op[], keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false, checkpoint?: Checkpointed): InFlight {
-    const prev = afterAll && checkpoint ? this.chainable(checkpoint) : undefined;
+    const last = afterAll && checkpoint ? this.predecessor(checkpoint) : undefined;
+    const prev = last && checkpoint && this.chainable(last, checkpoint) ? last : undefined;
     const deps = this.before(keys, ranges, afterAll, prev);
     // The window may make it wait for its predecessor after all: then it is not chained.
     const chainedTo = prev && !deps.includes(prev) ? prev : undefined;
@@ -256,13 +284,13 @@ export class Pipeline {
           if (failed) throw failed.error;
         })
       : Promise.resolve();
-    const f: InFlight = { keys, ranges, settled: false, sent, done: Promise.resolve(), ...(checkpoint ? { checkpoint } : {}) };
+    const f: InFlight = { keys, ranges, settled: false, sent, done: Promise.resolve(), follows: last !== undefined, ...(checkpoint ? { checkpoint } : {}) };
     if (afterAll && checkpoint) this.lastCheckpoint = f;
     if (chainedTo && checkpoint) chainedTo.chainedNext = checkpoint.value;
     // Once it failed: the values the key holds if it committed after all, the checkpoint chained
     // to it first (only that one can commit before it settles: any later one waits for it).
     const committedIf = (): Buffer[] => (checkpoint ? [...(f.chainedNext ? [f.chainedNext] : []), checkpoint.value] : []);
-    const after = chainedTo && checkpoint && { key: Buffer.from(checkpoint.key), value: (chainedTo.checkpoint as Checkpointed).value, done: chainedTo.done.then(() => chainedTo.error), committedIf };
+    const after: Follows | undefined = last?.checkpoint && checkpoint ? { key: Buffer.from(checkpoint.key), value: last.checkpoint.value, committedIf, ...(chainedTo ? { done: chainedTo.done.then(() => chainedTo.error) } : {}) } : undefined;
     (f as { done: Promise<void> }).done = sent
       .then(() => send(sender, ops, what, after))
       .then(
@@ -307,6 +335,18 @@ export class Pipeline {
     this.writers.clear();
     this.lastCheckpoint = undefined;
     this.committedCheckpoint = undefined;
+  }
+
+  /**
+   * Tells of a transaction of `ops` sent beside this pipeline (the target's other writes; those
+   * of the checkpoint key are made while none of its transactions is in flight): when one writes
+   * the checkpoint key, the key no
+   * longer holds the last checkpoint value handed over here, so the next checkpoint transaction
+   * compares none (and none is chained to it).
+   */
+  wroteBeside(ops: readonly Op[]): void {
+    const key = this.lastCheckpoint?.checkpoint?.key;
+    if (key !== undefined && ops.some((op) => op.key === key || (op.rangeEnd !== undefined && inRanges(key, [[op.keyBytes, op.rangeEnd]])))) this.lastCheckpoint = undefined;
   }
 }
 

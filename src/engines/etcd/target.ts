@@ -96,9 +96,17 @@ export class EtcdTarget implements Target {
     return this.readBack;
   }
 
-  private senderFor(): Sender {
+  /**
+   * The Sender of this target's transactions. Those of the stream's pipeline (`stream`) aside,
+   * each tells that pipeline what it writes: it may write the stream checkpoint's key, which the
+   * pipeline's next checkpoint compares (apply.ts Pipeline.wroteBeside).
+   */
+  private senderFor(stream = false): Sender {
     return {
-      write: (compare, ops) => writeTxn(this.client, encodeTxn(compare, ops), this.unary),
+      write: (compare, ops) => {
+        if (!stream) this.streamPipeline.wroteBeside(ops);
+        return writeTxn(this.client, encodeTxn(compare, ops), this.unary);
+      },
       maxOps: this.opts.maxTxnOps,
       fence: () => this.syncLock?.fence() ?? [],
       // Without a guard no transaction carries a compare, so none fails one.
@@ -376,7 +384,7 @@ export class EtcdTarget implements Target {
   private readonly streamPipeline = new Pipeline();
 
   async begin(): Promise<TargetTransaction> {
-    const sender = this.senderFor();
+    const sender = this.senderFor(true);
     const buf = new OpBuffer(sender, 1, this.streamPipeline);
     const ctx = { layout: this.layout, conventions: this.opts.conventions, client: this.client };
     const what = 'applying a stream batch';
