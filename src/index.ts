@@ -19,7 +19,7 @@ export type { Target, TargetCapabilities, TargetTransaction, Checkpoint, StreamC
 export type { TargetWriter } from './core/target-writer.js';
 export type { CheckpointStore } from './core/checkpoint-store.js';
 export type { TargetReader } from './core/target-reader.js';
-export type { Change, StreamEvent } from './core/change.js';
+export { rowOf, type Change, type StreamEvent } from './core/change.js';
 export type { Column, TableSchema } from './core/schema.js';
 export type { Value, Row } from './core/values.js';
 export type { RowFilter } from './core/row-filter.js';

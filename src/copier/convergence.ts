@@ -10,7 +10,7 @@ export type StreamOp = Change | { readonly kind: 'truncate'; readonly table: str
  * them), as the gates and the applier's batch count it against `--buffer-mb`.
  */
 export function opBytes(op: StreamOp): number {
-  if (op.kind === 'upsert') return 64 + rowBytes(op.row);
+  if (op.kind === 'upsert') return 64 + (op.doc ? op.doc.length + rowBytes(op.key) : rowBytes(op.row));
   if (op.kind === 'delete') return 64 + rowBytes(op.key);
   return 64;
 }

@@ -15,6 +15,17 @@ export interface StreamRequest {
    * A source may always give more than asked, never less.
    */
   readonly oldImages?: 'cascades' | 'whole';
+  /**
+   * Upserts may carry their new image as its JSON object (core/json-row.ts writeRow, rendered with
+   * the source engine's ValueConventions) in `doc` instead of its values in `row` (core/change.ts):
+   * asked by a consumer that writes rows as those objects and reads no values (the applier, for a
+   * target with TargetCapabilities.rowDocuments, when nothing transforms the rows). A source renders
+   * them where it decodes rows (MySQL: in its decoding thread), so neither the values' hand-over nor
+   * their rendering costs the consumer's thread. It never renders an upsert whose old image it gives
+   * whole (the applier reads a cascade's new values). A source may ignore it: each upsert says
+   * which form it has.
+   */
+  readonly documents?: boolean;
 }
 
 /**

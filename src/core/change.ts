@@ -1,3 +1,4 @@
+import { ErrorCode, TributaryError } from './errors.js';
 import type { SchemaOperation } from './schema-change.js';
 import type { TableSchema } from './schema.js';
 import type { Row, Value } from './values.js';
@@ -25,8 +26,28 @@ export type Change =
       readonly key: Value[];
       readonly row: Row;
       readonly unchanged?: readonly number[];
+      readonly doc?: undefined;
+    }
+  | {
+      readonly kind: 'upsert';
+      readonly table: string;
+      readonly key: Value[];
+      /** The new image as its JSON object only, as asked (core/change-log.ts StreamRequest.documents). */
+      readonly doc: Buffer;
+      readonly row?: undefined;
+      readonly unchanged?: undefined;
     }
   | { readonly kind: 'delete'; readonly table: string; readonly key: Value[] };
+
+/**
+ * An upsert's new image as values. An upsert that carries its image as a JSON document only
+ * (`doc`) reaches only a consumer that asked for documents (core/change-log.ts
+ * StreamRequest.documents) and reads `doc`: anything else reading its row is a bug, and throws.
+ */
+export function rowOf(c: Extract<Change, { kind: 'upsert' }>): Row {
+  if (c.row === undefined) throw new TributaryError(ErrorCode.INTERNAL, `an upsert of table ${c.table} carries its row as a JSON document only, and this consumer reads values; fix: ask for documents only where the consumer writes them (a bug: please report it)`);
+  return c.row;
+}
 
 /**
  * Coalesces two changes of the same key, `next` after `prev`: the last image wins, except that
@@ -41,12 +62,13 @@ export function coalesce(prev: Change | undefined, next: Change): Change {
   // Only a primary-key update whose unchanged values the source could no longer read follows a
   // delete of its new key without an insert in between (engines/postgres/stream.ts fillUnchanged).
   if (prev.kind === 'delete') return prev;
+  const prevRow = rowOf(prev);
   const row = next.row.slice();
   const still: number[] = [];
   const prevUnchanged = new Set(prev.unchanged ?? []);
   for (const i of next.unchanged) {
     if (prevUnchanged.has(i)) still.push(i);
-    else row[i] = prev.row[i] ?? null;
+    else row[i] = prevRow[i] ?? null;
   }
   return still.length ? { ...next, row, unchanged: still } : { kind: 'upsert', table: next.table, key: next.key, row };
 }

@@ -91,6 +91,14 @@ export interface TargetCapabilities {
    * target keeps its commits in order (no checkpoint lands before what came before it).
    */
   readonly commitLimit: number | null;
+  /**
+   * `TargetTransaction.write` takes upserts that carry their row as its JSON object (core/change.ts
+   * `doc`: core/json-row.ts writeRow's bytes, rendered with the source engine's conventions) and
+   * writes those bytes as the row's value, reading none of its values. Read by the applier
+   * (stream/applier.ts), which then asks its change log for them (StreamRequest.documents). etcd:
+   * true; the SQL targets write values.
+   */
+  readonly rowDocuments: boolean;
 }
 
 /**

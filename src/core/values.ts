@@ -74,3 +74,26 @@ export function rowBytes(row: readonly Value[]): number {
   }
   return n;
 }
+
+/**
+ * How an engine's canonical values (above) look where engines differ, and how its writer
+ * puts a value of another kind into a text column: what the checksum needs to compare values
+ * across dialects (checksum/normalise.ts) without naming engines.
+ */
+export interface ValueConventions {
+  /** Its date and timestamp types hold zero dates ('0000-00-00'), which an engine without them has no value for. */
+  readonly zeroDates: boolean;
+  /** A fixed bit string's canonical value: an unsigned integer (MySQL BIT) or its '0101' text (PostgreSQL bit(n)). */
+  readonly bits: 'integer' | 'text';
+  /** The bytes of a spatial value, in a spatial column or a byte string: SRID + WKB (MySQL) or EWKB (PostGIS). */
+  readonly spatialBytes: 'srid-wkb' | 'ewkb';
+  /** How its writer renders a byte string into a text column: the bytes as UTF-8, or '\x' and their hex. */
+  readonly bytesAsText: 'utf8' | 'hex';
+  /** How its writer renders true and false into a text column. */
+  readonly booleanAsText: readonly [string, string];
+  /**
+   * What ends its canonical text of an instant (a timestamp with zone, always in UTC): nothing
+   * (MySQL TIMESTAMP, read in a +00:00 session) or '+00' (PostgreSQL timestamptz).
+   */
+  readonly instantSuffix: '' | '+00';
+}

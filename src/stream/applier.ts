@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Change, StreamEvent } from '../core/change.js';
+import { rowOf, type Change, type StreamEvent } from '../core/change.js';
 import { ErrorCode, TributaryError } from '../core/errors.js';
 import type { SchemaChange } from '../core/schema-change.js';
 import { definedTables, nameAfter } from '../core/schema-change-tables.js';
@@ -377,7 +377,9 @@ export class StreamApplier {
   /** Runs until stop() (at a boundary) or an error. */
   async run(): Promise<void> {
     const streamAbort = new AbortController();
-    const it = this.opts.source.stream(this.opts.from, this.opts.tables, streamAbort.signal)[Symbol.asyncIterator]();
+    // A target that writes rows as JSON documents takes them rendered where the source decodes them.
+    const request = this.opts.target.capabilities.rowDocuments ? { documents: true } : undefined;
+    const it = this.opts.source.stream(this.opts.from, this.opts.tables, streamAbort.signal, request)[Symbol.asyncIterator]();
     // One read in flight at a time, with one settlement handler; the loop sleeps until it settles
     // or a timer fires (a flush is due, a stop was asked).
     let pending: { settled: boolean; result?: IteratorResult<readonly StreamEvent[]>; error?: unknown } | undefined;
@@ -639,7 +641,7 @@ export class StreamApplier {
   private noteCascades(change: Change, before: Row): void {
     const parent = this.schemas.get(change.table);
     if (!parent || !this.referenced().has(change.table)) return;
-    const { cascades, deeper } = cascadesOf(this.schemas, change.table, before, change.kind === 'upsert' ? change.row : null);
+    const { cascades, deeper } = cascadesOf(this.schemas, change.table, before, change.kind === 'upsert' ? rowOf(change) : null);
     this.cascades.push(...cascades);
     for (const key of deeper) {
       if (this.warnedDeeper.has(key)) continue;

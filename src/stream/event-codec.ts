@@ -23,6 +23,7 @@ const F_DELETE = 1;
 const F_OP = 2;
 const F_BEFORE = 4;
 const F_UNCHANGED = 8;
+const F_DOC = 16;
 
 // The hot events (change, commit) have their own layout and so list their fields here: a field
 // added to them in core/change.ts must be added here too (relay-record.test.ts builds every field,
@@ -44,12 +45,14 @@ export function encodeEvent(w: Encoder, e: StreamEvent): void {
       if (e.op !== undefined) flags |= F_OP;
       if (e.before !== undefined) flags |= F_BEFORE;
       if (c.kind === 'upsert' && c.unchanged !== undefined) flags |= F_UNCHANGED;
+      if (c.kind === 'upsert' && c.doc !== undefined) flags |= F_DOC;
       w.u8(E_CHANGE);
       w.u8(flags);
       if (e.op !== undefined) w.u8(OPS.indexOf(e.op));
       w.str(c.table);
       w.values(c.key);
-      if (c.kind === 'upsert') {
+      if (c.kind === 'upsert' && c.doc !== undefined) w.bytes(c.doc);
+      else if (c.kind === 'upsert') {
         w.values(c.row);
         if (c.unchanged !== undefined) {
           w.uint(c.unchanged.length);
@@ -80,6 +83,7 @@ export function decodeEvent(r: Decoder): StreamEvent {
       const key = r.values();
       let change: Extract<StreamEvent, { type: 'change' }>['change'];
       if (flags & F_DELETE) change = { kind: 'delete', table, key };
+      else if (flags & F_DOC) change = { kind: 'upsert', table, key, doc: r.bytes() };
       else {
         const row = r.values();
         if (flags & F_UNCHANGED) {
@@ -393,6 +397,12 @@ export class Decoder {
   str(): string {
     return this.strOf(this.u8());
   }
+  /** What Encoder.bytes wrote, copied out (a slice would keep the whole payload alive). */
+  bytes(): Buffer {
+    const n = this.uint();
+    const at = this.take(n);
+    return Buffer.from(this.buf.subarray(at, at + n));
+  }
   optStr(): string | undefined {
     if (this.buf[this.off] === V_UNDEFINED) {
       this.off++;
@@ -431,11 +441,8 @@ export class Decoder {
         return this.buf.readBigUInt64LE(this.take(8));
       case V_BIG_TEXT:
         return BigInt(this.str());
-      case V_BUF: {
-        const n = this.uint();
-        const at = this.take(n);
-        return Buffer.from(this.buf.subarray(at, at + n));
-      }
+      case V_BUF:
+        return this.bytes();
       case V_UNDEFINED:
       case V_ARRAY:
       case V_OBJECT:

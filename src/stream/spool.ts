@@ -154,7 +154,8 @@ function encodeEvent(ev: ChangeEvent): string {
   const c = ev.change;
   const o: Record<string, unknown> = { t: c.table, k: c.kind, key: encodeValues(c.key) };
   if (c.kind === 'upsert') {
-    o.row = encodeValues(c.row);
+    if (c.doc) o.doc = c.doc.toString('base64');
+    else o.row = encodeValues(c.row);
     if (c.unchanged?.length) o.u = c.unchanged;
   }
   if (ev.op) o.op = ev.op;
@@ -162,11 +163,13 @@ function encodeEvent(ev: ChangeEvent): string {
 }
 
 function decodeEvent(line: string): ChangeEvent {
-  const o = JSON.parse(line) as { t: string; k: 'upsert' | 'delete'; key: string; row?: string; u?: number[]; op?: 'insert' | 'update' | 'delete' };
+  const o = JSON.parse(line) as { t: string; k: 'upsert' | 'delete'; key: string; row?: string; doc?: string; u?: number[]; op?: 'insert' | 'update' | 'delete' };
   const key = decodeValues(o.key);
   const change: Change =
-    o.k === 'upsert'
-      ? { kind: 'upsert', table: o.t, key, row: decodeValues(o.row ?? '[]'), ...(o.u ? { unchanged: o.u } : {}) }
-      : { kind: 'delete', table: o.t, key };
+    o.k === 'delete'
+      ? { kind: 'delete', table: o.t, key }
+      : o.doc !== undefined
+        ? { kind: 'upsert', table: o.t, key, doc: Buffer.from(o.doc, 'base64') }
+        : { kind: 'upsert', table: o.t, key, row: decodeValues(o.row ?? '[]'), ...(o.u ? { unchanged: o.u } : {}) };
   return o.op ? { type: 'change', change, op: o.op } : { type: 'change', change };
 }

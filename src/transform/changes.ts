@@ -1,4 +1,4 @@
-import type { StreamEvent } from '../core/change.js';
+import { rowOf, type StreamEvent } from '../core/change.js';
 import { isKeyless } from '../core/schema.js';
 import { viewIndexes, viewRow, type TableView } from './view.js';
 
@@ -29,7 +29,7 @@ export function transformChange(v: TableView, ev: ChangeEvent): ChangeEvent | nu
     const keyless = isKeyless(v.full);
     if (c.kind === 'upsert') {
       const partial = c.unchanged?.some((i) => v.filterColumns?.has(i)) ?? false;
-      if (!partial && matches(c.row) !== true) {
+      if (!partial && matches(rowOf(c)) !== true) {
         if (keyless || ev.op === 'insert') return null;
         if (ev.before && matches(ev.before) !== true) return null;
         return { type: 'change', change: { kind: 'delete', table, key: c.key }, ...(ev.op ? { op: ev.op } : {}) };
@@ -43,7 +43,7 @@ export function transformChange(v: TableView, ev: ChangeEvent): ChangeEvent | nu
     const key = isKeyless(v.full) && v.keep ? viewRow(v, c.key) : c.key;
     return { ...ev, change: { kind: 'delete', table, key }, ...(before ? { before } : {}) };
   }
-  const row = viewRow(v, c.row);
+  const row = viewRow(v, rowOf(c));
   const key = isKeyless(v.full) && v.keep ? viewRow(v, c.key) : c.key;
   const unchanged = c.unchanged && v.keep ? viewIndexes(v, c.unchanged) : c.unchanged;
   return {

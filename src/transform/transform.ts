@@ -189,7 +189,9 @@ class TransformedSource implements ChangeSource {
       current.set(v.full.name, v);
     }
     const fulls = [...current.values()].map((v) => v.full);
-    for await (const evs of this.inner.stream(from, fulls, signal, this.rules.hasFilters ? { ...request, oldImages: 'whole' } : request)) {
+    // The rules read and rewrite rows' values: never documents.
+    const inner: StreamRequest = { ...request, documents: false, ...(this.rules.hasFilters ? { oldImages: 'whole' } : {}) };
+    for await (const evs of this.inner.stream(from, fulls, signal, inner)) {
       const out: StreamEvent[] = [];
       for (const ev of evs) {
         const t = this.transformEvent(ev, current);

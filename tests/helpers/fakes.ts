@@ -13,7 +13,7 @@
  * fakes have (`capabilities` is writable here): its members then throw as well.
  */
 import { createHash } from 'node:crypto';
-import type { Change, StreamEvent } from '../../src/core/change.js';
+import { rowOf, type Change, type StreamEvent } from '../../src/core/change.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import { namespacesOf } from '../../src/core/names.js';
 import { compileFilter } from '../../src/transform/expression.js';
@@ -502,6 +502,7 @@ export class FakeTarget implements Target {
     keyRanges: true,
     namespaces: true,
     commitLimit: null,
+    rowDocuments: false,
   };
   private readonly tables = new Map<string, FakeRows>();
   /** Foreign keys created (`table.name`), in order; createForeignKeys adds only those missing. */
@@ -762,9 +763,9 @@ export class FakeTarget implements Target {
             const unchanged = new Set(c.unchanged);
             staged.push(() => {
               const old = t.get(c.key);
-              if (old) t.put(c.row.map((v, i) => (unchanged.has(i) ? (old[i] ?? null) : v)));
+              if (old) t.put(rowOf(c).map((v, i) => (unchanged.has(i) ? (old[i] ?? null) : v)));
             });
-          } else staged.push(() => t.put(c.row));
+          } else staged.push(() => t.put(rowOf(c)));
         }
         this.streamWrites += batch.length;
       },

@@ -18,7 +18,7 @@ import { SyncConfigSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/core/logger.js';
 import { openSource, valueConventions } from '../../src/engines/registry.js';
 import { KeyLayout } from '../../src/engines/etcd/keys.js';
-import { renderRow } from '../../src/engines/etcd/values.js';
+import { renderRow } from '../../src/core/json-row.js';
 import { startEtcd, startMariaDb, type Server } from '../../src/testing/servers.js';
 import { connect, runCli } from '../helpers/mysql.js';
 

@@ -1,6 +1,6 @@
 /**
  * Every type into etcd on real servers, through the CLI (issue 13): each source type's value lands
- * in etcd in the JSON form engines/etcd/values.ts documents (golden object texts below, byte for
+ * in etcd in the JSON form core/json-row.ts documents (golden object texts below, byte for
  * byte), through the copy and through the stream alike, and `verify` reads every row back into the
  * source's canonical values and finds them equal (exit 0), then finds one value changed by hand in
  * etcd (exit 1). MariaDB 10.11 (integers, DECIMAL(65,30), FLOAT/DOUBLE, zero dates, TIME(6), YEAR,

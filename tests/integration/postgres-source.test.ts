@@ -6,7 +6,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/config/dsn.js';
-import { coalesce, type Change, type StreamEvent } from '../../src/core/change.js';
+import { coalesce, rowOf, type Change, type StreamEvent } from '../../src/core/change.js';
 import { ErrorCode, TributaryError } from '../../src/core/errors.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Row, Value } from '../../src/core/values.js';
@@ -161,7 +161,7 @@ describe('PostgreSQL source', () => {
 
     const evs = await collect(s, p0, [t, u], (e) => commits(e) >= 4);
     const ch = changes(evs);
-    expect(ch.filter((x) => x.table === 't' && x.kind === 'upsert' && x.row[1] === 'changed')).toHaveLength(10);
+    expect(ch.filter((x) => x.table === 't' && x.kind === 'upsert' && rowOf(x)[1] === 'changed')).toHaveLength(10);
     expect(ch.filter((x) => x.table === 't' && x.kind === 'delete').map((x) => x.key)).toEqual(Array.from({ length: 10 }, (_, i) => [BigInt(91 + i)]));
     expect(ch).toContainEqual({ kind: 'upsert', table: 't', key: [1000n], row: [1000n, 'new'] });
     // The key update: delete of the old key, upsert of the new; then the truncate; then the insert.
@@ -202,10 +202,10 @@ describe('PostgreSQL source', () => {
     for (const x of ch) {
       if (x.kind !== 'upsert') continue;
       // The big column is either delivered exactly or declared unchanged: never a bare NULL.
-      if (x.row[2] === null) expect(x.unchanged).toContain(2);
-      else expect(x.row[2]).toBe(big);
+      if (rowOf(x)[2] === null) expect(x.unchanged).toContain(2);
+      else expect(rowOf(x)[2]).toBe(big);
     }
-    const upd = (t: string, id: bigint) => ch.find((x) => x.table === t && x.kind === 'upsert' && x.key[0] === id && x.row[1] !== 0n);
+    const upd = (t: string, id: bigint) => ch.find((x) => x.table === t && x.kind === 'upsert' && x.key[0] === id && rowOf(x)[1] !== 0n);
     // DEFAULT: pgoutput sends no value; the change says so.
     expect(upd('d', 1n)).toEqual({ kind: 'upsert', table: 'd', key: [1n], row: [1n, 1n, null], unchanged: [2] });
     // FULL: the old row is sent whole, and the value comes from it.
@@ -311,7 +311,7 @@ describe('PostgreSQL source', () => {
     const streamed = changes(evs)[0];
     expect(streamed?.kind).toBe('upsert');
     const a = (copied[0] as Value[]).slice(1);
-    const b = (streamed as Change & { kind: 'upsert' }).row.slice(1);
+    const b = rowOf(streamed as Change & { kind: 'upsert' }).slice(1);
     expect(b).toEqual(a);
     const v = Object.fromEntries(t.columns.map((col, i) => [col.name, copied[0]?.[i]]));
     expect(v).toMatchObject({

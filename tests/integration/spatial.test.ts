@@ -221,7 +221,7 @@ describe('spatial columns MariaDB → MariaDB', () => {
     const { createLogger } = await import('../../src/core/logger.js');
     class CanonicalOnlyTarget extends MysqlTarget {
       // No chunk formats: every chunk takes the canonical path (readChunk, writeChunk).
-      override readonly capabilities = { atomicCheckpoint: true, chunkFormats: [], chunkDigest: true, readBack: true, checkValues: true, plannedDdl: true, transactionalDdl: false, foreignKeys: true, keyRanges: true, namespaces: false, commitLimit: null };
+      override readonly capabilities = { atomicCheckpoint: true, chunkFormats: [], chunkDigest: true, readBack: true, checkValues: true, plannedDdl: true, transactionalDdl: false, foreignKeys: true, keyRanges: true, namespaces: false, commitLimit: null, rowDocuments: false };
     }
     await pair.dst.query('CREATE DATABASE geo_canonical');
     const logger = createLogger({ level: 'warn', pretty: false });

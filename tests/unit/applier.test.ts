@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Convergence, opBytes } from '../../src/copier/convergence.js';
-import type { StreamEvent } from '../../src/core/change.js';
+import { rowOf, type StreamEvent } from '../../src/core/change.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import type { Row } from '../../src/core/values.js';
 import { applierOf } from '../helpers/copier.js';
@@ -51,7 +51,7 @@ function doubled(log: readonly CommitRecord[]): string[] {
   for (const rec of log) {
     for (const c of rec.changes) {
       if (c.kind !== 'upsert') continue;
-      const id = `${c.table}/${String(c.key[0])}=${String(c.row[1])}`;
+      const id = `${c.table}/${String(c.key[0])}=${String(rowOf(c)[1])}`;
       if (seen.has(id)) twice.push(id);
       seen.add(id);
     }
@@ -269,7 +269,7 @@ describe('StreamApplier under a target commit limit (TargetCapabilities.commitLi
     const recordsOf = new Map<number, Set<number>>();
     target.commitLog.forEach((rec, i) => {
       const txns = new Set<number>();
-      for (const c of rec.changes) if (c.kind === 'upsert') txns.add(txnOf.get(String(c.row[1])) as number);
+      for (const c of rec.changes) if (c.kind === 'upsert') txns.add(txnOf.get(String(rowOf(c)[1])) as number);
       for (const t of txns) {
         if (!recordsOf.has(t)) recordsOf.set(t, new Set());
         recordsOf.get(t)?.add(i);
@@ -309,7 +309,7 @@ describe('StreamApplier under a target commit limit (TargetCapabilities.commitLi
     await until('caught up', () => target.commitLog.some((r) => r.checkpoint?.position === heads[5]));
     applier.stop();
     await running;
-    const commits = target.commitLog.map((rec) => ({ txns: [...new Set(rec.changes.map((c) => (c.kind === 'upsert' ? txnOf.get(String(c.row[1])) : -1)))].sort(), position: rec.checkpoint?.position }));
+    const commits = target.commitLog.map((rec) => ({ txns: [...new Set(rec.changes.map((c) => (c.kind === 'upsert' ? txnOf.get(String(rowOf(c)[1])) : -1)))].sort(), position: rec.checkpoint?.position }));
     // The three in parts share one commit, checkpointed after the third; the one that fits is alone;
     // the next two share one; the last fits and commits at the end of the run.
     expect(commits.filter((c) => c.txns.length)).toEqual([

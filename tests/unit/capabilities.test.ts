@@ -37,7 +37,7 @@ const SOURCE_METHODS: Record<Exclude<keyof SourceCapabilities, 'schemaChanges' |
   stopWrites: ['stopWrites'],
   valueStats: ['valueStats'],
 };
-const TARGET_METHODS: Record<Exclude<keyof TargetCapabilities, 'atomicCheckpoint' | 'transactionalDdl' | 'keyRanges' | 'namespaces' | 'commitLimit'>, readonly string[]> = {
+const TARGET_METHODS: Record<Exclude<keyof TargetCapabilities, 'atomicCheckpoint' | 'transactionalDdl' | 'keyRanges' | 'namespaces' | 'commitLimit' | 'rowDocuments'>, readonly string[]> = {
   chunkFormats: ['writeEncodedChunk', 'acceptsEncoded'],
   chunkDigest: ['chunkDigest'],
   readBack: ['readChunk', 'readRowsByKeys', 'readKeys', 'scanRows'],

@@ -1,5 +1,5 @@
 /**
- * The etcd target's value and key formats (src/engines/etcd/values.ts, keys.ts), without a server:
+ * The etcd target's value and key formats (src/core/json-row.ts, src/engines/etcd/keys.ts), without a server:
  * each logical type's JSON form as documented, and every canonical value read back exactly for
  * the conventions of the engine that produced it.
  */
@@ -9,8 +9,8 @@ import type { Column, TableSchema } from '../../src/core/schema.js';
 import type { Value } from '../../src/core/values.js';
 import { valueConventions } from '../../src/engines/registry.js';
 import { decodePart, encodePart, KeyLayout, prefixEnd } from '../../src/engines/etcd/keys.js';
-import { canonicalTimestamp, isoTimestamp, members, parseRow, renderRow, writeRow } from '../../src/engines/etcd/values.js';
-import { rowJson } from '../../src/engines/etcd/slab.js';
+import { canonicalTimestamp, isoTimestamp, members, parseRow, renderRow, writeRow } from '../../src/core/json-row.js';
+import { rowJson } from '../../src/core/slab.js';
 import { planDocuments } from '../../src/engines/etcd/ddl.js';
 import type { SchemaChange, SchemaOperation } from '../../src/core/schema-change.js';
 

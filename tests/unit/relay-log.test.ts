@@ -10,6 +10,7 @@ import { RelayReader } from '../../src/relay/reader.js';
 import { applyRetention } from '../../src/relay/retention.js';
 import { listSegments, readIndex, segmentFile, seekOffset, readHeader } from '../../src/relay/segment.js';
 import { RelayWriter, type RelayWriterOptions } from '../../src/relay/writer.js';
+import { rowOf } from '../../src/core/change.js';
 
 const p = (n: number) => `pos-${String(n).padStart(10, '0')}`;
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -106,8 +107,8 @@ describe('relay writer and reader', () => {
       const got = t.events[1]!;
       const exp = want.events[1]!;
       if (got.type !== 'change' || got.change.kind !== 'upsert' || exp.type !== 'change' || exp.change.kind !== 'upsert') throw new Error('not an upsert');
-      expect(got.change.row[0]).toBe(exp.change.row[0]);
-      expect((got.change.row[1] as Buffer).equals(exp.change.row[1] as Buffer), `ordinal ${t.ordinal}`).toBe(true);
+      expect(rowOf(got.change)[0]).toBe(rowOf(exp.change)[0]);
+      expect((rowOf(got.change)[1] as Buffer).equals(rowOf(exp.change)[1] as Buffer), `ordinal ${t.ordinal}`).toBe(true);
       expect([t.events[0], t.events[2]]).toStrictEqual([want.events[0], want.events[2]]);
     }
     expect((await readAll(p(31))).map((t) => t.position)).toStrictEqual(Array.from({ length: 29 }, (_, i) => p(32 + i)));

@@ -66,7 +66,9 @@ function event(r: () => number, kind: number, pos: string): StreamEvent {
       const op = maybe((['insert', 'update', 'delete'] as const)[Math.floor(r() * 3)]!);
       const before = maybe(row(r, n));
       const unchanged = maybe(r() < 0.3 ? [] : [0, Math.floor(r() * 1000)]);
-      const change = { kind: 'upsert' as const, table, key: row(r, 2), row: row(r, n), ...(unchanged === undefined ? {} : { unchanged }) };
+      // An upsert carries its row as values, or as its JSON document (StreamRequest.documents).
+      const doc = r() < 0.25 ? Buffer.from(`{"id":${n},"s":"\u00e9\u0000"}`) : undefined;
+      const change = doc ? { kind: 'upsert' as const, table, key: row(r, 2), doc } : { kind: 'upsert' as const, table, key: row(r, 2), row: row(r, n), ...(unchanged === undefined ? {} : { unchanged }) };
       return { type: 'change', change, ...(op === undefined ? {} : { op }), ...(before === undefined ? {} : { before }) };
     }
     case 2: {

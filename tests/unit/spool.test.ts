@@ -9,6 +9,11 @@ function upsert(id: number, extra: Partial<{ unchanged: number[] }> = {}): Chang
   return { type: 'change', op: 'insert', change: { kind: 'upsert', table: 't', key: [BigInt(id)], row: [BigInt(id), `v${id}`, Buffer.from([id & 255, 0]), null, 1.5, true], ...extra } };
 }
 
+/** An upsert whose row is its JSON document (StreamRequest.documents). */
+function documented(id: number): ChangeEvent {
+  return { type: 'change', op: 'update', change: { kind: 'upsert', table: 't', key: [BigInt(id)], doc: Buffer.from(`{"id":${id},"s":"\u00e9\u0000"}`) } };
+}
+
 function ids(events: Iterable<ChangeEvent>): number[] {
   return [...events].map((e) => Number(e.change.key[0]));
 }
@@ -17,13 +22,15 @@ describe('EventSpool', () => {
   it('keeps changes in memory within the budget and in a file beyond it, replaying them in order with exact values', () => {
     const budget = new SpoolBudget(500);
     const spool = new EventSpool(budget);
-    for (let i = 0; i < 1000; i++) spool.append(upsert(i, i % 7 === 0 ? { unchanged: [3] } : {}), 100);
+    for (let i = 0; i < 1000; i++) spool.append(i % 5 === 1 ? documented(i) : upsert(i, i % 7 === 0 ? { unchanged: [3] } : {}), 100);
     expect(spool.count).toBe(1000);
     expect(budget.used).toBe(500);
     const out = [...spool.replay()];
     expect(ids(out)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     expect(out[700]).toEqual(upsert(700, { unchanged: [3] }));
     expect(out[999]).toEqual(upsert(999));
+    expect(out[701]).toEqual(documented(701));
+    expect(out[1]).toEqual(documented(1));
     expect(budget.used).toBe(0);
     expect(spool.count).toBe(0);
   });

@@ -6,8 +6,8 @@ import type { Row, Value } from '../../core/values.js';
 import { keyString } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
-import { rowJson, utf8 } from './slab.js';
-import { members, parseRow, renderRow, writeRow } from './values.js';
+import { rowJson, utf8 } from '../../core/slab.js';
+import { members, parseRow, renderRow, writeRow } from '../../core/json-row.js';
 import type { WireOp } from './wire.js';
 
 /**
@@ -30,7 +30,7 @@ export function putOp(key: string, value: string | Buffer): Op {
   return put(key, utf8(key), typeof value === 'string' ? utf8(value) : value);
 }
 
-/** A put of `row`'s JSON object (values.ts renderRow's, every column sent) at `key`. */
+/** A put of `row`'s JSON object (core/json-row.ts renderRow's, every column sent) at `key`. */
 export function putRowOp(key: string, table: TableSchema, row: Row, conv: ValueConventions): Op {
   const k = utf8(key);
   return put(key, k, rowJson((out) => writeRow(table, row, conv, out)));
@@ -524,7 +524,8 @@ export async function changeOps(ctx: ApplyContext, tables: ReadonlyMap<string, T
       ops.push(putOp(key, renderRow(table, c.row, ctx.conventions(table.engine), members(text), c.unchanged)));
       continue;
     }
-    ops.push(putRowOp(key, table, c.row, ctx.conventions(table.engine)));
+    // A row rendered where the stream decoded it (StreamRequest.documents) is put as it came.
+    ops.push(c.doc ? putOp(key, c.doc) : putRowOp(key, table, c.row, ctx.conventions(table.engine)));
   }
   return ops;
 }

@@ -5,7 +5,7 @@ import type { ColumnDefault, SchemaChange } from '../../core/schema-change.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import { deletePrefixOp, putOp, rangePages, type Op } from './apply.js';
 import type { KeyLayout } from './keys.js';
-import { members } from './values.js';
+import { members } from '../../core/json-row.js';
 
 /**
  * What a source schema change does to the documents in etcd (applySchemaChange, target.ts). etcd

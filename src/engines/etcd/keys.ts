@@ -3,7 +3,7 @@ import type { LogicalType } from '../../core/logical.js';
 import type { Column, TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
-import { canonicalTimestamp, isoTimestamp, members, parseValue } from './values.js';
+import { canonicalTimestamp, isoTimestamp, members, parseValue } from '../../core/json-row.js';
 
 /**
  * Where rows live in etcd's one flat key space (docs/etcd.md):

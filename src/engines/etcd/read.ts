@@ -5,11 +5,11 @@ import type { Row, Value } from '../../core/values.js';
 import type { ValueConventions } from '../engine.js';
 import { getMany, scanTable } from './apply.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
-import { parseRow } from './values.js';
+import { parseRow } from '../../core/json-row.js';
 
 /**
  * Reads etcd's copy of a table back, for checksums (TargetReader): the objects parsed into the
- * source's canonical values (values.ts), keys in etcd's order (the bytes of the key text).
+ * source's canonical values (core/json-row.ts), keys in etcd's order (the bytes of the key text).
  */
 export class EtcdReadBack {
   private readonly client: Etcd3;

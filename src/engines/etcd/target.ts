@@ -40,7 +40,7 @@ export interface EtcdTargetOptions {
 }
 
 /**
- * etcd as a target (issue 13): each row one key holding the row as a JSON object (values.ts),
+ * etcd as a target (issue 13): each row one key holding the row as a JSON object (core/json-row.ts),
  * under the URL's prefix (keys.ts); the checkpoint as keys of this sync's reserved subtree, put in
  * the same etcd transaction as the data it covers (checkpoint.ts); a lease as the sync's lock,
  * compared by every transaction (lock.ts). A chunk or a commit larger than one transaction
@@ -83,6 +83,7 @@ export class EtcdTarget implements Target {
       keyRanges: false,
       namespaces: true,
       commitLimit: opts.maxTxnOps - 1,
+      rowDocuments: true,
     };
   }
 

@@ -1,4 +1,4 @@
-import type { Change } from '../../core/change.js';
+import { rowOf, type Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { isKeyless, secondaryUniqueKeys, type Cascade, type Column, type TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
@@ -107,7 +107,7 @@ export async function applyChanges(
     g.all.push(ch);
     if (ch.kind === 'delete') g.del.push(ch.key);
     else if (ch.unchanged?.length) g.partial.push(ch);
-    else g.up.push(ch.row);
+    else g.up.push(rowOf(ch));
   }
   for (const [name, g] of byTable) {
     const table = tables.get(name);
@@ -144,7 +144,7 @@ async function applyKeyless(conn: Conn, table: TableSchema, changes: readonly Ch
   let run: Value[][] = [];
   for (const ch of changes) {
     if (ch.kind === 'upsert') {
-      run.push(ch.row);
+      run.push(rowOf(ch));
       continue;
     }
     await upsertRows(conn, table, run, colLit);
@@ -204,7 +204,7 @@ function literalsOf(table: TableSchema, colLit?: ColumnLiterals): ColumnLiterals
 }
 
 function keyWhere(table: TableSchema, ch: Upsert, lit: ColumnLiterals, alias = ''): string {
-  return table.primaryKey.map((i) => `${alias}${quoteId((table.columns[i] as Column).name)} = ${lit(ch.row[i] ?? null, i)}`).join(' AND ');
+  return table.primaryKey.map((i) => `${alias}${quoteId((table.columns[i] as Column).name)} = ${lit(rowOf(ch)[i] ?? null, i)}`).join(' AND ');
 }
 
 /**
@@ -217,7 +217,7 @@ async function updateKnownColumns(conn: Conn, table: TableSchema, ch: Upsert, co
   const key = new Set(table.primaryKey);
   const lit = literalsOf(table, colLit);
   const sets = table.columns
-    .map((c, i) => (skip.has(i) || key.has(i) ? null : `${quoteId(c.name)} = ${lit(ch.row[i] ?? null, i)}`))
+    .map((c, i) => (skip.has(i) || key.has(i) ? null : `${quoteId(c.name)} = ${lit(rowOf(ch)[i] ?? null, i)}`))
     .filter((x): x is string => x !== null);
   if (sets.length === 0) return;
   await conn.query(`UPDATE ${quoteTable(table.name)} SET ${sets.join(', ')} WHERE ${keyWhere(table, ch, lit)}`);
@@ -242,7 +242,7 @@ async function keepRows(conn: Conn, table: TableSchema, partial: readonly Upsert
   const names = table.primaryKey.map((i) => quoteId((table.columns[i] as Column).name));
   const lhs = names.length === 1 ? (names[0] as string) : `(${names.join(', ')})`;
   const keys = partial.map((ch) => {
-    const k = table.primaryKey.map((i) => lit(ch.row[i] ?? null, i));
+    const k = table.primaryKey.map((i) => lit(rowOf(ch)[i] ?? null, i));
     return k.length === 1 ? (k[0] as string) : `(${k.join(',')})`;
   });
   // Dropped first: a failed batch may have left it behind on this pooled connection. Created
@@ -270,6 +270,6 @@ async function replaceKept(conn: Conn, table: TableSchema, ch: Upsert, colLit?: 
   const skip = new Set(ch.unchanged ?? []);
   const lit = literalsOf(table, colLit);
   const cols = table.columns.map((c) => quoteId(c.name));
-  const values = table.columns.map((c, i) => (skip.has(i) ? `k.${quoteId(c.name)}` : lit(ch.row[i] ?? null, i)));
+  const values = table.columns.map((c, i) => (skip.has(i) ? `k.${quoteId(c.name)}` : lit(rowOf(ch)[i] ?? null, i)));
   await conn.query(`REPLACE INTO ${quoteTable(table.name)} (${cols.join(', ')}) SELECT ${values.join(', ')} FROM ${KEEP} AS k WHERE ${keyWhere(table, ch, lit, 'k.')}`);
 }

@@ -1,6 +1,7 @@
 import { toMs } from '../../config/schema.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import type { Engine } from '../engine.js';
+import { valueConventions } from '../registry.js';
 import { openLagProbe } from './lag.js';
 import { deriveServerId, MysqlSource } from './source.js';
 import { MysqlTarget } from './target.js';
@@ -15,7 +16,7 @@ export { MysqlSource, MysqlTarget };
 export const engine: Engine = {
   name: 'mysql',
   async openSource({ config, dsn, syncId, logger, maxBufferBytes }) {
-    return new MysqlSource({ dsn, logger, poolSize: config.threads + 1, serverId: config.serverId ?? deriveServerId(syncId), positionMode: config.positionMode, adoptDomains: config.gtidAdoptDomains, maxBufferBytes, binlogTimeoutMs: toMs(config.binlogTimeout), decodeThread: config.decodeThread, tables: config.tables, oscShadows: config.oscShadows, databases: config.databases });
+    return new MysqlSource({ dsn, logger, poolSize: config.threads + 1, serverId: config.serverId ?? deriveServerId(syncId), positionMode: config.positionMode, adoptDomains: config.gtidAdoptDomains, maxBufferBytes, binlogTimeoutMs: toMs(config.binlogTimeout), decodeThread: config.decodeThread, tables: config.tables, oscShadows: config.oscShadows, databases: config.databases, conventions: valueConventions('mysql') });
   },
   async openTarget({ config, dsn, syncId, logger }) {
     return new MysqlTarget({ dsn, syncId, logger, poolSize: config.threads, columnTypes: config.columnTypes, force: config.force });

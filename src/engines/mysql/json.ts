@@ -4,7 +4,7 @@ import { codecFor } from './values.js';
 
 /**
  * The ETCD_JSON_LINES rendering of a MySQL table's rows in SQL (core/formats.ts): the very bytes
- * the etcd target's values.ts renderRow renders from the canonical values the copy path would read
+ * core/json-row.ts renderRow (the etcd target's form) renders from the canonical values the copy path would read
  * (same session: time zone '+00:00', utf8mb4), for the logical types whose text MariaDB's own
  * conversions give exactly; undefined for a table with any other column, or a key that is not all
  * integers, and the copy reads canonical values as before.

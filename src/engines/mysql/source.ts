@@ -14,7 +14,7 @@ import type { ComparableForm } from '../../core/comparable.js';
 import { isKeyless, type TableSchema } from '../../core/schema.js';
 import type { ChangeSource, ChunkDigest, ColumnValueStats, DatabaseDefaults, EncodedChunk, KeyRange, SourceCapabilities, SourceIdentity } from '../../core/source.js';
 import type { CopyOrder } from '../../core/snapshot.js';
-import type { Row, Value } from '../../core/values.js';
+import type { Row, Value, ValueConventions } from '../../core/values.js';
 import type { BinlogOptions } from './stream.js';
 import { prepareBinlogThread, streamBinlogThreaded } from './stream-thread.js';
 import type { PreparedThread } from '../../stream/thread.js';
@@ -50,6 +50,11 @@ export interface MysqlSourceOptions {
    * decoding then runs beside the apply instead of on its thread. False decodes on the caller's thread.
    */
   readonly decodeThread?: boolean;
+  /**
+   * This engine's value conventions (engines/registry.ts): with them the stream renders rows as
+   * JSON documents when asked (StreamRequest.documents); without, it never does.
+   */
+  readonly conventions?: ValueConventions;
   /**
    * --databases: names or globs of the databases to sync (the URL names none). Tables are then
    * named `db.table` (core/names.ts) in everything this source returns and accepts. Absent or
@@ -627,6 +632,7 @@ export class MysqlSource implements ChangeSource {
         useGtid,
         tables,
         ...(request?.oldImages ? { oldImages: request.oldImages } : {}),
+        ...(request?.documents && this.opts.conventions ? { documents: this.opts.conventions } : {}),
         catalogue: new Map(tables.flatMap((t) => {
           const now = this.described.get(t.name);
           return now && JSON.stringify(now.columns.map((c) => c.name)) !== JSON.stringify(t.columns.map((c) => c.name)) ? [[t.name, now] as const] : [];

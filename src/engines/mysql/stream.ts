@@ -7,7 +7,9 @@ import type { SchemaOperation } from '../../core/schema-change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { qualify, splitName } from '../../core/names.js';
 import { isKeyless, rowKey, type TableSchema } from '../../core/schema.js';
-import type { Value } from '../../core/values.js';
+import type { Value, ValueConventions } from '../../core/values.js';
+import { writeRow } from '../../core/json-row.js';
+import { rowJson } from '../../core/slab.js';
 import { rowBytes } from '../../core/values.js';
 import { ReadHolds } from '../../stream/read-holds.js';
 import { EventQueue, RUN_EVENTS } from '../../stream/queue.js';
@@ -39,6 +41,13 @@ export interface BinlogOptions {
    * readKey).
    */
   readonly oldImages?: 'cascades' | 'whole';
+  /**
+   * Renders the new image of each INSERT and UPDATE as its JSON object (core/json-row.ts writeRow,
+   * with these conventions, this engine's) instead of carrying its values (ChangeLog.stream's
+   * StreamRequest.documents): all but those whose old image goes whole (the applier reads the new
+   * values of a cascade's parent), and a keyless table's.
+   */
+  readonly documents?: ValueConventions;
   /**
    * Whether the sync's table selection takes a table of this name: a table created, or renamed
    * into such a name, while streaming is synced from its statement on. Default: none.
@@ -334,6 +343,10 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     // A keyless table's UPDATE is always a delete of the old image plus an insert of the new one:
     // an upsert alone would insert a second row.
     const keyless = isKeyless(schema);
+    const conv = opts.documents;
+    // Rendered here, the main thread neither decodes the values nor renders them (StreamRequest.documents).
+    const upsert = (key: Value[], row: Value[], doc: boolean): Change =>
+      doc && conv ? { kind: 'upsert', table: schema.name, key, doc: rowJson((out) => writeRow(schema, row, conv, out)) } : { kind: 'upsert', table: schema.name, key, row };
     for (const r of evt.rows) {
       if (kind === 'update') {
         const u = r as { before: Record<string, unknown>; after: Record<string, unknown> };
@@ -344,14 +357,11 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
         // The binlog does not carry what InnoDB's cascades did: `before` lets the applier redo them.
         const bytes = rowBytes(after) + rowBytes(before);
         if (keyless || !sameKey(oldKey, newKey)) emitChange({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
-        const change: Change = { kind: 'upsert', table: schema.name, key: newKey, row: after };
+        const change = upsert(newKey, after, !wholeOld);
         emitChange(wholeOld ? { type: 'change', change, op: 'update', before } : { type: 'change', change, op: 'update' }, bytes);
       } else {
         const row = toRow(r as Record<string, unknown>);
-        const change: Change =
-          kind === 'write'
-            ? { kind: 'upsert', table: schema.name, key: keyOf(row), row }
-            : { kind: 'delete', table: schema.name, key: keyOf(row) };
+        const change: Change = kind === 'write' ? upsert(keyOf(row), row, !keyless) : { kind: 'delete', table: schema.name, key: keyOf(row) };
         emitChange(kind === 'write' ? { type: 'change', change, op: 'insert' } : wholeOld ? { type: 'change', change, op: 'delete', before: row } : { type: 'change', change, op: 'delete' }, rowBytes(row));
       }
     }

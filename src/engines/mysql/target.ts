@@ -73,6 +73,7 @@ export class MysqlTarget implements Target {
     keyRanges: true,
     namespaces: true,
     commitLimit: null,
+    rowDocuments: false,
   };
   private readonly opts: MysqlTargetOptions;
   private control: Connection | undefined;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Change } from '../../core/change.js';
+import { rowOf, type Change } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { isKeyless, type Cascade, type Column } from '../../core/schema.js';
 import type { Value } from '../../core/values.js';
@@ -299,8 +299,8 @@ export async function applyChanges(client: pg.ClientBase, plans: (table: string)
     if (!g) byTable.set(ch.table, (g = { del: [], up: [], partial: [], all: [] }));
     g.all.push(ch);
     if (ch.kind === 'delete') g.del.push(ch.key);
-    else if (ch.unchanged?.length) g.partial.push({ row: ch.row, unchanged: ch.unchanged });
-    else g.up.push(ch.row);
+    else if (ch.unchanged?.length) g.partial.push({ row: rowOf(ch), unchanged: ch.unchanged });
+    else g.up.push(rowOf(ch));
   }
   for (const [name, g] of byTable) {
     const plan = plans(name);
@@ -329,7 +329,7 @@ async function applyKeyless(client: pg.ClientBase, plan: TablePlan, changes: rea
   let run: (readonly Value[])[] = [];
   for (const ch of changes) {
     if (ch.kind === 'upsert') {
-      run.push(ch.row);
+      run.push(rowOf(ch));
       continue;
     }
     await upsertRows(client, plan, run);

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { Logger } from 'pino';
 import type { Dsn } from '../../config/dsn.js';
-import type { StreamEvent } from '../../core/change.js';
+import { rowOf, type StreamEvent } from '../../core/change.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { isKeyless, rowKey, type Column, type TableSchema } from '../../core/schema.js';
 import { EventQueue } from '../../stream/queue.js';
@@ -1197,7 +1197,7 @@ async function fillUnchanged(
   const cols = change.unchanged ?? [];
   const values = await opts.readColumns(schema, change.key, cols);
   if (!values) return change;
-  const row = change.row.slice();
+  const row = rowOf(change).slice();
   cols.forEach((c, j) => (row[c] = values[j] ?? null));
   return { kind: 'upsert', table: change.table, key: change.key, row };
 }

@@ -72,6 +72,7 @@ export class PostgresTarget implements Target {
     keyRanges: true,
     namespaces: true,
     commitLimit: null,
+    rowDocuments: false,
   };
   private readonly opts: PostgresTargetOptions;
   private readonly schema: string;

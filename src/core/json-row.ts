@@ -1,8 +1,7 @@
-import type { ValueConventions } from '../engine.js';
-import { ErrorCode, TributaryError } from '../../core/errors.js';
-import type { LogicalType } from '../../core/logical.js';
-import type { Column, TableSchema } from '../../core/schema.js';
-import type { Row, Value } from '../../core/values.js';
+import { ErrorCode, TributaryError } from './errors.js';
+import type { LogicalType } from './logical.js';
+import type { Column, TableSchema } from './schema.js';
+import type { Row, Value, ValueConventions } from './values.js';
 
 /**
  * A row as one JSON object, column name → value, and back: the etcd target's value format

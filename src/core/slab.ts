@@ -1,11 +1,11 @@
-import type { JsonOut } from './values.js';
+import type { JsonOut } from './json-row.js';
 
 /**
- * Key and value bytes of etcd writes, written into shared slabs, a slice each: one allocation per
- * SLAB bytes instead of Buffer.from's per string (and its 8 KiB pool's, every ~35 rows). A slab is
- * garbage once every op sliced from it is (a sent transaction's ops are dropped).
+ * Bytes written into shared slabs, a slice each (etcd keys and values; rows rendered as JSON
+ * documents where a stream decodes them): one allocation per SLAB bytes instead of Buffer.from's per
+ * string (and its 8 KiB pool's, every ~35 rows). A slab is garbage once every slice of it is.
  *
- * A row's JSON object is written here straight from its values (values.ts writeRow), without
+ * A row's JSON object is written here straight from its values (json-row.ts writeRow), without
  * building its text first: the text of a row is some twenty strings concatenated, then flattened
  * to be encoded, and that was the largest share of the stream's garbage.
  */
@@ -96,7 +96,7 @@ const out: JsonOut = {
 };
 
 /**
- * A row's JSON object (values.ts writeRow: the very bytes of renderRow's text as UTF-8), a slice
+ * A row's JSON object (json-row.ts writeRow: the very bytes of renderRow's text as UTF-8), a slice
  * of the current slab.
  */
 export function rowJson(write: (o: JsonOut) => void): Buffer {
