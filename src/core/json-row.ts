@@ -245,6 +245,13 @@ export interface JsonOut {
    * and nothing written, when `s` holds a unit JSON escapes or one beyond ASCII.
    */
   quoted(s: string, t: number): boolean;
+  /**
+   * The bytes `b[from, to)` quoted, as JSON.stringify gives their text when they are ASCII; false,
+   * and nothing written, when one of them is a byte JSON escapes or one beyond ASCII.
+   */
+  quotedBytes(b: Buffer, from: number, to: number): boolean;
+  /** `n` (0 ≤ n < 10^width, a safe integer) as `width` digits, zeros before it. */
+  padded(n: number, width: number): void;
 }
 
 /** writeRow's plan of a column list: each column's way, its renderer, and '"name":' / ',"name":' as bytes. */
@@ -278,33 +285,70 @@ function plainLocal(v: string): boolean {
  * (tests/unit/etcd-values.test.ts compares them).
  */
 export function writeRow(table: TableSchema, row: Row, conv: ValueConventions, out: JsonOut): void {
-  const { ways, renderers: r, names } = writingOf(table);
-  const cols = table.columns;
+  const w = writingOf(table);
   out.byte(0x7b);
-  for (let i = 0; i < cols.length; i++) {
-    out.bytes(names[i] as Buffer);
-    const v = row[i] ?? null;
-    if (v === null) {
-      out.text('null');
-      continue;
-    }
-    switch (ways[i]) {
-      case W_INTEGER:
-        if (typeof v === 'bigint' && v <= SAFE && v >= -SAFE) {
-          out.int(Number(v));
-          continue;
-        }
-        break;
-      case W_LOCAL_TIMESTAMP:
-        if (typeof v === 'string' && plainLocal(v) && out.quoted(v, 10)) continue;
-        break;
-      case W_STRING:
-        if (typeof v === 'string' && out.quoted(v, -1)) continue;
-        break;
-    }
-    out.text((r[i] as Renderer)(table, cols[i] as Column, v, conv));
+  for (let i = 0; i < w.names.length; i++) {
+    out.bytes(w.names[i] as Buffer);
+    writeMember(table, w, i, row[i] ?? null, conv, out);
   }
   out.byte(0x7d);
+}
+
+/** The value of column `i` as writeRow writes it (after its name). */
+function writeMember(table: TableSchema, w: RowWriting, i: number, v: Value, conv: ValueConventions, out: JsonOut): void {
+  if (v === null) {
+    out.text('null');
+    return;
+  }
+  switch (w.ways[i]) {
+    case W_INTEGER:
+      if (typeof v === 'bigint' && v <= SAFE && v >= -SAFE) {
+        out.int(Number(v));
+        return;
+      }
+      break;
+    case W_LOCAL_TIMESTAMP:
+      if (typeof v === 'string' && plainLocal(v) && out.quoted(v, 10)) return;
+      break;
+    case W_STRING:
+      if (typeof v === 'string' && out.quoted(v, -1)) return;
+      break;
+  }
+  out.text((w.renderers[i] as Renderer)(table, table.columns[i] as Column, v, conv));
+}
+
+/** How a column's value may be written without its value (see MemberWriter.form). */
+export type MemberForm = 'integer' | 'string' | 'local-timestamp' | 'other';
+
+/**
+ * writeRow a member at a time, for a reader that writes some values from their source bytes
+ * (engines/mysql/binlog-rows.ts): start, then for each column in order its name and either
+ * value() or, where form() allows it, the value's JSON written straight (the same bytes value()
+ * would write: an integer's digits; a string's JSON.stringify; a local timestamp's ISO text,
+ * 'YYYY-MM-DDTHH:MM:SS[.f]', quoted), then end.
+ */
+export interface MemberWriter {
+  readonly columns: number;
+  start(out: JsonOut): void;
+  name(i: number, out: JsonOut): void;
+  value(i: number, v: Value, out: JsonOut): void;
+  form(i: number): MemberForm;
+  end(out: JsonOut): void;
+}
+
+const FORMS: Record<number, MemberForm> = { [W_INTEGER]: 'integer', [W_STRING]: 'string', [W_LOCAL_TIMESTAMP]: 'local-timestamp' };
+
+/** The MemberWriter of `table`'s rows, rendered with `conv`. */
+export function memberWriter(table: TableSchema, conv: ValueConventions): MemberWriter {
+  const w = writingOf(table);
+  return {
+    columns: w.names.length,
+    start: (out) => out.byte(0x7b),
+    name: (i, out) => out.bytes(w.names[i] as Buffer),
+    value: (i, v, out) => writeMember(table, w, i, v, conv, out),
+    form: (i) => FORMS[w.ways[i] as number] ?? 'other',
+    end: (out) => out.byte(0x7d),
+  };
 }
 
 /**

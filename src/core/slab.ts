@@ -93,6 +93,29 @@ const out: JsonOut = {
     slab[at++] = QUOTE;
     return true;
   },
+  quotedBytes(b: Buffer, from: number, to: number): boolean {
+    room(to - from + 2);
+    const mark = at;
+    slab[at++] = QUOTE;
+    for (let i = from; i < to; i++) {
+      const c = b[i] as number;
+      if (c < 0x20 || c === QUOTE || c === 0x5c || c > 0x7f) {
+        at = mark;
+        return false;
+      }
+      slab[at++] = c;
+    }
+    slab[at++] = QUOTE;
+    return true;
+  },
+  padded(n: number, width: number): void {
+    room(width);
+    for (let i = at + width - 1; i >= at; i--) {
+      slab[i] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    at += width;
+  },
 };
 
 /**

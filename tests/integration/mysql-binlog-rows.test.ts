@@ -9,7 +9,10 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/config/dsn.js';
 import type { TableSchema } from '../../src/core/schema.js';
+import { memberWriter, writeRow } from '../../src/core/json-row.js';
+import { rowJson } from '../../src/core/slab.js';
 import type { Value } from '../../src/core/values.js';
+import { valueConventions } from '../../src/engines/registry.js';
 import { installRowReader, planRows, zongjiRow, type RowPlan, type RowsTableMap, type ZongjiWithRows } from '../../src/engines/mysql/binlog-rows.js';
 import { connectionOptions } from '../../src/engines/mysql/connection.js';
 import { describeTable } from '../../src/engines/mysql/schema.js';
@@ -20,6 +23,7 @@ import { prng } from '../helpers/fakes.js';
 import { connect } from '../helpers/mysql.js';
 
 let server: Server;
+const MYSQL = valueConventions('mysql');
 
 beforeAll(async () => {
   server = await startMariaDb({ serverId: 1 });
@@ -143,6 +147,23 @@ async function readBothWays(db: string, schema: TableSchema, start: { file: stri
             expect(keyOnly).toStrictEqual(expected);
           } catch {
             if (mismatches.length < 20) mismatches.push(`row ${compared + 1}: readKey (${key.join(',')}) gave ${keyOnly.map(String).join('|')}`);
+          }
+        }
+        // readDocument: the JSON document writeRow writes for the values read, and the key's values.
+        for (const [docPlan, docSchema] of [[plan, schema], [widePlan!, wide]] as const) {
+          parser._offset = at;
+          const doc = docPlan.readDocument(parser, present, zongji, current, memberWriter(docSchema, MYSQL));
+          if (!doc) {
+            mismatches.push('readDocument declined a plan whose columns are the table map\u2019s, in order');
+            continue;
+          }
+          if (parser._offset !== end) mismatches.push(`row ${compared + 1}: readDocument to ${parser._offset}, read to ${end}`);
+          const want = rowJson((out) => writeRow(docSchema, fast, MYSQL, out)).toString();
+          if (doc.doc.toString() !== want && mismatches.length < 20) mismatches.push(`row ${compared + 1}: readDocument wrote ${doc.doc.toString()}\nwriteRow writes ${want}`);
+          try {
+            expect(doc.row).toStrictEqual(fast.map((v, i) => (docSchema.primaryKey.includes(i) ? v : null)));
+          } catch {
+            if (mismatches.length < 20) mismatches.push(`row ${compared + 1}: readDocument's key (${docSchema.primaryKey.join(',')}) ${doc.row.map(String).join('|')}`);
           }
         }
         parser._offset = at;

@@ -3,6 +3,8 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { civilFromDays } from '../../core/calendar.js';
 import { isKeyless, type Column, type TableSchema } from '../../core/schema.js';
+import type { JsonOut, MemberForm, MemberWriter } from '../../core/json-row.js';
+import { rowJson } from '../../core/slab.js';
 import type { Value } from '../../core/values.js';
 import { isMysqlSpatial } from './types.js';
 import { normaliseInt, type ColumnCodec } from './values.js';
@@ -78,6 +80,20 @@ export interface ZongjiWithRows {
    * asked once per event its plan reads; false: only their key (RowPlan.readKey). Absent: whole.
    */
   tributaryWholeOld?: (schema: TableSchema) => boolean;
+  /**
+   * The writer of a table's new images as JSON documents (StreamRequest.documents), asked once per
+   * INSERT event, and per UPDATE event whose old images are read for their key only; undefined:
+   * values. Its images are then DocumentImages.
+   */
+  tributaryDocuments?: (schema: TableSchema) => MemberWriter | undefined;
+}
+
+/** A new image read as its JSON document (RowPlan.readDocument): its key's values in `row` (the other slots null), the document in `doc`. */
+export class DocumentImage {
+  constructor(
+    readonly row: Value[],
+    readonly doc: Buffer,
+  ) {}
 }
 
 // Binlog column type codes (MySQL's enum_field_types, as the table map carries them).
@@ -168,6 +184,14 @@ export interface RowPlan {
    * row being its key. For old images whose other values nobody asked for.
    */
   readKey(parser: Parser, present: Buffer, client: unknown, entry: RowsTableMap): Value[];
+  /**
+   * As read, the image written as its JSON document by `w` (a MemberWriter of the plan's schema)
+   * instead of values, where the plan's columns are the table map's in order (else undefined: use
+   * read). Values whose JSON form the writer takes straight (integers, ASCII text, DATE, DATETIME,
+   * DECIMAL) are written from their bytes, without a value in between; the key's are read into
+   * values too.
+   */
+  readDocument(parser: Parser, present: Buffer, client: unknown, entry: RowsTableMap, w: MemberWriter): DocumentImage | undefined;
 }
 
 /** zongji's value decoder (lib/common.js readMysqlValue): the fallback for the columns not read here. */
@@ -389,27 +413,46 @@ export function planRows(entry: RowsTableMap, schema: TableSchema, codecs: reado
   // Per binlog column, 1 when readKey reads its value: a key column's, or every one of a keyless table.
   const keyed = new Set(schema.primaryKey);
   const keyColumns = Uint8Array.from(readers, (r) => (isKeyless(schema) || keyed.has(r.slot) ? 1 : 0));
-  /** One row image; with `only`, the values of the binlog columns it marks, the others read past. */
-  const readImage = (parser: Parser, present: Buffer, client: unknown, current: RowsTableMap, only: Uint8Array | undefined): Value[] => {
+  // readDocument writes members in the schema's order as it reads the binlog's: only when they agree.
+  const inOrder = readers.length === width && readers.every((r, i) => r.slot === i);
+  /**
+   * One row image; with `only`, the values of the binlog columns it marks, the others read past.
+   * With `doc` (inOrder), the image is written as its JSON document, and only the key's values
+   * are read into the row.
+   */
+  const readImage = (parser: Parser, present: Buffer, client: unknown, current: RowsTableMap, only: Uint8Array | undefined, doc?: { readonly w: MemberWriter; readonly out: JsonOut }): Value[] => {
     const buf = parser._buffer;
     let presentCount = 0;
     for (let i = 0; i < readers.length; i++) if ((present[i >> 3] as number) & (1 << (i & 7))) presentCount++;
     const nulls = parser._offset;
     let o = nulls + ((presentCount + 7) >> 3);
     const row = new Array<Value>(width);
+    if (doc) doc.w.start(doc.out);
     for (let i = 0, bit = 0; i < readers.length; i++) {
       const r = readers[i] as ColumnReader;
+      if (doc) doc.w.name(i, doc.out);
       // A column absent from the image, or NULL, is null (every codec maps null to null).
       if (((present[i >> 3] as number) & (1 << (i & 7))) === 0) {
         if (r.slot >= 0) row[r.slot] = null;
+        if (doc) doc.w.value(i, null, doc.out);
         continue;
       }
       const isNull = ((buf[nulls + (bit >> 3)] as number) & (1 << (bit & 7))) !== 0;
       bit++;
       if (isNull || (only !== undefined && only[i] === 0)) {
         if (r.slot >= 0) row[r.slot] = null;
+        if (doc) doc.w.value(i, null, doc.out);
         if (!isNull) o = pastValue(r, buf, o, parser, current.columns[i] as MapColumn, current.columnSchemas[i] as MapColumnSchema, current, client);
         continue;
+      }
+      if (doc && keyColumns[i] === 0) {
+        // Not a key column: its JSON from its bytes where the form allows (the same bytes as the value's).
+        const end = straight(r, buf, o, doc.w.form(i), doc.out, schema.columns[i] as Column);
+        if (end >= 0) {
+          row[i] = null;
+          o = end;
+          continue;
+        }
       }
       let v: Value;
       switch (r.kind) {
@@ -524,9 +567,12 @@ export function planRows(entry: RowsTableMap, schema: TableSchema, codecs: reado
           v = r.codec ? r.codec.fromBinlog(raw) : (raw as Value);
         }
       }
-      if (r.slot >= 0) row[r.slot] = typeof v === 'bigint' && r.kind <= K_UINT64 && v < 0n ? normaliseInt(v, schema.columns[r.slot] as Column) : v;
+      if (typeof v === 'bigint' && r.kind <= K_UINT64 && v < 0n && r.slot >= 0) v = normaliseInt(v, schema.columns[r.slot] as Column);
+      if (doc) doc.w.value(i, v, doc.out);
+      if (r.slot >= 0) row[r.slot] = doc && keyColumns[i] === 0 ? null : v;
     }
     parser._offset = o;
+    if (doc) doc.w.end(doc.out);
     return row;
   };
   return {
@@ -535,8 +581,102 @@ export function planRows(entry: RowsTableMap, schema: TableSchema, codecs: reado
     fits: (other) => other === entry || sameReaders(entry, other),
     read: (parser, present, client, current) => readImage(parser, present, client, current, undefined),
     readKey: (parser, present, client, current) => readImage(parser, present, client, current, keyColumns),
+    readDocument: (parser, present, client, current, w) => {
+      if (!inOrder || w.columns !== width) return undefined;
+      let row: Value[] = [];
+      const bytes = rowJson((out) => (row = readImage(parser, present, client, current, undefined, { w, out })));
+      return new DocumentImage(row, bytes);
+    },
   };
 }
+
+/**
+ * Writes a non-NULL value of a column read by `r` at `o` straight from its bytes as its JSON form
+ * `form` (core/json-row.ts MemberWriter): the very bytes the writer would write for the value read
+ * would be. Returns where the value ends, or -1 (nothing written) where it cannot: then the value
+ * is read and written as a value.
+ */
+function straight(r: ColumnReader, buf: Buffer, o: number, form: MemberForm, out: JsonOut, col: Column): number {
+  switch (r.kind) {
+    case K_INT8:
+    case K_UINT8:
+    case K_INT16:
+    case K_UINT16:
+    case K_INT24:
+    case K_UINT24:
+    case K_INT32:
+    case K_UINT32: {
+      if (form !== 'integer') return -1;
+      const n = r.kind === K_UINT8 ? (buf[o] as number) : r.kind === K_INT8 ? buf.readInt8(o) : r.kind === K_INT16 ? buf.readInt16LE(o) : r.kind === K_UINT16 ? buf.readUInt16LE(o) : r.kind === K_INT24 ? buf.readIntLE(o, 3) : r.kind === K_UINT24 ? buf.readUIntLE(o, 3) : r.kind === K_INT32 ? buf.readInt32LE(o) : buf.readUInt32LE(o);
+      // A negative value of an unsigned column is normalised (values.ts normaliseInt): as a value.
+      if (n < 0 && col.unsigned) return -1;
+      out.int(n);
+      return o + r.width;
+    }
+    case K_TEXT: {
+      if (form !== 'string') return -1;
+      const n = r.size === 1 ? (buf[o] as number) : r.size === 2 ? buf.readUInt16LE(o) : buf.readUIntLE(o, r.size);
+      // ASCII without an escape is its own JSON text; anything else goes as its string.
+      return out.quotedBytes(buf, o + r.size, o + r.size + n) ? o + r.size + n : -1;
+    }
+    case K_DECIMAL: {
+      if (form !== 'string') return -1;
+      const text = readDecimal(buf, o, r.intg, r.frac);
+      return out.quoted(text, -1) ? decimalEnd : -1;
+    }
+    case K_DATE: {
+      if (form !== 'string') return -1;
+      const raw = buf.readUIntLE(o, 3);
+      out.byte(QUOTE);
+      // year4: four digits, the last four of a longer year.
+      out.padded((raw >>> 9) % 10000, 4);
+      out.byte(DASH);
+      out.padded((raw >>> 5) & 15, 2);
+      out.byte(DASH);
+      out.padded(raw & 31, 2);
+      out.byte(QUOTE);
+      return o + 3;
+    }
+    case K_DATETIME2: {
+      if (form !== 'local-timestamp') return -1;
+      let f = 0;
+      if (r.size > 0) {
+        f = buf.readIntBE(o + 5, (r.size + 1) >> 1);
+        if (r.size % 2 !== 0) f /= 10;
+        if (f < 0) f = -f;
+        // fraction()'s padTo keeps a longer number whole: as a value.
+        if (f >= 10 ** r.size || !Number.isInteger(f)) return -1;
+      }
+      const high = buf.readUInt32BE(o);
+      const low = buf.readUInt32BE(o + 1);
+      const ym = (high >>> 14) & 0x1ffff;
+      out.byte(QUOTE);
+      out.padded(Math.floor(ym / 13) % 10000, 4);
+      out.byte(DASH);
+      out.padded(ym % 13, 2);
+      out.byte(DASH);
+      out.padded((low >>> 17) & 31, 2);
+      out.byte(0x54); // T
+      out.padded((low >>> 12) & 31, 2);
+      out.byte(COLON);
+      out.padded((low >>> 6) & 63, 2);
+      out.byte(COLON);
+      out.padded(low & 63, 2);
+      if (r.size > 0) {
+        out.byte(0x2e);
+        out.padded(f, r.size);
+      }
+      out.byte(QUOTE);
+      return o + r.width;
+    }
+    default:
+      return -1;
+  }
+}
+
+const QUOTE = 0x22;
+const DASH = 0x2d;
+const COLON = 0x3a;
 
 /** Where a non-NULL value of a column read by `r` ends, from `o`: its value is not read, zongji's columns aside. */
 function pastValue(r: ColumnReader, buf: Buffer, o: number, parser: Parser, column: MapColumn, columnSchema: MapColumnSchema, current: RowsTableMap, client: unknown): number {
@@ -570,6 +710,12 @@ function planOf(evt: ZongjiRowsEvent): RowPlan | null {
   return evt._tributaryPlan;
 }
 
+/** A new image of an INSERT or UPDATE read by `plan`: its values, or its JSON document when the client renders the table's new images (tributaryDocuments) and the plan can. */
+function readNew(evt: ZongjiRowsEvent, plan: RowPlan, parser: Parser, entry: RowsTableMap, present: Buffer, documents: boolean): Value[] | DocumentImage {
+  const w = documents ? evt._zongji.tributaryDocuments?.(plan.schema) : undefined;
+  return (w && plan.readDocument(parser, present, evt._zongji, entry, w)) ?? plan.read(parser, present, evt._zongji, entry);
+}
+
 /** An old image of an UPDATE or DELETE read by `plan`: whole or its key only, as the client says once per event. */
 function readOld(evt: ZongjiRowsEvent, plan: RowPlan, parser: Parser, entry: RowsTableMap): Value[] {
   evt.tributaryOldWhole ??= evt._zongji.tributaryWholeOld?.(plan.schema) ?? true;
@@ -587,9 +733,10 @@ let installed = false;
 export function installRowReader(): void {
   if (installed) return;
   installed = true;
+  // WriteRows reads with the prototype's: the new images of an INSERT, whose table keeps its key (else its values).
   rowsEventProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
     const plan = planOf(this);
-    return plan ? plan.read(parser, this.columns_present_bitmap, this._zongji, this.tableMap[this.tableId] as RowsTableMap) : zongjiFetch.call(this, parser);
+    return plan ? readNew(this, plan, parser, this.tableMap[this.tableId] as RowsTableMap, this.columns_present_bitmap, !isKeyless(plan.schema)) : zongjiFetch.call(this, parser);
   };
   deleteRowsProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
     const plan = planOf(this);
@@ -600,7 +747,8 @@ export function installRowReader(): void {
     if (!plan) return zongjiFetchUpdate.call(this, parser);
     const entry = this.tableMap[this.tableId] as RowsTableMap;
     const before = readOld(this, plan, parser, entry);
-    return { before, after: plan.read(parser, this.columns_present_bitmap2 as Buffer, this._zongji, entry) };
+    // A new image whose old one goes whole keeps its values (the applier reads a cascade's new values).
+    return { before, after: readNew(this, plan, parser, entry, this.columns_present_bitmap2 as Buffer, this.tributaryOldWhole === false) };
   };
 }
 

@@ -8,7 +8,7 @@ import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { qualify, splitName } from '../../core/names.js';
 import { isKeyless, rowKey, type TableSchema } from '../../core/schema.js';
 import type { Value, ValueConventions } from '../../core/values.js';
-import { writeRow } from '../../core/json-row.js';
+import { memberWriter, writeRow, type MemberWriter } from '../../core/json-row.js';
 import { rowJson } from '../../core/slab.js';
 import { rowBytes } from '../../core/values.js';
 import { ReadHolds } from '../../stream/read-holds.js';
@@ -20,7 +20,7 @@ import { decodePosition, encodePosition, type BinlogPosition } from './position.
 import { codecFor, keepSpatialBytes, type ColumnCodec, type ZongjiTableMapEntry } from './values.js';
 import { watchDump } from './heartbeat.js';
 import { tablesWithReferentialActions } from '../../schema/foreign-keys.js';
-import { installRowReader, planRows, type RowPlan, type RowsTableMap, type ZongjiWithRows } from './binlog-rows.js';
+import { DocumentImage, installRowReader, planRows, type RowPlan, type RowsTableMap, type ZongjiWithRows } from './binlog-rows.js';
 import { describeDsn } from '../../config/dsn.js';
 import { quoteId } from './sql.js';
 import { parseDdl } from './ddl-parse.js';
@@ -165,6 +165,15 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     if (opts.oldImages === 'whole' || isKeyless(schema)) return true;
     if (referenced.version !== decoders.version) referenced = { version: decoders.version, tables: tablesWithReferentialActions([...decoders.values()].map((d) => d.schema)) };
     return referenced.tables.has(schema.name);
+  };
+  // New images rendered as JSON documents as they are read (binlog-rows.ts readDocument), when asked.
+  const writers = new WeakMap<TableSchema, MemberWriter>();
+  (client as ZongjiWithRows).tributaryDocuments = (schema: TableSchema): MemberWriter | undefined => {
+    const conv = opts.documents;
+    if (!conv) return undefined;
+    let w = writers.get(schema);
+    if (!w) writers.set(schema, (w = memberWriter(schema, conv)));
+    return w;
   };
   (client as ZongjiWithRows).tributaryRows = (entry: RowsTableMap) => {
     if (deferred !== undefined) {
@@ -344,25 +353,31 @@ export async function* streamBinlog(opts: BinlogOptions, signal: AbortSignal): A
     // an upsert alone would insert a second row.
     const keyless = isKeyless(schema);
     const conv = opts.documents;
-    // Rendered here, the main thread neither decodes the values nor renders them (StreamRequest.documents).
-    const upsert = (key: Value[], row: Value[], doc: boolean): Change =>
-      doc && conv ? { kind: 'upsert', table: schema.name, key, doc: rowJson((out) => writeRow(schema, row, conv, out)) } : { kind: 'upsert', table: schema.name, key, row };
+    // A new image as the stream emits it: its document, read as one (binlog-rows.ts readDocument)
+    // or rendered here from the values zongji decoded (the main thread then neither decodes the
+    // values nor renders them: StreamRequest.documents), or its values.
+    const upsert = (image: unknown, doc: boolean): { change: Change; bytes: number } => {
+      if (image instanceof DocumentImage) return { change: { kind: 'upsert', table: schema.name, key: keyOf(image.row), doc: image.doc }, bytes: 64 + image.doc.length };
+      const row = toRow(image as Record<string, unknown>);
+      if (doc && conv) return { change: { kind: 'upsert', table: schema.name, key: keyOf(row), doc: rowJson((out) => writeRow(schema, row, conv, out)) }, bytes: rowBytes(row) };
+      return { change: { kind: 'upsert', table: schema.name, key: keyOf(row), row }, bytes: rowBytes(row) };
+    };
     for (const r of evt.rows) {
       if (kind === 'update') {
-        const u = r as { before: Record<string, unknown>; after: Record<string, unknown> };
+        const u = r as { before: Record<string, unknown>; after: unknown };
         const before = toRow(u.before);
-        const after = toRow(u.after);
         const oldKey = keyOf(before);
-        const newKey = keyOf(after);
+        const { change, bytes } = upsert(u.after, !wholeOld);
         // The binlog does not carry what InnoDB's cascades did: `before` lets the applier redo them.
-        const bytes = rowBytes(after) + rowBytes(before);
-        if (keyless || !sameKey(oldKey, newKey)) emitChange({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
-        const change = upsert(newKey, after, !wholeOld);
-        emitChange(wholeOld ? { type: 'change', change, op: 'update', before } : { type: 'change', change, op: 'update' }, bytes);
+        if (keyless || !sameKey(oldKey, change.key)) emitChange({ type: 'change', change: { kind: 'delete', table: schema.name, key: oldKey } }, 64);
+        emitChange(wholeOld ? { type: 'change', change, op: 'update', before } : { type: 'change', change, op: 'update' }, bytes + rowBytes(before));
+      } else if (kind === 'write') {
+        const { change, bytes } = upsert(r, !keyless);
+        emitChange({ type: 'change', change, op: 'insert' }, bytes);
       } else {
         const row = toRow(r as Record<string, unknown>);
-        const change: Change = kind === 'write' ? upsert(keyOf(row), row, !keyless) : { kind: 'delete', table: schema.name, key: keyOf(row) };
-        emitChange(kind === 'write' ? { type: 'change', change, op: 'insert' } : wholeOld ? { type: 'change', change, op: 'delete', before: row } : { type: 'change', change, op: 'delete' }, rowBytes(row));
+        const change: Change = { kind: 'delete', table: schema.name, key: keyOf(row) };
+        emitChange(wholeOld ? { type: 'change', change, op: 'delete', before: row } : { type: 'change', change, op: 'delete' }, rowBytes(row));
       }
     }
   };
