@@ -307,6 +307,13 @@ function writeMember(table: TableSchema, w: RowWriting, i: number, v: Value, con
         return;
       }
       break;
+    case W_FLOAT:
+      // JSON.stringify of a finite number is its String (the renderer's text, without its call).
+      if (typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0)) {
+        out.text(String(v));
+        return;
+      }
+      break;
     case W_LOCAL_TIMESTAMP:
       if (typeof v === 'string' && plainLocal(v) && out.quoted(v, 10)) return;
       break;

@@ -81,6 +81,12 @@ describe('etcd rows written straight into bytes (writeRow) are renderRow\u2019s 
       expect(written.toString()).toBe(text.toString());
     }
     expect(both({ name: 'e', engine: 'mysql', columns: [], primaryKey: [], generated: [] }, [], 'mysql').written.toString()).toBe('{}');
+    // Floats: a finite number as its own text, the others through the renderer.
+    const floats: TableSchema = { name: 'f', engine: 'postgres', columns: [idCol, col('f', { kind: 'float', bits: 64 }), col('r', { kind: 'float', bits: 32 })], primaryKey: [0], generated: [] };
+    for (const f of [0, 0.1, -2.5, 123.456, 1e21, 1e-7, 5e-324, 1.7976931348623157e308, -0, NaN, Infinity, -Infinity, null]) {
+      const { written, text } = both(floats, [1n, f, f === null ? 1.5 : Math.fround(f)], 'postgres');
+      expect(written.toString()).toBe(text.toString());
+    }
   });
 
   it('keeps every row it wrote intact while the slab fills and a new one is taken, a row larger than a slab included', () => {
