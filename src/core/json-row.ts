@@ -348,12 +348,13 @@ const FORMS: Record<number, MemberForm> = { [W_INTEGER]: 'integer', [W_STRING]: 
 /** The MemberWriter of `table`'s rows, rendered with `conv`. */
 export function memberWriter(table: TableSchema, conv: ValueConventions): MemberWriter {
   const w = writingOf(table);
+  const forms = w.ways.map((way) => FORMS[way] ?? 'other');
   return {
     columns: w.names.length,
     start: (out) => out.byte(0x7b),
     name: (i, out) => out.bytes(w.names[i] as Buffer),
     value: (i, v, out) => writeMember(table, w, i, v, conv, out),
-    form: (i) => FORMS[w.ways[i] as number] ?? 'other',
+    form: (i) => forms[i] as MemberForm,
     end: (out) => out.byte(0x7d),
   };
 }

@@ -204,7 +204,8 @@ function literalsOf(table: TableSchema, colLit?: ColumnLiterals): ColumnLiterals
 }
 
 function keyWhere(table: TableSchema, ch: Upsert, lit: ColumnLiterals, alias = ''): string {
-  return table.primaryKey.map((i) => `${alias}${quoteId((table.columns[i] as Column).name)} = ${lit(rowOf(ch)[i] ?? null, i)}`).join(' AND ');
+  const row = rowOf(ch);
+  return table.primaryKey.map((i) => `${alias}${quoteId((table.columns[i] as Column).name)} = ${lit(row[i] ?? null, i)}`).join(' AND ');
 }
 
 /**
@@ -216,8 +217,9 @@ async function updateKnownColumns(conn: Conn, table: TableSchema, ch: Upsert, co
   const skip = new Set(ch.unchanged ?? []);
   const key = new Set(table.primaryKey);
   const lit = literalsOf(table, colLit);
+  const row = rowOf(ch);
   const sets = table.columns
-    .map((c, i) => (skip.has(i) || key.has(i) ? null : `${quoteId(c.name)} = ${lit(rowOf(ch)[i] ?? null, i)}`))
+    .map((c, i) => (skip.has(i) || key.has(i) ? null : `${quoteId(c.name)} = ${lit(row[i] ?? null, i)}`))
     .filter((x): x is string => x !== null);
   if (sets.length === 0) return;
   await conn.query(`UPDATE ${quoteTable(table.name)} SET ${sets.join(', ')} WHERE ${keyWhere(table, ch, lit)}`);
@@ -242,7 +244,8 @@ async function keepRows(conn: Conn, table: TableSchema, partial: readonly Upsert
   const names = table.primaryKey.map((i) => quoteId((table.columns[i] as Column).name));
   const lhs = names.length === 1 ? (names[0] as string) : `(${names.join(', ')})`;
   const keys = partial.map((ch) => {
-    const k = table.primaryKey.map((i) => lit(rowOf(ch)[i] ?? null, i));
+    const row = rowOf(ch);
+    const k = table.primaryKey.map((i) => lit(row[i] ?? null, i));
     return k.length === 1 ? (k[0] as string) : `(${k.join(',')})`;
   });
   // Dropped first: a failed batch may have left it behind on this pooled connection. Created
@@ -270,6 +273,7 @@ async function replaceKept(conn: Conn, table: TableSchema, ch: Upsert, colLit?: 
   const skip = new Set(ch.unchanged ?? []);
   const lit = literalsOf(table, colLit);
   const cols = table.columns.map((c) => quoteId(c.name));
-  const values = table.columns.map((c, i) => (skip.has(i) ? `k.${quoteId(c.name)}` : lit(rowOf(ch)[i] ?? null, i)));
+  const row = rowOf(ch);
+  const values = table.columns.map((c, i) => (skip.has(i) ? `k.${quoteId(c.name)}` : lit(row[i] ?? null, i)));
   await conn.query(`REPLACE INTO ${quoteTable(table.name)} (${cols.join(', ')}) SELECT ${values.join(', ')} FROM ${KEEP} AS k WHERE ${keyWhere(table, ch, lit, 'k.')}`);
 }
