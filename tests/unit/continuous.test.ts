@@ -166,6 +166,30 @@ describe.each([
     await h.stop();
   });
 
+  it('starts its first pass once the stream has committed the backlog it found, not once it has only read it', async () => {
+    const h = await harness(table, 25);
+    // The target's commits wait until released: the stream reads the backlog and cannot commit it.
+    let release = () => undefined as void;
+    const released = new Promise<void>((r) => (release = r));
+    const begin = h.target.begin.bind(h.target);
+    h.target.begin = async () => {
+      const tx = await begin();
+      return { ...tx, commit: async (cp) => (await released, tx.commit(cp)) };
+    };
+    h.source.transaction([{ kind: 'upsert', table: table.name, row: row(3, 'backlog') }]);
+    const head = await h.source.headPosition();
+    await until('the stream read the backlog', () => h.applier.receivedPosition() === head);
+    h.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.checker.status()).toMatchObject({ state: 'waiting', chunksChecked: 0, pass: 0 });
+    release();
+    await h.checker.firstCleanPass;
+    // Nothing differed: the pass began on a target that held the backlog.
+    expect(h.checker.status()).toMatchObject({ passesCompleted: 1, chunksDiffering: 0, mismatches: 0, repairs: 0 });
+    expect(h.target.table(table.name).get(key(3))).toEqual(row(3, 'backlog'));
+    await h.stop();
+  });
+
   it('does not call a row the stream changes while the chunk is read a difference: it re-reads once the stream has passed it', async () => {
     const pause = new PauseGate();
     pause.pause();
