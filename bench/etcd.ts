@@ -5,7 +5,7 @@
  *   (a) anchor: the etcd3 client writing the very keys and values tributary wrote (`/bench/t/<id>`,
  *       the row as its JSON object; read back from the copy's etcd beforehand, not timed) in
  *       transactions of 128 puts (kv.txn of request_put ops, no compare), several transactions in
- *       flight at once (BENCH_ETCD_CONCURRENCY, default 4 and 8; the best counts): puts/s;
+ *       flight at once (BENCH_ETCD_CONCURRENCY, default 8, 16 and 32; the best counts): puts/s;
  *   (b) `tributary sync --copy-only` of 1,000,000 rows × 10 columns (bench/copy.ts's table), timed
  *       end to end with its peak RSS, checked by counting the table's keys (count_only range) and
  *       comparing a few objects with the source's rows;
@@ -60,7 +60,7 @@ const CHANGES = Number(process.env.BENCH_CHANGES ?? Math.min(ROWS, 1_000_000));
 const TXNS = Math.ceil(CHANGES / TXN_ROWS);
 /** For experiments: BENCH_ETCD_ARGS='--max-txn-ops 1024' starts every etcd with these flags (pass tributary the same with BENCH_TRIBUTARY_ARGS). */
 const ETCD_ARGS = (process.env.BENCH_ETCD_ARGS ?? '').split(/\s+/).filter(Boolean);
-const CONCURRENCY = (process.env.BENCH_ETCD_CONCURRENCY ?? '4,8').split(',').map(Number);
+const CONCURRENCY = (process.env.BENCH_ETCD_CONCURRENCY ?? '8,16,32').split(',').map(Number);
 const TXN_PUTS = 128;
 const RATIO_TARGET = 0.8;
 const PREFIX = 'bench';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deletePrefixOp, OpBuffer, Pipeline, putOp, type Sender } from '../../src/engines/etcd/apply.js';
+import { deletePrefixOp, OpBuffer, Pipeline, putOp, WINDOW, type Sender } from '../../src/engines/etcd/apply.js';
 
 /** A sender whose transactions commit when the test says so, in any order. */
 function fakeSender(maxOps = 4) {
@@ -49,6 +49,28 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
     expect(sent.map((s) => s.keys)[2]).toEqual(['f', 'cp']);
     sent[2]?.commit();
     await secondCommit;
+  });
+
+  it('keeps at most WINDOW transactions in flight, keys apart: the next goes once the oldest committed', async () => {
+    const { sender, sent } = fakeSender(2);
+    const buf = new OpBuffer(sender, 1, new Pipeline());
+    // One op a transaction (maxOps 2, one reserved): each put hands over the one gathered before it.
+    for (let i = 0; i < WINDOW + 3; i++) void buf.put(put(`k${i}`), 'x');
+    void buf.flush('x');
+    await tick();
+    expect(WINDOW).toBe(32);
+    expect(sent).toHaveLength(WINDOW);
+    sent[0]?.commit();
+    await tick();
+    await tick();
+    expect(sent).toHaveLength(WINDOW + 1);
+    expect(sent[WINDOW]?.keys).toEqual([`k${WINDOW}`]);
+    for (const s of sent) s.commit();
+    await tick();
+    await tick();
+    for (const s of sent) s.commit();
+    await buf.drain();
+    expect(sent).toHaveLength(WINDOW + 3);
   });
 
   it('holds a transaction writing a key of one handed over before it (even one not sent yet) until that one committed', async () => {

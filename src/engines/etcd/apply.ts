@@ -136,8 +136,13 @@ export interface Follows {
 
 const NO_KEYS: ReadonlySet<string> = new Set();
 
-/** Transactions of one Pipeline in flight at once. */
-const WINDOW = 8;
+/**
+ * Transactions of one Pipeline in flight at once. etcd commits what it has received in one raft
+ * proposal batch and one WAL fsync: more in flight, fewer fsyncs a transaction. Measured on 2
+ * cores (bench/etcd.ts, 400k-change replay): 8 → 16 → 32 took the stream from ~36k to ~39k to
+ * ~43k changes/s, and the plain etcd3 writer from 49k to 57k to 59k puts/s.
+ */
+export const WINDOW = 32;
 
 
 interface InFlight {
