@@ -58,7 +58,7 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
     for (let i = 0; i < WINDOW + 3; i++) void buf.put(put(`k${i}`), 'x');
     void buf.flush('x');
     await tick();
-    expect(WINDOW).toBe(32);
+    expect(WINDOW).toBe(16);
     expect(sent).toHaveLength(WINDOW);
     sent[0]?.commit();
     await tick();

@@ -139,10 +139,11 @@ const NO_KEYS: ReadonlySet<string> = new Set();
 /**
  * Transactions of one Pipeline in flight at once. etcd commits what it has received in one raft
  * proposal batch and one WAL fsync: more in flight, fewer fsyncs a transaction. Measured on 2
- * cores (bench/etcd.ts, 400k-change replay): 8 → 16 → 32 took the stream from ~36k to ~39k to
- * ~43k changes/s, and the plain etcd3 writer from 49k to 57k to 59k puts/s.
+ * cores (bench/etcd.ts, 400k rows and changes, bench/README.md): 8 → 16 took the stream from
+ * ~36k to ~40k changes/s and the copy (a pipeline per chunk) from ~40k to ~44k rows/s; 32 gave
+ * the stream no more than the spread and cost the copy ~10 % (more CPU a row).
  */
-export const WINDOW = 32;
+export const WINDOW = 16;
 
 
 interface InFlight {
