@@ -715,10 +715,11 @@ function planOf(evt: ZongjiRowsEvent): RowPlan | null {
 /**
  * A new image of an INSERT or UPDATE read by `plan`: its values, or its JSON document when the
  * client renders the table's new images (tributaryDocuments) and the plan can. `documents` (the
- * event's new images may be documents) and the client's writer are asked once per event.
+ * event's new images may be documents) and the client's writer are taken at the event's first
+ * row, and kept for its others.
  */
-function readNew(evt: ZongjiRowsEvent, plan: RowPlan, parser: Parser, entry: RowsTableMap, present: Buffer, documents: () => boolean): Value[] | DocumentImage {
-  if (evt._tributaryWriter === undefined) evt._tributaryWriter = (documents() && evt._zongji.tributaryDocuments?.(plan.schema)) || null;
+function readNew(evt: ZongjiRowsEvent, plan: RowPlan, parser: Parser, entry: RowsTableMap, present: Buffer, documents: boolean): Value[] | DocumentImage {
+  if (evt._tributaryWriter === undefined) evt._tributaryWriter = (documents && evt._zongji.tributaryDocuments?.(plan.schema)) || null;
   const w = evt._tributaryWriter;
   return (w && plan.readDocument(parser, present, evt._zongji, entry, w)) ?? plan.read(parser, present, evt._zongji, entry);
 }
@@ -743,7 +744,7 @@ export function installRowReader(): void {
   // WriteRows reads with the prototype's: the new images of an INSERT, whose table keeps its key (else its values).
   rowsEventProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
     const plan = planOf(this);
-    return plan ? readNew(this, plan, parser, this.tableMap[this.tableId] as RowsTableMap, this.columns_present_bitmap, () => !isKeyless(plan.schema)) : zongjiFetch.call(this, parser);
+    return plan ? readNew(this, plan, parser, this.tableMap[this.tableId] as RowsTableMap, this.columns_present_bitmap, !isKeyless(plan.schema)) : zongjiFetch.call(this, parser);
   };
   deleteRowsProto._fetchOneRow = function (this: ZongjiRowsEvent, parser: Parser) {
     const plan = planOf(this);
@@ -755,7 +756,7 @@ export function installRowReader(): void {
     const entry = this.tableMap[this.tableId] as RowsTableMap;
     const before = readOld(this, plan, parser, entry);
     // A new image whose old one goes whole keeps its values (the applier reads a cascade's new values).
-    return { before, after: readNew(this, plan, parser, entry, this.columns_present_bitmap2 as Buffer, () => this.tributaryOldWhole === false) };
+    return { before, after: readNew(this, plan, parser, entry, this.columns_present_bitmap2 as Buffer, this.tributaryOldWhole === false) };
   };
 }
 
