@@ -323,6 +323,29 @@ describe('MariaDB → etcd, every type', () => {
     expect(await client.get('/myu/uu/3').string()).toBe('{"id":3,"u":"123e4567-e89b-12d3-a456-426614174000","i6":"2001:db8::1"}');
     expect(await client.get('/myu/uu/2').string()).toBe('{"id":2,"u":"ffffffff-ffff-ffff-ffff-ffffffffffff","i6":"::"}');
   }, 90_000);
+
+  // The server prints a ZEROFILL number padded ('000042', '0034.750'); the binlog holds the number.
+  // Copied and streamed, the key and the JSON are the number's own text, and verify finds them equal.
+  it('ZEROFILL numbers reach etcd unpadded through the copy and the stream', async () => {
+    const url = mysql.url('tyz');
+    await src.query(`CREATE DATABASE tyz; USE tyz;
+      CREATE TABLE zf (id INT(6) ZEROFILL NOT NULL PRIMARY KEY, s SMALLINT ZEROFILL, d DECIMAL(8,3) ZEROFILL, f DOUBLE ZEROFILL, bu BIGINT ZEROFILL);
+      INSERT INTO zf VALUES (42, 7, 34.75, 2.5, 18446744073709551615), (1, NULL, 0, 0, 0);`);
+    const run = sync(url, 'myz');
+    try {
+      await waitUntil('the copy', async () => Object.keys(await raw('/myz/zf/')).length === 2 || run.child.exitCode !== null, 60_000);
+      await src.query(`USE tyz; INSERT INTO zf VALUES (43, 7, 34.75, 2.5, 18446744073709551615); UPDATE zf SET d = 1.5 WHERE id = 1;`);
+      await waitUntil('the stream', async () => Object.keys(await raw('/myz/zf/')).length === 3 && (await client.get('/myz/zf/1').string())?.includes('"1.500"') === true, 30_000);
+    } finally {
+      await stop(run);
+    }
+    const all = await raw('/myz/zf/');
+    expect(all['/myz/zf/42']).toBe('{"id":42,"s":7,"d":"34.750","f":2.5,"bu":"18446744073709551615"}');
+    expect(all['/myz/zf/43']).toBe('{"id":43,"s":7,"d":"34.750","f":2.5,"bu":"18446744073709551615"}');
+    expect(all['/myz/zf/1']).toBe('{"id":1,"s":null,"d":"1.500","f":0,"bu":0}');
+    const clean = await verify(url, 'myz');
+    expect(clean.code, clean.out).toBe(0);
+  }, 90_000);
 });
 
 // ---------------------------------------------------------------- PostgreSQL

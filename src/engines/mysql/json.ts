@@ -66,7 +66,7 @@ export function etcdJsonSelect(table: TableSchema): string | undefined {
   for (const i of table.primaryKey) {
     const c = table.columns[i] as Column;
     if (c.logical?.kind !== 'integer') return undefined;
-    keys.push(quoteId(c.name), "'\\t'");
+    keys.push(codecFor(c, quoteId(c.name)).select, "'\\t'");
   }
   const parts: string[] = [];
   for (const [i, c] of table.columns.entries()) {

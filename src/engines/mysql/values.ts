@@ -74,8 +74,18 @@ function asBuffer(raw: unknown): Buffer {
   throw new Error(`unexpected binary value ${String(raw)}`);
 }
 
-export function codecFor(col: Column, quotedName: string): ColumnCodec {
+/**
+ * A number column as its number: a ZEROFILL column's text is padded with zeros ('0042',
+ * '0034.75'), which the binlog's values are not, nor JSON's numbers and etcd keys; `+ 0` gives
+ * the number's own text, and the same value.
+ */
+function unpadded(col: Column, quotedName: string): string {
+  return /\bzerofill\b/i.test(col.columnType) ? `(${quotedName} + 0)` : quotedName;
+}
+
+export function codecFor(col: Column, quoted: string): ColumnCodec {
   const t = col.dataType;
+  const quotedName = INTEGER.has(t) || t === 'decimal' || t === 'float' || t === 'double' ? unpadded(col, quoted) : quoted;
   const text = (raw: Buffer | null): string | null => (raw === null ? null : raw.toString('utf8'));
   if (INTEGER.has(t)) {
     return {
