@@ -23,6 +23,8 @@ export interface Op extends WireOp {
   /** A delete of every key from `key` to this (a table's keys): no put of the range may share its transaction. */
   readonly rangeEnd?: Buffer;
   readonly bytes: number;
+  /** The puts an encoded op holds (WireOp.encoded, encodedPutsOp): it counts as that many ops of its transaction. */
+  readonly count?: number;
 }
 
 /** A put of `value` (its UTF-8 bytes: a string is encoded, bytes are taken as they are) at `key`. */
@@ -45,6 +47,15 @@ function put(key: string, k: Buffer, v: Buffer): Op {
     );
   }
   return { keyBytes: k, value: v, key, bytes };
+}
+
+/**
+ * `count` puts encoded by wire.ts encodePuts, as one op of a transaction that counts as `count`
+ * (OpBuffer): only for a buffer whose keys are distinct (a copy chunk's), as it tracks no key of
+ * them. `first` is the first put's key, for messages; `bytes` is the sum of each put's Op.bytes.
+ */
+export function encodedPutsOp(first: string, encoded: Buffer, count: number, bytes: number): Op {
+  return { keyBytes: utf8(first), key: first, encoded, count, bytes };
 }
 
 export function deleteOp(key: string): Op {
@@ -369,6 +380,8 @@ export class Pipeline {
  */
 export class OpBuffer {
   private ops: Op[] = [];
+  /** The ops gathered as etcd counts them: an encoded op's puts (Op.count) each count. */
+  private count = 0;
   /** The keys gathered, unless `distinct` (then always empty); handed over with its transaction, a new one begun. */
   private keys = new Set<string>();
   private ranges: Buffer[][] | undefined;
@@ -393,7 +406,12 @@ export class OpBuffer {
   }
 
   get size(): number {
-    return this.ops.length;
+    return this.count;
+  }
+
+  /** The ops one of its transactions holds before the last, the reserve kept out. */
+  get room(): number {
+    return this.sender.maxOps - this.reserve;
   }
 
   /** Adds an op, first sending what is gathered when it would not fit beside it. */
@@ -410,13 +428,15 @@ export class OpBuffer {
   /** add() without waiting for the transaction it hands over (returned) to be sent. */
   private addNow(op: Op, what: string): InFlight | undefined {
     let f: InFlight | undefined;
-    if (this.conflicts(op) || this.ops.length + 1 > this.sender.maxOps - this.reserve || (this.ops.length > 0 && this.bytes + op.bytes > MAX_TXN_BYTES)) f = this.handOver(what);
+    if (this.conflicts(op) || this.count + (op.count ?? 1) > this.room || (this.ops.length > 0 && this.bytes + op.bytes > MAX_TXN_BYTES)) f = this.handOver(what);
     this.push(op);
     return f;
   }
 
   private push(op: Op): void {
+    if (op.encoded && !this.distinct) throw new TributaryError(ErrorCode.INTERNAL, `encoded puts from ${op.key} given to an etcd buffer that tracks its keys (encodedPutsOp is for a copy chunk's)`);
     this.ops.push(op);
+    this.count += op.count ?? 1;
     if (!this.distinct) this.keys.add(op.key);
     if (op.rangeEnd) (this.ranges ??= []).push([Buffer.from(op.key), op.rangeEnd]);
     this.bytes += op.bytes;
@@ -466,7 +486,7 @@ export class OpBuffer {
       for (const op of tail.slice(0, tail.length - room)) this.addNow(op, what);
       tail = tail.slice(tail.length - room);
     }
-    if (tail.some((o) => this.keys.has(o.key)) || this.ops.length + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) this.handOver(what);
+    if (tail.some((o) => this.keys.has(o.key)) || this.count + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) this.handOver(what);
     for (const op of tail) this.push(op);
     const cp = checkpoint ? tail[tail.length - 1] : undefined;
     const f = this.handOver(what, true, cp?.value ? { key: cp.key, value: cp.value } : undefined);
@@ -482,6 +502,7 @@ export class OpBuffer {
 
   clear(): void {
     this.ops = [];
+    this.count = 0;
     this.keys.clear();
     this.ranges = undefined;
     this.bytes = 0;

@@ -25,6 +25,7 @@ import { EtcdSyncLock } from './lock.js';
 import { epochKey, EtcdEpochFence, type TxnGuard } from './fence.js';
 import { EtcdReadBack } from './read.js';
 import { encodeTxn, writeTxn } from './wire.js';
+import { loadLines } from './load.js';
 
 export interface EtcdTargetOptions {
   readonly dsn: Dsn;
@@ -358,23 +359,13 @@ export class EtcdTarget implements Target {
       throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `the etcd target cannot load a ${chunk.format} chunk of table ${table.name} (acceptsEncoded says which it can; a copier bug)`);
     }
     const data = await readAll(chunk.open());
-    const parts = table.primaryKey.length;
-    const key: bigint[] = new Array<bigint>(parts);
-    await this.copyChunk(table, commit, async (buf, what) => {
-      for (let at = 0; at < data.length; ) {
-        let end = data.indexOf(0x0a, at);
-        if (end === -1) end = data.length;
-        for (let k = 0; k < parts; k++) {
-          const tab = data.indexOf(0x09, at);
-          if (tab === -1 || tab > end) throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${what}: a line of the ${chunk.format} chunk has ${k} of the key's ${parts} values (a source bug)`);
-          key[k] = BigInt(data.toString('latin1', at, tab));
-          at = tab + 1;
-        }
-        const sent = buf.put(putOp(this.layout.rowKey(table, key), data.subarray(at, end)), what);
-        if (sent) await sent;
-        at = end + 1;
-      }
-    });
+    await this.copyChunk(table, commit, (buf, what) =>
+      loadLines(
+        data,
+        { keyOf: (key) => this.layout.rowKey(table, key), prefix: this.layout.tablePrefix(table.name), parts: table.primaryKey.length, room: buf.room, what },
+        (op) => buf.put(op, what),
+      ),
+    );
   }
 
   /**

@@ -28,6 +28,11 @@ export interface WireOp {
   readonly value?: Buffer;
   /** A delete's range end (exclusive), for a range delete. */
   readonly rangeEnd?: Buffer;
+  /**
+   * Several puts already encoded as the TxnRequest's `success` fields (encodePuts), written as
+   * they are; `keyBytes` is then the first one's key, and `value` and `rangeEnd` are absent.
+   */
+  readonly encoded?: Buffer;
 }
 
 /** The service client's method this module adds: etcd's KV/Txn taking the encoded request. */
@@ -157,7 +162,12 @@ export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]):
   for (const c of compares) size += fieldSize(c.size);
   const sizes = new Array<number>(ops.length * 2);
   for (let i = 0; i < ops.length; i++) {
-    const { inner, outer } = opSizes(ops[i] as WireOp);
+    const op = ops[i] as WireOp;
+    if (op.encoded) {
+      size += op.encoded.length;
+      continue;
+    }
+    const { inner, outer } = opSizes(op);
     sizes[2 * i] = inner;
     sizes[2 * i + 1] = outer;
     size += fieldSize(outer);
@@ -184,6 +194,10 @@ export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]):
   }
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i] as WireOp;
+    if (op.encoded) {
+      w.at += op.encoded.copy(w.buf, w.at);
+      continue;
+    }
     w.open(0x12, sizes[2 * i + 1] as number);
     // RequestOp: request_put = 2, request_delete_range = 3.
     w.open(op.value !== undefined ? 0x12 : 0x1a, sizes[2 * i] as number);
@@ -193,6 +207,42 @@ export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]):
   }
   if (w.at !== size) throw new TributaryError(ErrorCode.INTERNAL, `an etcd transaction encoded to ${w.at} bytes, ${size} expected`);
   return w.buf;
+}
+
+/** The bytes of one put as a TxnRequest's `success` field (encodePuts), for a key and a value of these lengths. */
+export function putFieldSize(keyLength: number, valueLength: number): number {
+  return fieldSize(fieldSize(fieldSize(keyLength) + fieldSize(valueLength)));
+}
+
+/**
+ * Puts encoded as a TxnRequest's `success` fields, for WireOp.encoded: put i's key is `prefix`
+ * followed by data[spans[3i], spans[3i+1]), in which each byte `separator` is written as '/'
+ * (a composite key's parts, as the source's lines separate them; -1: none), and its value is
+ * data[spans[3i+1] + 1, spans[3i+2]). `size` is the sum of their putFieldSize. The same bytes as
+ * encodeTxn writes for the puts one by one (tests/unit/etcd-wire.test.ts).
+ */
+export function encodePuts(prefix: Buffer, data: Buffer, spans: Int32Array, n: number, size: number, separator: number): Buffer {
+  const w = new Writer(Buffer.allocUnsafe(size));
+  const buf = w.buf;
+  for (let i = 0; i < n; i++) {
+    const keyStart = spans[3 * i] as number;
+    const keyEnd = spans[3 * i + 1] as number;
+    const valueEnd = spans[3 * i + 2] as number;
+    const keyLength = prefix.length + keyEnd - keyStart;
+    const valueLength = valueEnd - keyEnd - 1;
+    const put = fieldSize(keyLength) + fieldSize(valueLength);
+    w.open(0x12, fieldSize(put)); // TxnRequest.success
+    w.open(0x12, put); // RequestOp.request_put
+    w.open(0x0a, keyLength); // PutRequest.key
+    w.at += prefix.copy(buf, w.at);
+    const from = w.at;
+    w.at += data.copy(buf, w.at, keyStart, keyEnd);
+    if (separator >= 0) for (let at = from; at < w.at; at++) if (buf[at] === separator) buf[at] = 0x2f;
+    w.open(0x12, valueLength); // PutRequest.value
+    w.at += data.copy(buf, w.at, keyEnd + 1, valueEnd);
+  }
+  if (w.at !== size) throw new TributaryError(ErrorCode.INTERNAL, `etcd puts encoded to ${w.at} bytes, ${size} expected`);
+  return buf;
 }
 
 /** A TxnResponse's `succeeded` (field 2); every other field is skipped unread. */
