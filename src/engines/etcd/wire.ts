@@ -234,10 +234,14 @@ export function encodePuts(prefix: Buffer, data: Buffer, spans: Int32Array, n: n
     w.open(0x12, fieldSize(put)); // TxnRequest.success
     w.open(0x12, put); // RequestOp.request_put
     w.open(0x0a, keyLength); // PutRequest.key
-    w.at += prefix.copy(buf, w.at);
-    const from = w.at;
-    w.at += data.copy(buf, w.at, keyStart, keyEnd);
-    if (separator >= 0) for (let at = from; at < w.at; at++) if (buf[at] === separator) buf[at] = 0x2f;
+    // A key's few bytes byte by byte: half the time of Buffer.copy's call (a view made per call).
+    let at = w.at;
+    for (let j = 0; j < prefix.length; j++) buf[at++] = prefix[j] as number;
+    for (let j = keyStart; j < keyEnd; j++) {
+      const b = data[j] as number;
+      buf[at++] = b === separator ? 0x2f : b;
+    }
+    w.at = at;
     w.open(0x12, valueLength); // PutRequest.value
     w.at += data.copy(buf, w.at, keyEnd + 1, valueEnd);
   }
