@@ -68,7 +68,10 @@ export async function loadLines(data: Buffer, load: LineLoad, put: (op: Op) => P
       const first = at;
       let c = data[at];
       while (c !== undefined && c >= ZERO && c <= NINE) c = data[++at];
-      if (c !== TAB) throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${load.what}: a line of the chunk has ${k} of the key's ${load.parts} integer values (the source rendered it otherwise than ETCD_JSON_LINES; a source bug)`);
+      if (c !== TAB) {
+        const line = JSON.stringify(data.toString('utf8', start, Math.min(data.length, start + 80)));
+        throw new TributaryError(ErrorCode.TARGET_WRITE_FAILED, `${load.what}: a line of the chunk has ${k} of the key's ${load.parts} integer values (it begins ${line}; the source rendered it otherwise than ETCD_JSON_LINES, a source bug)`);
+      }
       if (at === first || (data[first] === ZERO && (at - first > 1 || first > from))) canonical = false;
       at++;
     }
