@@ -33,6 +33,7 @@
 import { Etcd3, type IRequestOp } from 'etcd3';
 import type { Connection } from 'mysql2/promise';
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { startEtcd, type Server } from '../src/testing/servers.js';
 import {
   assertClean,
@@ -299,6 +300,24 @@ interface PhaseCpu {
   readonly fsyncMeanMs: number;
   /** Proposals etcd committed in the phase: its write transactions (and lease renewals). */
   readonly proposals: number;
+  /** etcd's threads' context switches in the phase, voluntary (waiting) and not (preempted): how much it shared the cores. */
+  readonly switches: { readonly voluntary: number; readonly preempted: number };
+}
+
+/** The context switches of every thread of process `pid` so far (/proc/<pid>/task/<tid>/status). */
+function contextSwitches(pid: number): { voluntary: number; preempted: number } {
+  let voluntary = 0;
+  let preempted = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      preempted += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      // A thread that ended meanwhile: its switches are no longer counted anywhere.
+    }
+  }
+  return { voluntary, preempted };
 }
 
 /** etcd's WAL fsync histogram totals (etcd_disk_wal_fsync_duration_seconds) and its committed proposals so far. */
@@ -313,12 +332,15 @@ async function phaseCpu(etcdServer: Server, sourcePid: number | undefined): Prom
   const etcd0 = processCpuSeconds(etcdServer.pid);
   const source0 = sourcePid === undefined ? 0 : processCpuSeconds(sourcePid);
   const fsync0 = await etcdCounters(etcdServer);
+  const switches0 = contextSwitches(etcdServer.pid);
   return async (writerS) => {
+    const switches1 = contextSwitches(etcdServer.pid);
+    const switches = { voluntary: switches1.voluntary - switches0.voluntary, preempted: switches1.preempted - switches0.preempted };
     const etcdS = processCpuSeconds(etcdServer.pid) - etcd0;
     const sourceS = sourcePid === undefined ? 0 : processCpuSeconds(sourcePid) - source0;
     const fsync1 = await etcdCounters(etcdServer);
     const fsyncs = fsync1.count - fsync0.count;
-    return { etcdS, writerS, sourceS, fsyncs, fsyncMeanMs: fsyncs > 0 ? ((fsync1.seconds - fsync0.seconds) / fsyncs) * 1000 : 0, proposals: fsync1.proposals - fsync0.proposals };
+    return { etcdS, writerS, sourceS, fsyncs, fsyncMeanMs: fsyncs > 0 ? ((fsync1.seconds - fsync0.seconds) / fsyncs) * 1000 : 0, proposals: fsync1.proposals - fsync0.proposals, switches };
   };
 }
 
@@ -475,9 +497,10 @@ async function main(): Promise<void> {
     ]);
     // Where the two cores went, per key written: what a writer may spend is what etcd and the source leave.
     const us = (s: number, n: number) => ((s / n) * 1e6).toFixed(1);
-    const cpuRow = (what: string, c: PhaseCpu, n: number, ms: number) => [what, us(c.etcdS, n), us(c.sourceS, n), us(c.writerS, n), us(c.etcdS + c.sourceS + c.writerS, n), ((c.etcdS + c.sourceS + c.writerS) / (ms / 1000)).toFixed(2), String(c.proposals), `${c.fsyncs} × ${c.fsyncMeanMs.toFixed(2)} ms`];
+    const perThousand = (count: number, n: number) => ((count * 1000) / n).toFixed(1);
+    const cpuRow = (what: string, c: PhaseCpu, n: number, ms: number) => [what, us(c.etcdS, n), us(c.sourceS, n), us(c.writerS, n), us(c.etcdS + c.sourceS + c.writerS, n), ((c.etcdS + c.sourceS + c.writerS) / (ms / 1000)).toFixed(2), String(c.proposals), `${c.fsyncs} × ${c.fsyncMeanMs.toFixed(2)} ms`, `${perThousand(c.switches.voluntary, n)} / ${perThousand(c.switches.preempted, n)}`];
     printTable('\nCPU per key written (µs; from /proc and getrusage) and etcd\'s WAL fsyncs', [
-      ['what', 'etcd', 'source', 'writer', 'all', 'cores busy', 'proposals', 'fsyncs × mean'],
+      ['what', 'etcd', 'source', 'writer', 'all', 'cores busy', 'proposals', 'fsyncs × mean', 'etcd switches / 1k keys: waits / preempted'],
       cpuRow(`anchor (etcd3 client, ${best.concurrency} in flight)`, best.cpu, data.n, best.ms),
       cpuRow('tributary copy', copy.cpu, ROWS, copy.exit.wallMs),
       cpuRow('tributary stream replay', stream.cpu, changes, stream.caughtUpMs),
