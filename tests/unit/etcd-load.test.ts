@@ -9,7 +9,7 @@ import type { IRequestOp } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { encodedPutsOp, MAX_TXN_BYTES, OpBuffer, Pipeline, putOp, type Op, type Sender } from '../../src/engines/etcd/apply.js';
 import { loadLines, type LineLoad } from '../../src/engines/etcd/load.js';
-import { encodePuts, encodeTxn, putFieldSize } from '../../src/engines/etcd/wire.js';
+import { encodePuts, encodeTxn } from '../../src/engines/etcd/wire.js';
 import { ErrorCode } from '../../src/core/errors.js';
 
 const fromEtcd3 = createRequire(createRequire(import.meta.url).resolve('etcd3'));
@@ -83,8 +83,7 @@ describe('etcd bulk load of ETCD_JSON_LINES chunks', () => {
   it('encodePuts writes the fields encodeTxn would', () => {
     const data = Buffer.from('12\t34\t{"x":1}\n5\t6\t[]\n');
     const spans = Int32Array.from([0, 5, 13, 14, 17, 20]);
-    const size = putFieldSize(8 + 5, 7) + putFieldSize(8 + 3, 2);
-    const encoded = encodePuts(Buffer.from('/prefix/'), data, spans, 2, size, 0x09);
+    const encoded = encodePuts(Buffer.from('/prefix/'), data, spans, 2, 0x09);
     const want: IRequestOp[] = [
       { request_put: { key: Buffer.from('/prefix/12/34'), value: Buffer.from('{"x":1}') } },
       { request_put: { key: Buffer.from('/prefix/5/6'), value: Buffer.from('[]') } },

@@ -1,7 +1,7 @@
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { utf8 } from '../../core/slab.js';
 import { encodedPutsOp, MAX_TXN_BYTES, putOp, type Op } from './apply.js';
-import { encodePuts, putFieldSize } from './wire.js';
+import { encodePuts } from './wire.js';
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
@@ -44,16 +44,14 @@ export async function loadLines(data: Buffer, load: LineLoad, put: (op: Op) => P
   // Per put of the run: the key's start and end (its last tab) and the line's end.
   const spans = new Int32Array(3 * room);
   let n = 0;
-  let size = 0;
   let bytes = 0;
   let firstKey = '';
   const key: bigint[] = new Array<bigint>(load.parts);
 
   const flush = (): Promise<void> | undefined => {
     if (n === 0) return undefined;
-    const op = encodedPutsOp(firstKey, encodePuts(prefix, data, spans, n, size, load.parts > 1 ? TAB : -1), n, bytes);
+    const op = encodedPutsOp(firstKey, encodePuts(prefix, data, spans, n, load.parts > 1 ? TAB : -1), n, bytes);
     n = 0;
-    size = 0;
     bytes = 0;
     return put(op);
   };
@@ -98,12 +96,14 @@ export async function loadLines(data: Buffer, load: LineLoad, put: (op: Op) => P
         const waiting = flush();
         if (waiting) await waiting;
       }
-      if (n === 0) firstKey = load.prefix + (load.parts > 1 ? data.toString('latin1', start, keyEnd).replaceAll('\t', '/') : data.toString('latin1', start, keyEnd));
+      if (n === 0) {
+        const text = data.toString('latin1', start, keyEnd);
+        firstKey = load.prefix + (load.parts > 1 ? text.replaceAll('\t', '/') : text);
+      }
       spans[3 * n] = start;
       spans[3 * n + 1] = keyEnd;
       spans[3 * n + 2] = end;
       n++;
-      size += putFieldSize(keyLength, end - at);
       bytes += putBytes;
     }
     at = end + 1;

@@ -209,8 +209,8 @@ export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]):
   return w.buf;
 }
 
-/** The bytes of one put as a TxnRequest's `success` field (encodePuts), for a key and a value of these lengths. */
-export function putFieldSize(keyLength: number, valueLength: number): number {
+/** The bytes of one put as a TxnRequest's `success` field, for a key and a value of these lengths. */
+function putFieldSize(keyLength: number, valueLength: number): number {
   return fieldSize(fieldSize(fieldSize(keyLength) + fieldSize(valueLength)));
 }
 
@@ -218,10 +218,12 @@ export function putFieldSize(keyLength: number, valueLength: number): number {
  * Puts encoded as a TxnRequest's `success` fields, for WireOp.encoded: put i's key is `prefix`
  * followed by data[spans[3i], spans[3i+1]), in which each byte `separator` is written as '/'
  * (a composite key's parts, as the source's lines separate them; -1: none), and its value is
- * data[spans[3i+1] + 1, spans[3i+2]). `size` is the sum of their putFieldSize. The same bytes as
- * encodeTxn writes for the puts one by one (tests/unit/etcd-wire.test.ts).
+ * data[spans[3i+1] + 1, spans[3i+2]). The same bytes as encodeTxn writes for the puts one by one
+ * (tests/unit/etcd-load.test.ts).
  */
-export function encodePuts(prefix: Buffer, data: Buffer, spans: Int32Array, n: number, size: number, separator: number): Buffer {
+export function encodePuts(prefix: Buffer, data: Buffer, spans: Int32Array, n: number, separator: number): Buffer {
+  let size = 0;
+  for (let i = 0; i < n; i++) size += putFieldSize(prefix.length + (spans[3 * i + 1] as number) - (spans[3 * i] as number), (spans[3 * i + 2] as number) - (spans[3 * i + 1] as number) - 1);
   const w = new Writer(Buffer.allocUnsafe(size));
   const buf = w.buf;
   for (let i = 0; i < n; i++) {
