@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deletePrefixOp, OpBuffer, Pipeline, putOp, WINDOW, type Sender } from '../../src/engines/etcd/apply.js';
+import { deletePrefixOp, OpBuffer, Pipeline, putOp, STREAM_WINDOW, WINDOW, type Sender } from '../../src/engines/etcd/apply.js';
 
 /** A sender whose transactions commit when the test says so, in any order. */
 function fakeSender(maxOps = 4) {
@@ -51,26 +51,29 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
     await secondCommit;
   });
 
-  it('keeps at most WINDOW transactions in flight, keys apart: the next goes once the oldest committed', async () => {
+  it.each([
+    ['the default window (a copy chunk\u2019s)', undefined, WINDOW],
+    ['the stream\u2019s window', STREAM_WINDOW, STREAM_WINDOW],
+  ])('keeps at most its window in flight, keys apart: the next goes once the oldest committed (%s)', async (_what, given, window) => {
     const { sender, sent } = fakeSender(2);
-    const buf = new OpBuffer(sender, 1, new Pipeline());
+    const buf = new OpBuffer(sender, 1, new Pipeline(given));
     // One op a transaction (maxOps 2, one reserved): each put hands over the one gathered before it.
-    for (let i = 0; i < WINDOW + 3; i++) void buf.put(put(`k${i}`), 'x');
+    for (let i = 0; i < window + 3; i++) void buf.put(put(`k${i}`), 'x');
     void buf.flush('x');
     await tick();
-    expect(WINDOW).toBe(16);
-    expect(sent).toHaveLength(WINDOW);
+    expect([WINDOW, STREAM_WINDOW]).toEqual([16, 32]);
+    expect(sent).toHaveLength(window);
     sent[0]?.commit();
     await tick();
     await tick();
-    expect(sent).toHaveLength(WINDOW + 1);
-    expect(sent[WINDOW]?.keys).toEqual([`k${WINDOW}`]);
+    expect(sent).toHaveLength(window + 1);
+    expect(sent[window]?.keys).toEqual([`k${window}`]);
     for (const s of sent) s.commit();
     await tick();
     await tick();
     for (const s of sent) s.commit();
     await buf.drain();
-    expect(sent).toHaveLength(WINDOW + 3);
+    expect(sent).toHaveLength(window + 3);
   });
 
   it('holds a transaction writing a key of one handed over before it (even one not sent yet) until that one committed', async () => {

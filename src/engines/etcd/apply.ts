@@ -148,14 +148,22 @@ export interface Follows {
 const NO_KEYS: ReadonlySet<string> = new Set();
 
 /**
- * Transactions of one Pipeline in flight at once. etcd commits what it has received in one raft
- * proposal batch and one WAL fsync: more in flight, fewer fsyncs a transaction. Measured on 2
- * cores (bench/etcd.ts, 400k rows and changes, bench/README.md): 8 → 16 took the stream from
- * ~36k to ~40k changes/s and the copy (a pipeline per chunk) from ~40k to ~44k rows/s; 32 gave
- * the stream no more than the spread and cost the copy ~10 % (more CPU a row).
+ * Transactions of one Pipeline in flight at once, by default (a copy chunk's). etcd commits what
+ * it has received in one raft proposal batch and one WAL fsync: more in flight, fewer fsyncs a
+ * transaction. Measured on 2 cores (bench/etcd.ts, 400k rows and changes, bench/README.md): 8 → 16
+ * took the stream from ~36k to ~40k changes/s and the copy (a pipeline per chunk, several chunks
+ * at once) from ~40k to ~44k rows/s; 32 cost the copy ~10 % (more CPU a row).
  */
 export const WINDOW = 16;
 
+/**
+ * The stream's window: its one pipeline carries every commit, each commit's last transaction
+ * waiting for all before it, so it keeps fewer in flight than its window most of the time. At 1M
+ * changes (bench/README.md, 2026-12-07) 32 replayed faster than 16 in each of three rounds of one
+ * backlog replayed side by side, and in bench/etcd.ts (0.88× and 0.89× the anchor, against 0.75×
+ * and 0.67×); 64 was no faster than 32.
+ */
+export const STREAM_WINDOW = 32;
 
 interface InFlight {
   /** Settles once it may be sent (what it waits for settled), or failed. */
@@ -191,7 +199,7 @@ function inRanges(key: string, ranges: readonly Buffer[][]): boolean {
  * etcd transactions in the order they were handed over, each sent once what it must follow
  * committed. etcd may apply two requests in flight in either order, so a transaction that writes
  * a key (or a range) an earlier one writes waits for it; a checkpoint's transaction (`afterAll`)
- * waits for every earlier one; at most WINDOW are in flight. Handing over is synchronous, so the
+ * waits for every earlier one; at most its window are in flight. Handing over is synchronous, so the
  * order is the callers' order even while earlier ones still wait.
  *
  * Shared by the OpBuffers of one writer (EtcdTarget.begin: the stream's commits), it lets one
@@ -217,6 +225,9 @@ function inRanges(key: string, ranges: readonly Buffer[][]): boolean {
  * the later one's (send then finds the later value and takes it for committed).
  */
 export class Pipeline {
+  /** `window`: at most this many of its transactions in flight at once. */
+  constructor(private readonly window = WINDOW) {}
+
   private inFlight: InFlight[] = [];
   /**
    * Each key's last writer among the transactions handed over and not known to have committed
@@ -258,7 +269,7 @@ export class Pipeline {
       }
       deps = open.filter((f) => ranges !== undefined || f.ranges !== undefined || f.error !== undefined || shared.has(f));
     }
-    const window = open[open.length - WINDOW];
+    const window = open[open.length - this.window];
     if (window && !deps.includes(window)) deps.push(window);
     return deps;
   }
