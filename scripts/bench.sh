@@ -3,7 +3,7 @@
 # tributary beside its anchors in the same run, prints a table and writes bench/results/<name>.json.
 #
 #   bash scripts/bench.sh              all benchmarks
-#   bash scripts/bench.sh stream       only bench/stream.ts (names: copy mysql-pg-copy pg-copy stream checksum big-transaction etcd lag takeover relay)
+#   bash scripts/bench.sh stream       only bench/stream.ts (names: copy mysql-pg-copy pg-copy stream checksum big-transaction etcd etcd-ab lag takeover relay)
 #   BENCH_PROFILE=1 bash scripts/bench.sh   also profile tributary (node --cpu-prof) and print its top self time
 #
 # The figures are only meaningful on an otherwise idle machine: each benchmark warns when the load
@@ -38,7 +38,7 @@ mkdir -p bench/results
 node --import tsx -e "import('./bench/lib/harness.ts').then((h) => h.buildTributary())"
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(copy mysql-pg-copy pg-copy stream checksum big-transaction etcd lag takeover relay)
+[ ${#names[@]} -gt 0 ] || names=(copy mysql-pg-copy pg-copy stream checksum big-transaction etcd etcd-ab lag takeover relay)
 failed=()
 for name in "${names[@]}"; do
   echo

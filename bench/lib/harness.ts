@@ -194,7 +194,8 @@ function childOf(parent: number): number | undefined {
  * Starts `tributary ARGS` from the build, wrapped in `/usr/bin/time -v` for its peak RSS. Its
  * stderr (logs) goes to bench/results/<label>.log.
  */
-export function startTributary(label: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): TributaryRun {
+/** `entry`: another build's tributary.mjs (bench/etcd-ab.ts compares builds in one run); ENTRY by default. */
+export function startTributary(label: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, entry = ENTRY): TributaryRun {
   mkdirSync(RESULTS, { recursive: true });
   const logFile = join(RESULTS, `${label}.log`);
   const timeFile = join(RESULTS, `${label}.time`);
@@ -208,7 +209,7 @@ export function startTributary(label: string, args: readonly string[], env: Node
   const extra = (process.env.BENCH_TRIBUTARY_ARGS ?? '').split(/\s+/).filter(Boolean);
   const startedAt = performance.now();
   const stdout = process.env.BENCH_STDOUT ? openSync(`${process.env.BENCH_STDOUT}-${label}`, 'w') : 'ignore';
-  const child: ChildProcess = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, ...nodeArgs, ENTRY, ...args, ...extra], {
+  const child: ChildProcess = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, ...nodeArgs, entry, ...args, ...extra], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', stdout, 'pipe'],

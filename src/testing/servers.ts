@@ -387,6 +387,14 @@ export interface EtcdOptions {
    * signed by that CA (`--client-cert-auth`, `--trusted-ca-file`).
    */
   readonly tls?: boolean | { readonly clientCertAuth?: boolean };
+  /**
+   * Start on this server dir (its data in `<dir>/data`), which stop() then keeps: a restart, or a
+   * copy of a stopped server's dir (bench/etcd-ab.ts replays from one). Give the `ports` its data
+   * was made with: etcd keeps its member's peer address in its data.
+   */
+  readonly dir?: string;
+  /** The client and peer ports (EtcdServer.port and peerPort of the server whose dir this is); free ones by default. */
+  readonly ports?: { readonly client: number; readonly peer: number };
 }
 
 /** PEM files of a TLS etcd, in its temp dir: the CA's certificate, and a client certificate (CN root) with its key. */
@@ -402,6 +410,8 @@ export interface EtcdServer extends Server {
   readonly endpoint: string;
   /** Set when started with `tls`. */
   readonly tls?: EtcdTlsFiles;
+  /** Its peer port (EtcdOptions.ports, to start again on its dir). */
+  readonly peerPort: number;
 }
 
 /** A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate (CN root), all signed by it. */
@@ -446,13 +456,14 @@ function etcdMemberFlags(m: { name: string; data: string; endpoint: string; peer
  * roles, `auth enable`) is left to the caller.
  */
 export function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
-  return onFreshPorts(() => startEtcdOnce(opts));
+  // Given ports cannot move to others.
+  return opts.ports ? startEtcdOnce(opts) : onFreshPorts(() => startEtcdOnce(opts));
 }
 
 async function startEtcdOnce(opts: EtcdOptions): Promise<EtcdServer> {
-  const dir = makeDir('trib-etcd-');
-  const port = await freePort();
-  const peer = await freePort();
+  const dir = opts.dir ?? makeDir('trib-etcd-');
+  const port = opts.ports?.client ?? (await freePort());
+  const peer = opts.ports?.peer ?? (await freePort());
   const certs = opts.tls ? makeCertificates(dir) : undefined;
   const clientCertAuth = typeof opts.tls === 'object' && opts.tls.clientCertAuth === true;
   const scheme = certs ? 'https' : 'http';
@@ -478,13 +489,14 @@ async function startEtcdOnce(opts: EtcdOptions): Promise<EtcdServer> {
     },
     child,
   ).catch((err: unknown) => {
-    rmSync(dir, { recursive: true, force: true });
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     throw err;
   });
-  const { stop, kill } = stopper(child, dir);
+  const { stop, kill } = stopper(child, dir, opts.dir !== undefined);
   return {
     kind: 'etcd',
     port,
+    peerPort: peer,
     dir,
     pid: child.pid ?? 0,
     endpoint,
