@@ -154,14 +154,8 @@ async function main(): Promise<void> {
   const source = await startEndpoint('mysql', 1);
   const saved = '/tmp/tributary-bench-etcd-ab';
   const trialDir = `${saved}-trial`;
-  const ids = (() => {
-    // The dirs belong to the servers' user, as startEtcd's own (servers.ts).
-    try {
-      return { uid: Number(execFileSync('id', ['-u', 'tributary']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'tributary']).toString().trim()) };
-    } catch {
-      return undefined;
-    }
-  })();
+  // The saved dir belongs to the servers' user, as startEtcd's own do (servers.ts runs them as `tributary` under root).
+  const ids = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'tributary']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'tributary']).toString().trim()) } : undefined;
   try {
     log(`seeding ${ROWS} rows on the source (${await source.version()})`);
     await source.seed(ROWS);
@@ -200,7 +194,7 @@ async function main(): Promise<void> {
     let finals: Map<number, Buffer> | undefined;
     const all: Variant[] = [...variants, { name: ANCHOR, env: {} }];
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? all : [...all].reverse();
+      const order = round % 2 === 0 ? [...all] : [...all].reverse();
       // The anchor needs the objects a replay left: after the first tributary trial.
       if (!finals) order.sort((a, b) => Number(a.entry === undefined) - Number(b.entry === undefined));
       for (const v of order) {

@@ -192,9 +192,9 @@ function childOf(parent: number): number | undefined {
 
 /**
  * Starts `tributary ARGS` from the build, wrapped in `/usr/bin/time -v` for its peak RSS. Its
- * stderr (logs) goes to bench/results/<label>.log.
+ * stderr (logs) goes to bench/results/<label>.log. `entry`: another build's tributary.mjs
+ * (bench/etcd-ab.ts compares builds in one run); ENTRY by default.
  */
-/** `entry`: another build's tributary.mjs (bench/etcd-ab.ts compares builds in one run); ENTRY by default. */
 export function startTributary(label: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, entry = ENTRY): TributaryRun {
   mkdirSync(RESULTS, { recursive: true });
   const logFile = join(RESULTS, `${label}.log`);
