@@ -23,22 +23,19 @@
  *
  *   BENCH_AB='before=/tmp/a/tributary.mjs;after=/tmp/b/tributary.mjs' node --import tsx bench/etcd-ab.ts
  */
-import { Etcd3, type IRequestOp } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, rmSync } from 'node:fs';
-import { startEtcd, type EtcdServer } from '../src/testing/servers.js';
+import { startEtcd } from '../src/testing/servers.js';
 import { assertClean, buildTributary, ENTRY, log, perSecond, printTable, processCpuSeconds, sleep, startTributary, warnIfBusy, writeResult } from './lib/harness.js';
-import { DEL, INS, keysOf, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
+import { backlogOps, checkpoint, client, countKeys, etcdCounters, PREFIX, TABLE_END, TABLE_PREFIX, transactionsOf, TXN_OPS, writeAll } from './lib/etcd.js';
+import { DEL, INS, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const TXNS = Math.ceil(ROWS / TXN_ROWS);
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 3);
-const PREFIX = 'bench';
-const TABLE_PREFIX = `/${PREFIX}/t/`;
-const TABLE_END = `/${PREFIX}/t0`;
 const ID = 'bench-ab';
 const ANCHOR = 'etcd3';
-const ANCHOR_TXN_OPS = 128;
 const ANCHOR_IN_FLIGHT = 32;
 const CATCH_UP_TIMEOUT_MS = 600_000;
 
@@ -71,27 +68,6 @@ function variantsOf(spec: string | undefined): Variant[] {
     });
 }
 
-function client(server: EtcdServer): Etcd3 {
-  return new Etcd3({ hosts: `http://127.0.0.1:${server.port}` });
-}
-
-async function countKeys(etcd: Etcd3): Promise<number> {
-  const res = await etcd.kv.range({ key: Buffer.from(TABLE_PREFIX), range_end: Buffer.from(TABLE_END), count_only: true });
-  return Number(res.count);
-}
-
-async function checkpoint(etcd: Etcd3): Promise<{ position: string; phase: string } | undefined> {
-  const res = await etcd.kv.range({ key: Buffer.from(`/${PREFIX}/%tributary/${ID}/cp/`) });
-  const text = res.kvs[0]?.value.toString();
-  if (text === undefined) return undefined;
-  return JSON.parse(text.slice(text.indexOf('\n') + 1)) as { position: string; phase: string };
-}
-
-async function fsyncCount(server: EtcdServer): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-  return Number(/^etcd_disk_wal_fsync_duration_seconds_count (\S+)$/m.exec(text)?.[1] ?? NaN);
-}
-
 /** The objects of the keys the backlog inserted or updated, as a replay left them. */
 async function finalObjects(etcd: Etcd3): Promise<Map<number, Buffer>> {
   const out = new Map<number, Buffer>();
@@ -105,35 +81,6 @@ async function finalObjects(etcd: Etcd3): Promise<Map<number, Buffer>> {
     if (!res.more || res.kvs.length === 0) return out;
     from = Buffer.concat([(res.kvs.at(-1) as { key: Buffer }).key, Buffer.from([0])]);
   }
-}
-
-/** The backlog's puts and deletes in source order, in transactions of ANCHOR_TXN_OPS. */
-function* anchorTransactions(finals: ReadonlyMap<number, Buffer>): Generator<IRequestOp[]> {
-  let txn: IRequestOp[] = [];
-  const add = (op: IRequestOp) => {
-    txn.push(op);
-    if (txn.length < ANCHOR_TXN_OPS) return undefined;
-    const full = txn;
-    txn = [];
-    return full;
-  };
-  const put = (id: number): IRequestOp => {
-    const value = finals.get(id);
-    if (!value) throw new Error(`the replay left no object at ${TABLE_PREFIX}${id}, which the backlog inserted or updated`);
-    return { request_put: { key: Buffer.from(`${TABLE_PREFIX}${id}`), value } };
-  };
-  for (let k = 0; k < TXNS; k++) {
-    const { ins, upd, del } = keysOf(k, TXNS, ROWS);
-    const ops: IRequestOp[] = [];
-    for (let i = 0; i < INS; i++) ops.push(put(ins + i));
-    for (let i = 0; i < UPD; i++) ops.push(put(upd + i));
-    for (let i = 0; i < DEL; i++) ops.push({ request_delete_range: { key: Buffer.from(`${TABLE_PREFIX}${del + i}`) } });
-    for (const op of ops) {
-      const full = add(op);
-      if (full) yield full;
-    }
-  }
-  if (txn.length) yield txn;
 }
 
 interface Trial {
@@ -176,7 +123,7 @@ async function main(): Promise<void> {
         let ended = false;
         void run.exited.then(() => (ended = true));
         for (;;) {
-          if ((await checkpoint(etcd).catch(() => undefined))?.phase === 'stream') break;
+          if ((await checkpoint(etcd, ID).catch(() => undefined))?.phase === 'stream') break;
           if (ended) assertClean('etcd-ab copy', await run.exited);
           await sleep(200);
         }
@@ -204,7 +151,7 @@ async function main(): Promise<void> {
         const server = await startEtcd({ dir: trialDir, ports });
         const etcd = client(server);
         try {
-          const fsync0 = await fsyncCount(server);
+          const fsync0 = (await etcdCounters(server)).count;
           const etcd0 = processCpuSeconds(server.pid);
           const t0 = performance.now();
           let ms: number;
@@ -212,12 +159,7 @@ async function main(): Promise<void> {
           let peakRssMb: number | undefined;
           if (v.entry === undefined) {
             const cpu0 = process.cpuUsage();
-            const txns = anchorTransactions(finals as Map<number, Buffer>);
-            await Promise.all(
-              Array.from({ length: ANCHOR_IN_FLIGHT }, async () => {
-                for (let next = txns.next(); !next.done; next = txns.next()) await etcd.kv.txn({ compare: [], success: next.value, failure: [] });
-              }),
-            );
+            await writeAll(etcd, transactionsOf(backlogOps(finals as Map<number, Buffer>, TXNS, ROWS)), ANCHOR_IN_FLIGHT);
             ms = performance.now() - t0;
             const cpu = process.cpuUsage(cpu0);
             writerS = (cpu.user + cpu.system) / 1e6;
@@ -226,7 +168,7 @@ async function main(): Promise<void> {
             let ended = false;
             void run.exited.then(() => (ended = true));
             for (;;) {
-              const cp = await checkpoint(etcd).catch(() => undefined);
+              const cp = await checkpoint(etcd, ID).catch(() => undefined);
               if (cp && goal.reached(cp.position)) break;
               if (ended) assertClean(`etcd-ab ${v.name}`, await run.exited);
               if (performance.now() - t0 > CATCH_UP_TIMEOUT_MS) throw new Error(`${v.name}: the replay did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000} s`);
@@ -240,7 +182,7 @@ async function main(): Promise<void> {
             peakRssMb = exit.peakRssMb;
           }
           const etcdS = processCpuSeconds(server.pid) - etcd0;
-          const fsyncs = (await fsyncCount(server)) - fsync0;
+          const fsyncs = (await etcdCounters(server)).count - fsync0;
           const keys = await countKeys(etcd);
           const want = ROWS + TXNS * (INS - DEL);
           if (keys !== want) throw new Error(`${v.name} (round ${round}): etcd holds ${keys} keys, the source ${want} rows`);
@@ -283,7 +225,7 @@ async function main(): Promise<void> {
         `${s.ratio.toFixed(2)}×`,
       ]),
     ]);
-    writeResult('etcd-ab', { rows: ROWS, changes: TXNS * TXN_ROWS, rounds: ROUNDS, anchor: `etcd3 kv.txn of ${ANCHOR_TXN_OPS} ops, ${ANCHOR_IN_FLIGHT} in flight`, variants: variants.map((v) => ({ name: v.name, entry: v.entry, env: v.env })), trials, summary });
+    writeResult('etcd-ab', { rows: ROWS, changes: TXNS * TXN_ROWS, rounds: ROUNDS, anchor: `etcd3 kv.txn of ${TXN_OPS} ops, ${ANCHOR_IN_FLIGHT} in flight`, variants: variants.map((v) => ({ name: v.name, entry: v.entry, env: v.env })), trials, summary });
   } finally {
     rmSync(saved, { recursive: true, force: true });
     rmSync(trialDir, { recursive: true, force: true });

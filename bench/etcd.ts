@@ -54,7 +54,8 @@ import {
   writeResult,
   type TributaryExit,
 } from './lib/harness.js';
-import { DEL, INS, keysOf, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
+import { DEL, INS, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
+import { backlogOps, checkpoint, client, countKeys, etcdCounters, PREFIX, TABLE_END, TABLE_PREFIX, transactionsOf, TXN_OPS, writeAll } from './lib/etcd.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? Math.min(ROWS, 1_000_000));
@@ -62,12 +63,7 @@ const TXNS = Math.ceil(CHANGES / TXN_ROWS);
 /** For experiments: BENCH_ETCD_ARGS='--max-txn-ops 1024' starts every etcd with these flags (pass tributary the same with BENCH_TRIBUTARY_ARGS). */
 const ETCD_ARGS = (process.env.BENCH_ETCD_ARGS ?? '').split(/\s+/).filter(Boolean);
 const CONCURRENCY = (process.env.BENCH_ETCD_CONCURRENCY ?? '8,16,32').split(',').map(Number);
-const TXN_PUTS = 128;
 const RATIO_TARGET = 0.8;
-const PREFIX = 'bench';
-const TABLE_PREFIX = `/${PREFIX}/t/`;
-/** The end of TABLE_PREFIX's range: '/' + 1 is '0'. */
-const TABLE_END = `/${PREFIX}/t0`;
 const CATCH_UP_TIMEOUT_MS = 600_000;
 /**
  * For experiments: BENCH_ETCD_DELAY_MS=2 puts a TCP relay in front of the stream's etcd that holds
@@ -94,15 +90,6 @@ async function delayingRelay(port: number): Promise<{ port: number; server: NetS
 }
 
 if (TXNS * (UPD + DEL) > ROWS) throw new Error(`BENCH_CHANGES=${CHANGES} updates and deletes more keys than BENCH_ROWS=${ROWS} holds; keep BENCH_CHANGES ≤ 2 × BENCH_ROWS`);
-
-function client(server: Server): Etcd3 {
-  return new Etcd3({ hosts: `http://127.0.0.1:${server.port}` });
-}
-
-async function countKeys(etcd: Etcd3): Promise<number> {
-  const res = await etcd.kv.range({ key: Buffer.from(TABLE_PREFIX), range_end: Buffer.from(TABLE_END), count_only: true });
-  return Number(res.count);
-}
 
 /** The keys and values of a table, a page at a time: one buffer per page and each entry's offsets (key start, value start, value end). */
 interface Page {
@@ -135,19 +122,6 @@ async function readAll(etcd: Etcd3): Promise<{ pages: Page[]; n: number; bytes: 
     from = Buffer.concat([(res.kvs.at(-1) as { key: Buffer }).key, Buffer.from([0])]);
   }
   return { pages, n, bytes };
-}
-
-/** `ops` in transactions of TXN_PUTS, built lazily. */
-function* transactionsOf(ops: Iterable<IRequestOp>): Generator<IRequestOp[]> {
-  let txn: IRequestOp[] = [];
-  for (const op of ops) {
-    txn.push(op);
-    if (txn.length === TXN_PUTS) {
-      yield txn;
-      txn = [];
-    }
-  }
-  if (txn.length) yield txn;
 }
 
 /** A put of every key and value of the pages. */
@@ -190,39 +164,6 @@ async function anchorWrite(pages: readonly Page[], n: number, concurrency: numbe
   }
 }
 
-/** Runs `txns` through the etcd3 client, `concurrency` transactions in flight. */
-async function writeAll(etcd: Etcd3, txns: Iterator<IRequestOp[]>, concurrency: number): Promise<number> {
-  let sent = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let next = txns.next(); !next.done; next = txns.next()) {
-        await etcd.kv.txn({ compare: [], success: next.value, failure: [] });
-        sent++;
-      }
-    }),
-  );
-  return sent;
-}
-
-/**
- * The backlog's own writes, as the stream made them: for each source transaction in order its
- * inserts' and updates' objects put (`finals`: each key's object once the stream caught up; every
- * key is changed once) and its deletes.
- */
-function* backlogOps(finals: ReadonlyMap<number, Buffer>): Generator<IRequestOp> {
-  const put = (id: number): IRequestOp => {
-    const value = finals.get(id);
-    if (!value) throw new Error(`the stream's etcd has no object for key ${TABLE_PREFIX}${id}, which the backlog inserted or updated`);
-    return { request_put: { key: Buffer.from(`${TABLE_PREFIX}${id}`), value } };
-  };
-  for (let k = 0; k < TXNS; k++) {
-    const { ins, upd, del } = keysOf(k, TXNS, ROWS);
-    for (let i = 0; i < INS; i++) yield put(ins + i);
-    for (let i = 0; i < UPD; i++) yield put(upd + i);
-    for (let i = 0; i < DEL; i++) yield { request_delete_range: { key: Buffer.from(`${TABLE_PREFIX}${del + i}`) } };
-  }
-}
-
 /**
  * A second anchor, for the stream alone: the etcd3 client applying the backlog's own puts and
  * deletes (what the stream wrote) to a fresh etcd that holds the copy's keys (put beforehand, not
@@ -233,7 +174,7 @@ async function backlogAnchor(pages: readonly Page[], finals: ReadonlyMap<number,
   const etcd = client(server);
   try {
     await writeAll(etcd, transactionsOf(pagePuts(pages)), concurrency);
-    const { ms, sent, cpu } = await timedWrite(server, etcd, transactionsOf(backlogOps(finals)), concurrency);
+    const { ms, sent, cpu } = await timedWrite(server, etcd, transactionsOf(backlogOps(finals, TXNS, ROWS)), concurrency);
     const want = ROWS + TXNS * (INS - DEL);
     const got = await countKeys(etcd);
     if (got !== want) throw new Error(`backlog anchor: etcd holds ${got} keys, expected ${want}`);
@@ -269,15 +210,6 @@ async function spotCheck(what: string, src: Connection, etcd: Etcd3, ids: readon
       if (!same) throw new Error(`${what}: ${TABLE_PREFIX}${id} member ${col} is ${JSON.stringify(got)}, the source has ${JSON.stringify(want)} (object ${kv.value.toString()})`);
     }
   }
-}
-
-/** The stream checkpoint of sync `id`: `<iso time>\n<json body>` at `/<prefix>/%tributary/<id>/cp/`. */
-async function checkpoint(etcd: Etcd3, id: string): Promise<{ position: string; phase: string } | undefined> {
-  const res = await etcd.kv.range({ key: Buffer.from(`/${PREFIX}/%tributary/${id}/cp/`) });
-  const text = res.kvs[0]?.value.toString();
-  if (text === undefined) return undefined;
-  const body = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { position: string; phase: string };
-  return { position: body.position, phase: body.phase };
 }
 
 interface CopyResult {
@@ -318,13 +250,6 @@ function contextSwitches(pid: number): { voluntary: number; preempted: number } 
     }
   }
   return { voluntary, preempted };
-}
-
-/** etcd's WAL fsync histogram totals (etcd_disk_wal_fsync_duration_seconds) and its committed proposals so far. */
-async function etcdCounters(server: Server): Promise<{ count: number; seconds: number; proposals: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-  const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { count: metric('etcd_disk_wal_fsync_duration_seconds_count'), seconds: metric('etcd_disk_wal_fsync_duration_seconds_sum'), proposals: metric('etcd_server_proposals_committed_total') };
 }
 
 /** What a phase cost etcd, the source server and the writer: call at its start, then the result at its end. */
@@ -391,7 +316,7 @@ async function main(): Promise<void> {
     // (a) The anchor, into a fresh etcd per concurrency.
     const anchors: { concurrency: number; ms: number; putsPerSecond: number; transactions: number; cpu: PhaseCpu }[] = [];
     for (const concurrency of CONCURRENCY) {
-      log(`anchor: etcd3 kv.txn of ${TXN_PUTS} puts, ${concurrency} in flight`);
+      log(`anchor: etcd3 kv.txn of ${TXN_OPS} puts, ${concurrency} in flight`);
       const a = await anchorWrite(data.pages, data.n, concurrency);
       anchors.push({ concurrency, ...a });
       log(`anchor: ${perSecond(a.putsPerSecond)} puts/s`);
@@ -476,7 +401,7 @@ async function main(): Promise<void> {
     }
     relayServer?.close();
 
-    log(`backlog anchor: etcd3 kv.txn of ${TXN_PUTS} ops, the backlog's puts and deletes, into an etcd holding the copy`);
+    log(`backlog anchor: etcd3 kv.txn of ${TXN_OPS} ops, the backlog's puts and deletes, into an etcd holding the copy`);
     const backlog = await backlogAnchor(data.pages, finals, best.concurrency);
     data.pages.length = 0;
     finals.clear();
@@ -489,11 +414,11 @@ async function main(): Promise<void> {
     const cpu = (x: TributaryExit) => (x.userCpuS + x.systemCpuS).toFixed(1);
     printTable(`\netcd: ${ROWS.toLocaleString('en')} rows × 10 columns, ${version} → etcd ${etcdVersion}, ${machine().cpus} cores`, [
       ['what', 'seconds', 'per second', 'peak RSS', 'CPU s', '÷ anchor'],
-      ...anchors.map((a) => [`anchor: etcd3 txn of ${TXN_PUTS} puts, ${a.concurrency} in flight${a === best ? ' (best)' : ''}`, seconds(a.ms), `${perSecond(a.putsPerSecond)} puts`, '', '', ratio(a.putsPerSecond, best.putsPerSecond)]),
+      ...anchors.map((a) => [`anchor: etcd3 txn of ${TXN_OPS} puts, ${a.concurrency} in flight${a === best ? ' (best)' : ''}`, seconds(a.ms), `${perSecond(a.putsPerSecond)} puts`, '', '', ratio(a.putsPerSecond, best.putsPerSecond)]),
       ['tributary sync --copy-only', seconds(copy.exit.wallMs), `${perSecond(copy.rowsPerSecond)} rows`, `${copy.exit.peakRssMb.toFixed(0)} MB`, cpu(copy.exit), ratio(copy.rowsPerSecond, best.putsPerSecond)],
       [`tributary sync replay of ${changes.toLocaleString('en')} changes, start to caught up`, seconds(stream.caughtUpMs), `${perSecond(stream.changesPerSecond)} changes`, `${stream.exit.peakRssMb.toFixed(0)} MB`, cpu(stream.exit), ratio(stream.changesPerSecond, best.putsPerSecond)],
       ['(source executing the backlog)', seconds(stream.sourceMs), `${perSecond((changes / stream.sourceMs) * 1000)} changes`, '', '', ''],
-      [`backlog anchor: etcd3 txn of ${TXN_PUTS} ops, the backlog's puts and deletes, etcd holding the copy`, seconds(backlog.ms), `${perSecond(backlog.opsPerSecond)} ops`, '', '', ratio(backlog.opsPerSecond, best.putsPerSecond)],
+      [`backlog anchor: etcd3 txn of ${TXN_OPS} ops, the backlog's puts and deletes, etcd holding the copy`, seconds(backlog.ms), `${perSecond(backlog.opsPerSecond)} ops`, '', '', ratio(backlog.opsPerSecond, best.putsPerSecond)],
     ]);
     // Where the two cores went, per key written: what a writer may spend is what etcd and the source leave.
     const us = (s: number, n: number) => ((s / n) * 1e6).toFixed(1);
@@ -522,8 +447,8 @@ async function main(): Promise<void> {
       rows: ROWS,
       columns: 10,
       valueBytes: data.bytes,
-      anchor: { what: `etcd3 kv.txn of ${TXN_PUTS} puts (the keys and values tributary wrote)`, runs: anchors, best },
-      backlogAnchor: { what: `etcd3 kv.txn of ${TXN_PUTS} ops: the backlog's puts and deletes, into an etcd holding the copy`, concurrency: best.concurrency, ...backlog },
+      anchor: { what: `etcd3 kv.txn of ${TXN_OPS} puts (the keys and values tributary wrote)`, runs: anchors, best },
+      backlogAnchor: { what: `etcd3 kv.txn of ${TXN_OPS} ops: the backlog's puts and deletes, into an etcd holding the copy`, concurrency: best.concurrency, ...backlog },
       copy: { ms: copy.exit.wallMs, rowsPerSecond: copy.rowsPerSecond, peakRssMb: copy.exit.peakRssMb, cpuS: copy.exit.userCpuS + copy.exit.systemCpuS, keys: ROWS, cpu: copy.cpu },
       stream: {
         changes,
