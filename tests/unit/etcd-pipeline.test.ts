@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deletePrefixOp, OpBuffer, Pipeline, putOp, STREAM_WINDOW, WINDOW, type Sender } from '../../src/engines/etcd/apply.js';
+import { deleteOp, deletePrefixOp, OpBuffer, Pipeline, putOp, STREAM_WINDOW, WINDOW, type Sender } from '../../src/engines/etcd/apply.js';
+import { encodeTxn } from '../../src/engines/etcd/wire.js';
 
 /** A sender whose transactions commit when the test says so, in any order. */
 function fakeSender(maxOps = 4) {
@@ -476,5 +477,42 @@ describe('etcd Pipeline: a checkpoint chained to the one in flight', () => {
     sent[2]?.apply();
     sent[4]?.apply();
     await Promise.all([thirdCommit, fourthCommit]);
+  });
+});
+
+describe('etcd OpBuffer encoding its transactions as it hands them over (the stream\u2019s)', () => {
+  /** Two commits of puts, deletes and a range delete, sharing keys, through a buffer that encodes or not: what each transaction sent encodes to. */
+  async function run(encode: boolean) {
+    const bodies: Buffer[] = [];
+    const opsPerTxn: number[] = [];
+    const sender: Sender = {
+      write: (compare, ops) => {
+        bodies.push(encodeTxn(compare, ops));
+        opsPerTxn.push(ops.length);
+        return Promise.resolve(true);
+      },
+      maxOps: 4,
+      fence: () => [{ key: Buffer.from('/lock'), target: 'Create', result: 'Greater', create_revision: 7 }],
+      error: (err) => err as never,
+    };
+    const pipeline = new Pipeline(STREAM_WINDOW);
+    const first = new OpBuffer(sender, 1, pipeline, false, encode);
+    for (const k of ['a', 'b', 'c', 'd', 'e']) await first.add(putOp(`/t/${k}`, `{"k":"${k}"}`), 'x');
+    await first.add(deleteOp('/t/z'), 'x');
+    const one = first.commit([putOp('/cp', '{"p":1}')], 'x', true);
+    const second = new OpBuffer(sender, 1, pipeline, false, encode);
+    await second.add(putOp('/t/a', '{"k":"a2"}'), 'x');
+    await second.add(deletePrefixOp('/u/'), 'x');
+    await second.add(putOp('/t/f', '{}'), 'x');
+    await Promise.all([one, second.commit([putOp('/cp', '{"p":2}')], 'x', true)]);
+    return { bodies, opsPerTxn };
+  }
+
+  it('sends the very bytes a buffer that does not encode sends, transaction by transaction, each as one op', async () => {
+    const plain = await run(false);
+    const encoded = await run(true);
+    expect(encoded.bodies).toEqual(plain.bodies);
+    expect(plain.opsPerTxn.some((n) => n > 1)).toBe(true);
+    expect(encoded.opsPerTxn.every((n) => n === 1)).toBe(true);
   });
 });

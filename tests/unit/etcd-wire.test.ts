@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { ICompare, IRequestOp } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { deleteOp, deletePrefixOp, putOp, type Op } from '../../src/engines/etcd/apply.js';
-import { encodeTxn, succeededOf } from '../../src/engines/etcd/wire.js';
+import { encodeOps, encodeTxn, succeededOf } from '../../src/engines/etcd/wire.js';
 
 // etcd's own .proto, loaded as the etcd3 client loads it (its copy, its options): the reference.
 const fromEtcd3 = createRequire(createRequire(import.meta.url).resolve('etcd3'));
@@ -31,6 +31,19 @@ describe('etcd transactions encoded by hand (wire.ts) match etcd\u2019s .proto',
       deletePrefixOp('/t/'),
     ];
     expect(txnMethod.requestDeserialize(encodeTxn([], ops))).toEqual(reference([], ops));
+  });
+
+  it('ops encoded ahead (encodeOps) are the very bytes encodeTxn writes for them, alone or among others', () => {
+    const ops = [putOp('/t/a', '{"id":1}'), deleteOp('/t/gone'), putOp('/t/\u00e9', 'z'.repeat(300)), deletePrefixOp('/u/'), putOp('/t/empty', '')];
+    const compare: ICompare[] = [{ key: Buffer.from('/lock'), target: 'Create', result: 'Greater', create_revision: 5 }];
+    const encoded: Op = { keyBytes: ops[0]!.keyBytes, key: ops[0]!.key, encoded: encodeOps(ops), count: ops.length, bytes: 0 };
+    expect(encodeTxn(compare, [encoded])).toEqual(encodeTxn(compare, ops));
+    expect(txnMethod.requestDeserialize(encodeTxn([], [encoded]))).toEqual(reference([], ops));
+    // Beside ops of its own, before and after.
+    const before = putOp('/t/0', '0');
+    const after = deleteOp('/t/9');
+    expect(encodeTxn([], [before, encoded, after])).toEqual(encodeTxn([], [before, ...ops, after]));
+    expect(encodeOps([])).toHaveLength(0);
   });
 
   it('every compare target, by name and by number, revisions as numbers and strings beyond 2^53', () => {

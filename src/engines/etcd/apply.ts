@@ -8,7 +8,7 @@ import type { ValueConventions } from '../engine.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
 import { rowJson, utf8 } from '../../core/slab.js';
 import { members, parseRow, renderRow, writeRow } from '../../core/json-row.js';
-import type { WireOp } from './wire.js';
+import { encodeOps, type WireOp } from './wire.js';
 
 /**
  * etcd's own bound on one request is 1.5 MiB (--max-request-bytes); a transaction stays under
@@ -56,6 +56,12 @@ function put(key: string, k: Buffer, v: Buffer): Op {
  */
 export function encodedPutsOp(first: string, encoded: Buffer, count: number, bytes: number): Op {
   return { keyBytes: utf8(first), key: first, encoded, count, bytes };
+}
+
+/** `ops` as one op of their encoded bytes (wire.ts encodeOps), counting as their `count` ops and `bytes`. */
+function encodedOp(ops: readonly Op[], count: number, bytes: number): Op {
+  const first = ops[0] as Op;
+  return { keyBytes: first.keyBytes, key: first.key, encoded: encodeOps(ops), count, bytes };
 }
 
 export function deleteOp(key: string): Op {
@@ -401,6 +407,7 @@ export class OpBuffer {
   private readonly sender: Sender;
   private readonly reserve: number;
   private readonly distinct: boolean;
+  private readonly encode: boolean;
   /** Transactions sent before the last (a commit larger than one transaction), for metrics and tests. */
   sentEarly = 0;
 
@@ -408,12 +415,19 @@ export class OpBuffer {
    * `distinct`: the caller promises that no two ops it adds write the same key, nor a key a
    * transaction of `pipeline` in flight writes (a copy chunk's rows, through a pipeline of its
    * own): keys are then not tracked, and its transactions wait for none but the window's.
+   *
+   * `encode`: each transaction's ops are handed to the pipeline encoded, as one op
+   * (wire.ts encodeOps; the sender gets that op), so that a transaction waiting or in flight holds
+   * one buffer instead of an object, a key and a value per op. The stream's transactions: while 32
+   * are in flight they held ~2 MB of young objects, copied by every scavenge and promoted by the
+   * next (measured: bench/README.md). Not for a sender that reads the ops it is given (Pipeline.wroteBeside).
    */
-  constructor(sender: Sender, reserve: number, pipeline: Pipeline = new Pipeline(), distinct = false) {
+  constructor(sender: Sender, reserve: number, pipeline: Pipeline = new Pipeline(), distinct = false, encode = false) {
     this.sender = sender;
     this.reserve = reserve;
     this.pipeline = pipeline;
     this.distinct = distinct;
+    this.encode = encode;
   }
 
   get size(): number {
@@ -476,7 +490,8 @@ export class OpBuffer {
 
   private handOver(what: string, afterAll = false, checkpoint?: Checkpointed): InFlight | undefined {
     if (this.ops.length === 0) return undefined;
-    const f = this.pipeline.start(this.sender, this.ops, this.distinct ? NO_KEYS : this.keys, this.ranges, what, afterAll, checkpoint);
+    const ops = this.encode && this.ops.length > 1 ? [encodedOp(this.ops, this.count, this.bytes)] : this.ops;
+    const f = this.pipeline.start(this.sender, ops, this.distinct ? NO_KEYS : this.keys, this.ranges, what, afterAll, checkpoint);
     if (!this.distinct) this.keys = new Set();
     this.clear();
     if (!afterAll) this.sentEarly++;

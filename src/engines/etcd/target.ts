@@ -377,7 +377,8 @@ export class EtcdTarget implements Target {
 
   async begin(): Promise<TargetTransaction> {
     const sender = this.senderFor(true);
-    const buf = new OpBuffer(sender, 1, this.streamPipeline);
+    // Its transactions encoded as they are handed over: its sender reads no op (senderFor(true)).
+    const buf = new OpBuffer(sender, 1, this.streamPipeline, false, true);
     const ctx = { layout: this.layout, conventions: this.opts.conventions, client: this.client };
     const what = 'applying a stream batch';
     return {

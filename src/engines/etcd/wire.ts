@@ -29,8 +29,8 @@ export interface WireOp {
   /** A delete's range end (exclusive), for a range delete. */
   readonly rangeEnd?: Buffer;
   /**
-   * Several puts already encoded as the TxnRequest's `success` fields (encodePuts), written as
-   * they are; `keyBytes` is then the first one's key, and `value` and `rangeEnd` are absent.
+   * Several ops already encoded as the TxnRequest's `success` fields (encodePuts, encodeOps),
+   * written as they are; `keyBytes` is then the first one's key, and `value` and `rangeEnd` are absent.
    */
   readonly encoded?: Buffer;
 }
@@ -161,17 +161,7 @@ export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]):
   let size = 0;
   for (const c of compares) size += fieldSize(c.size);
   const sizes = new Array<number>(ops.length * 2);
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i] as WireOp;
-    if (op.encoded) {
-      size += op.encoded.length;
-      continue;
-    }
-    const { inner, outer } = opSizes(op);
-    sizes[2 * i] = inner;
-    sizes[2 * i + 1] = outer;
-    size += fieldSize(outer);
-  }
+  size += opsSize(ops, sizes);
   const w = new Writer(Buffer.allocUnsafe(size));
   // TxnRequest: compare = 1, success = 2.
   for (const c of compares) {
@@ -192,6 +182,43 @@ export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]):
       w.bytes(0x04, c.rangeEnd);
     }
   }
+  writeOps(w, ops, sizes);
+  if (w.at !== size) throw new TributaryError(ErrorCode.INTERNAL, `an etcd transaction encoded to ${w.at} bytes, ${size} expected`);
+  return w.buf;
+}
+
+/**
+ * The `success` fields of `ops`, the very bytes encodeTxn writes for them, for WireOp.encoded: a
+ * transaction's ops encoded once, when it is handed over (apply.ts OpBuffer), so that what waits
+ * in flight is one buffer instead of an object, a key and a value per op.
+ */
+export function encodeOps(ops: readonly WireOp[]): Buffer {
+  const sizes = new Array<number>(ops.length * 2);
+  const size = opsSize(ops, sizes);
+  const w = new Writer(Buffer.allocUnsafe(size));
+  writeOps(w, ops, sizes);
+  if (w.at !== size) throw new TributaryError(ErrorCode.INTERNAL, `etcd ops encoded to ${w.at} bytes, ${size} expected`);
+  return w.buf;
+}
+
+/** The bytes of `ops` as `success` fields; each op's inner and outer sizes go into `sizes` (2i, 2i + 1). */
+function opsSize(ops: readonly WireOp[], sizes: number[]): number {
+  let size = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as WireOp;
+    if (op.encoded) {
+      size += op.encoded.length;
+      continue;
+    }
+    const { inner, outer } = opSizes(op);
+    sizes[2 * i] = inner;
+    sizes[2 * i + 1] = outer;
+    size += fieldSize(outer);
+  }
+  return size;
+}
+
+function writeOps(w: Writer, ops: readonly WireOp[], sizes: readonly number[]): void {
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i] as WireOp;
     if (op.encoded) {
@@ -205,8 +232,6 @@ export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]):
     if (op.value !== undefined) w.bytes(0x12, op.value); // value = 2
     else if (op.rangeEnd) w.bytes(0x12, op.rangeEnd); // range_end = 2
   }
-  if (w.at !== size) throw new TributaryError(ErrorCode.INTERNAL, `an etcd transaction encoded to ${w.at} bytes, ${size} expected`);
-  return w.buf;
 }
 
 /** The bytes of one put as a TxnRequest's `success` field, for a key and a value of these lengths. */
