@@ -62,7 +62,7 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
     for (let i = 0; i < window + 3; i++) void buf.put(put(`k${i}`), 'x');
     void buf.flush('x');
     await tick();
-    expect([WINDOW, STREAM_WINDOW]).toEqual([16, 32]);
+    expect([WINDOW, STREAM_WINDOW]).toEqual([16, 128]);
     expect(sent).toHaveLength(window);
     sent[0]?.commit();
     await tick();
@@ -75,6 +75,42 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
     for (const s of sent) s.commit();
     await buf.drain();
     expect(sent).toHaveLength(window + 3);
+  });
+
+  it('keeps at most windowBytes of its transactions in flight (at least one, however large): the next waits for the oldest ones beyond it', async () => {
+    const { sender, sent } = fakeSender(2);
+    // Each transaction is one put of 20 bytes as Op counts them ('kN' and '{}', 16 besides): 60 hold three.
+    const buf = new OpBuffer(sender, 1, new Pipeline(100, 60));
+    expect(put('k0').bytes).toBe(20);
+    for (let i = 0; i < 6; i++) void buf.put(put(`k${i}`), 'x');
+    void buf.flush('x');
+    await tick();
+    expect(sent.map((s) => s.keys)).toEqual([['k0'], ['k1'], ['k2']]);
+    // The second commits first: the oldest still holds its bytes, so none goes.
+    sent[1]?.commit();
+    await tick();
+    expect(sent).toHaveLength(3);
+    // Both gone: the next two go (k4 waited for those two), the last waits for the third.
+    sent[0]?.commit();
+    await tick();
+    await tick();
+    expect(sent.map((s) => s.keys).slice(3)).toEqual([['k3'], ['k4']]);
+    sent[2]?.commit();
+    await tick();
+    await tick();
+    expect(sent.map((s) => s.keys).slice(5)).toEqual([['k5']]);
+    for (const s of sent) s.commit();
+    await buf.drain();
+    expect(sent).toHaveLength(6);
+
+    // A transaction larger than the window alone still goes.
+    const big = fakeSender(4);
+    const alone = new OpBuffer(big.sender, 1, new Pipeline(100, 10));
+    const commit = alone.commit([put('a'), put('b')], 'x');
+    await tick();
+    expect(big.sent.map((s) => s.keys)).toEqual([['a', 'b']]);
+    big.sent[0]?.commit();
+    await commit;
   });
 
   it('holds a transaction writing a key of one handed over before it (even one not sent yet) until that one committed', async () => {

@@ -164,12 +164,21 @@ export const WINDOW = 16;
 
 /**
  * The stream's window: its one pipeline carries every commit, each commit's last transaction
- * waiting for all before it, so it keeps fewer in flight than its window most of the time. At 1M
- * changes (bench/etcd-ab.ts, 3 rounds side by side, bench/README.md 2026-12-07): 32 against 16,
- * 64.5k against 60.3k changes/s on the means (one round of the three apart, the others even),
- * 3,000 WAL fsyncs against 4,000 and etcd's CPU 14.5 against 15.5 µs a change.
+ * waiting for all before it, so it keeps fewer in flight than its window most of the time, and
+ * etcd commits what it has received in one raft batch and one WAL fsync. At 1M changes
+ * (bench/etcd-ab.ts, 3 rounds side by side each, bench/README.md 2026-12-07): 32 against 16, 64.5k
+ * against 60.3k changes/s on the means; 64 against 32, 64.5k against 55.5k (every round), 1,973
+ * fsyncs against 2,674; 128 against 64, 68.3k against 63.7k (two rounds of three), 1,680 fsyncs
+ * against 1,832, peak RSS 241 MB against 222 MB. STREAM_WINDOW_BYTES bounds what they hold.
  */
-export const STREAM_WINDOW = 32;
+export const STREAM_WINDOW = 128;
+
+/**
+ * The bytes of the stream's transactions in flight at once (each op's Op.bytes): the window in
+ * transactions binds for rows of a few hundred bytes (128 transactions of 128 such rows are
+ * ~4 MB), this one for large rows, whose transactions may each hold up to MAX_TXN_BYTES.
+ */
+export const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
 
 interface InFlight {
   /** Settles once it may be sent (what it waits for settled), or failed. */
@@ -179,6 +188,8 @@ interface InFlight {
   readonly keys: ReadonlySet<string>;
   /** Ranges it deletes, [from, to) as Buffers, or undefined (most transactions delete none). */
   readonly ranges: readonly Buffer[][] | undefined;
+  /** Its ops' Op.bytes (the pipeline's windowBytes). */
+  readonly bytes: number;
   /** The checkpoint it puts, when a later one may be chained to it (see Pipeline.start). */
   readonly checkpoint?: Checkpointed;
   /** Whether it compares that the key holds the value of the checkpoint before it: only then may one be chained to it. */
@@ -231,8 +242,14 @@ function inRanges(key: string, ranges: readonly Buffer[][]): boolean {
  * the later one's (send then finds the later value and takes it for committed).
  */
 export class Pipeline {
-  /** `window`: at most this many of its transactions in flight at once. */
-  constructor(private readonly window = WINDOW) {}
+  /**
+   * `window`: at most this many of its transactions in flight at once; `windowBytes`: at most
+   * this many bytes of them (Op.bytes), though always at least one transaction.
+   */
+  constructor(
+    private readonly window = WINDOW,
+    private readonly windowBytes = Infinity,
+  ) {}
 
   private inFlight: InFlight[] = [];
   /**
@@ -261,8 +278,8 @@ export class Pipeline {
     return this.inFlight.some((f) => !f.settled && f.ranges !== undefined && inRanges(key, f.ranges));
   }
 
-  /** Those in flight that a transaction of `keys` and `ranges` must follow (all but `chainedTo`, when afterAll). */
-  private before(keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, afterAll: boolean, chainedTo?: InFlight): InFlight[] {
+  /** Those in flight that a transaction of `keys`, `ranges` and `bytes` must follow (all but `chainedTo`, when afterAll). */
+  private before(keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, bytes: number, afterAll: boolean, chainedTo?: InFlight): InFlight[] {
     const open = this.inFlight.filter((f) => !f.settled || f.error !== undefined);
     let deps: InFlight[];
     if (afterAll) deps = open.filter((f) => f !== chainedTo);
@@ -277,6 +294,16 @@ export class Pipeline {
     }
     const window = open[open.length - this.window];
     if (window && !deps.includes(window)) deps.push(window);
+    // Those in flight beyond windowBytes with this one (the newest kept): it is sent once they settled.
+    if (this.windowBytes !== Infinity) {
+      let held = bytes;
+      let i = open.length - 1;
+      for (; i >= 0; i--) {
+        held += (open[i] as InFlight).bytes;
+        if (held > this.windowBytes) break;
+      }
+      for (; i >= 0; i--) if (!deps.includes(open[i] as InFlight)) deps.push(open[i] as InFlight);
+    }
     return deps;
   }
 
@@ -302,7 +329,9 @@ export class Pipeline {
   start(sender: Sender, ops: readonly Op[], keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false, checkpoint?: Checkpointed): InFlight {
     const last = afterAll && checkpoint ? this.predecessor(checkpoint) : undefined;
     const prev = last && checkpoint && this.chainable(last, checkpoint) ? last : undefined;
-    const deps = this.before(keys, ranges, afterAll, prev);
+    let bytes = 0;
+    for (const op of ops) bytes += op.bytes;
+    const deps = this.before(keys, ranges, bytes, afterAll, prev);
     // The window may make it wait for its predecessor after all: then it is not chained.
     const chainedTo = prev && !deps.includes(prev) ? prev : undefined;
     // A chained one waits for its predecessor to be sent, not committed: sent after it, it is
@@ -318,7 +347,7 @@ export class Pipeline {
           if (failed) throw failed.error;
         })
       : Promise.resolve();
-    const f: InFlight = { keys, ranges, settled: false, sent, done: Promise.resolve(), follows: last !== undefined, ...(checkpoint ? { checkpoint } : {}) };
+    const f: InFlight = { keys, ranges, bytes, settled: false, sent, done: Promise.resolve(), follows: last !== undefined, ...(checkpoint ? { checkpoint } : {}) };
     if (afterAll && checkpoint) this.lastCheckpoint = f;
     if (chainedTo && checkpoint) chainedTo.chainedNext = checkpoint.value;
     // Once it failed: the values the key holds if it committed after all, the checkpoint chained

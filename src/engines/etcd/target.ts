@@ -14,7 +14,7 @@ import type { Row, Value } from '../../core/values.js';
 import { readAll } from '../../core/encoded.js';
 import { ETCD_JSON_LINES } from '../../core/formats.js';
 import type { ValueConventions } from '../engine.js';
-import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, Pipeline, putOp, putRowOp, send, STREAM_WINDOW, type Op, type Sender } from './apply.js';
+import { changeOps, cascadeOps, deletePrefixOp, OpBuffer, Pipeline, putOp, putRowOp, send, STREAM_WINDOW, STREAM_WINDOW_BYTES, type Op, type Sender } from './apply.js';
 import { targetRequirements } from './check.js';
 import { CheckpointKeys } from './checkpoint.js';
 import { connectError, openClient, tlsFiles } from './connection.js';
@@ -373,7 +373,7 @@ export class EtcdTarget implements Target {
    * previous commit's last transaction is in flight (the applier overlaps commits under a commit
    * limit), keys apart, and no checkpoint before what came before it (apply.ts Pipeline).
    */
-  private readonly streamPipeline = new Pipeline(STREAM_WINDOW);
+  private readonly streamPipeline = new Pipeline(STREAM_WINDOW, STREAM_WINDOW_BYTES);
 
   async begin(): Promise<TargetTransaction> {
     const sender = this.senderFor(true);
