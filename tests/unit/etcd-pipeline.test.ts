@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deleteOp, deletePrefixOp, OpBuffer, Pipeline, putOp, STREAM_WINDOW, WINDOW, type Sender } from '../../src/engines/etcd/apply.js';
+import { deleteOp, deletePrefixOp, keyHash, OpBuffer, Pipeline, putOp, STREAM_WINDOW, WINDOW, type Sender } from '../../src/engines/etcd/apply.js';
 import { encodeTxn } from '../../src/engines/etcd/wire.js';
 
 /** A sender whose transactions commit when the test says so, in any order. */
@@ -111,6 +111,32 @@ describe('etcd Pipeline shared by commits (stream commits overlapped)', () => {
     expect(big.sent.map((s) => s.keys)).toEqual([['a', 'b']]);
     big.sent[0]?.commit();
     await commit;
+  });
+
+  it('tracks keys by their hash: two keys of one hash are held as one key would be (a wait, never a lost order)', async () => {
+    // Found by search: distinct keys, one 31-bit hash.
+    const [a, b] = ['/t/93185', '/t/124611'];
+    expect(keyHash(a)).toBe(keyHash(b));
+    expect(keyHash('/t/1')).not.toBe(keyHash('/t/2'));
+    const { sender, sent } = fakeSender(3);
+    const pipeline = new Pipeline();
+    const first = new OpBuffer(sender, 1, pipeline);
+    await first.add(put(a), 'x');
+    // In one buffer, the second goes in the next transaction, as a second write of one key would.
+    await first.add(put(b), 'x');
+    await first.add(put('/t/c'), 'x');
+    void first.flush('x');
+    await tick();
+    expect(sent.map((s) => s.keys)).toEqual([[a]]);
+    expect(pipeline.touches(b)).toBe(true);
+    sent[0]?.commit();
+    await tick();
+    await tick();
+    expect(sent.map((s) => s.keys)).toEqual([[a], [b, '/t/c']]);
+    sent[1]?.commit();
+    await first.drain();
+    expect(pipeline.touches(a)).toBe(false);
+    expect(pipeline.keysInFlight).toBe(0);
   });
 
   it('holds a transaction writing a key of one handed over before it (even one not sent yet) until that one committed', async () => {

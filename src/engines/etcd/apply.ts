@@ -151,7 +151,24 @@ export interface Follows {
   readonly committedIf: () => readonly Buffer[];
 }
 
-const NO_KEYS: ReadonlySet<string> = new Set();
+const NO_KEYS: ReadonlySet<number> = new Set();
+
+/**
+ * A key's 31-bit FNV-1a hash (a small integer, which V8 keeps without an object). A Pipeline and
+ * its OpBuffers track keys by it: what is in flight then holds no key's string (up to 128
+ * transactions of 128 keys live past a young-generation collection, and their strings were promoted
+ * and collected again by the next full one). Two keys of one hash only make one transaction wait
+ * for the other, or go in the next: safe, and rare (a key among the 16k in flight shares a
+ * transaction's hash about once in 130k).
+ */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 1;
+}
 
 /**
  * Transactions of one Pipeline in flight at once, by default (a copy chunk's). etcd commits what
@@ -185,7 +202,8 @@ interface InFlight {
   readonly sent: Promise<void>;
   /** Settles once it committed, or failed (never rejects: see `error`). */
   readonly done: Promise<void>;
-  readonly keys: ReadonlySet<string>;
+  /** Its keys' hashes (keyHash). */
+  readonly keys: ReadonlySet<number>;
   /** Ranges it deletes, [from, to) as Buffers, or undefined (most transactions delete none). */
   readonly ranges: readonly Buffer[][] | undefined;
   /** Its ops' Op.bytes (the pipeline's windowBytes). */
@@ -253,11 +271,11 @@ export class Pipeline {
 
   private inFlight: InFlight[] = [];
   /**
-   * Each key's last writer among the transactions handed over and not known to have committed
+   * Each key's last writer (by its keyHash) among the transactions handed over and not known to have committed
    * (a failed one stays until settle()). Following it is enough: it followed the key's writer
    * before it in turn, or, a chained checkpoint, applies only after it (see start).
    */
-  private readonly writers = new Map<string, InFlight>();
+  private readonly writers = new Map<number, InFlight>();
   /** The last checkpoint transaction handed over, a chained one's predecessor while in flight. */
   private lastCheckpoint: InFlight | undefined;
   /** The value of the last checkpoint transaction known to have committed. */
@@ -273,13 +291,13 @@ export class Pipeline {
 
   /** Whether a write of `key` was handed over and is not known to be committed. */
   touches(key: string): boolean {
-    const w = this.writers.get(key);
+    const w = this.writers.get(keyHash(key));
     if (w && !w.settled) return true;
     return this.inFlight.some((f) => !f.settled && f.ranges !== undefined && inRanges(key, f.ranges));
   }
 
   /** Those in flight that a transaction of `keys`, `ranges` and `bytes` must follow (all but `chainedTo`, when afterAll). */
-  private before(keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, bytes: number, afterAll: boolean, chainedTo?: InFlight): InFlight[] {
+  private before(keys: ReadonlySet<number>, ranges: readonly Buffer[][] | undefined, bytes: number, afterAll: boolean, chainedTo?: InFlight): InFlight[] {
     const open = this.inFlight.filter((f) => !f.settled || f.error !== undefined);
     let deps: InFlight[];
     if (afterAll) deps = open.filter((f) => f !== chainedTo);
@@ -324,9 +342,10 @@ export class Pipeline {
 
   /**
    * Hands over `ops` as one transaction (synchronously: its place in the order is taken now); it
-   * is sent once what it follows committed, and fails unsent if one of those failed.
+   * is sent once what it follows committed, and fails unsent if one of those failed. `keys`: the
+   * keyHash of each key it writes.
    */
-  start(sender: Sender, ops: readonly Op[], keys: ReadonlySet<string>, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false, checkpoint?: Checkpointed): InFlight {
+  start(sender: Sender, ops: readonly Op[], keys: ReadonlySet<number>, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false, checkpoint?: Checkpointed): InFlight {
     const last = afterAll && checkpoint ? this.predecessor(checkpoint) : undefined;
     const prev = last && checkpoint && this.chainable(last, checkpoint) ? last : undefined;
     let bytes = 0;
@@ -428,8 +447,8 @@ export class OpBuffer {
   private ops: Op[] = [];
   /** The ops gathered as etcd counts them: an encoded op's puts (Op.count) each count. */
   private count = 0;
-  /** The keys gathered, unless `distinct` (then always empty); handed over with its transaction, a new one begun. */
-  private keys = new Set<string>();
+  /** The keys gathered (keyHash), unless `distinct` (then always empty); handed over with its transaction, a new one begun. */
+  private keys = new Set<number>();
   private ranges: Buffer[][] | undefined;
   private bytes = 0;
   private readonly pipeline: Pipeline;
@@ -482,29 +501,31 @@ export class OpBuffer {
   /** add() without waiting for the transaction it hands over (returned) to be sent. */
   private addNow(op: Op, what: string): InFlight | undefined {
     let f: InFlight | undefined;
-    if (this.conflicts(op) || this.count + (op.count ?? 1) > this.room || (this.ops.length > 0 && this.bytes + op.bytes > MAX_TXN_BYTES)) f = this.handOver(what);
-    this.push(op);
+    const hash = this.distinct ? 0 : keyHash(op.key);
+    if (this.conflicts(op, hash) || this.count + (op.count ?? 1) > this.room || (this.ops.length > 0 && this.bytes + op.bytes > MAX_TXN_BYTES)) f = this.handOver(what);
+    this.push(op, hash);
     return f;
   }
 
-  private push(op: Op): void {
+  /** `hash`: keyHash(op.key), unless `distinct`. */
+  private push(op: Op, hash: number): void {
     if (op.encoded && !this.distinct) throw new TributaryError(ErrorCode.INTERNAL, `encoded puts from ${op.key} given to an etcd buffer that tracks its keys (encodedPutsOp is for a copy chunk's)`);
     this.ops.push(op);
     this.count += op.count ?? 1;
-    if (!this.distinct) this.keys.add(op.key);
+    if (!this.distinct) this.keys.add(hash);
     if (op.rangeEnd) (this.ranges ??= []).push([Buffer.from(op.key), op.rangeEnd]);
     this.bytes += op.bytes;
   }
 
-  private conflicts(op: Op): boolean {
-    if (this.keys.has(op.key)) return true;
+  private conflicts(op: Op, hash: number): boolean {
+    if (!this.distinct && this.keys.has(hash)) return true;
     if (op.rangeEnd) return this.ops.length > 0;
     return this.ranges !== undefined && inRanges(op.key, this.ranges);
   }
 
   /** Whether a write of `key` is gathered here or in flight (not known to be committed). */
   touches(key: string): boolean {
-    return this.keys.has(key) || this.pipeline.touches(key);
+    return (!this.distinct && this.keys.has(keyHash(key))) || this.pipeline.touches(key);
   }
 
   /** Waits for every transaction in flight; throws the first one's error. */
@@ -541,8 +562,9 @@ export class OpBuffer {
       for (const op of tail.slice(0, tail.length - room)) this.addNow(op, what);
       tail = tail.slice(tail.length - room);
     }
-    if (tail.some((o) => this.keys.has(o.key)) || this.count + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) this.handOver(what);
-    for (const op of tail) this.push(op);
+    const hashes = tail.map((o) => (this.distinct ? 0 : keyHash(o.key)));
+    if (hashes.some((h) => this.keys.has(h)) || this.count + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) this.handOver(what);
+    tail.forEach((op, i) => this.push(op, hashes[i] as number));
     const cp = checkpoint ? tail[tail.length - 1] : undefined;
     const f = this.handOver(what, true, cp?.value ? { key: cp.key, value: cp.value } : undefined);
     if (f) await this.pipeline.waitFor([f]);
