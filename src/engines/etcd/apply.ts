@@ -9,6 +9,7 @@ import { prefixEnd, type KeyLayout } from './keys.js';
 import { rowJson, utf8 } from '../../core/slab.js';
 import { members, parseRow, renderRow, writeRow } from '../../core/json-row.js';
 import { encodeOps, type WireOp } from './wire.js';
+import { KeyWriters } from './key-writers.js';
 
 /**
  * etcd's own bound on one request is 1.5 MiB (--max-request-bytes); a transaction stays under
@@ -151,15 +152,15 @@ export interface Follows {
   readonly committedIf: () => readonly Buffer[];
 }
 
-const NO_KEYS: ReadonlySet<number> = new Set();
+const NO_KEYS = new Int32Array(0);
 
 /**
  * A key's 31-bit FNV-1a hash (a small integer, which V8 keeps without an object). A Pipeline and
- * its OpBuffers track keys by it: their sets and map then hold integers, not the strings of up to
- * 128 transactions of 128 keys in flight (the isolated path of changeOps, OpBuffer, Pipeline and
- * encodeTxn: 1.42–1.57 against 1.83–1.91 µs of CPU a change, bench/README.md). Two keys of one
- * hash only make one transaction wait for the other, or go in the next: safe, and rare (a key
- * shares its hash with one of 16k in flight about once in 130k keys).
+ * its OpBuffers track keys by it: the pipeline's table of last writers (key-writers.ts) and the
+ * keys of each transaction in flight (an Int32Array) hold no string and no object per key, for up
+ * to 128 transactions of 128 keys in flight. Two keys of one hash only make one transaction wait
+ * for the other, or go in the next: safe, and rare (a key shares its hash with one of 16k in
+ * flight about once in 130k keys).
  */
 export function keyHash(key: string): number {
   let h = 0x811c9dc5;
@@ -202,8 +203,8 @@ interface InFlight {
   readonly sent: Promise<void>;
   /** Settles once it committed, or failed (never rejects: see `error`). */
   readonly done: Promise<void>;
-  /** Its keys' hashes (keyHash). */
-  readonly keys: ReadonlySet<number>;
+  /** Its keys' hashes (keyHash), one each. */
+  readonly keys: Int32Array;
   /** Ranges it deletes, [from, to) as Buffers, or undefined (most transactions delete none). */
   readonly ranges: readonly Buffer[][] | undefined;
   /** Its ops' Op.bytes (the pipeline's windowBytes). */
@@ -271,11 +272,11 @@ export class Pipeline {
 
   private inFlight: InFlight[] = [];
   /**
-   * Each key's last writer (by its keyHash) among the transactions handed over and not known to have committed
-   * (a failed one stays until settle()). Following it is enough: it followed the key's writer
-   * before it in turn, or, a chained checkpoint, applies only after it (see start).
+   * Each key's last writer (by its keyHash) among the transactions handed over and not known to
+   * have committed (a failed one stays until settle()). Following it is enough: it followed the
+   * key's writer before it in turn, or, a chained checkpoint, applies only after it (see start).
    */
-  private readonly writers = new Map<number, InFlight>();
+  private readonly writers = new KeyWriters<InFlight>();
   /** The last checkpoint transaction handed over, a chained one's predecessor while in flight. */
   private lastCheckpoint: InFlight | undefined;
   /** The value of the last checkpoint transaction known to have committed. */
@@ -297,7 +298,7 @@ export class Pipeline {
   }
 
   /** Those in flight that a transaction of `keys`, `ranges` and `bytes` must follow (all but `chainedTo`, when afterAll). */
-  private before(keys: ReadonlySet<number>, ranges: readonly Buffer[][] | undefined, bytes: number, afterAll: boolean, chainedTo?: InFlight): InFlight[] {
+  private before(keys: Int32Array, ranges: readonly Buffer[][] | undefined, bytes: number, afterAll: boolean, chainedTo?: InFlight): InFlight[] {
     const open = this.inFlight.filter((f) => !f.settled || f.error !== undefined);
     let deps: InFlight[];
     if (afterAll) deps = open.filter((f) => f !== chainedTo);
@@ -345,7 +346,7 @@ export class Pipeline {
    * is sent once what it follows committed, and fails unsent if one of those failed. `keys`: the
    * keyHash of each key it writes.
    */
-  start(sender: Sender, ops: readonly Op[], keys: ReadonlySet<number>, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false, checkpoint?: Checkpointed): InFlight {
+  start(sender: Sender, ops: readonly Op[], keys: Int32Array, ranges: readonly Buffer[][] | undefined, what: string, afterAll = false, checkpoint?: Checkpointed): InFlight {
     const last = afterAll && checkpoint ? this.predecessor(checkpoint) : undefined;
     const prev = last && checkpoint && this.chainable(last, checkpoint) ? last : undefined;
     let bytes = 0;
@@ -379,7 +380,7 @@ export class Pipeline {
         () => {
           f.settled = true;
           this.inFlight = this.inFlight.filter((x) => x !== f);
-          for (const k of keys) if (this.writers.get(k) === f) this.writers.delete(k);
+          for (const k of keys) this.writers.deleteIf(k, f);
           if (checkpoint) this.committedCheckpoint = checkpoint.value;
         },
         (err: unknown) => {
@@ -541,8 +542,8 @@ export class OpBuffer {
   private handOver(what: string, afterAll = false, checkpoint?: Checkpointed): InFlight | undefined {
     if (this.ops.length === 0) return undefined;
     const ops = this.encode && this.ops.length > 1 ? [encodedOp(this.ops, this.count, this.bytes)] : this.ops;
-    const f = this.pipeline.start(this.sender, ops, this.distinct ? NO_KEYS : this.keys, this.ranges, what, afterAll, checkpoint);
-    if (!this.distinct) this.keys = new Set();
+    // The keys' hashes as bytes of their own: what is in flight holds no set.
+    const f = this.pipeline.start(this.sender, ops, this.distinct ? NO_KEYS : Int32Array.from(this.keys), this.ranges, what, afterAll, checkpoint);
     this.clear();
     if (!afterAll) this.sentEarly++;
     return f;
