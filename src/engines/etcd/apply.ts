@@ -502,13 +502,18 @@ export class OpBuffer {
   /** add() without waiting for the transaction it hands over (returned) to be sent. */
   private addNow(op: Op, what: string): InFlight | undefined {
     let f: InFlight | undefined;
-    const hash = this.distinct ? 0 : keyHash(op.key);
+    const hash = this.hashOf(op.key);
     if (this.conflicts(op, hash) || this.count + (op.count ?? 1) > this.room || (this.ops.length > 0 && this.bytes + op.bytes > MAX_TXN_BYTES)) f = this.handOver(what);
     this.push(op, hash);
     return f;
   }
 
-  /** `hash`: keyHash(op.key), unless `distinct`. */
+  /** keyHash(key), or 0 for a `distinct` buffer (which tracks no key). */
+  private hashOf(key: string): number {
+    return this.distinct ? 0 : keyHash(key);
+  }
+
+  /** `hash`: hashOf(op.key). */
   private push(op: Op, hash: number): void {
     if (op.encoded && !this.distinct) throw new TributaryError(ErrorCode.INTERNAL, `encoded puts from ${op.key} given to an etcd buffer that tracks its keys (encodedPutsOp is for a copy chunk's)`);
     this.ops.push(op);
@@ -519,14 +524,14 @@ export class OpBuffer {
   }
 
   private conflicts(op: Op, hash: number): boolean {
-    if (!this.distinct && this.keys.has(hash)) return true;
+    if (this.keys.has(hash)) return true;
     if (op.rangeEnd) return this.ops.length > 0;
     return this.ranges !== undefined && inRanges(op.key, this.ranges);
   }
 
   /** Whether a write of `key` is gathered here or in flight (not known to be committed). */
   touches(key: string): boolean {
-    return (!this.distinct && this.keys.has(keyHash(key))) || this.pipeline.touches(key);
+    return this.keys.has(this.hashOf(key)) || this.pipeline.touches(key);
   }
 
   /** Waits for every transaction in flight; throws the first one's error. */
@@ -563,7 +568,7 @@ export class OpBuffer {
       for (const op of tail.slice(0, tail.length - room)) this.addNow(op, what);
       tail = tail.slice(tail.length - room);
     }
-    const hashes = tail.map((o) => (this.distinct ? 0 : keyHash(o.key)));
+    const hashes = tail.map((o) => this.hashOf(o.key));
     if (hashes.some((h) => this.keys.has(h)) || this.count + tail.length > room || this.bytes + tail.reduce((n, o) => n + o.bytes, 0) > MAX_TXN_BYTES) this.handOver(what);
     tail.forEach((op, i) => this.push(op, hashes[i] as number));
     const cp = checkpoint ? tail[tail.length - 1] : undefined;
