@@ -71,7 +71,11 @@ function loggedAt(run: CliRun, re: RegExp): number | undefined {
   return undefined;
 }
 
-/** The one instance of `among` that leads and streams, once the others stand by. */
+/**
+ * The one instance of `among` that leads and streams, once the others stand by and campaign: an
+ * instance's phase is 'standby' from before its preflight, its candidate key only once the preflight
+ * is through, so the leader's member list is what shows every standby in the race.
+ */
 async function leaderOf(among: readonly Instance[], what: string, timeoutMs = 60_000): Promise<Instance> {
   let leader: Instance | undefined;
   await waitUntil(what, async () => {
@@ -79,7 +83,8 @@ async function leaderOf(among: readonly Instance[], what: string, timeoutMs = 60
     const leading = among.filter((_, k) => all[k]?.coordination?.role === 'leader' && all[k]?.phase === 'stream');
     const standing = all.filter((s) => s?.phase === 'standby');
     leader = leading[0];
-    return leading.length === 1 && standing.length === among.length - 1;
+    const k = among.indexOf(leading[0] as Instance);
+    return leading.length === 1 && standing.length === among.length - 1 && all[k]?.coordination?.members.length === among.length;
   }, timeoutMs, 100).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${among.map((i) => `--- ${i.name} ---\n${i.run.stderr().slice(-3000)}`).join('\n')}`, { cause: err });
   });
