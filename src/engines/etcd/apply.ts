@@ -10,6 +10,7 @@ import { rowJson, utf8 } from '../../core/slab.js';
 import { members, parseRow, renderRow, writeRow } from '../../core/json-row.js';
 import { encodeOps, type WireOp } from './wire.js';
 import { KeyWriters } from './key-writers.js';
+import { KeySet } from './key-set.js';
 
 /**
  * etcd's own bound on one request is 1.5 MiB (--max-request-bytes); a transaction stays under
@@ -449,7 +450,7 @@ export class OpBuffer {
   /** The ops gathered as etcd counts them: an encoded op's puts (Op.count) each count. */
   private count = 0;
   /** The keys gathered (keyHash), unless `distinct` (then always empty); handed over with its transaction, a new one begun. */
-  private keys = new Set<number>();
+  private readonly keys = new KeySet();
   private ranges: Buffer[][] | undefined;
   private bytes = 0;
   private readonly pipeline: Pipeline;
@@ -548,7 +549,7 @@ export class OpBuffer {
     if (this.ops.length === 0) return undefined;
     const ops = this.encode && this.ops.length > 1 ? [encodedOp(this.ops, this.count, this.bytes)] : this.ops;
     // The keys' hashes as bytes of their own: what is in flight holds no set.
-    const f = this.pipeline.start(this.sender, ops, this.distinct ? NO_KEYS : Int32Array.from(this.keys), this.ranges, what, afterAll, checkpoint);
+    const f = this.pipeline.start(this.sender, ops, this.distinct ? NO_KEYS : this.keys.hashes(), this.ranges, what, afterAll, checkpoint);
     this.clear();
     if (!afterAll) this.sentEarly++;
     return f;
