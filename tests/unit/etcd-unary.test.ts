@@ -94,6 +94,17 @@ describe('a gRPC unary call on node:http2', () => {
     expect(seen?.body).toEqual(framed(message));
   });
 
+  it('sends a message framed ahead (callFramed) as it is', async () => {
+    let body: Buffer | undefined;
+    const { authority } = await serve((stream, headers, b) => {
+      body = b;
+      ok(Buffer.from('r'))(stream, headers, b);
+    });
+    const frame = framed(Buffer.alloc(70_000, 0x61));
+    expect(String(await channel().callFramed(authority, '/p', {}, frame))).toBe('r');
+    expect(body).toEqual(frame);
+  });
+
   it('reuses one session for every call to an endpoint, in flight together', async () => {
     const { authority, sessions } = await serve(ok(Buffer.from('x')));
     const c = channel();

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { ICompare, IRequestOp } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { deleteOp, deletePrefixOp, putOp, type Op } from '../../src/engines/etcd/apply.js';
-import { encodeOps, encodeTxn, succeededOf } from '../../src/engines/etcd/wire.js';
+import { encodeOps, encodeTxn, encodeTxnMessage, succeededOf } from '../../src/engines/etcd/wire.js';
 
 // etcd's own .proto, loaded as the etcd3 client loads it (its copy, its options): the reference.
 const fromEtcd3 = createRequire(createRequire(import.meta.url).resolve('etcd3'));
@@ -44,6 +44,17 @@ describe('etcd transactions encoded by hand (wire.ts) match etcd\u2019s .proto',
     const after = deleteOp('/t/9');
     expect(encodeTxn([], [before, encoded, after])).toEqual(encodeTxn([], [before, ...ops, after]));
     expect(encodeOps([])).toHaveLength(0);
+  });
+
+  it('encodeTxnMessage: encodeTxn\u2019s bytes behind the gRPC prefix (uncompressed, their length)', () => {
+    const ops = [putOp('/t/a', '{"id":1}'), deleteOp('/t/gone'), putOp('/t/b', 'y'.repeat(70_000))];
+    const compare: ICompare[] = [{ key: Buffer.from('/lock'), target: 'Create', result: 'Greater', create_revision: 5 }];
+    const body = encodeTxn(compare, ops);
+    const message = encodeTxnMessage(compare, ops);
+    expect(message[0]).toBe(0);
+    expect(message.readUInt32BE(1)).toBe(body.length);
+    expect(message.subarray(5)).toEqual(body);
+    expect(encodeTxnMessage([], [])).toEqual(Buffer.from([0, 0, 0, 0, 0]));
   });
 
   it('every compare target, by name and by number, revisions as numbers and strings beyond 2^53', () => {

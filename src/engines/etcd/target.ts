@@ -24,7 +24,7 @@ import { KeyLayout, type LayoutName } from './keys.js';
 import { EtcdSyncLock } from './lock.js';
 import { epochKey, EtcdEpochFence, type TxnGuard } from './fence.js';
 import { EtcdReadBack } from './read.js';
-import { encodeTxn, writeTxn } from './wire.js';
+import { encodeTxnMessage, writeTxn } from './wire.js';
 import { loadLines } from './load.js';
 
 export interface EtcdTargetOptions {
@@ -107,7 +107,7 @@ export class EtcdTarget implements Target {
     return {
       write: (compare, ops) => {
         if (!stream) this.streamPipeline.wroteBeside(ops);
-        return writeTxn(this.client, encodeTxn(compare, ops), this.unary);
+        return writeTxn(this.client, encodeTxnMessage(compare, ops), this.unary);
       },
       maxOps: this.opts.maxTxnOps,
       fence: () => this.syncLock?.fence() ?? [],

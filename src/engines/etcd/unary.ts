@@ -113,6 +113,18 @@ export class UnaryChannel {
    * (header name → value); resolves to the response message, rejects with a UnaryError.
    */
   call(authority: string, path: string, metadata: Readonly<Record<string, string>>, message: Buffer): Promise<Buffer> {
+    const frame = Buffer.allocUnsafe(5 + message.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(message.length, 1);
+    message.copy(frame, 5);
+    return this.callFramed(authority, path, metadata, frame);
+  }
+
+  /**
+   * call() with the message already framed as gRPC sends it: its 5-byte prefix (0, then the
+   * message's length as 32 bits), then the message (wire.ts encodeTxnMessage writes both at once).
+   */
+  callFramed(authority: string, path: string, metadata: Readonly<Record<string, string>>, frame: Buffer): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       if (this.closed) {
         reject(unaryError(1, 'the channel was closed'));
@@ -125,10 +137,6 @@ export class UnaryChannel {
         reject(unaryError(UNAVAILABLE, `No connection established. Last error: ${(err as Error).message}`));
         return;
       }
-      const frame = Buffer.allocUnsafe(5 + message.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(message.length, 1);
-      message.copy(frame, 5);
       const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata };
       let stream: http2.ClientHttp2Stream;
       try {

@@ -157,12 +157,33 @@ class Writer {
 
 /** `TxnRequest { compare, success: ops, failure: [] }` in protobuf's wire format. */
 export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]): Buffer {
+  return encodeAfter(compare, ops, 0);
+}
+
+/**
+ * The TxnRequest (encodeTxn) as one gRPC message, as unary.ts sends it: the 5-byte prefix
+ * (uncompressed, then its length), then the request. Encoded there at once: framing it afterwards
+ * allocated and copied a transaction's whole body again (bench/README.md, 2026-12-07).
+ */
+export function encodeTxnMessage(compare: readonly ICompare[], ops: readonly WireOp[]): Buffer {
+  const buf = encodeAfter(compare, ops, GRPC_PREFIX);
+  buf[0] = 0;
+  buf.writeUInt32BE(buf.length - GRPC_PREFIX, 1);
+  return buf;
+}
+
+/** The bytes of a gRPC message's prefix: a compression flag and a 32-bit length. */
+const GRPC_PREFIX = 5;
+
+/** encodeTxn's bytes written after `offset` bytes left for the caller. */
+function encodeAfter(compare: readonly ICompare[], ops: readonly WireOp[], offset: number): Buffer {
   const compares = compare.map(encodeCompare);
-  let size = 0;
+  let size = offset;
   for (const c of compares) size += fieldSize(c.size);
   const sizes = new Array<number>(ops.length * 2);
   size += opsSize(ops, sizes);
   const w = new Writer(Buffer.allocUnsafe(size));
+  w.at = offset;
   // TxnRequest: compare = 1, success = 2.
   for (const c of compares) {
     w.open(0x0a, c.size);
@@ -340,7 +361,8 @@ function headersOf(metadata: CallMetadata | undefined): Record<string, string> {
   return out;
 }
 
-const identity = (b: Buffer): Buffer => b;
+/** The request of a gRPC message (encodeTxnMessage), for grpc-js, which frames it itself: a view, not a copy. */
+const unframed = (message: Buffer): Buffer => message.subarray(GRPC_PREFIX);
 
 function poolOf(client: Etcd3): Pool {
   const pool = (client as unknown as { pool?: Pool }).pool;
@@ -358,7 +380,7 @@ async function install(pool: Pool): Promise<void> {
   Object.defineProperty(proto, ENCODED_TXN, {
     value: function (this: UnaryCaller, body: Buffer, metadata: CallMetadata | undefined, options: { [UNARY]?: UnaryChannel } | undefined, cb: Callback) {
       const channel = options?.[UNARY];
-      if (!channel) return this.makeUnaryRequest(TXN_PATH, identity, succeededOf, body, metadata, options, cb);
+      if (!channel) return this.makeUnaryRequest(TXN_PATH, unframed, succeededOf, body, metadata, options, cb);
       let authority: string;
       try {
         authority = authorityOf(this);
@@ -366,7 +388,7 @@ async function install(pool: Pool): Promise<void> {
         cb(err as Error);
         return undefined;
       }
-      channel.call(authority, TXN_PATH, headersOf(metadata), body).then(
+      channel.callFramed(authority, TXN_PATH, headersOf(metadata), body).then(
         (message) => {
           let succeeded: boolean;
           try {
@@ -388,9 +410,9 @@ async function install(pool: Pool): Promise<void> {
 const installed = perObject(install);
 
 /**
- * Sends an encoded TxnRequest (encodeTxn) through the client's pool, over `channel` when given
- * (else grpc-js); resolves to whether its compares held (then its writes committed), rejects with
- * the etcd3 client's error of the call.
+ * Sends a TxnRequest encoded as a gRPC message (encodeTxnMessage) through the client's pool, over
+ * `channel` when given (else grpc-js); resolves to whether its compares held (then its writes
+ * committed), rejects with the etcd3 client's error of the call.
  */
 export async function writeTxn(client: Etcd3, body: Buffer, channel?: UnaryChannel): Promise<boolean> {
   const pool = poolOf(client);
