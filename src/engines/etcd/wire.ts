@@ -155,6 +155,9 @@ class Writer {
   }
 }
 
+/** The bytes of a gRPC message's prefix: a compression flag and a 32-bit length. */
+const GRPC_PREFIX = 5;
+
 /** `TxnRequest { compare, success: ops, failure: [] }` in protobuf's wire format. */
 export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]): Buffer {
   return encodeAfter(compare, ops, 0);
@@ -171,9 +174,6 @@ export function encodeTxnMessage(compare: readonly ICompare[], ops: readonly Wir
   buf.writeUInt32BE(buf.length - GRPC_PREFIX, 1);
   return buf;
 }
-
-/** The bytes of a gRPC message's prefix: a compression flag and a 32-bit length. */
-const GRPC_PREFIX = 5;
 
 /** encodeTxn's bytes written after `offset` bytes left for the caller. */
 function encodeAfter(compare: readonly ICompare[], ops: readonly WireOp[], offset: number): Buffer {
