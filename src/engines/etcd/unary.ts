@@ -90,13 +90,23 @@ function decodeMessage(raw: string | string[] | undefined): string {
   }
 }
 
+/** The bytes of a gRPC message's prefix: a compression flag (0: none), then the message's length in 32 bits. */
+export const GRPC_PREFIX = 5;
+
+/** Writes the prefix of the message that fills `frame` after GRPC_PREFIX bytes (uncompressed, its length); returns `frame`. */
+export function writeGrpcPrefix(frame: Buffer): Buffer {
+  frame[0] = 0;
+  frame.writeUInt32BE(frame.length - GRPC_PREFIX, 1);
+  return frame;
+}
+
 /** The one message of a unary response's body: the 5-byte gRPC prefix (uncompressed), then the message. */
 export function messageOf(body: Buffer): Buffer {
-  if (body.length < 5) throw unaryError(INTERNAL, `a response of ${body.length} bytes, without a whole gRPC message`);
+  if (body.length < GRPC_PREFIX) throw unaryError(INTERNAL, `a response of ${body.length} bytes, without a whole gRPC message`);
   if (body[0] !== 0) throw unaryError(INTERNAL, 'a compressed response, which this call did not accept');
   const length = body.readUInt32BE(1);
-  if (body.length !== 5 + length) throw unaryError(INTERNAL, `a response of ${body.length - 5} bytes whose gRPC prefix says ${length}`);
-  return body.subarray(5);
+  if (body.length !== GRPC_PREFIX + length) throw unaryError(INTERNAL, `a response of ${body.length - GRPC_PREFIX} bytes whose gRPC prefix says ${length}`);
+  return body.subarray(GRPC_PREFIX);
 }
 
 /** Sessions that connected (a call failing on one that never did says "No connection established", as grpc-js does). */
@@ -113,16 +123,14 @@ export class UnaryChannel {
    * (header name → value); resolves to the response message, rejects with a UnaryError.
    */
   call(authority: string, path: string, metadata: Readonly<Record<string, string>>, message: Buffer): Promise<Buffer> {
-    const frame = Buffer.allocUnsafe(5 + message.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(message.length, 1);
-    message.copy(frame, 5);
-    return this.callFramed(authority, path, metadata, frame);
+    const frame = Buffer.allocUnsafe(GRPC_PREFIX + message.length);
+    message.copy(frame, GRPC_PREFIX);
+    return this.callFramed(authority, path, metadata, writeGrpcPrefix(frame));
   }
 
   /**
-   * call() with the message already framed as gRPC sends it: its 5-byte prefix (0, then the
-   * message's length as 32 bits), then the message (wire.ts encodeTxnMessage writes both at once).
+   * call() with the message already framed as gRPC sends it: its prefix (writeGrpcPrefix), then
+   * the message (wire.ts encodeTxnMessage writes both at once).
    */
   callFramed(authority: string, path: string, metadata: Readonly<Record<string, string>>, frame: Buffer): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {

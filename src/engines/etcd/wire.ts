@@ -1,7 +1,7 @@
 import type { Etcd3, ICompare } from 'etcd3';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { perObject } from '../../core/memo.js';
-import type { UnaryChannel } from './unary.js';
+import { GRPC_PREFIX, writeGrpcPrefix, type UnaryChannel } from './unary.js';
 
 /**
  * The write transactions of the sync (copy, stream, checkpoints) reach etcd through here: the
@@ -155,9 +155,6 @@ class Writer {
   }
 }
 
-/** The bytes of a gRPC message's prefix: a compression flag and a 32-bit length. */
-const GRPC_PREFIX = 5;
-
 /** `TxnRequest { compare, success: ops, failure: [] }` in protobuf's wire format. */
 export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]): Buffer {
   return encodeAfter(compare, ops, 0);
@@ -169,10 +166,7 @@ export function encodeTxn(compare: readonly ICompare[], ops: readonly WireOp[]):
  * allocated and copied a transaction's whole body again (bench/README.md, 2026-12-07).
  */
 export function encodeTxnMessage(compare: readonly ICompare[], ops: readonly WireOp[]): Buffer {
-  const buf = encodeAfter(compare, ops, GRPC_PREFIX);
-  buf[0] = 0;
-  buf.writeUInt32BE(buf.length - GRPC_PREFIX, 1);
-  return buf;
+  return writeGrpcPrefix(encodeAfter(compare, ops, GRPC_PREFIX));
 }
 
 /** encodeTxn's bytes written after `offset` bytes left for the caller. */
