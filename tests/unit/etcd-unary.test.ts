@@ -27,8 +27,8 @@ afterEach(async () => {
 });
 
 /** An HTTP/2 server whose every stream `handler` answers once the request body is in; its sessions are counted. */
-async function serve(handler: Handler): Promise<{ authority: string; sessions: () => number; server: http2.Http2Server }> {
-  const server = http2.createServer();
+async function serve(handler: Handler, options: http2.ServerOptions = {}): Promise<{ authority: string; sessions: () => number; server: http2.Http2Server }> {
+  const server = http2.createServer(options);
   let sessions = 0;
   server.on('session', (s) => {
     sessions++;
@@ -76,7 +76,7 @@ async function failure(p: Promise<unknown>): Promise<UnaryError> {
   throw new Error('the call succeeded');
 }
 
-describe('a gRPC unary call on node:http2', () => {
+describe('a gRPC unary call on HTTP/2 (h2.ts)', () => {
   it('frames the request as gRPC does, with the call metadata as headers, and returns the response message', async () => {
     let seen: { headers: http2.IncomingHttpHeaders; body: Buffer } | undefined;
     const { authority } = await serve((stream, headers, body) => {
@@ -189,5 +189,93 @@ describe('a gRPC unary call on node:http2', () => {
     expect(connectError(full, dsn, 'target').message).toMatch(/out of space .*--quota-backend-bytes/);
     expect(connectError(castGrpcError(unaryError(3, 'etcdserver: too many operations in txn request')), dsn, 'target').message).toMatch(/--max-txn-ops/);
     expect(connectError(castGrpcError(unaryError(3, 'etcdserver: request is too large')), dsn, 'target').message).toMatch(/--max-request-bytes/);
+  });
+
+  it("waits for the server's windows: a body larger than a small initial window arrives whole", async () => {
+    const bodies: Buffer[] = [];
+    const { authority } = await serve(
+      (stream, headers, b) => {
+        bodies.push(b);
+        ok(Buffer.from('r'))(stream, headers, b);
+      },
+      { settings: { initialWindowSize: 1024 } },
+    );
+    const frame = framed(Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251)));
+    const c = channel();
+    const answers = await Promise.all([c.callFramed(authority, '/p', {}, frame), c.callFramed(authority, '/p', {}, framed(Buffer.from('small')))]);
+    expect(answers.map(String)).toEqual(['r', 'r']);
+    expect(bodies.some((b) => b.equals(frame))).toBe(true);
+    expect(bodies.some((b) => b.equals(framed(Buffer.from('small'))))).toBe(true);
+  });
+
+  it("keeps to the server's SETTINGS_MAX_CONCURRENT_STREAMS: the calls beyond it wait for a stream and all complete", async () => {
+    let open = 0;
+    let most = 0;
+    const { authority } = await serve(
+      (stream, headers, b) => {
+        open++;
+        most = Math.max(most, open);
+        setTimeout(() => {
+          open--;
+          ok(Buffer.from('x'))(stream, headers, b);
+        }, 5);
+      },
+      { settings: { maxConcurrentStreams: 2 } },
+    );
+    const c = channel();
+    // The first call opens the connection; the server's SETTINGS are in before the rest.
+    await c.call(authority, '/p', {}, Buffer.from('m'));
+    const all = await Promise.all(Array.from({ length: 12 }, () => c.call(authority, '/p', {}, Buffer.from('m'))));
+    expect(all.map(String)).toEqual(Array.from({ length: 12 }, () => 'x'));
+    expect(most).toBe(2);
+  });
+
+  it('reads headers that span CONTINUATION frames, padded frames, and a response larger than its stream window', async () => {
+    const big = Buffer.alloc(6 * 1024 * 1024, 0x62);
+    const long = 'v'.repeat(40_000);
+    const { authority } = await serve(
+      (stream) => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-long': long }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-long-too': long }));
+        stream.end(framed(big));
+      },
+      { paddingStrategy: http2.constants.PADDING_STRATEGY_MAX, maxSendHeaderBlockLength: 200_000 },
+    );
+    const got = await channel().call(authority, '/p', {}, Buffer.from('m'));
+    expect(got.length).toBe(big.length);
+    expect(got.equals(big)).toBe(true);
+  });
+
+  it('a GOAWAY naming an earlier stream as the last: the calls after it fail UNAVAILABLE (the pool may send them again), the others complete', async () => {
+    let first: http2.ServerHttp2Stream | undefined;
+    const { authority } = await serve((stream, headers, b) => {
+      if (!first) {
+        first = stream;
+        return;
+      }
+      // The second call arrived: the server stops at the first one, then answers it.
+      const s = first;
+      s.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, s.id as number);
+      ok(Buffer.from('first'))(s, headers, b);
+    });
+    const c = channel();
+    const one = c.call(authority, '/p', {}, Buffer.from('m'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const two = failure(c.call(authority, '/p', {}, Buffer.from('m')));
+    expect(String(await one)).toBe('first');
+    const err = await two;
+    expect(err.code).toBe(14);
+    expect(err.message).toMatch(/^14 UNAVAILABLE: Connection dropped \(the server went away \(GOAWAY code 0/);
+  });
+
+  it("answers the server's PING", async () => {
+    let pinged: Promise<number> | undefined;
+    const { authority } = await serve((stream, headers, b) => {
+      const session = stream.session as http2.ServerHttp2Session;
+      pinged = new Promise((resolve, reject) => session.ping((err, ms) => (err ? reject(err) : resolve(ms))));
+      ok(Buffer.from('x'))(stream, headers, b);
+    });
+    await channel().call(authority, '/p', {}, Buffer.from('m'));
+    expect(await pinged).toBeGreaterThanOrEqual(0);
   });
 });

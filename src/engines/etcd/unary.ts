@@ -1,10 +1,10 @@
-import http2 from 'node:http2';
+import { H2_NO_ERROR, H2Session, type H2Handler } from './h2.js';
 
 /**
- * A gRPC unary call written straight onto node:http2, for the data path's etcd transactions
- * (wire.ts writeTxn). grpc-js's channel layers (resolving, retrying, load-balancing and subchannel
- * calls, metadata objects) cost ~250 µs of CPU a call over HTTP/2 itself, ~2 µs a row at 127 rows a
- * transaction (bench/README.md): a fifth of what tributary spends a change on the etcd replay.
+ * A gRPC unary call written straight onto HTTP/2 (h2.ts, on a socket of its own), for the data
+ * path's etcd transactions (wire.ts writeTxn). grpc-js's channel layers (resolving, retrying,
+ * load-balancing and subchannel calls, metadata objects) cost ~250 µs of CPU a call over HTTP/2
+ * itself, and node:http2's request another ~90 µs where h2.ts spends ~20 (bench/README.md).
  *
  * Only the call is done here. Which endpoint, its circuit breaker, the retries, the auth token and
  * the error classes stay with the etcd3 client's pool, which calls this as it would call grpc-js:
@@ -12,8 +12,8 @@ import http2 from 'node:http2';
  * response message or an Error shaped as grpc-js's (`code`, `details`, and the message
  * `<code> <NAME>: <details>`, which etcd3's castGrpcError reads).
  *
- * One HTTP/2 session per endpoint, opened on first use and dropped when it fails or the server
- * goes away; the next call opens another. Sessions do not keep the process alive; close() ends them.
+ * One HTTP/2 connection per endpoint, opened on first use and dropped when it fails or the server
+ * goes away; the next call opens another. Connections do not keep the process alive; close() ends them.
  */
 
 /** TLS for every endpoint (connection.ts tlsFiles): absent, plain HTTP/2. */
@@ -65,15 +65,15 @@ function statusOfHttp(status: number): number {
 
 /** The gRPC status of a stream reset without one, by its HTTP/2 error code, as grpc-js maps it. */
 function statusOfReset(code: number): { code: number; details: string } {
-  const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_INADEQUATE_SECURITY } = http2.constants;
+  // HTTP/2's error codes (RFC 7540 §7): REFUSED_STREAM 7, CANCEL 8, ENHANCE_YOUR_CALM 11, INADEQUATE_SECURITY 12.
   switch (code) {
-    case NGHTTP2_REFUSED_STREAM:
+    case 7:
       return { code: UNAVAILABLE, details: 'Stream refused by server' };
-    case NGHTTP2_CANCEL:
+    case 8:
       return { code: 1, details: 'Call cancelled' };
-    case NGHTTP2_ENHANCE_YOUR_CALM:
+    case 11:
       return { code: 8, details: 'Bandwidth exhausted or memory limit exceeded' };
-    case NGHTTP2_INADEQUATE_SECURITY:
+    case 12:
       return { code: 7, details: 'Protocol not secure enough' };
     default:
       return { code: INTERNAL, details: `Received RST_STREAM with code ${code}` };
@@ -109,11 +109,8 @@ export function messageOf(body: Buffer): Buffer {
   return body.subarray(GRPC_PREFIX);
 }
 
-/** Sessions that connected (a call failing on one that never did says "No connection established", as grpc-js does). */
-const connected = new WeakSet<http2.ClientHttp2Session>();
-
 export class UnaryChannel {
-  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  private readonly sessions = new Map<string, H2Session>();
   private closed = false;
 
   constructor(private readonly tls: UnaryTls | undefined) {}
@@ -138,107 +135,109 @@ export class UnaryChannel {
         reject(unaryError(1, 'the channel was closed'));
         return;
       }
-      let session: http2.ClientHttp2Session;
+      let session: H2Session;
       try {
         session = this.sessionOf(authority);
       } catch (err) {
         reject(unaryError(UNAVAILABLE, `No connection established. Last error: ${(err as Error).message}`));
         return;
       }
-      const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata };
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = session.request(headers);
-      } catch (err) {
-        this.drop(authority, session);
-        reject(unaryError(UNAVAILABLE, `Connection dropped (${(err as Error).message})`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let settled = false;
-      const settle = (err: UnaryError | null, body?: Buffer) => {
-        if (settled) return;
-        settled = true;
-        if (err) reject(err);
-        else resolve(body as Buffer);
-      };
-      /** The call's end once its gRPC status is known (in the headers of a trailers-only response, or the trailers). */
-      const finish = (h: http2.IncomingHttpHeaders) => {
-        const raw = h['grpc-status'];
-        if (raw === undefined) return false;
-        const code = Number(raw);
-        if (code !== 0) {
-          settle(unaryError(Number.isInteger(code) ? code : UNKNOWN, decodeMessage(h['grpc-message'])));
-          return true;
-        }
-        try {
-          settle(null, messageOf(Buffer.concat(chunks)));
-        } catch (err) {
-          settle(err as UnaryError);
-        }
-        return true;
-      };
-      stream.on('response', (h) => {
-        const httpStatus = Number(h[':status']);
-        if (httpStatus !== 200) settle(unaryError(statusOfHttp(httpStatus), `Received HTTP status code ${httpStatus}`));
-        else finish(h);
-      });
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('trailers', (h) => {
-        if (!finish(h)) settle(unaryError(UNKNOWN, 'the response ended without a gRPC status'));
-      });
-      /** The stream ended without a gRPC status: reset by the server, or its session failed or went away. */
-      const ended = (err?: Error) => {
-        if (settled) return;
-        if (!connected.has(session)) {
-          this.drop(authority, session);
-          settle(unaryError(UNAVAILABLE, `No connection established. Last error: ${err?.message ?? 'the connection closed'}`));
-          return;
-        }
-        if (session.destroyed || session.closed) {
-          this.drop(authority, session);
-          settle(unaryError(UNAVAILABLE, `Connection dropped${err ? ` (${err.message})` : ''}`));
-          return;
-        }
-        const reset = stream.rstCode;
-        if (reset !== undefined && reset !== http2.constants.NGHTTP2_NO_ERROR) {
-          const s = statusOfReset(reset);
-          settle(unaryError(s.code, s.details));
-        } else settle(unaryError(UNKNOWN, 'the response ended without a gRPC status'));
-      };
-      stream.on('error', ended);
-      stream.on('close', () => ended());
-      stream.end(frame);
+      const fields: [string, string][] = [[':path', path], [':authority', authority], ['content-type', 'application/grpc'], ['te', 'trailers']];
+      for (const name in metadata) fields.push([name.toLowerCase(), metadata[name] as string]);
+      session.request(fields, frame, new UnaryCall(resolve, reject));
     });
   }
 
   /** Ends every session; calls after it fail (CANCELLED). */
   close(): void {
     this.closed = true;
-    for (const s of this.sessions.values()) s.destroy();
+    const sessions = [...this.sessions.values()];
     this.sessions.clear();
+    for (const s of sessions) s.close();
   }
 
-  private sessionOf(authority: string): http2.ClientHttp2Session {
+  private sessionOf(authority: string): H2Session {
     const known = this.sessions.get(authority);
-    if (known && !known.closed && !known.destroyed) return known;
-    const tls = this.tls;
-    const session = tls
-      ? http2.connect(`https://${authority}`, { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}), ALPNProtocols: ['h2'] })
-      : http2.connect(`http://${authority}`);
-    session.once('connect', () => connected.add(session));
-    // Its failures reach the calls on it (their streams' errors); the session itself is dropped.
-    session.on('error', () => this.drop(authority, session));
-    session.on('goaway', () => this.drop(authority, session));
-    session.on('close', () => this.drop(authority, session));
-    session.unref();
+    if (known?.usable) return known;
+    // Its failures reach the calls on it; once it can take no new call, the next call opens another.
+    const session: H2Session = new H2Session(authority, {
+      ...(this.tls ? { tls: this.tls } : {}),
+      onGone: () => {
+        if (this.sessions.get(authority) === session) this.sessions.delete(authority);
+      },
+    });
     this.sessions.set(authority, session);
     return session;
   }
+}
 
-  /** Forgets a session that failed or is going away (its open streams end on their own); the next call opens another. */
-  private drop(authority: string, session: http2.ClientHttp2Session): void {
-    if (this.sessions.get(authority) === session) this.sessions.delete(authority);
-    if (!session.closed && !session.destroyed) session.close();
+/** One call's response as it comes: its status from the headers of a trailers-only response, or the trailers. */
+class UnaryCall implements H2Handler {
+  private readonly chunks: Buffer[] = [];
+  private settled = false;
+
+  constructor(
+    private readonly onMessage: (message: Buffer) => void,
+    private readonly onError: (err: UnaryError) => void,
+  ) {}
+
+  headers(h: Readonly<Record<string, string>>, end: boolean): void {
+    const httpStatus = Number(h[':status']);
+    if (httpStatus !== 200) this.settle(unaryError(statusOfHttp(httpStatus), `Received HTTP status code ${httpStatus}`));
+    else if (!this.finish(h) && end) this.settle(unaryError(UNKNOWN, 'the response ended without a gRPC status'));
+  }
+
+  data(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  trailers(h: Readonly<Record<string, string>>): void {
+    if (!this.finish(h)) this.settle(unaryError(UNKNOWN, 'the response ended without a gRPC status'));
+  }
+
+  ended(): void {
+    this.settle(unaryError(UNKNOWN, 'the response ended without a gRPC status'));
+  }
+
+  reset(code: number): void {
+    if (code === H2_NO_ERROR) {
+      this.ended();
+      return;
+    }
+    const s = statusOfReset(code);
+    this.settle(unaryError(s.code, s.details));
+  }
+
+  failed(err: Error, connected: boolean): void {
+    this.settle(unaryError(UNAVAILABLE, connected ? `Connection dropped (${err.message})` : `No connection established. Last error: ${err.message}`));
+  }
+
+  /** The call's end once its gRPC status is known; false while it is not. */
+  private finish(h: Readonly<Record<string, string>>): boolean {
+    const raw = h['grpc-status'];
+    if (raw === undefined) return false;
+    const code = Number(raw);
+    if (code !== 0) {
+      this.settle(unaryError(Number.isInteger(code) ? code : UNKNOWN, decodeMessage(h['grpc-message'])));
+      return true;
+    }
+    let message: Buffer;
+    try {
+      message = messageOf(this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks));
+    } catch (err) {
+      this.settle(err as UnaryError);
+      return true;
+    }
+    if (!this.settled) {
+      this.settled = true;
+      this.onMessage(message);
+    }
+    return true;
+  }
+
+  private settle(err: UnaryError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onError(err);
   }
 }
