@@ -6,7 +6,7 @@
  * its retries, its token renewal, and connection.ts connectError's messages key on them).
  */
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { castGrpcError, EtcdInvalidAuthTokenError, GRPCResourceExhastedError, GRPCUnavailableError, isRecoverableError } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/config/dsn.js';
@@ -277,5 +277,35 @@ describe('a gRPC unary call on HTTP/2 (h2.ts)', () => {
     });
     await channel().call(authority, '/p', {}, Buffer.from('m'));
     expect(await pinged).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a connection gone silent while a call waits is found dead by a PING left unanswered: the call fails UNAVAILABLE (the pool retries it on a new one)', async () => {
+    // A server that says its SETTINGS, then nothing more: a peer cut off without a word.
+    const sockets: net.Socket[] = [];
+    const mute = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+    });
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const c = new UnaryChannel(undefined, { silentMs: 100, answerMs: 150 });
+      channels.push(c);
+      const t0 = performance.now();
+      const err = await failure(c.call(`127.0.0.1:${(mute.address() as AddressInfo).port}`, '/p', {}, Buffer.from('m')));
+      expect(err.code).toBe(14);
+      expect(err.message).toMatch(/^14 UNAVAILABLE: Connection dropped \(the server answered no PING within 0\.15 s after 0\.1 s of silence/);
+      expect(performance.now() - t0).toBeLessThan(5_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => mute.close(() => resolve()));
+    }
+  });
+
+  it('a slow answer on a live connection is waited for: the server answers the PINGs meanwhile', async () => {
+    const { authority } = await serve((stream, headers, b) => setTimeout(() => ok(Buffer.from('late'))(stream, headers, b), 800));
+    const c = new UnaryChannel(undefined, { silentMs: 100, answerMs: 150 });
+    channels.push(c);
+    expect(String(await c.call(authority, '/p', {}, Buffer.from('m')))).toBe('late');
   });
 });

@@ -126,7 +126,23 @@ export interface H2Options {
   readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
   /** Called once when the connection can take no new request (closed, failed, or the server going away). */
   readonly onGone: () => void;
+  /** How long the server may stay silent while calls wait before a PING asks, and how long it has to answer (KEEPALIVE). */
+  readonly keepalive?: Keepalive;
 }
+
+export interface Keepalive {
+  readonly silentMs: number;
+  readonly answerMs: number;
+}
+
+/**
+ * While calls wait and the server has sent nothing for `silentMs`, a PING asks whether the
+ * connection still stands; without an answer within `answerMs` it is taken for dead and its calls
+ * fail UNAVAILABLE, which the etcd3 pool retries on a new connection. Without it a connection cut
+ * without a word (a network partition, a host gone) would hold its calls until TCP gave up, which
+ * takes minutes to hours. etcd's HTTP/2 layer answers a PING however busy its disk is.
+ */
+export const KEEPALIVE: Keepalive = { silentMs: 10_000, answerMs: 10_000 };
 
 export class H2Session {
   private readonly socket: net.Socket;
@@ -153,6 +169,10 @@ export class H2Session {
   /** Bytes of an incomplete frame from the last read. */
   private rest: Buffer | undefined;
   private readonly scheme: string;
+  /** When the server last sent a frame, the PING awaiting its answer (when sent), and the timer watching both while calls wait. */
+  private lastHeard = performance.now();
+  private pingSentAt: number | undefined;
+  private watch: NodeJS.Timeout | undefined;
   /** Whether the socket is corked until the end of this turn, and the bytes it holds. */
   private corked = false;
   private held = 0;
@@ -209,6 +229,7 @@ export class H2Session {
     if (this.nextId > MAX_STREAM_ID) this.goneAway();
     const s: Stream = { id, handler, body, sent: 0, sendWindow: this.peerInitialWindow, unacked: 0, gotHeaders: false };
     this.streams.set(id, s);
+    this.watch ??= this.watchSilence();
     const block = this.encoder.encode([[':method', 'POST'], [':scheme', this.scheme], ...fields]);
     // One block per request: a server's frame size (16 KiB at least) holds a gRPC call's headers.
     this.write(frameHeader(block.length, HEADERS, END_HEADERS | (body.length === 0 ? END_STREAM : 0), id), block);
@@ -279,6 +300,29 @@ export class H2Session {
     this.socket.uncork();
   }
 
+  /** The keepalive's timer (KEEPALIVE): runs while calls wait, stops once none does. */
+  private watchSilence(): NodeJS.Timeout {
+    const { silentMs, answerMs } = this.opts.keepalive ?? KEEPALIVE;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      if (this.pingSentAt !== undefined) {
+        if (now - this.pingSentAt > answerMs) this.fail(new Error(`the server answered no PING within ${answerMs / 1000} s after ${silentMs / 1000} s of silence; the connection is taken for dead`));
+        return;
+      }
+      if (this.streams.size === 0 && this.queued.length === 0) {
+        clearInterval(timer);
+        this.watch = undefined;
+        return;
+      }
+      if (now - this.lastHeard > silentMs) {
+        this.pingSentAt = now;
+        this.write(frameHeader(8, PING, 0, 0), Buffer.alloc(8));
+      }
+    }, Math.max(10, Math.min(silentMs, answerMs) / 4));
+    timer.unref();
+    return timer;
+  }
+
   private windowUpdate(stream: number, increment: number): void {
     const p = Buffer.allocUnsafe(4);
     p.writeUInt32BE(increment, 0);
@@ -302,6 +346,7 @@ export class H2Session {
         const stream = b.readUInt32BE(at + 5) & 0x7fffffff;
         const payload = b.subarray(at + 9, at + 9 + length);
         at += 9 + length;
+        this.lastHeard = performance.now();
         this.frame(type, flags, stream, payload);
       }
     } catch (err) {
@@ -351,6 +396,7 @@ export class H2Session {
         throw new H2ConnectionError(PROTOCOL_ERROR, 'a PUSH_PROMISE, though server push was turned off');
       case PING:
         if (!(flags & ACK)) this.write(frameHeader(payload.length, PING, ACK, 0), Buffer.from(payload));
+        else this.pingSentAt = undefined;
         return;
       case GOAWAY:
         return this.onGoaway(payload);
@@ -485,6 +531,7 @@ export class H2Session {
     this.goneAway();
     if (this.destroyed) return;
     this.destroyed = true;
+    if (this.watch) clearInterval(this.watch);
     const streams = [...this.streams.values()];
     const queued = this.queued.splice(0);
     this.streams.clear();

@@ -1,4 +1,4 @@
-import { H2_NO_ERROR, H2Session, type H2Handler } from './h2.js';
+import { H2_NO_ERROR, H2Session, type H2Handler, type Keepalive } from './h2.js';
 
 /**
  * A gRPC unary call written straight onto HTTP/2 (h2.ts, on a socket of its own), for the data
@@ -113,7 +113,11 @@ export class UnaryChannel {
   private readonly sessions = new Map<string, H2Session>();
   private closed = false;
 
-  constructor(private readonly tls: UnaryTls | undefined) {}
+  /** `keepalive`: how a silent connection is found dead (h2.ts KEEPALIVE by default; tests shorten it). */
+  constructor(
+    private readonly tls: UnaryTls | undefined,
+    private readonly keepalive?: Keepalive,
+  ) {}
 
   /**
    * Calls `path` on the endpoint `authority` (host:port) with `message` (encoded) and `metadata`
@@ -162,6 +166,7 @@ export class UnaryChannel {
     // Its failures reach the calls on it; once it can take no new call, the next call opens another.
     const session: H2Session = new H2Session(authority, {
       ...(this.tls ? { tls: this.tls } : {}),
+      ...(this.keepalive ? { keepalive: this.keepalive } : {}),
       onGone: () => {
         if (this.sessions.get(authority) === session) this.sessions.delete(authority);
       },
