@@ -3,6 +3,7 @@
  * the CLI as a child process, and row-for-row comparison.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { startMariaDb, type Server } from '../../src/testing/servers.js';
@@ -71,7 +72,8 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   let err = '';
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  // Killed by a signal: 128 + its number, as a shell reports it (130 SIGINT unhandled, 134 SIGABRT, 137 SIGKILL).
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1))));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 

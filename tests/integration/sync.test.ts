@@ -20,7 +20,10 @@ function sync(src: string, dst: string, extra: string[] = []): CliRun {
 
 async function stopCli(run: CliRun): Promise<number> {
   run.child.kill('SIGINT');
-  return run.exited;
+  const code = await run.exited;
+  // What a failed stop left is only in the process's own words.
+  if (code !== 0) console.log(`tributary exited ${code} on SIGINT; the end of its stderr:\n${run.stderr().slice(-3000)}`);
+  return code;
 }
 
 /**
