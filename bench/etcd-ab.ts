@@ -24,11 +24,8 @@
  *   BENCH_AB='before=/tmp/a/tributary.mjs;after=/tmp/b/tributary.mjs' node --import tsx bench/etcd-ab.ts
  */
 import type { Etcd3 } from 'etcd3';
-import { execFileSync } from 'node:child_process';
-import { chownSync, mkdirSync, rmSync } from 'node:fs';
-import { startEtcd } from '../src/testing/servers.js';
-import { assertClean, buildTributary, ENTRY, log, perSecond, printTable, processCpuSeconds, sleep, startTributary, warnIfBusy, writeResult } from './lib/harness.js';
-import { backlogOps, checkpoint, client, countKeys, etcdCounters, PREFIX, TABLE_END, TABLE_PREFIX, transactionsOf, TXN_OPS, writeAll } from './lib/etcd.js';
+import { buildTributary, ENTRY, log, perSecond, printTable, processCpuSeconds, startTributary, warnIfBusy, writeResult } from './lib/harness.js';
+import { backlogOps, client, countKeys, etcdCounters, PREFIX, SavedEtcd, TABLE_END, TABLE_PREFIX, transactionsOf, TXN_OPS, untilCaughtUp, untilStreaming, writeAll } from './lib/etcd.js';
 import { DEL, INS, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -99,10 +96,7 @@ async function main(): Promise<void> {
   if (!process.env.BENCH_AB) buildTributary();
   warnIfBusy();
   const source = await startEndpoint('mysql', 1);
-  const saved = '/tmp/tributary-bench-etcd-ab';
-  const trialDir = `${saved}-trial`;
-  // The saved dir belongs to the servers' user, as startEtcd's own do (servers.ts runs them as `tributary` under root).
-  const ids = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'tributary']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'tributary']).toString().trim()) } : undefined;
+  const saved = new SavedEtcd('/tmp/tributary-bench-etcd-ab');
   try {
     log(`seeding ${ROWS} rows on the source (${await source.version()})`);
     await source.seed(ROWS);
@@ -110,25 +104,13 @@ async function main(): Promise<void> {
 
     // The copy, by the first tributary variant; its etcd's dir, kept, is what every trial starts from.
     const first = variants[0] as Variant;
-    rmSync(saved, { recursive: true, force: true });
-    mkdirSync(saved);
-    if (ids) chownSync(saved, ids.uid, ids.gid);
-    const seedServer = await startEtcd({ dir: saved });
-    const ports = { client: seedServer.port, peer: seedServer.peerPort };
+    const seedServer = await saved.start();
+    const port = seedServer.port;
     {
       const etcd = client(seedServer);
       try {
         log(`copying into etcd with ${first.name}`);
-        const run = startTributary('etcd-ab-copy', args(ports.client), first.env, first.entry);
-        let ended = false;
-        void run.exited.then(() => (ended = true));
-        for (;;) {
-          if ((await checkpoint(etcd, ID).catch(() => undefined))?.phase === 'stream') break;
-          if (ended) assertClean('etcd-ab copy', await run.exited);
-          await sleep(200);
-        }
-        run.signal('SIGINT');
-        assertClean('etcd-ab copy', await run.exited);
+        await untilStreaming(etcd, startTributary('etcd-ab-copy', args(port), first.env, first.entry), 'etcd-ab copy', ID);
       } finally {
         etcd.close();
       }
@@ -145,10 +127,7 @@ async function main(): Promise<void> {
       // The anchor needs the objects a replay left: after the first tributary trial.
       if (!finals) order.sort((a, b) => Number(a.entry === undefined) - Number(b.entry === undefined));
       for (const v of order) {
-        rmSync(trialDir, { recursive: true, force: true });
-        // cp -a keeps the servers' user as the owner.
-        execFileSync('cp', ['-a', saved, trialDir]);
-        const server = await startEtcd({ dir: trialDir, ports });
+        const server = await saved.trial();
         const etcd = client(server);
         try {
           const fsync0 = (await etcdCounters(server)).count;
@@ -164,20 +143,9 @@ async function main(): Promise<void> {
             const cpu = process.cpuUsage(cpu0);
             writerS = (cpu.user + cpu.system) / 1e6;
           } else {
-            const run = startTributary(`etcd-ab-${v.name}`, args(ports.client), v.env, v.entry);
-            let ended = false;
-            void run.exited.then(() => (ended = true));
-            for (;;) {
-              const cp = await checkpoint(etcd, ID).catch(() => undefined);
-              if (cp && goal.reached(cp.position)) break;
-              if (ended) assertClean(`etcd-ab ${v.name}`, await run.exited);
-              if (performance.now() - t0 > CATCH_UP_TIMEOUT_MS) throw new Error(`${v.name}: the replay did not catch up within ${CATCH_UP_TIMEOUT_MS / 1000} s`);
-              await sleep(50);
-            }
-            ms = performance.now() - t0;
-            run.signal('SIGINT');
-            const exit = await run.exited;
-            assertClean(`etcd-ab ${v.name}`, exit);
+            const run = startTributary(`etcd-ab-${v.name}`, args(port), v.env, v.entry);
+            const { caughtUpMs, exit } = await untilCaughtUp(etcd, run, `etcd-ab ${v.name}`, ID, goal, { pollMs: 50, timeoutMs: CATCH_UP_TIMEOUT_MS });
+            ms = caughtUpMs;
             writerS = exit.userCpuS + exit.systemCpuS;
             peakRssMb = exit.peakRssMb;
           }
@@ -196,7 +164,6 @@ async function main(): Promise<void> {
         }
       }
     }
-    rmSync(trialDir, { recursive: true, force: true });
 
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const anchorOf = (round: number) => trials.find((t) => t.variant === ANCHOR && t.round === round) as Trial;
@@ -227,8 +194,7 @@ async function main(): Promise<void> {
     ]);
     writeResult('etcd-ab', { rows: ROWS, changes: TXNS * TXN_ROWS, rounds: ROUNDS, anchor: `etcd3 kv.txn of ${TXN_OPS} ops, ${ANCHOR_IN_FLIGHT} in flight`, variants: variants.map((v) => ({ name: v.name, entry: v.entry, env: v.env })), trials, summary });
   } finally {
-    rmSync(saved, { recursive: true, force: true });
-    rmSync(trialDir, { recursive: true, force: true });
+    saved.remove();
     await source.close();
   }
 }

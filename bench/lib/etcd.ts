@@ -1,4 +1,8 @@
 import { Etcd3, type IRequestOp } from 'etcd3';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, rmSync } from 'node:fs';
+import { startEtcd, type EtcdServer } from '../../src/testing/servers.js';
+import { assertClean, sleep, type TributaryExit, type TributaryRun } from './harness.js';
 import { DEL, INS, keysOf, UPD } from './stream.js';
 
 /**
@@ -87,4 +91,93 @@ export async function writeAll(etcd: Etcd3, txns: Iterator<IRequestOp[]>, concur
     }),
   );
   return sent;
+}
+
+/**
+ * An etcd data dir kept between trials: one etcd state (a copied table, a stopped sync's checkpoint)
+ * that every trial starts from in a fresh copy, on the same ports, so each replays the same work.
+ */
+export class SavedEtcd {
+  private ports?: { client: number; peer: number };
+
+  constructor(
+    readonly dir: string,
+    private readonly trialDir = `${dir}-trial`,
+  ) {}
+
+  /** Starts an etcd on a new, empty saved dir (owned by the servers' user, as startEtcd's own dirs are). */
+  async start(): Promise<EtcdServer> {
+    this.remove();
+    mkdirSync(this.dir);
+    // servers.ts runs them as `tributary` when this process is root.
+    if (process.getuid?.() === 0) {
+      const id = (flag: string) => Number(execFileSync('id', [flag, 'tributary']).toString().trim());
+      chownSync(this.dir, id('-u'), id('-g'));
+    }
+    const server = await startEtcd({ dir: this.dir });
+    this.ports = { client: server.port, peer: server.peerPort };
+    return server;
+  }
+
+  /** Starts an etcd on a fresh copy of the saved dir (which start() filled and its server's stop() left), on the same ports. */
+  async trial(): Promise<EtcdServer> {
+    if (!this.ports) throw new Error('SavedEtcd.trial() before start()');
+    rmSync(this.trialDir, { recursive: true, force: true });
+    // cp -a keeps the servers' user as the owner.
+    execFileSync('cp', ['-a', this.dir, this.trialDir]);
+    return startEtcd({ dir: this.trialDir, ports: this.ports });
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.trialDir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until sync `id`'s checkpoint says it streams (its copy is done), then stops `run` with SIGINT and checks its clean exit. */
+export async function untilStreaming(etcd: Etcd3, run: TributaryRun, label: string, id: string): Promise<void> {
+  let ended = false;
+  void run.exited.then(() => (ended = true));
+  for (;;) {
+    if ((await checkpoint(etcd, id).catch(() => undefined))?.phase === 'stream') break;
+    if (ended) assertClean(label, await run.exited);
+    await sleep(200);
+  }
+  run.signal('SIGINT');
+  assertClean(label, await run.exited);
+}
+
+/**
+ * Waits until sync `id`'s checkpoint key reaches `goal` (polled every `pollMs`), as the etcd
+ * benchmarks time a replay: resolves to when it did and when the checkpoint first moved from
+ * `from`, in ms since `run` started; then stops `run` with SIGINT and checks its clean exit.
+ */
+export async function untilCaughtUp(
+  etcd: Etcd3,
+  run: TributaryRun,
+  label: string,
+  id: string,
+  goal: { reached(position: string): boolean },
+  opts: { from?: string; pollMs: number; timeoutMs: number },
+): Promise<{ caughtUpMs: number; firstMoveMs: number | undefined; exit: TributaryExit }> {
+  let ended = false;
+  void run.exited.then(() => (ended = true));
+  let firstMoveMs: number | undefined;
+  for (;;) {
+    const cp = await checkpoint(etcd, id).catch(() => undefined);
+    const now = performance.now() - run.startedAt;
+    if (cp && firstMoveMs === undefined && cp.position !== opts.from) firstMoveMs = now;
+    if (cp && goal.reached(cp.position)) {
+      run.signal('SIGINT');
+      const exit = await run.exited;
+      assertClean(label, exit);
+      return { caughtUpMs: now, firstMoveMs, exit };
+    }
+    if (ended) assertClean(label, await run.exited);
+    if (now > opts.timeoutMs) {
+      run.signal('SIGKILL');
+      throw new Error(`${label}: the replay did not catch up within ${opts.timeoutMs / 1000} s`);
+    }
+    await sleep(opts.pollMs);
+  }
 }
