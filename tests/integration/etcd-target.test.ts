@@ -2,7 +2,8 @@
  * MariaDB → etcd on real servers, through the CLI (issue 13): the copy and the stream land as one
  * JSON object per row under `<prefix>/<table>/<key>`; composite and string keys; TRUNCATE; a
  * source transaction larger than --max-txn-ops; verify finds and repairs a key changed behind the
- * sync's back; a second instance is refused.
+ * sync's back; a second instance is refused; connections reset, and a path to etcd that forwards
+ * nothing for a while (each call fails at its ?timeout=), are written through.
  */
 import { Etcd3 } from 'etcd3';
 import type { Connection } from 'mysql2/promise';
@@ -148,6 +149,42 @@ describe('MariaDB → etcd', () => {
       }
       expect(resets).toBeGreaterThan(2);
       expect(run.child.exitCode, run.stderr()).toBeNull();
+      await stop(run);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('writes on after etcd stops answering for a while (a partition: nothing forwarded, nothing closed): each call fails at its ?timeout= and is retried, and the rows end equal to the source', async () => {
+    await src.query(`CREATE DATABASE estall; USE estall; CREATE TABLE r (id INT PRIMARY KEY, n INT NOT NULL); INSERT INTO r SELECT seq, 0 FROM seq_1_to_100;`);
+    const proxy = await startProxy(etcd.port);
+    try {
+      const run = startCli(['sync', '--source', mysql.url('estall'), '--target', `etcd://127.0.0.1:${proxy.port}/estall?timeout=1s`, '--flush-interval', '50ms', '--checksum', 'off']);
+      running.push(run);
+      await waitUntil('copied', async () => (await client.getAll().prefix('/estall/r/').count()) === 100, 60_000);
+      const w = await connect(mysql.url('estall'));
+      try {
+        await w.query('UPDATE r SET n = 1');
+        await waitUntil('streamed', async () => JSON.parse((await client.get('/estall/r/100').string()) ?? '{}').n === 1, 30_000);
+        // Without a deadline the calls would wait for the keepalive (20 s) to find the path dead.
+        proxy.blackhole();
+        await w.query('UPDATE r SET n = 2 WHERE id <= 50');
+        await new Promise((resolve) => setTimeout(resolve, 3_500));
+        proxy.restore();
+        await w.query('UPDATE r SET n = 3 WHERE id > 90');
+        const [rows] = await w.query('SELECT id, n FROM r ORDER BY id');
+        const want = new Map((rows as { id: number; n: number }[]).map((r) => [`/estall/r/${r.id}`, JSON.stringify({ id: r.id, n: r.n })]));
+        await waitUntil('etcd equal to the source', async () => {
+          const got = await client.getAll().prefix('/estall/r/').strings();
+          return Object.keys(got).length === want.size && [...want].every(([k, v]) => got[k] === v);
+        }, 60_000).catch((err: Error) => {
+          throw new Error(`${err.message}\n${run.stderr().slice(-4000)}`, { cause: err });
+        });
+      } finally {
+        await w.end();
+      }
+      expect(run.child.exitCode, run.stderr()).toBeNull();
+      expect(run.stderr()).toMatch(/DEADLINE_EXCEEDED|deadline/i);
       await stop(run);
     } finally {
       await proxy.close();

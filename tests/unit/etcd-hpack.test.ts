@@ -66,6 +66,25 @@ describe('HPACK', () => {
     expect(e.encode(big).length).toBeGreaterThan(2000);
   });
 
+  it('grpc-timeout, whose value changes with every call, is never indexed: a thousand values leave the steady headers indexed', () => {
+    const e = new HpackEncoder();
+    const d = new HpackDecoder();
+    const steady: [string, string][] = [
+      [':path', '/etcdserverpb.KV/Txn'],
+      [':authority', '127.0.0.1:2379'],
+      ['token', 'abc'],
+    ];
+    expect(d.decode(e.encode(steady))).toEqual(steady);
+    for (let ms = 30_000; ms > 29_000; ms--) {
+      const fields: [string, string][] = [...steady, ['grpc-timeout', `${ms}m`]];
+      const block = e.encode(fields);
+      expect(d.decode(block)).toEqual(fields);
+      // Three indexed fields of one byte each, then the timeout as a literal without indexing (0x00, a new name).
+      expect(block[3]).toBe(0x00);
+      expect(block.length).toBe(3 + 1 + 1 + 'grpc-timeout'.length + 1 + `${ms}m`.length);
+    }
+  });
+
   it('a smaller table asked for by the peer is announced in the next block, and the decoder follows it', () => {
     const e = new HpackEncoder();
     const d = new HpackDecoder();

@@ -308,4 +308,59 @@ describe('a gRPC unary call on HTTP/2 (h2.ts)', () => {
     channels.push(c);
     expect(String(await c.call(authority, '/p', {}, Buffer.from('m')))).toBe('late');
   });
+
+  it('a call unanswered by its deadline fails DEADLINE_EXCEEDED (etcd3: recoverable), its stream reset with CANCEL, while the connection serves the next calls', { timeout: 10_000 }, async () => {
+    const timeouts: (string | undefined)[] = [];
+    const resets: number[] = [];
+    const { authority, sessions } = await serve((stream, headers, b) => {
+      timeouts.push(headers['grpc-timeout'] as string | undefined);
+      // The first call is never answered; the server sees it reset.
+      if (timeouts.length === 1) stream.on('close', () => resets.push(stream.rstCode));
+      else ok(Buffer.from('next'))(stream, headers, b);
+    });
+    const c = channel();
+    const t0 = performance.now();
+    const err = await failure(c.call(authority, '/p', {}, Buffer.from('m'), Date.now() + 300));
+    const waited = performance.now() - t0;
+    expect([err.code, err.message]).toEqual([4, '4 DEADLINE_EXCEEDED: Deadline exceeded']);
+    expect(isRecoverableError(castGrpcError(err))).toBe(true);
+    expect(waited).toBeGreaterThanOrEqual(280);
+    // The server is told how long the call may take, in milliseconds as gRPC writes it.
+    expect(timeouts[0]).toMatch(/^\d{1,3}m$/);
+    expect(Number((timeouts[0] as string).slice(0, -1))).toBeLessThanOrEqual(300);
+    // Later calls, with and without a deadline, go on the same connection.
+    expect(String(await c.call(authority, '/p', {}, Buffer.from('m'), new Date(Date.now() + 5000)))).toBe('next');
+    expect(String(await c.call(authority, '/p', {}, Buffer.from('m')))).toBe('next');
+    expect(timeouts.slice(1).map((t) => t === undefined)).toEqual([false, true]);
+    expect(resets).toEqual([http2.constants.NGHTTP2_CANCEL]);
+    expect(sessions()).toBe(1);
+  });
+
+  it('a call queued behind SETTINGS_MAX_CONCURRENT_STREAMS past its deadline fails and never starts; a deadline already past fails at once', { timeout: 10_000 }, async () => {
+    const started: string[] = [];
+    let release: (() => void) | undefined;
+    const { authority } = await serve(
+      (stream, headers, b) => {
+        const m = b.subarray(5).toString();
+        started.push(m);
+        // Call 'a' holds the only stream until released.
+        if (m === 'a') release = () => ok(Buffer.from('first'))(stream, headers, b);
+        else ok(Buffer.from('later'))(stream, headers, b);
+      },
+      { settings: { maxConcurrentStreams: 1 } },
+    );
+    const c = channel();
+    // The server's SETTINGS in first.
+    await c.call(authority, '/p', {}, Buffer.from('warm'));
+    started.length = 0;
+    const first = c.call(authority, '/p', {}, Buffer.from('a'));
+    const queued = failure(c.call(authority, '/p', {}, Buffer.from('b'), Date.now() + 200));
+    const third = c.call(authority, '/p', {}, Buffer.from('c'));
+    expect((await queued).code).toBe(4);
+    (release as () => void)();
+    expect(String(await first)).toBe('first');
+    expect(String(await third)).toBe('later');
+    expect(started).toEqual(['a', 'c']);
+    expect((await failure(c.call(authority, '/p', {}, Buffer.from('d'), Date.now() - 1))).code).toBe(4);
+  });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { Etcd3, GRPCResourceExhastedError, isRecoverableError, type IOptions } from 'etcd3';
 import { describeDsn, type Dsn } from '../../config/dsn.js';
+import { DURATION_RE, toMs } from '../../config/schema.js';
 import { ErrorCode, TributaryError } from '../../core/errors.js';
 import { networkError } from '../network.js';
 import type { UnaryTls } from './unary.js';
@@ -12,6 +13,29 @@ import type { UnaryTls } from './unary.js';
  * ca/cert/key implies TLS.
  */
 const TLS_PARAMS = ['tls', 'ca', 'cert', 'key'] as const;
+/** Every option an etcd URL takes: TLS_PARAMS, and `timeout` (callTimeoutOf). */
+const URL_PARAMS = [...TLS_PARAMS, 'timeout'] as const;
+
+/**
+ * How long a unary call to etcd (a transaction, a range, a lease grant; not a watch or a lease's
+ * keepalive stream) waits for its answer by default before it fails DEADLINE_EXCEEDED: longer than
+ * etcd's own request timeout (5 s and two election timeouts), so that a slow cluster's own answer
+ * comes first. A call past it is retried as a lost connection's are; it may have committed, which
+ * every write allows for (apply.ts). Without one, a server that answered PINGs but not a call
+ * (h2.ts KEEPALIVE finds a silent one) would hold the sync forever.
+ */
+export const CALL_TIMEOUT_MS = 30_000;
+
+/** The URL's `?timeout=` (500ms, 30s, 2m; a bare number is milliseconds) in milliseconds, or CALL_TIMEOUT_MS. */
+export function callTimeoutOf(dsn: Dsn, role: string): number {
+  const raw = dsn.params.timeout;
+  if (raw === undefined) return CALL_TIMEOUT_MS;
+  const ms = DURATION_RE.test(raw) ? toMs(raw) : NaN;
+  if (!(ms > 0)) {
+    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: ?timeout=${raw} is not a positive duration; give how long an etcd call may wait for its answer, e.g. ?timeout=30s (ms, s or m; the default is ${CALL_TIMEOUT_MS / 1000}s)`);
+  }
+  return ms;
+}
 
 function readPem(dsn: Dsn, param: string, role: string): Buffer {
   const path = dsn.params[param] as string;
@@ -58,16 +82,19 @@ function faultHandling(): NonNullable<IOptions['faultHandling']> {
 
 /** The etcd3 client's options from a URL: every endpoint, TLS from the query, user and password as etcd auth. */
 export function clientOptions(dsn: Dsn, role: string): IOptions {
-  const unknown = Object.keys(dsn.params).filter((k) => !(TLS_PARAMS as readonly string[]).includes(k));
+  const unknown = Object.keys(dsn.params).filter((k) => !(URL_PARAMS as readonly string[]).includes(k));
   if (unknown.length) {
-    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: unknown URL option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; an etcd URL takes ${TLS_PARAMS.join(', ')} (e.g. ?ca=/etc/etcd/ca.pem)`);
+    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: unknown URL option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; an etcd URL takes ${URL_PARAMS.join(', ')} (e.g. ?ca=/etc/etcd/ca.pem)`);
   }
+  const timeout = callTimeoutOf(dsn, role);
   const tls = tlsFiles(dsn, role);
   const scheme = tls ? 'https' : 'http';
   const opts: { -readonly [K in keyof IOptions]: IOptions[K] } = {
     hosts: dsn.endpoints.map((e) => `${scheme}://${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`),
     dialTimeout: 10_000,
     faultHandling: faultHandling(),
+    // Each attempt of a unary call gets its own deadline (the pool resolves it per attempt).
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeout }),
   };
   if (tls) {
     opts.credentials = {

@@ -13,7 +13,7 @@ import { HpackDecoder, HpackEncoder, HpackError } from './hpack.js';
  * flow control both ways (a body waits for the server's windows, received data is given back in
  * WINDOW_UPDATEs); the peer's SETTINGS (initial window, frame size, concurrent streams, header
  * table); PING answered; GOAWAY (streams the server will not process fail, the rest complete, no
- * new one starts); RST_STREAM; HPACK both ways (hpack.ts). What is written in one turn of the event
+ * new one starts); RST_STREAM both ways (a request given up, cancel()); HPACK both ways (hpack.ts). What is written in one turn of the event
  * loop goes out in one write, or every 256 KiB (FLUSH_BYTES). What it does not: server push,
  * priorities, trailers on requests, request bodies sent as a stream.
  */
@@ -42,6 +42,8 @@ const SETTINGS_MAX_FRAME_SIZE = 5;
 
 /** HTTP/2 error codes named here. */
 export const H2_NO_ERROR = 0;
+/** RST_STREAM's code for a request this side gave up on (RFC 7540 §7). */
+const CANCEL = 8;
 const PROTOCOL_ERROR = 1;
 const FLOW_CONTROL_ERROR = 3;
 const FRAME_SIZE_ERROR = 6;
@@ -234,6 +236,29 @@ export class H2Session {
     // One block per request: a server's frame size (16 KiB at least) holds a gRPC call's headers.
     this.write(frameHeader(block.length, HEADERS, END_HEADERS | (body.length === 0 ? END_STREAM : 0), id), block);
     if (body.length > 0 && (this.blocked.length > 0 || !this.send(s))) this.blocked.push(s);
+  }
+
+  /**
+   * Gives up on the request whose handler is `handler`: a queued one is dropped, a started one
+   * reset (RST_STREAM CANCEL) and forgotten, so that its handler hears nothing more. The server
+   * may still act on what it received (an etcd transaction may commit all the same).
+   */
+  cancel(handler: H2Handler): void {
+    const q = this.queued.findIndex((x) => x.handler === handler);
+    if (q >= 0) {
+      this.queued.splice(q, 1);
+      return;
+    }
+    for (const s of this.streams.values()) {
+      if (s.handler !== handler) continue;
+      const b = this.blocked.indexOf(s);
+      if (b >= 0) this.blocked.splice(b, 1);
+      const p = Buffer.allocUnsafe(4);
+      p.writeUInt32BE(CANCEL, 0);
+      this.write(frameHeader(4, RST_STREAM, 0, s.id), p);
+      this.forget(s);
+      return;
+    }
   }
 
   /** Ends the connection; streams in flight fail. */

@@ -230,12 +230,17 @@ export class HpackDecoder {
   }
 }
 
+/** Fields whose value changes from one request to the next: never indexed, lest they push the steady ones out of the table. */
+const NEVER_INDEXED_NAMES = new Set(['grpc-timeout']);
+
 /**
  * Encodes request header blocks: a field found whole in the static table or in this connection's
  * table is sent as its index; any other is sent as a literal and indexed (so the next request
- * names it by index), unless it is too large to be worth a place in the table. Strings go as they
- * are (Huffman coding is optional for an encoder).
+ * names it by index), unless it is too large to be worth a place in the table or its value changes
+ * with every request (NEVER_INDEXED_NAMES). Strings go as they are (Huffman coding is optional for
+ * an encoder).
  */
+
 export class HpackEncoder {
   private readonly table = new DynamicTable(4096);
   /** A smaller table size the peer asked for (SETTINGS_HEADER_TABLE_SIZE), announced in the next block. */
@@ -263,7 +268,7 @@ export class HpackEncoder {
         continue;
       }
       const nameIndex = STATIC_NAME.get(name) ?? 0;
-      const indexed = entrySize(name, value) <= this.table.max / 4;
+      const indexed = entrySize(name, value) <= this.table.max / 4 && !NEVER_INDEXED_NAMES.has(name);
       this.int(indexed ? 0x40 : 0x00, indexed ? 6 : 4, nameIndex);
       if (nameIndex === 0) this.string(name);
       this.string(value);

@@ -6,7 +6,8 @@ import { H2_NO_ERROR, H2Session, type H2Handler, type Keepalive } from './h2.js'
  * load-balancing and subchannel calls, metadata objects) cost ~250 µs of CPU a call over HTTP/2
  * itself, and node:http2's request another ~90 µs where h2.ts spends ~20 (bench/README.md).
  *
- * Only the call is done here. Which endpoint, its circuit breaker, the retries, the auth token and
+ * Only the call is done here, and its deadline (the grpc-js call option the pool passes through:
+ * connection.ts CALL_TIMEOUT_MS). Which endpoint, its circuit breaker, the retries, the auth token and
  * the error classes stay with the etcd3 client's pool, which calls this as it would call grpc-js:
  * it hands over the endpoint's address and the call's metadata (the token), and gets back either the
  * response message or an Error shaped as grpc-js's (`code`, `details`, and the message
@@ -29,6 +30,7 @@ const STATUS_NAMES = [
   'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
 ] as const;
 const UNKNOWN = 2;
+const DEADLINE_EXCEEDED = 4;
 const INTERNAL = 13;
 const UNAVAILABLE = 14;
 
@@ -122,21 +124,28 @@ export class UnaryChannel {
   /**
    * Calls `path` on the endpoint `authority` (host:port) with `message` (encoded) and `metadata`
    * (header name → value); resolves to the response message, rejects with a UnaryError.
+   * `deadline` (a time, as grpc-js's call option): the call fails DEADLINE_EXCEEDED unless answered
+   * by then; the server is told (grpc-timeout) and the stream reset when it passes.
    */
-  call(authority: string, path: string, metadata: Readonly<Record<string, string>>, message: Buffer): Promise<Buffer> {
+  call(authority: string, path: string, metadata: Readonly<Record<string, string>>, message: Buffer, deadline?: Date | number): Promise<Buffer> {
     const frame = Buffer.allocUnsafe(GRPC_PREFIX + message.length);
     message.copy(frame, GRPC_PREFIX);
-    return this.callFramed(authority, path, metadata, writeGrpcPrefix(frame));
+    return this.callFramed(authority, path, metadata, writeGrpcPrefix(frame), deadline);
   }
 
   /**
    * call() with the message already framed as gRPC sends it: its prefix (writeGrpcPrefix), then
    * the message (wire.ts encodeTxnMessage writes both at once).
    */
-  callFramed(authority: string, path: string, metadata: Readonly<Record<string, string>>, frame: Buffer): Promise<Buffer> {
+  callFramed(authority: string, path: string, metadata: Readonly<Record<string, string>>, frame: Buffer, deadline?: Date | number): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       if (this.closed) {
         reject(unaryError(1, 'the channel was closed'));
+        return;
+      }
+      const left = deadline === undefined ? undefined : Math.ceil(Number(deadline) - Date.now());
+      if (left !== undefined && left <= 0) {
+        reject(unaryError(DEADLINE_EXCEEDED, 'Deadline exceeded'));
         return;
       }
       let session: H2Session;
@@ -147,8 +156,12 @@ export class UnaryChannel {
         return;
       }
       const fields: [string, string][] = [[':path', path], [':authority', authority], ['content-type', 'application/grpc'], ['te', 'trailers']];
+      // gRPC's TimeoutValue holds at most 8 digits.
+      if (left !== undefined) fields.push(['grpc-timeout', left < 1e8 ? `${left}m` : `${Math.min(Math.ceil(left / 1000), 99_999_999)}S`]);
       for (const name in metadata) fields.push([name.toLowerCase(), metadata[name] as string]);
-      session.request(fields, frame, new UnaryCall(resolve, reject));
+      const call = new UnaryCall(resolve, reject);
+      session.request(fields, frame, call);
+      if (left !== undefined) call.expireAfter(left, () => session.cancel(call));
     });
   }
 
@@ -180,6 +193,7 @@ export class UnaryChannel {
 class UnaryCall implements H2Handler {
   private readonly chunks: Buffer[] = [];
   private settled = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly onMessage: (message: Buffer) => void,
@@ -202,6 +216,18 @@ class UnaryCall implements H2Handler {
 
   ended(): void {
     this.settle(unaryError(UNKNOWN, 'the response ended without a gRPC status'));
+  }
+
+  /** Fails the call DEADLINE_EXCEEDED unless it ended within `ms`; `cancel` then gives up its stream. */
+  expireAfter(ms: number, cancel: () => void): void {
+    if (this.settled) return;
+    this.timer = setTimeout(() => {
+      if (this.settled) return;
+      cancel();
+      this.settle(unaryError(DEADLINE_EXCEEDED, 'Deadline exceeded'));
+    }, ms);
+    // As the connection: a call waiting does not keep the process alive.
+    this.timer.unref();
   }
 
   reset(code: number): void {
@@ -235,6 +261,7 @@ class UnaryCall implements H2Handler {
     }
     if (!this.settled) {
       this.settled = true;
+      if (this.timer) clearTimeout(this.timer);
       this.onMessage(message);
     }
     return true;
@@ -243,6 +270,7 @@ class UnaryCall implements H2Handler {
   private settle(err: UnaryError): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
     this.onError(err);
   }
 }

@@ -372,7 +372,7 @@ async function install(pool: Pool): Promise<void> {
   if (Object.prototype.hasOwnProperty.call(proto, ENCODED_TXN)) return;
   if (typeof (proto as Partial<UnaryCaller>).makeUnaryRequest !== 'function') throw new TributaryError(ErrorCode.INTERNAL, 'etcd3\u2019s KV service client is not a grpc-js client; pin etcd3 as package.json does');
   Object.defineProperty(proto, ENCODED_TXN, {
-    value: function (this: UnaryCaller, body: Buffer, metadata: CallMetadata | undefined, options: { [UNARY]?: UnaryChannel } | undefined, cb: Callback) {
+    value: function (this: UnaryCaller, body: Buffer, metadata: CallMetadata | undefined, options: { [UNARY]?: UnaryChannel; deadline?: Date | number } | undefined, cb: Callback) {
       const channel = options?.[UNARY];
       if (!channel) return this.makeUnaryRequest(TXN_PATH, unframed, succeededOf, body, metadata, options, cb);
       let authority: string;
@@ -382,7 +382,7 @@ async function install(pool: Pool): Promise<void> {
         cb(err as Error);
         return undefined;
       }
-      channel.callFramed(authority, TXN_PATH, headersOf(metadata), body).then(
+      channel.callFramed(authority, TXN_PATH, headersOf(metadata), body, options?.deadline).then(
         (message) => {
           let succeeded: boolean;
           try {
