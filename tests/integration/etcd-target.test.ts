@@ -43,6 +43,18 @@ async function keysUnder(prefix: string): Promise<Map<string, Record<string, unk
   return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as Record<string, unknown>]));
 }
 
+/** Waits until the objects under /<db>/r/ are table r's rows (id, n) as the source holds them now; fails with the sync's log tail. */
+async function untilEqual(w: Connection, db: string, run: CliRun): Promise<void> {
+  const [rows] = await w.query('SELECT id, n FROM r ORDER BY id');
+  const want = new Map((rows as { id: number; n: number }[]).map((r) => [`/${db}/r/${r.id}`, JSON.stringify({ id: r.id, n: r.n })]));
+  await waitUntil('etcd equal to the source', async () => {
+    const got = await client.getAll().prefix(`/${db}/r/`).strings();
+    return Object.keys(got).length === want.size && [...want].every(([k, v]) => got[k] === v);
+  }, 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${run.stderr().slice(-4000)}`, { cause: err });
+  });
+}
+
 async function stop(run: CliRun): Promise<void> {
   run.child.kill('SIGTERM');
   expect(await run.exited, run.stderr()).toBe(0);
@@ -136,14 +148,7 @@ describe('MariaDB → etcd', () => {
           if (round % 4 === 0) resets += proxy.drop();
           await new Promise((resolve) => setTimeout(resolve, 30));
         }
-        const [rows] = await w.query('SELECT id, n FROM r ORDER BY id');
-        const want = new Map((rows as { id: number; n: number }[]).map((r) => [`/ereset/r/${r.id}`, JSON.stringify({ id: r.id, n: r.n })]));
-        await waitUntil('etcd equal to the source', async () => {
-          const got = await client.getAll().prefix('/ereset/r/').strings();
-          return Object.keys(got).length === want.size && [...want].every(([k, v]) => got[k] === v);
-        }, 60_000).catch((err: Error) => {
-          throw new Error(`${err.message}\n${run.stderr().slice(-4000)}`, { cause: err });
-        });
+        await untilEqual(w, 'ereset', run);
       } finally {
         await w.end();
       }
@@ -172,14 +177,7 @@ describe('MariaDB → etcd', () => {
         await new Promise((resolve) => setTimeout(resolve, 3_500));
         proxy.restore();
         await w.query('UPDATE r SET n = 3 WHERE id > 90');
-        const [rows] = await w.query('SELECT id, n FROM r ORDER BY id');
-        const want = new Map((rows as { id: number; n: number }[]).map((r) => [`/estall/r/${r.id}`, JSON.stringify({ id: r.id, n: r.n })]));
-        await waitUntil('etcd equal to the source', async () => {
-          const got = await client.getAll().prefix('/estall/r/').strings();
-          return Object.keys(got).length === want.size && [...want].every(([k, v]) => got[k] === v);
-        }, 60_000).catch((err: Error) => {
-          throw new Error(`${err.message}\n${run.stderr().slice(-4000)}`, { cause: err });
-        });
+        await untilEqual(w, 'estall', run);
       } finally {
         await w.end();
       }
