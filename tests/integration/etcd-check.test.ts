@@ -5,14 +5,15 @@
  * auth (a user whose role may write only /allowed: ✔ there, ✘ naming the grant elsewhere, a wrong
  * password refused as AUTH_FAILED, the password never printed; a copy as that user); TLS with the
  * cluster's own CA (?ca=), without it, with an unreadable CA file; a nearly full quota (a warning:
- * the exit code stays 0); several endpoints, the first dead (the client fails over).
+ * the exit code stays 0); several endpoints, the first dead (the client fails over); a stream as an
+ * etcd user outliving its auth token (--auth-token-ttl=1) while idle, more than once.
  */
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startEtcd, startMariaDb, type EtcdServer, type Server } from '../../src/testing/servers.js';
-import { connect, runCli } from '../helpers/mysql.js';
+import { connect, runCli, startCli, waitUntil } from '../helpers/mysql.js';
 
 const QUOTA = 16 * 1048576;
 const PASSWORD = 'Pw-9f3kQ7-never-printed';
@@ -23,11 +24,12 @@ let authed: EtcdServer;
 let tls: EtcdServer;
 let full: EtcdServer;
 let mtls: EtcdServer;
+let shortToken: EtcdServer;
 let src: Connection;
 const clients: Etcd3[] = [];
 
 beforeAll(async () => {
-  [maria, plain, authed, tls, full, mtls] = await Promise.all([
+  [maria, plain, authed, tls, full, mtls, shortToken] = await Promise.all([
     // Retention set as an operator would, so a healthy check has no warning from the source.
     startMariaDb({ args: ['--binlog-expire-logs-seconds=604800'] }),
     startEtcd({ args: [`--quota-backend-bytes=${QUOTA}`] }),
@@ -35,6 +37,8 @@ beforeAll(async () => {
     startEtcd({ tls: true }),
     startEtcd({ args: [`--quota-backend-bytes=${QUOTA}`] }),
     startEtcd({ tls: { clientCertAuth: true } }),
+    // Auth tokens that expire after a second unused.
+    startEtcd({ args: ['--auth-token-ttl=1'] }),
   ]);
   src = await connect(maria.url());
   await src.query(`CREATE DATABASE ok; USE ok; CREATE TABLE orders (id INT PRIMARY KEY, note VARCHAR(20)); INSERT INTO orders VALUES (1, 'a'), (2, 'b'), (3, 'c');
@@ -44,7 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.close();
   await src?.end();
-  await Promise.all([maria?.stop(), plain?.stop(), authed?.stop(), tls?.stop(), full?.stop(), mtls?.stop()]);
+  await Promise.all([maria?.stop(), plain?.stop(), authed?.stop(), tls?.stop(), full?.stop(), mtls?.stop(), shortToken?.stop()]);
 });
 
 function client(server: EtcdServer, extra: Omit<IOptions, 'hosts'> = {}): Etcd3 {
@@ -131,6 +135,38 @@ describe('tributary check → etcd', () => {
     expect(copy.code, copy.stdout + copy.stderr).toBe(0);
     const root = client(authed, { auth: { username: 'root', password: 'rootpw' } });
     expect((await root.getAll().prefix('/allowed/orders/').keys()).sort()).toEqual(['/allowed/orders/1', '/allowed/orders/2', '/allowed/orders/3']);
+  });
+
+  it('a stream as an etcd user outlives its auth token: idle past --auth-token-ttl, the next writes renew it and land; the password is never printed', { timeout: 90_000 }, async () => {
+    const admin = client(shortToken);
+    await admin.role('root').create();
+    await admin.user('root').create('rootpw');
+    await admin.user('root').addRole('root');
+    await admin.role('tok').create();
+    await admin.role('tok').grant({ permission: 'Readwrite', range: admin.range({ prefix: '/tok' }) });
+    await admin.user('streamer').create(PASSWORD);
+    await admin.user('streamer').addRole('tok');
+    await admin.auth.authEnable({});
+    const root = client(shortToken, { auth: { username: 'root', password: 'rootpw' } });
+    await src.query('CREATE DATABASE tok; CREATE TABLE tok.t (id INT PRIMARY KEY, v INT); INSERT INTO tok.t VALUES (1, 1)');
+    const run = startCli(['sync', '--source', maria.url('tok'), '--target', `etcd://streamer:${PASSWORD}@127.0.0.1:${shortToken.port}/tok`, '--flush-interval', '50ms', '--checksum', 'off']);
+    try {
+      await waitUntil('copied', async () => (await root.get('/tok/t/1').string()) !== null, 60_000);
+      for (const v of [2, 3]) {
+        // Idle well past the token's second (the lock's lease is renewed every few seconds): calls
+        // after it, the writes' and the renewals', carry an expired token.
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        await src.query(`INSERT INTO tok.t VALUES (${v}, ${v}); UPDATE tok.t SET v = ${v} WHERE id = 1`);
+        await waitUntil(`row ${v} streamed`, async () => (await root.get(`/tok/t/${v}`).string()) !== null && JSON.parse((await root.get('/tok/t/1').string()) ?? '{}').v === v, 20_000).catch((err: Error) => {
+          throw new Error(`${err.message}\n${run.stderr().slice(-3000)}`, { cause: err });
+        });
+      }
+      expect(run.child.exitCode, run.stderr()).toBeNull();
+    } finally {
+      run.child.kill('SIGTERM');
+    }
+    expect(await run.exited, run.stderr()).toBe(0);
+    expect(run.stdout() + run.stderr()).not.toContain(PASSWORD);
   });
 
   it('TLS: ?ca= the cluster\u2019s CA connects (check and a copy); without it, a clear error; an unreadable CA file is DSN_INVALID naming it', async () => {
