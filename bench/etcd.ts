@@ -68,8 +68,9 @@ const TXNS = Math.ceil(CHANGES / TXN_ROWS);
 const ETCD_ARGS = (process.env.BENCH_ETCD_ARGS ?? '').split(/\s+/).filter(Boolean);
 const CONCURRENCY = (process.env.BENCH_ETCD_CONCURRENCY ?? '8,16,32').split(',').map(Number);
 const RATIO_TARGET = 0.8;
-/** Replays of the backlog, each beside a run of the anchor (at its best concurrency); the median ratio counts. */
+/** Replays of the backlog, each beside a run of the anchor (at its best concurrency); the median ratio counts (the lower middle one of an even count). */
 const STREAM_ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 3);
+if (!Number.isInteger(STREAM_ROUNDS) || STREAM_ROUNDS < 1) throw new Error(`BENCH_STREAM_ROUNDS=${process.env.BENCH_STREAM_ROUNDS} is not a whole number of rounds ≥ 1; give e.g. 3 (odd counts have a true median)`);
 const CATCH_UP_TIMEOUT_MS = 600_000;
 /**
  * For experiments: BENCH_ETCD_DELAY_MS=2 puts a TCP relay in front of the stream's etcd that holds
@@ -348,7 +349,7 @@ async function main(): Promise<void> {
     // (c) Stream: copy with a streaming sync, stop it, keep etcd's dir, write the backlog; then
     // replay it into a fresh copy of that dir in each round, beside the anchor run again.
     const id = 'bench-stream';
-    const saved = new SavedEtcd('/tmp/tributary-bench-etcd');
+    const saved = new SavedEtcd('/tmp/tributary-bench-etcd', ETCD_ARGS);
     const replays: Replay[] = [];
     let backlog: Awaited<ReturnType<typeof backlogAnchor>>;
     let relayServer: NetServer | undefined;

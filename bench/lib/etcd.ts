@@ -100,8 +100,10 @@ export async function writeAll(etcd: Etcd3, txns: Iterator<IRequestOp[]>, concur
 export class SavedEtcd {
   private ports?: { client: number; peer: number };
 
+  /** `args`: flags every etcd started here gets (bench/etcd.ts BENCH_ETCD_ARGS). */
   constructor(
     readonly dir: string,
+    private readonly args: readonly string[] = [],
     private readonly trialDir = `${dir}-trial`,
   ) {}
 
@@ -114,7 +116,7 @@ export class SavedEtcd {
       const id = (flag: string) => Number(execFileSync('id', [flag, 'tributary']).toString().trim());
       chownSync(this.dir, id('-u'), id('-g'));
     }
-    const server = await startEtcd({ dir: this.dir });
+    const server = await startEtcd({ dir: this.dir, args: this.args });
     this.ports = { client: server.port, peer: server.peerPort };
     return server;
   }
@@ -125,7 +127,7 @@ export class SavedEtcd {
     rmSync(this.trialDir, { recursive: true, force: true });
     // cp -a keeps the servers' user as the owner.
     execFileSync('cp', ['-a', this.dir, this.trialDir]);
-    return startEtcd({ dir: this.trialDir, ports: this.ports });
+    return startEtcd({ dir: this.trialDir, ports: this.ports, args: this.args });
   }
 
   remove(): void {
@@ -173,7 +175,15 @@ export async function untilCaughtUp(
       assertClean(label, exit);
       return { caughtUpMs: now, firstMoveMs, exit };
     }
-    if (ended) assertClean(label, await run.exited);
+    if (ended) {
+      const exit = await run.exited;
+      assertClean(label, exit);
+      // It ended cleanly on its own: caught up at its last checkpoint (written after the read
+      // above), or stopped short of the goal by something else.
+      const last = await checkpoint(etcd, id);
+      if (last && goal.reached(last.position)) return { caughtUpMs: now, firstMoveMs, exit };
+      throw new Error(`${label}: tributary exited (code 0) before its checkpoint reached the goal (it holds ${last?.position ?? 'nothing'})`);
+    }
     if (now > opts.timeoutMs) {
       run.signal('SIGKILL');
       throw new Error(`${label}: the replay did not catch up within ${opts.timeoutMs / 1000} s`);

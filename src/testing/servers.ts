@@ -412,6 +412,8 @@ export interface EtcdServer extends Server {
   readonly tls?: EtcdTlsFiles;
   /** Its peer port (EtcdOptions.ports, to start again on its dir). */
   readonly peerPort: number;
+  /** What it has logged lately (its standard error, the last 200 reads of it): for tests asserting what the server saw. */
+  log(): string;
 }
 
 /** A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate (CN root), all signed by it. */
@@ -502,6 +504,7 @@ async function startEtcdOnce(opts: EtcdOptions): Promise<EtcdServer> {
     endpoint,
     ...(certs ? { tls: { ca: certs.ca, cert: certs.cert, key: certs.key } } : {}),
     url: (prefix = 'tributary') => `etcd://127.0.0.1:${port}/${prefix}`,
+    log: () => Buffer.concat(stderrOf.get(child) ?? []).toString(),
     stop,
     kill,
   };

@@ -167,6 +167,8 @@ describe('tributary check → etcd', () => {
     }
     expect(await run.exited, run.stderr()).toBe(0);
     expect(run.stdout() + run.stderr()).not.toContain(PASSWORD);
+    // etcd did refuse an expired token of the sync's (it logs each one): the renewal was needed, and worked.
+    expect(shortToken.log()).toContain('invalid auth token');
   });
 
   it('TLS: ?ca= the cluster\u2019s CA connects (check and a copy); without it, a clear error; an unreadable CA file is DSN_INVALID naming it', async () => {

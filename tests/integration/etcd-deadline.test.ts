@@ -31,7 +31,8 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-const put = (key: string, value: string) => encodeTxnMessage([], [{ keyBytes: Buffer.from(key), value: Buffer.from(value) }]);
+/** One transaction putting `value` at each of `keys`. */
+const put = (keys: string[], value: string) => encodeTxnMessage([], keys.map((k) => ({ keyBytes: Buffer.from(k), value: Buffer.from(value) })));
 
 async function elapsed<T>(p: Promise<T>): Promise<{ ms: number; err: unknown }> {
   const t0 = performance.now();
@@ -63,7 +64,9 @@ describe('etcd calls have a deadline', () => {
     expect(callTimeoutOf(dsn('?timeout=2s'), 'target')).toBe(2000);
     expect(callTimeoutOf(dsn('?timeout=1500'), 'target')).toBe(1500);
     expect(callTimeoutOf(dsn('?timeout=1m'), 'target')).toBe(60_000);
-    for (const bad of ['soon', '0', '-1s', '']) {
+    expect(callTimeoutOf(dsn('?timeout=2147483647'), 'target')).toBe(2 ** 31 - 1);
+    // A timer cannot wait longer than 2^31 - 1 ms (it would fire at once), nor less than 1 ms.
+    for (const bad of ['soon', '0', '-1s', '', '0.4ms', '2147483648', '36000m']) {
       let err: unknown;
       try {
         clientOptions(dsn(`?timeout=${bad}`), 'target');
@@ -72,7 +75,7 @@ describe('etcd calls have a deadline', () => {
       }
       expect(err).toBeInstanceOf(TributaryError);
       expect((err as TributaryError).code).toBe(ErrorCode.DSN_INVALID);
-      expect((err as Error).message).toContain(`?timeout=${bad} is not a positive duration; give how long an etcd call may wait for its answer, e.g. ?timeout=30s`);
+      expect((err as Error).message).toContain(`?timeout=${bad} is not a duration from 1ms to 2147483647ms (about 24 days); give how long an etcd call may wait for its answer, e.g. ?timeout=30s`);
     }
     // Unary calls get a deadline of their own; streams (watches, lease keepalives) none.
     const factory = clientOptions(dsn('?timeout=2s'), 'target').defaultCallOptions as (c: { isStream: boolean }) => { deadline?: number };
@@ -82,12 +85,12 @@ describe('etcd calls have a deadline', () => {
   });
 
   it('etcd held (SIGSTOP): a transaction on the data path and a read through grpc-js fail DEADLINE_EXCEEDED in bounded time; continued, the same client works and the held write is whole or absent', { timeout: 60_000 }, async () => {
-    expect(await writeTxn(client, put('/p/before', '1'), channel)).toBe(true);
+    expect(await writeTxn(client, put(['/p/before'], '1'), channel)).toBe(true);
     process.kill(etcd.pid, 'SIGSTOP');
     let write: { ms: number; err: unknown };
     let read: { ms: number; err: unknown };
     try {
-      [write, read] = await Promise.all([elapsed(writeTxn(client, put('/p/held', '2'), channel)), elapsed(client.get('/p/before').string())]);
+      [write, read] = await Promise.all([elapsed(writeTxn(client, put(['/p/held/a', '/p/held/b', '/p/held/c'], '2'), channel)), elapsed(client.get('/p/before').string())]);
     } finally {
       process.kill(etcd.pid, 'SIGCONT');
     }
@@ -98,8 +101,10 @@ describe('etcd calls have a deadline', () => {
       expect(r.ms).toBeGreaterThanOrEqual(400 - 20);
       expect(r.ms).toBeLessThan(8_000);
     }
-    expect(await soon(() => writeTxn(client, put('/p/after', '3'), channel))).toBe(true);
+    expect(await soon(() => writeTxn(client, put(['/p/after'], '3'), channel))).toBe(true);
     expect(await soon(() => client.get('/p/after').string())).toBe('3');
-    expect([null, '2']).toContain(await client.get('/p/held').string());
+    // The held transaction's three puts: all committed (etcd got it before it stopped) or none.
+    const held = await client.getAll().prefix('/p/held/').count();
+    expect([0, 3]).toContain(held);
   });
 });

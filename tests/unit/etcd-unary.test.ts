@@ -339,12 +339,17 @@ describe('a gRPC unary call on HTTP/2 (h2.ts)', () => {
   it('a call queued behind SETTINGS_MAX_CONCURRENT_STREAMS past its deadline fails and never starts; a deadline already past fails at once', { timeout: 10_000 }, async () => {
     const started: string[] = [];
     let release: (() => void) | undefined;
+    let arrived: () => void = () => undefined;
+    const aArrived = new Promise<void>((resolve) => (arrived = resolve));
     const { authority } = await serve(
       (stream, headers, b) => {
         const m = b.subarray(5).toString();
         started.push(m);
         // Call 'a' holds the only stream until released.
-        if (m === 'a') release = () => ok(Buffer.from('first'))(stream, headers, b);
+        if (m === 'a') {
+          release = () => ok(Buffer.from('first'))(stream, headers, b);
+          arrived();
+        }
         else ok(Buffer.from('later'))(stream, headers, b);
       },
       { settings: { maxConcurrentStreams: 1 } },
@@ -354,6 +359,8 @@ describe('a gRPC unary call on HTTP/2 (h2.ts)', () => {
     await c.call(authority, '/p', {}, Buffer.from('warm'));
     started.length = 0;
     const first = c.call(authority, '/p', {}, Buffer.from('a'));
+    // 'a' holds the stream before 'b' is asked for, however slow this machine.
+    await aArrived;
     const queued = failure(c.call(authority, '/p', {}, Buffer.from('b'), Date.now() + 200));
     const third = c.call(authority, '/p', {}, Buffer.from('c'));
     expect((await queued).code).toBe(4);

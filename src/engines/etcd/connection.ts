@@ -26,13 +26,19 @@ const URL_PARAMS = [...TLS_PARAMS, 'timeout'] as const;
  */
 export const CALL_TIMEOUT_MS = 30_000;
 
-/** The URL's `?timeout=` (500ms, 30s, 2m; a bare number is milliseconds) in milliseconds, or CALL_TIMEOUT_MS. */
+/** The longest `?timeout=`: a timer's limit (2^31 − 1 ms, about 24.8 days); a longer one would fire at once. */
+const MAX_CALL_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** The URL's `?timeout=` (500ms, 30s, 2m; a bare number is milliseconds) in whole milliseconds, or CALL_TIMEOUT_MS. */
 export function callTimeoutOf(dsn: Dsn, role: string): number {
   const raw = dsn.params.timeout;
   if (raw === undefined) return CALL_TIMEOUT_MS;
-  const ms = DURATION_RE.test(raw) ? toMs(raw) : NaN;
-  if (!(ms > 0)) {
-    throw new TributaryError(ErrorCode.DSN_INVALID, `${role} ${describeDsn(dsn)}: ?timeout=${raw} is not a positive duration; give how long an etcd call may wait for its answer, e.g. ?timeout=30s (ms, s or m; the default is ${CALL_TIMEOUT_MS / 1000}s)`);
+  const ms = DURATION_RE.test(raw) ? Math.round(toMs(raw)) : NaN;
+  if (!(ms >= 1 && ms <= MAX_CALL_TIMEOUT_MS)) {
+    throw new TributaryError(
+      ErrorCode.DSN_INVALID,
+      `${role} ${describeDsn(dsn)}: ?timeout=${raw} is not a duration from 1ms to ${MAX_CALL_TIMEOUT_MS}ms (about 24 days); give how long an etcd call may wait for its answer, e.g. ?timeout=30s (ms, s or m; the default is ${CALL_TIMEOUT_MS / 1000}s)`,
+    );
   }
   return ms;
 }
