@@ -13,9 +13,10 @@ import { HpackDecoder, HpackEncoder, HpackError } from './hpack.js';
  * flow control both ways (a body waits for the server's windows, received data is given back in
  * WINDOW_UPDATEs); the peer's SETTINGS (initial window, frame size, concurrent streams, header
  * table); PING answered; GOAWAY (streams the server will not process fail, the rest complete, no
- * new one starts); RST_STREAM both ways (a request given up, cancel()); HPACK both ways (hpack.ts). What is written in one turn of the event
- * loop goes out in one write, or every 256 KiB (FLUSH_BYTES). What it does not: server push,
- * priorities, trailers on requests, request bodies sent as a stream.
+ * new one starts); RST_STREAM both ways (cancel(): a request given up); HPACK both ways
+ * (hpack.ts). What is written in one turn of the event loop goes out in one write, or every
+ * 256 KiB (FLUSH_BYTES). What it does not: server push, priorities, trailers on requests, request
+ * bodies sent as a stream.
  */
 
 const DATA = 0;

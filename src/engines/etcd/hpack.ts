@@ -240,7 +240,6 @@ const NEVER_INDEXED_NAMES = new Set(['grpc-timeout']);
  * with every request (NEVER_INDEXED_NAMES). Strings go as they are (Huffman coding is optional for
  * an encoder).
  */
-
 export class HpackEncoder {
   private readonly table = new DynamicTable(4096);
   /** A smaller table size the peer asked for (SETTINGS_HEADER_TABLE_SIZE), announced in the next block. */

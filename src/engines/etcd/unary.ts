@@ -7,8 +7,8 @@ import { H2_NO_ERROR, H2Session, type H2Handler, type Keepalive } from './h2.js'
  * itself, and node:http2's request another ~90 µs where h2.ts spends ~20 (bench/README.md).
  *
  * Only the call is done here, and its deadline (the grpc-js call option the pool passes through:
- * connection.ts CALL_TIMEOUT_MS). Which endpoint, its circuit breaker, the retries, the auth token and
- * the error classes stay with the etcd3 client's pool, which calls this as it would call grpc-js:
+ * connection.ts CALL_TIMEOUT_MS). Which endpoint, its circuit breaker, the retries, the auth token
+ * and the error classes stay with the etcd3 client's pool, which calls this as it would call grpc-js:
  * it hands over the endpoint's address and the call's metadata (the token), and gets back either the
  * response message or an Error shaped as grpc-js's (`code`, `details`, and the message
  * `<code> <NAME>: <details>`, which etcd3's castGrpcError reads).
