@@ -23,10 +23,9 @@
  *
  *   BENCH_AB='before=/tmp/a/tributary.mjs;after=/tmp/b/tributary.mjs' node --import tsx bench/etcd-ab.ts
  */
-import type { Etcd3 } from 'etcd3';
 import { buildTributary, ENTRY, log, perSecond, printTable, processCpuSeconds, startTributary, warnIfBusy, writeResult } from './lib/harness.js';
-import { backlogOps, client, countKeys, etcdCounters, PREFIX, SavedEtcd, TABLE_END, TABLE_PREFIX, transactionsOf, TXN_OPS, untilCaughtUp, untilStreaming, writeAll } from './lib/etcd.js';
-import { DEL, INS, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
+import { backlogOps, client, countKeys, etcdCounters, finalObjects, PREFIX, SavedEtcd, transactionsOf, TXN_OPS, untilCaughtUp, untilStreaming, writeAll } from './lib/etcd.js';
+import { DEL, INS, startEndpoint, TXN_ROWS } from './lib/stream.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const TXNS = Math.ceil(ROWS / TXN_ROWS);
@@ -63,21 +62,6 @@ function variantsOf(spec: string | undefined): Variant[] {
       if (name === ANCHOR) throw new Error(`BENCH_AB: the name ${ANCHOR} is the anchor's`);
       return { name, entry: entry as string, env };
     });
-}
-
-/** The objects of the keys the backlog inserted or updated, as a replay left them. */
-async function finalObjects(etcd: Etcd3): Promise<Map<number, Buffer>> {
-  const out = new Map<number, Buffer>();
-  let from = Buffer.from(TABLE_PREFIX);
-  for (;;) {
-    const res = await etcd.kv.range({ key: from, range_end: Buffer.from(TABLE_END), limit: 5000 });
-    for (const kv of res.kvs) {
-      const id = Number(kv.key.toString('latin1', TABLE_PREFIX.length));
-      if (id <= TXNS * UPD || id > ROWS) out.set(id, kv.value);
-    }
-    if (!res.more || res.kvs.length === 0) return out;
-    from = Buffer.concat([(res.kvs.at(-1) as { key: Buffer }).key, Buffer.from([0])]);
-  }
 }
 
 interface Trial {
@@ -154,7 +138,7 @@ async function main(): Promise<void> {
           const keys = await countKeys(etcd);
           const want = ROWS + TXNS * (INS - DEL);
           if (keys !== want) throw new Error(`${v.name} (round ${round}): etcd holds ${keys} keys, the source ${want} rows`);
-          finals ??= await finalObjects(etcd);
+          finals ??= await finalObjects(etcd, TXNS, ROWS);
           const t: Trial = { variant: v.name, round, ms, changesPerSecond: (TXNS * TXN_ROWS * 1000) / ms, writerUsPerChange: (writerS * 1e6) / (TXNS * TXN_ROWS), etcdUsPerChange: (etcdS * 1e6) / (TXNS * TXN_ROWS), fsyncs, ...(peakRssMb !== undefined ? { peakRssMb } : {}) };
           trials.push(t);
           log(`round ${round + 1}, ${v.name}: ${perSecond(t.changesPerSecond)} changes/s; µs a change: writer ${t.writerUsPerChange.toFixed(1)}, etcd ${t.etcdUsPerChange.toFixed(1)}; ${fsyncs} fsyncs`);

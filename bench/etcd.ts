@@ -59,7 +59,7 @@ import {
   type TributaryExit,
 } from './lib/harness.js';
 import { DEL, INS, startEndpoint, TXN_ROWS, UPD } from './lib/stream.js';
-import { backlogOps, checkpoint, client, countKeys, etcdCounters, PREFIX, SavedEtcd, TABLE_END, TABLE_PREFIX, transactionsOf, TXN_OPS, untilCaughtUp, untilStreaming, writeAll } from './lib/etcd.js';
+import { backlogOps, checkpoint, client, countKeys, etcdCounters, PREFIX, SavedEtcd, TABLE_END, TABLE_PREFIX, transactionsOf, TXN_OPS, finalObjects, untilCaughtUp, untilStreaming, writeAll } from './lib/etcd.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? Math.min(ROWS, 1_000_000));
@@ -380,7 +380,8 @@ async function main(): Promise<void> {
       const { ms: sourceMs, goal } = await source.backlog(TXNS, ROWS);
       log(`stream: source done in ${seconds(sourceMs)} s; end position ${goal.text}`);
 
-      const finals = new Map<number, Buffer>();
+      // The objects the backlog's inserts and updates left (the first replay's), for the backlog anchor.
+      let finals: Map<number, Buffer> | undefined;
       const replay = async (round: number): Promise<Omit<Replay, 'anchor' | 'ratio'>> => {
         const server = await saved.trial();
         const etcd = client(server);
@@ -396,16 +397,7 @@ async function main(): Promise<void> {
           // An updated key, a deleted one, an inserted one, one left alone, and the backlog's last of each.
           const touched = [1, TXNS * UPD, TXNS * UPD + 1, TXNS * (UPD + DEL), ROWS + 1, ROWS + TXNS * INS, ROWS];
           await spotCheck(`stream, round ${round + 1}`, src, etcd, touched);
-          if (finals.size === 0) {
-            // The objects the backlog's inserts and updates left, for the backlog anchor.
-            for (const page of (await readAll(etcd)).pages) {
-              for (let i = 0; i < page.offsets.length; i += 3) {
-                const [k, v, e] = [page.offsets[i] as number, page.offsets[i + 1] as number, page.offsets[i + 2] as number];
-                const key = Number(page.data.toString('latin1', k + TABLE_PREFIX.length, v));
-                if (key <= TXNS * UPD || key > ROWS) finals.set(key, page.data.subarray(v, e));
-              }
-            }
-          }
+          finals ??= await finalObjects(etcd, TXNS, ROWS);
           const changesPerSecond = ((TXNS * TXN_ROWS) / caughtUpMs) * 1000;
           log(`stream, round ${round + 1}: ${seconds(caughtUpMs)} s, ${perSecond(changesPerSecond)} changes/s; etcd holds ${keys} keys, the source ${sourceRows} rows; spot checks equal`);
           return { round, exit, caughtUpMs, firstMoveMs, sourceMs, changesPerSecond, keys, sourceRows, cpu };
@@ -435,8 +427,8 @@ async function main(): Promise<void> {
       }
 
       log(`backlog anchor: etcd3 kv.txn of ${TXN_OPS} ops, the backlog's puts and deletes, into an etcd holding the copy`);
-      backlog = await backlogAnchor(data.pages, finals, best.concurrency);
-      finals.clear();
+      backlog = await backlogAnchor(data.pages, finals as Map<number, Buffer>, best.concurrency);
+      finals = undefined;
       log(`backlog anchor: ${perSecond(backlog.opsPerSecond)} ops/s`);
     } finally {
       relayServer?.close();

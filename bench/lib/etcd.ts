@@ -79,6 +79,21 @@ export function* backlogOps(finals: ReadonlyMap<number, Buffer>, txns: number, r
   }
 }
 
+/** The objects of the keys the backlog (`txns` transactions over `rows` seeded keys) inserted or updated, as a replay left them: backlogOps' `finals`. */
+export async function finalObjects(etcd: Etcd3, txns: number, rows: number): Promise<Map<number, Buffer>> {
+  const out = new Map<number, Buffer>();
+  let from = Buffer.from(TABLE_PREFIX);
+  for (;;) {
+    const res = await etcd.kv.range({ key: from, range_end: Buffer.from(TABLE_END), limit: 5000 });
+    for (const kv of res.kvs) {
+      const id = Number(kv.key.toString('latin1', TABLE_PREFIX.length));
+      if (id <= txns * UPD || id > rows) out.set(id, kv.value);
+    }
+    if (!res.more || res.kvs.length === 0) return out;
+    from = Buffer.concat([(res.kvs.at(-1) as { key: Buffer }).key, Buffer.from([0])]);
+  }
+}
+
 /** Runs `txns` through the etcd3 client, `concurrency` transactions in flight; resolves to how many were sent. */
 export async function writeAll(etcd: Etcd3, txns: Iterator<IRequestOp[]>, concurrency: number): Promise<number> {
   let sent = 0;

@@ -51,6 +51,22 @@ afterAll(async () => {
   await Promise.all([maria?.stop(), plain?.stop(), authed?.stop(), tls?.stop(), full?.stop(), mtls?.stop(), shortToken?.stop()]);
 });
 
+/**
+ * Turns etcd auth on: user root (password rootpw, role root), and `user` (password PASSWORD) whose
+ * role `role` may read and write only under `prefix`.
+ */
+async function enableAuth(server: EtcdServer, g: { role: string; prefix: string; user: string }): Promise<void> {
+  const admin = client(server);
+  await admin.role('root').create();
+  await admin.user('root').create('rootpw');
+  await admin.user('root').addRole('root');
+  await admin.role(g.role).create();
+  await admin.role(g.role).grant({ permission: 'Readwrite', range: admin.range({ prefix: g.prefix }) });
+  await admin.user(g.user).create(PASSWORD);
+  await admin.user(g.user).addRole(g.role);
+  await admin.auth.authEnable({});
+}
+
 function client(server: EtcdServer, extra: Omit<IOptions, 'hosts'> = {}): Etcd3 {
   const c = new Etcd3({ hosts: server.endpoint, ...extra });
   clients.push(c);
@@ -100,15 +116,7 @@ describe('tributary check → etcd', () => {
   });
 
   it('auth: a user may write only under its granted prefix; a wrong password is AUTH_FAILED; the password is never printed; a copy as that user', async () => {
-    const admin = client(authed);
-    await admin.role('root').create();
-    await admin.user('root').create('rootpw');
-    await admin.user('root').addRole('root');
-    await admin.role('writer').create();
-    await admin.role('writer').grant({ permission: 'Readwrite', range: admin.range({ prefix: '/allowed' }) });
-    await admin.user('limited').create(PASSWORD);
-    await admin.user('limited').addRole('writer');
-    await admin.auth.authEnable({});
+    await enableAuth(authed, { role: 'writer', prefix: '/allowed', user: 'limited' });
     const at = (user: string, pw: string, prefix: string): string => `etcd://${user}:${pw}@127.0.0.1:${authed.port}/${prefix}`;
     const noPassword = (out: string): void => expect(out).not.toContain(PASSWORD);
 
@@ -138,15 +146,7 @@ describe('tributary check → etcd', () => {
   });
 
   it('a stream as an etcd user outlives its auth token: idle past --auth-token-ttl, the next writes renew it and land; the password is never printed', { timeout: 90_000 }, async () => {
-    const admin = client(shortToken);
-    await admin.role('root').create();
-    await admin.user('root').create('rootpw');
-    await admin.user('root').addRole('root');
-    await admin.role('tok').create();
-    await admin.role('tok').grant({ permission: 'Readwrite', range: admin.range({ prefix: '/tok' }) });
-    await admin.user('streamer').create(PASSWORD);
-    await admin.user('streamer').addRole('tok');
-    await admin.auth.authEnable({});
+    await enableAuth(shortToken, { role: 'tok', prefix: '/tok', user: 'streamer' });
     const root = client(shortToken, { auth: { username: 'root', password: 'rootpw' } });
     await src.query('CREATE DATABASE tok; CREATE TABLE tok.t (id INT PRIMARY KEY, v INT); INSERT INTO tok.t VALUES (1, 1)');
     const run = startCli(['sync', '--source', maria.url('tok'), '--target', `etcd://streamer:${PASSWORD}@127.0.0.1:${shortToken.port}/tok`, '--flush-interval', '50ms', '--checksum', 'off']);

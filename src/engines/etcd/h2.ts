@@ -41,14 +41,17 @@ const SETTINGS_MAX_CONCURRENT_STREAMS = 3;
 const SETTINGS_INITIAL_WINDOW_SIZE = 4;
 const SETTINGS_MAX_FRAME_SIZE = 5;
 
-/** HTTP/2 error codes named here. */
+/** HTTP/2 error codes (RFC 7540 §7) named here or by unary.ts (a stream reset as a gRPC status). */
 export const H2_NO_ERROR = 0;
-/** RST_STREAM's code for a request this side gave up on (RFC 7540 §7). */
-const CANCEL = 8;
 const PROTOCOL_ERROR = 1;
 const FLOW_CONTROL_ERROR = 3;
 const FRAME_SIZE_ERROR = 6;
+export const H2_REFUSED_STREAM = 7;
+/** Also the code of a request this side gives up on (cancel()). */
+export const H2_CANCEL = 8;
 const COMPRESSION_ERROR = 9;
+export const H2_ENHANCE_YOUR_CALM = 11;
+export const H2_INADEQUATE_SECURITY = 12;
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** The default initial window (RFC 7540 §6.9.2), the connection's until a WINDOW_UPDATE. */
@@ -255,7 +258,7 @@ export class H2Session {
       const b = this.blocked.indexOf(s);
       if (b >= 0) this.blocked.splice(b, 1);
       const p = Buffer.allocUnsafe(4);
-      p.writeUInt32BE(CANCEL, 0);
+      p.writeUInt32BE(H2_CANCEL, 0);
       this.write(frameHeader(4, RST_STREAM, 0, s.id), p);
       this.forget(s);
       return;

@@ -1,4 +1,4 @@
-import { H2_NO_ERROR, H2Session, type H2Handler, type Keepalive } from './h2.js';
+import { H2_CANCEL, H2_ENHANCE_YOUR_CALM, H2_INADEQUATE_SECURITY, H2_NO_ERROR, H2_REFUSED_STREAM, H2Session, type H2Handler, type Keepalive } from './h2.js';
 
 /**
  * A gRPC unary call written straight onto HTTP/2 (h2.ts, on a socket of its own), for the data
@@ -67,15 +67,14 @@ function statusOfHttp(status: number): number {
 
 /** The gRPC status of a stream reset without one, by its HTTP/2 error code, as grpc-js maps it. */
 function statusOfReset(code: number): { code: number; details: string } {
-  // HTTP/2's error codes (RFC 7540 §7): REFUSED_STREAM 7, CANCEL 8, ENHANCE_YOUR_CALM 11, INADEQUATE_SECURITY 12.
   switch (code) {
-    case 7:
+    case H2_REFUSED_STREAM:
       return { code: UNAVAILABLE, details: 'Stream refused by server' };
-    case 8:
+    case H2_CANCEL:
       return { code: 1, details: 'Call cancelled' };
-    case 11:
+    case H2_ENHANCE_YOUR_CALM:
       return { code: 8, details: 'Bandwidth exhausted or memory limit exceeded' };
-    case 12:
+    case H2_INADEQUATE_SECURITY:
       return { code: 7, details: 'Protocol not secure enough' };
     default:
       return { code: INTERNAL, details: `Received RST_STREAM with code ${code}` };
@@ -83,8 +82,8 @@ function statusOfReset(code: number): { code: number; details: string } {
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2); a malformed one is shown as it came. */
-function decodeMessage(raw: string | string[] | undefined): string {
-  const text = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
+function decodeMessage(raw: string | undefined): string {
+  const text = raw ?? '';
   try {
     return decodeURIComponent(text);
   } catch {
@@ -259,18 +258,19 @@ class UnaryCall implements H2Handler {
       this.settle(err as UnaryError);
       return true;
     }
-    if (!this.settled) {
-      this.settled = true;
-      if (this.timer) clearTimeout(this.timer);
-      this.onMessage(message);
-    }
+    if (this.end()) this.onMessage(message);
     return true;
   }
 
   private settle(err: UnaryError): void {
-    if (this.settled) return;
+    if (this.end()) this.onError(err);
+  }
+
+  /** Marks the call ended, its timer stopped: true the first time, when its outcome is to be told. */
+  private end(): boolean {
+    if (this.settled) return false;
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
-    this.onError(err);
+    return true;
   }
 }
